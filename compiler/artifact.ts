@@ -1,0 +1,37 @@
+/**
+ * Writes an artifact directory atomically: everything goes to a temporary sibling directory,
+ * which is then renamed into place, so a failed or interrupted build never leaves a partial
+ * artifact and never destroys the previous one.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { SeecError } from "../runtime/errors.js";
+
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint8Array | string>): Promise<void> {
+  const target = resolve(out);
+  const parent = dirname(target);
+  const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}`);
+  const old = join(parent, `.${basename(target)}.old-${process.pid}`);
+  try {
+    await mkdir(parent, { recursive: true });
+    await rm(tmp, { recursive: true, force: true });
+    for (const [name, data] of files) {
+      await mkdir(dirname(join(tmp, name)), { recursive: true });
+      await writeFile(join(tmp, name), data);
+    }
+    // Two renames: the old artifact stays whole until the new one is complete.
+    await rename(target, old).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT") throw e;
+    });
+    await rename(tmp, target);
+    await rm(old, { recursive: true, force: true });
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    throw new SeecError("io.write", `cannot write the artifact: ${(e as Error).message}`, { file: out });
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The pipeline: frontend -> passes -> backend -> artifact.
+ *
+ *   loadModel -> planMemory -> layoutMemory -> emitAssemblyScript -> compileWasm -> writeArtifact
+ */
+import { access, readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { SeecError } from "../runtime/errors.js";
+import type { Manifest, TensorSpec } from "../runtime/manifest.js";
+import { writeArtifact, sha256 } from "./artifact.js";
+import { loadModel, type ModelSource } from "./frontends/load.js";
+import type { Graph } from "./ir/graph.js";
+import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
+import { bundleRuntime } from "./runtime-bundle.js";
+import { SEEC_VERSION } from "./version.js";
+import { compileWasm, FLAVOURS, type WasmTarget } from "../targets/wasm/compile.js";
+import { emitAssemblyScript } from "../targets/wasm/emit.js";
+import { layoutMemory, type WasmLayout } from "../targets/wasm/layout.js";
+
+export const TARGETS = Object.keys(FLAVOURS) as WasmTarget[];
+
+export interface BuildOptions extends ModelSource {
+  target: WasmTarget;
+  out: string;
+  /** The command line, recorded in the manifest. */
+  command?: string;
+  /** Called as each stage starts. */
+  progress?: (stage: string) => void;
+}
+
+export interface BuildResult {
+  out: string;
+  manifest: Manifest;
+  plan: MemoryPlan;
+  /** Seconds spent, by stage. */
+  seconds: Record<string, number>;
+}
+
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  if (!(opts.target in FLAVOURS))
+    throw new SeecError("usage.target", `unknown target "${opts.target}"`, { at: "--target", hint: `choose one of ${TARGETS.join(", ")}` });
+  await checkOutput(opts.out);
+  const seconds: Record<string, number> = {};
+  const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
+    opts.progress?.(name);
+    const t0 = performance.now();
+    const r = await f();
+    seconds[name] = (performance.now() - t0) / 1000;
+    return r;
+  };
+
+  const model = await stage("read model", () => loadModel(opts));
+  const planned = await stage("plan memory", () => planMemory(model.graph));
+  const layout = layoutMemory(planned.plan);
+  const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION });
+  const wasm = await stage("compile wasm", () => compileWasm({ program, target: opts.target, pages: layout.pages, exports: ["forward"] }));
+  const runtime = await stage("bundle runtime", bundleRuntime);
+
+  const files = new Map<string, Uint8Array | string>([
+    ["model.wasm", wasm],
+    ["weights.bin", packWeights(planned)],
+    ["index.mjs", runtime.js],
+    ["index.d.ts", runtime.dts],
+    ["src/model.ts", program],
+  ]);
+  if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));
+  const manifest = makeManifest(planned, layout, opts, files);
+  files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
+  await stage("write artifact", () => writeArtifact(opts.out, files));
+  return { out: opts.out, manifest, plan: planned.plan, seconds };
+}
+
+/** Constants laid out as the plan's weights region says, zero-padded between tensors. */
+function packWeights({ graph, plan }: PlannedGraph): Uint8Array {
+  const bytes = new Uint8Array(plan.weights.bytes);
+  for (const e of plan.weights.entries) {
+    const data = graph.values.get(e.name)!.data!;
+    bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), e.offset);
+  }
+  return bytes;
+}
+
+function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: BuildOptions, files: Map<string, Uint8Array | string>): Manifest {
+  const spec = (name: string): TensorSpec => {
+    const v = graph.values.get(name)!;
+    return { name, dtype: v.dtype, shape: [...v.shape], address: layout.address.get(name)! };
+  };
+  return {
+    format: "seec/1",
+    seec: SEEC_VERSION,
+    command: opts.command ?? "",
+    name: graph.name,
+    target: opts.target,
+    model: modelInfo(graph),
+    dims: graph.dims,
+    inputs: graph.inputs.map(spec),
+    outputs: graph.outputs.map(spec),
+    memory: {
+      pages: layout.pages,
+      totalBytes: layout.end,
+      weights: { address: layout.weights, bytes: plan.weights.bytes },
+      arena: { address: layout.arena, bytes: plan.arena.bytes },
+      state: { address: layout.state, bytes: plan.state.bytes },
+    },
+    ...(files.has("tokenizer.json") ? { tokenizer: { file: "tokenizer.json", type: "llama2c-bpe" as const } } : {}),
+    files: Object.fromEntries(
+      [...files].sort(([a], [b]) => a.localeCompare(b)).map(([name, data]) => [name, { bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength, sha256: sha256(data) }]),
+    ),
+  };
+}
+
+function modelInfo(graph: Graph): Manifest["model"] {
+  const { family, config, bosId, eosId } = graph.model;
+  return { family, config: { ...config }, bosId, eosId };
+}
+
+/** Refuses to replace anything at `out` that is not a seec artifact. */
+async function checkOutput(out: string): Promise<void> {
+  const s = await stat(out).catch(() => undefined);
+  if (!s) return;
+  const isArtifact = s.isDirectory() && (await access(join(out, "manifest.json")).then(() => true, () => false));
+  const isEmptyDir = s.isDirectory() && (await readdir(out)).length === 0;
+  if (!isArtifact && !isEmptyDir)
+    throw new SeecError("usage.output_exists", `${out} exists and is not a seec artifact; seec will not replace it`, { at: "-o", hint: "choose another output directory" });
+}

@@ -1,0 +1,46 @@
+import { Command, Option } from "commander";
+import { build, TARGETS } from "../build.js";
+import type { WasmTarget } from "../../targets/wasm/compile.js";
+import { formatBytes, modelOptions, printJson, progress } from "./options.js";
+
+interface BuildFlags {
+  tokenizer?: string;
+  target: WasmTarget;
+  out: string;
+  maxChunk?: number;
+  context?: number;
+  json?: boolean;
+}
+
+export function buildCommand(): Command {
+  return modelOptions(new Command("build"))
+    .summary("compile a model into a deployable artifact")
+    .description(
+      "Compile a model into an artifact directory: model.wasm (the specialized kernels and forward pass),\n" +
+        "weights.bin, manifest.json (shapes, memory plan, sizes, sha256), index.mjs + index.d.ts (the runtime),\n" +
+        "tokenizer.json, and src/model.ts (the emitted AssemblyScript, for reading).\n\n" +
+        "Example:\n  seec build stories260K.bin --tokenizer tok512.bin -o out/stories",
+    )
+    .addOption(new Option("-t, --target <target>", "where the artifact runs").choices(TARGETS).default("wasm-simd"))
+    .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
+    .option("--json", "print the build report as JSON")
+    .action(async (model: string, flags: BuildFlags) => {
+      const result = await build({
+        model,
+        tokenizer: flags.tokenizer,
+        target: flags.target,
+        out: flags.out,
+        maxChunk: flags.maxChunk,
+        context: flags.context,
+        command: ["seec", ...process.argv.slice(2)].join(" "),
+        progress: progress(!flags.json),
+      });
+      if (flags.json) return printJson({ out: result.out, seconds: result.seconds, manifest: result.manifest });
+      const files = Object.entries(result.manifest.files).map(([name, f]) => `  ${name.padEnd(16)} ${formatBytes(f.bytes).padStart(10)}`);
+      const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
+      process.stdout.write(
+        `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +
+          `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, KV cache ${formatBytes(result.plan.state.bytes)})\n`,
+      );
+    });
+}

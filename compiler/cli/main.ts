@@ -1,0 +1,36 @@
+/** The seec command line: one subcommand a file, errors printed as one line with a meaningful exit code. */
+import { Command, CommanderError } from "commander";
+import { SeecError, ERROR_CLASSES } from "../../runtime/errors.js";
+import { SEEC_VERSION } from "../version.js";
+import { buildCommand } from "./build.js";
+import { inspectCommand } from "./inspect.js";
+import { runCommand } from "./run.js";
+
+const program = new Command("seec")
+  .description("Compile transformers with SEE-compressed embeddings into small, fast WebAssembly.")
+  .version(SEEC_VERSION)
+  .option("--verbose", "print stack traces with errors")
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride();
+
+program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand());
+for (const cmd of program.commands) cmd.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.exitCode = exitCodeFor(e, program.opts().verbose === true || process.argv.includes("--verbose"));
+}
+
+function exitCodeFor(e: unknown, verbose: boolean): number {
+  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : ERROR_CLASSES.usage;
+  if (e instanceof SeecError) {
+    process.stderr.write(`seec: ${e.toLine()}\n`);
+    if (verbose) process.stderr.write(`${e.stack}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`seec: internal error: ${(e as Error)?.message ?? e}\n`);
+  if (verbose) process.stderr.write(`${(e as Error)?.stack}\n`);
+  else process.stderr.write("seec: this is a bug in seec; rerun with --verbose for the stack trace\n");
+  return ERROR_CLASSES.internal;
+}

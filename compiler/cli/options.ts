@@ -1,0 +1,42 @@
+/** Option parsers and output helpers the subcommands share. */
+import { InvalidArgumentError, type Command } from "commander";
+
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
+    return n;
+  };
+}
+
+export function real(min: number, max: number) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}]`);
+    return n;
+  };
+}
+
+/** The options every command that reads a model takes. */
+export function modelOptions(cmd: Command): Command {
+  return cmd
+    .argument("<model>", "the model: a llama2.c checkpoint (.bin)")
+    .option("--tokenizer <file>", "the tokenizer, for formats that keep it apart (llama2.c: tokenizer.bin)")
+    .option("--max-chunk <n>", "most tokens one forward call takes (prompt chunks); sizes activation memory", integer(1, 65536))
+    .option("--context <n>", "context length (KV cache rows), at most the model's", integer(1, 1 << 20));
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Progress lines on stderr, only where a person is watching. */
+export function progress(enabled: boolean): ((stage: string) => void) | undefined {
+  return enabled && process.stderr.isTTY ? (stage) => process.stderr.write(`seec: ${stage}...\n`) : undefined;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 ** 2).toFixed(2)} MiB`;
+}

@@ -1,0 +1,99 @@
+/**
+ * seec's intermediate representation: a graph of typed tensors with static shapes.
+ *
+ * A dimension is a number, or the name of a symbolic dimension (e.g. "T", the number of tokens
+ * in one call) whose maximum is fixed at build time, so the memory plan is still static.
+ * Nothing here knows which frontend built the graph.
+ */
+import { SeecError } from "../../runtime/errors.js";
+
+export type DType = "f32" | "i32";
+export type Dim = number | string;
+export type Shape = readonly Dim[];
+export type TensorData = Float32Array | Int32Array;
+
+/**
+ * - input: fed by the caller on every call;
+ * - const: weights, known at build time;
+ * - state: persists between calls, owned by the module (the KV cache);
+ * - activation: produced by a node (graph outputs are activations listed in `Graph.outputs`).
+ */
+export type ValueKind = "input" | "const" | "state" | "activation";
+
+export interface ValueType {
+  dtype: DType;
+  shape: Shape;
+}
+
+export interface Value extends ValueType {
+  name: string;
+  kind: ValueKind;
+  data?: TensorData;
+}
+
+export type AttrValue = number | string | readonly number[];
+export type Attrs = Readonly<Record<string, AttrValue>>;
+
+export interface Node {
+  name: string;
+  op: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  attrs: Attrs;
+}
+
+/** What a runtime needs to know about the model beyond its tensors. */
+export interface ModelInfo {
+  /** "decoder": tokens in, next-token logits out, with a KV cache. */
+  family: "decoder";
+  /** Architecture hyper-parameters, for people and for the runtime (e.g. contextLength). */
+  config: Readonly<Record<string, number>>;
+  bosId?: number;
+  eosId?: number;
+}
+
+export interface Graph {
+  name: string;
+  values: Map<string, Value>;
+  /** In execution order. */
+  nodes: Node[];
+  inputs: string[];
+  outputs: string[];
+  /** Symbolic dimensions and the largest value each may take. */
+  dims: Record<string, { max: number }>;
+  model: ModelInfo;
+}
+
+export const DTYPE_BYTES: Record<DType, number> = { f32: 4, i32: 4 };
+
+export function value(graph: Graph, name: string): Value {
+  const v = graph.values.get(name);
+  if (!v) throw new SeecError("internal.ir", `tensor "${name}" is not in graph ${graph.name}`);
+  return v;
+}
+
+/** Replaces symbolic dimensions by their bound values (by default, their maxima). */
+export function bindShape(shape: Shape, dims: Record<string, number>): number[] {
+  return shape.map((d) => {
+    if (typeof d === "number") return d;
+    const bound = dims[d];
+    if (bound === undefined) throw new SeecError("internal.ir", `symbolic dimension "${d}" has no binding`);
+    return bound;
+  });
+}
+
+export function maxDims(graph: Graph): Record<string, number> {
+  return Object.fromEntries(Object.entries(graph.dims).map(([k, { max }]) => [k, max]));
+}
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function formatShape(shape: Shape): string {
+  return `[${shape.join(", ")}]`;
+}
+
+export function allocate(dtype: DType, length: number): TensorData {
+  return dtype === "f32" ? new Float32Array(length) : new Int32Array(length);
+}

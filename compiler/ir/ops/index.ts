@@ -1,0 +1,19 @@
+/** The op registry: every op seec knows, by name. Backends render exactly these. */
+import { SeecError } from "../../../runtime/errors.js";
+import { Attention } from "./attention.js";
+import { Add, SwiGLU } from "./elementwise.js";
+import { Gather, LastRow } from "./indexing.js";
+import { Linear } from "./linear.js";
+import { RMSNorm } from "./norm.js";
+import type { OpDef } from "./op.js";
+import { RoPE } from "./rope.js";
+
+export const OPS: Readonly<Record<string, OpDef>> = { Add, Attention, Gather, LastRow, Linear, RMSNorm, RoPE, SwiGLU };
+
+export function opDef(op: string): OpDef {
+  const def = OPS[op];
+  if (!def) throw new SeecError("internal.ir", `op "${op}" is not in the registry`);
+  return def;
+}
+
+export type { OpDef, Tensor } from "./op.js";

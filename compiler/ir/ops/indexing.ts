@@ -1,0 +1,36 @@
+/** Ops that select rows. */
+import { SeecError } from "../../../runtime/errors.js";
+import type { OpDef } from "./op.js";
+import { expectRank, f32, fail, i32 } from "./op.js";
+
+/** Gather: y[t] = table[ids[t]] (the token embedding lookup). */
+export const Gather: OpDef = {
+  infer([table, ids], _attrs, node) {
+    expectRank(node, "table", table.shape, 2);
+    expectRank(node, "ids", ids.shape, 1);
+    if (ids.dtype !== "i32") fail(node, "ids must be i32");
+    return [{ dtype: "f32", shape: [ids.shape[0], table.shape[1]] }];
+  },
+  run([table, ids]) {
+    const [V, D] = table.shape;
+    const tab = f32(table), idx = i32(ids);
+    const y = new Float32Array(idx.length * D);
+    idx.forEach((id, t) => {
+      if (id < 0 || id >= V) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${V})`);
+      y.set(tab.subarray(id * D, (id + 1) * D), t * D);
+    });
+    return [{ shape: [idx.length, D], data: y }];
+  },
+};
+
+/** LastRow: the last row of a [T, D] matrix, as [1, D] (only the last token's logits are needed). */
+export const LastRow: OpDef = {
+  infer([x], _attrs, node) {
+    expectRank(node, "x", x.shape, 2);
+    return [{ dtype: x.dtype, shape: [1, x.shape[1]] }];
+  },
+  run([x]) {
+    const [T, D] = x.shape;
+    return [{ shape: [1, D], data: f32(x).slice((T - 1) * D, T * D) }];
+  },
+};

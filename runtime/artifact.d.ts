@@ -1,0 +1,62 @@
+// Typings for a seec artifact's index.mjs.
+
+export type Feeds = Record<string, Int32Array | Float32Array>;
+export type Outputs = Record<string, Float32Array | Int32Array>;
+
+export interface GenerateOptions {
+  /** New tokens after the prompt (default 256). Generation also stops at BOS/EOS or the end of the context. */
+  maxTokens?: number;
+  /** 0 picks the most likely token (greedy); default 1. */
+  temperature?: number;
+  /** Nucleus sampling threshold in (0, 1); other values sample from the whole distribution. Default 0.9. */
+  topP?: number;
+  /** Seed of llama2.c's xorshift generator: the same seed gives the same text. Default 42. */
+  seed?: number;
+}
+
+export interface TensorSpec {
+  name: string;
+  dtype: "f32" | "i32";
+  shape: (number | string)[];
+  address: number;
+}
+
+export interface Manifest {
+  format: "seec/1";
+  seec: string;
+  command: string;
+  name: string;
+  target: string;
+  model: { family: "decoder"; config: Record<string, number>; bosId?: number; eosId?: number };
+  dims: Record<string, { max: number }>;
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  memory: { pages: number; totalBytes: number; weights: { address: number; bytes: number }; arena: { address: number; bytes: number }; state: { address: number; bytes: number } };
+  tokenizer?: { file: string; type: "llama2c-bpe" };
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+export declare class SeecError extends Error {
+  readonly code: string;
+  readonly file?: string;
+  readonly at?: string;
+  readonly hint?: string;
+  toLine(): string;
+}
+
+export declare class Model {
+  readonly manifest: Manifest;
+  /** The backend running the model, e.g. "wasm-simd". */
+  readonly backend: string;
+  readonly contextLength: number;
+  /** One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`. */
+  run(feeds: Feeds): Outputs;
+  /** Feeds tokens at positions pos.. and returns the last token's logits. */
+  step(tokens: readonly number[], pos: number): Float32Array;
+  /** Prompt and continuation, piece by piece, as llama2.c's `run` prints them. */
+  stream(prompt: string, options?: GenerateOptions): Generator<string>;
+  generate(prompt: string, options?: GenerateOptions): string;
+}
+
+/** Loads an artifact from a directory URL or (in Node) path; by default the directory of this module. */
+export declare function load(dir?: string | URL): Promise<Model>;

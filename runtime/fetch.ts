@@ -1,0 +1,34 @@
+/** Reads an artifact file by URL: fetch in browsers, the filesystem for file: URLs in Node. */
+import { SeecError } from "./errors.js";
+
+export async function readBytes(url: URL): Promise<Uint8Array> {
+  try {
+    if (url.protocol === "file:") {
+      const fs = await import("node:fs/promises");
+      return new Uint8Array(await fs.readFile(url));
+    }
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  } catch (e) {
+    throw new SeecError("io.read", `cannot read ${url.href}: ${(e as Error).message}`, { file: url.href, hint: "is this a seec artifact directory?" });
+  }
+}
+
+export async function readJson<T>(url: URL): Promise<T> {
+  const bytes = await readBytes(url);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  } catch (e) {
+    throw new SeecError("input.json", `${url.pathname} is not valid JSON: ${(e as Error).message}`, { file: url.href });
+  }
+}
+
+/** A directory given as a URL, an absolute URL string, or (in Node) a filesystem path. */
+export async function directoryUrl(dir: string | URL): Promise<URL> {
+  if (dir instanceof URL) return dir.href.endsWith("/") ? dir : new URL(`${dir.href}/`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dir)) return directoryUrl(new URL(dir));
+  if (typeof globalThis.location !== "undefined") return directoryUrl(new URL(dir, globalThis.location.href));
+  const { pathToFileURL } = await import("node:url");
+  return directoryUrl(pathToFileURL(dir));
+}

@@ -1,0 +1,34 @@
+/**
+ * The seec runtime, bundled into every artifact as index.mjs.
+ *
+ *   import { load } from "./index.mjs";
+ *   const model = await load();              // the directory this module sits in
+ *   console.log(model.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
+ */
+import { SeecError } from "./errors.js";
+import { directoryUrl, readBytes, readJson } from "./fetch.js";
+import type { Manifest } from "./manifest.js";
+import { Model } from "./model.js";
+import { Llama2cTokenizer, type Llama2cTokenizerSpec } from "./tokenizers/llama2c-bpe.js";
+
+export { Model, SeecError };
+export type { Feeds, GenerateOptions, Outputs } from "./model.js";
+export type { Manifest } from "./manifest.js";
+
+/** Loads an artifact from a directory (URL or, in Node, a path); by default the one holding this module. */
+export async function load(dir?: string | URL): Promise<Model> {
+  const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
+  const manifest = await readJson<Manifest>(new URL("manifest.json", base));
+  if (manifest.format !== "seec/1")
+    throw new SeecError("input.manifest", `unsupported artifact format ${JSON.stringify(manifest.format)}`, { file: new URL("manifest.json", base).href });
+  const [wasm, weights] = await Promise.all([readBytes(new URL("model.wasm", base)), readBytes(new URL("weights.bin", base))]);
+  const { instance } = await WebAssembly.instantiate(wasm as BufferSource, {});
+  const memory = (instance.exports as { memory: WebAssembly.Memory }).memory;
+  if (weights.byteLength !== manifest.memory.weights.bytes)
+    throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
+  new Uint8Array(memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
+  const tokenizer = manifest.tokenizer
+    ? new Llama2cTokenizer(await readJson<Llama2cTokenizerSpec>(new URL(manifest.tokenizer.file, base)))
+    : undefined;
+  return new Model(manifest, instance, tokenizer);
+}

@@ -1,0 +1,139 @@
+/** A loaded artifact: the compiled module, its memory, and the API people call. */
+import { SeecError } from "./errors.js";
+import type { Manifest, TensorSpec } from "./manifest.js";
+import { Sampler, type SampleOptions } from "./sampler.js";
+import type { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
+
+export type Feeds = Record<string, Int32Array | Float32Array>;
+export type Outputs = Record<string, Float32Array | Int32Array>;
+
+export interface GenerateOptions extends SampleOptions {
+  /** New tokens to generate after the prompt (default 256); generation also stops at BOS/EOS or the context's end. */
+  maxTokens?: number;
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  forward(T: number): void;
+}
+
+export class Model {
+  /** Which backend runs the model, e.g. "wasm-simd". */
+  readonly backend: string;
+  private readonly exports: Exports;
+  private readonly symbolic: Record<string, number>;
+
+  constructor(
+    readonly manifest: Manifest,
+    instance: WebAssembly.Instance,
+    readonly tokenizer?: Llama2cTokenizer,
+  ) {
+    this.backend = manifest.target;
+    this.exports = instance.exports as unknown as Exports;
+    this.symbolic = Object.fromEntries(Object.entries(manifest.dims).map(([k, v]) => [k, v.max]));
+  }
+
+  get contextLength(): number {
+    return this.manifest.model.config.contextLength;
+  }
+
+  /** One call of the compiled graph: named typed arrays in, named typed arrays (copies) out. */
+  run(feeds: Feeds): Outputs {
+    const bound: Record<string, number> = {};
+    for (const name of Object.keys(feeds))
+      if (!this.manifest.inputs.some((i) => i.name === name))
+        throw new SeecError("runtime.input", `unknown input "${name}"; the model's inputs are ${this.manifest.inputs.map((i) => i.name).join(", ")}`);
+    for (const spec of this.manifest.inputs) this.write(spec, feeds[spec.name], bound);
+    this.checkPosition(feeds, bound);
+    try {
+      this.exports.forward(bound.T ?? 1);
+    } catch (e) {
+      throw new SeecError("runtime.trap", `the compiled model trapped in forward(): ${(e as Error).message}`, { hint: "this should not happen after the runtime's checks: please report it" });
+    }
+    return Object.fromEntries(this.manifest.outputs.map((o) => [o.name, this.read(o, bound)]));
+  }
+
+  /** Streams text: the prompt's pieces, then each generated piece, as llama2.c's `run` prints them. */
+  *stream(prompt: string, opts: GenerateOptions = {}): Generator<string> {
+    const tok = this.requireTokenizer();
+    const sampler = new Sampler(opts);
+    const maxTokens = opts.maxTokens ?? 256;
+    const prompted = tok.encode(prompt, { bos: true });
+    if (prompted.length > this.contextLength)
+      throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${this.contextLength}`, { hint: "shorten the prompt" });
+    const text = new TextDecoder();
+    let logits = this.prefill(prompted);
+    for (let i = 1; i < prompted.length; i++) yield text.decode(tok.pieceBytes(prompted[i - 1], prompted[i]), { stream: true });
+    let token = prompted[prompted.length - 1];
+    for (let n = 0, pos = prompted.length; n < maxTokens; n++, pos++) {
+      const next = sampler.sample(logits);
+      if (next === tok.bosId || next === tok.eosId) break;
+      yield text.decode(tok.pieceBytes(token, next), { stream: true });
+      token = next;
+      if (n + 1 === maxTokens || pos >= this.contextLength) break;
+      logits = this.step([token], pos);
+    }
+    const rest = text.decode();
+    if (rest) yield rest;
+  }
+
+  generate(prompt: string, opts: GenerateOptions = {}): string {
+    let out = "";
+    for (const piece of this.stream(prompt, opts)) out += piece;
+    return out;
+  }
+
+  /** Runs tokens at positions pos.. in chunks the module was planned for; returns the last token's logits. */
+  step(tokens: readonly number[], pos: number): Float32Array {
+    const chunk = this.symbolic.T ?? 1;
+    let logits: Float32Array | undefined;
+    for (let i = 0; i < tokens.length; i += chunk) {
+      const ids = Int32Array.from(tokens.slice(i, i + chunk));
+      logits = this.run({ tokens: ids, pos: Int32Array.of(pos + i) }).logits as Float32Array;
+    }
+    if (!logits) throw new SeecError("runtime.input", "step() needs at least one token");
+    return logits;
+  }
+
+  private prefill(tokens: number[]): Float32Array {
+    return this.step(tokens, 0);
+  }
+
+  private write(spec: TensorSpec, data: Int32Array | Float32Array | undefined, bound: Record<string, number>): void {
+    if (!data) throw new SeecError("runtime.input", `missing input "${spec.name}"`);
+    const want = spec.dtype === "i32" ? Int32Array : Float32Array;
+    if (!(data instanceof want)) throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${data.constructor.name}`);
+    const fixed = spec.shape.reduce<number>((a, d) => (typeof d === "number" ? a * d : a), 1);
+    const sym = spec.shape.find((d): d is string => typeof d === "string");
+    const n = sym ? data.length / fixed : 1;
+    const ok = sym ? Number.isInteger(n) && n >= 1 && n <= this.symbolic[sym] && (bound[sym] ?? n) === n : data.length === fixed;
+    if (!ok)
+      throw new SeecError("runtime.input", `input "${spec.name}" has ${data.length} elements; shape [${spec.shape.join(", ")}] allows ${sym ? `1 to ${this.symbolic[sym]} × ${fixed}` : fixed}`);
+    if (sym) bound[sym] = n;
+    if (spec.name === "tokens") this.checkTokens(data as Int32Array);
+    new (want as Int32ArrayConstructor)(this.exports.memory.buffer, spec.address, data.length).set(data as Int32Array);
+  }
+
+  private read(spec: TensorSpec, bound: Record<string, number>): Float32Array | Int32Array {
+    const n = spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : bound[d]), 1);
+    const view = spec.dtype === "i32" ? Int32Array : Float32Array;
+    return new view(this.exports.memory.buffer, spec.address, n).slice();
+  }
+
+  private checkTokens(ids: Int32Array): void {
+    const vocab = this.manifest.model.config.vocabSize;
+    for (const id of ids) if (id < 0 || id >= vocab) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`);
+  }
+
+  private checkPosition(feeds: Feeds, bound: Record<string, number>): void {
+    const pos = feeds.pos?.[0];
+    if (pos === undefined) return;
+    if (pos < 0 || pos + (bound.T ?? 1) > this.contextLength)
+      throw new SeecError("runtime.context", `positions ${pos}..${pos + (bound.T ?? 1) - 1} are outside the context of ${this.contextLength} tokens`);
+  }
+
+  private requireTokenizer(): Llama2cTokenizer {
+    if (!this.tokenizer) throw new SeecError("runtime.no_tokenizer", "this artifact has no tokenizer", { hint: "rebuild with --tokenizer" });
+    return this.tokenizer;
+  }
+}

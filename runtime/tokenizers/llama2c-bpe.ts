@@ -1,0 +1,91 @@
+/**
+ * llama2.c's tokenizer: SentencePiece-style BPE driven by piece scores. Encoding looks up each
+ * UTF-8 character (byte-fallback tokens <0xXX> = byte + 3 when a character has no piece), then
+ * repeatedly merges the adjacent pair whose merged piece has the highest score.
+ */
+import { SeecError } from "../errors.js";
+
+export interface Llama2cTokenizerSpec {
+  type: "llama2c-bpe";
+  pieces: string[];
+  scores: number[];
+  bosId: number;
+  eosId: number;
+}
+
+const BYTE_FALLBACK_OFFSET = 3;
+const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
+const utf8 = new TextEncoder();
+
+export class Llama2cTokenizer {
+  readonly bosId: number;
+  readonly eosId: number;
+  private readonly ids = new Map<string, number>();
+  private readonly bytes: Uint8Array[];
+
+  constructor(private readonly spec: Llama2cTokenizerSpec) {
+    this.bosId = spec.bosId;
+    this.eosId = spec.eosId;
+    spec.pieces.forEach((p, i) => {
+      if (!this.ids.has(p)) this.ids.set(p, i);
+    });
+    this.bytes = spec.pieces.map((p) => {
+      const byte = BYTE_PIECE.exec(p);
+      return byte ? Uint8Array.of(parseInt(byte[1], 16)) : utf8.encode(p);
+    });
+  }
+
+  get vocabSize(): number {
+    return this.spec.pieces.length;
+  }
+
+  encode(text: string, { bos = true, eos = false } = {}): number[] {
+    const tokens: number[] = [];
+    if (bos) tokens.push(this.bosId);
+    if (text.length > 0) tokens.push(this.lookup(" "));
+    for (const ch of text) {
+      const id = this.ids.get(ch);
+      if (id !== undefined) tokens.push(id);
+      else for (const b of utf8.encode(ch)) tokens.push(b + BYTE_FALLBACK_OFFSET);
+    }
+    for (;;) {
+      let best = -1e10, bestId = -1, bestAt = -1;
+      for (let i = 0; i + 1 < tokens.length; i++) {
+        const id = this.ids.get(this.spec.pieces[tokens[i]] + this.spec.pieces[tokens[i + 1]]);
+        if (id !== undefined && this.spec.scores[id] > best) [best, bestId, bestAt] = [this.spec.scores[id], id, i];
+      }
+      if (bestAt < 0) break;
+      tokens.splice(bestAt, 2, bestId);
+    }
+    if (eos) tokens.push(this.eosId);
+    return tokens;
+  }
+
+  /**
+   * The bytes `token` prints when it follows `prev`, as llama2.c's decode() and safe_printf():
+   * a piece after BOS loses its leading space; a lone control byte prints nothing.
+   */
+  pieceBytes(prev: number, token: number): Uint8Array {
+    if (token < 0 || token >= this.bytes.length) throw new SeecError("runtime.token", `token id ${token} is outside the vocabulary [0, ${this.bytes.length})`);
+    let b = this.bytes[token];
+    if (prev === this.bosId && b[0] === 0x20) b = b.subarray(1);
+    if (b.length === 1 && (b[0] < 0x20 || b[0] === 0x7f) && !(b[0] >= 0x09 && b[0] <= 0x0d)) return new Uint8Array(0);
+    return b;
+  }
+
+  decode(tokens: readonly number[], prev = this.bosId): string {
+    const out = new TextDecoder();
+    let text = "";
+    for (const t of tokens) {
+      text += out.decode(this.pieceBytes(prev, t), { stream: true });
+      prev = t;
+    }
+    return text + out.decode();
+  }
+
+  private lookup(piece: string): number {
+    const id = this.ids.get(piece);
+    if (id === undefined) throw new SeecError("input.tokenizer", `the tokenizer has no piece for ${JSON.stringify(piece)}`);
+    return id;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * How each IR op becomes a call into the kernel library (targets/wasm/kernels/).
+ * Arguments are tensor addresses (named constants) then sizes, literal wherever the shape is
+ * static; `T` is forward()'s argument, the number of tokens in this call.
+ */
+import type { Attrs, Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import { SeecError } from "../../runtime/errors.js";
+
+export interface CallContext {
+  /** The constant naming a tensor's address. */
+  addr(tensor: string): string;
+  shape(tensor: string): Shape;
+}
+
+interface Binding {
+  /** Kernel module (file in kernels/) and function. */
+  kernel: [module: string, fn: string];
+  args(node: Node, c: CallContext): (string | number)[];
+}
+
+const dim = (d: Dim): string => String(d);
+const count = (shape: Shape): string => {
+  const fixed = shape.filter((d): d is number => typeof d === "number").reduce((a, b) => a * b, 1);
+  const symbolic = shape.filter((d) => typeof d === "string");
+  return [...symbolic, ...(fixed !== 1 || symbolic.length === 0 ? [fixed] : [])].join(" * ");
+};
+const float = (x: number): string => (Number.isInteger(x) ? `${x}.0` : String(x));
+const n = (attrs: Attrs, key: string) => attrs[key] as number;
+/** An i32 [1] tensor read as a value (e.g. the position input). */
+const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;
+
+const BINDINGS: Record<string, Binding> = {
+  Gather: {
+    kernel: ["indexing", "gather"],
+    args: ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])],
+  },
+  LastRow: {
+    kernel: ["indexing", "lastRow"],
+    args: ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])],
+  },
+  RMSNorm: {
+    kernel: ["norm", "rmsnorm"],
+    args: ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))],
+  },
+  Linear: {
+    kernel: ["linear", "linear"],
+    args: ({ inputs: [x, w], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])],
+  },
+  RoPE: {
+    kernel: ["rope", "rope"],
+    args: ({ inputs: [x, pos, cos, sin], outputs: [y], attrs }, c) => [c.addr(x), c.addr(cos), c.addr(sin), c.addr(y), dim(c.shape(x)[0]), scalar(c, pos), dim(c.shape(x)[1]), n(attrs, "headDim")],
+  },
+  Attention: {
+    kernel: ["attention", "attention"],
+    args: ({ inputs: [q, k, v, pos, kc, vc], outputs: [y], attrs }, c) => [
+      c.addr(q), c.addr(k), c.addr(v), c.addr(kc), c.addr(vc), c.addr(y),
+      dim(c.shape(q)[0]), scalar(c, pos), n(attrs, "heads"), n(attrs, "kvHeads"), n(attrs, "headDim"),
+    ],
+  },
+  Add: {
+    kernel: ["elementwise", "add"],
+    args: ({ inputs: [a, b], outputs: [y] }, c) => [c.addr(a), c.addr(b), c.addr(y), count(c.shape(y))],
+  },
+  SwiGLU: {
+    kernel: ["elementwise", "swiglu"],
+    args: ({ inputs: [g, u], outputs: [y] }, c) => [c.addr(g), c.addr(u), c.addr(y), count(c.shape(y))],
+  },
+};
+
+export function binding(node: Node): Binding {
+  const b = BINDINGS[node.op];
+  if (!b) throw new SeecError("unsupported.op", `the wasm backend has no kernel for op ${node.op}`, { at: `node ${node.name}` });
+  return b;
+}

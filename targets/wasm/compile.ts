@@ -1,0 +1,78 @@
+/**
+ * Compiles an emitted program with the kernel library: AssemblyScript (in process) to wasm,
+ * then Binaryen: keep only the model's API, optimize, validate.
+ */
+import { readFile, readdir } from "node:fs/promises";
+import { packageFile } from "../../compiler/paths.js";
+import { SeecError } from "../../runtime/errors.js";
+
+const KERNELS_DIR = packageFile("targets/wasm/kernels/");
+const ASCONFIG = packageFile("asconfig.json");
+
+type BinaryenFeature = "SIMD128" | "BulkMemory" | "BulkMemoryOpt" | "SignExt" | "MutableGlobals" | "NontrappingFPToInt";
+
+export interface Flavour {
+  /** AssemblyScript feature names. */
+  enable: string[];
+  /** The features the module may use, for Binaryen. */
+  features: BinaryenFeature[];
+}
+
+const BASE_FEATURES: BinaryenFeature[] = ["BulkMemory", "BulkMemoryOpt", "SignExt", "MutableGlobals", "NontrappingFPToInt"];
+
+export const FLAVOURS = {
+  "wasm-simd": { enable: ["simd", "bulk-memory"], features: ["SIMD128", ...BASE_FEATURES] },
+} satisfies Record<string, Flavour>;
+
+export type WasmTarget = keyof typeof FLAVOURS;
+
+export interface CompileInput {
+  program: string;
+  target: WasmTarget;
+  /** Initial memory in 64 KiB pages. */
+  pages: number;
+  /** Exports to keep; everything else (kernels exported by their modules) is dropped. */
+  exports: string[];
+}
+
+export async function kernelSources(): Promise<Record<string, string>> {
+  const files = (await readdir(KERNELS_DIR)).filter((f) => f.endsWith(".ts")).sort();
+  const sources: Record<string, string> = {};
+  for (const f of files) sources[`kernels/${f}`] = await readFile(new URL(f, KERNELS_DIR), "utf8");
+  return sources;
+}
+
+export async function compileWasm({ program, target, pages, exports }: CompileInput): Promise<Uint8Array> {
+  const flavour: Flavour = FLAVOURS[target];
+  const { options } = JSON.parse(await readFile(ASCONFIG, "utf8"));
+  const { default: asc } = await import("assemblyscript/asc");
+  const result = await asc.compileString(
+    { "model.ts": program, ...(await kernelSources()) },
+    { ...options, enable: flavour.enable, initialMemory: pages },
+  );
+  if (result.error || !result.binary)
+    throw new SeecError("internal.asc", `AssemblyScript rejected the emitted program: ${result.stderr.toString().trim() || result.error?.message}`, {
+      hint: "this is a bug in seec's wasm backend; please report it with the model",
+    });
+  return optimize(result.binary, flavour.features, exports);
+}
+
+async function optimize(binary: Uint8Array, features: BinaryenFeature[], keep: string[]): Promise<Uint8Array> {
+  const { default: binaryen } = await import("binaryen");
+  const mod = binaryen.readBinary(binary);
+  try {
+    mod.setFeatures(features.reduce((set, f) => set | binaryen.Features[f], binaryen.Features.MVP));
+    for (let i = mod.getNumExports() - 1; i >= 0; i--) {
+      const name = binaryen.getExportInfo(mod.getExportByIndex(i)).name;
+      if (!keep.includes(name) && name !== "memory") mod.removeExport(name);
+    }
+    binaryen.setOptimizeLevel(3);
+    binaryen.setShrinkLevel(0);
+    mod.optimize();
+    mod.runPasses(["strip-debug", "strip-producers"]);
+    if (!mod.validate()) throw new SeecError("internal.binaryen", "Binaryen could not validate the optimized module");
+    return mod.emitBinary();
+  } finally {
+    mod.dispose();
+  }
+}

@@ -1,0 +1,57 @@
+import { at, dot } from "./simd";
+
+/**
+ * Causal attention over the KV cache with grouped-query heads.
+ * Writes k and v (T rows of kvHeads·headDim) into the caches at row pos, then for each token
+ * and head runs an online softmax over cache rows 0..pos+t, accumulating into out.
+ */
+export function attention(
+  q: usize, k: usize, v: usize, kCache: usize, vCache: usize, out: usize,
+  T: i32, pos: i32, heads: i32, kvHeads: i32, headDim: i32,
+): void {
+  const kvDim = kvHeads * headDim;
+  const group = heads / kvHeads;
+  memory.copy(kCache + at(pos * kvDim), k, at(T * kvDim));
+  memory.copy(vCache + at(pos * kvDim), v, at(T * kvDim));
+  const rootDim = Mathf.sqrt(<f32>headDim);
+  for (let t = 0; t < T; t++) {
+    const n = pos + t + 1;
+    for (let h = 0; h < heads; h++) {
+      const qh = q + at(t * heads * headDim + h * headDim);
+      const oh = out + at(t * heads * headDim + h * headDim);
+      const kvOff = at((h / group) * headDim);
+      memory.fill(oh, 0, at(headDim));
+      let max = -Infinity as f32;
+      let sum: f32 = 0;
+      for (let j = 0; j < n; j++) {
+        const s = dot(qh, kCache + at(j * kvDim) + kvOff, headDim) / rootDim;
+        if (s > max) {
+          const rescale = Mathf.exp(max - s);
+          sum *= rescale;
+          scale(oh, rescale, headDim);
+          max = s;
+        }
+        const p = Mathf.exp(s - max);
+        sum += p;
+        axpy(oh, vCache + at(j * kvDim) + kvOff, p, headDim);
+      }
+      scale(oh, <f32>1.0 / sum, headDim);
+    }
+  }
+}
+
+/** y *= a over n elements. */
+@inline function scale(y: usize, a: f32, n: i32): void {
+  const av = f32x4.splat(a);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.mul(v128.load(y + at(i)), av));
+  for (; i < n; i++) store<f32>(y + at(i), load<f32>(y + at(i)) * a);
+}
+
+/** y += a · x over n elements. */
+@inline function axpy(y: usize, x: usize, a: f32, n: i32): void {
+  const av = f32x4.splat(a);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.add(v128.load(y + at(i)), f32x4.mul(av, v128.load(x + at(i)))));
+  for (; i < n; i++) store<f32>(y + at(i), load<f32>(y + at(i)) + a * load<f32>(x + at(i)));
+}
