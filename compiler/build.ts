@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
 import type { Manifest, TensorSpec } from "../runtime/manifest.js";
 import { writeArtifact, sha256 } from "./artifact.js";
-import { loadModel, type ModelSource } from "./frontends/load.js";
+import { loadModel, type LoadedModel, type ModelSource } from "./frontends/load.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
 import { bundleRuntime } from "./runtime-bundle.js";
@@ -48,8 +48,26 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     seconds[name] = (performance.now() - t0) / 1000;
     return r;
   };
-
   const model = await stage("read model", () => loadModel(opts));
+  const artifact = await compileArtifact(model, { ...opts, stage });
+  await stage("write artifact", () => writeArtifact(opts.out, artifact.files));
+  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds };
+}
+
+export interface Artifact {
+  files: Map<string, Uint8Array | string>;
+  manifest: Manifest;
+  plan: MemoryPlan;
+}
+
+type Stage = <T>(name: string, f: () => Promise<T> | T) => Promise<T>;
+
+/** Everything after the frontend: passes, backend, runtime, manifest. Writes nothing. */
+export async function compileArtifact(
+  model: LoadedModel,
+  opts: { target: WasmTarget; command?: string; stage?: Stage },
+): Promise<Artifact> {
+  const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const planned = await stage("plan memory", () => planMemory(model.graph));
   const layout = layoutMemory(planned.plan);
   const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION });
@@ -66,8 +84,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));
   const manifest = makeManifest(planned, layout, opts, files);
   files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
-  await stage("write artifact", () => writeArtifact(opts.out, files));
-  return { out: opts.out, manifest, plan: planned.plan, seconds };
+  return { files, manifest, plan: planned.plan };
 }
 
 /** Constants laid out as the plan's weights region says, zero-padded between tensors. */
@@ -80,7 +97,7 @@ function packWeights({ graph, plan }: PlannedGraph): Uint8Array {
   return bytes;
 }
 
-function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: BuildOptions, files: Map<string, Uint8Array | string>): Manifest {
+function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: { target: WasmTarget; command?: string }, files: Map<string, Uint8Array | string>): Manifest {
   const spec = (name: string): TensorSpec => {
     const v = graph.values.get(name)!;
     return { name, dtype: v.dtype, shape: [...v.shape], address: layout.address.get(name)! };

@@ -44,8 +44,18 @@ export declare class SeecError extends Error {
   toLine(): string;
 }
 
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillSeconds: number;
+  /** Time in forward passes for generated tokens (sampling and decoding excluded). */
+  decodeSeconds: number;
+}
+
 export declare class Model {
   readonly manifest: Manifest;
+  /** What the last stream()/generate() call did. */
+  readonly stats: GenerationStats;
   /** The backend running the model, e.g. "wasm-simd". */
   readonly backend: string;
   readonly contextLength: number;

@@ -17,9 +17,18 @@ interface Exports {
   forward(T: number): void;
 }
 
+/** What the last stream()/generate() call did. */
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillSeconds: number;
+  decodeSeconds: number;
+}
+
 export class Model {
   /** Which backend runs the model, e.g. "wasm-simd". */
   readonly backend: string;
+  readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
   private readonly exports: Exports;
   private readonly symbolic: Record<string, number>;
 
@@ -62,16 +71,22 @@ export class Model {
     if (prompted.length > this.contextLength)
       throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${this.contextLength}`, { hint: "shorten the prompt" });
     const text = new TextDecoder();
+    const t0 = performance.now();
     let logits = this.prefill(prompted);
+    const t1 = performance.now();
+    Object.assign(this.stats, { promptTokens: prompted.length, generatedTokens: 0, prefillSeconds: (t1 - t0) / 1000, decodeSeconds: 0 });
     for (let i = 1; i < prompted.length; i++) yield text.decode(tok.pieceBytes(prompted[i - 1], prompted[i]), { stream: true });
     let token = prompted[prompted.length - 1];
     for (let n = 0, pos = prompted.length; n < maxTokens; n++, pos++) {
       const next = sampler.sample(logits);
       if (next === tok.bosId || next === tok.eosId) break;
+      this.stats.generatedTokens++;
       yield text.decode(tok.pieceBytes(token, next), { stream: true });
       token = next;
       if (n + 1 === maxTokens || pos >= this.contextLength) break;
+      const t = performance.now();
       logits = this.step([token], pos);
+      this.stats.decodeSeconds += (performance.now() - t) / 1000;
     }
     const rest = text.decode();
     if (rest) yield rest;

@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { SeecError, ERROR_CLASSES } from "../../runtime/errors.js";
 import { SEEC_VERSION } from "../version.js";
 import { buildCommand } from "./build.js";
+import { demoCommand } from "./demo.js";
 import { inspectCommand } from "./inspect.js";
 import { runCommand } from "./run.js";
 
@@ -13,7 +14,7 @@ const program = new Command("seec")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
-program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand());
+program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(demoCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

@@ -29,21 +29,18 @@ export function runCommand(): Command {
     .option("--temperature <t>", "0 = greedy (argmax); higher = more random", real(0, 100), 1)
     .option("--top-p <p>", "nucleus sampling threshold; 0 or 1 samples from all tokens", real(0, 1), 0.9)
     .option("--seed <n>", "random seed (llama2.c's generator: same seed, same text)", integer(0), 42)
-    .option("--json", "print {text, tokens, seconds, tokensPerSecond} instead of streaming text")
+    .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
     .action(async (dir: string, flags: RunFlags) => {
       const { load } = await importArtifact(dir);
       const model = await load(resolve(dir));
-      const t0 = performance.now();
       let text = "";
-      let pieces = 0;
       for (const piece of model.stream(flags.prompt, flags)) {
         text += piece;
-        pieces++;
         if (!flags.json) process.stdout.write(piece);
       }
-      const seconds = (performance.now() - t0) / 1000;
-      if (flags.json) printJson({ text, pieces, seconds, piecesPerSecond: pieces / seconds, backend: model.backend });
-      else process.stdout.write("\n");
+      if (!flags.json) return void process.stdout.write("\n");
+      const s = model.stats;
+      printJson({ text, backend: model.backend, ...s, decodeTokensPerSecond: s.generatedTokens > 1 ? (s.generatedTokens - 1) / s.decodeSeconds : null });
     });
 }
 

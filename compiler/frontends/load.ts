@@ -20,7 +20,7 @@ export interface ModelSource {
 export interface LoadedModel {
   graph: Graph;
   tokenizer?: Llama2cTokenizerSpec;
-  format: "llama2c";
+  format: "llama2c" | "graph";
 }
 
 export const DEFAULT_MAX_CHUNK = 32;

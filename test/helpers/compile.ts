@@ -1,0 +1,20 @@
+/** Compiles an IR graph through the real pipeline into a temporary artifact and loads it with the runtime. */
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeArtifact } from "../../compiler/artifact.js";
+import { compileArtifact } from "../../compiler/build.js";
+import type { Graph } from "../../compiler/ir/graph.js";
+import { load } from "../../runtime/index.js";
+import type { Model } from "../../runtime/model.js";
+
+export async function compileAndLoad(graph: Graph): Promise<Model> {
+  const artifact = await compileArtifact({ graph, format: "graph" }, { target: "wasm-simd" });
+  const dir = join(await mkdtemp(join(tmpdir(), "seec-test-")), "artifact");
+  await writeArtifact(dir, artifact.files);
+  return load(dir);
+}
+
+export function tmpDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "seec-test-"));
+}
