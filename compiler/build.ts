@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
 import type { Manifest, TensorSpec } from "../runtime/manifest.js";
 import { writeArtifact, sha256 } from "./artifact.js";
-import { loadModel, type LoadedModel, type ModelSource } from "./frontends/load.js";
+import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
+import { applySee, type HeadStrategy } from "./passes/see.js";
+import { readSee } from "./see/format.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
 import { bundleRuntime } from "./runtime-bundle.js";
@@ -21,6 +23,10 @@ export const TARGETS = Object.keys(FLAVOURS) as WasmTarget[];
 
 export interface BuildOptions extends ModelSource {
   target: WasmTarget;
+  /** SEE factors (.see) that replace the model's token embedding. */
+  see?: string;
+  /** How a tied output head uses the factors (default materialize). */
+  embedHead?: HeadStrategy;
   out: string;
   /** The command line, recorded in the manifest. */
   command?: string;
@@ -49,6 +55,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     return r;
   };
   const model = await stage("read model", () => loadModel(opts));
+  if (opts.see) {
+    const file = opts.see;
+    const factors = await stage("read factors", async () => readSee(await readInput(file, "SEE factors"), file));
+    model.graph = applySee(model.graph, factors, opts.embedHead ?? "materialize", file);
+  }
   const artifact = await compileArtifact(model, { ...opts, stage });
   await stage("write artifact", () => writeArtifact(opts.out, artifact.files));
   return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds };
@@ -71,7 +82,7 @@ export async function compileArtifact(
   const planned = await stage("plan memory", () => planMemory(model.graph));
   const layout = layoutMemory(planned.plan);
   const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION });
-  const wasm = await stage("compile wasm", () => compileWasm({ program, target: opts.target, pages: layout.pages, exports: ["forward"] }));
+  const wasm = await stage("compile wasm", () => compileWasm({ program, target: opts.target, pages: layout.pages, exports: ["forward", "init"] }));
   const runtime = await stage("bundle runtime", bundleRuntime);
 
   const files = new Map<string, Uint8Array | string>([

@@ -27,6 +27,7 @@ export async function load(dir?: string | URL): Promise<Model> {
   if (weights.byteLength !== manifest.memory.weights.bytes)
     throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
   new Uint8Array(memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
+  (instance.exports as { init?: () => void }).init?.();
   const tokenizer = manifest.tokenizer
     ? new Llama2cTokenizer(await readJson<Llama2cTokenizerSpec>(new URL(manifest.tokenizer.file, base)))
     : undefined;

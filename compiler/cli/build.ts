@@ -5,6 +5,8 @@ import { formatBytes, modelOptions, printJson, progress } from "./options.js";
 
 interface BuildFlags {
   tokenizer?: string;
+  see?: string;
+  embedHead: "materialize" | "stream";
   target: WasmTarget;
   out: string;
   maxChunk?: number;
@@ -22,12 +24,16 @@ export function buildCommand(): Command {
         "Example:\n  seec build stories260K.bin --tokenizer tok512.bin -o out/stories",
     )
     .addOption(new Option("-t, --target <target>", "where the artifact runs").choices(TARGETS).default("wasm-simd"))
+    .option("--see <factors>", "SEE factors (.see, from seec factorize) that replace the token embedding")
+    .addOption(new Option("--embed-head <how>", "a tied output head over SEE factors: rebuild the table once at load, or rows on the fly each step (no vocab×dim memory)").choices(["materialize", "stream"]).default("materialize"))
     .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
       const result = await build({
         model,
         tokenizer: flags.tokenizer,
+        see: flags.see,
+        embedHead: flags.embedHead,
         target: flags.target,
         out: flags.out,
         maxChunk: flags.maxChunk,

@@ -4,6 +4,8 @@ import { SeecError, ERROR_CLASSES } from "../../runtime/errors.js";
 import { SEEC_VERSION } from "../version.js";
 import { buildCommand } from "./build.js";
 import { demoCommand } from "./demo.js";
+import { evalCommand } from "./eval.js";
+import { factorizeCommand } from "./factorize.js";
 import { inspectCommand } from "./inspect.js";
 import { runCommand } from "./run.js";
 
@@ -14,7 +16,7 @@ const program = new Command("seec")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
-program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(demoCommand());
+program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(evalCommand()).addCommand(demoCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

@@ -1,7 +1,5 @@
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Command } from "commander";
-import { SeecError } from "../../runtime/errors.js";
+import { loadArtifact } from "./artifact.js";
 import { integer, printJson, real } from "./options.js";
 
 interface RunFlags {
@@ -12,8 +10,6 @@ interface RunFlags {
   seed: number;
   json?: boolean;
 }
-
-type ArtifactModule = typeof import("../../runtime/index.js");
 
 export function runCommand(): Command {
   return new Command("run")
@@ -31,8 +27,7 @@ export function runCommand(): Command {
     .option("--seed <n>", "random seed (llama2.c's generator: same seed, same text)", integer(0), 42)
     .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
     .action(async (dir: string, flags: RunFlags) => {
-      const { load } = await importArtifact(dir);
-      const model = await load(resolve(dir));
+      const model = await loadArtifact(dir);
       let text = "";
       for (const piece of model.stream(flags.prompt, flags)) {
         text += piece;
@@ -42,14 +37,4 @@ export function runCommand(): Command {
       const s = model.stats;
       printJson({ text, backend: model.backend, ...s, decodeTokensPerSecond: s.generatedTokens > 1 ? (s.generatedTokens - 1) / s.decodeSeconds : null });
     });
-}
-
-/** The artifact's own bundled runtime, so `seec run` exercises exactly what ships. */
-async function importArtifact(dir: string): Promise<ArtifactModule> {
-  const url = pathToFileURL(resolve(dir, "index.mjs")).href;
-  try {
-    return (await import(url)) as ArtifactModule;
-  } catch (e) {
-    throw new SeecError("io.read", `cannot load the artifact's runtime: ${(e as Error).message}`, { file: dir, hint: "is this a directory written by seec build?" });
-  }
 }

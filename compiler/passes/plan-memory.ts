@@ -2,10 +2,15 @@
  * planMemory: static offsets for every tensor, so peak memory is known before the first run.
  *
  * Three regions: weights (constants, packed in graph order), the arena (inputs, outputs and
- * activations; tensors whose lifetimes do not overlap share bytes), and state (the KV cache).
- * Offsets are relative to their region; a backend decides where the regions sit.
+ * activations; tensors whose lifetimes do not overlap share bytes), and state (the KV cache,
+ * scratch, and what load-time nodes compute). Offsets are relative to their region; a backend
+ * decides where the regions sit.
+ *
+ * Nodes that read only weights (and state nothing else writes) run once at load: `init`.
+ * Everything else runs on every call: `forward`.
  */
-import { bindShape, DTYPE_BYTES, elementCount, maxDims, type Graph, type Value } from "../ir/graph.js";
+import { bindShape, DTYPE_BYTES, elementCount, maxDims, type Graph, type Node, type Value } from "../ir/graph.js";
+import { opDef } from "../ir/ops/index.js";
 
 export const ALIGN = 64;
 
@@ -32,6 +37,10 @@ export interface MemoryPlan {
 export interface PlannedGraph {
   graph: Graph;
   plan: MemoryPlan;
+  /** Nodes run once, after the weights are in place. */
+  init: Node[];
+  /** Nodes run on every call, in order; the arena's lifetimes index into this list. */
+  forward: Node[];
 }
 
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -41,10 +50,13 @@ export function planMemory(graph: Graph): PlannedGraph {
   const sizeOf = (v: Value) => elementCount(bindShape(v.shape, dims)) * DTYPE_BYTES[v.dtype];
   const values = [...graph.values.values()];
 
-  const packed = (kind: Value["kind"]): Region => {
+  const { init, forward } = splitPhases(graph);
+  const persistent = new Set(init.flatMap((n) => n.outputs));
+
+  const packed = (keep: (v: Value) => boolean): Region => {
     let offset = 0;
     const entries = values
-      .filter((v) => v.kind === kind)
+      .filter(keep)
       .map((v) => {
         const e = { name: v.name, offset, bytes: sizeOf(v) };
         offset = align(offset + e.bytes);
@@ -53,15 +65,39 @@ export function planMemory(graph: Graph): PlannedGraph {
     return { bytes: offset, entries };
   };
 
-  return { graph, plan: { weights: packed("const"), arena: planArena(graph, sizeOf), state: packed("state") } };
+  return {
+    graph,
+    init,
+    forward,
+    plan: {
+      weights: packed((v) => v.kind === "const"),
+      arena: planArena(graph, forward, sizeOf),
+      state: packed((v) => v.kind === "state" || persistent.has(v.name)),
+    },
+  };
+}
+
+function splitPhases(graph: Graph): { init: Node[]; forward: Node[] } {
+  const written = new Set(graph.nodes.flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])));
+  const ready = new Set<string>();
+  const init: Node[] = [], forward: Node[] = [];
+  for (const n of graph.nodes) {
+    const loadTime = n.inputs.every((i) => {
+      const v = graph.values.get(i)!;
+      return v.kind === "const" || ready.has(i) || (v.kind === "state" && !written.has(i));
+    });
+    if (loadTime) n.outputs.forEach((o) => ready.add(o));
+    (loadTime ? init : forward).push(n);
+  }
+  return { init, forward };
 }
 
 /** Greedy by size: each tensor goes at the lowest offset free for its whole lifetime. */
-function planArena(graph: Graph, sizeOf: (v: Value) => number): Region {
-  const last = graph.nodes.length;
+function planArena(graph: Graph, nodes: Node[], sizeOf: (v: Value) => number): Region {
+  const last = nodes.length;
   const live = new Map<string, { from: number; to: number }>();
   for (const name of graph.inputs) live.set(name, { from: -1, to: -1 });
-  graph.nodes.forEach((node, i) => {
+  nodes.forEach((node, i) => {
     for (const o of node.outputs) live.set(o, { from: i, to: i });
     for (const inp of node.inputs) {
       const l = live.get(inp);

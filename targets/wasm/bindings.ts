@@ -5,6 +5,7 @@
  */
 import type { Attrs, Dim, Node, Shape } from "../../compiler/ir/graph.js";
 import { SeecError } from "../../runtime/errors.js";
+import { SEE_BINDINGS } from "./see.js";
 
 export interface CallContext {
   /** The constant naming a tensor's address. */
@@ -12,10 +13,18 @@ export interface CallContext {
   shape(tensor: string): Shape;
 }
 
-interface Binding {
-  /** Kernel module (file in kernels/) and function. */
-  kernel: [module: string, fn: string];
-  args(node: Node, c: CallContext): (string | number)[];
+export interface Binding {
+  /** Kernel library functions the call uses: [module (file in kernels/), function]. */
+  kernels: [module: string, fn: string][];
+  /** The statement that runs the node. */
+  call(node: Node, c: CallContext): string;
+  /** Functions generated for this node's shapes, each emitted once (by name) into the program. */
+  define?(node: Node, c: CallContext): { name: string; source: string }[];
+}
+
+/** A node that is one call of one library kernel. */
+function kernelCall(module: string, fn: string, args: (node: Node, c: CallContext) => (string | number)[]): Binding {
+  return { kernels: [[module, fn]], call: (node, c) => `${fn}(${args(node, c).join(", ")})` };
 }
 
 const dim = (d: Dim): string => String(d);
@@ -30,41 +39,18 @@ const n = (attrs: Attrs, key: string) => attrs[key] as number;
 const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;
 
 const BINDINGS: Record<string, Binding> = {
-  Gather: {
-    kernel: ["indexing", "gather"],
-    args: ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])],
-  },
-  LastRow: {
-    kernel: ["indexing", "lastRow"],
-    args: ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])],
-  },
-  RMSNorm: {
-    kernel: ["norm", "rmsnorm"],
-    args: ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))],
-  },
-  Linear: {
-    kernel: ["linear", "linear"],
-    args: ({ inputs: [x, w], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])],
-  },
-  RoPE: {
-    kernel: ["rope", "rope"],
-    args: ({ inputs: [x, pos, cos, sin], outputs: [y], attrs }, c) => [c.addr(x), c.addr(cos), c.addr(sin), c.addr(y), dim(c.shape(x)[0]), scalar(c, pos), dim(c.shape(x)[1]), n(attrs, "headDim")],
-  },
-  Attention: {
-    kernel: ["attention", "attention"],
-    args: ({ inputs: [q, k, v, pos, kc, vc], outputs: [y], attrs }, c) => [
+  ...SEE_BINDINGS,
+  Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])]),
+  LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
+  RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
+  Linear: kernelCall("linear", "linear", ({ inputs: [x, w], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
+  RoPE: kernelCall("rope", "rope", ({ inputs: [x, pos, cos, sin], outputs: [y], attrs }, c) => [c.addr(x), c.addr(cos), c.addr(sin), c.addr(y), dim(c.shape(x)[0]), scalar(c, pos), dim(c.shape(x)[1]), n(attrs, "headDim")]),
+  Attention: kernelCall("attention", "attention", ({ inputs: [q, k, v, pos, kc, vc], outputs: [y], attrs }, c) => [
       c.addr(q), c.addr(k), c.addr(v), c.addr(kc), c.addr(vc), c.addr(y),
       dim(c.shape(q)[0]), scalar(c, pos), n(attrs, "heads"), n(attrs, "kvHeads"), n(attrs, "headDim"),
-    ],
-  },
-  Add: {
-    kernel: ["elementwise", "add"],
-    args: ({ inputs: [a, b], outputs: [y] }, c) => [c.addr(a), c.addr(b), c.addr(y), count(c.shape(y))],
-  },
-  SwiGLU: {
-    kernel: ["elementwise", "swiglu"],
-    args: ({ inputs: [g, u], outputs: [y] }, c) => [c.addr(g), c.addr(u), c.addr(y), count(c.shape(y))],
-  },
+    ]),
+  Add: kernelCall("elementwise", "add", ({ inputs: [a, b], outputs: [y] }, c) => [c.addr(a), c.addr(b), c.addr(y), count(c.shape(y))]),
+  SwiGLU: kernelCall("elementwise", "swiglu", ({ inputs: [g, u], outputs: [y] }, c) => [c.addr(g), c.addr(u), c.addr(y), count(c.shape(y))]),
 };
 
 export function binding(node: Node): Binding {

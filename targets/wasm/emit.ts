@@ -2,9 +2,9 @@
  * emitAssemblyScript: renders a planned graph as a small AssemblyScript program, one kernel
  * call per node with every address and static size a literal, meant to be read.
  */
-import { formatShape, type Graph, type Shape } from "../../compiler/ir/graph.js";
+import { formatShape, type Graph, type Node, type Shape } from "../../compiler/ir/graph.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
-import { binding } from "./bindings.js";
+import { binding, type CallContext } from "./bindings.js";
 import type { WasmLayout } from "./layout.js";
 
 export interface EmitOptions {
@@ -12,25 +12,31 @@ export interface EmitOptions {
   seecVersion: string;
 }
 
-export function emitAssemblyScript({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: EmitOptions): string {
+export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph, layout: WasmLayout, opts: EmitOptions): string {
   const ident = constantNames(graph);
-  const ctx = { addr: (t: string) => ident.get(t)!, shape: (t: string): Shape => graph.values.get(t)!.shape };
-
+  const ctx: CallContext = { addr: (t: string) => ident.get(t)!, shape: (t: string): Shape => graph.values.get(t)!.shape };
   const kernels = new Map<string, Set<string>>();
-  const calls: string[] = [];
-  let section = "";
-  for (const node of graph.nodes) {
-    const b = binding(node);
-    const [module, fn] = b.kernel;
-    if (!kernels.has(module)) kernels.set(module, new Set());
-    kernels.get(module)!.add(fn);
-    const group = /^(layers\.\d+)\./.exec(node.name)?.[1] ?? "";
-    if (group !== section) {
-      calls.push(group ? `\n  // ${group}` : "\n  // head");
+  const definitions = new Map<string, string>();
+
+  const body = (nodes: Node[]) => {
+    const calls: string[] = [];
+    let section: string | undefined;
+    for (const node of nodes) {
+      const b = binding(node);
+      for (const [module, fn] of b.kernels) {
+        if (!kernels.has(module)) kernels.set(module, new Set());
+        kernels.get(module)!.add(fn);
+      }
+      for (const def of b.define?.(node, ctx) ?? []) definitions.set(def.name, def.source);
+      const group = /^(layers\.\d+)\./.exec(node.name)?.[1] ?? "";
+      if (section !== undefined && group !== section) calls.push(group ? `\n  // ${group}` : "\n  // head");
       section = group;
+      calls.push(`  ${b.call(node, ctx)}; // ${node.name}`);
     }
-    calls.push(`  ${fn}(${b.args(node, ctx).join(", ")}); // ${node.name}`);
-  }
+    return calls.join("\n");
+  };
+  const initBody = body(init);
+  const forwardBody = body(forward);
 
   const declare = (name: string, note: string) => {
     const v = graph.values.get(name)!;
@@ -53,10 +59,13 @@ export function emitAssemblyScript({ graph, plan }: PlannedGraph, layout: WasmLa
     ...plan.arena.entries.map((e) => declare(e.name, isIO(e.name))),
     ``,
     `// State`,
-    ...plan.state.entries.map((e) => declare(e.name, "")),
+    ...plan.state.entries.map((e) => declare(e.name, init.some((n) => n.outputs.includes(e.name)) ? " computed at load" : "")),
     ``,
+    ...[...definitions.values()].flatMap((d) => [d, ""]),
+    ...(init.length ? [`/** Runs once after the weights are in place: what depends on nothing else. */`, `export function init(): void {`, initBody, `}`, ``] : []),
     T ? `/** Runs the graph on T tokens, 1 <= T <= ${T.max}: inputs are read from and outputs written to the arena. */` : `/** Runs the graph once: inputs are read from and outputs written to the arena. */`,
-    `export function forward(${T ? "T: i32" : ""}): void {${calls.join("\n")}`,
+    `export function forward(${T ? "T: i32" : ""}): void {`,
+    forwardBody,
     `}`,
     ``,
   ].join("\n");

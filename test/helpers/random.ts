@@ -1,14 +1,6 @@
-/** A small seeded generator (mulberry32), so test data is the same on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../compiler/random.js";
+
+export { rng };
 
 /** Uniform values in [-scale, scale). */
 export function randomF32(n: number, seed: number, scale = 1): Float32Array {

@@ -2,13 +2,16 @@
 import { SeecError } from "../../../runtime/errors.js";
 import { Attention } from "./attention.js";
 import { Add, SwiGLU } from "./elementwise.js";
+import { EntangledEmbedding, EntangledLogits, EntangledTable } from "./entangled.js";
 import { Gather, LastRow } from "./indexing.js";
 import { Linear } from "./linear.js";
 import { RMSNorm } from "./norm.js";
 import type { OpDef } from "./op.js";
 import { RoPE } from "./rope.js";
 
-export const OPS: Readonly<Record<string, OpDef>> = { Add, Attention, Gather, LastRow, Linear, RMSNorm, RoPE, SwiGLU };
+export const OPS: Readonly<Record<string, OpDef>> = {
+  Add, Attention, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, LastRow, Linear, RMSNorm, RoPE, SwiGLU,
+};
 
 export function opDef(op: string): OpDef {
   const def = OPS[op];

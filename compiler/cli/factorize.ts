@@ -1,0 +1,90 @@
+import { rename, writeFile } from "node:fs/promises";
+import { Command, Option } from "commander";
+import { SeecError } from "../../runtime/errors.js";
+import { loadModel } from "../frontends/load.js";
+import { METHODS, type Method } from "../see/decompose.js";
+import { factorize, type FactorizeReport } from "../see/factorize.js";
+import { writeSee } from "../see/format.js";
+import { formatBytes, integer, modelOptions, printJson, real } from "./options.js";
+
+interface FactorizeFlags {
+  tokenizer?: string;
+  ratio: number;
+  rank?: number;
+  method: Method;
+  seed: number;
+  segmentation: "lexicon" | "random";
+  sememes?: string;
+  frequencies?: string;
+  epochs?: number;
+  explain?: string[];
+  out?: string;
+  json?: boolean;
+}
+
+export function factorizeCommand(): Command {
+  return modelOptions(new Command("factorize"))
+    .summary("compress a model's token embedding into SEE factors (.see)")
+    .description(
+      "Fit SEE factors to the model's token embedding: each token's morphemes (WordNet-checked affix split)\n" +
+        "and sememes (WordNet categories and hypernyms, or --sememes FILE) index small tables whose\n" +
+        "entangled (Kronecker) products rebuild the embedding. Baselines at the same parameter budget:\n" +
+        "--method morphte (morphemes only), word2ketxs (digits of the token id), svd (truncated SVD).\n\n" +
+        "Examples:\n" +
+        "  seec factorize stories260K.bin --tokenizer tok512.bin --ratio 4 -o factors.see\n" +
+        "  seec factorize stories260K.bin --tokenizer tok512.bin --explain \"▁playing\"",
+    )
+    .option("--ratio <r>", "compression by parameters: dense V·d ÷ factor parameters", real(1, 1e6), 20)
+    .option("--rank <r>", "rank terms (overrides --ratio)", integer(1, 4096))
+    .addOption(new Option("--method <m>", "how to factor").choices(METHODS).default("see"))
+    .addOption(new Option("--segmentation <s>", "morpheme split (random: the ablation)").choices(["lexicon", "random"]).default("lexicon"))
+    .option("--sememes <file>", "word<TAB>sememe sememe ... (e.g. an OpenHowNet export) instead of WordNet")
+    .option("--frequencies <text>", "weight tokens by their frequency in this text file")
+    .option("--epochs <n>", "fitting epochs (default 300)", integer(1, 1_000_000))
+    .option("--seed <n>", "random seed (same seed, same factors)", integer(0), 0)
+    .option("--explain <piece...>", "print what these vocabulary pieces were split into and their sememes, then stop")
+    .option("-o, --out <file>", "write the factors here (.see)")
+    .option("--json", "print the report (and explanations) as JSON")
+    .action(async (modelPath: string, flags: FactorizeFlags & { maxChunk?: number; context?: number }) => {
+      const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer });
+      if (!flags.explain && !flags.out) throw new SeecError("usage.out", "say where to write the factors", { at: "-o", hint: "add -o factors.see (or --explain to only look)" });
+      const tty = process.stderr.isTTY && !flags.json;
+      const { factors, decomposition, report } = await factorize(model, {
+        ...flags,
+        ...(flags.explain ? { epochs: 1, rank: 1 } : {}),
+        onEpoch: tty ? (e, n, loss) => process.stderr.write(`\rseec: fitting ${bar(e + 1, n)} epoch ${e + 1}/${n} loss ${loss.toFixed(5)}${e + 1 === n ? "\n" : ""}`) : undefined,
+      });
+      if (flags.explain) {
+        const found = flags.explain.map((p) => {
+          const k = decomposition.knowledge.find((x) => x.piece === p);
+          if (!k) throw new SeecError("usage.explain", `${JSON.stringify(p)} is not a piece of the vocabulary`, { at: "--explain" });
+          return k;
+        });
+        if (flags.json) return printJson(found);
+        for (const k of found) process.stdout.write(`${JSON.stringify(k.piece)}\n  morphemes: ${k.morphemes.join(" | ")}\n  sememes:   ${k.sememes.join(", ") || "(none: this method uses none)"}\n`);
+        return;
+      }
+      const tmp = `${flags.out}.tmp-${process.pid}`;
+      await writeFile(tmp, writeSee(factors));
+      await rename(tmp, flags.out!);
+      if (flags.json) printJson(report);
+      else process.stdout.write(formatReport(report, flags.out!));
+    });
+}
+
+function bar(done: number, total: number): string {
+  const w = 24, n = Math.round((w * done) / total);
+  return `[${"#".repeat(n)}${".".repeat(w - n)}]`;
+}
+
+function formatReport(r: FactorizeReport, out: string): string {
+  const f = r.fidelity;
+  return [
+    `wrote ${out}: ${r.method}, rank ${r.rank}, sources ${Object.entries(r.sources).map(([k, s]) => `${k} ${s.rows}×${s.q}`).join(", ")}`,
+    `  parameters  ${r.parameters} vs ${r.denseParameters} dense: ${r.ratioByParameters.toFixed(2)}x`,
+    `  bytes       ${formatBytes(r.shippedBytes)} shipped (factors + indices) vs ${formatBytes(r.denseBytes)} dense: ${r.ratioByBytes.toFixed(2)}x`,
+    `  fidelity    relative error ${f.relativeError.toFixed(4)}, mean cosine ${f.meanCosine.toFixed(4)}, neighbour overlap@10 ${f.neighbourOverlap10.toFixed(3)}`,
+    `  time        ${r.seconds.toFixed(1)} s${r.loss.length ? `, final loss ${r.loss[r.loss.length - 1].toFixed(5)}` : ""}`,
+    "",
+  ].join("\n");
+}

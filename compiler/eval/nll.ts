@@ -1,0 +1,44 @@
+/**
+ * Mean negative log-likelihood per token of a decoder artifact over a text: paragraphs are
+ * separated by blank lines, each starts with BOS and is cut at the model's context; every token
+ * after BOS is scored from the logits of the tokens before it.
+ */
+import { SeecError } from "../../runtime/errors.js";
+import type { Model } from "../../runtime/model.js";
+
+export interface NllResult {
+  nll: number;
+  tokens: number;
+  paragraphs: number;
+  /** exp(nll) */
+  perplexity: number;
+}
+
+export function paragraphs(text: string): string[] {
+  return text.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean);
+}
+
+export function evalNll(model: Model, text: string, opts: { limit?: number; onParagraph?: (done: number, total: number) => void } = {}): NllResult {
+  const tok = model.tokenizer;
+  if (!tok) throw new SeecError("usage.eval", "--nll needs a decoder artifact with a tokenizer");
+  const paras = paragraphs(text).slice(0, opts.limit);
+  let total = 0, count = 0;
+  paras.forEach((p, i) => {
+    const ids = tok.encode(p, { bos: true }).slice(0, model.contextLength);
+    for (let pos = 0; pos + 1 < ids.length; pos++) {
+      total -= logSoftmaxAt(model.step([ids[pos]], pos), ids[pos + 1]);
+      count++;
+    }
+    opts.onParagraph?.(i + 1, paras.length);
+  });
+  if (count === 0) throw new SeecError("input.eval_text", "the text has no token to score");
+  return { nll: total / count, tokens: count, paragraphs: paras.length, perplexity: Math.exp(total / count) };
+}
+
+function logSoftmaxAt(logits: Float32Array, target: number): number {
+  let max = -Infinity;
+  for (const x of logits) max = Math.max(max, x);
+  let sum = 0;
+  for (const x of logits) sum += Math.exp(x - max);
+  return logits[target] - max - Math.log(sum);
+}

@@ -1,0 +1,61 @@
+/**
+ * applySee: replaces the dense token embedding with its SEE factors. The Gather on the
+ * embedding becomes EntangledEmbedding; a tied output head (a Linear whose weight is the
+ * embedding) becomes EntangledLogits ("stream": rows rebuilt per call, no V·d memory) or a
+ * Linear over an EntangledTable built once at load ("materialize"). The dense table leaves the graph.
+ */
+import { SeecError } from "../../runtime/errors.js";
+import type { Graph, Node, Value } from "../ir/graph.js";
+import { entangledAttrs, entangledOperands, entangledScratch } from "../ir/ops/entangled.js";
+import type { SeeFactors } from "../see/factors.js";
+
+export type HeadStrategy = "materialize" | "stream";
+
+export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?: string): Graph {
+  const target = graph.values.get(f.spec.replaces);
+  if (!target || target.kind !== "const")
+    throw new SeecError("mismatch.see", `the factors replace "${f.spec.replaces}", which is not a weight of ${graph.name}`, {
+      file,
+      hint: `the graph's embedding is ${graph.nodes.find((n) => n.op === "Gather")?.inputs[0] ?? "(none)"}`,
+    });
+  if (target.shape[0] !== f.spec.vocab || target.shape[1] !== f.spec.dim)
+    throw new SeecError("mismatch.see", `the factors are for a ${f.spec.vocab} × ${f.spec.dim} embedding; ${f.spec.replaces} is [${target.shape.join(", ")}]`, { file });
+
+  const values = new Map(graph.values);
+  values.delete(f.spec.replaces);
+  const prefix = "see.";
+  const operands = entangledOperands(f).map((o) => {
+    const name = prefix + o.name;
+    values.set(name, { name, kind: "const", dtype: o.data instanceof Float32Array ? "f32" : "i32", shape: o.shape, data: o.data });
+    return name;
+  });
+  const attrs = { ...entangledAttrs(f) };
+  const scratch = `${prefix}scratch`;
+  values.set(scratch, { name: scratch, kind: "state", dtype: "f32", shape: [entangledScratch(attrs)] });
+  const factorInputs = [...operands, scratch];
+
+  const nodes: Node[] = [];
+  let table: string | undefined;
+  for (const node of graph.nodes) {
+    const uses = node.inputs.indexOf(f.spec.replaces);
+    if (uses < 0) {
+      nodes.push(node);
+      continue;
+    }
+    if (node.op === "Gather" && uses === 0) {
+      nodes.push({ ...node, op: "EntangledEmbedding", inputs: [node.inputs[1], ...factorInputs], attrs });
+    } else if (node.op === "Linear" && uses === 1 && head === "stream") {
+      nodes.push({ ...node, op: "EntangledLogits", inputs: [node.inputs[0], ...factorInputs], attrs });
+    } else if (node.op === "Linear" && uses === 1) {
+      if (!table) {
+        table = `${prefix}table`;
+        const v: Value = { name: table, kind: "activation", dtype: "f32", shape: [f.spec.vocab, f.spec.dim] };
+        values.set(table, v);
+        nodes.unshift({ name: table, op: "EntangledTable", inputs: factorInputs, outputs: [table], attrs });
+      }
+      nodes.push({ ...node, inputs: [node.inputs[0], table] });
+    } else
+      throw new SeecError("unsupported.see", `${node.op} node ${node.name} reads the embedding in a way SEE cannot replace`, { file, at: `node ${node.name}` });
+  }
+  return { ...graph, values, nodes };
+}

@@ -1,0 +1,133 @@
+/**
+ * From a vocabulary to the structure of its factors: which sources and slots a method uses,
+ * each token's rows in them, and the rank that meets the compression budget (SEE.md §1, §6).
+ *
+ * | method      | slots                                                          |
+ * |-------------|----------------------------------------------------------------|
+ * | see         | 2 morpheme slots (shared source) + 1 sememe bag                 |
+ * | morphte     | 3 morpheme slots (shared source)                               |
+ * | word2ketxs  | 2 digit slots: the token id's base-b digits, b = ceil(sqrt V)  |
+ * | svd         | token (q = 1) ⊗ basis (1 row, q = dim): E ≈ U·S·Vᵀ            |
+ */
+import { SeecError } from "../../runtime/errors.js";
+import { parameterCount, type SeeFactors, type SeeSpec, type SlotSpec } from "./factors.js";
+import { randomSegment, segment, splitMarker, toSlots, type Pieces } from "./morphemes.js";
+import { NO_SEMEME, type SememeSource } from "./sememes.js";
+
+export const METHODS = ["see", "morphte", "word2ketxs", "svd"] as const;
+export type Method = (typeof METHODS)[number];
+
+export interface DecomposeOptions {
+  method: Method;
+  /** Compression by trainable parameters (dense V·d ÷ factor parameters); ignored when rank is given. */
+  ratio: number;
+  rank?: number;
+  segmentation: "lexicon" | "random";
+  seed: number;
+  isWord: (w: string) => boolean;
+  sememes?: SememeSource;
+}
+
+export interface TokenKnowledge {
+  piece: string;
+  morphemes: string[];
+  sememes: string[];
+}
+
+export interface Decomposition {
+  /** Structure and indices; tables are zero until fitted. */
+  factors: SeeFactors;
+  knowledge: TokenKnowledge[];
+}
+
+export function decompose(pieces: string[], dim: number, replaces: string, opts: DecomposeOptions): Decomposition {
+  const vocab = pieces.length;
+  const knowledge: TokenKnowledge[] = pieces.map((piece) => ({ piece, morphemes: [], sememes: [] }));
+  const sources: SeeSpec["sources"] = {};
+  const slots: SlotSpec[] = [];
+  const rows: SeeFactors["slots"] = [];
+
+  const morphemeSlots = (n: number, q: number) => {
+    const table = new Map<string, number>();
+    const lists = pieces.map((p, t) => {
+      const seg: Pieces = segment(p, opts.isWord);
+      const parts = opts.segmentation === "random" ? randomSegment(p, seg.parts.length, opts.seed * 100003 + t) : seg;
+      return (knowledge[t].morphemes = toSlots(parts, n));
+    });
+    for (const list of lists) for (const m of list) if (!table.has(m)) table.set(m, table.size);
+    sources.morpheme = { rows: table.size, q };
+    for (let j = 0; j < n; j++) {
+      slots.push({ source: "morpheme" });
+      rows.push({ index: Int32Array.from(lists, (l) => table.get(l[j])!) });
+    }
+  };
+
+  const sememeSlot = (q: number) => {
+    const source = opts.sememes;
+    if (!source) throw new SeecError("internal.see", "the see method needs a sememe source");
+    const bags = pieces.map((p, t) => {
+      if (/^<.*>$/.test(p)) return [];
+      return source.sememesOf(splitMarker(p).body.toLowerCase()).map((s) => s);
+    });
+    const counts = new Map<string, number>();
+    for (const b of bags) for (const s of b) counts.set(s, (counts.get(s) ?? 0) + 1);
+    const table = new Map<string, number>([[NO_SEMEME, 0]]);
+    for (const [s, c] of [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) if (c >= 2) table.set(s, table.size);
+    const offsets = new Int32Array(vocab + 1);
+    const ids: number[] = [];
+    bags.forEach((b, t) => {
+      const kept = b.filter((s) => table.has(s));
+      knowledge[t].sememes = kept.length ? kept : [NO_SEMEME];
+      for (const s of knowledge[t].sememes) ids.push(table.get(s)!);
+      offsets[t + 1] = ids.length;
+    });
+    const idArray = Int32Array.from(ids);
+    const weights = new Float32Array(ids.length);
+    for (let t = 0; t < vocab; t++) weights.fill(1 / (offsets[t + 1] - offsets[t]), offsets[t], offsets[t + 1]);
+    sources.sememe = { rows: table.size, q, null: 0 };
+    slots.push({ source: "sememe", bag: "mean" });
+    rows.push({ bag: { offsets, ids: idArray, weights } });
+  };
+
+  switch (opts.method) {
+    case "see": {
+      const qs = dim >= 16 ? 4 : 2;
+      morphemeSlots(2, Math.ceil(Math.sqrt(dim / qs)));
+      sememeSlot(qs);
+      break;
+    }
+    case "morphte":
+      morphemeSlots(3, Math.ceil(Math.cbrt(dim) - 1e-9));
+      break;
+    case "word2ketxs": {
+      const base = Math.ceil(Math.sqrt(vocab));
+      const q = Math.ceil(Math.sqrt(dim));
+      for (let j = 0; j < 2; j++) {
+        sources[`digit${j}`] = { rows: base, q };
+        slots.push({ source: `digit${j}` });
+        rows.push({ index: Int32Array.from({ length: vocab }, (_, t) => Math.floor(t / base ** j) % base) });
+      }
+      break;
+    }
+    case "svd":
+      sources.token = { rows: vocab, q: 1 };
+      sources.basis = { rows: 1, q: dim };
+      slots.push({ source: "token" }, { source: "basis" });
+      rows.push({ index: Int32Array.from({ length: vocab }, (_, t) => t) }, { index: new Int32Array(vocab) });
+      break;
+  }
+
+  const spec: SeeSpec = { format: "see/1", vocab, dim, rank: 1, sources, slots, norm: "none", replaces, method: opts.method };
+  const perRank = parameterCount(spec);
+  const budget = (vocab * dim) / opts.ratio;
+  spec.rank = opts.rank ?? Math.floor(budget / perRank);
+  if (spec.rank < 1)
+    throw new SeecError("usage.ratio", `--ratio ${opts.ratio} is out of reach for ${opts.method}: one rank term already has ${perRank} parameters (ratio ${((vocab * dim) / perRank).toFixed(1)})`, {
+      at: "--ratio",
+      hint: "choose a smaller ratio or another method",
+    });
+  if (opts.method === "svd") spec.rank = Math.min(spec.rank, dim);
+  if (opts.sememes) spec.knowledge = { sememes: opts.sememes.name, morphemes: opts.segmentation === "random" ? "random split" : "WordNet-checked affix split" };
+  const tables = Object.fromEntries(Object.entries(sources).map(([name, s]) => [name, new Float32Array(spec.rank * s.rows * s.q)]));
+  return { factors: { spec, tables, slots: rows }, knowledge };
+}

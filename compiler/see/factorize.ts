@@ -1,0 +1,107 @@
+/** `seec factorize`: a model's token embedding -> SEE factors, with a report of how good they are. */
+import { readFile } from "node:fs/promises";
+import { SeecError } from "../../runtime/errors.js";
+import { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
+import type { LoadedModel } from "../frontends/load.js";
+import type { Graph } from "../ir/graph.js";
+import { decompose, type Decomposition, type Method } from "./decompose.js";
+import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "./factors.js";
+import { DEFAULT_FIT, fitFactors, initialiseTables } from "./fit.js";
+import { fidelity, type Fidelity } from "./metrics.js";
+import { FileSememes, WordNetSememes, type SememeSource } from "./sememes.js";
+import { fitSvd } from "./svd.js";
+import { WordNet } from "./wordnet.js";
+
+export interface FactorizeOptions {
+  method: Method;
+  ratio: number;
+  rank?: number;
+  seed: number;
+  segmentation: "lexicon" | "random";
+  /** A `word<TAB>sememe ...` file; WordNet-derived sememes otherwise. */
+  sememesFile?: string;
+  /** A text file whose token frequencies weight the fit. */
+  frequencies?: string;
+  epochs?: number;
+  onEpoch?: (epoch: number, epochs: number, loss: number) => void;
+}
+
+export interface FactorizeReport {
+  method: Method;
+  vocab: number;
+  dim: number;
+  rank: number;
+  sources: Record<string, { rows: number; q: number }>;
+  denseParameters: number;
+  parameters: number;
+  ratioByParameters: number;
+  denseBytes: number;
+  shippedBytes: number;
+  ratioByBytes: number;
+  fidelity: Fidelity;
+  loss: number[];
+  seconds: number;
+}
+
+/** The embedding table: the table of the Gather that reads the token ids. */
+export function findEmbedding(graph: Graph): { name: string; vocab: number; dim: number; data: Float32Array } {
+  const gather = graph.nodes.find((n) => n.op === "Gather" && graph.inputs.includes(n.inputs[1]) && graph.values.get(n.inputs[0])?.kind === "const");
+  if (!gather) throw new SeecError("unsupported.no_embedding", "no token embedding found: no Gather reads the token ids from a constant table", { file: graph.name });
+  const table = graph.values.get(gather.inputs[0])!;
+  return { name: table.name, vocab: table.shape[0] as number, dim: table.shape[1] as number, data: table.data as Float32Array };
+}
+
+export async function factorize(model: LoadedModel, opts: FactorizeOptions): Promise<{ factors: SeeFactors; decomposition: Decomposition; report: FactorizeReport }> {
+  const t0 = performance.now();
+  const emb = findEmbedding(model.graph);
+  if (!model.tokenizer) throw new SeecError("usage.tokenizer", "factorize needs the model's tokenizer for its vocabulary", { at: "--tokenizer" });
+  const pieces = model.tokenizer.pieces;
+  if (pieces.length !== emb.vocab)
+    throw new SeecError("mismatch.tokenizer", `the tokenizer has ${pieces.length} pieces; the embedding ${emb.name} has ${emb.vocab} rows`);
+
+  const wn = WordNet.open();
+  try {
+    const sememes: SememeSource | undefined =
+      opts.method !== "see" ? undefined : opts.sememesFile ? new FileSememes(opts.sememesFile, await readFile(opts.sememesFile, "utf8")) : new WordNetSememes(wn);
+    const decomposition = decompose(pieces, emb.dim, emb.name, { ...opts, isWord: (w) => wn.has(w), sememes });
+    const f = decomposition.factors;
+    let loss: number[] = [];
+    if (opts.method === "svd") fitSvd(f, emb.data);
+    else {
+      initialiseTables(f, emb.data, opts.seed);
+      const epochs = opts.epochs ?? DEFAULT_FIT.epochs;
+      const tokenWeights = opts.frequencies ? await frequencyWeights(model, opts.frequencies) : undefined;
+      loss = fitFactors(f, emb.data, { ...DEFAULT_FIT, epochs, seed: opts.seed, tokenWeights, onEpoch: (e, l) => opts.onEpoch?.(e, epochs, l) });
+    }
+    const dense = emb.vocab * emb.dim;
+    const report: FactorizeReport = {
+      method: opts.method,
+      vocab: emb.vocab,
+      dim: emb.dim,
+      rank: f.spec.rank,
+      sources: Object.fromEntries(Object.entries(f.spec.sources).map(([k, s]) => [k, { rows: s.rows, q: s.q }])),
+      denseParameters: dense,
+      parameters: parameterCount(f.spec),
+      ratioByParameters: dense / parameterCount(f.spec),
+      denseBytes: dense * 4,
+      shippedBytes: shippedBytes(f),
+      ratioByBytes: (dense * 4) / shippedBytes(f),
+      fidelity: fidelity(denseTable(f), emb.data, emb.vocab, emb.dim, 1000, opts.seed),
+      loss,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    return { factors: f, decomposition, report };
+  } finally {
+    wn.close();
+  }
+}
+
+/** Weights sqrt(1 + count) from a corpus, normalised to mean 1. */
+async function frequencyWeights(model: LoadedModel, file: string): Promise<Float32Array> {
+  const tok = new Llama2cTokenizer(model.tokenizer!);
+  const counts = new Float32Array(tok.vocabSize);
+  for (const para of (await readFile(file, "utf8")).split(/\n\s*\n/)) for (const id of tok.encode(para.trim(), { bos: false })) counts[id]++;
+  const w = counts.map((c) => Math.sqrt(1 + c));
+  const mean = w.reduce((a, b) => a + b, 0) / w.length;
+  return w.map((x) => x / mean);
+}

@@ -1,0 +1,167 @@
+/**
+ * SEE factors in memory, and the entangled embedding they define (docs: shared/docs/SEE.md §1):
+ *
+ *   e(t) = N( cut_d( sum_k  v[k,1](t) ⊗ v[k,2](t) ⊗ ... ⊗ v[k,n](t) ) )
+ *
+ * where slot j's vector is a weighted bag of rows of its source's table for rank term k.
+ */
+import { SeecError } from "../../runtime/errors.js";
+
+export interface SourceSpec {
+  rows: number;
+  q: number;
+  /** Row used by an empty bag (default 0). */
+  null?: number;
+}
+
+export interface SlotSpec {
+  source: string;
+  /** A bag slot: several rows per token, combined by their weights ("mean": 1/count when the file has no weights). */
+  bag?: "mean" | "sum";
+}
+
+export interface SeeSpec {
+  format: "see/1";
+  vocab: number;
+  dim: number;
+  rank: number;
+  sources: Record<string, SourceSpec>;
+  slots: SlotSpec[];
+  norm: "layernorm" | "none";
+  /** Name of the embedding tensor in the graph that these factors replace. */
+  replaces: string;
+  knowledge?: Record<string, string>;
+  /** How the factors were made, for reports: see, morphte, word2ketxs, svd... */
+  method?: string;
+}
+
+/** One token's bag: CSR rows and weights (weights always present in memory). */
+export interface Bag {
+  offsets: Int32Array; // [vocab + 1]
+  ids: Int32Array; // [nnz]
+  weights: Float32Array; // [nnz]
+}
+
+export interface SeeFactors {
+  spec: SeeSpec;
+  /** Per source: [rank, rows, q]. */
+  tables: Record<string, Float32Array>;
+  /** Per slot: a single row index per token, or a bag. */
+  slots: ({ index: Int32Array } | { bag: Bag })[];
+  norm?: { weight: Float32Array; bias: Float32Array; epsilon: number };
+}
+
+export const LAYERNORM_EPSILON = 1e-5;
+
+/** Width of the full Kronecker product, before cutting to dim. */
+export function productWidth(spec: SeeSpec): number {
+  return spec.slots.reduce((p, s) => p * spec.sources[s.source].q, 1);
+}
+
+/** Trainable parameters: sum over sources of rank · rows · q, plus the norm's 2·dim. */
+export function parameterCount(spec: SeeSpec): number {
+  const tables = Object.values(spec.sources).reduce((n, s) => n + spec.rank * s.rows * s.q, 0);
+  return tables + (spec.norm === "layernorm" ? 2 * spec.dim : 0);
+}
+
+/** Bytes shipped: tables and norm as f32, indices and bags as i32 (and bag weights as f32). */
+export function shippedBytes(f: SeeFactors): number {
+  let bytes = 4 * parameterCount(f.spec);
+  for (const s of f.slots) bytes += "index" in s ? s.index.byteLength : s.bag.offsets.byteLength + s.bag.ids.byteLength + s.bag.weights.byteLength;
+  return bytes;
+}
+
+/** The vector of one slot for token t and rank term k, into out (length q). */
+export function slotVector(f: SeeFactors, slot: number, k: number, t: number, out: Float32Array): Float32Array {
+  const spec = f.spec.slots[slot];
+  const src = f.spec.sources[spec.source];
+  const table = f.tables[spec.source];
+  const base = k * src.rows * src.q;
+  const s = f.slots[slot];
+  out.fill(0);
+  if ("index" in s) {
+    out.set(table.subarray(base + s.index[t] * src.q, base + (s.index[t] + 1) * src.q));
+    return out;
+  }
+  const { offsets, ids, weights } = s.bag;
+  if (offsets[t] === offsets[t + 1]) {
+    out.set(table.subarray(base + (src.null ?? 0) * src.q, base + ((src.null ?? 0) + 1) * src.q));
+    return out;
+  }
+  for (let m = offsets[t]; m < offsets[t + 1]; m++) {
+    const row = base + ids[m] * src.q;
+    for (let i = 0; i < src.q; i++) out[i] += weights[m] * table[row + i];
+  }
+  return out;
+}
+
+/** The sum over rank terms of the Kronecker products, uncut (length productWidth). */
+export function entangledProduct(f: SeeFactors, t: number): Float64Array {
+  const width = productWidth(f.spec);
+  const acc = new Float64Array(width);
+  const vecs = f.spec.slots.map((s) => new Float32Array(f.spec.sources[s.source].q));
+  for (let k = 0; k < f.spec.rank; k++) {
+    let prod = new Float64Array([1]);
+    f.spec.slots.forEach((_, j) => {
+      const v = slotVector(f, j, k, t, vecs[j]);
+      const next = new Float64Array(prod.length * v.length);
+      for (let a = 0; a < prod.length; a++) for (let b = 0; b < v.length; b++) next[a * v.length + b] = prod[a] * v[b];
+      prod = next;
+    });
+    for (let i = 0; i < width; i++) acc[i] += prod[i];
+  }
+  return acc;
+}
+
+/** e(t): the reference definition, cut to dim and normalized. */
+export function embeddingRow(f: SeeFactors, t: number): Float32Array {
+  const full = entangledProduct(f, t);
+  const d = f.spec.dim;
+  const row = new Float32Array(d);
+  if (!f.norm) {
+    for (let i = 0; i < d; i++) row[i] = full[i];
+    return row;
+  }
+  let mean = 0;
+  for (let i = 0; i < d; i++) mean += full[i];
+  mean /= d;
+  let variance = 0;
+  for (let i = 0; i < d; i++) variance += (full[i] - mean) ** 2;
+  const inv = 1 / Math.sqrt(variance / d + f.norm.epsilon);
+  for (let i = 0; i < d; i++) row[i] = (full[i] - mean) * inv * f.norm.weight[i] + f.norm.bias[i];
+  return row;
+}
+
+/** The dense table the factors stand for (for evaluation; never shipped). */
+export function denseTable(f: SeeFactors): Float32Array {
+  const { vocab, dim } = f.spec;
+  const out = new Float32Array(vocab * dim);
+  for (let t = 0; t < vocab; t++) out.set(embeddingRow(f, t), t * dim);
+  return out;
+}
+
+/** Checks the spec's own consistency; the file reader checks tensors against it. */
+export function checkSpec(spec: SeeSpec, file?: string): void {
+  const bad = (msg: string): never => {
+    throw new SeecError("input.see", msg, { file, at: "metadata.see" });
+  };
+  if (spec.format !== "see/1") bad(`format must be "see/1", got ${JSON.stringify(spec.format)}`);
+  for (const k of ["vocab", "dim", "rank"] as const)
+    if (!Number.isInteger(spec[k]) || spec[k] < 1 || spec[k] > 1 << 24) bad(`${k} must be a positive integer, got ${spec[k]}`);
+  if (!spec.sources || typeof spec.sources !== "object") bad("sources is missing");
+  for (const [name, s] of Object.entries(spec.sources)) {
+    if (!Number.isInteger(s.rows) || s.rows < 1 || s.rows > 1 << 24) bad(`source ${name}: rows must be a positive integer`);
+    if (!Number.isInteger(s.q) || s.q < 1 || s.q > 1 << 16) bad(`source ${name}: q must be a positive integer`);
+    if (s.null !== undefined && (!Number.isInteger(s.null) || s.null < 0 || s.null >= s.rows)) bad(`source ${name}: null row ${s.null} is not a row`);
+  }
+  if (!Array.isArray(spec.slots) || spec.slots.length < 1 || spec.slots.length > 16) bad("slots must list 1 to 16 slots");
+  spec.slots.forEach((s, j) => {
+    if (!spec.sources[s.source]) bad(`slot ${j} names unknown source ${JSON.stringify(s.source)}`);
+    if (s.bag !== undefined && s.bag !== "mean" && s.bag !== "sum") bad(`slot ${j}: bag must be "mean" or "sum"`);
+  });
+  const width = productWidth(spec);
+  if (width < spec.dim) bad(`the slots' widths multiply to ${width}, less than dim ${spec.dim}`);
+  if (width > 1 << 20) bad(`the slots' widths multiply to ${width}: too wide`);
+  if (spec.norm !== "layernorm" && spec.norm !== "none") bad(`norm must be "layernorm" or "none"`);
+  if (typeof spec.replaces !== "string" || !spec.replaces) bad("replaces must name the embedding tensor");
+}

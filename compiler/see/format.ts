@@ -1,0 +1,87 @@
+/**
+ * The `.see` file (SEE.md §3): safetensors with `__metadata__.see` = the JSON spec, tensors
+ * `tables.<source>` f32 [rank, rows, q], `index.<slot>` i32 [vocab], `bag.<slot>.offsets`
+ * i32 [vocab+1], `bag.<slot>.ids` i32 [nnz], optional `bag.<slot>.weights` f32 [nnz],
+ * `norm.weight` and `norm.bias` f32 [dim]. The reader checks every shape and index bound.
+ */
+import { SeecError } from "../../runtime/errors.js";
+import { checkSpec, LAYERNORM_EPSILON, type Bag, type SeeFactors, type SeeSpec } from "./factors.js";
+import { readSafetensors, writeSafetensors, type StTensor } from "./safetensors.js";
+
+export function readSee(bytes: Uint8Array, file: string): SeeFactors {
+  const { metadata, tensors } = readSafetensors(bytes, file);
+  if (typeof metadata.see !== "string")
+    throw new SeecError("input.see", "the safetensors file has no __metadata__.see entry", { file, hint: "is this a .see file written by seec factorize?" });
+  let spec: SeeSpec;
+  try {
+    spec = JSON.parse(metadata.see);
+  } catch (e) {
+    throw new SeecError("input.see", `__metadata__.see is not valid JSON: ${(e as Error).message}`, { file, at: "metadata.see" });
+  }
+  checkSpec(spec, file);
+
+  const take = (name: string, dtype: "F32" | "I32", shape: number[]): StTensor["data"] => {
+    const t = tensors.get(name);
+    if (!t) throw new SeecError("input.see", `tensor ${name} is missing`, { file, at: `tensor ${name}` });
+    if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+      throw new SeecError("input.see", `tensor ${name} is ${t.dtype} [${t.shape.join(", ")}], expected ${dtype} [${shape.join(", ")}]`, { file, at: `tensor ${name}` });
+    tensors.delete(name);
+    return t.data;
+  };
+  const inRange = (name: string, values: Int32Array, limit: number) => {
+    const i = values.findIndex((v) => v < 0 || v >= limit);
+    if (i >= 0) throw new SeecError("input.see", `${name}[${i}] = ${values[i]} is outside [0, ${limit})`, { file, at: `tensor ${name}` });
+  };
+
+  const tables: Record<string, Float32Array> = {};
+  for (const [name, s] of Object.entries(spec.sources)) tables[name] = take(`tables.${name}`, "F32", [spec.rank, s.rows, s.q]) as Float32Array;
+  const slots = spec.slots.map((slot, j) => {
+    const rows = spec.sources[slot.source].rows;
+    if (!slot.bag) {
+      const index = take(`index.${j}`, "I32", [spec.vocab]) as Int32Array;
+      inRange(`index.${j}`, index, rows);
+      return { index };
+    }
+    const offsets = take(`bag.${j}.offsets`, "I32", [spec.vocab + 1]) as Int32Array;
+    const nnz = offsets[spec.vocab];
+    if (offsets[0] !== 0 || offsets.some((o, i) => i > 0 && o < offsets[i - 1]))
+      throw new SeecError("input.see", `bag.${j}.offsets must start at 0 and never decrease`, { file, at: `tensor bag.${j}.offsets` });
+    const ids = take(`bag.${j}.ids`, "I32", [nnz]) as Int32Array;
+    inRange(`bag.${j}.ids`, ids, rows);
+    const weights = tensors.has(`bag.${j}.weights`) ? (take(`bag.${j}.weights`, "F32", [nnz]) as Float32Array) : bagWeights(offsets, slot.bag);
+    const bag: Bag = { offsets, ids, weights };
+    return { bag };
+  });
+  const norm = spec.norm === "layernorm"
+    ? { weight: take("norm.weight", "F32", [spec.dim]) as Float32Array, bias: take("norm.bias", "F32", [spec.dim]) as Float32Array, epsilon: LAYERNORM_EPSILON }
+    : undefined;
+  if (tensors.size > 0)
+    throw new SeecError("input.see", `unexpected tensors: ${[...tensors.keys()].join(", ")}`, { file, hint: "the metadata does not describe these tensors" });
+  return { spec, tables, slots, norm };
+}
+
+export function writeSee(f: SeeFactors): Uint8Array {
+  const tensors = new Map<string, StTensor>();
+  for (const [name, s] of Object.entries(f.spec.sources)) tensors.set(`tables.${name}`, { dtype: "F32", shape: [f.spec.rank, s.rows, s.q], data: f.tables[name] });
+  f.slots.forEach((s, j) => {
+    if ("index" in s) return void tensors.set(`index.${j}`, { dtype: "I32", shape: [f.spec.vocab], data: s.index });
+    tensors.set(`bag.${j}.offsets`, { dtype: "I32", shape: [f.spec.vocab + 1], data: s.bag.offsets });
+    tensors.set(`bag.${j}.ids`, { dtype: "I32", shape: [s.bag.ids.length], data: s.bag.ids });
+    tensors.set(`bag.${j}.weights`, { dtype: "F32", shape: [s.bag.weights.length], data: s.bag.weights });
+  });
+  if (f.norm) {
+    tensors.set("norm.weight", { dtype: "F32", shape: [f.spec.dim], data: f.norm.weight });
+    tensors.set("norm.bias", { dtype: "F32", shape: [f.spec.dim], data: f.norm.bias });
+  }
+  return writeSafetensors(tensors, { see: JSON.stringify(f.spec) });
+}
+
+/** Weights of a bag stored without them: 1/count for "mean", 1 for "sum". */
+export function bagWeights(offsets: Int32Array, mode: "mean" | "sum"): Float32Array {
+  const w = new Float32Array(offsets[offsets.length - 1]);
+  for (let t = 0; t + 1 < offsets.length; t++) {
+    const n = offsets[t + 1] - offsets[t];
+    w.fill(mode === "mean" ? 1 / n : 1, offsets[t], offsets[t + 1]);
+  }
+  return w;
+}

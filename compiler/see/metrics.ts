@@ -1,0 +1,61 @@
+/** How close a rebuilt embedding is to the original (SEE.md §6, intrinsic). */
+import { rng, shuffle } from "../random.js";
+
+export interface Fidelity {
+  /** ||Ê − E||_F / ||E||_F */
+  relativeError: number;
+  /** Mean over tokens of cos(ê(t), e(t)). */
+  meanCosine: number;
+  /** Mean overlap of the 10 nearest neighbours (cosine) of a token in Ê and in E. */
+  neighbourOverlap10: number;
+}
+
+export function fidelity(approx: Float32Array, E: Float32Array, vocab: number, dim: number, sample = 1000, seed = 0): Fidelity {
+  let num = 0, den = 0, cosSum = 0;
+  for (let t = 0; t < vocab; t++) {
+    let dot = 0, aa = 0, ee = 0;
+    for (let i = 0; i < dim; i++) {
+      const a = approx[t * dim + i], e = E[t * dim + i];
+      num += (a - e) ** 2;
+      den += e * e;
+      dot += a * e;
+      aa += a * a;
+      ee += e * e;
+    }
+    cosSum += aa > 0 && ee > 0 ? dot / Math.sqrt(aa * ee) : 0;
+  }
+  const tokens = Int32Array.from({ length: vocab }, (_, i) => i);
+  shuffle(tokens, rng(seed));
+  const probe = tokens.subarray(0, Math.min(sample, vocab));
+  const na = norms(approx, vocab, dim), ne = norms(E, vocab, dim);
+  let overlap = 0;
+  for (const t of probe) {
+    const a = new Set(nearest(approx, na, t, vocab, dim, 10));
+    overlap += nearest(E, ne, t, vocab, dim, 10).filter((x) => a.has(x)).length / 10;
+  }
+  return { relativeError: Math.sqrt(num / den), meanCosine: cosSum / vocab, neighbourOverlap10: overlap / probe.length };
+}
+
+function norms(m: Float32Array, vocab: number, dim: number): Float64Array {
+  return Float64Array.from({ length: vocab }, (_, t) => {
+    let s = 0;
+    for (let i = 0; i < dim; i++) s += m[t * dim + i] ** 2;
+    return Math.sqrt(s) || 1e-30;
+  });
+}
+
+function nearest(m: Float32Array, n: Float64Array, t: number, vocab: number, dim: number, k: number): number[] {
+  const best: [number, number][] = [];
+  for (let u = 0; u < vocab; u++) {
+    if (u === t) continue;
+    let dot = 0;
+    for (let i = 0; i < dim; i++) dot += m[t * dim + i] * m[u * dim + i];
+    const c = dot / (n[t] * n[u]);
+    if (best.length < k || c > best[best.length - 1][0]) {
+      best.push([c, u]);
+      best.sort((x, y) => y[0] - x[0] || x[1] - y[1]);
+      if (best.length > k) best.pop();
+    }
+  }
+  return best.map(([, u]) => u);
+}

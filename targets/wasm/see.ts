@@ -1,0 +1,137 @@
+/**
+ * The SEE ops on wasm: one function per model builds a row e(t), with the slot structure,
+ * widths, rank and addresses written in as literals (SIMD over the innermost slot); the three
+ * ops loop it over tokens (embedding), over the vocabulary into a table (materialized head) or
+ * into dot products with h (streamed head).
+ */
+import type { Node } from "../../compiler/ir/graph.js";
+import type { EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
+import type { Binding, CallContext } from "./bindings.js";
+
+const ROW_KERNELS: [string, string][] = [
+  ["entangled", "kron"],
+  ["entangled", "kronAccumulate"],
+  ["entangled", "bagSum"],
+  ["entangled", "layerNormRow"],
+];
+
+/** Offsets (bytes) of the scratch buffers, in the order entangledScratch counts them. */
+function scratchLayout(a: EntangledAttrs) {
+  const q = a.slotSource.map((s) => a.q[s]);
+  const width = q.reduce((x, y) => x * y, 1);
+  const prefix = q.slice(0, -1).reduce((x, y) => x * y, 1);
+  const bags: Record<number, number> = {};
+  let at = 4 * (width + 2 * prefix);
+  a.slotBag.forEach((b, j) => {
+    if (b) {
+      bags[j] = at;
+      at += 4 * q[j];
+    }
+  });
+  return { q, width, acc: 0, prefix: [4 * width, 4 * (width + prefix)], bags, row: at };
+}
+
+function rowFunction(node: Node, c: CallContext): { name: string; source: string } {
+  const a = node.attrs as unknown as EntangledAttrs;
+  const ops = node.inputs.slice(node.op === "EntangledTable" ? 0 : 1);
+  const scratch = c.addr(ops[ops.length - 1]);
+  const L = scratchLayout(a);
+  const S = (bytes: number) => (bytes ? `${scratch} + ${bytes}` : scratch);
+  const n = a.slotSource.length;
+  let operand = a.rows.length;
+  const lines: string[] = [];
+  const slotVec: string[] = [];
+  a.slotSource.forEach((src, j) => {
+    const table = `${c.addr(ops[src])} + at(k * ${a.rows[src] * a.q[src]})`;
+    if (a.slotBag[j]) {
+      const [offsets, ids, weights] = ops.slice(operand, (operand += 3)).map((o) => c.addr(o));
+      lines.push(`    bagSum(${S(L.bags[j])}, ${table}, ${offsets}, ${ids}, ${weights}, t, ${a.q[src]}, ${a.nullRow[src]});`);
+      slotVec.push(S(L.bags[j]));
+    } else {
+      const index = c.addr(ops[operand++]);
+      lines.push(`    const s${j} = ${table} + at(load<i32>(${index} + at(t)) * ${a.q[src]});`);
+      slotVec.push(`s${j}`);
+    }
+  });
+  // Multiply out all slots but the innermost, then accumulate their product with it.
+  let prefix = slotVec[0], len = L.q[0];
+  if (n === 1) {
+    lines.push(`    store<f32>(${S(L.prefix[0])}, 1.0);`);
+    prefix = S(L.prefix[0]);
+    len = 1;
+  }
+  for (let j = 1; j < n - 1; j++) {
+    const out = S(L.prefix[(j - 1) % 2]);
+    lines.push(`    kron(${prefix}, ${len}, ${slotVec[j]}, ${L.q[j]}, ${out});`);
+    prefix = out;
+    len *= L.q[j];
+  }
+  const last = n - 1;
+  lines.push(`    kronAccumulate(${prefix}, ${len}, ${slotVec[last]}, ${L.q[last]}, ${S(L.acc)});`);
+  const finish = a.norm
+    ? `layerNormRow(${S(L.acc)}, ${c.addr(ops[operand])}, ${c.addr(ops[operand + 1])}, out, ${a.dim}, ${a.epsilon});`
+    : `memory.copy(out, ${S(L.acc)}, at(${a.dim}));`;
+  const slots = a.slotSource.map((s, j) => `${a.q[s]}${a.slotBag[j] ? " (bag)" : ""}`).join(" ⊗ ");
+  return {
+    name: "entangledRow",
+    source: [
+      `/** SEE row e(t): rank ${a.rank}, slots ${slots} = ${L.width} entries, cut to ${a.dim}${a.norm ? ", LayerNorm" : ""}. */`,
+      `function entangledRow(t: i32, out: usize): void {`,
+      `  if (<u32>t >= ${a.vocab}) unreachable();`,
+      `  memory.fill(${S(L.acc)}, 0, at(${L.width}));`,
+      `  for (let k = 0; k < ${a.rank}; k++) {`,
+      ...lines,
+      `  }`,
+      `  ${finish}`,
+      `}`,
+    ].join("\n"),
+  };
+}
+
+const attrs = (node: Node) => node.attrs as unknown as EntangledAttrs;
+
+export const SEE_BINDINGS: Record<string, Binding> = {
+  EntangledEmbedding: {
+    kernels: [...ROW_KERNELS, ["simd", "at"]],
+    define: (node, c) => [
+      rowFunction(node, c),
+      {
+        name: "entangledEmbedding",
+        source: `/** y[i] = e(ids[i]) for T tokens. */\nfunction entangledEmbedding(ids: usize, y: usize, T: i32): void {\n  for (let i = 0; i < T; i++) entangledRow(load<i32>(ids + at(i)), y + at(i * ${attrs(node).dim}));\n}`,
+      },
+    ],
+    call: ({ inputs: [ids], outputs: [y] }, c) => `entangledEmbedding(${c.addr(ids)}, ${c.addr(y)}, ${c.shape(ids)[0]})`,
+  },
+  EntangledTable: {
+    kernels: [...ROW_KERNELS, ["simd", "at"]],
+    define: (node, c) => [
+      rowFunction(node, c),
+      {
+        name: "entangledTable",
+        source: `/** The whole table, row by row: the materialized tied head. */\nfunction entangledTable(y: usize): void {\n  for (let v = 0; v < ${attrs(node).vocab}; v++) entangledRow(v, y + at(v * ${attrs(node).dim}));\n}`,
+      },
+    ],
+    call: ({ outputs: [y] }, c) => `entangledTable(${c.addr(y)})`,
+  },
+  EntangledLogits: {
+    kernels: [...ROW_KERNELS, ["simd", "at"], ["simd", "dot"]],
+    define: (node, c) => {
+      const a = attrs(node);
+      const row = `${c.addr(node.inputs[node.inputs.length - 1])} + ${scratchLayout(a).row}`;
+      return [
+        rowFunction(node, c),
+        {
+          name: "entangledLogits",
+          source:
+            `/** y[r, v] = h[r] · e(v), rebuilding each row on the fly: the streamed tied head. */\n` +
+            `function entangledLogits(h: usize, y: usize, rows: i32): void {\n` +
+            `  for (let v = 0; v < ${a.vocab}; v++) {\n` +
+            `    entangledRow(v, ${row});\n` +
+            `    for (let r = 0; r < rows; r++) store<f32>(y + at(r * ${a.vocab} + v), dot(h + at(r * ${a.dim}), ${row}, ${a.dim}));\n` +
+            `  }\n}`,
+        },
+      ];
+    },
+    call: ({ inputs: [h], outputs: [y] }, c) => `entangledLogits(${c.addr(h)}, ${c.addr(y)}, ${c.shape(h)[0]})`,
+  },
+};
