@@ -27,12 +27,12 @@ export interface Manifest {
   command: string;
   name: string;
   target: string;
-  model: { family: "decoder"; config: Record<string, number>; bosId?: number; eosId?: number };
+  model: { family: "decoder" | "encoder"; config: Record<string, number>; bosId?: number; eosId?: number };
   dims: Record<string, { max: number }>;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   memory: { pages: number; totalBytes: number; weights: { address: number; bytes: number }; arena: { address: number; bytes: number }; state: { address: number; bytes: number } };
-  tokenizer?: { file: string; type: "llama2c-bpe" };
+  tokenizer?: { file: string; type: "llama2c-bpe" | "sentencepiece-unigram" };
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
@@ -66,6 +66,8 @@ export declare class Model {
   /** Prompt and continuation, piece by piece, as llama2.c's `run` prints them. */
   stream(prompt: string, options?: GenerateOptions): Generator<string>;
   generate(prompt: string, options?: GenerateOptions): string;
+  /** An encoder's embeddings of texts (one forward call each, tokens clipped to the model's maximum length). */
+  embed(texts: readonly string[]): Float32Array[];
 }
 
 /** Loads an artifact from a directory URL or (in Node) path; by default the directory of this module. */

@@ -9,7 +9,7 @@ import { SeecError } from "./errors.js";
 import { directoryUrl, readBytes, readJson } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
 import { Model } from "./model.js";
-import { Llama2cTokenizer, type Llama2cTokenizerSpec } from "./tokenizers/llama2c-bpe.js";
+import { createTokenizer, type TokenizerSpec } from "./tokenizers/index.js";
 
 export { Model, SeecError };
 export type { Feeds, GenerateOptions, Outputs } from "./model.js";
@@ -28,8 +28,6 @@ export async function load(dir?: string | URL): Promise<Model> {
     throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
   new Uint8Array(memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
   (instance.exports as { init?: () => void }).init?.();
-  const tokenizer = manifest.tokenizer
-    ? new Llama2cTokenizer(await readJson<Llama2cTokenizerSpec>(new URL(manifest.tokenizer.file, base)))
-    : undefined;
+  const tokenizer = manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
   return new Model(manifest, instance, tokenizer);
 }

@@ -23,7 +23,7 @@ export interface Manifest {
   name: string;
   target: string;
   model: {
-    family: "decoder";
+    family: "decoder" | "encoder";
     config: Record<string, number>;
     bosId?: number;
     eosId?: number;
@@ -32,7 +32,7 @@ export interface Manifest {
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   memory: { pages: number; weights: Region; arena: Region; state: Region; totalBytes: number };
-  tokenizer?: { file: string; type: "llama2c-bpe" };
+  tokenizer?: { file: string; type: "llama2c-bpe" | "sentencepiece-unigram" };
   /** Every other file of the artifact: size and sha256 (hex). */
   files: Record<string, { bytes: number; sha256: string }>;
 }

@@ -2,7 +2,9 @@
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
 import { Sampler, type SampleOptions } from "./sampler.js";
-import type { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
+import type { Tokenizer } from "./tokenizers/index.js";
+import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
+import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 
 export type Feeds = Record<string, Int32Array | Float32Array>;
 export type Outputs = Record<string, Float32Array | Int32Array>;
@@ -35,7 +37,7 @@ export class Model {
   constructor(
     readonly manifest: Manifest,
     instance: WebAssembly.Instance,
-    readonly tokenizer?: Llama2cTokenizer,
+    readonly tokenizer?: Tokenizer,
   ) {
     this.backend = manifest.target;
     this.exports = instance.exports as unknown as Exports;
@@ -55,7 +57,7 @@ export class Model {
     for (const spec of this.manifest.inputs) this.write(spec, feeds[spec.name], bound);
     this.checkPosition(feeds, bound);
     try {
-      this.exports.forward(bound.T ?? 1);
+      this.exports.forward(bound.T ?? 0);
     } catch (e) {
       throw new SeecError("runtime.trap", `the compiled model trapped in forward(): ${(e as Error).message}`, { hint: "this should not happen after the runtime's checks: please report it" });
     }
@@ -121,9 +123,10 @@ export class Model {
     const fixed = spec.shape.reduce<number>((a, d) => (typeof d === "number" ? a * d : a), 1);
     const sym = spec.shape.find((d): d is string => typeof d === "string");
     const n = sym ? data.length / fixed : 1;
-    const ok = sym ? Number.isInteger(n) && n >= 1 && n <= this.symbolic[sym] && (bound[sym] ?? n) === n : data.length === fixed;
+    const min = this.manifest.model.family === "encoder" ? 0 : 1;
+    const ok = sym ? Number.isInteger(n) && n >= min && n <= this.symbolic[sym] && (bound[sym] ?? n) === n : data.length === fixed;
     if (!ok)
-      throw new SeecError("runtime.input", `input "${spec.name}" has ${data.length} elements; shape [${spec.shape.join(", ")}] allows ${sym ? `1 to ${this.symbolic[sym]} × ${fixed}` : fixed}`);
+      throw new SeecError("runtime.input", `input "${spec.name}" has ${data.length} elements; shape [${spec.shape.join(", ")}] allows ${sym ? `${min} to ${this.symbolic[sym]} × ${fixed}` : fixed}`);
     if (sym) bound[sym] = n;
     if (spec.name === "tokens") this.checkTokens(data as Int32Array);
     new (want as Int32ArrayConstructor)(this.exports.memory.buffer, spec.address, data.length).set(data as Int32Array);
@@ -147,8 +150,18 @@ export class Model {
       throw new SeecError("runtime.context", `positions ${pos}..${pos + (bound.T ?? 1) - 1} are outside the context of ${this.contextLength} tokens`);
   }
 
+  /** Embeddings of texts (an encoder artifact): one forward call per text, tokens clipped to the model's maximum length. */
+  embed(texts: readonly string[]): Float32Array[] {
+    if (this.manifest.model.family !== "encoder" || !(this.tokenizer instanceof SentencePieceTokenizer))
+      throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", { hint: "a decoder generates: use generate()" });
+    const max = this.manifest.model.config.maxLength;
+    const output = this.manifest.outputs[0].name;
+    return texts.map((text) => this.run({ tokens: Int32Array.from(this.tokenizer!.encode(text).slice(0, max)) })[output] as Float32Array);
+  }
+
   private requireTokenizer(): Llama2cTokenizer {
-    if (!this.tokenizer) throw new SeecError("runtime.no_tokenizer", "this artifact has no tokenizer", { hint: "rebuild with --tokenizer" });
+    if (!(this.tokenizer instanceof Llama2cTokenizer))
+      throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer", { hint: this.tokenizer ? "an encoder embeds: use embed()" : "rebuild with --tokenizer" });
     return this.tokenizer;
   }
 }

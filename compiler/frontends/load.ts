@@ -1,10 +1,14 @@
 /** Reads a model given on the command line into the IR, choosing the frontend by the file's format. */
 import { readFile, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
-import type { Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
+import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import type { Graph } from "../ir/graph.js";
 import { llama2cGraph, readLlama2cCheckpoint } from "./llama2c.js";
 import { readLlama2cTokenizer } from "./llama2c-tokenizer.js";
+import { readTfjsGraph } from "./tfjs.js";
+import { tfjsEncoderGraph } from "./tfjs-encoder.js";
+import { readSentencePieceVocab } from "./sentencepiece-vocab.js";
 
 export interface ModelSource {
   /** The model file. */
@@ -19,19 +23,29 @@ export interface ModelSource {
 
 export interface LoadedModel {
   graph: Graph;
-  tokenizer?: Llama2cTokenizerSpec;
-  format: "llama2c" | "graph";
+  tokenizer?: TokenizerSpec;
+  format: "llama2c" | "tfjs" | "graph";
 }
 
 export const DEFAULT_MAX_CHUNK = 32;
 
 export async function loadModel(src: ModelSource): Promise<LoadedModel> {
+  const isDir = (await stat(src.model).catch(() => undefined))?.isDirectory();
+  if (isDir || src.model.endsWith(".json")) return loadTfjs(src, isDir ? join(src.model, "model.json") : src.model);
   const bytes = await readInput(src.model, "model");
   const { config, weights } = readLlama2cCheckpoint(bytes, src.model);
   const name = src.model.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, "");
   const graph = llama2cGraph(name, config, weights, { maxChunk: src.maxChunk ?? DEFAULT_MAX_CHUNK, context: src.context });
   const tokenizer = src.tokenizer ? readLlama2cTokenizer(await readInput(src.tokenizer, "tokenizer"), src.tokenizer, config.vocabSize) : undefined;
   return { graph, tokenizer, format: "llama2c" };
+}
+
+/** A TF.js graph model; its tokenizer is the vocab.json beside it unless --tokenizer names one. */
+async function loadTfjs(src: ModelSource, modelJson: string): Promise<LoadedModel> {
+  const graph = tfjsEncoderGraph(basename(dirname(resolve(modelJson))) === "dist" ? basename(dirname(dirname(resolve(modelJson)))) : basename(dirname(resolve(modelJson))), await readTfjsGraph(modelJson));
+  const vocab = src.tokenizer ?? join(dirname(modelJson), "vocab.json");
+  const tokenizer = await readSentencePieceVocab(vocab, graph.model.config.vocabSize);
+  return { graph, tokenizer, format: "tfjs" };
 }
 
 /** Reads a whole input file, with errors that say which argument named it. */

@@ -44,8 +44,8 @@ export interface Node {
 
 /** What a runtime needs to know about the model beyond its tensors. */
 export interface ModelInfo {
-  /** "decoder": tokens in, next-token logits out, with a KV cache. */
-  family: "decoder";
+  /** "decoder": tokens in, next-token logits out, with a KV cache. "encoder": one text's tokens in, its embedding out. */
+  family: "decoder" | "encoder";
   /** Architecture hyper-parameters, for people and for the runtime (e.g. contextLength). */
   config: Readonly<Record<string, number>>;
   bosId?: number;

@@ -1,7 +1,7 @@
 /** `seec factorize`: a model's token embedding -> SEE factors, with a report of how good they are. */
 import { readFile } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
-import { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
+import { createTokenizer, plainIds, vocabularyPieces } from "../../runtime/tokenizers/index.js";
 import type { LoadedModel } from "../frontends/load.js";
 import type { Graph } from "../ir/graph.js";
 import { decompose, type Decomposition, type Method } from "./decompose.js";
@@ -55,9 +55,7 @@ export async function factorize(model: LoadedModel, opts: FactorizeOptions): Pro
   const t0 = performance.now();
   const emb = findEmbedding(model.graph);
   if (!model.tokenizer) throw new SeecError("usage.tokenizer", "factorize needs the model's tokenizer for its vocabulary", { at: "--tokenizer" });
-  const pieces = model.tokenizer.pieces;
-  if (pieces.length !== emb.vocab)
-    throw new SeecError("mismatch.tokenizer", `the tokenizer has ${pieces.length} pieces; the embedding ${emb.name} has ${emb.vocab} rows`);
+  const pieces = vocabularyPieces(model.tokenizer, emb.vocab);
 
   const wn = WordNet.open();
   try {
@@ -98,9 +96,9 @@ export async function factorize(model: LoadedModel, opts: FactorizeOptions): Pro
 
 /** Weights sqrt(1 + count) from a corpus, normalised to mean 1. */
 async function frequencyWeights(model: LoadedModel, file: string): Promise<Float32Array> {
-  const tok = new Llama2cTokenizer(model.tokenizer!);
-  const counts = new Float32Array(tok.vocabSize);
-  for (const para of (await readFile(file, "utf8")).split(/\n\s*\n/)) for (const id of tok.encode(para.trim(), { bos: false })) counts[id]++;
+  const tok = createTokenizer(model.tokenizer!);
+  const counts = new Float32Array(findEmbedding(model.graph).vocab);
+  for (const para of (await readFile(file, "utf8")).split(/\n\s*\n/)) for (const id of plainIds(tok, para.trim())) counts[id]++;
   const w = counts.map((c) => Math.sqrt(1 + c));
   const mean = w.reduce((a, b) => a + b, 0) / w.length;
   return w.map((x) => x / mean);

@@ -12,7 +12,7 @@ const ROW_KERNELS: [string, string][] = [
   ["entangled", "kron"],
   ["entangled", "kronAccumulate"],
   ["entangled", "bagSum"],
-  ["entangled", "layerNormRow"],
+  ["norm", "layerNorm"],
 ];
 
 /** Offsets (bytes) of the scratch buffers, in the order entangledScratch counts them. */
@@ -69,7 +69,7 @@ function rowFunction(node: Node, c: CallContext): { name: string; source: string
   const last = n - 1;
   lines.push(`    kronAccumulate(${prefix}, ${len}, ${slotVec[last]}, ${L.q[last]}, ${S(L.acc)});`);
   const finish = a.norm
-    ? `layerNormRow(${S(L.acc)}, ${c.addr(ops[operand])}, ${c.addr(ops[operand + 1])}, out, ${a.dim}, ${a.epsilon});`
+    ? `layerNorm(${S(L.acc)}, ${c.addr(ops[operand])}, ${c.addr(ops[operand + 1])}, out, 1, ${a.dim}, ${a.epsilon});`
     : `memory.copy(out, ${S(L.acc)}, at(${a.dim}));`;
   const slots = a.slotSource.map((s, j) => `${a.q[s]}${a.slotBag[j] ? " (bag)" : ""}`).join(" ⊗ ");
   return {

@@ -52,3 +52,41 @@ export const Attention: OpDef = {
     return [{ shape: [T, heads * hd], data: out }];
   },
 };
+
+/**
+ * SelfAttention: bidirectional multi-head attention over the T tokens of one call (an encoder),
+ * softmax(scale · q·kᵀ)·v per head; heads are consecutive column blocks of headDim.
+ */
+export const SelfAttention: OpDef = {
+  infer([q, k, v], attrs, node) {
+    const width = num(attrs, "heads") * num(attrs, "headDim");
+    for (const [n, t] of [["q", q], ["k", k], ["v", v]] as const) {
+      expectRank(node, n, t.shape, 2);
+      if (t.shape[1] !== width) fail(node, `${n} must have ${width} features`);
+    }
+    return [{ dtype: "f32", shape: q.shape }];
+  },
+  run([q, k, v], attrs) {
+    const heads = num(attrs, "heads"), hd = num(attrs, "headDim"), scale = num(attrs, "scale");
+    const T = q.shape[0], D = heads * hd;
+    const qs = f32(q), ks = f32(k), vs = f32(v);
+    const out = new Float32Array(T * D);
+    for (let h = 0; h < heads; h++)
+      for (let t = 0; t < T; t++) {
+        const scores = Array.from({ length: T }, (_, j) => {
+          let s = 0;
+          for (let i = 0; i < hd; i++) s += qs[t * D + h * hd + i] * ks[j * D + h * hd + i];
+          return s * scale;
+        });
+        const max = Math.max(...scores);
+        const e = scores.map((s) => Math.exp(s - max));
+        const sum = e.reduce((a, b) => a + b, 0);
+        for (let i = 0; i < hd; i++) {
+          let acc = 0;
+          for (let j = 0; j < T; j++) acc += e[j] * vs[j * D + h * hd + i];
+          out[t * D + h * hd + i] = acc / sum;
+        }
+      }
+    return [{ shape: [T, D], data: out }];
+  },
+};

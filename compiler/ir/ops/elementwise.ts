@@ -1,6 +1,6 @@
 /** Elementwise ops on tensors of the same shape. */
 import type { OpDef, Tensor } from "./op.js";
-import { f32, fail } from "./op.js";
+import { expectRank, f32, fail } from "./op.js";
 
 function sameShape(name: string): OpDef["infer"] {
   return ([a, b], _attrs, node) => {
@@ -23,4 +23,40 @@ export const Add: OpDef = { infer: sameShape("Add"), run: binary((a, b) => a + b
 export const SwiGLU: OpDef = {
   infer: sameShape("SwiGLU"),
   run: binary((g, u) => (g / (1 + Math.exp(-g))) * u),
+};
+
+function unary(f: (x: number) => number): OpDef {
+  return { infer: ([x]) => [{ dtype: "f32", shape: x.shape }], run: ([x]) => [{ shape: x.shape, data: f32(x).map(f) }] };
+}
+
+export const Relu = unary((x) => Math.max(0, x));
+export const Tanh = unary(Math.tanh);
+
+/** AddRows: y[t] = x[t] + table[t] for the T rows of x (a position table longer than any input). */
+export const AddRows: OpDef = {
+  infer([x, table], _attrs, node) {
+    expectRank(node, "x", x.shape, 2);
+    expectRank(node, "table", table.shape, 2);
+    if (x.shape[1] !== table.shape[1]) fail(node, "x and table must have the same width");
+    return [{ dtype: "f32", shape: x.shape }];
+  },
+  run([x, table]) {
+    const xs = f32(x), ts = f32(table);
+    return [{ shape: x.shape, data: xs.map((v, i) => v + ts[i]) }];
+  },
+};
+
+/** MeanRows: the mean of the T rows of x, as [1, D] (zeros when T = 0). */
+export const MeanRows: OpDef = {
+  infer([x], _attrs, node) {
+    expectRank(node, "x", x.shape, 2);
+    return [{ dtype: "f32", shape: [1, x.shape[1]] }];
+  },
+  run([x]) {
+    const [T, D] = x.shape;
+    const xs = f32(x);
+    const y = new Float32Array(D);
+    for (let t = 0; t < T; t++) for (let i = 0; i < D; i++) y[i] += xs[t * D + i];
+    return [{ shape: [1, D], data: y.map((v) => v / Math.max(T, 1)) }];
+  },
 };

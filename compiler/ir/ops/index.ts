@@ -1,16 +1,17 @@
 /** The op registry: every op seec knows, by name. Backends render exactly these. */
 import { SeecError } from "../../../runtime/errors.js";
-import { Attention } from "./attention.js";
-import { Add, SwiGLU } from "./elementwise.js";
+import { Attention, SelfAttention } from "./attention.js";
+import { Add, AddRows, MeanRows, Relu, SwiGLU, Tanh } from "./elementwise.js";
 import { EntangledEmbedding, EntangledLogits, EntangledTable } from "./entangled.js";
 import { Gather, LastRow } from "./indexing.js";
 import { Linear } from "./linear.js";
-import { RMSNorm } from "./norm.js";
+import { L2Normalize, LayerNorm, RMSNorm } from "./norm.js";
 import type { OpDef } from "./op.js";
 import { RoPE } from "./rope.js";
 
 export const OPS: Readonly<Record<string, OpDef>> = {
-  Add, Attention, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, LastRow, Linear, RMSNorm, RoPE, SwiGLU,
+  Add, AddRows, Attention, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, L2Normalize, LastRow, LayerNorm,
+  Linear, MeanRows, Relu, RMSNorm, RoPE, SelfAttention, SwiGLU, Tanh,
 };
 
 export function opDef(op: string): OpDef {

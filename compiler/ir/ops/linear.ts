@@ -1,24 +1,25 @@
-/** Linear: y[t, n] = sum_k x[t, k] · w[n, k]. Weights are [out, in], as PyTorch and llama2.c store them. */
+/** Linear: y[t, n] = sum_k x[t, k] · w[n, k] (+ b[n]). Weights are [out, in], as PyTorch and llama2.c store them. */
 import type { OpDef } from "./op.js";
 import { expectRank, f32, fail } from "./op.js";
 
 export const Linear: OpDef = {
-  infer([x, w], _attrs, node) {
+  infer([x, w, b], _attrs, node) {
     expectRank(node, "x", x.shape, 2);
     expectRank(node, "weight", w.shape, 2);
     if (x.shape[1] !== w.shape[1]) fail(node, `x has ${x.shape[1]} features but the weight expects ${w.shape[1]}`);
+    if (b && (b.shape.length !== 1 || b.shape[0] !== w.shape[0])) fail(node, `bias must be [${w.shape[0]}]`);
     return [{ dtype: "f32", shape: [x.shape[0], w.shape[0]] }];
   },
-  run([x, w]) {
+  run([x, w, b]) {
     const [T, K] = x.shape;
     const N = w.shape[0];
-    const xs = f32(x), ws = f32(w);
+    const xs = f32(x), ws = f32(w), bs = b ? f32(b) : undefined;
     const y = new Float32Array(T * N);
     for (let t = 0; t < T; t++)
       for (let n = 0; n < N; n++) {
         let s = 0;
         for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[n * K + k];
-        y[t * N + n] = s;
+        y[t * N + n] = s + (bs ? bs[n] : 0);
       }
     return [{ shape: [T, N], data: y }];
   },

@@ -28,20 +28,48 @@ export function attention(
         if (s > max) {
           const rescale = Mathf.exp(max - s);
           sum *= rescale;
-          scale(oh, rescale, headDim);
+          scale_(oh, rescale, headDim);
           max = s;
         }
         const p = Mathf.exp(s - max);
         sum += p;
         axpy(oh, vCache + at(j * kvDim) + kvOff, p, headDim);
       }
-      scale(oh, <f32>1.0 / sum, headDim);
+      scale_(oh, <f32>1.0 / sum, headDim);
     }
   }
 }
 
+/**
+ * Bidirectional attention over the T tokens of one call: for each head (a block of headDim
+ * columns) and token, an online softmax of scale · q·k over all T tokens, accumulated into out.
+ */
+export function selfAttention(q: usize, k: usize, v: usize, out: usize, T: i32, heads: i32, headDim: i32, scale: f32): void {
+  const D = heads * headDim;
+  for (let t = 0; t < T; t++)
+    for (let h = 0; h < heads; h++) {
+      const qh = q + at(t * D + h * headDim), oh = out + at(t * D + h * headDim);
+      memory.fill(oh, 0, at(headDim));
+      let max = -Infinity as f32;
+      let sum: f32 = 0;
+      for (let j = 0; j < T; j++) {
+        const s = dot(qh, k + at(j * D + h * headDim), headDim) * scale;
+        if (s > max) {
+          const rescale = Mathf.exp(max - s);
+          sum *= rescale;
+          scale_(oh, rescale, headDim);
+          max = s;
+        }
+        const p = Mathf.exp(s - max);
+        sum += p;
+        axpy(oh, v + at(j * D + h * headDim), p, headDim);
+      }
+      scale_(oh, <f32>1.0 / sum, headDim);
+    }
+}
+
 /** y *= a over n elements. */
-@inline function scale(y: usize, a: f32, n: i32): void {
+@inline function scale_(y: usize, a: f32, n: i32): void {
   const av = f32x4.splat(a);
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.mul(v128.load(y + at(i)), av));

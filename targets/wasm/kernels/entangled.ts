@@ -35,17 +35,3 @@ export function bagSum(out: usize, table: usize, offsets: usize, ids: usize, wei
     for (let i = 0; i < q; i++) store<f32>(out + at(i), load<f32>(out + at(i)) + w * load<f32>(row + at(i)));
   }
 }
-
-/** y = (x − mean(x)) / sqrt(var(x) + eps) · w + b over D features. */
-export function layerNormRow(x: usize, w: usize, b: usize, y: usize, D: i32, eps: f32): void {
-  let mean: f32 = 0;
-  for (let i = 0; i < D; i++) mean += load<f32>(x + at(i));
-  mean /= <f32>D;
-  let variance: f32 = 0;
-  for (let i = 0; i < D; i++) {
-    const d = load<f32>(x + at(i)) - mean;
-    variance += d * d;
-  }
-  const inv: f32 = <f32>1.0 / Mathf.sqrt(variance / <f32>D + eps);
-  for (let i = 0; i < D; i++) store<f32>(y + at(i), (load<f32>(x + at(i)) - mean) * inv * load<f32>(w + at(i)) + load<f32>(b + at(i)));
-}

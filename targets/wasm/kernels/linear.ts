@@ -1,10 +1,10 @@
 import { at, dot, hsum } from "./simd";
 
 /**
- * y[t, n] = sum_k x[t, k] · w[n, k]   (x: [T, K], w: [N, K] row-major, y: [T, N]).
+ * y[t, n] = sum_k x[t, k] · w[n, k] + b[n]   (x: [T, K], w: [N, K] row-major, y: [T, N]; b = 0: no bias).
  * Four weight rows at a time share each load of x; remainders in K and N run scalar.
  */
-export function linear(x: usize, w: usize, y: usize, T: i32, K: i32, N: i32): void {
+export function linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32): void {
   const K4 = K & ~3;
   for (let t = 0; t < T; t++) {
     const xr = x + at(t * K);
@@ -31,5 +31,10 @@ export function linear(x: usize, w: usize, y: usize, T: i32, K: i32, N: i32): vo
       v128.store(yr + at(n), f32x4(s0, s1, s2, s3));
     }
     for (; n < N; n++) store<f32>(yr + at(n), dot(xr, w + at(n * K), K));
+    if (b) {
+      let i = 0;
+      for (; i + 4 <= N; i += 4) v128.store(yr + at(i), f32x4.add(v128.load(yr + at(i)), v128.load(b + at(i))));
+      for (; i < N; i++) store<f32>(yr + at(i), load<f32>(yr + at(i)) + load<f32>(b + at(i)));
+    }
   }
 }

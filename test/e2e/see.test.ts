@@ -1,0 +1,96 @@
+// SEE on stories260K through the CLI: factorize, build with the factors, run, evaluate.
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { writeSee } from "../../compiler/see/format.js";
+import { seec } from "../helpers/cli.js";
+import { tmpDir } from "../helpers/compile.js";
+import { randomFactors } from "../helpers/see.js";
+import { LLAMA2C, sharedPath } from "../helpers/shared.js";
+
+const VAL = sharedPath("eval/tinystories/val_a.txt");
+
+describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
+  const m = LLAMA2C!;
+  const model = [m.model, "--tokenizer", m.tokenizer];
+  let work: string;
+
+  beforeAll(async () => {
+    work = await tmpDir();
+  });
+
+  it("a full-rank SVD factorization rebuilds the embedding, so both heads reproduce greedy_256.txt", async () => {
+    const see = join(work, "svd64.see");
+    const f = await seec("factorize", ...model, "--method", "svd", "--rank", "64", "-o", see, "--json");
+    expect(f.code).toBe(0);
+    expect(JSON.parse(f.stdout).fidelity.relativeError).toBeLessThan(1e-5);
+    for (const head of ["materialize", "stream"]) {
+      const out = join(work, `svd-${head}`);
+      expect((await seec("build", ...model, "--see", see, "--embed-head", head, "-o", out)).code).toBe(0);
+      const run = await seec("run", out, "--temperature", "0", "--max-tokens", "256");
+      expect(run.stdout).toBe(readFileSync(m.greedy256, "utf8"));
+    }
+  });
+
+  it("ships factors, never the dense table", async () => {
+    const weights = readFileSync(join(work, "svd-materialize", "weights.bin"));
+    const row100 = readFileSync(m.model).subarray(28 + 100 * 64 * 4, 28 + 101 * 64 * 4);
+    expect(weights.indexOf(row100)).toBe(-1);
+  });
+
+  it("fits SEE factors deterministically for a seed, at the ratio asked for or better", async () => {
+    const a = join(work, "a.see"), b = join(work, "b.see");
+    const args = [...model, "--method", "see", "--ratio", "2", "--epochs", "40", "--seed", "3", "--json"];
+    const ra = await seec("factorize", ...args, "-o", a);
+    const rb = await seec("factorize", ...args, "-o", b);
+    expect(ra.code).toBe(0);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    const report = JSON.parse(ra.stdout);
+    expect(report.ratioByParameters).toBeGreaterThanOrEqual(2);
+    expect(report.sources).toHaveProperty("morpheme");
+    expect(report.sources).toHaveProperty("sememe");
+    expect(report.fidelity.meanCosine).toBeGreaterThan(0.5);
+    expect(report.loss[report.loss.length - 1]).toBeLessThan(report.loss[0]);
+    const out = join(work, "see2"), dense = join(work, "dense");
+    expect((await seec("build", ...model, "--see", a, "-o", out)).code).toBe(0);
+    expect((await seec("build", ...model, "-o", dense)).code).toBe(0);
+    const size = (dir: string) => readFileSync(join(dir, "weights.bin")).length;
+    expect(size(dense) - size(out)).toBeGreaterThan(report.denseBytes - report.shippedBytes - 1024);
+    const text = await seec("run", out, "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "20");
+    expect(text.code).toBe(0);
+    expect(text.stdout.startsWith("Once upon a time")).toBe(true);
+  });
+
+  it("explains a token's morphemes and sememes", async () => {
+    const r = await seec("factorize", ...model, "--explain", " day", " The", "ing");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('" day"\n  morphemes: day | ▁\n  sememes:   noun.time');
+    expect(r.stdout).toContain('" The"\n  morphemes: the | ▁^');
+    expect(r.stdout).toContain('"ing"\n  morphemes: ing | <pad1>');
+  });
+
+  it("refuses factors made for another vocabulary before writing anything", async () => {
+    const f = randomFactors({ vocab: 17, dim: 64, rank: 1, slots: [["a", 8], ["b", 8]] }, 1);
+    f.spec.replaces = "tok_embeddings.weight";
+    const see = join(work, "wrong.see");
+    writeFileSync(see, writeSee(f));
+    const out = join(work, "wrong");
+    const r = await seec("build", ...model, "--see", see, "-o", out);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/^seec: error\[mismatch\.see\] .*wrong\.see: the factors are for a 17 × 64 embedding; tok_embeddings\.weight is \[512, 64\]/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it.skipIf(!VAL)("evaluates NLL per token; the full-rank factors score what the dense model scores", async () => {
+    const dense = join(work, "dense");
+    const a = JSON.parse((await seec("eval", dense, "--nll", VAL!, "--limit", "30", "--json")).stdout);
+    const b = JSON.parse((await seec("eval", join(work, "svd-stream"), "--nll", VAL!, "--limit", "30", "--json")).stdout);
+    expect(a.paragraphs).toBe(30);
+    expect(a.tokens).toBeGreaterThan(1000);
+    expect(a.nll).toBeGreaterThan(0.5);
+    expect(a.nll).toBeLessThan(3);
+    expect(Math.abs(a.nll - b.nll)).toBeLessThan(1e-4);
+    const plain = await seec("eval", dense, "--nll", VAL!, "--limit", "30");
+    expect(plain.stdout).toMatch(/^\d+\.\d{4}\n$/);
+  });
+});
