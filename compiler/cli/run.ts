@@ -1,8 +1,12 @@
 import { Command } from "commander";
+import { SeecError } from "../../runtime/errors.js";
+import type { Model } from "../../runtime/model.js";
+import { cosine } from "../eval/stsb.js";
 import { loadArtifact } from "./artifact.js";
 import { integer, printJson, real } from "./options.js";
 
 interface RunFlags {
+  text?: string[];
   prompt: string;
   maxTokens: number;
   temperature: number;
@@ -13,13 +17,16 @@ interface RunFlags {
 
 export function runCommand(): Command {
   return new Command("run")
-    .summary("run an artifact: generate text from a prompt")
+    .summary("run an artifact: generate from a prompt, or embed texts")
     .description(
-      "Load an artifact with its own runtime (index.mjs) and generate text. Prints the prompt and its\n" +
-        "continuation as llama2.c's `run` does, streaming as tokens come, and nothing else.\n\n" +
-        "Example:\n  seec run out/stories --prompt \"Once upon a time\" --max-tokens 64 --temperature 0",
+      "Load an artifact with its own runtime (index.mjs) and run it.\n" +
+        "A decoder generates: it prints the prompt and its continuation as llama2.c's `run` does, streaming.\n" +
+        "An encoder embeds each --text and prints their cosine-similarity matrix (--json: the vectors too).\n\n" +
+        "Examples:\n  seec run out/stories --prompt \"Once upon a time\" --max-tokens 64 --temperature 0\n" +
+        "  seec run out/use --text \"A man plays the cello.\" --text \"Someone is playing music.\"",
     )
     .argument("<dir>", "the artifact directory (from seec build)")
+    .option("-x, --text <text...>", "texts to embed (encoders); repeat the flag or list several")
     .option("-p, --prompt <text>", "the prompt; empty starts from BOS alone", "")
     .option("-n, --max-tokens <n>", "new tokens to generate (stops early at BOS/EOS or the context's end)", integer(0), 256)
     .option("--temperature <t>", "0 = greedy (argmax); higher = more random", real(0, 100), 1)
@@ -28,6 +35,7 @@ export function runCommand(): Command {
     .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
     .action(async (dir: string, flags: RunFlags) => {
       const model = await loadArtifact(dir);
+      if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
       let text = "";
       for (const piece of model.stream(flags.prompt, flags)) {
         text += piece;
@@ -37,4 +45,17 @@ export function runCommand(): Command {
       const s = model.stats;
       printJson({ text, backend: model.backend, ...s, decodeTokensPerSecond: s.generatedTokens > 1 ? (s.generatedTokens - 1) / s.decodeSeconds : null });
     });
+}
+
+function embedTexts(model: Model, flags: RunFlags): void {
+  const texts = flags.text ?? [];
+  if (texts.length === 0) throw new SeecError("usage.text", "an encoder needs texts to embed", { at: "--text", hint: 'seec run <dir> --text "first" --text "second"' });
+  const t0 = performance.now();
+  const vectors = model.embed(texts);
+  const seconds = (performance.now() - t0) / 1000;
+  const matrix = vectors.map((a) => vectors.map((b) => cosine(a, b)));
+  if (flags.json) return printJson({ texts, similarity: matrix, embeddings: vectors.map((v) => Array.from(v)), secondsPerText: seconds / texts.length, backend: model.backend });
+  const label = (t: string, i: number) => `${i + 1}. ${t.length > 60 ? `${t.slice(0, 57)}...` : t}`;
+  process.stdout.write(`${texts.map(label).join("\n")}\n\n     ${texts.map((_, i) => String(i + 1).padStart(7)).join("")}\n`);
+  matrix.forEach((row, i) => process.stdout.write(`${String(i + 1).padStart(4)} ${row.map((c) => c.toFixed(3).padStart(7)).join("")}\n`));
 }

@@ -62,3 +62,24 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return dot / Math.sqrt(aa * bb || 1);
 }
+
+export interface StsResult {
+  spearman: number;
+  pairs: number;
+  /** Seconds per sentence, embedding included. */
+  secondsPerSentence: number;
+}
+
+/** Spearman of cos(embed(a), embed(b)) against the gold scores. */
+export function evalStsb(embed: (texts: string[]) => ArrayLike<number>[], pairs: StsPair[], opts: { onBatch?: (done: number, total: number) => void } = {}): StsResult & { cosines: number[] } {
+  const t0 = performance.now();
+  const cosines: number[] = [];
+  for (let i = 0; i < pairs.length; i += 64) {
+    const batch = pairs.slice(i, i + 64);
+    const e = embed(batch.flatMap((p) => [p.a, p.b]));
+    batch.forEach((_, j) => cosines.push(cosine(e[2 * j], e[2 * j + 1])));
+    opts.onBatch?.(Math.min(i + 64, pairs.length), pairs.length);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { spearman: spearman(cosines, pairs.map((p) => p.score)), pairs: pairs.length, secondsPerSentence: seconds / (2 * pairs.length), cosines };
+}

@@ -15,6 +15,17 @@ import { randomSegment, segment, splitMarker, toSlots, type Pieces } from "./mor
 import { NO_SEMEME, type SememeSource } from "./sememes.js";
 
 export const METHODS = ["see", "morphte", "word2ketxs", "svd"] as const;
+
+/** The rank a morpheme table is sized for when the budget is tight, and the fewest rows it may shrink to. */
+const MIN_RANK = 2;
+const MIN_MORPHEME_ROWS = 64;
+
+/** FNV-1a, for the rows rare morphemes share. */
+function hash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
 export type Method = (typeof METHODS)[number];
 
 export interface DecomposeOptions {
@@ -47,15 +58,27 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
   const slots: SlotSpec[] = [];
   const rows: SeeFactors["slots"] = [];
 
-  const morphemeSlots = (n: number, q: number) => {
-    const table = new Map<string, number>();
+  const budget = (vocab * dim) / opts.ratio;
+  /**
+   * Morpheme slots over one shared table. When the budget cannot hold every distinct morpheme at
+   * rank MIN_RANK (rows · q · rank <= what the other sources leave), the most used morphemes keep
+   * their own rows and the rare tail shares hashed rows, as a smaller morpheme vocabulary would.
+   */
+  const morphemeSlots = (n: number, q: number, otherParams: number) => {
     const lists = pieces.map((p, t) => {
       const seg: Pieces = segment(p, opts.isWord);
       const parts = opts.segmentation === "random" ? randomSegment(p, seg.parts.length, opts.seed * 100003 + t) : seg;
       return (knowledge[t].morphemes = toSlots(parts, n));
     });
-    for (const list of lists) for (const m of list) if (!table.has(m)) table.set(m, table.size);
-    sources.morpheme = { rows: table.size, q };
+    const uses = new Map<string, number>();
+    for (const list of lists) for (const m of list) uses.set(m, (uses.get(m) ?? 0) + 1);
+    const byUse = [...uses.keys()].sort((a, b) => uses.get(b)! - uses.get(a)! || a.localeCompare(b));
+    const fit = opts.rank ? byUse.length : Math.floor((budget / MIN_RANK - otherParams) / q);
+    const tableRows = Math.max(Math.min(byUse.length, fit), Math.min(byUse.length, MIN_MORPHEME_ROWS));
+    const own = byUse.length <= tableRows ? byUse.length : Math.floor(tableRows / 2);
+    const table = new Map(byUse.slice(0, own).map((m, i) => [m, i]));
+    for (const m of byUse.slice(own)) table.set(m, own + (hash(m) % (tableRows - own)));
+    sources.morpheme = { rows: tableRows, q };
     for (let j = 0; j < n; j++) {
       slots.push({ source: "morpheme" });
       rows.push({ index: Int32Array.from(lists, (l) => table.get(l[j])!) });
@@ -92,12 +115,14 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
   switch (opts.method) {
     case "see": {
       const qs = dim >= 16 ? 4 : 2;
-      morphemeSlots(2, Math.ceil(Math.sqrt(dim / qs)));
       sememeSlot(qs);
+      morphemeSlots(2, Math.ceil(Math.sqrt(dim / qs)), sources.sememe.rows * qs);
+      slots.push(slots.shift()!);
+      rows.push(rows.shift()!);
       break;
     }
     case "morphte":
-      morphemeSlots(3, Math.ceil(Math.cbrt(dim) - 1e-9));
+      morphemeSlots(3, Math.ceil(Math.cbrt(dim) - 1e-9), 0);
       break;
     case "word2ketxs": {
       const base = Math.ceil(Math.sqrt(vocab));
@@ -119,7 +144,6 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
 
   const spec: SeeSpec = { format: "see/1", vocab, dim, rank: 1, sources, slots, norm: "none", replaces, method: opts.method };
   const perRank = parameterCount(spec);
-  const budget = (vocab * dim) / opts.ratio;
   spec.rank = opts.rank ?? Math.floor(budget / perRank);
   if (spec.rank < 1)
     throw new SeecError("usage.ratio", `--ratio ${opts.ratio} is out of reach for ${opts.method}: one rank term already has ${perRank} parameters (ratio ${((vocab * dim) / perRank).toFixed(1)})`, {
