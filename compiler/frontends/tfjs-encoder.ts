@@ -93,6 +93,17 @@ function outIn(t: TfTensor, from = 0, to?: number): { data: Float32Array; shape:
 
 export function tfjsEncoderGraph(name: string, g: TfGraph): Graph {
   checkTfjsOps(g);
+  try {
+    return buildEncoder(name, g);
+  } catch (e) {
+    // Shapes come from the file: a graph whose weights do not fit together is bad input, not a seec bug.
+    if (e instanceof SeecError && e.code === "internal.ir")
+      throw new SeecError("input.tfjs_graph", `the model's weights do not fit together: ${e.message}`, { file: g.file, at: e.at });
+    throw e;
+  }
+}
+
+function buildEncoder(name: string, g: TfGraph): Graph {
   const v = new TfView(g);
   const lookup = g.nodes.find((n) => n.op === "GatherV2" && g.weights.get(n.inputs[0])?.shape.length === 2 && g.weights.get(n.inputs[0])?.dtype === "float32");
   if (!lookup) return v.fail("no token embedding (a GatherV2 from a 2-D float constant)");

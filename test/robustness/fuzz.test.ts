@@ -1,0 +1,134 @@
+// Seeded, bounded fuzzing of every input format and of the command line: each case must end in a
+// valid result or a SeecError, never another exception, a hang or a size-driven allocation.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
+import { readLlama2cTokenizer } from "../../compiler/frontends/llama2c-tokenizer.js";
+import { readTfjsGraph, type TfGraph } from "../../compiler/frontends/tfjs.js";
+import { tfjsEncoderGraph } from "../../compiler/frontends/tfjs-encoder.js";
+import { readSee, writeSee } from "../../compiler/see/format.js";
+import { rng } from "../../compiler/random.js";
+import { SeecError } from "../../runtime/errors.js";
+import { seec } from "../helpers/cli.js";
+import { randomFactors } from "../helpers/see.js";
+import { LLAMA2C } from "../helpers/shared.js";
+import { USE_DIR } from "../helpers/use-lite.js";
+
+/** Runs f; returns "ok" or the SeecError's code. Any other exception fails the test. */
+function outcome(f: () => unknown): string {
+  try {
+    f();
+    return "ok";
+  } catch (e) {
+    if (!(e instanceof SeecError)) throw new Error(`not a SeecError: ${(e as Error)?.stack ?? e}`);
+    if (e.code.startsWith("internal.")) throw new Error(`bad input reported as a seec bug: ${e.code}: ${e.message}`);
+    return e.code;
+  }
+}
+
+/** Byte-level mutations: flips, overwrites with extreme values, truncation, extension. */
+function mutate(bytes: Uint8Array, r: () => number, hot = bytes.length): Uint8Array {
+  const kind = Math.floor(r() * 4);
+  if (kind === 0) return bytes.slice(0, Math.floor(r() * bytes.length));
+  if (kind === 1) {
+    const out = new Uint8Array(bytes.length + 1 + Math.floor(r() * 64));
+    out.set(bytes);
+    return out;
+  }
+  const out = bytes.slice();
+  const n = 1 + Math.floor(r() * 8);
+  for (let i = 0; i < n; i++) {
+    const at = Math.floor(r() * Math.min(hot, out.length));
+    if (kind === 2) out[at] ^= 1 << Math.floor(r() * 8);
+    else new DataView(out.buffer).setInt32(Math.min(at & ~3, out.length - 4), [0, -1, 0x7fffffff, -0x80000000, 1 << 24][Math.floor(r() * 5)], true);
+  }
+  return out;
+}
+
+function tally(outcomes: string[]): Record<string, number> {
+  const t: Record<string, number> = {};
+  for (const o of outcomes) t[o] = (t[o] ?? 0) + 1;
+  return t;
+}
+
+describe("fuzzing", () => {
+  it.skipIf(!LLAMA2C)("llama2.c checkpoints: 400 mutated and truncated files", () => {
+    const good = new Uint8Array(readFileSync(LLAMA2C!.model));
+    const r = rng(1);
+    const outcomes = Array.from({ length: 400 }, (_, i) => outcome(() => readLlama2cCheckpoint(mutate(good, r, i % 2 ? 64 : good.length), "fuzz.bin")));
+    console.log("checkpoints", tally(outcomes));
+    expect(Object.keys(tally(outcomes)).length).toBeGreaterThan(2);
+  });
+
+  it.skipIf(!LLAMA2C)("llama2.c tokenizers: 400 mutated and truncated files", () => {
+    const good = new Uint8Array(readFileSync(LLAMA2C!.tokenizer));
+    const r = rng(2);
+    const outcomes = Array.from({ length: 400 }, () => outcome(() => readLlama2cTokenizer(mutate(good, r), "fuzz.bin", 512)));
+    console.log("tokenizers", tally(outcomes));
+    expect(tally(outcomes)["input.truncated"]).toBeGreaterThan(0);
+  });
+
+  it(".see files: 1000 mutated bytes, headers and metadata", () => {
+    const f = randomFactors({ vocab: 13, dim: 10, rank: 2, slots: [["m", 3], ["m", 3], ["s", 2, true]], norm: true }, 3);
+    const good = writeSee(f);
+    const headerLength = Number(new DataView(good.buffer).getBigUint64(0, true));
+    const header = new TextDecoder().decode(good.subarray(8, 8 + headerLength));
+    const r = rng(3);
+    const withHeader = (json: string) => {
+      const h = new TextEncoder().encode(json);
+      const out = new Uint8Array(8 + h.length + good.length - 8 - headerLength);
+      new DataView(out.buffer).setBigUint64(0, BigInt(h.length), true);
+      out.set(h, 8);
+      out.set(good.subarray(8 + headerLength), 8 + h.length);
+      return out;
+    };
+    const outcomes: string[] = [];
+    for (let i = 0; i < 500; i++) outcomes.push(outcome(() => readSee(mutate(good, r, 8 + headerLength), "fuzz.see")));
+    for (let i = 0; i < 500; i++) {
+      // Replace one number in the header (shapes, offsets, or the SEE metadata) by an extreme or nearby value.
+      const numbers = [...header.matchAll(/-?\d+(\.\d+)?/g)];
+      const m = numbers[Math.floor(r() * numbers.length)];
+      const value = ["0", "-1", "1e9", "3", "null", '"x"', "[]", String(Number(m[0]) + 1)][Math.floor(r() * 8)];
+      outcomes.push(outcome(() => readSee(withHeader(header.slice(0, m.index) + value + header.slice(m.index! + m[0].length)), "fuzz.see")));
+    }
+    console.log(".see", tally(outcomes));
+    expect(outcomes.filter((o) => o === "ok").length).toBeLessThan(outcomes.length);
+  });
+
+  it("TF.js graphs: 300 graphs with nodes removed, renamed or rewired, and weights reshaped", async () => {
+    const real = await readTfjsGraph(USE_DIR);
+    const r = rng(4);
+    const outcomes = Array.from({ length: 300 }, () => {
+      const nodes = real.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
+      const weights = new Map(real.weights);
+      const pick = () => Math.floor(r() * nodes.length);
+      for (let k = 0; k < 1 + Math.floor(r() * 3); k++) {
+        const i = pick(), kind = Math.floor(r() * 4);
+        if (kind === 0) nodes.splice(i, 1);
+        else if (kind === 1) nodes[i].name += "_renamed";
+        else if (kind === 2 && nodes[i].inputs.length) nodes[i].inputs[0] = nodes[pick()].name;
+        else {
+          const w = [...weights.keys()][Math.floor(r() * weights.size)];
+          const t = weights.get(w)!;
+          weights.set(w, { ...t, shape: [...t.shape].reverse().concat(t.shape.length ? [] : [2]), data: t.data.subarray(0, Math.max(0, t.data.length - 1)) });
+        }
+      }
+      const g: TfGraph = { file: "fuzz/model.json", nodes, weights };
+      return outcome(() => tfjsEncoderGraph("fuzz", g));
+    });
+    console.log("tfjs", tally(outcomes));
+    expect(outcomes.length).toBe(300);
+  });
+
+  it("the command line: 40 random argument lists exit with a documented code and one line", async () => {
+    const r = rng(5);
+    const words = ["build", "run", "inspect", "factorize", "eval", "--json", "--ratio", "0", "-1", "abc", "--method", "nope", "--see", "/nonexistent.see", "-o", "--target", "wasm", "--max-chunk", "99999999", "--tokenizer", join(USE_DIR, "vocab.json"), USE_DIR, "--nll", "--stsb", "--text", "--epochs", "1e9", "--explain", "", "x".repeat(300)];
+    for (let i = 0; i < 40; i++) {
+      const args = Array.from({ length: 1 + Math.floor(r() * 5) }, () => words[Math.floor(r() * words.length)]);
+      const res = await seec(...args);
+      expect([0, 2, 3, 4, 5, 8], `seec ${args.join(" ")}\n${res.stderr}`).toContain(res.code);
+      expect(res.stderr).not.toMatch(/internal error|\n\s+at /);
+    }
+  });
+});
