@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // The leak tests collect garbage before they measure.
+    execArgv: ["--expose-gc"],
     reporters: ["default", "./test/helpers/summary-reporter.ts"],
   },
 });

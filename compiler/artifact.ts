@@ -4,7 +4,7 @@
  * artifact and never destroys the previous one.
  */
 import { createHash } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { SeecError } from "../runtime/errors.js";
 
@@ -19,6 +19,9 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint
   const old = join(parent, `.${basename(target)}.old-${process.pid}`);
   try {
     await mkdir(parent, { recursive: true });
+    // What a killed build of the same artifact left behind is never part of a result.
+    const stale = (await readdir(parent)).filter((f) => f.startsWith(`.${basename(target)}.tmp-`) || f.startsWith(`.${basename(target)}.old-`));
+    for (const f of stale) if (f !== basename(old)) await rm(join(parent, f), { recursive: true, force: true });
     await rm(tmp, { recursive: true, force: true });
     for (const [name, data] of files) {
       await mkdir(dirname(join(tmp, name)), { recursive: true });

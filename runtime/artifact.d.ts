@@ -66,6 +66,8 @@ export declare class Model {
   /** Prompt and continuation, piece by piece, as llama2.c's `run` prints them. */
   stream(prompt: string, options?: GenerateOptions): Generator<string>;
   generate(prompt: string, options?: GenerateOptions): string;
+  /** Lets the module and its memory go; the model cannot run afterwards. */
+  dispose(): void;
   /** An encoder's embeddings of texts (one forward call each, tokens clipped to the model's maximum length). */
   embed(texts: readonly string[]): Float32Array[];
 }

@@ -27,11 +27,17 @@ export interface GenerationStats {
   decodeSeconds: number;
 }
 
+const DISPOSED: Exports = new Proxy({} as Exports, {
+  get() {
+    throw new SeecError("runtime.disposed", "this model was disposed");
+  },
+});
+
 export class Model {
   /** Which backend runs the model, e.g. "wasm-simd". */
   readonly backend: string;
   readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
-  private readonly exports: Exports;
+  private exports: Exports;
   private readonly symbolic: Record<string, number>;
 
   constructor(
@@ -42,6 +48,11 @@ export class Model {
     this.backend = manifest.target;
     this.exports = instance.exports as unknown as Exports;
     this.symbolic = Object.fromEntries(Object.entries(manifest.dims).map(([k, v]) => [k, v.max]));
+  }
+
+  /** Lets the module and its memory go; the model cannot run afterwards. */
+  dispose(): void {
+    this.exports = DISPOSED;
   }
 
   get contextLength(): number {

@@ -1,0 +1,84 @@
+// The runtime's guards: bad feeds get a clear SeecError before they reach wasm, and many runs or
+// loads leave memory flat.
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import { load } from "../../runtime/index.js";
+import type { Model } from "../../runtime/model.js";
+import { compileAndLoad, tmpDir } from "../helpers/compile.js";
+import { catchSeec } from "../helpers/errors.js";
+import { randomF32 } from "../helpers/random.js";
+import { seec } from "../helpers/cli.js";
+import { LLAMA2C } from "../helpers/shared.js";
+
+function embeddingGraph() {
+  const b = new GraphBuilder("tiny", { family: "decoder", config: { vocabSize: 11, contextLength: 8 } });
+  b.dim("T", 4);
+  const x = b.node("Gather", "embed", [b.constant("table", randomF32(11 * 5, 1), [11, 5]), b.input("tokens", "i32", ["T"])]);
+  b.output(b.node("Linear", "out", [x, b.constant("w", randomF32(3 * 5, 2), [3, 5])]));
+  return b.finish();
+}
+
+describe("runtime guards", () => {
+  let model: Model;
+  beforeAll(async () => {
+    model = await compileAndLoad(embeddingGraph());
+  });
+
+  it("runs a good feed", () => {
+    expect(model.run({ tokens: Int32Array.of(1, 2, 3) }).out).toHaveLength(9);
+  });
+
+  it.each([
+    ["a token id outside the vocabulary", { tokens: Int32Array.of(1, 11) }, "runtime.token", /token id 11 is outside the vocabulary \[0, 11\)/],
+    ["a negative token id", { tokens: Int32Array.of(-1) }, "runtime.token", /token id -1/],
+    ["the wrong dtype", { tokens: Float32Array.of(1) }, "runtime.input", /must be a Int32Array, got Float32Array/],
+    ["more tokens than a call takes", { tokens: new Int32Array(5) }, "runtime.input", /has 5 elements; shape \[T\] allows 1 to 4/],
+    ["an unknown input name", { tokens: Int32Array.of(1), extra: Int32Array.of(1) }, "runtime.input", /unknown input "extra"; the model's inputs are tokens/],
+    ["a missing input", {}, "runtime.input", /missing input "tokens"/],
+  ])("refuses %s", (_what, feeds, code, message) => {
+    const e = catchSeec(() => model.run(feeds as never));
+    expect(e.code).toBe(code);
+    expect(e.message).toMatch(message);
+  });
+
+  it("keeps wasm memory and the JS heap flat over 10,000 runs", () => {
+    const feeds = { tokens: Int32Array.of(1, 2, 3, 4) };
+    for (let i = 0; i < 1000; i++) model.run(feeds);
+    const pages = (model as unknown as { exports: { memory: WebAssembly.Memory } }).exports.memory.buffer.byteLength;
+    globalThis.gc?.();
+    const heap = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 10_000; i++) model.run(feeds);
+    globalThis.gc?.();
+    expect((model as unknown as { exports: { memory: WebAssembly.Memory } }).exports.memory.buffer.byteLength).toBe(pages);
+    expect(process.memoryUsage().heapUsed - heap).toBeLessThan(4 * 1024 * 1024);
+  });
+
+  it("refuses to run a disposed model", async () => {
+    const m = await compileAndLoad(embeddingGraph());
+    m.dispose();
+    expect(catchSeec(() => m.run({ tokens: Int32Array.of(1) })).code).toBe("runtime.disposed");
+  });
+});
+
+describe.skipIf(!LLAMA2C)("loading and generating", () => {
+  it("1,000 load/dispose cycles leave the JS heap flat", async () => {
+    const dir = join(await tmpDir(), "stories");
+    expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "-o", dir)).code).toBe(0);
+    for (let i = 0; i < 50; i++) (await load(dir)).dispose();
+    globalThis.gc?.();
+    const heap = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 1000; i++) (await load(dir)).dispose();
+    globalThis.gc?.();
+    expect(process.memoryUsage().heapUsed - heap).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it("refuses a prompt longer than the context", async () => {
+    const dir = join(await tmpDir(), "short");
+    expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--context", "16", "-o", dir)).code).toBe(0);
+    const m = await load(dir);
+    const e = catchSeec(() => m.generate("Once upon a time there was a little girl who loved to play in the park with her dog"));
+    expect(e.code).toBe("runtime.context");
+    expect(e.message).toMatch(/the context holds 16/);
+  });
+});
