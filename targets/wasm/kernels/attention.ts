@@ -13,31 +13,13 @@ export function attention(
   const group = heads / kvHeads;
   memory.copy(kCache + at(pos * kvDim), k, at(T * kvDim));
   memory.copy(vCache + at(pos * kvDim), v, at(T * kvDim));
-  const rootDim = Mathf.sqrt(<f32>headDim);
-  for (let t = 0; t < T; t++) {
-    const n = pos + t + 1;
+  const scale = <f32>1.0 / Mathf.sqrt(<f32>headDim);
+  for (let t = 0; t < T; t++)
     for (let h = 0; h < heads; h++) {
-      const qh = q + at(t * heads * headDim + h * headDim);
-      const oh = out + at(t * heads * headDim + h * headDim);
       const kvOff = at((h / group) * headDim);
-      memory.fill(oh, 0, at(headDim));
-      let max = -Infinity as f32;
-      let sum: f32 = 0;
-      for (let j = 0; j < n; j++) {
-        const s = dot(qh, kCache + at(j * kvDim) + kvOff, headDim) / rootDim;
-        if (s > max) {
-          const rescale = Mathf.exp(max - s);
-          sum *= rescale;
-          scale_(oh, rescale, headDim);
-          max = s;
-        }
-        const p = Mathf.exp(s - max);
-        sum += p;
-        axpy(oh, vCache + at(j * kvDim) + kvOff, p, headDim);
-      }
-      scale_(oh, <f32>1.0 / sum, headDim);
+      const row = at(t * heads * headDim + h * headDim);
+      attendHead(q + row, kCache + kvOff, vCache + kvOff, kvDim, pos + t + 1, headDim, scale, out + row);
     }
-  }
 }
 
 /**
@@ -47,29 +29,34 @@ export function attention(
 export function selfAttention(q: usize, k: usize, v: usize, out: usize, T: i32, heads: i32, headDim: i32, scale: f32): void {
   const D = heads * headDim;
   for (let t = 0; t < T; t++)
-    for (let h = 0; h < heads; h++) {
-      const qh = q + at(t * D + h * headDim), oh = out + at(t * D + h * headDim);
-      memory.fill(oh, 0, at(headDim));
-      let max = -Infinity as f32;
-      let sum: f32 = 0;
-      for (let j = 0; j < T; j++) {
-        const s = dot(qh, k + at(j * D + h * headDim), headDim) * scale;
-        if (s > max) {
-          const rescale = Mathf.exp(max - s);
-          sum *= rescale;
-          scale_(oh, rescale, headDim);
-          max = s;
-        }
-        const p = Mathf.exp(s - max);
-        sum += p;
-        axpy(oh, v + at(j * D + h * headDim), p, headDim);
-      }
-      scale_(oh, <f32>1.0 / sum, headDim);
+    for (let h = 0; h < heads; h++) attendHead(q + at(t * D + h * headDim), k + at(h * headDim), v + at(h * headDim), D, T, headDim, scale, out + at(t * D + h * headDim));
+}
+
+/**
+ * One query against n keys and values (rows `stride` floats apart): an online softmax of
+ * scale · q·k, so the weighted sum of values accumulates in one pass, rescaled as the max grows.
+ */
+@inline function attendHead(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
+  memory.fill(out, 0, at(headDim));
+  let max = -Infinity as f32;
+  let sum: f32 = 0;
+  for (let j = 0; j < n; j++) {
+    const s = dot(q, keys + at(j * stride), headDim) * scale;
+    if (s > max) {
+      const rescale = Mathf.exp(max - s);
+      sum *= rescale;
+      scaleBy(out, rescale, headDim);
+      max = s;
     }
+    const p = Mathf.exp(s - max);
+    sum += p;
+    axpy(out, values + at(j * stride), p, headDim);
+  }
+  scaleBy(out, <f32>1.0 / sum, headDim);
 }
 
 /** y *= a over n elements. */
-@inline function scale_(y: usize, a: f32, n: i32): void {
+@inline function scaleBy(y: usize, a: f32, n: i32): void {
   const av = f32x4.splat(a);
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.mul(v128.load(y + at(i)), av));
