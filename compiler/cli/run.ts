@@ -36,6 +36,7 @@ export function runCommand(): Command {
     .action(async (dir: string, flags: RunFlags) => {
       const model = await loadArtifact(dir);
       if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
+      if (flags.text) throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", { at: "--text", hint: "give a decoder its prompt with --prompt" });
       let text = "";
       for (const piece of model.stream(flags.prompt, flags)) {
         text += piece;

@@ -1,0 +1,192 @@
+// Every error code a user can cause, produced on purpose, with the exit code of its class; and a
+// guard that no code appears in the sources without a test that produces it.
+import { mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, copyFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { build } from "../../compiler/build.js";
+import { readStsb } from "../../compiler/eval/stsb.js";
+import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
+import { loadModel } from "../../compiler/frontends/load.js";
+import { readTfjsGraph } from "../../compiler/frontends/tfjs.js";
+import { tfjsEncoderGraph } from "../../compiler/frontends/tfjs-encoder.js";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import { applySee } from "../../compiler/passes/see.js";
+import { findEmbedding } from "../../compiler/see/factorize.js";
+import { FileSememes } from "../../compiler/see/sememes.js";
+import { WordNet } from "../../compiler/see/wordnet.js";
+import { writeArtifact } from "../../compiler/artifact.js";
+import { ERROR_CLASSES, SeecError } from "../../runtime/errors.js";
+import { load } from "../../runtime/index.js";
+import { Model } from "../../runtime/model.js";
+import { seec } from "../helpers/cli.js";
+import { tmpDir } from "../helpers/compile.js";
+import { catchSeec } from "../helpers/errors.js";
+import { randomFactors } from "../helpers/see.js";
+import { LLAMA2C } from "../helpers/shared.js";
+import { USE_DIR } from "../helpers/use-lite.js";
+
+const rejects = async (p: Promise<unknown>): Promise<SeecError> => {
+  const e = await p.then(() => undefined, (x) => x);
+  if (!(e instanceof SeecError)) throw new Error(`expected a SeecError, got ${e}`);
+  return e;
+};
+
+describe.skipIf(!LLAMA2C)("error codes", () => {
+  const m = LLAMA2C!;
+  let work: string, stories: string, use: string;
+
+  beforeAll(async () => {
+    work = await tmpDir();
+    stories = join(work, "stories");
+    use = join(work, "use");
+    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "-o", stories)).code).toBe(0);
+    expect((await seec("build", USE_DIR, "-o", use)).code).toBe(0);
+  });
+
+  const cli = async (code: string, ...args: string[]) => {
+    const r = await seec(...args);
+    expect(r.stderr).toContain(`error[${code}]`);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.code).toBe(ERROR_CLASSES[code.split(".")[0] as keyof typeof ERROR_CLASSES]);
+  };
+
+  it("usage.eval: eval without --nll or --stsb", () => cli("usage.eval", "eval", stories));
+  it("usage.explain: a piece not in the vocabulary", () => cli("usage.explain", "factorize", m.model, "--tokenizer", m.tokenizer, "--explain", "zzzz"));
+  it("usage.out: factorize without -o", () => cli("usage.out", "factorize", m.model, "--tokenizer", m.tokenizer));
+  it("usage.ratio: a ratio the method cannot reach", () => cli("usage.ratio", "factorize", m.model, "--tokenizer", m.tokenizer, "--ratio", "5000", "-o", join(work, "x.see")));
+  it("usage.text: an encoder run without texts", () => cli("usage.text", "run", use));
+  it("usage.tokenizer: factorize a llama2.c model without its tokenizer", () => cli("usage.tokenizer", "factorize", m.model, "-o", join(work, "y.see")));
+  it("usage.not_a_file: a directory given as the tokenizer", () => cli("usage.not_a_file", "build", m.model, "--tokenizer", work, "-o", join(work, "z")));
+  it("input.eval_text: a text with nothing to score", () => {
+    writeFileSync(join(work, "empty.txt"), "\n\n");
+    return cli("input.eval_text", "eval", stories, "--nll", join(work, "empty.txt"));
+  });
+  it("input.stsb: a file that is not STS-B", () => {
+    writeFileSync(join(work, "bad.tsv"), "a\tb\n");
+    return cli("input.stsb", "eval", use, "--stsb", join(work, "bad.tsv"));
+  });
+  it("usage.text: texts given to a decoder", () => cli("usage.text", "run", stories, "--text", "hello"));
+  it("runtime.family: embedding with a decoder, generating with an encoder", async () => {
+    expect((await rejects(load(stories).then((d) => d.embed(["x"])))).code).toBe("runtime.family");
+    expect((await rejects(load(use).then((e) => e.generate("x")))).code).toBe("runtime.family");
+  });
+  it("io.read: running a directory that is not an artifact", () => cli("io.read", "run", work));
+
+  it("usage.target: a target the API does not know", async () => {
+    expect((await rejects(build({ model: m.model, target: "wasm-gpu" as never, out: join(work, "t") }))).code).toBe("usage.target");
+  });
+
+  it("unsupported.too_large: a model file over 4 GiB is refused before it is read", async () => {
+    const big = join(work, "big.bin");
+    writeFileSync(big, "");
+    truncateSync(big, 5 * 1024 ** 3); // sparse: no disk used
+    expect((await rejects(loadModel({ model: big }))).code).toBe("unsupported.too_large");
+  });
+
+  it("input.checkpoint_version: an unknown version after the ak42 magic", () => {
+    const header = new Uint8Array(256);
+    new DataView(header.buffer).setUint32(0, 0x616b3432, true);
+    new DataView(header.buffer).setInt32(4, 7, true);
+    expect(catchSeec(() => readLlama2cCheckpoint(header, "v7.bin")).code).toBe("input.checkpoint_version");
+  });
+
+  it("input.json, input.manifest, input.weights: a damaged artifact refuses to load", async () => {
+    const copy = (name: string) => {
+      const dir = join(work, name);
+      mkdirSync(dir);
+      for (const f of readdirSync(stories)) if (statSync(join(stories, f)).isFile()) copyFileSync(join(stories, f), join(dir, f));
+      return dir;
+    };
+    const a = copy("bad-json");
+    writeFileSync(join(a, "manifest.json"), "{");
+    expect((await rejects(load(a))).code).toBe("input.json");
+    const b = copy("bad-format");
+    writeFileSync(join(b, "manifest.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), format: "seec/9" }));
+    expect((await rejects(load(b))).code).toBe("input.manifest");
+    const c = copy("bad-weights");
+    writeFileSync(join(c, "weights.bin"), new Uint8Array(16));
+    expect((await rejects(load(c))).code).toBe("input.weights");
+  });
+
+  it("input.tokenizer: a vocab.json that is not a list of [piece, score]", async () => {
+    writeFileSync(join(work, "vocab.json"), '{"a": 1}');
+    expect((await rejects(loadModel({ model: join(USE_DIR, "model.json"), tokenizer: join(work, "vocab.json") }))).code).toBe("input.tokenizer");
+  });
+
+  it("input.see: a .see whose metadata is not SEE's", async () => {
+    const f = randomFactors({ vocab: 4, dim: 4, rank: 1, slots: [["a", 4]] }, 1);
+    f.spec.format = "see/2" as never;
+    const { writeSee, readSee } = await import("../../compiler/see/format.js");
+    expect(catchSeec(() => readSee(writeSee(f), "f.see")).code).toBe("input.see");
+  });
+
+  it("input.sememes, input.stsb: malformed knowledge and evaluation files", () => {
+    expect(catchSeec(() => new FileSememes("s.txt", "cat animal\n")).code).toBe("input.sememes");
+    expect(catchSeec(() => readStsb("1\t2\t3\n", "x.tsv")).code).toBe("input.stsb");
+  });
+
+  it("input.tfjs_graph, unsupported.tfjs_graph: graphs that are not the encoder seec compiles", async () => {
+    const real = await readTfjsGraph(USE_DIR);
+    const noEmbedding = { ...real, nodes: real.nodes.filter((n) => n.op !== "GatherV2") };
+    expect(catchSeec(() => tfjsEncoderGraph("x", noEmbedding)).code).toBe("unsupported.tfjs_graph");
+    const weights = new Map(real.weights);
+    const w = [...weights.entries()].find(([k]) => k.endsWith("FFN/conv1/Tensordot/Reshape_1"))!;
+    weights.set(w[0], { ...w[1], shape: [w[1].shape[0], 7], data: w[1].data.subarray(0, w[1].shape[0] * 7) });
+    expect(catchSeec(() => tfjsEncoderGraph("x", { ...real, weights })).code).toBe("input.tfjs_graph");
+  });
+
+  it("unsupported.tfjs_dtype: string weights", async () => {
+    const dir = join(work, "strings");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "s"), new Uint8Array(8));
+    writeFileSync(join(dir, "model.json"), JSON.stringify({ modelTopology: { node: [] }, weightsManifest: [{ paths: ["s"], weights: [{ name: "w", shape: [2], dtype: "string" }] }] }));
+    expect((await rejects(readTfjsGraph(dir))).code).toBe("unsupported.tfjs_dtype");
+  });
+
+  it("unsupported.no_embedding, unsupported.see: graphs SEE cannot apply to", () => {
+    const b = new GraphBuilder("g", { family: "decoder", config: {} });
+    const table = b.constant("emb", new Float32Array(4 * 4), [4, 4]);
+    b.output(b.node("Add", "sum", [table, table]));
+    const g = b.finish();
+    expect(catchSeec(() => findEmbedding(g)).code).toBe("unsupported.no_embedding");
+    const f = randomFactors({ vocab: 4, dim: 4, rank: 1, slots: [["a", 4]] }, 2);
+    expect(catchSeec(() => applySee(g, f, "materialize")).code).toBe("unsupported.see");
+  });
+
+  it("unsupported.op: an op the wasm backend has no kernel for", async () => {
+    const { binding } = await import("../../targets/wasm/bindings.js");
+    expect(catchSeec(() => binding({ name: "n", op: "Conv3D", inputs: [], outputs: [], attrs: {} })).code).toBe("unsupported.op");
+  });
+
+  it("io.wordnet: WordNet missing", () => {
+    expect(catchSeec(() => WordNet.open(join(work, "no-wordnet"))).code).toBe("io.wordnet");
+  });
+
+  it("io.write: an artifact path that cannot be created", async () => {
+    writeFileSync(join(work, "a-file"), "x");
+    expect((await rejects(writeArtifact(join(work, "a-file", "out"), new Map([["x", "y"]])))).code).toBe("io.write");
+  });
+
+  it("runtime.trap: a trap inside the module becomes an error naming the step", async () => {
+    const manifest = JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8"));
+    const memory = new WebAssembly.Memory({ initial: manifest.memory.pages });
+    const instance = { exports: { memory, forward: () => { throw new WebAssembly.RuntimeError("unreachable"); } } } as unknown as WebAssembly.Instance;
+    const e = catchSeec(() => new Model(manifest, instance).run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) }));
+    expect(e.code).toBe("runtime.trap");
+    expect(e.message).toMatch(/trapped in forward\(\): unreachable/);
+  });
+});
+
+describe("error code coverage", () => {
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+  const root = new URL("../../", import.meta.url).pathname;
+
+  it("every code a user can cause is produced by some test", () => {
+    const source = ["compiler", "runtime", "targets"].flatMap((d) => files(join(root, d))).map((f) => readFileSync(f, "utf8")).join("\n");
+    const tests = files(join(root, "test")).map((f) => readFileSync(f, "utf8").replace(/\\\./g, ".")).join("\n");
+    const codes = [...new Set([...source.matchAll(/"((usage|input|unsupported|mismatch|budget|runtime|io)\.[a-z_]+)"/g)].map((x) => x[1]))];
+    expect(codes.length).toBeGreaterThan(30);
+    expect(codes.filter((c) => !tests.includes(c))).toEqual([]);
+  });
+});
