@@ -14,6 +14,7 @@ import { readSee } from "./see/format.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
 import { bundleRuntime } from "./runtime-bundle.js";
+import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
 import { compileWasm, FLAVOURS, type WasmTarget } from "../targets/wasm/compile.js";
 import { emitAssemblyScript } from "../targets/wasm/emit.js";
@@ -27,6 +28,10 @@ export interface BuildOptions extends ModelSource {
   see?: string;
   /** How a tied output head uses the factors (default materialize). */
   embedHead?: HeadStrategy;
+  /** Add demo.html. */
+  demo?: boolean;
+  /** Add a package.json with this package name. */
+  packageName?: string;
   out: string;
   /** The command line, recorded in the manifest. */
   command?: string;
@@ -61,6 +66,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     model.graph = applySee(model.graph, factors, opts.embedHead ?? "materialize", file);
   }
   const artifact = await compileArtifact(model, { ...opts, stage });
+  // Extras that describe the artifact rather than belong to it: not listed in the manifest.
+  if (opts.demo) artifact.files.set("demo.html", demoPage(artifact.manifest));
+  if (opts.packageName) artifact.files.set("package.json", artifactPackage(opts.packageName, artifact.manifest));
   await stage("write artifact", () => writeArtifact(opts.out, artifact.files));
   return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds };
 }

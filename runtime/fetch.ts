@@ -1,10 +1,19 @@
 /** Reads an artifact file by URL: fetch in browsers, the filesystem for file: URLs in Node. */
 import { SeecError } from "./errors.js";
 
+/**
+ * Node's modules, imported only on Node's paths. The specifier is computed so that bundlers
+ * (esbuild, Vite) building for browsers leave the import alone instead of failing on it.
+ */
+function nodeModule<T>(name: string): Promise<T> {
+  const specifier = `node:${name}`;
+  return import(/* @vite-ignore */ specifier) as Promise<T>;
+}
+
 export async function readBytes(url: URL): Promise<Uint8Array> {
   try {
     if (url.protocol === "file:") {
-      const fs = await import("node:fs/promises");
+      const fs = await nodeModule<typeof import("node:fs/promises")>("fs/promises");
       return new Uint8Array(await fs.readFile(url));
     }
     const res = await fetch(url);
@@ -29,6 +38,6 @@ export async function directoryUrl(dir: string | URL): Promise<URL> {
   if (dir instanceof URL) return dir.href.endsWith("/") ? dir : new URL(`${dir.href}/`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(dir)) return directoryUrl(new URL(dir));
   if (typeof globalThis.location !== "undefined") return directoryUrl(new URL(dir, globalThis.location.href));
-  const { pathToFileURL } = await import("node:url");
+  const { pathToFileURL } = await nodeModule<typeof import("node:url")>("url");
   return directoryUrl(pathToFileURL(dir));
 }

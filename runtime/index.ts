@@ -15,14 +15,25 @@ export { Model, SeecError };
 export type { Feeds, GenerateOptions, Outputs } from "./model.js";
 export type { Manifest } from "./manifest.js";
 
+/** Compiles while downloading where the server says application/wasm; reads then compiles otherwise. */
+async function instantiate(url: URL): Promise<WebAssembly.Instance> {
+  if (url.protocol !== "file:" && typeof WebAssembly.instantiateStreaming === "function") {
+    try {
+      return (await WebAssembly.instantiateStreaming(fetch(url), {})).instance;
+    } catch {
+      // A server that sends another MIME type: fall through to the plain path.
+    }
+  }
+  return (await WebAssembly.instantiate((await readBytes(url)) as BufferSource, {})).instance;
+}
+
 /** Loads an artifact from a directory (URL or, in Node, a path); by default the one holding this module. */
 export async function load(dir?: string | URL): Promise<Model> {
   const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
   const manifest = await readJson<Manifest>(new URL("manifest.json", base));
   if (manifest.format !== "seec/1")
     throw new SeecError("input.manifest", `unsupported artifact format ${JSON.stringify(manifest.format)}`, { file: new URL("manifest.json", base).href });
-  const [wasm, weights] = await Promise.all([readBytes(new URL("model.wasm", base)), readBytes(new URL("weights.bin", base))]);
-  const { instance } = await WebAssembly.instantiate(wasm as BufferSource, {});
+  const [instance, weights] = await Promise.all([instantiate(new URL("model.wasm", base)), readBytes(new URL("weights.bin", base))]);
   const memory = (instance.exports as { memory: WebAssembly.Memory }).memory;
   if (weights.byteLength !== manifest.memory.weights.bytes)
     throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });

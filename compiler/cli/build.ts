@@ -7,6 +7,8 @@ interface BuildFlags {
   tokenizer?: string;
   see?: string;
   embedHead: "materialize" | "stream";
+  demo?: boolean;
+  package?: string;
   target: WasmTarget;
   out: string;
   maxChunk?: number;
@@ -27,6 +29,8 @@ export function buildCommand(): Command {
     .option("--see <factors>", "SEE factors (.see, from seec factorize) that replace the token embedding")
     .addOption(new Option("--embed-head <how>", "a tied output head over SEE factors: rebuild the table once at load, or rows on the fly each step (no vocab×dim memory)").choices(["materialize", "stream"]).default("materialize"))
     .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
+    .option("--demo", "add demo.html, a page that runs the model (serve it with seec serve)")
+    .option("--package <name>", "add a package.json so the directory can be published or installed")
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
       const result = await build({
@@ -34,6 +38,8 @@ export function buildCommand(): Command {
         tokenizer: flags.tokenizer,
         see: flags.see,
         embedHead: flags.embedHead,
+        demo: flags.demo,
+        packageName: flags.package,
         target: flags.target,
         out: flags.out,
         maxChunk: flags.maxChunk,

@@ -8,6 +8,7 @@ import { evalCommand } from "./eval.js";
 import { factorizeCommand } from "./factorize.js";
 import { inspectCommand } from "./inspect.js";
 import { runCommand } from "./run.js";
+import { serveCommand } from "./serve.js";
 
 const program = new Command("seec")
   .description("Compile transformers with SEE-compressed embeddings into small, fast WebAssembly.")
@@ -16,7 +17,7 @@ const program = new Command("seec")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
-program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(evalCommand()).addCommand(demoCommand());
+program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(evalCommand()).addCommand(serveCommand()).addCommand(demoCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

@@ -1,0 +1,74 @@
+// The artifacts in a real browser: each demo page, served over HTTP, must show what Node computes
+// for the same input. Screenshots of the pages go to test/screenshots/ (the README shows them).
+import { join } from "node:path";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveDirectory } from "../../compiler/serve.js";
+import { load } from "../../runtime/index.js";
+import { HAS_CHROMIUM, launchChromium } from "../helpers/browser.js";
+import { seec } from "../helpers/cli.js";
+import { tmpDir } from "../helpers/compile.js";
+import { LLAMA2C } from "../helpers/shared.js";
+import { USE_DIR } from "../helpers/use-lite.js";
+
+const SCREENSHOTS = new URL("../screenshots/", import.meta.url).pathname;
+
+describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", () => {
+  let root: string, server: Server, base: string, browser: Awaited<ReturnType<typeof launchChromium>>;
+
+  beforeAll(async () => {
+    root = await tmpDir();
+    const builds = await Promise.all([
+      seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--demo", "-o", join(root, "stories")),
+      seec("build", USE_DIR, "--demo", "--package", "use-lite-seec", "-o", join(root, "use")),
+    ]);
+    for (const b of builds) expect(b.code, b.stderr).toBe(0);
+    server = await serveDirectory(root, 0);
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    server?.close();
+  });
+
+  async function openDemo(name: string) {
+    const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${base}/${name}/demo.html`);
+    await page.waitForSelector("body[data-state=done]", { timeout: 60_000 });
+    expect(errors).toEqual([]);
+    return { page, result: await page.evaluate(() => (window as unknown as { seecResult: Record<string, unknown> }).seecResult) };
+  }
+
+  it("--package writes a package.json whose entry points are the runtime and its typings", async () => {
+    const { readFileSync, existsSync } = await import("node:fs");
+    const pkg = JSON.parse(readFileSync(join(root, "use", "package.json"), "utf8"));
+    expect(pkg).toMatchObject({ name: "use-lite-seec", type: "module", main: "index.mjs", types: "index.d.ts" });
+    for (const f of pkg.files) expect(existsSync(join(root, "use", f)), f).toBe(true);
+    expect(pkg.files).toContain("model.wasm");
+  });
+
+  it("stories260K: the page generates the same greedy text as Node", async () => {
+    const { page, result } = await openDemo("stories");
+    const node = await load(join(root, "stories"));
+    expect(result.text).toBe(node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
+    expect(result.backend).toBe("wasm-simd");
+    expect(result.bytes as number).toBeGreaterThan(1_000_000); // the weights came over the wire
+    await page.screenshot({ path: join(SCREENSHOTS, "demo-stories260K.png") });
+  });
+
+  it("USE-Lite: the page's similarity matrix equals Node's", async () => {
+    const { page, result } = await openDemo("use");
+    const node = await load(join(root, "use"));
+    const texts = result.texts as string[];
+    const vectors = node.embed(texts);
+    const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0));
+    const similarity = result.similarity as number[][];
+    similarity.forEach((row, i) => row.forEach((c, j) => expect(c).toBeCloseTo(cos(vectors[i], vectors[j]), 5)));
+    await page.screenshot({ path: join(SCREENSHOTS, "demo-use-lite.png") });
+  });
+});
