@@ -84,7 +84,7 @@ export async function factorize(model: LoadedModel, opts: FactorizeOptions): Pro
       denseBytes: dense * 4,
       shippedBytes: shippedBytes(f),
       ratioByBytes: (dense * 4) / shippedBytes(f),
-      fidelity: fidelity(denseTable(f), emb.data, emb.vocab, emb.dim, 1000, opts.seed),
+      fidelity: fidelity(denseTable(f), emb.data, emb.vocab, emb.dim, 500, opts.seed),
       loss,
       seconds: (performance.now() - t0) / 1000,
     };

@@ -49,16 +49,24 @@ export function fitFactors(f: SeeFactors, target: Float32Array, opts: FitOptions
   const weight = (t: number) => opts.tokenWeights?.[t] ?? 1;
 
   // Scratch, reused across tokens.
-  const vecs = Array.from({ length: rank }, () => q.map((w) => new Float32Array(w)));
+  const vecs: Float32Array[][] = Array.from({ length: rank }, () => q.map((w) => new Float32Array(w)));
   const prefix = Array.from({ length: n + 1 }, (_, j) => new Float64Array(q.slice(0, j).reduce((a, b) => a * b, 1)));
   const suffix = Array.from({ length: n + 1 }, (_, j) => new Float64Array(q.slice(j).reduce((a, b) => a * b, 1)));
-  const products = Array.from({ length: rank }, () => new Float64Array(width));
   const e = new Float64Array(dim);
   const g = new Float64Array(width);
   const dv = q.map((w) => new Float64Array(w));
   const curve: number[] = [];
   let step = 0;
 
+  // A single-index slot's vector is a view of its table row; a bag's is summed into scratch.
+  const bagScratch = Array.from({ length: rank }, () => q.map((w) => new Float32Array(w)));
+  const vectorOf = (j: number, k: number, t: number): Float32Array => {
+    const s = f.slots[j];
+    if (!("index" in s)) return slotVector(f, j, k, t, bagScratch[k][j]);
+    const src = f.spec.sources[slots[j].source];
+    const row = k * src.rows * src.q + s.index[t] * src.q;
+    return f.tables[slots[j].source].subarray(row, row + src.q);
+  };
   const kron = (a: Float64Array, v: Float32Array, out: Float64Array) => {
     for (let i = 0; i < a.length; i++) for (let j = 0; j < v.length; j++) out[i * v.length + j] = a[i] * v[j];
   };
@@ -80,8 +88,7 @@ export function fitFactors(f: SeeFactors, target: Float32Array, opts: FitOptions
         e.fill(0);
         for (let k = 0; k < rank; k++) {
           prefix[0][0] = 1;
-          for (let j = 0; j < n; j++) kron(prefix[j], slotVector(f, j, k, t, vecs[k][j]), prefix[j + 1]);
-          products[k].set(prefix[n]);
+          for (let j = 0; j < n; j++) kron(prefix[j], (vecs[k][j] = vectorOf(j, k, t)), prefix[j + 1]);
           for (let i = 0; i < dim; i++) e[i] += prefix[n][i];
         }
         // Loss and its gradient with respect to e.
@@ -144,13 +151,14 @@ function scatter(f: SeeFactors, grads: Record<string, Float32Array>, slot: numbe
   const grad = grads[spec.source];
   const base = k * src.rows * src.q;
   const s = f.slots[slot];
-  const add = (row: number, w: number) => {
-    for (let i = 0; i < src.q; i++) grad[base + row * src.q + i] += w * dv[i];
-  };
-  if ("index" in s) return add(s.index[t], 1);
+  if ("index" in s) return addRow(grad, base + s.index[t] * src.q, 1, dv, src.q);
   const { offsets, ids, weights } = s.bag;
-  if (offsets[t] === offsets[t + 1]) return add(src.null ?? 0, 1);
-  for (let m = offsets[t]; m < offsets[t + 1]; m++) add(ids[m], weights[m]);
+  if (offsets[t] === offsets[t + 1]) return addRow(grad, base + (src.null ?? 0) * src.q, 1, dv, src.q);
+  for (let m = offsets[t]; m < offsets[t + 1]; m++) addRow(grad, base + ids[m] * src.q, weights[m], dv, src.q);
+}
+
+function addRow(grad: Float32Array, at: number, w: number, dv: Float64Array, q: number): void {
+  for (let i = 0; i < q; i++) grad[at + i] += w * dv[i];
 }
 
 function adamStep(p: Float32Array, g: Float32Array, s: { m: Float32Array; v: Float32Array }, lr: number, step: number): void {
