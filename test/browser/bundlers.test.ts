@@ -1,13 +1,10 @@
 // A tiny web app that imports a seec artifact, bundled by esbuild and by Vite with no plugin, runs
 // in headless Chromium and generates what Node generates.
 import { mkdirSync, writeFileSync } from "node:fs";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveDirectory } from "../../compiler/serve.js";
 import { load } from "../../runtime/index.js";
-import { HAS_CHROMIUM, launchChromium } from "../helpers/browser.js";
+import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
@@ -19,7 +16,7 @@ document.body.dataset.state = "done";
 `;
 
 describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app", () => {
-  let root: string, server: Server, base: string, browser: Awaited<ReturnType<typeof launchChromium>>, expected: string;
+  let root: string, session: Awaited<ReturnType<typeof servedBrowser>>, expected: string;
 
   beforeAll(async () => {
     root = await tmpDir();
@@ -28,24 +25,13 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
     writeFileSync(join(root, "app", "main.js"), APP);
     writeFileSync(join(root, "app", "index.html"), '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>');
     expected = (await load(join(root, "stories"))).generate("One day", { maxTokens: 24, temperature: 0 });
-    server = await serveDirectory(root, 0);
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium();
+    session = await servedBrowser(root);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    server?.close();
-  });
+  afterAll(() => session?.close());
 
   async function textOf(path: string): Promise<string> {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${base}${path}`);
-    await page.waitForSelector("body[data-state=done]", { timeout: 30_000 });
-    expect(errors).toEqual([]);
-    return page.evaluate(() => document.body.textContent ?? "");
+    return (await session.open(path)).evaluate(() => document.body.textContent ?? "");
   }
 
   it("esbuild (platform browser, bundled) needs nothing special", async () => {

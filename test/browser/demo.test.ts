@@ -1,12 +1,9 @@
 // The artifacts in a real browser: each demo page, served over HTTP, must show what Node computes
 // for the same input. Screenshots of the pages go to test/screenshots/ (the README shows them).
 import { join } from "node:path";
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveDirectory } from "../../compiler/serve.js";
 import { load } from "../../runtime/index.js";
-import { HAS_CHROMIUM, launchChromium } from "../helpers/browser.js";
+import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
@@ -15,7 +12,7 @@ import { USE_DIR } from "../helpers/use-lite.js";
 const SCREENSHOTS = new URL("../screenshots/", import.meta.url).pathname;
 
 describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", () => {
-  let root: string, server: Server, base: string, browser: Awaited<ReturnType<typeof launchChromium>>;
+  let root: string, session: Awaited<ReturnType<typeof servedBrowser>>;
 
   beforeAll(async () => {
     root = await tmpDir();
@@ -24,23 +21,13 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
       seec("build", USE_DIR, "--demo", "--package", "use-lite-seec", "-o", join(root, "use")),
     ]);
     for (const b of builds) expect(b.code, b.stderr).toBe(0);
-    server = await serveDirectory(root, 0);
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await launchChromium();
+    session = await servedBrowser(root);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    server?.close();
-  });
+  afterAll(() => session?.close());
 
   async function openDemo(name: string) {
-    const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(`${base}/${name}/demo.html`);
-    await page.waitForSelector("body[data-state=done]", { timeout: 60_000 });
-    expect(errors).toEqual([]);
+    const page = await session.open(`/${name}/demo.html`);
     return { page, result: await page.evaluate(() => (window as unknown as { seecResult: Record<string, unknown> }).seecResult) };
   }
 

@@ -16,3 +16,28 @@ export async function launchChromium() {
     args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
   });
 }
+
+/** A directory served on loopback and a browser to look at it with. */
+export async function servedBrowser(root: string) {
+  const { serveDirectory } = await import("../../compiler/serve.js");
+  const server = await serveDirectory(root, 0);
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const browser = await launchChromium();
+  return {
+    base,
+    /** Opens a page, waits until it marks itself done, and fails on any uncaught page error. */
+    async open(path: string, viewport = { width: 900, height: 700 }) {
+      const page = await browser.newPage({ viewport });
+      const errors: string[] = [];
+      page.on("pageerror", (e) => errors.push(e.message));
+      await page.goto(`${base}${path}`);
+      await page.waitForSelector("body[data-state=done]", { timeout: 60_000 });
+      if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
+      return page;
+    },
+    async close() {
+      await browser.close();
+      server.close();
+    },
+  };
+}
