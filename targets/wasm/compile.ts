@@ -14,14 +14,17 @@ type BinaryenFeature = "SIMD128" | "BulkMemory" | "BulkMemoryOpt" | "SignExt" | 
 export interface Flavour {
   /** AssemblyScript feature names. */
   enable: string[];
-  /** The features the module may use, for Binaryen. */
+  /** The features the module may use, for Binaryen (which refuses anything else). */
   features: BinaryenFeature[];
+  /** A directory beside kernels/ whose files replace kernels/ files of the same name. */
+  overrides?: string;
 }
 
 const BASE_FEATURES: BinaryenFeature[] = ["BulkMemory", "BulkMemoryOpt", "SignExt", "MutableGlobals", "NontrappingFPToInt"];
 
 export const FLAVOURS = {
   "wasm-simd": { enable: ["simd", "bulk-memory"], features: ["SIMD128", ...BASE_FEATURES] },
+  wasm: { enable: ["bulk-memory"], features: BASE_FEATURES, overrides: "kernels-scalar" },
 } satisfies Record<string, Flavour>;
 
 export type WasmTarget = keyof typeof FLAVOURS;
@@ -35,10 +38,11 @@ export interface CompileInput {
   exports: string[];
 }
 
-export async function kernelSources(): Promise<Record<string, string>> {
-  const files = (await readdir(KERNELS_DIR)).filter((f) => f.endsWith(".ts")).sort();
+/** The kernel library for a flavour: kernels/, with the flavour's overrides in place of their namesakes. */
+export async function kernelSources(flavour: Flavour): Promise<Record<string, string>> {
   const sources: Record<string, string> = {};
-  for (const f of files) sources[`kernels/${f}`] = await readFile(new URL(f, KERNELS_DIR), "utf8");
+  for (const dir of [KERNELS_DIR, ...(flavour.overrides ? [packageFile(`targets/wasm/${flavour.overrides}/`)] : [])])
+    for (const f of (await readdir(dir)).filter((f) => f.endsWith(".ts")).sort()) sources[`kernels/${f}`] = await readFile(new URL(f, dir), "utf8");
   return sources;
 }
 
@@ -47,7 +51,7 @@ export async function compileWasm({ program, target, pages, exports }: CompileIn
   const { options } = JSON.parse(await readFile(ASCONFIG, "utf8"));
   const { default: asc } = await import("assemblyscript/asc");
   const result = await asc.compileString(
-    { "model.ts": program, ...(await kernelSources()) },
+    { "model.ts": program, ...(await kernelSources(flavour)) },
     { ...options, enable: flavour.enable, initialMemory: pages },
   );
   if (result.error || !result.binary)

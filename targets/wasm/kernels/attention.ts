@@ -1,4 +1,4 @@
-import { at, dot } from "./simd";
+import { at, axpy, dot, scaleBy } from "./simd";
 
 /**
  * Causal attention over the KV cache with grouped-query heads.
@@ -53,20 +53,4 @@ export function selfAttention(q: usize, k: usize, v: usize, out: usize, T: i32, 
     axpy(out, values + at(j * stride), p, headDim);
   }
   scaleBy(out, <f32>1.0 / sum, headDim);
-}
-
-/** y *= a over n elements. */
-@inline function scaleBy(y: usize, a: f32, n: i32): void {
-  const av = f32x4.splat(a);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.mul(v128.load(y + at(i)), av));
-  for (; i < n; i++) store<f32>(y + at(i), load<f32>(y + at(i)) * a);
-}
-
-/** y += a · x over n elements. */
-@inline function axpy(y: usize, x: usize, a: f32, n: i32): void {
-  const av = f32x4.splat(a);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.add(v128.load(y + at(i)), f32x4.mul(av, v128.load(x + at(i)))));
-  for (; i < n; i++) store<f32>(y + at(i), load<f32>(y + at(i)) + a * load<f32>(x + at(i)));
 }

@@ -1,4 +1,4 @@
-import { at } from "./simd";
+import { at, axpy } from "./simd";
 
 /** out[i·nb + j] = a[i] · b[j]: the Kronecker product of two vectors. */
 export function kron(a: usize, na: i32, b: usize, nb: i32, out: usize): void {
@@ -8,17 +8,9 @@ export function kron(a: usize, na: i32, b: usize, nb: i32, out: usize): void {
   }
 }
 
-/** acc += a ⊗ c: for each a[i], nc consecutive multiply-adds, four lanes at a time. */
+/** acc += a ⊗ c: for each a[i], nc consecutive multiply-adds (vectorized over the innermost slot). */
 export function kronAccumulate(a: usize, na: i32, c: usize, nc: i32, acc: usize): void {
-  const nc4 = nc & ~3;
-  for (let i = 0; i < na; i++) {
-    const ai = load<f32>(a + at(i));
-    const av = f32x4.splat(ai);
-    const row = acc + at(i * nc);
-    let j = 0;
-    for (; j < nc4; j += 4) v128.store(row + at(j), f32x4.add(v128.load(row + at(j)), f32x4.mul(av, v128.load(c + at(j)))));
-    for (; j < nc; j++) store<f32>(row + at(j), load<f32>(row + at(j)) + ai * load<f32>(c + at(j)));
-  }
+  for (let i = 0; i < na; i++) axpy(acc + at(i * nc), c, load<f32>(a + at(i)), nc);
 }
 
 /** out = sum over token t's bag of weight · table row (rows of q), or the null row when the bag is empty. */

@@ -1,4 +1,4 @@
-import { at, dot, hsum } from "./simd";
+import { addVec, at, dot, hsum } from "./simd";
 
 /**
  * y[t, n] = sum_k x[t, k] · w[n, k] + b[n]   (x: [T, K], w: [N, K] row-major, y: [T, N]; b = 0: no bias).
@@ -86,7 +86,5 @@ function linear1(x: usize, w: usize, y: usize, K: i32, N: i32): void {
 }
 
 function addBias(y: usize, b: usize, N: i32): void {
-  let i = 0;
-  for (; i + 4 <= N; i += 4) v128.store(y + at(i), f32x4.add(v128.load(y + at(i)), v128.load(b + at(i))));
-  for (; i < N; i++) store<f32>(y + at(i), load<f32>(y + at(i)) + load<f32>(b + at(i)));
+  addVec(y, b, y, N);
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../../compiler/ir/builder.js";
 import { Interpreter } from "../../../compiler/ir/interpreter.js";
 import type { Attrs, TensorData } from "../../../compiler/ir/graph.js";
+import type { WasmTarget } from "../../../targets/wasm/compile.js";
 import { compileAndLoad } from "../../helpers/compile.js";
 import { maxAbsDiff, randomF32, rng } from "../../helpers/random.js";
 
@@ -22,8 +23,8 @@ function oneOp(op: string, inputs: { name: string; shape: (number | string)[]; d
   return b.finish();
 }
 
-async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<string, TensorData>[]) {
-  const model = await compileAndLoad(graph);
+async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<string, TensorData>[], target: WasmTarget) {
+  const model = await compileAndLoad(graph, target);
   const ref = new Interpreter(graph);
   for (const feeds of calls) {
     const want = ref.run(feeds).out.data;
@@ -34,7 +35,7 @@ async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<strin
   }
 }
 
-describe("wasm-simd kernels match the reference interpreter", () => {
+describe.each(["wasm-simd", "wasm"] as const)("%s kernels match the reference interpreter", (target) => {
   it.each([
     [13, 7],
     [3, 1],
@@ -42,27 +43,27 @@ describe("wasm-simd kernels match the reference interpreter", () => {
     [17, 9],
   ])("Linear with K=%i, N=%i for T = 1, 3, 5", async (K, N) => {
     const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }], [{ name: "w", data: randomF32(N * K, K * 100 + N), shape: [N, K] }]);
-    await expectParity(g, [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })));
+    await expectParity(g, [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })), target);
   });
 
   it.each([19, 5, 64])("RMSNorm over %i features", async (D) => {
     const g = oneOp("RMSNorm", [{ name: "x", shape: ["T", D] }], [{ name: "w", data: randomF32(D, 7), shape: [D] }], { epsilon: 1e-5 });
-    await expectParity(g, [1, 4].map((T) => ({ x: randomF32(T * D, T + D, 3) })));
+    await expectParity(g, [1, 4].map((T) => ({ x: randomF32(T * D, T + D, 3) })), target);
   });
 
   it.each(["Add", "SwiGLU"])("%s over 23 features", async (op) => {
     const g = oneOp(op, [{ name: "a", shape: ["T", 23] }, { name: "b", shape: ["T", 23] }], []);
-    await expectParity(g, [1, 5].map((T) => ({ a: randomF32(T * 23, T, 4), b: randomF32(T * 23, T + 9, 4) })));
+    await expectParity(g, [1, 5].map((T) => ({ a: randomF32(T * 23, T, 4), b: randomF32(T * 23, T + 9, 4) })), target);
   });
 
   it("Gather rows of an 11 x 13 table, every id including the last", async () => {
     const g = oneOp("Gather", [{ name: "ids", shape: ["T"], dtype: "i32" }], [{ name: "table", data: randomF32(11 * 13, 3), shape: [11, 13] }], {}, [], ["table", "ids"]);
-    await expectParity(g, [Int32Array.of(10), Int32Array.of(0, 5, 10, 3, 7)].map((ids) => ({ ids })));
+    await expectParity(g, [Int32Array.of(10), Int32Array.of(0, 5, 10, 3, 7)].map((ids) => ({ ids })), target);
   });
 
   it("LastRow of 3 and 1 rows of 7", async () => {
     const g = oneOp("LastRow", [{ name: "x", shape: ["T", 7] }], []);
-    await expectParity(g, [3, 1].map((T) => ({ x: randomF32(T * 7, T) })));
+    await expectParity(g, [3, 1].map((T) => ({ x: randomF32(T * 7, T) })), target);
   });
 
   it("RoPE with 3 heads of 6 at positions 0 and 9", async () => {
@@ -71,7 +72,7 @@ describe("wasm-simd kernels match the reference interpreter", () => {
       { name: "cos", data: randomF32(CONTEXT * half, 1), shape: [CONTEXT, half] },
       { name: "sin", data: randomF32(CONTEXT * half, 2), shape: [CONTEXT, half] },
     ], { headDim: 6, interleaved: 1 });
-    await expectParity(g, [{ x: randomF32(18 * 4, 4), pos: Int32Array.of(0) }, { x: randomF32(18 * 2, 5), pos: Int32Array.of(9) }]);
+    await expectParity(g, [{ x: randomF32(18 * 4, 4), pos: Int32Array.of(0) }, { x: randomF32(18 * 2, 5), pos: Int32Array.of(9) }], target);
   });
 
   it("Attention with 6 query heads over 2 KV heads of width 5, across calls that fill the cache", async () => {
@@ -90,6 +91,6 @@ describe("wasm-simd kernels match the reference interpreter", () => {
       pos += T;
       return feeds;
     });
-    await expectParity(g, calls);
+    await expectParity(g, calls, target);
   });
 });

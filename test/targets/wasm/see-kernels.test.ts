@@ -30,11 +30,11 @@ const SHAPES: [string, Shape][] = [
 ];
 
 describe("SEE kernels match the reference interpreter", () => {
-  for (const head of ["materialize", "stream"] as const)
-    it.each(SHAPES)(`%s (${head} head)`, async (_name, shape) => {
+  for (const [head, target] of [["materialize", "wasm-simd"], ["stream", "wasm-simd"], ["stream", "wasm"]] as const)
+    it.each(SHAPES)(`%s (${head} head, ${target})`, async (_name, shape) => {
       const graph = tiedModel(shape, head);
       expect([...graph.values.keys()]).not.toContain("emb"); // the dense table is gone
-      const model = await compileAndLoad(graph);
+      const model = await compileAndLoad(graph, target);
       const ref = new Interpreter(graph);
       for (const ids of [Int32Array.of(0), Int32Array.from({ length: 6 }, (_, i) => (i * 5 + 3) % shape.vocab), Int32Array.of(shape.vocab - 1, 1)]) {
         const want = ref.run({ ids });
