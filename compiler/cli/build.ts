@@ -52,7 +52,7 @@ export function buildCommand(): Command {
       const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
       process.stdout.write(
         `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +
-          `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, KV cache ${formatBytes(result.plan.state.bytes)})\n`,
+          `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)})\n`,
       );
     });
 }

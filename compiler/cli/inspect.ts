@@ -28,16 +28,18 @@ export function inspectCommand(): Command {
 
 function formatInspection(r: Inspection, listPlan: boolean): string {
   const lines = [`${r.name}: ${r.model.family}, ${Object.entries(r.model.config).map(([k, v]) => `${k} ${v}`).join(", ")}`, "", "ops"];
-  for (const [op, n] of Object.entries(r.ops).sort(([, a], [, b]) => b - a)) lines.push(`  ${op.padEnd(12)} ${String(n).padStart(6)}`);
+  const opWidth = Math.max(...Object.keys(r.ops).map((o) => o.length));
+  for (const [op, n] of Object.entries(r.ops).sort(([, a], [, b]) => b - a)) lines.push(`  ${op.padEnd(opWidth)} ${String(n).padStart(6)}`);
   lines.push("", "parameters");
+  const width = Math.max(5, ...Object.keys(r.parameters).map((g) => g.length));
   for (const [group, g] of Object.entries(r.parameters))
-    lines.push(`  ${group.padEnd(28)} ${String(g.parameters).padStart(10)}  ${formatBytes(g.bytes).padStart(10)}  (${g.tensors} tensor${g.tensors > 1 ? "s" : ""})`);
-  lines.push(`  ${"total".padEnd(28)} ${String(r.totalParameters).padStart(10)}`, "", "memory plan");
+    lines.push(`  ${group.padEnd(width)} ${String(g.parameters).padStart(10)}  ${formatBytes(g.bytes).padStart(10)}  (${g.tensors} tensor${g.tensors > 1 ? "s" : ""})`);
+  lines.push(`  ${"total".padEnd(width)} ${String(r.totalParameters).padStart(10)}`, "", "memory plan");
   const m = r.memory;
   lines.push(
     `  weights      ${formatBytes(m.weights.bytes).padStart(10)}  (${m.weights.entries.length} tensors)`,
     `  activations  ${formatBytes(m.arena.bytes).padStart(10)}  (${m.arena.entries.length} tensors sharing one arena by lifetime)`,
-    `  state        ${formatBytes(m.state.bytes).padStart(10)}  (KV cache)`,
+    `  state        ${formatBytes(m.state.bytes).padStart(10)}  (KV cache, scratch, tables built at load)`,
     `  peak         ${formatBytes(m.totalBytes).padStart(10)}`,
   );
   if (listPlan) {
