@@ -16,7 +16,7 @@ import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-me
 import { bundleRuntime } from "./runtime-bundle.js";
 import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
-import { compileWasm, FLAVOURS, type WasmTarget } from "../targets/wasm/compile.js";
+import { compileWasm, FLAVOURS, MODULES, type WasmTarget } from "../targets/wasm/compile.js";
 import { emitAssemblyScript } from "../targets/wasm/emit.js";
 import { layoutMemory, type WasmLayout } from "../targets/wasm/layout.js";
 
@@ -90,11 +90,14 @@ export async function compileArtifact(
   const planned = await stage("plan memory", () => planMemory(model.graph));
   const layout = layoutMemory(planned.plan);
   const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION });
-  const wasm = await stage("compile wasm", () => compileWasm({ program, target: opts.target, pages: layout.pages, exports: ["forward", "init"] }));
+  const modules = MODULES[opts.target];
+  const wasm = await stage("compile wasm", () =>
+    Promise.all(modules.map((m) => compileWasm({ program, target: m.backend, pages: layout.pages, exports: ["forward", "init"] }))),
+  );
   const runtime = await stage("bundle runtime", bundleRuntime);
 
   const files = new Map<string, Uint8Array | string>([
-    ["model.wasm", wasm],
+    ...modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]),
     ["weights.bin", packWeights(planned)],
     ["index.mjs", runtime.js],
     ["index.d.ts", runtime.dts],
@@ -127,6 +130,7 @@ function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: {
     command: opts.command ?? "",
     name: graph.name,
     target: opts.target,
+    modules: MODULES[opts.target],
     model: modelInfo(graph),
     dims: graph.dims,
     inputs: graph.inputs.map(spec),

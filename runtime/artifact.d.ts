@@ -27,6 +27,8 @@ export interface Manifest {
   command: string;
   name: string;
   target: string;
+  /** The compiled modules, in the order to try them: the first that WebAssembly.validate accepts runs. */
+  modules: { backend: string; file: string }[];
   model: { family: "decoder" | "encoder"; config: Record<string, number>; bosId?: number; eosId?: number };
   dims: Record<string, { max: number }>;
   inputs: TensorSpec[];
@@ -56,7 +58,7 @@ export declare class Model {
   readonly manifest: Manifest;
   /** What the last stream()/generate() call did. */
   readonly stats: GenerationStats;
-  /** The backend running the model, e.g. "wasm-simd". */
+  /** The backend running the model: "wasm-relaxed", "wasm-simd" or "wasm". */
   readonly backend: string;
   readonly contextLength: number;
   /** One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`. */

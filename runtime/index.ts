@@ -15,6 +15,19 @@ export { Model, SeecError };
 export type { Feeds, GenerateOptions, Outputs } from "./model.js";
 export type { Manifest } from "./manifest.js";
 
+/**
+ * The first module this engine validates (a relaxed-SIMD module falls back to the SIMD128 one).
+ * A single module compiles while it downloads.
+ */
+async function instantiateFirst(modules: Manifest["modules"], base: URL): Promise<{ instance: WebAssembly.Instance; backend: string }> {
+  if (modules.length === 1) return { instance: await instantiate(new URL(modules[0].file, base)), backend: modules[0].backend };
+  for (const m of modules) {
+    const bytes = await readBytes(new URL(m.file, base));
+    if (WebAssembly.validate(bytes as BufferSource)) return { instance: (await WebAssembly.instantiate(bytes as BufferSource, {})).instance, backend: m.backend };
+  }
+  throw new SeecError("runtime.engine", `this engine runs none of the artifact's modules (${modules.map((m) => m.backend).join(", ")})`, { hint: "rebuild with --target wasm" });
+}
+
 /** Compiles while downloading where the server says application/wasm; reads then compiles otherwise. */
 async function instantiate(url: URL): Promise<WebAssembly.Instance> {
   if (url.protocol !== "file:" && typeof WebAssembly.instantiateStreaming === "function") {
@@ -33,12 +46,12 @@ export async function load(dir?: string | URL): Promise<Model> {
   const manifest = await readJson<Manifest>(new URL("manifest.json", base));
   if (manifest.format !== "seec/1")
     throw new SeecError("input.manifest", `unsupported artifact format ${JSON.stringify(manifest.format)}`, { file: new URL("manifest.json", base).href });
-  const [instance, weights] = await Promise.all([instantiate(new URL("model.wasm", base)), readBytes(new URL("weights.bin", base))]);
+  const [{ instance, backend }, weights] = await Promise.all([instantiateFirst(manifest.modules, base), readBytes(new URL("weights.bin", base))]);
   const memory = (instance.exports as { memory: WebAssembly.Memory }).memory;
   if (weights.byteLength !== manifest.memory.weights.bytes)
     throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
   new Uint8Array(memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
   (instance.exports as { init?: () => void }).init?.();
   const tokenizer = manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
-  return new Model(manifest, instance, tokenizer);
+  return new Model(manifest, instance, tokenizer, backend);
 }

@@ -22,6 +22,8 @@ export interface Manifest {
   command: string;
   name: string;
   target: string;
+  /** The compiled modules, in the order to try them: the first that WebAssembly.validate accepts runs. */
+  modules: { backend: string; file: string }[];
   model: {
     family: "decoder" | "encoder";
     config: Record<string, number>;

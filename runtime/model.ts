@@ -44,8 +44,9 @@ export class Model {
     readonly manifest: Manifest,
     instance: WebAssembly.Instance,
     readonly tokenizer?: Tokenizer,
+    backend = manifest.target,
   ) {
-    this.backend = manifest.target;
+    this.backend = backend;
     this.exports = instance.exports as unknown as Exports;
     this.symbolic = Object.fromEntries(Object.entries(manifest.dims).map(([k, v]) => [k, v.max]));
   }

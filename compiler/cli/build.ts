@@ -48,7 +48,8 @@ export function buildCommand(): Command {
         progress: progress(!flags.json),
       });
       if (flags.json) return printJson({ out: result.out, seconds: result.seconds, manifest: result.manifest });
-      const files = Object.entries(result.manifest.files).map(([name, f]) => `  ${name.padEnd(16)} ${formatBytes(f.bytes).padStart(10)}`);
+      const width = Math.max(...Object.keys(result.manifest.files).map((n) => n.length));
+      const files = Object.entries(result.manifest.files).map(([name, f]) => `  ${name.padEnd(width)} ${formatBytes(f.bytes).padStart(10)}`);
       const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
       process.stdout.write(
         `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +

@@ -9,7 +9,7 @@ import { SeecError } from "../../runtime/errors.js";
 const KERNELS_DIR = packageFile("targets/wasm/kernels/");
 const ASCONFIG = packageFile("asconfig.json");
 
-type BinaryenFeature = "SIMD128" | "BulkMemory" | "BulkMemoryOpt" | "SignExt" | "MutableGlobals" | "NontrappingFPToInt";
+type BinaryenFeature = "SIMD128" | "RelaxedSIMD" | "BulkMemory" | "BulkMemoryOpt" | "SignExt" | "MutableGlobals" | "NontrappingFPToInt";
 
 export interface Flavour {
   /** AssemblyScript feature names. */
@@ -24,8 +24,19 @@ const BASE_FEATURES: BinaryenFeature[] = ["BulkMemory", "BulkMemoryOpt", "SignEx
 
 export const FLAVOURS = {
   "wasm-simd": { enable: ["simd", "bulk-memory"], features: ["SIMD128", ...BASE_FEATURES] },
+  "wasm-relaxed": { enable: ["simd", "relaxed-simd", "bulk-memory"], features: ["SIMD128", "RelaxedSIMD", ...BASE_FEATURES], overrides: "kernels-relaxed" },
   wasm: { enable: ["bulk-memory"], features: BASE_FEATURES, overrides: "kernels-scalar" },
 } satisfies Record<string, Flavour>;
+
+/**
+ * The modules an artifact for a target carries, in the order the runtime tries them: a target
+ * that not every engine runs brings the portable module as its fallback.
+ */
+export const MODULES: Record<WasmTarget, { backend: WasmTarget; file: string }[]> = {
+  "wasm-simd": [{ backend: "wasm-simd", file: "model.wasm" }],
+  "wasm-relaxed": [{ backend: "wasm-relaxed", file: "model.relaxed.wasm" }, { backend: "wasm-simd", file: "model.wasm" }],
+  wasm: [{ backend: "wasm", file: "model.wasm" }],
+};
 
 export type WasmTarget = keyof typeof FLAVOURS;
 

@@ -19,6 +19,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
     const builds = await Promise.all([
       seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--demo", "-o", join(root, "stories")),
       seec("build", USE_DIR, "--demo", "--package", "use-lite-seec", "-o", join(root, "use")),
+      seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--target", "wasm-relaxed", "--demo", "-o", join(root, "stories-relaxed")),
     ]);
     for (const b of builds) expect(b.code, b.stderr).toBe(0);
     session = await servedBrowser(root);
@@ -46,6 +47,13 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
     expect(result.backend).toBe("wasm-simd");
     expect(result.bytes as number).toBeGreaterThan(1_000_000); // the weights came over the wire
     await page.screenshot({ path: join(SCREENSHOTS, "demo-stories260K.png") });
+  });
+
+  it("wasm-relaxed: Chromium runs the relaxed-SIMD module, and it generates the same greedy text", async () => {
+    const { result } = await openDemo("stories-relaxed");
+    expect(result.backend).toBe("wasm-relaxed");
+    const node = await load(join(root, "stories"));
+    expect(result.text).toBe(node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
   });
 
   it("USE-Lite: the page's similarity matrix equals Node's", async () => {

@@ -1,3 +1,4 @@
+import { madd } from "./fma";
 import { addVec, at, dot, hsum } from "./simd";
 
 /**
@@ -35,14 +36,14 @@ function block4x2(x: usize, w: usize, y: usize, K: i32, N: i32): void {
   for (let k = 0; k < K4; k += 4) {
     const v0 = v128.load(w0 + at(k)), v1 = v128.load(w1 + at(k));
     const u0 = v128.load(x0 + at(k)), u1 = v128.load(x1 + at(k)), u2 = v128.load(x2 + at(k)), u3 = v128.load(x3 + at(k));
-    a00 = f32x4.add(a00, f32x4.mul(u0, v0));
-    a01 = f32x4.add(a01, f32x4.mul(u0, v1));
-    a10 = f32x4.add(a10, f32x4.mul(u1, v0));
-    a11 = f32x4.add(a11, f32x4.mul(u1, v1));
-    a20 = f32x4.add(a20, f32x4.mul(u2, v0));
-    a21 = f32x4.add(a21, f32x4.mul(u2, v1));
-    a30 = f32x4.add(a30, f32x4.mul(u3, v0));
-    a31 = f32x4.add(a31, f32x4.mul(u3, v1));
+    a00 = madd(u0, v0, a00);
+    a01 = madd(u0, v1, a01);
+    a10 = madd(u1, v0, a10);
+    a11 = madd(u1, v1, a11);
+    a20 = madd(u2, v0, a20);
+    a21 = madd(u2, v1, a21);
+    a30 = madd(u3, v0, a30);
+    a31 = madd(u3, v1, a31);
   }
   let s00 = hsum(a00), s01 = hsum(a01), s10 = hsum(a10), s11 = hsum(a11);
   let s20 = hsum(a20), s21 = hsum(a21), s30 = hsum(a30), s31 = hsum(a31);
@@ -67,10 +68,10 @@ function linear1(x: usize, w: usize, y: usize, K: i32, N: i32): void {
     let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
     for (let k = 0; k < K4; k += 4) {
       const xv = v128.load(x + at(k));
-      a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(w0 + at(k))));
-      a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(w1 + at(k))));
-      a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(w2 + at(k))));
-      a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(w3 + at(k))));
+      a0 = madd(xv, v128.load(w0 + at(k)), a0);
+      a1 = madd(xv, v128.load(w1 + at(k)), a1);
+      a2 = madd(xv, v128.load(w2 + at(k)), a2);
+      a3 = madd(xv, v128.load(w3 + at(k)), a3);
     }
     let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
     for (let k = K4; k < K; k++) {

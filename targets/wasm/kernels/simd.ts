@@ -1,5 +1,7 @@
 // The vector primitives every kernel is written with, in SIMD128. The scalar flavour
-// (kernels-scalar/simd.ts) provides the same functions in MVP instructions.
+// (kernels-scalar/simd.ts) provides the same functions in MVP instructions; multiply-adds go
+// through fma.ts, which the relaxed-SIMD flavour replaces.
+import { madd } from "./fma";
 
 /** Byte offset of element i of an f32/i32 array. */
 @inline export function at(i: i32): usize {
@@ -16,10 +18,10 @@
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
-    acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + at(i)), v128.load(b + at(i))));
-    acc1 = f32x4.add(acc1, f32x4.mul(v128.load(a + at(i + 4)), v128.load(b + at(i + 4))));
+    acc0 = madd(v128.load(a + at(i)), v128.load(b + at(i)), acc0);
+    acc1 = madd(v128.load(a + at(i + 4)), v128.load(b + at(i + 4)), acc1);
   }
-  for (; i + 4 <= n; i += 4) acc0 = f32x4.add(acc0, f32x4.mul(v128.load(a + at(i)), v128.load(b + at(i))));
+  for (; i + 4 <= n; i += 4) acc0 = madd(v128.load(a + at(i)), v128.load(b + at(i)), acc0);
   let s = hsum(f32x4.add(acc0, acc1));
   for (; i < n; i++) s += load<f32>(a + at(i)) * load<f32>(b + at(i));
   return s;
@@ -29,7 +31,7 @@
 @inline export function axpy(y: usize, x: usize, a: f32, n: i32): void {
   const av = f32x4.splat(a);
   let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.add(v128.load(y + at(i)), f32x4.mul(av, v128.load(x + at(i)))));
+  for (; i + 4 <= n; i += 4) v128.store(y + at(i), madd(av, v128.load(x + at(i)), v128.load(y + at(i))));
   for (; i < n; i++) store<f32>(y + at(i), load<f32>(y + at(i)) + a * load<f32>(x + at(i)));
 }
 
@@ -62,7 +64,7 @@
   let i = 0;
   for (; i + 4 <= n; i += 4) {
     const v = v128.load(x + at(i));
-    acc = f32x4.add(acc, f32x4.mul(v, v));
+    acc = madd(v, v, acc);
   }
   let s = hsum(acc);
   for (; i < n; i++) s += load<f32>(x + at(i)) * load<f32>(x + at(i));

@@ -1,5 +1,6 @@
 // Every wasm-simd kernel against the reference interpreter, on shapes that are not multiples of
 // the SIMD width (4) or the linear kernel's row block (4), compiled through the real pipeline.
+import v8 from "node:v8";
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../../compiler/ir/builder.js";
 import { Interpreter } from "../../../compiler/ir/interpreter.js";
@@ -7,6 +8,9 @@ import type { Attrs, TensorData } from "../../../compiler/ir/graph.js";
 import type { WasmTarget } from "../../../targets/wasm/compile.js";
 import { compileAndLoad } from "../../helpers/compile.js";
 import { maxAbsDiff, randomF32, rng } from "../../helpers/random.js";
+
+// Node 20 runs relaxed-SIMD modules only with this flag (set before any is compiled; Chromium needs none).
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const CONTEXT = 16;
 
@@ -25,6 +29,7 @@ function oneOp(op: string, inputs: { name: string; shape: (number | string)[]; d
 
 async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<string, TensorData>[], target: WasmTarget) {
   const model = await compileAndLoad(graph, target);
+  expect(model.backend).toBe(target);
   const ref = new Interpreter(graph);
   for (const feeds of calls) {
     const want = ref.run(feeds).out.data;
@@ -35,7 +40,7 @@ async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<strin
   }
 }
 
-describe.each(["wasm-simd", "wasm"] as const)("%s kernels match the reference interpreter", (target) => {
+describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match the reference interpreter", (target) => {
   it.each([
     [13, 7],
     [3, 1],

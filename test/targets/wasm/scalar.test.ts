@@ -20,11 +20,11 @@ function validatesWithoutSimd(wasm: Uint8Array): boolean {
   }
 }
 
-describe.skipIf(!LLAMA2C)("the scalar wasm target", () => {
+describe.skipIf(!LLAMA2C)("the scalar wasm target, and wasm-relaxed's fallback", () => {
   let work: string;
   beforeAll(async () => {
     work = await tmpDir();
-    for (const target of ["wasm", "wasm-simd"]) expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--target", target, "-o", join(work, target))).code).toBe(0);
+    for (const target of ["wasm", "wasm-simd", "wasm-relaxed"]) expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--target", target, "-o", join(work, target))).code).toBe(0);
   });
 
   it("contains no SIMD instruction (and the check catches the SIMD build)", () => {
@@ -36,5 +36,19 @@ describe.skipIf(!LLAMA2C)("the scalar wasm target", () => {
     const r = await seec("run", join(work, "wasm"), "--temperature", "0", "--max-tokens", "256");
     expect(r.stdout).toBe(readFileSync(LLAMA2C!.greedy256, "utf8"));
     expect(JSON.parse(readFileSync(join(work, "wasm", "manifest.json"), "utf8")).target).toBe("wasm");
+  });
+});
+
+describe.skipIf(!LLAMA2C)("wasm-relaxed", () => {
+  it("falls back to the SIMD128 module where the engine refuses relaxed SIMD (Node 20 without its flag)", async () => {
+    const work = await tmpDir();
+    const out = join(work, "relaxed");
+    expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--target", "wasm-relaxed", "-o", out)).code).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+    expect(manifest.modules).toEqual([{ backend: "wasm-relaxed", file: "model.relaxed.wasm" }, { backend: "wasm-simd", file: "model.wasm" }]);
+    const r = await seec("run", out, "--temperature", "0", "--max-tokens", "256", "--json");
+    const json = JSON.parse(r.stdout);
+    expect(json.backend).toBe("wasm-simd");
+    expect(`${json.text}\n`).toBe(readFileSync(LLAMA2C!.greedy256, "utf8"));
   });
 });

@@ -1,0 +1,1 @@
+// The scalar flavour has no vectors, so no vector multiply-add (kernels/fma.ts): nothing here.
