@@ -17,8 +17,7 @@ export function evalCommand(): Command {
   return new Command("eval")
     .summary("measure an artifact's quality on a text")
     .description(
-      "--nll FILE: mean negative log-likelihood per token of a decoder over a text file (paragraphs separated by\n" +
-        "blank lines, BOS per paragraph, cut at the context).\n" +
+      "--nll FILE: mean negative log-likelihood per token of a decoder over a text file (paragraphs separated by blank lines, BOS per paragraph, cut at the context).\n" +
         "--stsb TSV: Spearman correlation between an encoder's embedding cosines and STS-B's gold scores.\n" +
         "Prints one number; --json for details.\n\n" +
         "Examples:\n  seec eval out/stories --nll ../shared/eval/tinystories/val_a.txt\n  seec eval out/use --stsb ../shared/eval/stsb/dev.tsv",

@@ -15,10 +15,11 @@ const program = new Command("seec")
   .version(SEEC_VERSION)
   .option("--verbose", "print stack traces with errors")
   .showHelpAfterError("(run with --help for usage)")
+  .configureHelp({ helpWidth: 100 })
   .exitOverride();
 
 program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(evalCommand()).addCommand(serveCommand()).addCommand(demoCommand());
-for (const cmd of program.commands) cmd.exitOverride();
+for (const cmd of program.commands) cmd.exitOverride().configureHelp({ helpWidth: 100 });
 
 try {
   await program.parseAsync(process.argv);

@@ -20,7 +20,7 @@ export function real(min: number, max: number) {
 /** The options every command that reads a model takes. */
 export function modelOptions(cmd: Command): Command {
   return cmd
-    .argument("<model>", "the model: a llama2.c checkpoint (.bin)")
+    .argument("<model>", "the model: a llama2.c checkpoint (.bin), or a TF.js graph model (model.json or its folder)")
     .option("--tokenizer <file>", "the tokenizer, for formats that keep it apart (llama2.c: tokenizer.bin)")
     .option("--max-chunk <n>", "most tokens one forward call takes (prompt chunks); sizes activation memory", integer(1, 65536))
     .option("--context <n>", "context length (KV cache rows), at most the model's", integer(1, 1 << 20));
