@@ -10,6 +10,7 @@ import type { Manifest, TensorSpec } from "../runtime/manifest.js";
 import { writeArtifact, sha256 } from "./artifact.js";
 import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
+import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
 import { readSee } from "./see/format.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
@@ -28,6 +29,8 @@ export interface BuildOptions extends ModelSource {
   see?: string;
   /** How a tied output head uses the factors (default materialize). */
   embedHead?: HeadStrategy;
+  /** Weights of Linear layers as int8 with per-row scales. */
+  quantize?: "int8";
   /** Add demo.html. */
   demo?: boolean;
   /** Add a package.json with this package name. */
@@ -45,6 +48,7 @@ export interface BuildResult {
   plan: MemoryPlan;
   /** Seconds spent, by stage. */
   seconds: Record<string, number>;
+  quantization?: QuantizeReport;
 }
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
@@ -65,12 +69,18 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const factors = await stage("read factors", async () => readSee(await readInput(file, "SEE factors"), file));
     model.graph = applySee(model.graph, factors, opts.embedHead ?? "materialize", file);
   }
+  let quantization: QuantizeReport | undefined;
+  if (opts.quantize === "int8") {
+    const q = await stage("quantize", () => quantizeInt8(model.graph));
+    model.graph = q.graph;
+    quantization = q.report;
+  }
   const artifact = await compileArtifact(model, { ...opts, stage });
   // Extras that describe the artifact rather than belong to it: not listed in the manifest.
   if (opts.demo) artifact.files.set("demo.html", demoPage(artifact.manifest));
   if (opts.packageName) artifact.files.set("package.json", artifactPackage(opts.packageName, artifact.manifest));
   await stage("write artifact", () => writeArtifact(opts.out, artifact.files));
-  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds };
+  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds, quantization };
 }
 
 export interface Artifact {
@@ -122,7 +132,7 @@ function packWeights({ graph, plan }: PlannedGraph): Uint8Array {
 function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: { target: WasmTarget; command?: string }, files: Map<string, Uint8Array | string>): Manifest {
   const spec = (name: string): TensorSpec => {
     const v = graph.values.get(name)!;
-    return { name, dtype: v.dtype, shape: [...v.shape], address: layout.address.get(name)! };
+    return { name, dtype: v.dtype as TensorSpec["dtype"], shape: [...v.shape], address: layout.address.get(name)! };
   };
   return {
     format: "seec/1",

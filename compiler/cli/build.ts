@@ -9,6 +9,7 @@ interface BuildFlags {
   embedHead: "materialize" | "stream";
   demo?: boolean;
   package?: string;
+  quantize?: "int8";
   target: WasmTarget;
   out: string;
   maxChunk?: number;
@@ -26,6 +27,7 @@ export function buildCommand(): Command {
     .addOption(new Option("-t, --target <target>", "where the artifact runs").choices(TARGETS).default("wasm-simd"))
     .option("--see <factors>", "SEE factors (.see, from seec factorize) that replace the token embedding")
     .addOption(new Option("--embed-head <how>", "a tied output head over SEE factors: rebuild the table once at load, or rows on the fly each step (no vocab×dim memory)").choices(["materialize", "stream"]).default("materialize"))
+    .addOption(new Option("--quantize <how>", "store Linear weights as int8 with one scale per output row (about 4x smaller)").choices(["int8"]))
     .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
     .option("--demo", "add demo.html, a page that runs the model (serve it with seec serve)")
     .option("--package <name>", "add a package.json so the directory can be published or installed")
@@ -37,6 +39,7 @@ export function buildCommand(): Command {
         see: flags.see,
         embedHead: flags.embedHead,
         demo: flags.demo,
+        quantize: flags.quantize,
         packageName: flags.package,
         target: flags.target,
         out: flags.out,
@@ -45,12 +48,15 @@ export function buildCommand(): Command {
         command: ["seec", ...process.argv.slice(2)].join(" "),
         progress: progress(!flags.json),
       });
-      if (flags.json) return printJson({ out: result.out, seconds: result.seconds, manifest: result.manifest });
+      if (flags.json) return printJson({ out: result.out, seconds: result.seconds, quantization: result.quantization, manifest: result.manifest });
       const width = Math.max(...Object.keys(result.manifest.files).map((n) => n.length));
       const files = Object.entries(result.manifest.files).map(([name, f]) => `  ${name.padEnd(width)} ${formatBytes(f.bytes).padStart(10)}`);
       const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
       process.stdout.write(
         `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +
+          (result.quantization
+            ? `  int8: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)} (measure the model with seec eval)\n`
+            : "") +
           `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)})\n`,
       );
     });

@@ -25,7 +25,7 @@ export class GraphBuilder {
   }
 
   constant(name: string, data: TensorData, shape: Shape): string {
-    const dtype: DType = data instanceof Float32Array ? "f32" : "i32";
+    const dtype: DType = data instanceof Float32Array ? "f32" : data instanceof Int8Array ? "i8" : "i32";
     const count = shape.reduce<number>((n, d) => n * (typeof d === "number" ? d : NaN), 1);
     if (count !== data.length)
       throw new SeecError("internal.ir", `constant "${name}" has ${data.length} values for shape [${shape.join(", ")}]`);

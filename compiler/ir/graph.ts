@@ -7,10 +7,10 @@
  */
 import { SeecError } from "../../runtime/errors.js";
 
-export type DType = "f32" | "i32";
+export type DType = "f32" | "i32" | "i8";
 export type Dim = number | string;
 export type Shape = readonly Dim[];
-export type TensorData = Float32Array | Int32Array;
+export type TensorData = Float32Array | Int32Array | Int8Array;
 
 /**
  * - input: fed by the caller on every call;
@@ -64,7 +64,7 @@ export interface Graph {
   model: ModelInfo;
 }
 
-export const DTYPE_BYTES: Record<DType, number> = { f32: 4, i32: 4 };
+export const DTYPE_BYTES: Record<DType, number> = { f32: 4, i32: 4, i8: 1 };
 
 export function value(graph: Graph, name: string): Value {
   const v = graph.values.get(name);
@@ -95,5 +95,5 @@ export function formatShape(shape: Shape): string {
 }
 
 export function allocate(dtype: DType, length: number): TensorData {
-  return dtype === "f32" ? new Float32Array(length) : new Int32Array(length);
+  return dtype === "f32" ? new Float32Array(length) : dtype === "i8" ? new Int8Array(length) : new Int32Array(length);
 }

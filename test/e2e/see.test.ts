@@ -81,6 +81,17 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it.skipIf(!VAL)("int8 weights cost stories260K under 1% of NLL and make weights.bin ~2.7x smaller", async () => {
+    const q8 = join(work, "q8"), dense = join(work, "dense");
+    const r = await seec("build", ...model, "--quantize", "int8", "-o", q8);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/int8: 35 weights, 885\.0 KiB -> 233\.0 KiB, relative error 0\.00\d+/);
+    const nll = async (dir: string) => JSON.parse((await seec("eval", dir, "--nll", VAL!, "--limit", "100", "--json")).stdout).nll;
+    const [a, b] = [await nll(dense), await nll(q8)];
+    expect(Math.abs(b - a) / a).toBeLessThan(0.01);
+    expect(readFileSync(join(dense, "weights.bin")).length / readFileSync(join(q8, "weights.bin")).length).toBeGreaterThan(2.5);
+  });
+
   it.skipIf(!VAL)("evaluates NLL per token; the full-rank factors score what the dense model scores", async () => {
     const dense = join(work, "dense");
     const a = JSON.parse((await seec("eval", dense, "--nll", VAL!, "--limit", "30", "--json")).stdout);

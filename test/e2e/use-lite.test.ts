@@ -38,6 +38,15 @@ describe("Universal Sentence Encoder Lite on wasm-simd", () => {
     expect(a).toBeGreaterThan(0.66);
   });
 
+  it.skipIf(!STSB)("int8 weights keep STS-B within 0.005 and halve the weights", async () => {
+    const q8 = join(work, "q8");
+    expect((await seec("build", USE_DIR, "--quantize", "int8", "-o", q8)).code).toBe(0);
+    const score = async (dir: string) => JSON.parse((await seec("eval", dir, "--stsb", STSB!, "--json")).stdout).spearman;
+    const [a, b] = [await score(out), await score(q8)];
+    expect(Math.abs(a - b)).toBeLessThan(0.005);
+    expect(readFileSync(join(q8, "weights.bin")).length).toBeLessThan(readFileSync(join(out, "weights.bin")).length / 2);
+  });
+
   it("embeds an empty text and a text longer than the model's 128 tokens", async () => {
     const long = Array.from({ length: 200 }, (_, i) => `word${i}`).join(" ");
     const [empty, clipped] = model.embed(["", long]);

@@ -4,14 +4,14 @@ import { Attention, SelfAttention } from "./attention.js";
 import { Add, AddRows, MeanRows, Relu, SwiGLU, Tanh } from "./elementwise.js";
 import { EntangledEmbedding, EntangledLogits, EntangledTable } from "./entangled.js";
 import { Gather, LastRow } from "./indexing.js";
-import { Linear } from "./linear.js";
+import { Linear, QLinear } from "./linear.js";
 import { L2Normalize, LayerNorm, RMSNorm } from "./norm.js";
 import type { OpDef } from "./op.js";
 import { RoPE } from "./rope.js";
 
 export const OPS: Readonly<Record<string, OpDef>> = {
   Add, AddRows, Attention, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, L2Normalize, LastRow, LayerNorm,
-  Linear, MeanRows, Relu, RMSNorm, RoPE, SelfAttention, SwiGLU, Tanh,
+  Linear, MeanRows, QLinear, Relu, RMSNorm, RoPE, SelfAttention, SwiGLU, Tanh,
 };
 
 export function opDef(op: string): OpDef {

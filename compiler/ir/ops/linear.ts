@@ -24,3 +24,32 @@ export const Linear: OpDef = {
     return [{ shape: [T, N], data: y }];
   },
 };
+
+/**
+ * QLinear: Linear with int8 weights and one f32 scale per output row:
+ * y[t, n] = scale[n] · sum_k x[t, k] · w[n, k] (+ b[n]).
+ */
+export const QLinear: OpDef = {
+  infer([x, w, scale, b], _attrs, node) {
+    expectRank(node, "x", x.shape, 2);
+    expectRank(node, "weight", w.shape, 2);
+    if (w.dtype !== "i8") fail(node, "weight must be i8");
+    if (x.shape[1] !== w.shape[1]) fail(node, `x has ${x.shape[1]} features but the weight expects ${w.shape[1]}`);
+    for (const [what, t] of [["scale", scale], ["bias", b]] as const)
+      if (t && (t.shape.length !== 1 || t.shape[0] !== w.shape[0])) fail(node, `${what} must be [${w.shape[0]}]`);
+    return [{ dtype: "f32", shape: [x.shape[0], w.shape[0]] }];
+  },
+  run([x, w, scale, b]) {
+    const [T, K] = x.shape;
+    const N = w.shape[0];
+    const xs = f32(x), ws = w.data as Int8Array, ss = f32(scale), bs = b ? f32(b) : undefined;
+    const y = new Float32Array(T * N);
+    for (let t = 0; t < T; t++)
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[n * K + k];
+        y[t * N + n] = s * ss[n] + (bs ? bs[n] : 0);
+      }
+    return [{ shape: [T, N], data: y }];
+  },
+};

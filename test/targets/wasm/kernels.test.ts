@@ -51,6 +51,20 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     await expectParity(g, [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })), target);
   });
 
+  it.each([
+    [37, 7],
+    [64, 9],
+    [173, 4],
+  ])("QLinear (int8 weights, per-row scales, bias) with K=%i, N=%i for T = 1, 3, 5", async (K, N) => {
+    const q = Int8Array.from(randomF32(N * K, K + N, 127), Math.round);
+    const g = oneOp("QLinear", [{ name: "x", shape: ["T", K] }], [
+      { name: "w", data: q, shape: [N, K] },
+      { name: "scale", data: randomF32(N, 3, 0.01), shape: [N] },
+      { name: "b", data: randomF32(N, 4), shape: [N] },
+    ]);
+    await expectParity(g, [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })), target);
+  });
+
   it.each([19, 5, 64])("RMSNorm over %i features", async (D) => {
     const g = oneOp("RMSNorm", [{ name: "x", shape: ["T", D] }], [{ name: "w", data: randomF32(D, 7), shape: [D] }], { epsilon: 1e-5 });
     await expectParity(g, [1, 4].map((T) => ({ x: randomF32(T * D, T + D, 3) })), target);
