@@ -108,6 +108,19 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     expect((await rejects(load(c))).code).toBe("input.weights");
   });
 
+  it("runtime.engine: an engine that validates none of the artifact's modules", async () => {
+    const dir = join(work, "no-engine");
+    mkdirSync(dir);
+    for (const f of readdirSync(stories)) if (statSync(join(stories, f)).isFile()) copyFileSync(join(stories, f), join(dir, f));
+    writeFileSync(join(dir, "future.wasm"), new Uint8Array([0, 97, 115, 109, 99, 0, 0, 0]));
+    const manifest = JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8"));
+    manifest.modules = [{ backend: "wasm-future", file: "future.wasm" }, { backend: "wasm-future2", file: "future.wasm" }];
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+    const e = await rejects(load(dir));
+    expect(e.code).toBe("runtime.engine");
+    expect(e.message).toMatch(/runs none of the artifact's modules \(wasm-future, wasm-future2\)/);
+  });
+
   it("input.tokenizer: a vocab.json that is not a list of [piece, score]", async () => {
     writeFileSync(join(work, "vocab.json"), '{"a": 1}');
     expect((await rejects(loadModel({ model: join(USE_DIR, "model.json"), tokenizer: join(work, "vocab.json") }))).code).toBe("input.tokenizer");
