@@ -1,7 +1,8 @@
 /**
  * The pipeline: frontend -> passes -> backend -> artifact.
  *
- *   loadModel -> planMemory -> layoutMemory -> emitAssemblyScript -> compileWasm -> writeArtifact
+ *   loadModel -> [applySee] -> [quantizeInt8] -> planMemory -> layoutMemory -> emitAssemblyScript
+ *     -> compileWasm (one module per flavour the target carries) -> writeArtifact
  */
 import { access, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
