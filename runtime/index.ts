@@ -15,6 +15,20 @@ export { Model, SeecError };
 export type { Feeds, GenerateOptions, Outputs } from "./model.js";
 export type { Manifest } from "./manifest.js";
 
+/** The fields the runtime relies on, checked before any of them is used. */
+function checkManifest(m: Manifest, file: string): void {
+  const bad = (what: string): never => {
+    throw new SeecError("input.manifest", what, { file, hint: "rebuild the artifact with seec build" });
+  };
+  if (m?.format !== "seec/1") bad(`unsupported artifact format ${JSON.stringify(m?.format)}`);
+  if (!Array.isArray(m.modules) || m.modules.length === 0 || !m.modules.every((x) => typeof x?.file === "string" && typeof x?.backend === "string")) bad("modules must list the compiled modules");
+  for (const list of [m.inputs, m.outputs])
+    if (!Array.isArray(list) || !list.every((t) => typeof t?.name === "string" && Number.isInteger(t?.address) && Array.isArray(t?.shape))) bad("inputs and outputs must list tensors with a name, a shape and an address");
+  const regions = [m.memory?.weights, m.memory?.arena, m.memory?.state];
+  if (!regions.every((r) => Number.isInteger(r?.address) && Number.isInteger(r?.bytes) && r.bytes >= 0)) bad("memory must give the address and size of weights, arena and state");
+  if (!m.model || typeof m.model.config !== "object" || typeof m.dims !== "object") bad("model and dims are missing");
+}
+
 /**
  * The first module this engine validates (a relaxed-SIMD module falls back to the SIMD128 one).
  * A single module compiles while it downloads.
@@ -44,8 +58,7 @@ async function instantiate(url: URL): Promise<WebAssembly.Instance> {
 export async function load(dir?: string | URL): Promise<Model> {
   const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
   const manifest = await readJson<Manifest>(new URL("manifest.json", base));
-  if (manifest.format !== "seec/1")
-    throw new SeecError("input.manifest", `unsupported artifact format ${JSON.stringify(manifest.format)}`, { file: new URL("manifest.json", base).href });
+  checkManifest(manifest, new URL("manifest.json", base).href);
   const [{ instance, backend }, weights] = await Promise.all([instantiateFirst(manifest.modules, base), readBytes(new URL("weights.bin", base))]);
   const memory = (instance.exports as { memory: WebAssembly.Memory }).memory;
   if (weights.byteLength !== manifest.memory.weights.bytes)

@@ -103,6 +103,11 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     const b = copy("bad-format");
     writeFileSync(join(b, "manifest.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), format: "seec/9" }));
     expect((await rejects(load(b))).code).toBe("input.manifest");
+    for (const [name, edit] of [["no-modules", { modules: undefined }], ["bad-memory", { memory: { pages: 1 } }], ["bad-inputs", { inputs: [{ name: "tokens" }] }]] as const) {
+      const d = copy(name);
+      writeFileSync(join(d, "manifest.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), ...edit }));
+      expect((await rejects(load(d))).code, name).toBe("input.manifest");
+    }
     const c = copy("bad-weights");
     writeFileSync(join(c, "weights.bin"), new Uint8Array(16));
     expect((await rejects(load(c))).code).toBe("input.weights");
