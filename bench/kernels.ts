@@ -1,0 +1,98 @@
+// Kernel efficiency: the machine's single-core f32x4 peak (mul+add and relaxed FMA) measured by a
+// microbenchmark, then seec's linear kernel at the models' own shapes, on wasm-simd and
+// wasm-relaxed, as GFLOP/s and as a share of that peak. All in one process.
+// Usage: node bench/run.mjs bench/kernels.ts   (writes bench/results/kernels.json)
+import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import v8 from "node:v8";
+import asc from "assemblyscript/asc";
+import { writeArtifact } from "../compiler/artifact.js";
+import { compileArtifact } from "../compiler/build.js";
+import { GraphBuilder } from "../compiler/ir/builder.js";
+import { rng } from "../compiler/random.js";
+import { load } from "../runtime/index.js";
+
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+
+/** CHAINS independent multiply-add chains on registers (enough to hide latency): what one core can issue. */
+const CHAINS = 12;
+const PEAK = (madd: (a: string) => string) => {
+  const acc = Array.from({ length: CHAINS }, (_, i) => `a${i}`);
+  return `
+export function peak(iters: i32): f32 {
+  const x = f32x4.splat(0.999999), y = f32x4.splat(0.000001);
+  ${acc.map((a, i) => `let ${a} = f32x4.splat(${i + 1});`).join(" ")}
+  for (let i = 0; i < iters; i++) {
+    ${acc.map((a) => `${a} = ${madd(a)};`).join(" ")}
+  }
+  return f32x4.extract_lane(${acc.reduce((s, a) => `f32x4.add(${s}, ${a})`)}, 0);
+}`;
+};
+
+async function peakGflops(relaxed: boolean): Promise<number> {
+  const source = PEAK((a) => (relaxed ? `f32x4.relaxed_madd(${a}, x, y)` : `f32x4.add(f32x4.mul(${a}, x), y)`));
+  const r = await asc.compileString({ "peak.ts": source }, { optimizeLevel: 3, runtime: "stub", enable: relaxed ? ["simd", "relaxed-simd"] : ["simd"], noAssert: true });
+  if (!r.binary) throw new Error(r.stderr.toString());
+  const { instance } = await WebAssembly.instantiate(r.binary as BufferSource);
+  const peak = instance.exports.peak as (n: number) => number;
+  const iters = 20_000_000;
+  peak(1000);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    peak(iters);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return (iters * CHAINS * 8) / best / 1e6; // chains × 4 lanes × (mul + add)
+}
+
+async function linearModel(T: number, K: number, N: number, target: "wasm-simd" | "wasm-relaxed") {
+  const r = rng(K * 7 + N);
+  const b = new GraphBuilder("linear", { family: "decoder", config: {} });
+  b.dim("T", T);
+  b.output(b.node("Linear", "y", [b.input("x", "f32", ["T", K]), b.constant("w", Float32Array.from({ length: N * K }, () => r() - 0.5), [N, K])]));
+  const artifact = await compileArtifact({ graph: b.finish(), format: "graph" }, { target });
+  const dir = join(await mkdtemp(join(tmpdir(), "seec-bench-")), "linear");
+  await writeArtifact(dir, artifact.files);
+  return load(dir);
+}
+
+const SHAPES: [string, number, number, number][] = [
+  ["stories260K decode, FFN w1 (T=1)", 1, 64, 172],
+  ["stories260K prefill 32, FFN w1", 32, 64, 172],
+  ["USE-Lite layer 1 q (16 tokens)", 16, 512, 512],
+  ["USE-Lite FFN conv1 (16 tokens)", 16, 512, 1536],
+  ["USE-Lite FFN conv2 (16 tokens)", 16, 1536, 512],
+];
+
+const peaks = { "wasm-simd": await peakGflops(false), "wasm-relaxed": await peakGflops(true) };
+const rows = [];
+for (const [what, T, K, N] of SHAPES) {
+  const models = { "wasm-simd": await linearModel(T, K, N, "wasm-simd"), "wasm-relaxed": await linearModel(T, K, N, "wasm-relaxed") };
+  const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i));
+  const flops = 2 * T * K * N;
+  const reps = Math.max(20, Math.round(4e8 / flops));
+  const best: Record<string, number> = { "wasm-simd": Infinity, "wasm-relaxed": Infinity };
+  for (let round = 0; round < 5; round++)
+    for (const [target, m] of Object.entries(models)) {
+      m.run({ x });
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) m.run({ x });
+      best[target] = Math.min(best[target], (performance.now() - t0) / reps);
+    }
+  for (const [target, m] of Object.entries(models)) {
+    const gflops = flops / best[target] / 1e6;
+    rows.push({ shape: what, T, K, N, target, backend: m.backend, ms: best[target], gflops, shareOfPeak: gflops / peaks[target as keyof typeof peaks] });
+  }
+}
+
+console.log(`single-core peak: f32x4 mul+add ${peaks["wasm-simd"].toFixed(1)} GFLOP/s, relaxed FMA ${peaks["wasm-relaxed"].toFixed(1)} GFLOP/s\n`);
+console.log("| shape | T×K×N | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) |\n|---|---|---|---|");
+for (let i = 0; i < rows.length; i += 2) {
+  const [s, r] = [rows[i], rows[i + 1]];
+  console.log(`| ${s.shape} | ${s.T}×${s.K}×${s.N} | ${s.gflops.toFixed(1)} (${(100 * s.shareOfPeak).toFixed(0)}%) | ${r.gflops.toFixed(1)} (${(100 * r.shareOfPeak).toFixed(0)}%) |`);
+}
+mkdirSync("bench/results", { recursive: true });
+writeFileSync("bench/results/kernels.json", `${JSON.stringify({ peaks, rows }, null, 2)}\n`);
