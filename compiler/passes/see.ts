@@ -6,7 +6,7 @@
  */
 import { SeecError } from "../../runtime/errors.js";
 import type { Graph, Node, Value } from "../ir/graph.js";
-import { entangledAttrs, entangledOperands, entangledScratch } from "../ir/ops/entangled.js";
+import { entangledAttrs, entangledOperands, entangledScratchLayout } from "../ir/ops/entangled.js";
 import type { SeeFactors } from "../see/factors.js";
 
 export type HeadStrategy = "materialize" | "stream";
@@ -31,7 +31,7 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
   });
   const attrs = { ...entangledAttrs(f) };
   const scratch = `${prefix}scratch`;
-  values.set(scratch, { name: scratch, kind: "state", dtype: "f32", shape: [entangledScratch(attrs)] });
+  values.set(scratch, { name: scratch, kind: "state", dtype: "f32", shape: [entangledScratchLayout(attrs).floats] });
   const factorInputs = [...operands, scratch];
 
   const nodes: Node[] = [];

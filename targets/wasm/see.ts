@@ -5,7 +5,7 @@
  * into dot products with h (streamed head).
  */
 import type { Node } from "../../compiler/ir/graph.js";
-import type { EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
+import { entangledScratchLayout, type EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
 import type { Binding, CallContext } from "./bindings.js";
 
 const ROW_KERNELS: [string, string][] = [
@@ -15,28 +15,12 @@ const ROW_KERNELS: [string, string][] = [
   ["norm", "layerNorm"],
 ];
 
-/** Offsets (bytes) of the scratch buffers, in the order entangledScratch counts them. */
-function scratchLayout(a: EntangledAttrs) {
-  const q = a.slotSource.map((s) => a.q[s]);
-  const width = q.reduce((x, y) => x * y, 1);
-  const prefix = q.slice(0, -1).reduce((x, y) => x * y, 1);
-  const bags: Record<number, number> = {};
-  let at = 4 * (width + 2 * prefix);
-  a.slotBag.forEach((b, j) => {
-    if (b) {
-      bags[j] = at;
-      at += 4 * q[j];
-    }
-  });
-  return { q, width, acc: 0, prefix: [4 * width, 4 * (width + prefix)], bags, row: at };
-}
-
 function rowFunction(node: Node, c: CallContext): { name: string; source: string } {
   const a = node.attrs as unknown as EntangledAttrs;
   const ops = node.inputs.slice(node.op === "EntangledTable" ? 0 : 1);
   const scratch = c.addr(ops[ops.length - 1]);
-  const L = scratchLayout(a);
-  const S = (bytes: number) => (bytes ? `${scratch} + ${bytes}` : scratch);
+  const L = entangledScratchLayout(a);
+  const S = (floats: number) => (floats ? `${scratch} + ${4 * floats}` : scratch);
   const n = a.slotSource.length;
   let operand = a.rows.length;
   const lines: string[] = [];
@@ -117,7 +101,7 @@ export const SEE_BINDINGS: Record<string, Binding> = {
     kernels: [...ROW_KERNELS, ["simd", "at"], ["simd", "dot"]],
     define: (node, c) => {
       const a = attrs(node);
-      const row = `${c.addr(node.inputs[node.inputs.length - 1])} + ${scratchLayout(a).row}`;
+      const row = `${c.addr(node.inputs[node.inputs.length - 1])} + ${4 * entangledScratchLayout(a).row}`;
       return [
         rowFunction(node, c),
         {

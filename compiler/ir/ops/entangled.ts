@@ -63,13 +63,24 @@ export function entangledAttrs(f: SeeFactors): EntangledAttrs {
   };
 }
 
-/** Floats of scratch the wasm kernels need: the uncut product, two prefix buffers, bag vectors, one row. */
-export function entangledScratch(a: EntangledAttrs): number {
+/**
+ * The scratch the kernels work in, in floats from its start: the uncut product (acc), two buffers
+ * for the slots multiplied out before the innermost (prefix), one vector per bag slot, and one row.
+ * The see pass sizes the scratch tensor with `floats`; backends place their buffers at these offsets.
+ */
+export function entangledScratchLayout(a: EntangledAttrs) {
   const q = a.slotSource.map((s) => a.q[s]);
   const width = q.reduce((x, y) => x * y, 1);
   const prefix = q.slice(0, -1).reduce((x, y) => x * y, 1);
-  const bags = a.slotBag.reduce((n, b, j) => n + (b ? q[j] : 0), 0);
-  return width + 2 * prefix + bags + a.dim;
+  const bags: Record<number, number> = {};
+  let at = width + 2 * prefix;
+  a.slotBag.forEach((bag, j) => {
+    if (bag) {
+      bags[j] = at;
+      at += q[j];
+    }
+  });
+  return { q, width, acc: 0, prefix: [width, width + prefix], bags, row: at, floats: at + a.dim };
 }
 
 /** Rebuilds SeeFactors from operands (after the op's own leading inputs). */
