@@ -9,7 +9,7 @@ import { loadModel } from "../frontends/load.js";
 import { cosine } from "../eval/stsb.js";
 import { factorize } from "../see/factorize.js";
 import { writeSee } from "../see/format.js";
-import { formatBytes, integer } from "./options.js";
+import { formatBytes, integer, similarityTable } from "./options.js";
 
 const SENTENCES = [
   "A man is playing the cello.",
@@ -55,9 +55,7 @@ export function demoCommand(): Command {
         const { vectors, msPerSentence } = timeEmbeddings(model);
         const total = Object.values(manifest.files).reduce((n, f) => n + f.bytes, 0);
         lines.push(`${label}: ${dir}`, `  artifact ${formatBytes(total)} (weights.bin ${formatBytes(manifest.files["weights.bin"].bytes)}, model.wasm ${formatBytes(manifest.files["model.wasm"].bytes)}, index.mjs ${formatBytes(manifest.files["index.mjs"].bytes)}); ${msPerSentence.toFixed(2)} ms per sentence on ${model.backend}`);
-        lines.push(`       ${SENTENCES.map((_, i) => String(i + 1).padStart(7)).join("")}`);
-        vectors.forEach((v, i) => lines.push(`  ${String(i + 1).padStart(4)} ${vectors.map((w) => cosine(v, w).toFixed(3).padStart(7)).join("")}`));
-        lines.push("");
+        lines.push(...similarityTable(vectors.map((v) => vectors.map((w) => cosine(v, w))), "  "), "");
       }
       process.stdout.write(`${lines.join("\n")}`);
     });

@@ -40,3 +40,11 @@ export function formatBytes(n: number): string {
   if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 ** 2).toFixed(2)} MiB`;
 }
+
+/** A cosine-similarity matrix as text: a header of column numbers, then one numbered row per text. */
+export function similarityTable(matrix: number[][], indent = ""): string[] {
+  return [
+    `${indent}     ${matrix.map((_, i) => String(i + 1).padStart(7)).join("")}`,
+    ...matrix.map((row, i) => `${indent}${String(i + 1).padStart(4)} ${row.map((c) => c.toFixed(3).padStart(7)).join("")}`),
+  ];
+}

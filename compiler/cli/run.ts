@@ -3,7 +3,7 @@ import { SeecError } from "../../runtime/errors.js";
 import type { Model } from "../../runtime/model.js";
 import { cosine } from "../eval/stsb.js";
 import { loadArtifact } from "./artifact.js";
-import { integer, printJson, real } from "./options.js";
+import { integer, printJson, real, similarityTable } from "./options.js";
 
 interface RunFlags {
   text?: string[];
@@ -57,6 +57,5 @@ function embedTexts(model: Model, flags: RunFlags): void {
   const matrix = vectors.map((a) => vectors.map((b) => cosine(a, b)));
   if (flags.json) return printJson({ texts, similarity: matrix, embeddings: vectors.map((v) => Array.from(v)), secondsPerText: seconds / texts.length, backend: model.backend });
   const label = (t: string, i: number) => `${i + 1}. ${t.length > 60 ? `${t.slice(0, 57)}...` : t}`;
-  process.stdout.write(`${texts.map(label).join("\n")}\n\n     ${texts.map((_, i) => String(i + 1).padStart(7)).join("")}\n`);
-  matrix.forEach((row, i) => process.stdout.write(`${String(i + 1).padStart(4)} ${row.map((c) => c.toFixed(3).padStart(7)).join("")}\n`));
+  process.stdout.write(`${[...texts.map(label), "", ...similarityTable(matrix)].join("\n")}\n`);
 }
