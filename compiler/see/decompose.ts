@@ -88,10 +88,7 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
   const sememeSlot = (q: number) => {
     const source = opts.sememes;
     if (!source) throw new SeecError("internal.see", "the see method needs a sememe source");
-    const bags = pieces.map((p, t) => {
-      if (/^<.*>$/.test(p)) return [];
-      return source.sememesOf(splitMarker(p).body.toLowerCase()).map((s) => s);
-    });
+    const bags = pieces.map((p) => (/^<.*>$/.test(p) ? [] : source.sememesOf(splitMarker(p).body.toLowerCase())));
     const counts = new Map<string, number>();
     for (const b of bags) for (const s of b) counts.set(s, (counts.get(s) ?? 0) + 1);
     const table = new Map<string, number>([[NO_SEMEME, 0]]);

@@ -49,7 +49,8 @@ export function fitFactors(f: SeeFactors, target: Float32Array, opts: FitOptions
   const weight = (t: number) => opts.tokenWeights?.[t] ?? 1;
 
   // Scratch, reused across tokens.
-  const vecs: Float32Array[][] = Array.from({ length: rank }, () => q.map((w) => new Float32Array(w)));
+  // Each rank term's slot vectors, kept from the forward pass for the backward one.
+  const vecs: Float32Array[][] = Array.from({ length: rank }, () => new Array<Float32Array>(n));
   const prefix = Array.from({ length: n + 1 }, (_, j) => new Float64Array(q.slice(0, j).reduce((a, b) => a * b, 1)));
   const suffix = Array.from({ length: n + 1 }, (_, j) => new Float64Array(q.slice(j).reduce((a, b) => a * b, 1)));
   const e = new Float64Array(dim);

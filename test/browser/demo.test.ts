@@ -2,6 +2,7 @@
 // for the same input. Screenshots of the pages go to test/screenshots/ (the README shows them).
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cosine } from "../../compiler/eval/stsb.js";
 import { load } from "../../runtime/index.js";
 import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
@@ -61,9 +62,8 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
     const node = await load(join(root, "use"));
     const texts = result.texts as string[];
     const vectors = node.embed(texts);
-    const cos = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0));
     const similarity = result.similarity as number[][];
-    similarity.forEach((row, i) => row.forEach((c, j) => expect(c).toBeCloseTo(cos(vectors[i], vectors[j]), 5)));
+    similarity.forEach((row, i) => row.forEach((c, j) => expect(c).toBeCloseTo(cosine(vectors[i], vectors[j]), 5)));
     await page.screenshot({ path: join(SCREENSHOTS, "demo-use-lite.png") });
   });
 });

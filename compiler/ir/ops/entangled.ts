@@ -33,13 +33,13 @@ export interface EntangledAttrs {
 /** The factor operands, in order: tables by source, then per slot its index or (offsets, ids, weights), then the norm. */
 export function entangledOperands(f: SeeFactors): { name: string; data: Float32Array | Int32Array; shape: number[] }[] {
   const sources = Object.keys(f.spec.sources).sort();
-  const ops = sources.map((s) => ({ name: `tables.${s}`, data: f.tables[s], shape: [f.spec.rank, f.spec.sources[s].rows, f.spec.sources[s].q] }));
+  const ops: { name: string; data: Float32Array | Int32Array; shape: number[] }[] = sources.map((s) => ({ name: `tables.${s}`, data: f.tables[s], shape: [f.spec.rank, f.spec.sources[s].rows, f.spec.sources[s].q] }));
   f.slots.forEach((s, j) => {
-    if ("index" in s) ops.push({ name: `index.${j}`, data: s.index as never, shape: [f.spec.vocab] });
+    if ("index" in s) ops.push({ name: `index.${j}`, data: s.index, shape: [f.spec.vocab] });
     else
       ops.push(
-        { name: `bag.${j}.offsets`, data: s.bag.offsets as never, shape: [f.spec.vocab + 1] },
-        { name: `bag.${j}.ids`, data: s.bag.ids as never, shape: [s.bag.ids.length] },
+        { name: `bag.${j}.offsets`, data: s.bag.offsets, shape: [f.spec.vocab + 1] },
+        { name: `bag.${j}.ids`, data: s.bag.ids, shape: [s.bag.ids.length] },
         { name: `bag.${j}.weights`, data: s.bag.weights, shape: [s.bag.weights.length] },
       );
   });
