@@ -57,11 +57,13 @@ export async function factorize(model: LoadedModel, opts: FactorizeOptions): Pro
   if (!model.tokenizer) throw new SeecError("usage.tokenizer", "factorize needs the model's tokenizer for its vocabulary", { at: "--tokenizer" });
   const pieces = vocabularyPieces(model.tokenizer, emb.vocab);
 
-  const wn = WordNet.open();
+  // WordNet is read only by the methods that use knowledge (svd and word2ketxs do not).
+  let wn: WordNet | undefined;
+  const wordnet = () => (wn ??= WordNet.open());
   try {
     const sememes: SememeSource | undefined =
-      opts.method !== "see" ? undefined : opts.sememesFile ? new FileSememes(opts.sememesFile, await readFile(opts.sememesFile, "utf8")) : new WordNetSememes(wn);
-    const decomposition = decompose(pieces, emb.dim, emb.name, { ...opts, isWord: (w) => wn.has(w), sememes });
+      opts.method !== "see" ? undefined : opts.sememesFile ? new FileSememes(opts.sememesFile, await readFile(opts.sememesFile, "utf8")) : new WordNetSememes(wordnet());
+    const decomposition = decompose(pieces, emb.dim, emb.name, { ...opts, isWord: (w) => wordnet().has(w), sememes });
     const f = decomposition.factors;
     let loss: number[] = [];
     if (opts.method === "svd") fitSvd(f, emb.data);
@@ -90,7 +92,7 @@ export async function factorize(model: LoadedModel, opts: FactorizeOptions): Pro
     };
     return { factors: f, decomposition, report };
   } finally {
-    wn.close();
+    wn?.close();
   }
 }
 
