@@ -1,14 +1,15 @@
 /**
  * The pipeline: frontend -> passes -> backend -> artifact.
  *
- *   loadModel -> [applySee] -> [quantizeInt8] -> planMemory -> layoutMemory -> emitAssemblyScript
- *     -> compileWasm (one module per flavour the target carries) -> writeArtifact
+ *   loadModel -> [applySee] -> [quantizeInt8] -> planMemory -> layoutMemory -> [checkBudget]
+ *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
  */
 import { access, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
 import type { Manifest, TensorSpec } from "../runtime/manifest.js";
 import { writeArtifact, sha256 } from "./artifact.js";
+import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
 import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
@@ -18,17 +19,20 @@ import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-me
 import { bundleRuntime } from "./runtime-bundle.js";
 import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
-import { compileWasm, FLAVOURS, MODULES, type WasmTarget } from "../targets/wasm/compile.js";
+import { checkBudget, memoryReport, type MemoryReport } from "../targets/wasm/budget.js";
+import { compileWasm } from "../targets/wasm/compile.js";
 import { emitAssemblyScript } from "../targets/wasm/emit.js";
-import { layoutMemory, type WasmLayout } from "../targets/wasm/layout.js";
-
-export const TARGETS = Object.keys(FLAVOURS) as WasmTarget[];
+import { layoutMemory, PAGE_BYTES, RESERVED_BYTES, type WasmLayout } from "../targets/wasm/layout.js";
+import { TARGET_NAMES, TARGETS, type TargetName } from "../targets/wasm/targets.js";
+import { tokenizerTable } from "../targets/wasm/tokenizer-table.js";
 
 export interface BuildOptions extends ModelSource {
-  target: WasmTarget;
+  target: TargetName;
+  /** Fail, printing the memory plan, when the module needs more bytes than this. */
+  memoryBudget?: number;
   /** SEE factors (.see) that replace the model's token embedding. */
   see?: string;
-  /** How a tied output head uses the factors (default materialize). */
+  /** How a tied output head uses the factors (default materialize; stream on mcu). */
   embedHead?: HeadStrategy;
   /** Weights of Linear layers as int8 with per-row scales. */
   quantize?: "int8";
@@ -50,11 +54,18 @@ export interface BuildResult {
   /** Seconds spent, by stage. */
   seconds: Record<string, number>;
   quantization?: QuantizeReport;
+  memory: MemoryReport;
 }
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
-  if (!(opts.target in FLAVOURS))
-    throw new SeecError("usage.target", `unknown target "${opts.target}"`, { at: "--target", hint: `choose one of ${TARGETS.join(", ")}` });
+  if (!(opts.target in TARGETS))
+    throw new SeecError("usage.target", `unknown target "${opts.target}"`, { at: "--target", hint: `choose one of ${TARGET_NAMES.join(", ")}` });
+  if (opts.target === "mcu") {
+    if (opts.embedHead === "materialize")
+      throw new SeecError("usage.embed_head", "the mcu target streams the SEE head (no vocab × dim table in RAM)", { at: "--embed-head", hint: "drop --embed-head materialize" });
+    // One token per call: a microcontroller decodes token by token, and activations shrink to one row.
+    opts = { ...opts, embedHead: "stream", maxChunk: opts.maxChunk ?? 1 };
+  }
   await checkOutput(opts.out);
   const seconds: Record<string, number> = {};
   const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
@@ -65,6 +76,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     return r;
   };
   const model = await stage("read model", () => loadModel(opts));
+  if (TARGETS[opts.target].entry === "wasi" && model.tokenizer?.type !== "llama2c-bpe")
+    throw new SeecError("unsupported.target", `the wasi target runs decoders with llama2.c's tokenizer; ${model.graph.name} ${model.tokenizer ? `has a ${model.tokenizer.type} tokenizer` : "has no tokenizer"}`, {
+      at: "--target wasi",
+      hint: model.tokenizer ? "build encoders for wasm-simd, wasm or mcu" : "give the tokenizer with --tokenizer",
+    });
   if (opts.see) {
     const file = opts.see;
     const factors = await stage("read factors", async () => readSee(await readInput(file, "SEE factors"), file));
@@ -81,13 +97,14 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.demo) artifact.files.set("demo.html", demoPage(artifact.manifest));
   if (opts.packageName) artifact.files.set("package.json", artifactPackage(opts.packageName, artifact.manifest));
   await stage("write artifact", () => writeArtifact(opts.out, artifact.files));
-  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds, quantization };
+  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds, quantization, memory: artifact.memory };
 }
 
 export interface Artifact {
   files: Map<string, Uint8Array | string>;
   manifest: Manifest;
   plan: MemoryPlan;
+  memory: MemoryReport;
 }
 
 type Stage = <T>(name: string, f: () => Promise<T> | T) => Promise<T>;
@@ -95,29 +112,53 @@ type Stage = <T>(name: string, f: () => Promise<T> | T) => Promise<T>;
 /** Everything after the frontend: passes, backend, runtime, manifest. Writes nothing. */
 export async function compileArtifact(
   model: LoadedModel,
-  opts: { target: WasmTarget; command?: string; stage?: Stage },
+  opts: { target: TargetName; command?: string; stage?: Stage; memoryBudget?: number },
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
+  const target = TARGETS[opts.target];
   const planned = await stage("plan memory", () => planMemory(model.graph));
-  const layout = layoutMemory(planned.plan);
-  const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION });
-  const modules = MODULES[opts.target];
+  const table = target.entry === "wasi" && model.tokenizer?.type === "llama2c-bpe" ? tokenizerTable(model.tokenizer) : undefined;
+  const layout = layoutMemory(planned.plan, table?.byteLength);
+  const memory = memoryReport(planned, layout, table?.byteLength);
+  if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);
+  const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION, entry: target.entry });
+  const weights = packWeights(planned);
+  const data = target.embedWeights ? [{ address: layout.weights, bytes: weights }] : [];
+  if (table && layout.appendix) data.push({ address: layout.appendix.address, bytes: table });
+  // A WASI program allocates (arguments, the tokenizer's hash table): AssemblyScript's static
+  // data and heap go above everything the model addresses, with a page to start in.
+  const heap = target.entry === "wasi" ? Math.ceil(layout.end / 16) * 16 : 0;
+  const pages = heap ? Math.ceil((heap + PAGE_BYTES) / PAGE_BYTES) : layout.pages;
   const wasm = await stage("compile wasm", () =>
-    Promise.all(modules.map((m) => compileWasm({ program, target: m.backend, pages: layout.pages, exports: ["forward", "init"] }))),
+    Promise.all(
+      target.modules.map((m) =>
+        compileWasm({
+          program: program.source,
+          flavour: m.flavour,
+          pages,
+          fixedMemory: target.fixedMemory,
+          data,
+          libraries: program.libraries,
+          abort: program.abort,
+          exports: program.exports,
+          staticData: heap ? { from: heap, to: pages * PAGE_BYTES } : { from: 0, to: RESERVED_BYTES },
+        }),
+      ),
+    ),
   );
-  const runtime = await stage("bundle runtime", bundleRuntime);
-
-  const files = new Map<string, Uint8Array | string>([
-    ...modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]),
-    ["weights.bin", packWeights(planned)],
-    ["index.mjs", runtime.js],
-    ["index.d.ts", runtime.dts],
-    ["src/model.ts", program],
-  ]);
+  const files = new Map<string, Uint8Array | string>(target.modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
+  if (!target.embedWeights) files.set("weights.bin", weights);
+  if (target.entry !== "wasi") {
+    // The JavaScript runtime; a WASI program brings its own.
+    const runtime = await stage("bundle runtime", bundleRuntime);
+    files.set("index.mjs", runtime.js);
+    files.set("index.d.ts", runtime.dts);
+  }
+  files.set("src/model.ts", program.source);
   if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));
-  const manifest = makeManifest(planned, layout, opts, files);
+  const manifest = makeManifest(planned, { ...layout, pages }, { ...opts, tokenizer: model.tokenizer?.type }, files);
   files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
-  return { files, manifest, plan: planned.plan };
+  return { files, manifest, plan: planned.plan, memory };
 }
 
 /** Constants laid out as the plan's weights region says, zero-padded between tensors. */
@@ -130,7 +171,8 @@ function packWeights({ graph, plan }: PlannedGraph): Uint8Array {
   return bytes;
 }
 
-function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: { target: WasmTarget; command?: string }, files: Map<string, Uint8Array | string>): Manifest {
+function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: { target: TargetName; command?: string; tokenizer?: TokenizerSpec["type"] }, files: Map<string, Uint8Array | string>): Manifest {
+  const target = TARGETS[opts.target];
   const spec = (name: string): TensorSpec => {
     const v = graph.values.get(name)!;
     return { name, dtype: v.dtype as TensorSpec["dtype"], shape: [...v.shape], address: layout.address.get(name)! };
@@ -141,7 +183,7 @@ function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: {
     command: opts.command ?? "",
     name: graph.name,
     target: opts.target,
-    modules: MODULES[opts.target],
+    modules: target.modules.map(({ backend, file }) => ({ backend, file })),
     model: modelInfo(graph),
     dims: graph.dims,
     inputs: graph.inputs.map(spec),
@@ -149,11 +191,12 @@ function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: {
     memory: {
       pages: layout.pages,
       totalBytes: layout.end,
-      weights: { address: layout.weights, bytes: plan.weights.bytes },
+      weights: { address: layout.weights, bytes: plan.weights.bytes, ...(target.embedWeights ? { embedded: true } : {}) },
+      ...(target.fixedMemory ? { fixed: true } : {}),
       arena: { address: layout.arena, bytes: plan.arena.bytes },
       state: { address: layout.state, bytes: plan.state.bytes },
     },
-    ...(files.has("tokenizer.json") ? { tokenizer: { file: "tokenizer.json", type: "llama2c-bpe" as const } } : {}),
+    ...(opts.tokenizer ? { tokenizer: { file: "tokenizer.json", type: opts.tokenizer } } : {}),
     files: Object.fromEntries(
       [...files].sort(([a], [b]) => a.localeCompare(b)).map(([name, data]) => [name, { bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength, sha256: sha256(data) }]),
     ),

@@ -33,7 +33,16 @@ export interface Manifest {
   dims: Record<string, { max: number }>;
   inputs: TensorSpec[];
   outputs: TensorSpec[];
-  memory: { pages: number; totalBytes: number; weights: { address: number; bytes: number }; arena: { address: number; bytes: number }; state: { address: number; bytes: number } };
+  memory: {
+    pages: number;
+    /** The module declares maximum = initial pages and never grows (mcu). */
+    fixed?: boolean;
+    totalBytes: number;
+    /** `embedded`: the weights are in the module's data segment, not in weights.bin (wasi, mcu). */
+    weights: { address: number; bytes: number; embedded?: boolean };
+    arena: { address: number; bytes: number };
+    state: { address: number; bytes: number };
+  };
   tokenizer?: { file: string; type: "llama2c-bpe" | "sentencepiece-unigram" };
   files: Record<string, { bytes: number; sha256: string }>;
 }
@@ -58,7 +67,7 @@ export declare class Model {
   readonly manifest: Manifest;
   /** What the last stream()/generate() call did. */
   readonly stats: GenerationStats;
-  /** The backend running the model: "wasm-relaxed", "wasm-simd" or "wasm". */
+  /** The backend running the model: "wasm-relaxed", "wasm-simd", "wasm" or "mcu". */
   readonly backend: string;
   readonly contextLength: number;
   /** One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`. */

@@ -36,6 +36,14 @@ export class SeecError extends Error {
   readonly at?: string;
   readonly hint?: string;
 
+  /**
+   * By shape, not by class: an artifact's index.mjs bundles its own copy of this class, and its
+   * errors must read as seec errors to the CLI that loaded it.
+   */
+  static [Symbol.hasInstance](x: unknown): boolean {
+    return x instanceof Error && x.name === "SeecError" && typeof (x as SeecError).code === "string";
+  }
+
   constructor(code: ErrorCode, message: string, context: ErrorContext = {}) {
     super(message);
     this.name = "SeecError";

@@ -59,11 +59,17 @@ export async function load(dir?: string | URL): Promise<Model> {
   const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
   const manifest = await readJson<Manifest>(new URL("manifest.json", base));
   checkManifest(manifest, new URL("manifest.json", base).href);
-  const [{ instance, backend }, weights] = await Promise.all([instantiateFirst(manifest.modules, base), readBytes(new URL("weights.bin", base))]);
-  const memory = (instance.exports as { memory: WebAssembly.Memory }).memory;
-  if (weights.byteLength !== manifest.memory.weights.bytes)
-    throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
-  new Uint8Array(memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
+  const embedded = manifest.memory.weights.embedded === true;
+  const [{ instance, backend }, weights] = await Promise.all([
+    instantiateFirst(manifest.modules, base),
+    embedded ? undefined : readBytes(new URL("weights.bin", base)),
+  ]);
+  if (weights) {
+    const memory = (instance.exports as { memory: WebAssembly.Memory }).memory;
+    if (weights.byteLength !== manifest.memory.weights.bytes)
+      throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
+    new Uint8Array(memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
+  }
   (instance.exports as { init?: () => void }).init?.();
   const tokenizer = manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
   return new Model(manifest, instance, tokenizer, backend);

@@ -1,16 +1,19 @@
 import { Command, Option } from "commander";
-import { build, TARGETS } from "../build.js";
-import type { WasmTarget } from "../../targets/wasm/compile.js";
-import { formatBytes, modelOptions, printJson, progress } from "./options.js";
+import { build } from "../build.js";
+import { formatMemoryReport } from "../../targets/wasm/budget.js";
+import { TARGET_NAMES, TARGETS, type TargetName } from "../../targets/wasm/targets.js";
+import { byteSize, modelOptions, printJson, progress } from "./options.js";
+import { formatBytes } from "../units.js";
 
 interface BuildFlags {
   tokenizer?: string;
   see?: string;
-  embedHead: "materialize" | "stream";
+  embedHead?: "materialize" | "stream";
+  memoryBudget?: number;
   demo?: boolean;
   package?: string;
   quantize?: "int8";
-  target: WasmTarget;
+  target: TargetName;
   out: string;
   maxChunk?: number;
   context?: number;
@@ -22,11 +25,16 @@ export function buildCommand(): Command {
     .summary("compile a model into a deployable artifact")
     .description(
       "Compile a model into an artifact directory: model.wasm (the specialized kernels and forward pass), weights.bin, manifest.json (shapes, memory plan, sizes, sha256), index.mjs + index.d.ts (the runtime), tokenizer.json, and src/model.ts (the emitted AssemblyScript, for reading).\n\n" +
-        "Example:\n  seec build stories260K.bin --tokenizer tok512.bin -o out/stories",
+        "Targets:\n" +
+        TARGET_NAMES.map((t) => `  ${t.padEnd(13)} ${TARGETS[t].summary}`).join("\n") +
+        "\n\nExamples:\n  seec build stories260K.bin --tokenizer tok512.bin -o out/stories\n" +
+        "  seec build stories260K.bin --tokenizer tok512.bin --target wasi -o out/stories-wasi\n" +
+        "  seec build stories260K.bin --tokenizer tok512.bin --target mcu --see f.see --quantize int8 --context 256 --memory-budget 1MiB -o out/mcu",
     )
-    .addOption(new Option("-t, --target <target>", "where the artifact runs").choices(TARGETS).default("wasm-simd"))
+    .addOption(new Option("-t, --target <target>", "where the artifact runs (see Targets)").choices(TARGET_NAMES).default("wasm-simd"))
+    .option("--memory-budget <bytes>", "fail, printing the memory plan, if the model needs more (e.g. 1048576 or 1MiB): linear memory in 64 KiB pages plus a native-stack reserve", byteSize)
     .option("--see <factors>", "SEE factors (.see, from seec factorize) that replace the token embedding")
-    .addOption(new Option("--embed-head <how>", "a tied output head over SEE factors: rebuild the table once at load, or rows on the fly each step (no vocab×dim memory)").choices(["materialize", "stream"]).default("materialize"))
+    .addOption(new Option("--embed-head <how>", "a tied output head over SEE factors: rebuild the table once at load, or rows on the fly each step (no vocab×dim memory)").choices(["materialize", "stream"]))
     .addOption(new Option("--quantize <how>", "store Linear weights as int8 with one scale per output row (about 4x smaller)").choices(["int8"]))
     .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
     .option("--demo", "add demo.html, a page that runs the model (serve it with seec serve)")
@@ -42,13 +50,14 @@ export function buildCommand(): Command {
         quantize: flags.quantize,
         packageName: flags.package,
         target: flags.target,
+        memoryBudget: flags.memoryBudget,
         out: flags.out,
         maxChunk: flags.maxChunk,
         context: flags.context,
         command: ["seec", ...process.argv.slice(2)].join(" "),
         progress: progress(!flags.json),
       });
-      if (flags.json) return printJson({ out: result.out, seconds: result.seconds, quantization: result.quantization, manifest: result.manifest });
+      if (flags.json) return printJson({ out: result.out, seconds: result.seconds, quantization: result.quantization, memory: result.memory, manifest: result.manifest });
       const width = Math.max(...Object.keys(result.manifest.files).map((n) => n.length));
       const files = Object.entries(result.manifest.files).map(([name, f]) => `  ${name.padEnd(width)} ${formatBytes(f.bytes).padStart(10)}`);
       const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
@@ -57,7 +66,9 @@ export function buildCommand(): Command {
           (result.quantization
             ? `  int8: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)} (measure the model with seec eval)\n`
             : "") +
-          `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)})\n`,
+          (flags.target === "mcu" || flags.memoryBudget !== undefined
+            ? `memory plan:\n${formatMemoryReport(result.memory, flags.memoryBudget).join("\n")}\n`
+            : `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)})\n`),
       );
     });
 }

@@ -9,7 +9,8 @@ import { loadModel } from "../frontends/load.js";
 import { cosine } from "../eval/stsb.js";
 import { factorize } from "../see/factorize.js";
 import { writeSee } from "../see/format.js";
-import { formatBytes, integer, similarityTable } from "./options.js";
+import { integer, similarityTable } from "./options.js";
+import { formatBytes } from "../units.js";
 
 const SENTENCES = [
   "A man is playing the cello.",

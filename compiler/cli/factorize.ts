@@ -5,7 +5,8 @@ import { loadModel } from "../frontends/load.js";
 import { METHODS, type Method } from "../see/decompose.js";
 import { factorize, type FactorizeReport } from "../see/factorize.js";
 import { writeSee } from "../see/format.js";
-import { formatBytes, integer, modelOptions, printJson, real } from "./options.js";
+import { integer, modelOptions, printJson, real } from "./options.js";
+import { formatBytes } from "../units.js";
 
 interface FactorizeFlags {
   tokenizer?: string;

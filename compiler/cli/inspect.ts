@@ -2,7 +2,8 @@ import { Command } from "commander";
 import { loadModel } from "../frontends/load.js";
 import { inspectGraph, type Inspection } from "../inspect.js";
 import { planMemory } from "../passes/plan-memory.js";
-import { formatBytes, modelOptions, printJson } from "./options.js";
+import { modelOptions, printJson } from "./options.js";
+import { formatBytes } from "../units.js";
 
 interface InspectFlags {
   tokenizer?: string;

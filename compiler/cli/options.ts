@@ -1,5 +1,6 @@
 /** Option parsers and output helpers the subcommands share. */
 import { InvalidArgumentError, type Command } from "commander";
+import { parseBytes } from "../units.js";
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (text: string): number => {
@@ -7,6 +8,13 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected an integer in [${min}, ${max}]`);
     return n;
   };
+}
+
+/** A byte size: a count, or with a unit (K/KiB, M/MiB, KB/MB for powers of ten). */
+export function byteSize(text: string): number {
+  const n = parseBytes(text);
+  if (n === undefined || n <= 0) throw new InvalidArgumentError("expected a size in bytes, e.g. 1048576, 1MiB or 512KiB");
+  return n;
 }
 
 export function real(min: number, max: number) {
@@ -33,12 +41,6 @@ export function printJson(value: unknown): void {
 /** Progress lines on stderr, only where a person is watching. */
 export function progress(enabled: boolean): ((stage: string) => void) | undefined {
   return enabled && process.stderr.isTTY ? (stage) => process.stderr.write(`seec: ${stage}...\n`) : undefined;
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 ** 2).toFixed(2)} MiB`;
 }
 
 /** A cosine-similarity matrix as text: a header of column numbers, then one numbered row per text. */

@@ -5,6 +5,7 @@
 import { readFile, readdir } from "node:fs/promises";
 import { packageFile } from "../../compiler/paths.js";
 import { SeecError } from "../../runtime/errors.js";
+import { appendDataSegments, type DataBlock } from "./data-segments.js";
 
 const KERNELS_DIR = packageFile("targets/wasm/kernels/");
 const ASCONFIG = packageFile("asconfig.json");
@@ -28,25 +29,28 @@ export const FLAVOURS = {
   wasm: { enable: ["bulk-memory"], features: BASE_FEATURES, overrides: "kernels-scalar" },
 } satisfies Record<string, Flavour>;
 
-/**
- * The modules an artifact for a target carries, in the order the runtime tries them: a target
- * that not every engine runs brings the portable module as its fallback.
- */
-export const MODULES: Record<WasmTarget, { backend: WasmTarget; file: string }[]> = {
-  "wasm-simd": [{ backend: "wasm-simd", file: "model.wasm" }],
-  "wasm-relaxed": [{ backend: "wasm-relaxed", file: "model.relaxed.wasm" }, { backend: "wasm-simd", file: "model.wasm" }],
-  wasm: [{ backend: "wasm", file: "model.wasm" }],
-};
-
-export type WasmTarget = keyof typeof FLAVOURS;
+export type FlavourName = keyof typeof FLAVOURS;
 
 export interface CompileInput {
   program: string;
-  target: WasmTarget;
+  flavour: FlavourName;
   /** Initial memory in 64 KiB pages. */
   pages: number;
+  /** Declare the maximum equal to the initial size: the module can never grow its memory. */
+  fixedMemory?: boolean;
+  /** Bytes placed in linear memory by the module's own data segments (e.g. embedded weights). */
+  data?: DataBlock[];
+  /** Library files beside kernels/ that the program imports (e.g. "drivers/wasi.ts"). */
+  libraries?: string[];
+  /** AssemblyScript's abort(), as "file/function", instead of the env.abort import. */
+  abort?: string;
   /** Exports to keep; everything else (kernels exported by their modules) is dropped. */
   exports: string[];
+  /**
+   * Where AssemblyScript may put its static data (and, above it, its heap): below the program's
+   * first address by default; `from` > 0 moves it there (memoryBase).
+   */
+  staticData: { from: number; to: number };
 }
 
 /** The kernel library for a flavour: kernels/, with the flavour's overrides in place of their namesakes. */
@@ -57,37 +61,57 @@ export async function kernelSources(flavour: Flavour): Promise<Record<string, st
   return sources;
 }
 
-export async function compileWasm({ program, target, pages, exports }: CompileInput): Promise<Uint8Array> {
-  const flavour: Flavour = FLAVOURS[target];
+export async function compileWasm(input: CompileInput): Promise<Uint8Array> {
+  const flavour: Flavour = FLAVOURS[input.flavour];
   const { options } = JSON.parse(await readFile(ASCONFIG, "utf8"));
   const { default: asc } = await import("assemblyscript/asc");
+  const libraries: Record<string, string> = {};
+  for (const file of input.libraries ?? []) libraries[file] = await readFile(packageFile(`targets/wasm/${file}`), "utf8");
   const result = await asc.compileString(
-    { "model.ts": program, ...(await kernelSources(flavour)) },
-    { ...options, enable: flavour.enable, initialMemory: pages },
+    { "model.ts": input.program, ...(await kernelSources(flavour)), ...libraries },
+    { ...options, enable: flavour.enable, initialMemory: input.pages, ...(input.fixedMemory ? { maximumMemory: input.pages } : {}), memoryBase: input.staticData.from, ...(input.abort ? { use: [`abort=${input.abort}`] } : {}) },
   );
   if (result.error || !result.binary)
     throw new SeecError("internal.asc", `AssemblyScript rejected the emitted program: ${result.stderr.toString().trim() || result.error?.message}`, {
       hint: "this is a bug in seec's wasm backend; please report it with the model",
     });
-  return optimize(result.binary, flavour.features, exports);
+  return optimize(result.binary, flavour.features, input);
 }
 
-async function optimize(binary: Uint8Array, features: BinaryenFeature[], keep: string[]): Promise<Uint8Array> {
+async function optimize(binary: Uint8Array, features: BinaryenFeature[], input: CompileInput): Promise<Uint8Array> {
   const { default: binaryen } = await import("binaryen");
   const mod = binaryen.readBinary(binary);
   try {
     mod.setFeatures(features.reduce((set, f) => set | binaryen.Features[f], binaryen.Features.MVP));
     for (let i = mod.getNumExports() - 1; i >= 0; i--) {
       const name = binaryen.getExportInfo(mod.getExportByIndex(i)).name;
-      if (!keep.includes(name) && name !== "memory") mod.removeExport(name);
+      if (!input.exports.includes(name) && name !== "memory") mod.removeExport(name);
     }
+    checkStaticData(mod, input.staticData);
     binaryen.setOptimizeLevel(3);
     binaryen.setShrinkLevel(0);
     mod.optimize();
     mod.runPasses(["strip-debug", "strip-producers"]);
     if (!mod.validate()) throw new SeecError("internal.binaryen", "Binaryen could not validate the optimized module");
-    return mod.emitBinary();
+    return appendDataSegments(mod.emitBinary(), input.data ?? []);
   } finally {
     mod.dispose();
+  }
+}
+
+type Binaryen = typeof import("binaryen").default;
+
+/** AssemblyScript's static data must stay where the layout reserved it. */
+function checkStaticData(mod: InstanceType<Binaryen["Module"]>, { from, to }: CompileInput["staticData"]): void {
+  // binaryen.js has these three; its typings name older ones.
+  const data = mod as unknown as {
+    getNumDataSegments(): number;
+    getDataSegmentByIndex(i: number): number;
+    getDataSegmentInfo(ref: number): { offset: number; data: ArrayBuffer };
+  };
+  for (let i = 0; i < data.getNumDataSegments(); i++) {
+    const s = data.getDataSegmentInfo(data.getDataSegmentByIndex(i));
+    if (s.offset < from || s.offset + s.data.byteLength > to)
+      throw new SeecError("internal.layout", `AssemblyScript's static data lies at bytes ${s.offset}..${s.offset + s.data.byteLength}, outside the ${from}..${to} reserved for it`);
   }
 }

@@ -5,11 +5,11 @@ import { join } from "node:path";
 import { writeArtifact } from "../../compiler/artifact.js";
 import { compileArtifact } from "../../compiler/build.js";
 import type { Graph } from "../../compiler/ir/graph.js";
-import type { WasmTarget } from "../../targets/wasm/compile.js";
+import type { TargetName } from "../../targets/wasm/targets.js";
 import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 
-export async function compileAndLoad(graph: Graph, target: WasmTarget = "wasm-simd"): Promise<Model> {
+export async function compileAndLoad(graph: Graph, target: TargetName = "wasm-simd"): Promise<Model> {
   const artifact = await compileArtifact({ graph, format: "graph" }, { target });
   const dir = join(await mkdtemp(join(tmpdir(), "seec-test-")), "artifact");
   await writeArtifact(dir, artifact.files);

@@ -13,3 +13,17 @@ export function gather(table: usize, ids: usize, y: usize, T: i32, D: i32, V: i3
 export function lastRow(x: usize, y: usize, T: i32, D: i32): void {
   memory.copy(y, x + at((T - 1) * D), at(D));
 }
+
+/** The index of the largest of n floats (the first, on ties): greedy decoding's choice. */
+export function argmax(x: usize, n: i32): i32 {
+  let best = 0;
+  let top = load<f32>(x);
+  for (let i = 1; i < n; i++) {
+    const v = load<f32>(x + at(i));
+    if (v > top) {
+      top = v;
+      best = i;
+    }
+  }
+  return best;
+}

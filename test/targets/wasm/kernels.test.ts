@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../../compiler/ir/builder.js";
 import { Interpreter } from "../../../compiler/ir/interpreter.js";
 import type { Attrs, TensorData } from "../../../compiler/ir/graph.js";
-import type { WasmTarget } from "../../../targets/wasm/compile.js";
+import type { TargetName } from "../../../targets/wasm/targets.js";
 import { compileAndLoad } from "../../helpers/compile.js";
 import { maxAbsDiff, randomF32, rng } from "../../helpers/random.js";
 
@@ -27,7 +27,7 @@ function oneOp(op: string, inputs: { name: string; shape: (number | string)[]; d
   return b.finish();
 }
 
-async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<string, TensorData>[], target: WasmTarget) {
+async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<string, TensorData>[], target: TargetName) {
   const model = await compileAndLoad(graph, target);
   expect(model.backend).toBe(target);
   const ref = new Interpreter(graph);

@@ -1,0 +1,66 @@
+/**
+ * The memory a compiled module needs, line by line, and the check against a device's budget
+ * (`seec build --memory-budget`). Linear memory comes in 64 KiB pages; the host's native stack
+ * (the C stack once wasm2c has turned the module into C) comes on top.
+ */
+import { opDef } from "../../compiler/ir/ops/index.js";
+import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
+import { formatBytes } from "../../compiler/units.js";
+import { SeecError } from "../../runtime/errors.js";
+import { PAGE_BYTES, RESERVED_BYTES, type WasmLayout } from "./layout.js";
+
+/** Native stack the kernels need: they are leaf calls with a few dozen scalar locals. */
+export const STACK_RESERVE_BYTES = 16 * 1024;
+
+export interface MemoryLine {
+  what: string;
+  bytes: number;
+}
+
+export interface MemoryReport {
+  lines: MemoryLine[];
+  /** Linear memory (whole pages) plus the stack reserve. */
+  totalBytes: number;
+}
+
+export function memoryReport({ graph, plan, forward, init }: PlannedGraph, layout: WasmLayout, extraBytes = 0): MemoryReport {
+  const caches = new Set(
+    [...forward, ...init].flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])),
+  );
+  const sum = (entries: { name: string; bytes: number }[], keep: (name: string) => boolean) =>
+    entries.filter((e) => keep(e.name)).reduce((a, e) => a + e.bytes, 0);
+  const isFactor = (name: string) => name.startsWith("see.");
+  const lines: MemoryLine[] = [
+    { what: "weights", bytes: sum(plan.weights.entries, (n) => !isFactor(n)) },
+    { what: "SEE factors", bytes: sum(plan.weights.entries, isFactor) },
+    { what: "KV cache", bytes: sum(plan.state.entries, (n) => caches.has(n)) },
+    { what: "other state (scratch, tables built at load)", bytes: sum(plan.state.entries, (n) => !caches.has(n)) },
+    { what: "activations (liveness-planned arena)", bytes: plan.arena.bytes },
+    { what: "runtime data (AssemblyScript statics, tokenizer)", bytes: RESERVED_BYTES + extraBytes },
+    { what: "alignment and page rounding", bytes: 0 },
+    { what: "native stack (reserve)", bytes: STACK_RESERVE_BYTES },
+  ];
+  const linear = layout.pages * PAGE_BYTES;
+  lines[6].bytes = linear - lines.slice(0, 6).reduce((a, l) => a + l.bytes, 0);
+  return { lines: lines.filter((l) => l.bytes > 0 || l.what === "KV cache"), totalBytes: linear + STACK_RESERVE_BYTES };
+}
+
+export function formatMemoryReport(report: MemoryReport, budget?: number): string[] {
+  const format = formatBytes;
+  const width = Math.max(...report.lines.map((l) => l.what.length));
+  return [
+    ...report.lines.map((l) => `  ${l.what.padEnd(width)} ${format(l.bytes).padStart(10)}`),
+    `  ${"total".padEnd(width)} ${format(report.totalBytes).padStart(10)}${budget === undefined ? "" : ` of a ${format(budget)} budget`}`,
+  ];
+}
+
+/** Fails with the whole plan, naming the largest lines, when the module does not fit. */
+export function checkBudget(report: MemoryReport, budget: number): void {
+  const format = formatBytes;
+  if (report.totalBytes <= budget) return;
+  const largest = [...report.lines].sort((a, b) => b.bytes - a.bytes).slice(0, 2).map((l) => `${l.what} (${format(l.bytes)})`);
+  throw new SeecError("budget.memory", `the model needs ${format(report.totalBytes)}, ${format(report.totalBytes - budget)} over the ${format(budget)} budget; largest: ${largest.join(", ")}\n${formatMemoryReport(report, budget).join("\n")}`, {
+    at: "--memory-budget",
+    hint: "shrink it: --quantize int8 (weights about 4x smaller), --see factors.see (the embedding), --context N (the KV cache), --max-chunk 1 (activations)",
+  });
+}
