@@ -1,0 +1,117 @@
+// --target wasi: a standalone WASI program whose _start does what `seec run` does, in the module.
+// Its output must equal seec run's, byte for byte, under node:wasi, browser_wasi_shim in Node,
+// and browser_wasi_shim in headless Chromium.
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ERROR_CLASSES } from "../../runtime/errors.js";
+import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
+import { seec } from "../helpers/cli.js";
+import { tmpDir } from "../helpers/compile.js";
+import { LLAMA2C } from "../helpers/shared.js";
+import { runNodeWasi, runShim } from "../helpers/wasi.js";
+
+const RUNS = [
+  ["--prompt", "Once upon a time", "--max-tokens", "40", "--temperature", "0"],
+  ["--prompt", "Lily and the dog", "-n", "60", "--seed", "7"],
+  ["-p", "The sun héllo ☃", "-n", "50", "--temperature", "0.8", "--top-p", "0.95", "--seed", "123"],
+];
+
+describe.skipIf(!LLAMA2C)("the wasi target", () => {
+  let work: string, wasm: Uint8Array<ArrayBuffer>;
+  const expected: string[] = [];
+
+  beforeAll(async () => {
+    work = await tmpDir();
+    const m = LLAMA2C!;
+    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "--target", "wasi", "-o", join(work, "wasi"))).code).toBe(0);
+    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "simd"))).code).toBe(0);
+    wasm = new Uint8Array(readFileSync(join(work, "wasi", "model.wasm")));
+    for (const args of RUNS) expected.push((await seec("run", join(work, "simd"), ...args)).stdout);
+  });
+
+  it("is one self-contained module: weights and tokenizer inside, WASI imports only", () => {
+    const manifest = JSON.parse(readFileSync(join(work, "wasi", "manifest.json"), "utf8"));
+    expect(manifest.memory.weights.embedded).toBe(true);
+    expect(Object.keys(manifest.files).sort()).toEqual(["model.wasm", "src/model.ts", "tokenizer.json"]);
+    const mod = new WebAssembly.Module(wasm);
+    expect(new Set(WebAssembly.Module.imports(mod).map((i) => i.module))).toEqual(new Set(["wasi_snapshot_preview1"]));
+    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).toEqual(["_start", "forward", "memory", "step"]);
+  });
+
+  it("under node:wasi prints llama2.c's documented greedy text", async () => {
+    const r = await runNodeWasi(wasm, ["--temperature", "0"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(readFileSync(LLAMA2C!.greedy256, "utf8"));
+  });
+
+  it("under node:wasi prints what seec run prints, prompts and sampling included", async () => {
+    for (const [i, args] of RUNS.entries()) expect((await runNodeWasi(wasm, args)).stdout).toBe(expected[i]);
+  });
+
+  it("under browser_wasi_shim in Node prints the same", async () => {
+    for (const [i, args] of RUNS.entries()) {
+      const r = await runShim(wasm, args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(expected[i]);
+    }
+  });
+
+  it("reports bad flags and a prompt longer than the context as seec run does, with its exit codes", async () => {
+    const cases: [string[], string][] = [
+      [["--bogus", "1"], "usage.flag"],
+      [["--max-tokens"], "usage.argument"],
+      [["--temperature", "hot"], "usage.value"],
+      [["--prompt", "a b ".repeat(400)], "runtime.context"],
+    ];
+    for (const [args, code] of cases) {
+      const r = await runNodeWasi(wasm, args);
+      expect(r.stderr).toMatch(new RegExp(`^seec: error\\[${code.replace(".", "\\.")}\\]: `));
+      expect(r.code).toBe(ERROR_CLASSES[code.split(".")[0] as keyof typeof ERROR_CLASSES]);
+    }
+    const help = await runNodeWasi(wasm, ["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("--max-tokens N");
+  });
+
+  it("exports the raw step API beside _start", async () => {
+    const noop = () => 0;
+    const instance = await WebAssembly.instantiate(new WebAssembly.Module(wasm), { wasi_snapshot_preview1: { args_get: noop, args_sizes_get: noop, fd_write: noop, proc_exit: noop } });
+    const step = instance.exports.step as (token: number, pos: number) => number;
+    const { pieces } = JSON.parse(readFileSync(join(work, "wasi", "tokenizer.json"), "utf8")) as { pieces: string[] };
+    // After BOS, greedy decoding's first token is the first word of llama2.c's documented text.
+    const firstWord = readFileSync(LLAMA2C!.greedy256, "utf8").split(" ")[0];
+    expect(pieces[step(1, 0)].trim()).toBe(firstWord);
+  });
+
+  it.skipIf(!HAS_CHROMIUM)("under browser_wasi_shim in headless Chromium prints the same", async () => {
+    const root = join(work, "page");
+    cpSync(new URL("../../node_modules/@bjorn3/browser_wasi_shim/dist/", import.meta.url).pathname, join(root, "shim"), { recursive: true });
+    cpSync(join(work, "wasi", "model.wasm"), join(root, "model.wasm"));
+    writeFileSync(join(root, "index.html"), `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
+import { WASI, File, OpenFile, ConsoleStdout, PreopenDirectory } from "./shim/index.js";
+const runs = ${JSON.stringify(RUNS)};
+const bytes = await (await fetch("model.wasm")).arrayBuffer();
+const results = [];
+for (const args of runs) {
+  const decoder = new TextDecoder();
+  let text = "";
+  const wasi = new WASI(["model.wasm", ...args], [], [new OpenFile(new File([])), new ConsoleStdout((b) => (text += decoder.decode(b, { stream: true }))), ConsoleStdout.lineBuffered(() => {}), new PreopenDirectory("/", new Map())], { debug: false });
+  const { instance } = await WebAssembly.instantiate(bytes, { wasi_snapshot_preview1: wasi.wasiImport });
+  const code = wasi.start(instance);
+  results.push({ code, text: text + decoder.decode() });
+}
+document.getElementById("out").textContent = JSON.stringify(results);
+document.body.dataset.state = "done";
+</script>`);
+    const served = await servedBrowser(root);
+    try {
+      const page = await served.open("/index.html");
+      const results = JSON.parse((await page.textContent("#out"))!) as { code: number; text: string }[];
+      expect(results.map((r) => r.code)).toEqual(RUNS.map(() => 0));
+      expect(results.map((r) => r.text)).toEqual(expected);
+    } finally {
+      await served.close();
+    }
+  }, 120_000);
+});
