@@ -17,6 +17,14 @@ const BYTE_FALLBACK_OFFSET = 3;
 const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
 const utf8 = new TextEncoder();
 
+/** The bytes each piece prints: a byte-fallback piece <0xNN> is the byte itself, any other its UTF-8. */
+export function printedPieces(pieces: readonly string[]): Uint8Array[] {
+  return pieces.map((p) => {
+    const byte = BYTE_PIECE.exec(p);
+    return byte ? Uint8Array.of(parseInt(byte[1], 16)) : utf8.encode(p);
+  });
+}
+
 export class Llama2cTokenizer {
   readonly bosId: number;
   readonly eosId: number;
@@ -29,10 +37,7 @@ export class Llama2cTokenizer {
     spec.pieces.forEach((p, i) => {
       if (!this.ids.has(p)) this.ids.set(p, i);
     });
-    this.bytes = spec.pieces.map((p) => {
-      const byte = BYTE_PIECE.exec(p);
-      return byte ? Uint8Array.of(parseInt(byte[1], 16)) : utf8.encode(p);
-    });
+    this.bytes = printedPieces(spec.pieces);
   }
 
   get vocabSize(): number {

@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import { packageFile } from "../../compiler/paths.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { Manifest } from "../../runtime/manifest.js";
-import type { Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
+import { printedPieces, type Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
 
 const run = promisify(execFile);
 const HARNESS = fileURLToPath(packageFile("targets/mcu/cortex-m/"));
@@ -114,11 +114,7 @@ export async function runFirmware(elf: string, { timeoutMs = 300_000 } = {}): Pr
 
 /** The model's constants and its printable pieces, with llama2.c's decoding rules, as C. */
 function modelHeader(m: Manifest, tok: Llama2cTokenizerSpec, steps: number, hasInit: boolean): string {
-  const utf8 = new TextEncoder();
-  const pieces = tok.pieces.map((p) => {
-    const byte = /^<0x([0-9A-Fa-f]{2})>$/.exec(p);
-    return byte ? Uint8Array.of(parseInt(byte[1], 16)) : utf8.encode(p);
-  });
+  const pieces = printedPieces(tok.pieces);
   const starts: number[] = [0];
   for (const p of pieces) starts.push(starts.at(-1)! + p.length);
   const bytes = pieces.flatMap((p) => [...p]);

@@ -3,17 +3,12 @@
  *   u32 count, bos, eos, 0 | f32 scores[count] | u32 pieceStart[count + 1] | u32 printStart[count + 1] | bytes
  * Offsets are into the bytes: every piece's text, then every piece's printed bytes.
  */
-import type { Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
-
-const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
+import { printedPieces, type Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
 
 export function tokenizerTable(spec: Llama2cTokenizerSpec): Uint8Array {
   const utf8 = new TextEncoder();
   const texts = spec.pieces.map((p) => utf8.encode(p));
-  const prints = spec.pieces.map((p, i) => {
-    const byte = BYTE_PIECE.exec(p);
-    return byte ? Uint8Array.of(parseInt(byte[1], 16)) : texts[i];
-  });
+  const prints = printedPieces(spec.pieces);
   const n = spec.pieces.length;
   const header = 16 + 4 * n + 8 * (n + 1);
   const textBytes = texts.reduce((a, t) => a + t.length, 0);
