@@ -6,6 +6,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
+import { concatBytes } from "../bytes.js";
 
 export interface TfNode {
   name: string;
@@ -85,13 +86,7 @@ async function readShards(dir: string, paths: string[], file: string): Promise<U
       }),
     ),
   );
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function decode(raw: Uint8Array, w: ManifestEntry, count: number): Float32Array | Int32Array {

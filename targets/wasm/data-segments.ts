@@ -3,6 +3,7 @@
  * a read module's memory again). Runs of zeros are left out: linear memory starts zeroed.
  * Used to embed weights (and the WASI tokenizer) in self-contained modules.
  */
+import { concatBytes } from "../../compiler/bytes.js";
 
 const SECTION_CODE = 10;
 const SECTION_DATA = 11;
@@ -22,7 +23,7 @@ export function appendDataSegments(wasm: Uint8Array, blocks: DataBlock[]): Uint8
   const data = sections.find((s) => s.id === SECTION_DATA);
   const oldCount = data ? readU32(wasm, data.start).value : 0;
   const oldBody = data ? wasm.subarray(readU32(wasm, data.start).end, data.end) : new Uint8Array(0);
-  const body = concat([u32(oldCount + segments.length), oldBody, ...segments.map(encodeSegment)]);
+  const body = concatBytes([u32(oldCount + segments.length), oldBody, ...segments.map(encodeSegment)]);
 
   const parts: Uint8Array[] = [wasm.subarray(0, 8)];
   const put = (id: number, payload: Uint8Array) => parts.push(Uint8Array.of(id), u32(payload.length), payload);
@@ -34,7 +35,7 @@ export function appendDataSegments(wasm: Uint8Array, blocks: DataBlock[]): Uint8
     if (s.id === SECTION_CODE) put(SECTION_DATA, body);
   }
   if (!sections.some((s) => s.id === SECTION_CODE)) put(SECTION_DATA, body);
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 function splitAtZeros({ address, bytes }: DataBlock): DataBlock[] {
@@ -57,7 +58,7 @@ function splitAtZeros({ address, bytes }: DataBlock): DataBlock[] {
 
 function encodeSegment({ address, bytes }: DataBlock): Uint8Array {
   // flags 0: active, memory 0; offset: i32.const address end.
-  return concat([Uint8Array.of(0, 0x41), i32(address), Uint8Array.of(0x0b), u32(bytes.length), bytes]);
+  return concatBytes([Uint8Array.of(0, 0x41), i32(address), Uint8Array.of(0x0b), u32(bytes.length), bytes]);
 }
 
 interface Section {
@@ -112,14 +113,4 @@ function i32(n: number): Uint8Array {
     }
     out.push(b | 0x80);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
