@@ -82,7 +82,7 @@ async function optimize(binary: Uint8Array, features: BinaryenFeature[], input: 
   const { default: binaryen } = await import("binaryen");
   const mod = binaryen.readBinary(binary);
   try {
-    mod.setFeatures(features.reduce((set, f) => set | binaryen.Features[f], binaryen.Features.MVP));
+    mod.setFeatures(featureMask(binaryen, features));
     for (let i = mod.getNumExports() - 1; i >= 0; i--) {
       const name = binaryen.getExportInfo(mod.getExportByIndex(i)).name;
       if (!input.exports.includes(name) && name !== "memory") mod.removeExport(name);
@@ -100,6 +100,11 @@ async function optimize(binary: Uint8Array, features: BinaryenFeature[], input: 
 }
 
 type Binaryen = typeof import("binaryen").default;
+
+/** Binaryen's feature bits for a flavour's feature list. */
+export function featureMask(binaryen: Binaryen, features: readonly BinaryenFeature[]): number {
+  return features.reduce((set, f) => set | binaryen.Features[f], binaryen.Features.MVP);
+}
 
 /** AssemblyScript's static data must stay where the layout reserved it. */
 function checkStaticData(mod: InstanceType<Binaryen["Module"]>, { from, to }: CompileInput["staticData"]): void {

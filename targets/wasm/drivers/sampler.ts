@@ -1,5 +1,6 @@
 // llama2.c's sampler, computed as seec's JavaScript runtime computes it (runtime/sampler.ts):
 // logits / temperature and the softmax rounded to f32 element by element, sums in f64.
+import { argmax } from "../kernels/indexing";
 
 let state: u64 = 42;
 
@@ -16,19 +17,6 @@ function randomU32(): u32 {
 
 function randomF32(): f32 {
   return <f32>(randomU32() >> 8) / 16777216.0;
-}
-
-export function argmax(xs: usize, n: i32): i32 {
-  let best = 0;
-  let top = load<f32>(xs);
-  for (let i = 1; i < n; i++) {
-    const x = load<f32>(xs + <usize>i * 4);
-    if (x > top) {
-      top = x;
-      best = i;
-    }
-  }
-  return best;
 }
 
 /** The next token from n logits; probs and order are scratch of n f32 / 2n i32. */
