@@ -22,7 +22,7 @@ import { SEEC_VERSION } from "./version.js";
 import { checkBudget, memoryReport, type MemoryReport } from "../targets/wasm/budget.js";
 import { compileWasm } from "../targets/wasm/compile.js";
 import { emitAssemblyScript } from "../targets/wasm/emit.js";
-import { layoutMemory, PAGE_BYTES, RESERVED_BYTES, type WasmLayout } from "../targets/wasm/layout.js";
+import { layoutMemory, type WasmLayout } from "../targets/wasm/layout.js";
 import { TARGET_NAMES, TARGETS, type TargetName } from "../targets/wasm/targets.js";
 import { tokenizerTable } from "../targets/wasm/tokenizer-table.js";
 
@@ -118,30 +118,26 @@ export async function compileArtifact(
   const target = TARGETS[opts.target];
   const planned = await stage("plan memory", () => planMemory(model.graph));
   const table = target.entry === "wasi" && model.tokenizer?.type === "llama2c-bpe" ? tokenizerTable(model.tokenizer) : undefined;
-  const layout = layoutMemory(planned.plan, table?.byteLength);
+  const layout = layoutMemory(planned.plan, { appendixBytes: table?.byteLength, heap: target.entry === "wasi" });
   const memory = memoryReport(planned, layout, table?.byteLength);
   if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);
   const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION, entry: target.entry });
   const weights = packWeights(planned);
   const data = target.embedWeights ? [{ address: layout.weights, bytes: weights }] : [];
   if (table && layout.appendix) data.push({ address: layout.appendix.address, bytes: table });
-  // A WASI program allocates (arguments, the tokenizer's hash table): AssemblyScript's static
-  // data and heap go above everything the model addresses, with a page to start in.
-  const heap = target.entry === "wasi" ? Math.ceil(layout.end / 16) * 16 : 0;
-  const pages = heap ? Math.ceil((heap + PAGE_BYTES) / PAGE_BYTES) : layout.pages;
   const wasm = await stage("compile wasm", () =>
     Promise.all(
       target.modules.map((m) =>
         compileWasm({
           program: program.source,
           flavour: m.flavour,
-          pages,
+          pages: layout.pages,
           fixedMemory: target.fixedMemory,
           data,
           libraries: program.libraries,
           abort: program.abort,
           exports: program.exports,
-          staticData: heap ? { from: heap, to: pages * PAGE_BYTES } : { from: 0, to: RESERVED_BYTES },
+          staticData: layout.staticData,
         }),
       ),
     ),
@@ -156,7 +152,7 @@ export async function compileArtifact(
   }
   files.set("src/model.ts", program.source);
   if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));
-  const manifest = makeManifest(planned, { ...layout, pages }, { ...opts, tokenizer: model.tokenizer?.type }, files);
+  const manifest = makeManifest(planned, layout, { ...opts, tokenizer: model.tokenizer?.type }, files);
   files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
   return { files, manifest, plan: planned.plan, memory };
 }

@@ -13,12 +13,19 @@ export interface WasmLayout {
   appendix?: { address: number; bytes: number };
   /** The first byte past everything the program addresses. */
   end: number;
+  /** Where AssemblyScript's static data (and, for a program that allocates, its heap) may lie. */
+  staticData: { from: number; to: number };
   pages: number;
   /** Absolute address of every tensor. */
   address: Map<string, number>;
 }
 
-export function layoutMemory(plan: MemoryPlan, appendixBytes = 0): WasmLayout {
+/**
+ * `appendixBytes`: data the module carries after the plan's regions. `heap`: the program
+ * allocates (the WASI driver: arguments, the tokenizer's hash table), so AssemblyScript's static
+ * data and heap go above everything the model addresses, with a page to start in.
+ */
+export function layoutMemory(plan: MemoryPlan, { appendixBytes = 0, heap = false } = {}): WasmLayout {
   const weights = RESERVED_BYTES;
   const arena = weights + plan.weights.bytes;
   const state = arena + plan.arena.bytes;
@@ -27,5 +34,8 @@ export function layoutMemory(plan: MemoryPlan, appendixBytes = 0): WasmLayout {
   const address = new Map<string, number>();
   for (const [base, region] of [[weights, plan.weights], [arena, plan.arena], [state, plan.state]] as const)
     for (const e of region.entries) address.set(e.name, base + e.offset);
-  return { weights, arena, state, appendix, end, pages: Math.ceil(end / PAGE_BYTES), address };
+  const heapBase = Math.ceil(end / 16) * 16;
+  const pages = heap ? Math.ceil((heapBase + PAGE_BYTES) / PAGE_BYTES) : Math.ceil(end / PAGE_BYTES);
+  const staticData = heap ? { from: heapBase, to: pages * PAGE_BYTES } : { from: 0, to: RESERVED_BYTES };
+  return { weights, arena, state, appendix, end, staticData, pages, address };
 }
