@@ -23,9 +23,11 @@ describe.skipIf(!LLAMA2C)("an interrupted build", () => {
     const before = digest(out);
     for (const delay of [300, 900, 1500, 2100, 2700]) {
       const child = spawn(process.execPath, [BIN, "build", USE_DIR, "-o", out], { stdio: "ignore" });
+      // Listen before waiting: a build that finishes inside the delay has closed by the time of the kill.
+      const closed = new Promise((r) => child.on("close", r));
       await new Promise((r) => setTimeout(r, delay));
       child.kill("SIGKILL");
-      await new Promise((r) => child.on("close", r));
+      await closed;
       const now = digest(out);
       // Either the kill came first (the old artifact is whole) or the build had finished (a whole new one).
       if (now["manifest.json"] === before["manifest.json"]) expect(now).toEqual(before);
