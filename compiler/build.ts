@@ -22,6 +22,7 @@ import { SEEC_VERSION } from "./version.js";
 import { checkBudget, memoryReport, type MemoryReport } from "../targets/wasm/budget.js";
 import { compileWasm } from "../targets/wasm/compile.js";
 import { emitAssemblyScript } from "../targets/wasm/emit.js";
+import { workingMemoryBytes } from "../targets/wasm/entry.js";
 import { layoutMemory, type WasmLayout } from "../targets/wasm/layout.js";
 import { TARGET_NAMES, TARGETS, type TargetName } from "../targets/wasm/targets.js";
 import { tokenizerTable } from "../targets/wasm/tokenizer-table.js";
@@ -76,11 +77,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     return r;
   };
   const model = await stage("read model", () => loadModel(opts));
-  if (TARGETS[opts.target].entry === "wasi" && model.tokenizer?.type !== "llama2c-bpe")
-    throw new SeecError("unsupported.target", `the wasi target runs decoders with llama2.c's tokenizer; ${model.graph.name} ${model.tokenizer ? `has a ${model.tokenizer.type} tokenizer` : "has no tokenizer"}`, {
-      at: "--target wasi",
-      hint: model.tokenizer ? "build encoders for wasm-simd, wasm or mcu" : "give the tokenizer with --tokenizer",
-    });
+  if (TARGETS[opts.target].entry === "wasi" && !model.tokenizer)
+    throw new SeecError("unsupported.target", `the wasi target tokenizes inside the module; ${model.graph.name} has no tokenizer`, { at: "--target wasi", hint: "give the tokenizer with --tokenizer" });
   if (opts.see) {
     const file = opts.see;
     const factors = await stage("read factors", async () => readSee(await readInput(file, "SEE factors"), file));
@@ -117,8 +115,9 @@ export async function compileArtifact(
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const target = TARGETS[opts.target];
   const planned = await stage("plan memory", () => planMemory(model.graph));
-  const table = target.entry === "wasi" && model.tokenizer?.type === "llama2c-bpe" ? tokenizerTable(model.tokenizer) : undefined;
-  const layout = layoutMemory(planned.plan, { appendixBytes: table?.byteLength, heap: target.entry === "wasi" });
+  const table = target.entry === "wasi" && model.tokenizer ? tokenizerTable(model.tokenizer) : undefined;
+  const workingBytes = target.entry === "wasi" ? workingMemoryBytes(model.graph.model.config.vocabSize ?? 0) : 0;
+  const layout = layoutMemory(planned.plan, { appendixBytes: table?.byteLength, workingBytes });
   const memory = memoryReport(planned, layout, table?.byteLength);
   if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);
   const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION, entry: target.entry });

@@ -40,7 +40,7 @@ export interface CompileInput {
   fixedMemory?: boolean;
   /** Bytes placed in linear memory by the module's own data segments (e.g. embedded weights). */
   data?: DataBlock[];
-  /** Library files beside kernels/ that the program imports (e.g. "drivers/wasi.ts"). */
+  /** Library files beside kernels/ that the program imports (e.g. "drivers/wasi.ts"); what they import comes along. */
   libraries?: string[];
   /** AssemblyScript's abort(), as "file/function", instead of the env.abort import. */
   abort?: string;
@@ -65,8 +65,7 @@ export async function compileWasm(input: CompileInput): Promise<Uint8Array> {
   const flavour: Flavour = FLAVOURS[input.flavour];
   const { options } = JSON.parse(await readFile(ASCONFIG, "utf8"));
   const { default: asc } = await import("assemblyscript/asc");
-  const libraries: Record<string, string> = {};
-  for (const file of input.libraries ?? []) libraries[file] = await readFile(packageFile(`targets/wasm/${file}`), "utf8");
+  const libraries = await librarySources(input.libraries ?? []);
   const result = await asc.compileString(
     { "model.ts": input.program, ...(await kernelSources(flavour)), ...libraries },
     { ...options, enable: flavour.enable, initialMemory: input.pages, ...(input.fixedMemory ? { maximumMemory: input.pages } : {}), memoryBase: input.staticData.from, ...(input.abort ? { use: [`abort=${input.abort}`] } : {}) },
@@ -76,6 +75,19 @@ export async function compileWasm(input: CompileInput): Promise<Uint8Array> {
       hint: "this is a bug in seec's wasm backend; please report it with the model",
     });
   return optimize(result.binary, flavour.features, input);
+}
+
+/** Library files and, transitively, the files beside them that they import ("./name"). */
+async function librarySources(files: string[]): Promise<Record<string, string>> {
+  const sources: Record<string, string> = {};
+  const pending = [...files];
+  for (let file; (file = pending.pop()); ) {
+    if (file in sources) continue;
+    const text = (sources[file] = await readFile(packageFile(`targets/wasm/${file}`), "utf8"));
+    const dir = file.slice(0, file.lastIndexOf("/") + 1);
+    for (const [, name] of text.matchAll(/from "\.\/([\w-]+)"/g)) pending.push(`${dir}${name}.ts`);
+  }
+  return sources;
 }
 
 async function optimize(binary: Uint8Array, features: BinaryenFeature[], input: CompileInput): Promise<Uint8Array> {

@@ -58,7 +58,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
   const isIO = (name: string) => (graph.inputs.includes(name) ? " input" : graph.outputs.includes(name) ? " output" : "");
   const T = graph.dims.T;
   const entry = opts.entry
-    ? entrySection({ kind: opts.entry, graph, ctx, hasInit: init.length > 0, tokenizer: layout.appendix?.address })
+    ? entrySection({ kind: opts.entry, graph, ctx, hasInit: init.length > 0, tokenizer: layout.appendix?.address, working: layout.working })
     : { imports: [], source: [], exports: [], libraries: [] as string[], abort: undefined };
 
   const source = [

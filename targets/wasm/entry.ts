@@ -13,7 +13,7 @@ export interface EntrySection {
   imports: string[];
   source: string[];
   exports: string[];
-  /** Library files (under targets/wasm/) the section imports. */
+  /** Library files (under targets/wasm/) the section imports; their own imports come along. */
   libraries: string[];
   /** AssemblyScript's abort() replacement ("file/function"), for sections that allocate. */
   abort?: string;
@@ -26,18 +26,21 @@ export interface EntryInput {
   hasInit: boolean;
   /** Address of the tokenizer table (wasi). */
   tokenizer?: number;
+  /** The WASI program's working memory (wasi). */
+  working?: { address: number; bytes: number };
 }
 
-export function entrySection({ kind, graph, ctx, hasInit, tokenizer }: EntryInput): EntrySection {
+/**
+ * Working memory a WASI program reserves: the tokenizer's hash table and per-token arrays
+ * (at most 32 bytes per vocabulary entry), and 1 MiB for arguments, scratch and embeddings.
+ */
+export function workingMemoryBytes(vocabSize: number): number {
+  return 1024 * 1024 + 32 * vocabSize;
+}
+
+export function entrySection({ kind, graph, ctx, hasInit, tokenizer, working }: EntryInput): EntrySection {
   const decoder = graph.model.family === "decoder" && graph.inputs.includes("tokens") && graph.inputs.includes("pos") && graph.outputs.includes("logits");
-  if (!decoder) {
-    if (kind === "wasi")
-      throw new SeecError("unsupported.target", `the wasi target runs decoders; ${graph.name} is an ${graph.model.family}`, {
-        at: "--target wasi",
-        hint: "build encoders for wasm-simd, wasm or mcu (which export forward())",
-      });
-    return { imports: [], source: [], exports: [] , libraries: [] };
-  }
+  if (!decoder) return kind === "wasi" ? encoderStart(graph, ctx, hasInit, tokenizer, working) : { imports: [], source: [], exports: [], libraries: [] };
   const vocab = ctx.shape("logits").at(-1);
   const step = [
     `/** Feeds \`token\` at position \`pos\` and returns the most likely next token: one call per greedy step. */`,
@@ -52,11 +55,12 @@ export function entrySection({ kind, graph, ctx, hasInit, tokenizer }: EntryInpu
   if (kind === "step") return { imports: [`import { argmax } from "./kernels/indexing";`], source: step, exports: ["step"], libraries: [] };
   const T = graph.dims.T?.max ?? 1;
   return {
-    imports: [`import { argmax } from "./kernels/indexing";`, `import { DecoderModel, runDecoder } from "./drivers/decoder";`],
+    imports: [`import { argmax } from "./kernels/indexing";`, `import { DecoderModel, runDecoder } from "./drivers/decoder";`, `import { useMemory } from "./drivers/wasi";`],
     source: [
       ...step,
       `/** WASI's entry point: takes seec run's flags and prints the prompt and its continuation. */`,
       `export function _start(): void {`,
+      useMemory(working),
       ...(hasInit ? [`  init();`] : []),
       `  const model = new DecoderModel();`,
       `  model.tokens = ${ctx.addr("tokens")};`,
@@ -71,7 +75,45 @@ export function entrySection({ kind, graph, ctx, hasInit, tokenizer }: EntryInpu
       ``,
     ],
     exports: ["step", "_start"],
-    libraries: ["drivers/decoder.ts", "drivers/bpe.ts", "drivers/numbers.ts", "drivers/sampler.ts", "drivers/wasi.ts"],
+    libraries: ["drivers/decoder.ts", "drivers/wasi.ts"],
     abort: "drivers/wasi/abortProgram",
   };
+}
+
+/** WASI's `_start` for an encoder: --text flags in, the similarity table out (drivers/encoder.ts). */
+function encoderStart(graph: Graph, ctx: CallContext, hasInit: boolean, tokenizer: number | undefined, working: EntryInput["working"]): EntrySection {
+  const output = graph.outputs[0];
+  const shape = ctx.shape(output);
+  const encoder = graph.model.family === "encoder" && graph.inputs.length === 1 && graph.inputs[0] === "tokens" && shape.every((d) => typeof d === "number");
+  if (!encoder || tokenizer === undefined)
+    throw new SeecError("unsupported.target", `the wasi target runs decoders (tokens and pos in, logits out) and encoders (tokens in, one vector out) with their tokenizer; ${graph.name} is neither`, {
+      at: "--target wasi",
+      hint: "build it for wasm-simd, wasm or mcu, which export forward()",
+    });
+  return {
+    imports: [`import { EncoderModel, runEncoder } from "./drivers/encoder";`, `import { useMemory } from "./drivers/wasi";`],
+    source: [
+      `/** WASI's entry point: takes seec run's --text flags and prints every text and their similarities. */`,
+      `export function _start(): void {`,
+      useMemory(working),
+      ...(hasInit ? [`  init();`] : []),
+      `  const model = new EncoderModel();`,
+      `  model.tokens = ${ctx.addr("tokens")};`,
+      `  model.output = ${ctx.addr(output)};`,
+      `  model.dim = ${(shape as number[]).reduce((a, b) => a * b, 1)};`,
+      `  model.maxLength = ${graph.model.config.maxLength};`,
+      `  model.tokenizer = ${tokenizer};`,
+      `  runEncoder(model, forward);`,
+      `}`,
+      ``,
+    ],
+    exports: ["_start"],
+    libraries: ["drivers/encoder.ts", "drivers/wasi.ts"],
+    abort: "drivers/wasi/abortProgram",
+  };
+}
+
+function useMemory(working: EntryInput["working"]): string {
+  if (!working) throw new SeecError("internal.layout", "a WASI program needs working memory in its layout");
+  return `  useMemory(${working.address}, ${working.bytes});`;
 }

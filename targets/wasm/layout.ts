@@ -15,17 +15,20 @@ export interface WasmLayout {
   end: number;
   /** Where AssemblyScript's static data (and, for a program that allocates, its heap) may lie. */
   staticData: { from: number; to: number };
+  /** A WASI program's working memory (targets/wasm/drivers/wasi.ts take()), above everything else. */
+  working?: { address: number; bytes: number };
   pages: number;
   /** Absolute address of every tensor. */
   address: Map<string, number>;
 }
 
 /**
- * `appendixBytes`: data the module carries after the plan's regions. `heap`: the program
- * allocates (the WASI driver: arguments, the tokenizer's hash table), so AssemblyScript's static
- * data and heap go above everything the model addresses, with a page to start in.
+ * `appendixBytes`: data the module carries after the plan's regions. `workingBytes`: a program
+ * that allocates (the WASI driver: arguments, the tokenizer's hash table, scratch) gets a page for
+ * AssemblyScript's statics and small objects, then this much working memory, all above what the
+ * model addresses, in memory that never grows.
  */
-export function layoutMemory(plan: MemoryPlan, { appendixBytes = 0, heap = false } = {}): WasmLayout {
+export function layoutMemory(plan: MemoryPlan, { appendixBytes = 0, workingBytes = 0 } = {}): WasmLayout {
   const weights = RESERVED_BYTES;
   const arena = weights + plan.weights.bytes;
   const state = arena + plan.arena.bytes;
@@ -34,8 +37,9 @@ export function layoutMemory(plan: MemoryPlan, { appendixBytes = 0, heap = false
   const address = new Map<string, number>();
   for (const [base, region] of [[weights, plan.weights], [arena, plan.arena], [state, plan.state]] as const)
     for (const e of region.entries) address.set(e.name, base + e.offset);
+  if (!workingBytes) return { weights, arena, state, appendix, end, staticData: { from: 0, to: RESERVED_BYTES }, pages: Math.ceil(end / PAGE_BYTES), address };
   const heapBase = Math.ceil(end / 16) * 16;
-  const pages = heap ? Math.ceil((heapBase + PAGE_BYTES) / PAGE_BYTES) : Math.ceil(end / PAGE_BYTES);
-  const staticData = heap ? { from: heapBase, to: pages * PAGE_BYTES } : { from: 0, to: RESERVED_BYTES };
-  return { weights, arena, state, appendix, end, staticData, pages, address };
+  const working = { address: heapBase + PAGE_BYTES, bytes: workingBytes };
+  const pages = Math.ceil((working.address + workingBytes) / PAGE_BYTES);
+  return { weights, arena, state, appendix, end, staticData: { from: heapBase, to: working.address }, working, pages, address };
 }

@@ -36,3 +36,38 @@ export async function runShim(wasm: Uint8Array, args: string[]): Promise<WasiRun
   const code = wasi.start(instance as { exports: { memory: WebAssembly.Memory; _start: () => unknown } });
   return { stdout: stdout + out.decode(), stderr: stderr + err.decode(), code };
 }
+
+/**
+ * Runs a WASI program once per argument list under browser_wasi_shim in headless Chromium,
+ * served from a temporary folder; returns each run's exit code and stdout.
+ */
+export async function runShimInChromium(wasmFile: string, runs: string[][], root: string): Promise<{ code: number; text: string }[]> {
+  const { cpSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { servedBrowser } = await import("./browser.js");
+  cpSync(new URL("../../node_modules/@bjorn3/browser_wasi_shim/dist/", import.meta.url).pathname, join(root, "shim"), { recursive: true });
+  cpSync(wasmFile, join(root, "model.wasm"));
+  writeFileSync(join(root, "index.html"), `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
+import { WASI, File, OpenFile, ConsoleStdout, PreopenDirectory } from "./shim/index.js";
+const runs = ${JSON.stringify(runs)};
+const bytes = await (await fetch("model.wasm")).arrayBuffer();
+const results = [];
+for (const args of runs) {
+  const decoder = new TextDecoder();
+  let text = "";
+  const wasi = new WASI(["model.wasm", ...args], [], [new OpenFile(new File([])), new ConsoleStdout((b) => (text += decoder.decode(b, { stream: true }))), ConsoleStdout.lineBuffered(() => {}), new PreopenDirectory("/", new Map())], { debug: false });
+  const { instance } = await WebAssembly.instantiate(bytes, { wasi_snapshot_preview1: wasi.wasiImport });
+  const code = wasi.start(instance);
+  results.push({ code, text: text + decoder.decode() });
+}
+document.getElementById("out").textContent = JSON.stringify(results);
+document.body.dataset.state = "done";
+</script>`);
+  const served = await servedBrowser(root);
+  try {
+    const page = await served.open("/index.html");
+    return JSON.parse((await page.textContent("#out"))!);
+  } finally {
+    await served.close();
+  }
+}

@@ -132,7 +132,7 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     expect(((await buildFirmware(join(work, "simd"), join(work, "fw2")).catch((x) => x)) as SeecError).code).toBe("usage.target");
   });
 
-  it("usage.embed_head, unsupported.target: mcu streams the head; wasi needs a decoder with its tokenizer", async () => {
+  it("usage.embed_head, unsupported.target: mcu streams the head; wasi needs the tokenizer", async () => {
     const m = LLAMA2C!;
     const a = await seec("build", m.model, "--tokenizer", m.tokenizer, "--see", join(work, "f.see"), "--embed-head", "materialize", "--target", "mcu", "-o", join(work, "x"));
     expect(a.stderr).toContain("error[usage.embed_head]");

@@ -1,15 +1,20 @@
 // --target wasi: a standalone WASI program whose _start does what `seec run` does, in the module.
+// Decoders generate; encoders embed --text and print the similarity table.
 // Its output must equal seec run's, byte for byte, under node:wasi, browser_wasi_shim in Node,
 // and browser_wasi_shim in headless Chromium.
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { readStsb } from "../../compiler/eval/stsb.js";
 import { ERROR_CLASSES } from "../../runtime/errors.js";
-import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
+import { HAS_CHROMIUM } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
-import { LLAMA2C } from "../helpers/shared.js";
-import { runNodeWasi, runShim } from "../helpers/wasi.js";
+import { LLAMA2C, sharedPath } from "../helpers/shared.js";
+import { USE_DIR } from "../helpers/use-lite.js";
+import { runNodeWasi, runShim, runShimInChromium } from "../helpers/wasi.js";
+
+const STSB = sharedPath("eval/stsb/dev.tsv");
 
 const RUNS = [
   ["--prompt", "Once upon a time", "--max-tokens", "40", "--temperature", "0"],
@@ -85,33 +90,69 @@ describe.skipIf(!LLAMA2C)("the wasi target", () => {
   });
 
   it.skipIf(!HAS_CHROMIUM)("under browser_wasi_shim in headless Chromium prints the same", async () => {
-    const root = join(work, "page");
-    cpSync(new URL("../../node_modules/@bjorn3/browser_wasi_shim/dist/", import.meta.url).pathname, join(root, "shim"), { recursive: true });
-    cpSync(join(work, "wasi", "model.wasm"), join(root, "model.wasm"));
-    writeFileSync(join(root, "index.html"), `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
-import { WASI, File, OpenFile, ConsoleStdout, PreopenDirectory } from "./shim/index.js";
-const runs = ${JSON.stringify(RUNS)};
-const bytes = await (await fetch("model.wasm")).arrayBuffer();
-const results = [];
-for (const args of runs) {
-  const decoder = new TextDecoder();
-  let text = "";
-  const wasi = new WASI(["model.wasm", ...args], [], [new OpenFile(new File([])), new ConsoleStdout((b) => (text += decoder.decode(b, { stream: true }))), ConsoleStdout.lineBuffered(() => {}), new PreopenDirectory("/", new Map())], { debug: false });
-  const { instance } = await WebAssembly.instantiate(bytes, { wasi_snapshot_preview1: wasi.wasiImport });
-  const code = wasi.start(instance);
-  results.push({ code, text: text + decoder.decode() });
-}
-document.getElementById("out").textContent = JSON.stringify(results);
-document.body.dataset.state = "done";
-</script>`);
-    const served = await servedBrowser(root);
-    try {
-      const page = await served.open("/index.html");
-      const results = JSON.parse((await page.textContent("#out"))!) as { code: number; text: string }[];
-      expect(results.map((r) => r.code)).toEqual(RUNS.map(() => 0));
-      expect(results.map((r) => r.text)).toEqual(expected);
-    } finally {
-      await served.close();
+    const results = await runShimInChromium(join(work, "wasi", "model.wasm"), RUNS, join(work, "page"));
+    expect(results.map((r) => r.code)).toEqual(RUNS.map(() => 0));
+    expect(results.map((r) => r.text)).toEqual(expected);
+  }, 120_000);
+});
+
+// Encoders: --text in, the similarity table out, tokenized (NFKC, SentencePiece unigram) inside the module.
+const TEXTS = [
+  ["--text", "A man is playing a guitar.", "Someone plays music on an instrument, for hours and hours in the old house."],
+  ["-x", "ｆｕｌｌ　ｗｉｄｔｈ ﬁne ½ café", "--text", "cafe\u0301 Ḱ̇ 한국어", "", "𝒜".repeat(40)],
+];
+
+describe("the wasi target, for an encoder", () => {
+  let work: string, wasm: Uint8Array<ArrayBuffer>;
+  const expected: string[] = [];
+  const sentences = STSB ? readStsb(readFileSync(STSB, "utf8")).slice(0, 100).flatMap((p) => [p.a, p.b]) : [];
+
+  beforeAll(async () => {
+    work = await tmpDir();
+    expect((await seec("build", USE_DIR, "--target", "wasi", "-o", join(work, "wasi"))).code).toBe(0);
+    expect((await seec("build", USE_DIR, "-o", join(work, "simd"))).code).toBe(0);
+    wasm = new Uint8Array(readFileSync(join(work, "wasi", "model.wasm")));
+    for (const args of TEXTS) expected.push((await seec("run", join(work, "simd"), ...args)).stdout);
+  }, 120_000);
+
+  it("is one module with the vocabulary and NFKC tables inside, and exports forward beside _start", () => {
+    const mod = new WebAssembly.Module(wasm);
+    expect(new Set(WebAssembly.Module.imports(mod).map((i) => i.module))).toEqual(new Set(["wasi_snapshot_preview1"]));
+    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).toEqual(["_start", "forward", "memory"]);
+  });
+
+  it("prints what seec run prints, under node:wasi and browser_wasi_shim in Node", async () => {
+    for (const [i, args] of TEXTS.entries()) {
+      expect(expected[i]).toContain("1.000");
+      expect(await runNodeWasi(wasm, args)).toEqual({ stdout: expected[i], stderr: "", code: 0 });
+      expect(await runShim(wasm, args)).toEqual({ stdout: expected[i], stderr: "", code: 0 });
     }
+  });
+
+  it.skipIf(!STSB)("tokenizes 200 STS-B sentences as seec run does (their 200 × 200 similarities agree)", async () => {
+    const args = ["--text", ...sentences];
+    const r = await runNodeWasi(wasm, args);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe((await seec("run", join(work, "simd"), ...args)).stdout);
+  });
+
+  it("reports bad flags and input too large for its working memory with seec's codes", async () => {
+    const cases: [string[], string][] = [
+      [["--bogus"], "usage.flag"],
+      [["--text"], "usage.argument"],
+      [[], "usage.text"],
+      [["--text", "word ".repeat(200_000)], "runtime.memory"],
+    ];
+    for (const [args, code] of cases) {
+      const r = await runNodeWasi(wasm, args);
+      expect(r.stderr).toMatch(new RegExp(`^seec: error\\[${code.replace(".", "\\.")}\\]: `));
+      expect(r.code).toBe(ERROR_CLASSES[code.split(".")[0] as keyof typeof ERROR_CLASSES]);
+    }
+    expect((await runNodeWasi(wasm, ["--help"])).stdout).toContain("--text TEXT");
+  });
+
+  it.skipIf(!HAS_CHROMIUM)("under browser_wasi_shim in headless Chromium prints the same", async () => {
+    const results = await runShimInChromium(join(work, "wasi", "model.wasm"), TEXTS, join(work, "page"));
+    expect(results).toEqual(expected.map((text) => ({ code: 0, text })));
   }, 120_000);
 });

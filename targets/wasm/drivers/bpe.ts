@@ -2,6 +2,8 @@
 //   u32 count, bos, eos, 0 | f32 scores[count] | u32 pieceStart[count + 1] | u32 printStart[count + 1] | bytes
 // A piece is the text encoding matches; its print form is what decoding writes (<0x0A> -> one byte).
 
+import { take } from "./wasi";
+
 const BYTE_FALLBACK_OFFSET = 3;
 
 export class Vocabulary {
@@ -27,7 +29,7 @@ export class Vocabulary {
     let capacity: u32 = 16;
     while (capacity < <u32>this.count * 2) capacity <<= 1;
     this.mask = capacity - 1;
-    this.slots = heap.alloc(<usize>capacity * 4);
+    this.slots = take(<usize>capacity * 4);
     memory.fill(this.slots, 0, <usize>capacity * 4);
     // The first piece with a given text keeps it, as the JavaScript tokenizer's map does.
     for (let id = 0; id < this.count; id++) {

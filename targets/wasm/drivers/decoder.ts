@@ -3,7 +3,7 @@
 import { encode, printed, Vocabulary } from "./bpe";
 import { parseDecimal, parseInteger } from "./numbers";
 import { sample, seed } from "./sampler";
-import { argAt, cstrEquals, cstrLength, errorLine, exit, EXIT_INPUT, EXIT_RUNTIME, EXIT_USAGE, fail, readArgs, STDERR, STDOUT, writeBytes, writeInteger, writeText } from "./wasi";
+import { argAt, cstrEquals, cstrLength, errorLine, exit, EXIT_INPUT, EXIT_RUNTIME, EXIT_USAGE, fail, readArgs, STDERR, STDOUT, take, writeBytes, writeInteger, writeText } from "./wasi";
 
 /** Where the compiled model keeps what the driver reads and writes. */
 export class DecoderModel {
@@ -55,8 +55,8 @@ export function runDecoder(model: DecoderModel, forward: (T: i32) => void): void
 
   const vocab = new Vocabulary(model.tokenizer);
   const promptLength = prompt ? cstrLength(prompt) : 0;
-  const tokens = heap.alloc(<usize>(promptLength + 2) * 4);
-  const count = encode(vocab, prompt, promptLength, tokens, heap.alloc(<usize>promptLength * 8 + 64));
+  const tokens = take(<usize>(promptLength + 2) * 4);
+  const count = encode(vocab, prompt, promptLength, tokens, take(<usize>promptLength * 8 + 64));
   if (count < 0) fail(EXIT_INPUT, "input.tokenizer", "the tokenizer has no piece for \" \"");
   if (count > model.context) {
     errorLine("runtime.context");
@@ -74,14 +74,14 @@ export function runDecoder(model: DecoderModel, forward: (T: i32) => void): void
     store<i32>(model.pos, i);
     forward(n);
   }
-  const piece = heap.alloc(4);
+  const piece = take(4);
   for (let i = 1; i < count; i++) {
     const length = printed(vocab, load<i32>(tokens + <usize>(i - 1) * 4), load<i32>(tokens + <usize>i * 4), piece);
     writeBytes(STDOUT, load<u32>(piece), length);
   }
 
-  const probs = heap.alloc(<usize>model.vocab * 4);
-  const order = heap.alloc(<usize>model.vocab * 8);
+  const probs = take(<usize>model.vocab * 4);
+  const order = take(<usize>model.vocab * 8);
   let token = load<i32>(tokens + <usize>(count - 1) * 4);
   let pos = count;
   for (let n: i64 = 0; n < maxTokens; n++, pos++) {

@@ -1,6 +1,6 @@
-// WASI preview1: the few calls a seec program makes, and byte-level I/O over them.
-// Memory comes from the runtime's heap (heap.alloc), which starts above everything the
-// compiled model addresses.
+// WASI preview1: the few calls a seec program makes, byte-level I/O over them, and the
+// program's working memory.
+import { formatInteger } from "./numbers";
 
 @external("wasi_snapshot_preview1", "args_sizes_get")
 declare function args_sizes_get(argc: usize, argvBufSize: usize): u16;
@@ -25,13 +25,52 @@ export class Args {
   pointers: usize = 0;
 }
 
+/**
+ * Working memory is a region the build reserves above the model's, and memory never grows:
+ * node:wasi keeps the memory it saw at start, so a program that grows it would have node read
+ * and write freed memory. take() fails cleanly (runtime.memory) when the region is spent.
+ */
+let next: usize = 0;
+let limit: usize = 0;
+
+export function useMemory(start: usize, bytes: usize): void {
+  next = start;
+  limit = start + bytes;
+}
+
+/** `bytes` of working memory, 16-byte aligned. */
+export function take(bytes: usize): usize {
+  const at = (next + 15) & ~15;
+  if (bytes > limit - at) fail(EXIT_RUNTIME, "runtime.memory", "the input needs more working memory than this program reserves; shorten it");
+  next = at + bytes;
+  return at;
+}
+
+/** Where take() stands now: release(mark()) later frees everything taken in between. */
+export function mark(): usize {
+  return next;
+}
+
+export function release(at: usize): void {
+  next = at;
+}
+
 export function readArgs(): Args {
-  const sizes = heap.alloc(8);
+  const sizes = take(8);
   args_sizes_get(sizes, sizes + 4);
   const args = new Args();
   args.count = load<u32>(sizes);
-  args.pointers = heap.alloc(<usize>args.count * 4 + 4);
-  args_get(args.pointers, heap.alloc(load<u32>(sizes + 4) + 1));
+  args.pointers = take(<usize>args.count * 4 + 4);
+  // browser_wasi_shim 0.4 reports the strings' UTF-16 length, not their UTF-8 bytes; three bytes
+  // per unit covers both. What the strings did not use is handed back.
+  const strings = take(<usize>load<u32>(sizes + 4) * 3 + 1);
+  args_get(args.pointers, strings);
+  let end = strings;
+  for (let i = 0; i < args.count; i++) {
+    const s = argAt(args, i);
+    end = max(end, s + <usize>cstrLength(s) + 1);
+  }
+  release(end);
   return args;
 }
 
@@ -65,25 +104,21 @@ export function writeBytes(fd: u32, bytes: usize, length: i32): void {
   }
 }
 
+const textBuffer = memory.data(256);
+
 /** Writes ASCII text (AssemblyScript strings are UTF-16: every code unit here is below 128). */
 export function writeText(fd: u32, text: string): void {
   const n = text.length;
-  const bytes = heap.alloc(n);
-  for (let i = 0; i < n; i++) store<u8>(bytes + i, <u8>text.charCodeAt(i));
-  writeBytes(fd, bytes, n);
-  heap.free(bytes);
+  for (let from = 0; from < n; from += 256) {
+    const k = min(256, n - from);
+    for (let i = 0; i < k; i++) store<u8>(textBuffer + i, <u8>text.charCodeAt(from + i));
+    writeBytes(fd, textBuffer, k);
+  }
 }
 
 export function writeInteger(fd: u32, n: i64): void {
   const digits = memory.data(24);
-  let at = 24;
-  let v = n < 0 ? -n : n;
-  do {
-    store<u8>(digits + --at, <u8>(48 + v % 10));
-    v /= 10;
-  } while (v > 0);
-  if (n < 0) store<u8>(digits + --at, 45);
-  writeBytes(fd, digits + at, 24 - at);
+  writeBytes(fd, digits, formatInteger(n, digits));
 }
 
 /** Starts an error line as the seec CLI prints one: "seec: error[<code>]: ". */
