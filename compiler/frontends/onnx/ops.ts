@@ -1,0 +1,509 @@
+/**
+ * The reference semantics of the ONNX ops seec reads, on whole tensors: what folds shape
+ * subgraphs to constants at build time, and the oracle the lowered graph is checked against.
+ * Written for clarity, after the ONNX operator specification; floats compute in float32 (float16
+ * tensors round back to half after each op, as ONNX Runtime's fp16 kernels store them).
+ */
+import { SeecError } from "../../../runtime/errors.js";
+import type { OnnxAttr } from "./read.js";
+import { DATA_TYPES, isFloat, roundHalf, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+
+export interface OpContext {
+  attrs: Record<string, OnnxAttr>;
+  /** The default domain's opset version (where attributes moved to inputs). */
+  opset: number;
+  node: string;
+  /** How many outputs the node names (Split without sizes divides into that many). */
+  outputs: number;
+}
+
+type OpImpl = (inputs: (OnnxTensor | undefined)[], ctx: OpContext) => (OnnxTensor | undefined)[];
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  for (let i = shape.length - 1, k = 1; i >= 0; i--) (s[i] = k), (k *= shape[i]);
+  return s;
+}
+
+function fail(ctx: OpContext, message: string): never {
+  throw new SeecError("input.onnx", message, { at: `node ${ctx.node}` });
+}
+
+function need(t: OnnxTensor | undefined, ctx: OpContext, what: string): OnnxTensor {
+  if (!t) fail(ctx, `${what} is missing`);
+  return t;
+}
+
+const int = (ctx: OpContext, key: string, fallback: number): number => (typeof ctx.attrs[key] === "number" ? (ctx.attrs[key] as number) : fallback);
+const ints = (ctx: OpContext, key: string): number[] | undefined => (Array.isArray(ctx.attrs[key]) ? (ctx.attrs[key] as number[]) : undefined);
+const values = (t: OnnxTensor | undefined): number[] | undefined => (t ? Array.from(t.data) : undefined);
+const axis = (a: number, rank: number) => (a < 0 ? a + rank : a);
+
+/** The broadcast shape of several shapes (numpy rules). */
+export function broadcastShape(shapes: readonly (readonly number[])[], ctx: OpContext): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  return Array.from({ length: rank }, (_, i) => {
+    let d = 1;
+    for (const s of shapes) {
+      const k = s[i - rank + s.length] ?? 1;
+      if (k !== 1 && d !== 1 && k !== d) fail(ctx, `shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast`);
+      if (k !== 1) d = k;
+    }
+    return d;
+  });
+}
+
+/** For each element of `out`, the flat index into a tensor of `shape` broadcast to it. */
+function broadcastIndex(shape: readonly number[], out: readonly number[]): Int32Array {
+  const n = size(out);
+  const idx = new Int32Array(n);
+  const s = stridesOf(shape);
+  const os = stridesOf(out);
+  const offset = out.length - shape.length;
+  for (let i = 0; i < n; i++) {
+    let r = i, k = 0;
+    for (let d = 0; d < out.length; d++) {
+      const c = Math.floor(r / os[d]);
+      r -= c * os[d];
+      const sd = d - offset;
+      if (sd >= 0 && shape[sd] !== 1) k += c * s[sd];
+    }
+    idx[i] = k;
+  }
+  return idx;
+}
+
+function finish(t: OnnxTensor): OnnxTensor {
+  if (t.dtype === "float16") roundHalf(t.data as Float32Array);
+  return t;
+}
+
+function elementwise(f: (...x: number[]) => number, outType?: (dtypes: OnnxDType[]) => OnnxDType): OpImpl {
+  return (inputs, ctx) => {
+    const ts = inputs.map((t, i) => need(t, ctx, `input ${i}`));
+    const shape = broadcastShape(ts.map((t) => t.shape), ctx);
+    const idx = ts.map((t) => broadcastIndex(t.shape, shape));
+    const dtype = outType ? outType(ts.map((t) => t.dtype)) : ts[0].dtype;
+    const out = tensor(dtype, shape);
+    const args = new Array<number>(ts.length);
+    for (let i = 0; i < out.data.length; i++) {
+      for (let k = 0; k < ts.length; k++) args[k] = ts[k].data[idx[k][i]];
+      out.data[i] = f(...args);
+    }
+    return [finish(out)];
+  };
+}
+
+const bool = () => "bool" as const;
+const sameAsFirst = (d: OnnxDType[]) => d[0];
+const truncate = (x: number) => (Number.isFinite(x) ? Math.trunc(x) : x);
+
+/** Arithmetic: integer tensors keep integer results (division truncates, as C does). */
+function arithmetic(f: (a: number, b: number) => number): OpImpl {
+  return (inputs, ctx) => {
+    const [r] = elementwise(f, sameAsFirst)(inputs, ctx);
+    if (!isFloat(r!.dtype)) r!.data.forEach((v, i) => (r!.data[i] = truncate(v)));
+    return [r];
+  };
+}
+
+function unary(f: (x: number) => number): OpImpl {
+  return elementwise(f);
+}
+
+/** erf to ~1e-13: its Maclaurin series (exact enough in doubles below 4), ±1 beyond (erfc(4) < 2e-8). */
+export function erf(x: number): number {
+  const a = Math.abs(x);
+  if (a >= 4) return Math.sign(x);
+  let term = a, sum = a;
+  for (let n = 1; n < 100 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= (-a * a) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (Math.sign(x) * 2 * sum) / Math.sqrt(Math.PI);
+}
+
+function reduce(kind: "mean" | "sum" | "max" | "sumsquare"): OpImpl {
+  return ([x, axesInput], ctx) => {
+    const t = need(x, ctx, "data");
+    const listed = values(axesInput) ?? ints(ctx, "axes");
+    if (listed && listed.length === 0 && int(ctx, "noop_with_empty_axes", 0)) return [t];
+    const axes = new Set((listed && listed.length > 0 ? listed : t.shape.map((_, i) => i)).map((a) => axis(a, t.shape.length)));
+    const keep = int(ctx, "keepdims", 1) === 1;
+    const kept = t.shape.map((d, i) => (axes.has(i) ? 1 : d));
+    const out = tensor(t.dtype, kept);
+    const count = size(t.shape) / Math.max(size(kept), 1);
+    if (kind === "max") out.data.fill(-Infinity);
+    const idx = broadcastIndex(kept, t.shape);
+    for (let i = 0; i < t.data.length; i++) {
+      const v = t.data[i];
+      if (kind === "max") out.data[idx[i]] = Math.max(out.data[idx[i]], v);
+      else out.data[idx[i]] += kind === "sumsquare" ? v * v : v;
+    }
+    if (kind === "mean") for (let i = 0; i < out.data.length; i++) out.data[i] /= count;
+    return [finish({ ...out, shape: keep ? kept : t.shape.filter((_, i) => !axes.has(i)) })];
+  };
+}
+
+function reshapeTo(t: OnnxTensor, shape: number[]): OnnxTensor {
+  return { dtype: t.dtype, shape, data: t.data };
+}
+
+/** Copies the box [starts, starts + shape) with `steps` out of t. */
+function sliceBox(t: OnnxTensor, starts: number[], steps: number[], shape: number[]): OnnxTensor {
+  const out = tensor(t.dtype, shape);
+  const s = stridesOf(t.shape);
+  const os = stridesOf(shape);
+  for (let i = 0; i < out.data.length; i++) {
+    let r = i, k = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const c = Math.floor(r / os[d]);
+      r -= c * os[d];
+      k += (starts[d] + c * steps[d]) * s[d];
+    }
+    out.data[i] = t.data[k];
+  }
+  return out;
+}
+
+function matmul(a: OnnxTensor, b: OnnxTensor, ctx: OpContext): OnnxTensor {
+  const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape;
+  const B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
+  const [M, K] = A.slice(-2), [K2, N] = B.slice(-2);
+  if (K !== K2) fail(ctx, `MatMul of [${a.shape.join(", ")}] and [${b.shape.join(", ")}]: inner dimensions ${K} and ${K2} differ`);
+  const batch = broadcastShape([A.slice(0, -2), B.slice(0, -2)], ctx);
+  const ai = broadcastIndex(A.slice(0, -2), batch), bi = broadcastIndex(B.slice(0, -2), batch);
+  const out = tensor(a.dtype, [...batch, M, N]);
+  const o = out.data;
+  for (let p = 0; p < size(batch); p++) {
+    const ao = ai[p] * M * K, bo = bi[p] * K * N, oo = p * M * N;
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += a.data[ao + i * K + k] * b.data[bo + k * N + j];
+        o[oo + i * N + j] = acc;
+      }
+  }
+  const shape = [...batch, ...(a.shape.length === 1 ? [] : [M]), ...(b.shape.length === 1 ? [] : [N])];
+  return finish({ ...out, shape });
+}
+
+function transpose(t: OnnxTensor, perm: number[]): OnnxTensor {
+  const shape = perm.map((p) => t.shape[p]);
+  const s = stridesOf(t.shape);
+  const out = tensor(t.dtype, shape);
+  const os = stridesOf(shape);
+  for (let i = 0; i < out.data.length; i++) {
+    let r = i, k = 0;
+    for (let d = 0; d < shape.length; d++) {
+      const c = Math.floor(r / os[d]);
+      r -= c * os[d];
+      k += c * s[perm[d]];
+    }
+    out.data[i] = t.data[k];
+  }
+  return out;
+}
+
+/** Normalizes x over its axes from `axis` on; returns (x - mean) / sqrt(var + eps) (or x / rms). */
+function normalize(x: OnnxTensor, from: number, epsilon: number, rms: boolean): { y: Float32Array; mean: Float32Array; inv: Float32Array } {
+  const inner = size(x.shape.slice(from));
+  const outer = x.data.length / inner;
+  const y = new Float32Array(x.data.length), mean = new Float32Array(outer), inv = new Float32Array(outer);
+  for (let r = 0; r < outer; r++) {
+    let m = 0;
+    if (!rms) {
+      for (let i = 0; i < inner; i++) m += x.data[r * inner + i];
+      m /= inner;
+    }
+    let v = 0;
+    for (let i = 0; i < inner; i++) v += (x.data[r * inner + i] - m) ** 2;
+    const k = 1 / Math.sqrt(v / inner + epsilon);
+    for (let i = 0; i < inner; i++) y[r * inner + i] = (x.data[r * inner + i] - m) * k;
+    mean[r] = m;
+    inv[r] = k;
+  }
+  return { y, mean, inv };
+}
+
+function scaled(x: OnnxTensor, y: Float32Array, scale?: OnnxTensor, bias?: OnnxTensor): OnnxTensor {
+  const out = tensor(x.dtype, x.shape, y);
+  const si = scale && broadcastIndex(scale.shape, x.shape), bi = bias && broadcastIndex(bias.shape, x.shape);
+  for (let i = 0; i < out.data.length; i++) out.data[i] = out.data[i] * (scale ? scale.data[si![i]] : 1) + (bias ? bias.data[bi![i]] : 0);
+  return finish(out);
+}
+
+function castTo(t: OnnxTensor, dtype: OnnxDType): OnnxTensor {
+  const out = tensor(dtype, t.shape);
+  for (let i = 0; i < t.data.length; i++) {
+    const v = t.data[i];
+    out.data[i] = dtype === "bool" ? (v !== 0 ? 1 : 0) : isFloat(dtype) ? v : truncate(v);
+  }
+  return finish(out);
+}
+
+/** Start, end, step of a Slice on a dimension of size `dim`, clamped as the spec says. */
+function sliceRange(start: number, end: number, step: number, dim: number): [number, number] {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
+  let s = start < 0 ? start + dim : start;
+  let e = end < 0 ? end + dim : end;
+  if (step > 0) (s = clamp(s, 0, dim)), (e = clamp(e, 0, dim));
+  else (s = clamp(s, -1, dim - 1)), (e = clamp(e, -1, dim - 1));
+  return [s, Math.max(0, Math.ceil((e - s) / step))];
+}
+
+export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
+  Identity: ([x]) => [x],
+  Constant: (_, ctx) => {
+    const a = ctx.attrs;
+    if (a.value && typeof a.value === "object" && "data" in a.value) return [a.value];
+    if (typeof a.value_float === "number") return [tensor("float32", [], [a.value_float])];
+    if (typeof a.value_int === "number") return [tensor("int64", [], [a.value_int])];
+    if (Array.isArray(a.value_floats)) return [tensor("float32", [a.value_floats.length], a.value_floats as number[])];
+    if (Array.isArray(a.value_ints)) return [tensor("int64", [a.value_ints.length], a.value_ints as number[])];
+    fail(ctx, "Constant has no value seec reads");
+  },
+  ConstantOfShape: ([shape], ctx) => {
+    const v = ctx.attrs.value as OnnxTensor | undefined;
+    const out = tensor(v?.dtype ?? "float32", values(shape) ?? []);
+    out.data.fill(v ? v.data[0] : 0);
+    return [out];
+  },
+  Shape: ([x], ctx) => {
+    const dims = need(x, ctx, "data").shape;
+    const r = dims.length;
+    const start = axis(Math.max(-r, Math.min(r, int(ctx, "start", 0))), r);
+    const end = axis(Math.max(-r, Math.min(r, int(ctx, "end", r))), r);
+    const kept = dims.slice(start, Math.max(start, end));
+    return [tensor("int64", [kept.length], kept)];
+  },
+  Size: ([x], ctx) => [tensor("int64", [], [size(need(x, ctx, "data").shape)])],
+  Cast: ([x], ctx) => [castTo(need(x, ctx, "input"), DATA_TYPES[int(ctx, "to", 1)] ?? fail(ctx, `Cast to element type ${ctx.attrs.to}, which seec does not read`))],
+  CastLike: ([x, like], ctx) => [castTo(need(x, ctx, "input"), need(like, ctx, "target_type").dtype)],
+  Reshape: ([x, shape], ctx) => {
+    const t = need(x, ctx, "data");
+    const want = values(shape) ?? [];
+    const allowZero = int(ctx, "allowzero", 0) === 1;
+    const dims = want.map((d, i) => (d === 0 && !allowZero ? t.shape[i] : d));
+    const known = dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
+    const out = dims.map((d) => (d === -1 ? t.data.length / known : d));
+    if (size(out) !== t.data.length) fail(ctx, `cannot reshape [${t.shape.join(", ")}] to [${want.join(", ")}]`);
+    return [reshapeTo(t, out)];
+  },
+  Flatten: ([x], ctx) => {
+    const t = need(x, ctx, "input");
+    const a = axis(int(ctx, "axis", 1), t.shape.length);
+    return [reshapeTo(t, [size(t.shape.slice(0, a)), size(t.shape.slice(a))])];
+  },
+  Squeeze: ([x, axesInput], ctx) => {
+    const t = need(x, ctx, "data");
+    const listed = values(axesInput) ?? ints(ctx, "axes");
+    const axes = new Set(listed ? listed.map((a) => axis(a, t.shape.length)) : t.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
+    return [reshapeTo(t, t.shape.filter((_, i) => !axes.has(i)))];
+  },
+  Unsqueeze: ([x, axesInput], ctx) => {
+    const t = need(x, ctx, "data");
+    const listed = values(axesInput) ?? ints(ctx, "axes") ?? [];
+    const rank = t.shape.length + listed.length;
+    const axes = new Set(listed.map((a) => axis(a, rank)));
+    const shape: number[] = [];
+    for (let i = 0, k = 0; i < rank; i++) shape.push(axes.has(i) ? 1 : t.shape[k++]);
+    return [reshapeTo(t, shape)];
+  },
+  Transpose: ([x], ctx) => {
+    const t = need(x, ctx, "data");
+    return [transpose(t, ints(ctx, "perm") ?? t.shape.map((_, i) => t.shape.length - 1 - i))];
+  },
+  Concat: (inputs, ctx) => {
+    const ts = inputs.filter((t): t is OnnxTensor => !!t);
+    const a = axis(int(ctx, "axis", 0), ts[0].shape.length);
+    const shape = ts[0].shape.slice();
+    shape[a] = ts.reduce((n, t) => n + t.shape[a], 0);
+    const out = tensor(ts[0].dtype, shape);
+    const outer = size(shape.slice(0, a)), inner = size(shape.slice(a + 1));
+    let offset = 0;
+    for (const t of ts) {
+      const w = t.shape[a] * inner;
+      for (let o = 0; o < outer; o++) out.data.set(t.data.subarray(o * w, (o + 1) * w), o * shape[a] * inner + offset);
+      offset += w;
+    }
+    return [out];
+  },
+  Split: ([x, splitInput], ctx) => {
+    const t = need(x, ctx, "input");
+    const a = axis(int(ctx, "axis", 0), t.shape.length);
+    const count = int(ctx, "num_outputs", 0) || ctx.outputs;
+    const split = values(splitInput) ?? ints(ctx, "split") ?? (() => {
+      const each = Math.ceil(t.shape[a] / count);
+      return Array.from({ length: count }, (_, i) => Math.min(each, t.shape[a] - i * each));
+    })();
+    let start = 0;
+    return split.map((n) => {
+      const starts = t.shape.map((_, d) => (d === a ? start : 0));
+      start += n;
+      return sliceBox(t, starts, t.shape.map(() => 1), t.shape.map((d, k) => (k === a ? n : d)));
+    });
+  },
+  Slice: ([x, startsIn, endsIn, axesIn, stepsIn], ctx) => {
+    const t = need(x, ctx, "data");
+    const starts = values(startsIn) ?? ints(ctx, "starts") ?? [];
+    const ends = values(endsIn) ?? ints(ctx, "ends") ?? [];
+    const axes = (values(axesIn) ?? ints(ctx, "axes") ?? starts.map((_, i) => i)).map((a) => axis(a, t.shape.length));
+    const steps = values(stepsIn) ?? starts.map(() => 1);
+    const begin = t.shape.map(() => 0), step = t.shape.map(() => 1), shape = t.shape.slice();
+    axes.forEach((a, i) => {
+      const [s, n] = sliceRange(starts[i], ends[i], steps[i], t.shape[a]);
+      begin[a] = s;
+      step[a] = steps[i];
+      shape[a] = n;
+    });
+    return [sliceBox(t, begin, step, shape)];
+  },
+  Gather: ([x, indices], ctx) => {
+    const t = need(x, ctx, "data"), ix = need(indices, ctx, "indices");
+    const a = axis(int(ctx, "axis", 0), t.shape.length);
+    const outer = size(t.shape.slice(0, a)), inner = size(t.shape.slice(a + 1)), n = t.shape[a];
+    const out = tensor(t.dtype, [...t.shape.slice(0, a), ...ix.shape, ...t.shape.slice(a + 1)]);
+    const m = ix.data.length;
+    for (let o = 0; o < outer; o++)
+      for (let j = 0; j < m; j++) {
+        let k = ix.data[j];
+        if (k < 0) k += n;
+        if (k < 0 || k >= n) fail(ctx, `Gather index ${ix.data[j]} is outside [0, ${n})`);
+        out.data.set(t.data.subarray((o * n + k) * inner, (o * n + k + 1) * inner), (o * m + j) * inner);
+      }
+    return [out];
+  },
+  Expand: ([x, shape], ctx) => {
+    const t = need(x, ctx, "input");
+    const out = broadcastShape([t.shape, values(shape) ?? []], ctx);
+    const idx = broadcastIndex(t.shape, out);
+    return [tensor(t.dtype, out, Array.from(idx, (k) => t.data[k]))];
+  },
+  Tile: ([x, repeats], ctx) => {
+    const t = need(x, ctx, "input");
+    const reps = values(repeats) ?? [];
+    const shape = t.shape.map((d, i) => d * reps[i]);
+    const out = tensor(t.dtype, shape);
+    const os = stridesOf(shape), s = stridesOf(t.shape);
+    for (let i = 0; i < out.data.length; i++) {
+      let r = i, k = 0;
+      for (let d = 0; d < shape.length; d++) {
+        const c = Math.floor(r / os[d]);
+        r -= c * os[d];
+        k += (c % t.shape[d]) * s[d];
+      }
+      out.data[i] = t.data[k];
+    }
+    return [out];
+  },
+  Range: ([start, limit, delta], ctx) => {
+    const [s, l, d] = [start, limit, delta].map((t, i) => need(t, ctx, `input ${i}`).data[0]);
+    const n = Math.max(0, Math.ceil((l - s) / d));
+    return [tensor(start!.dtype, [n], Array.from({ length: n }, (_, i) => s + i * d))];
+  },
+  Trilu: ([x, kIn], ctx) => {
+    const t = need(x, ctx, "input");
+    const k = kIn ? kIn.data[0] : 0;
+    const upper = int(ctx, "upper", 1) === 1;
+    const [R, C] = t.shape.slice(-2);
+    const out = tensor(t.dtype, t.shape, t.data);
+    for (let i = 0; i < out.data.length; i++) {
+      const c = i % C, r = Math.floor(i / C) % R;
+      if (upper ? c - r < k : c - r > k) out.data[i] = 0;
+    }
+    return [out];
+  },
+  Where: elementwise((c, a, b) => (c ? a : b), (d) => d[1]),
+  Add: arithmetic((a, b) => a + b),
+  Sub: arithmetic((a, b) => a - b),
+  Mul: arithmetic((a, b) => a * b),
+  Div: arithmetic((a, b) => a / b),
+  Mod: (inputs, ctx) => arithmetic(int(ctx, "fmod", 0) ? (a, b) => a % b : (a, b) => a - Math.floor(a / b) * b)(inputs, ctx),
+  Pow: elementwise((a, b) => a ** b, sameAsFirst),
+  Sum: elementwise((...xs) => xs.reduce((a, b) => a + b, 0)),
+  Max: elementwise((...xs) => Math.max(...xs)),
+  Min: elementwise((...xs) => Math.min(...xs)),
+  Equal: elementwise((a, b) => (a === b ? 1 : 0), bool),
+  Less: elementwise((a, b) => (a < b ? 1 : 0), bool),
+  LessOrEqual: elementwise((a, b) => (a <= b ? 1 : 0), bool),
+  Greater: elementwise((a, b) => (a > b ? 1 : 0), bool),
+  GreaterOrEqual: elementwise((a, b) => (a >= b ? 1 : 0), bool),
+  And: elementwise((a, b) => (a && b ? 1 : 0), bool),
+  Or: elementwise((a, b) => (a || b ? 1 : 0), bool),
+  Not: unary((a) => (a ? 0 : 1)),
+  Neg: unary((a) => -a),
+  Abs: unary(Math.abs),
+  Sqrt: unary(Math.sqrt),
+  Reciprocal: unary((a) => 1 / a),
+  Exp: unary(Math.exp),
+  Log: unary(Math.log),
+  Erf: unary(erf),
+  Tanh: unary(Math.tanh),
+  Sigmoid: unary((a) => 1 / (1 + Math.exp(-a))),
+  Relu: unary((a) => Math.max(a, 0)),
+  Sin: unary(Math.sin),
+  Cos: unary(Math.cos),
+  Gelu: (inputs, ctx) =>
+    unary(ctx.attrs.approximate === "tanh" ? (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))) : (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)))(inputs, ctx),
+  MatMul: ([a, b], ctx) => [matmul(need(a, ctx, "A"), need(b, ctx, "B"), ctx)],
+  Gemm: ([a, b, c], ctx) => {
+    let A = need(a, ctx, "A"), B = need(b, ctx, "B");
+    if (int(ctx, "transA", 0)) A = transpose(A, [1, 0]);
+    if (int(ctx, "transB", 0)) B = transpose(B, [1, 0]);
+    const alpha = typeof ctx.attrs.alpha === "number" ? ctx.attrs.alpha : 1, beta = typeof ctx.attrs.beta === "number" ? ctx.attrs.beta : 1;
+    const y = matmul(A, B, ctx);
+    const ci = c && broadcastIndex(c.shape, y.shape);
+    for (let i = 0; i < y.data.length; i++) y.data[i] = alpha * y.data[i] + (c ? beta * c.data[ci![i]] : 0);
+    return [finish(y)];
+  },
+  Softmax: ([x], ctx) => {
+    const t = need(x, ctx, "input");
+    const a = axis(int(ctx, "axis", ctx.opset >= 13 ? -1 : 1), t.shape.length);
+    // Opset < 13 normalizes over the flattened axes from `axis` on; 13+ over that one axis.
+    const moved = ctx.opset >= 13 && a !== t.shape.length - 1;
+    const perm = t.shape.map((_, i) => i).filter((i) => i !== a).concat(a);
+    const src = moved ? transpose(t, perm) : t;
+    const inner = ctx.opset >= 13 ? t.shape[a] : size(t.shape.slice(a));
+    const out = tensor(t.dtype, src.shape);
+    for (let r = 0; r < src.data.length / inner; r++) {
+      let m = -Infinity, sum = 0;
+      for (let i = 0; i < inner; i++) m = Math.max(m, src.data[r * inner + i]);
+      for (let i = 0; i < inner; i++) sum += out.data[r * inner + i] = Math.exp(src.data[r * inner + i] - m);
+      for (let i = 0; i < inner; i++) out.data[r * inner + i] /= sum;
+    }
+    finish(out);
+    return [moved ? transpose(out, perm.map((_, i) => perm.indexOf(i))) : out];
+  },
+  ReduceMean: reduce("mean"),
+  ReduceSum: reduce("sum"),
+  ReduceMax: reduce("max"),
+  ReduceSumSquare: reduce("sumsquare"),
+  LayerNormalization: ([x, scale, bias], ctx) => {
+    const t = need(x, ctx, "X");
+    const from = axis(int(ctx, "axis", -1), t.shape.length);
+    const { y, mean, inv } = normalize(t, from, typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-5, false);
+    const stats = t.shape.map((d, i) => (i < from ? d : 1));
+    return [scaled(t, y, scale, bias), tensor("float32", stats, mean), tensor("float32", stats, inv)];
+  },
+  SimplifiedLayerNormalization: ([x, scale], ctx) => {
+    const t = need(x, ctx, "X");
+    const from = axis(int(ctx, "axis", -1), t.shape.length);
+    const { y, inv } = normalize(t, from, typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-5, true);
+    return [scaled(t, y, scale), tensor("float32", t.shape.map((d, i) => (i < from ? d : 1)), inv)];
+  },
+  RMSNormalization: ([x, scale], ctx) => {
+    const t = need(x, ctx, "X");
+    const from = axis(int(ctx, "axis", -1), t.shape.length);
+    return [scaled(t, normalize(t, from, typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-5, true).y, scale)];
+  },
+};
+
+/** Runs one node's op. */
+export function runOp(op: string, inputs: (OnnxTensor | undefined)[], ctx: OpContext): (OnnxTensor | undefined)[] {
+  const impl = ONNX_OPS[op];
+  if (!impl) throw new SeecError("unsupported.onnx_op", `op ${op} has no implementation`, { at: `node ${ctx.node}` });
+  return impl(inputs, ctx);
+}

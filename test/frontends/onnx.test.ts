@@ -1,0 +1,134 @@
+// The ONNX frontend's reader and reference ops, on graphs other people's exporters wrote
+// (../shared/onnx), against the outputs ONNX Runtime gave for the same inputs.
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import onnxProto from "onnx-proto";
+import { describe, expect, it } from "vitest";
+import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
+import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
+import { SeecError } from "../../runtime/errors.js";
+import { tmpDir } from "../helpers/compile.js";
+import { sharedPath } from "../helpers/shared.js";
+
+const { onnx } = onnxProto;
+const ONNX = sharedPath("onnx");
+
+/** Graphs whose ops seec does not read yet, and the op types the error must name. */
+const NOT_YET: Record<string, string[]> = {
+  gpt2_tiny_ort_fused_contrib: ["com.microsoft:Attention", "com.microsoft:EmbedLayerNormalization", "com.microsoft:SkipLayerNormalization", "com.microsoft:FastGelu"],
+  llama_tiny_fp16_genai_builder: ["com.microsoft:RotaryEmbedding", "com.microsoft:MultiHeadAttention", "com.microsoft:SkipSimplifiedLayerNormalization"],
+  "onnx_node_tests/test_attention_4d_causal_with_past_and_present": ["ai.onnx:Attention (opset 24)"],
+  "onnx_node_tests/test_rotary_embedding": ["ai.onnx:RotaryEmbedding (opset 23)"],
+};
+
+function graphDirs(root: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    if (existsSync(join(d, "model.onnx"))) found.push(d.slice(root.length + 1));
+    for (const e of readdirSync(d)) if (statSync(join(d, e)).isDirectory()) walk(join(d, e));
+  };
+  walk(root);
+  return found.sort();
+}
+
+/** |got - want| <= 1e-4 or <= 1e-3 |want|, element by element; returns the largest absolute deviation. */
+function compare(got: { shape: number[]; data: ArrayLike<number> }, want: { shape: number[]; data: ArrayLike<number> }, what: string): number {
+  expect(got.shape, what).toEqual(want.shape);
+  let worst = 0;
+  for (let i = 0; i < want.data.length; i++) {
+    const d = Math.abs(got.data[i] - want.data[i]);
+    if (!(d <= 1e-4 || d <= 1e-3 * Math.abs(want.data[i]))) expect.fail(`${what}[${i}]: ${got.data[i]} vs ONNX Runtime's ${want.data[i]}`);
+    worst = Math.max(worst, d);
+  }
+  return worst;
+}
+
+describe.skipIf(!ONNX)("ONNX graphs from real exporters, evaluated by seec's reference ops", () => {
+  const dirs = ONNX ? graphDirs(ONNX) : [];
+
+  it("finds the shared graphs", () => expect(dirs.length).toBeGreaterThanOrEqual(16));
+
+  for (const dir of dirs.filter((d) => !(d in NOT_YET) && existsSync(join(ONNX!, d, "test_data_set_0")))) {
+    it(`${dir}: outputs match ONNX Runtime's`, async () => {
+      const model = await readOnnx(join(ONNX!, dir, "model.onnx"));
+      const data = join(ONNX!, dir, "test_data_set_0");
+      const feeds = new Map(await Promise.all(model.inputs.map(async (input, k) => [input.name, await readTensorFile(join(data, `input_${k}.pb`))] as const)));
+      const outputs = evaluateOnnx(model, feeds);
+      let worst = 0;
+      for (const [k, o] of model.outputs.entries()) worst = Math.max(worst, compare(outputs.get(o.name)!, await readTensorFile(join(data, `output_${k}.pb`)), o.name));
+      console.log(`${dir}: largest deviation from ONNX Runtime ${worst.toExponential(2)}`);
+    });
+  }
+
+  for (const [dir, ops] of Object.entries(NOT_YET))
+    it(`${dir}: refused with every op seec lacks named`, async () => {
+      const model = await readOnnx(join(ONNX!, dir, "model.onnx"));
+      const e = (() => {
+        try {
+          evaluateOnnx(model, new Map());
+        } catch (x) {
+          return x as SeecError;
+        }
+      })();
+      expect(e?.code).toBe("unsupported.onnx_op");
+      for (const op of ops) expect(e?.message).toContain(op);
+    });
+
+  it("reads fp16 weights from external data (model.onnx.data)", async () => {
+    const model = await readOnnx(join(ONNX!, "llama_tiny_fp16_genai_builder", "model.onnx"));
+    const weights = [...model.initializers.values()].filter((t) => t.dtype === "float16");
+    expect(weights.reduce((n, t) => n + t.data.length, 0)).toBeGreaterThan(500_000);
+    expect(weights.every((t) => t.data.every(Number.isFinite))).toBe(true);
+  });
+});
+
+describe("bad ONNX input", () => {
+  const write = async (model: import("onnx-proto").onnx.IModelProto) => {
+    const file = join(await tmpDir(), "model.onnx");
+    writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    return file;
+  };
+  const opset = [{ domain: "", version: 17 }];
+  const code = async (p: Promise<unknown>) => ((await p.then(() => undefined, (e) => e)) as SeecError | undefined)?.code;
+
+  it("lists every unsupported op type with a node name and its domain and opset, in one error", async () => {
+    const file = await write({
+      opsetImport: [...opset, { domain: "com.example", version: 3 }],
+      graph: {
+        input: [{ name: "x" }],
+        output: [{ name: "z" }],
+        node: [
+          { name: "first_fancy", opType: "FancyOp", input: ["x"], output: ["y"] },
+          { name: "second_fancy", opType: "FancyOp", input: ["y"], output: ["y2"] },
+          { name: "custom", opType: "Thing", domain: "com.example", input: ["y2"], output: ["z"] },
+        ],
+      },
+    });
+    const e = (await readOnnx(file).then((m) => evaluateOnnx(m, new Map()), (x) => x).catch((x) => x)) as SeecError;
+    expect(e.code).toBe("unsupported.onnx_op");
+    expect(e.message).toContain("ai.onnx:FancyOp (opset 17): 2 nodes, e.g. first_fancy, second_fancy");
+    expect(e.message).toContain("com.example:Thing (opset 3): 1 node, e.g. custom");
+  });
+
+  it("names what is wrong: not ONNX, a cycle, missing external data, element types and attributes seec does not read", async () => {
+    const dir = await tmpDir();
+    writeFileSync(join(dir, "junk.onnx"), "this is not protobuf at all, just text");
+    expect(await code(readOnnx(join(dir, "junk.onnx")))).toBe("input.onnx");
+    expect(await code(readOnnx(join(dir, "missing.onnx")))).toBe("io.not_found");
+    const cycle = await write({ opsetImport: opset, graph: { node: [
+      { name: "a", opType: "Relu", input: ["q"], output: ["p"] },
+      { name: "b", opType: "Relu", input: ["p"], output: ["q"] },
+    ] } });
+    expect(await code(readOnnx(cycle))).toBe("input.onnx");
+    const external = await write({ opsetImport: opset, graph: { initializer: [{ name: "w", dataType: 1, dims: [2], dataLocation: 1, externalData: [{ key: "location", value: "w.bin" }] }] } });
+    expect(await code(readOnnx(external))).toBe("io.not_found");
+    const escape = await write({ opsetImport: opset, graph: { initializer: [{ name: "w", dataType: 1, dims: [2], dataLocation: 1, externalData: [{ key: "location", value: "../../etc/passwd" }] }] } });
+    expect(await code(readOnnx(escape))).toBe("input.onnx");
+    const strings = await write({ opsetImport: opset, graph: { initializer: [{ name: "s", dataType: 8, dims: [1], stringData: [new Uint8Array([65])] }] } });
+    expect(await code(readOnnx(strings))).toBe("unsupported.onnx_dtype");
+    const short = await write({ opsetImport: opset, graph: { initializer: [{ name: "w", dataType: 1, dims: [4], rawData: new Uint8Array(8) }] } });
+    expect(await code(readOnnx(short))).toBe("input.onnx");
+    const sparse = await write({ opsetImport: opset, graph: { node: [{ name: "n", opType: "Constant", output: ["c"], attribute: [{ name: "sparse_value", type: 11 }] }] } });
+    expect(await code(readOnnx(sparse))).toBe("unsupported.onnx_attribute");
+  });
+});
