@@ -3,13 +3,20 @@
  * every op is one seec reads.
  */
 import { SeecError } from "../../../runtime/errors.js";
-import { ONNX_OPS, runOp } from "./ops.js";
+import { CONTRIB_OPS } from "./contrib.js";
+import { ONNX_OPS, type OpImpl } from "./ops.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
 import type { OnnxTensor } from "./tensor.js";
 
+const DOMAINS: Readonly<Record<string, Readonly<Record<string, OpImpl>>>> = { "": ONNX_OPS, "com.microsoft": CONTRIB_OPS };
+
+function implementation(node: OnnxNode): OpImpl | undefined {
+  return Object.hasOwn(DOMAINS, node.domain) && Object.hasOwn(DOMAINS[node.domain], node.op) ? DOMAINS[node.domain][node.op] : undefined;
+}
+
 /** Every node whose op seec does not read, listed in one error before any other work. */
 export function checkOps(model: OnnxModel): void {
-  const unsupported = model.nodes.filter((n) => n.domain !== "" || !(n.op in ONNX_OPS));
+  const unsupported = model.nodes.filter((n) => !implementation(n));
   if (unsupported.length === 0) return;
   const byOp = new Map<string, OnnxNode[]>();
   for (const n of unsupported) {
@@ -39,7 +46,7 @@ export function evaluateOnnx(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTe
   const opset = model.opsets.get("") ?? 1;
   for (const node of model.nodes) {
     const inputs = node.inputs.map((name) => (name ? env.get(name) : undefined));
-    const outputs = runOp(node.op, inputs, { attrs: node.attrs, opset, node: node.name, outputs: node.outputs.length });
+    const outputs = implementation(node)!(inputs, { attrs: node.attrs, opset, node: node.name, outputs: node.outputs.length });
     node.outputs.forEach((name, i) => {
       const t = outputs[i];
       if (name && t) env.set(name, t);

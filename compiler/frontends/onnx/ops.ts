@@ -2,11 +2,14 @@
  * The reference semantics of the ONNX ops seec reads, on whole tensors: what folds shape
  * subgraphs to constants at build time, and the oracle the lowered graph is checked against.
  * Written for clarity, after the ONNX operator specification; floats compute in float32 (float16
- * tensors round back to half after each op, as ONNX Runtime's fp16 kernels store them).
+ * graphs too: within a half-precision step of ONNX Runtime's fp16 kernels, and what seec compiles).
  */
 import { SeecError } from "../../../runtime/errors.js";
 import type { OnnxAttr } from "./read.js";
-import { DATA_TYPES, isFloat, roundHalf, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
+import { DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+
+export type OpImpl = (inputs: (OnnxTensor | undefined)[], ctx: OpContext) => (OnnxTensor | undefined)[];
 
 export interface OpContext {
   attrs: Record<string, OnnxAttr>;
@@ -17,8 +20,6 @@ export interface OpContext {
   outputs: number;
 }
 
-type OpImpl = (inputs: (OnnxTensor | undefined)[], ctx: OpContext) => (OnnxTensor | undefined)[];
-
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 function stridesOf(shape: readonly number[]): number[] {
@@ -27,17 +28,17 @@ function stridesOf(shape: readonly number[]): number[] {
   return s;
 }
 
-function fail(ctx: OpContext, message: string): never {
+export function fail(ctx: OpContext, message: string): never {
   throw new SeecError("input.onnx", message, { at: `node ${ctx.node}` });
 }
 
-function need(t: OnnxTensor | undefined, ctx: OpContext, what: string): OnnxTensor {
+export function need(t: OnnxTensor | undefined, ctx: OpContext, what: string): OnnxTensor {
   if (!t) fail(ctx, `${what} is missing`);
   return t;
 }
 
-const int = (ctx: OpContext, key: string, fallback: number): number => (typeof ctx.attrs[key] === "number" ? (ctx.attrs[key] as number) : fallback);
-const ints = (ctx: OpContext, key: string): number[] | undefined => (Array.isArray(ctx.attrs[key]) ? (ctx.attrs[key] as number[]) : undefined);
+export const int = (ctx: OpContext, key: string, fallback: number): number => (typeof ctx.attrs[key] === "number" ? (ctx.attrs[key] as number) : fallback);
+export const ints = (ctx: OpContext, key: string): number[] | undefined => (Array.isArray(ctx.attrs[key]) ? (ctx.attrs[key] as number[]) : undefined);
 const values = (t: OnnxTensor | undefined): number[] | undefined => (t ? Array.from(t.data) : undefined);
 const axis = (a: number, rank: number) => (a < 0 ? a + rank : a);
 
@@ -56,7 +57,7 @@ export function broadcastShape(shapes: readonly (readonly number[])[], ctx: OpCo
 }
 
 /** For each element of `out`, the flat index into a tensor of `shape` broadcast to it. */
-function broadcastIndex(shape: readonly number[], out: readonly number[]): Int32Array {
+export function broadcastIndex(shape: readonly number[], out: readonly number[]): Int32Array {
   const n = size(out);
   const idx = new Int32Array(n);
   const s = stridesOf(shape);
@@ -75,11 +76,6 @@ function broadcastIndex(shape: readonly number[], out: readonly number[]): Int32
   return idx;
 }
 
-function finish(t: OnnxTensor): OnnxTensor {
-  if (t.dtype === "float16") roundHalf(t.data as Float32Array);
-  return t;
-}
-
 function elementwise(f: (...x: number[]) => number, outType?: (dtypes: OnnxDType[]) => OnnxDType): OpImpl {
   return (inputs, ctx) => {
     const ts = inputs.map((t, i) => need(t, ctx, `input ${i}`));
@@ -92,7 +88,7 @@ function elementwise(f: (...x: number[]) => number, outType?: (dtypes: OnnxDType
       for (let k = 0; k < ts.length; k++) args[k] = ts[k].data[idx[k][i]];
       out.data[i] = f(...args);
     }
-    return [finish(out)];
+    return [out];
   };
 }
 
@@ -143,7 +139,7 @@ function reduce(kind: "mean" | "sum" | "max" | "sumsquare"): OpImpl {
       else out.data[idx[i]] += kind === "sumsquare" ? v * v : v;
     }
     if (kind === "mean") for (let i = 0; i < out.data.length; i++) out.data[i] /= count;
-    return [finish({ ...out, shape: keep ? kept : t.shape.filter((_, i) => !axes.has(i)) })];
+    return [{ ...out, shape: keep ? kept : t.shape.filter((_, i) => !axes.has(i)) }];
   };
 }
 
@@ -168,7 +164,7 @@ function sliceBox(t: OnnxTensor, starts: number[], steps: number[], shape: numbe
   return out;
 }
 
-function matmul(a: OnnxTensor, b: OnnxTensor, ctx: OpContext): OnnxTensor {
+export function matmul(a: OnnxTensor, b: OnnxTensor, ctx: OpContext): OnnxTensor {
   const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape;
   const B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
   const [M, K] = A.slice(-2), [K2, N] = B.slice(-2);
@@ -187,7 +183,7 @@ function matmul(a: OnnxTensor, b: OnnxTensor, ctx: OpContext): OnnxTensor {
       }
   }
   const shape = [...batch, ...(a.shape.length === 1 ? [] : [M]), ...(b.shape.length === 1 ? [] : [N])];
-  return finish({ ...out, shape });
+  return ({ ...out, shape });
 }
 
 function transpose(t: OnnxTensor, perm: number[]): OnnxTensor {
@@ -208,7 +204,7 @@ function transpose(t: OnnxTensor, perm: number[]): OnnxTensor {
 }
 
 /** Normalizes x over its axes from `axis` on; returns (x - mean) / sqrt(var + eps) (or x / rms). */
-function normalize(x: OnnxTensor, from: number, epsilon: number, rms: boolean): { y: Float32Array; mean: Float32Array; inv: Float32Array } {
+export function normalize(x: OnnxTensor, from: number, epsilon: number, rms: boolean): { y: Float32Array; mean: Float32Array; inv: Float32Array } {
   const inner = size(x.shape.slice(from));
   const outer = x.data.length / inner;
   const y = new Float32Array(x.data.length), mean = new Float32Array(outer), inv = new Float32Array(outer);
@@ -228,11 +224,11 @@ function normalize(x: OnnxTensor, from: number, epsilon: number, rms: boolean): 
   return { y, mean, inv };
 }
 
-function scaled(x: OnnxTensor, y: Float32Array, scale?: OnnxTensor, bias?: OnnxTensor): OnnxTensor {
+export function scaled(x: OnnxTensor, y: Float32Array, scale?: OnnxTensor, bias?: OnnxTensor): OnnxTensor {
   const out = tensor(x.dtype, x.shape, y);
   const si = scale && broadcastIndex(scale.shape, x.shape), bi = bias && broadcastIndex(bias.shape, x.shape);
   for (let i = 0; i < out.data.length; i++) out.data[i] = out.data[i] * (scale ? scale.data[si![i]] : 1) + (bias ? bias.data[bi![i]] : 0);
-  return finish(out);
+  return out;
 }
 
 function castTo(t: OnnxTensor, dtype: OnnxDType): OnnxTensor {
@@ -241,7 +237,7 @@ function castTo(t: OnnxTensor, dtype: OnnxDType): OnnxTensor {
     const v = t.data[i];
     out.data[i] = dtype === "bool" ? (v !== 0 ? 1 : 0) : isFloat(dtype) ? v : truncate(v);
   }
-  return finish(out);
+  return out;
 }
 
 /** Start, end, step of a Slice on a dimension of size `dim`, clamped as the spec says. */
@@ -254,7 +250,45 @@ function sliceRange(start: number, end: number, step: number, dim: number): [num
   return [s, Math.max(0, Math.ceil((e - s) / step))];
 }
 
+/** ONNX Attention (opset 23): 4D [B, N, S, H] or 3D [B, S, N·H] inputs, KV cache, causal or masked, grouped heads. */
+function onnxAttention([q, k, v, mask, pastKey, pastValue]: (OnnxTensor | undefined)[], ctx: OpContext): OnnxTensor[] {
+  const Q = need(q, ctx, "Q"), K = need(k, ctx, "K"), V = need(v, ctx, "V");
+  const threeD = Q.shape.length === 3;
+  const q4 = threeD ? splitHeads(Q, int(ctx, "q_num_heads", 1)) : Q;
+  const k4 = threeD ? splitHeads(K, int(ctx, "kv_num_heads", 1)) : K;
+  const v4 = threeD ? splitHeads(V, int(ctx, "kv_num_heads", 1)) : V;
+  const keys = appendCache(pastKey, k4), vals = appendCache(pastValue, v4);
+  const [B, N, S, H] = q4.shape, T = keys.shape[2];
+  const scale = typeof ctx.attrs.scale === "number" ? ctx.attrs.scale : 1 / Math.sqrt(H);
+  const causal = int(ctx, "is_causal", 0) === 1;
+  const softcap = typeof ctx.attrs.softcap === "number" ? ctx.attrs.softcap : 0;
+  const maskIndex = mask && broadcastIndex(mask.shape, [B, N, S, T]);
+  const bias = (b: number, h: number, i: number, j: number) => {
+    if (causal && j > i + T - S) return -Infinity;
+    if (!mask) return 0;
+    const m = mask.data[maskIndex![((b * N + h) * S + i) * T + j]];
+    return mask.dtype === "bool" ? (m ? 0 : -Infinity) : m;
+  };
+  if (softcap > 0) fail(ctx, "Attention with softcap is not supported");
+  const y = attend({ q: q4, k: keys, v: vals, scale, bias, dtype: Q.dtype });
+  return [threeD ? mergeHeads(y) : y, keys, vals];
+}
+
+/** ONNX RotaryEmbedding (opset 23): X [B, N, S, H] (or [B, S, N·H] with num_heads), caches by position. */
+function onnxRotary([x, cos, sin, positions]: (OnnxTensor | undefined)[], ctx: OpContext): OnnxTensor[] {
+  const X = need(x, ctx, "X"), C = need(cos, ctx, "cos_cache"), Sn = need(sin, ctx, "sin_cache");
+  const threeD = X.shape.length === 3;
+  const x4 = threeD ? splitHeads(X, int(ctx, "num_heads", 0) || fail(ctx, "3D RotaryEmbedding input needs num_heads")) : X;
+  const [, , S, H] = x4.shape;
+  const rotary = int(ctx, "rotary_embedding_dim", 0) || H;
+  const position = positions ? (b: number, s: number) => positions.data[b * S + s] : (b: number, s: number) => b * S + s;
+  const y = rotate(x4, C, Sn, position, rotary, int(ctx, "interleaved", 0) === 1);
+  return [threeD ? mergeHeads(y) : y];
+}
+
 export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
+  Attention: onnxAttention,
+  RotaryEmbedding: onnxRotary,
   Identity: ([x]) => [x],
   Constant: (_, ctx) => {
     const a = ctx.attrs;
@@ -457,7 +491,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const y = matmul(A, B, ctx);
     const ci = c && broadcastIndex(c.shape, y.shape);
     for (let i = 0; i < y.data.length; i++) y.data[i] = alpha * y.data[i] + (c ? beta * c.data[ci![i]] : 0);
-    return [finish(y)];
+    return [y];
   },
   Softmax: ([x], ctx) => {
     const t = need(x, ctx, "input");
@@ -474,7 +508,6 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
       for (let i = 0; i < inner; i++) sum += out.data[r * inner + i] = Math.exp(src.data[r * inner + i] - m);
       for (let i = 0; i < inner; i++) out.data[r * inner + i] /= sum;
     }
-    finish(out);
     return [moved ? transpose(out, perm.map((_, i) => perm.indexOf(i))) : out];
   },
   ReduceMean: reduce("mean"),
@@ -500,10 +533,3 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     return [scaled(t, normalize(t, from, typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-5, true).y, scale)];
   },
 };
-
-/** Runs one node's op. */
-export function runOp(op: string, inputs: (OnnxTensor | undefined)[], ctx: OpContext): (OnnxTensor | undefined)[] {
-  const impl = ONNX_OPS[op];
-  if (!impl) throw new SeecError("unsupported.onnx_op", `op ${op} has no implementation`, { at: `node ${ctx.node}` });
-  return impl(inputs, ctx);
-}

@@ -1,6 +1,6 @@
 /**
- * ONNX tensors as the frontend computes with them: floating types in a Float32Array (float16
- * widened exactly, its dtype kept so arithmetic can round back to half), integer and boolean
+ * ONNX tensors as the frontend computes with them: floating types in a Float32Array (float16 is
+ * widened exactly and computed in float32, as seec's kernels compute it), integer and boolean
  * types in a Float64Array (exact to 2^53: ids, shapes, indices, masks).
  */
 import type { onnx } from "onnx-proto";
@@ -26,7 +26,6 @@ export function tensor(dtype: OnnxDType, shape: number[], data?: ArrayLike<numbe
   const n = shape.reduce((a, b) => a * b, 1);
   const out = isFloat(dtype) ? new Float32Array(n) : new Float64Array(n);
   if (data) out.set(data);
-  if (dtype === "float16") roundHalf(out as Float32Array);
   return { dtype, shape, data: out };
 }
 
@@ -84,13 +83,8 @@ export function halfToFloat(h: number): number {
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
-/** Rounds every value to the nearest float16 (ties to even), in place. */
-export function roundHalf(xs: Float32Array): Float32Array {
-  for (let i = 0; i < xs.length; i++) xs[i] = toHalf(xs[i]);
-  return xs;
-}
-
-function toHalf(x: number): number {
+/** The value nearest x in float16 (ties to even): what a float16 output can hold. */
+export function toHalf(x: number): number {
   if (!Number.isFinite(x) || x === 0) return x;
   const a = Math.abs(x);
   if (a >= 65520) return Math.sign(x) * Infinity;
