@@ -32,9 +32,8 @@ const halfStep = (x: number) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x) 
 
 /**
  * |got - want| <= 1e-4 or <= 1e-3 |want| element by element; returns the largest absolute
- * deviation. A float16 graph is rounded to half precision after every op by ONNX Runtime and
- * computed in float32 by seec, so its outputs may also differ by up to one float16 step at the
- * output's largest magnitude.
+ * deviation. Outputs of a float16 graph may also differ by one float16 step at the output's largest
+ * magnitude: both round every op's result to half, from float32 sums taken in different orders.
  */
 function compare(got: OnnxTensor, want: OnnxTensor, what: string): number {
   expect(got.shape, what).toEqual(want.shape);

@@ -6,7 +6,7 @@ import { SeecError } from "../../../runtime/errors.js";
 import { CONTRIB_OPS } from "./contrib.js";
 import { ONNX_OPS, type OpImpl } from "./ops.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
-import type { OnnxTensor } from "./tensor.js";
+import { roundHalf, type OnnxTensor } from "./tensor.js";
 
 const DOMAINS: Readonly<Record<string, Readonly<Record<string, OpImpl>>>> = { "": ONNX_OPS, "com.microsoft": CONTRIB_OPS };
 
@@ -49,6 +49,8 @@ export function evaluateOnnx(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTe
     const outputs = implementation(node)!(inputs, { attrs: node.attrs, opset, node: node.name, outputs: node.outputs.length });
     node.outputs.forEach((name, i) => {
       const t = outputs[i];
+      // float16 outputs hold half-precision values, as ONNX Runtime's fp16 kernels store them.
+      if (t?.dtype === "float16") roundHalf(t.data as Float32Array);
       if (name && t) env.set(name, t);
     });
   }

@@ -1,8 +1,8 @@
 /**
  * The reference semantics of the ONNX ops seec reads, on whole tensors: what folds shape
  * subgraphs to constants at build time, and the oracle the lowered graph is checked against.
- * Written for clarity, after the ONNX operator specification; floats compute in float32 (float16
- * graphs too: within a half-precision step of ONNX Runtime's fp16 kernels, and what seec compiles).
+ * Written for clarity, after the ONNX operator specification; floats compute in float32 (the
+ * evaluator rounds float16 outputs back to half).
  */
 import { SeecError } from "../../../runtime/errors.js";
 import type { OnnxAttr } from "./read.js";
@@ -173,14 +173,17 @@ export function matmul(a: OnnxTensor, b: OnnxTensor, ctx: OpContext): OnnxTensor
   const ai = broadcastIndex(A.slice(0, -2), batch), bi = broadcastIndex(B.slice(0, -2), batch);
   const out = tensor(a.dtype, [...batch, M, N]);
   const o = out.data;
+  const row = new Float64Array(N);
   for (let p = 0; p < size(batch); p++) {
     const ao = ai[p] * M * K, bo = bi[p] * K * N, oo = p * M * N;
-    for (let i = 0; i < M; i++)
-      for (let j = 0; j < N; j++) {
-        let acc = 0;
-        for (let k = 0; k < K; k++) acc += a.data[ao + i * K + k] * b.data[bo + k * N + j];
-        o[oo + i * N + j] = acc;
+    for (let i = 0; i < M; i++) {
+      row.fill(0);
+      for (let k = 0; k < K; k++) {
+        const x = a.data[ao + i * K + k], bk = bo + k * N;
+        for (let j = 0; j < N; j++) row[j] += x * b.data[bk + j];
       }
+      o.set(row, oo + i * N);
+    }
   }
   const shape = [...batch, ...(a.shape.length === 1 ? [] : [M]), ...(b.shape.length === 1 ? [] : [N])];
   return ({ ...out, shape });

@@ -1,7 +1,7 @@
 /**
- * ONNX tensors as the frontend computes with them: floating types in a Float32Array (float16 is
- * widened exactly and computed in float32, as seec's kernels compute it), integer and boolean
- * types in a Float64Array (exact to 2^53: ids, shapes, indices, masks).
+ * ONNX tensors as the frontend computes with them: floating types in a Float32Array (float16
+ * widened exactly; an op computes in float32 and its float16 outputs are rounded back to half),
+ * integer and boolean types in a Float64Array (exact to 2^53: ids, shapes, indices, masks).
  */
 import type { onnx } from "onnx-proto";
 import { SeecError } from "../../../runtime/errors.js";
@@ -81,6 +81,12 @@ export function halfToFloat(h: number): number {
   if (exponent === 0) return sign * fraction * 2 ** -24;
   if (exponent === 31) return fraction ? NaN : sign * Infinity;
   return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
+/** Rounds every value to the nearest float16 (ties to even), in place. */
+export function roundHalf(xs: Float32Array): Float32Array {
+  for (let i = 0; i < xs.length; i++) xs[i] = toHalf(xs[i]);
+  return xs;
 }
 
 /** The value nearest x in float16 (ties to even): what a float16 output can hold. */
