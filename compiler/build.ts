@@ -50,6 +50,8 @@ export interface BuildOptions extends ModelSource {
 
 export interface BuildResult {
   out: string;
+  /** What the person building should know (e.g. ONNX dimensions left at 1). */
+  notes?: string[];
   manifest: Manifest;
   plan: MemoryPlan;
   /** Seconds spent, by stage. */
@@ -95,7 +97,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.demo) artifact.files.set("demo.html", demoPage(artifact.manifest));
   if (opts.packageName) artifact.files.set("package.json", artifactPackage(opts.packageName, artifact.manifest));
   await stage("write artifact", () => writeArtifact(opts.out, artifact.files));
-  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds, quantization, memory: artifact.memory };
+  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds, quantization, memory: artifact.memory, notes: model.notes };
 }
 
 export interface Artifact {
@@ -170,7 +172,7 @@ function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: {
   const target = TARGETS[opts.target];
   const spec = (name: string): TensorSpec => {
     const v = graph.values.get(name)!;
-    return { name, dtype: v.dtype as TensorSpec["dtype"], shape: [...v.shape], address: layout.address.get(name)! };
+    return { name, dtype: v.dtype as TensorSpec["dtype"], shape: [...v.shape], address: layout.address.get(name)!, ...(v.elementType ? { elementType: v.elementType } : {}) };
   };
   return {
     format: "seec/1",

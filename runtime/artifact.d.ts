@@ -1,7 +1,8 @@
 // Typings for a seec artifact's index.mjs.
 
-export type Feeds = Record<string, Int32Array | Float32Array>;
-export type Outputs = Record<string, Float32Array | Int32Array>;
+/** Inputs by name: Float32Array, Int32Array, or BigInt64Array / Uint8Array where the input is int64 / bool. */
+export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array>;
+export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array>;
 
 export interface GenerateOptions {
   /** New tokens after the prompt (default 256). Generation also stops at BOS/EOS or the end of the context. */
@@ -19,6 +20,8 @@ export interface TensorSpec {
   dtype: "f32" | "i32";
   shape: (number | string)[];
   address: number;
+  /** What callers exchange when it is not the dtype: int64 (BigInt64Array), bool (Uint8Array), float16 (given as Float32Array). */
+  elementType?: "int64" | "bool" | "float16";
 }
 
 export interface Manifest {
@@ -29,7 +32,7 @@ export interface Manifest {
   target: string;
   /** The compiled modules, in the order to try them: the first that WebAssembly.validate accepts runs. */
   modules: { backend: string; file: string }[];
-  model: { family: "decoder" | "encoder"; config: Record<string, number>; bosId?: number; eosId?: number };
+  model: { family: "decoder" | "encoder" | "graph"; config: Record<string, number>; bosId?: number; eosId?: number };
   dims: Record<string, { max: number }>;
   inputs: TensorSpec[];
   outputs: TensorSpec[];

@@ -6,8 +6,8 @@ import type { Tokenizer } from "./tokenizers/index.js";
 import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
 import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 
-export type Feeds = Record<string, Int32Array | Float32Array>;
-export type Outputs = Record<string, Float32Array | Int32Array>;
+export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array>;
+export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array>;
 
 export interface GenerateOptions extends SampleOptions {
   /** New tokens to generate after the prompt (default 256); generation also stops at BOS/EOS or the context's end. */
@@ -128,10 +128,9 @@ export class Model {
     return this.step(tokens, 0);
   }
 
-  private write(spec: TensorSpec, data: Int32Array | Float32Array | undefined, bound: Record<string, number>): void {
-    if (!data) throw new SeecError("runtime.input", `missing input "${spec.name}"`);
-    const want = spec.dtype === "i32" ? Int32Array : Float32Array;
-    if (!(data instanceof want)) throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${data.constructor.name}`);
+  private write(spec: TensorSpec, fed: Feeds[string] | undefined, bound: Record<string, number>): void {
+    if (!fed) throw new SeecError("runtime.input", `missing input "${spec.name}"`);
+    const data = toDtype(spec, fed);
     const fixed = spec.shape.reduce<number>((a, d) => (typeof d === "number" ? a * d : a), 1);
     const sym = spec.shape.find((d): d is string => typeof d === "string");
     const n = sym ? data.length / fixed : 1;
@@ -141,13 +140,16 @@ export class Model {
       throw new SeecError("runtime.input", `input "${spec.name}" has ${data.length} elements; shape [${spec.shape.join(", ")}] allows ${sym ? `${min} to ${this.symbolic[sym]} × ${fixed}` : fixed}`);
     if (sym) bound[sym] = n;
     if (spec.name === "tokens") this.checkTokens(data as Int32Array);
-    new (want as Int32ArrayConstructor)(this.exports.memory.buffer, spec.address, data.length).set(data as Int32Array);
+    new (data.constructor as Int32ArrayConstructor)(this.exports.memory.buffer, spec.address, data.length).set(data as Int32Array);
   }
 
-  private read(spec: TensorSpec, bound: Record<string, number>): Float32Array | Int32Array {
+  private read(spec: TensorSpec, bound: Record<string, number>): Outputs[string] {
     const n = spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : bound[d]), 1);
     const view = spec.dtype === "i32" ? Int32Array : Float32Array;
-    return new view(this.exports.memory.buffer, spec.address, n).slice();
+    const data = new view(this.exports.memory.buffer, spec.address, n).slice();
+    if (spec.elementType === "int64") return BigInt64Array.from(data as Int32Array, (x) => BigInt(x));
+    if (spec.elementType === "bool") return Uint8Array.from(data as Int32Array);
+    return data;
   }
 
   private checkTokens(ids: Int32Array): void {
@@ -156,8 +158,8 @@ export class Model {
   }
 
   private checkPosition(feeds: Feeds, bound: Record<string, number>): void {
-    const pos = feeds.pos?.[0];
-    if (pos === undefined) return;
+    if (this.manifest.model.family !== "decoder" || feeds.pos === undefined) return;
+    const pos = Number(feeds.pos[0]);
     if (pos < 0 || pos + (bound.T ?? 1) > this.contextLength)
       throw new SeecError("runtime.context", `positions ${pos}..${pos + (bound.T ?? 1) - 1} are outside the context of ${this.contextLength} tokens`);
   }
@@ -176,4 +178,19 @@ export class Model {
       throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer", { hint: this.tokenizer ? "an encoder embeds: use embed()" : "rebuild with --tokenizer" });
     return this.tokenizer;
   }
+}
+
+/** A fed array as the dtype the module computes in, checking that its type is the one the input takes. */
+function toDtype(spec: TensorSpec, fed: Feeds[string]): Int32Array | Float32Array {
+  const want = spec.elementType === "int64" ? BigInt64Array : spec.elementType === "bool" ? Uint8Array : spec.dtype === "i32" ? Int32Array : Float32Array;
+  if (!(fed instanceof want)) throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${fed.constructor.name}`);
+  if (fed instanceof BigInt64Array) {
+    const out = new Int32Array(fed.length);
+    fed.forEach((x, i) => {
+      if (x < -2147483648n || x > 2147483647n) throw new SeecError("runtime.input", `input "${spec.name}" holds ${x}, beyond the 32-bit range seec computes ids in`);
+      out[i] = Number(x);
+    });
+    return out;
+  }
+  return fed instanceof Uint8Array ? Int32Array.from(fed) : fed;
 }

@@ -17,6 +17,7 @@ interface BuildFlags {
   out: string;
   maxChunk?: number;
   context?: number;
+  shape: Record<string, number[]>;
   json?: boolean;
 }
 
@@ -29,7 +30,8 @@ export function buildCommand(): Command {
         TARGET_NAMES.map((t) => `  ${t.padEnd(13)} ${TARGETS[t].summary}`).join("\n") +
         "\n\nExamples:\n  seec build stories260K.bin --tokenizer tok512.bin -o out/stories\n" +
         "  seec build stories260K.bin --tokenizer tok512.bin --target wasi -o out/stories-wasi\n" +
-        "  seec build stories260K.bin --tokenizer tok512.bin --target mcu --see f.see --quantize int8 --context 256 --memory-budget 1MiB -o out/mcu",
+        "  seec build stories260K.bin --tokenizer tok512.bin --target mcu --see f.see --quantize int8 --context 256 --memory-budget 1MiB -o out/mcu\n" +
+        "  seec build model.onnx --shape input_ids=1x128 --shape attention_mask=1x128 -o out/onnx",
     )
     .addOption(new Option("-t, --target <target>", "where the artifact runs (see Targets)").choices(TARGET_NAMES).default("wasm-simd"))
     .option("--memory-budget <bytes>", "fail, printing the memory plan, if the model needs more (e.g. 1048576 or 1MiB): linear memory in 64 KiB pages plus a native-stack reserve", byteSize)
@@ -54,6 +56,7 @@ export function buildCommand(): Command {
         out: flags.out,
         maxChunk: flags.maxChunk,
         context: flags.context,
+        shapes: flags.shape,
         command: ["seec", ...process.argv.slice(2)].join(" "),
         progress: progress(!flags.json),
       });
@@ -63,6 +66,7 @@ export function buildCommand(): Command {
       const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
       process.stdout.write(
         `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +
+          (result.notes ?? []).map((n) => `  note: ${n}\n`).join("") +
           (result.quantization
             ? `  int8: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)} (measure the model with seec eval)\n`
             : "") +

@@ -5,6 +5,7 @@ import { SeecError } from "../../runtime/errors.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import type { Graph } from "../ir/graph.js";
 import { llama2cGraph, readLlama2cCheckpoint } from "./llama2c.js";
+import { loadOnnx } from "./onnx/index.js";
 import { readLlama2cTokenizer } from "./llama2c-tokenizer.js";
 import { readTfjsGraph } from "./tfjs.js";
 import { tfjsEncoderGraph } from "./tfjs-encoder.js";
@@ -19,12 +20,16 @@ export interface ModelSource {
   maxChunk?: number;
   /** Context length (KV cache rows); at most the model's own. */
   context?: number;
+  /** ONNX: each input's shape at build time (symbolic dimensions bound). */
+  shapes?: Record<string, number[]>;
 }
 
 export interface LoadedModel {
   graph: Graph;
   tokenizer?: TokenizerSpec;
-  format: "llama2c" | "tfjs" | "graph";
+  format: "llama2c" | "tfjs" | "onnx" | "graph";
+  /** Notes for the person building (e.g. ONNX dimensions left at 1). */
+  notes?: string[];
 }
 
 export const DEFAULT_MAX_CHUNK = 32;
@@ -32,6 +37,11 @@ export const DEFAULT_MAX_CHUNK = 32;
 export async function loadModel(src: ModelSource): Promise<LoadedModel> {
   const isDir = (await stat(src.model).catch(() => undefined))?.isDirectory();
   if (isDir || src.model.endsWith(".json")) return loadTfjs(src, isDir ? join(src.model, "model.json") : src.model);
+  if (src.model.endsWith(".onnx")) {
+    const { graph, defaulted } = await loadOnnx(src.model, basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"), src.shapes ?? {});
+    const notes = defaulted.length ? [`dimensions ${defaulted.join(", ")} were set to 1; bind them with --shape <input>=<dims>`] : [];
+    return { graph, format: "onnx", notes };
+  }
   const bytes = await readInput(src.model, "model");
   const { config, weights } = readLlama2cCheckpoint(bytes, src.model);
   const name = src.model.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, "");

@@ -52,6 +52,13 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A tensor's shape, every dimension static (for frontends that build from static shapes). */
+  shapeOf(name: string): number[] {
+    const v = this.graph.values.get(name);
+    if (!v || v.shape.some((d) => typeof d !== "number")) throw new SeecError("internal.ir", `tensor "${name}" has no static shape`);
+    return v.shape as number[];
+  }
+
   output(name: string): void {
     this.graph.outputs.push(name);
   }

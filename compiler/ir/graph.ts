@@ -29,7 +29,14 @@ export interface Value extends ValueType {
   name: string;
   kind: ValueKind;
   data?: TensorData;
+  /**
+   * The element type callers exchange for an input or output, where it differs from the dtype
+   * seec computes in: "int64" ids held as i32, "bool" masks as i32, "float16" values as f32.
+   */
+  elementType?: ElementType;
 }
+
+export type ElementType = "int64" | "bool" | "float16";
 
 export type AttrValue = number | string | readonly number[];
 export type Attrs = Readonly<Record<string, AttrValue>>;
@@ -44,8 +51,11 @@ export interface Node {
 
 /** What a runtime needs to know about the model beyond its tensors. */
 export interface ModelInfo {
-  /** "decoder": tokens in, next-token logits out, with a KV cache. "encoder": one text's tokens in, its embedding out. */
-  family: "decoder" | "encoder";
+  /**
+   * "decoder": tokens in, next-token logits out, with a KV cache. "encoder": one text's tokens in,
+   * its embedding out. "graph": named tensors in and out, nothing assumed (an imported graph).
+   */
+  family: "decoder" | "encoder" | "graph";
   /** Architecture hyper-parameters, for people and for the runtime (e.g. contextLength). */
   config: Readonly<Record<string, number>>;
   bosId?: number;

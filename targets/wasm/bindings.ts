@@ -3,14 +3,16 @@
  * Arguments are tensor addresses (named constants) then sizes, literal wherever the shape is
  * static; `T` is forward()'s argument, the number of tokens in this call.
  */
-import type { Attrs, Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import type { Attrs, Dim, DType, Node, Shape } from "../../compiler/ir/graph.js";
 import { SeecError } from "../../runtime/errors.js";
 import { SEE_BINDINGS } from "./see.js";
+import { TENSOR_BINDINGS } from "./tensor-ops.js";
 
 export interface CallContext {
   /** The constant naming a tensor's address. */
   addr(tensor: string): string;
   shape(tensor: string): Shape;
+  dtype(tensor: string): DType;
 }
 
 export interface Binding {
@@ -40,6 +42,7 @@ const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})
 
 const BINDINGS: Record<string, Binding> = {
   ...SEE_BINDINGS,
+  ...TENSOR_BINDINGS,
   Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])]),
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
   RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),

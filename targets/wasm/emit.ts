@@ -27,7 +27,7 @@ export interface EmittedProgram {
 
 export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph, layout: WasmLayout, opts: EmitOptions): EmittedProgram {
   const ident = constantNames(graph);
-  const ctx: CallContext = { addr: (t: string) => ident.get(t)!, shape: (t: string): Shape => graph.values.get(t)!.shape };
+  const ctx: CallContext = { addr: (t: string) => ident.get(t)!, shape: (t: string): Shape => graph.values.get(t)!.shape, dtype: (t: string) => graph.values.get(t)!.dtype };
   const kernels = new Map<string, Set<string>>();
   const definitions = new Map<string, string>();
 

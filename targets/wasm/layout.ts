@@ -1,8 +1,8 @@
 /** Where the memory plan's regions sit in the module's linear memory. */
 import type { MemoryPlan } from "../../compiler/passes/plan-memory.js";
 
-/** Bytes below the first region, left to AssemblyScript's own static data. */
-export const RESERVED_BYTES = 1024;
+/** Bytes below the first region, left to AssemblyScript's own static data (Mathf's tables take about 2 KiB). */
+export const RESERVED_BYTES = 8192;
 export const PAGE_BYTES = 65536;
 
 export interface WasmLayout {

@@ -3,7 +3,8 @@
  * graphs, with the semantics of ONNX Runtime's CPU kernels (docs/ContribOperators.md).
  */
 import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
-import { broadcastIndex, erf, fail, int, matmul, need, normalize, scaled, type OpContext, type OpImpl } from "./ops.js";
+import { erf } from "../../ir/ops/tensor.js";
+import { broadcastIndex, fail, int, matmul, need, normalize, scaled, type OpContext, type OpImpl } from "./ops.js";
 import { tensor, type OnnxTensor } from "./tensor.js";
 
 const epsilon = (ctx: OpContext) => (typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-12);

@@ -34,8 +34,14 @@ export function checkOps(model: OnnxModel): void {
   });
 }
 
-/** The graph's outputs (and every intermediate, if `keep`) for the given inputs. */
+/** The graph's outputs for the given inputs. */
 export function evaluateOnnx(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTensor>): Map<string, OnnxTensor> {
+  const env = runGraph(model, feeds);
+  return new Map(model.outputs.map((o) => [o.name, env.get(o.name)!]));
+}
+
+/** Every tensor of the graph (initializers, inputs, each node's outputs) for the given inputs. */
+export function runGraph(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTensor>): Map<string, OnnxTensor> {
   checkOps(model);
   const env = new Map<string, OnnxTensor>(model.initializers);
   for (const input of model.inputs) {
@@ -45,14 +51,19 @@ export function evaluateOnnx(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTe
   }
   const opset = model.opsets.get("") ?? 1;
   for (const node of model.nodes) {
-    const inputs = node.inputs.map((name) => (name ? env.get(name) : undefined));
-    const outputs = implementation(node)!(inputs, { attrs: node.attrs, opset, node: node.name, outputs: node.outputs.length });
+    const outputs = runNode(node, node.inputs.map((name) => (name ? env.get(name) : undefined)), opset);
     node.outputs.forEach((name, i) => {
       const t = outputs[i];
-      // float16 outputs hold half-precision values, as ONNX Runtime's fp16 kernels store them.
-      if (t?.dtype === "float16") roundHalf(t.data as Float32Array);
       if (name && t) env.set(name, t);
     });
   }
-  return new Map(model.outputs.map((o) => [o.name, env.get(o.name)!]));
+  return env;
+}
+
+/** One node's outputs from its inputs (the graph's ops were checked). */
+export function runNode(node: OnnxNode, inputs: (OnnxTensor | undefined)[], opset: number): (OnnxTensor | undefined)[] {
+  const outputs = implementation(node)!(inputs, { attrs: node.attrs, opset, node: node.name, outputs: node.outputs.length });
+  // float16 outputs hold half-precision values, as ONNX Runtime's fp16 kernels store them.
+  for (const t of outputs) if (t?.dtype === "float16") roundHalf(t.data as Float32Array);
+  return outputs;
 }

@@ -6,6 +6,7 @@
  */
 import { SeecError } from "../../../runtime/errors.js";
 import type { OnnxAttr } from "./read.js";
+import { erf } from "../../ir/ops/tensor.js";
 import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
 import { DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
@@ -107,18 +108,6 @@ function arithmetic(f: (a: number, b: number) => number): OpImpl {
 
 function unary(f: (x: number) => number): OpImpl {
   return elementwise(f);
-}
-
-/** erf to ~1e-13: its Maclaurin series (exact enough in doubles below 4), ±1 beyond (erfc(4) < 2e-8). */
-export function erf(x: number): number {
-  const a = Math.abs(x);
-  if (a >= 4) return Math.sign(x);
-  let term = a, sum = a;
-  for (let n = 1; n < 100 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
-    term *= (-a * a) / n;
-    sum += term / (2 * n + 1);
-  }
-  return (Math.sign(x) * 2 * sum) / Math.sqrt(Math.PI);
 }
 
 function reduce(kind: "mean" | "sum" | "max" | "sumsquare"): OpImpl {
@@ -241,6 +230,22 @@ function castTo(t: OnnxTensor, dtype: OnnxDType): OnnxTensor {
     out.data[i] = dtype === "bool" ? (v !== 0 ? 1 : 0) : isFloat(dtype) ? v : truncate(v);
   }
   return out;
+}
+
+/** Where a Slice starts on every axis, its step, and the shape it takes (from inputs, or opset < 10 attributes). */
+export function sliceParams(dims: readonly number[], [startsIn, endsIn, axesIn, stepsIn]: (OnnxTensor | undefined)[], ctx: OpContext): { begin: number[]; step: number[]; shape: number[] } {
+  const starts = values(startsIn) ?? ints(ctx, "starts") ?? [];
+  const ends = values(endsIn) ?? ints(ctx, "ends") ?? [];
+  const axes = (values(axesIn) ?? ints(ctx, "axes") ?? starts.map((_, i) => i)).map((a) => axis(a, dims.length));
+  const steps = values(stepsIn) ?? starts.map(() => 1);
+  const begin = dims.map(() => 0), step = dims.map(() => 1), shape = dims.slice();
+  axes.forEach((a, i) => {
+    const [s, n] = sliceRange(starts[i], ends[i], steps[i], dims[a]);
+    begin[a] = s;
+    step[a] = steps[i];
+    shape[a] = n;
+  });
+  return { begin, step, shape };
 }
 
 /** Start, end, step of a Slice on a dimension of size `dim`, clamped as the spec says. */
@@ -385,17 +390,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Slice: ([x, startsIn, endsIn, axesIn, stepsIn], ctx) => {
     const t = need(x, ctx, "data");
-    const starts = values(startsIn) ?? ints(ctx, "starts") ?? [];
-    const ends = values(endsIn) ?? ints(ctx, "ends") ?? [];
-    const axes = (values(axesIn) ?? ints(ctx, "axes") ?? starts.map((_, i) => i)).map((a) => axis(a, t.shape.length));
-    const steps = values(stepsIn) ?? starts.map(() => 1);
-    const begin = t.shape.map(() => 0), step = t.shape.map(() => 1), shape = t.shape.slice();
-    axes.forEach((a, i) => {
-      const [s, n] = sliceRange(starts[i], ends[i], steps[i], t.shape[a]);
-      begin[a] = s;
-      step[a] = steps[i];
-      shape[a] = n;
-    });
+    const { begin, step, shape } = sliceParams(t.shape, [startsIn, endsIn, axesIn, stepsIn], ctx);
     return [sliceBox(t, begin, step, shape)];
   },
   Gather: ([x, indices], ctx) => {

@@ -8,10 +8,11 @@ import { Linear, QLinear } from "./linear.js";
 import { L2Normalize, LayerNorm, RMSNorm } from "./norm.js";
 import type { OpDef } from "./op.js";
 import { RoPE } from "./rope.js";
+import { Concat, Copy, Map, MatMul, Reduce, Softmax } from "./tensor.js";
 
 export const OPS: Readonly<Record<string, OpDef>> = {
-  Add, AddRows, Attention, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, L2Normalize, LastRow, LayerNorm,
-  Linear, MeanRows, QLinear, Relu, RMSNorm, RoPE, SelfAttention, SwiGLU, Tanh,
+  Add, AddRows, Attention, Concat, Copy, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, L2Normalize, LastRow, LayerNorm,
+  Linear, Map, MatMul, MeanRows, QLinear, Reduce, Relu, RMSNorm, RoPE, SelfAttention, Softmax, SwiGLU, Tanh,
 };
 
 export function opDef(op: string): OpDef {

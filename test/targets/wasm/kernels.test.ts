@@ -33,7 +33,7 @@ async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<strin
   const ref = new Interpreter(graph);
   for (const feeds of calls) {
     const want = ref.run(feeds).out.data;
-    const got = model.run(feeds as Record<string, Float32Array | Int32Array>).out;
+    const got = model.run(feeds as Record<string, Float32Array | Int32Array>).out as Float32Array | Int32Array;
     const scale = Math.max(1, ...Array.from(want, Math.abs));
     expect(got.length).toBe(want.length);
     expect(maxAbsDiff(got, want) / scale).toBeLessThan(2e-6);

@@ -40,7 +40,7 @@ describe("SEE kernels match the reference interpreter", () => {
         const want = ref.run({ ids });
         const got = model.run({ ids });
         for (const name of ["embed", "logits"]) {
-          const w = want[name].data, g = got[name];
+          const w = want[name].data, g = got[name] as Float32Array | Int32Array;
           const scale = Math.max(1, ...Array.from(w, Math.abs));
           expect(maxAbsDiff(g, w) / scale, name).toBeLessThan(2e-6);
         }

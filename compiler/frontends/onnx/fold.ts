@@ -1,0 +1,60 @@
+/**
+ * Constant folding with static input shapes. A tensor is constant when it depends only on
+ * initializers and on shapes (Shape and Size read nothing else); constants are computed with the
+ * reference ops. Every other tensor is only given its shape: its data stays empty, and an op is
+ * run on zeros only where that is the cheap way to learn the shape (matrix products get a rule).
+ */
+import { runNode } from "./evaluate.js";
+import type { OnnxModel, OnnxNode } from "./read.js";
+import { tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+
+/** Ops whose outputs depend only on their inputs' shapes. */
+const SHAPE_ONLY = new Set(["Shape", "Size"]);
+
+type Shaped = { dtype: OnnxDType; shape: number[] };
+type ShapeRule = (inputs: Shaped[], node: OnnxNode) => Shaped[];
+
+const int = (n: OnnxNode, key: string, fallback: number) => (typeof n.attrs[key] === "number" ? (n.attrs[key] as number) : fallback);
+
+/** Output shapes of ops too costly to run on zeros. */
+const SHAPE_RULES: Record<string, ShapeRule> = {
+  MatMul([a, b]) {
+    const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape, B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
+    const batchA = A.slice(0, -2), batchB = B.slice(0, -2);
+    const rank = Math.max(batchA.length, batchB.length);
+    const batch = Array.from({ length: rank }, (_, i) => Math.max(batchA[i - rank + batchA.length] ?? 1, batchB[i - rank + batchB.length] ?? 1));
+    return [{ dtype: a.dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [A.at(-2)!]), ...(b.shape.length === 1 ? [] : [B.at(-1)!])] }];
+  },
+  Gemm([a, b], n) {
+    const M = int(n, "transA", 0) ? a.shape[1] : a.shape[0];
+    const N = int(n, "transB", 0) ? b.shape[0] : b.shape[1];
+    return [{ dtype: a.dtype, shape: [M, N] }];
+  },
+};
+
+const shapeOnly = ({ dtype, shape }: Shaped): OnnxTensor => ({ dtype, shape, data: new Float32Array(0) });
+
+export function foldGraph(model: OnnxModel, inputs: readonly Shaped[] & { name: string }[]): { values: Map<string, OnnxTensor>; constant: Set<string> } {
+  const values = new Map<string, OnnxTensor>(model.initializers);
+  const constant = new Set(model.initializers.keys());
+  for (const input of inputs) values.set(input.name, shapeOnly(input));
+  const opset = model.opsets.get("") ?? 1;
+  for (const node of model.nodes) {
+    const isConstant = SHAPE_ONLY.has(node.op) || node.inputs.every((i) => !i || constant.has(i));
+    const ins = node.inputs.map((i) => (i ? values.get(i) : undefined));
+    let outs: (OnnxTensor | undefined)[];
+    if (isConstant) outs = runNode(node, ins, opset);
+    else if (!node.domain && SHAPE_RULES[node.op]) outs = SHAPE_RULES[node.op](ins.map((t) => t!), node).map(shapeOnly);
+    else {
+      const zeros = ins.map((t, k) => (t && !constant.has(node.inputs[k]) ? tensor(t.dtype, t.shape) : t));
+      outs = runNode(node, zeros, opset).map((t) => t && shapeOnly(t));
+    }
+    node.outputs.forEach((name, i) => {
+      const t = outs[i];
+      if (!name || !t) return;
+      values.set(name, t);
+      if (isConstant) constant.add(name);
+    });
+  }
+  return { values, constant };
+}

@@ -1,0 +1,32 @@
+/** The ONNX frontend: read, check ops, bind shapes, fold, lower (see lower.ts). */
+import type { Graph } from "../../ir/graph.js";
+import { checkOps } from "./evaluate.js";
+import { bindInputs, onnxGraph } from "./lower.js";
+import { readOnnx } from "./read.js";
+import type { OnnxDType } from "./tensor.js";
+
+export interface OnnxLoad {
+  graph: Graph;
+  /** Symbolic dimensions no --shape bound (set to 1), for the build to mention. */
+  defaulted: string[];
+}
+
+/** Element types a caller exchanges that differ from what seec computes in. */
+const EXCHANGED: Partial<Record<OnnxDType, "int64" | "bool" | "float16">> = { int64: "int64", bool: "bool", float16: "float16" };
+
+export async function loadOnnx(file: string, name: string, shapes: Readonly<Record<string, number[]>>): Promise<OnnxLoad> {
+  const model = await readOnnx(file);
+  checkOps(model);
+  const binding = bindInputs(model, shapes);
+  const graph = onnxGraph(name, model, binding);
+  const types = new Map([...binding.inputs.map((i) => [i.name, i.dtype] as const)]);
+  for (const output of model.outputs) types.set(output.name, (ELEMENT[output.elementType] ?? "float32") as OnnxDType);
+  for (const [tensor, dtype] of types) {
+    const exchanged = EXCHANGED[dtype];
+    const v = graph.values.get(tensor);
+    if (v && exchanged) v.elementType = exchanged;
+  }
+  return { graph, defaulted: binding.defaulted };
+}
+
+const ELEMENT: Record<string, string> = { float: "float32", float16: "float16", int64: "int64", int32: "int32", bool: "bool" };

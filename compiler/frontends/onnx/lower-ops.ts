@@ -1,0 +1,423 @@
+/**
+ * How each ONNX op becomes seec IR, given static shapes and the folded constants (lower.ts).
+ * Shape plumbing (reshape, transpose, slice, expand) becomes strided copies; arithmetic becomes
+ * elementwise maps; MatMul by a weight matrix becomes Linear, and normalizations the fused
+ * LayerNorm and RMSNorm kernels; attention ops are written out as the products, masks and softmax
+ * they are defined by.
+ */
+import { SeecError } from "../../../runtime/errors.js";
+import type { GraphBuilder } from "../../ir/builder.js";
+import type { Attrs, DType } from "../../ir/graph.js";
+import { broadcastStrides, stridesOf } from "../../ir/ops/tensor.js";
+import { sliceParams, type OpContext } from "./ops.js";
+import type { OnnxNode } from "./read.js";
+import { DATA_TYPES, isFloat, type OnnxTensor } from "./tensor.js";
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const axisOf = (a: number, rank: number) => (a < 0 ? a + rank : a);
+
+/** Turns one ONNX node into IR; returns the IR tensor for each of the node's outputs (undefined: not produced). */
+export type Lowering = (l: Lowerer, node: OnnxNode) => (string | undefined)[];
+
+export class Lowerer {
+  private readonly names = new Map<string, string>();
+  private readonly constants = new Map<string, string>();
+  private node?: OnnxNode;
+  private count = 0;
+
+  constructor(
+    private readonly b: GraphBuilder,
+    /** Every ONNX tensor's value from the folding run: exact for constants, shapes only for the rest. */
+    private readonly values: ReadonlyMap<string, OnnxTensor>,
+    private readonly constant: ReadonlySet<string>,
+    /** Tensors some node reads or the graph outputs. */
+    private readonly used: ReadonlySet<string>,
+    readonly opset: number,
+  ) {}
+
+  /** Whether anything reads the ONNX tensor (optional outputs nobody reads are not computed). */
+  isUsed(name: string): boolean {
+    return this.used.has(name);
+  }
+
+  bindInput(onnx: string, ir: string): void {
+    this.names.set(onnx, ir);
+  }
+
+  lower(node: OnnxNode, lowering: Lowering): void {
+    this.node = node;
+    const outs = lowering(this, node);
+    node.outputs.forEach((o, i) => {
+      if (o && outs[i] !== undefined && !this.constant.has(o)) this.names.set(o, outs[i]!);
+    });
+  }
+
+  /** The graph output `onnx`, copied into a tensor of that name (a name the caller reads results by). */
+  output(onnx: string): string {
+    this.node = undefined;
+    const source = this.ir(onnx);
+    return this.b.node("Copy", onnx, [source], { ...contiguous(this.shape(onnx)), shape: this.shape(onnx) });
+  }
+
+  // What the node reads.
+
+  shape(name: string): number[] {
+    const v = this.values.get(name);
+    if (!v) throw new SeecError("internal.onnx", `no value for tensor "${name}"`);
+    return v.shape;
+  }
+
+  onnxDtype(name: string): OnnxTensor["dtype"] {
+    return this.values.get(name)!.dtype;
+  }
+
+  isFloat(name: string): boolean {
+    return isFloat(this.onnxDtype(name));
+  }
+
+  dtype(name: string): DType {
+    return this.isFloat(name) ? "f32" : "i32";
+  }
+
+  isConstant(name: string | undefined): boolean {
+    return !!name && this.constant.has(name);
+  }
+
+  /** A folded tensor's values (a constant input: axes, shapes, weights). */
+  value(name: string): OnnxTensor {
+    if (!this.constant.has(name)) this.fail(`input "${name}" must be known at build time (a constant or computed from shapes)`);
+    return this.values.get(name)!;
+  }
+
+  /** The IR tensor holding an ONNX tensor: the lowered value, or an IR constant for a folded one. */
+  ir(name: string): string {
+    const known = this.names.get(name);
+    if (known) return known;
+    if (!this.constant.has(name)) throw new SeecError("internal.onnx", `tensor "${name}" is read before it is lowered`);
+    let c = this.constants.get(name);
+    if (!c) {
+      const v = this.values.get(name)!;
+      c = this.b.constant(`onnx:${name}`, isFloat(v.dtype) ? Float32Array.from(v.data) : Int32Array.from(v.data), v.shape);
+      this.constants.set(name, c);
+    }
+    return c;
+  }
+
+  attrs(): OpContext {
+    const n = this.node!;
+    return { attrs: n.attrs, opset: this.opset, node: n.name, outputs: n.outputs.length };
+  }
+
+  fail(message: string): never {
+    throw new SeecError("unsupported.onnx_op", message, { at: this.node ? `node ${this.node.name} (${this.node.op})` : undefined });
+  }
+
+  // IR nodes, named after the ONNX node they lower.
+
+  /** One IR node of any op. */
+  add(op: string, inputs: string[], attrs: Attrs = {}): string {
+    return this.b.node(op, `${this.node?.name ?? "output"}#${++this.count}`, inputs, attrs);
+  }
+
+  constantData(data: Float32Array | Int32Array, shape: number[]): string {
+    return this.b.constant(`${this.node?.name ?? "const"}#${++this.count}`, data, shape);
+  }
+
+  /** An f32 scalar constant (shape []), shared by every node that uses the same value. */
+  scalar(x: number): string {
+    const key = `scalar:${Object.is(x, -0) ? "-0" : x}`;
+    let c = this.constants.get(key);
+    if (!c) this.constants.set(key, (c = this.b.constant(key, Float32Array.of(x), [])));
+    return c;
+  }
+
+  /** y[i] = x[offset + Σ i_d · strides[d]] over `shape`, stored as `outShape` (default: shape). */
+  copy(x: string, shape: number[], strides: number[], offset = 0, outShape?: number[]): string {
+    return this.add("Copy", [x], { shape, strides, offset, ...(outShape ? { outShape } : {}) });
+  }
+
+  reshape(x: string, shape: number[]): string {
+    const from = this.irShape(x);
+    if (from.length === shape.length && from.every((d, i) => d === shape[i])) return x;
+    return this.copy(x, shape, stridesOf(shape));
+  }
+
+  transpose(x: string, perm: number[]): string {
+    const shape = this.irShape(x), s = stridesOf(shape);
+    if (perm.every((p, i) => p === i)) return x;
+    return this.copy(x, perm.map((p) => shape[p]), perm.map((p) => s[p]));
+  }
+
+  expand(x: string, shape: number[]): string {
+    return this.copy(x, shape, broadcastStrides(this.irShape(x), shape));
+  }
+
+  map(fn: string, inputs: string[], dtype: DType = "f32"): string {
+    return this.add("Map", inputs, { fn, dtype });
+  }
+
+  concat(inputs: string[], axis: number): string {
+    return inputs.length === 1 ? inputs[0] : this.add("Concat", inputs, { axis });
+  }
+
+  /** Elements [start, start + length) of `axis`. */
+  slice(x: string, axis: number, start: number, length: number, step = 1): string {
+    const shape = this.irShape(x), s = stridesOf(shape);
+    const out = shape.slice();
+    out[axis] = length;
+    return this.copy(x, out, s.map((st, d) => (d === axis ? st * step : st)), start * s[axis]);
+  }
+
+  /** a [..., M, K] · b [..., K, N]: Linear when b is a 2-D weight, a batched MatMul otherwise. */
+  matmul(a: string, bOnnx: string | undefined, bIr?: string): string {
+    const A = this.irShape(a);
+    if (bOnnx && this.isConstant(bOnnx) && this.shape(bOnnx).length === 2 && A.length >= 2) {
+      const [K, N] = this.shape(bOnnx);
+      const w = this.value(bOnnx).data;
+      const wt = new Float32Array(N * K);
+      for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) wt[n * K + k] = w[k * N + n];
+      return this.linear(a, this.constantData(wt, [N, K]));
+    }
+    const b = bIr ?? this.ir(bOnnx!);
+    return this.add("MatMul", [a, b]);
+  }
+
+  /** x [..., K] · wᵀ (w [N, K]) + bias, through the Linear kernel on rows. */
+  linear(x: string, w: string, bias?: string): string {
+    const X = this.irShape(x), N = this.irShape(w)[0];
+    const rows = this.reshape(x, [size(X.slice(0, -1)), X.at(-1)!]);
+    const y = this.add("Linear", bias ? [rows, w, bias] : [rows, w]);
+    return this.reshape(y, [...X.slice(0, -1), N]);
+  }
+
+  /** Layer or RMS norm over the last axis, through the fused kernels on rows. */
+  norm(kind: "LayerNorm" | "RMSNorm", x: string, scale: string, bias: string | undefined, epsilon: number): string {
+    const X = this.irShape(x), D = X.at(-1)!;
+    const rows = this.reshape(x, [size(X.slice(0, -1)), D]);
+    const w = this.vector(scale, D);
+    const inputs = kind === "LayerNorm" ? [rows, w, bias ? this.vector(bias, D) : this.constantData(new Float32Array(D), [D])] : [rows, w];
+    return this.reshape(this.add(kind, inputs, { epsilon }), X);
+  }
+
+  softmax(x: string): string {
+    return this.add("Softmax", [x]);
+  }
+
+  reduce(fn: "sum" | "mean" | "max", x: string, axes: number[]): string {
+    return this.add("Reduce", [x], { fn, axes });
+  }
+
+  /** rows of a 2-D table picked by integer ids of any shape: ids.shape + [D]. */
+  gatherRows(table: string, ids: string): string {
+    const I = this.irShape(ids), D = this.irShape(table)[1];
+    const flat = this.reshape(ids, [size(I)]);
+    return this.reshape(this.add("Gather", [table, flat]), [...I, D]);
+  }
+
+  /** A [D] weight as an IR tensor, from any constant of D elements (e.g. [1, 1, D]). */
+  private vector(onnx: string, D: number): string {
+    if (this.isConstant(onnx)) {
+      const v = this.value(onnx);
+      if (v.data.length !== D) this.fail(`a norm's scale and bias must have ${D} elements`);
+      return this.constantData(Float32Array.from(v.data), [D]);
+    }
+    return this.reshape(this.ir(onnx), [D]);
+  }
+
+  irShape(ir: string): number[] {
+    return this.b.shapeOf(ir);
+  }
+}
+
+function contiguous(shape: number[]): { strides: number[]; offset: number } {
+  return { strides: stridesOf(shape), offset: 0 };
+}
+
+// The ops.
+
+const int = (n: OnnxNode, key: string, fallback: number) => (typeof n.attrs[key] === "number" ? (n.attrs[key] as number) : fallback);
+const float = (n: OnnxNode, key: string, fallback: number) => (typeof n.attrs[key] === "number" ? (n.attrs[key] as number) : fallback);
+
+/** Same data, the output's shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity). */
+const view: Lowering = (l, n) => [l.reshape(l.ir(n.inputs[0]), l.shape(n.outputs[0]))];
+
+const elementwise = (fn: string, out?: "bool" | "input"): Lowering => (l, n) => {
+  const inputs = n.inputs.filter(Boolean);
+  const integer = !l.isFloat(inputs[0]);
+  const name = fn === "div" && integer ? "divInt" : fn;
+  return [l.map(name, inputs.map((i) => l.ir(i)), out === "bool" || integer ? "i32" : "f32")];
+};
+
+const unary = (fn: string): Lowering => (l, n) => [l.map(fn, [l.ir(n.inputs[0])], l.dtype(n.inputs[0]))];
+
+const cast: Lowering = (l, n) => {
+  const to = n.op === "CastLike" ? l.onnxDtype(n.inputs[1]) : DATA_TYPES[int(n, "to", 1)];
+  const from = l.dtype(n.inputs[0]);
+  const x = l.ir(n.inputs[0]);
+  if (to === "bool") return [l.map("bool", [x], "i32")];
+  if (isFloat(to)) return [from === "f32" ? x : l.map("copy", [x], "f32")];
+  return [l.map(from === "f32" ? "trunc" : "copy", [x], "i32")];
+};
+
+const transposeOp: Lowering = (l, n) => {
+  const shape = l.shape(n.inputs[0]);
+  const perm = Array.isArray(n.attrs.perm) ? (n.attrs.perm as number[]) : shape.map((_, i) => shape.length - 1 - i);
+  return [l.transpose(l.ir(n.inputs[0]), perm)];
+};
+
+const sliceOp: Lowering = (l, n) => {
+  const x = l.ir(n.inputs[0]);
+  const dims = l.shape(n.inputs[0]);
+  const consts = n.inputs.slice(1).map((i) => (i ? l.value(i) : undefined));
+  const { begin, step, shape } = sliceParams(dims, consts, l.attrs());
+  const s = stridesOf(dims);
+  return [l.copy(x, shape, s.map((st, d) => st * step[d]), begin.reduce((a, bgn, d) => a + bgn * s[d], 0))];
+};
+
+const splitOp: Lowering = (l, n) => {
+  const x = l.ir(n.inputs[0]);
+  const axis = axisOf(int(n, "axis", 0), l.shape(n.inputs[0]).length);
+  let start = 0;
+  return n.outputs.map((o) => {
+    if (!o) return undefined;
+    const length = l.shape(o)[axis];
+    const y = l.slice(x, axis, start, length);
+    start += length;
+    return y;
+  });
+};
+
+const concatOp: Lowering = (l, n) => {
+  const inputs = n.inputs.filter((i) => i && size(l.shape(i)) > 0);
+  const axis = axisOf(int(n, "axis", 0), l.shape(n.outputs[0]).length);
+  return [l.concat(inputs.map((i) => l.ir(i)), axis)];
+};
+
+const expandOp: Lowering = (l, n) => [l.expand(l.ir(n.inputs[0]), l.shape(n.outputs[0]))];
+
+const tileOp: Lowering = (l, n) => {
+  const x = l.ir(n.inputs[0]), X = l.shape(n.inputs[0]);
+  const reps = Array.from(l.value(n.inputs[1]).data);
+  const s = stridesOf(X);
+  // [r0, d0, r1, d1, ...] read with stride 0 over each repeat, then viewed as [r0·d0, r1·d1, ...].
+  return [l.copy(x, X.flatMap((d, i) => [reps[i], d]), X.flatMap((_, i) => [0, s[i]]), 0, l.shape(n.outputs[0]))];
+};
+
+const gatherOp: Lowering = (l, n) => {
+  const [data, indices] = n.inputs;
+  const axis = axisOf(int(n, "axis", 0), l.shape(data).length);
+  const D = l.shape(data);
+  if (l.isConstant(indices)) {
+    // Fixed indices: slices of the data, joined.
+    const ix = Array.from(l.value(indices).data, (k) => (k < 0 ? k + D[axis] : k));
+    const x = l.ir(data);
+    const parts = ix.map((k) => l.slice(x, axis, k, 1));
+    return [l.reshape(l.concat(parts, axis), l.shape(n.outputs[0]))];
+  }
+  if (axis === 0 && D.length === 2) return [l.gatherRows(l.ir(data), l.ir(indices))];
+  return l.fail(`Gather on axis ${axis} of a ${D.length}-D tensor with indices computed at run time is not supported`);
+};
+
+const matmulOp: Lowering = (l, n) => {
+  const [a, b] = n.inputs;
+  const A = l.shape(a), B = l.shape(b);
+  if (A.length < 2 || B.length < 2) {
+    // 1-D operands: promote, multiply, drop the added axis.
+    const a2 = l.reshape(l.ir(a), A.length === 1 ? [1, A[0]] : A);
+    const b2 = l.reshape(l.ir(b), B.length === 1 ? [B[0], 1] : B);
+    return [l.reshape(l.matmul(a2, undefined, b2), l.shape(n.outputs[0]))];
+  }
+  return [l.matmul(l.ir(a), b, l.isConstant(b) ? undefined : l.ir(b))];
+};
+
+const gemmOp: Lowering = (l, n) => {
+  const [a, b, c] = n.inputs;
+  const alpha = float(n, "alpha", 1), beta = float(n, "beta", 1);
+  let x = l.ir(a);
+  if (int(n, "transA", 0)) x = l.transpose(x, [1, 0]);
+  const transB = int(n, "transB", 0) === 1;
+  const hasBias = !!c && beta !== 0;
+  if (l.isConstant(b) && (!hasBias || l.isConstant(c))) {
+    // A weight: one Linear, alpha folded into it and beta into the bias.
+    const B = l.value(b), [R, C] = B.shape;
+    const [K, N] = transB ? [C, R] : [R, C];
+    const w = new Float32Array(N * K);
+    for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) w[j * K + k] = alpha * B.data[transB ? j * C + k : k * C + j];
+    let bias: string | undefined;
+    if (hasBias) {
+      const cv = l.value(c);
+      if (size(cv.shape) === N || size(cv.shape) === 1) bias = l.constantData(Float32Array.from({ length: N }, (_, j) => beta * cv.data[cv.data.length === 1 ? 0 : j]), [N]);
+      else return [l.map("add", [l.linear(x, l.constantData(w, [N, K])), l.map("mul", [l.ir(c), l.scalar(beta)])])];
+    }
+    return [l.linear(x, l.constantData(w, [N, K]), bias)];
+  }
+  // Weights fed at run time: a matrix product, then the scalings and the bias as maps.
+  let y = l.add("MatMul", [x, transB ? l.transpose(l.ir(b), [1, 0]) : l.ir(b)]);
+  if (alpha !== 1) y = l.map("mul", [y, l.scalar(alpha)]);
+  if (hasBias) y = l.map("add", [y, beta === 1 ? l.ir(c) : l.map("mul", [l.ir(c), l.scalar(beta)])]);
+  return [y];
+};
+
+const softmaxOp: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  const axis = axisOf(int(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
+  const x = l.ir(n.inputs[0]);
+  if (l.opset < 13) {
+    // Softmax over the flattened axes from `axis` on.
+    return [l.reshape(l.softmax(l.reshape(x, [size(X.slice(0, axis)), size(X.slice(axis))])), X)];
+  }
+  if (axis === X.length - 1) return [l.softmax(x)];
+  const perm = X.map((_, i) => i).filter((i) => i !== axis).concat(axis);
+  return [l.transpose(l.softmax(l.transpose(x, perm)), perm.map((_, i) => perm.indexOf(i)))];
+};
+
+const reduceOp = (fn: "sum" | "mean" | "max"): Lowering => (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : Array.isArray(n.attrs.axes) ? (n.attrs.axes as number[]) : [];
+  if (listed.length === 0 && int(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
+  const axes = listed.length ? listed.map((a) => axisOf(a, X.length)) : X.map((_, i) => i);
+  return [l.reshape(l.reduce(fn, l.ir(n.inputs[0]), axes), l.shape(n.outputs[0]))];
+};
+
+const powOp: Lowering = (l, n) => {
+  const [x, e] = n.inputs;
+  if (l.isConstant(e) && size(l.shape(e)) === 1 && l.value(e).data[0] === 2) return [l.map("mul", [l.ir(x), l.ir(x)])];
+  return [l.map("pow", [l.ir(x), l.ir(e)])];
+};
+
+const sumOp: Lowering = (l, n) => [n.inputs.filter(Boolean).map((i) => l.ir(i)).reduce((acc, x) => l.map("add", [acc, x]))];
+
+const layerNormOp = (rms: boolean): Lowering => (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  if (axisOf(int(n, "axis", -1), X.length) !== X.length - 1) l.fail("normalization over more than the last axis is not supported");
+  const epsilon = float(n, "epsilon", 1e-5);
+  const x = l.ir(n.inputs[0]);
+  const y = l.norm(rms ? "RMSNorm" : "LayerNorm", x, n.inputs[1], rms ? undefined : n.inputs[2], epsilon);
+  if (!n.outputs.slice(1).some((o) => o && l.isUsed(o))) return [y];
+  // The statistics outputs, written out: mean and 1 / sqrt(variance + epsilon) over the last axis.
+  const last = [X.length - 1];
+  const mean = rms ? undefined : l.reduce("mean", x, last);
+  const centered = mean ? l.map("sub", [x, mean]) : x;
+  const variance = l.reduce("mean", l.map("mul", [centered, centered]), last);
+  const inv = l.map("reciprocal", [l.map("sqrt", [l.map("add", [variance, l.scalar(epsilon)])])]);
+  return rms ? [y, inv] : [y, mean, inv];
+};
+
+const geluOp: Lowering = (l, n) => [l.map(n.attrs.approximate === "tanh" ? "geluTanh" : "gelu", [l.ir(n.inputs[0])])];
+
+export const LOWERINGS: Readonly<Record<string, Lowering>> = {
+  Identity: view, Reshape: view, Flatten: view, Squeeze: view, Unsqueeze: view,
+  Transpose: transposeOp, Slice: sliceOp, Split: splitOp, Concat: concatOp, Expand: expandOp, Tile: tileOp, Gather: gatherOp,
+  Cast: cast, CastLike: cast,
+  Add: elementwise("add"), Sub: elementwise("sub"), Mul: elementwise("mul"), Div: elementwise("div"), Pow: powOp,
+  Max: elementwise("max"), Min: elementwise("min"), Sum: sumOp, Where: (l, n) => [l.map("where", n.inputs.map((i) => l.ir(i)), l.dtype(n.inputs[1]))],
+  Equal: elementwise("equal", "bool"), Less: elementwise("less", "bool"), LessOrEqual: elementwise("lessOrEqual", "bool"),
+  Greater: elementwise("greater", "bool"), GreaterOrEqual: elementwise("greaterOrEqual", "bool"),
+  And: elementwise("and", "bool"), Or: elementwise("or", "bool"), Not: unary("not"),
+  Neg: unary("neg"), Abs: unary("abs"), Sqrt: unary("sqrt"), Reciprocal: unary("reciprocal"), Exp: unary("exp"), Log: unary("log"),
+  Erf: unary("erf"), Tanh: unary("tanh"), Sigmoid: unary("sigmoid"), Relu: unary("relu"), Sin: unary("sin"), Cos: unary("cos"),
+  Gelu: geluOp,
+  MatMul: matmulOp, Gemm: gemmOp, Softmax: softmaxOp,
+  ReduceMean: reduceOp("mean"), ReduceSum: reduceOp("sum"), ReduceMax: reduceOp("max"),
+  LayerNormalization: layerNormOp(false), SimplifiedLayerNormalization: layerNormOp(true), RMSNormalization: layerNormOp(true),
+};

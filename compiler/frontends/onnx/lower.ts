@@ -1,0 +1,88 @@
+/**
+ * ONNX graph → seec IR, with every shape static.
+ *
+ * 1. Bind: each input's symbolic dimensions get their build-time sizes (--shape, else 1).
+ * 2. Fold (fold.ts): a tensor that depends only on initializers and shapes (Shape/Size, and
+ *    whatever computes from them) is a constant, computed with the reference ops; every other
+ *    tensor gets its shape.
+ * 3. Lower: every remaining node becomes IR ops (lower-ops.ts) reading IR constants for the
+ *    folded tensors it uses.
+ */
+import { SeecError } from "../../../runtime/errors.js";
+import type { Graph } from "../../ir/graph.js";
+import { GraphBuilder } from "../../ir/builder.js";
+import { checkOps } from "./evaluate.js";
+import { foldGraph } from "./fold.js";
+import { FUSED_LOWERINGS } from "./lower-fused.js";
+import { LOWERINGS, Lowerer } from "./lower-ops.js";
+import type { OnnxModel } from "./read.js";
+import { isFloat, type OnnxTensor } from "./tensor.js";
+
+export interface BoundInput {
+  name: string;
+  dtype: OnnxTensor["dtype"];
+  shape: number[];
+}
+
+export interface Binding {
+  inputs: BoundInput[];
+  /** Symbolic dimensions no --shape bound, set to 1. */
+  defaulted: string[];
+}
+
+/** Sizes for every input's dimensions: `shapes` per input name, else what other inputs bound, else 1. */
+export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, number[]>>): Binding {
+  for (const name of Object.keys(shapes))
+    if (!model.inputs.some((i) => i.name === name))
+      throw new SeecError("usage.shape", `--shape names "${name}", which is not an input of the graph`, { at: "--shape", hint: `inputs: ${model.inputs.map((i) => i.name).join(", ")}` });
+  const symbols = new Map<string, number>();
+  for (const input of model.inputs) {
+    const given = shapes[input.name];
+    if (!given) continue;
+    if (given.length !== input.dims.length)
+      throw new SeecError("usage.shape", `--shape ${input.name} has ${given.length} dimensions; the input has ${input.dims.length} ([${input.dims.join(", ")}])`, { at: "--shape" });
+    input.dims.forEach((d, i) => {
+      if (typeof d === "number" && d !== given[i])
+        throw new SeecError("usage.shape", `--shape ${input.name}: dimension ${i} is fixed at ${d} in the graph, not ${given[i]}`, { at: "--shape" });
+      if (typeof d === "string" && d) symbols.set(d, given[i]);
+    });
+  }
+  const defaulted = new Set<string>();
+  const inputs = model.inputs.map((input): BoundInput => {
+    const dtype = ELEMENT_TYPES[input.elementType];
+    if (!dtype) throw new SeecError("unsupported.onnx_dtype", `input "${input.name}" has element type ${input.elementType}, which seec does not read`, { file: model.file });
+    const shape = shapes[input.name] ?? input.dims.map((d, i) => {
+      if (typeof d === "number") return d;
+      const bound = d ? symbols.get(d) : undefined;
+      if (bound !== undefined) return bound;
+      defaulted.add(d || `${input.name}[${i}]`);
+      return 1;
+    });
+    return { name: input.name, dtype, shape };
+  });
+  return { inputs, defaulted: [...defaulted] };
+}
+
+const ELEMENT_TYPES: Record<string, OnnxTensor["dtype"]> = {
+  float: "float32", float16: "float16", double: "float64", int64: "int64", int32: "int32", int8: "int8", uint8: "uint8", bool: "bool",
+};
+
+export function onnxGraph(name: string, model: OnnxModel, binding: Binding): Graph {
+  checkOps(model);
+  const { values, constant } = foldGraph(model, binding.inputs);
+
+  const b = new GraphBuilder(name, { family: "graph", config: {} });
+  const used = new Set([...model.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
+  const lowerer = new Lowerer(b, values, constant, used, model.opsets.get("") ?? 1);
+  for (const input of binding.inputs) lowerer.bindInput(input.name, b.input(input.name, isFloat(input.dtype) ? "f32" : "i32", input.shape));
+  for (const node of model.nodes) {
+    if (node.outputs.every((o) => !o || constant.has(o))) continue;
+    const key = node.domain ? `${node.domain}:${node.op}` : node.op;
+    const lower = Object.hasOwn(LOWERINGS, key) ? LOWERINGS[key] : Object.hasOwn(FUSED_LOWERINGS, key) ? FUSED_LOWERINGS[key] : undefined;
+    if (!lower)
+      throw new SeecError("unsupported.onnx_op", `node ${node.name} (${node.op}) computes from the inputs at run time, which seec cannot compile yet`, { file: model.file, at: `node ${node.name}` });
+    lowerer.lower(node, lower);
+  }
+  for (const output of model.outputs) b.output(lowerer.output(output.name));
+  return b.finish();
+}

@@ -1,0 +1,238 @@
+/**
+ * General tensor ops with static shapes, for graphs that arrive op by op (the ONNX frontend):
+ * elementwise maps with broadcasting, strided copies (transpose, slice, expand, reshape),
+ * concatenation, batched matrix products, reductions and softmax. Every shape is a number here.
+ */
+import type { Attrs, DType, ValueType } from "../graph.js";
+import { allocate } from "../graph.js";
+import type { OpDef, Tensor } from "./op.js";
+import { fail } from "./op.js";
+
+const numbers = (shape: readonly (number | string)[], node: string): number[] =>
+  shape.map((d) => (typeof d === "number" ? d : fail(node, `tensor ops need static shapes; dimension "${d}" is symbolic`)));
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const list = (attrs: Attrs, key: string) => attrs[key] as readonly number[];
+
+export function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  for (let i = shape.length - 1, k = 1; i >= 0; i--) (s[i] = k), (k *= shape[i]);
+  return s;
+}
+
+/** Element strides that read a tensor of `shape` broadcast to `out` (0 along broadcast axes). */
+export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+  const s = stridesOf(shape);
+  const offset = out.length - shape.length;
+  return out.map((_, d) => (d < offset || shape[d - offset] === 1 ? 0 : s[d - offset]));
+}
+
+export function broadcastShapes(shapes: readonly (readonly number[])[], node: string): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  return Array.from({ length: rank }, (_, i) => {
+    let d = 1;
+    for (const s of shapes) {
+      const k = s[i - rank + s.length] ?? 1;
+      if (k !== 1 && d !== 1 && k !== d) fail(node, `shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast`);
+      if (k !== 1) d = k;
+    }
+    return d;
+  });
+}
+
+/** Calls f(outIndex, [offset into each operand]) for every element of `out`. */
+function forEachIndex(out: readonly number[], strides: readonly (readonly number[])[], f: (i: number, at: number[]) => void): void {
+  const n = size(out);
+  const os = stridesOf(out);
+  const at = strides.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    let r = i;
+    at.fill(0);
+    for (let d = 0; d < out.length; d++) {
+      const c = Math.floor(r / os[d]);
+      r -= c * os[d];
+      for (let k = 0; k < strides.length; k++) at[k] += c * strides[k][d];
+    }
+    f(i, at);
+  }
+}
+
+/**
+ * The elementwise functions a Map applies, by name, with their arity. Comparisons and logic
+ * give 0 or 1; `trunc` is a cast to an integer type, `bool` a cast to bool.
+ */
+export const MAP_FUNCTIONS: Readonly<Record<string, { arity: number; f: (...x: number[]) => number }>> = {
+  add: { arity: 2, f: (a, b) => a + b },
+  sub: { arity: 2, f: (a, b) => a - b },
+  mul: { arity: 2, f: (a, b) => a * b },
+  div: { arity: 2, f: (a, b) => a / b },
+  divInt: { arity: 2, f: (a, b) => Math.trunc(a / b) },
+  pow: { arity: 2, f: (a, b) => a ** b },
+  max: { arity: 2, f: Math.max },
+  min: { arity: 2, f: Math.min },
+  equal: { arity: 2, f: (a, b) => +(a === b) },
+  less: { arity: 2, f: (a, b) => +(a < b) },
+  lessOrEqual: { arity: 2, f: (a, b) => +(a <= b) },
+  greater: { arity: 2, f: (a, b) => +(a > b) },
+  greaterOrEqual: { arity: 2, f: (a, b) => +(a >= b) },
+  and: { arity: 2, f: (a, b) => +(a !== 0 && b !== 0) },
+  or: { arity: 2, f: (a, b) => +(a !== 0 || b !== 0) },
+  where: { arity: 3, f: (c, a, b) => (c !== 0 ? a : b) },
+  copy: { arity: 1, f: (a) => a },
+  trunc: { arity: 1, f: Math.trunc },
+  bool: { arity: 1, f: (a) => +(a !== 0) },
+  not: { arity: 1, f: (a) => +(a === 0) },
+  neg: { arity: 1, f: (a) => -a },
+  abs: { arity: 1, f: Math.abs },
+  sqrt: { arity: 1, f: Math.sqrt },
+  reciprocal: { arity: 1, f: (a) => 1 / a },
+  exp: { arity: 1, f: Math.exp },
+  log: { arity: 1, f: Math.log },
+  tanh: { arity: 1, f: Math.tanh },
+  sigmoid: { arity: 1, f: (a) => 1 / (1 + Math.exp(-a)) },
+  relu: { arity: 1, f: (a) => Math.max(a, 0) },
+  sin: { arity: 1, f: Math.sin },
+  cos: { arity: 1, f: Math.cos },
+  erf: { arity: 1, f: (a) => erf(a) },
+  gelu: { arity: 1, f: (a) => 0.5 * a * (1 + erf(a / Math.SQRT2)) },
+  geluTanh: { arity: 1, f: (a) => 0.5 * a * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (a + 0.044715 * a * a * a))) },
+};
+
+/** erf to ~1e-13 (Maclaurin series below 4, ±1 beyond): the reference for the kernels' erf. */
+export function erf(x: number): number {
+  const a = Math.abs(x);
+  if (a >= 4) return Math.sign(x);
+  let term = a, sum = a;
+  for (let n = 1; n < 100 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
+    term *= (-a * a) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (Math.sign(x) * 2 * sum) / Math.sqrt(Math.PI);
+}
+
+/** Map: y = fn(inputs...), broadcast, in the output dtype (attrs fn, dtype). */
+export const Map: OpDef = {
+  infer(inputs, attrs, node) {
+    const fn = MAP_FUNCTIONS[attrs.fn as string] ?? fail(node, `unknown map function ${attrs.fn}`);
+    if (inputs.length !== fn.arity) fail(node, `${attrs.fn} takes ${fn.arity} inputs, got ${inputs.length}`);
+    return [{ dtype: attrs.dtype as DType, shape: broadcastShapes(inputs.map((t) => numbers(t.shape, node)), node) }];
+  },
+  run(inputs, attrs) {
+    const out = broadcastShapes(inputs.map((t) => t.shape), "");
+    const { f } = MAP_FUNCTIONS[attrs.fn as string];
+    const y = allocate(attrs.dtype as DType, size(out));
+    const strides = inputs.map((t) => broadcastStrides(t.shape, out));
+    const args = inputs.map(() => 0);
+    forEachIndex(out, strides, (i, at) => {
+      inputs.forEach((t, k) => (args[k] = t.data[at[k]]));
+      y[i] = f(...args);
+    });
+    return [{ shape: out, data: y }];
+  },
+};
+
+/**
+ * Copy: y[i] = x[offset + Σ i_d · strides[d]] for i over `shape`, stored with shape `outShape`
+ * (default `shape`): transpose, slice, expand, tile and reshape are all this.
+ */
+export const Copy: OpDef = {
+  infer([x], attrs, node) {
+    const shape = list(attrs, "shape"), strides = list(attrs, "strides");
+    const out = (attrs.outShape as readonly number[] | undefined) ?? shape;
+    if (shape.length !== strides.length) fail(node, "Copy needs one stride per output dimension");
+    if (size(out) !== size(shape)) fail(node, `Copy stores ${size(shape)} elements as [${out.join(", ")}]`);
+    const X = numbers(x.shape, node);
+    const last = (attrs.offset as number) + shape.reduce((a, d, i) => a + (d - 1) * Math.max(strides[i], 0), 0);
+    if (size(shape) > 0 && (last >= size(X) || (attrs.offset as number) < 0)) fail(node, `Copy reads past the end of [${X.join(", ")}]`);
+    return [{ dtype: x.dtype, shape: [...out] }];
+  },
+  run([x], attrs) {
+    const shape = [...list(attrs, "shape")];
+    const y = allocate(x.data instanceof Float32Array ? "f32" : x.data instanceof Int8Array ? "i8" : "i32", size(shape));
+    const offset = attrs.offset as number;
+    forEachIndex(shape, [list(attrs, "strides")], (i, [at]) => (y[i] = x.data[offset + at]));
+    return [{ shape: [...((attrs.outShape as readonly number[] | undefined) ?? shape)], data: y }];
+  },
+};
+
+/** Concat: inputs joined along `axis`. */
+export const Concat: OpDef = {
+  infer(inputs, attrs, node) {
+    const shapes = inputs.map((t) => numbers(t.shape, node));
+    const axis = attrs.axis as number;
+    const shape = shapes[0].slice();
+    shape[axis] = shapes.reduce((n, s) => n + s[axis], 0);
+    if (shapes.some((s) => s.length !== shape.length || s.some((d, i) => i !== axis && d !== shape[i]))) fail(node, "Concat inputs differ off the axis");
+    return [{ dtype: inputs[0].dtype, shape }];
+  },
+  run(inputs, attrs) {
+    const axis = attrs.axis as number;
+    const shape = inputs[0].shape.slice();
+    shape[axis] = inputs.reduce((n, t) => n + t.shape[axis], 0);
+    const y = allocate(inputs[0].data instanceof Float32Array ? "f32" : "i32", size(shape));
+    const outer = size(shape.slice(0, axis)), inner = size(shape.slice(axis + 1));
+    let offset = 0;
+    for (const t of inputs) {
+      const w = t.shape[axis] * inner;
+      for (let o = 0; o < outer; o++) y.set(t.data.subarray(o * w, (o + 1) * w), o * shape[axis] * inner + offset);
+      offset += w;
+    }
+    return [{ shape, data: y }];
+  },
+};
+
+/** MatMul: a [..., M, K] · b [..., K, N] with broadcast batch axes (both at least 2-D here). */
+export const MatMul: OpDef = {
+  infer([a, b], _attrs, node) {
+    const A = numbers(a.shape, node), B = numbers(b.shape, node);
+    if (A.length < 2 || B.length < 2 || A.at(-1) !== B.at(-2)) fail(node, `MatMul of [${A.join(", ")}] and [${B.join(", ")}]`);
+    return [{ dtype: "f32", shape: [...broadcastShapes([A.slice(0, -2), B.slice(0, -2)], node), A.at(-2)!, B.at(-1)!] }];
+  },
+  run([a, b]) {
+    const [M, K] = a.shape.slice(-2), N = b.shape.at(-1)!;
+    const batch = broadcastShapes([a.shape.slice(0, -2), b.shape.slice(0, -2)], "");
+    const y = new Float32Array(size(batch) * M * N);
+    forEachIndex(batch, [broadcastStrides(a.shape.slice(0, -2), batch), broadcastStrides(b.shape.slice(0, -2), batch)], (p, [ai, bi]) => {
+      for (let i = 0; i < M; i++)
+        for (let j = 0; j < N; j++) {
+          let acc = 0;
+          for (let k = 0; k < K; k++) acc += a.data[ai * M * K + i * K + k] * b.data[bi * K * N + k * N + j];
+          y[p * M * N + i * N + j] = acc;
+        }
+    });
+    return [{ shape: [...batch, M, N], data: y }];
+  },
+};
+
+/** Reduce: sum, mean or max over `axes`, which stay as size-1 dimensions. */
+export const Reduce: OpDef = {
+  infer([x], attrs, node) {
+    const axes = new Set(list(attrs, "axes"));
+    return [{ dtype: x.dtype, shape: numbers(x.shape, node).map((d, i) => (axes.has(i) ? 1 : d)) }];
+  },
+  run([x], attrs) {
+    const axes = new Set(list(attrs, "axes"));
+    const shape = x.shape.map((d, i) => (axes.has(i) ? 1 : d));
+    const y = new Float32Array(size(shape)).fill(attrs.fn === "max" ? -Infinity : 0);
+    forEachIndex(x.shape, [broadcastStrides(shape, x.shape)], (i, [at]) => (y[at] = attrs.fn === "max" ? Math.max(y[at], x.data[i]) : y[at] + x.data[i]));
+    if (attrs.fn === "mean") y.forEach((v, i) => (y[i] = v / (size(x.shape) / size(shape))));
+    return [{ shape, data: y }];
+  },
+};
+
+/** Softmax over the last axis. */
+export const Softmax: OpDef = {
+  infer([x], _attrs, node): ValueType[] {
+    return [{ dtype: "f32", shape: numbers(x.shape, node) }];
+  },
+  run([x]): Tensor[] {
+    const D = x.shape.at(-1)!;
+    const y = new Float32Array(x.data.length);
+    for (let r = 0; r < y.length / D; r++) {
+      let m = -Infinity, s = 0;
+      for (let i = 0; i < D; i++) m = Math.max(m, x.data[r * D + i]);
+      for (let i = 0; i < D; i++) s += y[r * D + i] = Math.exp(x.data[r * D + i] - m);
+      for (let i = 0; i < D; i++) y[r * D + i] /= s;
+    }
+    return [{ shape: x.shape, data: y }];
+  },
+};

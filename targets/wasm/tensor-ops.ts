@@ -1,0 +1,255 @@
+/**
+ * The general tensor ops on wasm. Maps, copies, concatenations and reductions are generated per
+ * node as loops with the node's shapes and strides written in (dimensions that are contiguous in
+ * every operand merged first, whole contiguous runs as memory.copy); matrix products and softmax
+ * call the kernel library (kernels/tensor.ts).
+ */
+import { createHash } from "node:crypto";
+import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import { broadcastStrides, stridesOf } from "../../compiler/ir/ops/tensor.js";
+import type { Binding, CallContext } from "./bindings.js";
+
+const numbers = (shape: Shape): number[] => shape.map((d: Dim) => d as number);
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const f32 = (x: number) => (Number.isInteger(x) ? `<f32>${x}.0` : `<f32>${x}`);
+
+/** Output shape and per-operand strides with neighbouring dimensions merged where every operand allows it. */
+export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const dims = shape.map((d, i) => ({ d, s: strides.map((st) => st[i]) })).filter((x) => x.d !== 1);
+  const out: { d: number; s: number[] }[] = [];
+  for (const x of dims) {
+    const prev = out[out.length - 1];
+    if (prev && prev.s.every((s, k) => s === x.s[k] * x.d)) {
+      prev.d *= x.d;
+      prev.s = x.s.slice();
+    } else out.push({ d: x.d, s: x.s.slice() });
+  }
+  if (out.length === 0) out.push({ d: 1, s: strides.map(() => 0) });
+  return { shape: out.map((x) => x.d), strides: strides.map((_, k) => out.map((x) => x.s[k])) };
+}
+
+/** A generated function's name, from a hash of its body: equal nodes share one function. */
+function named(prefix: string, body: (name: string) => string): { name: string; source: string } {
+  const probe = body("NAME");
+  const name = `${prefix}_${createHash("sha256").update(probe).digest("hex").slice(0, 8)}`;
+  return { name, source: body(name) };
+}
+
+/** Nested loops over `shape`, with `index(k)` the element offset expression of operand k. */
+function loops(shape: number[], strides: number[][], statement: (index: (k: number) => string) => string, indent = "  "): string[] {
+  const vars = shape.map((_, d) => `i${d}`);
+  const index = (k: number) => {
+    const terms = shape.map((_, d) => (strides[k][d] === 0 ? "" : strides[k][d] === 1 ? vars[d] : `${vars[d]} * ${strides[k][d]}`)).filter(Boolean);
+    return terms.length ? terms.join(" + ") : "0";
+  };
+  const lines: string[] = [];
+  shape.forEach((d, i) => lines.push(`${indent}${"  ".repeat(i)}for (let ${vars[i]} = 0; ${vars[i]} < ${d}; ${vars[i]}++)`));
+  lines.push(`${indent}${"  ".repeat(shape.length)}${statement(index)}`);
+  return lines;
+}
+
+type Operand = { type: "f32" | "i32" };
+
+/** The AssemblyScript expression of each map function, over operands already loaded in `type`. */
+const EXPRESSIONS: Record<string, (x: string[], t: "f32" | "i32") => string> = {
+  add: ([a, b]) => `${a} + ${b}`,
+  sub: ([a, b]) => `${a} - ${b}`,
+  mul: ([a, b]) => `${a} * ${b}`,
+  div: ([a, b]) => `${a} / ${b}`,
+  divInt: ([a, b]) => `${a} / ${b}`,
+  pow: ([a, b]) => `Mathf.pow(${a}, ${b})`,
+  max: ([a, b]) => `max(${a}, ${b})`,
+  min: ([a, b]) => `min(${a}, ${b})`,
+  equal: ([a, b]) => `<i32>(${a} == ${b})`,
+  less: ([a, b]) => `<i32>(${a} < ${b})`,
+  lessOrEqual: ([a, b]) => `<i32>(${a} <= ${b})`,
+  greater: ([a, b]) => `<i32>(${a} > ${b})`,
+  greaterOrEqual: ([a, b]) => `<i32>(${a} >= ${b})`,
+  and: ([a, b]) => `<i32>(${a} != 0 && ${b} != 0)`,
+  or: ([a, b]) => `<i32>(${a} != 0 || ${b} != 0)`,
+  where: ([c, a, b]) => `${c} != 0 ? ${a} : ${b}`,
+  copy: ([a]) => a,
+  trunc: ([a]) => a,
+  bool: ([a]) => `<i32>(${a} != 0)`,
+  not: ([a]) => `<i32>(${a} == 0)`,
+  neg: ([a]) => `-${a}`,
+  abs: ([a]) => `Mathf.abs(${a})`,
+  sqrt: ([a]) => `Mathf.sqrt(${a})`,
+  reciprocal: ([a]) => `${f32(1)} / ${a}`,
+  exp: ([a]) => `Mathf.exp(${a})`,
+  log: ([a]) => `Mathf.log(${a})`,
+  tanh: ([a]) => `Mathf.tanh(${a})`,
+  sigmoid: ([a]) => `${f32(1)} / (${f32(1)} + Mathf.exp(-${a}))`,
+  relu: ([a]) => `max(${a}, ${f32(0)})`,
+  sin: ([a]) => `Mathf.sin(${a})`,
+  cos: ([a]) => `Mathf.cos(${a})`,
+  erf: ([a]) => `erff(${a})`,
+  gelu: ([a]) => `${f32(0.5)} * ${a} * (${f32(1)} + erff(${a} * ${f32(Math.SQRT1_2)}))`,
+  geluTanh: ([a]) => `${f32(0.5)} * ${a} * (${f32(1)} + Mathf.tanh(${f32(Math.sqrt(2 / Math.PI))} * (${a} + ${f32(0.044715)} * ${a} * ${a} * ${a})))`,
+};
+
+/** The type a map computes in: the operands' type, except that mixed or float operands compute in f32 (where's condition aside). */
+function computeType(fn: string, operands: Operand[]): "f32" | "i32" {
+  const values = fn === "where" ? operands.slice(1) : operands;
+  return values.every((o) => o.type === "i32") ? "i32" : "f32";
+}
+
+const mapBinding: Binding = {
+  kernels: [["tensor", "erff"]],
+  define(node, c) {
+    return [mapFunction(node, c)];
+  },
+  call(node, c) {
+    return `${mapFunction(node, c).name}(${[...node.inputs, ...node.outputs].map((t) => c.addr(t)).join(", ")})`;
+  },
+};
+
+function mapFunction(node: Node, c: CallContext): { name: string; source: string } {
+  const fn = node.attrs.fn as string;
+  const out = numbers(c.shape(node.outputs[0]));
+  const operands = node.inputs.map((t) => ({ type: c.dtype(t) as "f32" | "i32" }));
+  const outType = node.attrs.dtype as "f32" | "i32";
+  const { shape, strides } = coalesce(out, [...node.inputs.map((t) => broadcastStrides(numbers(c.shape(t)), out)), stridesOf(out)]);
+  const t = computeType(fn, operands);
+  const args = node.inputs.map((_, k) => `x${k}`);
+  return named("map", (name) => {
+    const load = (k: number, index: string) => {
+      const raw = `load<${operands[k].type}>(x${k} + (<usize>(${index}) << 2))`;
+      const want = fn === "where" && k === 0 ? "i32" : t;
+      return operands[k].type === want ? raw : `<${want}>${raw}`;
+    };
+    return [
+      `/** ${fn}: [${out.join(", ")}] from ${node.inputs.map((i) => `[${numbers(c.shape(i)).join(", ")}]`).join(", ")} */`,
+      `function ${name}(${[...args, "y"].map((a) => `${a}: usize`).join(", ")}): void {`,
+      ...loops(shape, strides, (index) => {
+        const value = EXPRESSIONS[fn](node.inputs.map((_, k) => load(k, index(k))), t);
+        const resultType = /^<i32>\(/.test(value) ? "i32" : t;
+        const stored = resultType === outType ? value : `<${outType}>(${value})`;
+        return `store<${outType}>(y + (<usize>(${index(node.inputs.length)}) << 2), ${stored});`;
+      }),
+      `}`,
+    ].join("\n");
+  });
+}
+
+const copyBinding: Binding = {
+  kernels: [],
+  define(node, c) {
+    const f = copyFunction(node, c);
+    return f ? [f] : [];
+  },
+  call(node, c) {
+    const f = copyFunction(node, c);
+    const x = c.addr(node.inputs[0]), y = c.addr(node.outputs[0]);
+    if (!f) return `memory.copy(${y}, ${x} + ${4 * (node.attrs.offset as number)}, ${4 * size(numbers(c.shape(node.outputs[0])))})`;
+    return `${f.name}(${x}, ${y})`;
+  },
+};
+
+/** The generated copy, or undefined when the copy is one contiguous run (memory.copy). */
+function copyFunction(node: Node, c: CallContext): { name: string; source: string } | undefined {
+  const iter = node.attrs.shape as number[], strides = node.attrs.strides as number[], offset = node.attrs.offset as number;
+  const { shape, strides: [src, dst] } = coalesce(iter, [strides, stridesOf(iter)]);
+  if (shape.length === 1 && src[0] === 1) return undefined;
+  const type = c.dtype(node.inputs[0]) === "i8" ? "i8" : "i32";
+  const shift = type === "i8" ? 0 : 2;
+  return named("copy", (name) => {
+    const from = (index: string) => `x + (<usize>(${offset ? `${offset} + ` : ""}${index}) << ${shift})`;
+    const to = (index: string) => `y + (<usize>(${index}) << ${shift})`;
+    // A contiguous innermost run copies as a block.
+    if (src.at(-1) === 1 && shape.at(-1)! >= 4) {
+      const run = shape.at(-1)!;
+      return [
+        `/** copy [${iter.join(", ")}] with strides [${strides.join(", ")}] from offset ${offset} */`,
+        `function ${name}(x: usize, y: usize): void {`,
+        ...loops(shape.slice(0, -1), [src.slice(0, -1), dst.slice(0, -1)], (index) => `memory.copy(${to(index(1))}, ${from(index(0))}, ${run << shift});`),
+        `}`,
+      ].join("\n");
+    }
+    return [
+      `/** copy [${iter.join(", ")}] with strides [${strides.join(", ")}] from offset ${offset} */`,
+      `function ${name}(x: usize, y: usize): void {`,
+      ...loops(shape, [src, dst], (index) => `store<${type}>(${to(index(1))}, load<${type}>(${from(index(0))}));`),
+      `}`,
+    ].join("\n");
+  });
+}
+
+const concatBinding: Binding = {
+  kernels: [],
+  call(node, c) {
+    const axis = node.attrs.axis as number;
+    const out = numbers(c.shape(node.outputs[0]));
+    const outer = size(out.slice(0, axis)), inner = size(out.slice(axis + 1));
+    const y = c.addr(node.outputs[0]);
+    let offset = 0;
+    const parts = node.inputs.map((input) => {
+      const w = numbers(c.shape(input))[axis] * inner;
+      const part = outer === 1
+        ? `memory.copy(${y} + ${4 * offset}, ${c.addr(input)}, ${4 * w})`
+        : `for (let o = 0; o < ${outer}; o++) memory.copy(${y} + <usize>(o * ${out[axis] * inner} + ${offset}) * 4, ${c.addr(input)} + <usize>(o * ${w}) * 4, ${4 * w})`;
+      offset += w;
+      return part;
+    });
+    return parts.join(";\n  ");
+  },
+};
+
+const matmulBinding: Binding = {
+  kernels: [["tensor", "matmul"]],
+  call(node, c) {
+    const [a, b] = node.inputs.map((t) => numbers(c.shape(t)));
+    const out = numbers(c.shape(node.outputs[0]));
+    const [M, K] = a.slice(-2), N = b.at(-1)!;
+    const batch = out.slice(0, -2);
+    const [A, B, Y] = [...node.inputs, ...node.outputs].map((t) => c.addr(t));
+    if (size(batch) === 1) return `matmul(${A}, ${B}, ${Y}, ${M}, ${K}, ${N})`;
+    const { shape, strides } = coalesce(batch, [broadcastStrides(a.slice(0, -2), batch), broadcastStrides(b.slice(0, -2), batch), stridesOf(batch)]);
+    return loops(shape, strides, (index) => `matmul(${A} + (<usize>(${index(0)}) * ${4 * M * K}), ${B} + (<usize>(${index(1)}) * ${4 * K * N}), ${Y} + (<usize>(${index(2)}) * ${4 * M * N}), ${M}, ${K}, ${N})`, "").join("\n  ");
+  },
+};
+
+const softmaxBinding: Binding = {
+  kernels: [["tensor", "softmax"]],
+  call(node, c) {
+    const x = numbers(c.shape(node.inputs[0]));
+    return `softmax(${c.addr(node.inputs[0])}, ${c.addr(node.outputs[0])}, ${size(x.slice(0, -1))}, ${x.at(-1)})`;
+  },
+};
+
+const reduceBinding: Binding = {
+  kernels: [],
+  define(node, c) {
+    return [reduceFunction(node, c)];
+  },
+  call(node, c) {
+    return `${reduceFunction(node, c).name}(${c.addr(node.inputs[0])}, ${c.addr(node.outputs[0])})`;
+  },
+};
+
+function reduceFunction(node: Node, c: CallContext): { name: string; source: string } {
+  const fn = node.attrs.fn as "sum" | "mean" | "max";
+  const x = numbers(c.shape(node.inputs[0])), y = numbers(c.shape(node.outputs[0]));
+  const { shape, strides } = coalesce(x, [stridesOf(x), broadcastStrides(y, x)]);
+  const count = size(x) / size(y);
+  return named("reduce", (name) => [
+    `/** ${fn} of [${x.join(", ")}] to [${y.join(", ")}] */`,
+    `function ${name}(x: usize, y: usize): void {`,
+    `  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), ${fn === "max" ? "-Infinity" : f32(0)});`,
+    ...loops(shape, strides, (index) => {
+      const at = `y + (<usize>(${index(1)}) << 2)`, v = `load<f32>(x + (<usize>(${index(0)}) << 2))`;
+      return fn === "max" ? `store<f32>(${at}, max(load<f32>(${at}), ${v}));` : `store<f32>(${at}, load<f32>(${at}) + ${v});`;
+    }),
+    ...(fn === "mean" ? [`  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) / ${f32(count)});`] : []),
+    `}`,
+  ].join("\n"));
+}
+
+export const TENSOR_BINDINGS: Record<string, Binding> = {
+  Map: mapBinding,
+  Copy: copyBinding,
+  Concat: concatBinding,
+  MatMul: matmulBinding,
+  Softmax: softmaxBinding,
+  Reduce: reduceBinding,
+};

@@ -1,0 +1,142 @@
+// Every shared ONNX graph, compiled by `seec build` for wasm-simd and run by the artifact's runtime,
+// gives ONNX Runtime's outputs for the same inputs: the stored ones (test_data_set_0, computed by
+// onnxruntime-node 1.30 CPU), or live ones from onnxruntime-node for the graph that has none.
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { build } from "../../compiler/build.js";
+import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
+import { halfToFloat, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
+import { load } from "../../runtime/index.js";
+import type { Feeds } from "../../runtime/model.js";
+import { seec } from "../helpers/cli.js";
+import { tmpDir } from "../helpers/compile.js";
+import { sharedPath } from "../helpers/shared.js";
+
+const ONNX = sharedPath("onnx");
+
+function graphDirs(root: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    if (existsSync(join(d, "model.onnx"))) found.push(d.slice(root.length + 1));
+    for (const e of readdirSync(d)) if (statSync(join(d, e)).isDirectory()) walk(join(d, e));
+  };
+  walk(root);
+  return found.sort();
+}
+
+/** What a caller feeds for an ONNX tensor: BigInt64Array for int64, Uint8Array for bool, Float32Array for floats. */
+function feed(t: OnnxTensor): Feeds[string] {
+  if (t.dtype === "int64") return BigInt64Array.from(t.data, (x) => BigInt(x));
+  if (t.dtype === "bool") return Uint8Array.from(t.data);
+  return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
+}
+
+const halfStep = (x: number) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x) || 2 ** -14)), -14) - 10);
+
+/**
+ * Largest |got − want|, failing where it exceeds 1e-4 and 1e-3 |want|. In a graph that computes in
+ * float16 (ONNX Runtime rounds those steps to half; seec computes them in float32) an output may
+ * also be off by one float16 step at its largest magnitude.
+ */
+function deviation(got: ArrayLike<number | bigint>, want: readonly number[], halfGraph: boolean, what: string): number {
+  expect(got.length, what).toBe(want.length);
+  const step = halfGraph ? halfStep(want.reduce((m, x) => Math.max(m, Math.abs(x)), 0)) : 0;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(Number(got[i]) - want[i]);
+    if (!(d <= 1e-4 || d <= 1e-3 * Math.abs(want[i]) || d <= step)) expect.fail(`${what}[${i}]: ${got[i]} vs ONNX Runtime's ${want[i]}`);
+    worst = Math.max(worst, d);
+  }
+  return worst;
+}
+
+describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
+  const dirs = ONNX ? graphDirs(ONNX) : [];
+
+  for (const dir of dirs.filter((d) => existsSync(join(ONNX!, d, "test_data_set_0"))))
+    it(`${dir}: the artifact's outputs match ONNX Runtime's`, async () => {
+      const file = join(ONNX!, dir, "model.onnx");
+      const model = await readOnnx(file);
+      const data = join(ONNX!, dir, "test_data_set_0");
+      const inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
+      const out = join(await tmpDir(), "artifact");
+      await build({ model: file, target: "wasm-simd", out, shapes: Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs[k].shape])) });
+      const artifact = await load(out);
+      const results = artifact.run(Object.fromEntries(model.inputs.map((input, k) => [input.name, feed(inputs[k])])));
+      const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
+      let worst = 0;
+      for (const [k, o] of model.outputs.entries()) {
+        const want = await readTensorFile(join(data, `output_${k}.pb`));
+        worst = Math.max(worst, deviation(results[o.name] as ArrayLike<number | bigint>, Array.from(want.data), halfGraph, o.name));
+        if (want.dtype === "int64") expect(results[o.name]).toBeInstanceOf(BigInt64Array);
+      }
+      console.log(`${dir} (wasm-simd): largest deviation from ONNX Runtime ${worst.toExponential(2)}`);
+    }, 60_000);
+
+  it("phi_layer_standard_ops_weights_as_inputs: matches onnxruntime-node on seeded N(0, 0.05²) weights", async () => {
+    const ort = await import("onnxruntime-node");
+    const file = join(ONNX!, "phi_layer_standard_ops_weights_as_inputs", "model.onnx");
+    const model = await readOnnx(file);
+    let seed = 1;
+    const uniform = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    const feeds: Feeds = {};
+    const ortFeeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+    for (const input of model.inputs) {
+      const shape = input.dims as number[];
+      const n = shape.reduce((a, b) => a * b, 1);
+      // The int64 input indexes the rotary caches: positions 0..S-1 in each row.
+      const data = input.elementType === "int64" ? BigInt64Array.from({ length: n }, (_, i) => BigInt(i % shape.at(-1)!)) : Float32Array.from({ length: n }, () => 0.05 * normal());
+      feeds[input.name] = data;
+      ortFeeds[input.name] = new ort.Tensor(input.elementType === "int64" ? "int64" : "float32", data, shape);
+    }
+    const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+    const want = await session.run(ortFeeds);
+    const out = join(await tmpDir(), "artifact");
+    await build({ model: file, target: "wasm-simd", out });
+    const results = (await load(out)).run(feeds);
+    let worst = 0;
+    for (const o of model.outputs) {
+      const w = want[o.name];
+      const values = w.type === "float16" ? Array.from(w.data as Uint16Array, halfToFloat) : Array.from(w.data as ArrayLike<number | bigint>, Number);
+      worst = Math.max(worst, deviation(results[o.name] as ArrayLike<number | bigint>, values, true, o.name));
+    }
+    console.log(`phi layer (wasm-simd): largest deviation from onnxruntime-node ${worst.toExponential(2)} over ${model.outputs.length} outputs`);
+  }, 180_000);
+
+  it("seec build takes --shape per input, and says which dimensions it set to 1", async () => {
+    const file = join(ONNX!, "bert_distilbert_tiny_hf_pt110", "model.onnx");
+    const work = await tmpDir();
+    const r = await seec("build", file, "--shape", "input_ids=2x8", "-o", join(work, "a"));
+    expect(r.code).toBe(0);
+    // attention_mask shares input_ids' dimension names, so --shape on one binds both.
+    expect(r.stdout).not.toContain("note:");
+    const manifest = JSON.parse(await (await import("node:fs/promises")).readFile(join(work, "a", "manifest.json"), "utf8"));
+    expect(manifest.inputs.map((i: { name: string; shape: number[]; elementType?: string }) => [i.name, i.shape, i.elementType])).toEqual([
+      ["input_ids", [2, 8], "int64"],
+      ["attention_mask", [2, 8], "int64"],
+    ]);
+    const defaulted = await seec("build", file, "-o", join(work, "b"));
+    expect(defaulted.stdout).toContain("note: dimensions batch, sequence were set to 1");
+  }, 60_000);
+
+  it("names a bad --shape: unknown input, wrong rank, a fixed dimension contradicted, malformed", async () => {
+    const work = await tmpDir();
+    const bert = join(ONNX!, "bert_distilbert_tiny_hf_pt110", "model.onnx");
+    const ln = join(ONNX!, "onnx_node_tests", "test_layer_normalization_3d_axis_negative_1_epsilon", "model.onnx");
+    for (const [file, shape, text] of [
+      [bert, "tokens=1x8", 'names "tokens"'],
+      [bert, "input_ids=8", "has 1 dimensions; the input has 2"],
+      [ln, "X=2x3x6", "dimension 2 is fixed at 5"],
+    ]) {
+      const r = await seec("build", file, "--shape", shape, "-o", join(work, "x"));
+      expect(r.stderr).toContain("error[usage.shape]");
+      expect(r.stderr).toContain(text);
+      expect(r.code).toBe(2);
+    }
+    const malformed = await seec("build", bert, "--shape", "input_ids:2x8", "-o", join(work, "x"));
+    expect(malformed.stderr).toContain("expected <input>=<dims>");
+    expect(malformed.code).toBe(2);
+  }, 60_000);
+});
