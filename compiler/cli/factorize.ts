@@ -46,8 +46,8 @@ export function factorizeCommand(): Command {
     .option("--explain <piece...>", "print what these vocabulary pieces were split into and their sememes, then stop")
     .option("-o, --out <file>", "write the factors here (.see)")
     .option("--json", "print the report (and explanations) as JSON")
-    .action(async (modelPath: string, flags: FactorizeFlags & { maxChunk?: number; context?: number }) => {
-      const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer });
+    .action(async (modelPath: string, flags: FactorizeFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
+      const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape });
       if (!flags.explain && !flags.out) throw new SeecError("usage.out", "say where to write the factors", { at: "-o", hint: "add -o factors.see (or --explain to only look)" });
       const tty = process.stderr.isTTY && !flags.json;
       const { factors, decomposition, report } = await factorize(model, {

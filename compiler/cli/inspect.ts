@@ -9,6 +9,7 @@ interface InspectFlags {
   tokenizer?: string;
   maxChunk?: number;
   context?: number;
+  shape?: Record<string, number[]>;
   plan?: boolean;
   json?: boolean;
 }
@@ -20,7 +21,7 @@ export function inspectCommand(): Command {
     .option("--plan", "list every tensor of the memory plan with its offset, size and lifetime")
     .option("--json", "print everything as JSON")
     .action(async (model: string, flags: InspectFlags) => {
-      const { graph } = await loadModel({ model, ...flags });
+      const { graph } = await loadModel({ model, ...flags, shapes: flags.shape });
       const report = inspectGraph(graph, planMemory(graph).plan);
       if (flags.json) printJson(report);
       else process.stdout.write(formatInspection(report, flags.plan === true));

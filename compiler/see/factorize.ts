@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
 import { createTokenizer, plainIds, vocabularyPieces } from "../../runtime/tokenizers/index.js";
 import type { LoadedModel } from "../frontends/load.js";
-import type { Graph } from "../ir/graph.js";
+import type { Graph, Node } from "../ir/graph.js";
 import { decompose, type Decomposition, type Method } from "./decompose.js";
 import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "./factors.js";
 import { DEFAULT_FIT, fitFactors, initialiseTables } from "./fit.js";
@@ -43,9 +43,15 @@ export interface FactorizeReport {
   seconds: number;
 }
 
-/** The embedding table: the table of the Gather that reads the token ids. */
+/** The embedding table: the table of the Gather that reads the token ids (a graph input, perhaps reshaped first). */
 export function findEmbedding(graph: Graph): { name: string; vocab: number; dim: number; data: Float32Array } {
-  const gather = graph.nodes.find((n) => n.op === "Gather" && graph.inputs.includes(n.inputs[1]) && graph.values.get(n.inputs[0])?.kind === "const");
+  const producer = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const fromInput = (t: string): boolean => {
+    if (graph.inputs.includes(t)) return true;
+    const n = producer.get(t);
+    return !!n && n.op === "Copy" && isReshape(n) && fromInput(n.inputs[0]);
+  };
+  const gather = graph.nodes.find((n) => n.op === "Gather" && fromInput(n.inputs[1]) && graph.values.get(n.inputs[0])?.kind === "const");
   if (!gather) throw new SeecError("unsupported.no_embedding", "no token embedding found: no Gather reads the token ids from a constant table", { file: graph.name });
   const table = graph.values.get(gather.inputs[0])!;
   return { name: table.name, vocab: table.shape[0] as number, dim: table.shape[1] as number, data: table.data as Float32Array };
@@ -54,8 +60,9 @@ export function findEmbedding(graph: Graph): { name: string; vocab: number; dim:
 export async function factorize(model: LoadedModel, opts: FactorizeOptions): Promise<{ factors: SeeFactors; decomposition: Decomposition; report: FactorizeReport }> {
   const t0 = performance.now();
   const emb = findEmbedding(model.graph);
-  if (!model.tokenizer) throw new SeecError("usage.tokenizer", "factorize needs the model's tokenizer for its vocabulary", { at: "--tokenizer" });
-  const pieces = vocabularyPieces(model.tokenizer, emb.vocab);
+  // An imported graph may come without its tokenizer: its pieces are then unknown, and knowledge adds nothing.
+  if (!model.tokenizer && model.format !== "onnx") throw new SeecError("usage.tokenizer", "factorize needs the model's tokenizer for its vocabulary", { at: "--tokenizer" });
+  const pieces = model.tokenizer ? vocabularyPieces(model.tokenizer, emb.vocab) : Array.from({ length: emb.vocab }, (_, i) => `<id:${i}>`);
 
   // WordNet is read only by the methods that use knowledge (svd and word2ketxs do not).
   let wn: WordNet | undefined;
@@ -70,7 +77,7 @@ export async function factorize(model: LoadedModel, opts: FactorizeOptions): Pro
     else {
       initialiseTables(f, emb.data, opts.seed);
       const epochs = opts.epochs ?? DEFAULT_FIT.epochs;
-      const tokenWeights = opts.frequencies ? await frequencyWeights(model, opts.frequencies) : undefined;
+      const tokenWeights = opts.frequencies && model.tokenizer ? await frequencyWeights(model, opts.frequencies) : undefined;
       loss = fitFactors(f, emb.data, { ...DEFAULT_FIT, epochs, seed: opts.seed, tokenWeights, onEpoch: (e, l) => opts.onEpoch?.(e, epochs, l) });
     }
     const dense = emb.vocab * emb.dim;
@@ -104,4 +111,10 @@ async function frequencyWeights(model: LoadedModel, file: string): Promise<Float
   const w = counts.map((c) => Math.sqrt(1 + c));
   const mean = w.reduce((a, b) => a + b, 0) / w.length;
   return w.map((x) => x / mean);
+}
+
+/** A Copy that only reshapes: contiguous strides from offset 0. */
+function isReshape(n: Node): boolean {
+  const shape = n.attrs.shape as number[], strides = n.attrs.strides as number[];
+  return n.attrs.offset === 0 && strides.every((s, i) => s === shape.slice(i + 1).reduce((a, b) => a * b, 1));
 }

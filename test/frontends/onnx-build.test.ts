@@ -1,12 +1,15 @@
 // Every shared ONNX graph, compiled by `seec build` for wasm-simd and run by the artifact's runtime,
 // gives ONNX Runtime's outputs for the same inputs: the stored ones (test_data_set_0, computed by
 // onnxruntime-node 1.30 CPU), or live ones from onnxruntime-node for the graph that has none.
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
+import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
 import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
-import { halfToFloat, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
+import { halfToFloat, tensor, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
+import { denseTable } from "../../compiler/see/factors.js";
+import { readSee } from "../../compiler/see/format.js";
 import { load } from "../../runtime/index.js";
 import type { Feeds } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
@@ -104,6 +107,35 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
     }
     console.log(`phi layer (wasm-simd): largest deviation from onnxruntime-node ${worst.toExponential(2)} over ${model.outputs.length} outputs`);
   }, 180_000);
+
+  it("SEE on ONNX: factorize finds the token embedding, and build --see replaces that initializer", async () => {
+    const file = join(ONNX!, "gpt2_tiny_ort_fused_contrib", "model.onnx");
+    const shapes = { input_ids: [1, 4], position_ids: [1, 4], attention_mask: [1, 4], ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`past_${i}`, [2, 1, 4, 0, 8]])) };
+    const flags = Object.entries(shapes).flatMap(([k, v]) => ["--shape", `${k}=${v.join("x")}`]);
+    const work = await tmpDir();
+    const f = await seec("factorize", file, ...flags, "--ratio", "4", "-o", join(work, "f.see"));
+    expect(f.code).toBe(0);
+    const factors = readSee(new Uint8Array(readFileSync(join(work, "f.see"))), "f.see");
+    expect(factors.spec.replaces).toBe("transformer.wte.weight");
+    expect((await seec("build", file, ...flags, "--see", join(work, "f.see"), "-o", join(work, "a"))).code).toBe(0);
+    expect(readFileSync(join(work, "a", "src", "model.ts"), "utf8")).toContain("entangled");
+
+    // The reference: the same graph with that initializer replaced by the factors' dense table.
+    const model = await readOnnx(file);
+    const wte = model.initializers.get("transformer.wte.weight")!;
+    model.initializers.set("transformer.wte.weight", { ...wte, data: denseTable(factors) });
+    const ids = [5, 17, 256, 999];
+    const inputs: Record<string, OnnxTensor> = {
+      input_ids: tensor("int32", [1, 4], ids),
+      position_ids: tensor("int32", [1, 4], [0, 1, 2, 3]),
+      attention_mask: tensor("int32", [1, 4], [1, 1, 1, 1]),
+      ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`past_${i}`, tensor("float32", [2, 1, 4, 0, 8])])),
+    };
+    const want = evaluateOnnx(model, new Map(Object.entries(inputs)));
+    const got = (await load(join(work, "a"))).run(Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, feed(t)])));
+    const worst = deviation(got.logits as Float32Array, Array.from(want.get("logits")!.data), false, "logits");
+    console.log(`SEE-compressed gpt2 (ratio 4) vs the reference with the reconstructed embedding: ${worst.toExponential(2)}`);
+  }, 60_000);
 
   it("seec build takes --shape per input, and says which dimensions it set to 1", async () => {
     const file = join(ONNX!, "bert_distilbert_tiny_hf_pt110", "model.onnx");

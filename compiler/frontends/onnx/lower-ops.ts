@@ -97,7 +97,7 @@ export class Lowerer {
     let c = this.constants.get(name);
     if (!c) {
       const v = this.values.get(name)!;
-      c = this.b.constant(`onnx:${name}`, isFloat(v.dtype) ? Float32Array.from(v.data) : Int32Array.from(v.data), v.shape);
+      c = this.b.constant(name, isFloat(v.dtype) ? Float32Array.from(v.data) : Int32Array.from(v.data), v.shape);
       this.constants.set(name, c);
     }
     return c;
@@ -219,7 +219,7 @@ export class Lowerer {
     if (this.isConstant(onnx)) {
       const v = this.value(onnx);
       if (v.data.length !== D) this.fail(`a norm's scale and bias must have ${D} elements`);
-      return this.constantData(Float32Array.from(v.data), [D]);
+      return v.shape.length === 1 && isFloat(v.dtype) ? this.ir(onnx) : this.constantData(Float32Array.from(v.data), [D]);
     }
     return this.reshape(this.ir(onnx), [D]);
   }
@@ -254,9 +254,10 @@ const cast: Lowering = (l, n) => {
   const to = n.op === "CastLike" ? l.onnxDtype(n.inputs[1]) : DATA_TYPES[int(n, "to", 1)];
   const from = l.dtype(n.inputs[0]);
   const x = l.ir(n.inputs[0]);
-  if (to === "bool") return [l.map("bool", [x], "i32")];
+  if (to === "bool") return [l.onnxDtype(n.inputs[0]) === "bool" ? x : l.map("bool", [x], "i32")];
+  // Floats are all f32 and integers all i32 here: a cast within either family changes nothing.
   if (isFloat(to)) return [from === "f32" ? x : l.map("copy", [x], "f32")];
-  return [l.map(from === "f32" ? "trunc" : "copy", [x], "i32")];
+  return [from === "i32" ? x : l.map("trunc", [x], "i32")];
 };
 
 const transposeOp: Lowering = (l, n) => {

@@ -68,6 +68,20 @@ const ELEMENT_TYPES: Record<string, OnnxTensor["dtype"]> = {
 };
 
 export function onnxGraph(name: string, model: OnnxModel, binding: Binding): Graph {
+  try {
+    return lowerGraph(name, model, binding);
+  } catch (e) {
+    // Shapes that do not add up come from inputs bound inconsistently (most often a dimension left at 1).
+    if (!(e instanceof SeecError) || e.code !== "internal.ir") throw e;
+    const bound = binding.inputs.map((i) => `${i.name}=${i.shape.join("x") || "(scalar)"}`).join(" ");
+    throw new SeecError("usage.shape", `the input shapes do not fit together: ${e.message} (at ${e.at ?? "?"})`, {
+      at: "--shape",
+      hint: `bound: ${bound}${binding.defaulted.length ? `; set to 1: ${binding.defaulted.join(", ")}` : ""}`,
+    });
+  }
+}
+
+function lowerGraph(name: string, model: OnnxModel, binding: Binding): Graph {
   checkOps(model);
   const { values, constant } = foldGraph(model, binding.inputs);
 
