@@ -6,6 +6,7 @@ import { buildCommand } from "./build.js";
 import { demoCommand } from "./demo.js";
 import { firmwareCommand } from "./firmware.js";
 import { evalCommand } from "./eval.js";
+import { exportOnnxCommand } from "./export-onnx.js";
 import { factorizeCommand } from "./factorize.js";
 import { inspectCommand } from "./inspect.js";
 import { runCommand } from "./run.js";
@@ -19,7 +20,7 @@ const program = new Command("seec")
   .configureHelp({ helpWidth: 100 })
   .exitOverride();
 
-program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(evalCommand()).addCommand(serveCommand()).addCommand(demoCommand()).addCommand(firmwareCommand());
+program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(evalCommand()).addCommand(serveCommand()).addCommand(demoCommand()).addCommand(firmwareCommand()).addCommand(exportOnnxCommand());
 for (const cmd of program.commands) cmd.exitOverride().configureHelp({ helpWidth: 100 });
 
 try {

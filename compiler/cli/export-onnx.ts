@@ -1,0 +1,49 @@
+import { Command } from "commander";
+import { rename, rm, writeFile } from "node:fs/promises";
+import { SeecError } from "../../runtime/errors.js";
+import { exportOnnx } from "../../targets/onnx/export.js";
+import { loadModel, readInput } from "../frontends/load.js";
+import { applySee } from "../passes/see.js";
+import { readSee } from "../see/format.js";
+import { SEEC_VERSION } from "../version.js";
+import { formatBytes } from "../units.js";
+import { modelOptions, printJson } from "./options.js";
+
+interface ExportFlags {
+  tokenizer?: string;
+  maxChunk?: number;
+  context?: number;
+  shape?: Record<string, number[]>;
+  see?: string;
+  out: string;
+  json?: boolean;
+}
+
+export function exportOnnxCommand(): Command {
+  return modelOptions(new Command("export-onnx"))
+    .summary("write a model as a standard ONNX graph, to run in ONNX Runtime")
+    .description(
+      "Write the model seec compiles (after --see) as an ONNX graph of standard ops (opset 17), so ONNX Runtime runs exactly what seec runs.\n" +
+        "A decoder's KV cache becomes inputs and outputs: feed <cache> and read <cache>.next each call (zeros at first); tokens and pos as in seec's run().\n\n" +
+        "Example:\n  seec export-onnx stories260K.bin --tokenizer tok512.bin -o stories260K.onnx",
+    )
+    .option("--see <factors>", "SEE factors that replace the token embedding (written out as its dense table)")
+    .option("-o, --out <file>", "the ONNX file to write", "model.onnx")
+    .option("--json", "print what was written as JSON")
+    .action(async (model: string, flags: ExportFlags) => {
+      const loaded = await loadModel({ model, tokenizer: flags.tokenizer, maxChunk: flags.maxChunk, context: flags.context, shapes: flags.shape });
+      const graph = flags.see ? applySee(loaded.graph, readSee(await readInput(flags.see, "SEE factors"), flags.see), "materialize", flags.see) : loaded.graph;
+      const bytes = exportOnnx(graph, SEEC_VERSION);
+      // Written beside the target and renamed into place: never a half-written model.onnx.
+      const tmp = `${flags.out}.partial`;
+      try {
+        await writeFile(tmp, bytes);
+        await rename(tmp, flags.out);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw new SeecError("io.write", `cannot write ${flags.out}: ${(e as Error).message}`, { file: flags.out });
+      }
+      if (flags.json) printJson({ out: flags.out, bytes: bytes.byteLength, inputs: graph.inputs, outputs: graph.outputs });
+      else process.stdout.write(`wrote ${flags.out} (${formatBytes(bytes.byteLength)}): ${graph.name} as ONNX opset 17\n`);
+    });
+}

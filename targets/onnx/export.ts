@@ -1,0 +1,281 @@
+/**
+ * seec IR → a standard ONNX graph (default domain, opset 17), so ONNX Runtime can run exactly what
+ * seec runs. Each IR op is written out in standard ops. State the graph updates (the KV cache)
+ * becomes an input and an output: `<name>` in, `<name>.next` out, fed back by the caller; the token
+ * count T stays a symbolic dimension. Nodes that run at load time (and SEE's factor tables) are
+ * folded into initializers with the reference ops.
+ */
+import onnxProto from "onnx-proto";
+import type { Graph, Node, TensorData } from "../../compiler/ir/graph.js";
+import { allocate, bindShape, maxDims } from "../../compiler/ir/graph.js";
+import { opDef } from "../../compiler/ir/ops/index.js";
+import { SeecError } from "../../runtime/errors.js";
+
+const { onnx } = onnxProto;
+const OPSET = 17;
+const FLOAT = 1, INT32 = 6, INT64 = 7;
+
+export function exportOnnx(graph: Graph, producer: string): Uint8Array {
+  const state = [...new Set(graph.nodes.flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])))];
+  const w = new OnnxWriter(graph, state);
+  for (const node of graph.nodes) w.lower(node);
+  // Graph outputs under their IR names, updated state as <name>.next; an Identity names each.
+  const outputs: [name: string, ir: string][] = [...graph.outputs.map((o): [string, string] => [o, o]), ...state.map((s): [string, string] => [`${s}.next`, s])];
+  for (const [name, ir] of outputs) w.raw("Identity", [w.in(ir)], [name]);
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: "seec",
+    producerVersion: producer,
+    opsetImport: [{ domain: "", version: OPSET }],
+    graph: {
+      name: graph.name,
+      node: w.nodes,
+      initializer: w.initializers,
+      input: [...graph.inputs, ...state].map((name) => w.valueInfo(name, name)),
+      output: outputs.map(([name, ir]) => w.valueInfo(name, ir)),
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+type Lower = (w: OnnxWriter, node: Node) => string;
+
+class OnnxWriter {
+  readonly nodes: import("onnx-proto").onnx.INodeProto[] = [];
+  readonly initializers: import("onnx-proto").onnx.ITensorProto[] = [];
+  /** The ONNX tensor holding each IR tensor now (state moves to its updated value). */
+  private readonly names = new Map<string, string>();
+  private readonly constants = new Map<string, string>();
+  private count = 0;
+  private readonly folded = new Map<string, { shape: number[]; data: TensorData }>();
+
+  constructor(readonly graph: Graph, state: readonly string[]) {
+    const dims = maxDims(graph);
+    for (const v of graph.values.values()) {
+      if (v.kind === "const") this.folded.set(v.name, { shape: bindShape(v.shape, {}), data: v.data! });
+      // State nothing writes (scratch space) starts and stays zero.
+      if (v.kind === "state" && !state.includes(v.name)) {
+        const shape = bindShape(v.shape, dims);
+        this.folded.set(v.name, { shape, data: allocate(v.dtype, shape.reduce((a, b) => a * b, 1)) });
+      }
+    }
+  }
+
+  /** A graph input or output named `name`, typed as the IR tensor `ir`. */
+  valueInfo(name: string, ir: string): import("onnx-proto").onnx.IValueInfoProto {
+    const v = this.graph.values.get(ir)!;
+    const dims = v.shape.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d }));
+    return { name, type: { tensorType: { elemType: v.dtype === "f32" ? FLOAT : INT32, shape: { dim: dims } } } };
+  }
+
+  /** An IR node: folded into an initializer when all it reads is known, else written out. */
+  lower(node: Node): void {
+    if (node.inputs.every((i) => this.folded.has(i))) {
+      const [out] = opDef(node.op).run(node.inputs.map((i) => this.folded.get(i)!), node.attrs);
+      this.folded.set(node.outputs[0], out);
+      return;
+    }
+    const write = WRITERS[node.op];
+    if (!write) throw new SeecError("unsupported.export", `export-onnx cannot write the IR op ${node.op} yet`, { at: `node ${node.name}` });
+    this.names.set(node.outputs[0], write(this, node));
+  }
+
+  /** The ONNX name of an IR tensor now, writing an initializer for a folded one the first time. */
+  in(name: string): string {
+    const f = this.folded.get(name);
+    if (f && !this.names.has(name)) {
+      let c = this.constants.get(name);
+      if (!c) this.constants.set(name, (c = this.tensor(name, f.data, f.shape)));
+      return c;
+    }
+    return this.names.get(name) ?? name;
+  }
+
+  /** State an op updated: later readers (and the <name>.next output) see `onnxName`. */
+  moveState(ir: string, onnxName: string): void {
+    this.names.set(ir, onnxName);
+  }
+
+  shapeOf(name: string): number[] {
+    return bindShape(this.graph.values.get(name)!.shape, maxDims(this.graph));
+  }
+
+  /** A tensor's value when it is known at build time (weights, folded load-time results). */
+  known(name: string): { shape: number[]; data: TensorData } | undefined {
+    return this.folded.get(name);
+  }
+
+  tensor(name: string, data: TensorData | BigInt64Array, dims: number[]): string {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    const dataType = data instanceof Float32Array ? FLOAT : data instanceof BigInt64Array ? INT64 : INT32;
+    this.initializers.push({ name, dataType, dims, rawData: bytes });
+    return name;
+  }
+
+  f32(values: number[], dims: number[] = [values.length]): string {
+    return this.tensor(`const/${++this.count}`, Float32Array.from(values), dims);
+  }
+
+  i64(values: number[]): string {
+    return this.tensor(`const/${++this.count}`, BigInt64Array.from(values.map(BigInt)), [values.length]);
+  }
+
+  i64scalar(x: number): string {
+    return this.tensor(`const/${++this.count}`, BigInt64Array.of(BigInt(x)), []);
+  }
+
+  /** One node; returns its first output. */
+  op(op: string, inputs: string[], attrs: Record<string, number | number[]> = {}, outputs = 1): string {
+    const names = Array.from({ length: outputs }, () => `${op}/${++this.count}`);
+    this.raw(op, inputs, names, attrs);
+    return names[0];
+  }
+
+  ops(op: string, inputs: string[], attrs: Record<string, number | number[]>, outputs: number): string[] {
+    const names = Array.from({ length: outputs }, () => `${op}/${++this.count}`);
+    this.raw(op, inputs, names, attrs);
+    return names;
+  }
+
+  raw(op: string, inputs: string[], outputs: string[], attrs: Record<string, number | number[]> = {}): void {
+    const T = onnx.AttributeProto.AttributeType;
+    const attribute = Object.entries(attrs).map(([name, v]) =>
+      Array.isArray(v) ? { name, type: T.INTS, ints: v } : Number.isInteger(v) && !["epsilon", "alpha", "beta"].includes(name) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v },
+    );
+    this.nodes.push({ name: `${op}_${this.nodes.length}`, opType: op, input: inputs, output: outputs, attribute });
+  }
+
+  /** T, the token count of this call, as int64 [1] (from the first dimension of an input). */
+  rows(x: string): string {
+    return this.op("Shape", [x], { start: 0, end: 1 });
+  }
+}
+
+const INT64_MAX = 2 ** 62;
+const attr = (n: Node, key: string) => n.attrs[key] as number;
+
+/** x [T, D] → [T, heads, D / heads] → [heads, T, D / heads]. */
+function heads(w: OnnxWriter, x: string, count: number, headDim: number): string {
+  return w.op("Transpose", [w.op("Reshape", [x, w.i64([0, count, headDim])])], { perm: [1, 0, 2] });
+}
+
+/** Grouped-query attention reads kv head h / group for query head h: repeat each kv head `group` times. */
+function repeatHeads(w: OnnxWriter, x: string, kvHeads: number, group: number, rows: number, headDim: number): string {
+  if (group === 1) return x;
+  const expanded = w.op("Expand", [w.op("Unsqueeze", [x, w.i64([1])]), w.i64([kvHeads, group, rows, headDim])]);
+  return w.op("Reshape", [expanded, w.i64([kvHeads * group, rows, headDim])]);
+}
+
+/** softmax(q·kᵀ · scale + mask)·v over heads; q [H, T, hd], k and v [H, rows, hd]; back to [T, H·hd]. */
+function attend(w: OnnxWriter, q: string, k: string, v: string, scale: number, mask?: string): string {
+  let scores = w.op("Mul", [w.op("MatMul", [q, w.op("Transpose", [k], { perm: [0, 2, 1] })]), w.f32([scale], [])]);
+  if (mask) scores = w.op("Add", [scores, mask]);
+  const y = w.op("MatMul", [w.op("Softmax", [scores], { axis: -1 }), v]);
+  return w.op("Reshape", [w.op("Transpose", [y], { perm: [1, 0, 2] }), w.i64([0, -1])]);
+}
+
+/** SEE's dense table, rebuilt from the factors with the reference op: [vocab, dim]. */
+function seeTable(w: OnnxWriter, n: Node): { data: Float32Array; shape: number[] } {
+  const operands = n.inputs.slice(1).map((i) => w.known(i)!);
+  const [table] = opDef("EntangledTable").run(operands, n.attrs);
+  return { data: table.data as Float32Array, shape: table.shape };
+}
+
+const WRITERS: Record<string, Lower> = {
+  EntangledEmbedding: (w, n) => {
+    const t = seeTable(w, n);
+    return w.op("Gather", [w.tensor(`${n.name}.table`, t.data, t.shape), w.in(n.inputs[0])], { axis: 0 });
+  },
+  EntangledLogits: (w, n) => {
+    const { data, shape: [V, D] } = seeTable(w, n);
+    const wt = new Float32Array(D * V);
+    for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) wt[d * V + v] = data[v * D + d];
+    return w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.table`, wt, [D, V])]);
+  },
+  Gather: (w, n) => w.op("Gather", [w.in(n.inputs[0]), w.in(n.inputs[1])], { axis: 0 }),
+  Add: (w, n) => w.op("Add", [w.in(n.inputs[0]), w.in(n.inputs[1])]),
+  Relu: (w, n) => w.op("Relu", [w.in(n.inputs[0])]),
+  Tanh: (w, n) => w.op("Tanh", [w.in(n.inputs[0])]),
+  SwiGLU: (w, n) => {
+    const g = w.in(n.inputs[0]);
+    return w.op("Mul", [w.op("Mul", [g, w.op("Sigmoid", [g])]), w.in(n.inputs[1])]);
+  },
+  Linear: (w, n) => {
+    const f = w.known(n.inputs[1]);
+    if (!f) throw new SeecError("unsupported.export", "export-onnx needs Linear weights known at build time", { at: `node ${n.name}` });
+    const [N, K] = f.shape;
+    const wt = new Float32Array(K * N);
+    for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = (f.data as Float32Array)[i * K + k];
+    const y = w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.weight`, wt, [K, N])]);
+    return n.inputs[2] ? w.op("Add", [y, w.in(n.inputs[2])]) : y;
+  },
+  QLinear: (w, n) => {
+    const q = w.known(n.inputs[1])!, scale = w.known(n.inputs[2])!;
+    const [N, K] = q.shape;
+    const wt = new Float32Array(K * N);
+    for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = q.data[i * K + k] * scale.data[i];
+    const y = w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.weight`, wt, [K, N])]);
+    return n.inputs[3] ? w.op("Add", [y, w.in(n.inputs[3])]) : y;
+  },
+  RMSNorm: (w, n) => {
+    const x = w.in(n.inputs[0]);
+    const meanSquare = w.op("ReduceMean", [w.op("Mul", [x, x])], { axes: [-1], keepdims: 1 });
+    const inv = w.op("Reciprocal", [w.op("Sqrt", [w.op("Add", [meanSquare, w.f32([attr(n, "epsilon")], [])])])]);
+    return w.op("Mul", [w.op("Mul", [x, inv]), w.in(n.inputs[1])]);
+  },
+  LayerNorm: (w, n) => w.op("LayerNormalization", [w.in(n.inputs[0]), w.in(n.inputs[1]), w.in(n.inputs[2])], { axis: -1, epsilon: attr(n, "epsilon") }),
+  L2Normalize: (w, n) => {
+    const x = w.in(n.inputs[0]);
+    const sum = w.op("ReduceSum", [w.op("Mul", [x, x]), w.i64([-1])], { keepdims: 1 });
+    return w.op("Div", [x, w.op("Sqrt", [w.op("Max", [sum, w.f32([attr(n, "epsilon")], [])])])]);
+  },
+  LastRow: (w, n) => w.op("Slice", [w.in(n.inputs[0]), w.i64([-1]), w.i64([INT64_MAX]), w.i64([0])]),
+  AddRows: (w, n) => {
+    const x = w.in(n.inputs[0]);
+    return w.op("Add", [x, w.op("Slice", [w.in(n.inputs[1]), w.i64([0]), w.rows(x), w.i64([0])])]);
+  },
+  MeanRows: (w, n) => w.op("ReduceMean", [w.in(n.inputs[0])], { axes: [0], keepdims: 1 }),
+  RoPE: (w, n) => {
+    const [x, pos, cos, sin] = n.inputs;
+    const half = attr(n, "headDim") / 2;
+    const X = w.in(x);
+    const start = w.op("Cast", [w.in(pos)], { to: INT64 });
+    const end = w.op("Add", [start, w.rows(X)]);
+    // cos and sin rows for positions pos..pos+T-1, as [T, 1, half, 1] against x as [T, heads, half, 2].
+    const table = (t: string) => w.op("Unsqueeze", [w.op("Slice", [w.in(t), start, end, w.i64([0])]), w.i64([1, 3])]);
+    const c = table(cos), s = table(sin);
+    const [x0, x1] = w.ops("Split", [w.op("Reshape", [X, w.i64([0, -1, half, 2])]), w.i64([1, 1])], { axis: 3 }, 2);
+    const y0 = w.op("Sub", [w.op("Mul", [x0, c]), w.op("Mul", [x1, s])]);
+    const y1 = w.op("Add", [w.op("Mul", [x0, s]), w.op("Mul", [x1, c])]);
+    return w.op("Reshape", [w.op("Concat", [y0, y1], { axis: 3 }), w.i64([0, -1])]);
+  },
+  Attention: (w, n) => {
+    const [q, k, v, pos, kCache, vCache] = n.inputs;
+    const H = attr(n, "heads"), kvH = attr(n, "kvHeads"), hd = attr(n, "headDim");
+    const context = w.shapeOf(kCache)[0];
+    const start = w.op("Cast", [w.in(pos)], { to: INT64 });
+    const T = w.rows(w.in(q));
+    const end = w.op("Add", [start, T]);
+    // The cache with this call's rows written at pos..pos+T-1.
+    const update = (cache: string, rows: string) =>
+      w.op("Concat", [w.op("Slice", [w.in(cache), w.i64([0]), start, w.i64([0])]), w.in(rows), w.op("Slice", [w.in(cache), end, w.i64([INT64_MAX]), w.i64([0])])], { axis: 0 });
+    const kNext = update(kCache, k), vNext = update(vCache, v);
+    // Token t (at position pos + t) sees cache rows 0..pos+t.
+    const key = w.op("Range", [w.i64scalar(0), w.i64scalar(context), w.i64scalar(1)]);
+    const query = w.op("Unsqueeze", [w.op("Add", [w.op("Range", [w.i64scalar(0), w.op("Squeeze", [T, w.i64([0])]), w.i64scalar(1)]), start]), w.i64([1])]);
+    const mask = w.op("Where", [w.op("Greater", [key, query]), w.f32([-Infinity], []), w.f32([0], [])]);
+    const keys = repeatHeads(w, heads(w, kNext, kvH, hd), kvH, H / kvH, context, hd);
+    const values = repeatHeads(w, heads(w, vNext, kvH, hd), kvH, H / kvH, context, hd);
+    const y = attend(w, heads(w, w.in(q), H, hd), keys, values, 1 / Math.sqrt(hd), mask);
+    w.moveState(kCache, kNext);
+    w.moveState(vCache, vNext);
+    return y;
+  },
+  SelfAttention: (w, n) => {
+    const [q, k, v] = n.inputs;
+    const H = attr(n, "heads"), hd = attr(n, "headDim");
+    const split = (x: string) => heads(w, w.in(x), H, hd);
+    const keys = split(k), values = split(v);
+    return attend(w, split(q), keys, values, attr(n, "scale"));
+  },
+};

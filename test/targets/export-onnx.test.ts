@@ -1,0 +1,72 @@
+// seec export-onnx writes the IR as standard ONNX: ONNX Runtime runs it and gives seec's logits,
+// step by step with the KV cache fed back, for stories260K as it is and with SEE factors.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { load } from "../../runtime/index.js";
+import { seec } from "../helpers/cli.js";
+import { tmpDir } from "../helpers/compile.js";
+import { LLAMA2C, sharedPath } from "../helpers/shared.js";
+
+type Ort = typeof import("onnxruntime-node");
+
+/** Greedy decoding through both for `steps` tokens after a prompt chunk: the largest logit difference. */
+async function compareRuns(ort: Ort, onnxFile: string, artifact: string, steps: number): Promise<number> {
+  const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: 1 });
+  const model = await load(artifact);
+  const caches: Record<string, InstanceType<Ort["Tensor"]>> = {};
+  for (const name of session.inputNames.filter((n) => n !== "tokens" && n !== "pos")) {
+    const shape = (session.inputMetadata.find((m) => m.name === name) as unknown as { shape: number[] }).shape;
+    caches[name] = new ort.Tensor("float32", new Float32Array(shape[0] * shape[1]), shape);
+  }
+  expect(session.outputNames).toEqual(["logits", ...Object.keys(caches).map((n) => `${n}.next`)]);
+  let worst = 0;
+  let tokens = [1, 400, 401, 402, 403, 20];
+  for (let pos = 0, n = 0; n <= steps; pos += tokens.length, n++) {
+    const r = await session.run({ tokens: new ort.Tensor("int32", Int32Array.from(tokens), [tokens.length]), pos: new ort.Tensor("int32", Int32Array.of(pos), [1]), ...caches });
+    for (const name of Object.keys(caches)) caches[name] = r[`${name}.next`] as InstanceType<Ort["Tensor"]>;
+    const want = model.run({ tokens: Int32Array.from(tokens), pos: Int32Array.of(pos) }).logits as Float32Array;
+    const got = r.logits.data as Float32Array;
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]));
+    tokens = [want.indexOf(Math.max(...want))];
+  }
+  return worst;
+}
+
+describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
+  let work: string, ort: Ort;
+  const m = LLAMA2C!;
+  beforeAll(async () => {
+    work = await tmpDir();
+    ort = await import("onnxruntime-node");
+    expect((await seec("factorize", m.model, "--tokenizer", m.tokenizer, "--ratio", "8", "-o", join(work, "f.see"))).code).toBe(0);
+  }, 120_000);
+
+  it("stories260K: ONNX Runtime gives seec's logits within 1e-4 over a prompt chunk and 64 decoded tokens", async () => {
+    const r = await seec("export-onnx", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "s.onnx"));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("as ONNX opset 17");
+    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "a"))).code).toBe(0);
+    const worst = await compareRuns(ort, join(work, "s.onnx"), join(work, "a"), 64);
+    console.log(`export-onnx stories260K: largest logit difference from seec over 65 calls ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-4);
+  }, 120_000);
+
+  it("with SEE factors: the ONNX graph carries their dense table and still gives seec's logits", async () => {
+    const see = join(work, "f.see");
+    expect((await seec("export-onnx", m.model, "--tokenizer", m.tokenizer, "--see", see, "-o", join(work, "see.onnx"))).code).toBe(0);
+    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "--see", see, "-o", join(work, "b"))).code).toBe(0);
+    const worst = await compareRuns(ort, join(work, "see.onnx"), join(work, "b"), 16);
+    expect(worst).toBeLessThan(1e-4);
+  }, 120_000);
+
+  it("refuses IR ops it cannot write yet, naming the op, and writes nothing", async () => {
+    const graph = sharedPath("onnx/onnx_node_tests/test_gelu_default_2_expanded/model.onnx");
+    if (!graph) return;
+    const r = await seec("export-onnx", graph, "-o", join(work, "g.onnx"));
+    expect(r.stderr).toContain("error[unsupported.export]");
+    expect(r.code).toBe(4);
+    expect(() => readFileSync(join(work, "g.onnx"))).toThrow();
+  });
+});
