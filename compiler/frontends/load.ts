@@ -38,8 +38,11 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
   const isDir = (await stat(src.model).catch(() => undefined))?.isDirectory();
   if (isDir || src.model.endsWith(".json")) return loadTfjs(src, isDir ? join(src.model, "model.json") : src.model);
   if (src.model.endsWith(".onnx")) {
-    const { graph, defaulted } = await loadOnnx(src.model, basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"), src.shapes ?? {});
-    const notes = defaulted.length ? [`dimensions ${defaulted.join(", ")} were set to 1; bind them with --shape <input>=<dims>`] : [];
+    const { graph, defaulted, fused } = await loadOnnx(src.model, basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"), src.shapes ?? {});
+    const notes = [
+      ...(Object.keys(fused).length ? [`fused ${Object.entries(fused).map(([op, n]) => `${n} ${op}`).join(", ")} from their decomposed forms`] : []),
+      ...(defaulted.length ? [`dimensions ${defaulted.join(", ")} were set to 1; bind them with --shape <input>=<dims>`] : []),
+    ];
     return { graph, format: "onnx", notes };
   }
   const bytes = await readInput(src.model, "model");

@@ -137,13 +137,31 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
     console.log(`SEE-compressed gpt2 (ratio 4) vs the reference with the reconstructed embedding: ${worst.toExponential(2)}`);
   }, 60_000);
 
+  it("fuses the decomposed layer norms, RMS norms and GELUs exporters write into seec's fused kernels", async () => {
+    const cases: [string, string, Record<string, number>][] = [
+      ["bert_distilbert_tiny_hf_pt110", "fused 5 LayerNormalization, 2 Gelu", { LayerNorm: 5 }],
+      ["gpt2_past_tiny_pt16", "fused 25 LayerNormalization", { LayerNorm: 25 }],
+      ["onnx_node_tests/test_rms_normalization_3d_axis_negative_1_epsilon_expanded", "fused 1 RMSNormalization", { RMSNorm: 1 }],
+      ["onnx_node_tests/test_gelu_default_2_expanded", "fused 1 Gelu", {}],
+    ];
+    for (const [dir, note, ops] of cases) {
+      const file = join(ONNX!, dir, "model.onnx");
+      const out = join(await tmpDir(), "a");
+      const r = await seec("build", file, "-o", out);
+      expect(r.stdout, dir).toContain(note);
+      const inspect = JSON.parse((await seec("inspect", file, "--json")).stdout) as { ops: Record<string, number> };
+      for (const [op, n] of Object.entries(ops)) expect(inspect.ops[op], `${dir} ${op}`).toBe(n);
+      if (dir.includes("gelu")) expect(readFileSync(join(out, "src", "model.ts"), "utf8")).toMatch(/erff\(/);
+    }
+  }, 120_000);
+
   it("seec build takes --shape per input, and says which dimensions it set to 1", async () => {
     const file = join(ONNX!, "bert_distilbert_tiny_hf_pt110", "model.onnx");
     const work = await tmpDir();
     const r = await seec("build", file, "--shape", "input_ids=2x8", "-o", join(work, "a"));
     expect(r.code).toBe(0);
     // attention_mask shares input_ids' dimension names, so --shape on one binds both.
-    expect(r.stdout).not.toContain("note:");
+    expect(r.stdout).not.toContain("were set to 1");
     const manifest = JSON.parse(await (await import("node:fs/promises")).readFile(join(work, "a", "manifest.json"), "utf8"));
     expect(manifest.inputs.map((i: { name: string; shape: number[]; elementType?: string }) => [i.name, i.shape, i.elementType])).toEqual([
       ["input_ids", [2, 8], "int64"],

@@ -40,7 +40,9 @@ export function foldGraph(model: OnnxModel, inputs: readonly Shaped[] & { name: 
   for (const input of inputs) values.set(input.name, shapeOnly(input));
   const opset = model.opsets.get("") ?? 1;
   for (const node of model.nodes) {
-    const isConstant = SHAPE_ONLY.has(node.op) || node.inputs.every((i) => !i || constant.has(i));
+    // CastLike reads only the dtype of its second input.
+    const reads = node.op === "CastLike" ? node.inputs.slice(0, 1) : node.inputs;
+    const isConstant = SHAPE_ONLY.has(node.op) || reads.every((i) => !i || constant.has(i));
     const ins = node.inputs.map((i) => (i ? values.get(i) : undefined));
     let outs: (OnnxTensor | undefined)[];
     if (isConstant) outs = runNode(node, ins, opset);

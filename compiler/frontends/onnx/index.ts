@@ -9,6 +9,8 @@ export interface OnnxLoad {
   graph: Graph;
   /** Symbolic dimensions no --shape bound (set to 1), for the build to mention. */
   defaulted: string[];
+  /** Decomposed patterns fused, by the op they became. */
+  fused: Record<string, number>;
 }
 
 /** Element types a caller exchanges that differ from what seec computes in. */
@@ -18,7 +20,7 @@ export async function loadOnnx(file: string, name: string, shapes: Readonly<Reco
   const model = await readOnnx(file);
   checkOps(model);
   const binding = bindInputs(model, shapes);
-  const graph = onnxGraph(name, model, binding);
+  const { graph, fused } = onnxGraph(name, model, binding);
   const types = new Map([...binding.inputs.map((i) => [i.name, i.dtype] as const)]);
   for (const output of model.outputs) types.set(output.name, (ELEMENT[output.elementType] ?? "float32") as OnnxDType);
   for (const [tensor, dtype] of types) {
@@ -26,7 +28,7 @@ export async function loadOnnx(file: string, name: string, shapes: Readonly<Reco
     const v = graph.values.get(tensor);
     if (v && exchanged) v.elementType = exchanged;
   }
-  return { graph, defaulted: binding.defaulted };
+  return { graph, defaulted: binding.defaulted, fused };
 }
 
 const ELEMENT: Record<string, string> = { float: "float32", float16: "float16", int64: "int64", int32: "int32", bool: "bool" };

@@ -5,14 +5,16 @@
  * 2. Fold (fold.ts): a tensor that depends only on initializers and shapes (Shape/Size, and
  *    whatever computes from them) is a constant, computed with the reference ops; every other
  *    tensor gets its shape.
- * 3. Lower: every remaining node becomes IR ops (lower-ops.ts) reading IR constants for the
- *    folded tensors it uses.
+ * 3. Fuse (fuse.ts): decomposed layer norms, RMS norms and GELUs become the ops they spell.
+ * 4. Lower: every remaining node becomes IR ops (lower-ops.ts, lower-fused.ts) reading IR
+ *    constants for the folded tensors it uses.
  */
 import { SeecError } from "../../../runtime/errors.js";
 import type { Graph } from "../../ir/graph.js";
 import { GraphBuilder } from "../../ir/builder.js";
 import { checkOps } from "./evaluate.js";
 import { foldGraph } from "./fold.js";
+import { fuseOnnx } from "./fuse.js";
 import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, Lowerer } from "./lower-ops.js";
 import type { OnnxModel } from "./read.js";
@@ -67,7 +69,8 @@ const ELEMENT_TYPES: Record<string, OnnxTensor["dtype"]> = {
   float: "float32", float16: "float16", double: "float64", int64: "int64", int32: "int32", int8: "int8", uint8: "uint8", bool: "bool",
 };
 
-export function onnxGraph(name: string, model: OnnxModel, binding: Binding): Graph {
+/** The IR graph, and how many decomposed patterns became each fused op. */
+export function onnxGraph(name: string, model: OnnxModel, binding: Binding): { graph: Graph; fused: Record<string, number> } {
   try {
     return lowerGraph(name, model, binding);
   } catch (e) {
@@ -81,15 +84,16 @@ export function onnxGraph(name: string, model: OnnxModel, binding: Binding): Gra
   }
 }
 
-function lowerGraph(name: string, model: OnnxModel, binding: Binding): Graph {
+function lowerGraph(name: string, model: OnnxModel, binding: Binding): { graph: Graph; fused: Record<string, number> } {
   checkOps(model);
   const { values, constant } = foldGraph(model, binding.inputs);
+  const fused = fuseOnnx(model, values, constant);
 
   const b = new GraphBuilder(name, { family: "graph", config: {} });
-  const used = new Set([...model.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
+  const used = new Set([...fused.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
   const lowerer = new Lowerer(b, values, constant, used, model.opsets.get("") ?? 1);
   for (const input of binding.inputs) lowerer.bindInput(input.name, b.input(input.name, isFloat(input.dtype) ? "f32" : "i32", input.shape));
-  for (const node of model.nodes) {
+  for (const node of fused.nodes) {
     if (node.outputs.every((o) => !o || constant.has(o))) continue;
     const key = node.domain ? `${node.domain}:${node.op}` : node.op;
     const lower = Object.hasOwn(LOWERINGS, key) ? LOWERINGS[key] : Object.hasOwn(FUSED_LOWERINGS, key) ? FUSED_LOWERINGS[key] : undefined;
@@ -98,5 +102,5 @@ function lowerGraph(name: string, model: OnnxModel, binding: Binding): Graph {
     lowerer.lower(node, lower);
   }
   for (const output of model.outputs) b.output(lowerer.output(output.name));
-  return b.finish();
+  return { graph: b.finish(), fused: fused.counts };
 }
