@@ -5,6 +5,7 @@
  */
 import type { Attrs, Dim, DType, Node, Shape } from "../../compiler/ir/graph.js";
 import { SeecError } from "../../runtime/errors.js";
+import { float } from "./literals.js";
 import { SEE_BINDINGS } from "./see.js";
 import { TENSOR_BINDINGS } from "./tensor-ops.js";
 
@@ -35,7 +36,7 @@ const count = (shape: Shape): string => {
   const symbolic = shape.filter((d) => typeof d === "string");
   return [...symbolic, ...(fixed !== 1 || symbolic.length === 0 ? [fixed] : [])].join(" * ");
 };
-const float = (x: number): string => (Number.isInteger(x) ? `${x}.0` : String(x));
+
 const n = (attrs: Attrs, key: string) => attrs[key] as number;
 /** An i32 [1] tensor read as a value (e.g. the position input). */
 const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;

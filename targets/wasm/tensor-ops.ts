@@ -6,12 +6,13 @@
  */
 import { createHash } from "node:crypto";
 import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import { heads4 } from "../../compiler/ir/ops/attention.js";
 import { broadcastStrides, stridesOf } from "../../compiler/ir/ops/tensor.js";
 import type { Binding, CallContext } from "./bindings.js";
+import { f32 } from "./literals.js";
 
 const numbers = (shape: Shape): number[] => shape.map((d: Dim) => d as number);
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const f32 = (x: number) => (Number.isInteger(x) ? `<f32>${x}.0` : `<f32>${x}`);
 
 /** Output shape and per-operand strides with neighbouring dimensions merged where every operand allows it. */
 export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
@@ -245,7 +246,24 @@ function reduceFunction(node: Node, c: CallContext): { name: string; source: str
   ].join("\n"));
 }
 
+const attentionBinding: Binding = {
+  kernels: [["attention", "scaledAttention"]],
+  call(node, c) {
+    const [q, k, v] = node.inputs;
+    const [B, Nq, S, H] = heads4(numbers(c.shape(q))), [, Nkv, T] = heads4(numbers(c.shape(k)));
+    const extra = node.inputs.slice(3);
+    const bias = node.attrs.bias ? extra.shift() : undefined, keep = node.attrs.keep ? extra.shift() : undefined;
+    const strided = (t: string | undefined) => (t ? [c.addr(t), ...broadcastStrides(numbers(c.shape(t)), [B, Nq, S, T])] : [0, 0, 0, 0, 0]);
+    return `scaledAttention(${[
+      ...[q, k, v, node.outputs[0]].map((t) => c.addr(t)), B, Nq, Nkv, S, T, H, f32(node.attrs.scale as number),
+      ...strided(bias), ...strided(keep), f32((node.attrs.fill as number) ?? 0),
+      node.attrs.causal ? 1 : 0, f32((node.attrs.causalFill as number) ?? 0),
+    ].join(", ")})`;
+  },
+};
+
 export const TENSOR_BINDINGS: Record<string, Binding> = {
+  ScaledAttention: attentionBinding,
   Map: mapBinding,
   Copy: copyBinding,
   Concat: concatBinding,

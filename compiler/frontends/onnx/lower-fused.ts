@@ -41,19 +41,12 @@ interface Attend {
   causal?: number;
 }
 
-/** softmax(q·kᵀ · scale + biases)·v as [B, Nq, S, H]; grouped K/V heads are repeated to the query heads. */
+/** softmax(q·kᵀ · scale + biases)·v as [B, Nq, S, H], on the fused attention kernel (grouped K/V heads read in place). */
 function attend(l: Lowerer, { q, k, v, scale, biases, causal }: Attend): string {
-  const [B, Nq, S, H] = l.irShape(q);
-  const [, Nkv, T] = l.irShape(k);
-  const repeat = (x: string) => (Nq === Nkv ? x : l.reshape(l.expand(l.reshape(x, [B, Nkv, 1, T, H]), [B, Nkv, Nq / Nkv, T, H]), [B, Nq, T, H]));
-  let scores = l.map("mul", [l.add("MatMul", [q, l.transpose(repeat(k), [0, 1, 3, 2])]), l.scalar(scale)]);
-  for (const bias of biases) scores = l.map("add", [scores, bias]);
-  if (causal !== undefined) {
-    const mask = new Float32Array(S * T);
-    for (let i = 0; i < S; i++) for (let j = 0; j < T; j++) mask[i * T + j] = j > i + T - S ? causal : 0;
-    scores = l.map("add", [scores, l.constantData(mask, [S, T])]);
-  }
-  return l.add("MatMul", [l.softmax(scores), repeat(v)]);
+  let bias: string | undefined;
+  for (const b of biases) bias = bias ? l.map("add", [bias, b]) : b;
+  const attrs = { scale, bias: bias ? 1 : 0, keep: 0, fill: 0, causal: causal === undefined ? 0 : 1, causalFill: causal ?? 0 };
+  return l.add("ScaledAttention", [q, k, v, ...(bias ? [bias] : [])], attrs);
 }
 
 /** A [B, T] key mask (non-zero keeps) as an additive bias [B, 1, 1, T] of 0 or `filter`. */

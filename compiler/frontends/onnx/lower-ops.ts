@@ -363,7 +363,7 @@ const softmaxOp: Lowering = (l, n) => {
   const X = l.shape(n.inputs[0]);
   const axis = axisOf(int(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
   const x = l.ir(n.inputs[0]);
-  if (l.opset < 13) {
+  if (l.opset < 13 && axis !== X.length - 1) {
     // Softmax over the flattened axes from `axis` on.
     return [l.reshape(l.softmax(l.reshape(x, [size(X.slice(0, axis)), size(X.slice(axis))])), X)];
   }

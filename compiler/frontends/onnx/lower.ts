@@ -8,12 +8,14 @@
  * 3. Fuse (fuse.ts): decomposed layer norms, RMS norms and GELUs become the ops they spell.
  * 4. Lower: every remaining node becomes IR ops (lower-ops.ts, lower-fused.ts) reading IR
  *    constants for the folded tensors it uses.
+ * 5. Attention written out op by op becomes ScaledAttention (passes/fuse-attention.ts).
  */
 import { SeecError } from "../../../runtime/errors.js";
 import type { Graph } from "../../ir/graph.js";
 import { GraphBuilder } from "../../ir/builder.js";
 import { checkOps } from "./evaluate.js";
 import { foldGraph } from "./fold.js";
+import { fuseAttention } from "../../passes/fuse-attention.js";
 import { fuseOnnx } from "./fuse.js";
 import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, Lowerer } from "./lower-ops.js";
@@ -102,5 +104,6 @@ function lowerGraph(name: string, model: OnnxModel, binding: Binding): { graph: 
     lowerer.lower(node, lower);
   }
   for (const output of model.outputs) b.output(lowerer.output(output.name));
-  return { graph: b.finish(), fused: fused.counts };
+  const attention = fuseAttention(b.finish());
+  return { graph: attention.graph, fused: { ...fused.counts, ...(attention.fused ? { Attention: attention.fused } : {}) } };
 }

@@ -90,3 +90,73 @@ export const SelfAttention: OpDef = {
     return [{ shape: [T, D], data: out }];
   },
 };
+
+/**
+ * ScaledAttention: softmax(scores)·v per batch and query head, for graphs with static shapes
+ * (attention written out by an imported graph, fused back). q [B, Nq, S, H]; k, v [B, Nkv, T, H]
+ * with Nq a multiple of Nkv (query head h reads kv head floor(h / (Nq / Nkv))); rank-3 operands
+ * [Nq, S, H] are one batch.
+ * scores[b, h, i, j] = q·k · scale, then + bias (if attrs.bias: an input broadcast to [B, Nq, S, T]),
+ * then = fill where keep is 0 (if attrs.keep: an i32 input broadcast likewise), then + causalFill
+ * where j > i + T − S (if attrs.causal). Inputs: q, k, v[, bias][, keep].
+ */
+export const ScaledAttention: OpDef = {
+  infer(inputs, attrs, node) {
+    const [q, k, v] = inputs;
+    if (q.shape.length !== k.shape.length || (q.shape.length !== 3 && q.shape.length !== 4)) fail(node, "q, k and v must all be rank 3 or all rank 4");
+    for (const [n, t] of [["k", k], ["v", v]] as const) expectRank(node, n, t.shape, q.shape.length);
+    const [B, Nq, , H] = heads4(q.shape), [B2, Nkv, T, H2] = heads4(k.shape);
+    if (B !== B2 || H !== H2 || v.shape.some((d, i) => d !== k.shape[i])) fail(node, "q, k and v must agree on batch and head size, and k and v on everything");
+    if (typeof Nq !== "number" || typeof Nkv !== "number" || Nq % Nkv !== 0) fail(node, `query heads (${Nq}) must be a multiple of kv heads (${Nkv})`);
+    if (typeof T !== "number") fail(node, "the key length must be static");
+    const extra = (attrs.bias ? 1 : 0) + (attrs.keep ? 1 : 0);
+    if (inputs.length !== 3 + extra) fail(node, `expected ${3 + extra} inputs`);
+    return [{ dtype: "f32", shape: q.shape }];
+  },
+  run(inputs, attrs) {
+    const [q, k, v] = inputs;
+    const bias = attrs.bias ? inputs[3] : undefined, keep = attrs.keep ? inputs[3 + (attrs.bias ? 1 : 0)] : undefined;
+    const [B, Nq, S, H] = heads4(q.shape) as number[], [, Nkv, T] = heads4(k.shape) as number[];
+    const scale = num(attrs, "scale"), fill = attrs.fill as number, causalFill = attrs.causalFill as number;
+    const at = (t: { shape: number[] }, b: number, h: number, i: number, j: number) => {
+      const s = [B, Nq, S, T].map((_, d) => {
+        const r = t.shape.length - 4 + d;
+        return r < 0 || t.shape[r] === 1 ? 0 : t.shape.slice(r + 1).reduce((a, x) => a * x, 1);
+      });
+      return b * s[0] + h * s[1] + i * s[2] + j * s[3];
+    };
+    const out = new Float32Array(B * Nq * S * H);
+    const qs = f32(q), ks = f32(k), vs = f32(v);
+    const scores = new Float64Array(T);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < Nq; h++) {
+        const kv = (b * Nkv + Math.floor(h / (Nq / Nkv))) * T * H;
+        for (let i = 0; i < S; i++) {
+          const qo = ((b * Nq + h) * S + i) * H;
+          for (let j = 0; j < T; j++) {
+            let dot = 0;
+            for (let d = 0; d < H; d++) dot += qs[qo + d] * ks[kv + j * H + d];
+            let s = Math.fround(dot * scale);
+            if (bias) s += bias.data[at(bias, b, h, i, j)];
+            if (keep && keep.data[at(keep, b, h, i, j)] === 0) s = fill;
+            if (attrs.causal && j > i + T - S) s += causalFill;
+            scores[j] = s;
+          }
+          const max = Math.max(...scores);
+          let sum = 0;
+          for (let j = 0; j < T; j++) sum += scores[j] = max === -Infinity ? 0 : Math.exp(scores[j] - max);
+          for (let d = 0; d < H; d++) {
+            let acc = 0;
+            for (let j = 0; j < T; j++) acc += scores[j] * vs[kv + j * H + d];
+            out[qo + d] = acc / sum;
+          }
+        }
+      }
+    return [{ shape: q.shape, data: out }];
+  },
+};
+
+/** [B, N, S, H], or a rank-3 [N, S, H] as one batch. */
+export function heads4<D>(shape: readonly D[]): D[] {
+  return shape.length === 3 ? [1 as D, ...shape] : [...shape];
+}

@@ -1,6 +1,6 @@
 /** The op registry: every op seec knows, by name. Backends render exactly these. */
 import { SeecError } from "../../../runtime/errors.js";
-import { Attention, SelfAttention } from "./attention.js";
+import { Attention, ScaledAttention, SelfAttention } from "./attention.js";
 import { Add, AddRows, MeanRows, Relu, SwiGLU, Tanh } from "./elementwise.js";
 import { EntangledEmbedding, EntangledLogits, EntangledTable } from "./entangled.js";
 import { Gather, LastRow } from "./indexing.js";
@@ -12,7 +12,7 @@ import { Concat, Copy, Map, MatMul, Reduce, Softmax } from "./tensor.js";
 
 export const OPS: Readonly<Record<string, OpDef>> = {
   Add, AddRows, Attention, Concat, Copy, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, L2Normalize, LastRow, LayerNorm,
-  Linear, Map, MatMul, MeanRows, QLinear, Reduce, Relu, RMSNorm, RoPE, SelfAttention, Softmax, SwiGLU, Tanh,
+  Linear, Map, MatMul, MeanRows, QLinear, Reduce, Relu, RMSNorm, RoPE, ScaledAttention, SelfAttention, Softmax, SwiGLU, Tanh,
 };
 
 export function opDef(op: string): OpDef {

@@ -54,3 +54,48 @@ export function selfAttention(q: usize, k: usize, v: usize, out: usize, T: i32, 
   }
   scaleBy(out, <f32>1.0 / sum, headDim);
 }
+
+/**
+ * Attention over heads for graphs with static shapes (ScaledAttention): q [B, Nq, S, H], k and v
+ * [B, Nkv, T, H]. Each query row runs an online softmax over the keys of
+ *   q·k · scale (+ bias, read with element strides b0..b3) (= fill where keep is 0, strides k0..k3)
+ *   (+ causalFill past the causal diagonal, j > i + T − S; with −∞ those keys are skipped).
+ * bias and keep are 0 when absent.
+ */
+export function scaledAttention(
+  q: usize, k: usize, v: usize, y: usize, B: i32, Nq: i32, Nkv: i32, S: i32, T: i32, H: i32, scale: f32,
+  bias: usize, b0: i32, b1: i32, b2: i32, b3: i32,
+  keep: usize, k0: i32, k1: i32, k2: i32, k3: i32, fill: f32,
+  causal: i32, causalFill: f32,
+): void {
+  const group = Nq / Nkv;
+  const skipCausal = causal != 0 && causalFill == -Infinity;
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Nq; h++) {
+      const keys = k + at((b * Nkv + h / group) * T * H), values = v + at((b * Nkv + h / group) * T * H);
+      for (let i = 0; i < S; i++) {
+        const qi = q + at(((b * Nq + h) * S + i) * H), out = y + at(((b * Nq + h) * S + i) * H);
+        memory.fill(out, 0, at(H));
+        const last = skipCausal ? min(T, i + T - S + 1) : T;
+        let max = -Infinity as f32;
+        let sum: f32 = 0;
+        for (let j = 0; j < last; j++) {
+          let s = dot(qi, keys + at(j * H), H) * scale;
+          if (bias) s += load<f32>(bias + at(b * b0 + h * b1 + i * b2 + j * b3));
+          if (keep && load<i32>(keep + at(b * k0 + h * k1 + i * k2 + j * k3)) == 0) s = fill;
+          if (causal && j > i + T - S) s += causalFill;
+          if (s == -Infinity) continue;
+          if (s > max) {
+            const rescale = Mathf.exp(max - s);
+            sum *= rescale;
+            scaleBy(out, rescale, H);
+            max = s;
+          }
+          const p = Mathf.exp(s - max);
+          sum += p;
+          axpy(out, values + at(j * H), p, H);
+        }
+        scaleBy(out, <f32>1.0 / sum, H);
+      }
+    }
+}
