@@ -1,0 +1,126 @@
+// stories260K: seec (wasm-simd, wasm-relaxed) against ONNX Runtime Web (wasm, 1 thread) and ONNX
+// Runtime Node (native CPU, 1 thread), all running the same graph: seec's IR written out with
+// export-onnx. Prefill of 1, 32 and 128 tokens; decode of 128 tokens with the KV cache. One
+// process, engines interleaved in every round, median and min of the rounds; speedups are the
+// rival's time ÷ seec's.
+// Usage: node bench/run.mjs bench/stories-vs-ort.ts [--rounds n]   (writes bench/results/stories-vs-ort.json)
+import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import v8 from "node:v8";
+import { build } from "../compiler/build.js";
+import { loadModel } from "../compiler/frontends/load.js";
+import { exportOnnx } from "../targets/onnx/export.js";
+import { load } from "../runtime/index.js";
+
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+
+const shared = resolve(process.env.SEEC_SHARED ?? "../shared");
+const model = join(shared, "models/llama2c/stories260K.bin"), tokenizer = join(shared, "models/llama2c/tok512.bin");
+const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 7;
+const work = await mkdtemp(join(tmpdir(), "seec-bench-"));
+
+// One chunk takes the longest prompt, so prefill is one call on every engine.
+const maxChunk = 128;
+await build({ model, tokenizer, target: "wasm-simd", maxChunk, out: join(work, "simd") });
+await build({ model, tokenizer, target: "wasm-relaxed", maxChunk, out: join(work, "relaxed") });
+const seecSimd = await load(join(work, "simd"));
+const seecRelaxed = await load(join(work, "relaxed"));
+const onnxFile = join(work, "stories260K.onnx");
+writeFileSync(onnxFile, exportOnnx((await loadModel({ model, tokenizer, maxChunk })).graph, "bench"));
+
+const ortNode = await import("onnxruntime-node");
+const ortWeb = await import("onnxruntime-web");
+ortWeb.env.wasm.numThreads = 1;
+const nodeSession = await ortNode.InferenceSession.create(onnxFile, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential" });
+const webSession = await ortWeb.InferenceSession.create(onnxFile, { executionMode: "sequential" });
+
+const tokens = (n: number, from = 0) => Int32Array.from({ length: n }, (_, i) => ((from + i) * 37) % 500 + 3);
+
+interface Engine {
+  name: string;
+  /** Runs `ids` at positions pos.., continuing the engine's cache (reset when pos = 0). */
+  run(ids: Int32Array, pos: number): Promise<void>;
+}
+
+function seecEngine(name: string, m: Awaited<ReturnType<typeof load>>): Engine {
+  if (m.backend !== name) throw new Error(`expected backend ${name}, got ${m.backend}`);
+  return { name, run: async (ids, pos) => void m.run({ tokens: ids, pos: Int32Array.of(pos) }) };
+}
+
+type Ort = typeof ortNode | typeof ortWeb;
+type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
+function ortEngine(name: string, ort: Ort, session: Session): Engine {
+  const cacheNames = session.inputNames.filter((n) => n !== "tokens" && n !== "pos");
+  const shape = (session.inputMetadata.find((m) => m.name === cacheNames[0]) as unknown as { shape: number[] }).shape;
+  let caches: Record<string, unknown> = {};
+  return {
+    name,
+    async run(ids, pos) {
+      if (pos === 0) caches = Object.fromEntries(cacheNames.map((n) => [n, new ort.Tensor("float32", new Float32Array(shape[0] * shape[1]), shape)]));
+      const r = await session.run({ tokens: new ort.Tensor("int32", ids, [ids.length]), pos: new ort.Tensor("int32", Int32Array.of(pos), [1]), ...caches } as never);
+      caches = Object.fromEntries(cacheNames.map((n) => [n, r[`${n}.next`]]));
+    },
+  };
+}
+
+const engines = [seecEngine("wasm-simd", seecSimd), seecEngine("wasm-relaxed", seecRelaxed), ortEngine("ort-web", ortWeb, webSession), ortEngine("ort-node", ortNode, nodeSession)];
+
+const phases: { name: string; measure(e: Engine): Promise<number> }[] = [
+  ...[1, 32, 128].map((P) => ({
+    name: `prefill ${P}`,
+    async measure(e: Engine) {
+      const t0 = performance.now();
+      await e.run(tokens(P), 0);
+      return performance.now() - t0;
+    },
+  })),
+  {
+    name: "decode 128 (ms/token)",
+    async measure(e: Engine) {
+      await e.run(tokens(1), 0);
+      const t0 = performance.now();
+      for (let pos = 1; pos <= 128; pos++) await e.run(tokens(1, pos), pos);
+      return (performance.now() - t0) / 128;
+    },
+  },
+];
+
+const samples = new Map<string, number[]>();
+for (let round = 0; round <= rounds; round++)
+  for (const phase of phases)
+    for (const e of engines) {
+      const ms = await phase.measure(e);
+      if (round > 0) samples.set(`${phase.name}|${e.name}`, [...(samples.get(`${phase.name}|${e.name}`) ?? []), ms]); // round 0 warms up
+    }
+
+const stat = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)], min: s[0] };
+};
+const rows = phases.map((p) => {
+  const t = Object.fromEntries(engines.map((e) => [e.name, stat(samples.get(`${p.name}|${e.name}`)!)]));
+  return {
+    phase: p.name,
+    ms: t,
+    speedup: {
+      simdVsWeb: t["ort-web"].median / t["wasm-simd"].median,
+      relaxedVsWeb: t["ort-web"].median / t["wasm-relaxed"].median,
+      simdVsNode: t["ort-node"].median / t["wasm-simd"].median,
+      relaxedVsNode: t["ort-node"].median / t["wasm-relaxed"].median,
+    },
+  };
+});
+
+const f = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
+console.log(`stories260K, ${rounds} rounds, median ms (min); speedup = rival ÷ seec`);
+console.log("| phase | seec wasm-simd | seec wasm-relaxed | ORT web (wasm) | ORT node (CPU) | simd vs web | relaxed vs web | simd vs node | relaxed vs node |");
+console.log("|---|---|---|---|---|---|---|---|---|");
+for (const r of rows)
+  console.log(
+    `| ${r.phase} | ${["wasm-simd", "wasm-relaxed", "ort-web", "ort-node"].map((e) => `${f(r.ms[e].median)} (${f(r.ms[e].min)})`).join(" | ")} | ` +
+      `${[r.speedup.simdVsWeb, r.speedup.relaxedVsWeb, r.speedup.simdVsNode, r.speedup.relaxedVsNode].map((x) => `${x.toFixed(2)}x`).join(" | ")} |`,
+  );
+mkdirSync("bench/results", { recursive: true });
+writeFileSync("bench/results/stories-vs-ort.json", `${JSON.stringify({ model: "stories260K", rounds, maxChunk, node: process.version, rows }, null, 2)}\n`);
