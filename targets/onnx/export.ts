@@ -234,7 +234,12 @@ const WRITERS: Record<string, Lower> = {
     const x = w.in(n.inputs[0]);
     return w.op("Add", [x, w.op("Slice", [w.in(n.inputs[1]), w.i64([0]), w.rows(x), w.i64([0])])]);
   },
-  MeanRows: (w, n) => w.op("ReduceMean", [w.in(n.inputs[0])], { axes: [0], keepdims: 1 }),
+  MeanRows: (w, n) => {
+    // sum / max(T, 1): zeros for no rows, as seec defines it (and ReduceMean over none is not safe in every runtime).
+    const x = w.in(n.inputs[0]);
+    const rows = w.op("Max", [w.op("Cast", [w.rows(x)], { to: FLOAT }), w.f32([1])]);
+    return w.op("Div", [w.op("ReduceSum", [x, w.i64([0])], { keepdims: 1 }), rows]);
+  },
   RoPE: (w, n) => {
     const [x, pos, cos, sin] = n.inputs;
     const half = attr(n, "headDim") / 2;

@@ -61,6 +61,23 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
     expect(worst).toBeLessThan(1e-4);
   }, 120_000);
 
+  it("USE-Lite (the TF.js frontend): ONNX Runtime gives seec's embeddings", async () => {
+    const { USE_DIR } = await import("../helpers/use-lite.js");
+    expect((await seec("export-onnx", USE_DIR, "-o", join(work, "use.onnx"))).code).toBe(0);
+    expect((await seec("build", USE_DIR, "-o", join(work, "use"))).code).toBe(0);
+    const model = await load(join(work, "use"));
+    const session = await ort.InferenceSession.create(join(work, "use.onnx"), { intraOpNumThreads: 1 });
+    let worst = 0;
+    // (An empty text is left out: onnxruntime-node 1.30 dies with SIGFPE on a zero-length sequence.)
+    for (const text of ["A man is playing a guitar.", "Two dogs run across the snowy field, chasing a ball."]) {
+      const ids = Int32Array.from((model.tokenizer as { encode(t: string): number[] }).encode(text));
+      const want = model.embed([text])[0];
+      const got = (await session.run({ tokens: new ort.Tensor("int32", ids, [ids.length]) })).embedding.data as Float32Array;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]));
+    }
+    expect(worst).toBeLessThan(1e-5);
+  }, 120_000);
+
   it("refuses IR ops it cannot write yet, naming the op, and writes nothing", async () => {
     const graph = sharedPath("onnx/onnx_node_tests/test_gelu_default_2_expanded/model.onnx");
     if (!graph) return;
