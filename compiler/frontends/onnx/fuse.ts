@@ -1,5 +1,5 @@
 /**
- * Fusion: the decomposed forms exporters write for layer norm, RMS norm and GELU become the one
+ * Fusion: the decomposed forms exporters write for layer norm, RMS norm and GELU (erf and tanh) become the one
  * op they spell (LayerNormalization, RMSNormalization, Gelu), so they lower to seec's fused
  * kernels. Runs after folding, so epsilons, exponents and axes are known constants.
  *
@@ -205,7 +205,31 @@ function rmsNorm(g: PatternGraph, sq: OnnxNode): Match {
   return { remove: [sq, ...rm.nodes, ...norm, ...a.nodes], node: { name: `${sq.name}/RMSNormalization`, op: "RMSNormalization", domain: "", inputs: [x, a.scale], outputs: [a.out], attrs: { axis: -1, epsilon: rm.epsilon } } };
 }
 
-/** x · ½ · (1 + erf(x / √2)), the factors in either order. */
+/** x · ½ · phi with phi = 1 + erf(x / √2) (or the tanh form), the factors in either order: the nodes and the result. */
+function halfTimes(g: PatternGraph, x: string, one: OnnxNode): { nodes: OnnxNode[]; out: string } | undefined {
+  const phi = one.outputs[0];
+  const last = g.only(phi, "Mul");
+  if (!last) return undefined;
+  const partner = g.other(last, phi)!;
+  if (partner === x) {
+    // (x · phi) · ½
+    const outer = g.only(last.outputs[0], "Mul");
+    return outer && near(g.scalar(g.other(outer, last.outputs[0]) ?? ""), 0.5) ? { nodes: [last, outer], out: outer.outputs[0] } : undefined;
+  }
+  // (x · ½) · phi
+  const half = g.producer(partner);
+  const other = half && g.other(half, x);
+  if (half?.op === "Mul" && !half.domain && g.only(half.outputs[0], "Mul") === last && other && near(g.scalar(other), 0.5)) return { nodes: [half, last], out: last.outputs[0] };
+  return undefined;
+}
+
+/** 1 + f, read only by the node that follows: the Add (or Sum) node. */
+function plusOne(g: PatternGraph, f: string): OnnxNode | undefined {
+  const plus = g.only(f, "Add", "Sum");
+  return plus && plus.inputs.length === 2 && near(g.scalar(g.other(plus, f) ?? ""), 1) ? plus : undefined;
+}
+
+/** x · ½ · (1 + erf(x / √2)). */
 function gelu(g: PatternGraph, erf: OnnxNode): Match {
   if (erf.op !== "Erf" || erf.domain) return undefined;
   const scaled = g.producer(erf.inputs[0]);
@@ -213,31 +237,36 @@ function gelu(g: PatternGraph, erf: OnnxNode): Match {
   const x = scaled.op === "Div" && near(g.scalar(scaled.inputs[1]), Math.SQRT2) ? scaled.inputs[0]
     : scaled.op === "Mul" ? [0, 1].map((i) => (near(g.scalar(scaled.inputs[1 - i]), Math.SQRT1_2) ? scaled.inputs[i] : undefined)).find(Boolean)
     : undefined;
-  if (!x) return undefined;
-  const plus = g.only(erf.outputs[0], "Add", "Sum");
-  if (!plus || plus.inputs.length !== 2 || !near(g.scalar(g.other(plus, erf.outputs[0]) ?? ""), 1)) return undefined;
-  const phi = plus.outputs[0];
-  const last = g.only(phi, "Mul");
-  if (!last) return undefined;
-  const partner = g.other(last, phi)!;
-  const half = g.producer(partner);
-  let remove: OnnxNode[] | undefined;
-  if (partner === x) {
-    // (x · phi) · ½
-    const outer = g.only(last.outputs[0], "Mul");
-    if (outer && near(g.scalar(g.other(outer, last.outputs[0]) ?? ""), 0.5)) remove = [scaled, erf, plus, last, outer];
-  } else if (half?.op === "Mul" && !half.domain && g.only(half.outputs[0], "Mul") === last) {
-    // (x · ½) · phi
-    const other = g.other(half, x);
-    if (other && near(g.scalar(other), 0.5)) remove = [half, scaled, erf, plus, last];
+  const plus = x && plusOne(g, erf.outputs[0]);
+  const tail = plus && halfTimes(g, x, plus);
+  if (!x || !plus || !tail) return undefined;
+  return { remove: [scaled, erf, plus, ...tail.nodes], node: { name: `${erf.name}/Gelu`, op: "Gelu", domain: "", inputs: [x], outputs: [tail.out], attrs: {} } };
+}
+
+/** x · ½ · (1 + tanh(√(2/π) · (x + 0.044715 · x³))), GPT-2's GELU. */
+function geluTanh(g: PatternGraph, tanh: OnnxNode): Match {
+  if (tanh.op !== "Tanh" || tanh.domain) return undefined;
+  const outer = g.producer(tanh.inputs[0]);
+  const inner = outer?.op === "Mul" && g.only(outer.outputs[0], "Tanh") === tanh ? [0, 1].map((i) => (near(g.scalar(outer.inputs[1 - i]), Math.sqrt(2 / Math.PI)) ? outer.inputs[i] : undefined)).find(Boolean) : undefined;
+  const sum = inner ? g.producer(inner) : undefined;
+  if (!outer || !sum || sum.op !== "Add" || g.only(sum.outputs[0], "Mul") !== outer) return undefined;
+  for (const [x, cubic] of [[sum.inputs[0], sum.inputs[1]], [sum.inputs[1], sum.inputs[0]]]) {
+    const scale = g.producer(cubic);
+    const cube = scale?.op === "Mul" ? g.producer([0, 1].map((i) => (near(g.scalar(scale.inputs[1 - i]), 0.044715) ? scale.inputs[i] : "")).find(Boolean) ?? "") : undefined;
+    if (!scale || !cube || cube.op !== "Pow" || cube.inputs[0] !== x || g.scalar(cube.inputs[1]) !== 3) continue;
+    if (g.only(cube.outputs[0], "Mul") !== scale || g.only(scale.outputs[0], "Add") !== sum) continue;
+    const plus = plusOne(g, tanh.outputs[0]);
+    const tail = plus && halfTimes(g, x, plus);
+    if (!plus || !tail) return undefined;
+    const remove = [cube, scale, sum, outer, tanh, plus, ...tail.nodes];
+    return { remove, node: { name: `${tanh.name}/Gelu`, op: "Gelu", domain: "", inputs: [x], outputs: [tail.out], attrs: { approximate: "tanh" } } };
   }
-  if (!remove) return undefined;
-  const out = remove.includes(last) && partner === x ? remove[remove.length - 1].outputs[0] : last.outputs[0];
-  return { remove, node: { name: `${erf.name}/Gelu`, op: "Gelu", domain: "", inputs: [x], outputs: [out], attrs: {} } };
+  return undefined;
 }
 
 const PATTERNS: [string, (g: PatternGraph, n: OnnxNode) => Match][] = [
   ["LayerNormalization", layerNorm],
   ["RMSNormalization", rmsNorm],
   ["Gelu", gelu],
+  ["Gelu", geluTanh],
 ];
