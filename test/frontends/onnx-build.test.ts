@@ -1,7 +1,7 @@
 // Every shared ONNX graph, compiled by `seec build` for wasm-simd and run by the artifact's runtime,
 // gives ONNX Runtime's outputs for the same inputs: the stored ones (test_data_set_0, computed by
 // onnxruntime-node 1.30 CPU), or live ones from onnxruntime-node for the graph that has none.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
@@ -14,19 +14,11 @@ import { load } from "../../runtime/index.js";
 import type { Feeds } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
+import { graphDirs, halfStep } from "../helpers/onnx.js";
 import { sharedPath } from "../helpers/shared.js";
 
 const ONNX = sharedPath("onnx");
 
-function graphDirs(root: string): string[] {
-  const found: string[] = [];
-  const walk = (d: string) => {
-    if (existsSync(join(d, "model.onnx"))) found.push(d.slice(root.length + 1));
-    for (const e of readdirSync(d)) if (statSync(join(d, e)).isDirectory()) walk(join(d, e));
-  };
-  walk(root);
-  return found.sort();
-}
 
 /** What a caller feeds for an ONNX tensor: BigInt64Array for int64, Uint8Array for bool, Float32Array for floats. */
 function feed(t: OnnxTensor): Feeds[string] {
@@ -35,7 +27,6 @@ function feed(t: OnnxTensor): Feeds[string] {
   return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
 }
 
-const halfStep = (x: number) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x) || 2 ** -14)), -14) - 10);
 
 /**
  * Largest |got − want|, failing where it exceeds 1e-4 and 1e-3 |want|. In a graph that computes in

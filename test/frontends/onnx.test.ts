@@ -1,6 +1,6 @@
 // The ONNX frontend's reader and reference ops, on graphs other people's exporters wrote
 // (../shared/onnx), against the outputs ONNX Runtime gave for the same inputs.
-import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
@@ -9,26 +9,14 @@ import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js"
 import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import { SeecError } from "../../runtime/errors.js";
 import { tmpDir } from "../helpers/compile.js";
+import { graphDirs, halfStep } from "../helpers/onnx.js";
 import { sharedPath } from "../helpers/shared.js";
 
 const { onnx } = onnxProto;
 const ONNX = sharedPath("onnx");
 
-/** Graphs whose ops seec does not read yet, and the op types the error must name. */
-const NOT_YET: Record<string, string[]> = {};
 
-function graphDirs(root: string): string[] {
-  const found: string[] = [];
-  const walk = (d: string) => {
-    if (existsSync(join(d, "model.onnx"))) found.push(d.slice(root.length + 1));
-    for (const e of readdirSync(d)) if (statSync(join(d, e)).isDirectory()) walk(join(d, e));
-  };
-  walk(root);
-  return found.sort();
-}
 
-/** float16's spacing at x's magnitude. */
-const halfStep = (x: number) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x) || 2 ** -14)), -14) - 10);
 
 /**
  * |got - want| <= 1e-4 or <= 1e-3 |want| element by element; returns the largest absolute
@@ -53,7 +41,7 @@ describe.skipIf(!ONNX)("ONNX graphs from real exporters, evaluated by seec's ref
 
   it("finds the shared graphs", () => expect(dirs.length).toBeGreaterThanOrEqual(16));
 
-  for (const dir of dirs.filter((d) => !(d in NOT_YET) && existsSync(join(ONNX!, d, "test_data_set_0")))) {
+  for (const dir of dirs.filter((d) => existsSync(join(ONNX!, d, "test_data_set_0")))) {
     it(`${dir}: outputs match ONNX Runtime's`, async () => {
       const model = await readOnnx(join(ONNX!, dir, "model.onnx"));
       const data = join(ONNX!, dir, "test_data_set_0");
@@ -65,19 +53,6 @@ describe.skipIf(!ONNX)("ONNX graphs from real exporters, evaluated by seec's ref
     });
   }
 
-  for (const [dir, ops] of Object.entries(NOT_YET))
-    it(`${dir}: refused with every op seec lacks named`, async () => {
-      const model = await readOnnx(join(ONNX!, dir, "model.onnx"));
-      const e = (() => {
-        try {
-          evaluateOnnx(model, new Map());
-        } catch (x) {
-          return x as SeecError;
-        }
-      })();
-      expect(e?.code).toBe("unsupported.onnx_op");
-      for (const op of ops) expect(e?.message).toContain(op);
-    });
 
   it("reads fp16 weights from external data (model.onnx.data)", async () => {
     const model = await readOnnx(join(ONNX!, "llama_tiny_fp16_genai_builder", "model.onnx"));

@@ -74,6 +74,24 @@ function maskBias(mask: OnnxTensor | undefined, S: number, T: number, filter: nu
   fail(ctx, `attention mask of shape [${mask.shape.join(", ")}] is not supported (2D or 3D raw masks are)`);
 }
 
+/**
+ * The attention both com.microsoft ops compute once heads and cache are in place: scale (default
+ * 1/√H), a raw or key-padding mask and causality (unidirectional) as mask_filter_value, and an
+ * additive attention bias.
+ */
+function attendMasked(q: OnnxTensor, keys: OnnxTensor, vals: OnnxTensor, mask: OnnxTensor | undefined, attentionBias: OnnxTensor | undefined, ctx: OpContext): OnnxTensor {
+  const [B, heads, S, H] = q.shape, T = keys.shape[2];
+  const filter = typeof ctx.attrs.mask_filter_value === "number" ? ctx.attrs.mask_filter_value : -10000;
+  const causal = int(ctx, "unidirectional", 0) === 1;
+  const fromMask = maskBias(mask, S, T, filter, ctx);
+  const extra = attentionBias && broadcastIndex(attentionBias.shape, [B, heads, S, T]);
+  return attend({
+    q, k: keys, v: vals, dtype: q.dtype,
+    scale: typeof ctx.attrs.scale === "number" ? ctx.attrs.scale : 1 / Math.sqrt(H),
+    bias: (b, h, i, j) => (causal && j > i + T - S ? filter : 0) + fromMask(b, h, i, j) + (extra ? attentionBias!.data[extra[((b * heads + h) * S + i) * T + j]] : 0),
+  });
+}
+
 /** Packed QKV projection, heads, past [2, B, N, P, H] → output [B, S, N·H] and present. */
 const Attention: OpImpl = ([x, weights, bias, maskIndex, past, attentionBias], ctx) => {
   const X = need(x, ctx, "input"), Wt = need(weights, ctx, "weights");
@@ -90,16 +108,7 @@ const Attention: OpImpl = ([x, weights, bias, maskIndex, past, attentionBias], c
   const [q, k, v] = [part(0, sizes[0]), part(sizes[0], sizes[1]), part(sizes[0] + sizes[1], sizes[2])];
   const [pk, pv] = past && past.shape[3] > 0 ? [0, 1].map((i) => ({ ...past, shape: past.shape.slice(1), data: past.data.subarray(i * size(past.shape.slice(1)), (i + 1) * size(past.shape.slice(1))) })) : [undefined, undefined];
   const keys = appendCache(pk, k), vals = appendCache(pv, v);
-  const T = keys.shape[2], H = q.shape[3];
-  const filter = typeof ctx.attrs.mask_filter_value === "number" ? ctx.attrs.mask_filter_value : -10000;
-  const causal = int(ctx, "unidirectional", 0) === 1;
-  const fromMask = maskBias(maskIndex, S, T, filter, ctx);
-  const extra = attentionBias && broadcastIndex(attentionBias.shape, [B, heads, S, T]);
-  const y = attend({
-    q, k: keys, v: vals, dtype: X.dtype,
-    scale: typeof ctx.attrs.scale === "number" ? ctx.attrs.scale : 1 / Math.sqrt(H),
-    bias: (b, h, i, j) => (causal && j > i + T - S ? filter : 0) + fromMask(b, h, i, j) + (extra ? attentionBias!.data[extra[((b * heads + h) * S + i) * T + j]] : 0),
-  });
+  const y = attendMasked(q, keys, vals, maskIndex, attentionBias, ctx);
   const present = tensor(X.dtype, [2, ...keys.shape]);
   present.data.set(keys.data, 0);
   present.data.set(vals.data, keys.data.length);
@@ -117,16 +126,7 @@ const MultiHeadAttention: OpImpl = ([query, key, value, bias, keyPadding, attent
     return x.shape.length === 4 ? x : splitHeads(x, heads);
   };
   const keys = appendCache(pastKey, k4(key, "key")), vals = appendCache(pastValue, k4(value, "value"));
-  const [B, , S, H] = q.shape, T = keys.shape[2];
-  const filter = typeof ctx.attrs.mask_filter_value === "number" ? ctx.attrs.mask_filter_value : -10000;
-  const causal = int(ctx, "unidirectional", 0) === 1;
-  const fromMask = maskBias(keyPadding, S, T, filter, ctx);
-  const extra = attentionBias && broadcastIndex(attentionBias.shape, [B, heads, S, T]);
-  const y = attend({
-    q, k: keys, v: vals, dtype: Q.dtype,
-    scale: typeof ctx.attrs.scale === "number" ? ctx.attrs.scale : 1 / Math.sqrt(H),
-    bias: (b, h, i, j) => (causal && j > i + T - S ? filter : 0) + fromMask(b, h, i, j) + (extra ? attentionBias!.data[extra[((b * heads + h) * S + i) * T + j]] : 0),
-  });
+  const y = attendMasked(q, keys, vals, keyPadding, attentionBias, ctx);
   return [mergeHeads(y), keys, vals];
 };
 

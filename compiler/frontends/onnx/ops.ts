@@ -6,7 +6,7 @@
  */
 import { SeecError } from "../../../runtime/errors.js";
 import type { OnnxAttr } from "./read.js";
-import { erf } from "../../ir/ops/tensor.js";
+import { broadcastShapes, erf, stridesOf } from "../../ir/ops/tensor.js";
 import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
 import { DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
@@ -23,11 +23,6 @@ export interface OpContext {
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  for (let i = shape.length - 1, k = 1; i >= 0; i--) (s[i] = k), (k *= shape[i]);
-  return s;
-}
 
 export function fail(ctx: OpContext, message: string): never {
   throw new SeecError("input.onnx", message, { at: `node ${ctx.node}` });
@@ -43,18 +38,9 @@ export const ints = (ctx: OpContext, key: string): number[] | undefined => (Arra
 const values = (t: OnnxTensor | undefined): number[] | undefined => (t ? Array.from(t.data) : undefined);
 const axis = (a: number, rank: number) => (a < 0 ? a + rank : a);
 
-/** The broadcast shape of several shapes (numpy rules). */
+/** The broadcast shape of several shapes (numpy rules); shapes that do not broadcast are the model's error. */
 export function broadcastShape(shapes: readonly (readonly number[])[], ctx: OpContext): number[] {
-  const rank = Math.max(...shapes.map((s) => s.length));
-  return Array.from({ length: rank }, (_, i) => {
-    let d = 1;
-    for (const s of shapes) {
-      const k = s[i - rank + s.length] ?? 1;
-      if (k !== 1 && d !== 1 && k !== d) fail(ctx, `shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast`);
-      if (k !== 1) d = k;
-    }
-    return d;
-  });
+  return broadcastShapes(shapes, (message) => fail(ctx, message));
 }
 
 /** For each element of `out`, the flat index into a tensor of `shape` broadcast to it. */
@@ -136,21 +122,26 @@ function reshapeTo(t: OnnxTensor, shape: number[]): OnnxTensor {
   return { dtype: t.dtype, shape, data: t.data };
 }
 
-/** Copies the box [starts, starts + shape) with `steps` out of t. */
-function sliceBox(t: OnnxTensor, starts: number[], steps: number[], shape: number[]): OnnxTensor {
+/** y[i] = t[offset + Σ i_d · strides[d]] over `shape`: a strided view of t, copied. */
+function view(t: OnnxTensor, shape: number[], strides: number[], offset = 0): OnnxTensor {
   const out = tensor(t.dtype, shape);
-  const s = stridesOf(t.shape);
   const os = stridesOf(shape);
   for (let i = 0; i < out.data.length; i++) {
-    let r = i, k = 0;
+    let r = i, k = offset;
     for (let d = 0; d < shape.length; d++) {
       const c = Math.floor(r / os[d]);
       r -= c * os[d];
-      k += (starts[d] + c * steps[d]) * s[d];
+      k += c * strides[d];
     }
     out.data[i] = t.data[k];
   }
   return out;
+}
+
+/** The box [starts, starts + shape) with `steps` out of t. */
+function sliceBox(t: OnnxTensor, starts: number[], steps: number[], shape: number[]): OnnxTensor {
+  const s = stridesOf(t.shape);
+  return view(t, shape, s.map((st, d) => st * steps[d]), starts.reduce((a, b, d) => a + b * s[d], 0));
 }
 
 export function matmul(a: OnnxTensor, b: OnnxTensor, ctx: OpContext): OnnxTensor {
@@ -179,20 +170,8 @@ export function matmul(a: OnnxTensor, b: OnnxTensor, ctx: OpContext): OnnxTensor
 }
 
 function transpose(t: OnnxTensor, perm: number[]): OnnxTensor {
-  const shape = perm.map((p) => t.shape[p]);
   const s = stridesOf(t.shape);
-  const out = tensor(t.dtype, shape);
-  const os = stridesOf(shape);
-  for (let i = 0; i < out.data.length; i++) {
-    let r = i, k = 0;
-    for (let d = 0; d < shape.length; d++) {
-      const c = Math.floor(r / os[d]);
-      r -= c * os[d];
-      k += c * s[perm[d]];
-    }
-    out.data[i] = t.data[k];
-  }
-  return out;
+  return view(t, perm.map((p) => t.shape[p]), perm.map((p) => s[p]));
 }
 
 /** Normalizes x over its axes from `axis` on; returns (x - mean) / sqrt(var + eps) (or x / rms). */
@@ -417,19 +396,10 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Tile: ([x, repeats], ctx) => {
     const t = need(x, ctx, "input");
     const reps = values(repeats) ?? [];
-    const shape = t.shape.map((d, i) => d * reps[i]);
-    const out = tensor(t.dtype, shape);
-    const os = stridesOf(shape), s = stridesOf(t.shape);
-    for (let i = 0; i < out.data.length; i++) {
-      let r = i, k = 0;
-      for (let d = 0; d < shape.length; d++) {
-        const c = Math.floor(r / os[d]);
-        r -= c * os[d];
-        k += (c % t.shape[d]) * s[d];
-      }
-      out.data[i] = t.data[k];
-    }
-    return [out];
+    // [r0, d0, r1, d1, ...] read with stride 0 over each repeat is the tiled tensor.
+    const s = stridesOf(t.shape);
+    const tiled = view(t, t.shape.flatMap((d, i) => [reps[i], d]), t.shape.flatMap((_, i) => [0, s[i]]));
+    return [{ ...tiled, shape: t.shape.map((d, i) => d * reps[i]) }];
   },
   Range: ([start, limit, delta], ctx) => {
     const [s, l, d] = [start, limit, delta].map((t, i) => need(t, ctx, `input ${i}`).data[0]);

@@ -26,13 +26,18 @@ export function broadcastStrides(shape: readonly number[], out: readonly number[
   return out.map((_, d) => (d < offset || shape[d - offset] === 1 ? 0 : s[d - offset]));
 }
 
-export function broadcastShapes(shapes: readonly (readonly number[])[], node: string): number[] {
+/** The broadcast shape of several shapes (numpy rules); `node` names the IR node, or a callback raises the caller's own error. */
+export function broadcastShapes(shapes: readonly (readonly number[])[], node: string | ((message: string) => never)): number[] {
   const rank = Math.max(...shapes.map((s) => s.length));
   return Array.from({ length: rank }, (_, i) => {
     let d = 1;
     for (const s of shapes) {
       const k = s[i - rank + s.length] ?? 1;
-      if (k !== 1 && d !== 1 && k !== d) fail(node, `shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast`);
+      if (k !== 1 && d !== 1 && k !== d) {
+        const message = `shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast`;
+        if (typeof node === "string") fail(node, message);
+        node(message);
+      }
       if (k !== 1) d = k;
     }
     return d;

@@ -37,22 +37,38 @@ export function selfAttention(q: usize, k: usize, v: usize, out: usize, T: i32, 
  * scale · q·k, so the weighted sum of values accumulates in one pass, rescaled as the max grows.
  */
 @inline function attendHead(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
-  memory.fill(out, 0, at(headDim));
-  let max = -Infinity as f32;
-  let sum: f32 = 0;
-  for (let j = 0; j < n; j++) {
-    const s = dot(q, keys + at(j * stride), headDim) * scale;
-    if (s > max) {
-      const rescale = Mathf.exp(max - s);
-      sum *= rescale;
-      scaleBy(out, rescale, headDim);
-      max = s;
-    }
-    const p = Mathf.exp(s - max);
-    sum += p;
-    axpy(out, values + at(j * stride), p, headDim);
+  softmaxStart(out, headDim);
+  for (let j = 0; j < n; j++) softmaxAdd(out, values + at(j * stride), dot(q, keys + at(j * stride), headDim) * scale, headDim);
+  softmaxEnd(out, headDim);
+}
+
+// The online softmax both attentions share: out accumulates Σ e^(s − max) · value while the max
+// and the sum of weights live here between calls.
+let runningMax: f32 = 0;
+let runningSum: f32 = 0;
+
+@inline function softmaxStart(out: usize, n: i32): void {
+  memory.fill(out, 0, at(n));
+  runningMax = -Infinity;
+  runningSum = 0;
+}
+
+/** Adds a value row with score s (−∞ adds nothing). */
+@inline function softmaxAdd(out: usize, value: usize, s: f32, n: i32): void {
+  if (s == -Infinity) return;
+  if (s > runningMax) {
+    const rescale = Mathf.exp(runningMax - s);
+    runningSum *= rescale;
+    scaleBy(out, rescale, n);
+    runningMax = s;
   }
-  scaleBy(out, <f32>1.0 / sum, headDim);
+  const p = Mathf.exp(s - runningMax);
+  runningSum += p;
+  axpy(out, value, p, n);
+}
+
+@inline function softmaxEnd(out: usize, n: i32): void {
+  scaleBy(out, <f32>1.0 / runningSum, n);
 }
 
 /**
@@ -75,27 +91,16 @@ export function scaledAttention(
       const keys = k + at((b * Nkv + h / group) * T * H), values = v + at((b * Nkv + h / group) * T * H);
       for (let i = 0; i < S; i++) {
         const qi = q + at(((b * Nq + h) * S + i) * H), out = y + at(((b * Nq + h) * S + i) * H);
-        memory.fill(out, 0, at(H));
         const last = skipCausal ? min(T, i + T - S + 1) : T;
-        let max = -Infinity as f32;
-        let sum: f32 = 0;
+        softmaxStart(out, H);
         for (let j = 0; j < last; j++) {
           let s = dot(qi, keys + at(j * H), H) * scale;
           if (bias) s += load<f32>(bias + at(b * b0 + h * b1 + i * b2 + j * b3));
           if (keep && load<i32>(keep + at(b * k0 + h * k1 + i * k2 + j * k3)) == 0) s = fill;
           if (causal && j > i + T - S) s += causalFill;
-          if (s == -Infinity) continue;
-          if (s > max) {
-            const rescale = Mathf.exp(max - s);
-            sum *= rescale;
-            scaleBy(out, rescale, H);
-            max = s;
-          }
-          const p = Mathf.exp(s - max);
-          sum += p;
-          axpy(out, values + at(j * H), p, H);
+          softmaxAdd(out, values + at(j * H), s, H);
         }
-        scaleBy(out, <f32>1.0 / sum, H);
+        softmaxEnd(out, H);
       }
     }
 }
