@@ -1,0 +1,73 @@
+/** A call's inputs checked against the manifest, and outputs in the types callers exchange. */
+import { SeecError } from "./errors.js";
+import type { Manifest, TensorSpec } from "./manifest.js";
+
+/** Inputs by name: Float32Array, Int32Array, or BigInt64Array / Uint8Array where the input is int64 / bool. */
+export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array>;
+export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array>;
+
+export interface CheckedFeeds {
+  /** Each input as the dtype the model computes in. */
+  inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[];
+  /** The symbolic dimensions this call binds (T: its token count). */
+  bound: Record<string, number>;
+}
+
+/** Every input present, of its type and a shape the model allows; token ids and positions in range. */
+export function checkFeeds(manifest: Manifest, feeds: Feeds): CheckedFeeds {
+  for (const name of Object.keys(feeds))
+    if (!manifest.inputs.some((i) => i.name === name))
+      throw new SeecError("runtime.input", `unknown input "${name}"; the model's inputs are ${manifest.inputs.map((i) => i.name).join(", ")}`);
+  const bound: Record<string, number> = {};
+  const inputs = manifest.inputs.map((spec) => {
+    const fed = feeds[spec.name];
+    if (!fed) throw new SeecError("runtime.input", `missing input "${spec.name}"`);
+    const data = toDtype(spec, fed);
+    const fixed = spec.shape.reduce<number>((a, d) => (typeof d === "number" ? a * d : a), 1);
+    const sym = spec.shape.find((d): d is string => typeof d === "string");
+    const n = sym ? data.length / fixed : 1;
+    const min = manifest.model.family === "encoder" ? 0 : 1;
+    const max = sym ? manifest.dims[sym].max : 0;
+    const ok = sym ? Number.isInteger(n) && n >= min && n <= max && (bound[sym] ?? n) === n : data.length === fixed;
+    if (!ok) throw new SeecError("runtime.input", `input "${spec.name}" has ${data.length} elements; shape [${spec.shape.join(", ")}] allows ${sym ? `${min} to ${max} × ${fixed}` : fixed}`);
+    if (sym) bound[sym] = n;
+    if (spec.name === "tokens") checkTokens(data as Int32Array, manifest.model.config.vocabSize);
+    return { spec, data };
+  });
+  checkPosition(manifest, feeds, bound);
+  return { inputs, bound };
+}
+
+/** An output as callers take it: int64 as BigInt64Array, bool as Uint8Array. */
+export function exchanged(spec: TensorSpec, data: Int32Array | Float32Array): Outputs[string] {
+  if (spec.elementType === "int64") return BigInt64Array.from(data as Int32Array, (x) => BigInt(x));
+  if (spec.elementType === "bool") return Uint8Array.from(data as Int32Array);
+  return data;
+}
+
+function checkTokens(ids: Int32Array, vocab: number): void {
+  for (const id of ids) if (id < 0 || id >= vocab) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`);
+}
+
+function checkPosition(manifest: Manifest, feeds: Feeds, bound: Record<string, number>): void {
+  if (manifest.model.family !== "decoder" || feeds.pos === undefined) return;
+  const pos = Number(feeds.pos[0]);
+  const context = manifest.model.config.contextLength;
+  if (pos < 0 || pos + (bound.T ?? 1) > context)
+    throw new SeecError("runtime.context", `positions ${pos}..${pos + (bound.T ?? 1) - 1} are outside the context of ${context} tokens`);
+}
+
+/** A fed array as the dtype the module computes in, checking that its type is the one the input takes. */
+function toDtype(spec: TensorSpec, fed: Feeds[string]): Int32Array | Float32Array {
+  const want = spec.elementType === "int64" ? BigInt64Array : spec.elementType === "bool" ? Uint8Array : spec.dtype === "i32" ? Int32Array : Float32Array;
+  if (!(fed instanceof want)) throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${fed.constructor.name}`);
+  if (fed instanceof BigInt64Array) {
+    const out = new Int32Array(fed.length);
+    fed.forEach((x, i) => {
+      if (x < -2147483648n || x > 2147483647n) throw new SeecError("runtime.input", `input "${spec.name}" holds ${x}, beyond the 32-bit range seec computes ids in`);
+      out[i] = Number(x);
+    });
+    return out;
+  }
+  return fed instanceof Uint8Array ? Int32Array.from(fed) : fed;
+}

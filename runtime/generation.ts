@@ -1,0 +1,48 @@
+/**
+ * The generation loop, written once for every engine: a generator that asks for logits (a "step":
+ * tokens at positions pos..) and hands out text pieces, so a synchronous engine (wasm) and an
+ * asynchronous one (WebGPU) drive the same loop. Text comes out as llama2.c's `run` prints it.
+ */
+import { SeecError } from "./errors.js";
+import { Sampler, type SampleOptions } from "./sampler.js";
+import type { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
+
+export interface GenerateOptions extends SampleOptions {
+  /** New tokens to generate after the prompt (default 256); generation also stops at BOS/EOS or the context's end. */
+  maxTokens?: number;
+}
+
+/** What the last stream()/generate() call did. */
+export interface GenerationStats {
+  promptTokens: number;
+  generatedTokens: number;
+  prefillSeconds: number;
+  decodeSeconds: number;
+}
+
+export type GenerationEvent = { step: readonly number[]; pos: number; prefill: boolean } | { piece: string };
+
+/** Yields steps to run (answer each with next(logits)) and pieces of text; keeps `stats`. */
+export function* generation(tok: Llama2cTokenizer, prompt: string, opts: GenerateOptions, contextLength: number, stats: GenerationStats): Generator<GenerationEvent, void, Float32Array> {
+  const sampler = new Sampler(opts);
+  const maxTokens = opts.maxTokens ?? 256;
+  const prompted = tok.encode(prompt, { bos: true });
+  if (prompted.length > contextLength)
+    throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, { hint: "shorten the prompt" });
+  const text = new TextDecoder();
+  Object.assign(stats, { promptTokens: prompted.length, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 });
+  let logits: Float32Array = yield { step: prompted, pos: 0, prefill: true };
+  for (let i = 1; i < prompted.length; i++) yield { piece: text.decode(tok.pieceBytes(prompted[i - 1], prompted[i]), { stream: true }) };
+  let token = prompted[prompted.length - 1];
+  for (let n = 0, pos = prompted.length; n < maxTokens; n++, pos++) {
+    const next = sampler.sample(logits);
+    if (next === tok.bosId || next === tok.eosId) break;
+    stats.generatedTokens++;
+    yield { piece: text.decode(tok.pieceBytes(token, next), { stream: true }) };
+    token = next;
+    if (n + 1 === maxTokens || pos >= contextLength) break;
+    logits = yield { step: [token], pos, prefill: false };
+  }
+  const rest = text.decode();
+  if (rest) yield { piece: rest };
+}
