@@ -25,6 +25,7 @@ import { emitAssemblyScript } from "../targets/wasm/emit.js";
 import { workingMemoryBytes } from "../targets/wasm/entry.js";
 import { layoutMemory, type WasmLayout } from "../targets/wasm/layout.js";
 import { TARGET_NAMES, TARGETS, type TargetName } from "../targets/wasm/targets.js";
+import { webgpuProgram } from "../targets/webgpu/program.js";
 import { tokenizerTable } from "../targets/wasm/tokenizer-table.js";
 
 export interface BuildOptions extends ModelSource {
@@ -145,6 +146,7 @@ export async function compileArtifact(
   );
   const files = new Map<string, Uint8Array | string>(target.modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
   if (!target.embedWeights) files.set("weights.bin", weights);
+  if (target.webgpu) files.set("model.webgpu.json", JSON.stringify(await stage("emit WGSL", () => webgpuProgram(planned))));
   if (target.entry !== "wasi") {
     // The JavaScript runtime; a WASI program brings its own.
     const runtime = await stage("bundle runtime", bundleRuntime);
@@ -194,6 +196,7 @@ function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: {
       state: { address: layout.state, bytes: plan.state.bytes },
     },
     ...(opts.tokenizer ? { tokenizer: { file: "tokenizer.json", type: opts.tokenizer } } : {}),
+    ...(target.webgpu ? { webgpu: { file: "model.webgpu.json" } } : {}),
     files: Object.fromEntries(
       [...files].sort(([a], [b]) => a.localeCompare(b)).map(([name, data]) => [name, { bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength, sha256: sha256(data) }]),
     ),

@@ -47,6 +47,8 @@ export interface Manifest {
     state: { address: number; bytes: number };
   };
   tokenizer?: { file: string; type: "llama2c-bpe" | "sentencepiece-unigram" };
+  /** The WebGPU program (`--target webgpu`), run where WebGPU gives an adapter. */
+  webgpu?: { file: string };
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
@@ -72,6 +74,8 @@ export declare class Model {
   readonly stats: GenerationStats;
   /** The backend running the model: "wasm-relaxed", "wasm-simd", "wasm" or "mcu". */
   readonly backend: string;
+  /** For a webgpu artifact running on wasm: why WebGPU was not used. */
+  readonly fallback?: string;
   readonly contextLength: number;
   /** One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`. */
   run(feeds: Feeds): Outputs;
@@ -86,5 +90,24 @@ export declare class Model {
   embed(texts: readonly string[]): Float32Array[];
 }
 
-/** Loads an artifact from a directory URL or (in Node) path; by default the directory of this module. */
-export declare function load(dir?: string | URL): Promise<Model>;
+/** A model running on WebGPU: Model's API, asynchronous. */
+export declare class GpuModel {
+  readonly manifest: Manifest;
+  readonly stats: GenerationStats;
+  readonly backend: "webgpu";
+  /** The adapter the model runs on. */
+  readonly adapter: string;
+  readonly contextLength: number;
+  run(feeds: Feeds): Promise<Outputs>;
+  step(tokens: readonly number[], pos: number): Promise<Float32Array>;
+  stream(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
+  generate(prompt: string, options?: GenerateOptions): Promise<string>;
+  dispose(): void;
+}
+
+/**
+ * Loads an artifact from a directory URL or (in Node) path; by default the directory of this module.
+ * A `--target webgpu` artifact gives a GpuModel where WebGPU has an adapter (in Node: with the
+ * `webgpu` package installed), its wasm module otherwise (`model.fallback` says why).
+ */
+export declare function load(dir?: string | URL, options?: { webgpu?: boolean; gpu?: unknown }): Promise<Model | GpuModel>;

@@ -8,10 +8,13 @@
 import { SeecError } from "./errors.js";
 import { directoryUrl, readBytes, readJson } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
+import { GpuModel } from "./gpu-model.js";
 import { Model } from "./model.js";
+import { GpuEngine } from "./webgpu.js";
+import type { GpuProgram } from "./webgpu-program.js";
 import { createTokenizer, type TokenizerSpec } from "./tokenizers/index.js";
 
-export { Model, SeecError };
+export { GpuModel, Model, SeecError };
 export type { Feeds, GenerateOptions, Outputs } from "./model.js";
 export type { Manifest } from "./manifest.js";
 
@@ -54,11 +57,56 @@ async function instantiate(url: URL): Promise<WebAssembly.Instance> {
   return (await WebAssembly.instantiate((await readBytes(url)) as BufferSource, {})).instance;
 }
 
-/** Loads an artifact from a directory (URL or, in Node, a path); by default the one holding this module. */
-export async function load(dir?: string | URL): Promise<Model> {
+export interface LoadOptions {
+  /** false: run a webgpu artifact on its wasm module even where WebGPU is available. */
+  webgpu?: boolean;
+  /** The WebGPU entry point to use (default navigator.gpu; in Node, the `webgpu` package's, where the artifact can import it). */
+  gpu?: GPU;
+}
+
+/**
+ * Loads an artifact from a directory (URL or, in Node, a path); by default the one holding this
+ * module. A webgpu artifact runs on WebGPU where it gives an adapter, on its wasm module otherwise.
+ */
+export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model | GpuModel> {
   const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
   const manifest = await readJson<Manifest>(new URL("manifest.json", base));
   checkManifest(manifest, new URL("manifest.json", base).href);
+  let fallback: string | undefined;
+  if (manifest.webgpu && options.webgpu !== false) {
+    const gpu = options.gpu ?? (await webgpu());
+    if (gpu) {
+      try {
+        const [program, weights] = await Promise.all([readJson<GpuProgram>(new URL(manifest.webgpu.file, base)), readBytes(new URL("weights.bin", base))]);
+        const engine = await GpuEngine.create(gpu, program, weights);
+        const tokenizer = manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
+        return new GpuModel(manifest, engine, tokenizer);
+      } catch (e) {
+        fallback = `WebGPU failed: ${(e as Error).message}`;
+      }
+    } else fallback = "no WebGPU adapter";
+  }
+  const model = await loadWasm(manifest, base);
+  if (fallback) model.fallback = fallback;
+  return model;
+}
+
+/** WebGPU's entry point: navigator.gpu in browsers; in Node, the `webgpu` package where it is installed. */
+async function webgpu(): Promise<GPU | undefined> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return nav.gpu;
+  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return undefined;
+  try {
+    const name = "webgpu"; // a variable, so bundlers leave the optional package to Node
+    const dawn = (await import(name)) as { create(flags: string[]): GPU; globals: object };
+    Object.assign(globalThis, dawn.globals);
+    return dawn.create([]);
+  } catch {
+    return undefined;
+  }
+}
+
+async function loadWasm(manifest: Manifest, base: URL): Promise<Model> {
   const embedded = manifest.memory.weights.embedded === true;
   const [{ instance, backend }, weights] = await Promise.all([
     instantiateFirst(manifest.modules, base),

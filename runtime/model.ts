@@ -23,6 +23,8 @@ const DISPOSED: Exports = new Proxy({} as Exports, {
 export class Model {
   /** Which backend runs the model, e.g. "wasm-simd". */
   readonly backend: string;
+  /** For a webgpu artifact running here instead: why WebGPU was not used. */
+  fallback?: string;
   readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
   private exports: Exports;
   private readonly symbolic: Record<string, number>;

@@ -52,7 +52,7 @@ export function demoCommand(): Command {
 
       const lines = [`sentences:`, ...SENTENCES.map((s, i) => `  ${i + 1}. ${s}`), ""];
       for (const [label, dir, manifest] of [["original embedding", dense, a.manifest], [`SEE ${report.ratioByParameters.toFixed(1)}x (embedding ${formatBytes(report.denseBytes)} -> ${formatBytes(report.shippedBytes)})`, compressed, b.manifest]] as const) {
-        const model = await load(resolve(dir));
+        const model = (await load(resolve(dir), { webgpu: false })) as Model;
         const { vectors, msPerSentence } = timeEmbeddings(model);
         const total = Object.values(manifest.files).reduce((n, f) => n + f.bytes, 0);
         lines.push(`${label}: ${dir}`, `  artifact ${formatBytes(total)} (weights.bin ${formatBytes(manifest.files["weights.bin"].bytes)}, model.wasm ${formatBytes(manifest.files["model.wasm"].bytes)}, index.mjs ${formatBytes(manifest.files["index.mjs"].bytes)}); ${msPerSentence.toFixed(2)} ms per sentence on ${model.backend}`);

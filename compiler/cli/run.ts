@@ -34,11 +34,12 @@ export function runCommand(): Command {
     .option("--seed <n>", "random seed (llama2.c's generator: same seed, same text)", integer(0), 42)
     .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
     .action(async (dir: string, flags: RunFlags) => {
-      const model = await loadArtifact(dir);
-      if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
+      const model = await loadArtifact(dir, { webgpu: true });
+      if (model.manifest.model.family === "encoder") return embedTexts(model as Model, flags);
       if (flags.text) throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", { at: "--text", hint: "give a decoder its prompt with --prompt" });
       let text = "";
-      for (const piece of model.stream(flags.prompt, flags)) {
+      // A WebGPU model streams asynchronously; for await takes either.
+      for await (const piece of model.stream(flags.prompt, flags)) {
         text += piece;
         if (!flags.json) process.stdout.write(piece);
       }

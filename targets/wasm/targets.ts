@@ -22,6 +22,8 @@ export interface TargetSpec {
   fixedMemory?: boolean;
   /** Exports beyond forward/init: the greedy `step` API (mcu, wasi) and WASI's `_start`. */
   entry?: "step" | "wasi";
+  /** Also carries model.webgpu.json, run on WebGPU where an adapter exists (the modules are the fallback). */
+  webgpu?: boolean;
 }
 
 const SPECS = {
@@ -47,6 +49,11 @@ const SPECS = {
     // node:wasi keeps the memory it saw at start: a program that grew it would have node use freed memory.
     fixedMemory: true,
     entry: "wasi",
+  },
+  webgpu: {
+    summary: "WebGPU where an adapter exists (WGSL kernels), with the SIMD128 module as fallback",
+    modules: [{ backend: "wasm-simd", file: "model.wasm", flavour: "wasm-simd" }],
+    webgpu: true,
   },
   mcu: {
     summary: "microcontrollers: scalar kernels, fixed memory, no imports, weights in the data segment",

@@ -6,11 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { load } from "../../runtime/index.js";
 import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
-import { tmpDir } from "../helpers/compile.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
 
 const APP = `import { load } from "../stories/index.mjs";
-const model = await load(new URL("/stories/", location.href));
+const model = await loadWasm(new URL("/stories/", location.href));
 document.body.textContent = model.generate("One day", { maxTokens: 24, temperature: 0 });
 document.body.dataset.state = "done";
 `;
@@ -24,7 +24,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
     mkdirSync(join(root, "app"));
     writeFileSync(join(root, "app", "main.js"), APP);
     writeFileSync(join(root, "app", "index.html"), '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>');
-    expected = (await load(join(root, "stories"))).generate("One day", { maxTokens: 24, temperature: 0 });
+    expected = (await loadWasm(join(root, "stories"))).generate("One day", { maxTokens: 24, temperature: 0 });
     session = await servedBrowser(root);
   });
 

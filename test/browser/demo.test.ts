@@ -6,7 +6,7 @@ import { cosine } from "../../compiler/eval/stsb.js";
 import { load } from "../../runtime/index.js";
 import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
-import { tmpDir } from "../helpers/compile.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
 import { USE_DIR } from "../helpers/use-lite.js";
 
@@ -43,7 +43,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
 
   it("stories260K: the page generates the same greedy text as Node", async () => {
     const { page, result } = await openDemo("stories");
-    const node = await load(join(root, "stories"));
+    const node = await loadWasm(join(root, "stories"));
     expect(result.text).toBe(node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
     expect(result.backend).toBe("wasm-simd");
     expect(result.bytes as number).toBeGreaterThan(1_000_000); // the weights came over the wire
@@ -53,13 +53,13 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
   it("wasm-relaxed: Chromium runs the relaxed-SIMD module, and it generates the same greedy text", async () => {
     const { result } = await openDemo("stories-relaxed");
     expect(result.backend).toBe("wasm-relaxed");
-    const node = await load(join(root, "stories"));
+    const node = await loadWasm(join(root, "stories"));
     expect(result.text).toBe(node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
   });
 
   it("USE-Lite: the page's similarity matrix equals Node's", async () => {
     const { page, result } = await openDemo("use");
-    const node = await load(join(root, "use"));
+    const node = await loadWasm(join(root, "use"));
     const texts = result.texts as string[];
     const vectors = node.embed(texts);
     const similarity = result.similarity as number[][];

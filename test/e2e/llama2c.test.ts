@@ -10,7 +10,7 @@ import { argmax } from "../../runtime/sampler.js";
 import { seec } from "../helpers/cli.js";
 import { maxAbsDiff } from "../helpers/random.js";
 import { LLAMA2C } from "../helpers/shared.js";
-import { tmpDir } from "../helpers/compile.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
 
 function hashes(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -53,7 +53,7 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
   });
 
   it("matches the reference interpreter's logits within 1e-4 at every one of those 256 steps", async () => {
-    const model = await load(out);
+    const model = await loadWasm(out);
     const { graph } = await loadModel({ model: m.model, tokenizer: m.tokenizer });
     const ref = new Interpreter(graph);
     let token = 1, worst = 0;
@@ -69,7 +69,7 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
   });
 
   it("prefills a long prompt in chunks exactly as one token at a time", async () => {
-    const chunked = await load(out);
+    const chunked = await loadWasm(out);
     const prompt = "Once upon a time, there was a big brown dog named Max. Max liked to run in the park with his friend";
     const ids = chunked.tokenizer!.encode(prompt);
     expect(ids.length).toBeGreaterThan(chunked.manifest.dims.T.max); // more than one chunk

@@ -6,7 +6,7 @@ import { cosine, readStsb, spearman } from "../../compiler/eval/stsb.js";
 import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
-import { tmpDir } from "../helpers/compile.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { sharedPath } from "../helpers/shared.js";
 import { referenceEmbedder, USE_DIR, USE_MODEL_JSON } from "../helpers/use-lite.js";
 
@@ -21,7 +21,7 @@ describe("Universal Sentence Encoder Lite on wasm-simd", () => {
     const r = await seec("build", USE_DIR, "-o", out); // the package folder works as well as model.json
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    model = await load(out);
+    model = await loadWasm(out);
   });
 
   it.skipIf(!STSB)("matches TF.js on every STS-B dev sentence (cosine > 0.99999), and so does its Spearman", async () => {

@@ -13,7 +13,7 @@ import { readSee } from "../../compiler/see/format.js";
 import { load } from "../../runtime/index.js";
 import type { Feeds } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
-import { tmpDir } from "../helpers/compile.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { graphDirs, halfStep } from "../helpers/onnx.js";
 import { sharedPath } from "../helpers/shared.js";
 
@@ -56,7 +56,7 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
       const inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
       const out = join(await tmpDir(), "artifact");
       await build({ model: file, target: "wasm-simd", out, shapes: Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs[k].shape])) });
-      const artifact = await load(out);
+      const artifact = await loadWasm(out);
       const results = artifact.run(Object.fromEntries(model.inputs.map((input, k) => [input.name, feed(inputs[k])])));
       const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
       let worst = 0;
@@ -89,7 +89,7 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
     const want = await session.run(ortFeeds);
     const out = join(await tmpDir(), "artifact");
     await build({ model: file, target: "wasm-simd", out });
-    const results = (await load(out)).run(feeds);
+    const results = (await loadWasm(out)).run(feeds);
     let worst = 0;
     for (const o of model.outputs) {
       const w = want[o.name];
@@ -123,7 +123,7 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
       ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`past_${i}`, tensor("float32", [2, 1, 4, 0, 8])])),
     };
     const want = evaluateOnnx(model, new Map(Object.entries(inputs)));
-    const got = (await load(join(work, "a"))).run(Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, feed(t)])));
+    const got = (await loadWasm(join(work, "a"))).run(Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, feed(t)])));
     const worst = deviation(got.logits as Float32Array, Array.from(want.get("logits")!.data), false, "logits");
     console.log(`SEE-compressed gpt2 (ratio 4) vs the reference with the reconstructed embedding: ${worst.toExponential(2)}`);
   }, 60_000);

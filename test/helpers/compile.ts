@@ -13,7 +13,12 @@ export async function compileAndLoad(graph: Graph, target: TargetName = "wasm-si
   const artifact = await compileArtifact({ graph, format: "graph" }, { target });
   const dir = join(await mkdtemp(join(tmpdir(), "seec-test-")), "artifact");
   await writeArtifact(dir, artifact.files);
-  return load(dir);
+  return loadWasm(dir);
+}
+
+/** An artifact on its wasm module (the synchronous Model), whatever its target. */
+export async function loadWasm(dir: string): Promise<Model> {
+  return (await load(dir, { webgpu: false })) as Model;
 }
 
 export function tmpDir(): Promise<string> {

@@ -19,7 +19,7 @@ import { ERROR_CLASSES, SeecError } from "../../runtime/errors.js";
 import { load } from "../../runtime/index.js";
 import { Model } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
-import { tmpDir } from "../helpers/compile.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { catchSeec } from "../helpers/errors.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C } from "../helpers/shared.js";
@@ -67,8 +67,8 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
   });
   it("usage.text: texts given to a decoder", () => cli("usage.text", "run", stories, "--text", "hello"));
   it("runtime.family: embedding with a decoder, generating with an encoder", async () => {
-    expect((await rejects(load(stories).then((d) => d.embed(["x"])))).code).toBe("runtime.family");
-    expect((await rejects(load(use).then((e) => e.generate("x")))).code).toBe("runtime.family");
+    expect((await rejects(loadWasm(stories).then((d) => d.embed(["x"])))).code).toBe("runtime.family");
+    expect((await rejects(loadWasm(use).then((e) => e.generate("x")))).code).toBe("runtime.family");
   });
   it("io.read: running a directory that is not an artifact", () => cli("io.read", "run", work));
 

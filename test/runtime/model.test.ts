@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
-import { compileAndLoad, tmpDir } from "../helpers/compile.js";
+import { compileAndLoad, loadWasm, tmpDir } from "../helpers/compile.js";
 import { catchSeec } from "../helpers/errors.js";
 import { randomF32 } from "../helpers/random.js";
 import { seec } from "../helpers/cli.js";
@@ -65,10 +65,10 @@ describe.skipIf(!LLAMA2C)("loading and generating", () => {
   it("1,000 load/dispose cycles leave the JS heap flat", async () => {
     const dir = join(await tmpDir(), "stories");
     expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "-o", dir)).code).toBe(0);
-    for (let i = 0; i < 50; i++) (await load(dir)).dispose();
+    for (let i = 0; i < 50; i++) (await loadWasm(dir)).dispose();
     globalThis.gc?.();
     const heap = process.memoryUsage().heapUsed;
-    for (let i = 0; i < 1000; i++) (await load(dir)).dispose();
+    for (let i = 0; i < 1000; i++) (await loadWasm(dir)).dispose();
     globalThis.gc?.();
     expect(process.memoryUsage().heapUsed - heap).toBeLessThan(16 * 1024 * 1024);
   });
@@ -76,7 +76,7 @@ describe.skipIf(!LLAMA2C)("loading and generating", () => {
   it("refuses a prompt longer than the context", async () => {
     const dir = join(await tmpDir(), "short");
     expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--context", "16", "-o", dir)).code).toBe(0);
-    const m = await load(dir);
+    const m = await loadWasm(dir);
     const e = catchSeec(() => m.generate("Once upon a time there was a little girl who loved to play in the park with her dog"));
     expect(e.code).toBe("runtime.context");
     expect(e.message).toMatch(/the context holds 16/);

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { load } from "../../runtime/index.js";
 import { seec } from "../helpers/cli.js";
-import { tmpDir } from "../helpers/compile.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 type Ort = typeof import("onnxruntime-node");
@@ -13,7 +13,7 @@ type Ort = typeof import("onnxruntime-node");
 /** Greedy decoding through both for `steps` tokens after a prompt chunk: the largest logit difference. */
 async function compareRuns(ort: Ort, onnxFile: string, artifact: string, steps: number): Promise<number> {
   const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: 1 });
-  const model = await load(artifact);
+  const model = await loadWasm(artifact);
   const caches: Record<string, InstanceType<Ort["Tensor"]>> = {};
   for (const name of session.inputNames.filter((n) => n !== "tokens" && n !== "pos")) {
     const shape = (session.inputMetadata.find((m) => m.name === name) as unknown as { shape: number[] }).shape;
@@ -65,7 +65,7 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
     const { USE_DIR } = await import("../helpers/use-lite.js");
     expect((await seec("export-onnx", USE_DIR, "-o", join(work, "use.onnx"))).code).toBe(0);
     expect((await seec("build", USE_DIR, "-o", join(work, "use"))).code).toBe(0);
-    const model = await load(join(work, "use"));
+    const model = await loadWasm(join(work, "use"));
     const session = await ort.InferenceSession.create(join(work, "use.onnx"), { intraOpNumThreads: 1 });
     let worst = 0;
     // (An empty text is left out: onnxruntime-node 1.30 dies with SIGFPE on a zero-length sequence.)

@@ -6,12 +6,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import binaryen from "binaryen";
 import { beforeAll, describe, expect, it } from "vitest";
-import { load } from "../../runtime/index.js";
 import { buildFirmware, missingTools, runFirmware } from "../../targets/mcu/firmware.js";
 import { greedyHashUnderWasmInterp, tokenHash } from "../../targets/mcu/wasm-interp.js";
 import { SeecError } from "../../runtime/errors.js";
 import { seec } from "../helpers/cli.js";
-import { tmpDir } from "../helpers/compile.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
 
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
@@ -88,7 +87,7 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     expect(a.stdout.length).toBeGreaterThan(STEPS);
     expect(a.stdout).toBe(b.stdout);
     // Scalar and SIMD kernels sum in different orders: the logits differ in the last bits only.
-    const [scalar, simd] = await Promise.all([load(mcu), load(join(work, "simd"))]);
+    const [scalar, simd] = await Promise.all([loadWasm(mcu), loadWasm(join(work, "simd"))]);
     let worst = 0;
     for (let pos = 0, token = 1; pos < STEPS; pos++) {
       const x = scalar.step([token], pos), y = simd.step([token], pos);

@@ -1,0 +1,99 @@
+/**
+ * The WebGPU engine: runs model.webgpu.json on a GPUDevice. Buffers (one per tensor) and pipelines
+ * are made once at load; each call writes its inputs and T, records the dispatches in one compute
+ * pass, copies the outputs out and reads them back.
+ */
+import { SeecError } from "./errors.js";
+import type { TensorSpec } from "./manifest.js";
+import type { GpuDispatch, GpuProgram } from "./webgpu-program.js";
+
+/* The WebGPU constants, from the spec (globals only where WebGPU is). */
+const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, UNIFORM = 0x40, MAP_READ = 0x01, MAP_MODE_READ = 0x01;
+
+type Device = GPUDevice;
+
+export class GpuEngine {
+  private constructor(
+    private readonly device: Device,
+    private readonly buffers: Map<string, GPUBuffer>,
+    private readonly uniforms: GPUBuffer,
+    private readonly steps: { pipeline: GPUComputePipeline; group: GPUBindGroup; d: GpuDispatch }[],
+    readonly adapterName: string,
+  ) {}
+
+  /** The engine on the GPU's first adapter, or a reason there is none. */
+  static async create(gpu: GPU, program: GpuProgram, weights: Uint8Array): Promise<GpuEngine> {
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) throw new SeecError("runtime.webgpu", "WebGPU gives no adapter");
+    const device = await adapter.requestDevice({ requiredLimits: { maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage) } });
+    const buffers = new Map<string, GPUBuffer>();
+    for (const t of program.tensors) {
+      const buffer = device.createBuffer({ size: t.bytes, usage: STORAGE | COPY_SRC | COPY_DST });
+      if (t.weights !== undefined) {
+        const bytes = Math.min(t.bytes, weights.byteLength - t.weights) & ~3;
+        device.queue.writeBuffer(buffer, 0, weights.buffer, weights.byteOffset + t.weights, bytes);
+      }
+      buffers.set(t.name, buffer);
+    }
+    const uniforms = device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST });
+    device.pushErrorScope("validation");
+    const modules = new Map<string, GPUComputePipeline>();
+    const prepare = (d: GpuDispatch) => {
+      let pipeline = modules.get(d.wgsl);
+      if (!pipeline) {
+        pipeline = device.createComputePipeline({ layout: "auto", compute: { module: device.createShaderModule({ code: d.wgsl }), entryPoint: "main" } });
+        modules.set(d.wgsl, pipeline);
+      }
+      // An automatic layout leaves out what the shader never reads: the uniforms, for fixed-size kernels.
+      const entries = [...(d.wgsl.includes("params.") ? [{ binding: 0, resource: { buffer: uniforms } }] : []), ...d.tensors.map((t, i) => ({ binding: i + 1, resource: { buffer: buffers.get(t)! } }))];
+      return { pipeline, group: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), d };
+    };
+    const forward = program.forward.map(prepare);
+    const init = program.init.map(prepare);
+    const error = await device.popErrorScope();
+    if (error) {
+      device.destroy();
+      throw new SeecError("runtime.webgpu", `the WGSL program does not validate: ${error.message.split("\n")[0]}`, { hint: "this is a bug in seec's WebGPU backend; the artifact still runs on wasm" });
+    }
+    const engine = new GpuEngine(device, buffers, uniforms, forward, adapter.info?.description || adapter.info?.vendor || "WebGPU");
+    if (init.length) engine.submit(init, 0);
+    return engine;
+  }
+
+  /** One call: inputs in, the dispatches for T tokens, outputs read back. */
+  async run(inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[], outputs: { spec: TensorSpec; length: number }[], T: number): Promise<Float32Array[]> {
+    for (const { spec, data } of inputs) this.device.queue.writeBuffer(this.buffers.get(spec.name)!, 0, data.buffer, data.byteOffset, data.byteLength);
+    const staging = outputs.map((o) => this.device.createBuffer({ size: Math.max(4, o.length * 4), usage: MAP_READ | COPY_DST }));
+    this.submit(this.steps, T, (encoder) => outputs.forEach((o, i) => encoder.copyBufferToBuffer(this.buffers.get(o.spec.name)!, 0, staging[i], 0, o.length * 4)));
+    return Promise.all(
+      staging.map(async (b, i) => {
+        await b.mapAsync(MAP_MODE_READ);
+        const data = new Float32Array(b.getMappedRange().slice(0, outputs[i].length * 4));
+        b.unmap();
+        b.destroy();
+        return data;
+      }),
+    );
+  }
+
+  private submit(steps: GpuEngine["steps"], T: number, after?: (e: GPUCommandEncoder) => void): void {
+    this.device.queue.writeBuffer(this.uniforms, 0, Uint32Array.of(T, 0, 0, 0));
+    const encoder = this.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const { pipeline, group, d } of steps) {
+      const groups = Math.ceil((d.threads.perT * T + d.threads.fixed) / d.workgroupSize);
+      if (groups === 0) continue;
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, group);
+      pass.dispatchWorkgroups(groups);
+    }
+    pass.end();
+    after?.(encoder);
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  dispose(): void {
+    for (const b of this.buffers.values()) b.destroy();
+    this.device.destroy();
+  }
+}

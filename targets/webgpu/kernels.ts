@@ -1,0 +1,188 @@
+/**
+ * WGSL compute kernels, one generator per IR op, specialized to the node's shapes (every size a
+ * constant in the source). Each kernel binds the call's uniforms at 0 (T, the tokens in this call)
+ * and then its tensors in order. A node may need several dispatches (attention writes the cache,
+ * then attends).
+ */
+import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import { SeecError } from "../../runtime/errors.js";
+import type { GpuDispatch } from "../../runtime/webgpu-program.js";
+
+export interface KernelContext {
+  shape(tensor: string): Shape;
+}
+
+const WORKGROUP = 64;
+
+/** Rows of a [rows, D] tensor: the call's T, or a fixed count. */
+function rows(d: Dim): { expr: string; perT: number; fixed: number } {
+  return typeof d === "number" ? { expr: `${d}u`, perT: 0, fixed: d } : { expr: "params.T", perT: 1, fixed: 0 };
+}
+
+const f32 = (x: number) => (Number.isInteger(x) ? `${x}.0` : String(x));
+
+/** The WGSL header: uniforms and the node's tensors, read-only except the last `writable`. */
+function header(bindings: { name: string; type: "f32" | "i32"; write?: boolean }[]): string {
+  return [
+    "struct Params { T: u32, pad0: u32, pad1: u32, pad2: u32 }",
+    "@group(0) @binding(0) var<uniform> params: Params;",
+    ...bindings.map((b, i) => `@group(0) @binding(${i + 1}) var<storage, ${b.write ? "read_write" : "read"}> ${b.name}: array<${b.type}>;`),
+  ].join("\n");
+}
+
+/** A kernel with one thread per element of `count` (perT · T + fixed). */
+function elementwise(node: Node, tensors: string[], types: ("f32" | "i32")[], writes: number[], count: { perT: number; fixed: number; expr: string }, body: string): GpuDispatch {
+  const names = tensors.map((_, i) => `t${i}`);
+  const wgsl = [
+    header(tensors.map((_, i) => ({ name: names[i], type: types[i], write: writes.includes(i) }))),
+    `@compute @workgroup_size(${WORKGROUP})`,
+    `fn main(@builtin(global_invocation_id) gid: vec3u) {`,
+    `  let i = gid.x;`,
+    `  if (i >= ${count.expr}) { return; }`,
+    body,
+    `}`,
+  ].join("\n");
+  return { node: node.name, wgsl, tensors, threads: { perT: count.perT, fixed: count.fixed }, workgroupSize: WORKGROUP };
+}
+
+/** A kernel with one workgroup per row (cooperative reductions). */
+function perRow(node: Node, tensors: string[], writes: number[], r: ReturnType<typeof rows>, body: string): GpuDispatch {
+  const wgsl = [
+    header(tensors.map((_, i) => ({ name: `t${i}`, type: "f32", write: writes.includes(i) }))),
+    `var<workgroup> part: array<f32, ${WORKGROUP}>;`,
+    `@compute @workgroup_size(${WORKGROUP})`,
+    `fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {`,
+    `  let t = wg.x;`,
+    `  if (t >= ${r.expr}) { return; }`,
+    body,
+    `}`,
+  ].join("\n");
+  return { node: node.name, wgsl, tensors, threads: { perT: r.perT * WORKGROUP, fixed: r.fixed * WORKGROUP }, workgroupSize: WORKGROUP };
+}
+
+/** Sum of `part` across the workgroup, left in part[0]. */
+const REDUCE = [
+  `  workgroupBarrier();`,
+  `  for (var k = ${WORKGROUP / 2}u; k > 0u; k = k >> 1u) {`,
+  `    if (l.x < k) { part[l.x] = part[l.x] + part[l.x + k]; }`,
+  `    workgroupBarrier();`,
+  `  }`,
+].join("\n");
+
+type Generator = (node: Node, c: KernelContext) => GpuDispatch[];
+
+const num = (n: Node, key: string) => n.attrs[key] as number;
+
+const GENERATORS: Record<string, Generator> = {
+  Gather: (n, c) => {
+    const [table, ids] = n.inputs;
+    const D = c.shape(table)[1] as number, V = c.shape(table)[0] as number;
+    const r = rows(c.shape(ids)[0]);
+    return [elementwise(n, [table, ids, n.outputs[0]], ["f32", "i32", "f32"], [2], { ...r, perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, [
+      `  let t = i / ${D}u;`,
+      `  let id = u32(clamp(t1[t], 0, ${V - 1}));`,
+      `  t2[i] = t0[id * ${D}u + i % ${D}u];`,
+    ].join("\n"))];
+  },
+  Linear: (n, c) => {
+    const [x, w, b] = n.inputs;
+    const K = c.shape(x)[1] as number, N = c.shape(w)[0] as number;
+    const r = rows(c.shape(x)[0]);
+    const tensors = b ? [x, w, b, n.outputs[0]] : [x, w, n.outputs[0]];
+    return [elementwise(n, tensors, tensors.map(() => "f32"), [tensors.length - 1], { perT: r.perT * N, fixed: r.fixed * N, expr: `${r.expr} * ${N}u` }, [
+      `  let t = i / ${N}u;`,
+      `  let o = i % ${N}u;`,
+      `  var acc = 0.0;`,
+      `  for (var k = 0u; k < ${K}u; k = k + 1u) { acc = acc + t0[t * ${K}u + k] * t1[o * ${K}u + k]; }`,
+      `  t${tensors.length - 1}[i] = acc${b ? " + t2[o]" : ""};`,
+    ].join("\n"))];
+  },
+  RMSNorm: (n, c) => {
+    const [x, w] = n.inputs;
+    const D = c.shape(x)[1] as number;
+    return [perRow(n, [x, w, n.outputs[0]], [2], rows(c.shape(x)[0]), [
+      `  var s = 0.0;`,
+      `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let v = t0[t * ${D}u + i]; s = s + v * v; }`,
+      `  part[l.x] = s;`,
+      REDUCE,
+      `  let scale = 1.0 / sqrt(part[0] / ${f32(D)} + ${f32(num(n, "epsilon"))});`,
+      `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { t2[t * ${D}u + i] = t1[i] * t0[t * ${D}u + i] * scale; }`,
+    ].join("\n"))];
+  },
+  RoPE: (n, c) => {
+    const [x, pos, cos, sin] = n.inputs;
+    const D = c.shape(x)[1] as number, half = num(n, "headDim") / 2, pairs = D / 2;
+    const r = rows(c.shape(x)[0]);
+    return [elementwise(n, [x, pos, cos, sin, n.outputs[0]], ["f32", "i32", "f32", "f32", "f32"], [4], { perT: r.perT * pairs, fixed: r.fixed * pairs, expr: `${r.expr} * ${pairs}u` }, [
+      `  let t = i / ${pairs}u;`,
+      `  let j = (i % ${pairs}u) * 2u;`,
+      `  let p = u32(t1[0]) + t;`,
+      `  let f = (j / 2u) % ${half}u;`,
+      `  let cs = t2[p * ${half}u + f];`,
+      `  let sn = t3[p * ${half}u + f];`,
+      `  let x0 = t0[t * ${D}u + j];`,
+      `  let x1 = t0[t * ${D}u + j + 1u];`,
+      `  t4[t * ${D}u + j] = x0 * cs - x1 * sn;`,
+      `  t4[t * ${D}u + j + 1u] = x0 * sn + x1 * cs;`,
+    ].join("\n"))];
+  },
+  Attention: (n, c) => {
+    const [q, k, v, pos, kCache, vCache] = n.inputs;
+    const H = num(n, "heads"), kvH = num(n, "kvHeads"), hd = num(n, "headDim");
+    const kvDim = kvH * hd, qDim = H * hd;
+    const r = rows(c.shape(q)[0]);
+    // Rows pos..pos+T-1 of both caches, then one thread per (token, head) over cache rows 0..pos+t.
+    const write = elementwise({ ...n, name: `${n.name}.cache` }, [k, v, pos, kCache, vCache], ["f32", "f32", "i32", "f32", "f32"], [3, 4], { perT: r.perT * kvDim, fixed: r.fixed * kvDim, expr: `${r.expr} * ${kvDim}u` }, [
+      `  let row = u32(t2[0]) + i / ${kvDim}u;`,
+      `  t3[row * ${kvDim}u + i % ${kvDim}u] = t0[i];`,
+      `  t4[row * ${kvDim}u + i % ${kvDim}u] = t1[i];`,
+    ].join("\n"));
+    const attend = elementwise(n, [q, pos, kCache, vCache, n.outputs[0]], ["f32", "i32", "f32", "f32", "f32"], [4], { perT: r.perT * H, fixed: r.fixed * H, expr: `${r.expr} * ${H}u` }, [
+      `  let t = i / ${H}u;`,
+      `  let h = i % ${H}u;`,
+      `  let kv = (h / ${H / kvH}u) * ${hd}u;`,
+      `  let qo = t * ${qDim}u + h * ${hd}u;`,
+      `  let n = u32(t1[0]) + t + 1u;`,
+      `  var acc: array<f32, ${hd}>;`,
+      `  var m = -3.402823e38;`,
+      `  var sum = 0.0;`,
+      `  for (var j = 0u; j < n; j = j + 1u) {`,
+      `    var s = 0.0;`,
+      `    for (var d = 0u; d < ${hd}u; d = d + 1u) { s = s + t0[qo + d] * t2[j * ${kvDim}u + kv + d]; }`,
+      `    s = s * ${f32(1 / Math.sqrt(hd))};`,
+      `    if (s > m) {`,
+      `      let r = exp(m - s);`,
+      `      sum = sum * r;`,
+      `      for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] * r; }`,
+      `      m = s;`,
+      `    }`,
+      `    let w = exp(s - m);`,
+      `    sum = sum + w;`,
+      `    for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] + w * t3[j * ${kvDim}u + kv + d]; }`,
+      `  }`,
+      `  for (var d = 0u; d < ${hd}u; d = d + 1u) { t4[qo + d] = acc[d] / sum; }`,
+    ].join("\n"));
+    return [write, attend];
+  },
+  SwiGLU: (n, c) => {
+    const D = c.shape(n.inputs[0])[1] as number;
+    const r = rows(c.shape(n.inputs[0])[0]);
+    return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  let g = t0[i];\n  t2[i] = g * (1.0 / (1.0 + exp(-g))) * t1[i];`)];
+  },
+  Add: (n, c) => {
+    const D = c.shape(n.inputs[0])[1] as number;
+    const r = rows(c.shape(n.inputs[0])[0]);
+    return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  t2[i] = t0[i] + t1[i];`)];
+  },
+  LastRow: (n, c) => {
+    const D = c.shape(n.inputs[0])[1] as number;
+    const r = rows(c.shape(n.inputs[0])[0]);
+    return [elementwise(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], { perT: 0, fixed: D, expr: `${D}u` }, `  t1[i] = t0[(${r.expr} - 1u) * ${D}u + i];`)];
+  },
+};
+
+export function kernelsFor(node: Node, c: KernelContext): GpuDispatch[] {
+  const g = GENERATORS[node.op];
+  if (!g) throw new SeecError("unsupported.webgpu", `the WebGPU backend has no kernel for op ${node.op} yet`, { at: `node ${node.name}`, hint: "build for wasm-simd" });
+  return g(node, c);
+}
