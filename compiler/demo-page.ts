@@ -23,7 +23,7 @@ const COMMON = `
 import { load } from "./index.mjs";
 const $ = (id) => document.getElementById(id);
 const model = await load(new URL("./", import.meta.url));
-$("backend").textContent = model.backend;
+$("backend").textContent = model.backend + (model.fallback ? " (" + model.fallback + ")" : "");
 const downloaded = () => performance.getEntriesByType("resource").reduce((n, r) => n + (r.encodedBodySize || 0), 0)
   + (performance.getEntriesByType("navigation")[0]?.encodedBodySize || 0);
 const kib = (n) => n < 1 << 20 ? (n / 1024).toFixed(1) + " KiB" : (n / (1 << 20)).toFixed(2) + " MiB";
@@ -43,8 +43,9 @@ function decoderPage(): string {
   <pre id="output"></pre>
   <p class="meta" id="speed"></p>
   <script type="module">${COMMON}
-function generate() {
-  const text = model.generate($("prompt").value, { maxTokens: 64, temperature: 0 });
+async function generate() {
+  // On WebGPU generate() is asynchronous; await takes the wasm model's plain result as well.
+  const text = await model.generate($("prompt").value, { maxTokens: 64, temperature: 0 });
   $("output").textContent = text;
   const s = model.stats;
   $("speed").textContent = s.generatedTokens + " tokens, " + ((s.generatedTokens - 1) / s.decodeSeconds).toFixed(0) + " tokens/s (greedy)";

@@ -107,7 +107,7 @@ export declare class GpuModel {
 
 /**
  * Loads an artifact from a directory URL or (in Node) path; by default the directory of this module.
- * A `--target webgpu` artifact gives a GpuModel where WebGPU has an adapter (in Node: with the
- * `webgpu` package installed), its wasm module otherwise (`model.fallback` says why).
+ * A `--target webgpu` artifact gives a GpuModel where WebGPU has an adapter (navigator.gpu, or
+ * `options.gpu` in Node), its wasm module otherwise (`model.fallback` says why).
  */
 export declare function load(dir?: string | URL, options?: { webgpu?: boolean; gpu?: unknown }): Promise<Model | GpuModel>;

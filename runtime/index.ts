@@ -60,7 +60,7 @@ async function instantiate(url: URL): Promise<WebAssembly.Instance> {
 export interface LoadOptions {
   /** false: run a webgpu artifact on its wasm module even where WebGPU is available. */
   webgpu?: boolean;
-  /** The WebGPU entry point to use (default navigator.gpu; in Node, the `webgpu` package's, where the artifact can import it). */
+  /** The WebGPU entry point to use (default navigator.gpu; Node has none unless given one). */
   gpu?: GPU;
 }
 
@@ -74,7 +74,7 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
   checkManifest(manifest, new URL("manifest.json", base).href);
   let fallback: string | undefined;
   if (manifest.webgpu && options.webgpu !== false) {
-    const gpu = options.gpu ?? (await webgpu());
+    const gpu = options.gpu ?? webgpu();
     if (gpu) {
       try {
         const [program, weights] = await Promise.all([readJson<GpuProgram>(new URL(manifest.webgpu.file, base)), readBytes(new URL("weights.bin", base))]);
@@ -82,28 +82,22 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
         const tokenizer = manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
         return new GpuModel(manifest, engine, tokenizer);
       } catch (e) {
-        fallback = `WebGPU failed: ${(e as Error).message}`;
+        fallback = e instanceof SeecError ? `${e.code}: ${e.message}` : `WebGPU failed: ${(e as Error).message}`;
       }
-    } else fallback = "no WebGPU adapter";
+    } else fallback = "this engine has no WebGPU (navigator.gpu)";
   }
   const model = await loadWasm(manifest, base);
   if (fallback) model.fallback = fallback;
   return model;
 }
 
-/** WebGPU's entry point: navigator.gpu in browsers; in Node, the `webgpu` package where it is installed. */
-async function webgpu(): Promise<GPU | undefined> {
-  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return nav.gpu;
-  if (!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node) return undefined;
-  try {
-    const name = "webgpu"; // a variable, so bundlers leave the optional package to Node
-    const dawn = (await import(name)) as { create(flags: string[]): GPU; globals: object };
-    Object.assign(globalThis, dawn.globals);
-    return dawn.create([]);
-  } catch {
-    return undefined;
-  }
+/**
+ * WebGPU's entry point: navigator.gpu in browsers. Node has none of its own: pass one in `gpu`
+ * (e.g. the `webgpu` package's `create([])`). seec does not import that package by itself: with
+ * SwiftShader in a container it can abort the whole process, which no fallback could catch.
+ */
+function webgpu(): GPU | undefined {
+  return (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
 }
 
 async function loadWasm(manifest: Manifest, base: URL): Promise<Model> {

@@ -3,14 +3,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { load } from "../../runtime/index.js";
 import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
 
 const APP = `import { load } from "../stories/index.mjs";
-const model = await loadWasm(new URL("/stories/", location.href));
+const model = await load(new URL("/stories/", location.href));
 document.body.textContent = model.generate("One day", { maxTokens: 24, temperature: 0 });
 document.body.dataset.state = "done";
 `;

@@ -3,7 +3,6 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cosine } from "../../compiler/eval/stsb.js";
-import { load } from "../../runtime/index.js";
 import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";

@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
-import { load } from "../../runtime/index.js";
 import { argmax } from "../../runtime/sampler.js";
 import { seec } from "../helpers/cli.js";
 import { maxAbsDiff } from "../helpers/random.js";

@@ -3,7 +3,6 @@ import { readFileSync, writeFileSync, mkdirSync, copyFileSync, readdirSync } fro
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cosine, readStsb, spearman } from "../../compiler/eval/stsb.js";
-import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";

@@ -10,7 +10,6 @@ import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js"
 import { halfToFloat, tensor, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import { denseTable } from "../../compiler/see/factors.js";
 import { readSee } from "../../compiler/see/format.js";
-import { load } from "../../runtime/index.js";
 import type { Feeds } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";

@@ -8,21 +8,24 @@ export const CHROMIUM = process.env.SEEC_CHROMIUM ?? "/usr/bin/chromium";
 export const HAS_CHROMIUM = existsSync(CHROMIUM);
 if (!HAS_CHROMIUM) console.warn(`skipping browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or set SEEC_CHROMIUM)`);
 
-export async function launchChromium() {
+/** Chromium's flags for WebGPU in a headless container: SwiftShader then gives an adapter. */
+export const WEBGPU_FLAGS = ["--enable-unsafe-webgpu"];
+
+export async function launchChromium(extraArgs: string[] = []) {
   const { chromium } = await import("playwright-core");
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", ...extraArgs],
   });
 }
 
 /** A directory served on loopback and a browser to look at it with. */
-export async function servedBrowser(root: string) {
+export async function servedBrowser(root: string, extraArgs: string[] = []) {
   const { serveDirectory } = await import("../../compiler/serve.js");
   const server = await serveDirectory(root, 0);
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const browser = await launchChromium();
+  const browser = await launchChromium(extraArgs);
   return {
     base,
     /** Opens a page, waits until it marks itself done, and fails on any uncaught page error. */

@@ -3,7 +3,6 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
-import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { compileAndLoad, loadWasm, tmpDir } from "../helpers/compile.js";
 import { catchSeec } from "../helpers/errors.js";

@@ -3,7 +3,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { load } from "../../runtime/index.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
