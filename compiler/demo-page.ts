@@ -66,10 +66,10 @@ function encoderPage(): string {
   <p class="meta" id="speed"></p>
   <script type="module">${COMMON}
 const cosine = (a, b) => { let d = 0, x = 0, y = 0; for (let i = 0; i < a.length; i++) { d += a[i] * b[i]; x += a[i] * a[i]; y += b[i] * b[i]; } return d / Math.sqrt(x * y || 1); };
-function compare() {
+async function compare() {
   const texts = $("sentences").value.split("\\n").map((s) => s.trim()).filter(Boolean);
   const t0 = performance.now();
-  const vectors = model.embed(texts);
+  const vectors = await model.embed(texts); // asynchronous on WebGPU
   const ms = (performance.now() - t0) / texts.length;
   const similarity = vectors.map((a) => vectors.map((b) => cosine(a, b)));
   const head = "<tr><th></th>" + texts.map((_, i) => "<th>" + (i + 1) + "</th>").join("") + "</tr>";

@@ -102,6 +102,8 @@ export declare class GpuModel {
   step(tokens: readonly number[], pos: number): Promise<Float32Array>;
   stream(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
   generate(prompt: string, options?: GenerateOptions): Promise<string>;
+  /** An encoder's embeddings of texts. */
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 

@@ -9,6 +9,7 @@ import { generation, type GenerateOptions, type GenerationStats } from "./genera
 import type { Manifest } from "./manifest.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
+import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 import type { GpuEngine } from "./webgpu.js";
 
 export class GpuModel {
@@ -70,6 +71,17 @@ export class GpuModel {
     let out = "";
     for await (const piece of this.stream(prompt, opts)) out += piece;
     return out;
+  }
+
+  /** An encoder's embeddings of texts (one call each, tokens clipped to the model's maximum length). */
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    if (this.manifest.model.family !== "encoder" || !(this.tokenizer instanceof SentencePieceTokenizer))
+      throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", { hint: "a decoder generates: use generate()" });
+    const max = this.manifest.model.config.maxLength;
+    const output = this.manifest.outputs[0].name;
+    const vectors: Float32Array[] = [];
+    for (const text of texts) vectors.push((await this.run({ tokens: Int32Array.from(this.tokenizer.encode(text).slice(0, max)) }))[output] as Float32Array);
+    return vectors;
   }
 
   dispose(): void {

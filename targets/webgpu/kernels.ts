@@ -71,6 +71,13 @@ const REDUCE = [
 
 type Generator = (node: Node, c: KernelContext) => GpuDispatch[];
 
+/** y = f(x) over a [rows, D] tensor. */
+function unary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
+  const D = c.shape(n.inputs[0])[1] as number;
+  const r = rows(c.shape(n.inputs[0])[0]);
+  return [elementwise(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  t1[i] = ${expr};`)];
+}
+
 const num = (n: Node, key: string) => n.attrs[key] as number;
 
 const GENERATORS: Record<string, Generator> = {
@@ -173,6 +180,79 @@ const GENERATORS: Record<string, Generator> = {
     const D = c.shape(n.inputs[0])[1] as number;
     const r = rows(c.shape(n.inputs[0])[0]);
     return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  t2[i] = t0[i] + t1[i];`)];
+  },
+  AddRows: (n, c) => {
+    const D = c.shape(n.inputs[0])[1] as number;
+    const r = rows(c.shape(n.inputs[0])[0]);
+    return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  t2[i] = t0[i] + t1[i];`)];
+  },
+  Relu: (n, c) => unary(n, c, "max(t0[i], 0.0)"),
+  Tanh: (n, c) => unary(n, c, "tanh(t0[i])"),
+  LayerNorm: (n, c) => {
+    const [x, w, b] = n.inputs;
+    const D = c.shape(x)[1] as number;
+    return [perRow(n, [x, w, b, n.outputs[0]], [3], rows(c.shape(x)[0]), [
+      `  var s = 0.0;`,
+      `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { s = s + t0[t * ${D}u + i]; }`,
+      `  part[l.x] = s;`,
+      REDUCE,
+      `  let mean = part[0] / ${f32(D)};`,
+      `  workgroupBarrier();`,
+      `  var v = 0.0;`,
+      `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let d = t0[t * ${D}u + i] - mean; v = v + d * d; }`,
+      `  part[l.x] = v;`,
+      REDUCE,
+      `  let inv = 1.0 / sqrt(part[0] / ${f32(D)} + ${f32(num(n, "epsilon"))});`,
+      `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { t3[t * ${D}u + i] = (t0[t * ${D}u + i] - mean) * inv * t1[i] + t2[i]; }`,
+    ].join("\n"))];
+  },
+  SelfAttention: (n, c) => {
+    const [q, k, v] = n.inputs;
+    const H = num(n, "heads"), hd = num(n, "headDim"), D = H * hd;
+    const r = rows(c.shape(q)[0]);
+    return [elementwise(n, [q, k, v, n.outputs[0]], ["f32", "f32", "f32", "f32"], [3], { perT: r.perT * H, fixed: r.fixed * H, expr: `${r.expr} * ${H}u` }, [
+      `  let t = i / ${H}u;`,
+      `  let o = t * ${D}u + (i % ${H}u) * ${hd}u;`,
+      `  var acc: array<f32, ${hd}>;`,
+      `  var m = -3.402823e38;`,
+      `  var sum = 0.0;`,
+      `  for (var j = 0u; j < ${r.expr}; j = j + 1u) {`,
+      `    let kj = j * ${D}u + (i % ${H}u) * ${hd}u;`,
+      `    var s = 0.0;`,
+      `    for (var d = 0u; d < ${hd}u; d = d + 1u) { s = s + t0[o + d] * t1[kj + d]; }`,
+      `    s = s * ${f32(num(n, "scale"))};`,
+      `    if (s > m) {`,
+      `      let r = exp(m - s);`,
+      `      sum = sum * r;`,
+      `      for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] * r; }`,
+      `      m = s;`,
+      `    }`,
+      `    let w = exp(s - m);`,
+      `    sum = sum + w;`,
+      `    for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] + w * t2[kj + d]; }`,
+      `  }`,
+      `  for (var d = 0u; d < ${hd}u; d = d + 1u) { t3[o + d] = acc[d] / sum; }`,
+    ].join("\n"))];
+  },
+  MeanRows: (n, c) => {
+    const D = c.shape(n.inputs[0])[1] as number;
+    const r = rows(c.shape(n.inputs[0])[0]);
+    return [elementwise(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], { perT: 0, fixed: D, expr: `${D}u` }, [
+      `  var s = 0.0;`,
+      `  for (var t = 0u; t < ${r.expr}; t = t + 1u) { s = s + t0[t * ${D}u + i]; }`,
+      `  t1[i] = s / f32(max(${r.expr}, 1u));`,
+    ].join("\n"))];
+  },
+  L2Normalize: (n, c) => {
+    const D = c.shape(n.inputs[0])[1] as number;
+    return [perRow(n, [n.inputs[0], n.outputs[0]], [1], rows(c.shape(n.inputs[0])[0]), [
+      `  var s = 0.0;`,
+      `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let v = t0[t * ${D}u + i]; s = s + v * v; }`,
+      `  part[l.x] = s;`,
+      REDUCE,
+      `  let inv = 1.0 / sqrt(max(part[0], ${f32(num(n, "epsilon"))}));`,
+      `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { t1[t * ${D}u + i] = t0[t * ${D}u + i] * inv; }`,
+    ].join("\n"))];
   },
   LastRow: (n, c) => {
     const D = c.shape(n.inputs[0])[1] as number;

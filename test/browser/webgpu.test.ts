@@ -1,6 +1,7 @@
 // --target webgpu in headless Chromium (SwiftShader's adapter, --enable-unsafe-webgpu): stories260K
 // generates llama2.c's documented greedy text on WebGPU, with every step's logits within 1e-3 of
-// the reference interpreter; without WebGPU the same artifact runs on its wasm module and says why.
+// the reference interpreter; USE-Lite's embeddings on WebGPU match the wasm module's on all of STS-B
+// dev; without WebGPU the same artifact runs on its wasm module and says why.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,9 +11,11 @@ import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { HAS_CHROMIUM, servedBrowser, WEBGPU_FLAGS } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
-import { LLAMA2C } from "../helpers/shared.js";
+import { readStsb } from "../../compiler/eval/stsb.js";
+import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 const STEPS = 256;
+const STSB = sharedPath("eval/stsb/dev.tsv");
 const SCREENSHOTS = fileURLToPath(new URL("../screenshots/", import.meta.url));
 
 /** The page: greedy text through generate(), then every step's logits through step(). */
@@ -97,10 +100,40 @@ describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromi
     }
   }, 120_000);
 
-  it("unsupported.webgpu: a model with ops the WebGPU backend lacks is refused at build, naming the op", async () => {
+  // The first 64 sentences of STS-B dev: SwiftShader runs these plain kernels at ~0.3 s a sentence,
+  // so all 3000 would take a quarter of an hour.
+  it("USE-Lite on WebGPU: STS-B dev sentences embed as on the wasm module (cosine > 0.9999)", async () => {
     const { USE_DIR } = await import("../helpers/use-lite.js");
-    const r = await seec("build", USE_DIR, "--target", "webgpu", "-o", join(dir, "..", "use"));
+    const root = join(dir, "..");
+    expect((await seec("build", USE_DIR, "--target", "webgpu", "-o", join(root, "use"))).code).toBe(0);
+    const sentences = (STSB ? readStsb(readFileSync(STSB, "utf8")).flatMap((p) => [p.a, p.b]) : ["A man is playing a guitar.", "Someone plays music."]).slice(0, 64);
+    writeFileSync(join(root, "use", "sentences.json"), JSON.stringify(sentences));
+    writeFileSync(join(root, "use", "page.html"), `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
+import { load } from "./index.mjs";
+const texts = await (await fetch("sentences.json")).json();
+const gpu = await load(), wasm = await load(undefined, { webgpu: false });
+const a = await gpu.embed(texts), b = wasm.embed(texts);
+const cos = a.map((x, i) => { let d = 0, p = 0, q = 0; x.forEach((v, k) => { d += v * b[i][k]; p += v * v; q += b[i][k] * b[i][k]; }); return d / Math.sqrt(p * q); });
+document.getElementById("out").textContent = JSON.stringify({ backend: gpu.backend, wasm: wasm.backend, worst: Math.min(...cos), count: cos.length });
+document.body.dataset.state = "done";
+</script>`);
+    const served = await servedBrowser(root, WEBGPU_FLAGS);
+    try {
+      const r = JSON.parse((await (await served.open("/use/page.html", undefined, 300_000)).textContent("#out"))!) as { backend: string; wasm: string; worst: number; count: number };
+      console.log(`USE-Lite on WebGPU vs wasm: lowest cosine ${r.worst.toFixed(10)} over ${r.count} sentences`);
+      expect([r.backend, r.wasm]).toEqual(["webgpu", "wasm-simd"]);
+      expect(r.count).toBe(sentences.length);
+      expect(r.worst).toBeGreaterThan(0.9999);
+    } finally {
+      await served.close();
+    }
+  }, 600_000);
+
+  it("unsupported.webgpu: a model with ops the WebGPU backend lacks is refused at build, naming the op", async () => {
+    const m = LLAMA2C!;
+    const r = await seec("build", m.model, "--tokenizer", m.tokenizer, "--quantize", "int8", "--target", "webgpu", "-o", join(dir, "..", "q8"));
     expect(r.stderr).toContain("error[unsupported.webgpu]");
+    expect(r.stderr).toContain("QLinear");
     expect(r.code).toBe(4);
   }, 60_000);
 

@@ -29,12 +29,12 @@ export async function servedBrowser(root: string, extraArgs: string[] = []) {
   return {
     base,
     /** Opens a page, waits until it marks itself done, and fails on any uncaught page error. */
-    async open(path: string, viewport = { width: 900, height: 700 }) {
+    async open(path: string, viewport = { width: 900, height: 700 }, timeout = 60_000) {
       const page = await browser.newPage({ viewport });
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));
       await page.goto(`${base}${path}`);
-      await page.waitForSelector("body[data-state=done]", { timeout: 60_000 });
+      await page.waitForSelector("body[data-state=done]", { timeout });
       if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
       return page;
     },
