@@ -3,11 +3,12 @@
  * graphs, with the semantics of ONNX Runtime's CPU kernels (docs/ContribOperators.md).
  */
 import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
-import { erf } from "../../ir/ops/tensor.js";
-import { broadcastIndex, fail, int, matmul, need, normalize, scaled, type OpContext, type OpImpl } from "./ops.js";
+import { MAP_FUNCTIONS } from "../../ir/ops/tensor.js";
+import { broadcastIndex, fail, matmul, need, normalize, scaled, type OpContext, type OpImpl } from "./ops.js";
+import { attr } from "./read.js";
 import { tensor, type OnnxTensor } from "./tensor.js";
 
-const epsilon = (ctx: OpContext) => (typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-12);
+const epsilon = (ctx: OpContext) => attr(ctx, "epsilon", 1e-12);
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** a + b (+ c), b and c broadcast over a's leading axes. */
@@ -34,13 +35,13 @@ function skipNorm(rms: boolean): OpImpl {
   };
 }
 
-const gelu = (tanh: boolean) => (x: number) =>
-  tanh ? 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) : 0.5 * x * (1 + erf(x / Math.SQRT2));
 
-function biasedGelu(tanh: boolean): OpImpl {
+/** gelu(x + bias), with the IR's GELU (erf, or the tanh approximation). */
+function biasedGelu(fn: "gelu" | "geluTanh"): OpImpl {
+  const { f } = MAP_FUNCTIONS[fn];
   return ([x, bias], ctx) => {
     const s = sum(need(x, ctx, "X"), bias);
-    s.data.forEach((v, i) => (s.data[i] = gelu(tanh)(v)));
+    s.data.forEach((v, i) => (s.data[i] = f(v)));
     return [s];
   };
 }
@@ -81,13 +82,13 @@ function maskBias(mask: OnnxTensor | undefined, S: number, T: number, filter: nu
  */
 function attendMasked(q: OnnxTensor, keys: OnnxTensor, vals: OnnxTensor, mask: OnnxTensor | undefined, attentionBias: OnnxTensor | undefined, ctx: OpContext): OnnxTensor {
   const [B, heads, S, H] = q.shape, T = keys.shape[2];
-  const filter = typeof ctx.attrs.mask_filter_value === "number" ? ctx.attrs.mask_filter_value : -10000;
-  const causal = int(ctx, "unidirectional", 0) === 1;
+  const filter = attr(ctx, "mask_filter_value", -10000);
+  const causal = attr(ctx, "unidirectional", 0) === 1;
   const fromMask = maskBias(mask, S, T, filter, ctx);
   const extra = attentionBias && broadcastIndex(attentionBias.shape, [B, heads, S, T]);
   return attend({
     q, k: keys, v: vals, dtype: q.dtype,
-    scale: typeof ctx.attrs.scale === "number" ? ctx.attrs.scale : 1 / Math.sqrt(H),
+    scale: attr(ctx, "scale", 1 / Math.sqrt(H)),
     bias: (b, h, i, j) => (causal && j > i + T - S ? filter : 0) + fromMask(b, h, i, j) + (extra ? attentionBias!.data[extra[((b * heads + h) * S + i) * T + j]] : 0),
   });
 }
@@ -95,7 +96,7 @@ function attendMasked(q: OnnxTensor, keys: OnnxTensor, vals: OnnxTensor, mask: O
 /** Packed QKV projection, heads, past [2, B, N, P, H] → output [B, S, N·H] and present. */
 const Attention: OpImpl = ([x, weights, bias, maskIndex, past, attentionBias], ctx) => {
   const X = need(x, ctx, "input"), Wt = need(weights, ctx, "weights");
-  const heads = int(ctx, "num_heads", 0) || fail(ctx, "Attention needs num_heads");
+  const heads = attr(ctx, "num_heads", 0) || fail(ctx, "Attention needs num_heads");
   const sizes = Array.isArray(ctx.attrs.qkv_hidden_sizes) ? (ctx.attrs.qkv_hidden_sizes as number[]) : [1, 1, 1].map(() => Wt.shape[1] / 3);
   if (sizes[0] !== sizes[2]) fail(ctx, "Attention with different Q and V hidden sizes is not supported");
   const qkv = sum(matmul(X, Wt, ctx), bias);
@@ -118,7 +119,7 @@ const Attention: OpImpl = ([x, weights, bias, maskIndex, past, attentionBias], c
 /** Separate Q, K, V [B, S|L, N·H], past [B, N, P, H], additive attention bias. */
 const MultiHeadAttention: OpImpl = ([query, key, value, bias, keyPadding, attentionBias, pastKey, pastValue], ctx) => {
   const Q = need(query, ctx, "query");
-  const heads = int(ctx, "num_heads", 0) || fail(ctx, "MultiHeadAttention needs num_heads");
+  const heads = attr(ctx, "num_heads", 0) || fail(ctx, "MultiHeadAttention needs num_heads");
   if (bias) fail(ctx, "MultiHeadAttention with a packed bias input is not supported");
   const q = splitHeads(Q, heads);
   const k4 = (t: OnnxTensor | undefined, what: string) => {
@@ -134,20 +135,20 @@ const MultiHeadAttention: OpImpl = ([query, key, value, bias, keyPadding, attent
 const RotaryEmbedding: OpImpl = ([x, positions, cos, sin], ctx) => {
   const X = need(x, ctx, "input"), C = need(cos, ctx, "cos_cache"), Sn = need(sin, ctx, "sin_cache"), P = need(positions, ctx, "position_ids");
   const threeD = X.shape.length === 3;
-  const rotaryAttr = int(ctx, "rotary_embedding_dim", 0);
-  const headSize = threeD ? (int(ctx, "num_heads", 0) ? X.shape[2] / int(ctx, "num_heads", 0) : rotaryAttr || C.shape[1] * 2) : X.shape[3];
+  const rotaryAttr = attr(ctx, "rotary_embedding_dim", 0);
+  const headSize = threeD ? (attr(ctx, "num_heads", 0) ? X.shape[2] / attr(ctx, "num_heads", 0) : rotaryAttr || C.shape[1] * 2) : X.shape[3];
   const x4 = threeD ? splitHeads(X, X.shape[2] / headSize) : X;
   const S = x4.shape[2];
   const position = P.data.length === 1 ? (_b: number, s: number) => P.data[0] + s : (b: number, s: number) => P.data[b * S + s];
-  const y = rotate(x4, C, Sn, position, rotaryAttr || headSize, int(ctx, "interleaved", 0) === 1);
+  const y = rotate(x4, C, Sn, position, rotaryAttr || headSize, attr(ctx, "interleaved", 0) === 1);
   return [threeD ? mergeHeads(y) : y];
 };
 
 export const CONTRIB_OPS: Readonly<Record<string, OpImpl>> = {
   Attention,
-  BiasGelu: biasedGelu(false),
+  BiasGelu: biasedGelu("gelu"),
   EmbedLayerNormalization,
-  FastGelu: biasedGelu(true),
+  FastGelu: biasedGelu("geluTanh"),
   MultiHeadAttention,
   RotaryEmbedding,
   SkipLayerNormalization: skipNorm(false),

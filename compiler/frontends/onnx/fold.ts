@@ -5,7 +5,7 @@
  * run on zeros only where that is the cheap way to learn the shape (matrix products get a rule).
  */
 import { runNode } from "./evaluate.js";
-import type { OnnxModel, OnnxNode } from "./read.js";
+import { attr, type OnnxModel, type OnnxNode } from "./read.js";
 import { tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 /** Ops whose outputs depend only on their inputs' shapes. */
@@ -13,8 +13,6 @@ const SHAPE_ONLY = new Set(["Shape", "Size"]);
 
 type Shaped = { dtype: OnnxDType; shape: number[] };
 type ShapeRule = (inputs: Shaped[], node: OnnxNode) => Shaped[];
-
-const int = (n: OnnxNode, key: string, fallback: number) => (typeof n.attrs[key] === "number" ? (n.attrs[key] as number) : fallback);
 
 /** Output shapes of ops too costly to run on zeros. */
 const SHAPE_RULES: Record<string, ShapeRule> = {
@@ -26,8 +24,8 @@ const SHAPE_RULES: Record<string, ShapeRule> = {
     return [{ dtype: a.dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [A.at(-2)!]), ...(b.shape.length === 1 ? [] : [B.at(-1)!])] }];
   },
   Gemm([a, b], n) {
-    const M = int(n, "transA", 0) ? a.shape[1] : a.shape[0];
-    const N = int(n, "transB", 0) ? b.shape[0] : b.shape[1];
+    const M = attr(n, "transA", 0) ? a.shape[1] : a.shape[0];
+    const N = attr(n, "transB", 0) ? b.shape[0] : b.shape[1];
     return [{ dtype: a.dtype, shape: [M, N] }];
   },
 };

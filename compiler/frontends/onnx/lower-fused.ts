@@ -5,10 +5,8 @@
  * as concatenation, masks as additive biases, softmax, and the norms' fused kernels.
  */
 import type { Lowerer, Lowering } from "./lower-ops.js";
-import type { OnnxNode } from "./read.js";
+import { attr } from "./read.js";
 
-const int = (n: OnnxNode, key: string, fallback: number) => (typeof n.attrs[key] === "number" ? (n.attrs[key] as number) : fallback);
-const float = (n: OnnxNode, key: string, fallback: number) => (typeof n.attrs[key] === "number" ? (n.attrs[key] as number) : fallback);
 const present = (name: string | undefined): name is string => !!name;
 
 /** [B, S, N·H] → [B, N, S, H]. */
@@ -86,15 +84,15 @@ function cacheRows(l: Lowerer, cache: string, positions: string, B: number, S: n
 const onnxAttention: Lowering = (l, n) => {
   const [q, k, v, mask, pastKey, pastValue] = n.inputs;
   if (n.outputs[3]) l.fail("the qk_matmul_output output is not supported");
-  if (float(n, "softcap", 0) !== 0) l.fail("Attention with softcap is not supported");
+  if (attr(n, "softcap", 0) !== 0) l.fail("Attention with softcap is not supported");
   const threeD = l.shape(q).length === 3;
-  const heads = (x: string, key: string) => (threeD ? splitHeads(l, l.ir(x), int(n, key, 1)) : l.ir(x));
+  const heads = (x: string, key: string) => (threeD ? splitHeads(l, l.ir(x), attr(n, key, 1)) : l.ir(x));
   const keys = appendCache(l, pastKey ? l.ir(pastKey) : undefined, heads(k, "kv_num_heads"));
   const values = appendCache(l, pastValue ? l.ir(pastValue) : undefined, heads(v, "kv_num_heads"));
   const Q = heads(q, "q_num_heads");
   const H = l.irShape(Q)[3];
   const biases = present(mask) ? [l.onnxDtype(mask) === "bool" ? l.map("where", [l.ir(mask), l.scalar(0), l.scalar(-Infinity)]) : l.ir(mask)] : [];
-  const y = attend(l, { q: Q, k: keys, v: values, scale: float(n, "scale", 1 / Math.sqrt(H)), biases, causal: int(n, "is_causal", 0) ? -Infinity : undefined });
+  const y = attend(l, { q: Q, k: keys, v: values, scale: attr(n, "scale", 1 / Math.sqrt(H)), biases, causal: attr(n, "is_causal", 0) ? -Infinity : undefined });
   return [threeD ? mergeHeads(l, y) : y, keys, values];
 };
 
@@ -102,15 +100,15 @@ const onnxAttention: Lowering = (l, n) => {
 const onnxRotary: Lowering = (l, n) => {
   const [x, cos, sin, positions] = n.inputs;
   const X = l.shape(x), threeD = X.length === 3;
-  const N = threeD ? int(n, "num_heads", 0) || l.fail("3-D RotaryEmbedding input needs num_heads") : 0;
+  const N = threeD ? attr(n, "num_heads", 0) || l.fail("3-D RotaryEmbedding input needs num_heads") : 0;
   const x4 = threeD ? l.reshape(l.ir(x), [X[0], X[1], N, X[2] / N]) : l.ir(x);
   const [B, A1, A2, H] = l.irShape(x4);
   const S = threeD ? A1 : A2;
-  const rotary = int(n, "rotary_embedding_dim", 0) || H;
+  const rotary = attr(n, "rotary_embedding_dim", 0) || H;
   const rows = (cache: string) => (present(positions) ? cacheRows(l, cache, l.ir(positions), B, S) : l.ir(cache));
   // Rows [B, S, half] line up with the sequence axis: [B, S, 1, half] in BSNH, [B, 1, S, half] in BNSH.
   const shape = threeD ? [B, S, 1, rotary / 2] : [B, 1, S, rotary / 2];
-  const y = rotate(l, x4, l.reshape(rows(cos), shape), l.reshape(rows(sin), shape), rotary, int(n, "interleaved", 0) === 1);
+  const y = rotate(l, x4, l.reshape(rows(cos), shape), l.reshape(rows(sin), shape), rotary, attr(n, "interleaved", 0) === 1);
   return [threeD ? l.reshape(y, X) : y];
 };
 
@@ -118,21 +116,21 @@ const onnxRotary: Lowering = (l, n) => {
 const msRotary: Lowering = (l, n) => {
   const [x, positions, cos, sin] = n.inputs;
   const X = l.shape(x), threeD = X.length === 3;
-  const rotaryAttr = int(n, "rotary_embedding_dim", 0);
-  const head = threeD ? (int(n, "num_heads", 0) ? X[2] / int(n, "num_heads", 0) : rotaryAttr || l.shape(cos)[1] * 2) : X[3];
+  const rotaryAttr = attr(n, "rotary_embedding_dim", 0);
+  const head = threeD ? (attr(n, "num_heads", 0) ? X[2] / attr(n, "num_heads", 0) : rotaryAttr || l.shape(cos)[1] * 2) : X[3];
   const B = X[0], S = threeD ? X[1] : X[2];
   const x4 = threeD ? l.reshape(l.ir(x), [B, S, X[2] / head, head]) : l.ir(x);
   const rotary = rotaryAttr || head;
   const shape = threeD ? [B, S, 1, rotary / 2] : [B, 1, S, rotary / 2];
   const [c, s] = [cos, sin].map((cache) => l.reshape(cacheRows(l, cache, l.ir(positions), B, S), shape));
-  const y = rotate(l, x4, c, s, rotary, int(n, "interleaved", 0) === 1);
+  const y = rotate(l, x4, c, s, rotary, attr(n, "interleaved", 0) === 1);
   return [threeD ? l.reshape(y, X) : y];
 };
 
 /** com.microsoft Attention: packed QKV projection, past [2, B, N, P, H], raw or key mask, causal. */
 const msAttention: Lowering = (l, n) => {
   const [x, weights, bias, maskIndex, past, attentionBias] = n.inputs;
-  const heads = int(n, "num_heads", 0) || l.fail("Attention needs num_heads");
+  const heads = attr(n, "num_heads", 0) || l.fail("Attention needs num_heads");
   const [Din, Dqkv] = l.shape(weights);
   const sizes = Array.isArray(n.attrs.qkv_hidden_sizes) ? (n.attrs.qkv_hidden_sizes as number[]) : [Dqkv / 3, Dqkv / 3, Dqkv / 3];
   const w = l.value(weights).data;
@@ -148,7 +146,7 @@ const msAttention: Lowering = (l, n) => {
     [pastK, pastV] = [0, 1].map((i) => l.reshape(l.slice(l.ir(past), 0, i, 1), P.slice(1)));
   }
   const keys = appendCache(l, pastK, k), values = appendCache(l, pastV, v);
-  const filter = float(n, "mask_filter_value", -10000);
+  const filter = attr(n, "mask_filter_value", -10000);
   const biases: string[] = [];
   if (present(maskIndex)) {
     if (l.shape(maskIndex).length !== 2) l.fail("Attention masks other than a raw [batch, total length] mask are not supported");
@@ -156,7 +154,7 @@ const msAttention: Lowering = (l, n) => {
   }
   if (present(attentionBias)) biases.push(l.ir(attentionBias));
   const H = l.irShape(q)[3];
-  const y = attend(l, { q, k: keys, v: values, scale: float(n, "scale", 1 / Math.sqrt(H)), biases, causal: int(n, "unidirectional", 0) ? filter : undefined });
+  const y = attend(l, { q, k: keys, v: values, scale: attr(n, "scale", 1 / Math.sqrt(H)), biases, causal: attr(n, "unidirectional", 0) ? filter : undefined });
   const K = l.irShape(keys);
   const cache = n.outputs[1] ? l.concat([l.reshape(keys, [1, ...K]), l.reshape(values, [1, ...K])], 0) : undefined;
   return [mergeHeads(l, y), cache];
@@ -166,17 +164,17 @@ const msAttention: Lowering = (l, n) => {
 const msMultiHeadAttention: Lowering = (l, n) => {
   const [query, key, value, bias, keyPadding, attentionBias, pastKey, pastValue] = n.inputs;
   if (present(bias)) l.fail("MultiHeadAttention with a packed bias input is not supported");
-  const heads = int(n, "num_heads", 0) || l.fail("MultiHeadAttention needs num_heads");
+  const heads = attr(n, "num_heads", 0) || l.fail("MultiHeadAttention needs num_heads");
   const q = splitHeads(l, l.ir(query), heads);
   const kv = (t: string) => (l.shape(t).length === 4 ? l.ir(t) : splitHeads(l, l.ir(t), heads));
   const keys = appendCache(l, present(pastKey) ? l.ir(pastKey) : undefined, kv(key));
   const values = appendCache(l, present(pastValue) ? l.ir(pastValue) : undefined, kv(value));
-  const filter = float(n, "mask_filter_value", -10000);
+  const filter = attr(n, "mask_filter_value", -10000);
   const biases: string[] = [];
   if (present(keyPadding)) biases.push(keyMask(l, l.ir(keyPadding), filter));
   if (present(attentionBias)) biases.push(l.ir(attentionBias));
   const H = l.irShape(q)[3];
-  const y = attend(l, { q, k: keys, v: values, scale: float(n, "scale", 1 / Math.sqrt(H)), biases, causal: int(n, "unidirectional", 0) ? filter : undefined });
+  const y = attend(l, { q, k: keys, v: values, scale: attr(n, "scale", 1 / Math.sqrt(H)), biases, causal: attr(n, "unidirectional", 0) ? filter : undefined });
   return [mergeHeads(l, y), keys, values];
 };
 
@@ -190,7 +188,7 @@ const embedLayerNorm: Lowering = (l, n) => {
   const maskIndex = n.outputs[1] && l.isUsed(n.outputs[1])
     ? present(mask) ? l.reshape(l.reduce("sum", l.map("copy", [l.ir(mask)], "f32"), [1]), [B]) : l.constantData(new Int32Array(B), [B])
     : undefined;
-  return [l.norm("LayerNorm", sum, gamma, beta, float(n, "epsilon", 1e-12)), maskIndex && l.map(present(mask) ? "trunc" : "copy", [maskIndex], "i32"), sum];
+  return [l.norm("LayerNorm", sum, gamma, beta, attr(n, "epsilon", 1e-12)), maskIndex && l.map(present(mask) ? "trunc" : "copy", [maskIndex], "i32"), sum];
 };
 
 /** com.microsoft Skip(Simplified)LayerNormalization: input + skip (+ bias), normalized; also the sum. */
@@ -201,7 +199,7 @@ const skipNorm = (rms: boolean): Lowering => (l, n) => {
   if ([n.outputs[1], n.outputs[2]].some((o) => o && l.isUsed(o))) l.fail("the mean and inverse standard deviation outputs are not supported");
   let sum = l.map("add", [l.ir(x), l.ir(skip)]);
   if (present(bias)) sum = l.map("add", [sum, l.ir(bias)]);
-  return [l.norm(rms ? "RMSNorm" : "LayerNorm", sum, gamma, present(beta) ? beta : undefined, float(n, "epsilon", 1e-12)), undefined, undefined, sum];
+  return [l.norm(rms ? "RMSNorm" : "LayerNorm", sum, gamma, present(beta) ? beta : undefined, attr(n, "epsilon", 1e-12)), undefined, undefined, sum];
 };
 
 /** com.microsoft FastGelu (tanh) and BiasGelu (erf): gelu(x + bias). */

@@ -10,7 +10,7 @@ import type { GraphBuilder } from "../../ir/builder.js";
 import type { Attrs, DType } from "../../ir/graph.js";
 import { broadcastStrides, stridesOf } from "../../ir/ops/tensor.js";
 import { sliceParams, type OpContext } from "./ops.js";
-import type { OnnxNode } from "./read.js";
+import { attr, type OnnxNode } from "./read.js";
 import { DATA_TYPES, isFloat, type OnnxTensor } from "./tensor.js";
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -235,8 +235,6 @@ function contiguous(shape: number[]): { strides: number[]; offset: number } {
 
 // The ops.
 
-const int = (n: OnnxNode, key: string, fallback: number) => (typeof n.attrs[key] === "number" ? (n.attrs[key] as number) : fallback);
-const float = (n: OnnxNode, key: string, fallback: number) => (typeof n.attrs[key] === "number" ? (n.attrs[key] as number) : fallback);
 
 /** Same data, the output's shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity). */
 const view: Lowering = (l, n) => [l.reshape(l.ir(n.inputs[0]), l.shape(n.outputs[0]))];
@@ -251,7 +249,7 @@ const elementwise = (fn: string, out?: "bool" | "input"): Lowering => (l, n) => 
 const unary = (fn: string): Lowering => (l, n) => [l.map(fn, [l.ir(n.inputs[0])], l.dtype(n.inputs[0]))];
 
 const cast: Lowering = (l, n) => {
-  const to = n.op === "CastLike" ? l.onnxDtype(n.inputs[1]) : DATA_TYPES[int(n, "to", 1)];
+  const to = n.op === "CastLike" ? l.onnxDtype(n.inputs[1]) : DATA_TYPES[attr(n, "to", 1)];
   const from = l.dtype(n.inputs[0]);
   const x = l.ir(n.inputs[0]);
   if (to === "bool") return [l.onnxDtype(n.inputs[0]) === "bool" ? x : l.map("bool", [x], "i32")];
@@ -277,7 +275,7 @@ const sliceOp: Lowering = (l, n) => {
 
 const splitOp: Lowering = (l, n) => {
   const x = l.ir(n.inputs[0]);
-  const axis = axisOf(int(n, "axis", 0), l.shape(n.inputs[0]).length);
+  const axis = axisOf(attr(n, "axis", 0), l.shape(n.inputs[0]).length);
   let start = 0;
   return n.outputs.map((o) => {
     if (!o) return undefined;
@@ -290,7 +288,7 @@ const splitOp: Lowering = (l, n) => {
 
 const concatOp: Lowering = (l, n) => {
   const inputs = n.inputs.filter((i) => i && size(l.shape(i)) > 0);
-  const axis = axisOf(int(n, "axis", 0), l.shape(n.outputs[0]).length);
+  const axis = axisOf(attr(n, "axis", 0), l.shape(n.outputs[0]).length);
   return [l.concat(inputs.map((i) => l.ir(i)), axis)];
 };
 
@@ -306,7 +304,7 @@ const tileOp: Lowering = (l, n) => {
 
 const gatherOp: Lowering = (l, n) => {
   const [data, indices] = n.inputs;
-  const axis = axisOf(int(n, "axis", 0), l.shape(data).length);
+  const axis = axisOf(attr(n, "axis", 0), l.shape(data).length);
   const D = l.shape(data);
   if (l.isConstant(indices)) {
     // Fixed indices: slices of the data, joined.
@@ -333,10 +331,10 @@ const matmulOp: Lowering = (l, n) => {
 
 const gemmOp: Lowering = (l, n) => {
   const [a, b, c] = n.inputs;
-  const alpha = float(n, "alpha", 1), beta = float(n, "beta", 1);
+  const alpha = attr(n, "alpha", 1), beta = attr(n, "beta", 1);
   let x = l.ir(a);
-  if (int(n, "transA", 0)) x = l.transpose(x, [1, 0]);
-  const transB = int(n, "transB", 0) === 1;
+  if (attr(n, "transA", 0)) x = l.transpose(x, [1, 0]);
+  const transB = attr(n, "transB", 0) === 1;
   const hasBias = !!c && beta !== 0;
   if (l.isConstant(b) && (!hasBias || l.isConstant(c))) {
     // A weight: one Linear, alpha folded into it and beta into the bias.
@@ -361,7 +359,7 @@ const gemmOp: Lowering = (l, n) => {
 
 const softmaxOp: Lowering = (l, n) => {
   const X = l.shape(n.inputs[0]);
-  const axis = axisOf(int(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
+  const axis = axisOf(attr(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
   const x = l.ir(n.inputs[0]);
   if (l.opset < 13 && axis !== X.length - 1) {
     // Softmax over the flattened axes from `axis` on.
@@ -375,7 +373,7 @@ const softmaxOp: Lowering = (l, n) => {
 const reduceOp = (fn: "sum" | "mean" | "max"): Lowering => (l, n) => {
   const X = l.shape(n.inputs[0]);
   const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : Array.isArray(n.attrs.axes) ? (n.attrs.axes as number[]) : [];
-  if (listed.length === 0 && int(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
+  if (listed.length === 0 && attr(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
   const axes = listed.length ? listed.map((a) => axisOf(a, X.length)) : X.map((_, i) => i);
   return [l.reshape(l.reduce(fn, l.ir(n.inputs[0]), axes), l.shape(n.outputs[0]))];
 };
@@ -390,8 +388,8 @@ const sumOp: Lowering = (l, n) => [n.inputs.filter(Boolean).map((i) => l.ir(i)).
 
 const layerNormOp = (rms: boolean): Lowering => (l, n) => {
   const X = l.shape(n.inputs[0]);
-  if (axisOf(int(n, "axis", -1), X.length) !== X.length - 1) l.fail("normalization over more than the last axis is not supported");
-  const epsilon = float(n, "epsilon", 1e-5);
+  if (axisOf(attr(n, "axis", -1), X.length) !== X.length - 1) l.fail("normalization over more than the last axis is not supported");
+  const epsilon = attr(n, "epsilon", 1e-5);
   const x = l.ir(n.inputs[0]);
   const y = l.norm(rms ? "RMSNorm" : "LayerNorm", x, n.inputs[1], rms ? undefined : n.inputs[2], epsilon);
   if (!n.outputs.slice(1).some((o) => o && l.isUsed(o))) return [y];

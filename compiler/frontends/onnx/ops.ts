@@ -5,8 +5,8 @@
  * evaluator rounds float16 outputs back to half).
  */
 import { SeecError } from "../../../runtime/errors.js";
-import type { OnnxAttr } from "./read.js";
-import { broadcastShapes, erf, stridesOf } from "../../ir/ops/tensor.js";
+import { attr, type OnnxAttr } from "./read.js";
+import { broadcastShapes, erf, MAP_FUNCTIONS, stridesOf } from "../../ir/ops/tensor.js";
 import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
 import { DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
@@ -33,7 +33,6 @@ export function need(t: OnnxTensor | undefined, ctx: OpContext, what: string): O
   return t;
 }
 
-export const int = (ctx: OpContext, key: string, fallback: number): number => (typeof ctx.attrs[key] === "number" ? (ctx.attrs[key] as number) : fallback);
 export const ints = (ctx: OpContext, key: string): number[] | undefined => (Array.isArray(ctx.attrs[key]) ? (ctx.attrs[key] as number[]) : undefined);
 const values = (t: OnnxTensor | undefined): number[] | undefined => (t ? Array.from(t.data) : undefined);
 const axis = (a: number, rank: number) => (a < 0 ? a + rank : a);
@@ -100,9 +99,9 @@ function reduce(kind: "mean" | "sum" | "max" | "sumsquare"): OpImpl {
   return ([x, axesInput], ctx) => {
     const t = need(x, ctx, "data");
     const listed = values(axesInput) ?? ints(ctx, "axes");
-    if (listed && listed.length === 0 && int(ctx, "noop_with_empty_axes", 0)) return [t];
+    if (listed && listed.length === 0 && attr(ctx, "noop_with_empty_axes", 0)) return [t];
     const axes = new Set((listed && listed.length > 0 ? listed : t.shape.map((_, i) => i)).map((a) => axis(a, t.shape.length)));
-    const keep = int(ctx, "keepdims", 1) === 1;
+    const keep = attr(ctx, "keepdims", 1) === 1;
     const kept = t.shape.map((d, i) => (axes.has(i) ? 1 : d));
     const out = tensor(t.dtype, kept);
     const count = size(t.shape) / Math.max(size(kept), 1);
@@ -241,14 +240,14 @@ function sliceRange(start: number, end: number, step: number, dim: number): [num
 function onnxAttention([q, k, v, mask, pastKey, pastValue]: (OnnxTensor | undefined)[], ctx: OpContext): OnnxTensor[] {
   const Q = need(q, ctx, "Q"), K = need(k, ctx, "K"), V = need(v, ctx, "V");
   const threeD = Q.shape.length === 3;
-  const q4 = threeD ? splitHeads(Q, int(ctx, "q_num_heads", 1)) : Q;
-  const k4 = threeD ? splitHeads(K, int(ctx, "kv_num_heads", 1)) : K;
-  const v4 = threeD ? splitHeads(V, int(ctx, "kv_num_heads", 1)) : V;
+  const q4 = threeD ? splitHeads(Q, attr(ctx, "q_num_heads", 1)) : Q;
+  const k4 = threeD ? splitHeads(K, attr(ctx, "kv_num_heads", 1)) : K;
+  const v4 = threeD ? splitHeads(V, attr(ctx, "kv_num_heads", 1)) : V;
   const keys = appendCache(pastKey, k4), vals = appendCache(pastValue, v4);
   const [B, N, S, H] = q4.shape, T = keys.shape[2];
-  const scale = typeof ctx.attrs.scale === "number" ? ctx.attrs.scale : 1 / Math.sqrt(H);
-  const causal = int(ctx, "is_causal", 0) === 1;
-  const softcap = typeof ctx.attrs.softcap === "number" ? ctx.attrs.softcap : 0;
+  const scale = attr(ctx, "scale", 1 / Math.sqrt(H));
+  const causal = attr(ctx, "is_causal", 0) === 1;
+  const softcap = attr(ctx, "softcap", 0);
   const maskIndex = mask && broadcastIndex(mask.shape, [B, N, S, T]);
   const bias = (b: number, h: number, i: number, j: number) => {
     if (causal && j > i + T - S) return -Infinity;
@@ -265,11 +264,11 @@ function onnxAttention([q, k, v, mask, pastKey, pastValue]: (OnnxTensor | undefi
 function onnxRotary([x, cos, sin, positions]: (OnnxTensor | undefined)[], ctx: OpContext): OnnxTensor[] {
   const X = need(x, ctx, "X"), C = need(cos, ctx, "cos_cache"), Sn = need(sin, ctx, "sin_cache");
   const threeD = X.shape.length === 3;
-  const x4 = threeD ? splitHeads(X, int(ctx, "num_heads", 0) || fail(ctx, "3D RotaryEmbedding input needs num_heads")) : X;
+  const x4 = threeD ? splitHeads(X, attr(ctx, "num_heads", 0) || fail(ctx, "3D RotaryEmbedding input needs num_heads")) : X;
   const [, , S, H] = x4.shape;
-  const rotary = int(ctx, "rotary_embedding_dim", 0) || H;
+  const rotary = attr(ctx, "rotary_embedding_dim", 0) || H;
   const position = positions ? (b: number, s: number) => positions.data[b * S + s] : (b: number, s: number) => b * S + s;
-  const y = rotate(x4, C, Sn, position, rotary, int(ctx, "interleaved", 0) === 1);
+  const y = rotate(x4, C, Sn, position, rotary, attr(ctx, "interleaved", 0) === 1);
   return [threeD ? mergeHeads(y) : y];
 }
 
@@ -295,18 +294,18 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Shape: ([x], ctx) => {
     const dims = need(x, ctx, "data").shape;
     const r = dims.length;
-    const start = axis(Math.max(-r, Math.min(r, int(ctx, "start", 0))), r);
-    const end = axis(Math.max(-r, Math.min(r, int(ctx, "end", r))), r);
+    const start = axis(Math.max(-r, Math.min(r, attr(ctx, "start", 0))), r);
+    const end = axis(Math.max(-r, Math.min(r, attr(ctx, "end", r))), r);
     const kept = dims.slice(start, Math.max(start, end));
     return [tensor("int64", [kept.length], kept)];
   },
   Size: ([x], ctx) => [tensor("int64", [], [size(need(x, ctx, "data").shape)])],
-  Cast: ([x], ctx) => [castTo(need(x, ctx, "input"), DATA_TYPES[int(ctx, "to", 1)] ?? fail(ctx, `Cast to element type ${ctx.attrs.to}, which seec does not read`))],
+  Cast: ([x], ctx) => [castTo(need(x, ctx, "input"), DATA_TYPES[attr(ctx, "to", 1)] ?? fail(ctx, `Cast to element type ${ctx.attrs.to}, which seec does not read`))],
   CastLike: ([x, like], ctx) => [castTo(need(x, ctx, "input"), need(like, ctx, "target_type").dtype)],
   Reshape: ([x, shape], ctx) => {
     const t = need(x, ctx, "data");
     const want = values(shape) ?? [];
-    const allowZero = int(ctx, "allowzero", 0) === 1;
+    const allowZero = attr(ctx, "allowzero", 0) === 1;
     const dims = want.map((d, i) => (d === 0 && !allowZero ? t.shape[i] : d));
     const known = dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
     const out = dims.map((d) => (d === -1 ? t.data.length / known : d));
@@ -315,7 +314,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Flatten: ([x], ctx) => {
     const t = need(x, ctx, "input");
-    const a = axis(int(ctx, "axis", 1), t.shape.length);
+    const a = axis(attr(ctx, "axis", 1), t.shape.length);
     return [reshapeTo(t, [size(t.shape.slice(0, a)), size(t.shape.slice(a))])];
   },
   Squeeze: ([x, axesInput], ctx) => {
@@ -339,7 +338,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Concat: (inputs, ctx) => {
     const ts = inputs.filter((t): t is OnnxTensor => !!t);
-    const a = axis(int(ctx, "axis", 0), ts[0].shape.length);
+    const a = axis(attr(ctx, "axis", 0), ts[0].shape.length);
     const shape = ts[0].shape.slice();
     shape[a] = ts.reduce((n, t) => n + t.shape[a], 0);
     const out = tensor(ts[0].dtype, shape);
@@ -354,8 +353,8 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Split: ([x, splitInput], ctx) => {
     const t = need(x, ctx, "input");
-    const a = axis(int(ctx, "axis", 0), t.shape.length);
-    const count = int(ctx, "num_outputs", 0) || ctx.outputs;
+    const a = axis(attr(ctx, "axis", 0), t.shape.length);
+    const count = attr(ctx, "num_outputs", 0) || ctx.outputs;
     const split = values(splitInput) ?? ints(ctx, "split") ?? (() => {
       const each = Math.ceil(t.shape[a] / count);
       return Array.from({ length: count }, (_, i) => Math.min(each, t.shape[a] - i * each));
@@ -374,7 +373,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Gather: ([x, indices], ctx) => {
     const t = need(x, ctx, "data"), ix = need(indices, ctx, "indices");
-    const a = axis(int(ctx, "axis", 0), t.shape.length);
+    const a = axis(attr(ctx, "axis", 0), t.shape.length);
     const outer = size(t.shape.slice(0, a)), inner = size(t.shape.slice(a + 1)), n = t.shape[a];
     const out = tensor(t.dtype, [...t.shape.slice(0, a), ...ix.shape, ...t.shape.slice(a + 1)]);
     const m = ix.data.length;
@@ -409,7 +408,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Trilu: ([x, kIn], ctx) => {
     const t = need(x, ctx, "input");
     const k = kIn ? kIn.data[0] : 0;
-    const upper = int(ctx, "upper", 1) === 1;
+    const upper = attr(ctx, "upper", 1) === 1;
     const [R, C] = t.shape.slice(-2);
     const out = tensor(t.dtype, t.shape, t.data);
     for (let i = 0; i < out.data.length; i++) {
@@ -423,7 +422,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Sub: arithmetic((a, b) => a - b),
   Mul: arithmetic((a, b) => a * b),
   Div: arithmetic((a, b) => a / b),
-  Mod: (inputs, ctx) => arithmetic(int(ctx, "fmod", 0) ? (a, b) => a % b : (a, b) => a - Math.floor(a / b) * b)(inputs, ctx),
+  Mod: (inputs, ctx) => arithmetic(attr(ctx, "fmod", 0) ? (a, b) => a % b : (a, b) => a - Math.floor(a / b) * b)(inputs, ctx),
   Pow: elementwise((a, b) => a ** b, sameAsFirst),
   Sum: elementwise((...xs) => xs.reduce((a, b) => a + b, 0)),
   Max: elementwise((...xs) => Math.max(...xs)),
@@ -448,14 +447,13 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Relu: unary((a) => Math.max(a, 0)),
   Sin: unary(Math.sin),
   Cos: unary(Math.cos),
-  Gelu: (inputs, ctx) =>
-    unary(ctx.attrs.approximate === "tanh" ? (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))) : (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)))(inputs, ctx),
+  Gelu: (inputs, ctx) => unary(MAP_FUNCTIONS[ctx.attrs.approximate === "tanh" ? "geluTanh" : "gelu"].f)(inputs, ctx),
   MatMul: ([a, b], ctx) => [matmul(need(a, ctx, "A"), need(b, ctx, "B"), ctx)],
   Gemm: ([a, b, c], ctx) => {
     let A = need(a, ctx, "A"), B = need(b, ctx, "B");
-    if (int(ctx, "transA", 0)) A = transpose(A, [1, 0]);
-    if (int(ctx, "transB", 0)) B = transpose(B, [1, 0]);
-    const alpha = typeof ctx.attrs.alpha === "number" ? ctx.attrs.alpha : 1, beta = typeof ctx.attrs.beta === "number" ? ctx.attrs.beta : 1;
+    if (attr(ctx, "transA", 0)) A = transpose(A, [1, 0]);
+    if (attr(ctx, "transB", 0)) B = transpose(B, [1, 0]);
+    const alpha = attr(ctx, "alpha", 1), beta = attr(ctx, "beta", 1);
     const y = matmul(A, B, ctx);
     const ci = c && broadcastIndex(c.shape, y.shape);
     for (let i = 0; i < y.data.length; i++) y.data[i] = alpha * y.data[i] + (c ? beta * c.data[ci![i]] : 0);
@@ -463,7 +461,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Softmax: ([x], ctx) => {
     const t = need(x, ctx, "input");
-    const a = axis(int(ctx, "axis", ctx.opset >= 13 ? -1 : 1), t.shape.length);
+    const a = axis(attr(ctx, "axis", ctx.opset >= 13 ? -1 : 1), t.shape.length);
     // Opset < 13 normalizes over the flattened axes from `axis` on; 13+ over that one axis.
     const moved = ctx.opset >= 13 && a !== t.shape.length - 1;
     const perm = t.shape.map((_, i) => i).filter((i) => i !== a).concat(a);
@@ -484,20 +482,20 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   ReduceSumSquare: reduce("sumsquare"),
   LayerNormalization: ([x, scale, bias], ctx) => {
     const t = need(x, ctx, "X");
-    const from = axis(int(ctx, "axis", -1), t.shape.length);
-    const { y, mean, inv } = normalize(t, from, typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-5, false);
+    const from = axis(attr(ctx, "axis", -1), t.shape.length);
+    const { y, mean, inv } = normalize(t, from, attr(ctx, "epsilon", 1e-5), false);
     const stats = t.shape.map((d, i) => (i < from ? d : 1));
     return [scaled(t, y, scale, bias), tensor("float32", stats, mean), tensor("float32", stats, inv)];
   },
   SimplifiedLayerNormalization: ([x, scale], ctx) => {
     const t = need(x, ctx, "X");
-    const from = axis(int(ctx, "axis", -1), t.shape.length);
-    const { y, inv } = normalize(t, from, typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-5, true);
+    const from = axis(attr(ctx, "axis", -1), t.shape.length);
+    const { y, inv } = normalize(t, from, attr(ctx, "epsilon", 1e-5), true);
     return [scaled(t, y, scale), tensor("float32", t.shape.map((d, i) => (i < from ? d : 1)), inv)];
   },
   RMSNormalization: ([x, scale], ctx) => {
     const t = need(x, ctx, "X");
-    const from = axis(int(ctx, "axis", -1), t.shape.length);
-    return [scaled(t, normalize(t, from, typeof ctx.attrs.epsilon === "number" ? ctx.attrs.epsilon : 1e-5, true).y, scale)];
+    const from = axis(attr(ctx, "axis", -1), t.shape.length);
+    return [scaled(t, normalize(t, from, attr(ctx, "epsilon", 1e-5), true).y, scale)];
   },
 };

@@ -17,6 +17,12 @@ export interface OnnxGraphAttr {
   graph: string;
 }
 
+/** A node's (or op context's) number attribute, or `fallback` where it is absent. */
+export function attr(node: { attrs: Readonly<Record<string, OnnxAttr>> }, key: string, fallback: number): number {
+  const v = node.attrs[key];
+  return typeof v === "number" ? v : fallback;
+}
+
 export interface OnnxNode {
   name: string;
   op: string;
