@@ -22,7 +22,7 @@ export async function loadOnnx(file: string, name: string, shapes: Readonly<Reco
   const binding = bindInputs(model, shapes);
   const { graph, fused } = onnxGraph(name, model, binding);
   const types = new Map([...binding.inputs.map((i) => [i.name, i.dtype] as const)]);
-  for (const output of model.outputs) types.set(output.name, (ELEMENT[output.elementType] ?? "float32") as OnnxDType);
+  for (const output of model.outputs) types.set(output.name, output.dtype ?? "float32");
   for (const [tensor, dtype] of types) {
     const exchanged = EXCHANGED[dtype];
     const v = graph.values.get(tensor);
@@ -30,5 +30,3 @@ export async function loadOnnx(file: string, name: string, shapes: Readonly<Reco
   }
   return { graph, defaulted: binding.defaulted, fused };
 }
-
-const ELEMENT: Record<string, string> = { float: "float32", float16: "float16", int64: "int64", int32: "int32", bool: "bool" };

@@ -53,8 +53,8 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
   }
   const defaulted = new Set<string>();
   const inputs = model.inputs.map((input): BoundInput => {
-    const dtype = ELEMENT_TYPES[input.elementType];
-    if (!dtype) throw new SeecError("unsupported.onnx_dtype", `input "${input.name}" has element type ${input.elementType}, which seec does not read`, { file: model.file });
+    const dtype = input.dtype;
+    if (!dtype || !INPUT_DTYPES.has(dtype)) throw new SeecError("unsupported.onnx_dtype", `input "${input.name}" has element type ${input.elementType}, which seec does not read`, { file: model.file });
     const shape = shapes[input.name] ?? input.dims.map((d, i) => {
       if (typeof d === "number") return d;
       const bound = d ? symbols.get(d) : undefined;
@@ -67,9 +67,8 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
   return { inputs, defaulted: [...defaulted] };
 }
 
-const ELEMENT_TYPES: Record<string, OnnxTensor["dtype"]> = {
-  float: "float32", float16: "float16", double: "float64", int64: "int64", int32: "int32", int8: "int8", uint8: "uint8", bool: "bool",
-};
+/** Element types an input may have: the rest do not fit the i32 and f32 seec computes in. */
+const INPUT_DTYPES = new Set<OnnxTensor["dtype"]>(["float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool"]);
 
 /** The IR graph, and how many decomposed patterns became each fused op. */
 export function onnxGraph(name: string, model: OnnxModel, binding: Binding): { graph: Graph; fused: Record<string, number> } {

@@ -7,7 +7,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import onnxProto from "onnx-proto";
 import { SeecError } from "../../../runtime/errors.js";
-import { fromProto, type OnnxTensor } from "./tensor.js";
+import { DATA_TYPES, fromProto, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 const { onnx } = onnxProto;
 
@@ -37,6 +37,8 @@ export interface OnnxValueInfo {
   name: string;
   /** ONNX element type name (e.g. "float", "int64"). */
   elementType: string;
+  /** The same as seec reads it; undefined for element types it does not read. */
+  dtype?: OnnxDType;
   /** Each dimension's size, or its symbolic name ("" when the exporter left it anonymous). */
   dims: (number | string)[];
 }
@@ -149,6 +151,7 @@ function valueInfo(v: import("onnx-proto").onnx.IValueInfoProto): OnnxValueInfo 
   return {
     name: v.name ?? "",
     elementType: (onnx.TensorProto.DataType[t?.elemType ?? 0] ?? "UNDEFINED").toLowerCase(),
+    dtype: DATA_TYPES[t?.elemType ?? 0],
     dims: (t?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : "")),
   };
 }
