@@ -71,6 +71,42 @@ const REDUCE = [
 
 type Generator = (node: Node, c: KernelContext) => GpuDispatch[];
 
+/** y = f(a, b) over two [rows, D] tensors (expr reads t0[i] and t1[i]). */
+function binary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
+  const D = c.shape(n.inputs[0])[1] as number;
+  const r = rows(c.shape(n.inputs[0])[0]);
+  return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  t2[i] = ${expr};`)];
+}
+
+/**
+ * WGSL for one query row's attention: an online softmax over `count` key rows (row j of keys and
+ * values starts at row(j)), scores q·k · scale, the weighted values accumulated and written to out.
+ */
+function onlineSoftmax(a: { queries: string; qo: string; keys: string; values: string; out: string; count: string; row: (j: string) => string; headDim: number; scale: number }): string {
+  const hd = a.headDim;
+  return [
+    `  var acc: array<f32, ${hd}>;`,
+    `  var m = -3.402823e38;`,
+    `  var sum = 0.0;`,
+    `  for (var j = 0u; j < ${a.count}; j = j + 1u) {`,
+    `    let kj = ${a.row("j")};`,
+    `    var s = 0.0;`,
+    `    for (var d = 0u; d < ${hd}u; d = d + 1u) { s = s + ${a.queries}[${a.qo} + d] * ${a.keys}[kj + d]; }`,
+    `    s = s * ${f32(a.scale)};`,
+    `    if (s > m) {`,
+    `      let r = exp(m - s);`,
+    `      sum = sum * r;`,
+    `      for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] * r; }`,
+    `      m = s;`,
+    `    }`,
+    `    let w = exp(s - m);`,
+    `    sum = sum + w;`,
+    `    for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] + w * ${a.values}[kj + d]; }`,
+    `  }`,
+    `  for (var d = 0u; d < ${hd}u; d = d + 1u) { ${a.out}[${a.qo} + d] = acc[d] / sum; }`,
+  ].join("\n");
+}
+
 /** y = f(x) over a [rows, D] tensor. */
 function unary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
   const D = c.shape(n.inputs[0])[1] as number;
@@ -150,42 +186,14 @@ const GENERATORS: Record<string, Generator> = {
       `  let kv = (h / ${H / kvH}u) * ${hd}u;`,
       `  let qo = t * ${qDim}u + h * ${hd}u;`,
       `  let n = u32(t1[0]) + t + 1u;`,
-      `  var acc: array<f32, ${hd}>;`,
-      `  var m = -3.402823e38;`,
-      `  var sum = 0.0;`,
-      `  for (var j = 0u; j < n; j = j + 1u) {`,
-      `    var s = 0.0;`,
-      `    for (var d = 0u; d < ${hd}u; d = d + 1u) { s = s + t0[qo + d] * t2[j * ${kvDim}u + kv + d]; }`,
-      `    s = s * ${f32(1 / Math.sqrt(hd))};`,
-      `    if (s > m) {`,
-      `      let r = exp(m - s);`,
-      `      sum = sum * r;`,
-      `      for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] * r; }`,
-      `      m = s;`,
-      `    }`,
-      `    let w = exp(s - m);`,
-      `    sum = sum + w;`,
-      `    for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] + w * t3[j * ${kvDim}u + kv + d]; }`,
-      `  }`,
-      `  for (var d = 0u; d < ${hd}u; d = d + 1u) { t4[qo + d] = acc[d] / sum; }`,
+      onlineSoftmax({ queries: "t0", qo: "qo", keys: "t2", values: "t3", out: "t4", count: "n", row: (j) => `${j} * ${kvDim}u + kv`, headDim: hd, scale: 1 / Math.sqrt(hd) }),
     ].join("\n"));
     return [write, attend];
   },
-  SwiGLU: (n, c) => {
-    const D = c.shape(n.inputs[0])[1] as number;
-    const r = rows(c.shape(n.inputs[0])[0]);
-    return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  let g = t0[i];\n  t2[i] = g * (1.0 / (1.0 + exp(-g))) * t1[i];`)];
-  },
-  Add: (n, c) => {
-    const D = c.shape(n.inputs[0])[1] as number;
-    const r = rows(c.shape(n.inputs[0])[0]);
-    return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  t2[i] = t0[i] + t1[i];`)];
-  },
-  AddRows: (n, c) => {
-    const D = c.shape(n.inputs[0])[1] as number;
-    const r = rows(c.shape(n.inputs[0])[0]);
-    return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  t2[i] = t0[i] + t1[i];`)];
-  },
+  SwiGLU: (n, c) => binary(n, c, "t0[i] * (1.0 / (1.0 + exp(-t0[i]))) * t1[i]"),
+  Add: (n, c) => binary(n, c, "t0[i] + t1[i]"),
+  // x + table[t]: the table has the longest call's rows, so row t of both lines up.
+  AddRows: (n, c) => binary(n, c, "t0[i] + t1[i]"),
   Relu: (n, c) => unary(n, c, "max(t0[i], 0.0)"),
   Tanh: (n, c) => unary(n, c, "tanh(t0[i])"),
   LayerNorm: (n, c) => {
@@ -213,25 +221,7 @@ const GENERATORS: Record<string, Generator> = {
     return [elementwise(n, [q, k, v, n.outputs[0]], ["f32", "f32", "f32", "f32"], [3], { perT: r.perT * H, fixed: r.fixed * H, expr: `${r.expr} * ${H}u` }, [
       `  let t = i / ${H}u;`,
       `  let o = t * ${D}u + (i % ${H}u) * ${hd}u;`,
-      `  var acc: array<f32, ${hd}>;`,
-      `  var m = -3.402823e38;`,
-      `  var sum = 0.0;`,
-      `  for (var j = 0u; j < ${r.expr}; j = j + 1u) {`,
-      `    let kj = j * ${D}u + (i % ${H}u) * ${hd}u;`,
-      `    var s = 0.0;`,
-      `    for (var d = 0u; d < ${hd}u; d = d + 1u) { s = s + t0[o + d] * t1[kj + d]; }`,
-      `    s = s * ${f32(num(n, "scale"))};`,
-      `    if (s > m) {`,
-      `      let r = exp(m - s);`,
-      `      sum = sum * r;`,
-      `      for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] * r; }`,
-      `      m = s;`,
-      `    }`,
-      `    let w = exp(s - m);`,
-      `    sum = sum + w;`,
-      `    for (var d = 0u; d < ${hd}u; d = d + 1u) { acc[d] = acc[d] + w * t2[kj + d]; }`,
-      `  }`,
-      `  for (var d = 0u; d < ${hd}u; d = d + 1u) { t3[o + d] = acc[d] / sum; }`,
+      onlineSoftmax({ queries: "t0", qo: "o", keys: "t1", values: "t2", out: "t3", count: r.expr, row: (j) => `${j} * ${D}u + (i % ${H}u) * ${hd}u`, headDim: hd, scale: num(n, "scale") }),
     ].join("\n"))];
   },
   MeanRows: (n, c) => {
