@@ -73,20 +73,21 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
   const manifest = await readJson<Manifest>(new URL("manifest.json", base));
   checkManifest(manifest, new URL("manifest.json", base).href);
   let fallback: string | undefined;
+  let weights: Uint8Array | undefined;
   if (manifest.webgpu && options.webgpu !== false) {
     const gpu = options.gpu ?? webgpu();
     if (gpu) {
       try {
-        const [program, weights] = await Promise.all([readJson<GpuProgram>(new URL(manifest.webgpu.file, base)), readBytes(new URL("weights.bin", base))]);
-        const engine = await GpuEngine.create(gpu, program, weights);
-        const tokenizer = manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
-        return new GpuModel(manifest, engine, tokenizer);
+        const [program, w, tokenizer] = await Promise.all([readJson<GpuProgram>(new URL(manifest.webgpu.file, base)), readWeights(manifest, base), readTokenizer(manifest, base)]);
+        weights = w;
+        return new GpuModel(manifest, await GpuEngine.create(gpu, program, w!), tokenizer);
       } catch (e) {
+        if (e instanceof SeecError && e.code === "input.weights") throw e;
         fallback = e instanceof SeecError ? `${e.code}: ${e.message}` : `WebGPU failed: ${(e as Error).message}`;
       }
     } else fallback = "this engine has no WebGPU (navigator.gpu)";
   }
-  const model = await loadWasm(manifest, base);
+  const model = await loadWasm(manifest, base, weights);
   if (fallback) model.fallback = fallback;
   return model;
 }
@@ -100,19 +101,23 @@ function webgpu(): GPU | undefined {
   return (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
 }
 
-async function loadWasm(manifest: Manifest, base: URL): Promise<Model> {
-  const embedded = manifest.memory.weights.embedded === true;
-  const [{ instance, backend }, weights] = await Promise.all([
-    instantiateFirst(manifest.modules, base),
-    embedded ? undefined : readBytes(new URL("weights.bin", base)),
-  ]);
-  if (weights) {
-    const memory = (instance.exports as { memory: WebAssembly.Memory }).memory;
-    if (weights.byteLength !== manifest.memory.weights.bytes)
-      throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
-    new Uint8Array(memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
-  }
+/** weights.bin, checked against the manifest (undefined where the module carries its weights). */
+async function readWeights(manifest: Manifest, base: URL): Promise<Uint8Array | undefined> {
+  if (manifest.memory.weights.embedded === true) return undefined;
+  const weights = await readBytes(new URL("weights.bin", base));
+  if (weights.byteLength !== manifest.memory.weights.bytes)
+    throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
+  return weights;
+}
+
+async function readTokenizer(manifest: Manifest, base: URL) {
+  return manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
+}
+
+/** The first module this engine runs, with the weights (read here unless the WebGPU attempt already did) copied in. */
+async function loadWasm(manifest: Manifest, base: URL, read?: Uint8Array): Promise<Model> {
+  const [{ instance, backend }, weights, tokenizer] = await Promise.all([instantiateFirst(manifest.modules, base), read ?? readWeights(manifest, base), readTokenizer(manifest, base)]);
+  if (weights) new Uint8Array((instance.exports as { memory: WebAssembly.Memory }).memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
   (instance.exports as { init?: () => void }).init?.();
-  const tokenizer = manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
   return new Model(manifest, instance, tokenizer, backend);
 }
