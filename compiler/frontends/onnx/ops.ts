@@ -6,7 +6,7 @@
  */
 import { SeecError } from "../../../runtime/errors.js";
 import { attr, type OnnxAttr } from "./read.js";
-import { broadcastShapes, erf, MAP_FUNCTIONS, stridesOf } from "../../ir/ops/tensor.js";
+import { broadcastShapes, broadcastStrides, erf, MAP_FUNCTIONS, stridesOf } from "../../ir/ops/tensor.js";
 import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
 import { DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
@@ -44,18 +44,19 @@ export function broadcastShape(shapes: readonly (readonly number[])[], ctx: OpCo
 
 /** For each element of `out`, the flat index into a tensor of `shape` broadcast to it. */
 export function broadcastIndex(shape: readonly number[], out: readonly number[]): Int32Array {
-  const n = size(out);
-  const idx = new Int32Array(n);
-  const s = stridesOf(shape);
-  const os = stridesOf(out);
-  const offset = out.length - shape.length;
-  for (let i = 0; i < n; i++) {
-    let r = i, k = 0;
-    for (let d = 0; d < out.length; d++) {
+  return stridedIndex(out, broadcastStrides(shape, out));
+}
+
+/** For each element of `shape`, offset + Σ i_d · strides[d]: where a strided view reads it. */
+function stridedIndex(shape: readonly number[], strides: readonly number[], offset = 0): Int32Array {
+  const idx = new Int32Array(size(shape));
+  const os = stridesOf(shape);
+  for (let i = 0; i < idx.length; i++) {
+    let r = i, k = offset;
+    for (let d = 0; d < shape.length; d++) {
       const c = Math.floor(r / os[d]);
       r -= c * os[d];
-      const sd = d - offset;
-      if (sd >= 0 && shape[sd] !== 1) k += c * s[sd];
+      k += c * strides[d];
     }
     idx[i] = k;
   }
@@ -123,18 +124,7 @@ function reshapeTo(t: OnnxTensor, shape: number[]): OnnxTensor {
 
 /** y[i] = t[offset + Σ i_d · strides[d]] over `shape`: a strided view of t, copied. */
 function view(t: OnnxTensor, shape: number[], strides: number[], offset = 0): OnnxTensor {
-  const out = tensor(t.dtype, shape);
-  const os = stridesOf(shape);
-  for (let i = 0; i < out.data.length; i++) {
-    let r = i, k = offset;
-    for (let d = 0; d < shape.length; d++) {
-      const c = Math.floor(r / os[d]);
-      r -= c * os[d];
-      k += c * strides[d];
-    }
-    out.data[i] = t.data[k];
-  }
-  return out;
+  return tensor(t.dtype, shape, Array.from(stridedIndex(shape, strides, offset), (k) => t.data[k]));
 }
 
 /** The box [starts, starts + shape) with `steps` out of t. */
@@ -389,8 +379,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Expand: ([x, shape], ctx) => {
     const t = need(x, ctx, "input");
     const out = broadcastShape([t.shape, values(shape) ?? []], ctx);
-    const idx = broadcastIndex(t.shape, out);
-    return [tensor(t.dtype, out, Array.from(idx, (k) => t.data[k]))];
+    return [view(t, out, broadcastStrides(t.shape, out))];
   },
   Tile: ([x, repeats], ctx) => {
     const t = need(x, ctx, "input");
