@@ -12,6 +12,8 @@ import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
 import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 import type { GpuEngine } from "./webgpu.js";
 
+const IN_FLIGHT = 16;
+
 export class GpuModel {
   readonly backend = "webgpu";
   readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
@@ -73,14 +75,21 @@ export class GpuModel {
     return out;
   }
 
-  /** An encoder's embeddings of texts (one call each, tokens clipped to the model's maximum length). */
+  /**
+   * An encoder's embeddings of texts (one call each, tokens clipped to the model's maximum length).
+   * Calls are queued IN_FLIGHT at a time before their results are awaited: the GPU runs them in
+   * order, and the round trip to read one back is paid once per window instead of once per text.
+   */
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
     if (this.manifest.model.family !== "encoder" || !(this.tokenizer instanceof SentencePieceTokenizer))
       throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", { hint: "a decoder generates: use generate()" });
     const max = this.manifest.model.config.maxLength;
     const output = this.manifest.outputs[0].name;
     const vectors: Float32Array[] = [];
-    for (const text of texts) vectors.push((await this.run({ tokens: Int32Array.from(this.tokenizer.encode(text).slice(0, max)) }))[output] as Float32Array);
+    for (let i = 0; i < texts.length; i += IN_FLIGHT) {
+      const window = texts.slice(i, i + IN_FLIGHT).map((text) => this.run({ tokens: Int32Array.from(this.tokenizer!.encode(text).slice(0, max)) }));
+      for (const outputs of await Promise.all(window)) vectors.push(outputs[output] as Float32Array);
+    }
     return vectors;
   }
 

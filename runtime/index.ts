@@ -60,7 +60,7 @@ async function instantiate(url: URL): Promise<WebAssembly.Instance> {
 export interface LoadOptions {
   /** false: run a webgpu artifact on its wasm module even where WebGPU is available. */
   webgpu?: boolean;
-  /** The WebGPU entry point to use (default navigator.gpu; Node has none unless given one). */
+  /** The WebGPU entry point to use (default: navigator.gpu; in Node, the `webgpu` package where installed). */
   gpu?: GPU;
 }
 
@@ -75,7 +75,7 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
   let fallback: string | undefined;
   let weights: Uint8Array | undefined;
   if (manifest.webgpu && options.webgpu !== false) {
-    const gpu = options.gpu ?? webgpu();
+    const gpu = options.gpu ?? (await webgpu());
     if (gpu) {
       try {
         const [program, w, tokenizer] = await Promise.all([readJson<GpuProgram>(new URL(manifest.webgpu.file, base)), readWeights(manifest, base), readTokenizer(manifest, base)]);
@@ -85,7 +85,7 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
         if (e instanceof SeecError && e.code === "input.weights") throw e;
         fallback = e instanceof SeecError ? `${e.code}: ${e.message}` : `WebGPU failed: ${(e as Error).message}`;
       }
-    } else fallback = "this engine has no WebGPU (navigator.gpu)";
+    } else fallback = "this engine has no WebGPU (navigator.gpu, or in Node the webgpu package)";
   }
   const model = await loadWasm(manifest, base, weights);
   if (fallback) model.fallback = fallback;
@@ -93,12 +93,20 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
 }
 
 /**
- * WebGPU's entry point: navigator.gpu in browsers. Node has none of its own: pass one in `gpu`
- * (e.g. the `webgpu` package's `create([])`). seec does not import that package by itself: with
- * SwiftShader in a container it can abort the whole process, which no fallback could catch.
+ * WebGPU's entry point: navigator.gpu in browsers; in Node, which has none of its own, the
+ * `webgpu` package (Dawn) where the application installed it. One Dawn instance serves every load.
  */
-function webgpu(): GPU | undefined {
-  return (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+let dawn: Promise<GPU | undefined> | undefined;
+async function webgpu(): Promise<GPU | undefined> {
+  const g = globalThis as { navigator?: { gpu?: GPU }; process?: { versions?: { node?: string } } };
+  if (g.navigator?.gpu) return g.navigator.gpu;
+  if (!g.process?.versions?.node) return undefined;
+  const name = "webgpu"; // a variable, so that bundlers leave the optional package alone
+  dawn ??= import(/* @vite-ignore */ name).then(
+    (m: { create: (options: string[]) => GPU }) => m.create([]),
+    () => undefined,
+  );
+  return dawn;
 }
 
 /** weights.bin, checked against the manifest (undefined where the module carries its weights). */

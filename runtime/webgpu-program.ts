@@ -1,8 +1,7 @@
 /**
  * model.webgpu.json: what the WebGPU engine runs, written by targets/webgpu/program.ts. Every
  * tensor gets its own buffer, sized for the largest call; weights come from weights.bin at the
- * offsets given; dispatches run in order, each over ceil((perT · T + fixed) / workgroupSize)
- * workgroups for a call of T tokens.
+ * offsets given; dispatches run in order, each over a grid of workgroups sized by the call's T.
  */
 export interface GpuTensor {
   name: string;
@@ -11,18 +10,27 @@ export interface GpuTensor {
   weights?: number;
 }
 
+/** ceil((perT · T + fixed) / per) workgroups along one axis of the grid, for a call of T tokens. */
+export interface GroupCount {
+  perT: number;
+  fixed: number;
+  per: number;
+}
+
 export interface GpuDispatch {
   /** The IR node it runs (for people reading the file). */
   node: string;
   wgsl: string;
   /** Tensors bound at 1, 2, ... (0 is the uniforms). */
   tensors: string[];
-  threads: { perT: number; fixed: number };
-  workgroupSize: number;
+  /** The grid: x, then y where the kernel tiles two ways. */
+  groups: GroupCount[];
+  /** Only for calls of this many tokens (a node may have one kernel for decoding and one for prompts). */
+  tokens?: { min?: number; max?: number };
 }
 
 export interface GpuProgram {
-  format: "seec-webgpu/1";
+  format: "seec-webgpu/2";
   tensors: GpuTensor[];
   /** Run once after the weights are in place (load-time tables). */
   init: GpuDispatch[];

@@ -14,6 +14,8 @@ type Device = GPUDevice;
 
 export class GpuEngine {
   private constructor(
+    /** Held for the engine's life: Dawn (Node) frees its instance when the GPU object is collected, and a live device then crashes. */
+    readonly gpu: GPU,
     private readonly device: Device,
     private readonly buffers: Map<string, GPUBuffer>,
     private readonly uniforms: GPUBuffer,
@@ -30,8 +32,14 @@ export class GpuEngine {
     for (const t of program.tensors) {
       const buffer = device.createBuffer({ size: t.bytes, usage: STORAGE | COPY_SRC | COPY_DST });
       if (t.weights !== undefined) {
-        const bytes = Math.min(t.bytes, weights.byteLength - t.weights) & ~3;
-        device.queue.writeBuffer(buffer, 0, weights.buffer, weights.byteOffset + t.weights, bytes);
+        // Whole words: a tensor ending weights.bin mid-word is padded with zeros.
+        let bytes = weights.subarray(t.weights, t.weights + t.bytes);
+        if (bytes.byteLength % 4 || bytes.byteOffset % 4) {
+          const whole = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+          whole.set(bytes);
+          bytes = whole;
+        }
+        device.queue.writeBuffer(buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
       }
       buffers.set(t.name, buffer);
     }
@@ -55,7 +63,7 @@ export class GpuEngine {
       device.destroy();
       throw new SeecError("runtime.webgpu", `the WGSL program does not validate: ${error.message.split("\n")[0]}`, { hint: "this is a bug in seec's WebGPU backend; the artifact still runs on wasm" });
     }
-    const engine = new GpuEngine(device, buffers, uniforms, forward, adapter.info?.description || adapter.info?.vendor || "WebGPU");
+    const engine = new GpuEngine(gpu, device, buffers, uniforms, forward, adapter.info?.description || adapter.info?.vendor || "WebGPU");
     if (init.length) engine.submit(init, 0);
     return engine;
   }
@@ -81,11 +89,12 @@ export class GpuEngine {
     const encoder = this.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     for (const { pipeline, group, d } of steps) {
-      const groups = Math.ceil((d.threads.perT * T + d.threads.fixed) / d.workgroupSize);
-      if (groups === 0) continue;
+      if (T < (d.tokens?.min ?? 0) || T > (d.tokens?.max ?? Infinity)) continue;
+      const [x, y = 1] = d.groups.map((g) => Math.ceil((g.perT * T + g.fixed) / g.per));
+      if (x === 0 || y === 0) continue;
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);
-      pass.dispatchWorkgroups(groups);
+      pass.dispatchWorkgroups(x, y);
     }
     pass.end();
     after?.(encoder);

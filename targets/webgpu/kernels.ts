@@ -4,72 +4,14 @@
  * and then its tensors in order. A node may need several dispatches (attention writes the cache,
  * then attends).
  */
-import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import type { Node } from "../../compiler/ir/graph.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
+import { entangledEmbedding, entangledLogits, entangledTable } from "./entangled.js";
+import { linear } from "./linear.js";
+import { elementwise, f32, type Generator, type KernelContext, num, perRow, REDUCE, rows, WORKGROUP } from "./wgsl.js";
 
-export interface KernelContext {
-  shape(tensor: string): Shape;
-}
-
-const WORKGROUP = 64;
-
-/** Rows of a [rows, D] tensor: the call's T, or a fixed count. */
-function rows(d: Dim): { expr: string; perT: number; fixed: number } {
-  return typeof d === "number" ? { expr: `${d}u`, perT: 0, fixed: d } : { expr: "params.T", perT: 1, fixed: 0 };
-}
-
-const f32 = (x: number) => (Number.isInteger(x) ? `${x}.0` : String(x));
-
-/** The WGSL header: uniforms and the node's tensors, read-only except the last `writable`. */
-function header(bindings: { name: string; type: "f32" | "i32"; write?: boolean }[]): string {
-  return [
-    "struct Params { T: u32, pad0: u32, pad1: u32, pad2: u32 }",
-    "@group(0) @binding(0) var<uniform> params: Params;",
-    ...bindings.map((b, i) => `@group(0) @binding(${i + 1}) var<storage, ${b.write ? "read_write" : "read"}> ${b.name}: array<${b.type}>;`),
-  ].join("\n");
-}
-
-/** A kernel with one thread per element of `count` (perT · T + fixed). */
-function elementwise(node: Node, tensors: string[], types: ("f32" | "i32")[], writes: number[], count: { perT: number; fixed: number; expr: string }, body: string): GpuDispatch {
-  const names = tensors.map((_, i) => `t${i}`);
-  const wgsl = [
-    header(tensors.map((_, i) => ({ name: names[i], type: types[i], write: writes.includes(i) }))),
-    `@compute @workgroup_size(${WORKGROUP})`,
-    `fn main(@builtin(global_invocation_id) gid: vec3u) {`,
-    `  let i = gid.x;`,
-    `  if (i >= ${count.expr}) { return; }`,
-    body,
-    `}`,
-  ].join("\n");
-  return { node: node.name, wgsl, tensors, threads: { perT: count.perT, fixed: count.fixed }, workgroupSize: WORKGROUP };
-}
-
-/** A kernel with one workgroup per row (cooperative reductions). */
-function perRow(node: Node, tensors: string[], writes: number[], r: ReturnType<typeof rows>, body: string): GpuDispatch {
-  const wgsl = [
-    header(tensors.map((_, i) => ({ name: `t${i}`, type: "f32", write: writes.includes(i) }))),
-    `var<workgroup> part: array<f32, ${WORKGROUP}>;`,
-    `@compute @workgroup_size(${WORKGROUP})`,
-    `fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {`,
-    `  let t = wg.x;`,
-    `  if (t >= ${r.expr}) { return; }`,
-    body,
-    `}`,
-  ].join("\n");
-  return { node: node.name, wgsl, tensors, threads: { perT: r.perT * WORKGROUP, fixed: r.fixed * WORKGROUP }, workgroupSize: WORKGROUP };
-}
-
-/** Sum of `part` across the workgroup, left in part[0]. */
-const REDUCE = [
-  `  workgroupBarrier();`,
-  `  for (var k = ${WORKGROUP / 2}u; k > 0u; k = k >> 1u) {`,
-  `    if (l.x < k) { part[l.x] = part[l.x] + part[l.x + k]; }`,
-  `    workgroupBarrier();`,
-  `  }`,
-].join("\n");
-
-type Generator = (node: Node, c: KernelContext) => GpuDispatch[];
+export type { KernelContext } from "./wgsl.js";
 
 /** y = f(a, b) over two [rows, D] tensors (expr reads t0[i] and t1[i]). */
 function binary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
@@ -114,7 +56,6 @@ function unary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
   return [elementwise(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` }, `  t1[i] = ${expr};`)];
 }
 
-const num = (n: Node, key: string) => n.attrs[key] as number;
 
 const GENERATORS: Record<string, Generator> = {
   Gather: (n, c) => {
@@ -127,23 +68,15 @@ const GENERATORS: Record<string, Generator> = {
       `  t2[i] = t0[id * ${D}u + i % ${D}u];`,
     ].join("\n"))];
   },
-  Linear: (n, c) => {
-    const [x, w, b] = n.inputs;
-    const K = c.shape(x)[1] as number, N = c.shape(w)[0] as number;
-    const r = rows(c.shape(x)[0]);
-    const tensors = b ? [x, w, b, n.outputs[0]] : [x, w, n.outputs[0]];
-    return [elementwise(n, tensors, tensors.map(() => "f32"), [tensors.length - 1], { perT: r.perT * N, fixed: r.fixed * N, expr: `${r.expr} * ${N}u` }, [
-      `  let t = i / ${N}u;`,
-      `  let o = i % ${N}u;`,
-      `  var acc = 0.0;`,
-      `  for (var k = 0u; k < ${K}u; k = k + 1u) { acc = acc + t0[t * ${K}u + k] * t1[o * ${K}u + k]; }`,
-      `  t${tensors.length - 1}[i] = acc${b ? " + t2[o]" : ""};`,
-    ].join("\n"))];
-  },
+  Linear: linear,
+  QLinear: linear,
+  EntangledEmbedding: entangledEmbedding,
+  EntangledLogits: entangledLogits,
+  EntangledTable: entangledTable,
   RMSNorm: (n, c) => {
     const [x, w] = n.inputs;
     const D = c.shape(x)[1] as number;
-    return [perRow(n, [x, w, n.outputs[0]], [2], rows(c.shape(x)[0]), [
+    return [perRow(n, [x, w, n.outputs[0]], ["f32", "f32", "f32"], [2], rows(c.shape(x)[0]), [
       `  var s = 0.0;`,
       `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let v = t0[t * ${D}u + i]; s = s + v * v; }`,
       `  part[l.x] = s;`,
@@ -199,7 +132,7 @@ const GENERATORS: Record<string, Generator> = {
   LayerNorm: (n, c) => {
     const [x, w, b] = n.inputs;
     const D = c.shape(x)[1] as number;
-    return [perRow(n, [x, w, b, n.outputs[0]], [3], rows(c.shape(x)[0]), [
+    return [perRow(n, [x, w, b, n.outputs[0]], ["f32", "f32", "f32", "f32"], [3], rows(c.shape(x)[0]), [
       `  var s = 0.0;`,
       `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { s = s + t0[t * ${D}u + i]; }`,
       `  part[l.x] = s;`,
@@ -235,7 +168,7 @@ const GENERATORS: Record<string, Generator> = {
   },
   L2Normalize: (n, c) => {
     const D = c.shape(n.inputs[0])[1] as number;
-    return [perRow(n, [n.inputs[0], n.outputs[0]], [1], rows(c.shape(n.inputs[0])[0]), [
+    return [perRow(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], rows(c.shape(n.inputs[0])[0]), [
       `  var s = 0.0;`,
       `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let v = t0[t * ${D}u + i]; s = s + v * v; }`,
       `  part[l.x] = s;`,

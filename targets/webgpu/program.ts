@@ -1,16 +1,38 @@
 /** A planned graph as a WebGPU program (model.webgpu.json): buffers per tensor, WGSL dispatches in order. */
 import { bindShape, DTYPE_BYTES, elementCount, maxDims } from "../../compiler/ir/graph.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
-import type { GpuProgram } from "../../runtime/webgpu-program.js";
-import { kernelsFor } from "./kernels.js";
+import type { GpuProgram, GpuTensor } from "../../runtime/webgpu-program.js";
+import { kernelsFor, type KernelContext } from "./kernels.js";
+
+/** Buffers hold whole 4-byte words (int8 weights are read as u32). */
+const words = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
 
 export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): GpuProgram {
   const dims = maxDims(graph);
-  const weights = new Map(plan.weights.entries.map((e) => [e.name, e.offset]));
-  const tensors = [...graph.values.values()].map((v) => {
-    const bytes = Math.max(4, Math.ceil((elementCount(bindShape(v.shape, dims)) * DTYPE_BYTES[v.dtype]) / 4) * 4);
-    return { name: v.name, bytes, ...(weights.has(v.name) ? { weights: weights.get(v.name) } : {}) };
-  });
-  const c = { shape: (t: string) => graph.values.get(t)!.shape };
-  return { format: "seec-webgpu/1", tensors, init: init.flatMap((n) => kernelsFor(n, c)), forward: forward.flatMap((n) => kernelsFor(n, c)) };
+  const weights = new Map(plan.weights.entries.map((e) => [e.name, e]));
+  const tensors: GpuTensor[] = [...graph.values.values()].map((v) => ({
+    name: v.name,
+    bytes: words(elementCount(bindShape(v.shape, dims)) * DTYPE_BYTES[v.dtype]),
+    ...(weights.has(v.name) ? { weights: weights.get(v.name)!.offset } : {}),
+  }));
+  const spans = new Map<string, ReturnType<KernelContext["span"]>>();
+  const c: KernelContext = {
+    shape: (t) => graph.values.get(t)!.shape,
+    span(names) {
+      const tensor = `${names[0]}..${names[names.length - 1]}`;
+      let span = spans.get(tensor);
+      if (!span) {
+        const entries = names.map((n) => weights.get(n)!);
+        const start = Math.min(...entries.map((e) => e.offset));
+        tensors.push({ name: tensor, bytes: words(Math.max(...entries.map((e) => e.offset + e.bytes)) - start), weights: start });
+        span = { tensor, at: entries.map((e) => (e.offset - start) / 4) };
+        spans.set(tensor, span);
+      }
+      return span;
+    },
+  };
+  const program = { init: init.flatMap((n) => kernelsFor(n, c)), forward: forward.flatMap((n) => kernelsFor(n, c)) };
+  // Buffers only for what a kernel binds or the caller exchanges (factors read through a span need none of their own).
+  const used = new Set([...graph.inputs, ...graph.outputs, ...[...program.init, ...program.forward].flatMap((d) => d.tensors)]);
+  return { format: "seec-webgpu/2", tensors: tensors.filter((t) => used.has(t.name)), ...program };
 }

@@ -1,0 +1,81 @@
+/**
+ * What every WGSL kernel shares: the bindings header, the two dispatch shapes (a thread per
+ * element, a workgroup per row), and the context a generator reads shapes and weights from.
+ * Each kernel binds the call's uniforms at 0 (T, the tokens in this call), then its tensors in order.
+ */
+import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import type { GpuDispatch } from "../../runtime/webgpu-program.js";
+
+export interface KernelContext {
+  shape(tensor: string): Shape;
+  /**
+   * One buffer over several weights (kernels with more operands than a shader may bind): its
+   * tensor name, and where each weight starts in it, in 4-byte words.
+   */
+  span(weights: readonly string[]): { tensor: string; at: number[] };
+}
+
+export type Generator = (node: Node, c: KernelContext) => GpuDispatch[];
+
+export const WORKGROUP = 64;
+
+export type ElementType = "f32" | "i32" | "u32";
+
+/** Rows of a [rows, D] tensor: the call's T, or a fixed count. */
+export function rows(d: Dim): { expr: string; perT: number; fixed: number } {
+  return typeof d === "number" ? { expr: `${d}u`, perT: 0, fixed: d } : { expr: "params.T", perT: 1, fixed: 0 };
+}
+
+/** A WGSL f32 literal. */
+export const f32 = (x: number) => (Number.isInteger(x) ? `${x}.0` : String(x));
+
+/** The WGSL header: uniforms and the node's tensors, read-only unless `write`. */
+export function header(bindings: { name: string; type: ElementType; write?: boolean }[]): string {
+  return [
+    "struct Params { T: u32, pad0: u32, pad1: u32, pad2: u32 }",
+    "@group(0) @binding(0) var<uniform> params: Params;",
+    ...bindings.map((b, i) => `@group(0) @binding(${i + 1}) var<storage, ${b.write ? "read_write" : "read"}> ${b.name}: array<${b.type}>;`),
+  ].join("\n");
+}
+
+/** A kernel with one thread per element of `count` (perT · T + fixed), bound as t0, t1, ... */
+export function elementwise(node: Node, tensors: string[], types: ElementType[], writes: number[], count: { perT: number; fixed: number; expr: string }, body: string, functions = ""): GpuDispatch {
+  const wgsl = [
+    header(tensors.map((_, i) => ({ name: `t${i}`, type: types[i], write: writes.includes(i) }))),
+    ...(functions ? [functions] : []),
+    `@compute @workgroup_size(${WORKGROUP})`,
+    `fn main(@builtin(global_invocation_id) gid: vec3u) {`,
+    `  let i = gid.x;`,
+    `  if (i >= ${count.expr}) { return; }`,
+    body,
+    `}`,
+  ].join("\n");
+  return { node: node.name, wgsl, tensors, groups: [{ perT: count.perT, fixed: count.fixed, per: WORKGROUP }] };
+}
+
+/** A kernel with one workgroup per row (cooperative reductions through `part`). */
+export function perRow(node: Node, tensors: string[], types: ElementType[], writes: number[], r: ReturnType<typeof rows>, body: string, functions = ""): GpuDispatch {
+  const wgsl = [
+    header(tensors.map((_, i) => ({ name: `t${i}`, type: types[i], write: writes.includes(i) }))),
+    `var<workgroup> part: array<f32, ${WORKGROUP}>;`,
+    ...(functions ? [functions] : []),
+    `@compute @workgroup_size(${WORKGROUP})`,
+    `fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u) {`,
+    `  let t = wg.x;`,
+    `  if (t >= ${r.expr}) { return; }`,
+    body,
+    `}`,
+  ].join("\n");
+  return { node: node.name, wgsl, tensors, groups: [{ perT: r.perT, fixed: r.fixed, per: 1 }] };
+}
+
+/** Sum of `part` across the workgroup, left in part[0]. */
+export const REDUCE = [
+  `  workgroupBarrier();`,
+  `  for (var k = ${WORKGROUP / 2}u; k > 0u; k = k >> 1u) {`,
+  `    if (l.x < k) { part[l.x] = part[l.x] + part[l.x + k]; }`,
+  `    workgroupBarrier();`,
+  `  }`,
+].join("\n");
+
+export const num = (n: Node, key: string) => n.attrs[key] as number;

@@ -1,0 +1,141 @@
+// --target webgpu in Node, through the webgpu package (Dawn) on SwiftShader's Vulkan driver: the
+// runtime finds WebGPU by itself; stories260K generates llama2.c's documented greedy text with
+// every step's logits (decoding, and prompts through the tiled matmul) within 1e-3 of the reference
+// interpreter; SEE factors (both heads, bags, norm) and int8 weights run on WebGPU as on the wasm
+// module; USE-Lite embeds all of STS-B dev as the wasm module does.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { readStsb } from "../../compiler/eval/stsb.js";
+import { loadModel } from "../../compiler/frontends/load.js";
+import { Interpreter } from "../../compiler/ir/interpreter.js";
+import { writeSee } from "../../compiler/see/format.js";
+import type { GpuModel } from "../../runtime/gpu-model.js";
+import { load } from "../../runtime/index.js";
+import type { Model } from "../../runtime/model.js";
+import { seec } from "../helpers/cli.js";
+import { loadWasm, tmpDir } from "../helpers/compile.js";
+import { randomFactors } from "../helpers/see.js";
+import { LLAMA2C, sharedPath } from "../helpers/shared.js";
+import { nodeWebgpu } from "../helpers/webgpu.js";
+
+const gpu = await nodeWebgpu();
+if (gpu.reason) console.warn(`skipping the WebGPU-in-Node tests: ${gpu.reason}`);
+const STSB = sharedPath("eval/stsb/dev.tsv");
+
+const largestDifference = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+};
+
+async function loadGpu(dir: string): Promise<GpuModel> {
+  const model = await load(dir);
+  expect("fallback" in model ? model.fallback : undefined).toBeUndefined();
+  expect(model.backend).toBe("webgpu");
+  return model as GpuModel;
+}
+
+/** Greedy decoding from BOS on both backends of one artifact: the largest logit difference over `steps`. */
+async function gpuAgainstWasm(dir: string, steps: number): Promise<number> {
+  const [g, w] = [await loadGpu(dir), await loadWasm(dir)];
+  let worst = 0, token = 1;
+  for (let pos = 0; pos < steps; pos++) {
+    const [a, b] = [await g.step([token], pos), w.step([token], pos)];
+    worst = Math.max(worst, largestDifference(a, b));
+    token = b.indexOf(Math.max(...b));
+  }
+  g.dispose();
+  return worst;
+}
+
+describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", () => {
+  const m = LLAMA2C!;
+  const model = [m.model, "--tokenizer", m.tokenizer];
+  let work: string;
+  let gpuModel: GpuModel;
+  let reference: Interpreter;
+  beforeAll(async () => {
+    work = await tmpDir();
+    expect((await seec("build", ...model, "--target", "webgpu", "-o", join(work, "f32"))).code).toBe(0);
+    gpuModel = await loadGpu(join(work, "f32"));
+    reference = new Interpreter((await loadModel({ model: m.model, tokenizer: m.tokenizer })).graph);
+  }, 60_000);
+
+  it("load() finds WebGPU by itself and generates llama2.c's greedy text, every step's logits within 1e-3 of the reference", async () => {
+    expect(gpuModel.adapter).toBe(gpu.adapter);
+    expect(`${await gpuModel.generate("", { temperature: 0, maxTokens: 256 })}\n`).toBe(readFileSync(m.greedy256, "utf8"));
+    let worst = 0, token = 1;
+    for (let pos = 0; pos < 256; pos++) {
+      const got = await gpuModel.step([token], pos);
+      worst = Math.max(worst, largestDifference(got, reference.run({ tokens: Int32Array.of(token), pos: Int32Array.of(pos) }).logits.data));
+      token = got.indexOf(Math.max(...got));
+    }
+    console.log(`WebGPU in Node (${gpu.adapter}): largest logit difference from the reference over 256 steps ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-3);
+  }, 240_000);
+
+  it("prompts of 4 to 64 tokens (the tiled matmul, ragged tiles included) give the reference's logits", async () => {
+    const tokens = gpuModel.tokenizer!.encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her friends, and one day");
+    for (const T of [4, 17, tokens.length]) {
+      const prompt = tokens.slice(0, T);
+      const want = reference.run({ tokens: Int32Array.from(prompt), pos: Int32Array.of(0) }).logits.data;
+      expect(largestDifference(await gpuModel.step(prompt, 0), want), `T = ${T}`).toBeLessThan(1e-3);
+    }
+  });
+
+  it("int8 weights (--quantize int8) run on WebGPU as on the wasm module", async () => {
+    const dir = join(work, "q8");
+    expect((await seec("build", ...model, "--quantize", "int8", "--target", "webgpu", "-o", dir)).code).toBe(0);
+    const worst = await gpuAgainstWasm(dir, 64);
+    console.log(`int8 on WebGPU vs wasm: largest logit difference over 64 steps ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(1e-3);
+  });
+
+  it("SEE: a full-rank factorization reproduces greedy_256.txt on WebGPU with either head", async () => {
+    const see = join(work, "svd64.see");
+    expect((await seec("factorize", ...model, "--method", "svd", "--rank", "64", "-o", see)).code).toBe(0);
+    for (const head of ["materialize", "stream"]) {
+      const dir = join(work, `svd-${head}`);
+      expect((await seec("build", ...model, "--see", see, "--embed-head", head, "--target", "webgpu", "-o", dir)).code).toBe(0);
+      const g = await loadGpu(dir);
+      expect(`${await g.generate("", { temperature: 0, maxTokens: 256 })}\n`, head).toBe(readFileSync(m.greedy256, "utf8"));
+      g.dispose();
+    }
+  }, 240_000);
+
+  it("SEE with bags, shared sources and a norm: WebGPU's logits match the wasm module's with either head", async () => {
+    const f = randomFactors({ vocab: 512, dim: 64, rank: 3, slots: [["morph", 4], ["sem", 4, true], ["sem", 4, true]], norm: true }, 7);
+    f.spec.replaces = "tok_embeddings.weight";
+    const see = join(work, "random.see");
+    writeFileSync(see, writeSee(f));
+    for (const head of ["materialize", "stream"]) {
+      const dir = join(work, `random-${head}`);
+      expect((await seec("build", ...model, "--see", see, "--embed-head", head, "--target", "webgpu", "-o", dir)).code).toBe(0);
+      const worst = await gpuAgainstWasm(dir, 32);
+      console.log(`SEE (${head} head) on WebGPU vs wasm: largest logit difference over 32 steps ${worst.toExponential(2)}`);
+      expect(worst, head).toBeLessThan(1e-3);
+    }
+  });
+});
+
+describe.skipIf(!gpu.adapter)("USE-Lite on WebGPU in Node", () => {
+  // SwiftShader runs these kernels at ~0.2 s a sentence: all of STS-B dev takes ~10 minutes.
+  it("embeds every STS-B dev sentence as the wasm module does (cosine > 0.9999)", async () => {
+    const { USE_DIR } = await import("../helpers/use-lite.js");
+    const dir = join(await tmpDir(), "use");
+    expect((await seec("build", USE_DIR, "--target", "webgpu", "-o", dir)).code).toBe(0);
+    const sentences = STSB ? [...new Set(readStsb(readFileSync(STSB, "utf8")).flatMap((p) => [p.a, p.b]))] : ["A man is playing a guitar.", "Someone plays music."];
+    const [g, w] = [await loadGpu(dir), (await loadWasm(dir)) as Model];
+    const a = await g.embed(sentences), b = w.embed(sentences);
+    const cosines = a.map((x, i) => {
+      let dot = 0, p = 0, q = 0;
+      x.forEach((v, k) => ((dot += v * b[i][k]), (p += v * v), (q += b[i][k] * b[i][k])));
+      return dot / Math.sqrt(p * q);
+    });
+    const worst = Math.min(...cosines);
+    console.log(`USE-Lite on WebGPU vs wasm: lowest cosine ${worst.toFixed(10)} over ${sentences.length} sentences`);
+    expect(cosines.length).toBe(sentences.length);
+    expect(worst).toBeGreaterThan(0.9999);
+  }, 1_200_000);
+});
