@@ -83,7 +83,7 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
         return new GpuModel(manifest, await GpuEngine.create(gpu, program, w!), tokenizer);
       } catch (e) {
         if (e instanceof SeecError && e.code === "input.weights") throw e;
-        fallback = e instanceof SeecError ? `${e.code}: ${e.message}` : `WebGPU failed: ${(e as Error).message}`;
+        fallback = e instanceof SeecError ? `${e.code}${e.at ? ` @ ${e.at}` : ""}: ${e.message}` : `WebGPU failed: ${(e as Error).message}`;
       }
     } else fallback = "this engine has no WebGPU (navigator.gpu, or in Node the webgpu package)";
   }

@@ -27,7 +27,17 @@ export class GpuEngine {
   static async create(gpu: GPU, program: GpuProgram, weights: Uint8Array): Promise<GpuEngine> {
     const adapter = await gpu.requestAdapter();
     if (!adapter) throw new SeecError("runtime.webgpu", "WebGPU gives no adapter");
-    const device = await adapter.requestDevice({ requiredLimits: { maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage) } });
+    const largest = program.tensors.reduce((m, t) => (t.bytes > m.bytes ? t : m), program.tensors[0]);
+    const bind = adapter.limits.maxStorageBufferBindingSize;
+    if (largest && largest.bytes > bind) throw new SeecError("runtime.webgpu", `tensor ${largest.name} needs ${largest.bytes} bytes; this adapter binds at most ${bind}`);
+    const device = await adapter.requestDevice({
+      requiredLimits: {
+        maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage),
+        ...(largest && largest.bytes > 128 << 20 ? { maxStorageBufferBindingSize: bind, maxBufferSize: Math.max(bind, adapter.limits.maxBufferSize) } : {}),
+      },
+    });
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
     const buffers = new Map<string, GPUBuffer>();
     for (const t of program.tensors) {
       const buffer = device.createBuffer({ size: t.bytes, usage: STORAGE | COPY_SRC | COPY_DST });
@@ -44,24 +54,29 @@ export class GpuEngine {
       buffers.set(t.name, buffer);
     }
     const uniforms = device.createBuffer({ size: 16, usage: UNIFORM | COPY_DST });
-    device.pushErrorScope("validation");
-    const modules = new Map<string, GPUComputePipeline>();
+    const modules = new Map<string, { module: GPUShaderModule; pipeline: GPUComputePipeline; node: string }>();
     const prepare = (d: GpuDispatch) => {
-      let pipeline = modules.get(d.wgsl);
-      if (!pipeline) {
-        pipeline = device.createComputePipeline({ layout: "auto", compute: { module: device.createShaderModule({ code: d.wgsl }), entryPoint: "main" } });
-        modules.set(d.wgsl, pipeline);
+      let compiled = modules.get(d.wgsl);
+      if (!compiled) {
+        const module = device.createShaderModule({ code: d.wgsl });
+        compiled = { module, pipeline: device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } }), node: d.node };
+        modules.set(d.wgsl, compiled);
       }
       // An automatic layout leaves out what the shader never reads: the uniforms, for fixed-size kernels.
       const entries = [...(d.wgsl.includes("params.") ? [{ binding: 0, resource: { buffer: uniforms } }] : []), ...d.tensors.map((t, i) => ({ binding: i + 1, resource: { buffer: buffers.get(t)! } }))];
-      return { pipeline, group: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), d };
+      return { pipeline: compiled.pipeline, group: device.createBindGroup({ layout: compiled.pipeline.getBindGroupLayout(0), entries }), d };
     };
     const forward = program.forward.map(prepare);
     const init = program.init.map(prepare);
-    const error = await device.popErrorScope();
-    if (error) {
+    const [invalid, memory] = [await device.popErrorScope(), await device.popErrorScope()];
+    if (invalid || memory) {
       device.destroy();
-      throw new SeecError("runtime.webgpu", `the WGSL program does not validate: ${error.message.split("\n")[0]}`, { hint: "this is a bug in seec's WebGPU backend; the artifact still runs on wasm" });
+      if (memory) throw new SeecError("runtime.webgpu", `the GPU is out of memory for the model's buffers: ${memory.message.split("\n")[0]}`);
+      const node = await failedShader([...modules.values()]);
+      throw new SeecError("runtime.webgpu", `the WGSL program does not validate: ${invalid!.message.split("\n")[0]}`, {
+        ...(node ? { at: `node ${node}` } : {}),
+        hint: "this is a bug in seec's WebGPU backend; the artifact still runs on wasm",
+      });
     }
     const engine = new GpuEngine(gpu, device, buffers, uniforms, forward, adapter.info?.description || adapter.info?.vendor || "WebGPU");
     if (init.length) engine.submit(init, 0);
@@ -105,4 +120,13 @@ export class GpuEngine {
     for (const b of this.buffers.values()) b.destroy();
     this.device.destroy();
   }
+}
+
+/** The node whose shader has a compilation error, where the adapter says. */
+async function failedShader(modules: { module: GPUShaderModule; node: string }[]): Promise<string | undefined> {
+  for (const { module, node } of modules) {
+    const info = await module.getCompilationInfo?.();
+    if (info?.messages.some((m) => m.type === "error")) return node;
+  }
+  return undefined;
 }

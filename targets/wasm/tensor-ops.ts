@@ -7,27 +7,12 @@
 import { createHash } from "node:crypto";
 import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
 import { heads4 } from "../../compiler/ir/ops/attention.js";
-import { broadcastStrides, stridesOf } from "../../compiler/ir/ops/tensor.js";
+import { broadcastStrides, coalesce, mapComputeType, stridesOf } from "../../compiler/ir/ops/tensor.js";
 import type { Binding, CallContext } from "./bindings.js";
 import { f32 } from "./literals.js";
 
 const numbers = (shape: Shape): number[] => shape.map((d: Dim) => d as number);
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** Output shape and per-operand strides with neighbouring dimensions merged where every operand allows it. */
-export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const dims = shape.map((d, i) => ({ d, s: strides.map((st) => st[i]) })).filter((x) => x.d !== 1);
-  const out: { d: number; s: number[] }[] = [];
-  for (const x of dims) {
-    const prev = out[out.length - 1];
-    if (prev && prev.s.every((s, k) => s === x.s[k] * x.d)) {
-      prev.d *= x.d;
-      prev.s = x.s.slice();
-    } else out.push({ d: x.d, s: x.s.slice() });
-  }
-  if (out.length === 0) out.push({ d: 1, s: strides.map(() => 0) });
-  return { shape: out.map((x) => x.d), strides: strides.map((_, k) => out.map((x) => x.s[k])) };
-}
 
 /** A generated function's name, from a hash of its body: equal nodes share one function. */
 function named(prefix: string, body: (name: string) => string): { name: string; source: string } {
@@ -48,8 +33,6 @@ function loops(shape: number[], strides: number[][], statement: (index: (k: numb
   lines.push(`${indent}${"  ".repeat(shape.length)}${statement(index)}`);
   return lines;
 }
-
-type Operand = { type: "f32" | "i32" };
 
 /** The AssemblyScript expression of each map function, over operands already loaded in `type`. */
 const EXPRESSIONS: Record<string, (x: string[], t: "f32" | "i32") => string> = {
@@ -89,12 +72,6 @@ const EXPRESSIONS: Record<string, (x: string[], t: "f32" | "i32") => string> = {
   geluTanh: ([a]) => `${f32(0.5)} * ${a} * (${f32(1)} + Mathf.tanh(${f32(Math.sqrt(2 / Math.PI))} * (${a} + ${f32(0.044715)} * ${a} * ${a} * ${a})))`,
 };
 
-/** The type a map computes in: the operands' type, except that mixed or float operands compute in f32 (where's condition aside). */
-function computeType(fn: string, operands: Operand[]): "f32" | "i32" {
-  const values = fn === "where" ? operands.slice(1) : operands;
-  return values.every((o) => o.type === "i32") ? "i32" : "f32";
-}
-
 const mapBinding: Binding = {
   kernels: [["tensor", "erff"]],
   define(node, c) {
@@ -111,7 +88,7 @@ function mapFunction(node: Node, c: CallContext): { name: string; source: string
   const operands = node.inputs.map((t) => ({ type: c.dtype(t) as "f32" | "i32" }));
   const outType = node.attrs.dtype as "f32" | "i32";
   const { shape, strides } = coalesce(out, [...node.inputs.map((t) => broadcastStrides(numbers(c.shape(t)), out)), stridesOf(out)]);
-  const t = computeType(fn, operands);
+  const t = mapComputeType(fn, operands.map((o) => o.type));
   const args = node.inputs.map((_, k) => `x${k}`);
   return named("map", (name) => {
     const load = (k: number, index: string) => {

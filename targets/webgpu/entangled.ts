@@ -13,7 +13,7 @@
 import type { Node } from "../../compiler/ir/graph.js";
 import type { EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
-import { elementwise, f32, perRow, REDUCE, rows, WORKGROUP, type KernelContext } from "./wgsl.js";
+import { elementwise, f32, perRow, reduce, rows, WORKGROUP, type KernelContext } from "./wgsl.js";
 
 /** The factor operands of an entangled node: all its inputs after `lead`, less the trailing scratch. */
 function factors(n: Node, lead: number): string[] {
@@ -73,13 +73,13 @@ function rowKernel(n: Node, tensors: string[], types: ("f32" | "i32")[], r: Retu
       `  var s = 0.0;`,
       `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let v = entangled(tok, i); ${out}[t * ${D}u + i] = v; s = s + v; }`,
       `  part[l.x] = s;`,
-      REDUCE,
+      reduce("sum"),
       `  let mean = part[0] / ${f32(D)};`,
       `  workgroupBarrier();`,
       `  var v = 0.0;`,
       `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let d = ${out}[t * ${D}u + i] - mean; v = v + d * d; }`,
       `  part[l.x] = v;`,
-      REDUCE,
+      reduce("sum"),
       `  let inv = 1.0 / sqrt(part[0] / ${f32(D)} + ${f32(a.epsilon)});`,
       `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { ${out}[t * ${D}u + i] = (${out}[t * ${D}u + i] - mean) * inv * ${fn.norm.weight("i")} + ${fn.norm.bias("i")}; }`,
     );

@@ -1,8 +1,12 @@
 /** A planned graph as a WebGPU program (model.webgpu.json): buffers per tensor, WGSL dispatches in order. */
 import { bindShape, DTYPE_BYTES, elementCount, maxDims } from "../../compiler/ir/graph.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
+import { SeecError } from "../../runtime/errors.js";
 import type { GpuProgram, GpuTensor } from "../../runtime/webgpu-program.js";
 import { kernelsFor, type KernelContext } from "./kernels.js";
+
+/** maxComputeWorkgroupsPerDimension: what every WebGPU adapter allows. */
+const MAX_GROUPS = 65535;
 
 /** Buffers hold whole 4-byte words (int8 weights are read as u32). */
 const words = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
@@ -18,6 +22,7 @@ export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): Gpu
   const spans = new Map<string, ReturnType<KernelContext["span"]>>();
   const c: KernelContext = {
     shape: (t) => graph.values.get(t)!.shape,
+    dtype: (t) => graph.values.get(t)!.dtype,
     span(names) {
       const tensor = `${names[0]}..${names[names.length - 1]}`;
       let span = spans.get(tensor);
@@ -32,6 +37,13 @@ export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): Gpu
     },
   };
   const program = { init: init.flatMap((n) => kernelsFor(n, c)), forward: forward.flatMap((n) => kernelsFor(n, c)) };
+  const longest = Math.max(1, ...Object.values(dims));
+  for (const d of [...program.init, ...program.forward])
+    for (const g of d.groups) {
+      const count = Math.ceil((g.perT * longest + g.fixed) / g.per);
+      if (count > MAX_GROUPS)
+        throw new SeecError("unsupported.webgpu", `the kernel needs ${count} workgroups along one axis; WebGPU guarantees ${MAX_GROUPS}`, { at: `node ${d.node}`, hint: "build for wasm-simd, or with a smaller --max-chunk" });
+    }
   // Buffers only for what a kernel binds or the caller exchanges (factors read through a span need none of their own).
   const used = new Set([...graph.inputs, ...graph.outputs, ...[...program.init, ...program.forward].flatMap((d) => d.tensors)]);
   return { format: "seec-webgpu/2", tensors: tensors.filter((t) => used.has(t.name)), ...program };

@@ -3,11 +3,12 @@
  * element, a workgroup per row), and the context a generator reads shapes and weights from.
  * Each kernel binds the call's uniforms at 0 (T, the tokens in this call), then its tensors in order.
  */
-import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import type { Dim, DType, Node, Shape } from "../../compiler/ir/graph.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 
 export interface KernelContext {
   shape(tensor: string): Shape;
+  dtype(tensor: string): DType;
   /**
    * One buffer over several weights (kernels with more operands than a shader may bind): its
    * tensor name, and where each weight starts in it, in 4-byte words.
@@ -26,8 +27,8 @@ export function rows(d: Dim): { expr: string; perT: number; fixed: number } {
   return typeof d === "number" ? { expr: `${d}u`, perT: 0, fixed: d } : { expr: "params.T", perT: 1, fixed: 0 };
 }
 
-/** A WGSL f32 literal. */
-export const f32 = (x: number) => (Number.isInteger(x) ? `${x}.0` : String(x));
+/** A WGSL f32 literal: "2.0", "0.5", "-3.4028234e+38". */
+export const f32 = (x: number) => (/^-?\d+$/.test(String(x)) ? `${x}.0` : String(x));
 
 /** The WGSL header: uniforms and the node's tensors, read-only unless `write`. */
 export function header(bindings: { name: string; type: ElementType; write?: boolean }[]): string {
@@ -69,13 +70,15 @@ export function perRow(node: Node, tensors: string[], types: ElementType[], writ
   return { node: node.name, wgsl, tensors, groups: [{ perT: r.perT, fixed: r.fixed, per: 1 }] };
 }
 
-/** Sum of `part` across the workgroup, left in part[0]. */
-export const REDUCE = [
-  `  workgroupBarrier();`,
-  `  for (var k = ${WORKGROUP / 2}u; k > 0u; k = k >> 1u) {`,
-  `    if (l.x < k) { part[l.x] = part[l.x] + part[l.x + k]; }`,
-  `    workgroupBarrier();`,
-  `  }`,
-].join("\n");
+/** The sum or max of `part` across the workgroup, left in part[0]. */
+export function reduce(op: "sum" | "max"): string {
+  return [
+    `  workgroupBarrier();`,
+    `  for (var k = ${WORKGROUP / 2}u; k > 0u; k = k >> 1u) {`,
+    `    if (l.x < k) { part[l.x] = ${op === "sum" ? "part[l.x] + part[l.x + k]" : "max(part[l.x], part[l.x + k])"}; }`,
+    `    workgroupBarrier();`,
+    `  }`,
+  ].join("\n");
+}
 
 export const num = (n: Node, key: string) => n.attrs[key] as number;

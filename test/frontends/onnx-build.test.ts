@@ -13,36 +13,10 @@ import { readSee } from "../../compiler/see/format.js";
 import type { Feeds } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
-import { graphDirs, halfStep } from "../helpers/onnx.js";
+import { deviation, feed, graphDirs } from "../helpers/onnx.js";
 import { sharedPath } from "../helpers/shared.js";
 
 const ONNX = sharedPath("onnx");
-
-
-/** What a caller feeds for an ONNX tensor: BigInt64Array for int64, Uint8Array for bool, Float32Array for floats. */
-function feed(t: OnnxTensor): Feeds[string] {
-  if (t.dtype === "int64") return BigInt64Array.from(t.data, (x) => BigInt(x));
-  if (t.dtype === "bool") return Uint8Array.from(t.data);
-  return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
-}
-
-
-/**
- * Largest |got − want|, failing where it exceeds 1e-4 and 1e-3 |want|. In a graph that computes in
- * float16 (ONNX Runtime rounds those steps to half; seec computes them in float32) an output may
- * also be off by one float16 step at its largest magnitude.
- */
-function deviation(got: ArrayLike<number | bigint>, want: readonly number[], halfGraph: boolean, what: string): number {
-  expect(got.length, what).toBe(want.length);
-  const step = halfGraph ? halfStep(want.reduce((m, x) => Math.max(m, Math.abs(x)), 0)) : 0;
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) {
-    const d = Math.abs(Number(got[i]) - want[i]);
-    if (!(d <= 1e-4 || d <= 1e-3 * Math.abs(want[i]) || d <= step)) expect.fail(`${what}[${i}]: ${got[i]} vs ONNX Runtime's ${want[i]}`);
-    worst = Math.max(worst, d);
-  }
-  return worst;
-}
 
 describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
   const dirs = ONNX ? graphDirs(ONNX) : [];

@@ -1,7 +1,11 @@
-/** The shared ONNX graphs (../shared/onnx): every folder holding a model.onnx, relative to the root. */
+/** The shared ONNX graphs (../shared/onnx), and how tests feed them and compare with ONNX Runtime. */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "vitest";
+import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
+import type { Feeds } from "../../runtime/model.js";
 
+/** Every folder under root holding a model.onnx, relative to root. */
 export function graphDirs(root: string): string[] {
   const found: string[] = [];
   const walk = (d: string) => {
@@ -14,3 +18,28 @@ export function graphDirs(root: string): string[] {
 
 /** float16's spacing at x's magnitude. */
 export const halfStep = (x: number) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x) || 2 ** -14)), -14) - 10);
+
+/** What a caller feeds for an ONNX tensor: BigInt64Array for int64, Uint8Array for bool, Float32Array for floats. */
+export function feed(t: OnnxTensor): Feeds[string] {
+  if (t.dtype === "int64") return BigInt64Array.from(t.data, (x) => BigInt(x));
+  if (t.dtype === "bool") return Uint8Array.from(t.data);
+  return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
+}
+
+
+/**
+ * Largest |got − want|, failing where it exceeds 1e-4 and 1e-3 |want|. In a graph that computes in
+ * float16 (ONNX Runtime rounds those steps to half; seec computes them in float32) an output may
+ * also be off by one float16 step at its largest magnitude.
+ */
+export function deviation(got: ArrayLike<number | bigint>, want: readonly number[], halfGraph: boolean, what: string): number {
+  expect(got.length, what).toBe(want.length);
+  const step = halfGraph ? halfStep(want.reduce((m, x) => Math.max(m, Math.abs(x)), 0)) : 0;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    const d = Math.abs(Number(got[i]) - want[i]);
+    if (!(d <= 1e-4 || d <= 1e-3 * Math.abs(want[i]) || d <= step)) expect.fail(`${what}[${i}]: ${got[i]} vs ONNX Runtime's ${want[i]}`);
+    worst = Math.max(worst, d);
+  }
+  return worst;
+}

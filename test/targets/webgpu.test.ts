@@ -2,19 +2,26 @@
 // runtime finds WebGPU by itself; stories260K generates llama2.c's documented greedy text with
 // every step's logits (decoding, and prompts through the tiled matmul) within 1e-3 of the reference
 // interpreter; SEE factors (both heads, bags, norm) and int8 weights run on WebGPU as on the wasm
-// module; USE-Lite embeds all of STS-B dev as the wasm module does.
-import { readFileSync, writeFileSync } from "node:fs";
+// module; every shared ONNX graph gives ONNX Runtime's outputs; USE-Lite embeds all of STS-B dev
+// as the wasm module does.
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readStsb } from "../../compiler/eval/stsb.js";
+import { build } from "../../compiler/build.js";
 import { loadModel } from "../../compiler/frontends/load.js";
+import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
+import { OPS } from "../../compiler/ir/ops/index.js";
 import { writeSee } from "../../compiler/see/format.js";
 import type { GpuModel } from "../../runtime/gpu-model.js";
+import type { GpuProgram } from "../../runtime/webgpu-program.js";
 import { load } from "../../runtime/index.js";
+import { WEBGPU_OPS } from "../../targets/webgpu/kernels.js";
 import type { Model } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
+import { deviation, feed, graphDirs } from "../helpers/onnx.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 import { nodeWebgpu } from "../helpers/webgpu.js";
@@ -22,6 +29,7 @@ import { nodeWebgpu } from "../helpers/webgpu.js";
 const gpu = await nodeWebgpu();
 if (gpu.reason) console.warn(`skipping the WebGPU-in-Node tests: ${gpu.reason}`);
 const STSB = sharedPath("eval/stsb/dev.tsv");
+const ONNX = sharedPath("onnx");
 
 const largestDifference = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let worst = 0;
@@ -49,6 +57,10 @@ async function gpuAgainstWasm(dir: string, steps: number): Promise<number> {
   return worst;
 }
 
+it("every op seec knows has a WebGPU kernel", () => {
+  expect([...WEBGPU_OPS].sort()).toEqual(Object.keys(OPS).sort());
+});
+
 describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", () => {
   const m = LLAMA2C!;
   const model = [m.model, "--tokenizer", m.tokenizer];
@@ -74,6 +86,19 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
     console.log(`WebGPU in Node (${gpu.adapter}): largest logit difference from the reference over 256 steps ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(1e-3);
   }, 240_000);
+
+  it("a WGSL program that does not validate falls back to wasm, naming the kernel", async () => {
+    const dir = join(work, "broken");
+    cpSync(join(work, "f32"), dir, { recursive: true });
+    const program = JSON.parse(readFileSync(join(dir, "model.webgpu.json"), "utf8")) as GpuProgram;
+    const broken = program.forward.find((d) => d.wgsl.includes("let i = gid.x;"))!;
+    broken.wgsl = broken.wgsl.replace("let i = gid.x;", "let i = gid.x");
+    writeFileSync(join(dir, "model.webgpu.json"), JSON.stringify(program));
+    const model = (await load(dir)) as Model;
+    expect(model.backend).toBe("wasm-simd");
+    expect(model.fallback).toMatch(new RegExp(`^runtime\\.webgpu @ node ${broken.node.replaceAll(".", "\\.")}: the WGSL program does not validate`));
+    expect(`${model.generate("", { temperature: 0, maxTokens: 256 })}\n`).toBe(readFileSync(m.greedy256, "utf8"));
+  });
 
   it("prompts of 4 to 64 tokens (the tiled matmul, ragged tiles included) give the reference's logits", async () => {
     const tokens = gpuModel.tokenizer!.encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her friends, and one day");
@@ -138,4 +163,27 @@ describe.skipIf(!gpu.adapter)("USE-Lite on WebGPU in Node", () => {
     expect(cosines.length).toBe(sentences.length);
     expect(worst).toBeGreaterThan(0.9999);
   }, 1_200_000);
+});
+
+describe.skipIf(!gpu.adapter || !ONNX)("ONNX graphs on WebGPU in Node", () => {
+  const dirs = ONNX ? graphDirs(ONNX).filter((d) => existsSync(join(ONNX, d, "test_data_set_0"))) : [];
+  for (const dir of dirs)
+    it(`${dir}: the artifact's outputs on WebGPU match ONNX Runtime's`, async () => {
+      const file = join(ONNX!, dir, "model.onnx");
+      const model = await readOnnx(file);
+      const data = join(ONNX!, dir, "test_data_set_0");
+      const inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
+      const out = join(await tmpDir(), "artifact");
+      await build({ model: file, target: "webgpu", out, shapes: Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs[k].shape])) });
+      const artifact = await loadGpu(out);
+      const results = await artifact.run(Object.fromEntries(model.inputs.map((input, k) => [input.name, feed(inputs[k])])));
+      const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
+      let worst = 0;
+      for (const [k, o] of model.outputs.entries()) {
+        const want = await readTensorFile(join(data, `output_${k}.pb`));
+        worst = Math.max(worst, deviation(results[o.name] as ArrayLike<number | bigint>, Array.from(want.data), halfGraph, o.name));
+      }
+      artifact.dispose();
+      console.log(`${dir} (webgpu): largest deviation from ONNX Runtime ${worst.toExponential(2)}`);
+    }, 60_000);
 });

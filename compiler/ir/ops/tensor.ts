@@ -44,6 +44,27 @@ export function broadcastShapes(shapes: readonly (readonly number[])[], node: st
   });
 }
 
+/** Output shape and per-operand strides with neighbouring dimensions merged where every operand allows it. */
+export function coalesce(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const dims = shape.map((d, i) => ({ d, s: strides.map((st) => st[i]) })).filter((x) => x.d !== 1);
+  const out: { d: number; s: number[] }[] = [];
+  for (const x of dims) {
+    const prev = out[out.length - 1];
+    if (prev && prev.s.every((s, k) => s === x.s[k] * x.d)) {
+      prev.d *= x.d;
+      prev.s = x.s.slice();
+    } else out.push({ d: x.d, s: x.s.slice() });
+  }
+  if (out.length === 0) out.push({ d: 1, s: strides.map(() => 0) });
+  return { shape: out.map((x) => x.d), strides: strides.map((_, k) => out.map((x) => x.s[k])) };
+}
+
+/** The type a map computes in: the operands' type, except that mixed or float operands compute in f32 (where's condition aside). */
+export function mapComputeType(fn: string, operands: readonly ("f32" | "i32")[]): "f32" | "i32" {
+  const values = fn === "where" ? operands.slice(1) : operands;
+  return values.every((t) => t === "i32") ? "i32" : "f32";
+}
+
 /** Calls f(outIndex, [offset into each operand]) for every element of `out`. */
 function forEachIndex(out: readonly number[], strides: readonly (readonly number[])[], f: (i: number, at: number[]) => void): void {
   const n = size(out);
