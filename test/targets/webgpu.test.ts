@@ -145,12 +145,15 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
 });
 
 describe.skipIf(!gpu.adapter)("USE-Lite on WebGPU in Node", () => {
-  // SwiftShader runs these kernels at ~0.2 s a sentence: all of STS-B dev takes ~10 minutes.
-  it("embeds every STS-B dev sentence as the wasm module does (cosine > 0.9999)", async () => {
+  // SwiftShader runs these kernels at ~0.4 s a sentence, so all 2901 distinct sentences of STS-B
+  // dev take ~18 minutes: CI takes every 8th pair; SEEC_WEBGPU_STSB=all takes them all.
+  const every = process.env.SEEC_WEBGPU_STSB === "all" ? 1 : 8;
+  it(`embeds STS-B dev sentences (every ${every === 1 ? "" : `${every}th `}pair) as the wasm module does (cosine > 0.9999)`, async () => {
     const { USE_DIR } = await import("../helpers/use-lite.js");
     const dir = join(await tmpDir(), "use");
     expect((await seec("build", USE_DIR, "--target", "webgpu", "-o", dir)).code).toBe(0);
-    const sentences = STSB ? [...new Set(readStsb(readFileSync(STSB, "utf8")).flatMap((p) => [p.a, p.b]))] : ["A man is playing a guitar.", "Someone plays music."];
+    const pairs = STSB ? readStsb(readFileSync(STSB, "utf8")).filter((_, i) => i % every === 0) : [{ a: "A man is playing a guitar.", b: "Someone plays music." }];
+    const sentences = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
     const [g, w] = [await loadGpu(dir), (await loadWasm(dir)) as Model];
     const a = await g.embed(sentences), b = w.embed(sentences);
     const cosines = a.map((x, i) => {
@@ -159,10 +162,10 @@ describe.skipIf(!gpu.adapter)("USE-Lite on WebGPU in Node", () => {
       return dot / Math.sqrt(p * q);
     });
     const worst = Math.min(...cosines);
-    console.log(`USE-Lite on WebGPU vs wasm: lowest cosine ${worst.toFixed(10)} over ${sentences.length} sentences`);
+    console.log(`USE-Lite on WebGPU vs wasm: lowest cosine 1 − ${(1 - worst).toExponential(1)} over ${sentences.length} sentences`);
     expect(cosines.length).toBe(sentences.length);
     expect(worst).toBeGreaterThan(0.9999);
-  }, 1_200_000);
+  }, 2_400_000);
 });
 
 describe.skipIf(!gpu.adapter || !ONNX)("ONNX graphs on WebGPU in Node", () => {
