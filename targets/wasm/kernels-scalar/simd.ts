@@ -1,5 +1,6 @@
 // The scalar flavour's vector primitives: the same functions as kernels/simd.ts in MVP
 // instructions only, for engines without SIMD (and for C through wasm2c).
+import { expf } from "./math";
 
 /** Byte offset of element i of an f32/i32 array. */
 @inline export function at(i: i32): usize {
@@ -48,4 +49,31 @@
 /** y = w · (s · x) over n elements. */
 @inline export function weightedScale(w: usize, x: usize, s: f32, y: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(y + at(i), load<f32>(w + at(i)) * (s * load<f32>(x + at(i))));
+}
+
+/** y = silu(gate) · up over n elements, silu(g) = g / (1 + e^−g). */
+@inline export function swigluVec(gate: usize, up: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) {
+    const g = load<f32>(gate + at(i));
+    store<f32>(y + at(i), (g / (<f32>1.0 + expf(-g))) * load<f32>(up + at(i)));
+  }
+}
+
+/** One query's attention over n keys and values (rows `stride` floats apart): an online softmax of scale · q·k into out. */
+@inline export function attendRow(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
+  memory.fill(out, 0, at(headDim));
+  let m = -Infinity as f32, sum: f32 = 0;
+  for (let j = 0; j < n; j++) {
+    const s = dot(q, keys + at(j * stride), headDim) * scale;
+    if (s > m) {
+      const r = expf(m - s);
+      sum *= r;
+      scaleBy(out, r, headDim);
+      m = s;
+    }
+    const p = expf(s - m);
+    sum += p;
+    axpy(out, values + at(j * stride), p, headDim);
+  }
+  scaleBy(out, <f32>1.0 / sum, headDim);
 }

@@ -1,4 +1,5 @@
-import { at, axpy, dot, scaleBy } from "./simd";
+import { expf } from "./math";
+import { at, attendRow, axpy, dot, scaleBy } from "./simd";
 
 /**
  * Causal attention over the KV cache with grouped-query heads.
@@ -18,7 +19,7 @@ export function attention(
     for (let h = 0; h < heads; h++) {
       const kvOff = at((h / group) * headDim);
       const row = at(t * heads * headDim + h * headDim);
-      attendHead(q + row, kCache + kvOff, vCache + kvOff, kvDim, pos + t + 1, headDim, scale, out + row);
+      attendRow(q + row, kCache + kvOff, vCache + kvOff, kvDim, pos + t + 1, headDim, scale, out + row);
     }
 }
 
@@ -29,21 +30,12 @@ export function attention(
 export function selfAttention(q: usize, k: usize, v: usize, out: usize, T: i32, heads: i32, headDim: i32, scale: f32): void {
   const D = heads * headDim;
   for (let t = 0; t < T; t++)
-    for (let h = 0; h < heads; h++) attendHead(q + at(t * D + h * headDim), k + at(h * headDim), v + at(h * headDim), D, T, headDim, scale, out + at(t * D + h * headDim));
+    for (let h = 0; h < heads; h++) attendRow(q + at(t * D + h * headDim), k + at(h * headDim), v + at(h * headDim), D, T, headDim, scale, out + at(t * D + h * headDim));
 }
 
-/**
- * One query against n keys and values (rows `stride` floats apart): an online softmax of
- * scale · q·k, so the weighted sum of values accumulates in one pass, rescaled as the max grows.
- */
-@inline function attendHead(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
-  softmaxStart(out, headDim);
-  for (let j = 0; j < n; j++) softmaxAdd(out, values + at(j * stride), dot(q, keys + at(j * stride), headDim) * scale, headDim);
-  softmaxEnd(out, headDim);
-}
-
-// The online softmax both attentions share: out accumulates Σ e^(s − max) · value while the max
-// and the sum of weights live here between calls.
+// The online softmax of masked attention, one key at a time (attendRow in simd.ts takes unmasked
+// rows four keys at a time): out accumulates Σ e^(s − max) · value while the max and the sum of
+// weights live here between calls.
 let runningMax: f32 = 0;
 let runningSum: f32 = 0;
 
@@ -57,12 +49,12 @@ let runningSum: f32 = 0;
 @inline function softmaxAdd(out: usize, value: usize, s: f32, n: i32): void {
   if (s == -Infinity) return;
   if (s > runningMax) {
-    const rescale = Mathf.exp(runningMax - s);
+    const rescale = expf(runningMax - s);
     runningSum *= rescale;
     scaleBy(out, rescale, n);
     runningMax = s;
   }
-  const p = Mathf.exp(s - runningMax);
+  const p = expf(s - runningMax);
   runningSum += p;
   axpy(out, value, p, n);
 }
@@ -92,6 +84,10 @@ export function scaledAttention(
       for (let i = 0; i < S; i++) {
         const qi = q + at(((b * Nq + h) * S + i) * H), out = y + at(((b * Nq + h) * S + i) * H);
         const last = skipCausal ? min(T, i + T - S + 1) : T;
+        if (!bias && !keep && (!causal || skipCausal)) {
+          attendRow(qi, keys, values, H, last, H, scale, out);
+          continue;
+        }
         softmaxStart(out, H);
         for (let j = 0; j < last; j++) {
           let s = dot(qi, keys + at(j * H), H) * scale;

@@ -1,4 +1,4 @@
-import { addVec, at, reluVec, scaleBy } from "./simd";
+import { addVec, at, reluVec, scaleBy, swigluVec } from "./simd";
 
 /** y = a + b over n elements. */
 export function add(a: usize, b: usize, y: usize, n: i32): void {
@@ -7,10 +7,7 @@ export function add(a: usize, b: usize, y: usize, n: i32): void {
 
 /** y = silu(gate) · up, silu(g) = g / (1 + e^-g). */
 export function swiglu(gate: usize, up: usize, y: usize, n: i32): void {
-  for (let i = 0; i < n; i++) {
-    const g = load<f32>(gate + at(i));
-    store<f32>(y + at(i), g * (<f32>1.0 / (<f32>1.0 + Mathf.exp(-g))) * load<f32>(up + at(i)));
-  }
+  swigluVec(gate, up, y, n);
 }
 
 /** y = max(x, 0). */

@@ -2,6 +2,7 @@
 // (kernels-scalar/simd.ts) provides the same functions in MVP instructions; multiply-adds go
 // through fma.ts, which the relaxed-SIMD flavour replaces.
 import { madd } from "./fma";
+import { EXP_MAX, EXP_MIN, expf, LN2_HI, LN2_LO, LOG2E } from "./math";
 
 /** Byte offset of element i of an f32/i32 array. */
 @inline export function at(i: i32): usize {
@@ -77,4 +78,97 @@ import { madd } from "./fma";
   let i = 0;
   for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.mul(v128.load(w + at(i)), f32x4.mul(sv, v128.load(x + at(i)))));
   for (; i < n; i++) store<f32>(y + at(i), load<f32>(w + at(i)) * (s * load<f32>(x + at(i))));
+}
+
+/** e^x in each lane: math.ts's expf, four at a time. */
+@inline export function exp4(x: v128): v128 {
+  const under = f32x4.lt(x, f32x4.splat(EXP_MIN));
+  x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_MIN)), f32x4.splat(EXP_MAX));
+  const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
+  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = madd(p, r, f32x4.splat(1.3981999507e-3));
+  p = madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = madd(p, r, f32x4.splat(5.0000001201e-1));
+  const e = f32x4.add(madd(f32x4.mul(r, r), p, r), f32x4.splat(1));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return v128.andnot(f32x4.mul(e, pow2), under);
+}
+
+/** y = silu(gate) · up over n elements, silu(g) = g / (1 + e^−g). */
+@inline export function swigluVec(gate: usize, up: usize, y: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const g = v128.load(gate + at(i));
+    v128.store(y + at(i), f32x4.mul(f32x4.div(g, f32x4.add(one, exp4(f32x4.neg(g)))), v128.load(up + at(i))));
+  }
+  for (; i < n; i++) {
+    const g = load<f32>(gate + at(i));
+    store<f32>(y + at(i), (g / (<f32>1.0 + expf(-g))) * load<f32>(up + at(i)));
+  }
+}
+
+/**
+ * One query's attention over n keys and values (rows `stride` floats apart): an online softmax of
+ * scale · q·k accumulated into out (headDim floats). Keys go four at a time: their scores as the
+ * lanes of one vector (four dot products, then a transposing add), one rescale for the four, one
+ * vector exp and one pass over out; the rest one by one.
+ */
+@inline export function attendRow(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
+  memory.fill(out, 0, at(headDim));
+  let m = -Infinity as f32, sum: f32 = 0;
+  let j = 0;
+  if ((headDim & 3) == 0) {
+    const sv = f32x4.splat(scale);
+    for (; j + 4 <= n; j += 4) {
+      const k0 = keys + at(j * stride), k1 = k0 + at(stride), k2 = k1 + at(stride), k3 = k2 + at(stride);
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let d = 0; d < headDim; d += 4) {
+        const qv = v128.load(q + at(d));
+        a0 = madd(qv, v128.load(k0 + at(d)), a0);
+        a1 = madd(qv, v128.load(k1 + at(d)), a1);
+        a2 = madd(qv, v128.load(k2 + at(d)), a2);
+        a3 = madd(qv, v128.load(k3 + at(d)), a3);
+      }
+      const lo = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
+      const hi = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
+      const s = f32x4.mul(sv, f32x4.add(v128.shuffle<f32>(lo, hi, 0, 1, 4, 5), v128.shuffle<f32>(lo, hi, 2, 3, 6, 7)));
+      const top = max(max(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1)), max(f32x4.extract_lane(s, 2), f32x4.extract_lane(s, 3)));
+      if (top > m) {
+        const r = expf(m - top);
+        sum *= r;
+        scaleBy(out, r, headDim);
+        m = top;
+      }
+      const p = exp4(f32x4.sub(s, f32x4.splat(m)));
+      sum += hsum(p);
+      const p0 = f32x4.splat(f32x4.extract_lane(p, 0)), p1 = f32x4.splat(f32x4.extract_lane(p, 1));
+      const p2 = f32x4.splat(f32x4.extract_lane(p, 2)), p3 = f32x4.splat(f32x4.extract_lane(p, 3));
+      const v0 = values + at(j * stride), v1 = v0 + at(stride), v2 = v1 + at(stride), v3 = v2 + at(stride);
+      for (let d = 0; d < headDim; d += 4) {
+        let o = v128.load(out + at(d));
+        o = madd(p0, v128.load(v0 + at(d)), o);
+        o = madd(p1, v128.load(v1 + at(d)), o);
+        o = madd(p2, v128.load(v2 + at(d)), o);
+        o = madd(p3, v128.load(v3 + at(d)), o);
+        v128.store(out + at(d), o);
+      }
+    }
+  }
+  for (; j < n; j++) {
+    const s = dot(q, keys + at(j * stride), headDim) * scale;
+    if (s > m) {
+      const r = expf(m - s);
+      sum *= r;
+      scaleBy(out, r, headDim);
+      m = s;
+    }
+    const p = expf(s - m);
+    sum += p;
+    axpy(out, values + at(j * stride), p, headDim);
+  }
+  scaleBy(out, <f32>1.0 / sum, headDim);
 }

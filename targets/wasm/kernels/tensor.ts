@@ -1,6 +1,7 @@
 // Kernels for the general tensor ops (compiler/ir/ops/tensor.ts) that are worth a library
 // function: batched matrix products, softmax over rows, and erf. The maps and copies are
 // generated per node with their shapes written in (targets/wasm/tensor-ops.ts).
+import { expf } from "./math";
 import { at, axpy, scaleBy } from "./simd";
 
 /** y[M, N] = a[M, K] · b[K, N], one output row at a time as K rows of b scaled and summed. */
@@ -20,7 +21,7 @@ export function softmax(x: usize, y: usize, rows: i32, D: i32): void {
     for (let i = 0; i < D; i++) max = Mathf.max(max, load<f32>(xr + at(i)));
     let sum: f32 = 0;
     for (let i = 0; i < D; i++) {
-      const e = Mathf.exp(load<f32>(xr + at(i)) - max);
+      const e = expf(load<f32>(xr + at(i)) - max);
       store<f32>(yr + at(i), e);
       sum += e;
     }
