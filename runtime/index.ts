@@ -6,7 +6,7 @@
  *   console.log(model.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
  */
 import { SeecError } from "./errors.js";
-import { directoryUrl, readBytes, readJson } from "./fetch.js";
+import { directoryUrl, readBytes, readInto, readJson } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
 import { GpuModel } from "./gpu-model.js";
 import { Model } from "./model.js";
@@ -113,19 +113,30 @@ async function webgpu(): Promise<GPU | undefined> {
 async function readWeights(manifest: Manifest, base: URL): Promise<Uint8Array | undefined> {
   if (manifest.memory.weights.embedded === true) return undefined;
   const weights = await readBytes(new URL("weights.bin", base));
-  if (weights.byteLength !== manifest.memory.weights.bytes)
-    throw new SeecError("input.weights", `weights.bin has ${weights.byteLength} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
+  if (weights.byteLength !== manifest.memory.weights.bytes) throw weightsSize(weights.byteLength, manifest, base);
   return weights;
+}
+
+function weightsSize(bytes: number, manifest: Manifest, base: URL): SeecError {
+  return new SeecError("input.weights", `weights.bin has ${bytes} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
 }
 
 async function readTokenizer(manifest: Manifest, base: URL) {
   return manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
 }
 
-/** The first module this engine runs, with the weights (read here unless the WebGPU attempt already did) copied in. */
+/** The first module this engine runs, with the weights (read here, straight into its memory, unless the WebGPU attempt already did) in place. */
 async function loadWasm(manifest: Manifest, base: URL, read?: Uint8Array): Promise<Model> {
-  const [{ instance, backend }, weights, tokenizer] = await Promise.all([instantiateFirst(manifest.modules, base), read ?? readWeights(manifest, base), readTokenizer(manifest, base)]);
-  if (weights) new Uint8Array((instance.exports as { memory: WebAssembly.Memory }).memory.buffer, manifest.memory.weights.address, weights.byteLength).set(weights);
+  const [{ instance, backend }, tokenizer] = await Promise.all([instantiateFirst(manifest.modules, base), readTokenizer(manifest, base)]);
+  const { weights } = manifest.memory;
+  if (weights.embedded !== true) {
+    const target = new Uint8Array((instance.exports as { memory: WebAssembly.Memory }).memory.buffer, weights.address, weights.bytes);
+    if (read) target.set(read);
+    else {
+      const bytes = await readInto(new URL("weights.bin", base), target);
+      if (bytes !== weights.bytes) throw weightsSize(bytes, manifest, base);
+    }
+  }
   (instance.exports as { init?: () => void }).init?.();
   return new Model(manifest, instance, tokenizer, backend);
 }

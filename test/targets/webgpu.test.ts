@@ -8,7 +8,8 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readStsb } from "../../compiler/eval/stsb.js";
-import { build } from "../../compiler/build.js";
+import { build, compileArtifact } from "../../compiler/build.js";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
@@ -59,6 +60,14 @@ async function gpuAgainstWasm(dir: string, steps: number): Promise<number> {
 
 it("every op seec knows has a WebGPU kernel", () => {
   expect([...WEBGPU_OPS].sort()).toEqual(Object.keys(OPS).sort());
+});
+
+it("unsupported.webgpu: a kernel needing more workgroups than WebGPU guarantees is refused at build, naming its node", async () => {
+  const b = new GraphBuilder("wide", { family: "graph", config: {} });
+  b.output(b.node("Relu", "wide.relu", [b.input("x", "f32", [1, 65536 * 64 + 64])]));
+  const build = compileArtifact({ graph: b.finish(), format: "graph" }, { target: "webgpu" });
+  await expect(build).rejects.toMatchObject({ code: "unsupported.webgpu", at: "node wide.relu" });
+  await expect(build).rejects.toThrow(/needs 65537 workgroups along one axis; WebGPU guarantees 65535/);
 });
 
 describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", () => {
