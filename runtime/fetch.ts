@@ -2,12 +2,16 @@
 import { SeecError } from "./errors.js";
 
 /**
- * Node's modules, imported only on Node's paths. The specifier is computed so that bundlers
- * (esbuild, Vite) building for browsers leave the import alone instead of failing on it.
+ * A module imported only on the path that needs it (Node's own, an optional package). The
+ * specifier arrives as an argument so that bundlers building for browsers (esbuild, Vite) cannot
+ * see it and leave the import alone instead of failing on it.
  */
-function nodeModule<T>(name: string): Promise<T> {
-  const specifier = `node:${name}`;
+export function importAtRuntime<T>(specifier: string): Promise<T> {
   return import(/* @vite-ignore */ specifier) as Promise<T>;
+}
+
+function nodeModule<T>(name: string): Promise<T> {
+  return importAtRuntime<T>(`node:${name}`);
 }
 
 export async function readBytes(url: URL): Promise<Uint8Array> {

@@ -6,7 +6,7 @@
  *   console.log(model.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
  */
 import { SeecError } from "./errors.js";
-import { directoryUrl, readBytes, readInto, readJson } from "./fetch.js";
+import { directoryUrl, importAtRuntime, readBytes, readInto, readJson } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
 import { GpuModel } from "./gpu-model.js";
 import { Model } from "./model.js";
@@ -101,9 +101,8 @@ async function webgpu(): Promise<GPU | undefined> {
   const g = globalThis as { navigator?: { gpu?: GPU }; process?: { versions?: { node?: string } } };
   if (g.navigator?.gpu) return g.navigator.gpu;
   if (!g.process?.versions?.node) return undefined;
-  const name = "webgpu"; // a variable, so that bundlers leave the optional package alone
-  dawn ??= import(/* @vite-ignore */ name).then(
-    (m: { create: (options: string[]) => GPU }) => m.create([]),
+  dawn ??= importAtRuntime<{ create: (options: string[]) => GPU }>("webgpu").then(
+    (m) => m.create([]),
     () => undefined,
   );
   return dawn;

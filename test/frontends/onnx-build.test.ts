@@ -6,14 +6,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
 import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
-import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
+import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { halfToFloat, tensor, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import { denseTable } from "../../compiler/see/factors.js";
 import { readSee } from "../../compiler/see/format.js";
 import type { Feeds } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
-import { deviation, feed, graphDirs } from "../helpers/onnx.js";
+import { deviation, deviationFromStored, feed, graphDirs } from "../helpers/onnx.js";
 import { sharedPath } from "../helpers/shared.js";
 
 const ONNX = sharedPath("onnx");
@@ -23,21 +23,7 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
 
   for (const dir of dirs.filter((d) => existsSync(join(ONNX!, d, "test_data_set_0"))))
     it(`${dir}: the artifact's outputs match ONNX Runtime's`, async () => {
-      const file = join(ONNX!, dir, "model.onnx");
-      const model = await readOnnx(file);
-      const data = join(ONNX!, dir, "test_data_set_0");
-      const inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
-      const out = join(await tmpDir(), "artifact");
-      await build({ model: file, target: "wasm-simd", out, shapes: Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs[k].shape])) });
-      const artifact = await loadWasm(out);
-      const results = artifact.run(Object.fromEntries(model.inputs.map((input, k) => [input.name, feed(inputs[k])])));
-      const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
-      let worst = 0;
-      for (const [k, o] of model.outputs.entries()) {
-        const want = await readTensorFile(join(data, `output_${k}.pb`));
-        worst = Math.max(worst, deviation(results[o.name] as ArrayLike<number | bigint>, Array.from(want.data), halfGraph, o.name));
-        if (want.dtype === "int64") expect(results[o.name]).toBeInstanceOf(BigInt64Array);
-      }
+      const worst = await deviationFromStored(ONNX!, dir, "wasm-simd", async (artifact, feeds) => (await loadWasm(artifact)).run(feeds));
       console.log(`${dir} (wasm-simd): largest deviation from ONNX Runtime ${worst.toExponential(2)}`);
     }, 60_000);
 

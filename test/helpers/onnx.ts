@@ -2,8 +2,12 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
+import { build } from "../../compiler/build.js";
+import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
 import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
-import type { Feeds } from "../../runtime/model.js";
+import type { Feeds, Outputs } from "../../runtime/model.js";
+import type { TargetName } from "../../targets/wasm/targets.js";
+import { tmpDir } from "./compile.js";
 
 /** Every folder under root holding a model.onnx, relative to root. */
 export function graphDirs(root: string): string[] {
@@ -40,6 +44,29 @@ export function deviation(got: ArrayLike<number | bigint>, want: readonly number
     const d = Math.abs(Number(got[i]) - want[i]);
     if (!(d <= 1e-4 || d <= 1e-3 * Math.abs(want[i]) || d <= step)) expect.fail(`${what}[${i}]: ${got[i]} vs ONNX Runtime's ${want[i]}`);
     worst = Math.max(worst, d);
+  }
+  return worst;
+}
+
+/**
+ * Builds the graph in `dir` (under root) for `target` with its stored inputs' shapes, runs those
+ * inputs through the artifact (`run` loads it), and compares every output with the stored one:
+ * the largest deviation.
+ */
+export async function deviationFromStored(root: string, dir: string, target: TargetName, run: (artifact: string, feeds: Feeds) => Promise<Outputs>): Promise<number> {
+  const file = join(root, dir, "model.onnx");
+  const model = await readOnnx(file);
+  const data = join(root, dir, "test_data_set_0");
+  const inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
+  const out = join(await tmpDir(), "artifact");
+  await build({ model: file, target, out, shapes: Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs[k].shape])) });
+  const results = await run(out, Object.fromEntries(model.inputs.map((input, k) => [input.name, feed(inputs[k])])));
+  const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
+  let worst = 0;
+  for (const [k, o] of model.outputs.entries()) {
+    const want = await readTensorFile(join(data, `output_${k}.pb`));
+    worst = Math.max(worst, deviation(results[o.name] as ArrayLike<number | bigint>, Array.from(want.data), halfGraph, o.name));
+    if (want.dtype === "int64") expect(results[o.name]).toBeInstanceOf(BigInt64Array);
   }
   return worst;
 }

@@ -8,10 +8,9 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readStsb } from "../../compiler/eval/stsb.js";
-import { build, compileArtifact } from "../../compiler/build.js";
+import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { loadModel } from "../../compiler/frontends/load.js";
-import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { OPS } from "../../compiler/ir/ops/index.js";
 import { writeSee } from "../../compiler/see/format.js";
@@ -22,7 +21,7 @@ import { WEBGPU_OPS } from "../../targets/webgpu/kernels.js";
 import type { Model } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
-import { deviation, feed, graphDirs } from "../helpers/onnx.js";
+import { deviationFromStored, graphDirs } from "../helpers/onnx.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 import { nodeWebgpu } from "../helpers/webgpu.js";
@@ -65,9 +64,9 @@ it("every op seec knows has a WebGPU kernel", () => {
 it("unsupported.webgpu: a kernel needing more workgroups than WebGPU guarantees is refused at build, naming its node", async () => {
   const b = new GraphBuilder("wide", { family: "graph", config: {} });
   b.output(b.node("Relu", "wide.relu", [b.input("x", "f32", [1, 65536 * 64 + 64])]));
-  const build = compileArtifact({ graph: b.finish(), format: "graph" }, { target: "webgpu" });
-  await expect(build).rejects.toMatchObject({ code: "unsupported.webgpu", at: "node wide.relu" });
-  await expect(build).rejects.toThrow(/needs 65537 workgroups along one axis; WebGPU guarantees 65535/);
+  const compiling = compileArtifact({ graph: b.finish(), format: "graph" }, { target: "webgpu" });
+  await expect(compiling).rejects.toMatchObject({ code: "unsupported.webgpu", at: "node wide.relu" });
+  await expect(compiling).rejects.toThrow(/needs 65537 workgroups along one axis; WebGPU guarantees 65535/);
 });
 
 describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", () => {
@@ -181,21 +180,14 @@ describe.skipIf(!gpu.adapter || !ONNX)("ONNX graphs on WebGPU in Node", () => {
   const dirs = ONNX ? graphDirs(ONNX).filter((d) => existsSync(join(ONNX, d, "test_data_set_0"))) : [];
   for (const dir of dirs)
     it(`${dir}: the artifact's outputs on WebGPU match ONNX Runtime's`, async () => {
-      const file = join(ONNX!, dir, "model.onnx");
-      const model = await readOnnx(file);
-      const data = join(ONNX!, dir, "test_data_set_0");
-      const inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
-      const out = join(await tmpDir(), "artifact");
-      await build({ model: file, target: "webgpu", out, shapes: Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs[k].shape])) });
-      const artifact = await loadGpu(out);
-      const results = await artifact.run(Object.fromEntries(model.inputs.map((input, k) => [input.name, feed(inputs[k])])));
-      const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
-      let worst = 0;
-      for (const [k, o] of model.outputs.entries()) {
-        const want = await readTensorFile(join(data, `output_${k}.pb`));
-        worst = Math.max(worst, deviation(results[o.name] as ArrayLike<number | bigint>, Array.from(want.data), halfGraph, o.name));
-      }
-      artifact.dispose();
+      const worst = await deviationFromStored(ONNX!, dir, "webgpu", async (artifact, feeds) => {
+        const model = await loadGpu(artifact);
+        try {
+          return await model.run(feeds);
+        } finally {
+          model.dispose();
+        }
+      });
       console.log(`${dir} (webgpu): largest deviation from ONNX Runtime ${worst.toExponential(2)}`);
     }, 60_000);
 });

@@ -1,6 +1,7 @@
 // The scalar flavour's vector primitives: the same functions as kernels/simd.ts in MVP
 // instructions only, for engines without SIMD (and for C through wasm2c).
 import { expf } from "./math";
+import { attendKeys, softmaxEnd, softmaxStart } from "./online-softmax";
 
 /** Byte offset of element i of an f32/i32 array. */
 @inline export function at(i: i32): usize {
@@ -61,19 +62,7 @@ import { expf } from "./math";
 
 /** One query's attention over n keys and values (rows `stride` floats apart): an online softmax of scale · q·k into out. */
 @inline export function attendRow(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
-  memory.fill(out, 0, at(headDim));
-  let m = -Infinity as f32, sum: f32 = 0;
-  for (let j = 0; j < n; j++) {
-    const s = dot(q, keys + at(j * stride), headDim) * scale;
-    if (s > m) {
-      const r = expf(m - s);
-      sum *= r;
-      scaleBy(out, r, headDim);
-      m = s;
-    }
-    const p = expf(s - m);
-    sum += p;
-    axpy(out, values + at(j * stride), p, headDim);
-  }
-  scaleBy(out, <f32>1.0 / sum, headDim);
+  softmaxStart(out, headDim);
+  attendKeys(q, keys, values, stride, 0, n, headDim, scale, out);
+  softmaxEnd(out, headDim);
 }

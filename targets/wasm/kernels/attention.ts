@@ -1,5 +1,5 @@
-import { expf } from "./math";
-import { at, attendRow, axpy, dot, scaleBy } from "./simd";
+import { softmaxAdd, softmaxEnd, softmaxStart } from "./online-softmax";
+import { at, attendRow, dot } from "./simd";
 
 /**
  * Causal attention over the KV cache with grouped-query heads.
@@ -31,36 +31,6 @@ export function selfAttention(q: usize, k: usize, v: usize, out: usize, T: i32, 
   const D = heads * headDim;
   for (let t = 0; t < T; t++)
     for (let h = 0; h < heads; h++) attendRow(q + at(t * D + h * headDim), k + at(h * headDim), v + at(h * headDim), D, T, headDim, scale, out + at(t * D + h * headDim));
-}
-
-// The online softmax of masked attention, one key at a time (attendRow in simd.ts takes unmasked
-// rows four keys at a time): out accumulates Σ e^(s − max) · value while the max and the sum of
-// weights live here between calls.
-let runningMax: f32 = 0;
-let runningSum: f32 = 0;
-
-@inline function softmaxStart(out: usize, n: i32): void {
-  memory.fill(out, 0, at(n));
-  runningMax = -Infinity;
-  runningSum = 0;
-}
-
-/** Adds a value row with score s (−∞ adds nothing). */
-@inline function softmaxAdd(out: usize, value: usize, s: f32, n: i32): void {
-  if (s == -Infinity) return;
-  if (s > runningMax) {
-    const rescale = expf(runningMax - s);
-    runningSum *= rescale;
-    scaleBy(out, rescale, n);
-    runningMax = s;
-  }
-  const p = expf(s - runningMax);
-  runningSum += p;
-  axpy(out, value, p, n);
-}
-
-@inline function softmaxEnd(out: usize, n: i32): void {
-  scaleBy(out, <f32>1.0 / runningSum, n);
 }
 
 /**

@@ -3,6 +3,7 @@
 // through fma.ts, which the relaxed-SIMD flavour replaces.
 import { madd } from "./fma";
 import { EXP_MAX, EXP_MIN, expf, LN2_HI, LN2_LO, LOG2E } from "./math";
+import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from "./online-softmax";
 
 /** Byte offset of element i of an f32/i32 array. */
 @inline export function at(i: i32): usize {
@@ -112,14 +113,13 @@ import { EXP_MAX, EXP_MIN, expf, LN2_HI, LN2_LO, LOG2E } from "./math";
 }
 
 /**
- * One query's attention over n keys and values (rows `stride` floats apart): an online softmax of
- * scale · q·k accumulated into out (headDim floats). Keys go four at a time: their scores as the
- * lanes of one vector (four dot products, then a transposing add), one rescale for the four, one
- * vector exp and one pass over out; the rest one by one.
+ * One query's attention over n keys and values (rows `stride` floats apart), an online softmax of
+ * scale · q·k into out (headDim floats). Keys go four at a time: their scores as the lanes of one
+ * vector (four dot products, then a transposing add), one rescale for the four, one vector exp
+ * and one pass over out; the rest one by one.
  */
 @inline export function attendRow(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
-  memory.fill(out, 0, at(headDim));
-  let m = -Infinity as f32, sum: f32 = 0;
+  softmaxStart(out, headDim);
   let j = 0;
   if ((headDim & 3) == 0) {
     const sv = f32x4.splat(scale);
@@ -137,14 +137,8 @@ import { EXP_MAX, EXP_MIN, expf, LN2_HI, LN2_LO, LOG2E } from "./math";
       const hi = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
       const s = f32x4.mul(sv, f32x4.add(v128.shuffle<f32>(lo, hi, 0, 1, 4, 5), v128.shuffle<f32>(lo, hi, 2, 3, 6, 7)));
       const top = max(max(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1)), max(f32x4.extract_lane(s, 2), f32x4.extract_lane(s, 3)));
-      if (top > m) {
-        const r = expf(m - top);
-        sum *= r;
-        scaleBy(out, r, headDim);
-        m = top;
-      }
-      const p = exp4(f32x4.sub(s, f32x4.splat(m)));
-      sum += hsum(p);
+      const p = exp4(f32x4.sub(s, f32x4.splat(softmaxRaise(out, top, headDim))));
+      softmaxWeigh(hsum(p));
       const p0 = f32x4.splat(f32x4.extract_lane(p, 0)), p1 = f32x4.splat(f32x4.extract_lane(p, 1));
       const p2 = f32x4.splat(f32x4.extract_lane(p, 2)), p3 = f32x4.splat(f32x4.extract_lane(p, 3));
       const v0 = values + at(j * stride), v1 = v0 + at(stride), v2 = v1 + at(stride), v3 = v2 + at(stride);
@@ -158,17 +152,6 @@ import { EXP_MAX, EXP_MIN, expf, LN2_HI, LN2_LO, LOG2E } from "./math";
       }
     }
   }
-  for (; j < n; j++) {
-    const s = dot(q, keys + at(j * stride), headDim) * scale;
-    if (s > m) {
-      const r = expf(m - s);
-      sum *= r;
-      scaleBy(out, r, headDim);
-      m = s;
-    }
-    const p = expf(s - m);
-    sum += p;
-    axpy(out, values + at(j * stride), p, headDim);
-  }
-  scaleBy(out, <f32>1.0 / sum, headDim);
+  attendKeys(q, keys, values, stride, j, n, headDim, scale, out);
+  softmaxEnd(out, headDim);
 }
