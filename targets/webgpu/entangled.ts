@@ -31,7 +31,8 @@ function entangledFunctions(a: EntangledAttrs, at: number[], f: string, ix: stri
   const lines: string[] = [];
   a.slotSource.forEach((s, j) => {
     const R = a.rows[s], Q = a.q[s], table = at[s];
-    const row = (r: string) => `${f}[${table}u + (k * ${R}u + ${r}) * ${Q}u + c]`;
+    const row = (r: string) => `${f}[${table ? `${table}u + ` : ""}(k * ${R}u + ${r}) * ${Q}u + c]`;
+    lines.push(`/** Slot ${j}: entry c of rank term k of source ${s} (${R} rows of ${Q}) for token t, ${a.slotBag[j] ? "the weighted sum of its bag's rows" : "its indexed row"}. */`);
     lines.push(`fn slot${j}(k: u32, t: u32, c: u32) -> f32 {`);
     if (!a.slotBag[j]) {
       lines.push(`  return ${row(`u32(${ix}[${at[next++]}u + t])`)};`);

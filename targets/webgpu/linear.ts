@@ -42,8 +42,8 @@ export function linear(n: Node, c: KernelContext): GpuDispatch[] {
   if (r.fixed && r.fixed < TILED_FROM) return [perOutput];
   const wgsl = [
     header(tensors.map((t, i) => ({ name: `t${i}`, type: types[i], write: t === n.outputs[0] }))),
-    `var<workgroup> xs: array<f32, ${TM * PAD}>; // [${TM} rows][${TK} k]`,
-    `var<workgroup> ws: array<f32, ${TN * PAD}>; // [${TN} columns][${TK} k]`,
+    `var<workgroup> xs: array<f32, ${TM * PAD}>; // [${TM} rows][${TK} k], rows ${PAD} floats apart`,
+    `var<workgroup> ws: array<f32, ${TN * PAD}>; // [${TN} columns][${TK} k], rows ${PAD} floats apart`,
     `@compute @workgroup_size(${WX}, ${WY})`,
     `fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) l: vec3u, @builtin(local_invocation_index) li: u32) {`,
     `  let row0 = wg.y * ${TM}u;`,
