@@ -1,6 +1,8 @@
 /** A call's inputs checked against the manifest, and outputs in the types callers exchange. */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
+import type { Tokenizer } from "./tokenizers/index.js";
+import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 
 /** Inputs by name: Float32Array, Int32Array, or BigInt64Array / Uint8Array where the input is int64 / bool. */
 export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array>;
@@ -36,6 +38,19 @@ export function checkFeeds(manifest: Manifest, feeds: Feeds): CheckedFeeds {
   });
   checkPosition(manifest, feeds, bound);
   return { inputs, bound };
+}
+
+/** Elements of a tensor in a call that binds `bound`. */
+export function elementsOf(spec: TensorSpec, bound: Record<string, number>): number {
+  return spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : bound[d]), 1);
+}
+
+/** An encoder's feeds for one text (tokens clipped to the model's maximum length), and the output that is its embedding. */
+export function embeddingFeeds(manifest: Manifest, tokenizer: Tokenizer | undefined): { feeds(text: string): Feeds; output: string } {
+  if (manifest.model.family !== "encoder" || !(tokenizer instanceof SentencePieceTokenizer))
+    throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", { hint: "a decoder generates: use generate()" });
+  const max = manifest.model.config.maxLength;
+  return { feeds: (text) => ({ tokens: Int32Array.from(tokenizer.encode(text).slice(0, max)) }), output: manifest.outputs[0].name };
 }
 
 /** An output as callers take it: int64 as BigInt64Array, bool as Uint8Array. */

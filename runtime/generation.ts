@@ -5,7 +5,8 @@
  */
 import { SeecError } from "./errors.js";
 import { Sampler, type SampleOptions } from "./sampler.js";
-import type { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
+import type { Tokenizer } from "./tokenizers/index.js";
+import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
 
 export interface GenerateOptions extends SampleOptions {
   /** New tokens to generate after the prompt (default 256); generation also stops at BOS/EOS or the context's end. */
@@ -20,10 +21,22 @@ export interface GenerationStats {
   decodeSeconds: number;
 }
 
-export type GenerationEvent = { step: readonly number[]; pos: number; prefill: boolean } | { piece: string };
+export type GenerationEvent = { step: readonly number[]; pos: number } | { piece: string };
 
-/** Yields steps to run (answer each with next(logits)) and pieces of text; keeps `stats`. */
-export function* generation(tok: Llama2cTokenizer, prompt: string, opts: GenerateOptions, contextLength: number, stats: GenerationStats): Generator<GenerationEvent, void, Float32Array> {
+/**
+ * Yields steps to run (answer each at once with next(logits)) and pieces of text; keeps `stats`,
+ * timing each step from its request to its answer.
+ */
+export function* generation(tokenizer: Tokenizer | undefined, prompt: string, opts: GenerateOptions, contextLength: number, stats: GenerationStats): Generator<GenerationEvent, void, Float32Array> {
+  if (!(tokenizer instanceof Llama2cTokenizer))
+    throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer", { hint: tokenizer ? "an encoder embeds: use embed()" : "rebuild with --tokenizer" });
+  const tok = tokenizer;
+  function* step(tokens: readonly number[], pos: number, phase: "prefillSeconds" | "decodeSeconds"): Generator<GenerationEvent, Float32Array, Float32Array> {
+    const t0 = performance.now();
+    const logits = yield { step: tokens, pos };
+    stats[phase] += (performance.now() - t0) / 1000;
+    return logits;
+  }
   const sampler = new Sampler(opts);
   const maxTokens = opts.maxTokens ?? 256;
   const prompted = tok.encode(prompt, { bos: true });
@@ -31,7 +44,7 @@ export function* generation(tok: Llama2cTokenizer, prompt: string, opts: Generat
     throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, { hint: "shorten the prompt" });
   const text = new TextDecoder();
   Object.assign(stats, { promptTokens: prompted.length, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 });
-  let logits: Float32Array = yield { step: prompted, pos: 0, prefill: true };
+  let logits = yield* step(prompted, 0, "prefillSeconds");
   for (let i = 1; i < prompted.length; i++) yield { piece: text.decode(tok.pieceBytes(prompted[i - 1], prompted[i]), { stream: true }) };
   let token = prompted[prompted.length - 1];
   for (let n = 0, pos = prompted.length; n < maxTokens; n++, pos++) {
@@ -41,7 +54,7 @@ export function* generation(tok: Llama2cTokenizer, prompt: string, opts: Generat
     yield { piece: text.decode(tok.pieceBytes(token, next), { stream: true }) };
     token = next;
     if (n + 1 === maxTokens || pos >= contextLength) break;
-    logits = yield { step: [token], pos, prefill: false };
+    logits = yield* step([token], pos, "decodeSeconds");
   }
   const rest = text.decode();
   if (rest) yield { piece: rest };

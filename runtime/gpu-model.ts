@@ -4,12 +4,10 @@
  * adapter (the artifact's wasm module otherwise).
  */
 import { SeecError } from "./errors.js";
-import { checkFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
+import { checkFeeds, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { generation, type GenerateOptions, type GenerationStats } from "./generation.js";
 import type { Manifest } from "./manifest.js";
 import type { Tokenizer } from "./tokenizers/index.js";
-import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
-import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 import type { GpuEngine } from "./webgpu.js";
 
 const IN_FLIGHT = 16;
@@ -36,7 +34,7 @@ export class GpuModel {
   /** One call of the compiled graph on the GPU. */
   async run(feeds: Feeds): Promise<Outputs> {
     const { inputs, bound } = checkFeeds(this.manifest, feeds);
-    const outputs = this.manifest.outputs.map((spec) => ({ spec, length: spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : bound[d]), 1) }));
+    const outputs = this.manifest.outputs.map((spec) => ({ spec, length: elementsOf(spec, bound) }));
     const data = await this.engine.run(inputs, outputs, bound.T ?? 0);
     return Object.fromEntries(outputs.map(({ spec }, i) => [spec.name, exchanged(spec, spec.dtype === "i32" ? new Int32Array(data[i].buffer) : data[i])]));
   }
@@ -53,19 +51,13 @@ export class GpuModel {
 
   /** Streams text as Model.stream does. */
   async *stream(prompt: string, opts: GenerateOptions = {}): AsyncGenerator<string> {
-    if (!(this.tokenizer instanceof Llama2cTokenizer)) throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer");
     const loop = generation(this.tokenizer, prompt, opts, this.contextLength, this.stats);
     for (let event = loop.next(); !event.done; ) {
       const e = event.value;
       if ("piece" in e) {
         yield e.piece;
         event = loop.next();
-        continue;
-      }
-      const t0 = performance.now();
-      const logits = await this.step(e.step, e.pos);
-      this.stats[e.prefill ? "prefillSeconds" : "decodeSeconds"] += (performance.now() - t0) / 1000;
-      event = loop.next(logits);
+      } else event = loop.next(await this.step(e.step, e.pos));
     }
   }
 
@@ -81,13 +73,10 @@ export class GpuModel {
    * order, and the round trip to read one back is paid once per window instead of once per text.
    */
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    if (this.manifest.model.family !== "encoder" || !(this.tokenizer instanceof SentencePieceTokenizer))
-      throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", { hint: "a decoder generates: use generate()" });
-    const max = this.manifest.model.config.maxLength;
-    const output = this.manifest.outputs[0].name;
+    const { feeds, output } = embeddingFeeds(this.manifest, this.tokenizer);
     const vectors: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += IN_FLIGHT) {
-      const window = texts.slice(i, i + IN_FLIGHT).map((text) => this.run({ tokens: Int32Array.from(this.tokenizer!.encode(text).slice(0, max)) }));
+      const window = texts.slice(i, i + IN_FLIGHT).map((text) => this.run(feeds(text)));
       for (const outputs of await Promise.all(window)) vectors.push(outputs[output] as Float32Array);
     }
     return vectors;

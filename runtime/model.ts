@@ -1,11 +1,9 @@
 /** A loaded artifact: the compiled module, its memory, and the API people call. */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
-import { checkFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
+import { checkFeeds, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { generation, type GenerateOptions, type GenerationStats } from "./generation.js";
 import type { Tokenizer } from "./tokenizers/index.js";
-import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
-import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 
 export type { Feeds, GenerateOptions, GenerationStats, Outputs };
 
@@ -63,18 +61,13 @@ export class Model {
 
   /** Streams text: the prompt's pieces, then each generated piece, as llama2.c's `run` prints them. */
   *stream(prompt: string, opts: GenerateOptions = {}): Generator<string> {
-    const loop = generation(this.requireTokenizer(), prompt, opts, this.contextLength, this.stats);
+    const loop = generation(this.tokenizer, prompt, opts, this.contextLength, this.stats);
     for (let event = loop.next(); !event.done; ) {
       const e = event.value;
       if ("piece" in e) {
         yield e.piece;
         event = loop.next();
-        continue;
-      }
-      const t0 = performance.now();
-      const logits = this.step(e.step, e.pos);
-      this.stats[e.prefill ? "prefillSeconds" : "decodeSeconds"] += (performance.now() - t0) / 1000;
-      event = loop.next(logits);
+      } else event = loop.next(this.step(e.step, e.pos));
     }
   }
 
@@ -97,23 +90,13 @@ export class Model {
   }
 
   private read(spec: TensorSpec, bound: Record<string, number>): Outputs[string] {
-    const n = spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : bound[d]), 1);
     const view = spec.dtype === "i32" ? Int32Array : Float32Array;
-    return exchanged(spec, new view(this.exports.memory.buffer, spec.address, n).slice());
+    return exchanged(spec, new view(this.exports.memory.buffer, spec.address, elementsOf(spec, bound)).slice());
   }
 
   /** Embeddings of texts (an encoder artifact): one forward call per text, tokens clipped to the model's maximum length. */
   embed(texts: readonly string[]): Float32Array[] {
-    if (this.manifest.model.family !== "encoder" || !(this.tokenizer instanceof SentencePieceTokenizer))
-      throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", { hint: "a decoder generates: use generate()" });
-    const max = this.manifest.model.config.maxLength;
-    const output = this.manifest.outputs[0].name;
-    return texts.map((text) => this.run({ tokens: Int32Array.from(this.tokenizer!.encode(text).slice(0, max)) })[output] as Float32Array);
-  }
-
-  private requireTokenizer(): Llama2cTokenizer {
-    if (!(this.tokenizer instanceof Llama2cTokenizer))
-      throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer", { hint: this.tokenizer ? "an encoder embeds: use embed()" : "rebuild with --tokenizer" });
-    return this.tokenizer;
+    const { feeds, output } = embeddingFeeds(this.manifest, this.tokenizer);
+    return texts.map((text) => this.run(feeds(text))[output] as Float32Array);
   }
 }

@@ -10,13 +10,11 @@ import type { GpuDispatch, GpuProgram } from "./webgpu-program.js";
 /* The WebGPU constants, from the spec (globals only where WebGPU is). */
 const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, UNIFORM = 0x40, MAP_READ = 0x01, MAP_MODE_READ = 0x01;
 
-type Device = GPUDevice;
-
 export class GpuEngine {
   private constructor(
     /** Held for the engine's life: Dawn (Node) frees its instance when the GPU object is collected, and a live device then crashes. */
     readonly gpu: GPU,
-    private readonly device: Device,
+    private readonly device: GPUDevice,
     private readonly buffers: Map<string, GPUBuffer>,
     private readonly uniforms: GPUBuffer,
     private readonly steps: { pipeline: GPUComputePipeline; group: GPUBindGroup; d: GpuDispatch }[],
