@@ -1,7 +1,7 @@
 /**
  * The pipeline: frontend -> passes -> backend -> artifact.
  *
- *   loadModel -> [applySee] -> [quantizeInt8] -> planMemory -> layoutMemory -> [checkBudget]
+ *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> planMemory -> layoutMemory -> [checkBudget]
  *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
  */
 import { access, readdir, stat } from "node:fs/promises";
@@ -13,6 +13,7 @@ import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
 import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
+import { poolEarly } from "./passes/pool-early.js";
 import { readSee } from "./see/format.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
@@ -117,7 +118,7 @@ export async function compileArtifact(
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const target = TARGETS[opts.target];
-  const planned = await stage("plan memory", () => planMemory(model.graph));
+  const planned = await stage("plan memory", () => planMemory(poolEarly(model.graph).graph));
   const table = target.entry === "wasi" && model.tokenizer ? tokenizerTable(model.tokenizer) : undefined;
   const workingBytes = target.entry === "wasi" ? workingMemoryBytes(model.graph.model.config.vocabSize ?? 0) : 0;
   const layout = layoutMemory(planned.plan, { appendixBytes: table?.byteLength, workingBytes });

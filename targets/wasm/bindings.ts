@@ -48,6 +48,7 @@ const BINDINGS: Record<string, Binding> = {
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
   RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
   Linear: kernelCall("linear", "linear", ({ inputs: [x, w, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
+  MeanLinear: kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
   QLinear: kernelCall("linear-q8", "qlinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
   LayerNorm: kernelCall("norm", "layerNorm", ({ inputs: [x, w, b], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(b), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
   L2Normalize: kernelCall("norm", "l2normalize", ({ inputs: [x], outputs: [y], attrs }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),

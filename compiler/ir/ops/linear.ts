@@ -26,6 +26,24 @@ export const Linear: OpDef = {
 };
 
 /**
+ * MeanLinear: the mean of Linear's T output rows, as [1, N] (zeros when T = 0):
+ * y[n] = sum_k mean_t(x[t, k]) · w[n, k] (+ b[n]). The mean commutes with the affine map, so
+ * backends average x first and run one row, not T (passes/pool-early.ts makes these).
+ */
+export const MeanLinear: OpDef = {
+  infer(inputs, attrs, node) {
+    const [y] = Linear.infer(inputs, attrs, node);
+    return [{ dtype: "f32", shape: [1, y.shape[1]] }];
+  },
+  run(inputs, attrs) {
+    const [{ shape: [T, N], data }] = Linear.run(inputs, attrs);
+    const y = new Float32Array(N);
+    for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[n] += data[t * N + n];
+    return [{ shape: [1, N], data: y.map((v) => v / Math.max(T, 1)) }];
+  },
+};
+
+/**
  * QLinear: Linear with int8 weights and one f32 scale per output row:
  * y[t, n] = scale[n] · sum_k x[t, k] · w[n, k] (+ b[n]).
  */
