@@ -9,15 +9,10 @@
  * additions of tensors the scores do not feed, and at most one Where(cond, scores, fill) or
  * Where(cond, fill, scores) with a constant fill. Every intermediate must have that one reader.
  */
-import type { Graph, Node, Value } from "../ir/graph.js";
+import { graphIndex, type Graph, type Node, type Value } from "../ir/graph.js";
 
 export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
-  const readers = new Map<string, Node[]>();
-  const producer = new Map<string, Node>();
-  for (const n of graph.nodes) {
-    n.outputs.forEach((o) => producer.set(o, n));
-    for (const i of new Set(n.inputs)) readers.set(i, [...(readers.get(i) ?? []), n]);
-  }
+  const { producer, readers } = graphIndex(graph);
   const outputs = new Set(graph.outputs);
   const only = (t: string, op: string) => {
     const r = readers.get(t) ?? [];

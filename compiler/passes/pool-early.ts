@@ -10,15 +10,10 @@
  * gives zeros); in floating point the sums are reordered. A node is moved only when the pooled
  * tensor has no other reader and is not a graph output, so nothing is computed twice.
  */
-import type { Graph, Node } from "../ir/graph.js";
+import { graphIndex, type Graph, type Node } from "../ir/graph.js";
 
 export function poolEarly(graph: Graph): { graph: Graph; moved: number } {
-  const readers = new Map<string, number>();
-  const producer = new Map<string, Node>();
-  for (const n of graph.nodes) {
-    n.outputs.forEach((o) => producer.set(o, n));
-    for (const i of new Set(n.inputs)) readers.set(i, (readers.get(i) ?? 0) + 1);
-  }
+  const { producer, readers } = graphIndex(graph);
   const outputs = new Set(graph.outputs);
   const values = new Map(graph.values);
   const removed = new Set<Node>();
@@ -28,7 +23,7 @@ export function poolEarly(graph: Graph): { graph: Graph; moved: number } {
   const pooled = (pool: Node): Node[] => {
     const x = pool.inputs[0];
     const p = producer.get(x);
-    if (!p || readers.get(x) !== 1 || outputs.has(x)) return [pool];
+    if (!p || readers.get(x)!.length !== 1 || outputs.has(x)) return [pool];
     if (p.op === "Add") {
       const [a, b] = p.inputs;
       if (a === b) return [pool];

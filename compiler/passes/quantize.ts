@@ -3,7 +3,7 @@
  * nearest: w ≈ scale[n] · q[n, k], scale[n] = max|w[n, :]| / 127). A weight that anything but
  * Linear reads (a tied embedding, which Gather reads too) stays f32, as do the SEE factors.
  */
-import type { Graph, Node, Value } from "../ir/graph.js";
+import { graphIndex, type Graph, type Value } from "../ir/graph.js";
 
 export interface QuantizeReport {
   /** Weights quantized, and their bytes before and after (scales included). */
@@ -15,8 +15,7 @@ export interface QuantizeReport {
 }
 
 export function quantizeInt8(graph: Graph): { graph: Graph; report: QuantizeReport } {
-  const readers = new Map<string, Node[]>();
-  for (const n of graph.nodes) for (const i of n.inputs) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const { readers } = graphIndex(graph);
   const values = new Map(graph.values);
   const report: QuantizeReport = { tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0 };
   let errSq = 0, normSq = 0;

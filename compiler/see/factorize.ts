@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
 import { createTokenizer, plainIds, vocabularyPieces } from "../../runtime/tokenizers/index.js";
 import type { LoadedModel } from "../frontends/load.js";
-import type { Graph, Node } from "../ir/graph.js";
+import { graphIndex, type Graph, type Node } from "../ir/graph.js";
 import { decompose, type Decomposition, type Method } from "./decompose.js";
 import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "./factors.js";
 import { DEFAULT_FIT, fitFactors, initialiseTables } from "./fit.js";
@@ -45,7 +45,7 @@ export interface FactorizeReport {
 
 /** The embedding table: the table of the Gather that reads the token ids (a graph input, perhaps reshaped first). */
 export function findEmbedding(graph: Graph): { name: string; vocab: number; dim: number; data: Float32Array } {
-  const producer = new Map(graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  const { producer } = graphIndex(graph);
   const fromInput = (t: string): boolean => {
     if (graph.inputs.includes(t)) return true;
     const n = producer.get(t);
