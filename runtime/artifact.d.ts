@@ -45,6 +45,8 @@ export interface Manifest {
     weights: { address: number; bytes: number; embedded?: boolean };
     arena: { address: number; bytes: number };
     state: { address: number; bytes: number };
+    /** Working memory the SIMD kernels share (the int8 kernels' 16-bit activations), where they need any. */
+    scratch?: { address: number; bytes: number };
   };
   tokenizer?: { file: string; type: "llama2c-bpe" | "sentencepiece-unigram" };
   /** The WebGPU program (`--target webgpu`), run where WebGPU gives an adapter. */

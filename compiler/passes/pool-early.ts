@@ -5,6 +5,7 @@
  *
  *   MeanRows(Add(a, b))        -> Add(MeanRows(a), MeanRows(b))
  *   MeanRows(Linear(x, w, b))  -> MeanLinear(x, w, b)
+ *   MeanRows(QLinear(x, w, s, b)) -> MeanQLinear(x, w, s, b)
  *
  * Exact in real arithmetic (the mean commutes with sums and affine maps; with no rows, every form
  * gives zeros); in floating point the sums are reordered. A node is moved only when the pooled
@@ -36,10 +37,10 @@ export function poolEarly(graph: Graph): { graph: Graph; moved: number } {
       });
       return [...pooled(ma), ...pooled(mb), { name: pool.name, op: "Add", inputs: [ma.outputs[0], mb.outputs[0]], outputs: pool.outputs, attrs: {} }];
     }
-    if (p.op === "Linear") {
+    if (p.op === "Linear" || p.op === "QLinear") {
       removed.add(p);
       moved++;
-      return [{ ...pool, op: "MeanLinear", inputs: p.inputs, attrs: p.attrs }];
+      return [{ ...pool, op: `Mean${p.op}`, inputs: p.inputs, attrs: p.attrs }];
     }
     return [pool];
   };

@@ -3,7 +3,8 @@
  * Arguments are tensor addresses (named constants) then sizes, literal wherever the shape is
  * static; `T` is forward()'s argument, the number of tokens in this call.
  */
-import type { Attrs, Dim, DType, Node, Shape } from "../../compiler/ir/graph.js";
+import { bindShape, maxDims, type Attrs, type Dim, type DType, type Node, type Shape } from "../../compiler/ir/graph.js";
+import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
 import { float } from "./literals.js";
 import { SEE_BINDINGS } from "./see.js";
@@ -14,6 +15,8 @@ export interface CallContext {
   addr(tensor: string): string;
   shape(tensor: string): Shape;
   dtype(tensor: string): DType;
+  /** The constant naming the kernels' scratch (layout.ts), or 0 where the program has none. */
+  scratch: string;
 }
 
 export interface Binding {
@@ -23,6 +26,8 @@ export interface Binding {
   call(node: Node, c: CallContext): string;
   /** Functions generated for this node's shapes, each emitted once (by name) into the program. */
   define?(node: Node, c: CallContext): { name: string; source: string }[];
+  /** Bytes of scratch the SIMD kernel needs for this node at its largest (`size` binds a shape). */
+  scratchBytes?(node: Node, size: (tensor: string) => number[]): number;
 }
 
 /** A node that is one call of one library kernel. */
@@ -49,7 +54,15 @@ const BINDINGS: Record<string, Binding> = {
   RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
   Linear: kernelCall("linear", "linear", ({ inputs: [x, w, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
   MeanLinear: kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
-  QLinear: kernelCall("linear-q8", "qlinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
+  MeanQLinear: kernelCall("mean-linear", "meanQLinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
+  QLinear: {
+    ...kernelCall("linear-q8", "qlinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0]), c.scratch]),
+    // x's rows as int16, then a scale per row (kernels/linear-q8.ts).
+    scratchBytes: ({ inputs: [x] }, size) => {
+      const [T, K] = size(x);
+      return T * (2 * K + 4) + 16;
+    },
+  },
   LayerNorm: kernelCall("norm", "layerNorm", ({ inputs: [x, w, b], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(b), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
   L2Normalize: kernelCall("norm", "l2normalize", ({ inputs: [x], outputs: [y], attrs }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
   SelfAttention: kernelCall("attention", "selfAttention", ({ inputs: [q, k, v], outputs: [y], attrs }, c) => [c.addr(q), c.addr(k), c.addr(v), c.addr(y), dim(c.shape(q)[0]), n(attrs, "heads"), n(attrs, "headDim"), float(n(attrs, "scale"))]),
@@ -70,4 +83,15 @@ export function binding(node: Node): Binding {
   const b = BINDINGS[node.op];
   if (!b) throw new SeecError("unsupported.op", `the wasm backend has no kernel for op ${node.op}`, { at: `node ${node.name}` });
   return b;
+}
+
+/**
+ * The scratch a SIMD module's kernels need: the most any one node asks for (nodes run one at a
+ * time), in whole 64-byte lines. The scalar kernels need none.
+ */
+export function kernelScratchBytes({ graph, init, forward }: PlannedGraph): number {
+  const dims = maxDims(graph);
+  const size = (tensor: string) => bindShape(graph.values.get(tensor)!.shape, dims);
+  const most = Math.max(0, ...[...init, ...forward].map((node) => binding(node).scratchBytes?.(node, size) ?? 0));
+  return Math.ceil(most / 64) * 64;
 }

@@ -36,13 +36,15 @@ export function memoryReport({ graph, plan, forward, init }: PlannedGraph, layou
     { what: "KV cache", bytes: sum(plan.state.entries, (n) => caches.has(n)) },
     { what: "other state (scratch, tables built at load)", bytes: sum(plan.state.entries, (n) => !caches.has(n)) },
     { what: "activations (liveness-planned arena)", bytes: plan.arena.bytes },
+    { what: "kernel scratch (int8 kernels' 16-bit activations)", bytes: layout.scratch?.bytes ?? 0 },
     { what: "runtime data (AssemblyScript statics, tokenizer)", bytes: RESERVED_BYTES + extraBytes + (layout.working ? PAGE_BYTES : 0) },
     { what: "program working memory (WASI)", bytes: layout.working?.bytes ?? 0 },
     { what: "alignment and page rounding", bytes: 0 },
     { what: "native stack (reserve)", bytes: STACK_RESERVE_BYTES },
   ];
   const linear = layout.pages * PAGE_BYTES;
-  lines[7].bytes = linear - lines.slice(0, 7).reduce((a, l) => a + l.bytes, 0);
+  const rounding = lines.findIndex((l) => l.what === "alignment and page rounding");
+  lines[rounding].bytes = linear - lines.slice(0, rounding).reduce((a, l) => a + l.bytes, 0);
   return { lines: lines.filter((l) => l.bytes > 0 || l.what === "KV cache"), totalBytes: linear + STACK_RESERVE_BYTES };
 }
 

@@ -9,6 +9,8 @@ export interface WasmLayout {
   weights: number;
   arena: number;
   state: number;
+  /** Working memory the kernels share, one call at a time (the int8 kernels' 16-bit activations). */
+  scratch?: { address: number; bytes: number };
   /** Bytes the module carries after the plan's regions (the WASI driver's tokenizer table). */
   appendix?: { address: number; bytes: number };
   /** The first byte past everything the program addresses. */
@@ -23,23 +25,26 @@ export interface WasmLayout {
 }
 
 /**
- * `appendixBytes`: data the module carries after the plan's regions. `workingBytes`: a program
+ * `scratchBytes`: the kernels' working memory (bindings.ts kernelScratchBytes), after the plan's
+ * regions. `appendixBytes`: data the module carries after those. `workingBytes`: a program
  * that allocates (the WASI driver: arguments, the tokenizer's hash table, scratch) gets a page for
  * AssemblyScript's statics and small objects, then this much working memory, all above what the
  * model addresses, in memory that never grows.
  */
-export function layoutMemory(plan: MemoryPlan, { appendixBytes = 0, workingBytes = 0 } = {}): WasmLayout {
+export function layoutMemory(plan: MemoryPlan, { scratchBytes = 0, appendixBytes = 0, workingBytes = 0 } = {}): WasmLayout {
   const weights = RESERVED_BYTES;
   const arena = weights + plan.weights.bytes;
   const state = arena + plan.arena.bytes;
-  const appendix = appendixBytes ? { address: state + plan.state.bytes, bytes: appendixBytes } : undefined;
-  const end = state + plan.state.bytes + appendixBytes;
+  const scratch = scratchBytes ? { address: state + plan.state.bytes, bytes: scratchBytes } : undefined;
+  const afterScratch = state + plan.state.bytes + scratchBytes;
+  const appendix = appendixBytes ? { address: afterScratch, bytes: appendixBytes } : undefined;
+  const end = afterScratch + appendixBytes;
   const address = new Map<string, number>();
   for (const [base, region] of [[weights, plan.weights], [arena, plan.arena], [state, plan.state]] as const)
     for (const e of region.entries) address.set(e.name, base + e.offset);
-  if (!workingBytes) return { weights, arena, state, appendix, end, staticData: { from: 0, to: RESERVED_BYTES }, pages: Math.ceil(end / PAGE_BYTES), address };
+  if (!workingBytes) return { weights, arena, state, scratch, appendix, end, staticData: { from: 0, to: RESERVED_BYTES }, pages: Math.ceil(end / PAGE_BYTES), address };
   const heapBase = Math.ceil(end / 16) * 16;
   const working = { address: heapBase + PAGE_BYTES, bytes: workingBytes };
   const pages = Math.ceil((working.address + workingBytes) / PAGE_BYTES);
-  return { weights, arena, state, appendix, end, staticData: { from: heapBase, to: working.address }, working, pages, address };
+  return { weights, arena, state, scratch, appendix, end, staticData: { from: heapBase, to: working.address }, working, pages, address };
 }

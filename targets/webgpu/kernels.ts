@@ -9,7 +9,7 @@ import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import { attention, scaledAttention, selfAttention } from "./attention.js";
 import { entangledEmbedding, entangledLogits, entangledTable } from "./entangled.js";
-import { linear } from "./linear.js";
+import { linear, meanLinear } from "./linear.js";
 import { TENSOR_KERNELS } from "./tensor.js";
 import { elementwise, f32, type Generator, type KernelContext, num, perRow, reduce, rows, WORKGROUP } from "./wgsl.js";
 
@@ -111,24 +111,8 @@ const GENERATORS: Record<string, Generator> = {
       `  t1[i] = s / f32(max(${r.expr}, 1u));`,
     ].join("\n"))];
   },
-  // The mean of Linear's rows: a thread per output, averaging x's column k as it goes.
-  MeanLinear: (n, c) => {
-    const [x, w, b] = n.inputs;
-    const K = c.shape(x)[1] as number, N = c.shape(w)[0] as number;
-    const r = rows(c.shape(x)[0]);
-    const tensors = [x, w, ...(b ? [b] : []), n.outputs[0]];
-    const out = `t${tensors.length - 1}`;
-    return [elementwise(n, tensors, tensors.map(() => "f32"), [tensors.length - 1], { perT: 0, fixed: N, expr: `${N}u` }, [
-      `  let R = ${r.expr};`,
-      `  var acc = 0.0;`,
-      `  for (var k = 0u; k < ${K}u; k = k + 1u) {`,
-      `    var s = 0.0;`,
-      `    for (var t = 0u; t < R; t = t + 1u) { s = s + t0[t * ${K}u + k]; }`,
-      `    acc = acc + s * t1[i * ${K}u + k];`,
-      `  }`,
-      `  ${out}[i] = select(acc / f32(R)${b ? " + t2[i]" : ""}, 0.0, R == 0u);`,
-    ].join("\n"))];
-  },
+  MeanLinear: meanLinear,
+  MeanQLinear: meanLinear,
   L2Normalize: (n, c) => {
     const D = c.shape(n.inputs[0])[1] as number;
     return [perRow(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], rows(c.shape(n.inputs[0])[0]), [

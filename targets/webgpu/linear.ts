@@ -1,5 +1,5 @@
 /**
- * Linear and QLinear. Calls of a few tokens (decoding) take a thread per output, reading its
+ * Linear and QLinear (and their means over the rows). Calls of a few tokens (decoding) take a thread per output, reading its
  * weight row once; longer calls take a tiled matmul, y[t, n] = x[t, :] · w[n, :] (· scale[n]) (+ b[n]): each
  * workgroup computes a 16 × 64 tile of y, staging 16-wide slices of x and w through workgroup
  * memory so that every weight read from the buffer serves 16 rows; each thread keeps a 4 × 4 block
@@ -7,7 +7,7 @@
  */
 import type { Node } from "../../compiler/ir/graph.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
-import { elementwise, header, rows, type KernelContext } from "./wgsl.js";
+import { elementwise, header, int8Weight, rows, type KernelContext } from "./wgsl.js";
 
 const TM = 16, TN = 64, TK = 16;
 /** Below this many rows, a thread per output (a tile would leave most of its rows empty). */
@@ -27,9 +27,7 @@ export function linear(n: Node, c: KernelContext): GpuDispatch[] {
   const tensors = [x, w, ...(scale ? [scale] : []), ...(bias ? [bias] : []), n.outputs[0]];
   const name = (t: string | undefined) => `t${tensors.indexOf(t!)}`;
   const out = name(n.outputs[0]);
-  const weight = int8
-    ? `f32(extractBits(bitcast<i32>(t1[e >> 2u]), (e & 3u) * 8u, 8u))` // byte e of the int8 weights, sign-extended
-    : `t1[e]`;
+  const weight = int8 ? int8Weight("t1", "e") : `t1[e]`;
   const epilogue = (col: string) => [scale ? ` * ${name(scale)}[${col}]` : "", bias ? ` + ${name(bias)}[${col}]` : ""].join("");
   const types = tensors.map((t) => (t === w && int8 ? "u32" : "f32") as "u32" | "f32");
   const perOutput = elementwise(n, tensors, types, [tensors.length - 1], { perT: r.perT * N, fixed: r.fixed * N, expr: `${r.expr} * ${N}u` }, [
@@ -91,4 +89,28 @@ export function linear(n: Node, c: KernelContext): GpuDispatch[] {
   const tiled = { node: n.name, wgsl, tensors, groups: [{ perT: 0, fixed: N, per: TN }, { perT: r.perT, fixed: r.fixed, per: TM }] };
   if (r.fixed) return [tiled];
   return [{ ...perOutput, tokens: { max: TILED_FROM - 1 } }, { ...tiled, tokens: { min: TILED_FROM } }];
+}
+
+/** MeanLinear and MeanQLinear, the mean of (Q)Linear's rows: a thread per output, averaging x's column k as it goes. */
+export function meanLinear(n: Node, c: KernelContext): GpuDispatch[] {
+  const int8 = n.op === "MeanQLinear";
+  const [x, w] = n.inputs;
+  const scale = int8 ? n.inputs[2] : undefined;
+  const bias = n.inputs[int8 ? 3 : 2];
+  const K = c.shape(x)[1] as number, N = c.shape(w)[0] as number;
+  const r = rows(c.shape(x)[0]);
+  const tensors = [x, w, ...(scale ? [scale] : []), ...(bias ? [bias] : []), n.outputs[0]];
+  const name = (t: string | undefined) => `t${tensors.indexOf(t!)}`;
+  const types = tensors.map((t) => (t === w && int8 ? "u32" : "f32") as "u32" | "f32");
+  return [elementwise(n, tensors, types, [tensors.length - 1], { perT: 0, fixed: N, expr: `${N}u` }, [
+    `  let R = ${r.expr};`,
+    `  var acc = 0.0;`,
+    `  for (var k = 0u; k < ${K}u; k = k + 1u) {`,
+    `    var s = 0.0;`,
+    `    for (var t = 0u; t < R; t = t + 1u) { s = s + t0[t * ${K}u + k]; }`,
+    `    let e = i * ${K}u + k;`,
+    `    acc = acc + s * ${int8 ? int8Weight("t1", "e") : "t1[e]"};`,
+    `  }`,
+    `  ${name(n.outputs[0])}[i] = select(acc / f32(R)${scale ? ` * ${name(scale)}[i]` : ""}${bias ? ` + ${name(bias)}[i]` : ""}, 0.0, R == 0u);`,
+  ].join("\n"))];
 }

@@ -82,3 +82,8 @@ export function reduce(op: "sum" | "max"): string {
 }
 
 export const num = (n: Node, key: string) => n.attrs[key] as number;
+
+/** Element `e` of int8 weights bound as `buffer` (u32 words, four weights each), sign-extended to f32. */
+export function int8Weight(buffer: string, e: string): string {
+  return `f32(extractBits(bitcast<i32>(${buffer}[${e} >> 2u]), (${e} & 3u) * 8u, 8u))`;
+}

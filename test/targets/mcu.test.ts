@@ -86,7 +86,8 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     const [a, b] = await Promise.all([run(mcu), run(join(work, "simd"))]);
     expect(a.stdout.length).toBeGreaterThan(STEPS);
     expect(a.stdout).toBe(b.stdout);
-    // Scalar and SIMD kernels sum in different orders: the logits differ in the last bits only.
+    // Scalar and SIMD kernels sum in different orders, and the SIMD int8 kernels round each
+    // matmul's input rows to 16-bit integers (kernels/linear-q8.ts): the logits differ by ~2e-3.
     const [scalar, simd] = await Promise.all([loadWasm(mcu), loadWasm(join(work, "simd"))]);
     let worst = 0;
     for (let pos = 0, token = 1; pos < STEPS; pos++) {
@@ -95,7 +96,7 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
       token = x.indexOf(Math.max(...x));
     }
     console.log(`mcu vs wasm-simd, same settings: largest logit difference over ${STEPS} steps ${worst.toExponential(2)}`);
-    expect(worst).toBeLessThan(1e-4);
+    expect(worst).toBeLessThan(1e-2);
   });
 
   it.skipIf(!INTERP)("runs under wasm-interp (not V8) to the same tokens", async () => {

@@ -8,6 +8,7 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readStsb } from "../../compiler/eval/stsb.js";
+import { writeArtifact } from "../../compiler/artifact.js";
 import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { loadModel } from "../../compiler/frontends/load.js";
@@ -21,7 +22,9 @@ import { WEBGPU_OPS } from "../../targets/webgpu/kernels.js";
 import type { Model } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
+import { encoderTail } from "../helpers/encoder-tail.js";
 import { deviationFromStored, graphDirs } from "../helpers/onnx.js";
+import { randomF32 } from "../helpers/random.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 import { nodeWebgpu } from "../helpers/webgpu.js";
@@ -122,7 +125,9 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
     expect((await seec("build", ...model, "--quantize", "int8", "--target", "webgpu", "-o", dir)).code).toBe(0);
     const worst = await gpuAgainstWasm(dir, 64);
     console.log(`int8 on WebGPU vs wasm: largest logit difference over 64 steps ${worst.toExponential(2)}`);
-    expect(worst).toBeLessThan(1e-3);
+    // WebGPU multiplies f32 activations by the int8 weights; the wasm SIMD kernels round the
+    // activations to 16-bit integers first (kernels/linear-q8.ts), which moves logits by ~2e-3.
+    expect(worst).toBeLessThan(1e-2);
   });
 
   it("SEE: a full-rank factorization reproduces greedy_256.txt on WebGPU with either head", async () => {
@@ -148,6 +153,23 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
       const worst = await gpuAgainstWasm(dir, 32);
       console.log(`SEE (${head} head) on WebGPU vs wasm: largest logit difference over 32 steps ${worst.toExponential(2)}`);
       expect(worst, head).toBeLessThan(1e-3);
+    }
+  });
+});
+
+describe.skipIf(!gpu.adapter)("pooled matmuls on WebGPU in Node", () => {
+  it.each([false, true])("MeanLinear (int8: %s), USE-Lite's last FFN matmul after poolEarly, gives the unpooled graph's outputs for 0, 1 and 9 rows", async (int8) => {
+    const dir = join(await tmpDir(), "tail");
+    await writeArtifact(dir, (await compileArtifact({ graph: encoderTail({ int8 }), format: "graph" }, { target: "webgpu" })).files);
+    const model = await loadGpu(dir);
+    const ref = new Interpreter(encoderTail({ int8 }));
+    try {
+      for (const T of [0, 1, 9]) {
+        const x = randomF32(T * 13, T + 10);
+        expect(largestDifference((await model.run({ x })).out as Float32Array, ref.run({ x }).out.data)).toBeLessThan(2e-6);
+      }
+    } finally {
+      model.dispose();
     }
   });
 });

@@ -4,7 +4,7 @@ import { Attention, ScaledAttention, SelfAttention } from "./attention.js";
 import { Add, AddRows, MeanRows, Relu, SwiGLU, Tanh } from "./elementwise.js";
 import { EntangledEmbedding, EntangledLogits, EntangledTable } from "./entangled.js";
 import { Gather, LastRow } from "./indexing.js";
-import { Linear, MeanLinear, QLinear } from "./linear.js";
+import { Linear, MeanLinear, MeanQLinear, QLinear } from "./linear.js";
 import { L2Normalize, LayerNorm, RMSNorm } from "./norm.js";
 import type { OpDef } from "./op.js";
 import { RoPE } from "./rope.js";
@@ -12,7 +12,7 @@ import { Concat, Copy, Map, MatMul, Reduce, Softmax } from "./tensor.js";
 
 export const OPS: Readonly<Record<string, OpDef>> = {
   Add, AddRows, Attention, Concat, Copy, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, L2Normalize, LastRow, LayerNorm,
-  Linear, Map, MatMul, MeanLinear, MeanRows, QLinear, Reduce, Relu, RMSNorm, RoPE, ScaledAttention, SelfAttention, Softmax, SwiGLU, Tanh,
+  Linear, Map, MatMul, MeanLinear, MeanQLinear, MeanRows, QLinear, Reduce, Relu, RMSNorm, RoPE, ScaledAttention, SelfAttention, Softmax, SwiGLU, Tanh,
 };
 
 export function opDef(op: string): OpDef {

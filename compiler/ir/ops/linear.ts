@@ -30,18 +30,7 @@ export const Linear: OpDef = {
  * y[n] = sum_k mean_t(x[t, k]) · w[n, k] (+ b[n]). The mean commutes with the affine map, so
  * backends average x first and run one row, not T (passes/pool-early.ts makes these).
  */
-export const MeanLinear: OpDef = {
-  infer(inputs, attrs, node) {
-    const [y] = Linear.infer(inputs, attrs, node);
-    return [{ dtype: "f32", shape: [1, y.shape[1]] }];
-  },
-  run(inputs, attrs) {
-    const [{ shape: [T, N], data }] = Linear.run(inputs, attrs);
-    const y = new Float32Array(N);
-    for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[n] += data[t * N + n];
-    return [{ shape: [1, N], data: y.map((v) => v / Math.max(T, 1)) }];
-  },
-};
+export const MeanLinear: OpDef = meanOf(Linear);
 
 /**
  * QLinear: Linear with int8 weights and one f32 scale per output row:
@@ -71,3 +60,22 @@ export const QLinear: OpDef = {
     return [{ shape: [T, N], data: y }];
   },
 };
+
+/** MeanQLinear: MeanLinear with QLinear's int8 weights and per-row scales. */
+export const MeanQLinear: OpDef = meanOf(QLinear);
+
+/** The op that gives the mean of `rows`' output rows, as [1, N] (zeros when there are none). */
+function meanOf(rows: OpDef): OpDef {
+  return {
+    infer(inputs, attrs, node) {
+      const [y] = rows.infer(inputs, attrs, node);
+      return [{ dtype: "f32", shape: [1, y.shape[1]] }];
+    },
+    run(inputs, attrs) {
+      const [{ shape: [T, N], data }] = rows.run(inputs, attrs);
+      const y = new Float32Array(N);
+      for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[n] += data[t * N + n];
+      return [{ shape: [1, N], data: y.map((v) => v / Math.max(T, 1)) }];
+    },
+  };
+}

@@ -1,7 +1,10 @@
 import { at } from "./simd";
 
-/** y[t, n] = scale[n] · sum_k x[t, k] · w[n, k] + b[n], with w int8 [N, K] (b = 0: no bias). Scalar. */
-export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32): void {
+/**
+ * y[t, n] = scale[n] · sum_k x[t, k] · w[n, k] + b[n], with w int8 [N, K] (b = 0: no bias). Scalar,
+ * in f32: the SIMD kernels' integer path would gain nothing here, so no scratch (0) is needed.
+ */
+export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize): void {
   for (let n = 0; n < N; n++) {
     const wn = w + <usize>(n * K);
     const s = load<f32>(scale + at(n));

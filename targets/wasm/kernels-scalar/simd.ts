@@ -20,6 +20,13 @@ import { attendKeys, softmaxEnd, softmaxStart } from "./online-softmax";
   return s0 + s1;
 }
 
+/** dot(a[0..n], q[0..n]) of f32 a and int8 q. */
+@inline export function dotInt8(a: usize, q: usize, n: i32): f32 {
+  let s: f32 = 0;
+  for (let i = 0; i < n; i++) s += load<f32>(a + at(i)) * <f32>load<i8>(q + <usize>i);
+  return s;
+}
+
 /** y += a · x over n elements. */
 @inline export function axpy(y: usize, x: usize, a: f32, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(y + at(i), load<f32>(y + at(i)) + a * load<f32>(x + at(i)));

@@ -1,69 +1,162 @@
-import { madd } from "./fma";
-import { at, hsum } from "./simd";
+import { addVec, at, hsum } from "./simd";
 
 /**
  * y[t, n] = scale[n] · sum_k x[t, k] · w[n, k] + b[n], with w int8 [N, K] (b = 0: no bias).
- * Sixteen weights per load are widened once to four f32x4 and multiply-added with four tokens;
- * each weight row is read once per call and the token rows stay in cache.
+ *
+ * Integer arithmetic: each row of x is first scaled to 16-bit integers in `scratch` (one f32
+ * scale per row, as many levels as keep every i32 lane of the sums from overflowing: 32767 up to
+ * K = 2064), then i32x4.dot_i16x8_s multiplies eight int16 activations by eight widened int8
+ * weights and adds them in pairs, one instruction where f32 needs eight multiply-adds' worth of
+ * lanes in two. The activations keep 15 bits, so the error is the weights' own.
+ *
+ * As in linear(), each pair of weight rows is read once per call and applied to every token,
+ * four tokens at a time (8 i32x4 accumulators); fewer than four tokens take four weight rows at
+ * a time. scratch holds T · K int16 then T f32 scales (at most T · (2K + 4) + 16 bytes).
  */
-export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32): void {
-  const T4 = T & ~3;
-  for (let n = 0; n < N; n++) {
-    const wn = w + <usize>(n * K);
-    const s = load<f32>(scale + at(n));
-    const bias: f32 = b ? load<f32>(b + at(n)) : 0;
-    let t = 0;
-    for (; t < T4; t += 4) {
-      const r = qdot4(x + at(t * K), wn, K);
-      store<f32>(y + at(t * N + n), f32x4.extract_lane(r, 0) * s + bias);
-      store<f32>(y + at((t + 1) * N + n), f32x4.extract_lane(r, 1) * s + bias);
-      store<f32>(y + at((t + 2) * N + n), f32x4.extract_lane(r, 2) * s + bias);
-      store<f32>(y + at((t + 3) * N + n), f32x4.extract_lane(r, 3) * s + bias);
+export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize): void {
+  const xq = scratch, xs = (scratch + <usize>(T * K * 2) + 15) & ~15;
+  quantizeRows(x, xq, xs, T, K, levels(K));
+  if (T < 4) for (let t = 0; t < T; t++) qrow(xq + row(t, K), load<f32>(xs + at(t)), w, scale, y + at(t * N), K, N);
+  else {
+    const T4 = T & ~3;
+    let n = 0;
+    for (; n + 2 <= N; n += 2) {
+      const wn = w + <usize>(n * K), sn = scale + at(n);
+      for (let t = 0; t < T4; t += 4) qblock4x2(xq + row(t, K), xs + at(t), wn, sn, y + at(t * N + n), K, N);
+      for (let t = T4; t < T; t++) {
+        const s = load<f32>(xs + at(t));
+        store<f32>(y + at(t * N + n), s * load<f32>(sn) * qdot(xq + row(t, K), wn, K));
+        store<f32>(y + at(t * N + n + 1), s * load<f32>(sn + 4) * qdot(xq + row(t, K), wn + <usize>K, K));
+      }
     }
-    for (; t < T; t++) store<f32>(y + at(t * N + n), qdot1(x + at(t * K), wn, K) * s + bias);
+    for (; n < N; n++)
+      for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * load<f32>(scale + at(n)) * qdot(xq + row(t, K), w + <usize>(n * K), K));
+  }
+  if (b) for (let t = 0; t < T; t++) addVec(y + at(t * N), b, y + at(t * N), N);
+}
+
+/** Byte offset of row t of the int16 activations. */
+@inline function row(t: i32, K: i32): usize {
+  return <usize>(t * K * 2);
+}
+
+/**
+ * The largest |activation| level for rows of K: a lane of the sums adds ceil(K / 4) products of at
+ * most level · 127 (the widest int8 weight), which must stay below 2^31.
+ */
+@inline function levels(K: i32): f32 {
+  return <f32>min<i32>(32767, <i32>(2147483647 / (127 * ((K + 3) >> 2))));
+}
+
+/** Each row of x (T rows of K) as int16 in xq, x ≈ xs[t] · xq[t]: xs[t] = max|x[t]| / Q. */
+function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): void {
+  const K8 = K & ~7;
+  for (let t = 0; t < T; t++) {
+    const r = x + at(t * K), q = xq + row(t, K);
+    let m = f32x4.splat(0);
+    let k = 0;
+    for (; k + 4 <= K; k += 4) m = f32x4.max(m, f32x4.abs(v128.load(r + at(k))));
+    let top = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+    for (; k < K; k++) top = max(top, abs(load<f32>(r + at(k))));
+    // A row of zeros stays zeros; NaN or infinity reaches y through the scale.
+    const inv: f32 = top > 0 ? Q / top : 0;
+    store<f32>(xs + at(t), top / Q);
+    const iv = f32x4.splat(inv);
+    for (k = 0; k < K8; k += 8) {
+      const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(r + at(k)), iv)));
+      const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(r + at(k + 4)), iv)));
+      v128.store(q + <usize>(k << 1), i16x8.narrow_i32x4_s(lo, hi));
+    }
+    for (; k < K; k++) {
+      const v = nearest(load<f32>(r + at(k)) * inv);
+      store<i16>(q + <usize>(k << 1), v == v ? <i16>v : 0);
+    }
   }
 }
 
-/** The four dot products of four token rows of x (rows of K) with one int8 weight row, as lanes. */
-@inline function qdot4(x: usize, w: usize, K: i32): v128 {
-  const K16 = K & ~15;
-  const x0 = x, x1 = x + at(K), x2 = x1 + at(K), x3 = x2 + at(K);
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  for (let k = 0; k < K16; k += 16) {
-    const q = v128.load(w + <usize>k);
-    const lo = i16x8.extend_low_i8x16_s(q), hi = i16x8.extend_high_i8x16_s(q);
-    const w0 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), w1 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo));
-    const w2 = f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), w3 = f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi));
-    const o = at(k);
-    a0 = madd(w0, v128.load(x0 + o), madd(w1, v128.load(x0 + o + 16), madd(w2, v128.load(x0 + o + 32), madd(w3, v128.load(x0 + o + 48), a0))));
-    a1 = madd(w0, v128.load(x1 + o), madd(w1, v128.load(x1 + o + 16), madd(w2, v128.load(x1 + o + 32), madd(w3, v128.load(x1 + o + 48), a1))));
-    a2 = madd(w0, v128.load(x2 + o), madd(w1, v128.load(x2 + o + 16), madd(w2, v128.load(x2 + o + 32), madd(w3, v128.load(x2 + o + 48), a2))));
-    a3 = madd(w0, v128.load(x3 + o), madd(w1, v128.load(x3 + o + 16), madd(w2, v128.load(x3 + o + 32), madd(w3, v128.load(x3 + o + 48), a3))));
-  }
-  let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-  for (let k = K16; k < K; k++) {
-    const wk = <f32>load<i8>(w + <usize>k);
-    s0 += load<f32>(x0 + at(k)) * wk;
-    s1 += load<f32>(x1 + at(k)) * wk;
-    s2 += load<f32>(x2 + at(k)) * wk;
-    s3 += load<f32>(x3 + at(k)) * wk;
-  }
-  return f32x4(s0, s1, s2, s3);
+/** Eight int16 activations at x times eight int8 weights at w, added in pairs into a. */
+@inline function dot8(x: usize, w: v128, a: v128): v128 {
+  return i32x4.add(a, i32x4.dot_i16x8_s(v128.load(x), w));
 }
 
-/** One token row of x with one int8 weight row. */
-@inline function qdot1(x: usize, w: usize, K: i32): f32 {
+/** y[0..4, 0..2] for four rows of int16 activations and two int8 weight rows (y rows of N). */
+@inline function qblock4x2(x: usize, xs: usize, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
   const K16 = K & ~15;
-  let acc = f32x4.splat(0);
+  const R = row(1, K);
+  const x0 = x, x1 = x0 + R, x2 = x1 + R, x3 = x2 + R;
+  const w0 = w, w1 = w0 + <usize>K;
+  let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
+  let a20 = i32x4.splat(0), a21 = i32x4.splat(0), a30 = i32x4.splat(0), a31 = i32x4.splat(0);
   for (let k = 0; k < K16; k += 16) {
-    const q = v128.load(w + <usize>k);
-    const lo = i16x8.extend_low_i8x16_s(q), hi = i16x8.extend_high_i8x16_s(q);
-    acc = madd(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(lo)), v128.load(x + at(k)), acc);
-    acc = madd(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(lo)), v128.load(x + at(k + 4)), acc);
-    acc = madd(f32x4.convert_i32x4_s(i32x4.extend_low_i16x8_s(hi)), v128.load(x + at(k + 8)), acc);
-    acc = madd(f32x4.convert_i32x4_s(i32x4.extend_high_i16x8_s(hi)), v128.load(x + at(k + 12)), acc);
+    const q0 = v128.load(w0 + <usize>k), q1 = v128.load(w1 + <usize>k);
+    const v0 = i16x8.extend_low_i8x16_s(q0), v0h = i16x8.extend_high_i8x16_s(q0);
+    const v1 = i16x8.extend_low_i8x16_s(q1), v1h = i16x8.extend_high_i8x16_s(q1);
+    const o = <usize>(k << 1);
+    a00 = dot8(x0 + o + 16, v0h, dot8(x0 + o, v0, a00));
+    a01 = dot8(x0 + o + 16, v1h, dot8(x0 + o, v1, a01));
+    a10 = dot8(x1 + o + 16, v0h, dot8(x1 + o, v0, a10));
+    a11 = dot8(x1 + o + 16, v1h, dot8(x1 + o, v1, a11));
+    a20 = dot8(x2 + o + 16, v0h, dot8(x2 + o, v0, a20));
+    a21 = dot8(x2 + o + 16, v1h, dot8(x2 + o, v1, a21));
+    a30 = dot8(x3 + o + 16, v0h, dot8(x3 + o, v0, a30));
+    a31 = dot8(x3 + o + 16, v1h, dot8(x3 + o, v1, a31));
   }
-  let sum = hsum(acc);
-  for (let k = K16; k < K; k++) sum += load<f32>(x + at(k)) * <f32>load<i8>(w + <usize>k);
-  return sum;
+  const s0 = load<f32>(scale), s1 = load<f32>(scale + 4);
+  const t0 = load<f32>(xs), t1 = load<f32>(xs + 4), t2 = load<f32>(xs + 8), t3 = load<f32>(xs + 12);
+  store<f32>(y, t0 * s0 * (total(a00) + tail(x0, w0, K16, K)));
+  store<f32>(y + 4, t0 * s1 * (total(a01) + tail(x0, w1, K16, K)));
+  store<f32>(y + at(N), t1 * s0 * (total(a10) + tail(x1, w0, K16, K)));
+  store<f32>(y + at(N + 1), t1 * s1 * (total(a11) + tail(x1, w1, K16, K)));
+  store<f32>(y + at(2 * N), t2 * s0 * (total(a20) + tail(x2, w0, K16, K)));
+  store<f32>(y + at(2 * N + 1), t2 * s1 * (total(a21) + tail(x2, w1, K16, K)));
+  store<f32>(y + at(3 * N), t3 * s0 * (total(a30) + tail(x3, w0, K16, K)));
+  store<f32>(y + at(3 * N + 1), t3 * s1 * (total(a31) + tail(x3, w1, K16, K)));
+}
+
+/** One row of activations (scale s) against every weight row, four weight rows sharing each load of x. */
+function qrow(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
+  const K16 = K & ~15;
+  let n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const w0 = w + <usize>(n * K), w1 = w0 + <usize>K, w2 = w1 + <usize>K, w3 = w2 + <usize>K;
+    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+    for (let k = 0; k < K16; k += 16) {
+      const o = <usize>(k << 1);
+      const lo = v128.load(x + o), hi = v128.load(x + o + 16);
+      let q = v128.load(w0 + <usize>k);
+      a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
+      q = v128.load(w1 + <usize>k);
+      a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
+      q = v128.load(w2 + <usize>k);
+      a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
+      q = v128.load(w3 + <usize>k);
+      a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
+    }
+    const sums = f32x4(total(a0) + tail(x, w0, K16, K), total(a1) + tail(x, w1, K16, K), total(a2) + tail(x, w2, K16, K), total(a3) + tail(x, w3, K16, K));
+    v128.store(y + at(n), f32x4.mul(f32x4.mul(sums, v128.load(scale + at(n))), f32x4.splat(s)));
+  }
+  for (; n < N; n++) store<f32>(y + at(n), s * load<f32>(scale + at(n)) * qdot(x, w + <usize>(n * K), K));
+}
+
+/** One row of int16 activations with one int8 weight row, as f32. */
+@inline function qdot(x: usize, w: usize, K: i32): f32 {
+  const K16 = K & ~15;
+  let a = i32x4.splat(0);
+  for (let k = 0; k < K16; k += 16) {
+    const q = v128.load(w + <usize>k), o = <usize>(k << 1);
+    a = dot8(x + o + 16, i16x8.extend_high_i8x16_s(q), dot8(x + o, i16x8.extend_low_i8x16_s(q), a));
+  }
+  return total(a) + tail(x, w, K16, K);
+}
+
+/** The four i32 lanes' sum, added as f32 (a lane fits in i32, four of them may not). */
+@inline function total(a: v128): f32 {
+  return hsum(f32x4.convert_i32x4_s(a));
+}
+
+/** sum over k in [from, K) of x[k] · w[k], int16 activations and int8 weights. */
+@inline function tail(x: usize, w: usize, from: i32, K: i32): f32 {
+  let s = 0;
+  for (let k = from; k < K; k++) s += <i32>load<i16>(x + <usize>(k << 1)) * <i32>load<i8>(w + <usize>k);
+  return <f32>s;
 }
