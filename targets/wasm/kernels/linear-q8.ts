@@ -1,4 +1,4 @@
-import { addVec, at, hsum } from "./simd";
+import { addVec, at, hsum, hsum4 } from "./simd";
 
 /**
  * y[t, n] = scale[n] · sum_k x[t, k] · w[n, k] + b[n], with w int8 [N, K] (b = 0: no bias).
@@ -101,16 +101,24 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
     a30 = dot8(x3 + o + 16, v0h, dot8(x3 + o, v0, a30));
     a31 = dot8(x3 + o + 16, v1h, dot8(x3 + o, v1, a31));
   }
-  const s0 = load<f32>(scale), s1 = load<f32>(scale + 4);
-  const t0 = load<f32>(xs), t1 = load<f32>(xs + 4), t2 = load<f32>(xs + 8), t3 = load<f32>(xs + 12);
-  store<f32>(y, t0 * s0 * (total(a00) + tail(x0, w0, K16, K)));
-  store<f32>(y + 4, t0 * s1 * (total(a01) + tail(x0, w1, K16, K)));
-  store<f32>(y + at(N), t1 * s0 * (total(a10) + tail(x1, w0, K16, K)));
-  store<f32>(y + at(N + 1), t1 * s1 * (total(a11) + tail(x1, w1, K16, K)));
-  store<f32>(y + at(2 * N), t2 * s0 * (total(a20) + tail(x2, w0, K16, K)));
-  store<f32>(y + at(2 * N + 1), t2 * s1 * (total(a21) + tail(x2, w1, K16, K)));
-  store<f32>(y + at(3 * N), t3 * s0 * (total(a30) + tail(x3, w0, K16, K)));
-  store<f32>(y + at(3 * N + 1), t3 * s1 * (total(a31) + tail(x3, w1, K16, K)));
+  // Each weight row's four sums as one vector (lane = token), scaled by the tokens' and the row's scales.
+  const ts = v128.load(xs);
+  let c0 = totals4(a00, a10, a20, a30), c1 = totals4(a01, a11, a21, a31);
+  if (K16 < K) {
+    c0 = f32x4.add(c0, f32x4(tail(x0, w0, K16, K), tail(x1, w0, K16, K), tail(x2, w0, K16, K), tail(x3, w0, K16, K)));
+    c1 = f32x4.add(c1, f32x4(tail(x0, w1, K16, K), tail(x1, w1, K16, K), tail(x2, w1, K16, K), tail(x3, w1, K16, K)));
+  }
+  c0 = f32x4.mul(f32x4.mul(c0, ts), f32x4.splat(load<f32>(scale)));
+  c1 = f32x4.mul(f32x4.mul(c1, ts), f32x4.splat(load<f32>(scale + 4)));
+  store<f32>(y, f32x4.extract_lane(c0, 0)); store<f32>(y + 4, f32x4.extract_lane(c1, 0));
+  store<f32>(y + at(N), f32x4.extract_lane(c0, 1)); store<f32>(y + at(N + 1), f32x4.extract_lane(c1, 1));
+  store<f32>(y + at(2 * N), f32x4.extract_lane(c0, 2)); store<f32>(y + at(2 * N + 1), f32x4.extract_lane(c1, 2));
+  store<f32>(y + at(3 * N), f32x4.extract_lane(c0, 3)); store<f32>(y + at(3 * N + 1), f32x4.extract_lane(c1, 3));
+}
+
+/** Lane i = the sum of a_i's lanes, added as f32 (a lane fits in i32, four of them may not). */
+@inline function totals4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  return hsum4(f32x4.convert_i32x4_s(a0), f32x4.convert_i32x4_s(a1), f32x4.convert_i32x4_s(a2), f32x4.convert_i32x4_s(a3));
 }
 
 /** One row of activations (scale s) against every weight row, four weight rows sharing each load of x. */
@@ -132,7 +140,8 @@ function qrow(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, N: i32
       q = v128.load(w3 + <usize>k);
       a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
     }
-    const sums = f32x4(total(a0) + tail(x, w0, K16, K), total(a1) + tail(x, w1, K16, K), total(a2) + tail(x, w2, K16, K), total(a3) + tail(x, w3, K16, K));
+    let sums = totals4(a0, a1, a2, a3);
+    if (K16 < K) sums = f32x4.add(sums, f32x4(tail(x, w0, K16, K), tail(x, w1, K16, K), tail(x, w2, K16, K), tail(x, w3, K16, K)));
     v128.store(y + at(n), f32x4.mul(f32x4.mul(sums, v128.load(scale + at(n))), f32x4.splat(s)));
   }
   for (; n < N; n++) store<f32>(y + at(n), s * load<f32>(scale + at(n)) * qdot(x, w + <usize>(n * K), K));

@@ -1,5 +1,5 @@
 import { madd } from "./fma";
-import { addVec, at, dot, hsum } from "./simd";
+import { addVec, at, dot, hsum4 } from "./simd";
 
 /**
  * y[t, n] = sum_k x[t, k] · w[n, k] + b[n]   (x: [T, K], w: [N, K] row-major, y: [T, N]; b = 0: no bias).
@@ -45,18 +45,17 @@ function block4x2(x: usize, w: usize, y: usize, K: i32, N: i32): void {
     a30 = madd(u3, v0, a30);
     a31 = madd(u3, v1, a31);
   }
-  let s00 = hsum(a00), s01 = hsum(a01), s10 = hsum(a10), s11 = hsum(a11);
-  let s20 = hsum(a20), s21 = hsum(a21), s30 = hsum(a30), s31 = hsum(a31);
+  // Each weight row's four sums as one vector, lane = token.
+  let c0 = hsum4(a00, a10, a20, a30), c1 = hsum4(a01, a11, a21, a31);
   for (let k = K4; k < K; k++) {
-    const v0 = load<f32>(w0 + at(k)), v1 = load<f32>(w1 + at(k));
-    const u0 = load<f32>(x0 + at(k)), u1 = load<f32>(x1 + at(k)), u2 = load<f32>(x2 + at(k)), u3 = load<f32>(x3 + at(k));
-    s00 += u0 * v0; s01 += u0 * v1; s10 += u1 * v0; s11 += u1 * v1;
-    s20 += u2 * v0; s21 += u2 * v1; s30 += u3 * v0; s31 += u3 * v1;
+    const u = f32x4(load<f32>(x0 + at(k)), load<f32>(x1 + at(k)), load<f32>(x2 + at(k)), load<f32>(x3 + at(k)));
+    c0 = madd(u, f32x4.splat(load<f32>(w0 + at(k))), c0);
+    c1 = madd(u, f32x4.splat(load<f32>(w1 + at(k))), c1);
   }
-  store<f32>(y + at(0), s00); store<f32>(y + at(1), s01);
-  store<f32>(y + at(N), s10); store<f32>(y + at(N + 1), s11);
-  store<f32>(y + at(2 * N), s20); store<f32>(y + at(2 * N + 1), s21);
-  store<f32>(y + at(3 * N), s30); store<f32>(y + at(3 * N + 1), s31);
+  store<f32>(y, f32x4.extract_lane(c0, 0)); store<f32>(y + at(1), f32x4.extract_lane(c1, 0));
+  store<f32>(y + at(N), f32x4.extract_lane(c0, 1)); store<f32>(y + at(N + 1), f32x4.extract_lane(c1, 1));
+  store<f32>(y + at(2 * N), f32x4.extract_lane(c0, 2)); store<f32>(y + at(2 * N + 1), f32x4.extract_lane(c1, 2));
+  store<f32>(y + at(3 * N), f32x4.extract_lane(c0, 3)); store<f32>(y + at(3 * N + 1), f32x4.extract_lane(c1, 3));
 }
 
 /** One token: four weight rows share each load of x. */
@@ -73,15 +72,10 @@ function linear1(x: usize, w: usize, y: usize, K: i32, N: i32): void {
       a2 = madd(xv, v128.load(w2 + at(k)), a2);
       a3 = madd(xv, v128.load(w3 + at(k)), a3);
     }
-    let s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-    for (let k = K4; k < K; k++) {
-      const xv = load<f32>(x + at(k));
-      s0 += xv * load<f32>(w0 + at(k));
-      s1 += xv * load<f32>(w1 + at(k));
-      s2 += xv * load<f32>(w2 + at(k));
-      s3 += xv * load<f32>(w3 + at(k));
-    }
-    v128.store(y + at(n), f32x4(s0, s1, s2, s3));
+    let sums = hsum4(a0, a1, a2, a3);
+    for (let k = K4; k < K; k++)
+      sums = madd(f32x4.splat(load<f32>(x + at(k))), f32x4(load<f32>(w0 + at(k)), load<f32>(w1 + at(k)), load<f32>(w2 + at(k)), load<f32>(w3 + at(k))), sums);
+    v128.store(y + at(n), sums);
   }
   for (; n < N; n++) store<f32>(y + at(n), dot(x, w + at(n * K), K));
 }

@@ -15,6 +15,13 @@ import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
+/** Lane i = the sum of a_i's four lanes: four horizontal sums in six instructions. */
+@inline export function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const lo = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
+  const hi = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(lo, hi, 0, 1, 4, 5), v128.shuffle<f32>(lo, hi, 2, 3, 6, 7));
+}
+
 /** dot(a[0..n], b[0..n]) with two independent accumulators. */
 @inline export function dot(a: usize, b: usize, n: i32): f32 {
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
@@ -132,7 +139,7 @@ import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from
 /**
  * One query's attention over n keys and values (rows `stride` floats apart), an online softmax of
  * scale · q·k into out (headDim floats). Keys go four at a time: their scores as the lanes of one
- * vector (four dot products, then a transposing add), one rescale for the four, one vector exp
+ * vector (four dot products, then hsum4), one rescale for the four, one vector exp
  * and one pass over out; the rest one by one.
  */
 @inline export function attendRow(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
@@ -150,9 +157,7 @@ import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from
         a2 = madd(qv, v128.load(k2 + at(d)), a2);
         a3 = madd(qv, v128.load(k3 + at(d)), a3);
       }
-      const lo = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
-      const hi = f32x4.add(v128.shuffle<f32>(a2, a3, 0, 4, 1, 5), v128.shuffle<f32>(a2, a3, 2, 6, 3, 7));
-      const s = f32x4.mul(sv, f32x4.add(v128.shuffle<f32>(lo, hi, 0, 1, 4, 5), v128.shuffle<f32>(lo, hi, 2, 3, 6, 7)));
+      const s = f32x4.mul(sv, hsum4(a0, a1, a2, a3));
       const top = max(max(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1)), max(f32x4.extract_lane(s, 2), f32x4.extract_lane(s, 3)));
       const p = exp4(f32x4.sub(s, f32x4.splat(softmaxRaise(out, top, headDim))));
       softmaxWeigh(hsum(p));
