@@ -34,21 +34,24 @@ export function peak(iters: i32): f32 {
 }`;
 };
 
-async function peakGflops(relaxed: boolean): Promise<number> {
+/** The peak microbenchmark, compiled: call it to measure GFLOP/s now. */
+async function peakMeter(relaxed: boolean): Promise<() => number> {
   const source = PEAK((a) => (relaxed ? `f32x4.relaxed_madd(${a}, x, y)` : `f32x4.add(f32x4.mul(${a}, x), y)`));
   const r = await asc.compileString({ "peak.ts": source }, { optimizeLevel: 3, runtime: "stub", enable: relaxed ? ["simd", "relaxed-simd"] : ["simd"], noAssert: true });
   if (!r.binary) throw new Error(r.stderr.toString());
   const { instance } = await WebAssembly.instantiate(r.binary as BufferSource);
   const peak = instance.exports.peak as (n: number) => number;
-  const iters = 20_000_000;
+  const iters = 5_000_000;
   peak(1000);
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    peak(iters);
-    best = Math.min(best, performance.now() - t0);
-  }
-  return (iters * CHAINS * 8) / best / 1e6; // chains × 4 lanes × (mul + add)
+  return () => {
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      peak(iters);
+      best = Math.min(best, performance.now() - t0);
+    }
+    return (iters * CHAINS * 8) / best / 1e6; // chains × 4 lanes × (mul + add)
+  };
 }
 
 async function linearModel(T: number, K: number, N: number, target: "wasm-simd" | "wasm-relaxed", int8 = false) {
@@ -71,7 +74,10 @@ const SHAPES: [string, number, number, number][] = [
   ["USE-Lite FFN conv2 (16 tokens)", 16, 1536, 512],
 ];
 
-const peaks = { "wasm-simd": await peakGflops(false), "wasm-relaxed": await peakGflops(true) };
+// This machine is shared: its speed drifts. Each shape's share is of the peak measured just before
+// it, and the peaks reported are the highest seen.
+const meters = { "wasm-simd": await peakMeter(false), "wasm-relaxed": await peakMeter(true) };
+const peaks = { "wasm-simd": 0, "wasm-relaxed": 0 };
 interface Row { shape: string; T: number; K: number; N: number; target: string; backend: string; ms: number; gflops: number; shareOfPeak: number }
 const rows: Row[] = [];
 for (const [what, T, K, N] of SHAPES) {
@@ -81,6 +87,9 @@ for (const [what, T, K, N] of SHAPES) {
     "int8": await linearModel(T, K, N, "wasm-simd", true),
   };
   const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i));
+  const now = { "wasm-simd": meters["wasm-simd"](), "wasm-relaxed": meters["wasm-relaxed"]() };
+  peaks["wasm-simd"] = Math.max(peaks["wasm-simd"], now["wasm-simd"]);
+  peaks["wasm-relaxed"] = Math.max(peaks["wasm-relaxed"], now["wasm-relaxed"]);
   const flops = 2 * T * K * N;
   const reps = Math.max(20, Math.round(4e8 / flops));
   const best: Record<string, number> = { "wasm-simd": Infinity, "wasm-relaxed": Infinity, int8: Infinity };
@@ -93,12 +102,12 @@ for (const [what, T, K, N] of SHAPES) {
     }
   for (const [target, m] of Object.entries(models)) {
     const gflops = flops / best[target] / 1e6;
-    const peak = target === "int8" ? peaks["wasm-relaxed"] : peaks[target as keyof typeof peaks];
+    const peak = target === "int8" ? now["wasm-relaxed"] : now[target as keyof typeof now];
     rows.push({ shape: what, T, K, N, target, backend: m.backend, ms: best[target], gflops, shareOfPeak: gflops / peak });
   }
 }
 
-console.log(`single-core peak: f32x4 mul+add ${peaks["wasm-simd"].toFixed(1)} GFLOP/s, relaxed FMA ${peaks["wasm-relaxed"].toFixed(1)} GFLOP/s\n`);
+console.log(`single-core peak (highest seen; each row's share is of the peak measured just before it): f32x4 mul+add ${peaks["wasm-simd"].toFixed(1)} GFLOP/s, relaxed FMA ${peaks["wasm-relaxed"].toFixed(1)} GFLOP/s\n`);
 console.log("| shape | T×K×N | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) | int8, f32-equivalent GFLOP/s (of the relaxed peak) |\n|---|---|---|---|---|");
 const cell = (r: Row) => `${r.gflops.toFixed(1)} (${(100 * r.shareOfPeak).toFixed(0)}%)`;
 for (let i = 0; i < rows.length; i += 3) {
