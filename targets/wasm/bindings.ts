@@ -57,10 +57,10 @@ const BINDINGS: Record<string, Binding> = {
   MeanQLinear: kernelCall("mean-linear", "meanQLinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
   QLinear: {
     ...kernelCall("linear-q8", "qlinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0]), c.scratch]),
-    // x's rows as int16, then a scale per row (kernels/linear-q8.ts).
+    // x's rows as int16, padded to a multiple of 16, then a scale per row (kernels/linear-q8.ts).
     scratchBytes: ({ inputs: [x] }, size) => {
       const [T, K] = size(x);
-      return T * (2 * K + 4) + 16;
+      return T * (2 * (Math.ceil(K / 16) * 16) + 4) + 16;
     },
   },
   LayerNorm: kernelCall("norm", "layerNorm", ({ inputs: [x, w, b], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(b), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),

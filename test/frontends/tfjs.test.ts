@@ -2,9 +2,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadModel } from "../../compiler/frontends/load.js";
 import { readTfjsGraph } from "../../compiler/frontends/tfjs.js";
 import { SeecError } from "../../runtime/errors.js";
 import { tmpDir } from "../helpers/compile.js";
+import { USE_DIR } from "../helpers/use-lite.js";
 
 /** Writes model.json and two shards holding the given raw weight bytes, split mid-way. */
 function writeModel(dir: string, weights: { name: string; shape: number[]; dtype: string; quantization?: object }[], bytes: Uint8Array) {
@@ -66,5 +68,18 @@ describe("TF.js graph-model weights", () => {
     expect((await readTfjsGraph(dir).catch((x) => x)).message).toMatch(/the shards hold 12 bytes; the manifest describes 8/);
     writeFileSync(join(dir, "model.json"), '{"format": "layers-model"}');
     expect((await readTfjsGraph(dir).catch((x) => x)).code).toBe("input.tfjs");
+  });
+});
+
+describe("a TF.js model given as a folder", () => {
+  it("an npm package folder is read through the one model.json below it (USE-Lite keeps it in dist/)", async () => {
+    const { graph, format } = await loadModel({ model: join(USE_DIR, "..") });
+    expect(format).toBe("tfjs");
+    expect(graph.model.config.vocabSize).toBe(8002);
+  });
+
+  it("a folder with no model.json at or below it names the file it looked for", async () => {
+    const dir = await tmpDir();
+    await expect(loadModel({ model: dir })).rejects.toMatchObject({ code: "io.not_found", file: join(dir, "model.json") });
   });
 });

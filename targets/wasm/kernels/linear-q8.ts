@@ -11,10 +11,13 @@ import { addVec, at, hsum, hsum4 } from "./simd";
  *
  * As in linear(), each pair of weight rows is read once per call and applied to every token,
  * four tokens at a time (8 i32x4 accumulators); fewer than four tokens take four weight rows at
- * a time. scratch holds T · K int16 then T f32 scales (at most T · (2K + 4) + 16 bytes).
+ * a time. The int16 rows are padded with zeros to a multiple of 16, so every k runs the vector
+ * loop: the last chunk reads up to 15 bytes past a weight row (the next row, or what follows the
+ * weights in memory) and multiplies them by those zeros. scratch holds the T rows, then T f32
+ * scales: T · (2 · padded(K) + 4) + 16 bytes at most.
  */
 export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize): void {
-  const xq = scratch, xs = (scratch + <usize>(T * K * 2) + 15) & ~15;
+  const xq = scratch, xs = (scratch + row(T, K) + 15) & ~15;
   quantizeRows(x, xq, xs, T, K, levels(K));
   if (T < 4) for (let t = 0; t < T; t++) qrow(xq + row(t, K), load<f32>(xs + at(t)), w, scale, y + at(t * N), K, N);
   else {
@@ -35,20 +38,21 @@ export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T:
   if (b) for (let t = 0; t < T; t++) addVec(y + at(t * N), b, y + at(t * N), N);
 }
 
-/** Byte offset of row t of the int16 activations. */
+/** Byte offset of row t of the int16 activations (rows of K padded to a multiple of 16). */
 @inline function row(t: i32, K: i32): usize {
-  return <usize>(t * K * 2);
+  return <usize>(t * ((K + 15) & ~15)) << 1;
 }
 
 /**
- * The largest |activation| level for rows of K: a lane of the sums adds ceil(K / 4) products of at
- * most level · 127 (the widest int8 weight), which must stay below 2^31.
+ * The largest |activation| level for rows of K: a lane of the sums adds four products from each
+ * 16 columns (4 · ceil(K / 16) in all) of at most level · 127 (the widest int8 weight), which must
+ * stay below 2^31.
  */
 @inline function levels(K: i32): f32 {
-  return <f32>min<i32>(32767, <i32>(2147483647 / (127 * ((K + 3) >> 2))));
+  return <f32>min<i32>(32767, 2147483647 / (127 * (((K + 15) >> 4) << 2)));
 }
 
-/** Each row of x (T rows of K) as int16 in xq, x ≈ xs[t] · xq[t]: xs[t] = max|x[t]| / Q. */
+/** Each row of x (T rows of K) as int16 in xq, x ≈ xs[t] · xq[t]: xs[t] = max|x[t]| / Q; zeros pad the rows. */
 function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): void {
   const K8 = K & ~7;
   for (let t = 0; t < T; t++) {
@@ -71,6 +75,7 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
       const v = nearest(load<f32>(r + at(k)) * inv);
       store<i16>(q + <usize>(k << 1), v == v ? <i16>v : 0);
     }
+    for (; k & 15; k++) store<i16>(q + <usize>(k << 1), 0);
   }
 }
 
@@ -81,13 +86,12 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
 
 /** y[0..4, 0..2] for four rows of int16 activations and two int8 weight rows (y rows of N). */
 @inline function qblock4x2(x: usize, xs: usize, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
-  const K16 = K & ~15;
   const R = row(1, K);
   const x0 = x, x1 = x0 + R, x2 = x1 + R, x3 = x2 + R;
   const w0 = w, w1 = w0 + <usize>K;
   let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
   let a20 = i32x4.splat(0), a21 = i32x4.splat(0), a30 = i32x4.splat(0), a31 = i32x4.splat(0);
-  for (let k = 0; k < K16; k += 16) {
+  for (let k = 0; k < K; k += 16) {
     const q0 = v128.load(w0 + <usize>k), q1 = v128.load(w1 + <usize>k);
     const v0 = i16x8.extend_low_i8x16_s(q0), v0h = i16x8.extend_high_i8x16_s(q0);
     const v1 = i16x8.extend_low_i8x16_s(q1), v1h = i16x8.extend_high_i8x16_s(q1);
@@ -103,13 +107,8 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
   }
   // Each weight row's four sums as one vector (lane = token), scaled by the tokens' and the row's scales.
   const ts = v128.load(xs);
-  let c0 = totals4(a00, a10, a20, a30), c1 = totals4(a01, a11, a21, a31);
-  if (K16 < K) {
-    c0 = f32x4.add(c0, f32x4(tail(x0, w0, K16, K), tail(x1, w0, K16, K), tail(x2, w0, K16, K), tail(x3, w0, K16, K)));
-    c1 = f32x4.add(c1, f32x4(tail(x0, w1, K16, K), tail(x1, w1, K16, K), tail(x2, w1, K16, K), tail(x3, w1, K16, K)));
-  }
-  c0 = f32x4.mul(f32x4.mul(c0, ts), f32x4.splat(load<f32>(scale)));
-  c1 = f32x4.mul(f32x4.mul(c1, ts), f32x4.splat(load<f32>(scale + 4)));
+  const c0 = f32x4.mul(f32x4.mul(totals4(a00, a10, a20, a30), ts), f32x4.splat(load<f32>(scale)));
+  const c1 = f32x4.mul(f32x4.mul(totals4(a01, a11, a21, a31), ts), f32x4.splat(load<f32>(scale + 4)));
   store<f32>(y, f32x4.extract_lane(c0, 0)); store<f32>(y + 4, f32x4.extract_lane(c1, 0));
   store<f32>(y + at(N), f32x4.extract_lane(c0, 1)); store<f32>(y + at(N + 1), f32x4.extract_lane(c1, 1));
   store<f32>(y + at(2 * N), f32x4.extract_lane(c0, 2)); store<f32>(y + at(2 * N + 1), f32x4.extract_lane(c1, 2));
@@ -123,12 +122,11 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
 
 /** One row of activations (scale s) against every weight row, four weight rows sharing each load of x. */
 function qrow(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
-  const K16 = K & ~15;
   let n = 0;
   for (; n + 4 <= N; n += 4) {
     const w0 = w + <usize>(n * K), w1 = w0 + <usize>K, w2 = w1 + <usize>K, w3 = w2 + <usize>K;
     let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-    for (let k = 0; k < K16; k += 16) {
+    for (let k = 0; k < K; k += 16) {
       const o = <usize>(k << 1);
       const lo = v128.load(x + o), hi = v128.load(x + o + 16);
       let q = v128.load(w0 + <usize>k);
@@ -140,8 +138,7 @@ function qrow(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, N: i32
       q = v128.load(w3 + <usize>k);
       a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
     }
-    let sums = totals4(a0, a1, a2, a3);
-    if (K16 < K) sums = f32x4.add(sums, f32x4(tail(x, w0, K16, K), tail(x, w1, K16, K), tail(x, w2, K16, K), tail(x, w3, K16, K)));
+    const sums = totals4(a0, a1, a2, a3);
     v128.store(y + at(n), f32x4.mul(f32x4.mul(sums, v128.load(scale + at(n))), f32x4.splat(s)));
   }
   for (; n < N; n++) store<f32>(y + at(n), s * load<f32>(scale + at(n)) * qdot(x, w + <usize>(n * K), K));
@@ -149,23 +146,10 @@ function qrow(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, N: i32
 
 /** One row of int16 activations with one int8 weight row, as f32. */
 @inline function qdot(x: usize, w: usize, K: i32): f32 {
-  const K16 = K & ~15;
   let a = i32x4.splat(0);
-  for (let k = 0; k < K16; k += 16) {
+  for (let k = 0; k < K; k += 16) {
     const q = v128.load(w + <usize>k), o = <usize>(k << 1);
     a = dot8(x + o + 16, i16x8.extend_high_i8x16_s(q), dot8(x + o, i16x8.extend_low_i8x16_s(q), a));
   }
-  return total(a) + tail(x, w, K16, K);
-}
-
-/** The four i32 lanes' sum, added as f32 (a lane fits in i32, four of them may not). */
-@inline function total(a: v128): f32 {
   return hsum(f32x4.convert_i32x4_s(a));
-}
-
-/** sum over k in [from, K) of x[k] · w[k], int16 activations and int8 weights. */
-@inline function tail(x: usize, w: usize, from: i32, K: i32): f32 {
-  let s = 0;
-  for (let k = from; k < K; k++) s += <i32>load<i16>(x + <usize>(k << 1)) * <i32>load<i8>(w + <usize>k);
-  return <f32>s;
 }
