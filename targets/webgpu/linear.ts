@@ -17,19 +17,31 @@ const WX = TN / 4, WY = TM / 4;
 /** Workgroup-memory rows are padded by one float so neighbouring threads read different banks. */
 const PAD = TK + 1;
 
-export function linear(n: Node, c: KernelContext): GpuDispatch[] {
-  const int8 = n.op === "QLinear";
+/**
+ * What every kernel of the Linear family binds and reads: x, w, (scale,) (bias,) y bound as t0, t1...
+ * in that order; `weight` reads element e of w (int8 weights four to a u32 word).
+ */
+function operands(n: Node, c: KernelContext) {
+  const int8 = n.op === "QLinear" || n.op === "MeanQLinear";
   const [x, w] = n.inputs;
   const scale = int8 ? n.inputs[2] : undefined;
   const bias = n.inputs[int8 ? 3 : 2];
-  const K = c.shape(x)[1] as number, N = c.shape(w)[0] as number;
-  const r = rows(c.shape(x)[0]);
   const tensors = [x, w, ...(scale ? [scale] : []), ...(bias ? [bias] : []), n.outputs[0]];
-  const name = (t: string | undefined) => `t${tensors.indexOf(t!)}`;
+  return {
+    scale, bias, tensors,
+    K: c.shape(x)[1] as number,
+    N: c.shape(w)[0] as number,
+    r: rows(c.shape(x)[0]),
+    name: (t: string | undefined) => `t${tensors.indexOf(t!)}`,
+    types: tensors.map((t) => (t === w && int8 ? "u32" : "f32") as "u32" | "f32"),
+    weight: int8 ? int8Weight("t1", "e") : `t1[e]`,
+  };
+}
+
+export function linear(n: Node, c: KernelContext): GpuDispatch[] {
+  const { scale, bias, tensors, K, N, r, name, types, weight } = operands(n, c);
   const out = name(n.outputs[0]);
-  const weight = int8 ? int8Weight("t1", "e") : `t1[e]`;
   const epilogue = (col: string) => [scale ? ` * ${name(scale)}[${col}]` : "", bias ? ` + ${name(bias)}[${col}]` : ""].join("");
-  const types = tensors.map((t) => (t === w && int8 ? "u32" : "f32") as "u32" | "f32");
   const perOutput = elementwise(n, tensors, types, [tensors.length - 1], { perT: r.perT * N, fixed: r.fixed * N, expr: `${r.expr} * ${N}u` }, [
     `  let t = i / ${N}u;`,
     `  let o = i % ${N}u;`,
@@ -93,15 +105,7 @@ export function linear(n: Node, c: KernelContext): GpuDispatch[] {
 
 /** MeanLinear and MeanQLinear, the mean of (Q)Linear's rows: a thread per output, averaging x's column k as it goes. */
 export function meanLinear(n: Node, c: KernelContext): GpuDispatch[] {
-  const int8 = n.op === "MeanQLinear";
-  const [x, w] = n.inputs;
-  const scale = int8 ? n.inputs[2] : undefined;
-  const bias = n.inputs[int8 ? 3 : 2];
-  const K = c.shape(x)[1] as number, N = c.shape(w)[0] as number;
-  const r = rows(c.shape(x)[0]);
-  const tensors = [x, w, ...(scale ? [scale] : []), ...(bias ? [bias] : []), n.outputs[0]];
-  const name = (t: string | undefined) => `t${tensors.indexOf(t!)}`;
-  const types = tensors.map((t) => (t === w && int8 ? "u32" : "f32") as "u32" | "f32");
+  const { scale, bias, tensors, K, N, r, name, types, weight } = operands(n, c);
   return [elementwise(n, tensors, types, [tensors.length - 1], { perT: 0, fixed: N, expr: `${N}u` }, [
     `  let R = ${r.expr};`,
     `  var acc = 0.0;`,
@@ -109,7 +113,7 @@ export function meanLinear(n: Node, c: KernelContext): GpuDispatch[] {
     `    var s = 0.0;`,
     `    for (var t = 0u; t < R; t = t + 1u) { s = s + t0[t * ${K}u + k]; }`,
     `    let e = i * ${K}u + k;`,
-    `    acc = acc + s * ${int8 ? int8Weight("t1", "e") : "t1[e]"};`,
+    `    acc = acc + s * ${weight};`,
     `  }`,
     `  ${name(n.outputs[0])}[i] = select(acc / f32(R)${scale ? ` * ${name(scale)}[i]` : ""}${bias ? ` + ${name(bias)}[i]` : ""}, 0.0, R == 0u);`,
   ].join("\n"))];
