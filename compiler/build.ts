@@ -22,7 +22,7 @@ import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
 import { kernelScratchBytes } from "../targets/wasm/bindings.js";
 import { checkBudget, memoryReport, type MemoryReport } from "../targets/wasm/budget.js";
-import { compileWasm } from "../targets/wasm/compile.js";
+import { compileWasm, FLAVOURS } from "../targets/wasm/compile.js";
 import { emitAssemblyScript } from "../targets/wasm/emit.js";
 import { workingMemoryBytes } from "../targets/wasm/entry.js";
 import { layoutMemory, type WasmLayout } from "../targets/wasm/layout.js";
@@ -122,7 +122,7 @@ export async function compileArtifact(
   const planned = await stage("plan memory", () => planMemory(poolEarly(model.graph).graph));
   const table = target.entry === "wasi" && model.tokenizer ? tokenizerTable(model.tokenizer) : undefined;
   const workingBytes = target.entry === "wasi" ? workingMemoryBytes(model.graph.model.config.vocabSize ?? 0) : 0;
-  const simd = target.modules.some((m) => m.flavour !== "wasm");
+  const simd = target.modules.some((m) => FLAVOURS[m.flavour].enable.includes("simd"));
   const layout = layoutMemory(planned.plan, { scratchBytes: simd ? kernelScratchBytes(planned) : 0, appendixBytes: table?.byteLength, workingBytes });
   const memory = memoryReport(planned, layout, table?.byteLength);
   if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);

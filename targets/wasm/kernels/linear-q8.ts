@@ -84,6 +84,11 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
   return i32x4.add(a, i32x4.dot_i16x8_s(v128.load(x), w));
 }
 
+/** Sixteen int16 activations (lo, hi) times sixteen int8 weights q, added in pairs into a. */
+@inline function dot16(lo: v128, hi: v128, q: v128, a: v128): v128 {
+  return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
+}
+
 /** y[0..4, 0..2] for four rows of int16 activations and two int8 weight rows (y rows of N). */
 @inline function qblock4x2(x: usize, xs: usize, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
   const R = row(1, K);
@@ -129,14 +134,10 @@ function qrow(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, N: i32
     for (let k = 0; k < K; k += 16) {
       const o = <usize>(k << 1);
       const lo = v128.load(x + o), hi = v128.load(x + o + 16);
-      let q = v128.load(w0 + <usize>k);
-      a0 = i32x4.add(a0, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
-      q = v128.load(w1 + <usize>k);
-      a1 = i32x4.add(a1, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
-      q = v128.load(w2 + <usize>k);
-      a2 = i32x4.add(a2, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
-      q = v128.load(w3 + <usize>k);
-      a3 = i32x4.add(a3, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
+      a0 = dot16(lo, hi, v128.load(w0 + <usize>k), a0);
+      a1 = dot16(lo, hi, v128.load(w1 + <usize>k), a1);
+      a2 = dot16(lo, hi, v128.load(w2 + <usize>k), a2);
+      a3 = dot16(lo, hi, v128.load(w3 + <usize>k), a3);
     }
     const sums = totals4(a0, a1, a2, a3);
     v128.store(y + at(n), f32x4.mul(f32x4.mul(sums, v128.load(scale + at(n))), f32x4.splat(s)));
@@ -148,8 +149,8 @@ function qrow(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, N: i32
 @inline function qdot(x: usize, w: usize, K: i32): f32 {
   let a = i32x4.splat(0);
   for (let k = 0; k < K; k += 16) {
-    const q = v128.load(w + <usize>k), o = <usize>(k << 1);
-    a = dot8(x + o + 16, i16x8.extend_high_i8x16_s(q), dot8(x + o, i16x8.extend_low_i8x16_s(q), a));
+    const o = <usize>(k << 1);
+    a = dot16(v128.load(x + o), v128.load(x + o + 16), v128.load(w + <usize>k), a);
   }
   return hsum(f32x4.convert_i32x4_s(a));
 }
