@@ -1,7 +1,7 @@
 /**
  * The pipeline: frontend -> passes -> backend -> artifact.
  *
- *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> planMemory -> layoutMemory -> [checkBudget]
+ *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> fuseEpilogues -> planMemory -> layoutMemory -> [checkBudget]
  *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
  */
 import { access, readdir, stat } from "node:fs/promises";
@@ -13,6 +13,7 @@ import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
 import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
+import { fuseEpilogues } from "./passes/fuse-epilogues.js";
 import { poolEarly } from "./passes/pool-early.js";
 import { readSee } from "./see/format.js";
 import type { Graph } from "./ir/graph.js";
@@ -119,7 +120,7 @@ export async function compileArtifact(
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const target = TARGETS[opts.target];
-  const planned = await stage("plan memory", () => planMemory(poolEarly(model.graph).graph));
+  const planned = await stage("plan memory", () => planMemory(fuseEpilogues(poolEarly(model.graph).graph).graph));
   const table = target.entry === "wasi" && model.tokenizer ? tokenizerTable(model.tokenizer) : undefined;
   const workingBytes = target.entry === "wasi" ? workingMemoryBytes(model.graph.model.config.vocabSize ?? 0) : 0;
   const simd = target.modules.some((m) => FLAVOURS[m.flavour].enable.includes("simd"));

@@ -9,6 +9,7 @@ import onnxProto from "onnx-proto";
 import type { Graph, Node, TensorData } from "../../compiler/ir/graph.js";
 import { allocate, bindShape, maxDims } from "../../compiler/ir/graph.js";
 import { opDef } from "../../compiler/ir/ops/index.js";
+import { linearOperands, type LinearOperands } from "../../compiler/ir/ops/linear.js";
 import { SeecError } from "../../runtime/errors.js";
 
 const { onnx } = onnxProto;
@@ -175,6 +176,13 @@ function attend(w: OnnxWriter, q: string, k: string, v: string, scale: number, m
 }
 
 /** SEE's dense table, rebuilt from the factors with the reference op: [vocab, dim]. */
+/** A matmul's epilogue (bias, activation, residual) as the ONNX ops that follow it. */
+function matmulEpilogue(w: OnnxWriter, { bias, activation, residual }: LinearOperands<string>, y: string): string {
+  if (bias) y = w.op("Add", [y, w.in(bias)]);
+  if (activation === "relu") y = w.op("Relu", [y]);
+  return residual ? w.op("Add", [y, w.in(residual)]) : y;
+}
+
 function seeTable(w: OnnxWriter, n: Node): { data: Float32Array; shape: number[] } {
   const operands = n.inputs.slice(1).map((i) => w.known(i)!);
   const [table] = opDef("EntangledTable").run(operands, n.attrs);
@@ -201,21 +209,21 @@ const WRITERS: Record<string, Lower> = {
     return w.op("Mul", [w.op("Mul", [g, w.op("Sigmoid", [g])]), w.in(n.inputs[1])]);
   },
   Linear: (w, n) => {
-    const f = w.known(n.inputs[1]);
+    const ops = linearOperands(n.op, n.inputs, n.attrs);
+    const f = w.known(ops.w);
     if (!f) throw new SeecError("unsupported.export", "export-onnx needs Linear weights known at build time", { at: `node ${n.name}` });
     const [N, K] = f.shape;
     const wt = new Float32Array(K * N);
     for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = (f.data as Float32Array)[i * K + k];
-    const y = w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.weight`, wt, [K, N])]);
-    return n.inputs[2] ? w.op("Add", [y, w.in(n.inputs[2])]) : y;
+    return matmulEpilogue(w, ops, w.op("MatMul", [w.in(ops.x), w.tensor(`${n.name}.weight`, wt, [K, N])]));
   },
   QLinear: (w, n) => {
-    const q = w.known(n.inputs[1])!, scale = w.known(n.inputs[2])!;
+    const ops = linearOperands(n.op, n.inputs, n.attrs);
+    const q = w.known(ops.w)!, scale = w.known(ops.scale!)!;
     const [N, K] = q.shape;
     const wt = new Float32Array(K * N);
     for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = q.data[i * K + k] * scale.data[i];
-    const y = w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.weight`, wt, [K, N])]);
-    return n.inputs[3] ? w.op("Add", [y, w.in(n.inputs[3])]) : y;
+    return matmulEpilogue(w, ops, w.op("MatMul", [w.in(ops.x), w.tensor(`${n.name}.weight`, wt, [K, N])]));
   },
   RMSNorm: (w, n) => {
     const x = w.in(n.inputs[0]);

@@ -4,6 +4,7 @@
  * static; `T` is forward()'s argument, the number of tokens in this call.
  */
 import { bindShape, maxDims, type Attrs, type Dim, type DType, type Node, type Shape } from "../../compiler/ir/graph.js";
+import { linearOperands } from "../../compiler/ir/ops/linear.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
 import { float } from "./literals.js";
@@ -19,9 +20,11 @@ export interface CallContext {
   scratch: string;
 }
 
+type Import = [module: string, name: string];
+
 export interface Binding {
-  /** Kernel library functions the call uses: [module (file in kernels/), function]. */
-  kernels: [module: string, fn: string][];
+  /** Kernel library names the call uses: [module (file in kernels/), function or constant]. */
+  kernels: Import[] | ((node: Node) => Import[]);
   /** The statement that runs the node. */
   call(node: Node, c: CallContext): string;
   /** Functions generated for this node's shapes, each emitted once (by name) into the program. */
@@ -43,6 +46,24 @@ const count = (shape: Shape): string => {
 };
 
 const n = (attrs: Attrs, key: string) => attrs[key] as number;
+
+/**
+ * A Linear-family kernel's trailing epilogue arguments (kernels/epilogue.ts): the residual's
+ * address and the activation, as far as the node needs them (the kernels default to none).
+ */
+function epilogueArgs(node: Node, c: CallContext): (string | number)[] {
+  const { residual, activation } = linearOperands(node.op, node.inputs, node.attrs);
+  if (activation) return [residual ? c.addr(residual) : 0, activation.toUpperCase()];
+  return residual ? [c.addr(residual)] : [];
+}
+
+/** A Linear-family binding: its kernel, and the epilogue's activation constant where the node has one. */
+function matmulCall(module: string, fn: string, args: (node: Node, c: CallContext) => (string | number)[]): Binding {
+  return {
+    kernels: (node) => [[module, fn], ...(node.attrs.activation ? [["epilogue", String(node.attrs.activation).toUpperCase()] as Import] : [])],
+    call: (node, c) => `${fn}(${[...args(node, c), ...epilogueArgs(node, c)].join(", ")})`,
+  };
+}
 /** An i32 [1] tensor read as a value (e.g. the position input). */
 const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;
 
@@ -52,11 +73,17 @@ const BINDINGS: Record<string, Binding> = {
   Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])]),
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
   RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
-  Linear: kernelCall("linear", "linear", ({ inputs: [x, w, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
+  Linear: matmulCall("linear", "linear", (node, c) => {
+    const { x, w, bias } = linearOperands(node.op, node.inputs, node.attrs);
+    return [c.addr(x), c.addr(w), bias ? c.addr(bias) : 0, c.addr(node.outputs[0]), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])];
+  }),
   MeanLinear: kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
   MeanQLinear: kernelCall("mean-linear", "meanQLinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
   QLinear: {
-    ...kernelCall("linear-q8", "qlinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0]), c.scratch]),
+    ...matmulCall("linear-q8", "qlinear", (node, c) => {
+      const { x, w, scale, bias } = linearOperands(node.op, node.inputs, node.attrs);
+      return [c.addr(x), c.addr(w), c.addr(scale!), bias ? c.addr(bias) : 0, c.addr(node.outputs[0]), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0]), c.scratch];
+    }),
     // x's rows as int16, padded to a multiple of 16, then a scale per row (kernels/linear-q8.ts).
     scratchBytes: ({ inputs: [x] }, size) => {
       const [T, K] = size(x);

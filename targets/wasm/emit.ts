@@ -41,7 +41,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     let section: string | undefined;
     for (const node of nodes) {
       const b = binding(node);
-      for (const [module, fn] of b.kernels) {
+      for (const [module, fn] of typeof b.kernels === "function" ? b.kernels(node) : b.kernels) {
         if (!kernels.has(module)) kernels.set(module, new Set());
         kernels.get(module)!.add(fn);
       }
@@ -96,10 +96,13 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
   return { source, exports: ["forward", ...(init.length ? ["init"] : []), ...entry.exports], libraries: entry.libraries, abort: entry.abort };
 }
 
-/** Tensor name -> a valid, unique UPPER_SNAKE identifier. */
+/** Upper-case names the program declares or imports besides tensors: the scratch, kernels/epilogue.ts's activations. */
+const RESERVED = ["SCRATCH", "NONE", "RELU"];
+
+/** Tensor name -> a valid, unique UPPER_SNAKE identifier (not a symbolic dimension's, e.g. forward's T). */
 function constantNames(graph: Graph): Map<string, string> {
   const names = new Map<string, string>();
-  const used = new Set<string>(["SCRATCH"]);
+  const used = new Set<string>([...RESERVED, ...Object.keys(graph.dims)]);
   for (const name of graph.values.keys()) {
     let id = name.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "").toUpperCase() || "TENSOR";
     if (/^\d/.test(id)) id = `T_${id}`;

@@ -6,6 +6,7 @@
  * of the tile in registers. int8 weights (QLinear) are read four to a word and widened in the tile.
  */
 import type { Node } from "../../compiler/ir/graph.js";
+import { linearOperands } from "../../compiler/ir/ops/linear.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import { elementwise, header, int8Weight, rows, type KernelContext } from "./wgsl.js";
 
@@ -18,36 +19,41 @@ const WX = TN / 4, WY = TM / 4;
 const PAD = TK + 1;
 
 /**
- * What every kernel of the Linear family binds and reads: x, w, (scale,) (bias,) y bound as t0, t1...
- * in that order; `weight` reads element e of w (int8 weights four to a u32 word).
+ * What every kernel of the Linear family binds and reads: x, w, (scale,) (bias,) (residual,) y bound
+ * as t0, t1... in that order; `weight` reads element e of w (int8 weights four to a u32 word);
+ * `epilogue(row, col)` finishes the sum for y[row, col]: scale, bias, activation, residual.
  */
 function operands(n: Node, c: KernelContext) {
   const int8 = n.op === "QLinear" || n.op === "MeanQLinear";
-  const [x, w] = n.inputs;
-  const scale = int8 ? n.inputs[2] : undefined;
-  const bias = n.inputs[int8 ? 3 : 2];
-  const tensors = [x, w, ...(scale ? [scale] : []), ...(bias ? [bias] : []), n.outputs[0]];
+  const { x, w, scale, bias, residual, activation } = linearOperands(n.op, n.inputs, n.attrs);
+  const tensors = [x, w, ...[scale, bias, residual].filter((t): t is string => t !== undefined), n.outputs[0]];
+  const N = c.shape(w)[0] as number;
+  const name = (t: string | undefined) => `t${tensors.indexOf(t!)}`;
+  const epilogue = (row: string, col: string) => (sum: string) => {
+    let v = [sum, scale ? ` * ${name(scale)}[${col}]` : "", bias ? ` + ${name(bias)}[${col}]` : ""].join("");
+    if (activation === "relu") v = `max(${v}, 0.0)`;
+    return residual ? `${v} + ${name(residual)}[${row} * ${N}u + ${col}]` : v;
+  };
   return {
-    scale, bias, tensors,
+    scale, bias, tensors, epilogue,
     K: c.shape(x)[1] as number,
-    N: c.shape(w)[0] as number,
+    N,
     r: rows(c.shape(x)[0]),
-    name: (t: string | undefined) => `t${tensors.indexOf(t!)}`,
+    name,
     types: tensors.map((t) => (t === w && int8 ? "u32" : "f32") as "u32" | "f32"),
     weight: int8 ? int8Weight("t1", "e") : `t1[e]`,
   };
 }
 
 export function linear(n: Node, c: KernelContext): GpuDispatch[] {
-  const { scale, bias, tensors, K, N, r, name, types, weight } = operands(n, c);
+  const { tensors, epilogue, K, N, r, name, types, weight } = operands(n, c);
   const out = name(n.outputs[0]);
-  const epilogue = (col: string) => [scale ? ` * ${name(scale)}[${col}]` : "", bias ? ` + ${name(bias)}[${col}]` : ""].join("");
   const perOutput = elementwise(n, tensors, types, [tensors.length - 1], { perT: r.perT * N, fixed: r.fixed * N, expr: `${r.expr} * ${N}u` }, [
     `  let t = i / ${N}u;`,
     `  let o = i % ${N}u;`,
     `  var acc = 0.0;`,
     `  for (var k = 0u; k < ${K}u; k = k + 1u) { let e = o * ${K}u + k; acc = acc + t0[t * ${K}u + k] * ${weight}; }`,
-    `  ${out}[i] = acc${epilogue("o")};`,
+    `  ${out}[i] = ${epilogue("t", "o")("acc")};`,
   ].join("\n"));
   if (r.fixed && r.fixed < TILED_FROM) return [perOutput];
   const wgsl = [
@@ -93,7 +99,7 @@ export function linear(n: Node, c: KernelContext): GpuDispatch[] {
     `    let row = row0 + l.y + ${WY}u * i;`,
     `    for (var j = 0u; j < 4u; j = j + 1u) {`,
     `      let col = col0 + l.x + ${WX}u * j;`,
-    `      if (row < R && col < ${N}u) { ${out}[row * ${N}u + col] = acc[i][j]${epilogue("col")}; }`,
+    `      if (row < R && col < ${N}u) { ${out}[row * ${N}u + col] = ${epilogue("row", "col")("acc[i][j]")}; }`,
     `    }`,
     `  }`,
     `}`,
@@ -105,7 +111,7 @@ export function linear(n: Node, c: KernelContext): GpuDispatch[] {
 
 /** MeanLinear and MeanQLinear, the mean of (Q)Linear's rows: a thread per output, averaging x's column k as it goes. */
 export function meanLinear(n: Node, c: KernelContext): GpuDispatch[] {
-  const { scale, bias, tensors, K, N, r, name, types, weight } = operands(n, c);
+  const { tensors, epilogue, K, N, r, name, types, weight } = operands(n, c);
   return [elementwise(n, tensors, types, [tensors.length - 1], { perT: 0, fixed: N, expr: `${N}u` }, [
     `  let R = ${r.expr};`,
     `  var acc = 0.0;`,
@@ -115,6 +121,6 @@ export function meanLinear(n: Node, c: KernelContext): GpuDispatch[] {
     `    let e = i * ${K}u + k;`,
     `    acc = acc + s * ${weight};`,
     `  }`,
-    `  ${name(n.outputs[0])}[i] = select(acc / f32(R)${scale ? ` * ${name(scale)}[i]` : ""}${bias ? ` + ${name(bias)}[i]` : ""}, 0.0, R == 0u);`,
+    `  ${name(n.outputs[0])}[i] = select(${epilogue("0u", "i")("acc / f32(R)")}, 0.0, R == 0u);`,
   ].join("\n"))];
 }

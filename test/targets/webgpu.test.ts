@@ -23,6 +23,7 @@ import type { Model } from "../../runtime/model.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { encoderTail } from "../helpers/encoder-tail.js";
+import { epilogueGraph } from "../helpers/epilogues.js";
 import { deviationFromStored, graphDirs } from "../helpers/onnx.js";
 import { randomF32 } from "../helpers/random.js";
 import { randomFactors } from "../helpers/see.js";
@@ -167,6 +168,24 @@ describe.skipIf(!gpu.adapter)("pooled matmuls on WebGPU in Node", () => {
       for (const T of [0, 1, 9]) {
         const x = randomF32(T * 13, T + 10);
         expect(largestDifference((await model.run({ x })).out as Float32Array, ref.run({ x }).out.data)).toBeLessThan(2e-6);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe.skipIf(!gpu.adapter)("matmul epilogues on WebGPU in Node", () => {
+  it.each([false, true])("bias, ReLU and residual folded into (Q)Linear (int8: %s) give the unfused graph's outputs for 1 to 9 rows", async (int8) => {
+    const dir = join(await tmpDir(), "epilogues");
+    await writeArtifact(dir, (await compileArtifact({ graph: epilogueGraph({ int8 }), format: "graph" }, { target: "webgpu" })).files);
+    const model = await loadGpu(dir);
+    const ref = new Interpreter(epilogueGraph({ int8 }));
+    try {
+      for (const T of [1, 4, 9]) {
+        const x = randomF32(T * 13, T + 30);
+        const [want, got] = [ref.run({ x }), await model.run({ x })];
+        for (const out of ["t", "g", "gr"]) expect(largestDifference(got[out] as Float32Array, want[out].data), `${out}, T = ${T}`).toBeLessThan(1e-5);
       }
     } finally {
       model.dispose();

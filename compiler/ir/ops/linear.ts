@@ -1,28 +1,53 @@
-/** Linear: y[t, n] = sum_k x[t, k] · w[n, k] (+ b[n]). Weights are [out, in], as PyTorch and llama2.c store them. */
-import type { OpDef } from "./op.js";
+/**
+ * The Linear family. Linear: y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n]. Weights are
+ * [out, in], as PyTorch and llama2.c store them. The bias, the activation and the residual r are
+ * each optional: a frontend writes Linear with at most a bias, and passes/fuse-epilogues.ts folds
+ * a following Relu (attribute `activation: "relu"`) and residual Add (attribute `residual: 1`,
+ * r the last input) into it, so a backend finishes the rows in the matmul's own call.
+ */
+import type { Attrs, ValueType } from "../graph.js";
+import type { OpDef, Tensor } from "./op.js";
 import { expectRank, f32, fail } from "./op.js";
 
+export type Activation = "relu";
+
+/** A Linear-family node's operands by role (tensor names or tensors, as the inputs are). */
+export interface LinearOperands<T> {
+  x: T;
+  w: T;
+  /** QLinear's per-row scales. */
+  scale?: T;
+  bias?: T;
+  residual?: T;
+  activation?: Activation;
+}
+
+/** Splits a Linear-family node's inputs by role: x, w, (scale,) (bias,) (residual). */
+export function linearOperands<T>(op: string, inputs: readonly T[], attrs: Attrs): LinearOperands<T> {
+  const int8 = op === "QLinear" || op === "MeanQLinear";
+  const [x, w] = inputs;
+  const rest = inputs.slice(int8 ? 3 : 2);
+  const residual = attrs.residual === 1 ? rest.pop() : undefined;
+  const activation = attrs.activation as Activation | undefined;
+  return { x, w, scale: int8 ? inputs[2] : undefined, bias: rest[0], residual, activation };
+}
+
 export const Linear: OpDef = {
-  infer([x, w, b], _attrs, node) {
-    expectRank(node, "x", x.shape, 2);
-    expectRank(node, "weight", w.shape, 2);
-    if (x.shape[1] !== w.shape[1]) fail(node, `x has ${x.shape[1]} features but the weight expects ${w.shape[1]}`);
-    if (b && (b.shape.length !== 1 || b.shape[0] !== w.shape[0])) fail(node, `bias must be [${w.shape[0]}]`);
-    return [{ dtype: "f32", shape: [x.shape[0], w.shape[0]] }];
+  infer: (inputs, attrs, node) => inferLinear(linearOperands("Linear", inputs, attrs), node),
+  run: (inputs, attrs) => runLinear(linearOperands("Linear", inputs, attrs)),
+};
+
+/**
+ * QLinear: Linear with int8 weights and one f32 scale per output row:
+ * y[t, n] = act(scale[n] · sum_k x[t, k] · w[n, k] + b[n]) + r[t, n].
+ */
+export const QLinear: OpDef = {
+  infer(inputs, attrs, node) {
+    const ops = linearOperands("QLinear", inputs, attrs);
+    if (ops.w.dtype !== "i8") fail(node, "weight must be i8");
+    return inferLinear(ops, node);
   },
-  run([x, w, b]) {
-    const [T, K] = x.shape;
-    const N = w.shape[0];
-    const xs = f32(x), ws = f32(w), bs = b ? f32(b) : undefined;
-    const y = new Float32Array(T * N);
-    for (let t = 0; t < T; t++)
-      for (let n = 0; n < N; n++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[n * K + k];
-        y[t * N + n] = s + (bs ? bs[n] : 0);
-      }
-    return [{ shape: [T, N], data: y }];
-  },
+  run: (inputs, attrs) => runLinear(linearOperands("QLinear", inputs, attrs)),
 };
 
 /**
@@ -32,42 +57,43 @@ export const Linear: OpDef = {
  */
 export const MeanLinear: OpDef = meanOf(Linear);
 
-/**
- * QLinear: Linear with int8 weights and one f32 scale per output row:
- * y[t, n] = scale[n] · sum_k x[t, k] · w[n, k] (+ b[n]).
- */
-export const QLinear: OpDef = {
-  infer([x, w, scale, b], _attrs, node) {
-    expectRank(node, "x", x.shape, 2);
-    expectRank(node, "weight", w.shape, 2);
-    if (w.dtype !== "i8") fail(node, "weight must be i8");
-    if (x.shape[1] !== w.shape[1]) fail(node, `x has ${x.shape[1]} features but the weight expects ${w.shape[1]}`);
-    for (const [what, t] of [["scale", scale], ["bias", b]] as const)
-      if (t && (t.shape.length !== 1 || t.shape[0] !== w.shape[0])) fail(node, `${what} must be [${w.shape[0]}]`);
-    return [{ dtype: "f32", shape: [x.shape[0], w.shape[0]] }];
-  },
-  run([x, w, scale, b]) {
-    const [T, K] = x.shape;
-    const N = w.shape[0];
-    const xs = f32(x), ws = w.data as Int8Array, ss = f32(scale), bs = b ? f32(b) : undefined;
-    const y = new Float32Array(T * N);
-    for (let t = 0; t < T; t++)
-      for (let n = 0; n < N; n++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[n * K + k];
-        y[t * N + n] = s * ss[n] + (bs ? bs[n] : 0);
-      }
-    return [{ shape: [T, N], data: y }];
-  },
-};
-
 /** MeanQLinear: MeanLinear with QLinear's int8 weights and per-row scales. */
 export const MeanQLinear: OpDef = meanOf(QLinear);
+
+function inferLinear({ x, w, scale, bias, residual, activation }: LinearOperands<ValueType>, node: string): ValueType[] {
+  expectRank(node, "x", x.shape, 2);
+  expectRank(node, "weight", w.shape, 2);
+  if (x.shape[1] !== w.shape[1]) fail(node, `x has ${x.shape[1]} features but the weight expects ${w.shape[1]}`);
+  for (const [what, t] of [["scale", scale], ["bias", bias]] as const)
+    if (t && (t.shape.length !== 1 || t.shape[0] !== w.shape[0])) fail(node, `${what} must be [${w.shape[0]}]`);
+  const shape = [x.shape[0], w.shape[0]];
+  if (residual && (residual.shape.length !== 2 || residual.shape.some((d, i) => d !== shape[i])))
+    fail(node, `the residual must be [${shape.join(", ")}], got [${residual.shape.join(", ")}]`);
+  if (activation !== undefined && activation !== "relu") fail(node, `unknown activation "${activation}"`);
+  return [{ dtype: "f32", shape }];
+}
+
+function runLinear({ x, w, scale, bias, residual, activation }: LinearOperands<Tensor>): Tensor[] {
+  const [T, K] = x.shape;
+  const N = w.shape[0];
+  const xs = f32(x), ws = w.data, ss = scale ? f32(scale) : undefined, bs = bias ? f32(bias) : undefined, rs = residual ? f32(residual) : undefined;
+  const y = new Float32Array(T * N);
+  for (let t = 0; t < T; t++)
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[n * K + k];
+      s = s * (ss ? ss[n] : 1) + (bs ? bs[n] : 0);
+      if (activation === "relu") s = Math.max(0, s);
+      y[t * N + n] = s + (rs ? rs[t * N + n] : 0);
+    }
+  return [{ shape: [T, N], data: y }];
+}
 
 /** The op that gives the mean of `rows`' output rows, as [1, N] (zeros when there are none). */
 function meanOf(rows: OpDef): OpDef {
   return {
     infer(inputs, attrs, node) {
+      if (attrs.residual !== undefined || attrs.activation !== undefined) fail(node, "a mean of rows takes no activation or residual");
       const [y] = rows.infer(inputs, attrs, node);
       return [{ dtype: "f32", shape: [1, y.shape[1]] }];
     },

@@ -1,7 +1,9 @@
-import { addVec, at, hsum, hsum4 } from "./simd";
+import { finishRows, NONE } from "./epilogue";
+import { at, hsum, hsum4 } from "./simd";
 
 /**
- * y[t, n] = scale[n] · sum_k x[t, k] · w[n, k] + b[n], with w int8 [N, K] (b = 0: no bias).
+ * y[t, n] = act(scale[n] · sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], with w int8 [N, K] (b = 0: no
+ * bias; r = 0: no residual; act: epilogue.ts's NONE or RELU).
  *
  * Integer arithmetic: each row of x is first scaled to 16-bit integers in `scratch` (one f32
  * scale per row, as many levels as keep every i32 lane of the sums from overflowing: 32767 up to
@@ -16,7 +18,7 @@ import { addVec, at, hsum, hsum4 } from "./simd";
  * weights in memory) and multiplies them by those zeros. scratch holds the T rows, then T f32
  * scales: T · (2 · padded(K) + 4) + 16 bytes at most.
  */
-export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize): void {
+export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
   const xq = scratch, xs = (scratch + row(T, K) + 15) & ~15;
   quantizeRows(x, xq, xs, T, K, levels(K));
   if (T < 4) for (let t = 0; t < T; t++) qrow(xq + row(t, K), load<f32>(xs + at(t)), w, scale, y + at(t * N), K, N);
@@ -35,7 +37,7 @@ export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T:
     for (; n < N; n++)
       for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * load<f32>(scale + at(n)) * qdot(xq + row(t, K), w + <usize>(n * K), K));
   }
-  if (b) for (let t = 0; t < T; t++) addVec(y + at(t * N), b, y + at(t * N), N);
+  finishRows(y, b, r, act, T, N);
 }
 
 /** Byte offset of row t of the int16 activations (rows of K padded to a multiple of 16). */

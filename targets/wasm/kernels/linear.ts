@@ -1,15 +1,17 @@
+import { finishRows, NONE } from "./epilogue";
 import { madd } from "./fma";
-import { addVec, at, dot, hsum4 } from "./simd";
+import { at, dot, hsum4 } from "./simd";
 
 /**
- * y[t, n] = sum_k x[t, k] · w[n, k] + b[n]   (x: [T, K], w: [N, K] row-major, y: [T, N]; b = 0: no bias).
+ * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n]   (x: [T, K], w: [N, K] row-major, y: [T, N];
+ * b = 0: no bias; r = 0: no residual; act: epilogue.ts's NONE or RELU).
  *
  * Weights are what bounds small batches (they do not fit in cache), so each pair of weight rows
  * is read once per call and applied to every token, four tokens at a time: 8 accumulators stay in
  * registers and the token rows stay in cache. One token takes 4 weight rows at a time instead.
  * Remainders in T, N and K run narrower or scalar.
  */
-export function linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32): void {
+export function linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, r: usize = 0, act: i32 = NONE): void {
   if (T < 4) for (let t = 0; t < T; t++) linear1(x + at(t * K), w, y + at(t * N), K, N);
   else {
     const T4 = T & ~3;
@@ -23,7 +25,7 @@ export function linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N
     }
     for (; n < N; n++) for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), dot(x + at(t * K), w + at(n * K), K));
   }
-  if (b) for (let r = 0; r < T; r++) addBias(y + at(r * N), b, N);
+  finishRows(y, b, r, act, T, N);
 }
 
 /** y[0..4, 0..2] for four token rows of x and two weight rows starting at w (rows of K; y rows of N). */
@@ -78,8 +80,4 @@ function linear1(x: usize, w: usize, y: usize, K: i32, N: i32): void {
     v128.store(y + at(n), sums);
   }
   for (; n < N; n++) store<f32>(y + at(n), dot(x, w + at(n * K), K));
-}
-
-function addBias(y: usize, b: usize, N: i32): void {
-  addVec(y, b, y, N);
 }
