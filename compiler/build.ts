@@ -1,7 +1,8 @@
 /**
  * The pipeline: frontend -> passes -> backend -> artifact.
  *
- *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> fuseEpilogues -> planMemory -> layoutMemory -> [checkBudget]
+ *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> fuseEpilogues -> [transposeSmallWeights] -> planMemory
+ *     -> layoutMemory -> [checkBudget]
  *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
  */
 import { access, readdir, stat } from "node:fs/promises";
@@ -15,6 +16,7 @@ import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
 import { fuseEpilogues } from "./passes/fuse-epilogues.js";
 import { poolEarly } from "./passes/pool-early.js";
+import { transposeSmallWeights } from "./passes/weight-layout.js";
 import { readSee } from "./see/format.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
@@ -120,10 +122,13 @@ export async function compileArtifact(
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const target = TARGETS[opts.target];
-  const planned = await stage("plan memory", () => planMemory(fuseEpilogues(poolEarly(model.graph).graph).graph));
+  const simd = target.modules.some((m) => FLAVOURS[m.flavour].enable.includes("simd"));
+  let graph = fuseEpilogues(poolEarly(model.graph).graph).graph;
+  // The SIMD kernels read small weights transposed; the scalar kernels and WGSL read them as written.
+  if (simd && !target.webgpu) graph = transposeSmallWeights(graph).graph;
+  const planned = await stage("plan memory", () => planMemory(graph));
   const table = target.entry === "wasi" && model.tokenizer ? tokenizerTable(model.tokenizer) : undefined;
   const workingBytes = target.entry === "wasi" ? workingMemoryBytes(model.graph.model.config.vocabSize ?? 0) : 0;
-  const simd = target.modules.some((m) => FLAVOURS[m.flavour].enable.includes("simd"));
   const layout = layoutMemory(planned.plan, { scratchBytes: simd ? kernelScratchBytes(planned) : 0, appendixBytes: table?.byteLength, workingBytes });
   const memory = memoryReport(planned, layout, table?.byteLength);
   if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);

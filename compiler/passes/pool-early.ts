@@ -37,7 +37,7 @@ export function poolEarly(graph: Graph): { graph: Graph; moved: number } {
       });
       return [...pooled(ma), ...pooled(mb), { name: pool.name, op: "Add", inputs: [ma.outputs[0], mb.outputs[0]], outputs: pool.outputs, attrs: {} }];
     }
-    if ((p.op === "Linear" || p.op === "QLinear") && !p.attrs.residual && !p.attrs.activation) {
+    if ((p.op === "Linear" || p.op === "QLinear") && Object.keys(p.attrs).length === 0) {
       removed.add(p);
       moved++;
       return [{ ...pool, op: `Mean${p.op}`, inputs: p.inputs, attrs: p.attrs }];

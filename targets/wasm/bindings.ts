@@ -57,11 +57,11 @@ function epilogueArgs(node: Node, c: CallContext): (string | number)[] {
   return residual ? [c.addr(residual)] : [];
 }
 
-/** A Linear-family binding: its kernel, and the epilogue's activation constant where the node has one. */
-function matmulCall(module: string, fn: string, args: (node: Node, c: CallContext) => (string | number)[]): Binding {
+/** A Linear-family binding: its kernel (by node), and the epilogue's activation constant where the node has one. */
+function matmulCall(kernel: (node: Node) => Import, args: (node: Node, c: CallContext) => (string | number)[]): Binding {
   return {
-    kernels: (node) => [[module, fn], ...(node.attrs.activation ? [["epilogue", String(node.attrs.activation).toUpperCase()] as Import] : [])],
-    call: (node, c) => `${fn}(${[...args(node, c), ...epilogueArgs(node, c)].join(", ")})`,
+    kernels: (node) => [kernel(node), ...(node.attrs.activation ? [["epilogue", String(node.attrs.activation).toUpperCase()] as Import] : [])],
+    call: (node, c) => `${kernel(node)[1]}(${[...args(node, c), ...epilogueArgs(node, c)].join(", ")})`,
   };
 }
 /** An i32 [1] tensor read as a value (e.g. the position input). */
@@ -73,14 +73,16 @@ const BINDINGS: Record<string, Binding> = {
   Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])]),
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
   RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
-  Linear: matmulCall("linear", "linear", (node, c) => {
+  // Weights [N, K] (linear.ts) or, where passes/weight-layout.ts transposed them, [K, N] (linear-kn.ts).
+  Linear: matmulCall((node) => (node.attrs.layout === "kn" ? ["linear-kn", "linearKN"] : ["linear", "linear"]), (node, c) => {
     const { x, w, bias } = linearOperands(node.op, node.inputs, node.attrs);
-    return [c.addr(x), c.addr(w), bias ? c.addr(bias) : 0, c.addr(node.outputs[0]), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])];
+    const [y] = node.outputs;
+    return [c.addr(x), c.addr(w), bias ? c.addr(bias) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(y)[1])];
   }),
   MeanLinear: kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
   MeanQLinear: kernelCall("mean-linear", "meanQLinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
   QLinear: {
-    ...matmulCall("linear-q8", "qlinear", (node, c) => {
+    ...matmulCall(() => ["linear-q8", "qlinear"], (node, c) => {
       const { x, w, scale, bias } = linearOperands(node.op, node.inputs, node.attrs);
       return [c.addr(x), c.addr(w), c.addr(scale!), bias ? c.addr(bias) : 0, c.addr(node.outputs[0]), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0]), c.scratch];
     }),

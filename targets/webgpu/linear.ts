@@ -7,6 +7,7 @@
  */
 import type { Node } from "../../compiler/ir/graph.js";
 import { linearOperands } from "../../compiler/ir/ops/linear.js";
+import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import { elementwise, header, int8Weight, rows, type KernelContext } from "./wgsl.js";
 
@@ -25,7 +26,9 @@ const PAD = TK + 1;
  */
 function operands(n: Node, c: KernelContext) {
   const int8 = n.op === "QLinear" || n.op === "MeanQLinear";
-  const { x, w, scale, bias, residual, activation } = linearOperands(n.op, n.inputs, n.attrs);
+  const { x, w, scale, bias, residual, activation, transposed } = linearOperands(n.op, n.inputs, n.attrs);
+  // The webgpu target's graph keeps weights [N, K] (compiler/build.ts): its wasm fallback shares them.
+  if (transposed) throw new SeecError("internal.webgpu", "WGSL reads Linear weights as [N, K]; this node's are transposed", { at: `node ${n.name}` });
   const tensors = [x, w, ...[scale, bias, residual].filter((t): t is string => t !== undefined), n.outputs[0]];
   const N = c.shape(w)[0] as number;
   const name = (t: string | undefined) => `t${tensors.indexOf(t!)}`;

@@ -3,7 +3,8 @@
  * [out, in], as PyTorch and llama2.c store them. The bias, the activation and the residual r are
  * each optional: a frontend writes Linear with at most a bias, and passes/fuse-epilogues.ts folds
  * a following Relu (attribute `activation: "relu"`) and residual Add (attribute `residual: 1`,
- * r the last input) into it, so a backend finishes the rows in the matmul's own call.
+ * r the last input) into it, so a backend finishes the rows in the matmul's own call. A backend
+ * may also store the weights transposed, [in, out] (attribute `layout: "kn"`, passes/weight-layout.ts).
  */
 import type { Attrs, ValueType } from "../graph.js";
 import type { OpDef, Tensor } from "./op.js";
@@ -20,6 +21,8 @@ export interface LinearOperands<T> {
   bias?: T;
   residual?: T;
   activation?: Activation;
+  /** w is stored [K, N] (`layout: "kn"`), not [N, K]. */
+  transposed: boolean;
 }
 
 /** Splits a Linear-family node's inputs by role: x, w, (scale,) (bias,) (residual). */
@@ -29,7 +32,7 @@ export function linearOperands<T>(op: string, inputs: readonly T[], attrs: Attrs
   const rest = inputs.slice(int8 ? 3 : 2);
   const residual = attrs.residual === 1 ? rest.pop() : undefined;
   const activation = attrs.activation as Activation | undefined;
-  return { x, w, scale: int8 ? inputs[2] : undefined, bias: rest[0], residual, activation };
+  return { x, w, scale: int8 ? inputs[2] : undefined, bias: rest[0], residual, activation, transposed: attrs.layout === "kn" };
 }
 
 export const Linear: OpDef = {
@@ -60,28 +63,31 @@ export const MeanLinear: OpDef = meanOf(Linear);
 /** MeanQLinear: MeanLinear with QLinear's int8 weights and per-row scales. */
 export const MeanQLinear: OpDef = meanOf(QLinear);
 
-function inferLinear({ x, w, scale, bias, residual, activation }: LinearOperands<ValueType>, node: string): ValueType[] {
+function inferLinear({ x, w, scale, bias, residual, activation, transposed }: LinearOperands<ValueType>, node: string): ValueType[] {
   expectRank(node, "x", x.shape, 2);
   expectRank(node, "weight", w.shape, 2);
-  if (x.shape[1] !== w.shape[1]) fail(node, `x has ${x.shape[1]} features but the weight expects ${w.shape[1]}`);
+  const [N, K] = transposed ? [w.shape[1], w.shape[0]] : w.shape;
+  if (x.shape[1] !== K) fail(node, `x has ${x.shape[1]} features but the weight expects ${K}`);
   for (const [what, t] of [["scale", scale], ["bias", bias]] as const)
-    if (t && (t.shape.length !== 1 || t.shape[0] !== w.shape[0])) fail(node, `${what} must be [${w.shape[0]}]`);
-  const shape = [x.shape[0], w.shape[0]];
+    if (t && (t.shape.length !== 1 || t.shape[0] !== N)) fail(node, `${what} must be [${N}]`);
+  const shape = [x.shape[0], N];
   if (residual && (residual.shape.length !== 2 || residual.shape.some((d, i) => d !== shape[i])))
     fail(node, `the residual must be [${shape.join(", ")}], got [${residual.shape.join(", ")}]`);
   if (activation !== undefined && activation !== "relu") fail(node, `unknown activation "${activation}"`);
   return [{ dtype: "f32", shape }];
 }
 
-function runLinear({ x, w, scale, bias, residual, activation }: LinearOperands<Tensor>): Tensor[] {
+function runLinear({ x, w, scale, bias, residual, activation, transposed }: LinearOperands<Tensor>): Tensor[] {
   const [T, K] = x.shape;
-  const N = w.shape[0];
+  const N = w.shape[transposed ? 1 : 0];
+  // Element (n, k) of the weights, as stored.
+  const [nStride, kStride] = transposed ? [1, N] : [K, 1];
   const xs = f32(x), ws = w.data, ss = scale ? f32(scale) : undefined, bs = bias ? f32(bias) : undefined, rs = residual ? f32(residual) : undefined;
   const y = new Float32Array(T * N);
   for (let t = 0; t < T; t++)
     for (let n = 0; n < N; n++) {
       let s = 0;
-      for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[n * K + k];
+      for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[n * nStride + k * kStride];
       s = s * (ss ? ss[n] : 1) + (bs ? bs[n] : 0);
       if (activation === "relu") s = Math.max(0, s);
       y[t * N + n] = s + (rs ? rs[t * N + n] : 0);
@@ -93,7 +99,7 @@ function runLinear({ x, w, scale, bias, residual, activation }: LinearOperands<T
 function meanOf(rows: OpDef): OpDef {
   return {
     infer(inputs, attrs, node) {
-      if (attrs.residual !== undefined || attrs.activation !== undefined) fail(node, "a mean of rows takes no activation or residual");
+      if (attrs.residual !== undefined || attrs.activation !== undefined || attrs.layout !== undefined) fail(node, "a mean of rows takes no activation, residual or weight layout");
       const [y] = rows.infer(inputs, attrs, node);
       return [{ dtype: "f32", shape: [1, y.shape[1]] }];
     },

@@ -42,14 +42,29 @@ async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<strin
 }
 
 describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match the reference interpreter", (target) => {
+  // Weights this small are stored transposed for the SIMD kernels (passes/weight-layout.ts,
+  // kernels/linear-kn.ts): N = 7, 172, 9, 16 cross its 8- and 4-column groups, odd K its unrolled k.
   it.each([
     [13, 7],
     [3, 1],
     [64, 172],
     [17, 9],
+    [64, 16],
   ])("Linear with K=%i, N=%i for T = 1, 3, 5", async (K, N) => {
     const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }], [{ name: "w", data: randomF32(N * K, K * 100 + N), shape: [N, K] }]);
     await expectParity(g, [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })), target);
+  });
+
+  it("Linear with weights stored transposed (layout kn, as passes/weight-layout.ts writes them): K=17, N=13 for T = 1, 3, 5", async () => {
+    const [K, N] = [17, 13];
+    const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }], [{ name: "w", data: randomF32(N * K, 8), shape: [K, N] }, { name: "b", data: randomF32(N, 9), shape: [N] }], { layout: "kn" });
+    await expectParity(g, [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })), target);
+  });
+
+  it("Linear with weights too big to stay in cache (row-major, kernels/linear.ts): K=1031, N=519 for T = 1, 3, 4, 5", async () => {
+    const [K, N] = [1031, 519];
+    const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }], [{ name: "w", data: randomF32(N * K, 5), shape: [N, K] }, { name: "b", data: randomF32(N, 6), shape: [N] }]);
+    await expectParity(g, [1, 3, 4, 5].map((T) => ({ x: randomF32(T * K, T) })), target);
   });
 
   it.each([
