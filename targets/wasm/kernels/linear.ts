@@ -1,6 +1,6 @@
 import { finishRows, NONE } from "./epilogue";
 import { madd } from "./fma";
-import { at, dot, hsum4 } from "./simd";
+import { at, dot, dot4, hsum4 } from "./simd";
 
 /**
  * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n]   (x: [T, K], w: [N, K] row-major, y: [T, N];
@@ -66,15 +66,7 @@ function linear1(x: usize, w: usize, y: usize, K: i32, N: i32): void {
   let n = 0;
   for (; n + 4 <= N; n += 4) {
     const w0 = w + at(n * K), w1 = w0 + at(K), w2 = w1 + at(K), w3 = w2 + at(K);
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-    for (let k = 0; k < K4; k += 4) {
-      const xv = v128.load(x + at(k));
-      a0 = madd(xv, v128.load(w0 + at(k)), a0);
-      a1 = madd(xv, v128.load(w1 + at(k)), a1);
-      a2 = madd(xv, v128.load(w2 + at(k)), a2);
-      a3 = madd(xv, v128.load(w3 + at(k)), a3);
-    }
-    let sums = hsum4(a0, a1, a2, a3);
+    let sums = dot4(x, w0, w1, w2, w3, K4);
     for (let k = K4; k < K; k++)
       sums = madd(f32x4.splat(load<f32>(x + at(k))), f32x4(load<f32>(w0 + at(k)), load<f32>(w1 + at(k)), load<f32>(w2 + at(k)), load<f32>(w3 + at(k))), sums);
     v128.store(y + at(n), sums);

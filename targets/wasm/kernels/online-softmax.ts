@@ -1,7 +1,7 @@
 // The online softmax every attention kernel runs, one query row at a time: out accumulates
 // Σ e^(s − max) · value over the keys while the running max and sum of weights live here between
 // calls, and out is rescaled whenever the max grows. attendKeys takes keys one by one; the SIMD
-// flavour's attendRow (simd.ts) takes them four at a time through softmaxRaise and softmaxWeigh.
+// flavour's attendRow (simd.ts) takes a chunk of keys at a time through softmaxRaise and softmaxWeigh.
 import { expf } from "./math";
 import { at, axpy, dot, scaleBy } from "./simd";
 

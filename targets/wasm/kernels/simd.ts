@@ -36,6 +36,19 @@ import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from
   return s;
 }
 
+/** Lane i = dot(a[0..n], b_i[0..n]) for n a multiple of 4: four dot products sharing each load of a. */
+@inline export function dot4(a: usize, b0: usize, b1: usize, b2: usize, b3: usize, n: i32): v128 {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let i = 0; i < n; i += 4) {
+    const v = v128.load(a + at(i));
+    a0 = madd(v, v128.load(b0 + at(i)), a0);
+    a1 = madd(v, v128.load(b1 + at(i)), a1);
+    a2 = madd(v, v128.load(b2 + at(i)), a2);
+    a3 = madd(v, v128.load(b3 + at(i)), a3);
+  }
+  return hsum4(a0, a1, a2, a3);
+}
+
 /** dot(a[0..n], q[0..n]) of f32 a and int8 q: sixteen weights per load, widened to four f32x4. */
 @inline export function dotInt8(a: usize, q: usize, n: i32): f32 {
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
@@ -136,44 +149,86 @@ import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from
   }
 }
 
+/** Keys whose scores attendRow holds at once, and where: a static buffer (AssemblyScript's static data). */
+const KEYS = 128;
+const SCORES = memory.data(KEYS * 4, 16);
+
 /**
- * One query's attention over n keys and values (rows `stride` floats apart), an online softmax of
- * scale · q·k into out (headDim floats). Keys go four at a time: their scores as the lanes of one
- * vector (four dot products, then hsum4), one rescale for the four, one vector exp
- * and one pass over out; the rest one by one.
+ * One query's attention over n keys and values (rows `stride` floats apart), a softmax of
+ * scale · q·k into out (headDim floats), KEYS keys at a time: their scores (four dot products at
+ * once, lanes of one vector through hsum4) go to SCORES with their max, the softmax's running max
+ * and out are raised once for the chunk, then the weights e^(s − max) are one vector exp per four
+ * keys and out takes four weighted value rows per pass. Per key that leaves no bookkeeping: the
+ * online softmax's rescale and max run once per chunk, not once per four keys.
  */
 @inline export function attendRow(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
   softmaxStart(out, headDim);
+  if (headDim & 3) attendKeys(q, keys, values, stride, 0, n, headDim, scale, out);
+  else
+    for (let j0 = 0; j0 < n; j0 += KEYS) {
+      const m = min(KEYS, n - j0);
+      const kc = keys + at(j0 * stride), vc = values + at(j0 * stride);
+      const top = scoreKeys(q, kc, stride, m, headDim, scale);
+      softmaxWeigh(weighScores(m, softmaxRaise(out, top, headDim)));
+      addWeightedRows(vc, stride, m, headDim, out);
+    }
+  softmaxEnd(out, headDim);
+}
+
+/** SCORES[j] = scale · q·keys[j] for m keys; their max. */
+@inline function scoreKeys(q: usize, keys: usize, stride: i32, m: i32, headDim: i32, scale: f32): f32 {
+  const sv = f32x4.splat(scale);
+  let top = f32x4.splat(-Infinity);
   let j = 0;
-  if ((headDim & 3) == 0) {
-    const sv = f32x4.splat(scale);
-    for (; j + 4 <= n; j += 4) {
-      const k0 = keys + at(j * stride), k1 = k0 + at(stride), k2 = k1 + at(stride), k3 = k2 + at(stride);
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (let d = 0; d < headDim; d += 4) {
-        const qv = v128.load(q + at(d));
-        a0 = madd(qv, v128.load(k0 + at(d)), a0);
-        a1 = madd(qv, v128.load(k1 + at(d)), a1);
-        a2 = madd(qv, v128.load(k2 + at(d)), a2);
-        a3 = madd(qv, v128.load(k3 + at(d)), a3);
-      }
-      const s = f32x4.mul(sv, hsum4(a0, a1, a2, a3));
-      const top = max(max(f32x4.extract_lane(s, 0), f32x4.extract_lane(s, 1)), max(f32x4.extract_lane(s, 2), f32x4.extract_lane(s, 3)));
-      const p = exp4(f32x4.sub(s, f32x4.splat(softmaxRaise(out, top, headDim))));
-      softmaxWeigh(hsum(p));
-      const p0 = f32x4.splat(f32x4.extract_lane(p, 0)), p1 = f32x4.splat(f32x4.extract_lane(p, 1));
-      const p2 = f32x4.splat(f32x4.extract_lane(p, 2)), p3 = f32x4.splat(f32x4.extract_lane(p, 3));
-      const v0 = values + at(j * stride), v1 = v0 + at(stride), v2 = v1 + at(stride), v3 = v2 + at(stride);
-      for (let d = 0; d < headDim; d += 4) {
-        let o = v128.load(out + at(d));
-        o = madd(p0, v128.load(v0 + at(d)), o);
-        o = madd(p1, v128.load(v1 + at(d)), o);
-        o = madd(p2, v128.load(v2 + at(d)), o);
-        o = madd(p3, v128.load(v3 + at(d)), o);
-        v128.store(out + at(d), o);
-      }
+  for (; j + 4 <= m; j += 4) {
+    const k0 = keys + at(j * stride), k1 = k0 + at(stride), k2 = k1 + at(stride), k3 = k2 + at(stride);
+    const s = f32x4.mul(sv, dot4(q, k0, k1, k2, k3, headDim));
+    v128.store(SCORES + at(j), s);
+    top = f32x4.max(top, s);
+  }
+  let best = max(max(f32x4.extract_lane(top, 0), f32x4.extract_lane(top, 1)), max(f32x4.extract_lane(top, 2), f32x4.extract_lane(top, 3)));
+  for (; j < m; j++) {
+    const s = dot(q, keys + at(j * stride), headDim) * scale;
+    store<f32>(SCORES + at(j), s);
+    best = max(best, s);
+  }
+  return best;
+}
+
+/** SCORES[j] = e^(SCORES[j] − top) for m keys; their sum. */
+@inline function weighScores(m: i32, top: f32): f32 {
+  const tv = f32x4.splat(top);
+  let sum = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const p = exp4(f32x4.sub(v128.load(SCORES + at(j)), tv));
+    v128.store(SCORES + at(j), p);
+    sum = f32x4.add(sum, p);
+  }
+  let total = hsum(sum);
+  for (; j < m; j++) {
+    const p = expf(load<f32>(SCORES + at(j)) - top);
+    store<f32>(SCORES + at(j), p);
+    total += p;
+  }
+  return total;
+}
+
+/** out += Σ_j SCORES[j] · values[j] over m value rows, four rows per pass over out. */
+@inline function addWeightedRows(values: usize, stride: i32, m: i32, headDim: i32, out: usize): void {
+  let j = 0;
+  for (; j + 4 <= m; j += 4) {
+    const p0 = v128.load32_splat(SCORES + at(j)), p1 = v128.load32_splat(SCORES + at(j + 1));
+    const p2 = v128.load32_splat(SCORES + at(j + 2)), p3 = v128.load32_splat(SCORES + at(j + 3));
+    const v0 = values + at(j * stride), v1 = v0 + at(stride), v2 = v1 + at(stride), v3 = v2 + at(stride);
+    for (let d = 0; d < headDim; d += 4) {
+      let o = v128.load(out + at(d));
+      o = madd(p0, v128.load(v0 + at(d)), o);
+      o = madd(p1, v128.load(v1 + at(d)), o);
+      o = madd(p2, v128.load(v2 + at(d)), o);
+      o = madd(p3, v128.load(v3 + at(d)), o);
+      v128.store(out + at(d), o);
     }
   }
-  attendKeys(q, keys, values, stride, j, n, headDim, scale, out);
-  softmaxEnd(out, headDim);
+  for (; j < m; j++) axpy(out, values + at(j * stride), load<f32>(SCORES + at(j)), headDim);
 }

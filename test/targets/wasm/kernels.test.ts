@@ -150,4 +150,24 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     });
     await expectParity(g, calls, target);
   });
+
+  // Width 8 takes the SIMD attendRow (simd.ts), which scores 128 keys at a time: 150 cached keys
+  // cross a chunk, and calls of 1 to 7 tokens leave 1 to 3 keys past the groups of four.
+  it("Attention with 8 query heads over 4 KV heads of width 8 (stories260K's) as the cache fills past 128 keys", async () => {
+    const [heads, kvHeads, hd, context] = [8, 4, 8, 160];
+    const b = new GraphBuilder("attention", { family: "decoder", config: { contextLength: context } });
+    b.dim("T", 7);
+    const inputs = [["q", heads], ["k", kvHeads], ["v", kvHeads]].map(([name, h]) => b.input(name as string, "f32", ["T", (h as number) * hd]));
+    const caches = ["kCache", "vCache"].map((name) => b.state(name, "f32", [context, kvHeads * hd]));
+    b.output(b.node("Attention", "out", [...inputs, b.input("pos", "i32", [1]), ...caches], { heads, kvHeads, headDim: hd }));
+    const r = rng(7);
+    let pos = 0;
+    const calls = [7, 1, 6, 3, ...Array(18).fill(7), 2, 5].map((T) => {
+      const feeds = { q: randomF32(T * heads * hd, r() * 1e6, 2), k: randomF32(T * kvHeads * hd, r() * 1e6, 2), v: randomF32(T * kvHeads * hd, r() * 1e6), pos: Int32Array.of(pos) };
+      pos += T;
+      return feeds;
+    });
+    expect(pos).toBe(150);
+    await expectParity(b.finish(), calls, target);
+  });
 });
