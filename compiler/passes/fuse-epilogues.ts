@@ -46,8 +46,8 @@ export function fuseEpilogues(graph: Graph): { graph: Graph; fused: number } {
     const p = matmul(relu.inputs[0], false);
     if (p) replace(p, { ...p, outputs: relu.outputs, attrs: { ...p.attrs, activation: "relu" } }, relu);
   }
+  const shape = (t: string) => values.get(t)!.shape.join(",");
   for (const add of graph.nodes.filter((n) => n.op === "Add")) {
-    const shape = (t: string) => values.get(t)!.shape.join(",");
     for (const [a, r] of [add.inputs, [...add.inputs].reverse()]) {
       const p = a !== r && shape(r) === shape(add.outputs[0]) ? matmul(a, true) : undefined;
       if (p && replace(p, { ...p, inputs: [...p.inputs, r], outputs: add.outputs, attrs: { ...p.attrs, residual: 1 } }, add)) break;

@@ -47,23 +47,28 @@ const count = (shape: Shape): string => {
 
 const n = (attrs: Attrs, key: string) => attrs[key] as number;
 
+/** kernels/epilogue.ts's constant for the node's activation (RELU), if it has one. */
+const activationConstant = (node: Node) => (node.attrs.activation ? String(node.attrs.activation).toUpperCase() : undefined);
+
 /**
  * A Linear-family kernel's trailing epilogue arguments (kernels/epilogue.ts): the residual's
  * address and the activation, as far as the node needs them (the kernels default to none).
  */
 function epilogueArgs(node: Node, c: CallContext): (string | number)[] {
-  const { residual, activation } = linearOperands(node.op, node.inputs, node.attrs);
-  if (activation) return [residual ? c.addr(residual) : 0, activation.toUpperCase()];
+  const { residual } = linearOperands(node.op, node.inputs, node.attrs);
+  const act = activationConstant(node);
+  if (act) return [residual ? c.addr(residual) : 0, act];
   return residual ? [c.addr(residual)] : [];
 }
 
 /** A Linear-family binding: its kernel (by node), and the epilogue's activation constant where the node has one. */
 function matmulCall(kernel: (node: Node) => Import, args: (node: Node, c: CallContext) => (string | number)[]): Binding {
   return {
-    kernels: (node) => [kernel(node), ...(node.attrs.activation ? [["epilogue", String(node.attrs.activation).toUpperCase()] as Import] : [])],
+    kernels: (node) => [kernel(node), ...(activationConstant(node) ? [["epilogue", activationConstant(node)!] as Import] : [])],
     call: (node, c) => `${kernel(node)[1]}(${[...args(node, c), ...epilogueArgs(node, c)].join(", ")})`,
   };
 }
+
 /** An i32 [1] tensor read as a value (e.g. the position input). */
 const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;
 
