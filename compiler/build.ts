@@ -5,13 +5,13 @@
  *     -> layoutMemory -> [checkBudget]
  *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
  */
-import { access, readdir, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
 import type { Manifest, TensorSpec } from "../runtime/manifest.js";
 import { writeArtifact, sha256 } from "./artifact.js";
 import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
-import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
+import { loadModel, pathExists, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
 import { fuseEpilogues } from "./passes/fuse-epilogues.js";
@@ -222,7 +222,7 @@ function modelInfo(graph: Graph): Manifest["model"] {
 async function checkOutput(out: string): Promise<void> {
   const s = await stat(out).catch(() => undefined);
   if (!s) return;
-  const isArtifact = s.isDirectory() && (await access(join(out, "manifest.json")).then(() => true, () => false));
+  const isArtifact = s.isDirectory() && (await pathExists(join(out, "manifest.json")));
   const isEmptyDir = s.isDirectory() && (await readdir(out)).length === 0;
   if (!isArtifact && !isEmptyDir)
     throw new SeecError("usage.output_exists", `${out} exists and is not a seec artifact; seec will not replace it`, { at: "-o", hint: "choose another output directory" });

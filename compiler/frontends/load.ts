@@ -82,10 +82,14 @@ export async function readInput(path: string, what: string): Promise<Uint8Array>
  */
 async function modelJsonIn(dir: string): Promise<string> {
   const own = join(dir, "model.json");
-  if (await stat(own).then(() => true, () => false)) return own;
+  if (await pathExists(own)) return own;
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const found: string[] = [];
-  for (const e of entries)
-    if (e.isDirectory() && (await stat(join(dir, e.name, "model.json")).then(() => true, () => false))) found.push(join(dir, e.name, "model.json"));
+  for (const e of entries) if (e.isDirectory() && (await pathExists(join(dir, e.name, "model.json")))) found.push(join(dir, e.name, "model.json"));
   return found.length === 1 ? found[0] : own;
+}
+
+/** Whether anything is at path. */
+export function pathExists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
 }

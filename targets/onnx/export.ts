@@ -175,7 +175,6 @@ function attend(w: OnnxWriter, q: string, k: string, v: string, scale: number, m
   return w.op("Reshape", [w.op("Transpose", [y], { perm: [1, 0, 2] }), w.i64([0, -1])]);
 }
 
-/** SEE's dense table, rebuilt from the factors with the reference op: [vocab, dim]. */
 /** A matmul's epilogue (bias, activation, residual) as the ONNX ops that follow it. */
 function matmulEpilogue(w: OnnxWriter, { bias, activation, residual }: LinearOperands<string>, y: string): string {
   if (bias) y = w.op("Add", [y, w.in(bias)]);
@@ -183,6 +182,7 @@ function matmulEpilogue(w: OnnxWriter, { bias, activation, residual }: LinearOpe
   return residual ? w.op("Add", [y, w.in(residual)]) : y;
 }
 
+/** SEE's dense table, rebuilt from the factors with the reference op: [vocab, dim]. */
 function seeTable(w: OnnxWriter, n: Node): { data: Float32Array; shape: number[] } {
   const operands = n.inputs.slice(1).map((i) => w.known(i)!);
   const [table] = opDef("EntangledTable").run(operands, n.attrs);

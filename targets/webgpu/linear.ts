@@ -25,8 +25,8 @@ const PAD = TK + 1;
  * `epilogue(row, col)` finishes the sum for y[row, col]: scale, bias, activation, residual.
  */
 function operands(n: Node, c: KernelContext) {
-  const int8 = n.op === "QLinear" || n.op === "MeanQLinear";
   const { x, w, scale, bias, residual, activation, transposed } = linearOperands(n.op, n.inputs, n.attrs);
+  const int8 = scale !== undefined;
   // The webgpu target's graph keeps weights [N, K] (compiler/build.ts): its wasm fallback shares them.
   if (transposed) throw new SeecError("internal.webgpu", "WGSL reads Linear weights as [N, K]; this node's are transposed", { at: `node ${n.name}` });
   const tensors = [x, w, ...[scale, bias, residual].filter((t): t is string => t !== undefined), n.outputs[0]];
@@ -38,7 +38,7 @@ function operands(n: Node, c: KernelContext) {
     return residual ? `${v} + ${name(residual)}[${row} * ${N}u + ${col}]` : v;
   };
   return {
-    scale, bias, tensors, epilogue,
+    tensors, epilogue,
     K: c.shape(x)[1] as number,
     N,
     r: rows(c.shape(x)[0]),

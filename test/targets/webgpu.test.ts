@@ -11,6 +11,7 @@ import { readStsb } from "../../compiler/eval/stsb.js";
 import { writeArtifact } from "../../compiler/artifact.js";
 import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
+import type { Graph } from "../../compiler/ir/graph.js";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { OPS } from "../../compiler/ir/ops/index.js";
@@ -46,6 +47,13 @@ async function loadGpu(dir: string): Promise<GpuModel> {
   expect("fallback" in model ? model.fallback : undefined).toBeUndefined();
   expect(model.backend).toBe("webgpu");
   return model as GpuModel;
+}
+
+/** An IR graph built for the webgpu target into a temporary artifact, loaded on WebGPU. */
+async function compileGpu(graph: Graph, name: string): Promise<GpuModel> {
+  const dir = join(await tmpDir(), name);
+  await writeArtifact(dir, (await compileArtifact({ graph, format: "graph" }, { target: "webgpu" })).files);
+  return loadGpu(dir);
 }
 
 /** Greedy decoding from BOS on both backends of one artifact: the largest logit difference over `steps`. */
@@ -160,9 +168,7 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
 
 describe.skipIf(!gpu.adapter)("pooled matmuls on WebGPU in Node", () => {
   it.each([false, true])("MeanLinear (int8: %s), USE-Lite's last FFN matmul after poolEarly, gives the unpooled graph's outputs for 0, 1 and 9 rows", async (int8) => {
-    const dir = join(await tmpDir(), "tail");
-    await writeArtifact(dir, (await compileArtifact({ graph: encoderTail({ int8 }), format: "graph" }, { target: "webgpu" })).files);
-    const model = await loadGpu(dir);
+    const model = await compileGpu(encoderTail({ int8 }), "tail");
     const ref = new Interpreter(encoderTail({ int8 }));
     try {
       for (const T of [0, 1, 9]) {
@@ -177,9 +183,7 @@ describe.skipIf(!gpu.adapter)("pooled matmuls on WebGPU in Node", () => {
 
 describe.skipIf(!gpu.adapter)("matmul epilogues on WebGPU in Node", () => {
   it.each([false, true])("bias, ReLU and residual folded into (Q)Linear (int8: %s) give the unfused graph's outputs for 1 to 9 rows", async (int8) => {
-    const dir = join(await tmpDir(), "epilogues");
-    await writeArtifact(dir, (await compileArtifact({ graph: epilogueGraph({ int8 }), format: "graph" }, { target: "webgpu" })).files);
-    const model = await loadGpu(dir);
+    const model = await compileGpu(epilogueGraph({ int8 }), "epilogues");
     const ref = new Interpreter(epilogueGraph({ int8 }));
     try {
       for (const T of [1, 4, 9]) {

@@ -1,5 +1,5 @@
 import { finishRows, NONE } from "./epilogue";
-import { at, hsum, hsum4 } from "./simd";
+import { at, hmax, hsum, hsum4 } from "./simd";
 
 /**
  * y[t, n] = act(scale[n] · sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], with w int8 [N, K] (b = 0: no
@@ -62,7 +62,7 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
     let m = f32x4.splat(0);
     let k = 0;
     for (; k + 4 <= K; k += 4) m = f32x4.max(m, f32x4.abs(v128.load(r + at(k))));
-    let top = max(max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)), max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)));
+    let top = hmax(m);
     for (; k < K; k++) top = max(top, abs(load<f32>(r + at(k))));
     // A row of zeros stays zeros; NaN or infinity reaches y through the scale.
     const inv: f32 = top > 0 ? Q / top : 0;

@@ -15,6 +15,11 @@ import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from
   return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
 }
 
+/** The largest of the four lanes. */
+@inline export function hmax(v: v128): f32 {
+  return max(max(f32x4.extract_lane(v, 0), f32x4.extract_lane(v, 1)), max(f32x4.extract_lane(v, 2), f32x4.extract_lane(v, 3)));
+}
+
 /** Lane i = the sum of a_i's four lanes: four horizontal sums in six instructions. */
 @inline export function hsum4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   const lo = f32x4.add(v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), v128.shuffle<f32>(a0, a1, 2, 6, 3, 7));
@@ -186,7 +191,7 @@ const SCORES = memory.data(KEYS * 4, 16);
     v128.store(SCORES + at(j), s);
     top = f32x4.max(top, s);
   }
-  let best = max(max(f32x4.extract_lane(top, 0), f32x4.extract_lane(top, 1)), max(f32x4.extract_lane(top, 2), f32x4.extract_lane(top, 3)));
+  let best = hmax(top);
   for (; j < m; j++) {
     const s = dot(q, keys + at(j * stride), headDim) * scale;
     store<f32>(SCORES + at(j), s);
