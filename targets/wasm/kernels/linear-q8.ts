@@ -11,9 +11,9 @@ import { at, hmax, hsum, hsum4 } from "./simd";
  * weights and adds them in pairs, one instruction where f32 needs eight multiply-adds' worth of
  * lanes in two. The activations keep 15 bits, so the error is the weights' own.
  *
- * As in linear(), each pair of weight rows is read once per call and applied to every token,
- * four tokens at a time (8 i32x4 accumulators); fewer than four tokens take four weight rows at
- * a time. The int16 rows are padded with zeros to a multiple of 16, so every k runs the vector
+ * As in linear(), each group of four weight rows is read once per call and applied to every token,
+ * four tokens at a time (8 i32x4 accumulators), then the last one to three tokens two by four and one
+ * by four. The int16 rows are padded with zeros to a multiple of 16, so every k runs the vector
  * loop: the last chunk reads up to 15 bytes past a weight row (the next row, or what follows the
  * weights in memory) and multiplies them by those zeros. scratch holds the T rows, then T f32
  * scales: T · (2 · padded(K) + 4) + 16 bytes at most.
@@ -21,22 +21,23 @@ import { at, hmax, hsum, hsum4 } from "./simd";
 export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
   const xq = scratch, xs = (scratch + row(T, K) + 15) & ~15;
   quantizeRows(x, xq, xs, T, K, levels(K));
-  if (T < 4) for (let t = 0; t < T; t++) qrow(xq + row(t, K), load<f32>(xs + at(t)), w, scale, y + at(t * N), K, N);
-  else {
-    const T4 = T & ~3;
-    let n = 0;
-    for (; n + 2 <= N; n += 2) {
-      const wn = w + <usize>(n * K), sn = scale + at(n);
-      for (let t = 0; t < T4; t += 4) qblock4x2(xq + row(t, K), xs + at(t), wn, sn, y + at(t * N + n), K, N);
-      for (let t = T4; t < T; t++) {
-        const s = load<f32>(xs + at(t));
-        store<f32>(y + at(t * N + n), s * load<f32>(sn) * qdot(xq + row(t, K), wn, K));
-        store<f32>(y + at(t * N + n + 1), s * load<f32>(sn + 4) * qdot(xq + row(t, K), wn + <usize>K, K));
-      }
+  const T4 = T & ~3;
+  let n = 0;
+  for (; n + 4 <= N; n += 4) {
+    const wn = w + <usize>(n * K), sn = scale + at(n);
+    let t = 0;
+    for (; t < T4; t += 4) {
+      qblock4x2(xq + row(t, K), xs + at(t), wn, sn, y + at(t * N + n), K, N);
+      qblock4x2(xq + row(t, K), xs + at(t), wn + <usize>(2 * K), sn + at(2), y + at(t * N + n + 2), K, N);
     }
-    for (; n < N; n++)
-      for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * load<f32>(scale + at(n)) * qdot(xq + row(t, K), w + <usize>(n * K), K));
+    if (t + 2 <= T) {
+      qblock2x4(xq + row(t, K), xs + at(t), wn, sn, y + at(t * N + n), K, N);
+      t += 2;
+    }
+    if (t < T) qblock1x4(xq + row(t, K), load<f32>(xs + at(t)), wn, sn, y + at(t * N + n), K);
   }
+  for (; n < N; n++)
+    for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * load<f32>(scale + at(n)) * qdot(xq + row(t, K), w + <usize>(n * K), K));
   finishRows(y, b, r, act, T, N);
 }
 
@@ -127,24 +128,47 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
   return hsum4(f32x4.convert_i32x4_s(a0), f32x4.convert_i32x4_s(a1), f32x4.convert_i32x4_s(a2), f32x4.convert_i32x4_s(a3));
 }
 
-/** One row of activations (scale s) against every weight row, four weight rows sharing each load of x. */
-function qrow(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
-  let n = 0;
-  for (; n + 4 <= N; n += 4) {
-    const w0 = w + <usize>(n * K), w1 = w0 + <usize>K, w2 = w1 + <usize>K, w3 = w2 + <usize>K;
-    let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
-    for (let k = 0; k < K; k += 16) {
-      const o = <usize>(k << 1);
-      const lo = v128.load(x + o), hi = v128.load(x + o + 16);
-      a0 = dot16(lo, hi, v128.load(w0 + <usize>k), a0);
-      a1 = dot16(lo, hi, v128.load(w1 + <usize>k), a1);
-      a2 = dot16(lo, hi, v128.load(w2 + <usize>k), a2);
-      a3 = dot16(lo, hi, v128.load(w3 + <usize>k), a3);
-    }
-    const sums = totals4(a0, a1, a2, a3);
-    v128.store(y + at(n), f32x4.mul(f32x4.mul(sums, v128.load(scale + at(n))), f32x4.splat(s)));
+/** y[0..2, 0..4] for two rows of int16 activations and four int8 weight rows. */
+@inline function qblock2x4(x: usize, xs: usize, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
+  const x0 = x, x1 = x0 + row(1, K);
+  const w0 = w, w1 = w0 + <usize>K, w2 = w1 + <usize>K, w3 = w2 + <usize>K;
+  let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a02 = i32x4.splat(0), a03 = i32x4.splat(0);
+  let a10 = i32x4.splat(0), a11 = i32x4.splat(0), a12 = i32x4.splat(0), a13 = i32x4.splat(0);
+  for (let k = 0; k < K; k += 16) {
+    const o = <usize>(k << 1);
+    const l0 = v128.load(x0 + o), h0 = v128.load(x0 + o + 16), l1 = v128.load(x1 + o), h1 = v128.load(x1 + o + 16);
+    let q = v128.load(w0 + <usize>k);
+    a00 = dot16(l0, h0, q, a00);
+    a10 = dot16(l1, h1, q, a10);
+    q = v128.load(w1 + <usize>k);
+    a01 = dot16(l0, h0, q, a01);
+    a11 = dot16(l1, h1, q, a11);
+    q = v128.load(w2 + <usize>k);
+    a02 = dot16(l0, h0, q, a02);
+    a12 = dot16(l1, h1, q, a12);
+    q = v128.load(w3 + <usize>k);
+    a03 = dot16(l0, h0, q, a03);
+    a13 = dot16(l1, h1, q, a13);
   }
-  for (; n < N; n++) store<f32>(y + at(n), s * load<f32>(scale + at(n)) * qdot(x, w + <usize>(n * K), K));
+  // Each token's four sums as one vector (lane = weight row), scaled by the rows' and the token's scales.
+  const rs = v128.load(scale);
+  v128.store(y, f32x4.mul(f32x4.mul(totals4(a00, a01, a02, a03), rs), f32x4.splat(load<f32>(xs))));
+  v128.store(y + at(N), f32x4.mul(f32x4.mul(totals4(a10, a11, a12, a13), rs), f32x4.splat(load<f32>(xs + 4))));
+}
+
+/** y[0..4] for one row of int16 activations (scale s) and four int8 weight rows, which share each load of x. */
+@inline function qblock1x4(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32): void {
+  const w0 = w, w1 = w0 + <usize>K, w2 = w1 + <usize>K, w3 = w2 + <usize>K;
+  let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  for (let k = 0; k < K; k += 16) {
+    const o = <usize>(k << 1);
+    const lo = v128.load(x + o), hi = v128.load(x + o + 16);
+    a0 = dot16(lo, hi, v128.load(w0 + <usize>k), a0);
+    a1 = dot16(lo, hi, v128.load(w1 + <usize>k), a1);
+    a2 = dot16(lo, hi, v128.load(w2 + <usize>k), a2);
+    a3 = dot16(lo, hi, v128.load(w3 + <usize>k), a3);
+  }
+  v128.store(y, f32x4.mul(f32x4.mul(totals4(a0, a1, a2, a3), v128.load(scale)), f32x4.splat(s)));
 }
 
 /** One row of int16 activations with one int8 weight row, as f32. */
