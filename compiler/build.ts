@@ -1,7 +1,7 @@
 /**
  * The pipeline: frontend -> passes -> backend -> artifact.
  *
- *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> fuseEpilogues -> [transposeSmallWeights] -> planMemory
+ *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> fuseEpilogues -> [layoutWeights] -> planMemory
  *     -> layoutMemory -> [checkBudget]
  *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
  */
@@ -16,7 +16,7 @@ import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
 import { fuseEpilogues } from "./passes/fuse-epilogues.js";
 import { poolEarly } from "./passes/pool-early.js";
-import { transposeSmallWeights } from "./passes/weight-layout.js";
+import { layoutWeights } from "./passes/weight-layout.js";
 import { readSee } from "./see/format.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
@@ -124,8 +124,8 @@ export async function compileArtifact(
   const target = TARGETS[opts.target];
   const simd = target.modules.some((m) => FLAVOURS[m.flavour].enable.includes("simd"));
   let graph = fuseEpilogues(poolEarly(model.graph).graph).graph;
-  // The SIMD kernels read small weights transposed; the scalar kernels and WGSL read them as written.
-  if (simd && !target.webgpu) graph = transposeSmallWeights(graph).graph;
+  // The SIMD kernels read weights in the order that suits the model's size; the scalar kernels and WGSL read them as written.
+  if (simd && !target.webgpu) graph = layoutWeights(graph).graph;
   const planned = await stage("plan memory", () => planMemory(graph));
   const table = target.entry === "wasi" && model.tokenizer ? tokenizerTable(model.tokenizer) : undefined;
   const workingBytes = target.entry === "wasi" ? workingMemoryBytes(model.graph.model.config.vocabSize ?? 0) : 0;

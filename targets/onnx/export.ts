@@ -9,7 +9,7 @@ import onnxProto from "onnx-proto";
 import type { Graph, Node, TensorData } from "../../compiler/ir/graph.js";
 import { allocate, bindShape, maxDims } from "../../compiler/ir/graph.js";
 import { opDef } from "../../compiler/ir/ops/index.js";
-import { linearOperands, type LinearOperands } from "../../compiler/ir/ops/linear.js";
+import { linearOperands, weightIndex, type LinearOperands } from "../../compiler/ir/ops/linear.js";
 import { SeecError } from "../../runtime/errors.js";
 
 const { onnx } = onnxProto;
@@ -212,10 +212,10 @@ const WRITERS: Record<string, Lower> = {
     const ops = linearOperands(n.op, n.inputs, n.attrs);
     const f = w.known(ops.w);
     if (!f) throw new SeecError("unsupported.export", "export-onnx needs Linear weights known at build time", { at: `node ${n.name}` });
-    // ONNX's MatMul takes [K, N]: what layout "kn" stores already.
-    const [N, K] = ops.transposed ? [f.shape[1], f.shape[0]] : f.shape;
-    const wt = ops.transposed ? (f.data as Float32Array) : new Float32Array(K * N);
-    if (!ops.transposed) for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = (f.data as Float32Array)[i * K + k];
+    // ONNX's MatMul takes [K, N].
+    const [N, K] = ops.layout === "kn" ? [f.shape[1], f.shape[0]] : f.shape;
+    const stored = f.data as Float32Array, at = weightIndex(ops.layout, N, K), wt = new Float32Array(K * N);
+    for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = stored[at(i, k)];
     return matmulEpilogue(w, ops, w.op("MatMul", [w.in(ops.x), w.tensor(`${n.name}.weight`, wt, [K, N])]));
   },
   QLinear: (w, n) => {

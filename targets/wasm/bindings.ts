@@ -4,7 +4,7 @@
  * static; `T` is forward()'s argument, the number of tokens in this call.
  */
 import { bindShape, maxDims, type Attrs, type Dim, type DType, type Node, type Shape } from "../../compiler/ir/graph.js";
-import { linearOperands } from "../../compiler/ir/ops/linear.js";
+import { linearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
 import { float } from "./literals.js";
@@ -69,6 +69,8 @@ function matmulCall(kernel: (node: Node) => Import, args: (node: Node, c: CallCo
   };
 }
 
+const LINEAR_KERNELS: Record<WeightLayout, Import> = { nk: ["linear", "linear"], kn: ["linear-kn", "linearKN"], n4: ["linear-n4", "linearN4"] };
+
 /** An i32 [1] tensor read as a value (e.g. the position input). */
 const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;
 
@@ -78,8 +80,8 @@ const BINDINGS: Record<string, Binding> = {
   Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])]),
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
   RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
-  // Weights [N, K] (linear.ts) or, where passes/weight-layout.ts transposed them, [K, N] (linear-kn.ts).
-  Linear: matmulCall((node) => (node.attrs.layout === "kn" ? ["linear-kn", "linearKN"] : ["linear", "linear"]), (node, c) => {
+  // A kernel per weight layout (passes/weight-layout.ts): [N, K] linear.ts, [K, N] linear-kn.ts, interleaved rows linear-n4.ts.
+  Linear: matmulCall((node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout], (node, c) => {
     const { x, w, bias } = linearOperands(node.op, node.inputs, node.attrs);
     const [y] = node.outputs;
     return [c.addr(x), c.addr(w), bias ? c.addr(bias) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(y)[1])];

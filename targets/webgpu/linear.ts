@@ -25,10 +25,10 @@ const PAD = TK + 1;
  * `epilogue(row, col)` finishes the sum for y[row, col]: scale, bias, activation, residual.
  */
 function operands(n: Node, c: KernelContext) {
-  const { x, w, scale, bias, residual, activation, transposed } = linearOperands(n.op, n.inputs, n.attrs);
+  const { x, w, scale, bias, residual, activation, layout } = linearOperands(n.op, n.inputs, n.attrs);
   const int8 = scale !== undefined;
   // The webgpu target's graph keeps weights [N, K] (compiler/build.ts): its wasm fallback shares them.
-  if (transposed) throw new SeecError("internal.webgpu", "WGSL reads Linear weights as [N, K]; this node's are transposed", { at: `node ${n.name}` });
+  if (layout !== "nk") throw new SeecError("internal.webgpu", `WGSL reads Linear weights as [N, K]; this node's are stored "${layout}"`, { at: `node ${n.name}` });
   const tensors = [x, w, ...[scale, bias, residual].filter((t): t is string => t !== undefined), n.outputs[0]];
   const N = c.shape(w)[0] as number;
   const name = (t: string | undefined) => `t${tensors.indexOf(t!)}`;

@@ -1,11 +1,13 @@
-// transposeSmallWeights: a model whose matmul weights fit in cache gets them stored [K, N] for the
-// SIMD kernels (kernels/linear-kn.ts); a tied weight that Gather also reads, a model too big, and
-// the targets whose kernels read [N, K] (scalar, WebGPU) keep them as written.
+// layoutWeights: a model whose matmul weights fit in cache gets them stored [K, N] for the SIMD
+// kernels (kernels/linear-kn.ts), a bigger one in groups of four rows interleaved by four columns
+// (kernels/linear-n4.ts); a tied weight that Gather also reads, a weight whose dimensions are not
+// multiples of 4 in a big model, and the targets whose kernels read [N, K] (scalar, WebGPU) keep
+// them as written.
 import { describe, expect, it } from "vitest";
 import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
-import { CACHED_WEIGHT_BYTES, transposeSmallWeights } from "../../compiler/passes/weight-layout.js";
+import { CACHED_WEIGHT_BYTES, layoutWeights } from "../../compiler/passes/weight-layout.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
 
 /** logits = tied(relu(up(embed(tokens))) + embed(tokens)): `tied` shares its weight with the Gather; up is N × 8. */
@@ -21,26 +23,43 @@ function decoderLike(N = 24) {
   return b.finish();
 }
 
-describe("transposeSmallWeights", () => {
+/** The smallest N (a multiple of 4) that takes decoderLike's matmul weights (up and down: 2 · N · 8 · 4 bytes) past the cache budget. */
+const BIG = Math.ceil(CACHED_WEIGHT_BYTES / 64 / 4) * 4 + 4;
+
+describe("layoutWeights", () => {
   it("stores small models' Linear weights [K, N], in their places, and leaves a weight Gather also reads", () => {
     const before = decoderLike();
-    const { graph, transposed } = transposeSmallWeights(before);
-    expect(transposed).toBe(2);
+    const { graph, layout, moved } = layoutWeights(before);
+    expect([layout, moved]).toEqual(["kn", 2]);
     expect(graph.nodes.map((n) => `${n.name} ${n.inputs[1] ?? ""} ${n.attrs.layout ?? ""}`.trim())).toEqual(["x tokens", "up up.w.kn kn", "h", "down down.w.kn kn", "sum x", "logits embed"]);
     expect([...graph.values.values()].filter((v) => v.kind === "const").map((v) => `${v.name} [${v.shape.join(", ")}]`)).toEqual(["embed [10, 8]", "up.w.kn [8, 24]", "up.b [24]", "down.w.kn [24, 8]"]);
     const tokens = Int32Array.of(3, 9, 0, 4, 4);
     expect(maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, new Interpreter(before).run({ tokens }).logits.data)).toBeLessThan(1e-5);
   });
 
-  it(`leaves a model whose matmul weights pass ${CACHED_WEIGHT_BYTES} bytes as written`, () => {
-    const N = Math.ceil(CACHED_WEIGHT_BYTES / 64) + 8; // up and down: 2 · N · 8 · 4 bytes
-    expect(transposeSmallWeights(decoderLike(N)).transposed).toBe(0);
+  it(`interleaves the rows of a model whose matmul weights pass ${CACHED_WEIGHT_BYTES} bytes, in groups of four`, () => {
+    const before = decoderLike(BIG);
+    const { graph, layout, moved } = layoutWeights(before);
+    expect([layout, moved]).toEqual(["n4", 2]);
+    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[1] ?? ""} ${n.attrs.layout ?? ""}`.trim())).toEqual(["x tokens", "up up.w.n4 n4", "h", "down down.w.n4 n4", "sum x", "logits embed"]);
+    const up = graph.values.get("up.w.n4")!, written = before.values.get("up.w")!.data as Float32Array;
+    expect(up.shape).toEqual([BIG, 8]);
+    // Group 0's first 16 floats: columns 0-3 of rows 0, 1, 2, 3.
+    expect(Array.from((up.data as Float32Array).subarray(0, 16))).toEqual([0, 1, 2, 3].flatMap((n) => Array.from(written.subarray(n * 8, n * 8 + 4))));
+    const tokens = Int32Array.of(3, 9, 0, 4, 4);
+    expect(maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, new Interpreter(before).run({ tokens }).logits.data)).toBeLessThan(1e-5);
+  });
+
+  it("leaves a big model's weights whose dimensions are not multiples of 4 as written", () => {
+    expect(layoutWeights(decoderLike(BIG + 1)).moved).toBe(0);
   });
 
   it.each([
     ["wasm-simd", true], ["wasm-relaxed", true], ["wasm", false], ["webgpu", false],
-  ] as const)("the %s target's program reads transposed weights: %s", async (target, kn) => {
-    const { files } = await compileArtifact({ graph: decoderLike(), format: "graph" }, { target });
-    expect((files.get("src/model.ts") as string).includes("linearKN(")).toBe(kn);
+  ] as const)("the %s target's program reads weights laid out for its kernels: %s", async (target, laidOut) => {
+    const small = (await compileArtifact({ graph: decoderLike(), format: "graph" }, { target })).files.get("src/model.ts") as string;
+    const big = (await compileArtifact({ graph: decoderLike(BIG), format: "graph" }, { target })).files.get("src/model.ts") as string;
+    expect([small.includes("linearKN("), big.includes("linearN4(")]).toEqual([laidOut, laidOut]);
+    expect(big.includes("linearKN(") || small.includes("linearN4(")).toBe(false);
   });
 });

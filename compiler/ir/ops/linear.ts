@@ -4,13 +4,28 @@
  * each optional: a frontend writes Linear with at most a bias, and passes/fuse-epilogues.ts folds
  * a following Relu (attribute `activation: "relu"`) and residual Add (attribute `residual: 1`,
  * r the last input) into it, so a backend finishes the rows in the matmul's own call. A backend
- * may also store the weights transposed, [in, out] (attribute `layout: "kn"`, passes/weight-layout.ts).
+ * may also store the weights in another order (attribute `layout`, see WeightLayout).
  */
 import type { Attrs, ValueType } from "../graph.js";
 import type { OpDef, Tensor } from "./op.js";
 import { expectRank, f32, fail } from "./op.js";
 
 export type Activation = "relu";
+
+/**
+ * How a Linear's weights are stored (passes/weight-layout.ts picks one for the SIMD kernels):
+ * "nk" as written, [N, K]; "kn" transposed, [K, N]; "n4" shape [N, K] in groups of four rows
+ * interleaved by four columns (each group's columns k..k+3 hold its four rows in turn; N and K
+ * multiples of 4).
+ */
+export type WeightLayout = "nk" | "kn" | "n4";
+
+/** Where element (n, k) of an N × K weight stored in `layout` sits. */
+export function weightIndex(layout: WeightLayout, N: number, K: number): (n: number, k: number) => number {
+  if (layout === "kn") return (n, k) => k * N + n;
+  if (layout === "n4") return (n, k) => (n & ~3) * K + (k & ~3) * 4 + (n & 3) * 4 + (k & 3);
+  return (n, k) => n * K + k;
+}
 
 /** A Linear-family node's operands by role (tensor names or tensors, as the inputs are). */
 export interface LinearOperands<T> {
@@ -21,8 +36,8 @@ export interface LinearOperands<T> {
   bias?: T;
   residual?: T;
   activation?: Activation;
-  /** w is stored [K, N] (`layout: "kn"`), not [N, K]. */
-  transposed: boolean;
+  /** How w is stored. */
+  layout: WeightLayout;
 }
 
 /** Splits a Linear-family node's inputs by role: x, w, (scale,) (bias,) (residual). */
@@ -32,7 +47,7 @@ export function linearOperands<T>(op: string, inputs: readonly T[], attrs: Attrs
   const rest = inputs.slice(int8 ? 3 : 2);
   const residual = attrs.residual === 1 ? rest.pop() : undefined;
   const activation = attrs.activation as Activation | undefined;
-  return { x, w, scale: int8 ? inputs[2] : undefined, bias: rest[0], residual, activation, transposed: attrs.layout === "kn" };
+  return { x, w, scale: int8 ? inputs[2] : undefined, bias: rest[0], residual, activation, layout: (attrs.layout as WeightLayout | undefined) ?? "nk" };
 }
 
 export const Linear: OpDef = {
@@ -63,10 +78,12 @@ export const MeanLinear: OpDef = meanOf(Linear);
 /** MeanQLinear: MeanLinear with QLinear's int8 weights and per-row scales. */
 export const MeanQLinear: OpDef = meanOf(QLinear);
 
-function inferLinear({ x, w, scale, bias, residual, activation, transposed }: LinearOperands<ValueType>, node: string): ValueType[] {
+function inferLinear({ x, w, scale, bias, residual, activation, layout }: LinearOperands<ValueType>, node: string): ValueType[] {
   expectRank(node, "x", x.shape, 2);
   expectRank(node, "weight", w.shape, 2);
-  const [N, K] = transposed ? [w.shape[1], w.shape[0]] : w.shape;
+  if (!["nk", "kn", "n4"].includes(layout)) fail(node, `unknown weight layout "${layout}"`);
+  const [N, K] = layout === "kn" ? [w.shape[1], w.shape[0]] : w.shape;
+  if (layout === "n4" && [N, K].some((d) => typeof d !== "number" || d % 4)) fail(node, `weight layout "n4" needs both dimensions a multiple of 4, got [${N}, ${K}]`);
   if (x.shape[1] !== K) fail(node, `x has ${x.shape[1]} features but the weight expects ${K}`);
   for (const [what, t] of [["scale", scale], ["bias", bias]] as const)
     if (t && (t.shape.length !== 1 || t.shape[0] !== N)) fail(node, `${what} must be [${N}]`);
@@ -77,17 +94,16 @@ function inferLinear({ x, w, scale, bias, residual, activation, transposed }: Li
   return [{ dtype: "f32", shape }];
 }
 
-function runLinear({ x, w, scale, bias, residual, activation, transposed }: LinearOperands<Tensor>): Tensor[] {
+function runLinear({ x, w, scale, bias, residual, activation, layout }: LinearOperands<Tensor>): Tensor[] {
   const [T, K] = x.shape;
-  const N = w.shape[transposed ? 1 : 0];
-  // Element (n, k) of the weights, as stored.
-  const [nStride, kStride] = transposed ? [1, N] : [K, 1];
+  const N = w.shape[layout === "kn" ? 1 : 0];
+  const at = weightIndex(layout, N, K);
   const xs = f32(x), ws = w.data, ss = scale ? f32(scale) : undefined, bs = bias ? f32(bias) : undefined, rs = residual ? f32(residual) : undefined;
   const y = new Float32Array(T * N);
   for (let t = 0; t < T; t++)
     for (let n = 0; n < N; n++) {
       let s = 0;
-      for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[n * nStride + k * kStride];
+      for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[at(n, k)];
       s = s * (ss ? ss[n] : 1) + (bs ? bs[n] : 0);
       if (activation === "relu") s = Math.max(0, s);
       y[t * N + n] = s + (rs ? rs[t * N + n] : 0);
