@@ -34,7 +34,7 @@ if (process.argv[2] === "--child") {
   } else if (engine !== "empty") {
     const ort = await import(engine === "ort-web" ? "onnxruntime-web" : "onnxruntime-node");
     if (engine === "ort-web") ort.env.wasm.numThreads = 1;
-    const session = await ort.InferenceSession.create(file, engine === "ort-node" ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : {});
+    const session = await ort.InferenceSession.create(file, engine === "ort-node" ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : { executionProviders: ["wasm"] });
     const feeds = { tokens: new ort.Tensor("int32", ids, [ids.length]) };
     if (task === "stories") {
       feeds.pos = new ort.Tensor("int32", Int32Array.of(0), [1]);

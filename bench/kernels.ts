@@ -13,6 +13,7 @@ import asc from "assemblyscript/asc";
 import { writeArtifact } from "../compiler/artifact.js";
 import { compileArtifact } from "../compiler/build.js";
 import { GraphBuilder } from "../compiler/ir/builder.js";
+import { weightIndex, type WeightLayout } from "../compiler/ir/ops/linear.js";
 import { quantizeInt8 } from "../compiler/passes/quantize.js";
 import { rng } from "../compiler/random.js";
 import { load } from "../runtime/index.js";
@@ -54,11 +55,20 @@ async function peakMeter(relaxed: boolean): Promise<() => number> {
   };
 }
 
-async function linearModel(T: number, K: number, N: number, target: "wasm-simd" | "wasm-relaxed", int8 = false) {
+/**
+ * One Linear of T × K × N, its weights stored as in the model the shape comes from (a graph of one
+ * small matmul would otherwise get the layout of a small model: passes/weight-layout.ts).
+ */
+async function linearModel(T: number, K: number, N: number, layout: WeightLayout, target: "wasm-simd" | "wasm-relaxed", int8 = false) {
   const r = rng(K * 7 + N);
+  const written = Float32Array.from({ length: N * K }, () => r() - 0.5);
+  const at = weightIndex(layout, N, K), w = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) w[at(n, k)] = written[n * K + k];
   const b = new GraphBuilder("linear", { family: "decoder", config: {} });
   b.dim("T", T);
-  b.output(b.node("Linear", "y", [b.input("x", "f32", ["T", K]), b.constant("w", Float32Array.from({ length: N * K }, () => r() - 0.5), [N, K])]));
+  const x = b.input("x", "f32", ["T", K]);
+  // int8 weights are [N, K] as written (the Linear's layout applies to f32 only).
+  b.output(int8 ? b.node("Linear", "y", [x, b.constant("w", written, [N, K])]) : b.node("Linear", "y", [x, b.constant("w", w, layout === "kn" ? [K, N] : [N, K])], { layout }));
   const graph = int8 ? quantizeInt8(b.finish()).graph : b.finish();
   const artifact = await compileArtifact({ graph, format: "graph" }, { target });
   const dir = join(await mkdtemp(join(tmpdir(), "seec-bench-")), "linear");
@@ -66,12 +76,12 @@ async function linearModel(T: number, K: number, N: number, target: "wasm-simd" 
   return load(dir);
 }
 
-const SHAPES: [string, number, number, number][] = [
-  ["stories260K decode, FFN w1 (T=1)", 1, 64, 172],
-  ["stories260K prefill 32, FFN w1", 32, 64, 172],
-  ["USE-Lite layer 1 q (16 tokens)", 16, 512, 512],
-  ["USE-Lite FFN conv1 (16 tokens)", 16, 512, 1536],
-  ["USE-Lite FFN conv2 (16 tokens)", 16, 1536, 512],
+const SHAPES: [string, number, number, number, WeightLayout][] = [
+  ["stories260K decode, FFN w1 (T=1)", 1, 64, 172, "kn"],
+  ["stories260K prefill 32, FFN w1", 32, 64, 172, "kn"],
+  ["USE-Lite layer 1 q (16 tokens)", 16, 512, 512, "n4"],
+  ["USE-Lite FFN conv1 (16 tokens)", 16, 512, 1536, "n4"],
+  ["USE-Lite FFN conv2 (16 tokens)", 16, 1536, 512, "n4"],
 ];
 
 // This machine is shared: its speed drifts, by up to 2x within minutes. So every round measures the
@@ -81,13 +91,13 @@ const meters = { "wasm-simd": await peakMeter(false), "wasm-relaxed": await peak
 const peaks = { "wasm-simd": 0, "wasm-relaxed": 0 };
 const ROUNDS = 7;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-interface Row { shape: string; T: number; K: number; N: number; target: string; backend: string; ms: number; gflops: number; shareOfPeak: number }
+interface Row { shape: string; T: number; K: number; N: number; layout: WeightLayout; target: string; backend: string; ms: number; gflops: number; shareOfPeak: number }
 const rows: Row[] = [];
-for (const [what, T, K, N] of SHAPES) {
+for (const [what, T, K, N, layout] of SHAPES) {
   const models = {
-    "wasm-simd": await linearModel(T, K, N, "wasm-simd"),
-    "wasm-relaxed": await linearModel(T, K, N, "wasm-relaxed"),
-    "int8": await linearModel(T, K, N, "wasm-simd", true),
+    "wasm-simd": await linearModel(T, K, N, layout, "wasm-simd"),
+    "wasm-relaxed": await linearModel(T, K, N, layout, "wasm-relaxed"),
+    "int8": await linearModel(T, K, N, layout, "wasm-simd", true),
   };
   const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i));
   const flops = 2 * T * K * N;
@@ -111,15 +121,15 @@ for (const [what, T, K, N] of SHAPES) {
     }
   }
   for (const [target, m] of Object.entries(models))
-    rows.push({ shape: what, T, K, N, target, backend: m.backend, ms: median(ms[target]), gflops: flops / median(ms[target]) / 1e6, shareOfPeak: median(shares[target]) });
+    rows.push({ shape: what, T, K, N, layout, target, backend: m.backend, ms: median(ms[target]), gflops: flops / median(ms[target]) / 1e6, shareOfPeak: median(shares[target]) });
 }
 
 console.log(`single-core peak (highest seen; a row's share is its median over ${ROUNDS} rounds of kernel ÷ that round's peak): f32x4 mul+add ${peaks["wasm-simd"].toFixed(1)} GFLOP/s, relaxed FMA ${peaks["wasm-relaxed"].toFixed(1)} GFLOP/s\n`);
-console.log("| shape | T×K×N | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) | int8, f32-equivalent GFLOP/s (of the relaxed peak) |\n|---|---|---|---|---|");
+console.log("| shape | T×K×N, f32 weight layout | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) | int8, f32-equivalent GFLOP/s (of the relaxed peak) |\n|---|---|---|---|---|");
 const cell = (r: Row) => `${r.gflops.toFixed(1)} (${(100 * r.shareOfPeak).toFixed(0)}%)`;
 for (let i = 0; i < rows.length; i += 3) {
   const [s, r, q] = rows.slice(i, i + 3);
-  console.log(`| ${s.shape} | ${s.T}×${s.K}×${s.N} | ${cell(s)} | ${cell(r)} | ${cell(q)} |`);
+  console.log(`| ${s.shape} | ${s.T}×${s.K}×${s.N}, ${s.layout} | ${cell(s)} | ${cell(r)} | ${cell(q)} |`);
 }
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/kernels.json", `${JSON.stringify({ peaks, rows }, null, 2)}\n`);

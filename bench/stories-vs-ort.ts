@@ -46,7 +46,9 @@ const ortNode = await import("onnxruntime-node");
 const ortWeb = await import("onnxruntime-web");
 ortWeb.env.wasm.numThreads = 1;
 const nodeSession = await ortNode.InferenceSession.create(onnxFile, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential" });
-const webSession = await ortWeb.InferenceSession.create(onnxFile, { executionMode: "sequential" });
+// The wasm backend named: onnxruntime-web and -node share onnxruntime-common's backend registry, and a
+// web session created without an execution provider may run on the native one.
+const webSession = await ortWeb.InferenceSession.create(onnxFile, { executionMode: "sequential", executionProviders: ["wasm"] });
 
 const tokens = (n: number, from = 0) => Int32Array.from({ length: n }, (_, i) => ((from + i) * 37) % 500 + 3);
 

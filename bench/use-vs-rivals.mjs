@@ -38,7 +38,9 @@ const ortWeb = await import("onnxruntime-web");
 ortWeb.env.wasm.numThreads = 1;
 const sessions = {
   "ORT node": [ortNode, await ortNode.InferenceSession.create(`${out}.onnx`, { intraOpNumThreads: 1, interOpNumThreads: 1 })],
-  "ORT web": [ortWeb, await ortWeb.InferenceSession.create(`${out}.onnx`)],
+  // Named: onnxruntime-web and -node share onnxruntime-common's backend registry, and a web session
+  // created without an execution provider may run on the native one.
+  "ORT web": [ortWeb, await ortWeb.InferenceSession.create(`${out}.onnx`, { executionProviders: ["wasm"] })],
 };
 const maxLength = seec.manifest.model.config.maxLength;
 /** The rival embeds as seec's graph does: one text per call, seec's own token ids. */
