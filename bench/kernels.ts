@@ -13,7 +13,7 @@ import asc from "assemblyscript/asc";
 import { writeArtifact } from "../compiler/artifact.js";
 import { compileArtifact } from "../compiler/build.js";
 import { GraphBuilder } from "../compiler/ir/builder.js";
-import { weightIndex, type WeightLayout } from "../compiler/ir/ops/linear.js";
+import { storeWeights, type WeightLayout } from "../compiler/ir/ops/linear.js";
 import { quantizeInt8 } from "../compiler/passes/quantize.js";
 import { rng } from "../compiler/random.js";
 import { load } from "../runtime/index.js";
@@ -62,8 +62,7 @@ async function peakMeter(relaxed: boolean): Promise<() => number> {
 async function linearModel(T: number, K: number, N: number, layout: WeightLayout, target: "wasm-simd" | "wasm-relaxed", int8 = false) {
   const r = rng(K * 7 + N);
   const written = Float32Array.from({ length: N * K }, () => r() - 0.5);
-  const at = weightIndex(layout, N, K), w = new Float32Array(N * K);
-  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) w[at(n, k)] = written[n * K + k];
+  const w = storeWeights(written, N, K, layout);
   const b = new GraphBuilder("linear", { family: "decoder", config: {} });
   b.dim("T", T);
   const x = b.input("x", "f32", ["T", K]);

@@ -16,7 +16,7 @@
  * read by anything but Linear's weight input (a tied embedding, also a Gather table) is left alone.
  */
 import { graphIndex, type Graph, type Value } from "../ir/graph.js";
-import { weightIndex, type WeightLayout } from "../ir/ops/linear.js";
+import { storeWeights, type WeightLayout } from "../ir/ops/linear.js";
 
 /** Models whose Linear weights add up to at most this many bytes get them transposed: half a big core's L2. */
 export const CACHED_WEIGHT_BYTES = 2 * 1024 * 1024;
@@ -33,7 +33,7 @@ export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayo
     if (!w || moved.has(w.name) || w.kind !== "const" || w.dtype !== "f32") continue;
     if (layout === "n4" && w.shape.some((d) => (d as number) % 4)) continue;
     if (readers.get(w.name)!.every((r) => r.op === "Linear" && r.inputs.indexOf(w.name) === 1 && r.inputs.lastIndexOf(w.name) === 1))
-      moved.set(w.name, { ...store(w, layout), name: `${w.name}.${layout}` });
+      moved.set(w.name, stored(w, layout));
   }
   if (!moved.size) return { graph, moved: 0 };
   // The copies take the originals' places, so weights.bin keeps its order.
@@ -45,10 +45,8 @@ export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayo
   return { graph: { ...graph, values, nodes }, layout, moved: moved.size };
 }
 
-/** w ([N, K] as written) stored in `layout`. */
-function store(w: Value, layout: WeightLayout): Value {
+/** w ([N, K] as written) stored in `layout`, as a value of its own name. */
+function stored(w: Value, layout: WeightLayout): Value {
   const [N, K] = w.shape as number[];
-  const data = w.data as Float32Array, out = new Float32Array(N * K), at = weightIndex(layout, N, K);
-  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[at(n, k)] = data[n * K + k];
-  return { ...w, shape: layout === "kn" ? [K, N] : [N, K], data: out };
+  return { ...w, name: `${w.name}.${layout}`, shape: layout === "kn" ? [K, N] : [N, K], data: storeWeights(w.data as Float32Array, N, K, layout) };
 }

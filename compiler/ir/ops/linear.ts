@@ -27,6 +27,13 @@ export function weightIndex(layout: WeightLayout, N: number, K: number): (n: num
   return (n, k) => n * K + k;
 }
 
+/** An N × K weight as written ([N, K], row-major) stored in `layout`. */
+export function storeWeights(written: Float32Array, N: number, K: number, layout: WeightLayout): Float32Array {
+  const out = new Float32Array(N * K), at = weightIndex(layout, N, K);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[at(n, k)] = written[n * K + k];
+  return out;
+}
+
 /** A Linear-family node's operands by role (tensor names or tensors, as the inputs are). */
 export interface LinearOperands<T> {
   x: T;

@@ -1,6 +1,6 @@
 import { finishRows, NONE } from "./epilogue";
 import { madd } from "./fma";
-import { at, hsum4 } from "./simd";
+import { at, hsum4, storeColumns } from "./simd";
 
 /**
  * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], with w stored in groups of four rows
@@ -51,10 +51,7 @@ function block4x2(x: usize, w: usize, y: usize, K: i32, N: i32): void {
   }
   // Each weight row's four sums as one vector, lane = token.
   const c0 = hsum4(a00, a10, a20, a30), c1 = hsum4(a01, a11, a21, a31);
-  store<f32>(y, f32x4.extract_lane(c0, 0)); store<f32>(y + at(1), f32x4.extract_lane(c1, 0));
-  store<f32>(y + at(N), f32x4.extract_lane(c0, 1)); store<f32>(y + at(N + 1), f32x4.extract_lane(c1, 1));
-  store<f32>(y + at(2 * N), f32x4.extract_lane(c0, 2)); store<f32>(y + at(2 * N + 1), f32x4.extract_lane(c1, 2));
-  store<f32>(y + at(3 * N), f32x4.extract_lane(c0, 3)); store<f32>(y + at(3 * N + 1), f32x4.extract_lane(c1, 3));
+  storeColumns(y, c0, c1, N);
 }
 
 /** y[0..2, 0..4] for two token rows of x and the group of four interleaved weight rows at w. */

@@ -1,5 +1,5 @@
 import { finishRows, NONE } from "./epilogue";
-import { at, hmax, hsum, hsum4 } from "./simd";
+import { at, hmax, hsum, hsum4, storeColumns } from "./simd";
 
 /**
  * y[t, n] = act(scale[n] · sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], with w int8 [N, K] (b = 0: no
@@ -117,10 +117,7 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
   const ts = v128.load(xs);
   const c0 = f32x4.mul(f32x4.mul(totals4(a00, a10, a20, a30), ts), f32x4.splat(load<f32>(scale)));
   const c1 = f32x4.mul(f32x4.mul(totals4(a01, a11, a21, a31), ts), f32x4.splat(load<f32>(scale + 4)));
-  store<f32>(y, f32x4.extract_lane(c0, 0)); store<f32>(y + 4, f32x4.extract_lane(c1, 0));
-  store<f32>(y + at(N), f32x4.extract_lane(c0, 1)); store<f32>(y + at(N + 1), f32x4.extract_lane(c1, 1));
-  store<f32>(y + at(2 * N), f32x4.extract_lane(c0, 2)); store<f32>(y + at(2 * N + 1), f32x4.extract_lane(c1, 2));
-  store<f32>(y + at(3 * N), f32x4.extract_lane(c0, 3)); store<f32>(y + at(3 * N + 1), f32x4.extract_lane(c1, 3));
+  storeColumns(y, c0, c1, N);
 }
 
 /** Lane i = the sum of a_i's lanes, added as f32 (a lane fits in i32, four of them may not). */

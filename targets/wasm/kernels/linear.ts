@@ -1,6 +1,6 @@
 import { finishRows, NONE } from "./epilogue";
 import { madd } from "./fma";
-import { at, dot, dot4, hsum4 } from "./simd";
+import { at, dot, dot4, hsum4, storeColumns } from "./simd";
 
 /**
  * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n]   (x: [T, K], w: [N, K] row-major, y: [T, N];
@@ -59,10 +59,7 @@ function block4x2(x: usize, w: usize, y: usize, K: i32, N: i32): void {
     c0 = madd(u, f32x4.splat(load<f32>(w0 + at(k))), c0);
     c1 = madd(u, f32x4.splat(load<f32>(w1 + at(k))), c1);
   }
-  store<f32>(y, f32x4.extract_lane(c0, 0)); store<f32>(y + at(1), f32x4.extract_lane(c1, 0));
-  store<f32>(y + at(N), f32x4.extract_lane(c0, 1)); store<f32>(y + at(N + 1), f32x4.extract_lane(c1, 1));
-  store<f32>(y + at(2 * N), f32x4.extract_lane(c0, 2)); store<f32>(y + at(2 * N + 1), f32x4.extract_lane(c1, 2));
-  store<f32>(y + at(3 * N), f32x4.extract_lane(c0, 3)); store<f32>(y + at(3 * N + 1), f32x4.extract_lane(c1, 3));
+  storeColumns(y, c0, c1, N);
 }
 
 /** y[0..2, 0..4] for two token rows of x and four weight rows starting at w. */

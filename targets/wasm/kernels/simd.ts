@@ -27,6 +27,14 @@ import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from
   return f32x4.add(v128.shuffle<f32>(lo, hi, 0, 1, 4, 5), v128.shuffle<f32>(lo, hi, 2, 3, 6, 7));
 }
 
+/** Two columns of four rows N floats apart: y[t, 0] = c0[t], y[t, 1] = c1[t] (a 4-token × 2-row matmul block's output). */
+@inline export function storeColumns(y: usize, c0: v128, c1: v128, N: i32): void {
+  store<f32>(y, f32x4.extract_lane(c0, 0)); store<f32>(y + at(1), f32x4.extract_lane(c1, 0));
+  store<f32>(y + at(N), f32x4.extract_lane(c0, 1)); store<f32>(y + at(N + 1), f32x4.extract_lane(c1, 1));
+  store<f32>(y + at(2 * N), f32x4.extract_lane(c0, 2)); store<f32>(y + at(2 * N + 1), f32x4.extract_lane(c1, 2));
+  store<f32>(y + at(3 * N), f32x4.extract_lane(c0, 3)); store<f32>(y + at(3 * N + 1), f32x4.extract_lane(c1, 3));
+}
+
 /** dot(a[0..n], b[0..n]) with two independent accumulators. */
 @inline export function dot(a: usize, b: usize, n: i32): f32 {
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../../compiler/ir/builder.js";
 import { Interpreter } from "../../../compiler/ir/interpreter.js";
 import type { Attrs, TensorData } from "../../../compiler/ir/graph.js";
-import { weightIndex } from "../../../compiler/ir/ops/linear.js";
+import { storeWeights } from "../../../compiler/ir/ops/linear.js";
 import type { TargetName } from "../../../targets/wasm/targets.js";
 import { compileAndLoad } from "../../helpers/compile.js";
 import { maxAbsDiff, randomF32, rng } from "../../helpers/random.js";
@@ -58,8 +58,7 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
 
   it("Linear with rows interleaved in fours (layout n4, as passes/weight-layout.ts writes them for big models): K=36, N=20, bias, ReLU, residual, for T = 1 to 7", async () => {
     const [K, N] = [36, 20];
-    const written = randomF32(N * K, 10), at = weightIndex("n4", N, K), w = new Float32Array(N * K);
-    for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) w[at(n, k)] = written[n * K + k];
+    const w = storeWeights(randomF32(N * K, 10), N, K, "n4");
     const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }, { name: "r", shape: ["T", N] }], [{ name: "w", data: w, shape: [N, K] }, { name: "b", data: randomF32(N, 11), shape: [N] }], { layout: "n4", activation: "relu", residual: 1 }, [], ["x", "w", "b", "r"]);
     await expectParity(g, [1, 2, 3, 4, 5, 6, 7].map((T) => ({ x: randomF32(T * K, T), r: randomF32(T * N, T + 20) })), target);
   });
