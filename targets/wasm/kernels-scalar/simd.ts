@@ -20,6 +20,11 @@ import { attendKeys, softmaxEnd, softmaxStart } from "./online-softmax";
   return s0 + s1;
 }
 
+/** y[i] += dot(a[0..n], b[i·stride ..]) for the four rows i = 0..3 of b. */
+@inline export function accumulateDot4(y: usize, a: usize, b: usize, stride: i32, n: i32): void {
+  for (let i = 0; i < 4; i++) store<f32>(y + at(i), load<f32>(y + at(i)) + dot(a, b + at(i * stride), n));
+}
+
 /** dot(a[0..n], q[0..n]) of f32 a and int8 q. */
 @inline export function dotInt8(a: usize, q: usize, n: i32): f32 {
   let s: f32 = 0;

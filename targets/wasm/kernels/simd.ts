@@ -62,6 +62,12 @@ import { attendKeys, softmaxEnd, softmaxRaise, softmaxStart, softmaxWeigh } from
   return hsum4(a0, a1, a2, a3);
 }
 
+/** y[i] += dot(a[0..n], b[i·stride ..]) for the four rows i = 0..3 of b; n a multiple of 4. */
+@inline export function accumulateDot4(y: usize, a: usize, b: usize, stride: i32, n: i32): void {
+  const b1 = b + at(stride), b2 = b1 + at(stride), b3 = b2 + at(stride);
+  v128.store(y, f32x4.add(v128.load(y), dot4(a, b, b1, b2, b3, n)));
+}
+
 /** dot(a[0..n], q[0..n]) of f32 a and int8 q: sixteen weights per load, widened to four f32x4. */
 @inline export function dotInt8(a: usize, q: usize, n: i32): f32 {
   let acc0 = f32x4.splat(0), acc1 = f32x4.splat(0);
