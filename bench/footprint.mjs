@@ -3,9 +3,9 @@
 // against ONNX Runtime Web (wasm, 1 thread) and Node (CPU, 1 thread) on the exported graph, and
 // TF.js (wasm backend) for USE-Lite.
 // - cold start: a fresh Node process importing the engine, loading the model and computing one
-//   result (one token's logits; one sentence's embedding), median of 5; an empty process's time
-//   is given as the floor every engine shares;
-// - peak memory: that process's maximum resident set (the empty process's is the floor);
+//   result (one token's logits; one sentence's embedding), median of 5, and what it adds to an
+//   empty process run just before each (the floor every engine shares);
+// - peak memory: that process's maximum resident set, and what it adds to the empty process's;
 // - bytes shipped to a browser: runtime code (JS + wasm) and model files, raw and gzip -9.
 // Usage: node bench/footprint.mjs   (writes bench/results/footprint.json)
 import { execFileSync } from "node:child_process";
@@ -60,10 +60,25 @@ seecCli("export-onnx", ...stories, "-o", join(work, "stories.onnx"));
 seecCli("build", useModel, "-o", join(work, "use"));
 seecCli("export-onnx", useModel, "-o", join(work, "use.onnx"));
 
+const child = (engine, task, file) => JSON.parse(execFileSync(process.execPath, ["bench/footprint.mjs", "--child", engine, task ?? "", file ?? ""], { encoding: "utf8" }));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const floors = [];
+
+/**
+ * Five fresh processes of the engine, each just after an empty one: the machine's speed drifts
+ * (by more than the smaller engines' cost within a minute), so what an engine adds above the floor
+ * is the median of its five differences from the empty process beside it, not from one floor
+ * measured apart.
+ */
 function coldStart(engine, task, file) {
-  const runs = Array.from({ length: 5 }, () => JSON.parse(execFileSync(process.execPath, ["bench/footprint.mjs", "--child", engine, task, file ?? ""], { encoding: "utf8" })));
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { ms: median(runs.map((r) => r.ms)), rssMiB: median(runs.map((r) => r.rssMiB)) };
+  const pairs = Array.from({ length: 5 }, () => [child("empty"), child(engine, task, file)]);
+  floors.push(...pairs.map(([empty]) => empty));
+  return {
+    ms: median(pairs.map(([, r]) => r.ms)),
+    rssMiB: median(pairs.map(([, r]) => r.rssMiB)),
+    aboveMs: median(pairs.map(([e, r]) => r.ms - e.ms)),
+    aboveRssMiB: median(pairs.map(([e, r]) => r.rssMiB - e.rssMiB)),
+  };
 }
 
 function bytes(files) {
@@ -84,7 +99,6 @@ const useFiles = ["model.json", "vocab.json", ...Array.from({ length: 7 }, (_, i
 const seecCode = (dir) => [join(dir, "index.mjs"), join(dir, "model.wasm")];
 const seecModel = (dir) => [join(dir, "weights.bin"), join(dir, "tokenizer.json"), join(dir, "manifest.json")];
 
-const floor = coldStart("empty");
 const rows = [];
 for (const [task, dir, onnx] of [["stories", join(work, "stories"), join(work, "stories.onnx")], ["use", join(work, "use"), join(work, "use.onnx")]]) {
   const engines = {
@@ -98,15 +112,16 @@ for (const [task, dir, onnx] of [["stories", join(work, "stories"), join(work, "
 
 const kib = (n) => `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KiB`;
 const mib = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : kib(n));
+const floor = { ms: median(floors.map((r) => r.ms)), rssMiB: median(floors.map((r) => r.rssMiB)) };
 console.log(`Empty Node process (the floor in every row): ${floor.ms.toFixed(0)} ms, ${floor.rssMiB.toFixed(0)} MiB peak RSS`);
 console.log("| model | engine | cold start to first result, ms (above the floor) | peak RSS, MiB (above the floor) | runtime code raw / gzip | model files raw / gzip | seec ÷ engine, cold start above the floor | seec ÷ engine, code gzip |");
 console.log("|---|---|---|---|---|---|---|---|");
-const above = (e) => e.start.ms - floor.ms;
+const above = (e) => e.start.aboveMs;
 for (const r of rows)
   for (const [name, e] of Object.entries(r.engines)) {
     const s = r.engines.seec;
     console.log(
-      `| ${r.model} | ${name} | ${e.start.ms.toFixed(0)} (${above(e).toFixed(0)}) | ${e.start.rssMiB.toFixed(0)} (${(e.start.rssMiB - floor.rssMiB).toFixed(0)}) | ` +
+      `| ${r.model} | ${name} | ${e.start.ms.toFixed(0)} (${above(e).toFixed(0)}) | ${e.start.rssMiB.toFixed(0)} (${e.start.aboveRssMiB.toFixed(0)}) | ` +
         `${e.code ? `${mib(e.code.raw)} / ${mib(e.code.gzip)}` : "native"} | ${e.model ? `${mib(e.model.raw)} / ${mib(e.model.gzip)}` : "as ORT web"} | ` +
         `${name === "seec" ? "" : (above(s) / above(e)).toFixed(3)} | ${name === "seec" || !e.code ? "" : (s.code.gzip / e.code.gzip).toFixed(4)} |`,
     );
