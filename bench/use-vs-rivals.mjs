@@ -89,8 +89,9 @@ const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)
 const softwareAdapter = gpu.backend === "webgpu" && /swiftshader/i.test(gpu.adapter);
 const rows = [];
 for (const [name, texts, reps] of [["one sentence", one, 30], ["batch of 32", batch, 10]]) {
-  // Warm-up to steady state: V8 runs wasm first as baseline code and swaps in its optimized
-  // compile, made in the background, after some calls (seen taking two rounds of 30 sentences).
+  // Warm-up to steady state: V8 runs wasm first as baseline code (Liftoff: a USE-Lite sentence
+  // 12 ms where the optimized code takes 3) and swaps in its optimized compile, made in the
+  // background, only after some calls.
   for (const [k, f] of Object.entries(engines)) {
     if (k === "seec webgpu" && softwareAdapter) {
       await f(texts);
