@@ -2,9 +2,9 @@ import { accumulateDot4, addVec, at, dot, dotInt8, scaleBy, weightedScale } from
 
 /**
  * Columns of x averaged at a time: their means sit in a static buffer (AssemblyScript's static
- * data). Wide enough for a whole row of the models' weights (8 KiB), so each weight row is read
- * once, front to back, and the matrix is one sequential stream: in chunks of 64 columns, USE-Lite's
- * 3 MiB conv2 was read 256 bytes a row at a time, 6 KiB apart, at half the memory's bandwidth.
+ * data, within the 8 KiB layout.ts reserves for it). Each chunk reads a 4 KiB run of every weight
+ * row, long enough for the hardware prefetcher to follow: in chunks of 64 columns, USE-Lite's 3 MiB
+ * conv2 was read 256 bytes a row at a time, 6 KiB apart, at half the memory's bandwidth.
  */
 const CHUNK = 1024;
 const MEANS = memory.data(CHUNK * 4, 16);
