@@ -65,11 +65,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const floors = [];
 
 /**
- * Five fresh processes of the engine, each beside an empty one (before it, then after, in turn:
- * the first of two processes started back to back tends to be the slower): the machine's speed
- * drifts by more than the smaller engines' cost within a minute, so what an engine adds above the
- * floor is the median of its five differences from the empty process beside it, not from one
- * floor measured apart.
+ * Five fresh processes of the engine, each beside an empty one (before it, then after, in turn, so
+ * that an effect of the order cancels): the machine's speed drifts by more than the smaller
+ * engines' cost within a minute, so what an engine adds above the floor is the median of its five
+ * differences from the empty process beside it, not from one floor measured apart.
  */
 function coldStart(engine, task, file) {
   const pairs = Array.from({ length: 5 }, (_, i) => {

@@ -82,10 +82,10 @@ const seecEngines = {
 };
 const rivals = { "TF.js": (texts) => tfjs.embed(texts), ...Object.fromEntries(Object.entries(sessions).map(([k, v]) => [k, ortEmbed(v)])) };
 const engines = { ...seecEngines, ...rivals };
-// A software adapter's figures say nothing of a GPU's speed, and at 10 s a batch they took most of
-// this benchmark's time: one repetition a round there.
 const ROUNDS = 5;
 const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+// A software adapter's figures say nothing of a GPU's speed, and at 10 s a batch they took most of
+// this benchmark's time: one repetition a round there.
 const softwareAdapter = gpu.backend === "webgpu" && /swiftshader/i.test(gpu.adapter);
 const rows = [];
 for (const [name, texts, reps] of [["one sentence", one, 30], ["batch of 32", batch, 10]]) {
