@@ -84,16 +84,17 @@ const rivals = { "TF.js": (texts) => tfjs.embed(texts), ...Object.fromEntries(Ob
 const engines = { ...seecEngines, ...rivals };
 const ROUNDS = 5;
 const medianOf = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-// A software adapter's figures say nothing of a GPU's speed, and at 10 s a batch they took most of
-// this benchmark's time: one repetition a round there.
 const softwareAdapter = gpu.backend === "webgpu" && /swiftshader/i.test(gpu.adapter);
+// A software adapter's figures say nothing of a GPU's speed, and at 10 s a batch they took most of
+// this benchmark's time: one call to warm it, one repetition a round.
+const timedOnce = (engine) => engine === "seec webgpu" && softwareAdapter;
 const rows = [];
 for (const [name, texts, reps] of [["one sentence", one, 30], ["batch of 32", batch, 10]]) {
   // Warm-up to steady state: V8 runs wasm first as baseline code (Liftoff: a USE-Lite sentence
   // 12 ms where the optimized code takes 3) and swaps in its optimized compile, made in the
   // background, only after some calls.
   for (const [k, f] of Object.entries(engines)) {
-    if (k === "seec webgpu" && softwareAdapter) {
+    if (timedOnce(k)) {
       await f(texts);
       continue;
     }
@@ -101,7 +102,7 @@ for (const [name, texts, reps] of [["one sentence", one, 30], ["batch of 32", ba
     for (let calls = 0; calls < 3 || performance.now() - start < 1000; calls++) await f(texts);
   }
   const samples = Object.fromEntries(Object.keys(engines).map((k) => [k, []]));
-  for (let round = 0; round < ROUNDS; round++) for (const [k, f] of Object.entries(engines)) samples[k].push(await time(() => f(texts), k === "seec webgpu" && softwareAdapter ? 1 : reps));
+  for (let round = 0; round < ROUNDS; round++) for (const [k, f] of Object.entries(engines)) samples[k].push(await time(() => f(texts), timedOnce(k) ? 1 : reps));
   const best = (xs, key) => Math.min(...xs.map((x) => x[key]));
   const row = { case: name, ms: Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, { median: best(xs, "median"), min: best(xs, "min") }])) };
   // speedup[seec engine][rival] = the median over rounds of rival's median ÷ seec's in that round:
