@@ -1,12 +1,16 @@
 /**
- * Writes an artifact directory atomically: everything goes to a temporary sibling directory,
- * which is then renamed into place, so a failed or interrupted build never leaves a partial
- * artifact and never destroys the previous one.
+ * An artifact directory on disk: written atomically (everything goes to a temporary sibling
+ * directory, which is then renamed into place, so a failed or interrupted build never leaves a
+ * partial artifact and never destroys the previous one), and loaded through its own bundled
+ * runtime, so that commands exercise exactly what ships.
  */
 import { createHash } from "node:crypto";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { SeecError } from "../runtime/errors.js";
+import type { GpuModel } from "../runtime/gpu-model.js";
+import type { Model } from "../runtime/model.js";
 
 export function sha256(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
@@ -37,4 +41,20 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
     throw new SeecError("io.write", `cannot write the artifact: ${(e as Error).message}`, { file: out });
   }
+}
+
+type ArtifactModule = typeof import("../runtime/index.js");
+
+/** The artifact on wasm (what every command can drive). */
+export async function loadArtifact(dir: string): Promise<Model>;
+/** With webgpu: a webgpu artifact on WebGPU where there is an adapter (asynchronous API). */
+export async function loadArtifact(dir: string, options: { webgpu: true }): Promise<Model | GpuModel>;
+export async function loadArtifact(dir: string, options: { webgpu?: boolean } = {}): Promise<Model | GpuModel> {
+  let mod: ArtifactModule;
+  try {
+    mod = (await import(pathToFileURL(resolve(dir, "index.mjs")).href)) as ArtifactModule;
+  } catch (e) {
+    throw new SeecError("io.read", `cannot load the artifact's runtime: ${(e as Error).message}`, { file: dir, hint: "is this a directory written by seec build?" });
+  }
+  return mod.load(resolve(dir), { webgpu: options.webgpu === true });
 }

@@ -4,12 +4,15 @@
  *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> fuseEpilogues -> [layoutWeights] -> planMemory
  *     -> layoutMemory -> [checkBudget]
  *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
+ *     -> [measureQuality: the artifact, and with int8 the same model's f32 build beside it]
  */
-import { readdir, stat } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
 import type { Manifest, TensorSpec } from "../runtime/manifest.js";
-import { writeArtifact, sha256 } from "./artifact.js";
+import { loadArtifact, writeArtifact, sha256 } from "./artifact.js";
+import { checkQualityTask, measureQuality, type Quality, type QualityTask } from "./eval/quality.js";
 import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
 import { loadModel, pathExists, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
@@ -47,6 +50,8 @@ export interface BuildOptions extends ModelSource {
   demo?: boolean;
   /** Add a package.json with this package name. */
   packageName?: string;
+  /** Score the built model on this task (with int8 weights, the f32 model too, to show the cost). */
+  measure?: QualityTask;
   out: string;
   /** The command line, recorded in the manifest. */
   command?: string;
@@ -63,7 +68,16 @@ export interface BuildResult {
   /** Seconds spent, by stage. */
   seconds: Record<string, number>;
   quantization?: QuantizeReport;
+  quality?: BuildQuality;
   memory: MemoryReport;
+}
+
+/** The built model's score on the task `measure` named. */
+export interface BuildQuality extends Omit<Quality, "details"> {
+  /** With int8 weights: the same model's score with f32 weights, built and scored beside it. */
+  f32?: number;
+  /** Seconds spent scoring (both models). */
+  seconds: number;
 }
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
@@ -75,6 +89,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     // One token per call: a microcontroller decodes token by token, and activations shrink to one row.
     opts = { ...opts, embedHead: "stream", maxChunk: opts.maxChunk ?? 1 };
   }
+  if (opts.measure && TARGETS[opts.target].entry === "wasi")
+    throw new SeecError("usage.eval_target", "a wasi program runs outside seec's JavaScript runtime, which does the scoring", { at: "--target wasi", hint: "score a wasm-simd build of the same model: the same kernels" });
   await checkOutput(opts.out);
   const seconds: Record<string, number> = {};
   const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
@@ -87,11 +103,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const model = await stage("read model", () => loadModel(opts));
   if (TARGETS[opts.target].entry === "wasi" && !model.tokenizer)
     throw new SeecError("unsupported.target", `the wasi target tokenizes inside the module; ${model.graph.name} has no tokenizer`, { at: "--target wasi", hint: "give the tokenizer with --tokenizer" });
+  if (opts.measure) checkQualityTask(opts.measure, { name: model.graph.name, family: model.graph.model.family, tokenizer: model.tokenizer !== undefined });
   if (opts.see) {
     const file = opts.see;
     const factors = await stage("read factors", async () => readSee(await readInput(file, "SEE factors"), file));
     model.graph = applySee(model.graph, factors, opts.embedHead ?? "materialize", file);
   }
+  const unquantized = model.graph;
   let quantization: QuantizeReport | undefined;
   if (opts.quantize === "int8") {
     const q = await stage("quantize", () => quantizeInt8(model.graph));
@@ -103,7 +121,31 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.demo) artifact.files.set("demo.html", demoPage(artifact.manifest));
   if (opts.packageName) artifact.files.set("package.json", artifactPackage(opts.packageName, artifact.manifest));
   await stage("write artifact", () => writeArtifact(opts.out, artifact.files));
-  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds, quantization, memory: artifact.memory, notes: model.notes };
+  const quality = opts.measure && (await measureBuild(opts.measure, opts, quantization && { ...model, graph: unquantized }));
+  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds, quantization, quality, memory: artifact.memory, notes: model.notes };
+}
+
+/**
+ * Scores the artifact at opts.out; given the model before quantization, also compiles it for the
+ * same target into a temporary directory and scores that, so the int8 cost is measured, not guessed.
+ */
+async function measureBuild(task: QualityTask, opts: BuildOptions, beforeQuantize?: LoadedModel): Promise<BuildQuality> {
+  const t0 = performance.now();
+  const score = async (dir: string) => measureQuality(await loadArtifact(dir), task);
+  let f32: number | undefined;
+  if (beforeQuantize) {
+    opts.progress?.("score the f32 model");
+    const dir = await mkdtemp(join(tmpdir(), "seec-f32-"));
+    try {
+      await writeArtifact(join(dir, "f32"), (await compileArtifact(beforeQuantize, { target: opts.target })).files);
+      f32 = (await score(join(dir, "f32"))).value;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  opts.progress?.(beforeQuantize ? "score the int8 model" : "score the model");
+  const { details: _, ...quality } = await score(opts.out);
+  return { ...quality, ...(f32 !== undefined ? { f32 } : {}), seconds: (performance.now() - t0) / 1000 };
 }
 
 export interface Artifact {

@@ -1,11 +1,12 @@
 import { Command, Option } from "commander";
-import { build } from "../build.js";
+import { build, type BuildQuality } from "../build.js";
 import { formatMemoryReport } from "../../targets/wasm/budget.js";
 import { TARGET_NAMES, TARGETS, type TargetName } from "../../targets/wasm/targets.js";
-import { byteSize, modelOptions, printJson, progress } from "./options.js";
+import { formatQuality, readQualityTask, type QualityFlags } from "../eval/quality.js";
 import { formatBytes } from "../units.js";
+import { byteSize, integer, modelOptions, printJson, progress } from "./options.js";
 
-interface BuildFlags {
+interface BuildFlags extends QualityFlags {
   tokenizer?: string;
   see?: string;
   embedHead?: "materialize" | "stream";
@@ -31,7 +32,8 @@ export function buildCommand(): Command {
         "\n\nExamples:\n  seec build stories260K.bin --tokenizer tok512.bin -o out/stories\n" +
         "  seec build stories260K.bin --tokenizer tok512.bin --target wasi -o out/stories-wasi\n" +
         "  seec build stories260K.bin --tokenizer tok512.bin --target mcu --see f.see --quantize int8 --context 256 --memory-budget 1MiB -o out/mcu\n" +
-        "  seec build model.onnx --shape input_ids=1x128 --shape attention_mask=1x128 -o out/onnx",
+        "  seec build model.onnx --shape input_ids=1x128 --shape attention_mask=1x128 -o out/onnx\n" +
+        "  seec build model.json --quantize int8 --stsb dev.tsv -o out/use-int8   (prints what int8 costs)",
     )
     .addOption(new Option("-t, --target <target>", "where the artifact runs (see Targets)").choices(TARGET_NAMES).default("wasm-simd"))
     .option("--memory-budget <bytes>", "fail, printing the memory plan, if the model needs more (e.g. 1048576 or 1MiB): linear memory in 64 KiB pages plus a native-stack reserve", byteSize)
@@ -41,8 +43,13 @@ export function buildCommand(): Command {
     .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
     .option("--demo", "add demo.html, a page that runs the model (serve it with seec serve)")
     .option("--package <name>", "add a package.json so the directory can be published or installed")
+    .option("--stsb <tsv>", "then score the artifact's embeddings on STS-B sentence pairs (an encoder); with --quantize, the f32 model's too")
+    .option("--nll <textfile>", "then score the artifact's NLL per token over a text (a decoder); with --quantize, the f32 model's too")
+    .option("--limit <n>", "with --stsb or --nll: only the first n pairs or paragraphs", integer(1))
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
+      // Read before building: a missing or malformed file fails now, not after the build.
+      const measure = await readQualityTask(flags);
       const result = await build({
         model,
         tokenizer: flags.tokenizer,
@@ -50,6 +57,7 @@ export function buildCommand(): Command {
         embedHead: flags.embedHead,
         demo: flags.demo,
         quantize: flags.quantize,
+        measure,
         packageName: flags.package,
         target: flags.target,
         memoryBudget: flags.memoryBudget,
@@ -60,7 +68,7 @@ export function buildCommand(): Command {
         command: ["seec", ...process.argv.slice(2)].join(" "),
         progress: progress(!flags.json),
       });
-      if (flags.json) return printJson({ out: result.out, seconds: result.seconds, quantization: result.quantization, memory: result.memory, manifest: result.manifest });
+      if (flags.json) return printJson({ out: result.out, seconds: result.seconds, quantization: result.quantization, quality: result.quality, memory: result.memory, manifest: result.manifest });
       const width = Math.max(...Object.keys(result.manifest.files).map((n) => n.length));
       const files = Object.entries(result.manifest.files).map(([name, f]) => `  ${name.padEnd(width)} ${formatBytes(f.bytes).padStart(10)}`);
       const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
@@ -68,11 +76,20 @@ export function buildCommand(): Command {
         `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +
           (result.notes ?? []).map((n) => `  note: ${n}\n`).join("") +
           (result.quantization
-            ? `  int8: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)} (measure the model with seec eval)\n`
+            ? `  int8: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)}${result.quality ? "" : " (--stsb or --nll measures what it costs)"}\n`
             : "") +
+          (result.quality ? `  ${qualityLine(result.quality)}\n` : "") +
           (flags.target === "mcu" || flags.memoryBudget !== undefined
             ? `memory plan:\n${formatMemoryReport(result.memory, flags.memoryBudget).join("\n")}\n`
             : `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)}${result.manifest.memory.scratch ? `, kernel scratch ${formatBytes(result.manifest.memory.scratch.bytes)}` : ""})\n`),
       );
     });
+}
+
+/** "int8 cost: STS-B Spearman 0.6668 (f32) -> 0.6671 (int8), +0.0003 over 1500 pairs", or the one score. */
+function qualityLine(q: BuildQuality): string {
+  const over = `over ${q.count} ${q.unit}`;
+  if (q.f32 === undefined) return `quality: ${formatQuality(q.metric, q.value)} ${over}`;
+  const change = q.metric === "nll" ? `${q.value >= q.f32 ? "+" : ""}${((100 * (q.value - q.f32)) / q.f32).toFixed(2)}%` : `${q.value >= q.f32 ? "+" : ""}${(q.value - q.f32).toFixed(4)}`;
+  return `int8 cost: ${formatQuality(q.metric, q.f32)} (f32) -> ${q.value.toFixed(4)} (int8), ${change} ${over}`;
 }

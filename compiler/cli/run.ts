@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { SeecError } from "../../runtime/errors.js";
 import type { Model } from "../../runtime/model.js";
 import { cosine } from "../eval/stsb.js";
-import { loadArtifact } from "./artifact.js";
+import { loadArtifact } from "../artifact.js";
 import { integer, printJson, real, similarityTable } from "./options.js";
 
 interface RunFlags {

@@ -81,14 +81,22 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it.skipIf(!VAL)("int8 weights cost stories260K under 1% of NLL and make weights.bin ~2.7x smaller", async () => {
+  it.skipIf(!VAL)("the build prints what int8 weights cost in NLL (under 1%), scoring the f32 model seec eval scores; weights.bin ~2.7x smaller", async () => {
     const q8 = join(work, "q8"), dense = join(work, "dense");
-    const r = await seec("build", ...model, "--quantize", "int8", "-o", q8);
+    const r = await seec("build", ...model, "--quantize", "int8", "--nll", VAL!, "--limit", "100", "-o", q8);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/int8: 35 weights, 885\.0 KiB -> 233\.0 KiB, relative error 0\.00\d+/);
-    const nll = async (dir: string) => JSON.parse((await seec("eval", dir, "--nll", VAL!, "--limit", "100", "--json")).stdout).nll;
-    const [a, b] = [await nll(dense), await nll(q8)];
-    expect(Math.abs(b - a) / a).toBeLessThan(0.01);
+    expect(r.stdout).toMatch(/int8: 35 weights, 885\.0 KiB -> 233\.0 KiB, relative error 0\.00\d+\n/);
+    const cost = /int8 cost: NLL (\d\.\d{4}) \(f32\) -> (\d\.\d{4}) \(int8\), ([+-]\d+\.\d\d)% over (\d+) tokens\n/.exec(r.stdout);
+    expect(cost).not.toBeNull();
+    const [f32, int8, percent, tokens] = cost!.slice(1).map(Number);
+    expect(Math.abs(percent)).toBeLessThan(1);
+    expect(percent).toBeCloseTo((100 * (int8 - f32)) / f32, 1);
+    // What the build scored: the dense model as seec eval scores it, and the int8 artifact it wrote.
+    const evalNll = async (dir: string) => JSON.parse((await seec("eval", dir, "--nll", VAL!, "--limit", "100", "--json")).stdout);
+    const [a, b] = [await evalNll(dense), await evalNll(q8)];
+    expect(a.nll.toFixed(4)).toBe(f32.toFixed(4));
+    expect(b.nll.toFixed(4)).toBe(int8.toFixed(4));
+    expect(b.tokens).toBe(tokens);
     expect(readFileSync(join(dense, "weights.bin")).length / readFileSync(join(q8, "weights.bin")).length).toBeGreaterThan(2.5);
   });
 

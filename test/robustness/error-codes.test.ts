@@ -50,7 +50,17 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     expect(r.code).toBe(ERROR_CLASSES[code.split(".")[0] as keyof typeof ERROR_CLASSES]);
   };
 
-  it("usage.eval: eval without --nll or --stsb", () => cli("usage.eval", "eval", stories));
+  it("usage.eval: eval without --nll or --stsb, or with both", async () => {
+    await cli("usage.eval", "eval", stories);
+    await cli("usage.eval", "eval", stories, "--nll", m.model, "--stsb", m.model);
+  });
+  it("usage.eval_family: STS-B asked of a decoder, NLL of an encoder, before anything is built", async () => {
+    writeFileSync(join(work, "pairs.tsv"), "g\tc\tf\ty\ti\t1\t2\tA cat.\tA dog.\t3.0\n");
+    await cli("usage.eval_family", "build", m.model, "--tokenizer", m.tokenizer, "--stsb", join(work, "pairs.tsv"), "-o", join(work, "f1"));
+    await cli("usage.eval_family", "eval", use, "--nll", m.model);
+    expect(readdirSync(work)).not.toContain("f1");
+  });
+  it("usage.eval_target: scoring a wasi build", () => cli("usage.eval_target", "build", m.model, "--tokenizer", m.tokenizer, "--target", "wasi", "--nll", m.model, "-o", join(work, "w1")));
   it("usage.explain: a piece not in the vocabulary", () => cli("usage.explain", "factorize", m.model, "--tokenizer", m.tokenizer, "--explain", "zzzz"));
   it("usage.out: factorize without -o", () => cli("usage.out", "factorize", m.model, "--tokenizer", m.tokenizer));
   it("usage.ratio: a ratio the method cannot reach", () => cli("usage.ratio", "factorize", m.model, "--tokenizer", m.tokenizer, "--ratio", "5000", "-o", join(work, "x.see")));

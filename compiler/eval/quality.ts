@@ -1,0 +1,78 @@
+/**
+ * A model's quality on a task, one home for what `--stsb` and `--nll` mean to `seec eval` and
+ * `seec build`: STS-B Spearman for an encoder, NLL per token over a text for a decoder.
+ * The task is read and checked before any work starts, so a missing file or a task the model
+ * cannot do fails at once, not after a build.
+ */
+import { readFile } from "node:fs/promises";
+import { SeecError } from "../../runtime/errors.js";
+import type { Model } from "../../runtime/model.js";
+import { evalNll, type NllResult } from "./nll.js";
+import { evalStsb, readStsb, type StsPair, type StsResult } from "./stsb.js";
+
+export type QualityTask = { kind: "stsb"; file: string; pairs: StsPair[] } | { kind: "nll"; file: string; text: string; limit?: number };
+
+export interface QualityFlags {
+  stsb?: string;
+  nll?: string;
+  /** Only the first n sentence pairs or paragraphs. */
+  limit?: number;
+}
+
+/** The task the flags name, its file read and parsed; undefined where they name none. */
+export async function readQualityTask(flags: QualityFlags): Promise<QualityTask | undefined> {
+  if (flags.stsb && flags.nll)
+    throw new SeecError("usage.eval", "--stsb scores an encoder and --nll a decoder: give one of them", { at: "--stsb/--nll" });
+  if (flags.stsb) return { kind: "stsb", file: flags.stsb, pairs: readStsb(await readText(flags.stsb), flags.stsb).slice(0, flags.limit) };
+  if (flags.nll) return { kind: "nll", file: flags.nll, text: await readText(flags.nll), limit: flags.limit };
+  return undefined;
+}
+
+/** Fails, naming the model, where it cannot do the task: STS-B needs an encoder, NLL a decoder, both their tokenizer. */
+export function checkQualityTask(task: QualityTask, model: { name: string; family: string; tokenizer: boolean }): void {
+  const wanted = task.kind === "stsb" ? "encoder" : "decoder";
+  const flag = `--${task.kind}`;
+  if (model.family !== wanted) {
+    const what = ({ encoder: "an encoder", decoder: "a decoder", graph: "a graph with no model family" } as Record<string, string>)[model.family] ?? model.family;
+    throw new SeecError("usage.eval_family", `${flag} scores ${wanted === "encoder" ? "an encoder's embeddings" : "a decoder's next tokens"}, and ${model.name} is ${what}`, {
+      at: flag,
+      hint: model.family === "graph" ? "an ONNX graph has no tokenizer to score text with" : `use --${task.kind === "stsb" ? "nll" : "stsb"}`,
+    });
+  }
+  if (!model.tokenizer) throw new SeecError("usage.tokenizer", `${flag} reads text, and ${model.name} has no tokenizer`, { at: flag, hint: "build it with --tokenizer" });
+}
+
+export interface Quality {
+  /** "stsb-spearman" (higher is better) or "nll" (nats per token, lower is better). */
+  metric: "stsb-spearman" | "nll";
+  value: number;
+  /** What was scored: sentence pairs, or tokens. */
+  count: number;
+  unit: "pairs" | "tokens";
+  /** The evaluation's own figures (seec eval --json prints them). */
+  details: StsResult | NllResult;
+}
+
+/** Scores a loaded artifact; `onProgress` hears how many pairs or paragraphs are done. */
+export function measureQuality(model: Model, task: QualityTask, onProgress?: (done: number, total: number) => void): Quality {
+  checkQualityTask(task, { name: model.manifest.name, family: model.manifest.model.family, tokenizer: model.tokenizer !== undefined });
+  if (task.kind === "stsb") {
+    const { cosines: _, ...details } = evalStsb((t) => model.embed(t), task.pairs, { onBatch: onProgress });
+    return { metric: "stsb-spearman", value: details.spearman, count: details.pairs, unit: "pairs", details };
+  }
+  const details = evalNll(model, task.text, { limit: task.limit, onParagraph: onProgress });
+  return { metric: "nll", value: details.nll, count: details.tokens, unit: "tokens", details };
+}
+
+/** "STS-B Spearman 0.6668" or "NLL 1.5543". */
+export function formatQuality(metric: Quality["metric"], value: number): string {
+  return `${metric === "stsb-spearman" ? "STS-B Spearman" : "NLL"} ${value.toFixed(4)}`;
+}
+
+async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    throw new SeecError("io.not_found", `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+}
