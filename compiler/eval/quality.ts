@@ -4,9 +4,9 @@
  * The task is read and checked before any work starts, so a missing file or a task the model
  * cannot do fails at once, not after a build.
  */
-import { readFile } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
 import type { Model } from "../../runtime/model.js";
+import { readInput } from "../frontends/load.js";
 import { evalNll, type NllResult } from "./nll.js";
 import { evalStsb, readStsb, type StsPair, type StsResult } from "./stsb.js";
 
@@ -23,8 +23,8 @@ export interface QualityFlags {
 export async function readQualityTask(flags: QualityFlags): Promise<QualityTask | undefined> {
   if (flags.stsb && flags.nll)
     throw new SeecError("usage.eval", "--stsb scores an encoder and --nll a decoder: give one of them", { at: "--stsb/--nll" });
-  if (flags.stsb) return { kind: "stsb", file: flags.stsb, pairs: readStsb(await readText(flags.stsb), flags.stsb).slice(0, flags.limit) };
-  if (flags.nll) return { kind: "nll", file: flags.nll, text: await readText(flags.nll), limit: flags.limit };
+  if (flags.stsb) return { kind: "stsb", file: flags.stsb, pairs: readStsb(await readText(flags.stsb, "STS-B file"), flags.stsb).slice(0, flags.limit) };
+  if (flags.nll) return { kind: "nll", file: flags.nll, text: await readText(flags.nll, "text to score"), limit: flags.limit };
   return undefined;
 }
 
@@ -69,10 +69,7 @@ export function formatQuality(metric: Quality["metric"], value: number): string 
   return `${metric === "stsb-spearman" ? "STS-B Spearman" : "NLL"} ${value.toFixed(4)}`;
 }
 
-async function readText(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (e) {
-    throw new SeecError("io.not_found", `cannot read ${file}: ${(e as Error).message}`, { file });
-  }
+/** The file as UTF-8, read as every input is (a directory or a missing file named as such). */
+async function readText(file: string, what: string): Promise<string> {
+  return new TextDecoder().decode(await readInput(file, what));
 }
