@@ -19,8 +19,9 @@ export class Interpreter {
       }
   }
 
-  run(feeds: Readonly<Record<string, TensorData>>): Record<string, Tensor> {
-    const env = new Map<string, Tensor>(this.state);
+  /** Runs one call; `env`, when given, keeps every tensor of it (autodiff's tape). */
+  run(feeds: Readonly<Record<string, TensorData>>, env = new Map<string, Tensor>()): Record<string, Tensor> {
+    for (const [name, t] of this.state) env.set(name, t);
     const dims: Record<string, number> = {};
     for (const name of this.graph.inputs) {
       const v = this.graph.values.get(name)!;

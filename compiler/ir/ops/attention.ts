@@ -7,7 +7,7 @@
  * Query head h reads kv head floor(h / (heads / kvHeads)).
  */
 import type { OpDef } from "./op.js";
-import { expectRank, f32, fail, i32, num } from "./op.js";
+import { dOut, expectRank, f32, fail, i32, num } from "./op.js";
 
 export const Attention: OpDef = {
   writes: [4, 5],
@@ -51,7 +51,68 @@ export const Attention: OpDef = {
     }
     return [{ shape: [T, heads * hd], data: out }];
   },
+  /**
+   * Gradients into this call's q, k and v; rows of the cache written by earlier calls are held
+   * constant. Reads the caches as the forward pass left them, so it runs before the next call.
+   */
+  vjp(step) {
+    const [q, , , pos, kCache, vCache] = step.inputs;
+    const heads = num(step.attrs, "heads"), kvHeads = num(step.attrs, "kvHeads"), hd = num(step.attrs, "headDim");
+    const T = q.shape[0], kvDim = kvHeads * hd, group = heads / kvHeads, D = heads * hd;
+    const p0 = i32(pos)[0], scale = 1 / Math.sqrt(hd);
+    const qs = f32(q), kc = f32(kCache), vc = f32(vCache), dy = dOut(step);
+    const dq = new Float32Array(T * D), dk = new Float32Array(T * kvDim), dv = new Float32Array(T * kvDim);
+    const p = new Float64Array(p0 + T), dp = new Float64Array(p0 + T);
+    for (let t = 0; t < T; t++) {
+      const n = p0 + t + 1;
+      for (let h = 0; h < heads; h++) {
+        const kvOff = Math.floor(h / group) * hd, qo = t * D + h * hd;
+        attentionRowVjp(qs, qo, kc, vc, kvDim, kvOff, n, hd, scale, dy, p, dp, dq, (j, ds, pj) => {
+          if (j < p0) return;
+          const r = (j - p0) * kvDim + kvOff;
+          for (let i = 0; i < hd; i++) {
+            dk[r + i] += scale * ds * qs[qo + i];
+            dv[r + i] += pj * dy[qo + i];
+          }
+        });
+      }
+    }
+    return [dq, dk, dv, undefined, undefined, undefined];
+  },
 };
+
+/**
+ * One query row's softmax attention, backwards: recomputes its probabilities p over n keys (rows
+ * of k and v `stride` apart from `off`), adds scale·Σ ds_j·k_j into dq at `qo`, and hands each key
+ * its ds_j = p_j·(dp_j − Σ p·dp) and p_j for the caller to route into dk and dv.
+ */
+function attentionRowVjp(
+  qs: Float32Array, qo: number, ks: Float32Array, vs: Float32Array, stride: number, off: number, n: number, hd: number, scale: number,
+  dy: Float32Array, p: Float64Array, dp: Float64Array, dq: Float32Array, key: (j: number, ds: number, pj: number) => void,
+): void {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) {
+    let s = 0;
+    for (let i = 0; i < hd; i++) s += qs[qo + i] * ks[j * stride + off + i];
+    p[j] = s * scale;
+    if (p[j] > max) max = p[j];
+  }
+  let sum = 0;
+  for (let j = 0; j < n; j++) sum += p[j] = Math.exp(p[j] - max);
+  let pdp = 0;
+  for (let j = 0; j < n; j++) {
+    p[j] /= sum;
+    let d = 0;
+    for (let i = 0; i < hd; i++) d += dy[qo + i] * vs[j * stride + off + i];
+    dp[j] = d;
+    pdp += p[j] * d;
+  }
+  for (let j = 0; j < n; j++) {
+    const ds = p[j] * (dp[j] - pdp);
+    for (let i = 0; i < hd; i++) dq[qo + i] += scale * ds * ks[j * stride + off + i];
+    key(j, ds, p[j]);
+  }
+}
 
 /**
  * SelfAttention: bidirectional multi-head attention over the T tokens of one call (an encoder),
@@ -88,6 +149,26 @@ export const SelfAttention: OpDef = {
         }
       }
     return [{ shape: [T, D], data: out }];
+  },
+  vjp(step) {
+    const [q, k, v] = step.inputs;
+    const heads = num(step.attrs, "heads"), hd = num(step.attrs, "headDim"), scale = num(step.attrs, "scale");
+    const T = q.shape[0], D = heads * hd;
+    const qs = f32(q), ks = f32(k), vs = f32(v), dy = dOut(step);
+    const dq = new Float32Array(T * D), dk = new Float32Array(T * D), dv = new Float32Array(T * D);
+    const p = new Float64Array(T), dp = new Float64Array(T);
+    for (let h = 0; h < heads; h++)
+      for (let t = 0; t < T; t++) {
+        const qo = t * D + h * hd;
+        attentionRowVjp(qs, qo, ks, vs, D, h * hd, T, hd, scale, dy, p, dp, dq, (j, ds, pj) => {
+          const r = j * D + h * hd;
+          for (let i = 0; i < hd; i++) {
+            dk[r + i] += scale * ds * qs[qo + i];
+            dv[r + i] += pj * dy[qo + i];
+          }
+        });
+      }
+    return [dq, dk, dv];
   },
 };
 

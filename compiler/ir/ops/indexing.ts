@@ -1,7 +1,7 @@
 /** Ops that select rows. */
 import { SeecError } from "../../../runtime/errors.js";
 import type { OpDef } from "./op.js";
-import { expectRank, f32, fail, i32 } from "./op.js";
+import { dOut, expectRank, f32, fail, i32 } from "./op.js";
 
 /** Gather: y[t] = table[ids[t]] (the token embedding lookup). */
 export const Gather: OpDef = {
@@ -21,6 +21,16 @@ export const Gather: OpDef = {
     });
     return [{ shape: [idx.length, D], data: y }];
   },
+  /** Each row's gradient is added into the table row it was read from (the ids have none). */
+  vjp(step) {
+    const D = step.inputs[0].shape[1], idx = i32(step.inputs[1]), dy = dOut(step);
+    if (!step.wants[0]) return [undefined, undefined];
+    const dTable = new Float32Array(step.inputs[0].data.length);
+    idx.forEach((id, t) => {
+      for (let i = 0; i < D; i++) dTable[id * D + i] += dy[t * D + i];
+    });
+    return [dTable, undefined];
+  },
 };
 
 /** LastRow: the last row of a [T, D] matrix, as [1, D] (only the last token's logits are needed). */
@@ -32,5 +42,11 @@ export const LastRow: OpDef = {
   run([x]) {
     const [T, D] = x.shape;
     return [{ shape: [1, D], data: f32(x).slice((T - 1) * D, T * D) }];
+  },
+  vjp(step) {
+    const [T, D] = step.inputs[0].shape;
+    const dx = new Float32Array(T * D);
+    dx.set(dOut(step), (T - 1) * D);
+    return [dx];
   },
 };

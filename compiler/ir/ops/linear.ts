@@ -7,8 +7,8 @@
  * may also store the weights in another order (attribute `layout`, see WeightLayout).
  */
 import type { Attrs, ValueType } from "../graph.js";
-import type { OpDef, Tensor } from "./op.js";
-import { expectRank, f32, fail } from "./op.js";
+import type { OpDef, Tensor, VjpStep } from "./op.js";
+import { dOut, expectRank, f32, fail } from "./op.js";
 
 export type Activation = "relu";
 
@@ -60,6 +60,7 @@ export function linearOperands<T>(op: string, inputs: readonly T[], attrs: Attrs
 export const Linear: OpDef = {
   infer: (inputs, attrs, node) => inferLinear(linearOperands("Linear", inputs, attrs), node),
   run: (inputs, attrs) => runLinear(linearOperands("Linear", inputs, attrs)),
+  vjp: linearVjp,
 };
 
 /**
@@ -110,12 +111,55 @@ function runLinear({ x, w, scale, bias, residual, activation, layout }: LinearOp
   for (let t = 0; t < T; t++)
     for (let n = 0; n < N; n++) {
       let s = 0;
-      for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[at(n, k)];
+      // Rows as written are read directly: distillation runs this interpreter in its inner loop.
+      if (layout === "nk") for (let k = 0, o = n * K; k < K; k++) s += xs[t * K + k] * ws[o + k];
+      else for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[at(n, k)];
       s = s * (ss ? ss[n] : 1) + (bs ? bs[n] : 0);
       if (activation === "relu") s = Math.max(0, s);
       y[t * N + n] = s + (rs ? rs[t * N + n] : 0);
     }
   return [{ shape: [T, N], data: y }];
+}
+
+/**
+ * Linear's reverse mode, with z the pre-activation: dz = dy (· [z > 0] under ReLU, read from
+ * y − r); dx = dz·W, dW = dzᵀ·x, db = Σ_t dz, dr = dy. Weights in any layout, gradients in it too.
+ */
+function linearVjp(step: VjpStep): (Float32Array | undefined)[] {
+  const { x, w, bias, residual, activation, layout } = linearOperands("Linear", step.inputs, step.attrs);
+  const [T, K] = x.shape;
+  const N = w.shape[layout === "kn" ? 1 : 0];
+  const at = weightIndex(layout, N, K);
+  const xs = f32(x), ws = f32(w), dy = dOut(step);
+  let dz = dy;
+  if (activation === "relu") {
+    const ys = f32(step.outputs[0]), rs = residual ? f32(residual) : undefined;
+    dz = dy.map((g, i) => (ys[i] - (rs ? rs[i] : 0) > 0 ? g : 0));
+  }
+  const [wantX, wantW] = step.wants;
+  const dx = wantX ? new Float32Array(T * K) : undefined;
+  const dw = wantW ? new Float32Array(ws.length) : undefined;
+  for (let t = 0; t < T; t++)
+    for (let n = 0; n < N; n++) {
+      const g = dz[t * N + n];
+      if (g === 0) continue;
+      if (layout === "nk") {
+        const o = n * K;
+        if (dx) for (let k = 0; k < K; k++) dx[t * K + k] += g * ws[o + k];
+        if (dw) for (let k = 0; k < K; k++) dw[o + k] += g * xs[t * K + k];
+      } else {
+        if (dx) for (let k = 0; k < K; k++) dx[t * K + k] += g * ws[at(n, k)];
+        if (dw) for (let k = 0; k < K; k++) dw[at(n, k)] += g * xs[t * K + k];
+      }
+    }
+  const grads: (Float32Array | undefined)[] = [dx, dw];
+  if (bias) {
+    const db = new Float32Array(N);
+    for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) db[n] += dz[t * N + n];
+    grads.push(step.wants[2] ? db : undefined);
+  }
+  if (residual) grads.push(dy);
+  return grads;
 }
 
 /** The op that gives the mean of `rows`' output rows, as [1, N] (zeros when there are none). */

@@ -15,6 +15,27 @@ export interface OpDef {
   run(inputs: readonly Tensor[], attrs: Attrs): Tensor[];
   /** Inputs (by position) that the op updates in place: state such as the KV cache. */
   writes?: readonly number[];
+  /**
+   * Reverse mode (compiler/ir/autodiff.ts): the gradient of each input that `wants` asks for,
+   * from the forward pass's tensors and the gradient of each output. Ops without it cannot be
+   * differentiated through (the int8 family, the entangled ops, imported graphs' tensor ops).
+   */
+  vjp?(step: VjpStep): (Float32Array | undefined)[];
+}
+
+/** One node's forward tensors and its outputs' gradients (undefined where no loss reaches). */
+export interface VjpStep {
+  inputs: readonly Tensor[];
+  outputs: readonly Tensor[];
+  dOutputs: readonly (Float32Array | undefined)[];
+  attrs: Attrs;
+  /** Per input: whether its gradient is needed. */
+  wants: readonly boolean[];
+}
+
+/** The first output's gradient, or zeros where no loss reaches it. */
+export function dOut(step: VjpStep, i = 0): Float32Array {
+  return step.dOutputs[i] ?? new Float32Array(step.outputs[i].data.length);
 }
 
 export function num(attrs: Attrs, key: string): number {

@@ -4,7 +4,7 @@
  * `interleaved` = 1 rotates adjacent pairs (x[2i], x[2i+1]) as llama2.c and Meta's Llama do.
  */
 import type { OpDef } from "./op.js";
-import { expectRank, f32, fail, i32, num } from "./op.js";
+import { dOut, expectRank, f32, fail, i32, num } from "./op.js";
 
 export const RoPE: OpDef = {
   infer([x, pos, cos, sin], attrs, node) {
@@ -32,5 +32,23 @@ export const RoPE: OpDef = {
       }
     }
     return [{ shape: [T, D], data: y }];
+  },
+  /** The transposed rotation: by −angle. */
+  vjp({ inputs: [x, pos, cos, sin], attrs, ...step }) {
+    const [T, D] = x.shape;
+    const half = num(attrs, "headDim") / 2;
+    const c = f32(cos), s = f32(sin), dy = dOut({ inputs: [x, pos, cos, sin], attrs, ...step });
+    const dx = new Float32Array(T * D);
+    for (let t = 0; t < T; t++) {
+      const p = i32(pos)[0] + t;
+      for (let j = 0; j < D; j += 2) {
+        const i = (j / 2) % half;
+        const g0 = dy[t * D + j], g1 = dy[t * D + j + 1];
+        const ci = c[p * half + i], si = s[p * half + i];
+        dx[t * D + j] = g0 * ci + g1 * si;
+        dx[t * D + j + 1] = -g0 * si + g1 * ci;
+      }
+    }
+    return [dx];
   },
 };
