@@ -16,7 +16,11 @@ function check(op: string, inputs: Tensor[], attrs: Attrs, differentiable: numbe
   const clone = () => inputs.map((x) => ({ shape: x.shape, data: x.data.slice() }));
   const outputs = def.run(clone(), attrs);
   const c = outputs.map((o, i) => randomF32(o.data.length, 1000 + i));
-  const loss = (xs: Tensor[]) => def.run(xs, attrs).reduce((s, o, i) => s + o.data.reduce((a, y, j) => a + y * c[i][j], 0), 0);
+  const loss = (xs: Tensor[]) => {
+    let s = 0;
+    def.run(xs, attrs).forEach((o, i) => o.data.forEach((y, j) => (s += y * c[i][j])));
+    return s;
+  };
   const forwardInputs = clone();
   const forwardOutputs = def.run(forwardInputs, attrs);
   const grads = def.vjp!({ inputs: forwardInputs, outputs: forwardOutputs, dOutputs: c, attrs, wants: inputs.map((_, i) => differentiable.includes(i)) });
