@@ -6,7 +6,7 @@
  *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
  *     -> [measureQuality: the artifact, and with int8 the same model's f32 build beside it]
  */
-import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
@@ -14,7 +14,8 @@ import type { Manifest, TensorSpec } from "../runtime/manifest.js";
 import { loadArtifact, writeArtifact, sha256 } from "./artifact.js";
 import { checkQualityTask, measureQuality, type Quality, type QualityTask } from "./eval/quality.js";
 import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
-import { loadModel, pathExists, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
+import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
+import { checkArtifactOutput } from "./output.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
 import { fuseEpilogues } from "./passes/fuse-epilogues.js";
@@ -80,6 +81,11 @@ export interface BuildQuality extends Omit<Quality, "details"> {
   seconds: number;
 }
 
+/** The files a build reads: an output must neither be one of them nor a directory above one. */
+export function buildInputs(opts: Pick<BuildOptions, "model" | "tokenizer" | "see" | "measure">): (string | undefined)[] {
+  return [opts.model, opts.tokenizer, opts.see, opts.measure?.file];
+}
+
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (!(opts.target in TARGETS))
     throw new SeecError("usage.target", `unknown target "${opts.target}"`, { at: "--target", hint: `choose one of ${TARGET_NAMES.join(", ")}` });
@@ -91,7 +97,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   if (opts.measure && TARGETS[opts.target].entry === "wasi")
     throw new SeecError("usage.eval_target", "a wasi program runs outside seec's JavaScript runtime, which does the scoring", { at: "--target wasi", hint: "score a wasm-simd build of the same model: the same kernels" });
-  await checkOutput(opts.out);
+  await checkArtifactOutput(opts.out, buildInputs(opts));
   const seconds: Record<string, number> = {};
   const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
     opts.progress?.(name);
@@ -258,14 +264,4 @@ function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: {
 function modelInfo(graph: Graph): Manifest["model"] {
   const { family, config, bosId, eosId } = graph.model;
   return { family, config: { ...config }, bosId, eosId };
-}
-
-/** Refuses to replace anything at `out` that is not a seec artifact. */
-async function checkOutput(out: string): Promise<void> {
-  const s = await stat(out).catch(() => undefined);
-  if (!s) return;
-  const isArtifact = s.isDirectory() && (await pathExists(join(out, "manifest.json")));
-  const isEmptyDir = s.isDirectory() && (await readdir(out)).length === 0;
-  if (!isArtifact && !isEmptyDir)
-    throw new SeecError("usage.output_exists", `${out} exists and is not a seec artifact; seec will not replace it`, { at: "-o", hint: "choose another output directory" });
 }

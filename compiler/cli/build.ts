@@ -3,6 +3,7 @@ import { build, type BuildQuality } from "../build.js";
 import { formatMemoryReport } from "../../targets/wasm/budget.js";
 import { TARGET_NAMES, TARGETS, type TargetName } from "../../targets/wasm/targets.js";
 import { formatQuality, readQualityTask, type QualityFlags } from "../eval/quality.js";
+import { checkArtifactOutput } from "../output.js";
 import { formatBytes } from "../units.js";
 import { byteSize, integer, modelOptions, printJson, progress } from "./options.js";
 
@@ -48,6 +49,8 @@ export function buildCommand(): Command {
     .option("--limit <n>", "with --stsb or --nll: only the first n pairs or paragraphs", integer(1))
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
+      // Where the artifact goes is checked before anything is read or built.
+      await checkArtifactOutput(flags.out, [model, flags.tokenizer, flags.see, flags.stsb, flags.nll]);
       // Read before building: a missing or malformed file fails now, not after the build.
       const measure = await readQualityTask(flags);
       const result = await build({

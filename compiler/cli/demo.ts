@@ -1,4 +1,3 @@
-import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
@@ -11,6 +10,7 @@ import { factorize } from "../see/factorize.js";
 import { writeSee } from "../see/format.js";
 import { integer, similarityTable } from "./options.js";
 import { formatBytes } from "../units.js";
+import { checkArtifactOutput, checkDirectoryOutput, checkFileOutput, writeFileAtomic } from "../output.js";
 
 const SENTENCES = [
   "A man is playing the cello.",
@@ -37,6 +37,10 @@ export function demoCommand(): Command {
       const say = (s: string) => process.stderr.write(`seec: ${s}\n`);
       const dense = join(flags.out, "use-lite"), compressed = join(flags.out, `use-lite-see${flags.ratio}`);
       const see = join(flags.out, `use-lite-see${flags.ratio}.see`);
+      // The demo writes only these three entries inside -o; each is checked before any work.
+      await checkDirectoryOutput(flags.out, [modelJson], "any");
+      for (const dir of [dense, compressed]) await checkArtifactOutput(dir, [modelJson]);
+      await checkFileOutput(see, [modelJson]);
 
       say(`building the Universal Sentence Encoder Lite -> ${dense}`);
       const a = await build({ model: modelJson, target: "wasm-simd", out: dense, command: "seec demo" });
@@ -45,8 +49,7 @@ export function demoCommand(): Command {
         method: "see", ratio: flags.ratio, seed: 0, segmentation: "lexicon", epochs: flags.epochs,
         onEpoch: process.stderr.isTTY ? (e, n) => process.stderr.write(`\rseec: epoch ${e + 1}/${n}${e + 1 === n ? "\n" : ""}`) : undefined,
       });
-      await mkdir(flags.out, { recursive: true });
-      await writeFile(see, writeSee(factors));
+      await writeFileAtomic(see, writeSee(factors));
       say(`building with the factors -> ${compressed}`);
       const b = await build({ model: modelJson, target: "wasm-simd", out: compressed, see, command: "seec demo" });
 

@@ -1,12 +1,11 @@
 import { Command } from "commander";
-import { rename, rm, writeFile } from "node:fs/promises";
-import { SeecError } from "../../runtime/errors.js";
 import { exportOnnx } from "../../targets/onnx/export.js";
 import { loadModel, readInput } from "../frontends/load.js";
 import { applySee } from "../passes/see.js";
 import { readSee } from "../see/format.js";
 import { SEEC_VERSION } from "../version.js";
 import { formatBytes } from "../units.js";
+import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { modelOptions, printJson } from "./options.js";
 
 interface ExportFlags {
@@ -31,18 +30,12 @@ export function exportOnnxCommand(): Command {
     .option("-o, --out <file>", "the ONNX file to write", "model.onnx")
     .option("--json", "print what was written as JSON")
     .action(async (model: string, flags: ExportFlags) => {
+      await checkFileOutput(flags.out, [model, flags.tokenizer, flags.see]);
       const loaded = await loadModel({ model, tokenizer: flags.tokenizer, maxChunk: flags.maxChunk, context: flags.context, shapes: flags.shape });
       const graph = flags.see ? applySee(loaded.graph, readSee(await readInput(flags.see, "SEE factors"), flags.see), "materialize", flags.see) : loaded.graph;
       const bytes = exportOnnx(graph, SEEC_VERSION);
       // Written beside the target and renamed into place: never a half-written model.onnx.
-      const tmp = `${flags.out}.partial`;
-      try {
-        await writeFile(tmp, bytes);
-        await rename(tmp, flags.out);
-      } catch (e) {
-        await rm(tmp, { force: true });
-        throw new SeecError("io.write", `cannot write ${flags.out}: ${(e as Error).message}`, { file: flags.out });
-      }
+      await writeFileAtomic(flags.out, bytes);
       if (flags.json) printJson({ out: flags.out, bytes: bytes.byteLength, inputs: graph.inputs, outputs: graph.outputs });
       else process.stdout.write(`wrote ${flags.out} (${formatBytes(bytes.byteLength)}): ${graph.name} as ONNX opset 17\n`);
     });

@@ -1,10 +1,10 @@
-import { rename, writeFile } from "node:fs/promises";
 import { Command, Option } from "commander";
 import { SeecError } from "../../runtime/errors.js";
 import { loadModel } from "../frontends/load.js";
 import { METHODS, type Method } from "../see/decompose.js";
 import { factorize, type FactorizeReport } from "../see/factorize.js";
 import { writeSee } from "../see/format.js";
+import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { integer, modelOptions, printJson, real } from "./options.js";
 import { formatBytes } from "../units.js";
 
@@ -47,8 +47,9 @@ export function factorizeCommand(): Command {
     .option("-o, --out <file>", "write the factors here (.see)")
     .option("--json", "print the report (and explanations) as JSON")
     .action(async (modelPath: string, flags: FactorizeFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
+      if (!flags.explain && flags.out === undefined) throw new SeecError("usage.out", "say where to write the factors", { at: "-o", hint: "add -o factors.see (or --explain to only look)" });
+      if (!flags.explain) await checkFileOutput(flags.out!, [modelPath, flags.tokenizer, flags.sememes, flags.frequencies]);
       const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape });
-      if (!flags.explain && !flags.out) throw new SeecError("usage.out", "say where to write the factors", { at: "-o", hint: "add -o factors.see (or --explain to only look)" });
       const tty = process.stderr.isTTY && !flags.json;
       const { factors, decomposition, report } = await factorize(model, {
         ...flags,
@@ -65,9 +66,8 @@ export function factorizeCommand(): Command {
         for (const k of found) process.stdout.write(`${JSON.stringify(k.piece)}\n  morphemes: ${k.morphemes.join(" | ")}\n  sememes:   ${k.sememes.join(", ") || "(none: this method uses none)"}\n`);
         return;
       }
-      const tmp = `${flags.out}.tmp-${process.pid}`;
-      await writeFile(tmp, writeSee(factors));
-      await rename(tmp, flags.out!);
+      // Written beside the target and renamed into place: never a half-written .see.
+      await writeFileAtomic(flags.out!, writeSee(factors));
       if (flags.json) printJson(report);
       else process.stdout.write(formatReport(report, flags.out!));
     });

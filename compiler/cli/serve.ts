@@ -7,11 +7,12 @@ export function serveCommand(): Command {
   return new Command("serve")
     .summary("serve an artifact directory over HTTP (for demo.html)")
     .description("Serve a directory on loopback with the right content types (application/wasm for streaming compilation).\n\nExample:\n  seec build model.json --demo -o out/use && seec serve out/use")
-    .argument("<dir>", "the directory to serve")
+    .argument("<dir>", "the directory to serve (nothing outside it, symbolic links included, is served)")
     .option("--port <n>", "port (0 picks a free one)", integer(0, 65535), 8080)
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .action(async (dir: string, flags: { port: number; host: string }) => {
       const server = await serveDirectory(dir, flags.port, flags.host).catch((e: Error) => {
+        if (e instanceof SeecError) throw e;
         throw new SeecError("io.listen", `cannot listen on ${flags.host}:${flags.port}: ${e.message}`, { at: "--port" });
       });
       const address = server.address();

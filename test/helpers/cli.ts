@@ -11,8 +11,13 @@ export interface CliResult {
 }
 
 export function seec(...args: string[]): Promise<CliResult> {
+  return seecIn(undefined, ...args);
+}
+
+/** seec run from the directory `cwd` (the test's own process stays where it is). */
+export function seecIn(cwd: string | undefined, ...args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd });
     let stdout = "", stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
