@@ -4,6 +4,7 @@ import { SeecError, ERROR_CLASSES } from "../../runtime/errors.js";
 import { SEEC_VERSION } from "../version.js";
 import { buildCommand } from "./build.js";
 import { demoCommand } from "./demo.js";
+import { distillCommand } from "./distill.js";
 import { firmwareCommand } from "./firmware.js";
 import { evalCommand } from "./eval.js";
 import { exportOnnxCommand } from "./export-onnx.js";
@@ -20,7 +21,7 @@ const program = new Command("seec")
   .configureHelp({ helpWidth: 100 })
   .exitOverride();
 
-program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(evalCommand()).addCommand(serveCommand()).addCommand(demoCommand()).addCommand(firmwareCommand()).addCommand(exportOnnxCommand());
+program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(distillCommand()).addCommand(evalCommand()).addCommand(serveCommand()).addCommand(demoCommand()).addCommand(firmwareCommand()).addCommand(exportOnnxCommand());
 for (const cmd of program.commands) cmd.exitOverride().configureHelp({ helpWidth: 100 });
 
 try {

