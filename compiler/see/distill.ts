@@ -236,29 +236,39 @@ class DecoderTask implements Task {
     const feeds = { tokens, pos: Int32Array.of(0) };
     const teacher = this.teacher.get(tokens, feeds), sTape = forward(this.student, feeds);
     const tLogits = teacher.get(this.output)!, sLogits = sTape.env.get(this.output)!.data as Float32Array;
-    const T = tokens.length, V = tLogits.length / T;
-    const { kl, ce, hidden } = this.opts.loss, tau = this.opts.temperature;
-    const dLogits = new Float32Array(sLogits.length);
-    let loss = 0;
-    const pt = new Float64Array(V), ps = new Float64Array(V);
-    for (let t = 0; t < T - 1; t++) {
-      const o = t * V;
-      softmax(tLogits, o, V, tau, pt);
-      softmax(sLogits, o, V, tau, ps);
-      let klT = 0;
-      for (let v = 0; v < V; v++) if (pt[v] > 0) klT += pt[v] * (Math.log(pt[v]) - Math.log(Math.max(ps[v], 1e-300)));
-      const p1 = tau === 1 ? ps : softmax(sLogits, o, V, 1, new Float64Array(V));
-      const next = tokens[t + 1];
-      const ceT = -Math.log(Math.max(p1[next], 1e-300));
-      loss += (kl * tau * tau * klT + ce * ceT) / (T - 1);
-      const w = scale / (T - 1);
-      for (let v = 0; v < V; v++) dLogits[o + v] = w * (kl * tau * (ps[v] - pt[v]) + ce * (p1[v] - (v === next ? 1 : 0)));
-    }
+    const { loss: outLoss, dLogits } = nextTokenLoss(sLogits, tLogits, tokens, this.opts.loss, this.opts.temperature, scale);
+    let loss = outLoss;
+    const { hidden } = this.opts.loss;
     const seeds: Record<string, Float32Array> = { [this.output]: dLogits };
     if (hidden > 0) loss += hiddenLoss(this.hidden, teacher, sTape.env, hidden, scale, seeds);
     if (!train) return { loss };
     return { loss, dTable: backward(sTape, seeds, [this.embedding]).get(this.embedding)! };
   }
+}
+
+/**
+ * A decoder's loss over one sequence, mean over its positions but the last: kl · τ² · KL(teacher ‖
+ * student) at temperature τ + ce · cross-entropy of the next token; and its gradient with respect
+ * to the student's logits [T, V], times `scale`.
+ */
+export function nextTokenLoss(student: Float32Array, teacher: Float32Array, tokens: Int32Array, w: Pick<LossWeights, "kl" | "ce">, tau: number, scale = 1): { loss: number; dLogits: Float32Array } {
+  const T = tokens.length, V = teacher.length / T;
+  const dLogits = new Float32Array(student.length);
+  const pt = new Float64Array(V), ps = new Float64Array(V), p1 = tau === 1 ? ps : new Float64Array(V);
+  let loss = 0;
+  for (let t = 0; t < T - 1; t++) {
+    const o = t * V;
+    softmax(teacher, o, V, tau, pt);
+    softmax(student, o, V, tau, ps);
+    if (tau !== 1) softmax(student, o, V, 1, p1);
+    let kl = 0;
+    for (let v = 0; v < V; v++) if (pt[v] > 0) kl += pt[v] * (Math.log(pt[v]) - Math.log(Math.max(ps[v], 1e-300)));
+    const next = tokens[t + 1];
+    loss += (w.kl * tau * tau * kl - w.ce * Math.log(Math.max(p1[next], 1e-300))) / (T - 1);
+    const k = scale / (T - 1);
+    for (let v = 0; v < V; v++) dLogits[o + v] = k * (w.kl * tau * (ps[v] - pt[v]) + w.ce * (p1[v] - (v === next ? 1 : 0)));
+  }
+  return { loss, dLogits };
 }
 
 /**
