@@ -8,6 +8,7 @@ import { DEFAULT_DISTILL, DEFAULT_LOSS, distill, type DistillProgress, type Dist
 import { parameterCount, shippedBytes } from "../see/factors.js";
 import { readSee, writeSee } from "../see/format.js";
 import { formatBytes } from "../units.js";
+import { wasmMatmuls } from "../../targets/wasm/train-kernels.js";
 import { integer, modelOptions, printJson, real } from "./options.js";
 
 interface DistillFlags {
@@ -83,7 +84,8 @@ export function distillCommand(): Command {
         throw new SeecError("usage.sequence", `${flags.sequence} tokens per sequence do not fit ${model.graph.name}'s context of ${context}`, { at: "--sequence" });
       const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
       const texts = flags.data ? textsOf(new TextDecoder().decode(await readInput(flags.data, "training text")), flags.data) : undefined;
-      const tty = process.stderr.isTTY && !flags.json;
+      // A bar on a terminal; a line per held-out score in a log; nothing with --json.
+      const onProgress = flags.json ? undefined : process.stderr.isTTY ? (p: DistillProgress) => process.stderr.write(progressLine(p)) : (p: DistillProgress) => p.heldOut !== undefined && process.stderr.write(`seec: step ${p.step}/${p.steps} loss ${p.loss?.toFixed(4)} held-out ${p.heldOut.toFixed(4)} ${Math.round(p.tokensPerSecond ?? 0)} tokens/s\n`);
       const report = distill(model, factors, {
         steps: flags.steps,
         learningRate: flags.lr,
@@ -97,7 +99,8 @@ export function distillCommand(): Command {
         loss: { kl: flags.kl, ce: flags.ce, hidden: flags.hidden, cosine: flags.cosine, mse: flags.mse, similarity: flags.similarity },
         heldOut: flags.heldOut,
         evalEvery: flags.evalEvery,
-        onProgress: tty ? (p) => process.stderr.write(progressLine(p)) : undefined,
+        onProgress,
+        kernels: await wasmMatmuls(),
       });
       await writeFileAtomic(out, writeSee(factors));
       const dense = factors.spec.vocab * factors.spec.dim;

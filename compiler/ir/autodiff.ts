@@ -9,11 +9,11 @@
 import { SeecError } from "../../runtime/errors.js";
 import { bindShape, type Graph, type TensorData } from "./graph.js";
 import { Interpreter } from "./interpreter.js";
-import { opDef, type Tensor } from "./ops/index.js";
+import type { Tensor } from "./ops/index.js";
 
 /** One forward pass with every tensor kept, ready to run backwards. */
 export interface Tape {
-  graph: Graph;
+  interpreter: Interpreter;
   env: Map<string, Tensor>;
 }
 
@@ -21,7 +21,7 @@ export interface Tape {
 export function forward(interpreter: Interpreter, feeds: Readonly<Record<string, TensorData>>): Tape {
   const env = new Map<string, Tensor>();
   interpreter.run(feeds, env);
-  return { graph: interpreter.graph, env };
+  return { interpreter, env };
 }
 
 /** The tensors whose gradient reaches one of `wrt`: wrt itself and what is computed from it. */
@@ -37,7 +37,8 @@ export function dependents(graph: Graph, wrt: Iterable<string>): Set<string> {
  * seeds do not reach gets zeros.
  */
 export function backward(tape: Tape, seeds: Readonly<Record<string, Float32Array>>, wrt: readonly string[]): Map<string, Float32Array> {
-  const { graph, env } = tape;
+  const { interpreter, env } = tape;
+  const graph = interpreter.graph;
   const live = dependents(graph, wrt);
   const grads = new Map<string, Float32Array>();
   const add = (name: string, g: Float32Array) => {
@@ -54,7 +55,7 @@ export function backward(tape: Tape, seeds: Readonly<Record<string, Float32Array
     if (dOutputs.every((g) => g === undefined)) continue;
     const wants = node.inputs.map((i) => live.has(i) && env.get(i)?.data instanceof Float32Array);
     if (!wants.some(Boolean)) continue;
-    const def = opDef(node.op);
+    const def = interpreter.op(node.op);
     if (!def.vjp)
       throw new SeecError("unsupported.gradient", `${node.op} has no gradient rule, and node ${node.name} lies between the loss and what trains`, {
         at: `node ${node.name}`,

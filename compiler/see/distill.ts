@@ -18,8 +18,10 @@ import { createTokenizer, plainIds, type Tokenizer } from "../../runtime/tokeniz
 import { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
 import type { LoadedModel } from "../frontends/load.js";
 import { backward, forward } from "../ir/autodiff.js";
-import type { Graph, Node } from "../ir/graph.js";
+import type { Attrs, Graph, Node } from "../ir/graph.js";
 import { Interpreter } from "../ir/interpreter.js";
+import type { OpDef, Tensor } from "../ir/ops/index.js";
+import { Linear, linearOperands } from "../ir/ops/linear.js";
 import { rng, shuffle } from "../random.js";
 import { Adam } from "./adam.js";
 import { RowBackprop, zeroGradients } from "./backprop.js";
@@ -65,6 +67,16 @@ export interface DistillOptions {
   /** Score the held-out data every this many steps (and at the end). */
   evalEvery: number;
   onProgress?: (p: DistillProgress) => void;
+  /** Faster matmuls for Linear (the wasm SIMD kernels); the interpreter's own where absent. */
+  kernels?: MatmulKernels;
+}
+
+/** Linear's two matmuls, as a backend provides them (targets/wasm/train-kernels.ts). */
+export interface MatmulKernels {
+  /** y = x·wᵀ (+ b) for x [T, K] and w [N, K]. */
+  forward(x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, K: number, N: number): Float32Array;
+  /** dx = dy·w for dy [T, N] and w [N, K]. */
+  inputGradient(dy: Float32Array, w: Float32Array, T: number, N: number, K: number): Float32Array;
 }
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, "seed"> = {
@@ -212,8 +224,8 @@ class DecoderTask implements Task {
   constructor(teacherGraph: Graph, studentGraph: Graph, private readonly embedding: string, private readonly opts: DistillOptions) {
     this.output = teacherGraph.outputs[0];
     this.hidden = opts.loss.hidden > 0 ? hiddenStates(teacherGraph) : [];
-    this.teacher = new TeacherCache(teacherGraph, [this.output, ...this.hidden]);
-    this.student = new Interpreter(studentGraph);
+    this.teacher = new TeacherCache(new Interpreter(teacherGraph, fastOps(opts.kernels)), [this.output, ...this.hidden]);
+    this.student = new Interpreter(studentGraph, fastOps(opts.kernels));
     this.dim = teacherGraph.values.get(embedding)!.shape[1] as number;
   }
 
@@ -288,8 +300,8 @@ class EncoderTask implements Task {
     this.output = teacherGraph.outputs[0];
     this.gather = teacherGraph.nodes.find((n) => n.op === "Gather" && n.inputs[0] === embedding)!;
     this.hidden = opts.loss.hidden > 0 ? hiddenStates(teacherGraph) : [];
-    this.teacher = new TeacherCache(teacherGraph, [this.output, ...this.hidden]);
-    this.student = new Interpreter(studentGraph);
+    this.teacher = new TeacherCache(new Interpreter(teacherGraph, fastOps(opts.kernels)), [this.output, ...this.hidden]);
+    this.student = new Interpreter(studentGraph, fastOps(opts.kernels));
   }
 
   loss(batch: Example[]): number {
@@ -346,12 +358,12 @@ class EncoderTask implements Task {
 
 /** The teacher's tensors that the losses read, computed once per example: the teacher never changes. */
 class TeacherCache {
-  private readonly interpreter: Interpreter;
   private readonly kept = new Map<Example, Map<string, Float32Array>>();
 
-  constructor(graph: Graph, private readonly names: string[]) {
-    this.interpreter = new Interpreter(graph);
-  }
+  constructor(
+    private readonly interpreter: Interpreter,
+    private readonly names: string[],
+  ) {}
 
   get(example: Example, feeds: Record<string, Int32Array>): Map<string, Float32Array> {
     let got = this.kept.get(example);
@@ -392,7 +404,7 @@ function trainingData(teacher: Graph, tok: Tokenizer, opts: DistillOptions, rand
 
 /** Text the teacher writes itself: sequences from BOS, sampled at temperature 1 (seeded). */
 function sampleTeacher(graph: Graph, opts: DistillOptions, random: () => number): Example[] {
-  const run = new Interpreter(graph);
+  const run = new Interpreter(graph, fastOps(opts.kernels));
   const bos = graph.model.bosId ?? 1, output = graph.outputs[0];
   const out: Example[] = [];
   const p = new Float64Array(0);
@@ -412,6 +424,42 @@ function sampleTeacher(graph: Graph, opts: DistillOptions, random: () => number)
     opts.onProgress?.({ phase: "data", step: s + 1, steps: opts.samples });
   }
   return out;
+}
+
+/**
+ * Linear on the given kernels where it is a plain matmul with weights as written (what the
+ * frontends emit); anything else, and the weight gradient, as the registry defines it.
+ */
+function fastOps(kernels: MatmulKernels | undefined): Partial<Record<string, OpDef>> {
+  if (!kernels) return {};
+  const plain = (inputs: readonly Tensor[], attrs: Attrs) => {
+    const o = linearOperands("Linear", inputs, attrs);
+    return o.layout === "nk" && !o.activation && !o.residual && o.w.data instanceof Float32Array ? o : undefined;
+  };
+  return {
+    Linear: {
+      ...Linear,
+      run(inputs, attrs) {
+        const o = plain(inputs, attrs);
+        if (!o) return Linear.run(inputs, attrs);
+        const [T, K] = o.x.shape, N = o.w.shape[0];
+        return [{ shape: [T, N], data: kernels.forward(o.x.data as Float32Array, o.w.data as Float32Array, o.bias?.data as Float32Array | undefined, T, K, N) }];
+      },
+      vjp(step) {
+        const o = plain(step.inputs, step.attrs);
+        if (!o || step.wants[1]) return Linear.vjp!(step);
+        const [T, K] = o.x.shape, N = o.w.shape[0];
+        const dy = step.dOutputs[0] ?? new Float32Array(T * N);
+        const grads: (Float32Array | undefined)[] = [step.wants[0] ? kernels.inputGradient(dy, o.w.data as Float32Array, T, N, K) : undefined, undefined];
+        if (o.bias) {
+          const db = step.wants[2] ? new Float32Array(N) : undefined;
+          if (db) for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) db[n] += dy[t * N + n];
+          grads.push(db);
+        }
+        return grads;
+      },
+    },
+  };
 }
 
 /** The decoder graph with every position's logits (llama2.c's graph keeps only the last row's). */

@@ -1,0 +1,97 @@
+/**
+ * Linear's two matmuls on the SIMD kernels, for training on the interpreter (seec distill): the
+ * forward pass is kernels/linear.ts over the weights as written ([N, K]), and the input gradient
+ * dx = dy·W is kernels/linear-kn.ts reading the same bytes as a transposed [K', N'] weight
+ * (K' = N, N' = K): the matmul with the other weight layout, no copy. Weights are copied into the
+ * module's memory the first time they are used (they do not change while the embedding trains);
+ * activations go in and out each call, above them.
+ */
+import { SeecError } from "../../runtime/errors.js";
+import { compileWasm } from "./compile.js";
+import { PAGE_BYTES, RESERVED_BYTES } from "./layout.js";
+
+const PROGRAM = `import { linear } from "./kernels/linear";
+import { linearKN } from "./kernels/linear-kn";
+
+/** y = x·wᵀ + b: x [T, K], w [N, K], b [N] or 0. */
+export function forward(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32): void {
+  linear(x, w, b, y, T, K, N);
+}
+
+/** dx = dy·w: dy [T, N], w [N, K]. */
+export function inputGradient(dy: usize, w: usize, dx: usize, T: i32, N: i32, K: i32): void {
+  linearKN(dy, w, 0, dx, T, N, K);
+}
+`;
+
+export interface MatmulKernels {
+  /** y = x·wᵀ (+ b) for x [T, K] and w [N, K]. */
+  forward(x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, K: number, N: number): Float32Array;
+  /** dx = dy·w for dy [T, N] and w [N, K]. */
+  inputGradient(dy: Float32Array, w: Float32Array, T: number, N: number, K: number): Float32Array;
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  forward(x: number, w: number, b: number, y: number, T: number, K: number, N: number): void;
+  inputGradient(dy: number, w: number, dx: number, T: number, N: number, K: number): void;
+}
+
+/** Compiles the kernels (about a second) and returns them over a memory that grows as weights arrive. */
+export async function wasmMatmuls(): Promise<MatmulKernels> {
+  const bytes = await compileWasm({ program: PROGRAM, flavour: "wasm-simd", pages: 1, exports: ["forward", "inputGradient"], staticData: { from: 0, to: RESERVED_BYTES } });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+    env: {
+      abort: () => {
+        throw new SeecError("internal.kernel", "the training kernels trapped");
+      },
+    },
+  });
+  const wasm = instance.exports as unknown as Exports;
+  const placed = new WeakMap<Float32Array, number>();
+  let weightsEnd = RESERVED_BYTES;
+  const reserve = (end: number) => {
+    const have = wasm.memory.buffer.byteLength;
+    if (end > have) wasm.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
+  };
+  const align = (n: number) => Math.ceil(n / 16) * 16;
+  /** The weight's address, copying it in on first use. */
+  const weight = (w: Float32Array): number => {
+    let at = placed.get(w);
+    if (at === undefined) {
+      at = weightsEnd;
+      weightsEnd = align(at + w.byteLength);
+      reserve(weightsEnd);
+      new Float32Array(wasm.memory.buffer, at, w.length).set(w);
+      placed.set(w, at);
+    }
+    return at;
+  };
+  /** Activations for one call, above the weights: inputs copied in, the output's address. */
+  const call = (inputs: Float32Array[], outLength: number): { at: number[]; out: number } => {
+    const at: number[] = [];
+    let end = weightsEnd;
+    for (const x of inputs) {
+      at.push(end);
+      end = align(end + x.byteLength);
+    }
+    reserve(end + outLength * 4);
+    inputs.forEach((x, i) => new Float32Array(wasm.memory.buffer, at[i], x.length).set(x));
+    return { at, out: end };
+  };
+  const read = (at: number, length: number) => new Float32Array(wasm.memory.buffer, at, length).slice();
+  return {
+    forward(x, w, b, T, K, N) {
+      const wAt = weight(w), bAt = b ? weight(b) : 0;
+      const { at, out } = call([x], T * N);
+      wasm.forward(at[0], wAt, bAt, out, T, K, N);
+      return read(out, T * N);
+    },
+    inputGradient(dy, w, T, N, K) {
+      const wAt = weight(w);
+      const { at, out } = call([dy], T * K);
+      wasm.inputGradient(at[0], wAt, out, T, N, K);
+      return read(out, T * K);
+    },
+  };
+}
