@@ -1,6 +1,5 @@
 /** `seec distill`: SEE stage 2, the factors trained through the network with the original model as teacher. */
 import { Command } from "commander";
-import { SeecError } from "../../runtime/errors.js";
 import { loadModel, readInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { textsOf } from "../see/corpus.js";
@@ -79,9 +78,6 @@ export function distillCommand(): Command {
     .action(async (modelPath: string, flags: DistillFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
       const out = await checkFileOutput(flags.out, [modelPath, flags.tokenizer, flags.see, flags.data]);
       const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape, context: flags.context, maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence) });
-      const context = model.graph.model.config.contextLength;
-      if (model.graph.model.family === "decoder" && context !== undefined && flags.sequence > context)
-        throw new SeecError("usage.sequence", `${flags.sequence} tokens per sequence do not fit ${model.graph.name}'s context of ${context}`, { at: "--sequence" });
       const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
       const texts = flags.data ? textsOf(new TextDecoder().decode(await readInput(flags.data, "training text")), flags.data) : undefined;
       // A bar on a terminal; a line per held-out score in a log; nothing with --json.

@@ -29,7 +29,7 @@ export function wordnetSentences(): string[] {
       const bar = line.indexOf(" | ");
       if (bar < 0) continue;
       for (const part of line.slice(bar + 3).split(";")) {
-        const s = part.trim().replace(/^"|"$/g, "").replace(/^"|"$/g, "").trim();
+        const s = part.trim().replace(/^"|"$/g, "").trim();
         if (s.split(" ").length >= 3) out.push(s);
       }
     }

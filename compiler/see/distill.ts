@@ -71,7 +71,7 @@ export interface DistillOptions {
   kernels?: MatmulKernels;
 }
 
-/** Linear's two matmuls, as a backend provides them (targets/wasm/train-kernels.ts). */
+/** Linear's two matmuls, as a backend provides them (targets/wasm/train-kernels.ts implements it). */
 export interface MatmulKernels {
   /** y = x·wᵀ (+ b) for x [T, K] and w [N, K]. */
   forward(x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, K: number, N: number): Float32Array;
@@ -122,6 +122,9 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
   const family = model.graph.model.family;
   if (family !== "decoder" && family !== "encoder")
     throw new SeecError("unsupported.distill", `${model.graph.name} is an imported graph; distillation needs a decoder or an encoder (llama2.c, TF.js)`, { file: model.graph.name });
+  const context = model.graph.model.config.contextLength;
+  if (family === "decoder" && context !== undefined && opts.sequence > context)
+    throw new SeecError("usage.sequence", `${opts.sequence} tokens per sequence do not fit ${model.graph.name}'s context of ${context}`, { at: "--sequence" });
   const emb = findEmbedding(model.graph);
   if (f.spec.replaces !== emb.name || f.spec.vocab !== emb.vocab || f.spec.dim !== emb.dim)
     throw new SeecError("mismatch.see", `the factors are for ${f.spec.replaces} [${f.spec.vocab}, ${f.spec.dim}]; ${model.graph.name}'s embedding is ${emb.name} [${emb.vocab}, ${emb.dim}]`, { at: "--see" });
@@ -149,10 +152,10 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
     for (const t of ids) table.set(embeddingRow(f, t), t * emb.dim);
   };
   const score = (set: Example[]) => {
+    refresh(set);
     let sum = 0;
     for (let i = 0; i < set.length; i += opts.batch) {
       const batch = set.slice(i, i + opts.batch);
-      refresh(batch);
       sum += task.loss(batch) * batch.length;
     }
     return sum / set.length;
@@ -225,7 +228,7 @@ class DecoderTask implements Task {
     this.output = teacherGraph.outputs[0];
     this.hidden = opts.loss.hidden > 0 ? hiddenStates(teacherGraph) : [];
     this.teacher = new TeacherCache(new Interpreter(teacherGraph, fastOps(opts.kernels)), [this.output, ...this.hidden]);
-    this.student = new Interpreter(studentGraph, fastOps(opts.kernels));
+    this.student = new Interpreter(studentGraph, fastOps(opts.kernels, studentGraph.values.get(embedding)!.data as Float32Array));
     this.dim = teacherGraph.values.get(embedding)!.shape[1] as number;
   }
 
@@ -296,12 +299,15 @@ class EncoderTask implements Task {
   private readonly hidden: string[];
 
   constructor(teacherGraph: Graph, studentGraph: Graph, embedding: string, private readonly opts: DistillOptions) {
+    // A batch's forward passes all run before its backward ones: only sound without state (a KV cache).
+    if ([...teacherGraph.values.values()].some((v) => v.kind === "state"))
+      throw new SeecError("unsupported.distill", `${teacherGraph.name} keeps state between calls; an encoder is distilled one call per sentence`);
     this.input = teacherGraph.inputs[0];
     this.output = teacherGraph.outputs[0];
     this.gather = teacherGraph.nodes.find((n) => n.op === "Gather" && n.inputs[0] === embedding)!;
     this.hidden = opts.loss.hidden > 0 ? hiddenStates(teacherGraph) : [];
     this.teacher = new TeacherCache(new Interpreter(teacherGraph, fastOps(opts.kernels)), [this.output, ...this.hidden]);
-    this.student = new Interpreter(studentGraph, fastOps(opts.kernels));
+    this.student = new Interpreter(studentGraph, fastOps(opts.kernels, studentGraph.values.get(embedding)!.data as Float32Array));
   }
 
   loss(batch: Example[]): number {
@@ -407,12 +413,13 @@ function sampleTeacher(graph: Graph, opts: DistillOptions, random: () => number)
   const run = new Interpreter(graph, fastOps(opts.kernels));
   const bos = graph.model.bosId ?? 1, output = graph.outputs[0];
   const out: Example[] = [];
-  const p = new Float64Array(0);
+  let p = new Float64Array(0);
   for (let s = 0; s < opts.samples; s++) {
     const seq = [bos];
     while (seq.length < opts.sequence) {
       const logits = run.run({ tokens: Int32Array.of(seq[seq.length - 1]), pos: Int32Array.of(seq.length - 1) })[output].data as Float32Array;
-      const probs = softmax(logits, 0, logits.length, 1, p.length === logits.length ? p : new Float64Array(logits.length));
+      if (p.length !== logits.length) p = new Float64Array(logits.length);
+      const probs = softmax(logits, 0, logits.length, 1, p);
       let u = random(), next = probs.length - 1;
       for (let v = 0; v < probs.length; v++) if ((u -= probs[v]) <= 0) {
         next = v;
@@ -430,11 +437,13 @@ function sampleTeacher(graph: Graph, opts: DistillOptions, random: () => number)
  * Linear on the given kernels where it is a plain matmul with weights as written (what the
  * frontends emit); anything else, and the weight gradient, as the registry defines it.
  */
-function fastOps(kernels: MatmulKernels | undefined): Partial<Record<string, OpDef>> {
+function fastOps(kernels: MatmulKernels | undefined, trained?: Float32Array): Partial<Record<string, OpDef>> {
   if (!kernels) return {};
+  // The kernels keep a copy of each weight: one that training rewrites (a tied head reading the
+  // embedding table) stays on the interpreter.
   const plain = (inputs: readonly Tensor[], attrs: Attrs) => {
     const o = linearOperands("Linear", inputs, attrs);
-    return o.layout === "nk" && !o.activation && !o.residual && o.w.data instanceof Float32Array ? o : undefined;
+    return o.layout === "nk" && !o.activation && !o.residual && o.w.data instanceof Float32Array && o.w.data !== trained ? o : undefined;
   };
   return {
     Linear: {
@@ -470,7 +479,8 @@ export function allPositions(graph: Graph): Graph {
     rename.set(n.outputs[0], n.inputs[0]);
     return false;
   });
-  return { ...graph, nodes: nodes.map((n) => ({ ...n, inputs: n.inputs.map((i) => rename.get(i) ?? i) })) };
+  const renamed = (i: string) => rename.get(i) ?? i;
+  return { ...graph, nodes: nodes.map((n) => ({ ...n, inputs: n.inputs.map(renamed) })), outputs: graph.outputs.map(renamed) };
 }
 
 /** The graph reading its embedding from `table` instead (other tensors shared). */

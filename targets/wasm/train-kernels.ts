@@ -7,6 +7,7 @@
  * activations go in and out each call, above them.
  */
 import { SeecError } from "../../runtime/errors.js";
+import type { MatmulKernels } from "../../compiler/see/distill.js";
 import { compileWasm } from "./compile.js";
 import { PAGE_BYTES, RESERVED_BYTES } from "./layout.js";
 
@@ -24,20 +25,16 @@ export function inputGradient(dy: usize, w: usize, dx: usize, T: i32, N: i32, K:
 }
 `;
 
-export interface MatmulKernels {
-  /** y = x·wᵀ (+ b) for x [T, K] and w [N, K]. */
-  forward(x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, K: number, N: number): Float32Array;
-  /** dx = dy·w for dy [T, N] and w [N, K]. */
-  inputGradient(dy: Float32Array, w: Float32Array, T: number, N: number, K: number): Float32Array;
-}
-
 interface Exports {
   memory: WebAssembly.Memory;
   forward(x: number, w: number, b: number, y: number, T: number, K: number, N: number): void;
   inputGradient(dy: number, w: number, dx: number, T: number, N: number, K: number): void;
 }
 
-/** Compiles the kernels (about a second) and returns them over a memory that grows as weights arrive. */
+/**
+ * Compiles the kernels (about a second) and returns them over a memory that grows as weights
+ * arrive. A weight is copied in once, on its first use: give them only weights that do not change.
+ */
 export async function wasmMatmuls(): Promise<MatmulKernels> {
   const bytes = await compileWasm({ program: PROGRAM, flavour: "wasm-simd", pages: 1, exports: ["forward", "inputGradient"], staticData: { from: 0, to: RESERVED_BYTES } });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
@@ -52,7 +49,12 @@ export async function wasmMatmuls(): Promise<MatmulKernels> {
   let weightsEnd = RESERVED_BYTES;
   const reserve = (end: number) => {
     const have = wasm.memory.buffer.byteLength;
-    if (end > have) wasm.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
+    if (end <= have) return;
+    try {
+      wasm.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
+    } catch {
+      throw new SeecError("budget.memory", `the training kernels need ${end} bytes of wasm memory, more than the engine gives (wasm32: at most 4 GiB)`);
+    }
   };
   const align = (n: number) => Math.ceil(n / 16) * 16;
   /** The weight's address, copying it in on first use. */

@@ -34,10 +34,11 @@ export const RoPE: OpDef = {
     return [{ shape: [T, D], data: y }];
   },
   /** The transposed rotation: by −angle. */
-  vjp({ inputs: [x, pos, cos, sin], attrs, ...step }) {
+  vjp(step) {
+    const [x, pos, cos, sin] = step.inputs;
     const [T, D] = x.shape;
-    const half = num(attrs, "headDim") / 2;
-    const c = f32(cos), s = f32(sin), dy = dOut({ inputs: [x, pos, cos, sin], attrs, ...step });
+    const half = num(step.attrs, "headDim") / 2;
+    const c = f32(cos), s = f32(sin), dy = dOut(step);
     const dx = new Float32Array(T * D);
     for (let t = 0; t < T; t++) {
       const p = i32(pos)[0] + t;
