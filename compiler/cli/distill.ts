@@ -1,5 +1,5 @@
 /** `seec distill`: SEE stage 2, the factors trained through the network with the original model as teacher. */
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { loadModel, readInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { textsOf } from "../see/corpus.js";
@@ -15,6 +15,7 @@ interface DistillFlags {
   see: string;
   out: string;
   data?: string;
+  train: "factors" | "norms";
   steps: number;
   lr: number;
   batch: number;
@@ -58,6 +59,7 @@ export function distillCommand(): Command {
     .requiredOption("--see <factors>", "the stage-1 factors to start from (.see, from seec factorize)")
     .requiredOption("-o, --out <file>", "write the distilled factors here (.see)")
     .option("--data <file>", "training text instead of the defaults (never an evaluation set)")
+    .addOption(new Option("--train <what>", "what trains: the factors, or also every norm's weight and bias (shipped in the file as see/2, counted in its size)").choices(["factors", "norms"]).default("factors"))
     .option("--steps <n>", "optimizer steps", integer(1, 10_000_000), d.steps)
     .option("--lr <rate>", "Adam's peak learning rate (warm-up, then cosine decay)", real(1e-7, 10), d.learningRate)
     .option("--batch <n>", "sequences or sentences per step", integer(1, 4096), d.batch)
@@ -94,6 +96,7 @@ export function distillCommand(): Command {
         temperature: flags.temperature,
         loss: { kl: flags.kl, ce: flags.ce, hidden: flags.hidden, cosine: flags.cosine, mse: flags.mse, similarity: flags.similarity },
         heldOut: flags.heldOut,
+        train: flags.train,
         evalEvery: flags.evalEvery,
         onProgress,
         kernels: await wasmMatmuls(),

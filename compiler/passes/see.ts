@@ -23,6 +23,13 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
 
   const values = new Map(graph.values);
   values.delete(f.spec.replaces);
+  // see/2: model weights trained with the factors replace the model's own.
+  for (const [name, data] of Object.entries(f.weights ?? {})) {
+    const v = graph.values.get(name), shape = f.spec.weights![name];
+    if (!v || v.kind !== "const" || v.dtype !== "f32" || v.shape.length !== shape.length || v.shape.some((d, i) => d !== shape[i]))
+      throw new SeecError("mismatch.see", `the file replaces model weight ${name} [${shape.join(", ")}], which ${graph.name} ${v ? `has as ${v.kind} ${v.dtype} [${v.shape.join(", ")}]` : "does not have"}`, { file, at: `tensor model.${name}` });
+    values.set(name, { ...v, data });
+  }
   const prefix = "see.";
   const operands = entangledOperands(f).map((o) => {
     const name = prefix + o.name;

@@ -66,6 +66,8 @@ export interface DistillOptions {
   heldOut: number;
   /** Score the held-out data every this many steps (and at the end). */
   evalEvery: number;
+  /** What trains besides the factors: "norms" adds every norm's weight (and bias), shipped in the file (see/2). */
+  train?: "factors" | "norms";
   onProgress?: (p: DistillProgress) => void;
   /** Faster matmuls for Linear (the wasm SIMD kernels); the interpreter's own where absent. */
   kernels?: MatmulKernels;
@@ -132,7 +134,12 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
 
   const teacher = family === "decoder" ? allPositions(model.graph) : model.graph;
   const table = new Float32Array(emb.data.length);
-  const student = withTable(teacher, emb.name, table);
+  // The student: the teacher reading the rebuilt table, and its own copies of the model weights
+  // the file replaces (see/2) or that train here.
+  const trained = opts.train === "norms" ? normWeights(teacher) : [];
+  const own = Object.fromEntries([...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [n, (f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array)).slice()]));
+  const student = withTensors(teacher, { [emb.name]: table, ...own });
+  const params = { ...f.tables, ...Object.fromEntries(trained.map((n) => [`model.${n}`, own[n]])) };
   const tok = createTokenizer(model.tokenizer);
   const random = rng(opts.seed ^ 0xd157);
 
@@ -143,7 +150,7 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
   const held = examples.slice(0, nHeld), train = examples.slice(nHeld);
   if (train.length === 0) throw new SeecError("input.data", `${examples.length} examples: none left to train on after holding out ${nHeld}`, { at: "--data" });
 
-  const task = family === "decoder" ? new DecoderTask(teacher, student, emb.name, opts) : new EncoderTask(teacher, student, emb.name, opts);
+  const task = family === "decoder" ? new DecoderTask(teacher, student, emb.name, trained, opts) : new EncoderTask(teacher, student, emb.name, trained, opts);
   // Rows a step reads: a tied head reads every row, otherwise the batch's tokens.
   const tiedHead = teacher.nodes.some((n) => n.op !== "Gather" && n.inputs.includes(emb.name));
   const rows = new RowBackprop(f);
@@ -163,8 +170,8 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
 
   const before = score(held);
   const curve = [{ step: 0, loss: before }];
-  let best = { loss: before, step: 0, tables: snapshot(f) };
-  const grads = zeroGradients(f);
+  let best = { loss: before, step: 0, params: snapshot(params) };
+  const grads: Record<string, Float32Array> = zeroGradients(f);
   const adam = new Adam();
   const losses: number[] = [];
   let tokens = 0, trainSeconds = 0, cursor = train.length;
@@ -176,13 +183,14 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
     }
     const batch = train.slice(cursor, (cursor += Math.min(opts.batch, train.length)));
     refresh(batch);
-    const { loss, dTable } = task.step(batch);
+    const { loss, dTable, dWeights } = task.step(batch);
     for (const g of Object.values(grads)) g.fill(0);
     for (const [t, d] of dTable) rows.accumulate(t, d, grads);
+    for (const [n, d] of dWeights) grads[`model.${n}`] = d;
     // Warm up over the first 5% of steps, then a cosine down to a tenth.
     const warm = Math.max(1, Math.round(opts.steps / 20));
     const lr = opts.learningRate * (step <= warm ? step / warm : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, opts.steps - warm))));
-    adam.update(f.tables, grads, lr);
+    adam.update(params, grads, lr);
     losses.push(loss);
     tokens += batch.reduce((n, e) => n + e.length, 0);
     trainSeconds += (performance.now() - s0) / 1000;
@@ -190,11 +198,15 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
     if (step % opts.evalEvery === 0 || step === opts.steps) {
       heldLoss = score(held);
       curve.push({ step, loss: heldLoss });
-      if (heldLoss < best.loss) best = { loss: heldLoss, step, tables: snapshot(f) };
+      if (heldLoss < best.loss) best = { loss: heldLoss, step, params: snapshot(params) };
     }
     opts.onProgress?.({ phase: "train", step, steps: opts.steps, loss, heldOut: heldLoss, tokensPerSecond: tokens / trainSeconds });
   }
-  for (const [name, t] of Object.entries(best.tables)) f.tables[name].set(t);
+  for (const [name, t] of Object.entries(best.params)) params[name].set(t);
+  if (Object.keys(own).length) {
+    f.weights = own;
+    f.spec = { ...f.spec, format: "see/2", weights: Object.fromEntries(Object.keys(own).map((n) => [n, (teacher.values.get(n)!.shape as number[]).slice()])) };
+  }
   return {
     family,
     steps: opts.steps,
@@ -210,7 +222,8 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
 /** What one kind of model's step computes: a batch's loss, and its gradient by embedding row. */
 interface Task {
   loss(batch: Example[]): number;
-  step(batch: Example[]): { loss: number; dTable: Map<number, Float32Array> };
+  /** The loss, its gradient by embedding row, and by trained model weight. */
+  step(batch: Example[]): { loss: number; dTable: Map<number, Float32Array>; dWeights: Map<string, Float32Array> };
 }
 
 /**
@@ -224,7 +237,7 @@ class DecoderTask implements Task {
   private readonly hidden: string[];
   private readonly dim: number;
 
-  constructor(teacherGraph: Graph, studentGraph: Graph, private readonly embedding: string, private readonly opts: DistillOptions) {
+  constructor(teacherGraph: Graph, studentGraph: Graph, private readonly embedding: string, private readonly trained: string[], private readonly opts: DistillOptions) {
     this.output = teacherGraph.outputs[0];
     this.hidden = opts.loss.hidden > 0 ? hiddenStates(teacherGraph) : [];
     this.teacher = new TeacherCache(new Interpreter(teacherGraph, fastOps(opts.kernels)), [this.output, ...this.hidden]);
@@ -237,14 +250,15 @@ class DecoderTask implements Task {
   }
 
   step(batch: Example[]) {
-    const dTable = new Map<number, Float32Array>();
+    const dTable = new Map<number, Float32Array>(), dWeights = new Map<string, Float32Array>();
     let loss = 0;
     for (const e of batch) {
       const r = this.run(e, true, 1 / batch.length);
       loss += r.loss / batch.length;
-      addRows(dTable, r.dTable!, this.dim);
+      addRows(dTable, r.grads!.get(this.embedding)!, this.dim);
+      for (const n of this.trained) addRow(dWeights, n, r.grads!.get(n)!);
     }
-    return { loss, dTable };
+    return { loss, dTable, dWeights };
   }
 
   private run(tokens: Example, train: boolean, scale = 1) {
@@ -257,7 +271,7 @@ class DecoderTask implements Task {
     const seeds: Record<string, Float32Array> = { [this.output]: dLogits };
     if (hidden > 0) loss += hiddenLoss(this.hidden, teacher, sTape.env, hidden, scale, seeds);
     if (!train) return { loss };
-    return { loss, dTable: backward(sTape, seeds, [this.embedding]).get(this.embedding)! };
+    return { loss, grads: backward(sTape, seeds, [this.embedding, ...this.trained]) };
   }
 }
 
@@ -298,7 +312,7 @@ class EncoderTask implements Task {
   private readonly gather: Node;
   private readonly hidden: string[];
 
-  constructor(teacherGraph: Graph, studentGraph: Graph, embedding: string, private readonly opts: DistillOptions) {
+  constructor(teacherGraph: Graph, studentGraph: Graph, embedding: string, private readonly trained: string[], private readonly opts: DistillOptions) {
     // A batch's forward passes all run before its backward ones: only sound without state (a KV cache).
     if ([...teacherGraph.values.values()].some((v) => v.kind === "state"))
       throw new SeecError("unsupported.distill", `${teacherGraph.name} keeps state between calls; an encoder is distilled one call per sentence`);
@@ -316,7 +330,7 @@ class EncoderTask implements Task {
 
   step(batch: Example[]) {
     const r = this.run(batch, true);
-    return { loss: r.loss, dTable: r.dTable! };
+    return { loss: r.loss, dTable: r.dTable!, dWeights: r.dWeights! };
   }
 
   private run(batch: Example[], train: boolean) {
@@ -352,13 +366,14 @@ class EncoderTask implements Task {
     if (!train) return { loss };
     // Backwards to the looked-up rows (not the whole table), then onto the ids they came from.
     const rowsOut = this.gather.outputs[0];
-    const dTable = new Map<number, Float32Array>();
+    const dTable = new Map<number, Float32Array>(), dWeights = new Map<string, Float32Array>();
     tapes.forEach((t, i) => {
-      const dRows = backward(t.student, seeds[i], [rowsOut]).get(rowsOut)!;
-      const ids = batch[i], dim = dRows.length / ids.length;
+      const grads = backward(t.student, seeds[i], [rowsOut, ...this.trained]);
+      const dRows = grads.get(rowsOut)!, ids = batch[i], dim = dRows.length / ids.length;
       ids.forEach((id, r) => addRow(dTable, id, dRows.subarray(r * dim, (r + 1) * dim)));
+      for (const n of this.trained) addRow(dWeights, n, grads.get(n)!);
     });
-    return { loss, dTable };
+    return { loss, dTable, dWeights };
   }
 }
 
@@ -483,10 +498,10 @@ export function allPositions(graph: Graph): Graph {
   return { ...graph, nodes: nodes.map((n) => ({ ...n, inputs: n.inputs.map(renamed) })), outputs: graph.outputs.map(renamed) };
 }
 
-/** The graph reading its embedding from `table` instead (other tensors shared). */
-function withTable(graph: Graph, name: string, table: Float32Array): Graph {
+/** The graph reading these constants' data instead (other tensors shared). */
+function withTensors(graph: Graph, data: Record<string, Float32Array>): Graph {
   const values = new Map(graph.values);
-  values.set(name, { ...graph.values.get(name)!, data: table });
+  for (const [name, d] of Object.entries(data)) values.set(name, { ...graph.values.get(name)!, data: d });
   return { ...graph, values };
 }
 
@@ -526,7 +541,7 @@ function dot(a: Float32Array, b: Float32Array): number {
   return s;
 }
 
-function addRow(rows: Map<number, Float32Array>, id: number, g: Float32Array): void {
+function addRow<K>(rows: Map<K, Float32Array>, id: K, g: Float32Array): void {
   const had = rows.get(id);
   if (!had) rows.set(id, g.slice());
   else for (let i = 0; i < g.length; i++) had[i] += g[i];
@@ -544,6 +559,12 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
-function snapshot(f: SeeFactors): Record<string, Float32Array> {
-  return Object.fromEntries(Object.entries(f.tables).map(([k, t]) => [k, t.slice()]));
+function snapshot(params: Record<string, Float32Array>): Record<string, Float32Array> {
+  return Object.fromEntries(Object.entries(params).map(([k, t]) => [k, t.slice()]));
+}
+
+/** The weights (and biases) of every norm: what `train: "norms"` adds. */
+function normWeights(graph: Graph): string[] {
+  const names = graph.nodes.filter((n) => n.op === "RMSNorm" || n.op === "LayerNorm").flatMap((n) => n.inputs.slice(1));
+  return [...new Set(names)].filter((n) => graph.values.get(n)?.kind === "const");
 }

@@ -21,7 +21,8 @@ export interface SlotSpec {
 }
 
 export interface SeeSpec {
-  format: "see/1";
+  /** "see/2": the file also carries model weights that replace the model's own (`weights`). */
+  format: "see/1" | "see/2";
   vocab: number;
   dim: number;
   rank: number;
@@ -33,6 +34,11 @@ export interface SeeSpec {
   knowledge?: Record<string, string>;
   /** How the factors were made, for reports: see, morphte, word2ketxs, svd... */
   method?: string;
+  /**
+   * see/2: model weights trained with the factors (seec distill --train norms), by tensor name,
+   * with their shapes; each ships as the f32 tensor `model.<name>` and replaces the model's own.
+   */
+  weights?: Record<string, number[]>;
 }
 
 /** One token's bag: CSR rows and weights (weights always present in memory). */
@@ -49,6 +55,8 @@ export interface SeeFactors {
   /** Per slot: a single row index per token, or a bag. */
   slots: ({ index: Int32Array } | { bag: Bag })[];
   norm?: { weight: Float32Array; bias: Float32Array; epsilon: number };
+  /** see/2: the model weights the file replaces (spec.weights gives their shapes). */
+  weights?: Record<string, Float32Array>;
 }
 
 export const LAYERNORM_EPSILON = 1e-5;
@@ -58,10 +66,11 @@ export function productWidth(spec: SeeSpec): number {
   return spec.slots.reduce((p, s) => p * spec.sources[s.source].q, 1);
 }
 
-/** Trainable parameters: sum over sources of rank · rows · q, plus the norm's 2·dim. */
+/** Parameters shipped: sum over sources of rank · rows · q, the norm's 2·dim, and any model weights (see/2). */
 export function parameterCount(spec: SeeSpec): number {
   const tables = Object.values(spec.sources).reduce((n, s) => n + spec.rank * s.rows * s.q, 0);
-  return tables + (spec.norm === "layernorm" ? 2 * spec.dim : 0);
+  const weights = Object.values(spec.weights ?? {}).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+  return tables + (spec.norm === "layernorm" ? 2 * spec.dim : 0) + weights;
 }
 
 /** Bytes shipped: tables and norm as f32, indices and bags as i32 (and bag weights as f32). */
@@ -145,7 +154,13 @@ export function checkSpec(spec: SeeSpec, file?: string): void {
   const bad = (msg: string): never => {
     throw new SeecError("input.see", msg, { file, at: "metadata.see" });
   };
-  if (spec.format !== "see/1") bad(`format must be "see/1", got ${JSON.stringify(spec.format)}`);
+  if (spec.format !== "see/1" && spec.format !== "see/2") bad(`format must be "see/1" or "see/2", got ${JSON.stringify(spec.format)}`);
+  if (spec.weights !== undefined) {
+    if (spec.format !== "see/2") bad("model weights (weights) need format see/2");
+    if (typeof spec.weights !== "object" || spec.weights === null) bad("weights must map tensor names to shapes");
+    for (const [name, shape] of Object.entries(spec.weights))
+      if (!Array.isArray(shape) || shape.length < 1 || shape.length > 4 || shape.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 24)) bad(`weights.${name}: a shape of 1 to 4 positive integers, got ${JSON.stringify(shape)}`);
+  }
   for (const k of ["vocab", "dim", "rank"] as const)
     if (!Number.isInteger(spec[k]) || spec[k] < 1 || spec[k] > 1 << 24) bad(`${k} must be a positive integer, got ${spec[k]}`);
   if (!spec.sources || typeof spec.sources !== "object") bad("sources is missing");

@@ -2,7 +2,9 @@
  * The `.see` file (SEE.md §3): safetensors with `__metadata__.see` = the JSON spec, tensors
  * `tables.<source>` f32 [rank, rows, q], `index.<slot>` i32 [vocab], `bag.<slot>.offsets`
  * i32 [vocab+1], `bag.<slot>.ids` i32 [nnz], optional `bag.<slot>.weights` f32 [nnz],
- * `norm.weight` and `norm.bias` f32 [dim]. The reader checks every shape and index bound.
+ * `norm.weight` and `norm.bias` f32 [dim]; in see/2, `model.<name>` f32 for each model weight the
+ * spec's `weights` lists (trained with the factors, replacing the model's). The reader checks
+ * every shape and index bound.
  */
 import { SeecError } from "../../runtime/errors.js";
 import { checkSpec, LAYERNORM_EPSILON, type Bag, type SeeFactors, type SeeSpec } from "./factors.js";
@@ -55,9 +57,10 @@ export function readSee(bytes: Uint8Array, file: string): SeeFactors {
   const norm = spec.norm === "layernorm"
     ? { weight: take("norm.weight", "F32", [spec.dim]) as Float32Array, bias: take("norm.bias", "F32", [spec.dim]) as Float32Array, epsilon: LAYERNORM_EPSILON }
     : undefined;
+  const weights = spec.weights && Object.fromEntries(Object.entries(spec.weights).map(([name, shape]) => [name, take(`model.${name}`, "F32", shape) as Float32Array]));
   if (tensors.size > 0)
     throw new SeecError("input.see", `unexpected tensors: ${[...tensors.keys()].join(", ")}`, { file, hint: "the metadata does not describe these tensors" });
-  return { spec, tables, slots, norm };
+  return { spec, tables, slots, norm, ...(weights ? { weights } : {}) };
 }
 
 export function writeSee(f: SeeFactors): Uint8Array {
@@ -73,7 +76,10 @@ export function writeSee(f: SeeFactors): Uint8Array {
     tensors.set("norm.weight", { dtype: "F32", shape: [f.spec.dim], data: f.norm.weight });
     tensors.set("norm.bias", { dtype: "F32", shape: [f.spec.dim], data: f.norm.bias });
   }
-  return writeSafetensors(tensors, { see: JSON.stringify(f.spec) });
+  const weights = Object.entries(f.weights ?? {});
+  for (const [name, data] of weights) tensors.set(`model.${name}`, { dtype: "F32", shape: f.spec.weights![name], data });
+  const spec: SeeSpec = weights.length ? { ...f.spec, format: "see/2" } : { ...f.spec, format: "see/1", weights: undefined };
+  return writeSafetensors(tensors, { see: JSON.stringify(spec) });
 }
 
 /** Weights of a bag stored without them: 1/count for "mean", 1 for "sum". */
