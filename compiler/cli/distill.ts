@@ -84,7 +84,7 @@ export function distillCommand(): Command {
       const texts = flags.data ? textsOf(new TextDecoder().decode(await readInput(flags.data, "training text")), flags.data) : undefined;
       // A bar on a terminal; a line per held-out score in a log; nothing with --json.
       const onProgress = flags.json ? undefined : process.stderr.isTTY ? (p: DistillProgress) => process.stderr.write(progressLine(p)) : (p: DistillProgress) => p.heldOut !== undefined && process.stderr.write(`seec: step ${p.step}/${p.steps} loss ${p.loss?.toFixed(4)} held-out ${p.heldOut.toFixed(4)} ${Math.round(p.tokensPerSecond ?? 0)} tokens/s\n`);
-      const report = distill(model, factors, {
+      const report = await distill(model, factors, {
         steps: flags.steps,
         learningRate: flags.lr,
         batch: flags.batch,
@@ -99,6 +99,8 @@ export function distillCommand(): Command {
         train: flags.train,
         evalEvery: flags.evalEvery,
         onProgress,
+        // The best factors so far are on disk: an interrupted run keeps them (resume with --see).
+        onBest: (best) => writeFileAtomic(out, writeSee(best)),
         kernels: await wasmMatmuls(),
       });
       await writeFileAtomic(out, writeSee(factors));

@@ -69,6 +69,8 @@ export interface DistillOptions {
   /** What trains besides the factors: "norms" adds every norm's weight (and bias), shipped in the file (see/2). */
   train?: "factors" | "norms";
   onProgress?: (p: DistillProgress) => void;
+  /** Called with the factors each time the held-out score improves (a checkpoint to save). */
+  onBest?: (best: SeeFactors, step: number) => void | Promise<void>;
   /** Faster matmuls for Linear (the wasm SIMD kernels); the interpreter's own where absent. */
   kernels?: MatmulKernels;
 }
@@ -119,7 +121,7 @@ export interface DistillReport {
 type Example = Int32Array;
 
 /** Trains f.tables in place against the model as teacher; returns what happened. */
-export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions): DistillReport {
+export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions): Promise<DistillReport> {
   const t0 = performance.now();
   const family = model.graph.model.family;
   if (family !== "decoder" && family !== "encoder")
@@ -140,6 +142,14 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
   const own = Object.fromEntries([...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [n, (f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array)).slice()]));
   const student = withTensors(teacher, { [emb.name]: table, ...own });
   const params = { ...f.tables, ...Object.fromEntries(trained.map((n) => [`model.${n}`, own[n]])) };
+  /** The factors (and model weights) as they stand in a snapshot of params. */
+  const withParams = (p: Record<string, Float32Array>): SeeFactors => {
+    const tables = Object.fromEntries(Object.keys(f.tables).map((k) => [k, p[k]]));
+    if (!Object.keys(own).length) return { ...f, tables };
+    const weights = Object.fromEntries(Object.keys(own).map((n) => [n, p[`model.${n}`] ?? own[n]]));
+    const shapes = Object.fromEntries(Object.keys(own).map((n) => [n, (teacher.values.get(n)!.shape as number[]).slice()]));
+    return { ...f, tables, weights, spec: { ...f.spec, format: "see/2", weights: shapes } };
+  };
   const tok = createTokenizer(model.tokenizer);
   const random = rng(opts.seed ^ 0xd157);
 
@@ -198,15 +208,14 @@ export function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions)
     if (step % opts.evalEvery === 0 || step === opts.steps) {
       heldLoss = score(held);
       curve.push({ step, loss: heldLoss });
-      if (heldLoss < best.loss) best = { loss: heldLoss, step, params: snapshot(params) };
+      if (heldLoss < best.loss) {
+        best = { loss: heldLoss, step, params: snapshot(params) };
+        await opts.onBest?.(withParams(best.params), step);
+      }
     }
     opts.onProgress?.({ phase: "train", step, steps: opts.steps, loss, heldOut: heldLoss, tokensPerSecond: tokens / trainSeconds });
   }
-  for (const [name, t] of Object.entries(best.params)) params[name].set(t);
-  if (Object.keys(own).length) {
-    f.weights = own;
-    f.spec = { ...f.spec, format: "see/2", weights: Object.fromEntries(Object.keys(own).map((n) => [n, (teacher.values.get(n)!.shape as number[]).slice()])) };
-  }
+  Object.assign(f, withParams(best.params));
   return {
     family,
     steps: opts.steps,

@@ -108,7 +108,7 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     // KL alone (ce 0): the planted factors are then a zero of the loss. Cross-entropy on the
     // teacher's samples would add a floor (0.1 x the teacher's own entropy) no student can pass.
     const t0 = performance.now();
-    const report = distill(teacher, f, { ...DEFAULT_DISTILL, seed: 0, steps: 40, samples: 12, sequence: 32, evalEvery: 10, learningRate: 0.01, loss: { ...DEFAULT_DISTILL.loss, ce: 0 } });
+    const report = await distill(teacher, f, { ...DEFAULT_DISTILL, seed: 0, steps: 40, samples: 12, sequence: 32, evalEvery: 10, learningRate: 0.01, loss: { ...DEFAULT_DISTILL.loss, ce: 0 } });
     const seconds = (performance.now() - t0) / 1000;
     const end = relError(denseTable(f), planted);
     console.log(
@@ -128,8 +128,8 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
     const copy = () => ({ ...factors, tables: Object.fromEntries(Object.entries(factors.tables).map(([k, t]) => [k, t.slice()])) });
     const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 4, samples: 6, sequence: 24, batch: 2, evalEvery: 2 };
-    const plain = distill(model, copy(), opts);
-    const fast = distill(model, copy(), { ...opts, kernels: await wasmMatmuls() });
+    const plain = await distill(model, copy(), opts);
+    const fast = await distill(model, copy(), { ...opts, kernels: await wasmMatmuls() });
     // A stale copy of the table in the kernels' memory (the bug this guards) moved these by 5% and more.
     fast.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(plain.heldOut.curve[i].loss, 3));
   });

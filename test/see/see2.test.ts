@@ -41,7 +41,7 @@ describe("see/2", () => {
   it.skipIf(!LLAMA2C)("distill --train norms ships every norm's weight, and the build uses them", async () => {
     const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 24 });
     const { factors: f } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
-    distill(model, f, { ...DEFAULT_DISTILL, seed: 0, steps: 3, samples: 4, sequence: 24, batch: 2, evalEvery: 3, train: "norms" });
+    await distill(model, f, { ...DEFAULT_DISTILL, seed: 0, steps: 3, samples: 4, sequence: 24, batch: 2, evalEvery: 3, train: "norms" });
     const names = Object.keys(f.weights ?? {}).sort();
     expect(names).toEqual(["layers.0.attention_norm.weight", "layers.0.ffn_norm.weight", "layers.1.attention_norm.weight", "layers.1.ffn_norm.weight", "layers.2.attention_norm.weight", "layers.2.ffn_norm.weight", "layers.3.attention_norm.weight", "layers.3.ffn_norm.weight", "layers.4.attention_norm.weight", "layers.4.ffn_norm.weight", "norm.weight"]);
     // Trained: they moved from the model's.
