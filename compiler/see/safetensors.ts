@@ -53,7 +53,8 @@ export function readSafetensors(bytes: Uint8Array, file: string): { metadata: Re
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     if (end < begin || end > dataBytes) bad(`data_offsets [${begin}, ${end}] fall outside the ${dataBytes} data bytes`, at);
     if (end - begin !== count * 4) bad(`shape [${(e.shape as number[]).join(", ")}] needs ${count * 4} bytes, data_offsets give ${end - begin}`, at);
-    const raw = bytes.slice(dataStart + begin, dataStart + end);
+    // A copy, aligned for the typed array (a Node Buffer's own slice() would be a view).
+    const raw = Uint8Array.prototype.slice.call(bytes, dataStart + begin, dataStart + end);
     const data = e.dtype === "F32" ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer);
     tensors.set(name, { dtype: e.dtype as StDType, shape: e.shape as number[], data });
     ranges.push([begin, end, name]);

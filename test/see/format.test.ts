@@ -17,6 +17,13 @@ describe(".see format", () => {
     expect(back.norm).toEqual(f.norm);
   });
 
+  it("reads a Node Buffer (whose slice() is a view, not a copy) as it reads a Uint8Array", () => {
+    const f = factors();
+    const back = readSee(Buffer.from(writeSee(f)), "f.see");
+    expect(back.tables).toEqual(f.tables);
+    expect(back.slots).toEqual(f.slots);
+  });
+
   it("is a safetensors file: 8-byte header length, JSON header padded to 8 bytes, see/1 metadata", () => {
     const bytes = writeSee(factors());
     const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
