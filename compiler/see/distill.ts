@@ -85,7 +85,7 @@ export interface MatmulKernels {
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, "seed"> = {
   steps: 200,
-  learningRate: 0.003,
+  learningRate: 0.03,
   batch: 8,
   loss: DEFAULT_LOSS,
   temperature: 1,
