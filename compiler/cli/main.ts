@@ -17,12 +17,15 @@ const program = new Command("seec")
   .description("Compile transformers with SEE-compressed embeddings into small, fast WebAssembly.")
   .version(SEEC_VERSION)
   .option("--verbose", "print stack traces with errors")
-  .showHelpAfterError("(run with --help for usage)")
   .configureHelp({ helpWidth: 100 })
   .exitOverride();
 
 program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(distillCommand()).addCommand(evalCommand()).addCommand(serveCommand()).addCommand(demoCommand()).addCommand(firmwareCommand()).addCommand(exportOnnxCommand());
-for (const cmd of program.commands) cmd.exitOverride().configureHelp({ helpWidth: 100 });
+// Commander's own errors (unknown option, missing argument, a value its parser refused) are printed
+// below as seec's one-line usage errors, not by commander.
+const quiet = { outputError: () => {} };
+program.configureOutput(quiet);
+for (const cmd of program.commands) cmd.exitOverride().configureHelp({ helpWidth: 100 }).configureOutput(quiet);
 
 try {
   await program.parseAsync(process.argv);
@@ -30,8 +33,19 @@ try {
   process.exitCode = exitCodeFor(e, program.opts().verbose === true || process.argv.includes("--verbose"));
 }
 
+/** commander.unknownOption -> usage.unknown_option, its message on one line, with where to look. */
+function usageError(e: CommanderError): SeecError {
+  const code = e.code.replace(/^commander\./, "").replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const command = process.argv.slice(2).find((a) => program.commands.some((c) => c.name() === a));
+  const message = e.message.replace(/^error: /, "").replace(/\s*\n\s*/g, " ");
+  return new SeecError(`usage.${code}`, message, { hint: `seec ${command ? `${command} ` : ""}--help lists the options` });
+}
+
 function exitCodeFor(e: unknown, verbose: boolean): number {
-  if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : ERROR_CLASSES.usage;
+  if (e instanceof CommanderError) {
+    if (e.exitCode === 0) return 0; // --help, --version
+    e = usageError(e);
+  }
   if (e instanceof SeecError) {
     process.stderr.write(`seec: ${e.toLine()}\n`);
     if (verbose) process.stderr.write(`${e.stack}\n`);

@@ -1,0 +1,27 @@
+// Commander's own errors (an unknown option or command, a missing argument, a value a parser
+// refused) read like every other seec error: one line, error[usage.*], exit 2, where to look.
+import { describe, expect, it } from "vitest";
+import { seec } from "../helpers/cli.js";
+
+describe("usage errors from the command line parser", () => {
+  it.each([
+    [["build", "--bogus", "m.bin"], "usage.unknown_option", "unknown option '--bogus' (hint: seec build --help lists the options)"],
+    [["run"], "usage.missing_argument", "missing required argument 'dir' (hint: seec run --help lists the options)"],
+    [["distill", "m.bin", "--see", "a.see", "-o", "b.see", "--steps", "abc"], "usage.invalid_argument", "argument 'abc' is invalid"],
+    [["frobnicate"], "usage.unknown_command", "unknown command 'frobnicate' (hint: seec --help lists the options)"],
+    [["build", "m.bin", "--target", "nope"], "usage.invalid_argument", "Allowed choices are wasm-simd"],
+  ])("seec %j", async (args, code, text) => {
+    const r = await seec(...args);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(r.stderr).toMatch(new RegExp(`^seec: error\\[${code.replace(".", "\\.")}\\]: `));
+    expect(r.stderr).toContain(text);
+  });
+
+  it("--help and --version still exit 0", async () => {
+    expect((await seec("--help")).code).toBe(0);
+    expect((await seec("distill", "--help")).code).toBe(0);
+    expect((await seec("--version")).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+});
