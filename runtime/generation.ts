@@ -4,7 +4,7 @@
  * asynchronous one (WebGPU) drive the same loop. Text comes out as llama2.c's `run` prints it.
  */
 import { SeecError } from "./errors.js";
-import { Sampler, type SampleOptions } from "./sampler.js";
+import { checkOption, Sampler, type SampleOptions } from "./sampler.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
 
@@ -39,6 +39,7 @@ export function* generation(tokenizer: Tokenizer | undefined, prompt: string, op
   }
   const sampler = new Sampler(opts);
   const maxTokens = opts.maxTokens ?? 256;
+  checkOption("maxTokens", maxTokens, Number.isSafeInteger(maxTokens) && maxTokens >= 0, "a whole number, 0 or more");
   const prompted = tok.encode(prompt, { bos: true });
   if (prompted.length > contextLength)
     throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, { hint: "shorten the prompt" });

@@ -3,6 +3,8 @@
  * and a draw (nucleus/top-p when 0 < topP < 1) from llama2.c's xorshift generator, so a seed
  * gives the same tokens as llama2.c's `run -s seed`.
  */
+import { SeecError } from "./errors.js";
+
 export interface SampleOptions {
   temperature?: number;
   topP?: number;
@@ -16,15 +18,22 @@ export class Sampler {
   readonly temperature: number;
   readonly topP: number;
 
+  /** Checks each option as the CLI's flags are checked: runtime.option names the one that is wrong. */
   constructor({ temperature = 1, topP = 0.9, seed = 42 }: SampleOptions = {}) {
+    checkOption("temperature", temperature, typeof temperature === "number" && temperature >= 0 && temperature <= 100, "a number from 0 (greedy) to 100");
+    checkOption("topP", topP, typeof topP === "number" && topP >= 0 && topP <= 1, "a number from 0 to 1");
+    checkOption("seed", seed, Number.isSafeInteger(seed) && seed >= 0, "a whole number from 0 to 2^53 - 1");
     this.temperature = temperature;
     this.topP = topP;
-    this.state = BigInt.asUintN(64, BigInt(Math.trunc(seed)));
+    this.state = BigInt.asUintN(64, BigInt(seed));
   }
 
   sample(logits: Float32Array): number {
     if (this.temperature === 0) return argmax(logits);
-    const probs = softmax(logits.map((l) => l / this.temperature));
+    const scaled = logits.map((l) => l / this.temperature);
+    // A temperature so small that the logits overflow is greedy, its limit.
+    if (!scaled.every(Number.isFinite)) return argmax(logits);
+    const probs = softmax(scaled);
     const coin = this.randomF32();
     return this.topP > 0 && this.topP < 1 ? sampleTopP(probs, this.topP, coin) : sampleMult(probs, coin);
   }
@@ -41,6 +50,11 @@ export class Sampler {
   private randomF32(): number {
     return Math.fround((this.randomU32() >>> 8) / 16777216);
   }
+}
+
+/** Throws runtime.option unless `ok`, saying what the option must be. */
+export function checkOption(name: string, value: unknown, ok: boolean, must: string): void {
+  if (!ok) throw new SeecError("runtime.option", `${name} must be ${must}, got ${typeof value === "number" ? String(value) : JSON.stringify(value) ?? String(value)}`, { at: name });
 }
 
 export function argmax(xs: ArrayLike<number>): number {
