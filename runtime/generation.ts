@@ -40,6 +40,10 @@ export function* generation(tokenizer: Tokenizer | undefined, prompt: string, op
   const sampler = new Sampler(opts);
   const maxTokens = opts.maxTokens ?? 256;
   checkOption("maxTokens", maxTokens, Number.isSafeInteger(maxTokens) && maxTokens >= 0, "a whole number, 0 or more");
+  // Merging is quadratic in the prompt: one that cannot fit is refused before it is encoded.
+  const fewest = tok.minTokens(prompt);
+  if (fewest > contextLength)
+    throw new SeecError("runtime.context", `the prompt is at least ${fewest} tokens; the context holds ${contextLength}`, { hint: "shorten the prompt" });
   const prompted = tok.encode(prompt, { bos: true });
   if (prompted.length > contextLength)
     throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, { hint: "shorten the prompt" });

@@ -44,6 +44,15 @@ export class Llama2cTokenizer {
     return this.spec.pieces.length;
   }
 
+  /** The fewest tokens `text` can encode to (every token covers at most the longest piece's bytes), without encoding it. */
+  minTokens(text: string, { bos = true } = {}): number {
+    this.longest ??= Math.max(1, ...this.bytes.map((b) => b.length));
+    const bytes = utf8.encode(text).length + (text.length > 0 ? 1 : 0); // the leading space
+    return (bos ? 1 : 0) + Math.ceil(bytes / this.longest);
+  }
+
+  private longest?: number;
+
   encode(text: string, { bos = true, eos = false } = {}): number[] {
     const tokens: number[] = [];
     if (bos) tokens.push(this.bosId);

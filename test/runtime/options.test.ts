@@ -8,6 +8,7 @@ import { LLAMA2C } from "../helpers/shared.js";
 import { readFileSync } from "node:fs";
 import { readLlama2cTokenizer } from "../../compiler/frontends/llama2c-tokenizer.js";
 import { createTokenizer } from "../../runtime/tokenizers/index.js";
+import type { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
 
 describe("generation options", () => {
   it.each([
@@ -31,6 +32,18 @@ describe("generation options", () => {
   it("a temperature so small the logits overflow samples greedily, not NaN", () => {
     const logits = Float32Array.from([0.5, 3, -1, 2.9]);
     expect(new Sampler({ temperature: 1e-45, seed: 1 }).sample(logits)).toBe(1);
+  });
+
+  it.skipIf(!LLAMA2C)("a prompt that cannot fit the context is refused before it is encoded (1 MB in well under a second)", () => {
+    const tokenizer = createTokenizer(readLlama2cTokenizer(new Uint8Array(readFileSync(LLAMA2C!.tokenizer)), LLAMA2C!.tokenizer, 512));
+    const stats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
+    const t0 = performance.now();
+    const e = catchSeec(() => generation(tokenizer, "Once upon a time. ".repeat(60_000), {}, 512, stats).next());
+    expect(e.code).toBe("runtime.context");
+    expect(performance.now() - t0).toBeLessThan(1000);
+    // The bound never exceeds what encoding gives.
+    const tok = tokenizer as Llama2cTokenizer;
+    for (const text of ["", "a", "Once upon a time", "zzzz qqq ééé 日本", "The cat sat on the mat. ".repeat(20)]) expect(tok.minTokens(text)).toBeLessThanOrEqual(tok.encode(text).length);
   });
 
   it.skipIf(!LLAMA2C)("maxTokens must be a whole number, 0 or more", () => {
