@@ -30,6 +30,10 @@ function checkManifest(m: Manifest, file: string): void {
   const regions = [m.memory?.weights, m.memory?.arena, m.memory?.state];
   if (!regions.every((r) => Number.isInteger(r?.address) && Number.isInteger(r?.bytes) && r.bytes >= 0)) bad("memory must give the address and size of weights, arena and state");
   if (!m.model || typeof m.model.config !== "object" || typeof m.dims !== "object") bad("model and dims are missing");
+  // Every file the manifest names lies in the artifact's own directory: a plain name, nothing that
+  // climbs out of it or points elsewhere.
+  const named = [...m.modules.map((x) => x.file), m.webgpu?.file, m.tokenizer?.file].filter((f) => f !== undefined);
+  for (const f of named) if (typeof f !== "string" || !/^[\w][\w.-]*$/.test(f) || f.includes("..")) bad(`the file name ${JSON.stringify(f)} is not a plain name inside the artifact`);
 }
 
 /**

@@ -113,7 +113,17 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     const b = copy("bad-format");
     writeFileSync(join(b, "manifest.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), format: "seec/9" }));
     expect((await rejects(load(b))).code).toBe("input.manifest");
-    for (const [name, edit] of [["no-modules", { modules: undefined }], ["bad-memory", { memory: { pages: 1 } }], ["bad-inputs", { inputs: [{ name: "tokens" }] }]] as const) {
+    const outside = (file: string) => ({ modules: [{ backend: "wasm-simd", file }] });
+    for (const [name, edit] of [
+      ["no-modules", { modules: undefined }],
+      ["bad-memory", { memory: { pages: 1 } }],
+      ["bad-inputs", { inputs: [{ name: "tokens" }] }],
+      // Files named by the manifest never lie outside the artifact (this one used to be read).
+      ["climbs-out", outside("../../../../etc/passwd")],
+      ["absolute", outside("/etc/passwd")],
+      ["url", outside("https://example.com/model.wasm")],
+      ["tokenizer-out", { tokenizer: { file: "../tokenizer.json", type: "llama2c-bpe" } }],
+    ] as const) {
       const d = copy(name);
       writeFileSync(join(d, "manifest.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), ...edit }));
       expect((await rejects(load(d))).code, name).toBe("input.manifest");
