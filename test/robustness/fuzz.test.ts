@@ -10,10 +10,14 @@ import { tfjsEncoderGraph } from "../../compiler/frontends/tfjs-encoder.js";
 import { readSee, writeSee } from "../../compiler/see/format.js";
 import { rng } from "../../compiler/random.js";
 import { SeecError } from "../../runtime/errors.js";
+import { Sampler } from "../../runtime/sampler.js";
 import { seec } from "../helpers/cli.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C } from "../helpers/shared.js";
 import { USE_DIR } from "../helpers/use-lite.js";
+
+/** SEEC_FUZZ=long multiplies the counts by 50: 4,100 inputs in CI, about 205,000 in the soak. */
+const SCALE = process.env.SEEC_FUZZ === "long" ? 50 : 1;
 
 /** Runs f; returns "ok" or the SeecError's code. Any other exception fails the test. */
 function outcome(f: () => unknown): string {
@@ -56,7 +60,7 @@ describe("fuzzing", () => {
   it.skipIf(!LLAMA2C)("llama2.c checkpoints: 400 mutated and truncated files", () => {
     const good = new Uint8Array(readFileSync(LLAMA2C!.model));
     const r = rng(1);
-    const outcomes = Array.from({ length: 400 }, (_, i) => outcome(() => readLlama2cCheckpoint(mutate(good, r, i % 2 ? 64 : good.length), "fuzz.bin")));
+    const outcomes = Array.from({ length: 400 * SCALE }, (_, i) => outcome(() => readLlama2cCheckpoint(mutate(good, r, i % 2 ? 64 : good.length), "fuzz.bin")));
     console.log("checkpoints", tally(outcomes));
     expect(Object.keys(tally(outcomes)).length).toBeGreaterThan(2);
   });
@@ -64,7 +68,7 @@ describe("fuzzing", () => {
   it.skipIf(!LLAMA2C)("llama2.c tokenizers: 400 mutated and truncated files", () => {
     const good = new Uint8Array(readFileSync(LLAMA2C!.tokenizer));
     const r = rng(2);
-    const outcomes = Array.from({ length: 400 }, () => outcome(() => readLlama2cTokenizer(mutate(good, r), "fuzz.bin", 512)));
+    const outcomes = Array.from({ length: 400 * SCALE }, () => outcome(() => readLlama2cTokenizer(mutate(good, r), "fuzz.bin", 512)));
     console.log("tokenizers", tally(outcomes));
     expect(tally(outcomes)["input.truncated"]).toBeGreaterThan(0);
   });
@@ -84,8 +88,8 @@ describe("fuzzing", () => {
       return out;
     };
     const outcomes: string[] = [];
-    for (let i = 0; i < 500; i++) outcomes.push(outcome(() => readSee(mutate(good, r, 8 + headerLength), "fuzz.see")));
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 500 * SCALE; i++) outcomes.push(outcome(() => readSee(mutate(good, r, 8 + headerLength), "fuzz.see")));
+    for (let i = 0; i < 500 * SCALE; i++) {
       // Replace one number in the header (shapes, offsets, or the SEE metadata) by an extreme or nearby value.
       const numbers = [...header.matchAll(/-?\d+(\.\d+)?/g)];
       const m = numbers[Math.floor(r() * numbers.length)];
@@ -99,7 +103,7 @@ describe("fuzzing", () => {
   it("TF.js graphs: 300 graphs with nodes removed, renamed or rewired, and weights reshaped", async () => {
     const real = await readTfjsGraph(USE_DIR);
     const r = rng(4);
-    const outcomes = Array.from({ length: 300 }, () => {
+    const outcomes = Array.from({ length: 300 * SCALE }, () => {
       const nodes = real.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
       const weights = new Map(real.weights);
       const pick = () => Math.floor(r() * nodes.length);
@@ -118,7 +122,23 @@ describe("fuzzing", () => {
       return outcome(() => tfjsEncoderGraph("fuzz", g));
     });
     console.log("tfjs", tally(outcomes));
-    expect(outcomes.length).toBe(300);
+    expect(outcomes.length).toBe(300 * SCALE);
+  });
+
+  it("the runtime API's generation options: 2000 random option sets", () => {
+    const r = rng(6);
+    const values = [0, 1, -1, 0.5, 1.5, 1e-45, 1e300, NaN, Infinity, -Infinity, 2 ** 53, 2 ** 64, "7", null, [], {}, true];
+    const pick = () => values[Math.floor(r() * values.length)] as number;
+    const logits = Float32Array.from({ length: 16 }, () => r() * 10 - 5);
+    const outcomes = Array.from({ length: 2000 * SCALE }, () =>
+      outcome(() => {
+        const sampler = new Sampler({ temperature: pick(), topP: pick(), seed: pick() });
+        const t = sampler.sample(logits);
+        if (!Number.isInteger(t) || t < 0 || t >= logits.length) throw new Error(`sampled ${t}`);
+      }),
+    );
+    console.log("generation options", tally(outcomes));
+    expect(Object.keys(tally(outcomes)).sort()).toEqual(["ok", "runtime.option"]);
   });
 
   it("the command line: 40 random argument lists exit with a documented code and one line", async () => {
