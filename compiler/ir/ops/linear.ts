@@ -108,10 +108,11 @@ function runLinear({ x, w, scale, bias, residual, activation, layout }: LinearOp
   const at = weightIndex(layout, N, K);
   const xs = f32(x), ws = w.data, ss = scale ? f32(scale) : undefined, bs = bias ? f32(bias) : undefined, rs = residual ? f32(residual) : undefined;
   // Rows as written are read directly (distillation runs this interpreter in its inner loop).
-  const y = layout === "nk" ? matmulNT(xs, ws, T, N, K) : new Float32Array(T * N);
+  const sums = layout === "nk" ? matmulNT(xs, ws, T, N, K) : undefined;
+  const y = new Float32Array(T * N);
   for (let t = 0; t < T; t++)
     for (let n = 0; n < N; n++) {
-      let s = y[t * N + n];
+      let s = sums ? sums[t * N + n] : 0;
       if (layout !== "nk") for (let k = 0; k < K; k++) s += xs[t * K + k] * ws[at(n, k)];
       s = s * (ss ? ss[n] : 1) + (bs ? bs[n] : 0);
       if (activation === "relu") s = Math.max(0, s);
@@ -120,9 +121,12 @@ function runLinear({ x, w, scale, bias, residual, activation, layout }: LinearOp
   return [{ shape: [T, N], data: y }];
 }
 
-/** x·wᵀ for x [T, K] and w [N, K], four weight rows at a time (each x element loaded once for four). */
-function matmulNT(xs: Float32Array, ws: ArrayLike<number>, T: number, N: number, K: number): Float32Array {
-  const y = new Float32Array(T * N);
+/**
+ * x·wᵀ for x [T, K] and w [N, K], four weight rows at a time (each x element loaded once for four),
+ * in double precision as the other layouts' sums are (the reference semantics do not depend on the layout).
+ */
+function matmulNT(xs: Float32Array, ws: ArrayLike<number>, T: number, N: number, K: number): Float64Array {
+  const y = new Float64Array(T * N);
   for (let t = 0; t < T; t++) {
     const x = t * K;
     let n = 0;
