@@ -61,9 +61,20 @@ export class SeecError extends Error {
     return ERROR_CLASSES[this.errorClass] ?? ERROR_CLASSES.internal;
   }
 
-  /** One line: `error[input.truncated] model.bin @ byte 1024: message (hint: ...)`. */
+  /** One line: `error[input.truncated] model.bin @ byte 1024: message (hint: ...)`; line breaks inside become "; ". */
   toLine(): string {
     const where = [this.file, this.at && `@ ${this.at}`].filter(Boolean).join(" ");
-    return `error[${this.code}]${where ? ` ${where}` : ""}: ${this.message}${this.hint ? ` (hint: ${this.hint})` : ""}`;
+    return oneLine(`error[${this.code}]${where ? ` ${where}` : ""}: ${this.message}${this.hint ? ` (hint: ${this.hint})` : ""}`);
   }
+
+  /** What `--json` prints on stderr: `{"error": {code, exitCode, message, file?, at?, hint?}}`. */
+  toJSON(): { error: { code: ErrorCode; exitCode: number; message: string; file?: string; at?: string; hint?: string } } {
+    const { code, exitCode, file, at, hint } = this;
+    return { error: { code, exitCode, message: oneLine(this.message), file, at, hint } };
+  }
+}
+
+/** Text on one line: each line break (and the indentation around it) becomes "; ". */
+export function oneLine(text: string): string {
+  return text.replace(/[:;]?[ \t]*(\r?\n)+[ \t]*/g, (m) => (m.startsWith(":") ? ": " : "; "));
 }

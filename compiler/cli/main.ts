@@ -1,6 +1,6 @@
 /** The seec command line: one subcommand a file, errors printed as one line with a meaningful exit code. */
 import { Command, CommanderError } from "commander";
-import { SeecError, ERROR_CLASSES } from "../../runtime/errors.js";
+import { SeecError, ERROR_CLASSES, oneLine } from "../../runtime/errors.js";
 import { SEEC_VERSION } from "../version.js";
 import { buildCommand } from "./build.js";
 import { demoCommand } from "./demo.js";
@@ -30,7 +30,7 @@ for (const cmd of program.commands) cmd.exitOverride().configureHelp({ helpWidth
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
-  process.exitCode = exitCodeFor(e, program.opts().verbose === true || process.argv.includes("--verbose"));
+  process.exitCode = exitCodeFor(e, program.opts().verbose === true || process.argv.includes("--verbose"), process.argv.includes("--json"));
 }
 
 /** commander.unknownOption -> usage.unknown_option, its message on one line, with where to look. */
@@ -41,18 +41,21 @@ function usageError(e: CommanderError): SeecError {
   return new SeecError(`usage.${code}`, message, { hint: `seec ${command ? `${command} ` : ""}--help lists the options` });
 }
 
-function exitCodeFor(e: unknown, verbose: boolean): number {
+/** Prints the error (one line, or one JSON object with --json) on stderr; returns the exit code it means. */
+function exitCodeFor(e: unknown, verbose: boolean, json: boolean): number {
   if (e instanceof CommanderError) {
     if (e.exitCode === 0) return 0; // --help, --version
     e = usageError(e);
   }
-  if (e instanceof SeecError) {
-    process.stderr.write(`seec: ${e.toLine()}\n`);
-    if (verbose) process.stderr.write(`${e.stack}\n`);
-    return e.exitCode;
+  if (!(e instanceof SeecError)) {
+    const message = oneLine(String((e as Error)?.message ?? e));
+    if (json) process.stderr.write(`${JSON.stringify({ error: { code: "internal", exitCode: ERROR_CLASSES.internal, message } })}\n`);
+    else process.stderr.write(`seec: internal error: ${message}\n`);
+    if (verbose) process.stderr.write(`${(e as Error)?.stack}\n`);
+    else if (!json) process.stderr.write("seec: this is a bug in seec; rerun with --verbose for the stack trace\n");
+    return ERROR_CLASSES.internal;
   }
-  process.stderr.write(`seec: internal error: ${(e as Error)?.message ?? e}\n`);
-  if (verbose) process.stderr.write(`${(e as Error)?.stack}\n`);
-  else process.stderr.write("seec: this is a bug in seec; rerun with --verbose for the stack trace\n");
-  return ERROR_CLASSES.internal;
+  process.stderr.write(json ? `${JSON.stringify(e.toJSON())}\n` : `seec: ${e.toLine()}\n`);
+  if (verbose) process.stderr.write(`${e.stack}\n`);
+  return e.exitCode;
 }

@@ -1,9 +1,12 @@
 /** Where the memory plan's regions sit in the module's linear memory. */
 import type { MemoryPlan } from "../../compiler/passes/plan-memory.js";
+import { SeecError } from "../../runtime/errors.js";
 
 /** Bytes below the first region, left to AssemblyScript's own static data (Mathf's tables take about 2 KiB). */
 export const RESERVED_BYTES = 8192;
 export const PAGE_BYTES = 65536;
+/** wasm32 addresses 4 GiB: 65,536 pages. */
+export const MAX_PAGES = 65536;
 
 export interface WasmLayout {
   weights: number;
@@ -42,9 +45,17 @@ export function layoutMemory(plan: MemoryPlan, { scratchBytes = 0, appendixBytes
   const address = new Map<string, number>();
   for (const [base, region] of [[weights, plan.weights], [arena, plan.arena], [state, plan.state]] as const)
     for (const e of region.entries) address.set(e.name, base + e.offset);
-  if (!workingBytes) return { weights, arena, state, scratch, appendix, end, staticData: { from: 0, to: RESERVED_BYTES }, pages: Math.ceil(end / PAGE_BYTES), address };
+  if (!workingBytes) return { weights, arena, state, scratch, appendix, end, staticData: { from: 0, to: RESERVED_BYTES }, pages: checkPages(end), address };
   const heapBase = Math.ceil(end / 16) * 16;
   const working = { address: heapBase + PAGE_BYTES, bytes: workingBytes };
-  const pages = Math.ceil((working.address + workingBytes) / PAGE_BYTES);
+  const pages = checkPages(working.address + workingBytes);
   return { weights, arena, state, scratch, appendix, end, staticData: { from: heapBase, to: working.address }, working, pages, address };
+}
+
+/** The pages `bytes` of memory take; refused before any code is emitted when wasm32 cannot address them. */
+function checkPages(bytes: number): number {
+  const pages = Math.ceil(bytes / PAGE_BYTES);
+  if (pages > MAX_PAGES)
+    throw new SeecError("budget.memory", `the model needs ${(bytes / 2 ** 30).toFixed(1)} GiB of linear memory; wasm32 addresses at most 4 GiB`, { hint: "bind smaller input shapes (--shape) or quantize the weights (--quantize int8)" });
+  return pages;
 }

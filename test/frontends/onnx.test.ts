@@ -9,6 +9,7 @@ import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js"
 import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import { SeecError } from "../../runtime/errors.js";
 import { tmpDir } from "../helpers/compile.js";
+import { seec } from "../helpers/cli.js";
 import { graphDirs, halfStep } from "../helpers/onnx.js";
 import { sharedPath } from "../helpers/shared.js";
 
@@ -110,5 +111,48 @@ describe("bad ONNX input", () => {
     expect(await code(readOnnx(short))).toBe("input.onnx");
     const sparse = await write({ opsetImport: opset, graph: { node: [{ name: "n", opType: "Constant", output: ["c"], attribute: [{ name: "sparse_value", type: 11 }] }] } });
     expect(await code(readOnnx(sparse))).toBe("unsupported.onnx_attribute");
+  });
+});
+
+describe("ONNX graphs out of range, built as a user would", () => {
+  const x = { name: "x", type: { tensorType: { elemType: 1, shape: { dim: [{ dimValue: 2 }, { dimValue: 4 }] } } } };
+  const y = { name: "y", type: { tensorType: { elemType: 1 } } };
+  const one = (node: import("onnx-proto").onnx.INodeProto, graph: import("onnx-proto").onnx.IGraphProto = {}) => ({ input: [x], output: [y], node: [node], ...graph });
+  const ints = (name: string, values: number[]) => ({ name, type: 7, ints: values });
+  const cases: [string, import("onnx-proto").onnx.IGraphProto, string, RegExp][] = [
+    ["a Softmax axis of 1e9", one({ name: "sm", opType: "Softmax", input: ["x"], output: ["y"], attribute: [{ name: "axis", type: 2, i: 1e9 }] }), "input.onnx", /@ node sm: axis 1000000000 is out of range for a tensor of rank 2/],
+    ["a ReduceMean over axis 1e9 (once built as an RMSNorm that output zeros)", one({ name: "rm", opType: "ReduceMean", input: ["x"], output: ["y"], attribute: [ints("axes", [1e9])] }), "input.onnx", /@ node rm: axis 1000000000/],
+    ["a Transpose perm that is not a permutation", one({ name: "t", opType: "Transpose", input: ["x"], output: ["y"], attribute: [ints("perm", [0, 5])] }), "input.onnx", /@ node t: perm \[0, 5\] is not a permutation/],
+    ["an initializer with a negative dimension", one({ name: "a", opType: "Add", input: ["x", "w"], output: ["y"] }, { initializer: [{ name: "w", dataType: 1, dims: [-4], floatData: [1, 2, 3, 4] }] }), "input.onnx", /tensor "w" has dimension 0 of -4/],
+    ["a Constant without a value", { input: [x], output: [y], node: [{ name: "c", opType: "Constant", output: ["c"] }, { name: "a", opType: "Add", input: ["x", "c"], output: ["y"] }] }, "input.onnx", /@ node c: Constant has no value/],
+    ["a graph output no node defines", { input: [x], output: [{ name: "nowhere" }], node: [{ name: "r", opType: "Relu", input: ["x"], output: ["y"] }] }, "input.onnx", /@ output nowhere: the graph outputs tensor "nowhere"/],
+    ["a node reading a tensor no node defines", one({ name: "r", opType: "Add", input: ["x", "ghost"], output: ["y"] }), "input.onnx", /@ node r: node r \(Add\) reads tensor "ghost"/],
+  ];
+  for (const [what, graph, code, message] of cases)
+    it(`refuses ${what} with ${code}, on one line naming the file`, async () => {
+      const dir = await tmpDir();
+      writeFileSync(join(dir, "model.onnx"), onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], graph }).finish());
+      const res = await seec("build", join(dir, "model.onnx"), "-o", join(dir, "out"));
+      expect(res.code, res.stderr).toBe(3);
+      expect(res.stderr).toMatch(new RegExp(`^seec: error\\[${code}\\] ${join(dir, "model.onnx").replace(/[.]/g, "\\.")}[ :]`));
+      expect(res.stderr).toMatch(message);
+      expect(res.stderr.trim().split("\n")).toHaveLength(1);
+      expect(existsSync(join(dir, "out"))).toBe(false);
+    });
+
+  it("bounds --shape and the memory plan by what wasm32 addresses, before any allocation or emission; --json prints the error as JSON", async () => {
+    const dir = await tmpDir();
+    const ids = { name: "input_ids", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimParam: "sequence" }] } } } };
+    writeFileSync(join(dir, "model.onnx"), onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], graph: { input: [ids], output: [y], node: [{ name: "r", opType: "Relu", input: ["input_ids"], output: ["y"] }] } }).finish());
+    const huge = await seec("build", join(dir, "model.onnx"), "--shape", "input_ids=100000x100000", "-o", join(dir, "out"));
+    expect(huge.code).toBe(2);
+    expect(huge.stderr).toMatch(/^seec: error\[usage\.shape\] @ --shape: input input_ids bound to 100000x100000 has 10000000000 elements; a wasm32 module holds at most 1073741824/);
+    const plan = await seec("build", join(dir, "model.onnx"), "--shape", "input_ids=30000x30000", "-o", join(dir, "out"));
+    expect(plan.code).toBe(6);
+    expect(plan.stderr).toMatch(/^seec: error\[budget\.memory\]: the model needs 6\.7 GiB of linear memory; wasm32 addresses at most 4 GiB/);
+    const json = await seec("build", join(dir, "model.onnx"), "--json", "--shape", "input_ids=100000x100000", "-o", join(dir, "out"));
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stderr)).toEqual({ error: { code: "usage.shape", exitCode: 2, message: expect.stringContaining("100000x100000 has 10000000000 elements"), at: "--shape" } });
+    expect(existsSync(join(dir, "out"))).toBe(false);
   });
 });

@@ -26,9 +26,9 @@ export function checkOps(model: OnnxModel): void {
   const lines = [...byOp].map(([key, nodes]) => {
     const [domain] = key.split(":");
     const opset = model.opsets.get(domain === "ai.onnx" ? "" : domain);
-    return `  ${key} (opset ${opset ?? "?"}): ${nodes.length} node${nodes.length > 1 ? "s" : ""}, e.g. ${nodes.slice(0, 3).map((n) => n.name).join(", ")}`;
+    return `${key} (opset ${opset ?? "?"}): ${nodes.length} node${nodes.length > 1 ? "s" : ""}, e.g. ${nodes.slice(0, 3).map((n) => n.name).join(", ")}`;
   });
-  throw new SeecError("unsupported.onnx_op", `the graph uses ${byOp.size} op type${byOp.size > 1 ? "s" : ""} seec does not support:\n${lines.join("\n")}`, {
+  throw new SeecError("unsupported.onnx_op", `the graph uses ${byOp.size} op type${byOp.size > 1 ? "s" : ""} seec does not support: ${lines.join("; ")}`, {
     file: model.file,
     hint: "see the README's list of supported ONNX ops",
   });

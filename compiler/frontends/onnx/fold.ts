@@ -4,6 +4,8 @@
  * reference ops. Every other tensor is only given its shape: its data stays empty, and an op is
  * run on zeros only where that is the cheap way to learn the shape (matrix products get a rule).
  */
+import { SeecError } from "../../../runtime/errors.js";
+import { broadcastShapes } from "../../ir/ops/tensor.js";
 import { runNode } from "./evaluate.js";
 import { attr, type OnnxModel, type OnnxNode } from "./read.js";
 import { tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
@@ -30,6 +32,13 @@ const SHAPE_RULES: Record<string, ShapeRule> = {
   },
 };
 
+/** Elementwise ops: the output has the input's shape and type (no need to run them on zeros). */
+for (const op of ["Identity", "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log", "Erf", "Tanh", "Sigmoid", "Relu", "Sin", "Cos", "Gelu"])
+  SHAPE_RULES[op] = ([x]) => [x];
+/** Broadcasting arithmetic: the broadcast shape, in the first operand's type. */
+for (const op of ["Add", "Sub", "Mul", "Div", "Pow"])
+  SHAPE_RULES[op] = ([a, b], n) => [{ dtype: a.dtype, shape: broadcastShapes([a.shape, b.shape], (m) => { throw new SeecError("input.onnx", m, { at: `node ${n.name}` }); }) }];
+
 const shapeOnly = ({ dtype, shape }: Shaped): OnnxTensor => ({ dtype, shape, data: new Float32Array(0) });
 
 export function foldGraph(model: OnnxModel, inputs: readonly Shaped[] & { name: string }[]): { values: Map<string, OnnxTensor>; constant: Set<string> } {
@@ -43,11 +52,17 @@ export function foldGraph(model: OnnxModel, inputs: readonly Shaped[] & { name: 
     const isConstant = SHAPE_ONLY.has(node.op) || reads.every((i) => !i || constant.has(i));
     const ins = node.inputs.map((i) => (i ? values.get(i) : undefined));
     let outs: (OnnxTensor | undefined)[];
-    if (isConstant) outs = runNode(node, ins, opset);
-    else if (!node.domain && SHAPE_RULES[node.op]) outs = SHAPE_RULES[node.op](ins.map((t) => t!), node).map(shapeOnly);
-    else {
-      const zeros = ins.map((t, k) => (t && !constant.has(node.inputs[k]) ? tensor(t.dtype, t.shape) : t));
-      outs = runNode(node, zeros, opset).map((t) => t && shapeOnly(t));
+    try {
+      if (isConstant) outs = runNode(node, ins, opset);
+      else if (!node.domain && Object.hasOwn(SHAPE_RULES, node.op) && ins.length > 0 && ins.every(Boolean)) outs = SHAPE_RULES[node.op](ins.map((t) => t!), node).map(shapeOnly);
+      else {
+        const zeros = ins.map((t, k) => (t && !constant.has(node.inputs[k]) ? tensor(t.dtype, t.shape) : t));
+        outs = runNode(node, zeros, opset).map((t) => t && shapeOnly(t));
+      }
+    } catch (e) {
+      // The reference ops name the node; the error names the model file too.
+      if (e instanceof SeecError && !e.file) throw new SeecError(e.code, e.message, { file: model.file, at: e.at, hint: e.hint });
+      throw e;
     }
     node.outputs.forEach((name, i) => {
       const t = outs[i];

@@ -9,12 +9,13 @@ import { SeecError } from "../../../runtime/errors.js";
 import type { GraphBuilder } from "../../ir/builder.js";
 import type { Attrs, DType } from "../../ir/graph.js";
 import { broadcastStrides, stridesOf } from "../../ir/ops/tensor.js";
-import { sliceParams, type OpContext } from "./ops.js";
+import { axis, sliceParams, type OpContext } from "./ops.js";
 import { attr, type OnnxNode } from "./read.js";
 import { DATA_TYPES, isFloat, type OnnxTensor } from "./tensor.js";
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const axisOf = (a: number, rank: number) => (a < 0 ? a + rank : a);
+/** An axis of node `n` from 0 (the folding run has range-checked it: ops.ts axis()). */
+const axisOf = (n: OnnxNode, a: number, rank: number) => axis({ node: n.name }, a, rank);
 
 /** Turns one ONNX node into IR; returns the IR tensor for each of the node's outputs (undefined: not produced). */
 export type Lowering = (l: Lowerer, node: OnnxNode) => (string | undefined)[];
@@ -275,7 +276,7 @@ const sliceOp: Lowering = (l, n) => {
 
 const splitOp: Lowering = (l, n) => {
   const x = l.ir(n.inputs[0]);
-  const axis = axisOf(attr(n, "axis", 0), l.shape(n.inputs[0]).length);
+  const axis = axisOf(n, attr(n, "axis", 0), l.shape(n.inputs[0]).length);
   let start = 0;
   return n.outputs.map((o) => {
     if (!o) return undefined;
@@ -288,7 +289,7 @@ const splitOp: Lowering = (l, n) => {
 
 const concatOp: Lowering = (l, n) => {
   const inputs = n.inputs.filter((i) => i && size(l.shape(i)) > 0);
-  const axis = axisOf(attr(n, "axis", 0), l.shape(n.outputs[0]).length);
+  const axis = axisOf(n, attr(n, "axis", 0), l.shape(n.outputs[0]).length);
   return [l.concat(inputs.map((i) => l.ir(i)), axis)];
 };
 
@@ -304,7 +305,7 @@ const tileOp: Lowering = (l, n) => {
 
 const gatherOp: Lowering = (l, n) => {
   const [data, indices] = n.inputs;
-  const axis = axisOf(attr(n, "axis", 0), l.shape(data).length);
+  const axis = axisOf(n, attr(n, "axis", 0), l.shape(data).length);
   const D = l.shape(data);
   if (l.isConstant(indices)) {
     // Fixed indices: slices of the data, joined.
@@ -359,7 +360,7 @@ const gemmOp: Lowering = (l, n) => {
 
 const softmaxOp: Lowering = (l, n) => {
   const X = l.shape(n.inputs[0]);
-  const axis = axisOf(attr(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
+  const axis = axisOf(n, attr(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
   const x = l.ir(n.inputs[0]);
   if (l.opset < 13 && axis !== X.length - 1) {
     // Softmax over the flattened axes from `axis` on.
@@ -374,7 +375,7 @@ const reduceOp = (fn: "sum" | "mean" | "max"): Lowering => (l, n) => {
   const X = l.shape(n.inputs[0]);
   const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : Array.isArray(n.attrs.axes) ? (n.attrs.axes as number[]) : [];
   if (listed.length === 0 && attr(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
-  const axes = listed.length ? listed.map((a) => axisOf(a, X.length)) : X.map((_, i) => i);
+  const axes = listed.length ? listed.map((a) => axisOf(n, a, X.length)) : X.map((_, i) => i);
   return [l.reshape(l.reduce(fn, l.ir(n.inputs[0]), axes), l.shape(n.outputs[0]))];
 };
 
@@ -388,7 +389,7 @@ const sumOp: Lowering = (l, n) => [n.inputs.filter(Boolean).map((i) => l.ir(i)).
 
 const layerNormOp = (rms: boolean): Lowering => (l, n) => {
   const X = l.shape(n.inputs[0]);
-  if (axisOf(attr(n, "axis", -1), X.length) !== X.length - 1) l.fail("normalization over more than the last axis is not supported");
+  if (axisOf(n, attr(n, "axis", -1), X.length) !== X.length - 1) l.fail("normalization over more than the last axis is not supported");
   const epsilon = attr(n, "epsilon", 1e-5);
   const x = l.ir(n.inputs[0]);
   const y = l.norm(rms ? "RMSNorm" : "LayerNorm", x, n.inputs[1], rms ? undefined : n.inputs[2], epsilon);

@@ -20,7 +20,7 @@ import { fuseOnnx } from "./fuse.js";
 import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, Lowerer } from "./lower-ops.js";
 import type { OnnxModel } from "./read.js";
-import { isFloat, type OnnxTensor } from "./tensor.js";
+import { isFloat, MAX_ELEMENTS, type OnnxTensor } from "./tensor.js";
 
 export interface BoundInput {
   name: string;
@@ -62,6 +62,9 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
       defaulted.add(d || `${input.name}[${i}]`);
       return 1;
     });
+    const elements = shape.reduce((a, b) => a * b, 1);
+    if (elements > MAX_ELEMENTS)
+      throw new SeecError("usage.shape", `input ${input.name} bound to ${shape.join("x")} has ${elements} elements; a wasm32 module holds at most ${MAX_ELEMENTS}`, { at: "--shape" });
     return { name: input.name, dtype, shape };
   });
   return { inputs, defaulted: [...defaulted] };

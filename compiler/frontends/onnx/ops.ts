@@ -24,7 +24,7 @@ export interface OpContext {
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 
-export function fail(ctx: OpContext, message: string): never {
+export function fail(ctx: Pick<OpContext, "node">, message: string): never {
   throw new SeecError("input.onnx", message, { at: `node ${ctx.node}` });
 }
 
@@ -35,7 +35,11 @@ export function need(t: OnnxTensor | undefined, ctx: OpContext, what: string): O
 
 export const ints = (ctx: OpContext, key: string): number[] | undefined => (Array.isArray(ctx.attrs[key]) ? (ctx.attrs[key] as number[]) : undefined);
 const values = (t: OnnxTensor | undefined): number[] | undefined => (t ? Array.from(t.data) : undefined);
-const axis = (a: number, rank: number) => (a < 0 ? a + rank : a);
+/** An axis attribute or input as an index from 0, refused (naming the node) outside [-rank, rank). */
+export function axis(ctx: Pick<OpContext, "node">, a: number, rank: number): number {
+  if (!Number.isInteger(a) || a < -rank || a >= rank) fail(ctx, `axis ${a} is out of range for a tensor of rank ${rank}`);
+  return a < 0 ? a + rank : a;
+}
 
 /** The broadcast shape of several shapes (numpy rules); shapes that do not broadcast are the model's error. */
 export function broadcastShape(shapes: readonly (readonly number[])[], ctx: OpContext): number[] {
@@ -101,7 +105,7 @@ function reduce(kind: "mean" | "sum" | "max" | "sumsquare"): OpImpl {
     const t = need(x, ctx, "data");
     const listed = values(axesInput) ?? ints(ctx, "axes");
     if (listed && listed.length === 0 && attr(ctx, "noop_with_empty_axes", 0)) return [t];
-    const axes = new Set((listed && listed.length > 0 ? listed : t.shape.map((_, i) => i)).map((a) => axis(a, t.shape.length)));
+    const axes = new Set((listed && listed.length > 0 ? listed : t.shape.map((_, i) => i)).map((a) => axis(ctx, a, t.shape.length)));
     const keep = attr(ctx, "keepdims", 1) === 1;
     const kept = t.shape.map((d, i) => (axes.has(i) ? 1 : d));
     const out = tensor(t.dtype, kept);
@@ -204,7 +208,7 @@ function castTo(t: OnnxTensor, dtype: OnnxDType): OnnxTensor {
 export function sliceParams(dims: readonly number[], [startsIn, endsIn, axesIn, stepsIn]: (OnnxTensor | undefined)[], ctx: OpContext): { begin: number[]; step: number[]; shape: number[] } {
   const starts = values(startsIn) ?? ints(ctx, "starts") ?? [];
   const ends = values(endsIn) ?? ints(ctx, "ends") ?? [];
-  const axes = (values(axesIn) ?? ints(ctx, "axes") ?? starts.map((_, i) => i)).map((a) => axis(a, dims.length));
+  const axes = (values(axesIn) ?? ints(ctx, "axes") ?? starts.map((_, i) => i)).map((a) => axis(ctx, a, dims.length));
   const steps = values(stepsIn) ?? starts.map(() => 1);
   const begin = dims.map(() => 0), step = dims.map(() => 1), shape = dims.slice();
   axes.forEach((a, i) => {
@@ -284,8 +288,9 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Shape: ([x], ctx) => {
     const dims = need(x, ctx, "data").shape;
     const r = dims.length;
-    const start = axis(Math.max(-r, Math.min(r, attr(ctx, "start", 0))), r);
-    const end = axis(Math.max(-r, Math.min(r, attr(ctx, "end", r))), r);
+    const clamp = (a: number) => (a < 0 ? Math.max(0, a + r) : Math.min(r, a));
+    const start = clamp(attr(ctx, "start", 0));
+    const end = clamp(attr(ctx, "end", r));
     const kept = dims.slice(start, Math.max(start, end));
     return [tensor("int64", [kept.length], kept)];
   },
@@ -296,6 +301,8 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const t = need(x, ctx, "data");
     const want = values(shape) ?? [];
     const allowZero = attr(ctx, "allowzero", 0) === 1;
+    if (want.some((d) => !Number.isSafeInteger(d) || d < -1) || want.filter((d) => d === -1).length > 1)
+      fail(ctx, `Reshape to [${want.join(", ")}]: dimensions are whole numbers from 0, with at most one -1`);
     const dims = want.map((d, i) => (d === 0 && !allowZero ? t.shape[i] : d));
     const known = dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
     const out = dims.map((d) => (d === -1 ? t.data.length / known : d));
@@ -304,31 +311,36 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Flatten: ([x], ctx) => {
     const t = need(x, ctx, "input");
-    const a = axis(attr(ctx, "axis", 1), t.shape.length);
+    const given = attr(ctx, "axis", 1), r = t.shape.length;
+    if (!Number.isInteger(given) || given < -r || given > r) fail(ctx, `axis ${given} is out of range for Flatten of a tensor of rank ${r}`);
+    const a = given < 0 ? given + r : given;
     return [reshapeTo(t, [size(t.shape.slice(0, a)), size(t.shape.slice(a))])];
   },
   Squeeze: ([x, axesInput], ctx) => {
     const t = need(x, ctx, "data");
     const listed = values(axesInput) ?? ints(ctx, "axes");
-    const axes = new Set(listed ? listed.map((a) => axis(a, t.shape.length)) : t.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
+    const axes = new Set(listed ? listed.map((a) => axis(ctx, a, t.shape.length)) : t.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
     return [reshapeTo(t, t.shape.filter((_, i) => !axes.has(i)))];
   },
   Unsqueeze: ([x, axesInput], ctx) => {
     const t = need(x, ctx, "data");
     const listed = values(axesInput) ?? ints(ctx, "axes") ?? [];
     const rank = t.shape.length + listed.length;
-    const axes = new Set(listed.map((a) => axis(a, rank)));
+    const axes = new Set(listed.map((a) => axis(ctx, a, rank)));
     const shape: number[] = [];
     for (let i = 0, k = 0; i < rank; i++) shape.push(axes.has(i) ? 1 : t.shape[k++]);
     return [reshapeTo(t, shape)];
   },
   Transpose: ([x], ctx) => {
     const t = need(x, ctx, "data");
-    return [transpose(t, ints(ctx, "perm") ?? t.shape.map((_, i) => t.shape.length - 1 - i))];
+    const perm = ints(ctx, "perm") ?? t.shape.map((_, i) => t.shape.length - 1 - i);
+    if (perm.length !== t.shape.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i))
+      fail(ctx, `perm [${perm.join(", ")}] is not a permutation of the ${t.shape.length} axes of [${t.shape.join(", ")}]`);
+    return [transpose(t, perm)];
   },
   Concat: (inputs, ctx) => {
     const ts = inputs.filter((t): t is OnnxTensor => !!t);
-    const a = axis(attr(ctx, "axis", 0), ts[0].shape.length);
+    const a = axis(ctx, attr(ctx, "axis", 0), ts[0].shape.length);
     const shape = ts[0].shape.slice();
     shape[a] = ts.reduce((n, t) => n + t.shape[a], 0);
     const out = tensor(ts[0].dtype, shape);
@@ -343,7 +355,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Split: ([x, splitInput], ctx) => {
     const t = need(x, ctx, "input");
-    const a = axis(attr(ctx, "axis", 0), t.shape.length);
+    const a = axis(ctx, attr(ctx, "axis", 0), t.shape.length);
     const count = attr(ctx, "num_outputs", 0) || ctx.outputs;
     const split = values(splitInput) ?? ints(ctx, "split") ?? (() => {
       const each = Math.ceil(t.shape[a] / count);
@@ -363,7 +375,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Gather: ([x, indices], ctx) => {
     const t = need(x, ctx, "data"), ix = need(indices, ctx, "indices");
-    const a = axis(attr(ctx, "axis", 0), t.shape.length);
+    const a = axis(ctx, attr(ctx, "axis", 0), t.shape.length);
     const outer = size(t.shape.slice(0, a)), inner = size(t.shape.slice(a + 1)), n = t.shape[a];
     const out = tensor(t.dtype, [...t.shape.slice(0, a), ...ix.shape, ...t.shape.slice(a + 1)]);
     const m = ix.data.length;
@@ -450,7 +462,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Softmax: ([x], ctx) => {
     const t = need(x, ctx, "input");
-    const a = axis(attr(ctx, "axis", ctx.opset >= 13 ? -1 : 1), t.shape.length);
+    const a = axis(ctx, attr(ctx, "axis", ctx.opset >= 13 ? -1 : 1), t.shape.length);
     // Opset < 13 normalizes over the flattened axes from `axis` on; 13+ over that one axis.
     const moved = ctx.opset >= 13 && a !== t.shape.length - 1;
     const perm = t.shape.map((_, i) => i).filter((i) => i !== a).concat(a);
@@ -471,20 +483,20 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   ReduceSumSquare: reduce("sumsquare"),
   LayerNormalization: ([x, scale, bias], ctx) => {
     const t = need(x, ctx, "X");
-    const from = axis(attr(ctx, "axis", -1), t.shape.length);
+    const from = axis(ctx, attr(ctx, "axis", -1), t.shape.length);
     const { y, mean, inv } = normalize(t, from, attr(ctx, "epsilon", 1e-5), false);
     const stats = t.shape.map((d, i) => (i < from ? d : 1));
     return [scaled(t, y, scale, bias), tensor("float32", stats, mean), tensor("float32", stats, inv)];
   },
   SimplifiedLayerNormalization: ([x, scale], ctx) => {
     const t = need(x, ctx, "X");
-    const from = axis(attr(ctx, "axis", -1), t.shape.length);
+    const from = axis(ctx, attr(ctx, "axis", -1), t.shape.length);
     const { y, inv } = normalize(t, from, attr(ctx, "epsilon", 1e-5), true);
     return [scaled(t, y, scale), tensor("float32", t.shape.map((d, i) => (i < from ? d : 1)), inv)];
   },
   RMSNormalization: ([x, scale], ctx) => {
     const t = need(x, ctx, "X");
-    const from = axis(attr(ctx, "axis", -1), t.shape.length);
+    const from = axis(ctx, attr(ctx, "axis", -1), t.shape.length);
     return [scaled(t, normalize(t, from, attr(ctx, "epsilon", 1e-5), true).y, scale)];
   },
 };

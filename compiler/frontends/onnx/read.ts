@@ -85,13 +85,15 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
     };
   });
   const graphInputs = (graph.input ?? []).map(valueInfo);
+  const outputs = (graph.output ?? []).map(valueInfo);
+  checkDefined(nodes, outputs, new Set([...initializers.keys(), ...graphInputs.map((i) => i.name)]), file);
   return {
     file,
     opsets: new Map((proto.opsetImport ?? []).map((o) => [o.domain === "ai.onnx" ? "" : o.domain ?? "", Number(o.version)])),
     producer: [proto.producerName, proto.producerVersion].filter(Boolean).join(" "),
     nodes: topologicalOrder(nodes, new Set([...initializers.keys(), ...graphInputs.map((i) => i.name)]), file),
     inputs: graphInputs.filter((i) => !initializers.has(i.name)),
-    outputs: (graph.output ?? []).map(valueInfo),
+    outputs,
     initializers,
   };
 }
@@ -152,8 +154,19 @@ function valueInfo(v: import("onnx-proto").onnx.IValueInfoProto): OnnxValueInfo 
     name: v.name ?? "",
     elementType: (onnx.TensorProto.DataType[t?.elemType ?? 0] ?? "UNDEFINED").toLowerCase(),
     dtype: DATA_TYPES[t?.elemType ?? 0],
-    dims: (t?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : "")),
+    dims: (t?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) >= 0 ? Number(d.dimValue) : "")),
   };
+}
+
+/** Every tensor a node reads or the graph outputs is an input, an initializer or some node's output. */
+function checkDefined(nodes: readonly OnnxNode[], outputs: readonly OnnxValueInfo[], available: ReadonlySet<string>, file: string): void {
+  const defined = new Set([...available, ...nodes.flatMap((n) => n.outputs)]);
+  for (const n of nodes) {
+    const missing = n.inputs.find((i) => i && !defined.has(i));
+    if (missing) throw new SeecError("input.onnx", `node ${n.name} (${n.op}) reads tensor "${missing}", which no node, input or initializer defines`, { file, at: `node ${n.name}` });
+  }
+  const output = outputs.find((o) => !defined.has(o.name));
+  if (output) throw new SeecError("input.onnx", `the graph outputs tensor "${output.name}", which no node, input or initializer defines`, { file, at: `output ${output.name}` });
 }
 
 /**

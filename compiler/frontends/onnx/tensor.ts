@@ -31,12 +31,18 @@ export function tensor(dtype: OnnxDType, shape: number[], data?: ArrayLike<numbe
 
 const BYTES: Partial<Record<OnnxDType, number>> = { float32: 4, float16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1 };
 
+/** The most elements one tensor may have: 4 GiB of float32, all a wasm32 memory can address. */
+export const MAX_ELEMENTS = 2 ** 30;
+
 export function fromProto(t: onnx.ITensorProto, file: string): OnnxTensor {
   const dtype = DATA_TYPES[t.dataType ?? 0];
   const name = t.name ?? "";
   if (!dtype) throw new SeecError("unsupported.onnx_dtype", `tensor "${name}" has element type ${t.dataType}, which seec does not read`, { file });
   const shape = (t.dims ?? []).map(Number);
+  const bad = shape.findIndex((d) => !Number.isSafeInteger(d) || d < 0);
+  if (bad >= 0) throw new SeecError("input.onnx", `tensor "${name}" has dimension ${bad} of ${t.dims![bad]}; dimensions are whole numbers from 0`, { file });
   const n = shape.reduce((a, b) => a * b, 1);
+  if (n > MAX_ELEMENTS) throw new SeecError("unsupported.too_large", `tensor "${name}" [${shape.join(", ")}] has ${n} elements; a wasm32 module holds at most ${MAX_ELEMENTS}`, { file });
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
   let values: ArrayLike<number>;
   if (raw) {
