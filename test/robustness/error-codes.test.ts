@@ -168,8 +168,12 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
 
   it("input.tfjs_graph, unsupported.tfjs_graph: graphs that are not the encoder seec compiles", async () => {
     const real = await readTfjsGraph(USE_DIR);
+    // A well-formed graph that computes something else (a Relu where the encoder has its Tanh)...
+    const relu = { ...real, nodes: real.nodes.map((n) => (n.op === "Tanh" ? { ...n, op: "Relu" } : n)) };
+    expect(catchSeec(() => tfjsEncoderGraph("x", relu)).code).toBe("unsupported.tfjs_graph");
+    // ...and one that is not a graph at all (nodes read nodes that are gone).
     const noEmbedding = { ...real, nodes: real.nodes.filter((n) => n.op !== "GatherV2") };
-    expect(catchSeec(() => tfjsEncoderGraph("x", noEmbedding)).code).toBe("unsupported.tfjs_graph");
+    expect(catchSeec(() => tfjsEncoderGraph("x", noEmbedding)).code).toBe("input.tfjs_graph");
     const weights = new Map(real.weights);
     const w = [...weights.entries()].find(([k]) => k.endsWith("FFN/conv1/Tensordot/Reshape_1"))!;
     weights.set(w[0], { ...w[1], shape: [w[1].shape[0], 7], data: w[1].data.subarray(0, w[1].shape[0] * 7) });
