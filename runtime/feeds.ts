@@ -60,6 +60,32 @@ export function exchanged(spec: TensorSpec, data: Int32Array | Float32Array): Ou
   return data;
 }
 
+/**
+ * step()'s arguments, before they become Int32Arrays (which would wrap 2^32 to 0, NaN to 0, 1.5 to
+ * 1 and 'x' to 0): token ids whole numbers in the vocabulary, the position a whole number, and
+ * every position the call fills inside the context.
+ */
+export function checkStep(manifest: Manifest, tokens: readonly number[], pos: number): void {
+  if (!Array.isArray(tokens) && !ArrayBuffer.isView(tokens)) throw new SeecError("runtime.input", `step() takes a list of token ids, got ${describe(tokens)}`, { at: "tokens" });
+  if (tokens.length === 0) throw new SeecError("runtime.input", "step() needs at least one token", { at: "tokens" });
+  const vocab = manifest.model.config.vocabSize;
+  for (let i = 0; i < tokens.length; i++) {
+    const id = tokens[i] as unknown;
+    if (typeof id !== "number" || !Number.isInteger(id)) throw new SeecError("runtime.token", `token ids must be whole numbers; tokens[${i}] is ${describe(id)}`, { at: `tokens[${i}]` });
+    if (id < 0 || (vocab !== undefined && id >= vocab)) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`, { at: `tokens[${i}]` });
+  }
+  if (typeof pos !== "number" || !Number.isInteger(pos) || pos < 0) throw new SeecError("runtime.input", `pos must be a whole number, 0 or more, got ${describe(pos)}`, { at: "pos" });
+  const context = manifest.model.config.contextLength;
+  if (context !== undefined && pos + tokens.length > context)
+    throw new SeecError("runtime.context", `positions ${pos}..${pos + tokens.length - 1} are outside the context of ${context} tokens`, { at: "pos" });
+}
+
+function describe(x: unknown): string {
+  if (typeof x === "number" || typeof x === "bigint") return String(x);
+  if (typeof x === "string") return JSON.stringify(x.length > 40 ? `${x.slice(0, 37)}...` : x);
+  return x === null || x === undefined ? String(x) : typeof x === "object" ? (x.constructor?.name ?? "an object") : typeof x;
+}
+
 function checkTokens(ids: Int32Array, vocab: number): void {
   for (const id of ids) if (id < 0 || id >= vocab) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`);
 }

@@ -4,7 +4,7 @@
  * adapter (the artifact's wasm module otherwise).
  */
 import { SeecError } from "./errors.js";
-import { checkFeeds, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
+import { checkFeeds, checkStep, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { generation, type GenerateOptions, type GenerationStats } from "./generation.js";
 import type { Manifest } from "./manifest.js";
 import type { Tokenizer } from "./tokenizers/index.js";
@@ -41,6 +41,7 @@ export class GpuModel {
 
   /** Runs tokens at positions pos.. in the chunks the model was planned for; the last token's logits. */
   async step(tokens: readonly number[], pos: number): Promise<Float32Array> {
+    checkStep(this.manifest, tokens, pos);
     const chunk = this.manifest.dims.T?.max ?? 1;
     let logits: Float32Array | undefined;
     for (let i = 0; i < tokens.length; i += chunk)

@@ -10,6 +10,7 @@ import { directoryUrl, importAtRuntime, readBytes, readInto, readJson } from "./
 import type { Manifest } from "./manifest.js";
 import { GpuModel } from "./gpu-model.js";
 import { Model } from "./model.js";
+import { validateInstance, validateManifest } from "./validate-manifest.js";
 import { GpuEngine } from "./webgpu.js";
 import type { GpuProgram } from "./webgpu-program.js";
 import { createTokenizer, type TokenizerSpec } from "./tokenizers/index.js";
@@ -18,33 +19,19 @@ export { GpuModel, Model, SeecError };
 export type { Feeds, GenerateOptions, Outputs } from "./model.js";
 export type { Manifest } from "./manifest.js";
 
-/** The fields the runtime relies on, checked before any of them is used. */
-function checkManifest(m: Manifest, file: string): void {
-  const bad = (what: string): never => {
-    throw new SeecError("input.manifest", what, { file, hint: "rebuild the artifact with seec build" });
-  };
-  if (m?.format !== "seec/1") bad(`unsupported artifact format ${JSON.stringify(m?.format)}`);
-  if (!Array.isArray(m.modules) || m.modules.length === 0 || !m.modules.every((x) => typeof x?.file === "string" && typeof x?.backend === "string")) bad("modules must list the compiled modules");
-  for (const list of [m.inputs, m.outputs])
-    if (!Array.isArray(list) || !list.every((t) => typeof t?.name === "string" && Number.isInteger(t?.address) && Array.isArray(t?.shape))) bad("inputs and outputs must list tensors with a name, a shape and an address");
-  const regions = [m.memory?.weights, m.memory?.arena, m.memory?.state];
-  if (!regions.every((r) => Number.isInteger(r?.address) && Number.isInteger(r?.bytes) && r.bytes >= 0)) bad("memory must give the address and size of weights, arena and state");
-  if (!m.model || typeof m.model.config !== "object" || typeof m.dims !== "object") bad("model and dims are missing");
-  // Every file the manifest names lies in the artifact's own directory: a plain name, nothing that
-  // climbs out of it or points elsewhere.
-  const named = [...m.modules.map((x) => x.file), m.webgpu?.file, m.tokenizer?.file].filter((f) => f !== undefined);
-  for (const f of named) if (typeof f !== "string" || !/^[\w][\w.-]*$/.test(f) || f.includes("..")) bad(`the file name ${JSON.stringify(f)} is not a plain name inside the artifact`);
-}
-
 /**
  * The first module this engine validates (a relaxed-SIMD module falls back to the SIMD128 one).
  * A single module compiles while it downloads.
  */
-async function instantiateFirst(modules: Manifest["modules"], base: URL): Promise<{ instance: WebAssembly.Instance; backend: string }> {
-  if (modules.length === 1) return { instance: await instantiate(new URL(modules[0].file, base)), backend: modules[0].backend };
+async function instantiateFirst(modules: Manifest["modules"], base: URL): Promise<{ instance: WebAssembly.Instance; backend: string; url: URL }> {
+  if (modules.length === 1) {
+    const url = new URL(modules[0].file, base);
+    return { instance: await instantiate(url), backend: modules[0].backend, url };
+  }
   for (const m of modules) {
-    const bytes = await readBytes(new URL(m.file, base));
-    if (WebAssembly.validate(bytes as BufferSource)) return { instance: (await WebAssembly.instantiate(bytes as BufferSource, {})).instance, backend: m.backend };
+    const url = new URL(m.file, base);
+    const bytes = await readBytes(url);
+    if (WebAssembly.validate(bytes as BufferSource)) return { instance: await engineCall(url, async () => (await WebAssembly.instantiate(bytes as BufferSource, {})).instance), backend: m.backend, url };
   }
   throw new SeecError("runtime.engine", `this engine runs none of the artifact's modules (${modules.map((m) => m.backend).join(", ")})`, { hint: "rebuild with --target wasm" });
 }
@@ -58,7 +45,27 @@ async function instantiate(url: URL): Promise<WebAssembly.Instance> {
       // A server that sends another MIME type: fall through to the plain path.
     }
   }
-  return (await WebAssembly.instantiate((await readBytes(url)) as BufferSource, {})).instance;
+  const bytes = await readBytes(url);
+  return engineCall(url, async () => (await WebAssembly.instantiate(bytes as BufferSource, {})).instance);
+}
+
+/**
+ * The engine's own errors on a module (CompileError, LinkError, RuntimeError) as SeecErrors naming
+ * the file, in one line: input.wasm where it will not compile or link, runtime.trap where it traps.
+ */
+async function engineCall<T>(url: URL, f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof SeecError) throw e;
+    const name = url.pathname.slice(url.pathname.lastIndexOf("/") + 1);
+    const why = `${(e as Error)?.name ?? "Error"}: ${String((e as Error)?.message ?? e)}`.replace(/\s+/g, " ");
+    if (e instanceof WebAssembly.RuntimeError) throw new SeecError("runtime.trap", `${name} trapped while loading (${why})`, { file: url.href, hint: "rebuild the artifact with seec build" });
+    throw new SeecError("input.wasm", `${name} is not a module this engine can run (${why})`, {
+      file: url.href,
+      hint: "the file is damaged (rebuild the artifact with seec build), or this engine lacks a feature it needs (rebuild with --target wasm)",
+    });
+  }
 }
 
 export interface LoadOptions {
@@ -74,8 +81,8 @@ export interface LoadOptions {
  */
 export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model | GpuModel> {
   const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
-  const manifest = await readJson<Manifest>(new URL("manifest.json", base));
-  checkManifest(manifest, new URL("manifest.json", base).href);
+  const manifest = await readJson<unknown>(new URL("manifest.json", base));
+  validateManifest(manifest, new URL("manifest.json", base).href);
   let fallback: string | undefined;
   let weights: Uint8Array | undefined;
   if (manifest.webgpu && options.webgpu !== false) {
@@ -124,13 +131,21 @@ function weightsSize(bytes: number, manifest: Manifest, base: URL): SeecError {
   return new SeecError("input.weights", `weights.bin has ${bytes} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
 }
 
+/** tokenizer.json, checked field by field, and against the model's vocabulary. */
 async function readTokenizer(manifest: Manifest, base: URL) {
-  return manifest.tokenizer ? createTokenizer(await readJson<TokenizerSpec>(new URL(manifest.tokenizer.file, base))) : undefined;
+  if (!manifest.tokenizer) return undefined;
+  const url = new URL(manifest.tokenizer.file, base);
+  const tokenizer = createTokenizer(await readJson<TokenizerSpec>(url), url.href);
+  const vocab = manifest.model.config.vocabSize;
+  if (vocab !== undefined && tokenizer.vocabSize > vocab)
+    throw new SeecError("mismatch.tokenizer", `the tokenizer has ${tokenizer.vocabSize} pieces; the model's vocabulary has ${vocab}`, { file: url.href, at: "pieces", hint: "rebuild the artifact with seec build" });
+  return tokenizer;
 }
 
 /** The first module this engine runs, with the weights (read here, straight into its memory, unless the WebGPU attempt already did) in place. */
 async function loadWasm(manifest: Manifest, base: URL, read?: Uint8Array): Promise<Model> {
-  const [{ instance, backend }, tokenizer] = await Promise.all([instantiateFirst(manifest.modules, base), readTokenizer(manifest, base)]);
+  const [{ instance, backend, url }, tokenizer] = await Promise.all([instantiateFirst(manifest.modules, base), readTokenizer(manifest, base)]);
+  validateInstance(manifest, instance, url.href, new URL("manifest.json", base).href);
   const { weights } = manifest.memory;
   if (weights.embedded !== true) {
     const target = new Uint8Array((instance.exports as { memory: WebAssembly.Memory }).memory.buffer, weights.address, weights.bytes);
@@ -140,6 +155,7 @@ async function loadWasm(manifest: Manifest, base: URL, read?: Uint8Array): Promi
       if (bytes !== weights.bytes) throw weightsSize(bytes, manifest, base);
     }
   }
-  (instance.exports as { init?: () => void }).init?.();
+  const init = (instance.exports as { init?: unknown }).init;
+  if (typeof init === "function") await engineCall(url, () => init());
   return new Model(manifest, instance, tokenizer, backend);
 }

@@ -1,7 +1,7 @@
 /** A loaded artifact: the compiled module, its memory, and the API people call. */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
-import { checkFeeds, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
+import { checkFeeds, checkStep, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { generation, type GenerateOptions, type GenerationStats } from "./generation.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 
@@ -79,6 +79,7 @@ export class Model {
 
   /** Runs tokens at positions pos.. in chunks the module was planned for; returns the last token's logits. */
   step(tokens: readonly number[], pos: number): Float32Array {
+    checkStep(this.manifest, tokens, pos);
     const chunk = this.symbolic.T ?? 1;
     let logits: Float32Array | undefined;
     for (let i = 0; i < tokens.length; i += chunk) {

@@ -1,15 +1,49 @@
 /** Tokenizers by the `type` of their spec (tokenizer.json in an artifact). */
 import { SeecError } from "../errors.js";
+import { shown } from "../validate-manifest.js";
 import { Llama2cTokenizer, type Llama2cTokenizerSpec } from "./llama2c-bpe.js";
 import { SentencePieceTokenizer, type SentencePieceSpec } from "./sentencepiece.js";
 
 export type TokenizerSpec = Llama2cTokenizerSpec | SentencePieceSpec;
 export type Tokenizer = Llama2cTokenizer | SentencePieceTokenizer;
 
-export function createTokenizer(spec: TokenizerSpec): Tokenizer {
+/** The tokenizer a spec describes, its fields checked first: a bad one is input.tokenizer naming the field (`file`: where the spec was read). */
+export function createTokenizer(spec: TokenizerSpec, file?: string): Tokenizer {
+  validateTokenizerSpec(spec, file);
   if (spec.type === "llama2c-bpe") return new Llama2cTokenizer(spec);
-  if (spec.type === "sentencepiece-unigram") return new SentencePieceTokenizer(spec);
-  throw new SeecError("input.tokenizer", `unknown tokenizer type ${JSON.stringify((spec as { type: unknown }).type)}`);
+  return new SentencePieceTokenizer(spec);
+}
+
+/** Every field a tokenizer reads, of its type and in range: never a TypeError from a null or a string where a list belongs. */
+export function validateTokenizerSpec(spec: unknown, file?: string): asserts spec is TokenizerSpec {
+  const bad = (at: string | undefined, what: string): never => {
+    throw new SeecError("input.tokenizer", at ? `${at} ${what}` : what, { file, at });
+  };
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) return bad(undefined, `a tokenizer spec must be an object, got ${shown(spec)}`);
+  const s = spec as Record<string, unknown>;
+  const list = (at: string): unknown[] => (Array.isArray(s[at]) ? (s[at] as unknown[]) : bad(at, `must be a list, got ${shown(s[at])}`));
+  const id = (at: string, below: number): void => {
+    const x = s[at];
+    if (!Number.isSafeInteger(x) || (x as number) < 0 || (x as number) >= below) bad(at, `must be a token id from 0 to ${below - 1}, got ${shown(x)}`);
+  };
+  if (s.type === "llama2c-bpe") {
+    const pieces = list("pieces");
+    const scores = list("scores");
+    pieces.forEach((p, i) => typeof p === "string" || bad(`pieces[${i}]`, `must be a string, got ${shown(p)}`));
+    if (scores.length !== pieces.length) bad("scores", `has ${scores.length} entries for ${pieces.length} pieces`);
+    scores.forEach((x, i) => (typeof x === "number" && Number.isFinite(x)) || bad(`scores[${i}]`, `must be a number, got ${shown(x)}`));
+    id("bosId", pieces.length);
+    id("eosId", pieces.length);
+  } else if (s.type === "sentencepiece-unigram") {
+    const pieces = list("pieces");
+    pieces.forEach((p, i) => {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== "string" || typeof p[1] !== "number" || !Number.isFinite(p[1]))
+        bad(`pieces[${i}]`, `must be [piece, score], got ${shown(p)}`);
+    });
+    // Segmentation's unknown symbol is id 0, and its backtrack steps back by that piece's length.
+    if (pieces.length === 0 || (pieces[0] as [string, number])[0].length === 0) bad("pieces[0]", "must be the unknown piece, a string of at least one character");
+    if (!Number.isSafeInteger(s.reserved) || (s.reserved as number) < 0 || (s.reserved as number) > pieces.length) bad("reserved", `must be a whole number from 0 to ${pieces.length}, got ${shown(s.reserved)}`);
+  } else bad("type", `${shown(s.type)} is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram)`);
 }
 
 /** The piece of every id, for tools that look at the vocabulary (padded with <id:N> up to vocab). */

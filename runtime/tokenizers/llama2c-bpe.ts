@@ -46,7 +46,7 @@ export class Llama2cTokenizer {
 
   /** The fewest tokens `text` can encode to (every token covers at most the longest piece's bytes), without encoding it. */
   minTokens(text: string, { bos = true } = {}): number {
-    this.longest ??= Math.max(1, ...this.bytes.map((b) => b.length));
+    this.longest ??= this.bytes.reduce((m, b) => Math.max(m, b.length), 1);
     const bytes = utf8.encode(text).length + (text.length > 0 ? 1 : 0); // the leading space
     return (bos ? 1 : 0) + Math.ceil(bytes / this.longest);
   }

@@ -62,6 +62,17 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
   };
   const isIO = (name: string) => (graph.inputs.includes(name) ? " input" : graph.outputs.includes(name) ? " output" : "");
   const T = graph.dims.T;
+  // What the module was planned for, exported for the JavaScript runtime to hold the manifest to:
+  // the most tokens a call takes (activations are sized for them) and a decoder's context (the
+  // positions its KV cache and position tables hold). Modules with their own entry points (mcu,
+  // wasi) keep the exports their hosts expect.
+  const context = graph.model.family === "decoder" && graph.inputs.includes("pos") ? graph.model.config.contextLength : undefined;
+  const planned: [string, number, string][] = opts.entry
+    ? []
+    : [
+        ...(T ? [["MAX_T", T.max, "The most tokens forward() takes"] as [string, number, string]] : []),
+        ...(Number.isSafeInteger(context) ? [["CONTEXT_LENGTH", context, "The positions this module's KV cache holds"] as [string, number, string]] : []),
+      ];
   const entry = opts.entry
     ? entrySection({ kind: opts.entry, graph, ctx, hasInit: init.length > 0, tokenizer: layout.appendix?.address, working: layout.working })
     : { imports: [], source: [], exports: [], libraries: [] as string[], abort: undefined };
@@ -85,6 +96,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     ...(layout.scratch ? [``, `// Kernel scratch: working memory the kernels share, one call at a time`, `const SCRATCH: usize = ${layout.scratch.address}; // ${layout.scratch.bytes} bytes`] : []),
     ``,
     ...[...definitions.values()].flatMap((d) => [d, ""]),
+    ...planned.flatMap(([name, value, what]) => [`/** ${what}: the runtime refuses a manifest that claims more. */`, `export const ${name}: i32 = ${value};`, ``]),
     ...(init.length ? [`/** Runs once after the weights are in place: what depends on nothing else. */`, `export function init(): void {`, initBody, `}`, ``] : []),
     T ? `/** Runs the graph on T tokens, 1 <= T <= ${T.max}: inputs are read from and outputs written to the arena. */` : `/** Runs the graph once: inputs are read from and outputs written to the arena. */`,
     `export function forward(${T ? "T: i32" : ""}): void {`,
@@ -93,11 +105,11 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     ``,
     ...entry.source,
   ].join("\n");
-  return { source, exports: ["forward", ...(init.length ? ["init"] : []), ...entry.exports], libraries: entry.libraries, abort: entry.abort };
+  return { source, exports: ["forward", ...(init.length ? ["init"] : []), ...planned.map(([name]) => name), ...entry.exports], libraries: entry.libraries, abort: entry.abort };
 }
 
-/** Upper-case names the program declares or imports besides tensors: the scratch, kernels/epilogue.ts's activations. */
-const RESERVED = ["SCRATCH", "NONE", "RELU"];
+/** Upper-case names the program declares or imports besides tensors: the scratch, kernels/epilogue.ts's activations, the exported plan. */
+const RESERVED = ["SCRATCH", "NONE", "RELU", "MAX_T", "CONTEXT_LENGTH"];
 
 /** Tensor name -> a valid, unique UPPER_SNAKE identifier (not a symbolic dimension's, e.g. forward's T). */
 function constantNames(graph: Graph): Map<string, string> {
