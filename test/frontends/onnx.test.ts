@@ -140,17 +140,26 @@ describe("ONNX graphs out of range, built as a user would", () => {
       expect(existsSync(join(dir, "out"))).toBe(false);
     });
 
-  it("bounds --shape and the memory plan by what wasm32 addresses, before any allocation or emission; --json prints the error as JSON", async () => {
+  it("bounds --shape, every tensor and the memory plan by what wasm32 addresses, before allocation or emission; --json prints the error as JSON", async () => {
     const dir = await tmpDir();
     const ids = { name: "input_ids", type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: "batch" }, { dimParam: "sequence" }] } } } };
-    writeFileSync(join(dir, "model.onnx"), onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], graph: { input: [ids], output: [y], node: [{ name: "r", opType: "Relu", input: ["input_ids"], output: ["y"] }] } }).finish());
-    const huge = await seec("build", join(dir, "model.onnx"), "--shape", "input_ids=100000x100000", "-o", join(dir, "out"));
+    const node = (opType: string, input: string[], output: string) => ({ name: output, opType, input, output: [output] });
+    const write = (file: string, nodes: import("onnx-proto").onnx.INodeProto[]) =>
+      writeFileSync(join(dir, file), onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: "", version: 17 }], graph: { input: [ids], output: [y], node: nodes } }).finish());
+    write("relu.onnx", [node("Relu", ["input_ids"], "y")]);
+    // Three activations of one input live at once: each 1 GiB, together over 4 GiB.
+    write("wide.onnx", [node("Relu", ["input_ids"], "a"), node("Sigmoid", ["input_ids"], "b"), node("Tanh", ["input_ids"], "c"), node("Add", ["a", "b"], "ab"), node("Add", ["ab", "c"], "abc"), node("Add", ["abc", "input_ids"], "y")]);
+    write("square.onnx", [node("Transpose", ["input_ids"], "t"), node("MatMul", ["input_ids", "t"], "y")]);
+    const huge = await seec("build", join(dir, "relu.onnx"), "--shape", "input_ids=100000x100000", "-o", join(dir, "out"));
     expect(huge.code).toBe(2);
-    expect(huge.stderr).toMatch(/^seec: error\[usage\.shape\] @ --shape: input input_ids bound to 100000x100000 has 10000000000 elements; a wasm32 module holds at most 1073741824/);
-    const plan = await seec("build", join(dir, "model.onnx"), "--shape", "input_ids=30000x30000", "-o", join(dir, "out"));
+    expect(huge.stderr).toMatch(/^seec: error\[usage\.shape\] @ --shape: input input_ids bound to 100000x100000 has 10000000000 elements; seec's wasm32 targets hold at most 268435456 \(1 GiB of float32\) in one tensor/);
+    const square = await seec("build", join(dir, "square.onnx"), "--shape", "input_ids=20000x8", "-o", join(dir, "out"));
+    expect(square.code).toBe(4);
+    expect(square.stderr).toMatch(/^seec: error\[unsupported\.too_large\] \S+square\.onnx @ node y: MatMul outputs y of shape \[20000, 20000\]/);
+    const plan = await seec("build", join(dir, "wide.onnx"), "--shape", "input_ids=16384x16384", "-o", join(dir, "out"));
     expect(plan.code).toBe(6);
-    expect(plan.stderr).toMatch(/^seec: error\[budget\.memory\]: the model needs 6\.7 GiB of linear memory; wasm32 addresses at most 4 GiB/);
-    const json = await seec("build", join(dir, "model.onnx"), "--json", "--shape", "input_ids=100000x100000", "-o", join(dir, "out"));
+    expect(plan.stderr).toMatch(/^seec: error\[budget\.memory\]: the model needs \d+\.\d GiB of linear memory; wasm32 addresses at most 4 GiB/);
+    const json = await seec("build", join(dir, "relu.onnx"), "--json", "--shape", "input_ids=100000x100000", "-o", join(dir, "out"));
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stderr)).toEqual({ error: { code: "usage.shape", exitCode: 2, message: expect.stringContaining("100000x100000 has 10000000000 elements"), at: "--shape" } });
     expect(existsSync(join(dir, "out"))).toBe(false);

@@ -68,9 +68,14 @@ describe.skipIf(!LLAMA2C)("the wasi target", () => {
       [["--max-tokens"], "usage.argument"],
       [["--temperature", "hot"], "usage.value"],
       [["--prompt", "a b ".repeat(400)], "runtime.context"],
+      // 34 KB: refused from its length before the (quadratic) encoding, which took 20 s.
+      [["--prompt", "once upon a time ".repeat(2000)], "runtime.context"],
     ];
     for (const [args, code] of cases) {
+      const start = performance.now();
       const r = await runNodeWasi(wasm, args);
+      expect(performance.now() - start).toBeLessThan(5000);
+      if (args[1]?.length > 30_000) expect(r.stderr).toMatch(/the prompt is at least \d+ tokens; the context holds \d+/);
       expect(r.stderr).toMatch(new RegExp(`^seec: error\\[${code.replace(".", "\\.")}\\]: `));
       expect(r.code).toBe(ERROR_CLASSES[code.split(".")[0] as keyof typeof ERROR_CLASSES]);
     }

@@ -2,13 +2,16 @@
  * Constant folding with static input shapes. A tensor is constant when it depends only on
  * initializers and on shapes (Shape and Size read nothing else); constants are computed with the
  * reference ops. Every other tensor is only given its shape: its data stays empty, and an op is
- * run on zeros only where that is the cheap way to learn the shape (matrix products get a rule).
+ * run on zeros only where that is the cheap way to learn the shape (matrix products, elementwise
+ * maps and softmax get a rule), and only up to a bound: no tensor, constant or not, may pass
+ * MAX_ELEMENTS.
  */
 import { SeecError } from "../../../runtime/errors.js";
 import { broadcastShapes } from "../../ir/ops/tensor.js";
 import { runNode } from "./evaluate.js";
 import { attr, type OnnxModel, type OnnxNode } from "./read.js";
-import { tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+import { axis } from "./ops.js";
+import { checkSize, MAX_ELEMENTS, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 /** Ops whose outputs depend only on their inputs' shapes. */
 const SHAPE_ONLY = new Set(["Shape", "Size"]);
@@ -35,9 +38,24 @@ const SHAPE_RULES: Record<string, ShapeRule> = {
 /** Elementwise ops: the output has the input's shape and type (no need to run them on zeros). */
 for (const op of ["Identity", "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log", "Erf", "Tanh", "Sigmoid", "Relu", "Sin", "Cos", "Gelu"])
   SHAPE_RULES[op] = ([x]) => [x];
-/** Broadcasting arithmetic: the broadcast shape, in the first operand's type. */
-for (const op of ["Add", "Sub", "Mul", "Div", "Pow"])
-  SHAPE_RULES[op] = ([a, b], n) => [{ dtype: a.dtype, shape: broadcastShapes([a.shape, b.shape], (m) => { throw new SeecError("input.onnx", m, { at: `node ${n.name}` }); }) }];
+/** Broadcasting arithmetic and comparisons: the broadcast shape, in the first operand's type or bool. */
+const broadcast = (shapes: Shaped[], n: OnnxNode) =>
+  broadcastShapes(shapes.map((s) => s.shape), (m) => {
+    throw new SeecError("input.onnx", m, { at: `node ${n.name}` });
+  });
+for (const op of ["Add", "Sub", "Mul", "Div", "Pow"]) SHAPE_RULES[op] = ([a, b], n) => [{ dtype: a.dtype, shape: broadcast([a, b], n) }];
+for (const op of ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"]) SHAPE_RULES[op] = ([a, b], n) => [{ dtype: "bool", shape: broadcast([a, b], n) }];
+SHAPE_RULES.Where = ([c, a, b], n) => [{ dtype: a.dtype, shape: broadcast([c, a, b], n) }];
+SHAPE_RULES.Softmax = ([x], n) => {
+  if (n.attrs.axis !== undefined) axis({ node: n.name }, attr(n, "axis", -1), x.shape.length);
+  return [x];
+};
+
+/** How many inputs each shape rule reads. */
+const ARITY: Record<string, number> = { MatMul: 2, Gemm: 2, Where: 3, Add: 2, Sub: 2, Mul: 2, Div: 2, Pow: 2, Equal: 2, Less: 2, LessOrEqual: 2, Greater: 2, GreaterOrEqual: 2 };
+
+/** Above this many elements, an op without a shape rule is not run on zeros to learn its output's shape. */
+const ZERO_RUN_ELEMENTS = 2 ** 25;
 
 const shapeOnly = ({ dtype, shape }: Shaped): OnnxTensor => ({ dtype, shape, data: new Float32Array(0) });
 
@@ -54,19 +72,24 @@ export function foldGraph(model: OnnxModel, inputs: readonly Shaped[] & { name: 
     let outs: (OnnxTensor | undefined)[];
     try {
       if (isConstant) outs = runNode(node, ins, opset);
-      else if (!node.domain && Object.hasOwn(SHAPE_RULES, node.op) && ins.length > 0 && ins.every(Boolean)) outs = SHAPE_RULES[node.op](ins.map((t) => t!), node).map(shapeOnly);
+      else if (!node.domain && Object.hasOwn(SHAPE_RULES, node.op) && ins.length >= (ARITY[node.op] ?? 1) && ins.every(Boolean)) outs = SHAPE_RULES[node.op](ins.map((t) => t!), node).map(shapeOnly);
       else {
+        const elements = ins.reduce((n, t, k) => n + (t && !constant.has(node.inputs[k]) ? checkSize(t.shape, `input ${k}`) : 0), 0);
+        if (elements > ZERO_RUN_ELEMENTS)
+          throw new SeecError("unsupported.too_large", `${node.op} reads ${elements} elements; seec learns this op's output shape by running it, up to ${ZERO_RUN_ELEMENTS}`, { hint: "bind smaller input shapes with --shape" });
         const zeros = ins.map((t, k) => (t && !constant.has(node.inputs[k]) ? tensor(t.dtype, t.shape) : t));
         outs = runNode(node, zeros, opset).map((t) => t && shapeOnly(t));
       }
     } catch (e) {
       // The reference ops name the node; the error names the model file too.
-      if (e instanceof SeecError && !e.file) throw new SeecError(e.code, e.message, { file: model.file, at: e.at, hint: e.hint });
+      if (e instanceof SeecError && !e.file) throw new SeecError(e.code, e.message, { file: model.file, at: e.at ?? `node ${node.name}`, hint: e.hint });
       throw e;
     }
     node.outputs.forEach((name, i) => {
       const t = outs[i];
       if (!name || !t) return;
+      if (t.shape.reduce((a, b) => a * b, 1) > MAX_ELEMENTS)
+        throw new SeecError("unsupported.too_large", `${node.op} outputs ${name} of shape [${t.shape.join(", ")}]; seec's wasm32 targets hold at most ${MAX_ELEMENTS} elements (1 GiB of float32) in one tensor`, { file: model.file, at: `node ${node.name}`, hint: "bind smaller input shapes with --shape" });
       values.set(name, t);
       if (isConstant) constant.add(name);
     });

@@ -94,7 +94,8 @@ export class Lowerer {
   ir(name: string): string {
     const known = this.names.get(name);
     if (known) return known;
-    if (!this.constant.has(name)) throw new SeecError("internal.onnx", `tensor "${name}" is read before it is lowered`);
+    if (!name) throw new SeecError("input.onnx", "a required input is missing", { at: this.node ? `node ${this.node.name} (${this.node.op})` : undefined });
+    if (!this.constant.has(name)) this.fail(`tensor "${name}" is an output seec does not compute (an optional output of the op that makes it)`);
     let c = this.constants.get(name);
     if (!c) {
       const v = this.values.get(name)!;
@@ -289,6 +290,7 @@ const splitOp: Lowering = (l, n) => {
 
 const concatOp: Lowering = (l, n) => {
   const inputs = n.inputs.filter((i) => i && size(l.shape(i)) > 0);
+  if (inputs.length === 0) return l.fail("Concat of empty tensors only is not supported");
   const axis = axisOf(n, attr(n, "axis", 0), l.shape(n.outputs[0]).length);
   return [l.concat(inputs.map((i) => l.ir(i)), axis)];
 };

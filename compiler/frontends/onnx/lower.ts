@@ -64,7 +64,7 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
     });
     const elements = shape.reduce((a, b) => a * b, 1);
     if (elements > MAX_ELEMENTS)
-      throw new SeecError("usage.shape", `input ${input.name} bound to ${shape.join("x")} has ${elements} elements; a wasm32 module holds at most ${MAX_ELEMENTS}`, { at: "--shape" });
+      throw new SeecError("usage.shape", `input ${input.name} bound to ${shape.join("x")} has ${elements} elements; seec's wasm32 targets hold at most ${MAX_ELEMENTS} (1 GiB of float32) in one tensor`, { at: "--shape" });
     return { name: input.name, dtype, shape };
   });
   return { inputs, defaulted: [...defaulted] };
@@ -78,6 +78,7 @@ export function onnxGraph(name: string, model: OnnxModel, binding: Binding): { g
   try {
     return lowerGraph(name, model, binding);
   } catch (e) {
+    if (e instanceof SeecError && e.code !== "internal.ir" && !e.file) throw new SeecError(e.code, e.message, { file: model.file, at: e.at, hint: e.hint });
     // Shapes that do not add up come from inputs bound inconsistently (most often a dimension left at 1).
     if (!(e instanceof SeecError) || e.code !== "internal.ir") throw e;
     const bound = binding.inputs.map((i) => `${i.name}=${i.shape.join("x") || "(scalar)"}`).join(" ");

@@ -340,6 +340,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Concat: (inputs, ctx) => {
     const ts = inputs.filter((t): t is OnnxTensor => !!t);
+    if (ts.length === 0) fail(ctx, "Concat has no inputs");
     const a = axis(ctx, attr(ctx, "axis", 0), ts[0].shape.length);
     const shape = ts[0].shape.slice();
     shape[a] = ts.reduce((n, t) => n + t.shape[a], 0);
@@ -359,8 +360,10 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const count = attr(ctx, "num_outputs", 0) || ctx.outputs;
     const split = values(splitInput) ?? ints(ctx, "split") ?? (() => {
       const each = Math.ceil(t.shape[a] / count);
-      return Array.from({ length: count }, (_, i) => Math.min(each, t.shape[a] - i * each));
+      return Array.from({ length: count }, (_, i) => Math.max(0, Math.min(each, t.shape[a] - i * each)));
     })();
+    if (split.some((n) => !Number.isSafeInteger(n) || n < 0) || split.reduce((s, n) => s + n, 0) !== t.shape[a])
+      fail(ctx, `split [${split.join(", ")}] does not divide axis ${a} of [${t.shape.join(", ")}]`);
     let start = 0;
     return split.map((n) => {
       const starts = t.shape.map((_, d) => (d === a ? start : 0));

@@ -140,7 +140,8 @@ function attribute(a: import("onnx-proto").onnx.IAttributeProto, file: string, n
     case T.STRINGS:
       return (a.strings ?? []).map((s) => new TextDecoder().decode(s));
     case T.TENSOR:
-      return fromProto(a.t!, file);
+      if (!a.t) throw new SeecError("input.onnx", `attribute "${a.name}" of node ${node} is a tensor without a value`, { file, at: `node ${node}` });
+      return fromProto(a.t, file);
     case T.GRAPH:
       return { graph: a.g?.name ?? "" };
     default:
@@ -165,7 +166,7 @@ function checkDefined(nodes: readonly OnnxNode[], outputs: readonly OnnxValueInf
     const missing = n.inputs.find((i) => i && !defined.has(i));
     if (missing) throw new SeecError("input.onnx", `node ${n.name} (${n.op}) reads tensor "${missing}", which no node, input or initializer defines`, { file, at: `node ${n.name}` });
   }
-  const output = outputs.find((o) => !defined.has(o.name));
+  const output = outputs.find((o) => !o.name || !defined.has(o.name));
   if (output) throw new SeecError("input.onnx", `the graph outputs tensor "${output.name}", which no node, input or initializer defines`, { file, at: `output ${output.name}` });
 }
 

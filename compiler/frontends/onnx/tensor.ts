@@ -23,7 +23,7 @@ export const DATA_TYPE_NUMBERS = Object.fromEntries(Object.entries(DATA_TYPES).m
 export const isFloat = (dtype: OnnxDType) => dtype === "float32" || dtype === "float16" || dtype === "float64";
 
 export function tensor(dtype: OnnxDType, shape: number[], data?: ArrayLike<number>): OnnxTensor {
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = checkSize(shape, "a tensor");
   const out = isFloat(dtype) ? new Float32Array(n) : new Float64Array(n);
   if (data) out.set(data);
   return { dtype, shape, data: out };
@@ -31,8 +31,19 @@ export function tensor(dtype: OnnxDType, shape: number[], data?: ArrayLike<numbe
 
 const BYTES: Partial<Record<OnnxDType, number>> = { float32: 4, float16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1 };
 
-/** The most elements one tensor may have: 4 GiB of float32, all a wasm32 memory can address. */
-export const MAX_ELEMENTS = 2 ** 30;
+/**
+ * The most elements one tensor may have: 1 GiB of float32, a quarter of what wasm32 addresses
+ * (a model needs its input, its output and its weights beside any one tensor).
+ */
+export const MAX_ELEMENTS = 2 ** 28;
+
+/** The elements of `shape`, refused as too large beyond MAX_ELEMENTS (or not whole numbers from 0). */
+export function checkSize(shape: readonly number[], what: string): number {
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new SeecError("input.onnx", `${what} has shape [${shape.join(", ")}]; dimensions are whole numbers from 0`);
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (n > MAX_ELEMENTS) throw new SeecError("unsupported.too_large", `${what} of shape [${shape.join(", ")}] has ${n} elements; seec's wasm32 targets hold at most ${MAX_ELEMENTS} (1 GiB of float32) in one tensor`);
+  return n;
+}
 
 export function fromProto(t: onnx.ITensorProto, file: string): OnnxTensor {
   const dtype = DATA_TYPES[t.dataType ?? 0];
@@ -41,8 +52,7 @@ export function fromProto(t: onnx.ITensorProto, file: string): OnnxTensor {
   const shape = (t.dims ?? []).map(Number);
   const bad = shape.findIndex((d) => !Number.isSafeInteger(d) || d < 0);
   if (bad >= 0) throw new SeecError("input.onnx", `tensor "${name}" has dimension ${bad} of ${t.dims![bad]}; dimensions are whole numbers from 0`, { file });
-  const n = shape.reduce((a, b) => a * b, 1);
-  if (n > MAX_ELEMENTS) throw new SeecError("unsupported.too_large", `tensor "${name}" [${shape.join(", ")}] has ${n} elements; a wasm32 module holds at most ${MAX_ELEMENTS}`, { file });
+  const n = checkSize(shape, `tensor "${name}"`);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
   let values: ArrayLike<number>;
   if (raw) {

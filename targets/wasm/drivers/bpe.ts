@@ -17,6 +17,8 @@ export class Vocabulary {
   /** Open addressing over piece bytes: id + 1, 0 for empty. */
   slots: usize;
   mask: u32;
+  /** The longest piece, in bytes: a prompt of n bytes is at least n / longest tokens. */
+  longest: i32 = 1;
 
   constructor(table: usize) {
     this.count = load<i32>(table);
@@ -35,6 +37,7 @@ export class Vocabulary {
     for (let id = 0; id < this.count; id++) {
       const start = this.pieceStart(id);
       const length = <i32>(this.pieceStart(id + 1) - start);
+      if (length > this.longest) this.longest = length;
       if (this.find(start, length) >= 0) continue;
       let slot = fnv1a(start, length) & this.mask;
       while (load<i32>(this.slots + <usize>slot * 4) != 0) slot = (slot + 1) & this.mask;

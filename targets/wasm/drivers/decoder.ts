@@ -55,17 +55,13 @@ export function runDecoder(model: DecoderModel, forward: (T: i32) => void): void
 
   const vocab = new Vocabulary(model.tokenizer);
   const promptLength = prompt ? cstrLength(prompt) : 0;
+  // Encoding is quadratic in the prompt: a prompt that cannot fit the context is refused before it.
+  const fewest = 1 + (promptLength + (promptLength > 0 ? 1 : 0) + vocab.longest - 1) / vocab.longest;
+  if (fewest > model.context) contextError("at least ", fewest, model.context);
   const tokens = take(<usize>(promptLength + 2) * 4);
   const count = encode(vocab, prompt, promptLength, tokens, take(<usize>promptLength * 8 + 64));
   if (count < 0) fail(EXIT_INPUT, "input.tokenizer", "the tokenizer has no piece for \" \"");
-  if (count > model.context) {
-    errorLine("runtime.context");
-    writeText(STDERR, "the prompt is ");
-    writeInteger(STDERR, count);
-    writeText(STDERR, " tokens; the context holds ");
-    writeInteger(STDERR, model.context);
-    exit(EXIT_RUNTIME);
-  }
+  if (count > model.context) contextError("", count, model.context);
 
   // Prefill in the chunks the module was planned for, as the JavaScript runtime does.
   for (let i = 0; i < count; i += model.chunk) {
@@ -96,4 +92,15 @@ export function runDecoder(model: DecoderModel, forward: (T: i32) => void): void
     forward(1);
   }
   writeText(STDOUT, "\n");
+}
+
+/** `error[runtime.context]: the prompt is <qualifier><tokens> tokens; the context holds <context>`, exit 7. */
+function contextError(qualifier: string, tokens: i32, context: i32): void {
+  errorLine("runtime.context");
+  writeText(STDERR, "the prompt is ");
+  writeText(STDERR, qualifier);
+  writeInteger(STDERR, tokens);
+  writeText(STDERR, " tokens; the context holds ");
+  writeInteger(STDERR, context);
+  exit(EXIT_RUNTIME);
 }
