@@ -8,7 +8,7 @@ import { SeecError } from "../../../runtime/errors.js";
 import { attr, type OnnxAttr } from "./read.js";
 import { broadcastShapes, broadcastStrides, erf, MAP_FUNCTIONS, stridesOf } from "../../ir/ops/tensor.js";
 import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
-import { DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+import { checkSize, DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 export type OpImpl = (inputs: (OnnxTensor | undefined)[], ctx: OpContext) => (OnnxTensor | undefined)[];
 
@@ -406,7 +406,9 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Range: ([start, limit, delta], ctx) => {
     const [s, l, d] = [start, limit, delta].map((t, i) => need(t, ctx, `input ${i}`).data[0]);
+    if (!Number.isFinite(s) || !Number.isFinite(l) || !Number.isFinite(d) || d === 0) fail(ctx, `Range(${s}, ${l}, ${d}) does not count`);
     const n = Math.max(0, Math.ceil((l - s) / d));
+    checkSize([n], "Range's output");
     return [tensor(start!.dtype, [n], Array.from({ length: n }, (_, i) => s + i * d))];
   },
   Trilu: ([x, kIn], ctx) => {
