@@ -15,7 +15,7 @@ import { compileArtifact } from "../compiler/build.js";
 import { GraphBuilder } from "../compiler/ir/builder.js";
 import { storeWeights, type WeightLayout } from "../compiler/ir/ops/linear.js";
 import { quantizeInt8 } from "../compiler/passes/quantize.js";
-import { rng } from "../compiler/random.js";
+import { rng } from "../compiler/util/random.js";
 import { load } from "../runtime/index.js";
 
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");

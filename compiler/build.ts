@@ -21,7 +21,7 @@ import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
 import { fuseEpilogues } from "./passes/fuse-epilogues.js";
 import { poolEarly } from "./passes/pool-early.js";
 import { layoutWeights } from "./passes/weight-layout.js";
-import { readSee } from "./see/format.js";
+import { readSee } from "./factors/format.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
 import { bundleRuntime } from "./runtime-bundle.js";

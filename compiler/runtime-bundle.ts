@@ -2,7 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import { packageFile } from "./paths.js";
+import { packageFile } from "./util/paths.js";
 
 const RUNTIME = packageFile("runtime/");
 

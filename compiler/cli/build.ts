@@ -4,7 +4,7 @@ import { formatMemoryReport } from "../../targets/wasm/budget.js";
 import { TARGET_NAMES, TARGETS, type TargetName } from "../../targets/wasm/targets.js";
 import { formatQuality, readQualityTask, type QualityFlags } from "../eval/quality.js";
 import { checkArtifactOutput } from "../output.js";
-import { formatBytes } from "../units.js";
+import { formatBytes } from "../util/units.js";
 import { byteSize, integer, modelOptions, printJson, progress } from "./options.js";
 
 interface BuildFlags extends QualityFlags {

@@ -10,11 +10,11 @@ import { build } from "../build.js";
 import { loadModel } from "../frontends/load.js";
 import { cosine } from "../eval/stsb.js";
 import { factorize } from "../see/factorize.js";
-import { parameterCount, shippedBytes } from "../see/factors.js";
-import { readSee, writeSee } from "../see/format.js";
+import { parameterCount, shippedBytes } from "../factors/factors.js";
+import { readSee, writeSee } from "../factors/format.js";
 import { integer, similarityTable } from "./options.js";
-import { formatBytes } from "../units.js";
-import { packageFile } from "../paths.js";
+import { formatBytes } from "../util/units.js";
+import { packageFile } from "../util/paths.js";
 import { checkArtifactOutput, checkDirectoryOutput, checkFileOutput, writeFileAtomic } from "../output.js";
 
 /**

@@ -4,9 +4,9 @@ import { loadModel, readInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { textsOf } from "../see/corpus.js";
 import { DEFAULT_DISTILL, DEFAULT_LOSS, distill, type DistillProgress, type DistillReport } from "../see/distill.js";
-import { parameterCount, shippedBytes } from "../see/factors.js";
-import { readSee, writeSee } from "../see/format.js";
-import { formatBytes } from "../units.js";
+import { parameterCount, shippedBytes } from "../factors/factors.js";
+import { readSee, writeSee } from "../factors/format.js";
+import { formatBytes } from "../util/units.js";
 import { wasmMatmuls } from "../../targets/wasm/train-kernels.js";
 import { integer, modelOptions, printJson, real } from "./options.js";
 

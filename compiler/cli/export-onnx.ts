@@ -2,9 +2,9 @@ import { Command } from "commander";
 import { exportOnnx } from "../../targets/onnx/export.js";
 import { loadModel, readInput } from "../frontends/load.js";
 import { applySee } from "../passes/see.js";
-import { readSee } from "../see/format.js";
+import { readSee } from "../factors/format.js";
 import { SEEC_VERSION } from "../version.js";
-import { formatBytes } from "../units.js";
+import { formatBytes } from "../util/units.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { modelOptions, printJson } from "./options.js";
 

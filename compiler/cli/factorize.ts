@@ -3,10 +3,10 @@ import { SeecError } from "../../runtime/errors.js";
 import { loadModel } from "../frontends/load.js";
 import { METHODS, type Method } from "../see/decompose.js";
 import { factorize, type FactorizeReport } from "../see/factorize.js";
-import { writeSee } from "../see/format.js";
+import { writeSee } from "../factors/format.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { integer, modelOptions, printJson, real } from "./options.js";
-import { formatBytes } from "../units.js";
+import { formatBytes } from "../util/units.js";
 
 interface FactorizeFlags {
   tokenizer?: string;

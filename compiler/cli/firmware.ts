@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Command } from "commander";
 import { buildFirmware, runFirmware } from "../../targets/mcu/firmware.js";
-import { formatBytes } from "../units.js";
+import { formatBytes } from "../util/units.js";
 import { checkDirectoryOutput } from "../output.js";
 import { integer, printJson } from "./options.js";
 

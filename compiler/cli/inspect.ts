@@ -3,7 +3,7 @@ import { loadModel } from "../frontends/load.js";
 import { inspectGraph, type Inspection } from "../inspect.js";
 import { planMemory } from "../passes/plan-memory.js";
 import { modelOptions, printJson } from "./options.js";
-import { formatBytes } from "../units.js";
+import { formatBytes } from "../util/units.js";
 
 interface InspectFlags {
   tokenizer?: string;

@@ -1,6 +1,6 @@
 /** Option parsers and output helpers the subcommands share. */
 import { InvalidArgumentError, type Command } from "commander";
-import { parseBytes } from "../units.js";
+import { parseBytes } from "../util/units.js";
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (text: string): number => {

@@ -6,7 +6,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
-import { concatBytes } from "../bytes.js";
+import { concatBytes } from "../util/bytes.js";
 
 export interface TfNode {
   name: string;

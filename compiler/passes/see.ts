@@ -7,7 +7,7 @@
 import { SeecError } from "../../runtime/errors.js";
 import type { Graph, Node, Value } from "../ir/graph.js";
 import { entangledAttrs, entangledOperands, entangledScratchLayout } from "../ir/ops/entangled.js";
-import type { SeeFactors } from "../see/factors.js";
+import type { SeeFactors } from "../factors/factors.js";
 
 export type HeadStrategy = "materialize" | "stream";
 

@@ -5,7 +5,7 @@
  * vector; a bag slot hands each of its rows its weight's share, and rows of a table that several
  * slots or bags use get every contribution. Both fitting (stage 1) and distillation (stage 2) use it.
  */
-import { productWidth, slotVector, type SeeFactors } from "./factors.js";
+import { productWidth, slotVector, type SeeFactors } from "../factors/factors.js";
 
 /** Per source, a gradient laid out like its table ([rank, rows, q]). */
 export type TableGradients = Record<string, Float32Array>;

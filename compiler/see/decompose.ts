@@ -10,7 +10,7 @@
  * | svd         | token (q = 1) ⊗ basis (1 row, q = dim): E ≈ U·S·Vᵀ            |
  */
 import { SeecError } from "../../runtime/errors.js";
-import { parameterCount, type SeeFactors, type SeeSpec, type SlotSpec } from "./factors.js";
+import { parameterCount, type SeeFactors, type SeeSpec, type SlotSpec } from "../factors/factors.js";
 import { randomSegment, segment, splitMarker, toSlots, type Pieces } from "./morphemes.js";
 import { NO_SEMEME, type SememeSource } from "./sememes.js";
 

@@ -21,12 +21,12 @@ import { backward, forward } from "../ir/autodiff.js";
 import type { Attrs, Graph, Node } from "../ir/graph.js";
 import { Interpreter } from "../ir/interpreter.js";
 import type { OpDef, Tensor } from "../ir/ops/index.js";
-import { Linear, linearOperands } from "../ir/ops/linear.js";
-import { rng, shuffle } from "../random.js";
+import { Linear, linearOperands, type MatmulKernels } from "../ir/ops/linear.js";
+import { rng, shuffle } from "../util/random.js";
 import { Adam } from "./adam.js";
 import { RowBackprop, zeroGradients } from "./backprop.js";
 import { wordnetSentences } from "./corpus.js";
-import { embeddingRow, type SeeFactors } from "./factors.js";
+import { embeddingRow, type SeeFactors } from "../factors/factors.js";
 import { findEmbedding } from "./factorize.js";
 
 export interface LossWeights {
@@ -73,14 +73,6 @@ export interface DistillOptions {
   onBest?: (best: SeeFactors, step: number) => void | Promise<void>;
   /** Faster matmuls for Linear (the wasm SIMD kernels); the interpreter's own where absent. */
   kernels?: MatmulKernels;
-}
-
-/** Linear's two matmuls, as a backend provides them (targets/wasm/train-kernels.ts implements it). */
-export interface MatmulKernels {
-  /** y = x·wᵀ (+ b) for x [T, K] and w [N, K]. */
-  forward(x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, K: number, N: number): Float32Array;
-  /** dx = dy·w for dy [T, N] and w [N, K]. */
-  inputGradient(dy: Float32Array, w: Float32Array, T: number, N: number, K: number): Float32Array;
 }
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, "seed"> = {

@@ -5,7 +5,7 @@ import { createTokenizer, plainIds, vocabularyPieces } from "../../runtime/token
 import type { LoadedModel } from "../frontends/load.js";
 import { graphIndex, type Graph, type Node } from "../ir/graph.js";
 import { decompose, type Decomposition, type Method } from "./decompose.js";
-import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "./factors.js";
+import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "../factors/factors.js";
 import { DEFAULT_FIT, fitFactors, initialiseTables } from "./fit.js";
 import { fidelity, type Fidelity } from "./metrics.js";
 import { FileSememes, WordNetSememes, type SememeSource } from "./sememes.js";

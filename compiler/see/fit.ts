@@ -6,10 +6,10 @@
  * with Adam on mini-batches, the gradients into the tables by RowBackprop (backprop.ts).
  * The norm (if any) is not fitted here: factorize writes norm "none".
  */
-import { normal, rng, shuffle } from "../random.js";
+import { normal, rng, shuffle } from "../util/random.js";
 import { Adam } from "./adam.js";
 import { RowBackprop, zeroGradients } from "./backprop.js";
-import type { SeeFactors } from "./factors.js";
+import type { SeeFactors } from "../factors/factors.js";
 
 export interface FitOptions {
   epochs: number;

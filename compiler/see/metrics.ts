@@ -1,5 +1,5 @@
 /** How close a rebuilt embedding is to the original (SEE.md §6, intrinsic). */
-import { rng, shuffle } from "../random.js";
+import { rng, shuffle } from "../util/random.js";
 
 export interface Fidelity {
   /** ||Ê − E||_F / ||E||_F */

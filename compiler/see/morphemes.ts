@@ -3,7 +3,7 @@
  * (with the word's case, so "▁The" and "▁the" differ), and the rest is split into prefix, stem
  * and suffixes by an affix splitter that only accepts a split when the stem is a WordNet lemma.
  */
-import { rng } from "../random.js";
+import { rng } from "../util/random.js";
 
 /** Word-boundary markers of the common tokenizers: [marker, where it sits]. llama2.c's export writes "▁" as a space. */
 const MARKERS: [string, "start" | "end"][] = [["▁", "start"], [" ", "start"], ["Ġ", "start"], ["##", "start"], ["@@", "end"]];

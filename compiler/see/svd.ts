@@ -3,7 +3,7 @@
  * EᵀE (cyclic Jacobi). Written into the `svd` layout: tables.token[k, t, 0] = (E·V_k)[t, k],
  * tables.basis[k, 0, :] = V_k[:, k].
  */
-import type { SeeFactors } from "./factors.js";
+import type { SeeFactors } from "../factors/factors.js";
 
 export function fitSvd(f: SeeFactors, E: Float32Array): void {
   const { vocab: V, dim: d, rank: k } = f.spec;

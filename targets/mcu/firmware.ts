@@ -12,7 +12,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { packageFile } from "../../compiler/paths.js";
+import { packageFile } from "../../compiler/util/paths.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { Manifest } from "../../runtime/manifest.js";
 import { printedPieces, type Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";

@@ -8,30 +8,9 @@ import { linearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
 import { float } from "./literals.js";
+import type { Binding, CallContext, Import } from "./binding.js";
 import { SEE_BINDINGS } from "./see.js";
 import { TENSOR_BINDINGS } from "./tensor-ops.js";
-
-export interface CallContext {
-  /** The constant naming a tensor's address. */
-  addr(tensor: string): string;
-  shape(tensor: string): Shape;
-  dtype(tensor: string): DType;
-  /** The constant naming the kernels' scratch (layout.ts), or 0 where the program has none. */
-  scratch: string;
-}
-
-type Import = [module: string, name: string];
-
-export interface Binding {
-  /** Kernel library names the call uses: [module (file in kernels/), function or constant]. */
-  kernels: Import[] | ((node: Node) => Import[]);
-  /** The statement that runs the node. */
-  call(node: Node, c: CallContext): string;
-  /** Functions generated for this node's shapes, each emitted once (by name) into the program. */
-  define?(node: Node, c: CallContext): { name: string; source: string }[];
-  /** Bytes of scratch the SIMD kernel needs for this node at its largest (`size` binds a shape). */
-  scratchBytes?(node: Node, size: (tensor: string) => number[]): number;
-}
 
 /** A node that is one call of one library kernel. */
 function kernelCall(module: string, fn: string, args: (node: Node, c: CallContext) => (string | number)[]): Binding {

@@ -5,7 +5,7 @@
  */
 import { opDef } from "../../compiler/ir/ops/index.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
-import { formatBytes } from "../../compiler/units.js";
+import { formatBytes } from "../../compiler/util/units.js";
 import { SeecError } from "../../runtime/errors.js";
 import { PAGE_BYTES, RESERVED_BYTES, type WasmLayout } from "./layout.js";
 

@@ -3,7 +3,7 @@
  * then Binaryen: keep only the model's API, optimize, validate.
  */
 import { readFile, readdir } from "node:fs/promises";
-import { packageFile } from "../../compiler/paths.js";
+import { packageFile } from "../../compiler/util/paths.js";
 import { SeecError } from "../../runtime/errors.js";
 import { appendDataSegments, type DataBlock } from "./data-segments.js";
 

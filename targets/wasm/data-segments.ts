@@ -3,7 +3,7 @@
  * a read module's memory again). Runs of zeros are left out: linear memory starts zeroed.
  * Used to embed weights (and the WASI tokenizer) in self-contained modules.
  */
-import { concatBytes } from "../../compiler/bytes.js";
+import { concatBytes } from "../../compiler/util/bytes.js";
 
 const SECTION_CODE = 10;
 const SECTION_DATA = 11;

@@ -4,7 +4,8 @@
  */
 import { formatShape, type Graph, type Node, type Shape } from "../../compiler/ir/graph.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
-import { binding, type CallContext } from "./bindings.js";
+import type { CallContext } from "./binding.js";
+import { binding } from "./bindings.js";
 import { entrySection, type EntryKind } from "./entry.js";
 import type { WasmLayout } from "./layout.js";
 

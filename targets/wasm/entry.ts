@@ -5,7 +5,7 @@
  */
 import type { Graph } from "../../compiler/ir/graph.js";
 import { SeecError } from "../../runtime/errors.js";
-import type { CallContext } from "./bindings.js";
+import type { CallContext } from "./binding.js";
 
 export type EntryKind = "step" | "wasi";
 

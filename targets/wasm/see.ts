@@ -6,7 +6,7 @@
  */
 import type { Node } from "../../compiler/ir/graph.js";
 import { entangledScratchLayout, type EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
-import type { Binding, CallContext } from "./bindings.js";
+import type { Binding, CallContext } from "./binding.js";
 
 const ROW_KERNELS: [string, string][] = [
   ["entangled", "kron"],

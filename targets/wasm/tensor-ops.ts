@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
 import { heads4 } from "../../compiler/ir/ops/attention.js";
 import { broadcastStrides, coalesce, mapComputeType, stridesOf } from "../../compiler/ir/ops/tensor.js";
-import type { Binding, CallContext } from "./bindings.js";
+import type { Binding, CallContext } from "./binding.js";
 import { f32 } from "./literals.js";
 
 const numbers = (shape: Shape): number[] => shape.map((d: Dim) => d as number);

@@ -7,7 +7,7 @@
  * activations go in and out each call, above them.
  */
 import { SeecError } from "../../runtime/errors.js";
-import type { MatmulKernels } from "../../compiler/see/distill.js";
+import type { MatmulKernels } from "../../compiler/ir/ops/linear.js";
 import { compileWasm } from "./compile.js";
 import { PAGE_BYTES, RESERVED_BYTES } from "./layout.js";
 

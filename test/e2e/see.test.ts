@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { writeSee } from "../../compiler/see/format.js";
+import { writeSee } from "../../compiler/factors/format.js";
 import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
 import { randomFactors } from "../helpers/see.js";

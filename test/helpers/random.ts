@@ -1,4 +1,4 @@
-import { rng } from "../../compiler/random.js";
+import { rng } from "../../compiler/util/random.js";
 
 export { rng };
 

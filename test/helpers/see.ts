@@ -1,6 +1,6 @@
 /** Small random SEE factors of any structure, for format and kernel tests. */
-import type { SeeFactors, SlotSpec } from "../../compiler/see/factors.js";
-import { bagWeights } from "../../compiler/see/format.js";
+import type { SeeFactors, SlotSpec } from "../../compiler/factors/factors.js";
+import { bagWeights } from "../../compiler/factors/format.js";
 import { randomF32, rng } from "./random.js";
 
 export interface Shape {

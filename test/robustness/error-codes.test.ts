@@ -153,7 +153,7 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
 
   it("input.see: a .see whose metadata is not SEE's", async () => {
     const f = randomFactors({ vocab: 4, dim: 4, rank: 1, slots: [["a", 4]] }, 1);
-    const { writeSee, readSee } = await import("../../compiler/see/format.js");
+    const { writeSee, readSee } = await import("../../compiler/factors/format.js");
     // The writer always writes a format it knows: change it in the bytes (same length, same offsets).
     const text = new TextDecoder("latin1").decode(writeSee(f)).replace('\\"format\\":\\"see/1\\"', '\\"format\\":\\"see/9\\"');
     const e = catchSeec(() => readSee(Uint8Array.from(text, (c) => c.charCodeAt(0)), "f.see"));

@@ -1,7 +1,7 @@
 // Fitting recovers factors it could have produced: a table made from planted rank-r factors is
 // refitted at rank r, from a different random start, to under 1e-3 relative error.
 import { describe, expect, it } from "vitest";
-import { denseTable, type SeeFactors } from "../../compiler/see/factors.js";
+import { denseTable, type SeeFactors } from "../../compiler/factors/factors.js";
 import { fitFactors, initialiseTables } from "../../compiler/see/fit.js";
 
 function digitFactors(vocab: number, base: number, q: number[], rank: number): SeeFactors {

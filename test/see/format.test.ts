@@ -1,7 +1,7 @@
 // The .see file: round trips, and every kind of corruption is refused with a clear error.
 import { describe, expect, it } from "vitest";
-import { readSee, writeSee } from "../../compiler/see/format.js";
-import { writeSafetensors } from "../../compiler/see/safetensors.js";
+import { readSee, writeSee } from "../../compiler/factors/format.js";
+import { writeSafetensors } from "../../compiler/factors/safetensors.js";
 import { catchSeec } from "../helpers/errors.js";
 import { randomFactors } from "../helpers/see.js";
 

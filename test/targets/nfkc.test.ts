@@ -2,7 +2,7 @@
 // JavaScript's String.prototype.normalize("NFKC") does, which is what `seec run` tokenizes.
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { packageFile } from "../../compiler/paths.js";
+import { packageFile } from "../../compiler/util/paths.js";
 import { nfkcTable } from "../../targets/wasm/nfkc-table.js";
 
 const HARNESS = `

@@ -15,7 +15,7 @@ import type { Graph } from "../../compiler/ir/graph.js";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { OPS } from "../../compiler/ir/ops/index.js";
-import { writeSee } from "../../compiler/see/format.js";
+import { writeSee } from "../../compiler/factors/format.js";
 import type { GpuModel } from "../../runtime/gpu-model.js";
 import type { GpuProgram } from "../../runtime/webgpu-program.js";
 import { load } from "../../runtime/index.js";

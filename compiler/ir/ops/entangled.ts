@@ -7,9 +7,9 @@
  *   on the fly (the tied head, "stream");
  * - EntangledTable(...factors) -> [vocab, dim]: every row once, at load (the tied head, "materialize").
  *
- * Reference semantics: compiler/see/factors.ts.
+ * Reference semantics: compiler/factors/factors.ts.
  */
-import { embeddingRow, type SeeFactors } from "../../see/factors.js";
+import { embeddingRow, type SeeFactors } from "../../factors/factors.js";
 import type { Attrs, ValueType } from "../graph.js";
 import type { OpDef, Tensor } from "./op.js";
 import { expectRank, f32, fail, i32 } from "./op.js";

@@ -224,3 +224,11 @@ function meanOf(rows: OpDef): OpDef {
     },
   };
 }
+
+/** Linear's two matmuls, as a backend provides them (targets/wasm/train-kernels.ts implements it). */
+export interface MatmulKernels {
+  /** y = x·wᵀ (+ b) for x [T, K] and w [N, K]. */
+  forward(x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, K: number, N: number): Float32Array;
+  /** dx = dy·w for dy [T, N] and w [N, K]. */
+  inputGradient(dy: Float32Array, w: Float32Array, T: number, N: number, K: number): Float32Array;
+}

@@ -1,7 +1,6 @@
 // The scalar flavour's vector primitives: the same functions as kernels/simd.ts in MVP
 // instructions only, for engines without SIMD (and for C through wasm2c).
 import { expf } from "./math";
-import { attendKeys, softmaxEnd, softmaxStart } from "./online-softmax";
 
 /** Byte offset of element i of an f32/i32 array. */
 @inline export function at(i: i32): usize {
@@ -70,11 +69,4 @@ import { attendKeys, softmaxEnd, softmaxStart } from "./online-softmax";
     const g = load<f32>(gate + at(i));
     store<f32>(y + at(i), (g / (<f32>1.0 + expf(-g))) * load<f32>(up + at(i)));
   }
-}
-
-/** One query's attention over n keys and values (rows `stride` floats apart): an online softmax of scale · q·k into out. */
-@inline export function attendRow(q: usize, keys: usize, values: usize, stride: i32, n: i32, headDim: i32, scale: f32, out: usize): void {
-  softmaxStart(out, headDim);
-  attendKeys(q, keys, values, stride, 0, n, headDim, scale, out);
-  softmaxEnd(out, headDim);
 }

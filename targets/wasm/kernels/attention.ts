@@ -1,5 +1,6 @@
 import { softmaxAdd, softmaxEnd, softmaxStart } from "./online-softmax";
-import { at, attendRow, dot } from "./simd";
+import { attendRow } from "./attend-row";
+import { at, dot } from "./simd";
 
 /**
  * Causal attention over the KV cache with grouped-query heads.

@@ -1,0 +1,24 @@
+/** What a wasm kernel binding is: how one IR node becomes AssemblyScript (bindings.ts holds the table). */
+import type { DType, Node, Shape } from "../../compiler/ir/graph.js";
+
+export interface CallContext {
+  /** The constant naming a tensor's address. */
+  addr(tensor: string): string;
+  shape(tensor: string): Shape;
+  dtype(tensor: string): DType;
+  /** The constant naming the kernels' scratch (layout.ts), or 0 where the program has none. */
+  scratch: string;
+}
+
+export type Import = [module: string, name: string];
+
+export interface Binding {
+  /** Kernel library names the call uses: [module (file in kernels/), function or constant]. */
+  kernels: Import[] | ((node: Node) => Import[]);
+  /** The statement that runs the node. */
+  call(node: Node, c: CallContext): string;
+  /** Functions generated for this node's shapes, each emitted once (by name) into the program. */
+  define?(node: Node, c: CallContext): { name: string; source: string }[];
+  /** Bytes of scratch the SIMD kernel needs for this node at its largest (`size` binds a shape). */
+  scratchBytes?(node: Node, size: (tensor: string) => number[]): number;
+}
