@@ -20,22 +20,16 @@ import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
 import { fuseEpilogues } from "./passes/fuse-epilogues.js";
 import { poolEarly } from "./passes/pool-early.js";
-import { layoutWeights } from "./passes/weight-layout.js";
 import { readSee } from "./factors/format.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
 import { bundleRuntime } from "./runtime-bundle.js";
 import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
-import { kernelScratchBytes } from "../targets/wasm/bindings.js";
-import { checkBudget, memoryReport, type MemoryReport } from "../targets/wasm/budget.js";
-import { compileWasm, FLAVOURS } from "../targets/wasm/compile.js";
-import { emitAssemblyScript } from "../targets/wasm/emit.js";
-import { workingMemoryBytes } from "../targets/wasm/entry.js";
-import { layoutMemory, type WasmLayout } from "../targets/wasm/layout.js";
+import { compileModules, prepareGraph } from "../targets/wasm/backend.js";
+import type { MemoryReport } from "../targets/wasm/budget.js";
+import type { WasmLayout } from "../targets/wasm/layout.js";
 import { TARGET_NAMES, TARGETS, type TargetName } from "../targets/wasm/targets.js";
-import { webgpuProgram } from "../targets/webgpu/program.js";
-import { tokenizerTable } from "../targets/wasm/tokenizer-table.js";
 
 export interface BuildOptions extends ModelSource {
   target: TargetName;
@@ -89,11 +83,11 @@ export function buildInputs(opts: Pick<BuildOptions, "model" | "tokenizer" | "se
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (!(opts.target in TARGETS))
     throw new SeecError("usage.target", `unknown target "${opts.target}"`, { at: "--target", hint: `choose one of ${TARGET_NAMES.join(", ")}` });
-  if (opts.target === "mcu") {
+  const constrained = TARGETS[opts.target].constrained;
+  if (constrained) {
     if (opts.embedHead === "materialize")
-      throw new SeecError("usage.embed_head", "the mcu target streams the SEE head (no vocab × dim table in RAM)", { at: "--embed-head", hint: "drop --embed-head materialize" });
-    // One token per call: a microcontroller decodes token by token, and activations shrink to one row.
-    opts = { ...opts, embedHead: "stream", maxChunk: opts.maxChunk ?? 1 };
+      throw new SeecError("usage.embed_head", `the ${opts.target} target streams the SEE head (no vocab × dim table in RAM)`, { at: "--embed-head", hint: "drop --embed-head materialize" });
+    opts = { ...opts, embedHead: "stream", maxChunk: opts.maxChunk ?? constrained.maxChunk };
   }
   if (opts.measure && TARGETS[opts.target].entry === "wasi")
     throw new SeecError("usage.eval_target", "a wasi program runs outside seec's JavaScript runtime, which does the scoring", { at: "--target wasi", hint: "score a wasm-simd build of the same model: the same kernels" });
@@ -170,61 +164,28 @@ export async function compileArtifact(
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const target = TARGETS[opts.target];
-  const simd = target.modules.some((m) => FLAVOURS[m.flavour].enable.includes("simd"));
-  let graph = fuseEpilogues(poolEarly(model.graph).graph).graph;
-  // The SIMD kernels read weights in the order that suits the model's size; the scalar kernels and WGSL read them as written.
-  if (simd && !target.webgpu) graph = layoutWeights(graph).graph;
+  const graph = prepareGraph(fuseEpilogues(poolEarly(model.graph).graph).graph, opts.target);
   const planned = await stage("plan memory", () => planMemory(graph));
-  const table = target.entry === "wasi" && model.tokenizer ? tokenizerTable(model.tokenizer) : undefined;
-  const workingBytes = target.entry === "wasi" ? workingMemoryBytes(model.graph.model.config.vocabSize ?? 0) : 0;
-  const layout = layoutMemory(planned.plan, { scratchBytes: simd ? kernelScratchBytes(planned) : 0, appendixBytes: table?.byteLength, workingBytes });
-  const memory = memoryReport(planned, layout, table?.byteLength);
-  if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);
-  const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: SEEC_VERSION, entry: target.entry });
-  const weights = packWeights(planned);
-  const data = target.embedWeights ? [{ address: layout.weights, bytes: weights }] : [];
-  if (table && layout.appendix) data.push({ address: layout.appendix.address, bytes: table });
-  const wasm = await stage("compile wasm", () =>
-    Promise.all(
-      target.modules.map((m) =>
-        compileWasm({
-          program: program.source,
-          flavour: m.flavour,
-          pages: layout.pages,
-          fixedMemory: target.fixedMemory,
-          data,
-          libraries: program.libraries,
-          abort: program.abort,
-          exports: program.exports,
-          staticData: layout.staticData,
-        }),
-      ),
-    ),
-  );
-  const files = new Map<string, Uint8Array | string>(target.modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
-  if (!target.embedWeights) files.set("weights.bin", weights);
-  if (target.webgpu) files.set("model.webgpu.json", JSON.stringify(await stage("emit WGSL", () => webgpuProgram(planned))));
+  const { files: modules, layout, memory } = await compileModules(planned, {
+    target: opts.target,
+    tokenizer: model.tokenizer,
+    vocabSize: model.graph.model.config.vocabSize ?? 0,
+    seecVersion: SEEC_VERSION,
+    memoryBudget: opts.memoryBudget,
+    stage,
+  });
+  const files = new Map([...modules].filter(([name]) => name !== "src/model.ts"));
   if (target.entry !== "wasi") {
     // The JavaScript runtime; a WASI program brings its own.
     const runtime = await stage("bundle runtime", bundleRuntime);
     files.set("index.mjs", runtime.js);
     files.set("index.d.ts", runtime.dts);
   }
-  files.set("src/model.ts", program.source);
+  files.set("src/model.ts", modules.get("src/model.ts")!);
   if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));
   const manifest = makeManifest(planned, layout, { ...opts, tokenizer: model.tokenizer?.type }, files);
   files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
   return { files, manifest, plan: planned.plan, memory };
-}
-
-/** Constants laid out as the plan's weights region says, zero-padded between tensors. */
-function packWeights({ graph, plan }: PlannedGraph): Uint8Array {
-  const bytes = new Uint8Array(plan.weights.bytes);
-  for (const e of plan.weights.entries) {
-    const data = graph.values.get(e.name)!.data!;
-    bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), e.offset);
-  }
-  return bytes;
 }
 
 function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: { target: TargetName; command?: string; tokenizer?: TokenizerSpec["type"] }, files: Map<string, Uint8Array | string>): Manifest {

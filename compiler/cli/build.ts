@@ -82,7 +82,7 @@ export function buildCommand(): Command {
             ? `  int8: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)}${result.quality ? "" : " (--stsb or --nll measures what it costs)"}\n`
             : "") +
           (result.quality ? `  ${qualityLine(result.quality)}\n` : "") +
-          (flags.target === "mcu" || flags.memoryBudget !== undefined
+          (TARGETS[flags.target as TargetName]?.constrained || flags.memoryBudget !== undefined
             ? `memory plan:\n${formatMemoryReport(result.memory, flags.memoryBudget).join("\n")}\n`
             : `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)}${result.manifest.memory.scratch ? `, kernel scratch ${formatBytes(result.manifest.memory.scratch.bytes)}` : ""})\n`),
       );

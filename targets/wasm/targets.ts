@@ -24,6 +24,12 @@ export interface TargetSpec {
   entry?: "step" | "wasi";
   /** Also carries model.webgpu.json, run on WebGPU where an adapter exists (the modules are the fallback). */
   webgpu?: boolean;
+  /**
+   * A microcontroller's policy: the SEE head is streamed (no vocab × dim table in RAM), prompts
+   * are taken this many tokens per call by default (activations shrink to that many rows), and the
+   * build prints the whole memory plan.
+   */
+  constrained?: { maxChunk: number };
 }
 
 const SPECS = {
@@ -61,6 +67,8 @@ const SPECS = {
     embedWeights: true,
     fixedMemory: true,
     entry: "step",
+    // One token per call: a microcontroller decodes token by token.
+    constrained: { maxChunk: 1 },
   },
 } satisfies Record<string, TargetSpec>;
 
