@@ -4,7 +4,7 @@
  */
 import { SeecError } from "../../runtime/errors.js";
 import type { Attrs, DType, Graph, ModelInfo, Shape, TensorData, Value } from "./graph.js";
-import { opDef } from "./ops/index.js";
+import { opDef, opName } from "./ops/index.js";
 
 export class GraphBuilder {
   private readonly graph: Graph;
@@ -48,7 +48,7 @@ export class GraphBuilder {
     });
     const [out] = def.infer(types, attrs, name);
     this.add({ name, ...out, kind: "activation" });
-    this.graph.nodes.push({ name, op, inputs, outputs: [name], attrs });
+    this.graph.nodes.push({ name, op: opName(op), inputs, outputs: [name], attrs });
     return name;
   }
 

@@ -6,6 +6,7 @@
  * Nothing here knows which frontend built the graph.
  */
 import { SeecError } from "../../runtime/errors.js";
+import type { OpName } from "./op-names.js";
 
 export type DType = "f32" | "i32" | "i8";
 export type Dim = number | string;
@@ -43,7 +44,7 @@ export type Attrs = Readonly<Record<string, AttrValue>>;
 
 export interface Node {
   name: string;
-  op: string;
+  op: OpName;
   inputs: readonly string[];
   outputs: readonly string[];
   attrs: Attrs;

@@ -78,7 +78,7 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
     const k = `${pv.name}/k`;
     values.set(k, { ...graph.values.get(kt.outputs[0])!, name: k, shape: swap(ktShape) });
     extra.push({ name: k, op: "Copy", inputs: kt.inputs, outputs: [k], attrs: { shape: swap(ktShape), strides: swap(ktStrides), offset: kt.attrs.offset } });
-    const add = (name: string, op: string, inputs: string[], attrs: Node["attrs"], like: Value) => {
+    const add = (name: string, op: Node["op"], inputs: string[], attrs: Node["attrs"], like: Value) => {
       values.set(name, { ...like, name, kind: "activation", data: undefined });
       extra.push({ name, op, inputs, outputs: [name], attrs });
       return name;

@@ -51,7 +51,7 @@ export function quantizeInt8(graph: Graph): { graph: Graph; report: QuantizeRepo
   report.relativeError = normSq ? Math.sqrt(errSq / normSq) : 0;
   const nodes = graph.nodes.map((n) => {
     const q = n.op === "Linear" ? quantized.get(n.inputs[1]) : undefined;
-    return q ? { ...n, op: "QLinear", inputs: [n.inputs[0], q.q, q.scale, ...n.inputs.slice(2)] } : n;
+    return q ? { ...n, op: "QLinear" as const, inputs: [n.inputs[0], q.q, q.scale, ...n.inputs.slice(2)] } : n;
   });
   return { graph: { ...graph, values, nodes }, report };
 }

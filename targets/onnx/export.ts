@@ -8,6 +8,7 @@
 import onnxProto from "onnx-proto";
 import type { Graph, Node, TensorData } from "../../compiler/ir/graph.js";
 import { allocate, bindShape, maxDims } from "../../compiler/ir/graph.js";
+import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import { opDef } from "../../compiler/ir/ops/index.js";
 import { linearOperands, weightIndex, type LinearOperands } from "../../compiler/ir/ops/linear.js";
 import { SeecError } from "../../runtime/errors.js";
@@ -18,6 +19,7 @@ const FLOAT = 1, INT32 = 6, INT64 = 7;
 
 export function exportOnnx(graph: Graph, producer: string): Uint8Array {
   const state = [...new Set(graph.nodes.flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])))];
+  refuseUnwritable(graph, state);
   const w = new OnnxWriter(graph, state);
   for (const node of graph.nodes) w.lower(node);
   // Graph outputs under their IR names, updated state as <name>.next; an Identity names each.
@@ -37,6 +39,27 @@ export function exportOnnx(graph: Graph, producer: string): Uint8Array {
     },
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * unsupported.export, naming every op the graph needs written that export-onnx cannot write, before
+ * any work. A node all of whose inputs are known at build time (constants, state nothing writes,
+ * what such nodes compute) folds into an initializer with the reference op, so needs no writer
+ * (the same rule as OnnxWriter.lower).
+ */
+function refuseUnwritable(graph: Graph, state: readonly string[]): void {
+  const known = new Set([...graph.values.values()].filter((v) => v.kind === "const" || (v.kind === "state" && !state.includes(v.name))).map((v) => v.name));
+  const refused: Node[] = [];
+  for (const node of graph.nodes) {
+    if (node.inputs.every((i) => known.has(i))) known.add(node.outputs[0]);
+    else if (!supports(node.op)) refused.push(node);
+  }
+  if (refused.length === 0) return;
+  const ops = [...new Set(refused.map((n) => n.op))];
+  throw new SeecError("unsupported.export", `export-onnx cannot write the IR op${ops.length > 1 ? "s" : ""} ${ops.join(", ")} yet`, {
+    at: `node ${refused[0].name}`,
+    hint: `it writes ${ONNX_OPS.join(", ")}`,
+  });
 }
 
 type Lower = (w: OnnxWriter, node: Node) => string;
@@ -76,7 +99,8 @@ class OnnxWriter {
       this.folded.set(node.outputs[0], out);
       return;
     }
-    const write = WRITERS[node.op];
+    const writers: Partial<Record<OpName, Lower>> = WRITERS;
+    const write = writers[node.op];
     if (!write) throw new SeecError("unsupported.export", `export-onnx cannot write the IR op ${node.op} yet`, { at: `node ${node.name}` });
     this.names.set(node.outputs[0], write(this, node));
   }
@@ -189,7 +213,11 @@ function seeTable(w: OnnxWriter, n: Node): { data: Float32Array; shape: number[]
   return { data: table.data as Float32Array, shape: table.shape };
 }
 
-const WRITERS: Record<string, Lower> = {
+/**
+ * The IR ops export-onnx writes out in standard ops (a misspelled or removed key is a type error).
+ * Others are refused by name before any work, unless they fold away at build time (refuseUnwritable).
+ */
+export const WRITERS = {
   EntangledEmbedding: (w, n) => {
     const t = seeTable(w, n);
     return w.op("Gather", [w.tensor(`${n.name}.table`, t.data, t.shape), w.in(n.inputs[0])], { axis: 0 });
@@ -292,4 +320,11 @@ const WRITERS: Record<string, Lower> = {
     const keys = split(k), values = split(v);
     return attend(w, split(q), keys, values, attr(n, "scale"));
   },
-};
+} satisfies Partial<Record<OpName, Lower>>;
+
+/** The ops export-onnx claims: those WRITERS has a writer for. */
+export const ONNX_OPS: readonly OpName[] = OP_NAMES.filter((op) => op in WRITERS);
+
+export function supports(op: string): boolean {
+  return isOpName(op) && op in WRITERS;
+}

@@ -5,6 +5,7 @@
  */
 import { bindShape, maxDims, type Attrs, type Dim, type DType, type Node, type Shape } from "../../compiler/ir/graph.js";
 import { linearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.js";
+import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
 import { float } from "./literals.js";
@@ -53,7 +54,8 @@ const LINEAR_KERNELS: Record<WeightLayout, Import> = { nk: ["linear", "linear"],
 /** An i32 [1] tensor read as a value (e.g. the position input). */
 const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;
 
-const BINDINGS: Record<string, Binding> = {
+/** Every op has a wasm kernel: a missing, misspelled or removed key is a type error. */
+export const BINDINGS = {
   ...SEE_BINDINGS,
   ...TENSOR_BINDINGS,
   Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])]),
@@ -92,10 +94,14 @@ const BINDINGS: Record<string, Binding> = {
     ]),
   Add: kernelCall("elementwise", "add", ({ inputs: [a, b], outputs: [y] }, c) => [c.addr(a), c.addr(b), c.addr(y), count(c.shape(y))]),
   SwiGLU: kernelCall("elementwise", "swiglu", ({ inputs: [g, u], outputs: [y] }, c) => [c.addr(g), c.addr(u), c.addr(y), count(c.shape(y))]),
-};
+} satisfies Readonly<Record<OpName, Binding>>;
 
-export function binding(node: Node): Binding {
-  const b = BINDINGS[node.op];
+/** The ops the wasm target claims: all of them (BINDINGS satisfies Record<OpName, Binding>). */
+export const WASM_OPS: readonly OpName[] = OP_NAMES.filter((op) => op in BINDINGS);
+
+/** The node's binding; unsupported.op for an op name outside the set (a node built unchecked). */
+export function binding(node: Omit<Node, "op"> & { op: string }): Binding {
+  const b = isOpName(node.op) ? BINDINGS[node.op] : undefined;
   if (!b) throw new SeecError("unsupported.op", `the wasm backend has no kernel for op ${node.op}`, { at: `node ${node.name}` });
   return b;
 }

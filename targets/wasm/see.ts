@@ -5,6 +5,7 @@
  * into dot products with h (streamed head).
  */
 import type { Node } from "../../compiler/ir/graph.js";
+import type { OpName } from "../../compiler/ir/op-names.js";
 import { entangledScratchLayout, type EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
 import type { Binding, CallContext } from "./binding.js";
 
@@ -74,7 +75,7 @@ function rowFunction(node: Node, c: CallContext): { name: string; source: string
 
 const attrs = (node: Node) => node.attrs as unknown as EntangledAttrs;
 
-export const SEE_BINDINGS: Record<string, Binding> = {
+export const SEE_BINDINGS = {
   EntangledEmbedding: {
     kernels: [...ROW_KERNELS, ["simd", "at"]],
     define: (node, c) => [
@@ -118,4 +119,4 @@ export const SEE_BINDINGS: Record<string, Binding> = {
     },
     call: ({ inputs: [h], outputs: [y] }, c) => `entangledLogits(${c.addr(h)}, ${c.addr(y)}, ${c.shape(h)[0]})`,
   },
-};
+} satisfies Partial<Record<OpName, Binding>>;

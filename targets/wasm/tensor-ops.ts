@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import type { OpName } from "../../compiler/ir/op-names.js";
 import { heads4 } from "../../compiler/ir/ops/attention.js";
 import { broadcastStrides, coalesce, mapComputeType, stridesOf } from "../../compiler/ir/ops/tensor.js";
 import type { Binding, CallContext } from "./binding.js";
@@ -239,7 +240,7 @@ const attentionBinding: Binding = {
   },
 };
 
-export const TENSOR_BINDINGS: Record<string, Binding> = {
+export const TENSOR_BINDINGS = {
   ScaledAttention: attentionBinding,
   Map: mapBinding,
   Copy: copyBinding,
@@ -247,4 +248,4 @@ export const TENSOR_BINDINGS: Record<string, Binding> = {
   MatMul: matmulBinding,
   Softmax: softmaxBinding,
   Reduce: reduceBinding,
-};
+} satisfies Partial<Record<OpName, Binding>>;

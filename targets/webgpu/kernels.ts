@@ -5,6 +5,7 @@
  * then attends).
  */
 import type { Node } from "../../compiler/ir/graph.js";
+import { OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import { attention, scaledAttention, selfAttention } from "./attention.js";
@@ -30,7 +31,8 @@ function unary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
 }
 
 
-const GENERATORS: Record<string, Generator> = {
+/** Every op has a WGSL kernel: a missing, misspelled or removed key is a type error. */
+export const GENERATORS = {
   Gather: (n, c) => {
     const [table, ids] = n.inputs;
     const D = c.shape(table)[1] as number, V = c.shape(table)[0] as number;
@@ -130,10 +132,10 @@ const GENERATORS: Record<string, Generator> = {
     const r = rows(c.shape(n.inputs[0])[0]);
     return [elementwise(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], { perT: 0, fixed: D, expr: `${D}u` }, `  t1[i] = t0[(${r.expr} - 1u) * ${D}u + i];`)];
   },
-};
+} satisfies Readonly<Record<OpName, Generator>>;
 
 /** The ops with a WGSL kernel. */
-export const WEBGPU_OPS: readonly string[] = Object.keys(GENERATORS);
+export const WEBGPU_OPS: readonly OpName[] = OP_NAMES.filter((op) => op in GENERATORS);
 
 export function kernelsFor(node: Node, c: KernelContext): GpuDispatch[] {
   const g = GENERATORS[node.op];

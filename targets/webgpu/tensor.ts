@@ -8,7 +8,8 @@ import type { Node } from "../../compiler/ir/graph.js";
 import { broadcastStrides, coalesce, mapComputeType, stridesOf } from "../../compiler/ir/ops/tensor.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
-import { elementwise, f32, type KernelContext, perRow, reduce, WORKGROUP } from "./wgsl.js";
+import type { OpName } from "../../compiler/ir/op-names.js";
+import { elementwise, f32, type Generator, type KernelContext, perRow, reduce, WORKGROUP } from "./wgsl.js";
 
 const numbers = (c: KernelContext, t: string) => c.shape(t) as number[];
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -212,4 +213,4 @@ function softmax(n: Node, c: KernelContext): GpuDispatch[] {
   ].join("\n"))];
 }
 
-export const TENSOR_KERNELS = { Map: map, Copy: copy, Concat: concat, MatMul: matmul, Reduce: reduceOp, Softmax: softmax };
+export const TENSOR_KERNELS = { Map: map, Copy: copy, Concat: concat, MatMul: matmul, Reduce: reduceOp, Softmax: softmax } satisfies Partial<Record<OpName, Generator>>;

@@ -1,7 +1,7 @@
 // Every op's gradient rule against central finite differences on small random shapes: for a
 // random cotangent c, d(c·y)/dx from the rule must equal (c·y(x + h) − c·y(x − h)) / 2h.
 import { describe, expect, it } from "vitest";
-import { OPS, opDef, type Tensor } from "../../compiler/ir/ops/index.js";
+import { OPS, opDef, type OpName, type Tensor } from "../../compiler/ir/ops/index.js";
 import type { Attrs } from "../../compiler/ir/graph.js";
 import { storeWeights } from "../../compiler/ir/ops/linear.js";
 import { randomF32 } from "../helpers/random.js";
@@ -81,7 +81,7 @@ describe("gradient rules match finite differences", () => {
   });
 
   it("every op the llama2.c and TF.js frontends emit has a rule", () => {
-    const needed = ["Add", "AddRows", "Attention", "Gather", "L2Normalize", "LastRow", "LayerNorm", "Linear", "MeanRows", "RMSNorm", "Relu", "RoPE", "SelfAttention", "SwiGLU", "Tanh"];
+    const needed: OpName[] = ["Add", "AddRows", "Attention", "Gather", "L2Normalize", "LastRow", "LayerNorm", "Linear", "MeanRows", "RMSNorm", "Relu", "RoPE", "SelfAttention", "SwiGLU", "Tanh"];
     expect(needed.filter((op) => !OPS[op].vjp)).toEqual([]);
   });
 });
