@@ -35,7 +35,10 @@ if (process.argv[2] === "--child") {
   } else if (engine !== "empty") {
     const ort = await import(engine === "ort-web" ? "onnxruntime-web" : "onnxruntime-node");
     if (engine === "ort-web") ort.env.wasm.numThreads = 1;
-    const session = await ort.InferenceSession.create(file, engine === "ort-node" ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : { executionProviders: ["wasm"] });
+    const session = await ort.InferenceSession.create(
+      file,
+      engine === "ort-node" ? { intraOpNumThreads: 1, interOpNumThreads: 1 } : { executionProviders: ["wasm"] },
+    );
     const feeds = { tokens: new ort.Tensor("int32", ids, [ids.length]) };
     if (task === "stories") {
       feeds.pos = new ort.Tensor("int32", Int32Array.of(0), [1]);
@@ -60,7 +63,8 @@ seecCli("export-onnx", ...stories, "-o", join(work, "stories.onnx"));
 seecCli("build", useModel, "-o", join(work, "use"));
 seecCli("export-onnx", useModel, "-o", join(work, "use.onnx"));
 
-const child = (engine, task, file) => JSON.parse(execFileSync(process.execPath, ["bench/footprint.mjs", "--child", engine, task ?? "", file ?? ""], { encoding: "utf8" }));
+const child = (engine, task, file) =>
+  JSON.parse(execFileSync(process.execPath, ["bench/footprint.mjs", "--child", engine, task ?? "", file ?? ""], { encoding: "utf8" }));
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const floors = [];
 
@@ -88,7 +92,8 @@ function coldStart(engine, task, file) {
 }
 
 function bytes(files) {
-  let raw = 0, gzip = 0;
+  let raw = 0,
+    gzip = 0;
   for (const f of files) {
     const data = readFileSync(f);
     raw += statSync(f).size;
@@ -100,13 +105,22 @@ function bytes(files) {
 const ortDist = dirname(require.resolve("onnxruntime-web")); // its dist/
 const ortWebCode = [join(ortDist, "ort.wasm.bundle.min.mjs"), join(ortDist, "ort-wasm-simd-threaded.wasm")];
 const energetic = (p) => dirname(require.resolve(`@energetic-ai/${p}`)); // its dist/
-const tfjsCode = [join(energetic("core"), "index.js"), join(energetic("core"), "tfjs-backend-wasm-simd.wasm"), join(energetic("embeddings"), "index.js")];
-const useFiles = ["model.json", "vocab.json", ...Array.from({ length: 7 }, (_, i) => `group1-shard${i + 1}of7`)].map((f) => join(dirname(useModel), f));
+const tfjsCode = [
+  join(energetic("core"), "index.js"),
+  join(energetic("core"), "tfjs-backend-wasm-simd.wasm"),
+  join(energetic("embeddings"), "index.js"),
+];
+const useFiles = ["model.json", "vocab.json", ...Array.from({ length: 7 }, (_, i) => `group1-shard${i + 1}of7`)].map((f) =>
+  join(dirname(useModel), f),
+);
 const seecCode = (dir) => [join(dir, "index.mjs"), join(dir, "model.wasm")];
 const seecModel = (dir) => [join(dir, "weights.bin"), join(dir, "tokenizer.json"), join(dir, "manifest.json")];
 
 const rows = [];
-for (const [task, dir, onnx] of [["stories", join(work, "stories"), join(work, "stories.onnx")], ["use", join(work, "use"), join(work, "use.onnx")]]) {
+for (const [task, dir, onnx] of [
+  ["stories", join(work, "stories"), join(work, "stories.onnx")],
+  ["use", join(work, "use"), join(work, "use.onnx")],
+]) {
   const engines = {
     seec: { start: coldStart("seec", task, dir), code: bytes(seecCode(dir)), model: bytes(seecModel(dir)) },
     "ORT web": { start: coldStart("ort-web", task, onnx), code: bytes(ortWebCode), model: bytes([onnx]) },
@@ -120,7 +134,9 @@ const kib = (n) => `${(n / 1024).toFixed(n < 10240 ? 1 : 0)} KiB`;
 const mib = (n) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(2)} MiB` : kib(n));
 const floor = { ms: median(floors.map((r) => r.ms)), rssMiB: median(floors.map((r) => r.rssMiB)) };
 console.log(`Empty Node process (the floor in every row): ${floor.ms.toFixed(0)} ms, ${floor.rssMiB.toFixed(0)} MiB peak RSS`);
-console.log("| model | engine | cold start to first result, ms (above the floor) | peak RSS, MiB (above the floor) | runtime code raw / gzip | model files raw / gzip | seec ÷ engine, cold start above the floor | seec ÷ engine, code gzip |");
+console.log(
+  "| model | engine | cold start to first result, ms (above the floor) | peak RSS, MiB (above the floor) | runtime code raw / gzip | model files raw / gzip | seec ÷ engine, cold start above the floor | seec ÷ engine, code gzip |",
+);
 console.log("|---|---|---|---|---|---|---|---|");
 const above = (e) => e.start.aboveMs;
 for (const r of rows)

@@ -38,7 +38,10 @@ export function peak(iters: i32): f32 {
 /** The peak microbenchmark, compiled: call it to measure GFLOP/s now. */
 async function peakMeter(relaxed: boolean): Promise<() => number> {
   const source = PEAK((a) => (relaxed ? `f32x4.relaxed_madd(${a}, x, y)` : `f32x4.add(f32x4.mul(${a}, x), y)`));
-  const r = await asc.compileString({ "peak.ts": source }, { optimizeLevel: 3, runtime: "stub", enable: relaxed ? ["simd", "relaxed-simd"] : ["simd"], noAssert: true });
+  const r = await asc.compileString(
+    { "peak.ts": source },
+    { optimizeLevel: 3, runtime: "stub", enable: relaxed ? ["simd", "relaxed-simd"] : ["simd"], noAssert: true },
+  );
   if (!r.binary) throw new Error(r.stderr.toString());
   const { instance } = await WebAssembly.instantiate(r.binary as BufferSource);
   const peak = instance.exports.peak as (n: number) => number;
@@ -67,7 +70,11 @@ async function linearModel(T: number, K: number, N: number, layout: WeightLayout
   b.dim("T", T);
   const x = b.input("x", "f32", ["T", K]);
   // int8 weights are [N, K] as written (the Linear's layout applies to f32 only).
-  b.output(int8 ? b.node("Linear", "y", [x, b.constant("w", written, [N, K])]) : b.node("Linear", "y", [x, b.constant("w", w, layout === "kn" ? [K, N] : [N, K])], { layout }));
+  b.output(
+    int8
+      ? b.node("Linear", "y", [x, b.constant("w", written, [N, K])])
+      : b.node("Linear", "y", [x, b.constant("w", w, layout === "kn" ? [K, N] : [N, K])], { layout }),
+  );
   const graph = int8 ? quantizeInt8(b.finish()).graph : b.finish();
   const artifact = await compileArtifact({ graph, format: "graph" }, { target });
   const dir = join(await mkdtemp(join(tmpdir(), "seec-bench-")), "linear");
@@ -90,13 +97,24 @@ const meters = { "wasm-simd": await peakMeter(false), "wasm-relaxed": await peak
 const peaks = { "wasm-simd": 0, "wasm-relaxed": 0 };
 const ROUNDS = 7;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-interface Row { shape: string; T: number; K: number; N: number; layout: WeightLayout; target: string; backend: string; ms: number; gflops: number; shareOfPeak: number }
+interface Row {
+  shape: string;
+  T: number;
+  K: number;
+  N: number;
+  layout: WeightLayout;
+  target: string;
+  backend: string;
+  ms: number;
+  gflops: number;
+  shareOfPeak: number;
+}
 const rows: Row[] = [];
 for (const [what, T, K, N, layout] of SHAPES) {
   const models = {
     "wasm-simd": await linearModel(T, K, N, layout, "wasm-simd"),
     "wasm-relaxed": await linearModel(T, K, N, layout, "wasm-relaxed"),
-    "int8": await linearModel(T, K, N, layout, "wasm-simd", true),
+    int8: await linearModel(T, K, N, layout, "wasm-simd", true),
   };
   const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i));
   const flops = 2 * T * K * N;
@@ -120,11 +138,26 @@ for (const [what, T, K, N, layout] of SHAPES) {
     }
   }
   for (const [target, m] of Object.entries(models))
-    rows.push({ shape: what, T, K, N, layout, target, backend: m.backend, ms: median(ms[target]), gflops: flops / median(ms[target]) / 1e6, shareOfPeak: median(shares[target]) });
+    rows.push({
+      shape: what,
+      T,
+      K,
+      N,
+      layout,
+      target,
+      backend: m.backend,
+      ms: median(ms[target]),
+      gflops: flops / median(ms[target]) / 1e6,
+      shareOfPeak: median(shares[target]),
+    });
 }
 
-console.log(`single-core peak (highest seen; a row's share is its median over ${ROUNDS} rounds of kernel ÷ that round's peak): f32x4 mul+add ${peaks["wasm-simd"].toFixed(1)} GFLOP/s, relaxed FMA ${peaks["wasm-relaxed"].toFixed(1)} GFLOP/s\n`);
-console.log("| shape | T×K×N, f32 weight layout | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) | int8, f32-equivalent GFLOP/s (of the relaxed peak) |\n|---|---|---|---|---|");
+console.log(
+  `single-core peak (highest seen; a row's share is its median over ${ROUNDS} rounds of kernel ÷ that round's peak): f32x4 mul+add ${peaks["wasm-simd"].toFixed(1)} GFLOP/s, relaxed FMA ${peaks["wasm-relaxed"].toFixed(1)} GFLOP/s\n`,
+);
+console.log(
+  "| shape | T×K×N, f32 weight layout | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) | int8, f32-equivalent GFLOP/s (of the relaxed peak) |\n|---|---|---|---|---|",
+);
 const cell = (r: Row) => `${r.gflops.toFixed(1)} (${(100 * r.shareOfPeak).toFixed(0)}%)`;
 for (let i = 0; i < rows.length; i += 3) {
   const [s, r, q] = rows.slice(i, i + 3);

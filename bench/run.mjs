@@ -9,7 +9,16 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("..", import.meta.url));
 globalThis.SEEC_ROOT = pathToFileURL(root + "/").href;
 const script = resolve(process.argv[2] ?? "");
-const { outputFiles } = await build({ entryPoints: [script], bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", write: false, logLevel: "error" });
+const { outputFiles } = await build({
+  entryPoints: [script],
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node20",
+  packages: "external",
+  write: false,
+  logLevel: "error",
+});
 const dir = join(root, "node_modules/.cache/seec");
 await mkdir(dir, { recursive: true });
 const file = join(dir, `bench-${process.pid}.mjs`);

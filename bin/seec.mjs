@@ -27,7 +27,12 @@ const hash = createHash("sha256").update(code).digest("hex").slice(0, 16);
 
 async function cached(dir) {
   const file = join(dir, `cli-${hash}.mjs`);
-  if (!(await access(file).then(() => true, () => false))) {
+  if (
+    !(await access(file).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await mkdir(dir, { recursive: true });
     await writeFile(`${file}.${process.pid}`, code);
     await import("node:fs/promises").then((fs) => fs.rename(`${file}.${process.pid}`, file));

@@ -24,7 +24,9 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint
   try {
     await mkdir(parent, { recursive: true });
     // What a killed build of the same artifact left behind is never part of a result.
-    const stale = (await readdir(parent)).filter((f) => f.startsWith(`.${basename(target)}.tmp-`) || f.startsWith(`.${basename(target)}.old-`));
+    const stale = (await readdir(parent)).filter(
+      (f) => f.startsWith(`.${basename(target)}.tmp-`) || f.startsWith(`.${basename(target)}.old-`),
+    );
     for (const f of stale) if (f !== basename(old)) await rm(join(parent, f), { recursive: true, force: true });
     await rm(tmp, { recursive: true, force: true });
     for (const [name, data] of files) {
@@ -54,7 +56,10 @@ export async function loadArtifact(dir: string, options: { webgpu?: boolean } = 
   try {
     mod = (await import(pathToFileURL(resolve(dir, "index.mjs")).href)) as ArtifactModule;
   } catch (e) {
-    throw new SeecError("io.read", `cannot load the artifact's runtime: ${(e as Error).message}`, { file: dir, hint: "is this a directory written by seec build?" });
+    throw new SeecError("io.read", `cannot load the artifact's runtime: ${(e as Error).message}`, {
+      file: dir,
+      hint: "is this a directory written by seec build?",
+    });
   }
   return mod.load(resolve(dir), { webgpu: options.webgpu === true });
 }

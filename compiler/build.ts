@@ -82,15 +82,24 @@ export function buildInputs(opts: Pick<BuildOptions, "model" | "tokenizer" | "se
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (!(opts.target in TARGETS))
-    throw new SeecError("usage.target", `unknown target "${opts.target}"`, { at: "--target", hint: `choose one of ${TARGET_NAMES.join(", ")}` });
+    throw new SeecError("usage.target", `unknown target "${opts.target}"`, {
+      at: "--target",
+      hint: `choose one of ${TARGET_NAMES.join(", ")}`,
+    });
   const constrained = TARGETS[opts.target].constrained;
   if (constrained) {
     if (opts.embedHead === "materialize")
-      throw new SeecError("usage.embed_head", `the ${opts.target} target streams the SEE head (no vocab × dim table in RAM)`, { at: "--embed-head", hint: "drop --embed-head materialize" });
+      throw new SeecError("usage.embed_head", `the ${opts.target} target streams the SEE head (no vocab × dim table in RAM)`, {
+        at: "--embed-head",
+        hint: "drop --embed-head materialize",
+      });
     opts = { ...opts, embedHead: "stream", maxChunk: opts.maxChunk ?? constrained.maxChunk };
   }
   if (opts.measure && TARGETS[opts.target].entry === "wasi")
-    throw new SeecError("usage.eval_target", "a wasi program runs outside seec's JavaScript runtime, which does the scoring", { at: "--target wasi", hint: "score a wasm-simd build of the same model: the same kernels" });
+    throw new SeecError("usage.eval_target", "a wasi program runs outside seec's JavaScript runtime, which does the scoring", {
+      at: "--target wasi",
+      hint: "score a wasm-simd build of the same model: the same kernels",
+    });
   await checkArtifactOutput(opts.out, buildInputs(opts));
   const seconds: Record<string, number> = {};
   const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
@@ -102,8 +111,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   };
   const model = await stage("read model", () => loadModel(opts));
   if (TARGETS[opts.target].entry === "wasi" && !model.tokenizer)
-    throw new SeecError("unsupported.target", `the wasi target tokenizes inside the module; ${model.graph.name} has no tokenizer`, { at: "--target wasi", hint: "give the tokenizer with --tokenizer" });
-  if (opts.measure) checkQualityTask(opts.measure, { name: model.graph.name, family: model.graph.model.family, tokenizer: model.tokenizer !== undefined });
+    throw new SeecError("unsupported.target", `the wasi target tokenizes inside the module; ${model.graph.name} has no tokenizer`, {
+      at: "--target wasi",
+      hint: "give the tokenizer with --tokenizer",
+    });
+  if (opts.measure)
+    checkQualityTask(opts.measure, { name: model.graph.name, family: model.graph.model.family, tokenizer: model.tokenizer !== undefined });
   if (opts.see) {
     const file = opts.see;
     const factors = await stage("read factors", async () => readSee(await readInput(file, "SEE factors"), file));
@@ -122,7 +135,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (opts.packageName) artifact.files.set("package.json", artifactPackage(opts.packageName, artifact.manifest));
   await stage("write artifact", () => writeArtifact(opts.out, artifact.files));
   const quality = opts.measure && (await measureBuild(opts.measure, opts, quantization && { ...model, graph: unquantized }));
-  return { out: opts.out, manifest: artifact.manifest, plan: artifact.plan, seconds, quantization, quality, memory: artifact.memory, notes: model.notes };
+  return {
+    out: opts.out,
+    manifest: artifact.manifest,
+    plan: artifact.plan,
+    seconds,
+    quantization,
+    quality,
+    memory: artifact.memory,
+    notes: model.notes,
+  };
 }
 
 /**
@@ -166,7 +188,11 @@ export async function compileArtifact(
   const target = TARGETS[opts.target];
   const graph = prepareGraph(fuseEpilogues(poolEarly(model.graph).graph).graph, opts.target);
   const planned = await stage("plan memory", () => planMemory(graph));
-  const { files: modules, layout, memory } = await compileModules(planned, {
+  const {
+    files: modules,
+    layout,
+    memory,
+  } = await compileModules(planned, {
     target: opts.target,
     tokenizer: model.tokenizer,
     vocabSize: model.graph.model.config.vocabSize ?? 0,
@@ -188,11 +214,22 @@ export async function compileArtifact(
   return { files, manifest, plan: planned.plan, memory };
 }
 
-function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: { target: TargetName; command?: string; tokenizer?: TokenizerSpec["type"] }, files: Map<string, Uint8Array | string>): Manifest {
+function makeManifest(
+  { graph, plan }: PlannedGraph,
+  layout: WasmLayout,
+  opts: { target: TargetName; command?: string; tokenizer?: TokenizerSpec["type"] },
+  files: Map<string, Uint8Array | string>,
+): Manifest {
   const target = TARGETS[opts.target];
   const spec = (name: string): TensorSpec => {
     const v = graph.values.get(name)!;
-    return { name, dtype: v.dtype as TensorSpec["dtype"], shape: [...v.shape], address: layout.address.get(name)!, ...(v.elementType ? { elementType: v.elementType } : {}) };
+    return {
+      name,
+      dtype: v.dtype as TensorSpec["dtype"],
+      shape: [...v.shape],
+      address: layout.address.get(name)!,
+      ...(v.elementType ? { elementType: v.elementType } : {}),
+    };
   };
   return {
     format: "seec/1",
@@ -217,7 +254,12 @@ function makeManifest({ graph, plan }: PlannedGraph, layout: WasmLayout, opts: {
     ...(opts.tokenizer ? { tokenizer: { file: "tokenizer.json", type: opts.tokenizer } } : {}),
     ...(target.webgpu ? { webgpu: { file: "model.webgpu.json" } } : {}),
     files: Object.fromEntries(
-      [...files].sort(([a], [b]) => a.localeCompare(b)).map(([name, data]) => [name, { bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength, sha256: sha256(data) }]),
+      [...files]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, data]) => [
+          name,
+          { bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength, sha256: sha256(data) },
+        ]),
     ),
   };
 }

@@ -57,7 +57,12 @@ generate();
 }
 
 function encoderPage(): string {
-  const sentences = ["A man is playing the cello.", "Someone is playing a musical instrument.", "A woman is slicing an onion.", "The stock market fell sharply today."];
+  const sentences = [
+    "A man is playing the cello.",
+    "Someone is playing a musical instrument.",
+    "A woman is slicing an onion.",
+    "The stock market fell sharply today.",
+  ];
   return `
   <label for="sentences">Sentences, one per line</label>
   <textarea id="sentences" rows="5">${sentences.join("\n")}</textarea>
@@ -116,7 +121,9 @@ export function artifactPackage(name: string, manifest: Manifest): string {
       main: "index.mjs",
       types: "index.d.ts",
       exports: { ".": { types: "./index.d.ts", default: "./index.mjs" }, "./*": "./*" },
-      files: Object.keys(manifest.files).filter((f) => !f.startsWith("src/")).concat("manifest.json"),
+      files: Object.keys(manifest.files)
+        .filter((f) => !f.startsWith("src/"))
+        .concat("manifest.json"),
     },
     null,
     2,

@@ -63,18 +63,21 @@ export async function isSeecArtifact(dir: string): Promise<boolean> {
  * what is there now.
  */
 async function checkPlace(out: string, inputs: readonly (string | undefined)[]): Promise<{ path: string; stats?: Stats }> {
-  if (typeof out !== "string" || out.trim() === "") refuse(out ?? "", "is empty: an empty output path would mean the current directory", "name a new path, e.g. -o out/model");
+  if (typeof out !== "string" || out.trim() === "")
+    refuse(out ?? "", "is empty: an empty output path would mean the current directory", "name a new path, e.g. -o out/model");
   const path = resolve(out);
   const real = await realOf(out);
   const cwd = process.cwd();
   const realCwd = await realpath(cwd).catch(() => cwd);
   for (const special of SPECIAL)
     if (covers(special, path) || covers(special, real)) refuse(out, `is under ${special}, a special filesystem, not a place for output`);
-  if (path === cwd || real === realCwd) refuse(out, `is the current directory (${cwd}); seec will not replace it`, "name a new path inside it, e.g. -o out/model");
+  if (path === cwd || real === realCwd)
+    refuse(out, `is the current directory (${cwd}); seec will not replace it`, "name a new path inside it, e.g. -o out/model");
   if (covers(path, cwd) || covers(real, realCwd)) refuse(out, `is an ancestor of the current directory (${cwd}); seec will not replace it`);
   for (const input of inputs) {
     if (!input) continue;
-    const inPath = resolve(input), inReal = await realOf(input);
+    const inPath = resolve(input),
+      inReal = await realOf(input);
     if (path === inPath || real === inReal) refuse(out, `is the input ${input}; seec will not overwrite its own input`);
     if (covers(path, inPath) || covers(real, inReal)) refuse(out, `contains the input ${input}; seec will not replace it`);
   }
@@ -100,7 +103,11 @@ export async function checkArtifactOutput(out: string, inputs: readonly (string 
   if (!stats) return path;
   if (!stats.isDirectory()) refuse(out, "exists and is not a directory; seec will not replace it", "choose another output directory");
   if ((await readdir(path)).length === 0 || (await isSeecArtifact(path))) return path;
-  refuse(out, 'exists, is not empty and is not a seec artifact (no manifest.json with format "seec/1"); seec will not replace it', "choose another output directory");
+  refuse(
+    out,
+    'exists, is not empty and is not a seec artifact (no manifest.json with format "seec/1"); seec will not replace it',
+    "choose another output directory",
+  );
 }
 
 /**
@@ -108,7 +115,11 @@ export async function checkArtifactOutput(out: string, inputs: readonly (string 
  * an existing one must be empty, or one `reuse` recognizes as seec's (or, with reuse "any", any
  * directory: the command only replaces entries it checks itself).
  */
-export async function checkDirectoryOutput(out: string, inputs: readonly (string | undefined)[], reuse: "any" | ((dir: string) => Promise<boolean>)): Promise<string> {
+export async function checkDirectoryOutput(
+  out: string,
+  inputs: readonly (string | undefined)[],
+  reuse: "any" | ((dir: string) => Promise<boolean>),
+): Promise<string> {
   const { path, stats } = await checkPlace(out, inputs);
   if (!stats) return path;
   if (!stats.isDirectory()) refuse(out, "exists and is not a directory", "choose another output directory");
@@ -118,7 +129,8 @@ export async function checkDirectoryOutput(out: string, inputs: readonly (string
 
 /** Refuses an `-o` for a single file: a directory, an input, or anything checkPlace refuses. */
 export async function checkFileOutput(out: string, inputs: readonly (string | undefined)[] = []): Promise<string> {
-  if (typeof out === "string" && /[\\/]$/.test(out) && out.trim() !== "") refuse(out, "ends with a path separator; the output is a file", "name the file, e.g. -o out/model.onnx");
+  if (typeof out === "string" && /[\\/]$/.test(out) && out.trim() !== "")
+    refuse(out, "ends with a path separator; the output is a file", "name the file, e.g. -o out/model.onnx");
   const { path, stats } = await checkPlace(out, inputs);
   if (stats?.isDirectory()) refuse(out, "is an existing directory; the output is a file", "name a file inside it");
   if (stats && !stats.isFile()) refuse(out, "exists and is not a regular file");

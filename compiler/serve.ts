@@ -28,9 +28,15 @@ export async function servedRoot(dir: string): Promise<string> {
     root = await realpath(dir);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SeecError("io.not_found", `cannot serve ${dir}: ${code === "ENOENT" ? "no such directory" : (e as Error).message}`, { file: dir });
+    throw new SeecError("io.not_found", `cannot serve ${dir}: ${code === "ENOENT" ? "no such directory" : (e as Error).message}`, {
+      file: dir,
+    });
   }
-  if (!(await stat(root)).isDirectory()) throw new SeecError("usage.not_a_directory", `cannot serve ${dir}: it is not a directory`, { file: dir, hint: "give the artifact directory" });
+  if (!(await stat(root)).isDirectory())
+    throw new SeecError("usage.not_a_directory", `cannot serve ${dir}: it is not a directory`, {
+      file: dir,
+      hint: "give the artifact directory",
+    });
   return root;
 }
 
@@ -43,7 +49,8 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.method !== "GET" && req.method !== "HEAD") return void res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return void res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
     let path: string;
     try {
       path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
@@ -58,7 +65,11 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
     if (!inside(file)) return plain(res, 403, "forbidden");
     const s = await stat(file).catch(() => undefined);
     if (!s?.isFile()) return plain(res, 404, "not found");
-    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": s.size, "cache-control": "no-cache" });
+    res.writeHead(200, {
+      "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      "content-length": s.size,
+      "cache-control": "no-cache",
+    });
     if (req.method === "HEAD") return void res.end();
     pipeline(createReadStream(file), res, () => {}); // a read error or a client gone: the response is closed, nothing else.
   };

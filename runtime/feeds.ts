@@ -19,7 +19,10 @@ export interface CheckedFeeds {
 export function checkFeeds(manifest: Manifest, feeds: Feeds): CheckedFeeds {
   for (const name of Object.keys(feeds))
     if (!manifest.inputs.some((i) => i.name === name))
-      throw new SeecError("runtime.input", `unknown input "${name}"; the model's inputs are ${manifest.inputs.map((i) => i.name).join(", ")}`);
+      throw new SeecError(
+        "runtime.input",
+        `unknown input "${name}"; the model's inputs are ${manifest.inputs.map((i) => i.name).join(", ")}`,
+      );
   const bound: Record<string, number> = {};
   const inputs = manifest.inputs.map((spec) => {
     const fed = feeds[spec.name];
@@ -31,7 +34,11 @@ export function checkFeeds(manifest: Manifest, feeds: Feeds): CheckedFeeds {
     const min = manifest.model.family === "encoder" ? 0 : 1;
     const max = sym ? manifest.dims[sym].max : 0;
     const ok = sym ? Number.isInteger(n) && n >= min && n <= max && (bound[sym] ?? n) === n : data.length === fixed;
-    if (!ok) throw new SeecError("runtime.input", `input "${spec.name}" has ${data.length} elements; shape [${spec.shape.join(", ")}] allows ${sym ? `${min} to ${max} × ${fixed}` : fixed}`);
+    if (!ok)
+      throw new SeecError(
+        "runtime.input",
+        `input "${spec.name}" has ${data.length} elements; shape [${spec.shape.join(", ")}] allows ${sym ? `${min} to ${max} × ${fixed}` : fixed}`,
+      );
     if (sym) bound[sym] = n;
     if (spec.name === "tokens") checkTokens(data as Int32Array, manifest.model.config.vocabSize);
     return { spec, data };
@@ -48,7 +55,9 @@ export function elementsOf(spec: TensorSpec, bound: Record<string, number>): num
 /** An encoder's feeds for one text (tokens clipped to the model's maximum length), and the output that is its embedding. */
 export function embeddingFeeds(manifest: Manifest, tokenizer: Tokenizer | undefined): { feeds(text: string): Feeds; output: string } {
   if (manifest.model.family !== "encoder" || !(tokenizer instanceof SentencePieceTokenizer))
-    throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", { hint: "a decoder generates: use generate()" });
+    throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", {
+      hint: "a decoder generates: use generate()",
+    });
   const max = manifest.model.config.maxLength;
   return { feeds: (text) => ({ tokens: Int32Array.from(tokenizer.encode(text).slice(0, max)) }), output: manifest.outputs[0].name };
 }
@@ -66,18 +75,24 @@ export function exchanged(spec: TensorSpec, data: Int32Array | Float32Array): Ou
  * every position the call fills inside the context.
  */
 export function checkStep(manifest: Manifest, tokens: readonly number[], pos: number): void {
-  if (!Array.isArray(tokens) && !ArrayBuffer.isView(tokens)) throw new SeecError("runtime.input", `step() takes a list of token ids, got ${describe(tokens)}`, { at: "tokens" });
+  if (!Array.isArray(tokens) && !ArrayBuffer.isView(tokens))
+    throw new SeecError("runtime.input", `step() takes a list of token ids, got ${describe(tokens)}`, { at: "tokens" });
   if (tokens.length === 0) throw new SeecError("runtime.input", "step() needs at least one token", { at: "tokens" });
   const vocab = manifest.model.config.vocabSize;
   for (let i = 0; i < tokens.length; i++) {
     const id = tokens[i] as unknown;
-    if (typeof id !== "number" || !Number.isInteger(id)) throw new SeecError("runtime.token", `token ids must be whole numbers; tokens[${i}] is ${describe(id)}`, { at: `tokens[${i}]` });
-    if (id < 0 || (vocab !== undefined && id >= vocab)) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`, { at: `tokens[${i}]` });
+    if (typeof id !== "number" || !Number.isInteger(id))
+      throw new SeecError("runtime.token", `token ids must be whole numbers; tokens[${i}] is ${describe(id)}`, { at: `tokens[${i}]` });
+    if (id < 0 || (vocab !== undefined && id >= vocab))
+      throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`, { at: `tokens[${i}]` });
   }
-  if (typeof pos !== "number" || !Number.isInteger(pos) || pos < 0) throw new SeecError("runtime.input", `pos must be a whole number, 0 or more, got ${describe(pos)}`, { at: "pos" });
+  if (typeof pos !== "number" || !Number.isInteger(pos) || pos < 0)
+    throw new SeecError("runtime.input", `pos must be a whole number, 0 or more, got ${describe(pos)}`, { at: "pos" });
   const context = manifest.model.config.contextLength;
   if (context !== undefined && pos + tokens.length > context)
-    throw new SeecError("runtime.context", `positions ${pos}..${pos + tokens.length - 1} are outside the context of ${context} tokens`, { at: "pos" });
+    throw new SeecError("runtime.context", `positions ${pos}..${pos + tokens.length - 1} are outside the context of ${context} tokens`, {
+      at: "pos",
+    });
 }
 
 function describe(x: unknown): string {
@@ -87,7 +102,8 @@ function describe(x: unknown): string {
 }
 
 function checkTokens(ids: Int32Array, vocab: number): void {
-  for (const id of ids) if (id < 0 || id >= vocab) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`);
+  for (const id of ids)
+    if (id < 0 || id >= vocab) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`);
 }
 
 function checkPosition(manifest: Manifest, feeds: Feeds, bound: Record<string, number>): void {
@@ -100,12 +116,21 @@ function checkPosition(manifest: Manifest, feeds: Feeds, bound: Record<string, n
 
 /** A fed array as the dtype the module computes in, checking that its type is the one the input takes. */
 function toDtype(spec: TensorSpec, fed: Feeds[string]): Int32Array | Float32Array {
-  const want = spec.elementType === "int64" ? BigInt64Array : spec.elementType === "bool" ? Uint8Array : spec.dtype === "i32" ? Int32Array : Float32Array;
-  if (!(fed instanceof want)) throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${fed.constructor.name}`);
+  const want =
+    spec.elementType === "int64"
+      ? BigInt64Array
+      : spec.elementType === "bool"
+        ? Uint8Array
+        : spec.dtype === "i32"
+          ? Int32Array
+          : Float32Array;
+  if (!(fed instanceof want))
+    throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${fed.constructor.name}`);
   if (fed instanceof BigInt64Array) {
     const out = new Int32Array(fed.length);
     fed.forEach((x, i) => {
-      if (x < -2147483648n || x > 2147483647n) throw new SeecError("runtime.input", `input "${spec.name}" holds ${x}, beyond the 32-bit range seec computes ids in`);
+      if (x < -2147483648n || x > 2147483647n)
+        throw new SeecError("runtime.input", `input "${spec.name}" holds ${x}, beyond the 32-bit range seec computes ids in`);
       out[i] = Number(x);
     });
     return out;

@@ -42,7 +42,7 @@ export async function readInto(url: URL, target: Uint8Array): Promise<number> {
       try {
         const { size } = await file.stat();
         if (size !== target.byteLength) return size;
-        for (let at = 0; at < size; ) {
+        for (let at = 0; at < size;) {
           const { bytesRead } = await file.read(target, at, size - at, at);
           if (bytesRead === 0) throw new Error("the file ended early");
           at += bytesRead;
@@ -61,7 +61,10 @@ export async function readInto(url: URL, target: Uint8Array): Promise<number> {
 }
 
 function readError(url: URL, e: unknown): SeecError {
-  return new SeecError("io.read", `cannot read ${url.href}: ${(e as Error).message}`, { file: url.href, hint: "is this a seec artifact directory?" });
+  return new SeecError("io.read", `cannot read ${url.href}: ${(e as Error).message}`, {
+    file: url.href,
+    hint: "is this a seec artifact directory?",
+  });
 }
 
 export async function readJson<T>(url: URL): Promise<T> {

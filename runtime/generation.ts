@@ -27,11 +27,23 @@ export type GenerationEvent = { step: readonly number[]; pos: number } | { piece
  * Yields steps to run (answer each at once with next(logits)) and pieces of text; keeps `stats`,
  * timing each step from its request to its answer.
  */
-export function* generation(tokenizer: Tokenizer | undefined, prompt: string, opts: GenerateOptions, contextLength: number, stats: GenerationStats): Generator<GenerationEvent, void, Float32Array> {
+export function* generation(
+  tokenizer: Tokenizer | undefined,
+  prompt: string,
+  opts: GenerateOptions,
+  contextLength: number,
+  stats: GenerationStats,
+): Generator<GenerationEvent, void, Float32Array> {
   if (!(tokenizer instanceof Llama2cTokenizer))
-    throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer", { hint: tokenizer ? "an encoder embeds: use embed()" : "rebuild with --tokenizer" });
+    throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer", {
+      hint: tokenizer ? "an encoder embeds: use embed()" : "rebuild with --tokenizer",
+    });
   const tok = tokenizer;
-  function* step(tokens: readonly number[], pos: number, phase: "prefillSeconds" | "decodeSeconds"): Generator<GenerationEvent, Float32Array, Float32Array> {
+  function* step(
+    tokens: readonly number[],
+    pos: number,
+    phase: "prefillSeconds" | "decodeSeconds",
+  ): Generator<GenerationEvent, Float32Array, Float32Array> {
     const t0 = performance.now();
     const logits = yield { step: tokens, pos };
     stats[phase] += (performance.now() - t0) / 1000;
@@ -43,10 +55,14 @@ export function* generation(tokenizer: Tokenizer | undefined, prompt: string, op
   // Merging is quadratic in the prompt: one that cannot fit is refused before it is encoded.
   const fewest = tok.minTokens(prompt);
   if (fewest > contextLength)
-    throw new SeecError("runtime.context", `the prompt is at least ${fewest} tokens; the context holds ${contextLength}`, { hint: "shorten the prompt" });
+    throw new SeecError("runtime.context", `the prompt is at least ${fewest} tokens; the context holds ${contextLength}`, {
+      hint: "shorten the prompt",
+    });
   const prompted = tok.encode(prompt, { bos: true });
   if (prompted.length > contextLength)
-    throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, { hint: "shorten the prompt" });
+    throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, {
+      hint: "shorten the prompt",
+    });
   const text = new TextDecoder();
   Object.assign(stats, { promptTokens: prompted.length, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 });
   let logits = yield* step(prompted, 0, "prefillSeconds");

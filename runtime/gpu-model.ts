@@ -36,7 +36,9 @@ export class GpuModel {
     const { inputs, bound } = checkFeeds(this.manifest, feeds);
     const outputs = this.manifest.outputs.map((spec) => ({ spec, length: elementsOf(spec, bound) }));
     const data = await this.engine.run(inputs, outputs, bound.T ?? 0);
-    return Object.fromEntries(outputs.map(({ spec }, i) => [spec.name, exchanged(spec, spec.dtype === "i32" ? new Int32Array(data[i].buffer) : data[i])]));
+    return Object.fromEntries(
+      outputs.map(({ spec }, i) => [spec.name, exchanged(spec, spec.dtype === "i32" ? new Int32Array(data[i].buffer) : data[i])]),
+    );
   }
 
   /** Runs tokens at positions pos.. in the chunks the model was planned for; the last token's logits. */
@@ -45,7 +47,8 @@ export class GpuModel {
     const chunk = this.manifest.dims.T?.max ?? 1;
     let logits: Float32Array | undefined;
     for (let i = 0; i < tokens.length; i += chunk)
-      logits = (await this.run({ tokens: Int32Array.from(tokens.slice(i, i + chunk)), pos: Int32Array.of(pos + i) })).logits as Float32Array;
+      logits = (await this.run({ tokens: Int32Array.from(tokens.slice(i, i + chunk)), pos: Int32Array.of(pos + i) }))
+        .logits as Float32Array;
     if (!logits) throw new SeecError("runtime.input", "step() needs at least one token");
     return logits;
   }
@@ -53,7 +56,7 @@ export class GpuModel {
   /** Streams text as Model.stream does. */
   async *stream(prompt: string, opts: GenerateOptions = {}): AsyncGenerator<string> {
     const loop = generation(this.tokenizer, prompt, opts, this.contextLength, this.stats);
-    for (let event = loop.next(); !event.done; ) {
+    for (let event = loop.next(); !event.done;) {
       const e = event.value;
       if ("piece" in e) {
         yield e.piece;

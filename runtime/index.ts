@@ -23,7 +23,10 @@ export type { Manifest } from "./manifest.js";
  * The first module this engine validates (a relaxed-SIMD module falls back to the SIMD128 one).
  * A single module compiles while it downloads.
  */
-async function instantiateFirst(modules: Manifest["modules"], base: URL): Promise<{ instance: WebAssembly.Instance; backend: string; url: URL }> {
+async function instantiateFirst(
+  modules: Manifest["modules"],
+  base: URL,
+): Promise<{ instance: WebAssembly.Instance; backend: string; url: URL }> {
   if (modules.length === 1) {
     const url = new URL(modules[0].file, base);
     return { instance: await instantiate(url), backend: modules[0].backend, url };
@@ -31,9 +34,16 @@ async function instantiateFirst(modules: Manifest["modules"], base: URL): Promis
   for (const m of modules) {
     const url = new URL(m.file, base);
     const bytes = await readBytes(url);
-    if (WebAssembly.validate(bytes as BufferSource)) return { instance: await engineCall(url, async () => (await WebAssembly.instantiate(bytes as BufferSource, {})).instance), backend: m.backend, url };
+    if (WebAssembly.validate(bytes as BufferSource))
+      return {
+        instance: await engineCall(url, async () => (await WebAssembly.instantiate(bytes as BufferSource, {})).instance),
+        backend: m.backend,
+        url,
+      };
   }
-  throw new SeecError("runtime.engine", `this engine runs none of the artifact's modules (${modules.map((m) => m.backend).join(", ")})`, { hint: "rebuild with --target wasm" });
+  throw new SeecError("runtime.engine", `this engine runs none of the artifact's modules (${modules.map((m) => m.backend).join(", ")})`, {
+    hint: "rebuild with --target wasm",
+  });
 }
 
 /** Compiles while downloading where the server says application/wasm; reads then compiles otherwise. */
@@ -60,7 +70,11 @@ async function engineCall<T>(url: URL, f: () => Promise<T> | T): Promise<T> {
     if (e instanceof SeecError) throw e;
     const name = url.pathname.slice(url.pathname.lastIndexOf("/") + 1);
     const why = `${(e as Error)?.name ?? "Error"}: ${String((e as Error)?.message ?? e)}`.replace(/\s+/g, " ");
-    if (e instanceof WebAssembly.RuntimeError) throw new SeecError("runtime.trap", `${name} trapped while loading (${why})`, { file: url.href, hint: "rebuild the artifact with seec build" });
+    if (e instanceof WebAssembly.RuntimeError)
+      throw new SeecError("runtime.trap", `${name} trapped while loading (${why})`, {
+        file: url.href,
+        hint: "rebuild the artifact with seec build",
+      });
     throw new SeecError("input.wasm", `${name} is not a module this engine can run (${why})`, {
       file: url.href,
       hint: "the file is damaged (rebuild the artifact with seec build), or this engine lacks a feature it needs (rebuild with --target wasm)",
@@ -89,7 +103,11 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
     const gpu = options.gpu ?? (await webgpu());
     if (gpu) {
       try {
-        const [program, w, tokenizer] = await Promise.all([readJson<GpuProgram>(new URL(manifest.webgpu.file, base)), readWeights(manifest, base), readTokenizer(manifest, base)]);
+        const [program, w, tokenizer] = await Promise.all([
+          readJson<GpuProgram>(new URL(manifest.webgpu.file, base)),
+          readWeights(manifest, base),
+          readTokenizer(manifest, base),
+        ]);
         weights = w;
         return new GpuModel(manifest, await GpuEngine.create(gpu, program, w!), tokenizer);
       } catch (e) {
@@ -128,7 +146,9 @@ async function readWeights(manifest: Manifest, base: URL): Promise<Uint8Array | 
 }
 
 function weightsSize(bytes: number, manifest: Manifest, base: URL): SeecError {
-  return new SeecError("input.weights", `weights.bin has ${bytes} bytes; the manifest expects ${manifest.memory.weights.bytes}`, { file: new URL("weights.bin", base).href });
+  return new SeecError("input.weights", `weights.bin has ${bytes} bytes; the manifest expects ${manifest.memory.weights.bytes}`, {
+    file: new URL("weights.bin", base).href,
+  });
 }
 
 /** tokenizer.json, checked field by field, and against the model's vocabulary. */
@@ -138,13 +158,20 @@ async function readTokenizer(manifest: Manifest, base: URL) {
   const tokenizer = createTokenizer(await readJson<TokenizerSpec>(url), url.href);
   const vocab = manifest.model.config.vocabSize;
   if (vocab !== undefined && tokenizer.vocabSize > vocab)
-    throw new SeecError("mismatch.tokenizer", `the tokenizer has ${tokenizer.vocabSize} pieces; the model's vocabulary has ${vocab}`, { file: url.href, at: "pieces", hint: "rebuild the artifact with seec build" });
+    throw new SeecError("mismatch.tokenizer", `the tokenizer has ${tokenizer.vocabSize} pieces; the model's vocabulary has ${vocab}`, {
+      file: url.href,
+      at: "pieces",
+      hint: "rebuild the artifact with seec build",
+    });
   return tokenizer;
 }
 
 /** The first module this engine runs, with the weights (read here, straight into its memory, unless the WebGPU attempt already did) in place. */
 async function loadWasm(manifest: Manifest, base: URL, read?: Uint8Array): Promise<Model> {
-  const [{ instance, backend, url }, tokenizer] = await Promise.all([instantiateFirst(manifest.modules, base), readTokenizer(manifest, base)]);
+  const [{ instance, backend, url }, tokenizer] = await Promise.all([
+    instantiateFirst(manifest.modules, base),
+    readTokenizer(manifest, base),
+  ]);
   validateInstance(manifest, instance, url.href, new URL("manifest.json", base).href);
   const { weights } = manifest.memory;
   if (weights.embedded !== true) {

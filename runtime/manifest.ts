@@ -3,4 +3,3 @@
  * audit it. The types are defined once, in the typings every artifact ships (artifact.d.ts).
  */
 export type { Manifest, TensorSpec } from "./artifact.js";
-

@@ -50,11 +50,14 @@ export class Model {
   /** One call of the compiled graph: named typed arrays in, named typed arrays (copies) out. */
   run(feeds: Feeds): Outputs {
     const { inputs, bound } = checkFeeds(this.manifest, feeds);
-    for (const { spec, data } of inputs) new (data.constructor as Int32ArrayConstructor)(this.exports.memory.buffer, spec.address, data.length).set(data as Int32Array);
+    for (const { spec, data } of inputs)
+      new (data.constructor as Int32ArrayConstructor)(this.exports.memory.buffer, spec.address, data.length).set(data as Int32Array);
     try {
       this.exports.forward(bound.T ?? 0);
     } catch (e) {
-      throw new SeecError("runtime.trap", `the compiled model trapped in forward(): ${(e as Error).message}`, { hint: "this should not happen after the runtime's checks: please report it" });
+      throw new SeecError("runtime.trap", `the compiled model trapped in forward(): ${(e as Error).message}`, {
+        hint: "this should not happen after the runtime's checks: please report it",
+      });
     }
     return Object.fromEntries(this.manifest.outputs.map((o) => [o.name, this.read(o, bound)]));
   }
@@ -62,7 +65,7 @@ export class Model {
   /** Streams text: the prompt's pieces, then each generated piece, as llama2.c's `run` prints them. */
   *stream(prompt: string, opts: GenerateOptions = {}): Generator<string> {
     const loop = generation(this.tokenizer, prompt, opts, this.contextLength, this.stats);
-    for (let event = loop.next(); !event.done; ) {
+    for (let event = loop.next(); !event.done;) {
       const e = event.value;
       if ("piece" in e) {
         yield e.piece;

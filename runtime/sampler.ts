@@ -20,7 +20,12 @@ export class Sampler {
 
   /** Checks each option as the CLI's flags are checked: runtime.option names the one that is wrong. */
   constructor({ temperature = 1, topP = 0.9, seed = 42 }: SampleOptions = {}) {
-    checkOption("temperature", temperature, typeof temperature === "number" && temperature >= 0 && temperature <= 100, "a number from 0 (greedy) to 100");
+    checkOption(
+      "temperature",
+      temperature,
+      typeof temperature === "number" && temperature >= 0 && temperature <= 100,
+      "a number from 0 (greedy) to 100",
+    );
     checkOption("topP", topP, typeof topP === "number" && topP >= 0 && topP <= 1, "a number from 0 to 1");
     checkOption("seed", seed, Number.isSafeInteger(seed) && seed >= 0, "a whole number from 0 to 2^53 - 1");
     this.temperature = temperature;
@@ -54,7 +59,12 @@ export class Sampler {
 
 /** Throws runtime.option unless `ok`, saying what the option must be. */
 export function checkOption(name: string, value: unknown, ok: boolean, must: string): void {
-  if (!ok) throw new SeecError("runtime.option", `${name} must be ${must}, got ${typeof value === "number" ? String(value) : JSON.stringify(value) ?? String(value)}`, { at: name });
+  if (!ok)
+    throw new SeecError(
+      "runtime.option",
+      `${name} must be ${must}, got ${typeof value === "number" ? String(value) : (JSON.stringify(value) ?? String(value))}`,
+      { at: name },
+    );
 }
 
 export function argmax(xs: ArrayLike<number>): number {
@@ -80,7 +90,8 @@ function sampleMult(probs: Float32Array, coin: number): number {
 function sampleTopP(probs: Float32Array, topP: number, coin: number): number {
   const cutoff = (1 - topP) / (probs.length - 1);
   const kept = [...probs.keys()].filter((i) => probs[i] >= cutoff).sort((a, b) => probs[b] - probs[a]);
-  let cumulative = 0, last = kept.length - 1;
+  let cumulative = 0,
+    last = kept.length - 1;
   for (let i = 0; i < kept.length; i++)
     if ((cumulative += probs[kept[i]]) > topP) {
       last = i;

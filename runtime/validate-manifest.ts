@@ -47,13 +47,17 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
   const object = (x: unknown, at: string): Json => (isObject(x) ? x : bad(at, `must be an object, got ${shown(x)}`));
   const array = (x: unknown, at: string): unknown[] => (Array.isArray(x) ? x : bad(at, `must be a list, got ${shown(x)}`));
   const string = (x: unknown, at: string): string => (typeof x === "string" ? x : bad(at, `must be a string, got ${shown(x)}`));
-  const oneOf = (x: unknown, at: string, allowed: string[]): string => (allowed.includes(x as string) ? (x as string) : bad(at, `must be one of ${allowed.join(", ")}, got ${shown(x)}`));
+  const oneOf = (x: unknown, at: string, allowed: string[]): string =>
+    allowed.includes(x as string) ? (x as string) : bad(at, `must be one of ${allowed.join(", ")}, got ${shown(x)}`);
   const whole = (x: unknown, at: string, min = 0, max = Number.MAX_SAFE_INTEGER): number =>
-    Number.isSafeInteger(x) && (x as number) >= min && (x as number) <= max ? (x as number) : bad(at, `must be a whole number from ${min} to ${max}, got ${shown(x)}`);
+    Number.isSafeInteger(x) && (x as number) >= min && (x as number) <= max
+      ? (x as number)
+      : bad(at, `must be a whole number from ${min} to ${max}, got ${shown(x)}`);
   const flag = (x: unknown, at: string): void => {
     if (x !== undefined && typeof x !== "boolean") bad(at, `must be true or false, got ${shown(x)}`);
   };
-  const plainFile = (x: unknown, at: string): string => (isPlainName(x) ? x : bad(at, `${shown(x)} is not a plain file name inside the artifact`));
+  const plainFile = (x: unknown, at: string): string =>
+    isPlainName(x) ? x : bad(at, `${shown(x)} is not a plain file name inside the artifact`);
 
   if (!isObject(m)) throw new SeecError("input.manifest", `manifest.json must be an object, got ${shown(m)}`, { file, hint: HINT });
   if (m.format !== "seec/1") bad("format", `${shown(m.format)} is not an artifact format this runtime reads (seec/1)`);
@@ -85,7 +89,8 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
   const model = object(m.model, "model");
   const family = oneOf(model.family, "model.family", FAMILIES);
   const config = object(model.config, "model.config");
-  for (const [k, v] of Object.entries(config)) if (typeof v !== "number" || !Number.isFinite(v)) bad(`model.config.${k}`, `must be a number, got ${shown(v)}`);
+  for (const [k, v] of Object.entries(config))
+    if (typeof v !== "number" || !Number.isFinite(v)) bad(`model.config.${k}`, `must be a number, got ${shown(v)}`);
   for (const k of ["bosId", "eosId"]) if (model[k] !== undefined) whole(model[k], `model.${k}`);
 
   // Memory: pages, then regions inside it, aligned and apart.
@@ -128,16 +133,23 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
       if (t.elementType !== undefined) oneOf(t.elementType, `${at}.elementType`, ELEMENT_TYPES);
       let elements = 1;
       array(t.shape, `${at}.shape`).forEach((d, j) => {
-        const n = typeof d === "string" ? (dimMax.get(d) ?? bad(`${at}.shape[${j}]`, `names ${shown(d)}, which dims does not define`)) : whole(d, `${at}.shape[${j}]`, 0, total);
+        const n =
+          typeof d === "string"
+            ? (dimMax.get(d) ?? bad(`${at}.shape[${j}]`, `names ${shown(d)}, which dims does not define`))
+            : whole(d, `${at}.shape[${j}]`, 0, total);
         elements *= n;
-        if (elements * ELEMENT_BYTES > total) bad(`${at}.shape`, `[${(t.shape as unknown[]).map(shown).join(", ")}] holds more than the module's ${total} bytes of memory`);
+        if (elements * ELEMENT_BYTES > total)
+          bad(`${at}.shape`, `[${(t.shape as unknown[]).map(shown).join(", ")}] holds more than the module's ${total} bytes of memory`);
       });
       const address = whole(t.address, `${at}.address`, 0, total);
       if (address % ELEMENT_BYTES) bad(`${at}.address`, `${address} is not aligned to ${ELEMENT_BYTES} bytes (${t.dtype})`);
       const bytes = elements * ELEMENT_BYTES;
       const [from, to] = kind === "inputs" ? [arena.address, arena.address + arena.bytes] : [0, total];
       if (address < from || address + bytes > to)
-        bad(`${at}.address`, `${name} (${bytes} bytes at ${address}) lies outside ${kind === "inputs" ? `the arena (${from} to ${to})` : `the module's ${total} bytes of memory`}`);
+        bad(
+          `${at}.address`,
+          `${name} (${bytes} bytes at ${address}) lies outside ${kind === "inputs" ? `the arena (${from} to ${to})` : `the module's ${total} bytes of memory`}`,
+        );
       return { name, shape: t.shape as unknown[] };
     });
   };
@@ -148,9 +160,11 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
   if (inputs.some((t) => t.name === "tokens")) {
     const vocab = whole(config.vocabSize, "model.config.vocabSize", 1);
     const logits = outputs.find((t) => t.name === "logits")?.shape.at(-1);
-    if (typeof logits === "number" && vocab > logits) bad("model.config.vocabSize", `${vocab} is more than the ${logits} logits the model computes`);
+    if (typeof logits === "number" && vocab > logits)
+      bad("model.config.vocabSize", `${vocab} is more than the ${logits} logits the model computes`);
   }
-  if (family === "decoder" && inputs.some((t) => t.name === "pos")) whole(config.contextLength, "model.config.contextLength", 1, 2 ** 31 - 1);
+  if (family === "decoder" && inputs.some((t) => t.name === "pos"))
+    whole(config.contextLength, "model.config.contextLength", 1, 2 ** 31 - 1);
   if (family === "encoder" && config.maxLength !== undefined) whole(config.maxLength, "model.config.maxLength", 0);
 }
 
@@ -166,7 +180,11 @@ export function validateInstance(manifest: Manifest, instance: WebAssembly.Insta
     throw new SeecError("input.wasm", `${name} does not export the memory and forward() of a seec module`, { file, hint: HINT });
   const bytes = exports.memory.buffer.byteLength;
   if (bytes < manifest.memory.totalBytes)
-    throw new SeecError("input.manifest", `memory.totalBytes ${manifest.memory.totalBytes} is more than the ${bytes} bytes of memory ${name} has`, { file: manifestFile, at: "memory.totalBytes", hint: HINT });
+    throw new SeecError(
+      "input.manifest",
+      `memory.totalBytes ${manifest.memory.totalBytes} is more than the ${bytes} bytes of memory ${name} has`,
+      { file: manifestFile, at: "memory.totalBytes", hint: HINT },
+    );
   // What the module was planned for, where it says (it exports MAX_T, and a decoder CONTEXT_LENGTH):
   // a call of more tokens would run past its activations, a position past its context past its KV cache.
   const planned = (global: unknown): number | undefined => (global instanceof WebAssembly.Global ? Number(global.value) : undefined);
@@ -175,11 +193,13 @@ export function validateInstance(manifest: Manifest, instance: WebAssembly.Insta
   };
   const maxT = planned(exports.MAX_T);
   const T = manifest.dims.T?.max;
-  if (maxT !== undefined && T !== undefined && T > maxT) bad("dims.T.max", `${T} is more than ${name} was planned for (${maxT} tokens a call)`);
+  if (maxT !== undefined && T !== undefined && T > maxT)
+    bad("dims.T.max", `${T} is more than ${name} was planned for (${maxT} tokens a call)`);
   const context = planned(exports.CONTEXT_LENGTH);
   if (context !== undefined) {
     if (manifest.model.family !== "decoder") bad("model.family", `${shown(manifest.model.family)} does not describe ${name}, a decoder`);
     const claim = manifest.model.config.contextLength;
-    if (!(claim <= context)) bad("model.config.contextLength", `${shown(claim)} is more than ${name} was planned for (${context} positions)`);
+    if (!(claim <= context))
+      bad("model.config.contextLength", `${shown(claim)} is more than ${name} was planned for (${context} positions)`);
   }
 }

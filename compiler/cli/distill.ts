@@ -36,7 +36,8 @@ interface DistillFlags {
 }
 
 export function distillCommand(): Command {
-  const d = DEFAULT_DISTILL, l = DEFAULT_LOSS;
+  const d = DEFAULT_DISTILL,
+    l = DEFAULT_LOSS;
   return modelOptions(new Command("distill"))
     .summary("train SEE factors through the network, the original model as teacher (stage 2)")
     .description(
@@ -61,7 +62,14 @@ export function distillCommand(): Command {
     .requiredOption("--see <factors>", "the stage-1 factors to start from (.see, from seec factorize)")
     .requiredOption("-o, --out <file>", "write the distilled factors here (.see)")
     .option("--data <file>", "training text instead of the defaults (never an evaluation set)")
-    .addOption(new Option("--train <what>", "what trains: the factors, or also every norm's weight and bias (shipped in the file as see/2, counted in its size)").choices(["factors", "norms"]).default("factors"))
+    .addOption(
+      new Option(
+        "--train <what>",
+        "what trains: the factors, or also every norm's weight and bias (shipped in the file as see/2, counted in its size)",
+      )
+        .choices(["factors", "norms"])
+        .default("factors"),
+    )
     .option("--steps <n>", "optimizer steps", integer(1, 10_000_000), d.steps)
     .option("--lr <rate>", "Adam's peak learning rate (warm-up, then cosine decay)", real(1e-7, 10), d.learningRate)
     .option("--batch <n>", "sequences or sentences per step", integer(1, 4096), d.batch)
@@ -81,11 +89,25 @@ export function distillCommand(): Command {
     .option("--json", "print the report as JSON")
     .action(async (modelPath: string, flags: DistillFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
       const out = await checkFileOutput(flags.out, [modelPath, flags.tokenizer, flags.see, flags.data]);
-      const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape, context: flags.context, maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence) });
+      const model = await loadModel({
+        model: modelPath,
+        tokenizer: flags.tokenizer,
+        shapes: flags.shape,
+        context: flags.context,
+        maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence),
+      });
       const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
       const texts = flags.data ? textsOf(new TextDecoder().decode(await readInput(flags.data, "training text")), flags.data) : undefined;
       // A bar on a terminal; a line per held-out score in a log; nothing with --json.
-      const onProgress = flags.json ? undefined : process.stderr.isTTY ? (p: DistillProgress) => process.stderr.write(progressLine(p)) : (p: DistillProgress) => p.heldOut !== undefined && process.stderr.write(`seec: step ${p.step}/${p.steps} loss ${p.loss?.toFixed(4)} held-out ${p.heldOut.toFixed(4)} ${Math.round(p.tokensPerSecond ?? 0)} tokens/s\n`);
+      const onProgress = flags.json
+        ? undefined
+        : process.stderr.isTTY
+          ? (p: DistillProgress) => process.stderr.write(progressLine(p))
+          : (p: DistillProgress) =>
+              p.heldOut !== undefined &&
+              process.stderr.write(
+                `seec: step ${p.step}/${p.steps} loss ${p.loss?.toFixed(4)} held-out ${p.heldOut.toFixed(4)} ${Math.round(p.tokensPerSecond ?? 0)} tokens/s\n`,
+              );
       const report = await distill(model, factors, {
         steps: flags.steps,
         learningRate: flags.lr,
@@ -107,7 +129,14 @@ export function distillCommand(): Command {
       });
       await writeFileAtomic(out, writeSee(factors));
       const dense = factors.spec.vocab * factors.spec.dim;
-      const summary = { out: flags.out, parameters: parameterCount(factors.spec), ratioByParameters: dense / parameterCount(factors.spec), shippedBytes: shippedBytes(factors), ratioByBytes: (4 * dense) / shippedBytes(factors), ...report };
+      const summary = {
+        out: flags.out,
+        parameters: parameterCount(factors.spec),
+        ratioByParameters: dense / parameterCount(factors.spec),
+        shippedBytes: shippedBytes(factors),
+        ratioByBytes: (4 * dense) / shippedBytes(factors),
+        ...report,
+      };
       if (flags.json) return printJson(summary);
       process.stdout.write(formatReport(report, flags.out, summary));
     });
@@ -115,7 +144,8 @@ export function distillCommand(): Command {
 
 let lastLine = 0;
 function progressLine(p: DistillProgress): string {
-  const w = 24, n = Math.round((w * p.step) / p.steps);
+  const w = 24,
+    n = Math.round((w * p.step) / p.steps);
   const bar = `[${"#".repeat(n)}${".".repeat(w - n)}]`;
   const end = p.step === p.steps ? "\n" : "";
   if (p.phase === "data") return `\rseec: making data ${bar} ${p.step}/${p.steps}${end}`;
@@ -126,7 +156,11 @@ function progressLine(p: DistillProgress): string {
   return `\rseec: distilling ${bar} step ${p.step}/${p.steps} loss ${p.loss?.toFixed(4)}${held} ${Math.round(p.tokensPerSecond ?? 0)} tokens/s ${end}`;
 }
 
-function formatReport(r: DistillReport, out: string, s: { parameters: number; ratioByParameters: number; shippedBytes: number; ratioByBytes: number }): string {
+function formatReport(
+  r: DistillReport,
+  out: string,
+  s: { parameters: number; ratioByParameters: number; shippedBytes: number; ratioByBytes: number },
+): string {
   return [
     `wrote ${out}: ${r.steps} steps of distillation (${r.family}) on ${r.examples.source}, ${r.examples.heldOut} held out`,
     `  held-out loss  ${r.heldOut.before.toFixed(4)} -> ${r.heldOut.best.toFixed(4)} (best at step ${r.heldOut.bestStep}; those factors are written)`,

@@ -24,11 +24,19 @@ export function evalCommand(): Command {
     .option("--json", "print the figures as JSON (STS-B: spearman, pairs, secondsPerSentence; NLL: nll, tokens, paragraphs, perplexity)")
     .action(async (dir: string, flags: EvalFlags) => {
       const task = await readQualityTask(flags);
-      if (!task) throw new SeecError("usage.eval", "say what to evaluate", { at: "--nll/--stsb", hint: "seec eval <dir> --nll text.txt, or --stsb dev.tsv" });
+      if (!task)
+        throw new SeecError("usage.eval", "say what to evaluate", {
+          at: "--nll/--stsb",
+          hint: "seec eval <dir> --nll text.txt, or --stsb dev.tsv",
+        });
       const model = await loadArtifact(dir);
       const tty = process.stderr.isTTY && !flags.json;
       const what = task.kind === "stsb" ? "embedding pair" : "scoring paragraph";
-      const quality = measureQuality(model, task, tty ? (d, n) => process.stderr.write(`\rseec: ${what} ${d}/${n}${d === n ? "\n" : ""}`) : undefined);
+      const quality = measureQuality(
+        model,
+        task,
+        tty ? (d, n) => process.stderr.write(`\rseec: ${what} ${d}/${n}${d === n ? "\n" : ""}`) : undefined,
+      );
       if (flags.json) printJson(quality.details);
       else process.stdout.write(`${quality.value.toFixed(4)}\n`);
     });

@@ -31,8 +31,16 @@ export function exportOnnxCommand(): Command {
     .option("--json", "print what was written as JSON")
     .action(async (model: string, flags: ExportFlags) => {
       await checkFileOutput(flags.out, [model, flags.tokenizer, flags.see]);
-      const loaded = await loadModel({ model, tokenizer: flags.tokenizer, maxChunk: flags.maxChunk, context: flags.context, shapes: flags.shape });
-      const graph = flags.see ? applySee(loaded.graph, readSee(await readInput(flags.see, "SEE factors"), flags.see), "materialize", flags.see) : loaded.graph;
+      const loaded = await loadModel({
+        model,
+        tokenizer: flags.tokenizer,
+        maxChunk: flags.maxChunk,
+        context: flags.context,
+        shapes: flags.shape,
+      });
+      const graph = flags.see
+        ? applySee(loaded.graph, readSee(await readInput(flags.see, "SEE factors"), flags.see), "materialize", flags.see)
+        : loaded.graph;
       const bytes = exportOnnx(graph, SEEC_VERSION);
       // Written beside the target and renamed into place: never a half-written model.onnx.
       await writeFileAtomic(flags.out, bytes);

@@ -33,7 +33,7 @@ export function factorizeCommand(): Command {
         "--method morphte (morphemes only), word2ketxs (digits of the token id), svd (truncated SVD).\n\n" +
         "Examples:\n" +
         "  seec factorize stories260K.bin --tokenizer tok512.bin --ratio 4 -o factors.see\n" +
-        "  seec factorize stories260K.bin --tokenizer tok512.bin --explain \"▁playing\"",
+        '  seec factorize stories260K.bin --tokenizer tok512.bin --explain "▁playing"',
     )
     .option("--ratio <r>", "compression by parameters: dense V·d ÷ factor parameters", real(1, 1e6), 20)
     .option("--rank <r>", "rank terms (overrides --ratio)", integer(1, 4096))
@@ -46,42 +46,59 @@ export function factorizeCommand(): Command {
     .option("--explain <piece...>", "print what these vocabulary pieces were split into and their sememes, then stop")
     .option("-o, --out <file>", "write the factors here (.see)")
     .option("--json", "print the report (and explanations) as JSON")
-    .action(async (modelPath: string, flags: FactorizeFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
-      if (!flags.explain && flags.out === undefined) throw new SeecError("usage.out", "say where to write the factors", { at: "-o", hint: "add -o factors.see (or --explain to only look)" });
-      if (!flags.explain) await checkFileOutput(flags.out!, [modelPath, flags.tokenizer, flags.sememes, flags.frequencies]);
-      const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape });
-      const tty = process.stderr.isTTY && !flags.json;
-      const { factors, decomposition, report } = await factorize(model, {
-        ...flags,
-        ...(flags.explain ? { epochs: 1, rank: 1 } : {}),
-        onEpoch: tty ? (e, n, loss) => process.stderr.write(`\rseec: fitting ${bar(e + 1, n)} epoch ${e + 1}/${n} loss ${loss.toFixed(5)}${e + 1 === n ? "\n" : ""}`) : undefined,
-      });
-      if (flags.explain) {
-        const found = flags.explain.map((p) => {
-          const k = decomposition.knowledge.find((x) => x.piece === p);
-          if (!k) throw new SeecError("usage.explain", `${JSON.stringify(p)} is not a piece of the vocabulary`, { at: "--explain" });
-          return k;
+    .action(
+      async (modelPath: string, flags: FactorizeFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
+        if (!flags.explain && flags.out === undefined)
+          throw new SeecError("usage.out", "say where to write the factors", {
+            at: "-o",
+            hint: "add -o factors.see (or --explain to only look)",
+          });
+        if (!flags.explain) await checkFileOutput(flags.out!, [modelPath, flags.tokenizer, flags.sememes, flags.frequencies]);
+        const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape });
+        const tty = process.stderr.isTTY && !flags.json;
+        const { factors, decomposition, report } = await factorize(model, {
+          ...flags,
+          ...(flags.explain ? { epochs: 1, rank: 1 } : {}),
+          onEpoch: tty
+            ? (e, n, loss) =>
+                process.stderr.write(
+                  `\rseec: fitting ${bar(e + 1, n)} epoch ${e + 1}/${n} loss ${loss.toFixed(5)}${e + 1 === n ? "\n" : ""}`,
+                )
+            : undefined,
         });
-        if (flags.json) return printJson(found);
-        for (const k of found) process.stdout.write(`${JSON.stringify(k.piece)}\n  morphemes: ${k.morphemes.join(" | ")}\n  sememes:   ${k.sememes.join(", ") || "(none: this method uses none)"}\n`);
-        return;
-      }
-      // Written beside the target and renamed into place: never a half-written .see.
-      await writeFileAtomic(flags.out!, writeSee(factors));
-      if (flags.json) printJson(report);
-      else process.stdout.write(formatReport(report, flags.out!));
-    });
+        if (flags.explain) {
+          const found = flags.explain.map((p) => {
+            const k = decomposition.knowledge.find((x) => x.piece === p);
+            if (!k) throw new SeecError("usage.explain", `${JSON.stringify(p)} is not a piece of the vocabulary`, { at: "--explain" });
+            return k;
+          });
+          if (flags.json) return printJson(found);
+          for (const k of found)
+            process.stdout.write(
+              `${JSON.stringify(k.piece)}\n  morphemes: ${k.morphemes.join(" | ")}\n  sememes:   ${k.sememes.join(", ") || "(none: this method uses none)"}\n`,
+            );
+          return;
+        }
+        // Written beside the target and renamed into place: never a half-written .see.
+        await writeFileAtomic(flags.out!, writeSee(factors));
+        if (flags.json) printJson(report);
+        else process.stdout.write(formatReport(report, flags.out!));
+      },
+    );
 }
 
 function bar(done: number, total: number): string {
-  const w = 24, n = Math.round((w * done) / total);
+  const w = 24,
+    n = Math.round((w * done) / total);
   return `[${"#".repeat(n)}${".".repeat(w - n)}]`;
 }
 
 function formatReport(r: FactorizeReport, out: string): string {
   const f = r.fidelity;
   return [
-    `wrote ${out}: ${r.method}, rank ${r.rank}, sources ${Object.entries(r.sources).map(([k, s]) => `${k} ${s.rows}×${s.q}`).join(", ")}`,
+    `wrote ${out}: ${r.method}, rank ${r.rank}, sources ${Object.entries(r.sources)
+      .map(([k, s]) => `${k} ${s.rows}×${s.q}`)
+      .join(", ")}`,
     `  parameters  ${r.parameters} vs ${r.denseParameters} dense: ${r.ratioByParameters.toFixed(2)}x`,
     `  bytes       ${formatBytes(r.shippedBytes)} shipped (factors + indices) vs ${formatBytes(r.denseBytes)} dense: ${r.ratioByBytes.toFixed(2)}x`,
     `  fidelity    relative error ${f.relativeError.toFixed(4)}, mean cosine ${f.meanCosine.toFixed(4)}, neighbour overlap@10 ${f.neighbourOverlap10.toFixed(3)}`,

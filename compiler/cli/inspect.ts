@@ -29,13 +29,21 @@ export function inspectCommand(): Command {
 }
 
 function formatInspection(r: Inspection, listPlan: boolean): string {
-  const lines = [`${r.name}: ${r.model.family}, ${Object.entries(r.model.config).map(([k, v]) => `${k} ${v}`).join(", ")}`, "", "ops"];
+  const lines = [
+    `${r.name}: ${r.model.family}, ${Object.entries(r.model.config)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    "",
+    "ops",
+  ];
   const opWidth = Math.max(...Object.keys(r.ops).map((o) => o.length));
   for (const [op, n] of Object.entries(r.ops).sort(([, a], [, b]) => b - a)) lines.push(`  ${op.padEnd(opWidth)} ${String(n).padStart(6)}`);
   lines.push("", "parameters");
   const width = Math.max(5, ...Object.keys(r.parameters).map((g) => g.length));
   for (const [group, g] of Object.entries(r.parameters))
-    lines.push(`  ${group.padEnd(width)} ${String(g.parameters).padStart(10)}  ${formatBytes(g.bytes).padStart(10)}  (${g.tensors} tensor${g.tensors > 1 ? "s" : ""})`);
+    lines.push(
+      `  ${group.padEnd(width)} ${String(g.parameters).padStart(10)}  ${formatBytes(g.bytes).padStart(10)}  (${g.tensors} tensor${g.tensors > 1 ? "s" : ""})`,
+    );
   lines.push(`  ${"total".padEnd(width)} ${String(r.totalParameters).padStart(10)}`, "", "memory plan");
   const m = r.memory;
   lines.push(
@@ -46,7 +54,10 @@ function formatInspection(r: Inspection, listPlan: boolean): string {
   );
   if (listPlan) {
     lines.push("", "arena (offset, bytes, live from node..to node)");
-    for (const e of m.arena.entries) lines.push(`  ${String(e.offset).padStart(8)} ${String(e.bytes).padStart(8)}  ${String(e.from).padStart(4)}..${String(e.to).padEnd(4)} ${e.name}`);
+    for (const e of m.arena.entries)
+      lines.push(
+        `  ${String(e.offset).padStart(8)} ${String(e.bytes).padStart(8)}  ${String(e.from).padStart(4)}..${String(e.to).padEnd(4)} ${e.name}`,
+      );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -20,7 +20,17 @@ const program = new Command("seec")
   .configureHelp({ helpWidth: 100 })
   .exitOverride();
 
-program.addCommand(buildCommand()).addCommand(runCommand()).addCommand(inspectCommand()).addCommand(factorizeCommand()).addCommand(distillCommand()).addCommand(evalCommand()).addCommand(serveCommand()).addCommand(demoCommand()).addCommand(firmwareCommand()).addCommand(exportOnnxCommand());
+program
+  .addCommand(buildCommand())
+  .addCommand(runCommand())
+  .addCommand(inspectCommand())
+  .addCommand(factorizeCommand())
+  .addCommand(distillCommand())
+  .addCommand(evalCommand())
+  .addCommand(serveCommand())
+  .addCommand(demoCommand())
+  .addCommand(firmwareCommand())
+  .addCommand(exportOnnxCommand());
 // Commander's own errors (unknown option, missing argument, a value its parser refused) are printed
 // below as seec's one-line usage errors, not by commander.
 const quiet = { outputError: () => {} };

@@ -28,9 +28,17 @@ export function real(min: number, max: number) {
 /** The options every command that reads a model takes. */
 export function modelOptions(cmd: Command): Command {
   return cmd
-    .argument("<model>", "the model: a llama2.c checkpoint (.bin), a TF.js graph model (model.json or its folder), or an ONNX graph (.onnx)")
+    .argument(
+      "<model>",
+      "the model: a llama2.c checkpoint (.bin), a TF.js graph model (model.json or its folder), or an ONNX graph (.onnx)",
+    )
     .option("--tokenizer <file>", "the tokenizer, for formats that keep it apart (llama2.c: tokenizer.bin)")
-    .option("--shape <input=dims...>", "ONNX: an input's shape at build time, e.g. input_ids=1x128 (repeat per input; unbound symbolic dimensions are 1)", collectShape, {})
+    .option(
+      "--shape <input=dims...>",
+      "ONNX: an input's shape at build time, e.g. input_ids=1x128 (repeat per input; unbound symbolic dimensions are 1)",
+      collectShape,
+      {},
+    )
     .option("--max-chunk <n>", "most tokens one forward call takes (prompt chunks); sizes activation memory", integer(1, 65536))
     .option("--context <n>", "context length (KV cache rows), at most the model's", integer(1, 1 << 20));
 }

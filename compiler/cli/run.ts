@@ -22,8 +22,8 @@ export function runCommand(): Command {
       "Load an artifact with its own runtime (index.mjs) and run it.\n" +
         "A decoder generates: it prints the prompt and its continuation as llama2.c's `run` does, streaming.\n" +
         "An encoder embeds each --text and prints their cosine-similarity matrix (--json: the vectors too).\n\n" +
-        "Examples:\n  seec run out/stories --prompt \"Once upon a time\" --max-tokens 64 --temperature 0\n" +
-        "  seec run out/use --text \"A man plays the cello.\" --text \"Someone is playing music.\"",
+        'Examples:\n  seec run out/stories --prompt "Once upon a time" --max-tokens 64 --temperature 0\n' +
+        '  seec run out/use --text "A man plays the cello." --text "Someone is playing music."',
     )
     .argument("<dir>", "the artifact directory (from seec build)")
     .option("-x, --text <text...>", "texts to embed (encoders); repeat the flag or list several")
@@ -36,7 +36,11 @@ export function runCommand(): Command {
     .action(async (dir: string, flags: RunFlags) => {
       const model = await loadArtifact(dir, { webgpu: true });
       if (model.manifest.model.family === "encoder") return embedTexts(model as Model, flags);
-      if (flags.text) throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", { at: "--text", hint: "give a decoder its prompt with --prompt" });
+      if (flags.text)
+        throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", {
+          at: "--text",
+          hint: "give a decoder its prompt with --prompt",
+        });
       let text = "";
       // A WebGPU model streams asynchronously; for await takes either.
       for await (const piece of model.stream(flags.prompt, flags)) {
@@ -45,18 +49,34 @@ export function runCommand(): Command {
       }
       if (!flags.json) return void process.stdout.write("\n");
       const s = model.stats;
-      printJson({ text, backend: model.backend, ...s, decodeTokensPerSecond: s.generatedTokens > 1 ? (s.generatedTokens - 1) / s.decodeSeconds : null });
+      printJson({
+        text,
+        backend: model.backend,
+        ...s,
+        decodeTokensPerSecond: s.generatedTokens > 1 ? (s.generatedTokens - 1) / s.decodeSeconds : null,
+      });
     });
 }
 
 function embedTexts(model: Model, flags: RunFlags): void {
   const texts = flags.text ?? [];
-  if (texts.length === 0) throw new SeecError("usage.text", "an encoder needs texts to embed", { at: "--text", hint: 'seec run <dir> --text "first" --text "second"' });
+  if (texts.length === 0)
+    throw new SeecError("usage.text", "an encoder needs texts to embed", {
+      at: "--text",
+      hint: 'seec run <dir> --text "first" --text "second"',
+    });
   const t0 = performance.now();
   const vectors = model.embed(texts);
   const seconds = (performance.now() - t0) / 1000;
   const matrix = vectors.map((a) => vectors.map((b) => cosine(a, b)));
-  if (flags.json) return printJson({ texts, similarity: matrix, embeddings: vectors.map((v) => Array.from(v)), secondsPerText: seconds / texts.length, backend: model.backend });
+  if (flags.json)
+    return printJson({
+      texts,
+      similarity: matrix,
+      embeddings: vectors.map((v) => Array.from(v)),
+      secondsPerText: seconds / texts.length,
+      backend: model.backend,
+    });
   const label = (t: string, i: number) => `${i + 1}. ${t.length > 60 ? `${t.slice(0, 57)}...` : t}`;
   process.stdout.write(`${[...texts.map(label), "", ...similarityTable(matrix)].join("\n")}\n`);
 }

@@ -6,7 +6,9 @@ import { integer } from "./options.js";
 export function serveCommand(): Command {
   return new Command("serve")
     .summary("serve an artifact directory over HTTP (for demo.html)")
-    .description("Serve a directory on loopback with the right content types (application/wasm for streaming compilation).\n\nExample:\n  seec build model.json --demo -o out/use && seec serve out/use")
+    .description(
+      "Serve a directory on loopback with the right content types (application/wasm for streaming compilation).\n\nExample:\n  seec build model.json --demo -o out/use && seec serve out/use",
+    )
     .argument("<dir>", "the directory to serve (nothing outside it, symbolic links included, is served)")
     .option("--port <n>", "port (0 picks a free one)", integer(0, 65535), 8080)
     .option("--host <host>", "address to listen on", "127.0.0.1")
@@ -17,6 +19,8 @@ export function serveCommand(): Command {
       });
       const address = server.address();
       const port = typeof address === "object" && address ? address.port : flags.port;
-      process.stdout.write(`serving ${dir} at http://${flags.host}:${port}/ (demo: http://${flags.host}:${port}/demo.html); Ctrl-C stops\n`);
+      process.stdout.write(
+        `serving ${dir} at http://${flags.host}:${port}/ (demo: http://${flags.host}:${port}/demo.html); Ctrl-C stops\n`,
+      );
     });
 }

@@ -15,14 +15,22 @@ export interface NllResult {
 }
 
 export function paragraphs(text: string): string[] {
-  return text.split(/\n\s*\n/).map((p) => p.trim()).filter(Boolean);
+  return text
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
-export function evalNll(model: Model, text: string, opts: { limit?: number; onParagraph?: (done: number, total: number) => void } = {}): NllResult {
+export function evalNll(
+  model: Model,
+  text: string,
+  opts: { limit?: number; onParagraph?: (done: number, total: number) => void } = {},
+): NllResult {
   const tok = model.tokenizer;
   if (!tok) throw new SeecError("usage.eval", "--nll needs a decoder artifact with a tokenizer");
   const paras = paragraphs(text).slice(0, opts.limit);
-  let total = 0, count = 0;
+  let total = 0,
+    count = 0;
   paras.forEach((p, i) => {
     const ids = tok.encode(p, { bos: true }).slice(0, model.contextLength);
     for (let pos = 0; pos + 1 < ids.length; pos++) {

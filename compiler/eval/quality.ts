@@ -23,7 +23,8 @@ export interface QualityFlags {
 export async function readQualityTask(flags: QualityFlags): Promise<QualityTask | undefined> {
   if (flags.stsb && flags.nll)
     throw new SeecError("usage.eval", "--stsb scores an encoder and --nll a decoder: give one of them", { at: "--stsb/--nll" });
-  if (flags.stsb) return { kind: "stsb", file: flags.stsb, pairs: readStsb(await readText(flags.stsb, "STS-B file"), flags.stsb).slice(0, flags.limit) };
+  if (flags.stsb)
+    return { kind: "stsb", file: flags.stsb, pairs: readStsb(await readText(flags.stsb, "STS-B file"), flags.stsb).slice(0, flags.limit) };
   if (flags.nll) return { kind: "nll", file: flags.nll, text: await readText(flags.nll, "text to score"), limit: flags.limit };
   return undefined;
 }
@@ -33,13 +34,24 @@ export function checkQualityTask(task: QualityTask, model: { name: string; famil
   const wanted = task.kind === "stsb" ? "encoder" : "decoder";
   const flag = `--${task.kind}`;
   if (model.family !== wanted) {
-    const what = ({ encoder: "an encoder", decoder: "a decoder", graph: "a graph with no model family" } as Record<string, string>)[model.family] ?? model.family;
-    throw new SeecError("usage.eval_family", `${flag} scores ${wanted === "encoder" ? "an encoder's embeddings" : "a decoder's next tokens"}, and ${model.name} is ${what}`, {
-      at: flag,
-      hint: model.family === "graph" ? "an ONNX graph has no tokenizer to score text with" : `use --${task.kind === "stsb" ? "nll" : "stsb"}`,
-    });
+    const what =
+      ({ encoder: "an encoder", decoder: "a decoder", graph: "a graph with no model family" } as Record<string, string>)[model.family] ??
+      model.family;
+    throw new SeecError(
+      "usage.eval_family",
+      `${flag} scores ${wanted === "encoder" ? "an encoder's embeddings" : "a decoder's next tokens"}, and ${model.name} is ${what}`,
+      {
+        at: flag,
+        hint:
+          model.family === "graph" ? "an ONNX graph has no tokenizer to score text with" : `use --${task.kind === "stsb" ? "nll" : "stsb"}`,
+      },
+    );
   }
-  if (!model.tokenizer) throw new SeecError("usage.tokenizer", `${flag} reads text, and ${model.name} has no tokenizer`, { at: flag, hint: "build it with --tokenizer" });
+  if (!model.tokenizer)
+    throw new SeecError("usage.tokenizer", `${flag} reads text, and ${model.name} has no tokenizer`, {
+      at: flag,
+      hint: "build it with --tokenizer",
+    });
 }
 
 export interface Quality {

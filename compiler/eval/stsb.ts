@@ -19,7 +19,10 @@ export function readStsb(text: string, file = "STS-B"): StsPair[] {
     const score = Number(f[9]);
     if (f.length < 10 || !Number.isFinite(score)) {
       if (i === 0) return; // header
-      throw new SeecError("input.stsb", `line ${i + 1} is not an STS-B row (10 tab-separated columns, a numeric score last)`, { file, at: `line ${i + 1}` });
+      throw new SeecError("input.stsb", `line ${i + 1} is not an STS-B row (10 tab-separated columns, a numeric score last)`, {
+        file,
+        at: `line ${i + 1}`,
+      });
     }
     pairs.push({ a: f[7], b: f[8], score });
   });
@@ -29,10 +32,14 @@ export function readStsb(text: string, file = "STS-B"): StsPair[] {
 
 /** Spearman's rank correlation (ties get their average rank). */
 export function spearman(x: readonly number[], y: readonly number[]): number {
-  const rx = ranks(x), ry = ranks(y);
+  const rx = ranks(x),
+    ry = ranks(y);
   const n = x.length;
-  const mx = rx.reduce((a, b) => a + b, 0) / n, my = ry.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0, sxx = 0, syy = 0;
+  const mx = rx.reduce((a, b) => a + b, 0) / n,
+    my = ry.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0,
+    sxx = 0,
+    syy = 0;
   for (let i = 0; i < n; i++) {
     sxy += (rx[i] - mx) * (ry[i] - my);
     sxx += (rx[i] - mx) ** 2;
@@ -44,7 +51,7 @@ export function spearman(x: readonly number[], y: readonly number[]): number {
 function ranks(v: readonly number[]): number[] {
   const order = [...v.keys()].sort((a, b) => v[a] - v[b]);
   const r = new Array<number>(v.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && v[order[j + 1]] === v[order[i]]) j++;
     for (let k = i; k <= j; k++) r[order[k]] = (i + j) / 2 + 1;
@@ -54,7 +61,9 @@ function ranks(v: readonly number[]): number[] {
 }
 
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0, aa = 0, bb = 0;
+  let dot = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < a.length; i++) {
     dot += a[i] * b[i];
     aa += a[i] * a[i];
@@ -71,7 +80,11 @@ export interface StsResult {
 }
 
 /** Spearman of cos(embed(a), embed(b)) against the gold scores. */
-export function evalStsb(embed: (texts: string[]) => ArrayLike<number>[], pairs: StsPair[], opts: { onBatch?: (done: number, total: number) => void } = {}): StsResult & { cosines: number[] } {
+export function evalStsb(
+  embed: (texts: string[]) => ArrayLike<number>[],
+  pairs: StsPair[],
+  opts: { onBatch?: (done: number, total: number) => void } = {},
+): StsResult & { cosines: number[] } {
   const t0 = performance.now();
   const cosines: number[] = [];
   for (let i = 0; i < pairs.length; i += 64) {
@@ -81,5 +94,13 @@ export function evalStsb(embed: (texts: string[]) => ArrayLike<number>[], pairs:
     opts.onBatch?.(Math.min(i + 64, pairs.length), pairs.length);
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { spearman: spearman(cosines, pairs.map((p) => p.score)), pairs: pairs.length, secondsPerSentence: seconds / (2 * pairs.length), cosines };
+  return {
+    spearman: spearman(
+      cosines,
+      pairs.map((p) => p.score),
+    ),
+    pairs: pairs.length,
+    secondsPerSentence: seconds / (2 * pairs.length),
+    cosines,
+  };
 }

@@ -76,7 +76,8 @@ export function parameterCount(spec: SeeSpec): number {
 /** Bytes shipped: tables and norm as f32, indices and bags as i32 (and bag weights as f32). */
 export function shippedBytes(f: SeeFactors): number {
   let bytes = 4 * parameterCount(f.spec);
-  for (const s of f.slots) bytes += "index" in s ? s.index.byteLength : s.bag.offsets.byteLength + s.bag.ids.byteLength + s.bag.weights.byteLength;
+  for (const s of f.slots)
+    bytes += "index" in s ? s.index.byteLength : s.bag.offsets.byteLength + s.bag.ids.byteLength + s.bag.weights.byteLength;
   return bytes;
 }
 
@@ -159,7 +160,8 @@ export function checkSpec(spec: SeeSpec, file?: string): void {
     if (spec.format !== "see/2") bad("model weights (weights) need format see/2");
     if (typeof spec.weights !== "object" || spec.weights === null) bad("weights must map tensor names to shapes");
     for (const [name, shape] of Object.entries(spec.weights))
-      if (!Array.isArray(shape) || shape.length < 1 || shape.length > 4 || shape.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 24)) bad(`weights.${name}: a shape of 1 to 4 positive integers, got ${JSON.stringify(shape)}`);
+      if (!Array.isArray(shape) || shape.length < 1 || shape.length > 4 || shape.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 24))
+        bad(`weights.${name}: a shape of 1 to 4 positive integers, got ${JSON.stringify(shape)}`);
   }
   for (const k of ["vocab", "dim", "rank"] as const)
     if (!Number.isInteger(spec[k]) || spec[k] < 1 || spec[k] > 1 << 24) bad(`${k} must be a positive integer, got ${spec[k]}`);
@@ -167,7 +169,8 @@ export function checkSpec(spec: SeeSpec, file?: string): void {
   for (const [name, s] of Object.entries(spec.sources)) {
     if (!Number.isInteger(s.rows) || s.rows < 1 || s.rows > 1 << 24) bad(`source ${name}: rows must be a positive integer`);
     if (!Number.isInteger(s.q) || s.q < 1 || s.q > 1 << 16) bad(`source ${name}: q must be a positive integer`);
-    if (s.null !== undefined && (!Number.isInteger(s.null) || s.null < 0 || s.null >= s.rows)) bad(`source ${name}: null row ${s.null} is not a row`);
+    if (s.null !== undefined && (!Number.isInteger(s.null) || s.null < 0 || s.null >= s.rows))
+      bad(`source ${name}: null row ${s.null} is not a row`);
   }
   if (!Array.isArray(spec.slots) || spec.slots.length < 1 || spec.slots.length > 16) bad("slots must list 1 to 16 slots");
   spec.slots.forEach((s, j) => {

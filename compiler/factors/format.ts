@@ -13,7 +13,10 @@ import { readSafetensors, writeSafetensors, type StTensor } from "./safetensors.
 export function readSee(bytes: Uint8Array, file: string): SeeFactors {
   const { metadata, tensors } = readSafetensors(bytes, file);
   if (typeof metadata.see !== "string")
-    throw new SeecError("input.see", "the safetensors file has no __metadata__.see entry", { file, hint: "is this a .see file written by seec factorize?" });
+    throw new SeecError("input.see", "the safetensors file has no __metadata__.see entry", {
+      file,
+      hint: "is this a .see file written by seec factorize?",
+    });
   let spec: SeeSpec;
   try {
     spec = JSON.parse(metadata.see);
@@ -26,7 +29,10 @@ export function readSee(bytes: Uint8Array, file: string): SeeFactors {
     const t = tensors.get(name);
     if (!t) throw new SeecError("input.see", `tensor ${name} is missing`, { file, at: `tensor ${name}` });
     if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
-      throw new SeecError("input.see", `tensor ${name} is ${t.dtype} [${t.shape.join(", ")}], expected ${dtype} [${shape.join(", ")}]`, { file, at: `tensor ${name}` });
+      throw new SeecError("input.see", `tensor ${name} is ${t.dtype} [${t.shape.join(", ")}], expected ${dtype} [${shape.join(", ")}]`, {
+        file,
+        at: `tensor ${name}`,
+      });
     tensors.delete(name);
     return t.data;
   };
@@ -36,7 +42,8 @@ export function readSee(bytes: Uint8Array, file: string): SeeFactors {
   };
 
   const tables: Record<string, Float32Array> = {};
-  for (const [name, s] of Object.entries(spec.sources)) tables[name] = take(`tables.${name}`, "F32", [spec.rank, s.rows, s.q]) as Float32Array;
+  for (const [name, s] of Object.entries(spec.sources))
+    tables[name] = take(`tables.${name}`, "F32", [spec.rank, s.rows, s.q]) as Float32Array;
   const slots = spec.slots.map((slot, j) => {
     const rows = spec.sources[slot.source].rows;
     if (!slot.bag) {
@@ -50,22 +57,35 @@ export function readSee(bytes: Uint8Array, file: string): SeeFactors {
       throw new SeecError("input.see", `bag.${j}.offsets must start at 0 and never decrease`, { file, at: `tensor bag.${j}.offsets` });
     const ids = take(`bag.${j}.ids`, "I32", [nnz]) as Int32Array;
     inRange(`bag.${j}.ids`, ids, rows);
-    const weights = tensors.has(`bag.${j}.weights`) ? (take(`bag.${j}.weights`, "F32", [nnz]) as Float32Array) : bagWeights(offsets, slot.bag);
+    const weights = tensors.has(`bag.${j}.weights`)
+      ? (take(`bag.${j}.weights`, "F32", [nnz]) as Float32Array)
+      : bagWeights(offsets, slot.bag);
     const bag: Bag = { offsets, ids, weights };
     return { bag };
   });
-  const norm = spec.norm === "layernorm"
-    ? { weight: take("norm.weight", "F32", [spec.dim]) as Float32Array, bias: take("norm.bias", "F32", [spec.dim]) as Float32Array, epsilon: LAYERNORM_EPSILON }
-    : undefined;
-  const weights = spec.weights && Object.fromEntries(Object.entries(spec.weights).map(([name, shape]) => [name, take(`model.${name}`, "F32", shape) as Float32Array]));
+  const norm =
+    spec.norm === "layernorm"
+      ? {
+          weight: take("norm.weight", "F32", [spec.dim]) as Float32Array,
+          bias: take("norm.bias", "F32", [spec.dim]) as Float32Array,
+          epsilon: LAYERNORM_EPSILON,
+        }
+      : undefined;
+  const weights =
+    spec.weights &&
+    Object.fromEntries(Object.entries(spec.weights).map(([name, shape]) => [name, take(`model.${name}`, "F32", shape) as Float32Array]));
   if (tensors.size > 0)
-    throw new SeecError("input.see", `unexpected tensors: ${[...tensors.keys()].join(", ")}`, { file, hint: "the metadata does not describe these tensors" });
+    throw new SeecError("input.see", `unexpected tensors: ${[...tensors.keys()].join(", ")}`, {
+      file,
+      hint: "the metadata does not describe these tensors",
+    });
   return { spec, tables, slots, norm, ...(weights ? { weights } : {}) };
 }
 
 export function writeSee(f: SeeFactors): Uint8Array {
   const tensors = new Map<string, StTensor>();
-  for (const [name, s] of Object.entries(f.spec.sources)) tensors.set(`tables.${name}`, { dtype: "F32", shape: [f.spec.rank, s.rows, s.q], data: f.tables[name] });
+  for (const [name, s] of Object.entries(f.spec.sources))
+    tensors.set(`tables.${name}`, { dtype: "F32", shape: [f.spec.rank, s.rows, s.q], data: f.tables[name] });
   f.slots.forEach((s, j) => {
     if ("index" in s) return void tensors.set(`index.${j}`, { dtype: "I32", shape: [f.spec.vocab], data: s.index });
     tensors.set(`bag.${j}.offsets`, { dtype: "I32", shape: [f.spec.vocab + 1], data: s.bag.offsets });

@@ -46,13 +46,16 @@ export function readSafetensors(bytes: Uint8Array, file: string): { metadata: Re
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const at = `tensor ${name}`;
     if (e.dtype !== "F32" && e.dtype !== "I32") bad(`dtype ${JSON.stringify(e.dtype)} is not supported (F32 or I32)`, at);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) bad("shape must be a list of non-negative integers", at);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+      bad("shape must be a list of non-negative integers", at);
     const offsets = e.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) bad("data_offsets must be [begin, end]", at);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0))
+      bad("data_offsets must be [begin, end]", at);
     const [begin, end] = offsets as [number, number];
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     if (end < begin || end > dataBytes) bad(`data_offsets [${begin}, ${end}] fall outside the ${dataBytes} data bytes`, at);
-    if (end - begin !== count * 4) bad(`shape [${(e.shape as number[]).join(", ")}] needs ${count * 4} bytes, data_offsets give ${end - begin}`, at);
+    if (end - begin !== count * 4)
+      bad(`shape [${(e.shape as number[]).join(", ")}] needs ${count * 4} bytes, data_offsets give ${end - begin}`, at);
     // A copy, aligned for the typed array (a Node Buffer's own slice() would be a view).
     const raw = Uint8Array.prototype.slice.call(bytes, dataStart + begin, dataStart + end);
     const data = e.dtype === "F32" ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer);

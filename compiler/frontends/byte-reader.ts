@@ -5,7 +5,10 @@ export class ByteReader {
   private readonly view: DataView;
   offset = 0;
 
-  constructor(readonly bytes: Uint8Array, readonly file: string) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly file: string,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 

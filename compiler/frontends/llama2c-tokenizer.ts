@@ -11,15 +11,24 @@ export function readLlama2cTokenizer(bytes: Uint8Array, file: string, vocabSize:
   const r = new ByteReader(bytes, file);
   const maxLen = r.i32("max_token_length");
   if (maxLen < 1 || maxLen > 1024)
-    throw new SeecError("input.tokenizer", `max_token_length ${maxLen} is out of range [1, 1024]`, { file, at: "byte 0", hint: "is this a llama2.c tokenizer file?" });
+    throw new SeecError("input.tokenizer", `max_token_length ${maxLen} is out of range [1, 1024]`, {
+      file,
+      at: "byte 0",
+      hint: "is this a llama2.c tokenizer file?",
+    });
   const utf8 = new TextDecoder("utf-8", { fatal: true });
-  const pieces: string[] = [], scores: number[] = [];
+  const pieces: string[] = [],
+    scores: number[] = [];
   for (let i = 0; i < vocabSize; i++) {
     const at = r.offset;
     const score = r.f32(`the score of token ${i}`);
     const len = r.i32(`the length of token ${i}`);
     if (len < 0 || len > maxLen || !Number.isFinite(score))
-      throw new SeecError("input.tokenizer", `token ${i} has ${Number.isFinite(score) ? `length ${len} (max_token_length is ${maxLen})` : `score ${score}`}`, { file, at: `byte ${at}` });
+      throw new SeecError(
+        "input.tokenizer",
+        `token ${i} has ${Number.isFinite(score) ? `length ${len} (max_token_length is ${maxLen})` : `score ${score}`}`,
+        { file, at: `byte ${at}` },
+      );
     try {
       pieces.push(utf8.decode(r.bytesOf(len, `the bytes of token ${i}`)));
     } catch (e) {

@@ -67,8 +67,7 @@ export function readLlama2cCheckpoint(bytes: Uint8Array, file: string): { config
 
   const kvDim = (dim / nHeads) * nKvHeads;
   const headSize = dim / nHeads;
-  const perLayer = (what: string, size: number) =>
-    Array.from({ length: nLayers }, (_, l) => r.f32s(size, `layers.${l}.${what}`));
+  const perLayer = (what: string, size: number) => Array.from({ length: nLayers }, (_, l) => r.f32s(size, `layers.${l}.${what}`));
 
   let w: Llama2cWeights;
   if (version === 0) {
@@ -114,7 +113,15 @@ function checkConfig(c: Llama2cConfig, file: string): void {
   const bad = (msg: string): never => {
     throw new SeecError("input.checkpoint_header", msg, { file, at: "header", hint: "this does not look like a llama2.c checkpoint" });
   };
-  const limits: [keyof Llama2cConfig, number][] = [["dim", 1 << 16], ["hiddenDim", 1 << 18], ["nLayers", 1024], ["nHeads", 1024], ["nKvHeads", 1024], ["vocabSize", 1 << 20], ["seqLen", 1 << 20]];
+  const limits: [keyof Llama2cConfig, number][] = [
+    ["dim", 1 << 16],
+    ["hiddenDim", 1 << 18],
+    ["nLayers", 1024],
+    ["nHeads", 1024],
+    ["nKvHeads", 1024],
+    ["vocabSize", 1 << 20],
+    ["seqLen", 1 << 20],
+  ];
   for (const [k, max] of limits) {
     const v = c[k] as number;
     if (!Number.isInteger(v) || v < 1 || v > max) bad(`${k} = ${v} is out of range [1, ${max}]`);
@@ -185,7 +192,8 @@ export function llama2cGraph(name: string, config: Llama2cConfig, w: Llama2cWeig
 /** cos/sin of pos · 10000^(-2i/headDim), rounded to f32 step by step as llama2.c computes them. */
 function ropeTables(context: number, headDim: number): [Float32Array, Float32Array] {
   const half = headDim / 2;
-  const cos = new Float32Array(context * half), sin = new Float32Array(context * half);
+  const cos = new Float32Array(context * half),
+    sin = new Float32Array(context * half);
   const f = Math.fround;
   for (let i = 0; i < half; i++) {
     const freq = f(1 / f(Math.pow(10000, f((2 * i) / headDim))));

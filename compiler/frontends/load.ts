@@ -38,24 +38,44 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
   const isDir = (await stat(src.model).catch(() => undefined))?.isDirectory();
   if (isDir || src.model.endsWith(".json")) return loadTfjs(src, isDir ? await modelJsonIn(src.model) : src.model);
   if (src.model.endsWith(".onnx")) {
-    const { graph, defaulted, fused } = await loadOnnx(src.model, basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"), src.shapes ?? {});
+    const { graph, defaulted, fused } = await loadOnnx(
+      src.model,
+      basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"),
+      src.shapes ?? {},
+    );
     const notes = [
-      ...(Object.keys(fused).length ? [`fused ${Object.entries(fused).map(([op, n]) => `${n} ${op}`).join(", ")} from their decomposed forms`] : []),
+      ...(Object.keys(fused).length
+        ? [
+            `fused ${Object.entries(fused)
+              .map(([op, n]) => `${n} ${op}`)
+              .join(", ")} from their decomposed forms`,
+          ]
+        : []),
       ...(defaulted.length ? [`dimensions ${defaulted.join(", ")} were set to 1; bind them with --shape <input>=<dims>`] : []),
     ];
     return { graph, format: "onnx", notes };
   }
   const bytes = await readInput(src.model, "model");
   const { config, weights } = readLlama2cCheckpoint(bytes, src.model);
-  const name = src.model.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, "");
+  const name = src.model
+    .split(/[\\/]/)
+    .pop()!
+    .replace(/\.[^.]*$/, "");
   const graph = llama2cGraph(name, config, weights, { maxChunk: src.maxChunk ?? DEFAULT_MAX_CHUNK, context: src.context });
-  const tokenizer = src.tokenizer ? readLlama2cTokenizer(await readInput(src.tokenizer, "tokenizer"), src.tokenizer, config.vocabSize) : undefined;
+  const tokenizer = src.tokenizer
+    ? readLlama2cTokenizer(await readInput(src.tokenizer, "tokenizer"), src.tokenizer, config.vocabSize)
+    : undefined;
   return { graph, tokenizer, format: "llama2c" };
 }
 
 /** A TF.js graph model; its tokenizer is the vocab.json beside it unless --tokenizer names one. */
 async function loadTfjs(src: ModelSource, modelJson: string): Promise<LoadedModel> {
-  const graph = tfjsEncoderGraph(basename(dirname(resolve(modelJson))) === "dist" ? basename(dirname(dirname(resolve(modelJson)))) : basename(dirname(resolve(modelJson))), await readTfjsGraph(modelJson));
+  const graph = tfjsEncoderGraph(
+    basename(dirname(resolve(modelJson))) === "dist"
+      ? basename(dirname(dirname(resolve(modelJson))))
+      : basename(dirname(resolve(modelJson))),
+    await readTfjsGraph(modelJson),
+  );
   const vocab = src.tokenizer ?? join(dirname(modelJson), "vocab.json");
   const tokenizer = await readSentencePieceVocab(vocab, graph.model.config.vocabSize);
   return { graph, tokenizer, format: "tfjs" };
@@ -70,9 +90,14 @@ export async function readInput(path: string, what: string): Promise<Uint8Array>
     size = s.size;
   } catch (e) {
     if (e instanceof SeecError) throw e;
-    throw new SeecError("io.not_found", `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`, { file: path });
+    throw new SeecError(
+      "io.not_found",
+      `cannot read the ${what}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      { file: path },
+    );
   }
-  if (size > 4 * 1024 ** 3) throw new SeecError("unsupported.too_large", `the ${what} is ${size} bytes; seec reads files up to 4 GiB`, { file: path });
+  if (size > 4 * 1024 ** 3)
+    throw new SeecError("unsupported.too_large", `the ${what} is ${size} bytes; seec reads files up to 4 GiB`, { file: path });
   return new Uint8Array(await readFile(path));
 }
 
@@ -85,11 +110,15 @@ async function modelJsonIn(dir: string): Promise<string> {
   if (await pathExists(own)) return own;
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
   const found: string[] = [];
-  for (const e of entries) if (e.isDirectory() && (await pathExists(join(dir, e.name, "model.json")))) found.push(join(dir, e.name, "model.json"));
+  for (const e of entries)
+    if (e.isDirectory() && (await pathExists(join(dir, e.name, "model.json")))) found.push(join(dir, e.name, "model.json"));
   return found.length === 1 ? found[0] : own;
 }
 
 /** Whether anything is at path. */
 export function pathExists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

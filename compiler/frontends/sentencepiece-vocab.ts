@@ -11,7 +11,11 @@ export async function readSentencePieceVocab(file: string, vocabSize: number): P
   try {
     pieces = JSON.parse(await readFile(file, "utf8"));
   } catch (e) {
-    throw new SeecError((e as NodeJS.ErrnoException).code === "ENOENT" ? "io.not_found" : "input.tokenizer", `cannot read the vocabulary: ${(e as Error).message}`, { file, hint: "a TF.js model's vocab.json sits beside model.json; or pass --tokenizer" });
+    throw new SeecError(
+      (e as NodeJS.ErrnoException).code === "ENOENT" ? "io.not_found" : "input.tokenizer",
+      `cannot read the vocabulary: ${(e as Error).message}`,
+      { file, hint: "a TF.js model's vocab.json sits beside model.json; or pass --tokenizer" },
+    );
   }
   if (!Array.isArray(pieces)) throw new SeecError("input.tokenizer", "vocab.json must be a list of [piece, score]", { file });
   // USE-Lite's vocab.json has a few null scores; the reference's arithmetic reads them as 0.
@@ -21,6 +25,8 @@ export async function readSentencePieceVocab(file: string, vocabSize: number): P
     return [p[0], p[1] ?? 0];
   });
   if (!Array.isArray(pieces) || pieces.length > vocabSize || pieces.length <= RESERVED)
-    throw new SeecError("mismatch.tokenizer", `the vocabulary has ${pieces.length} pieces; the model's embedding has ${vocabSize} rows`, { file });
+    throw new SeecError("mismatch.tokenizer", `the vocabulary has ${pieces.length} pieces; the model's embedding has ${vocabSize} rows`, {
+      file,
+    });
   return { type: "sentencepiece-unigram", pieces: pieces as [string, number][], reserved: RESERVED };
 }

@@ -18,9 +18,11 @@ import { checkTfjsGraph, parseInput, type TfGraph, type TfNode, type TfTensor } 
 
 /** The TF ops of such graphs; anything else is refused up front, with every offending node named. */
 export const TFJS_OPS = new Set(
-  ("Const Placeholder StridedSlice Reshape Shape Add AddV2 Mul ConcatV2 ExpandDims Pack GatherV2 GatherNd BiasAdd Mean Transpose " +
+  (
+    "Const Placeholder StridedSlice Reshape Shape Add AddV2 Mul ConcatV2 ExpandDims Pack GatherV2 GatherNd BiasAdd Mean Transpose " +
     "Prod Cast MatMul BatchMatMul BatchMatMulV2 Squeeze ScatterNd SparseToDense Square Rsqrt Sub Conv2D Maximum Sum Less Greater " +
-    "Where SplitV Slice Softmax Relu Max LogicalNot Sin Cos Range RealDiv Tanh Identity").split(" "),
+    "Where SplitV Slice Softmax Relu Max LogicalNot Sin Cos Range RealDiv Tanh Identity"
+  ).split(" "),
 );
 
 export function checkTfjsOps(g: TfGraph): void {
@@ -65,7 +67,8 @@ interface AltPattern {
   options: readonly OpPattern[];
 }
 
-const ADD = ["Add", "AddV2"], BATCH_MATMUL = ["BatchMatMul", "BatchMatMulV2"];
+const ADD = ["Add", "AddV2"],
+  BATCH_MATMUL = ["BatchMatMul", "BatchMatMulV2"];
 
 const out = (pattern: Pattern, index: number): Edge => ({ pattern, index });
 function op(ops: string | readonly string[], inputs: readonly (Pattern | Edge)[], attrs?: OpPattern["attrs"]): OpPattern {
@@ -106,28 +109,47 @@ interface LayerPattern {
 
 /** The Kona encoder of `layers` layers, as USE-Lite's graph spells it. */
 function encoderPattern(layers: number) {
-  const indices = placeholder(), values = placeholder();
+  const indices = placeholder(),
+    values = placeholder();
   // ClipToMaxLength: the ids whose position is below the maximum length.
   const maxLength = param("maximum length", "int32", 0);
-  const kept = op("Reshape", [op("Where", [op("Less", [op("StridedSlice", [indices, int([0, 1]), int([0, 2]), int([1, 1])]), maxLength])]), int([-1])]);
+  const kept = op("Reshape", [
+    op("Where", [op("Less", [op("StridedSlice", [indices, int([0, 1]), int([0, 2]), int([1, 1])]), maxLength])]),
+    int([-1]),
+  ]);
   const keptIndices = op("GatherV2", [indices, kept, int(0)]);
   const ids = op("GatherV2", [values, kept, int(0)]);
-  const sparse = op("SparseToDense", [keptIndices, op("Maximum", [int(0), op(ADD, [op("Max", [keptIndices, int(0)]), int([1, 1])])]), ids, int(-1)]);
+  const sparse = op("SparseToDense", [
+    keptIndices,
+    op("Maximum", [int(0), op(ADD, [op("Max", [keptIndices, int(0)]), int([1, 1])])]),
+    ids,
+    int(-1),
+  ]);
   // The valid positions, their count, where they are, and the attention bias that hides the others.
   const valid = op("Greater", [sparse, int(-1)]);
   const validShape = op("Shape", [valid]);
   const validWhere = op("Where", [valid]);
   const validIndices = op("Cast", [validWhere]);
   const validCount = op("Sum", [op("Cast", [valid]), int(1)]);
-  const paddingBias = op("ExpandDims", [op("ExpandDims", [op("Mul", [op("Cast", [op("LogicalNot", [valid])]), param("padding bias", "float32", 0)]), int(1)]), int(1)]);
+  const paddingBias = op("ExpandDims", [
+    op("ExpandDims", [op("Mul", [op("Cast", [op("LogicalNot", [valid])]), param("padding bias", "float32", 0)]), int(1)]),
+    int(1),
+  ]);
   /** Rows back into the padded batch: ScatterNd at the valid positions. */
   const scatter = (rows: Pattern) =>
-    op("ScatterNd", [validIndices, rows, op("ConcatV2", [validShape, op("StridedSlice", [op("Shape", [rows]), int([1]), int([0]), int([1])]), int(0)])]);
+    op("ScatterNd", [
+      validIndices,
+      rows,
+      op("ConcatV2", [validShape, op("StridedSlice", [op("Shape", [rows]), int([1]), int([0]), int([1])]), int(0)]),
+    ]);
 
   const table = param("token embedding", "float32", 2);
   const embedded = scatter(op("GatherV2", [table, ids, int(0)]));
   const inverse = param("timing signal frequencies", "float32");
-  const angles = op("Mul", [op("ExpandDims", [op("Cast", [op("StridedSlice", [validWhere, int([0, 1]), int([0, 2]), int([1, 1])])]), int(1)]), inverse]);
+  const angles = op("Mul", [
+    op("ExpandDims", [op("Cast", [op("StridedSlice", [validWhere, int([0, 1]), int([0, 2]), int([1, 1])])]), int(1)]),
+    inverse,
+  ]);
   const signal = op("ConcatV2", [op("Sin", [angles]), op("Cos", [angles]), int(1)]);
   let x: OpPattern = op(ADD, [embedded, scatter(op(ADD, [op("GatherNd", [embedded, validIndices]), signal]))]);
 
@@ -135,36 +157,69 @@ function encoderPattern(layers: number) {
     const mean = op("Mean", [input, int([-1])], { keep_dims: true });
     const centered = op("Sub", [input, mean]);
     const variance = op("Mean", [op("Square", [centered]), int([-1])], { keep_dims: true });
-    const scale = param("layer norm scale", "float32", 1), shift = param("layer norm shift", "float32", 1), epsilon = param("layer norm epsilon", "float32", 0);
+    const scale = param("layer norm scale", "float32", 1),
+      shift = param("layer norm shift", "float32", 1),
+      epsilon = param("layer norm epsilon", "float32", 0);
     const normalized = op("Mul", [op("Mul", [scale, op("Rsqrt", [op(ADD, [variance, epsilon])])]), centered]);
     return { out: op(ADD, [normalized, shift]), scale, shift, epsilon };
   };
-  const weights = (what: string, rank: number) => ({ kernel: param(`${what} kernel`, "float32", rank), bias: param(`${what} bias`, "float32", 1) });
+  const weights = (what: string, rank: number) => ({
+    kernel: param(`${what} kernel`, "float32", rank),
+    bias: param(`${what} bias`, "float32", 1),
+  });
   /** TF's tensordot of a [B, T, D] tensor and a [D, N] weight: reshape, MatMul, reshape back. */
   const tensordot = (input: Pattern, kernel: ConstPattern) => {
     const shape = op("Shape", [input]);
     const free = op("GatherV2", [shape, int([0, 1]), int(0)]);
-    const flat = op("Reshape", [input, op("Pack", [op("Prod", [free, int([0])]), op("Prod", [op("GatherV2", [shape, int([2]), int(0)]), int([0])])])]);
-    return op("Reshape", [op("MatMul", [flat, kernel], NO_TRANSPOSE), op("ConcatV2", [free, param("tensordot output width", "int32", 1), int(0)])]);
+    const flat = op("Reshape", [
+      input,
+      op("Pack", [op("Prod", [free, int([0])]), op("Prod", [op("GatherV2", [shape, int([2]), int(0)]), int([0])])]),
+    ]);
+    return op("Reshape", [
+      op("MatMul", [flat, kernel], NO_TRANSPOSE),
+      op("ConcatV2", [free, param("tensordot output width", "int32", 1), int(0)]),
+    ]);
   };
   /** [B, T, D] -> [B, T, heads, headDim] -> [B, heads, T, headDim], and back. */
   const splitHeads = (part: Edge, heads: ConstPattern, headDim: ConstPattern) => {
     const shape = op("Shape", [part]);
-    const dims = op("Pack", [op("StridedSlice", [shape, int([0]), int([1]), int([1])]), op("StridedSlice", [shape, int([1]), int([2]), int([1])]), heads, headDim]);
+    const dims = op("Pack", [
+      op("StridedSlice", [shape, int([0]), int([1]), int([1])]),
+      op("StridedSlice", [shape, int([1]), int([2]), int([1])]),
+      heads,
+      headDim,
+    ]);
     return op("Transpose", [op("Reshape", [part, dims]), int([0, 2, 1, 3])]);
   };
   const combineHeads = (input: Pattern, width: ConstPattern) => {
     const t = op("Transpose", [input, int([0, 2, 1, 3])]);
     const shape = op("Shape", [t]);
-    return op("Reshape", [t, op("Pack", [op("StridedSlice", [shape, int([0]), int([1]), int([1])]), op("StridedSlice", [shape, int([1]), int([2]), int([1])]), width])]);
+    return op("Reshape", [
+      t,
+      op("Pack", [
+        op("StridedSlice", [shape, int([0]), int([1]), int([1])]),
+        op("StridedSlice", [shape, int([1]), int([2]), int([1])]),
+        width,
+      ]),
+    ]);
   };
 
   const stack: LayerPattern[] = [];
   for (let l = 0; l < layers; l++) {
     const attentionNorm = layerNorm(x);
     const qkv = { ...weights("qkv", 4), sizes: param("q, k, v widths", "int32", 1) };
-    const split = op("SplitV", [op("Squeeze", [op("BiasAdd", [op("Conv2D", [op("ExpandDims", [attentionNorm.out, int(2)]), qkv.kernel]), qkv.bias])]), qkv.sizes, int(2)], { num_split: 3 });
-    const heads = param("attention heads", "int32", 0), headDim = param("attention head width", "int32", 0), scale = param("attention scale", "float32", 0);
+    const split = op(
+      "SplitV",
+      [
+        op("Squeeze", [op("BiasAdd", [op("Conv2D", [op("ExpandDims", [attentionNorm.out, int(2)]), qkv.kernel]), qkv.bias])]),
+        qkv.sizes,
+        int(2),
+      ],
+      { num_split: 3 },
+    );
+    const heads = param("attention heads", "int32", 0),
+      headDim = param("attention head width", "int32", 0),
+      scale = param("attention scale", "float32", 0);
     const [q, k, v] = [0, 1, 2].map((i) => splitHeads(out(split, i), heads, headDim));
     const logits = op(ADD, [op(BATCH_MATMUL, [op("Mul", [q, scale]), k], { adj_x: false, adj_y: true }), paddingBias]);
     const logitsShape = op("Shape", [logits]);
@@ -176,11 +231,14 @@ function encoderPattern(layers: number) {
     const attention = op("Squeeze", [op("BiasAdd", [op("Conv2D", [op("ExpandDims", [context, int(2)]), output.kernel]), output.bias])]);
     // The residual is the layer's input, or (AdjustResidualInput) that input projected to the new width.
     const projection = weights("residual projection", 2);
-    const projected = scatter(op("BiasAdd", [op("MatMul", [op("GatherNd", [x, validIndices]), projection.kernel], NO_TRANSPOSE), projection.bias]));
+    const projected = scatter(
+      op("BiasAdd", [op("MatMul", [op("GatherNd", [x, validIndices]), projection.kernel], NO_TRANSPOSE), projection.bias]),
+    );
     const mid = op(ADD, [attention, { kind: "alt", options: [x, projected] }]);
 
     const ffnNorm = layerNorm(mid);
-    const conv1 = weights("FFN conv1", 2), conv2 = weights("FFN conv2", 2);
+    const conv1 = weights("FFN conv1", 2),
+      conv2 = weights("FFN conv2", 2);
     const rows = op("ExpandDims", [op("GatherNd", [ffnNorm.out, validIndices]), int(0)]);
     const hidden = op("Relu", [op("BiasAdd", [tensordot(rows, conv1.kernel), conv1.bias])]);
     const ffn = op("Squeeze", [op("BiasAdd", [tensordot(hidden, conv2.kernel), conv2.bias])]);
@@ -225,7 +283,8 @@ class Matcher {
     // if none is, the error of the attempt that matched the most.
     let best: { error: SeecError; progress: number } | undefined;
     const output = sinks.find((s) => {
-      const mark = this.undo.length, start = this.visits;
+      const mark = this.undo.length,
+        start = this.visits;
       try {
         this.match(root, s, "the graph's output");
         return true;
@@ -240,7 +299,11 @@ class Matcher {
     if (!output) throw best!.error;
     const covered = new Set([...this.matched.values()].flatMap((s) => [...s]));
     const extra = sinks.find((s) => !covered.has(s)) ?? this.g.nodes.find((n) => !covered.has(n));
-    if (extra) this.fail(`${extra.op} node ${extra.name} is not part of the encoder seec compiles${sinks.includes(extra) ? " (a second output: nothing reads it)" : ""}`, extra);
+    if (extra)
+      this.fail(
+        `${extra.op} node ${extra.name} is not part of the encoder seec compiles${sinks.includes(extra) ? " (a second output: nothing reads it)" : ""}`,
+        extra,
+      );
   }
 
   /** The node a parameter matched, and its value. */
@@ -269,7 +332,11 @@ class Matcher {
       const { n, from, consumer, k } = item;
       if (consumer && k !== undefined) {
         const { index, control } = parseInput(consumer.inputs[k]);
-        if (control || index !== item.index) this.fail(`input ${k} of node ${consumer.name} is ${consumer.inputs[k]}; the encoder reads output ${item.index} of a node there`, consumer);
+        if (control || index !== item.index)
+          this.fail(
+            `input ${k} of node ${consumer.name} is ${consumer.inputs[k]}; the encoder reads output ${item.index} of a node there`,
+            consumer,
+          );
       }
       const p = item.p.kind === "alt" ? this.choose(item.p, n, from) : item.p;
       if (this.matched.get(p)?.has(n)) continue;
@@ -285,15 +352,27 @@ class Matcher {
           this.placeholders.set(n, p);
           this.undo.push(() => this.placeholders.delete(n));
         }
-        if (n.inputs.length !== p.inputs.length) this.fail(`${n.op} node ${n.name} has ${n.inputs.length} inputs; the encoder's has ${p.inputs.length}`, n);
+        if (n.inputs.length !== p.inputs.length)
+          this.fail(`${n.op} node ${n.name} has ${n.inputs.length} inputs; the encoder's has ${p.inputs.length}`, n);
         for (const [key, want] of Object.entries(p.attrs ?? {})) {
           const a = n.attr[key];
           const have = typeof want === "boolean" ? a?.b === true : Number(a?.i);
-          if (have !== want) this.fail(`${n.op} node ${n.name} has ${key} = ${typeof want === "boolean" ? have : (a?.i ?? "nothing")}; the encoder's has ${want}`, n);
+          if (have !== want)
+            this.fail(
+              `${n.op} node ${n.name} has ${key} = ${typeof want === "boolean" ? have : (a?.i ?? "nothing")}; the encoder's has ${want}`,
+              n,
+            );
         }
         for (let k = p.inputs.length - 1; k >= 0; k--) {
           const edge = p.inputs[k];
-          work.push({ p: edge.pattern, n: this.byName.get(parseInput(n.inputs[k]).node)!, from: `input ${k} of node ${n.name}`, consumer: n, k, index: edge.index });
+          work.push({
+            p: edge.pattern,
+            n: this.byName.get(parseInput(n.inputs[k]).node)!,
+            from: `input ${k} of node ${n.name}`,
+            consumer: n,
+            k,
+            index: edge.index,
+          });
         }
       }
       // Matched before its inputs are: the graph has no cycles, and any mismatch below fails the whole match.
@@ -307,11 +386,18 @@ class Matcher {
     if (n.op !== "Const") this.fail(`${from} is ${n.op} node ${n.name}; the encoder has a constant (${p.what}) there`, n);
     const t = this.g.weights.get(n.name)!;
     if (t.dtype !== p.dtype)
-      throw new SeecError("unsupported.tfjs_dtype", `${p.what} ${n.name} is ${t.dtype}; seec compiles it as ${p.dtype}`, { file: this.g.file, at: `node ${n.name}` });
+      throw new SeecError("unsupported.tfjs_dtype", `${p.what} ${n.name} is ${t.dtype}; seec compiles it as ${p.dtype}`, {
+        file: this.g.file,
+        at: `node ${n.name}`,
+      });
     if (p.value) {
       if (!sameValue(t, p.value)) this.fail(`constant ${n.name} holds ${show(t)}; the encoder has ${show(p.value)} there`, n);
     } else if (p.rank !== undefined && t.shape.length !== p.rank)
-      throw new SeecError("input.tfjs_graph", `${p.what} ${n.name} has shape [${t.shape.join(", ")}]; it must have ${p.rank} dimension(s)`, { file: this.g.file, at: `node ${n.name}` });
+      throw new SeecError(
+        "input.tfjs_graph",
+        `${p.what} ${n.name} has shape [${t.shape.join(", ")}]; it must have ${p.rank} dimension(s)`,
+        { file: this.g.file, at: `node ${n.name}` },
+      );
     const first = this.constants.get(p);
     if (!first) {
       this.constants.set(p, n);
@@ -323,9 +409,17 @@ class Matcher {
   /** The option whose op the node has; the same option wherever the pattern recurs (one computation, one form). */
   private choose(p: AltPattern, n: TfNode, from: string): OpPattern {
     const option = p.options.find((o) => o.ops.includes(n.op));
-    if (!option) return this.fail(`${from} is ${n.op} node ${n.name}; the encoder has ${p.options.map((o) => article(o.ops[0])).join(" or ")} there`, n);
+    if (!option)
+      return this.fail(
+        `${from} is ${n.op} node ${n.name}; the encoder has ${p.options.map((o) => article(o.ops[0])).join(" or ")} there`,
+        n,
+      );
     const chosen = this.choices.get(p);
-    if (chosen && chosen !== option) this.fail(`${from} is ${n.op} node ${n.name}; where the encoder computes the same value elsewhere, the graph has ${article(chosen.ops[0])}`, n);
+    if (chosen && chosen !== option)
+      this.fail(
+        `${from} is ${n.op} node ${n.name}; where the encoder computes the same value elsewhere, the graph has ${article(chosen.ops[0])}`,
+        n,
+      );
     if (!chosen) {
       this.choices.set(p, option);
       this.undo.push(() => this.choices.delete(p));
@@ -338,8 +432,16 @@ class Matcher {
   }
 }
 
-function sameValue(t: { shape: readonly number[]; data: ArrayLike<number> }, v: { shape: readonly number[]; data: ArrayLike<number> }): boolean {
-  return t.shape.length === v.shape.length && t.shape.every((d, i) => d === v.shape[i]) && t.data.length === v.data.length && Array.prototype.every.call(t.data, (x: number, i: number) => x === v.data[i] || (x !== x && v.data[i] !== v.data[i]));
+function sameValue(
+  t: { shape: readonly number[]; data: ArrayLike<number> },
+  v: { shape: readonly number[]; data: ArrayLike<number> },
+): boolean {
+  return (
+    t.shape.length === v.shape.length &&
+    t.shape.every((d, i) => d === v.shape[i]) &&
+    t.data.length === v.data.length &&
+    Array.prototype.every.call(t.data, (x: number, i: number) => x === v.data[i] || (x !== x && v.data[i] !== v.data[i]))
+  );
 }
 
 const article = (word: string) => `${/^[AEIOU]/.test(word) ? "an" : "a"} ${word}`;
@@ -354,8 +456,10 @@ export const MAX_TFJS_LENGTH = 8192;
 
 /** A TF [in, out] matrix (MatMul weight, or a 1×1 Conv2D kernel) as seec's [out, in], optionally columns from..to. */
 function outIn(t: TfTensor, from = 0, to?: number): { data: Float32Array; shape: [number, number] } {
-  const rows = t.shape[t.shape.length - 2], cols = t.shape[t.shape.length - 1];
-  const end = to ?? cols, n = end - from;
+  const rows = t.shape[t.shape.length - 2],
+    cols = t.shape[t.shape.length - 1];
+  const end = to ?? cols,
+    n = end - from;
   const data = new Float32Array(n * rows);
   for (let o = 0; o < n; o++) for (let i = 0; i < rows; i++) data[o * rows + i] = t.data[i * cols + from + o];
   return { data, shape: [n, rows] };
@@ -388,7 +492,10 @@ function buildEncoder(name: string, g: TfGraph): Graph {
 
   /** A matched parameter's value; `shape` entries that are numbers must match (input.tfjs_graph otherwise). */
   const misfit = (message: string, node: TfNode): never => {
-    throw new SeecError("input.tfjs_graph", `the model's weights do not fit together: ${message}`, { file: g.file, at: `node ${node.name}` });
+    throw new SeecError("input.tfjs_graph", `the model's weights do not fit together: ${message}`, {
+      file: g.file,
+      at: `node ${node.name}`,
+    });
   };
   const value = (c: ConstPattern, shape?: (number | undefined)[]) => {
     const { node, t } = m.param(c)!;
@@ -414,7 +521,8 @@ function buildEncoder(name: string, g: TfGraph): Graph {
   const [vocab, width] = table.t.shape;
   if (vocab < 1 || width < 1) misfit(`the token embedding ${table.node.name} has shape [${table.t.shape.join(", ")}]`, table.node);
   const maxLength = scalar(p.maxLength);
-  if (maxLength > MAX_TFJS_LENGTH) m.fail(`the maximum length is ${maxLength} tokens; seec compiles encoders of up to ${MAX_TFJS_LENGTH}`, value(p.maxLength).node);
+  if (maxLength > MAX_TFJS_LENGTH)
+    m.fail(`the maximum length is ${maxLength} tokens; seec compiles encoders of up to ${MAX_TFJS_LENGTH}`, value(p.maxLength).node);
   count(p.maxLength);
 
   const b = new GraphBuilder(name, { family: "encoder", config: { vocabSize: vocab, embeddingDim: width, layers, maxLength } });
@@ -447,9 +555,15 @@ function buildEncoder(name: string, g: TfGraph): Graph {
   const linear = (label: string, input: string, w: { data: Float32Array; shape: [number, number] }, bias: Float32Array) =>
     b.node("Linear", label, [input, b.constant(`${label}.weight`, w.data, w.shape), b.constant(`${label}.bias`, bias, [bias.length])]);
   const layerNorm = (label: string, n: LayerNormPattern, input: string) => {
-    const scale = value(n.scale, [features]).data, shift = value(n.shift, [features]).data;
+    const scale = value(n.scale, [features]).data,
+      shift = value(n.shift, [features]).data;
     const eps = finite(n.epsilon, true);
-    return b.node("LayerNorm", label, [input, b.constant(`${label}.weight`, scale, [scale.length]), b.constant(`${label}.bias`, shift, [shift.length])], { epsilon: eps });
+    return b.node(
+      "LayerNorm",
+      label,
+      [input, b.constant(`${label}.weight`, scale, [scale.length]), b.constant(`${label}.bias`, shift, [shift.length])],
+      { epsilon: eps },
+    );
   };
 
   p.stack.forEach((layer, l) => {
@@ -458,7 +572,8 @@ function buildEncoder(name: string, g: TfGraph): Graph {
     const qkv = dense(layer.qkv, features);
     const sizes = value(layer.qkv.sizes, [3]);
     const [dq, dk, dv] = Array.from(sizes.data);
-    const headDim = count(layer.headDim), heads = count(layer.heads);
+    const headDim = count(layer.headDim),
+      heads = count(layer.heads);
     // The split must cover the kernel's columns, and each part reshape to [heads, headDim].
     if (dq + dk + dv !== qkv.cols || ![dq, dk, dv, scalar(layer.width)].every((d) => d === heads * headDim))
       misfit(`the q, k, v widths ${dq}, ${dk}, ${dv} do not split ${qkv.cols} columns into ${heads} heads of ${headDim}`, sizes.node);

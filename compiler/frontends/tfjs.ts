@@ -46,8 +46,16 @@ interface ManifestEntry {
 }
 
 /** Bytes per stored element: quantized weights by their storage type, the others by their dtype. */
-const STORED_WIDTH = new Map([["uint8", 1], ["uint16", 2], ["float16", 2]]);
-const DTYPE_WIDTH = new Map([["float32", 4], ["int32", 4], ["bool", 1]]);
+const STORED_WIDTH = new Map([
+  ["uint8", 1],
+  ["uint16", 2],
+  ["float16", 2],
+]);
+const DTYPE_WIDTH = new Map([
+  ["float32", 4],
+  ["int32", 4],
+  ["bool", 1],
+]);
 
 /** Reads model.json (or the directory holding it) and all its shards. */
 export async function readTfjsGraph(path: string): Promise<TfGraph> {
@@ -59,7 +67,11 @@ export async function readTfjsGraph(path: string): Promise<TfGraph> {
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    throw new SeecError((e as NodeJS.ErrnoException).code === "ENOENT" ? "io.not_found" : "input.tfjs", `cannot read the TF.js model: ${oneLine((e as Error).message)}`, { file });
+    throw new SeecError(
+      (e as NodeJS.ErrnoException).code === "ENOENT" ? "io.not_found" : "input.tfjs",
+      `cannot read the TF.js model: ${oneLine((e as Error).message)}`,
+      { file },
+    );
   }
   // A byte-order mark is not JSON, but TF.js reads model.json through fetch().json(), which drops it.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -94,15 +106,30 @@ export async function readTfjsGraph(path: string): Promise<TfGraph> {
       // float16 stores float32 weights only; uint8/uint16 affine quantization float32 or int32 ones.
       const fits = DTYPE_WIDTH.has(w.dtype) && (!q || (q.dtype === "float16" ? w.dtype === "float32" : w.dtype !== "bool"));
       if (!width || !fits)
-        throw new SeecError("unsupported.tfjs_dtype", `weight ${w.name} has dtype ${w.dtype}${q ? ` quantized as ${q.dtype}` : ""}`, { file, at: `weight ${w.name}` });
+        throw new SeecError("unsupported.tfjs_dtype", `weight ${w.name} has dtype ${w.dtype}${q ? ` quantized as ${q.dtype}` : ""}`, {
+          file,
+          at: `weight ${w.name}`,
+        });
       const size = count * width;
       if (offset + size > bytes.byteLength)
-        throw new SeecError("input.truncated", `the weight shards end inside ${w.name}: it needs bytes ${offset}..${offset + size}, the shards hold ${bytes.byteLength}`, { file, at: `weight ${w.name}` });
-      weights.set(w.name, { dtype: w.dtype as TfTensor["dtype"], shape: w.shape, data: decode(bytes.subarray(offset, offset + size), w, count) });
+        throw new SeecError(
+          "input.truncated",
+          `the weight shards end inside ${w.name}: it needs bytes ${offset}..${offset + size}, the shards hold ${bytes.byteLength}`,
+          { file, at: `weight ${w.name}` },
+        );
+      weights.set(w.name, {
+        dtype: w.dtype as TfTensor["dtype"],
+        shape: w.shape,
+        data: decode(bytes.subarray(offset, offset + size), w, count),
+      });
       offset += size;
     }
     if (offset !== bytes.byteLength)
-      throw new SeecError("input.tfjs", `the shards hold ${bytes.byteLength} bytes; the manifest describes ${offset}`, { file, at: where, hint: "the shards do not belong to this model.json" });
+      throw new SeecError("input.tfjs", `the shards hold ${bytes.byteLength} bytes; the manifest describes ${offset}`, {
+        file,
+        at: where,
+        hint: "the shards do not belong to this model.json",
+      });
   }
   return { file, nodes, weights };
 }
@@ -116,13 +143,19 @@ function readNode(n: unknown, where: string, bad: (message: string, at?: string)
   if (n.input !== undefined && !(Array.isArray(n.input) && n.input.every((i) => typeof i === "string")))
     return bad(`the inputs of node ${n.name} must be a list of node names, not ${short(n.input)}`, at);
   if (n.attr !== undefined && !isObject(n.attr)) return bad(`the attributes of node ${n.name} must be an object, not ${short(n.attr)}`, at);
-  return { name: n.name, op: n.op, inputs: (n.input as string[] | undefined) ?? [], attr: (n.attr as Record<string, TfAttr> | undefined) ?? {} };
+  return {
+    name: n.name,
+    op: n.op,
+    inputs: (n.input as string[] | undefined) ?? [],
+    attr: (n.attr as Record<string, TfAttr> | undefined) ?? {},
+  };
 }
 
 function readEntry(w: unknown, where: string, bad: (message: string, at?: string) => never): ManifestEntry {
   if (!isObject(w)) return bad(`${where} is ${kind(w)}, not an object`, where);
   if (typeof w.name !== "string" || w.name === "") return bad(`${where} has no name`, where);
-  if (/[\u0000-\u001f\u007f]/.test(w.name)) return bad(`${where} is named ${short(w.name)}: weight names have no control characters`, where);
+  if (/[\u0000-\u001f\u007f]/.test(w.name))
+    return bad(`${where} is named ${short(w.name)}: weight names have no control characters`, where);
   const at = `weight ${w.name}`;
   if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
     return bad(`weight ${w.name} has shape ${short(w.shape)}: a shape is a list of whole numbers, none negative`, at);
@@ -146,7 +179,10 @@ async function readShards(dir: string, paths: string[], file: string, where: str
   const parts = await Promise.all(
     paths.map((p) =>
       readFile(join(dir, p)).catch((e) => {
-        throw new SeecError("io.not_found", `cannot read weight shard ${short(p)}: ${oneLine((e as Error).message)}`, { file, hint: "keep the shards beside model.json" });
+        throw new SeecError("io.not_found", `cannot read weight shard ${short(p)}: ${oneLine((e as Error).message)}`, {
+          file,
+          hint: "keep the shards beside model.json",
+        });
       }),
     ),
   );
@@ -167,7 +203,9 @@ function decode(raw: Uint8Array, w: ManifestEntry, count: number): Float32Array 
 }
 
 function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1,
+    exp = (h >> 10) & 0x1f,
+    frac = h & 0x3ff;
   if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
   if (exp === 31) return frac ? NaN : sign * Infinity;
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
@@ -189,7 +227,10 @@ function short(x: unknown): string {
 
 /** Escapes line breaks and other control characters, so an error stays on one line. */
 export function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => ({ "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return s.replace(
+    /[\u0000-\u001f\u007f\u2028\u2029]/g,
+    (c) => ({ "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** A node input: `name`, `name:k` (output k) or `^name` (a control dependency). */
@@ -213,7 +254,8 @@ export function checkTfjsGraph(g: TfGraph): void {
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
       bad(`weight ${name} has shape ${JSON.stringify(t.shape)}`, `weight ${name}`);
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) bad(`weight ${name} holds ${t.data.length} values; its shape [${t.shape.join(", ")}] has ${count}`, `weight ${name}`);
+    if (count !== t.data.length)
+      bad(`weight ${name} holds ${t.data.length} values; its shape [${t.shape.join(", ")}] has ${count}`, `weight ${name}`);
   }
   const byName = new Map<string, TfNode>();
   for (const n of g.nodes) {
@@ -227,7 +269,8 @@ export function checkTfjsGraph(g: TfGraph): void {
       const { node, index, control } = parseInput(input);
       const src = byName.get(node);
       if (!src) bad(`node ${n.name} reads ${input}, which no node defines`, `node ${n.name}`);
-      else if (!control && index >= outputs(src)) bad(`node ${n.name} reads ${input}, but ${src.op} node ${node} has ${outputs(src)} output(s)`, `node ${n.name}`);
+      else if (!control && index >= outputs(src))
+        bad(`node ${n.name} reads ${input}, but ${src.op} node ${node} has ${outputs(src)} output(s)`, `node ${n.name}`);
     }
   }
   // Kahn's algorithm: whatever is never freed lies on a cycle or downstream of one.

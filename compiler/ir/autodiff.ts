@@ -57,10 +57,14 @@ export function backward(tape: Tape, seeds: Readonly<Record<string, Float32Array
     if (!wants.some(Boolean)) continue;
     const def = interpreter.op(node.op);
     if (!def.vjp)
-      throw new SeecError("unsupported.gradient", `${node.op} has no gradient rule, and node ${node.name} lies between the loss and what trains`, {
-        at: `node ${node.name}`,
-        hint: "distil a model whose graph seec reads without int8 weights (the f32 model)",
-      });
+      throw new SeecError(
+        "unsupported.gradient",
+        `${node.op} has no gradient rule, and node ${node.name} lies between the loss and what trains`,
+        {
+          at: `node ${node.name}`,
+          hint: "distil a model whose graph seec reads without int8 weights (the f32 model)",
+        },
+      );
     const inputs = node.inputs.map((i) => env.get(i)!);
     const outputs = node.outputs.map((o) => env.get(o)!);
     const dInputs = def.vjp({ inputs, outputs, dOutputs, attrs: node.attrs, wants });

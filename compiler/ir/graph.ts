@@ -95,7 +95,8 @@ export function bindShape(shape: Shape, dims: Record<string, number>): number[] 
 
 /** The node that produces each tensor, and the nodes that read it (a node reading a tensor twice listed once). */
 export function graphIndex(graph: Graph): { producer: Map<string, Node>; readers: Map<string, Node[]> } {
-  const producer = new Map<string, Node>(), readers = new Map<string, Node[]>();
+  const producer = new Map<string, Node>(),
+    readers = new Map<string, Node[]>();
   for (const n of graph.nodes) {
     for (const o of n.outputs) producer.set(o, n);
     for (const i of new Set(n.inputs)) readers.set(i, [...(readers.get(i) ?? []), n]);

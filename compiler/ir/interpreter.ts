@@ -33,8 +33,7 @@ export class Interpreter {
       if (!data) throw new SeecError("runtime.input", `missing input "${name}"`);
       env.set(name, { shape: bindFeedShape(v.shape, data.length, dims, name), data });
     }
-    for (const v of this.graph.values.values())
-      if (v.kind === "const") env.set(v.name, { shape: bindShape(v.shape, {}), data: v.data! });
+    for (const v of this.graph.values.values()) if (v.kind === "const") env.set(v.name, { shape: bindShape(v.shape, {}), data: v.data! });
 
     for (const node of this.graph.nodes) {
       const inputs = node.inputs.map((i) => env.get(i)!);

@@ -4,9 +4,34 @@
  * Node.op without importing the ops (which import graph.ts).
  */
 export const OP_NAMES = [
-  "Add", "AddRows", "Attention", "Concat", "Copy", "EntangledEmbedding", "EntangledLogits", "EntangledTable", "Gather", "L2Normalize",
-  "LastRow", "LayerNorm", "Linear", "Map", "MatMul", "MeanLinear", "MeanQLinear", "MeanRows", "QLinear", "Reduce", "Relu", "RMSNorm",
-  "RoPE", "ScaledAttention", "SelfAttention", "Softmax", "SwiGLU", "Tanh",
+  "Add",
+  "AddRows",
+  "Attention",
+  "Concat",
+  "Copy",
+  "EntangledEmbedding",
+  "EntangledLogits",
+  "EntangledTable",
+  "Gather",
+  "L2Normalize",
+  "LastRow",
+  "LayerNorm",
+  "Linear",
+  "Map",
+  "MatMul",
+  "MeanLinear",
+  "MeanQLinear",
+  "MeanRows",
+  "QLinear",
+  "Reduce",
+  "Relu",
+  "RMSNorm",
+  "RoPE",
+  "ScaledAttention",
+  "SelfAttention",
+  "Softmax",
+  "SwiGLU",
+  "Tanh",
 ] as const;
 
 export type OpName = (typeof OP_NAMES)[number];

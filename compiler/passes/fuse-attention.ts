@@ -45,18 +45,27 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
     if (!pv || pv.inputs[0] !== softmax.outputs[0]) continue;
     const [q, v] = [qk.inputs[0], pv.inputs[1]];
     const rank = graph.values.get(q)!.shape.length;
-    const ktShape = kt.attrs.shape as number[], ktStrides = kt.attrs.strides as number[];
+    const ktShape = kt.attrs.shape as number[],
+      ktStrides = kt.attrs.strides as number[];
     if (rank < 3 || rank > 4 || ktShape.length !== rank || graph.values.get(v)!.shape.length !== rank) continue;
 
     // The chain's grammar: scale* add* where?
-    let scale = 1, stage = 0, ok = true;
+    let scale = 1,
+      stage = 0,
+      ok = true;
     const biases: string[] = [];
     let keep: { cond: string; fill: number; keepWhenTrue: boolean } | undefined;
     let current = qk.outputs[0];
     for (const m of chain) {
       const other = m.inputs.filter((i) => i !== current);
       const fn = m.attrs.fn as string;
-      if ((fn === "mul" || fn === "div") && stage === 0 && other.length === 1 && scalar(other[0]) !== undefined && (fn === "mul" || m.inputs[0] === current)) {
+      if (
+        (fn === "mul" || fn === "div") &&
+        stage === 0 &&
+        other.length === 1 &&
+        scalar(other[0]) !== undefined &&
+        (fn === "mul" || m.inputs[0] === current)
+      ) {
         scale = fn === "mul" ? scale * scalar(other[0])! : scale / scalar(other[0])!;
       } else if (fn === "add" && stage <= 1 && other.length === 1) {
         stage = 1;
@@ -77,17 +86,40 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
     const swap = (xs: number[]) => [...xs.slice(0, -2), xs[xs.length - 1], xs[xs.length - 2]];
     const k = `${pv.name}/k`;
     values.set(k, { ...graph.values.get(kt.outputs[0])!, name: k, shape: swap(ktShape) });
-    extra.push({ name: k, op: "Copy", inputs: kt.inputs, outputs: [k], attrs: { shape: swap(ktShape), strides: swap(ktStrides), offset: kt.attrs.offset } });
+    extra.push({
+      name: k,
+      op: "Copy",
+      inputs: kt.inputs,
+      outputs: [k],
+      attrs: { shape: swap(ktShape), strides: swap(ktStrides), offset: kt.attrs.offset },
+    });
     const add = (name: string, op: Node["op"], inputs: string[], attrs: Node["attrs"], like: Value) => {
       values.set(name, { ...like, name, kind: "activation", data: undefined });
       extra.push({ name, op, inputs, outputs: [name], attrs });
       return name;
     };
     let bias = biases[0];
-    for (const b of biases.slice(1)) bias = add(`${pv.name}/bias`, "Map", [bias, b], { fn: "add", dtype: "f32" }, broadcastValue(graph.values.get(bias)!, graph.values.get(b)!));
-    const keepTensor = keep && (keep.keepWhenTrue ? keep.cond : add(`${pv.name}/keep`, "Map", [keep.cond], { fn: "not", dtype: "i32" }, graph.values.get(keep.cond)!));
+    for (const b of biases.slice(1))
+      bias = add(
+        `${pv.name}/bias`,
+        "Map",
+        [bias, b],
+        { fn: "add", dtype: "f32" },
+        broadcastValue(graph.values.get(bias)!, graph.values.get(b)!),
+      );
+    const keepTensor =
+      keep &&
+      (keep.keepWhenTrue
+        ? keep.cond
+        : add(`${pv.name}/keep`, "Map", [keep.cond], { fn: "not", dtype: "i32" }, graph.values.get(keep.cond)!));
     const attrs = { scale, bias: bias ? 1 : 0, keep: keep ? 1 : 0, fill: keep?.fill ?? 0, causal: 0, causalFill: 0 };
-    const attention: Node = { name: pv.name, op: "ScaledAttention", inputs: [q, k, v, ...(bias ? [bias] : []), ...(keepTensor ? [keepTensor] : [])], outputs: pv.outputs, attrs };
+    const attention: Node = {
+      name: pv.name,
+      op: "ScaledAttention",
+      inputs: [q, k, v, ...(bias ? [bias] : []), ...(keepTensor ? [keepTensor] : [])],
+      outputs: pv.outputs,
+      attrs,
+    };
     for (const n of [kt, qk, ...chain, softmax]) {
       removed.add(n);
       n.outputs.forEach((o) => values.delete(o));

@@ -55,13 +55,11 @@ export function planMemory(graph: Graph): PlannedGraph {
 
   const packed = (keep: (v: Value) => boolean): Region => {
     let offset = 0;
-    const entries = values
-      .filter(keep)
-      .map((v) => {
-        const e = { name: v.name, offset, bytes: sizeOf(v) };
-        offset = align(offset + e.bytes);
-        return e;
-      });
+    const entries = values.filter(keep).map((v) => {
+      const e = { name: v.name, offset, bytes: sizeOf(v) };
+      offset = align(offset + e.bytes);
+      return e;
+    });
     return { bytes: offset, entries };
   };
 
@@ -80,7 +78,8 @@ export function planMemory(graph: Graph): PlannedGraph {
 function splitPhases(graph: Graph): { init: Node[]; forward: Node[] } {
   const written = new Set(graph.nodes.flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])));
   const ready = new Set<string>();
-  const init: Node[] = [], forward: Node[] = [];
+  const init: Node[] = [],
+    forward: Node[] = [];
   for (const n of graph.nodes) {
     const loadTime = n.inputs.every((i) => {
       const v = graph.values.get(i)!;

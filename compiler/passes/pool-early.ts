@@ -35,7 +35,11 @@ export function poolEarly(graph: Graph): { graph: Graph; moved: number } {
         values.set(name, { name, kind: "activation", dtype: "f32", shape: [1, graph.values.get(t)!.shape[1]] });
         return { name, op: "MeanRows", inputs: [t], outputs: [name], attrs: {} } satisfies Node;
       });
-      return [...pooled(ma), ...pooled(mb), { name: pool.name, op: "Add", inputs: [ma.outputs[0], mb.outputs[0]], outputs: pool.outputs, attrs: {} }];
+      return [
+        ...pooled(ma),
+        ...pooled(mb),
+        { name: pool.name, op: "Add", inputs: [ma.outputs[0], mb.outputs[0]], outputs: pool.outputs, attrs: {} },
+      ];
     }
     if ((p.op === "Linear" || p.op === "QLinear") && Object.keys(p.attrs).length === 0) {
       removed.add(p);

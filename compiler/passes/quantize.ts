@@ -18,7 +18,8 @@ export function quantizeInt8(graph: Graph): { graph: Graph; report: QuantizeRepo
   const { readers } = graphIndex(graph);
   const values = new Map(graph.values);
   const report: QuantizeReport = { tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0 };
-  let errSq = 0, normSq = 0;
+  let errSq = 0,
+    normSq = 0;
   const quantized = new Map<string, { q: string; scale: string }>();
 
   for (const node of graph.nodes) {
@@ -27,7 +28,8 @@ export function quantizeInt8(graph: Graph): { graph: Graph; report: QuantizeRepo
     if (!readers.get(w.name)!.every((r) => r.op === "Linear" && r.inputs[1] === w.name)) continue;
     const [N, K] = w.shape as number[];
     const data = w.data as Float32Array;
-    const q = new Int8Array(N * K), scale = new Float32Array(N);
+    const q = new Int8Array(N * K),
+      scale = new Float32Array(N);
     for (let n = 0; n < N; n++) {
       let max = 0;
       for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[n * K + k]));
@@ -39,7 +41,8 @@ export function quantizeInt8(graph: Graph): { graph: Graph; report: QuantizeRepo
         normSq += v * v;
       }
     }
-    const qName = `${w.name}.int8`, sName = `${w.name}.scale`;
+    const qName = `${w.name}.int8`,
+      sName = `${w.name}.scale`;
     values.delete(w.name);
     values.set(qName, { name: qName, kind: "const", dtype: "i8", shape: [N, K], data: q } satisfies Value);
     values.set(sName, { name: sName, kind: "const", dtype: "f32", shape: [N], data: scale } satisfies Value);

@@ -19,15 +19,24 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
       hint: `the graph's embedding is ${graph.nodes.find((n) => n.op === "Gather")?.inputs[0] ?? "(none)"}`,
     });
   if (target.shape[0] !== f.spec.vocab || target.shape[1] !== f.spec.dim)
-    throw new SeecError("mismatch.see", `the factors are for a ${f.spec.vocab} × ${f.spec.dim} embedding; ${f.spec.replaces} is [${target.shape.join(", ")}]`, { file });
+    throw new SeecError(
+      "mismatch.see",
+      `the factors are for a ${f.spec.vocab} × ${f.spec.dim} embedding; ${f.spec.replaces} is [${target.shape.join(", ")}]`,
+      { file },
+    );
 
   const values = new Map(graph.values);
   values.delete(f.spec.replaces);
   // see/2: model weights trained with the factors replace the model's own.
   for (const [name, data] of Object.entries(f.weights ?? {})) {
-    const v = graph.values.get(name), shape = f.spec.weights![name];
+    const v = graph.values.get(name),
+      shape = f.spec.weights![name];
     if (!v || v.kind !== "const" || v.dtype !== "f32" || v.shape.length !== shape.length || v.shape.some((d, i) => d !== shape[i]))
-      throw new SeecError("mismatch.see", `the file replaces model weight ${name} [${shape.join(", ")}], which ${graph.name} ${v ? `has as ${v.kind} ${v.dtype} [${v.shape.join(", ")}]` : "does not have"}`, { file, at: `tensor model.${name}` });
+      throw new SeecError(
+        "mismatch.see",
+        `the file replaces model weight ${name} [${shape.join(", ")}], which ${graph.name} ${v ? `has as ${v.kind} ${v.dtype} [${v.shape.join(", ")}]` : "does not have"}`,
+        { file, at: `tensor model.${name}` },
+      );
     values.set(name, { ...v, data });
   }
   const prefix = "see.";
@@ -62,7 +71,10 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
       }
       nodes.push({ ...node, inputs: [node.inputs[0], table] });
     } else
-      throw new SeecError("unsupported.see", `${node.op} node ${node.name} reads the embedding in a way SEE cannot replace`, { file, at: `node ${node.name}` });
+      throw new SeecError("unsupported.see", `${node.op} node ${node.name} reads the embedding in a way SEE cannot replace`, {
+        file,
+        at: `node ${node.name}`,
+      });
   }
   return { ...graph, values, nodes };
 }

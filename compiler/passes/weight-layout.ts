@@ -48,5 +48,10 @@ export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayo
 /** w ([N, K] as written) stored in `layout`, as a value of its own name. */
 function stored(w: Value, layout: WeightLayout): Value {
   const [N, K] = w.shape as number[];
-  return { ...w, name: `${w.name}.${layout}`, shape: layout === "kn" ? [K, N] : [N, K], data: storeWeights(w.data as Float32Array, N, K, layout) };
+  return {
+    ...w,
+    name: `${w.name}.${layout}`,
+    shape: layout === "kn" ? [K, N] : [N, K],
+    data: storeWeights(w.data as Float32Array, N, K, layout),
+  };
 }

@@ -19,11 +19,13 @@ export class Adam {
   update(params: Record<string, Float32Array>, grads: Record<string, Float32Array>, lr: number): void {
     this.step++;
     const { b1, b2, eps } = this;
-    const c1 = 1 - b1 ** this.step, c2 = 1 - b2 ** this.step;
+    const c1 = 1 - b1 ** this.step,
+      c2 = 1 - b2 ** this.step;
     for (const [name, p] of Object.entries(params)) {
       const g = grads[name];
       if (!g) continue;
-      const m = this.moment(this.m, name, p.length), v = this.moment(this.v, name, p.length);
+      const m = this.moment(this.m, name, p.length),
+        v = this.moment(this.v, name, p.length);
       for (let i = 0; i < p.length; i++) {
         m[i] = b1 * m[i] + (1 - b1) * g[i];
         v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];

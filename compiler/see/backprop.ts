@@ -11,7 +11,11 @@ import { productWidth, slotVector, type SeeFactors } from "../factors/factors.js
 export type TableGradients = Record<string, Float32Array>;
 
 export function zeroGradients(f: SeeFactors): TableGradients {
-  return Object.fromEntries(Object.keys(f.spec.sources).sort().map((s) => [s, new Float32Array(f.tables[s].length)]));
+  return Object.fromEntries(
+    Object.keys(f.spec.sources)
+      .sort()
+      .map((s) => [s, new Float32Array(f.tables[s].length)]),
+  );
 }
 
 export class RowBackprop {
@@ -59,18 +63,22 @@ export class RowBackprop {
    * (after the norm, if the factors have one). Runs its own forward pass for t.
    */
   accumulate(t: number, dRow: ArrayLike<number>, grads: TableGradients): void {
-    const e = this.forward(t), d = e.length, g = this.g.fill(0);
+    const e = this.forward(t),
+      d = e.length,
+      g = this.g.fill(0);
     const norm = this.f.norm;
     if (!norm) {
       for (let i = 0; i < d; i++) g[i] = dRow[i];
     } else {
       // Through LayerNorm (its weight and bias stay fixed): dx = inv·(gw − mean(gw) − x̂·mean(gw·x̂)).
-      let mean = 0, variance = 0;
+      let mean = 0,
+        variance = 0;
       for (let i = 0; i < d; i++) mean += e[i];
       mean /= d;
       for (let i = 0; i < d; i++) variance += (e[i] - mean) ** 2;
       const inv = 1 / Math.sqrt(variance / d + norm.epsilon);
-      let gm = 0, gx = 0;
+      let gm = 0,
+        gx = 0;
       for (let i = 0; i < d; i++) {
         this.normed[i] = (e[i] - mean) * inv;
         gm += dRow[i] * norm.weight[i];
@@ -88,12 +96,16 @@ export class RowBackprop {
       const v = this.vecs[k];
       suffix[n][0] = 1;
       for (let j = n - 1; j >= 0; j--) {
-        const s = suffix[j], next = suffix[j + 1], vj = v[j];
+        const s = suffix[j],
+          next = suffix[j + 1],
+          vj = v[j];
         for (let i = 0; i < vj.length; i++) for (let c = 0; c < next.length; c++) s[i * next.length + c] = vj[i] * next[c];
       }
       prefix[0][0] = 1;
       for (let j = 0; j < n; j++) {
-        const P = prefix[j], S = suffix[j + 1], out = this.dv[j];
+        const P = prefix[j],
+          S = suffix[j + 1],
+          out = this.dv[j];
         out.fill(0);
         for (let a = 0; a < P.length; a++) {
           if (P[a] === 0) continue;

@@ -10,9 +10,23 @@ import { SeecError } from "../../runtime/errors.js";
 
 /** A text file as training texts: blank-line paragraphs where it has them, otherwise its lines. */
 export function textsOf(content: string, file: string): string[] {
-  const paragraphs = content.split(/\r?\n\s*\r?\n/).map((p) => p.replace(/\s+/g, " ").trim()).filter(Boolean);
-  const texts = paragraphs.length > 1 ? paragraphs : content.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  if (texts.length < 2) throw new SeecError("input.data", `${texts.length} text${texts.length === 1 ? "" : "s"} to train on; distillation needs at least 2 (one held out)`, { file, hint: "one text a line, or paragraphs separated by blank lines" });
+  const paragraphs = content
+    .split(/\r?\n\s*\r?\n/)
+    .map((p) => p.replace(/\s+/g, " ").trim())
+    .filter(Boolean);
+  const texts =
+    paragraphs.length > 1
+      ? paragraphs
+      : content
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+          .filter(Boolean);
+  if (texts.length < 2)
+    throw new SeecError(
+      "input.data",
+      `${texts.length} text${texts.length === 1 ? "" : "s"} to train on; distillation needs at least 2 (one held out)`,
+      { file, hint: "one text a line, or paragraphs separated by blank lines" },
+    );
   return texts;
 }
 

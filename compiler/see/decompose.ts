@@ -143,12 +143,20 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
   const perRank = parameterCount(spec);
   spec.rank = opts.rank ?? Math.floor(budget / perRank);
   if (spec.rank < 1)
-    throw new SeecError("usage.ratio", `--ratio ${opts.ratio} is out of reach for ${opts.method}: one rank term already has ${perRank} parameters (ratio ${((vocab * dim) / perRank).toFixed(1)})`, {
-      at: "--ratio",
-      hint: "choose a smaller ratio or another method",
-    });
+    throw new SeecError(
+      "usage.ratio",
+      `--ratio ${opts.ratio} is out of reach for ${opts.method}: one rank term already has ${perRank} parameters (ratio ${((vocab * dim) / perRank).toFixed(1)})`,
+      {
+        at: "--ratio",
+        hint: "choose a smaller ratio or another method",
+      },
+    );
   if (opts.method === "svd") spec.rank = Math.min(spec.rank, dim);
-  if (opts.sememes) spec.knowledge = { sememes: opts.sememes.name, morphemes: opts.segmentation === "random" ? "random split" : "WordNet-checked affix split" };
+  if (opts.sememes)
+    spec.knowledge = {
+      sememes: opts.sememes.name,
+      morphemes: opts.segmentation === "random" ? "random split" : "WordNet-checked affix split",
+    };
   const tables = Object.fromEntries(Object.entries(sources).map(([name, s]) => [name, new Float32Array(spec.rank * s.rows * s.q)]));
   return { factors: { spec, tables, slots: rows }, knowledge };
 }

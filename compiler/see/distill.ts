@@ -117,21 +117,37 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   const t0 = performance.now();
   const family = model.graph.model.family;
   if (family !== "decoder" && family !== "encoder")
-    throw new SeecError("unsupported.distill", `${model.graph.name} is an imported graph; distillation needs a decoder or an encoder (llama2.c, TF.js)`, { file: model.graph.name });
+    throw new SeecError(
+      "unsupported.distill",
+      `${model.graph.name} is an imported graph; distillation needs a decoder or an encoder (llama2.c, TF.js)`,
+      { file: model.graph.name },
+    );
   const context = model.graph.model.config.contextLength;
   if (family === "decoder" && context !== undefined && opts.sequence > context)
-    throw new SeecError("usage.sequence", `${opts.sequence} tokens per sequence do not fit ${model.graph.name}'s context of ${context}`, { at: "--sequence" });
+    throw new SeecError("usage.sequence", `${opts.sequence} tokens per sequence do not fit ${model.graph.name}'s context of ${context}`, {
+      at: "--sequence",
+    });
   const emb = findEmbedding(model.graph);
   if (f.spec.replaces !== emb.name || f.spec.vocab !== emb.vocab || f.spec.dim !== emb.dim)
-    throw new SeecError("mismatch.see", `the factors are for ${f.spec.replaces} [${f.spec.vocab}, ${f.spec.dim}]; ${model.graph.name}'s embedding is ${emb.name} [${emb.vocab}, ${emb.dim}]`, { at: "--see" });
-  if (!model.tokenizer) throw new SeecError("usage.tokenizer", "distillation needs the model's tokenizer to read and make its data", { at: "--tokenizer" });
+    throw new SeecError(
+      "mismatch.see",
+      `the factors are for ${f.spec.replaces} [${f.spec.vocab}, ${f.spec.dim}]; ${model.graph.name}'s embedding is ${emb.name} [${emb.vocab}, ${emb.dim}]`,
+      { at: "--see" },
+    );
+  if (!model.tokenizer)
+    throw new SeecError("usage.tokenizer", "distillation needs the model's tokenizer to read and make its data", { at: "--tokenizer" });
 
   const teacher = family === "decoder" ? allPositions(model.graph) : model.graph;
   const table = new Float32Array(emb.data.length);
   // The student: the teacher reading the rebuilt table, and its own copies of the model weights
   // the file replaces (see/2) or that train here.
   const trained = opts.train === "norms" ? normWeights(teacher) : [];
-  const own = Object.fromEntries([...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [n, (f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array)).slice()]));
+  const own = Object.fromEntries(
+    [...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [
+      n,
+      (f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array)).slice(),
+    ]),
+  );
   const student = withTensors(teacher, { [emb.name]: table, ...own });
   const params = { ...f.tables, ...Object.fromEntries(trained.map((n) => [`model.${n}`, own[n]])) };
   /** The factors (and model weights) as they stand in a snapshot of params. */
@@ -149,10 +165,15 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   const { examples, source } = trainingData(teacher, tok, opts, random);
   shuffle(examples, random);
   const nHeld = Math.max(1, Math.round(examples.length * opts.heldOut));
-  const held = examples.slice(0, nHeld), train = examples.slice(nHeld);
-  if (train.length === 0) throw new SeecError("input.data", `${examples.length} examples: none left to train on after holding out ${nHeld}`, { at: "--data" });
+  const held = examples.slice(0, nHeld),
+    train = examples.slice(nHeld);
+  if (train.length === 0)
+    throw new SeecError("input.data", `${examples.length} examples: none left to train on after holding out ${nHeld}`, { at: "--data" });
 
-  const task = family === "decoder" ? new DecoderTask(teacher, student, emb.name, trained, opts) : new EncoderTask(teacher, student, emb.name, trained, opts);
+  const task =
+    family === "decoder"
+      ? new DecoderTask(teacher, student, emb.name, trained, opts)
+      : new EncoderTask(teacher, student, emb.name, trained, opts);
   // Rows a step reads: a tied head reads every row, otherwise the batch's tokens.
   const tiedHead = teacher.nodes.some((n) => n.op !== "Gather" && n.inputs.includes(emb.name));
   const rows = new RowBackprop(f);
@@ -176,7 +197,9 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   const grads: Record<string, Float32Array> = zeroGradients(f);
   const adam = new Adam();
   const losses: number[] = [];
-  let tokens = 0, trainSeconds = 0, cursor = train.length;
+  let tokens = 0,
+    trainSeconds = 0,
+    cursor = train.length;
   for (let step = 1; step <= opts.steps; step++) {
     const s0 = performance.now();
     if (cursor + opts.batch > train.length) {
@@ -191,7 +214,9 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
     for (const [n, d] of dWeights) grads[`model.${n}`] = d;
     // Warm up over the first 5% of steps, then a cosine down to a tenth.
     const warm = Math.max(1, Math.round(opts.steps / 20));
-    const lr = opts.learningRate * (step <= warm ? step / warm : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, opts.steps - warm))));
+    const lr =
+      opts.learningRate *
+      (step <= warm ? step / warm : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, opts.steps - warm))));
     adam.update(params, grads, lr);
     losses.push(loss);
     tokens += batch.reduce((n, e) => n + e.length, 0);
@@ -238,7 +263,13 @@ class DecoderTask implements Task {
   private readonly hidden: string[];
   private readonly dim: number;
 
-  constructor(teacherGraph: Graph, studentGraph: Graph, private readonly embedding: string, private readonly trained: string[], private readonly opts: DistillOptions) {
+  constructor(
+    teacherGraph: Graph,
+    studentGraph: Graph,
+    private readonly embedding: string,
+    private readonly trained: string[],
+    private readonly opts: DistillOptions,
+  ) {
     this.output = teacherGraph.outputs[0];
     this.hidden = opts.loss.hidden > 0 ? hiddenStates(teacherGraph) : [];
     this.teacher = new TeacherCache(new Interpreter(teacherGraph, fastOps(opts.kernels)), [this.output, ...this.hidden]);
@@ -251,7 +282,8 @@ class DecoderTask implements Task {
   }
 
   step(batch: Example[]) {
-    const dTable = new Map<number, Float32Array>(), dWeights = new Map<string, Float32Array>();
+    const dTable = new Map<number, Float32Array>(),
+      dWeights = new Map<string, Float32Array>();
     let loss = 0;
     for (const e of batch) {
       const r = this.run(e, true, 1 / batch.length);
@@ -264,8 +296,10 @@ class DecoderTask implements Task {
 
   private run(tokens: Example, train: boolean, scale = 1) {
     const feeds = { tokens, pos: Int32Array.of(0) };
-    const teacher = this.teacher.get(tokens, feeds), sTape = forward(this.student, feeds);
-    const tLogits = teacher.get(this.output)!, sLogits = sTape.env.get(this.output)!.data as Float32Array;
+    const teacher = this.teacher.get(tokens, feeds),
+      sTape = forward(this.student, feeds);
+    const tLogits = teacher.get(this.output)!,
+      sLogits = sTape.env.get(this.output)!.data as Float32Array;
     const { loss: outLoss, dLogits } = nextTokenLoss(sLogits, tLogits, tokens, this.opts.loss, this.opts.temperature, scale);
     let loss = outLoss;
     const { hidden } = this.opts.loss;
@@ -281,10 +315,20 @@ class DecoderTask implements Task {
  * student) at temperature τ + ce · cross-entropy of the next token; and its gradient with respect
  * to the student's logits [T, V], times `scale`.
  */
-export function nextTokenLoss(student: Float32Array, teacher: Float32Array, tokens: Int32Array, w: Pick<LossWeights, "kl" | "ce">, tau: number, scale = 1): { loss: number; dLogits: Float32Array } {
-  const T = tokens.length, V = teacher.length / T;
+export function nextTokenLoss(
+  student: Float32Array,
+  teacher: Float32Array,
+  tokens: Int32Array,
+  w: Pick<LossWeights, "kl" | "ce">,
+  tau: number,
+  scale = 1,
+): { loss: number; dLogits: Float32Array } {
+  const T = tokens.length,
+    V = teacher.length / T;
   const dLogits = new Float32Array(student.length);
-  const pt = new Float64Array(V), ps = new Float64Array(V), p1 = tau === 1 ? ps : new Float64Array(V);
+  const pt = new Float64Array(V),
+    ps = new Float64Array(V),
+    p1 = tau === 1 ? ps : new Float64Array(V);
   let loss = 0;
   for (let t = 0; t < T - 1; t++) {
     const o = t * V;
@@ -313,10 +357,19 @@ class EncoderTask implements Task {
   private readonly gather: Node;
   private readonly hidden: string[];
 
-  constructor(teacherGraph: Graph, studentGraph: Graph, embedding: string, private readonly trained: string[], private readonly opts: DistillOptions) {
+  constructor(
+    teacherGraph: Graph,
+    studentGraph: Graph,
+    embedding: string,
+    private readonly trained: string[],
+    private readonly opts: DistillOptions,
+  ) {
     // A batch's forward passes all run before its backward ones: only sound without state (a KV cache).
     if ([...teacherGraph.values.values()].some((v) => v.kind === "state"))
-      throw new SeecError("unsupported.distill", `${teacherGraph.name} keeps state between calls; an encoder is distilled one call per sentence`);
+      throw new SeecError(
+        "unsupported.distill",
+        `${teacherGraph.name} keeps state between calls; an encoder is distilled one call per sentence`,
+      );
     this.input = teacherGraph.inputs[0];
     this.output = teacherGraph.outputs[0];
     this.gather = teacherGraph.nodes.find((n) => n.op === "Gather" && n.inputs[0] === embedding)!;
@@ -336,7 +389,10 @@ class EncoderTask implements Task {
 
   private run(batch: Example[], train: boolean) {
     const B = batch.length;
-    const tapes = batch.map((ids) => ({ teacher: this.teacher.get(ids, { [this.input]: ids }), student: forward(this.student, { [this.input]: ids }) }));
+    const tapes = batch.map((ids) => ({
+      teacher: this.teacher.get(ids, { [this.input]: ids }),
+      student: forward(this.student, { [this.input]: ids }),
+    }));
     const tv = tapes.map((t) => t.teacher.get(this.output)!);
     const sv = tapes.map((t) => t.student.env.get(this.output)!.data as Float32Array);
     const D = tv[0].length;
@@ -344,9 +400,15 @@ class EncoderTask implements Task {
     const grads = sv.map(() => new Float32Array(D));
     let loss = 0;
     for (let i = 0; i < B; i++) {
-      const s = sv[i], t = tv[i], g = grads[i];
-      const ss = dot(s, s), tt = dot(t, t), st = dot(s, t);
-      const ns = Math.sqrt(ss) || 1e-12, nt = Math.sqrt(tt) || 1e-12, cos = st / (ns * nt);
+      const s = sv[i],
+        t = tv[i],
+        g = grads[i];
+      const ss = dot(s, s),
+        tt = dot(t, t),
+        st = dot(s, t);
+      const ns = Math.sqrt(ss) || 1e-12,
+        nt = Math.sqrt(tt) || 1e-12,
+        cos = st / (ns * nt);
       let sq = 0;
       for (let d = 0; d < D; d++) sq += (s[d] - t[d]) ** 2;
       loss += (cosine * (1 - cos) + mse * sq) / B;
@@ -367,10 +429,13 @@ class EncoderTask implements Task {
     if (!train) return { loss };
     // Backwards to the looked-up rows (not the whole table), then onto the ids they came from.
     const rowsOut = this.gather.outputs[0];
-    const dTable = new Map<number, Float32Array>(), dWeights = new Map<string, Float32Array>();
+    const dTable = new Map<number, Float32Array>(),
+      dWeights = new Map<string, Float32Array>();
     tapes.forEach((t, i) => {
       const grads = backward(t.student, seeds[i], [rowsOut, ...this.trained]);
-      const dRows = grads.get(rowsOut)!, ids = batch[i], dim = dRows.length / ids.length;
+      const dRows = grads.get(rowsOut)!,
+        ids = batch[i],
+        dim = dRows.length / ids.length;
       ids.forEach((id, r) => addRow(dTable, id, dRows.subarray(r * dim, (r + 1) * dim)));
       for (const n of this.trained) addRow(dWeights, n, grads.get(n)!);
     });
@@ -403,7 +468,9 @@ function trainingData(teacher: Graph, tok: Tokenizer, opts: DistillOptions, rand
   const family = teacher.model.family;
   if (family === "decoder") {
     if (opts.texts) {
-      const stream = opts.texts.flatMap((text) => (tok instanceof Llama2cTokenizer ? tok.encode(text, { bos: true }) : plainIds(tok, text)));
+      const stream = opts.texts.flatMap((text) =>
+        tok instanceof Llama2cTokenizer ? tok.encode(text, { bos: true }) : plainIds(tok, text),
+      );
       const examples: Example[] = [];
       for (let i = 0; i + 2 <= stream.length; i += opts.sequence) examples.push(Int32Array.from(stream.slice(i, i + opts.sequence)));
       return { examples: examples.filter((e) => e.length >= 2), source: `${opts.texts.length} texts, ${stream.length} tokens` };
@@ -423,24 +490,27 @@ function trainingData(teacher: Graph, tok: Tokenizer, opts: DistillOptions, rand
   return { examples: texts.map((t) => Int32Array.from(plainIds(tok, t).slice(0, max))).filter((e) => e.length > 0), source };
 }
 
-
 /** Text the teacher writes itself: sequences from BOS, sampled at temperature 1 (seeded). */
 function sampleTeacher(graph: Graph, opts: DistillOptions, random: () => number): Example[] {
   const run = new Interpreter(graph, fastOps(opts.kernels));
-  const bos = graph.model.bosId ?? 1, output = graph.outputs[0];
+  const bos = graph.model.bosId ?? 1,
+    output = graph.outputs[0];
   const out: Example[] = [];
   let p = new Float64Array(0);
   for (let s = 0; s < opts.samples; s++) {
     const seq = [bos];
     while (seq.length < opts.sequence) {
-      const logits = run.run({ tokens: Int32Array.of(seq[seq.length - 1]), pos: Int32Array.of(seq.length - 1) })[output].data as Float32Array;
+      const logits = run.run({ tokens: Int32Array.of(seq[seq.length - 1]), pos: Int32Array.of(seq.length - 1) })[output]
+        .data as Float32Array;
       if (p.length !== logits.length) p = new Float64Array(logits.length);
       const probs = softmax(logits, 0, logits.length, 1, p);
-      let u = random(), next = probs.length - 1;
-      for (let v = 0; v < probs.length; v++) if ((u -= probs[v]) <= 0) {
-        next = v;
-        break;
-      }
+      let u = random(),
+        next = probs.length - 1;
+      for (let v = 0; v < probs.length; v++)
+        if ((u -= probs[v]) <= 0) {
+          next = v;
+          break;
+        }
       seq.push(next);
     }
     out.push(Int32Array.from(seq));
@@ -467,15 +537,25 @@ function fastOps(kernels: MatmulKernels | undefined, trained?: Float32Array): Pa
       run(inputs, attrs) {
         const o = plain(inputs, attrs);
         if (!o) return Linear.run(inputs, attrs);
-        const [T, K] = o.x.shape, N = o.w.shape[0];
-        return [{ shape: [T, N], data: kernels.forward(o.x.data as Float32Array, o.w.data as Float32Array, o.bias?.data as Float32Array | undefined, T, K, N) }];
+        const [T, K] = o.x.shape,
+          N = o.w.shape[0];
+        return [
+          {
+            shape: [T, N],
+            data: kernels.forward(o.x.data as Float32Array, o.w.data as Float32Array, o.bias?.data as Float32Array | undefined, T, K, N),
+          },
+        ];
       },
       vjp(step) {
         const o = plain(step.inputs, step.attrs);
         if (!o || step.wants[1]) return Linear.vjp!(step);
-        const [T, K] = o.x.shape, N = o.w.shape[0];
+        const [T, K] = o.x.shape,
+          N = o.w.shape[0];
         const dy = step.dOutputs[0] ?? new Float32Array(T * N);
-        const grads: (Float32Array | undefined)[] = [step.wants[0] ? kernels.inputGradient(dy, o.w.data as Float32Array, T, N, K) : undefined, undefined];
+        const grads: (Float32Array | undefined)[] = [
+          step.wants[0] ? kernels.inputGradient(dy, o.w.data as Float32Array, T, N, K) : undefined,
+          undefined,
+        ];
         if (o.bias) {
           const db = step.wants[2] ? new Float32Array(N) : undefined;
           if (db) for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) db[n] += dy[t * N + n];
@@ -512,10 +592,18 @@ function hiddenStates(graph: Graph): string[] {
 }
 
 /** weight · mean over states of their MSE; adds its gradients (× scale) into seeds. */
-function hiddenLoss(names: string[], teacher: Map<string, Float32Array>, student: Map<string, { data: ArrayLike<number> }>, weight: number, scale: number, seeds: Record<string, Float32Array>): number {
+function hiddenLoss(
+  names: string[],
+  teacher: Map<string, Float32Array>,
+  student: Map<string, { data: ArrayLike<number> }>,
+  weight: number,
+  scale: number,
+  seeds: Record<string, Float32Array>,
+): number {
   let loss = 0;
   for (const name of names) {
-    const t = teacher.get(name)!, s = student.get(name)!.data;
+    const t = teacher.get(name)!,
+      s = student.get(name)!.data;
     const g = (seeds[name] ??= new Float32Array(s.length));
     const k = weight / names.length / s.length;
     for (let i = 0; i < s.length; i++) {

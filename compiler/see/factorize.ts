@@ -52,16 +52,23 @@ export function findEmbedding(graph: Graph): { name: string; vocab: number; dim:
     return !!n && n.op === "Copy" && isReshape(n) && fromInput(n.inputs[0]);
   };
   const gather = graph.nodes.find((n) => n.op === "Gather" && fromInput(n.inputs[1]) && graph.values.get(n.inputs[0])?.kind === "const");
-  if (!gather) throw new SeecError("unsupported.no_embedding", "no token embedding found: no Gather reads the token ids from a constant table", { file: graph.name });
+  if (!gather)
+    throw new SeecError("unsupported.no_embedding", "no token embedding found: no Gather reads the token ids from a constant table", {
+      file: graph.name,
+    });
   const table = graph.values.get(gather.inputs[0])!;
   return { name: table.name, vocab: table.shape[0] as number, dim: table.shape[1] as number, data: table.data as Float32Array };
 }
 
-export async function factorize(model: LoadedModel, opts: FactorizeOptions): Promise<{ factors: SeeFactors; decomposition: Decomposition; report: FactorizeReport }> {
+export async function factorize(
+  model: LoadedModel,
+  opts: FactorizeOptions,
+): Promise<{ factors: SeeFactors; decomposition: Decomposition; report: FactorizeReport }> {
   const t0 = performance.now();
   const emb = findEmbedding(model.graph);
   // An imported graph may come without its tokenizer: its pieces are then unknown, and knowledge adds nothing.
-  if (!model.tokenizer && model.format !== "onnx") throw new SeecError("usage.tokenizer", "factorize needs the model's tokenizer for its vocabulary", { at: "--tokenizer" });
+  if (!model.tokenizer && model.format !== "onnx")
+    throw new SeecError("usage.tokenizer", "factorize needs the model's tokenizer for its vocabulary", { at: "--tokenizer" });
   const pieces = model.tokenizer ? vocabularyPieces(model.tokenizer, emb.vocab) : Array.from({ length: emb.vocab }, (_, i) => `<id:${i}>`);
 
   // WordNet is read only by the methods that use knowledge (svd and word2ketxs do not).
@@ -69,7 +76,11 @@ export async function factorize(model: LoadedModel, opts: FactorizeOptions): Pro
   const wordnet = () => (wn ??= WordNet.open());
   try {
     const sememes: SememeSource | undefined =
-      opts.method !== "see" ? undefined : opts.sememesFile ? new FileSememes(opts.sememesFile, await readFile(opts.sememesFile, "utf8")) : new WordNetSememes(wordnet());
+      opts.method !== "see"
+        ? undefined
+        : opts.sememesFile
+          ? new FileSememes(opts.sememesFile, await readFile(opts.sememesFile, "utf8"))
+          : new WordNetSememes(wordnet());
     const decomposition = decompose(pieces, emb.dim, emb.name, { ...opts, isWord: (w) => wordnet().has(w), sememes });
     const f = decomposition.factors;
     let loss: number[] = [];
@@ -78,7 +89,13 @@ export async function factorize(model: LoadedModel, opts: FactorizeOptions): Pro
       initialiseTables(f, emb.data, opts.seed);
       const epochs = opts.epochs ?? DEFAULT_FIT.epochs;
       const tokenWeights = opts.frequencies && model.tokenizer ? await frequencyWeights(model, opts.frequencies) : undefined;
-      loss = fitFactors(f, emb.data, { ...DEFAULT_FIT, epochs, seed: opts.seed, tokenWeights, onEpoch: (e, l) => opts.onEpoch?.(e, epochs, l) });
+      loss = fitFactors(f, emb.data, {
+        ...DEFAULT_FIT,
+        epochs,
+        seed: opts.seed,
+        tokenWeights,
+        onEpoch: (e, l) => opts.onEpoch?.(e, epochs, l),
+      });
     }
     const dense = emb.vocab * emb.dim;
     const report: FactorizeReport = {
@@ -115,6 +132,7 @@ async function frequencyWeights(model: LoadedModel, file: string): Promise<Float
 
 /** A Copy that only reshapes: contiguous strides from offset 0. */
 function isReshape(n: Node): boolean {
-  const shape = n.attrs.shape as number[], strides = n.attrs.strides as number[];
+  const shape = n.attrs.shape as number[],
+    strides = n.attrs.strides as number[];
   return n.attrs.offset === 0 && strides.every((s, i) => s === shape.slice(i + 1).reduce((a, b) => a * b, 1));
 }

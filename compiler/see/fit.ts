@@ -63,20 +63,26 @@ export function fitFactors(f: SeeFactors, target: Float32Array, opts: FitOptions
         // Forward: each rank term's product, summed and cut to dim.
         const e = rows.forward(t);
         // Loss and its gradient with respect to e.
-        let sq = 0, dot = 0, ee = 0, tt = 0;
+        let sq = 0,
+          dot = 0,
+          ee = 0,
+          tt = 0;
         for (let i = 0; i < dim; i++) {
-          const x = e[i], y = target[t * dim + i];
+          const x = e[i],
+            y = target[t * dim + i];
           sq += (x - y) ** 2;
           dot += x * y;
           ee += x * x;
           tt += y * y;
         }
-        const ne = Math.sqrt(ee) || 1e-12, nt = Math.sqrt(tt) || 1e-12;
+        const ne = Math.sqrt(ee) || 1e-12,
+          nt = Math.sqrt(tt) || 1e-12;
         const cos = dot / (ne * nt);
         epochLoss += weight(t) * (sq / dim + opts.direction * (1 - cos));
         g.fill(0);
         for (let i = 0; i < dim; i++) {
-          const x = e[i], y = target[t * dim + i];
+          const x = e[i],
+            y = target[t * dim + i];
           g[i] = wt * ((2 * (x - y)) / dim - opts.direction * (y / (ne * nt) - (cos * x) / (ee || 1e-24)));
         }
         // Backward through each rank term's Kronecker product into the slot vectors, then the tables.

@@ -11,11 +11,16 @@ export interface Fidelity {
 }
 
 export function fidelity(approx: Float32Array, E: Float32Array, vocab: number, dim: number, sample = 500, seed = 0): Fidelity {
-  let num = 0, den = 0, cosSum = 0;
+  let num = 0,
+    den = 0,
+    cosSum = 0;
   for (let t = 0; t < vocab; t++) {
-    let dot = 0, aa = 0, ee = 0;
+    let dot = 0,
+      aa = 0,
+      ee = 0;
     for (let i = 0; i < dim; i++) {
-      const a = approx[t * dim + i], e = E[t * dim + i];
+      const a = approx[t * dim + i],
+        e = E[t * dim + i];
       num += (a - e) ** 2;
       den += e * e;
       dot += a * e;
@@ -27,7 +32,8 @@ export function fidelity(approx: Float32Array, E: Float32Array, vocab: number, d
   const tokens = Int32Array.from({ length: vocab }, (_, i) => i);
   shuffle(tokens, rng(seed));
   const probe = tokens.subarray(0, Math.min(sample, vocab));
-  const na = norms(approx, vocab, dim), ne = norms(E, vocab, dim);
+  const na = norms(approx, vocab, dim),
+    ne = norms(E, vocab, dim);
   let overlap = 0;
   for (const t of probe) {
     const a = new Set(nearest(approx, na, t, vocab, dim, 10));
@@ -46,7 +52,8 @@ function norms(m: Float32Array, vocab: number, dim: number): Float64Array {
 
 /** The k rows most cosine-similar to row t (ties to the lower id), by insertion into a sorted top-k. */
 function nearest(m: Float32Array, n: Float64Array, t: number, vocab: number, dim: number, k: number): number[] {
-  const score = new Float64Array(k).fill(-Infinity), id = new Int32Array(k).fill(-1);
+  const score = new Float64Array(k).fill(-Infinity),
+    id = new Int32Array(k).fill(-1);
   const row = m.subarray(t * dim, (t + 1) * dim);
   for (let u = 0; u < vocab; u++) {
     if (u === t) continue;

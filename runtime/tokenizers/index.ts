@@ -19,12 +19,14 @@ export function validateTokenizerSpec(spec: unknown, file?: string): asserts spe
   const bad = (at: string | undefined, what: string): never => {
     throw new SeecError("input.tokenizer", at ? `${at} ${what}` : what, { file, at });
   };
-  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) return bad(undefined, `a tokenizer spec must be an object, got ${shown(spec)}`);
+  if (typeof spec !== "object" || spec === null || Array.isArray(spec))
+    return bad(undefined, `a tokenizer spec must be an object, got ${shown(spec)}`);
   const s = spec as Record<string, unknown>;
   const list = (at: string): unknown[] => (Array.isArray(s[at]) ? (s[at] as unknown[]) : bad(at, `must be a list, got ${shown(s[at])}`));
   const id = (at: string, below: number): void => {
     const x = s[at];
-    if (!Number.isSafeInteger(x) || (x as number) < 0 || (x as number) >= below) bad(at, `must be a token id from 0 to ${below - 1}, got ${shown(x)}`);
+    if (!Number.isSafeInteger(x) || (x as number) < 0 || (x as number) >= below)
+      bad(at, `must be a token id from 0 to ${below - 1}, got ${shown(x)}`);
   };
   if (s.type === "llama2c-bpe") {
     const pieces = list("pieces");
@@ -41,8 +43,10 @@ export function validateTokenizerSpec(spec: unknown, file?: string): asserts spe
         bad(`pieces[${i}]`, `must be [piece, score], got ${shown(p)}`);
     });
     // Segmentation's unknown symbol is id 0, and its backtrack steps back by that piece's length.
-    if (pieces.length === 0 || (pieces[0] as [string, number])[0].length === 0) bad("pieces[0]", "must be the unknown piece, a string of at least one character");
-    if (!Number.isSafeInteger(s.reserved) || (s.reserved as number) < 0 || (s.reserved as number) > pieces.length) bad("reserved", `must be a whole number from 0 to ${pieces.length}, got ${shown(s.reserved)}`);
+    if (pieces.length === 0 || (pieces[0] as [string, number])[0].length === 0)
+      bad("pieces[0]", "must be the unknown piece, a string of at least one character");
+    if (!Number.isSafeInteger(s.reserved) || (s.reserved as number) < 0 || (s.reserved as number) > pieces.length)
+      bad("reserved", `must be a whole number from 0 to ${pieces.length}, got ${shown(s.reserved)}`);
   } else bad("type", `${shown(s.type)} is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram)`);
 }
 

@@ -63,7 +63,9 @@ export class Llama2cTokenizer {
       else for (const b of utf8.encode(ch)) tokens.push(b + BYTE_FALLBACK_OFFSET);
     }
     for (;;) {
-      let best = -1e10, bestId = -1, bestAt = -1;
+      let best = -1e10,
+        bestId = -1,
+        bestAt = -1;
       for (let i = 0; i + 1 < tokens.length; i++) {
         const id = this.ids.get(this.spec.pieces[tokens[i]] + this.spec.pieces[tokens[i + 1]]);
         if (id !== undefined && this.spec.scores[id] > best) [best, bestId, bestAt] = [this.spec.scores[id], id, i];
@@ -80,7 +82,8 @@ export class Llama2cTokenizer {
    * a piece after BOS loses its leading space; a lone control byte prints nothing.
    */
   pieceBytes(prev: number, token: number): Uint8Array {
-    if (token < 0 || token >= this.bytes.length) throw new SeecError("runtime.token", `token id ${token} is outside the vocabulary [0, ${this.bytes.length})`);
+    if (token < 0 || token >= this.bytes.length)
+      throw new SeecError("runtime.token", `token id ${token} is outside the vocabulary [0, ${this.bytes.length})`);
     let b = this.bytes[token];
     if (prev === this.bosId && b[0] === 0x20) b = b.subarray(1);
     if (b.length === 1 && (b[0] < 0x20 || b[0] === 0x7f) && !(b[0] >= 0x09 && b[0] <= 0x0d)) return new Uint8Array(0);

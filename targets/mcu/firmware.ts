@@ -24,22 +24,46 @@ const HARNESS_SOURCES = ["main.c", "startup.c", "wasm-rt-mcu.c"];
 const WASM_RT_INCLUDE = "/usr/src/wasm2c";
 
 export const CFLAGS = [
-  "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16",
-  "-O2", "-DNDEBUG", "-ffp-contract=off", "-fno-math-errno", "-ffunction-sections", "-fdata-sections",
-  "-Wno-unused-function", "-Wno-unused-variable", "-Wno-unused-but-set-variable",
+  "-mcpu=cortex-m4",
+  "-mthumb",
+  "-mfloat-abi=hard",
+  "-mfpu=fpv4-sp-d16",
+  "-O2",
+  "-DNDEBUG",
+  "-ffp-contract=off",
+  "-fno-math-errno",
+  "-ffunction-sections",
+  "-fdata-sections",
+  "-Wno-unused-function",
+  "-Wno-unused-variable",
+  "-Wno-unused-but-set-variable",
 ];
 
 /** Debian packages that provide each tool. */
-export const TOOLS = { wasm2c: "wabt", "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi", "arm-none-eabi-size": "binutils-arm-none-eabi", "qemu-system-arm": "qemu-system-arm" };
+export const TOOLS = {
+  wasm2c: "wabt",
+  "arm-none-eabi-gcc": "gcc-arm-none-eabi libnewlib-arm-none-eabi",
+  "arm-none-eabi-size": "binutils-arm-none-eabi",
+  "qemu-system-arm": "qemu-system-arm",
+};
 
 /** The tools that are missing from PATH, with the packages to install. */
 export async function missingTools(): Promise<string[]> {
   const missing: string[] = [];
   for (const [tool, pkg] of Object.entries(TOOLS)) {
-    const found = await run("sh", ["-c", `command -v ${tool}`]).then(() => true, () => false);
+    const found = await run("sh", ["-c", `command -v ${tool}`]).then(
+      () => true,
+      () => false,
+    );
     if (!found) missing.push(`${tool} (apt-get install ${pkg})`);
   }
-  if (!(await readFile(join(WASM_RT_INCLUDE, "wasm-rt.h")).then(() => true, () => false))) missing.push(`${WASM_RT_INCLUDE}/wasm-rt.h (apt-get install wabt)`);
+  if (
+    !(await readFile(join(WASM_RT_INCLUDE, "wasm-rt.h")).then(
+      () => true,
+      () => false,
+    ))
+  )
+    missing.push(`${WASM_RT_INCLUDE}/wasm-rt.h (apt-get install wabt)`);
   return missing;
 }
 
@@ -53,10 +77,13 @@ export interface Firmware {
 
 export async function buildFirmware(artifact: string, out: string, { steps = 64 } = {}): Promise<Firmware> {
   const missing = await missingTools();
-  if (missing.length) throw new SeecError("io.tool", `building firmware needs ${missing.join(", ")}`, { hint: "install the Debian packages named" });
+  if (missing.length)
+    throw new SeecError("io.tool", `building firmware needs ${missing.join(", ")}`, { hint: "install the Debian packages named" });
   const manifest = JSON.parse(await readFile(join(artifact, "manifest.json"), "utf8")) as Manifest;
   if (manifest.target !== "mcu")
-    throw new SeecError("usage.target", `${artifact} was built for ${manifest.target}; firmware needs an mcu artifact`, { hint: "rebuild with seec build --target mcu" });
+    throw new SeecError("usage.target", `${artifact} was built for ${manifest.target}; firmware needs an mcu artifact`, {
+      hint: "rebuild with seec build --target mcu",
+    });
   if (manifest.tokenizer?.type !== "llama2c-bpe")
     throw new SeecError("unsupported.target", "the Cortex-M harness generates text: it needs a decoder with llama2.c's tokenizer");
   const tokenizer = JSON.parse(await readFile(join(artifact, manifest.tokenizer.file), "utf8")) as Llama2cTokenizerSpec;
@@ -66,14 +93,28 @@ export async function buildFirmware(artifact: string, out: string, { steps = 64 
   const hasInit = (await readFile(join(out, "model.h"), "utf8")).includes("Z_seec_modelZ_init(");
   await writeFile(join(out, "seec_model.h"), modelHeader(manifest, tokenizer, steps, hasInit));
   const elf = join(out, "firmware.elf");
-  await run("arm-none-eabi-gcc", [
-    ...CFLAGS,
-    `-DSEEC_MEMORY_PAGES=${manifest.memory.pages}`,
-    `-I${out}`, `-I${HARNESS}`, `-I${WASM_RT_INCLUDE}`,
-    ...HARNESS_SOURCES.map((f) => join(HARNESS, f)), join(out, "model.c"),
-    "-nostartfiles", "--specs=nano.specs", `-T${join(HARNESS, "mps2-an386.ld")}`, "-Wl,--gc-sections",
-    "-lm", "-lc", "-lgcc", "-o", elf,
-  ], { maxBuffer: 16 << 20 });
+  await run(
+    "arm-none-eabi-gcc",
+    [
+      ...CFLAGS,
+      `-DSEEC_MEMORY_PAGES=${manifest.memory.pages}`,
+      `-I${out}`,
+      `-I${HARNESS}`,
+      `-I${WASM_RT_INCLUDE}`,
+      ...HARNESS_SOURCES.map((f) => join(HARNESS, f)),
+      join(out, "model.c"),
+      "-nostartfiles",
+      "--specs=nano.specs",
+      `-T${join(HARNESS, "mps2-an386.ld")}`,
+      "-Wl,--gc-sections",
+      "-lm",
+      "-lc",
+      "-lgcc",
+      "-o",
+      elf,
+    ],
+    { maxBuffer: 16 << 20 },
+  );
   const { stdout } = await run("arm-none-eabi-size", ["-A", elf]);
   const section = (name: string) => Number(new RegExp(`^\\${name}\\s+(\\d+)`, "m").exec(stdout)?.[1] ?? 0);
   return { elf, flash: section(".text") + section(".ARM.exidx") + section(".data"), ram: section(".data") + section(".bss"), steps };
@@ -94,15 +135,33 @@ export async function runFirmware(elf: string, { timeoutMs = 300_000 } = {}): Pr
   const t0 = performance.now();
   const { stdout } = await run(
     "qemu-system-arm",
-    ["-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none", "-semihosting-config", "enable=on,target=native", "-icount", "shift=0", "-kernel", elf],
+    [
+      "-M",
+      "mps2-an386",
+      "-nographic",
+      "-monitor",
+      "none",
+      "-serial",
+      "none",
+      "-semihosting-config",
+      "enable=on,target=native",
+      "-icount",
+      "shift=0",
+      "-kernel",
+      elf,
+    ],
     { timeout: timeoutMs, maxBuffer: 16 << 20 },
   ).catch((e: { stdout?: string; stderr?: string; message: string }) => {
-    throw new SeecError("runtime.firmware", `the firmware failed under QEMU: ${(e.stdout ?? "").trim().split("\n").at(-1) || e.stderr?.trim() || e.message}`);
+    throw new SeecError(
+      "runtime.firmware",
+      `the firmware failed under QEMU: ${(e.stdout ?? "").trim().split("\n").at(-1) || e.stderr?.trim() || e.message}`,
+    );
   });
   const seconds = (performance.now() - t0) / 1000;
   const field = (name: string) => new RegExp(`^seec-${name}:(.*)$`, "m").exec(stdout)?.[1].trim();
   const ids = field("ids");
-  if (ids === undefined) throw new SeecError("runtime.firmware", `the firmware did not report its tokens; it printed: ${stdout.slice(-500)}`);
+  if (ids === undefined)
+    throw new SeecError("runtime.firmware", `the firmware did not report its tokens; it printed: ${stdout.slice(-500)}`);
   return {
     text: stdout.slice(0, stdout.indexOf("\nseec-ids:")),
     ids: ids ? ids.split(/\s+/).map(Number) : [],
@@ -118,7 +177,8 @@ function modelHeader(m: Manifest, tok: Llama2cTokenizerSpec, steps: number, hasI
   const starts: number[] = [0];
   for (const p of pieces) starts.push(starts.at(-1)! + p.length);
   const bytes = pieces.flatMap((p) => [...p]);
-  const rows = (xs: number[], perRow: number) => Array.from({ length: Math.ceil(xs.length / perRow) }, (_, i) => `  ${xs.slice(i * perRow, (i + 1) * perRow).join(", ")},`).join("\n");
+  const rows = (xs: number[], perRow: number) =>
+    Array.from({ length: Math.ceil(xs.length / perRow) }, (_, i) => `  ${xs.slice(i * perRow, (i + 1) * perRow).join(", ")},`).join("\n");
   return `/* ${m.name} for the Cortex-M harness. Generated by seec ${m.seec}; rebuild rather than edit. */
 #ifndef SEEC_MODEL_H
 #define SEEC_MODEL_H

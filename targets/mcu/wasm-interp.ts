@@ -38,17 +38,30 @@ export async function withGreedyExport(wasm: Uint8Array, bos: number, steps: num
     const { i32 } = binaryen;
     const [token, pos, hash] = [0, 1, 2];
     const get = (l: number) => mod.local.get(l, i32);
-    mod.addFunction("greedy", binaryen.none, i32, [i32, i32, i32], mod.block(null, [
-      mod.local.set(token, mod.i32.const(bos)),
-      mod.local.set(hash, mod.i32.const(FNV_OFFSET | 0)),
-      mod.loop("next", mod.block(null, [
-        mod.local.set(token, mod.call(step, [get(token), get(pos)], i32)),
-        mod.local.set(hash, mod.i32.mul(mod.i32.xor(get(hash), get(token)), mod.i32.const(FNV_PRIME))),
-        mod.local.set(pos, mod.i32.add(get(pos), mod.i32.const(1))),
-        mod.br("next", mod.i32.lt_s(get(pos), mod.i32.const(steps))),
-      ])),
-      get(hash),
-    ], i32));
+    mod.addFunction(
+      "greedy",
+      binaryen.none,
+      i32,
+      [i32, i32, i32],
+      mod.block(
+        null,
+        [
+          mod.local.set(token, mod.i32.const(bos)),
+          mod.local.set(hash, mod.i32.const(FNV_OFFSET | 0)),
+          mod.loop(
+            "next",
+            mod.block(null, [
+              mod.local.set(token, mod.call(step, [get(token), get(pos)], i32)),
+              mod.local.set(hash, mod.i32.mul(mod.i32.xor(get(hash), get(token)), mod.i32.const(FNV_PRIME))),
+              mod.local.set(pos, mod.i32.add(get(pos), mod.i32.const(1))),
+              mod.br("next", mod.i32.lt_s(get(pos), mod.i32.const(steps))),
+            ]),
+          ),
+          get(hash),
+        ],
+        i32,
+      ),
+    );
     mod.addFunctionExport("greedy", "greedy");
     if (!mod.validate()) throw new SeecError("internal.binaryen", "the module with greedy() does not validate");
     return mod.emitBinary();

@@ -15,7 +15,9 @@ import { SeecError } from "../../runtime/errors.js";
 
 const { onnx } = onnxProto;
 const OPSET = 17;
-const FLOAT = 1, INT32 = 6, INT64 = 7;
+const FLOAT = 1,
+  INT32 = 6,
+  INT64 = 7;
 
 export function exportOnnx(graph: Graph, producer: string): Uint8Array {
   const state = [...new Set(graph.nodes.flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])))];
@@ -23,7 +25,10 @@ export function exportOnnx(graph: Graph, producer: string): Uint8Array {
   const w = new OnnxWriter(graph, state);
   for (const node of graph.nodes) w.lower(node);
   // Graph outputs under their IR names, updated state as <name>.next; an Identity names each.
-  const outputs: [name: string, ir: string][] = [...graph.outputs.map((o): [string, string] => [o, o]), ...state.map((s): [string, string] => [`${s}.next`, s])];
+  const outputs: [name: string, ir: string][] = [
+    ...graph.outputs.map((o): [string, string] => [o, o]),
+    ...state.map((s): [string, string] => [`${s}.next`, s]),
+  ];
   for (const [name, ir] of outputs) w.raw("Identity", [w.in(ir)], [name]);
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -48,7 +53,9 @@ export function exportOnnx(graph: Graph, producer: string): Uint8Array {
  * (the same rule as OnnxWriter.lower).
  */
 function refuseUnwritable(graph: Graph, state: readonly string[]): void {
-  const known = new Set([...graph.values.values()].filter((v) => v.kind === "const" || (v.kind === "state" && !state.includes(v.name))).map((v) => v.name));
+  const known = new Set(
+    [...graph.values.values()].filter((v) => v.kind === "const" || (v.kind === "state" && !state.includes(v.name))).map((v) => v.name),
+  );
   const refused: Node[] = [];
   for (const node of graph.nodes) {
     if (node.inputs.every((i) => known.has(i))) known.add(node.outputs[0]);
@@ -73,14 +80,23 @@ class OnnxWriter {
   private count = 0;
   private readonly folded = new Map<string, { shape: number[]; data: TensorData }>();
 
-  constructor(readonly graph: Graph, state: readonly string[]) {
+  constructor(
+    readonly graph: Graph,
+    state: readonly string[],
+  ) {
     const dims = maxDims(graph);
     for (const v of graph.values.values()) {
       if (v.kind === "const") this.folded.set(v.name, { shape: bindShape(v.shape, {}), data: v.data! });
       // State nothing writes (scratch space) starts and stays zero.
       if (v.kind === "state" && !state.includes(v.name)) {
         const shape = bindShape(v.shape, dims);
-        this.folded.set(v.name, { shape, data: allocate(v.dtype, shape.reduce((a, b) => a * b, 1)) });
+        this.folded.set(v.name, {
+          shape,
+          data: allocate(
+            v.dtype,
+            shape.reduce((a, b) => a * b, 1),
+          ),
+        });
       }
     }
   }
@@ -95,7 +111,10 @@ class OnnxWriter {
   /** An IR node: folded into an initializer when all it reads is known, else written out. */
   lower(node: Node): void {
     if (node.inputs.every((i) => this.folded.has(i))) {
-      const [out] = opDef(node.op).run(node.inputs.map((i) => this.folded.get(i)!), node.attrs);
+      const [out] = opDef(node.op).run(
+        node.inputs.map((i) => this.folded.get(i)!),
+        node.attrs,
+      );
       this.folded.set(node.outputs[0], out);
       return;
     }
@@ -165,7 +184,11 @@ class OnnxWriter {
   raw(op: string, inputs: string[], outputs: string[], attrs: Record<string, number | number[]> = {}): void {
     const T = onnx.AttributeProto.AttributeType;
     const attribute = Object.entries(attrs).map(([name, v]) =>
-      Array.isArray(v) ? { name, type: T.INTS, ints: v } : Number.isInteger(v) && !["epsilon", "alpha", "beta"].includes(name) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v },
+      Array.isArray(v)
+        ? { name, type: T.INTS, ints: v }
+        : Number.isInteger(v) && !["epsilon", "alpha", "beta"].includes(name)
+          ? { name, type: T.INT, i: v }
+          : { name, type: T.FLOAT, f: v },
     );
     this.nodes.push({ name: `${op}_${this.nodes.length}`, opType: op, input: inputs, output: outputs, attribute });
   }
@@ -223,7 +246,10 @@ export const WRITERS = {
     return w.op("Gather", [w.tensor(`${n.name}.table`, t.data, t.shape), w.in(n.inputs[0])], { axis: 0 });
   },
   EntangledLogits: (w, n) => {
-    const { data, shape: [V, D] } = seeTable(w, n);
+    const {
+      data,
+      shape: [V, D],
+    } = seeTable(w, n);
     const wt = new Float32Array(D * V);
     for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) wt[d * V + v] = data[v * D + d];
     return w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.table`, wt, [D, V])]);
@@ -242,13 +268,16 @@ export const WRITERS = {
     if (!f) throw new SeecError("unsupported.export", "export-onnx needs Linear weights known at build time", { at: `node ${n.name}` });
     // ONNX's MatMul takes [K, N].
     const [N, K] = ops.layout === "kn" ? [f.shape[1], f.shape[0]] : f.shape;
-    const stored = f.data as Float32Array, at = weightIndex(ops.layout, N, K), wt = new Float32Array(K * N);
+    const stored = f.data as Float32Array,
+      at = weightIndex(ops.layout, N, K),
+      wt = new Float32Array(K * N);
     for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = stored[at(i, k)];
     return matmulEpilogue(w, ops, w.op("MatMul", [w.in(ops.x), w.tensor(`${n.name}.weight`, wt, [K, N])]));
   },
   QLinear: (w, n) => {
     const ops = linearOperands(n.op, n.inputs, n.attrs);
-    const q = w.known(ops.w)!, scale = w.known(ops.scale!)!;
+    const q = w.known(ops.w)!,
+      scale = w.known(ops.scale!)!;
     const [N, K] = q.shape;
     const wt = new Float32Array(K * N);
     for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = q.data[i * K + k] * scale.data[i];
@@ -260,7 +289,8 @@ export const WRITERS = {
     const inv = w.op("Reciprocal", [w.op("Sqrt", [w.op("Add", [meanSquare, w.f32([attr(n, "epsilon")], [])])])]);
     return w.op("Mul", [w.op("Mul", [x, inv]), w.in(n.inputs[1])]);
   },
-  LayerNorm: (w, n) => w.op("LayerNormalization", [w.in(n.inputs[0]), w.in(n.inputs[1]), w.in(n.inputs[2])], { axis: -1, epsilon: attr(n, "epsilon") }),
+  LayerNorm: (w, n) =>
+    w.op("LayerNormalization", [w.in(n.inputs[0]), w.in(n.inputs[1]), w.in(n.inputs[2])], { axis: -1, epsilon: attr(n, "epsilon") }),
   L2Normalize: (w, n) => {
     const x = w.in(n.inputs[0]);
     const sum = w.op("ReduceSum", [w.op("Mul", [x, x]), w.i64([-1])], { keepdims: 1 });
@@ -285,7 +315,8 @@ export const WRITERS = {
     const end = w.op("Add", [start, w.rows(X)]);
     // cos and sin rows for positions pos..pos+T-1, as [T, 1, half, 1] against x as [T, heads, half, 2].
     const table = (t: string) => w.op("Unsqueeze", [w.op("Slice", [w.in(t), start, end, w.i64([0])]), w.i64([1, 3])]);
-    const c = table(cos), s = table(sin);
+    const c = table(cos),
+      s = table(sin);
     const [x0, x1] = w.ops("Split", [w.op("Reshape", [X, w.i64([0, -1, half, 2])]), w.i64([1, 1])], { axis: 3 }, 2);
     const y0 = w.op("Sub", [w.op("Mul", [x0, c]), w.op("Mul", [x1, s])]);
     const y1 = w.op("Add", [w.op("Mul", [x0, s]), w.op("Mul", [x1, c])]);
@@ -293,18 +324,32 @@ export const WRITERS = {
   },
   Attention: (w, n) => {
     const [q, k, v, pos, kCache, vCache] = n.inputs;
-    const H = attr(n, "heads"), kvH = attr(n, "kvHeads"), hd = attr(n, "headDim");
+    const H = attr(n, "heads"),
+      kvH = attr(n, "kvHeads"),
+      hd = attr(n, "headDim");
     const context = w.shapeOf(kCache)[0];
     const start = w.op("Cast", [w.in(pos)], { to: INT64 });
     const T = w.rows(w.in(q));
     const end = w.op("Add", [start, T]);
     // The cache with this call's rows written at pos..pos+T-1.
     const update = (cache: string, rows: string) =>
-      w.op("Concat", [w.op("Slice", [w.in(cache), w.i64([0]), start, w.i64([0])]), w.in(rows), w.op("Slice", [w.in(cache), end, w.i64([INT64_MAX]), w.i64([0])])], { axis: 0 });
-    const kNext = update(kCache, k), vNext = update(vCache, v);
+      w.op(
+        "Concat",
+        [
+          w.op("Slice", [w.in(cache), w.i64([0]), start, w.i64([0])]),
+          w.in(rows),
+          w.op("Slice", [w.in(cache), end, w.i64([INT64_MAX]), w.i64([0])]),
+        ],
+        { axis: 0 },
+      );
+    const kNext = update(kCache, k),
+      vNext = update(vCache, v);
     // Token t (at position pos + t) sees cache rows 0..pos+t.
     const key = w.op("Range", [w.i64scalar(0), w.i64scalar(context), w.i64scalar(1)]);
-    const query = w.op("Unsqueeze", [w.op("Add", [w.op("Range", [w.i64scalar(0), w.op("Squeeze", [T, w.i64([0])]), w.i64scalar(1)]), start]), w.i64([1])]);
+    const query = w.op("Unsqueeze", [
+      w.op("Add", [w.op("Range", [w.i64scalar(0), w.op("Squeeze", [T, w.i64([0])]), w.i64scalar(1)]), start]),
+      w.i64([1]),
+    ]);
     const mask = w.op("Where", [w.op("Greater", [key, query]), w.f32([-Infinity], []), w.f32([0], [])]);
     const keys = repeatHeads(w, heads(w, kNext, kvH, hd), kvH, H / kvH, context, hd);
     const values = repeatHeads(w, heads(w, vNext, kvH, hd), kvH, H / kvH, context, hd);
@@ -315,9 +360,11 @@ export const WRITERS = {
   },
   SelfAttention: (w, n) => {
     const [q, k, v] = n.inputs;
-    const H = attr(n, "heads"), hd = attr(n, "headDim");
+    const H = attr(n, "heads"),
+      hd = attr(n, "headDim");
     const split = (x: string) => heads(w, w.in(x), H, hd);
-    const keys = split(k), values = split(v);
+    const keys = split(k),
+      values = split(v);
     return attend(w, split(q), keys, values, attr(n, "scale"));
   },
 } satisfies Partial<Record<OpName, Lower>>;

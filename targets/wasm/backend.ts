@@ -48,7 +48,11 @@ export async function compileModules(
   const target = TARGETS[opts.target];
   const table = target.entry === "wasi" && opts.tokenizer ? tokenizerTable(opts.tokenizer) : undefined;
   const workingBytes = target.entry === "wasi" ? workingMemoryBytes(opts.vocabSize) : 0;
-  const layout = layoutMemory(planned.plan, { scratchBytes: usesSimd(opts.target) ? kernelScratchBytes(planned) : 0, appendixBytes: table?.byteLength, workingBytes });
+  const layout = layoutMemory(planned.plan, {
+    scratchBytes: usesSimd(opts.target) ? kernelScratchBytes(planned) : 0,
+    appendixBytes: table?.byteLength,
+    workingBytes,
+  });
   const memory = memoryReport(planned, layout, table?.byteLength);
   if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);
   const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: opts.seecVersion, entry: target.entry });

@@ -49,7 +49,11 @@ function matmulCall(kernel: (node: Node) => Import, args: (node: Node, c: CallCo
   };
 }
 
-const LINEAR_KERNELS: Record<WeightLayout, Import> = { nk: ["linear", "linear"], kn: ["linear-kn", "linearKN"], n4: ["linear-n4", "linearN4"] };
+const LINEAR_KERNELS: Record<WeightLayout, Import> = {
+  nk: ["linear", "linear"],
+  kn: ["linear-kn", "linearKN"],
+  n4: ["linear-n4", "linearN4"],
+};
 
 /** An i32 [1] tensor read as a value (e.g. the position input). */
 const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;
@@ -58,42 +62,151 @@ const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})
 export const BINDINGS = {
   ...SEE_BINDINGS,
   ...TENSOR_BINDINGS,
-  Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [c.addr(table), c.addr(ids), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])]),
-  LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
-  RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
+  Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [
+    c.addr(table),
+    c.addr(ids),
+    c.addr(y),
+    dim(c.shape(ids)[0]),
+    dim(c.shape(table)[1]),
+    dim(c.shape(table)[0]),
+  ]),
+  LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [
+    c.addr(x),
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    dim(c.shape(x)[1]),
+  ]),
+  RMSNorm: kernelCall("norm", "rmsnorm", ({ inputs: [x, w], outputs: [y], attrs }, c) => [
+    c.addr(x),
+    c.addr(w),
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    dim(c.shape(x)[1]),
+    float(n(attrs, "epsilon")),
+  ]),
   // A kernel per weight layout (passes/weight-layout.ts): [N, K] linear.ts, [K, N] linear-kn.ts, interleaved rows linear-n4.ts.
-  Linear: matmulCall((node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout], (node, c) => {
-    const { x, w, bias } = linearOperands(node.op, node.inputs, node.attrs);
-    const [y] = node.outputs;
-    return [c.addr(x), c.addr(w), bias ? c.addr(bias) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(y)[1])];
-  }),
-  MeanLinear: kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
-  MeanQLinear: kernelCall("mean-linear", "meanQLinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [c.addr(x), c.addr(w), c.addr(scale), b ? c.addr(b) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0])]),
+  Linear: matmulCall(
+    (node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout],
+    (node, c) => {
+      const { x, w, bias } = linearOperands(node.op, node.inputs, node.attrs);
+      const [y] = node.outputs;
+      return [c.addr(x), c.addr(w), bias ? c.addr(bias) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(y)[1])];
+    },
+  ),
+  MeanLinear: kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [
+    c.addr(x),
+    c.addr(w),
+    b ? c.addr(b) : 0,
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    dim(c.shape(x)[1]),
+    dim(c.shape(w)[0]),
+  ]),
+  MeanQLinear: kernelCall("mean-linear", "meanQLinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [
+    c.addr(x),
+    c.addr(w),
+    c.addr(scale),
+    b ? c.addr(b) : 0,
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    dim(c.shape(x)[1]),
+    dim(c.shape(w)[0]),
+  ]),
   QLinear: {
-    ...matmulCall(() => ["linear-q8", "qlinear"], (node, c) => {
-      const { x, w, scale, bias } = linearOperands(node.op, node.inputs, node.attrs);
-      return [c.addr(x), c.addr(w), c.addr(scale!), bias ? c.addr(bias) : 0, c.addr(node.outputs[0]), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(w)[0]), c.scratch];
-    }),
+    ...matmulCall(
+      () => ["linear-q8", "qlinear"],
+      (node, c) => {
+        const { x, w, scale, bias } = linearOperands(node.op, node.inputs, node.attrs);
+        return [
+          c.addr(x),
+          c.addr(w),
+          c.addr(scale!),
+          bias ? c.addr(bias) : 0,
+          c.addr(node.outputs[0]),
+          dim(c.shape(x)[0]),
+          dim(c.shape(x)[1]),
+          dim(c.shape(w)[0]),
+          c.scratch,
+        ];
+      },
+    ),
     // x's rows as int16, padded to a multiple of 16, then a scale per row (kernels/linear-q8.ts).
     scratchBytes: ({ inputs: [x] }, size) => {
       const [T, K] = size(x);
       return T * (2 * (Math.ceil(K / 16) * 16) + 4) + 16;
     },
   },
-  LayerNorm: kernelCall("norm", "layerNorm", ({ inputs: [x, w, b], outputs: [y], attrs }, c) => [c.addr(x), c.addr(w), c.addr(b), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
-  L2Normalize: kernelCall("norm", "l2normalize", ({ inputs: [x], outputs: [y], attrs }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), float(n(attrs, "epsilon"))]),
-  SelfAttention: kernelCall("attention", "selfAttention", ({ inputs: [q, k, v], outputs: [y], attrs }, c) => [c.addr(q), c.addr(k), c.addr(v), c.addr(y), dim(c.shape(q)[0]), n(attrs, "heads"), n(attrs, "headDim"), float(n(attrs, "scale"))]),
+  LayerNorm: kernelCall("norm", "layerNorm", ({ inputs: [x, w, b], outputs: [y], attrs }, c) => [
+    c.addr(x),
+    c.addr(w),
+    c.addr(b),
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    dim(c.shape(x)[1]),
+    float(n(attrs, "epsilon")),
+  ]),
+  L2Normalize: kernelCall("norm", "l2normalize", ({ inputs: [x], outputs: [y], attrs }, c) => [
+    c.addr(x),
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    dim(c.shape(x)[1]),
+    float(n(attrs, "epsilon")),
+  ]),
+  SelfAttention: kernelCall("attention", "selfAttention", ({ inputs: [q, k, v], outputs: [y], attrs }, c) => [
+    c.addr(q),
+    c.addr(k),
+    c.addr(v),
+    c.addr(y),
+    dim(c.shape(q)[0]),
+    n(attrs, "heads"),
+    n(attrs, "headDim"),
+    float(n(attrs, "scale")),
+  ]),
   Relu: kernelCall("elementwise", "relu", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), count(c.shape(y))]),
   Tanh: kernelCall("elementwise", "tanh", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), count(c.shape(y))]),
-  AddRows: kernelCall("elementwise", "addRows", ({ inputs: [x, t], outputs: [y] }, c) => [c.addr(x), c.addr(t), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
-  MeanRows: kernelCall("elementwise", "meanRows", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1])]),
-  RoPE: kernelCall("rope", "rope", ({ inputs: [x, pos, cos, sin], outputs: [y], attrs }, c) => [c.addr(x), c.addr(cos), c.addr(sin), c.addr(y), dim(c.shape(x)[0]), scalar(c, pos), dim(c.shape(x)[1]), n(attrs, "headDim")]),
+  AddRows: kernelCall("elementwise", "addRows", ({ inputs: [x, t], outputs: [y] }, c) => [
+    c.addr(x),
+    c.addr(t),
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    dim(c.shape(x)[1]),
+  ]),
+  MeanRows: kernelCall("elementwise", "meanRows", ({ inputs: [x], outputs: [y] }, c) => [
+    c.addr(x),
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    dim(c.shape(x)[1]),
+  ]),
+  RoPE: kernelCall("rope", "rope", ({ inputs: [x, pos, cos, sin], outputs: [y], attrs }, c) => [
+    c.addr(x),
+    c.addr(cos),
+    c.addr(sin),
+    c.addr(y),
+    dim(c.shape(x)[0]),
+    scalar(c, pos),
+    dim(c.shape(x)[1]),
+    n(attrs, "headDim"),
+  ]),
   Attention: kernelCall("attention", "attention", ({ inputs: [q, k, v, pos, kc, vc], outputs: [y], attrs }, c) => [
-      c.addr(q), c.addr(k), c.addr(v), c.addr(kc), c.addr(vc), c.addr(y),
-      dim(c.shape(q)[0]), scalar(c, pos), n(attrs, "heads"), n(attrs, "kvHeads"), n(attrs, "headDim"),
-    ]),
+    c.addr(q),
+    c.addr(k),
+    c.addr(v),
+    c.addr(kc),
+    c.addr(vc),
+    c.addr(y),
+    dim(c.shape(q)[0]),
+    scalar(c, pos),
+    n(attrs, "heads"),
+    n(attrs, "kvHeads"),
+    n(attrs, "headDim"),
+  ]),
   Add: kernelCall("elementwise", "add", ({ inputs: [a, b], outputs: [y] }, c) => [c.addr(a), c.addr(b), c.addr(y), count(c.shape(y))]),
-  SwiGLU: kernelCall("elementwise", "swiglu", ({ inputs: [g, u], outputs: [y] }, c) => [c.addr(g), c.addr(u), c.addr(y), count(c.shape(y))]),
+  SwiGLU: kernelCall("elementwise", "swiglu", ({ inputs: [g, u], outputs: [y] }, c) => [
+    c.addr(g),
+    c.addr(u),
+    c.addr(y),
+    count(c.shape(y)),
+  ]),
 } satisfies Readonly<Record<OpName, Binding>>;
 
 /** The ops the wasm target claims: all of them (BINDINGS satisfies Record<OpName, Binding>). */

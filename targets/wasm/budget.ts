@@ -24,9 +24,7 @@ export interface MemoryReport {
 }
 
 export function memoryReport({ graph, plan, forward, init }: PlannedGraph, layout: WasmLayout, extraBytes = 0): MemoryReport {
-  const caches = new Set(
-    [...forward, ...init].flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])),
-  );
+  const caches = new Set([...forward, ...init].flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])));
   const sum = (entries: { name: string; bytes: number }[], keep: (name: string) => boolean) =>
     entries.filter((e) => keep(e.name)).reduce((a, e) => a + e.bytes, 0);
   const isFactor = (name: string) => name.startsWith("see.");
@@ -61,9 +59,16 @@ export function formatMemoryReport(report: MemoryReport, budget?: number): strin
 export function checkBudget(report: MemoryReport, budget: number): void {
   const format = formatBytes;
   if (report.totalBytes <= budget) return;
-  const largest = [...report.lines].sort((a, b) => b.bytes - a.bytes).slice(0, 2).map((l) => `${l.what} (${format(l.bytes)})`);
-  throw new SeecError("budget.memory", `the model needs ${format(report.totalBytes)}, ${format(report.totalBytes - budget)} over the ${format(budget)} budget; largest: ${largest.join(", ")}\n${formatMemoryReport(report, budget).join("\n")}`, {
-    at: "--memory-budget",
-    hint: "shrink it: --quantize int8 (weights about 4x smaller), --see factors.see (the embedding), --context N (the KV cache), --max-chunk 1 (activations)",
-  });
+  const largest = [...report.lines]
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 2)
+    .map((l) => `${l.what} (${format(l.bytes)})`);
+  throw new SeecError(
+    "budget.memory",
+    `the model needs ${format(report.totalBytes)}, ${format(report.totalBytes - budget)} over the ${format(budget)} budget; largest: ${largest.join(", ")}\n${formatMemoryReport(report, budget).join("\n")}`,
+    {
+      at: "--memory-budget",
+      hint: "shrink it: --quantize int8 (weights about 4x smaller), --see factors.see (the embedding), --context N (the KV cache), --max-chunk 1 (activations)",
+    },
+  );
 }

@@ -25,7 +25,11 @@ const BASE_FEATURES: BinaryenFeature[] = ["BulkMemory", "BulkMemoryOpt", "SignEx
 
 export const FLAVOURS = {
   "wasm-simd": { enable: ["simd", "bulk-memory"], features: ["SIMD128", ...BASE_FEATURES] },
-  "wasm-relaxed": { enable: ["simd", "relaxed-simd", "bulk-memory"], features: ["SIMD128", "RelaxedSIMD", ...BASE_FEATURES], overrides: "kernels-relaxed" },
+  "wasm-relaxed": {
+    enable: ["simd", "relaxed-simd", "bulk-memory"],
+    features: ["SIMD128", "RelaxedSIMD", ...BASE_FEATURES],
+    overrides: "kernels-relaxed",
+  },
   wasm: { enable: ["bulk-memory"], features: BASE_FEATURES, overrides: "kernels-scalar" },
 } satisfies Record<string, Flavour>;
 
@@ -57,7 +61,8 @@ export interface CompileInput {
 export async function kernelSources(flavour: Flavour): Promise<Record<string, string>> {
   const sources: Record<string, string> = {};
   for (const dir of [KERNELS_DIR, ...(flavour.overrides ? [packageFile(`targets/wasm/${flavour.overrides}/`)] : [])])
-    for (const f of (await readdir(dir)).filter((f) => f.endsWith(".ts")).sort()) sources[`kernels/${f}`] = await readFile(new URL(f, dir), "utf8");
+    for (const f of (await readdir(dir)).filter((f) => f.endsWith(".ts")).sort())
+      sources[`kernels/${f}`] = await readFile(new URL(f, dir), "utf8");
   return sources;
 }
 
@@ -68,12 +73,23 @@ export async function compileWasm(input: CompileInput): Promise<Uint8Array> {
   const libraries = await librarySources(input.libraries ?? []);
   const result = await asc.compileString(
     { "model.ts": input.program, ...(await kernelSources(flavour)), ...libraries },
-    { ...options, enable: flavour.enable, initialMemory: input.pages, ...(input.fixedMemory ? { maximumMemory: input.pages } : {}), memoryBase: input.staticData.from, ...(input.abort ? { use: [`abort=${input.abort}`] } : {}) },
+    {
+      ...options,
+      enable: flavour.enable,
+      initialMemory: input.pages,
+      ...(input.fixedMemory ? { maximumMemory: input.pages } : {}),
+      memoryBase: input.staticData.from,
+      ...(input.abort ? { use: [`abort=${input.abort}`] } : {}),
+    },
   );
   if (result.error || !result.binary)
-    throw new SeecError("internal.asc", `AssemblyScript rejected the emitted program: ${result.stderr.toString().trim() || result.error?.message}`, {
-      hint: "this is a bug in seec's wasm backend; please report it with the model",
-    });
+    throw new SeecError(
+      "internal.asc",
+      `AssemblyScript rejected the emitted program: ${result.stderr.toString().trim() || result.error?.message}`,
+      {
+        hint: "this is a bug in seec's wasm backend; please report it with the model",
+      },
+    );
   return optimize(result.binary, flavour.features, input);
 }
 
@@ -81,7 +97,7 @@ export async function compileWasm(input: CompileInput): Promise<Uint8Array> {
 async function librarySources(files: string[]): Promise<Record<string, string>> {
   const sources: Record<string, string> = {};
   const pending = [...files];
-  for (let file; (file = pending.pop()); ) {
+  for (let file; (file = pending.pop());) {
     if (file in sources) continue;
     const text = (sources[file] = await readFile(packageFile(`targets/wasm/${file}`), "utf8"));
     const dir = file.slice(0, file.lastIndexOf("/") + 1);
@@ -129,6 +145,9 @@ function checkStaticData(mod: InstanceType<Binaryen["Module"]>, { from, to }: Co
   for (let i = 0; i < data.getNumDataSegments(); i++) {
     const s = data.getDataSegmentInfo(data.getDataSegmentByIndex(i));
     if (s.offset < from || s.offset + s.data.byteLength > to)
-      throw new SeecError("internal.layout", `AssemblyScript's static data lies at bytes ${s.offset}..${s.offset + s.data.byteLength}, outside the ${from}..${to} reserved for it`);
+      throw new SeecError(
+        "internal.layout",
+        `AssemblyScript's static data lies at bytes ${s.offset}..${s.offset + s.data.byteLength}, outside the ${from}..${to} reserved for it`,
+      );
   }
 }

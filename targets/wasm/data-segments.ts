@@ -44,7 +44,8 @@ function splitAtZeros({ address, bytes }: DataBlock): DataBlock[] {
   while (i < bytes.length) {
     while (i < bytes.length && bytes[i] === 0) i++;
     if (i === bytes.length) break;
-    let end = i, zeros = 0;
+    let end = i,
+      zeros = 0;
     while (end < bytes.length && zeros < ZERO_RUN) {
       zeros = bytes[end] === 0 ? zeros + 1 : 0;
       end++;
@@ -70,7 +71,7 @@ interface Section {
 
 function readSections(wasm: Uint8Array): Section[] {
   const sections: Section[] = [];
-  for (let at = 8; at < wasm.length; ) {
+  for (let at = 8; at < wasm.length;) {
     const id = wasm[at];
     const size = readU32(wasm, at + 1);
     sections.push({ id, headerStart: at, start: size.end, end: size.end + size.value });
@@ -80,7 +81,9 @@ function readSections(wasm: Uint8Array): Section[] {
 }
 
 function readU32(bytes: Uint8Array, at: number): { value: number; end: number } {
-  let value = 0, shift = 0, b: number;
+  let value = 0,
+    shift = 0,
+    b: number;
   do {
     b = bytes[at++];
     value += (b & 0x7f) * 2 ** shift;

@@ -72,7 +72,9 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     ? []
     : [
         ...(T ? [["MAX_T", T.max, "The most tokens forward() takes"] as [string, number, string]] : []),
-        ...(Number.isSafeInteger(context) ? [["CONTEXT_LENGTH", context, "The positions this module's KV cache holds"] as [string, number, string]] : []),
+        ...(Number.isSafeInteger(context)
+          ? [["CONTEXT_LENGTH", context, "The positions this module's KV cache holds"] as [string, number, string]]
+          : []),
       ];
   const entry = opts.entry
     ? entrySection({ kind: opts.entry, graph, ctx, hasInit: init.length > 0, tokenizer: layout.appendix?.address, working: layout.working })
@@ -83,7 +85,9 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     `//`,
     `// Linear memory: weights at ${layout.weights} (${plan.weights.bytes} bytes), arena at ${layout.arena} (${plan.arena.bytes} bytes,`,
     `// liveness-planned: tensors whose lifetimes do not overlap share bytes), state at ${layout.state} (${plan.state.bytes} bytes)${layout.scratch ? `,\n// kernel scratch at ${layout.scratch.address} (${layout.scratch.bytes} bytes)` : ""}.`,
-    ...[...kernels].sort(([a], [b]) => a.localeCompare(b)).map(([m, fns]) => `import { ${[...fns].sort().join(", ")} } from "./kernels/${m}";`),
+    ...[...kernels]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([m, fns]) => `import { ${[...fns].sort().join(", ")} } from "./kernels/${m}";`),
     ...entry.imports,
     ``,
     `// Weights`,
@@ -94,19 +98,44 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     ``,
     `// State`,
     ...plan.state.entries.map((e) => declare(e.name, init.some((n) => n.outputs.includes(e.name)) ? " computed at load" : "")),
-    ...(layout.scratch ? [``, `// Kernel scratch: working memory the kernels share, one call at a time`, `const SCRATCH: usize = ${layout.scratch.address}; // ${layout.scratch.bytes} bytes`] : []),
+    ...(layout.scratch
+      ? [
+          ``,
+          `// Kernel scratch: working memory the kernels share, one call at a time`,
+          `const SCRATCH: usize = ${layout.scratch.address}; // ${layout.scratch.bytes} bytes`,
+        ]
+      : []),
     ``,
     ...[...definitions.values()].flatMap((d) => [d, ""]),
-    ...planned.flatMap(([name, value, what]) => [`/** ${what}: the runtime refuses a manifest that claims more. */`, `export const ${name}: i32 = ${value};`, ``]),
-    ...(init.length ? [`/** Runs once after the weights are in place: what depends on nothing else. */`, `export function init(): void {`, initBody, `}`, ``] : []),
-    T ? `/** Runs the graph on T tokens, 1 <= T <= ${T.max}: inputs are read from and outputs written to the arena. */` : `/** Runs the graph once: inputs are read from and outputs written to the arena. */`,
+    ...planned.flatMap(([name, value, what]) => [
+      `/** ${what}: the runtime refuses a manifest that claims more. */`,
+      `export const ${name}: i32 = ${value};`,
+      ``,
+    ]),
+    ...(init.length
+      ? [
+          `/** Runs once after the weights are in place: what depends on nothing else. */`,
+          `export function init(): void {`,
+          initBody,
+          `}`,
+          ``,
+        ]
+      : []),
+    T
+      ? `/** Runs the graph on T tokens, 1 <= T <= ${T.max}: inputs are read from and outputs written to the arena. */`
+      : `/** Runs the graph once: inputs are read from and outputs written to the arena. */`,
     `export function forward(${T ? "T: i32" : ""}): void {`,
     forwardBody,
     `}`,
     ``,
     ...entry.source,
   ].join("\n");
-  return { source, exports: ["forward", ...(init.length ? ["init"] : []), ...planned.map(([name]) => name), ...entry.exports], libraries: entry.libraries, abort: entry.abort };
+  return {
+    source,
+    exports: ["forward", ...(init.length ? ["init"] : []), ...planned.map(([name]) => name), ...entry.exports],
+    libraries: entry.libraries,
+    abort: entry.abort,
+  };
 }
 
 /** Upper-case names the program declares or imports besides tensors: the scratch, kernels/epilogue.ts's activations, the exported plan. */
@@ -117,7 +146,11 @@ function constantNames(graph: Graph): Map<string, string> {
   const names = new Map<string, string>();
   const used = new Set<string>([...RESERVED, ...Object.keys(graph.dims)]);
   for (const name of graph.values.keys()) {
-    let id = name.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "").toUpperCase() || "TENSOR";
+    let id =
+      name
+        .replace(/[^A-Za-z0-9]+/g, "_")
+        .replace(/^_|_$/g, "")
+        .toUpperCase() || "TENSOR";
     if (/^\d/.test(id)) id = `T_${id}`;
     let unique = id;
     for (let i = 2; used.has(unique); i++) unique = `${id}_${i}`;

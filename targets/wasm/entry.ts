@@ -39,8 +39,12 @@ export function workingMemoryBytes(vocabSize: number): number {
 }
 
 export function entrySection({ kind, graph, ctx, hasInit, tokenizer, working }: EntryInput): EntrySection {
-  const decoder = graph.model.family === "decoder" && graph.inputs.includes("tokens") && graph.inputs.includes("pos") && graph.outputs.includes("logits");
-  if (!decoder) return kind === "wasi" ? encoderStart(graph, ctx, hasInit, tokenizer, working) : { imports: [], source: [], exports: [], libraries: [] };
+  const decoder =
+    graph.model.family === "decoder" && graph.inputs.includes("tokens") && graph.inputs.includes("pos") && graph.outputs.includes("logits");
+  if (!decoder)
+    return kind === "wasi"
+      ? encoderStart(graph, ctx, hasInit, tokenizer, working)
+      : { imports: [], source: [], exports: [], libraries: [] };
   const vocab = ctx.shape("logits").at(-1);
   const step = [
     `/** Feeds \`token\` at position \`pos\` and returns the most likely next token: one call per greedy step. */`,
@@ -55,7 +59,11 @@ export function entrySection({ kind, graph, ctx, hasInit, tokenizer, working }: 
   if (kind === "step") return { imports: [`import { argmax } from "./kernels/indexing";`], source: step, exports: ["step"], libraries: [] };
   const T = graph.dims.T?.max ?? 1;
   return {
-    imports: [`import { argmax } from "./kernels/indexing";`, `import { DecoderModel, runDecoder } from "./drivers/decoder";`, `import { useMemory } from "./drivers/wasi";`],
+    imports: [
+      `import { argmax } from "./kernels/indexing";`,
+      `import { DecoderModel, runDecoder } from "./drivers/decoder";`,
+      `import { useMemory } from "./drivers/wasi";`,
+    ],
     source: [
       ...step,
       `/** WASI's entry point: takes seec run's flags and prints the prompt and its continuation. */`,
@@ -81,15 +89,29 @@ export function entrySection({ kind, graph, ctx, hasInit, tokenizer, working }: 
 }
 
 /** WASI's `_start` for an encoder: --text flags in, the similarity table out (drivers/encoder.ts). */
-function encoderStart(graph: Graph, ctx: CallContext, hasInit: boolean, tokenizer: number | undefined, working: EntryInput["working"]): EntrySection {
+function encoderStart(
+  graph: Graph,
+  ctx: CallContext,
+  hasInit: boolean,
+  tokenizer: number | undefined,
+  working: EntryInput["working"],
+): EntrySection {
   const output = graph.outputs[0];
   const shape = ctx.shape(output);
-  const encoder = graph.model.family === "encoder" && graph.inputs.length === 1 && graph.inputs[0] === "tokens" && shape.every((d) => typeof d === "number");
+  const encoder =
+    graph.model.family === "encoder" &&
+    graph.inputs.length === 1 &&
+    graph.inputs[0] === "tokens" &&
+    shape.every((d) => typeof d === "number");
   if (!encoder || tokenizer === undefined)
-    throw new SeecError("unsupported.target", `the wasi target runs decoders (tokens and pos in, logits out) and encoders (tokens in, one vector out) with their tokenizer; ${graph.name} is neither`, {
-      at: "--target wasi",
-      hint: "build it for wasm-simd, wasm or mcu, which export forward()",
-    });
+    throw new SeecError(
+      "unsupported.target",
+      `the wasi target runs decoders (tokens and pos in, logits out) and encoders (tokens in, one vector out) with their tokenizer; ${graph.name} is neither`,
+      {
+        at: "--target wasi",
+        hint: "build it for wasm-simd, wasm or mcu, which export forward()",
+      },
+    );
   return {
     imports: [`import { EncoderModel, runEncoder } from "./drivers/encoder";`, `import { useMemory } from "./drivers/wasi";`],
     source: [

@@ -43,9 +43,14 @@ export function layoutMemory(plan: MemoryPlan, { scratchBytes = 0, appendixBytes
   const appendix = appendixBytes ? { address: afterScratch, bytes: appendixBytes } : undefined;
   const end = afterScratch + appendixBytes;
   const address = new Map<string, number>();
-  for (const [base, region] of [[weights, plan.weights], [arena, plan.arena], [state, plan.state]] as const)
+  for (const [base, region] of [
+    [weights, plan.weights],
+    [arena, plan.arena],
+    [state, plan.state],
+  ] as const)
     for (const e of region.entries) address.set(e.name, base + e.offset);
-  if (!workingBytes) return { weights, arena, state, scratch, appendix, end, staticData: { from: 0, to: RESERVED_BYTES }, pages: checkPages(end), address };
+  if (!workingBytes)
+    return { weights, arena, state, scratch, appendix, end, staticData: { from: 0, to: RESERVED_BYTES }, pages: checkPages(end), address };
   const heapBase = Math.ceil(end / 16) * 16;
   const working = { address: heapBase + PAGE_BYTES, bytes: workingBytes };
   const pages = checkPages(working.address + workingBytes);
@@ -56,6 +61,10 @@ export function layoutMemory(plan: MemoryPlan, { scratchBytes = 0, appendixBytes
 function checkPages(bytes: number): number {
   const pages = Math.ceil(bytes / PAGE_BYTES);
   if (pages > MAX_PAGES)
-    throw new SeecError("budget.memory", `the model needs ${(bytes / 2 ** 30).toFixed(1)} GiB of linear memory; wasm32 addresses at most 4 GiB`, { hint: "bind smaller input shapes (--shape) or quantize the weights (--quantize int8)" });
+    throw new SeecError(
+      "budget.memory",
+      `the model needs ${(bytes / 2 ** 30).toFixed(1)} GiB of linear memory; wasm32 addresses at most 4 GiB`,
+      { hint: "bind smaller input shapes (--shape) or quantize the weights (--quantize int8)" },
+    );
   return pages;
 }

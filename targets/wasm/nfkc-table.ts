@@ -56,10 +56,10 @@ function buildTable(): Uint8Array {
   [maps.length, pairs.length, ranks.length, 0].forEach(u32);
   maps.forEach(([cp]) => u32(cp));
   let start = 0;
-  for (const [, cps] of maps) u32(start), (start += cps.length);
+  for (const [, cps] of maps) (u32(start), (start += cps.length));
   u32(start);
   for (const [, cps] of maps) cps.forEach(u32);
-  for (const [key] of pairs) view.setBigUint64(at, key, true), (at += 8);
+  for (const [key] of pairs) (view.setBigUint64(at, key, true), (at += 8));
   pairs.forEach(([, c]) => u32(c));
   ranks.forEach(([cp]) => u32(cp));
   ranks.forEach(([, r]) => u32(r));

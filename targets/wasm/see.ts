@@ -39,7 +39,8 @@ function rowFunction(node: Node, c: CallContext): { name: string; source: string
     }
   });
   // Multiply out all slots but the innermost, then accumulate their product with it.
-  let prefix = slotVec[0], len = L.q[0];
+  let prefix = slotVec[0],
+    len = L.q[0];
   if (n === 1) {
     lines.push(`    store<f32>(${S(L.prefix[0])}, 1.0);`);
     prefix = S(L.prefix[0]);

@@ -26,7 +26,9 @@ function named(prefix: string, body: (name: string) => string): { name: string; 
 function loops(shape: number[], strides: number[][], statement: (index: (k: number) => string) => string, indent = "  "): string[] {
   const vars = shape.map((_, d) => `i${d}`);
   const index = (k: number) => {
-    const terms = shape.map((_, d) => (strides[k][d] === 0 ? "" : strides[k][d] === 1 ? vars[d] : `${vars[d]} * ${strides[k][d]}`)).filter(Boolean);
+    const terms = shape
+      .map((_, d) => (strides[k][d] === 0 ? "" : strides[k][d] === 1 ? vars[d] : `${vars[d]} * ${strides[k][d]}`))
+      .filter(Boolean);
     return terms.length ? terms.join(" + ") : "0";
   };
   const lines: string[] = [];
@@ -70,7 +72,8 @@ const EXPRESSIONS: Record<string, (x: string[], t: "f32" | "i32") => string> = {
   cos: ([a]) => `Mathf.cos(${a})`,
   erf: ([a]) => `erff(${a})`,
   gelu: ([a]) => `${f32(0.5)} * ${a} * (${f32(1)} + erff(${a} * ${f32(Math.SQRT1_2)}))`,
-  geluTanh: ([a]) => `${f32(0.5)} * ${a} * (${f32(1)} + Mathf.tanh(${f32(Math.sqrt(2 / Math.PI))} * (${a} + ${f32(0.044715)} * ${a} * ${a} * ${a})))`,
+  geluTanh: ([a]) =>
+    `${f32(0.5)} * ${a} * (${f32(1)} + Mathf.tanh(${f32(Math.sqrt(2 / Math.PI))} * (${a} + ${f32(0.044715)} * ${a} * ${a} * ${a})))`,
 };
 
 const mapBinding: Binding = {
@@ -89,7 +92,10 @@ function mapFunction(node: Node, c: CallContext): { name: string; source: string
   const operands = node.inputs.map((t) => ({ type: c.dtype(t) as "f32" | "i32" }));
   const outType = node.attrs.dtype as "f32" | "i32";
   const { shape, strides } = coalesce(out, [...node.inputs.map((t) => broadcastStrides(numbers(c.shape(t)), out)), stridesOf(out)]);
-  const t = mapComputeType(fn, operands.map((o) => o.type));
+  const t = mapComputeType(
+    fn,
+    operands.map((o) => o.type),
+  );
   const args = node.inputs.map((_, k) => `x${k}`);
   return named("map", (name) => {
     const load = (k: number, index: string) => {
@@ -101,7 +107,10 @@ function mapFunction(node: Node, c: CallContext): { name: string; source: string
       `/** ${fn}: [${out.join(", ")}] from ${node.inputs.map((i) => `[${numbers(c.shape(i)).join(", ")}]`).join(", ")} */`,
       `function ${name}(${[...args, "y"].map((a) => `${a}: usize`).join(", ")}): void {`,
       ...loops(shape, strides, (index) => {
-        const value = EXPRESSIONS[fn](node.inputs.map((_, k) => load(k, index(k))), t);
+        const value = EXPRESSIONS[fn](
+          node.inputs.map((_, k) => load(k, index(k))),
+          t,
+        );
         const resultType = /^<i32>\(/.test(value) ? "i32" : t;
         const stored = resultType === outType ? value : `<${outType}>(${value})`;
         return `store<${outType}>(y + (<usize>(${index(node.inputs.length)}) << 2), ${stored});`;
@@ -119,7 +128,8 @@ const copyBinding: Binding = {
   },
   call(node, c) {
     const f = copyFunction(node, c);
-    const x = c.addr(node.inputs[0]), y = c.addr(node.outputs[0]);
+    const x = c.addr(node.inputs[0]),
+      y = c.addr(node.outputs[0]);
     if (!f) return `memory.copy(${y}, ${x} + ${4 * (node.attrs.offset as number)}, ${4 * size(numbers(c.shape(node.outputs[0])))})`;
     return `${f.name}(${x}, ${y})`;
   },
@@ -127,8 +137,13 @@ const copyBinding: Binding = {
 
 /** The generated copy, or undefined when the copy is one contiguous run (memory.copy). */
 function copyFunction(node: Node, c: CallContext): { name: string; source: string } | undefined {
-  const iter = node.attrs.shape as number[], strides = node.attrs.strides as number[], offset = node.attrs.offset as number;
-  const { shape, strides: [src, dst] } = coalesce(iter, [strides, stridesOf(iter)]);
+  const iter = node.attrs.shape as number[],
+    strides = node.attrs.strides as number[],
+    offset = node.attrs.offset as number;
+  const {
+    shape,
+    strides: [src, dst],
+  } = coalesce(iter, [strides, stridesOf(iter)]);
   if (shape.length === 1 && src[0] === 1) return undefined;
   const type = c.dtype(node.inputs[0]) === "i8" ? "i8" : "i32";
   const shift = type === "i8" ? 0 : 2;
@@ -141,7 +156,11 @@ function copyFunction(node: Node, c: CallContext): { name: string; source: strin
       return [
         `/** copy [${iter.join(", ")}] with strides [${strides.join(", ")}] from offset ${offset} */`,
         `function ${name}(x: usize, y: usize): void {`,
-        ...loops(shape.slice(0, -1), [src.slice(0, -1), dst.slice(0, -1)], (index) => `memory.copy(${to(index(1))}, ${from(index(0))}, ${run << shift});`),
+        ...loops(
+          shape.slice(0, -1),
+          [src.slice(0, -1), dst.slice(0, -1)],
+          (index) => `memory.copy(${to(index(1))}, ${from(index(0))}, ${run << shift});`,
+        ),
         `}`,
       ].join("\n");
     }
@@ -159,14 +178,16 @@ const concatBinding: Binding = {
   call(node, c) {
     const axis = node.attrs.axis as number;
     const out = numbers(c.shape(node.outputs[0]));
-    const outer = size(out.slice(0, axis)), inner = size(out.slice(axis + 1));
+    const outer = size(out.slice(0, axis)),
+      inner = size(out.slice(axis + 1));
     const y = c.addr(node.outputs[0]);
     let offset = 0;
     const parts = node.inputs.map((input) => {
       const w = numbers(c.shape(input))[axis] * inner;
-      const part = outer === 1
-        ? `memory.copy(${y} + ${4 * offset}, ${c.addr(input)}, ${4 * w})`
-        : `for (let o = 0; o < ${outer}; o++) memory.copy(${y} + <usize>(o * ${out[axis] * inner} + ${offset}) * 4, ${c.addr(input)} + <usize>(o * ${w}) * 4, ${4 * w})`;
+      const part =
+        outer === 1
+          ? `memory.copy(${y} + ${4 * offset}, ${c.addr(input)}, ${4 * w})`
+          : `for (let o = 0; o < ${outer}; o++) memory.copy(${y} + <usize>(o * ${out[axis] * inner} + ${offset}) * 4, ${c.addr(input)} + <usize>(o * ${w}) * 4, ${4 * w})`;
       offset += w;
       return part;
     });
@@ -179,12 +200,23 @@ const matmulBinding: Binding = {
   call(node, c) {
     const [a, b] = node.inputs.map((t) => numbers(c.shape(t)));
     const out = numbers(c.shape(node.outputs[0]));
-    const [M, K] = a.slice(-2), N = b.at(-1)!;
+    const [M, K] = a.slice(-2),
+      N = b.at(-1)!;
     const batch = out.slice(0, -2);
     const [A, B, Y] = [...node.inputs, ...node.outputs].map((t) => c.addr(t));
     if (size(batch) === 1) return `matmul(${A}, ${B}, ${Y}, ${M}, ${K}, ${N})`;
-    const { shape, strides } = coalesce(batch, [broadcastStrides(a.slice(0, -2), batch), broadcastStrides(b.slice(0, -2), batch), stridesOf(batch)]);
-    return loops(shape, strides, (index) => `matmul(${A} + (<usize>(${index(0)}) * ${4 * M * K}), ${B} + (<usize>(${index(1)}) * ${4 * K * N}), ${Y} + (<usize>(${index(2)}) * ${4 * M * N}), ${M}, ${K}, ${N})`, "").join("\n  ");
+    const { shape, strides } = coalesce(batch, [
+      broadcastStrides(a.slice(0, -2), batch),
+      broadcastStrides(b.slice(0, -2), batch),
+      stridesOf(batch),
+    ]);
+    return loops(
+      shape,
+      strides,
+      (index) =>
+        `matmul(${A} + (<usize>(${index(0)}) * ${4 * M * K}), ${B} + (<usize>(${index(1)}) * ${4 * K * N}), ${Y} + (<usize>(${index(2)}) * ${4 * M * N}), ${M}, ${K}, ${N})`,
+      "",
+    ).join("\n  ");
   },
 };
 
@@ -208,34 +240,52 @@ const reduceBinding: Binding = {
 
 function reduceFunction(node: Node, c: CallContext): { name: string; source: string } {
   const fn = node.attrs.fn as "sum" | "mean" | "max";
-  const x = numbers(c.shape(node.inputs[0])), y = numbers(c.shape(node.outputs[0]));
+  const x = numbers(c.shape(node.inputs[0])),
+    y = numbers(c.shape(node.outputs[0]));
   const { shape, strides } = coalesce(x, [stridesOf(x), broadcastStrides(y, x)]);
   const count = size(x) / size(y);
-  return named("reduce", (name) => [
-    `/** ${fn} of [${x.join(", ")}] to [${y.join(", ")}] */`,
-    `function ${name}(x: usize, y: usize): void {`,
-    `  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), ${fn === "max" ? "-Infinity" : f32(0)});`,
-    ...loops(shape, strides, (index) => {
-      const at = `y + (<usize>(${index(1)}) << 2)`, v = `load<f32>(x + (<usize>(${index(0)}) << 2))`;
-      return fn === "max" ? `store<f32>(${at}, max(load<f32>(${at}), ${v}));` : `store<f32>(${at}, load<f32>(${at}) + ${v});`;
-    }),
-    ...(fn === "mean" ? [`  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) / ${f32(count)});`] : []),
-    `}`,
-  ].join("\n"));
+  return named("reduce", (name) =>
+    [
+      `/** ${fn} of [${x.join(", ")}] to [${y.join(", ")}] */`,
+      `function ${name}(x: usize, y: usize): void {`,
+      `  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), ${fn === "max" ? "-Infinity" : f32(0)});`,
+      ...loops(shape, strides, (index) => {
+        const at = `y + (<usize>(${index(1)}) << 2)`,
+          v = `load<f32>(x + (<usize>(${index(0)}) << 2))`;
+        return fn === "max" ? `store<f32>(${at}, max(load<f32>(${at}), ${v}));` : `store<f32>(${at}, load<f32>(${at}) + ${v});`;
+      }),
+      ...(fn === "mean"
+        ? [`  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) / ${f32(count)});`]
+        : []),
+      `}`,
+    ].join("\n"),
+  );
 }
 
 const attentionBinding: Binding = {
   kernels: [["attention", "scaledAttention"]],
   call(node, c) {
     const [q, k, v] = node.inputs;
-    const [B, Nq, S, H] = heads4(numbers(c.shape(q))), [, Nkv, T] = heads4(numbers(c.shape(k)));
+    const [B, Nq, S, H] = heads4(numbers(c.shape(q))),
+      [, Nkv, T] = heads4(numbers(c.shape(k)));
     const extra = node.inputs.slice(3);
-    const bias = node.attrs.bias ? extra.shift() : undefined, keep = node.attrs.keep ? extra.shift() : undefined;
+    const bias = node.attrs.bias ? extra.shift() : undefined,
+      keep = node.attrs.keep ? extra.shift() : undefined;
     const strided = (t: string | undefined) => (t ? [c.addr(t), ...broadcastStrides(numbers(c.shape(t)), [B, Nq, S, T])] : [0, 0, 0, 0, 0]);
     return `scaledAttention(${[
-      ...[q, k, v, node.outputs[0]].map((t) => c.addr(t)), B, Nq, Nkv, S, T, H, f32(node.attrs.scale as number),
-      ...strided(bias), ...strided(keep), f32((node.attrs.fill as number) ?? 0),
-      node.attrs.causal ? 1 : 0, f32((node.attrs.causalFill as number) ?? 0),
+      ...[q, k, v, node.outputs[0]].map((t) => c.addr(t)),
+      B,
+      Nq,
+      Nkv,
+      S,
+      T,
+      H,
+      f32(node.attrs.scale as number),
+      ...strided(bias),
+      ...strided(keep),
+      f32((node.attrs.fill as number) ?? 0),
+      node.attrs.causal ? 1 : 0,
+      f32((node.attrs.causalFill as number) ?? 0),
     ].join(", ")})`;
   },
 };

@@ -32,7 +32,10 @@ function bpeTable(spec: Llama2cTokenizerSpec): Uint8Array {
   [n, spec.bosId, spec.eosId, 0].forEach((x, i) => view.setUint32(4 * i, x, true));
   spec.scores.forEach((s, i) => view.setFloat32(16 + 4 * i, s, true));
   let offset = 0;
-  for (const [table, pieces] of [[16 + 4 * n, texts], [16 + 4 * n + 4 * (n + 1), prints]] as const) {
+  for (const [table, pieces] of [
+    [16 + 4 * n, texts],
+    [16 + 4 * n + 4 * (n + 1), prints],
+  ] as const) {
     pieces.forEach((p, i) => {
       view.setUint32(table + 4 * i, offset, true);
       out.set(p, header + offset);
@@ -58,7 +61,7 @@ function unigramTable(spec: SentencePieceSpec): Uint8Array {
   let offset = 0;
   pieces.forEach((p, i) => {
     view.setUint32(starts + 4 * i, offset, true);
-    for (const cp of p) view.setUint32(at, cp, true), (at += 4);
+    for (const cp of p) (view.setUint32(at, cp, true), (at += 4));
     offset += p.length;
   });
   view.setUint32(starts + 4 * n, offset, true);

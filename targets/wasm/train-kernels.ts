@@ -36,7 +36,13 @@ interface Exports {
  * arrive. A weight is copied in once, on its first use: give them only weights that do not change.
  */
 export async function wasmMatmuls(): Promise<MatmulKernels> {
-  const bytes = await compileWasm({ program: PROGRAM, flavour: "wasm-simd", pages: 1, exports: ["forward", "inputGradient"], staticData: { from: 0, to: RESERVED_BYTES } });
+  const bytes = await compileWasm({
+    program: PROGRAM,
+    flavour: "wasm-simd",
+    pages: 1,
+    exports: ["forward", "inputGradient"],
+    staticData: { from: 0, to: RESERVED_BYTES },
+  });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
     env: {
       abort: () => {
@@ -53,7 +59,10 @@ export async function wasmMatmuls(): Promise<MatmulKernels> {
     try {
       wasm.memory.grow(Math.ceil((end - have) / PAGE_BYTES));
     } catch {
-      throw new SeecError("budget.memory", `the training kernels need ${end} bytes of wasm memory, more than the engine gives (wasm32: at most 4 GiB)`);
+      throw new SeecError(
+        "budget.memory",
+        `the training kernels need ${end} bytes of wasm memory, more than the engine gives (wasm32: at most 4 GiB)`,
+      );
     }
   };
   const align = (n: number) => Math.ceil(n / 16) * 16;
@@ -84,7 +93,8 @@ export async function wasmMatmuls(): Promise<MatmulKernels> {
   const read = (at: number, length: number) => new Float32Array(wasm.memory.buffer, at, length).slice();
   return {
     forward(x, w, b, T, K, N) {
-      const wAt = weight(w), bAt = b ? weight(b) : 0;
+      const wAt = weight(w),
+        bAt = b ? weight(b) : 0;
       const { at, out } = call([x], T * N);
       wasm.forward(at[0], wAt, bAt, out, T, K, N);
       return read(out, T * N);

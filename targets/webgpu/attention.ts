@@ -15,7 +15,18 @@ import { elementwise, f32, type KernelContext, num, rows } from "./wgsl.js";
  * values starts at row(j)), scores q·k · scale then `adjust` (statements on s and j), the weighted
  * values accumulated and written to out.
  */
-function onlineSoftmax(a: { queries: string; qo: string; keys: string; values: string; out: string; count: string; row: (j: string) => string; headDim: number; scale: number; adjust?: string[] }): string {
+function onlineSoftmax(a: {
+  queries: string;
+  qo: string;
+  keys: string;
+  values: string;
+  out: string;
+  count: string;
+  row: (j: string) => string;
+  headDim: number;
+  scale: number;
+  adjust?: string[];
+}): string {
   const hd = a.headDim;
   return [
     `  var acc: array<f32, ${hd}>;`,
@@ -43,35 +54,83 @@ function onlineSoftmax(a: { queries: string; qo: string; keys: string; values: s
 
 export function attention(n: Node, c: KernelContext): GpuDispatch[] {
   const [q, k, v, pos, kCache, vCache] = n.inputs;
-  const H = num(n, "heads"), kvH = num(n, "kvHeads"), hd = num(n, "headDim");
-  const kvDim = kvH * hd, qDim = H * hd;
+  const H = num(n, "heads"),
+    kvH = num(n, "kvHeads"),
+    hd = num(n, "headDim");
+  const kvDim = kvH * hd,
+    qDim = H * hd;
   const r = rows(c.shape(q)[0]);
   // Rows pos..pos+T-1 of both caches, then one thread per (token, head) over cache rows 0..pos+t.
-  const write = elementwise({ ...n, name: `${n.name}.cache` }, [k, v, pos, kCache, vCache], ["f32", "f32", "i32", "f32", "f32"], [3, 4], { perT: r.perT * kvDim, fixed: r.fixed * kvDim, expr: `${r.expr} * ${kvDim}u` }, [
-    `  let row = u32(t2[0]) + i / ${kvDim}u;`,
-    `  t3[row * ${kvDim}u + i % ${kvDim}u] = t0[i];`,
-    `  t4[row * ${kvDim}u + i % ${kvDim}u] = t1[i];`,
-  ].join("\n"));
-  const attend = elementwise(n, [q, pos, kCache, vCache, n.outputs[0]], ["f32", "i32", "f32", "f32", "f32"], [4], { perT: r.perT * H, fixed: r.fixed * H, expr: `${r.expr} * ${H}u` }, [
-    `  let t = i / ${H}u;`,
-    `  let h = i % ${H}u;`,
-    `  let kv = (h / ${H / kvH}u) * ${hd}u;`,
-    `  let qo = t * ${qDim}u + h * ${hd}u;`,
-    `  let n = u32(t1[0]) + t + 1u;`,
-    onlineSoftmax({ queries: "t0", qo: "qo", keys: "t2", values: "t3", out: "t4", count: "n", row: (j) => `${j} * ${kvDim}u + kv`, headDim: hd, scale: 1 / Math.sqrt(hd) }),
-  ].join("\n"));
+  const write = elementwise(
+    { ...n, name: `${n.name}.cache` },
+    [k, v, pos, kCache, vCache],
+    ["f32", "f32", "i32", "f32", "f32"],
+    [3, 4],
+    { perT: r.perT * kvDim, fixed: r.fixed * kvDim, expr: `${r.expr} * ${kvDim}u` },
+    [
+      `  let row = u32(t2[0]) + i / ${kvDim}u;`,
+      `  t3[row * ${kvDim}u + i % ${kvDim}u] = t0[i];`,
+      `  t4[row * ${kvDim}u + i % ${kvDim}u] = t1[i];`,
+    ].join("\n"),
+  );
+  const attend = elementwise(
+    n,
+    [q, pos, kCache, vCache, n.outputs[0]],
+    ["f32", "i32", "f32", "f32", "f32"],
+    [4],
+    { perT: r.perT * H, fixed: r.fixed * H, expr: `${r.expr} * ${H}u` },
+    [
+      `  let t = i / ${H}u;`,
+      `  let h = i % ${H}u;`,
+      `  let kv = (h / ${H / kvH}u) * ${hd}u;`,
+      `  let qo = t * ${qDim}u + h * ${hd}u;`,
+      `  let n = u32(t1[0]) + t + 1u;`,
+      onlineSoftmax({
+        queries: "t0",
+        qo: "qo",
+        keys: "t2",
+        values: "t3",
+        out: "t4",
+        count: "n",
+        row: (j) => `${j} * ${kvDim}u + kv`,
+        headDim: hd,
+        scale: 1 / Math.sqrt(hd),
+      }),
+    ].join("\n"),
+  );
   return [write, attend];
 }
 
 export function selfAttention(n: Node, c: KernelContext): GpuDispatch[] {
   const [q, k, v] = n.inputs;
-  const H = num(n, "heads"), hd = num(n, "headDim"), D = H * hd;
+  const H = num(n, "heads"),
+    hd = num(n, "headDim"),
+    D = H * hd;
   const r = rows(c.shape(q)[0]);
-  return [elementwise(n, [q, k, v, n.outputs[0]], ["f32", "f32", "f32", "f32"], [3], { perT: r.perT * H, fixed: r.fixed * H, expr: `${r.expr} * ${H}u` }, [
-    `  let t = i / ${H}u;`,
-    `  let o = t * ${D}u + (i % ${H}u) * ${hd}u;`,
-    onlineSoftmax({ queries: "t0", qo: "o", keys: "t1", values: "t2", out: "t3", count: r.expr, row: (j) => `${j} * ${D}u + (i % ${H}u) * ${hd}u`, headDim: hd, scale: num(n, "scale") }),
-  ].join("\n"))];
+  return [
+    elementwise(
+      n,
+      [q, k, v, n.outputs[0]],
+      ["f32", "f32", "f32", "f32"],
+      [3],
+      { perT: r.perT * H, fixed: r.fixed * H, expr: `${r.expr} * ${H}u` },
+      [
+        `  let t = i / ${H}u;`,
+        `  let o = t * ${D}u + (i % ${H}u) * ${hd}u;`,
+        onlineSoftmax({
+          queries: "t0",
+          qo: "o",
+          keys: "t1",
+          values: "t2",
+          out: "t3",
+          count: r.expr,
+          row: (j) => `${j} * ${D}u + (i % ${H}u) * ${hd}u`,
+          headDim: hd,
+          scale: num(n, "scale"),
+        }),
+      ].join("\n"),
+    ),
+  ];
 }
 
 /** A finite f32 literal: the masks' ±Infinity become ±f32 max. */
@@ -80,8 +139,10 @@ const finite = (x: number) => f32(Math.max(-3.4028234e38, Math.min(3.4028234e38,
 export function scaledAttention(n: Node, c: KernelContext): GpuDispatch[] {
   const [q, k, v] = n.inputs;
   const extra = n.inputs.slice(3);
-  const bias = n.attrs.bias ? extra.shift() : undefined, keep = n.attrs.keep ? extra.shift() : undefined;
-  const [B, Nq, S, H] = heads4(c.shape(q)) as number[], [, Nkv, T] = heads4(c.shape(k)) as number[];
+  const bias = n.attrs.bias ? extra.shift() : undefined,
+    keep = n.attrs.keep ? extra.shift() : undefined;
+  const [B, Nq, S, H] = heads4(c.shape(q)) as number[],
+    [, Nkv, T] = heads4(c.shape(k)) as number[];
   const tensors = [q, k, v, ...(bias ? [bias] : []), ...(keep ? [keep] : []), n.outputs[0]];
   const name = (t: string) => `t${tensors.indexOf(t)}`;
   /** Element (b, h, qi, j) of a tensor broadcast to the scores' [B, Nq, S, T]. */
@@ -95,11 +156,31 @@ export function scaledAttention(n: Node, c: KernelContext): GpuDispatch[] {
     ...(n.attrs.causal ? [`if (i32(j) > i32(qi) + ${T - S}) { s = s + ${finite(n.attrs.causalFill as number)}; }`] : []),
   ];
   const rowsTotal = B * Nq * S;
-  return [elementwise(n, tensors, tensors.map((t) => (t === keep ? "i32" : "f32")), [tensors.length - 1], { perT: 0, fixed: rowsTotal, expr: `${rowsTotal}u` }, [
-    `  let b = i / ${Nq * S}u;`,
-    `  let h = (i / ${S}u) % ${Nq}u;`,
-    `  let qi = i % ${S}u;`,
-    `  let kv = (b * ${Nkv}u + h / ${Nq / Nkv}u) * ${T * H}u;`,
-    onlineSoftmax({ queries: "t0", qo: `i * ${H}u`, keys: "t1", values: "t2", out: name(n.outputs[0]), count: `${T}u`, row: (j) => `kv + ${j} * ${H}u`, headDim: H, scale: num(n, "scale"), adjust }),
-  ].join("\n"))];
+  return [
+    elementwise(
+      n,
+      tensors,
+      tensors.map((t) => (t === keep ? "i32" : "f32")),
+      [tensors.length - 1],
+      { perT: 0, fixed: rowsTotal, expr: `${rowsTotal}u` },
+      [
+        `  let b = i / ${Nq * S}u;`,
+        `  let h = (i / ${S}u) % ${Nq}u;`,
+        `  let qi = i % ${S}u;`,
+        `  let kv = (b * ${Nkv}u + h / ${Nq / Nkv}u) * ${T * H}u;`,
+        onlineSoftmax({
+          queries: "t0",
+          qo: `i * ${H}u`,
+          keys: "t1",
+          values: "t2",
+          out: name(n.outputs[0]),
+          count: `${T}u`,
+          row: (j) => `kv + ${j} * ${H}u`,
+          headDim: H,
+          scale: num(n, "scale"),
+          adjust,
+        }),
+      ].join("\n"),
+    ),
+  ];
 }

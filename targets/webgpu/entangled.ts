@@ -24,15 +24,24 @@ function factors(n: Node, lead: number): string[] {
  * WGSL functions over the factor span, bound as f32 (`f`) and as i32 (`ix`): slot<j>(k, t, c) and
  * entangled(t, i); and the norm's weight and bias, as reads of f at an element, where it has one.
  */
-function entangledFunctions(a: EntangledAttrs, at: number[], f: string, ix: string): { wgsl: string; norm?: { weight: (i: string) => string; bias: (i: string) => string } } {
+function entangledFunctions(
+  a: EntangledAttrs,
+  at: number[],
+  f: string,
+  ix: string,
+): { wgsl: string; norm?: { weight: (i: string) => string; bias: (i: string) => string } } {
   const sources = a.rows.length;
   const q = a.slotSource.map((s) => a.q[s]);
   let next = sources;
   const lines: string[] = [];
   a.slotSource.forEach((s, j) => {
-    const R = a.rows[s], Q = a.q[s], table = at[s];
+    const R = a.rows[s],
+      Q = a.q[s],
+      table = at[s];
     const row = (r: string) => `${f}[${table ? `${table}u + ` : ""}(k * ${R}u + ${r}) * ${Q}u + c]`;
-    lines.push(`/** Slot ${j}: entry c of rank term k of source ${s} (${R} rows of ${Q}) for token t, ${a.slotBag[j] ? "the weighted sum of its bag's rows" : "its indexed row"}. */`);
+    lines.push(
+      `/** Slot ${j}: entry c of rank term k of source ${s} (${R} rows of ${Q}) for token t, ${a.slotBag[j] ? "the weighted sum of its bag's rows" : "its indexed row"}. */`,
+    );
     lines.push(`fn slot${j}(k: u32, t: u32, c: u32) -> f32 {`);
     if (!a.slotBag[j]) {
       lines.push(`  return ${row(`u32(${ix}[${at[next++]}u + t])`)};`);
@@ -61,12 +70,24 @@ function entangledFunctions(a: EntangledAttrs, at: number[], f: string, ix: stri
     `  return acc;`,
     `}`,
   );
-  return { wgsl: lines.join("\n"), norm: a.norm ? { weight: (i) => `${f}[${at[next]}u + ${i}]`, bias: (i) => `${f}[${at[next + 1]}u + ${i}]` } : undefined };
+  return {
+    wgsl: lines.join("\n"),
+    norm: a.norm ? { weight: (i) => `${f}[${at[next]}u + ${i}]`, bias: (i) => `${f}[${at[next + 1]}u + ${i}]` } : undefined,
+  };
 }
 
 /** Rows of e(token) for each row of a perRow kernel: raw products, then the LayerNorm in place. */
-function rowKernel(n: Node, tensors: string[], types: ("f32" | "i32")[], r: ReturnType<typeof rows>, token: string, fn: ReturnType<typeof entangledFunctions>, a: EntangledAttrs): GpuDispatch {
-  const out = `t${tensors.length - 1}`, D = a.dim;
+function rowKernel(
+  n: Node,
+  tensors: string[],
+  types: ("f32" | "i32")[],
+  r: ReturnType<typeof rows>,
+  token: string,
+  fn: ReturnType<typeof entangledFunctions>,
+  a: EntangledAttrs,
+): GpuDispatch {
+  const out = `t${tensors.length - 1}`,
+    D = a.dim;
   const body = [`  let tok = ${token};`];
   if (!fn.norm) body.push(`  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { ${out}[t * ${D}u + i] = entangled(tok, i); }`);
   else
@@ -111,11 +132,18 @@ export function entangledTable(n: Node, c: KernelContext): GpuDispatch[] {
 /** y[r, v] = h[r] · e(v), one thread per (row, word); with a norm, two passes over e(v) (its mean, then the rest). */
 export function entangledLogits(n: Node, c: KernelContext): GpuDispatch[] {
   const a = n.attrs as unknown as EntangledAttrs;
-  const h = n.inputs[0], D = a.dim, V = a.vocab;
+  const h = n.inputs[0],
+    D = a.dim,
+    V = a.vocab;
   const r = rows(c.shape(h)[0]);
   const { tensors, fn } = withSpan(c, n, 1, [h], [n.outputs[0]]);
   const body = [`  let t = i / ${V}u;`, `  let v = i % ${V}u;`];
-  if (!fn.norm) body.push(`  var s = 0.0;`, `  for (var d = 0u; d < ${D}u; d = d + 1u) { s = s + t0[t * ${D}u + d] * entangled(v, d); }`, `  t3[i] = s;`);
+  if (!fn.norm)
+    body.push(
+      `  var s = 0.0;`,
+      `  for (var d = 0u; d < ${D}u; d = d + 1u) { s = s + t0[t * ${D}u + d] * entangled(v, d); }`,
+      `  t3[i] = s;`,
+    );
   else
     body.push(
       `  var mean = 0.0;`,
@@ -133,5 +161,15 @@ export function entangledLogits(n: Node, c: KernelContext): GpuDispatch[] {
       `  }`,
       `  t3[i] = dot / sqrt(variance / ${f32(D)} + ${f32(a.epsilon)}) + shift;`,
     );
-  return [elementwise(n, tensors, ["f32", "f32", "i32", "f32"], [3], { perT: r.perT * V, fixed: r.fixed * V, expr: `${r.expr} * ${V}u` }, body.join("\n"), fn.wgsl)];
+  return [
+    elementwise(
+      n,
+      tensors,
+      ["f32", "f32", "i32", "f32"],
+      [3],
+      { perT: r.perT * V, fixed: r.fixed * V, expr: `${r.expr} * ${V}u` },
+      body.join("\n"),
+      fn.wgsl,
+    ),
+  ];
 }

@@ -11,11 +11,14 @@ import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import { elementwise, header, int8Weight, rows, type KernelContext } from "./wgsl.js";
 
-const TM = 16, TN = 64, TK = 16;
+const TM = 16,
+  TN = 64,
+  TK = 16;
 /** Below this many rows, a thread per output (a tile would leave most of its rows empty). */
 const TILED_FROM = 4;
 /** Threads: 16 across the tile's columns, 4 down its rows, each 4 × 4 outputs. */
-const WX = TN / 4, WY = TM / 4;
+const WX = TN / 4,
+  WY = TM / 4;
 /** Workgroup-memory rows are padded by one float so neighbouring threads read different banks. */
 const PAD = TK + 1;
 
@@ -28,7 +31,10 @@ function operands(n: Node, c: KernelContext) {
   const { x, w, scale, bias, residual, activation, layout } = linearOperands(n.op, n.inputs, n.attrs);
   const int8 = scale !== undefined;
   // The webgpu target's graph keeps weights [N, K] (compiler/build.ts): its wasm fallback shares them.
-  if (layout !== "nk") throw new SeecError("internal.webgpu", `WGSL reads Linear weights as [N, K]; this node's are stored "${layout}"`, { at: `node ${n.name}` });
+  if (layout !== "nk")
+    throw new SeecError("internal.webgpu", `WGSL reads Linear weights as [N, K]; this node's are stored "${layout}"`, {
+      at: `node ${n.name}`,
+    });
   const tensors = [x, w, ...[scale, bias, residual].filter((t): t is string => t !== undefined), n.outputs[0]];
   const N = c.shape(w)[0] as number;
   const name = (t: string | undefined) => `t${tensors.indexOf(t!)}`;
@@ -38,7 +44,8 @@ function operands(n: Node, c: KernelContext) {
     return residual ? `${v} + ${name(residual)}[${row} * ${N}u + ${col}]` : v;
   };
   return {
-    tensors, epilogue,
+    tensors,
+    epilogue,
     K: c.shape(x)[1] as number,
     N,
     r: rows(c.shape(x)[0]),
@@ -51,13 +58,20 @@ function operands(n: Node, c: KernelContext) {
 export function linear(n: Node, c: KernelContext): GpuDispatch[] {
   const { tensors, epilogue, K, N, r, name, types, weight } = operands(n, c);
   const out = name(n.outputs[0]);
-  const perOutput = elementwise(n, tensors, types, [tensors.length - 1], { perT: r.perT * N, fixed: r.fixed * N, expr: `${r.expr} * ${N}u` }, [
-    `  let t = i / ${N}u;`,
-    `  let o = i % ${N}u;`,
-    `  var acc = 0.0;`,
-    `  for (var k = 0u; k < ${K}u; k = k + 1u) { let e = o * ${K}u + k; acc = acc + t0[t * ${K}u + k] * ${weight}; }`,
-    `  ${out}[i] = ${epilogue("t", "o")("acc")};`,
-  ].join("\n"));
+  const perOutput = elementwise(
+    n,
+    tensors,
+    types,
+    [tensors.length - 1],
+    { perT: r.perT * N, fixed: r.fixed * N, expr: `${r.expr} * ${N}u` },
+    [
+      `  let t = i / ${N}u;`,
+      `  let o = i % ${N}u;`,
+      `  var acc = 0.0;`,
+      `  for (var k = 0u; k < ${K}u; k = k + 1u) { let e = o * ${K}u + k; acc = acc + t0[t * ${K}u + k] * ${weight}; }`,
+      `  ${out}[i] = ${epilogue("t", "o")("acc")};`,
+    ].join("\n"),
+  );
   if (r.fixed && r.fixed < TILED_FROM) return [perOutput];
   const wgsl = [
     header(tensors.map((t, i) => ({ name: `t${i}`, type: types[i], write: t === n.outputs[0] }))),
@@ -107,23 +121,43 @@ export function linear(n: Node, c: KernelContext): GpuDispatch[] {
     `  }`,
     `}`,
   ].join("\n");
-  const tiled = { node: n.name, wgsl, tensors, groups: [{ perT: 0, fixed: N, per: TN }, { perT: r.perT, fixed: r.fixed, per: TM }] };
+  const tiled = {
+    node: n.name,
+    wgsl,
+    tensors,
+    groups: [
+      { perT: 0, fixed: N, per: TN },
+      { perT: r.perT, fixed: r.fixed, per: TM },
+    ],
+  };
   if (r.fixed) return [tiled];
-  return [{ ...perOutput, tokens: { max: TILED_FROM - 1 } }, { ...tiled, tokens: { min: TILED_FROM } }];
+  return [
+    { ...perOutput, tokens: { max: TILED_FROM - 1 } },
+    { ...tiled, tokens: { min: TILED_FROM } },
+  ];
 }
 
 /** MeanLinear and MeanQLinear, the mean of (Q)Linear's rows: a thread per output, averaging x's column k as it goes. */
 export function meanLinear(n: Node, c: KernelContext): GpuDispatch[] {
   const { tensors, epilogue, K, N, r, name, types, weight } = operands(n, c);
-  return [elementwise(n, tensors, types, [tensors.length - 1], { perT: 0, fixed: N, expr: `${N}u` }, [
-    `  let R = ${r.expr};`,
-    `  var acc = 0.0;`,
-    `  for (var k = 0u; k < ${K}u; k = k + 1u) {`,
-    `    var s = 0.0;`,
-    `    for (var t = 0u; t < R; t = t + 1u) { s = s + t0[t * ${K}u + k]; }`,
-    `    let e = i * ${K}u + k;`,
-    `    acc = acc + s * ${weight};`,
-    `  }`,
-    `  ${name(n.outputs[0])}[i] = select(${epilogue("0u", "i")("acc / f32(R)")}, 0.0, R == 0u);`,
-  ].join("\n"))];
+  return [
+    elementwise(
+      n,
+      tensors,
+      types,
+      [tensors.length - 1],
+      { perT: 0, fixed: N, expr: `${N}u` },
+      [
+        `  let R = ${r.expr};`,
+        `  var acc = 0.0;`,
+        `  for (var k = 0u; k < ${K}u; k = k + 1u) {`,
+        `    var s = 0.0;`,
+        `    for (var t = 0u; t < R; t = t + 1u) { s = s + t0[t * ${K}u + k]; }`,
+        `    let e = i * ${K}u + k;`,
+        `    acc = acc + s * ${weight};`,
+        `  }`,
+        `  ${name(n.outputs[0])}[i] = select(${epilogue("0u", "i")("acc / f32(R)")}, 0.0, R == 0u);`,
+      ].join("\n"),
+    ),
+  ];
 }

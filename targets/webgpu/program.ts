@@ -42,7 +42,10 @@ export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): Gpu
     for (const g of d.groups) {
       const count = Math.ceil((g.perT * longest + g.fixed) / g.per);
       if (count > MAX_GROUPS)
-        throw new SeecError("unsupported.webgpu", `the kernel needs ${count} workgroups along one axis; WebGPU guarantees ${MAX_GROUPS}`, { at: `node ${d.node}`, hint: "build for wasm-simd, or with a smaller --max-chunk" });
+        throw new SeecError("unsupported.webgpu", `the kernel needs ${count} workgroups along one axis; WebGPU guarantees ${MAX_GROUPS}`, {
+          at: `node ${d.node}`,
+          hint: "build for wasm-simd, or with a smaller --max-chunk",
+        });
     }
   // Buffers only for what a kernel binds or the caller exchanges (factors read through a span need none of their own).
   const used = new Set([...graph.inputs, ...graph.outputs, ...[...program.init, ...program.forward].flatMap((d) => d.tensors)]);

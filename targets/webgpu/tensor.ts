@@ -16,7 +16,11 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 function bufferType(c: KernelContext, n: Node, t: string): "f32" | "i32" {
   const dtype = c.dtype(t);
-  if (dtype === "i8") throw new SeecError("unsupported.webgpu", `the WebGPU backend has no ${n.op} over int8 tensors`, { at: `node ${n.name}`, hint: "build for wasm-simd" });
+  if (dtype === "i8")
+    throw new SeecError("unsupported.webgpu", `the WebGPU backend has no ${n.op} over int8 tensors`, {
+      at: `node ${n.name}`,
+      hint: "build for wasm-simd",
+    });
   return dtype;
 }
 
@@ -31,7 +35,9 @@ function indexer(flat: string, shape: number[], strides: number[][], prefix = "c
     else lines.push(`  let ${prefix}${d} = ${prefix}r % ${shape[d]};`, `  ${prefix}r = ${prefix}r / ${shape[d]};`);
   }
   const offset = (k: number) => {
-    const terms = shape.map((_, d) => (strides[k][d] === 0 ? "" : strides[k][d] === 1 ? `${prefix}${d}` : `${prefix}${d} * ${strides[k][d]}`)).filter(Boolean);
+    const terms = shape
+      .map((_, d) => (strides[k][d] === 0 ? "" : strides[k][d] === 1 ? `${prefix}${d}` : `${prefix}${d} * ${strides[k][d]}`))
+      .filter(Boolean);
     return terms.length ? terms.join(" + ") : "0";
   };
   return { lines, offset };
@@ -88,7 +94,10 @@ const EXPRESSIONS: Record<string, (x: string[], zero: string) => { e: string; co
   cos: ([a]) => ({ e: `cos(${a})`, float: true }),
   erf: ([a]) => ({ e: `erf(${a})`, helper: "erf", float: true }),
   gelu: ([a]) => ({ e: `0.5 * ${a} * (1.0 + erf(${a} * ${f32(Math.SQRT1_2)}))`, helper: "erf", float: true }),
-  geluTanh: ([a]) => ({ e: `0.5 * ${a} * (1.0 + tanh(${f32(Math.sqrt(2 / Math.PI))} * (${a} + 0.044715 * ${a} * ${a} * ${a})))`, float: true }),
+  geluTanh: ([a]) => ({
+    e: `0.5 * ${a} * (1.0 + tanh(${f32(Math.sqrt(2 / Math.PI))} * (${a} + 0.044715 * ${a} * ${a} * ${a})))`,
+    float: true,
+  }),
 };
 
 function map(n: Node, c: KernelContext): GpuDispatch[] {
@@ -96,49 +105,87 @@ function map(n: Node, c: KernelContext): GpuDispatch[] {
   const out = numbers(c, n.outputs[0]);
   const types = n.inputs.map((t) => bufferType(c, n, t));
   const outType = n.attrs.dtype as "f32" | "i32";
-  const probe = EXPRESSIONS[fn](n.inputs.map(() => "x"), "0");
+  const probe = EXPRESSIONS[fn](
+    n.inputs.map(() => "x"),
+    "0",
+  );
   // Float-only functions compute in f32 whatever the operands (the values agree for integers in range).
   const t = probe.float ? "f32" : mapComputeType(fn, types);
-  const { shape, strides } = coalesce(out, n.inputs.map((x) => broadcastStrides(numbers(c, x), out)));
+  const { shape, strides } = coalesce(
+    out,
+    n.inputs.map((x) => broadcastStrides(numbers(c, x), out)),
+  );
   const ix = indexer("i", shape, strides);
   const load = (k: number) => {
     const raw = `t${k}[${ix.offset(k)}]`;
     const want = fn === "where" && k === 0 ? types[0] : t;
     return types[k] === want ? raw : `${want}(${raw})`;
   };
-  const { e, condition, helper } = EXPRESSIONS[fn](n.inputs.map((_, k) => load(k)), t === "f32" ? "0.0" : "0");
+  const { e, condition, helper } = EXPRESSIONS[fn](
+    n.inputs.map((_, k) => load(k)),
+    t === "f32" ? "0.0" : "0",
+  );
   const value = condition ? `select(${outType === "f32" ? "0.0, 1.0" : "0, 1"}, ${e})` : t === outType ? e : `${outType}(${e})`;
   const o = n.inputs.length;
-  return [elementwise(n, [...n.inputs, n.outputs[0]], [...types, outType], [o], { perT: 0, fixed: size(out), expr: `${size(out)}u` }, [
-    `  // ${fn}: [${out.join(", ")}] from ${n.inputs.map((x) => `[${numbers(c, x).join(", ")}]`).join(", ")}`,
-    ...ix.lines,
-    `  t${o}[i] = ${value};`,
-  ].join("\n"), helper ? MAP_HELPERS[helper] : "")];
+  return [
+    elementwise(
+      n,
+      [...n.inputs, n.outputs[0]],
+      [...types, outType],
+      [o],
+      { perT: 0, fixed: size(out), expr: `${size(out)}u` },
+      [
+        `  // ${fn}: [${out.join(", ")}] from ${n.inputs.map((x) => `[${numbers(c, x).join(", ")}]`).join(", ")}`,
+        ...ix.lines,
+        `  t${o}[i] = ${value};`,
+      ].join("\n"),
+      helper ? MAP_HELPERS[helper] : "",
+    ),
+  ];
 }
 
 /** y[i] = x[offset + Σ i_d · strides[d]] (transpose, slice, expand, tile, reshape). */
 function copy(n: Node, c: KernelContext): GpuDispatch[] {
-  const iter = n.attrs.shape as number[], offset = n.attrs.offset as number;
+  const iter = n.attrs.shape as number[],
+    offset = n.attrs.offset as number;
   const type = bufferType(c, n, n.inputs[0]);
   const { shape, strides } = coalesce(iter, [n.attrs.strides as number[]]);
   const ix = indexer("i", shape, strides);
-  return [elementwise(n, [n.inputs[0], n.outputs[0]], [type, type], [1], { perT: 0, fixed: size(iter), expr: `${size(iter)}u` }, [
-    `  // copy [${iter.join(", ")}] with strides [${(n.attrs.strides as number[]).join(", ")}] from offset ${offset}`,
-    ...ix.lines,
-    `  t1[i] = t0[${offset ? `${offset} + ` : ""}${ix.offset(0)}];`,
-  ].join("\n"))];
+  return [
+    elementwise(
+      n,
+      [n.inputs[0], n.outputs[0]],
+      [type, type],
+      [1],
+      { perT: 0, fixed: size(iter), expr: `${size(iter)}u` },
+      [
+        `  // copy [${iter.join(", ")}] with strides [${(n.attrs.strides as number[]).join(", ")}] from offset ${offset}`,
+        ...ix.lines,
+        `  t1[i] = t0[${offset ? `${offset} + ` : ""}${ix.offset(0)}];`,
+      ].join("\n"),
+    ),
+  ];
 }
 
 /** One dispatch per input, each writing its slab of the output. */
 function concat(n: Node, c: KernelContext): GpuDispatch[] {
   const axis = n.attrs.axis as number;
   const out = numbers(c, n.outputs[0]);
-  const inner = size(out.slice(axis + 1)), W = out[axis] * inner;
+  const inner = size(out.slice(axis + 1)),
+    W = out[axis] * inner;
   const type = bufferType(c, n, n.inputs[0]);
   let offset = 0;
   return n.inputs.map((x, k) => {
-    const w = numbers(c, x)[axis] * inner, count = size(numbers(c, x));
-    const d = elementwise({ ...n, name: `${n.name}.${k}` }, [x, n.outputs[0]], [type, type], [1], { perT: 0, fixed: count, expr: `${count}u` }, `  t1[(i / ${w}u) * ${W}u + ${offset}u + i % ${w}u] = t0[i];`);
+    const w = numbers(c, x)[axis] * inner,
+      count = size(numbers(c, x));
+    const d = elementwise(
+      { ...n, name: `${n.name}.${k}` },
+      [x, n.outputs[0]],
+      [type, type],
+      [1],
+      { perT: 0, fixed: count, expr: `${count}u` },
+      `  t1[(i / ${w}u) * ${W}u + ${offset}u + i % ${w}u] = t0[i];`,
+    );
     offset += w;
     return d;
   });
@@ -148,27 +195,38 @@ function concat(n: Node, c: KernelContext): GpuDispatch[] {
 function matmul(n: Node, c: KernelContext): GpuDispatch[] {
   const [a, b] = n.inputs.map((t) => numbers(c, t));
   const out = numbers(c, n.outputs[0]);
-  const [M, K] = a.slice(-2), N = b.at(-1)!;
+  const [M, K] = a.slice(-2),
+    N = b.at(-1)!;
   const batch = out.slice(0, -2);
   const { shape, strides } = coalesce(batch, [broadcastStrides(a.slice(0, -2), batch), broadcastStrides(b.slice(0, -2), batch)]);
   const ix = indexer(`i / ${M * N}u`, shape, strides);
-  return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], { perT: 0, fixed: size(out), expr: `${size(out)}u` }, [
-    `  // [${a.join(", ")}] · [${b.join(", ")}]`,
-    ...ix.lines,
-    `  let row = (i / ${N}u) % ${M}u;`,
-    `  let col = i % ${N}u;`,
-    `  let ao = u32(${ix.offset(0)}) * ${M * K}u + row * ${K}u;`,
-    `  let bo = u32(${ix.offset(1)}) * ${K * N}u + col;`,
-    `  var acc = 0.0;`,
-    `  for (var k = 0u; k < ${K}u; k = k + 1u) { acc = acc + t0[ao + k] * t1[bo + k * ${N}u]; }`,
-    `  t2[i] = acc;`,
-  ].join("\n"))];
+  return [
+    elementwise(
+      n,
+      [...n.inputs, n.outputs[0]],
+      ["f32", "f32", "f32"],
+      [2],
+      { perT: 0, fixed: size(out), expr: `${size(out)}u` },
+      [
+        `  // [${a.join(", ")}] · [${b.join(", ")}]`,
+        ...ix.lines,
+        `  let row = (i / ${N}u) % ${M}u;`,
+        `  let col = i % ${N}u;`,
+        `  let ao = u32(${ix.offset(0)}) * ${M * K}u + row * ${K}u;`,
+        `  let bo = u32(${ix.offset(1)}) * ${K * N}u + col;`,
+        `  var acc = 0.0;`,
+        `  for (var k = 0u; k < ${K}u; k = k + 1u) { acc = acc + t0[ao + k] * t1[bo + k * ${N}u]; }`,
+        `  t2[i] = acc;`,
+      ].join("\n"),
+    ),
+  ];
 }
 
 /** sum, mean or max over `axes` (kept as size 1), one thread per output over its reduced elements. */
 function reduceOp(n: Node, c: KernelContext): GpuDispatch[] {
   const fn = n.attrs.fn as "sum" | "mean" | "max";
-  const x = numbers(c, n.inputs[0]), y = numbers(c, n.outputs[0]);
+  const x = numbers(c, n.inputs[0]),
+    y = numbers(c, n.outputs[0]);
   const axes = new Set(n.attrs.axes as number[]);
   const xs = stridesOf(x);
   const outer = coalesce(y, [xs]);
@@ -180,37 +238,63 @@ function reduceOp(n: Node, c: KernelContext): GpuDispatch[] {
   const type = bufferType(c, n, n.inputs[0]);
   const value = type === "f32" ? `t0[base + ${r.offset(0)}]` : `f32(t0[base + ${r.offset(0)}])`;
   const result = fn === "mean" ? `acc / ${f32(count)}` : "acc";
-  return [elementwise(n, [n.inputs[0], n.outputs[0]], [type, type], [1], { perT: 0, fixed: size(y), expr: `${size(y)}u` }, [
-    `  // ${fn} of [${x.join(", ")}] to [${y.join(", ")}]`,
-    ...o.lines,
-    `  let base = ${o.offset(0)};`,
-    `  var acc = ${fn === "max" ? "-3.402823e38" : "0.0"};`,
-    `  for (var r = 0u; r < ${count}u; r = r + 1u) {`,
-    ...r.lines.map((l) => `  ${l}`),
-    `    acc = ${fn === "max" ? `max(acc, ${value})` : `acc + ${value}`};`,
-    `  }`,
-    `  t1[i] = ${type === "f32" ? result : `i32(${result})`};`,
-  ].join("\n"))];
+  return [
+    elementwise(
+      n,
+      [n.inputs[0], n.outputs[0]],
+      [type, type],
+      [1],
+      { perT: 0, fixed: size(y), expr: `${size(y)}u` },
+      [
+        `  // ${fn} of [${x.join(", ")}] to [${y.join(", ")}]`,
+        ...o.lines,
+        `  let base = ${o.offset(0)};`,
+        `  var acc = ${fn === "max" ? "-3.402823e38" : "0.0"};`,
+        `  for (var r = 0u; r < ${count}u; r = r + 1u) {`,
+        ...r.lines.map((l) => `  ${l}`),
+        `    acc = ${fn === "max" ? `max(acc, ${value})` : `acc + ${value}`};`,
+        `  }`,
+        `  t1[i] = ${type === "f32" ? result : `i32(${result})`};`,
+      ].join("\n"),
+    ),
+  ];
 }
 
 /** Softmax over the last axis, a workgroup per row. */
 function softmax(n: Node, c: KernelContext): GpuDispatch[] {
   const x = numbers(c, n.inputs[0]);
-  const D = x.at(-1)!, R = size(x) / D;
-  return [perRow(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], { expr: `${R}u`, perT: 0, fixed: R }, [
-    `  var m = -3.402823e38;`,
-    `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { m = max(m, t0[t * ${D}u + i]); }`,
-    `  part[l.x] = m;`,
-    reduce("max"),
-    `  let top = part[0];`,
-    `  workgroupBarrier();`,
-    `  var s = 0.0;`,
-    `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let e = exp(t0[t * ${D}u + i] - top); t1[t * ${D}u + i] = e; s = s + e; }`,
-    `  part[l.x] = s;`,
-    reduce("sum"),
-    `  let inv = 1.0 / part[0];`,
-    `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { t1[t * ${D}u + i] = t1[t * ${D}u + i] * inv; }`,
-  ].join("\n"))];
+  const D = x.at(-1)!,
+    R = size(x) / D;
+  return [
+    perRow(
+      n,
+      [n.inputs[0], n.outputs[0]],
+      ["f32", "f32"],
+      [1],
+      { expr: `${R}u`, perT: 0, fixed: R },
+      [
+        `  var m = -3.402823e38;`,
+        `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { m = max(m, t0[t * ${D}u + i]); }`,
+        `  part[l.x] = m;`,
+        reduce("max"),
+        `  let top = part[0];`,
+        `  workgroupBarrier();`,
+        `  var s = 0.0;`,
+        `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let e = exp(t0[t * ${D}u + i] - top); t1[t * ${D}u + i] = e; s = s + e; }`,
+        `  part[l.x] = s;`,
+        reduce("sum"),
+        `  let inv = 1.0 / part[0];`,
+        `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { t1[t * ${D}u + i] = t1[t * ${D}u + i] * inv; }`,
+      ].join("\n"),
+    ),
+  ];
 }
 
-export const TENSOR_KERNELS = { Map: map, Copy: copy, Concat: concat, MatMul: matmul, Reduce: reduceOp, Softmax: softmax } satisfies Partial<Record<OpName, Generator>>;
+export const TENSOR_KERNELS = {
+  Map: map,
+  Copy: copy,
+  Concat: concat,
+  MatMul: matmul,
+  Reduce: reduceOp,
+  Softmax: softmax,
+} satisfies Partial<Record<OpName, Generator>>;

@@ -40,7 +40,15 @@ export function header(bindings: { name: string; type: ElementType; write?: bool
 }
 
 /** A kernel with one thread per element of `count` (perT · T + fixed), bound as t0, t1, ... */
-export function elementwise(node: Node, tensors: string[], types: ElementType[], writes: number[], count: { perT: number; fixed: number; expr: string }, body: string, functions = ""): GpuDispatch {
+export function elementwise(
+  node: Node,
+  tensors: string[],
+  types: ElementType[],
+  writes: number[],
+  count: { perT: number; fixed: number; expr: string },
+  body: string,
+  functions = "",
+): GpuDispatch {
   const wgsl = [
     header(tensors.map((_, i) => ({ name: `t${i}`, type: types[i], write: writes.includes(i) }))),
     ...(functions ? [functions] : []),
@@ -55,7 +63,15 @@ export function elementwise(node: Node, tensors: string[], types: ElementType[],
 }
 
 /** A kernel with one workgroup per row (cooperative reductions through `part`). */
-export function perRow(node: Node, tensors: string[], types: ElementType[], writes: number[], r: ReturnType<typeof rows>, body: string, functions = ""): GpuDispatch {
+export function perRow(
+  node: Node,
+  tensors: string[],
+  types: ElementType[],
+  writes: number[],
+  r: ReturnType<typeof rows>,
+  body: string,
+  functions = "",
+): GpuDispatch {
   const wgsl = [
     header(tensors.map((_, i) => ({ name: `t${i}`, type: types[i], write: writes.includes(i) }))),
     `var<workgroup> part: array<f32, ${WORKGROUP}>;`,

@@ -45,7 +45,10 @@ export function importGraph(files: readonly string[]): Map<string, string[]> {
 /** Strongly connected components with more than one member (Tarjan): each is an import cycle. */
 export function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
   let index = 0;
-  const order = new Map<string, number>(), low = new Map<string, number>(), stack: string[] = [], onStack = new Set<string>();
+  const order = new Map<string, number>(),
+    low = new Map<string, number>(),
+    stack: string[] = [],
+    onStack = new Set<string>();
   const out: string[][] = [];
   const visit = (v: string): void => {
     order.set(v, index);

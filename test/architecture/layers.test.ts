@@ -40,7 +40,9 @@ describe("the layers", () => {
   });
 
   it("imports only downward (or within a layer)", () => {
-    const upward = [...graph].flatMap(([file, targets]) => targets.filter((t) => rank(folderOf(t)) > rank(folderOf(file))).map((t) => `${file} -> ${t}`));
+    const upward = [...graph].flatMap(([file, targets]) =>
+      targets.filter((t) => rank(folderOf(t)) > rank(folderOf(file))).map((t) => `${file} -> ${t}`),
+    );
     expect(upward).toEqual([]);
   });
 
@@ -53,7 +55,9 @@ describe("the layers", () => {
   });
 
   it("keeps the runtime to itself: it ships in every artifact", () => {
-    const outside = [...graph].filter(([f]) => f.startsWith("runtime/")).flatMap(([f, ts]) => ts.filter((t) => !t.startsWith("runtime/")).map((t) => `${f} -> ${t}`));
+    const outside = [...graph]
+      .filter(([f]) => f.startsWith("runtime/"))
+      .flatMap(([f, ts]) => ts.filter((t) => !t.startsWith("runtime/")).map((t) => `${f} -> ${t}`));
     expect(outside).toEqual([]);
   });
 

@@ -19,15 +19,56 @@ import { SeecError } from "../../runtime/errors.js";
 
 /** Every op, written out: adding or removing one is a deliberate edit here too. */
 const ALL: readonly string[] = [
-  "Add", "AddRows", "Attention", "Concat", "Copy", "EntangledEmbedding", "EntangledLogits", "EntangledTable", "Gather", "L2Normalize",
-  "LastRow", "LayerNorm", "Linear", "Map", "MatMul", "MeanLinear", "MeanQLinear", "MeanRows", "QLinear", "Reduce", "RMSNorm", "Relu",
-  "RoPE", "ScaledAttention", "SelfAttention", "Softmax", "SwiGLU", "Tanh",
+  "Add",
+  "AddRows",
+  "Attention",
+  "Concat",
+  "Copy",
+  "EntangledEmbedding",
+  "EntangledLogits",
+  "EntangledTable",
+  "Gather",
+  "L2Normalize",
+  "LastRow",
+  "LayerNorm",
+  "Linear",
+  "Map",
+  "MatMul",
+  "MeanLinear",
+  "MeanQLinear",
+  "MeanRows",
+  "QLinear",
+  "Reduce",
+  "RMSNorm",
+  "Relu",
+  "RoPE",
+  "ScaledAttention",
+  "SelfAttention",
+  "Softmax",
+  "SwiGLU",
+  "Tanh",
 ];
 
 /** What export-onnx writes today; the rest it refuses (or folds when they run on constants). */
 const ONNX_EXPECTED: readonly string[] = [
-  "Add", "AddRows", "Attention", "EntangledEmbedding", "EntangledLogits", "Gather", "L2Normalize", "LastRow", "LayerNorm", "Linear", "MeanRows",
-  "QLinear", "RMSNorm", "Relu", "RoPE", "SelfAttention", "SwiGLU", "Tanh",
+  "Add",
+  "AddRows",
+  "Attention",
+  "EntangledEmbedding",
+  "EntangledLogits",
+  "Gather",
+  "L2Normalize",
+  "LastRow",
+  "LayerNorm",
+  "Linear",
+  "MeanRows",
+  "QLinear",
+  "RMSNorm",
+  "Relu",
+  "RoPE",
+  "SelfAttention",
+  "SwiGLU",
+  "Tanh",
 ];
 
 const BACKENDS: { name: string; claimed: readonly OpName[]; expected: readonly string[]; table: object }[] = [
@@ -48,18 +89,30 @@ describe("ops as a closed, typed set", () => {
 
   for (const { name, claimed, expected, table } of BACKENDS) {
     it(`${name}: an entry for every op it claims, naming any missing`, () => {
-      const missing = claimed.filter((op) => typeof (table as Record<string, unknown>)[op] !== "function" && typeof (table as Record<string, unknown>)[op] !== "object");
+      const missing = claimed.filter(
+        (op) => typeof (table as Record<string, unknown>)[op] !== "function" && typeof (table as Record<string, unknown>)[op] !== "object",
+      );
       expect(missing, `${name} claims ops it has no entry for`).toEqual([]);
     });
 
     it(`${name}: claims exactly the expected ops`, () => {
-      const c = new Set<string>(claimed), e = new Set(expected);
-      expect(expected.filter((op) => !c.has(op)), `${name} no longer claims`).toEqual([]);
-      expect(claimed.filter((op) => !e.has(op)), `${name} newly claims`).toEqual([]);
+      const c = new Set<string>(claimed),
+        e = new Set(expected);
+      expect(
+        expected.filter((op) => !c.has(op)),
+        `${name} no longer claims`,
+      ).toEqual([]);
+      expect(
+        claimed.filter((op) => !e.has(op)),
+        `${name} newly claims`,
+      ).toEqual([]);
     });
 
     it(`${name}: no key outside OpName`, () => {
-      expect(Object.keys(table).filter((k) => !isOpName(k)), `${name} has entries for unknown ops`).toEqual([]);
+      expect(
+        Object.keys(table).filter((k) => !isOpName(k)),
+        `${name} has entries for unknown ops`,
+      ).toEqual([]);
     });
   }
 

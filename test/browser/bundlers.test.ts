@@ -22,7 +22,10 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
     expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "-o", join(root, "stories"))).code).toBe(0);
     mkdirSync(join(root, "app"));
     writeFileSync(join(root, "app", "main.js"), APP);
-    writeFileSync(join(root, "app", "index.html"), '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>');
+    writeFileSync(
+      join(root, "app", "index.html"),
+      '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>',
+    );
     expected = (await loadWasm(join(root, "stories"))).generate("One day", { maxTokens: 24, temperature: 0 });
     session = await servedBrowser(root);
   });
@@ -36,14 +39,30 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
   it("esbuild (platform browser, bundled) needs nothing special", async () => {
     const esbuild = await import("esbuild");
     mkdirSync(join(root, "esbuild"));
-    await esbuild.build({ entryPoints: [join(root, "app", "main.js")], bundle: true, format: "esm", platform: "browser", target: "es2022", outfile: join(root, "esbuild", "main.js"), logLevel: "silent" });
-    writeFileSync(join(root, "esbuild", "index.html"), '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>');
+    await esbuild.build({
+      entryPoints: [join(root, "app", "main.js")],
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      outfile: join(root, "esbuild", "main.js"),
+      logLevel: "silent",
+    });
+    writeFileSync(
+      join(root, "esbuild", "index.html"),
+      '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>',
+    );
     expect(await textOf("/esbuild/")).toBe(expected);
   });
 
   it("Vite builds it with no plugin", async () => {
     const { build } = await import("vite");
-    await build({ root: join(root, "app"), base: "/vite/", logLevel: "silent", build: { outDir: join(root, "vite"), target: "es2022", emptyOutDir: true } });
+    await build({
+      root: join(root, "app"),
+      base: "/vite/",
+      logLevel: "silent",
+      build: { outDir: join(root, "vite"), target: "es2022", emptyOutDir: true },
+    });
     expect(await textOf("/vite/")).toBe(expected);
   });
 });

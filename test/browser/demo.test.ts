@@ -19,7 +19,17 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
     const builds = await Promise.all([
       seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--demo", "-o", join(root, "stories")),
       seec("build", USE_DIR, "--demo", "--package", "use-lite-seec", "-o", join(root, "use")),
-      seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--target", "wasm-relaxed", "--demo", "-o", join(root, "stories-relaxed")),
+      seec(
+        "build",
+        LLAMA2C!.model,
+        "--tokenizer",
+        LLAMA2C!.tokenizer,
+        "--target",
+        "wasm-relaxed",
+        "--demo",
+        "-o",
+        join(root, "stories-relaxed"),
+      ),
     ]);
     for (const b of builds) expect(b.code, b.stderr).toBe(0);
     session = await servedBrowser(root);

@@ -45,7 +45,15 @@ document.getElementById("out").textContent = JSON.stringify(out);
 document.body.dataset.state = "done";
 </script>`;
 
-interface PageResult { backend: string; adapter?: string; fallback?: string; text: string; tokens?: number[]; logits?: number[][]; error?: string }
+interface PageResult {
+  backend: string;
+  adapter?: string;
+  fallback?: string;
+  text: string;
+  tokens?: number[];
+  logits?: number[][];
+  error?: string;
+}
 
 describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromium", () => {
   let dir: string;
@@ -106,9 +114,13 @@ describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromi
     const { USE_DIR } = await import("../helpers/use-lite.js");
     const root = join(dir, "..");
     expect((await seec("build", USE_DIR, "--target", "webgpu", "-o", join(root, "use"))).code).toBe(0);
-    const sentences = (STSB ? readStsb(readFileSync(STSB, "utf8")).flatMap((p) => [p.a, p.b]) : ["A man is playing a guitar.", "Someone plays music."]).slice(0, 64);
+    const sentences = (
+      STSB ? readStsb(readFileSync(STSB, "utf8")).flatMap((p) => [p.a, p.b]) : ["A man is playing a guitar.", "Someone plays music."]
+    ).slice(0, 64);
     writeFileSync(join(root, "use", "sentences.json"), JSON.stringify(sentences));
-    writeFileSync(join(root, "use", "page.html"), `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
+    writeFileSync(
+      join(root, "use", "page.html"),
+      `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
 import { load } from "./index.mjs";
 const texts = await (await fetch("sentences.json")).json();
 const gpu = await load(), wasm = await load(undefined, { webgpu: false });
@@ -116,10 +128,16 @@ const a = await gpu.embed(texts), b = wasm.embed(texts);
 const cos = a.map((x, i) => { let d = 0, p = 0, q = 0; x.forEach((v, k) => { d += v * b[i][k]; p += v * v; q += b[i][k] * b[i][k]; }); return d / Math.sqrt(p * q); });
 document.getElementById("out").textContent = JSON.stringify({ backend: gpu.backend, wasm: wasm.backend, worst: Math.min(...cos), count: cos.length });
 document.body.dataset.state = "done";
-</script>`);
+</script>`,
+    );
     const served = await servedBrowser(root, WEBGPU_FLAGS);
     try {
-      const r = JSON.parse((await (await served.open("/use/page.html", undefined, 300_000)).textContent("#out"))!) as { backend: string; wasm: string; worst: number; count: number };
+      const r = JSON.parse((await (await served.open("/use/page.html", undefined, 300_000)).textContent("#out"))!) as {
+        backend: string;
+        wasm: string;
+        worst: number;
+        count: number;
+      };
       console.log(`USE-Lite on WebGPU vs wasm: lowest cosine ${r.worst.toFixed(10)} over ${r.count} sentences`);
       expect([r.backend, r.wasm]).toEqual(["webgpu", "wasm-simd"]);
       expect(r.count).toBe(sentences.length);

@@ -75,19 +75,47 @@ describe("seec serve", () => {
     const { child, base, port } = await serve(dir);
     try {
       const paths = [
-        "/%ff", "/%", "/%%", "/%zz", "/%e0%a4%a", "/%c0%af", "/%ed%a0%80", "/a%", "/%2", "/%00", "/demo.html%00.png", "/%2e%2e/%2e%2e/etc/passwd",
-        "/..%2f..%2fetc%2fpasswd", "/../../etc/passwd", "//etc/passwd", "/%5c..%5c..%5cetc%5cpasswd", `/${"a".repeat(5000)}`, `/${"%ff".repeat(500)}`,
-        "*", "http://x/%ff", "/\u00ff\u00fe", "/demo.html%", "/demo.html%ff?x=%ff", "/dir/", "/%2f%2f",
+        "/%ff",
+        "/%",
+        "/%%",
+        "/%zz",
+        "/%e0%a4%a",
+        "/%c0%af",
+        "/%ed%a0%80",
+        "/a%",
+        "/%2",
+        "/%00",
+        "/demo.html%00.png",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/..%2f..%2fetc%2fpasswd",
+        "/../../etc/passwd",
+        "//etc/passwd",
+        "/%5c..%5c..%5cetc%5cpasswd",
+        `/${"a".repeat(5000)}`,
+        `/${"%ff".repeat(500)}`,
+        "*",
+        "http://x/%ff",
+        "/\u00ff\u00fe",
+        "/demo.html%",
+        "/demo.html%ff?x=%ff",
+        "/dir/",
+        "/%2f%2f",
       ];
       const requests: (string | Buffer)[] = [];
       for (let i = 0; requests.length < 200; i++) {
         const p = paths[i % paths.length];
         const method = ["GET", "HEAD", "POST", "BREW"][Math.floor(i / paths.length) % 4];
         requests.push(`${method} ${p} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
-        if (i % 10 === 0) requests.push("GARBAGE\r\n\r\n", Buffer.from([0x47, 0x45, 0x54, 0x20, 0x2f, 0xff, 0x00, 0x20, 0x0d, 0x0a, 0x0d, 0x0a]), `GET /${"%".repeat(i)} HTTP/1.1\r\n\r\n`);
+        if (i % 10 === 0)
+          requests.push(
+            "GARBAGE\r\n\r\n",
+            Buffer.from([0x47, 0x45, 0x54, 0x20, 0x2f, 0xff, 0x00, 0x20, 0x0d, 0x0a, 0x0d, 0x0a]),
+            `GET /${"%".repeat(i)} HTTP/1.1\r\n\r\n`,
+          );
       }
       const statuses: number[] = [];
-      for (let i = 0; i < requests.length; i += 20) statuses.push(...(await Promise.all(requests.slice(i, i + 20).map((r) => raw(port, r)))));
+      for (let i = 0; i < requests.length; i += 20)
+        statuses.push(...(await Promise.all(requests.slice(i, i + 20).map((r) => raw(port, r)))));
       expect(statuses.length).toBeGreaterThanOrEqual(200);
       // Each is answered, and with a 4xx: a malformed path is the client's error, and nothing outside is served.
       expect(statuses.filter((s) => s < 400 || s > 499)).toEqual([]);
@@ -103,7 +131,8 @@ describe("seec serve", () => {
   }, 60_000);
 
   it("refuses (403) what a symbolic link leads to outside the directory", async () => {
-    const dir = await tmpDir(), outside = await tmpDir();
+    const dir = await tmpDir(),
+      outside = await tmpDir();
     writeFileSync(join(outside, "secret.txt"), "secret");
     writeFileSync(join(dir, "model.json"), "{}");
     symlinkSync(outside, join(dir, "outlink"));

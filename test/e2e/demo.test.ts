@@ -17,7 +17,12 @@ const FILE = fileURLToPath(new URL(`../../${DISTILLED_20X}`, import.meta.url));
 /** The similarity matrices the demo printed, in order. */
 function matrices(stdout: string): number[][][] {
   const blocks = stdout.split(/\n(?=\S)/).filter((b) => /^\s+1\s/m.test(b));
-  return blocks.map((b) => b.split("\n").filter((l) => /^\s+\d\s+-?\d\.\d{3}/.test(l)).map((l) => l.trim().split(/\s+/).slice(1).map(Number)));
+  return blocks.map((b) =>
+    b
+      .split("\n")
+      .filter((l) => /^\s+\d\s+-?\d\.\d{3}/.test(l))
+      .map((l) => l.trim().split(/\s+/).slice(1).map(Number)),
+  );
 }
 
 describe("the demo", () => {
@@ -44,11 +49,33 @@ describe("the demo", () => {
     expect(gap(stage2)).toBeLessThan(gap(stage1));
   }, 240_000);
 
-  it.runIf(process.env.SEEC_LONG === "1")("the shipped file is what its command makes (long: ~25 minutes)", async () => {
-    const s1 = join(work, "s1.see"), s2 = join(work, "use-lite-see20.see");
-    expect((await seec("factorize", USE_DIR, "--ratio", "20", "--seed", "0", "-o", s1)).code).toBe(0);
-    const d = await seec("distill", USE_DIR, "--see", s1, "--steps", "2000", "--batch", "16", "--lr", "0.03", "--sentences", "20000", "--eval-every", "200", "-o", s2);
-    expect(d.code, d.stderr).toBe(0);
-    expect(Buffer.compare(readFileSync(s2), readFileSync(FILE))).toBe(0);
-  }, 3_600_000);
+  it.runIf(process.env.SEEC_LONG === "1")(
+    "the shipped file is what its command makes (long: ~25 minutes)",
+    async () => {
+      const s1 = join(work, "s1.see"),
+        s2 = join(work, "use-lite-see20.see");
+      expect((await seec("factorize", USE_DIR, "--ratio", "20", "--seed", "0", "-o", s1)).code).toBe(0);
+      const d = await seec(
+        "distill",
+        USE_DIR,
+        "--see",
+        s1,
+        "--steps",
+        "2000",
+        "--batch",
+        "16",
+        "--lr",
+        "0.03",
+        "--sentences",
+        "20000",
+        "--eval-every",
+        "200",
+        "-o",
+        s2,
+      );
+      expect(d.code, d.stderr).toBe(0);
+      expect(Buffer.compare(readFileSync(s2), readFileSync(FILE))).toBe(0);
+    },
+    3_600_000,
+  );
 });

@@ -17,12 +17,32 @@ describe.skipIf(!LLAMA2C || !VAL)("seec distill on stories260K, through the CLI"
   });
 
   it("lowers the NLL of stage-1 factors at 2x by more than 1 nat per token in 40 steps", async () => {
-    const s1 = join(work, "s1.see"), s2 = join(work, "s2.see");
+    const s1 = join(work, "s1.see"),
+      s2 = join(work, "s2.see");
     expect((await seec("factorize", ...model, "--ratio", "2", "--epochs", "60", "-o", s1)).code).toBe(0);
-    const d = await seec("distill", ...model, "--see", s1, "--steps", "40", "--samples", "24", "--sequence", "64", "--lr", "0.05", "--eval-every", "20", "-o", s2);
+    const d = await seec(
+      "distill",
+      ...model,
+      "--see",
+      s1,
+      "--steps",
+      "40",
+      "--samples",
+      "24",
+      "--sequence",
+      "64",
+      "--lr",
+      "0.05",
+      "--eval-every",
+      "20",
+      "-o",
+      s2,
+    );
     expect(d.code, d.stderr).toBe(0);
     // What a user reads: the file, the held-out loss falling, the size unchanged from stage 1.
-    expect(d.stdout).toMatch(/^wrote .*s2\.see: 40 steps of distillation \(decoder\) on 24 sequences sampled from the teacher, 2 held out\n/);
+    expect(d.stdout).toMatch(
+      /^wrote .*s2\.see: 40 steps of distillation \(decoder\) on 24 sequences sampled from the teacher, 2 held out\n/,
+    );
     const [, before, after] = /held-out loss +([\d.]+) -> ([\d.]+)/.exec(d.stdout)!.map(Number);
     expect(after).toBeLessThan(before);
     expect(d.stdout).toMatch(/size +14656 parameters, 2\.24x/);
@@ -35,7 +55,9 @@ describe.skipIf(!LLAMA2C || !VAL)("seec distill on stories260K, through the CLI"
       return JSON.parse(e.stdout).nll as number;
     };
     const [stage1, stage2] = [await nll(s1), await nll(s2)];
-    console.log(`stories260K at 2x, NLL on the first 40 paragraphs of val_a.txt: stage 1 ${stage1.toFixed(4)}, stage 2 (40 steps) ${stage2.toFixed(4)}`);
+    console.log(
+      `stories260K at 2x, NLL on the first 40 paragraphs of val_a.txt: stage 1 ${stage1.toFixed(4)}, stage 2 (40 steps) ${stage2.toFixed(4)}`,
+    );
     expect(stage1).toBeGreaterThan(5);
     expect(stage2).toBeLessThan(stage1 - 1);
   });

@@ -13,7 +13,16 @@ import { USE_DIR } from "../helpers/use-lite.js";
 const BIN = fileURLToPath(new URL("../../bin/seec.mjs", import.meta.url));
 
 const digest = (dir: string) =>
-  Object.fromEntries(readdirSync(dir).filter((f) => f.includes(".")).map((f) => [f, createHash("sha256").update(readFileSync(join(dir, f))).digest("hex")]));
+  Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.includes("."))
+      .map((f) => [
+        f,
+        createHash("sha256")
+          .update(readFileSync(join(dir, f)))
+          .digest("hex"),
+      ]),
+  );
 
 describe.skipIf(!LLAMA2C)("an interrupted build", () => {
   it("leaves the previous artifact intact, whenever it is killed", async () => {

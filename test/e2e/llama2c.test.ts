@@ -16,7 +16,10 @@ function hashes(dir: string): Record<string, string> {
   const walk = (d: string, prefix: string) => {
     for (const e of readdirSync(d, { withFileTypes: true }))
       if (e.isDirectory()) walk(join(d, e.name), `${prefix}${e.name}/`);
-      else out[prefix + e.name] = createHash("sha256").update(readFileSync(join(d, e.name))).digest("hex");
+      else
+        out[prefix + e.name] = createHash("sha256")
+          .update(readFileSync(join(d, e.name)))
+          .digest("hex");
   };
   walk(dir, "");
   return out;
@@ -55,7 +58,8 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
     const model = await loadWasm(out);
     const { graph } = await loadModel({ model: m.model, tokenizer: m.tokenizer });
     const ref = new Interpreter(graph);
-    let token = 1, worst = 0;
+    let token = 1,
+      worst = 0;
     for (let pos = 0; pos < 256; pos++) {
       const feeds = { tokens: Int32Array.of(token), pos: Int32Array.of(pos) };
       const want = ref.run(feeds).logits.data;

@@ -40,7 +40,8 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
   });
 
   it("fits SEE factors deterministically for a seed, at the ratio asked for or better", async () => {
-    const a = join(work, "a.see"), b = join(work, "b.see");
+    const a = join(work, "a.see"),
+      b = join(work, "b.see");
     const args = [...model, "--method", "see", "--ratio", "2", "--epochs", "40", "--seed", "3", "--json"];
     const ra = await seec("factorize", ...args, "-o", a);
     const rb = await seec("factorize", ...args, "-o", b);
@@ -52,7 +53,8 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
     expect(report.sources).toHaveProperty("sememe");
     expect(report.fidelity.meanCosine).toBeGreaterThan(0.5);
     expect(report.loss[report.loss.length - 1]).toBeLessThan(report.loss[0]);
-    const out = join(work, "see2"), dense = join(work, "dense");
+    const out = join(work, "see2"),
+      dense = join(work, "dense");
     expect((await seec("build", ...model, "--see", a, "-o", out)).code).toBe(0);
     expect((await seec("build", ...model, "-o", dense)).code).toBe(0);
     const size = (dir: string) => readFileSync(join(dir, "weights.bin")).length;
@@ -71,35 +73,52 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
   });
 
   it("refuses factors made for another vocabulary before writing anything", async () => {
-    const f = randomFactors({ vocab: 17, dim: 64, rank: 1, slots: [["a", 8], ["b", 8]] }, 1);
+    const f = randomFactors(
+      {
+        vocab: 17,
+        dim: 64,
+        rank: 1,
+        slots: [
+          ["a", 8],
+          ["b", 8],
+        ],
+      },
+      1,
+    );
     f.spec.replaces = "tok_embeddings.weight";
     const see = join(work, "wrong.see");
     writeFileSync(see, writeSee(f));
     const out = join(work, "wrong");
     const r = await seec("build", ...model, "--see", see, "-o", out);
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(/^seec: error\[mismatch\.see\] .*wrong\.see: the factors are for a 17 × 64 embedding; tok_embeddings\.weight is \[512, 64\]/);
+    expect(r.stderr).toMatch(
+      /^seec: error\[mismatch\.see\] .*wrong\.see: the factors are for a 17 × 64 embedding; tok_embeddings\.weight is \[512, 64\]/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 
-  it.skipIf(!VAL)("the build prints what int8 weights cost in NLL (under 1%), scoring the f32 model seec eval scores; weights.bin ~2.7x smaller", async () => {
-    const q8 = join(work, "q8"), dense = join(work, "dense");
-    const r = await seec("build", ...model, "--quantize", "int8", "--nll", VAL!, "--limit", "100", "-o", q8);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/int8: 35 weights, 885\.0 KiB -> 233\.0 KiB, relative error 0\.00\d+\n/);
-    const cost = /int8 cost: NLL (\d\.\d{4}) \(f32\) -> (\d\.\d{4}) \(int8\), ([+-]\d+\.\d\d)% over (\d+) tokens\n/.exec(r.stdout);
-    expect(cost).not.toBeNull();
-    const [f32, int8, percent, tokens] = cost!.slice(1).map(Number);
-    expect(Math.abs(percent)).toBeLessThan(1);
-    expect(percent).toBeCloseTo((100 * (int8 - f32)) / f32, 1);
-    // What the build scored: the dense model as seec eval scores it, and the int8 artifact it wrote.
-    const evalNll = async (dir: string) => JSON.parse((await seec("eval", dir, "--nll", VAL!, "--limit", "100", "--json")).stdout);
-    const [a, b] = [await evalNll(dense), await evalNll(q8)];
-    expect(a.nll.toFixed(4)).toBe(f32.toFixed(4));
-    expect(b.nll.toFixed(4)).toBe(int8.toFixed(4));
-    expect(b.tokens).toBe(tokens);
-    expect(readFileSync(join(dense, "weights.bin")).length / readFileSync(join(q8, "weights.bin")).length).toBeGreaterThan(2.5);
-  });
+  it.skipIf(!VAL)(
+    "the build prints what int8 weights cost in NLL (under 1%), scoring the f32 model seec eval scores; weights.bin ~2.7x smaller",
+    async () => {
+      const q8 = join(work, "q8"),
+        dense = join(work, "dense");
+      const r = await seec("build", ...model, "--quantize", "int8", "--nll", VAL!, "--limit", "100", "-o", q8);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/int8: 35 weights, 885\.0 KiB -> 233\.0 KiB, relative error 0\.00\d+\n/);
+      const cost = /int8 cost: NLL (\d\.\d{4}) \(f32\) -> (\d\.\d{4}) \(int8\), ([+-]\d+\.\d\d)% over (\d+) tokens\n/.exec(r.stdout);
+      expect(cost).not.toBeNull();
+      const [f32, int8, percent, tokens] = cost!.slice(1).map(Number);
+      expect(Math.abs(percent)).toBeLessThan(1);
+      expect(percent).toBeCloseTo((100 * (int8 - f32)) / f32, 1);
+      // What the build scored: the dense model as seec eval scores it, and the int8 artifact it wrote.
+      const evalNll = async (dir: string) => JSON.parse((await seec("eval", dir, "--nll", VAL!, "--limit", "100", "--json")).stdout);
+      const [a, b] = [await evalNll(dense), await evalNll(q8)];
+      expect(a.nll.toFixed(4)).toBe(f32.toFixed(4));
+      expect(b.nll.toFixed(4)).toBe(int8.toFixed(4));
+      expect(b.tokens).toBe(tokens);
+      expect(readFileSync(join(dense, "weights.bin")).length / readFileSync(join(q8, "weights.bin")).length).toBeGreaterThan(2.5);
+    },
+  );
 
   it.skipIf(!VAL)("evaluates NLL per token; the full-rank factors score what the dense model scores", async () => {
     const dense = join(work, "dense");

@@ -31,7 +31,11 @@ describe("Universal Sentence Encoder Lite on wasm-simd", () => {
     const cosines = ours.map((e, i) => cosine(e, theirs[i]));
     const worst = Math.min(...cosines);
     expect(worst).toBeGreaterThan(0.99999);
-    const score = (emb: ArrayLike<number>[]) => spearman(pairs.map((_, i) => cosine(emb[2 * i], emb[2 * i + 1])), pairs.map((p) => p.score));
+    const score = (emb: ArrayLike<number>[]) =>
+      spearman(
+        pairs.map((_, i) => cosine(emb[2 * i], emb[2 * i + 1])),
+        pairs.map((p) => p.score),
+      );
     const [a, b] = [score(ours), score(theirs)];
     expect(a.toFixed(3)).toBe(b.toFixed(3));
     expect(a).toBeGreaterThan(0.66);
@@ -63,7 +67,11 @@ describe("Universal Sentence Encoder Lite on wasm-simd", () => {
     const texts = ["A man is playing the cello.", "A man seated is playing the cello.", "The stock market fell sharply today."];
     const r = await seec("run", out, ...texts.flatMap((t) => ["--text", t]));
     expect(r.code).toBe(0);
-    const rows = r.stdout.trim().split("\n").slice(-3).map((l) => l.trim().split(/\s+/).slice(1).map(Number));
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .slice(-3)
+      .map((l) => l.trim().split(/\s+/).slice(1).map(Number));
     expect(rows.map((row, i) => row[i])).toEqual([1, 1, 1]);
     expect(rows[0][1]).toBeGreaterThan(0.8);
     expect(rows[0][2]).toBeLessThan(0.3);
@@ -82,7 +90,8 @@ describe("Universal Sentence Encoder Lite on wasm-simd", () => {
   it("refuses a graph with ops it does not support, listing each with its node, before writing anything", async () => {
     const dir = join(work, "edited");
     mkdirSync(dir);
-    for (const f of readdirSync(USE_DIR)) if (f.startsWith("group1-shard") || f === "vocab.json") copyFileSync(join(USE_DIR, f), join(dir, f));
+    for (const f of readdirSync(USE_DIR))
+      if (f.startsWith("group1-shard") || f === "vocab.json") copyFileSync(join(USE_DIR, f), join(dir, f));
     const json = JSON.parse(readFileSync(USE_MODEL_JSON, "utf8"));
     const nodes = json.modelTopology.node;
     nodes.find((n: { op: string }) => n.op === "Tanh").op = "Gelu";
@@ -90,6 +99,8 @@ describe("Universal Sentence Encoder Lite on wasm-simd", () => {
     writeFileSync(join(dir, "model.json"), JSON.stringify(json));
     const r = await seec("build", join(dir, "model.json"), "-o", join(work, "never"));
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/^seec: error\[unsupported\.op\] .*unsupported TF ops: (Sparsemax|Gelu) \(node .+\), (Sparsemax|Gelu) \(node .+\)/);
+    expect(r.stderr).toMatch(
+      /^seec: error\[unsupported\.op\] .*unsupported TF ops: (Sparsemax|Gelu) \(node .+\), (Sparsemax|Gelu) \(node .+\)/,
+    );
   });
 });

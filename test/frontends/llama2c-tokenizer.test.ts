@@ -48,4 +48,3 @@ describe.skipIf(!LLAMA2C)("llama2.c tokenizer (tok512.bin)", () => {
     expect(e.at).toBe(`byte ${bytes.length}`);
   });
 });
-

@@ -5,13 +5,21 @@ import { readLlama2cCheckpoint, type Llama2cWeights } from "../../compiler/front
 import { catchSeec } from "../helpers/errors.js";
 import { LLAMA2C } from "../helpers/shared.js";
 
-
 describe.skipIf(!LLAMA2C)("llama2.c checkpoints", () => {
   const bytes = LLAMA2C ? new Uint8Array(readFileSync(LLAMA2C.model)) : new Uint8Array();
 
   it("reads stories260K's header and weights", () => {
     const { config, weights } = readLlama2cCheckpoint(bytes, "stories260K.bin");
-    expect(config).toEqual({ dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocabSize: 512, seqLen: 512, sharedClassifier: true });
+    expect(config).toEqual({
+      dim: 64,
+      hiddenDim: 172,
+      nLayers: 5,
+      nHeads: 8,
+      nKvHeads: 4,
+      vocabSize: 512,
+      seqLen: 512,
+      sharedClassifier: true,
+    });
     expect(weights.tokEmbeddings.length).toBe(512 * 64);
     expect(weights.w2[4].length).toBe(64 * 172);
     expect(weights.output).toBe(weights.tokEmbeddings);
@@ -59,7 +67,19 @@ describe.skipIf(!LLAMA2C)("llama2.c checkpoints", () => {
 
 /** The version-1 layout of llama2.c's export.py: 256-byte header, then norms, embedding, weights by kind. */
 function exportVersion1(c: ReturnType<typeof readLlama2cCheckpoint>["config"], w: Llama2cWeights): Uint8Array {
-  const tensors = [...w.attentionNorm, ...w.ffnNorm, w.norm, w.tokEmbeddings, ...w.wq, ...w.wk, ...w.wv, ...w.wo, ...w.w1, ...w.w2, ...w.w3];
+  const tensors = [
+    ...w.attentionNorm,
+    ...w.ffnNorm,
+    w.norm,
+    w.tokEmbeddings,
+    ...w.wq,
+    ...w.wk,
+    ...w.wv,
+    ...w.wo,
+    ...w.w1,
+    ...w.w2,
+    ...w.w3,
+  ];
   const floats = tensors.reduce((n, t) => n + t.length, 0);
   const out = new Uint8Array(256 + floats * 4);
   const view = new DataView(out.buffer);

@@ -40,7 +40,10 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
       const shape = input.dims as number[];
       const n = shape.reduce((a, b) => a * b, 1);
       // The int64 input indexes the rotary caches: positions 0..S-1 in each row.
-      const data = input.elementType === "int64" ? BigInt64Array.from({ length: n }, (_, i) => BigInt(i % shape.at(-1)!)) : Float32Array.from({ length: n }, () => 0.05 * normal());
+      const data =
+        input.elementType === "int64"
+          ? BigInt64Array.from({ length: n }, (_, i) => BigInt(i % shape.at(-1)!))
+          : Float32Array.from({ length: n }, () => 0.05 * normal());
       feeds[input.name] = data;
       ortFeeds[input.name] = new ort.Tensor(input.elementType === "int64" ? "int64" : "float32", data, shape);
     }
@@ -52,15 +55,23 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
     let worst = 0;
     for (const o of model.outputs) {
       const w = want[o.name];
-      const values = w.type === "float16" ? Array.from(w.data as Uint16Array, halfToFloat) : Array.from(w.data as ArrayLike<number | bigint>, Number);
+      const values =
+        w.type === "float16" ? Array.from(w.data as Uint16Array, halfToFloat) : Array.from(w.data as ArrayLike<number | bigint>, Number);
       worst = Math.max(worst, deviation(results[o.name] as ArrayLike<number | bigint>, values, true, o.name));
     }
-    console.log(`phi layer (wasm-simd): largest deviation from onnxruntime-node ${worst.toExponential(2)} over ${model.outputs.length} outputs`);
+    console.log(
+      `phi layer (wasm-simd): largest deviation from onnxruntime-node ${worst.toExponential(2)} over ${model.outputs.length} outputs`,
+    );
   }, 180_000);
 
   it("SEE on ONNX: factorize finds the token embedding, and build --see replaces that initializer", async () => {
     const file = join(ONNX!, "gpt2_tiny_ort_fused_contrib", "model.onnx");
-    const shapes = { input_ids: [1, 4], position_ids: [1, 4], attention_mask: [1, 4], ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`past_${i}`, [2, 1, 4, 0, 8]])) };
+    const shapes = {
+      input_ids: [1, 4],
+      position_ids: [1, 4],
+      attention_mask: [1, 4],
+      ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`past_${i}`, [2, 1, 4, 0, 8]])),
+    };
     const flags = Object.entries(shapes).flatMap(([k, v]) => ["--shape", `${k}=${v.join("x")}`]);
     const work = await tmpDir();
     const f = await seec("factorize", file, ...flags, "--ratio", "4", "-o", join(work, "f.see"));
@@ -90,7 +101,11 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
   it("fuses the decomposed layer norms, RMS norms, GELUs and attention exporters write into seec's fused kernels", async () => {
     // op → how many the compiled graph has (undefined: none left).
     const cases: [string, string, Record<string, number | undefined>][] = [
-      ["bert_distilbert_tiny_hf_pt110", "fused 5 LayerNormalization, 2 Gelu, 2 Attention", { LayerNorm: 5, ScaledAttention: 2, Softmax: undefined }],
+      [
+        "bert_distilbert_tiny_hf_pt110",
+        "fused 5 LayerNormalization, 2 Gelu, 2 Attention",
+        { LayerNorm: 5, ScaledAttention: 2, Softmax: undefined },
+      ],
       ["seq2seq_nn_transformer_pt113/decoder", "fused 3 LayerNormalization, 2 Attention", { LayerNorm: 3, ScaledAttention: 2 }],
       ["gpt2_past_tiny_pt16", "fused 25 LayerNormalization, 12 Gelu", { LayerNorm: 25 }],
       ["onnx_node_tests/test_rms_normalization_3d_axis_negative_1_epsilon_expanded", "fused 1 RMSNormalization", { RMSNorm: 1 }],

@@ -15,7 +15,13 @@ function writeModel(dir: string, weights: { name: string; shape: number[]; dtype
   const cut = Math.floor(bytes.length / 2);
   writeFileSync(join(dir, "shard1"), bytes.subarray(0, cut));
   writeFileSync(join(dir, "shard2"), bytes.subarray(cut));
-  writeFileSync(join(dir, "model.json"), JSON.stringify({ modelTopology: { node: [{ name: "x", op: "Placeholder" }] }, weightsManifest: [{ paths: ["shard1", "shard2"], weights }] }));
+  writeFileSync(
+    join(dir, "model.json"),
+    JSON.stringify({
+      modelTopology: { node: [{ name: "x", op: "Placeholder" }] },
+      weightsManifest: [{ paths: ["shard1", "shard2"], weights }],
+    }),
+  );
 }
 
 const concat = (...parts: ArrayBufferView[]) => {
@@ -39,7 +45,14 @@ describe("TF.js graph-model weights", () => {
       { name: "q16", shape: [2], dtype: "float32", quantization: { dtype: "uint16", scale: 0.25, min: 0 } },
       { name: "h", shape: [3], dtype: "float32", quantization: { dtype: "float16" } },
     ];
-    const bytes = concat(Float32Array.of(1.5, -2, 3), Int32Array.of(7, -9), Uint8Array.of(1, 0, 1), Uint8Array.of(0, 4), Uint16Array.of(8, 400), Uint16Array.of(0x3c00, 0xc000, 0x3555));
+    const bytes = concat(
+      Float32Array.of(1.5, -2, 3),
+      Int32Array.of(7, -9),
+      Uint8Array.of(1, 0, 1),
+      Uint8Array.of(0, 4),
+      Uint16Array.of(8, 400),
+      Uint16Array.of(0x3c00, 0xc000, 0x3555),
+    );
     writeModel(dir, weights, bytes);
     const g = await readTfjsGraph(dir);
     const value = (n: string) => Array.from(g.weights.get(n)!.data);
@@ -56,7 +69,14 @@ describe("TF.js graph-model weights", () => {
 
   it("names the weight the shards end inside", async () => {
     const dir = join(await tmpDir(), "m");
-    writeModel(dir, [{ name: "a", shape: [2], dtype: "float32" }, { name: "big", shape: [100], dtype: "float32" }], new Uint8Array(40));
+    writeModel(
+      dir,
+      [
+        { name: "a", shape: [2], dtype: "float32" },
+        { name: "big", shape: [100], dtype: "float32" },
+      ],
+      new Uint8Array(40),
+    );
     const e = await readTfjsGraph(dir).catch((x) => x);
     expect(e).toBeInstanceOf(SeecError);
     expect(e.code).toBe("input.truncated");
@@ -88,9 +108,14 @@ describe("a TF.js model given as a folder", () => {
 // Tampered copies of USE-Lite (model.json rewritten, shards linked or rewritten) and of small models,
 // each in its own temp dir: every one must be refused with one located line, never compiled as stock.
 describe("bad TF.js input", () => {
-  type Json = { modelTopology: { node: { name: string; op: string; input?: string[]; attr?: object }[] }; weightsManifest: { paths: unknown; weights: Record<string, unknown>[] }[] };
+  type Json = {
+    modelTopology: { node: { name: string; op: string; input?: string[]; attr?: object }[] };
+    weightsManifest: { paths: unknown; weights: Record<string, unknown>[] }[];
+  };
   const stock = (): Json => JSON.parse(readFileSync(USE_MODEL_JSON, "utf8"));
-  const SHARDS = readdirSync(USE_DIR).filter((f) => f.startsWith("group1-shard")).sort();
+  const SHARDS = readdirSync(USE_DIR)
+    .filter((f) => f.startsWith("group1-shard"))
+    .sort();
   /** The single node whose name ends with `suffix`. */
   const node = (json: Json, suffix: string) => {
     const found = json.modelTopology.node.filter((n) => n.name.endsWith(suffix));
@@ -171,7 +196,12 @@ describe("bad TF.js input", () => {
 
   it("int32 where the encoder computes in float32, and float32 where it needs int32: unsupported.tfjs_dtype", async () => {
     // Same widths (4 bytes), so the shards still add up: only the dtype is wrong.
-    for (const [suffix, dtype] of [["tanh_layer_0/weights", "int32"], ["module/Embeddings_en", "int32"], ["Layer_0/TransformerLayer/MultiheadAttention/Const", "float32"], ["ClipToMaxLength/Less/y", "float32"]]) {
+    for (const [suffix, dtype] of [
+      ["tanh_layer_0/weights", "int32"],
+      ["module/Embeddings_en", "int32"],
+      ["Layer_0/TransformerLayer/MultiheadAttention/Const", "float32"],
+      ["ClipToMaxLength/Less/y", "float32"],
+    ]) {
       const json = stock();
       const w = weight(json, suffix);
       w.dtype = dtype;
@@ -182,7 +212,10 @@ describe("bad TF.js input", () => {
     // A weight quantized to a storage type its dtype cannot have.
     const json = stock();
     Object.assign(weight(json, "ClipToMaxLength/Less/y"), { quantization: { dtype: "float16" } });
-    expect(await refusal(await copy(json))).toMatchObject({ code: "unsupported.tfjs_dtype", at: `weight ${weight(json, "ClipToMaxLength/Less/y").name}` });
+    expect(await refusal(await copy(json))).toMatchObject({
+      code: "unsupported.tfjs_dtype",
+      at: `weight ${weight(json, "ClipToMaxLength/Less/y").name}`,
+    });
   });
 
   it("shards shorter than the manifest says: input.truncated, naming the weight they end inside", async () => {
@@ -200,7 +233,9 @@ describe("bad TF.js input", () => {
     json.modelTopology.node = json.modelTopology.node.filter((n) => n !== softmax);
     const e = await refusal(await copy(json));
     expect(e.code).toBe("input.tfjs_graph");
-    expect(e.at).toBe(at(json, "Layer_0/TransformerLayer/MultiheadAttention/DotProductAttention/BaseDotProductAttention/attention_weights"));
+    expect(e.at).toBe(
+      at(json, "Layer_0/TransformerLayer/MultiheadAttention/DotProductAttention/BaseDotProductAttention/attention_weights"),
+    );
     expect(e.message).toMatch(/which no node defines/);
   });
 
@@ -221,7 +256,10 @@ describe("bad TF.js input", () => {
     expect(await refusal(await copy(json))).toMatchObject({ code: "unsupported.tfjs_graph", at: `node ${bias.name}` });
     const none = stock();
     delete node(none, "Layer_1/TransformerLayer/FFN/conv1/Relu").input;
-    expect(await refusal(await copy(none))).toMatchObject({ code: "unsupported.tfjs_graph", at: at(none, "Layer_1/TransformerLayer/FFN/conv1/Relu") });
+    expect(await refusal(await copy(none))).toMatchObject({
+      code: "unsupported.tfjs_graph",
+      at: at(none, "Layer_1/TransformerLayer/FFN/conv1/Relu"),
+    });
   });
 
   it("a cycle: input.tfjs_graph naming a node on it", async () => {
@@ -237,8 +275,14 @@ describe("bad TF.js input", () => {
   it("rewired edges, a changed op or attribute, an extra output: unsupported.tfjs_graph naming the first node that differs", async () => {
     // The FFN's residual skips the attention block: it adds the layer's input instead of the attention's sum.
     const skip = stock();
-    node(skip, "Layer_1/TransformerLayer/FFN/layer_postprocess/add").input![1] = node(skip, "Layer_0/TransformerLayer/FFN/layer_postprocess/add").name;
-    expect(await refusal(await copy(skip))).toMatchObject({ code: "unsupported.tfjs_graph", at: at(skip, "Layer_0/TransformerLayer/FFN/Scatter/ScatterNd") });
+    node(skip, "Layer_1/TransformerLayer/FFN/layer_postprocess/add").input![1] = node(
+      skip,
+      "Layer_0/TransformerLayer/FFN/layer_postprocess/add",
+    ).name;
+    expect(await refusal(await copy(skip))).toMatchObject({
+      code: "unsupported.tfjs_graph",
+      at: at(skip, "Layer_0/TransformerLayer/FFN/Scatter/ScatterNd"),
+    });
     // Q·K with K's heads from V's split: the edge present, not the name, decides.
     const kv = stock();
     const k = node(kv, "Layer_0/TransformerLayer/MultiheadAttention/split_heads_1/split_last_dimension/Reshape");
@@ -252,7 +296,10 @@ describe("bad TF.js input", () => {
     // A Relu where the tanh layer has its Tanh.
     const relu = stock();
     node(relu, "hidden_layers/tanh_layer_0/Tanh").op = "Relu";
-    expect(await refusal(await copy(relu))).toMatchObject({ code: "unsupported.tfjs_graph", at: at(relu, "hidden_layers/tanh_layer_0/Tanh") });
+    expect(await refusal(await copy(relu))).toMatchObject({
+      code: "unsupported.tfjs_graph",
+      at: at(relu, "hidden_layers/tanh_layer_0/Tanh"),
+    });
     // Q·Kᵀ without the transpose.
     const adj = stock();
     const qk = node(adj, "Layer_0/TransformerLayer/MultiheadAttention/DotProductAttention/BaseDotProductAttention/MatMul");
@@ -263,7 +310,9 @@ describe("bad TF.js input", () => {
     const weights = new Map(real.weights);
     const [axes, t] = [...weights].find(([n]) => n.endsWith("FFN/layer_prepostprocess/layer_norm/Mean/reduction_indices"))!;
     weights.set(axes, { ...t, data: Int32Array.of(1) });
-    expect(() => tfjsEncoderGraph("t", { ...real, weights })).toThrow(expect.objectContaining({ code: "unsupported.tfjs_graph", at: `node ${axes}` }));
+    expect(() => tfjsEncoderGraph("t", { ...real, weights })).toThrow(
+      expect.objectContaining({ code: "unsupported.tfjs_graph", at: `node ${axes}` }),
+    );
     // A second output: a node nothing reads.
     const extra = stock();
     extra.modelTopology.node.push({ name: "extra", op: "Relu", input: [node(extra, "hidden_layers/tanh_layer_0/Tanh").name] });
@@ -278,12 +327,16 @@ describe("bad TF.js input", () => {
       weights.set(name, { ...t, data: Int32Array.from(values) });
       return { ...real, weights };
     };
-    expect(() => tfjsEncoderGraph("t", set("Layer_0/TransformerLayer/MultiheadAttention/Const", [256, 256, 255]))).toThrow(expect.objectContaining({ code: "input.tfjs_graph" }));
-    expect(() => tfjsEncoderGraph("t", set("Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/3", [100]))).toThrow(
+    expect(() => tfjsEncoderGraph("t", set("Layer_0/TransformerLayer/MultiheadAttention/Const", [256, 256, 255]))).toThrow(
       expect.objectContaining({ code: "input.tfjs_graph" }),
     );
+    expect(() =>
+      tfjsEncoderGraph("t", set("Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/3", [100])),
+    ).toThrow(expect.objectContaining({ code: "input.tfjs_graph" }));
     expect(() => tfjsEncoderGraph("t", set("ClipToMaxLength/Less/y", [0]))).toThrow(expect.objectContaining({ code: "input.tfjs_graph" }));
-    expect(() => tfjsEncoderGraph("t", set("ClipToMaxLength/Less/y", [1 << 30]))).toThrow(expect.objectContaining({ code: "unsupported.tfjs_graph" }));
+    expect(() => tfjsEncoderGraph("t", set("ClipToMaxLength/Less/y", [1 << 30]))).toThrow(
+      expect.objectContaining({ code: "unsupported.tfjs_graph" }),
+    );
   });
 
   it("the form, not the size: USE-Lite with its second layer repeated compiles with the layers it has", async () => {
@@ -293,16 +346,22 @@ describe("bad TF.js input", () => {
     // Layer 1's own nodes: the ops downstream of layer 0's output up to its own, and the constants only they read.
     const source = (i: string) => i.replace(/:\d+$/, "");
     const own = new Set<string>([out1]);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
       for (const n of real.nodes)
-        if (!own.has(n.name) && n.name.includes("Layer_1/") && n.inputs.some((i) => source(i) === out0 || own.has(source(i))) && n.name !== out1) {
+        if (
+          !own.has(n.name) &&
+          n.name.includes("Layer_1/") &&
+          n.inputs.some((i) => source(i) === out0 || own.has(source(i))) &&
+          n.name !== out1
+        ) {
           own.add(n.name);
           grew = true;
         }
     }
     for (const c of real.nodes.filter((n) => n.op === "Const"))
-      if (real.nodes.every((n) => !n.inputs.includes(c.name) || own.has(n.name)) && real.nodes.some((n) => n.inputs.includes(c.name))) own.add(c.name);
+      if (real.nodes.every((n) => !n.inputs.includes(c.name) || own.has(n.name)) && real.nodes.some((n) => n.inputs.includes(c.name)))
+        own.add(c.name);
     const repeated = (copies: number) => {
       const nodes = real.nodes.map((n) => ({ ...n }));
       const weights = new Map(real.weights);
@@ -316,7 +375,9 @@ describe("bad TF.js input", () => {
         last = `${out1}_copy${k}`;
       }
       // The pooling reads the last layer.
-      for (const n of nodes) if (!own.has(n.name) && !/_copy\d+$/.test(n.name)) n.inputs = n.inputs.map((i) => (i === out1 && !n.name.includes("Layer_") ? last : i));
+      for (const n of nodes)
+        if (!own.has(n.name) && !/_copy\d+$/.test(n.name))
+          n.inputs = n.inputs.map((i) => (i === out1 && !n.name.includes("Layer_") ? last : i));
       return { file: "deeper/model.json", nodes, weights };
     };
     expect(tfjsEncoderGraph("t", repeated(2)).model.config.layers).toBe(4);

@@ -15,8 +15,13 @@ export function encoderTail({ int8 = false } = {}): Graph {
   b.dim("T", 9);
   const x = b.input("x", "f32", ["T", 13]);
   const residual = b.node("Linear", "residual", [x, b.constant("wr", randomF32(13 * 6, 1), [6, 13])]);
-  const hidden = b.node("Relu", "relu", [b.node("Linear", "conv1", [residual, b.constant("w1", randomF32(6 * H, 2), [H, 6]), b.constant("b1", randomF32(H, 3), [H])])]);
-  const sum = b.node("Add", "sum", [b.node("Linear", "conv2", [hidden, b.constant("w2", randomF32(H * 6, 4), [6, H]), b.constant("b2", randomF32(6, 5), [6])]), residual]);
+  const hidden = b.node("Relu", "relu", [
+    b.node("Linear", "conv1", [residual, b.constant("w1", randomF32(6 * H, 2), [H, 6]), b.constant("b1", randomF32(H, 3), [H])]),
+  ]);
+  const sum = b.node("Add", "sum", [
+    b.node("Linear", "conv2", [hidden, b.constant("w2", randomF32(H * 6, 4), [6, H]), b.constant("b2", randomF32(6, 5), [6])]),
+    residual,
+  ]);
   b.output(b.node("Tanh", "out", [b.node("MeanRows", "pool", [sum])]));
   const graph = b.finish();
   return int8 ? quantizeInt8(graph).graph : graph;

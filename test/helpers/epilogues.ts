@@ -16,7 +16,11 @@ export function epilogueGraph({ int8 = false } = {}): Graph {
   const x = b.input("x", "f32", ["T", 13]);
   let seed = 1;
   const linear = (name: string, input: string, K: number, N: number, bias = true) =>
-    b.node("Linear", name, [input, b.constant(`${name}.w`, randomF32(N * K, seed++), [N, K]), ...(bias ? [b.constant(`${name}.b`, randomF32(N, seed++), [N])] : [])]);
+    b.node("Linear", name, [
+      input,
+      b.constant(`${name}.w`, randomF32(N * K, seed++), [N, K]),
+      ...(bias ? [b.constant(`${name}.b`, randomF32(N, seed++), [N])] : []),
+    ]);
   const a = linear("a", x, 13, 6);
   const s = b.node("Add", "s", [a, linear("p", x, 13, 6, false)]);
   const h = b.node("Relu", "h", [linear("c1", s, 6, 21)]);

@@ -34,7 +34,6 @@ export function feed(t: OnnxTensor): Feeds[string] {
   return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
 }
 
-
 /**
  * Largest |got − want|, failing where it exceeds 1e-4 and 1e-3 |want|. In a graph that computes in
  * float16 (ONNX Runtime rounds those steps to half; seec computes them in float32) an output may
@@ -57,7 +56,12 @@ export function deviation(got: ArrayLike<number | bigint>, want: readonly number
  * inputs through the artifact (`run` loads it), and compares every output with the stored one:
  * the largest deviation.
  */
-export async function deviationFromStored(root: string, dir: string, target: TargetName, run: (artifact: string, feeds: Feeds) => Promise<Outputs>): Promise<number> {
+export async function deviationFromStored(
+  root: string,
+  dir: string,
+  target: TargetName,
+  run: (artifact: string, feeds: Feeds) => Promise<Outputs>,
+): Promise<number> {
   const file = join(root, dir, "model.onnx");
   const model = await readOnnx(file);
   const data = join(root, dir, "test_data_set_0");

@@ -30,7 +30,16 @@ export function randomFactors(s: Shape, seed: number): SeeFactors {
   });
   const slotSpecs: SlotSpec[] = s.slots.map(([source, , bag]) => ({ source, ...(bag ? { bag: "mean" as const } : {}) }));
   return {
-    spec: { format: "see/1", vocab: s.vocab, dim: s.dim, rank: s.rank, sources, slots: slotSpecs, norm: s.norm ? "layernorm" : "none", replaces: "emb" },
+    spec: {
+      format: "see/1",
+      vocab: s.vocab,
+      dim: s.dim,
+      rank: s.rank,
+      sources,
+      slots: slotSpecs,
+      norm: s.norm ? "layernorm" : "none",
+      replaces: "emb",
+    },
     tables: Object.fromEntries(Object.entries(sources).map(([n, src], i) => [n, randomF32(s.rank * src.rows * src.q, seed * 31 + i)])),
     slots,
     norm: s.norm ? { weight: randomF32(s.dim, seed + 5, 2), bias: randomF32(s.dim, seed + 6), epsilon: 1e-5 } : undefined,

@@ -15,7 +15,14 @@ export async function runNodeWasi(wasm: Uint8Array, args: string[]): Promise<Was
   const { tmpdir } = await import("node:os");
   const dir = await mkdtemp(join(tmpdir(), "seec-wasi-"));
   const [out, err] = await Promise.all([open(join(dir, "out"), "w+"), open(join(dir, "err"), "w+")]);
-  const wasi = new NodeWasi({ version: "preview1", args: ["model.wasm", ...args], env: {}, returnOnExit: true, stdout: out.fd, stderr: err.fd });
+  const wasi = new NodeWasi({
+    version: "preview1",
+    args: ["model.wasm", ...args],
+    env: {},
+    returnOnExit: true,
+    stdout: out.fd,
+    stderr: err.fd,
+  });
   const { instance } = await WebAssembly.instantiate(wasm as BufferSource, wasi.getImportObject() as WebAssembly.Imports);
   const code = wasi.start(instance);
   await Promise.all([out.close(), err.close()]);
@@ -24,14 +31,21 @@ export async function runNodeWasi(wasm: Uint8Array, args: string[]): Promise<Was
 
 export async function runShim(wasm: Uint8Array, args: string[]): Promise<WasiRun> {
   const { WASI, File, OpenFile, ConsoleStdout, PreopenDirectory } = await import("@bjorn3/browser_wasi_shim");
-  const out = decoder(), err = decoder();
-  let stdout = "", stderr = "";
-  const wasi = new WASI(["model.wasm", ...args], [], [
-    new OpenFile(new File([])),
-    new ConsoleStdout((b: Uint8Array) => (stdout += out.decode(b, { stream: true }))),
-    new ConsoleStdout((b: Uint8Array) => (stderr += err.decode(b, { stream: true }))),
-    new PreopenDirectory("/", new Map()),
-  ], { debug: false });
+  const out = decoder(),
+    err = decoder();
+  let stdout = "",
+    stderr = "";
+  const wasi = new WASI(
+    ["model.wasm", ...args],
+    [],
+    [
+      new OpenFile(new File([])),
+      new ConsoleStdout((b: Uint8Array) => (stdout += out.decode(b, { stream: true }))),
+      new ConsoleStdout((b: Uint8Array) => (stderr += err.decode(b, { stream: true }))),
+      new PreopenDirectory("/", new Map()),
+    ],
+    { debug: false },
+  );
   const { instance } = await WebAssembly.instantiate(wasm as BufferSource, { wasi_snapshot_preview1: wasi.wasiImport });
   const code = wasi.start(instance as { exports: { memory: WebAssembly.Memory; _start: () => unknown } });
   return { stdout: stdout + out.decode(), stderr: stderr + err.decode(), code };
@@ -47,7 +61,9 @@ export async function runShimInChromium(wasmFile: string, runs: string[][], root
   const { servedBrowser } = await import("./browser.js");
   cpSync(new URL("../../node_modules/@bjorn3/browser_wasi_shim/dist/", import.meta.url).pathname, join(root, "shim"), { recursive: true });
   cpSync(wasmFile, join(root, "model.wasm"));
-  writeFileSync(join(root, "index.html"), `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
+  writeFileSync(
+    join(root, "index.html"),
+    `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
 import { WASI, File, OpenFile, ConsoleStdout, PreopenDirectory } from "./shim/index.js";
 const runs = ${JSON.stringify(runs)};
 const bytes = await (await fetch("model.wasm")).arrayBuffer();
@@ -62,7 +78,8 @@ for (const args of runs) {
 }
 document.getElementById("out").textContent = JSON.stringify(results);
 document.body.dataset.state = "done";
-</script>`);
+</script>`,
+  );
   const served = await servedBrowser(root);
   try {
     const page = await served.open("/index.html");

@@ -15,7 +15,9 @@ export async function nodeWebgpu(): Promise<{ adapter?: string; reason?: string 
     const gpu = create([]);
     const adapter = await gpu.requestAdapter();
     if (adapter) return { adapter: adapter.info.description || adapter.info.vendor || "WebGPU" };
-    return { reason: `Dawn gives no WebGPU adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? "unset"}; install chromium for SwiftShader)` };
+    return {
+      reason: `Dawn gives no WebGPU adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? "unset"}; install chromium for SwiftShader)`,
+    };
   } catch (e) {
     return { reason: `the webgpu package does not load: ${(e as Error).message}` };
   }

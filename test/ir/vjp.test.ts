@@ -7,7 +7,15 @@ import { storeWeights } from "../../compiler/ir/ops/linear.js";
 import { randomF32 } from "../helpers/random.js";
 
 const t = (shape: number[], data: Float32Array | Int32Array): Tensor => ({ shape, data });
-const r = (shape: number[], seed: number, scale = 1) => t(shape, randomF32(shape.reduce((a, b) => a * b, 1), seed, scale));
+const r = (shape: number[], seed: number, scale = 1) =>
+  t(
+    shape,
+    randomF32(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+  );
 const ints = (...xs: number[]) => Int32Array.from(xs);
 
 /** The largest difference between the rule's gradient and finite differences, relative to the gradient's largest entry. */
@@ -23,7 +31,13 @@ function check(op: string, inputs: Tensor[], attrs: Attrs, differentiable: numbe
   };
   const forwardInputs = clone();
   const forwardOutputs = def.run(forwardInputs, attrs);
-  const grads = def.vjp!({ inputs: forwardInputs, outputs: forwardOutputs, dOutputs: c, attrs, wants: inputs.map((_, i) => differentiable.includes(i)) });
+  const grads = def.vjp!({
+    inputs: forwardInputs,
+    outputs: forwardOutputs,
+    dOutputs: c,
+    attrs,
+    wants: inputs.map((_, i) => differentiable.includes(i)),
+  });
   let worst = 0;
   for (const i of differentiable) {
     const g = grads[i]!;
@@ -31,7 +45,8 @@ function check(op: string, inputs: Tensor[], attrs: Attrs, differentiable: numbe
     const scale = Math.max(1e-3, ...Array.from(g, Math.abs));
     const h = 1e-2;
     for (let j = 0; j < g.length; j++) {
-      const plus = clone(), minus = clone();
+      const plus = clone(),
+        minus = clone();
       plus[i].data[j] += h;
       minus[i].data[j] -= h;
       const fd = (loss(plus) - loss(minus)) / (2 * h);
@@ -74,14 +89,37 @@ describe("gradient rules match finite differences", () => {
 
   it("Attention over a KV cache: into this call's q, k and v, earlier cache rows held", () => {
     // Two earlier positions already in the cache; three tokens at positions 2..4; grouped kv heads.
-    const heads = 4, kvHeads = 2, headDim = 2, kvDim = kvHeads * headDim;
-    const cache = (seed: number) => t([8, kvDim], Float32Array.from(randomF32(8 * kvDim, seed), (x, i) => (i < 2 * kvDim ? x : 0)));
+    const heads = 4,
+      kvHeads = 2,
+      headDim = 2,
+      kvDim = kvHeads * headDim;
+    const cache = (seed: number) =>
+      t(
+        [8, kvDim],
+        Float32Array.from(randomF32(8 * kvDim, seed), (x, i) => (i < 2 * kvDim ? x : 0)),
+      );
     const inputs = [r([3, heads * headDim], 40), r([3, kvDim], 41), r([3, kvDim], 42), t([1], ints(2)), cache(43), cache(44)];
     expect(check("Attention", inputs, { heads, kvHeads, headDim }, [0, 1, 2])).toBeLessThan(TOL);
   });
 
   it("every op the llama2.c and TF.js frontends emit has a rule", () => {
-    const needed: OpName[] = ["Add", "AddRows", "Attention", "Gather", "L2Normalize", "LastRow", "LayerNorm", "Linear", "MeanRows", "RMSNorm", "Relu", "RoPE", "SelfAttention", "SwiGLU", "Tanh"];
+    const needed: OpName[] = [
+      "Add",
+      "AddRows",
+      "Attention",
+      "Gather",
+      "L2Normalize",
+      "LastRow",
+      "LayerNorm",
+      "Linear",
+      "MeanRows",
+      "RMSNorm",
+      "Relu",
+      "RoPE",
+      "SelfAttention",
+      "SwiGLU",
+      "Tanh",
+    ];
     expect(needed.filter((op) => !OPS[op].vjp)).toEqual([]);
   });
 });

@@ -15,7 +15,9 @@ describe("fuseEpilogues", () => {
   it("folds Relu and residual Adds into the matmul before them, and leaves a matmul with two readers or one that is an output", () => {
     const { graph, fused } = fuseEpilogues(epilogueGraph());
     expect(fused).toBe(4);
-    const nodes = graph.nodes.map((n) => `${n.op} ${n.name} ${n.inputs.filter((i) => !i.includes(".")).join(",")} -> ${n.outputs.join(",")} ${JSON.stringify(n.attrs)}`);
+    const nodes = graph.nodes.map(
+      (n) => `${n.op} ${n.name} ${n.inputs.filter((i) => !i.includes(".")).join(",")} -> ${n.outputs.join(",")} ${JSON.stringify(n.attrs)}`,
+    );
     expect(nodes).toEqual([
       `Linear p x -> p {}`,
       `Linear a x,p -> s {"residual":1}`, // moved after p, its residual
@@ -37,18 +39,26 @@ describe("fuseEpilogues", () => {
   });
 
   it.each([false, true])("gives the interpreter's outputs (int8: %s)", (int8) => {
-    const before = new Interpreter(epilogueGraph({ int8 })), after = new Interpreter(fuseEpilogues(epilogueGraph({ int8 })).graph);
+    const before = new Interpreter(epilogueGraph({ int8 })),
+      after = new Interpreter(fuseEpilogues(epilogueGraph({ int8 })).graph);
     for (const T of [1, 4, 9]) {
       const x = randomF32(T * 13, T + 20);
       const [want, got] = [before.run({ x }), after.run({ x })];
-      for (const out of ["t", "g", "gr"]) expect(maxAbsDiff(got[out].data, want[out].data), out).toBeLessThan(1e-6 * Math.max(1, ...Array.from(want[out].data as Float32Array, Math.abs)));
+      for (const out of ["t", "g", "gr"])
+        expect(maxAbsDiff(got[out].data, want[out].data), out).toBeLessThan(
+          1e-6 * Math.max(1, ...Array.from(want[out].data as Float32Array, Math.abs)),
+        );
     }
   });
 
   // int8 on SIMD rounds each QLinear's input rows to 1/32767 of their largest value (kernels/linear-q8.ts).
   it.each([
-    ["wasm-simd", false, 2e-6], ["wasm-relaxed", false, 2e-6], ["wasm", false, 2e-6],
-    ["wasm-simd", true, 5e-4], ["wasm-relaxed", true, 5e-4], ["wasm", true, 2e-6],
+    ["wasm-simd", false, 2e-6],
+    ["wasm-relaxed", false, 2e-6],
+    ["wasm", false, 2e-6],
+    ["wasm-simd", true, 5e-4],
+    ["wasm-relaxed", true, 5e-4],
+    ["wasm", true, 2e-6],
   ] as const)("%s: the compiled epilogues (int8: %s) give the unfused graph's outputs for 1 to 9 rows", async (target, int8, tolerance) => {
     const model = await compileAndLoad(epilogueGraph({ int8 }), target);
     expect(model.manifest.outputs.map((o) => o.name)).toEqual(["t", "g", "gr"]);
@@ -56,7 +66,10 @@ describe("fuseEpilogues", () => {
     for (const T of [1, 3, 4, 5, 9]) {
       const x = randomF32(T * 13, T + 30);
       const [want, got] = [ref.run({ x }), model.run({ x })];
-      for (const out of ["t", "g", "gr"]) expect(maxAbsDiff(got[out] as Float32Array, want[out].data), `${out}, T = ${T}`).toBeLessThan(tolerance * Math.max(1, ...Array.from(want[out].data as Float32Array, Math.abs)));
+      for (const out of ["t", "g", "gr"])
+        expect(maxAbsDiff(got[out] as Float32Array, want[out].data), `${out}, T = ${T}`).toBeLessThan(
+          tolerance * Math.max(1, ...Array.from(want[out].data as Float32Array, Math.abs)),
+        );
     }
   });
 });

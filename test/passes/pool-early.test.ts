@@ -15,7 +15,13 @@ describe("poolEarly", () => {
     const { graph, moved } = poolEarly(encoderTail());
     expect(moved).toBe(2);
     expect(graph.nodes.map((n) => `${n.op} ${n.name}`)).toEqual([
-      "Linear residual", "Linear conv1", "Relu relu", "MeanLinear conv2.mean", "MeanRows residual.mean", "Add pool", "Tanh out",
+      "Linear residual",
+      "Linear conv1",
+      "Relu relu",
+      "MeanLinear conv2.mean",
+      "MeanRows residual.mean",
+      "Add pool",
+      "Tanh out",
     ]);
     expect(graph.values.has("sum")).toBe(false);
     expect(graph.values.has("conv2")).toBe(false);
@@ -28,7 +34,8 @@ describe("poolEarly", () => {
   });
 
   it.each([false, true])("gives the interpreter's outputs for 0, 1 and 9 rows (int8: %s)", (int8) => {
-    const before = new Interpreter(encoderTail({ int8 })), after = new Interpreter(poolEarly(encoderTail({ int8 })).graph);
+    const before = new Interpreter(encoderTail({ int8 })),
+      after = new Interpreter(poolEarly(encoderTail({ int8 })).graph);
     for (const T of [0, 1, 9]) {
       const x = randomF32(T * 13, T + 10);
       expect(maxAbsDiff(after.run({ x }).out.data, before.run({ x }).out.data)).toBeLessThan(1e-6);
@@ -38,16 +45,23 @@ describe("poolEarly", () => {
   // int8 on SIMD: each QLinear rounds its input rows to 1/32767 of their largest value
   // (kernels/linear-q8.ts); through three matmuls that moves these outputs by about 1e-4.
   it.each([
-    ["wasm-simd", false, 2e-6], ["wasm-relaxed", false, 2e-6], ["wasm", false, 2e-6],
-    ["wasm-simd", true, 5e-4], ["wasm-relaxed", true, 5e-4], ["wasm", true, 2e-6],
-  ] as const)("%s: the compiled MeanLinear (int8: %s) gives the unpooled graph's outputs for 0, 1 and 9 rows", async (target, int8, tolerance) => {
-    const model = await compileAndLoad(encoderTail({ int8 }), target);
-    expect(model.manifest.outputs[0].shape).toEqual([1, 6]);
-    expect(model.manifest.memory.scratch !== undefined).toBe(int8 && target !== "wasm");
-    const ref = new Interpreter(encoderTail({ int8 }));
-    for (const T of [0, 1, 9]) {
-      const x = randomF32(T * 13, T + 10);
-      expect(maxAbsDiff(model.run({ x }).out as Float32Array, ref.run({ x }).out.data)).toBeLessThan(tolerance);
-    }
-  });
+    ["wasm-simd", false, 2e-6],
+    ["wasm-relaxed", false, 2e-6],
+    ["wasm", false, 2e-6],
+    ["wasm-simd", true, 5e-4],
+    ["wasm-relaxed", true, 5e-4],
+    ["wasm", true, 2e-6],
+  ] as const)(
+    "%s: the compiled MeanLinear (int8: %s) gives the unpooled graph's outputs for 0, 1 and 9 rows",
+    async (target, int8, tolerance) => {
+      const model = await compileAndLoad(encoderTail({ int8 }), target);
+      expect(model.manifest.outputs[0].shape).toEqual([1, 6]);
+      expect(model.manifest.memory.scratch !== undefined).toBe(int8 && target !== "wasm");
+      const ref = new Interpreter(encoderTail({ int8 }));
+      for (const T of [0, 1, 9]) {
+        const x = randomF32(T * 13, T + 10);
+        expect(maxAbsDiff(model.run({ x }).out as Float32Array, ref.run({ x }).out.data)).toBeLessThan(tolerance);
+      }
+    },
+  );
 });

@@ -17,7 +17,9 @@ function decoderLike(N = 24) {
   const tokens = b.input("tokens", "i32", ["T"]);
   const table = b.constant("embed", randomF32(10 * 8, 1), [10, 8]);
   const x = b.node("Gather", "x", [table, tokens]);
-  const h = b.node("Relu", "h", [b.node("Linear", "up", [x, b.constant("up.w", randomF32(N * 8, 2), [N, 8]), b.constant("up.b", randomF32(N, 3), [N])])]);
+  const h = b.node("Relu", "h", [
+    b.node("Linear", "up", [x, b.constant("up.w", randomF32(N * 8, 2), [N, 8]), b.constant("up.b", randomF32(N, 3), [N])]),
+  ]);
   const down = b.node("Linear", "down", [h, b.constant("down.w", randomF32(8 * N, 4), [8, N])]);
   b.output(b.node("Linear", "logits", [b.node("Add", "sum", [down, x]), table]));
   return b.finish();
@@ -31,23 +33,49 @@ describe("layoutWeights", () => {
     const before = decoderLike();
     const { graph, layout, moved } = layoutWeights(before);
     expect([layout, moved]).toEqual(["kn", 2]);
-    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[1] ?? ""} ${n.attrs.layout ?? ""}`.trim())).toEqual(["x tokens", "up up.w.kn kn", "h", "down down.w.kn kn", "sum x", "logits embed"]);
-    expect([...graph.values.values()].filter((v) => v.kind === "const").map((v) => `${v.name} [${v.shape.join(", ")}]`)).toEqual(["embed [10, 8]", "up.w.kn [8, 24]", "up.b [24]", "down.w.kn [24, 8]"]);
+    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[1] ?? ""} ${n.attrs.layout ?? ""}`.trim())).toEqual([
+      "x tokens",
+      "up up.w.kn kn",
+      "h",
+      "down down.w.kn kn",
+      "sum x",
+      "logits embed",
+    ]);
+    expect([...graph.values.values()].filter((v) => v.kind === "const").map((v) => `${v.name} [${v.shape.join(", ")}]`)).toEqual([
+      "embed [10, 8]",
+      "up.w.kn [8, 24]",
+      "up.b [24]",
+      "down.w.kn [24, 8]",
+    ]);
     const tokens = Int32Array.of(3, 9, 0, 4, 4);
-    expect(maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, new Interpreter(before).run({ tokens }).logits.data)).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, new Interpreter(before).run({ tokens }).logits.data),
+    ).toBeLessThan(1e-5);
   });
 
   it(`interleaves the rows of a model whose matmul weights pass ${CACHED_WEIGHT_BYTES} bytes, in groups of four`, () => {
     const before = decoderLike(BIG);
     const { graph, layout, moved } = layoutWeights(before);
     expect([layout, moved]).toEqual(["n4", 2]);
-    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[1] ?? ""} ${n.attrs.layout ?? ""}`.trim())).toEqual(["x tokens", "up up.w.n4 n4", "h", "down down.w.n4 n4", "sum x", "logits embed"]);
-    const up = graph.values.get("up.w.n4")!, written = before.values.get("up.w")!.data as Float32Array;
+    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[1] ?? ""} ${n.attrs.layout ?? ""}`.trim())).toEqual([
+      "x tokens",
+      "up up.w.n4 n4",
+      "h",
+      "down down.w.n4 n4",
+      "sum x",
+      "logits embed",
+    ]);
+    const up = graph.values.get("up.w.n4")!,
+      written = before.values.get("up.w")!.data as Float32Array;
     expect(up.shape).toEqual([BIG, 8]);
     // Group 0's first 16 floats: columns 0-3 of rows 0, 1, 2, 3.
-    expect(Array.from((up.data as Float32Array).subarray(0, 16))).toEqual([0, 1, 2, 3].flatMap((n) => Array.from(written.subarray(n * 8, n * 8 + 4))));
+    expect(Array.from((up.data as Float32Array).subarray(0, 16))).toEqual(
+      [0, 1, 2, 3].flatMap((n) => Array.from(written.subarray(n * 8, n * 8 + 4))),
+    );
     const tokens = Int32Array.of(3, 9, 0, 4, 4);
-    expect(maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, new Interpreter(before).run({ tokens }).logits.data)).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, new Interpreter(before).run({ tokens }).logits.data),
+    ).toBeLessThan(1e-5);
   });
 
   it("leaves a big model's weights whose dimensions are not multiples of 4 as written", () => {
@@ -55,7 +83,10 @@ describe("layoutWeights", () => {
   });
 
   it.each([
-    ["wasm-simd", true], ["wasm-relaxed", true], ["wasm", false], ["webgpu", false],
+    ["wasm-simd", true],
+    ["wasm-relaxed", true],
+    ["wasm", false],
+    ["webgpu", false],
   ] as const)("the %s target's program reads weights laid out for its kernels: %s", async (target, laidOut) => {
     const small = (await compileArtifact({ graph: decoderLike(), format: "graph" }, { target })).files.get("src/model.ts") as string;
     const big = (await compileArtifact({ graph: decoderLike(BIG), format: "graph" }, { target })).files.get("src/model.ts") as string;

@@ -26,7 +26,10 @@ import { LLAMA2C } from "../helpers/shared.js";
 import { USE_DIR } from "../helpers/use-lite.js";
 
 const rejects = async (p: Promise<unknown>): Promise<SeecError> => {
-  const e = await p.then(() => undefined, (x) => x);
+  const e = await p.then(
+    () => undefined,
+    (x) => x,
+  );
   if (!(e instanceof SeecError)) throw new Error(`expected a SeecError, got ${e}`);
   return e;
 };
@@ -60,13 +63,18 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     await cli("usage.eval_family", "eval", use, "--nll", m.model);
     expect(readdirSync(work)).not.toContain("f1");
   });
-  it("usage.eval_target: scoring a wasi build", () => cli("usage.eval_target", "build", m.model, "--tokenizer", m.tokenizer, "--target", "wasi", "--nll", m.model, "-o", join(work, "w1")));
-  it("usage.explain: a piece not in the vocabulary", () => cli("usage.explain", "factorize", m.model, "--tokenizer", m.tokenizer, "--explain", "zzzz"));
+  it("usage.eval_target: scoring a wasi build", () =>
+    cli("usage.eval_target", "build", m.model, "--tokenizer", m.tokenizer, "--target", "wasi", "--nll", m.model, "-o", join(work, "w1")));
+  it("usage.explain: a piece not in the vocabulary", () =>
+    cli("usage.explain", "factorize", m.model, "--tokenizer", m.tokenizer, "--explain", "zzzz"));
   it("usage.out: factorize without -o", () => cli("usage.out", "factorize", m.model, "--tokenizer", m.tokenizer));
-  it("usage.ratio: a ratio the method cannot reach", () => cli("usage.ratio", "factorize", m.model, "--tokenizer", m.tokenizer, "--ratio", "5000", "-o", join(work, "x.see")));
+  it("usage.ratio: a ratio the method cannot reach", () =>
+    cli("usage.ratio", "factorize", m.model, "--tokenizer", m.tokenizer, "--ratio", "5000", "-o", join(work, "x.see")));
   it("usage.text: an encoder run without texts", () => cli("usage.text", "run", use));
-  it("usage.tokenizer: factorize a llama2.c model without its tokenizer", () => cli("usage.tokenizer", "factorize", m.model, "-o", join(work, "y.see")));
-  it("usage.not_a_file: a directory given as the tokenizer", () => cli("usage.not_a_file", "build", m.model, "--tokenizer", work, "-o", join(work, "z")));
+  it("usage.tokenizer: factorize a llama2.c model without its tokenizer", () =>
+    cli("usage.tokenizer", "factorize", m.model, "-o", join(work, "y.see")));
+  it("usage.not_a_file: a directory given as the tokenizer", () =>
+    cli("usage.not_a_file", "build", m.model, "--tokenizer", work, "-o", join(work, "z")));
   it("input.eval_text: a text with nothing to score", () => {
     writeFileSync(join(work, "empty.txt"), "\n\n");
     return cli("input.eval_text", "eval", stories, "--nll", join(work, "empty.txt"));
@@ -111,7 +119,10 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     writeFileSync(join(a, "manifest.json"), "{");
     expect((await rejects(load(a))).code).toBe("input.json");
     const b = copy("bad-format");
-    writeFileSync(join(b, "manifest.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), format: "seec/9" }));
+    writeFileSync(
+      join(b, "manifest.json"),
+      JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), format: "seec/9" }),
+    );
     expect((await rejects(load(b))).code).toBe("input.manifest");
     const outside = (file: string) => ({ modules: [{ backend: "wasm-simd", file }] });
     for (const [name, edit] of [
@@ -125,7 +136,10 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
       ["tokenizer-out", { tokenizer: { file: "../tokenizer.json", type: "llama2c-bpe" } }],
     ] as const) {
       const d = copy(name);
-      writeFileSync(join(d, "manifest.json"), JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), ...edit }));
+      writeFileSync(
+        join(d, "manifest.json"),
+        JSON.stringify({ ...JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8")), ...edit }),
+      );
       expect((await rejects(load(d))).code, name).toBe("input.manifest");
     }
     const c = copy("bad-weights");
@@ -139,7 +153,10 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     for (const f of readdirSync(stories)) if (statSync(join(stories, f)).isFile()) copyFileSync(join(stories, f), join(dir, f));
     writeFileSync(join(dir, "future.wasm"), new Uint8Array([0, 97, 115, 109, 99, 0, 0, 0]));
     const manifest = JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8"));
-    manifest.modules = [{ backend: "wasm-future", file: "future.wasm" }, { backend: "wasm-future2", file: "future.wasm" }];
+    manifest.modules = [
+      { backend: "wasm-future", file: "future.wasm" },
+      { backend: "wasm-future2", file: "future.wasm" },
+    ];
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
     const e = await rejects(load(dir));
     expect(e.code).toBe("runtime.engine");
@@ -148,7 +165,9 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
 
   it("input.tokenizer: a vocab.json that is not a list of [piece, score]", async () => {
     writeFileSync(join(work, "vocab.json"), '{"a": 1}');
-    expect((await rejects(loadModel({ model: join(USE_DIR, "model.json"), tokenizer: join(work, "vocab.json") }))).code).toBe("input.tokenizer");
+    expect((await rejects(loadModel({ model: join(USE_DIR, "model.json"), tokenizer: join(work, "vocab.json") }))).code).toBe(
+      "input.tokenizer",
+    );
   });
 
   it("input.see: a .see whose metadata is not SEE's", async () => {
@@ -156,7 +175,12 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     const { writeSee, readSee } = await import("../../compiler/factors/format.js");
     // The writer always writes a format it knows: change it in the bytes (same length, same offsets).
     const text = new TextDecoder("latin1").decode(writeSee(f)).replace('\\"format\\":\\"see/1\\"', '\\"format\\":\\"see/9\\"');
-    const e = catchSeec(() => readSee(Uint8Array.from(text, (c) => c.charCodeAt(0)), "f.see"));
+    const e = catchSeec(() =>
+      readSee(
+        Uint8Array.from(text, (c) => c.charCodeAt(0)),
+        "f.see",
+      ),
+    );
     expect(e.code).toBe("input.see");
     expect(e.message).toContain("see/9");
   });
@@ -184,7 +208,13 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     const dir = join(work, "strings");
     mkdirSync(dir);
     writeFileSync(join(dir, "s"), new Uint8Array(8));
-    writeFileSync(join(dir, "model.json"), JSON.stringify({ modelTopology: { node: [] }, weightsManifest: [{ paths: ["s"], weights: [{ name: "w", shape: [2], dtype: "string" }] }] }));
+    writeFileSync(
+      join(dir, "model.json"),
+      JSON.stringify({
+        modelTopology: { node: [] },
+        weightsManifest: [{ paths: ["s"], weights: [{ name: "w", shape: [2], dtype: "string" }] }],
+      }),
+    );
     expect((await rejects(readTfjsGraph(dir))).code).toBe("unsupported.tfjs_dtype");
   });
 
@@ -215,7 +245,14 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
   it("runtime.trap: a trap inside the module becomes an error naming the step", async () => {
     const manifest = JSON.parse(readFileSync(join(stories, "manifest.json"), "utf8"));
     const memory = new WebAssembly.Memory({ initial: manifest.memory.pages });
-    const instance = { exports: { memory, forward: () => { throw new WebAssembly.RuntimeError("unreachable"); } } } as unknown as WebAssembly.Instance;
+    const instance = {
+      exports: {
+        memory,
+        forward: () => {
+          throw new WebAssembly.RuntimeError("unreachable");
+        },
+      },
+    } as unknown as WebAssembly.Instance;
     const e = catchSeec(() => new Model(manifest, instance).run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) }));
     expect(e.code).toBe("runtime.trap");
     expect(e.message).toMatch(/trapped in forward\(\): unreachable/);
@@ -224,12 +261,19 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
 
 describe("error code coverage", () => {
   const files = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+    );
   const root = new URL("../../", import.meta.url).pathname;
 
   it("every code a user can cause is produced by some test", () => {
-    const source = ["compiler", "runtime", "targets"].flatMap((d) => files(join(root, d))).map((f) => readFileSync(f, "utf8")).join("\n");
-    const tests = files(join(root, "test")).map((f) => readFileSync(f, "utf8").replace(/\\\./g, ".")).join("\n");
+    const source = ["compiler", "runtime", "targets"]
+      .flatMap((d) => files(join(root, d)))
+      .map((f) => readFileSync(f, "utf8"))
+      .join("\n");
+    const tests = files(join(root, "test"))
+      .map((f) => readFileSync(f, "utf8").replace(/\\\./g, "."))
+      .join("\n");
     const codes = [...new Set([...source.matchAll(/"((usage|input|unsupported|mismatch|budget|runtime|io)\.[a-z_]+)"/g)].map((x) => x[1]))];
     expect(codes.length).toBeGreaterThan(30);
     expect(codes.filter((c) => !tests.includes(c))).toEqual([]);

@@ -18,7 +18,10 @@ const refused = (r: CliResult, what = "") => {
 };
 
 const rejection = async (p: Promise<unknown>): Promise<SeecError> => {
-  const e = await p.then(() => undefined, (x: unknown) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   if (!(e instanceof SeecError)) throw new Error(`expected a SeecError, got ${e}`);
   return e;
 };
@@ -62,7 +65,9 @@ describe("output paths (library)", () => {
     expect(await checkArtifactOutput(join(work, "seec"), [input])).toBe(join(work, "seec"));
     expect(await checkArtifactOutput(join(work, "new", "deeper"), [input])).toBe(join(work, "new", "deeper"));
     expect((await rejection(checkArtifactOutput(join(work, "in"), [input]))).message).toMatch(/contains the input/);
-    expect((await rejection(checkArtifactOutput(join(work, "in", "model.bin", "x"), [input]))).message).toMatch(/model\.bin is not a directory/);
+    expect((await rejection(checkArtifactOutput(join(work, "in", "model.bin", "x"), [input]))).message).toMatch(
+      /model\.bin is not a directory/,
+    );
     expect((await rejection(checkFileOutput(input, [input]))).message).toMatch(/is the input/);
     expect((await rejection(checkFileOutput(join(work, "in"), []))).message).toMatch(/is an existing directory/);
     expect((await rejection(checkFileOutput(`${join(work, "new")}/`, []))).message).toMatch(/ends with a path separator/);
@@ -103,7 +108,8 @@ describe.skipIf(!LLAMA2C)("seec -o refuses what it must not replace", () => {
   afterAll(() => rm(work, { recursive: true, force: true }));
 
   it("refuses an empty path, ., the current directory and its ancestors", async () => {
-    for (const out of ["", ".", "./", cwd, "..", join(work, "project"), "/"]) refused(await build(cwd, "-o", out), `-o ${JSON.stringify(out)}`);
+    for (const out of ["", ".", "./", cwd, "..", join(work, "project"), "/"])
+      refused(await build(cwd, "-o", out), `-o ${JSON.stringify(out)}`);
     expect((await build(cwd, "-o", "")).stderr).toMatch(/"" is empty/);
     expect((await build(cwd, "-o", ".")).stderr).toMatch(/\. is the current directory/);
     expect((await build(cwd, "-o", "..")).stderr).toMatch(/\.\. is an ancestor of the current directory/);
@@ -175,7 +181,8 @@ describe.skipIf(!LLAMA2C)("seec -o refuses what it must not replace", () => {
     copyFileSync(m.tokenizer, join(dir, "tok.bin"));
     writeFileSync(join(dir, "a-dir", "keep.txt"), "keep");
     const before = snapshot(dir);
-    const model = join(dir, "model.bin"), tok = join(dir, "tok.bin");
+    const model = join(dir, "model.bin"),
+      tok = join(dir, "tok.bin");
     for (const cmd of ["factorize", "export-onnx"]) {
       for (const out of [join(dir, "a-dir"), model, tok, "", "."]) {
         const t0 = performance.now();

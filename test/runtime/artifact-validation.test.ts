@@ -135,7 +135,12 @@ describe.skipIf(!LLAMA2C)("artifact validation", () => {
     ];
     const resolve = (v: unknown) => {
       const m = manifest.memory;
-      const named: Record<string, number> = { ARENA: m.arena.address, "ARENA+2": m.arena.address + 2, STATE: m.state.address, TOTAL: m.totalBytes };
+      const named: Record<string, number> = {
+        ARENA: m.arena.address,
+        "ARENA+2": m.arena.address + 2,
+        STATE: m.state.address,
+        TOTAL: m.totalBytes,
+      };
       return typeof v === "string" && v in named ? named[v] : v;
     };
 
@@ -225,8 +230,28 @@ describe.skipIf(!LLAMA2C)("artifact validation", () => {
     it("a sentencepiece spec with null or malformed pieces is input.tokenizer", async () => {
       for (const [spec, at] of [
         [{ type: "sentencepiece-unigram", pieces: null, reserved: 0 }, "pieces"],
-        [{ type: "sentencepiece-unigram", pieces: [["<unk>", 0], ["a", null]], reserved: 1 }, "pieces[1]"],
-        [{ type: "sentencepiece-unigram", pieces: [["", 0], ["a", 1]], reserved: 1 }, "pieces[0]"],
+        [
+          {
+            type: "sentencepiece-unigram",
+            pieces: [
+              ["<unk>", 0],
+              ["a", null],
+            ],
+            reserved: 1,
+          },
+          "pieces[1]",
+        ],
+        [
+          {
+            type: "sentencepiece-unigram",
+            pieces: [
+              ["", 0],
+              ["a", 1],
+            ],
+            reserved: 1,
+          },
+          "pieces[0]",
+        ],
         [{ type: "sentencepiece-unigram", pieces: [["<unk>", 0]], reserved: 5 }, "reserved"],
       ] as const) {
         const e = await refused(loadWasm(copy({ "tokenizer.json": JSON.stringify(spec) })));
@@ -253,7 +278,12 @@ describe.skipIf(!LLAMA2C)("artifact validation", () => {
       // (type () -> ()) (import "a" "b" (func)): the runtime gives no imports.
       ["a module that imports", [...header, 1, 4, 1, 0x60, 0, 0, 2, 7, 1, 1, 0x61, 1, 0x62, 0, 0], "input.wasm", /Import|LinkError/],
       // (func unreachable) (start 0): traps as it is instantiated.
-      ["a module whose start traps", [...header, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 8, 1, 0, 10, 5, 1, 3, 0, 0, 0x0b], "runtime.trap", /RuntimeError: unreachable/],
+      [
+        "a module whose start traps",
+        [...header, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0, 8, 1, 0, 10, 5, 1, 3, 0, 0, 0x0b],
+        "runtime.trap",
+        /RuntimeError: unreachable/,
+      ],
     ];
     it.each(cases)("%s is a one-line SeecError naming model.wasm", async (_what, bytes, code, message) => {
       const original = new Uint8Array(readFileSync(join(stories, "model.wasm")));
@@ -303,11 +333,33 @@ describe.skipIf(!LLAMA2C)("artifact validation", () => {
   });
 
   describe("seeded mutations", () => {
-    const EXTREMES: unknown[] = [-1, 0, 1, 0.5, 1e9, 2 ** 31, 2 ** 32, 2 ** 53, -(2 ** 31), 1e308, -0, null, "x", "", true, [], {}, [1e9], { max: -1 }];
+    const EXTREMES: unknown[] = [
+      -1,
+      0,
+      1,
+      0.5,
+      1e9,
+      2 ** 31,
+      2 ** 32,
+      2 ** 53,
+      -(2 ** 31),
+      1e308,
+      -0,
+      null,
+      "x",
+      "",
+      true,
+      [],
+      {},
+      [1e9],
+      { max: -1 },
+    ];
 
     /** Every leaf's path (numbers, strings, booleans, nulls) under `json`. */
     const leaves = (json: Json, path: Path = []): Path[] =>
-      json !== null && typeof json === "object" ? Object.entries(json).flatMap(([k, v]) => leaves(v, [...path, Array.isArray(json) ? Number(k) : k])) : [path];
+      json !== null && typeof json === "object"
+        ? Object.entries(json).flatMap(([k, v]) => leaves(v, [...path, Array.isArray(json) ? Number(k) : k]))
+        : [path];
 
     /** Loads, then (when it loads) runs a step and a few generated tokens: each outcome is success or a one-line, non-internal SeecError. */
     async function check(dir: string, what: string): Promise<string> {

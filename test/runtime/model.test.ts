@@ -29,11 +29,21 @@ describe("runtime guards", () => {
   });
 
   it.each([
-    ["a token id outside the vocabulary", { tokens: Int32Array.of(1, 11) }, "runtime.token", /token id 11 is outside the vocabulary \[0, 11\)/],
+    [
+      "a token id outside the vocabulary",
+      { tokens: Int32Array.of(1, 11) },
+      "runtime.token",
+      /token id 11 is outside the vocabulary \[0, 11\)/,
+    ],
     ["a negative token id", { tokens: Int32Array.of(-1) }, "runtime.token", /token id -1/],
     ["the wrong dtype", { tokens: Float32Array.of(1) }, "runtime.input", /must be a Int32Array, got Float32Array/],
     ["more tokens than a call takes", { tokens: new Int32Array(5) }, "runtime.input", /has 5 elements; shape \[T\] allows 1 to 4/],
-    ["an unknown input name", { tokens: Int32Array.of(1), extra: Int32Array.of(1) }, "runtime.input", /unknown input "extra"; the model's inputs are tokens/],
+    [
+      "an unknown input name",
+      { tokens: Int32Array.of(1), extra: Int32Array.of(1) },
+      "runtime.input",
+      /unknown input "extra"; the model's inputs are tokens/,
+    ],
     ["a missing input", {}, "runtime.input", /missing input "tokens"/],
   ])("refuses %s", (_what, feeds, code, message) => {
     const e = catchSeec(() => model.run(feeds as never));

@@ -43,7 +43,8 @@ describe("generation options", () => {
     expect(performance.now() - t0).toBeLessThan(1000);
     // The bound never exceeds what encoding gives.
     const tok = tokenizer as Llama2cTokenizer;
-    for (const text of ["", "a", "Once upon a time", "zzzz qqq ééé 日本", "The cat sat on the mat. ".repeat(20)]) expect(tok.minTokens(text)).toBeLessThanOrEqual(tok.encode(text).length);
+    for (const text of ["", "a", "Once upon a time", "zzzz qqq ééé 日本", "The cat sat on the mat. ".repeat(20)])
+      expect(tok.minTokens(text)).toBeLessThanOrEqual(tok.encode(text).length);
   });
 
   it.skipIf(!LLAMA2C)("maxTokens must be a whole number, 0 or more", () => {

@@ -17,7 +17,11 @@ function reference() {
 }
 
 describe("SentencePiece unigram tokenizer", () => {
-  const ours = new SentencePieceTokenizer({ type: "sentencepiece-unigram", pieces: JSON.parse(readFileSync(vocabFile, "utf8")), reserved: 6 });
+  const ours = new SentencePieceTokenizer({
+    type: "sentencepiece-unigram",
+    pieces: JSON.parse(readFileSync(vocabFile, "utf8")),
+    reserved: 6,
+  });
   const ref = reference();
 
   it.skipIf(!STSB)("gives the reference's ids on all 3000 sentences of STS-B dev", () => {
@@ -27,7 +31,10 @@ describe("SentencePiece unigram tokenizer", () => {
     expect(mismatches).toEqual([]);
   });
 
-  it.each(["", " ", "Hello, world!", "naïve café — ☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "ＦＵＬＬＷＩＤＴＨ", "tabs\tand\nnewlines", "unknownぁぃぅ chars"])("matches the reference on %j", (s) => {
-    expect(ours.encode(s)).toEqual(ref.encode(s));
-  });
+  it.each(["", " ", "Hello, world!", "naïve café — ☃ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "ＦＵＬＬＷＩＤＴＨ", "tabs\tand\nnewlines", "unknownぁぃぅ chars"])(
+    "matches the reference on %j",
+    (s) => {
+      expect(ours.encode(s)).toEqual(ref.encode(s));
+    },
+  );
 });

@@ -30,7 +30,8 @@ import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 const relError = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num += (a[i] - b[i]) ** 2;
     den += b[i] ** 2;
@@ -42,7 +43,20 @@ describe("RowBackprop: the row builder's reverse mode", () => {
   it("matches central finite differences of embeddingRow (bag slot, shared source, LayerNorm)", () => {
     // Slots 0 and 2 share source "a" (and so its rows and q); slot 1 is a mean bag over "b",
     // empty for every t ≡ 1 (mod 4), which then reads b's null row. Width 2·3·2 = 12, cut to 10.
-    const f = randomFactors({ vocab: 9, dim: 10, rank: 2, slots: [["a", 2], ["b", 3, true], ["a", 2]], norm: true }, 11);
+    const f = randomFactors(
+      {
+        vocab: 9,
+        dim: 10,
+        rank: 2,
+        slots: [
+          ["a", 2],
+          ["b", 3, true],
+          ["a", 2],
+        ],
+        norm: true,
+      },
+      11,
+    );
     checkSpec(f.spec);
     expect("bag" in f.slots[1]).toBe(true);
     const bag = (f.slots[1] as { bag: { offsets: Int32Array } }).bag;
@@ -108,7 +122,16 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     // KL alone (ce 0): the planted factors are then a zero of the loss. Cross-entropy on the
     // teacher's samples would add a floor (0.1 x the teacher's own entropy) no student can pass.
     const t0 = performance.now();
-    const report = await distill(teacher, f, { ...DEFAULT_DISTILL, seed: 0, steps: 40, samples: 12, sequence: 32, evalEvery: 10, learningRate: 0.01, loss: { ...DEFAULT_DISTILL.loss, ce: 0 } });
+    const report = await distill(teacher, f, {
+      ...DEFAULT_DISTILL,
+      seed: 0,
+      steps: 40,
+      samples: 12,
+      sequence: 32,
+      evalEvery: 10,
+      learningRate: 0.01,
+      loss: { ...DEFAULT_DISTILL.loss, ce: 0 },
+    });
     const seconds = (performance.now() - t0) / 1000;
     const end = relError(denseTable(f), planted);
     console.log(
@@ -172,11 +195,35 @@ describe("distillation's errors", () => {
       expect(r.code).toBe(4);
     });
     it("usage.sequence: sequences longer than the context", () =>
-      cli("usage.sequence", "distill", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--see", see, "--sequence", "100000", "-o", join(work, "y.see")));
+      cli(
+        "usage.sequence",
+        "distill",
+        LLAMA2C!.model,
+        "--tokenizer",
+        LLAMA2C!.tokenizer,
+        "--see",
+        see,
+        "--sequence",
+        "100000",
+        "-o",
+        join(work, "y.see"),
+      ));
     it("input.data: training text with a single line", async () => {
       const data = join(work, "one.txt");
       writeFileSync(data, "Once upon a time there was a cat.\n");
-      await cli("input.data", "distill", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--see", see, "--data", data, "-o", join(work, "y.see"));
+      await cli(
+        "input.data",
+        "distill",
+        LLAMA2C!.model,
+        "--tokenizer",
+        LLAMA2C!.tokenizer,
+        "--see",
+        see,
+        "--data",
+        data,
+        "-o",
+        join(work, "y.see"),
+      );
     });
   });
 });

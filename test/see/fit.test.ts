@@ -8,14 +8,24 @@ function digitFactors(vocab: number, base: number, q: number[], rank: number): S
   const sources: Record<string, { rows: number; q: number }> = {};
   q.forEach((w, j) => (sources[`digit${j}`] = { rows: base, q: w }));
   return {
-    spec: { format: "see/1", vocab, dim: q.reduce((a, b) => a * b, 1), rank, sources, slots: q.map((_, j) => ({ source: `digit${j}` })), norm: "none", replaces: "emb" },
+    spec: {
+      format: "see/1",
+      vocab,
+      dim: q.reduce((a, b) => a * b, 1),
+      rank,
+      sources,
+      slots: q.map((_, j) => ({ source: `digit${j}` })),
+      norm: "none",
+      replaces: "emb",
+    },
     tables: Object.fromEntries(q.map((w, j) => [`digit${j}`, new Float32Array(rank * base * w)])),
     slots: q.map((_, j) => ({ index: Int32Array.from({ length: vocab }, (_, t) => Math.floor(t / base ** j) % base) })),
   };
 }
 
 const relError = (a: Float32Array, b: Float32Array) => {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < a.length; i++) {
     num += (a[i] - b[i]) ** 2;
     den += b[i] ** 2;

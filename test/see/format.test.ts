@@ -5,7 +5,21 @@ import { writeSafetensors } from "../../compiler/factors/safetensors.js";
 import { catchSeec } from "../helpers/errors.js";
 import { randomFactors } from "../helpers/see.js";
 
-const factors = () => randomFactors({ vocab: 17, dim: 10, rank: 3, slots: [["morpheme", 3], ["morpheme", 3], ["sememe", 2, true]], norm: true }, 1);
+const factors = () =>
+  randomFactors(
+    {
+      vocab: 17,
+      dim: 10,
+      rank: 3,
+      slots: [
+        ["morpheme", 3],
+        ["morpheme", 3],
+        ["sememe", 2, true],
+      ],
+      norm: true,
+    },
+    1,
+  );
 
 describe(".see format", () => {
   it("round-trips factors exactly, bags and norm included", () => {

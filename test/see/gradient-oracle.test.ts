@@ -61,7 +61,9 @@ describe.skipIf(!LLAMA2C || (missing && !process.env.CI))("gradients of stories2
     for (const n of norms) expect(graph.values.get(n)?.kind, n).toBe("const");
 
     const tok = createTokenizer(model.tokenizer!) as Llama2cTokenizer;
-    const tokens = Int32Array.from(tok.encode("Once upon a time, there was a little girl named Lily. She loved to play in the park.", { bos: true }).slice(0, 24));
+    const tokens = Int32Array.from(
+      tok.encode("Once upon a time, there was a little girl named Lily. She loved to play in the park.", { bos: true }).slice(0, 24),
+    );
     expect(tokens.length).toBe(24);
     expect(tokens[0]).toBe(1);
     const T = tokens.length;
@@ -78,7 +80,8 @@ describe.skipIf(!LLAMA2C || (missing && !process.env.CI))("gradients of stories2
     const student = withConstant(graph, EMB, embedding);
     const tape = forward(new Interpreter(student), feeds);
     const logits = tape.env.get(student.outputs[0])!.data as Float32Array;
-    const w = { kl: 0.7, ce: 0.4 }, tau = 2;
+    const w = { kl: 0.7, ce: 0.4 },
+      tau = 2;
     const { loss, dLogits } = nextTokenLoss(logits, teacher, tokens, w, tau);
     // The last position predicts nothing: its gradient is zero.
     expect(dLogits.subarray((T - 1) * vocabSize).every((x) => x === 0)).toBe(true);
@@ -90,8 +93,21 @@ describe.skipIf(!LLAMA2C || (missing && !process.env.CI))("gradients of stories2
     dirs.push(dir);
     writeFileSync(join(dir, "embedding.f32"), embedding);
     writeFileSync(join(dir, "teacher.f32"), teacher.subarray(0, (T - 1) * vocabSize));
-    writeFileSync(join(dir, "request.json"), JSON.stringify({ tokens: Array.from(tokens), embedding: "embedding.f32", teacher_logits: "teacher.f32", kl_weight: w.kl, ce_weight: w.ce, temperature: tau }));
-    const r = spawnSync(PYTHON, [ORACLE, LLAMA2C!.model, join(dir, "request.json"), join(dir, "out.bin")], { encoding: "utf8", timeout: 120_000 });
+    writeFileSync(
+      join(dir, "request.json"),
+      JSON.stringify({
+        tokens: Array.from(tokens),
+        embedding: "embedding.f32",
+        teacher_logits: "teacher.f32",
+        kl_weight: w.kl,
+        ce_weight: w.ce,
+        temperature: tau,
+      }),
+    );
+    const r = spawnSync(PYTHON, [ORACLE, LLAMA2C!.model, join(dir, "request.json"), join(dir, "out.bin")], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     expect(r.error, r.error?.message).toBeUndefined();
     expect(r.status, r.stderr).toBe(0);
     const out = readFileSync(join(dir, "out.bin"));
@@ -111,9 +127,13 @@ describe.skipIf(!LLAMA2C || (missing && !process.env.CI))("gradients of stories2
     const rows: string[] = [`loss seec ${loss.toPrecision(10)} torch ${ref[0].toPrecision(10)} rel ${lossRel.toExponential(2)}`];
     const rel = new Map<string, number>();
     for (const name of wrt) {
-      const g = grads.get(name)!, e = expected.get(name)!;
+      const g = grads.get(name)!,
+        e = expected.get(name)!;
       expect(g.length, name).toBe(e.length);
-      let num = 0, den = 0, maxAbs = 0, maxRef = 0;
+      let num = 0,
+        den = 0,
+        maxAbs = 0,
+        maxRef = 0;
       for (let i = 0; i < g.length; i++) {
         num += (g[i] - e[i]) ** 2;
         den += e[i] ** 2;
@@ -121,7 +141,9 @@ describe.skipIf(!LLAMA2C || (missing && !process.env.CI))("gradients of stories2
         maxRef = Math.max(maxRef, Math.abs(e[i]));
       }
       rel.set(name, Math.sqrt(num / den));
-      rows.push(`${name.padEnd(30)} ||Δ||/||g|| ${Math.sqrt(num / den).toExponential(2)}  max |Δ| ${maxAbs.toExponential(2)} (max |g| ${maxRef.toExponential(2)})`);
+      rows.push(
+        `${name.padEnd(30)} ||Δ||/||g|| ${Math.sqrt(num / den).toExponential(2)}  max |Δ| ${maxAbs.toExponential(2)} (max |g| ${maxRef.toExponential(2)})`,
+      );
     }
     console.log(`gradient oracle, ${T} tokens:\n  ${rows.join("\n  ")}`);
 

@@ -14,7 +14,18 @@ import { LLAMA2C } from "../helpers/shared.js";
 
 describe("see/2", () => {
   it("round-trips model weights beside the factors, counted in the parameters", () => {
-    const f = randomFactors({ vocab: 9, dim: 6, rank: 2, slots: [["a", 2], ["b", 3]] }, 3);
+    const f = randomFactors(
+      {
+        vocab: 9,
+        dim: 6,
+        rank: 2,
+        slots: [
+          ["a", 2],
+          ["b", 3],
+        ],
+      },
+      3,
+    );
     const base = parameterCount(f.spec);
     f.weights = { "norm.weight": randomF32(6, 1), "layers.0.ffn_norm": randomF32(6, 2) };
     f.spec = { ...f.spec, format: "see/2", weights: { "norm.weight": [6], "layers.0.ffn_norm": [6] } };
@@ -27,13 +38,29 @@ describe("see/2", () => {
   });
 
   it("refuses weights in a see/1 spec", () => {
-    const f = randomFactors({ vocab: 9, dim: 6, rank: 2, slots: [["a", 2], ["b", 3]] }, 3);
+    const f = randomFactors(
+      {
+        vocab: 9,
+        dim: 6,
+        rank: 2,
+        slots: [
+          ["a", 2],
+          ["b", 3],
+        ],
+      },
+      3,
+    );
     f.weights = { w: randomF32(6, 1) };
     f.spec = { ...f.spec, weights: { w: [6] } };
     const bytes = writeSee(f);
     // writeSee writes see/2 for it; corrupt the format back to see/1 in the header.
     const text = new TextDecoder("latin1").decode(bytes).replace('\\"format\\":\\"see/2\\"', '\\"format\\":\\"see/1\\"');
-    const e = catchSeec(() => readSee(Uint8Array.from(text, (c) => c.charCodeAt(0)), "bad.see"));
+    const e = catchSeec(() =>
+      readSee(
+        Uint8Array.from(text, (c) => c.charCodeAt(0)),
+        "bad.see",
+      ),
+    );
     expect(e.code).toBe("input.see");
     expect(e.message).toContain("see/2");
   });
@@ -43,7 +70,19 @@ describe("see/2", () => {
     const { factors: f } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
     await distill(model, f, { ...DEFAULT_DISTILL, seed: 0, steps: 3, samples: 4, sequence: 24, batch: 2, evalEvery: 3, train: "norms" });
     const names = Object.keys(f.weights ?? {}).sort();
-    expect(names).toEqual(["layers.0.attention_norm.weight", "layers.0.ffn_norm.weight", "layers.1.attention_norm.weight", "layers.1.ffn_norm.weight", "layers.2.attention_norm.weight", "layers.2.ffn_norm.weight", "layers.3.attention_norm.weight", "layers.3.ffn_norm.weight", "layers.4.attention_norm.weight", "layers.4.ffn_norm.weight", "norm.weight"]);
+    expect(names).toEqual([
+      "layers.0.attention_norm.weight",
+      "layers.0.ffn_norm.weight",
+      "layers.1.attention_norm.weight",
+      "layers.1.ffn_norm.weight",
+      "layers.2.attention_norm.weight",
+      "layers.2.ffn_norm.weight",
+      "layers.3.attention_norm.weight",
+      "layers.3.ffn_norm.weight",
+      "layers.4.attention_norm.weight",
+      "layers.4.ffn_norm.weight",
+      "norm.weight",
+    ]);
     // Trained: they moved from the model's.
     expect(f.weights!["norm.weight"]).not.toEqual(model.graph.values.get("norm.weight")!.data);
     const back = readSee(writeSee(f), "f.see");

@@ -22,7 +22,11 @@ async function compareRuns(ort: Ort, onnxFile: string, artifact: string, steps: 
   let worst = 0;
   let tokens = [1, 400, 401, 402, 403, 20];
   for (let pos = 0, n = 0; n <= steps; pos += tokens.length, n++) {
-    const r = await session.run({ tokens: new ort.Tensor("int32", Int32Array.from(tokens), [tokens.length]), pos: new ort.Tensor("int32", Int32Array.of(pos), [1]), ...caches });
+    const r = await session.run({
+      tokens: new ort.Tensor("int32", Int32Array.from(tokens), [tokens.length]),
+      pos: new ort.Tensor("int32", Int32Array.of(pos), [1]),
+      ...caches,
+    });
     for (const name of Object.keys(caches)) caches[name] = r[`${name}.next`] as InstanceType<Ort["Tensor"]>;
     const want = model.run({ tokens: Int32Array.from(tokens), pos: Int32Array.of(pos) }).logits as Float32Array;
     const got = r.logits.data as Float32Array;

@@ -16,7 +16,10 @@ import { LLAMA2C } from "../helpers/shared.js";
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 const CROSS = ["wasm2c", "arm-none-eabi-gcc", "qemu-system-arm"].every(has);
 const INTERP = has("wasm-interp");
-if (!CROSS) console.warn("skipping the Cortex-M test: needs wasm2c, arm-none-eabi-gcc and qemu-system-arm (apt-get install wabt gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)");
+if (!CROSS)
+  console.warn(
+    "skipping the Cortex-M test: needs wasm2c, arm-none-eabi-gcc and qemu-system-arm (apt-get install wabt gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)",
+  );
 if (!INTERP) console.warn("skipping the wasm-interp test: needs wasm-interp (apt-get install wabt)");
 
 const STEPS = 64;
@@ -40,11 +43,25 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     mcu = join(work, "mcu");
     const m = LLAMA2C!;
     expect((await seec("factorize", m.model, "--tokenizer", m.tokenizer, "--ratio", "8", "-o", join(work, "f.see"))).code).toBe(0);
-    const r = await seec("build", m.model, "--tokenizer", m.tokenizer, ...settings(), "--target", "mcu", "--memory-budget", BUDGET, "-o", mcu);
+    const r = await seec(
+      "build",
+      m.model,
+      "--tokenizer",
+      m.tokenizer,
+      ...settings(),
+      "--target",
+      "mcu",
+      "--memory-budget",
+      BUDGET,
+      "-o",
+      mcu,
+    );
     expect(r.code).toBe(0);
     buildOutput = r.stdout;
     wasm = new Uint8Array(readFileSync(join(mcu, "model.wasm")));
-    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, ...settings(), "--embed-head", "stream", "-o", join(work, "simd"))).code).toBe(0);
+    expect(
+      (await seec("build", m.model, "--tokenizer", m.tokenizer, ...settings(), "--embed-head", "stream", "-o", join(work, "simd"))).code,
+    ).toBe(0);
   }, 120_000);
 
   it("fits 1 MiB and prints its memory plan", () => {
@@ -55,7 +72,11 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
   it("is a fixed-memory module with no imports, no SIMD and no memory.grow, weights in its data segment", () => {
     const mod = new WebAssembly.Module(wasm);
     expect(WebAssembly.Module.imports(mod)).toEqual([]);
-    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).toEqual(["forward", "memory", "step"]);
+    expect(
+      WebAssembly.Module.exports(mod)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(["forward", "memory", "step"]);
     const manifest = JSON.parse(readFileSync(join(mcu, "manifest.json"), "utf8"));
     expect(manifest.memory).toMatchObject({ fixed: true, weights: { embedded: true } });
     expect(manifest.files["weights.bin"]).toBeUndefined();
@@ -74,9 +95,26 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
 
   it("fails the same budget in fp32, printing the plan and what to shrink", async () => {
     const m = LLAMA2C!;
-    const r = await seec("build", m.model, "--tokenizer", m.tokenizer, "--see", join(work, "f.see"), "--context", "256", "--target", "mcu", "--memory-budget", BUDGET, "-o", join(work, "fp32"));
+    const r = await seec(
+      "build",
+      m.model,
+      "--tokenizer",
+      m.tokenizer,
+      "--see",
+      join(work, "f.see"),
+      "--context",
+      "256",
+      "--target",
+      "mcu",
+      "--memory-budget",
+      BUDGET,
+      "-o",
+      join(work, "fp32"),
+    );
     expect(r.code).toBe(6);
-    expect(r.stderr).toMatch(/^seec: error\[budget\.memory\] @ --memory-budget: the model needs [\d.]+ MiB, [\d.]+ KiB over the 1\.00 MiB budget; largest: weights/);
+    expect(r.stderr).toMatch(
+      /^seec: error\[budget\.memory\] @ --memory-budget: the model needs [\d.]+ MiB, [\d.]+ KiB over the 1\.00 MiB budget; largest: weights/,
+    );
     expect(r.stderr).toMatch(/KV cache\s+320\.0 KiB/);
     expect(r.stderr).toContain("--quantize int8");
   });
@@ -91,7 +129,8 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     const [scalar, simd] = await Promise.all([loadWasm(mcu), loadWasm(join(work, "simd"))]);
     let worst = 0;
     for (let pos = 0, token = 1; pos < STEPS; pos++) {
-      const x = scalar.step([token], pos), y = simd.step([token], pos);
+      const x = scalar.step([token], pos),
+        y = simd.step([token], pos);
       for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
       token = x.indexOf(Math.max(...x));
     }
@@ -99,23 +138,31 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     expect(worst).toBeLessThan(1e-2);
   });
 
-  it.skipIf(!INTERP)("runs under wasm-interp (not V8) to the same tokens", async () => {
-    const steps = 16;
-    expect(await greedyHashUnderWasmInterp(wasm, 1, steps)).toBe(tokenHash(stepIds(wasm, steps)));
-  }, 120_000);
+  it.skipIf(!INTERP)(
+    "runs under wasm-interp (not V8) to the same tokens",
+    async () => {
+      const steps = 16;
+      expect(await greedyHashUnderWasmInterp(wasm, 1, steps)).toBe(tokenHash(stepIds(wasm, steps)));
+    },
+    120_000,
+  );
 
-  it.skipIf(!CROSS)("runs as C on an emulated Cortex-M4, token for token as in Node", async () => {
-    const fw = await buildFirmware(mcu, join(work, "firmware"), { steps: STEPS });
-    const device = await runFirmware(fw.elf);
-    expect(device.ids).toEqual(stepIds(wasm, STEPS));
-    const node = await seec("run", mcu, "--temperature", "0", "-n", String(STEPS));
-    expect(`${device.text}\n`).toBe(node.stdout);
-    expect(fw.ram).toBeLessThan(1 << 20);
-    console.log(
-      `Cortex-M4 (QEMU mps2-an386): flash ${fw.flash} B, RAM ${fw.ram} B + stack ${device.stackBytes} B, ` +
-        `${device.instructionsPerToken} instructions per token, ${device.seconds.toFixed(1)} s for ${STEPS} tokens in the emulator`,
-    );
-  }, 300_000);
+  it.skipIf(!CROSS)(
+    "runs as C on an emulated Cortex-M4, token for token as in Node",
+    async () => {
+      const fw = await buildFirmware(mcu, join(work, "firmware"), { steps: STEPS });
+      const device = await runFirmware(fw.elf);
+      expect(device.ids).toEqual(stepIds(wasm, STEPS));
+      const node = await seec("run", mcu, "--temperature", "0", "-n", String(STEPS));
+      expect(`${device.text}\n`).toBe(node.stdout);
+      expect(fw.ram).toBeLessThan(1 << 20);
+      console.log(
+        `Cortex-M4 (QEMU mps2-an386): flash ${fw.flash} B, RAM ${fw.ram} B + stack ${device.stackBytes} B, ` +
+          `${device.instructionsPerToken} instructions per token, ${device.seconds.toFixed(1)} s for ${STEPS} tokens in the emulator`,
+      );
+    },
+    300_000,
+  );
 
   it("io.tool, runtime.firmware, usage.target: firmware without its tools, from a bad ELF, from a non-mcu artifact", async () => {
     const path = process.env.PATH;
@@ -134,7 +181,20 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
 
   it("usage.embed_head, unsupported.target: mcu streams the head; wasi needs the tokenizer", async () => {
     const m = LLAMA2C!;
-    const a = await seec("build", m.model, "--tokenizer", m.tokenizer, "--see", join(work, "f.see"), "--embed-head", "materialize", "--target", "mcu", "-o", join(work, "x"));
+    const a = await seec(
+      "build",
+      m.model,
+      "--tokenizer",
+      m.tokenizer,
+      "--see",
+      join(work, "f.see"),
+      "--embed-head",
+      "materialize",
+      "--target",
+      "mcu",
+      "-o",
+      join(work, "x"),
+    );
     expect(a.stderr).toContain("error[usage.embed_head]");
     expect(a.code).toBe(2);
     const b = await seec("build", m.model, "--target", "wasi", "-o", join(work, "y"));

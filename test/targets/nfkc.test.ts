@@ -23,7 +23,13 @@ async function compileNormalizer(): Promise<Normalize> {
     { runtime: "stub", optimizeLevel: 2 },
   );
   if (result.error) throw new Error(result.stderr.toString());
-  const { exports } = await WebAssembly.instantiate(await WebAssembly.compile(result.binary! as Uint8Array<ArrayBuffer>), { env: { abort: () => { throw new Error("abort"); } } });
+  const { exports } = await WebAssembly.instantiate(await WebAssembly.compile(result.binary! as Uint8Array<ArrayBuffer>), {
+    env: {
+      abort: () => {
+        throw new Error("abort");
+      },
+    },
+  });
   const memory = exports.memory as WebAssembly.Memory;
   const normalize = exports.normalize as (table: number, input: number, n: number, out: number) => number;
   const table = nfkcTable();
@@ -70,7 +76,8 @@ describe("NFKC in a WASI program", () => {
     let seed = 7;
     const pick = <T>(xs: T[]) => xs[(seed = (seed * 1103515245 + 12345) >>> 0) % xs.length];
     const random: string[] = [];
-    for (let i = 0; i < 20000; i++) random.push(Array.from({ length: 1 + (i % 7) }, () => (i % 3 === 0 ? pick(bases) : pick([...marks, ...bases]))).join(""));
+    for (let i = 0; i < 20000; i++)
+      random.push(Array.from({ length: 1 + (i % 7) }, () => (i % 3 === 0 ? pick(bases) : pick([...marks, ...bases]))).join(""));
     expectSame(random);
   });
 

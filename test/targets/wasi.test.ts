@@ -41,7 +41,11 @@ describe.skipIf(!LLAMA2C)("the wasi target", () => {
     expect(Object.keys(manifest.files).sort()).toEqual(["model.wasm", "src/model.ts", "tokenizer.json"]);
     const mod = new WebAssembly.Module(wasm);
     expect(new Set(WebAssembly.Module.imports(mod).map((i) => i.module))).toEqual(new Set(["wasi_snapshot_preview1"]));
-    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).toEqual(["_start", "forward", "memory", "step"]);
+    expect(
+      WebAssembly.Module.exports(mod)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(["_start", "forward", "memory", "step"]);
   });
 
   it("under node:wasi prints llama2.c's documented greedy text", async () => {
@@ -86,7 +90,9 @@ describe.skipIf(!LLAMA2C)("the wasi target", () => {
 
   it("exports the raw step API beside _start", async () => {
     const noop = () => 0;
-    const instance = await WebAssembly.instantiate(new WebAssembly.Module(wasm), { wasi_snapshot_preview1: { args_get: noop, args_sizes_get: noop, fd_write: noop, proc_exit: noop } });
+    const instance = await WebAssembly.instantiate(new WebAssembly.Module(wasm), {
+      wasi_snapshot_preview1: { args_get: noop, args_sizes_get: noop, fd_write: noop, proc_exit: noop },
+    });
     const step = instance.exports.step as (token: number, pos: number) => number;
     const { pieces } = JSON.parse(readFileSync(join(work, "wasi", "tokenizer.json"), "utf8")) as { pieces: string[] };
     // After BOS, greedy decoding's first token is the first word of llama2.c's documented text.
@@ -94,11 +100,15 @@ describe.skipIf(!LLAMA2C)("the wasi target", () => {
     expect(pieces[step(1, 0)].trim()).toBe(firstWord);
   });
 
-  it.skipIf(!HAS_CHROMIUM)("under browser_wasi_shim in headless Chromium prints the same", async () => {
-    const results = await runShimInChromium(join(work, "wasi", "model.wasm"), RUNS, join(work, "page"));
-    expect(results.map((r) => r.code)).toEqual(RUNS.map(() => 0));
-    expect(results.map((r) => r.text)).toEqual(expected);
-  }, 120_000);
+  it.skipIf(!HAS_CHROMIUM)(
+    "under browser_wasi_shim in headless Chromium prints the same",
+    async () => {
+      const results = await runShimInChromium(join(work, "wasi", "model.wasm"), RUNS, join(work, "page"));
+      expect(results.map((r) => r.code)).toEqual(RUNS.map(() => 0));
+      expect(results.map((r) => r.text)).toEqual(expected);
+    },
+    120_000,
+  );
 });
 
 // Encoders: --text in, the similarity table out, tokenized (NFKC, SentencePiece unigram) inside the module.
@@ -110,7 +120,11 @@ const TEXTS = [
 describe("the wasi target, for an encoder", () => {
   let work: string, wasm: Uint8Array<ArrayBuffer>;
   const expected: string[] = [];
-  const sentences = STSB ? readStsb(readFileSync(STSB, "utf8")).slice(0, 100).flatMap((p) => [p.a, p.b]) : [];
+  const sentences = STSB
+    ? readStsb(readFileSync(STSB, "utf8"))
+        .slice(0, 100)
+        .flatMap((p) => [p.a, p.b])
+    : [];
 
   beforeAll(async () => {
     work = await tmpDir();
@@ -123,7 +137,11 @@ describe("the wasi target, for an encoder", () => {
   it("is one module with the vocabulary and NFKC tables inside, and exports forward beside _start", () => {
     const mod = new WebAssembly.Module(wasm);
     expect(new Set(WebAssembly.Module.imports(mod).map((i) => i.module))).toEqual(new Set(["wasi_snapshot_preview1"]));
-    expect(WebAssembly.Module.exports(mod).map((e) => e.name).sort()).toEqual(["_start", "forward", "memory"]);
+    expect(
+      WebAssembly.Module.exports(mod)
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(["_start", "forward", "memory"]);
   });
 
   it("prints what seec run prints, under node:wasi and browser_wasi_shim in Node", async () => {
@@ -156,8 +174,12 @@ describe("the wasi target, for an encoder", () => {
     expect((await runNodeWasi(wasm, ["--help"])).stdout).toContain("--text TEXT");
   });
 
-  it.skipIf(!HAS_CHROMIUM)("under browser_wasi_shim in headless Chromium prints the same", async () => {
-    const results = await runShimInChromium(join(work, "wasi", "model.wasm"), TEXTS, join(work, "page"));
-    expect(results).toEqual(expected.map((text) => ({ code: 0, text })));
-  }, 120_000);
+  it.skipIf(!HAS_CHROMIUM)(
+    "under browser_wasi_shim in headless Chromium prints the same",
+    async () => {
+      const results = await runShimInChromium(join(work, "wasi", "model.wasm"), TEXTS, join(work, "page"));
+      expect(results).toEqual(expected.map((text) => ({ code: 0, text })));
+    },
+    120_000,
+  );
 });

@@ -59,7 +59,8 @@ async function compileGpu(graph: Graph, name: string): Promise<GpuModel> {
 /** Greedy decoding from BOS on both backends of one artifact: the largest logit difference over `steps`. */
 async function gpuAgainstWasm(dir: string, steps: number): Promise<number> {
   const [g, w] = [await loadGpu(dir), await loadWasm(dir)];
-  let worst = 0, token = 1;
+  let worst = 0,
+    token = 1;
   for (let pos = 0; pos < steps; pos++) {
     const [a, b] = [await g.step([token], pos), w.step([token], pos)];
     worst = Math.max(worst, largestDifference(a, b));
@@ -98,7 +99,8 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
   it("load() finds WebGPU by itself and generates llama2.c's greedy text, every step's logits within 1e-3 of the reference", async () => {
     expect(gpuModel.adapter).toBe(gpu.adapter);
     expect(`${await gpuModel.generate("", { temperature: 0, maxTokens: 256 })}\n`).toBe(readFileSync(m.greedy256, "utf8"));
-    let worst = 0, token = 1;
+    let worst = 0,
+      token = 1;
     for (let pos = 0; pos < 256; pos++) {
       const got = await gpuModel.step([token], pos);
       worst = Math.max(worst, largestDifference(got, reference.run({ tokens: Int32Array.of(token), pos: Int32Array.of(pos) }).logits.data));
@@ -117,12 +119,16 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
     writeFileSync(join(dir, "model.webgpu.json"), JSON.stringify(program));
     const model = (await load(dir)) as Model;
     expect(model.backend).toBe("wasm-simd");
-    expect(model.fallback).toMatch(new RegExp(`^runtime\\.webgpu @ node ${broken.node.replaceAll(".", "\\.")}: the WGSL program does not validate`));
+    expect(model.fallback).toMatch(
+      new RegExp(`^runtime\\.webgpu @ node ${broken.node.replaceAll(".", "\\.")}: the WGSL program does not validate`),
+    );
     expect(`${model.generate("", { temperature: 0, maxTokens: 256 })}\n`).toBe(readFileSync(m.greedy256, "utf8"));
   });
 
   it("prompts of 4 to 64 tokens (the tiled matmul, ragged tiles included) give the reference's logits", async () => {
-    const tokens = gpuModel.tokenizer!.encode("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her friends, and one day");
+    const tokens = gpuModel.tokenizer!.encode(
+      "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her friends, and one day",
+    );
     for (const T of [4, 17, tokens.length]) {
       const prompt = tokens.slice(0, T);
       const want = reference.run({ tokens: Int32Array.from(prompt), pos: Int32Array.of(0) }).logits.data;
@@ -153,7 +159,20 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
   }, 240_000);
 
   it("SEE with bags, shared sources and a norm: WebGPU's logits match the wasm module's with either head", async () => {
-    const f = randomFactors({ vocab: 512, dim: 64, rank: 3, slots: [["morph", 4], ["sem", 4, true], ["sem", 4, true]], norm: true }, 7);
+    const f = randomFactors(
+      {
+        vocab: 512,
+        dim: 64,
+        rank: 3,
+        slots: [
+          ["morph", 4],
+          ["sem", 4, true],
+          ["sem", 4, true],
+        ],
+        norm: true,
+      },
+      7,
+    );
     f.spec.replaces = "tok_embeddings.weight";
     const see = join(work, "random.see");
     writeFileSync(see, writeSee(f));
@@ -168,34 +187,41 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
 });
 
 describe.skipIf(!gpu.adapter)("pooled matmuls on WebGPU in Node", () => {
-  it.each([false, true])("MeanLinear (int8: %s), USE-Lite's last FFN matmul after poolEarly, gives the unpooled graph's outputs for 0, 1 and 9 rows", async (int8) => {
-    const model = await compileGpu(encoderTail({ int8 }), "tail");
-    const ref = new Interpreter(encoderTail({ int8 }));
-    try {
-      for (const T of [0, 1, 9]) {
-        const x = randomF32(T * 13, T + 10);
-        expect(largestDifference((await model.run({ x })).out as Float32Array, ref.run({ x }).out.data)).toBeLessThan(2e-6);
+  it.each([false, true])(
+    "MeanLinear (int8: %s), USE-Lite's last FFN matmul after poolEarly, gives the unpooled graph's outputs for 0, 1 and 9 rows",
+    async (int8) => {
+      const model = await compileGpu(encoderTail({ int8 }), "tail");
+      const ref = new Interpreter(encoderTail({ int8 }));
+      try {
+        for (const T of [0, 1, 9]) {
+          const x = randomF32(T * 13, T + 10);
+          expect(largestDifference((await model.run({ x })).out as Float32Array, ref.run({ x }).out.data)).toBeLessThan(2e-6);
+        }
+      } finally {
+        model.dispose();
       }
-    } finally {
-      model.dispose();
-    }
-  });
+    },
+  );
 });
 
 describe.skipIf(!gpu.adapter)("matmul epilogues on WebGPU in Node", () => {
-  it.each([false, true])("bias, ReLU and residual folded into (Q)Linear (int8: %s) give the unfused graph's outputs for 1 to 9 rows", async (int8) => {
-    const model = await compileGpu(epilogueGraph({ int8 }), "epilogues");
-    const ref = new Interpreter(epilogueGraph({ int8 }));
-    try {
-      for (const T of [1, 4, 9]) {
-        const x = randomF32(T * 13, T + 30);
-        const [want, got] = [ref.run({ x }), await model.run({ x })];
-        for (const out of ["t", "g", "gr"]) expect(largestDifference(got[out] as Float32Array, want[out].data), `${out}, T = ${T}`).toBeLessThan(1e-5);
+  it.each([false, true])(
+    "bias, ReLU and residual folded into (Q)Linear (int8: %s) give the unfused graph's outputs for 1 to 9 rows",
+    async (int8) => {
+      const model = await compileGpu(epilogueGraph({ int8 }), "epilogues");
+      const ref = new Interpreter(epilogueGraph({ int8 }));
+      try {
+        for (const T of [1, 4, 9]) {
+          const x = randomF32(T * 13, T + 30);
+          const [want, got] = [ref.run({ x }), await model.run({ x })];
+          for (const out of ["t", "g", "gr"])
+            expect(largestDifference(got[out] as Float32Array, want[out].data), `${out}, T = ${T}`).toBeLessThan(1e-5);
+        }
+      } finally {
+        model.dispose();
       }
-    } finally {
-      model.dispose();
-    }
-  });
+    },
+  );
 });
 
 describe.skipIf(!gpu.adapter)("USE-Lite on WebGPU in Node", () => {
@@ -206,12 +232,17 @@ describe.skipIf(!gpu.adapter)("USE-Lite on WebGPU in Node", () => {
     const { USE_DIR } = await import("../helpers/use-lite.js");
     const dir = join(await tmpDir(), "use");
     expect((await seec("build", USE_DIR, "--target", "webgpu", "-o", dir)).code).toBe(0);
-    const pairs = STSB ? readStsb(readFileSync(STSB, "utf8")).filter((_, i) => i % every === 0) : [{ a: "A man is playing a guitar.", b: "Someone plays music." }];
+    const pairs = STSB
+      ? readStsb(readFileSync(STSB, "utf8")).filter((_, i) => i % every === 0)
+      : [{ a: "A man is playing a guitar.", b: "Someone plays music." }];
     const sentences = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
     const [g, w] = [await loadGpu(dir), (await loadWasm(dir)) as Model];
-    const a = await g.embed(sentences), b = w.embed(sentences);
+    const a = await g.embed(sentences),
+      b = w.embed(sentences);
     const cosines = a.map((x, i) => {
-      let dot = 0, p = 0, q = 0;
+      let dot = 0,
+        p = 0,
+        q = 0;
       x.forEach((v, k) => ((dot += v * b[i][k]), (p += v * v), (q += b[i][k] * b[i][k])));
       return dot / Math.sqrt(p * q);
     });

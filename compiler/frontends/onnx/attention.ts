@@ -89,7 +89,14 @@ export function appendCache(past: OnnxTensor | undefined, next: OnnxTensor): Onn
  * (d, d + rotary/2), or (2d, 2d + 1) when interleaved, turned by the angle whose cos and sin the
  * caches hold at `position(b, s)`.
  */
-export function rotate(x: OnnxTensor, cos: OnnxTensor, sin: OnnxTensor, position: (b: number, s: number) => number, rotary: number, interleaved: boolean): OnnxTensor {
+export function rotate(
+  x: OnnxTensor,
+  cos: OnnxTensor,
+  sin: OnnxTensor,
+  position: (b: number, s: number) => number,
+  rotary: number,
+  interleaved: boolean,
+): OnnxTensor {
   const [B, N, S, H] = x.shape;
   const half = rotary / 2;
   const width = cos.shape[cos.shape.length - 1];
@@ -101,8 +108,10 @@ export function rotate(x: OnnxTensor, cos: OnnxTensor, sin: OnnxTensor, position
         const p = position(b, s) * width;
         for (let d = 0; d < half; d++) {
           const [i, j] = interleaved ? [2 * d, 2 * d + 1] : [d, d + half];
-          const c = cos.data[p + d], sn = sin.data[p + d];
-          const a = x.data[o + i], e = x.data[o + j];
+          const c = cos.data[p + d],
+            sn = sin.data[p + d];
+          const a = x.data[o + i],
+            e = x.data[o + j];
           out.data[o + i] = a * c - e * sn;
           out.data[o + j] = e * c + a * sn;
         }

@@ -35,7 +35,6 @@ function skipNorm(rms: boolean): OpImpl {
   };
 }
 
-
 /** gelu(x + bias), with the IR's GELU (erf, or the tanh approximation). */
 function biasedGelu(fn: "gelu" | "geluTanh"): OpImpl {
   const { f } = MAP_FUNCTIONS[fn];
@@ -48,8 +47,11 @@ function biasedGelu(fn: "gelu" | "geluTanh"): OpImpl {
 
 /** word[ids] + position[pos] (+ segment[seg]), layer-normalized; also the mask index and the plain sum. */
 const EmbedLayerNormalization: OpImpl = ([ids, segments, word, position, segment, gamma, beta, mask, positions], ctx) => {
-  const I = need(ids, ctx, "input_ids"), W = need(word, ctx, "word_embedding"), P = need(position, ctx, "position_embedding");
-  const [B, S] = I.shape, D = W.shape[1];
+  const I = need(ids, ctx, "input_ids"),
+    W = need(word, ctx, "word_embedding"),
+    P = need(position, ctx, "position_embedding");
+  const [B, S] = I.shape,
+    D = W.shape[1];
   const e = tensor(W.dtype, [B, S, D]);
   const row = (table: OnnxTensor, r: number, what: string) => {
     if (r < 0 || r >= table.shape[0]) fail(ctx, `${what} index ${r} is outside [0, ${table.shape[0]})`);
@@ -57,7 +59,8 @@ const EmbedLayerNormalization: OpImpl = ([ids, segments, word, position, segment
   };
   for (let b = 0; b < B; b++)
     for (let s = 0; s < S; s++) {
-      const w = row(W, I.data[b * S + s], "word"), p = row(P, positions ? positions.data[positions.shape.length === 1 ? s : b * S + s] : s, "position");
+      const w = row(W, I.data[b * S + s], "word"),
+        p = row(P, positions ? positions.data[positions.shape.length === 1 ? s : b * S + s] : s, "position");
       const g = segment && segments ? row(segment, segments.data[b * S + s], "segment") : undefined;
       for (let d = 0; d < D; d++) e.data[(b * S + s) * D + d] = w[d] + p[d] + (g ? g[d] : 0);
     }
@@ -80,22 +83,37 @@ function maskBias(mask: OnnxTensor | undefined, S: number, T: number, filter: nu
  * 1/√H), a raw or key-padding mask and causality (unidirectional) as mask_filter_value, and an
  * additive attention bias.
  */
-function attendMasked(q: OnnxTensor, keys: OnnxTensor, vals: OnnxTensor, mask: OnnxTensor | undefined, attentionBias: OnnxTensor | undefined, ctx: OpContext): OnnxTensor {
-  const [B, heads, S, H] = q.shape, T = keys.shape[2];
+function attendMasked(
+  q: OnnxTensor,
+  keys: OnnxTensor,
+  vals: OnnxTensor,
+  mask: OnnxTensor | undefined,
+  attentionBias: OnnxTensor | undefined,
+  ctx: OpContext,
+): OnnxTensor {
+  const [B, heads, S, H] = q.shape,
+    T = keys.shape[2];
   const filter = attr(ctx, "mask_filter_value", -10000);
   const causal = attr(ctx, "unidirectional", 0) === 1;
   const fromMask = maskBias(mask, S, T, filter, ctx);
   const extra = attentionBias && broadcastIndex(attentionBias.shape, [B, heads, S, T]);
   return attend({
-    q, k: keys, v: vals, dtype: q.dtype,
+    q,
+    k: keys,
+    v: vals,
+    dtype: q.dtype,
     scale: attr(ctx, "scale", 1 / Math.sqrt(H)),
-    bias: (b, h, i, j) => (causal && j > i + T - S ? filter : 0) + fromMask(b, h, i, j) + (extra ? attentionBias!.data[extra[((b * heads + h) * S + i) * T + j]] : 0),
+    bias: (b, h, i, j) =>
+      (causal && j > i + T - S ? filter : 0) +
+      fromMask(b, h, i, j) +
+      (extra ? attentionBias!.data[extra[((b * heads + h) * S + i) * T + j]] : 0),
   });
 }
 
 /** Packed QKV projection, heads, past [2, B, N, P, H] → output [B, S, N·H] and present. */
 const Attention: OpImpl = ([x, weights, bias, maskIndex, past, attentionBias], ctx) => {
-  const X = need(x, ctx, "input"), Wt = need(weights, ctx, "weights");
+  const X = need(x, ctx, "input"),
+    Wt = need(weights, ctx, "weights");
   const heads = attr(ctx, "num_heads", 0) || fail(ctx, "Attention needs num_heads");
   const sizes = Array.isArray(ctx.attrs.qkv_hidden_sizes) ? (ctx.attrs.qkv_hidden_sizes as number[]) : [1, 1, 1].map(() => Wt.shape[1] / 3);
   if (sizes[0] !== sizes[2]) fail(ctx, "Attention with different Q and V hidden sizes is not supported");
@@ -107,8 +125,16 @@ const Attention: OpImpl = ([x, weights, bias, maskIndex, past, attentionBias], c
     return splitHeads(t, heads);
   };
   const [q, k, v] = [part(0, sizes[0]), part(sizes[0], sizes[1]), part(sizes[0] + sizes[1], sizes[2])];
-  const [pk, pv] = past && past.shape[3] > 0 ? [0, 1].map((i) => ({ ...past, shape: past.shape.slice(1), data: past.data.subarray(i * size(past.shape.slice(1)), (i + 1) * size(past.shape.slice(1))) })) : [undefined, undefined];
-  const keys = appendCache(pk, k), vals = appendCache(pv, v);
+  const [pk, pv] =
+    past && past.shape[3] > 0
+      ? [0, 1].map((i) => ({
+          ...past,
+          shape: past.shape.slice(1),
+          data: past.data.subarray(i * size(past.shape.slice(1)), (i + 1) * size(past.shape.slice(1))),
+        }))
+      : [undefined, undefined];
+  const keys = appendCache(pk, k),
+    vals = appendCache(pv, v);
   const y = attendMasked(q, keys, vals, maskIndex, attentionBias, ctx);
   const present = tensor(X.dtype, [2, ...keys.shape]);
   present.data.set(keys.data, 0);
@@ -126,17 +152,25 @@ const MultiHeadAttention: OpImpl = ([query, key, value, bias, keyPadding, attent
     const x = need(t, ctx, what);
     return x.shape.length === 4 ? x : splitHeads(x, heads);
   };
-  const keys = appendCache(pastKey, k4(key, "key")), vals = appendCache(pastValue, k4(value, "value"));
+  const keys = appendCache(pastKey, k4(key, "key")),
+    vals = appendCache(pastValue, k4(value, "value"));
   const y = attendMasked(q, keys, vals, keyPadding, attentionBias, ctx);
   return [mergeHeads(y), keys, vals];
 };
 
 /** Rotary embedding of [B, S, N·H] or [B, N, S, H] by position ids [B, S] (or one offset [1]). */
 const RotaryEmbedding: OpImpl = ([x, positions, cos, sin], ctx) => {
-  const X = need(x, ctx, "input"), C = need(cos, ctx, "cos_cache"), Sn = need(sin, ctx, "sin_cache"), P = need(positions, ctx, "position_ids");
+  const X = need(x, ctx, "input"),
+    C = need(cos, ctx, "cos_cache"),
+    Sn = need(sin, ctx, "sin_cache"),
+    P = need(positions, ctx, "position_ids");
   const threeD = X.shape.length === 3;
   const rotaryAttr = attr(ctx, "rotary_embedding_dim", 0);
-  const headSize = threeD ? (attr(ctx, "num_heads", 0) ? X.shape[2] / attr(ctx, "num_heads", 0) : rotaryAttr || C.shape[1] * 2) : X.shape[3];
+  const headSize = threeD
+    ? attr(ctx, "num_heads", 0)
+      ? X.shape[2] / attr(ctx, "num_heads", 0)
+      : rotaryAttr || C.shape[1] * 2
+    : X.shape[3];
   const x4 = threeD ? splitHeads(X, X.shape[2] / headSize) : X;
   const S = x4.shape[2];
   const position = P.data.length === 1 ? (_b: number, s: number) => P.data[0] + s : (b: number, s: number) => P.data[b * S + s];

@@ -26,12 +26,19 @@ export function checkOps(model: OnnxModel): void {
   const lines = [...byOp].map(([key, nodes]) => {
     const [domain] = key.split(":");
     const opset = model.opsets.get(domain === "ai.onnx" ? "" : domain);
-    return `${key} (opset ${opset ?? "?"}): ${nodes.length} node${nodes.length > 1 ? "s" : ""}, e.g. ${nodes.slice(0, 3).map((n) => n.name).join(", ")}`;
+    return `${key} (opset ${opset ?? "?"}): ${nodes.length} node${nodes.length > 1 ? "s" : ""}, e.g. ${nodes
+      .slice(0, 3)
+      .map((n) => n.name)
+      .join(", ")}`;
   });
-  throw new SeecError("unsupported.onnx_op", `the graph uses ${byOp.size} op type${byOp.size > 1 ? "s" : ""} seec does not support: ${lines.join("; ")}`, {
-    file: model.file,
-    hint: "see the README's list of supported ONNX ops",
-  });
+  throw new SeecError(
+    "unsupported.onnx_op",
+    `the graph uses ${byOp.size} op type${byOp.size > 1 ? "s" : ""} seec does not support: ${lines.join("; ")}`,
+    {
+      file: model.file,
+      hint: "see the README's list of supported ONNX ops",
+    },
+  );
 }
 
 /** The graph's outputs for the given inputs. */
@@ -51,7 +58,11 @@ export function runGraph(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTensor
   }
   const opset = model.opsets.get("") ?? 1;
   for (const node of model.nodes) {
-    const outputs = runNode(node, node.inputs.map((name) => (name ? env.get(name) : undefined)), opset);
+    const outputs = runNode(
+      node,
+      node.inputs.map((name) => (name ? env.get(name) : undefined)),
+      opset,
+    );
     node.outputs.forEach((name, i) => {
       const t = outputs[i];
       if (name && t) env.set(name, t);

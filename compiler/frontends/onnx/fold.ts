@@ -22,11 +22,17 @@ type ShapeRule = (inputs: Shaped[], node: OnnxNode) => Shaped[];
 /** Output shapes of ops too costly to run on zeros. */
 const SHAPE_RULES: Record<string, ShapeRule> = {
   MatMul([a, b]) {
-    const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape, B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
-    const batchA = A.slice(0, -2), batchB = B.slice(0, -2);
+    const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape,
+      B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
+    const batchA = A.slice(0, -2),
+      batchB = B.slice(0, -2);
     const rank = Math.max(batchA.length, batchB.length);
-    const batch = Array.from({ length: rank }, (_, i) => Math.max(batchA[i - rank + batchA.length] ?? 1, batchB[i - rank + batchB.length] ?? 1));
-    return [{ dtype: a.dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [A.at(-2)!]), ...(b.shape.length === 1 ? [] : [B.at(-1)!])] }];
+    const batch = Array.from({ length: rank }, (_, i) =>
+      Math.max(batchA[i - rank + batchA.length] ?? 1, batchB[i - rank + batchB.length] ?? 1),
+    );
+    return [
+      { dtype: a.dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [A.at(-2)!]), ...(b.shape.length === 1 ? [] : [B.at(-1)!])] },
+    ];
   },
   Gemm([a, b], n) {
     const M = attr(n, "transA", 0) ? a.shape[1] : a.shape[0];
@@ -40,11 +46,15 @@ for (const op of ["Identity", "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log", 
   SHAPE_RULES[op] = ([x]) => [x];
 /** Broadcasting arithmetic and comparisons: the broadcast shape, in the first operand's type or bool. */
 const broadcast = (shapes: Shaped[], n: OnnxNode) =>
-  broadcastShapes(shapes.map((s) => s.shape), (m) => {
-    throw new SeecError("input.onnx", m, { at: `node ${n.name}` });
-  });
+  broadcastShapes(
+    shapes.map((s) => s.shape),
+    (m) => {
+      throw new SeecError("input.onnx", m, { at: `node ${n.name}` });
+    },
+  );
 for (const op of ["Add", "Sub", "Mul", "Div", "Pow"]) SHAPE_RULES[op] = ([a, b], n) => [{ dtype: a.dtype, shape: broadcast([a, b], n) }];
-for (const op of ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"]) SHAPE_RULES[op] = ([a, b], n) => [{ dtype: "bool", shape: broadcast([a, b], n) }];
+for (const op of ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"])
+  SHAPE_RULES[op] = ([a, b], n) => [{ dtype: "bool", shape: broadcast([a, b], n) }];
 SHAPE_RULES.Where = ([c, a, b], n) => [{ dtype: a.dtype, shape: broadcast([c, a, b], n) }];
 SHAPE_RULES.Softmax = ([x], n) => {
   if (n.attrs.axis !== undefined) axis({ node: n.name }, attr(n, "axis", -1), x.shape.length);
@@ -52,14 +62,31 @@ SHAPE_RULES.Softmax = ([x], n) => {
 };
 
 /** How many inputs each shape rule reads. */
-const ARITY: Record<string, number> = { MatMul: 2, Gemm: 2, Where: 3, Add: 2, Sub: 2, Mul: 2, Div: 2, Pow: 2, Equal: 2, Less: 2, LessOrEqual: 2, Greater: 2, GreaterOrEqual: 2 };
+const ARITY: Record<string, number> = {
+  MatMul: 2,
+  Gemm: 2,
+  Where: 3,
+  Add: 2,
+  Sub: 2,
+  Mul: 2,
+  Div: 2,
+  Pow: 2,
+  Equal: 2,
+  Less: 2,
+  LessOrEqual: 2,
+  Greater: 2,
+  GreaterOrEqual: 2,
+};
 
 /** Above this many elements, an op without a shape rule is not run on zeros to learn its output's shape. */
 const ZERO_RUN_ELEMENTS = 2 ** 25;
 
 const shapeOnly = ({ dtype, shape }: Shaped): OnnxTensor => ({ dtype, shape, data: new Float32Array(0) });
 
-export function foldGraph(model: OnnxModel, inputs: readonly Shaped[] & { name: string }[]): { values: Map<string, OnnxTensor>; constant: Set<string> } {
+export function foldGraph(
+  model: OnnxModel,
+  inputs: readonly Shaped[] & { name: string }[],
+): { values: Map<string, OnnxTensor>; constant: Set<string> } {
   const values = new Map<string, OnnxTensor>(model.initializers);
   const constant = new Set(model.initializers.keys());
   for (const input of inputs) values.set(input.name, shapeOnly(input));
@@ -72,24 +99,37 @@ export function foldGraph(model: OnnxModel, inputs: readonly Shaped[] & { name: 
     let outs: (OnnxTensor | undefined)[];
     try {
       if (isConstant) outs = runNode(node, ins, opset);
-      else if (!node.domain && Object.hasOwn(SHAPE_RULES, node.op) && ins.length >= (ARITY[node.op] ?? 1) && ins.every(Boolean)) outs = SHAPE_RULES[node.op](ins.map((t) => t!), node).map(shapeOnly);
+      else if (!node.domain && Object.hasOwn(SHAPE_RULES, node.op) && ins.length >= (ARITY[node.op] ?? 1) && ins.every(Boolean))
+        outs = SHAPE_RULES[node.op](
+          ins.map((t) => t!),
+          node,
+        ).map(shapeOnly);
       else {
         const elements = ins.reduce((n, t, k) => n + (t && !constant.has(node.inputs[k]) ? checkSize(t.shape, `input ${k}`) : 0), 0);
         if (elements > ZERO_RUN_ELEMENTS)
-          throw new SeecError("unsupported.too_large", `${node.op} reads ${elements} elements; seec learns this op's output shape by running it, up to ${ZERO_RUN_ELEMENTS}`, { hint: "bind smaller input shapes with --shape" });
+          throw new SeecError(
+            "unsupported.too_large",
+            `${node.op} reads ${elements} elements; seec learns this op's output shape by running it, up to ${ZERO_RUN_ELEMENTS}`,
+            { hint: "bind smaller input shapes with --shape" },
+          );
         const zeros = ins.map((t, k) => (t && !constant.has(node.inputs[k]) ? tensor(t.dtype, t.shape) : t));
         outs = runNode(node, zeros, opset).map((t) => t && shapeOnly(t));
       }
     } catch (e) {
       // The reference ops name the node; the error names the model file too.
-      if (e instanceof SeecError && !e.file) throw new SeecError(e.code, e.message, { file: model.file, at: e.at ?? `node ${node.name}`, hint: e.hint });
+      if (e instanceof SeecError && !e.file)
+        throw new SeecError(e.code, e.message, { file: model.file, at: e.at ?? `node ${node.name}`, hint: e.hint });
       throw e;
     }
     node.outputs.forEach((name, i) => {
       const t = outs[i];
       if (!name || !t) return;
       if (t.shape.reduce((a, b) => a * b, 1) > MAX_ELEMENTS)
-        throw new SeecError("unsupported.too_large", `${node.op} outputs ${name} of shape [${t.shape.join(", ")}]; seec's wasm32 targets hold at most ${MAX_ELEMENTS} elements (1 GiB of float32) in one tensor`, { file: model.file, at: `node ${node.name}`, hint: "bind smaller input shapes with --shape" });
+        throw new SeecError(
+          "unsupported.too_large",
+          `${node.op} outputs ${name} of shape [${t.shape.join(", ")}]; seec's wasm32 targets hold at most ${MAX_ELEMENTS} elements (1 GiB of float32) in one tensor`,
+          { file: model.file, at: `node ${node.name}`, hint: "bind smaller input shapes with --shape" },
+        );
       values.set(name, t);
       if (isConstant) constant.add(name);
     });

@@ -16,7 +16,12 @@ export interface Fused {
 }
 
 export function fuseOnnx(model: OnnxModel, values: ReadonlyMap<string, OnnxTensor>, constant: ReadonlySet<string>): Fused {
-  const g = new PatternGraph(passThrough(model, values), model.outputs.map((o) => o.name), values, constant);
+  const g = new PatternGraph(
+    passThrough(model, values),
+    model.outputs.map((o) => o.name),
+    values,
+    constant,
+  );
   const counts: Record<string, number> = {};
   for (const [op, match] of PATTERNS)
     for (const node of [...g.nodes]) {
@@ -37,7 +42,8 @@ function passThrough(model: OnnxModel, values: ReadonlyMap<string, OnnxTensor>):
   const kept: OnnxNode[] = [];
   for (const n of model.nodes) {
     const input = resolve(n.inputs[0] ?? "");
-    const floatCast = n.op === "Cast" && !n.domain && isFloat(values.get(input)?.dtype ?? "int64") && isFloat(values.get(n.outputs[0])?.dtype ?? "int64");
+    const floatCast =
+      n.op === "Cast" && !n.domain && isFloat(values.get(input)?.dtype ?? "int64") && isFloat(values.get(n.outputs[0])?.dtype ?? "int64");
     if ((n.op === "Identity" && !n.domain) || floatCast) {
       if (!outputs.has(n.outputs[0])) {
         alias.set(n.outputs[0], input);
@@ -127,7 +133,10 @@ const near = (a: number | undefined, b: number) => a !== undefined && Math.abs(a
 
 /** d², as Pow(d, 2) or Mul(d, d), read only by the node that follows. */
 function square(g: PatternGraph, d: string, readers: OnnxNode[]): OnnxNode | undefined {
-  return readers.find((r) => (r.op === "Pow" && r.inputs[0] === d && g.scalar(r.inputs[1]) === 2) || (r.op === "Mul" && r.inputs[0] === d && r.inputs[1] === d));
+  return readers.find(
+    (r) =>
+      (r.op === "Pow" && r.inputs[0] === d && g.scalar(r.inputs[1]) === 2) || (r.op === "Mul" && r.inputs[0] === d && r.inputs[1] === d),
+  );
 }
 
 /** mean(sq) + eps, then sqrt: the three nodes, and eps. */
@@ -153,7 +162,9 @@ function divided(g: PatternGraph, d: string, root: string): OnnxNode[] | undefin
 /** · w then + b, each optional, each with a 1-D operand (a weight, or an input). */
 function affine(g: PatternGraph, t: string, withBias: boolean): { nodes: OnnxNode[]; scale?: string; bias?: string; out: string } {
   const nodes: OnnxNode[] = [];
-  let out = t, scale: string | undefined, bias: string | undefined;
+  let out = t,
+    scale: string | undefined,
+    bias: string | undefined;
   const mul = g.only(out, "Mul");
   const w = mul && g.other(mul, out);
   if (mul && w && g.rank(w) === 1) {
@@ -189,7 +200,17 @@ function layerNorm(g: PatternGraph, first: OnnxNode): Match {
   if (!a.scale) return undefined;
   const remove = [first, sub, sq, ...rm.nodes, ...norm, ...a.nodes];
   const inputs = [x, a.scale, ...(a.bias ? [a.bias] : [])];
-  return { remove, node: { name: `${first.name}/LayerNormalization`, op: "LayerNormalization", domain: "", inputs, outputs: [a.out], attrs: { axis: -1, epsilon: rm.epsilon } } };
+  return {
+    remove,
+    node: {
+      name: `${first.name}/LayerNormalization`,
+      op: "LayerNormalization",
+      domain: "",
+      inputs,
+      outputs: [a.out],
+      attrs: { axis: -1, epsilon: rm.epsilon },
+    },
+  };
 }
 
 /** x / sqrt(mean(x²) + eps) · w over the last axis. */
@@ -202,7 +223,17 @@ function rmsNorm(g: PatternGraph, sq: OnnxNode): Match {
   if (!rm || !norm) return undefined;
   const a = affine(g, norm[norm.length - 1].outputs[0], false);
   if (!a.scale) return undefined;
-  return { remove: [sq, ...rm.nodes, ...norm, ...a.nodes], node: { name: `${sq.name}/RMSNormalization`, op: "RMSNormalization", domain: "", inputs: [x, a.scale], outputs: [a.out], attrs: { axis: -1, epsilon: rm.epsilon } } };
+  return {
+    remove: [sq, ...rm.nodes, ...norm, ...a.nodes],
+    node: {
+      name: `${sq.name}/RMSNormalization`,
+      op: "RMSNormalization",
+      domain: "",
+      inputs: [x, a.scale],
+      outputs: [a.out],
+      attrs: { axis: -1, epsilon: rm.epsilon },
+    },
+  };
 }
 
 /** x · ½ · phi with phi = 1 + erf(x / √2) (or the tanh form), the factors in either order: the nodes and the result. */
@@ -214,12 +245,15 @@ function halfTimes(g: PatternGraph, x: string, one: OnnxNode): { nodes: OnnxNode
   if (partner === x) {
     // (x · phi) · ½
     const outer = g.only(last.outputs[0], "Mul");
-    return outer && near(g.scalar(g.other(outer, last.outputs[0]) ?? ""), 0.5) ? { nodes: [last, outer], out: outer.outputs[0] } : undefined;
+    return outer && near(g.scalar(g.other(outer, last.outputs[0]) ?? ""), 0.5)
+      ? { nodes: [last, outer], out: outer.outputs[0] }
+      : undefined;
   }
   // (x · ½) · phi
   const half = g.producer(partner);
   const other = half && g.other(half, x);
-  if (half?.op === "Mul" && !half.domain && g.only(half.outputs[0], "Mul") === last && other && near(g.scalar(other), 0.5)) return { nodes: [half, last], out: last.outputs[0] };
+  if (half?.op === "Mul" && !half.domain && g.only(half.outputs[0], "Mul") === last && other && near(g.scalar(other), 0.5))
+    return { nodes: [half, last], out: last.outputs[0] };
   return undefined;
 }
 
@@ -234,32 +268,50 @@ function gelu(g: PatternGraph, erf: OnnxNode): Match {
   if (erf.op !== "Erf" || erf.domain) return undefined;
   const scaled = g.producer(erf.inputs[0]);
   if (!scaled || g.only(scaled.outputs[0], "Erf") !== erf) return undefined;
-  const x = scaled.op === "Div" && near(g.scalar(scaled.inputs[1]), Math.SQRT2) ? scaled.inputs[0]
-    : scaled.op === "Mul" ? [0, 1].map((i) => (near(g.scalar(scaled.inputs[1 - i]), Math.SQRT1_2) ? scaled.inputs[i] : undefined)).find(Boolean)
-    : undefined;
+  const x =
+    scaled.op === "Div" && near(g.scalar(scaled.inputs[1]), Math.SQRT2)
+      ? scaled.inputs[0]
+      : scaled.op === "Mul"
+        ? [0, 1].map((i) => (near(g.scalar(scaled.inputs[1 - i]), Math.SQRT1_2) ? scaled.inputs[i] : undefined)).find(Boolean)
+        : undefined;
   const plus = x && plusOne(g, erf.outputs[0]);
   const tail = plus && halfTimes(g, x, plus);
   if (!x || !plus || !tail) return undefined;
-  return { remove: [scaled, erf, plus, ...tail.nodes], node: { name: `${erf.name}/Gelu`, op: "Gelu", domain: "", inputs: [x], outputs: [tail.out], attrs: {} } };
+  return {
+    remove: [scaled, erf, plus, ...tail.nodes],
+    node: { name: `${erf.name}/Gelu`, op: "Gelu", domain: "", inputs: [x], outputs: [tail.out], attrs: {} },
+  };
 }
 
 /** x · ½ · (1 + tanh(√(2/π) · (x + 0.044715 · x³))), GPT-2's GELU. */
 function geluTanh(g: PatternGraph, tanh: OnnxNode): Match {
   if (tanh.op !== "Tanh" || tanh.domain) return undefined;
   const outer = g.producer(tanh.inputs[0]);
-  const inner = outer?.op === "Mul" && g.only(outer.outputs[0], "Tanh") === tanh ? [0, 1].map((i) => (near(g.scalar(outer.inputs[1 - i]), Math.sqrt(2 / Math.PI)) ? outer.inputs[i] : undefined)).find(Boolean) : undefined;
+  const inner =
+    outer?.op === "Mul" && g.only(outer.outputs[0], "Tanh") === tanh
+      ? [0, 1].map((i) => (near(g.scalar(outer.inputs[1 - i]), Math.sqrt(2 / Math.PI)) ? outer.inputs[i] : undefined)).find(Boolean)
+      : undefined;
   const sum = inner ? g.producer(inner) : undefined;
   if (!outer || !sum || sum.op !== "Add" || g.only(sum.outputs[0], "Mul") !== outer) return undefined;
-  for (const [x, cubic] of [[sum.inputs[0], sum.inputs[1]], [sum.inputs[1], sum.inputs[0]]]) {
+  for (const [x, cubic] of [
+    [sum.inputs[0], sum.inputs[1]],
+    [sum.inputs[1], sum.inputs[0]],
+  ]) {
     const scale = g.producer(cubic);
-    const cube = scale?.op === "Mul" ? g.producer([0, 1].map((i) => (near(g.scalar(scale.inputs[1 - i]), 0.044715) ? scale.inputs[i] : "")).find(Boolean) ?? "") : undefined;
+    const cube =
+      scale?.op === "Mul"
+        ? g.producer([0, 1].map((i) => (near(g.scalar(scale.inputs[1 - i]), 0.044715) ? scale.inputs[i] : "")).find(Boolean) ?? "")
+        : undefined;
     if (!scale || !cube || cube.op !== "Pow" || cube.inputs[0] !== x || g.scalar(cube.inputs[1]) !== 3) continue;
     if (g.only(cube.outputs[0], "Mul") !== scale || g.only(scale.outputs[0], "Add") !== sum) continue;
     const plus = plusOne(g, tanh.outputs[0]);
     const tail = plus && halfTimes(g, x, plus);
     if (!plus || !tail) return undefined;
     const remove = [cube, scale, sum, outer, tanh, plus, ...tail.nodes];
-    return { remove, node: { name: `${tanh.name}/Gelu`, op: "Gelu", domain: "", inputs: [x], outputs: [tail.out], attrs: { approximate: "tanh" } } };
+    return {
+      remove,
+      node: { name: `${tanh.name}/Gelu`, op: "Gelu", domain: "", inputs: [x], outputs: [tail.out], attrs: { approximate: "tanh" } },
+    };
   }
   return undefined;
 }

@@ -59,14 +59,20 @@ function keyMask(l: Lowerer, mask: string, filter: number): string {
  * `rotary` pass through.
  */
 function rotate(l: Lowerer, x: string, cos: string, sin: string, rotary: number, interleaved: boolean): string {
-  const X = l.irShape(x), last = X.length - 1, H = X[last], half = rotary / 2;
+  const X = l.irShape(x),
+    last = X.length - 1,
+    H = X[last],
+    half = rotary / 2;
   const x1 = interleaved ? l.slice(x, last, 0, half, 2) : l.slice(x, last, 0, half);
   const x2 = interleaved ? l.slice(x, last, 1, half, 2) : l.slice(x, last, half, half);
   const o1 = l.map("sub", [l.map("mul", [x1, cos]), l.map("mul", [x2, sin])]);
   const o2 = l.map("add", [l.map("mul", [x2, cos]), l.map("mul", [x1, sin])]);
   const rest = rotary < H ? [l.slice(x, last, rotary, H - rotary)] : [];
   if (!interleaved) return l.concat([o1, o2, ...rest], last);
-  const pairs = l.reshape(l.concat([l.reshape(o1, [...X.slice(0, -1), half, 1]), l.reshape(o2, [...X.slice(0, -1), half, 1])], last + 1), [...X.slice(0, -1), rotary]);
+  const pairs = l.reshape(l.concat([l.reshape(o1, [...X.slice(0, -1), half, 1]), l.reshape(o2, [...X.slice(0, -1), half, 1])], last + 1), [
+    ...X.slice(0, -1),
+    rotary,
+  ]);
   return rest.length ? l.concat([pairs, ...rest], last) : pairs;
 }
 
@@ -74,7 +80,10 @@ function rotate(l: Lowerer, x: string, cos: string, sin: string, rotary: number,
 function cacheRows(l: Lowerer, cache: string, positions: string, B: number, S: number): string {
   let ids = positions;
   if (l.irShape(positions).reduce((a, b) => a * b, 1) === 1) {
-    const steps = l.constantData(Int32Array.from({ length: S }, (_, s) => s), [1, S]);
+    const steps = l.constantData(
+      Int32Array.from({ length: S }, (_, s) => s),
+      [1, S],
+    );
     ids = l.expand(l.map("add", [l.reshape(positions, [1, 1]), steps], "i32"), [B, S]);
   }
   return l.gatherRows(l.ir(cache), ids);
@@ -91,15 +100,25 @@ const onnxAttention: Lowering = (l, n) => {
   const values = appendCache(l, pastValue ? l.ir(pastValue) : undefined, heads(v, "kv_num_heads"));
   const Q = heads(q, "q_num_heads");
   const H = l.irShape(Q)[3];
-  const biases = present(mask) ? [l.onnxDtype(mask) === "bool" ? l.map("where", [l.ir(mask), l.scalar(0), l.scalar(-Infinity)]) : l.ir(mask)] : [];
-  const y = attend(l, { q: Q, k: keys, v: values, scale: attr(n, "scale", 1 / Math.sqrt(H)), biases, causal: attr(n, "is_causal", 0) ? -Infinity : undefined });
+  const biases = present(mask)
+    ? [l.onnxDtype(mask) === "bool" ? l.map("where", [l.ir(mask), l.scalar(0), l.scalar(-Infinity)]) : l.ir(mask)]
+    : [];
+  const y = attend(l, {
+    q: Q,
+    k: keys,
+    v: values,
+    scale: attr(n, "scale", 1 / Math.sqrt(H)),
+    biases,
+    causal: attr(n, "is_causal", 0) ? -Infinity : undefined,
+  });
   return [threeD ? mergeHeads(l, y) : y, keys, values];
 };
 
 /** ONNX RotaryEmbedding (opset 23): X [B, N, S, H] (or [B, S, N·H] with num_heads), caches by position. */
 const onnxRotary: Lowering = (l, n) => {
   const [x, cos, sin, positions] = n.inputs;
-  const X = l.shape(x), threeD = X.length === 3;
+  const X = l.shape(x),
+    threeD = X.length === 3;
   const N = threeD ? attr(n, "num_heads", 0) || l.fail("3-D RotaryEmbedding input needs num_heads") : 0;
   const x4 = threeD ? l.reshape(l.ir(x), [X[0], X[1], N, X[2] / N]) : l.ir(x);
   const [B, A1, A2, H] = l.irShape(x4);
@@ -115,10 +134,12 @@ const onnxRotary: Lowering = (l, n) => {
 /** com.microsoft RotaryEmbedding: input [B, S, N·H] or [B, N, S, H], position ids [B, S] or an offset. */
 const msRotary: Lowering = (l, n) => {
   const [x, positions, cos, sin] = n.inputs;
-  const X = l.shape(x), threeD = X.length === 3;
+  const X = l.shape(x),
+    threeD = X.length === 3;
   const rotaryAttr = attr(n, "rotary_embedding_dim", 0);
   const head = threeD ? (attr(n, "num_heads", 0) ? X[2] / attr(n, "num_heads", 0) : rotaryAttr || l.shape(cos)[1] * 2) : X[3];
-  const B = X[0], S = threeD ? X[1] : X[2];
+  const B = X[0],
+    S = threeD ? X[1] : X[2];
   const x4 = threeD ? l.reshape(l.ir(x), [B, S, X[2] / head, head]) : l.ir(x);
   const rotary = rotaryAttr || head;
   const shape = threeD ? [B, S, 1, rotary / 2] : [B, 1, S, rotary / 2];
@@ -145,7 +166,8 @@ const msAttention: Lowering = (l, n) => {
     const P = l.shape(past);
     [pastK, pastV] = [0, 1].map((i) => l.reshape(l.slice(l.ir(past), 0, i, 1), P.slice(1)));
   }
-  const keys = appendCache(l, pastK, k), values = appendCache(l, pastV, v);
+  const keys = appendCache(l, pastK, k),
+    values = appendCache(l, pastV, v);
   const filter = attr(n, "mask_filter_value", -10000);
   const biases: string[] = [];
   if (present(maskIndex)) {
@@ -154,7 +176,14 @@ const msAttention: Lowering = (l, n) => {
   }
   if (present(attentionBias)) biases.push(l.ir(attentionBias));
   const H = l.irShape(q)[3];
-  const y = attend(l, { q, k: keys, v: values, scale: attr(n, "scale", 1 / Math.sqrt(H)), biases, causal: attr(n, "unidirectional", 0) ? filter : undefined });
+  const y = attend(l, {
+    q,
+    k: keys,
+    v: values,
+    scale: attr(n, "scale", 1 / Math.sqrt(H)),
+    biases,
+    causal: attr(n, "unidirectional", 0) ? filter : undefined,
+  });
   const K = l.irShape(keys);
   const cache = n.outputs[1] ? l.concat([l.reshape(keys, [1, ...K]), l.reshape(values, [1, ...K])], 0) : undefined;
   return [mergeHeads(l, y), cache];
@@ -174,7 +203,14 @@ const msMultiHeadAttention: Lowering = (l, n) => {
   if (present(keyPadding)) biases.push(keyMask(l, l.ir(keyPadding), filter));
   if (present(attentionBias)) biases.push(l.ir(attentionBias));
   const H = l.irShape(q)[3];
-  const y = attend(l, { q, k: keys, v: values, scale: attr(n, "scale", 1 / Math.sqrt(H)), biases, causal: attr(n, "unidirectional", 0) ? filter : undefined });
+  const y = attend(l, {
+    q,
+    k: keys,
+    v: values,
+    scale: attr(n, "scale", 1 / Math.sqrt(H)),
+    biases,
+    causal: attr(n, "unidirectional", 0) ? filter : undefined,
+  });
   return [mergeHeads(l, y), keys, values];
 };
 
@@ -182,31 +218,53 @@ const msMultiHeadAttention: Lowering = (l, n) => {
 const embedLayerNorm: Lowering = (l, n) => {
   const [ids, segments, word, position, segment, gamma, beta, mask, positions] = n.inputs;
   const [B, S] = l.shape(ids);
-  const posIds = present(positions) ? l.ir(positions) : l.constantData(Int32Array.from({ length: S }, (_, s) => s), [1, S]);
+  const posIds = present(positions)
+    ? l.ir(positions)
+    : l.constantData(
+        Int32Array.from({ length: S }, (_, s) => s),
+        [1, S],
+      );
   let sum = l.map("add", [l.gatherRows(l.ir(word), l.ir(ids)), l.gatherRows(l.ir(position), posIds)]);
   if (present(segment) && present(segments)) sum = l.map("add", [sum, l.gatherRows(l.ir(segment), l.ir(segments))]);
-  const maskIndex = n.outputs[1] && l.isUsed(n.outputs[1])
-    ? present(mask) ? l.reshape(l.reduce("sum", l.map("copy", [l.ir(mask)], "f32"), [1]), [B]) : l.constantData(new Int32Array(B), [B])
-    : undefined;
-  return [l.norm("LayerNorm", sum, gamma, beta, attr(n, "epsilon", 1e-12)), maskIndex && l.map(present(mask) ? "trunc" : "copy", [maskIndex], "i32"), sum];
+  const maskIndex =
+    n.outputs[1] && l.isUsed(n.outputs[1])
+      ? present(mask)
+        ? l.reshape(l.reduce("sum", l.map("copy", [l.ir(mask)], "f32"), [1]), [B])
+        : l.constantData(new Int32Array(B), [B])
+      : undefined;
+  return [
+    l.norm("LayerNorm", sum, gamma, beta, attr(n, "epsilon", 1e-12)),
+    maskIndex && l.map(present(mask) ? "trunc" : "copy", [maskIndex], "i32"),
+    sum,
+  ];
 };
 
 /** com.microsoft Skip(Simplified)LayerNormalization: input + skip (+ bias), normalized; also the sum. */
-const skipNorm = (rms: boolean): Lowering => (l, n) => {
-  const [x, skip, gamma] = n.inputs;
-  const beta = rms ? undefined : n.inputs[3];
-  const bias = rms ? n.inputs[3] : n.inputs[4];
-  if ([n.outputs[1], n.outputs[2]].some((o) => o && l.isUsed(o))) l.fail("the mean and inverse standard deviation outputs are not supported");
-  let sum = l.map("add", [l.ir(x), l.ir(skip)]);
-  if (present(bias)) sum = l.map("add", [sum, l.ir(bias)]);
-  return [l.norm(rms ? "RMSNorm" : "LayerNorm", sum, gamma, present(beta) ? beta : undefined, attr(n, "epsilon", 1e-12)), undefined, undefined, sum];
-};
+const skipNorm =
+  (rms: boolean): Lowering =>
+  (l, n) => {
+    const [x, skip, gamma] = n.inputs;
+    const beta = rms ? undefined : n.inputs[3];
+    const bias = rms ? n.inputs[3] : n.inputs[4];
+    if ([n.outputs[1], n.outputs[2]].some((o) => o && l.isUsed(o)))
+      l.fail("the mean and inverse standard deviation outputs are not supported");
+    let sum = l.map("add", [l.ir(x), l.ir(skip)]);
+    if (present(bias)) sum = l.map("add", [sum, l.ir(bias)]);
+    return [
+      l.norm(rms ? "RMSNorm" : "LayerNorm", sum, gamma, present(beta) ? beta : undefined, attr(n, "epsilon", 1e-12)),
+      undefined,
+      undefined,
+      sum,
+    ];
+  };
 
 /** com.microsoft FastGelu (tanh) and BiasGelu (erf): gelu(x + bias). */
-const biasedGelu = (fn: "gelu" | "geluTanh"): Lowering => (l, n) => {
-  const [x, bias] = n.inputs;
-  return [l.map(fn, [present(bias) ? l.map("add", [l.ir(x), l.ir(bias)]) : l.ir(x)])];
-};
+const biasedGelu =
+  (fn: "gelu" | "geluTanh"): Lowering =>
+  (l, n) => {
+    const [x, bias] = n.inputs;
+    return [l.map(fn, [present(bias) ? l.map("add", [l.ir(x), l.ir(bias)]) : l.ir(x)])];
+  };
 
 export const FUSED_LOWERINGS: Readonly<Record<string, Lowering>> = {
   Attention: onnxAttention,

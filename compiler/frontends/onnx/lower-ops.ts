@@ -94,8 +94,12 @@ export class Lowerer {
   ir(name: string): string {
     const known = this.names.get(name);
     if (known) return known;
-    if (!name) throw new SeecError("input.onnx", "a required input is missing", { at: this.node ? `node ${this.node.name} (${this.node.op})` : undefined });
-    if (!this.constant.has(name)) this.fail(`tensor "${name}" is an output seec does not compute (an optional output of the op that makes it)`);
+    if (!name)
+      throw new SeecError("input.onnx", "a required input is missing", {
+        at: this.node ? `node ${this.node.name} (${this.node.op})` : undefined,
+      });
+    if (!this.constant.has(name))
+      this.fail(`tensor "${name}" is an output seec does not compute (an optional output of the op that makes it)`);
     let c = this.constants.get(name);
     if (!c) {
       const v = this.values.get(name)!;
@@ -145,9 +149,14 @@ export class Lowerer {
   }
 
   transpose(x: string, perm: number[]): string {
-    const shape = this.irShape(x), s = stridesOf(shape);
+    const shape = this.irShape(x),
+      s = stridesOf(shape);
     if (perm.every((p, i) => p === i)) return x;
-    return this.copy(x, perm.map((p) => shape[p]), perm.map((p) => s[p]));
+    return this.copy(
+      x,
+      perm.map((p) => shape[p]),
+      perm.map((p) => s[p]),
+    );
   }
 
   expand(x: string, shape: number[]): string {
@@ -164,10 +173,16 @@ export class Lowerer {
 
   /** Elements [start, start + length) of `axis`. */
   slice(x: string, axis: number, start: number, length: number, step = 1): string {
-    const shape = this.irShape(x), s = stridesOf(shape);
+    const shape = this.irShape(x),
+      s = stridesOf(shape);
     const out = shape.slice();
     out[axis] = length;
-    return this.copy(x, out, s.map((st, d) => (d === axis ? st * step : st)), start * s[axis]);
+    return this.copy(
+      x,
+      out,
+      s.map((st, d) => (d === axis ? st * step : st)),
+      start * s[axis],
+    );
   }
 
   /** a [..., M, K] · b [..., K, N]: Linear when b is a 2-D weight, a batched MatMul otherwise. */
@@ -186,7 +201,8 @@ export class Lowerer {
 
   /** x [..., K] · wᵀ (w [N, K]) + bias, through the Linear kernel on rows. */
   linear(x: string, w: string, bias?: string): string {
-    const X = this.irShape(x), N = this.irShape(w)[0];
+    const X = this.irShape(x),
+      N = this.irShape(w)[0];
     const rows = this.reshape(x, [size(X.slice(0, -1)), X.at(-1)!]);
     const y = this.add("Linear", bias ? [rows, w, bias] : [rows, w]);
     return this.reshape(y, [...X.slice(0, -1), N]);
@@ -194,7 +210,8 @@ export class Lowerer {
 
   /** Layer or RMS norm over the last axis, through the fused kernels on rows. */
   norm(kind: "LayerNorm" | "RMSNorm", x: string, scale: string, bias: string | undefined, epsilon: number): string {
-    const X = this.irShape(x), D = X.at(-1)!;
+    const X = this.irShape(x),
+      D = X.at(-1)!;
     const rows = this.reshape(x, [size(X.slice(0, -1)), D]);
     const w = this.vector(scale, D);
     const inputs = kind === "LayerNorm" ? [rows, w, bias ? this.vector(bias, D) : this.constantData(new Float32Array(D), [D])] : [rows, w];
@@ -211,7 +228,8 @@ export class Lowerer {
 
   /** rows of a 2-D table picked by integer ids of any shape: ids.shape + [D]. */
   gatherRows(table: string, ids: string): string {
-    const I = this.irShape(ids), D = this.irShape(table)[1];
+    const I = this.irShape(ids),
+      D = this.irShape(table)[1];
     const flat = this.reshape(ids, [size(I)]);
     return this.reshape(this.add("Gather", [table, flat]), [...I, D]);
   }
@@ -237,18 +255,27 @@ function contiguous(shape: number[]): { strides: number[]; offset: number } {
 
 // The ops.
 
-
 /** Same data, the output's shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity). */
 const view: Lowering = (l, n) => [l.reshape(l.ir(n.inputs[0]), l.shape(n.outputs[0]))];
 
-const elementwise = (fn: string, out?: "bool" | "input"): Lowering => (l, n) => {
-  const inputs = n.inputs.filter(Boolean);
-  const integer = !l.isFloat(inputs[0]);
-  const name = fn === "div" && integer ? "divInt" : fn;
-  return [l.map(name, inputs.map((i) => l.ir(i)), out === "bool" || integer ? "i32" : "f32")];
-};
+const elementwise =
+  (fn: string, out?: "bool" | "input"): Lowering =>
+  (l, n) => {
+    const inputs = n.inputs.filter(Boolean);
+    const integer = !l.isFloat(inputs[0]);
+    const name = fn === "div" && integer ? "divInt" : fn;
+    return [
+      l.map(
+        name,
+        inputs.map((i) => l.ir(i)),
+        out === "bool" || integer ? "i32" : "f32",
+      ),
+    ];
+  };
 
-const unary = (fn: string): Lowering => (l, n) => [l.map(fn, [l.ir(n.inputs[0])], l.dtype(n.inputs[0]))];
+const unary =
+  (fn: string): Lowering =>
+  (l, n) => [l.map(fn, [l.ir(n.inputs[0])], l.dtype(n.inputs[0]))];
 
 const cast: Lowering = (l, n) => {
   const to = n.op === "CastLike" ? l.onnxDtype(n.inputs[1]) : DATA_TYPES[attr(n, "to", 1)];
@@ -272,7 +299,14 @@ const sliceOp: Lowering = (l, n) => {
   const consts = n.inputs.slice(1).map((i) => (i ? l.value(i) : undefined));
   const { begin, step, shape } = sliceParams(dims, consts, l.attrs());
   const s = stridesOf(dims);
-  return [l.copy(x, shape, s.map((st, d) => st * step[d]), begin.reduce((a, bgn, d) => a + bgn * s[d], 0))];
+  return [
+    l.copy(
+      x,
+      shape,
+      s.map((st, d) => st * step[d]),
+      begin.reduce((a, bgn, d) => a + bgn * s[d], 0),
+    ),
+  ];
 };
 
 const splitOp: Lowering = (l, n) => {
@@ -292,17 +326,31 @@ const concatOp: Lowering = (l, n) => {
   const inputs = n.inputs.filter((i) => i && size(l.shape(i)) > 0);
   if (inputs.length === 0) return l.fail("Concat of empty tensors only is not supported");
   const axis = axisOf(n, attr(n, "axis", 0), l.shape(n.outputs[0]).length);
-  return [l.concat(inputs.map((i) => l.ir(i)), axis)];
+  return [
+    l.concat(
+      inputs.map((i) => l.ir(i)),
+      axis,
+    ),
+  ];
 };
 
 const expandOp: Lowering = (l, n) => [l.expand(l.ir(n.inputs[0]), l.shape(n.outputs[0]))];
 
 const tileOp: Lowering = (l, n) => {
-  const x = l.ir(n.inputs[0]), X = l.shape(n.inputs[0]);
+  const x = l.ir(n.inputs[0]),
+    X = l.shape(n.inputs[0]);
   const reps = Array.from(l.value(n.inputs[1]).data);
   const s = stridesOf(X);
   // [r0, d0, r1, d1, ...] read with stride 0 over each repeat, then viewed as [r0·d0, r1·d1, ...].
-  return [l.copy(x, X.flatMap((d, i) => [reps[i], d]), X.flatMap((_, i) => [0, s[i]]), 0, l.shape(n.outputs[0]))];
+  return [
+    l.copy(
+      x,
+      X.flatMap((d, i) => [reps[i], d]),
+      X.flatMap((_, i) => [0, s[i]]),
+      0,
+      l.shape(n.outputs[0]),
+    ),
+  ];
 };
 
 const gatherOp: Lowering = (l, n) => {
@@ -322,7 +370,8 @@ const gatherOp: Lowering = (l, n) => {
 
 const matmulOp: Lowering = (l, n) => {
   const [a, b] = n.inputs;
-  const A = l.shape(a), B = l.shape(b);
+  const A = l.shape(a),
+    B = l.shape(b);
   if (A.length < 2 || B.length < 2) {
     // 1-D operands: promote, multiply, drop the added axis.
     const a2 = l.reshape(l.ir(a), A.length === 1 ? [1, A[0]] : A);
@@ -334,21 +383,27 @@ const matmulOp: Lowering = (l, n) => {
 
 const gemmOp: Lowering = (l, n) => {
   const [a, b, c] = n.inputs;
-  const alpha = attr(n, "alpha", 1), beta = attr(n, "beta", 1);
+  const alpha = attr(n, "alpha", 1),
+    beta = attr(n, "beta", 1);
   let x = l.ir(a);
   if (attr(n, "transA", 0)) x = l.transpose(x, [1, 0]);
   const transB = attr(n, "transB", 0) === 1;
   const hasBias = !!c && beta !== 0;
   if (l.isConstant(b) && (!hasBias || l.isConstant(c))) {
     // A weight: one Linear, alpha folded into it and beta into the bias.
-    const B = l.value(b), [R, C] = B.shape;
+    const B = l.value(b),
+      [R, C] = B.shape;
     const [K, N] = transB ? [C, R] : [R, C];
     const w = new Float32Array(N * K);
     for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) w[j * K + k] = alpha * B.data[transB ? j * C + k : k * C + j];
     let bias: string | undefined;
     if (hasBias) {
       const cv = l.value(c);
-      if (size(cv.shape) === N || size(cv.shape) === 1) bias = l.constantData(Float32Array.from({ length: N }, (_, j) => beta * cv.data[cv.data.length === 1 ? 0 : j]), [N]);
+      if (size(cv.shape) === N || size(cv.shape) === 1)
+        bias = l.constantData(
+          Float32Array.from({ length: N }, (_, j) => beta * cv.data[cv.data.length === 1 ? 0 : j]),
+          [N],
+        );
       else return [l.map("add", [l.linear(x, l.constantData(w, [N, K])), l.map("mul", [l.ir(c), l.scalar(beta)])])];
     }
     return [l.linear(x, l.constantData(w, [N, K]), bias)];
@@ -369,17 +424,26 @@ const softmaxOp: Lowering = (l, n) => {
     return [l.reshape(l.softmax(l.reshape(x, [size(X.slice(0, axis)), size(X.slice(axis))])), X)];
   }
   if (axis === X.length - 1) return [l.softmax(x)];
-  const perm = X.map((_, i) => i).filter((i) => i !== axis).concat(axis);
-  return [l.transpose(l.softmax(l.transpose(x, perm)), perm.map((_, i) => perm.indexOf(i)))];
+  const perm = X.map((_, i) => i)
+    .filter((i) => i !== axis)
+    .concat(axis);
+  return [
+    l.transpose(
+      l.softmax(l.transpose(x, perm)),
+      perm.map((_, i) => perm.indexOf(i)),
+    ),
+  ];
 };
 
-const reduceOp = (fn: "sum" | "mean" | "max"): Lowering => (l, n) => {
-  const X = l.shape(n.inputs[0]);
-  const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : Array.isArray(n.attrs.axes) ? (n.attrs.axes as number[]) : [];
-  if (listed.length === 0 && attr(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
-  const axes = listed.length ? listed.map((a) => axisOf(n, a, X.length)) : X.map((_, i) => i);
-  return [l.reshape(l.reduce(fn, l.ir(n.inputs[0]), axes), l.shape(n.outputs[0]))];
-};
+const reduceOp =
+  (fn: "sum" | "mean" | "max"): Lowering =>
+  (l, n) => {
+    const X = l.shape(n.inputs[0]);
+    const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : Array.isArray(n.attrs.axes) ? (n.attrs.axes as number[]) : [];
+    if (listed.length === 0 && attr(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
+    const axes = listed.length ? listed.map((a) => axisOf(n, a, X.length)) : X.map((_, i) => i);
+    return [l.reshape(l.reduce(fn, l.ir(n.inputs[0]), axes), l.shape(n.outputs[0]))];
+  };
 
 const powOp: Lowering = (l, n) => {
   const [x, e] = n.inputs;
@@ -387,39 +451,91 @@ const powOp: Lowering = (l, n) => {
   return [l.map("pow", [l.ir(x), l.ir(e)])];
 };
 
-const sumOp: Lowering = (l, n) => [n.inputs.filter(Boolean).map((i) => l.ir(i)).reduce((acc, x) => l.map("add", [acc, x]))];
+const sumOp: Lowering = (l, n) => [
+  n.inputs
+    .filter(Boolean)
+    .map((i) => l.ir(i))
+    .reduce((acc, x) => l.map("add", [acc, x])),
+];
 
-const layerNormOp = (rms: boolean): Lowering => (l, n) => {
-  const X = l.shape(n.inputs[0]);
-  if (axisOf(n, attr(n, "axis", -1), X.length) !== X.length - 1) l.fail("normalization over more than the last axis is not supported");
-  const epsilon = attr(n, "epsilon", 1e-5);
-  const x = l.ir(n.inputs[0]);
-  const y = l.norm(rms ? "RMSNorm" : "LayerNorm", x, n.inputs[1], rms ? undefined : n.inputs[2], epsilon);
-  if (!n.outputs.slice(1).some((o) => o && l.isUsed(o))) return [y];
-  // The statistics outputs, written out: mean and 1 / sqrt(variance + epsilon) over the last axis.
-  const last = [X.length - 1];
-  const mean = rms ? undefined : l.reduce("mean", x, last);
-  const centered = mean ? l.map("sub", [x, mean]) : x;
-  const variance = l.reduce("mean", l.map("mul", [centered, centered]), last);
-  const inv = l.map("reciprocal", [l.map("sqrt", [l.map("add", [variance, l.scalar(epsilon)])])]);
-  return rms ? [y, inv] : [y, mean, inv];
-};
+const layerNormOp =
+  (rms: boolean): Lowering =>
+  (l, n) => {
+    const X = l.shape(n.inputs[0]);
+    if (axisOf(n, attr(n, "axis", -1), X.length) !== X.length - 1) l.fail("normalization over more than the last axis is not supported");
+    const epsilon = attr(n, "epsilon", 1e-5);
+    const x = l.ir(n.inputs[0]);
+    const y = l.norm(rms ? "RMSNorm" : "LayerNorm", x, n.inputs[1], rms ? undefined : n.inputs[2], epsilon);
+    if (!n.outputs.slice(1).some((o) => o && l.isUsed(o))) return [y];
+    // The statistics outputs, written out: mean and 1 / sqrt(variance + epsilon) over the last axis.
+    const last = [X.length - 1];
+    const mean = rms ? undefined : l.reduce("mean", x, last);
+    const centered = mean ? l.map("sub", [x, mean]) : x;
+    const variance = l.reduce("mean", l.map("mul", [centered, centered]), last);
+    const inv = l.map("reciprocal", [l.map("sqrt", [l.map("add", [variance, l.scalar(epsilon)])])]);
+    return rms ? [y, inv] : [y, mean, inv];
+  };
 
 const geluOp: Lowering = (l, n) => [l.map(n.attrs.approximate === "tanh" ? "geluTanh" : "gelu", [l.ir(n.inputs[0])])];
 
 export const LOWERINGS: Readonly<Record<string, Lowering>> = {
-  Identity: view, Reshape: view, Flatten: view, Squeeze: view, Unsqueeze: view,
-  Transpose: transposeOp, Slice: sliceOp, Split: splitOp, Concat: concatOp, Expand: expandOp, Tile: tileOp, Gather: gatherOp,
-  Cast: cast, CastLike: cast,
-  Add: elementwise("add"), Sub: elementwise("sub"), Mul: elementwise("mul"), Div: elementwise("div"), Pow: powOp,
-  Max: elementwise("max"), Min: elementwise("min"), Sum: sumOp, Where: (l, n) => [l.map("where", n.inputs.map((i) => l.ir(i)), l.dtype(n.inputs[1]))],
-  Equal: elementwise("equal", "bool"), Less: elementwise("less", "bool"), LessOrEqual: elementwise("lessOrEqual", "bool"),
-  Greater: elementwise("greater", "bool"), GreaterOrEqual: elementwise("greaterOrEqual", "bool"),
-  And: elementwise("and", "bool"), Or: elementwise("or", "bool"), Not: unary("not"),
-  Neg: unary("neg"), Abs: unary("abs"), Sqrt: unary("sqrt"), Reciprocal: unary("reciprocal"), Exp: unary("exp"), Log: unary("log"),
-  Erf: unary("erf"), Tanh: unary("tanh"), Sigmoid: unary("sigmoid"), Relu: unary("relu"), Sin: unary("sin"), Cos: unary("cos"),
+  Identity: view,
+  Reshape: view,
+  Flatten: view,
+  Squeeze: view,
+  Unsqueeze: view,
+  Transpose: transposeOp,
+  Slice: sliceOp,
+  Split: splitOp,
+  Concat: concatOp,
+  Expand: expandOp,
+  Tile: tileOp,
+  Gather: gatherOp,
+  Cast: cast,
+  CastLike: cast,
+  Add: elementwise("add"),
+  Sub: elementwise("sub"),
+  Mul: elementwise("mul"),
+  Div: elementwise("div"),
+  Pow: powOp,
+  Max: elementwise("max"),
+  Min: elementwise("min"),
+  Sum: sumOp,
+  Where: (l, n) => [
+    l.map(
+      "where",
+      n.inputs.map((i) => l.ir(i)),
+      l.dtype(n.inputs[1]),
+    ),
+  ],
+  Equal: elementwise("equal", "bool"),
+  Less: elementwise("less", "bool"),
+  LessOrEqual: elementwise("lessOrEqual", "bool"),
+  Greater: elementwise("greater", "bool"),
+  GreaterOrEqual: elementwise("greaterOrEqual", "bool"),
+  And: elementwise("and", "bool"),
+  Or: elementwise("or", "bool"),
+  Not: unary("not"),
+  Neg: unary("neg"),
+  Abs: unary("abs"),
+  Sqrt: unary("sqrt"),
+  Reciprocal: unary("reciprocal"),
+  Exp: unary("exp"),
+  Log: unary("log"),
+  Erf: unary("erf"),
+  Tanh: unary("tanh"),
+  Sigmoid: unary("sigmoid"),
+  Relu: unary("relu"),
+  Sin: unary("sin"),
+  Cos: unary("cos"),
   Gelu: geluOp,
-  MatMul: matmulOp, Gemm: gemmOp, Softmax: softmaxOp,
-  ReduceMean: reduceOp("mean"), ReduceSum: reduceOp("sum"), ReduceMax: reduceOp("max"),
-  LayerNormalization: layerNormOp(false), SimplifiedLayerNormalization: layerNormOp(true), RMSNormalization: layerNormOp(true),
+  MatMul: matmulOp,
+  Gemm: gemmOp,
+  Softmax: softmaxOp,
+  ReduceMean: reduceOp("mean"),
+  ReduceSum: reduceOp("sum"),
+  ReduceMax: reduceOp("max"),
+  LayerNormalization: layerNormOp(false),
+  SimplifiedLayerNormalization: layerNormOp(true),
+  RMSNormalization: layerNormOp(true),
 };

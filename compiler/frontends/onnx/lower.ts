@@ -38,33 +38,53 @@ export interface Binding {
 export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, number[]>>): Binding {
   for (const name of Object.keys(shapes))
     if (!model.inputs.some((i) => i.name === name))
-      throw new SeecError("usage.shape", `--shape names "${name}", which is not an input of the graph`, { at: "--shape", hint: `inputs: ${model.inputs.map((i) => i.name).join(", ")}` });
+      throw new SeecError("usage.shape", `--shape names "${name}", which is not an input of the graph`, {
+        at: "--shape",
+        hint: `inputs: ${model.inputs.map((i) => i.name).join(", ")}`,
+      });
   const symbols = new Map<string, number>();
   for (const input of model.inputs) {
     const given = shapes[input.name];
     if (!given) continue;
     if (given.length !== input.dims.length)
-      throw new SeecError("usage.shape", `--shape ${input.name} has ${given.length} dimensions; the input has ${input.dims.length} ([${input.dims.join(", ")}])`, { at: "--shape" });
+      throw new SeecError(
+        "usage.shape",
+        `--shape ${input.name} has ${given.length} dimensions; the input has ${input.dims.length} ([${input.dims.join(", ")}])`,
+        { at: "--shape" },
+      );
     input.dims.forEach((d, i) => {
       if (typeof d === "number" && d !== given[i])
-        throw new SeecError("usage.shape", `--shape ${input.name}: dimension ${i} is fixed at ${d} in the graph, not ${given[i]}`, { at: "--shape" });
+        throw new SeecError("usage.shape", `--shape ${input.name}: dimension ${i} is fixed at ${d} in the graph, not ${given[i]}`, {
+          at: "--shape",
+        });
       if (typeof d === "string" && d) symbols.set(d, given[i]);
     });
   }
   const defaulted = new Set<string>();
   const inputs = model.inputs.map((input): BoundInput => {
     const dtype = input.dtype;
-    if (!dtype || !INPUT_DTYPES.has(dtype)) throw new SeecError("unsupported.onnx_dtype", `input "${input.name}" has element type ${input.elementType}, which seec does not read`, { file: model.file });
-    const shape = shapes[input.name] ?? input.dims.map((d, i) => {
-      if (typeof d === "number") return d;
-      const bound = d ? symbols.get(d) : undefined;
-      if (bound !== undefined) return bound;
-      defaulted.add(d || `${input.name}[${i}]`);
-      return 1;
-    });
+    if (!dtype || !INPUT_DTYPES.has(dtype))
+      throw new SeecError(
+        "unsupported.onnx_dtype",
+        `input "${input.name}" has element type ${input.elementType}, which seec does not read`,
+        { file: model.file },
+      );
+    const shape =
+      shapes[input.name] ??
+      input.dims.map((d, i) => {
+        if (typeof d === "number") return d;
+        const bound = d ? symbols.get(d) : undefined;
+        if (bound !== undefined) return bound;
+        defaulted.add(d || `${input.name}[${i}]`);
+        return 1;
+      });
     const elements = shape.reduce((a, b) => a * b, 1);
     if (elements > MAX_ELEMENTS)
-      throw new SeecError("usage.shape", `input ${input.name} bound to ${shape.join("x")} has ${elements} elements; seec's wasm32 targets hold at most ${MAX_ELEMENTS} (1 GiB of float32) in one tensor`, { at: "--shape" });
+      throw new SeecError(
+        "usage.shape",
+        `input ${input.name} bound to ${shape.join("x")} has ${elements} elements; seec's wasm32 targets hold at most ${MAX_ELEMENTS} (1 GiB of float32) in one tensor`,
+        { at: "--shape" },
+      );
     return { name: input.name, dtype, shape };
   });
   return { inputs, defaulted: [...defaulted] };
@@ -78,7 +98,8 @@ export function onnxGraph(name: string, model: OnnxModel, binding: Binding): { g
   try {
     return lowerGraph(name, model, binding);
   } catch (e) {
-    if (e instanceof SeecError && e.code !== "internal.ir" && !e.file) throw new SeecError(e.code, e.message, { file: model.file, at: e.at, hint: e.hint });
+    if (e instanceof SeecError && e.code !== "internal.ir" && !e.file)
+      throw new SeecError(e.code, e.message, { file: model.file, at: e.at, hint: e.hint });
     // Shapes that do not add up come from inputs bound inconsistently (most often a dimension left at 1).
     if (!(e instanceof SeecError) || e.code !== "internal.ir") throw e;
     const bound = binding.inputs.map((i) => `${i.name}=${i.shape.join("x") || "(scalar)"}`).join(" ");
@@ -103,7 +124,11 @@ function lowerGraph(name: string, model: OnnxModel, binding: Binding): { graph: 
     const key = node.domain ? `${node.domain}:${node.op}` : node.op;
     const lower = Object.hasOwn(LOWERINGS, key) ? LOWERINGS[key] : Object.hasOwn(FUSED_LOWERINGS, key) ? FUSED_LOWERINGS[key] : undefined;
     if (!lower)
-      throw new SeecError("unsupported.onnx_op", `node ${node.name} (${node.op}) computes from the inputs at run time, which seec cannot compile yet`, { file: model.file, at: `node ${node.name}` });
+      throw new SeecError(
+        "unsupported.onnx_op",
+        `node ${node.name} (${node.op}) computes from the inputs at run time, which seec cannot compile yet`,
+        { file: model.file, at: `node ${node.name}` },
+      );
     lowerer.lower(node, lower);
   }
   for (const output of model.outputs) b.output(lowerer.output(output.name));

@@ -23,7 +23,6 @@ export interface OpContext {
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-
 export function fail(ctx: Pick<OpContext, "node">, message: string): never {
   throw new SeecError("input.onnx", message, { at: `node ${ctx.node}` });
 }
@@ -33,7 +32,8 @@ export function need(t: OnnxTensor | undefined, ctx: OpContext, what: string): O
   return t;
 }
 
-export const ints = (ctx: OpContext, key: string): number[] | undefined => (Array.isArray(ctx.attrs[key]) ? (ctx.attrs[key] as number[]) : undefined);
+export const ints = (ctx: OpContext, key: string): number[] | undefined =>
+  Array.isArray(ctx.attrs[key]) ? (ctx.attrs[key] as number[]) : undefined;
 const values = (t: OnnxTensor | undefined): number[] | undefined => (t ? Array.from(t.data) : undefined);
 /** An axis attribute or input as an index from 0, refused (naming the node) outside [-rank, rank). */
 export function axis(ctx: Pick<OpContext, "node">, a: number, rank: number): number {
@@ -56,7 +56,8 @@ function stridedIndex(shape: readonly number[], strides: readonly number[], offs
   const idx = new Int32Array(size(shape));
   const os = stridesOf(shape);
   for (let i = 0; i < idx.length; i++) {
-    let r = i, k = offset;
+    let r = i,
+      k = offset;
     for (let d = 0; d < shape.length; d++) {
       const c = Math.floor(r / os[d]);
       r -= c * os[d];
@@ -70,7 +71,10 @@ function stridedIndex(shape: readonly number[], strides: readonly number[], offs
 function elementwise(f: (...x: number[]) => number, outType?: (dtypes: OnnxDType[]) => OnnxDType): OpImpl {
   return (inputs, ctx) => {
     const ts = inputs.map((t, i) => need(t, ctx, `input ${i}`));
-    const shape = broadcastShape(ts.map((t) => t.shape), ctx);
+    const shape = broadcastShape(
+      ts.map((t) => t.shape),
+      ctx,
+    );
     const idx = ts.map((t) => broadcastIndex(t.shape, shape));
     const dtype = outType ? outType(ts.map((t) => t.dtype)) : ts[0].dtype;
     const out = tensor(dtype, shape);
@@ -128,50 +132,75 @@ function reshapeTo(t: OnnxTensor, shape: number[]): OnnxTensor {
 
 /** y[i] = t[offset + Σ i_d · strides[d]] over `shape`: a strided view of t, copied. */
 function view(t: OnnxTensor, shape: number[], strides: number[], offset = 0): OnnxTensor {
-  return tensor(t.dtype, shape, Array.from(stridedIndex(shape, strides, offset), (k) => t.data[k]));
+  return tensor(
+    t.dtype,
+    shape,
+    Array.from(stridedIndex(shape, strides, offset), (k) => t.data[k]),
+  );
 }
 
 /** The box [starts, starts + shape) with `steps` out of t. */
 function sliceBox(t: OnnxTensor, starts: number[], steps: number[], shape: number[]): OnnxTensor {
   const s = stridesOf(t.shape);
-  return view(t, shape, s.map((st, d) => st * steps[d]), starts.reduce((a, b, d) => a + b * s[d], 0));
+  return view(
+    t,
+    shape,
+    s.map((st, d) => st * steps[d]),
+    starts.reduce((a, b, d) => a + b * s[d], 0),
+  );
 }
 
 export function matmul(a: OnnxTensor, b: OnnxTensor, ctx: OpContext): OnnxTensor {
   const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape;
   const B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
-  const [M, K] = A.slice(-2), [K2, N] = B.slice(-2);
+  const [M, K] = A.slice(-2),
+    [K2, N] = B.slice(-2);
   if (K !== K2) fail(ctx, `MatMul of [${a.shape.join(", ")}] and [${b.shape.join(", ")}]: inner dimensions ${K} and ${K2} differ`);
   const batch = broadcastShape([A.slice(0, -2), B.slice(0, -2)], ctx);
-  const ai = broadcastIndex(A.slice(0, -2), batch), bi = broadcastIndex(B.slice(0, -2), batch);
+  const ai = broadcastIndex(A.slice(0, -2), batch),
+    bi = broadcastIndex(B.slice(0, -2), batch);
   const out = tensor(a.dtype, [...batch, M, N]);
   const o = out.data;
   const row = new Float64Array(N);
   for (let p = 0; p < size(batch); p++) {
-    const ao = ai[p] * M * K, bo = bi[p] * K * N, oo = p * M * N;
+    const ao = ai[p] * M * K,
+      bo = bi[p] * K * N,
+      oo = p * M * N;
     for (let i = 0; i < M; i++) {
       row.fill(0);
       for (let k = 0; k < K; k++) {
-        const x = a.data[ao + i * K + k], bk = bo + k * N;
+        const x = a.data[ao + i * K + k],
+          bk = bo + k * N;
         for (let j = 0; j < N; j++) row[j] += x * b.data[bk + j];
       }
       o.set(row, oo + i * N);
     }
   }
   const shape = [...batch, ...(a.shape.length === 1 ? [] : [M]), ...(b.shape.length === 1 ? [] : [N])];
-  return ({ ...out, shape });
+  return { ...out, shape };
 }
 
 function transpose(t: OnnxTensor, perm: number[]): OnnxTensor {
   const s = stridesOf(t.shape);
-  return view(t, perm.map((p) => t.shape[p]), perm.map((p) => s[p]));
+  return view(
+    t,
+    perm.map((p) => t.shape[p]),
+    perm.map((p) => s[p]),
+  );
 }
 
 /** Normalizes x over its axes from `axis` on; returns (x - mean) / sqrt(var + eps) (or x / rms). */
-export function normalize(x: OnnxTensor, from: number, epsilon: number, rms: boolean): { y: Float32Array; mean: Float32Array; inv: Float32Array } {
+export function normalize(
+  x: OnnxTensor,
+  from: number,
+  epsilon: number,
+  rms: boolean,
+): { y: Float32Array; mean: Float32Array; inv: Float32Array } {
   const inner = size(x.shape.slice(from));
   const outer = x.data.length / inner;
-  const y = new Float32Array(x.data.length), mean = new Float32Array(outer), inv = new Float32Array(outer);
+  const y = new Float32Array(x.data.length),
+    mean = new Float32Array(outer),
+    inv = new Float32Array(outer);
   for (let r = 0; r < outer; r++) {
     let m = 0;
     if (!rms) {
@@ -190,7 +219,8 @@ export function normalize(x: OnnxTensor, from: number, epsilon: number, rms: boo
 
 export function scaled(x: OnnxTensor, y: Float32Array, scale?: OnnxTensor, bias?: OnnxTensor): OnnxTensor {
   const out = tensor(x.dtype, x.shape, y);
-  const si = scale && broadcastIndex(scale.shape, x.shape), bi = bias && broadcastIndex(bias.shape, x.shape);
+  const si = scale && broadcastIndex(scale.shape, x.shape),
+    bi = bias && broadcastIndex(bias.shape, x.shape);
   for (let i = 0; i < out.data.length; i++) out.data[i] = out.data[i] * (scale ? scale.data[si![i]] : 1) + (bias ? bias.data[bi![i]] : 0);
   return out;
 }
@@ -205,12 +235,18 @@ function castTo(t: OnnxTensor, dtype: OnnxDType): OnnxTensor {
 }
 
 /** Where a Slice starts on every axis, its step, and the shape it takes (from inputs, or opset < 10 attributes). */
-export function sliceParams(dims: readonly number[], [startsIn, endsIn, axesIn, stepsIn]: (OnnxTensor | undefined)[], ctx: OpContext): { begin: number[]; step: number[]; shape: number[] } {
+export function sliceParams(
+  dims: readonly number[],
+  [startsIn, endsIn, axesIn, stepsIn]: (OnnxTensor | undefined)[],
+  ctx: OpContext,
+): { begin: number[]; step: number[]; shape: number[] } {
   const starts = values(startsIn) ?? ints(ctx, "starts") ?? [];
   const ends = values(endsIn) ?? ints(ctx, "ends") ?? [];
   const axes = (values(axesIn) ?? ints(ctx, "axes") ?? starts.map((_, i) => i)).map((a) => axis(ctx, a, dims.length));
   const steps = values(stepsIn) ?? starts.map(() => 1);
-  const begin = dims.map(() => 0), step = dims.map(() => 1), shape = dims.slice();
+  const begin = dims.map(() => 0),
+    step = dims.map(() => 1),
+    shape = dims.slice();
   axes.forEach((a, i) => {
     const [s, n] = sliceRange(starts[i], ends[i], steps[i], dims[a]);
     begin[a] = s;
@@ -225,20 +261,24 @@ function sliceRange(start: number, end: number, step: number, dim: number): [num
   const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   let s = start < 0 ? start + dim : start;
   let e = end < 0 ? end + dim : end;
-  if (step > 0) (s = clamp(s, 0, dim)), (e = clamp(e, 0, dim));
-  else (s = clamp(s, -1, dim - 1)), (e = clamp(e, -1, dim - 1));
+  if (step > 0) ((s = clamp(s, 0, dim)), (e = clamp(e, 0, dim)));
+  else ((s = clamp(s, -1, dim - 1)), (e = clamp(e, -1, dim - 1)));
   return [s, Math.max(0, Math.ceil((e - s) / step))];
 }
 
 /** ONNX Attention (opset 23): 4D [B, N, S, H] or 3D [B, S, N·H] inputs, KV cache, causal or masked, grouped heads. */
 function onnxAttention([q, k, v, mask, pastKey, pastValue]: (OnnxTensor | undefined)[], ctx: OpContext): OnnxTensor[] {
-  const Q = need(q, ctx, "Q"), K = need(k, ctx, "K"), V = need(v, ctx, "V");
+  const Q = need(q, ctx, "Q"),
+    K = need(k, ctx, "K"),
+    V = need(v, ctx, "V");
   const threeD = Q.shape.length === 3;
   const q4 = threeD ? splitHeads(Q, attr(ctx, "q_num_heads", 1)) : Q;
   const k4 = threeD ? splitHeads(K, attr(ctx, "kv_num_heads", 1)) : K;
   const v4 = threeD ? splitHeads(V, attr(ctx, "kv_num_heads", 1)) : V;
-  const keys = appendCache(pastKey, k4), vals = appendCache(pastValue, v4);
-  const [B, N, S, H] = q4.shape, T = keys.shape[2];
+  const keys = appendCache(pastKey, k4),
+    vals = appendCache(pastValue, v4);
+  const [B, N, S, H] = q4.shape,
+    T = keys.shape[2];
   const scale = attr(ctx, "scale", 1 / Math.sqrt(H));
   const causal = attr(ctx, "is_causal", 0) === 1;
   const softcap = attr(ctx, "softcap", 0);
@@ -256,7 +296,9 @@ function onnxAttention([q, k, v, mask, pastKey, pastValue]: (OnnxTensor | undefi
 
 /** ONNX RotaryEmbedding (opset 23): X [B, N, S, H] (or [B, S, N·H] with num_heads), caches by position. */
 function onnxRotary([x, cos, sin, positions]: (OnnxTensor | undefined)[], ctx: OpContext): OnnxTensor[] {
-  const X = need(x, ctx, "X"), C = need(cos, ctx, "cos_cache"), Sn = need(sin, ctx, "sin_cache");
+  const X = need(x, ctx, "X"),
+    C = need(cos, ctx, "cos_cache"),
+    Sn = need(sin, ctx, "sin_cache");
   const threeD = X.shape.length === 3;
   const x4 = threeD ? splitHeads(X, attr(ctx, "num_heads", 0) || fail(ctx, "3D RotaryEmbedding input needs num_heads")) : X;
   const [, , S, H] = x4.shape;
@@ -295,7 +337,12 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     return [tensor("int64", [kept.length], kept)];
   },
   Size: ([x], ctx) => [tensor("int64", [], [size(need(x, ctx, "data").shape)])],
-  Cast: ([x], ctx) => [castTo(need(x, ctx, "input"), DATA_TYPES[attr(ctx, "to", 1)] ?? fail(ctx, `Cast to element type ${ctx.attrs.to}, which seec does not read`))],
+  Cast: ([x], ctx) => [
+    castTo(
+      need(x, ctx, "input"),
+      DATA_TYPES[attr(ctx, "to", 1)] ?? fail(ctx, `Cast to element type ${ctx.attrs.to}, which seec does not read`),
+    ),
+  ],
   CastLike: ([x, like], ctx) => [castTo(need(x, ctx, "input"), need(like, ctx, "target_type").dtype)],
   Reshape: ([x, shape], ctx) => {
     const t = need(x, ctx, "data");
@@ -311,8 +358,10 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   },
   Flatten: ([x], ctx) => {
     const t = need(x, ctx, "input");
-    const given = attr(ctx, "axis", 1), r = t.shape.length;
-    if (!Number.isInteger(given) || given < -r || given > r) fail(ctx, `axis ${given} is out of range for Flatten of a tensor of rank ${r}`);
+    const given = attr(ctx, "axis", 1),
+      r = t.shape.length;
+    if (!Number.isInteger(given) || given < -r || given > r)
+      fail(ctx, `axis ${given} is out of range for Flatten of a tensor of rank ${r}`);
     const a = given < 0 ? given + r : given;
     return [reshapeTo(t, [size(t.shape.slice(0, a)), size(t.shape.slice(a))])];
   },
@@ -320,7 +369,12 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const t = need(x, ctx, "data");
     const listed = values(axesInput) ?? ints(ctx, "axes");
     const axes = new Set(listed ? listed.map((a) => axis(ctx, a, t.shape.length)) : t.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
-    return [reshapeTo(t, t.shape.filter((_, i) => !axes.has(i)))];
+    return [
+      reshapeTo(
+        t,
+        t.shape.filter((_, i) => !axes.has(i)),
+      ),
+    ];
   },
   Unsqueeze: ([x, axesInput], ctx) => {
     const t = need(x, ctx, "data");
@@ -345,7 +399,8 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const shape = ts[0].shape.slice();
     shape[a] = ts.reduce((n, t) => n + t.shape[a], 0);
     const out = tensor(ts[0].dtype, shape);
-    const outer = size(shape.slice(0, a)), inner = size(shape.slice(a + 1));
+    const outer = size(shape.slice(0, a)),
+      inner = size(shape.slice(a + 1));
     let offset = 0;
     for (const t of ts) {
       const w = t.shape[a] * inner;
@@ -358,17 +413,25 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const t = need(x, ctx, "input");
     const a = axis(ctx, attr(ctx, "axis", 0), t.shape.length);
     const count = attr(ctx, "num_outputs", 0) || ctx.outputs;
-    const split = values(splitInput) ?? ints(ctx, "split") ?? (() => {
-      const each = Math.ceil(t.shape[a] / count);
-      return Array.from({ length: count }, (_, i) => Math.max(0, Math.min(each, t.shape[a] - i * each)));
-    })();
+    const split =
+      values(splitInput) ??
+      ints(ctx, "split") ??
+      (() => {
+        const each = Math.ceil(t.shape[a] / count);
+        return Array.from({ length: count }, (_, i) => Math.max(0, Math.min(each, t.shape[a] - i * each)));
+      })();
     if (split.some((n) => !Number.isSafeInteger(n) || n < 0) || split.reduce((s, n) => s + n, 0) !== t.shape[a])
       fail(ctx, `split [${split.join(", ")}] does not divide axis ${a} of [${t.shape.join(", ")}]`);
     let start = 0;
     return split.map((n) => {
       const starts = t.shape.map((_, d) => (d === a ? start : 0));
       start += n;
-      return sliceBox(t, starts, t.shape.map(() => 1), t.shape.map((d, k) => (k === a ? n : d)));
+      return sliceBox(
+        t,
+        starts,
+        t.shape.map(() => 1),
+        t.shape.map((d, k) => (k === a ? n : d)),
+      );
     });
   },
   Slice: ([x, startsIn, endsIn, axesIn, stepsIn], ctx) => {
@@ -377,9 +440,12 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     return [sliceBox(t, begin, step, shape)];
   },
   Gather: ([x, indices], ctx) => {
-    const t = need(x, ctx, "data"), ix = need(indices, ctx, "indices");
+    const t = need(x, ctx, "data"),
+      ix = need(indices, ctx, "indices");
     const a = axis(ctx, attr(ctx, "axis", 0), t.shape.length);
-    const outer = size(t.shape.slice(0, a)), inner = size(t.shape.slice(a + 1)), n = t.shape[a];
+    const outer = size(t.shape.slice(0, a)),
+      inner = size(t.shape.slice(a + 1)),
+      n = t.shape[a];
     const out = tensor(t.dtype, [...t.shape.slice(0, a), ...ix.shape, ...t.shape.slice(a + 1)]);
     const m = ix.data.length;
     for (let o = 0; o < outer; o++)
@@ -401,7 +467,11 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const reps = values(repeats) ?? [];
     // [r0, d0, r1, d1, ...] read with stride 0 over each repeat is the tiled tensor.
     const s = stridesOf(t.shape);
-    const tiled = view(t, t.shape.flatMap((d, i) => [reps[i], d]), t.shape.flatMap((_, i) => [0, s[i]]));
+    const tiled = view(
+      t,
+      t.shape.flatMap((d, i) => [reps[i], d]),
+      t.shape.flatMap((_, i) => [0, s[i]]),
+    );
     return [{ ...tiled, shape: t.shape.map((d, i) => d * reps[i]) }];
   },
   Range: ([start, limit, delta], ctx) => {
@@ -409,7 +479,13 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     if (!Number.isFinite(s) || !Number.isFinite(l) || !Number.isFinite(d) || d === 0) fail(ctx, `Range(${s}, ${l}, ${d}) does not count`);
     const n = Math.max(0, Math.ceil((l - s) / d));
     checkSize([n], "Range's output");
-    return [tensor(start!.dtype, [n], Array.from({ length: n }, (_, i) => s + i * d))];
+    return [
+      tensor(
+        start!.dtype,
+        [n],
+        Array.from({ length: n }, (_, i) => s + i * d),
+      ),
+    ];
   },
   Trilu: ([x, kIn], ctx) => {
     const t = need(x, ctx, "input");
@@ -418,12 +494,16 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const [R, C] = t.shape.slice(-2);
     const out = tensor(t.dtype, t.shape, t.data);
     for (let i = 0; i < out.data.length; i++) {
-      const c = i % C, r = Math.floor(i / C) % R;
+      const c = i % C,
+        r = Math.floor(i / C) % R;
       if (upper ? c - r < k : c - r > k) out.data[i] = 0;
     }
     return [out];
   },
-  Where: elementwise((c, a, b) => (c ? a : b), (d) => d[1]),
+  Where: elementwise(
+    (c, a, b) => (c ? a : b),
+    (d) => d[1],
+  ),
   Add: arithmetic((a, b) => a + b),
   Sub: arithmetic((a, b) => a - b),
   Mul: arithmetic((a, b) => a * b),
@@ -456,10 +536,12 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Gelu: (inputs, ctx) => unary(MAP_FUNCTIONS[ctx.attrs.approximate === "tanh" ? "geluTanh" : "gelu"].f)(inputs, ctx),
   MatMul: ([a, b], ctx) => [matmul(need(a, ctx, "A"), need(b, ctx, "B"), ctx)],
   Gemm: ([a, b, c], ctx) => {
-    let A = need(a, ctx, "A"), B = need(b, ctx, "B");
+    let A = need(a, ctx, "A"),
+      B = need(b, ctx, "B");
     if (attr(ctx, "transA", 0)) A = transpose(A, [1, 0]);
     if (attr(ctx, "transB", 0)) B = transpose(B, [1, 0]);
-    const alpha = attr(ctx, "alpha", 1), beta = attr(ctx, "beta", 1);
+    const alpha = attr(ctx, "alpha", 1),
+      beta = attr(ctx, "beta", 1);
     const y = matmul(A, B, ctx);
     const ci = c && broadcastIndex(c.shape, y.shape);
     for (let i = 0; i < y.data.length; i++) y.data[i] = alpha * y.data[i] + (c ? beta * c.data[ci![i]] : 0);
@@ -470,17 +552,28 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const a = axis(ctx, attr(ctx, "axis", ctx.opset >= 13 ? -1 : 1), t.shape.length);
     // Opset < 13 normalizes over the flattened axes from `axis` on; 13+ over that one axis.
     const moved = ctx.opset >= 13 && a !== t.shape.length - 1;
-    const perm = t.shape.map((_, i) => i).filter((i) => i !== a).concat(a);
+    const perm = t.shape
+      .map((_, i) => i)
+      .filter((i) => i !== a)
+      .concat(a);
     const src = moved ? transpose(t, perm) : t;
     const inner = ctx.opset >= 13 ? t.shape[a] : size(t.shape.slice(a));
     const out = tensor(t.dtype, src.shape);
     for (let r = 0; r < src.data.length / inner; r++) {
-      let m = -Infinity, sum = 0;
+      let m = -Infinity,
+        sum = 0;
       for (let i = 0; i < inner; i++) m = Math.max(m, src.data[r * inner + i]);
       for (let i = 0; i < inner; i++) sum += out.data[r * inner + i] = Math.exp(src.data[r * inner + i] - m);
       for (let i = 0; i < inner; i++) out.data[r * inner + i] /= sum;
     }
-    return [moved ? transpose(out, perm.map((_, i) => perm.indexOf(i))) : out];
+    return [
+      moved
+        ? transpose(
+            out,
+            perm.map((_, i) => perm.indexOf(i)),
+          )
+        : out,
+    ];
   },
   ReduceMean: reduce("mean"),
   ReduceSum: reduce("sum"),
@@ -497,7 +590,14 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
     const t = need(x, ctx, "X");
     const from = axis(ctx, attr(ctx, "axis", -1), t.shape.length);
     const { y, inv } = normalize(t, from, attr(ctx, "epsilon", 1e-5), true);
-    return [scaled(t, y, scale), tensor("float32", t.shape.map((d, i) => (i < from ? d : 1)), inv)];
+    return [
+      scaled(t, y, scale),
+      tensor(
+        "float32",
+        t.shape.map((d, i) => (i < from ? d : 1)),
+        inv,
+      ),
+    ];
   },
   RMSNormalization: ([x, scale], ctx) => {
     const t = need(x, ctx, "X");

@@ -60,7 +60,11 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
   try {
     bytes = new Uint8Array(await readFile(file));
   } catch (e) {
-    throw new SeecError("io.not_found", `cannot read the ONNX model: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`, { file });
+    throw new SeecError(
+      "io.not_found",
+      `cannot read the ONNX model: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      { file },
+    );
   }
   let proto: import("onnx-proto").onnx.ModelProto;
   try {
@@ -78,7 +82,7 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
     return {
       name,
       op: n.opType ?? "",
-      domain: n.domain === "ai.onnx" ? "" : n.domain ?? "",
+      domain: n.domain === "ai.onnx" ? "" : (n.domain ?? ""),
       inputs: [...(n.input ?? [])],
       outputs: [...(n.output ?? [])],
       attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? "", attribute(a, file, name)])),
@@ -89,7 +93,7 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
   checkDefined(nodes, outputs, new Set([...initializers.keys(), ...graphInputs.map((i) => i.name)]), file);
   return {
     file,
-    opsets: new Map((proto.opsetImport ?? []).map((o) => [o.domain === "ai.onnx" ? "" : o.domain ?? "", Number(o.version)])),
+    opsets: new Map((proto.opsetImport ?? []).map((o) => [o.domain === "ai.onnx" ? "" : (o.domain ?? ""), Number(o.version)])),
     producer: [proto.producerName, proto.producerVersion].filter(Boolean).join(" "),
     nodes: topologicalOrder(nodes, new Set([...initializers.keys(), ...graphInputs.map((i) => i.name)]), file),
     inputs: graphInputs.filter((i) => !initializers.has(i.name)),
@@ -115,12 +119,19 @@ async function tensorWithData(t: import("onnx-proto").onnx.ITensorProto, file: s
   try {
     data = new Uint8Array(await readFile(path));
   } catch {
-    throw new SeecError("io.not_found", `tensor "${t.name}" keeps its data in ${info.location}, which is not beside the model`, { file: join(dir, info.location), hint: "keep the .data file next to the .onnx file" });
+    throw new SeecError("io.not_found", `tensor "${t.name}" keeps its data in ${info.location}, which is not beside the model`, {
+      file: join(dir, info.location),
+      hint: "keep the .data file next to the .onnx file",
+    });
   }
   const offset = Number(info.offset ?? 0);
   const length = info.length !== undefined ? Number(info.length) : data.length - offset;
   if (offset + length > data.length)
-    throw new SeecError("input.onnx", `tensor "${t.name}" reads bytes ${offset}..${offset + length} of ${info.location}, which has ${data.length}`, { file });
+    throw new SeecError(
+      "input.onnx",
+      `tensor "${t.name}" reads bytes ${offset}..${offset + length} of ${info.location}, which has ${data.length}`,
+      { file },
+    );
   return fromProto({ ...t, rawData: data.subarray(offset, offset + length), dataLocation: 0 }, file);
 }
 
@@ -140,12 +151,20 @@ function attribute(a: import("onnx-proto").onnx.IAttributeProto, file: string, n
     case T.STRINGS:
       return (a.strings ?? []).map((s) => new TextDecoder().decode(s));
     case T.TENSOR:
-      if (!a.t) throw new SeecError("input.onnx", `attribute "${a.name}" of node ${node} is a tensor without a value`, { file, at: `node ${node}` });
+      if (!a.t)
+        throw new SeecError("input.onnx", `attribute "${a.name}" of node ${node} is a tensor without a value`, {
+          file,
+          at: `node ${node}`,
+        });
       return fromProto(a.t, file);
     case T.GRAPH:
       return { graph: a.g?.name ?? "" };
     default:
-      throw new SeecError("unsupported.onnx_attribute", `attribute "${a.name}" of node ${node} has type ${T[a.type ?? 0] ?? a.type}, which seec does not read`, { file, at: `node ${node}` });
+      throw new SeecError(
+        "unsupported.onnx_attribute",
+        `attribute "${a.name}" of node ${node} has type ${T[a.type ?? 0] ?? a.type}, which seec does not read`,
+        { file, at: `node ${node}` },
+      );
   }
 }
 
@@ -155,7 +174,9 @@ function valueInfo(v: import("onnx-proto").onnx.IValueInfoProto): OnnxValueInfo 
     name: v.name ?? "",
     elementType: (onnx.TensorProto.DataType[t?.elemType ?? 0] ?? "UNDEFINED").toLowerCase(),
     dtype: DATA_TYPES[t?.elemType ?? 0],
-    dims: (t?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) >= 0 ? Number(d.dimValue) : "")),
+    dims: (t?.shape?.dim ?? []).map((d) =>
+      d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) >= 0 ? Number(d.dimValue) : "",
+    ),
   };
 }
 
@@ -164,10 +185,18 @@ function checkDefined(nodes: readonly OnnxNode[], outputs: readonly OnnxValueInf
   const defined = new Set([...available, ...nodes.flatMap((n) => n.outputs)]);
   for (const n of nodes) {
     const missing = n.inputs.find((i) => i && !defined.has(i));
-    if (missing) throw new SeecError("input.onnx", `node ${n.name} (${n.op}) reads tensor "${missing}", which no node, input or initializer defines`, { file, at: `node ${n.name}` });
+    if (missing)
+      throw new SeecError("input.onnx", `node ${n.name} (${n.op}) reads tensor "${missing}", which no node, input or initializer defines`, {
+        file,
+        at: `node ${n.name}`,
+      });
   }
   const output = outputs.find((o) => !o.name || !defined.has(o.name));
-  if (output) throw new SeecError("input.onnx", `the graph outputs tensor "${output.name}", which no node, input or initializer defines`, { file, at: `output ${output.name}` });
+  if (output)
+    throw new SeecError("input.onnx", `the graph outputs tensor "${output.name}", which no node, input or initializer defines`, {
+      file,
+      at: `output ${output.name}`,
+    });
 }
 
 /**

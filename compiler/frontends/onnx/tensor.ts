@@ -6,7 +6,8 @@
 import type { onnx } from "onnx-proto";
 import { SeecError } from "../../../runtime/errors.js";
 
-export type OnnxDType = "float32" | "float16" | "float64" | "int64" | "int32" | "int16" | "int8" | "uint8" | "uint16" | "uint32" | "uint64" | "bool";
+export type OnnxDType =
+  "float32" | "float16" | "float64" | "int64" | "int32" | "int16" | "int8" | "uint8" | "uint16" | "uint32" | "uint64" | "bool";
 
 export interface OnnxTensor {
   dtype: OnnxDType;
@@ -16,9 +17,23 @@ export interface OnnxTensor {
 
 /** TensorProto.DataType numbers, by the dtypes seec reads. */
 export const DATA_TYPES: Record<number, OnnxDType> = {
-  1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 9: "bool", 10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+  1: "float32",
+  2: "uint8",
+  3: "int8",
+  4: "uint16",
+  5: "int16",
+  6: "int32",
+  7: "int64",
+  9: "bool",
+  10: "float16",
+  11: "float64",
+  12: "uint32",
+  13: "uint64",
 };
-export const DATA_TYPE_NUMBERS = Object.fromEntries(Object.entries(DATA_TYPES).map(([k, v]) => [v, Number(k)])) as Record<OnnxDType, number>;
+export const DATA_TYPE_NUMBERS = Object.fromEntries(Object.entries(DATA_TYPES).map(([k, v]) => [v, Number(k)])) as Record<
+  OnnxDType,
+  number
+>;
 
 export const isFloat = (dtype: OnnxDType) => dtype === "float32" || dtype === "float16" || dtype === "float64";
 
@@ -29,7 +44,20 @@ export function tensor(dtype: OnnxDType, shape: number[], data?: ArrayLike<numbe
   return { dtype, shape, data: out };
 }
 
-const BYTES: Partial<Record<OnnxDType, number>> = { float32: 4, float16: 2, float64: 8, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, uint16: 2, uint32: 4, uint64: 8, bool: 1 };
+const BYTES: Partial<Record<OnnxDType, number>> = {
+  float32: 4,
+  float16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  uint16: 2,
+  uint32: 4,
+  uint64: 8,
+  bool: 1,
+};
 
 /**
  * The most elements one tensor may have: 1 GiB of float32, a quarter of what wasm32 addresses
@@ -39,29 +67,50 @@ export const MAX_ELEMENTS = 2 ** 28;
 
 /** The elements of `shape`, refused as too large beyond MAX_ELEMENTS (or not whole numbers from 0). */
 export function checkSize(shape: readonly number[], what: string): number {
-  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new SeecError("input.onnx", `${what} has shape [${shape.join(", ")}]; dimensions are whole numbers from 0`);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+    throw new SeecError("input.onnx", `${what} has shape [${shape.join(", ")}]; dimensions are whole numbers from 0`);
   const n = shape.reduce((a, b) => a * b, 1);
-  if (n > MAX_ELEMENTS) throw new SeecError("unsupported.too_large", `${what} of shape [${shape.join(", ")}] has ${n} elements; seec's wasm32 targets hold at most ${MAX_ELEMENTS} (1 GiB of float32) in one tensor`);
+  if (n > MAX_ELEMENTS)
+    throw new SeecError(
+      "unsupported.too_large",
+      `${what} of shape [${shape.join(", ")}] has ${n} elements; seec's wasm32 targets hold at most ${MAX_ELEMENTS} (1 GiB of float32) in one tensor`,
+    );
   return n;
 }
 
 export function fromProto(t: onnx.ITensorProto, file: string): OnnxTensor {
   const dtype = DATA_TYPES[t.dataType ?? 0];
   const name = t.name ?? "";
-  if (!dtype) throw new SeecError("unsupported.onnx_dtype", `tensor "${name}" has element type ${t.dataType}, which seec does not read`, { file });
+  if (!dtype)
+    throw new SeecError("unsupported.onnx_dtype", `tensor "${name}" has element type ${t.dataType}, which seec does not read`, { file });
   const shape = (t.dims ?? []).map(Number);
   const bad = shape.findIndex((d) => !Number.isSafeInteger(d) || d < 0);
-  if (bad >= 0) throw new SeecError("input.onnx", `tensor "${name}" has dimension ${bad} of ${t.dims![bad]}; dimensions are whole numbers from 0`, { file });
+  if (bad >= 0)
+    throw new SeecError("input.onnx", `tensor "${name}" has dimension ${bad} of ${t.dims![bad]}; dimensions are whole numbers from 0`, {
+      file,
+    });
   const n = checkSize(shape, `tensor "${name}"`);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : undefined;
   let values: ArrayLike<number>;
   if (raw) {
     if (raw.length !== n * BYTES[dtype]!)
-      throw new SeecError("input.onnx", `tensor "${name}" has ${raw.length} bytes of data; ${dtype} [${shape.join(", ")}] needs ${n * BYTES[dtype]!}`, { file });
+      throw new SeecError(
+        "input.onnx",
+        `tensor "${name}" has ${raw.length} bytes of data; ${dtype} [${shape.join(", ")}] needs ${n * BYTES[dtype]!}`,
+        { file },
+      );
     values = rawValues(dtype, new DataView(raw.buffer, raw.byteOffset, raw.byteLength), n);
   } else {
     const listed: ArrayLike<number | { toNumber(): number }> =
-      dtype === "float32" ? t.floatData ?? [] : dtype === "float64" ? t.doubleData ?? [] : dtype === "int64" ? t.int64Data ?? [] : dtype === "uint32" || dtype === "uint64" ? t.uint64Data ?? [] : t.int32Data ?? [];
+      dtype === "float32"
+        ? (t.floatData ?? [])
+        : dtype === "float64"
+          ? (t.doubleData ?? [])
+          : dtype === "int64"
+            ? (t.int64Data ?? [])
+            : dtype === "uint32" || dtype === "uint64"
+              ? (t.uint64Data ?? [])
+              : (t.int32Data ?? []);
     values = Array.from(listed, (v) => (typeof v === "number" ? v : v.toNumber()));
     if (dtype === "float16") values = Array.from(values, halfToFloat);
     if (values.length !== n && !(values.length === 0 && n === 0))
@@ -76,17 +125,27 @@ function rawValues(dtype: OnnxDType, view: DataView, n: number): ArrayLike<numbe
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++)
     out[i] =
-      dtype === "float32" ? view.getFloat32(4 * i, true)
-      : dtype === "float16" ? halfToFloat(view.getUint16(2 * i, true))
-      : dtype === "float64" ? view.getFloat64(8 * i, true)
-      : dtype === "int64" ? Number(view.getBigInt64(8 * i, true))
-      : dtype === "uint64" ? Number(view.getBigUint64(8 * i, true))
-      : dtype === "int32" ? view.getInt32(4 * i, true)
-      : dtype === "uint32" ? view.getUint32(4 * i, true)
-      : dtype === "int16" ? view.getInt16(2 * i, true)
-      : dtype === "uint16" ? view.getUint16(2 * i, true)
-      : dtype === "int8" ? view.getInt8(i)
-      : view.getUint8(i);
+      dtype === "float32"
+        ? view.getFloat32(4 * i, true)
+        : dtype === "float16"
+          ? halfToFloat(view.getUint16(2 * i, true))
+          : dtype === "float64"
+            ? view.getFloat64(8 * i, true)
+            : dtype === "int64"
+              ? Number(view.getBigInt64(8 * i, true))
+              : dtype === "uint64"
+                ? Number(view.getBigUint64(8 * i, true))
+                : dtype === "int32"
+                  ? view.getInt32(4 * i, true)
+                  : dtype === "uint32"
+                    ? view.getUint32(4 * i, true)
+                    : dtype === "int16"
+                      ? view.getInt16(2 * i, true)
+                      : dtype === "uint16"
+                        ? view.getUint16(2 * i, true)
+                        : dtype === "int8"
+                          ? view.getInt8(i)
+                          : view.getUint8(i);
   return out;
 }
 

@@ -12,19 +12,35 @@ import { dOut, expectRank, f32, fail, i32, num } from "./op.js";
 export const Attention: OpDef = {
   writes: [4, 5],
   infer([q, k, v, pos, kCache, vCache], attrs, node) {
-    const heads = num(attrs, "heads"), kvHeads = num(attrs, "kvHeads"), headDim = num(attrs, "headDim");
-    for (const [n, t] of [["q", q], ["k", k], ["v", v], ["kCache", kCache], ["vCache", vCache]] as const) expectRank(node, n, t.shape, 2);
+    const heads = num(attrs, "heads"),
+      kvHeads = num(attrs, "kvHeads"),
+      headDim = num(attrs, "headDim");
+    for (const [n, t] of [
+      ["q", q],
+      ["k", k],
+      ["v", v],
+      ["kCache", kCache],
+      ["vCache", vCache],
+    ] as const)
+      expectRank(node, n, t.shape, 2);
     if (heads % kvHeads !== 0) fail(node, `heads (${heads}) must be a multiple of kvHeads (${kvHeads})`);
     if (q.shape[1] !== heads * headDim) fail(node, `q must have ${heads * headDim} features`);
-    for (const t of [k, v, kCache, vCache]) if (t.shape[1] !== kvHeads * headDim) fail(node, `k, v and caches must have ${kvHeads * headDim} features`);
+    for (const t of [k, v, kCache, vCache])
+      if (t.shape[1] !== kvHeads * headDim) fail(node, `k, v and caches must have ${kvHeads * headDim} features`);
     if (pos.dtype !== "i32") fail(node, "pos must be i32");
     return [{ dtype: "f32", shape: q.shape }];
   },
   run([q, k, v, pos, kCache, vCache], attrs) {
-    const heads = num(attrs, "heads"), kvHeads = num(attrs, "kvHeads"), hd = num(attrs, "headDim");
-    const T = q.shape[0], kvDim = kvHeads * hd, group = heads / kvHeads;
+    const heads = num(attrs, "heads"),
+      kvHeads = num(attrs, "kvHeads"),
+      hd = num(attrs, "headDim");
+    const T = q.shape[0],
+      kvDim = kvHeads * hd,
+      group = heads / kvHeads;
     const p0 = i32(pos)[0];
-    const qs = f32(q), kc = f32(kCache), vc = f32(vCache);
+    const qs = f32(q),
+      kc = f32(kCache),
+      vc = f32(vCache);
     kc.set(f32(k), p0 * kvDim);
     vc.set(f32(v), p0 * kvDim);
     const out = new Float32Array(T * heads * hd);
@@ -41,7 +57,7 @@ export const Attention: OpDef = {
         }
         const max = Math.max(...scores);
         let sum = 0;
-        for (let j = 0; j < n; j++) sum += (scores[j] = Math.exp(scores[j] - max));
+        for (let j = 0; j < n; j++) sum += scores[j] = Math.exp(scores[j] - max);
         for (let i = 0; i < hd; i++) {
           let acc = 0;
           for (let j = 0; j < n; j++) acc += scores[j] * vc[j * kvDim + kvOff + i];
@@ -57,16 +73,29 @@ export const Attention: OpDef = {
    */
   vjp(step) {
     const [q, , , pos, kCache, vCache] = step.inputs;
-    const heads = num(step.attrs, "heads"), kvHeads = num(step.attrs, "kvHeads"), hd = num(step.attrs, "headDim");
-    const T = q.shape[0], kvDim = kvHeads * hd, group = heads / kvHeads, D = heads * hd;
-    const p0 = i32(pos)[0], scale = 1 / Math.sqrt(hd);
-    const qs = f32(q), kc = f32(kCache), vc = f32(vCache), dy = dOut(step);
-    const dq = new Float32Array(T * D), dk = new Float32Array(T * kvDim), dv = new Float32Array(T * kvDim);
-    const p = new Float64Array(p0 + T), dp = new Float64Array(p0 + T);
+    const heads = num(step.attrs, "heads"),
+      kvHeads = num(step.attrs, "kvHeads"),
+      hd = num(step.attrs, "headDim");
+    const T = q.shape[0],
+      kvDim = kvHeads * hd,
+      group = heads / kvHeads,
+      D = heads * hd;
+    const p0 = i32(pos)[0],
+      scale = 1 / Math.sqrt(hd);
+    const qs = f32(q),
+      kc = f32(kCache),
+      vc = f32(vCache),
+      dy = dOut(step);
+    const dq = new Float32Array(T * D),
+      dk = new Float32Array(T * kvDim),
+      dv = new Float32Array(T * kvDim);
+    const p = new Float64Array(p0 + T),
+      dp = new Float64Array(p0 + T);
     for (let t = 0; t < T; t++) {
       const n = p0 + t + 1;
       for (let h = 0; h < heads; h++) {
-        const kvOff = Math.floor(h / group) * hd, qo = t * D + h * hd;
+        const kvOff = Math.floor(h / group) * hd,
+          qo = t * D + h * hd;
         attentionRowVjp(qs, qo, kc, vc, kvDim, kvOff, n, hd, scale, dy, p, dp, dq, (j, ds, pj) => {
           if (j < p0) return;
           const r = (j - p0) * kvDim + kvOff;
@@ -87,8 +116,20 @@ export const Attention: OpDef = {
  * its ds_j = p_j·(dp_j − Σ p·dp) and p_j for the caller to route into dk and dv.
  */
 function attentionRowVjp(
-  qs: Float32Array, qo: number, ks: Float32Array, vs: Float32Array, stride: number, off: number, n: number, hd: number, scale: number,
-  dy: Float32Array, p: Float64Array, dp: Float64Array, dq: Float32Array, key: (j: number, ds: number, pj: number) => void,
+  qs: Float32Array,
+  qo: number,
+  ks: Float32Array,
+  vs: Float32Array,
+  stride: number,
+  off: number,
+  n: number,
+  hd: number,
+  scale: number,
+  dy: Float32Array,
+  p: Float64Array,
+  dp: Float64Array,
+  dq: Float32Array,
+  key: (j: number, ds: number, pj: number) => void,
 ): void {
   let max = -Infinity;
   for (let j = 0; j < n; j++) {
@@ -121,16 +162,25 @@ function attentionRowVjp(
 export const SelfAttention: OpDef = {
   infer([q, k, v], attrs, node) {
     const width = num(attrs, "heads") * num(attrs, "headDim");
-    for (const [n, t] of [["q", q], ["k", k], ["v", v]] as const) {
+    for (const [n, t] of [
+      ["q", q],
+      ["k", k],
+      ["v", v],
+    ] as const) {
       expectRank(node, n, t.shape, 2);
       if (t.shape[1] !== width) fail(node, `${n} must have ${width} features`);
     }
     return [{ dtype: "f32", shape: q.shape }];
   },
   run([q, k, v], attrs) {
-    const heads = num(attrs, "heads"), hd = num(attrs, "headDim"), scale = num(attrs, "scale");
-    const T = q.shape[0], D = heads * hd;
-    const qs = f32(q), ks = f32(k), vs = f32(v);
+    const heads = num(attrs, "heads"),
+      hd = num(attrs, "headDim"),
+      scale = num(attrs, "scale");
+    const T = q.shape[0],
+      D = heads * hd;
+    const qs = f32(q),
+      ks = f32(k),
+      vs = f32(v);
     const out = new Float32Array(T * D);
     for (let h = 0; h < heads; h++)
       for (let t = 0; t < T; t++) {
@@ -152,11 +202,20 @@ export const SelfAttention: OpDef = {
   },
   vjp(step) {
     const [q, k, v] = step.inputs;
-    const heads = num(step.attrs, "heads"), hd = num(step.attrs, "headDim"), scale = num(step.attrs, "scale");
-    const T = q.shape[0], D = heads * hd;
-    const qs = f32(q), ks = f32(k), vs = f32(v), dy = dOut(step);
-    const dq = new Float32Array(T * D), dk = new Float32Array(T * D), dv = new Float32Array(T * D);
-    const p = new Float64Array(T), dp = new Float64Array(T);
+    const heads = num(step.attrs, "heads"),
+      hd = num(step.attrs, "headDim"),
+      scale = num(step.attrs, "scale");
+    const T = q.shape[0],
+      D = heads * hd;
+    const qs = f32(q),
+      ks = f32(k),
+      vs = f32(v),
+      dy = dOut(step);
+    const dq = new Float32Array(T * D),
+      dk = new Float32Array(T * D),
+      dv = new Float32Array(T * D);
+    const p = new Float64Array(T),
+      dp = new Float64Array(T);
     for (let h = 0; h < heads; h++)
       for (let t = 0; t < T; t++) {
         const qo = t * D + h * hd;
@@ -184,11 +243,19 @@ export const SelfAttention: OpDef = {
 export const ScaledAttention: OpDef = {
   infer(inputs, attrs, node) {
     const [q, k, v] = inputs;
-    if (q.shape.length !== k.shape.length || (q.shape.length !== 3 && q.shape.length !== 4)) fail(node, "q, k and v must all be rank 3 or all rank 4");
-    for (const [n, t] of [["k", k], ["v", v]] as const) expectRank(node, n, t.shape, q.shape.length);
-    const [B, Nq, , H] = heads4(q.shape), [B2, Nkv, T, H2] = heads4(k.shape);
-    if (B !== B2 || H !== H2 || v.shape.some((d, i) => d !== k.shape[i])) fail(node, "q, k and v must agree on batch and head size, and k and v on everything");
-    if (typeof Nq !== "number" || typeof Nkv !== "number" || Nq % Nkv !== 0) fail(node, `query heads (${Nq}) must be a multiple of kv heads (${Nkv})`);
+    if (q.shape.length !== k.shape.length || (q.shape.length !== 3 && q.shape.length !== 4))
+      fail(node, "q, k and v must all be rank 3 or all rank 4");
+    for (const [n, t] of [
+      ["k", k],
+      ["v", v],
+    ] as const)
+      expectRank(node, n, t.shape, q.shape.length);
+    const [B, Nq, , H] = heads4(q.shape),
+      [B2, Nkv, T, H2] = heads4(k.shape);
+    if (B !== B2 || H !== H2 || v.shape.some((d, i) => d !== k.shape[i]))
+      fail(node, "q, k and v must agree on batch and head size, and k and v on everything");
+    if (typeof Nq !== "number" || typeof Nkv !== "number" || Nq % Nkv !== 0)
+      fail(node, `query heads (${Nq}) must be a multiple of kv heads (${Nkv})`);
     if (typeof T !== "number") fail(node, "the key length must be static");
     const extra = (attrs.bias ? 1 : 0) + (attrs.keep ? 1 : 0);
     if (inputs.length !== 3 + extra) fail(node, `expected ${3 + extra} inputs`);
@@ -196,9 +263,13 @@ export const ScaledAttention: OpDef = {
   },
   run(inputs, attrs) {
     const [q, k, v] = inputs;
-    const bias = attrs.bias ? inputs[3] : undefined, keep = attrs.keep ? inputs[3 + (attrs.bias ? 1 : 0)] : undefined;
-    const [B, Nq, S, H] = heads4(q.shape) as number[], [, Nkv, T] = heads4(k.shape) as number[];
-    const scale = num(attrs, "scale"), fill = attrs.fill as number, causalFill = attrs.causalFill as number;
+    const bias = attrs.bias ? inputs[3] : undefined,
+      keep = attrs.keep ? inputs[3 + (attrs.bias ? 1 : 0)] : undefined;
+    const [B, Nq, S, H] = heads4(q.shape) as number[],
+      [, Nkv, T] = heads4(k.shape) as number[];
+    const scale = num(attrs, "scale"),
+      fill = attrs.fill as number,
+      causalFill = attrs.causalFill as number;
     const at = (t: { shape: number[] }, b: number, h: number, i: number, j: number) => {
       const s = [B, Nq, S, T].map((_, d) => {
         const r = t.shape.length - 4 + d;
@@ -207,7 +278,9 @@ export const ScaledAttention: OpDef = {
       return b * s[0] + h * s[1] + i * s[2] + j * s[3];
     };
     const out = new Float32Array(B * Nq * S * H);
-    const qs = f32(q), ks = f32(k), vs = f32(v);
+    const qs = f32(q),
+      ks = f32(k),
+      vs = f32(v);
     const scores = new Float64Array(T);
     for (let b = 0; b < B; b++)
       for (let h = 0; h < Nq; h++) {

@@ -12,7 +12,8 @@ function sameShape(name: string): OpDef["infer"] {
 
 function binary(f: (a: number, b: number) => number): OpDef["run"] {
   return ([a, b]: readonly Tensor[]) => {
-    const as = f32(a), bs = f32(b);
+    const as = f32(a),
+      bs = f32(b);
     return [{ shape: a.shape, data: as.map((v, i) => f(v, bs[i])) }];
   };
 }
@@ -28,8 +29,11 @@ export const SwiGLU: OpDef = {
   infer: sameShape("SwiGLU"),
   run: binary((g, u) => (g / (1 + Math.exp(-g))) * u),
   vjp(step) {
-    const gs = f32(step.inputs[0]), us = f32(step.inputs[1]), dy = dOut(step);
-    const dg = new Float32Array(gs.length), du = new Float32Array(gs.length);
+    const gs = f32(step.inputs[0]),
+      us = f32(step.inputs[1]),
+      dy = dOut(step);
+    const dg = new Float32Array(gs.length),
+      du = new Float32Array(gs.length);
     for (let i = 0; i < gs.length; i++) {
       const sig = 1 / (1 + Math.exp(-gs[i]));
       du[i] = dy[i] * gs[i] * sig;
@@ -45,13 +49,18 @@ function unary(f: (x: number) => number, derivative: (x: number, y: number) => n
     infer: ([x]) => [{ dtype: "f32", shape: x.shape }],
     run: ([x]) => [{ shape: x.shape, data: f32(x).map(f) }],
     vjp(step) {
-      const xs = f32(step.inputs[0]), ys = f32(step.outputs[0]), dy = dOut(step);
+      const xs = f32(step.inputs[0]),
+        ys = f32(step.outputs[0]),
+        dy = dOut(step);
       return [dy.map((g, i) => g * derivative(xs[i], ys[i]))];
     },
   };
 }
 
-export const Relu = unary((x) => Math.max(0, x), (x) => (x > 0 ? 1 : 0));
+export const Relu = unary(
+  (x) => Math.max(0, x),
+  (x) => (x > 0 ? 1 : 0),
+);
 export const Tanh = unary(Math.tanh, (_x, y) => 1 - y * y);
 
 /** AddRows: y[t] = x[t] + table[t] for the T rows of x (a position table longer than any input). */
@@ -63,7 +72,8 @@ export const AddRows: OpDef = {
     return [{ dtype: "f32", shape: x.shape }];
   },
   run([x, table]) {
-    const xs = f32(x), ts = f32(table);
+    const xs = f32(x),
+      ts = f32(table);
     return [{ shape: x.shape, data: xs.map((v, i) => v + ts[i]) }];
   },
   vjp(step) {
@@ -88,7 +98,8 @@ export const MeanRows: OpDef = {
     return [{ shape: [1, D], data: y.map((v) => v / Math.max(T, 1)) }];
   },
   vjp(step) {
-    const [T, D] = step.inputs[0].shape, dy = dOut(step);
+    const [T, D] = step.inputs[0].shape,
+      dy = dOut(step);
     const dx = new Float32Array(T * D);
     for (let t = 0; t < T; t++) for (let i = 0; i < D; i++) dx[t * D + i] = dy[i] / T;
     return [dx];

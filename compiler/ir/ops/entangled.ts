@@ -33,7 +33,11 @@ export interface EntangledAttrs {
 /** The factor operands, in order: tables by source, then per slot its index or (offsets, ids, weights), then the norm. */
 export function entangledOperands(f: SeeFactors): { name: string; data: Float32Array | Int32Array; shape: number[] }[] {
   const sources = Object.keys(f.spec.sources).sort();
-  const ops: { name: string; data: Float32Array | Int32Array; shape: number[] }[] = sources.map((s) => ({ name: `tables.${s}`, data: f.tables[s], shape: [f.spec.rank, f.spec.sources[s].rows, f.spec.sources[s].q] }));
+  const ops: { name: string; data: Float32Array | Int32Array; shape: number[] }[] = sources.map((s) => ({
+    name: `tables.${s}`,
+    data: f.tables[s],
+    shape: [f.spec.rank, f.spec.sources[s].rows, f.spec.sources[s].q],
+  }));
   f.slots.forEach((s, j) => {
     if ("index" in s) ops.push({ name: `index.${j}`, data: s.index, shape: [f.spec.vocab] });
     else
@@ -43,7 +47,11 @@ export function entangledOperands(f: SeeFactors): { name: string; data: Float32A
         { name: `bag.${j}.weights`, data: s.bag.weights, shape: [s.bag.weights.length] },
       );
   });
-  if (f.norm) ops.push({ name: "norm.weight", data: f.norm.weight, shape: [f.spec.dim] }, { name: "norm.bias", data: f.norm.bias, shape: [f.spec.dim] });
+  if (f.norm)
+    ops.push(
+      { name: "norm.weight", data: f.norm.weight, shape: [f.spec.dim] },
+      { name: "norm.bias", data: f.norm.bias, shape: [f.spec.dim] },
+    );
   return ops;
 }
 
@@ -95,7 +103,12 @@ export function factorsFromOperands(ops: readonly Tensor[], attrs: Attrs): SeeFa
   const norm = a.norm ? { weight: f32(ops[at++]), bias: f32(ops[at++]), epsilon: a.epsilon } : undefined;
   return {
     spec: {
-      format: "see/1", vocab: a.vocab, dim: a.dim, rank: a.rank, norm: a.norm ? "layernorm" : "none", replaces: "",
+      format: "see/1",
+      vocab: a.vocab,
+      dim: a.dim,
+      rank: a.rank,
+      norm: a.norm ? "layernorm" : "none",
+      replaces: "",
       sources: Object.fromEntries(names.map((n, i) => [n, { rows: a.rows[i], q: a.q[i], null: a.nullRow[i] }])),
       slots: a.slotSource.map((s, j) => ({ source: names[s], ...(a.slotBag[j] ? { bag: "mean" as const } : {}) })),
     },
@@ -115,7 +128,8 @@ export const EntangledEmbedding: OpDef = {
   },
   run([ids, ...ops], attrs) {
     const f = factorsFromOperands(ops, attrs);
-    const d = f.spec.dim, idx = i32(ids);
+    const d = f.spec.dim,
+      idx = i32(ids);
     const y = new Float32Array(idx.length * d);
     idx.forEach((t, i) => y.set(embeddingRow(f, t), i * d));
     return [{ shape: [idx.length, d], data: y }];
@@ -131,7 +145,8 @@ export const EntangledLogits: OpDef = {
   run([h, ...ops], attrs) {
     const f = factorsFromOperands(ops, attrs);
     const { vocab, dim } = f.spec;
-    const hs = f32(h), rows = h.shape[0];
+    const hs = f32(h),
+      rows = h.shape[0];
     const y = new Float32Array(rows * vocab);
     for (let v = 0; v < vocab; v++) {
       const e = embeddingRow(f, v);

@@ -13,8 +13,34 @@ import { Concat, Copy, Map, MatMul, Reduce, Softmax } from "./tensor.js";
 
 /** Every op in OP_NAMES (op-names.ts), and nothing else: a missing or extra key is a type error. */
 export const OPS = {
-  Add, AddRows, Attention, Concat, Copy, EntangledEmbedding, EntangledLogits, EntangledTable, Gather, L2Normalize, LastRow, LayerNorm,
-  Linear, Map, MatMul, MeanLinear, MeanQLinear, MeanRows, QLinear, Reduce, Relu, RMSNorm, RoPE, ScaledAttention, SelfAttention, Softmax, SwiGLU, Tanh,
+  Add,
+  AddRows,
+  Attention,
+  Concat,
+  Copy,
+  EntangledEmbedding,
+  EntangledLogits,
+  EntangledTable,
+  Gather,
+  L2Normalize,
+  LastRow,
+  LayerNorm,
+  Linear,
+  Map,
+  MatMul,
+  MeanLinear,
+  MeanQLinear,
+  MeanRows,
+  QLinear,
+  Reduce,
+  Relu,
+  RMSNorm,
+  RoPE,
+  ScaledAttention,
+  SelfAttention,
+  Softmax,
+  SwiGLU,
+  Tanh,
 } as const satisfies Readonly<Record<OpName, OpDef>>;
 
 /** `op` as an OpName, or internal.ir when it is not in the registry. */

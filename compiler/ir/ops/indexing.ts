@@ -13,7 +13,8 @@ export const Gather: OpDef = {
   },
   run([table, ids]) {
     const [V, D] = table.shape;
-    const tab = f32(table), idx = i32(ids);
+    const tab = f32(table),
+      idx = i32(ids);
     const y = new Float32Array(idx.length * D);
     idx.forEach((id, t) => {
       if (id < 0 || id >= V) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${V})`);
@@ -23,7 +24,9 @@ export const Gather: OpDef = {
   },
   /** Each row's gradient is added into the table row it was read from (the ids have none). */
   vjp(step) {
-    const D = step.inputs[0].shape[1], idx = i32(step.inputs[1]), dy = dOut(step);
+    const D = step.inputs[0].shape[1],
+      idx = i32(step.inputs[1]),
+      dy = dOut(step);
     if (!step.wants[0]) return [undefined, undefined];
     const dTable = new Float32Array(step.inputs[0].data.length);
     idx.forEach((id, t) => {

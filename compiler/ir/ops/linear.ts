@@ -29,7 +29,8 @@ export function weightIndex(layout: WeightLayout, N: number, K: number): (n: num
 
 /** An N × K weight as written ([N, K], row-major) stored in `layout`. */
 export function storeWeights(written: Float32Array, N: number, K: number, layout: WeightLayout): Float32Array {
-  const out = new Float32Array(N * K), at = weightIndex(layout, N, K);
+  const out = new Float32Array(N * K),
+    at = weightIndex(layout, N, K);
   for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[at(n, k)] = written[n * K + k];
   return out;
 }
@@ -54,7 +55,15 @@ export function linearOperands<T>(op: string, inputs: readonly T[], attrs: Attrs
   const rest = inputs.slice(int8 ? 3 : 2);
   const residual = attrs.residual === 1 ? rest.pop() : undefined;
   const activation = attrs.activation as Activation | undefined;
-  return { x, w, scale: int8 ? inputs[2] : undefined, bias: rest[0], residual, activation, layout: (attrs.layout as WeightLayout | undefined) ?? "nk" };
+  return {
+    x,
+    w,
+    scale: int8 ? inputs[2] : undefined,
+    bias: rest[0],
+    residual,
+    activation,
+    layout: (attrs.layout as WeightLayout | undefined) ?? "nk",
+  };
 }
 
 export const Linear: OpDef = {
@@ -91,9 +100,13 @@ function inferLinear({ x, w, scale, bias, residual, activation, layout }: Linear
   expectRank(node, "weight", w.shape, 2);
   if (!["nk", "kn", "n4"].includes(layout)) fail(node, `unknown weight layout "${layout}"`);
   const [N, K] = layout === "kn" ? [w.shape[1], w.shape[0]] : w.shape;
-  if (layout === "n4" && [N, K].some((d) => typeof d !== "number" || d % 4)) fail(node, `weight layout "n4" needs both dimensions a multiple of 4, got [${N}, ${K}]`);
+  if (layout === "n4" && [N, K].some((d) => typeof d !== "number" || d % 4))
+    fail(node, `weight layout "n4" needs both dimensions a multiple of 4, got [${N}, ${K}]`);
   if (x.shape[1] !== K) fail(node, `x has ${x.shape[1]} features but the weight expects ${K}`);
-  for (const [what, t] of [["scale", scale], ["bias", bias]] as const)
+  for (const [what, t] of [
+    ["scale", scale],
+    ["bias", bias],
+  ] as const)
     if (t && (t.shape.length !== 1 || t.shape[0] !== N)) fail(node, `${what} must be [${N}]`);
   const shape = [x.shape[0], N];
   if (residual && (residual.shape.length !== 2 || residual.shape.some((d, i) => d !== shape[i])))
@@ -106,7 +119,11 @@ function runLinear({ x, w, scale, bias, residual, activation, layout }: LinearOp
   const [T, K] = x.shape;
   const N = w.shape[layout === "kn" ? 1 : 0];
   const at = weightIndex(layout, N, K);
-  const xs = f32(x), ws = w.data, ss = scale ? f32(scale) : undefined, bs = bias ? f32(bias) : undefined, rs = residual ? f32(residual) : undefined;
+  const xs = f32(x),
+    ws = w.data,
+    ss = scale ? f32(scale) : undefined,
+    bs = bias ? f32(bias) : undefined,
+    rs = residual ? f32(residual) : undefined;
   // Rows as written are read directly (distillation runs this interpreter in its inner loop).
   const sums = layout === "nk" ? matmulNT(xs, ws, T, N, K) : undefined;
   const y = new Float32Array(T * N);
@@ -131,8 +148,14 @@ function matmulNT(xs: Float32Array, ws: ArrayLike<number>, T: number, N: number,
     const x = t * K;
     let n = 0;
     for (; n + 4 <= N; n += 4) {
-      const o0 = n * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      const o0 = n * K,
+        o1 = o0 + K,
+        o2 = o1 + K,
+        o3 = o2 + K;
+      let s0 = 0,
+        s1 = 0,
+        s2 = 0,
+        s3 = 0;
       for (let k = 0; k < K; k++) {
         const v = xs[x + k];
         s0 += v * ws[o0 + k];
@@ -163,10 +186,13 @@ function linearVjp(step: VjpStep): (Float32Array | undefined)[] {
   const [T, K] = x.shape;
   const N = w.shape[layout === "kn" ? 1 : 0];
   const at = weightIndex(layout, N, K);
-  const xs = f32(x), ws = f32(w), dy = dOut(step);
+  const xs = f32(x),
+    ws = f32(w),
+    dy = dOut(step);
   let dz = dy;
   if (activation === "relu") {
-    const ys = f32(step.outputs[0]), rs = residual ? f32(residual) : undefined;
+    const ys = f32(step.outputs[0]),
+      rs = residual ? f32(residual) : undefined;
     dz = dy.map((g, i) => (ys[i] - (rs ? rs[i] : 0) > 0 ? g : 0));
   }
   const [wantX, wantW] = step.wants;
@@ -177,8 +203,14 @@ function linearVjp(step: VjpStep): (Float32Array | undefined)[] {
     // dx row t: four weight rows per pass over it.
     if (layout === "nk" && dx)
       for (const row = t * K; n + 4 <= N; n += 4) {
-        const g0 = dz[t * N + n], g1 = dz[t * N + n + 1], g2 = dz[t * N + n + 2], g3 = dz[t * N + n + 3];
-        const o0 = n * K, o1 = o0 + K, o2 = o1 + K, o3 = o2 + K;
+        const g0 = dz[t * N + n],
+          g1 = dz[t * N + n + 1],
+          g2 = dz[t * N + n + 2],
+          g3 = dz[t * N + n + 3];
+        const o0 = n * K,
+          o1 = o0 + K,
+          o2 = o1 + K,
+          o3 = o2 + K;
         for (let k = 0; k < K; k++) dx[row + k] += g0 * ws[o0 + k] + g1 * ws[o1 + k] + g2 * ws[o2 + k] + g3 * ws[o3 + k];
       }
     for (; n < N; n++) {
@@ -194,7 +226,8 @@ function linearVjp(step: VjpStep): (Float32Array | undefined)[] {
     }
     if (layout === "nk" && dw)
       for (let m = 0; m < N; m++) {
-        const g = dz[t * N + m], o = m * K;
+        const g = dz[t * N + m],
+          o = m * K;
         if (g !== 0) for (let k = 0; k < K; k++) dw[o + k] += g * xs[t * K + k];
       }
   }
@@ -212,12 +245,18 @@ function linearVjp(step: VjpStep): (Float32Array | undefined)[] {
 function meanOf(rows: OpDef): OpDef {
   return {
     infer(inputs, attrs, node) {
-      if (attrs.residual !== undefined || attrs.activation !== undefined || attrs.layout !== undefined) fail(node, "a mean of rows takes no activation, residual or weight layout");
+      if (attrs.residual !== undefined || attrs.activation !== undefined || attrs.layout !== undefined)
+        fail(node, "a mean of rows takes no activation, residual or weight layout");
       const [y] = rows.infer(inputs, attrs, node);
       return [{ dtype: "f32", shape: [1, y.shape[1]] }];
     },
     run(inputs, attrs) {
-      const [{ shape: [T, N], data }] = rows.run(inputs, attrs);
+      const [
+        {
+          shape: [T, N],
+          data,
+        },
+      ] = rows.run(inputs, attrs);
       const y = new Float32Array(N);
       for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) y[n] += data[t * N + n];
       return [{ shape: [1, N], data: y.map((v) => v / Math.max(T, 1)) }];

@@ -12,7 +12,8 @@ export const RMSNorm: OpDef = {
   run([x, w], attrs) {
     const [T, D] = x.shape;
     const eps = num(attrs, "epsilon");
-    const xs = f32(x), ws = f32(w);
+    const xs = f32(x),
+      ws = f32(w);
     const y = new Float32Array(T * D);
     for (let t = 0; t < T; t++) {
       let ss = 0;
@@ -24,17 +25,23 @@ export const RMSNorm: OpDef = {
   },
   /** With r = (mean(x²) + eps)^-½: dx = r·w·dy − r³·x·(Σ w·dy·x)/D, dw = Σ_t dy·x·r. */
   vjp(step) {
-    const [x, w] = step.inputs, [T, D] = x.shape;
+    const [x, w] = step.inputs,
+      [T, D] = x.shape;
     const eps = num(step.attrs, "epsilon");
-    const xs = f32(x), ws = f32(w), dy = dOut(step);
-    const dx = new Float32Array(T * D), dw = step.wants[1] ? new Float32Array(D) : undefined;
+    const xs = f32(x),
+      ws = f32(w),
+      dy = dOut(step);
+    const dx = new Float32Array(T * D),
+      dw = step.wants[1] ? new Float32Array(D) : undefined;
     for (let t = 0, o = 0; t < T; t++, o += D) {
-      let ss = 0, dot = 0;
+      let ss = 0,
+        dot = 0;
       for (let i = 0; i < D; i++) {
         ss += xs[o + i] ** 2;
         dot += ws[i] * dy[o + i] * xs[o + i];
       }
-      const r = 1 / Math.sqrt(ss / D + eps), k = (r * r * r * dot) / D;
+      const r = 1 / Math.sqrt(ss / D + eps),
+        k = (r * r * r * dot) / D;
       for (let i = 0; i < D; i++) dx[o + i] = r * ws[i] * dy[o + i] - k * xs[o + i];
       if (dw) for (let i = 0; i < D; i++) dw[i] += dy[o + i] * xs[o + i] * r;
     }
@@ -52,10 +59,13 @@ export const LayerNorm: OpDef = {
   run([x, w, b], attrs) {
     const [T, D] = x.shape;
     const eps = num(attrs, "epsilon");
-    const xs = f32(x), ws = f32(w), bs = f32(b);
+    const xs = f32(x),
+      ws = f32(w),
+      bs = f32(b);
     const y = new Float32Array(T * D);
     for (let t = 0; t < T; t++) {
-      let mean = 0, v = 0;
+      let mean = 0,
+        v = 0;
       for (let i = 0; i < D; i++) mean += xs[t * D + i];
       mean /= D;
       for (let i = 0; i < D; i++) v += (xs[t * D + i] - mean) ** 2;
@@ -66,19 +76,25 @@ export const LayerNorm: OpDef = {
   },
   /** With x̂ the normalized row and g = dy·w: dx = inv·(g − mean(g) − x̂·mean(g·x̂)); dw = Σ dy·x̂, db = Σ dy. */
   vjp(step) {
-    const [x, w] = step.inputs, [T, D] = x.shape;
+    const [x, w] = step.inputs,
+      [T, D] = x.shape;
     const eps = num(step.attrs, "epsilon");
-    const xs = f32(x), ws = f32(w), dy = dOut(step);
+    const xs = f32(x),
+      ws = f32(w),
+      dy = dOut(step);
     const dx = new Float32Array(T * D);
-    const dw = step.wants[1] ? new Float32Array(D) : undefined, db = step.wants[2] ? new Float32Array(D) : undefined;
+    const dw = step.wants[1] ? new Float32Array(D) : undefined,
+      db = step.wants[2] ? new Float32Array(D) : undefined;
     const xhat = new Float64Array(D);
     for (let t = 0, o = 0; t < T; t++, o += D) {
-      let mean = 0, v = 0;
+      let mean = 0,
+        v = 0;
       for (let i = 0; i < D; i++) mean += xs[o + i];
       mean /= D;
       for (let i = 0; i < D; i++) v += (xs[o + i] - mean) ** 2;
       const inv = 1 / Math.sqrt(v / D + eps);
-      let gMean = 0, gxMean = 0;
+      let gMean = 0,
+        gxMean = 0;
       for (let i = 0; i < D; i++) {
         xhat[i] = (xs[o + i] - mean) * inv;
         const g = dy[o + i] * ws[i];
@@ -115,17 +131,22 @@ export const L2Normalize: OpDef = {
   },
   /** dx = (dy − y·(y·dy)) / n, or dy / n where the floor eps holds n constant. */
   vjp(step) {
-    const [x] = step.inputs, [T, D] = x.shape;
+    const [x] = step.inputs,
+      [T, D] = x.shape;
     const eps = num(step.attrs, "epsilon");
-    const xs = f32(x), ys = f32(step.outputs[0]), dy = dOut(step);
+    const xs = f32(x),
+      ys = f32(step.outputs[0]),
+      dy = dOut(step);
     const dx = new Float32Array(T * D);
     for (let t = 0, o = 0; t < T; t++, o += D) {
-      let ss = 0, dot = 0;
+      let ss = 0,
+        dot = 0;
       for (let i = 0; i < D; i++) {
         ss += xs[o + i] ** 2;
         dot += ys[o + i] * dy[o + i];
       }
-      const inv = 1 / Math.sqrt(Math.max(ss, eps)), project = ss > eps ? dot : 0;
+      const inv = 1 / Math.sqrt(Math.max(ss, eps)),
+        project = ss > eps ? dot : 0;
       for (let i = 0; i < D; i++) dx[o + i] = (dy[o + i] - ys[o + i] * project) * inv;
     }
     return [dx];

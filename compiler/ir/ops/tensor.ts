@@ -15,7 +15,7 @@ const list = (attrs: Attrs, key: string) => attrs[key] as readonly number[];
 
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
-  for (let i = shape.length - 1, k = 1; i >= 0; i--) (s[i] = k), (k *= shape[i]);
+  for (let i = shape.length - 1, k = 1; i >= 0; i--) ((s[i] = k), (k *= shape[i]));
   return s;
 }
 
@@ -127,7 +127,8 @@ export const MAP_FUNCTIONS: Readonly<Record<string, { arity: number; f: (...x: n
 export function erf(x: number): number {
   const a = Math.abs(x);
   if (a >= 4) return Math.sign(x);
-  let term = a, sum = a;
+  let term = a,
+    sum = a;
   for (let n = 1; n < 100 && Math.abs(term) > 1e-17 * Math.abs(sum); n++) {
     term *= (-a * a) / n;
     sum += term / (2 * n + 1);
@@ -140,10 +141,21 @@ export const Map: OpDef = {
   infer(inputs, attrs, node) {
     const fn = MAP_FUNCTIONS[attrs.fn as string] ?? fail(node, `unknown map function ${attrs.fn}`);
     if (inputs.length !== fn.arity) fail(node, `${attrs.fn} takes ${fn.arity} inputs, got ${inputs.length}`);
-    return [{ dtype: attrs.dtype as DType, shape: broadcastShapes(inputs.map((t) => numbers(t.shape, node)), node) }];
+    return [
+      {
+        dtype: attrs.dtype as DType,
+        shape: broadcastShapes(
+          inputs.map((t) => numbers(t.shape, node)),
+          node,
+        ),
+      },
+    ];
   },
   run(inputs, attrs) {
-    const out = broadcastShapes(inputs.map((t) => t.shape), "");
+    const out = broadcastShapes(
+      inputs.map((t) => t.shape),
+      "",
+    );
     const { f } = MAP_FUNCTIONS[attrs.fn as string];
     const y = allocate(attrs.dtype as DType, size(out));
     const strides = inputs.map((t) => broadcastStrides(t.shape, out));
@@ -162,7 +174,8 @@ export const Map: OpDef = {
  */
 export const Copy: OpDef = {
   infer([x], attrs, node) {
-    const shape = list(attrs, "shape"), strides = list(attrs, "strides");
+    const shape = list(attrs, "shape"),
+      strides = list(attrs, "strides");
     const out = (attrs.outShape as readonly number[] | undefined) ?? shape;
     if (shape.length !== strides.length) fail(node, "Copy needs one stride per output dimension");
     if (size(out) !== size(shape)) fail(node, `Copy stores ${size(shape)} elements as [${out.join(", ")}]`);
@@ -187,7 +200,8 @@ export const Concat: OpDef = {
     const axis = attrs.axis as number;
     const shape = shapes[0].slice();
     shape[axis] = shapes.reduce((n, s) => n + s[axis], 0);
-    if (shapes.some((s) => s.length !== shape.length || s.some((d, i) => i !== axis && d !== shape[i]))) fail(node, "Concat inputs differ off the axis");
+    if (shapes.some((s) => s.length !== shape.length || s.some((d, i) => i !== axis && d !== shape[i])))
+      fail(node, "Concat inputs differ off the axis");
     return [{ dtype: inputs[0].dtype, shape }];
   },
   run(inputs, attrs) {
@@ -195,7 +209,8 @@ export const Concat: OpDef = {
     const shape = inputs[0].shape.slice();
     shape[axis] = inputs.reduce((n, t) => n + t.shape[axis], 0);
     const y = allocate(inputs[0].data instanceof Float32Array ? "f32" : "i32", size(shape));
-    const outer = size(shape.slice(0, axis)), inner = size(shape.slice(axis + 1));
+    const outer = size(shape.slice(0, axis)),
+      inner = size(shape.slice(axis + 1));
     let offset = 0;
     for (const t of inputs) {
       const w = t.shape[axis] * inner;
@@ -209,12 +224,14 @@ export const Concat: OpDef = {
 /** MatMul: a [..., M, K] · b [..., K, N] with broadcast batch axes (both at least 2-D here). */
 export const MatMul: OpDef = {
   infer([a, b], _attrs, node) {
-    const A = numbers(a.shape, node), B = numbers(b.shape, node);
+    const A = numbers(a.shape, node),
+      B = numbers(b.shape, node);
     if (A.length < 2 || B.length < 2 || A.at(-1) !== B.at(-2)) fail(node, `MatMul of [${A.join(", ")}] and [${B.join(", ")}]`);
     return [{ dtype: "f32", shape: [...broadcastShapes([A.slice(0, -2), B.slice(0, -2)], node), A.at(-2)!, B.at(-1)!] }];
   },
   run([a, b]) {
-    const [M, K] = a.shape.slice(-2), N = b.shape.at(-1)!;
+    const [M, K] = a.shape.slice(-2),
+      N = b.shape.at(-1)!;
     const batch = broadcastShapes([a.shape.slice(0, -2), b.shape.slice(0, -2)], "");
     const y = new Float32Array(size(batch) * M * N);
     forEachIndex(batch, [broadcastStrides(a.shape.slice(0, -2), batch), broadcastStrides(b.shape.slice(0, -2), batch)], (p, [ai, bi]) => {
@@ -239,7 +256,11 @@ export const Reduce: OpDef = {
     const axes = new Set(list(attrs, "axes"));
     const shape = x.shape.map((d, i) => (axes.has(i) ? 1 : d));
     const y = new Float32Array(size(shape)).fill(attrs.fn === "max" ? -Infinity : 0);
-    forEachIndex(x.shape, [broadcastStrides(shape, x.shape)], (i, [at]) => (y[at] = attrs.fn === "max" ? Math.max(y[at], x.data[i]) : y[at] + x.data[i]));
+    forEachIndex(
+      x.shape,
+      [broadcastStrides(shape, x.shape)],
+      (i, [at]) => (y[at] = attrs.fn === "max" ? Math.max(y[at], x.data[i]) : y[at] + x.data[i]),
+    );
     if (attrs.fn === "mean") y.forEach((v, i) => (y[i] = v / (size(x.shape) / size(shape))));
     return [{ shape, data: y }];
   },
@@ -254,7 +275,8 @@ export const Softmax: OpDef = {
     const D = x.shape.at(-1)!;
     const y = new Float32Array(x.data.length);
     for (let r = 0; r < y.length / D; r++) {
-      let m = -Infinity, s = 0;
+      let m = -Infinity,
+        s = 0;
       for (let i = 0; i < D; i++) m = Math.max(m, x.data[r * D + i]);
       for (let i = 0; i < D; i++) s += y[r * D + i] = Math.exp(x.data[r * D + i] - m);
       for (let i = 0; i < D; i++) y[r * D + i] /= s;

@@ -16,7 +16,14 @@ v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 const CONTEXT = 16;
 
 /** A graph of one node over inputs `x`, `y`... with T symbolic (max 7) in the first dim. */
-function oneOp(op: string, inputs: { name: string; shape: (number | string)[]; dtype?: "f32" | "i32" }[], consts: { name: string; data: TensorData; shape: number[] }[], attrs: Attrs = {}, state: { name: string; shape: number[] }[] = [], order?: string[]) {
+function oneOp(
+  op: string,
+  inputs: { name: string; shape: (number | string)[]; dtype?: "f32" | "i32" }[],
+  consts: { name: string; data: TensorData; shape: number[] }[],
+  attrs: Attrs = {},
+  state: { name: string; shape: number[] }[] = [],
+  order?: string[],
+) {
   const b = new GraphBuilder(op, { family: "decoder", config: { contextLength: CONTEXT } });
   b.dim("T", 7);
   const names = [
@@ -29,7 +36,12 @@ function oneOp(op: string, inputs: { name: string; shape: (number | string)[]; d
 }
 
 /** `slack`: error a kernel is allowed beyond f32 rounding, for one call's feeds. */
-async function expectParity(graph: ReturnType<typeof oneOp>, calls: Record<string, TensorData>[], target: TargetName, slack?: (feeds: Record<string, TensorData>) => number) {
+async function expectParity(
+  graph: ReturnType<typeof oneOp>,
+  calls: Record<string, TensorData>[],
+  target: TargetName,
+  slack?: (feeds: Record<string, TensorData>) => number,
+) {
   const model = await compileAndLoad(graph, target);
   expect(model.backend).toBe(target);
   const ref = new Interpreter(graph);
@@ -53,20 +65,53 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     [64, 16],
   ])("Linear with K=%i, N=%i for T = 1, 3, 5", async (K, N) => {
     const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }], [{ name: "w", data: randomF32(N * K, K * 100 + N), shape: [N, K] }]);
-    await expectParity(g, [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })), target);
+    await expectParity(
+      g,
+      [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })),
+      target,
+    );
   });
 
   it("Linear with rows interleaved in fours (layout n4, as passes/weight-layout.ts writes them for big models): K=36, N=20, bias, ReLU, residual, for T = 1 to 7", async () => {
     const [K, N] = [36, 20];
     const w = storeWeights(randomF32(N * K, 10), N, K, "n4");
-    const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }, { name: "r", shape: ["T", N] }], [{ name: "w", data: w, shape: [N, K] }, { name: "b", data: randomF32(N, 11), shape: [N] }], { layout: "n4", activation: "relu", residual: 1 }, [], ["x", "w", "b", "r"]);
-    await expectParity(g, [1, 2, 3, 4, 5, 6, 7].map((T) => ({ x: randomF32(T * K, T), r: randomF32(T * N, T + 20) })), target);
+    const g = oneOp(
+      "Linear",
+      [
+        { name: "x", shape: ["T", K] },
+        { name: "r", shape: ["T", N] },
+      ],
+      [
+        { name: "w", data: w, shape: [N, K] },
+        { name: "b", data: randomF32(N, 11), shape: [N] },
+      ],
+      { layout: "n4", activation: "relu", residual: 1 },
+      [],
+      ["x", "w", "b", "r"],
+    );
+    await expectParity(
+      g,
+      [1, 2, 3, 4, 5, 6, 7].map((T) => ({ x: randomF32(T * K, T), r: randomF32(T * N, T + 20) })),
+      target,
+    );
   });
 
   it("Linear with weights stored transposed (layout kn, as passes/weight-layout.ts writes them): K=17, N=13 for T = 1, 3, 5", async () => {
     const [K, N] = [17, 13];
-    const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }], [{ name: "w", data: randomF32(N * K, 8), shape: [K, N] }, { name: "b", data: randomF32(N, 9), shape: [N] }], { layout: "kn" });
-    await expectParity(g, [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })), target);
+    const g = oneOp(
+      "Linear",
+      [{ name: "x", shape: ["T", K] }],
+      [
+        { name: "w", data: randomF32(N * K, 8), shape: [K, N] },
+        { name: "b", data: randomF32(N, 9), shape: [N] },
+      ],
+      { layout: "kn" },
+    );
+    await expectParity(
+      g,
+      [1, 3, 5].map((T) => ({ x: randomF32(T * K, T) })),
+      target,
+    );
   });
 
   // Every token blocking linear.ts and linear-q8.ts use: fours, then a two and a one.
@@ -74,8 +119,19 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
 
   it("Linear with weights too big to stay in cache (row-major, kernels/linear.ts): K=1031, N=519 for T = 1 to 7", async () => {
     const [K, N] = [1031, 519];
-    const g = oneOp("Linear", [{ name: "x", shape: ["T", K] }], [{ name: "w", data: randomF32(N * K, 5), shape: [N, K] }, { name: "b", data: randomF32(N, 6), shape: [N] }]);
-    await expectParity(g, TOKENS.map((T) => ({ x: randomF32(T * K, T) })), target);
+    const g = oneOp(
+      "Linear",
+      [{ name: "x", shape: ["T", K] }],
+      [
+        { name: "w", data: randomF32(N * K, 5), shape: [N, K] },
+        { name: "b", data: randomF32(N, 6), shape: [N] },
+      ],
+    );
+    await expectParity(
+      g,
+      TOKENS.map((T) => ({ x: randomF32(T * K, T) })),
+      target,
+    );
   });
 
   it.each([
@@ -86,76 +142,157 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
   ])("QLinear (int8 weights, per-row scales, bias) with K=%i, N=%i for T = 1 to 7", async (K, N) => {
     const q = Int8Array.from(randomF32(N * K, K + N, 127), Math.round);
     const scale = randomF32(N, 3, 0.01);
-    const g = oneOp("QLinear", [{ name: "x", shape: ["T", K] }], [
-      { name: "w", data: q, shape: [N, K] },
-      { name: "scale", data: scale, shape: [N] },
-      { name: "b", data: randomF32(N, 4), shape: [N] },
-    ]);
+    const g = oneOp(
+      "QLinear",
+      [{ name: "x", shape: ["T", K] }],
+      [
+        { name: "w", data: q, shape: [N, K] },
+        { name: "scale", data: scale, shape: [N] },
+        { name: "b", data: randomF32(N, 4), shape: [N] },
+      ],
+    );
     // The SIMD kernels round each row of x to 32767 levels of its largest |x| (linear-q8.ts): an
     // output may be off by half a level times the weight row's |sum|.
     const rounding = ({ x }: Record<string, TensorData>) => {
       if (target === "wasm") return 0;
       const level = Math.max(...Array.from(x as Float32Array, Math.abs)) / 32767;
       let most = 0;
-      for (let n = 0; n < N; n++) most = Math.max(most, Math.abs(scale[n]) * q.subarray(n * K, (n + 1) * K).reduce((a, v) => a + Math.abs(v), 0));
+      for (let n = 0; n < N; n++)
+        most = Math.max(most, Math.abs(scale[n]) * q.subarray(n * K, (n + 1) * K).reduce((a, v) => a + Math.abs(v), 0));
       return 0.5 * level * most;
     };
-    await expectParity(g, TOKENS.map((T) => ({ x: randomF32(T * K, T) })), target, rounding);
+    await expectParity(
+      g,
+      TOKENS.map((T) => ({ x: randomF32(T * K, T) })),
+      target,
+      rounding,
+    );
   });
 
   it("QLinear's integer sums do not overflow: 4099 inputs, every weight 127 or -127, every input at the row's largest", async () => {
-    const K = 4099, N = 3;
+    const K = 4099,
+      N = 3;
     const q = Int8Array.from({ length: N * K }, (_, i) => (i < 2 * K ? 127 : -127));
-    const g = oneOp("QLinear", [{ name: "x", shape: ["T", K] }], [
-      { name: "w", data: q, shape: [N, K] },
-      { name: "scale", data: Float32Array.of(1e-3, 2e-3, 1e-3), shape: [N] },
-    ]);
-    await expectParity(g, [4, 1].map((T) => ({ x: Float32Array.from({ length: T * K }, (_, i) => (i % 2 ? 3 : -3) * (Math.floor(i / K) % 2 ? 1 : -1)) })), target);
-    await expectParity(g, [5].map((T) => ({ x: new Float32Array(T * K).fill(-2.5) })), target);
+    const g = oneOp(
+      "QLinear",
+      [{ name: "x", shape: ["T", K] }],
+      [
+        { name: "w", data: q, shape: [N, K] },
+        { name: "scale", data: Float32Array.of(1e-3, 2e-3, 1e-3), shape: [N] },
+      ],
+    );
+    await expectParity(
+      g,
+      [4, 1].map((T) => ({ x: Float32Array.from({ length: T * K }, (_, i) => (i % 2 ? 3 : -3) * (Math.floor(i / K) % 2 ? 1 : -1)) })),
+      target,
+    );
+    await expectParity(
+      g,
+      [5].map((T) => ({ x: new Float32Array(T * K).fill(-2.5) })),
+      target,
+    );
   });
 
   it.each([19, 5, 64])("RMSNorm over %i features", async (D) => {
     const g = oneOp("RMSNorm", [{ name: "x", shape: ["T", D] }], [{ name: "w", data: randomF32(D, 7), shape: [D] }], { epsilon: 1e-5 });
-    await expectParity(g, [1, 4].map((T) => ({ x: randomF32(T * D, T + D, 3) })), target);
+    await expectParity(
+      g,
+      [1, 4].map((T) => ({ x: randomF32(T * D, T + D, 3) })),
+      target,
+    );
   });
 
   it.each(["Add", "SwiGLU"])("%s over 23 features", async (op) => {
-    const g = oneOp(op, [{ name: "a", shape: ["T", 23] }, { name: "b", shape: ["T", 23] }], []);
-    await expectParity(g, [1, 5].map((T) => ({ a: randomF32(T * 23, T, 4), b: randomF32(T * 23, T + 9, 4) })), target);
+    const g = oneOp(
+      op,
+      [
+        { name: "a", shape: ["T", 23] },
+        { name: "b", shape: ["T", 23] },
+      ],
+      [],
+    );
+    await expectParity(
+      g,
+      [1, 5].map((T) => ({ a: randomF32(T * 23, T, 4), b: randomF32(T * 23, T + 9, 4) })),
+      target,
+    );
   });
 
   it("Gather rows of an 11 x 13 table, every id including the last", async () => {
-    const g = oneOp("Gather", [{ name: "ids", shape: ["T"], dtype: "i32" }], [{ name: "table", data: randomF32(11 * 13, 3), shape: [11, 13] }], {}, [], ["table", "ids"]);
-    await expectParity(g, [Int32Array.of(10), Int32Array.of(0, 5, 10, 3, 7)].map((ids) => ({ ids })), target);
+    const g = oneOp(
+      "Gather",
+      [{ name: "ids", shape: ["T"], dtype: "i32" }],
+      [{ name: "table", data: randomF32(11 * 13, 3), shape: [11, 13] }],
+      {},
+      [],
+      ["table", "ids"],
+    );
+    await expectParity(
+      g,
+      [Int32Array.of(10), Int32Array.of(0, 5, 10, 3, 7)].map((ids) => ({ ids })),
+      target,
+    );
   });
 
   it("LastRow of 3 and 1 rows of 7", async () => {
     const g = oneOp("LastRow", [{ name: "x", shape: ["T", 7] }], []);
-    await expectParity(g, [3, 1].map((T) => ({ x: randomF32(T * 7, T) })), target);
+    await expectParity(
+      g,
+      [3, 1].map((T) => ({ x: randomF32(T * 7, T) })),
+      target,
+    );
   });
 
   it("RoPE with 3 heads of 6 at positions 0 and 9", async () => {
     const half = 3;
-    const g = oneOp("RoPE", [{ name: "x", shape: ["T", 18] }, { name: "pos", shape: [1], dtype: "i32" }], [
-      { name: "cos", data: randomF32(CONTEXT * half, 1), shape: [CONTEXT, half] },
-      { name: "sin", data: randomF32(CONTEXT * half, 2), shape: [CONTEXT, half] },
-    ], { headDim: 6, interleaved: 1 });
-    await expectParity(g, [{ x: randomF32(18 * 4, 4), pos: Int32Array.of(0) }, { x: randomF32(18 * 2, 5), pos: Int32Array.of(9) }], target);
+    const g = oneOp(
+      "RoPE",
+      [
+        { name: "x", shape: ["T", 18] },
+        { name: "pos", shape: [1], dtype: "i32" },
+      ],
+      [
+        { name: "cos", data: randomF32(CONTEXT * half, 1), shape: [CONTEXT, half] },
+        { name: "sin", data: randomF32(CONTEXT * half, 2), shape: [CONTEXT, half] },
+      ],
+      { headDim: 6, interleaved: 1 },
+    );
+    await expectParity(
+      g,
+      [
+        { x: randomF32(18 * 4, 4), pos: Int32Array.of(0) },
+        { x: randomF32(18 * 2, 5), pos: Int32Array.of(9) },
+      ],
+      target,
+    );
   });
 
   it("Attention with 6 query heads over 2 KV heads of width 5, across calls that fill the cache", async () => {
     const [heads, kvHeads, hd] = [6, 2, 5];
     const g = oneOp(
       "Attention",
-      [{ name: "q", shape: ["T", heads * hd] }, { name: "k", shape: ["T", kvHeads * hd] }, { name: "v", shape: ["T", kvHeads * hd] }, { name: "pos", shape: [1], dtype: "i32" }],
+      [
+        { name: "q", shape: ["T", heads * hd] },
+        { name: "k", shape: ["T", kvHeads * hd] },
+        { name: "v", shape: ["T", kvHeads * hd] },
+        { name: "pos", shape: [1], dtype: "i32" },
+      ],
       [],
       { heads, kvHeads, headDim: hd },
-      [{ name: "kCache", shape: [CONTEXT, kvHeads * hd] }, { name: "vCache", shape: [CONTEXT, kvHeads * hd] }],
+      [
+        { name: "kCache", shape: [CONTEXT, kvHeads * hd] },
+        { name: "vCache", shape: [CONTEXT, kvHeads * hd] },
+      ],
     );
     const r = rng(5);
     let pos = 0;
     const calls = [3, 1, 5, 2].map((T) => {
-      const feeds = { q: randomF32(T * heads * hd, r() * 1e6, 2), k: randomF32(T * kvHeads * hd, r() * 1e6, 2), v: randomF32(T * kvHeads * hd, r() * 1e6), pos: Int32Array.of(pos) };
+      const feeds = {
+        q: randomF32(T * heads * hd, r() * 1e6, 2),
+        k: randomF32(T * kvHeads * hd, r() * 1e6, 2),
+        v: randomF32(T * kvHeads * hd, r() * 1e6),
+        pos: Int32Array.of(pos),
+      };
       pos += T;
       return feeds;
     });
@@ -168,13 +305,22 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     const [heads, kvHeads, hd, context] = [8, 4, 8, 160];
     const b = new GraphBuilder("attention", { family: "decoder", config: { contextLength: context } });
     b.dim("T", 7);
-    const inputs = [["q", heads], ["k", kvHeads], ["v", kvHeads]].map(([name, h]) => b.input(name as string, "f32", ["T", (h as number) * hd]));
+    const inputs = [
+      ["q", heads],
+      ["k", kvHeads],
+      ["v", kvHeads],
+    ].map(([name, h]) => b.input(name as string, "f32", ["T", (h as number) * hd]));
     const caches = ["kCache", "vCache"].map((name) => b.state(name, "f32", [context, kvHeads * hd]));
     b.output(b.node("Attention", "out", [...inputs, b.input("pos", "i32", [1]), ...caches], { heads, kvHeads, headDim: hd }));
     const r = rng(7);
     let pos = 0;
     const calls = [7, 1, 6, 3, ...Array(18).fill(7), 2, 5].map((T) => {
-      const feeds = { q: randomF32(T * heads * hd, r() * 1e6, 2), k: randomF32(T * kvHeads * hd, r() * 1e6, 2), v: randomF32(T * kvHeads * hd, r() * 1e6), pos: Int32Array.of(pos) };
+      const feeds = {
+        q: randomF32(T * heads * hd, r() * 1e6, 2),
+        k: randomF32(T * kvHeads * hd, r() * 1e6, 2),
+        v: randomF32(T * kvHeads * hd, r() * 1e6),
+        pos: Int32Array.of(pos),
+      };
       pos += T;
       return feeds;
     });

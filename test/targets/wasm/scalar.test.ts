@@ -24,14 +24,17 @@ describe.skipIf(!LLAMA2C)("the scalar wasm target, and wasm-relaxed's fallback",
   let work: string;
   beforeAll(async () => {
     work = await tmpDir();
-    for (const target of ["wasm", "wasm-simd", "wasm-relaxed"]) expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--target", target, "-o", join(work, target))).code).toBe(0);
+    for (const target of ["wasm", "wasm-simd", "wasm-relaxed"])
+      expect(
+        (await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--target", target, "-o", join(work, target))).code,
+      ).toBe(0);
   });
 
   it("contains no SIMD instruction (and the check catches a SIMD instruction)", () => {
     expect(validatesWithoutSimd(readFileSync(join(work, "wasm", "model.wasm")))).toBe(true);
     // The negative control is a one-instruction module: Binaryen prints every failure it finds, and the
     // SIMD model would fill the log with thousands of them.
-    const simd = binaryen.parseText("(module (func (export \"f\") (result v128) (v128.const i32x4 0 0 0 0)))");
+    const simd = binaryen.parseText('(module (func (export "f") (result v128) (v128.const i32x4 0 0 0 0)))');
     simd.setFeatures(binaryen.Features.All);
     const bytes = simd.emitBinary();
     simd.dispose();
@@ -51,7 +54,10 @@ describe.skipIf(!LLAMA2C)("wasm-relaxed", () => {
     const out = join(work, "relaxed");
     expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--target", "wasm-relaxed", "-o", out)).code).toBe(0);
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
-    expect(manifest.modules).toEqual([{ backend: "wasm-relaxed", file: "model.relaxed.wasm" }, { backend: "wasm-simd", file: "model.wasm" }]);
+    expect(manifest.modules).toEqual([
+      { backend: "wasm-relaxed", file: "model.relaxed.wasm" },
+      { backend: "wasm-simd", file: "model.wasm" },
+    ]);
     const r = await seec("run", out, "--temperature", "0", "--max-tokens", "256", "--json");
     const json = JSON.parse(r.stdout);
     expect(json.backend).toBe("wasm-simd");

@@ -23,24 +23,82 @@ function tiedModel(shape: Shape, head: HeadStrategy) {
 
 const SHAPES: [string, Shape][] = [
   ["one slot", { vocab: 9, dim: 7, rank: 2, slots: [["a", 7]] }],
-  ["two slots, cut 15 -> 13", { vocab: 11, dim: 13, rank: 3, slots: [["a", 3], ["b", 5]] }],
-  ["three slots sharing a source, SIMD-wide innermost", { vocab: 20, dim: 30, rank: 2, slots: [["m", 2], ["m", 2], ["s", 8]] }],
-  ["four slots with a bag and LayerNorm", { vocab: 23, dim: 21, rank: 3, slots: [["m", 2], ["m", 2], ["x", 3], ["s", 2, true]], norm: true }],
-  ["SEE layout: morphemes and a sememe bag", { vocab: 31, dim: 64, rank: 4, slots: [["morpheme", 4], ["morpheme", 4], ["sememe", 4, true]] }],
+  [
+    "two slots, cut 15 -> 13",
+    {
+      vocab: 11,
+      dim: 13,
+      rank: 3,
+      slots: [
+        ["a", 3],
+        ["b", 5],
+      ],
+    },
+  ],
+  [
+    "three slots sharing a source, SIMD-wide innermost",
+    {
+      vocab: 20,
+      dim: 30,
+      rank: 2,
+      slots: [
+        ["m", 2],
+        ["m", 2],
+        ["s", 8],
+      ],
+    },
+  ],
+  [
+    "four slots with a bag and LayerNorm",
+    {
+      vocab: 23,
+      dim: 21,
+      rank: 3,
+      slots: [
+        ["m", 2],
+        ["m", 2],
+        ["x", 3],
+        ["s", 2, true],
+      ],
+      norm: true,
+    },
+  ],
+  [
+    "SEE layout: morphemes and a sememe bag",
+    {
+      vocab: 31,
+      dim: 64,
+      rank: 4,
+      slots: [
+        ["morpheme", 4],
+        ["morpheme", 4],
+        ["sememe", 4, true],
+      ],
+    },
+  ],
 ];
 
 describe("SEE kernels match the reference interpreter", () => {
-  for (const [head, target] of [["materialize", "wasm-simd"], ["stream", "wasm-simd"], ["stream", "wasm"]] as const)
+  for (const [head, target] of [
+    ["materialize", "wasm-simd"],
+    ["stream", "wasm-simd"],
+    ["stream", "wasm"],
+  ] as const)
     it.each(SHAPES)(`%s (${head} head, ${target})`, async (_name, shape) => {
       const graph = tiedModel(shape, head);
       expect([...graph.values.keys()]).not.toContain("emb"); // the dense table is gone
       const model = await compileAndLoad(graph, target);
       const ref = new Interpreter(graph);
-      for (const ids of [Int32Array.of(0), Int32Array.from({ length: 6 }, (_, i) => (i * 5 + 3) % shape.vocab), Int32Array.of(shape.vocab - 1, 1)]) {
+      for (const ids of [
+        Int32Array.of(0),
+        Int32Array.from({ length: 6 }, (_, i) => (i * 5 + 3) % shape.vocab),
+        Int32Array.of(shape.vocab - 1, 1),
+      ]) {
         const want = ref.run({ ids });
         const got = model.run({ ids });
         for (const name of ["embed", "logits"]) {
-          const w = want[name].data, g = got[name] as Float32Array | Int32Array;
+          const w = want[name].data,
+            g = got[name] as Float32Array | Int32Array;
           const scale = Math.max(1, ...Array.from(w, Math.abs));
           expect(maxAbsDiff(g, w) / scale, name).toBeLessThan(2e-6);
         }
