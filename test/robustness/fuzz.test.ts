@@ -13,7 +13,7 @@ import { readSee, writeSee } from "../../compiler/factors/format.js";
 import { rng } from "../../compiler/util/random.js";
 import { SeecError } from "../../runtime/errors.js";
 import { Sampler } from "../../runtime/sampler.js";
-import { seec } from "../helpers/cli.js";
+import { seecIn } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
@@ -331,9 +331,15 @@ describe("fuzzing", () => {
     ];
     for (let i = 0; i < 40; i++) {
       const args = Array.from({ length: 1 + Math.floor(r() * 5) }, () => words[Math.floor(r() * words.length)]);
-      const res = await seec(...args);
+      // Each run in its own empty directory: relative outputs land there, and a failure leaves nothing.
+      const cwd = await tmpDir();
+      const res = await seecIn(cwd, ...args);
       expect([0, 2, 3, 4, 5, 8], `seec ${args.join(" ")}\n${res.stderr}`).toContain(res.code);
       expect(res.stderr).not.toMatch(/internal error|\n\s+at /);
+      if (res.code !== 0) {
+        expect(res.stderr.trim().split("\n"), `seec ${args.join(" ")}`).toHaveLength(1);
+        expect(readdirSync(cwd), `seec ${args.join(" ")} left files behind`).toEqual([]);
+      }
     }
   });
 });
