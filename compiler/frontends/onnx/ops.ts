@@ -53,7 +53,7 @@ export function broadcastIndex(shape: readonly number[], out: readonly number[])
 
 /** For each element of `shape`, offset + Σ i_d · strides[d]: where a strided view reads it. */
 function stridedIndex(shape: readonly number[], strides: readonly number[], offset = 0): Int32Array {
-  const idx = new Int32Array(size(shape));
+  const idx = new Int32Array(checkSize(shape, "a view"));
   const os = stridesOf(shape);
   for (let i = 0; i < idx.length; i++) {
     let r = i,
@@ -247,6 +247,11 @@ export function sliceParams(
   const begin = dims.map(() => 0),
     step = dims.map(() => 1),
     shape = dims.slice();
+  if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length)
+    fail(ctx, `Slice has ${starts.length} starts, ${ends.length} ends, ${axes.length} axes and ${steps.length} steps; they pair up`);
+  if (steps.some((st) => !Number.isSafeInteger(st) || st === 0))
+    fail(ctx, `Slice steps [${steps.join(", ")}] must be nonzero whole numbers`);
+  if (new Set(axes).size !== axes.length) fail(ctx, `Slice names an axis twice: [${axes.join(", ")}]`);
   axes.forEach((a, i) => {
     const [s, n] = sliceRange(starts[i], ends[i], steps[i], dims[a]);
     begin[a] = s;
