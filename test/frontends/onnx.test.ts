@@ -211,6 +211,15 @@ describe("ONNX graphs out of range, built as a user would", () => {
       "input.onnx",
       /@ node r: node r \(Add\) reads tensor "ghost"/,
     ],
+    [
+      "a MatMul whose inner dimensions differ, every dimension the graph's own (not blamed on --shape)",
+      one(
+        { name: "mm", opType: "MatMul", input: ["x", "w"], output: ["y"] },
+        { initializer: [{ name: "w", dataType: 1, dims: [5, 3], floatData: Array(15).fill(1) }] },
+      ),
+      "input.onnx",
+      /the graph's shapes do not fit together/,
+    ],
   ];
   for (const [what, graph, code, message] of cases)
     it(`refuses ${what} with ${code}, on one line naming the file`, async () => {

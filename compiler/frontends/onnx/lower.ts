@@ -32,6 +32,8 @@ export interface Binding {
   inputs: BoundInput[];
   /** Symbolic dimensions no --shape bound, set to 1. */
   defaulted: string[];
+  /** Whether --shape bound any input. */
+  given: boolean;
 }
 
 /** Sizes for every input's dimensions: `shapes` per input name, else what other inputs bound, else 1. */
@@ -87,7 +89,7 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
       );
     return { name: input.name, dtype, shape };
   });
-  return { inputs, defaulted: [...defaulted] };
+  return { inputs, defaulted: [...defaulted], given: Object.keys(shapes).length > 0 };
 }
 
 /** Element types an input may have: the rest do not fit the i32 and f32 seec computes in. */
@@ -102,6 +104,9 @@ export function onnxGraph(name: string, model: OnnxModel, binding: Binding): { g
       throw new SeecError(e.code, e.message, { file: model.file, at: e.at, hint: e.hint });
     // Shapes that do not add up come from inputs bound inconsistently (most often a dimension left at 1).
     if (!(e instanceof SeecError) || e.code !== "internal.ir") throw e;
+    // With every dimension the graph's own, the graph is at fault, not --shape.
+    if (!binding.given && binding.defaulted.length === 0)
+      throw new SeecError("input.onnx", `the graph's shapes do not fit together: ${e.message}`, { file: model.file, at: e.at });
     const bound = binding.inputs.map((i) => `${i.name}=${i.shape.join("x") || "(scalar)"}`).join(" ");
     throw new SeecError("usage.shape", `the input shapes do not fit together: ${e.message} (at ${e.at ?? "?"})`, {
       at: "--shape",
