@@ -17,33 +17,40 @@ import { checkSize, MAX_ELEMENTS, tensor, type OnnxDType, type OnnxTensor } from
 const SHAPE_ONLY = new Set(["Shape", "Size"]);
 
 type Shaped = { dtype: OnnxDType; shape: number[] };
-type ShapeRule = (inputs: Shaped[], node: OnnxNode) => Shaped[];
+/** An op's output shapes from its `inputs` operands' shapes (used only when the node has them all). */
+type ShapeRule = { inputs: number; infer: (inputs: Shaped[], node: OnnxNode) => Shaped[] };
 
 /** Output shapes of ops too costly to run on zeros. */
 const SHAPE_RULES: Record<string, ShapeRule> = {
-  MatMul([a, b]) {
-    const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape,
-      B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
-    const batchA = A.slice(0, -2),
-      batchB = B.slice(0, -2);
-    const rank = Math.max(batchA.length, batchB.length);
-    const batch = Array.from({ length: rank }, (_, i) =>
-      Math.max(batchA[i - rank + batchA.length] ?? 1, batchB[i - rank + batchB.length] ?? 1),
-    );
-    return [
-      { dtype: a.dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [A.at(-2)!]), ...(b.shape.length === 1 ? [] : [B.at(-1)!])] },
-    ];
+  MatMul: {
+    inputs: 2,
+    infer: ([a, b]) => {
+      const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape,
+        B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
+      const batchA = A.slice(0, -2),
+        batchB = B.slice(0, -2);
+      const rank = Math.max(batchA.length, batchB.length);
+      const batch = Array.from({ length: rank }, (_, i) =>
+        Math.max(batchA[i - rank + batchA.length] ?? 1, batchB[i - rank + batchB.length] ?? 1),
+      );
+      return [
+        { dtype: a.dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [A.at(-2)!]), ...(b.shape.length === 1 ? [] : [B.at(-1)!])] },
+      ];
+    },
   },
-  Gemm([a, b], n) {
-    const M = attr(n, "transA", 0) ? a.shape[1] : a.shape[0];
-    const N = attr(n, "transB", 0) ? b.shape[0] : b.shape[1];
-    return [{ dtype: a.dtype, shape: [M, N] }];
+  Gemm: {
+    inputs: 2,
+    infer: ([a, b], n) => {
+      const M = attr(n, "transA", 0) ? a.shape[1] : a.shape[0];
+      const N = attr(n, "transB", 0) ? b.shape[0] : b.shape[1];
+      return [{ dtype: a.dtype, shape: [M, N] }];
+    },
   },
 };
 
 /** Elementwise ops: the output has the input's shape and type (no need to run them on zeros). */
 for (const op of ["Identity", "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log", "Erf", "Tanh", "Sigmoid", "Relu", "Sin", "Cos", "Gelu"])
-  SHAPE_RULES[op] = ([x]) => [x];
+  SHAPE_RULES[op] = { inputs: 1, infer: ([x]) => [x] };
 /** Broadcasting arithmetic and comparisons: the broadcast shape, in the first operand's type or bool. */
 const broadcast = (shapes: Shaped[], n: OnnxNode) =>
   broadcastShapes(
@@ -52,30 +59,17 @@ const broadcast = (shapes: Shaped[], n: OnnxNode) =>
       throw new SeecError("input.onnx", m, { at: `node ${n.name}` });
     },
   );
-for (const op of ["Add", "Sub", "Mul", "Div", "Pow"]) SHAPE_RULES[op] = ([a, b], n) => [{ dtype: a.dtype, shape: broadcast([a, b], n) }];
+for (const op of ["Add", "Sub", "Mul", "Div", "Pow"])
+  SHAPE_RULES[op] = { inputs: 2, infer: ([a, b], n) => [{ dtype: a.dtype, shape: broadcast([a, b], n) }] };
 for (const op of ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"])
-  SHAPE_RULES[op] = ([a, b], n) => [{ dtype: "bool", shape: broadcast([a, b], n) }];
-SHAPE_RULES.Where = ([c, a, b], n) => [{ dtype: a.dtype, shape: broadcast([c, a, b], n) }];
-SHAPE_RULES.Softmax = ([x], n) => {
-  if (n.attrs.axis !== undefined) axis({ node: n.name }, attr(n, "axis", -1), x.shape.length);
-  return [x];
-};
-
-/** How many inputs each shape rule reads. */
-const ARITY: Record<string, number> = {
-  MatMul: 2,
-  Gemm: 2,
-  Where: 3,
-  Add: 2,
-  Sub: 2,
-  Mul: 2,
-  Div: 2,
-  Pow: 2,
-  Equal: 2,
-  Less: 2,
-  LessOrEqual: 2,
-  Greater: 2,
-  GreaterOrEqual: 2,
+  SHAPE_RULES[op] = { inputs: 2, infer: ([a, b], n) => [{ dtype: "bool", shape: broadcast([a, b], n) }] };
+SHAPE_RULES.Where = { inputs: 3, infer: ([c, a, b], n) => [{ dtype: a.dtype, shape: broadcast([c, a, b], n) }] };
+SHAPE_RULES.Softmax = {
+  inputs: 1,
+  infer: ([x], n) => {
+    if (n.attrs.axis !== undefined) axis({ node: n.name }, attr(n, "axis", -1), x.shape.length);
+    return [x];
+  },
 };
 
 /** Above this many elements, an op without a shape rule is not run on zeros to learn its output's shape. */
@@ -98,12 +92,9 @@ export function foldGraph(
     const ins = node.inputs.map((i) => (i ? values.get(i) : undefined));
     let outs: (OnnxTensor | undefined)[];
     try {
+      const rule = !node.domain && Object.hasOwn(SHAPE_RULES, node.op) ? SHAPE_RULES[node.op] : undefined;
       if (isConstant) outs = runNode(node, ins, opset);
-      else if (!node.domain && Object.hasOwn(SHAPE_RULES, node.op) && ins.length >= (ARITY[node.op] ?? 1) && ins.every(Boolean))
-        outs = SHAPE_RULES[node.op](
-          ins.map((t) => t!),
-          node,
-        ).map(shapeOnly);
+      else if (rule && ins.length >= rule.inputs && ins.every(Boolean)) outs = rule.infer(ins as OnnxTensor[], node).map(shapeOnly);
       else {
         const elements = ins.reduce((n, t, k) => n + (t && !constant.has(node.inputs[k]) ? checkSize(t.shape, `input ${k}`) : 0), 0);
         if (elements > ZERO_RUN_ELEMENTS)
