@@ -3,7 +3,7 @@ import { Command, Option } from "commander";
 import { loadModel, readInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { textsOf } from "../see/corpus.js";
-import { DEFAULT_DISTILL, DEFAULT_LOSS, distill, type DistillProgress, type DistillReport } from "../see/distill.js";
+import { DEFAULT_DISTILL, DEFAULT_LOSS, distill, type DistillProgress, type DistillReport, type Trainable } from "../see/distill.js";
 import { parameterCount, shippedBytes } from "../factors/factors.js";
 import { readSee, writeSee } from "../factors/format.js";
 import { formatBytes } from "../util/units.js";
@@ -15,9 +15,10 @@ interface DistillFlags {
   see: string;
   out: string;
   data?: string;
-  train: "factors" | "norms";
+  train: Trainable;
   steps: number;
   lr: number;
+  weightLr?: number;
   batch: number;
   seed: number;
   sequence: number;
@@ -65,13 +66,15 @@ export function distillCommand(): Command {
     .addOption(
       new Option(
         "--train <what>",
-        "what trains: the factors, or also every norm's weight and bias (shipped in the file as see/2, counted in its size)",
+        "what trains: the factors; norms: also every norm's weight and bias; all: every weight of the network " +
+          "(what else trains ships in the file as see/2, counted in its size)",
       )
-        .choices(["factors", "norms"])
+        .choices(["factors", "norms", "all"])
         .default("factors"),
     )
     .option("--steps <n>", "optimizer steps", integer(1, 10_000_000), d.steps)
     .option("--lr <rate>", "Adam's peak learning rate (warm-up, then cosine decay)", real(1e-7, 10), d.learningRate)
+    .option("--weight-lr <rate>", "peak learning rate of the model weights --train adds (default: --lr)", real(1e-9, 10))
     .option("--batch <n>", "sequences or sentences per step", integer(1, 4096), d.batch)
     .option("--seed <n>", "random seed: data order, samples, held-out slice (same seed, same factors)", integer(0), 0)
     .option("--sequence <n>", "decoder: tokens per training sequence", integer(2, 1 << 20), d.sequence)
@@ -111,6 +114,7 @@ export function distillCommand(): Command {
       const report = await distill(model, factors, {
         steps: flags.steps,
         learningRate: flags.lr,
+        weightLearningRate: flags.weightLr,
         batch: flags.batch,
         seed: flags.seed,
         sequence: flags.sequence,

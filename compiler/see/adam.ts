@@ -15,8 +15,8 @@ export class Adam {
     return this.step;
   }
 
-  /** One step over every parameter with its gradient, at learning rate lr. */
-  update(params: Record<string, Float32Array>, grads: Record<string, Float32Array>, lr: number): void {
+  /** One step over every parameter with its gradient, at learning rate lr (or each name's own). */
+  update(params: Record<string, Float32Array>, grads: Record<string, Float32Array>, lr: number | ((name: string) => number)): void {
     this.step++;
     const { b1, b2, eps } = this;
     const c1 = 1 - b1 ** this.step,
@@ -24,12 +24,13 @@ export class Adam {
     for (const [name, p] of Object.entries(params)) {
       const g = grads[name];
       if (!g) continue;
+      const rate = typeof lr === "number" ? lr : lr(name);
       const m = this.moment(this.m, name, p.length),
         v = this.moment(this.v, name, p.length);
       for (let i = 0; i < p.length; i++) {
         m[i] = b1 * m[i] + (1 - b1) * g[i];
         v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
-        p[i] -= (lr * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
+        p[i] -= (rate * (m[i] / c1)) / (Math.sqrt(v[i] / c2) + eps);
       }
     }
   }

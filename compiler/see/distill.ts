@@ -49,6 +49,8 @@ export const DEFAULT_LOSS: LossWeights = { kl: 1, ce: 0.1, hidden: 0, cosine: 1,
 export interface DistillOptions {
   steps: number;
   learningRate: number;
+  /** The peak learning rate of the model weights that train (--train), where it differs from the factors'. */
+  weightLearningRate?: number;
   /** Sequences (decoder) or sentences (encoder) per step. */
   batch: number;
   seed: number;
@@ -66,14 +68,19 @@ export interface DistillOptions {
   heldOut: number;
   /** Score the held-out data every this many steps (and at the end). */
   evalEvery: number;
-  /** What trains besides the factors: "norms" adds every norm's weight (and bias), shipped in the file (see/2). */
-  train?: "factors" | "norms";
+  /**
+   * What trains besides the factors, shipped in the file (see/2): "norms" adds every norm's weight
+   * (and bias); "all" every weight of the network (the matmuls' weights and biases too).
+   */
+  train?: Trainable;
   onProgress?: (p: DistillProgress) => void;
   /** Called with the factors each time the held-out score improves (a checkpoint to save). */
   onBest?: (best: SeeFactors, step: number) => void | Promise<void>;
   /** Faster matmuls for Linear (the wasm SIMD kernels); the interpreter's own where absent. */
   kernels?: MatmulKernels;
 }
+
+export type Trainable = "factors" | "norms" | "all";
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, "seed"> = {
   steps: 200,
@@ -115,50 +122,7 @@ type Example = Int32Array;
 /** Trains f.tables in place against the model as teacher; returns what happened. */
 export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions): Promise<DistillReport> {
   const t0 = performance.now();
-  const family = model.graph.model.family;
-  if (family !== "decoder" && family !== "encoder")
-    throw new SeecError(
-      "unsupported.distill",
-      `${model.graph.name} is an imported graph; distillation needs a decoder or an encoder (llama2.c, TF.js)`,
-      { file: model.graph.name },
-    );
-  const context = model.graph.model.config.contextLength;
-  if (family === "decoder" && context !== undefined && opts.sequence > context)
-    throw new SeecError("usage.sequence", `${opts.sequence} tokens per sequence do not fit ${model.graph.name}'s context of ${context}`, {
-      at: "--sequence",
-    });
-  const emb = findEmbedding(model.graph);
-  if (f.spec.replaces !== emb.name || f.spec.vocab !== emb.vocab || f.spec.dim !== emb.dim)
-    throw new SeecError(
-      "mismatch.see",
-      `the factors are for ${f.spec.replaces} [${f.spec.vocab}, ${f.spec.dim}]; ${model.graph.name}'s embedding is ${emb.name} [${emb.vocab}, ${emb.dim}]`,
-      { at: "--see" },
-    );
-  if (!model.tokenizer)
-    throw new SeecError("usage.tokenizer", "distillation needs the model's tokenizer to read and make its data", { at: "--tokenizer" });
-
-  const teacher = family === "decoder" ? allPositions(model.graph) : model.graph;
-  const table = new Float32Array(emb.data.length);
-  // The student: the teacher reading the rebuilt table, and its own copies of the model weights
-  // the file replaces (see/2) or that train here.
-  const trained = opts.train === "norms" ? normWeights(teacher) : [];
-  const own = Object.fromEntries(
-    [...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [
-      n,
-      (f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array)).slice(),
-    ]),
-  );
-  const student = withTensors(teacher, { [emb.name]: table, ...own });
-  const params = { ...f.tables, ...Object.fromEntries(trained.map((n) => [`model.${n}`, own[n]])) };
-  /** The factors (and model weights) as they stand in a snapshot of params. */
-  const withParams = (p: Record<string, Float32Array>): SeeFactors => {
-    const tables = Object.fromEntries(Object.keys(f.tables).map((k) => [k, p[k]]));
-    if (!Object.keys(own).length) return { ...f, tables };
-    const weights = Object.fromEntries(Object.keys(own).map((n) => [n, p[`model.${n}`] ?? own[n]]));
-    const shapes = Object.fromEntries(Object.keys(own).map((n) => [n, (teacher.values.get(n)!.shape as number[]).slice()]));
-    return { ...f, tables, weights, spec: { ...f.spec, format: "see/2", weights: shapes } };
-  };
-  const tok = createTokenizer(model.tokenizer);
+  const { family, teacher, tok, task, refresh, params, trained, own, withParams } = pair(model, f, opts);
   const random = rng(opts.seed ^ 0xd157);
 
   opts.onProgress?.({ phase: "data", step: 0, steps: opts.steps });
@@ -170,17 +134,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   if (train.length === 0)
     throw new SeecError("input.data", `${examples.length} examples: none left to train on after holding out ${nHeld}`, { at: "--data" });
 
-  const task =
-    family === "decoder"
-      ? new DecoderTask(teacher, student, emb.name, trained, opts)
-      : new EncoderTask(teacher, student, emb.name, trained, opts);
-  // Rows a step reads: a tied head reads every row, otherwise the batch's tokens.
-  const tiedHead = teacher.nodes.some((n) => n.op !== "Gather" && n.inputs.includes(emb.name));
   const rows = new RowBackprop(f);
-  const refresh = (batch: Example[]) => {
-    const ids = tiedHead ? range(emb.vocab) : new Set(batch.flatMap((e) => Array.from(e)));
-    for (const t of ids) table.set(embeddingRow(f, t), t * emb.dim);
-  };
   const score = (set: Example[]) => {
     refresh(set);
     let sum = 0;
@@ -217,7 +171,9 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
     const lr =
       opts.learningRate *
       (step <= warm ? step / warm : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, opts.steps - warm))));
-    adam.update(params, grads, lr);
+    const weightLr = (lr * (opts.weightLearningRate ?? opts.learningRate)) / opts.learningRate;
+    adam.update(params, grads, (name) => (name.startsWith("model.") ? weightLr : lr));
+    for (const n of trained) opts.kernels?.changed(own[n]);
     losses.push(loss);
     tokens += batch.reduce((n, e) => n + e.length, 0);
     trainSeconds += (performance.now() - s0) / 1000;
@@ -243,6 +199,87 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
     tokensPerSecond: tokens / Math.max(trainSeconds, 1e-9),
     seconds: (performance.now() - t0) / 1000,
   };
+}
+
+/**
+ * Teacher and student over one model: the student is the teacher reading the table rebuilt from f
+ * (`refresh` rebuilds the rows a batch reads) and its own copies of the model weights the file
+ * replaces (see/2) or that train here; `params` are what Adam updates, by name.
+ */
+function pair(model: LoadedModel, f: SeeFactors, opts: DistillOptions) {
+  const family = model.graph.model.family;
+  if (family !== "decoder" && family !== "encoder")
+    throw new SeecError(
+      "unsupported.distill",
+      `${model.graph.name} is an imported graph; distillation needs a decoder or an encoder (llama2.c, TF.js)`,
+      { file: model.graph.name },
+    );
+  const context = model.graph.model.config.contextLength;
+  if (family === "decoder" && context !== undefined && opts.sequence > context)
+    throw new SeecError("usage.sequence", `${opts.sequence} tokens per sequence do not fit ${model.graph.name}'s context of ${context}`, {
+      at: "--sequence",
+    });
+  const emb = findEmbedding(model.graph);
+  if (f.spec.replaces !== emb.name || f.spec.vocab !== emb.vocab || f.spec.dim !== emb.dim)
+    throw new SeecError(
+      "mismatch.see",
+      `the factors are for ${f.spec.replaces} [${f.spec.vocab}, ${f.spec.dim}]; ${model.graph.name}'s embedding is ${emb.name} [${emb.vocab}, ${emb.dim}]`,
+      { at: "--see" },
+    );
+  if (!model.tokenizer)
+    throw new SeecError("usage.tokenizer", "distillation needs the model's tokenizer to read and make its data", { at: "--tokenizer" });
+
+  const teacher = family === "decoder" ? allPositions(model.graph) : model.graph;
+  const table = new Float32Array(emb.data.length);
+  const trained = trainedWeights(teacher, opts.train ?? "factors", emb.name);
+  const own = Object.fromEntries(
+    [...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [
+      n,
+      (f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array)).slice(),
+    ]),
+  );
+  const student = withTensors(teacher, { [emb.name]: table, ...own });
+  const params = { ...f.tables, ...Object.fromEntries(trained.map((n) => [`model.${n}`, own[n]])) };
+  /** The factors (and model weights) as they stand in a snapshot of params. */
+  const withParams = (p: Record<string, Float32Array>): SeeFactors => {
+    const tables = Object.fromEntries(Object.keys(f.tables).map((k) => [k, p[k]]));
+    if (!Object.keys(own).length) return { ...f, tables };
+    const weights = Object.fromEntries(Object.keys(own).map((n) => [n, p[`model.${n}`] ?? own[n]]));
+    const shapes = Object.fromEntries(Object.keys(own).map((n) => [n, (teacher.values.get(n)!.shape as number[]).slice()]));
+    return { ...f, tables, weights, spec: { ...f.spec, format: "see/2", weights: shapes } };
+  };
+  const task: Task =
+    family === "decoder"
+      ? new DecoderTask(teacher, student, emb.name, trained, opts)
+      : new EncoderTask(teacher, student, emb.name, trained, opts);
+  // Rows a step reads: a tied head reads every row, otherwise the batch's tokens.
+  const tiedHead = teacher.nodes.some((n) => n.op !== "Gather" && n.inputs.includes(emb.name));
+  const refresh = (batch: Example[]) => {
+    const ids = tiedHead ? range(emb.vocab) : new Set(batch.flatMap((e) => Array.from(e)));
+    for (const t of ids) table.set(embeddingRow(f, t), t * emb.dim);
+  };
+  return { family, teacher, tok: createTokenizer(model.tokenizer), task, refresh, params, trained, own, withParams };
+}
+
+/**
+ * One step's loss and gradients on a batch, without updating anything: of every factor table by
+ * source, and (as `model.<name>`) of the model weights that train. What the PyTorch companion's
+ * step is checked against.
+ */
+export function stepGradients(
+  model: LoadedModel,
+  f: SeeFactors,
+  batch: Int32Array[],
+  opts: DistillOptions,
+): { loss: number; grads: Record<string, Float32Array> } {
+  const { task, refresh } = pair(model, f, opts);
+  refresh(batch);
+  const { loss, dTable, dWeights } = task.step(batch);
+  const grads = zeroGradients(f);
+  const rows = new RowBackprop(f);
+  for (const [t, d] of dTable) rows.accumulate(t, d, grads);
+  for (const [n, d] of dWeights) grads[`model.${n}`] = d;
+  return { loss, grads };
 }
 
 /** What one kind of model's step computes: a batch's loss, and its gradient by embedding row. */
@@ -487,7 +524,29 @@ function trainingData(teacher: Graph, tok: Tokenizer, opts: DistillOptions, rand
     texts = Array.from(pick.subarray(0, opts.sentences), (i) => all[i]);
     source = `${texts.length} WordNet glosses and examples`;
   }
-  return { examples: texts.map((t) => Int32Array.from(plainIds(tok, t).slice(0, max))).filter((e) => e.length > 0), source };
+  const examples = texts.map((t) => Int32Array.from(plainIds(tok, t).slice(0, max))).filter((e) => e.length > 0);
+  const vocab = teacher.values.get(findEmbedding(teacher).name)!.shape[0] as number;
+  const { copies, tokens } = coverVocabulary(examples, vocab, Math.min(max, 64), random);
+  return { examples, source: copies ? `${source}, and ${copies} copies of them carrying the ${tokens} tokens they lacked` : source };
+}
+
+/**
+ * Puts every token of the vocabulary into the data: a row that no example reads never learns from the
+ * network, and its factors' shared rows drift as others train. Each token no example holds goes,
+ * four at a time, into a copy of a random example at random places (kept within `max` tokens); the
+ * copies join the examples.
+ */
+export function coverVocabulary(examples: Example[], vocab: number, max: number, random: () => number): { copies: number; tokens: number } {
+  const seen = new Uint8Array(vocab);
+  for (const e of examples) for (const t of e) seen[t] = 1;
+  const missing = range(vocab).filter((t) => !seen[t]);
+  const n = examples.length;
+  for (let i = 0; i < missing.length; i += 4) {
+    const ids = Array.from(examples[Math.floor(random() * n)]).slice(0, max - 4);
+    for (const t of missing.slice(i, i + 4)) ids.splice(Math.floor(random() * (ids.length + 1)), 0, t);
+    examples.push(Int32Array.from(ids));
+  }
+  return { copies: examples.length - n, tokens: missing.length };
 }
 
 /** Text the teacher writes itself: sequences from BOS, sampled at temperature 1 (seeded). */
@@ -548,13 +607,13 @@ function fastOps(kernels: MatmulKernels | undefined, trained?: Float32Array): Pa
       },
       vjp(step) {
         const o = plain(step.inputs, step.attrs);
-        if (!o || step.wants[1]) return Linear.vjp!(step);
+        if (!o) return Linear.vjp!(step);
         const [T, K] = o.x.shape,
           N = o.w.shape[0];
         const dy = step.dOutputs[0] ?? new Float32Array(T * N);
         const grads: (Float32Array | undefined)[] = [
           step.wants[0] ? kernels.inputGradient(dy, o.w.data as Float32Array, T, N, K) : undefined,
-          undefined,
+          step.wants[1] ? kernels.weightGradient(dy, o.x.data as Float32Array, T, N, K) : undefined,
         ];
         if (o.bias) {
           const db = step.wants[2] ? new Float32Array(N) : undefined;
@@ -652,8 +711,17 @@ function snapshot(params: Record<string, Float32Array>): Record<string, Float32A
   return Object.fromEntries(Object.entries(params).map(([k, t]) => [k, t.slice()]));
 }
 
-/** The weights (and biases) of every norm: what `train: "norms"` adds. */
-function normWeights(graph: Graph): string[] {
-  const names = graph.nodes.filter((n) => n.op === "RMSNorm" || n.op === "LayerNorm").flatMap((n) => n.inputs.slice(1));
-  return [...new Set(names)].filter((n) => graph.values.get(n)?.kind === "const");
+/** The model weights that train with the factors: every norm's weight and bias, and with "all" the matmuls' too. */
+function trainedWeights(graph: Graph, what: Trainable, embedding: string): string[] {
+  if (what === "factors") return [];
+  const norms = new Set(["RMSNorm", "LayerNorm"]);
+  const names = graph.nodes.flatMap((n) => {
+    if (norms.has(n.op)) return n.inputs.slice(1);
+    if (what !== "all" || n.op !== "Linear") return [];
+    const { w, bias } = linearOperands(n.op, n.inputs, n.attrs);
+    return bias ? [w, bias] : [w];
+  });
+  return [...new Set(names)].filter(
+    (n) => n !== embedding && graph.values.get(n)?.kind === "const" && graph.values.get(n)?.data instanceof Float32Array,
+  );
 }

@@ -2,9 +2,10 @@
  * Linear's two matmuls on the SIMD kernels, for training on the interpreter (seec distill): the
  * forward pass is kernels/linear.ts over the weights as written ([N, K]), and the input gradient
  * dx = dy·W is kernels/linear-kn.ts reading the same bytes as a transposed [K', N'] weight
- * (K' = N, N' = K): the matmul with the other weight layout, no copy. Weights are copied into the
- * module's memory the first time they are used (they do not change while the embedding trains);
- * activations go in and out each call, above them.
+ * (K' = N, N' = K): the matmul with the other weight layout, no copy; the weight gradient
+ * dw = dyᵀ·x is the same kernel over dy transposed. Weights are copied into the module's memory the
+ * first time they are used, and again when training changes them (`changed`); activations go in and
+ * out each call, above them.
  */
 import { SeecError } from "../../runtime/errors.js";
 import type { MatmulKernels } from "../../compiler/ir/ops/linear.js";
@@ -23,24 +24,31 @@ export function forward(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, 
 export function inputGradient(dy: usize, w: usize, dx: usize, T: i32, N: i32, K: i32): void {
   linearKN(dy, w, 0, dx, T, N, K);
 }
+
+/** dw = dyᵀ·x: dyT [N, T] (dy transposed), x [T, K]. */
+export function weightGradient(dyT: usize, x: usize, dw: usize, T: i32, N: i32, K: i32): void {
+  linearKN(dyT, x, 0, dw, N, T, K);
+}
 `;
 
 interface Exports {
   memory: WebAssembly.Memory;
   forward(x: number, w: number, b: number, y: number, T: number, K: number, N: number): void;
   inputGradient(dy: number, w: number, dx: number, T: number, N: number, K: number): void;
+  weightGradient(dyT: number, x: number, dw: number, T: number, N: number, K: number): void;
 }
 
 /**
  * Compiles the kernels (about a second) and returns them over a memory that grows as weights
- * arrive. A weight is copied in once, on its first use: give them only weights that do not change.
+ * arrive. A weight is copied in on its first use; one that training changes in place must be
+ * announced with `changed` before the next call reads it.
  */
 export async function wasmMatmuls(): Promise<MatmulKernels> {
   const bytes = await compileWasm({
     program: PROGRAM,
     flavour: "wasm-simd",
     pages: 1,
-    exports: ["forward", "inputGradient"],
+    exports: ["forward", "inputGradient", "weightGradient"],
     staticData: { from: 0, to: RESERVED_BYTES },
   });
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
@@ -104,6 +112,17 @@ export async function wasmMatmuls(): Promise<MatmulKernels> {
       const { at, out } = call([dy], T * K);
       wasm.inputGradient(at[0], wAt, out, T, N, K);
       return read(out, T * K);
+    },
+    weightGradient(dy, x, T, N, K) {
+      const dyT = new Float32Array(N * T);
+      for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) dyT[n * T + t] = dy[t * N + n];
+      const { at, out } = call([dyT, x], N * K);
+      wasm.weightGradient(at[0], at[1], out, T, N, K);
+      return read(out, N * K);
+    },
+    changed(w) {
+      const at = placed.get(w);
+      if (at !== undefined) new Float32Array(wasm.memory.buffer, at, w.length).set(w);
     },
   };
 }

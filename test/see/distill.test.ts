@@ -16,7 +16,7 @@ import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { RowBackprop, zeroGradients } from "../../compiler/see/backprop.js";
-import { DEFAULT_DISTILL, distill } from "../../compiler/see/distill.js";
+import { coverVocabulary, DEFAULT_DISTILL, distill } from "../../compiler/see/distill.js";
 import { checkSpec, denseTable, embeddingRow } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
 import { writeSee } from "../../compiler/factors/format.js";
@@ -38,6 +38,23 @@ const relError = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   }
   return Math.sqrt(num / den);
 };
+
+describe("coverVocabulary: an encoder's data reads every row", () => {
+  it("puts each token no example holds into copies of examples, four to a copy, within the length", () => {
+    const random = rng(3);
+    const examples = Array.from({ length: 20 }, () => Int32Array.from({ length: 6 }, () => Math.floor(random() * 10)));
+    const before = examples.map((e) => e.slice());
+    const { copies, tokens } = coverVocabulary(examples, 50, 8, rng(4));
+    const seen = new Set(examples.flatMap((e) => Array.from(e)));
+    const missing = Array.from({ length: 50 }, (_, t) => t).filter((t) => !before.some((e) => e.includes(t)));
+    expect(tokens).toBe(missing.length);
+    expect(copies).toBe(Math.ceil(missing.length / 4));
+    expect(seen.size).toBe(50);
+    expect(examples.slice(0, 20)).toEqual(before);
+    for (const e of examples.slice(20)) expect(e.length).toBeLessThanOrEqual(8);
+    expect(coverVocabulary(examples, 50, 8, rng(4))).toEqual({ copies: 0, tokens: 0 });
+  });
+});
 
 describe("RowBackprop: the row builder's reverse mode", () => {
   it("matches central finite differences of embeddingRow (bag slot, shared source, LayerNorm)", () => {
@@ -155,6 +172,26 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     const fast = await distill(model, copy(), { ...opts, kernels: await wasmMatmuls() });
     // A stale copy of the table in the kernels' memory (the bug this guards) moved these by 5% and more.
     fast.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(plain.heldOut.curve[i].loss, 3));
+  });
+
+  it("--train all: every weight trains, the same on the kernels (dW = dyᵀ·x, weights refreshed) as on the interpreter", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
+    const copy = () => ({ ...factors, tables: Object.fromEntries(Object.entries(factors.tables).map(([k, t]) => [k, t.slice()])) });
+    const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 4, samples: 6, sequence: 24, batch: 2, evalEvery: 2, train: "all" as const };
+    const plainF = copy(),
+      fastF = copy();
+    const plain = await distill(model, plainF, { ...opts, weightLearningRate: 0.003 });
+    const fast = await distill(model, fastF, { ...opts, weightLearningRate: 0.003, kernels: await wasmMatmuls() });
+    // stories260K: 5 layers × (wq, wk, wv, wo, w1, w2, w3) and 11 norms, the tied head not among them.
+    expect(Object.keys(fastF.weights!)).toHaveLength(5 * 7 + 11);
+    expect(fastF.spec.format).toBe("see/2");
+    const wq = model.graph.values.get("layers.0.attention.wq.weight")!.data as Float32Array;
+    expect(relError(fastF.weights!["layers.0.attention.wq.weight"], wq)).toBeGreaterThan(1e-4);
+    // Stale weights in the kernels' memory would leave the curves apart after the first update.
+    expect(plain.heldOut.bestStep).toBeGreaterThan(0);
+    fast.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(plain.heldOut.curve[i].loss, 3));
+    expect(relError(fastF.weights!["layers.0.attention.wq.weight"], plainF.weights!["layers.0.attention.wq.weight"])).toBeLessThan(1e-3);
   });
 });
 

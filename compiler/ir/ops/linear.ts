@@ -270,4 +270,8 @@ export interface MatmulKernels {
   forward(x: Float32Array, w: Float32Array, b: Float32Array | undefined, T: number, K: number, N: number): Float32Array;
   /** dx = dy·w for dy [T, N] and w [N, K]. */
   inputGradient(dy: Float32Array, w: Float32Array, T: number, N: number, K: number): Float32Array;
+  /** dw = dyᵀ·x for dy [T, N] and x [T, K]: the weight's gradient, [N, K]. */
+  weightGradient(dy: Float32Array, x: Float32Array, T: number, N: number, K: number): Float32Array;
+  /** The weight changed in place (a training step): the kernels' copy of it is stale. */
+  changed(w: Float32Array): void;
 }
