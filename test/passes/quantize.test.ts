@@ -37,4 +37,52 @@ describe("quantizeInt8", () => {
     const after = new Interpreter(quantizeInt8(g).graph).run({ ids }).proj.data;
     expect(maxAbsDiff(before, after)).toBeLessThan(0.02);
   });
+
+  it("rounds each weight to the nearest level of its row's scale (max|w| / 127), not toward zero", () => {
+    // Levels 0.3 or 0.7 from a whole one, either sign: truncation would differ on every 0.7.
+    const levels = [
+      [127, 3.7, -3.7, 50.3, -50.6, 0.4, -0.6, 126.7],
+      [-127, 1.7, -0.3, 99.7, -99.3, 12.6, -12.4, -126.6],
+    ];
+    const rowScale = [0.02, 0.5];
+    const w = Float32Array.from(levels.flatMap((row, n) => row.map((l) => l * rowScale[n])));
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 1);
+    b.output(b.node("Linear", "proj", [b.input("x", "f32", ["T", 8]), b.constant("w", w, [2, 8])]));
+    const q = quantizeInt8(b.finish()).graph;
+    const scale = q.values.get("w.scale")!.data as Float32Array;
+    expect(Array.from(scale)).toEqual(rowScale.map((s) => Math.fround(Math.fround(127 * s) / 127)));
+    expect(Array.from(q.values.get("w.int8")!.data as Int8Array)).toEqual(
+      [
+        [127, 4, -4, 50, -51, 0, -1, 127],
+        [-127, 2, 0, 100, -99, 13, -12, -127],
+      ].flat(),
+    );
+  });
+
+  it("the quantized Linear computes exactly scale[n] · sum_k x[k] · q[n, k]", () => {
+    const [N, K] = [5, 12];
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 2);
+    const w = randomF32(N * K, 21, 0.3);
+    b.output(b.node("Linear", "proj", [b.input("x", "f32", ["T", K]), b.constant("w", w, [N, K])]));
+    const q = quantizeInt8(b.finish()).graph;
+    const qw = q.values.get("w.int8")!.data as Int8Array;
+    const scale = q.values.get("w.scale")!.data as Float32Array;
+    // The weights re-derived here: per-row scale max|w| / 127, round to nearest.
+    for (let n = 0; n < N; n++) {
+      const s = Math.fround(Math.max(...Array.from(w.subarray(n * K, (n + 1) * K), Math.abs)) / 127);
+      expect(scale[n]).toBe(s);
+      for (let k = 0; k < K; k++) expect(qw[n * K + k]).toBe(Math.round(w[n * K + k] / s));
+    }
+    // Whole-number inputs make every integer sum exact: y = scale[n] · that sum, to f32 rounding.
+    const x = Float32Array.from({ length: 2 * K }, (_, i) => (i % 7) - 3);
+    const y = new Interpreter(q).run({ x }).proj.data as Float32Array;
+    for (let t = 0; t < 2; t++)
+      for (let n = 0; n < N; n++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += x[t * K + k] * qw[n * K + k];
+        expect(Math.abs(y[t * N + n] - scale[n] * sum)).toBeLessThanOrEqual(1e-6 * Math.abs(scale[n] * sum) + 1e-9);
+      }
+  });
 });

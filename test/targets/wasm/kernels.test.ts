@@ -202,6 +202,28 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     );
   });
 
+  // Inputs around 1e-3: mean(x²) ≈ 3e-7 and 8e-6, at or below eps = 1e-5, so a kernel that drops
+  // eps is off several-fold (with |x| ~ 3 eps is a part in a million, below any tolerance).
+  it.each([19, 64])("RMSNorm over %i features with inputs so small that eps decides the scale", async (D) => {
+    const eps = 1e-5;
+    const w = randomF32(D, 7);
+    const g = oneOp("RMSNorm", [{ name: "x", shape: ["T", D] }], [{ name: "w", data: w, shape: [D] }], { epsilon: eps });
+    const calls = [1, 4].flatMap((T) => [1e-3, 5e-3].map((scale) => ({ x: randomF32(T * D, T + D, scale) })));
+    // The interpreter against the formula, and the formula without eps far from it.
+    for (const { x } of calls) {
+      const want = new Interpreter(g).run({ x }).out.data as Float32Array;
+      for (let t = 0; t < x.length / D; t++) {
+        const row = x.subarray(t * D, (t + 1) * D);
+        const ms = row.reduce((a, v) => a + v * v, 0) / D;
+        const exact = Array.from(row, (v, i) => (w[i] * v) / Math.sqrt(ms + eps));
+        const noEps = Array.from(row, (v, i) => (w[i] * v) / Math.sqrt(ms));
+        expect(maxAbsDiff(want.subarray(t * D, (t + 1) * D), exact)).toBeLessThan(1e-6);
+        expect(maxAbsDiff(noEps, exact)).toBeGreaterThan(0.1);
+      }
+    }
+    await expectParity(g, calls, target);
+  });
+
   it.each(["Add", "SwiGLU"])("%s over 23 features", async (op) => {
     const g = oneOp(
       op,
@@ -326,5 +348,71 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     });
     expect(pos).toBe(150);
     await expectParity(b.finish(), calls, target);
+  });
+});
+
+// The SIMD QLinear kernels round each row of x to int16 levels before the integer dot products
+// (kernels/linear-q8.ts): xs = max|x| / Q, xq = nearest(x · Q / max|x|), Q = min(32767, the levels
+// that keep an i32 lane from overflowing). Re-derived here, every output is xs · scale[n] · an exact
+// integer sum, to f32 rounding: the inputs sit 0.3 or 0.7 of a level from a whole one, and most
+// are a few levels, so truncating instead of rounding moves each sum by many levels.
+describe.each(["wasm-simd", "wasm-relaxed"] as const)("%s QLinear's integer arithmetic, re-derived exactly", (target) => {
+  const levels = (K: number) => Math.min(32767, Math.floor(2147483647 / (127 * (((K + 15) >> 4) << 2))));
+
+  it.each([
+    [37, 6],
+    [2101, 6],
+  ])("K=%i, N=%i for T = 1 to 7: exact integer sums, rounded activations", async (K, N) => {
+    const r = rng(K * 31 + N);
+    const q = Int8Array.from({ length: N * K }, () => Math.round((r() * 2 - 1) * 127));
+    const scale = Float32Array.from({ length: N }, () => 0.001 + r() * 0.01);
+    const bias = randomF32(N, 4);
+    const g = oneOp(
+      "QLinear",
+      [{ name: "x", shape: ["T", K] }],
+      [
+        { name: "w", data: q, shape: [N, K] },
+        { name: "scale", data: scale, shape: [N] },
+        { name: "b", data: bias, shape: [N] },
+      ],
+    );
+    const Q = levels(K);
+    expect(K < 2064 ? Q === 32767 : Q < 32767).toBe(true);
+    const model = await compileAndLoad(g, target);
+    for (let T = 1; T <= 7; T++) {
+      // Row t: its largest |x| (top) at one column, the rest m + 0.7 or m + 0.3 levels (m in 0..20), either sign.
+      const x = new Float32Array(T * K);
+      const tops: number[] = [];
+      for (let t = 0; t < T; t++) {
+        const top = Math.fround(0.5 + t * 0.25);
+        tops.push(top);
+        for (let k = 0; k < K; k++) {
+          const level = Math.floor(r() * 21) + (r() < 0.75 ? 0.7 : 0.3);
+          x[t * K + k] = (r() < 0.5 ? -1 : 1) * ((level * top) / Q);
+        }
+        x[t * K + ((t * 5) % K)] = t % 2 ? -top : top;
+      }
+      const got = model.run({ x }).out as Float32Array;
+      let truncatedApart = 0;
+      for (let t = 0; t < T; t++) {
+        const inv = Math.fround(Q / tops[t]),
+          xs = Math.fround(tops[t] / Q);
+        const xq = Array.from(x.subarray(t * K, (t + 1) * K), (v) => Math.round(Math.fround(v * inv)));
+        const xt = Array.from(x.subarray(t * K, (t + 1) * K), (v) => Math.trunc(Math.fround(v * inv)));
+        for (let n = 0; n < N; n++) {
+          let sum = 0,
+            sumTrunc = 0;
+          for (let k = 0; k < K; k++) {
+            sum += xq[k] * q[n * K + k];
+            sumTrunc += xt[k] * q[n * K + k];
+          }
+          const want = xs * scale[n] * sum + bias[n];
+          const tolerance = 1e-6 * (Math.abs(xs * scale[n] * sum) + Math.abs(bias[n])) + 1e-9;
+          expect(Math.abs(got[t * N + n] - want), `t=${t} n=${n}`).toBeLessThan(tolerance);
+          truncatedApart = Math.max(truncatedApart, Math.abs(xs * scale[n] * (sum - sumTrunc)) / tolerance);
+        }
+      }
+      expect(truncatedApart).toBeGreaterThan(10); // the case tells rounding from truncation
+    }
   });
 });
