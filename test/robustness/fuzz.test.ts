@@ -142,6 +142,7 @@ describe("fuzzing", () => {
   it("TF.js graphs: 300 graphs with nodes removed, renamed or rewired, and weights reshaped", async () => {
     const real = await readTfjsGraph(USE_DIR);
     const r = rng(4);
+    const errors: SeecError[] = [];
     const outcomes = Array.from({ length: 300 * SCALE }, () => {
       const nodes = real.nodes.map((n) => ({ ...n, inputs: [...n.inputs] }));
       const weights = new Map(real.weights);
@@ -163,10 +164,26 @@ describe("fuzzing", () => {
         }
       }
       const g: TfGraph = { file: "fuzz/model.json", nodes, weights };
-      return outcome(() => tfjsEncoderGraph("fuzz", g));
+      return outcome(() => {
+        try {
+          return tfjsEncoderGraph("fuzz", g);
+        } catch (e) {
+          if (e instanceof SeecError) errors.push(e);
+          throw e;
+        }
+      });
     });
     console.log("tfjs", tally(outcomes));
-    expect(outcomes.length).toBe(300 * SCALE);
+    // outcome() already failed the test on anything but a SeecError, and on internal.* codes.
+    // Each refusal is the TF.js frontend's own: a malformed graph (input.) or one it cannot
+    // lower (unsupported.), with a message of one line; and the mutations are noticed.
+    expect(errors.length).toBe(outcomes.filter((o) => o !== "ok").length);
+    expect(errors.length).toBeGreaterThan(outcomes.length / 2);
+    for (const e of errors) {
+      expect(["input.tfjs_graph", "unsupported.tfjs_graph"], e.message).toContain(e.code);
+      expect(e.message.trim().length, e.code).toBeGreaterThan(0);
+      expect(e.message, e.code).not.toMatch(/\n/);
+    }
   });
 
   it.skipIf(!ONNX)(

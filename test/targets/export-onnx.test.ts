@@ -9,6 +9,8 @@ import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 type Ort = typeof import("onnxruntime-node");
 
+const GELU = sharedPath("onnx/onnx_node_tests/test_gelu_default_2_expanded/model.onnx");
+
 /** Greedy decoding through both for `steps` tokens after a prompt chunk: the largest logit difference. */
 async function compareRuns(ort: Ort, onnxFile: string, artifact: string, steps: number): Promise<number> {
   const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: 1 });
@@ -46,14 +48,16 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
     expect((await seec("factorize", m.model, "--tokenizer", m.tokenizer, "--ratio", "8", "-o", join(work, "f.see"))).code).toBe(0);
   }, 120_000);
 
-  it("stories260K: ONNX Runtime gives seec's logits within 1e-4 over a prompt chunk and 64 decoded tokens", async () => {
+  // Tolerances about 3x what onnxruntime-node 1.30 measures here (its kernels sum in another order):
+  // stories260K 1.8e-5, with SEE 7.0e-6, USE-Lite's embeddings 2.2e-7.
+  it("stories260K: ONNX Runtime gives seec's logits within 5e-5 over a prompt chunk and 64 decoded tokens", async () => {
     const r = await seec("export-onnx", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "s.onnx"));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("as ONNX opset 17");
     expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "a"))).code).toBe(0);
     const worst = await compareRuns(ort, join(work, "s.onnx"), join(work, "a"), 64);
     console.log(`export-onnx stories260K: largest logit difference from seec over 65 calls ${worst.toExponential(2)}`);
-    expect(worst).toBeLessThan(1e-4);
+    expect(worst).toBeLessThan(5e-5);
   }, 120_000);
 
   it("with SEE factors: the ONNX graph carries their dense table and still gives seec's logits", async () => {
@@ -61,7 +65,8 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
     expect((await seec("export-onnx", m.model, "--tokenizer", m.tokenizer, "--see", see, "-o", join(work, "see.onnx"))).code).toBe(0);
     expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "--see", see, "-o", join(work, "b"))).code).toBe(0);
     const worst = await compareRuns(ort, join(work, "see.onnx"), join(work, "b"), 16);
-    expect(worst).toBeLessThan(1e-4);
+    console.log(`export-onnx stories260K with SEE: largest logit difference from seec over 17 calls ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(2e-5);
   }, 120_000);
 
   it("USE-Lite (the TF.js frontend): ONNX Runtime gives seec's embeddings", async () => {
@@ -78,13 +83,13 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
       const got = (await session.run({ tokens: new ort.Tensor("int32", ids, [ids.length]) })).embedding.data as Float32Array;
       for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - got[i]));
     }
-    expect(worst).toBeLessThan(1e-5);
+    console.log(`export-onnx USE-Lite: largest embedding difference from seec ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(8e-7);
   }, 120_000);
 
-  it("refuses IR ops it cannot write yet, naming the op, and writes nothing", async () => {
-    const graph = sharedPath("onnx/onnx_node_tests/test_gelu_default_2_expanded/model.onnx");
-    if (!graph) return;
-    const r = await seec("export-onnx", graph, "-o", join(work, "g.onnx"));
+  // Skipped, not passed, when the shared ONNX node tests are absent (sharedPath says so).
+  it.skipIf(!GELU)("refuses IR ops it cannot write yet, naming the op, and writes nothing", async () => {
+    const r = await seec("export-onnx", GELU!, "-o", join(work, "g.onnx"));
     expect(r.stderr).toContain("error[unsupported.export]");
     expect(r.code).toBe(4);
     expect(() => readFileSync(join(work, "g.onnx"))).toThrow();

@@ -125,7 +125,8 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     expect(a.stdout.length).toBeGreaterThan(STEPS);
     expect(a.stdout).toBe(b.stdout);
     // Scalar and SIMD kernels sum in different orders, and the SIMD int8 kernels round each
-    // matmul's input rows to 16-bit integers (kernels/linear-q8.ts): the logits differ by ~2e-3.
+    // matmul's input rows to 16-bit integers (kernels/linear-q8.ts): the logits differ by 2.6e-3
+    // (measured; both builds are deterministic), held to about twice that.
     const [scalar, simd] = await Promise.all([loadWasm(mcu), loadWasm(join(work, "simd"))]);
     let worst = 0;
     for (let pos = 0, token = 1; pos < STEPS; pos++) {
@@ -135,7 +136,7 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
       token = x.indexOf(Math.max(...x));
     }
     console.log(`mcu vs wasm-simd, same settings: largest logit difference over ${STEPS} steps ${worst.toExponential(2)}`);
-    expect(worst).toBeLessThan(1e-2);
+    expect(worst).toBeLessThan(6e-3);
   });
 
   it.skipIf(!INTERP)(
@@ -164,7 +165,7 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     300_000,
   );
 
-  it("io.tool, runtime.firmware, usage.target: firmware without its tools, from a bad ELF, from a non-mcu artifact", async () => {
+  it("io.tool: firmware without its tools", async () => {
     const path = process.env.PATH;
     process.env.PATH = "/nonexistent";
     try {
@@ -174,7 +175,9 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     } finally {
       process.env.PATH = path;
     }
-    if (!CROSS) return;
+  });
+
+  it.skipIf(!CROSS)("runtime.firmware, usage.target: firmware from a bad ELF, from a non-mcu artifact", async () => {
     expect(((await runFirmware(join(mcu, "manifest.json")).catch((x) => x)) as SeecError).code).toBe("runtime.firmware");
     expect(((await buildFirmware(join(work, "simd"), join(work, "fw2")).catch((x) => x)) as SeecError).code).toBe("usage.target");
   });
