@@ -1,5 +1,5 @@
 // --target webgpu in headless Chromium (SwiftShader's adapter, --enable-unsafe-webgpu): stories260K
-// generates llama2.c's documented greedy text on WebGPU, with every step's logits within 1e-3 of
+// generates llama2.c's documented greedy text on WebGPU, with every step's logits within 5e-5 of
 // the reference interpreter; USE-Lite's embeddings on WebGPU match the wasm module's on all of STS-B
 // dev; without WebGPU the same artifact runs on its wasm module and says why.
 import { readFileSync, writeFileSync } from "node:fs";
@@ -73,7 +73,8 @@ describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromi
     }
   }
 
-  it("runs on WebGPU: llama2.c's greedy text, and logits within 1e-3 of the reference interpreter at every step", async () => {
+  // 1.72e-5 measured on SwiftShader in headless Chromium, as in Node: held to about 3x that.
+  it("runs on WebGPU: llama2.c's greedy text, and logits within 5e-5 of the reference interpreter at every step", async () => {
     const r = await runPage(WEBGPU_FLAGS);
     expect(r.error).toBeUndefined();
     expect(r.backend).toBe("webgpu");
@@ -87,7 +88,7 @@ describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromi
       for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
     });
     console.log(`WebGPU (${r.adapter}): largest logit difference from the reference over ${STEPS} steps ${worst.toExponential(2)}`);
-    expect(worst).toBeLessThan(1e-3);
+    expect(worst).toBeLessThan(5e-5);
   }, 240_000);
 
   it("the demo page runs on WebGPU, says so, and generates what Node generates on wasm", async () => {

@@ -54,7 +54,8 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
     expect(r.stdout).toBe(readFileSync(m.greedy256, "utf8"));
   });
 
-  it("matches the reference interpreter's logits within 1e-4 at every one of those 256 steps", async () => {
+  // Tolerances about 3x what is measured: 1.38e-5 over the 256 steps, 4.5e-6 for the chunked prefill.
+  it("matches the reference interpreter's logits within 4e-5 at every one of those 256 steps", async () => {
     const model = await loadWasm(out);
     const { graph } = await loadModel({ model: m.model, tokenizer: m.tokenizer });
     const ref = new Interpreter(graph);
@@ -68,7 +69,8 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
       expect(argmax(got)).toBe(argmax(want));
       token = argmax(want);
     }
-    expect(worst).toBeLessThan(1e-4);
+    console.log(`wasm-simd vs the reference interpreter: largest logit difference over 256 steps ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThan(4e-5);
   });
 
   it("prefills a long prompt in chunks exactly as one token at a time", async () => {
@@ -80,7 +82,11 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
     const ref = new Interpreter(graph);
     let want!: Float32Array;
     ids.forEach((id, pos) => (want = ref.run({ tokens: Int32Array.of(id), pos: Int32Array.of(pos) }).logits.data as Float32Array));
-    expect(maxAbsDiff(chunked.step(ids, 0), want)).toBeLessThan(1e-4);
+    const chunkedWorst = maxAbsDiff(chunked.step(ids, 0), want);
+    console.log(
+      `chunked prefill of ${ids.length} tokens vs the reference interpreter: largest logit difference ${chunkedWorst.toExponential(2)}`,
+    );
+    expect(chunkedWorst).toBeLessThan(1.5e-5);
     expect(chunked.generate(prompt, { maxTokens: 40, temperature: 0 })).toMatch(new RegExp(`^${prompt}`));
   });
 

@@ -1,6 +1,6 @@
 // --target webgpu in Node, through the webgpu package (Dawn) on SwiftShader's Vulkan driver: the
 // runtime finds WebGPU by itself; stories260K generates llama2.c's documented greedy text with
-// every step's logits (decoding, and prompts through the tiled matmul) within 1e-3 of the reference
+// every step's logits (decoding, and prompts through the tiled matmul) within 5e-5 of the reference
 // interpreter; SEE factors (both heads, bags, norm) and int8 weights run on WebGPU as on the wasm
 // module; every shared ONNX graph gives ONNX Runtime's outputs; USE-Lite embeds all of STS-B dev
 // as the wasm module does.
@@ -96,7 +96,8 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
     reference = new Interpreter((await loadModel({ model: m.model, tokenizer: m.tokenizer })).graph);
   }, 60_000);
 
-  it("load() finds WebGPU by itself and generates llama2.c's greedy text, every step's logits within 1e-3 of the reference", async () => {
+  // Tolerances about 3x what SwiftShader measures (logits 1.72e-5 from the reference over 256 steps).
+  it("load() finds WebGPU by itself and generates llama2.c's greedy text, every step's logits within 5e-5 of the reference", async () => {
     expect(gpuModel.adapter).toBe(gpu.adapter);
     expect(`${await gpuModel.generate("", { temperature: 0, maxTokens: 256 })}\n`).toBe(readFileSync(m.greedy256, "utf8"));
     let worst = 0,
@@ -107,7 +108,7 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
       token = got.indexOf(Math.max(...got));
     }
     console.log(`WebGPU in Node (${gpu.adapter}): largest logit difference from the reference over 256 steps ${worst.toExponential(2)}`);
-    expect(worst).toBeLessThan(1e-3);
+    expect(worst).toBeLessThan(5e-5);
   }, 240_000);
 
   it("a WGSL program that does not validate falls back to wasm, naming the kernel", async () => {
@@ -129,11 +130,15 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
     const tokens = gpuModel.tokenizer!.encode(
       "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun with her friends, and one day",
     );
+    let worst = 0;
     for (const T of [4, 17, tokens.length]) {
       const prompt = tokens.slice(0, T);
       const want = reference.run({ tokens: Int32Array.from(prompt), pos: Int32Array.of(0) }).logits.data;
-      expect(largestDifference(await gpuModel.step(prompt, 0), want), `T = ${T}`).toBeLessThan(1e-3);
+      const d = largestDifference(await gpuModel.step(prompt, 0), want);
+      worst = Math.max(worst, d);
+      expect(d, `T = ${T}`).toBeLessThan(3e-5); // 1.0e-5 on SwiftShader
     }
+    console.log(`WebGPU prompts of 4 to ${tokens.length} tokens: largest logit difference from the reference ${worst.toExponential(2)}`);
   });
 
   it("int8 weights (--quantize int8) run on WebGPU as on the wasm module", async () => {
@@ -142,8 +147,8 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
     const worst = await gpuAgainstWasm(dir, 64);
     console.log(`int8 on WebGPU vs wasm: largest logit difference over 64 steps ${worst.toExponential(2)}`);
     // WebGPU multiplies f32 activations by the int8 weights; the wasm SIMD kernels round the
-    // activations to 16-bit integers first (kernels/linear-q8.ts), which moves logits by ~2e-3.
-    expect(worst).toBeLessThan(1e-2);
+    // activations to 16-bit integers first (kernels/linear-q8.ts), which moves logits by 1.5e-3.
+    expect(worst).toBeLessThan(4e-3);
   });
 
   it("SEE: a full-rank factorization reproduces greedy_256.txt on WebGPU with either head", async () => {
@@ -181,7 +186,7 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
       expect((await seec("build", ...model, "--see", see, "--embed-head", head, "--target", "webgpu", "-o", dir)).code).toBe(0);
       const worst = await gpuAgainstWasm(dir, 32);
       console.log(`SEE (${head} head) on WebGPU vs wasm: largest logit difference over 32 steps ${worst.toExponential(2)}`);
-      expect(worst, head).toBeLessThan(1e-3);
+      expect(worst, head).toBeLessThan(3e-4); // 9.2e-5 (materialize) and 7.6e-5 (stream) on SwiftShader
     }
   });
 });
