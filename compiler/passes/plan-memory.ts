@@ -103,7 +103,11 @@ function planArena(graph: Graph, nodes: Node[], sizeOf: (v: Value) => number): R
       if (l) l.to = i;
     }
   });
-  for (const o of graph.outputs) live.get(o)!.to = last;
+  // An output computed once at load time (from constants alone) lives in the state region, not here.
+  for (const o of graph.outputs) {
+    const l = live.get(o);
+    if (l) l.to = last;
+  }
   for (const name of graph.inputs) live.get(name)!.from = -1;
 
   const order = [...live.keys()].sort((a, b) => sizeOf(graph.values.get(b)!) - sizeOf(graph.values.get(a)!) || a.localeCompare(b));

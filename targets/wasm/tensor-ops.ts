@@ -44,7 +44,8 @@ const EXPRESSIONS: Record<string, (x: string[], t: "f32" | "i32") => string> = {
   mul: ([a, b]) => `${a} * ${b}`,
   div: ([a, b]) => `${a} / ${b}`,
   divInt: ([a, b]) => `${a} / ${b}`,
-  pow: ([a, b]) => `Mathf.pow(${a}, ${b})`,
+  // Integer powers computed in f32 (exact up to 2^24), as WebGPU computes them.
+  pow: ([a, b], t) => (t === "i32" ? `<i32>Mathf.pow(<f32>${a}, <f32>${b})` : `Mathf.pow(${a}, ${b})`),
   max: ([a, b]) => `max(${a}, ${b})`,
   min: ([a, b]) => `min(${a}, ${b})`,
   equal: ([a, b]) => `<i32>(${a} == ${b})`,

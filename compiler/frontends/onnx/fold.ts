@@ -72,6 +72,37 @@ SHAPE_RULES.Softmax = {
   },
 };
 
+/**
+ * Inputs whose values, not only their shapes, set the op's output shape (or which axes it works
+ * on): seec needs them at build time, so they must be constants or computed from shapes.
+ */
+const VALUE_INPUTS: Readonly<Record<string, readonly number[]>> = {
+  Reshape: [1],
+  Expand: [1],
+  Tile: [1],
+  Slice: [1, 2, 3, 4],
+  Split: [1],
+  Squeeze: [1],
+  Unsqueeze: [1],
+  Range: [0, 1, 2],
+  ConstantOfShape: [0],
+  ReduceSum: [1],
+  ReduceMean: [1],
+  ReduceMax: [1],
+  ReduceMin: [1],
+  ReduceProd: [1],
+  ReduceSumSquare: [1],
+  ReduceL1: [1],
+  ReduceL2: [1],
+  ReduceLogSum: [1],
+  ReduceLogSumExp: [1],
+  CumSum: [1],
+  Trilu: [1],
+  Pad: [1, 2, 3],
+  TopK: [1],
+  OneHot: [1],
+};
+
 /** Above this many elements, an op without a shape rule is not run on zeros to learn its output's shape. */
 const ZERO_RUN_ELEMENTS = 2 ** 25;
 
@@ -92,6 +123,18 @@ export function foldGraph(
     const ins = node.inputs.map((i) => (i ? values.get(i) : undefined));
     let outs: (OnnxTensor | undefined)[];
     try {
+      const dynamic =
+        isConstant || node.domain
+          ? []
+          : (Object.hasOwn(VALUE_INPUTS, node.op) ? VALUE_INPUTS[node.op] : []).filter(
+              (k) => node.inputs[k] && !constant.has(node.inputs[k]),
+            );
+      if (dynamic.length)
+        throw new SeecError(
+          "unsupported.onnx_op",
+          `${node.op} reads ${dynamic.map((k) => `"${node.inputs[k]}"`).join(", ")} at run time; seec needs ${dynamic.length > 1 ? "these values" : "this value"} at build time (a constant, or computed from shapes)`,
+          { at: `node ${node.name}` },
+        );
       const rule = !node.domain && Object.hasOwn(SHAPE_RULES, node.op) ? SHAPE_RULES[node.op] : undefined;
       if (isConstant) outs = runNode(node, ins, opset);
       else if (rule && ins.length >= rule.inputs && ins.every(Boolean)) outs = rule.infer(ins as OnnxTensor[], node).map(shapeOnly);

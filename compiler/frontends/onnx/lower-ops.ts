@@ -34,6 +34,8 @@ export class Lowerer {
     /** Tensors some node reads or the graph outputs. */
     private readonly used: ReadonlySet<string>,
     readonly opset: number,
+    /** The graph's outputs: a folded one's constant takes another name, the output's Copy takes its own. */
+    private readonly outputs: ReadonlySet<string> = new Set(),
   ) {}
 
   /** Whether anything reads the ONNX tensor (optional outputs nobody reads are not computed). */
@@ -103,7 +105,11 @@ export class Lowerer {
     let c = this.constants.get(name);
     if (!c) {
       const v = this.values.get(name)!;
-      c = this.b.constant(name, isFloat(v.dtype) ? Float32Array.from(v.data) : Int32Array.from(v.data), v.shape);
+      c = this.b.constant(
+        this.outputs.has(name) ? `${name}:value` : name,
+        isFloat(v.dtype) ? Float32Array.from(v.data) : Int32Array.from(v.data),
+        v.shape,
+      );
       this.constants.set(name, c);
     }
     return c;
@@ -451,12 +457,15 @@ const powOp: Lowering = (l, n) => {
   return [l.map("pow", [l.ir(x), l.ir(e)])];
 };
 
-const sumOp: Lowering = (l, n) => [
-  n.inputs
-    .filter(Boolean)
-    .map((i) => l.ir(i))
-    .reduce((acc, x) => l.map("add", [acc, x])),
-];
+/** Sum, Max, Min and Mean of any number of inputs: pairwise maps, broadcast (one input is itself). */
+const variadic =
+  (fn: "add" | "max" | "min", mean = false): Lowering =>
+  (l, n) => {
+    const inputs = n.inputs.filter(Boolean);
+    const dtype = l.dtype(inputs[0]);
+    const total = inputs.map((i) => l.ir(i)).reduce((acc, x) => l.map(fn, [acc, x], dtype));
+    return [mean && inputs.length > 1 ? l.map("mul", [total, l.scalar(1 / inputs.length)]) : total];
+  };
 
 const layerNormOp =
   (rms: boolean): Lowering =>
@@ -498,9 +507,10 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = {
   Mul: elementwise("mul"),
   Div: elementwise("div"),
   Pow: powOp,
-  Max: elementwise("max"),
-  Min: elementwise("min"),
-  Sum: sumOp,
+  Max: variadic("max"),
+  Min: variadic("min"),
+  Sum: variadic("add"),
+  Mean: variadic("add", true),
   Where: (l, n) => [
     l.map(
       "where",

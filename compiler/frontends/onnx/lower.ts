@@ -44,6 +44,14 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
         at: "--shape",
         hint: `inputs: ${model.inputs.map((i) => i.name).join(", ")}`,
       });
+  // An element type seec does not read is the first thing to say (before shapes it may not read either).
+  for (const input of model.inputs)
+    if (!input.dtype || !INPUT_DTYPES.has(input.dtype))
+      throw new SeecError(
+        "unsupported.onnx_dtype",
+        `input "${input.name}" has element type ${input.elementType}, which seec does not read`,
+        { file: model.file },
+      );
   const symbols = new Map<string, number>();
   for (const input of model.inputs) {
     const given = shapes[input.name];
@@ -64,13 +72,7 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
   }
   const defaulted = new Set<string>();
   const inputs = model.inputs.map((input): BoundInput => {
-    const dtype = input.dtype;
-    if (!dtype || !INPUT_DTYPES.has(dtype))
-      throw new SeecError(
-        "unsupported.onnx_dtype",
-        `input "${input.name}" has element type ${input.elementType}, which seec does not read`,
-        { file: model.file },
-      );
+    const dtype = input.dtype!;
     const shape =
       shapes[input.name] ??
       input.dims.map((d, i) => {
@@ -122,7 +124,7 @@ function lowerGraph(name: string, model: OnnxModel, binding: Binding): { graph: 
 
   const b = new GraphBuilder(name, { family: "graph", config: {} });
   const used = new Set([...fused.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
-  const lowerer = new Lowerer(b, values, constant, used, model.opsets.get("") ?? 1);
+  const lowerer = new Lowerer(b, values, constant, used, model.opsets.get("") ?? 1, new Set(model.outputs.map((o) => o.name)));
   for (const input of binding.inputs) lowerer.bindInput(input.name, b.input(input.name, isFloat(input.dtype) ? "f32" : "i32", input.shape));
   for (const node of fused.nodes) {
     if (node.outputs.every((o) => !o || constant.has(o))) continue;

@@ -345,7 +345,12 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Cast: ([x], ctx) => [
     castTo(
       need(x, ctx, "input"),
-      DATA_TYPES[attr(ctx, "to", 1)] ?? fail(ctx, `Cast to element type ${ctx.attrs.to}, which seec does not read`),
+      DATA_TYPES[attr(ctx, "to", 1)] ??
+        (() => {
+          throw new SeecError("unsupported.onnx_dtype", `Cast to element type ${ctx.attrs.to}, which seec does not read`, {
+            at: `node ${ctx.node}`,
+          });
+        })(),
     ),
   ],
   CastLike: ([x, like], ctx) => [castTo(need(x, ctx, "input"), need(like, ctx, "target_type").dtype)],
@@ -518,6 +523,7 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   Sum: elementwise((...xs) => xs.reduce((a, b) => a + b, 0)),
   Max: elementwise((...xs) => Math.max(...xs)),
   Min: elementwise((...xs) => Math.min(...xs)),
+  Mean: elementwise((...xs) => xs.reduce((a, b) => a + b, 0) / xs.length),
   Equal: elementwise((a, b) => (a === b ? 1 : 0), bool),
   Less: elementwise((a, b) => (a < b ? 1 : 0), bool),
   LessOrEqual: elementwise((a, b) => (a <= b ? 1 : 0), bool),
