@@ -1,0 +1,61 @@
+// ONNX's backend node test suite (issue 24): every case built by seec at its inputs' shapes,
+// compiled for wasm-simd, run, and compared with ONNX's reference outputs (1e-4 abs / 1e-3 rel).
+// A case seec refuses must be refused by the frontend with a SeecError that is not internal; a
+// case it builds must be right, unless KNOWN_FAILURES lists it with the reason. The pass count
+// may not fall below PASS_FLOOR. The per-family table is printed and written as JSON to a temp dir.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { sharedPath } from "../helpers/shared.js";
+import { runSuite, summarize, type CaseResult, type Summary } from "./backend-node.js";
+
+const ROOT = sharedPath("onnx/backend-node");
+
+/** Measured: raise it when ops are added; it may never fall. */
+const PASS_FLOOR = 195;
+
+/** Cases seec builds but gets wrong or cannot compile, with the reason. Each is a bug to fix, not a refusal. */
+const KNOWN_FAILURES: Readonly<Record<string, string>> = {};
+
+describe.skipIf(!ROOT)("ONNX backend node tests (../shared/onnx/backend-node)", () => {
+  let results: CaseResult[] = [];
+  let summary: Summary;
+
+  beforeAll(async () => {
+    const t0 = performance.now();
+    results = await runSuite(ROOT!, process.env.SEEC_CONFORMANCE_ONLY ? (n) => n.includes(process.env.SEEC_CONFORMANCE_ONLY!) : undefined);
+    summary = summarize(results);
+    const seconds = (performance.now() - t0) / 1000;
+    const rows = Object.entries(summary.families)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(
+        ([f, s]) =>
+          `  ${f.padEnd(28)} ${String(s.pass).padStart(3)}/${String(s.cases).padEnd(3)} refused ${s.refused} wrong ${s.wrong} error ${s.error}`,
+      );
+    const out = join(await mkdtemp(join(tmpdir(), "seec-conformance-report-")), "backend-node.json");
+    await writeFile(out, `${JSON.stringify({ seconds, ...summary, results }, null, 2)}\n`);
+    console.log(
+      [
+        `backend-node: ${summary.counts.pass}/${summary.total} pass, ${summary.counts.refused} refused, ${summary.counts.wrong} wrong, ${summary.counts.error} errors in ${seconds.toFixed(1)} s`,
+        ...rows,
+        ...results.filter((r) => r.status === "wrong" || r.status === "error").map((r) => `  ${r.status} ${r.name}: ${r.detail}`),
+        `written to ${out}`,
+      ].join("\n"),
+    );
+  }, 900_000);
+
+  it("passes at least PASS_FLOOR cases", () => {
+    expect(summary.counts.pass).toBeGreaterThanOrEqual(PASS_FLOOR);
+  });
+
+  it("refuses only with a SeecError that is not internal, before compiling", () => {
+    const refused = results.filter((r) => r.status === "refused");
+    for (const r of refused) expect(r.detail, r.name).toMatch(/^unsupported\./);
+  });
+
+  it("gets no case it builds wrong, and never errors, except the known failures", () => {
+    const bad = results.filter((r) => (r.status === "wrong" || r.status === "error") && !Object.hasOwn(KNOWN_FAILURES, r.name));
+    expect(bad.map((r) => `${r.name} (${r.status}): ${r.detail}`)).toEqual([]);
+  });
+});

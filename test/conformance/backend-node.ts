@@ -1,0 +1,275 @@
+/**
+ * ONNX's backend node test suite (../shared/onnx/backend-node) through seec: each case's model is
+ * loaded by the ONNX frontend at its first data set's input shapes (what `seec build --shape`
+ * does), compiled for wasm-simd by the build's own compileArtifact, run through the runtime with
+ * ONNX Runtime's typed arrays, and compared with the stored outputs.
+ *
+ * Compiling one artifact per case costs about half a second of AssemblyScript and Binaryen each;
+ * the cases are tiny, so the graphs of up to BATCH cases are placed side by side in one IR graph
+ * (every tensor and node renamed under the case's prefix) and compiled as one artifact. Each
+ * case's nodes read only its own tensors, so the artifact computes every case exactly as its own
+ * artifact would (same generated functions, same kernels); a batch that fails to compile or run is
+ * redone case by case, so a failure is pinned on its case.
+ */
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeArtifact } from "../../compiler/artifact.js";
+import { compileArtifact } from "../../compiler/build.js";
+import { loadOnnx } from "../../compiler/frontends/onnx/index.js";
+import { readOnnx, readTensorFile, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
+import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
+import type { Graph, Node, Value } from "../../compiler/ir/graph.js";
+import { load } from "../../runtime/index.js";
+import type { Feeds, Model, Outputs } from "../../runtime/model.js";
+import { SeecError } from "../../runtime/errors.js";
+
+/**
+ * - pass: built, and every output within 1e-4 absolute or 1e-3 relative of the stored one;
+ * - refused: the frontend refused the model with a SeecError that is not internal (before compiling);
+ * - wrong: built and ran, but an output differs (or has the wrong type or length);
+ * - error: an internal SeecError, any other exception, or a failure after the frontend accepted it.
+ */
+export type Status = "pass" | "refused" | "wrong" | "error";
+
+export interface CaseResult {
+  name: string;
+  family: string;
+  status: Status;
+  /** The SeecError code (refused, error) or the first mismatch (wrong). */
+  detail?: string;
+}
+
+interface Prepared {
+  name: string;
+  family: string;
+  graph: Graph;
+  inputs: { name: string; tensor: OnnxTensor }[];
+  outputs: { name: string; want: OnnxTensor }[];
+  halfGraph: boolean;
+}
+
+/** Cases compiled into one artifact. */
+const BATCH = 48;
+
+export async function listCases(root: string): Promise<string[]> {
+  return (await readdir(root, { withFileTypes: true }))
+    .filter((e) => e.isDirectory() && existsSync(join(root, e.name, "model.onnx")))
+    .map((e) => e.name)
+    .sort();
+}
+
+/** test_reduce_sum_keepdims_expanded → reduce_sum_keepdims. */
+const stem = (name: string) => name.replace(/^test_/, "").replace(/_expanded$/, "");
+/** Ops the suite names by an abbreviation, or only in expanded form. */
+const ALIASES: Readonly<Record<string, string>> = {
+  nllloss: "NegativeLogLikelihoodLoss",
+  sce: "SoftmaxCrossEntropyLoss",
+  mvn: "MeanVarianceNormalization",
+  celu: "Celu",
+  triu: "Trilu",
+  tril: "Trilu",
+};
+const flat = (s: string) => s.toLowerCase().replace(/_/g, "");
+
+/**
+ * Each case's op family: the op its name starts with, among the op types of the suite's one-op
+ * models (test_reduce_sum_* → ReduceSum, test_softmax_axis_0_expanded → Softmax), or an alias
+ * (test_sce_* → SoftmaxCrossEntropyLoss).
+ */
+export function families(models: ReadonlyMap<string, OnnxModel>): Map<string, string> {
+  const known = new Set<string>();
+  for (const m of models.values()) if (new Set(m.nodes.map((n) => n.op)).size === 1) known.add(m.nodes[0].op);
+  const ops = [...known].sort((a, b) => b.length - a.length);
+  const out = new Map<string, string>();
+  for (const name of models.keys()) {
+    const key = flat(stem(name));
+    const first = stem(name).split("_")[0];
+    out.set(name, ALIASES[first] ?? ops.find((op) => key.startsWith(flat(op))) ?? first);
+  }
+  return out;
+}
+
+/** What ONNX Runtime's JavaScript API takes for a tensor, as far as seec's runtime reads it. */
+function feedOf(t: OnnxTensor): Feeds[string] {
+  if (t.dtype === "int64") return BigInt64Array.from(t.data, (x) => BigInt(x));
+  if (t.dtype === "bool") return Uint8Array.from(t.data);
+  // seec computes floats in f32 and other integers in i32: it takes those as Float32Array and Int32Array.
+  return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
+}
+
+const isCode = (e: unknown): e is SeecError => e instanceof SeecError;
+const describe = (e: unknown) => (isCode(e) ? `${e.code}: ${e.message}` : `${(e as Error)?.name}: ${(e as Error)?.message ?? e}`);
+
+/** Reads a case and runs seec's frontend on it: a Prepared case, or its result when the frontend refuses or breaks. */
+async function prepare(root: string, name: string, model: OnnxModel, family: string): Promise<Prepared | CaseResult> {
+  const dir = join(root, name);
+  const data = join(dir, "test_data_set_0");
+  let inputs: OnnxTensor[] | undefined;
+  let wants: OnnxTensor[] | undefined;
+  try {
+    inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
+    wants = await Promise.all(model.outputs.map((_, k) => readTensorFile(join(data, `output_${k}.pb`))));
+  } catch {
+    // Sequences, optionals and maps are not tensors: seec refuses such models (checked below).
+  }
+  try {
+    const shapes = inputs ? Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs![k].shape])) : {};
+    const { graph } = await loadOnnx(join(dir, "model.onnx"), name, shapes);
+    if (!inputs || !wants) return { name, family, status: "error", detail: "seec built a model whose test data is not tensors" };
+    const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
+    return {
+      name,
+      family,
+      graph,
+      halfGraph,
+      inputs: model.inputs.map((input, k) => ({ name: input.name, tensor: inputs![k] })),
+      outputs: model.outputs.map((o, k) => ({ name: o.name, want: wants![k] })),
+    };
+  } catch (e) {
+    if (isCode(e) && !e.code.startsWith("internal.")) return { name, family, status: "refused", detail: describe(e) };
+    return { name, family, status: "error", detail: `frontend: ${describe(e)}` };
+  }
+}
+
+/** The graphs side by side, case k's tensors and nodes renamed `c<k>/<name>`. */
+function merge(cases: readonly Prepared[]): Graph {
+  const values = new Map<string, Value>();
+  const nodes: Node[] = [];
+  const inputs: string[] = [],
+    outputs: string[] = [];
+  cases.forEach((c, k) => {
+    const p = (n: string) => `c${k}/${n}`;
+    for (const [n, v] of c.graph.values) values.set(p(n), { ...v, name: p(n) });
+    for (const n of c.graph.nodes) nodes.push({ ...n, name: p(n.name), inputs: n.inputs.map(p), outputs: n.outputs.map(p) });
+    inputs.push(...c.graph.inputs.map(p));
+    outputs.push(...c.graph.outputs.map(p));
+  });
+  return { name: "backend-node", values, nodes, inputs, outputs, dims: {}, model: { family: "graph", config: {} } };
+}
+
+async function compileAndLoad(graph: Graph, root: string): Promise<Model> {
+  const artifact = await compileArtifact({ graph, format: "graph" }, { target: "wasm-simd" });
+  const dir = join(root, `artifact-${Math.random().toString(36).slice(2)}`);
+  await writeArtifact(dir, artifact.files);
+  try {
+    return (await load(dir, { webgpu: false })) as Model;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** float16's spacing at x's magnitude. */
+const halfStep = (x: number) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x) || 2 ** -14)), -14) - 10);
+
+/** The first way case k's outputs differ from the stored ones, or undefined when they agree. */
+function mismatch(c: Prepared, model: Model, results: Outputs, prefix: string): string | undefined {
+  for (const { name, want } of c.outputs) {
+    const got = results[prefix + name];
+    if (!got) return `${name}: no output`;
+    const shape = model.manifest.outputs.find((o) => o.name === prefix + name)?.shape ?? [];
+    if (shape.join() !== want.shape.join()) return `${name}: shape [${shape.join(", ")}], want [${want.shape.join(", ")}]`;
+    const type = want.dtype === "int64" ? BigInt64Array : want.dtype === "bool" ? Uint8Array : undefined;
+    if (type && !(got instanceof type)) return `${name}: ${got.constructor.name} where ONNX Runtime gives a ${type.name}`;
+    if (got.length !== want.data.length) return `${name}: ${got.length} elements, want ${want.data.length}`;
+    const step = c.halfGraph ? halfStep(Array.from(want.data).reduce((m, x) => Math.max(m, Math.abs(x)), 0)) : 0;
+    for (let i = 0; i < want.data.length; i++) {
+      const g = Number(got[i]),
+        w = want.data[i];
+      if (Number.isNaN(w) ? Number.isNaN(g) : g === w) continue;
+      const d = Math.abs(g - w);
+      if (!(d <= 1e-4 || d <= 1e-3 * Math.abs(w) || d <= step)) return `${name}[${i}]: ${g}, want ${w}`;
+    }
+  }
+  return undefined;
+}
+
+function feedsOf(c: Prepared, prefix: string): Feeds {
+  return Object.fromEntries(c.inputs.map(({ name, tensor }) => [prefix + name, feedOf(tensor)]));
+}
+
+/** Compiles and runs the cases as one artifact; undefined when that fails (the caller redoes them one by one). */
+async function runBatch(cases: readonly Prepared[], root: string): Promise<CaseResult[] | undefined> {
+  try {
+    const model = await compileAndLoad(merge(cases), root);
+    const feeds = Object.assign({}, ...cases.map((c, k) => feedsOf(c, `c${k}/`))) as Feeds;
+    const results = model.run(feeds);
+    const done = cases.map((c, k): CaseResult => {
+      const wrong = mismatch(c, model, results, `c${k}/`);
+      return { name: c.name, family: c.family, status: wrong ? "wrong" : "pass", ...(wrong ? { detail: wrong } : {}) };
+    });
+    model.dispose();
+    return done;
+  } catch {
+    return undefined;
+  }
+}
+
+async function runOne(c: Prepared, root: string): Promise<CaseResult> {
+  const batch = await runBatch([c], root);
+  if (batch) return batch[0];
+  try {
+    const model = await compileAndLoad(merge([c]), root);
+    model.run(feedsOf(c, "c0/"));
+    return { name: c.name, family: c.family, status: "error", detail: "failed only when batched" };
+  } catch (e) {
+    return { name: c.name, family: c.family, status: "error", detail: `build or run: ${describe(e)}` };
+  }
+}
+
+/** Every case of the suite under `root`, run through seec. */
+export async function runSuite(root: string, only?: (name: string) => boolean): Promise<CaseResult[]> {
+  const names = (await listCases(root)).filter((n) => !only || only(n));
+  const models = new Map<string, OnnxModel>();
+  const results: CaseResult[] = [];
+  for (const name of names) {
+    try {
+      models.set(name, await readOnnx(join(root, name, "model.onnx")));
+    } catch (e) {
+      results.push({
+        name,
+        family: "?",
+        status: isCode(e) && !e.code.startsWith("internal.") ? "refused" : "error",
+        detail: `read: ${describe(e)}`,
+      });
+    }
+  }
+  const family = families(models);
+  const built: Prepared[] = [];
+  for (const [name, model] of models) {
+    const p = await prepare(root, name, model, family.get(name)!);
+    if ("graph" in p) built.push(p);
+    else results.push(p);
+  }
+  const work = await mkdtemp(join(tmpdir(), "seec-conformance-"));
+  try {
+    for (let i = 0; i < built.length; i += BATCH) {
+      const batch = built.slice(i, i + BATCH);
+      const done = await runBatch(batch, work);
+      if (done) results.push(...done);
+      else for (const c of batch) results.push(await runOne(c, work));
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return results.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export interface Summary {
+  total: number;
+  counts: Record<Status, number>;
+  families: Record<string, { cases: number; pass: number; refused: number; wrong: number; error: number }>;
+}
+
+export function summarize(results: readonly CaseResult[]): Summary {
+  const counts: Record<Status, number> = { pass: 0, refused: 0, wrong: 0, error: 0 };
+  const families: Summary["families"] = {};
+  for (const r of results) {
+    counts[r.status]++;
+    const f = (families[r.family] ??= { cases: 0, pass: 0, refused: 0, wrong: 0, error: 0 });
+    f.cases++;
+    f[r.status]++;
+  }
+  return { total: results.length, counts, families };
+}
