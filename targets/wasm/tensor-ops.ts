@@ -8,7 +8,15 @@ import { createHash } from "node:crypto";
 import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
 import { heads4 } from "../../compiler/ir/ops/attention.js";
-import { broadcastStrides, coalesce, mapComputeType, stridesOf } from "../../compiler/ir/ops/tensor.js";
+import {
+  broadcastStrides,
+  coalesce,
+  mapComputeType,
+  REDUCE_FUNCTIONS,
+  stridesOf,
+  type MapFunction,
+  type ReduceFunction,
+} from "../../compiler/ir/ops/tensor.js";
 import type { Binding, CallContext } from "./binding.js";
 import { f32 } from "./literals.js";
 
@@ -38,7 +46,7 @@ function loops(shape: number[], strides: number[][], statement: (index: (k: numb
 }
 
 /** The AssemblyScript expression of each map function, over operands already loaded in `type`. */
-const EXPRESSIONS: Record<string, (x: string[], t: "f32" | "i32") => string> = {
+const EXPRESSIONS: Record<MapFunction, (x: string[], t: "f32" | "i32") => string> = {
   add: ([a, b]) => `${a} + ${b}`,
   sub: ([a, b]) => `${a} - ${b}`,
   mul: ([a, b]) => `${a} * ${b}`,
@@ -75,6 +83,29 @@ const EXPRESSIONS: Record<string, (x: string[], t: "f32" | "i32") => string> = {
   gelu: ([a]) => `${f32(0.5)} * ${a} * (${f32(1)} + erff(${a} * ${f32(Math.SQRT1_2)}))`,
   geluTanh: ([a]) =>
     `${f32(0.5)} * ${a} * (${f32(1)} + Mathf.tanh(${f32(Math.sqrt(2 / Math.PI))} * (${a} + ${f32(0.044715)} * ${a} * ${a} * ${a})))`,
+  // i32: the remainder moved to the divisor's sign; f32: a - floor(a / b) · b.
+  mod: ([a, b], t) =>
+    t === "i32"
+      ? `(${a} % ${b} != 0 && ((${a} % ${b}) ^ ${b}) < 0 ? ${a} % ${b} + ${b} : ${a} % ${b})`
+      : `${a} - Mathf.floor(${a} / ${b}) * ${b}`,
+  fmod: ([a, b], t) => (t === "i32" ? `${a} % ${b}` : `${a} - Mathf.trunc(${a} / ${b}) * ${b}`),
+  xor: ([a, b]) => `<i32>((${a} != 0) != (${b} != 0))`,
+  sign: ([a], t) =>
+    t === "i32" ? `(${a} > 0 ? 1 : ${a} < 0 ? -1 : 0)` : `(${a} > ${f32(0)} ? ${f32(1)} : ${a} < ${f32(0)} ? ${f32(-1)} : ${a})`,
+  floor: ([a], t) => (t === "i32" ? a : `Mathf.floor(${a})`),
+  ceil: ([a], t) => (t === "i32" ? a : `Mathf.ceil(${a})`),
+  round: ([a], t) => (t === "i32" ? a : `nearest<f32>(${a})`),
+  isinf: ([a]) => `<i32>(Mathf.abs(${a}) == Infinity)`,
+  isnan: ([a]) => `<i32>(${a} != ${a})`,
+  tan: ([a]) => `Mathf.tan(${a})`,
+  asin: ([a]) => `Mathf.asin(${a})`,
+  acos: ([a]) => `Mathf.acos(${a})`,
+  atan: ([a]) => `Mathf.atan(${a})`,
+  sinh: ([a]) => `Mathf.sinh(${a})`,
+  cosh: ([a]) => `Mathf.cosh(${a})`,
+  asinh: ([a]) => `Mathf.asinh(${a})`,
+  acosh: ([a]) => `Mathf.acosh(${a})`,
+  atanh: ([a]) => `Mathf.atanh(${a})`,
 };
 
 const mapBinding: Binding = {
@@ -88,7 +119,7 @@ const mapBinding: Binding = {
 };
 
 function mapFunction(node: Node, c: CallContext): { name: string; source: string } {
-  const fn = node.attrs.fn as string;
+  const fn = node.attrs.fn as MapFunction;
   const out = numbers(c.shape(node.outputs[0]));
   const operands = node.inputs.map((t) => ({ type: c.dtype(t) as "f32" | "i32" }));
   const outType = node.attrs.dtype as "f32" | "i32";
@@ -240,7 +271,7 @@ const reduceBinding: Binding = {
 };
 
 function reduceFunction(node: Node, c: CallContext): { name: string; source: string } {
-  const fn = node.attrs.fn as "sum" | "mean" | "max";
+  const fn = node.attrs.fn as ReduceFunction;
   const x = numbers(c.shape(node.inputs[0])),
     y = numbers(c.shape(node.outputs[0]));
   const { shape, strides } = coalesce(x, [stridesOf(x), broadcastStrides(y, x)]);
@@ -249,11 +280,11 @@ function reduceFunction(node: Node, c: CallContext): { name: string; source: str
     [
       `/** ${fn} of [${x.join(", ")}] to [${y.join(", ")}] */`,
       `function ${name}(x: usize, y: usize): void {`,
-      `  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), ${fn === "max" ? "-Infinity" : f32(0)});`,
+      `  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), ${reduceStart(fn)});`,
       ...loops(shape, strides, (index) => {
         const at = `y + (<usize>(${index(1)}) << 2)`,
           v = `load<f32>(x + (<usize>(${index(0)}) << 2))`;
-        return fn === "max" ? `store<f32>(${at}, max(load<f32>(${at}), ${v}));` : `store<f32>(${at}, load<f32>(${at}) + ${v});`;
+        return `store<f32>(${at}, ${REDUCE_STEPS[fn](`load<f32>(${at})`, v)});`;
       }),
       ...(fn === "mean"
         ? [`  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) / ${f32(count)});`]
@@ -262,6 +293,20 @@ function reduceFunction(node: Node, c: CallContext): { name: string; source: str
     ].join("\n"),
   );
 }
+
+const reduceStart = (fn: ReduceFunction) => {
+  const v = REDUCE_FUNCTIONS[fn].init;
+  return v === Infinity ? "Infinity" : v === -Infinity ? "-Infinity" : f32(v);
+};
+
+/** Each reduction's step in AssemblyScript, from the accumulator and the next element. */
+const REDUCE_STEPS: Record<ReduceFunction, (acc: string, x: string) => string> = {
+  sum: (acc, x) => `${acc} + ${x}`,
+  mean: (acc, x) => `${acc} + ${x}`,
+  max: (acc, x) => `max(${acc}, ${x})`,
+  min: (acc, x) => `min(${acc}, ${x})`,
+  prod: (acc, x) => `${acc} * ${x}`,
+};
 
 const attentionBinding: Binding = {
   kernels: [["attention", "scaledAttention"]],

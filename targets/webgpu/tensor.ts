@@ -5,7 +5,14 @@
  * dimensions contiguous in every operand merged first (as the wasm backend does).
  */
 import type { Node } from "../../compiler/ir/graph.js";
-import { broadcastStrides, coalesce, mapComputeType, stridesOf } from "../../compiler/ir/ops/tensor.js";
+import {
+  broadcastStrides,
+  coalesce,
+  mapComputeType,
+  stridesOf,
+  type MapFunction,
+  type ReduceFunction,
+} from "../../compiler/ir/ops/tensor.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
@@ -60,7 +67,7 @@ const MAP_HELPERS: Record<string, string> = {
  * Each map function in WGSL over operands loaded in the compute type t (where's condition in its own):
  * the expression, and whether it is a condition (stored as 0 or 1).
  */
-const EXPRESSIONS: Record<string, (x: string[], zero: string) => { e: string; condition?: true; helper?: string; float?: true }> = {
+const EXPRESSIONS: Record<MapFunction, (x: string[], zero: string) => { e: string; condition?: true; helper?: string; float?: true }> = {
   add: ([a, b]) => ({ e: `${a} + ${b}` }),
   sub: ([a, b]) => ({ e: `${a} - ${b}` }),
   mul: ([a, b]) => ({ e: `${a} * ${b}` }),
@@ -98,10 +105,36 @@ const EXPRESSIONS: Record<string, (x: string[], zero: string) => { e: string; co
     e: `0.5 * ${a} * (1.0 + tanh(${f32(Math.sqrt(2 / Math.PI))} * (${a} + 0.044715 * ${a} * ${a} * ${a})))`,
     float: true,
   }),
+  // i32: the remainder moved to the divisor's sign; f32: a - floor(a / b) · b.
+  mod: ([a, b], z) => ({
+    e:
+      z === "0"
+        ? `select(${a} % ${b}, ${a} % ${b} + ${b}, ${a} % ${b} != 0 && ((${a} % ${b}) < 0) != (${b} < 0))`
+        : `${a} - floor(${a} / ${b}) * ${b}`,
+  }),
+  // WGSL's % truncates, for integers and floats alike.
+  fmod: ([a, b]) => ({ e: `${a} % ${b}` }),
+  xor: ([a, b], z) => ({ e: `(${a} != ${z}) != (${b} != ${z})`, condition: true }),
+  sign: ([a]) => ({ e: `sign(${a})`, float: true }),
+  floor: ([a]) => ({ e: `floor(${a})`, float: true }),
+  ceil: ([a]) => ({ e: `ceil(${a})`, float: true }),
+  // WGSL's round takes halves to even.
+  round: ([a]) => ({ e: `round(${a})`, float: true }),
+  isinf: ([a]) => ({ e: `abs(${a}) > 3.40282347e38`, condition: true, float: true }),
+  isnan: ([a]) => ({ e: `${a} != ${a}`, condition: true, float: true }),
+  tan: ([a]) => ({ e: `tan(${a})`, float: true }),
+  asin: ([a]) => ({ e: `asin(${a})`, float: true }),
+  acos: ([a]) => ({ e: `acos(${a})`, float: true }),
+  atan: ([a]) => ({ e: `atan(${a})`, float: true }),
+  sinh: ([a]) => ({ e: `sinh(${a})`, float: true }),
+  cosh: ([a]) => ({ e: `cosh(${a})`, float: true }),
+  asinh: ([a]) => ({ e: `asinh(${a})`, float: true }),
+  acosh: ([a]) => ({ e: `acosh(${a})`, float: true }),
+  atanh: ([a]) => ({ e: `atanh(${a})`, float: true }),
 };
 
 function map(n: Node, c: KernelContext): GpuDispatch[] {
-  const fn = n.attrs.fn as string;
+  const fn = n.attrs.fn as MapFunction;
   const out = numbers(c, n.outputs[0]);
   const types = n.inputs.map((t) => bufferType(c, n, t));
   const outType = n.attrs.dtype as "f32" | "i32";
@@ -222,9 +255,18 @@ function matmul(n: Node, c: KernelContext): GpuDispatch[] {
   ];
 }
 
-/** sum, mean or max over `axes` (kept as size 1), one thread per output over its reduced elements. */
+/** Each reduction's start value and step in WGSL. */
+const REDUCTIONS: Record<ReduceFunction, { init: string; step: (acc: string, x: string) => string }> = {
+  sum: { init: "0.0", step: (acc, x) => `${acc} + ${x}` },
+  mean: { init: "0.0", step: (acc, x) => `${acc} + ${x}` },
+  max: { init: "-3.402823e38", step: (acc, x) => `max(${acc}, ${x})` },
+  min: { init: "3.402823e38", step: (acc, x) => `min(${acc}, ${x})` },
+  prod: { init: "1.0", step: (acc, x) => `${acc} * ${x}` },
+};
+
+/** A reduction over `axes` (kept as size 1), one thread per output over its reduced elements. */
 function reduceOp(n: Node, c: KernelContext): GpuDispatch[] {
-  const fn = n.attrs.fn as "sum" | "mean" | "max";
+  const fn = n.attrs.fn as ReduceFunction;
   const x = numbers(c, n.inputs[0]),
     y = numbers(c, n.outputs[0]);
   const axes = new Set(n.attrs.axes as number[]);
@@ -249,10 +291,10 @@ function reduceOp(n: Node, c: KernelContext): GpuDispatch[] {
         `  // ${fn} of [${x.join(", ")}] to [${y.join(", ")}]`,
         ...o.lines,
         `  let base = ${o.offset(0)};`,
-        `  var acc = ${fn === "max" ? "-3.402823e38" : "0.0"};`,
+        `  var acc = ${REDUCTIONS[fn].init};`,
         `  for (var r = 0u; r < ${count}u; r = r + 1u) {`,
         ...r.lines.map((l) => `  ${l}`),
-        `    acc = ${fn === "max" ? `max(acc, ${value})` : `acc + ${value}`};`,
+        `    acc = ${REDUCTIONS[fn].step("acc", value)};`,
         `  }`,
         `  t1[i] = ${type === "f32" ? result : `i32(${result})`};`,
       ].join("\n"),

@@ -70,6 +70,8 @@ const ALIASES: Readonly<Record<string, string>> = {
   celu: "Celu",
   triu: "Trilu",
   tril: "Trilu",
+  training: "Dropout",
+  strnormalizer: "StringNormalizer",
 };
 const flat = (s: string) => s.toLowerCase().replace(/_/g, "");
 

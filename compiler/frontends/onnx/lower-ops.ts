@@ -8,7 +8,8 @@
 import { SeecError } from "../../../runtime/errors.js";
 import type { GraphBuilder } from "../../ir/builder.js";
 import type { Attrs, DType } from "../../ir/graph.js";
-import { broadcastStrides, stridesOf } from "../../ir/ops/tensor.js";
+import { broadcastStrides, stridesOf, type ReduceFunction } from "../../ir/ops/tensor.js";
+import { COMPOSITIONS, type Algebra, type Composition } from "./elementwise.js";
 import { axis, sliceParams, type OpContext } from "./ops.js";
 import { attr, type OnnxNode } from "./read.js";
 import { DATA_TYPES, isFloat, type OnnxTensor } from "./tensor.js";
@@ -214,11 +215,12 @@ export class Lowerer {
     return this.reshape(y, [...X.slice(0, -1), N]);
   }
 
-  /** Layer or RMS norm over the last axis, through the fused kernels on rows. */
-  norm(kind: "LayerNorm" | "RMSNorm", x: string, scale: string, bias: string | undefined, epsilon: number): string {
+  /** Layer or RMS norm over the axes from `from` (default: the last), through the fused kernels on rows. */
+  norm(kind: "LayerNorm" | "RMSNorm", x: string, scale: string, bias: string | undefined, epsilon: number, from?: number): string {
     const X = this.irShape(x),
-      D = X.at(-1)!;
-    const rows = this.reshape(x, [size(X.slice(0, -1)), D]);
+      start = from ?? X.length - 1,
+      D = size(X.slice(start));
+    const rows = this.reshape(x, [size(X.slice(0, start)), D]);
     const w = this.vector(scale, D);
     const inputs = kind === "LayerNorm" ? [rows, w, bias ? this.vector(bias, D) : this.constantData(new Float32Array(D), [D])] : [rows, w];
     return this.reshape(this.add(kind, inputs, { epsilon }), X);
@@ -228,7 +230,7 @@ export class Lowerer {
     return this.add("Softmax", [x]);
   }
 
-  reduce(fn: "sum" | "mean" | "max", x: string, axes: number[]): string {
+  reduce(fn: ReduceFunction, x: string, axes: number[]): string {
     return this.add("Reduce", [x], { fn, axes });
   }
 
@@ -441,15 +443,122 @@ const softmaxOp: Lowering = (l, n) => {
   ];
 };
 
+/** The ONNX reductions, as the IR's Reduce with maps before and after. */
+const REDUCTIONS: Readonly<Record<string, (l: Lowerer, x: string, axes: number[]) => string>> = {
+  sum: (l, x, axes) => l.reduce("sum", x, axes),
+  mean: (l, x, axes) => l.reduce("mean", x, axes),
+  max: (l, x, axes) => l.reduce("max", x, axes),
+  min: (l, x, axes) => l.reduce("min", x, axes),
+  prod: (l, x, axes) => l.reduce("prod", x, axes),
+  sumsquare: (l, x, axes) => l.reduce("sum", l.map("mul", [x, x]), axes),
+  l1: (l, x, axes) => l.reduce("sum", l.map("abs", [x]), axes),
+  l2: (l, x, axes) => l.map("sqrt", [l.reduce("sum", l.map("mul", [x, x]), axes)]),
+  logsum: (l, x, axes) => l.map("log", [l.reduce("sum", x, axes)]),
+  // log Σ e^x as m + log Σ e^(x − m), m the maximum: no overflow.
+  logsumexp: (l, x, axes) => {
+    const m = l.reduce("max", x, axes);
+    return l.map("add", [m, l.map("log", [l.reduce("sum", l.map("exp", [l.map("sub", [x, m])]), axes)])]);
+  },
+};
+
 const reduceOp =
-  (fn: "sum" | "mean" | "max"): Lowering =>
+  (kind: keyof typeof REDUCTIONS): Lowering =>
   (l, n) => {
     const X = l.shape(n.inputs[0]);
+    if (!l.isFloat(n.inputs[0])) l.fail("reductions of integer tensors are not supported");
     const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : Array.isArray(n.attrs.axes) ? (n.attrs.axes as number[]) : [];
     if (listed.length === 0 && attr(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
     const axes = listed.length ? listed.map((a) => axisOf(n, a, X.length)) : X.map((_, i) => i);
-    return [l.reshape(l.reduce(fn, l.ir(n.inputs[0]), axes), l.shape(n.outputs[0]))];
+    return [l.reshape(REDUCTIONS[kind](l, l.ir(n.inputs[0]), axes), l.shape(n.outputs[0]))];
   };
+
+/** An elementwise composition (elementwise.ts) as Map nodes, in the output's element type. */
+const composedOp =
+  (c: Composition): Lowering =>
+  (l, n) => {
+    const dtype = c.bool ? "i32" : l.dtype(n.inputs[0]);
+    const algebra: Algebra<string> = { map: (fn, ...x) => l.map(fn, x, dtype), scalar: (v) => l.scalar(v) };
+    return [
+      c.build(
+        algebra,
+        n.inputs.map((i) => (i ? l.ir(i) : undefined)),
+        n.attrs,
+        l.opset,
+      ),
+    ];
+  };
+
+/**
+ * The index of the largest (or smallest) element along `axis`, as f32 with the axis kept: the
+ * elements equal to the extreme keep their index, the rest a value that loses, and a min (or,
+ * for the last index, a max) over the axis picks one.
+ */
+function argExtreme(l: Lowerer, x: string, axis: number, kind: "max" | "min", last: boolean): string {
+  const X = l.irShape(x),
+    n = X[axis];
+  const iota = l.constantData(
+    Float32Array.from({ length: n }, (_, i) => i),
+    X.map((d, i) => (i === axis ? d : 1)),
+  );
+  const hit = l.map("equal", [x, l.reduce(kind, x, [axis])]);
+  return l.reduce(last ? "max" : "min", l.map("where", [hit, iota, l.scalar(last ? -1 : n)]), [axis]);
+}
+
+const argOp =
+  (kind: "max" | "min"): Lowering =>
+  (l, n) => {
+    const X = l.shape(n.inputs[0]);
+    if (!l.isFloat(n.inputs[0])) l.fail(`Arg${kind === "max" ? "Max" : "Min"} of an integer tensor is not supported`);
+    const a = axisOf(n, attr(n, "axis", 0), X.length);
+    const index = argExtreme(l, l.ir(n.inputs[0]), a, kind, attr(n, "select_last_index", 0) === 1);
+    return [l.reshape(l.map("trunc", [index], "i32"), l.shape(n.outputs[0]))];
+  };
+
+/** Hardmax: 1 at the first largest element along `axis` (opset < 13: the flattened axes from it), 0 elsewhere. */
+const hardmaxOp: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  if (!l.isFloat(n.inputs[0])) l.fail("Hardmax of an integer tensor is not supported");
+  const a = axisOf(n, attr(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
+  const x = l.opset >= 13 ? l.ir(n.inputs[0]) : l.reshape(l.ir(n.inputs[0]), [size(X.slice(0, a)), size(X.slice(a))]);
+  const at = l.opset >= 13 ? a : 1;
+  const shape = l.irShape(x);
+  const iota = l.constantData(
+    Float32Array.from({ length: shape[at] }, (_, i) => i),
+    shape.map((d, i) => (i === at ? d : 1)),
+  );
+  return [l.reshape(l.map("equal", [iota, argExtreme(l, x, at, "max", false)]), X)];
+};
+
+/** log softmax over `axis` (opset < 13: over the axes from `axis` on), as x − m − log Σ e^(x − m). */
+const logSoftmaxOp: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  const from = axisOf(n, attr(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
+  const axes = l.opset >= 13 ? [from] : X.map((_, i) => i).filter((i) => i >= from);
+  const x = l.ir(n.inputs[0]);
+  const shifted = l.map("sub", [x, l.reduce("max", x, axes)]);
+  return [l.map("sub", [shifted, l.map("log", [l.reduce("sum", l.map("exp", [shifted]), axes)])])];
+};
+
+/** Dropout at inference: the input, and a mask of ones. */
+const dropoutOp: Lowering = (l, n) => {
+  const training = n.inputs[2];
+  if (training && (!l.isConstant(training) || l.value(training).data[0]))
+    l.fail("Dropout in training mode (or with training_mode fed at run time) is not supported");
+  const X = l.shape(n.inputs[0]);
+  const mask = n.outputs[1] && l.isUsed(n.outputs[1]) ? l.constantData(new Int32Array(size(X)).fill(1), X) : undefined;
+  return [l.ir(n.inputs[0]), mask];
+};
+
+/** Trilu with k known at build time: a constant mask picks the kept triangle. */
+const triluOp: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  const k = n.inputs[1] ? l.value(n.inputs[1]).data[0] : 0;
+  const upper = attr(n, "upper", 1) === 1;
+  const [R, C] = X.slice(-2);
+  const mask = new Int32Array(R * C);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) mask[r * C + c] = +(upper ? c - r >= k : c - r <= k);
+  return [l.map("where", [l.constantData(mask, [R, C]), l.ir(n.inputs[0]), l.scalar(0)], l.dtype(n.inputs[0]))];
+};
 
 const powOp: Lowering = (l, n) => {
   const [x, e] = n.inputs;
@@ -471,13 +580,13 @@ const layerNormOp =
   (rms: boolean): Lowering =>
   (l, n) => {
     const X = l.shape(n.inputs[0]);
-    if (axisOf(n, attr(n, "axis", -1), X.length) !== X.length - 1) l.fail("normalization over more than the last axis is not supported");
+    const from = axisOf(n, attr(n, "axis", -1), X.length);
     const epsilon = attr(n, "epsilon", 1e-5);
     const x = l.ir(n.inputs[0]);
-    const y = l.norm(rms ? "RMSNorm" : "LayerNorm", x, n.inputs[1], rms ? undefined : n.inputs[2], epsilon);
+    const y = l.norm(rms ? "RMSNorm" : "LayerNorm", x, n.inputs[1], rms ? undefined : n.inputs[2], epsilon, from);
     if (!n.outputs.slice(1).some((o) => o && l.isUsed(o))) return [y];
-    // The statistics outputs, written out: mean and 1 / sqrt(variance + epsilon) over the last axis.
-    const last = [X.length - 1];
+    // The statistics outputs, written out: mean and 1 / sqrt(variance + epsilon) over the axes from `from`.
+    const last = X.map((_, i) => i).filter((i) => i >= from);
     const mean = rms ? undefined : l.reduce("mean", x, last);
     const centered = mean ? l.map("sub", [x, mean]) : x;
     const variance = l.reduce("mean", l.map("mul", [centered, centered]), last);
@@ -545,6 +654,20 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = {
   ReduceMean: reduceOp("mean"),
   ReduceSum: reduceOp("sum"),
   ReduceMax: reduceOp("max"),
+  ReduceMin: reduceOp("min"),
+  ReduceProd: reduceOp("prod"),
+  ReduceSumSquare: reduceOp("sumsquare"),
+  ReduceL1: reduceOp("l1"),
+  ReduceL2: reduceOp("l2"),
+  ReduceLogSum: reduceOp("logsum"),
+  ReduceLogSumExp: reduceOp("logsumexp"),
+  LogSoftmax: logSoftmaxOp,
+  ArgMax: argOp("max"),
+  ArgMin: argOp("min"),
+  Hardmax: hardmaxOp,
+  Dropout: dropoutOp,
+  Trilu: triluOp,
+  ...Object.fromEntries(Object.entries(COMPOSITIONS).map(([op, c]) => [op, composedOp(c)])),
   LayerNormalization: layerNormOp(false),
   SimplifiedLayerNormalization: layerNormOp(true),
   RMSNormalization: layerNormOp(true),

@@ -8,6 +8,7 @@ import { SeecError } from "../../../runtime/errors.js";
 import { attr, type OnnxAttr } from "./read.js";
 import { broadcastShapes, broadcastStrides, erf, MAP_FUNCTIONS, stridesOf } from "../../ir/ops/tensor.js";
 import { appendCache, attend, mergeHeads, rotate, splitHeads } from "./attention.js";
+import { COMPOSITIONS, NUMBERS, type Composition } from "./elementwise.js";
 import { checkSize, DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 export type OpImpl = (inputs: (OnnxTensor | undefined)[], ctx: OpContext) => (OnnxTensor | undefined)[];
@@ -104,7 +105,42 @@ function unary(f: (x: number) => number): OpImpl {
   return elementwise(f);
 }
 
-function reduce(kind: "mean" | "sum" | "max" | "sumsquare"): OpImpl {
+/** A composition of map functions (elementwise.ts) on numbers, broadcast over the inputs present. */
+function composed(c: Composition): OpImpl {
+  return (inputs, ctx) => {
+    const present = inputs.flatMap((t, k) => (t ? [k] : []));
+    if (!inputs[0]) fail(ctx, "input 0 is missing");
+    const shape = broadcastShape(
+      present.map((k) => inputs[k]!.shape),
+      ctx,
+    );
+    const idx = inputs.map((t) => t && broadcastIndex(t.shape, shape));
+    const out = tensor(c.bool ? "bool" : inputs[0].dtype, shape);
+    const args: (number | undefined)[] = inputs.map(() => undefined);
+    for (let i = 0; i < out.data.length; i++) {
+      for (const k of present) args[k] = inputs[k]!.data[idx[k]![i]];
+      out.data[i] = c.build(NUMBERS, args, ctx.attrs, ctx.opset);
+    }
+    if (!isFloat(out.dtype)) out.data.forEach((v, i) => (out.data[i] = truncate(v)));
+    return [out];
+  };
+}
+
+/** Each reduction: start value, step, and what becomes of the total (n: elements reduced). */
+const REDUCTIONS = {
+  sum: { init: 0, step: (acc: number, v: number) => acc + v, end: (acc: number) => acc },
+  mean: { init: 0, step: (acc: number, v: number) => acc + v, end: (acc: number, n: number) => acc / n },
+  max: { init: -Infinity, step: Math.max, end: (acc: number) => acc },
+  min: { init: Infinity, step: Math.min, end: (acc: number) => acc },
+  prod: { init: 1, step: (acc: number, v: number) => acc * v, end: (acc: number) => acc },
+  sumsquare: { init: 0, step: (acc: number, v: number) => acc + v * v, end: (acc: number) => acc },
+  l1: { init: 0, step: (acc: number, v: number) => acc + Math.abs(v), end: (acc: number) => acc },
+  l2: { init: 0, step: (acc: number, v: number) => acc + v * v, end: Math.sqrt },
+  logsum: { init: 0, step: (acc: number, v: number) => acc + v, end: Math.log },
+  logsumexp: { init: 0, step: (acc: number, v: number) => acc + Math.exp(v), end: Math.log },
+};
+
+function reduce(kind: keyof typeof REDUCTIONS): OpImpl {
   return ([x, axesInput], ctx) => {
     const t = need(x, ctx, "data");
     const listed = values(axesInput) ?? ints(ctx, "axes");
@@ -112,17 +148,49 @@ function reduce(kind: "mean" | "sum" | "max" | "sumsquare"): OpImpl {
     const axes = new Set((listed && listed.length > 0 ? listed : t.shape.map((_, i) => i)).map((a) => axis(ctx, a, t.shape.length)));
     const keep = attr(ctx, "keepdims", 1) === 1;
     const kept = t.shape.map((d, i) => (axes.has(i) ? 1 : d));
-    const out = tensor(t.dtype, kept);
+    const { init, step, end } = REDUCTIONS[kind];
+    const acc = new Float64Array(size(kept)).fill(init);
     const count = size(t.shape) / Math.max(size(kept), 1);
-    if (kind === "max") out.data.fill(-Infinity);
     const idx = broadcastIndex(kept, t.shape);
-    for (let i = 0; i < t.data.length; i++) {
-      const v = t.data[i];
-      if (kind === "max") out.data[idx[i]] = Math.max(out.data[idx[i]], v);
-      else out.data[idx[i]] += kind === "sumsquare" ? v * v : v;
-    }
-    if (kind === "mean") for (let i = 0; i < out.data.length; i++) out.data[i] /= count;
+    for (let i = 0; i < t.data.length; i++) acc[idx[i]] = step(acc[idx[i]], t.data[i]);
+    const out = tensor(
+      t.dtype,
+      kept,
+      acc.map((v) => end(v, count)),
+    );
     return [{ ...out, shape: keep ? kept : t.shape.filter((_, i) => !axes.has(i)) }];
+  };
+}
+
+/** ArgMax (sign 1) or ArgMin (sign −1) along `axis`: the first index of the extreme, or the last with select_last_index. */
+function argExtreme(sign: 1 | -1): OpImpl {
+  return ([x], ctx) => {
+    const t = need(x, ctx, "data");
+    const a = axis(ctx, attr(ctx, "axis", 0), t.shape.length);
+    const last = attr(ctx, "select_last_index", 0) === 1;
+    const n = t.shape[a],
+      inner = size(t.shape.slice(a + 1)),
+      outer = size(t.shape.slice(0, a));
+    const kept = t.shape.map((d, i) => (i === a ? 1 : d));
+    const out = tensor("int64", kept);
+    for (let o = 0; o < outer; o++)
+      for (let j = 0; j < inner; j++) {
+        let best = 0;
+        for (let k = 1; k < n; k++) {
+          const v = sign * t.data[(o * n + k) * inner + j],
+            b = sign * t.data[(o * n + best) * inner + j];
+          if (v > b || (last && v === b)) best = k;
+        }
+        out.data[o * inner + j] = best;
+      }
+    return [
+      attr(ctx, "keepdims", 1)
+        ? out
+        : reshapeTo(
+            out,
+            t.shape.filter((_, i) => i !== a),
+          ),
+    ];
   };
 }
 
@@ -590,6 +658,44 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
   ReduceSum: reduce("sum"),
   ReduceMax: reduce("max"),
   ReduceSumSquare: reduce("sumsquare"),
+  ReduceMin: reduce("min"),
+  ReduceProd: reduce("prod"),
+  ReduceL1: reduce("l1"),
+  ReduceL2: reduce("l2"),
+  ReduceLogSum: reduce("logsum"),
+  ReduceLogSumExp: reduce("logsumexp"),
+  ArgMax: argExtreme(1),
+  ArgMin: argExtreme(-1),
+  Hardmax: ([x], ctx) => {
+    const t = need(x, ctx, "input");
+    const a = axis(ctx, attr(ctx, "axis", ctx.opset >= 13 ? -1 : 1), t.shape.length);
+    // Opset < 13 takes the flattened axes from `axis` on as one; 13+ that one axis.
+    const flatShape = ctx.opset >= 13 ? t.shape : [size(t.shape.slice(0, a)), size(t.shape.slice(a))];
+    const at = ctx.opset >= 13 ? a : 1;
+    const [index] = argExtreme(1)([reshapeTo(t, flatShape)], { ...ctx, attrs: { axis: at, keepdims: 1 } });
+    const n = flatShape[at],
+      inner = size(flatShape.slice(at + 1));
+    const out = tensor(t.dtype, t.shape);
+    for (let i = 0; i < out.data.length; i++) {
+      const outer = Math.floor(i / (n * inner)),
+        k = Math.floor(i / inner) % n;
+      out.data[i] = +(index!.data[outer * inner + (i % inner)] === k);
+    }
+    return [out];
+  },
+  LogSoftmax: (inputs, ctx) => {
+    const [p] = ONNX_OPS.Softmax(inputs, ctx);
+    p!.data.forEach((v, i) => (p!.data[i] = Math.log(v)));
+    return [p];
+  },
+  /** Inference: the input unchanged, and a mask of ones; training mode (random) is not supported. */
+  Dropout: ([x, , training], ctx) => {
+    const t = need(x, ctx, "data");
+    if (training && training.data[0])
+      throw new SeecError("unsupported.onnx_op", "Dropout in training mode (random) is not supported", { at: `node ${ctx.node}` });
+    return [t, tensor("bool", t.shape, new Float64Array(t.data.length).fill(1))];
+  },
+  ...Object.fromEntries(Object.entries(COMPOSITIONS).map(([op, c]) => [op, composed(c)])),
   LayerNormalization: ([x, scale, bias], ctx) => {
     const t = need(x, ctx, "X");
     const from = axis(ctx, attr(ctx, "axis", -1), t.shape.length);

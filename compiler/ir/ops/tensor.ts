@@ -86,7 +86,7 @@ function forEachIndex(out: readonly number[], strides: readonly (readonly number
  * The elementwise functions a Map applies, by name, with their arity. Comparisons and logic
  * give 0 or 1; `trunc` is a cast to an integer type, `bool` a cast to bool.
  */
-export const MAP_FUNCTIONS: Readonly<Record<string, { arity: number; f: (...x: number[]) => number }>> = {
+export const MAP_FUNCTIONS = {
   add: { arity: 2, f: (a, b) => a + b },
   sub: { arity: 2, f: (a, b) => a - b },
   mul: { arity: 2, f: (a, b) => a * b },
@@ -121,7 +121,40 @@ export const MAP_FUNCTIONS: Readonly<Record<string, { arity: number; f: (...x: n
   erf: { arity: 1, f: (a) => erf(a) },
   gelu: { arity: 1, f: (a) => 0.5 * a * (1 + erf(a / Math.SQRT2)) },
   geluTanh: { arity: 1, f: (a) => 0.5 * a * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (a + 0.044715 * a * a * a))) },
-};
+  /** Floored modulo (the result takes the divisor's sign; Python's %). */
+  mod: { arity: 2, f: (a, b) => a - Math.floor(a / b) * b },
+  /** Truncated modulo (the result takes the dividend's sign; C's fmod). */
+  fmod: { arity: 2, f: (a, b) => a % b },
+  xor: { arity: 2, f: (a, b) => +((a !== 0) !== (b !== 0)) },
+  sign: { arity: 1, f: Math.sign },
+  floor: { arity: 1, f: Math.floor },
+  ceil: { arity: 1, f: Math.ceil },
+  /** To the nearest integer, halves to even (IEEE roundeven: wasm's nearest, WGSL's round). */
+  round: { arity: 1, f: roundHalfEven },
+  isinf: { arity: 1, f: (a) => +(a === Infinity || a === -Infinity) },
+  isnan: { arity: 1, f: (a) => +Number.isNaN(a) },
+  tan: { arity: 1, f: Math.tan },
+  asin: { arity: 1, f: Math.asin },
+  acos: { arity: 1, f: Math.acos },
+  atan: { arity: 1, f: Math.atan },
+  sinh: { arity: 1, f: Math.sinh },
+  cosh: { arity: 1, f: Math.cosh },
+  asinh: { arity: 1, f: Math.asinh },
+  acosh: { arity: 1, f: Math.acosh },
+  atanh: { arity: 1, f: Math.atanh },
+} satisfies Record<string, { arity: number; f: (...x: number[]) => number }>;
+
+/** A Map's `fn`: every backend's table of map expressions is declared against this set. */
+export type MapFunction = keyof typeof MAP_FUNCTIONS;
+
+export function isMapFunction(fn: unknown): fn is MapFunction {
+  return typeof fn === "string" && Object.hasOwn(MAP_FUNCTIONS, fn);
+}
+
+function roundHalfEven(a: number): number {
+  const r = Math.round(a);
+  return r - a === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
 
 /** erf to ~1e-13 (Maclaurin series below 4, ±1 beyond): the reference for the kernels' erf. */
 export function erf(x: number): number {
@@ -139,7 +172,7 @@ export function erf(x: number): number {
 /** Map: y = fn(inputs...), broadcast, in the output dtype (attrs fn, dtype). */
 export const Map: OpDef = {
   infer(inputs, attrs, node) {
-    const fn = MAP_FUNCTIONS[attrs.fn as string] ?? fail(node, `unknown map function ${attrs.fn}`);
+    const fn = isMapFunction(attrs.fn) ? MAP_FUNCTIONS[attrs.fn] : fail(node, `unknown map function ${attrs.fn}`);
     if (inputs.length !== fn.arity) fail(node, `${attrs.fn} takes ${fn.arity} inputs, got ${inputs.length}`);
     return [
       {
@@ -156,7 +189,7 @@ export const Map: OpDef = {
       inputs.map((t) => t.shape),
       "",
     );
-    const { f } = MAP_FUNCTIONS[attrs.fn as string];
+    const { f } = MAP_FUNCTIONS[attrs.fn as MapFunction] as { f: (...x: number[]) => number };
     const y = allocate(attrs.dtype as DType, size(out));
     const strides = inputs.map((t) => broadcastStrides(t.shape, out));
     const args = inputs.map(() => 0);
@@ -246,21 +279,31 @@ export const MatMul: OpDef = {
   },
 };
 
-/** Reduce: sum, mean or max over `axes`, which stay as size-1 dimensions. */
+/** What Reduce computes over its axes. */
+export type ReduceFunction = "sum" | "mean" | "max" | "min" | "prod";
+
+/** Each reduction's start value and step. */
+export const REDUCE_FUNCTIONS: Readonly<Record<ReduceFunction, { init: number; step: (acc: number, x: number) => number }>> = {
+  sum: { init: 0, step: (acc, x) => acc + x },
+  mean: { init: 0, step: (acc, x) => acc + x },
+  max: { init: -Infinity, step: Math.max },
+  min: { init: Infinity, step: Math.min },
+  prod: { init: 1, step: (acc, x) => acc * x },
+};
+
+/** Reduce: sum, mean, max, min or product over `axes`, which stay as size-1 dimensions. */
 export const Reduce: OpDef = {
   infer([x], attrs, node) {
+    if (typeof attrs.fn !== "string" || !Object.hasOwn(REDUCE_FUNCTIONS, attrs.fn)) fail(node, `unknown reduction ${attrs.fn}`);
     const axes = new Set(list(attrs, "axes"));
     return [{ dtype: x.dtype, shape: numbers(x.shape, node).map((d, i) => (axes.has(i) ? 1 : d)) }];
   },
   run([x], attrs) {
     const axes = new Set(list(attrs, "axes"));
     const shape = x.shape.map((d, i) => (axes.has(i) ? 1 : d));
-    const y = new Float32Array(size(shape)).fill(attrs.fn === "max" ? -Infinity : 0);
-    forEachIndex(
-      x.shape,
-      [broadcastStrides(shape, x.shape)],
-      (i, [at]) => (y[at] = attrs.fn === "max" ? Math.max(y[at], x.data[i]) : y[at] + x.data[i]),
-    );
+    const { init, step } = REDUCE_FUNCTIONS[attrs.fn as ReduceFunction];
+    const y = new Float32Array(size(shape)).fill(init);
+    forEachIndex(x.shape, [broadcastStrides(shape, x.shape)], (i, [at]) => (y[at] = step(y[at], x.data[i])));
     if (attrs.fn === "mean") y.forEach((v, i) => (y[i] = v / (size(x.shape) / size(shape))));
     return [{ shape, data: y }];
   },
