@@ -529,14 +529,66 @@ const hardmaxOp: Lowering = (l, n) => {
   return [l.reshape(l.map("equal", [iota, argExtreme(l, x, at, "max", false)]), X)];
 };
 
+/**
+ * NegativeLogLikelihoodLoss of x [N, C, d...] at run-time targets [N, d...]: a one-hot of the
+ * targets against the class index picks each x and weight (sums over C of where(hit, ·, 0)).
+ */
+function nllLoss(l: Lowerer, x: string, target: string, weight: string | undefined, n: OnnxNode): string {
+  const X = l.irShape(x),
+    C = X[1];
+  const rank = X.length;
+  const t = l.reshape(target, [X[0], 1, ...X.slice(2)]);
+  const perClass = (v: Float32Array) =>
+    l.constantData(
+      v,
+      X.map((d, i) => (i === 1 ? d : 1)),
+    );
+  const hit = l.map("equal", [t, perClass(Float32Array.from({ length: C }, (_, i) => i))]);
+  const picked = l.reduce("sum", l.map("where", [hit, x, l.scalar(0)]), [1]);
+  let w = l.reduce(
+    "sum",
+    l.map("where", [
+      hit,
+      weight
+        ? l.reshape(
+            weight,
+            X.map((d, i) => (i === 1 ? d : 1)),
+          )
+        : l.scalar(1),
+      l.scalar(0),
+    ]),
+    [1],
+  );
+  if (typeof n.attrs.ignore_index === "number") w = l.map("where", [l.map("equal", [t, l.scalar(n.attrs.ignore_index)]), l.scalar(0), w]);
+  const loss = l.map("neg", [l.map("mul", [picked, w])]);
+  const reduction = typeof n.attrs.reduction === "string" ? n.attrs.reduction : "mean";
+  const all = X.map((_, i) => i).filter((i) => i !== 1);
+  if (reduction === "none") return l.reshape(loss, [X[0], ...X.slice(2)]);
+  const total = l.reduce("sum", loss, all);
+  if (reduction === "sum") return l.reshape(total, []);
+  if (reduction !== "mean" || rank < 2) return l.fail(`reduction "${reduction}" is not none, sum or mean`);
+  return l.reshape(l.map("div", [total, l.reduce("sum", w, all)]), []);
+}
+
+const nllOp: Lowering = (l, n) => [nllLoss(l, l.ir(n.inputs[0]), l.ir(n.inputs[1]), n.inputs[2] ? l.ir(n.inputs[2]) : undefined, n)];
+
+/** SoftmaxCrossEntropyLoss: NegativeLogLikelihoodLoss of the log softmax over the classes (axis 1), and that log softmax. */
+const sceOp: Lowering = (l, n) => {
+  const logProb = logSoftmax(l, l.ir(n.inputs[0]), [1]);
+  return [nllLoss(l, logProb, l.ir(n.inputs[1]), n.inputs[2] ? l.ir(n.inputs[2]) : undefined, n), logProb];
+};
+
+function logSoftmax(l: Lowerer, x: string, axes: number[]): string {
+  const shifted = l.map("sub", [x, l.reduce("max", x, axes)]);
+  return l.map("sub", [shifted, l.map("log", [l.reduce("sum", l.map("exp", [shifted]), axes)])]);
+}
+
 /** log softmax over `axis` (opset < 13: over the axes from `axis` on), as x − m − log Σ e^(x − m). */
 const logSoftmaxOp: Lowering = (l, n) => {
   const X = l.shape(n.inputs[0]);
   const from = axisOf(n, attr(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
   const axes = l.opset >= 13 ? [from] : X.map((_, i) => i).filter((i) => i >= from);
-  const x = l.ir(n.inputs[0]);
-  const shifted = l.map("sub", [x, l.reduce("max", x, axes)]);
-  return [l.map("sub", [shifted, l.map("log", [l.reduce("sum", l.map("exp", [shifted]), axes)])])];
+  return [logSoftmax(l, l.ir(n.inputs[0]), axes)];
 };
 
 /** Dropout at inference: the input, and a mask of ones. */
@@ -662,6 +714,8 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = {
   ReduceLogSum: reduceOp("logsum"),
   ReduceLogSumExp: reduceOp("logsumexp"),
   LogSoftmax: logSoftmaxOp,
+  NegativeLogLikelihoodLoss: nllOp,
+  SoftmaxCrossEntropyLoss: sceOp,
   ArgMax: argOp("max"),
   ArgMin: argOp("min"),
   Hardmax: hardmaxOp,

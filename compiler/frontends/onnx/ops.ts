@@ -194,6 +194,35 @@ function argExtreme(sign: 1 | -1): OpImpl {
   };
 }
 
+/**
+ * NegativeLogLikelihoodLoss: input [N, C, d...], target [N, d...], weight [C] (optional):
+ * loss = −input[n, target, d...] · weight[target], 0 where target is ignore_index; reduced by
+ * "none", "sum", or "mean" (the sum over the sum of the weights applied).
+ */
+function nllLoss(input: OnnxTensor, target: OnnxTensor, weight: OnnxTensor | undefined, ctx: OpContext): OnnxTensor {
+  const [N, C] = input.shape,
+    inner = size(input.shape.slice(2));
+  const ignore = typeof ctx.attrs.ignore_index === "number" ? ctx.attrs.ignore_index : undefined;
+  const reduction = typeof ctx.attrs.reduction === "string" ? ctx.attrs.reduction : "mean";
+  const loss = tensor(input.dtype, target.shape);
+  let total = 0,
+    weights = 0;
+  for (let n = 0; n < N; n++)
+    for (let d = 0; d < inner; d++) {
+      const c = target.data[n * inner + d];
+      if (c === ignore) continue;
+      if (c < 0 || c >= C) fail(ctx, `target ${c} is outside [0, ${C})`);
+      const w = weight ? weight.data[c] : 1;
+      const l = -input.data[(n * C + c) * inner + d] * w;
+      loss.data[n * inner + d] = l;
+      total += l;
+      weights += w;
+    }
+  if (reduction === "none") return loss;
+  if (reduction !== "sum" && reduction !== "mean") fail(ctx, `reduction "${reduction}" is not none, sum or mean`);
+  return tensor(input.dtype, [], [reduction === "sum" ? total : total / weights]);
+}
+
 function reshapeTo(t: OnnxTensor, shape: number[]): OnnxTensor {
   return { dtype: t.dtype, shape, data: t.data };
 }
@@ -682,6 +711,11 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
       out.data[i] = +(index!.data[outer * inner + (i % inner)] === k);
     }
     return [out];
+  },
+  NegativeLogLikelihoodLoss: ([x, target, weight], ctx) => [nllLoss(need(x, ctx, "input"), need(target, ctx, "target"), weight, ctx)],
+  SoftmaxCrossEntropyLoss: ([scores, labels, weights], ctx) => {
+    const [logProb] = ONNX_OPS.LogSoftmax([need(scores, ctx, "scores")], { ...ctx, opset: 13, attrs: { axis: 1 } });
+    return [nllLoss(logProb!, need(labels, ctx, "labels"), weights, ctx), logProb];
   },
   LogSoftmax: (inputs, ctx) => {
     const [p] = ONNX_OPS.Softmax(inputs, ctx);
