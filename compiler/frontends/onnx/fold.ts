@@ -1,6 +1,6 @@
 /**
  * Constant folding with static input shapes. A tensor is constant when it depends only on
- * initializers and on shapes (Shape and Size read nothing else); constants are computed with the
+ * initializers and on shapes (Shape, Size and EyeLike read nothing else); constants are computed with the
  * reference ops. Every other tensor is only given its shape: its data stays empty, and an op is
  * run on zeros only where that is the cheap way to learn the shape (matrix products, elementwise
  * maps and softmax get a rule), and only up to a bound: no tensor, constant or not, may pass
@@ -14,7 +14,7 @@ import { axis } from "./ops.js";
 import { checkSize, MAX_ELEMENTS, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 /** Ops whose outputs depend only on their inputs' shapes. */
-const SHAPE_ONLY = new Set(["Shape", "Size"]);
+const SHAPE_ONLY = new Set(["Shape", "Size", "EyeLike"]);
 
 type Shaped = { dtype: OnnxDType; shape: number[] };
 /** An op's output shapes from its `inputs` operands' shapes (used only when the node has them all). */

@@ -373,7 +373,50 @@ const gatherOp: Lowering = (l, n) => {
     return [l.reshape(l.concat(parts, axis), l.shape(n.outputs[0]))];
   }
   if (axis === 0 && D.length === 2) return [l.gatherRows(l.ir(data), l.ir(indices))];
-  return l.fail(`Gather on axis ${axis} of a ${D.length}-D tensor with indices computed at run time is not supported`);
+  if (!l.isFloat(data)) return l.fail(`Gather of an integer tensor with indices computed at run time is not supported`);
+  // Any axis: the data as a [K, rest] table (the axis moved first), its rows gathered, the axis moved back.
+  const K = D[axis],
+    I = l.shape(indices);
+  const others = D.map((_, i) => i).filter((i) => i !== axis);
+  const table = l.reshape(l.transpose(l.ir(data), [axis, ...others]), [K, size(others.map((i) => D[i]))]);
+  const rows = l.gatherRows(table, nonNegative(l, l.ir(indices), K));
+  const gathered = l.reshape(rows, [size(I), ...others.map((i) => D[i])]);
+  const back = [...others.slice(0, axis).map((_, i) => i + 1), 0, ...others.slice(axis).map((_, i) => axis + i + 1)];
+  return [l.reshape(l.transpose(gathered, back), l.shape(n.outputs[0]))];
+};
+
+/** Indices into an axis of size K with the negative ones counted from the end. */
+function nonNegative(l: Lowerer, indices: string, K: number): string {
+  return l.map("where", [l.map("less", [indices, l.scalar(0)], "i32"), l.map("add", [indices, l.scalar(K)], "i32"), indices], "i32");
+}
+
+/**
+ * GatherElements: y[i...] = data[i... with i_axis replaced by indices[i...]], as a one-hot of the
+ * indices against the axis's positions: a sum over that axis of where(hit, data, 0).
+ */
+const gatherElementsOp: Lowering = (l, n) => {
+  const [data, indices] = n.inputs;
+  const D = l.shape(data),
+    I = l.shape(indices);
+  if (!l.isFloat(data)) return l.fail("GatherElements of an integer tensor is not supported");
+  const axis = axisOf(n, attr(n, "axis", 0), D.length);
+  const K = D[axis];
+  // The data over the indices' extent off the axis, all of it along the axis; one-hot axis after `axis`.
+  const box = I.map((d, i) => (i === axis ? K : d));
+  const part = l.copy(l.ir(data), box, stridesOf(D));
+  const withK = (shape: number[], at: number, k: number) => [...shape.slice(0, at), k, ...shape.slice(at)];
+  const values = l.reshape(part, withK(box, axis, 1));
+  const ids = l.reshape(nonNegative(l, l.ir(indices), K), withK(I, axis + 1, 1));
+  const positions = l.constantData(
+    Float32Array.from({ length: K }, (_, i) => i),
+    withK(
+      I.map(() => 1),
+      axis + 1,
+      K,
+    ),
+  );
+  const picked = l.map("where", [l.map("equal", [ids, positions]), values, l.scalar(0)]);
+  return [l.reshape(l.reduce("sum", picked, [axis + 1]), I)];
 };
 
 const matmulOp: Lowering = (l, n) => {
@@ -661,6 +704,7 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = {
   Expand: expandOp,
   Tile: tileOp,
   Gather: gatherOp,
+  GatherElements: gatherElementsOp,
   Cast: cast,
   CastLike: cast,
   Add: elementwise("add"),

@@ -564,6 +564,40 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
       }
     return [out];
   },
+  GatherElements: ([x, indices], ctx) => {
+    const t = need(x, ctx, "data"),
+      ix = need(indices, ctx, "indices");
+    const a = axis(ctx, attr(ctx, "axis", 0), t.shape.length);
+    if (ix.shape.length !== t.shape.length) fail(ctx, `GatherElements indices have rank ${ix.shape.length}, the data ${t.shape.length}`);
+    const K = t.shape[a],
+      ts = stridesOf(t.shape),
+      is = stridesOf(ix.shape);
+    const out = tensor(t.dtype, ix.shape);
+    for (let i = 0; i < out.data.length; i++) {
+      let k = ix.data[i];
+      if (k < 0) k += K;
+      if (k < 0 || k >= K) fail(ctx, `GatherElements index ${ix.data[i]} is outside [0, ${K})`);
+      let at = 0;
+      for (let d = 0, r = i; d < is.length; d++) {
+        const c = Math.floor(r / is[d]);
+        r -= c * is[d];
+        at += (d === a ? k : c) * ts[d];
+      }
+      out.data[i] = t.data[at];
+    }
+    return [out];
+  },
+  /** Ones on the k-th diagonal of a matrix of the input's shape (which is all it reads). */
+  EyeLike: ([x], ctx) => {
+    const t = need(x, ctx, "input");
+    const [R, C] = t.shape;
+    const dtype = typeof ctx.attrs.dtype === "number" ? DATA_TYPES[ctx.attrs.dtype] : t.dtype;
+    if (!dtype) fail(ctx, `EyeLike to element type ${ctx.attrs.dtype}, which seec does not read`);
+    const k = attr(ctx, "k", 0);
+    const out = tensor(dtype, t.shape);
+    for (let r = 0; r < R; r++) if (r + k >= 0 && r + k < C) out.data[r * C + r + k] = 1;
+    return [out];
+  },
   Expand: ([x, shape], ctx) => {
     const t = need(x, ctx, "input");
     const out = broadcastShape([t.shape, values(shape) ?? []], ctx);
