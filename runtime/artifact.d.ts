@@ -1,8 +1,11 @@
 // Typings for a seec artifact's index.mjs.
 
-/** Inputs by name: Float32Array, Int32Array, or BigInt64Array / Uint8Array where the input is int64 / bool. */
-export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array>;
-export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array>;
+/**
+ * Inputs by name: Float32Array, Int32Array, or, as ONNX Runtime takes them, BigInt64Array (int64),
+ * Uint8Array (bool, uint8), Int8Array (int8), Float64Array (float64).
+ */
+export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
+export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
 
 export interface GenerateOptions {
   /** New tokens after the prompt (default 256). Generation also stops at BOS/EOS or the end of the context. */
@@ -20,8 +23,11 @@ export interface TensorSpec {
   dtype: "f32" | "i32";
   shape: (number | string)[];
   address: number;
-  /** What callers exchange when it is not the dtype: int64 (BigInt64Array), bool (Uint8Array), float16 (given as Float32Array). */
-  elementType?: "int64" | "bool" | "float16";
+  /**
+   * What callers exchange when it is not the dtype: int64 (BigInt64Array), bool and uint8 (Uint8Array),
+   * int8 (Int8Array), float64 (Float64Array), float16 (given as Float32Array).
+   */
+  elementType?: "int64" | "bool" | "float16" | "uint8" | "int8" | "float64";
 }
 
 export interface Manifest {

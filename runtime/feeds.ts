@@ -4,9 +4,12 @@ import type { Manifest, TensorSpec } from "./manifest.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 
-/** Inputs by name: Float32Array, Int32Array, or BigInt64Array / Uint8Array where the input is int64 / bool. */
-export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array>;
-export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array>;
+/**
+ * Inputs by name: Float32Array, Int32Array, or, as ONNX Runtime takes them, BigInt64Array (int64),
+ * Uint8Array (bool, uint8), Int8Array (int8), Float64Array (float64).
+ */
+export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
+export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
 
 export interface CheckedFeeds {
   /** Each input as the dtype the model computes in. */
@@ -62,10 +65,15 @@ export function embeddingFeeds(manifest: Manifest, tokenizer: Tokenizer | undefi
   return { feeds: (text) => ({ tokens: Int32Array.from(tokenizer.encode(text).slice(0, max)) }), output: manifest.outputs[0].name };
 }
 
-/** An output as callers take it: int64 as BigInt64Array, bool as Uint8Array. */
+/**
+ * An output as callers take it: int64 as BigInt64Array, bool and uint8 as Uint8Array, int8 as
+ * Int8Array (both wrapping, as uint8 and int8 arithmetic does), float64 as Float64Array.
+ */
 export function exchanged(spec: TensorSpec, data: Int32Array | Float32Array): Outputs[string] {
   if (spec.elementType === "int64") return BigInt64Array.from(data as Int32Array, (x) => BigInt(x));
-  if (spec.elementType === "bool") return Uint8Array.from(data as Int32Array);
+  if (spec.elementType === "bool" || spec.elementType === "uint8") return Uint8Array.from(data as Int32Array);
+  if (spec.elementType === "int8") return Int8Array.from(data as Int32Array);
+  if (spec.elementType === "float64") return Float64Array.from(data as Float32Array);
   return data;
 }
 
@@ -119,11 +127,15 @@ function toDtype(spec: TensorSpec, fed: Feeds[string]): Int32Array | Float32Arra
   const want =
     spec.elementType === "int64"
       ? BigInt64Array
-      : spec.elementType === "bool"
+      : spec.elementType === "bool" || spec.elementType === "uint8"
         ? Uint8Array
-        : spec.dtype === "i32"
-          ? Int32Array
-          : Float32Array;
+        : spec.elementType === "int8"
+          ? Int8Array
+          : spec.elementType === "float64"
+            ? Float64Array
+            : spec.dtype === "i32"
+              ? Int32Array
+              : Float32Array;
   if (!(fed instanceof want))
     throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${fed.constructor.name}`);
   if (fed instanceof BigInt64Array) {
@@ -135,5 +147,6 @@ function toDtype(spec: TensorSpec, fed: Feeds[string]): Int32Array | Float32Arra
     });
     return out;
   }
-  return fed instanceof Uint8Array ? Int32Array.from(fed) : fed;
+  if (fed instanceof Float64Array) return Float32Array.from(fed);
+  return fed instanceof Uint8Array || fed instanceof Int8Array ? Int32Array.from(fed) : fed;
 }

@@ -15,7 +15,7 @@ const MAX_PAGES = 65536;
 const ELEMENT_BYTES = 4;
 const FAMILIES = ["decoder", "encoder", "graph"];
 const DTYPES = ["f32", "i32"];
-const ELEMENT_TYPES = ["int64", "bool", "float16"];
+const ELEMENT_TYPES = ["int64", "bool", "float16", "uint8", "int8", "float64"];
 const TOKENIZERS = ["llama2c-bpe", "sentencepiece-unigram"];
 const HINT = "rebuild the artifact with seec build";
 

@@ -32,12 +32,14 @@ export interface Value extends ValueType {
   data?: TensorData;
   /**
    * The element type callers exchange for an input or output, where it differs from the dtype
-   * seec computes in: "int64" ids held as i32, "bool" masks as i32, "float16" values as f32.
+   * seec computes in: "int64" ids held as i32, "bool" masks as i32, "float16" values as f32;
+   * "uint8" and "int8" held as i32 and "float64" as f32, exchanged as ONNX Runtime's Uint8Array,
+   * Int8Array and Float64Array.
    */
   elementType?: ElementType;
 }
 
-export type ElementType = "int64" | "bool" | "float16";
+export type ElementType = "int64" | "bool" | "float16" | "uint8" | "int8" | "float64";
 
 export type AttrValue = number | string | readonly number[];
 export type Attrs = Readonly<Record<string, AttrValue>>;

@@ -93,13 +93,23 @@ export function families(models: ReadonlyMap<string, OnnxModel>): Map<string, st
   return out;
 }
 
-/** What ONNX Runtime's JavaScript API takes for a tensor, as far as seec's runtime reads it. */
+/** What ONNX Runtime's JavaScript API takes for a tensor (float16 aside: seec takes it as a Float32Array). */
 function feedOf(t: OnnxTensor): Feeds[string] {
   if (t.dtype === "int64") return BigInt64Array.from(t.data, (x) => BigInt(x));
-  if (t.dtype === "bool") return Uint8Array.from(t.data);
-  // seec computes floats in f32 and other integers in i32: it takes those as Float32Array and Int32Array.
+  if (t.dtype === "bool" || t.dtype === "uint8") return Uint8Array.from(t.data);
+  if (t.dtype === "int8") return Int8Array.from(t.data);
+  if (t.dtype === "float64") return Float64Array.from(t.data);
   return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
 }
+
+/** The typed array ONNX Runtime returns for an output of this element type, where seec's differs from its dtype's. */
+const OUTPUT_ARRAYS: Partial<Record<OnnxTensor["dtype"], abstract new (...args: never[]) => unknown>> = {
+  int64: BigInt64Array,
+  bool: Uint8Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  float64: Float64Array,
+};
 
 const isCode = (e: unknown): e is SeecError => e instanceof SeecError;
 const describe = (e: unknown) => (isCode(e) ? `${e.code}: ${e.message}` : `${(e as Error)?.name}: ${(e as Error)?.message ?? e}`);
@@ -172,7 +182,7 @@ function mismatch(c: Prepared, model: Model, results: Outputs, prefix: string): 
     if (!got) return `${name}: no output`;
     const shape = model.manifest.outputs.find((o) => o.name === prefix + name)?.shape ?? [];
     if (shape.join() !== want.shape.join()) return `${name}: shape [${shape.join(", ")}], want [${want.shape.join(", ")}]`;
-    const type = want.dtype === "int64" ? BigInt64Array : want.dtype === "bool" ? Uint8Array : undefined;
+    const type = OUTPUT_ARRAYS[want.dtype];
     if (type && !(got instanceof type)) return `${name}: ${got.constructor.name} where ONNX Runtime gives a ${type.name}`;
     if (got.length !== want.data.length) return `${name}: ${got.length} elements, want ${want.data.length}`;
     const step = c.halfGraph ? halfStep(Array.from(want.data).reduce((m, x) => Math.max(m, Math.abs(x)), 0)) : 0;

@@ -1,5 +1,5 @@
 /** The ONNX frontend: read, check ops, bind shapes, fold, lower (see lower.ts). */
-import type { Graph } from "../../ir/graph.js";
+import type { ElementType, Graph } from "../../ir/graph.js";
 import { checkOps } from "./evaluate.js";
 import { bindInputs, onnxGraph } from "./lower.js";
 import { readOnnx } from "./read.js";
@@ -14,7 +14,14 @@ export interface OnnxLoad {
 }
 
 /** Element types a caller exchanges that differ from what seec computes in. */
-const EXCHANGED: Partial<Record<OnnxDType, "int64" | "bool" | "float16">> = { int64: "int64", bool: "bool", float16: "float16" };
+const EXCHANGED: Partial<Record<OnnxDType, ElementType>> = {
+  int64: "int64",
+  bool: "bool",
+  float16: "float16",
+  uint8: "uint8",
+  int8: "int8",
+  float64: "float64",
+};
 
 export async function loadOnnx(file: string, name: string, shapes: Readonly<Record<string, number[]>>): Promise<OnnxLoad> {
   const model = await readOnnx(file);
