@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeArtifact } from "../../compiler/artifact.js";
-import { compileArtifact } from "../../compiler/build.js";
+import { build, compileArtifact } from "../../compiler/build.js";
 import { loadOnnx } from "../../compiler/frontends/onnx/index.js";
 import { readOnnx, readTensorFile, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
 import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
@@ -72,6 +72,7 @@ const ALIASES: Readonly<Record<string, string>> = {
   tril: "Trilu",
   training: "Dropout",
   strnormalizer: "StringNormalizer",
+  instancenorm: "InstanceNormalization",
 };
 const flat = (s: string) => s.toLowerCase().replace(/_/g, "");
 
@@ -266,6 +267,27 @@ export async function runSuite(root: string, only?: (name: string) => boolean): 
     await rm(work, { recursive: true, force: true });
   }
   return results.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * One case as `seec build` builds it: its own artifact, through build() (read, load, compile,
+ * write), run and compared like the batched ones. A check that batching changes nothing.
+ */
+export async function runAlone(root: string, name: string): Promise<CaseResult> {
+  const model = await readOnnx(join(root, name, "model.onnx"));
+  const c = await prepare(root, name, model, "?");
+  if (!("graph" in c)) return c;
+  const work = await mkdtemp(join(tmpdir(), "seec-conformance-"));
+  try {
+    const out = join(work, "artifact");
+    const shapes = Object.fromEntries(c.inputs.map(({ name, tensor }) => [name, tensor.shape]));
+    await build({ model: join(root, name, "model.onnx"), target: "wasm-simd", out, shapes });
+    const artifact = (await load(out, { webgpu: false })) as Model;
+    const wrong = mismatch(c, artifact, artifact.run(feedsOf(c, "")), "");
+    return { name, family: c.family, status: wrong ? "wrong" : "pass", ...(wrong ? { detail: wrong } : {}) };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 }
 
 export interface Summary {

@@ -634,6 +634,19 @@ const logSoftmaxOp: Lowering = (l, n) => {
   return [logSoftmax(l, l.ir(n.inputs[0]), axes)];
 };
 
+/** InstanceNormalization of [N, C, ...]: normalized over the spatial axes, then scale[c] · y + bias[c]. */
+const instanceNormOp: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  if (X.length < 3) return l.fail("InstanceNormalization needs an input of rank 3 or more");
+  const axes = X.map((_, i) => i).filter((i) => i >= 2);
+  const perChannel = (onnx: string) => l.reshape(l.ir(onnx), [X[1], ...axes.map(() => 1)]);
+  const x = l.ir(n.inputs[0]);
+  const centered = l.map("sub", [x, l.reduce("mean", x, axes)]);
+  const variance = l.reduce("mean", l.map("mul", [centered, centered]), axes);
+  const y = l.map("div", [centered, l.map("sqrt", [l.map("add", [variance, l.scalar(attr(n, "epsilon", 1e-5))])])]);
+  return [l.map("add", [l.map("mul", [y, perChannel(n.inputs[1])]), perChannel(n.inputs[2])])];
+};
+
 /** Dropout at inference: the input, and a mask of ones. */
 const dropoutOp: Lowering = (l, n) => {
   const training = n.inputs[2];
@@ -764,6 +777,7 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = {
   ArgMin: argOp("min"),
   Hardmax: hardmaxOp,
   Dropout: dropoutOp,
+  InstanceNormalization: instanceNormOp,
   Trilu: triluOp,
   ...Object.fromEntries(Object.entries(COMPOSITIONS).map(([op, c]) => [op, composedOp(c)])),
   LayerNormalization: layerNormOp(false),

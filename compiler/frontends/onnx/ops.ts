@@ -784,6 +784,13 @@ export const ONNX_OPS: Readonly<Record<string, OpImpl>> = {
       ),
     ];
   },
+  /** (x − mean) / sqrt(variance + epsilon) over the spatial axes of [N, C, ...], then scale[c] and bias[c]. */
+  InstanceNormalization: ([x, scale, bias], ctx) => {
+    const t = need(x, ctx, "input");
+    const perChannel = (v: OnnxTensor) => reshapeTo(v, [t.shape[1], ...t.shape.slice(2).map(() => 1)]);
+    const { y } = normalize(t, 2, attr(ctx, "epsilon", 1e-5), false);
+    return [scaled(t, y, perChannel(need(scale, ctx, "scale")), perChannel(need(bias, ctx, "B")))];
+  },
   RMSNormalization: ([x, scale], ctx) => {
     const t = need(x, ctx, "X");
     const from = axis(ctx, attr(ctx, "axis", -1), t.shape.length);
