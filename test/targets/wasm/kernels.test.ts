@@ -202,6 +202,23 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     );
   });
 
+  // Rows with a mean far from 0 (so the mean matters) over 19 features, and over 64 (kernels/norm.ts).
+  it.each([19, 64])("LayerNorm over %i features, rows centred away from 0", async (D) => {
+    const consts = [
+      { name: "w", data: randomF32(D, 5), shape: [D] },
+      { name: "b", data: randomF32(D, 6), shape: [D] },
+    ];
+    const g = oneOp("LayerNorm", [{ name: "x", shape: ["T", D] }], consts, { epsilon: 1e-5 });
+    const calls = [1, 4].map((T) => ({ x: randomF32(T * D, T + D, 2).map((v, i) => v + (i % 3) + Math.floor(i / D)) }));
+    await expectParity(g, calls, target);
+  });
+
+  it.each([19, 64])("L2Normalize over %i features, and a row too small for anything but eps", async (D) => {
+    const g = oneOp("L2Normalize", [{ name: "x", shape: ["T", D] }], [], { epsilon: 1e-6 });
+    const calls = [1, 3].map((T) => ({ x: randomF32(T * D, T + D, 3).map((v, i) => (i < D && T > 1 ? v * 1e-6 : v)) }));
+    await expectParity(g, calls, target);
+  });
+
   // Inputs around 1e-3: mean(x²) ≈ 3e-7 and 8e-6, at or below eps = 1e-5, so a kernel that drops
   // eps is off several-fold (with |x| ~ 3 eps is a part in a million, below any tolerance).
   it.each([19, 64])("RMSNorm over %i features with inputs so small that eps decides the scale", async (D) => {
