@@ -53,6 +53,14 @@ describe("sampler", () => {
     expect(new Sampler({ temperature: 1e-45, seed: 1 }).sample(Float32Array.from([0, 3, -1, 2.9]))).toBe(1);
   });
 
+  it("softmax subtracts the largest logit, so logits past exp's f32 range still sample", () => {
+    // exp(100) overflows f32: without the shift every probability is NaN and the draw falls to the last id.
+    const sampler = new Sampler({ temperature: 1, topP: 1, seed: 5 });
+    const draws = Array.from({ length: 50 }, () => sampler.sample(Float32Array.from([100, 99.5, -100])));
+    expect(draws.every((t) => t === 0 || t === 1)).toBe(true);
+    expect(draws).toContain(1);
+  });
+
   it("accepts the ends of each option's range", () => {
     for (const opts of [{ temperature: 0 }, { temperature: 100 }, { topP: 0 }, { topP: 1 }, { seed: 0 }, { seed: Number.MAX_SAFE_INTEGER }])
       expect(() => new Sampler(opts)).not.toThrow();

@@ -3,7 +3,7 @@
 // BOS and for control bytes; unigram segmentation with reserved ids and unknown runs; and every
 // field the spec validation checks. The real vocabularies are tested against their references in
 // test/frontends/llama2c-tokenizer.test.ts and test/runtime/sentencepiece.test.ts.
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createTokenizer, plainIds, validateTokenizerSpec, vocabularyPieces, type TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import { Llama2cTokenizer, printedPieces, type Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
 import { SentencePieceTokenizer, type SentencePieceSpec } from "../../runtime/tokenizers/sentencepiece.js";
@@ -32,7 +32,10 @@ const BPE: Llama2cTokenizerSpec = {
 };
 
 describe("llama2.c BPE on a small vocabulary", () => {
-  const tok = new Llama2cTokenizer(BPE);
+  let tok: Llama2cTokenizer;
+  beforeEach(() => {
+    tok = new Llama2cTokenizer(BPE);
+  });
 
   it("merges the best-scoring pair first, the leftmost of equal scores", () => {
     expect(tok.encode("ab")).toEqual([1, 264, 261]); // " a" (2) before "ab" (1)
@@ -112,7 +115,11 @@ const UNIGRAM: SentencePieceSpec = {
 };
 
 describe("SentencePiece unigram on a small vocabulary", () => {
-  const tok = new SentencePieceTokenizer(UNIGRAM);
+  // Built in each test, not once per file: Stryker's mutants are active only while a test runs.
+  let tok: SentencePieceTokenizer;
+  beforeEach(() => {
+    tok = new SentencePieceTokenizer(UNIGRAM);
+  });
 
   it("takes the best-scoring segmentation", () => {
     expect(tok.encode("ab")).toEqual([8]);
@@ -136,7 +143,7 @@ describe("SentencePiece unigram on a small vocabulary", () => {
 describe("tokenizer specs", () => {
   it("gives every id its piece, padded to the vocabulary", () => {
     expect(vocabularyPieces(UNIGRAM, 11).slice(7)).toEqual(["ab", "▁ab", "<id:9>", "<id:10>"]);
-    expect(vocabularyPieces(BPE, BPE.pieces.length + 1).slice(-2)).toEqual(["a", `<id:${BPE.pieces.length}>`]);
+    expect(vocabularyPieces(BPE, BPE.pieces.length + 1).slice(-3)).toEqual(["ca", "a", `<id:${BPE.pieces.length}>`]);
     expect(plainIds(createTokenizer(UNIGRAM), "ab")).toEqual([8]);
     expect(createTokenizer(BPE)).toBeInstanceOf(Llama2cTokenizer);
   });
@@ -152,6 +159,7 @@ describe("tokenizer specs", () => {
   };
   it.each([
     ["not an object", [], undefined, "a tokenizer spec must be an object, got []"],
+    ["a string", "abc", undefined, 'a tokenizer spec must be an object, got "abc"'],
     ["null", null, undefined, "a tokenizer spec must be an object, got null"],
     [
       "an unknown type",
@@ -164,6 +172,7 @@ describe("tokenizer specs", () => {
     ["scores not a list", { ...small, scores: null }, "scores", "scores must be a list, got null"],
     ["scores short", { ...small, scores: [0, 0] }, "scores", "scores has 2 entries for 3 pieces"],
     ["a score not finite", { ...small, scores: [0, 0, "1"] }, "scores[2]", 'scores[2] must be a number, got "1"'],
+    ["a score infinite", { ...small, scores: [0, Infinity, 0] }, "scores[1]", "scores[1] must be a number, got Infinity"],
     ["bosId too big", { ...small, bosId: 3 }, "bosId", "bosId must be a token id from 0 to 2, got 3"],
     ["bosId negative", { ...small, bosId: -1 }, "bosId", "bosId must be a token id from 0 to 2, got -1"],
     ["eosId not whole", { ...small, eosId: 1.5 }, "eosId", "eosId must be a token id from 0 to 2, got 1.5"],
