@@ -30,6 +30,23 @@ describe("quantizeInt8", () => {
     expect(report.relativeError).toBeLessThan(0.01);
   });
 
+  it("declares the new tensors as what they hold, and reports ||Ŵ − W|| / ||W|| exactly", () => {
+    const { graph: q, report } = quantizeInt8(graph());
+    expect(q.values.get("w.int8")).toMatchObject({ name: "w.int8", kind: "const", dtype: "i8", shape: [6, 8] });
+    expect(q.values.get("w.scale")).toMatchObject({ name: "w.scale", kind: "const", dtype: "f32", shape: [6] });
+    expect(q.values.has("w")).toBe(false);
+    const w = graph().values.get("w")!.data as Float32Array;
+    const qw = q.values.get("w.int8")!.data as Int8Array;
+    const scale = q.values.get("w.scale")!.data as Float32Array;
+    let err = 0,
+      norm = 0;
+    for (let i = 0; i < w.length; i++) {
+      err += (qw[i] * scale[Math.floor(i / 8)] - w[i]) ** 2;
+      norm += w[i] ** 2;
+    }
+    expect(report.relativeError).toBeCloseTo(Math.sqrt(err / norm), 12);
+  });
+
   it("changes the outputs by no more than int8 rounding allows", () => {
     const g = graph();
     const ids = Int32Array.of(1, 4, 9);
