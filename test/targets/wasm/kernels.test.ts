@@ -306,6 +306,18 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     );
   });
 
+  // An encoder's bidirectional attention (kernels/attention.ts selfAttention): every token sees all T.
+  it("SelfAttention with 3 heads of width 5 over T = 1, 4 and 7 tokens", async () => {
+    const g = oneOp(
+      "SelfAttention",
+      ["q", "k", "v"].map((name) => ({ name, shape: ["T", 15] })),
+      [],
+      { heads: 3, headDim: 5, scale: 0.4 },
+    );
+    const calls = [1, 4, 7].map((T) => ({ q: randomF32(T * 15, T + 1, 2), k: randomF32(T * 15, T + 2, 2), v: randomF32(T * 15, T + 3) }));
+    await expectParity(g, calls, target);
+  });
+
   it("Attention with 6 query heads over 2 KV heads of width 5, across calls that fill the cache", async () => {
     const [heads, kvHeads, hd] = [6, 2, 5];
     const g = oneOp(
