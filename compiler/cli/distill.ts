@@ -24,6 +24,7 @@ interface DistillFlags {
   sequence: number;
   samples: number;
   sentences: number;
+  cover: boolean;
   kl: number;
   ce: number;
   hidden: number;
@@ -80,6 +81,7 @@ export function distillCommand(): Command {
     .option("--sequence <n>", "decoder: tokens per training sequence", integer(2, 1 << 20), d.sequence)
     .option("--samples <n>", "decoder without --data: sequences sampled from the teacher", integer(2, 1 << 20), d.samples)
     .option("--sentences <n>", "encoder without --data: WordNet sentences drawn", integer(2, 1 << 20), d.sentences)
+    .option("--no-cover", "encoder: train on the data as it is, without copies that put in the vocabulary's tokens it lacks")
     .option("--kl <w>", "decoder: weight of the KL to the teacher", real(0, 1e6), l.kl)
     .option("--ce <w>", "decoder: weight of the cross-entropy on the data", real(0, 1e6), l.ce)
     .option("--temperature <t>", "decoder: temperature of the KL's distributions", real(0.05, 100), d.temperature)
@@ -120,6 +122,7 @@ export function distillCommand(): Command {
         sequence: flags.sequence,
         samples: flags.samples,
         sentences: flags.sentences,
+        cover: flags.cover,
         texts,
         temperature: flags.temperature,
         loss: { kl: flags.kl, ce: flags.ce, hidden: flags.hidden, cosine: flags.cosine, mse: flags.mse, similarity: flags.similarity },

@@ -64,6 +64,8 @@ export interface DistillOptions {
   samples: number;
   /** Encoder without texts: how many WordNet sentences to draw. */
   sentences: number;
+  /** Encoder: put every token of the vocabulary into the data (coverVocabulary); on unless false. */
+  cover?: boolean;
   /** Share of the data held out to choose the best factors (at least one example). */
   heldOut: number;
   /** Score the held-out data every this many steps (and at the end). */
@@ -526,6 +528,7 @@ function trainingData(teacher: Graph, tok: Tokenizer, opts: DistillOptions, rand
   }
   const examples = texts.map((t) => Int32Array.from(plainIds(tok, t).slice(0, max))).filter((e) => e.length > 0);
   const vocab = teacher.values.get(findEmbedding(teacher).name)!.shape[0] as number;
+  if (opts.cover === false) return { examples, source };
   const { copies, tokens } = coverVocabulary(examples, vocab, Math.min(max, 64), random);
   return { examples, source: copies ? `${source}, and ${copies} copies of them carrying the ${tokens} tokens they lacked` : source };
 }

@@ -70,6 +70,8 @@ describe("the demo", () => {
         "20000",
         "--eval-every",
         "200",
+        // Made before an encoder's data covered the vocabulary by default.
+        "--no-cover",
         "-o",
         s2,
       );
