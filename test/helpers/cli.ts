@@ -16,8 +16,13 @@ export function seec(...args: string[]): Promise<CliResult> {
 
 /** seec run from the directory `cwd` (the test's own process stays where it is). */
 export function seecIn(cwd: string | undefined, ...args: string[]): Promise<CliResult> {
+  return runCommand(process.execPath, [BIN, ...args], { cwd });
+}
+
+/** Any command run to its end, asynchronously (vitest's timers keep running), its output kept. */
+export function runCommand(command: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd });
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
     let stdout = "",
       stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

@@ -7,7 +7,7 @@
 //
 // Needs /usr/bin/python3 with torch (Debian's python3-torch): skipped, saying so, where it is
 // missing, except in CI, where a missing torch fails the test instead.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,8 @@ import { DEFAULT_DISTILL, stepGradients, type Trainable } from "../../compiler/s
 import { factorize } from "../../compiler/see/factorize.js";
 import { createTokenizer } from "../../runtime/tokenizers/index.js";
 import { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
-import { seec } from "../helpers/cli.js";
+import { runCommand, seec } from "../helpers/cli.js";
+import { relError } from "../helpers/random.js";
 import { tmpDir } from "../helpers/compile.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
@@ -38,21 +39,9 @@ function torchMissing(): string | undefined {
 const missing = LLAMA2C ? torchMissing() : undefined;
 if (missing && !process.env.CI) console.warn(`skipping the PyTorch companion's test: ${missing} (install python3-torch)`);
 
-/** Runs a command to its end (asynchronously, so vitest's timers keep running). */
-function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ["ignore", "pipe", "pipe"],
-      cwd,
-      env: { ...process.env, OMP_NUM_THREADS: "1", PYTHONDONTWRITEBYTECODE: "1" },
-    });
-    let stdout = "",
-      stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+/** A command with one thread for PyTorch and no bytecode written beside the companion's sources. */
+function run(cmd: string, args: string[], cwd?: string) {
+  return runCommand(cmd, args, { cwd, env: { ...process.env, OMP_NUM_THREADS: "1", PYTHONDONTWRITEBYTECODE: "1" } });
 }
 
 /**
@@ -80,16 +69,6 @@ function companion(args: string[], processes: number, logDir: string) {
       : [COMPANION];
   return run(PYTHON, [...launch, ...args]);
 }
-
-const relError = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0,
-    den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / (den || 1));
-};
 
 describe.skipIf(!LLAMA2C || !VAL || (missing && !process.env.CI))("the PyTorch companion against seec distill (stories260K)", () => {
   let work: string, s1: string, model: LoadedModel, factors: SeeFactors, batch: Int32Array[];

@@ -25,19 +25,9 @@ import { ERROR_CLASSES } from "../../runtime/errors.js";
 import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
 import { catchSeec } from "../helpers/errors.js";
-import { randomF32, rng } from "../helpers/random.js";
+import { randomF32, relError, rng } from "../helpers/random.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
-
-const relError = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let num = 0,
-    den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-};
 
 describe("coverVocabulary: an encoder's data reads every row", () => {
   it("puts each token no example holds into copies of examples, four to a copy, within the length", () => {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { denseTable, type SeeFactors } from "../../compiler/factors/factors.js";
 import { fitFactors, initialiseTables } from "../../compiler/see/fit.js";
+import { relError } from "../helpers/random.js";
 
 function digitFactors(vocab: number, base: number, q: number[], rank: number): SeeFactors {
   const sources: Record<string, { rows: number; q: number }> = {};
@@ -22,16 +23,6 @@ function digitFactors(vocab: number, base: number, q: number[], rank: number): S
     slots: q.map((_, j) => ({ index: Int32Array.from({ length: vocab }, (_, t) => Math.floor(t / base ** j) % base) })),
   };
 }
-
-const relError = (a: Float32Array, b: Float32Array) => {
-  let num = 0,
-    den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-};
 
 describe("fitFactors", () => {
   it.each([
