@@ -320,8 +320,10 @@ def train(pair, opts, rank, size):
         return float(total.item()) / len(dataset)
 
     params = pair.params()
+    # As seec's defaultWeightRate: the factors' rate for the norms, at most 0.002 with every matmul training.
+    weight_lr = opts.weight_lr if opts.weight_lr is not None else (min(0.002, opts.lr) if opts.train == "all" else opts.lr)
     groups = [
-        {"params": [p], "name": n, "peak": (opts.weight_lr if opts.weight_lr is not None else opts.lr) if n.startswith("model.") else opts.lr}
+        {"params": [p], "name": n, "peak": weight_lr if n.startswith("model.") else opts.lr}
         for n, p in params.items()
     ]
     adam = torch.optim.Adam(groups, lr=opts.lr, betas=(0.9, 0.999), eps=1e-8)

@@ -75,7 +75,11 @@ export function distillCommand(): Command {
     )
     .option("--steps <n>", "optimizer steps", integer(1, 10_000_000), d.steps)
     .option("--lr <rate>", "Adam's peak learning rate (warm-up, then cosine decay)", real(1e-7, 10), d.learningRate)
-    .option("--weight-lr <rate>", "peak learning rate of the model weights --train adds (default: --lr)", real(1e-9, 10))
+    .option(
+      "--weight-lr <rate>",
+      "peak learning rate of the model weights --train adds (default: --lr with norms, 0.002 with all)",
+      real(1e-9, 10),
+    )
     .option("--batch <n>", "sequences or sentences per step", integer(1, 4096), d.batch)
     .option("--seed <n>", "random seed: data order, samples, held-out slice (same seed, same factors)", integer(0), 0)
     .option("--sequence <n>", "decoder: tokens per training sequence", integer(2, 1 << 20), d.sequence)
