@@ -164,10 +164,8 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
     }
     const batch = train.slice(cursor, (cursor += Math.min(opts.batch, train.length)));
     refresh(batch);
-    const { loss, dTable, dWeights } = task.step(batch);
-    for (const g of Object.values(grads)) g.fill(0);
-    for (const [t, d] of dTable) rows.accumulate(t, d, grads);
-    for (const [n, d] of dWeights) grads[`model.${n}`] = d;
+    const { loss, ...gradients } = task.step(batch);
+    intoParams(gradients, rows, grads);
     // Warm up over the first 5% of steps, then a cosine down to a tenth.
     const warm = Math.max(1, Math.round(opts.steps / 20));
     const lr =
@@ -276,12 +274,24 @@ export function stepGradients(
 ): { loss: number; grads: Record<string, Float32Array> } {
   const { task, refresh } = pair(model, f, opts);
   refresh(batch);
-  const { loss, dTable, dWeights } = task.step(batch);
+  const { loss, ...step } = task.step(batch);
   const grads = zeroGradients(f);
-  const rows = new RowBackprop(f);
-  for (const [t, d] of dTable) rows.accumulate(t, d, grads);
-  for (const [n, d] of dWeights) grads[`model.${n}`] = d;
+  intoParams(step, new RowBackprop(f), grads);
   return { loss, grads };
+}
+
+/**
+ * A step's gradients onto the parameters' names, replacing what grads held: by embedding row into the
+ * factor tables (through the row builder), by model weight as `model.<name>`.
+ */
+function intoParams(
+  step: { dTable: Map<number, Float32Array>; dWeights: Map<string, Float32Array> },
+  rows: RowBackprop,
+  grads: Record<string, Float32Array>,
+): void {
+  for (const g of Object.values(grads)) g.fill(0);
+  for (const [t, d] of step.dTable) rows.accumulate(t, d, grads);
+  for (const [n, d] of step.dWeights) grads[`model.${n}`] = d;
 }
 
 /** What one kind of model's step computes: a batch's loss, and its gradient by embedding row. */
@@ -527,9 +537,8 @@ function trainingData(teacher: Graph, tok: Tokenizer, opts: DistillOptions, rand
     source = `${texts.length} WordNet glosses and examples`;
   }
   const examples = texts.map((t) => Int32Array.from(plainIds(tok, t).slice(0, max))).filter((e) => e.length > 0);
-  const vocab = teacher.values.get(findEmbedding(teacher).name)!.shape[0] as number;
   if (opts.cover === false) return { examples, source };
-  const { copies, tokens } = coverVocabulary(examples, vocab, Math.min(max, 64), random);
+  const { copies, tokens } = coverVocabulary(examples, findEmbedding(teacher).vocab, Math.min(max, 64), random);
   return { examples, source: copies ? `${source}, and ${copies} copies of them carrying the ${tokens} tokens they lacked` : source };
 }
 

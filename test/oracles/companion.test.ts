@@ -7,7 +7,6 @@
 //
 // Needs /usr/bin/python3 with torch (Debian's python3-torch): skipped, saying so, where it is
 // missing, except in CI, where a missing torch fails the test instead.
-import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,20 +22,13 @@ import { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
 import { runCommand, seec } from "../helpers/cli.js";
 import { relError } from "../helpers/random.js";
 import { tmpDir } from "../helpers/compile.js";
+import { PYTHON, pythonMissing } from "../helpers/python.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
-const PYTHON = "/usr/bin/python3";
 const COMPANION = fileURLToPath(new URL("../../companion/see_distill.py", import.meta.url));
 const VAL = sharedPath("eval/tinystories/val_a.txt");
 
-function torchMissing(): string | undefined {
-  const r = spawnSync(PYTHON, ["-c", "import torch, numpy, torch.distributed"], { encoding: "utf8", timeout: 60_000 });
-  if (r.error) return `${PYTHON} cannot run: ${r.error.message}`;
-  if (r.status !== 0) return `${PYTHON} cannot import torch and numpy: ${r.stderr.trim().split("\n").pop()}`;
-  return undefined;
-}
-
-const missing = LLAMA2C ? torchMissing() : undefined;
+const missing = LLAMA2C ? pythonMissing("torch, numpy, torch.distributed") : undefined;
 if (missing && !process.env.CI) console.warn(`skipping the PyTorch companion's test: ${missing} (install python3-torch)`);
 
 /** A command with one thread for PyTorch and no bytecode written beside the companion's sources. */

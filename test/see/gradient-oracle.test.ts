@@ -20,19 +20,12 @@ import type { Graph } from "../../compiler/ir/graph.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { allPositions, nextTokenLoss } from "../../compiler/see/distill.js";
 import { randomF32 } from "../helpers/random.js";
+import { PYTHON, pythonMissing } from "../helpers/python.js";
 import { LLAMA2C } from "../helpers/shared.js";
 
-const PYTHON = "/usr/bin/python3";
 const ORACLE = fileURLToPath(new URL("../oracles/llama2c_grad.py", import.meta.url));
 
-function torchMissing(): string | undefined {
-  const r = spawnSync(PYTHON, ["-c", "import torch, numpy"], { encoding: "utf8", timeout: 60_000 });
-  if (r.error) return `${PYTHON} cannot run: ${r.error.message}`;
-  if (r.status !== 0) return `${PYTHON} cannot import torch and numpy: ${r.stderr.trim().split("\n").pop()}`;
-  return undefined;
-}
-
-const missing = LLAMA2C ? torchMissing() : undefined;
+const missing = LLAMA2C ? pythonMissing("torch, numpy") : undefined;
 if (missing && !process.env.CI) console.warn(`skipping the PyTorch gradient oracle: ${missing} (install python3-torch)`);
 
 /** A graph with its constant `name` holding `data` instead (everything else shared). */
