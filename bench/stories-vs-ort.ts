@@ -38,8 +38,8 @@ const seecRelaxedInt8 = await load(join(work, "relaxed-int8"));
 const swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json";
 if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) process.env.VK_ICD_FILENAMES = swiftshader;
 const seecGpu = await load(join(work, "webgpu"));
-const adapter = "adapter" in seecGpu ? seecGpu.adapter : undefined;
-if (!adapter) console.log(`no webgpu row: ${"fallback" in seecGpu ? seecGpu.fallback : "no adapter"}`);
+const adapter = seecGpu.adapter;
+if (!adapter) console.log(`no webgpu row: ${seecGpu.fallback ?? "no adapter"}`);
 const onnxFile = join(work, "stories260K.onnx");
 writeFileSync(onnxFile, exportOnnx((await loadModel({ model, tokenizer, maxChunk })).graph, "bench"));
 

@@ -9,7 +9,6 @@ import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SeecError } from "../runtime/errors.js";
-import type { GpuModel } from "../runtime/gpu-model.js";
 import type { Model } from "../runtime/model.js";
 
 export function sha256(bytes: Uint8Array | string): string {
@@ -47,11 +46,8 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint
 
 type ArtifactModule = typeof import("../runtime/index.js");
 
-/** The artifact on wasm (what every command can drive). */
-export async function loadArtifact(dir: string): Promise<Model>;
-/** With webgpu: a webgpu artifact on WebGPU where there is an adapter (asynchronous API). */
-export async function loadArtifact(dir: string, options: { webgpu: true }): Promise<Model | GpuModel>;
-export async function loadArtifact(dir: string, options: { webgpu?: boolean } = {}): Promise<Model | GpuModel> {
+/** The artifact on wasm; with webgpu, a webgpu artifact on WebGPU where there is an adapter. */
+export async function loadArtifact(dir: string, options: { webgpu?: boolean } = {}): Promise<Model> {
   let mod: ArtifactModule;
   try {
     mod = (await import(pathToFileURL(resolve(dir, "index.mjs")).href)) as ArtifactModule;

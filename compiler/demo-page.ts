@@ -44,9 +44,9 @@ function decoderPage(): string {
   <p class="meta" id="speed"></p>
   <script type="module">${COMMON}
 async function generate() {
-  // On WebGPU generate() is asynchronous; await takes the wasm model's plain result as well.
-  const text = await model.generate($("prompt").value, { maxTokens: 64, temperature: 0 });
-  $("output").textContent = text;
+  const prompt = $("prompt").value;
+  const text = await model.generate(prompt, { maxTokens: 64, temperature: 0 }); // the continuation alone
+  $("output").textContent = prompt + text;
   const s = model.stats;
   $("speed").textContent = s.generatedTokens + " tokens, " + ((s.generatedTokens - 1) / s.decodeSeconds).toFixed(0) + " tokens/s (greedy)";
   firstResult({ text });
@@ -74,7 +74,7 @@ const cosine = (a, b) => { let d = 0, x = 0, y = 0; for (let i = 0; i < a.length
 async function compare() {
   const texts = $("sentences").value.split("\\n").map((s) => s.trim()).filter(Boolean);
   const t0 = performance.now();
-  const vectors = await model.embed(texts); // asynchronous on WebGPU
+  const vectors = await model.embed(texts);
   const ms = (performance.now() - t0) / texts.length;
   const similarity = vectors.map((a) => vectors.map((b) => cosine(a, b)));
   const head = "<tr><th></th>" + texts.map((_, i) => "<th>" + (i + 1) + "</th>").join("") + "</tr>";

@@ -7,14 +7,20 @@
 export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
 export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
 
-export interface GenerateOptions {
+/** Options of calls that can be cancelled. */
+export interface CallOptions {
+  /** Aborting rejects the call with the signal's reason: a DOMException named "AbortError" for a plain abort(). */
+  signal?: AbortSignal;
+}
+
+export interface GenerateOptions extends CallOptions {
   /** New tokens after the prompt (default 256). Generation also stops at BOS/EOS or the end of the context. */
   maxTokens?: number;
   /** 0 picks the most likely token (greedy); default 1. */
   temperature?: number;
   /** Nucleus sampling threshold in (0, 1); other values sample from the whole distribution. Default 0.9. */
   topP?: number;
-  /** Seed of llama2.c's xorshift generator: the same seed gives the same text. Default 42. */
+  /** Seed of llama2.c's xorshift generator: the same seed gives the same text. Default: a random one. */
   seed?: number;
 }
 
@@ -76,48 +82,44 @@ export interface GenerationStats {
   decodeSeconds: number;
 }
 
+/**
+ * A loaded artifact. The same asynchronous API on every backend (wasm or WebGPU): await each call.
+ */
 export declare class Model {
   readonly manifest: Manifest;
   /** What the last stream()/generate() call did. */
   readonly stats: GenerationStats;
-  /** The backend running the model: "wasm-relaxed", "wasm-simd", "wasm" or "mcu". */
+  /** The backend running the model: "webgpu", "wasm-relaxed", "wasm-simd", "wasm" or "mcu". */
   readonly backend: string;
+  /** On WebGPU: the adapter the model runs on. */
+  readonly adapter?: string;
   /** For a webgpu artifact running on wasm: why WebGPU was not used. */
   readonly fallback?: string;
   readonly contextLength: number;
   /** One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`. */
-  run(feeds: Feeds): Outputs;
+  run(feeds: Feeds, options?: CallOptions): Promise<Outputs>;
   /** Feeds tokens at positions pos.. and returns the last token's logits. */
-  step(tokens: readonly number[], pos: number): Float32Array;
-  /** Prompt and continuation, piece by piece, as llama2.c's `run` prints them. */
-  stream(prompt: string, options?: GenerateOptions): Generator<string>;
-  generate(prompt: string, options?: GenerateOptions): string;
+  step(tokens: readonly number[], pos: number, options?: CallOptions): Promise<Float32Array>;
+  /** The prompt's continuation (not the prompt), piece by piece as it is generated. */
+  stream(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
+  /** The prompt's continuation (not the prompt), whole. */
+  generate(prompt: string, options?: GenerateOptions): Promise<string>;
+  /** An encoder's embeddings of texts (one forward call each, tokens clipped to the model's maximum length). */
+  embed(texts: readonly string[], options?: CallOptions): Promise<Float32Array[]>;
   /** Lets the module and its memory go; the model cannot run afterwards. */
   dispose(): void;
-  /** An encoder's embeddings of texts (one forward call each, tokens clipped to the model's maximum length). */
-  embed(texts: readonly string[]): Float32Array[];
 }
 
-/** A model running on WebGPU: Model's API, asynchronous. */
-export declare class GpuModel {
-  readonly manifest: Manifest;
-  readonly stats: GenerationStats;
-  readonly backend: "webgpu";
-  /** The adapter the model runs on. */
-  readonly adapter: string;
-  readonly contextLength: number;
-  run(feeds: Feeds): Promise<Outputs>;
-  step(tokens: readonly number[], pos: number): Promise<Float32Array>;
-  stream(prompt: string, options?: GenerateOptions): AsyncGenerator<string>;
-  generate(prompt: string, options?: GenerateOptions): Promise<string>;
-  /** An encoder's embeddings of texts. */
-  embed(texts: readonly string[]): Promise<Float32Array[]>;
-  dispose(): void;
+export interface LoadOptions {
+  /** false: run a webgpu artifact on its wasm module even where WebGPU is available. */
+  webgpu?: boolean;
+  /** The WebGPU entry point (default: navigator.gpu; in Node, the `webgpu` package where installed). */
+  gpu?: unknown;
 }
 
 /**
  * Loads an artifact from a directory URL or (in Node) path; by default the directory of this module.
- * A `--target webgpu` artifact gives a GpuModel where WebGPU has an adapter (navigator.gpu, or
- * `options.gpu` in Node), its wasm module otherwise (`model.fallback` says why).
+ * A `--target webgpu` artifact runs on WebGPU where it has an adapter (navigator.gpu, or
+ * `options.gpu` in Node), on its wasm module otherwise (`model.fallback` says why).
  */
-export declare function load(dir?: string | URL, options?: { webgpu?: boolean; gpu?: unknown }): Promise<Model | GpuModel>;
+export declare function load(dir?: string | URL, options?: LoadOptions): Promise<Model>;

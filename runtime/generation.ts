@@ -1,7 +1,8 @@
 /**
  * The generation loop, written once for every engine: a generator that asks for logits (a "step":
  * tokens at positions pos..) and hands out text pieces, so a synchronous engine (wasm) and an
- * asynchronous one (WebGPU) drive the same loop. Text comes out as llama2.c's `run` prints it.
+ * asynchronous one (WebGPU) drive the same loop. Text comes out as llama2.c's `run` prints it,
+ * without the prompt: callers get only what the model wrote.
  */
 import { SeecError } from "./errors.js";
 import { checkOption, Sampler, type SampleOptions } from "./sampler.js";
@@ -11,6 +12,8 @@ import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
 export interface GenerateOptions extends SampleOptions {
   /** New tokens to generate after the prompt (default 256); generation also stops at BOS/EOS or the context's end. */
   maxTokens?: number;
+  /** Stops the generation: the call rejects with the signal's reason (an AbortError for a plain abort()). */
+  signal?: AbortSignal;
 }
 
 /** What the last stream()/generate() call did. */
@@ -65,8 +68,8 @@ export function* generation(
     });
   const text = new TextDecoder();
   Object.assign(stats, { promptTokens: prompted.length, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 });
+  // The prompt's pieces are not handed out; it ends on a character boundary, so the decoder starts clean.
   let logits = yield* step(prompted, 0, "prefillSeconds");
-  for (let i = 1; i < prompted.length; i++) yield { piece: text.decode(tok.pieceBytes(prompted[i - 1], prompted[i]), { stream: true }) };
   let token = prompted[prompted.length - 1];
   for (let n = 0, pos = prompted.length; n < maxTokens; n++, pos++) {
     const next = sampler.sample(logits);

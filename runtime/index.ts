@@ -3,20 +3,20 @@
  *
  *   import { load } from "./index.mjs";
  *   const model = await load();              // the directory this module sits in
- *   console.log(model.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
+ *   console.log(await model.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
  */
 import { SeecError } from "./errors.js";
 import { directoryUrl, importAtRuntime, readBytes, readInto, readJson } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
-import { GpuModel } from "./gpu-model.js";
 import { Model } from "./model.js";
+import { WasmEngine } from "./wasm-engine.js";
 import { validateInstance, validateManifest } from "./validate-manifest.js";
 import { GpuEngine } from "./webgpu.js";
 import type { GpuProgram } from "./webgpu-program.js";
 import { createTokenizer, type TokenizerSpec } from "./tokenizers/index.js";
 
-export { GpuModel, Model, SeecError };
-export type { Feeds, GenerateOptions, Outputs } from "./model.js";
+export { Model, SeecError };
+export type { CallOptions, Feeds, GenerateOptions, Outputs } from "./model.js";
 export type { Manifest } from "./manifest.js";
 
 /**
@@ -93,7 +93,7 @@ export interface LoadOptions {
  * Loads an artifact from a directory (URL or, in Node, a path); by default the one holding this
  * module. A webgpu artifact runs on WebGPU where it gives an adapter, on its wasm module otherwise.
  */
-export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model | GpuModel> {
+export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model> {
   const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
   const manifest = await readJson<unknown>(new URL("manifest.json", base));
   validateManifest(manifest, new URL("manifest.json", base).href);
@@ -109,7 +109,7 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
           readTokenizer(manifest, base),
         ]);
         weights = w;
-        return new GpuModel(manifest, await GpuEngine.create(gpu, program, w!), tokenizer);
+        return new Model(manifest, await GpuEngine.create(gpu, program, w!), tokenizer);
       } catch (e) {
         if (e instanceof SeecError && e.code === "input.weights") throw e;
         fallback = e instanceof SeecError ? `${e.code}${e.at ? ` @ ${e.at}` : ""}: ${e.message}` : `WebGPU failed: ${(e as Error).message}`;
@@ -184,5 +184,5 @@ async function loadWasm(manifest: Manifest, base: URL, read?: Uint8Array): Promi
   }
   const init = (instance.exports as { init?: unknown }).init;
   if (typeof init === "function") await engineCall(url, () => init());
-  return new Model(manifest, instance, tokenizer, backend);
+  return new Model(manifest, new WasmEngine(instance, backend), tokenizer);
 }

@@ -1,4 +1,8 @@
-/** A loaded artifact: the compiled module, its memory, and the API people call. */
+/**
+ * A loaded artifact and the API people call. One class for every backend: an Engine runs the
+ * compiled graph (the wasm module synchronously, the WebGPU program asynchronously), and every
+ * public method is async, so code written against one backend runs unchanged on the other.
+ */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
 import { checkFeeds, checkStep, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
@@ -7,40 +11,63 @@ import type { Tokenizer } from "./tokenizers/index.js";
 
 export type { Feeds, GenerateOptions, GenerationStats, Outputs };
 
-interface Exports {
-  memory: WebAssembly.Memory;
-  forward(T: number): void;
+/** What runs the compiled graph: inputs in (already checked), the outputs' data out. */
+export interface Engine {
+  /** e.g. "wasm-simd", "webgpu". */
+  readonly backend: string;
+  /** The GPU adapter, on WebGPU. */
+  readonly adapter?: string;
+  run(
+    inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[],
+    outputs: { spec: TensorSpec; length: number }[],
+    T: number,
+  ): (Int32Array | Float32Array)[] | Promise<(Int32Array | Float32Array)[]>;
+  dispose(): void;
 }
 
-const DISPOSED: Exports = new Proxy({} as Exports, {
+/** Options of calls that can be cancelled. */
+export interface CallOptions {
+  /** An aborted signal rejects the call with its reason (an AbortError DOMException for a plain abort()). */
+  signal?: AbortSignal;
+}
+
+const DISPOSED: Engine = new Proxy({} as Engine, {
   get() {
     throw new SeecError("runtime.disposed", "this model was disposed");
   },
 });
 
+/** Embeddings queued before their results are awaited: a GPU runs them in order and pays one readback round trip per window. */
+const IN_FLIGHT = 16;
+/** Longest stretch of work between two returns to the event loop (ms), so pages repaint and abort() is heard. */
+const BREATHE_MS = 30;
+
 export class Model {
-  /** Which backend runs the model, e.g. "wasm-simd". */
+  /** Which backend runs the model, e.g. "wasm-simd" or "webgpu". */
   readonly backend: string;
-  /** For a webgpu artifact running here instead: why WebGPU was not used. */
+  /** On WebGPU: the adapter the model runs on. */
+  readonly adapter?: string;
+  /** For a webgpu artifact running on wasm instead: why WebGPU was not used. */
   fallback?: string;
   readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
-  private exports: Exports;
-  private readonly symbolic: Record<string, number>;
+  private engine: Engine;
+  private breathed = 0;
 
   constructor(
     readonly manifest: Manifest,
-    instance: WebAssembly.Instance,
+    engine: Engine,
     readonly tokenizer?: Tokenizer,
-    backend = manifest.target,
   ) {
-    this.backend = backend;
-    this.exports = instance.exports as unknown as Exports;
-    this.symbolic = Object.fromEntries(Object.entries(manifest.dims).map(([k, v]) => [k, v.max]));
+    this.engine = engine;
+    this.backend = engine.backend;
+    this.adapter = engine.adapter;
   }
 
-  /** Lets the module and its memory go; the model cannot run afterwards. */
+  /** Lets the module (or GPU buffers) and its memory go; the model cannot run afterwards. */
   dispose(): void {
-    this.exports = DISPOSED;
+    const engine = this.engine;
+    this.engine = DISPOSED;
+    if (engine !== DISPOSED) engine.dispose();
   }
 
   get contextLength(): number {
@@ -48,59 +75,73 @@ export class Model {
   }
 
   /** One call of the compiled graph: named typed arrays in, named typed arrays (copies) out. */
-  run(feeds: Feeds): Outputs {
+  async run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
+    options.signal?.throwIfAborted();
     const { inputs, bound } = checkFeeds(this.manifest, feeds);
-    for (const { spec, data } of inputs)
-      new (data.constructor as Int32ArrayConstructor)(this.exports.memory.buffer, spec.address, data.length).set(data as Int32Array);
-    try {
-      this.exports.forward(bound.T ?? 0);
-    } catch (e) {
-      throw new SeecError("runtime.trap", `the compiled model trapped in forward(): ${(e as Error).message}`, {
-        hint: "this should not happen after the runtime's checks: please report it",
-      });
-    }
-    return Object.fromEntries(this.manifest.outputs.map((o) => [o.name, this.read(o, bound)]));
+    const outputs = this.manifest.outputs.map((spec) => ({ spec, length: elementsOf(spec, bound) }));
+    const data = await this.engine.run(inputs, outputs, bound.T ?? 0);
+    return Object.fromEntries(outputs.map(({ spec }, i) => [spec.name, exchanged(spec, asDtype(spec, data[i]))]));
   }
 
-  /** Streams text: the prompt's pieces, then each generated piece, as llama2.c's `run` prints them. */
-  *stream(prompt: string, opts: GenerateOptions = {}): Generator<string> {
-    const loop = generation(this.tokenizer, prompt, opts, this.contextLength, this.stats);
+  /** Runs tokens at positions pos.. in the chunks the module was planned for; returns the last token's logits. */
+  async step(tokens: readonly number[], pos: number, options: CallOptions = {}): Promise<Float32Array> {
+    checkStep(this.manifest, tokens, pos);
+    const chunk = this.manifest.dims.T?.max ?? 1;
+    let logits: Float32Array | undefined;
+    for (let i = 0; i < tokens.length; i += chunk) {
+      const feeds = { tokens: Int32Array.from(tokens.slice(i, i + chunk)), pos: Int32Array.of(pos + i) };
+      logits = (await this.run(feeds, options)).logits as Float32Array;
+    }
+    return logits!;
+  }
+
+  /** The continuation of the prompt (not the prompt itself), piece by piece as it is generated. */
+  async *stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    const loop = generation(this.tokenizer, prompt, options, this.contextLength, this.stats);
     for (let event = loop.next(); !event.done;) {
       const e = event.value;
       if ("piece" in e) {
         yield e.piece;
+        await this.breathe(options.signal);
         event = loop.next();
-      } else event = loop.next(this.step(e.step, e.pos));
+      } else event = loop.next(await this.step(e.step, e.pos, options));
     }
   }
 
-  generate(prompt: string, opts: GenerateOptions = {}): string {
+  /** The continuation of the prompt, whole. */
+  async generate(prompt: string, options: GenerateOptions = {}): Promise<string> {
     let out = "";
-    for (const piece of this.stream(prompt, opts)) out += piece;
+    for await (const piece of this.stream(prompt, options)) out += piece;
     return out;
   }
 
-  /** Runs tokens at positions pos.. in chunks the module was planned for; returns the last token's logits. */
-  step(tokens: readonly number[], pos: number): Float32Array {
-    checkStep(this.manifest, tokens, pos);
-    const chunk = this.symbolic.T ?? 1;
-    let logits: Float32Array | undefined;
-    for (let i = 0; i < tokens.length; i += chunk) {
-      const ids = Int32Array.from(tokens.slice(i, i + chunk));
-      logits = this.run({ tokens: ids, pos: Int32Array.of(pos + i) }).logits as Float32Array;
-    }
-    if (!logits) throw new SeecError("runtime.input", "step() needs at least one token");
-    return logits;
-  }
-
-  private read(spec: TensorSpec, bound: Record<string, number>): Outputs[string] {
-    const view = spec.dtype === "i32" ? Int32Array : Float32Array;
-    return exchanged(spec, new view(this.exports.memory.buffer, spec.address, elementsOf(spec, bound)).slice());
-  }
-
   /** Embeddings of texts (an encoder artifact): one forward call per text, tokens clipped to the model's maximum length. */
-  embed(texts: readonly string[]): Float32Array[] {
+  async embed(texts: readonly string[], options: CallOptions = {}): Promise<Float32Array[]> {
     const { feeds, output } = embeddingFeeds(this.manifest, this.tokenizer);
-    return texts.map((text) => this.run(feeds(text))[output] as Float32Array);
+    const vectors: Float32Array[] = [];
+    for (let i = 0; i < texts.length; i += IN_FLIGHT) {
+      const window = texts.slice(i, i + IN_FLIGHT).map((text) => this.run(feeds(text), options));
+      for (const outputs of await Promise.all(window)) vectors.push(outputs[output] as Float32Array);
+      await this.breathe(options.signal);
+    }
+    return vectors;
   }
+
+  /**
+   * Returns to the event loop (a macrotask, not a microtask) when BREATHE_MS have passed since the
+   * last time: a synchronous engine would otherwise hold the page (and an abort() the user clicks)
+   * until the whole call ends.
+   */
+  private async breathe(signal?: AbortSignal): Promise<void> {
+    if (performance.now() - this.breathed > BREATHE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      this.breathed = performance.now();
+    }
+    signal?.throwIfAborted();
+  }
+}
+
+/** An engine's i32 outputs may come back as the bytes of a Float32Array (a GPU read-back). */
+function asDtype(spec: TensorSpec, data: Int32Array | Float32Array): Int32Array | Float32Array {
+  return spec.dtype === "i32" && !(data instanceof Int32Array) ? new Int32Array(data.buffer, data.byteOffset, data.length) : data;
 }

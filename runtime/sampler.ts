@@ -19,7 +19,8 @@ export class Sampler {
   readonly topP: number;
 
   /** Checks each option as the CLI's flags are checked: runtime.option names the one that is wrong. */
-  constructor({ temperature = 1, topP = 0.9, seed = 42 }: SampleOptions = {}) {
+  /** Without a seed, a random one: two calls differ, as sampling is meant to. */
+  constructor({ temperature = 1, topP = 0.9, seed = randomSeed() }: SampleOptions = {}) {
     checkOption(
       "temperature",
       temperature,
@@ -55,6 +56,11 @@ export class Sampler {
   private randomF32(): number {
     return Math.fround((this.randomU32() >>> 8) / 16777216);
   }
+}
+
+/** 1 to 2^32 - 1 (0 would stall xorshift at 0, as llama2.c avoids too). */
+function randomSeed(): number {
+  return 1 + Math.floor(Math.random() * 0xfffffffe);
 }
 
 /** Throws runtime.option unless `ok`, saying what the option must be. */

@@ -5,6 +5,7 @@
  */
 import { SeecError } from "./errors.js";
 import type { TensorSpec } from "./manifest.js";
+import type { Engine } from "./model.js";
 import type { GpuDispatch, GpuProgram } from "./webgpu-program.js";
 
 /* The WebGPU constants, from the spec (globals only where WebGPU is). */
@@ -15,7 +16,9 @@ const STORAGE = 0x80,
   MAP_READ = 0x01,
   MAP_MODE_READ = 0x01;
 
-export class GpuEngine {
+export class GpuEngine implements Engine {
+  readonly backend = "webgpu";
+
   private constructor(
     /** Held for the engine's life: Dawn (Node) frees its instance when the GPU object is collected, and a live device then crashes. */
     readonly gpu: GPU,
@@ -23,7 +26,7 @@ export class GpuEngine {
     private readonly buffers: Map<string, GPUBuffer>,
     private readonly uniforms: GPUBuffer,
     private readonly steps: { pipeline: GPUComputePipeline; group: GPUBindGroup; d: GpuDispatch }[],
-    readonly adapterName: string,
+    readonly adapter: string,
   ) {}
 
   /** The engine on the GPU's first adapter, or a reason there is none. */

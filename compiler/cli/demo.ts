@@ -100,8 +100,8 @@ export function demoCommand(): Command {
 
       const lines = [`sentences:`, ...SENTENCES.map((s, i) => `  ${i + 1}. ${s}`), ""];
       for (const [label, dir, manifest] of runs) {
-        const model = (await load(resolve(dir), { webgpu: false })) as Model;
-        const { vectors, msPerSentence } = timeEmbeddings(model);
+        const model = await load(resolve(dir), { webgpu: false });
+        const { vectors, msPerSentence } = await timeEmbeddings(model);
         const total = Object.values(manifest.files).reduce((n, f) => n + f.bytes, 0);
         lines.push(
           `${label}: ${dir}`,
@@ -120,11 +120,11 @@ export function demoCommand(): Command {
 }
 
 /** Embeds the demo sentences (after one warm-up call) and times it. */
-function timeEmbeddings(model: Model): { vectors: Float32Array[]; msPerSentence: number } {
-  model.embed(SENTENCES);
+async function timeEmbeddings(model: Model): Promise<{ vectors: Float32Array[]; msPerSentence: number }> {
+  await model.embed(SENTENCES);
   const t0 = performance.now();
   const rounds = 20;
   let vectors: Float32Array[] = [];
-  for (let r = 0; r < rounds; r++) vectors = model.embed(SENTENCES);
+  for (let r = 0; r < rounds; r++) vectors = await model.embed(SENTENCES);
   return { vectors, msPerSentence: (performance.now() - t0) / rounds / SENTENCES.length };
 }

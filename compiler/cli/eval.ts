@@ -32,7 +32,7 @@ export function evalCommand(): Command {
       const model = await loadArtifact(dir);
       const tty = process.stderr.isTTY && !flags.json;
       const what = task.kind === "stsb" ? "embedding pair" : "scoring paragraph";
-      const quality = measureQuality(
+      const quality = await measureQuality(
         model,
         task,
         tty ? (d, n) => process.stderr.write(`\rseec: ${what} ${d}/${n}${d === n ? "\n" : ""}`) : undefined,

@@ -35,14 +35,15 @@ export function runCommand(): Command {
     .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
     .action(async (dir: string, flags: RunFlags) => {
       const model = await loadArtifact(dir, { webgpu: true });
-      if (model.manifest.model.family === "encoder") return embedTexts(model as Model, flags);
+      if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
       if (flags.text)
         throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", {
           at: "--text",
           hint: "give a decoder its prompt with --prompt",
         });
-      let text = "";
-      // A WebGPU model streams asynchronously; for await takes either.
+      // The model streams only its continuation; the prompt is echoed first, as llama2.c's run does.
+      let text = flags.prompt;
+      if (!flags.json) process.stdout.write(text);
       for await (const piece of model.stream(flags.prompt, flags)) {
         text += piece;
         if (!flags.json) process.stdout.write(piece);
@@ -58,7 +59,7 @@ export function runCommand(): Command {
     });
 }
 
-function embedTexts(model: Model, flags: RunFlags): void {
+async function embedTexts(model: Model, flags: RunFlags): Promise<void> {
   const texts = flags.text ?? [];
   if (texts.length === 0)
     throw new SeecError("usage.text", "an encoder needs texts to embed", {
@@ -66,7 +67,7 @@ function embedTexts(model: Model, flags: RunFlags): void {
       hint: 'seec run <dir> --text "first" --text "second"',
     });
   const t0 = performance.now();
-  const vectors = model.embed(texts);
+  const vectors = await model.embed(texts);
   const seconds = (performance.now() - t0) / 1000;
   const matrix = vectors.map((a) => vectors.map((b) => cosine(a, b)));
   if (flags.json)

@@ -21,24 +21,24 @@ export function paragraphs(text: string): string[] {
     .filter(Boolean);
 }
 
-export function evalNll(
+export async function evalNll(
   model: Model,
   text: string,
   opts: { limit?: number; onParagraph?: (done: number, total: number) => void } = {},
-): NllResult {
+): Promise<NllResult> {
   const tok = model.tokenizer;
   if (!tok) throw new SeecError("usage.eval", "--nll needs a decoder artifact with a tokenizer");
   const paras = paragraphs(text).slice(0, opts.limit);
   let total = 0,
     count = 0;
-  paras.forEach((p, i) => {
+  for (const [i, p] of paras.entries()) {
     const ids = tok.encode(p, { bos: true }).slice(0, model.contextLength);
     for (let pos = 0; pos + 1 < ids.length; pos++) {
-      total -= logSoftmaxAt(model.step([ids[pos]], pos), ids[pos + 1]);
+      total -= logSoftmaxAt(await model.step([ids[pos]], pos), ids[pos + 1]);
       count++;
     }
     opts.onParagraph?.(i + 1, paras.length);
-  });
+  }
   if (count === 0) throw new SeecError("input.eval_text", "the text has no token to score");
   return { nll: total / count, tokens: count, paragraphs: paras.length, perplexity: Math.exp(total / count) };
 }

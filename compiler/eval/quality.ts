@@ -66,13 +66,17 @@ export interface Quality {
 }
 
 /** Scores a loaded artifact; `onProgress` hears how many pairs or paragraphs are done. */
-export function measureQuality(model: Model, task: QualityTask, onProgress?: (done: number, total: number) => void): Quality {
+export async function measureQuality(
+  model: Model,
+  task: QualityTask,
+  onProgress?: (done: number, total: number) => void,
+): Promise<Quality> {
   checkQualityTask(task, { name: model.manifest.name, family: model.manifest.model.family, tokenizer: model.tokenizer !== undefined });
   if (task.kind === "stsb") {
-    const { cosines: _, ...details } = evalStsb((t) => model.embed(t), task.pairs, { onBatch: onProgress });
+    const { cosines: _, ...details } = await evalStsb((t) => model.embed(t), task.pairs, { onBatch: onProgress });
     return { metric: "stsb-spearman", value: details.spearman, count: details.pairs, unit: "pairs", details };
   }
-  const details = evalNll(model, task.text, { limit: task.limit, onParagraph: onProgress });
+  const details = await evalNll(model, task.text, { limit: task.limit, onParagraph: onProgress });
   return { metric: "nll", value: details.nll, count: details.tokens, unit: "tokens", details };
 }
 

@@ -80,16 +80,16 @@ export interface StsResult {
 }
 
 /** Spearman of cos(embed(a), embed(b)) against the gold scores. */
-export function evalStsb(
-  embed: (texts: string[]) => ArrayLike<number>[],
+export async function evalStsb(
+  embed: (texts: string[]) => Promise<ArrayLike<number>[]>,
   pairs: StsPair[],
   opts: { onBatch?: (done: number, total: number) => void } = {},
-): StsResult & { cosines: number[] } {
+): Promise<StsResult & { cosines: number[] }> {
   const t0 = performance.now();
   const cosines: number[] = [];
   for (let i = 0; i < pairs.length; i += 64) {
     const batch = pairs.slice(i, i + 64);
-    const e = embed(batch.flatMap((p) => [p.a, p.b]));
+    const e = await embed(batch.flatMap((p) => [p.a, p.b]));
     batch.forEach((_, j) => cosines.push(cosine(e[2 * j], e[2 * j + 1])));
     opts.onBatch?.(Math.min(i + 64, pairs.length), pairs.length);
   }

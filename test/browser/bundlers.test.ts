@@ -10,7 +10,7 @@ import { LLAMA2C } from "../helpers/shared.js";
 
 const APP = `import { load } from "../stories/index.mjs";
 const model = await load(new URL("/stories/", location.href));
-document.body.textContent = model.generate("One day", { maxTokens: 24, temperature: 0 });
+document.body.textContent = await model.generate("One day", { maxTokens: 24, temperature: 0 });
 document.body.dataset.state = "done";
 `;
 
@@ -26,7 +26,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
       join(root, "app", "index.html"),
       '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>',
     );
-    expected = (await loadWasm(join(root, "stories"))).generate("One day", { maxTokens: 24, temperature: 0 });
+    expected = await (await loadWasm(join(root, "stories"))).generate("One day", { maxTokens: 24, temperature: 0 });
     session = await servedBrowser(root);
   });
 

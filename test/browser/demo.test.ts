@@ -53,7 +53,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
   it("stories260K: the page generates the same greedy text as Node", async () => {
     const { page, result } = await openDemo("stories");
     const node = await loadWasm(join(root, "stories"));
-    expect(result.text).toBe(node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
+    expect(result.text).toBe(await node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
     expect(result.backend).toBe("wasm-simd");
     expect(result.bytes as number).toBeGreaterThan(1_000_000); // the weights came over the wire
     await page.screenshot({ path: join(SCREENSHOTS, "demo-stories260K.png") });
@@ -63,14 +63,14 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
     const { result } = await openDemo("stories-relaxed");
     expect(result.backend).toBe("wasm-relaxed");
     const node = await loadWasm(join(root, "stories"));
-    expect(result.text).toBe(node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
+    expect(result.text).toBe(await node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
   });
 
   it("USE-Lite: the page's similarity matrix equals Node's", async () => {
     const { page, result } = await openDemo("use");
     const node = await loadWasm(join(root, "use"));
     const texts = result.texts as string[];
-    const vectors = node.embed(texts);
+    const vectors = await node.embed(texts);
     const similarity = result.similarity as number[][];
     similarity.forEach((row, i) => row.forEach((c, j) => expect(c).toBeCloseTo(cosine(vectors[i], vectors[j]), 5)));
     await page.screenshot({ path: join(SCREENSHOTS, "demo-use-lite.png") });

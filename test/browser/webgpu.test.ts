@@ -26,7 +26,7 @@ try {
   const m = await load();
   Object.assign(out, { backend: m.backend, adapter: m.adapter, fallback: m.fallback });
   const gpu = m.backend === "webgpu";
-  out.text = gpu ? await m.generate("", { temperature: 0, maxTokens: ${STEPS} }) : m.generate("", { temperature: 0, maxTokens: ${STEPS} });
+  out.text = await m.generate("", { temperature: 0, maxTokens: ${STEPS} });
   if (gpu) {
     out.tokens = [];
     out.logits = [];
@@ -102,7 +102,7 @@ describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromi
       expect(result.backend).toBe("webgpu");
       expect(await page.textContent("#backend")).toBe("webgpu");
       const node = await loadWasm(demo);
-      expect(result.text).toBe(node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
+      expect(result.text).toBe(await node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
       await page.screenshot({ path: join(SCREENSHOTS, "demo-stories260K-webgpu.png") });
     } finally {
       await served.close();
@@ -125,7 +125,7 @@ describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromi
 import { load } from "./index.mjs";
 const texts = await (await fetch("sentences.json")).json();
 const gpu = await load(), wasm = await load(undefined, { webgpu: false });
-const a = await gpu.embed(texts), b = wasm.embed(texts);
+const a = await gpu.embed(texts), b = await wasm.embed(texts);
 const cos = a.map((x, i) => { let d = 0, p = 0, q = 0; x.forEach((v, k) => { d += v * b[i][k]; p += v * v; q += b[i][k] * b[i][k]; }); return d / Math.sqrt(p * q); });
 document.getElementById("out").textContent = JSON.stringify({ backend: gpu.backend, wasm: wasm.backend, worst: Math.min(...cos), count: cos.length });
 document.body.dataset.state = "done";

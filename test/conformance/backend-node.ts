@@ -207,7 +207,7 @@ async function runBatch(cases: readonly Prepared[], root: string): Promise<CaseR
   try {
     const model = await compileAndLoad(merge(cases), root);
     const feeds = Object.assign({}, ...cases.map((c, k) => feedsOf(c, `c${k}/`))) as Feeds;
-    const results = model.run(feeds);
+    const results = await model.run(feeds);
     const done = cases.map((c, k): CaseResult => {
       const wrong = mismatch(c, model, results, `c${k}/`);
       return { name: c.name, family: c.family, status: wrong ? "wrong" : "pass", ...(wrong ? { detail: wrong } : {}) };
@@ -224,7 +224,7 @@ async function runOne(c: Prepared, root: string): Promise<CaseResult> {
   if (batch) return batch[0];
   try {
     const model = await compileAndLoad(merge([c]), root);
-    model.run(feedsOf(c, "c0/"));
+    await model.run(feedsOf(c, "c0/"));
     return { name: c.name, family: c.family, status: "error", detail: "failed only when batched" };
   } catch (e) {
     return { name: c.name, family: c.family, status: "error", detail: `build or run: ${describe(e)}` };
@@ -282,8 +282,8 @@ export async function runAlone(root: string, name: string): Promise<CaseResult> 
     const out = join(work, "artifact");
     const shapes = Object.fromEntries(c.inputs.map(({ name, tensor }) => [name, tensor.shape]));
     await build({ model: join(root, name, "model.onnx"), target: "wasm-simd", out, shapes });
-    const artifact = (await load(out, { webgpu: false })) as Model;
-    const wrong = mismatch(c, artifact, artifact.run(feedsOf(c, "")), "");
+    const artifact = await load(out, { webgpu: false });
+    const wrong = mismatch(c, artifact, await artifact.run(feedsOf(c, "")), "");
     return { name, family: c.family, status: wrong ? "wrong" : "pass", ...(wrong ? { detail: wrong } : {}) };
   } finally {
     await rm(work, { recursive: true, force: true });

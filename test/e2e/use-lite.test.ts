@@ -26,7 +26,7 @@ describe("Universal Sentence Encoder Lite on wasm-simd", () => {
   it.skipIf(!STSB)("matches TF.js on every STS-B dev sentence (cosine > 0.99999), and so does its Spearman", async () => {
     const pairs = readStsb(readFileSync(STSB!, "utf8"));
     const sentences = pairs.flatMap((p) => [p.a, p.b]);
-    const ours = model.embed(sentences);
+    const ours = await model.embed(sentences);
     const theirs = await (await referenceEmbedder())(sentences);
     const cosines = ours.map((e, i) => cosine(e, theirs[i]));
     const worst = Math.min(...cosines);
@@ -57,7 +57,7 @@ describe("Universal Sentence Encoder Lite on wasm-simd", () => {
 
   it("embeds an empty text and a text longer than the model's 128 tokens", async () => {
     const long = Array.from({ length: 200 }, (_, i) => `word${i}`).join(" ");
-    const [empty, clipped] = model.embed(["", long]);
+    const [empty, clipped] = await model.embed(["", long]);
     const [refEmpty, refClipped] = await (await referenceEmbedder())(["", long]);
     expect(cosine(empty, refEmpty)).toBeGreaterThan(0.99999);
     expect(cosine(clipped, refClipped)).toBeGreaterThan(0.99999);

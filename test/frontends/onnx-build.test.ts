@@ -51,7 +51,7 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
     const want = await session.run(ortFeeds);
     const out = join(await tmpDir(), "artifact");
     await build({ model: file, target: "wasm-simd", out });
-    const results = (await loadWasm(out)).run(feeds);
+    const results = await (await loadWasm(out)).run(feeds);
     let worst = 0;
     for (const o of model.outputs) {
       const w = want[o.name];
@@ -93,7 +93,7 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
       ...Object.fromEntries([0, 1, 2, 3, 4].map((i) => [`past_${i}`, tensor("float32", [2, 1, 4, 0, 8])])),
     };
     const want = evaluateOnnx(model, new Map(Object.entries(inputs)));
-    const got = (await loadWasm(join(work, "a"))).run(Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, feed(t)])));
+    const got = await (await loadWasm(join(work, "a"))).run(Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, feed(t)])));
     const worst = deviation(got.logits as Float32Array, Array.from(want.get("logits")!.data), false, "logits");
     console.log(`SEE-compressed gpt2 (ratio 4) vs the reference with the reconstructed embedding: ${worst.toExponential(2)}`);
   }, 60_000);

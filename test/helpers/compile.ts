@@ -16,9 +16,9 @@ export async function compileAndLoad(graph: Graph, target: TargetName = "wasm-si
   return loadWasm(dir);
 }
 
-/** An artifact on its wasm module (the synchronous Model), whatever its target. */
+/** An artifact on its wasm module, whatever its target. */
 export async function loadWasm(dir: string): Promise<Model> {
-  return (await load(dir, { webgpu: false })) as Model;
+  return load(dir, { webgpu: false });
 }
 
 export function tmpDir(): Promise<string> {

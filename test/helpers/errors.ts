@@ -10,3 +10,14 @@ export function catchSeec(f: () => unknown): SeecError {
   }
   throw new Error("expected a SeecError");
 }
+
+/** Awaits f and returns the SeecError it rejects with (or throws); fails the test on any other outcome. */
+export async function rejectsSeec(f: () => Promise<unknown>): Promise<SeecError> {
+  try {
+    await f();
+  } catch (e) {
+    if (e instanceof SeecError) return e;
+    throw e;
+  }
+  throw new Error("expected a SeecError");
+}

@@ -65,7 +65,7 @@ describe("fuseEpilogues", () => {
     const ref = new Interpreter(epilogueGraph({ int8 }));
     for (const T of [1, 3, 4, 5, 9]) {
       const x = randomF32(T * 13, T + 30);
-      const [want, got] = [ref.run({ x }), model.run({ x })];
+      const [want, got] = [ref.run({ x }), await model.run({ x })];
       for (const out of ["t", "g", "gr"])
         expect(maxAbsDiff(got[out] as Float32Array, want[out].data), `${out}, T = ${T}`).toBeLessThan(
           tolerance * Math.max(1, ...Array.from(want[out].data as Float32Array, Math.abs)),

@@ -18,9 +18,10 @@ import { writeArtifact } from "../../compiler/artifact.js";
 import { ERROR_CLASSES, SeecError } from "../../runtime/errors.js";
 import { load } from "../../runtime/index.js";
 import { Model } from "../../runtime/model.js";
+import { WasmEngine } from "../../runtime/wasm-engine.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
-import { catchSeec } from "../helpers/errors.js";
+import { catchSeec, rejectsSeec } from "../helpers/errors.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C } from "../helpers/shared.js";
 import { USE_DIR } from "../helpers/use-lite.js";
@@ -253,7 +254,8 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
         },
       },
     } as unknown as WebAssembly.Instance;
-    const e = catchSeec(() => new Model(manifest, instance).run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) }));
+    const model = new Model(manifest, new WasmEngine(instance, "wasm-simd"));
+    const e = await rejectsSeec(() => model.run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) }));
     expect(e.code).toBe("runtime.trap");
     expect(e.message).toMatch(/trapped in forward\(\): unreachable/);
   });

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Model } from "../../runtime/model.js";
 import { compileAndLoad, loadWasm, tmpDir } from "../helpers/compile.js";
-import { catchSeec } from "../helpers/errors.js";
+import { rejectsSeec } from "../helpers/errors.js";
 import { randomF32 } from "../helpers/random.js";
 import { seec } from "../helpers/cli.js";
 import { LLAMA2C } from "../helpers/shared.js";
@@ -24,8 +24,8 @@ describe("runtime guards", () => {
     model = await compileAndLoad(embeddingGraph());
   });
 
-  it("runs a good feed", () => {
-    expect(model.run({ tokens: Int32Array.of(1, 2, 3) }).out).toHaveLength(9);
+  it("runs a good feed", async () => {
+    expect((await model.run({ tokens: Int32Array.of(1, 2, 3) })).out).toHaveLength(9);
   });
 
   it.each([
@@ -45,28 +45,29 @@ describe("runtime guards", () => {
       /unknown input "extra"; the model's inputs are tokens/,
     ],
     ["a missing input", {}, "runtime.input", /missing input "tokens"/],
-  ])("refuses %s", (_what, feeds, code, message) => {
-    const e = catchSeec(() => model.run(feeds as never));
+  ])("refuses %s", async (_what, feeds, code, message) => {
+    const e = await rejectsSeec(() => model.run(feeds as never));
     expect(e.code).toBe(code);
     expect(e.message).toMatch(message);
   });
 
-  it("keeps wasm memory and the JS heap flat over 10,000 runs", () => {
+  it("keeps wasm memory and the JS heap flat over 10,000 runs", async () => {
     const feeds = { tokens: Int32Array.of(1, 2, 3, 4) };
-    for (let i = 0; i < 1000; i++) model.run(feeds);
-    const pages = (model as unknown as { exports: { memory: WebAssembly.Memory } }).exports.memory.buffer.byteLength;
+    const memory = () => (model as unknown as { engine: { exports: { memory: WebAssembly.Memory } } }).engine.exports.memory;
+    for (let i = 0; i < 1000; i++) await model.run(feeds);
+    const pages = memory().buffer.byteLength;
     globalThis.gc?.();
     const heap = process.memoryUsage().heapUsed;
-    for (let i = 0; i < 10_000; i++) model.run(feeds);
+    for (let i = 0; i < 10_000; i++) await model.run(feeds);
     globalThis.gc?.();
-    expect((model as unknown as { exports: { memory: WebAssembly.Memory } }).exports.memory.buffer.byteLength).toBe(pages);
+    expect(memory().buffer.byteLength).toBe(pages);
     expect(process.memoryUsage().heapUsed - heap).toBeLessThan(4 * 1024 * 1024);
   });
 
   it("refuses to run a disposed model", async () => {
     const m = await compileAndLoad(embeddingGraph());
     m.dispose();
-    expect(catchSeec(() => m.run({ tokens: Int32Array.of(1) })).code).toBe("runtime.disposed");
+    expect((await rejectsSeec(() => m.run({ tokens: Int32Array.of(1) }))).code).toBe("runtime.disposed");
   });
 });
 
@@ -86,7 +87,7 @@ describe.skipIf(!LLAMA2C)("loading and generating", () => {
     const dir = join(await tmpDir(), "short");
     expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--context", "16", "-o", dir)).code).toBe(0);
     const m = await loadWasm(dir);
-    const e = catchSeec(() => m.generate("Once upon a time there was a little girl who loved to play in the park with her dog"));
+    const e = await rejectsSeec(() => m.generate("Once upon a time there was a little girl who loved to play in the park with her dog"));
     expect(e.code).toBe("runtime.context");
     expect(e.message).toMatch(/the context holds 16/);
   });

@@ -130,8 +130,8 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     const [scalar, simd] = await Promise.all([loadWasm(mcu), loadWasm(join(work, "simd"))]);
     let worst = 0;
     for (let pos = 0, token = 1; pos < STEPS; pos++) {
-      const x = scalar.step([token], pos),
-        y = simd.step([token], pos);
+      const x = await scalar.step([token], pos),
+        y = await simd.step([token], pos);
       for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]));
       token = x.indexOf(Math.max(...x));
     }

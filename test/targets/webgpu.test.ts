@@ -16,7 +16,6 @@ import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { OPS } from "../../compiler/ir/ops/index.js";
 import { writeSee } from "../../compiler/factors/format.js";
-import type { GpuModel } from "../../runtime/gpu-model.js";
 import type { GpuProgram } from "../../runtime/webgpu-program.js";
 import { load } from "../../runtime/index.js";
 import { WEBGPU_OPS } from "../../targets/webgpu/kernels.js";
@@ -42,15 +41,15 @@ const largestDifference = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return worst;
 };
 
-async function loadGpu(dir: string): Promise<GpuModel> {
+async function loadGpu(dir: string): Promise<Model> {
   const model = await load(dir);
-  expect("fallback" in model ? model.fallback : undefined).toBeUndefined();
+  expect(model.fallback).toBeUndefined();
   expect(model.backend).toBe("webgpu");
-  return model as GpuModel;
+  return model;
 }
 
 /** An IR graph built for the webgpu target into a temporary artifact, loaded on WebGPU. */
-async function compileGpu(graph: Graph, name: string): Promise<GpuModel> {
+async function compileGpu(graph: Graph, name: string): Promise<Model> {
   const dir = join(await tmpDir(), name);
   await writeArtifact(dir, (await compileArtifact({ graph, format: "graph" }, { target: "webgpu" })).files);
   return loadGpu(dir);
@@ -62,7 +61,7 @@ async function gpuAgainstWasm(dir: string, steps: number): Promise<number> {
   let worst = 0,
     token = 1;
   for (let pos = 0; pos < steps; pos++) {
-    const [a, b] = [await g.step([token], pos), w.step([token], pos)];
+    const [a, b] = [await g.step([token], pos), await w.step([token], pos)];
     worst = Math.max(worst, largestDifference(a, b));
     token = b.indexOf(Math.max(...b));
   }
@@ -87,7 +86,7 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
   // The suite body runs even when skipped (vitest collects its tests): no reading of m here.
   const model = LLAMA2C ? [LLAMA2C.model, "--tokenizer", LLAMA2C.tokenizer] : [];
   let work: string;
-  let gpuModel: GpuModel;
+  let gpuModel: Model;
   let reference: Interpreter;
   beforeAll(async () => {
     work = await tmpDir();
@@ -118,12 +117,12 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
     const broken = program.forward.find((d) => d.wgsl.includes("let i = gid.x;"))!;
     broken.wgsl = broken.wgsl.replace("let i = gid.x;", "let i = gid.x");
     writeFileSync(join(dir, "model.webgpu.json"), JSON.stringify(program));
-    const model = (await load(dir)) as Model;
+    const model = await load(dir);
     expect(model.backend).toBe("wasm-simd");
     expect(model.fallback).toMatch(
       new RegExp(`^runtime\\.webgpu @ node ${broken.node.replaceAll(".", "\\.")}: the WGSL program does not validate`),
     );
-    expect(`${model.generate("", { temperature: 0, maxTokens: 256 })}\n`).toBe(readFileSync(m.greedy256, "utf8"));
+    expect(`${await model.generate("", { temperature: 0, maxTokens: 256 })}\n`).toBe(readFileSync(m.greedy256, "utf8"));
   });
 
   it("prompts of 4 to 64 tokens (the tiled matmul, ragged tiles included) give the reference's logits", async () => {
@@ -241,9 +240,9 @@ describe.skipIf(!gpu.adapter)("USE-Lite on WebGPU in Node", () => {
       ? readStsb(readFileSync(STSB, "utf8")).filter((_, i) => i % every === 0)
       : [{ a: "A man is playing a guitar.", b: "Someone plays music." }];
     const sentences = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
-    const [g, w] = [await loadGpu(dir), (await loadWasm(dir)) as Model];
+    const [g, w] = [await loadGpu(dir), await loadWasm(dir)];
     const a = await g.embed(sentences),
-      b = w.embed(sentences);
+      b = await w.embed(sentences);
     const cosines = a.map((x, i) => {
       let dot = 0,
         p = 0,

@@ -47,7 +47,7 @@ async function expectParity(
   const ref = new Interpreter(graph);
   for (const feeds of calls) {
     const want = ref.run(feeds).out.data;
-    const got = model.run(feeds as Record<string, Float32Array | Int32Array>).out as Float32Array | Int32Array;
+    const got = (await model.run(feeds as Record<string, Float32Array | Int32Array>)).out as Float32Array | Int32Array;
     const scale = Math.max(1, ...Array.from(want, Math.abs));
     expect(got.length).toBe(want.length);
     expect(maxAbsDiff(got, want)).toBeLessThan(2e-6 * scale + (slack?.(feeds) ?? 0));
@@ -421,7 +421,7 @@ describe.each(["wasm-simd", "wasm-relaxed"] as const)("%s QLinear's integer arit
         }
         x[t * K + ((t * 5) % K)] = t % 2 ? -top : top;
       }
-      const got = model.run({ x }).out as Float32Array;
+      const got = (await model.run({ x })).out as Float32Array;
       let truncatedApart = 0;
       for (let t = 0; t < T; t++) {
         const inv = Math.fround(Q / tops[t]),

@@ -95,7 +95,7 @@ describe("SEE kernels match the reference interpreter", () => {
         Int32Array.of(shape.vocab - 1, 1),
       ]) {
         const want = ref.run({ ids });
-        const got = model.run({ ids });
+        const got = await model.run({ ids });
         for (const name of ["embed", "logits"]) {
           const w = want[name].data,
             g = got[name] as Float32Array | Int32Array;

@@ -1,0 +1,39 @@
+/** The wasm engine: inputs written into the module's memory, forward(T), outputs copied out. */
+import { SeecError } from "./errors.js";
+import type { TensorSpec } from "./manifest.js";
+import type { Engine } from "./model.js";
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  forward(T: number): void;
+}
+
+export class WasmEngine implements Engine {
+  private readonly exports: Exports;
+
+  constructor(
+    instance: WebAssembly.Instance,
+    readonly backend: string,
+  ) {
+    this.exports = instance.exports as unknown as Exports;
+  }
+
+  run(inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[], outputs: { spec: TensorSpec; length: number }[], T: number) {
+    const { memory, forward } = this.exports;
+    for (const { spec, data } of inputs)
+      new (data.constructor as Int32ArrayConstructor)(memory.buffer, spec.address, data.length).set(data as Int32Array);
+    try {
+      forward(T);
+    } catch (e) {
+      throw new SeecError("runtime.trap", `the compiled model trapped in forward(): ${(e as Error).message}`, {
+        hint: "this should not happen after the runtime's checks: please report it",
+      });
+    }
+    return outputs.map(({ spec, length }) =>
+      new (spec.dtype === "i32" ? Int32Array : Float32Array)(memory.buffer, spec.address, length).slice(),
+    );
+  }
+
+  /** Nothing to free: the module and its memory go with the last reference (the Model drops it). */
+  dispose(): void {}
+}

@@ -1,0 +1,87 @@
+// The artifact's API as a web developer calls it: the same async surface on every backend, stream()
+// handing out only new text, random sampling unless seeded, and calls that an AbortSignal cancels.
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { build } from "../../compiler/build.js";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import type { Model } from "../../runtime/model.js";
+import { compileAndLoad, loadWasm, tmpDir } from "../helpers/compile.js";
+import { randomF32 } from "../helpers/random.js";
+import { LLAMA2C } from "../helpers/shared.js";
+
+/** What an aborted call rejects with: the DOMException fetch() uses too. */
+async function abortError(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return (e as Error).name;
+  }
+  return "resolved";
+}
+
+describe("calls on the wasm engine", () => {
+  let model: Model;
+  beforeAll(async () => {
+    const b = new GraphBuilder("tiny", { family: "graph", config: {} });
+    b.dim("T", 4);
+    const x = b.input("x", "f32", ["T", 3]);
+    b.output(b.node("Linear", "y", [x, b.constant("w", randomF32(2 * 3, 1), [2, 3])]));
+    model = await compileAndLoad(b.finish());
+  });
+
+  it("returns promises, as on WebGPU", async () => {
+    const pending = model.run({ x: new Float32Array(6) });
+    expect(pending).toBeInstanceOf(Promise);
+    expect((await pending).y).toHaveLength(4);
+  });
+
+  it("rejects with an AbortError when the signal is aborted", async () => {
+    expect(await abortError(model.run({ x: new Float32Array(3) }, { signal: AbortSignal.abort() }))).toBe("AbortError");
+  });
+});
+
+describe.skipIf(!LLAMA2C)("generation", () => {
+  let model: Model;
+  const prompt = "Once upon a time";
+  beforeAll(async () => {
+    const out = join(await tmpDir(), "stories");
+    await build({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, target: "wasm-simd", out });
+    model = await loadWasm(out);
+  }, 60_000);
+
+  it("streams only the continuation, piece by piece, as generate() returns it whole", async () => {
+    const pieces: string[] = [];
+    for await (const piece of model.stream(prompt, { maxTokens: 16, temperature: 0 })) pieces.push(piece);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join("")).toBe(await model.generate(prompt, { maxTokens: 16, temperature: 0 }));
+    expect(pieces.join("")).not.toContain(prompt);
+    expect(model.stats.generatedTokens).toBe(16);
+  });
+
+  it("samples with a random seed unless given one; equal seeds agree and different seeds differ", async () => {
+    const opts = { maxTokens: 48, temperature: 1 };
+    const unseeded = await Promise.all([1, 2, 3].map(() => model.generate(prompt, opts)));
+    expect(new Set(unseeded).size).toBeGreaterThan(1);
+    const [a, b, c] = [7, 7, 8].map((seed) => model.generate(prompt, { ...opts, seed }));
+    expect(await a).toBe(await b);
+    expect(await a).not.toBe(await c);
+  });
+
+  it("stops a generation when its signal is aborted, before or during it", async () => {
+    expect(await abortError(model.generate(prompt, { signal: AbortSignal.abort() }))).toBe("AbortError");
+    const controller = new AbortController();
+    let pieces = 0;
+    const during = (async () => {
+      for await (const _ of model.stream(prompt, { maxTokens: 200, signal: controller.signal })) if (++pieces === 3) controller.abort();
+    })();
+    expect(await abortError(during)).toBe("AbortError");
+    expect(pieces).toBe(3);
+  });
+
+  it("hears an abort() from a timer while it generates (the engine returns to the event loop)", async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 0);
+    const long = model.generate(prompt, { maxTokens: 100_000, temperature: 0, signal: controller.signal });
+    expect(await abortError(long)).toBe("AbortError");
+  });
+});
