@@ -205,7 +205,8 @@ export async function compileArtifact(
     // The JavaScript runtime; a WASI program brings its own.
     const runtime = await stage("bundle runtime", bundleRuntime);
     files.set("index.mjs", runtime.js);
-    files.set("index.d.ts", runtime.dts);
+    // Where TypeScript looks for index.mjs's types (TS7016 without them).
+    files.set("index.d.mts", runtime.dts);
   }
   files.set("src/model.ts", modules.get("src/model.ts")!);
   if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));

@@ -119,8 +119,8 @@ export function artifactPackage(name: string, manifest: Manifest): string {
       description: `${manifest.name} compiled by seec ${manifest.seec} for ${manifest.target}`,
       type: "module",
       main: "index.mjs",
-      types: "index.d.ts",
-      exports: { ".": { types: "./index.d.ts", default: "./index.mjs" }, "./*": "./*" },
+      types: "index.d.mts",
+      exports: { ".": { types: "./index.d.mts", default: "./index.mjs" }, "./*": "./*" },
       files: Object.keys(manifest.files)
         .filter((f) => !f.startsWith("src/"))
         .concat("manifest.json"),

@@ -19,7 +19,7 @@ export async function bundleRuntime(): Promise<{ js: string; dts: string }> {
     external: ["node:*"],
     logLevel: "silent",
   });
-  const js = `// seec runtime: load(dir?) -> Model. Typings in index.d.ts.\n${result.outputFiles[0].text}`;
+  const js = `// seec runtime: load(dir?) -> Model. Typings in index.d.mts.\n${result.outputFiles[0].text}`;
   const dts = await readFile(new URL("artifact.d.ts", RUNTIME), "utf8");
   return { js, dts };
 }

@@ -27,7 +27,7 @@ export function buildCommand(): Command {
   return modelOptions(new Command("build"))
     .summary("compile a model into a deployable artifact")
     .description(
-      "Compile a model into an artifact directory: model.wasm (the specialized kernels and forward pass), weights.bin, manifest.json (shapes, memory plan, sizes, sha256), index.mjs + index.d.ts (the runtime), tokenizer.json, and src/model.ts (the emitted AssemblyScript, for reading).\n\n" +
+      "Compile a model into an artifact directory: model.wasm (the specialized kernels and forward pass), weights.bin, manifest.json (shapes, memory plan, sizes, sha256), index.mjs + index.d.mts (the runtime and its typings), tokenizer.json, and src/model.ts (the emitted AssemblyScript, for reading).\n\n" +
         "Targets:\n" +
         TARGET_NAMES.map((t) => `  ${t.padEnd(13)} ${TARGETS[t].summary}`).join("\n") +
         "\n\nExamples:\n  seec build stories260K.bin --tokenizer tok512.bin -o out/stories\n" +

@@ -45,7 +45,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
   it("--package writes a package.json whose entry points are the runtime and its typings", async () => {
     const { readFileSync, existsSync } = await import("node:fs");
     const pkg = JSON.parse(readFileSync(join(root, "use", "package.json"), "utf8"));
-    expect(pkg).toMatchObject({ name: "use-lite-seec", type: "module", main: "index.mjs", types: "index.d.ts" });
+    expect(pkg).toMatchObject({ name: "use-lite-seec", type: "module", main: "index.mjs", types: "index.d.mts" });
     for (const f of pkg.files) expect(existsSync(join(root, "use", f)), f).toBe(true);
     expect(pkg.files).toContain("model.wasm");
   });

@@ -39,7 +39,7 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
 
   it("writes the artifact the design describes, with sizes and sha256 in the manifest", () => {
     const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
-    for (const f of ["model.wasm", "weights.bin", "index.mjs", "index.d.ts", "tokenizer.json"]) {
+    for (const f of ["model.wasm", "weights.bin", "index.mjs", "index.d.mts", "tokenizer.json"]) {
       const bytes = readFileSync(join(out, f));
       expect(manifest.files[f]).toEqual({ bytes: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") });
     }
