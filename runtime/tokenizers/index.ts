@@ -3,19 +3,29 @@ import { SeecError } from "../errors.js";
 import { shown } from "../validate-manifest.js";
 import { Llama2cTokenizer, type Llama2cTokenizerSpec } from "./llama2c-bpe.js";
 import { SentencePieceTokenizer, type SentencePieceSpec } from "./sentencepiece.js";
+import { HfTokenizer, type HfTokenizerSpec } from "./hf/index.js";
 
 export type TokenizerSpec = Llama2cTokenizerSpec | SentencePieceSpec;
 export type Tokenizer = Llama2cTokenizer | SentencePieceTokenizer;
+/**
+ * Every spec this runtime reads, a Hugging Face tokenizer.json among them. Kept apart from
+ * TokenizerSpec while the build, the manifest and the WASI tables know only the first two.
+ */
+export type AnyTokenizerSpec = TokenizerSpec | HfTokenizerSpec;
+export type AnyTokenizer = Tokenizer | HfTokenizer;
 
 /** The tokenizer a spec describes, its fields checked first: a bad one is input.tokenizer naming the field (`file`: where the spec was read). */
-export function createTokenizer(spec: TokenizerSpec, file?: string): Tokenizer {
+export function createTokenizer(spec: TokenizerSpec, file?: string): Tokenizer;
+export function createTokenizer(spec: AnyTokenizerSpec, file?: string): AnyTokenizer;
+export function createTokenizer(spec: AnyTokenizerSpec, file?: string): AnyTokenizer {
   validateTokenizerSpec(spec, file);
   if (spec.type === "llama2c-bpe") return new Llama2cTokenizer(spec);
+  if (spec.type === "hf-tokenizer-json") return new HfTokenizer(spec, file);
   return new SentencePieceTokenizer(spec);
 }
 
 /** Every field a tokenizer reads, of its type and in range: never a TypeError from a null or a string where a list belongs. */
-export function validateTokenizerSpec(spec: unknown, file?: string): asserts spec is TokenizerSpec {
+export function validateTokenizerSpec(spec: unknown, file?: string): asserts spec is AnyTokenizerSpec {
   const bad = (at: string | undefined, what: string): never => {
     throw new SeecError("input.tokenizer", at ? `${at} ${what}` : what, { file, at });
   };
@@ -47,16 +57,26 @@ export function validateTokenizerSpec(spec: unknown, file?: string): asserts spe
       bad("pieces[0]", "must be the unknown piece, a string of at least one character");
     if (!Number.isSafeInteger(s.reserved) || (s.reserved as number) < 0 || (s.reserved as number) > pieces.length)
       bad("reserved", `must be a whole number from 0 to ${pieces.length}, got ${shown(s.reserved)}`);
+  } else if (s.type === "hf-tokenizer-json") {
+    // Only the envelope here: the HF tokenizer checks each component it reads, naming the field.
+    const t = s.tokenizer;
+    if (typeof t !== "object" || t === null || Array.isArray(t)) bad("tokenizer", `must be a tokenizer.json object, got ${shown(t)}`);
   } else bad("type", `${shown(s.type)} is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram)`);
 }
 
 /** The piece of every id, for tools that look at the vocabulary (padded with <id:N> up to vocab). */
-export function vocabularyPieces(spec: TokenizerSpec, vocab: number): string[] {
-  const pieces = spec.type === "llama2c-bpe" ? spec.pieces : spec.pieces.map(([p]) => p);
+export function vocabularyPieces(spec: AnyTokenizerSpec, vocab: number): string[] {
+  const pieces =
+    spec.type === "llama2c-bpe"
+      ? spec.pieces
+      : spec.type === "hf-tokenizer-json"
+        ? new HfTokenizer(spec).tokens
+        : spec.pieces.map(([p]) => p);
   return Array.from({ length: vocab }, (_, i) => pieces[i] ?? `<id:${i}>`);
 }
 
 /** Token ids of a text without control tokens (no BOS/EOS). */
-export function plainIds(t: Tokenizer, text: string): number[] {
+export function plainIds(t: AnyTokenizer, text: string): number[] {
+  if (t instanceof HfTokenizer) return t.encode(text, { addSpecialTokens: false });
   return t instanceof Llama2cTokenizer ? t.encode(text, { bos: false }) : t.encode(text);
 }

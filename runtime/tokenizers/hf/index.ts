@@ -1,0 +1,112 @@
+/**
+ * A Hugging Face tokenizer.json, run as its Rust library runs it for one sequence: added tokens
+ * cut out, normalizer, pre-tokenizer, model, post-processor's special tokens, truncation; and
+ * decoding through its decoder. Ids equal `tokenizer.encode(text, add_special_tokens).ids`;
+ * what a file asks for that is not implemented is refused by name (unsupported.tokenizer).
+ */
+import { SeecError } from "../../errors.js";
+import { AddedTokenSplitter, addedTokens } from "./added-tokens.js";
+import { type Json, malformed, unsupported } from "./config.js";
+import { decoder, type Decoder } from "./decoders.js";
+import { model, type Model } from "./models.js";
+import { normalizer, type Normalizer } from "./normalizers.js";
+import { postProcessor, type Specials } from "./post-processors.js";
+import { preTokenizer, type PreTokenizer } from "./pre-tokenizers.js";
+
+export interface HfTokenizerSpec {
+  type: "hf-tokenizer-json";
+  /** The tokenizer.json file's content, as Hugging Face wrote it. */
+  tokenizer: Json;
+}
+
+export interface EncodeOptions {
+  /** The post-processor's special tokens (BOS, [CLS] ... [SEP]), as add_special_tokens=True; default true. */
+  addSpecialTokens?: boolean;
+}
+
+export class HfTokenizer {
+  /** Every token string by id, added tokens included. */
+  readonly tokens: string[];
+  private readonly model: Model;
+  private readonly normalize?: Normalizer;
+  private readonly preTokenize?: PreTokenizer;
+  private readonly specials: Specials;
+  private readonly decoder?: Decoder;
+  private readonly raw: AddedTokenSplitter;
+  private readonly normalized: AddedTokenSplitter;
+  private readonly specialIds = new Set<number>();
+  private readonly truncation?: { max: number; left: boolean };
+
+  /** `file`: where the JSON came from, named in errors. */
+  constructor(spec: HfTokenizerSpec, file?: string) {
+    const json = spec.tokenizer;
+    if (typeof json !== "object" || json === null || Array.isArray(json)) malformed("tokenizer", "must be a tokenizer.json object", file);
+    this.model = model(json.model, file);
+    this.normalize = normalizer(json.normalizer, file);
+    this.preTokenize = preTokenizer(json.pre_tokenizer, file);
+    this.specials = postProcessor(json.post_processor, file);
+    this.decoder = decoder(json.decoder, file);
+    const added = addedTokens(json.added_tokens, file);
+    this.raw = new AddedTokenSplitter(added.filter((t) => !t.normalized));
+    const norm = this.normalize ?? ((s: string) => s);
+    this.normalized = new AddedTokenSplitter(
+      added.filter((t) => t.normalized),
+      (t) => norm(t.content),
+    );
+    this.tokens = this.model.tokens.slice();
+    for (const t of added) {
+      this.tokens[t.id] = t.content;
+      if (t.special) this.specialIds.add(t.id);
+    }
+    this.truncation = truncation(json.truncation, file);
+    // Padding a single sequence to the longest of its batch adds nothing; any other padding would.
+    const pad = json.padding;
+    if (pad && (pad.strategy !== "BatchLongest" || pad.pad_to_multiple_of)) unsupported("padding", pad.strategy, file);
+  }
+
+  get vocabSize(): number {
+    return this.tokens.length;
+  }
+
+  encode(text: string, { addSpecialTokens = true }: EncodeOptions = {}): number[] {
+    let ids: number[] = [];
+    this.raw.split(text).forEach((section, i) => {
+      if (typeof section === "number") return ids.push(section);
+      const normalized = this.normalize ? this.normalize(section) : section;
+      this.normalized.split(normalized).forEach((piece, j) => {
+        if (typeof piece === "number") return ids.push(piece);
+        // Metaspace's "first" scheme prepends only to the piece that starts the original text.
+        const pieces = this.preTokenize ? this.preTokenize([piece], i === 0 && j === 0) : [piece];
+        for (const p of pieces) for (const id of this.model.tokenize(p)) ids.push(id);
+      });
+    });
+    const [before, after] = addSpecialTokens ? this.specials : [[], []];
+    if (this.truncation) {
+      // The limit counts the special tokens that will be added, as HF truncates one sequence.
+      const { max: limit, left } = this.truncation;
+      const max = limit - before.length - after.length;
+      if (max < 0) throw new SeecError("input.tokenizer", `truncation.max_length ${limit} leaves no room for the special tokens`);
+      if (ids.length > max) ids = left ? ids.slice(ids.length - max) : ids.slice(0, max);
+    }
+    return [...before, ...ids, ...after];
+  }
+
+  decode(ids: readonly number[], { skipSpecialTokens = false } = {}): string {
+    const tokens: string[] = [];
+    for (const id of ids) {
+      const token = this.tokens[id];
+      if (token === undefined) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${this.tokens.length})`);
+      if (!(skipSpecialTokens && this.specialIds.has(id))) tokens.push(token);
+    }
+    return this.decoder ? this.decoder(tokens).join("") : tokens.join(" ");
+  }
+}
+
+/** A single sequence's limit (special tokens included) and the side it is cut from. */
+function truncation(t: Json | null | undefined, file?: string): { max: number; left: boolean } | undefined {
+  if (!t) return undefined;
+  if (!Number.isSafeInteger(t.max_length) || t.max_length < 0) malformed("truncation.max_length", "must be a whole number", file);
+  if (t.direction !== undefined && t.direction !== "Right" && t.direction !== "Left")
+    unsupported("truncation direction", t.direction, file);
+  return { max: t.max_length, left: t.direction === "Left" };
+}
