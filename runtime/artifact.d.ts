@@ -110,7 +110,20 @@ export declare class Model {
   dispose(): void;
 }
 
+/** Bytes of one file so far; `total` is its size as the manifest lists it. */
+export interface Progress {
+  file: string;
+  loaded: number;
+  total: number;
+}
+
 export interface LoadOptions {
+  /** Called as each file the manifest lists downloads (a first event with loaded 0, then one per chunk). */
+  onProgress?: (progress: Progress) => void;
+  /** Aborting rejects load() with the signal's reason (a DOMException named "AbortError" for a plain abort()) and stops its downloads. */
+  signal?: AbortSignal;
+  /** Used for every file where given (file: URLs too), e.g. to add headers or serve from a cache. */
+  fetch?: (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
   /** false: run a webgpu artifact on its wasm module even where WebGPU is available. */
   webgpu?: boolean;
   /** The WebGPU entry point (default: navigator.gpu; in Node, the `webgpu` package where installed). */

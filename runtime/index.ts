@@ -6,7 +6,7 @@
  *   console.log(await model.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
  */
 import { SeecError } from "./errors.js";
-import { directoryUrl, importAtRuntime, readBytes, readInto, readJson } from "./fetch.js";
+import { directoryUrl, importAtRuntime, Reader, type ReadOptions } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
 import { Model } from "./model.js";
 import { WasmEngine } from "./wasm-engine.js";
@@ -18,6 +18,7 @@ import { createTokenizer, type TokenizerSpec } from "./tokenizers/index.js";
 export { Model, SeecError };
 export type { CallOptions, Feeds, GenerateOptions, Outputs } from "./model.js";
 export type { Manifest } from "./manifest.js";
+export type { Progress } from "./fetch.js";
 
 /**
  * The first module this engine validates (a relaxed-SIMD module falls back to the SIMD128 one).
@@ -25,21 +26,17 @@ export type { Manifest } from "./manifest.js";
  */
 async function instantiateFirst(
   modules: Manifest["modules"],
-  base: URL,
+  reader: Reader,
 ): Promise<{ instance: WebAssembly.Instance; backend: string; url: URL }> {
   if (modules.length === 1) {
-    const url = new URL(modules[0].file, base);
-    return { instance: await instantiate(url), backend: modules[0].backend, url };
+    const url = reader.url(modules[0].file);
+    return { instance: await instantiate(modules[0].file, reader), backend: modules[0].backend, url };
   }
   for (const m of modules) {
-    const url = new URL(m.file, base);
-    const bytes = await readBytes(url);
+    const url = reader.url(m.file);
+    const bytes = await reader.bytes(m.file);
     if (WebAssembly.validate(bytes as BufferSource))
-      return {
-        instance: await engineCall(url, async () => (await WebAssembly.instantiate(bytes as BufferSource, {})).instance),
-        backend: m.backend,
-        url,
-      };
+      return { instance: await engineCall(url, () => instantiateBytes(bytes)), backend: m.backend, url };
   }
   throw new SeecError("runtime.engine", `this engine runs none of the artifact's modules (${modules.map((m) => m.backend).join(", ")})`, {
     hint: "rebuild with --target wasm",
@@ -47,16 +44,18 @@ async function instantiateFirst(
 }
 
 /** Compiles while downloading where the server says application/wasm; reads then compiles otherwise. */
-async function instantiate(url: URL): Promise<WebAssembly.Instance> {
-  if (url.protocol !== "file:" && typeof WebAssembly.instantiateStreaming === "function") {
-    try {
-      return (await WebAssembly.instantiateStreaming(fetch(url), {})).instance;
-    } catch {
-      // A server that sends another MIME type: fall through to the plain path.
-    }
-  }
-  const bytes = await readBytes(url);
-  return engineCall(url, async () => (await WebAssembly.instantiate(bytes as BufferSource, {})).instance);
+async function instantiate(file: string, reader: Reader): Promise<WebAssembly.Instance> {
+  const { body, type } = await reader.stream(file);
+  const streaming = type?.startsWith("application/wasm") && typeof WebAssembly.instantiateStreaming === "function";
+  return engineCall(reader.url(file), async () =>
+    streaming
+      ? (await WebAssembly.instantiateStreaming(new Response(body, { headers: { "content-type": "application/wasm" } }), {})).instance
+      : instantiateBytes(new Uint8Array(await new Response(body).arrayBuffer())),
+  );
+}
+
+async function instantiateBytes(bytes: Uint8Array): Promise<WebAssembly.Instance> {
+  return (await WebAssembly.instantiate(bytes as BufferSource, {})).instance;
 }
 
 /**
@@ -82,7 +81,7 @@ async function engineCall<T>(url: URL, f: () => Promise<T> | T): Promise<T> {
   }
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends ReadOptions {
   /** false: run a webgpu artifact on its wasm module even where WebGPU is available. */
   webgpu?: boolean;
   /** The WebGPU entry point to use (default: navigator.gpu; in Node, the `webgpu` package where installed). */
@@ -94,9 +93,19 @@ export interface LoadOptions {
  * module. A webgpu artifact runs on WebGPU where it gives an adapter, on its wasm module otherwise.
  */
 export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model> {
-  const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
-  const manifest = await readJson<unknown>(new URL("manifest.json", base));
-  validateManifest(manifest, new URL("manifest.json", base).href);
+  try {
+    return await loadFrom(new Reader(await directoryUrl(dir ?? new URL("./", import.meta.url)), options), options);
+  } catch (e) {
+    // Whatever an abort interrupted (a read, a compile, the GPU), the caller hears the abort.
+    options.signal?.throwIfAborted();
+    throw e;
+  }
+}
+
+async function loadFrom(reader: Reader, options: LoadOptions): Promise<Model> {
+  const manifest = await reader.json<unknown>("manifest.json");
+  validateManifest(manifest, reader.url("manifest.json").href);
+  reader.files = manifest.files;
   let fallback: string | undefined;
   let weights: Uint8Array | undefined;
   if (manifest.webgpu && options.webgpu !== false) {
@@ -104,9 +113,9 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
     if (gpu) {
       try {
         const [program, w, tokenizer] = await Promise.all([
-          readJson<GpuProgram>(new URL(manifest.webgpu.file, base)),
-          readWeights(manifest, base),
-          readTokenizer(manifest, base),
+          reader.json<GpuProgram>(manifest.webgpu.file),
+          readWeights(manifest, reader),
+          readTokenizer(manifest, reader),
         ]);
         weights = w;
         return new Model(manifest, await GpuEngine.create(gpu, program, w!), tokenizer);
@@ -116,7 +125,7 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
       }
     } else fallback = "this engine has no WebGPU (navigator.gpu, or in Node the webgpu package)";
   }
-  const model = await loadWasm(manifest, base, weights);
+  const model = await loadWasm(manifest, reader, weights);
   if (fallback) model.fallback = fallback;
   return model;
 }
@@ -138,24 +147,24 @@ async function webgpu(): Promise<GPU | undefined> {
 }
 
 /** weights.bin, checked against the manifest (undefined where the module carries its weights). */
-async function readWeights(manifest: Manifest, base: URL): Promise<Uint8Array | undefined> {
+async function readWeights(manifest: Manifest, reader: Reader): Promise<Uint8Array | undefined> {
   if (manifest.memory.weights.embedded === true) return undefined;
-  const weights = await readBytes(new URL("weights.bin", base));
-  if (weights.byteLength !== manifest.memory.weights.bytes) throw weightsSize(weights.byteLength, manifest, base);
+  const weights = await reader.bytes("weights.bin");
+  if (weights.byteLength !== manifest.memory.weights.bytes) throw weightsSize(weights.byteLength, manifest, reader);
   return weights;
 }
 
-function weightsSize(bytes: number, manifest: Manifest, base: URL): SeecError {
+function weightsSize(bytes: number, manifest: Manifest, reader: Reader): SeecError {
   return new SeecError("input.weights", `weights.bin has ${bytes} bytes; the manifest expects ${manifest.memory.weights.bytes}`, {
-    file: new URL("weights.bin", base).href,
+    file: reader.url("weights.bin").href,
   });
 }
 
 /** tokenizer.json, checked field by field, and against the model's vocabulary. */
-async function readTokenizer(manifest: Manifest, base: URL) {
+async function readTokenizer(manifest: Manifest, reader: Reader) {
   if (!manifest.tokenizer) return undefined;
-  const url = new URL(manifest.tokenizer.file, base);
-  const tokenizer = createTokenizer(await readJson<TokenizerSpec>(url), url.href);
+  const url = reader.url(manifest.tokenizer.file);
+  const tokenizer = createTokenizer(await reader.json<TokenizerSpec>(manifest.tokenizer.file), url.href);
   const vocab = manifest.model.config.vocabSize;
   if (vocab !== undefined && tokenizer.vocabSize > vocab)
     throw new SeecError("mismatch.tokenizer", `the tokenizer has ${tokenizer.vocabSize} pieces; the model's vocabulary has ${vocab}`, {
@@ -167,19 +176,19 @@ async function readTokenizer(manifest: Manifest, base: URL) {
 }
 
 /** The first module this engine runs, with the weights (read here, straight into its memory, unless the WebGPU attempt already did) in place. */
-async function loadWasm(manifest: Manifest, base: URL, read?: Uint8Array): Promise<Model> {
+async function loadWasm(manifest: Manifest, reader: Reader, read?: Uint8Array): Promise<Model> {
   const [{ instance, backend, url }, tokenizer] = await Promise.all([
-    instantiateFirst(manifest.modules, base),
-    readTokenizer(manifest, base),
+    instantiateFirst(manifest.modules, reader),
+    readTokenizer(manifest, reader),
   ]);
-  validateInstance(manifest, instance, url.href, new URL("manifest.json", base).href);
+  validateInstance(manifest, instance, url.href, reader.url("manifest.json").href);
   const { weights } = manifest.memory;
   if (weights.embedded !== true) {
     const target = new Uint8Array((instance.exports as { memory: WebAssembly.Memory }).memory.buffer, weights.address, weights.bytes);
     if (read) target.set(read);
     else {
-      const bytes = await readInto(new URL("weights.bin", base), target);
-      if (bytes !== weights.bytes) throw weightsSize(bytes, manifest, base);
+      const bytes = await reader.into("weights.bin", target);
+      if (bytes !== weights.bytes) throw weightsSize(bytes, manifest, reader);
     }
   }
   const init = (instance.exports as { init?: unknown }).init;
