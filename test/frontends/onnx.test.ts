@@ -1,4 +1,4 @@
-// The ONNX frontend's reader and reference ops, on graphs other people's exporters wrote
+// The ONNX frontend's reader, lowering and the IR interpreter, on graphs other people's exporters wrote
 // (../shared/onnx), against the outputs ONNX Runtime gave for the same inputs.
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -34,7 +34,7 @@ function compare(got: OnnxTensor, want: OnnxTensor, what: string): number {
   return worst;
 }
 
-describe.skipIf(!ONNX)("ONNX graphs from real exporters, evaluated by seec's reference ops", () => {
+describe.skipIf(!ONNX)("ONNX graphs from real exporters, lowered to IR and run by its interpreter", () => {
   const dirs = ONNX ? graphDirs(ONNX) : [];
 
   it("finds the shared graphs", () => expect(dirs.length).toBeGreaterThanOrEqual(16));

@@ -1,9 +1,8 @@
 /**
  * ONNX's elementwise ops that are compositions of the IR's map functions, each written once over
- * an algebra: the reference ops (ops.ts) evaluate it on numbers, the lowering (lower-ops.ts)
- * builds it out of Map nodes, so the two cannot disagree.
+ * an algebra the lowering (lower-ops.ts) builds out of Map nodes.
  */
-import { MAP_FUNCTIONS, type MapFunction } from "../../ir/ops/tensor.js";
+import type { MapFunction } from "../../ir/ops/tensor.js";
 import { attr, type OnnxAttr } from "./read.js";
 
 /** What a composition is built from: map functions and scalar constants. */
@@ -110,10 +109,4 @@ export const COMPOSITIONS: Readonly<Record<string, Composition>> = {
       return high === undefined ? floored : a.map("min", floored, high);
     },
   },
-};
-
-/** The algebra of numbers: what the reference ops evaluate a composition in. */
-export const NUMBERS: Algebra<number> = {
-  map: (fn, ...x) => (MAP_FUNCTIONS[fn].f as (...x: number[]) => number)(...x),
-  scalar: (v) => v,
 };

@@ -1,76 +1,25 @@
 /**
  * Constant folding with static input shapes. A tensor is constant when it depends only on
- * initializers and on shapes (Shape, Size and EyeLike read nothing else); constants are computed with the
- * reference ops. Every other tensor is only given its shape: its data stays empty, and an op is
- * run on zeros only where that is the cheap way to learn the shape (matrix products, elementwise
- * maps and softmax get a rule), and only up to a bound: no tensor, constant or not, may pass
- * MAX_ELEMENTS.
+ * initializers and on shapes (Shape, Size and EyeLike read nothing else). Most ops fold through
+ * their own lowering and the IR interpreter (fold-ir.ts): a constant's values, any other
+ * tensor's shape from the IR's shape rules. The frontend computes itself only what the IR
+ * cannot: the sources of shapes and the data-moving ops the lowering needs output shapes from
+ * (layout-ops.ts), and integer shape arithmetic in exact int64 (integer-ops.ts); a layout op on
+ * a tensor that is not constant runs on zeros to learn its shape, up to a bound. No tensor,
+ * constant or not, may pass MAX_ELEMENTS.
  */
 import { SeecError } from "../../../runtime/errors.js";
-import { broadcastShapes } from "../../ir/ops/tensor.js";
-import { runNode } from "./evaluate.js";
-import { attr, type OnnxModel, type OnnxNode } from "./read.js";
-import { axis } from "./ops.js";
-import { checkSize, MAX_ELEMENTS, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+import { foldThroughIr } from "./fold-ir.js";
+import { integerOp } from "./integer-ops.js";
+import { LAYOUT_OPS, type OpImpl } from "./layout-ops.js";
+import type { OnnxModel, OnnxNode } from "./read.js";
+import { loweringOf } from "./support.js";
+import { checkSize, MAX_ELEMENTS, roundHalf, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 /** Ops whose outputs depend only on their inputs' shapes. */
 const SHAPE_ONLY = new Set(["Shape", "Size", "EyeLike"]);
 
 type Shaped = { dtype: OnnxDType; shape: number[] };
-/** An op's output shapes from its `inputs` operands' shapes (used only when the node has them all). */
-type ShapeRule = { inputs: number; infer: (inputs: Shaped[], node: OnnxNode) => Shaped[] };
-
-/** Output shapes of ops too costly to run on zeros. */
-const SHAPE_RULES: Record<string, ShapeRule> = {
-  MatMul: {
-    inputs: 2,
-    infer: ([a, b]) => {
-      const A = a.shape.length === 1 ? [1, a.shape[0]] : a.shape,
-        B = b.shape.length === 1 ? [b.shape[0], 1] : b.shape;
-      const batchA = A.slice(0, -2),
-        batchB = B.slice(0, -2);
-      const rank = Math.max(batchA.length, batchB.length);
-      const batch = Array.from({ length: rank }, (_, i) =>
-        Math.max(batchA[i - rank + batchA.length] ?? 1, batchB[i - rank + batchB.length] ?? 1),
-      );
-      return [
-        { dtype: a.dtype, shape: [...batch, ...(a.shape.length === 1 ? [] : [A.at(-2)!]), ...(b.shape.length === 1 ? [] : [B.at(-1)!])] },
-      ];
-    },
-  },
-  Gemm: {
-    inputs: 2,
-    infer: ([a, b], n) => {
-      const M = attr(n, "transA", 0) ? a.shape[1] : a.shape[0];
-      const N = attr(n, "transB", 0) ? b.shape[0] : b.shape[1];
-      return [{ dtype: a.dtype, shape: [M, N] }];
-    },
-  },
-};
-
-/** Elementwise ops: the output has the input's shape and type (no need to run them on zeros). */
-for (const op of ["Identity", "Neg", "Abs", "Sqrt", "Reciprocal", "Exp", "Log", "Erf", "Tanh", "Sigmoid", "Relu", "Sin", "Cos", "Gelu"])
-  SHAPE_RULES[op] = { inputs: 1, infer: ([x]) => [x] };
-/** Broadcasting arithmetic and comparisons: the broadcast shape, in the first operand's type or bool. */
-const broadcast = (shapes: Shaped[], n: OnnxNode) =>
-  broadcastShapes(
-    shapes.map((s) => s.shape),
-    (m) => {
-      throw new SeecError("input.onnx", m, { at: `node ${n.name}` });
-    },
-  );
-for (const op of ["Add", "Sub", "Mul", "Div", "Pow"])
-  SHAPE_RULES[op] = { inputs: 2, infer: ([a, b], n) => [{ dtype: a.dtype, shape: broadcast([a, b], n) }] };
-for (const op of ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"])
-  SHAPE_RULES[op] = { inputs: 2, infer: ([a, b], n) => [{ dtype: "bool", shape: broadcast([a, b], n) }] };
-SHAPE_RULES.Where = { inputs: 3, infer: ([c, a, b], n) => [{ dtype: a.dtype, shape: broadcast([c, a, b], n) }] };
-SHAPE_RULES.Softmax = {
-  inputs: 1,
-  infer: ([x], n) => {
-    if (n.attrs.axis !== undefined) axis({ node: n.name }, attr(n, "axis", -1), x.shape.length);
-    return [x];
-  },
-};
 
 /**
  * Inputs whose values, not only their shapes, set the op's output shape (or which axes it works
@@ -103,7 +52,7 @@ const VALUE_INPUTS: Readonly<Record<string, readonly number[]>> = {
   OneHot: [1],
 };
 
-/** Above this many elements, an op without a shape rule is not run on zeros to learn its output's shape. */
+/** Above this many elements, a layout op is not run on zeros to learn its output's shape. */
 const ZERO_RUN_ELEMENTS = 2 ** 25;
 
 const shapeOnly = ({ dtype, shape }: Shaped): OnnxTensor => ({ dtype, shape, data: new Float32Array(0) });
@@ -116,6 +65,7 @@ export function foldGraph(
   const constant = new Set(model.initializers.keys());
   for (const input of inputs) values.set(input.name, shapeOnly(input));
   const opset = model.opsets.get("") ?? 1;
+  const used = new Set([...model.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
   for (const node of model.nodes) {
     // CastLike reads only the dtype of its second input.
     const reads = node.op === "CastLike" ? node.inputs.slice(0, 1) : node.inputs;
@@ -135,9 +85,15 @@ export function foldGraph(
           `${node.op} reads ${dynamic.map((k) => `"${node.inputs[k]}"`).join(", ")} at run time; seec needs ${dynamic.length > 1 ? "these values" : "this value"} at build time (a constant, or computed from shapes)`,
           { at: `node ${node.name}` },
         );
-      const rule = !node.domain && Object.hasOwn(SHAPE_RULES, node.op) ? SHAPE_RULES[node.op] : undefined;
-      if (isConstant) outs = runNode(node, ins, opset);
-      else if (rule && ins.length >= rule.inputs && ins.every(Boolean)) outs = rule.infer(ins as OnnxTensor[], node).map(shapeOnly);
+      const own = node.domain
+        ? undefined
+        : Object.hasOwn(LAYOUT_OPS, node.op)
+          ? LAYOUT_OPS[node.op]
+          : isConstant
+            ? integerOp(node.op, ins)
+            : undefined;
+      if (!own) outs = foldThroughIr(node, loweringOf(node)!, ins, constant, used, opset);
+      else if (isConstant) outs = runOwn(own, node, ins, opset);
       else {
         const elements = ins.reduce((n, t, k) => n + (t && !constant.has(node.inputs[k]) ? checkSize(t.shape, `input ${k}`) : 0), 0);
         if (elements > ZERO_RUN_ELEMENTS)
@@ -147,10 +103,10 @@ export function foldGraph(
             { hint: "bind smaller input shapes with --shape" },
           );
         const zeros = ins.map((t, k) => (t && !constant.has(node.inputs[k]) ? tensor(t.dtype, t.shape) : t));
-        outs = runNode(node, zeros, opset).map((t) => t && shapeOnly(t));
+        outs = runOwn(own, node, zeros, opset).map((t) => t && shapeOnly(t));
       }
     } catch (e) {
-      // The reference ops name the node; the error names the model file too.
+      // The ops name the node; the error names the model file too.
       if (e instanceof SeecError && !e.file)
         throw new SeecError(e.code, e.message, { file: model.file, at: e.at ?? `node ${node.name}`, hint: e.hint });
       throw e;
@@ -169,4 +125,11 @@ export function foldGraph(
     });
   }
   return { values, constant };
+}
+
+/** One of the frontend's own ops on the node's inputs; float16 outputs rounded to half, as ONNX Runtime stores them. */
+function runOwn(impl: OpImpl, node: OnnxNode, ins: (OnnxTensor | undefined)[], opset: number): (OnnxTensor | undefined)[] {
+  const outputs = impl(ins, { attrs: node.attrs, opset, node: node.name, outputs: node.outputs.length });
+  for (const t of outputs) if (t?.dtype === "float16") roundHalf(t.data as Float32Array);
+  return outputs;
 }

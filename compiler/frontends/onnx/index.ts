@@ -1,8 +1,8 @@
 /** The ONNX frontend: read, check ops, bind shapes, fold, lower (see lower.ts). */
 import type { ElementType, Graph } from "../../ir/graph.js";
-import { checkOps } from "./evaluate.js";
 import { bindInputs, onnxGraph } from "./lower.js";
 import { readOnnx } from "./read.js";
+import { checkOps } from "./support.js";
 import type { OnnxDType } from "./tensor.js";
 
 export interface OnnxLoad {

@@ -1,7 +1,7 @@
 /**
  * The fused ops of ONNX (Attention, RotaryEmbedding) and of ONNX Runtime's com.microsoft domain,
- * lowered to seec IR as the computations they are defined by (attention.ts and contrib.ts hold
- * their reference semantics): projections through Linear, heads as strided copies, the KV cache
+ * lowered to seec IR as the computations they are defined by (ONNX Runtime's docs/ContribOperators.md
+ * for the com.microsoft ones): projections through Linear, heads as strided copies, the KV cache
  * as concatenation, masks as additive biases, softmax, and the norms' fused kernels.
  */
 import type { Lowerer, Lowering } from "./lower-ops.js";

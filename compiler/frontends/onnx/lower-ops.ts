@@ -10,12 +10,12 @@ import type { GraphBuilder } from "../../ir/builder.js";
 import type { Attrs, DType } from "../../ir/graph.js";
 import { broadcastStrides, stridesOf, type ReduceFunction } from "../../ir/ops/tensor.js";
 import { COMPOSITIONS, type Algebra, type Composition } from "./elementwise.js";
-import { axis, sliceParams, type OpContext } from "./ops.js";
+import { axis, sliceParams, type OpContext } from "./layout-ops.js";
 import { attr, type OnnxNode } from "./read.js";
 import { DATA_TYPES, isFloat, type OnnxTensor } from "./tensor.js";
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-/** An axis of node `n` from 0 (the folding run has range-checked it: ops.ts axis()). */
+/** An axis of node `n` from 0 (refused, naming the node, outside [-rank, rank)). */
 const axisOf = (n: OnnxNode, a: number, rank: number) => axis({ node: n.name }, a, rank);
 
 /** Turns one ONNX node into IR; returns the IR tensor for each of the node's outputs (undefined: not produced). */
@@ -48,12 +48,14 @@ export class Lowerer {
     this.names.set(onnx, ir);
   }
 
-  lower(node: OnnxNode, lowering: Lowering): void {
+  /** Lowers the node; returns the IR tensor of each of its outputs (undefined: not computed). */
+  lower(node: OnnxNode, lowering: Lowering): (string | undefined)[] {
     this.node = node;
     const outs = lowering(this, node);
     node.outputs.forEach((o, i) => {
       if (o && outs[i] !== undefined && !this.constant.has(o)) this.names.set(o, outs[i]!);
     });
+    return outs;
   }
 
   /** The graph output `onnx`, copied into a tensor of that name (a name the caller reads results by). */
@@ -66,13 +68,20 @@ export class Lowerer {
   // What the node reads.
 
   shape(name: string): number[] {
-    const v = this.values.get(name);
-    if (!v) throw new SeecError("internal.onnx", `no value for tensor "${name}"`);
-    return v.shape;
+    return this.known(name).shape;
+  }
+
+  /** The folding run's value of a tensor the node reads (the model's error when it has none). */
+  private known(name: string): OnnxTensor {
+    const v = name ? this.values.get(name) : undefined;
+    if (v) return v;
+    const at = this.node ? `node ${this.node.name} (${this.node.op})` : undefined;
+    if (!name) throw new SeecError("input.onnx", "a required input is missing", { at });
+    this.fail(`tensor "${name}" is an output seec does not compute (an optional output of the op that makes it)`);
   }
 
   onnxDtype(name: string): OnnxTensor["dtype"] {
-    return this.values.get(name)!.dtype;
+    return this.known(name).dtype;
   }
 
   isFloat(name: string): boolean {
@@ -427,7 +436,9 @@ const matmulOp: Lowering = (l, n) => {
     // 1-D operands: promote, multiply, drop the added axis.
     const a2 = l.reshape(l.ir(a), A.length === 1 ? [1, A[0]] : A);
     const b2 = l.reshape(l.ir(b), B.length === 1 ? [B[0], 1] : B);
-    return [l.reshape(l.matmul(a2, undefined, b2), l.shape(n.outputs[0]))];
+    const y = l.matmul(a2, undefined, b2);
+    const Y = l.irShape(y);
+    return [l.reshape(y, [...Y.slice(0, -2), ...(A.length === 1 ? [] : [Y.at(-2)!]), ...(B.length === 1 ? [] : [Y.at(-1)!])])];
   }
   return [l.matmul(l.ir(a), b, l.isConstant(b) ? undefined : l.ir(b))];
 };
@@ -512,8 +523,13 @@ const reduceOp =
     const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : Array.isArray(n.attrs.axes) ? (n.attrs.axes as number[]) : [];
     if (listed.length === 0 && attr(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
     const axes = listed.length ? listed.map((a) => axisOf(n, a, X.length)) : X.map((_, i) => i);
-    return [l.reshape(REDUCTIONS[kind](l, l.ir(n.inputs[0]), axes), l.shape(n.outputs[0]))];
+    return [l.reshape(REDUCTIONS[kind](l, l.ir(n.inputs[0]), axes), reducedShape(X, axes, attr(n, "keepdims", 1) === 1))];
   };
+
+/** `shape` reduced over `axes`: each kept as 1, or dropped. */
+function reducedShape(shape: readonly number[], axes: readonly number[], keep: boolean): number[] {
+  return keep ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+}
 
 /** An elementwise composition (elementwise.ts) as Map nodes, in the output's element type. */
 const composedOp =
@@ -554,7 +570,7 @@ const argOp =
     if (!l.isFloat(n.inputs[0])) l.fail(`Arg${kind === "max" ? "Max" : "Min"} of an integer tensor is not supported`);
     const a = axisOf(n, attr(n, "axis", 0), X.length);
     const index = argExtreme(l, l.ir(n.inputs[0]), a, kind, attr(n, "select_last_index", 0) === 1);
-    return [l.reshape(l.map("trunc", [index], "i32"), l.shape(n.outputs[0]))];
+    return [l.reshape(l.map("trunc", [index], "i32"), reducedShape(X, [a], attr(n, "keepdims", 1) === 1))];
   };
 
 /** Hardmax: 1 at the first largest element along `axis` (opset < 13: the flattened axes from it), 0 elsewhere. */

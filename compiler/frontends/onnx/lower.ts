@@ -3,8 +3,8 @@
  *
  * 1. Bind: each input's symbolic dimensions get their build-time sizes (--shape, else 1).
  * 2. Fold (fold.ts): a tensor that depends only on initializers and shapes (Shape/Size, and
- *    whatever computes from them) is a constant, computed with the reference ops; every other
- *    tensor gets its shape.
+ *    whatever computes from them) is a constant, computed through its lowering and the IR
+ *    interpreter; every other tensor gets its shape.
  * 3. Fuse (fuse.ts): decomposed layer norms, RMS norms and GELUs become the ops they spell.
  * 4. Lower: every remaining node becomes IR ops (lower-ops.ts, lower-fused.ts) reading IR
  *    constants for the folded tensors it uses.
@@ -13,13 +13,12 @@
 import { SeecError } from "../../../runtime/errors.js";
 import type { Graph } from "../../ir/graph.js";
 import { GraphBuilder } from "../../ir/builder.js";
-import { checkOps } from "./evaluate.js";
 import { foldGraph } from "./fold.js";
 import { fuseAttention } from "../../passes/fuse-attention.js";
 import { fuseOnnx } from "./fuse.js";
-import { FUSED_LOWERINGS } from "./lower-fused.js";
-import { LOWERINGS, Lowerer } from "./lower-ops.js";
+import { Lowerer } from "./lower-ops.js";
 import type { OnnxModel } from "./read.js";
+import { checkOps, loweringOf } from "./support.js";
 import { isFloat, MAX_ELEMENTS, type OnnxTensor } from "./tensor.js";
 
 export interface BoundInput {
@@ -128,8 +127,7 @@ function lowerGraph(name: string, model: OnnxModel, binding: Binding): { graph: 
   for (const input of binding.inputs) lowerer.bindInput(input.name, b.input(input.name, isFloat(input.dtype) ? "f32" : "i32", input.shape));
   for (const node of fused.nodes) {
     if (node.outputs.every((o) => !o || constant.has(o))) continue;
-    const key = node.domain ? `${node.domain}:${node.op}` : node.op;
-    const lower = Object.hasOwn(LOWERINGS, key) ? LOWERINGS[key] : Object.hasOwn(FUSED_LOWERINGS, key) ? FUSED_LOWERINGS[key] : undefined;
+    const lower = loweringOf(node);
     if (!lower)
       throw new SeecError(
         "unsupported.onnx_op",

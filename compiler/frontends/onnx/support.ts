@@ -1,0 +1,43 @@
+/** Which ONNX ops seec reads, and the lowering of each: checked up front, one error for them all. */
+import { SeecError } from "../../../runtime/errors.js";
+import { LAYOUT_OPS } from "./layout-ops.js";
+import { FUSED_LOWERINGS } from "./lower-fused.js";
+import { LOWERINGS, type Lowering } from "./lower-ops.js";
+import type { OnnxModel, OnnxNode } from "./read.js";
+
+/** The node's lowering to IR (keyed `domain:op` outside the default domain), if it has one. */
+export function loweringOf(node: OnnxNode): Lowering | undefined {
+  const key = node.domain ? `${node.domain}:${node.op}` : node.op;
+  if (Object.hasOwn(LOWERINGS, key)) return LOWERINGS[key];
+  return Object.hasOwn(FUSED_LOWERINGS, key) ? FUSED_LOWERINGS[key] : undefined;
+}
+
+/** Read: lowered to IR, or (the sources of shapes: Shape, Constant, Range, ...) only ever folded. */
+const supported = (node: OnnxNode) => !!loweringOf(node) || (!node.domain && Object.hasOwn(LAYOUT_OPS, node.op));
+
+/** Every node whose op seec does not read, listed in one error before any other work. */
+export function checkOps(model: OnnxModel): void {
+  const unsupported = model.nodes.filter((n) => !supported(n));
+  if (unsupported.length === 0) return;
+  const byOp = new Map<string, OnnxNode[]>();
+  for (const n of unsupported) {
+    const key = `${n.domain || "ai.onnx"}:${n.op}`;
+    byOp.set(key, [...(byOp.get(key) ?? []), n]);
+  }
+  const lines = [...byOp].map(([key, nodes]) => {
+    const [domain] = key.split(":");
+    const opset = model.opsets.get(domain === "ai.onnx" ? "" : domain);
+    return `${key} (opset ${opset ?? "?"}): ${nodes.length} node${nodes.length > 1 ? "s" : ""}, e.g. ${nodes
+      .slice(0, 3)
+      .map((n) => n.name)
+      .join(", ")}`;
+  });
+  throw new SeecError(
+    "unsupported.onnx_op",
+    `the graph uses ${byOp.size} op type${byOp.size > 1 ? "s" : ""} seec does not support: ${lines.join("; ")}`,
+    {
+      file: model.file,
+      hint: "see the README's list of supported ONNX ops",
+    },
+  );
+}
