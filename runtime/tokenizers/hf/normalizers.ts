@@ -60,7 +60,7 @@ export function normalizer(n: Json | null | undefined, file?: string): Normalize
   }
 }
 
-/** The CJK ideograph blocks BERT pads with spaces (its _is_chinese_char). */
+/** The CJK ideograph blocks BERT pads with spaces, as the Rust library lists them (from U+2B920 where Python BERT says U+2B820). */
 function isChinese(cp: number): boolean {
   return (
     (cp >= 0x4e00 && cp <= 0x9fff) ||
@@ -68,7 +68,7 @@ function isChinese(cp: number): boolean {
     (cp >= 0x20000 && cp <= 0x2a6df) ||
     (cp >= 0x2a700 && cp <= 0x2b73f) ||
     (cp >= 0x2b740 && cp <= 0x2b81f) ||
-    (cp >= 0x2b820 && cp <= 0x2ceaf) ||
+    (cp >= 0x2b920 && cp <= 0x2ceaf) ||
     (cp >= 0xf900 && cp <= 0xfaff) ||
     (cp >= 0x2f800 && cp <= 0x2fa1f)
   );
