@@ -50,6 +50,8 @@ export interface BuildOptions extends ModelSource {
   out: string;
   /** The command line, recorded in the manifest. */
   command?: string;
+  /** Build a llama2.c checkpoint without its tokenizer: the artifact then takes token ids only (run, step). */
+  noTokenizer?: boolean;
   /** Called as each stage starts. */
   progress?: (stage: string) => void;
 }
@@ -114,6 +116,13 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     throw new SeecError("unsupported.target", `the wasi target tokenizes inside the module; ${model.graph.name} has no tokenizer`, {
       at: "--target wasi",
       hint: "give the tokenizer with --tokenizer",
+    });
+  if (model.format === "llama2c" && !model.tokenizer && !opts.noTokenizer)
+    // Refused here: an artifact built without it fails only when someone first asks it for text.
+    throw new SeecError("usage.tokenizer", "a llama2.c checkpoint keeps its tokenizer in another file: give it with --tokenizer", {
+      file: opts.model,
+      at: "--tokenizer",
+      hint: "seec build model.bin --tokenizer tokenizer.bin, or --no-tokenizer for an artifact that takes token ids only",
     });
   if (opts.measure)
     checkQualityTask(opts.measure, { name: model.graph.name, family: model.graph.model.family, tokenizer: model.tokenizer !== undefined });

@@ -1,3 +1,4 @@
+import { basename, isAbsolute } from "node:path";
 import { Command, Option } from "commander";
 import { build, type BuildQuality } from "../build.js";
 import { formatMemoryReport } from "../../targets/wasm/budget.js";
@@ -8,7 +9,8 @@ import { formatBytes } from "../util/units.js";
 import { byteSize, integer, modelOptions, printJson, progress } from "./options.js";
 
 interface BuildFlags extends QualityFlags {
-  tokenizer?: string;
+  /** false: --no-tokenizer. */
+  tokenizer?: string | false;
   see?: string;
   embedHead?: "materialize" | "stream";
   memoryBudget?: number;
@@ -61,15 +63,18 @@ export function buildCommand(): Command {
     )
     .option("--nll <textfile>", "then score the artifact's NLL per token over a text (a decoder); with --quantize, the f32 model's too")
     .option("--limit <n>", "with --stsb or --nll: only the first n pairs or paragraphs", integer(1))
+    .option("--no-tokenizer", "llama2.c: build without a tokenizer (the artifact takes token ids only)")
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
       // Where the artifact goes is checked before anything is read or built.
-      await checkArtifactOutput(flags.out, [model, flags.tokenizer, flags.see, flags.stsb, flags.nll]);
+      const tokenizer = flags.tokenizer || undefined;
+      await checkArtifactOutput(flags.out, [model, tokenizer, flags.see, flags.stsb, flags.nll]);
       // Read before building: a missing or malformed file fails now, not after the build.
       const measure = await readQualityTask(flags);
       const result = await build({
         model,
-        tokenizer: flags.tokenizer,
+        tokenizer,
+        noTokenizer: flags.tokenizer === false,
         see: flags.see,
         embedHead: flags.embedHead,
         demo: flags.demo,
@@ -82,7 +87,7 @@ export function buildCommand(): Command {
         maxChunk: flags.maxChunk,
         context: flags.context,
         shapes: flags.shape,
-        command: ["seec", ...process.argv.slice(2)].join(" "),
+        command: recordedCommand(process.argv.slice(2)),
         progress: progress(!flags.json),
       });
       if (flags.json)
@@ -111,6 +116,19 @@ export function buildCommand(): Command {
             : `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)}${result.manifest.memory.scratch ? `, kernel scratch ${formatBytes(result.manifest.memory.scratch.bytes)}` : ""})\n`),
       );
     });
+}
+
+/**
+ * The command line as the manifest records it: absolute paths (also in --flag=path) become their
+ * base names, so that an artifact carries nothing of the machine that built it.
+ */
+export function recordedCommand(args: readonly string[]): string {
+  const portable = (arg: string) => (isAbsolute(arg) ? basename(arg) : arg);
+  const recorded = args.map((arg) => {
+    const flag = /^(--[^=]+=)(.*)$/.exec(arg);
+    return flag ? flag[1] + portable(flag[2]) : portable(arg);
+  });
+  return ["seec", ...recorded].join(" ");
 }
 
 /** "int8 cost: STS-B Spearman 0.6668 (f32) -> 0.6671 (int8), +0.0003 over 1500 pairs", or the one score. */
