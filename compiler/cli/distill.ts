@@ -7,7 +7,8 @@ import { DEFAULT_DISTILL, DEFAULT_LOSS, distill, type DistillProgress, type Dist
 import { parameterCount, shippedBytes } from "../factors/factors.js";
 import { readSee, writeSee } from "../factors/format.js";
 import { formatBytes } from "../util/units.js";
-import { wasmMatmuls } from "../../targets/wasm/train-kernels.js";
+import { availableParallelism } from "node:os";
+import { compileMatmuls, matmulsOn } from "../../targets/wasm/train-kernels.js";
 import { integer, modelOptions, printJson, real } from "./options.js";
 
 interface DistillFlags {
@@ -34,6 +35,7 @@ interface DistillFlags {
   temperature: number;
   heldOut: number;
   evalEvery: number;
+  threads: number;
   json?: boolean;
 }
 
@@ -95,6 +97,11 @@ export function distillCommand(): Command {
     .option("--hidden <w>", "weight of the hidden-state MSE", real(0, 1e6), l.hidden)
     .option("--held-out <share>", "share of the data held out to pick the best factors", real(0.001, 0.5), d.heldOut)
     .option("--eval-every <n>", "score the held-out data every n steps", integer(1), d.evalEvery)
+    .addOption(
+      new Option("--threads <n>", "threads that share each batch (the same seed and threads give the same factors)")
+        .argParser(integer(1, 256))
+        .default(Math.min(8, availableParallelism()), "the cores, at most 8"),
+    )
     .option("--json", "print the report as JSON")
     .action(async (modelPath: string, flags: DistillFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
       const out = await checkFileOutput(flags.out, [modelPath, flags.tokenizer, flags.see, flags.data]);
@@ -106,6 +113,7 @@ export function distillCommand(): Command {
         maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence),
       });
       const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
+      const kernels = await compileMatmuls();
       const texts = flags.data ? textsOf(new TextDecoder().decode(await readInput(flags.data, "training text")), flags.data) : undefined;
       // A bar on a terminal; a line per held-out score in a log; nothing with --json.
       const onProgress = flags.json
@@ -136,7 +144,8 @@ export function distillCommand(): Command {
         onProgress,
         // The best factors so far are on disk: an interrupted run keeps them (resume with --see).
         onBest: (best) => writeFileAtomic(out, writeSee(best)),
-        kernels: await wasmMatmuls(),
+        kernels: matmulsOn(kernels),
+        threads: { count: flags.threads, kernels },
       });
       await writeFileAtomic(out, writeSee(factors));
       const dense = factors.spec.vocab * factors.spec.dim;

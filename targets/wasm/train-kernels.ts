@@ -44,6 +44,11 @@ interface Exports {
  * announced with `changed` before the next call reads it.
  */
 export async function wasmMatmuls(): Promise<MatmulKernels> {
+  return matmulsOn(await compileMatmuls());
+}
+
+/** The kernels' module, compiled once: each training thread instantiates it (`matmulsOn`). */
+export async function compileMatmuls(): Promise<WebAssembly.Module> {
   const bytes = await compileWasm({
     program: PROGRAM,
     flavour: "wasm-simd",
@@ -51,7 +56,12 @@ export async function wasmMatmuls(): Promise<MatmulKernels> {
     exports: ["forward", "inputGradient", "weightGradient"],
     staticData: { from: 0, to: RESERVED_BYTES },
   });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+  return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+}
+
+/** The kernels over an instance of their own of the compiled module, with its own memory. */
+export function matmulsOn(module: WebAssembly.Module): MatmulKernels {
+  const instance = new WebAssembly.Instance(module, {
     env: {
       abort: () => {
         throw new SeecError("internal.kernel", "the training kernels trapped");

@@ -20,7 +20,8 @@ import { coverVocabulary, DEFAULT_DISTILL, distill } from "../../compiler/see/di
 import { checkSpec, denseTable, embeddingRow } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
 import { writeSee } from "../../compiler/factors/format.js";
-import { wasmMatmuls } from "../../targets/wasm/train-kernels.js";
+import { compileMatmuls, matmulsOn, wasmMatmuls } from "../../targets/wasm/train-kernels.js";
+import { USE_MODEL_JSON } from "../helpers/use-lite.js";
 import { ERROR_CLASSES } from "../../runtime/errors.js";
 import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
@@ -182,6 +183,53 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     expect(plain.heldOut.bestStep).toBeGreaterThan(0);
     fast.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(plain.heldOut.curve[i].loss, 3));
     expect(relError(fastF.weights!["layers.0.attention.wq.weight"], plainF.weights!["layers.0.attention.wq.weight"])).toBeLessThan(1e-3);
+  });
+});
+
+describe("distillation on several threads", () => {
+  it("trains as on one thread: --train all on stories260K (weights shared, each thread's kernels refreshed)", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
+    const copy = () => ({ ...factors, tables: Object.fromEntries(Object.entries(factors.tables).map(([k, t]) => [k, t.slice()])) });
+    const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 4, samples: 6, sequence: 24, batch: 3, evalEvery: 2, train: "all" as const };
+    const module = await compileMatmuls();
+    const oneF = copy(),
+      twoF = copy();
+    const one = await distill(model, oneF, { ...opts, kernels: matmulsOn(module) });
+    const two = await distill(model, twoF, { ...opts, kernels: matmulsOn(module), threads: { count: 2, kernels: module } });
+    expect(one.heldOut.bestStep).toBeGreaterThan(0);
+    // Only the order of the sums differs (the shares' gradients are added share by share).
+    two.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(one.heldOut.curve[i].loss, 4));
+    const wq = "layers.0.attention.wq.weight";
+    expect(relError(twoF.weights![wq], oneF.weights![wq])).toBeLessThan(1e-4);
+    expect(relError(twoF.tables.morpheme, oneF.tables.morpheme)).toBeLessThan(1e-4);
+    // What the threads write back is the caller's own memory, not shared buffers.
+    expect(twoF.tables.morpheme.buffer).toBeInstanceOf(ArrayBuffer);
+  });
+
+  it("trains as on one thread: an encoder, whose loss couples the batch's sentences across the threads", async () => {
+    const model = await loadModel({ model: USE_MODEL_JSON });
+    const { factors } = await factorize(model, { method: "see", ratio: 20, seed: 0, segmentation: "lexicon", epochs: 2 });
+    const copy = () => ({ ...factors, tables: Object.fromEntries(Object.entries(factors.tables).map(([k, t]) => [k, t.slice()])) });
+    const texts = Array.from(
+      { length: 24 },
+      (_, i) => `sentence number ${i} is about ${["cellos", "onions", "markets", "kitchens"][i % 4]}`,
+    );
+    const opts = { ...DEFAULT_DISTILL, seed: 2, steps: 3, batch: 5, evalEvery: 1, texts, cover: false };
+    const module = await compileMatmuls();
+    const one = await distill(model, copy(), { ...opts, kernels: matmulsOn(module) });
+    const two = await distill(model, copy(), { ...opts, kernels: matmulsOn(module), threads: { count: 2, kernels: module } });
+    expect(one.heldOut.curve.at(-1)!.loss).toBeLessThan(one.heldOut.before);
+    two.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(one.heldOut.curve[i].loss, 4));
+    one.loss.forEach((l, i) => expect(two.loss[i]).toBeCloseTo(l, 4));
+  });
+
+  it("a thread that fails ends the run with its error (here: each thread's kernels module is broken)", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 1 });
+    const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 2, samples: 4, sequence: 16, batch: 2 };
+    const broken = { count: 2, kernels: {} as WebAssembly.Module };
+    await expect(distill(model, factors, { ...opts, threads: broken })).rejects.toThrow(/distillation thread failed|WebAssembly/);
   });
 });
 
