@@ -113,8 +113,11 @@ function bpe(m: Json, file?: string): Model {
     });
     if (unkPending) ids.push(unk!);
     const out = mergeAll(ids, ranks, width, merged);
-    if (cache.size > 10000) cache.clear();
-    cache.set(word, out);
+    // Words repeat; whole texts (a BPE without pre-tokenizer sees one) do not, and would only fill memory.
+    if (word.length <= 256) {
+      if (cache.size >= 10000) cache.clear();
+      cache.set(word, out);
+    }
     return out;
   };
   return { tokens, tokenize };
