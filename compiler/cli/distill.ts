@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { loadModel, readInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
+import { readCheckpoint, writeCheckpoint } from "../see/checkpoint.js";
 import { textsOf } from "../see/corpus.js";
 import { DEFAULT_DISTILL, DEFAULT_LOSS, distill, type DistillProgress, type DistillReport, type Trainable } from "../see/distill.js";
 import { parameterCount, shippedBytes } from "../factors/factors.js";
@@ -36,6 +37,7 @@ interface DistillFlags {
   heldOut: number;
   evalEvery: number;
   threads: number;
+  resume?: boolean;
   json?: boolean;
 }
 
@@ -49,7 +51,8 @@ export function distillCommand(): Command {
         "trained so that the model built with them behaves like the original. The student is the model\n" +
         "with its embedding rebuilt from the factors; gradients of the loss run back through the network\n" +
         "into the factor tables. The factors that score best on a held-out slice of the data are written\n" +
-        "(after each improvement: an interrupted run keeps them; continue from them with --see).\n\n" +
+        "(after each improvement), and beside them at each score a checkpoint of the whole run, <out>.ckpt:\n" +
+        "an interrupted run continues where it stopped with --resume.\n\n" +
         "Losses (weights as flags):\n" +
         "  decoder  --kl: KL(teacher ‖ student) of next-token distributions; --ce: cross-entropy on the data\n" +
         "  encoder  --cosine and --mse between sentence embeddings; --similarity: MSE between in-batch\n" +
@@ -102,9 +105,12 @@ export function distillCommand(): Command {
         .argParser(integer(1, 256))
         .default(Math.min(8, availableParallelism()), "the cores, at most 8"),
     )
+    .option("--resume", "continue an interrupted run from its checkpoint (<out>.ckpt, written at each held-out score)")
     .option("--json", "print the report as JSON")
     .action(async (modelPath: string, flags: DistillFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
       const out = await checkFileOutput(flags.out, [modelPath, flags.tokenizer, flags.see, flags.data]);
+      const checkpoint = await checkFileOutput(`${flags.out}.ckpt`, [modelPath, flags.tokenizer, flags.see, flags.data]);
+      const resume = flags.resume ? readCheckpoint(await readInput(checkpoint, "checkpoint"), checkpoint) : undefined;
       const model = await loadModel({
         model: modelPath,
         tokenizer: flags.tokenizer,
@@ -142,8 +148,11 @@ export function distillCommand(): Command {
         train: flags.train,
         evalEvery: flags.evalEvery,
         onProgress,
-        // The best factors so far are on disk: an interrupted run keeps them (resume with --see).
+        // The best factors so far are on disk: an interrupted run keeps them.
         onBest: (best) => writeFileAtomic(out, writeSee(best)),
+        // The whole loop, so that --resume continues exactly where a run stopped.
+        onCheckpoint: (c) => writeFileAtomic(checkpoint, writeCheckpoint(c)),
+        resume,
         kernels: matmulsOn(kernels),
         threads: { count: flags.threads, kernels },
       });

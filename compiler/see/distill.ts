@@ -30,6 +30,7 @@ import { embeddingRow, type SeeFactors } from "../factors/factors.js";
 import { findEmbedding } from "./factorize.js";
 import { startWorkers } from "./distill-threads.js";
 import { workerScript } from "../util/worker-script.js";
+import { fingerprintDifference, type Checkpoint } from "./checkpoint.js";
 import {
   DEFAULT_LOSS,
   DecoderTask,
@@ -77,6 +78,10 @@ export interface DistillOptions {
   onProgress?: (p: DistillProgress) => void;
   /** Called with the factors each time the held-out score improves (a checkpoint to save). */
   onBest?: (best: SeeFactors, step: number) => void | Promise<void>;
+  /** Called with the loop's whole state after each held-out score: a checkpoint to save. */
+  onCheckpoint?: (c: Checkpoint) => void | Promise<void>;
+  /** A checkpoint of this run (same options) to continue from. */
+  resume?: Checkpoint;
   /** Faster matmuls for Linear (the wasm SIMD kernels); the interpreter's own where absent. */
   kernels?: MatmulKernels;
   /**
@@ -157,19 +162,24 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
       return sum / set.length;
     };
 
-    const before = await score(held);
-    const curve = [{ step: 0, loss: before }];
-    let best = { loss: before, step: 0, params: snapshot(params) };
+    const fingerprint = fingerprintOf(opts);
+    const resume = opts.resume && resumeFrom(opts.resume, fingerprint, params, train);
+    const before = resume ? resume.curve[0].loss : await score(held);
+    const curve = resume?.curve ?? [{ step: 0, loss: before }];
+    let best = resume?.best ?? { loss: before, step: 0, params: snapshot(params) };
     const grads: Record<string, Float32Array> = zeroGradients(f);
     const adam = new Adam();
-    const losses: number[] = [];
-    let tokens = 0,
-      trainSeconds = 0,
-      cursor = train.length;
-    for (let step = 1; step <= opts.steps; step++) {
+    if (resume) adam.restore(resume.adam);
+    const losses: number[] = resume?.losses ?? [];
+    let tokens = resume?.tokens ?? 0,
+      trainSeconds = resume?.trainSeconds ?? 0,
+      cursor = resume?.cursor ?? train.length,
+      epoch = resume?.epoch ?? 0;
+    for (let step = (resume?.step ?? 0) + 1; step <= opts.steps; step++) {
       const s0 = performance.now();
       if (cursor + opts.batch > train.length) {
-        shuffle(train, random);
+        // Each epoch's order from its own generator: a resumed run needs only the epoch's number.
+        shuffle(train, rng((opts.seed ^ 0x5e9) + 0x9e3779b1 * ++epoch));
         cursor = 0;
       }
       const batch = train.slice(cursor, (cursor += Math.min(opts.batch, train.length)));
@@ -194,6 +204,20 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
           best = { loss: heldLoss, step, params: snapshot(params) };
           await opts.onBest?.(withParams(best.params), step);
         }
+        await opts.onCheckpoint?.({
+          fingerprint,
+          step,
+          epoch,
+          cursor,
+          order: Int32Array.from(train),
+          params: snapshot(params),
+          adam: adam.state(),
+          best,
+          curve,
+          losses,
+          tokens,
+          trainSeconds,
+        });
       }
       opts.onProgress?.({ phase: "train", step, steps: opts.steps, loss, heldOut: heldLoss, tokensPerSecond: tokens / trainSeconds });
     }
@@ -211,6 +235,42 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   } finally {
     await runner.close();
   }
+}
+
+/** What shapes a run (its options less callbacks, the data by a hash): a resume must match it. */
+function fingerprintOf(opts: DistillOptions): Record<string, unknown> {
+  const { resume: _r, onCheckpoint: _c, ...rest } = plainOptions(opts);
+  let h = 0x811c9dc5;
+  for (const text of opts.texts ?? []) for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return { ...rest, data: opts.texts ? `${opts.texts.length} texts, FNV-1a ${(h >>> 0).toString(16)}` : "default" };
+}
+
+/** Checks a checkpoint against this run and puts its parameters and example order in place. */
+function resumeFrom(
+  c: Checkpoint,
+  fingerprint: Record<string, unknown>,
+  params: Record<string, Float32Array>,
+  train: number[],
+): Checkpoint {
+  const differs = fingerprintDifference(c.fingerprint, fingerprint);
+  if (differs)
+    throw new SeecError("usage.resume", `the checkpoint was made with other options: ${differs}`, {
+      at: "--resume",
+      hint: "resume with the options of the run that wrote the checkpoint",
+    });
+  for (const [name, p] of Object.entries(params)) {
+    const saved = c.params[name];
+    if (saved?.length !== p.length)
+      throw new SeecError("usage.resume", `the checkpoint's ${name} has ${saved?.length ?? 0} values; these factors have ${p.length}`, {
+        at: "--resume",
+        hint: "resume with the --see file the run started from",
+      });
+    p.set(saved);
+  }
+  if (c.order.length !== train.length)
+    throw new SeecError("usage.resume", "the checkpoint's data differ from this run's", { at: "--resume" });
+  train.splice(0, train.length, ...c.order);
+  return c;
 }
 
 function tokenizerOf(model: LoadedModel): Tokenizer {
@@ -241,7 +301,7 @@ function shared(t: Float32Array): Float32Array {
 
 /** The options a worker thread needs: no callbacks, no kernels (it makes its own). */
 function plainOptions(opts: DistillOptions): DistillOptions {
-  const { onProgress: _p, onBest: _b, kernels: _k, threads: _t, texts: _x, ...plain } = opts;
+  const { onProgress: _p, onBest: _b, onCheckpoint: _c, resume: _r, kernels: _k, threads: _t, texts: _x, ...plain } = opts;
   return plain;
 }
 

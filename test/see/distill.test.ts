@@ -20,6 +20,7 @@ import { coverVocabulary, DEFAULT_DISTILL, distill } from "../../compiler/see/di
 import { checkSpec, denseTable, embeddingRow } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
 import { writeSee } from "../../compiler/factors/format.js";
+import { readCheckpoint, writeCheckpoint } from "../../compiler/see/checkpoint.js";
 import { compileMatmuls, matmulsOn, wasmMatmuls } from "../../targets/wasm/train-kernels.js";
 import { USE_MODEL_JSON } from "../helpers/use-lite.js";
 import { ERROR_CLASSES } from "../../runtime/errors.js";
@@ -183,6 +184,33 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     expect(plain.heldOut.bestStep).toBeGreaterThan(0);
     fast.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(plain.heldOut.curve[i].loss, 3));
     expect(relError(fastF.weights!["layers.0.attention.wq.weight"], plainF.weights!["layers.0.attention.wq.weight"])).toBeLessThan(1e-3);
+  });
+});
+
+describe("checkpoints and --resume", () => {
+  it("a run resumed from its checkpoint at step 3 ends exactly as the run that never stopped", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
+    const copy = () => ({ ...factors, tables: Object.fromEntries(Object.entries(factors.tables).map(([k, t]) => [k, t.slice()])) });
+    // Batches of 3 over 9 training sequences: the resumed run crosses an epoch's reshuffle.
+    const opts = { ...DEFAULT_DISTILL, seed: 4, steps: 6, samples: 10, sequence: 20, batch: 3, evalEvery: 3, train: "norms" as const };
+    const whole = copy();
+    let saved: Uint8Array | undefined;
+    const full = await distill(model, whole, {
+      ...opts,
+      onCheckpoint: (c) => void (c.step === 3 && (saved = writeCheckpoint(c))),
+    });
+    const resumed = copy();
+    const rest = await distill(model, resumed, { ...opts, resume: readCheckpoint(saved!, "run.ckpt") });
+    expect(rest.heldOut.curve).toEqual(full.heldOut.curve);
+    expect(rest.loss).toEqual(full.loss);
+    for (const k of Object.keys(whole.tables)) expect(resumed.tables[k]).toEqual(whole.tables[k]);
+    for (const n of Object.keys(whole.weights!)) expect(resumed.weights![n]).toEqual(whole.weights![n]);
+
+    // Other options than the checkpoint's: refused, naming the option.
+    const e = await distill(model, copy(), { ...opts, batch: 2, resume: readCheckpoint(saved!, "run.ckpt") }).catch((x) => x);
+    expect(e.code).toBe("usage.resume");
+    expect(e.message).toMatch(/batch \(3 then, 2 now\)/);
   });
 });
 
