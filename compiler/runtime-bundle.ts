@@ -6,6 +6,28 @@ import { packageFile } from "./util/paths.js";
 
 const RUNTIME = packageFile("runtime/");
 
+/**
+ * No artifact seec builds yet carries a Hugging Face tokenizer.json, so the runtime's reader of one
+ * (runtime/tokenizers/hf/, 17 KB minified) stays out of index.mjs: its place holds a class that
+ * refuses the spec by name.
+ */
+const withoutHfTokenizer: esbuild.Plugin = {
+  name: "without-hf-tokenizer",
+  setup(build) {
+    build.onResolve({ filter: /^\.\/hf\/index\.js$/ }, () => ({ path: "hf-tokenizer", namespace: "stub" }));
+    build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
+      resolveDir: fileURLToPath(new URL("tokenizers/", RUNTIME)),
+      loader: "ts",
+      contents: `import { SeecError } from "../errors.js";
+export class HfTokenizer {
+  constructor(_spec: unknown, file?: string) {
+    throw new SeecError("unsupported.tokenizer", "this artifact's runtime reads no Hugging Face tokenizer.json", { file });
+  }
+}`,
+    }));
+  },
+};
+
 export async function bundleRuntime(): Promise<{ js: string; dts: string }> {
   const result = await esbuild.build({
     entryPoints: [fileURLToPath(new URL("index.ts", RUNTIME))],
@@ -18,6 +40,7 @@ export async function bundleRuntime(): Promise<{ js: string; dts: string }> {
     legalComments: "none",
     external: ["node:*"],
     logLevel: "silent",
+    plugins: [withoutHfTokenizer],
   });
   const js = `// seec runtime: load(dir?) -> Model. Typings in index.d.mts.\n${result.outputFiles[0].text}`;
   const dts = await readFile(new URL("artifact.d.ts", RUNTIME), "utf8");
