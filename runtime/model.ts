@@ -51,7 +51,8 @@ export class Model {
   fallback?: string;
   readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
   private engine: Engine;
-  private breathed = 0;
+  /** The generation in progress, which later ones wait for. */
+  private generating: Promise<void> = Promise.resolve();
 
   constructor(
     readonly manifest: Manifest,
@@ -95,16 +96,27 @@ export class Model {
     return logits!;
   }
 
-  /** The continuation of the prompt (not the prompt itself), piece by piece as it is generated. */
+  /**
+   * The continuation of the prompt (not the prompt itself), piece by piece as it is generated.
+   * Generations share the model's KV cache, so concurrent ones run one after another, in call
+   * order (a stream left early with break or return() lets the next one go).
+   */
   async *stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
-    const loop = generation(this.tokenizer, prompt, options, this.contextLength, this.stats);
-    for (let event = loop.next(); !event.done;) {
-      const e = event.value;
-      if ("piece" in e) {
-        yield e.piece;
-        await this.breathe(options.signal);
-        event = loop.next();
-      } else event = loop.next(await this.step(e.step, e.pos, options));
+    const done = await this.turn();
+    try {
+      const breathe = pacer(options.signal);
+      options.signal?.throwIfAborted();
+      const loop = generation(this.tokenizer, prompt, options, this.contextLength, this.stats);
+      for (let event = loop.next(); !event.done;) {
+        const e = event.value;
+        if ("piece" in e) {
+          yield e.piece;
+          await breathe();
+          event = loop.next();
+        } else event = loop.next(await this.step(e.step, e.pos, options));
+      }
+    } finally {
+      done();
     }
   }
 
@@ -118,27 +130,41 @@ export class Model {
   /** Embeddings of texts (an encoder artifact): one forward call per text, tokens clipped to the model's maximum length. */
   async embed(texts: readonly string[], options: CallOptions = {}): Promise<Float32Array[]> {
     const { feeds, output } = embeddingFeeds(this.manifest, this.tokenizer);
+    const breathe = pacer(options.signal);
     const vectors: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += IN_FLIGHT) {
       const window = texts.slice(i, i + IN_FLIGHT).map((text) => this.run(feeds(text), options));
       for (const outputs of await Promise.all(window)) vectors.push(outputs[output] as Float32Array);
-      await this.breathe(options.signal);
+      await breathe();
     }
     return vectors;
   }
 
-  /**
-   * Returns to the event loop (a macrotask, not a microtask) when BREATHE_MS have passed since the
-   * last time: a synchronous engine would otherwise hold the page (and an abort() the user clicks)
-   * until the whole call ends.
-   */
-  private async breathe(signal?: AbortSignal): Promise<void> {
-    if (performance.now() - this.breathed > BREATHE_MS) {
+  /** Waits for the generation before this one to end; call the function returned when this one ends. */
+  private async turn(): Promise<() => void> {
+    const previous = this.generating;
+    let done!: () => void;
+    this.generating = new Promise((resolve) => (done = resolve));
+    await previous;
+    return done;
+  }
+}
+
+/**
+ * A call's returns to the event loop (a macrotask, not a microtask) once BREATHE_MS have passed
+ * since it started or last returned: a synchronous engine would otherwise hold the page (and an
+ * abort() the user clicks) until the whole call ends, while a short call pays nothing. Each one
+ * checks the signal.
+ */
+function pacer(signal?: AbortSignal): () => Promise<void> {
+  let last = performance.now();
+  return async () => {
+    if (performance.now() - last > BREATHE_MS) {
       await new Promise((resolve) => setTimeout(resolve, 0));
-      this.breathed = performance.now();
+      last = performance.now();
     }
     signal?.throwIfAborted();
-  }
+  };
 }
 
 /** An engine's i32 outputs may come back as the bytes of a Float32Array (a GPU read-back). */
