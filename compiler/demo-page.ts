@@ -2,7 +2,9 @@
  * demo.html: a self-contained page that loads its artifact with the artifact's own runtime and
  * shows it working: a prompt and generated text for a decoder, sentences and their similarity
  * matrix for an encoder; with the backend in use, the bytes downloaded and the time to the first
- * result. Plain HTML, no framework. It runs once on load, so a test can read `window.seecResult`.
+ * result. Plain HTML, no framework. It shows the download's progress, keeps its button disabled
+ * until the model is loaded, and puts any error on the page; it runs once on load, so a test can
+ * read `window.seecResult`.
  */
 import type { Manifest } from "../runtime/manifest.js";
 
@@ -17,16 +19,48 @@ const STYLE = `
   pre { white-space: pre-wrap; background: #fff; border: 1px solid #ddd; padding: 0.8rem; min-height: 6rem; }
   table { border-collapse: collapse; margin-top: 0.5rem; }
   td, th { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: right; font-variant-numeric: tabular-nums; }
-  th { background: #f0f0f0; }`;
+  th { background: #f0f0f0; }
+  progress { width: 12rem; vertical-align: middle; }
+  .error { color: #b00020; white-space: pre-wrap; }`;
 
 const COMMON = `
 import { load } from "./index.mjs";
 const $ = (id) => document.getElementById(id);
-const model = await load(new URL("./", import.meta.url));
-$("backend").textContent = model.backend + (model.fallback ? " (" + model.fallback + ")" : "");
 const downloaded = () => performance.getEntriesByType("resource").reduce((n, r) => n + (r.encodedBodySize || 0), 0)
   + (performance.getEntriesByType("navigation")[0]?.encodedBodySize || 0);
 const kib = (n) => n < 1 << 20 ? (n / 1024).toFixed(1) + " KiB" : (n / (1 << 20)).toFixed(2) + " MiB";
+const files = new Map();
+function progress({ file, loaded, total }) {
+  files.set(file, { loaded, total });
+  let done = 0, all = 0;
+  for (const f of files.values()) (done += f.loaded), (all += f.total);
+  $("progress").value = done / all;
+  $("status").textContent = "downloading " + kib(done) + " of " + kib(all);
+}
+function fail(e) {
+  $("error").textContent = typeof e?.toLine === "function" ? e.toLine() : String(e?.message ?? e);
+  document.body.dataset.state = "error";
+}
+let model;
+/** Runs a call with the button disabled, and shows what goes wrong on the page. */
+async function busy(call) {
+  $("go").disabled = true;
+  try {
+    await call();
+  } catch (e) {
+    fail(e);
+  } finally {
+    $("go").disabled = !model;
+  }
+}
+try {
+  model = await load(new URL("./", import.meta.url), { onProgress: progress });
+  $("backend").textContent = model.backend + (model.fallback ? " (" + model.fallback + ")" : "");
+  $("loading").hidden = true;
+} catch (e) {
+  $("status").textContent = "";
+  fail(e);
+}
 function firstResult(result) {
   if (window.seecResult) return;
   $("first").textContent = performance.now().toFixed(0) + " ms";
@@ -39,7 +73,7 @@ function decoderPage(): string {
   return `
   <label for="prompt">Prompt</label>
   <input id="prompt" value="Once upon a time">
-  <button id="go">Generate</button>
+  <button id="go" disabled>Generate</button>
   <pre id="output"></pre>
   <p class="meta" id="speed"></p>
   <script type="module">${COMMON}
@@ -51,8 +85,8 @@ async function generate() {
   $("speed").textContent = s.generatedTokens + " tokens, " + ((s.generatedTokens - 1) / s.decodeSeconds).toFixed(0) + " tokens/s (greedy)";
   firstResult({ text });
 }
-$("go").onclick = generate;
-generate();
+$("go").onclick = () => busy(generate);
+if (model) busy(generate);
   </script>`;
 }
 
@@ -66,7 +100,7 @@ function encoderPage(): string {
   return `
   <label for="sentences">Sentences, one per line</label>
   <textarea id="sentences" rows="5">${sentences.join("\n")}</textarea>
-  <button id="go">Compare</button>
+  <button id="go" disabled>Compare</button>
   <div id="output"></div>
   <p class="meta" id="speed"></p>
   <script type="module">${COMMON}
@@ -83,8 +117,8 @@ async function compare() {
   $("speed").textContent = ms.toFixed(2) + " ms per sentence";
   firstResult({ texts, similarity });
 }
-$("go").onclick = compare;
-compare();
+$("go").onclick = () => busy(compare);
+if (model) busy(compare);
   </script>`;
 }
 
@@ -103,6 +137,8 @@ export function demoPage(manifest: Manifest): string {
 <main>
   <h1>${manifest.name} <small>· ${what}, compiled by seec</small></h1>
   <p class="meta">backend <b id="backend">…</b> · downloaded <b id="bytes">…</b> · first result after <b id="first">…</b></p>
+  <p class="meta" id="loading"><progress id="progress" max="1" value="0"></progress> <span id="status">loading…</span></p>
+  <p class="error" id="error" role="alert"></p>
 ${manifest.model.family === "encoder" ? encoderPage() : decoderPage()}
 </main>
 </body>

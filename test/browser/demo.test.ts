@@ -1,5 +1,6 @@
 // The artifacts in a real browser: each demo page, served over HTTP, must show what Node computes
 // for the same input. Screenshots of the pages go to test/screenshots/ (the README shows them).
+import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cosine } from "../../compiler/eval/stsb.js";
@@ -56,7 +57,17 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
     expect(result.text).toBe(await node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
     expect(result.backend).toBe("wasm-simd");
     expect(result.bytes as number).toBeGreaterThan(1_000_000); // the weights came over the wire
+    expect(await page.isEnabled("#go")).toBe(true);
+    expect(await page.isHidden("#loading")).toBe(true); // the progress bar, once loaded
     await page.screenshot({ path: join(SCREENSHOTS, "demo-stories260K.png") });
+  });
+
+  it("a page whose weights.bin is missing says so on the page, its button left disabled", async () => {
+    cpSync(join(root, "stories"), join(root, "broken"), { recursive: true });
+    rmSync(join(root, "broken", "weights.bin"));
+    const page = await session.open("/broken/demo.html", undefined, 60_000, "error");
+    expect(await page.textContent("#error")).toMatch(/error\[io\.read\].*weights\.bin/);
+    expect(await page.isDisabled("#go")).toBe(true);
   });
 
   it("wasm-relaxed: Chromium runs the relaxed-SIMD module, and it generates the same greedy text", async () => {

@@ -36,13 +36,13 @@ export async function servedBrowser(root: string, extraArgs: string[] = []) {
   const browser = await launchChromium(extraArgs);
   return {
     base,
-    /** Opens a page, waits until it marks itself done, and fails on any uncaught page error. */
-    async open(path: string, viewport = { width: 900, height: 700 }, timeout = 60_000) {
+    /** Opens a page, waits until it marks itself done (or `state`), and fails on any uncaught page error. */
+    async open(path: string, viewport = { width: 900, height: 700 }, timeout = 60_000, state = "done") {
       const page = await browser.newPage({ viewport });
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(e.message));
       await page.goto(`${base}${path}`);
-      await page.waitForSelector("body[data-state=done]", { timeout });
+      await page.waitForSelector(`body[data-state=${state}]`, { timeout });
       if (errors.length) throw new Error(`page errors: ${errors.join("; ")}`);
       return page;
     },
