@@ -1,7 +1,9 @@
 /**
  * A small static file server for artifact directories (demo pages), on loopback by default.
  * A request never takes it down: a malformed path is 400, anything outside the directory (by
- * its real path, so symbolic links do not lead out) 403, any other failure 404 or 500.
+ * its real path, so symbolic links do not lead out) 403, any other failure 404 or 500. Files carry
+ * an ETag, so a browser revalidates a 27 MB weights.bin with a 304 instead of downloading it
+ * again, and a Range request gets its bytes (206).
  */
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -40,6 +42,18 @@ export async function servedRoot(dir: string): Promise<string> {
   return root;
 }
 
+/**
+ * A Range header's one byte range ("bytes=a-b", "bytes=a-", "bytes=-n"), inclusive and clipped to
+ * the file; undefined where there is none (or several, which the whole file answers).
+ */
+export function byteRange(header: string | undefined, size: number): [number, number] | "unsatisfiable" | undefined {
+  const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined;
+  const [start, end] = m[1] === "" ? [size - Number(m[2]), size - 1] : [Number(m[1]), m[2] === "" ? size - 1 : Number(m[2])];
+  if (start >= size || end < start) return "unsatisfiable";
+  return [Math.max(0, start), Math.min(end, size - 1)];
+}
+
 export async function serveDirectory(dir: string, port: number, host = "127.0.0.1"): Promise<Server> {
   const root = await servedRoot(dir);
   const inside = (p: string) => p === root || p.startsWith(root.endsWith(sep) ? root : root + sep);
@@ -65,13 +79,22 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
     if (!inside(file)) return plain(res, 403, "forbidden");
     const s = await stat(file).catch(() => undefined);
     if (!s?.isFile()) return plain(res, 404, "not found");
-    res.writeHead(200, {
+    // no-cache: browsers keep the file but ask each time whether it changed (a rebuild changes it).
+    // The inode too: seec build writes a new file (a rename), even within the same millisecond.
+    const etag = `W/"${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`;
+    const cache = { etag, "cache-control": "no-cache", "accept-ranges": "bytes" };
+    if (req.headers["if-none-match"]?.split(/\s*,\s*/).includes(etag)) return void res.writeHead(304, cache).end();
+    const range = byteRange(req.headers.range, s.size);
+    if (range === "unsatisfiable") return void res.writeHead(416, { ...cache, "content-range": `bytes */${s.size}` }).end();
+    const [start, end] = range ?? [0, s.size - 1];
+    res.writeHead(range ? 206 : 200, {
+      ...cache,
       "content-type": TYPES[extname(file)] ?? "application/octet-stream",
-      "content-length": s.size,
-      "cache-control": "no-cache",
+      "content-length": Math.max(0, end - start + 1),
+      ...(range ? { "content-range": `bytes ${start}-${end}/${s.size}` } : {}),
     });
-    if (req.method === "HEAD") return void res.end();
-    pipeline(createReadStream(file), res, () => {}); // a read error or a client gone: the response is closed, nothing else.
+    if (req.method === "HEAD" || end < start) return void res.end();
+    pipeline(createReadStream(file, { start, end }), res, () => {}); // a read error or a client gone: the response is closed, nothing else.
   };
 
   const server = createServer((req, res) => {

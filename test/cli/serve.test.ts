@@ -162,3 +162,33 @@ describe("seec serve", () => {
     expect(file.stderr.trim().split("\n")).toHaveLength(1);
   });
 });
+
+describe("seec serve's caching and ranges", () => {
+  it("answers a request with the file's ETag by 304, and a Range by its bytes (206) or 416", async () => {
+    const { serveDirectory } = await import("../../compiler/serve.js");
+    const dir = await tmpDir();
+    const bytes = Uint8Array.from({ length: 100 }, (_, i) => i);
+    writeFileSync(join(dir, "weights.bin"), bytes);
+    const server = await serveDirectory(dir, 0);
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/weights.bin`;
+    try {
+      const first = await fetch(url);
+      const etag = first.headers.get("etag")!;
+      expect([first.status, first.headers.get("cache-control"), (await first.arrayBuffer()).byteLength]).toEqual([200, "no-cache", 100]);
+      const again = await fetch(url, { headers: { "if-none-match": etag } });
+      expect([again.status, (await again.arrayBuffer()).byteLength]).toEqual([304, 0]);
+      const ranged = async (range: string) => {
+        const r = await fetch(url, { headers: { range } });
+        return [r.status, r.headers.get("content-range"), Array.from(new Uint8Array(await r.arrayBuffer()))];
+      };
+      expect(await ranged("bytes=2-4")).toEqual([206, "bytes 2-4/100", [2, 3, 4]]);
+      expect(await ranged("bytes=98-")).toEqual([206, "bytes 98-99/100", [98, 99]]);
+      expect(await ranged("bytes=-2")).toEqual([206, "bytes 98-99/100", [98, 99]]);
+      expect(await ranged("bytes=100-")).toEqual([416, "bytes */100", []]);
+      writeFileSync(join(dir, "weights.bin"), bytes.subarray(0, 50)); // rebuilt: the old ETag no longer matches
+      expect((await fetch(url, { headers: { "if-none-match": etag } })).status).toBe(200);
+    } finally {
+      server.close();
+    }
+  });
+});
