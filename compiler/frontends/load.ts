@@ -4,7 +4,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import type { Graph } from "../ir/graph.js";
-import { llama2cGraph, readLlama2cCheckpoint } from "./llama2c.js";
+import { readLlama2cCheckpoint } from "./llama2c.js";
+import { llamaGraph } from "./llama-graph.js";
 import { loadOnnx } from "./onnx/index.js";
 import { readLlama2cTokenizer } from "./llama2c-tokenizer.js";
 import { readTfjsGraph } from "./tfjs.js";
@@ -56,12 +57,13 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
     return { graph, format: "onnx", notes };
   }
   const bytes = await readInput(src.model, "model");
-  const { config, weights } = readLlama2cCheckpoint(bytes, src.model);
   const name = src.model
     .split(/[\\/]/)
     .pop()!
     .replace(/\.[^.]*$/, "");
-  const graph = llama2cGraph(name, config, weights, { maxChunk: src.maxChunk ?? DEFAULT_MAX_CHUNK, context: src.context });
+  const chunking = { maxChunk: src.maxChunk ?? DEFAULT_MAX_CHUNK, context: src.context };
+  const { config, weights } = readLlama2cCheckpoint(bytes, src.model);
+  const graph = llamaGraph(name, config, weights, chunking);
   const tokenizer = src.tokenizer
     ? readLlama2cTokenizer(await readInput(src.tokenizer, "tokenizer"), src.tokenizer, config.vocabSize)
     : undefined;
