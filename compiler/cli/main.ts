@@ -7,6 +7,7 @@ import { demoCommand } from "./demo.js";
 import { distillCommand } from "./distill.js";
 import { firmwareCommand } from "./firmware.js";
 import { evalCommand } from "./eval.js";
+import { exportGgufCommand } from "./export-gguf.js";
 import { exportOnnxCommand } from "./export-onnx.js";
 import { factorizeCommand } from "./factorize.js";
 import { inspectCommand } from "./inspect.js";
@@ -30,7 +31,8 @@ program
   .addCommand(serveCommand())
   .addCommand(demoCommand())
   .addCommand(firmwareCommand())
-  .addCommand(exportOnnxCommand());
+  .addCommand(exportOnnxCommand())
+  .addCommand(exportGgufCommand());
 // Commander's own errors (unknown option, missing argument, a value its parser refused) are printed
 // below as seec's one-line usage errors, not by commander.
 const quiet = { outputError: () => {} };

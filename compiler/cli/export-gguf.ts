@@ -1,0 +1,47 @@
+import { basename } from "node:path";
+import { Command, Option } from "commander";
+import { readLlama2cCheckpoint } from "../frontends/llama2c.js";
+import { readLlama2cTokenizer } from "../frontends/llama2c-tokenizer.js";
+import { llamaToGguf, type GgufWeightType } from "../frontends/gguf/export-llama.js";
+import { readInput } from "../frontends/load.js";
+import { checkFileOutput, writeFileAtomic } from "../output.js";
+import { formatBytes } from "../util/units.js";
+import { printJson } from "./options.js";
+
+interface ExportGgufFlags {
+  tokenizer: string;
+  out: string;
+  type: GgufWeightType;
+  json?: boolean;
+}
+
+export function exportGgufCommand(): Command {
+  return new Command("export-gguf")
+    .summary("write a llama2.c model as GGUF, for llama.cpp and wllama")
+    .description(
+      "Write a llama2.c checkpoint and its tokenizer as a GGUF version-3 file of the llama architecture, as llama.cpp's converters write it, " +
+        "so llama.cpp, wllama and seec can run the same model. Norms stay F32; with q8_0 or q4_0, matrices whose rows are not a multiple " +
+        "of 32 values are written as F16 (llama.cpp does the same).\n\n" +
+        "Example:\n  seec export-gguf stories260K.bin --tokenizer tok512.bin --type q8_0 -o stories260K.q8_0.gguf",
+    )
+    .argument("<model>", "the llama2.c checkpoint (.bin)")
+    .requiredOption("--tokenizer <file>", "its llama2.c tokenizer (tokenizer.bin)")
+    .addOption(new Option("--type <type>", "the weights' type").choices(["f32", "f16", "q8_0", "q4_0"]).default("f32"))
+    .option("-o, --out <file>", "the GGUF file to write", "model.gguf")
+    .option("--json", "print what was written as JSON")
+    .action(async (model: string, flags: ExportGgufFlags) => {
+      await checkFileOutput(flags.out, [model, flags.tokenizer]);
+      const { config, weights } = readLlama2cCheckpoint(await readInput(model, "model"), model);
+      const tokenizer = readLlama2cTokenizer(await readInput(flags.tokenizer, "tokenizer"), flags.tokenizer, config.vocabSize);
+      const name = basename(model).replace(/\.[^.]*$/, "");
+      const { bytes, fallbacks } = llamaToGguf(config, weights, tokenizer, { name, type: flags.type });
+      // Written beside the target and renamed into place: never a half-written file.
+      await writeFileAtomic(flags.out, bytes);
+      if (flags.json) printJson({ out: flags.out, bytes: bytes.byteLength, type: flags.type, f16Fallbacks: fallbacks });
+      else {
+        process.stdout.write(`wrote ${flags.out} (${formatBytes(bytes.byteLength)}): ${name}, llama architecture, ${flags.type}\n`);
+        if (fallbacks.length)
+          process.stdout.write(`  ${fallbacks.length} matrices as F16 (rows not a multiple of 32): ${fallbacks.join(", ")}\n`);
+      }
+    });
+}

@@ -1,0 +1,101 @@
+/**
+ * ggml tensor types as GGUF numbers them (ggml.h's enum ggml_type), and the block layouts of the
+ * ones seec reads: F32, F16, BF16, and the 32-value blocks Q8_0 (f16 scale d, 32 int8: x = q·d)
+ * and Q4_0 (f16 scale d, 16 bytes of nibbles: x = (q − 8)·d, low nibbles the block's first 16 values).
+ */
+
+/** Every type ggml defines, so that a refusal names the type rather than its number. */
+export const GGML_TYPE_NAMES: Record<number, string> = {
+  0: "F32",
+  1: "F16",
+  2: "Q4_0",
+  3: "Q4_1",
+  6: "Q5_0",
+  7: "Q5_1",
+  8: "Q8_0",
+  9: "Q8_1",
+  10: "Q2_K",
+  11: "Q3_K",
+  12: "Q4_K",
+  13: "Q5_K",
+  14: "Q6_K",
+  15: "Q8_K",
+  16: "IQ2_XXS",
+  17: "IQ2_XS",
+  18: "IQ3_XXS",
+  19: "IQ1_S",
+  20: "IQ4_NL",
+  21: "IQ3_S",
+  22: "IQ2_S",
+  23: "IQ4_XS",
+  24: "I8",
+  25: "I16",
+  26: "I32",
+  27: "I64",
+  28: "F64",
+  29: "IQ1_M",
+  30: "BF16",
+  34: "TQ1_0",
+  35: "TQ2_0",
+  39: "MXFP4",
+};
+
+export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
+
+/** Values per block and bytes per block of the types seec reads and writes. */
+export const BLOCKS: Record<number, { values: number; bytes: number }> = {
+  [GGML.F32]: { values: 1, bytes: 4 },
+  [GGML.F16]: { values: 1, bytes: 2 },
+  [GGML.BF16]: { values: 1, bytes: 2 },
+  [GGML.Q8_0]: { values: 32, bytes: 34 },
+  [GGML.Q4_0]: { values: 32, bytes: 18 },
+};
+
+export function ggmlTypeName(type: number): string {
+  return GGML_TYPE_NAMES[type] ?? `type ${type}`;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE half -> number (exact). */
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+/** number -> IEEE half, rounding to nearest even as numpy's astype(float16) and ggml's F16 conversion do. */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
+  }
+  const half = mant >>> 13;
+  const rest = mant & 0x1fff;
+  let out = (e << 10) | half;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) out++; // may carry into the exponent, as it should
+  return sign | out;
+}
+
+/** bfloat16 -> number: the high half of an f32. */
+export function bf16ToFloat(b: number): number {
+  u32[0] = b << 16;
+  return f32[0];
+}
