@@ -30,7 +30,7 @@ export function modelOptions(cmd: Command): Command {
   return cmd
     .argument(
       "<model>",
-      "the model: a llama2.c checkpoint (.bin), a TF.js graph model (model.json or its folder), or an ONNX graph (.onnx)",
+      "the model: a llama2.c checkpoint (.bin), a GGUF file (.gguf, llama architecture), a TF.js graph model (model.json or its folder), or an ONNX graph (.onnx)",
     )
     .option("--tokenizer <file>", "the tokenizer, for formats that keep it apart (llama2.c: tokenizer.bin)")
     .option(

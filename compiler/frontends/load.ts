@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import type { Graph } from "../ir/graph.js";
+import { readGguf } from "./gguf.js";
 import { readLlama2cCheckpoint } from "./llama2c.js";
 import { llamaGraph } from "./llama-graph.js";
 import { loadOnnx } from "./onnx/index.js";
@@ -28,7 +29,7 @@ export interface ModelSource {
 export interface LoadedModel {
   graph: Graph;
   tokenizer?: TokenizerSpec;
-  format: "llama2c" | "tfjs" | "onnx" | "graph";
+  format: "llama2c" | "gguf" | "tfjs" | "onnx" | "graph";
   /** Notes for the person building (e.g. ONNX dimensions left at 1). */
   notes?: string[];
 }
@@ -62,12 +63,29 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
     .pop()!
     .replace(/\.[^.]*$/, "");
   const chunking = { maxChunk: src.maxChunk ?? DEFAULT_MAX_CHUNK, context: src.context };
+  if (src.model.endsWith(".gguf") || isGguf(bytes)) {
+    if (src.tokenizer)
+      throw new SeecError("usage.tokenizer", "a GGUF file carries its own tokenizer; --tokenizer is for llama2.c checkpoints", {
+        file: src.tokenizer,
+      });
+    const gguf = readGguf(bytes, src.model);
+    return {
+      graph: llamaGraph(name, gguf.config, gguf.weights, { ...chunking, ...gguf.options }),
+      tokenizer: gguf.tokenizer,
+      format: "gguf",
+    };
+  }
   const { config, weights } = readLlama2cCheckpoint(bytes, src.model);
   const graph = llamaGraph(name, config, weights, chunking);
   const tokenizer = src.tokenizer
     ? readLlama2cTokenizer(await readInput(src.tokenizer, "tokenizer"), src.tokenizer, config.vocabSize)
     : undefined;
   return { graph, tokenizer, format: "llama2c" };
+}
+
+/** GGUF files start with the ASCII magic "GGUF", whatever they are named. */
+function isGguf(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x47 && bytes[1] === 0x47 && bytes[2] === 0x55 && bytes[3] === 0x46;
 }
 
 /** A TF.js graph model; its tokenizer is the vocab.json beside it unless --tokenizer names one. */
