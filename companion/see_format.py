@@ -86,6 +86,8 @@ def read_see(path):
     spec = json.loads(metadata["see"])
     if spec.get("format") not in ("see/1", "see/2"):
         raise SeeError(f"{path}: format must be see/1 or see/2, got {spec.get('format')!r}")
+    if spec.get("adapters"):
+        raise SeeError(f"{path}: the file carries low-rank adapters (seec distill --train lora); the companion does not train them yet")
 
     def take(name, dtype, shape):
         if name not in tensors:

@@ -1,5 +1,5 @@
 /** `seec distill`: SEE stage 2, the factors trained through the network with the original model as teacher. */
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { loadModel, readInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { readCheckpoint, writeCheckpoint } from "../see/checkpoint.js";
@@ -37,6 +37,8 @@ interface DistillFlags {
   heldOut: number;
   evalEvery: number;
   threads: number;
+  loraRank: number;
+  loraLayers?: number[];
   resume?: boolean;
   json?: boolean;
 }
@@ -72,12 +74,14 @@ export function distillCommand(): Command {
     .addOption(
       new Option(
         "--train <what>",
-        "what trains: the factors; norms: also every norm's weight and bias; all: every weight of the network " +
-          "(what else trains ships in the file as see/2, counted in its size)",
+        "what trains: the factors; norms: also every norm's weight and bias; all: every weight of the network; " +
+          "lora: a low-rank adapter on each matmul's weight (what else trains ships in the file as see/2, counted in its size)",
       )
-        .choices(["factors", "norms", "all"])
+        .choices(["factors", "norms", "all", "lora"])
         .default("factors"),
     )
+    .option("--lora-rank <r>", "--train lora: the adapters' rank", integer(1, 4096), 4)
+    .option("--lora-layers <list>", "--train lora: the layers (indices, e.g. 0,1) whose matmuls get adapters (default: all)", layerList)
     .option("--steps <n>", "optimizer steps", integer(1, 10_000_000), d.steps)
     .option("--lr <rate>", "Adam's peak learning rate (warm-up, then cosine decay)", real(1e-7, 10), d.learningRate)
     .option(
@@ -146,6 +150,7 @@ export function distillCommand(): Command {
         loss: { kl: flags.kl, ce: flags.ce, hidden: flags.hidden, cosine: flags.cosine, mse: flags.mse, similarity: flags.similarity },
         heldOut: flags.heldOut,
         train: flags.train,
+        lora: { rank: flags.loraRank, layers: flags.loraLayers },
         evalEvery: flags.evalEvery,
         onProgress,
         // The best factors so far are on disk: an interrupted run keeps them.
@@ -169,6 +174,14 @@ export function distillCommand(): Command {
       if (flags.json) return printJson(summary);
       process.stdout.write(formatReport(report, flags.out, summary));
     });
+}
+
+/** "0,1" -> [0, 1]. */
+function layerList(value: string): number[] {
+  const layers = value.split(",").map((x) => Number(x.trim()));
+  if (!layers.length || layers.some((l) => !Number.isInteger(l) || l < 0))
+    throw new InvalidArgumentError(`expected layer indices separated by commas (e.g. 0,1), got ${JSON.stringify(value)}`);
+  return layers;
 }
 
 let lastLine = 0;

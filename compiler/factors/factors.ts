@@ -39,6 +39,11 @@ export interface SeeSpec {
    * with their shapes; each ships as the f32 tensor `model.<name>` and replaces the model's own.
    */
   weights?: Record<string, number[]>;
+  /**
+   * see/2: low-rank adapters (LoRA) on model weights, by weight name: the built model reads
+   * W + A·B, A [N, rank] and B [rank, K] for the weight's [N, K].
+   */
+  adapters?: Record<string, { rank: number; shape: number[] }>;
 }
 
 /** One token's bag: CSR rows and weights (weights always present in memory). */
@@ -57,20 +62,42 @@ export interface SeeFactors {
   norm?: { weight: Float32Array; bias: Float32Array; epsilon: number };
   /** see/2: the model weights the file replaces (spec.weights gives their shapes). */
   weights?: Record<string, Float32Array>;
+  /** see/2: each adapter's A [N, rank] and B [rank, K] (spec.adapters gives their shapes). */
+  adapters?: Record<string, { a: Float32Array; b: Float32Array }>;
 }
 
 export const LAYERNORM_EPSILON = 1e-5;
+
+/** W + A·B for W [N, K], A [N, r], B [r, K], into out (a new array by default): a weight with its low-rank adapter. */
+export function withAdapter(
+  w: Float32Array,
+  a: Float32Array,
+  b: Float32Array,
+  N: number,
+  r: number,
+  K: number,
+  out: Float32Array = new Float32Array(N * K),
+): Float32Array {
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++) {
+      let s = w[n * K + k];
+      for (let j = 0; j < r; j++) s += a[n * r + j] * b[j * K + k];
+      out[n * K + k] = s;
+    }
+  return out;
+}
 
 /** Width of the full Kronecker product, before cutting to dim. */
 export function productWidth(spec: SeeSpec): number {
   return spec.slots.reduce((p, s) => p * spec.sources[s.source].q, 1);
 }
 
-/** Parameters shipped: sum over sources of rank · rows · q, the norm's 2·dim, and any model weights (see/2). */
+/** Parameters shipped: sum over sources of rank · rows · q, the norm's 2·dim, and any model weights and adapters (see/2). */
 export function parameterCount(spec: SeeSpec): number {
   const tables = Object.values(spec.sources).reduce((n, s) => n + spec.rank * s.rows * s.q, 0);
   const weights = Object.values(spec.weights ?? {}).reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
-  return tables + (spec.norm === "layernorm" ? 2 * spec.dim : 0) + weights;
+  const adapters = Object.values(spec.adapters ?? {}).reduce((n, { rank, shape }) => n + rank * (shape[0] + shape[1]), 0);
+  return tables + (spec.norm === "layernorm" ? 2 * spec.dim : 0) + weights + adapters;
 }
 
 /** Bytes shipped: tables and norm as f32, indices and bags as i32 (and bag weights as f32). */
@@ -162,6 +189,14 @@ export function checkSpec(spec: SeeSpec, file?: string): void {
     for (const [name, shape] of Object.entries(spec.weights))
       if (!Array.isArray(shape) || shape.length < 1 || shape.length > 4 || shape.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 24))
         bad(`weights.${name}: a shape of 1 to 4 positive integers, got ${JSON.stringify(shape)}`);
+  }
+  if (spec.adapters !== undefined) {
+    if (spec.format !== "see/2") bad("adapters need format see/2");
+    if (typeof spec.adapters !== "object" || spec.adapters === null) bad("adapters must map weight names to { rank, shape }");
+    const dim = (d: unknown) => Number.isInteger(d) && (d as number) >= 1 && (d as number) <= 1 << 24;
+    for (const [name, a] of Object.entries(spec.adapters))
+      if (typeof a !== "object" || a === null || !dim(a.rank) || !Array.isArray(a.shape) || a.shape.length !== 2 || !a.shape.every(dim))
+        bad(`adapters.${name}: { rank, shape: [N, K] } of positive integers, got ${JSON.stringify(a)}`);
   }
   for (const k of ["vocab", "dim", "rank"] as const)
     if (!Number.isInteger(spec[k]) || spec[k] < 1 || spec[k] > 1 << 24) bad(`${k} must be a positive integer, got ${spec[k]}`);

@@ -3,8 +3,9 @@
  * `tables.<source>` f32 [rank, rows, q], `index.<slot>` i32 [vocab], `bag.<slot>.offsets`
  * i32 [vocab+1], `bag.<slot>.ids` i32 [nnz], optional `bag.<slot>.weights` f32 [nnz],
  * `norm.weight` and `norm.bias` f32 [dim]; in see/2, `model.<name>` f32 for each model weight the
- * spec's `weights` lists (trained with the factors, replacing the model's). The reader checks
- * every shape and index bound.
+ * spec's `weights` lists (trained with the factors, replacing the model's), and `adapter.<name>.a`
+ * f32 [N, rank] and `adapter.<name>.b` f32 [rank, K] for each low-rank adapter the spec's `adapters`
+ * lists (the built model reads W + A·B). The reader checks every shape and index bound.
  */
 import { SeecError } from "../../runtime/errors.js";
 import { checkSpec, LAYERNORM_EPSILON, type Bag, type SeeFactors, type SeeSpec } from "./factors.js";
@@ -74,12 +75,23 @@ export function readSee(bytes: Uint8Array, file: string): SeeFactors {
   const weights =
     spec.weights &&
     Object.fromEntries(Object.entries(spec.weights).map(([name, shape]) => [name, take(`model.${name}`, "F32", shape) as Float32Array]));
+  const adapters =
+    spec.adapters &&
+    Object.fromEntries(
+      Object.entries(spec.adapters).map(([name, { rank, shape }]) => [
+        name,
+        {
+          a: take(`adapter.${name}.a`, "F32", [shape[0], rank]) as Float32Array,
+          b: take(`adapter.${name}.b`, "F32", [rank, shape[1]]) as Float32Array,
+        },
+      ]),
+    );
   if (tensors.size > 0)
     throw new SeecError("input.see", `unexpected tensors: ${[...tensors.keys()].join(", ")}`, {
       file,
       hint: "the metadata does not describe these tensors",
     });
-  return { spec, tables, slots, norm, ...(weights ? { weights } : {}) };
+  return { spec, tables, slots, norm, ...(weights ? { weights } : {}), ...(adapters ? { adapters } : {}) };
 }
 
 export function writeSee(f: SeeFactors): Uint8Array {
@@ -98,7 +110,21 @@ export function writeSee(f: SeeFactors): Uint8Array {
   }
   const weights = Object.entries(f.weights ?? {});
   for (const [name, data] of weights) tensors.set(`model.${name}`, { dtype: "F32", shape: f.spec.weights![name], data });
-  const spec: SeeSpec = weights.length ? { ...f.spec, format: "see/2" } : { ...f.spec, format: "see/1", weights: undefined };
+  const adapters = Object.entries(f.adapters ?? {});
+  for (const [name, { a, b }] of adapters) {
+    const { rank, shape } = f.spec.adapters![name];
+    tensors.set(`adapter.${name}.a`, { dtype: "F32", shape: [shape[0], rank], data: a });
+    tensors.set(`adapter.${name}.b`, { dtype: "F32", shape: [rank, shape[1]], data: b });
+  }
+  const spec: SeeSpec =
+    weights.length || adapters.length
+      ? {
+          ...f.spec,
+          format: "see/2",
+          weights: weights.length ? f.spec.weights : undefined,
+          adapters: adapters.length ? f.spec.adapters : undefined,
+        }
+      : { ...f.spec, format: "see/1", weights: undefined, adapters: undefined };
   return writeSafetensors(tensors, { see: JSON.stringify(spec) });
 }
 

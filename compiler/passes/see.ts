@@ -7,7 +7,7 @@
 import { SeecError } from "../../runtime/errors.js";
 import type { Graph, Node, Value } from "../ir/graph.js";
 import { entangledAttrs, entangledOperands, entangledScratchLayout } from "../ir/ops/entangled.js";
-import type { SeeFactors } from "../factors/factors.js";
+import { withAdapter, type SeeFactors } from "../factors/factors.js";
 
 export type HeadStrategy = "materialize" | "stream";
 
@@ -38,6 +38,18 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
         { file, at: `tensor model.${name}` },
       );
     values.set(name, { ...v, data });
+  }
+  // see/2: low-rank adapters, merged here: the model reads W + A·B.
+  for (const [name, { a, b }] of Object.entries(f.adapters ?? {})) {
+    const v = values.get(name),
+      { rank, shape } = f.spec.adapters![name];
+    if (!v || v.kind !== "const" || v.dtype !== "f32" || v.shape.length !== 2 || v.shape[0] !== shape[0] || v.shape[1] !== shape[1])
+      throw new SeecError(
+        "mismatch.see",
+        `the file adapts model weight ${name} [${shape.join(", ")}], which ${graph.name} ${v ? `has as ${v.kind} ${v.dtype} [${v.shape.join(", ")}]` : "does not have"}`,
+        { file, at: `tensor adapter.${name}.a` },
+      );
+    values.set(name, { ...v, data: withAdapter(v.data as Float32Array, a, b, shape[0], rank, shape[1]) });
   }
   const prefix = "see.";
   const operands = entangledOperands(f).map((o) => {

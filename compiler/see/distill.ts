@@ -22,11 +22,11 @@ import type { Attrs, Graph, Node } from "../ir/graph.js";
 import { Interpreter } from "../ir/interpreter.js";
 import type { OpDef, Tensor } from "../ir/ops/index.js";
 import { Linear, linearOperands, type MatmulKernels } from "../ir/ops/linear.js";
-import { rng, shuffle } from "../util/random.js";
+import { normal, rng, shuffle } from "../util/random.js";
 import { Adam } from "./adam.js";
 import { RowBackprop, zeroGradients } from "./backprop.js";
 import { wordnetSentences } from "./corpus.js";
-import { embeddingRow, type SeeFactors } from "../factors/factors.js";
+import { embeddingRow, withAdapter, type SeeFactors } from "../factors/factors.js";
 import { findEmbedding } from "./factorize.js";
 import { startWorkers } from "./distill-threads.js";
 import { workerScript } from "../util/worker-script.js";
@@ -78,6 +78,8 @@ export interface DistillOptions {
   onProgress?: (p: DistillProgress) => void;
   /** Called with the factors each time the held-out score improves (a checkpoint to save). */
   onBest?: (best: SeeFactors, step: number) => void | Promise<void>;
+  /** --train lora: the adapters' rank, and the layers (by index) whose matmuls get one; all when absent. */
+  lora?: { rank: number; layers?: number[] };
   /** Called with the loop's whole state after each held-out score: a checkpoint to save. */
   onCheckpoint?: (c: Checkpoint) => void | Promise<void>;
   /** A checkpoint of this run (same options) to continue from. */
@@ -91,7 +93,7 @@ export interface DistillOptions {
   threads?: { count: number; kernels?: WebAssembly.Module };
 }
 
-export type Trainable = "factors" | "norms" | "all";
+export type Trainable = "factors" | "norms" | "all" | "lora";
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, "seed"> = {
   steps: 200,
@@ -134,7 +136,12 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   const threads = opts.threads && opts.threads.count > 1 ? opts.threads : undefined;
   // Worker threads read the parameters Adam updates where they lie: in shared memory.
   if (threads) f.tables = Object.fromEntries(Object.entries(f.tables).map(([k, t]) => [k, shared(t)]));
-  const { family, teacher, task, refresh, params, trained, own, withParams } = pair(model.graph, f, opts, threads ? shared : undefined);
+  const { family, teacher, task, refresh, params, trained, own, withParams, weightGrads, sync } = pair(
+    model.graph,
+    f,
+    opts,
+    threads ? shared : undefined,
+  );
   const tok = tokenizerOf(model);
   const random = rng(opts.seed ^ 0xd157);
 
@@ -164,6 +171,10 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
 
     const fingerprint = fingerprintOf(opts);
     const resume = opts.resume && resumeFrom(opts.resume, fingerprint, params, train);
+    if (resume) {
+      sync();
+      for (const n of trained) opts.kernels?.changed(own[n]);
+    }
     const before = resume ? resume.curve[0].loss : await score(held);
     const curve = resume?.curve ?? [{ step: 0, loss: before }];
     let best = resume?.best ?? { loss: before, step: 0, params: snapshot(params) };
@@ -184,14 +195,15 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
       }
       const batch = train.slice(cursor, (cursor += Math.min(opts.batch, train.length)));
       const { loss, ...gradients } = await runner.step(batch);
-      intoParams(gradients, rows, grads);
+      intoParams(gradients, rows, grads, weightGrads);
       // Warm up over the first 5% of steps, then a cosine down to a tenth.
       const warm = Math.max(1, Math.round(opts.steps / 20));
       const lr =
         opts.learningRate *
         (step <= warm ? step / warm : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, opts.steps - warm))));
       const weightLr = (lr * (opts.weightLearningRate ?? defaultWeightRate(opts))) / opts.learningRate;
-      adam.update(params, grads, (name) => (name.startsWith("model.") ? weightLr : lr));
+      adam.update(params, grads, (name) => (name.startsWith("model.") || name.startsWith("lora.") ? weightLr : lr));
+      sync();
       for (const n of trained) opts.kernels?.changed(own[n]);
       losses.push(loss);
       tokens += batch.reduce((n, i) => n + examples[i].length, 0);
@@ -340,20 +352,49 @@ export function pair(
 
   const teacher = family === "decoder" ? allPositions(graph) : graph;
   const table = new Float32Array(emb.data.length);
-  const trained = trainedWeights(teacher, opts.train ?? "factors", emb.name);
-  const own =
-    given ??
-    Object.fromEntries(
-      [...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [
-        n,
-        copy(f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array)),
-      ]),
-    );
+  const what = opts.train ?? "factors";
+  if (f.adapters && what !== "lora")
+    throw new SeecError("usage.train", `these factors carry low-rank adapters; --train ${what} would train the weights beneath them`, {
+      at: "--train",
+      hint: "continue with --train lora",
+    });
+  const trained = what === "lora" ? adaptedWeights(teacher, emb.name, opts.lora?.layers) : trainedWeights(teacher, what, emb.name);
+  const base = (n: string) => f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array);
+  const own = given ?? Object.fromEntries([...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [n, copy(base(n))]));
+  const adapters = what === "lora" ? newAdapters(teacher, trained, f, opts) : {};
+  /** The weights the student reads under adapters: W + A·B, in place (the threads share them). */
+  const sync = () => {
+    for (const [n, a] of Object.entries(adapters)) withAdapter(base(n), a.a, a.b, a.N, a.rank, a.K, own[n]);
+  };
+  if (!given) sync();
   const student = withTensors(teacher, { [emb.name]: table, ...own });
-  const params = { ...f.tables, ...Object.fromEntries(trained.map((n) => [`model.${n}`, own[n]])) };
-  /** The factors (and model weights) as they stand in a snapshot of params. */
+  const params = {
+    ...f.tables,
+    ...(what === "lora"
+      ? Object.fromEntries(
+          Object.entries(adapters).flatMap(([n, a]) => [
+            [`lora.${n}.a`, a.a],
+            [`lora.${n}.b`, a.b],
+          ]),
+        )
+      : Object.fromEntries(trained.map((n) => [`model.${n}`, own[n]]))),
+  };
+  /** A step's weight gradients onto the parameters: each weight's own, or through its adapter (dA = dW·Bᵀ, dB = Aᵀ·dW). */
+  const weightGrads = (dWeights: Map<string, Float32Array>, grads: Record<string, Float32Array>) => {
+    for (const [n, d] of dWeights) {
+      const a = adapters[n];
+      if (!a) grads[`model.${n}`] = d;
+      else [grads[`lora.${n}.a`], grads[`lora.${n}.b`]] = adapterGradients(d, a);
+    }
+  };
+  /** The factors (and model weights, or adapters) as they stand in a snapshot of params. */
   const withParams = (p: Record<string, Float32Array>): SeeFactors => {
     const tables = Object.fromEntries(Object.keys(f.tables).map((k) => [k, p[k]]));
+    if (what === "lora") {
+      const spec = Object.fromEntries(Object.entries(adapters).map(([n, a]) => [n, { rank: a.rank, shape: [a.N, a.K] }]));
+      const data = Object.fromEntries(Object.keys(adapters).map((n) => [n, { a: p[`lora.${n}.a`], b: p[`lora.${n}.b`] }]));
+      return { ...f, tables, adapters: data, spec: { ...f.spec, format: "see/2", adapters: spec } };
+    }
     if (!Object.keys(own).length) return { ...f, tables };
     const weights = Object.fromEntries(Object.keys(own).map((n) => [n, p[`model.${n}`] ?? own[n]]));
     const shapes = Object.fromEntries(Object.keys(own).map((n) => [n, (teacher.values.get(n)!.shape as number[]).slice()]));
@@ -369,7 +410,7 @@ export function pair(
     const ids = tiedHead ? range(emb.vocab) : new Set(batch.flatMap((e) => Array.from(e)));
     for (const t of ids) table.set(embeddingRow(f, t), t * emb.dim);
   };
-  return { family, teacher, task, refresh, params, trained, own, withParams };
+  return { family, teacher, task, refresh, params, trained, own, withParams, weightGrads, sync };
 }
 
 /**
@@ -383,11 +424,11 @@ export function stepGradients(
   batch: Int32Array[],
   opts: DistillOptions,
 ): { loss: number; grads: Record<string, Float32Array> } {
-  const { task, refresh } = pair(model.graph, f, opts);
+  const { task, refresh, weightGrads } = pair(model.graph, f, opts);
   tokenizerOf(model);
   const { loss, ...step } = localRunner(batch, task, refresh, opts.loss).run(range(batch.length), true);
   const grads = zeroGradients(f);
-  intoParams(step as Gradients, new RowBackprop(f), grads);
+  intoParams(step as Gradients, new RowBackprop(f), grads, weightGrads);
   return { loss, grads };
 }
 
@@ -395,10 +436,15 @@ export function stepGradients(
  * A step's gradients onto the parameters' names, replacing what grads held: by embedding row into the
  * factor tables (through the row builder), by model weight as `model.<name>`.
  */
-function intoParams(step: Gradients, rows: RowBackprop, grads: Record<string, Float32Array>): void {
+function intoParams(
+  step: Gradients,
+  rows: RowBackprop,
+  grads: Record<string, Float32Array>,
+  weightGrads: (dWeights: Map<string, Float32Array>, grads: Record<string, Float32Array>) => void,
+): void {
   for (const g of Object.values(grads)) g.fill(0);
   for (const [t, d] of step.dTable) rows.accumulate(t, d, grads);
-  for (const [n, d] of step.dWeights) grads[`model.${n}`] = d;
+  weightGrads(step.dWeights, grads);
 }
 
 /** The examples: the user's texts tokenized, or data made from the teacher and WordNet. */
@@ -512,7 +558,63 @@ function snapshot(params: Record<string, Float32Array>): Record<string, Float32A
  * stories260K: 0.002 gave NLL 2.13 where 0.005 gave 2.18 at 2x; the factors' 0.05 wrecks the network).
  */
 function defaultWeightRate(opts: DistillOptions): number {
-  return opts.train === "all" ? Math.min(0.002, opts.learningRate) : opts.learningRate;
+  return opts.train === "all" || opts.train === "lora" ? Math.min(0.002, opts.learningRate) : opts.learningRate;
+}
+
+/** --train lora's weights: every matmul's (not the biases, not a tied head), in the chosen layers. */
+function adaptedWeights(graph: Graph, embedding: string, layers?: number[]): string[] {
+  const names = graph.nodes.filter((n) => n.op === "Linear").map((n) => linearOperands(n.op, n.inputs, n.attrs).w);
+  const inLayer = (n: string) => !layers || layers.some((l) => n.startsWith(`layers.${l}.`));
+  const chosen = [...new Set(names)].filter(
+    (n) => n !== embedding && inLayer(n) && graph.values.get(n)?.kind === "const" && graph.values.get(n)?.shape.length === 2,
+  );
+  if (!chosen.length)
+    throw new SeecError("usage.lora_layers", `no matmul weight of ${graph.name} is in layers ${layers?.join(", ")}`, {
+      at: "--lora-layers",
+    });
+  return chosen;
+}
+
+interface Adapter {
+  a: Float32Array;
+  b: Float32Array;
+  N: number;
+  K: number;
+  rank: number;
+}
+
+/**
+ * Each adapted weight's A [N, r] and B [r, K]: the file's own where it has them (a run continued),
+ * otherwise A = 0 and B ~ N(0, 1/K) (seeded), so that the student starts as the model (LoRA's start).
+ */
+function newAdapters(graph: Graph, names: string[], f: SeeFactors, opts: DistillOptions): Record<string, Adapter> {
+  const draw = normal(rng(opts.seed ^ 0x10ea));
+  return Object.fromEntries(
+    names.map((n) => {
+      const [N, K] = graph.values.get(n)!.shape as number[];
+      const had = f.adapters?.[n],
+        rank = had ? f.spec.adapters![n].rank : (opts.lora?.rank ?? 4);
+      const a = had ? had.a.slice() : new Float32Array(N * rank);
+      const b = had ? had.b.slice() : Float32Array.from({ length: rank * K }, () => draw() / Math.sqrt(K));
+      return [n, { a, b, N, K, rank }];
+    }),
+  );
+}
+
+/** dA = dW·Bᵀ [N, r] and dB = Aᵀ·dW [r, K] for W + A·B. */
+function adapterGradients(dW: Float32Array, { a, b, N, K, rank: r }: Adapter): [Float32Array, Float32Array] {
+  const dA = new Float32Array(N * r),
+    dB = new Float32Array(r * K);
+  for (let n = 0; n < N; n++)
+    for (let k = 0; k < K; k++) {
+      const g = dW[n * K + k];
+      if (g === 0) continue;
+      for (let j = 0; j < r; j++) {
+        dA[n * r + j] += g * b[j * K + k];
+        dB[j * K + k] += a[n * r + j] * g;
+      }
+    }
+  return [dA, dB];
 }
 
 /** The model weights that train with the factors: every norm's weight and bias, and with "all" the matmuls' too. */

@@ -16,10 +16,11 @@ import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { RowBackprop, zeroGradients } from "../../compiler/see/backprop.js";
-import { coverVocabulary, DEFAULT_DISTILL, distill } from "../../compiler/see/distill.js";
-import { checkSpec, denseTable, embeddingRow } from "../../compiler/factors/factors.js";
+import { coverVocabulary, DEFAULT_DISTILL, distill, stepGradients } from "../../compiler/see/distill.js";
+import { applySee } from "../../compiler/passes/see.js";
+import { checkSpec, denseTable, embeddingRow, parameterCount, withAdapter } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
-import { writeSee } from "../../compiler/factors/format.js";
+import { readSee, writeSee } from "../../compiler/factors/format.js";
 import { readCheckpoint, writeCheckpoint } from "../../compiler/see/checkpoint.js";
 import { compileMatmuls, matmulsOn, wasmMatmuls } from "../../targets/wasm/train-kernels.js";
 import { USE_MODEL_JSON } from "../helpers/use-lite.js";
@@ -184,6 +185,67 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     expect(plain.heldOut.bestStep).toBeGreaterThan(0);
     fast.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(plain.heldOut.curve[i].loss, 3));
     expect(relError(fastF.weights!["layers.0.attention.wq.weight"], plainF.weights!["layers.0.attention.wq.weight"])).toBeLessThan(1e-3);
+  });
+});
+
+describe("--train lora: low-rank adapters on the network's matmuls", () => {
+  it("their gradients (dA = dW·Bᵀ, dB = Aᵀ·dW) match central finite differences of the loss", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
+    const wq = "layers.0.attention.wq.weight";
+    const [N, K] = model.graph.values.get(wq)!.shape as number[];
+    const f = {
+      ...factors,
+      spec: { ...factors.spec, format: "see/2" as const, adapters: { [wq]: { rank: 2, shape: [N, K] } } },
+      adapters: { [wq]: { a: randomF32(N * 2, 5, 0.05), b: randomF32(2 * K, 6, 0.05) } },
+    };
+    const opts = { ...DEFAULT_DISTILL, seed: 1, train: "lora" as const, lora: { rank: 2, layers: [0] } };
+    const batch = [Int32Array.of(1, 403, 261, 280, 336, 276, 319, 292, 302, 376), Int32Array.of(1, 365, 314, 432, 263, 263)];
+    const { grads } = stepGradients(model, f, batch, opts);
+    const lossWith = (part: "a" | "b", i: number, h: number) => {
+      const t = f.adapters[wq][part].slice();
+      t[i] += h;
+      return stepGradients(model, { ...f, adapters: { [wq]: { ...f.adapters[wq], [part]: t } } }, batch, opts).loss;
+    };
+    for (const part of ["a", "b"] as const) {
+      const g = grads[`lora.${wq}.${part}`];
+      // The three largest coordinates: where a difference of float32 losses is well above its rounding.
+      const top = Array.from(g.keys())
+        .sort((x, y) => Math.abs(g[y]) - Math.abs(g[x]))
+        .slice(0, 3);
+      for (const i of top) {
+        const h = 1e-2;
+        const fd = (lossWith(part, i, h) - lossWith(part, i, -h)) / (2 * h);
+        expect(Math.abs(fd - g[i]) / Math.abs(g[i]), `${part}[${i}]: ${fd} vs ${g[i]}`).toBeLessThan(0.02);
+      }
+    }
+    // The other layer-0 matmuls have adapters too (A = 0 at the start: the student is the model).
+    expect(Object.keys(grads).filter((k) => k.startsWith("lora.")).length).toBe(2 * 7);
+  });
+
+  it("trains, ships A and B in the file (see/2, counted), and the build reads W + A·B", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
+    const f = { ...factors, tables: Object.fromEntries(Object.entries(factors.tables).map(([k, t]) => [k, t.slice()])) };
+    const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 4, samples: 6, sequence: 24, batch: 2, evalEvery: 2, train: "lora" as const };
+    const report = await distill(model, f, { ...opts, lora: { rank: 3 } });
+    expect(report.heldOut.best).toBeLessThan(report.heldOut.before);
+    // stories260K: 5 layers × 7 matmuls, each [N, K] with A [N, 3] and B [3, K].
+    const names = Object.keys(f.adapters!);
+    expect(names).toHaveLength(35);
+    expect(f.weights).toBeUndefined();
+    const extra = names.reduce((n, w) => n + 3 * (f.spec.adapters![w].shape[0] + f.spec.adapters![w].shape[1]), 0);
+    expect(parameterCount(f.spec)).toBe(parameterCount(factors.spec) + extra);
+
+    const back = readSee(writeSee(f), "lora.see");
+    expect(back.spec.format).toBe("see/2");
+    expect(back.adapters![names[0]].a).toEqual(f.adapters![names[0]].a);
+    const w1 = "layers.2.feed_forward.w1.weight";
+    const built = applySee(model.graph, back, "materialize").values.get(w1)!.data as Float32Array;
+    const [N, K] = back.spec.adapters![w1].shape;
+    const { a, b } = back.adapters![w1];
+    expect(built).toEqual(withAdapter(model.graph.values.get(w1)!.data as Float32Array, a, b, N, 3, K));
+    expect(relError(built, model.graph.values.get(w1)!.data as Float32Array)).toBeGreaterThan(1e-6);
   });
 });
 
