@@ -4,6 +4,8 @@ import { readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "n
 import onnxProto from "onnx-proto";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { readGguf } from "../../compiler/frontends/gguf.js";
+import { llamaToGguf } from "../../compiler/frontends/gguf/export-llama.js";
 import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
 import { loadOnnx } from "../../compiler/frontends/onnx/index.js";
 import { readLlama2cTokenizer } from "../../compiler/frontends/llama2c-tokenizer.js";
@@ -94,6 +96,20 @@ describe("fuzzing", () => {
     const r = rng(2);
     const outcomes = Array.from({ length: 400 * SCALE }, () => outcome(() => readLlama2cTokenizer(mutate(good, r), "fuzz.bin", 512)));
     console.log("tokenizers", tally(outcomes));
+    expect(tally(outcomes)["input.truncated"]).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!LLAMA2C)("GGUF files: 400 mutated and truncated stories260K (Q4_0, with its tokenizer)", () => {
+    const { config, weights } = readLlama2cCheckpoint(new Uint8Array(readFileSync(LLAMA2C!.model)), "m.bin");
+    const tokenizer = readLlama2cTokenizer(new Uint8Array(readFileSync(LLAMA2C!.tokenizer)), "t.bin", config.vocabSize);
+    const good = llamaToGguf(config, weights, tokenizer, { name: "fuzz", type: "q4_0" }).bytes;
+    // Half the mutations land in the metadata and tensor infos (the first 12 KB), where the counts and offsets are.
+    const r = rng(9);
+    const outcomes = Array.from({ length: 400 * SCALE }, (_, i) =>
+      outcome(() => readGguf(mutate(good, r, i % 2 ? 12_000 : good.length), "fuzz.gguf")),
+    );
+    console.log("gguf", tally(outcomes));
+    expect(tally(outcomes)["input.gguf"]).toBeGreaterThan(0);
     expect(tally(outcomes)["input.truncated"]).toBeGreaterThan(0);
   });
 
