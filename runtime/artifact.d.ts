@@ -100,7 +100,11 @@ export declare class Model {
   run(feeds: Feeds, options?: CallOptions): Promise<Outputs>;
   /** Feeds tokens at positions pos.. and returns the last token's logits. */
   step(tokens: readonly number[], pos: number, options?: CallOptions): Promise<Float32Array>;
-  /** The prompt's continuation (not the prompt), piece by piece as it is generated. */
+  /**
+   * The prompt's continuation (not the prompt), piece by piece as it is generated. Generations share
+   * the model's KV cache: concurrent ones run one after another, in call order (leave a stream early
+   * with break or return(), which lets the next one go).
+   */
   stream(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
   /** The prompt's continuation (not the prompt), whole. */
   generate(prompt: string, options?: GenerateOptions): Promise<string>;
