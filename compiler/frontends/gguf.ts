@@ -1,7 +1,7 @@
 /**
  * GGUF files (llama.cpp's format) -> the Llama graph. The llama architecture only: its
  * hyperparameters from `llama.*` metadata, its tensors dequantized to f32 (F32, F16, BF16, Q8_0,
- * Q4_0) into the same config and weights the llama2.c frontend reads, and its SentencePiece
+ * Q4_0, and the Q4_K and Q6_K of llama.cpp's Q4_K_M files) into the same config and weights the llama2.c frontend reads, and its SentencePiece
  * vocabulary (tokenizer.ggml.model = "llama") into the same tokenizer spec llama2.c's tokenizer gives.
  */
 import { SeecError } from "../../runtime/errors.js";

@@ -1,5 +1,6 @@
 // GGUF: the container and its tensor types, llama2.c models through `seec export-gguf` and back
 // (the same artifact at f32; stated costs at f16, Q8_0 and Q4_0), and malformed files refused by name.
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -57,11 +58,55 @@ describe("GGUF tensor types", () => {
     expect(q4[2] >> 4).toBe(Math.min(15, Math.trunc(2 / d + 8.5)));
   });
 
+  it.each(["Q4_K", "Q6_K"] as const)("dequantizes %s blocks bit for bit as gguf-py does", (type) => {
+    const { blocks, sha256 } = K_QUANT_ORACLE[type];
+    const values = dequantize(GGML[type], Uint8Array.from(Buffer.from(blocks, "hex")), 3 * 256);
+    expect(createHash("sha256").update(new Uint8Array(values.buffer)).digest("hex")).toBe(sha256);
+  });
+
   it("reads BF16 as the high half of f32", () => {
     const bytes = Uint8Array.of(0x80, 0x3f, 0x00, 0xc0); // 1, -2
     expect([...dequantize(GGML.BF16, bytes, 2)]).toEqual([1, -2]);
   });
 });
+
+/**
+ * Three random k-quant blocks of each type (scales set to sane f16 values) and the sha256 of their
+ * f32 values as gguf-py 0.19.0's dequantize() gives them (numpy, llama.cpp's reference for Python).
+ */
+const K_QUANT_ORACLE: Record<"Q4_K" | "Q6_K", { blocks: string; sha256: string }> = {
+  Q4_K: {
+    blocks:
+      "c2298920d8062529bc2dcbda1473140017434b3b39ff7237e1e1e98a022b375e48a8042821ca840098eaa89830e16d31" +
+      "44e42242cd24a9fda72bb08b6c8674c9d9f25faeab470c1fe1c6d2331f26cc3997cd9117b2be4ec40797250714e9b5ea" +
+      "48c6fe4b530f945a27c5eb260e1c24c95c44c86cd9648f25ff8cdeb003b9ae8a80ae19749ee4cb989257a3b722f136ca" +
+      "2aa73babdd715447a2abecc3c3e2e36991efda4afd2d46601768438b42f74d232e8b7a49920c0bad961c66e4541caf8e" +
+      "3430308b781995814cd4f94af18a5ca0dc1d54ab7b3cf29ade558529d25cba129e139b389fe1bc4c88a0867b302a4167" +
+      "995ff8db70c03530c10ea744199e84b8041ad15267ff97acb1f64c9b78b457c42b3228b6b24f23041028c7038eaaf018" +
+      "632375a0dcbb773e92bfb88646189f8ae8bc395d98acd613ad03ed1000b263edd0a0c395d7689007ffd56851f28acea1" +
+      "952d15959eed2ac333fe2c7980928c95e4464806c145a062a8f44cd2235539dc6c2f519f5145994b3cca51b413ec7f2f" +
+      "6fa262b3dfa8258dcb28ccd8cd19aa1fe2024a3f57c338156d02f36230ff03f0c8a87f046ba471793e762f92a20e2739",
+    sha256: "bc827fa9b66d397a09822019d5c2751f9348580b07a83bae49ef2dccd832d8f5",
+  },
+  Q6_K: {
+    blocks:
+      "1921558ebd036e9d8c87b7fcf05ead3460425889f47d17ac3c63be0272c7b73ed657f4d3db6227d60684117055d73bb6" +
+      "44f594f12141a3ed9909d55f7a4f916dbfe3f9514da07529b19eddfade8badf15a64535b8fba49a4f3c31491bce19be8" +
+      "f5389fccbc74627ff71c1215c24e55c5c10ac100a8171c7e6934832606155f5873e8db64538131be2bf7b9eb2607373e" +
+      "245b483fb57b241536ba6442306139745de76407ae3011020544afc03f472006735af9f570770db8de95cebb006d237f" +
+      "9ecdf56d0d5819268d663452d6e9429e7520b8d27cf09972047210aa050a95432dae5d0f9c26f44c6b9ee3c23e8855c7" +
+      "46220141b3c6df488f49a0181018361217ae122b1d8ebbeee687bc4a717dba47ffc0e144bfc9d28d5657ae8e78a2ff6f" +
+      "2e7cee99658290e8f4b1b2df479342228e3e155b0f122e3671040bba682eb382c8f85805e34aca6acad9121200358288" +
+      "ff079543926955e3e17979d43c998dac0439c0acda11946e50d9f10a78ca78c77171a3010bcf465997897d77eec3b677" +
+      "a35ad3c41511dde24fbf72e3678d8c24770d7b35efb0568fb277f7c150537befe0579b25206eccce157ab82e81797084" +
+      "68adc75f410b70ec7e7fb3dfb03f64ed0c3592da6151c79f47527b9b31acd51d3085e35c69589e8fb145cc5c91503b45" +
+      "1ad4da320c448e43c2cbcffdb7fc873b76af2aa3a0f9ae25e44fae8de814a6efd59fa15f3a0653c5efe4582dea0cdc6e" +
+      "d2791c940abab61b9695dfec75447ff8018c8f546e7cdc3db8898e6688db5af1ece76b3d631960a6faa1f74c0b62db17" +
+      "edfccfbc3378fc3c89c58f6a0619ba6ce2f464002d6e497555670f5234343bc2b848b99728bb661327403ada07c6003d" +
+      "b3fbbb8533a8",
+    sha256: "4187a34f8281d2c7ac6448b9f65d8a10fbcae8c05991a476a85ecf0ed4703c94",
+  },
+};
 
 /** A small random Llama whose every matrix fills whole 32-value blocks. */
 function tinyLlama(shared = true): { config: LlamaConfig; weights: LlamaWeights } {
@@ -163,9 +208,12 @@ describe("the GGUF frontend", () => {
   });
 
   it("refuses tensor types it does not read, naming the ggml type and the tensor", () => {
-    const k = refuse(patched(infoEnd("blk.1.attn_q.weight") - 12, (v) => v.setUint32(0, 12, true)));
+    const k = refuse(patched(infoEnd("blk.1.attn_q.weight") - 12, (v) => v.setUint32(0, 13, true)));
     expect([k.code, k.at]).toEqual(["unsupported.gguf_type", "blk.1.attn_q.weight"]);
-    expect(k.message).toMatch(/Q4_K/);
+    expect(k.message).toMatch(/Q5_K/);
+    // a supported type whose rows (32 values here) do not fill its blocks (256 for Q4_K)
+    const rows = refuse(patched(infoEnd("blk.1.attn_q.weight") - 12, (v) => v.setUint32(0, 12, true)));
+    expect([rows.code, rows.message]).toEqual(["input.gguf", expect.stringMatching(/whole Q4_K blocks of 256/)]);
     const unknown = refuse(patched(infoEnd("blk.1.attn_q.weight") - 12, (v) => v.setUint32(0, 99, true)));
     expect([unknown.code, unknown.message]).toEqual(["unsupported.gguf_type", expect.stringMatching(/type 99/)]);
   });

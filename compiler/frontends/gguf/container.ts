@@ -144,11 +144,15 @@ export function readGgufContainer(bytes: Uint8Array, file: string): GgufFile {
     const count = dims.reduce((a, b) => a * b, 1);
     if (dims.some((d) => d < 1)) bad(at, `tensor ${name} has a dimension of 0 (${dims.join(" x ")})`);
     if (!BLOCKS[type])
-      throw new SeecError("unsupported.gguf_type", `tensor ${name} is ${ggmlTypeName(type)}; seec reads F32, F16, BF16, Q8_0 and Q4_0`, {
-        file,
-        at: name,
-        hint: "requantize it with llama.cpp's llama-quantize to Q8_0 or Q4_0",
-      });
+      throw new SeecError(
+        "unsupported.gguf_type",
+        `tensor ${name} is ${ggmlTypeName(type)}; seec reads F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K`,
+        {
+          file,
+          at: name,
+          hint: "requantize it with llama.cpp's llama-quantize to Q8_0 or Q4_0",
+        },
+      );
     if (count > MAX_ELEMENTS)
       throw new SeecError("unsupported.too_large", `tensor ${name} has ${count} elements; seec reads up to ${MAX_ELEMENTS}`, {
         file,

@@ -1,7 +1,8 @@
 /**
  * ggml tensor types as GGUF numbers them (ggml.h's enum ggml_type), and the block layouts of the
- * ones seec reads: F32, F16, BF16, and the 32-value blocks Q8_0 (f16 scale d, 32 int8: x = q·d)
- * and Q4_0 (f16 scale d, 16 bytes of nibbles: x = (q − 8)·d, low nibbles the block's first 16 values).
+ * ones seec reads: F32, F16, BF16, the 32-value blocks Q8_0 (f16 scale d, 32 int8: x = q·d) and
+ * Q4_0 (f16 scale d, 16 bytes of nibbles: x = (q − 8)·d, low nibbles the block's first 16 values),
+ * and the 256-value k-quant blocks of llama.cpp's Q4_K_M files, Q4_K and Q6_K (see quant.ts).
  */
 
 /** Every type ggml defines, so that a refusal names the type rather than its number. */
@@ -40,7 +41,7 @@ export const GGML_TYPE_NAMES: Record<number, string> = {
   39: "MXFP4",
 };
 
-export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
+export const GGML = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14, BF16: 30 } as const;
 
 /** Values per block and bytes per block of the types seec reads and writes. */
 export const BLOCKS: Record<number, { values: number; bytes: number }> = {
@@ -49,6 +50,8 @@ export const BLOCKS: Record<number, { values: number; bytes: number }> = {
   [GGML.BF16]: { values: 1, bytes: 2 },
   [GGML.Q8_0]: { values: 32, bytes: 34 },
   [GGML.Q4_0]: { values: 32, bytes: 18 },
+  [GGML.Q4_K]: { values: 256, bytes: 144 },
+  [GGML.Q6_K]: { values: 256, bytes: 210 },
 };
 
 export function ggmlTypeName(type: number): string {
