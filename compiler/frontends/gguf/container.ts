@@ -39,6 +39,11 @@ export function readGgufContainer(bytes: Uint8Array, file: string): GgufFile {
   const bad = (at: number, msg: string, hint?: string): never => {
     throw new SeecError("input.gguf", msg, { file, at: `byte ${at}`, ...(hint ? { hint } : {}) });
   };
+  // A count the rest of the file cannot hold is most often a partial download: input.truncated, as
+  // ByteReader says when a read runs off the end. A count past the whole file is a wrong value instead.
+  const short = (at: number, msg: string): never => {
+    throw new SeecError("input.truncated", msg, { file, at: `byte ${at}`, hint: "the file is truncated, or the count is wrong" });
+  };
   const magic = r.bytesOf(4, "the GGUF magic");
   if (String.fromCharCode(...magic) !== "GGUF") bad(0, `the file does not start with "GGUF"`, "this is not a GGUF file");
   const version = r.u32("the GGUF version");
@@ -80,7 +85,7 @@ export function readGgufContainer(bytes: Uint8Array, file: string): GgufFile {
       const count = u64(`the length of ${what}`);
       // Each element takes at least its scalar size (a string its 8-byte length): a count past that is a lie.
       const least = elem === "string" ? 8 : SCALAR_BYTES[elem];
-      if (count * least > r.remaining) bad(at, `${what} claims ${count} elements, more than the ${r.remaining} bytes left`);
+      if (count * least > r.remaining) short(at, `${what} claims ${count} elements, more than the ${r.remaining} bytes left`);
       const out: GgufValue[] = new Array(count);
       for (let i = 0; i < count; i++) out[i] = value(elemType, `${what}[${i}]`, depth + 1);
       return out;
@@ -131,7 +136,7 @@ export function readGgufContainer(bytes: Uint8Array, file: string): GgufFile {
 
   const infos: { name: string; dims: number[]; type: number; relative: number; count: number; at: number }[] = [];
   // A tensor info takes at least 28 bytes (empty name, no dims): a larger count cannot be honest.
-  if (tensorCount * 28 > r.remaining) bad(8, `the tensor count ${tensorCount} is more than the file could describe`);
+  if (tensorCount * 28 > r.remaining) short(8, `the tensor count ${tensorCount} needs more than the ${r.remaining} bytes left`);
   for (let i = 0; i < tensorCount; i++) {
     const at = r.offset;
     const name = string(`the name of tensor ${i}`);
