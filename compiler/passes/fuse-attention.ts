@@ -10,6 +10,7 @@
  * Where(cond, fill, scores) with a constant fill. Every intermediate must have that one reader.
  */
 import { graphIndex, type Graph, type Node, type Value } from "../ir/graph.js";
+import { copyAttrs, mapAttrs } from "../ir/ops/tensor.js";
 
 export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
   const { producer, readers } = graphIndex(graph);
@@ -45,8 +46,7 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
     if (!pv || pv.inputs[0] !== softmax.outputs[0]) continue;
     const [q, v] = [qk.inputs[0], pv.inputs[1]];
     const rank = graph.values.get(q)!.shape.length;
-    const ktShape = kt.attrs.shape as number[],
-      ktStrides = kt.attrs.strides as number[];
+    const { shape: ktShape, strides: ktStrides } = copyAttrs(kt.attrs);
     if (rank < 3 || rank > 4 || ktShape.length !== rank || graph.values.get(v)!.shape.length !== rank) continue;
 
     // The chain's grammar: scale* add* where?
@@ -58,7 +58,7 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
     let current = qk.outputs[0];
     for (const m of chain) {
       const other = m.inputs.filter((i) => i !== current);
-      const fn = m.attrs.fn as string;
+      const { fn } = mapAttrs(m.attrs);
       if (
         (fn === "mul" || fn === "div") &&
         stage === 0 &&
@@ -83,7 +83,7 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
 
     // kᵀ was a strided view of its source: the same view with the last two axes swapped is k.
     const extra: Node[] = [];
-    const swap = (xs: number[]) => [...xs.slice(0, -2), xs[xs.length - 1], xs[xs.length - 2]];
+    const swap = (xs: readonly number[]) => [...xs.slice(0, -2), xs[xs.length - 1], xs[xs.length - 2]];
     const k = `${pv.name}/k`;
     values.set(k, { ...graph.values.get(kt.outputs[0])!, name: k, shape: swap(ktShape) });
     extra.push({

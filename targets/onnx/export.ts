@@ -10,6 +10,7 @@ import type { Graph, Node, TensorData } from "../../compiler/ir/graph.js";
 import { allocate, bindShape, maxDims } from "../../compiler/ir/graph.js";
 import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import { opDef } from "../../compiler/ir/ops/index.js";
+import { num } from "../../compiler/ir/ops/op.js";
 import { linearOperands, weightIndex, type LinearOperands } from "../../compiler/ir/ops/linear.js";
 import { SeecError } from "../../runtime/errors.js";
 
@@ -200,7 +201,8 @@ class OnnxWriter {
 }
 
 const INT64_MAX = 2 ** 62;
-const attr = (n: Node, key: string) => n.attrs[key] as number;
+/** A number attribute of the node (checked: internal.ir when absent). */
+const attr = (n: Node, key: string) => num(n.attrs, key);
 
 /** x [T, D] → [T, heads, D / heads] → [heads, T, D / heads]. */
 function heads(w: OnnxWriter, x: string, count: number, headDim: number): string {

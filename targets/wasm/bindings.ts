@@ -3,8 +3,9 @@
  * Arguments are tensor addresses (named constants) then sizes, literal wherever the shape is
  * static; `T` is forward()'s argument, the number of tokens in this call.
  */
-import { bindShape, maxDims, type Attrs, type Dim, type DType, type Node, type Shape } from "../../compiler/ir/graph.js";
+import { bindShape, maxDims, type Dim, type DType, type Node, type Shape } from "../../compiler/ir/graph.js";
 import { linearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.js";
+import { num as n } from "../../compiler/ir/ops/op.js";
 import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
@@ -24,8 +25,6 @@ const count = (shape: Shape): string => {
   const symbolic = shape.filter((d) => typeof d === "string");
   return [...symbolic, ...(fixed !== 1 || symbolic.length === 0 ? [fixed] : [])].join(" * ");
 };
-
-const n = (attrs: Attrs, key: string) => attrs[key] as number;
 
 /** kernels/epilogue.ts's constant for the node's activation (RELU), if it has one. */
 const activationConstant = (node: Node) => (node.attrs.activation ? String(node.attrs.activation).toUpperCase() : undefined);

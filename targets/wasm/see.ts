@@ -6,7 +6,7 @@
  */
 import type { Node } from "../../compiler/ir/graph.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
-import { entangledScratchLayout, type EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
+import { entangledScratchLayout, readEntangledAttrs } from "../../compiler/ir/ops/entangled.js";
 import type { Binding, CallContext } from "./binding.js";
 
 const ROW_KERNELS: [string, string][] = [
@@ -17,7 +17,7 @@ const ROW_KERNELS: [string, string][] = [
 ];
 
 function rowFunction(node: Node, c: CallContext): { name: string; source: string } {
-  const a = node.attrs as unknown as EntangledAttrs;
+  const a = readEntangledAttrs(node.attrs);
   const ops = node.inputs.slice(node.op === "EntangledTable" ? 0 : 1);
   const scratch = c.addr(ops[ops.length - 1]);
   const L = entangledScratchLayout(a);
@@ -74,7 +74,7 @@ function rowFunction(node: Node, c: CallContext): { name: string; source: string
   };
 }
 
-const attrs = (node: Node) => node.attrs as unknown as EntangledAttrs;
+const attrs = (node: Node) => readEntangledAttrs(node.attrs);
 
 export const SEE_BINDINGS = {
   EntangledEmbedding: {

@@ -7,11 +7,15 @@
 import { createHash } from "node:crypto";
 import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
-import { heads4 } from "../../compiler/ir/ops/attention.js";
+import { heads4, scaledAttentionAttrs } from "../../compiler/ir/ops/attention.js";
 import {
   broadcastStrides,
   coalesce,
+  concatAttrs,
+  copyAttrs,
+  mapAttrs,
   mapComputeType,
+  reduceAttrs,
   REDUCE_FUNCTIONS,
   stridesOf,
   type MapFunction,
@@ -119,10 +123,9 @@ const mapBinding: Binding = {
 };
 
 function mapFunction(node: Node, c: CallContext): { name: string; source: string } {
-  const fn = node.attrs.fn as MapFunction;
+  const { fn, dtype: outType } = mapAttrs(node.attrs);
   const out = numbers(c.shape(node.outputs[0]));
   const operands = node.inputs.map((t) => ({ type: c.dtype(t) as "f32" | "i32" }));
-  const outType = node.attrs.dtype as "f32" | "i32";
   const { shape, strides } = coalesce(out, [...node.inputs.map((t) => broadcastStrides(numbers(c.shape(t)), out)), stridesOf(out)]);
   const t = mapComputeType(
     fn,
@@ -162,16 +165,14 @@ const copyBinding: Binding = {
     const f = copyFunction(node, c);
     const x = c.addr(node.inputs[0]),
       y = c.addr(node.outputs[0]);
-    if (!f) return `memory.copy(${y}, ${x} + ${4 * (node.attrs.offset as number)}, ${4 * size(numbers(c.shape(node.outputs[0])))})`;
+    if (!f) return `memory.copy(${y}, ${x} + ${4 * copyAttrs(node.attrs).offset}, ${4 * size(numbers(c.shape(node.outputs[0])))})`;
     return `${f.name}(${x}, ${y})`;
   },
 };
 
 /** The generated copy, or undefined when the copy is one contiguous run (memory.copy). */
 function copyFunction(node: Node, c: CallContext): { name: string; source: string } | undefined {
-  const iter = node.attrs.shape as number[],
-    strides = node.attrs.strides as number[],
-    offset = node.attrs.offset as number;
+  const { shape: iter, strides, offset } = copyAttrs(node.attrs);
   const {
     shape,
     strides: [src, dst],
@@ -208,7 +209,7 @@ function copyFunction(node: Node, c: CallContext): { name: string; source: strin
 const concatBinding: Binding = {
   kernels: [],
   call(node, c) {
-    const axis = node.attrs.axis as number;
+    const { axis } = concatAttrs(node.attrs);
     const out = numbers(c.shape(node.outputs[0]));
     const outer = size(out.slice(0, axis)),
       inner = size(out.slice(axis + 1));
@@ -271,7 +272,7 @@ const reduceBinding: Binding = {
 };
 
 function reduceFunction(node: Node, c: CallContext): { name: string; source: string } {
-  const fn = node.attrs.fn as ReduceFunction;
+  const { fn } = reduceAttrs(node.attrs);
   const x = numbers(c.shape(node.inputs[0])),
     y = numbers(c.shape(node.outputs[0]));
   const { shape, strides } = coalesce(x, [stridesOf(x), broadcastStrides(y, x)]);
@@ -315,8 +316,9 @@ const attentionBinding: Binding = {
     const [B, Nq, S, H] = heads4(numbers(c.shape(q))),
       [, Nkv, T] = heads4(numbers(c.shape(k)));
     const extra = node.inputs.slice(3);
-    const bias = node.attrs.bias ? extra.shift() : undefined,
-      keep = node.attrs.keep ? extra.shift() : undefined;
+    const a = scaledAttentionAttrs(node.attrs);
+    const bias = a.bias ? extra.shift() : undefined,
+      keep = a.keep ? extra.shift() : undefined;
     const strided = (t: string | undefined) => (t ? [c.addr(t), ...broadcastStrides(numbers(c.shape(t)), [B, Nq, S, T])] : [0, 0, 0, 0, 0]);
     return `scaledAttention(${[
       ...[q, k, v, node.outputs[0]].map((t) => c.addr(t)),
@@ -326,12 +328,12 @@ const attentionBinding: Binding = {
       S,
       T,
       H,
-      f32(node.attrs.scale as number),
+      f32(a.scale),
       ...strided(bias),
       ...strided(keep),
-      f32((node.attrs.fill as number) ?? 0),
-      node.attrs.causal ? 1 : 0,
-      f32((node.attrs.causalFill as number) ?? 0),
+      f32(a.fill),
+      a.causal ? 1 : 0,
+      f32(a.causalFill),
     ].join(", ")})`;
   },
 };

@@ -5,7 +5,7 @@
  * imported graphs fuse to (batches, grouped heads, an additive bias, a keep mask, a causal fill).
  */
 import type { Node } from "../../compiler/ir/graph.js";
-import { heads4 } from "../../compiler/ir/ops/attention.js";
+import { heads4, scaledAttentionAttrs } from "../../compiler/ir/ops/attention.js";
 import { broadcastStrides } from "../../compiler/ir/ops/tensor.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import { elementwise, f32, type KernelContext, num, rows } from "./wgsl.js";
@@ -139,8 +139,9 @@ const finite = (x: number) => f32(Math.max(-3.4028234e38, Math.min(3.4028234e38,
 export function scaledAttention(n: Node, c: KernelContext): GpuDispatch[] {
   const [q, k, v] = n.inputs;
   const extra = n.inputs.slice(3);
-  const bias = n.attrs.bias ? extra.shift() : undefined,
-    keep = n.attrs.keep ? extra.shift() : undefined;
+  const a = scaledAttentionAttrs(n.attrs);
+  const bias = a.bias ? extra.shift() : undefined,
+    keep = a.keep ? extra.shift() : undefined;
   const [B, Nq, S, H] = heads4(c.shape(q)) as number[],
     [, Nkv, T] = heads4(c.shape(k)) as number[];
   const tensors = [q, k, v, ...(bias ? [bias] : []), ...(keep ? [keep] : []), n.outputs[0]];
@@ -152,8 +153,8 @@ export function scaledAttention(n: Node, c: KernelContext): GpuDispatch[] {
   };
   const adjust = [
     ...(bias ? [`s = s + ${at(bias)};`] : []),
-    ...(keep ? [`if (${at(keep)} == 0) { s = ${finite(n.attrs.fill as number)}; }`] : []),
-    ...(n.attrs.causal ? [`if (i32(j) > i32(qi) + ${T - S}) { s = s + ${finite(n.attrs.causalFill as number)}; }`] : []),
+    ...(keep ? [`if (${at(keep)} == 0) { s = ${finite(a.fill)}; }`] : []),
+    ...(a.causal ? [`if (i32(j) > i32(qi) + ${T - S}) { s = s + ${finite(a.causalFill)}; }`] : []),
   ];
   const rowsTotal = B * Nq * S;
   return [

@@ -11,7 +11,7 @@
  * and weights, as i32 for indices, since a shader may bind only a handful of buffers.
  */
 import type { Node } from "../../compiler/ir/graph.js";
-import type { EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
+import { readEntangledAttrs, type EntangledAttrs } from "../../compiler/ir/ops/entangled.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import { elementwise, f32, perRow, reduce, rows, WORKGROUP, type KernelContext } from "./wgsl.js";
 
@@ -112,26 +112,26 @@ function rowKernel(
 function withSpan(c: KernelContext, n: Node, lead: number, before: string[], after: string[]) {
   const { tensor, at } = c.span(factors(n, lead));
   const tensors = [...before, tensor, tensor, ...after];
-  const fn = entangledFunctions(n.attrs as unknown as EntangledAttrs, at, `t${before.length}`, `t${before.length + 1}`);
+  const fn = entangledFunctions(readEntangledAttrs(n.attrs), at, `t${before.length}`, `t${before.length + 1}`);
   return { tensors, fn };
 }
 
 export function entangledEmbedding(n: Node, c: KernelContext): GpuDispatch[] {
-  const a = n.attrs as unknown as EntangledAttrs;
+  const a = readEntangledAttrs(n.attrs);
   const ids = n.inputs[0];
   const { tensors, fn } = withSpan(c, n, 1, [ids], [n.outputs[0]]);
   return [rowKernel(n, tensors, ["i32", "f32", "i32"], rows(c.shape(ids)[0]), `u32(clamp(t0[t], 0, ${a.vocab - 1}))`, fn, a)];
 }
 
 export function entangledTable(n: Node, c: KernelContext): GpuDispatch[] {
-  const a = n.attrs as unknown as EntangledAttrs;
+  const a = readEntangledAttrs(n.attrs);
   const { tensors, fn } = withSpan(c, n, 0, [], [n.outputs[0]]);
   return [rowKernel(n, tensors, ["f32", "i32"], rows(a.vocab), "t", fn, a)];
 }
 
 /** y[r, v] = h[r] · e(v), one thread per (row, word); with a norm, two passes over e(v) (its mean, then the rest). */
 export function entangledLogits(n: Node, c: KernelContext): GpuDispatch[] {
-  const a = n.attrs as unknown as EntangledAttrs;
+  const a = readEntangledAttrs(n.attrs);
   const h = n.inputs[0],
     D = a.dim,
     V = a.vocab;

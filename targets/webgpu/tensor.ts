@@ -8,7 +8,11 @@ import type { Node } from "../../compiler/ir/graph.js";
 import {
   broadcastStrides,
   coalesce,
+  concatAttrs,
+  copyAttrs,
+  mapAttrs,
   mapComputeType,
+  reduceAttrs,
   stridesOf,
   type MapFunction,
   type ReduceFunction,
@@ -134,10 +138,9 @@ const EXPRESSIONS: Record<MapFunction, (x: string[], zero: string) => { e: strin
 };
 
 function map(n: Node, c: KernelContext): GpuDispatch[] {
-  const fn = n.attrs.fn as MapFunction;
+  const { fn, dtype: outType } = mapAttrs(n.attrs);
   const out = numbers(c, n.outputs[0]);
   const types = n.inputs.map((t) => bufferType(c, n, t));
-  const outType = n.attrs.dtype as "f32" | "i32";
   const probe = EXPRESSIONS[fn](
     n.inputs.map(() => "x"),
     "0",
@@ -179,10 +182,9 @@ function map(n: Node, c: KernelContext): GpuDispatch[] {
 
 /** y[i] = x[offset + Σ i_d · strides[d]] (transpose, slice, expand, tile, reshape). */
 function copy(n: Node, c: KernelContext): GpuDispatch[] {
-  const iter = n.attrs.shape as number[],
-    offset = n.attrs.offset as number;
+  const { shape: iter, strides: from, offset } = copyAttrs(n.attrs);
   const type = bufferType(c, n, n.inputs[0]);
-  const { shape, strides } = coalesce(iter, [n.attrs.strides as number[]]);
+  const { shape, strides } = coalesce(iter, [from]);
   const ix = indexer("i", shape, strides);
   return [
     elementwise(
@@ -192,7 +194,7 @@ function copy(n: Node, c: KernelContext): GpuDispatch[] {
       [1],
       { perT: 0, fixed: size(iter), expr: `${size(iter)}u` },
       [
-        `  // copy [${iter.join(", ")}] with strides [${(n.attrs.strides as number[]).join(", ")}] from offset ${offset}`,
+        `  // copy [${iter.join(", ")}] with strides [${from.join(", ")}] from offset ${offset}`,
         ...ix.lines,
         `  t1[i] = t0[${offset ? `${offset} + ` : ""}${ix.offset(0)}];`,
       ].join("\n"),
@@ -202,7 +204,7 @@ function copy(n: Node, c: KernelContext): GpuDispatch[] {
 
 /** One dispatch per input, each writing its slab of the output. */
 function concat(n: Node, c: KernelContext): GpuDispatch[] {
-  const axis = n.attrs.axis as number;
+  const { axis } = concatAttrs(n.attrs);
   const out = numbers(c, n.outputs[0]);
   const inner = size(out.slice(axis + 1)),
     W = out[axis] * inner;
@@ -266,10 +268,10 @@ const REDUCTIONS: Record<ReduceFunction, { init: string; step: (acc: string, x: 
 
 /** A reduction over `axes` (kept as size 1), one thread per output over its reduced elements. */
 function reduceOp(n: Node, c: KernelContext): GpuDispatch[] {
-  const fn = n.attrs.fn as ReduceFunction;
+  const { fn, axes: listed } = reduceAttrs(n.attrs);
   const x = numbers(c, n.inputs[0]),
     y = numbers(c, n.outputs[0]);
-  const axes = new Set(n.attrs.axes as number[]);
+  const axes = new Set(listed);
   const xs = stridesOf(x);
   const outer = coalesce(y, [xs]);
   const reduced = x.map((d, i) => (axes.has(i) ? d : 1));

@@ -4,6 +4,7 @@
  * Each kernel binds the call's uniforms at 0 (T, the tokens in this call), then its tensors in order.
  */
 import type { Dim, DType, Node, Shape } from "../../compiler/ir/graph.js";
+import { num as attrNumber } from "../../compiler/ir/ops/op.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 
 export interface KernelContext {
@@ -97,7 +98,8 @@ export function reduce(op: "sum" | "max"): string {
   ].join("\n");
 }
 
-export const num = (n: Node, key: string) => n.attrs[key] as number;
+/** A number attribute of the node (checked: internal.ir when absent). */
+export const num = (n: Node, key: string) => attrNumber(n.attrs, key);
 
 /** Element `e` of int8 weights bound as `buffer` (u32 words, four weights each), sign-extended to f32. */
 export function int8Weight(buffer: string, e: string): string {

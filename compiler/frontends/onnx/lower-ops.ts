@@ -10,7 +10,7 @@ import type { GraphBuilder } from "../../ir/builder.js";
 import type { Attrs, DType } from "../../ir/graph.js";
 import { broadcastStrides, stridesOf, type ReduceFunction } from "../../ir/ops/tensor.js";
 import { COMPOSITIONS, type Algebra, type Composition } from "./elementwise.js";
-import { axis, sliceParams, type OpContext } from "./layout-ops.js";
+import { axis, ints, sliceParams, type OpContext } from "./layout-ops.js";
 import { attr, type OnnxNode } from "./read.js";
 import { DATA_TYPES, isFloat, type OnnxTensor } from "./tensor.js";
 
@@ -306,7 +306,7 @@ const cast: Lowering = (l, n) => {
 
 const transposeOp: Lowering = (l, n) => {
   const shape = l.shape(n.inputs[0]);
-  const perm = Array.isArray(n.attrs.perm) ? (n.attrs.perm as number[]) : shape.map((_, i) => shape.length - 1 - i);
+  const perm = ints(l.attrs(), "perm") ?? shape.map((_, i) => shape.length - 1 - i);
   return [l.transpose(l.ir(n.inputs[0]), perm)];
 };
 
@@ -520,7 +520,7 @@ const reduceOp =
   (l, n) => {
     const X = l.shape(n.inputs[0]);
     if (!l.isFloat(n.inputs[0])) l.fail("reductions of integer tensors are not supported");
-    const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : Array.isArray(n.attrs.axes) ? (n.attrs.axes as number[]) : [];
+    const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : (ints(l.attrs(), "axes") ?? []);
     if (listed.length === 0 && attr(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
     const axes = listed.length ? listed.map((a) => axisOf(n, a, X.length)) : X.map((_, i) => i);
     return [l.reshape(REDUCTIONS[kind](l, l.ir(n.inputs[0]), axes), reducedShape(X, axes, attr(n, "keepdims", 1) === 1))];

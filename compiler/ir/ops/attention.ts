@@ -6,8 +6,9 @@
  * its k and v are written into the caches at that row, and it attends to rows 0..pos+t.
  * Query head h reads kv head floor(h / (heads / kvHeads)).
  */
+import type { Attrs } from "../graph.js";
 import type { OpDef } from "./op.js";
-import { dOut, expectRank, f32, fail, i32, num } from "./op.js";
+import { dOut, expectRank, f32, fail, i32, num, optionalNum } from "./op.js";
 
 export const Attention: OpDef = {
   writes: [4, 5],
@@ -231,6 +232,29 @@ export const SelfAttention: OpDef = {
   },
 };
 
+/** ScaledAttention's attributes (the flags are 0 or 1 in the graph; fill and causalFill default to 0). */
+export interface ScaledAttentionAttrs {
+  scale: number;
+  /** Whether an additive bias input follows v. */
+  bias: boolean;
+  /** Whether a keep-mask input follows (the bias, if any). */
+  keep: boolean;
+  fill: number;
+  causal: boolean;
+  causalFill: number;
+}
+
+export function scaledAttentionAttrs(attrs: Attrs): ScaledAttentionAttrs {
+  return {
+    scale: num(attrs, "scale"),
+    bias: !!attrs.bias,
+    keep: !!attrs.keep,
+    fill: optionalNum(attrs, "fill", 0),
+    causal: !!attrs.causal,
+    causalFill: optionalNum(attrs, "causalFill", 0),
+  };
+}
+
 /**
  * ScaledAttention: softmax(scores)·v per batch and query head, for graphs with static shapes
  * (attention written out by an imported graph, fused back). q [B, Nq, S, H]; k, v [B, Nkv, T, H]
@@ -257,19 +281,18 @@ export const ScaledAttention: OpDef = {
     if (typeof Nq !== "number" || typeof Nkv !== "number" || Nq % Nkv !== 0)
       fail(node, `query heads (${Nq}) must be a multiple of kv heads (${Nkv})`);
     if (typeof T !== "number") fail(node, "the key length must be static");
-    const extra = (attrs.bias ? 1 : 0) + (attrs.keep ? 1 : 0);
+    const { bias, keep } = scaledAttentionAttrs(attrs);
+    const extra = (bias ? 1 : 0) + (keep ? 1 : 0);
     if (inputs.length !== 3 + extra) fail(node, `expected ${3 + extra} inputs`);
     return [{ dtype: "f32", shape: q.shape }];
   },
   run(inputs, attrs) {
     const [q, k, v] = inputs;
-    const bias = attrs.bias ? inputs[3] : undefined,
-      keep = attrs.keep ? inputs[3 + (attrs.bias ? 1 : 0)] : undefined;
+    const { scale, fill, causal, causalFill, ...a } = scaledAttentionAttrs(attrs);
+    const bias = a.bias ? inputs[3] : undefined,
+      keep = a.keep ? inputs[3 + (a.bias ? 1 : 0)] : undefined;
     const [B, Nq, S, H] = heads4(q.shape) as number[],
       [, Nkv, T] = heads4(k.shape) as number[];
-    const scale = num(attrs, "scale"),
-      fill = attrs.fill as number,
-      causalFill = attrs.causalFill as number;
     const at = (t: { shape: number[] }, b: number, h: number, i: number, j: number) => {
       const s = [B, Nq, S, T].map((_, d) => {
         const r = t.shape.length - 4 + d;
@@ -293,7 +316,7 @@ export const ScaledAttention: OpDef = {
             let s = Math.fround(dot * scale);
             if (bias) s += bias.data[at(bias, b, h, i, j)];
             if (keep && keep.data[at(keep, b, h, i, j)] === 0) s = fill;
-            if (attrs.causal && j > i + T - S) s += causalFill;
+            if (causal && j > i + T - S) s += causalFill;
             scores[j] = s;
           }
           const max = Math.max(...scores);

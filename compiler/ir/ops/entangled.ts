@@ -12,7 +12,7 @@
 import { embeddingRow, type SeeFactors } from "../../factors/factors.js";
 import type { Attrs, ValueType } from "../graph.js";
 import type { OpDef, Tensor } from "./op.js";
-import { expectRank, f32, fail, i32 } from "./op.js";
+import { expectRank, f32, fail, i32, num, nums } from "./op.js";
 
 /** Structure of the factors, as attributes (numbers only, so they print and compare plainly). */
 export interface EntangledAttrs {
@@ -71,6 +71,23 @@ export function entangledAttrs(f: SeeFactors): EntangledAttrs {
   };
 }
 
+/** A node's EntangledAttrs, read back (checked: internal.ir when one is absent or of the wrong kind). */
+export function readEntangledAttrs(attrs: Attrs): EntangledAttrs {
+  const list = (key: string) => [...nums(attrs, key)];
+  return {
+    vocab: num(attrs, "vocab"),
+    dim: num(attrs, "dim"),
+    rank: num(attrs, "rank"),
+    rows: list("rows"),
+    q: list("q"),
+    nullRow: list("nullRow"),
+    slotSource: list("slotSource"),
+    slotBag: list("slotBag"),
+    norm: num(attrs, "norm"),
+    epsilon: num(attrs, "epsilon"),
+  };
+}
+
 /**
  * The scratch the kernels work in, in floats from its start: the uncut product (acc), two buffers
  * for the slots multiplied out before the innermost (prefix), one vector per bag slot, and one row.
@@ -93,7 +110,7 @@ export function entangledScratchLayout(a: EntangledAttrs) {
 
 /** Rebuilds SeeFactors from operands (after the op's own leading inputs). */
 export function factorsFromOperands(ops: readonly Tensor[], attrs: Attrs): SeeFactors {
-  const a = attrs as unknown as EntangledAttrs;
+  const a = readEntangledAttrs(attrs);
   const names = a.rows.map((_, i) => `s${i}`);
   const tables = Object.fromEntries(names.map((n, i) => [n, f32(ops[i])]));
   let at = names.length;
@@ -118,13 +135,11 @@ export function factorsFromOperands(ops: readonly Tensor[], attrs: Attrs): SeeFa
   };
 }
 
-const attrsOf = (attrs: Attrs) => attrs as unknown as EntangledAttrs;
-
 export const EntangledEmbedding: OpDef = {
   infer([ids], attrs, node): ValueType[] {
     expectRank(node, "ids", ids.shape, 1);
     if (ids.dtype !== "i32") fail(node, "ids must be i32");
-    return [{ dtype: "f32", shape: [ids.shape[0], attrsOf(attrs).dim] }];
+    return [{ dtype: "f32", shape: [ids.shape[0], readEntangledAttrs(attrs).dim] }];
   },
   run([ids, ...ops], attrs) {
     const f = factorsFromOperands(ops, attrs);
@@ -139,8 +154,8 @@ export const EntangledEmbedding: OpDef = {
 export const EntangledLogits: OpDef = {
   infer([h], attrs, node): ValueType[] {
     expectRank(node, "h", h.shape, 2);
-    if (h.shape[1] !== attrsOf(attrs).dim) fail(node, `h must have ${attrsOf(attrs).dim} features`);
-    return [{ dtype: "f32", shape: [h.shape[0], attrsOf(attrs).vocab] }];
+    if (h.shape[1] !== readEntangledAttrs(attrs).dim) fail(node, `h must have ${readEntangledAttrs(attrs).dim} features`);
+    return [{ dtype: "f32", shape: [h.shape[0], readEntangledAttrs(attrs).vocab] }];
   },
   run([h, ...ops], attrs) {
     const f = factorsFromOperands(ops, attrs);
@@ -162,7 +177,7 @@ export const EntangledLogits: OpDef = {
 
 export const EntangledTable: OpDef = {
   infer(_ops, attrs): ValueType[] {
-    return [{ dtype: "f32", shape: [attrsOf(attrs).vocab, attrsOf(attrs).dim] }];
+    return [{ dtype: "f32", shape: [readEntangledAttrs(attrs).vocab, readEntangledAttrs(attrs).dim] }];
   },
   run(ops, attrs) {
     const f = factorsFromOperands(ops, attrs);

@@ -8,7 +8,7 @@
  */
 import type { Attrs, ValueType } from "../graph.js";
 import type { OpDef, Tensor, VjpStep } from "./op.js";
-import { dOut, expectRank, f32, fail } from "./op.js";
+import { dOut, expectRank, f32, fail, oneOf } from "./op.js";
 
 export type Activation = "relu";
 
@@ -54,7 +54,7 @@ export function linearOperands<T>(op: string, inputs: readonly T[], attrs: Attrs
   const [x, w] = inputs;
   const rest = inputs.slice(int8 ? 3 : 2);
   const residual = attrs.residual === 1 ? rest.pop() : undefined;
-  const activation = attrs.activation as Activation | undefined;
+  const activation = attrs.activation === undefined ? undefined : oneOf<Activation>(attrs, "activation", { relu: 1 });
   return {
     x,
     w,
@@ -62,7 +62,7 @@ export function linearOperands<T>(op: string, inputs: readonly T[], attrs: Attrs
     bias: rest[0],
     residual,
     activation,
-    layout: (attrs.layout as WeightLayout | undefined) ?? "nk",
+    layout: attrs.layout === undefined ? "nk" : oneOf<WeightLayout>(attrs, "layout", { nk: 1, kn: 1, n4: 1 }),
   };
 }
 

@@ -44,6 +44,27 @@ export function num(attrs: Attrs, key: string): number {
   return v;
 }
 
+/** A number attribute that may be absent (then `fallback`). */
+export function optionalNum(attrs: Attrs, key: string, fallback: number): number {
+  return attrs[key] === undefined ? fallback : num(attrs, key);
+}
+
+/** A list-of-numbers attribute. */
+export function nums(attrs: Attrs, key: string): readonly number[] {
+  const v = attrs[key];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "number"))
+    throw new SeecError("internal.ir", `attribute "${key}" must be a list of numbers`);
+  return v;
+}
+
+/** A string attribute, one of `allowed`'s keys. */
+export function oneOf<K extends string>(attrs: Attrs, key: string, allowed: Readonly<Record<K, unknown>>): K {
+  const v = attrs[key];
+  if (typeof v !== "string" || !Object.hasOwn(allowed, v))
+    throw new SeecError("internal.ir", `attribute "${key}" must be one of ${Object.keys(allowed).join(", ")}, got ${String(v)}`);
+  return v as K;
+}
+
 export function fail(node: string, message: string): never {
   throw new SeecError("internal.ir", message, { at: `node ${node}` });
 }

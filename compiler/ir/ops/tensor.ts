@@ -3,15 +3,14 @@
  * elementwise maps with broadcasting, strided copies (transpose, slice, expand, reshape),
  * concatenation, batched matrix products, reductions and softmax. Every shape is a number here.
  */
-import type { Attrs, DType, ValueType } from "../graph.js";
+import type { Attrs, ValueType } from "../graph.js";
 import { allocate } from "../graph.js";
 import type { OpDef, Tensor } from "./op.js";
-import { fail } from "./op.js";
+import { fail, num, nums, oneOf } from "./op.js";
 
 const numbers = (shape: readonly (number | string)[], node: string): number[] =>
   shape.map((d) => (typeof d === "number" ? d : fail(node, `tensor ops need static shapes; dimension "${d}" is symbolic`)));
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-const list = (attrs: Attrs, key: string) => attrs[key] as readonly number[];
 
 export function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
@@ -169,6 +168,16 @@ export function erf(x: number): number {
   return (Math.sign(x) * 2 * sum) / Math.sqrt(Math.PI);
 }
 
+/** Map's attributes: the function, and the element type it writes. */
+export interface MapAttrs {
+  fn: MapFunction;
+  dtype: "f32" | "i32";
+}
+
+export function mapAttrs(attrs: Attrs): MapAttrs {
+  return { fn: oneOf(attrs, "fn", MAP_FUNCTIONS), dtype: oneOf(attrs, "dtype", { f32: 1, i32: 1 }) };
+}
+
 /** Map: y = fn(inputs...), broadcast, in the output dtype (attrs fn, dtype). */
 export const Map: OpDef = {
   infer(inputs, attrs, node) {
@@ -176,7 +185,7 @@ export const Map: OpDef = {
     if (inputs.length !== fn.arity) fail(node, `${attrs.fn} takes ${fn.arity} inputs, got ${inputs.length}`);
     return [
       {
-        dtype: attrs.dtype as DType,
+        dtype: mapAttrs(attrs).dtype,
         shape: broadcastShapes(
           inputs.map((t) => numbers(t.shape, node)),
           node,
@@ -189,8 +198,9 @@ export const Map: OpDef = {
       inputs.map((t) => t.shape),
       "",
     );
-    const { f } = MAP_FUNCTIONS[attrs.fn as MapFunction] as { f: (...x: number[]) => number };
-    const y = allocate(attrs.dtype as DType, size(out));
+    const { fn, dtype } = mapAttrs(attrs);
+    const { f } = MAP_FUNCTIONS[fn] as { f: (...x: number[]) => number };
+    const y = allocate(dtype, size(out));
     const strides = inputs.map((t) => broadcastStrides(t.shape, out));
     const args = inputs.map(() => 0);
     forEachIndex(out, strides, (i, at) => {
@@ -201,36 +211,57 @@ export const Map: OpDef = {
   },
 };
 
+/** Copy's attributes: the box it reads (`shape`, `strides`, `offset`), and the shape it stores. */
+export interface CopyAttrs {
+  shape: readonly number[];
+  strides: readonly number[];
+  offset: number;
+  /** The output's shape: `shape` unless the attribute names another of the same size. */
+  outShape: readonly number[];
+}
+
+export function copyAttrs(attrs: Attrs): CopyAttrs {
+  const shape = nums(attrs, "shape");
+  return {
+    shape,
+    strides: nums(attrs, "strides"),
+    offset: num(attrs, "offset"),
+    outShape: attrs.outShape === undefined ? shape : nums(attrs, "outShape"),
+  };
+}
+
 /**
  * Copy: y[i] = x[offset + Σ i_d · strides[d]] for i over `shape`, stored with shape `outShape`
  * (default `shape`): transpose, slice, expand, tile and reshape are all this.
  */
 export const Copy: OpDef = {
   infer([x], attrs, node) {
-    const shape = list(attrs, "shape"),
-      strides = list(attrs, "strides");
-    const out = (attrs.outShape as readonly number[] | undefined) ?? shape;
+    const { shape, strides, offset, outShape } = copyAttrs(attrs);
     if (shape.length !== strides.length) fail(node, "Copy needs one stride per output dimension");
-    if (size(out) !== size(shape)) fail(node, `Copy stores ${size(shape)} elements as [${out.join(", ")}]`);
+    if (size(outShape) !== size(shape)) fail(node, `Copy stores ${size(shape)} elements as [${outShape.join(", ")}]`);
     const X = numbers(x.shape, node);
-    const last = (attrs.offset as number) + shape.reduce((a, d, i) => a + (d - 1) * Math.max(strides[i], 0), 0);
-    if (size(shape) > 0 && (last >= size(X) || (attrs.offset as number) < 0)) fail(node, `Copy reads past the end of [${X.join(", ")}]`);
-    return [{ dtype: x.dtype, shape: [...out] }];
+    const last = offset + shape.reduce((a, d, i) => a + (d - 1) * Math.max(strides[i], 0), 0);
+    if (size(shape) > 0 && (last >= size(X) || offset < 0)) fail(node, `Copy reads past the end of [${X.join(", ")}]`);
+    return [{ dtype: x.dtype, shape: [...outShape] }];
   },
   run([x], attrs) {
-    const shape = [...list(attrs, "shape")];
+    const { shape, strides, offset, outShape } = copyAttrs(attrs);
     const y = allocate(x.data instanceof Float32Array ? "f32" : x.data instanceof Int8Array ? "i8" : "i32", size(shape));
-    const offset = attrs.offset as number;
-    forEachIndex(shape, [list(attrs, "strides")], (i, [at]) => (y[i] = x.data[offset + at]));
-    return [{ shape: [...((attrs.outShape as readonly number[] | undefined) ?? shape)], data: y }];
+    forEachIndex([...shape], [strides], (i, [at]) => (y[i] = x.data[offset + at]));
+    return [{ shape: [...outShape], data: y }];
   },
 };
+
+/** Concat's attribute: the axis its inputs are joined along. */
+export function concatAttrs(attrs: Attrs): { axis: number } {
+  return { axis: num(attrs, "axis") };
+}
 
 /** Concat: inputs joined along `axis`. */
 export const Concat: OpDef = {
   infer(inputs, attrs, node) {
     const shapes = inputs.map((t) => numbers(t.shape, node));
-    const axis = attrs.axis as number;
+    const { axis } = concatAttrs(attrs);
     const shape = shapes[0].slice();
     shape[axis] = shapes.reduce((n, s) => n + s[axis], 0);
     if (shapes.some((s) => s.length !== shape.length || s.some((d, i) => i !== axis && d !== shape[i])))
@@ -238,7 +269,7 @@ export const Concat: OpDef = {
     return [{ dtype: inputs[0].dtype, shape }];
   },
   run(inputs, attrs) {
-    const axis = attrs.axis as number;
+    const { axis } = concatAttrs(attrs);
     const shape = inputs[0].shape.slice();
     shape[axis] = inputs.reduce((n, t) => n + t.shape[axis], 0);
     const y = allocate(inputs[0].data instanceof Float32Array ? "f32" : "i32", size(shape));
@@ -291,20 +322,31 @@ export const REDUCE_FUNCTIONS: Readonly<Record<ReduceFunction, { init: number; s
   prod: { init: 1, step: (acc, x) => acc * x },
 };
 
+/** Reduce's attributes: what it computes, over which axes. */
+export interface ReduceAttrs {
+  fn: ReduceFunction;
+  axes: readonly number[];
+}
+
+export function reduceAttrs(attrs: Attrs): ReduceAttrs {
+  return { fn: oneOf(attrs, "fn", REDUCE_FUNCTIONS), axes: nums(attrs, "axes") };
+}
+
 /** Reduce: sum, mean, max, min or product over `axes`, which stay as size-1 dimensions. */
 export const Reduce: OpDef = {
   infer([x], attrs, node) {
     if (typeof attrs.fn !== "string" || !Object.hasOwn(REDUCE_FUNCTIONS, attrs.fn)) fail(node, `unknown reduction ${attrs.fn}`);
-    const axes = new Set(list(attrs, "axes"));
+    const axes = new Set(reduceAttrs(attrs).axes);
     return [{ dtype: x.dtype, shape: numbers(x.shape, node).map((d, i) => (axes.has(i) ? 1 : d)) }];
   },
   run([x], attrs) {
-    const axes = new Set(list(attrs, "axes"));
+    const { fn, axes: listed } = reduceAttrs(attrs);
+    const axes = new Set(listed);
     const shape = x.shape.map((d, i) => (axes.has(i) ? 1 : d));
-    const { init, step } = REDUCE_FUNCTIONS[attrs.fn as ReduceFunction];
+    const { init, step } = REDUCE_FUNCTIONS[fn];
     const y = new Float32Array(size(shape)).fill(init);
     forEachIndex(x.shape, [broadcastStrides(shape, x.shape)], (i, [at]) => (y[at] = step(y[at], x.data[i])));
-    if (attrs.fn === "mean") y.forEach((v, i) => (y[i] = v / (size(x.shape) / size(shape))));
+    if (fn === "mean") y.forEach((v, i) => (y[i] = v / (size(x.shape) / size(shape))));
     return [{ shape, data: y }];
   },
 };
