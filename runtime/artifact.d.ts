@@ -128,6 +128,11 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Used for every file where given (file: URLs too), e.g. to add headers or serve from a cache. */
   fetch?: (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
+  /**
+   * Keep the files in the Cache API (browsers; a cache named "seec"), keyed by their sha256 in the
+   * manifest: a later load reads them from there. A file is kept only whole and with its hash checked.
+   */
+  cache?: boolean;
   /** false: run a webgpu artifact on its wasm module even where WebGPU is available. */
   webgpu?: boolean;
   /** The WebGPU entry point (default: navigator.gpu; in Node, the `webgpu` package where installed). */

@@ -19,7 +19,14 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** Used for every file where given (file: URLs too): headers, credentials, a cache, a zip. */
   fetch?: (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
+  /**
+   * Keep the files in the Cache API (browsers), keyed by their sha256 in the manifest: a later load
+   * reads them from there. A file is kept only whole and with its hash checked.
+   */
+  cache?: boolean;
 }
+
+type Opened = { body: ReadableStream<Uint8Array>; type: string | null };
 
 /**
  * A module imported only on the path that needs it (Node's own, an optional package). The
@@ -36,8 +43,10 @@ function nodeModule<T>(name: string): Promise<T> {
 
 /** The reads of one load(), relative to the artifact's directory. */
 export class Reader {
-  /** The manifest's files, once it is read: the sizes progress is reported against. */
-  files: Record<string, { bytes: number }> = {};
+  /** The manifest's files, once it is read: the sizes progress is reported against, the hashes the cache is keyed by. */
+  files: Record<string, { bytes: number; sha256?: string }> = {};
+  /** Files being checked and put into the cache. */
+  private keeping: Promise<void>[] = [];
 
   constructor(
     readonly base: URL,
@@ -52,7 +61,7 @@ export class Reader {
   async stream(name: string): Promise<{ body: ReadableStream<Uint8Array>; type: string | null }> {
     const url = this.url(name);
     try {
-      const { body, type } = await this.open(url);
+      const { body, type } = await this.cached(name, url);
       return { body: this.track(name, body), type };
     } catch (e) {
       throw readError(url, e);
@@ -105,7 +114,26 @@ export class Reader {
     }
   }
 
-  private async open(url: URL): Promise<{ body: ReadableStream<Uint8Array>; type: string | null }> {
+  /** Until every file read so far is in the cache (or known not to go there). */
+  async kept(): Promise<void> {
+    await Promise.all(this.keeping);
+  }
+
+  /** The file from the cache where the cache option holds it; otherwise opened, and a copy kept for the cache. */
+  private async cached(name: string, url: URL): Promise<Opened> {
+    const sha256 = this.files[name]?.sha256;
+    const cache = this.opts.cache && sha256 && typeof caches !== "undefined" ? await caches.open("seec") : undefined;
+    if (!cache) return this.open(url);
+    const key = `${url.href}?sha256=${sha256}`;
+    const hit = await cache.match(key);
+    if (hit?.body) return { body: hit.body, type: hit.headers.get("content-type") };
+    const { body, type } = await this.open(url);
+    const [mine, copy] = body.tee();
+    this.keeping.push(keep(cache, key, copy, sha256!, type));
+    return { body: mine, type };
+  }
+
+  private async open(url: URL): Promise<Opened> {
     const { fetch: custom, signal } = this.opts;
     if (url.protocol === "file:" && !custom) {
       const [fs, { Readable }] = await Promise.all([
@@ -138,6 +166,21 @@ export class Reader {
         },
       }),
     );
+  }
+}
+
+/**
+ * Puts a file into the cache once it has arrived whole and its sha256 is the manifest's: a download
+ * that was aborted, failed or came back different leaves nothing there.
+ */
+async function keep(cache: Cache, key: string, body: ReadableStream<Uint8Array>, sha256: string, type: string | null): Promise<void> {
+  try {
+    const bytes = await new Response(body).arrayBuffer();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    if (hex === sha256) await cache.put(key, new Response(bytes, { headers: { "content-type": type ?? "application/octet-stream" } }));
+  } catch {
+    // Not kept: the next load downloads it again.
   }
 }
 

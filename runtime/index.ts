@@ -106,6 +106,13 @@ async function loadFrom(reader: Reader, options: LoadOptions): Promise<Model> {
   const manifest = await reader.json<unknown>("manifest.json");
   validateManifest(manifest, reader.url("manifest.json").href);
   reader.files = manifest.files;
+  const model = await loadModel(manifest, reader, options);
+  // A load that resolves has put its files into the cache: the next one reads them from there.
+  await reader.kept();
+  return model;
+}
+
+async function loadModel(manifest: Manifest, reader: Reader, options: LoadOptions): Promise<Model> {
   let fallback: string | undefined;
   let weights: Uint8Array | undefined;
   if (manifest.webgpu && options.webgpu !== false) {
