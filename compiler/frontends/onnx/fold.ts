@@ -9,6 +9,7 @@
  * constant or not, may pass MAX_ELEMENTS.
  */
 import { SeecError } from "../../../runtime/errors.js";
+import { inModelFile } from "./errors.js";
 import { foldThroughIr } from "./fold-ir.js";
 import { integerOp } from "./integer-ops.js";
 import { LAYOUT_OPS, type OpImpl } from "./layout-ops.js";
@@ -106,10 +107,7 @@ export function foldGraph(
         outs = runOwn(own, node, zeros, opset).map((t) => t && shapeOnly(t));
       }
     } catch (e) {
-      // The ops name the node; the error names the model file too.
-      if (e instanceof SeecError && !e.file)
-        throw new SeecError(e.code, e.message, { file: model.file, at: e.at ?? `node ${node.name}`, hint: e.hint });
-      throw e;
+      throw inModelFile(e, model.file, `node ${node.name}`);
     }
     node.outputs.forEach((name, i) => {
       const t = outs[i];

@@ -18,6 +18,7 @@ import { fuseAttention } from "../../passes/fuse-attention.js";
 import { fuseOnnx } from "./fuse.js";
 import { Lowerer } from "./lower-ops.js";
 import type { OnnxModel } from "./read.js";
+import { inModelFile } from "./errors.js";
 import { checkOps, loweringOf } from "./support.js";
 import { isFloat, MAX_ELEMENTS, type OnnxTensor } from "./tensor.js";
 
@@ -101,10 +102,8 @@ export function onnxGraph(name: string, model: OnnxModel, binding: Binding): { g
   try {
     return lowerGraph(name, model, binding);
   } catch (e) {
-    if (e instanceof SeecError && e.code !== "internal.ir" && !e.file)
-      throw new SeecError(e.code, e.message, { file: model.file, at: e.at, hint: e.hint });
+    if (!(e instanceof SeecError) || e.code !== "internal.ir") throw inModelFile(e, model.file);
     // Shapes that do not add up come from inputs bound inconsistently (most often a dimension left at 1).
-    if (!(e instanceof SeecError) || e.code !== "internal.ir") throw e;
     // With every dimension the graph's own, the graph is at fault, not --shape.
     if (!binding.given && binding.defaulted.length === 0)
       throw new SeecError("input.onnx", `the graph's shapes do not fit together: ${e.message}`, { file: model.file, at: e.at });
