@@ -171,14 +171,18 @@ export class Reader {
 
 /**
  * Puts a file into the cache once it has arrived whole and its sha256 is the manifest's: a download
- * that was aborted, failed or came back different leaves nothing there.
+ * that was aborted, failed or came back different leaves nothing there. The file's other versions
+ * (from earlier builds) go, so that rebuilding does not fill the cache.
  */
 async function keep(cache: Cache, key: string, body: ReadableStream<Uint8Array>, sha256: string, type: string | null): Promise<void> {
   try {
     const bytes = await new Response(body).arrayBuffer();
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-    if (hex === sha256) await cache.put(key, new Response(bytes, { headers: { "content-type": type ?? "application/octet-stream" } }));
+    if (hex !== sha256) return;
+    await cache.put(key, new Response(bytes, { headers: { "content-type": type ?? "application/octet-stream" } }));
+    const versions = key.slice(0, key.lastIndexOf("=") + 1);
+    for (const old of await cache.keys()) if (old.url.startsWith(versions) && old.url !== key) await cache.delete(old);
   } catch {
     // Not kept: the next load downloads it again.
   }
