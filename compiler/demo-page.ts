@@ -54,7 +54,7 @@ async function busy(call) {
   }
 }
 try {
-  model = await load(new URL("./", import.meta.url), { onProgress: progress });
+  model = await load(new URL("./", import.meta.url), { onProgress: progress, cache: true }); // a reload reads the files from the Cache API
   $("backend").textContent = model.backend + (model.fallback ? " (" + model.fallback + ")" : "");
   $("loading").hidden = true;
 } catch (e) {
