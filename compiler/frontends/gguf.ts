@@ -28,6 +28,12 @@ export function readGguf(bytes: Uint8Array, file: string): GgufModel {
       file,
       at: "general.architecture",
     });
+  // Llama 3.1's frequency factors come as a tensor; seec's RoPE tables have no place for them yet.
+  if (gguf.tensors.has("rope_freqs.weight"))
+    throw new SeecError("unsupported.gguf_rope", "rope_freqs.weight rescales RoPE's frequencies (Llama 3.1 style)", {
+      file,
+      at: "rope_freqs.weight",
+    });
   const embd = tensorInfo(gguf, file, "token_embd.weight");
   const config: LlamaConfig = {
     dim: meta.int("llama.embedding_length"),

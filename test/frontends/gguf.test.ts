@@ -241,6 +241,9 @@ describe("the GGUF frontend", () => {
     const halfRope = Buffer.from(file);
     halfRope.writeUInt32LE(4, halfRope.indexOf("llama.rope.dimension_count") + 26 + 4); // after the key and its value type
     expect([refuse(halfRope).code, refuse(halfRope).at]).toEqual(["unsupported.gguf_rope", "llama.rope.dimension_count"]);
+    const freqs = Buffer.from(file);
+    freqs.write("rope_freqs", freqs.indexOf("token_embd")); // the same length: the embedding goes missing, but RoPE is checked first
+    expect([refuse(freqs).code, refuse(freqs).at]).toEqual(["unsupported.gguf_rope", "rope_freqs.weight"]);
     const pieces = Array.from({ length: 16 }, (_, i) => `t${i}`);
     const spec = { type: "llama2c-bpe" as const, pieces, scores: pieces.map(() => 0), bosId: 1, eosId: 2 };
     const bpe = Buffer.from(llamaToGguf(config, weights, spec, { name: "tiny", type: "f32" }).bytes);
