@@ -27,7 +27,7 @@ import { USE_MODEL_JSON } from "../helpers/use-lite.js";
 import { ERROR_CLASSES } from "../../runtime/errors.js";
 import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
-import { catchSeec } from "../helpers/errors.js";
+import { catchSeec, rejectsSeec } from "../helpers/errors.js";
 import { randomF32, relError, rng } from "../helpers/random.js";
 import { randomFactors } from "../helpers/see.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
@@ -324,6 +324,26 @@ describe("distillation on several threads", () => {
 });
 
 describe("distillation's errors", () => {
+  it("usage.train, usage.lora_layers, input.checkpoint: adapters under --train all, layers with no matmul, a file that is no checkpoint", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 1 });
+    const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 1, samples: 4, sequence: 16, batch: 2 };
+    const wq = "layers.0.attention.wq.weight";
+    const adapted = {
+      ...factors,
+      spec: { ...factors.spec, format: "see/2" as const, adapters: { [wq]: { rank: 1, shape: [64, 64] } } },
+      adapters: { [wq]: { a: new Float32Array(64), b: new Float32Array(64) } },
+    };
+    const train = await rejectsSeec(() => distill(model, adapted, { ...opts, train: "all" }));
+    expect(train.code).toBe("usage.train");
+    expect(train.hint).toMatch(/--train lora/);
+    const layers = await rejectsSeec(() => distill(model, factors, { ...opts, train: "lora", lora: { rank: 2, layers: [99] } }));
+    expect(layers.code).toBe("usage.lora_layers");
+    expect(layers.message).toMatch(/in layers 99/);
+    const notCheckpoint = catchSeec(() => readCheckpoint(writeSee(factors), "s1.see"));
+    expect(notCheckpoint.code).toBe("input.checkpoint");
+  });
+
   it("unsupported.gradient: backward through an op with no gradient rule", () => {
     const b = new GraphBuilder("g", { family: "decoder", config: {} });
     const x = b.input("x", "f32", [2, 3]);
