@@ -11,8 +11,23 @@ import { pathToFileURL } from "node:url";
 import { SeecError } from "../runtime/errors.js";
 import type { Model } from "../runtime/model.js";
 
+/**
+ * Node's hash `update` refuses one buffer of 2 GiB or more ("data is too long"), so bytes are fed
+ * in chunks of this size: a weights.bin of any size hashes the same as it would in one call.
+ */
+export const HASH_CHUNK_BYTES = 64 * 1024 ** 2;
+
 export function sha256(bytes: Uint8Array | string): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return sha256Chunks(typeof bytes === "string" ? [Buffer.from(bytes)] : [bytes]);
+}
+
+/** The sha256 of the chunks' concatenation, read one at a time (a generator need never hold the whole input). */
+export function sha256Chunks(chunks: Iterable<Uint8Array>): string {
+  const hash = createHash("sha256");
+  for (const chunk of chunks)
+    for (let at = 0; at < chunk.byteLength; at += HASH_CHUNK_BYTES)
+      hash.update(chunk.subarray(at, Math.min(at + HASH_CHUNK_BYTES, chunk.byteLength)));
+  return hash.digest("hex");
 }
 
 export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint8Array | string>): Promise<void> {
