@@ -11,7 +11,7 @@ import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import { webgpuProgram } from "../webgpu/program.js";
 import { kernelScratchBytes } from "./bindings.js";
-import { checkBudget, memoryReport, type MemoryReport } from "./budget.js";
+import { addressableHint, checkBudget, memoryReport, type MemoryReport } from "./budget.js";
 import { compileWasm, FLAVOURS } from "./compile.js";
 import { emitAssemblyScript } from "./emit.js";
 import { workingMemoryBytes } from "./entry.js";
@@ -52,6 +52,7 @@ export async function compileModules(
     scratchBytes: usesSimd(opts.target) ? kernelScratchBytes(planned) : 0,
     appendixBytes: table?.byteLength,
     workingBytes,
+    shrink: (over) => addressableHint(planned, over),
   });
   const memory = memoryReport(planned, layout, table?.byteLength);
   if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);

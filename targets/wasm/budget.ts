@@ -7,7 +7,8 @@ import { opDef } from "../../compiler/ir/ops/index.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { formatBytes } from "../../compiler/util/units.js";
 import { SeecError } from "../../runtime/errors.js";
-import { PAGE_BYTES, RESERVED_BYTES, type WasmLayout } from "./layout.js";
+import { graphIndex } from "../../compiler/ir/graph.js";
+import { formatSize, PAGE_BYTES, RESERVED_BYTES, type WasmLayout } from "./layout.js";
 
 /** Native stack the kernels need: they are leaf calls with a few dozen scalar locals. */
 export const STACK_RESERVE_BYTES = 16 * 1024;
@@ -23,8 +24,14 @@ export interface MemoryReport {
   totalBytes: number;
 }
 
-export function memoryReport({ graph, plan, forward, init }: PlannedGraph, layout: WasmLayout, extraBytes = 0): MemoryReport {
-  const caches = new Set([...forward, ...init].flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])));
+/** The state tensors the forward pass writes in place: the KV caches. */
+function cacheNames({ forward, init }: PlannedGraph): Set<string> {
+  return new Set([...forward, ...init].flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])));
+}
+
+export function memoryReport(planned: PlannedGraph, layout: WasmLayout, extraBytes = 0): MemoryReport {
+  const { plan } = planned;
+  const caches = cacheNames(planned);
   const sum = (entries: { name: string; bytes: number }[], keep: (name: string) => boolean) =>
     entries.filter((e) => keep(e.name)).reduce((a, e) => a + e.bytes, 0);
   const isFactor = (name: string) => name.startsWith("see.");
@@ -71,4 +78,38 @@ export function checkBudget(report: MemoryReport, budget: number): void {
       hint: "shrink it: --quantize int8 (weights about 4x smaller), --see factors.see (the embedding), --context N (the KV cache), --max-chunk 1 (activations)",
     },
   );
+}
+
+/**
+ * What would bring a plan `over` bytes past wasm32's 4 GiB under it, with the numbers: the longest
+ * --context whose KV cache fits (the cache grows linearly with it), and what int8 saves on the
+ * f32 weights only Linear reads (quantize.ts's own rule: 1 byte a weight plus a scale a row).
+ */
+export function addressableHint(planned: PlannedGraph, over: number): string {
+  const { graph, plan } = planned;
+  const caches = cacheNames(planned);
+  const kv = plan.state.entries.filter((e) => caches.has(e.name)).reduce((a, e) => a + e.bytes, 0);
+  const context = graph.model.config.contextLength;
+  const options: string[] = [];
+  if (kv > over && typeof context === "number" && context > 1) {
+    const fit = Math.floor(((kv - over) / kv) * context);
+    const rounded = fit >= 256 ? fit - (fit % 256) : fit;
+    if (rounded >= 1) options.push(`--context ${rounded} or less (the KV cache takes ${formatSize(kv)} at context ${context})`);
+  }
+  const { readers } = graphIndex(graph);
+  let saving = 0;
+  for (const e of plan.weights.entries) {
+    const v = graph.values.get(e.name)!;
+    if (v.dtype !== "f32" || v.shape.length !== 2 || !readers.get(e.name)?.every((r) => r.op === "Linear" && r.inputs[1] === e.name))
+      continue;
+    const rows = v.shape[0];
+    saving += e.bytes - e.bytes / 4 - (typeof rows === "number" ? rows * 4 : 0);
+  }
+  if (saving > 0)
+    options.push(
+      `--quantize int8 (the Linear weights shrink by ${formatSize(saving)}${saving < over ? `, not enough alone: ${formatSize(over)} too many` : ""})`,
+    );
+  if (!options.length)
+    return `neither a shorter context nor int8 is enough: ${formatSize(over)} too many; a smaller model, or fewer tokens per call (--max-chunk) where the activations are the bulk`;
+  return `what would fit: ${options.join("; or ")}`;
 }

@@ -5,7 +5,11 @@ import { appendFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HASH_CHUNK_BYTES, sha256, sha256Chunks } from "../../compiler/artifact.js";
+import { compileArtifact } from "../../compiler/build.js";
+import { llamaGraph, type LlamaConfig } from "../../compiler/frontends/llama-graph.js";
+import type { TargetName } from "../../targets/wasm/targets.js";
 import { tmpDir } from "../helpers/compile.js";
+import { rejectsSeec } from "../helpers/errors.js";
 
 const GiB = 1024 ** 3;
 
@@ -40,5 +44,66 @@ describe("hashing in chunks", () => {
     expect(sha256("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     expect(sha256(new TextEncoder().encode("abc"))).toBe(sha256("abc"));
     expect(sha256Chunks([Buffer.from("a"), Buffer.from(""), Buffer.from("bc")])).toBe(sha256("abc"));
+  });
+});
+
+/**
+ * A Llama graph of zero weights in which every layer shares one buffer per shape, so that a model
+ * whose plan declares gigabytes of weights costs a few hundred MiB to describe.
+ */
+function zeroLlama(shape: Omit<LlamaConfig, "sharedClassifier">, context?: number) {
+  const c: LlamaConfig = { ...shape, sharedClassifier: true };
+  const kvDim = (c.dim / c.nHeads) * c.nKvHeads;
+  const shared = new Map<number, Float32Array>();
+  const zeros = (n: number) => shared.get(n) ?? shared.set(n, new Float32Array(n)).get(n)!;
+  const perLayer = (n: number) => Array.from({ length: c.nLayers }, () => zeros(n));
+  const embedding = zeros(c.vocabSize * c.dim);
+  const weights = {
+    tokEmbeddings: embedding,
+    attentionNorm: perLayer(c.dim),
+    wq: perLayer(c.dim * c.dim),
+    wk: perLayer(kvDim * c.dim),
+    wv: perLayer(kvDim * c.dim),
+    wo: perLayer(c.dim * c.dim),
+    ffnNorm: perLayer(c.dim),
+    w1: perLayer(c.hiddenDim * c.dim),
+    w2: perLayer(c.dim * c.hiddenDim),
+    w3: perLayer(c.hiddenDim * c.dim),
+    norm: zeros(c.dim),
+    output: embedding,
+  };
+  return llamaGraph("zeros", c, weights, { maxChunk: 1, context });
+}
+
+const compile = (graph: ReturnType<typeof zeroLlama>, target: TargetName = "wasm-simd") =>
+  compileArtifact({ graph, format: "graph" }, { target });
+
+describe("a memory plan past wasm32's 4 GiB", () => {
+  it("is budget.memory naming the regions and the --context that fits, which then builds", async () => {
+    // Small weights, a KV cache of 4 GiB: 8 layers x 2^20 positions x 64 floats x K and V.
+    const shape = { dim: 64, hiddenDim: 128, nLayers: 8, nHeads: 4, nKvHeads: 4, vocabSize: 256, seqLen: 1 << 20 };
+    const e = await rejectsSeec(() => compile(zeroLlama(shape)));
+    expect(e.code).toBe("budget.memory");
+    expect(e.message).toMatch(
+      /^the model needs 4\.\d GiB of linear memory; wasm32 addresses at most 4 GiB \(weights [\d.]+ MiB, activations [\d.]+ KiB, state 4\.00 GiB/,
+    );
+    expect(e.hint).toMatch(/^what would fit: --context \d+ or less \(the KV cache takes 4\.00 GiB at context 1048576\)/);
+    const context = Number(/--context (\d+)/.exec(e.hint!)![1]);
+    expect(context).toBeGreaterThan(900_000);
+    const fits = await compile(zeroLlama(shape, context));
+    expect(fits.manifest.memory.pages).toBeLessThanOrEqual(65536);
+  });
+
+  it("names int8 when the weights are the bulk, and is raised before the weights are packed or asc runs", async () => {
+    // 4.3 GiB of f32 Linear weights (26 layers of 168 MiB) that int8 brings to about 1.1 GiB.
+    const shape = { dim: 2048, hiddenDim: 5632, nLayers: 26, nHeads: 32, nKvHeads: 4, vocabSize: 512, seqLen: 256 };
+    const started = performance.now();
+    // The scalar target reads the weights as written, so nothing copies the shared buffers.
+    const e = await rejectsSeec(() => compile(zeroLlama(shape), "wasm"));
+    expect(e.code).toBe("budget.memory");
+    expect(e.message).toMatch(/wasm32 addresses at most 4 GiB \(weights 4\.\d\d GiB, activations [\d.]+ KiB, state [\d.]+ MiB/);
+    expect(e.hint).toMatch(/^what would fit: --quantize int8 \(the Linear weights shrink by 3\.\d\d GiB\)$/);
+    // Packing 4.3 GiB of weights or compiling with asc would take far longer than planning.
+    expect(performance.now() - started).toBeLessThan(30_000);
   });
 });
