@@ -1,5 +1,5 @@
 /** Reads a model given on the command line into the IR, choosing the frontend by the file's format. */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
@@ -101,6 +101,14 @@ async function loadTfjs(src: ModelSource, modelJson: string): Promise<LoadedMode
   return { graph, tokenizer, format: "tfjs" };
 }
 
+/**
+ * The largest input seec reads: one Uint8Array holds at most 4 GiB in Node, and a wasm32 artifact
+ * addresses no more, so a larger file could not become an artifact anyway.
+ */
+export const MAX_INPUT_BYTES = 4 * 1024 ** 3;
+/** Bytes one read call takes: readFile refuses files of 2 GiB or more, so inputs are read in pieces. */
+export const READ_CHUNK_BYTES = 64 * 1024 ** 2;
+
 /** Reads a whole input file, with errors that say which argument named it. */
 export async function readInput(path: string, what: string): Promise<Uint8Array> {
   let size: number;
@@ -116,9 +124,37 @@ export async function readInput(path: string, what: string): Promise<Uint8Array>
       { file: path },
     );
   }
-  if (size > 4 * 1024 ** 3)
-    throw new SeecError("unsupported.too_large", `the ${what} is ${size} bytes; seec reads files up to 4 GiB`, { file: path });
-  return new Uint8Array(await readFile(path));
+  if (size > MAX_INPUT_BYTES)
+    throw new SeecError(
+      "unsupported.too_large",
+      `the ${what} is ${size} bytes (${(size / 1024 ** 3).toFixed(2)} GiB); seec reads files up to 4 GiB, the most a wasm32 artifact addresses`,
+      {
+        file: path,
+        hint: "a smaller or quantized file of the same model: a GGUF Q8_0 or Q4_0 export of it builds with --quantize int8",
+      },
+    );
+  return readInChunks(path, size, what);
+}
+
+/** The file's `size` bytes, read READ_CHUNK_BYTES at a time into one buffer. */
+async function readInChunks(path: string, size: number, what: string): Promise<Uint8Array> {
+  const bytes = new Uint8Array(size);
+  try {
+    const file = await open(path, "r");
+    try {
+      for (let at = 0; at < size;) {
+        const piece = bytes.subarray(at, Math.min(at + READ_CHUNK_BYTES, size));
+        const { bytesRead } = await file.read(piece, 0, piece.byteLength, at);
+        if (bytesRead === 0) throw new Error(`the file ended at byte ${at} of the ${size} it had when read began`);
+        at += bytesRead;
+      }
+    } finally {
+      await file.close();
+    }
+  } catch (e) {
+    throw new SeecError("io.read", `cannot read the ${what}: ${(e as Error).message}`, { file: path });
+  }
+  return bytes;
 }
 
 /**

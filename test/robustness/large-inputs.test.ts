@@ -1,12 +1,14 @@
 // Inputs past the 2 GiB that one Node buffer call takes, exercised without holding them in memory:
 // sparse files and generators of zero chunks stand in for multi-GiB checkpoints and weights.
 import { execFileSync } from "node:child_process";
-import { appendFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, openSync, closeSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HASH_CHUNK_BYTES, sha256, sha256Chunks } from "../../compiler/artifact.js";
 import { compileArtifact } from "../../compiler/build.js";
 import { llamaGraph, type LlamaConfig } from "../../compiler/frontends/llama-graph.js";
+import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
+import { loadModel, readInput } from "../../compiler/frontends/load.js";
 import type { TargetName } from "../../targets/wasm/targets.js";
 import { tmpDir } from "../helpers/compile.js";
 import { rejectsSeec } from "../helpers/errors.js";
@@ -105,5 +107,53 @@ describe("a memory plan past wasm32's 4 GiB", () => {
     expect(e.hint).toMatch(/^what would fit: --quantize int8 \(the Linear weights shrink by 3\.\d\d GiB\)$/);
     // Packing 4.3 GiB of weights or compiling with asc would take far longer than planning.
     expect(performance.now() - started).toBeLessThan(30_000);
+  });
+});
+
+describe("checkpoints past 2 GiB", () => {
+  it("reads a 2.1 GiB llama2.c checkpoint (sparse) in chunks, the bytes past 2 GiB where they belong", async () => {
+    // Legacy layout: 7 int32, then the weights; 11 layers of 196 MiB put the final norm past 2 GiB.
+    const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen] = [2048, 5632, 11, 32, 32, 512, 256];
+    const perLayer = 2 * dim + 4 * dim * dim + 3 * hiddenDim * dim;
+    const floats = vocabSize * dim + nLayers * perLayer + dim + seqLen * (dim / nHeads);
+    const size = 28 + 4 * floats;
+    expect(size).toBeGreaterThan(2 * GiB);
+    // The last element of the final norm: the RoPE tables (seqLen x headSize floats) follow it.
+    const marker = size - 4 * seqLen * (dim / nHeads) - 4;
+    const dir = await tmpDir();
+    const file = join(dir, "big.bin");
+    try {
+      writeFileSync(file, new Uint8Array(new Int32Array([dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen]).buffer));
+      truncateSync(file, size);
+      const fd = openSync(file, "r+");
+      writeSync(fd, new Uint8Array(new Float32Array([1.5]).buffer), 0, 4, marker);
+      closeSync(fd);
+      const bytes = await readInput(file, "model");
+      expect(bytes.byteLength).toBe(size);
+      const { config, weights } = readLlama2cCheckpoint(bytes, file);
+      expect(config).toEqual({ dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen, sharedClassifier: true });
+      expect(weights.w3[nLayers - 1].length).toBe(hiddenDim * dim);
+      expect(weights.norm[dim - 1]).toBe(1.5);
+      expect(weights.norm[dim - 2]).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a file over 4 GiB before reading it, saying why and what to use instead", async () => {
+    const dir = await tmpDir();
+    const file = join(dir, "huge.bin");
+    try {
+      writeFileSync(file, "");
+      truncateSync(file, 4 * GiB + 1);
+      const e = await rejectsSeec(() => loadModel({ model: file }));
+      expect(e.code).toBe("unsupported.too_large");
+      expect(e.message).toBe(
+        "the model is 4294967297 bytes (4.00 GiB); seec reads files up to 4 GiB, the most a wasm32 artifact addresses",
+      );
+      expect(e.hint).toMatch(/GGUF Q8_0 or Q4_0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
