@@ -1,7 +1,7 @@
 // The README's JavaScript examples as a TypeScript user has them: written next to built artifacts,
 // type-checked by tsc (strict, NodeNext) against the artifact's own index.d.mts, then run in Node.
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -72,6 +72,13 @@ describe.skipIf(!LLAMA2C || !BERT)("the README's JavaScript examples", () => {
     await build({ model: USE_DIR, target: "wasm-simd", out: join(dir, "out/use") });
     await build({ model: BERT!, shapes: { input_ids: [2, 8] }, target: "wasm-simd", out: join(dir, "out/bert") });
   }, 180_000);
+
+  it("are the README's own text, line for line", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    expect(readme).toContain(USING_IT.trim());
+    // The ONNX section's example begins with the build command; its last line is the call.
+    expect(readme).toContain(ONNX_GRAPHS.trim().split("\n").at(-1)!);
+  });
 
   it("type-check (strict) against the artifacts' index.d.mts and run in Node", async () => {
     writeProject(dir, USING_IT + ONNX_GRAPHS + REPORT);
