@@ -44,9 +44,14 @@ export class ByteReader {
     return b;
   }
 
-  /** `count` little-endian f32 values, copied (the source may be unaligned). */
+  /**
+   * `count` little-endian f32 values: a view of the source where it is 4-byte aligned, so that a
+   * checkpoint of several GiB is not held twice while it builds (readers never write to weights);
+   * a copy where it is not.
+   */
   f32s(count: number, what: string): Float32Array {
     const raw = this.bytesOf(count * 4, what);
+    if (raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, count);
     const out = new Float32Array(count);
     new Uint8Array(out.buffer).set(raw);
     return out;

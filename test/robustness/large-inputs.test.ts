@@ -135,9 +135,28 @@ describe("checkpoints past 2 GiB", () => {
       expect(weights.w3[nLayers - 1].length).toBe(hiddenDim * dim);
       expect(weights.norm[dim - 1]).toBe(1.5);
       expect(weights.norm[dim - 2]).toBe(0);
+      // Views of the bytes read, not copies: the build does not hold the checkpoint twice.
+      expect(weights.norm.buffer).toBe(bytes.buffer);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("reads the same weights from an unaligned copy of a checkpoint as from an aligned one", () => {
+    const header = [8, 16, 1, 2, 2, 4, 4]; // dim, hidden, layers, heads, kv heads, vocab, seq_len
+    const floats = 4 * 8 + (2 * 8 + 4 * 8 * 8 + 3 * 16 * 8) + 8 + 4 * 4;
+    const values = Float32Array.from({ length: floats }, (_, i) => i / 7);
+    const aligned = new Uint8Array(28 + 4 * floats);
+    aligned.set(new Uint8Array(new Int32Array(header).buffer));
+    aligned.set(new Uint8Array(values.buffer), 28);
+    const unaligned = new Uint8Array(aligned.byteLength + 1).subarray(1);
+    unaligned.set(aligned);
+    const a = readLlama2cCheckpoint(aligned, "aligned.bin").weights;
+    const b = readLlama2cCheckpoint(unaligned, "unaligned.bin").weights;
+    expect(a.w2[0].buffer).toBe(aligned.buffer);
+    expect(b.w2[0].buffer).not.toBe(unaligned.buffer);
+    expect(b).toEqual(a);
+    expect(a.norm[7]).toBe(values[floats - 16 - 1]);
   });
 
   it("refuses a file over 4 GiB before reading it, saying why and what to use instead", async () => {
