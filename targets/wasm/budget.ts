@@ -109,7 +109,11 @@ export function addressableHint(planned: PlannedGraph, over: number): string {
     options.push(
       `--quantize int8 (the Linear weights shrink by ${formatSize(saving)}${saving < over ? `, not enough alone: ${formatSize(over)} too many` : ""})`,
     );
-  if (!options.length)
-    return `neither a shorter context nor int8 is enough: ${formatSize(over)} too many; a smaller model, or fewer tokens per call (--max-chunk) where the activations are the bulk`;
-  return `what would fit: ${options.join("; or ")}`;
+  if (options.length) return `what would fit: ${options.join("; or ")}`;
+  // Nothing computed fits: say what else shrinks this kind of model.
+  const rest =
+    graph.model.family === "decoder"
+      ? "fewer tokens per call (--max-chunk) where the activations are the bulk, or a smaller model"
+      : "smaller input shapes (--shape), or a smaller model";
+  return `${formatSize(over)} too many, and neither a shorter context nor int8 is enough: ${rest}`;
 }

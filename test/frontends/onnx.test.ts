@@ -278,6 +278,10 @@ describe("ONNX graphs out of range, built as a user would", () => {
     expect(plan.stderr).toMatch(
       /^seec: error\[budget\.memory\]: the model needs \d+\.\d GiB of linear memory; wasm32 addresses at most 4 GiB/,
     );
+    // No KV cache or Linear weights to shrink: the hint names the input shapes.
+    expect(plan.stderr).toMatch(
+      /\(activations [\d.]+ GiB[^)]*\).*neither a shorter context nor int8 is enough: smaller input shapes \(--shape\)/s,
+    );
     const json = await seec("build", join(dir, "relu.onnx"), "--json", "--shape", "input_ids=100000x100000", "-o", join(dir, "out"));
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stderr)).toEqual({
