@@ -1,6 +1,6 @@
 // llama.cpp reads what `seec export-gguf` writes: wllama (llama.cpp in wasm, @wllama/wllama) runs the
 // exported stories260K in headless Chromium and prints llama2.c's greedy text. Skips, saying why, where
-// wllama is not installed (it is not a dependency of seec: `npm i --no-save @wllama/wllama` adds it, or
+// wllama is not installed (a devDependency of seec, so npm ci brings it; or
 // SEEC_WLLAMA names an installed package's folder).
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
