@@ -7,6 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
 import { concatBytes } from "../util/bytes.js";
+import { halfToFloat } from "../util/float16.js";
 
 export interface TfNode {
   name: string;
@@ -200,15 +201,6 @@ function decode(raw: Uint8Array, w: ManifestEntry, count: number): Float32Array 
   const ints = q.dtype === "uint8" ? copy : new Uint16Array(copy.buffer);
   const values = Float32Array.from({ length: count }, (_, i) => ints[i] * (q.scale ?? 1) + (q.min ?? 0));
   return w.dtype === "int32" ? Int32Array.from(values, Math.round) : values;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1,
-    exp = (h >> 10) & 0x1f,
-    frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

@@ -3,7 +3,8 @@
  * reference rows do (ggml-quants.c: quantize_row_q8_0_ref, quantize_row_q4_0_ref, dequantize_row_*),
  * so a file seec writes holds what llama.cpp's own tools would write for the same numbers.
  */
-import { BLOCKS, GGML, bf16ToFloat, floatToHalf, halfToFloat } from "./tensor-types.js";
+import { floatToHalf, halfToFloat } from "../../util/float16.js";
+import { BLOCKS, GGML, bf16ToFloat } from "./tensor-types.js";
 
 const f = Math.fround;
 

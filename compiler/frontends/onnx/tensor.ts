@@ -5,6 +5,7 @@
  */
 import type { onnx } from "onnx-proto";
 import { SeecError } from "../../../runtime/errors.js";
+import { halfToFloat } from "../../util/float16.js";
 
 export type OnnxDType =
   "float32" | "float16" | "float64" | "int64" | "int32" | "int16" | "int8" | "uint8" | "uint16" | "uint32" | "uint64" | "bool";
@@ -147,15 +148,6 @@ function rawValues(dtype: OnnxDType, view: DataView, n: number): ArrayLike<numbe
                           ? view.getInt8(i)
                           : view.getUint8(i);
   return out;
-}
-
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 /** Rounds every value to the nearest float16 (ties to even), in place. */
