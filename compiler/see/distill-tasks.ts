@@ -70,11 +70,13 @@ export interface ShareForward {
 export interface Runner {
   loss(batch: number[]): Promise<number>;
   step(batch: number[]): Promise<{ loss: number } & Gradients>;
+  /** The weights that train changed in place (an update): the kernels' copies of them are stale. */
+  changed(): void;
   close(): Promise<void>;
 }
 
-/** The runner on this thread: one share, the whole batch. */
-export function localRunner(examples: Example[], task: Task, refresh: (batch: Example[]) => void, weights: LossWeights) {
+/** The runner on this thread: one share, the whole batch; `stale` refreshes the kernels' copies of the trained weights. */
+export function localRunner(examples: Example[], task: Task, refresh: (batch: Example[]) => void, weights: LossWeights, stale: () => void) {
   const run = (ids: number[], train: boolean) => {
     const batch = ids.map((i) => examples[i]);
     refresh(batch);
@@ -87,6 +89,7 @@ export function localRunner(examples: Example[], task: Task, refresh: (batch: Ex
     run,
     loss: async (ids: number[]) => run(ids, false).loss,
     step: async (ids: number[]) => run(ids, true) as { loss: number } & Gradients,
+    changed: stale,
     close: async () => {},
   };
 }

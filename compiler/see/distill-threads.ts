@@ -17,7 +17,12 @@ export interface ShareGradients {
   weights: [string, Float32Array][];
 }
 
-export type Request = { kind: "begin"; ids: number[]; B: number; train: boolean } | { kind: "finish"; grads?: Float32Array[] };
+/**
+ * `version` counts the updates of the weights that train: a thread refreshes its kernels' copies
+ * of them when it sees a new one, not at every share (held-out scoring sends many).
+ */
+export type Request =
+  { kind: "begin"; ids: number[]; B: number; train: boolean; version: number } | { kind: "finish"; grads?: Float32Array[] };
 
 /** Starts `count` workers running `script` on `init` (its workerData); resolves once all are ready. */
 export async function startWorkers(script: URL, init: unknown, count: number, weights: LossWeights): Promise<Runner> {
@@ -29,9 +34,12 @@ export async function startWorkers(script: URL, init: unknown, count: number, we
     throw e;
   }
 
+  let version = 0;
   const run = async (batch: number[], train: boolean) => {
     const shares = cut(batch, threads.length);
-    const ahead = await Promise.all(shares.map((ids, i) => threads[i].ask<ShareForward>({ kind: "begin", ids, B: batch.length, train })));
+    const ahead = await Promise.all(
+      shares.map((ids, i) => threads[i].ask<ShareForward>({ kind: "begin", ids, B: batch.length, train, version })),
+    );
     let loss = ahead.reduce((s, a) => s + a.loss, 0);
     let grads: Float32Array[][] | undefined;
     if (ahead[0]?.outputs) {
@@ -57,6 +65,7 @@ export async function startWorkers(script: URL, init: unknown, count: number, we
   return {
     loss: async (batch) => (await run(batch, false)).loss,
     step: (batch) => run(batch, true) as Promise<{ loss: number } & Gradients>,
+    changed: () => void version++,
     close: async () => void (await Promise.all(threads.map((t) => t.close()))),
   };
 }

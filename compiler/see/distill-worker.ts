@@ -12,13 +12,18 @@ const port = parentPort!;
 try {
   const init = workerData as WorkerInit;
   const kernels = init.kernels ? matmulsOn(init.kernels) : undefined;
-  const { task, refresh, trained, own } = pair(init.graph, init.factors, { ...init.opts, kernels }, undefined, init.own);
+  const { makeTask, refresh, stale } = pair(init.graph, init.factors, { ...init.opts, kernels }, undefined, init.own);
+  const task = makeTask();
   const examples: Example[] = init.examples;
+  let version = 0;
   port.on("message", (m: Request) => {
     try {
       if (m.kind === "begin") {
-        // The main thread updated the weights that train since the last share: the kernels' copies are stale.
-        for (const n of trained) kernels?.changed(own[n]);
+        // The main thread updated the weights that train since this thread's last share.
+        if (m.version !== version) {
+          version = m.version;
+          stale();
+        }
         const share = m.ids.map((i) => examples[i]);
         refresh(share);
         port.postMessage(task.begin(share, m.B, m.train));

@@ -136,7 +136,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   const threads = opts.threads && opts.threads.count > 1 ? opts.threads : undefined;
   // Worker threads read the parameters Adam updates where they lie: in shared memory.
   if (threads) f.tables = Object.fromEntries(Object.entries(f.tables).map(([k, t]) => [k, shared(t)]));
-  const { family, teacher, task, refresh, params, trained, own, withParams, weightGrads, sync } = pair(
+  const { family, teacher, makeTask, refresh, params, own, withParams, weightGrads, sync, stale } = pair(
     model.graph,
     f,
     opts,
@@ -157,7 +157,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   const init: WorkerInit = { graph: model.graph, factors: f, own, opts: plainOptions(opts), examples, kernels: threads?.kernels };
   const runner = threads
     ? await startWorkers(await workerScript("compiler/see/distill-worker.ts"), init, threads.count, opts.loss)
-    : localRunner(examples, task, refresh, opts.loss);
+    : localRunner(examples, makeTask(), refresh, opts.loss, stale);
   try {
     const rows = new RowBackprop(f);
     const score = async (set: number[]) => {
@@ -173,7 +173,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
     const resume = opts.resume && resumeFrom(opts.resume, fingerprint, params, train);
     if (resume) {
       sync();
-      for (const n of trained) opts.kernels?.changed(own[n]);
+      runner.changed();
     }
     const before = resume ? resume.curve[0].loss : await score(held);
     const curve = resume?.curve ?? [{ step: 0, loss: before }];
@@ -204,7 +204,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
       const weightLr = (lr * (opts.weightLearningRate ?? defaultWeightRate(opts))) / opts.learningRate;
       adam.update(params, grads, (name) => (name.startsWith("model.") || name.startsWith("lora.") ? weightLr : lr));
       sync();
-      for (const n of trained) opts.kernels?.changed(own[n]);
+      runner.changed();
       losses.push(loss);
       tokens += batch.reduce((n, i) => n + examples[i].length, 0);
       trainSeconds += (performance.now() - s0) / 1000;
@@ -251,7 +251,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
 
 /** What shapes a run (its options less callbacks, the data by a hash): a resume must match it. */
 function fingerprintOf(opts: DistillOptions): Record<string, unknown> {
-  const { resume: _r, onCheckpoint: _c, ...rest } = plainOptions(opts);
+  const rest = plainOptions(opts);
   let h = 0x811c9dc5;
   for (const text of opts.texts ?? []) for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   return { ...rest, data: opts.texts ? `${opts.texts.length} texts, FNV-1a ${(h >>> 0).toString(16)}` : "default" };
@@ -400,17 +400,22 @@ export function pair(
     const shapes = Object.fromEntries(Object.keys(own).map((n) => [n, (teacher.values.get(n)!.shape as number[]).slice()]));
     return { ...f, tables, weights, spec: { ...f.spec, format: "see/2", weights: shapes } };
   };
-  const task: Task =
+  /** The task, made where it runs (a thread's main only hands shares to workers). */
+  const makeTask = (): Task =>
     family === "decoder"
       ? new DecoderTask(teacher, student, emb.name, trained, opts)
       : new EncoderTask(teacher, student, emb.name, trained, opts);
+  /** The weights that train changed in place: the kernels' copies of them are stale. */
+  const stale = () => {
+    for (const n of trained) opts.kernels?.changed(own[n]);
+  };
   // Rows a step reads: a tied head reads every row, otherwise the batch's tokens.
   const tiedHead = teacher.nodes.some((n) => n.op !== "Gather" && n.inputs.includes(emb.name));
   const refresh = (batch: Example[]) => {
     const ids = tiedHead ? range(emb.vocab) : new Set(batch.flatMap((e) => Array.from(e)));
     for (const t of ids) table.set(embeddingRow(f, t), t * emb.dim);
   };
-  return { family, teacher, task, refresh, params, trained, own, withParams, weightGrads, sync };
+  return { family, teacher, makeTask, refresh, params, own, withParams, weightGrads, sync, stale };
 }
 
 /**
@@ -424,9 +429,9 @@ export function stepGradients(
   batch: Int32Array[],
   opts: DistillOptions,
 ): { loss: number; grads: Record<string, Float32Array> } {
-  const { task, refresh, weightGrads } = pair(model.graph, f, opts);
+  const { makeTask, refresh, weightGrads, stale } = pair(model.graph, f, opts);
   tokenizerOf(model);
-  const { loss, ...step } = localRunner(batch, task, refresh, opts.loss).run(range(batch.length), true);
+  const { loss, ...step } = localRunner(batch, makeTask(), refresh, opts.loss, stale).run(range(batch.length), true);
   const grads = zeroGradients(f);
   intoParams(step as Gradients, new RowBackprop(f), grads, weightGrads);
   return { loss, grads };
