@@ -21,6 +21,9 @@ import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
 import { fuseEpilogues } from "./passes/fuse-epilogues.js";
 import { poolEarly } from "./passes/pool-early.js";
 import { readSee } from "./factors/format.js";
+import { findEmbedding } from "./see/factorize.js";
+import { checkTokenizerVocabulary } from "./frontends/hf-tokenizer.js";
+import type { HfTokenizerSpec } from "../runtime/tokenizers/hf/index.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
 import { bundleRuntime } from "./runtime-bundle.js";
@@ -112,6 +115,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     return r;
   };
   const model = await stage("read model", () => loadModel(opts));
+  if (model.tokenizer?.type === "hf-tokenizer-json") model.graph = withHfTokenizer(model.graph, model.tokenizer, opts);
   if (TARGETS[opts.target].entry === "wasi" && !model.tokenizer)
     throw new SeecError("unsupported.target", `the wasi target tokenizes inside the module; ${model.graph.name} has no tokenizer`, {
       at: "--target wasi",
@@ -154,6 +158,37 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     memory: artifact.memory,
     notes: model.notes,
   };
+}
+
+/**
+ * A graph paired with a Hugging Face tokenizer.json: refused on targets whose modules tokenize
+ * (their tables know llama2.c and SentencePiece only) and when the tokenizer's ids do not fit the
+ * embedding; the embedding's rows become config.vocabSize, which the runtime checks ids against.
+ */
+function withHfTokenizer(graph: Graph, tokenizer: HfTokenizerSpec, opts: BuildOptions): Graph {
+  const file = opts.tokenizer!;
+  if (TARGETS[opts.target].entry)
+    throw new SeecError(
+      "unsupported.target",
+      `the ${opts.target} target tokenizes inside the module, with llama2.c or SentencePiece tables; a Hugging Face tokenizer.json runs only in the JavaScript runtime`,
+      { file, at: `--target ${opts.target}`, hint: "build for wasm-simd, wasm-relaxed, wasm or webgpu" },
+    );
+  let embedding: ReturnType<typeof findEmbedding>;
+  try {
+    embedding = findEmbedding(graph);
+  } catch {
+    throw new SeecError(
+      "usage.tokenizer",
+      `${graph.name} reads no token ids (no Gather from an input into a constant table): a tokenizer has nothing to feed`,
+      {
+        file,
+        at: "--tokenizer",
+        hint: "drop --tokenizer",
+      },
+    );
+  }
+  checkTokenizerVocabulary(tokenizer, embedding.vocab, embedding.name, file);
+  return { ...graph, model: { ...graph.model, config: { ...graph.model.config, vocabSize: embedding.vocab } } };
 }
 
 /**
@@ -212,7 +247,7 @@ export async function compileArtifact(
   const files = new Map([...modules].filter(([name]) => name !== "src/model.ts"));
   if (target.entry !== "wasi") {
     // The JavaScript runtime; a WASI program brings its own.
-    const runtime = await stage("bundle runtime", bundleRuntime);
+    const runtime = await stage("bundle runtime", () => bundleRuntime({ hfTokenizer: model.tokenizer?.type === "hf-tokenizer-json" }));
     files.set("index.mjs", runtime.js);
     // Where TypeScript looks for index.mjs's types (TS7016 without them).
     files.set("index.d.mts", runtime.dts);

@@ -7,8 +7,8 @@ import { packageFile } from "./util/paths.js";
 const RUNTIME = packageFile("runtime/");
 
 /**
- * No artifact seec builds yet carries a Hugging Face tokenizer.json, so the runtime's reader of one
- * (runtime/tokenizers/hf/, 17 KB minified) stays out of index.mjs: its place holds a class that
+ * The runtime's Hugging Face tokenizer.json reader (runtime/tokenizers/hf/, 17 KB minified) goes
+ * only into the index.mjs of an artifact that carries one: elsewhere its place holds a class that
  * refuses the spec by name.
  */
 const withoutHfTokenizer: esbuild.Plugin = {
@@ -28,7 +28,8 @@ export class HfTokenizer {
   },
 };
 
-export async function bundleRuntime(): Promise<{ js: string; dts: string }> {
+/** `hfTokenizer`: the artifact carries a Hugging Face tokenizer.json, and index.mjs its reader. */
+export async function bundleRuntime({ hfTokenizer = false } = {}): Promise<{ js: string; dts: string }> {
   const result = await esbuild.build({
     entryPoints: [fileURLToPath(new URL("index.ts", RUNTIME))],
     bundle: true,
@@ -40,7 +41,7 @@ export async function bundleRuntime(): Promise<{ js: string; dts: string }> {
     legalComments: "none",
     external: ["node:*"],
     logLevel: "silent",
-    plugins: [withoutHfTokenizer],
+    plugins: hfTokenizer ? [] : [withoutHfTokenizer],
   });
   const js = `// seec runtime: load(dir?) -> Model. Typings in index.d.mts.\n${result.outputFiles[0].text}`;
   const dts = await readFile(new URL("artifact.d.ts", RUNTIME), "utf8");

@@ -60,7 +60,7 @@ export interface Manifest {
     /** Working memory the SIMD kernels share (the int8 kernels' 16-bit activations), where they need any. */
     scratch?: { address: number; bytes: number };
   };
-  tokenizer?: { file: string; type: "llama2c-bpe" | "sentencepiece-unigram" };
+  tokenizer?: { file: string; type: "llama2c-bpe" | "sentencepiece-unigram" | "hf-tokenizer-json" };
   /** The WebGPU program (`--target webgpu`), run where WebGPU gives an adapter. */
   webgpu?: { file: string };
   files: Record<string, { bytes: number; sha256: string }>;

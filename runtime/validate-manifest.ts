@@ -16,7 +16,7 @@ const ELEMENT_BYTES = 4;
 const FAMILIES = ["decoder", "encoder", "graph"];
 const DTYPES = ["f32", "i32"];
 const ELEMENT_TYPES = ["int64", "bool", "float16", "uint8", "int8", "float64"];
-const TOKENIZERS = ["llama2c-bpe", "sentencepiece-unigram"];
+const TOKENIZERS = ["llama2c-bpe", "sentencepiece-unigram", "hf-tokenizer-json"];
 const HINT = "rebuild the artifact with seec build";
 
 /** A value as a message shows it: JSON, one line, clipped. */

