@@ -27,6 +27,7 @@ import type { HfTokenizerSpec } from "../runtime/tokenizers/hf/index.js";
 import type { Graph } from "./ir/graph.js";
 import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
 import { bundleRuntime } from "./runtime-bundle.js";
+import { withPooling, type Pooling } from "./embedding.js";
 import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
 import { compileModules, prepareGraph } from "../targets/wasm/backend.js";
@@ -55,6 +56,10 @@ export interface BuildOptions extends ModelSource {
   command?: string;
   /** Build a llama2.c checkpoint without its tokenizer: the artifact then takes token ids only (run, step). */
   noTokenizer?: boolean;
+  /** An ONNX encoder with its tokenizer.json: how embed() pools its last hidden state (compiler/embedding.ts). */
+  pooling?: Pooling;
+  /** With pooling: embed()'s vectors scaled to unit length. */
+  normalize?: boolean;
   /** Called as each stage starts. */
   progress?: (stage: string) => void;
 }
@@ -116,6 +121,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   };
   const model = await stage("read model", () => loadModel(opts));
   if (model.tokenizer?.type === "hf-tokenizer-json") model.graph = withHfTokenizer(model.graph, model.tokenizer, opts);
+  if (opts.pooling !== undefined || opts.normalize) model.graph = withPooling(model, opts);
   if (TARGETS[opts.target].entry === "wasi" && !model.tokenizer)
     throw new SeecError("unsupported.target", `the wasi target tokenizes inside the module; ${model.graph.name} has no tokenizer`, {
       at: "--target wasi",
@@ -310,6 +316,6 @@ function makeManifest(
 }
 
 function modelInfo(graph: Graph): Manifest["model"] {
-  const { family, config, bosId, eosId } = graph.model;
-  return { family, config: { ...config }, bosId, eosId };
+  const { family, config, bosId, eosId, embedding } = graph.model;
+  return { family, config: { ...config }, bosId, eosId, ...(embedding ? { embedding: { ...embedding } } : {}) };
 }

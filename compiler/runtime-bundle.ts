@@ -7,23 +7,38 @@ import { packageFile } from "./util/paths.js";
 const RUNTIME = packageFile("runtime/");
 
 /**
- * The runtime's Hugging Face tokenizer.json reader (runtime/tokenizers/hf/, 17 KB minified) goes
- * only into the index.mjs of an artifact that carries one: elsewhere its place holds a class that
- * refuses the spec by name.
+ * What only an artifact carrying a Hugging Face tokenizer.json uses: its reader
+ * (runtime/tokenizers/hf/, 17 KB minified) and the pooling of an imported encoder's embed()
+ * (runtime/pooling.ts, which tokenizes with it). Elsewhere each import resolves to a stub that
+ * refuses by name, so other artifacts' index.mjs stays as small as before.
  */
-const withoutHfTokenizer: esbuild.Plugin = {
-  name: "without-hf-tokenizer",
-  setup(build) {
-    build.onResolve({ filter: /^\.\/hf\/index\.js$/ }, () => ({ path: "hf-tokenizer", namespace: "stub" }));
-    build.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-      resolveDir: fileURLToPath(new URL("tokenizers/", RUNTIME)),
-      loader: "ts",
-      contents: `import { SeecError } from "../errors.js";
+const STUBS: Record<string, { dir: string; contents: string }> = {
+  "./hf/index.js": {
+    dir: "tokenizers/",
+    contents: `import { SeecError } from "../errors.js";
 export class HfTokenizer {
   constructor(_spec: unknown, file?: string) {
     throw new SeecError("unsupported.tokenizer", "this artifact's runtime reads no Hugging Face tokenizer.json", { file });
   }
 }`,
+  },
+  "./pooling.js": {
+    dir: "",
+    contents: `import { SeecError } from "./errors.js";
+export function pooledEmbedding(): never {
+  throw new SeecError("runtime.family", "this artifact's runtime pools no embedding: it carries no Hugging Face tokenizer.json");
+}`,
+  },
+};
+
+const withoutHfTokenizer: esbuild.Plugin = {
+  name: "without-hf-tokenizer",
+  setup(build) {
+    build.onResolve({ filter: /^\.\/(hf\/index|pooling)\.js$/ }, ({ path }) => ({ path, namespace: "stub" }));
+    build.onLoad({ filter: /.*/, namespace: "stub" }, ({ path }) => ({
+      resolveDir: fileURLToPath(new URL(STUBS[path].dir, RUNTIME)),
+      loader: "ts",
+      contents: STUBS[path].contents,
     }));
   },
 };

@@ -44,7 +44,20 @@ export interface Manifest {
   target: string;
   /** The compiled modules, in the order to try them: the first that WebAssembly.validate accepts runs. */
   modules: { backend: string; file: string }[];
-  model: { family: "decoder" | "encoder" | "graph"; config: Record<string, number>; bosId?: number; eosId?: number };
+  model: {
+    family: "decoder" | "encoder" | "graph";
+    config: Record<string, number>;
+    bosId?: number;
+    eosId?: number;
+    /**
+     * An imported encoder built with --pooling: embed() feeds input_ids (the text's tokens, padded to
+     * the built length), attention_mask (1 for tokens, 0 for padding), token_type_ids (0) and
+     * position_ids (0, 1, ...) where the graph has them, and pools `output`: [1, tokens, hidden] by the
+     * mean of the text's rows, the first row ([CLS]), or none (the text's rows, concatenated); a
+     * [1, hidden] pooled output as it is. `normalize`: scaled to unit length.
+     */
+    embedding?: { output: string; pooling: "mean" | "cls" | "none"; normalize: boolean };
+  };
   dims: Record<string, { max: number }>;
   inputs: TensorSpec[];
   outputs: TensorSpec[];

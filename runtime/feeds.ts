@@ -55,14 +55,24 @@ export function elementsOf(spec: TensorSpec, bound: Record<string, number>): num
   return spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : bound[d]), 1);
 }
 
-/** An encoder's feeds for one text (tokens clipped to the model's maximum length), and the output that is its embedding. */
-export function embeddingFeeds(manifest: Manifest, tokenizer: Tokenizer | undefined): { feeds(text: string): Feeds; output: string } {
+/** One text's call of an encoder: its feeds, and its embedding from the call's outputs. */
+export interface TextCall {
+  feeds: Feeds;
+  vector(outputs: Outputs): Float32Array;
+}
+
+/** An encoder's call for one text (tokens clipped to the model's maximum length); its first output is the embedding. */
+export function embeddingFeeds(manifest: Manifest, tokenizer: Tokenizer | undefined): (text: string) => TextCall {
   if (manifest.model.family !== "encoder" || !(tokenizer instanceof SentencePieceTokenizer))
     throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", {
-      hint: "a decoder generates: use generate()",
+      hint:
+        manifest.model.family === "decoder"
+          ? "a decoder generates: use generate()"
+          : "an imported graph embeds when built with --tokenizer tokenizer.json --pooling mean|cls|none",
     });
   const max = manifest.model.config.maxLength;
-  return { feeds: (text) => ({ tokens: Int32Array.from(tokenizer.encode(text).slice(0, max)) }), output: manifest.outputs[0].name };
+  const output = manifest.outputs[0].name;
+  return (text) => ({ feeds: { tokens: Int32Array.from(tokenizer.encode(text).slice(0, max)) }, vector: (o) => o[output] as Float32Array });
 }
 
 /**

@@ -6,6 +6,7 @@
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
 import { checkFeeds, checkStep, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
+import { pooledEmbedding } from "./pooling.js";
 import { generation, type GenerateOptions, type GenerationStats } from "./generation.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 
@@ -129,12 +130,17 @@ export class Model {
 
   /** Embeddings of texts (an encoder artifact): one forward call per text, tokens clipped to the model's maximum length. */
   async embed(texts: readonly string[], options: CallOptions = {}): Promise<Float32Array[]> {
-    const { feeds, output } = embeddingFeeds(this.manifest, this.tokenizer);
+    const call = this.manifest.model.embedding
+      ? pooledEmbedding(this.manifest, this.tokenizer)
+      : embeddingFeeds(this.manifest, this.tokenizer);
     const breathe = pacer(options.signal);
     const vectors: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += IN_FLIGHT) {
-      const window = texts.slice(i, i + IN_FLIGHT).map((text) => this.run(feeds(text), options));
-      for (const outputs of await Promise.all(window)) vectors.push(outputs[output] as Float32Array);
+      const window = texts.slice(i, i + IN_FLIGHT).map(async (text) => {
+        const { feeds, vector } = call(text);
+        return vector(await this.run(feeds, options));
+      });
+      vectors.push(...(await Promise.all(window)));
       await breathe();
     }
     return vectors;

@@ -1,6 +1,7 @@
 import { basename, isAbsolute } from "node:path";
 import { Command, Option } from "commander";
 import { build, type BuildQuality } from "../build.js";
+import { POOLINGS, type Pooling } from "../embedding.js";
 import { formatMemoryReport } from "../../targets/wasm/budget.js";
 import { TARGET_NAMES, TARGETS, type TargetName } from "../../targets/wasm/targets.js";
 import { formatQuality, readQualityTask, type QualityFlags } from "../eval/quality.js";
@@ -23,6 +24,8 @@ interface BuildFlags extends QualityFlags {
   context?: number;
   shape: Record<string, number[]>;
   json?: boolean;
+  pooling?: Pooling;
+  normalize?: boolean;
 }
 
 export function buildCommand(): Command {
@@ -36,6 +39,7 @@ export function buildCommand(): Command {
         "  seec build stories260K.bin --tokenizer tok512.bin --target wasi -o out/stories-wasi\n" +
         "  seec build stories260K.bin --tokenizer tok512.bin --target mcu --see f.see --quantize int8 --context 256 --memory-budget 1MiB -o out/mcu\n" +
         "  seec build model.onnx --shape input_ids=1x128 --shape attention_mask=1x128 -o out/onnx\n" +
+        "  seec build model.onnx --tokenizer tokenizer.json --shape input_ids=1x128 --pooling mean --normalize -o out/bert\n" +
         "  seec build model.json --quantize int8 --stsb dev.tsv -o out/use-int8   (prints what int8 costs)",
     )
     .addOption(new Option("-t, --target <target>", "where the artifact runs (see Targets)").choices(TARGET_NAMES).default("wasm-simd"))
@@ -64,6 +68,13 @@ export function buildCommand(): Command {
     .option("--nll <textfile>", "then score the artifact's NLL per token over a text (a decoder); with --quantize, the f32 model's too")
     .option("--limit <n>", "with --stsb or --nll: only the first n pairs or paragraphs", integer(1))
     .option("--no-tokenizer", "llama2.c: build without a tokenizer (the artifact takes token ids only)")
+    .addOption(
+      new Option(
+        "--pooling <how>",
+        "ONNX encoder with its tokenizer.json: embed() pools the last hidden state by the mean of the text's tokens (padding masked), its first token ([CLS]), or none (a pooled output as it is)",
+      ).choices(POOLINGS),
+    )
+    .option("--normalize", "with --pooling: embed() scales each vector to unit length")
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
       // Where the artifact goes is checked before anything is read or built.
@@ -87,6 +98,8 @@ export function buildCommand(): Command {
         maxChunk: flags.maxChunk,
         context: flags.context,
         shapes: flags.shape,
+        pooling: flags.pooling,
+        normalize: flags.normalize,
         command: recordedCommand(process.argv.slice(2)),
         progress: progress(!flags.json),
       });

@@ -32,7 +32,10 @@ export function modelOptions(cmd: Command): Command {
       "<model>",
       "the model: a llama2.c checkpoint (.bin), a GGUF file (.gguf, llama architecture), a TF.js graph model (model.json or its folder), or an ONNX graph (.onnx)",
     )
-    .option("--tokenizer <file>", "the tokenizer, for formats that keep it apart (llama2.c: tokenizer.bin)")
+    .option(
+      "--tokenizer <file>",
+      "the tokenizer, for formats that keep it apart (llama2.c: tokenizer.bin; ONNX: the Hugging Face tokenizer.json)",
+    )
     .option(
       "--shape <input=dims...>",
       "ONNX: an input's shape at build time, e.g. input_ids=1x128 (repeat per input; unbound symbolic dimensions are 1)",

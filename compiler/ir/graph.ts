@@ -63,6 +63,19 @@ export interface ModelInfo {
   config: Readonly<Record<string, number>>;
   bosId?: number;
   eosId?: number;
+  /** An imported encoder's embedding (seec build --pooling): how embed() makes one vector from `output`. */
+  embedding?: EmbeddingInfo;
+}
+
+/**
+ * `output`: the graph output read, [1, tokens, hidden] (a last hidden state) or [1, hidden] (a pooled
+ * output). `pooling`: the mean of the text's token rows (padding excluded), the first row ([CLS]), or
+ * none (a pooled output as it is; a hidden state's token rows, concatenated). `normalize`: to unit length.
+ */
+export interface EmbeddingInfo {
+  output: string;
+  pooling: "mean" | "cls" | "none";
+  normalize: boolean;
 }
 
 export interface Graph {

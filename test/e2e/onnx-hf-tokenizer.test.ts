@@ -52,10 +52,12 @@ describe.skipIf(!DISTILBERT)("seec build model.onnx --tokenizer tokenizer.json",
     }
   }, 120_000);
 
-  it("keeps the reader out of index.mjs of an ONNX artifact without a tokenizer", async () => {
+  it("keeps the reader and the pooling out of index.mjs of an ONNX artifact without a tokenizer", async () => {
     const out = join(work, "plain");
     await build({ model: DISTILBERT!, target: "wasm-simd", out });
-    expect(readFileSync(join(out, "index.mjs"), "utf8")).toContain(STUB);
+    const js = readFileSync(join(out, "index.mjs"), "utf8");
+    expect(js).toContain(STUB);
+    expect(js).toContain("this artifact's runtime pools no embedding");
   }, 60_000);
 
   it("refuses a tokenizer whose vocabulary does not fit the model's embedding (mismatch.tokenizer)", async () => {

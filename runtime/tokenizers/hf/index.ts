@@ -22,6 +22,8 @@ export interface HfTokenizerSpec {
 export interface EncodeOptions {
   /** The post-processor's special tokens (BOS, [CLS] ... [SEP]), as add_special_tokens=True; default true. */
   addSpecialTokens?: boolean;
+  /** At most this many ids, special tokens included: the text is cut as the file's truncation cuts it (from its end unless that says Left). */
+  maxLength?: number;
 }
 
 export class HfTokenizer {
@@ -68,7 +70,7 @@ export class HfTokenizer {
     return this.tokens.length;
   }
 
-  encode(text: string, { addSpecialTokens = true }: EncodeOptions = {}): number[] {
+  encode(text: string, { addSpecialTokens = true, maxLength }: EncodeOptions = {}): number[] {
     let ids: number[] = [];
     this.raw.split(text).forEach((section, i) => {
       if (typeof section === "number") return ids.push(section);
@@ -81,9 +83,10 @@ export class HfTokenizer {
       });
     });
     const [before, after] = addSpecialTokens ? this.specials : [[], []];
-    if (this.truncation) {
+    if (this.truncation || maxLength !== undefined) {
       // The limit counts the special tokens that will be added, as HF truncates one sequence.
-      const { max: limit, left } = this.truncation;
+      const limit = Math.min(this.truncation?.max ?? Infinity, maxLength ?? Infinity);
+      const left = this.truncation?.left ?? false;
       const max = limit - before.length - after.length;
       if (max < 0) throw new SeecError("input.tokenizer", `truncation.max_length ${limit} leaves no room for the special tokens`);
       if (ids.length > max) ids = left ? ids.slice(ids.length - max) : ids.slice(0, max);
