@@ -3,6 +3,8 @@
  * external, resolved from the package's node_modules) into the cache beside the command's own
  * bundle (bin/seec.mjs does the same for the CLI), named by its content hash. The bundle sets
  * SEEC_ROOT first, as bin/seec.mjs does, so that package files resolve from the worker too.
+ * An installed package has no TypeScript sources but the script compiled before packing
+ * (dist/<name>.mjs, scripts/build-dist.mjs): that one runs, and nothing is bundled or written.
  */
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -22,6 +24,8 @@ export function workerScript(entry: string): Promise<URL> {
 }
 
 async function bundle(entry: string): Promise<URL> {
+  const compiled = packageFile(`dist/${basename(entry).replace(/\.ts$/, "")}.mjs`);
+  if (!existsSync(packageFile(entry)) && existsSync(compiled)) return compiled;
   const result = await esbuild.build({
     entryPoints: [fileURLToPath(packageFile(entry))],
     bundle: true,
