@@ -36,6 +36,10 @@ export function runCommand(): Command {
     .action(async (dir: string, flags: RunFlags) => {
       const model = await loadArtifact(dir, { webgpu: true });
       if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
+      if (model.manifest.model.family === "graph")
+        throw new SeecError("usage.family", `${model.manifest.name} is an imported graph: named tensors in and out, no text`, {
+          hint: "call model.run(feeds) from JavaScript (index.mjs); an ONNX encoder embeds texts when built with --tokenizer tokenizer.json --pooling mean|cls|none",
+        });
       if (flags.text)
         throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", {
           at: "--text",

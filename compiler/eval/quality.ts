@@ -43,7 +43,9 @@ export function checkQualityTask(task: QualityTask, model: { name: string; famil
       {
         at: flag,
         hint:
-          model.family === "graph" ? "an ONNX graph has no tokenizer to score text with" : `use --${task.kind === "stsb" ? "nll" : "stsb"}`,
+          model.family === "graph"
+            ? "an ONNX encoder embeds text when built with --tokenizer tokenizer.json --pooling mean|cls|none"
+            : `use --${task.kind === "stsb" ? "nll" : "stsb"}`,
       },
     );
   }

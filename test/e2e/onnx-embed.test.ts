@@ -170,4 +170,53 @@ describe.skipIf(!DISTILBERT)("embed() of an ONNX encoder against ONNX Runtime", 
       expect([e.code, e.at]).toEqual(["input.manifest", `model.embedding.${field}`]);
     }
   }, 60_000);
+
+  it.skipIf(!STSB)(
+    "seec build --stsb, seec eval --stsb and seec run --text take texts through the artifact's tokenizer",
+    async () => {
+      const out = join(work, "cli");
+      const shape = `input_ids=1x${LENGTH}`;
+      const built = await seec(
+        "build",
+        encoder,
+        "--tokenizer",
+        tokenizer,
+        "--shape",
+        shape,
+        "--pooling",
+        "mean",
+        "--stsb",
+        STSB!,
+        "--limit",
+        "50",
+        "-o",
+        out,
+      );
+      expect(built.code, built.stderr).toBe(0);
+      const scored = built.stdout.match(/quality: STS-B Spearman (-?[\d.]+) over 50 pairs/);
+      expect(scored, built.stdout).not.toBeNull();
+      const evaluated = await seec("eval", out, "--stsb", STSB!, "--limit", "50");
+      expect(evaluated.code, evaluated.stderr).toBe(0);
+      expect(evaluated.stdout.trim()).toBe(Number(scored![1]).toFixed(4));
+      console.log(
+        `DistilBERT (hidden size 2: a test export, not a trained encoder) STS-B dev Spearman over 50 pairs: ${evaluated.stdout.trim()}`,
+      );
+
+      const texts = ["A man is playing the cello.", "Someone plays music."];
+      const run = await seec("run", out, "--json", ...texts.flatMap((t) => ["--text", t]));
+      expect(run.code, run.stderr).toBe(0);
+      const { embeddings } = JSON.parse(run.stdout) as { embeddings: number[][] };
+      const model = await loadWasm(out);
+      expect(embeddings).toEqual((await model.embed(texts)).map((v) => Array.from(v)));
+
+      // A graph built without --pooling takes named tensors, not text: said so, not a generation error.
+      const plain = join(work, "cli-graph");
+      await build({ model: encoder, tokenizer, target: "wasm-simd", out: plain, shapes: { input_ids: [1, LENGTH] } });
+      const refused = await seec("run", plain, "--text", "a");
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain("error[usage.family]");
+      expect(refused.stderr).toContain("--pooling");
+    },
+    180_000,
+  );
 });
