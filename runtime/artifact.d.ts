@@ -109,6 +109,12 @@ export declare class Model {
   /** For a webgpu artifact running on wasm: why WebGPU was not used. */
   readonly fallback?: string;
   readonly contextLength: number;
+  /**
+   * The artifact's tokenizer, where it carries one: encode() gives the ids the model is fed (llama2.c's
+   * BOS, a Hugging Face tokenizer.json's special tokens included); decode() turns ids back into text
+   * (not for a SentencePiece vocab.json).
+   */
+  readonly tokenizer?: { readonly vocabSize: number; encode(text: string): number[]; decode?(ids: readonly number[]): string };
   /** One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`. */
   run(feeds: Feeds, options?: CallOptions): Promise<Outputs>;
   /** Feeds tokens at positions pos.. and returns the last token's logits. */
