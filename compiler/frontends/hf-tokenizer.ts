@@ -3,8 +3,13 @@ import { readFile } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
 import { HfTokenizer, type HfTokenizerSpec } from "../../runtime/tokenizers/hf/index.js";
 
-/** Every part of the file checked now (unsupported.tokenizer, input.tokenizer name the part), not when the artifact first tokenizes. */
-export async function readHfTokenizer(file: string): Promise<HfTokenizerSpec> {
+/**
+ * Every part of the file checked now (unsupported.tokenizer, input.tokenizer name the part), not when
+ * the artifact first tokenizes. A padding block (several sentence-transformers files carry
+ * `{"strategy": {"Fixed": 128}}`) is dropped, with a note: the artifact's encode() gives a text's own
+ * ids, as Python's Tokenizer.no_padding() does, and embed() pads to the built length and masks it.
+ */
+export async function readHfTokenizer(file: string): Promise<{ spec: HfTokenizerSpec; notes: string[] }> {
   let json: unknown;
   try {
     json = JSON.parse(await readFile(file, "utf8"));
@@ -21,9 +26,18 @@ export async function readHfTokenizer(file: string): Promise<HfTokenizerSpec> {
       at: "--tokenizer",
       hint: "an ONNX model takes the tokenizer.json saved beside it (tokenizer.save_pretrained, or the Hub's repository)",
     });
-  const spec: HfTokenizerSpec = { type: "hf-tokenizer-json", tokenizer: json as HfTokenizerSpec["tokenizer"] };
+  const tokenizer = json as HfTokenizerSpec["tokenizer"];
+  const notes: string[] = [];
+  const pad = tokenizer.padding;
+  if (pad) {
+    // Padding one sequence to the longest of its batch changes nothing: only other padding is worth a note.
+    if (pad.strategy !== "BatchLongest" || pad.pad_to_multiple_of)
+      notes.push(`tokenizer.json's padding (${JSON.stringify(pad.strategy)}) dropped: encode() gives a text's own ids`);
+    tokenizer.padding = null;
+  }
+  const spec: HfTokenizerSpec = { type: "hf-tokenizer-json", tokenizer };
   new HfTokenizer(spec, file);
-  return spec;
+  return { spec, notes };
 }
 
 /**

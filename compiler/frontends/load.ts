@@ -56,8 +56,8 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
         : []),
       ...(defaulted.length ? [`dimensions ${defaulted.join(", ")} were set to 1; bind them with --shape <input>=<dims>`] : []),
     ];
-    const tokenizer = src.tokenizer ? await readHfTokenizer(src.tokenizer) : undefined;
-    return { graph, tokenizer, format: "onnx", notes };
+    const hf = src.tokenizer ? await readHfTokenizer(src.tokenizer) : undefined;
+    return { graph, tokenizer: hf?.spec, format: "onnx", notes: [...notes, ...(hf?.notes ?? [])] };
   }
   const bytes = await readInput(src.model, "model");
   const name = src.model

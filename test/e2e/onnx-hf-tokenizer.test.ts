@@ -86,6 +86,26 @@ describe.skipIf(!DISTILBERT)("seec build model.onnx --tokenizer tokenizer.json",
     }
   }, 60_000);
 
+  it("drops a Fixed padding block (sentence-transformers files carry one), saying so: encode() gives a text's own ids", async () => {
+    const padded = join(work, "padded.json");
+    const padding = {
+      strategy: { Fixed: 128 },
+      direction: "Right",
+      pad_to_multiple_of: null,
+      pad_id: 0,
+      pad_type_id: 0,
+      pad_token: "[PAD]",
+    };
+    writeFileSync(padded, JSON.stringify({ ...bertTokenizerJson(), padding }));
+    const out = join(work, "padded");
+    const r = await seec("build", DISTILBERT!, "--tokenizer", padded, "--shape", "input_ids=1x16", "-o", out);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`note: tokenizer.json's padding ({"Fixed":128}) dropped: encode() gives a text's own ids`);
+    expect(JSON.parse(readFileSync(join(out, "tokenizer.json"), "utf8")).tokenizer.padding).toBeNull();
+    const model = await loadWasm(out);
+    expect(model.tokenizer!.encode("Hello, world!")).toEqual(new Reference(bertTokenizerJson(), {}).encode("Hello, world!").ids);
+  }, 60_000);
+
   it("refuses a file that is not a tokenizer.json, and one with parts seec does not implement", async () => {
     const notHf = join(work, "vocab.json");
     writeFileSync(notHf, JSON.stringify([["a", 0]]));
