@@ -8,11 +8,12 @@
 //   dist/distill-worker.mjs   a distillation thread's script (compiler/util/worker-script.ts)
 //   dist/chunk-*.mjs          code they share
 //   dist/types/               declarations; dist/types/compiler/api.d.ts is the package's "types"
+//                             (tsc writes them; runtime/artifact.d.ts, written by hand, is copied)
 //
 // Packages stay external: Node loads them from the package's dependencies. Every file sets
 // SEEC_ROOT (compiler/util/paths.ts) to the package root, the folder above dist/, before its code.
 import { execFileSync } from "node:child_process";
-import { rm } from "node:fs/promises";
+import { copyFile, rm } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
@@ -38,3 +39,4 @@ execFileSync(process.execPath, [fileURLToPath(import.meta.resolve("typescript/bi
   cwd: root,
   stdio: "inherit",
 });
+await copyFile(`${root}runtime/artifact.d.ts`, `${dist}/types/runtime/artifact.d.ts`);

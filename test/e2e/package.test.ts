@@ -85,6 +85,17 @@ describe.skipIf(!NPM || !LLAMA2C)("the packed tarball, installed read-only into 
     expect(packed.some((f) => f.endsWith(".png"))).toBe(false);
   });
 
+  it("every declaration file's relative import is in the package (runtime/artifact.d.ts, written by hand, too)", () => {
+    const missing = packed
+      .filter((f) => f.endsWith(".d.ts"))
+      .flatMap((f) =>
+        [...readFileSync(join(pkg, f), "utf8").matchAll(/(?:from |import\()"(\.{1,2}\/[^"]+)\.js"/g)]
+          .map((m) => join(f, "..", `${m[1]}.d.ts`))
+          .filter((d) => !packed.includes(d)),
+      );
+    expect(missing).toEqual([]);
+  });
+
   it("npx seec --help", async () => {
     const r = await inApp("npx", "--offline", "seec", "--help");
     expect(r.stderr).not.toMatch(/EACCES|Error/);
