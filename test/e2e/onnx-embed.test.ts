@@ -119,7 +119,7 @@ describe.skipIf(!DISTILBERT)("embed() of an ONNX encoder against ONNX Runtime", 
     expect(Math.max(...unmasked.map((x, j) => Math.abs(x - vector[j])))).toBeGreaterThan(1e-2);
   }, 120_000);
 
-  it("--pooling cls: the first row; --pooling none on a graph whose output is pooled: that output", async () => {
+  it("--pooling cls: the first row; --pooling none: a pooled output as it is, or else the text's rows", async () => {
     const cls = join(work, "cls");
     await build({ model: encoder, tokenizer, target: "wasm-simd", out: cls, shapes: { input_ids: [1, LENGTH] }, pooling: "cls" });
     const d = await worst(await loadWasm(cls), (_, { hidden }) => [hidden[0], hidden[1]]);
@@ -133,6 +133,23 @@ describe.skipIf(!DISTILBERT)("embed() of an ONNX encoder against ONNX Runtime", 
     const p = await worst(await loadWasm(pooled), (_, { logits }) => Array.from(logits));
     console.log(`DistilBERT classifier output through embed() vs ONNX Runtime: largest difference ${p.toExponential(2)}`);
     expect(p).toBeLessThan(TOLERANCE);
+
+    // --pooling none on a graph whose only output is the hidden state: the text's rows, each unit length.
+    const hiddenOnly = join(work, "hidden-only.onnx");
+    writeFileSync(hiddenOnly, withOutput(readFileSync(DISTILBERT!), "294", "last_hidden_state", ["batch", "sequence", 2], { only: true }));
+    const rows = join(work, "rows");
+    await build({
+      model: hiddenOnly,
+      tokenizer,
+      target: "wasm-simd",
+      out: rows,
+      shapes: { input_ids: [1, LENGTH] },
+      pooling: "none",
+      normalize: true,
+    });
+    const r = await worst(await loadWasm(rows), (ids, { hidden }) => ids.flatMap((_, t) => unit([hidden[2 * t], hidden[2 * t + 1]])));
+    console.log(`DistilBERT unpooled normalized rows through embed() vs ONNX Runtime: largest difference ${r.toExponential(2)}`);
+    expect(r).toBeLessThan(TOLERANCE);
   }, 120_000);
 
   it("refuses what embed() cannot do, naming the flag", async () => {

@@ -19,48 +19,58 @@ const field = (no: number, bytes: readonly number[] | Uint8Array): number[] => [
 const text = (no: number, s: string): number[] => field(no, new TextEncoder().encode(s));
 const number = (no: number, n: number): number[] => [...varint(no << 3), ...varint(n)];
 
-/**
- * The model with tensor `from` also given out as a float32 graph output `name` of shape `dims`
- * (through an Identity node), listed after the graph's own outputs.
- */
-export function withOutput(model: Uint8Array, from: string, name: string, dims: readonly (number | string)[]): Uint8Array {
-  const node = field(1, [...text(1, from), ...text(2, name), ...text(3, `expose_${name}`), ...text(4, "Identity")]);
-  const shape = dims.flatMap((d) => field(1, typeof d === "number" ? number(1, d) : text(2, d)));
-  const type = field(1, [...number(1, 1), ...field(2, shape)]);
-  const output = field(12, [...text(1, name), ...field(2, type)]);
-  // ModelProto: copy every field, appending the node and the output to the graph (field 7).
-  const out: Uint8Array[] = [];
-  for (let at = 0; at < model.length;) {
-    const start = at;
-    let key = 0;
+/** A message's top-level fields: number, and where each lies (`body`: a length-delimited field's content). */
+function* fields(bytes: Uint8Array): Generator<{ no: number; whole: Uint8Array; body?: Uint8Array }> {
+  let at = 0;
+  const readVarint = () => {
+    let n = 0;
     for (let shift = 1; ; shift *= 128) {
-      const b = model[at++];
-      key += (b & 0x7f) * shift;
-      if (b < 0x80) break;
+      const b = bytes[at++];
+      n += (b & 0x7f) * shift;
+      if (b < 0x80) return n;
     }
-    const wire = key & 7;
-    const readVarint = () => {
-      let n = 0;
-      for (let shift = 1; ; shift *= 128) {
-        const b = model[at++];
-        n += (b & 0x7f) * shift;
-        if (b < 0x80) return n;
-      }
-    };
+  };
+  while (at < bytes.length) {
+    const start = at;
+    const key = readVarint();
+    const wire = key % 8;
+    let body: Uint8Array | undefined;
     if (wire === 0) readVarint();
     else if (wire === 1) at += 8;
     else if (wire === 5) at += 4;
     else if (wire === 2) {
       const length = readVarint();
-      const body = model.subarray(at, at + length);
+      body = bytes.subarray(at, at + length);
       at += length;
-      if (key >> 3 === 7) {
-        const added = [...node, ...output];
-        out.push(Uint8Array.from([...varint((7 << 3) | 2), ...varint(body.length + added.length)]), body, Uint8Array.from(added));
-        continue;
-      }
     } else throw new Error(`wire type ${wire} at byte ${start}`);
-    out.push(model.subarray(start, at));
+    yield { no: Math.floor(key / 8), whole: bytes.subarray(start, at), body };
   }
-  return Buffer.concat(out);
+}
+
+const concat = (parts: (Uint8Array | number[])[]): Uint8Array =>
+  Buffer.concat(parts.map((p) => (p instanceof Uint8Array ? p : Uint8Array.from(p))));
+
+/**
+ * The model with tensor `from` also given out as a float32 graph output `name` of shape `dims`
+ * (through an Identity node), listed after the graph's own outputs; with `only`, instead of them.
+ */
+export function withOutput(
+  model: Uint8Array,
+  from: string,
+  name: string,
+  dims: readonly (number | string)[],
+  { only = false } = {},
+): Uint8Array {
+  const node = field(1, [...text(1, from), ...text(2, name), ...text(3, `expose_${name}`), ...text(4, "Identity")]);
+  const shape = dims.flatMap((d) => field(1, typeof d === "number" ? number(1, d) : text(2, d)));
+  const type = field(1, [...number(1, 1), ...field(2, shape)]);
+  const output = field(12, [...text(1, name), ...field(2, type)]);
+  // ModelProto: every field copied, the graph (field 7) with the node and the output added (GraphProto's outputs are field 12).
+  return concat(
+    [...fields(model)].map(({ no, whole, body }) => {
+      if (no !== 7 || !body) return whole;
+      const graph = concat([...[...fields(body)].filter((f) => !(only && f.no === 12)).map((f) => f.whole), node, output]);
+      return concat([varint((7 << 3) | 2), varint(graph.length), graph]);
+    }),
+  );
 }
