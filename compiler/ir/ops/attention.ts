@@ -183,21 +183,25 @@ export const SelfAttention: OpDef = {
       ks = f32(k),
       vs = f32(v);
     const out = new Float32Array(T * D);
+    const e = new Float64Array(T),
+      acc = new Float64Array(hd);
     for (let h = 0; h < heads; h++)
       for (let t = 0; t < T; t++) {
-        const scores = Array.from({ length: T }, (_, j) => {
+        const qo = t * D + h * hd;
+        let max = -Infinity;
+        for (let j = 0; j < T; j++) {
           let s = 0;
-          for (let i = 0; i < hd; i++) s += qs[t * D + h * hd + i] * ks[j * D + h * hd + i];
-          return s * scale;
-        });
-        const max = Math.max(...scores);
-        const e = scores.map((s) => Math.exp(s - max));
-        const sum = e.reduce((a, b) => a + b, 0);
-        for (let i = 0; i < hd; i++) {
-          let acc = 0;
-          for (let j = 0; j < T; j++) acc += e[j] * vs[j * D + h * hd + i];
-          out[t * D + h * hd + i] = acc / sum;
+          for (let i = 0; i < hd; i++) s += qs[qo + i] * ks[j * D + h * hd + i];
+          e[j] = s * scale;
+          if (e[j] > max) max = e[j];
         }
+        let sum = 0;
+        acc.fill(0);
+        for (let j = 0; j < T; j++) {
+          sum += e[j] = Math.exp(e[j] - max);
+          for (let i = 0; i < hd; i++) acc[i] += e[j] * vs[j * D + h * hd + i];
+        }
+        for (let i = 0; i < hd; i++) out[qo + i] = acc[i] / sum;
       }
     return [{ shape: [T, D], data: out }];
   },
