@@ -7,7 +7,8 @@
 //          [--limit N] [--distill "extra flags"]
 //   stories: llama2.c stories260K, mean NLL per token on TinyStories val_a.txt (lower is better)
 //   use:     Universal Sentence Encoder Lite, STS-B dev Spearman (higher is better)
-// Writes bench/results/see-distill-<model>.json and prints a Markdown table.
+//   methods: see, svd, word2ketxs, morphte, and random (SEE on a random morpheme split: the ablation)
+// Writes bench/results/see-distill-<model>.json (or --out FILE) and prints a Markdown table.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -29,7 +30,9 @@ const task = stories ? ["--nll", join(shared, "eval/tinystories/val_a.txt")] : [
 const ratios = arg("--ratios", stories ? "2,4" : "20,80")
   .split(",")
   .map(Number);
-const methods = arg("--methods", "see,svd,word2ketxs,morphte").split(",");
+const methods = arg("--methods", "see,svd,word2ketxs,morphte,random").split(",");
+/** factorize's flags for a method name of this script. */
+const fitFlags = (method) => (method === "random" ? ["--method", "see", "--segmentation", "random"] : ["--method", method]);
 const steps = arg("--steps", stories ? "300" : "600");
 const limit = arg("--limit") ? ["--limit", arg("--limit")] : [];
 const extra = (arg("--distill", "") || "").split(" ").filter(Boolean);
@@ -48,7 +51,7 @@ for (const ratio of ratios)
   for (const method of methods) {
     const s1 = join(work, `${method}-${ratio}.see`),
       s2 = join(work, `${method}-${ratio}-d.see`);
-    const fit = JSON.parse(seec("factorize", ...model, "--method", method, "--ratio", String(ratio), "--seed", "0", "-o", s1, "--json"));
+    const fit = JSON.parse(seec("factorize", ...model, ...fitFlags(method), "--ratio", String(ratio), "--seed", "0", "-o", s1, "--json"));
     seec("build", ...model, "--see", s1, "-o", join(work, "s1"));
     const stage1 = score(join(work, "s1"));
     const t0 = performance.now();
@@ -85,6 +88,6 @@ for (const r of rows)
   );
 mkdirSync("bench/results", { recursive: true });
 writeFileSync(
-  `bench/results/see-distill-${which}.json`,
+  arg("--out", `bench/results/see-distill-${which}.json`),
   JSON.stringify({ task, steps: Number(steps), extra, limit: limit[1] ?? null, rows }, null, 2) + "\n",
 );

@@ -33,6 +33,7 @@ interface DistillFlags {
   cosine: number;
   mse: number;
   similarity: number;
+  anchor: number;
   temperature: number;
   heldOut: number;
   evalEvery: number;
@@ -102,6 +103,12 @@ export function distillCommand(): Command {
     .option("--mse <w>", "encoder: weight of the MSE to the teacher's embedding", real(0, 1e6), l.mse)
     .option("--similarity <w>", "encoder: weight of the in-batch similarity-matrix MSE", real(0, 1e6), l.similarity)
     .option("--hidden <w>", "weight of the hidden-state MSE", real(0, 1e6), l.hidden)
+    .option(
+      "--anchor <w>",
+      "weight of the anchor: relative squared distance of the rows a step reads from the original table's",
+      real(0, 1e6),
+      0,
+    )
     .option("--held-out <share>", "share of the data held out to pick the best factors", real(0.001, 0.5), d.heldOut)
     .option("--eval-every <n>", "score the held-out data every n steps", integer(1), d.evalEvery)
     .addOption(
@@ -147,7 +154,15 @@ export function distillCommand(): Command {
         cover: flags.cover,
         texts,
         temperature: flags.temperature,
-        loss: { kl: flags.kl, ce: flags.ce, hidden: flags.hidden, cosine: flags.cosine, mse: flags.mse, similarity: flags.similarity },
+        loss: {
+          kl: flags.kl,
+          ce: flags.ce,
+          hidden: flags.hidden,
+          cosine: flags.cosine,
+          mse: flags.mse,
+          similarity: flags.similarity,
+          anchor: flags.anchor,
+        },
         heldOut: flags.heldOut,
         train: flags.train,
         lora: { rank: flags.loraRank, layers: flags.loraLayers },

@@ -26,6 +26,12 @@ export interface LossWeights {
   mse: number;
   /** Encoder: MSE between the in-batch similarity matrices. */
   similarity: number;
+  /**
+   * Both: an anchor on the rows a step reads, |e(t) − E[t]|² / |E[t]|² averaged over them: keeps the
+   * rebuilt rows near the teacher's so that rows the data trains rarely do not drift with the factors
+   * they share. Off (0) when absent.
+   */
+  anchor?: number;
 }
 
 export const DEFAULT_LOSS: LossWeights = { kl: 1, ce: 0.1, hidden: 0, cosine: 1, mse: 1, similarity: 1 };

@@ -143,6 +143,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
     threads ? shared : undefined,
   );
   const tok = tokenizerOf(model);
+  const emb = findEmbedding(model.graph);
   const random = rng(opts.seed ^ 0xd157);
 
   opts.onProgress?.({ phase: "data", step: 0, steps: opts.steps });
@@ -195,6 +196,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
       }
       const batch = train.slice(cursor, (cursor += Math.min(opts.batch, train.length)));
       const { loss, ...gradients } = await runner.step(batch);
+      const anchored = anchor(gradients.dTable, f, emb, opts.loss.anchor ?? 0);
       intoParams(gradients, rows, grads, weightGrads);
       // Warm up over the first 5% of steps, then a cosine down to a tenth.
       const warm = Math.max(1, Math.round(opts.steps / 20));
@@ -205,7 +207,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
       adam.update(params, grads, (name) => (name.startsWith("model.") || name.startsWith("lora.") ? weightLr : lr));
       sync();
       runner.changed();
-      losses.push(loss);
+      losses.push(loss + anchored);
       tokens += batch.reduce((n, i) => n + examples[i].length, 0);
       trainSeconds += (performance.now() - s0) / 1000;
       let heldLoss: number | undefined;
@@ -247,6 +249,30 @@ export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOp
   } finally {
     await runner.close();
   }
+}
+
+/**
+ * The anchor term (LossWeights.anchor) of a step: w · mean over the rows it read of
+ * |e(t) − E[t]|² / |E[t]|², its gradient added into those rows' gradients; returns the term.
+ */
+export function anchor(dTable: Map<number, Float32Array>, f: SeeFactors, emb: { data: Float32Array; dim: number }, w: number): number {
+  if (!(w > 0) || dTable.size === 0) return 0;
+  const k = w / dTable.size;
+  let loss = 0;
+  for (const [t, d] of dTable) {
+    const e = embeddingRow(f, t),
+      E = emb.data.subarray(t * emb.dim, (t + 1) * emb.dim);
+    let ee = 0,
+      sq = 0;
+    for (let i = 0; i < emb.dim; i++) {
+      ee += E[i] * E[i];
+      sq += (e[i] - E[i]) ** 2;
+    }
+    const n = ee || 1e-12;
+    loss += (k * sq) / n;
+    for (let i = 0; i < emb.dim; i++) d[i] += (2 * k * (e[i] - E[i])) / n;
+  }
+  return loss;
 }
 
 /** What shapes a run (its options less callbacks, the data by a hash): a resume must match it. */
@@ -432,9 +458,10 @@ export function stepGradients(
   const { makeTask, refresh, weightGrads, stale } = pair(model.graph, f, opts);
   tokenizerOf(model);
   const { loss, ...step } = localRunner(batch, makeTask(), refresh, opts.loss, stale).run(range(batch.length), true);
+  const anchored = anchor((step as Gradients).dTable, f, findEmbedding(model.graph), opts.loss.anchor ?? 0);
   const grads = zeroGradients(f);
   intoParams(step as Gradients, new RowBackprop(f), grads, weightGrads);
-  return { loss, grads };
+  return { loss: loss + anchored, grads };
 }
 
 /**

@@ -16,7 +16,7 @@ import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { RowBackprop, zeroGradients } from "../../compiler/see/backprop.js";
-import { coverVocabulary, DEFAULT_DISTILL, distill, stepGradients } from "../../compiler/see/distill.js";
+import { anchor, coverVocabulary, DEFAULT_DISTILL, distill, stepGradients } from "../../compiler/see/distill.js";
 import { applySee } from "../../compiler/passes/see.js";
 import { checkSpec, denseTable, embeddingRow, parameterCount, withAdapter } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
@@ -46,6 +46,54 @@ describe("coverVocabulary: an encoder's data reads every row", () => {
     expect(examples.slice(0, 20)).toEqual(before);
     for (const e of examples.slice(20)) expect(e.length).toBeLessThanOrEqual(8);
     expect(coverVocabulary(examples, 50, 8, rng(4))).toEqual({ copies: 0, tokens: 0 });
+  });
+});
+
+describe("the anchor: rows kept near the original table", () => {
+  it("adds w · mean |e − E|²/|E|² over the rows read, its gradient into the tables equal to finite differences", () => {
+    const f = randomFactors(
+      {
+        vocab: 9,
+        dim: 8,
+        rank: 2,
+        slots: [
+          ["m", 4],
+          ["s", 2, true],
+        ],
+      },
+      5,
+    );
+    const E = { data: randomF32(9 * 8, 6), dim: 8 };
+    const read = [1, 4, 7];
+    const lossAt = () => {
+      const d = new Map(read.map((t) => [t, new Float32Array(8)]));
+      return { loss: anchor(d, f, E, 0.3), d };
+    };
+    const { loss, d } = lossAt();
+    const expected =
+      (0.3 / read.length) *
+      read.reduce((sum, t) => {
+        const e = embeddingRow(f, t),
+          row = E.data.subarray(t * 8, t * 8 + 8);
+        return sum + row.reduce((s, x, i) => s + (e[i] - x) ** 2, 0) / row.reduce((s, x) => s + x * x, 0);
+      }, 0);
+    expect(loss).toBeCloseTo(expected, 6);
+    const grads = zeroGradients(f),
+      rows = new RowBackprop(f);
+    for (const [t, g] of d) rows.accumulate(t, g, grads);
+    for (const [name, table] of Object.entries(f.tables))
+      for (const i of [0, 3, table.length - 1]) {
+        const x = table[i],
+          h = 1e-3;
+        table[i] = x + h;
+        const up = lossAt().loss;
+        table[i] = x - h;
+        const down = lossAt().loss;
+        table[i] = x;
+        expect(grads[name][i]).toBeCloseTo((up - down) / (2 * h), 3);
+      }
+    expect(anchor(new Map(), f, E, 0.3)).toBe(0);
+    expect(anchor(d, f, E, 0)).toBe(0);
   });
 });
 
