@@ -29,7 +29,10 @@ export function factorizeCommand(): Command {
     .description(
       "Fit SEE factors to the model's token embedding: each token's morphemes (WordNet-checked affix split)\n" +
         "and sememes (WordNet categories and hypernyms, or --sememes FILE) index small tables whose\n" +
-        "entangled (Kronecker) products rebuild the embedding. Baselines at the same parameter budget:\n" +
+        "entangled (Kronecker) products rebuild the embedding. --method see-xs orders the vocabulary by\n" +
+        "that knowledge (first sememe, then stem) and entangles two slots indexed by the digits of each\n" +
+        "token's place, as word2ketXS does with the id: many more rank terms for the same parameters.\n" +
+        "Baselines at the same parameter budget:\n" +
         "--method morphte (morphemes only), word2ketxs (digits of the token id), svd (truncated SVD).\n\n" +
         "Examples:\n" +
         "  seec factorize stories260K.bin --tokenizer tok512.bin --ratio 4 -o factors.see\n" +

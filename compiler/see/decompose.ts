@@ -7,6 +7,7 @@
  * | see         | 2 morpheme slots (shared source) + 1 sememe bag                 |
  * | morphte     | 3 morpheme slots (shared source)                               |
  * | word2ketxs  | 2 digit slots: the token id's base-b digits, b = ceil(sqrt V)  |
+ * | see-xs      | 2 digit slots, of each token's place in an order by knowledge  |
  * | svd         | token (q = 1) ⊗ basis (1 row, q = dim): E ≈ U·S·Vᵀ            |
  */
 import { SeecError } from "../../runtime/errors.js";
@@ -14,7 +15,7 @@ import { parameterCount, type SeeFactors, type SeeSpec, type SlotSpec } from "..
 import { randomSegment, segment, splitMarker, toSlots, type Pieces } from "./morphemes.js";
 import { NO_SEMEME, type SememeSource } from "./sememes.js";
 
-export const METHODS = ["see", "morphte", "word2ketxs", "svd"] as const;
+export const METHODS = ["see", "see-xs", "morphte", "word2ketxs", "svd"] as const;
 
 /** The rank a morpheme table is sized for when the budget is tight, and the fewest rows it may shrink to. */
 const MIN_RANK = 2;
@@ -109,6 +110,41 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
     rows.push({ bag: { offsets, ids: idArray, weights } });
   };
 
+  /**
+   * word2ketXS's two slots: the base-b digits (b = ceil(sqrt V)) of each token's place, slot j
+   * reading digit |j − high| (0 the least significant).
+   */
+  const digitSlots = (place: Int32Array, high: number) => {
+    const base = Math.ceil(Math.sqrt(vocab));
+    const q = Math.ceil(Math.sqrt(dim));
+    for (let j = 0; j < 2; j++) {
+      sources[`digit${j}`] = { rows: base, q };
+      slots.push({ source: `digit${j}` });
+      rows.push({ index: Int32Array.from(place, (k) => Math.floor(k / base ** Math.abs(j - high)) % base) });
+    }
+  };
+
+  /**
+   * Each token's place in the vocabulary ordered by knowledge: its first sememe, then its stem (the
+   * longest morpheme), then the piece. Cut into bins of b places, a bin holds tokens of one meaning.
+   */
+  const knowledgeOrder = (): Int32Array => {
+    const source = opts.sememes;
+    if (!source) throw new SeecError("internal.see", "the see-xs method needs a sememe source");
+    const keys = pieces.map((p, t) => {
+      const parts = segment(p, opts.isWord).parts;
+      const sememes = /^<.*>$/.test(p) ? [] : source.sememesOf(splitMarker(p).body.toLowerCase());
+      knowledge[t].morphemes = parts;
+      knowledge[t].sememes = sememes.length ? sememes : [NO_SEMEME];
+      const stem = parts.reduce((a, b) => (b.length > a.length ? b : a), "");
+      return `${sememes[0] ?? "\uffff"}\u0000${stem}\u0000${p}`;
+    });
+    const order = pieces.map((_, t) => t).sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : a - b));
+    const place = new Int32Array(vocab);
+    order.forEach((t, k) => (place[t] = k));
+    return place;
+  };
+
   switch (opts.method) {
     case "see": {
       const qs = dim >= 16 ? 4 : 2;
@@ -121,16 +157,16 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
     case "morphte":
       morphemeSlots(3, Math.ceil(Math.cbrt(dim) - 1e-9), 0);
       break;
-    case "word2ketxs": {
-      const base = Math.ceil(Math.sqrt(vocab));
-      const q = Math.ceil(Math.sqrt(dim));
-      for (let j = 0; j < 2; j++) {
-        sources[`digit${j}`] = { rows: base, q };
-        slots.push({ source: `digit${j}` });
-        rows.push({ index: Int32Array.from({ length: vocab }, (_, t) => Math.floor(t / base ** j) % base) });
-      }
+    case "word2ketxs":
+      digitSlots(
+        Int32Array.from({ length: vocab }, (_, t) => t),
+        0,
+      );
       break;
-    }
+    case "see-xs":
+      // The most significant digit first: tokens next to each other in the order share a row of slot 0.
+      digitSlots(knowledgeOrder(), 1);
+      break;
     case "svd":
       sources.token = { rows: vocab, q: 1 };
       sources.basis = { rows: 1, q: dim };

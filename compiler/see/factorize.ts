@@ -76,7 +76,7 @@ export async function factorize(
   const wordnet = () => (wn ??= WordNet.open());
   try {
     const sememes: SememeSource | undefined =
-      opts.method !== "see"
+      opts.method !== "see" && opts.method !== "see-xs"
         ? undefined
         : opts.sememesFile
           ? new FileSememes(opts.sememesFile, await readFile(opts.sememesFile, "utf8"))
