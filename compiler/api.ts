@@ -17,7 +17,7 @@
  * Errors are SeecError (code, exit code, file, hint), as the command prints them.
  */
 export { build, buildInputs, type BuildOptions, type BuildQuality, type BuildResult } from "./build.js";
-export { TARGET_NAMES, TARGETS, type TargetName, type TargetSpec } from "../targets/wasm/targets.js";
+export { TARGET_NAMES, TARGETS, type TargetName, type TargetSpec, type TargetPolicy } from "../targets/registry.js";
 export { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
 export { inspectGraph, type Inspection } from "./inspect.js";
 export { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";

@@ -1,16 +1,17 @@
 /**
  * The pipeline: frontend -> passes -> backend -> artifact.
  *
- *   loadModel -> [applySee] -> [quantizeInt8] -> poolEarly -> fuseEpilogues -> [layoutWeights] -> planMemory
- *     -> layoutMemory -> [checkBudget]
- *     -> emitAssemblyScript -> compileWasm (one module per flavour the target carries) -> writeArtifact
+ *   loadModel -> [applySee] -> [quantizeInt8] -> the target's passes (targets/registry.ts) -> planMemory
+ *     -> the target's backend.compile (targets/common/backend.ts) -> runtime, manifest -> writeArtifact
  *     -> [measureQuality: the artifact, and with int8 the same model's f32 build beside it]
+ *
+ * What a target sets, requires or refuses is data in the registry; this file names no target.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
-import type { Manifest, TensorSpec } from "../runtime/manifest.js";
+import type { Manifest } from "../runtime/manifest.js";
 import { loadArtifact, writeArtifact, sha256 } from "./artifact.js";
 import { checkQualityTask, measureQuality, type Quality, type QualityTask } from "./eval/quality.js";
 import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
@@ -18,8 +19,7 @@ import { loadModel, readInput, type LoadedModel, type ModelSource } from "./fron
 import { checkArtifactOutput } from "./output.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
-import { fuseEpilogues } from "./passes/fuse-epilogues.js";
-import { poolEarly } from "./passes/pool-early.js";
+import { runPasses } from "./passes/index.js";
 import { readSee } from "./factors/format.js";
 import { findEmbedding } from "./see/factorize.js";
 import { checkTokenizerVocabulary } from "./frontends/hf-tokenizer.js";
@@ -30,10 +30,8 @@ import { bundleRuntime } from "./runtime-bundle.js";
 import { withPooling, type Pooling } from "./embedding.js";
 import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
-import { compileModules, prepareGraph } from "../targets/wasm/backend.js";
-import type { MemoryReport } from "../targets/wasm/budget.js";
-import type { WasmLayout } from "../targets/wasm/layout.js";
-import { TARGET_NAMES, TARGETS, type TargetName } from "../targets/wasm/targets.js";
+import type { Backend, ManifestParts, MemoryReport, Stage } from "../targets/common/backend.js";
+import { refusal, targetSpec, type TargetName } from "../targets/registry.js";
 
 export interface BuildOptions extends ModelSource {
   target: TargetName;
@@ -91,25 +89,16 @@ export function buildInputs(opts: Pick<BuildOptions, "model" | "tokenizer" | "se
 }
 
 export async function build(opts: BuildOptions): Promise<BuildResult> {
-  if (!(opts.target in TARGETS))
-    throw new SeecError("usage.target", `unknown target "${opts.target}"`, {
-      at: "--target",
-      hint: `choose one of ${TARGET_NAMES.join(", ")}`,
-    });
-  const constrained = TARGETS[opts.target].constrained;
-  if (constrained) {
-    if (opts.embedHead === "materialize")
-      throw new SeecError("usage.embed_head", `the ${opts.target} target streams the SEE head (no vocab × dim table in RAM)`, {
-        at: "--embed-head",
-        hint: "drop --embed-head materialize",
-      });
-    opts = { ...opts, embedHead: "stream", maxChunk: opts.maxChunk ?? constrained.maxChunk };
-  }
-  if (opts.measure && TARGETS[opts.target].entry === "wasi")
-    throw new SeecError("usage.eval_target", "a wasi program runs outside seec's JavaScript runtime, which does the scoring", {
-      at: "--target wasi",
-      hint: "score a wasm-simd build of the same model: the same kernels",
-    });
+  const target = targetSpec(opts.target);
+  const { refuses, requires, defaults } = target;
+  if (refuses?.embedHead && opts.embedHead === refuses.embedHead.value) throw refusal(refuses.embedHead, { target: opts.target });
+  if (defaults)
+    opts = {
+      ...opts,
+      ...(defaults.embedHead ? { embedHead: opts.embedHead ?? defaults.embedHead } : {}),
+      ...(defaults.maxChunk !== undefined ? { maxChunk: opts.maxChunk ?? defaults.maxChunk } : {}),
+    };
+  if (opts.measure && refuses?.measure) throw refusal(refuses.measure, { target: opts.target });
   await checkArtifactOutput(opts.out, buildInputs(opts));
   const seconds: Record<string, number> = {};
   const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
@@ -122,11 +111,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const model = await stage("read model", () => loadModel(opts));
   if (model.tokenizer?.type === "hf-tokenizer-json") model.graph = withHfTokenizer(model.graph, model.tokenizer, opts);
   if (opts.pooling !== undefined || opts.normalize) model.graph = withPooling(model, opts);
-  if (TARGETS[opts.target].entry === "wasi" && !model.tokenizer)
-    throw new SeecError("unsupported.target", `the wasi target tokenizes inside the module; ${model.graph.name} has no tokenizer`, {
-      at: "--target wasi",
-      hint: "give the tokenizer with --tokenizer",
-    });
+  if (requires?.tokenizer && !model.tokenizer) throw refusal(requires.tokenizer, { target: opts.target, model: model.graph.name });
   if (model.format === "llama2c" && !model.tokenizer && !opts.noTokenizer)
     // Refused here: an artifact built without it fails only when someone first asks it for text.
     throw new SeecError("usage.tokenizer", "a llama2.c checkpoint keeps its tokenizer in another file: give it with --tokenizer", {
@@ -173,12 +158,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
  */
 function withHfTokenizer(graph: Graph, tokenizer: HfTokenizerSpec, opts: BuildOptions): Graph {
   const file = opts.tokenizer!;
-  if (TARGETS[opts.target].entry)
-    throw new SeecError(
-      "unsupported.target",
-      `the ${opts.target} target tokenizes inside the module, with llama2.c or SentencePiece tables; a Hugging Face tokenizer.json runs only in the JavaScript runtime`,
-      { file, at: `--target ${opts.target}`, hint: "build for wasm-simd, wasm-relaxed, wasm or webgpu" },
-    );
+  const refused = targetSpec(opts.target).refuses?.hfTokenizer;
+  if (refused) throw refusal(refused, { target: opts.target }, file);
   let embedding: ReturnType<typeof findEmbedding>;
   try {
     embedding = findEmbedding(graph);
@@ -227,83 +208,69 @@ export interface Artifact {
   memory: MemoryReport;
 }
 
-type Stage = <T>(name: string, f: () => Promise<T> | T) => Promise<T>;
-
-/** Everything after the frontend: passes, backend, runtime, manifest. Writes nothing. */
+/** Everything after the frontend: the target's passes, its backend, runtime, manifest. Writes nothing. */
 export async function compileArtifact(
   model: LoadedModel,
   opts: { target: TargetName; command?: string; stage?: Stage; memoryBudget?: number },
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
-  const target = TARGETS[opts.target];
-  const graph = prepareGraph(fuseEpilogues(poolEarly(model.graph).graph).graph, opts.target);
+  const target = targetSpec(opts.target);
+  const graph = runPasses(model.graph, target.passes);
+  refuseUnsupported(graph, target.backend);
   const planned = await stage("plan memory", () => planMemory(graph));
-  const {
-    files: modules,
-    layout,
-    memory,
-  } = await compileModules(planned, {
-    target: opts.target,
-    tokenizer: model.tokenizer,
-    vocabSize: model.graph.model.config.vocabSize ?? 0,
-    seecVersion: SEEC_VERSION,
-    memoryBudget: opts.memoryBudget,
-    stage,
-  });
-  const files = new Map([...modules].filter(([name]) => name !== "src/model.ts"));
-  if (target.entry !== "wasi") {
-    // The JavaScript runtime; a WASI program brings its own.
+  const compiled = await target.backend.compile(
+    planned,
+    { name: opts.target, options: target.options },
+    {
+      tokenizer: model.tokenizer,
+      vocabSize: model.graph.model.config.vocabSize ?? 0,
+      seecVersion: SEEC_VERSION,
+      memoryBudget: opts.memoryBudget,
+      stage,
+    },
+  );
+  const files = new Map([...compiled.files].filter(([name]) => name !== "src/model.ts"));
+  if (target.runtime) {
     const runtime = await stage("bundle runtime", () => bundleRuntime({ hfTokenizer: model.tokenizer?.type === "hf-tokenizer-json" }));
     files.set("index.mjs", runtime.js);
     // Where TypeScript looks for index.mjs's types (TS7016 without them).
     files.set("index.d.mts", runtime.dts);
   }
-  files.set("src/model.ts", modules.get("src/model.ts")!);
+  const source = compiled.files.get("src/model.ts");
+  if (source !== undefined) files.set("src/model.ts", source);
   if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));
-  const manifest = makeManifest(planned, layout, { ...opts, tokenizer: model.tokenizer?.type }, files);
+  const manifest = makeManifest(planned.graph, compiled.manifest, { ...opts, tokenizer: model.tokenizer?.type }, files);
   files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
-  return { files, manifest, plan: planned.plan, memory };
+  return { files, manifest, plan: planned.plan, memory: compiled.memory };
+}
+
+/** The first node the backend has no kernel for, refused by name before any work (the op tables are typed: none today). */
+function refuseUnsupported(graph: Graph, backend: Backend): void {
+  const node = graph.nodes.find((n) => !backend.supports(n));
+  if (node)
+    throw new SeecError("unsupported.op", `the ${backend.name} backend has no kernel for op ${node.op}`, { at: `node ${node.name}` });
 }
 
 function makeManifest(
-  { graph, plan }: PlannedGraph,
-  layout: WasmLayout,
+  graph: Graph,
+  parts: ManifestParts,
   opts: { target: TargetName; command?: string; tokenizer?: TokenizerSpec["type"] },
   files: Map<string, Uint8Array | string>,
 ): Manifest {
-  const target = TARGETS[opts.target];
-  const spec = (name: string): TensorSpec => {
-    const v = graph.values.get(name)!;
-    return {
-      name,
-      dtype: v.dtype as TensorSpec["dtype"],
-      shape: [...v.shape],
-      address: layout.address.get(name)!,
-      ...(v.elementType ? { elementType: v.elementType } : {}),
-    };
-  };
   return {
     format: "seec/1",
     seec: SEEC_VERSION,
     command: opts.command ?? "",
     name: graph.name,
     target: opts.target,
-    modules: target.modules.map(({ backend, file }) => ({ backend, file })),
+    modules: parts.modules,
     model: modelInfo(graph),
     dims: graph.dims,
-    inputs: graph.inputs.map(spec),
-    outputs: graph.outputs.map(spec),
-    memory: {
-      pages: layout.pages,
-      totalBytes: layout.end,
-      weights: { address: layout.weights, bytes: plan.weights.bytes, ...(target.embedWeights ? { embedded: true } : {}) },
-      ...(target.fixedMemory ? { fixed: true } : {}),
-      arena: { address: layout.arena, bytes: plan.arena.bytes },
-      state: { address: layout.state, bytes: plan.state.bytes },
-      ...(layout.scratch ? { scratch: layout.scratch } : {}),
-    },
+    inputs: parts.inputs,
+    outputs: parts.outputs,
+    memory: parts.memory,
     ...(opts.tokenizer ? { tokenizer: { file: "tokenizer.json", type: opts.tokenizer } } : {}),
-    ...(target.webgpu ? { webgpu: { file: "model.webgpu.json" } } : {}),
+    ...(parts.webgpu ? { webgpu: parts.webgpu } : {}),
     files: Object.fromEntries(
       [...files]
         .sort(([a], [b]) => a.localeCompare(b))

@@ -2,8 +2,8 @@ import { basename, isAbsolute } from "node:path";
 import { Command, Option } from "commander";
 import { build, type BuildQuality } from "../build.js";
 import { POOLINGS, type Pooling } from "../embedding.js";
-import { formatMemoryReport } from "../../targets/wasm/budget.js";
-import { TARGET_NAMES, TARGETS, type TargetName } from "../../targets/wasm/targets.js";
+import { formatMemoryReport } from "../../targets/common/backend.js";
+import { DEFAULT_TARGET, TARGET_NAMES, TARGETS, type TargetName, type TargetSpec } from "../../targets/registry.js";
 import { formatQuality, readQualityTask, type QualityFlags } from "../eval/quality.js";
 import { checkArtifactOutput } from "../output.js";
 import { formatBytes } from "../util/units.js";
@@ -42,7 +42,7 @@ export function buildCommand(): Command {
         "  seec build model.onnx --tokenizer tokenizer.json --shape input_ids=1x128 --pooling mean --normalize -o out/bert\n" +
         "  seec build model.json --quantize int8 --stsb dev.tsv -o out/use-int8   (prints what int8 costs)",
     )
-    .addOption(new Option("-t, --target <target>", "where the artifact runs (see Targets)").choices(TARGET_NAMES).default("wasm-simd"))
+    .addOption(new Option("-t, --target <target>", "where the artifact runs (see Targets)").choices(TARGET_NAMES).default(DEFAULT_TARGET))
     .option(
       "--memory-budget <bytes>",
       "fail, printing the memory plan, if the model needs more (e.g. 1048576 or 1MiB): linear memory in 64 KiB pages plus a native-stack reserve",
@@ -124,7 +124,7 @@ export function buildCommand(): Command {
             ? `  int8: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)}${result.quality ? "" : " (--stsb or --nll measures what it costs)"}\n`
             : "") +
           (result.quality ? `  ${qualityLine(result.quality)}\n` : "") +
-          (TARGETS[flags.target as TargetName]?.constrained || flags.memoryBudget !== undefined
+          ((TARGETS[flags.target] as TargetSpec | undefined)?.printsMemoryPlan || flags.memoryBudget !== undefined
             ? `memory plan:\n${formatMemoryReport(result.memory, flags.memoryBudget).join("\n")}\n`
             : `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)}${result.manifest.memory.scratch ? `, kernel scratch ${formatBytes(result.manifest.memory.scratch.bytes)}` : ""})\n`),
       );

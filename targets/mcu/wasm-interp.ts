@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { SeecError } from "../../runtime/errors.js";
 import { FLAVOURS, featureMask } from "../wasm/compile.js";
-import { TARGETS } from "../wasm/targets.js";
+import { TARGETS } from "../registry.js";
 
 const run = promisify(execFile);
 const FNV_OFFSET = 0x811c9dc5;
@@ -28,7 +28,7 @@ export async function withGreedyExport(wasm: Uint8Array, bos: number, steps: num
   const { default: binaryen } = await import("binaryen");
   const mod = binaryen.readBinary(wasm);
   try {
-    mod.setFeatures(featureMask(binaryen, FLAVOURS[TARGETS.mcu.modules[0].flavour].features));
+    mod.setFeatures(featureMask(binaryen, FLAVOURS[TARGETS.mcu.options.modules[0].flavour].features));
     let step: string | undefined;
     for (let i = 0; i < mod.getNumExports(); i++) {
       const e = binaryen.getExportInfo(mod.getExportByIndex(i));

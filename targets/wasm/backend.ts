@@ -1,73 +1,80 @@
 /**
  * The wasm backend: a planned graph in, the files of an artifact's modules out (model.wasm and
- * its siblings, weights.bin or weights embedded, the WGSL program for the webgpu target, the
- * AssemblyScript source). What the target asks for (flavours, embedded weights, fixed memory,
- * entry points) is data in targets.ts; this file holds the steps, the driver (compiler/build.ts)
- * only calls them.
+ * its siblings, weights.bin or weights embedded, the AssemblyScript source) with the manifest's
+ * module, tensor and memory entries. One backend for wasm-simd, wasm-relaxed, wasm, wasi and mcu
+ * (and the webgpu target's fallback module): what a target asks of it (flavours, embedded
+ * weights, fixed memory, entry points) is its options, data in targets/registry.ts.
  */
-import type { Graph } from "../../compiler/ir/graph.js";
-import { layoutWeights } from "../../compiler/passes/weight-layout.js";
+import type { Node } from "../../compiler/ir/graph.js";
+import { isOpName } from "../../compiler/ir/op-names.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
-import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
-import { webgpuProgram } from "../webgpu/program.js";
+import type { Manifest, TensorSpec } from "../../runtime/manifest.js";
+import type { Backend, BackendTarget, CompileContext, CompiledTarget, ManifestParts } from "../common/backend.js";
 import { kernelScratchBytes } from "./bindings.js";
-import { addressableHint, checkBudget, memoryReport, type MemoryReport } from "./budget.js";
-import { compileWasm, FLAVOURS } from "./compile.js";
+import { addressableHint, checkBudget, memoryReport } from "./budget.js";
+import { compileWasm, FLAVOURS, type FlavourName } from "./compile.js";
 import { emitAssemblyScript } from "./emit.js";
-import { workingMemoryBytes } from "./entry.js";
+import { workingMemoryBytes, type EntryKind } from "./entry.js";
 import { layoutMemory, type WasmLayout } from "./layout.js";
-import { TARGETS, type TargetName } from "./targets.js";
 import { tokenizerTable } from "./tokenizer-table.js";
 
-type Stage = <T>(name: string, f: () => Promise<T> | T) => Promise<T>;
-
-export interface CompiledModules {
-  /** File name -> bytes or text, for the artifact. */
-  files: Map<string, Uint8Array | string>;
-  /** Where every region and tensor sits in the module's memory (the manifest records it). */
-  layout: WasmLayout;
-  memory: MemoryReport;
+export interface ModuleSpec {
+  /** What `model.backend` reports when this module runs. */
+  backend: string;
+  file: string;
+  flavour: FlavourName;
 }
 
-/** Whether a target's modules run the SIMD kernels (which read weights in their own order). */
-function usesSimd(target: TargetName): boolean {
-  return TARGETS[target].modules.some((m) => FLAVOURS[m.flavour].enable.includes("simd"));
+/** What a target asks of the wasm backend: which modules, and how they are packaged for the host. */
+export interface WasmOptions {
+  /** In the order the runtime tries them: the first that WebAssembly.validate accepts runs. */
+  modules: ModuleSpec[];
+  /** Weights live in the module's data segment: one self-contained file, no weights.bin. */
+  embedWeights?: boolean;
+  /** Memory is declared with initial = maximum pages and the module never grows it. */
+  fixedMemory?: boolean;
+  /** Exports beyond forward/init: the greedy `step` API (mcu, wasi) and WASI's `_start` (which tokenizes inside the module). */
+  entry?: EntryKind;
 }
 
-/** The graph as this target's kernels read it: the SIMD kernels' weight order; the scalar kernels and WGSL read weights as written. */
-export function prepareGraph(graph: Graph, target: TargetName): Graph {
-  return usesSimd(target) && !TARGETS[target].webgpu ? layoutWeights(graph).graph : graph;
+/** Whether a target's modules run the SIMD kernels (which need kernel scratch). */
+function usesSimd(options: WasmOptions): boolean {
+  return options.modules.some((m) => FLAVOURS[m.flavour].enable.includes("simd"));
 }
+
+export const wasmBackend: Backend<WasmOptions> = {
+  name: "wasm",
+  // The bindings table is declared against OpName: every op has a kernel.
+  supports: (node: Node) => isOpName(node.op),
+  compile: compileModules,
+};
 
 /** The modules of one target for a planned graph; refuses (budget.memory) a plan over `memoryBudget` bytes. */
-export async function compileModules(
-  planned: PlannedGraph,
-  opts: { target: TargetName; tokenizer?: TokenizerSpec; vocabSize: number; seecVersion: string; memoryBudget?: number; stage: Stage },
-): Promise<CompiledModules> {
-  const { stage } = opts;
-  const target = TARGETS[opts.target];
-  const table = target.entry === "wasi" && opts.tokenizer ? tokenizerTable(opts.tokenizer) : undefined;
-  const workingBytes = target.entry === "wasi" ? workingMemoryBytes(opts.vocabSize) : 0;
+async function compileModules(planned: PlannedGraph, target: BackendTarget<WasmOptions>, context: CompileContext): Promise<CompiledTarget> {
+  const { stage } = context;
+  const options = target.options;
+  const table = options.entry === "wasi" && context.tokenizer ? tokenizerTable(context.tokenizer) : undefined;
+  const workingBytes = options.entry === "wasi" ? workingMemoryBytes(context.vocabSize) : 0;
   const layout = layoutMemory(planned.plan, {
-    scratchBytes: usesSimd(opts.target) ? kernelScratchBytes(planned) : 0,
+    scratchBytes: usesSimd(options) ? kernelScratchBytes(planned) : 0,
     appendixBytes: table?.byteLength,
     workingBytes,
     shrink: (over) => addressableHint(planned, over),
   });
   const memory = memoryReport(planned, layout, table?.byteLength);
-  if (opts.memoryBudget !== undefined) checkBudget(memory, opts.memoryBudget);
-  const program = emitAssemblyScript(planned, layout, { target: opts.target, seecVersion: opts.seecVersion, entry: target.entry });
+  if (context.memoryBudget !== undefined) checkBudget(memory, context.memoryBudget);
+  const program = emitAssemblyScript(planned, layout, { target: target.name, seecVersion: context.seecVersion, entry: options.entry });
   const weights = packWeights(planned);
-  const data = target.embedWeights ? [{ address: layout.weights, bytes: weights }] : [];
+  const data = options.embedWeights ? [{ address: layout.weights, bytes: weights }] : [];
   if (table && layout.appendix) data.push({ address: layout.appendix.address, bytes: table });
   const wasm = await stage("compile wasm", () =>
     Promise.all(
-      target.modules.map((m) =>
+      options.modules.map((m) =>
         compileWasm({
           program: program.source,
           flavour: m.flavour,
           pages: layout.pages,
-          fixedMemory: target.fixedMemory,
+          fixedMemory: options.fixedMemory,
           data,
           libraries: program.libraries,
           abort: program.abort,
@@ -77,11 +84,39 @@ export async function compileModules(
       ),
     ),
   );
-  const files = new Map<string, Uint8Array | string>(target.modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
-  if (!target.embedWeights) files.set("weights.bin", weights);
-  if (target.webgpu) files.set("model.webgpu.json", JSON.stringify(await stage("emit WGSL", () => webgpuProgram(planned))));
+  const files = new Map<string, Uint8Array | string>(options.modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
+  if (!options.embedWeights) files.set("weights.bin", weights);
   files.set("src/model.ts", program.source);
-  return { files, layout, memory };
+  return { files, manifest: manifestParts(planned, layout, options), memory };
+}
+
+/** The manifest's modules, tensors (with their addresses in the module's memory) and memory regions. */
+function manifestParts({ graph, plan }: PlannedGraph, layout: WasmLayout, options: WasmOptions): ManifestParts {
+  const spec = (name: string): TensorSpec => {
+    const v = graph.values.get(name)!;
+    return {
+      name,
+      dtype: v.dtype as TensorSpec["dtype"],
+      shape: [...v.shape],
+      address: layout.address.get(name)!,
+      ...(v.elementType ? { elementType: v.elementType } : {}),
+    };
+  };
+  const memory: Manifest["memory"] = {
+    pages: layout.pages,
+    totalBytes: layout.end,
+    weights: { address: layout.weights, bytes: plan.weights.bytes, ...(options.embedWeights ? { embedded: true } : {}) },
+    ...(options.fixedMemory ? { fixed: true } : {}),
+    arena: { address: layout.arena, bytes: plan.arena.bytes },
+    state: { address: layout.state, bytes: plan.state.bytes },
+    ...(layout.scratch ? { scratch: layout.scratch } : {}),
+  };
+  return {
+    modules: options.modules.map(({ backend, file }) => ({ backend, file })),
+    inputs: graph.inputs.map(spec),
+    outputs: graph.outputs.map(spec),
+    memory,
+  };
 }
 
 /** Constants laid out as the plan's weights region says, zero-padded between tensors. */

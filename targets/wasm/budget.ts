@@ -8,21 +8,11 @@ import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { formatBytes } from "../../compiler/util/units.js";
 import { SeecError } from "../../runtime/errors.js";
 import { graphIndex } from "../../compiler/ir/graph.js";
+import { formatMemoryReport, type MemoryLine, type MemoryReport } from "../common/backend.js";
 import { formatSize, PAGE_BYTES, RESERVED_BYTES, type WasmLayout } from "./layout.js";
 
 /** Native stack the kernels need: they are leaf calls with a few dozen scalar locals. */
 export const STACK_RESERVE_BYTES = 16 * 1024;
-
-export interface MemoryLine {
-  what: string;
-  bytes: number;
-}
-
-export interface MemoryReport {
-  lines: MemoryLine[];
-  /** Linear memory (whole pages) plus the stack reserve. */
-  totalBytes: number;
-}
 
 /** The state tensors the forward pass writes in place: the KV caches. */
 function cacheNames({ forward, init }: PlannedGraph): Set<string> {
@@ -51,15 +41,6 @@ export function memoryReport(planned: PlannedGraph, layout: WasmLayout, extraByt
   const rounding = lines.findIndex((l) => l.what === "alignment and page rounding");
   lines[rounding].bytes = linear - lines.slice(0, rounding).reduce((a, l) => a + l.bytes, 0);
   return { lines: lines.filter((l) => l.bytes > 0 || l.what === "KV cache"), totalBytes: linear + STACK_RESERVE_BYTES };
-}
-
-export function formatMemoryReport(report: MemoryReport, budget?: number): string[] {
-  const format = formatBytes;
-  const width = Math.max(...report.lines.map((l) => l.what.length));
-  return [
-    ...report.lines.map((l) => `  ${l.what.padEnd(width)} ${format(l.bytes).padStart(10)}`),
-    `  ${"total".padEnd(width)} ${format(report.totalBytes).padStart(10)}${budget === undefined ? "" : ` of a ${format(budget)} budget`}`,
-  ];
 }
 
 /** Fails with the whole plan, naming the largest lines, when the module does not fit. */

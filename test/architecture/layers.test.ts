@@ -11,18 +11,24 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["compiler/ir"],
   ["compiler/passes"],
   ["compiler/frontends"],
-  ["targets/wasm", "targets/webgpu", "targets/onnx", "targets/mcu"],
+  ["targets/common"],
+  ["targets/wasm", "targets/webgpu", "targets/onnx"],
+  ["targets/(registry)", "targets/mcu"],
   ["compiler/see", "compiler/eval"],
   ["compiler/(driver)"],
   ["compiler/cli"],
   ["bench"],
 ];
 
-/** runtime/tokenizers/x.ts -> runtime; compiler/ir/ops/x.ts -> compiler/ir; compiler/build.ts -> compiler/(driver). */
+/**
+ * runtime/tokenizers/x.ts -> runtime; compiler/ir/ops/x.ts -> compiler/ir; compiler/build.ts -> compiler/(driver);
+ * targets/registry.ts -> targets/(registry).
+ */
 function folderOf(file: string): string {
   const parts = file.split("/");
   if (parts[0] === "runtime" || parts[0] === "bench") return parts[0];
-  return parts.length === 2 ? `${parts[0]}/(driver)` : `${parts[0]}/${parts[1]}`;
+  if (parts.length === 2) return parts[0] === "targets" ? "targets/(registry)" : `${parts[0]}/(driver)`;
+  return `${parts[0]}/${parts[1]}`;
 }
 
 const rank = (folder: string) => LAYERS.findIndex((layer) => layer.includes(folder));

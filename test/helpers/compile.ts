@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { writeArtifact } from "../../compiler/artifact.js";
 import { compileArtifact } from "../../compiler/build.js";
 import type { Graph } from "../../compiler/ir/graph.js";
-import type { TargetName } from "../../targets/wasm/targets.js";
+import type { TargetName } from "../../targets/registry.js";
 import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 

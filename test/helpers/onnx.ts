@@ -6,7 +6,7 @@ import { build } from "../../compiler/build.js";
 import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
 import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import type { Feeds, Outputs } from "../../runtime/model.js";
-import type { TargetName } from "../../targets/wasm/targets.js";
+import type { TargetName } from "../../targets/registry.js";
 import { tmpDir } from "./compile.js";
 
 /**

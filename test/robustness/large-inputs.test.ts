@@ -9,7 +9,7 @@ import { compileArtifact } from "../../compiler/build.js";
 import { llamaGraph, type LlamaConfig } from "../../compiler/frontends/llama-graph.js";
 import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
 import { loadModel, readInput } from "../../compiler/frontends/load.js";
-import type { TargetName } from "../../targets/wasm/targets.js";
+import type { TargetName } from "../../targets/registry.js";
 import { tmpDir } from "../helpers/compile.js";
 import { rejectsSeec } from "../helpers/errors.js";
 

@@ -6,7 +6,7 @@ import { GraphBuilder } from "../../../compiler/ir/builder.js";
 import { Interpreter } from "../../../compiler/ir/interpreter.js";
 import type { Attrs, TensorData } from "../../../compiler/ir/graph.js";
 import { storeWeights } from "../../../compiler/ir/ops/linear.js";
-import type { TargetName } from "../../../targets/wasm/targets.js";
+import type { TargetName } from "../../../targets/registry.js";
 import { compileAndLoad } from "../../helpers/compile.js";
 import { maxAbsDiff, randomF32, rng } from "../../helpers/random.js";
 
