@@ -1,6 +1,6 @@
 /** A Hugging Face tokenizer.json given with --tokenizer, read and checked at build time as the artifact's runtime will read it. */
-import { readFile } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
+import { readTokenizerJson } from "./tokenizer-json.js";
 import { HfTokenizer, type HfTokenizerSpec } from "../../runtime/tokenizers/hf/index.js";
 
 /**
@@ -10,16 +10,10 @@ import { HfTokenizer, type HfTokenizerSpec } from "../../runtime/tokenizers/hf/i
  * ids, as Python's Tokenizer.no_padding() does, and embed() pads to the built length and masks it.
  */
 export async function readHfTokenizer(file: string): Promise<{ spec: HfTokenizerSpec; notes: string[] }> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (e) {
-    throw new SeecError(
-      (e as NodeJS.ErrnoException).code === "ENOENT" ? "io.not_found" : "input.tokenizer",
-      `cannot read the tokenizer: ${(e as Error).message}`,
-      { file, at: "--tokenizer", hint: "an ONNX model takes its Hugging Face tokenizer.json" },
-    );
-  }
+  const json = await readTokenizerJson(file, "the tokenizer", {
+    at: "--tokenizer",
+    hint: "an ONNX model takes its Hugging Face tokenizer.json",
+  });
   if (typeof json !== "object" || json === null || Array.isArray(json) || !("model" in json))
     throw new SeecError("input.tokenizer", "is not a Hugging Face tokenizer.json (an object with a model)", {
       file,

@@ -1,25 +1,18 @@
 /** A SentencePiece vocabulary as TF.js models ship it: vocab.json, a list of [piece, score]. */
-import { readFile } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
+import { readTokenizerJson } from "./tokenizer-json.js";
 import type { SentencePieceSpec } from "../../runtime/tokenizers/sentencepiece.js";
 
 /** Control symbols at the start of the vocabulary that segmentation never produces. */
 const RESERVED = 6;
 
 export async function readSentencePieceVocab(file: string, vocabSize: number): Promise<SentencePieceSpec> {
-  let pieces: unknown[];
-  try {
-    pieces = JSON.parse(await readFile(file, "utf8"));
-  } catch (e) {
-    throw new SeecError(
-      (e as NodeJS.ErrnoException).code === "ENOENT" ? "io.not_found" : "input.tokenizer",
-      `cannot read the vocabulary: ${(e as Error).message}`,
-      { file, hint: "a TF.js model's vocab.json sits beside model.json; or pass --tokenizer" },
-    );
-  }
-  if (!Array.isArray(pieces)) throw new SeecError("input.tokenizer", "vocab.json must be a list of [piece, score]", { file });
+  const json = await readTokenizerJson(file, "the vocabulary", {
+    hint: "a TF.js model's vocab.json sits beside model.json; or pass --tokenizer",
+  });
+  if (!Array.isArray(json)) throw new SeecError("input.tokenizer", "vocab.json must be a list of [piece, score]", { file });
   // USE-Lite's vocab.json has a few null scores; the reference's arithmetic reads them as 0.
-  pieces = pieces.map((p, i) => {
+  const pieces = json.map((p, i) => {
     if (!Array.isArray(p) || typeof p[0] !== "string" || (typeof p[1] !== "number" && p[1] !== null))
       throw new SeecError("input.tokenizer", `entry ${i} is not [piece, score]`, { file, at: `entry ${i}` });
     return [p[0], p[1] ?? 0];
