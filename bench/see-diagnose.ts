@@ -19,6 +19,7 @@ import { Interpreter } from "../compiler/ir/interpreter.js";
 import { loadModel } from "../compiler/frontends/load.js";
 import { embeddingRow } from "../compiler/factors/factors.js";
 import { readSee } from "../compiler/factors/format.js";
+import { cosine, spearman } from "../compiler/eval/stsb.js";
 import { wordnetSentences } from "../compiler/see/corpus.js";
 import { findEmbedding } from "../compiler/see/factorize.js";
 import { jacobiEigen } from "../compiler/see/svd.js";
@@ -43,33 +44,11 @@ const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
 };
-const cosine = (a: Float32Array, b: Float32Array) => dot(a, b) / Math.sqrt(dot(a, a) * dot(b, b));
 const embedAll = (g: Graph) => {
   const run = new Interpreter(g);
   return sentences.map((ids) => (run.run({ [g.inputs[0]]: ids })[g.outputs[0]].data as Float32Array).slice());
 };
 const pairCosines = (v: Float32Array[]) => v.flatMap((a, i) => v.slice(i + 1).map((b) => cosine(a, b)));
-function spearman(a: number[], b: number[]): number {
-  const ranks = (x: number[]) => {
-    const r = new Float64Array(x.length);
-    x.map((v, i) => [v, i])
-      .sort((p, q) => p[0] - q[0])
-      .forEach(([, i], k) => (r[i] = k));
-    return r;
-  };
-  const ra = ranks(a),
-    rb = ranks(b),
-    m = (a.length - 1) / 2;
-  let s = 0,
-    sa = 0,
-    sb = 0;
-  for (let i = 0; i < a.length; i++) {
-    s += (ra[i] - m) * (rb[i] - m);
-    sa += (ra[i] - m) ** 2;
-    sb += (rb[i] - m) ** 2;
-  }
-  return s / Math.sqrt(sa * sb);
-}
 
 const teacher = embedAll(graph);
 const teacherPairs = pairCosines(teacher);
