@@ -22,6 +22,7 @@ export const OP_NAMES = [
   "MeanLinear",
   "MeanQLinear",
   "MeanRows",
+  "Q4Linear",
   "QLinear",
   "Reduce",
   "Relu",

@@ -4,7 +4,7 @@
  * again (and the tensor between them needs no memory of its own).
  *
  *   Relu(Linear(x, w, b))            -> Linear(x, w, b) {activation: relu}
- *   Add(Linear(x, w, b), r)          -> Linear(x, w, b, r) {residual: 1}    (either operand; QLinear too)
+ *   Add(Linear(x, w, b), r)          -> Linear(x, w, b, r) {residual: 1}    (either operand; QLinear, Q4Linear too)
  *
  * Epilogue order is act(x·wᵀ + b) + r, so Add(Relu(Linear)) fuses both. The matmul's output must
  * have no other reader and not be a graph output; a residual must have the sum's shape (no
@@ -16,7 +16,7 @@ import { graphIndex, type Graph, type Node } from "../ir/graph.js";
 import { opDef } from "../ir/ops/index.js";
 import { linearOperands } from "../ir/ops/linear.js";
 
-const MATMULS = new Set(["Linear", "QLinear"]);
+const MATMULS = new Set(["Linear", "QLinear", "Q4Linear"]);
 
 export function fuseEpilogues(graph: Graph): { graph: Graph; fused: number } {
   const { producer, readers } = graphIndex(graph);

@@ -37,6 +37,7 @@ const ALL: readonly string[] = [
   "MeanLinear",
   "MeanQLinear",
   "MeanRows",
+  "Q4Linear",
   "QLinear",
   "Reduce",
   "RMSNorm",

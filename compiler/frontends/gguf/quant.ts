@@ -5,6 +5,7 @@
  */
 import { floatToHalf, halfToFloat } from "../../util/float16.js";
 import { BLOCKS, GGML, bf16ToFloat } from "./tensor-types.js";
+import { dequantizeQ4Blocks, quantizeQ4Blocks } from "../../ir/ops/linear-q4.js";
 
 const f = Math.fround;
 
@@ -35,14 +36,7 @@ export function dequantize(type: number, data: Uint8Array, count: number): Float
       }
       break;
     case GGML.Q4_0:
-      for (let blk = 0, at = 0; blk < count / 32; blk++, at += 18) {
-        const d = halfToFloat(view.getUint16(at, true));
-        for (let j = 0; j < 16; j++) {
-          const q = data[at + 2 + j];
-          out[blk * 32 + j] = ((q & 0xf) - 8) * d;
-          out[blk * 32 + j + 16] = ((q >> 4) - 8) * d;
-        }
-      }
+      out.set(dequantizeQ4Blocks(data, count / 32, 32));
       break;
     case GGML.Q4_K:
       for (let blk = 0; blk < count / 256; blk++) dequantizeQ4K(data.subarray(blk * 144), view, blk * 144, out.subarray(blk * 256));
@@ -79,26 +73,8 @@ export function quantize(type: number, x: Float32Array): Uint8Array {
       }
       break;
     case GGML.Q4_0:
-      for (let blk = 0, at = 0; blk < x.length / 32; blk++, at += 18) {
-        // The scale maps the value of largest magnitude, with its sign, to -8: the full 16 levels are used.
-        let amax = 0,
-          max = 0;
-        for (let j = 0; j < 32; j++) {
-          const v = x[blk * 32 + j];
-          if (amax < Math.abs(v)) {
-            amax = Math.abs(v);
-            max = v;
-          }
-        }
-        const d = f(max / -8);
-        const id = d ? f(1 / d) : 0;
-        view.setUint16(at, floatToHalf(d), true);
-        for (let j = 0; j < 16; j++) {
-          const lo = Math.min(15, Math.trunc(f(f(x[blk * 32 + j] * id) + 8.5)));
-          const hi = Math.min(15, Math.trunc(f(f(x[blk * 32 + j + 16] * id) + 8.5)));
-          out[at + 2 + j] = lo | (hi << 4);
-        }
-      }
+      // The one Q4_0 quantizer, which --quantize q4 also uses (rows of 32 values: the same blocks).
+      out.set(quantizeQ4Blocks(x, x.length / 32, 32));
       break;
     default:
       throw new Error(`quantize: type ${type} is not supported`);

@@ -5,6 +5,7 @@ import { Add, AddRows, MeanRows, Relu, SwiGLU, Tanh } from "./elementwise.js";
 import { EntangledEmbedding, EntangledLogits, EntangledTable } from "./entangled.js";
 import { Gather, LastRow } from "./indexing.js";
 import { Linear, MeanLinear, MeanQLinear, QLinear } from "./linear.js";
+import { Q4Linear } from "./linear-q4.js";
 import { L2Normalize, LayerNorm, RMSNorm } from "./norm.js";
 import type { OpDef } from "./op.js";
 import { isOpName, type OpName } from "../op-names.js";
@@ -31,6 +32,7 @@ export const OPS = {
   MeanLinear,
   MeanQLinear,
   MeanRows,
+  Q4Linear,
   QLinear,
   Reduce,
   Relu,
