@@ -1,9 +1,9 @@
 /**
  * The pipeline: frontend -> passes -> backend -> artifact.
  *
- *   loadModel -> [applySee] -> [quantizeInt8] -> the target's passes (targets/registry.ts) -> planMemory
+ *   loadModel -> [applySee] -> [quantizeInt8 | quantizeQ4] -> the target's passes (targets/registry.ts) -> planMemory
  *     -> the target's backend.compile (targets/common/backend.ts) -> runtime, manifest -> writeArtifact
- *     -> [measureQuality: the artifact, and with int8 the same model's f32 build beside it]
+ *     -> [measureQuality: the artifact, and with int8 or q4 the same model's f32 build beside it]
  *
  * What a target sets, requires or refuses is data in the registry; this file names no target.
  */
@@ -19,6 +19,7 @@ import { loadModel, readInput, type LoadedModel, type ModelSource } from "./fron
 import { checkArtifactOutput } from "./output.js";
 import { applySee, type HeadStrategy } from "./passes/see.js";
 import { quantizeInt8, type QuantizeReport } from "./passes/quantize.js";
+import { quantizeQ4 } from "./passes/quantize-q4.js";
 import { runPasses } from "./passes/index.js";
 import { readSee } from "./factors/format.js";
 import { findEmbedding } from "./see/factorize.js";
@@ -41,8 +42,8 @@ export interface BuildOptions extends ModelSource {
   see?: string;
   /** How a tied output head uses the factors (default materialize; stream on mcu). */
   embedHead?: HeadStrategy;
-  /** Weights of Linear layers as int8 with per-row scales. */
-  quantize?: "int8";
+  /** Weights of Linear layers as int8 with per-row scales, or 4-bit in Q4_0 blocks (groups of 32, an f16 scale each). */
+  quantize?: "int8" | "q4";
   /** Add demo.html. */
   demo?: boolean;
   /** Add a package.json with this package name. */
@@ -77,7 +78,7 @@ export interface BuildResult {
 
 /** The built model's score on the task `measure` named. */
 export interface BuildQuality extends Omit<Quality, "details"> {
-  /** With int8 weights: the same model's score with f32 weights, built and scored beside it. */
+  /** With quantized (int8 or q4) weights: the same model's score with f32 weights, built and scored beside it. */
   f32?: number;
   /** Seconds spent scoring (both models). */
   seconds: number;
@@ -92,6 +93,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const target = targetSpec(opts.target);
   const { refuses, requires, defaults } = target;
   if (refuses?.embedHead && opts.embedHead === refuses.embedHead.value) throw refusal(refuses.embedHead, { target: opts.target });
+  if (refuses?.quantize && opts.quantize === refuses.quantize.value) throw refusal(refuses.quantize, { target: opts.target });
   if (defaults)
     opts = {
       ...opts,
@@ -128,8 +130,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
   const unquantized = model.graph;
   let quantization: QuantizeReport | undefined;
-  if (opts.quantize === "int8") {
-    const q = await stage("quantize", () => quantizeInt8(model.graph));
+  if (opts.quantize) {
+    const quantize = opts.quantize === "q4" ? quantizeQ4 : quantizeInt8;
+    const q = await stage("quantize", () => quantize(model.graph));
     model.graph = q.graph;
     quantization = q.report;
   }
@@ -180,7 +183,7 @@ function withHfTokenizer(graph: Graph, tokenizer: HfTokenizerSpec, opts: BuildOp
 
 /**
  * Scores the artifact at opts.out; given the model before quantization, also compiles it for the
- * same target into a temporary directory and scores that, so the int8 cost is measured, not guessed.
+ * same target into a temporary directory and scores that, so the int8 or q4 cost is measured, not guessed.
  */
 async function measureBuild(task: QualityTask, opts: BuildOptions, beforeQuantize?: LoadedModel): Promise<BuildQuality> {
   const t0 = performance.now();
@@ -196,7 +199,7 @@ async function measureBuild(task: QualityTask, opts: BuildOptions, beforeQuantiz
       await rm(dir, { recursive: true, force: true });
     }
   }
-  opts.progress?.(beforeQuantize ? "score the int8 model" : "score the model");
+  opts.progress?.(beforeQuantize ? `score the ${opts.quantize} model` : "score the model");
   const { details: _, ...quality } = await score(opts.out);
   return { ...quality, ...(f32 !== undefined ? { f32 } : {}), seconds: (performance.now() - t0) / 1000 };
 }

@@ -28,6 +28,8 @@ export interface TargetPolicy {
   refuses?: {
     /** --embed-head with this value. */
     embedHead?: Refusal & { value: HeadStrategy };
+    /** --quantize with this value (before anything is read). */
+    quantize?: Refusal & { value: "q4" };
     /** --stsb or --nll: scoring the artifact (before anything is read). */
     measure?: Refusal;
     /** A Hugging Face tokenizer.json (when it is read). */
@@ -120,6 +122,15 @@ const SPECS = {
     summary: "WebGPU where an adapter exists (WGSL kernels), with the SIMD128 module as fallback",
     // WGSL reads weights as written, and the fallback module shares its weights.bin.
     passes: PASSES,
+    refuses: {
+      quantize: {
+        value: "q4",
+        code: "unsupported.quantize",
+        message: "the {target} target has no kernel for 4-bit weights",
+        at: "--quantize q4",
+        hint: "build --quantize q4 for wasm-simd, wasm-relaxed, wasm, wasi or mcu, or --quantize int8 for {target}",
+      },
+    },
     runtime: true,
     options: { fallback: { modules: [{ backend: "wasm-simd", file: "model.wasm", flavour: "wasm-simd" }] } },
   }),

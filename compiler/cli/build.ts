@@ -17,7 +17,7 @@ interface BuildFlags extends QualityFlags {
   memoryBudget?: number;
   demo?: boolean;
   package?: string;
-  quantize?: "int8";
+  quantize?: "int8" | "q4";
   target: TargetName;
   out: string;
   maxChunk?: number;
@@ -40,7 +40,8 @@ export function buildCommand(): Command {
         "  seec build stories260K.bin --tokenizer tok512.bin --target mcu --see f.see --quantize int8 --context 256 --memory-budget 1MiB -o out/mcu\n" +
         "  seec build model.onnx --shape input_ids=1x128 --shape attention_mask=1x128 -o out/onnx\n" +
         "  seec build model.onnx --tokenizer tokenizer.json --shape input_ids=1x128 --pooling mean --normalize -o out/bert\n" +
-        "  seec build model.json --quantize int8 --stsb dev.tsv -o out/use-int8   (prints what int8 costs)",
+        "  seec build model.json --quantize int8 --stsb dev.tsv -o out/use-int8   (prints what int8 costs)\n" +
+        "  seec build stories15M.bin --tokenizer tok.bin --quantize q4 --nll text.txt -o out/q4   (4-bit weights; prints what they cost)",
     )
     .addOption(new Option("-t, --target <target>", "where the artifact runs (see Targets)").choices(TARGET_NAMES).default(DEFAULT_TARGET))
     .option(
@@ -56,7 +57,10 @@ export function buildCommand(): Command {
       ).choices(["materialize", "stream"]),
     )
     .addOption(
-      new Option("--quantize <how>", "store Linear weights as int8 with one scale per output row (about 4x smaller)").choices(["int8"]),
+      new Option(
+        "--quantize <how>",
+        "store Linear weights as int8 with one scale per output row (about 4x smaller), or q4: 4 bits in llama.cpp's Q4_0 blocks, an f16 scale per 32 inputs (about 7x smaller)",
+      ).choices(["int8", "q4"]),
     )
     .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
     .option("--demo", "add demo.html, a page that runs the model (serve it with seec serve)")
@@ -121,9 +125,9 @@ export function buildCommand(): Command {
         `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +
           (result.notes ?? []).map((n) => `  note: ${n}\n`).join("") +
           (result.quantization
-            ? `  int8: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)}${result.quality ? "" : " (--stsb or --nll measures what it costs)"}\n`
+            ? `  ${flags.quantize}: ${result.quantization.tensors} weights, ${formatBytes(result.quantization.bytesBefore)} -> ${formatBytes(result.quantization.bytesAfter)}, relative error ${result.quantization.relativeError.toFixed(4)}${result.quality ? "" : " (--stsb or --nll measures what it costs)"}\n`
             : "") +
-          (result.quality ? `  ${qualityLine(result.quality)}\n` : "") +
+          (result.quality ? `  ${qualityLine(result.quality, flags.quantize)}\n` : "") +
           ((TARGETS[flags.target] as TargetSpec | undefined)?.printsMemoryPlan || flags.memoryBudget !== undefined
             ? `memory plan:\n${formatMemoryReport(result.memory, flags.memoryBudget).join("\n")}\n`
             : `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)}${result.manifest.memory.scratch ? `, kernel scratch ${formatBytes(result.manifest.memory.scratch.bytes)}` : ""})\n`),
@@ -144,13 +148,13 @@ export function recordedCommand(args: readonly string[]): string {
   return ["seec", ...recorded].join(" ");
 }
 
-/** "int8 cost: STS-B Spearman 0.6668 (f32) -> 0.6671 (int8), +0.0003 over 1500 pairs", or the one score. */
-function qualityLine(q: BuildQuality): string {
+/** "int8 cost: STS-B Spearman 0.6668 (f32) -> 0.6671 (int8), +0.0003 over 1500 pairs" (or q4's), or the one score. */
+function qualityLine(q: BuildQuality, quantize = "int8"): string {
   const over = `over ${q.count} ${q.unit}`;
   if (q.f32 === undefined) return `quality: ${formatQuality(q.metric, q.value)} ${over}`;
   const change =
     q.metric === "nll"
       ? `${q.value >= q.f32 ? "+" : ""}${((100 * (q.value - q.f32)) / q.f32).toFixed(2)}%`
       : `${q.value >= q.f32 ? "+" : ""}${(q.value - q.f32).toFixed(4)}`;
-  return `int8 cost: ${formatQuality(q.metric, q.f32)} (f32) -> ${q.value.toFixed(4)} (int8), ${change} ${over}`;
+  return `${quantize} cost: ${formatQuality(q.metric, q.f32)} (f32) -> ${q.value.toFixed(4)} (${quantize}), ${change} ${over}`;
 }

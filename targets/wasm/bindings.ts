@@ -135,6 +135,30 @@ export const BINDINGS = {
       return T * (2 * (Math.ceil(K / 16) * 16) + 4) + 16;
     },
   },
+  // 4-bit weights in Q4_0 blocks (compiler/ir/ops/linear-q4.ts).
+  Q4Linear: {
+    ...matmulCall(
+      () => ["linear-q4", "q4linear"],
+      (node, c) => {
+        const { x, w, bias } = linearOperands(node.op, node.inputs, node.attrs);
+        return [
+          c.addr(x),
+          c.addr(w),
+          bias ? c.addr(bias) : 0,
+          c.addr(node.outputs[0]),
+          dim(c.shape(x)[0]),
+          dim(c.shape(x)[1]),
+          dim(c.shape(w)[0]),
+          c.scratch,
+        ];
+      },
+    ),
+    // x's rows as int16 in whole groups of 32, then a scale per row (kernels/linear-q4.ts).
+    scratchBytes: ({ inputs: [x] }, size) => {
+      const [T, K] = size(x);
+      return T * (64 * Math.ceil(K / 32) + 4) + 16;
+    },
+  },
   LayerNorm: kernelCall("norm", "layerNorm", ({ inputs: [x, w, b], outputs: [y], attrs }, c) => [
     c.addr(x),
     c.addr(w),

@@ -197,6 +197,13 @@ export const GENERATORS = {
     ];
   },
   ...TENSOR_KERNELS,
+  // No WGSL kernel for 4-bit weights yet: the registry refuses --quantize q4 for webgpu before any work; a graph built by hand stops here.
+  Q4Linear: (n) => {
+    throw new SeecError("unsupported.quantize", "the webgpu target has no kernel for 4-bit weights (Q4Linear)", {
+      at: `node ${n.name}`,
+      hint: "build --quantize q4 for wasm-simd, wasm-relaxed, wasm, wasi or mcu, or --quantize int8 for webgpu",
+    });
+  },
   LastRow: (n, c) => {
     const D = c.shape(n.inputs[0])[1] as number;
     const r = rows(c.shape(n.inputs[0])[0]);

@@ -1,0 +1,30 @@
+import { finishRows, NONE } from "./epilogue";
+import { halfToF32 } from "./f16";
+import { at } from "./simd";
+
+/**
+ * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], with w N rows of Q4_0 blocks
+ * (compiler/ir/ops/linear-q4.ts; b = 0: no bias; r = 0: no residual). Scalar, in f32: each
+ * group's sum of activations times nibbles, then times the group's scale; a partial last group
+ * reads x only up to K. No scratch (0) is needed.
+ */
+export function q4linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
+  const G = (K + 31) >> 5, R = <usize>(G * 18);
+  for (let n = 0; n < N; n++) {
+    const wn = w + <usize>n * R;
+    for (let t = 0; t < T; t++) {
+      const xt = x + at(t * K);
+      let sum: f32 = 0;
+      for (let g = 0; g < G; g++) {
+        const blk = wn + <usize>(g * 18), k0 = g << 5;
+        const lo = min(16, K - k0), hi = min(16, K - k0 - 16);
+        let s: f32 = 0;
+        for (let j = 0; j < lo; j++) s += load<f32>(xt + at(k0 + j)) * <f32>(<i32>(load<u8>(blk + 2 + <usize>j) & 15) - 8);
+        for (let j = 0; j < hi; j++) s += load<f32>(xt + at(k0 + 16 + j)) * <f32>(<i32>(load<u8>(blk + 2 + <usize>j) >> 4) - 8);
+        sum += s * halfToF32(load<u16>(blk));
+      }
+      store<f32>(y + at(t * N + n), sum);
+    }
+  }
+  finishRows(y, b, r, act, T, N);
+}

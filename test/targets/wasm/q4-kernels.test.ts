@@ -1,0 +1,117 @@
+// The Q4Linear kernels (kernels/linear-q4.ts, kernels-scalar/linear-q4.ts) against the reference
+// interpreter: K not a multiple of 32 (a partial last group, and K under one group), N not a
+// multiple of the 4-row block, T from 1 to 7 (the one-token-by-four-rows and four-tokens-by-one-row
+// blocks and their remainders), the epilogue (bias, ReLU, residual), and extreme weights.
+import v8 from "node:v8";
+import { describe, expect, it } from "vitest";
+import { GraphBuilder } from "../../../compiler/ir/builder.js";
+import type { Attrs } from "../../../compiler/ir/graph.js";
+import { Interpreter } from "../../../compiler/ir/interpreter.js";
+import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../../../compiler/ir/ops/linear-q4.js";
+import { compileArtifact } from "../../../compiler/build.js";
+import { SeecError } from "../../../runtime/errors.js";
+import { compileAndLoad } from "../../helpers/compile.js";
+import { maxAbsDiff, randomF32 } from "../../helpers/random.js";
+
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
+
+const TOKENS = [1, 2, 3, 4, 5, 6, 7];
+
+/** One Q4Linear over x [T, K] (T symbolic, at most 7), weights from `w` [N, K] quantized to Q4_0 blocks. */
+function q4Graph(w: Float32Array, N: number, K: number, extra: { bias?: Float32Array; residual?: boolean; relu?: boolean } = {}) {
+  const b = new GraphBuilder("q4", { family: "decoder", config: {} });
+  b.dim("T", 7);
+  const x = b.input("x", "f32", ["T", K]);
+  const blocks = quantizeQ4Blocks(w, N, K);
+  const inputs = [x, b.constant("w", new Int8Array(blocks.buffer), [N, q4RowBytes(K)])];
+  if (extra.bias) inputs.push(b.constant("b", extra.bias, [N]));
+  if (extra.residual) inputs.push(b.input("r", "f32", ["T", N]));
+  const attrs: Attrs = { ...(extra.relu ? { activation: "relu" } : {}), ...(extra.residual ? { residual: 1 } : {}) };
+  b.output(b.node("Q4Linear", "out", inputs, attrs));
+  return { graph: b.finish(), wq: dequantizeQ4Blocks(blocks, N, K) };
+}
+
+describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s Q4Linear matches the reference interpreter", (target) => {
+  /**
+   * Allowed error: f32 sums (the kernels add in another order than the interpreter's doubles),
+   * and on SIMD the activations rounded to 32767 levels of each row's largest |x| (half a level
+   * times the dequantized weight row's sum of |w|).
+   */
+  const slack = (x: Float32Array, T: number, K: number, wq: Float32Array, N: number) => {
+    let most = 0,
+      xmax = 0;
+    for (let n = 0; n < N; n++)
+      most = Math.max(
+        most,
+        wq.subarray(n * K, (n + 1) * K).reduce((a, v) => a + Math.abs(v), 0),
+      );
+    for (let i = 0; i < T * K; i++) xmax = Math.max(xmax, Math.abs(x[i]));
+    return (target === "wasm" ? 0 : (0.5 * xmax * most) / 32767) + 1e-6 * xmax * most;
+  };
+
+  it.each([
+    [32, 4],
+    [64, 9],
+    [45, 7],
+    [7, 3],
+    [161, 1],
+    [100, 5],
+  ])("K=%i, N=%i with a bias for T = 1 to 7", async (K, N) => {
+    const w = randomF32(N * K, K * 31 + N, 0.5);
+    const { graph, wq } = q4Graph(w, N, K, { bias: randomF32(N, 2) });
+    const model = await compileAndLoad(graph, target);
+    expect(model.backend).toBe(target);
+    const ref = new Interpreter(graph);
+    for (const T of TOKENS) {
+      const x = randomF32(T * K, T + K, 2);
+      const want = ref.run({ x }).out.data as Float32Array;
+      const got = (await model.run({ x })).out as Float32Array;
+      expect(got.length).toBe(T * N);
+      expect(maxAbsDiff(got, want), `T=${T}`).toBeLessThanOrEqual(
+        2e-6 * Math.max(1, ...Array.from(want, Math.abs)) + slack(x, T, K, wq, N),
+      );
+    }
+  });
+
+  it("the epilogue: ReLU and a residual, K=70, N=6, T = 1 to 7", async () => {
+    const [K, N] = [70, 6];
+    const { graph, wq } = q4Graph(randomF32(N * K, 77, 0.5), N, K, { bias: randomF32(N, 3), residual: true, relu: true });
+    const model = await compileAndLoad(graph, target);
+    const ref = new Interpreter(graph);
+    for (const T of TOKENS) {
+      const feeds = { x: randomF32(T * K, T, 2), r: randomF32(T * N, T + 50) };
+      const want = ref.run(feeds).out.data as Float32Array;
+      expect(Array.from(want).some((v, i) => v === feeds.r[i])).toBe(true); // ReLU cut something
+      const got = (await model.run(feeds)).out as Float32Array;
+      expect(maxAbsDiff(got, want), `T=${T}`).toBeLessThanOrEqual(
+        2e-6 * Math.max(1, ...Array.from(want, Math.abs)) + slack(feeds.x, T, K, wq, N),
+      );
+    }
+  });
+
+  it("extreme weights (every value at -8 or 7 levels) and inputs at each row's largest, K=4099: no integer overflow", async () => {
+    const [K, N] = [4099, 3];
+    const w = Float32Array.from({ length: N * K }, (_, i) => (i % 3 ? 0.875 : -1) * (i < K ? 1 : 0.01));
+    const { graph, wq } = q4Graph(w, N, K);
+    const model = await compileAndLoad(graph, target);
+    const ref = new Interpreter(graph);
+    for (const T of [1, 5]) {
+      const x = Float32Array.from({ length: T * K }, (_, i) => (i % 3 ? 3 : -3));
+      const want = ref.run({ x }).out.data as Float32Array;
+      const got = (await model.run({ x })).out as Float32Array;
+      expect(maxAbsDiff(got, want), `T=${T}`).toBeLessThanOrEqual(
+        2e-6 * Math.max(1, ...Array.from(want, Math.abs)) + slack(x, T, K, wq, N),
+      );
+    }
+  });
+});
+
+describe("--quantize q4 where a target has no kernel", () => {
+  it("webgpu refuses a Q4Linear graph by name (the build refuses --quantize q4 before reading anything: test/e2e/q4.test.ts)", async () => {
+    const { graph } = q4Graph(randomF32(4 * 32, 1), 4, 32);
+    const err = await compileArtifact({ graph, format: "graph" }, { target: "webgpu" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SeecError);
+    expect((err as SeecError).code).toBe("unsupported.quantize");
+    expect((err as SeecError).message).toMatch(/webgpu/);
+  });
+});
