@@ -6,7 +6,7 @@
  *   seec build     -> build(opts)                        (BuildOptions, BuildResult)
  *   seec inspect   -> loadModel(src), planMemory(graph), inspectGraph(graph, plan)
  *   seec factorize -> loadModel(src), factorize(model, opts), writeSee(factors)
- *   seec distill   -> loadModel(src), readSee(bytes, file), compileMatmuls(), distill(model, factors, opts)
+ *   seec distill   -> loadModel(src), readSee(bytes, file), compileTrainingKernels(), distill(model, factors, opts)
  *   seec eval      -> loadArtifact(dir), readQualityTask(flags), measureQuality(model, task)
  *   seec run       -> loadArtifact(dir) (or load() from the artifact's own index.mjs)
  *   seec serve     -> serveDirectory(dir, port, host)
@@ -39,7 +39,7 @@ export {
 } from "./see/distill.js";
 export { readCheckpoint, writeCheckpoint, type Checkpoint } from "./see/checkpoint.js";
 export { textsOf } from "./see/corpus.js";
-export { compileMatmuls, matmulsOn } from "../targets/wasm/train-kernels.js";
+export { compileTrainingKernels, trainingKernelsOn } from "../targets/wasm/train-kernels.js";
 
 export { loadArtifact } from "./artifact.js";
 export { formatQuality, measureQuality, readQualityTask, type Quality, type QualityFlags, type QualityTask } from "./eval/quality.js";

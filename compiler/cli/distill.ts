@@ -9,7 +9,7 @@ import { parameterCount, shippedBytes } from "../factors/factors.js";
 import { readSee, writeSee } from "../factors/format.js";
 import { formatBytes } from "../util/units.js";
 import { availableParallelism } from "node:os";
-import { compileMatmuls, matmulsOn } from "../../targets/wasm/train-kernels.js";
+import { compileTrainingKernels, trainingKernelsOn } from "../../targets/wasm/train-kernels.js";
 import { integer, modelOptions, printJson, real } from "./options.js";
 
 interface DistillFlags {
@@ -130,7 +130,7 @@ export function distillCommand(): Command {
         maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence),
       });
       const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
-      const kernels = await compileMatmuls();
+      const kernels = await compileTrainingKernels();
       const texts = flags.data ? textsOf(new TextDecoder().decode(await readInput(flags.data, "training text")), flags.data) : undefined;
       // A bar on a terminal; a line per held-out score in a log; nothing with --json.
       const onProgress = flags.json
@@ -173,7 +173,7 @@ export function distillCommand(): Command {
         // The whole loop, so that --resume continues exactly where a run stopped.
         onCheckpoint: (c) => writeFileAtomic(checkpoint, writeCheckpoint(c)),
         resume,
-        kernels: matmulsOn(kernels),
+        kernels: trainingKernelsOn(kernels),
         threads: { count: flags.threads, kernels },
       });
       await writeFileAtomic(out, writeSee(factors));

@@ -8,7 +8,9 @@ import { backward, forward, type Tape } from "../ir/autodiff.js";
 import type { Attrs, Graph, Node } from "../ir/graph.js";
 import { Interpreter } from "../ir/interpreter.js";
 import type { OpDef, Tensor } from "../ir/ops/index.js";
-import { Linear, linearOperands, type MatmulKernels } from "../ir/ops/linear.js";
+import { attentionOnKernels } from "../ir/ops/attention.js";
+import { Linear, linearOperands } from "../ir/ops/linear.js";
+import type { TrainingKernels } from "../../targets/wasm/train-kernels.js";
 
 /** One training example: a sequence's (decoder) or a sentence's (encoder) token ids. */
 export type Example = Int32Array;
@@ -41,8 +43,8 @@ export interface TaskOptions {
   loss: LossWeights;
   /** Decoder: temperature of the KL's distributions. */
   temperature: number;
-  /** Faster matmuls for Linear (the wasm SIMD kernels); the interpreter's own where absent. */
-  kernels?: MatmulKernels;
+  /** Faster Linear and attention (the wasm SIMD kernels); the interpreter's own where absent. */
+  kernels?: TrainingKernels;
 }
 
 /** A step's gradient by embedding row, and by trained model weight. */
@@ -332,10 +334,10 @@ class TeacherCache {
 }
 
 /**
- * Linear on the given kernels where it is a plain matmul with weights as written (what the
- * frontends emit); anything else, and the weight gradient, as the registry defines it.
+ * Attention on the given kernels, and Linear where it is a plain matmul with weights as written
+ * (what the frontends emit); any other Linear as the registry defines it.
  */
-export function fastOps(kernels: MatmulKernels | undefined, trained?: Float32Array): Partial<Record<string, OpDef>> {
+export function fastOps(kernels: TrainingKernels | undefined, trained?: Float32Array): Partial<Record<string, OpDef>> {
   if (!kernels) return {};
   // The kernels keep a copy of each weight: one that training rewrites (a tied head reading the
   // embedding table) stays on the interpreter.
@@ -344,6 +346,7 @@ export function fastOps(kernels: MatmulKernels | undefined, trained?: Float32Arr
     return o.layout === "nk" && !o.activation && !o.residual && o.w.data instanceof Float32Array && o.w.data !== trained ? o : undefined;
   };
   return {
+    ...attentionOnKernels(kernels),
     Linear: {
       ...Linear,
       run(inputs, attrs) {

@@ -3,7 +3,7 @@
  * main thread over the shared parameters, then runs the shares of batches it is sent.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { matmulsOn } from "../../targets/wasm/train-kernels.js";
+import { trainingKernelsOn } from "../../targets/wasm/train-kernels.js";
 import { pair, type WorkerInit } from "./distill.js";
 import { errorFields, type Request, type ShareGradients } from "./distill-threads.js";
 import type { Example } from "./distill-tasks.js";
@@ -11,7 +11,7 @@ import type { Example } from "./distill-tasks.js";
 const port = parentPort!;
 try {
   const init = workerData as WorkerInit;
-  const kernels = init.kernels ? matmulsOn(init.kernels) : undefined;
+  const kernels = init.kernels ? trainingKernelsOn(init.kernels) : undefined;
   const { makeTask, refresh, stale } = pair(init.graph, init.factors, { ...init.opts, kernels }, undefined, init.own);
   const task = makeTask();
   const examples: Example[] = init.examples;

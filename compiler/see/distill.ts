@@ -21,7 +21,8 @@ import { backward, forward, type Tape } from "../ir/autodiff.js";
 import type { Attrs, Graph, Node } from "../ir/graph.js";
 import { Interpreter } from "../ir/interpreter.js";
 import type { OpDef, Tensor } from "../ir/ops/index.js";
-import { Linear, linearOperands, type MatmulKernels } from "../ir/ops/linear.js";
+import { Linear, linearOperands } from "../ir/ops/linear.js";
+import type { TrainingKernels } from "../../targets/wasm/train-kernels.js";
 import { normal, rng, shuffle } from "../util/random.js";
 import { Adam } from "./adam.js";
 import { RowBackprop, zeroGradients } from "./backprop.js";
@@ -84,8 +85,8 @@ export interface DistillOptions {
   onCheckpoint?: (c: Checkpoint) => void | Promise<void>;
   /** A checkpoint of this run (same options) to continue from. */
   resume?: Checkpoint;
-  /** Faster matmuls for Linear (the wasm SIMD kernels); the interpreter's own where absent. */
-  kernels?: MatmulKernels;
+  /** Faster Linear and attention (the wasm SIMD kernels); the interpreter's own where absent. */
+  kernels?: TrainingKernels;
   /**
    * Threads that share each batch (worker threads over shared memory), each on its own instance of
    * this compiled kernels module. One thread (the default) runs on the caller's.

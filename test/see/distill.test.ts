@@ -22,7 +22,7 @@ import { checkSpec, denseTable, embeddingRow, parameterCount, withAdapter } from
 import { factorize } from "../../compiler/see/factorize.js";
 import { readSee, writeSee } from "../../compiler/factors/format.js";
 import { readCheckpoint, writeCheckpoint } from "../../compiler/see/checkpoint.js";
-import { compileMatmuls, matmulsOn, wasmMatmuls } from "../../targets/wasm/train-kernels.js";
+import { compileTrainingKernels, trainingKernelsOn, wasmTrainingKernels } from "../../targets/wasm/train-kernels.js";
 import { USE_MODEL_JSON } from "../helpers/use-lite.js";
 import { ERROR_CLASSES } from "../../runtime/errors.js";
 import { seec } from "../helpers/cli.js";
@@ -210,7 +210,7 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     const copy = () => ({ ...factors, tables: Object.fromEntries(Object.entries(factors.tables).map(([k, t]) => [k, t.slice()])) });
     const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 4, samples: 6, sequence: 24, batch: 2, evalEvery: 2 };
     const plain = await distill(model, copy(), opts);
-    const fast = await distill(model, copy(), { ...opts, kernels: await wasmMatmuls() });
+    const fast = await distill(model, copy(), { ...opts, kernels: await wasmTrainingKernels() });
     // A stale copy of the table in the kernels' memory (the bug this guards) moved these by 5% and more.
     fast.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(plain.heldOut.curve[i].loss, 3));
   });
@@ -223,7 +223,7 @@ describe.skipIf(!LLAMA2C)("distill on stories260K", () => {
     const plainF = copy(),
       fastF = copy();
     const plain = await distill(model, plainF, { ...opts, weightLearningRate: 0.003 });
-    const fast = await distill(model, fastF, { ...opts, weightLearningRate: 0.003, kernels: await wasmMatmuls() });
+    const fast = await distill(model, fastF, { ...opts, weightLearningRate: 0.003, kernels: await wasmTrainingKernels() });
     // stories260K: 5 layers × (wq, wk, wv, wo, w1, w2, w3) and 11 norms, the tied head not among them.
     expect(Object.keys(fastF.weights!)).toHaveLength(5 * 7 + 11);
     expect(fastF.spec.format).toBe("see/2");
@@ -330,11 +330,11 @@ describe("distillation on several threads", () => {
     const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 5 });
     const copy = () => ({ ...factors, tables: Object.fromEntries(Object.entries(factors.tables).map(([k, t]) => [k, t.slice()])) });
     const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 4, samples: 6, sequence: 24, batch: 3, evalEvery: 2, train: "all" as const };
-    const module = await compileMatmuls();
+    const module = await compileTrainingKernels();
     const oneF = copy(),
       twoF = copy();
-    const one = await distill(model, oneF, { ...opts, kernels: matmulsOn(module) });
-    const two = await distill(model, twoF, { ...opts, kernels: matmulsOn(module), threads: { count: 2, kernels: module } });
+    const one = await distill(model, oneF, { ...opts, kernels: trainingKernelsOn(module) });
+    const two = await distill(model, twoF, { ...opts, kernels: trainingKernelsOn(module), threads: { count: 2, kernels: module } });
     expect(one.heldOut.bestStep).toBeGreaterThan(0);
     // Only the order of the sums differs (the shares' gradients are added share by share).
     two.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(one.heldOut.curve[i].loss, 4));
@@ -354,9 +354,9 @@ describe("distillation on several threads", () => {
       (_, i) => `sentence number ${i} is about ${["cellos", "onions", "markets", "kitchens"][i % 4]}`,
     );
     const opts = { ...DEFAULT_DISTILL, seed: 2, steps: 3, batch: 5, evalEvery: 1, texts, cover: false };
-    const module = await compileMatmuls();
-    const one = await distill(model, copy(), { ...opts, kernels: matmulsOn(module) });
-    const two = await distill(model, copy(), { ...opts, kernels: matmulsOn(module), threads: { count: 2, kernels: module } });
+    const module = await compileTrainingKernels();
+    const one = await distill(model, copy(), { ...opts, kernels: trainingKernelsOn(module) });
+    const two = await distill(model, copy(), { ...opts, kernels: trainingKernelsOn(module), threads: { count: 2, kernels: module } });
     expect(one.heldOut.curve.at(-1)!.loss).toBeLessThan(one.heldOut.before);
     two.heldOut.curve.forEach((c, i) => expect(c.loss).toBeCloseTo(one.heldOut.curve[i].loss, 4));
     one.loss.forEach((l, i) => expect(two.loss[i]).toBeCloseTo(l, 4));

@@ -156,6 +156,96 @@ function attentionRowVjp(
   }
 }
 
+/** An attention call's shape, for AttentionKernels. */
+export interface AttentionShape {
+  /** The call's queries. */
+  T: number;
+  /** Causal: query t attends to keys 0..first + t (first: the cache's earlier rows). Else to all T keys. */
+  causal: boolean;
+  first: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  scale: number;
+}
+
+/**
+ * Attention's two passes, as a backend provides them for training (targets/wasm/train-kernels.ts):
+ * q and dy [T, heads·headDim]; keys and values [rows, kvHeads·headDim], query head h reading kv head
+ * h / (heads / kvHeads).
+ */
+export interface AttentionKernels {
+  /** softmax(scale · q·kᵀ)·v per query row and head. */
+  attention(q: Float32Array, keys: Float32Array, values: Float32Array, shape: AttentionShape): Float32Array;
+  /** [dq, dk, dv]: dk and dv have a row for every key row. */
+  attentionBackward(
+    q: Float32Array,
+    dy: Float32Array,
+    keys: Float32Array,
+    values: Float32Array,
+    shape: AttentionShape,
+  ): [Float32Array, Float32Array, Float32Array];
+}
+
+/**
+ * Attention and SelfAttention on the given kernels, with the registry's shape rules and semantics
+ * (training on the interpreter: seec distill's fast path).
+ */
+export function attentionOnKernels(kernels: AttentionKernels): { Attention: OpDef; SelfAttention: OpDef } {
+  const causal = (attrs: Attrs, q: { shape: number[] }, pos: number): AttentionShape => ({
+    T: q.shape[0],
+    causal: true,
+    first: pos,
+    heads: num(attrs, "heads"),
+    kvHeads: num(attrs, "kvHeads"),
+    headDim: num(attrs, "headDim"),
+    scale: 1 / Math.sqrt(num(attrs, "headDim")),
+  });
+  const self = (attrs: Attrs, q: { shape: number[] }): AttentionShape => ({
+    T: q.shape[0],
+    causal: false,
+    first: 0,
+    heads: num(attrs, "heads"),
+    kvHeads: num(attrs, "heads"),
+    headDim: num(attrs, "headDim"),
+    scale: num(attrs, "scale"),
+  });
+  /** The cache rows a call reads: every row up to its last token's. */
+  const rows = (cache: Float32Array, s: AttentionShape) => cache.subarray(0, (s.first + s.T) * s.kvHeads * s.headDim);
+  return {
+    Attention: {
+      ...Attention,
+      run([q, k, v, pos, kCache, vCache], attrs) {
+        const s = causal(attrs, q, i32(pos)[0]);
+        const kc = f32(kCache),
+          vc = f32(vCache),
+          kvDim = s.kvHeads * s.headDim;
+        kc.set(f32(k), s.first * kvDim);
+        vc.set(f32(v), s.first * kvDim);
+        return [{ shape: q.shape, data: kernels.attention(f32(q), rows(kc, s), rows(vc, s), s) }];
+      },
+      vjp(step) {
+        const [q, , , pos, kCache, vCache] = step.inputs;
+        const s = causal(step.attrs, q, i32(pos)[0]),
+          kvDim = s.kvHeads * s.headDim;
+        const [dq, dk, dv] = kernels.attentionBackward(f32(q), dOut(step), rows(f32(kCache), s), rows(f32(vCache), s), s);
+        // Rows of the cache written by earlier calls are held constant.
+        return [dq, dk.subarray(s.first * kvDim), dv.subarray(s.first * kvDim), undefined, undefined, undefined];
+      },
+    },
+    SelfAttention: {
+      ...SelfAttention,
+      run([q, k, v], attrs) {
+        return [{ shape: q.shape, data: kernels.attention(f32(q), f32(k), f32(v), self(attrs, q)) }];
+      },
+      vjp(step) {
+        const [q, k, v] = step.inputs;
+        return kernels.attentionBackward(f32(q), dOut(step), f32(k), f32(v), self(step.attrs, q));
+      },
+    },
+  };
+}
+
 /**
  * SelfAttention: bidirectional multi-head attention over the T tokens of one call (an encoder),
  * softmax(scale · q·kᵀ)·v per head; heads are consecutive column blocks of headDim.

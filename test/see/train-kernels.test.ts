@@ -1,0 +1,87 @@
+// seec distill's attention on the SIMD kernels (targets/wasm/train-kernels.ts) against the op
+// registry's reference (the interpreter): forward outputs, what the forward pass leaves in the KV
+// cache, and the gradients into q, k and v, on shapes that exercise every branch — a cache with
+// earlier rows, grouped-query heads, head sizes that are and are not a multiple of four, more keys
+// than attendRow scores at once (128).
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Attrs } from "../../compiler/ir/graph.js";
+import { Attention, attentionOnKernels, SelfAttention } from "../../compiler/ir/ops/attention.js";
+import type { OpDef, Tensor } from "../../compiler/ir/ops/op.js";
+import { wasmTrainingKernels } from "../../targets/wasm/train-kernels.js";
+import { randomF32 } from "../helpers/random.js";
+
+let fast: { Attention: OpDef; SelfAttention: OpDef };
+beforeAll(async () => {
+  fast = attentionOnKernels(await wasmTrainingKernels());
+});
+
+const t = (shape: number[], data: Float32Array | Int32Array): Tensor => ({ shape, data });
+
+/** The largest difference between a and b, relative to b's largest entry. */
+function relative(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0,
+    scale = 1e-6;
+  for (let i = 0; i < b.length; i++) {
+    worst = Math.max(worst, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return worst / scale;
+}
+
+/** Runs both definitions forward and backward on copies of the same inputs; the worst relative gap of each result. */
+function compare(reference: OpDef, kernels: OpDef, inputs: () => Tensor[], attrs: Attrs, seed: number): number[] {
+  const a = inputs(),
+    b = inputs();
+  const [ya] = reference.run(a, attrs),
+    [yb] = kernels.run(b, attrs);
+  const dy = randomF32(ya.data.length, seed);
+  const step = (xs: Tensor[], y: Tensor) => ({ inputs: xs, outputs: [y], dOutputs: [dy], attrs, wants: xs.map(() => true) });
+  const ga = reference.vjp!(step(a, ya)),
+    gb = kernels.vjp!(step(b, yb));
+  expect(ya.shape).toEqual(yb.shape);
+  const gaps = [relative(yb.data, ya.data)];
+  // The caches (Attention's inputs 4 and 5) as the forward pass left them.
+  for (let i = 4; i < a.length; i++) gaps.push(relative(b[i].data, a[i].data));
+  ga.forEach((g, i) => {
+    if (!g) return expect(gb[i]).toBeUndefined();
+    expect(gb[i]!.length).toBe(g.length);
+    gaps.push(relative(gb[i]!, g));
+  });
+  return gaps;
+}
+
+describe("training kernels: attention", () => {
+  // Measured: at most 6.3e-7 (f32 kernels against the reference, which accumulates in f64).
+  const TOL = 3e-6;
+
+  it.each([
+    { T: 5, pos: 0, heads: 2, kvHeads: 2, headDim: 8, context: 8 },
+    { T: 7, pos: 3, heads: 4, kvHeads: 2, headDim: 6, context: 12 },
+    { T: 150, pos: 20, heads: 2, kvHeads: 1, headDim: 8, context: 200 },
+  ])(
+    "Attention, T $T after $pos cached rows, $heads heads over $kvHeads, headDim $headDim",
+    ({ T, pos, heads, kvHeads, headDim, context }) => {
+      const attrs = { heads, kvHeads, headDim };
+      const kv = kvHeads * headDim;
+      const inputs = () => [
+        t([T, heads * headDim], randomF32(T * heads * headDim, 1)),
+        t([T, kv], randomF32(T * kv, 2)),
+        t([T, kv], randomF32(T * kv, 3)),
+        t([1], Int32Array.of(pos)),
+        t([context, kv], randomF32(context * kv, 4)),
+        t([context, kv], randomF32(context * kv, 5)),
+      ];
+      for (const gap of compare(Attention, fast.Attention, inputs, attrs, 6)) expect(gap).toBeLessThan(TOL);
+    },
+  );
+
+  it.each([
+    { T: 9, heads: 8, headDim: 32 },
+    { T: 130, heads: 3, headDim: 5 },
+  ])("SelfAttention, T $T, $heads heads of $headDim", ({ T, heads, headDim }) => {
+    const attrs = { heads, headDim, scale: 0.3 };
+    const D = heads * headDim;
+    const inputs = () => [1, 2, 3].map((seed) => t([T, D], randomF32(T * D, seed)));
+    for (const gap of compare(SelfAttention, fast.SelfAttention, inputs, attrs, 7)) expect(gap).toBeLessThan(TOL);
+  });
+});
