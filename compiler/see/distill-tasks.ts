@@ -339,11 +339,9 @@ class TeacherCache {
  */
 export function fastOps(kernels: TrainingKernels | undefined, trained?: Float32Array): Partial<Record<string, OpDef>> {
   if (!kernels) return {};
-  // The kernels keep a copy of each weight: one that training rewrites (a tied head reading the
-  // embedding table) stays on the interpreter.
   const plain = (inputs: readonly Tensor[], attrs: Attrs) => {
     const o = linearOperands("Linear", inputs, attrs);
-    return o.layout === "nk" && !o.activation && !o.residual && o.w.data instanceof Float32Array && o.w.data !== trained ? o : undefined;
+    return o.layout === "nk" && !o.activation && !o.residual && o.w.data instanceof Float32Array ? o : undefined;
   };
   return {
     ...attentionOnKernels(kernels),
@@ -354,6 +352,9 @@ export function fastOps(kernels: TrainingKernels | undefined, trained?: Float32A
         if (!o) return Linear.run(inputs, attrs);
         const [T, K] = o.x.shape,
           N = o.w.shape[0];
+        // The kernels keep a copy of each weight: the embedding table a tied head reads is rebuilt
+        // from the factors before each forward pass (its backward pass reads what this one did).
+        if (o.w.data === trained) kernels.changed(trained);
         return [
           {
             shape: [T, N],
