@@ -153,10 +153,10 @@ export const BINDINGS = {
         ];
       },
     ),
-    // x's rows as int16 in whole groups of 32, then a scale per row (kernels/linear-q4.ts).
+    // x's rows as int16 in whole groups of 32, then a scale per row and a 16-byte correction per group (kernels/linear-q4.ts).
     scratchBytes: ({ inputs: [x] }, size) => {
       const [T, K] = size(x);
-      return T * (64 * Math.ceil(K / 32) + 4) + 16;
+      return T * (80 * Math.ceil(K / 32) + 4) + 32;
     },
   },
   LayerNorm: kernelCall("norm", "layerNorm", ({ inputs: [x, w, b], outputs: [y], attrs }, c) => [

@@ -9,38 +9,46 @@ import { at, hmax, hsum, hsum4 } from "./simd";
  * so rows are ceil(K / 32) · 18 bytes and no load is aligned). b = 0: no bias; r = 0: no residual.
  *
  * Integer arithmetic, as linear-q8.ts: each row of x is first rounded to int16 in `scratch` (one
- * f32 scale per row, 32767 levels: a group's i32 lanes add 8 products of at most 32767 · 8, far
- * from overflowing), padded with zeros to whole groups, so a partial last group needs no case of
- * its own. Per group and weight row: one 16-byte load, the nibbles split with an and and a shift
- * and recentred (i8x16.sub 8), widened to int16, four i32x4.dot_i16x8_s against the group's 32
- * activations; the group's i32 sums then become f32 and are multiplied by its scale. Measured
- * against unpacking to f32 and multiplying f32 activations: see bench/kernels.ts.
+ * f32 scale per row, 32767 levels), padded with zeros to whole groups, so a partial last group
+ * needs no case of its own. Per group and weight row: one 16-byte load read as eight 16-bit lanes,
+ * split by ands and shifts into four vectors of int16 nibbles (0..15: no widening, no recentring),
+ * four i32x4.dot_i16x8_s against the group's 32 activations (stored in the matching order), less
+ * 8 · the activations' sum (computed once per token and group); the group's i32 sums (at most
+ * 8 · 15 · 32767 a lane) then become f32 and are multiplied by its scale, four rows' f16 scales
+ * converted at once.
+ *
+ * Measured (node bench/run.mjs of one Q4Linear, T = 1, 768×2048, 2048×768, 288×768; and T = 32):
+ * unpacking the weights to f32 against f32 activations took 1.5 to 2.9x as long; int8 activations
+ * per group of 32 (llama.cpp's Q8_0) with i16x8.extmul_*_i8x16_s 0.9 to 1.5x; the first version of
+ * this one (bytes split with i8x16.shr_u, widened, recentred, a scale converted per row) 1.05 to 1.15x.
  *
  * Blocking: one token by four weight rows, which share each load of the activations (decoding,
  * T = 1, is the case that matters: it reads every weight once); with four tokens or more, four
  * tokens by one weight row, so each group is unpacked once for four tokens. The last one to three
- * rows one by one. scratch holds T rows of ceil(K / 32) · 64 bytes, then T f32 scales.
+ * rows one by one. scratch holds T rows of ceil(K / 32) · 64 bytes, T f32 scales, then a 16-byte
+ * correction per row and group.
  */
 export function q4linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
   const G = (K + 31) >> 5, R = <usize>(G * 18);
-  const xq = scratch, xs = (scratch + row(T, G) + 15) & ~15;
-  quantizeRows(x, xq, xs, T, K, G);
+  const xq = scratch, xs = (scratch + row(T, G) + 15) & ~15, sums = (xs + at(T) + 15) & ~15;
+  quantizeRows(x, xq, xs, sums, T, K, G);
   let n = 0;
   if (T >= 4) {
     const T4 = T & ~3;
     for (; n < N; n++) {
       const wn = w + <usize>n * R;
       let t = 0;
-      for (; t < T4; t += 4) block4x1(xq + row(t, G), xs + at(t), wn, y + at(t * N + n), G, N);
-      for (; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), wn, G));
+      for (; t < T4; t += 4) block4x1(xq + row(t, G), sums + corr(t, G), xs + at(t), wn, y + at(t * N + n), G, N);
+      for (; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), wn, G));
     }
   } else {
     for (; n + 4 <= N; n += 4) {
       const wn = w + <usize>n * R;
-      for (let t = 0; t < T; t++) block1x4(xq + row(t, G), load<f32>(xs + at(t)), wn, R, y + at(t * N + n), G);
+      for (let t = 0; t < T; t++) block1x4(xq + row(t, G), sums + corr(t, G), load<f32>(xs + at(t)), wn, R, y + at(t * N + n), G);
     }
     for (; n < N; n++)
-      for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), w + <usize>n * R, G));
+      for (let t = 0; t < T; t++)
+        store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), w + <usize>n * R, G));
   }
   finishRows(y, b, r, act, T, N);
 }
@@ -50,8 +58,18 @@ export function q4linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32,
   return <usize>(t * G) << 6;
 }
 
-/** Each row of x (T rows of K) as int16 in xq, x ≈ xs[t] · xq[t]: xs[t] = max|x[t]| / 32767; zeros pad the rows to G · 32. */
-function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, G: i32): void {
+/** Byte offset of row t's corrections (one i32x4 a group). */
+@inline function corr(t: i32, G: i32): usize {
+  return <usize>(t * G) << 4;
+}
+
+/**
+ * Each row of x (T rows of K) as int16 in xq, x ≈ xs[t] · xq[t]: xs[t] = max|x[t]| / 32767; zeros
+ * pad the rows to G · 32. Within each group the values are stored in the order unpack() gives the
+ * weights: 0, 2, .. 14, then 1, 3, .. 15, then 16, 18, .. 30, then 17, 19, .. 31. sums[t, g] is the
+ * i32x4 (8 · the group's sum, 0, 0, 0): what the nibbles' offset of 8 adds to a group's dot product.
+ */
+function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i32, G: i32): void {
   const K8 = K & ~7, Q: f32 = 32767;
   for (let t = 0; t < T; t++) {
     const r = x + at(t * K), q = xq + row(t, G);
@@ -74,82 +92,97 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, G: i32): v
       store<i16>(q + <usize>(k << 1), v == v ? <i16>v : 0);
     }
     for (; k < G << 5; k++) store<i16>(q + <usize>(k << 1), 0);
+    for (let g = 0; g < G; g++) {
+      const v = q + (<usize>g << 6);
+      const v0 = v128.load(v), v1 = v128.load(v + 16), v2 = v128.load(v + 32), v3 = v128.load(v + 48);
+      const s = i32x4.add(
+        i32x4.add(i32x4.extadd_pairwise_i16x8_s(v0), i32x4.extadd_pairwise_i16x8_s(v1)),
+        i32x4.add(i32x4.extadd_pairwise_i16x8_s(v2), i32x4.extadd_pairwise_i16x8_s(v3)),
+      );
+      const total: i32 = i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+      v128.store(sums + corr(t, G) + (<usize>g << 4), i32x4.replace_lane(i32x4.splat(0), 0, total << 3));
+      v128.store(v, v128.shuffle<i16>(v0, v1, 0, 2, 4, 6, 8, 10, 12, 14));
+      v128.store(v + 16, v128.shuffle<i16>(v0, v1, 1, 3, 5, 7, 9, 11, 13, 15));
+      v128.store(v + 32, v128.shuffle<i16>(v2, v3, 0, 2, 4, 6, 8, 10, 12, 14));
+      v128.store(v + 48, v128.shuffle<i16>(v2, v3, 1, 3, 5, 7, 9, 11, 13, 15));
+    }
   }
 }
 
-/** The 16 bytes of nibbles of the block at b (after its f16 scale). */
-@inline function nibbles(b: usize): v128 {
-  return v128.load(b + 2);
-}
-/** The group's first 16 values (low nibbles), as i8 in -8..7. */
-@inline function low(q: v128): v128 {
-  return i8x16.sub(v128.and(q, i8x16.splat(0x0f)), i8x16.splat(8));
-}
-/** The group's last 16 values (high nibbles), as i8 in -8..7. */
-@inline function high(q: v128): v128 {
-  return i8x16.sub(i8x16.shr_u(q, 4), i8x16.splat(8));
-}
-
-/** A group's four products' i32 sums (32 int16 activations at x against the group's values lo, hi) as f32, times the scale d. */
-@inline function group(x: usize, lo: v128, hi: v128, d: f32): v128 {
-  const s = i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(v128.load(x), i16x8.extend_low_i8x16_s(lo)), i32x4.dot_i16x8_s(v128.load(x + 16), i16x8.extend_high_i8x16_s(lo))),
-    i32x4.add(i32x4.dot_i16x8_s(v128.load(x + 32), i16x8.extend_low_i8x16_s(hi)), i32x4.dot_i16x8_s(v128.load(x + 48), i16x8.extend_high_i8x16_s(hi))),
+/**
+ * The i32 sums of a group's 32 products: the int16 activations x0..x3 (in quantizeRows' order)
+ * times the nibbles of the block at b as stored, 0..15, less the offset's share c. The 16 bytes
+ * read as eight 16-bit lanes split into the four vectors of int16 in four ands and three shifts:
+ * no widening.
+ */
+@inline function groupDot(x0: v128, x1: v128, x2: v128, x3: v128, b: usize, c: v128): v128 {
+  const q = v128.load(b + 2), m = i16x8.splat(0x0f);
+  const e0 = v128.and(q, m), e1 = v128.and(i16x8.shr_u(q, 8), m), e2 = v128.and(i16x8.shr_u(q, 4), m), e3 = i16x8.shr_u(q, 12);
+  return i32x4.sub(
+    i32x4.add(i32x4.add(i32x4.dot_i16x8_s(x0, e0), i32x4.dot_i16x8_s(x1, e1)), i32x4.add(i32x4.dot_i16x8_s(x2, e2), i32x4.dot_i16x8_s(x3, e3))),
+    c,
   );
-  return f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(d));
 }
 
-/** As group(), with the activations already in registers (x0..x3) and the block's nibbles q. */
-@inline function groupW(x0: v128, x1: v128, x2: v128, x3: v128, q: v128, d: f32): v128 {
-  const lo = low(q), hi = high(q);
-  const s = i32x4.add(
-    i32x4.add(i32x4.dot_i16x8_s(x0, i16x8.extend_low_i8x16_s(lo)), i32x4.dot_i16x8_s(x1, i16x8.extend_high_i8x16_s(lo))),
-    i32x4.add(i32x4.dot_i16x8_s(x2, i16x8.extend_low_i8x16_s(hi)), i32x4.dot_i16x8_s(x3, i16x8.extend_high_i8x16_s(hi))),
-  );
-  return f32x4.mul(f32x4.convert_i32x4_s(s), f32x4.splat(d));
+/** The f16 scales at a, b, c, d as one f32x4 (halfToF32 in four lanes at once). */
+@inline function scales4(a: usize, b: usize, c: usize, d: usize): v128 {
+  let h = v128.load16_lane(a, i32x4.splat(0), 0);
+  h = v128.load16_lane(b, h, 2);
+  h = v128.load16_lane(c, h, 4);
+  h = v128.load16_lane(d, h, 6);
+  const bits = v128.or(i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16), i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13));
+  return f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
 }
 
-/** y[0..4] for one row of int16 activations (scale s) and four weight rows R bytes apart. */
-@inline function block1x4(x: usize, s: f32, w: usize, R: usize, y: usize, G: i32): void {
+/** y[0..4] for one row of int16 activations (scale s, corrections c) and four weight rows R bytes apart, whose four scales convert at once. */
+@inline function block1x4(x: usize, c: usize, s: f32, w: usize, R: usize, y: usize, G: i32): void {
   const w0 = w, w1 = w0 + R, w2 = w1 + R, w3 = w2 + R;
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const xo = x + (<usize>g << 6), o = <usize>(g * 18);
+    const xo = x + (<usize>g << 6), o = <usize>(g * 18), cg = v128.load(c + (<usize>g << 4));
     const x0 = v128.load(xo), x1 = v128.load(xo + 16), x2 = v128.load(xo + 32), x3 = v128.load(xo + 48);
-    a0 = f32x4.add(a0, groupW(x0, x1, x2, x3, nibbles(w0 + o), halfToF32(load<u16>(w0 + o))));
-    a1 = f32x4.add(a1, groupW(x0, x1, x2, x3, nibbles(w1 + o), halfToF32(load<u16>(w1 + o))));
-    a2 = f32x4.add(a2, groupW(x0, x1, x2, x3, nibbles(w2 + o), halfToF32(load<u16>(w2 + o))));
-    a3 = f32x4.add(a3, groupW(x0, x1, x2, x3, nibbles(w3 + o), halfToF32(load<u16>(w3 + o))));
+    const d = scales4(w0 + o, w1 + o, w2 + o, w3 + o);
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w0 + o, cg)), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w1 + o, cg)), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
+    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w2 + o, cg)), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
+    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w3 + o, cg)), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
   }
   v128.store(y, f32x4.mul(hsum4(a0, a1, a2, a3), f32x4.splat(s)));
 }
 
-/** y[0..4, 0] (rows N apart) for four rows of int16 activations (scales at xs) and one weight row: each group unpacked once. */
-@inline function block4x1(x: usize, xs: usize, w: usize, y: usize, G: i32, N: i32): void {
-  const X = row(1, G);
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  for (let g = 0; g < G; g++) {
-    const o = <usize>(g * 18), xo = x + (<usize>g << 6);
-    const q = nibbles(w + o), d = halfToF32(load<u16>(w + o));
-    const lo = low(q), hi = high(q);
-    a0 = f32x4.add(a0, group(xo, lo, hi, d));
-    a1 = f32x4.add(a1, group(xo + X, lo, hi, d));
-    a2 = f32x4.add(a2, group(xo + 2 * X, lo, hi, d));
-    a3 = f32x4.add(a3, group(xo + 3 * X, lo, hi, d));
-  }
-  const c = f32x4.mul(hsum4(a0, a1, a2, a3), v128.load(xs));
-  store<f32>(y, f32x4.extract_lane(c, 0));
-  store<f32>(y + at(N), f32x4.extract_lane(c, 1));
-  store<f32>(y + at(2 * N), f32x4.extract_lane(c, 2));
-  store<f32>(y + at(3 * N), f32x4.extract_lane(c, 3));
+/** One group's products for the activations at x (corrections at c), as f32 times d. */
+@inline function groupAt(x: usize, c: usize, b: usize, d: v128): v128 {
+  return f32x4.mul(
+    f32x4.convert_i32x4_s(groupDot(v128.load(x), v128.load(x + 16), v128.load(x + 32), v128.load(x + 48), b, v128.load(c))),
+    d,
+  );
 }
 
-/** One row of int16 activations with one weight row, as f32 (before the row's activation scale). */
-@inline function dot1(x: usize, w: usize, G: i32): f32 {
+/** y[0..4, 0] (rows N apart) for four rows of int16 activations (scales at xs, corrections at c) and one weight row. */
+@inline function block4x1(x: usize, c: usize, xs: usize, w: usize, y: usize, G: i32, N: i32): void {
+  const X = row(1, G), C = corr(1, G);
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let g = 0; g < G; g++) {
+    const o = <usize>(g * 18), xo = x + (<usize>g << 6), co = c + (<usize>g << 4);
+    const d = f32x4.splat(halfToF32(load<u16>(w + o)));
+    a0 = f32x4.add(a0, groupAt(xo, co, w + o, d));
+    a1 = f32x4.add(a1, groupAt(xo + X, co + C, w + o, d));
+    a2 = f32x4.add(a2, groupAt(xo + 2 * X, co + 2 * C, w + o, d));
+    a3 = f32x4.add(a3, groupAt(xo + 3 * X, co + 3 * C, w + o, d));
+  }
+  const v = f32x4.mul(hsum4(a0, a1, a2, a3), v128.load(xs));
+  store<f32>(y, f32x4.extract_lane(v, 0));
+  store<f32>(y + at(N), f32x4.extract_lane(v, 1));
+  store<f32>(y + at(2 * N), f32x4.extract_lane(v, 2));
+  store<f32>(y + at(3 * N), f32x4.extract_lane(v, 3));
+}
+
+/** One row of int16 activations (corrections at c) with one weight row, as f32 (before the row's activation scale). */
+@inline function dot1(x: usize, c: usize, w: usize, G: i32): f32 {
   let a = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const o = <usize>(g * 18), q = nibbles(w + o);
-    a = f32x4.add(a, group(x + (<usize>g << 6), low(q), high(q), halfToF32(load<u16>(w + o))));
+    const o = <usize>(g * 18);
+    a = f32x4.add(a, groupAt(x + (<usize>g << 6), c + (<usize>g << 4), w + o, f32x4.splat(halfToF32(load<u16>(w + o)))));
   }
   return hsum(a);
 }
