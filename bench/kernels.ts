@@ -1,8 +1,8 @@
 // Kernel efficiency: the machine's single-core f32x4 peak (mul+add and relaxed FMA) measured by a
 // microbenchmark, then seec's linear kernel at the models' own shapes, on wasm-simd and
-// wasm-relaxed, as GFLOP/s and as a share of that peak; and the int8 kernel (--quantize int8,
-// integer dot products, the same code in both flavours) at the same shapes, as the f32 GFLOP/s it
-// equals (2·T·K·N ÷ time) and as a share of the relaxed FMA peak. All in one process.
+// wasm-relaxed, as GFLOP/s and as a share of that peak; and the int8 and q4 kernels (--quantize int8
+// and q4, integer dot products, the same code in both flavours) at the same shapes, as the f32
+// GFLOP/s they equal (2·T·K·N ÷ time) and as a share of the relaxed FMA peak. All in one process.
 // Usage: node bench/run.mjs bench/kernels.ts   (writes bench/results/kernels.json)
 import { mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
@@ -15,6 +15,7 @@ import { compileArtifact } from "../compiler/build.js";
 import { GraphBuilder } from "../compiler/ir/builder.js";
 import { storeWeights, type WeightLayout } from "../compiler/ir/ops/linear.js";
 import { quantizeInt8 } from "../compiler/passes/quantize.js";
+import { quantizeQ4 } from "../compiler/passes/quantize-q4.js";
 import { rng } from "../compiler/util/random.js";
 import { load } from "../runtime/index.js";
 
@@ -62,20 +63,27 @@ async function peakMeter(relaxed: boolean): Promise<() => number> {
  * One Linear of T × K × N, its weights stored as in the model the shape comes from (a graph of one
  * small matmul would otherwise get the layout of a small model: passes/weight-layout.ts).
  */
-async function linearModel(T: number, K: number, N: number, layout: WeightLayout, target: "wasm-simd" | "wasm-relaxed", int8 = false) {
+async function linearModel(
+  T: number,
+  K: number,
+  N: number,
+  layout: WeightLayout,
+  target: "wasm-simd" | "wasm-relaxed",
+  quant?: "int8" | "q4",
+) {
   const r = rng(K * 7 + N);
   const written = Float32Array.from({ length: N * K }, () => r() - 0.5);
   const w = storeWeights(written, N, K, layout);
   const b = new GraphBuilder("linear", { family: "decoder", config: {} });
   b.dim("T", T);
   const x = b.input("x", "f32", ["T", K]);
-  // int8 weights are [N, K] as written (the Linear's layout applies to f32 only).
+  // int8 and q4 weights are [N, K] as written (the Linear's layout applies to f32 only).
   b.output(
-    int8
+    quant
       ? b.node("Linear", "y", [x, b.constant("w", written, [N, K])])
       : b.node("Linear", "y", [x, b.constant("w", w, layout === "kn" ? [K, N] : [N, K])], { layout }),
   );
-  const graph = int8 ? quantizeInt8(b.finish()).graph : b.finish();
+  const graph = quant === "int8" ? quantizeInt8(b.finish()).graph : quant === "q4" ? quantizeQ4(b.finish()).graph : b.finish();
   const artifact = await compileArtifact({ graph, format: "graph" }, { target });
   const dir = join(await mkdtemp(join(tmpdir(), "seec-bench-")), "linear");
   await writeArtifact(dir, artifact.files);
@@ -88,6 +96,10 @@ const SHAPES: [string, number, number, number, WeightLayout][] = [
   ["USE-Lite layer 1 q (16 tokens)", 16, 512, 512, "n4"],
   ["USE-Lite FFN conv1 (16 tokens)", 16, 512, 1536, "n4"],
   ["USE-Lite FFN conv2 (16 tokens)", 16, 1536, 512, "n4"],
+  ["stories15M-shaped FFN w1, decode (T=1)", 1, 288, 768, "n4"],
+  ["stories110M-shaped FFN w1, decode (T=1)", 1, 768, 2048, "n4"],
+  ["stories110M-shaped FFN w2, decode (T=1)", 1, 2048, 768, "n4"],
+  ["stories110M-shaped FFN w1, prefill 32", 32, 768, 2048, "n4"],
 ];
 
 // This machine is shared: its speed drifts, by up to 2x within minutes. So every round measures the
@@ -114,13 +126,14 @@ for (const [what, T, K, N, layout] of SHAPES) {
   const models = {
     "wasm-simd": await linearModel(T, K, N, layout, "wasm-simd"),
     "wasm-relaxed": await linearModel(T, K, N, layout, "wasm-relaxed"),
-    int8: await linearModel(T, K, N, layout, "wasm-simd", true),
+    int8: await linearModel(T, K, N, layout, "wasm-simd", "int8"),
+    q4: await linearModel(T, K, N, layout, "wasm-simd", "q4"),
   };
   const x = Float32Array.from({ length: T * K }, (_, i) => Math.sin(i));
   const flops = 2 * T * K * N;
   const reps = Math.max(20, Math.round(2e8 / flops));
-  const ms: Record<string, number[]> = { "wasm-simd": [], "wasm-relaxed": [], int8: [] };
-  const shares: Record<string, number[]> = { "wasm-simd": [], "wasm-relaxed": [], int8: [] };
+  const ms: Record<string, number[]> = { "wasm-simd": [], "wasm-relaxed": [], int8: [], q4: [] };
+  const shares: Record<string, number[]> = { "wasm-simd": [], "wasm-relaxed": [], int8: [], q4: [] };
   for (let round = 0; round < ROUNDS; round++) {
     const now = { "wasm-simd": meters["wasm-simd"](), "wasm-relaxed": meters["wasm-relaxed"]() };
     peaks["wasm-simd"] = Math.max(peaks["wasm-simd"], now["wasm-simd"]);
@@ -134,7 +147,7 @@ for (const [what, T, K, N, layout] of SHAPES) {
       for (let i = 0; i < reps; i++) forward(T);
       const t = (performance.now() - t0) / reps;
       ms[target].push(t);
-      shares[target].push(flops / t / 1e6 / (target === "int8" ? now["wasm-relaxed"] : now[target as keyof typeof now]));
+      shares[target].push(flops / t / 1e6 / (target === "int8" || target === "q4" ? now["wasm-relaxed"] : now[target as keyof typeof now]));
     }
   }
   for (const [target, m] of Object.entries(models))
@@ -156,12 +169,12 @@ console.log(
   `single-core peak (highest seen; a row's share is its median over ${ROUNDS} rounds of kernel ÷ that round's peak): f32x4 mul+add ${peaks["wasm-simd"].toFixed(1)} GFLOP/s, relaxed FMA ${peaks["wasm-relaxed"].toFixed(1)} GFLOP/s\n`,
 );
 console.log(
-  "| shape | T×K×N, f32 weight layout | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) | int8, f32-equivalent GFLOP/s (of the relaxed peak) |\n|---|---|---|---|---|",
+  "| shape | T×K×N, f32 weight layout | wasm-simd GFLOP/s (of peak) | wasm-relaxed GFLOP/s (of peak) | int8, f32-equivalent GFLOP/s (of the relaxed peak) | q4, the same |\n|---|---|---|---|---|---|",
 );
 const cell = (r: Row) => `${r.gflops.toFixed(1)} (${(100 * r.shareOfPeak).toFixed(0)}%)`;
-for (let i = 0; i < rows.length; i += 3) {
-  const [s, r, q] = rows.slice(i, i + 3);
-  console.log(`| ${s.shape} | ${s.T}×${s.K}×${s.N}, ${s.layout} | ${cell(s)} | ${cell(r)} | ${cell(q)} |`);
+for (let i = 0; i < rows.length; i += 4) {
+  const [s, r, q, q4] = rows.slice(i, i + 4);
+  console.log(`| ${s.shape} | ${s.T}×${s.K}×${s.N}, ${s.layout} | ${cell(s)} | ${cell(r)} | ${cell(q)} | ${cell(q4)} |`);
 }
 mkdirSync("bench/results", { recursive: true });
 writeFileSync("bench/results/kernels.json", `${JSON.stringify({ peaks, rows }, null, 2)}\n`);

@@ -1,4 +1,4 @@
-// stories260K: seec (wasm-simd, wasm-relaxed, both also with --quantize int8, and webgpu where
+// stories260K: seec (wasm-simd, wasm-relaxed, both also with --quantize int8, wasm-simd with --quantize q4, and webgpu where
 // Node has an adapter through the webgpu package) against ONNX Runtime Web (wasm, 1 thread) and
 // ONNX Runtime Node (native CPU, 1 thread), all running the same graph: seec's IR written out with export-onnx. Prefill of 1, 32
 // and 128 tokens; decode of 128 tokens with the KV cache. One process, engines interleaved in
@@ -30,10 +30,12 @@ await build({ model, tokenizer, target: "wasm-relaxed", maxChunk, out: join(work
 await build({ model, tokenizer, target: "webgpu", maxChunk, out: join(work, "webgpu") });
 await build({ model, tokenizer, target: "wasm-simd", maxChunk, quantize: "int8", out: join(work, "simd-int8") });
 await build({ model, tokenizer, target: "wasm-relaxed", maxChunk, quantize: "int8", out: join(work, "relaxed-int8") });
+await build({ model, tokenizer, target: "wasm-simd", maxChunk, quantize: "q4", out: join(work, "simd-q4") });
 const seecSimd = await load(join(work, "simd"));
 const seecRelaxed = await load(join(work, "relaxed"));
 const seecSimdInt8 = await load(join(work, "simd-int8"));
 const seecRelaxedInt8 = await load(join(work, "relaxed-int8"));
+const seecSimdQ4 = await load(join(work, "simd-q4"));
 // WebGPU in Node: Dawn on the machine's Vulkan driver, else SwiftShader's (Debian's chromium package).
 const swiftshader = "/usr/lib/chromium/vk_swiftshader_icd.json";
 if (!process.env.VK_ICD_FILENAMES && existsSync(swiftshader)) process.env.VK_ICD_FILENAMES = swiftshader;
@@ -64,7 +66,7 @@ interface Engine {
 }
 
 function seecEngine(name: string, m: Awaited<ReturnType<typeof load>>): Engine {
-  if (m.backend !== name.replace(/ int8$/, "")) throw new Error(`expected backend ${name}, got ${m.backend}`);
+  if (m.backend !== name.replace(/ (int8|q4)$/, "")) throw new Error(`expected backend ${name}, got ${m.backend}`);
   return { name, run: async (ids, pos) => void (await m.run({ tokens: ids, pos: Int32Array.of(pos) })) };
 }
 
@@ -94,6 +96,7 @@ const seecEngines = [
   seecEngine("wasm-relaxed", seecRelaxed),
   seecEngine("wasm-simd int8", seecSimdInt8),
   seecEngine("wasm-relaxed int8", seecRelaxedInt8),
+  seecEngine("wasm-simd q4", seecSimdQ4),
   ...(adapter ? [seecEngine("webgpu", seecGpu)] : []),
 ];
 const rivals = [ortEngine("ort-web", ortWeb, webSession), ortEngine("ort-node", ortNode, nodeSession)];

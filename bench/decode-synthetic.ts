@@ -1,0 +1,130 @@
+// Decoding a llama2.c model of a real shape with random weights (seeded; no such checkpoint is
+// shipped): f32, --quantize int8 and --quantize q4 builds for wasm-simd, one thread. Writes the
+// checkpoint (llama2.c's legacy format) into a temporary directory, builds each variant without a
+// tokenizer, and reports weights.bin, build seconds, and decode tokens/s (one token per call,
+// positions 1..n after one token at 0), the engines interleaved in every round, median and min of
+// the rounds (round 0 warms up). `--untied` gives the model its own classifier (wcls), which
+// Linear alone reads, so int8 and q4 quantize it; tied, the 32000-row embedding stays f32.
+// Usage: node bench/run.mjs bench/decode-synthetic.ts [--shape stories15M|stories110M] [--untied] [--tokens n] [--rounds n]
+//   (writes bench/results/decode-synthetic-<shape>[-untied].json)
+import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "../compiler/build.js";
+import { rng } from "../compiler/util/random.js";
+import { load } from "../runtime/index.js";
+
+const SHAPES = {
+  stories15M: { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocab: 32000, seqLen: 256 },
+  stories110M: { dim: 768, hiddenDim: 2048, nLayers: 12, nHeads: 12, nKvHeads: 12, vocab: 32000, seqLen: 1024 },
+};
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const shapeName = (arg("--shape") ?? "stories15M") as keyof typeof SHAPES;
+const shape = SHAPES[shapeName];
+if (!shape) throw new Error(`--shape: one of ${Object.keys(SHAPES).join(", ")}`);
+const untied = process.argv.includes("--untied");
+const steps = Number(arg("--tokens")) || 64;
+const rounds = Number(arg("--rounds")) || 5;
+
+/** A llama2.c checkpoint (legacy format, version 0) of `shape`, weights uniform in ±1/sqrt(fan-in), norms 1, written tensor by tensor. */
+function writeCheckpoint(file: string): void {
+  const { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen } = shape;
+  const kvDim = (dim / nHeads) * nKvHeads,
+    headSize = dim / nHeads;
+  const fd = openSync(file, "w");
+  const r = rng(15);
+  const put = (a: Float32Array | Int32Array) => writeSync(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  const random = (n: number, fanIn: number) => {
+    const s = 1 / Math.sqrt(fanIn);
+    // In slices of at most 16 Mi values: no whole-tensor buffer beyond that.
+    for (let done = 0; done < n; done += 1 << 24) put(Float32Array.from({ length: Math.min(1 << 24, n - done) }, () => (2 * r() - 1) * s));
+  };
+  const ones = (n: number) => put(new Float32Array(n).fill(1));
+  put(Int32Array.of(dim, hiddenDim, nLayers, nHeads, nKvHeads, untied ? -vocab : vocab, seqLen));
+  random(vocab * dim, dim);
+  ones(nLayers * dim);
+  for (const [rows, cols] of [
+    [dim, dim],
+    [kvDim, dim],
+    [kvDim, dim],
+    [dim, dim],
+  ])
+    for (let l = 0; l < nLayers; l++) random(rows * cols, cols);
+  ones(nLayers * dim);
+  for (const [rows, cols] of [
+    [hiddenDim, dim],
+    [dim, hiddenDim],
+    [hiddenDim, dim],
+  ])
+    for (let l = 0; l < nLayers; l++) random(rows * cols, cols);
+  ones(dim);
+  put(new Float32Array(seqLen * headSize)); // freq_cis_real, freq_cis_imag: seec computes its own
+  if (untied) random(vocab * dim, dim);
+  closeSync(fd);
+}
+
+const work = await mkdtemp(join(tmpdir(), "seec-bench-"));
+try {
+  const model = join(work, `${shapeName}.bin`);
+  writeCheckpoint(model);
+  const variants = [
+    { name: "f32", quantize: undefined },
+    { name: "int8", quantize: "int8" as const },
+    { name: "q4", quantize: "q4" as const },
+  ];
+  const built = [];
+  for (const v of variants) {
+    const out = join(work, v.name);
+    const t0 = performance.now();
+    const result = await build({ model, noTokenizer: true, target: "wasm-simd", quantize: v.quantize, out });
+    built.push({
+      ...v,
+      buildSeconds: (performance.now() - t0) / 1000,
+      weightsBytes: statSync(join(out, "weights.bin")).size,
+      relativeError: result.quantization?.relativeError,
+      model: await load(out),
+    });
+  }
+  const token = (pos: number) => Int32Array.of(((pos * 7919) % (shape.vocab - 3)) + 3);
+  const samples = new Map<string, number[]>(built.map((b) => [b.name, []]));
+  for (let round = 0; round <= rounds; round++)
+    for (const b of built) {
+      await b.model.run({ tokens: token(0), pos: Int32Array.of(0) });
+      const t0 = performance.now();
+      for (let pos = 1; pos <= steps; pos++) await b.model.run({ tokens: token(pos), pos: Int32Array.of(pos) });
+      if (round > 0) samples.get(b.name)!.push((performance.now() - t0) / steps);
+    }
+  const stat = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return { median: s[Math.floor(s.length / 2)], min: s[0] };
+  };
+  const rows = built.map((b) => {
+    const ms = stat(samples.get(b.name)!);
+    return {
+      variant: b.name,
+      weightsBytes: b.weightsBytes,
+      buildSeconds: Number(b.buildSeconds.toFixed(2)),
+      relativeError: b.relativeError,
+      msPerToken: ms,
+      tokensPerSecond: { median: 1000 / ms.median, max: 1000 / ms.min },
+    };
+  });
+  const MiB = (n: number) => (n / 2 ** 20).toFixed(1);
+  console.log(
+    `${shapeName}${untied ? " (untied classifier)" : ""}, random weights, wasm-simd, 1 thread, decode ${steps} tokens, ${rounds} rounds`,
+  );
+  console.log("| build | weights.bin | build s | decode tok/s median (best) | vs f32 |");
+  console.log("|---|---|---|---|---|");
+  for (const r of rows)
+    console.log(
+      `| ${r.variant} | ${MiB(r.weightsBytes)} MiB (${(rows[0].weightsBytes / r.weightsBytes).toFixed(2)}x smaller) | ${r.buildSeconds} | ${r.tokensPerSecond.median.toFixed(1)} (${r.tokensPerSecond.max.toFixed(1)}) | ${(r.tokensPerSecond.median / rows[0].tokensPerSecond.median).toFixed(2)}x |`,
+    );
+  mkdirSync("bench/results", { recursive: true });
+  writeFileSync(
+    `bench/results/decode-synthetic-${shapeName}${untied ? "-untied" : ""}.json`,
+    `${JSON.stringify({ shape: shapeName, untied, ...shape, steps, rounds, node: process.version, rows }, null, 2)}\n`,
+  );
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
