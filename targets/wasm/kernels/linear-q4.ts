@@ -26,7 +26,8 @@ import { at, hmax, hsum, hsum4 } from "./simd";
  * T = 1, is the case that matters: it reads every weight once); with four tokens or more, four
  * tokens by one weight row, so each group is unpacked once for four tokens. The last one to three
  * rows one by one. scratch holds T rows of ceil(K / 32) · 64 bytes, T f32 scales, then a 16-byte
- * correction per row and group.
+ * correction per row and group. On wasm-relaxed, kernels-relaxed/linear-q4.ts replaces this file
+ * (int8 activations per group and the relaxed 8-bit dot product).
  */
 export function q4linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
   const G = (K + 31) >> 5, R = <usize>(G * 18);
