@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
-import { dequantizeQ4Blocks, q4RowBytes } from "../../compiler/ir/ops/linear-q4.js";
+import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../../compiler/ir/ops/linear-q4.js";
 import { quantizeQ4 } from "../../compiler/passes/quantize-q4.js";
 import { halfToFloat } from "../../compiler/util/float16.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
@@ -96,6 +96,17 @@ describe("quantizeQ4", () => {
     const b2 = new Uint8Array((g2.values.get("w.q4")!.data as Int8Array).buffer);
     expect(halfToFloat(b2[0] | (b2[1] << 8))).toBe(-0.25);
     expect([b2[2 + 5] & 15, b2[2 + 6] & 15, b2[2] & 15]).toEqual([0, 15, 8]);
+  });
+
+  it("re-quantizes its own dequantized weights to the same bytes: a GGUF Q4_0 tensor, read as f32, builds with --quantize q4 unchanged", () => {
+    for (const [N, K, seed] of [
+      [16, 64, 1],
+      [5, 96, 2],
+      [3, 40, 3],
+    ]) {
+      const blocks = quantizeQ4Blocks(randomF32(N * K, seed, 0.3), N, K);
+      expect(quantizeQ4Blocks(dequantizeQ4Blocks(blocks, N, K), N, K)).toEqual(blocks);
+    }
   });
 
   it("an all-zero group gets scale (-)0 and level 8 everywhere", () => {
