@@ -11,6 +11,7 @@ import type { OpDef, Tensor } from "../ir/ops/index.js";
 import { attentionOnKernels } from "../ir/ops/attention.js";
 import { Linear, linearOperands } from "../ir/ops/linear.js";
 import type { TrainingKernels } from "../../targets/wasm/train-kernels.js";
+import { joinRows, Packing } from "./packing.js";
 
 /** One training example: a sequence's (decoder) or a sentence's (encoder) token ids. */
 export type Example = Int32Array;
@@ -202,8 +203,8 @@ export function nextTokenLoss(
 
 /**
  * An encoder: each example is one sentence's token ids; the losses compare the pooled sentence
- * embeddings of the batch (encoderLoss), so every sentence's backward pass waits for the whole
- * batch's forward.
+ * embeddings of the batch (encoderLoss), so the share's backward pass waits for the whole batch's
+ * forward. A share's sentences run packed, in one pass (packing.ts).
  */
 export class EncoderTask implements Task {
   private readonly teacher: TeacherCache;
@@ -212,7 +213,8 @@ export class EncoderTask implements Task {
   private readonly output: string;
   private readonly gather: Node;
   private readonly hidden: string[];
-  private pending?: { share: Example[]; tapes: Tape[]; seeds: Record<string, Float32Array>[] };
+  private readonly packing = new Packing();
+  private pending?: { ids: Int32Array; tape: Tape; seeds: Record<string, Float32Array> };
 
   constructor(
     teacherGraph: Graph,
@@ -231,22 +233,41 @@ export class EncoderTask implements Task {
     this.output = teacherGraph.outputs[0];
     this.gather = teacherGraph.nodes.find((n) => n.op === "Gather" && n.inputs[0] === embedding)!;
     this.hidden = opts.loss.hidden > 0 ? hiddenStates(teacherGraph) : [];
-    this.teacher = new TeacherCache(new Interpreter(teacherGraph, fastOps(opts.kernels)), [this.output, ...this.hidden]);
-    this.student = new Interpreter(studentGraph, fastOps(opts.kernels, studentGraph.values.get(embedding)!.data as Float32Array));
+    const teacherPacking = new Packing();
+    this.teacher = new TeacherCache(
+      new Interpreter(teacherGraph, teacherPacking.ops(fastOps(opts.kernels))),
+      [this.output, ...this.hidden],
+      {
+        input: this.input,
+        packing: teacherPacking,
+      },
+    );
+    const table = studentGraph.values.get(embedding)!.data as Float32Array;
+    this.student = new Interpreter(studentGraph, this.packing.ops(fastOps(opts.kernels, table)));
   }
 
   begin(share: Example[], B: number, train: boolean): ShareForward {
-    const teachers = share.map((ids) => this.teacher.get(ids, { [this.input]: ids }));
-    const tapes = share.map((ids) => forward(this.student, { [this.input]: ids }));
-    const seeds = share.map(() => ({}) as Record<string, Float32Array>);
+    const teachers = this.teacher.getAll(share);
+    const ids = this.packing.pack(share);
+    const tape = forward(this.student, { [this.input]: ids });
+    const seeds: Record<string, Float32Array> = {};
     let loss = 0;
     const { hidden } = this.opts.loss;
-    if (hidden > 0) tapes.forEach((t, i) => (loss += hiddenLoss(this.hidden, teachers[i], t.env, hidden, 1 / B, seeds[i]) / B));
-    this.pending = train ? { share, tapes, seeds } : undefined;
+    if (hidden > 0) {
+      // Each sentence's term on its rows of the packed states, as when it ran alone.
+      const states = this.hidden.map((n) => this.packing.split(tape.env.get(n)!.data as Float32Array));
+      const grads = this.hidden.map((n) => this.packing.split((seeds[n] = new Float32Array(tape.env.get(n)!.data.length))));
+      share.forEach((_, i) => {
+        const student = new Map(this.hidden.map((n, k) => [n, { data: states[k][i] }]));
+        const into = Object.fromEntries(this.hidden.map((n, k) => [n, grads[k][i]]));
+        loss += hiddenLoss(this.hidden, teachers[i], student, hidden, 1 / B, into) / B;
+      });
+    }
+    this.pending = train ? { ids, tape, seeds } : undefined;
     return {
       loss,
       outputs: {
-        student: tapes.map((t) => t.env.get(this.output)!.data as Float32Array),
+        student: this.packing.split(tape.env.get(this.output)!.data as Float32Array, 1),
         teacher: teachers.map((t) => t.get(this.output)!),
       },
     };
@@ -254,22 +275,20 @@ export class EncoderTask implements Task {
 
   /** Backwards to the looked-up rows (not the whole table), then onto the ids they came from. */
   finish(outputGrads: Float32Array[]): Gradients {
-    const { share, tapes, seeds } = this.pending!;
+    const { ids, tape, seeds } = this.pending!;
     this.pending = undefined;
     const rowsOut = this.gather.outputs[0];
     const dTable = new Map<number, Float32Array>(),
       dWeights = new Map<string, Float32Array>();
-    tapes.forEach((tape, i) => {
-      const out = seeds[i][this.output];
-      if (out) for (let d = 0; d < out.length; d++) out[d] += outputGrads[i][d];
-      else seeds[i][this.output] = outputGrads[i];
-      const grads = backward(tape, seeds[i], [rowsOut, ...this.trained]);
-      const dRows = grads.get(rowsOut)!,
-        ids = share[i],
-        dim = dRows.length / ids.length;
-      ids.forEach((id, r) => addRow(dTable, id, dRows.subarray(r * dim, (r + 1) * dim)));
-      for (const n of this.trained) addRow(dWeights, n, grads.get(n)!);
-    });
+    const dOutput = joinRows(outputGrads),
+      out = seeds[this.output];
+    if (out) for (let d = 0; d < out.length; d++) out[d] += dOutput[d];
+    else seeds[this.output] = dOutput;
+    const grads = backward(tape, seeds, [rowsOut, ...this.trained]);
+    const dRows = grads.get(rowsOut)!,
+      dim = dRows.length / ids.length;
+    ids.forEach((id, r) => addRow(dTable, id, dRows.subarray(r * dim, (r + 1) * dim)));
+    for (const n of this.trained) addRow(dWeights, n, grads.get(n)!);
     return { dTable, dWeights };
   }
 }
@@ -320,7 +339,26 @@ class TeacherCache {
   constructor(
     private readonly interpreter: Interpreter,
     private readonly names: string[],
+    /** An encoder's: the graph's input, and the packing its interpreter's ops run with. */
+    private readonly packed?: { input: string; packing: Packing },
   ) {}
+
+  /** An encoder's examples, those not yet seen run packed in one pass. */
+  getAll(examples: Example[]): Map<string, Float32Array>[] {
+    const { input, packing } = this.packed!;
+    const missing = [...new Set(examples.filter((e) => !this.kept.has(e)))];
+    if (missing.length) {
+      const { env } = forward(this.interpreter, { [input]: packing.pack(missing) });
+      const rows = packing.starts.at(-1)!;
+      const parts = this.names.map((n) => {
+        const t = env.get(n)!;
+        const perSentence = t.shape[0] === rows ? undefined : (t.shape[0] as number) / missing.length;
+        return packing.split(t.data as Float32Array, perSentence);
+      });
+      missing.forEach((e, i) => this.kept.set(e, new Map(this.names.map((n, k) => [n, parts[k][i]]))));
+    }
+    return examples.map((e) => this.kept.get(e)!);
+  }
 
   get(example: Example, feeds: Record<string, Int32Array>): Map<string, Float32Array> {
     let got = this.kept.get(example);
