@@ -42,7 +42,10 @@ export interface BuildOptions extends ModelSource {
   see?: string;
   /** How a tied output head uses the factors (default materialize; stream on mcu). */
   embedHead?: HeadStrategy;
-  /** Weights of Linear layers as int8 with per-row scales, or 4-bit in Q4_0 blocks (groups of 32, an f16 scale each). */
+  /**
+   * Weights of Linear layers and token embedding tables (a tied head's too) as int8 with per-row scales, or
+   * Linear weights 4-bit in Q4_0 blocks (groups of 32, an f16 scale each) and the embedding tables int8.
+   */
   quantize?: "int8" | "q4";
   /** Add demo.html. */
   demo?: boolean;

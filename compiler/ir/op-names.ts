@@ -23,6 +23,7 @@ export const OP_NAMES = [
   "MeanQLinear",
   "MeanRows",
   "Q4Linear",
+  "QGather",
   "QLinear",
   "Reduce",
   "Relu",

@@ -1,13 +1,16 @@
 /**
  * quantizeQ4 (`seec build --quantize q4`): Linear weights to 4 bits in llama.cpp's Q4_0 blocks
  * (ir/ops/linear-q4.ts): groups of 32 along K, one f16 scale per group, 18 bytes per 32 weights
- * (4.5 bits a weight, 7.1x smaller than f32). Linear becomes Q4Linear. As with int8
- * (passes/quantize.ts), a weight that anything but Linear reads (a tied embedding, which Gather
- * reads too) stays f32, as do the SEE factors.
+ * (4.5 bits a weight, 7.1x smaller than f32). Linear becomes Q4Linear. Token embedding tables (and
+ * a classifier tied to one) become int8 with a scale per row, as under --quantize int8
+ * (quantizeTablesInt8, passes/quantize.ts): a lookup dequantizes one whole row, which int8 rows
+ * give with one multiply an element, while Q4_0 rows would need their blocks' f16 scales and
+ * nibbles unpacked by every target's Gather kernel, and a tied head would then need a Q4Linear
+ * whose weights a Gather also reads. A weight anything else reads stays f32, as do the SEE factors.
  */
 import { graphIndex, type Graph, type Value } from "../ir/graph.js";
 import { dequantizeQ4Blocks, quantizeQ4Blocks } from "../ir/ops/linear-q4.js";
-import type { QuantizeReport } from "./quantize.js";
+import { quantizeTablesInt8, relativeError, type QuantizeReport } from "./quantize.js";
 
 export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport } {
   const { readers } = graphIndex(graph);
@@ -38,10 +41,15 @@ export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport
     report.bytesBefore += data.byteLength;
     report.bytesAfter += blocks.byteLength;
   }
-  report.relativeError = normSq ? Math.sqrt(errSq / normSq) : 0;
   const nodes = graph.nodes.map((n) => {
     const q = n.op === "Linear" ? quantized.get(n.inputs[1]) : undefined;
     return q ? { ...n, op: "Q4Linear" as const, inputs: [n.inputs[0], q, ...n.inputs.slice(2)] } : n;
   });
-  return { graph: { ...graph, values, nodes }, report };
+  const tables = quantizeTablesInt8({ ...graph, values, nodes });
+  report.tensors += tables.report.tensors;
+  report.bytesBefore += tables.report.bytesBefore;
+  report.bytesAfter += tables.report.bytesAfter;
+  report.relativeError = relativeError({ errSq: errSq + tables.sums.errSq, normSq: normSq + tables.sums.normSq });
+  if (tables.report.embeddings) report.embeddings = tables.report.embeddings;
+  return { graph: tables.graph, report };
 }

@@ -1,60 +1,132 @@
 /**
- * quantizeInt8: Linear weights to int8 with one scale per output row (symmetric, round to
- * nearest: w ≈ scale[n] · q[n, k], scale[n] = max|w[n, :]| / 127). A weight that anything but
- * Linear reads (a tied embedding, which Gather reads too) stays f32, as do the SEE factors.
+ * quantizeInt8: Linear weights and token embedding tables to int8 with one scale per row
+ * (symmetric, round to nearest: w ≈ scale[n] · q[n, k], scale[n] = max|w[n, :]| / 127; a row of
+ * an embedding is one token's). Linear becomes QLinear and Gather QGather (it dequantizes the rows
+ * it looks up). A tied table, which the embedding's Gather and the classifier's Linear both read,
+ * becomes one int8 copy with one set of scales that both read. A weight anything else reads stays
+ * f32, as do the SEE factors (their ops are not Linear or Gather).
+ *
+ * quantizeTablesInt8 does the embedding tables alone (and so a classifier tied to one): the
+ * q4 pass (quantize-q4.ts) leaves them to it, since rows of nibbles make an awkward lookup.
  */
-import { graphIndex, type Graph, type Value } from "../ir/graph.js";
+import { graphIndex, type Graph, type Node, type Value } from "../ir/graph.js";
 
 export interface QuantizeReport {
-  /** Weights quantized, and their bytes before and after (scales included). */
+  /** Weights quantized (embedding tables included), and their bytes before and after (scales included). */
   tensors: number;
   bytesBefore: number;
   bytesAfter: number;
   /** ||Ŵ − W||_F / ||W||_F over all quantized weights. */
   relativeError: number;
+  /** Of those, the token embedding tables (int8, a scale per row, also under q4); absent when there are none. */
+  embeddings?: EmbeddingReport;
+}
+
+export interface EmbeddingReport {
+  tensors: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  relativeError: number;
+  /** How many of them a classifier also reads (a tied head, now a QLinear over the same bytes). */
+  tied: number;
+}
+
+/** Squared error and squared norm summed over quantized weights: relative errors combine through these. */
+export interface ErrorSums {
+  errSq: number;
+  normSq: number;
 }
 
 export function quantizeInt8(graph: Graph): { graph: Graph; report: QuantizeReport } {
+  return quantizeRows(graph, false);
+}
+
+/** The embedding tables (read by Gather, perhaps also as a tied classifier's weight) alone; Linear-only weights are left as they are. */
+export function quantizeTablesInt8(graph: Graph): { graph: Graph; report: QuantizeReport; sums: ErrorSums } {
+  return quantizeRows(graph, true);
+}
+
+/**
+ * Rows of an N × K matrix as int8 with a scale per row: scale = max|row| / 127 (1 for a zero row),
+ * q = w / scale rounded to nearest, halves away from zero (so q(−w) = −q(w), as C's roundf).
+ */
+export function quantizeRowsInt8(data: Float32Array, N: number, K: number, sums?: ErrorSums): { q: Int8Array; scale: Float32Array } {
+  const q = new Int8Array(N * K),
+    scale = new Float32Array(N);
+  for (let n = 0; n < N; n++) {
+    let max = 0;
+    for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[n * K + k]));
+    scale[n] = max / 127 || 1;
+    for (let k = 0; k < K; k++) {
+      const v = data[n * K + k];
+      q[n * K + k] = roundHalfAway(v / scale[n]);
+      if (sums) {
+        sums.errSq += (q[n * K + k] * scale[n] - v) ** 2;
+        sums.normSq += v * v;
+      }
+    }
+  }
+  return { q, scale };
+}
+
+/** Read as a Linear's weight (as written, [N, K]) and nowhere else in that node. */
+const asWeight = (r: Node, name: string) =>
+  r.op === "Linear" && r.attrs.layout === undefined && r.inputs.indexOf(name) === 1 && r.inputs.lastIndexOf(name) === 1;
+/** Read as a Gather's table, and not also as its ids. */
+const asTable = (r: Node, name: string) => r.op === "Gather" && r.inputs[0] === name && r.inputs.lastIndexOf(name) === 0;
+
+function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report: QuantizeReport; sums: ErrorSums } {
   const { readers } = graphIndex(graph);
   const values = new Map(graph.values);
   const report: QuantizeReport = { tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0 };
-  let errSq = 0,
-    normSq = 0;
+  const embeddings: EmbeddingReport = { tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0, tied: 0 };
+  const sums: ErrorSums = { errSq: 0, normSq: 0 },
+    tableSums: ErrorSums = { errSq: 0, normSq: 0 };
   const quantized = new Map<string, { q: string; scale: string }>();
 
   for (const node of graph.nodes) {
-    const w = node.op === "Linear" ? graph.values.get(node.inputs[1]) : undefined;
-    if (!w || w.kind !== "const" || w.dtype !== "f32" || quantized.has(w.name)) continue;
-    if (!readers.get(w.name)!.every((r) => r.op === "Linear" && r.inputs[1] === w.name)) continue;
+    const name = node.op === "Linear" ? node.inputs[1] : node.op === "Gather" ? node.inputs[0] : undefined;
+    const w = name === undefined ? undefined : graph.values.get(name);
+    if (!w || w.kind !== "const" || w.dtype !== "f32" || w.shape.length !== 2 || quantized.has(w.name)) continue;
+    const rs = readers.get(w.name)!;
+    if (!rs.every((r) => asWeight(r, w.name) || asTable(r, w.name))) continue;
+    const table = rs.some((r) => r.op === "Gather");
+    if (tablesOnly && !table) continue;
     const [N, K] = w.shape as number[];
     const data = w.data as Float32Array;
-    const q = new Int8Array(N * K),
-      scale = new Float32Array(N);
-    for (let n = 0; n < N; n++) {
-      let max = 0;
-      for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[n * K + k]));
-      scale[n] = max / 127 || 1;
-      for (let k = 0; k < K; k++) {
-        const v = data[n * K + k];
-        q[n * K + k] = Math.round(v / scale[n]);
-        errSq += (q[n * K + k] * scale[n] - v) ** 2;
-        normSq += v * v;
-      }
-    }
+    const own: ErrorSums = { errSq: 0, normSq: 0 };
+    const { q, scale } = quantizeRowsInt8(data, N, K, own);
     const qName = `${w.name}.int8`,
       sName = `${w.name}.scale`;
     values.delete(w.name);
     values.set(qName, { name: qName, kind: "const", dtype: "i8", shape: [N, K], data: q } satisfies Value);
     values.set(sName, { name: sName, kind: "const", dtype: "f32", shape: [N], data: scale } satisfies Value);
     quantized.set(w.name, { q: qName, scale: sName });
-    report.tensors++;
-    report.bytesBefore += data.byteLength;
-    report.bytesAfter += q.byteLength + scale.byteLength;
+    for (const [r, s] of [[report, sums] as const, ...(table ? [[embeddings, tableSums] as const] : [])]) {
+      r.tensors++;
+      r.bytesBefore += data.byteLength;
+      r.bytesAfter += q.byteLength + scale.byteLength;
+      s.errSq += own.errSq;
+      s.normSq += own.normSq;
+    }
+    if (table && rs.some((r) => r.op === "Linear")) embeddings.tied++;
   }
-  report.relativeError = normSq ? Math.sqrt(errSq / normSq) : 0;
+  report.relativeError = relativeError(sums);
+  if (embeddings.tensors) report.embeddings = { ...embeddings, relativeError: relativeError(tableSums) };
   const nodes = graph.nodes.map((n) => {
     const q = n.op === "Linear" ? quantized.get(n.inputs[1]) : undefined;
-    return q ? { ...n, op: "QLinear" as const, inputs: [n.inputs[0], q.q, q.scale, ...n.inputs.slice(2)] } : n;
+    if (q) return { ...n, op: "QLinear" as const, inputs: [n.inputs[0], q.q, q.scale, ...n.inputs.slice(2)] };
+    const t = n.op === "Gather" ? quantized.get(n.inputs[0]) : undefined;
+    return t ? { ...n, op: "QGather" as const, inputs: [t.q, t.scale, n.inputs[1]] } : n;
   });
-  return { graph: { ...graph, values, nodes }, report };
+  return { graph: { ...graph, values, nodes }, report, sums };
+}
+
+/** x rounded to the nearest integer, halves away from zero. */
+export function roundHalfAway(x: number): number {
+  return Math.sign(x) * Math.round(Math.abs(x));
+}
+
+export function relativeError({ errSq, normSq }: ErrorSums): number {
+  return normSq ? Math.sqrt(errSq / normSq) : 0;
 }

@@ -257,6 +257,14 @@ export const WRITERS = {
     return w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.table`, wt, [D, V])]);
   },
   Gather: (w, n) => w.op("Gather", [w.in(n.inputs[0]), w.in(n.inputs[1])], { axis: 0 }),
+  // An int8 table with a scale per row, written dequantized (as QLinear's weights are).
+  QGather: (w, n) => {
+    const q = w.known(n.inputs[0])!,
+      scale = w.known(n.inputs[1])!;
+    const [V, D] = q.shape;
+    const table = Float32Array.from(q.data as ArrayLike<number>, (v, i) => v * scale.data[Math.floor(i / D)]);
+    return w.op("Gather", [w.tensor(`${n.name}.table`, table, [V, D]), w.in(n.inputs[2])], { axis: 0 });
+  },
   Add: (w, n) => w.op("Add", [w.in(n.inputs[0]), w.in(n.inputs[1])]),
   Relu: (w, n) => w.op("Relu", [w.in(n.inputs[0])]),
   Tanh: (w, n) => w.op("Tanh", [w.in(n.inputs[0])]),

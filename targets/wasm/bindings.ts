@@ -69,6 +69,16 @@ export const BINDINGS = {
     dim(c.shape(table)[1]),
     dim(c.shape(table)[0]),
   ]),
+  // An int8 table with a scale per row (passes/quantize.ts): the rows looked up, dequantized.
+  QGather: kernelCall("indexing", "qgather", ({ inputs: [table, scale, ids], outputs: [y] }, c) => [
+    c.addr(table),
+    c.addr(scale),
+    c.addr(ids),
+    c.addr(y),
+    dim(c.shape(ids)[0]),
+    dim(c.shape(table)[1]),
+    dim(c.shape(table)[0]),
+  ]),
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [
     c.addr(x),
     c.addr(y),

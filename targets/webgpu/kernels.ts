@@ -12,7 +12,7 @@ import { attention, scaledAttention, selfAttention } from "./attention.js";
 import { entangledEmbedding, entangledLogits, entangledTable } from "./entangled.js";
 import { linear, meanLinear } from "./linear.js";
 import { TENSOR_KERNELS } from "./tensor.js";
-import { elementwise, f32, type Generator, type KernelContext, num, perRow, reduce, rows, WORKGROUP } from "./wgsl.js";
+import { elementwise, f32, type Generator, int8Weight, type KernelContext, num, perRow, reduce, rows, WORKGROUP } from "./wgsl.js";
 
 export type { KernelContext } from "./wgsl.js";
 
@@ -63,6 +63,28 @@ export const GENERATORS = {
         [2],
         { ...r, perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` },
         [`  let t = i / ${D}u;`, `  let id = u32(clamp(t1[t], 0, ${V - 1}));`, `  t2[i] = t0[id * ${D}u + i % ${D}u];`].join("\n"),
+      ),
+    ];
+  },
+  // An int8 table (four to a u32 word) with a scale per row (passes/quantize.ts).
+  QGather: (n, c) => {
+    const [table, scale, ids] = n.inputs;
+    const D = c.shape(table)[1] as number,
+      V = c.shape(table)[0] as number;
+    const r = rows(c.shape(ids)[0]);
+    return [
+      elementwise(
+        n,
+        [table, scale, ids, n.outputs[0]],
+        ["u32", "f32", "i32", "f32"],
+        [3],
+        { ...r, perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` },
+        [
+          `  let t = i / ${D}u;`,
+          `  let id = u32(clamp(t2[t], 0, ${V - 1}));`,
+          `  let e = id * ${D}u + i % ${D}u;`,
+          `  t3[i] = ${int8Weight("t0", "e")} * t1[id];`,
+        ].join("\n"),
       ),
     ];
   },

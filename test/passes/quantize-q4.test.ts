@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../../compiler/ir/ops/linear-q4.js";
+import { quantizeInt8 } from "../../compiler/passes/quantize.js";
 import { quantizeQ4 } from "../../compiler/passes/quantize-q4.js";
 import { halfToFloat } from "../../compiler/util/float16.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
@@ -120,7 +121,7 @@ describe("quantizeQ4", () => {
       }
   });
 
-  it("leaves a weight other ops read (a tied embedding) in f32 and reports ||Ŵ − W|| / ||W|| exactly", () => {
+  it("makes a tied embedding int8 (one copy for its Gather and its classifier) and reports ||Ŵ − W|| / ||W|| exactly", () => {
     const b = new GraphBuilder("q", { family: "decoder", config: {} });
     b.dim("T", 3);
     const emb = b.constant("emb", randomF32(10 * 64, 1), [10, 64]);
@@ -128,9 +129,14 @@ describe("quantizeQ4", () => {
     const w = randomF32(6 * 64, 2);
     b.output(b.node("Linear", "proj", [x, b.constant("w", w, [6, 64]), b.constant("bias", randomF32(6, 3), [6])]));
     b.output(b.node("Linear", "head", [x, emb]));
-    const { graph: q, report } = quantizeQ4(b.finish());
-    expect(q.nodes.map((n) => n.op)).toEqual(["Gather", "Q4Linear", "Linear"]);
-    expect(q.values.get("emb")!.dtype).toBe("f32");
+    const g = b.finish();
+    const { graph: q, report } = quantizeQ4(g);
+    expect(q.nodes.map((n) => [n.op, n.inputs])).toEqual([
+      ["QGather", ["emb.int8", "emb.scale", "ids"]],
+      ["Q4Linear", ["embed", "w.q4", "bias"]],
+      ["QLinear", ["embed", "emb.int8", "emb.scale"]],
+    ]);
+    expect(q.values.has("emb")).toBe(false);
     const back = dequantizeQ4Blocks(q.values.get("w.q4")!.data as Int8Array, 6, 64);
     let err = 0,
       norm = 0;
@@ -138,10 +144,19 @@ describe("quantizeQ4", () => {
       err += (back[i] - w[i]) ** 2;
       norm += w[i] ** 2;
     }
-    expect(report.relativeError).toBeCloseTo(Math.sqrt(err / norm), 12);
+    // The table as --quantize int8 makes it: the same bytes, scales and report.
+    const int8 = quantizeInt8(g);
+    const table = int8.report.embeddings!;
+    expect(report.embeddings).toEqual(table);
+    for (const t of ["emb.int8", "emb.scale"]) expect(q.values.get(t)).toEqual(int8.graph.values.get(t));
+    expect(report).toMatchObject({ tensors: 2, bytesBefore: 6 * 64 * 4 + table.bytesBefore, bytesAfter: 6 * 2 * 18 + table.bytesAfter });
+    const embNorm = (g.values.get("emb")!.data as Float32Array).reduce((a, v) => a + v * v, 0);
+    expect(report.relativeError).toBeCloseTo(Math.sqrt((err + table.relativeError ** 2 * embNorm) / (norm + embNorm)), 12);
+    // The 4-bit part alone, as before: Q4Linear's weights.
+    err = Math.sqrt(err / norm);
     // Uniform weights: 16 levels over the group's range, an error of about 1/(16·√3) / (1/√3) of the norm.
-    expect(report.relativeError).toBeGreaterThan(0.03);
-    expect(report.relativeError).toBeLessThan(0.12);
+    expect(err).toBeGreaterThan(0.03);
+    expect(err).toBeLessThan(0.12);
   });
 
   it("Q4Linear computes x · dequantized(w)ᵀ + b, and the model moves by no more than the weights' rounding allows", () => {

@@ -3,7 +3,7 @@ import { SeecError } from "../../../runtime/errors.js";
 import { Attention, ScaledAttention, SelfAttention } from "./attention.js";
 import { Add, AddRows, MeanRows, Relu, SwiGLU, Tanh } from "./elementwise.js";
 import { EntangledEmbedding, EntangledLogits, EntangledTable } from "./entangled.js";
-import { Gather, LastRow } from "./indexing.js";
+import { Gather, LastRow, QGather } from "./indexing.js";
 import { Linear, MeanLinear, MeanQLinear, QLinear } from "./linear.js";
 import { Q4Linear } from "./linear-q4.js";
 import { L2Normalize, LayerNorm, RMSNorm } from "./norm.js";
@@ -33,6 +33,7 @@ export const OPS = {
   MeanQLinear,
   MeanRows,
   Q4Linear,
+  QGather,
   QLinear,
   Reduce,
   Relu,

@@ -36,6 +36,34 @@ export const Gather: OpDef = {
   },
 };
 
+/**
+ * QGather: Gather from an int8 table with one f32 scale per row (passes/quantize.ts):
+ * y[t, d] = scale[ids[t]] · table[ids[t], d]. Inputs [table (i8 [V, D]), scale (f32 [V]), ids].
+ */
+export const QGather: OpDef = {
+  infer([table, scale, ids], _attrs, node) {
+    expectRank(node, "table", table.shape, 2);
+    expectRank(node, "scale", scale.shape, 1);
+    expectRank(node, "ids", ids.shape, 1);
+    if (table.dtype !== "i8") fail(node, "table must be i8");
+    if (scale.dtype !== "f32" || scale.shape[0] !== table.shape[0]) fail(node, `scale must be f32 [${table.shape[0]}]`);
+    if (ids.dtype !== "i32") fail(node, "ids must be i32");
+    return [{ dtype: "f32", shape: [ids.shape[0], table.shape[1]] }];
+  },
+  run([table, scale, ids]) {
+    const [V, D] = table.shape;
+    const tab = table.data,
+      s = f32(scale),
+      idx = i32(ids);
+    const y = new Float32Array(idx.length * D);
+    idx.forEach((id, t) => {
+      if (id < 0 || id >= V) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${V})`);
+      for (let d = 0; d < D; d++) y[t * D + d] = s[id] * tab[id * D + d];
+    });
+    return [{ shape: [idx.length, D], data: y }];
+  },
+};
+
 /** LastRow: the last row of a [T, D] matrix, as [1, D] (only the last token's logits are needed). */
 export const LastRow: OpDef = {
   infer([x], _attrs, node) {

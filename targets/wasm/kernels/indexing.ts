@@ -9,6 +9,21 @@ export function gather(table: usize, ids: usize, y: usize, T: i32, D: i32, V: i3
   }
 }
 
+/**
+ * y[t] = scale[ids[t]] · table[ids[t]] for an int8 table of V rows of D (one f32 scale per row);
+ * an id outside [0, V) traps. Scalar: one row a token, and the same code for every flavour.
+ */
+export function qgather(table: usize, scale: usize, ids: usize, y: usize, T: i32, D: i32, V: i32): void {
+  for (let t = 0; t < T; t++) {
+    const id = load<i32>(ids + at(t));
+    if (<u32>id >= <u32>V) unreachable();
+    const s = load<f32>(scale + at(id));
+    const row = table + <usize>id * <usize>D,
+      out = y + at(t * D);
+    for (let d = 0; d < D; d++) store<f32>(out + at(d), <f32>load<i8>(row + <usize>d) * s);
+  }
+}
+
 /** y = x[T - 1], the last of T rows of D floats. */
 export function lastRow(x: usize, y: usize, T: i32, D: i32): void {
   memory.copy(y, x + at((T - 1) * D), at(D));
