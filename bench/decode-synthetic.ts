@@ -4,8 +4,9 @@
 // tokenizer, and reports weights.bin, build seconds, and decode tokens/s (one token per call,
 // positions 1..n after one token at 0), the engines interleaved in every round, median and min of
 // the rounds (round 0 warms up). `--untied` gives the model its own classifier (wcls), which
-// Linear alone reads, so int8 and q4 quantize it; tied, the 32000-row embedding stays f32.
-// Usage: node bench/run.mjs bench/decode-synthetic.ts [--shape stories15M|stories110M] [--untied] [--tokens n] [--rounds n]
+// Linear alone reads; tied, the embedding is also the classifier's weights. int8 and q4 both store
+// the embedding as int8 (one scale per token; tied, the classifier reads the same bytes).
+// Usage: node bench/run.mjs bench/decode-synthetic.ts [--shape stories260K|stories15M|stories110M] [--untied] [--tokens n] [--rounds n]
 //   (writes bench/results/decode-synthetic-<shape>[-untied].json)
 import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -16,6 +17,7 @@ import { rng } from "../compiler/util/random.js";
 import { load } from "../runtime/index.js";
 
 const SHAPES = {
+  stories260K: { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocab: 512, seqLen: 512 },
   stories15M: { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocab: 32000, seqLen: 256 },
   stories110M: { dim: 768, hiddenDim: 2048, nLayers: 12, nHeads: 12, nKvHeads: 12, vocab: 32000, seqLen: 1024 },
 };

@@ -64,7 +64,8 @@ export function checkBudget(report: MemoryReport, budget: number): void {
 /**
  * What would bring a plan `over` bytes past wasm32's 4 GiB under it, with the numbers: the longest
  * --context whose KV cache fits (the cache grows linearly with it), and what int8 saves on the
- * f32 weights only Linear reads (quantize.ts's own rule: 1 byte a weight plus a scale a row).
+ * f32 weights only Linear (as its weights) and Gather (as its table) read (quantize.ts's own rule:
+ * 1 byte a weight plus a scale a row).
  */
 export function addressableHint(planned: PlannedGraph, over: number): string {
   const { graph, plan } = planned;
@@ -78,17 +79,21 @@ export function addressableHint(planned: PlannedGraph, over: number): string {
     if (rounded >= 1) options.push(`--context ${rounded} or less (the KV cache takes ${formatSize(kv)} at context ${context})`);
   }
   const { readers } = graphIndex(graph);
-  let saving = 0;
+  let saving = 0,
+    tables = false;
   for (const e of plan.weights.entries) {
     const v = graph.values.get(e.name)!;
-    if (v.dtype !== "f32" || v.shape.length !== 2 || !readers.get(e.name)?.every((r) => r.op === "Linear" && r.inputs[1] === e.name))
-      continue;
+    const rs = readers.get(e.name) ?? [];
+    const quantizes =
+      rs.length > 0 && rs.every((r) => (r.op === "Linear" && r.inputs[1] === e.name) || (r.op === "Gather" && r.inputs[0] === e.name));
+    if (v.dtype !== "f32" || v.shape.length !== 2 || !quantizes) continue;
+    if (rs.some((r) => r.op === "Gather")) tables = true;
     const rows = v.shape[0];
     saving += e.bytes - e.bytes / 4 - (typeof rows === "number" ? rows * 4 : 0);
   }
   if (saving > 0)
     options.push(
-      `--quantize int8 (the Linear weights shrink by ${formatSize(saving)}${saving < over ? `, not enough alone: ${formatSize(over)} too many` : ""})`,
+      `--quantize int8 (the Linear weights${tables ? " and the embedding" : ""} shrink by ${formatSize(saving)}${saving < over ? `, not enough alone: ${formatSize(over)} too many` : ""})`,
     );
   if (options.length) return `what would fit: ${options.join("; or ")}`;
   // Nothing computed fits: say what else shrinks this kind of model.

@@ -104,7 +104,7 @@ describe("a memory plan past wasm32's 4 GiB", () => {
     const e = await rejectsSeec(() => compile(zeroLlama(shape), "wasm"));
     expect(e.code).toBe("budget.memory");
     expect(e.message).toMatch(/wasm32 addresses at most 4 GiB \(weights 4\.\d\d GiB, activations [\d.]+ KiB, state [\d.]+ MiB/);
-    expect(e.hint).toMatch(/^what would fit: --quantize int8 \(the Linear weights shrink by 3\.\d\d GiB\)$/);
+    expect(e.hint).toMatch(/^what would fit: --quantize int8 \(the Linear weights and the embedding shrink by 3\.\d\d GiB\)$/);
     // Packing 4.3 GiB of weights or compiling with asc would take far longer than planning.
     expect(performance.now() - started).toBeLessThan(30_000);
   });
