@@ -15,6 +15,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
+/** The largest |a − b| relative to b's largest entry (Infinity when the lengths differ). */
+export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let top = 1e-12;
+  for (let i = 0; i < b.length; i++) top = Math.max(top, Math.abs(b[i]));
+  return maxAbsDiff(a, b) / top;
+}
+
 /** ‖a − b‖ / ‖b‖ (against 1 where b is all zeros). */
 export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0,

@@ -10,24 +10,13 @@ import { loadModel, type LoadedModel } from "../../compiler/frontends/load.js";
 import { fastOps } from "../../compiler/see/distill-tasks.js";
 import { Packing } from "../../compiler/see/packing.js";
 import { wasmTrainingKernels } from "../../targets/wasm/train-kernels.js";
-import { randomF32 } from "../helpers/random.js";
+import { maxRelDiff, randomF32 } from "../helpers/random.js";
 import { USE_MODEL_JSON } from "../helpers/use-lite.js";
 
 let model: LoadedModel;
 beforeAll(async () => {
   model = await loadModel({ model: USE_MODEL_JSON });
 });
-
-/** The largest difference between a and b, relative to b's largest entry. */
-function relative(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let worst = 0,
-    scale = 1e-12;
-  for (let i = 0; i < b.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return worst / scale;
-}
 
 describe("packed encoder passes", () => {
   // Three sentences of different lengths, one of a single token; ids from the vocabulary's range.
@@ -71,11 +60,11 @@ describe("packed encoder passes", () => {
     // their blocks of four tokens falling elsewhere in a packed pass).
     const tol = onKernels ? 1e-5 : 1e-6;
     sentences.forEach((_, i) => {
-      expect(relative(ys[i], alone[i].y)).toBeLessThanOrEqual(tol);
-      expect(relative(dRows[i], alone[i].dRows)).toBeLessThanOrEqual(tol);
+      expect(maxRelDiff(ys[i], alone[i].y)).toBeLessThanOrEqual(tol);
+      expect(maxRelDiff(dRows[i], alone[i].dRows)).toBeLessThanOrEqual(tol);
     });
     const dNorm = new Float32Array(512);
     for (const a of alone) a.dNorm.forEach((g, j) => (dNorm[j] += g));
-    expect(relative(grads.get(norm)!, dNorm)).toBeLessThanOrEqual(tol);
+    expect(maxRelDiff(grads.get(norm)!, dNorm)).toBeLessThanOrEqual(tol);
   });
 });

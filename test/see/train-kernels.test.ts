@@ -8,7 +8,7 @@ import type { Attrs } from "../../compiler/ir/graph.js";
 import { Attention, attentionOnKernels, SelfAttention } from "../../compiler/ir/ops/attention.js";
 import type { OpDef, Tensor } from "../../compiler/ir/ops/op.js";
 import { wasmTrainingKernels } from "../../targets/wasm/train-kernels.js";
-import { randomF32 } from "../helpers/random.js";
+import { maxRelDiff, randomF32 } from "../helpers/random.js";
 
 let fast: { Attention: OpDef; SelfAttention: OpDef };
 beforeAll(async () => {
@@ -16,17 +16,6 @@ beforeAll(async () => {
 });
 
 const t = (shape: number[], data: Float32Array | Int32Array): Tensor => ({ shape, data });
-
-/** The largest difference between a and b, relative to b's largest entry. */
-function relative(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let worst = 0,
-    scale = 1e-6;
-  for (let i = 0; i < b.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return worst / scale;
-}
 
 /** Runs both definitions forward and backward on copies of the same inputs; the worst relative gap of each result. */
 function compare(reference: OpDef, kernels: OpDef, inputs: () => Tensor[], attrs: Attrs, seed: number): number[] {
@@ -39,13 +28,13 @@ function compare(reference: OpDef, kernels: OpDef, inputs: () => Tensor[], attrs
   const ga = reference.vjp!(step(a, ya)),
     gb = kernels.vjp!(step(b, yb));
   expect(ya.shape).toEqual(yb.shape);
-  const gaps = [relative(yb.data, ya.data)];
+  const gaps = [maxRelDiff(yb.data, ya.data)];
   // The caches (Attention's inputs 4 and 5) as the forward pass left them.
-  for (let i = 4; i < a.length; i++) gaps.push(relative(b[i].data, a[i].data));
+  for (let i = 4; i < a.length; i++) gaps.push(maxRelDiff(b[i].data, a[i].data));
   ga.forEach((g, i) => {
     if (!g) return expect(gb[i]).toBeUndefined();
     expect(gb[i]!.length).toBe(g.length);
-    gaps.push(relative(gb[i]!, g));
+    gaps.push(maxRelDiff(gb[i]!, g));
   });
   return gaps;
 }
