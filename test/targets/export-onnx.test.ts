@@ -1,10 +1,16 @@
 // seec export-onnx writes the IR as standard ONNX: ONNX Runtime runs it and gives seec's logits,
 // step by step with the KV cache fed back, for stories260K as it is and with SEE factors.
 import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import { Interpreter } from "../../compiler/ir/interpreter.js";
+import { quantizeInt8 } from "../../compiler/passes/quantize.js";
+import { exportOnnx } from "../../targets/onnx/export.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
+import { maxAbsDiff, randomF32 } from "../helpers/random.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 type Ort = typeof import("onnxruntime-node");
@@ -38,6 +44,26 @@ async function compareRuns(ort: Ort, onnxFile: string, artifact: string, steps: 
   }
   return worst;
 }
+
+describe("export-onnx of int8 weights", () => {
+  it("writes an int8 embedding (QGather) and the tied head over it (QLinear) dequantized: ONNX Runtime gives the interpreter's outputs", async () => {
+    const ort = await import("onnxruntime-node");
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 3);
+    const emb = b.constant("emb", randomF32(10 * 8, 1), [10, 8]);
+    const x = b.node("Gather", "embed", [emb, b.input("ids", "i32", ["T"])]);
+    b.output(b.node("Linear", "head", [x, emb]));
+    const q = quantizeInt8(b.finish()).graph;
+    expect(q.nodes.map((n) => n.op)).toEqual(["QGather", "QLinear"]);
+    const file = join(await tmpDir(), "q.onnx");
+    await writeFile(file, exportOnnx(q, "test"));
+    const session = await ort.InferenceSession.create(file);
+    const ids = Int32Array.of(9, 0, 4);
+    const got = (await session.run({ ids: new ort.Tensor("int32", ids, [3]) })).head.data as Float32Array;
+    const want = new Interpreter(q).run({ ids }).head.data as Float32Array;
+    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
+  });
+});
 
 describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
   let work: string, ort: Ort;
