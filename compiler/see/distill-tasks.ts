@@ -11,7 +11,7 @@ import type { OpDef, Tensor } from "../ir/ops/index.js";
 import { attentionOnKernels } from "../ir/ops/attention.js";
 import { Linear, linearOperands } from "../ir/ops/linear.js";
 import type { TrainingKernels } from "../../targets/wasm/train-kernels.js";
-import { joinRows, Packing } from "./packing.js";
+import { joinRows, Packing, unpackable } from "./packing.js";
 
 /** One training example: a sequence's (decoder) or a sentence's (encoder) token ids. */
 export type Example = Int32Array;
@@ -229,6 +229,12 @@ export class EncoderTask implements Task {
         "unsupported.distill",
         `${teacherGraph.name} keeps state between calls; an encoder is distilled one call per sentence`,
       );
+    const mixing = unpackable(teacherGraph);
+    if (mixing)
+      throw new SeecError(
+        "unsupported.distill",
+        `${teacherGraph.name} has a ${mixing} op, which a pass over several sentences end to end (packing.ts) would let mix them`,
+      );
     this.input = teacherGraph.inputs[0];
     this.output = teacherGraph.outputs[0];
     this.gather = teacherGraph.nodes.find((n) => n.op === "Gather" && n.inputs[0] === embedding)!;
@@ -255,8 +261,11 @@ export class EncoderTask implements Task {
     const { hidden } = this.opts.loss;
     if (hidden > 0) {
       // Each sentence's term on its rows of the packed states, as when it ran alone.
-      const states = this.hidden.map((n) => this.packing.split(tape.env.get(n)!.data as Float32Array));
-      const grads = this.hidden.map((n) => this.packing.split((seeds[n] = new Float32Array(tape.env.get(n)!.data.length))));
+      const states = this.hidden.map((n) => this.packing.splitTensor(tape.env.get(n)!));
+      const grads = this.hidden.map((n) => {
+        const t = tape.env.get(n)!;
+        return this.packing.splitTensor({ shape: t.shape, data: (seeds[n] = new Float32Array(t.data.length)) });
+      });
       share.forEach((_, i) => {
         const student = new Map(this.hidden.map((n, k) => [n, { data: states[k][i] }]));
         const into = Object.fromEntries(this.hidden.map((n, k) => [n, grads[k][i]]));
@@ -267,7 +276,7 @@ export class EncoderTask implements Task {
     return {
       loss,
       outputs: {
-        student: this.packing.split(tape.env.get(this.output)!.data as Float32Array, 1),
+        student: this.packing.splitTensor(tape.env.get(this.output)!),
         teacher: teachers.map((t) => t.get(this.output)!),
       },
     };
@@ -349,12 +358,7 @@ class TeacherCache {
     const missing = [...new Set(examples.filter((e) => !this.kept.has(e)))];
     if (missing.length) {
       const { env } = forward(this.interpreter, { [input]: packing.pack(missing) });
-      const rows = packing.starts.at(-1)!;
-      const parts = this.names.map((n) => {
-        const t = env.get(n)!;
-        const perSentence = t.shape[0] === rows ? undefined : (t.shape[0] as number) / missing.length;
-        return packing.split(t.data as Float32Array, perSentence);
-      });
+      const parts = this.names.map((n) => packing.splitTensor(env.get(n)!));
       missing.forEach((e, i) => this.kept.set(e, new Map(this.names.map((n, k) => [n, parts[k][i]]))));
     }
     return examples.map((e) => this.kept.get(e)!);

@@ -7,12 +7,21 @@
  * Their reference semantics are the registry's (or the kernels'), applied slice by slice, so a
  * packed pass computes what one pass per sentence does.
  */
+import type { Graph } from "../ir/graph.js";
 import type { OpDef, Tensor } from "../ir/ops/index.js";
 import { opDef } from "../ir/ops/index.js";
 import { SeecError } from "../../runtime/errors.js";
 
 /** The ops that mix rows, and which of their inputs are indexed by row (the others are read whole). */
 const MIXING: Record<string, number[]> = { AddRows: [0], SelfAttention: [0, 1, 2], MeanRows: [0] };
+
+/** Ops that compute each row from that row alone (or look rows up by id): safe over packed rows as they are. */
+const ROW_WISE = new Set(["Gather", "Add", "Relu", "Tanh", "SwiGLU", "Linear", "LayerNorm", "RMSNorm", "L2Normalize"]);
+
+/** The first op of a graph that a packed pass would get wrong (one that mixes rows and is not run per sentence). */
+export function unpackable(graph: Graph): string | undefined {
+  return graph.nodes.find((n) => !ROW_WISE.has(n.op) && !(n.op in MIXING))?.op;
+}
 
 /** Where the packed sentences start and end: rows starts[i]..starts[i + 1] are sentence i. */
 export class Packing {
@@ -27,6 +36,16 @@ export class Packing {
       this.starts.push(this.starts.at(-1)! + s.length);
     }
     return ids;
+  }
+
+  /**
+   * A packed pass's tensor cut into its sentences' parts (views): by token for one with a row per
+   * packed token, else (after pooling) in equal shares of its rows.
+   */
+  splitTensor(t: { shape: readonly (number | string)[]; data: ArrayLike<number> }): Float32Array[] {
+    const rows = t.shape[0] as number,
+      sentences = this.starts.length - 1;
+    return this.split(t.data as Float32Array, rows === this.starts.at(-1) ? undefined : rows / sentences);
   }
 
   /** A packed [rows, ...] tensor cut back into its sentences' parts (views, no copies). */
@@ -58,6 +77,11 @@ export class Packing {
       ...op,
       run(inputs, attrs) {
         const starts = packing.starts;
+        if (inputs[rowInputs[0]].shape[0] !== starts.at(-1))
+          throw new SeecError(
+            "internal.distill",
+            `packed ${starts.length - 1} sentences into ${starts.at(-1)} rows, but the pass has ${inputs[rowInputs[0]].shape[0]}`,
+          );
         const parts = starts.slice(0, -1).map((a, i) => {
           const b = starts[i + 1];
           const [y] = op.run(

@@ -8,7 +8,7 @@ import { Interpreter } from "../../compiler/ir/interpreter.js";
 import type { OpDef } from "../../compiler/ir/ops/index.js";
 import { loadModel, type LoadedModel } from "../../compiler/frontends/load.js";
 import { fastOps } from "../../compiler/see/distill-tasks.js";
-import { Packing } from "../../compiler/see/packing.js";
+import { Packing, unpackable } from "../../compiler/see/packing.js";
 import { wasmTrainingKernels } from "../../targets/wasm/train-kernels.js";
 import { maxRelDiff, randomF32 } from "../helpers/random.js";
 import { USE_MODEL_JSON } from "../helpers/use-lite.js";
@@ -66,5 +66,11 @@ describe("packed encoder passes", () => {
     const dNorm = new Float32Array(512);
     for (const a of alone) a.dNorm.forEach((g, j) => (dNorm[j] += g));
     expect(maxRelDiff(grads.get(norm)!, dNorm)).toBeLessThanOrEqual(tol);
+  });
+
+  it("packs only graphs whose other ops are row-wise: USE-Lite does; a LastRow (pooling by the last token) would mix sentences", () => {
+    expect(unpackable(model.graph)).toBeUndefined();
+    const last = { op: "LastRow", name: "last", inputs: ["layers.1.ffn.residual"], outputs: ["last"], attrs: {} };
+    expect(unpackable({ ...model.graph, nodes: [...model.graph.nodes, last] as typeof model.graph.nodes })).toBe("LastRow");
   });
 });
