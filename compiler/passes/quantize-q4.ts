@@ -10,7 +10,7 @@
  */
 import { graphIndex, type Graph, type Value } from "../ir/graph.js";
 import { dequantizeQ4Blocks, quantizeQ4Blocks } from "../ir/ops/linear-q4.js";
-import { quantizeTablesInt8, relativeError, type QuantizeReport } from "./quantize.js";
+import { asWeight, quantizeTablesInt8, relativeError, type QuantizeReport } from "./quantize.js";
 
 export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport } {
   const { readers } = graphIndex(graph);
@@ -23,7 +23,7 @@ export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport
   for (const node of graph.nodes) {
     const w = node.op === "Linear" && node.attrs.layout === undefined ? graph.values.get(node.inputs[1]) : undefined;
     if (!w || w.kind !== "const" || w.dtype !== "f32" || quantized.has(w.name)) continue;
-    if (!readers.get(w.name)!.every((r) => r.op === "Linear" && r.inputs[1] === w.name && r.attrs.layout === undefined)) continue;
+    if (!readers.get(w.name)!.every((r) => asWeight(r, w.name))) continue;
     const [N, K] = w.shape as number[];
     const data = w.data as Float32Array;
     const blocks = quantizeQ4Blocks(data, N, K);

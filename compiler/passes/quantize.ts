@@ -2,7 +2,7 @@
  * quantizeInt8: Linear weights and token embedding tables to int8 with one scale per row
  * (symmetric, round to nearest: w ≈ scale[n] · q[n, k], scale[n] = max|w[n, :]| / 127; a row of
  * an embedding is one token's). Linear becomes QLinear and Gather QGather (it dequantizes the rows
- * it looks up). A tied table, which the embedding's Gather and the classifier's Linear both read,
+ * it looks up); a table looked up by computed indices (positions, a RoPE table) stays f32. A tied table, which the embedding's Gather and the classifier's Linear both read,
  * becomes one int8 copy with one set of scales that both read. A weight anything else reads stays
  * f32, as do the SEE factors (their ops are not Linear or Gather).
  *
@@ -70,10 +70,14 @@ export function quantizeRowsInt8(data: Float32Array, N: number, K: number, sums?
 }
 
 /** Read as a Linear's weight (as written, [N, K]) and nowhere else in that node. */
-const asWeight = (r: Node, name: string) =>
+export const asWeight = (r: Node, name: string) =>
   r.op === "Linear" && r.attrs.layout === undefined && r.inputs.indexOf(name) === 1 && r.inputs.lastIndexOf(name) === 1;
-/** Read as a Gather's table, and not also as its ids. */
-const asTable = (r: Node, name: string) => r.op === "Gather" && r.inputs[0] === name && r.inputs.lastIndexOf(name) === 0;
+/**
+ * Read as a token embedding: a Gather's table, looked up by ids the graph takes as input (not
+ * computed positions, such as a RoPE table's or a position embedding's rows, which stay f32).
+ */
+export const asTable = (r: Node, name: string, graph: Graph) =>
+  r.op === "Gather" && r.inputs[0] === name && r.inputs.lastIndexOf(name) === 0 && graph.inputs.includes(r.inputs[1]);
 
 function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report: QuantizeReport; sums: ErrorSums } {
   const { readers } = graphIndex(graph);
@@ -89,7 +93,7 @@ function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report
     const w = name === undefined ? undefined : graph.values.get(name);
     if (!w || w.kind !== "const" || w.dtype !== "f32" || w.shape.length !== 2 || quantized.has(w.name)) continue;
     const rs = readers.get(w.name)!;
-    if (!rs.every((r) => asWeight(r, w.name) || asTable(r, w.name))) continue;
+    if (!rs.every((r) => asWeight(r, w.name) || asTable(r, w.name, graph))) continue;
     const table = rs.some((r) => r.op === "Gather");
     if (tablesOnly && !table) continue;
     const [N, K] = w.shape as number[];

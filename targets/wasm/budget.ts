@@ -64,8 +64,8 @@ export function checkBudget(report: MemoryReport, budget: number): void {
 /**
  * What would bring a plan `over` bytes past wasm32's 4 GiB under it, with the numbers: the longest
  * --context whose KV cache fits (the cache grows linearly with it), and what int8 saves on the
- * f32 weights only Linear (as its weights) and Gather (as its table) read (quantize.ts's own rule:
- * 1 byte a weight plus a scale a row).
+ * f32 weights only Linear (as its weights) and Gather (as its table, by the graph's input ids) read
+ * (quantize.ts's own rule, whatever layout the plan gave a weight: 1 byte a weight plus a scale a row).
  */
 export function addressableHint(planned: PlannedGraph, over: number): string {
   const { graph, plan } = planned;
@@ -85,7 +85,12 @@ export function addressableHint(planned: PlannedGraph, over: number): string {
     const v = graph.values.get(e.name)!;
     const rs = readers.get(e.name) ?? [];
     const quantizes =
-      rs.length > 0 && rs.every((r) => (r.op === "Linear" && r.inputs[1] === e.name) || (r.op === "Gather" && r.inputs[0] === e.name));
+      rs.length > 0 &&
+      rs.every(
+        (r) =>
+          (r.op === "Linear" && r.inputs[1] === e.name) ||
+          (r.op === "Gather" && r.inputs[0] === e.name && graph.inputs.includes(r.inputs[1])),
+      );
     if (v.dtype !== "f32" || v.shape.length !== 2 || !quantizes) continue;
     if (rs.some((r) => r.op === "Gather")) tables = true;
     const rows = v.shape[0];

@@ -57,6 +57,22 @@ describe("quantizeInt8", () => {
     expect(report).toEqual({ tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0 });
   });
 
+  it("leaves in f32 a table looked up by computed indices (positions, a RoPE table), not the graph's input ids", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 3);
+    const ids = b.input("ids", "i32", ["T"]);
+    const tokens = b.node("Gather", "embed", [b.constant("emb", randomF32(10 * 8, 1), [10, 8]), ids]);
+    const positions = b.node("Gather", "pos", [
+      b.constant("table", randomF32(4 * 8, 2), [4, 8]),
+      b.constant("at", Int32Array.of(0, 1, 2), [3]),
+    ]);
+    b.output(tokens);
+    b.output(positions);
+    const { graph: q, report } = quantizeInt8(b.finish());
+    expect(q.nodes.map((n) => n.op)).toEqual(["QGather", "Gather"]);
+    expect(report.embeddings).toMatchObject({ tensors: 1, bytesBefore: 10 * 8 * 4 });
+  });
+
   it("an untied embedding becomes an int8 table with one scale per token, re-derived here, rounding halves away from zero", () => {
     const [V, D] = [9, 20];
     const table = randomF32(V * D, 33, 0.7);
