@@ -125,7 +125,7 @@ export class DecoderTask implements Task {
     this.output = teacherGraph.outputs[0];
     this.hidden = opts.loss.hidden > 0 ? hiddenStates(teacherGraph) : [];
     this.teacher = new TeacherCache(new Interpreter(teacherGraph, fastOps(opts.kernels)), [this.output, ...this.hidden]);
-    this.student = new Interpreter(studentGraph, fastOps(opts.kernels, studentGraph.values.get(embedding)!.data as Float32Array));
+    this.student = new Interpreter(studentGraph, fastOps(opts.kernels));
     this.dim = teacherGraph.values.get(embedding)!.shape[1] as number;
   }
 
@@ -248,8 +248,7 @@ export class EncoderTask implements Task {
         packing: teacherPacking,
       },
     );
-    const table = studentGraph.values.get(embedding)!.data as Float32Array;
-    this.student = new Interpreter(studentGraph, this.packing.ops(fastOps(opts.kernels, table)));
+    this.student = new Interpreter(studentGraph, this.packing.ops(fastOps(opts.kernels)));
   }
 
   begin(share: Example[], B: number, train: boolean): ShareForward {
@@ -379,7 +378,7 @@ class TeacherCache {
  * Attention on the given kernels, and Linear where it is a plain matmul with weights as written
  * (what the frontends emit); any other Linear as the registry defines it.
  */
-export function fastOps(kernels: TrainingKernels | undefined, trained?: Float32Array): Partial<Record<string, OpDef>> {
+export function fastOps(kernels: TrainingKernels | undefined): Partial<Record<string, OpDef>> {
   if (!kernels) return {};
   const plain = (inputs: readonly Tensor[], attrs: Attrs) => {
     const o = linearOperands("Linear", inputs, attrs);
@@ -394,9 +393,6 @@ export function fastOps(kernels: TrainingKernels | undefined, trained?: Float32A
         if (!o) return Linear.run(inputs, attrs);
         const [T, K] = o.x.shape,
           N = o.w.shape[0];
-        // The kernels keep a copy of each weight: the embedding table a tied head reads is rebuilt
-        // from the factors before each forward pass (its backward pass reads what this one did).
-        if (o.w.data === trained) kernels.changed(trained);
         return [
           {
             shape: [T, N],

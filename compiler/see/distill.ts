@@ -441,6 +441,8 @@ export function pair(
   const refresh = (batch: Example[]) => {
     const ids = tiedHead ? range(emb.vocab) : new Set(batch.flatMap((e) => Array.from(e)));
     for (const t of ids) table.set(embeddingRow(f, t), t * emb.dim);
+    // A tied head reads the table as a matmul's weight: the kernels' copy of it, once per batch.
+    if (tiedHead) opts.kernels?.changed(table);
   };
   return { family, teacher, makeTask, refresh, params, own, withParams, weightGrads, sync, stale };
 }
