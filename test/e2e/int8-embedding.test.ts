@@ -10,10 +10,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { quantizeInt8 } from "../../compiler/passes/quantize.js";
-import { argmax } from "../../runtime/sampler.js";
 import { seec } from "../helpers/cli.js";
-import { loadWasm, tmpDir } from "../helpers/compile.js";
-import { maxAbsDiff } from "../helpers/random.js";
+import { alongGreedyPath, loadWasm, logitsOf, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 const VAL = sharedPath("eval/tinystories/val_a.txt");
@@ -94,18 +92,7 @@ describe.skipIf(!LLAMA2C || !VAL)("stories260K with --quantize int8: the tied em
   }, 60_000);
 
   it("decodes: logits near the f32 build's over 256 steps of its greedy path", async () => {
-    const [dense, quant] = [await loadWasm(f32), await loadWasm(int8)];
-    let token = 1,
-      worst = 0,
-      agree = 0;
-    for (let pos = 0; pos < 256; pos++) {
-      const feeds = { tokens: Int32Array.of(token), pos: Int32Array.of(pos) };
-      const a = (await dense.run(feeds)).logits as Float32Array;
-      const b = (await quant.run(feeds)).logits as Float32Array;
-      worst = Math.max(worst, maxAbsDiff(a, b));
-      if (argmax(a) === argmax(b)) agree++;
-      token = argmax(a);
-    }
+    const [{ worst, agree }] = await alongGreedyPath(logitsOf(await loadWasm(f32)), [logitsOf(await loadWasm(int8))]);
     console.log(`int8 vs f32 over 256 greedy steps: largest logit difference ${worst.toFixed(3)}, same argmax at ${agree}`);
     expect(worst).toBeLessThan(WORST_LOGIT);
     expect(agree).toBeGreaterThanOrEqual(MIN_AGREE);
@@ -118,17 +105,10 @@ describe.skipIf(!LLAMA2C || !VAL)("stories260K with --quantize int8: the tied em
     const quantized = quantizeInt8(graph).graph;
     expect(quantized.nodes.filter((n) => n.op === "QGather").map((n) => n.inputs[0])).toEqual(["tok_embeddings.weight.int8"]);
     const ref = new Interpreter(quantized);
-    const [simd, mvp] = [await loadWasm(int8), await loadWasm(scalar)];
-    let token = 1,
-      worstSimd = 0,
-      worstScalar = 0;
-    for (let pos = 0; pos < 256; pos++) {
-      const feeds = { tokens: Int32Array.of(token), pos: Int32Array.of(pos) };
-      const want = ref.run(feeds).logits.data;
-      worstSimd = Math.max(worstSimd, maxAbsDiff((await simd.run(feeds)).logits as Float32Array, want));
-      worstScalar = Math.max(worstScalar, maxAbsDiff((await mvp.run(feeds)).logits as Float32Array, want));
-      token = argmax(want);
-    }
+    const [{ worst: worstSimd }, { worst: worstScalar }] = await alongGreedyPath(
+      (feeds) => ref.run(feeds).logits.data as Float32Array,
+      [logitsOf(await loadWasm(int8)), logitsOf(await loadWasm(scalar))],
+    );
     console.log(
       `int8 against the interpreter over 256 steps: wasm-simd ${worstSimd.toExponential(2)}, wasm ${worstScalar.toExponential(2)}`,
     );

@@ -8,10 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { quantizeQ4 } from "../../compiler/passes/quantize-q4.js";
-import { argmax } from "../../runtime/sampler.js";
 import { seec } from "../helpers/cli.js";
-import { loadWasm, tmpDir } from "../helpers/compile.js";
-import { maxAbsDiff } from "../helpers/random.js";
+import { alongGreedyPath, loadWasm, logitsOf, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 const VAL = sharedPath("eval/tinystories/val_a.txt");
@@ -76,18 +74,7 @@ describe.skipIf(!LLAMA2C || !VAL)("stories260K with --quantize q4, through the C
     const r = await seec("run", q4, "--prompt", "Once upon a time", "--max-tokens", "40", "--temperature", "0");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Once upon a time, there was a little girl named Lily\./);
-    const [dense, quant] = [await loadWasm(f32), await loadWasm(q4)];
-    let token = 1,
-      worst = 0,
-      agree = 0;
-    for (let pos = 0; pos < 256; pos++) {
-      const feeds = { tokens: Int32Array.of(token), pos: Int32Array.of(pos) };
-      const a = (await dense.run(feeds)).logits as Float32Array;
-      const b = (await quant.run(feeds)).logits as Float32Array;
-      worst = Math.max(worst, maxAbsDiff(a, b));
-      if (argmax(a) === argmax(b)) agree++;
-      token = argmax(a);
-    }
+    const [{ worst, agree }] = await alongGreedyPath(logitsOf(await loadWasm(f32)), [logitsOf(await loadWasm(q4))]);
     console.log(`q4 vs f32 over 256 greedy steps: largest logit difference ${worst.toFixed(2)}, same argmax at ${agree}`);
     // Measured 7.02 (logits reach 22 in magnitude) and 227 of 256.
     expect(worst).toBeLessThan(12);
@@ -99,17 +86,10 @@ describe.skipIf(!LLAMA2C || !VAL)("stories260K with --quantize q4, through the C
     expect((await seec("build", ...model, "--quantize", "q4", "--target", "wasm", "-o", scalar)).code).toBe(0);
     const { graph } = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer });
     const ref = new Interpreter(quantizeQ4(graph).graph);
-    const [simd, mvp] = [await loadWasm(q4), await loadWasm(scalar)];
-    let token = 1,
-      worstSimd = 0,
-      worstScalar = 0;
-    for (let pos = 0; pos < 256; pos++) {
-      const feeds = { tokens: Int32Array.of(token), pos: Int32Array.of(pos) };
-      const want = ref.run(feeds).logits.data;
-      worstSimd = Math.max(worstSimd, maxAbsDiff((await simd.run(feeds)).logits as Float32Array, want));
-      worstScalar = Math.max(worstScalar, maxAbsDiff((await mvp.run(feeds)).logits as Float32Array, want));
-      token = argmax(want);
-    }
+    const [{ worst: worstSimd }, { worst: worstScalar }] = await alongGreedyPath(
+      (feeds) => ref.run(feeds).logits.data as Float32Array,
+      [logitsOf(await loadWasm(q4)), logitsOf(await loadWasm(scalar))],
+    );
     console.log(`q4 against the interpreter over 256 steps: wasm-simd ${worstSimd.toExponential(2)}, wasm ${worstScalar.toExponential(2)}`);
     // Measured 2.8e-3 to 3.3e-3 (the SIMD kernels round activations to int16) and 1.6e-5 (f32 sums in another order).
     expect(worstSimd).toBeLessThan(1e-2);

@@ -8,6 +8,8 @@ import type { Graph } from "../../compiler/ir/graph.js";
 import type { TargetName } from "../../targets/registry.js";
 import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
+import { argmax } from "../../runtime/sampler.js";
+import { maxAbsDiff } from "./random.js";
 
 export async function compileAndLoad(graph: Graph, target: TargetName = "wasm-simd"): Promise<Model> {
   const artifact = await compileArtifact({ graph, format: "graph" }, { target });
@@ -23,4 +25,34 @@ export async function loadWasm(dir: string): Promise<Model> {
 
 export function tmpDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "seec-test-"));
+}
+
+/** A decoder's logits for one token at one position. */
+export type Logits = (feeds: { tokens: Int32Array; pos: Int32Array }) => ArrayLike<number> | Promise<ArrayLike<number>>;
+
+/** An artifact's logits, as Logits. */
+export const logitsOf =
+  (model: Model): Logits =>
+  async (feeds) =>
+    (await model.run(feeds)).logits as Float32Array;
+
+/**
+ * Walks `steps` tokens of the reference's greedy path (one token a call, from BOS at position 0)
+ * and compares each other model's logits with the reference's at every step: for each, the largest
+ * difference and at how many steps the argmax agrees.
+ */
+export async function alongGreedyPath(reference: Logits, others: Logits[], steps = 256): Promise<{ worst: number; agree: number }[]> {
+  const out = others.map(() => ({ worst: 0, agree: 0 }));
+  let token = 1;
+  for (let pos = 0; pos < steps; pos++) {
+    const feeds = { tokens: Int32Array.of(token), pos: Int32Array.of(pos) };
+    const want = await reference(feeds);
+    for (const [i, other] of others.entries()) {
+      const got = await other(feeds);
+      out[i].worst = Math.max(out[i].worst, maxAbsDiff(got, want));
+      if (argmax(got as Float32Array) === argmax(want as Float32Array)) out[i].agree++;
+    }
+    token = argmax(want as Float32Array);
+  }
+  return out;
 }
