@@ -1,6 +1,7 @@
 import { finishRows, NONE } from "./epilogue";
 import { halfToF32 } from "./f16";
-import { at, hmax, hsum, hsum4 } from "./simd";
+import { int16Row } from "./linear-q8";
+import { at, hsum, hsum4 } from "./simd";
 
 /**
  * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], with w N rows of Q4_0 blocks
@@ -71,28 +72,10 @@ export function q4linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32,
  * i32x4 (8 · the group's sum, 0, 0, 0): what the nibbles' offset of 8 adds to a group's dot product.
  */
 function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i32, G: i32): void {
-  const K8 = K & ~7, Q: f32 = 32767;
   for (let t = 0; t < T; t++) {
-    const r = x + at(t * K), q = xq + row(t, G);
-    let m = f32x4.splat(0);
-    let k = 0;
-    for (; k + 4 <= K; k += 4) m = f32x4.max(m, f32x4.abs(v128.load(r + at(k))));
-    let top = hmax(m);
-    for (; k < K; k++) top = max(top, abs(load<f32>(r + at(k))));
-    // A row of zeros stays zeros; NaN or infinity reaches y through the scale.
-    const inv: f32 = top > 0 ? Q / top : 0;
-    store<f32>(xs + at(t), top / Q);
-    const iv = f32x4.splat(inv);
-    for (k = 0; k < K8; k += 8) {
-      const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(r + at(k)), iv)));
-      const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(r + at(k + 4)), iv)));
-      v128.store(q + <usize>(k << 1), i16x8.narrow_i32x4_s(lo, hi));
-    }
-    for (; k < K; k++) {
-      const v = nearest(load<f32>(r + at(k)) * inv);
-      store<i16>(q + <usize>(k << 1), v == v ? <i16>v : 0);
-    }
-    for (; k < G << 5; k++) store<i16>(q + <usize>(k << 1), 0);
+    const q = xq + row(t, G);
+    store<f32>(xs + at(t), int16Row(x + at(t * K), q, K, 32767));
+    for (let k = K; k < G << 5; k++) store<i16>(q + <usize>(k << 1), 0);
     for (let g = 0; g < G; g++) {
       const v = q + (<usize>g << 6);
       const v0 = v128.load(v), v1 = v128.load(v + 16), v2 = v128.load(v + 32), v3 = v128.load(v + 48);

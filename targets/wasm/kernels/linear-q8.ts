@@ -55,30 +55,37 @@ export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T:
   return <f32>min<i32>(32767, 2147483647 / (127 * (((K + 15) >> 4) << 2)));
 }
 
+/**
+ * The K floats at r as int16 at q, x ≈ scale · q with scale = max|x| / Q, which it returns (this
+ * kernel's activations, and linear-q4.ts's): rounded to nearest; a row of zeros stays zeros; NaN
+ * becomes 0 here and reaches y through the scale, as infinity does. Padding past K is the caller's.
+ */
+@inline export function int16Row(r: usize, q: usize, K: i32, Q: f32): f32 {
+  let m = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= K; k += 4) m = f32x4.max(m, f32x4.abs(v128.load(r + at(k))));
+  let top = hmax(m);
+  for (; k < K; k++) top = max(top, abs(load<f32>(r + at(k))));
+  const inv: f32 = top > 0 ? Q / top : 0;
+  const iv = f32x4.splat(inv), K8 = K & ~7;
+  for (k = 0; k < K8; k += 8) {
+    const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(r + at(k)), iv)));
+    const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(r + at(k + 4)), iv)));
+    v128.store(q + <usize>(k << 1), i16x8.narrow_i32x4_s(lo, hi));
+  }
+  for (; k < K; k++) {
+    const v = nearest(load<f32>(r + at(k)) * inv);
+    store<i16>(q + <usize>(k << 1), v == v ? <i16>v : 0);
+  }
+  return top / Q;
+}
+
 /** Each row of x (T rows of K) as int16 in xq, x ≈ xs[t] · xq[t]: xs[t] = max|x[t]| / Q; zeros pad the rows. */
 function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): void {
-  const K8 = K & ~7;
   for (let t = 0; t < T; t++) {
-    const r = x + at(t * K), q = xq + row(t, K);
-    let m = f32x4.splat(0);
-    let k = 0;
-    for (; k + 4 <= K; k += 4) m = f32x4.max(m, f32x4.abs(v128.load(r + at(k))));
-    let top = hmax(m);
-    for (; k < K; k++) top = max(top, abs(load<f32>(r + at(k))));
-    // A row of zeros stays zeros; NaN or infinity reaches y through the scale.
-    const inv: f32 = top > 0 ? Q / top : 0;
-    store<f32>(xs + at(t), top / Q);
-    const iv = f32x4.splat(inv);
-    for (k = 0; k < K8; k += 8) {
-      const lo = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(r + at(k)), iv)));
-      const hi = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(v128.load(r + at(k + 4)), iv)));
-      v128.store(q + <usize>(k << 1), i16x8.narrow_i32x4_s(lo, hi));
-    }
-    for (; k < K; k++) {
-      const v = nearest(load<f32>(r + at(k)) * inv);
-      store<i16>(q + <usize>(k << 1), v == v ? <i16>v : 0);
-    }
-    for (; k & 15; k++) store<i16>(q + <usize>(k << 1), 0);
+    const q = xq + row(t, K);
+    store<f32>(xs + at(t), int16Row(x + at(t * K), q, K, Q));
+    for (let k = K; k & 15; k++) store<i16>(q + <usize>(k << 1), 0);
   }
 }
 
