@@ -128,8 +128,11 @@ export function trainingKernelsOn(module: WebAssembly.Module): TrainingKernels {
     }
     return at;
   };
-  /** Activations for one call, above the weights: inputs copied in, then zeroed outputs of the given lengths. */
-  const call = (inputs: Float32Array[], ...outLengths: number[]): { at: number[]; out: number; outs: number[] } => {
+  /**
+   * Activations for one call, above the weights: the inputs copied in, then room for outputs of the
+   * given lengths, zeroed for a kernel that adds into them.
+   */
+  const call = (inputs: Float32Array[], outLengths: number[], zeroed = false): { at: number[]; outs: number[] } => {
     const at: number[] = [],
       outs: number[] = [];
     let end = weightsEnd;
@@ -143,39 +146,40 @@ export function trainingKernelsOn(module: WebAssembly.Module): TrainingKernels {
     }
     reserve(end);
     inputs.forEach((x, i) => new Float32Array(wasm.memory.buffer, at[i], x.length).set(x));
-    new Uint8Array(wasm.memory.buffer, outs[0] ?? end, end - (outs[0] ?? end)).fill(0);
-    return { at, out: outs[0], outs };
+    if (zeroed) new Uint8Array(wasm.memory.buffer, outs[0], end - outs[0]).fill(0);
+    return { at, outs };
   };
   const read = (at: number, length: number) => new Float32Array(wasm.memory.buffer, at, length).slice();
   return {
     forward(x, w, b, T, K, N) {
       const wAt = weight(w),
         bAt = b ? weight(b) : 0;
-      const { at, out } = call([x], T * N);
-      wasm.forward(at[0], wAt, bAt, out, T, K, N);
-      return read(out, T * N);
+      const { at, outs } = call([x], [T * N]);
+      wasm.forward(at[0], wAt, bAt, outs[0], T, K, N);
+      return read(outs[0], T * N);
     },
     inputGradient(dy, w, T, N, K) {
       const wAt = weight(w);
-      const { at, out } = call([dy], T * K);
-      wasm.inputGradient(at[0], wAt, out, T, N, K);
-      return read(out, T * K);
+      const { at, outs } = call([dy], [T * K]);
+      wasm.inputGradient(at[0], wAt, outs[0], T, N, K);
+      return read(outs[0], T * K);
     },
     weightGradient(dy, x, T, N, K) {
       const dyT = new Float32Array(N * T);
       for (let t = 0; t < T; t++) for (let n = 0; n < N; n++) dyT[n * T + t] = dy[t * N + n];
-      const { at, out } = call([dyT, x], N * K);
-      wasm.weightGradient(at[0], at[1], out, T, N, K);
-      return read(out, N * K);
+      const { at, outs } = call([dyT, x], [N * K]);
+      wasm.weightGradient(at[0], at[1], outs[0], T, N, K);
+      return read(outs[0], N * K);
     },
     attention(q, keys, values, s) {
-      const { at, out } = call([q, keys, values], q.length);
-      wasm.attention(at[0], at[1], at[2], out, ...shapeArgs(s));
-      return read(out, q.length);
+      const { at, outs } = call([q, keys, values], [q.length]);
+      wasm.attention(at[0], at[1], at[2], outs[0], ...shapeArgs(s));
+      return read(outs[0], q.length);
     },
     attentionBackward(q, dy, keys, values, s) {
       const rows = keys.length / (s.kvHeads * s.headDim);
-      const { at, outs } = call([q, dy, keys, values], q.length, keys.length, keys.length, 2 * rows);
+      // dq, dk and dv are added into; then p and dp, two floats a key.
+      const { at, outs } = call([q, dy, keys, values], [q.length, keys.length, keys.length, 2 * rows], true);
       wasm.attentionBackward(at[0], at[1], at[2], at[3], outs[0], outs[1], outs[2], outs[3], ...shapeArgs(s));
       return [read(outs[0], q.length), read(outs[1], keys.length), read(outs[2], keys.length)];
     },
