@@ -21,7 +21,7 @@ export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport
   const quantized = new Map<string, string>();
 
   for (const node of graph.nodes) {
-    const w = node.op === "Linear" && node.attrs.layout === undefined ? graph.values.get(node.inputs[1]) : undefined;
+    const w = node.op === "Linear" ? graph.values.get(node.inputs[1]) : undefined;
     if (!w || w.kind !== "const" || w.dtype !== "f32" || quantized.has(w.name)) continue;
     if (!readers.get(w.name)!.every((r) => asWeight(r, w.name))) continue;
     const [N, K] = w.shape as number[];

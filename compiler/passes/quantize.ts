@@ -2,9 +2,10 @@
  * quantizeInt8: Linear weights and token embedding tables to int8 with one scale per row
  * (symmetric, round to nearest: w ≈ scale[n] · q[n, k], scale[n] = max|w[n, :]| / 127; a row of
  * an embedding is one token's). Linear becomes QLinear and Gather QGather (it dequantizes the rows
- * it looks up); a table looked up by computed indices (positions, a RoPE table) stays f32. A tied table, which the embedding's Gather and the classifier's Linear both read,
- * becomes one int8 copy with one set of scales that both read. A weight anything else reads stays
- * f32, as do the SEE factors (their ops are not Linear or Gather).
+ * it looks up); a table looked up by computed indices (positions, a RoPE table) stays f32. A tied
+ * table, which the embedding's Gather and the classifier's Linear both read, becomes one int8 copy
+ * with one set of scales that both read. A weight anything else reads stays f32, as do the SEE
+ * factors (their ops are not Linear or Gather).
  *
  * quantizeTablesInt8 does the embedding tables alone (and so a classifier tied to one): the
  * q4 pass (quantize-q4.ts) leaves them to it, since rows of nibbles make an awkward lookup.
@@ -50,7 +51,7 @@ export function quantizeTablesInt8(graph: Graph): { graph: Graph; report: Quanti
  * Rows of an N × K matrix as int8 with a scale per row: scale = max|row| / 127 (1 for a zero row),
  * q = w / scale rounded to nearest, halves away from zero (so q(−w) = −q(w), as C's roundf).
  */
-export function quantizeRowsInt8(data: Float32Array, N: number, K: number, sums?: ErrorSums): { q: Int8Array; scale: Float32Array } {
+function quantizeRowsInt8(data: Float32Array, N: number, K: number, sums?: ErrorSums): { q: Int8Array; scale: Float32Array } {
   const q = new Int8Array(N * K),
     scale = new Float32Array(N);
   for (let n = 0; n < N; n++) {
@@ -127,7 +128,7 @@ function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report
 }
 
 /** x rounded to the nearest integer, halves away from zero. */
-export function roundHalfAway(x: number): number {
+function roundHalfAway(x: number): number {
   return Math.sign(x) * Math.round(Math.abs(x));
 }
 

@@ -5,6 +5,7 @@
  */
 import { opDef } from "../../compiler/ir/ops/index.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
+import { asTable } from "../../compiler/passes/quantize.js";
 import { formatBytes } from "../../compiler/util/units.js";
 import { SeecError } from "../../runtime/errors.js";
 import { graphIndex } from "../../compiler/ir/graph.js";
@@ -84,13 +85,8 @@ export function addressableHint(planned: PlannedGraph, over: number): string {
   for (const e of plan.weights.entries) {
     const v = graph.values.get(e.name)!;
     const rs = readers.get(e.name) ?? [];
-    const quantizes =
-      rs.length > 0 &&
-      rs.every(
-        (r) =>
-          (r.op === "Linear" && r.inputs[1] === e.name) ||
-          (r.op === "Gather" && r.inputs[0] === e.name && graph.inputs.includes(r.inputs[1])),
-      );
+    // A Linear weight in any layout the plan gave it; a table as quantize.ts takes it.
+    const quantizes = rs.length > 0 && rs.every((r) => (r.op === "Linear" && r.inputs[1] === e.name) || asTable(r, e.name, graph));
     if (v.dtype !== "f32" || v.shape.length !== 2 || !quantizes) continue;
     if (rs.some((r) => r.op === "Gather")) tables = true;
     const rows = v.shape[0];
