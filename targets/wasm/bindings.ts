@@ -41,7 +41,26 @@ function epilogueArgs(node: Node, c: CallContext): (string | number)[] {
 }
 
 /** A Linear-family binding: its kernel (by node), and the epilogue's activation constant where the node has one. */
-function matmulCall(kernel: (node: Node) => Import, args: (node: Node, c: CallContext) => (string | number)[]): Binding {
+/**
+ * A matmul's call: x, w[, scale (int8 weights)], bias or 0, y, T, K, N[, the kernel scratch (the
+ * integer kernels)], then the epilogue's residual and activation.
+ */
+function matmulCall(kernel: (node: Node) => Import, withScratch = false): Binding {
+  const args = (node: Node, c: CallContext) => {
+    const { x, w, scale, bias } = linearOperands(node.op, node.inputs, node.attrs);
+    const [y] = node.outputs;
+    return [
+      c.addr(x),
+      c.addr(w),
+      ...(scale ? [c.addr(scale)] : []),
+      bias ? c.addr(bias) : 0,
+      c.addr(y),
+      dim(c.shape(x)[0]),
+      dim(c.shape(x)[1]),
+      dim(c.shape(y)[1]),
+      ...(withScratch ? [c.scratch] : []),
+    ];
+  };
   return {
     kernels: (node) => [kernel(node), ...(activationConstant(node) ? [["epilogue", activationConstant(node)!] as Import] : [])],
     call: (node, c) => `${kernel(node)[1]}(${[...args(node, c), ...epilogueArgs(node, c)].join(", ")})`,
@@ -94,14 +113,7 @@ export const BINDINGS = {
     float(n(attrs, "epsilon")),
   ]),
   // A kernel per weight layout (passes/weight-layout.ts): [N, K] linear.ts, [K, N] linear-kn.ts, interleaved rows linear-n4.ts.
-  Linear: matmulCall(
-    (node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout],
-    (node, c) => {
-      const { x, w, bias } = linearOperands(node.op, node.inputs, node.attrs);
-      const [y] = node.outputs;
-      return [c.addr(x), c.addr(w), bias ? c.addr(bias) : 0, c.addr(y), dim(c.shape(x)[0]), dim(c.shape(x)[1]), dim(c.shape(y)[1])];
-    },
-  ),
+  Linear: matmulCall((node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout]),
   MeanLinear: kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [
     c.addr(x),
     c.addr(w),
@@ -122,23 +134,7 @@ export const BINDINGS = {
     dim(c.shape(w)[0]),
   ]),
   QLinear: {
-    ...matmulCall(
-      () => ["linear-q8", "qlinear"],
-      (node, c) => {
-        const { x, w, scale, bias } = linearOperands(node.op, node.inputs, node.attrs);
-        return [
-          c.addr(x),
-          c.addr(w),
-          c.addr(scale!),
-          bias ? c.addr(bias) : 0,
-          c.addr(node.outputs[0]),
-          dim(c.shape(x)[0]),
-          dim(c.shape(x)[1]),
-          dim(c.shape(w)[0]),
-          c.scratch,
-        ];
-      },
-    ),
+    ...matmulCall(() => ["linear-q8", "qlinear"], true),
     // x's rows as int16, padded to a multiple of 16, then a scale per row (kernels/linear-q8.ts).
     scratchBytes: ({ inputs: [x] }, size) => {
       const [T, K] = size(x);
@@ -147,22 +143,7 @@ export const BINDINGS = {
   },
   // 4-bit weights in Q4_0 blocks (compiler/ir/ops/linear-q4.ts).
   Q4Linear: {
-    ...matmulCall(
-      () => ["linear-q4", "q4linear"],
-      (node, c) => {
-        const { x, w, bias } = linearOperands(node.op, node.inputs, node.attrs);
-        return [
-          c.addr(x),
-          c.addr(w),
-          bias ? c.addr(bias) : 0,
-          c.addr(node.outputs[0]),
-          dim(c.shape(x)[0]),
-          dim(c.shape(x)[1]),
-          dim(c.shape(w)[0]),
-          c.scratch,
-        ];
-      },
-    ),
+    ...matmulCall(() => ["linear-q4", "q4linear"], true),
     // x's rows as int16 in whole groups of 32, then a scale per row and a 16-byte correction per group (kernels/linear-q4.ts).
     scratchBytes: ({ inputs: [x] }, size) => {
       const [T, K] = size(x);
