@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { quantizeInt8 } from "../../compiler/passes/quantize.js";
-import { seec } from "../helpers/cli.js";
+import { buildQuantized, seec } from "../helpers/cli.js";
 import { alongGreedyPath, loadWasm, logitsOf, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
@@ -38,13 +38,7 @@ describe.skipIf(!LLAMA2C || !VAL)("stories260K with --quantize int8: the tied em
 
   beforeAll(async () => {
     work = await tmpDir();
-    f32 = join(work, "f32");
-    int8 = join(work, "int8");
-    expect((await seec("build", ...model, "-o", f32)).code).toBe(0);
-    const r = await seec("build", ...model, "--quantize", "int8", "--nll", VAL!, "--limit", "50", "--json", "-o", int8);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    report = JSON.parse(r.stdout);
+    ({ f32, quantized: int8, report } = await buildQuantized<typeof report>(work, model, "int8", VAL!));
   }, 120_000);
 
   it("stores the embedding once, int8 with a scale per token: weights.bin smaller by about 3/4 of the table more than before", () => {

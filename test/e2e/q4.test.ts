@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { quantizeQ4 } from "../../compiler/passes/quantize-q4.js";
-import { seec } from "../helpers/cli.js";
+import { buildQuantized, seec } from "../helpers/cli.js";
 import { alongGreedyPath, loadWasm, logitsOf, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
@@ -21,13 +21,7 @@ describe.skipIf(!LLAMA2C || !VAL)("stories260K with --quantize q4, through the C
 
   beforeAll(async () => {
     work = await tmpDir();
-    f32 = join(work, "f32");
-    q4 = join(work, "q4");
-    expect((await seec("build", ...model, "-o", f32)).code).toBe(0);
-    const r = await seec("build", ...model, "--quantize", "q4", "--nll", VAL!, "--limit", "50", "--json", "-o", q4);
-    expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    report = JSON.parse(r.stdout);
+    ({ f32, quantized: q4, report } = await buildQuantized<typeof report>(work, model, "q4", VAL!));
   }, 120_000);
 
   it("stores the 35 Linear weights as Q4_0 blocks: 885 KiB -> 128 KiB (18 bytes per 32 weights), the tied embedding int8", () => {
