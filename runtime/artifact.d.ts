@@ -156,6 +156,13 @@ export interface LoadOptions {
   webgpu?: boolean;
   /** The WebGPU entry point (default: navigator.gpu; in Node, the `webgpu` package where installed). */
   gpu?: unknown;
+  /**
+   * Run the model in a Web Worker (in Node, a worker_thread) started on this artifact's own index.mjs
+   * (from its directory), so the page's main thread stays free; the Model API is the same, `signal`
+   * included (an abort rejects the call at once and stops the worker's work at its next pause).
+   * `fetch` and `gpu` cannot go to a worker (runtime.option). `dispose()` ends the worker.
+   */
+  worker?: boolean;
 }
 
 /**

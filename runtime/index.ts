@@ -14,6 +14,8 @@ import { validateInstance, validateManifest } from "./validate-manifest.js";
 import { GpuEngine } from "./webgpu.js";
 import type { GpuProgram } from "./webgpu-program.js";
 import { createTokenizer, type TokenizerSpec } from "./tokenizers/index.js";
+import { hostIfWorker } from "./worker-host.js";
+import { loadInWorker } from "./worker-model.js";
 
 export { Model, SeecError };
 export type { CallOptions, Feeds, GenerateOptions, Outputs } from "./model.js";
@@ -86,6 +88,12 @@ export interface LoadOptions extends ReadOptions {
   webgpu?: boolean;
   /** The WebGPU entry point to use (default: navigator.gpu; in Node, the `webgpu` package where installed). */
   gpu?: GPU;
+  /**
+   * Run the model in a Web Worker (in Node, a worker_thread) that loads the artifact's own
+   * index.mjs from its directory: the page's thread stays free. The same API; `fetch` and `gpu`
+   * cannot go to a worker.
+   */
+  worker?: boolean;
 }
 
 /**
@@ -94,7 +102,10 @@ export interface LoadOptions extends ReadOptions {
  */
 export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model> {
   try {
-    return await loadFrom(new Reader(await directoryUrl(dir ?? new URL("./", import.meta.url)), options), options);
+    const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
+    // The same public API as a Model (its private members aside).
+    if (options.worker) return (await loadInWorker(base, options)) as unknown as Model;
+    return await loadFrom(new Reader(base, options), options);
   } catch (e) {
     // Whatever an abort interrupted (a read, a compile, the GPU), the caller hears the abort.
     options.signal?.throwIfAborted();
@@ -136,6 +147,9 @@ async function loadModel(manifest: Manifest, reader: Reader, options: LoadOption
   if (fallback) model.fallback = fallback;
   return model;
 }
+
+// In a worker that load(…, { worker: true }) started, this module serves the page's calls.
+hostIfWorker((dir, options) => load(dir, { ...options, worker: false }));
 
 /**
  * WebGPU's entry point: navigator.gpu in browsers; in Node, which has none of its own, the

@@ -9,12 +9,25 @@ import { HfTokenizer, type HfTokenizerSpec } from "./hf/index.js";
 export type TokenizerSpec = Llama2cTokenizerSpec | SentencePieceSpec | HfTokenizerSpec;
 export type Tokenizer = Llama2cTokenizer | SentencePieceTokenizer | HfTokenizer;
 
+/** The spec each tokenizer was made from. */
+const SPECS = new WeakMap<Tokenizer, TokenizerSpec>();
+
 /** The tokenizer a spec describes, its fields checked first: a bad one is input.tokenizer naming the field (`file`: where the spec was read). */
 export function createTokenizer(spec: TokenizerSpec, file?: string): Tokenizer {
   validateTokenizerSpec(spec, file);
-  if (spec.type === "llama2c-bpe") return new Llama2cTokenizer(spec);
-  if (spec.type === "hf-tokenizer-json") return new HfTokenizer(spec, file);
-  return new SentencePieceTokenizer(spec);
+  const tokenizer =
+    spec.type === "llama2c-bpe"
+      ? new Llama2cTokenizer(spec)
+      : spec.type === "hf-tokenizer-json"
+        ? new HfTokenizer(spec, file)
+        : new SentencePieceTokenizer(spec);
+  SPECS.set(tokenizer, spec);
+  return tokenizer;
+}
+
+/** The spec a tokenizer was made from (a worker sends it to the page, which makes its own copy). */
+export function specOf(tokenizer: Tokenizer): TokenizerSpec | undefined {
+  return SPECS.get(tokenizer);
 }
 
 /** Every field a tokenizer reads, of its type and in range: never a TypeError from a null or a string where a list belongs. */

@@ -1,0 +1,271 @@
+/**
+ * load(dir, { worker: true }): the model runs in a Web Worker (in Node, a worker_thread), so the
+ * page's main thread only posts calls and takes results; the Model API is the same (embed,
+ * generate, stream, run, step; `signal` on each). The worker runs the artifact's own index.mjs
+ * from the artifact's directory, so an app that bundled the runtime (esbuild, Vite) needs no
+ * worker file of its own.
+ */
+import { SeecError } from "./errors.js";
+import { importAtRuntime, type Progress } from "./fetch.js";
+import type { GenerateOptions, GenerationStats } from "./generation.js";
+import type { Manifest } from "./manifest.js";
+import type { CallOptions, Feeds, Outputs } from "./model.js";
+import { createTokenizer, type Tokenizer } from "./tokenizers/index.js";
+import { fromWire, NODE_PORT, WORKER_NAME, type Loaded, type Method, type Reply, type Request } from "./worker-protocol.js";
+
+/** The page's end of a worker: the same calls on a browser Worker and a Node worker_thread. */
+interface PagePort {
+  post(request: Request): void;
+  listen(on: (reply: Reply) => void, failed: (why: string) => void): void;
+  terminate(): void;
+  /** Node: whether the worker keeps the process alive (while calls are pending) or not (idle). */
+  busy?(yes: boolean): void;
+}
+
+/** Options load() passes on to the worker (functions and GPU objects cannot cross). */
+export interface WorkerLoadOptions {
+  onProgress?: (progress: Progress) => void;
+  signal?: AbortSignal;
+  cache?: boolean;
+  webgpu?: boolean;
+  fetch?: unknown;
+  gpu?: unknown;
+}
+
+/** Starts the artifact's index.mjs in a worker and loads the model there. */
+export async function loadInWorker(dir: URL, options: WorkerLoadOptions): Promise<WorkerModel> {
+  for (const name of ["fetch", "gpu"] as const)
+    if (options[name] !== undefined)
+      throw new SeecError("runtime.option", `load() option ${name} cannot go to a worker (it is not something a worker can be sent)`, {
+        at: name,
+        hint:
+          name === "fetch" ? "load without worker: true, or serve the files where a plain fetch reaches them" : "load without worker: true",
+      });
+  options.signal?.throwIfAborted();
+  const port = await startWorker(new URL("index.mjs", dir));
+  const model = new WorkerModel(port);
+  try {
+    const loaded = (await model.call(
+      "load",
+      [dir.href, { cache: options.cache, webgpu: options.webgpu }],
+      options,
+      options.onProgress,
+    )) as Loaded;
+    model.loaded(loaded);
+    return model;
+  } catch (e) {
+    port.terminate();
+    throw e;
+  }
+}
+
+async function startWorker(script: URL): Promise<PagePort> {
+  const g = globalThis as { Worker?: typeof Worker; location?: Location; process?: { versions?: { node?: string } } };
+  if (typeof g.Worker === "function") return browserWorker(script, g.location?.origin);
+  if (g.process?.versions?.node) return nodeWorker(script);
+  throw new SeecError("runtime.worker", "this engine has no Web Workers", { hint: "load without worker: true" });
+}
+
+/**
+ * A module Worker on the artifact's index.mjs. A worker's script must come from the page's own
+ * origin: one elsewhere (a CDN serving it with CORS) is imported by a small script of the page's own.
+ */
+function browserWorker(script: URL, origin: string | undefined): Promise<PagePort> {
+  const url =
+    script.origin === origin
+      ? script
+      : URL.createObjectURL(new Blob([`import ${JSON.stringify(script.href)};`], { type: "text/javascript" }));
+  const worker = new Worker(url, { type: "module", name: WORKER_NAME });
+  return ready({
+    post: (r) => worker.postMessage(r),
+    listen(on, failed) {
+      worker.addEventListener("message", (e: MessageEvent<Reply>) => on(e.data));
+      worker.addEventListener("error", (e) => (e.preventDefault(), failed(e.message || `${script.href} did not start as a worker`)));
+      worker.addEventListener("messageerror", () => failed("a message from the worker could not be read"));
+    },
+    terminate: () => worker.terminate(),
+  });
+}
+
+/** A worker_thread whose bootstrap hands index.mjs its port to the parent, then imports it. */
+async function nodeWorker(script: URL): Promise<PagePort> {
+  const { Worker: NodeWorker } = await importAtRuntime<typeof import("node:worker_threads")>("node:worker_threads");
+  const bootstrap = `globalThis[Symbol.for(${JSON.stringify(NODE_PORT.description)})] = require("node:worker_threads").parentPort;
+import(${JSON.stringify(script.href)}).catch((e) => { throw e; });`;
+  const worker = new NodeWorker(bootstrap, { eval: true, name: WORKER_NAME });
+  return ready({
+    post: (r) => worker.postMessage(r),
+    listen(on, failed) {
+      worker.on("message", on);
+      worker.on("error", (e) => failed(e.message));
+      worker.on("exit", (code) => failed(`the worker exited (code ${code})`));
+    },
+    terminate: () => void worker.terminate(),
+    busy: (yes) => (yes ? worker.ref() : worker.unref()),
+  });
+}
+
+/**
+ * Resolves once the worker's index.mjs says it serves calls (the port then handing its replies to
+ * the one listener set next); rejects where the worker fails first.
+ */
+function ready(port: PagePort): Promise<PagePort> {
+  return new Promise((resolve, reject) => {
+    let on: ((reply: Reply) => void) | undefined;
+    let failed = (why: string) =>
+      reject(new SeecError("runtime.worker", `the model's worker failed: ${why}`, { hint: "is index.mjs served beside manifest.json?" }));
+    port.listen(
+      (reply) => {
+        if (on) on(reply);
+        else if ("ready" in reply) resolve({ ...port, listen: (o, f) => ((on = o), (failed = f)) });
+      },
+      (why) => failed(why),
+    );
+  });
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(e: unknown): void;
+  progress?: (p: Progress) => void;
+  piece?: (piece: string) => void;
+}
+
+/** A model in a worker: the Model API, each call a message. */
+export class WorkerModel {
+  manifest!: Manifest;
+  backend = "";
+  adapter?: string;
+  fallback?: string;
+  readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
+  private spec?: Loaded["tokenizer"];
+  private made?: Tokenizer;
+  private next = 1;
+  private readonly pending = new Map<number, Pending>();
+  private gone?: SeecError;
+
+  constructor(private readonly port: PagePort) {
+    port.listen(
+      (reply) => this.reply(reply),
+      (why) => this.fail(new SeecError("runtime.worker", `the model's worker failed: ${why}`)),
+    );
+  }
+
+  /** @internal What the worker's load() found. */
+  loaded(l: Loaded): void {
+    Object.assign(this, { manifest: l.manifest, backend: l.backend, adapter: l.adapter, fallback: l.fallback, spec: l.tokenizer });
+  }
+
+  get contextLength(): number {
+    return this.manifest.model.config.contextLength;
+  }
+
+  /** The artifact's tokenizer, made on this thread (from the spec the worker read) the first time it is asked for. */
+  get tokenizer(): Tokenizer | undefined {
+    if (this.spec && !this.made) this.made = createTokenizer(this.spec);
+    return this.made;
+  }
+
+  run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
+    return this.call("run", [feeds], options) as Promise<Outputs>;
+  }
+
+  step(tokens: readonly number[], pos: number, options: CallOptions = {}): Promise<Float32Array> {
+    return this.call("step", [Array.from(tokens), pos], options) as Promise<Float32Array>;
+  }
+
+  embed(texts: readonly string[], options: CallOptions = {}): Promise<Float32Array[]> {
+    return this.call("embed", [Array.from(texts)], options) as Promise<Float32Array[]>;
+  }
+
+  /** Pieces as the worker generates them; leaving early (break) stops the worker's generation too. */
+  async *stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    const { signal, ...rest } = options;
+    const pieces: string[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    let failure: { e: unknown } | undefined;
+    const id = this.next;
+    const call = this.call("stream", [prompt, rest], { signal }, undefined, (piece) => (pieces.push(piece), wake?.()));
+    call.then(
+      () => ((done = true), wake?.()),
+      (e) => ((failure = { e }), wake?.()),
+    );
+    try {
+      for (;;) {
+        if (pieces.length) yield pieces.shift()!;
+        else if (failure) throw failure.e;
+        else if (done) return;
+        else await new Promise<void>((resolve) => (wake = resolve));
+      }
+    } finally {
+      if (!done && !failure) this.abort(id);
+    }
+  }
+
+  async generate(prompt: string, options: GenerateOptions = {}): Promise<string> {
+    let out = "";
+    for await (const piece of this.stream(prompt, options)) out += piece;
+    return out;
+  }
+
+  /** Ends the worker; the model cannot run afterwards. */
+  dispose(): void {
+    this.port.terminate();
+    this.fail(new SeecError("runtime.disposed", "this model was disposed"));
+  }
+
+  /** @internal One call: its progress and pieces to the callbacks; an abort rejects it at once and stops it in the worker. */
+  call(
+    method: Method,
+    args: unknown[],
+    options: CallOptions,
+    progress?: (p: Progress) => void,
+    piece?: (s: string) => void,
+  ): Promise<unknown> {
+    if (this.gone) return Promise.reject(this.gone);
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.abort(id);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const settle =
+        <T>(f: (x: T) => void) =>
+        (x: T) => {
+          signal?.removeEventListener("abort", onAbort);
+          this.pending.delete(id);
+          if (!this.pending.size) this.port.busy?.(false);
+          f(x);
+        };
+      this.pending.set(id, { resolve: settle(resolve), reject: settle(reject), progress, piece });
+      this.port.busy?.(true);
+      this.port.post({ id, method, args });
+    });
+  }
+
+  private abort(id: number): void {
+    this.pending.delete(id);
+    if (!this.pending.size) this.port.busy?.(false);
+    if (!this.gone) this.port.post({ id, abort: true });
+  }
+
+  private reply(r: Reply): void {
+    if ("ready" in r) return;
+    const p = this.pending.get(r.id);
+    if (!p) return; // an aborted call's late answer
+    if ("progress" in r) return p.progress?.(r.progress);
+    if ("stats" in r && r.stats) Object.assign(this.stats, r.stats);
+    if ("piece" in r) return p.piece?.(r.piece);
+    if ("error" in r) return p.reject(fromWire(r.error));
+    p.resolve(r.value);
+  }
+
+  private fail(e: SeecError): void {
+    this.gone ??= e;
+    for (const p of [...this.pending.values()]) p.reject(e);
+  }
+}

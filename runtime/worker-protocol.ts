@@ -1,0 +1,64 @@
+/**
+ * What a page and the worker running its model say to each other (load(dir, { worker: true })).
+ * Each call has an id; the worker answers it with a value or an error, and before that with
+ * progress (load) or pieces (stream). Errors cross as plain fields and become SeecErrors (or
+ * AbortErrors) again on the other side, codes and hints kept.
+ */
+import { SeecError, type ErrorCode } from "./errors.js";
+import type { Progress } from "./fetch.js";
+import type { GenerationStats } from "./generation.js";
+import type { Manifest } from "./manifest.js";
+import type { TokenizerSpec } from "./tokenizers/index.js";
+
+/** The worker's name, by which the artifact's index.mjs knows, in a worker, that it is to host a model. */
+export const WORKER_NAME = "seec-model";
+/** Where a Node worker_thread's bootstrap leaves its parent port for index.mjs to find. */
+export const NODE_PORT = Symbol.for("seec.worker.port");
+
+export type Method = "load" | "run" | "step" | "embed" | "stream";
+
+export type Request = { id: number; method: Method; args: unknown[] } | { id: number; abort: true };
+
+export type Reply =
+  | { ready: true }
+  | { id: number; progress: Progress }
+  | { id: number; piece: string; stats: GenerationStats }
+  | { id: number; value: unknown; stats?: GenerationStats }
+  | { id: number; error: WireError };
+
+/** What load() in the worker tells the page about the model. */
+export interface Loaded {
+  manifest: Manifest;
+  backend: string;
+  adapter?: string;
+  fallback?: string;
+  tokenizer?: TokenizerSpec;
+}
+
+export interface WireError {
+  name: string;
+  message: string;
+  code?: ErrorCode;
+  file?: string;
+  at?: string;
+  hint?: string;
+}
+
+export function toWire(e: unknown): WireError {
+  if (e instanceof SeecError) return { name: e.name, message: e.message, code: e.code, file: e.file, at: e.at, hint: e.hint };
+  const err = e as Error | undefined;
+  return { name: err?.name ?? "Error", message: String(err?.message ?? e) };
+}
+
+export function fromWire(w: WireError): Error {
+  if (w.code) return new SeecError(w.code, w.message, { file: w.file, at: w.at, hint: w.hint });
+  if (w.name === "AbortError") return new DOMException(w.message, "AbortError");
+  return Object.assign(new Error(w.message), { name: w.name });
+}
+
+/** The buffers of typed arrays to move (not copy) to the other side; a view on part of a buffer is copied first. */
+export function movable<T extends ArrayBufferView>(x: T): T {
+  return x.byteOffset === 0 && x.byteLength === x.buffer.byteLength && x.buffer instanceof ArrayBuffer
+    ? x
+    : ((x as unknown as { slice(): T }).slice() as T);
+}

@@ -1,0 +1,79 @@
+// load(dir, { worker: true }) in Node: the model runs in a worker_thread on the artifact's own
+// index.mjs, with the Model API of the main thread (results equal to it), progress, abort, errors
+// that keep their codes, and options that cannot go to a worker refused by name.
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { build } from "../../compiler/build.js";
+import { load, type Model, type Progress } from "../../runtime/index.js";
+import { tmpDir } from "../helpers/compile.js";
+import { rejectsSeec } from "../helpers/errors.js";
+import { LLAMA2C } from "../helpers/shared.js";
+
+describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
+  let dir: string, here: Model;
+
+  beforeAll(async () => {
+    dir = join(await tmpDir(), "stories");
+    await build({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, target: "wasm-simd", out: dir });
+    here = await load(dir);
+  }, 60_000);
+
+  it("gives what the main thread gives: generate, stream, run, step, stats, tokenizer", async () => {
+    const events: Progress[] = [];
+    const model = await load(dir, { worker: true, onProgress: (p) => events.push({ ...p }) });
+    try {
+      expect(
+        events
+          .filter((e) => e.loaded === e.total)
+          .map((e) => e.file)
+          .sort(),
+      ).toEqual(["model.wasm", "tokenizer.json", "weights.bin"]);
+      expect(model.backend).toBe(here.backend);
+      expect(model.manifest).toEqual(here.manifest);
+      expect(model.tokenizer!.encode("Once upon")).toEqual(here.tokenizer!.encode("Once upon"));
+      expect(await model.generate("Once upon a time", { maxTokens: 40, temperature: 0 })).toBe(
+        await here.generate("Once upon a time", { maxTokens: 40, temperature: 0 }),
+      );
+      expect(model.stats).toMatchObject({ promptTokens: here.stats.promptTokens, generatedTokens: here.stats.generatedTokens });
+      const pieces: string[] = [];
+      for await (const piece of model.stream("One day", { maxTokens: 16, seed: 9 })) pieces.push(piece);
+      const mine: string[] = [];
+      for await (const piece of here.stream("One day", { maxTokens: 16, seed: 9 })) mine.push(piece);
+      expect(pieces).toEqual(mine);
+      const feeds = { tokens: Int32Array.of(1, 403), pos: Int32Array.of(0) };
+      expect((await model.run(feeds)).logits).toEqual((await here.run(feeds)).logits);
+      expect(await model.step([1, 403, 407], 0)).toEqual(await here.step([1, 403, 407], 0));
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it("aborts a call at once, lets a stream left early free the model, and keeps errors' codes", async () => {
+    const model = await load(dir, { worker: true });
+    try {
+      const controller = new AbortController();
+      const call = model.generate("Once", { maxTokens: 256, signal: controller.signal });
+      controller.abort();
+      await expect(call).rejects.toMatchObject({ name: "AbortError" });
+      for await (const _ of model.stream("Once", { maxTokens: 256 })) break;
+      expect(await model.generate("Once", { maxTokens: 8, temperature: 0 })).toBe(
+        await here.generate("Once", { maxTokens: 8, temperature: 0 }),
+      );
+      const e = await rejectsSeec(() => model.generate("Once", { topP: 2 }));
+      expect([e.code, e.at]).toEqual(["runtime.option", "topP"]);
+      expect((await rejectsSeec(() => model.run({ tokens: Int32Array.of(9999), pos: Int32Array.of(0) }))).code).toBe("runtime.token");
+      await expect(load(dir, { worker: true, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
+    } finally {
+      model.dispose();
+    }
+    expect((await rejectsSeec(() => model.generate("Once"))).code).toBe("runtime.disposed");
+  });
+
+  it("refuses what cannot go to a worker, and names a directory with no runtime", async () => {
+    const e = await rejectsSeec(() => load(dir, { worker: true, fetch: (url) => fetch(url) }));
+    expect([e.code, e.at]).toEqual(["runtime.option", "fetch"]);
+    const missing = await rejectsSeec(() => load(join(dir, "nothing-here"), { worker: true }));
+    expect(missing.code).toBe("runtime.worker");
+    expect(missing.message).toMatch(/nothing-here\/index\.mjs/);
+  });
+});
