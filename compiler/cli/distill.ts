@@ -36,7 +36,7 @@ interface DistillFlags {
   anchor: number;
   temperature: number;
   heldOut: number;
-  evalEvery: number;
+  evalEvery?: number;
   threads: number;
   loraRank: number;
   loraLayers?: number[];
@@ -110,7 +110,11 @@ export function distillCommand(): Command {
       0,
     )
     .option("--held-out <share>", "share of the data held out to pick the best factors", real(0.001, 0.5), d.heldOut)
-    .option("--eval-every <n>", "score the held-out data every n steps", integer(1), d.evalEvery)
+    .addOption(
+      new Option("--eval-every <n>", "score the held-out data every n steps")
+        .argParser(integer(1))
+        .default(undefined, "a twentieth of --steps, at least 25"),
+    )
     .addOption(
       new Option("--threads <n>", "threads that share each batch (the same seed and threads give the same factors)")
         .argParser(integer(1, 256))

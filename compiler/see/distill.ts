@@ -69,8 +69,11 @@ export interface DistillOptions {
   cover?: boolean;
   /** Share of the data held out to choose the best factors (at least one example). */
   heldOut: number;
-  /** Score the held-out data every this many steps (and at the end). */
-  evalEvery: number;
+  /**
+   * Score the held-out data every this many steps (and at the end); by default a twentieth of the
+   * steps, at least 25 (defaultEvalEvery): scoring costs forwards over the whole held-out slice.
+   */
+  evalEvery?: number;
   /**
    * What trains besides the factors, shipped in the file (see/2): "norms" adds every norm's weight
    * (and bias); "all" every weight of the network (the matmuls' weights and biases too).
@@ -106,8 +109,12 @@ export const DEFAULT_DISTILL: Omit<DistillOptions, "seed"> = {
   samples: 96,
   sentences: 4000,
   heldOut: 0.1,
-  evalEvery: 25,
 };
+
+/** How often a run of `steps` scores its held-out data unless told: twenty scores, at most every 25 steps. */
+export function defaultEvalEvery(steps: number): number {
+  return Math.max(25, Math.round(steps / 20));
+}
 
 export interface DistillProgress {
   phase: "data" | "train";
@@ -132,7 +139,8 @@ export interface DistillReport {
 }
 
 /** Trains f.tables in place against the model as teacher; returns what happened. */
-export async function distill(model: LoadedModel, f: SeeFactors, opts: DistillOptions): Promise<DistillReport> {
+export async function distill(model: LoadedModel, f: SeeFactors, options: DistillOptions): Promise<DistillReport> {
+  const opts = { ...options, evalEvery: options.evalEvery ?? defaultEvalEvery(options.steps) };
   const t0 = performance.now();
   const threads = opts.threads && opts.threads.count > 1 ? opts.threads : undefined;
   // Worker threads read the parameters Adam updates where they lie: in shared memory.

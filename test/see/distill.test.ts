@@ -16,7 +16,7 @@ import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { RowBackprop, zeroGradients } from "../../compiler/see/backprop.js";
-import { anchor, coverVocabulary, DEFAULT_DISTILL, distill, stepGradients } from "../../compiler/see/distill.js";
+import { anchor, coverVocabulary, DEFAULT_DISTILL, defaultEvalEvery, distill, stepGradients } from "../../compiler/see/distill.js";
 import { applySee } from "../../compiler/passes/see.js";
 import { checkSpec, denseTable, embeddingRow, parameterCount, withAdapter } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
@@ -294,6 +294,12 @@ describe("--train lora: low-rank adapters on the network's matmuls", () => {
     const { a, b } = back.adapters![w1];
     expect(built).toEqual(withAdapter(model.graph.values.get(w1)!.data as Float32Array, a, b, N, 3, K));
     expect(relError(built, model.graph.values.get(w1)!.data as Float32Array)).toBeGreaterThan(1e-6);
+  });
+});
+
+describe("the held-out schedule", () => {
+  it("scores twenty times in a run unless told, never more often than every 25 steps", () => {
+    expect([10, 200, 500, 2000, 5000].map(defaultEvalEvery)).toEqual([25, 25, 25, 100, 250]);
   });
 });
 
