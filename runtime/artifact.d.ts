@@ -5,7 +5,22 @@
  * Uint8Array (bool, uint8), Int8Array (int8), Float64Array (float64).
  */
 export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
-export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
+
+/** ONNX Runtime's names for the element types run() returns. */
+export type TensorType = "float32" | "int32" | "int64" | "bool" | "uint8" | "int8" | "float64";
+export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array;
+/**
+ * An output of run(): its typed array, which also carries, as onnxruntime-web's Tensor does,
+ * `data` (the array itself), `dims` (this call's shape, symbolic dimensions bound) and `type`
+ * (non-enumerable: the array compares, copies and prints as a plain one).
+ */
+export type Tensor<T extends TensorData = TensorData> = T & {
+  readonly data: T;
+  readonly dims: readonly number[];
+  readonly type: TensorType;
+};
+/** Outputs by name, as tensors; int64 as BigInt64Array, bool and uint8 as Uint8Array, int8 as Int8Array, float64 as Float64Array. */
+export type Outputs = Record<string, Tensor>;
 
 /** Options of calls that can be cancelled. */
 export interface CallOptions {
@@ -115,7 +130,10 @@ export declare class Model {
    * (not for a SentencePiece vocab.json).
    */
   readonly tokenizer?: { readonly vocabSize: number; encode(text: string): number[]; decode?(ids: readonly number[]): string };
-  /** One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`. */
+  /**
+   * One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`.
+   * Each output is a typed array with `.data`, `.dims` and `.type`, as onnxruntime-web's tensors.
+   */
   run(feeds: Feeds, options?: CallOptions): Promise<Outputs>;
   /** Feeds tokens at positions pos.. and returns the last token's logits. */
   step(tokens: readonly number[], pos: number, options?: CallOptions): Promise<Float32Array>;

@@ -1,6 +1,7 @@
 /** A call's inputs checked against the manifest, and outputs in the types callers exchange. */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
+import type { Tensor, TensorData } from "./tensor.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 
@@ -9,7 +10,8 @@ import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
  * Uint8Array (bool, uint8), Int8Array (int8), Float64Array (float64).
  */
 export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
-export type Outputs = Record<string, Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
+/** Outputs by name: typed arrays that carry their dims and type, as ONNX Runtime's tensors (runtime/tensor.ts). */
+export type Outputs = Record<string, Tensor>;
 
 export interface CheckedFeeds {
   /** Each input as the dtype the model computes in. */
@@ -52,7 +54,12 @@ export function checkFeeds(manifest: Manifest, feeds: Feeds): CheckedFeeds {
 
 /** Elements of a tensor in a call that binds `bound`. */
 export function elementsOf(spec: TensorSpec, bound: Record<string, number>): number {
-  return spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : bound[d]), 1);
+  return dimsOf(spec, bound).reduce((a, d) => a * d, 1);
+}
+
+/** A tensor's shape in a call that binds `bound` (the token count T, ...). */
+export function dimsOf(spec: TensorSpec, bound: Record<string, number>): number[] {
+  return spec.shape.map((d) => (typeof d === "number" ? d : bound[d]));
 }
 
 /** One text's call of an encoder: its feeds, and its embedding from the call's outputs. */
@@ -79,7 +86,7 @@ export function embeddingFeeds(manifest: Manifest, tokenizer: Tokenizer | undefi
  * An output as callers take it: int64 as BigInt64Array, bool and uint8 as Uint8Array, int8 as
  * Int8Array (both wrapping, as uint8 and int8 arithmetic does), float64 as Float64Array.
  */
-export function exchanged(spec: TensorSpec, data: Int32Array | Float32Array): Outputs[string] {
+export function exchanged(spec: TensorSpec, data: Int32Array | Float32Array): TensorData {
   if (spec.elementType === "int64") return BigInt64Array.from(data as Int32Array, (x) => BigInt(x));
   if (spec.elementType === "bool" || spec.elementType === "uint8") return Uint8Array.from(data as Int32Array);
   if (spec.elementType === "int8") return Int8Array.from(data as Int32Array);

@@ -21,6 +21,7 @@ export { Model, SeecError };
 export type { CallOptions, Feeds, GenerateOptions, Outputs } from "./model.js";
 export type { Manifest } from "./manifest.js";
 export type { Progress } from "./fetch.js";
+export type { Tensor, TensorData, TensorType } from "./tensor.js";
 
 /**
  * The first module this engine validates (a relaxed-SIMD module falls back to the SIMD128 one).

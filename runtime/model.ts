@@ -5,9 +5,10 @@
  */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
-import { checkFeeds, checkStep, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
+import { checkFeeds, checkStep, dimsOf, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { pooledEmbedding } from "./pooling.js";
 import { generation, type GenerateOptions, type GenerationStats } from "./generation.js";
+import { tensor } from "./tensor.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 
 export type { Feeds, GenerateOptions, GenerationStats, Outputs };
@@ -76,13 +77,21 @@ export class Model {
     return this.manifest.model.config.contextLength;
   }
 
-  /** One call of the compiled graph: named typed arrays in, named typed arrays (copies) out. */
+  /**
+   * One call of the compiled graph: named typed arrays in, named typed arrays (copies) out, each
+   * also carrying `data`, `dims` and `type` as ONNX Runtime's tensors do.
+   */
   async run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
     options.signal?.throwIfAborted();
     const { inputs, bound } = checkFeeds(this.manifest, feeds);
     const outputs = this.manifest.outputs.map((spec) => ({ spec, length: elementsOf(spec, bound) }));
     const data = await this.engine.run(inputs, outputs, bound.T ?? 0);
-    return Object.fromEntries(outputs.map(({ spec }, i) => [spec.name, exchanged(spec, asDtype(spec, data[i]))]));
+    return Object.fromEntries(
+      outputs.map(({ spec }, i) => [
+        spec.name,
+        tensor(exchanged(spec, asDtype(spec, data[i])), dimsOf(spec, bound), spec.elementType === "bool"),
+      ]),
+    );
   }
 
   /** Runs tokens at positions pos.. in the chunks the module was planned for; returns the last token's logits. */

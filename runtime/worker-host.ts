@@ -54,10 +54,13 @@ export function hostIfWorker(load: (dir: URL, options: HostLoadOptions) => Promi
     }
     const m = model!;
     if (method === "run") {
-      const outputs = Object.entries(await m.run(args[0] as never, { signal })).map(([k, v]) => [k, movable(v)] as const);
+      // Only the arrays cross a postMessage: their dims and type go beside them.
+      const outputs = Object.entries(await m.run(args[0] as never, { signal })).map(
+        ([k, v]) => [k, { data: movable(v), dims: v.dims, type: v.type }] as const,
+      );
       return port!.post(
         { id, value: Object.fromEntries(outputs) },
-        outputs.map(([, v]) => v.buffer),
+        outputs.map(([, v]) => v.data.buffer),
       );
     }
     if (method === "step") {

@@ -10,6 +10,7 @@ import { importAtRuntime, type Progress } from "./fetch.js";
 import type { GenerateOptions, GenerationStats } from "./generation.js";
 import type { Manifest } from "./manifest.js";
 import type { CallOptions, Feeds, Outputs } from "./model.js";
+import { tensor, type TensorData, type TensorType } from "./tensor.js";
 import { createTokenizer, type Tokenizer } from "./tokenizers/index.js";
 import { fromWire, NODE_PORT, WORKER_NAME, type Loaded, type Method, type Reply, type Request } from "./worker-protocol.js";
 
@@ -166,8 +167,9 @@ export class WorkerModel {
     return this.made;
   }
 
-  run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
-    return this.call("run", [feeds], options) as Promise<Outputs>;
+  async run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
+    const sent = (await this.call("run", [feeds], options)) as Record<string, { data: TensorData; dims: number[]; type: TensorType }>;
+    return Object.fromEntries(Object.entries(sent).map(([k, t]) => [k, tensor(t.data, t.dims, t.type === "bool")]));
   }
 
   step(tokens: readonly number[], pos: number, options: CallOptions = {}): Promise<Float32Array> {

@@ -33,11 +33,12 @@ import { load as loadBert } from "./out/bert/index.mjs";
 const bert = await loadBert();
 const ids = BigInt64Array.from([101n, 7592n, 2088n, 2003n, 2307n, 1012n, 999n, 102n, 101n, 2129n, 2024n, 2017n, 2725n, 1029n, 999n, 102n]);
 const { logits } = await bert.run({ input_ids: ids, attention_mask: ids.map(() => 1n) });   // [2, 8] each; logits [2, 2]
+const [sentences, classes] = logits.dims;        // as onnxruntime-web's Tensor: logits.data, .dims, .type ("float32")
 `;
 
 /** What the test reads back from the run (not part of the README). */
 const REPORT = `
-console.log(JSON.stringify({ a: a.length, b: b.length, story, logits: Array.from(logits as Float32Array) }));
+console.log(JSON.stringify({ a: a.length, b: b.length, story, logits: Array.from(logits as Float32Array), dims: [sentences, classes], type: logits.type, data: logits.data === logits }));
 `;
 
 function tsc(dir: string): { code: number | null; out: string } {
@@ -95,6 +96,7 @@ describe.skipIf(!LLAMA2C || !BERT)("the README's JavaScript examples", () => {
     expect([result.a, result.b]).toEqual([512, 512]);
     expect(result.story).toBe(await stories.generate("Once upon a time", { maxTokens: 64, seed: 7 }));
     expect(result.logits).toHaveLength(4);
+    expect(result).toMatchObject({ dims: [2, 2], type: "float32", data: true });
   }, 120_000);
 
   it("the typings catch a call used without await (sync on one backend, async on another no more)", () => {
