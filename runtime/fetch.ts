@@ -196,6 +196,16 @@ function readError(url: URL, e: unknown): unknown {
   });
 }
 
+/**
+ * The directory this module was loaded from (query and hash dropped). Not written as
+ * `new URL("./", import.meta.url)`: Vite rewrites that pattern as an asset reference, which made
+ * "./" this file's own URL (index.mjs/manifest.json, a 404) under its dev server.
+ */
+export function moduleDirectory(): URL {
+  const self = new URL(import.meta.url);
+  return new URL(self.pathname.replace(/[^/]*$/, ""), self);
+}
+
 /** A directory given as a URL, an absolute URL string, or (in Node) a filesystem path. */
 export async function directoryUrl(dir: string | URL): Promise<URL> {
   if (dir instanceof URL) return dir.href.endsWith("/") ? dir : new URL(`${dir.href}/`);

@@ -6,7 +6,7 @@
  *   console.log(await model.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
  */
 import { SeecError } from "./errors.js";
-import { directoryUrl, importAtRuntime, Reader, type ReadOptions } from "./fetch.js";
+import { directoryUrl, importAtRuntime, moduleDirectory, Reader, type ReadOptions } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
 import { Model } from "./model.js";
 import { WasmEngine } from "./wasm-engine.js";
@@ -103,7 +103,7 @@ export interface LoadOptions extends ReadOptions {
  */
 export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model> {
   try {
-    const base = await directoryUrl(dir ?? new URL("./", import.meta.url));
+    const base = await directoryUrl(dir ?? moduleDirectory());
     // The same public API as a Model (its private members aside).
     if (options.worker) return (await loadInWorker(base, options)) as unknown as Model;
     return await loadFrom(new Reader(base, options), options);

@@ -1,9 +1,9 @@
-// A tiny web app that imports a seec artifact, bundled by esbuild and by Vite with no plugin, runs
-// in headless Chromium and generates what Node generates.
+// A tiny web app that imports a seec artifact, bundled by esbuild and by Vite with no plugin, or
+// served by Vite's dev server, runs in headless Chromium and generates what Node generates.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
+import { HAS_CHROMIUM, launchChromium, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
@@ -14,6 +14,11 @@ document.body.textContent = await model.generate("One day", { maxTokens: 24, tem
 document.body.dataset.state = "done";
 `;
 
+/** The same app with load()'s default: the directory index.mjs is served from (what a dev server keeps). */
+const APP_DEFAULT_URL = APP.replace('new URL("/stories/", location.href)', "");
+
+const PAGE = '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>';
+
 describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app", () => {
   let root: string, session: Awaited<ReturnType<typeof servedBrowser>>, expected: string;
 
@@ -22,10 +27,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
     expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "-o", join(root, "stories"))).code).toBe(0);
     mkdirSync(join(root, "app"));
     writeFileSync(join(root, "app", "main.js"), APP);
-    writeFileSync(
-      join(root, "app", "index.html"),
-      '<!doctype html><html><body data-state="loading"><script type="module" src="./main.js"></script></body></html>',
-    );
+    writeFileSync(join(root, "app", "index.html"), PAGE);
     expected = await (await loadWasm(join(root, "stories"))).generate("One day", { maxTokens: 24, temperature: 0 });
     session = await servedBrowser(root);
   });
@@ -64,5 +66,39 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
       build: { outDir: join(root, "vite"), target: "es2022", emptyOutDir: true },
     });
     expect(await textOf("/vite/")).toBe(expected);
+  });
+
+  it("Vite's dev server serves it as it is: the same text, with load()'s URL given or its default, and in a worker", async () => {
+    const { createServer } = await import("vite");
+    mkdirSync(join(root, "dev"));
+    writeFileSync(join(root, "dev", "main.js"), APP_DEFAULT_URL.replace("../stories/", "/stories/"));
+    writeFileSync(join(root, "dev", "index.html"), PAGE);
+    mkdirSync(join(root, "dev-worker"));
+    writeFileSync(join(root, "dev-worker", "main.js"), APP.replace("location.href)", "location.href), { worker: true }"));
+    writeFileSync(join(root, "dev-worker", "index.html"), PAGE);
+    const server = await createServer({
+      root,
+      configFile: false,
+      logLevel: "silent",
+      server: { host: "127.0.0.1", port: 0, strictPort: false, hmr: false, watch: null },
+    });
+    await server.listen();
+    const browser = await launchChromium();
+    try {
+      const base = `http://127.0.0.1:${(server.httpServer!.address() as { port: number }).port}`;
+      for (const app of ["/app/", "/dev/", "/dev-worker/"]) {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on("pageerror", (e) => errors.push(e.message));
+        await page.goto(base + app);
+        await page.waitForSelector("body[data-state=done]", { timeout: 60_000 }).catch(() => {
+          throw new Error(`${app}: ${errors.join("; ") || "never done"}`);
+        });
+        expect(await page.evaluate(() => document.body.textContent), app).toBe(expected);
+      }
+    } finally {
+      await browser.close();
+      await server.close();
+    }
   });
 });
