@@ -3,7 +3,8 @@
  * A request never takes it down: a malformed path is 400, anything outside the directory (by
  * its real path, so symbolic links do not lead out) 403, any other failure 404 or 500. Files carry
  * an ETag, so a browser revalidates a 27 MB weights.bin with a 304 instead of downloading it
- * again, and a Range request gets its bytes (206).
+ * again, and a Range request gets its bytes (206). Text files and model.wasm go gzip- or
+ * brotli-compressed where the request accepts it (serve-encoding.ts).
  */
 import { createReadStream } from "node:fs";
 import { realpath, stat } from "node:fs/promises";
@@ -11,6 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, normalize, sep } from "node:path";
 import { pipeline } from "node:stream";
 import { SeecError } from "../runtime/errors.js";
+import { chooseCoding, codedEtag, compressible, compressor } from "./serve-encoding.js";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -81,15 +83,27 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
     if (!s?.isFile()) return plain(res, 404, "not found");
     // no-cache: browsers keep the file but ask each time whether it changed (a rebuild changes it).
     // The inode too: seec build writes a new file (a rename), even within the same millisecond.
-    const etag = `W/"${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`;
-    const cache = { etag, "cache-control": "no-cache", "accept-ranges": "bytes" };
+    const identity = `W/"${s.ino.toString(16)}-${s.size.toString(16)}-${Math.floor(s.mtimeMs).toString(16)}"`;
+    // Text (and model.wasm) is compressed where the request accepts it, but never for a Range
+    // request: ranges count the file's own bytes. The answer varies with Accept-Encoding, and the
+    // compressed representation has an ETag of its own.
+    const varies = compressible(file);
+    const coding = varies && req.headers.range === undefined ? chooseCoding(req.headers["accept-encoding"]) : undefined;
+    const etag = codedEtag(identity, coding);
+    const cache = { etag, "cache-control": "no-cache", "accept-ranges": "bytes", ...(varies ? { vary: "accept-encoding" } : {}) };
     if (req.headers["if-none-match"]?.split(/\s*,\s*/).includes(etag)) return void res.writeHead(304, cache).end();
+    const type = TYPES[extname(file)] ?? "application/octet-stream";
+    if (coding) {
+      res.writeHead(200, { ...cache, "content-type": type, "content-encoding": coding });
+      if (req.method === "HEAD") return void res.end();
+      return void pipeline(createReadStream(file), compressor(coding), res, () => {});
+    }
     const range = byteRange(req.headers.range, s.size);
     if (range === "unsatisfiable") return void res.writeHead(416, { ...cache, "content-range": `bytes */${s.size}` }).end();
     const [start, end] = range ?? [0, s.size - 1];
     res.writeHead(range ? 206 : 200, {
       ...cache,
-      "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      "content-type": type,
       "content-length": Math.max(0, end - start + 1),
       ...(range ? { "content-range": `bytes ${start}-${end}/${s.size}` } : {}),
     });

@@ -41,9 +41,12 @@ const inWorker = await load(undefined, { worker: true });
 const worker = await timed(inWorker);
 const weightsOnPage = performance.getEntriesByType("resource").some((r) => r.name.endsWith("/weights.bin"));
 const main = await timed(await load());
+// seec serve compresses text for a browser that accepts it: the bytes over the wire and the file's.
+const tokenizer = performance.getEntriesByType("resource").find((r) => r.name.endsWith("/tokenizer.json"));
+const wire = { encoded: tokenizer.encodedBodySize, decoded: tokenizer.decodedBodySize };
 inWorker.dispose();
 document.body.textContent = "done";
-Object.assign(document.body.dataset, { result: JSON.stringify({ worker, main, weightsOnPage, backend: inWorker.backend }), state: "done" });
+Object.assign(document.body.dataset, { result: JSON.stringify({ worker, main, weightsOnPage, backend: inWorker.backend, wire }), state: "done" });
 </script>`;
 
 /** A decoder in a worker: greedy text, a stream left early, an abort, an error from the worker, and run(). */
@@ -86,12 +89,14 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("worker mode in headless Chromium", (
 
   it("USE-Lite embeds 32 texts in a worker while the page keeps its frames, as the main thread and Node embed them", async () => {
     const page = await session.open("/use/page.html", undefined, 120_000);
-    const { worker, main, weightsOnPage, backend } = JSON.parse((await page.getAttribute("body", "data-result"))!);
+    const { worker, main, weightsOnPage, backend, wire } = JSON.parse((await page.getAttribute("body", "data-result"))!);
     console.log(
       `USE-Lite, 32 texts: worker ${worker.ms.toFixed(0)} ms, ${worker.frames} frames, longest gap ${worker.maxGap.toFixed(1)} ms; ` +
         `main thread ${main.ms.toFixed(0)} ms, ${main.frames} frames, longest gap ${main.maxGap.toFixed(1)} ms`,
     );
     expect(backend).toBe("wasm-simd");
+    console.log(`tokenizer.json over seec serve: ${wire.encoded} bytes on the wire for ${wire.decoded}`);
+    expect(wire.encoded).toBeLessThan(wire.decoded / 2);
     expect(weightsOnPage).toBe(false); // the worker fetched the weights, not the page
     expect(worker.maxGap).toBeLessThan(100);
     expect(worker.frames).toBeGreaterThan(worker.ms / 100);
