@@ -110,8 +110,25 @@ export async function load(dir?: string | URL, options: LoadOptions = {}): Promi
   } catch (e) {
     // Whatever an abort interrupted (a read, a compile, the GPU), the caller hears the abort.
     options.signal?.throwIfAborted();
-    throw e;
+    throw dir === undefined ? movedRuntime(e) : e;
   }
+}
+
+/**
+ * load()'s default is the directory index.mjs was served from. Where its manifest.json is not
+ * there (a 404, or an app's HTML page instead), a bundler has most likely moved the runtime into a
+ * file of its own: the error says what to do.
+ */
+function movedRuntime(e: unknown): unknown {
+  if (!(e instanceof SeecError) || !e.file?.endsWith("/manifest.json") || !["io.read", "input.json"].includes(e.code)) return e;
+  return new SeecError(e.code, e.message, {
+    file: e.file,
+    at: e.at,
+    hint:
+      "load() with no URL looks beside index.mjs, and a bundler may have moved it (esbuild, vite build, Vite's dev server " +
+      "pre-bundling an installed artifact package): pass load() the URL the artifact's directory is served at, or for " +
+      "Vite's dev server add the package to optimizeDeps.exclude",
+  });
 }
 
 async function loadFrom(reader: Reader, options: LoadOptions): Promise<Model> {

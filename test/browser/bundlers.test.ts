@@ -1,6 +1,6 @@
 // A tiny web app that imports a seec artifact, bundled by esbuild and by Vite with no plugin, or
 // served by Vite's dev server, runs in headless Chromium and generates what Node generates.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HAS_CHROMIUM, launchChromium, servedBrowser } from "../helpers/browser.js";
@@ -24,7 +24,17 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
 
   beforeAll(async () => {
     root = await tmpDir();
-    expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "-o", join(root, "stories"))).code).toBe(0);
+    const built = await seec(
+      "build",
+      LLAMA2C!.model,
+      "--tokenizer",
+      LLAMA2C!.tokenizer,
+      "--package",
+      "stories-seec",
+      "-o",
+      join(root, "stories"),
+    );
+    expect(built.code, built.stderr).toBe(0);
     mkdirSync(join(root, "app"));
     writeFileSync(join(root, "app", "main.js"), APP);
     writeFileSync(join(root, "app", "index.html"), PAGE);
@@ -68,7 +78,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
     expect(await textOf("/vite/")).toBe(expected);
   });
 
-  it("Vite's dev server serves it as it is: the same text, with load()'s URL given or its default, and in a worker", async () => {
+  it("Vite's dev server serves it as it is: the same text, with load()'s URL given or its default, in a worker, and installed as a package", async () => {
     const { createServer } = await import("vite");
     mkdirSync(join(root, "dev"));
     writeFileSync(join(root, "dev", "main.js"), APP_DEFAULT_URL.replace("../stories/", "/stories/"));
@@ -76,17 +86,34 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
     mkdirSync(join(root, "dev-worker"));
     writeFileSync(join(root, "dev-worker", "main.js"), APP.replace("location.href)", "location.href), { worker: true }"));
     writeFileSync(join(root, "dev-worker", "index.html"), PAGE);
+    // The artifact installed as a package (--package): Vite pre-bundles dependencies into
+    // node_modules/.vite/deps/, away from the artifact's files, unless told not to.
+    for (const name of ["stories-seec", "stories-prebundled"]) {
+      cpSync(join(root, "stories"), join(root, "node_modules", name), { recursive: true });
+      const pkg = JSON.parse(readFileSync(join(root, "stories", "package.json"), "utf8"));
+      writeFileSync(join(root, "node_modules", name, "package.json"), JSON.stringify({ ...pkg, name }));
+      mkdirSync(join(root, name));
+      writeFileSync(
+        join(root, name, "main.js"),
+        APP_DEFAULT_URL.replace("../stories/index.mjs", name).replace(
+          "const model = await load();",
+          'const model = await load().catch((e) => { document.body.textContent = e.toLine(); document.body.dataset.state = "done"; throw e; });',
+        ),
+      );
+      writeFileSync(join(root, name, "index.html"), PAGE);
+    }
     const server = await createServer({
       root,
       configFile: false,
       logLevel: "silent",
       server: { host: "127.0.0.1", port: 0, strictPort: false, hmr: false, watch: null },
+      optimizeDeps: { exclude: ["stories-seec"], include: ["stories-prebundled"] },
     });
     await server.listen();
     const browser = await launchChromium();
     try {
       const base = `http://127.0.0.1:${(server.httpServer!.address() as { port: number }).port}`;
-      for (const app of ["/app/", "/dev/", "/dev-worker/"]) {
+      const textOn = async (app: string) => {
         const page = await browser.newPage();
         const errors: string[] = [];
         page.on("pageerror", (e) => errors.push(e.message));
@@ -94,8 +121,13 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("bundling an artifact into a web app"
         await page.waitForSelector("body[data-state=done]", { timeout: 60_000 }).catch(() => {
           throw new Error(`${app}: ${errors.join("; ") || "never done"}`);
         });
-        expect(await page.evaluate(() => document.body.textContent), app).toBe(expected);
-      }
+        return page.evaluate(() => document.body.textContent);
+      };
+      for (const app of ["/app/", "/dev/", "/dev-worker/", "/stories-seec/"]) expect(await textOn(app), app).toBe(expected);
+      // Pre-bundled, the runtime looks for its files in node_modules/.vite/deps/ and says what to do.
+      expect(await textOn("/stories-prebundled/")).toMatch(
+        /^error\[(io\.read|input\.json)\] \S+\/node_modules\/\.vite\/deps\/manifest\.json: .*hint: .*optimizeDeps\.exclude/,
+      );
     } finally {
       await browser.close();
       await server.close();
