@@ -109,6 +109,28 @@ describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromi
     }
   }, 120_000);
 
+  it("runs on WebGPU inside a worker too (load(…, { worker: true })): llama2.c's greedy text", async () => {
+    writeFileSync(
+      join(dir, "worker.html"),
+      `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
+import { load } from "./index.mjs";
+const m = await load(undefined, { worker: true });
+const text = await m.generate("", { temperature: 0, maxTokens: 64 });
+document.getElementById("out").textContent = JSON.stringify({ backend: m.backend, fallback: m.fallback, text });
+document.body.dataset.state = "done";
+</script>`,
+    );
+    const served = await servedBrowser(dir, WEBGPU_FLAGS);
+    try {
+      const r = JSON.parse((await (await served.open("/worker.html")).textContent("#out"))!);
+      expect([r.backend, r.fallback]).toEqual(["webgpu", undefined]);
+      expect(r.text.length).toBeGreaterThan(100);
+      expect(readFileSync(LLAMA2C!.greedy256, "utf8").startsWith(r.text)).toBe(true);
+    } finally {
+      await served.close();
+    }
+  }, 120_000);
+
   // The first 64 sentences of STS-B dev: SwiftShader runs these plain kernels at ~0.3 s a sentence,
   // so all 3000 would take a quarter of an hour.
   it("USE-Lite on WebGPU: STS-B dev sentences embed as on the wasm module (cosine > 0.9999)", async () => {

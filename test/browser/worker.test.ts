@@ -3,7 +3,7 @@
 // 32 texts (the same embedding on the main thread holds frames back for whole windows of texts),
 // with the same results as the main thread and as Node; a decoder generates, streams and aborts
 // through it.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
@@ -52,7 +52,9 @@ Object.assign(document.body.dataset, { result: JSON.stringify({ worker, main, we
 /** A decoder in a worker: greedy text, a stream left early, an abort, an error from the worker, and run(). */
 const GENERATE_PAGE = `<!doctype html><meta charset="utf-8"><body data-state="loading"><script type="module">
 import { load } from "./index.mjs";
-const model = await load(undefined, { worker: true });
+const progress = {};
+const model = await load(undefined, { worker: true, cache: true, onProgress: (p) => (progress[p.file] = [p.loaded, p.total]) });
+const cached = (await (await caches.open("seec")).keys()).map((r) => r.url.split("/").pop().split("?")[0]).sort();
 const greedy = await model.generate("Once upon a time", { maxTokens: 48, temperature: 0 });
 let early = "";
 for await (const piece of model.stream("One day", { maxTokens: 64, seed: 5 })) if ((early += piece).length > 12) break;
@@ -65,7 +67,7 @@ const bad = await model.generate("Once", { temperature: -1 }).catch((e) => ({ na
 const logits = (await model.run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) })).logits;
 document.body.textContent = "done";
 Object.assign(document.body.dataset, {
-  result: JSON.stringify({ greedy, early, seeded, abortedName, bad, logits: Array.from(logits.slice(0, 8)), stats: model.stats, vocab: model.tokenizer.vocabSize }),
+  result: JSON.stringify({ progress, cached, greedy, early, seeded, abortedName, bad, logits: Array.from(logits.slice(0, 8)), stats: model.stats, vocab: model.tokenizer.vocabSize }),
   state: "done",
 });
 </script>`;
@@ -121,5 +123,10 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("worker mode in headless Chromium", (
     expect(r.logits).toEqual(Array.from(logits.slice(0, 8)));
     expect(r.stats).toMatchObject({ promptTokens, generatedTokens });
     expect(r.vocab).toBe(512);
+    // Progress came from the worker's downloads, and the page's Cache API holds what the worker kept.
+    const manifest = JSON.parse(readFileSync(join(root, "stories", "manifest.json"), "utf8"));
+    for (const f of ["model.wasm", "tokenizer.json", "weights.bin"])
+      expect(r.progress[f]).toEqual([manifest.files[f].bytes, manifest.files[f].bytes]);
+    expect(r.cached).toEqual(["model.wasm", "tokenizer.json", "weights.bin"]);
   });
 });
