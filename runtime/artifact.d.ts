@@ -178,7 +178,8 @@ export interface LoadOptions {
    * Run the model in a Web Worker (in Node, a worker_thread) started on this artifact's own index.mjs
    * (from its directory), so the page's main thread stays free; the Model API is the same, `signal`
    * included (an abort rejects the call at once and stops the worker's work at its next pause).
-   * `fetch` and `gpu` cannot go to a worker (runtime.option). `dispose()` ends the worker.
+   * A `fetch` given here runs on the page for the worker's reads; `gpu` cannot go to a worker
+   * (runtime.option). `dispose()` ends the worker.
    */
   worker?: boolean;
 }

@@ -91,8 +91,8 @@ export interface LoadOptions extends ReadOptions {
   gpu?: GPU;
   /**
    * Run the model in a Web Worker (in Node, a worker_thread) that loads the artifact's own
-   * index.mjs from its directory: the page's thread stays free. The same API; `fetch` and `gpu`
-   * cannot go to a worker.
+   * index.mjs from its directory: the page's thread stays free. The same API; a `fetch` runs on
+   * the page for the worker's reads; `gpu` cannot go to a worker.
    */
   worker?: boolean;
 }

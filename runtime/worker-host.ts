@@ -7,6 +7,7 @@
 import type { ReadOptions } from "./fetch.js";
 import type { Model } from "./model.js";
 import { specOf } from "./tokenizers/index.js";
+import { fetchThroughPage } from "./worker-fetch.js";
 import { movable, NODE_PORT, toWire, WORKER_NAME, type Loaded, type Reply, type Request } from "./worker-protocol.js";
 
 interface HostPort {
@@ -32,17 +33,25 @@ function hostPort(): HostPort | undefined {
 /** Serves the page's calls where this module is a model's worker; does nothing anywhere else. */
 /** What the worker's load() is given: the page's options that can cross, its signal and progress. */
 type HostLoadOptions = ReadOptions & { webgpu?: boolean };
+/** What the page sends: `fetch` true where its load() was given a fetch, which the page then runs for the worker. */
+type SentLoadOptions = Omit<HostLoadOptions, "fetch"> & { fetch?: boolean };
 
 export function hostIfWorker(load: (dir: URL, options: HostLoadOptions) => Promise<Model>): void {
   const port = hostPort();
   if (!port) return;
   let model: Model | undefined;
   const running = new Map<number, AbortController>();
+  const viaPage = fetchThroughPage((ask) => port.post(ask));
 
   async function answer(id: number, method: string, args: unknown[], signal: AbortSignal): Promise<void> {
     if (method === "load") {
-      const [dir, options] = args as [string, HostLoadOptions];
-      model = await load(new URL(dir), { ...options, signal, onProgress: (progress) => port!.post({ id, progress }) });
+      const [dir, options] = args as [string, SentLoadOptions];
+      model = await load(new URL(dir), {
+        ...options,
+        fetch: options.fetch ? viaPage.fetch : undefined,
+        signal,
+        onProgress: (progress) => port!.post({ id, progress }),
+      });
       const loaded: Loaded = {
         manifest: model.manifest,
         backend: model.backend,
@@ -80,6 +89,7 @@ export function hostIfWorker(load: (dir: URL, options: HostLoadOptions) => Promi
   }
 
   port.listen((request) => {
+    if ("fetched" in request) return viaPage.answer(request);
     if ("abort" in request) return void running.get(request.id)?.abort();
     const controller = new AbortController();
     running.set(request.id, controller);

@@ -12,46 +12,43 @@ import type { Manifest } from "./manifest.js";
 import type { CallOptions, Feeds, Outputs } from "./model.js";
 import { tensor, type TensorData, type TensorType } from "./tensor.js";
 import { createTokenizer, type Tokenizer } from "./tokenizers/index.js";
-import { fromWire, NODE_PORT, WORKER_NAME, type Loaded, type Method, type Reply, type Request } from "./worker-protocol.js";
+import { servePageFetches } from "./worker-fetch.js";
+import { fromWire, NODE_PORT, WORKER_NAME, type FetchAsk, type Loaded, type Method, type Reply, type Request } from "./worker-protocol.js";
 
 /** The page's end of a worker: the same calls on a browser Worker and a Node worker_thread. */
 interface PagePort {
-  post(request: Request): void;
+  post(request: Request, transfer?: Transferable[]): void;
   listen(on: (reply: Reply) => void, failed: (why: string) => void): void;
   terminate(): void;
   /** Node: whether the worker keeps the process alive (while calls are pending) or not (idle). */
   busy?(yes: boolean): void;
 }
 
-/** Options load() passes on to the worker (functions and GPU objects cannot cross). */
+type Fetch = (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
+
+/** load()'s options as a worker takes them: the callbacks and the fetch stay on the page; a GPU object cannot cross. */
 export interface WorkerLoadOptions {
   onProgress?: (progress: Progress) => void;
   signal?: AbortSignal;
   cache?: boolean;
   webgpu?: boolean;
-  fetch?: unknown;
+  fetch?: Fetch;
   gpu?: unknown;
 }
 
 /** Starts the artifact's index.mjs in a worker and loads the model there. */
 export async function loadInWorker(dir: URL, options: WorkerLoadOptions): Promise<WorkerModel> {
-  for (const name of ["fetch", "gpu"] as const)
-    if (options[name] !== undefined)
-      throw new SeecError("runtime.option", `load() option ${name} cannot go to a worker (it is not something a worker can be sent)`, {
-        at: name,
-        hint:
-          name === "fetch" ? "load without worker: true, or serve the files where a plain fetch reaches them" : "load without worker: true",
-      });
+  if (options.gpu !== undefined)
+    throw new SeecError("runtime.option", "load() option gpu cannot go to a worker (a GPU object cannot be sent to one)", {
+      at: "gpu",
+      hint: "load without worker: true (in a browser the worker finds navigator.gpu itself)",
+    });
   options.signal?.throwIfAborted();
   const port = await startWorker(new URL("index.mjs", dir));
-  const model = new WorkerModel(port);
+  const model = new WorkerModel(port, options.fetch);
   try {
-    const loaded = (await model.call(
-      "load",
-      [dir.href, { cache: options.cache, webgpu: options.webgpu }],
-      options,
-      options.onProgress,
-    )) as Loaded;
+    const sent = { cache: options.cache, webgpu: options.webgpu, fetch: options.fetch !== undefined };
+    const loaded = (await model.call("load", [dir.href, sent], options, options.onProgress)) as Loaded;
     model.loaded(loaded);
     return model;
   } catch (e) {
@@ -78,7 +75,7 @@ function browserWorker(script: URL, origin: string | undefined): Promise<PagePor
       : URL.createObjectURL(new Blob([`import ${JSON.stringify(script.href)};`], { type: "text/javascript" }));
   const worker = new Worker(url, { type: "module", name: WORKER_NAME });
   return ready({
-    post: (r) => worker.postMessage(r),
+    post: (r, t) => worker.postMessage(r, (t ?? []) as never),
     listen(on, failed) {
       worker.addEventListener("message", (e: MessageEvent<Reply>) => on(e.data));
       worker.addEventListener("error", (e) => (e.preventDefault(), failed(e.message || `${script.href} did not start as a worker`)));
@@ -95,7 +92,7 @@ async function nodeWorker(script: URL): Promise<PagePort> {
 import(${JSON.stringify(script.href)}).catch((e) => { throw e; });`;
   const worker = new NodeWorker(bootstrap, { eval: true, name: WORKER_NAME });
   return ready({
-    post: (r) => worker.postMessage(r),
+    post: (r, t) => worker.postMessage(r, (t ?? []) as never),
     listen(on, failed) {
       worker.on("message", on);
       worker.on("error", (e) => failed(e.message));
@@ -145,7 +142,14 @@ export class WorkerModel {
   private readonly pending = new Map<number, Pending>();
   private gone?: SeecError;
 
-  constructor(private readonly port: PagePort) {
+  /** Runs the caller's fetch for the worker's reads, where load() was given one. */
+  private readonly fetches?: (ask: FetchAsk) => void;
+
+  constructor(
+    private readonly port: PagePort,
+    custom?: Fetch,
+  ) {
+    if (custom) this.fetches = servePageFetches(custom, (a, t) => port.post(a, t));
     port.listen(
       (reply) => this.reply(reply),
       (why) => this.fail(new SeecError("runtime.worker", `the model's worker failed: ${why}`)),
@@ -257,6 +261,7 @@ export class WorkerModel {
 
   private reply(r: Reply): void {
     if ("ready" in r) return;
+    if ("fetch" in r) return this.fetches?.(r);
     const p = this.pending.get(r.id);
     if (!p) return; // an aborted call's late answer
     if ("progress" in r) return p.progress?.(r.progress);

@@ -17,14 +17,25 @@ export const NODE_PORT = Symbol.for("seec.worker.port");
 
 export type Method = "load" | "run" | "step" | "embed" | "stream";
 
-export type Request = { id: number; method: Method; args: unknown[] } | { id: number; abort: true };
+export type Request = { id: number; method: Method; args: unknown[] } | { id: number; abort: true } | FetchAnswer;
 
 export type Reply =
   | { ready: true }
   | { id: number; progress: Progress }
   | { id: number; piece: string; stats: GenerationStats }
   | { id: number; value: unknown; stats?: GenerationStats }
-  | { id: number; error: WireError };
+  | { id: number; error: WireError }
+  | FetchAsk;
+
+/** The worker's reads through the page's own fetch (worker-fetch.ts). */
+/** Worker -> page: read this URL; or stop reading it. */
+export type FetchAsk = { fetch: number; url: string } | { fetch: number; cancel: true };
+/** Page -> worker: the response's head, a chunk of its body, its end, or why it failed. */
+export type FetchAnswer =
+  | { fetched: number; status: number; type: string | null }
+  | { fetched: number; chunk: Uint8Array }
+  | { fetched: number; end: true }
+  | { fetched: number; error: WireError };
 
 /** What load() in the worker tells the page about the model. */
 export interface Loaded {

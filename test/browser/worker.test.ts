@@ -54,6 +54,10 @@ const GENERATE_PAGE = `<!doctype html><meta charset="utf-8"><body data-state="lo
 import { load } from "./index.mjs";
 const progress = {};
 const model = await load(undefined, { worker: true, cache: true, onProgress: (p) => (progress[p.file] = [p.loaded, p.total]) });
+const asked = [];
+const viaFetch = await load(undefined, { worker: true, fetch: (url, init) => (asked.push(url.split("/").pop()), fetch(url, init)) });
+const fetchedText = await viaFetch.generate("Once upon a time", { maxTokens: 48, temperature: 0 });
+viaFetch.dispose();
 const cached = (await (await caches.open("seec")).keys()).map((r) => r.url.split("/").pop().split("?")[0]).sort();
 const greedy = await model.generate("Once upon a time", { maxTokens: 48, temperature: 0 });
 let early = "";
@@ -67,7 +71,7 @@ const bad = await model.generate("Once", { temperature: -1 }).catch((e) => ({ na
 const logits = (await model.run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) })).logits;
 document.body.textContent = "done";
 Object.assign(document.body.dataset, {
-  result: JSON.stringify({ progress, cached, greedy, early, seeded, abortedName, bad, logits: Array.from(logits.slice(0, 8)), stats: model.stats, vocab: model.tokenizer.vocabSize }),
+  result: JSON.stringify({ progress, cached, asked, fetchedText, greedy, early, seeded, abortedName, bad, logits: Array.from(logits.slice(0, 8)), stats: model.stats, vocab: model.tokenizer.vocabSize }),
   state: "done",
 });
 </script>`;
@@ -128,5 +132,8 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("worker mode in headless Chromium", (
     for (const f of ["model.wasm", "tokenizer.json", "weights.bin"])
       expect(r.progress[f]).toEqual([manifest.files[f].bytes, manifest.files[f].bytes]);
     expect(r.cached).toEqual(["model.wasm", "tokenizer.json", "weights.bin"]);
+    // The page's own fetch served the worker's reads.
+    expect(r.asked.sort()).toEqual(["manifest.json", "model.wasm", "tokenizer.json", "weights.bin"]);
+    expect(r.fetchedText).toBe(r.greedy);
   });
 });

@@ -1,7 +1,9 @@
 // load(dir, { worker: true }) in Node: the model runs in a worker_thread on the artifact's own
 // index.mjs, with the Model API of the main thread (results equal to it), progress, abort, errors
-// that keep their codes, and options that cannot go to a worker refused by name.
+// that keep their codes, the page's own fetch serving the worker's reads, and a GPU object refused.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
 import { load, type Model, type Progress } from "../../runtime/index.js";
@@ -69,9 +71,44 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
     expect((await rejectsSeec(() => model.generate("Once"))).code).toBe("runtime.disposed");
   });
 
-  it("refuses what cannot go to a worker, and names a directory with no runtime", async () => {
-    const e = await rejectsSeec(() => load(dir, { worker: true, fetch: (url) => fetch(url) }));
-    expect([e.code, e.at]).toEqual(["runtime.option", "fetch"]);
+  it("runs the page's fetch for the worker's reads, aborts included, and refuses a GPU object", async () => {
+    const asked: string[] = [];
+    const fromDisk = async (url: string) => (
+      asked.push(url.slice(url.lastIndexOf("/") + 1)),
+      new Response(readFileSync(fileURLToPath(url)))
+    );
+    const model = await load(dir, { worker: true, fetch: fromDisk });
+    try {
+      expect(asked.sort()).toEqual(["manifest.json", "model.wasm", "tokenizer.json", "weights.bin"]);
+      expect(await model.generate("Once", { maxTokens: 8, temperature: 0 })).toBe(
+        await here.generate("Once", { maxTokens: 8, temperature: 0 }),
+      );
+    } finally {
+      model.dispose();
+    }
+    const missing = await rejectsSeec(() =>
+      load(dir, {
+        worker: true,
+        fetch: async (url) => (url.endsWith("weights.bin") ? new Response("gone", { status: 404 }) : fromDisk(url)),
+      }),
+    );
+    expect([missing.code, missing.message]).toEqual(["io.read", expect.stringMatching(/weights\.bin: HTTP 404/)]);
+    const controller = new AbortController();
+    const stalled = load(dir, {
+      worker: true,
+      signal: controller.signal,
+      fetch: (url, init) =>
+        url.endsWith("weights.bin")
+          ? new Promise((_, reject) => init.signal?.addEventListener("abort", () => reject(init.signal!.reason)))
+          : fromDisk(url),
+    });
+    setTimeout(() => controller.abort(), 200);
+    await expect(stalled).rejects.toMatchObject({ name: "AbortError" });
+    const e = await rejectsSeec(() => load(dir, { worker: true, gpu: {} as GPU }));
+    expect([e.code, e.at]).toEqual(["runtime.option", "gpu"]);
+  });
+
+  it("names a directory with no runtime", async () => {
     const missing = await rejectsSeec(() => load(join(dir, "nothing-here"), { worker: true }));
     expect(missing.code).toBe("runtime.worker");
     expect(missing.message).toMatch(/nothing-here\/index\.mjs/);
