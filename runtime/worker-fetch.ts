@@ -50,10 +50,17 @@ export function fetchThroughPage(ask: (m: FetchAsk) => void): { fetch: Fetch; an
   };
 }
 
-/** The page's side: runs the caller's fetch for each ask, sending back what arrives. */
-export function servePageFetches(custom: Fetch, send: (a: FetchAnswer, transfer?: Transferable[]) => void): (ask: FetchAsk) => void {
+/**
+ * The page's side: runs the caller's fetch for each ask, sending back what arrives; `stop` aborts
+ * every fetch still running (the worker is gone: its cancels will not come).
+ */
+export function servePageFetches(
+  custom: Fetch,
+  send: (a: FetchAnswer, transfer?: Transferable[]) => void,
+): { serve(ask: FetchAsk): void; stop(): void } {
   const running = new Map<number, AbortController>();
-  return (ask) => {
+  const stop = () => running.forEach((c) => c.abort());
+  const serve = (ask: FetchAsk): void => {
     if ("cancel" in ask) return void running.get(ask.fetch)?.abort();
     const n = ask.fetch;
     const controller = new AbortController();
@@ -75,4 +82,5 @@ export function servePageFetches(custom: Fetch, send: (a: FetchAnswer, transfer?
       .catch((e) => send({ fetched: n, error: toWire(e) }))
       .finally(() => running.delete(n));
   };
+  return { serve, stop };
 }

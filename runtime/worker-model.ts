@@ -13,7 +13,7 @@ import type { CallOptions, Feeds, Outputs } from "./model.js";
 import { tensor, type TensorData, type TensorType } from "./tensor.js";
 import { createTokenizer, type Tokenizer } from "./tokenizers/index.js";
 import { servePageFetches } from "./worker-fetch.js";
-import { fromWire, NODE_PORT, WORKER_NAME, type FetchAsk, type Loaded, type Method, type Reply, type Request } from "./worker-protocol.js";
+import { fromWire, NODE_PORT, WORKER_NAME, type Loaded, type Method, type Reply, type Request } from "./worker-protocol.js";
 
 /** The page's end of a worker: the same calls on a browser Worker and a Node worker_thread. */
 interface PagePort {
@@ -52,7 +52,7 @@ export async function loadInWorker(dir: URL, options: WorkerLoadOptions): Promis
     model.loaded(loaded);
     return model;
   } catch (e) {
-    port.terminate();
+    model.dispose(); // the worker, and the page's fetches it asked for
     throw e;
   }
 }
@@ -143,7 +143,7 @@ export class WorkerModel {
   private gone?: SeecError;
 
   /** Runs the caller's fetch for the worker's reads, where load() was given one. */
-  private readonly fetches?: (ask: FetchAsk) => void;
+  private readonly fetches?: ReturnType<typeof servePageFetches>;
 
   constructor(
     private readonly port: PagePort,
@@ -261,7 +261,7 @@ export class WorkerModel {
 
   private reply(r: Reply): void {
     if ("ready" in r) return;
-    if ("fetch" in r) return this.fetches?.(r);
+    if ("fetch" in r) return this.fetches?.serve(r);
     const p = this.pending.get(r.id);
     if (!p) return; // an aborted call's late answer
     if ("progress" in r) return p.progress?.(r.progress);
@@ -273,6 +273,7 @@ export class WorkerModel {
 
   private fail(e: SeecError): void {
     this.gone ??= e;
+    this.fetches?.stop();
     for (const p of [...this.pending.values()]) p.reject(e);
   }
 }

@@ -94,16 +94,20 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
     );
     expect([missing.code, missing.message]).toEqual(["io.read", expect.stringMatching(/weights\.bin: HTTP 404/)]);
     const controller = new AbortController();
+    let weightsSignal: AbortSignal | undefined;
     const stalled = load(dir, {
       worker: true,
       signal: controller.signal,
       fetch: (url, init) =>
         url.endsWith("weights.bin")
-          ? new Promise((_, reject) => init.signal?.addEventListener("abort", () => reject(init.signal!.reason)))
+          ? ((weightsSignal = init.signal),
+            setTimeout(() => controller.abort(), 50), // mid-weights
+            new Promise((_, reject) => init.signal?.addEventListener("abort", () => reject(init.signal!.reason))))
           : fromDisk(url),
     });
-    setTimeout(() => controller.abort(), 200);
     await expect(stalled).rejects.toMatchObject({ name: "AbortError" });
+    // The page's own fetch stops too (the worker is gone; nothing else would stop it).
+    expect(weightsSignal?.aborted).toBe(true);
     const e = await rejectsSeec(() => load(dir, { worker: true, gpu: {} as GPU }));
     expect([e.code, e.at]).toEqual(["runtime.option", "gpu"]);
   });
