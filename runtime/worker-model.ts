@@ -234,10 +234,7 @@ export class WorkerModel {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = this.next++;
     return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        this.abort(id);
-        reject(signal!.reason);
-      };
+      const onAbort = () => this.abort(id, signal!.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
       const settle =
         <T>(f: (x: T) => void) =>
@@ -253,10 +250,11 @@ export class WorkerModel {
     });
   }
 
-  private abort(id: number): void {
-    this.pending.delete(id);
-    if (!this.pending.size) this.port.busy?.(false);
+  /** Stops the call in the worker and rejects it here (which also takes its listener off the caller's signal). */
+  private abort(id: number, reason: unknown = new DOMException("the call was stopped", "AbortError")): void {
+    const p = this.pending.get(id);
     if (!this.gone) this.port.post({ id, abort: true });
+    p?.reject(reason);
   }
 
   private reply(r: Reply): void {

@@ -1,6 +1,7 @@
 // load(dir, { worker: true }) in Node: the model runs in a worker_thread on the artifact's own
 // index.mjs, with the Model API of the main thread (results equal to it), progress, abort, errors
 // that keep their codes, the page's own fetch serving the worker's reads, and a GPU object refused.
+import { getEventListeners } from "node:events";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,7 +58,9 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
       const call = model.generate("Once", { maxTokens: 256, signal: controller.signal });
       controller.abort();
       await expect(call).rejects.toMatchObject({ name: "AbortError" });
-      for await (const _ of model.stream("Once", { maxTokens: 256 })) break;
+      const left = new AbortController();
+      for await (const _ of model.stream("Once", { maxTokens: 256, signal: left.signal })) break;
+      expect(getEventListeners(left.signal, "abort")).toHaveLength(0); // the call settled, its listener gone
       expect(await model.generate("Once", { maxTokens: 8, temperature: 0 })).toBe(
         await here.generate("Once", { maxTokens: 8, temperature: 0 }),
       );
