@@ -88,7 +88,10 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
     // request: ranges count the file's own bytes. The answer varies with Accept-Encoding, and the
     // compressed representation has an ETag of its own.
     const varies = compressible(file);
-    const coding = varies && req.headers.range === undefined ? chooseCoding(req.headers["accept-encoding"]) : undefined;
+    // If-Range asks for the range only while the file is the one its validator names; a weak ETag
+    // (the only kind sent here) never qualifies (RFC 9110 §13.1.5), so the whole file answers.
+    const rangeAsked = req.headers["if-range"] === undefined ? req.headers.range : undefined;
+    const coding = varies && rangeAsked === undefined ? chooseCoding(req.headers["accept-encoding"]) : undefined;
     const etag = codedEtag(identity, coding);
     const cache = { etag, "cache-control": "no-cache", "accept-ranges": "bytes", ...(varies ? { vary: "accept-encoding" } : {}) };
     if (req.headers["if-none-match"]?.split(/\s*,\s*/).includes(etag)) return void res.writeHead(304, cache).end();
@@ -98,7 +101,7 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
       if (req.method === "HEAD") return void res.end();
       return void pipeline(createReadStream(file), compressor(coding), res, () => {});
     }
-    const range = byteRange(req.headers.range, s.size);
+    const range = byteRange(rangeAsked, s.size);
     if (range === "unsatisfiable") return void res.writeHead(416, { ...cache, "content-range": `bytes */${s.size}` }).end();
     const [start, end] = range ?? [0, s.size - 1];
     res.writeHead(range ? 206 : 200, {
