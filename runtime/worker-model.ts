@@ -246,7 +246,13 @@ export class WorkerModel {
         };
       this.pending.set(id, { resolve: settle(resolve), reject: settle(reject), progress, piece });
       this.port.busy?.(true);
-      this.port.post({ id, method, args });
+      try {
+        this.port.post({ id, method, args });
+      } catch (e) {
+        // Arguments a message cannot carry (a function, ...): the call fails here, its pending entry with it.
+        const why = `${method}()'s arguments cannot be sent to the model's worker: ${(e as Error).message}`;
+        this.pending.get(id)!.reject(new SeecError("runtime.input", why));
+      }
     });
   }
 

@@ -67,6 +67,9 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
       const e = await rejectsSeec(() => model.generate("Once", { topP: 2 }));
       expect([e.code, e.at]).toEqual(["runtime.option", "topP"]);
       expect((await rejectsSeec(() => model.run({ tokens: Int32Array.of(9999), pos: Int32Array.of(0) }))).code).toBe("runtime.token");
+      const unsendable = new AbortController();
+      const sent = await rejectsSeec(() => model.generate("Once", { temperature: (() => 1) as never, signal: unsendable.signal }));
+      expect([sent.code, getEventListeners(unsendable.signal, "abort").length]).toEqual(["runtime.input", 0]);
       await expect(load(dir, { worker: true, signal: AbortSignal.abort() })).rejects.toMatchObject({ name: "AbortError" });
     } finally {
       model.dispose();
