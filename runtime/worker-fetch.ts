@@ -1,11 +1,11 @@
 /**
  * load(dir, { worker: true, fetch }): a function cannot be sent to a worker, so the worker's reads
  * come back to the page, which runs the caller's fetch and sends each response's status, media
- * type and body chunks (moved, not copied) to the worker, where they become a Response again.
+ * type and body chunks (copied once, then moved) to the worker, where they become a Response again.
  * An abort in the worker cancels the page's fetch.
  */
 import { SeecError } from "./errors.js";
-import { fromWire, movable, toWire, type FetchAnswer, type FetchAsk } from "./worker-protocol.js";
+import { fromWire, toWire, type FetchAnswer, type FetchAsk } from "./worker-protocol.js";
 
 type Fetch = (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
 
@@ -74,7 +74,8 @@ export function servePageFetches(
       const reader = res.body.getReader();
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
         if (controller.signal.aborted) return void reader.cancel().catch(() => {});
-        const chunk = movable(r.value);
+        // A copy, moved: a custom fetch may hand out bytes it keeps (a cache in memory), which moving would empty.
+        const chunk = r.value.slice();
         send({ fetched: n, chunk }, [chunk.buffer]);
       }
       send({ fetched: n, end: true });

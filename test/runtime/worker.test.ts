@@ -92,6 +92,12 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
     } finally {
       model.dispose();
     }
+    // Bytes the caller's fetch keeps (a cache in memory) are still there after the worker took them.
+    const held = new Uint8Array(readFileSync(join(dir, "weights.bin")));
+    const fromMemory = async (url: string) =>
+      url.endsWith("weights.bin") ? new Response(new ReadableStream({ start: (c) => (c.enqueue(held), c.close()) })) : fromDisk(url);
+    (await load(dir, { worker: true, fetch: fromMemory })).dispose();
+    expect(held.byteLength).toBe(here.manifest.memory.weights.bytes);
     const missing = await rejectsSeec(() =>
       load(dir, {
         worker: true,
