@@ -30,12 +30,12 @@ function hostPort(): HostPort | undefined {
   return { post: (m, t) => self.postMessage(m, t), listen: (on) => self.addEventListener("message", (e) => on(e.data)) };
 }
 
-/** Serves the page's calls where this module is a model's worker; does nothing anywhere else. */
 /** What the worker's load() is given: the page's options that can cross, its signal and progress. */
 type HostLoadOptions = ReadOptions & { webgpu?: boolean };
 /** What the page sends: `fetch` true where its load() was given a fetch, which the page then runs for the worker. */
 type SentLoadOptions = Omit<HostLoadOptions, "fetch"> & { fetch?: boolean };
 
+/** Serves the page's calls where this module is a model's worker; does nothing anywhere else. */
 export function hostIfWorker(load: (dir: URL, options: HostLoadOptions) => Promise<Model>): void {
   const port = hostPort();
   if (!port) return;

@@ -27,8 +27,7 @@ export type Reply =
   | { id: number; error: WireError }
   | FetchAsk;
 
-/** The worker's reads through the page's own fetch (worker-fetch.ts). */
-/** Worker -> page: read this URL; or stop reading it. */
+/** The worker's reads through the page's own fetch (worker-fetch.ts). Worker -> page: read this URL; or stop reading it. */
 export type FetchAsk = { fetch: number; url: string } | { fetch: number; cancel: true };
 /** Page -> worker: the response's head, a chunk of its body, its end, or why it failed. */
 export type FetchAnswer =
