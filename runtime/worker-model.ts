@@ -44,7 +44,7 @@ export async function loadInWorker(dir: URL, options: WorkerLoadOptions): Promis
       hint: "load without worker: true (in a browser the worker finds navigator.gpu itself)",
     });
   options.signal?.throwIfAborted();
-  const port = await startWorker(new URL("index.mjs", dir));
+  const port = await startWorker(new URL("index.mjs", dir), options.signal);
   const model = new WorkerModel(port, options.fetch);
   try {
     const sent = { cache: options.cache, webgpu: options.webgpu, fetch: options.fetch !== undefined };
@@ -57,10 +57,10 @@ export async function loadInWorker(dir: URL, options: WorkerLoadOptions): Promis
   }
 }
 
-async function startWorker(script: URL): Promise<PagePort> {
+async function startWorker(script: URL, signal?: AbortSignal): Promise<PagePort> {
   const g = globalThis as { Worker?: typeof Worker; location?: Location; process?: { versions?: { node?: string } } };
-  if (typeof g.Worker === "function") return browserWorker(script, g.location?.origin);
-  if (g.process?.versions?.node) return nodeWorker(script);
+  if (typeof g.Worker === "function") return ready(browserWorker(script, g.location?.origin), signal);
+  if (g.process?.versions?.node) return ready(await nodeWorker(script), signal);
   throw new SeecError("runtime.worker", "this engine has no Web Workers", { hint: "load without worker: true" });
 }
 
@@ -68,13 +68,13 @@ async function startWorker(script: URL): Promise<PagePort> {
  * A module Worker on the artifact's index.mjs. A worker's script must come from the page's own
  * origin: one elsewhere (a CDN serving it with CORS) is imported by a small script of the page's own.
  */
-function browserWorker(script: URL, origin: string | undefined): Promise<PagePort> {
+function browserWorker(script: URL, origin: string | undefined): PagePort {
   const url =
     script.origin === origin
       ? script
       : URL.createObjectURL(new Blob([`import ${JSON.stringify(script.href)};`], { type: "text/javascript" }));
   const worker = new Worker(url, { type: "module", name: WORKER_NAME });
-  return ready({
+  return {
     post: (r, t) => worker.postMessage(r, (t ?? []) as never),
     listen(on, failed) {
       worker.addEventListener("message", (e: MessageEvent<Reply>) => on(e.data));
@@ -82,7 +82,7 @@ function browserWorker(script: URL, origin: string | undefined): Promise<PagePor
       worker.addEventListener("messageerror", () => failed("a message from the worker could not be read"));
     },
     terminate: () => worker.terminate(),
-  });
+  };
 }
 
 /** A worker_thread whose bootstrap hands index.mjs its port to the parent, then imports it. */
@@ -91,7 +91,7 @@ async function nodeWorker(script: URL): Promise<PagePort> {
   const bootstrap = `globalThis[Symbol.for(${JSON.stringify(NODE_PORT.description)})] = require("node:worker_threads").parentPort;
 import(${JSON.stringify(script.href)}).catch((e) => { throw e; });`;
   const worker = new NodeWorker(bootstrap, { eval: true, name: WORKER_NAME });
-  return ready({
+  return {
     post: (r, t) => worker.postMessage(r, (t ?? []) as never),
     listen(on, failed) {
       worker.on("message", on);
@@ -100,22 +100,31 @@ import(${JSON.stringify(script.href)}).catch((e) => { throw e; });`;
     },
     terminate: () => void worker.terminate(),
     busy: (yes) => (yes ? worker.ref() : worker.unref()),
-  });
+  };
 }
 
 /**
  * Resolves once the worker's index.mjs says it serves calls (the port then handing its replies to
- * the one listener set next); rejects where the worker fails first.
+ * the one listener set next); rejects where the worker fails first, or where the signal aborts
+ * (then ending the worker: a browser's worker on a script that never answers would wait forever).
  */
-function ready(port: PagePort): Promise<PagePort> {
+function ready(port: PagePort, signal?: AbortSignal): Promise<PagePort> {
   return new Promise((resolve, reject) => {
+    const onAbort = () => (port.terminate(), reject(signal!.reason));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
     let on: ((reply: Reply) => void) | undefined;
-    let failed = (why: string) =>
+    let failed = (why: string) => {
+      signal?.removeEventListener("abort", onAbort);
       reject(new SeecError("runtime.worker", `the model's worker failed: ${why}`, { hint: "is index.mjs served beside manifest.json?" }));
+    };
     port.listen(
       (reply) => {
         if (on) on(reply);
-        else if ("ready" in reply) resolve({ ...port, listen: (o, f) => ((on = o), (failed = f)) });
+        else if ("ready" in reply) {
+          signal?.removeEventListener("abort", onAbort);
+          resolve({ ...port, listen: (o, f) => ((on = o), (failed = f)) });
+        }
       },
       (why) => failed(why),
     );

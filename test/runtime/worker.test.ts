@@ -2,7 +2,7 @@
 // index.mjs, with the Model API of the main thread (results equal to it), progress, abort, errors
 // that keep their codes, the page's own fetch serving the worker's reads, and a GPU object refused.
 import { getEventListeners } from "node:events";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -128,5 +128,9 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
     const missing = await rejectsSeec(() => load(join(dir, "nothing-here"), { worker: true }));
     expect(missing.code).toBe("runtime.worker");
     expect(missing.message).toMatch(/nothing-here\/index\.mjs/);
+    // A script that never answers (not a seec runtime): the load's signal still ends the wait, and the worker.
+    const silent = await tmpDir();
+    writeFileSync(join(silent, "index.mjs"), "setInterval(() => {}, 1000);");
+    await expect(load(silent, { worker: true, signal: AbortSignal.timeout(300) })).rejects.toMatchObject({ name: "TimeoutError" });
   });
 });
