@@ -12,13 +12,16 @@ export interface Progress {
   total: number;
 }
 
+/** A fetch load() can use instead of the global one. */
+export type Fetch = (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
+
 export interface ReadOptions {
   /** Called as each file the manifest lists downloads. */
   onProgress?: (progress: Progress) => void;
   /** Aborting rejects load() with the signal's reason (an AbortError for a plain abort()) and stops its downloads. */
   signal?: AbortSignal;
   /** Used for every file where given (file: URLs too): headers, credentials, a cache, a zip. */
-  fetch?: (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
+  fetch?: Fetch;
   /**
    * Keep the files in the Cache API (browsers), keyed by their sha256 in the manifest: a later load
    * reads them from there. A file is kept only whole and with its hash checked.

@@ -5,9 +5,8 @@
  * An abort in the worker cancels the page's fetch.
  */
 import { SeecError } from "./errors.js";
+import type { Fetch } from "./fetch.js";
 import { fromWire, toWire, type FetchAnswer, type FetchAsk } from "./worker-protocol.js";
-
-type Fetch = (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
 
 /** The worker's side: a fetch that asks the page, and the handler for the page's answers. */
 export function fetchThroughPage(ask: (m: FetchAsk) => void): { fetch: Fetch; answer(a: FetchAnswer): void } {

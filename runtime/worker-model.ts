@@ -6,7 +6,7 @@
  * worker file of its own.
  */
 import { SeecError } from "./errors.js";
-import { importAtRuntime, type Progress } from "./fetch.js";
+import { importAtRuntime, type Fetch, type Progress } from "./fetch.js";
 import type { GenerateOptions, GenerationStats } from "./generation.js";
 import type { Manifest } from "./manifest.js";
 import type { CallOptions, Feeds, Outputs } from "./model.js";
@@ -23,8 +23,6 @@ interface PagePort {
   /** Node: whether the worker keeps the process alive (while calls are pending) or not (idle). */
   busy?(yes: boolean): void;
 }
-
-type Fetch = (url: string, init: { signal?: AbortSignal }) => Promise<Response>;
 
 /** load()'s options as a worker takes them: the callbacks and the fetch stay on the page; a GPU object cannot cross. */
 export interface WorkerLoadOptions {
