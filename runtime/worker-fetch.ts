@@ -29,7 +29,15 @@ export function fetchThroughPage(ask: (m: FetchAsk) => void): { fetch: Fetch; an
         body.error(e);
       };
       open.set(n, {
-        head: (status, type) => resolve(new Response(stream, { status, headers: type ? { "content-type": type } : {} })),
+        head: (status, type) => {
+          try {
+            resolve(new Response(stream, { status, headers: type ? { "content-type": type } : {} }));
+          } catch (e) {
+            // A status no Response with a body can have (204, 304): the read fails, as on the page.
+            ask({ fetch: n, cancel: true });
+            fail(e);
+          }
+        },
         body,
         fail,
       });

@@ -105,6 +105,13 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
       }),
     );
     expect([missing.code, missing.message]).toEqual(["io.read", expect.stringMatching(/weights\.bin: HTTP 404/)]);
+    const bodiless = await rejectsSeec(() =>
+      load(dir, {
+        worker: true,
+        fetch: async (url) => (url.endsWith("tokenizer.json") ? new Response(null, { status: 304 }) : fromDisk(url)),
+      }),
+    );
+    expect([bodiless.code, bodiless.file]).toEqual(["io.read", expect.stringMatching(/tokenizer\.json$/)]);
     const controller = new AbortController();
     let weightsSignal: AbortSignal | undefined;
     const stalled = load(dir, {
