@@ -224,7 +224,6 @@ export class WorkerModel {
 
   /** Ends the worker; the model cannot run afterwards. */
   dispose(): void {
-    this.port.terminate();
     this.fail(new SeecError("runtime.disposed", "this model was disposed"));
   }
 
@@ -282,8 +281,10 @@ export class WorkerModel {
     p.resolve(r.value);
   }
 
+  /** The model cannot run any more (disposed, or its worker failed): the worker ends, whatever it was doing stops. */
   private fail(e: SeecError): void {
     this.gone ??= e;
+    this.port.terminate(); // a browser's worker lives on after an error event, holding the model
     this.fetches?.stop();
     for (const p of [...this.pending.values()]) p.reject(e);
   }
