@@ -202,11 +202,12 @@ function readError(url: URL, e: unknown): unknown {
 /**
  * The directory this module was loaded from (query and hash dropped). Not written as
  * `new URL("./", import.meta.url)`: Vite rewrites that pattern as an asset reference, which made
- * "./" this file's own URL (index.mjs/manifest.json, a 404) under its dev server.
+ * "./" this file's own URL (index.mjs/manifest.json, a 404) under its dev server. Resolved as "."
+ * rather than from the path as a string, which a path starting "//" would turn into another host.
  */
 export function moduleDirectory(): URL {
   const self = new URL(import.meta.url);
-  return new URL(self.pathname.replace(/[^/]*$/, ""), self);
+  return new URL(".", self);
 }
 
 /** A directory given as a URL, an absolute URL string, or (in Node) a filesystem path. */
