@@ -1,20 +1,12 @@
 /**
- * Compression for `seec serve`: which files are compressed (text, and model.wasm), which coding a
+ * Compression for `seec serve` (which files are compressed is serve.ts's table of types): which coding a
  * request's Accept-Encoding picks (brotli where it is acceptable at least as much as gzip), and the
  * stream that compresses. Weights and other binaries go as they are: float bytes barely shrink.
  */
-import { extname } from "node:path";
 import { constants, createBrotliCompress, createGzip } from "node:zlib";
 import type { Transform } from "node:stream";
 
 export type Coding = "br" | "gzip";
-
-/** Extensions worth compressing: text formats, and WebAssembly modules (code shrinks well). */
-const COMPRESSIBLE = new Set([".html", ".mjs", ".js", ".json", ".css", ".ts", ".txt", ".wasm", ".svg"]);
-
-export function compressible(file: string): boolean {
-  return COMPRESSIBLE.has(extname(file).toLowerCase());
-}
 
 /**
  * The coding to answer with, by the header's q-values (RFC 9110 §12.5.3): a coding named with q=0,

@@ -12,17 +12,20 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { extname, join, normalize, sep } from "node:path";
 import { pipeline } from "node:stream";
 import { SeecError } from "../runtime/errors.js";
-import { chooseCoding, codedEtag, compressible, compressor } from "./serve-encoding.js";
+import { chooseCoding, codedEtag, compressor } from "./serve-encoding.js";
 
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".wasm": "application/wasm",
-  ".png": "image/png",
-  ".css": "text/css; charset=utf-8",
-  ".ts": "text/plain; charset=utf-8",
+/** Each extension's content type, and whether it is text worth compressing (weights are not). */
+const TYPES: Record<string, { type: string; compress: boolean }> = {
+  ".html": { type: "text/html; charset=utf-8", compress: true },
+  ".mjs": { type: "text/javascript; charset=utf-8", compress: true },
+  ".js": { type: "text/javascript; charset=utf-8", compress: true },
+  ".json": { type: "application/json; charset=utf-8", compress: true },
+  ".wasm": { type: "application/wasm", compress: true },
+  ".png": { type: "image/png", compress: false },
+  ".css": { type: "text/css; charset=utf-8", compress: true },
+  ".ts": { type: "text/plain; charset=utf-8", compress: true },
+  ".txt": { type: "text/plain; charset=utf-8", compress: true },
+  ".svg": { type: "image/svg+xml", compress: true },
 };
 
 /** The real path of the directory to serve; a missing path or a file is refused before listening. */
@@ -87,7 +90,8 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
     // Text (and model.wasm) is compressed where the request accepts it, but never for a Range
     // request: ranges count the file's own bytes. The answer varies with Accept-Encoding, and the
     // compressed representation has an ETag of its own.
-    const varies = compressible(file);
+    const kind = TYPES[extname(file).toLowerCase()];
+    const varies = kind?.compress ?? false;
     // If-Range asks for the range only while the file is the one its validator names; a weak ETag
     // (the only kind sent here) never qualifies (RFC 9110 §13.1.5), so the whole file answers.
     const rangeAsked = req.headers["if-range"] === undefined ? req.headers.range : undefined;
@@ -95,7 +99,7 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
     const etag = codedEtag(identity, coding);
     const cache = { etag, "cache-control": "no-cache", "accept-ranges": "bytes", ...(varies ? { vary: "accept-encoding" } : {}) };
     if (req.headers["if-none-match"]?.split(/\s*,\s*/).includes(etag)) return void res.writeHead(304, cache).end();
-    const type = TYPES[extname(file)] ?? "application/octet-stream";
+    const type = kind?.type ?? "application/octet-stream";
     if (coding) {
       res.writeHead(200, { ...cache, "content-type": type, "content-encoding": coding });
       if (req.method === "HEAD") return void res.end();
