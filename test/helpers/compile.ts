@@ -4,12 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeArtifact } from "../../compiler/artifact.js";
 import { compileArtifact } from "../../compiler/build.js";
-import type { Graph } from "../../compiler/ir/graph.js";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
+import type { Graph, ModelInfo } from "../../compiler/ir/graph.js";
 import type { TargetName } from "../../targets/registry.js";
 import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { argmax } from "../../runtime/sampler.js";
-import { maxAbsDiff } from "./random.js";
+import { maxAbsDiff, randomF32 } from "./random.js";
 
 export async function compileAndLoad(graph: Graph, target: TargetName = "wasm-simd"): Promise<Model> {
   const artifact = await compileArtifact({ graph, format: "graph" }, { target });
@@ -55,4 +56,13 @@ export async function alongGreedyPath(reference: Logits, others: Logits[], steps
     token = argmax(want as Float32Array);
   }
   return out;
+}
+
+/** A tiny model over a vocabulary of 11: tokens [T] (T = 4 at most) -> embedding [T, 5] -> out [T, 3]. */
+export function tokensToOutGraph(model: ModelInfo): Graph {
+  const b = new GraphBuilder("tiny", model);
+  b.dim("T", 4);
+  const x = b.node("Gather", "embed", [b.constant("table", randomF32(11 * 5, 1), [11, 5]), b.input("tokens", "i32", ["T"])]);
+  b.output(b.node("Linear", "out", [x, b.constant("w", randomF32(3 * 5, 2), [3, 5])]));
+  return b.finish();
 }

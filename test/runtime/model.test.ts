@@ -2,26 +2,16 @@
 // loads leave memory flat.
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Model } from "../../runtime/model.js";
-import { compileAndLoad, loadWasm, tmpDir } from "../helpers/compile.js";
+import { compileAndLoad, loadWasm, tmpDir, tokensToOutGraph } from "../helpers/compile.js";
 import { rejectsSeec } from "../helpers/errors.js";
-import { randomF32 } from "../helpers/random.js";
 import { seec } from "../helpers/cli.js";
 import { LLAMA2C } from "../helpers/shared.js";
-
-function embeddingGraph() {
-  const b = new GraphBuilder("tiny", { family: "decoder", config: { vocabSize: 11, contextLength: 8 } });
-  b.dim("T", 4);
-  const x = b.node("Gather", "embed", [b.constant("table", randomF32(11 * 5, 1), [11, 5]), b.input("tokens", "i32", ["T"])]);
-  b.output(b.node("Linear", "out", [x, b.constant("w", randomF32(3 * 5, 2), [3, 5])]));
-  return b.finish();
-}
 
 describe("runtime guards", () => {
   let model: Model;
   beforeAll(async () => {
-    model = await compileAndLoad(embeddingGraph());
+    model = await compileAndLoad(tokensToOutGraph({ family: "decoder", config: { vocabSize: 11, contextLength: 8 } }));
   });
 
   it("runs a good feed", async () => {
@@ -65,7 +55,7 @@ describe("runtime guards", () => {
   });
 
   it("refuses to run a disposed model", async () => {
-    const m = await compileAndLoad(embeddingGraph());
+    const m = await compileAndLoad(tokensToOutGraph({ family: "decoder", config: { vocabSize: 11, contextLength: 8 } }));
     m.dispose();
     expect((await rejectsSeec(() => m.run({ tokens: Int32Array.of(1) }))).code).toBe("runtime.disposed");
   });

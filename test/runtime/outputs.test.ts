@@ -4,26 +4,15 @@
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
-import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { load, type Model, type Tensor } from "../../runtime/index.js";
 import { tensor } from "../../runtime/tensor.js";
-import { compileAndLoad, tmpDir } from "../helpers/compile.js";
-import { randomF32 } from "../helpers/random.js";
+import { compileAndLoad, tmpDir, tokensToOutGraph } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
-
-/** tokens [T] -> out [T, 3]. */
-function tokensGraph() {
-  const b = new GraphBuilder("tiny", { family: "encoder", config: { vocabSize: 11 } });
-  b.dim("T", 4);
-  const x = b.node("Gather", "embed", [b.constant("table", randomF32(11 * 5, 1), [11, 5]), b.input("tokens", "i32", ["T"])]);
-  b.output(b.node("Linear", "out", [x, b.constant("w", randomF32(3 * 5, 2), [3, 5])]));
-  return b.finish();
-}
 
 describe("run() outputs carry their dims and type", () => {
   let model: Model;
   beforeAll(async () => {
-    model = await compileAndLoad(tokensGraph());
+    model = await compileAndLoad(tokensToOutGraph({ family: "encoder", config: { vocabSize: 11 } }));
   });
 
   it("binds the symbolic dimension to the call's tokens", async () => {
