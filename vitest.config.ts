@@ -8,6 +8,8 @@ export default defineConfig({
     pool: "forks",
     // The leak tests collect garbage before they measure.
     execArgv: ["--expose-gc"],
+    // One temporary directory per run, removed at its end (test/helpers/temp-root.ts).
+    globalSetup: ["./test/helpers/temp-root.ts"],
     reporters: ["default", "./test/helpers/summary-reporter.ts"],
   },
 });

@@ -42,7 +42,7 @@ describe.skipIf(!ROOT)("ONNX backend node tests (../shared/onnx/backend-node)", 
         `backend-node: ${summary.counts.pass}/${summary.total} pass, ${summary.counts.refused} refused, ${summary.counts.wrong} wrong, ${summary.counts.error} errors in ${seconds.toFixed(1)} s`,
         ...rows,
         ...results.filter((r) => r.status === "wrong" || r.status === "error").map((r) => `  ${r.status} ${r.name}: ${r.detail}`),
-        `written to ${out}`,
+        `written to ${out} (kept after the run with SEEC_KEEP_TMP=1)`,
       ].join("\n"),
     );
   }, 900_000);
