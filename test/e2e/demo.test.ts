@@ -50,7 +50,7 @@ describe("the demo", () => {
   }, 240_000);
 
   it.runIf(process.env.SEEC_LONG === "1")(
-    "the shipped file is what its command makes (long: ~25 minutes)",
+    "the shipped file is what its command makes (SEEC_LONG=1, ~25 minutes)",
     async () => {
       const s1 = join(work, "s1.see"),
         s2 = join(work, "use-lite-see20.see");
