@@ -3,6 +3,7 @@
 // A case seec refuses must be refused by the frontend with a SeecError that is not internal; a
 // case it builds must be right, unless KNOWN_FAILURES lists it with the reason. The pass count
 // may not fall below PASS_FLOOR. The per-family table is printed and written as JSON to a temp dir.
+import { readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,6 +50,12 @@ describe.skipIf(!ROOT)("ONNX backend node tests (../shared/onnx/backend-node)", 
 
   it("passes at least PASS_FLOOR cases", () => {
     expect(summary.counts.pass).toBeGreaterThanOrEqual(ONLY ? 0 : PASS_FLOOR);
+  });
+
+  it.skipIf(ONLY)("is what the README says: its case count and pass count", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    expect(readme).toContain(`test suite (${summary.total} cases,`);
+    expect(readme).toContain(`**${summary.counts.pass} pass**`);
   });
 
   it("refuses only with a SeecError that is not internal, before compiling", () => {
