@@ -69,6 +69,13 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     expect(buildOutput).toMatch(/total\s+[\d.]+ KiB of a 1\.00 MiB budget/);
   });
 
+  it("prints the memory plan the README shows, line for line", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const plan = (text: string) => text.match(/memory plan:\n(?: {2}.*\n)+/)?.[0];
+    expect(plan(readme), "README's memory plan block").toBeDefined();
+    expect(plan(buildOutput)).toBe(plan(readme));
+  });
+
   it("is a fixed-memory module with no imports, no SIMD and no memory.grow, weights in its data segment", () => {
     const mod = new WebAssembly.Module(wasm);
     expect(WebAssembly.Module.imports(mod)).toEqual([]);
@@ -116,6 +123,9 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
       /^seec: error\[budget\.memory\] @ --memory-budget: the model needs [\d.]+ MiB, [\d.]+ KiB over the 1\.00 MiB budget; largest: weights/,
     );
     expect(r.stderr).toMatch(/KV cache\s+320\.0 KiB/);
+    // The README quotes this figure beside the plan ("the fp32 build of the same model needs ...").
+    const needs = r.stderr.match(/the model needs ([\d.]+ MiB)/)![1];
+    expect(readFileSync(new URL("../../README.md", import.meta.url), "utf8")).toContain(`the fp32 build of the same model needs ${needs}`);
     expect(r.stderr).toContain("--quantize int8");
   });
 
