@@ -59,6 +59,12 @@ export class GraphBuilder {
     return v.shape as number[];
   }
 
+  dtypeOf(name: string): DType {
+    const v = this.graph.values.get(name);
+    if (!v) throw new SeecError("internal.ir", `tensor "${name}" is not in the graph`);
+    return v.dtype;
+  }
+
   output(name: string): void {
     this.graph.outputs.push(name);
   }

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeArtifact } from "../../compiler/artifact.js";
 import { build, compileArtifact } from "../../compiler/build.js";
-import { loadOnnx } from "../../compiler/frontends/onnx/index.js";
+import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
 import { readOnnx, readTensorFile, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
 import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import type { Graph, Node, Value } from "../../compiler/ir/graph.js";
@@ -39,6 +39,13 @@ export interface CaseResult {
   status: Status;
   /** The SeecError code (refused, error) or the first mismatch (wrong). */
   detail?: string;
+  /**
+   * A case refused because it feeds values that decide shapes at run time, run again with those
+   * inputs as constants (as an exporter writes them): how that went, and its detail. The case
+   * still counts as refused.
+   */
+  frozen?: Status;
+  frozenDetail?: string;
 }
 
 interface Prepared {
@@ -48,6 +55,8 @@ interface Prepared {
   inputs: { name: string; tensor: OnnxTensor }[];
   outputs: { name: string; want: OnnxTensor }[];
   halfGraph: boolean;
+  /** Set when the graph is the case's with its shape-deciding inputs made constants: the refusal. */
+  refusal?: string;
 }
 
 /** Cases compiled into one artifact. */
@@ -129,7 +138,7 @@ async function prepare(root: string, name: string, model: OnnxModel, family: str
   }
   try {
     const shapes = inputs ? Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs![k].shape])) : {};
-    const { graph } = await loadOnnx(join(dir, "model.onnx"), name, shapes);
+    const { graph } = lowerOnnx(model, name, shapes);
     if (!inputs || !wants) return { name, family, status: "error", detail: "seec built a model whose test data is not tensors" };
     const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
     return {
@@ -141,9 +150,47 @@ async function prepare(root: string, name: string, model: OnnxModel, family: str
       outputs: model.outputs.map((o, k) => ({ name: o.name, want: wants![k] })),
     };
   } catch (e) {
-    if (isCode(e) && !e.code.startsWith("internal.")) return { name, family, status: "refused", detail: describe(e) };
-    return { name, family, status: "error", detail: `frontend: ${describe(e)}` };
+    if (!isCode(e) || e.code.startsWith("internal.")) return { name, family, status: "error", detail: `frontend: ${describe(e)}` };
+    const refused: CaseResult = { name, family, status: "refused", detail: describe(e) };
+    const runTime = RUN_TIME_VALUES.exec(e.message);
+    if (!runTime || !inputs || !wants) return refused;
+    // Those inputs as constants with the case's values, as an exporter writes them.
+    const fixed = [...runTime[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+    if (!fixed.every((f) => model.inputs.some((i) => i.name === f))) return refused;
+    const at = (f: string) => inputs!.find((_, k) => model.inputs[k].name === f)!;
+    const frozenModel: OnnxModel = {
+      ...model,
+      inputs: model.inputs.filter((i) => !fixed.includes(i.name)),
+      initializers: new Map([...model.initializers, ...fixed.map((f) => [f, at(f)] as const)]),
+    };
+    const kept = model.inputs.map((input, k) => ({ name: input.name, tensor: inputs![k] })).filter((i) => !fixed.includes(i.name));
+    try {
+      const { graph } = lowerOnnx(frozenModel, name, Object.fromEntries(kept.map((i) => [i.name, i.tensor.shape])));
+      const halfGraph = [...frozenModel.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
+      const outputs = model.outputs.map((o, k) => ({ name: o.name, want: wants![k] }));
+      return { name, family, graph, halfGraph, inputs: kept, outputs, refusal: refused.detail };
+    } catch (e2) {
+      const status: Status = isCode(e2) && !e2.code.startsWith("internal.") ? "refused" : "error";
+      return { ...refused, frozen: status, frozenDetail: describe(e2) };
+    }
   }
+}
+
+/** A refusal for inputs whose values decide shapes: `Op reads "a", "b" at run time`. */
+const RUN_TIME_VALUES = /reads ((?:"[^"]+"(?:, )?)+) at run time/;
+
+/** A prepared case's result: its own, or (a case run with its shape-deciding inputs fixed) a refusal with how that run went. */
+function resultOf(c: Prepared, status: Status, detail?: string): CaseResult {
+  if (c.refusal)
+    return {
+      name: c.name,
+      family: c.family,
+      status: "refused",
+      detail: c.refusal,
+      frozen: status,
+      ...(detail ? { frozenDetail: detail } : {}),
+    };
+  return { name: c.name, family: c.family, status, ...(detail ? { detail } : {}) };
 }
 
 /** The graphs side by side, case k's tensors and nodes renamed `c<k>/<name>`. */
@@ -210,7 +257,7 @@ async function runBatch(cases: readonly Prepared[], root: string): Promise<CaseR
     const results = await model.run(feeds);
     const done = cases.map((c, k): CaseResult => {
       const wrong = mismatch(c, model, results, `c${k}/`);
-      return { name: c.name, family: c.family, status: wrong ? "wrong" : "pass", ...(wrong ? { detail: wrong } : {}) };
+      return resultOf(c, wrong ? "wrong" : "pass", wrong);
     });
     model.dispose();
     return done;
@@ -225,9 +272,9 @@ async function runOne(c: Prepared, root: string): Promise<CaseResult> {
   try {
     const model = await compileAndLoad(merge([c]), root);
     await model.run(feedsOf(c, "c0/"));
-    return { name: c.name, family: c.family, status: "error", detail: "failed only when batched" };
+    return resultOf(c, "error", "failed only when batched");
   } catch (e) {
-    return { name: c.name, family: c.family, status: "error", detail: `build or run: ${describe(e)}` };
+    return resultOf(c, "error", `build or run: ${describe(e)}`);
   }
 }
 
@@ -293,17 +340,21 @@ export async function runAlone(root: string, name: string): Promise<CaseResult> 
 export interface Summary {
   total: number;
   counts: Record<Status, number>;
+  /** Cases refused for values fed at run time that decide shapes, run with those values fixed: how each went. */
+  frozen: Record<Status, number>;
   families: Record<string, { cases: number; pass: number; refused: number; wrong: number; error: number }>;
 }
 
 export function summarize(results: readonly CaseResult[]): Summary {
   const counts: Record<Status, number> = { pass: 0, refused: 0, wrong: 0, error: 0 };
+  const frozen: Record<Status, number> = { pass: 0, refused: 0, wrong: 0, error: 0 };
   const families: Summary["families"] = {};
   for (const r of results) {
     counts[r.status]++;
+    if (r.frozen) frozen[r.frozen]++;
     const f = (families[r.family] ??= { cases: 0, pass: 0, refused: 0, wrong: 0, error: 0 });
     f.cases++;
     f[r.status]++;
   }
-  return { total: results.length, counts, families };
+  return { total: results.length, counts, frozen, families };
 }

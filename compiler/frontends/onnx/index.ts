@@ -1,7 +1,7 @@
 /** The ONNX frontend: read, check ops, bind shapes, fold, lower (see lower.ts). */
 import type { ElementType, Graph } from "../../ir/graph.js";
 import { bindInputs, onnxGraph } from "./lower.js";
-import { readOnnx } from "./read.js";
+import { readOnnx, type OnnxModel } from "./read.js";
 import { checkOps } from "./support.js";
 import type { OnnxDType } from "./tensor.js";
 
@@ -24,7 +24,11 @@ const EXCHANGED: Partial<Record<OnnxDType, ElementType>> = {
 };
 
 export async function loadOnnx(file: string, name: string, shapes: Readonly<Record<string, number[]>>): Promise<OnnxLoad> {
-  const model = await readOnnx(file);
+  return lowerOnnx(await readOnnx(file), name, shapes);
+}
+
+/** A model already read, as IR: ops checked, shapes bound, folded, lowered. */
+export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Record<string, number[]>>): OnnxLoad {
   checkOps(model);
   const binding = bindInputs(model, shapes);
   const { graph, fused } = onnxGraph(name, model, binding);

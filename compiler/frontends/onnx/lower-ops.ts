@@ -245,6 +245,8 @@ export class Lowerer {
 
   /** rows of a 2-D table picked by integer ids of any shape: ids.shape + [D]. */
   gatherRows(table: string, ids: string): string {
+    // Gather reads and writes f32 rows: an integer table's bits would come out as floats.
+    if (this.b.dtypeOf(table) !== "f32") this.fail("gathering from an integer tensor at indices computed at run time is not supported");
     const I = this.irShape(ids),
       D = this.irShape(table)[1];
     const flat = this.reshape(ids, [size(I)]);
@@ -395,7 +397,7 @@ const gatherOp: Lowering = (l, n) => {
 };
 
 /** Indices into an axis of size K with the negative ones counted from the end. */
-function nonNegative(l: Lowerer, indices: string, K: number): string {
+export function nonNegative(l: Lowerer, indices: string, K: number): string {
   return l.map("where", [l.map("less", [indices, l.scalar(0)], "i32"), l.map("add", [indices, l.scalar(K)], "i32"), indices], "i32");
 }
 

@@ -3,12 +3,16 @@ import { SeecError } from "../../../runtime/errors.js";
 import { LAYOUT_OPS } from "./layout-ops.js";
 import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, type Lowering } from "./lower-ops.js";
+import { INDEXING_LOWERINGS } from "./lower-indexing.js";
+import { SPATIAL_LOWERINGS } from "./lower-spatial.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
 
 /** The node's lowering to IR (keyed `domain:op` outside the default domain), if it has one. */
 export function loweringOf(node: OnnxNode): Lowering | undefined {
   const key = node.domain ? `${node.domain}:${node.op}` : node.op;
   if (Object.hasOwn(LOWERINGS, key)) return LOWERINGS[key];
+  if (Object.hasOwn(SPATIAL_LOWERINGS, key)) return SPATIAL_LOWERINGS[key];
+  if (Object.hasOwn(INDEXING_LOWERINGS, key)) return INDEXING_LOWERINGS[key];
   return Object.hasOwn(FUSED_LOWERINGS, key) ? FUSED_LOWERINGS[key] : undefined;
 }
 

@@ -1,0 +1,280 @@
+/**
+ * The ops of convolutional and audio front ends, lowered to the IR ops every backend has: Pad,
+ * Conv, MaxPool, AveragePool, the global pools, BatchNormalization (inference), DepthToSpace and
+ * SpaceToDepth. A window op reads its padded input once per kernel offset, as a strided copy of
+ * the output's shape (im2col: kernel-size copies, each as large as the output), then reduces the
+ * stacked copies (pools) or multiplies them by the weights through Linear or MatMul (Conv), so a
+ * convolution runs on the same matmul kernels as a transformer.
+ */
+import { stridesOf } from "../../ir/ops/tensor.js";
+import { ints } from "./layout-ops.js";
+import type { Lowerer, Lowering } from "./lower-ops.js";
+import { attr, type OnnxNode } from "./read.js";
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+type PadMode = "constant" | "edge" | "reflect" | "wrap";
+
+/** x with `begins[d]` elements before and `ends[d]` after each axis d (negative: cropped), filled as `mode` says. */
+function pad(l: Lowerer, x: string, begins: number[], ends: number[], mode: PadMode, value = 0, integer = false): string {
+  let y = x;
+  for (let d = 0; d < begins.length; d++) {
+    let shape = l.irShape(y);
+    const cropBegin = Math.max(0, -begins[d]),
+      cropEnd = Math.max(0, -ends[d]);
+    if (cropBegin || cropEnd) y = l.slice(y, d, cropBegin, shape[d] - cropBegin - cropEnd);
+    shape = l.irShape(y);
+    const before = Math.max(0, begins[d]),
+      after = Math.max(0, ends[d]);
+    if (!before && !after) continue;
+    const n = shape[d];
+    if (mode === "reflect" && (before >= n || after >= n))
+      l.fail(`reflect padding of ${Math.max(before, after)} needs an axis longer than that (axis ${d} has ${n})`);
+    const fill = (count: number) =>
+      l.expand(
+        l.scalar(value),
+        shape.map((s, i) => (i === d ? count : s)),
+      );
+    // Source index along d of padded positions −k (before) and n − 1 + k (after), k ≥ 1.
+    const source = (k: number, side: "before" | "after") =>
+      mode === "edge"
+        ? side === "before"
+          ? 0
+          : n - 1
+        : mode === "reflect"
+          ? side === "before"
+            ? k
+            : n - 1 - k
+          : side === "before"
+            ? n - (k % n || n)
+            : (k - 1) % n;
+    const side = (count: number, where: "before" | "after") => {
+      if (count === 0) return [];
+      if (mode === "constant") return [fill(count)];
+      const ks = where === "before" ? range(count).map((i) => count - i) : range(count).map((i) => i + 1);
+      return ks.map((k) => l.slice(y, d, source(k, where), 1));
+    };
+    y = l.concat([...side(before, "before"), y, ...side(after, "after")], d);
+  }
+  return y;
+}
+
+/** Pad: pads and constant_value as inputs (opset ≥ 11) or attributes, optional axes (opset 18). */
+const padOp: Lowering = (l, n) => {
+  const [data, padsIn, valueIn, axesIn] = n.inputs;
+  const X = l.shape(data);
+  const mode = (typeof n.attrs.mode === "string" ? n.attrs.mode : "constant") as PadMode;
+  if (!["constant", "edge", "reflect", "wrap"].includes(mode)) l.fail(`Pad mode "${mode}" is not constant, edge, reflect or wrap`);
+  const pads = padsIn ? Array.from(l.value(padsIn).data) : (ints(l.attrs(), "pads") ?? []);
+  const axes = axesIn ? Array.from(l.value(axesIn).data, (a) => (a < 0 ? a + X.length : a)) : range(X.length);
+  if (pads.length !== 2 * axes.length) l.fail(`Pad has ${pads.length} pads for ${axes.length} axes`);
+  const begins = X.map(() => 0),
+    ends = X.map(() => 0);
+  axes.forEach((a, i) => {
+    begins[a] = pads[i];
+    ends[a] = pads[axes.length + i];
+  });
+  const value = valueIn ? l.value(valueIn).data[0] : attr(n, "value", 0);
+  return [pad(l, l.ir(data), begins, ends, mode, value, !l.isFloat(data))];
+};
+
+/** Where a window op's kernel sits over each spatial axis, and the output's spatial shape. */
+interface Windows {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** Padding before and after each spatial axis (after includes what ceil_mode's last windows reach past). */
+  begins: number[];
+  ends: number[];
+  /** The explicit padding after each axis (without ceil_mode's overhang). */
+  declaredEnds: number[];
+  out: number[];
+}
+
+function windowsOf(l: Lowerer, n: OnnxNode, spatial: number[], kernel: number[], ceil: boolean): Windows {
+  const k = spatial.length;
+  const strides = ints(l.attrs(), "strides") ?? spatial.map(() => 1);
+  const dilations = ints(l.attrs(), "dilations") ?? spatial.map(() => 1);
+  const autoPad = typeof n.attrs.auto_pad === "string" ? n.attrs.auto_pad : "NOTSET";
+  const span = (d: number) => dilations[d] * (kernel[d] - 1) + 1;
+  let begins: number[], ends: number[];
+  if (autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") {
+    const total = spatial.map((s, d) => Math.max(0, (Math.ceil(s / strides[d]) - 1) * strides[d] + span(d) - s));
+    const small = total.map((t) => Math.floor(t / 2));
+    begins = autoPad === "SAME_UPPER" ? small : total.map((t, d) => t - small[d]);
+    ends = total.map((t, d) => t - begins[d]);
+  } else if (autoPad === "VALID") {
+    begins = spatial.map(() => 0);
+    ends = spatial.map(() => 0);
+  } else if (autoPad === "NOTSET") {
+    const pads = ints(l.attrs(), "pads") ?? new Array(2 * k).fill(0);
+    begins = pads.slice(0, k);
+    ends = pads.slice(k);
+  } else return l.fail(`auto_pad "${autoPad}" is not NOTSET, SAME_UPPER, SAME_LOWER or VALID`);
+  const out = spatial.map((s, d) => {
+    const room = s + begins[d] + ends[d] - span(d);
+    if (room < 0)
+      l.fail(`the kernel (${span(d)} with dilation) is larger than the padded input (${s + begins[d] + ends[d]}) on spatial axis ${d}`);
+    let o = (ceil ? Math.ceil(room / strides[d]) : Math.floor(room / strides[d])) + 1;
+    // As ONNX Runtime and PyTorch: no window starts in the padding after the input.
+    if (ceil && (o - 1) * strides[d] >= s + begins[d]) o--;
+    return o;
+  });
+  const declaredEnds = ends;
+  ends = ends.map((e, d) => Math.max(e, (out[d] - 1) * strides[d] + span(d) - spatial[d] - begins[d]));
+  return { kernel, strides, dilations, begins, ends, declaredEnds, out };
+}
+
+/** The padded x [N, C, ...spatial] read once per kernel offset, stacked: [N, C, kernel size, ...out]. */
+function windows(l: Lowerer, xp: string, w: Windows): string {
+  const P = l.irShape(xp),
+    S = stridesOf(P);
+  const [N, C] = P;
+  const offsets = range(size(w.kernel)).map((i) => {
+    let rest = i,
+      offset = 0;
+    for (let d = w.kernel.length - 1; d >= 0; d--) {
+      offset += (rest % w.kernel[d]) * w.dilations[d] * S[2 + d];
+      rest = Math.floor(rest / w.kernel[d]);
+    }
+    return offset;
+  });
+  const strides = [S[0], S[1], ...w.out.map((_, d) => S[2 + d] * w.strides[d])];
+  const views = offsets.map((offset) => l.copy(xp, [N, C, ...w.out], strides, offset, [N, C, 1, ...w.out]));
+  return l.concat(views, 2);
+}
+
+const kernelShape = (l: Lowerer) => {
+  const k = ints(l.attrs(), "kernel_shape");
+  if (!k) l.fail("kernel_shape is required");
+  return k;
+};
+
+/** Conv of x [N, C, ...spatial] by W [M, C / group, ...kernel]: im2col, then one Linear (constant W) or MatMul per group. */
+const convOp: Lowering = (l, n) => {
+  const [x, wName, bName] = n.inputs;
+  const X = l.shape(x),
+    W = l.shape(wName);
+  if (!l.isFloat(x)) l.fail("Conv of an integer tensor is not supported");
+  const [N, C, ...spatial] = X;
+  const [M, Cg, ...kernel] = W;
+  const group = attr(n, "group", 1);
+  if (C !== Cg * group || M % group !== 0) l.fail(`Conv's weight [${W.join(", ")}] does not fit ${C} input channels in ${group} group(s)`);
+  const win = windowsOf(l, n, spatial, ints(l.attrs(), "kernel_shape") ?? kernel, false);
+  const xp = pad(l, l.ir(x), [0, 0, ...win.begins], [0, 0, ...win.ends], "constant");
+  const cols = windows(l, xp, win); // [N, C, KK, ...out]
+  const KK = size(kernel),
+    O = size(win.out),
+    Mg = M / group;
+  const toRows = (t: string) => l.reshape(l.transpose(t, [0, ...range(spatial.length).map((d) => 3 + d), 1, 2]), [N * O, Cg * KK]);
+  const constantW = l.isConstant(wName);
+  const bias = bName && l.isConstant(bName) && constantW ? Float32Array.from(l.value(bName).data) : undefined;
+  const outs = range(group).map((g) => {
+    const rows = toRows(group === 1 ? cols : l.slice(cols, 1, g * Cg, Cg));
+    if (constantW) {
+      const w = Float32Array.from(l.value(wName).data.slice(g * Mg * Cg * KK, (g + 1) * Mg * Cg * KK));
+      const b = bias ? l.constantData(bias.slice(g * Mg, (g + 1) * Mg), [Mg]) : undefined;
+      return l.linear(rows, l.constantData(w, [Mg, Cg * KK]), b);
+    }
+    const wg = l.reshape(group === 1 ? l.ir(wName) : l.slice(l.ir(wName), 0, g * Mg, Mg), [Mg, Cg * KK]);
+    return l.matmul(rows, undefined, l.transpose(wg, [1, 0]));
+  });
+  let y = l.concat(outs, 1); // [N·O, M]
+  if (bName && !bias) y = l.map("add", [y, l.reshape(l.ir(bName), [1, M])]);
+  const spatialLast = l.reshape(y, [N, ...win.out, M]);
+  return [l.transpose(spatialLast, [0, spatial.length + 1, ...range(spatial.length).map((d) => d + 1)])];
+};
+
+/** MaxPool and AveragePool: the stacked windows reduced (padding −∞ for max; for average, divided by each window's count). */
+const poolOp =
+  (kind: "max" | "average"): Lowering =>
+  (l, n) => {
+    const x = n.inputs[0];
+    const X = l.shape(x);
+    if (!l.isFloat(x)) l.fail(`${kind === "max" ? "MaxPool" : "AveragePool"} of an integer tensor is not supported`);
+    if (n.outputs[1] && l.isUsed(n.outputs[1])) l.fail("MaxPool's Indices output is not supported");
+    if (attr(n, "storage_order", 0) !== 0) l.fail("MaxPool with storage_order 1 is not supported");
+    const [N, C, ...spatial] = X;
+    const win = windowsOf(l, n, spatial, kernelShape(l), attr(n, "ceil_mode", 0) === 1);
+    const xp = pad(l, l.ir(x), [0, 0, ...win.begins], [0, 0, ...win.ends], "constant", kind === "max" ? -Infinity : 0);
+    const stacked = windows(l, xp, win);
+    const out = [N, C, ...win.out];
+    if (kind === "max") return [l.reshape(l.reduce("max", stacked, [2]), out)];
+    // Each output's divisor: the window's elements inside the input, or inside the declared padding too (count_include_pad).
+    const includePad = attr(n, "count_include_pad", 0) === 1;
+    const counts = new Float32Array(size(win.out));
+    counts.forEach((_, i) => {
+      let rest = i,
+        count = 1;
+      for (let d = spatial.length - 1; d >= 0; d--) {
+        const o = rest % win.out[d];
+        rest = Math.floor(rest / win.out[d]);
+        let inside = 0;
+        for (let j = 0; j < win.kernel[d]; j++) {
+          const p = o * win.strides[d] + j * win.dilations[d] - win.begins[d]; // position in the unpadded input
+          inside += +(includePad ? p >= -win.begins[d] && p < spatial[d] + win.declaredEnds[d] : p >= 0 && p < spatial[d]);
+        }
+        count *= inside;
+      }
+      counts[i] = count;
+    });
+    const sum = l.reshape(l.reduce("sum", stacked, [2]), out);
+    return [l.map("div", [sum, l.constantData(counts, [1, 1, ...win.out])])];
+  };
+
+const globalPoolOp =
+  (fn: "mean" | "max"): Lowering =>
+  (l, n) => {
+    const X = l.shape(n.inputs[0]);
+    const axes = range(X.length).filter((i) => i >= 2);
+    return [
+      l.reshape(
+        l.reduce(fn, l.ir(n.inputs[0]), axes),
+        X.map((d, i) => (i < 2 ? d : 1)),
+      ),
+    ];
+  };
+
+/** BatchNormalization at inference: (x − mean) / √(var + ε) · scale + B, per channel (axis 1). */
+const batchNormOp: Lowering = (l, n) => {
+  if (attr(n, "training_mode", 0) === 1 || n.outputs.slice(1).some((o) => o && l.isUsed(o)))
+    l.fail("BatchNormalization in training mode (running statistics as outputs) is not supported");
+  const [x, scale, bias, mean, variance] = n.inputs;
+  const X = l.shape(x);
+  const perChannel = (onnx: string) => l.reshape(l.ir(onnx), [X[1], ...X.slice(2).map(() => 1)]);
+  const inv = l.map("reciprocal", [l.map("sqrt", [l.map("add", [perChannel(variance), l.scalar(attr(n, "epsilon", 1e-5))])])]);
+  const y = l.map("mul", [l.map("sub", [l.ir(x), perChannel(mean)]), l.map("mul", [inv, perChannel(scale)])]);
+  return [l.map("add", [y, perChannel(bias)])];
+};
+
+/** DepthToSpace (DCR or CRD) and SpaceToDepth of [N, C, H, W]: a reshape, a transpose, a reshape. */
+const depthToSpaceOp: Lowering = (l, n) => {
+  const [N, C, H, W] = l.shape(n.inputs[0]);
+  const b = attr(n, "blocksize", 0);
+  if (b < 1 || C % (b * b) !== 0) l.fail(`blocksize ${b} does not divide ${C} channels into b² blocks`);
+  const crd = n.attrs.mode === "CRD";
+  const x = l.reshape(l.ir(n.inputs[0]), crd ? [N, C / (b * b), b, b, H, W] : [N, b, b, C / (b * b), H, W]);
+  const t = l.transpose(x, crd ? [0, 1, 4, 2, 5, 3] : [0, 3, 4, 1, 5, 2]);
+  return [l.reshape(t, [N, C / (b * b), H * b, W * b])];
+};
+
+const spaceToDepthOp: Lowering = (l, n) => {
+  const [N, C, H, W] = l.shape(n.inputs[0]);
+  const b = attr(n, "blocksize", 0);
+  if (b < 1 || H % b !== 0 || W % b !== 0) l.fail(`blocksize ${b} does not divide the ${H} × ${W} image`);
+  const x = l.reshape(l.ir(n.inputs[0]), [N, C, H / b, b, W / b, b]);
+  return [l.reshape(l.transpose(x, [0, 3, 5, 1, 2, 4]), [N, C * b * b, H / b, W / b])];
+};
+
+export const SPATIAL_LOWERINGS: Readonly<Record<string, Lowering>> = {
+  Pad: padOp,
+  Conv: convOp,
+  MaxPool: poolOp("max"),
+  AveragePool: poolOp("average"),
+  GlobalAveragePool: globalPoolOp("mean"),
+  GlobalMaxPool: globalPoolOp("max"),
+  BatchNormalization: batchNormOp,
+  DepthToSpace: depthToSpaceOp,
+  SpaceToDepth: spaceToDepthOp,
+};
