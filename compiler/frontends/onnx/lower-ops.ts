@@ -554,7 +554,7 @@ const composedOp =
  * elements equal to the extreme keep their index, the rest a value that loses, and a min (or,
  * for the last index, a max) over the axis picks one.
  */
-function argExtreme(l: Lowerer, x: string, axis: number, kind: "max" | "min", last: boolean): string {
+export function argExtreme(l: Lowerer, x: string, axis: number, kind: "max" | "min", last: boolean): string {
   const X = l.irShape(x),
     n = X[axis];
   const iota = l.constantData(

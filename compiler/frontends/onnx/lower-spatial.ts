@@ -17,7 +17,7 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 type PadMode = "constant" | "edge" | "reflect" | "wrap";
 
 /** x with `begins[d]` elements before and `ends[d]` after each axis d (negative: cropped), filled as `mode` says. */
-function pad(l: Lowerer, x: string, begins: number[], ends: number[], mode: PadMode, value = 0, integer = false): string {
+export function pad(l: Lowerer, x: string, begins: number[], ends: number[], mode: PadMode, value = 0, integer = false): string {
   let y = x;
   for (let d = 0; d < begins.length; d++) {
     let shape = l.irShape(y);

@@ -1,0 +1,243 @@
+// The ONNX ops seec lowers to other IR ops (lower-spatial.ts, lower-indexing.ts, lower-einsum.ts),
+// each as a one-node model built by seec and run through the artifact, against onnxruntime-node on
+// the same file and inputs: the forms ONNX's backend node suite leaves out (weights as
+// initializers, groups, equations beyond its four, build-time k, pads and axes).
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import onnxProto from "onnx-proto";
+import { describe, expect, it } from "vitest";
+import { build } from "../../compiler/build.js";
+import { load } from "../../runtime/index.js";
+import { tmpDir } from "../helpers/compile.js";
+import { randomF32 } from "../helpers/random.js";
+
+const { onnx } = onnxProto;
+type Attr = number | number[] | string;
+
+interface Case {
+  op: string;
+  inputs: Record<string, number[]>;
+  /** Constant inputs (initializers): float32 unless given as int64. */
+  constants?: Record<string, { dims: number[]; floats?: number[]; int64?: number[] }>;
+  /** The node's inputs in order ("" for an absent optional one); default: inputs then constants. */
+  order?: string[];
+  attrs?: Record<string, Attr>;
+  outputs?: number;
+}
+
+function attribute(name: string, v: Attr): import("onnx-proto").onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === "string") return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+  return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
+}
+
+async function writeModel(c: Case): Promise<string> {
+  const constants = Object.entries(c.constants ?? {});
+  const outs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
+  const F = onnx.TensorProto.DataType.FLOAT;
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 18 }],
+    graph: {
+      name: c.op,
+      node: [
+        {
+          opType: c.op,
+          name: "n",
+          input: c.order ?? [...Object.keys(c.inputs), ...constants.map(([k]) => k)],
+          output: outs,
+          attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => attribute(k, v)),
+        },
+      ],
+      initializer: constants.map(([name, t]) =>
+        t.int64
+          ? { name, dims: t.dims, dataType: onnx.TensorProto.DataType.INT64, int64Data: t.int64 }
+          : { name, dims: t.dims, dataType: F, floatData: t.floats },
+      ),
+      input: Object.entries(c.inputs).map(([name, dims]) => ({
+        name,
+        type: { tensorType: { elemType: F, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+      })),
+      output: outs.map((name) => ({ name })),
+    },
+  });
+  const file = join(await tmpDir(), "model.onnx");
+  writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  return file;
+}
+
+/** Largest |seec − ONNX Runtime| over every output; fails beyond 1e-4 absolute and 1e-3 relative. */
+async function againstOrt(c: Case): Promise<number> {
+  const file = await writeModel(c);
+  const feeds = Object.fromEntries(
+    Object.entries(c.inputs).map(([name, dims], i) => [
+      name,
+      randomF32(
+        dims.reduce((a, b) => a * b, 1),
+        7 + i,
+      ),
+    ]),
+  );
+  const out = join(await tmpDir(), "artifact");
+  await build({ model: file, target: "wasm-simd", out, shapes: c.inputs });
+  const model = await load(out, { webgpu: false });
+  const got = await model.run(feeds);
+  const ort = await import("onnxruntime-node");
+  const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
+  const want = await session.run(Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor("float32", v, c.inputs[k])])));
+  let worst = 0;
+  for (const name of session.outputNames) {
+    const w = Array.from(want[name].data as ArrayLike<number | bigint>, Number);
+    const g = Array.from(got[name] as ArrayLike<number | bigint>, Number);
+    expect(g.length, name).toBe(w.length);
+    for (let i = 0; i < w.length; i++) {
+      const d = Math.abs(g[i] - w[i]);
+      if (!(d <= 1e-4 || d <= 1e-3 * Math.abs(w[i]))) expect.fail(`${c.op} ${name}[${i}]: ${g[i]}, ONNX Runtime ${w[i]}`);
+      worst = Math.max(worst, d);
+    }
+  }
+  model.dispose();
+  return worst;
+}
+
+const weights = (dims: number[], seed: number) => ({
+  dims,
+  floats: Array.from(
+    randomF32(
+      dims.reduce((a, b) => a * b, 1),
+      seed,
+      0.5,
+    ),
+  ),
+});
+
+describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
+  const einsums: [string, number[][]][] = [
+    [
+      "bhqd,bhkd->bhqk",
+      [
+        [2, 3, 4, 5],
+        [2, 3, 6, 5],
+      ],
+    ],
+    [
+      "ij,jk",
+      [
+        [3, 4],
+        [4, 5],
+      ],
+    ],
+    ["i,j->ij", [[3], [4]]],
+    ["ii->i", [[4, 4]]],
+    ["bij->bj", [[2, 3, 4]]],
+    [
+      "...ij,...jk->...ik",
+      [
+        [2, 3, 4],
+        [2, 4, 5],
+      ],
+    ],
+    [
+      "ij,jk,kl->il",
+      [
+        [2, 3],
+        [3, 4],
+        [4, 5],
+      ],
+    ],
+    [
+      "bid,bjd->",
+      [
+        [2, 3, 4],
+        [2, 5, 4],
+      ],
+    ],
+  ];
+  for (const [equation, shapes] of einsums)
+    it(`Einsum "${equation}"`, async () => {
+      const inputs = Object.fromEntries(shapes.map((s, i) => [`x${i}`, s]));
+      expect(await againstOrt({ op: "Einsum", inputs, attrs: { equation } })).toBeLessThan(1e-4);
+    });
+
+  it("Conv 2-D, weights and bias as initializers, 2 groups, stride 2, padding, dilation 2", async () => {
+    const c: Case = {
+      op: "Conv",
+      inputs: { x: [2, 4, 9, 9] },
+      constants: { w: weights([6, 2, 3, 3], 1), b: weights([6], 2) },
+      attrs: { group: 2, strides: [2, 2], pads: [1, 2, 1, 0], dilations: [2, 2] },
+    };
+    expect(await againstOrt(c)).toBeLessThan(1e-4);
+  });
+
+  it("Conv 1-D as audio front ends use it (auto_pad SAME_UPPER, stride 2), weights as initializers", async () => {
+    const c: Case = {
+      op: "Conv",
+      inputs: { x: [1, 3, 11] },
+      constants: { w: weights([5, 3, 3], 3), b: weights([5], 4) },
+      attrs: { auto_pad: "SAME_UPPER", strides: [2] },
+    };
+    expect(await againstOrt(c)).toBeLessThan(1e-4);
+  });
+
+  it("MaxPool and AveragePool 2-D with ceil_mode, padding and strides", async () => {
+    const attrs = { kernel_shape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1], ceil_mode: 1 };
+    expect(await againstOrt({ op: "MaxPool", inputs: { x: [1, 2, 7, 6] }, attrs })).toBe(0);
+    expect(await againstOrt({ op: "AveragePool", inputs: { x: [1, 2, 7, 6] }, attrs })).toBeLessThan(1e-5);
+    expect(await againstOrt({ op: "AveragePool", inputs: { x: [1, 2, 7, 6] }, attrs: { ...attrs, count_include_pad: 1 } })).toBeLessThan(
+      1e-5,
+    );
+  });
+
+  for (const mode of ["constant", "edge", "reflect", "wrap"])
+    it(`Pad ${mode}, pads and axes as initializers`, async () => {
+      const c: Case = {
+        op: "Pad",
+        inputs: { x: [3, 4, 5] },
+        constants: { pads: { dims: [4], int64: [2, 1, 1, 2] }, value: { dims: [], floats: [0.5] }, axes: { dims: [2], int64: [2, 0] } },
+        order: ["x", "pads", mode === "constant" ? "value" : "", "axes"],
+        attrs: { mode },
+      };
+      expect(await againstOrt(c)).toBe(0);
+    });
+
+  it("TopK, k an initializer, smallest, along axis 1", async () => {
+    const c: Case = {
+      op: "TopK",
+      inputs: { x: [3, 7, 2] },
+      constants: { k: { dims: [1], int64: [3] } },
+      attrs: { axis: 1, largest: 0 },
+      outputs: 2,
+    };
+    expect(await againstOrt(c)).toBe(0);
+  });
+
+  it("CumSum, exclusive and reversed, along axis 0", async () => {
+    const c: Case = {
+      op: "CumSum",
+      inputs: { x: [5, 4] },
+      constants: { axis: { dims: [], int64: [0] } },
+      attrs: { exclusive: 1, reverse: 1 },
+    };
+    expect(await againstOrt(c)).toBeLessThan(1e-5);
+  });
+
+  it("ScatterND with reduction add, and ScatterElements along axis 1, indices as initializers", async () => {
+    const nd: Case = {
+      op: "ScatterND",
+      inputs: { data: [4, 3], updates: [3, 3] },
+      constants: { indices: { dims: [3, 1], int64: [2, -1, 2] } },
+      order: ["data", "indices", "updates"],
+      attrs: { reduction: "add" },
+    };
+    expect(await againstOrt(nd)).toBeLessThan(1e-5);
+    const elements: Case = {
+      op: "ScatterElements",
+      inputs: { data: [3, 5], updates: [2, 2] },
+      constants: { indices: { dims: [2, 2], int64: [4, 0, -2, 1] } },
+      order: ["data", "indices", "updates"],
+      attrs: { axis: 1 },
+    };
+    expect(await againstOrt(elements)).toBe(0);
+  });
+});
