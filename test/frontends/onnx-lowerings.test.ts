@@ -180,6 +180,21 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
     expect(await againstOrt(c)).toBeLessThan(1e-4);
   });
 
+  it("ConvTranspose 2-D, weights and bias as initializers, 2 groups, stride 2, pads, output_padding, dilation", async () => {
+    const c: Case = {
+      op: "ConvTranspose",
+      inputs: { x: [1, 4, 4, 5] },
+      constants: { w: weights([4, 3, 3, 2], 5), b: weights([6], 6) },
+      attrs: { group: 2, strides: [2, 3], pads: [1, 0, 0, 1], output_padding: [1, 2], dilations: [1, 2] },
+    };
+    expect(await againstOrt(c)).toBeLessThan(1e-4);
+  });
+
+  it("ConvTranspose 1-D with weights at run time and auto_pad SAME_UPPER", async () => {
+    const c: Case = { op: "ConvTranspose", inputs: { x: [2, 3, 6], w: [3, 2, 4] }, attrs: { auto_pad: "SAME_UPPER", strides: [2] } };
+    expect(await againstOrt(c)).toBeLessThan(1e-4);
+  });
+
   it("MaxPool and AveragePool 2-D with ceil_mode, padding and strides", async () => {
     const attrs = { kernel_shape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1], ceil_mode: 1 };
     expect(await againstOrt({ op: "MaxPool", inputs: { x: [1, 2, 7, 6] }, attrs })).toBe(0);

@@ -1,7 +1,7 @@
 /**
  * The ops of convolutional and audio front ends, lowered to the IR ops every backend has: Pad,
- * Conv, MaxPool, AveragePool, the global pools, BatchNormalization (inference), DepthToSpace and
- * SpaceToDepth. A window op reads its padded input once per kernel offset, as a strided copy of
+ * Conv, MaxPool, AveragePool, the global pools, BatchNormalization (inference),
+ * MeanVarianceNormalization, LRN, DepthToSpace and SpaceToDepth. A window op reads its padded input once per kernel offset, as a strided copy of
  * the output's shape (im2col: kernel-size copies, each as large as the output), then reduces the
  * stacked copies (pools) or multiplies them by the weights through Linear or MatMul (Conv), so a
  * convolution runs on the same matmul kernels as a transformer.
@@ -151,39 +151,148 @@ const kernelShape = (l: Lowerer) => {
   return k;
 };
 
-/** Conv of x [N, C, ...spatial] by W [M, C / group, ...kernel]: im2col, then one Linear (constant W) or MatMul per group. */
-const convOp: Lowering = (l, n) => {
-  const [x, wName, bName] = n.inputs;
-  const X = l.shape(x),
-    W = l.shape(wName);
-  if (!l.isFloat(x)) l.fail("Conv of an integer tensor is not supported");
-  const [N, C, ...spatial] = X;
-  const [M, Cg, ...kernel] = W;
-  const group = attr(n, "group", 1);
-  if (C !== Cg * group || M % group !== 0) l.fail(`Conv's weight [${W.join(", ")}] does not fit ${C} input channels in ${group} group(s)`);
-  const win = windowsOf(l, n, spatial, ints(l.attrs(), "kernel_shape") ?? kernel, false);
-  const xp = pad(l, l.ir(x), [0, 0, ...win.begins], [0, 0, ...win.ends], "constant");
+/** A convolution's weight [M, C / group, ...kernel]: constant values, or an IR tensor computed at run time. */
+interface Weight {
+  shape: number[];
+  data?: Float32Array;
+  ir?: string;
+}
+
+/**
+ * x [N, C, ...spatial] convolved with w over the windows `win` (padding included): im2col, then
+ * one Linear (constant weights, the bias folded in) or MatMul per group. [N, M, ...win.out].
+ */
+function convolve(l: Lowerer, x: string, w: Weight, bias: Weight | undefined, group: number, win: Windows): string {
+  const [N, , ...spatial] = l.irShape(x);
+  const [M, Cg, ...kernel] = w.shape;
+  const xp = pad(l, x, [0, 0, ...win.begins], [0, 0, ...win.ends], "constant");
   const cols = windows(l, xp, win); // [N, C, KK, ...out]
   const KK = size(kernel),
     O = size(win.out),
     Mg = M / group;
   const toRows = (t: string) => l.reshape(l.transpose(t, [0, ...range(spatial.length).map((d) => 3 + d), 1, 2]), [N * O, Cg * KK]);
-  const constantW = l.isConstant(wName);
-  const bias = bName && l.isConstant(bName) && constantW ? Float32Array.from(l.value(bName).data) : undefined;
+  const foldBias = w.data && bias?.data;
   const outs = range(group).map((g) => {
     const rows = toRows(group === 1 ? cols : l.slice(cols, 1, g * Cg, Cg));
-    if (constantW) {
-      const w = Float32Array.from(l.value(wName).data.slice(g * Mg * Cg * KK, (g + 1) * Mg * Cg * KK));
-      const b = bias ? l.constantData(bias.slice(g * Mg, (g + 1) * Mg), [Mg]) : undefined;
-      return l.linear(rows, l.constantData(w, [Mg, Cg * KK]), b);
+    if (w.data) {
+      const wg = w.data.slice(g * Mg * Cg * KK, (g + 1) * Mg * Cg * KK);
+      const b = foldBias ? l.constantData(bias!.data!.slice(g * Mg, (g + 1) * Mg), [Mg]) : undefined;
+      return l.linear(rows, l.constantData(wg, [Mg, Cg * KK]), b);
     }
-    const wg = l.reshape(group === 1 ? l.ir(wName) : l.slice(l.ir(wName), 0, g * Mg, Mg), [Mg, Cg * KK]);
+    const wg = l.reshape(group === 1 ? w.ir! : l.slice(w.ir!, 0, g * Mg, Mg), [Mg, Cg * KK]);
     return l.matmul(rows, undefined, l.transpose(wg, [1, 0]));
   });
   let y = l.concat(outs, 1); // [N·O, M]
-  if (bName && !bias) y = l.map("add", [y, l.reshape(l.ir(bName), [1, M])]);
+  if (bias && !foldBias) y = l.map("add", [y, l.reshape(bias.ir ?? l.constantData(bias.data!, [M]), [1, M])]);
   const spatialLast = l.reshape(y, [N, ...win.out, M]);
-  return [l.transpose(spatialLast, [0, spatial.length + 1, ...range(spatial.length).map((d) => d + 1)])];
+  return l.transpose(spatialLast, [0, spatial.length + 1, ...range(spatial.length).map((d) => d + 1)]);
+}
+
+/** An ONNX weight or bias input as a Weight: its values when constant. */
+function weightOf(l: Lowerer, name: string): Weight {
+  return l.isConstant(name)
+    ? { shape: l.shape(name), data: Float32Array.from(l.value(name).data) }
+    : { shape: l.shape(name), ir: l.ir(name) };
+}
+
+/** Conv of x [N, C, ...spatial] by W [M, C / group, ...kernel]. */
+const convOp: Lowering = (l, n) => {
+  const [x, wName, bName] = n.inputs;
+  const X = l.shape(x),
+    W = l.shape(wName);
+  if (!l.isFloat(x)) l.fail("Conv of an integer tensor is not supported");
+  const [, C, ...spatial] = X;
+  const [M, Cg, ...kernel] = W;
+  const group = attr(n, "group", 1);
+  if (C !== Cg * group || M % group !== 0) l.fail(`Conv's weight [${W.join(", ")}] does not fit ${C} input channels in ${group} group(s)`);
+  const win = windowsOf(l, n, spatial, ints(l.attrs(), "kernel_shape") ?? kernel, false);
+  return [convolve(l, l.ir(x), weightOf(l, wName), bName ? weightOf(l, bName) : undefined, group, win)];
+};
+
+/**
+ * ConvTranspose of x [N, C, ...spatial] by W [C, M / group, ...kernel], as the Conv it equals: x
+ * with stride − 1 zeros between its elements (a 0/1 matrix through Linear, axis by axis), padded by
+ * dilation · (kernel − 1) less the pads (output_padding after), convolved at stride 1 with the
+ * kernel flipped and its channel axes swapped.
+ */
+const convTransposeOp: Lowering = (l, n) => {
+  const [x, wName, bName] = n.inputs;
+  const X = l.shape(x),
+    W = l.shape(wName);
+  if (!l.isFloat(x)) l.fail("ConvTranspose of an integer tensor is not supported");
+  const [, C, ...spatial] = X;
+  const [Cw, Mg, ...kernel] = W;
+  const group = attr(n, "group", 1);
+  if (Cw !== C || C % group !== 0) l.fail(`ConvTranspose's weight [${W.join(", ")}] does not fit ${C} input channels in ${group} group(s)`);
+  const k = spatial.length;
+  const strides = ints(l.attrs(), "strides") ?? spatial.map(() => 1);
+  const dilations = ints(l.attrs(), "dilations") ?? spatial.map(() => 1);
+  const outputPadding = ints(l.attrs(), "output_padding") ?? spatial.map(() => 0);
+  const span = (d: number) => dilations[d] * (kernel[d] - 1) + 1;
+  const full = (d: number) => strides[d] * (spatial[d] - 1) + outputPadding[d] + span(d);
+  const autoPad = typeof n.attrs.auto_pad === "string" ? n.attrs.auto_pad : "NOTSET";
+  const outputShape = ints(l.attrs(), "output_shape");
+  let begins: number[], ends: number[];
+  if (outputShape || autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") {
+    const wanted = outputShape ? outputShape.slice(-k) : spatial.map((s, d) => s * strides[d]);
+    const total = wanted.map((o, d) => full(d) - o);
+    const half = total.map((t) => Math.floor(t / 2));
+    begins = autoPad === "SAME_UPPER" ? half : total.map((t, d) => t - half[d]);
+    ends = total.map((t, d) => t - begins[d]);
+  } else {
+    const pads = ints(l.attrs(), "pads") ?? new Array(2 * k).fill(0);
+    begins = pads.slice(0, k);
+    ends = pads.slice(k);
+  }
+  // Zeros between the elements: along each spatial axis, a [stride · (n − 1) + 1, n] 0/1 matrix.
+  let up = l.ir(x);
+  for (let d = 0; d < k; d++) {
+    if (strides[d] === 1) continue;
+    const len = strides[d] * (spatial[d] - 1) + 1;
+    const spread = new Float32Array(len * spatial[d]);
+    for (let i = 0; i < spatial[d]; i++) spread[i * strides[d] * spatial[d] + i] = 1;
+    const rank = 2 + k,
+      axisOf = 2 + d;
+    const perm = [...range(rank).filter((a) => a !== axisOf), axisOf];
+    const back = range(rank).map((a) => perm.indexOf(a));
+    up = l.transpose(l.linear(l.transpose(up, perm), l.constantData(spread, [len, spatial[d]])), back);
+  }
+  const edge = (d: number) => dilations[d] * (kernel[d] - 1);
+  const upBegins = range(k).map((d) => edge(d) - begins[d]),
+    upEnds = range(k).map((d) => edge(d) - ends[d] + outputPadding[d]);
+  const padded = pad(l, up, [0, 0, ...upBegins], [0, 0, ...upEnds], "constant");
+  const P = l.irShape(padded).slice(2);
+  // The kernel flipped on every spatial axis, [C, Mg, ...] → [M, C / group, ...] group by group.
+  const Cg = C / group,
+    KK = size(kernel),
+    M = Mg * group;
+  const flipIndex = (kk: number) => KK - 1 - kk; // reversing every axis of a row-major kernel reverses its flat index
+  let w: Weight;
+  if (l.isConstant(wName)) {
+    const src = l.value(wName).data;
+    const data = new Float32Array(M * Cg * KK);
+    for (let g = 0; g < group; g++)
+      for (let m = 0; m < Mg; m++)
+        for (let c = 0; c < Cg; c++)
+          for (let kk = 0; kk < KK; kk++) data[((g * Mg + m) * Cg + c) * KK + kk] = src[((g * Cg + c) * Mg + m) * KK + flipIndex(kk)];
+    w = { shape: [M, Cg, ...kernel], data };
+  } else {
+    const reverse = new Float32Array(KK * KK);
+    for (let kk = 0; kk < KK; kk++) reverse[kk * KK + flipIndex(kk)] = 1;
+    const flipped = l.linear(l.reshape(l.ir(wName), [C * Mg, KK]), l.constantData(reverse, [KK, KK])); // [C·Mg, KK]
+    const swapped = l.transpose(l.reshape(flipped, [group, Cg, Mg, KK]), [0, 2, 1, 3]);
+    w = { shape: [M, Cg, ...kernel], ir: l.reshape(swapped, [M, Cg, ...kernel]) };
+  }
+  const win: Windows = {
+    kernel,
+    strides: kernel.map(() => 1),
+    dilations,
+    begins: kernel.map(() => 0),
+    ends: kernel.map(() => 0),
+    declaredEnds: kernel.map(() => 0),
+    out: P.map((p, d) => p - edge(d)),
+  };
+  return [convolve(l, padded, w, bName ? weightOf(l, bName) : undefined, group, win)];
 };
 
 /** MaxPool and AveragePool: the stacked windows reduced (padding −∞ for max; for average, divided by each window's count). */
@@ -248,6 +357,38 @@ const batchNormOp: Lowering = (l, n) => {
   return [l.map("add", [y, perChannel(bias)])];
 };
 
+/** MeanVarianceNormalization: (x − E[x]) / (√(E[x²] − E[x]²) + 1e-9) over `axes` (default N, H, W), as ONNX's function body has it. */
+const mvnOp: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  const axes = (ints(l.attrs(), "axes") ?? [0, 2, 3]).map((a) => (a < 0 ? a + X.length : a));
+  const x = l.ir(n.inputs[0]);
+  const mean = l.reduce("mean", x, axes);
+  const variance = l.map("sub", [l.reduce("mean", l.map("mul", [x, x]), axes), l.map("mul", [mean, mean])]);
+  return [l.map("div", [l.map("sub", [x, mean]), l.map("add", [l.map("sqrt", [variance]), l.scalar(1e-9)])])];
+};
+
+/** LRN: x / (bias + α/size · Σ x² over the `size` channels around each)^β, the window a sum of shifted slices. */
+const lrnOp: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  const width = attr(n, "size", 0);
+  if (!(width >= 1)) l.fail("LRN needs a size of at least 1");
+  const x = l.ir(n.inputs[0]);
+  const before = Math.floor((width - 1) / 2),
+    after = Math.ceil((width - 1) / 2);
+  const squares = pad(
+    l,
+    l.map("mul", [x, x]),
+    X.map((_, i) => (i === 1 ? before : 0)),
+    X.map((_, i) => (i === 1 ? after : 0)),
+    "constant",
+  );
+  const sum = range(width)
+    .map((k) => l.slice(squares, 1, k, X[1]))
+    .reduce((acc, t) => l.map("add", [acc, t]));
+  const scaled = l.map("add", [l.scalar(attr(n, "bias", 1)), l.map("mul", [sum, l.scalar(attr(n, "alpha", 1e-4) / width)])]);
+  return [l.map("div", [x, l.map("pow", [scaled, l.scalar(attr(n, "beta", 0.75))])])];
+};
+
 /** DepthToSpace (DCR or CRD) and SpaceToDepth of [N, C, H, W]: a reshape, a transpose, a reshape. */
 const depthToSpaceOp: Lowering = (l, n) => {
   const [N, C, H, W] = l.shape(n.inputs[0]);
@@ -270,11 +411,14 @@ const spaceToDepthOp: Lowering = (l, n) => {
 export const SPATIAL_LOWERINGS: Readonly<Record<string, Lowering>> = {
   Pad: padOp,
   Conv: convOp,
+  ConvTranspose: convTransposeOp,
   MaxPool: poolOp("max"),
   AveragePool: poolOp("average"),
   GlobalAveragePool: globalPoolOp("mean"),
   GlobalMaxPool: globalPoolOp("max"),
   BatchNormalization: batchNormOp,
+  MeanVarianceNormalization: mvnOp,
+  LRN: lrnOp,
   DepthToSpace: depthToSpaceOp,
   SpaceToDepth: spaceToDepthOp,
 };
