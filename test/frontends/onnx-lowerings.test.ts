@@ -195,6 +195,32 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
     expect(await againstOrt(c)).toBeLessThan(1e-4);
   });
 
+  const resizes: [string, Record<string, Attr>, { scales?: number[]; sizes?: number[] }][] = [
+    ["linear, half_pixel, 2x up", { mode: "linear" }, { scales: [1, 1, 2, 2] }],
+    [
+      "nearest, asymmetric, floor (PyTorch's Upsample)",
+      { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" },
+      { scales: [1, 1, 2, 3] },
+    ],
+    [
+      "cubic, pytorch_half_pixel, to sizes",
+      { mode: "cubic", coordinate_transformation_mode: "pytorch_half_pixel" },
+      { sizes: [1, 2, 3, 7] },
+    ],
+    ["linear, align_corners, down to sizes", { mode: "linear", coordinate_transformation_mode: "align_corners" }, { sizes: [1, 2, 3, 4] }],
+  ];
+  for (const [what, attrs, { scales, sizes }] of resizes)
+    it(`Resize ${what}, scales or sizes as initializers`, async () => {
+      const c: Case = {
+        op: "Resize",
+        inputs: { x: [1, 2, 5, 6] },
+        constants: scales ? { scales: { dims: [4], floats: scales } } : { sizes: { dims: [4], int64: sizes! } },
+        order: scales ? ["x", "", "scales"] : ["x", "", "", "sizes"],
+        attrs,
+      };
+      expect(await againstOrt(c)).toBeLessThan(1e-4);
+    });
+
   it("MaxPool and AveragePool 2-D with ceil_mode, padding and strides", async () => {
     const attrs = { kernel_shape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1], ceil_mode: 1 };
     expect(await againstOrt({ op: "MaxPool", inputs: { x: [1, 2, 7, 6] }, attrs })).toBe(0);

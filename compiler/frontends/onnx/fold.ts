@@ -51,6 +51,7 @@ const VALUE_INPUTS: Readonly<Record<string, readonly number[]>> = {
   Pad: [1, 2, 3],
   TopK: [1],
   OneHot: [1],
+  Resize: [1, 2, 3],
 };
 
 /** Above this many elements, a layout op is not run on zeros to learn its output's shape. */

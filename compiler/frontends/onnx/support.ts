@@ -5,6 +5,7 @@ import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, type Lowering } from "./lower-ops.js";
 import { einsumOp } from "./lower-einsum.js";
 import { INDEXING_LOWERINGS } from "./lower-indexing.js";
+import { RESIZE_LOWERINGS } from "./lower-resize.js";
 import { SPATIAL_LOWERINGS } from "./lower-spatial.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
 
@@ -14,6 +15,7 @@ export function loweringOf(node: OnnxNode): Lowering | undefined {
   if (Object.hasOwn(LOWERINGS, key)) return LOWERINGS[key];
   if (Object.hasOwn(SPATIAL_LOWERINGS, key)) return SPATIAL_LOWERINGS[key];
   if (Object.hasOwn(INDEXING_LOWERINGS, key)) return INDEXING_LOWERINGS[key];
+  if (Object.hasOwn(RESIZE_LOWERINGS, key)) return RESIZE_LOWERINGS[key];
   if (key === "Einsum") return einsumOp;
   return Object.hasOwn(FUSED_LOWERINGS, key) ? FUSED_LOWERINGS[key] : undefined;
 }
