@@ -114,7 +114,7 @@ function contract(l: Lowerer, a: Term, b: Term, keep: ReadonlySet<string>): Term
   return { letters, x: l.reshape(l.matmul(left, undefined, right), letters.map(dim)) };
 }
 
-export const einsumOp: Lowering = (l, n) => {
+const einsumOp: Lowering = (l, n) => {
   if (!n.inputs.every((i) => l.isFloat(i))) l.fail("Einsum of integer tensors is not supported");
   const equation = typeof n.attrs.equation === "string" ? n.attrs.equation : l.fail("Einsum needs its equation");
   const { inputs, output } = parse(
@@ -140,3 +140,5 @@ export const einsumOp: Lowering = (l, n) => {
     ),
   ];
 };
+
+export const EINSUM_LOWERINGS: Readonly<Record<string, Lowering>> = { Einsum: einsumOp };

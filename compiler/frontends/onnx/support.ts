@@ -3,21 +3,26 @@ import { SeecError } from "../../../runtime/errors.js";
 import { LAYOUT_OPS } from "./layout-ops.js";
 import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, type Lowering } from "./lower-ops.js";
-import { einsumOp } from "./lower-einsum.js";
+import { EINSUM_LOWERINGS } from "./lower-einsum.js";
 import { INDEXING_LOWERINGS } from "./lower-indexing.js";
 import { RESIZE_LOWERINGS } from "./lower-resize.js";
 import { SPATIAL_LOWERINGS } from "./lower-spatial.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
 
-/** The node's lowering to IR (keyed `domain:op` outside the default domain), if it has one. */
+/** Every lowering by key (`domain:op` outside the default domain), one table per file that defines them. */
+const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
+  LOWERINGS,
+  SPATIAL_LOWERINGS,
+  INDEXING_LOWERINGS,
+  RESIZE_LOWERINGS,
+  EINSUM_LOWERINGS,
+  FUSED_LOWERINGS,
+];
+
+/** The node's lowering to IR, if it has one. */
 export function loweringOf(node: OnnxNode): Lowering | undefined {
   const key = node.domain ? `${node.domain}:${node.op}` : node.op;
-  if (Object.hasOwn(LOWERINGS, key)) return LOWERINGS[key];
-  if (Object.hasOwn(SPATIAL_LOWERINGS, key)) return SPATIAL_LOWERINGS[key];
-  if (Object.hasOwn(INDEXING_LOWERINGS, key)) return INDEXING_LOWERINGS[key];
-  if (Object.hasOwn(RESIZE_LOWERINGS, key)) return RESIZE_LOWERINGS[key];
-  if (key === "Einsum") return einsumOp;
-  return Object.hasOwn(FUSED_LOWERINGS, key) ? FUSED_LOWERINGS[key] : undefined;
+  return TABLES.find((t) => Object.hasOwn(t, key))?.[key];
 }
 
 /** Read: lowered to IR, or (the sources of shapes: Shape, Constant, Range, ...) only ever folded. */
