@@ -266,6 +266,37 @@ const biasedGelu =
     return [l.map(fn, [present(bias) ? l.map("add", [l.ir(x), l.ir(bias)]) : l.ir(x)])];
   };
 
+/** com.microsoft QuickGelu: x · sigmoid(alpha · x) (alpha 1.702 by default, CLIP's activation). */
+const quickGelu: Lowering = (l, n) => {
+  const x = l.ir(n.inputs[0]);
+  return [l.map("mul", [x, l.map("sigmoid", [l.map("mul", [x, l.scalar(attr(n, "alpha", 1.702))])])])];
+};
+
+/** com.microsoft BiasAdd: x + bias + skip. */
+const biasAdd: Lowering = (l, n) => [l.map("add", [l.map("add", [l.ir(n.inputs[0]), l.ir(n.inputs[1])]), l.ir(n.inputs[2])])];
+
+/** com.microsoft BiasSplitGelu: (x + bias) split in halves along the last axis, left · gelu(right). */
+const biasSplitGelu: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  const y = l.map("add", [l.ir(n.inputs[0]), l.ir(n.inputs[1])]);
+  const half = X.at(-1)! / 2;
+  return [l.map("mul", [l.slice(y, X.length - 1, 0, half), l.map("gelu", [l.slice(y, X.length - 1, half, half)])])];
+};
+
+/** com.microsoft FusedMatMul: alpha · op(A) · op(B), op transposing the last two axes where transA / transB say. */
+const fusedMatMul: Lowering = (l, n) => {
+  if (attr(n, "transBatchA", 0) || attr(n, "transBatchB", 0)) l.fail("FusedMatMul with transBatchA or transBatchB is not supported");
+  const swapLast = (name: string) => {
+    const rank = l.shape(name).length;
+    return l.transpose(l.ir(name), [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2]);
+  };
+  const [a, b] = n.inputs;
+  const left = attr(n, "transA", 0) ? swapLast(a) : l.ir(a);
+  const y = attr(n, "transB", 0) ? l.matmul(left, undefined, swapLast(b)) : l.matmul(left, b);
+  const alpha = attr(n, "alpha", 1);
+  return [alpha === 1 ? y : l.map("mul", [y, l.scalar(alpha)])];
+};
+
 export const FUSED_LOWERINGS: Readonly<Record<string, Lowering>> = {
   Attention: onnxAttention,
   RotaryEmbedding: onnxRotary,
@@ -277,4 +308,9 @@ export const FUSED_LOWERINGS: Readonly<Record<string, Lowering>> = {
   "com.microsoft:SkipSimplifiedLayerNormalization": skipNorm(true),
   "com.microsoft:FastGelu": biasedGelu("geluTanh"),
   "com.microsoft:BiasGelu": biasedGelu("gelu"),
+  "com.microsoft:Gelu": biasedGelu("gelu"),
+  "com.microsoft:QuickGelu": quickGelu,
+  "com.microsoft:BiasAdd": biasAdd,
+  "com.microsoft:BiasSplitGelu": biasSplitGelu,
+  "com.microsoft:FusedMatMul": fusedMatMul,
 };
