@@ -62,6 +62,8 @@ export interface BuildOptions extends ModelSource {
   pooling?: Pooling;
   /** With pooling: embed()'s vectors scaled to unit length. */
   normalize?: boolean;
+  /** An encoder on the SIMD wasm targets (wasm-simd, wasm-relaxed, wasi): the most texts a forward call takes (default 32; 1: one a call). */
+  batch?: number;
   /** Called as each stage starts. */
   progress?: (stage: string) => void;
 }
@@ -196,7 +198,7 @@ async function measureBuild(task: QualityTask, opts: BuildOptions, beforeQuantiz
     opts.progress?.("score the f32 model");
     const dir = await mkdtemp(join(tmpdir(), "seec-f32-"));
     try {
-      await writeArtifact(join(dir, "f32"), (await compileArtifact(beforeQuantize, { target: opts.target })).files);
+      await writeArtifact(join(dir, "f32"), (await compileArtifact(beforeQuantize, { target: opts.target, batch: opts.batch })).files);
       f32 = (await score(join(dir, "f32"))).value;
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -217,11 +219,11 @@ export interface Artifact {
 /** Everything after the frontend: the target's passes, its backend, runtime, manifest. Writes nothing. */
 export async function compileArtifact(
   model: LoadedModel,
-  opts: { target: TargetName; command?: string; stage?: Stage; memoryBudget?: number },
+  opts: { target: TargetName; command?: string; stage?: Stage; memoryBudget?: number; batch?: number },
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const target = targetSpec(opts.target);
-  const graph = runPasses(model.graph, target.passes);
+  const graph = runPasses(model.graph, target.passes, { batch: opts.batch });
   refuseUnsupported(graph, target.backend);
   const planned = await stage("plan memory", () => planMemory(graph));
   const compiled = await target.backend.compile(
@@ -289,6 +291,13 @@ function makeManifest(
 }
 
 function modelInfo(graph: Graph): Manifest["model"] {
-  const { family, config, bosId, eosId, embedding } = graph.model;
-  return { family, config: { ...config }, bosId, eosId, ...(embedding ? { embedding: { ...embedding } } : {}) };
+  const { family, config, bosId, eosId, embedding, batch } = graph.model;
+  return {
+    family,
+    config: { ...config },
+    bosId,
+    eosId,
+    ...(embedding ? { embedding: { ...embedding } } : {}),
+    ...(batch ? { batch: { ...batch } } : {}),
+  };
 }

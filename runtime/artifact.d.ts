@@ -72,6 +72,12 @@ export interface Manifest {
      * [1, hidden] pooled output as it is. `normalize`: scaled to unit length.
      */
     embedding?: { output: string; pooling: "mean" | "cls" | "none"; normalize: boolean };
+    /**
+     * An encoder that embeds several texts a call: embed() packs up to `texts` of them, `tokens` tokens
+     * in all, end to end into `tokens`, their token counts in `lengths`, and reads a row of the output
+     * per text. Absent: one text a call.
+     */
+    batch?: { texts: number; tokens: number };
   };
   dims: Record<string, { max: number }>;
   inputs: TensorSpec[];
@@ -145,7 +151,10 @@ export declare class Model {
   stream(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
   /** The prompt's continuation (not the prompt), whole. */
   generate(prompt: string, options?: GenerateOptions): Promise<string>;
-  /** An encoder's embeddings of texts (one forward call each, tokens clipped to the model's maximum length). */
+  /**
+   * An encoder's embeddings of texts, tokens clipped to the model's maximum length: several texts a
+   * forward call where the artifact packs them (`manifest.model.batch`), else one text a call.
+   */
   embed(texts: readonly string[], options?: CallOptions): Promise<Float32Array[]>;
   /** Lets the module and its memory go; the model cannot run afterwards. */
   dispose(): void;

@@ -49,6 +49,7 @@ export function checkFeeds(manifest: Manifest, feeds: Feeds): CheckedFeeds {
     return { spec, data };
   });
   checkPosition(manifest, feeds, bound);
+  checkLengths(manifest, inputs, bound);
   return { inputs, bound };
 }
 
@@ -70,6 +71,13 @@ export interface TextCall {
 
 /** An encoder's call for one text (tokens clipped to the model's maximum length); its first output is the embedding. */
 export function embeddingFeeds(manifest: Manifest, tokenizer: Tokenizer | undefined): (text: string) => TextCall {
+  const encode = textTokens(manifest, tokenizer);
+  const output = manifest.outputs[0].name;
+  return (text) => ({ feeds: { tokens: encode(text) }, vector: (o) => o[output] as Float32Array });
+}
+
+/** A text's token ids as an encoder takes them, clipped to its maximum length; runtime.family unless it is one. */
+export function textTokens(manifest: Manifest, tokenizer: Tokenizer | undefined): (text: string) => Int32Array {
   if (manifest.model.family !== "encoder" || !(tokenizer instanceof SentencePieceTokenizer))
     throw new SeecError("runtime.family", "embed() needs an encoder artifact with its tokenizer", {
       hint:
@@ -78,8 +86,7 @@ export function embeddingFeeds(manifest: Manifest, tokenizer: Tokenizer | undefi
           : "an imported graph embeds when built with --tokenizer tokenizer.json --pooling mean|cls|none",
     });
   const max = manifest.model.config.maxLength;
-  const output = manifest.outputs[0].name;
-  return (text) => ({ feeds: { tokens: Int32Array.from(tokenizer.encode(text).slice(0, max)) }, vector: (o) => o[output] as Float32Array });
+  return (text) => Int32Array.from(tokenizer.encode(text).slice(0, max));
 }
 
 /**
@@ -129,6 +136,24 @@ function describe(x: unknown): string {
 function checkTokens(ids: Int32Array, vocab: number): void {
   for (const id of ids)
     if (id < 0 || id >= vocab) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${vocab})`);
+}
+
+/**
+ * A packed encoder's lengths (manifest.model.batch): each text within the model's maximum length
+ * (its position table's rows), and all of them together the call's tokens.
+ */
+function checkLengths(manifest: Manifest, inputs: CheckedFeeds["inputs"], bound: Record<string, number>): void {
+  const lengths = manifest.model.batch && inputs.find((i) => i.spec.name === "lengths")?.data;
+  if (!lengths) return;
+  const max = manifest.model.config.maxLength;
+  let total = 0;
+  for (const [i, n] of lengths.entries()) {
+    if (!(n >= 0 && n <= max))
+      throw new SeecError("runtime.input", `lengths[${i}] is ${n}; a text has 0 to ${max} tokens`, { at: `lengths[${i}]` });
+    total += n;
+  }
+  if (total !== (bound.T ?? 0))
+    throw new SeecError("runtime.input", `the lengths add up to ${total} tokens, but "tokens" has ${bound.T ?? 0}`, { at: "lengths" });
 }
 
 function checkPosition(manifest: Manifest, feeds: Feeds, bound: Record<string, number>): void {

@@ -7,6 +7,7 @@ import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
 import { checkFeeds, checkStep, dimsOf, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { pooledEmbedding } from "./pooling.js";
+import { textBatches } from "./batches.js";
 import { generation, type GenerateOptions, type GenerationStats } from "./generation.js";
 import { tensor } from "./tensor.js";
 import type { Tokenizer } from "./tokenizers/index.js";
@@ -19,10 +20,11 @@ export interface Engine {
   readonly backend: string;
   /** The GPU adapter, on WebGPU. */
   readonly adapter?: string;
+  /** `bound`: the call's symbolic dimensions (T: its tokens; B: its texts, where the artifact packs them). */
   run(
     inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[],
     outputs: { spec: TensorSpec; length: number }[],
-    T: number,
+    bound: Readonly<Record<string, number>>,
   ): (Int32Array | Float32Array)[] | Promise<(Int32Array | Float32Array)[]>;
   dispose(): void;
 }
@@ -85,7 +87,7 @@ export class Model {
     options.signal?.throwIfAborted();
     const { inputs, bound } = checkFeeds(this.manifest, feeds);
     const outputs = this.manifest.outputs.map((spec) => ({ spec, length: elementsOf(spec, bound) }));
-    const data = await this.engine.run(inputs, outputs, bound.T ?? 0);
+    const data = await this.engine.run(inputs, outputs, bound);
     return Object.fromEntries(
       outputs.map(({ spec }, i) => [
         spec.name,
@@ -137,13 +139,23 @@ export class Model {
     return out;
   }
 
-  /** Embeddings of texts (an encoder artifact): one forward call per text, tokens clipped to the model's maximum length. */
+  /**
+   * Embeddings of texts (an encoder artifact), tokens clipped to the model's maximum length: as many
+   * texts a forward call as the artifact packs (manifest.model.batch; runtime/batches.ts), else one.
+   */
   async embed(texts: readonly string[], options: CallOptions = {}): Promise<Float32Array[]> {
+    const breathe = pacer(options.signal);
+    const vectors: Float32Array[] = [];
+    if (this.manifest.model.batch) {
+      for (const batch of textBatches(this.manifest, this.tokenizer, texts)) {
+        vectors.push(...batch.vectors(await this.run(batch.feeds, options)));
+        await breathe();
+      }
+      return vectors;
+    }
     const call = this.manifest.model.embedding
       ? pooledEmbedding(this.manifest, this.tokenizer)
       : embeddingFeeds(this.manifest, this.tokenizer);
-    const breathe = pacer(options.signal);
-    const vectors: Float32Array[] = [];
     for (let i = 0; i < texts.length; i += IN_FLIGHT) {
       const window = texts.slice(i, i + IN_FLIGHT).map(async (text) => {
         const { feeds, vector } = call(text);

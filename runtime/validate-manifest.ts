@@ -166,6 +166,22 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
   if (family === "decoder" && inputs.some((t) => t.name === "pos"))
     whole(config.contextLength, "model.config.contextLength", 1, 2 ** 31 - 1);
   if (family === "encoder" && config.maxLength !== undefined) whole(config.maxLength, "model.config.maxLength", 0);
+
+  // A packed encoder: texts and tokens as dims B and T bound them, lengths [B] and tokens [T] in, a row per text out.
+  if (model.batch !== undefined) {
+    const batch = object(model.batch, "model.batch");
+    const texts = whole(batch.texts, "model.batch.texts", 1),
+      tokens = whole(batch.tokens, "model.batch.tokens", 1);
+    if (family !== "encoder") bad("model.batch", `describes an encoder's texts, but model.family is ${shown(family)}`);
+    if (dimMax.get("B") !== texts) bad("model.batch.texts", `${texts} is not dims.B.max (${shown(dimMax.get("B"))})`);
+    if (dimMax.get("T") !== tokens) bad("model.batch.tokens", `${tokens} is not dims.T.max (${shown(dimMax.get("T"))})`);
+    whole(config.maxLength, "model.config.maxLength", 0, tokens);
+    const shape = (list: { name: string; shape: unknown[] }[], name: string) => list.find((t) => t.name === name)?.shape.join();
+    if (shape(inputs, "lengths") !== "B" || shape(inputs, "tokens") !== "T")
+      bad("model.batch", "needs the inputs tokens [T] and lengths [B]");
+    if (outputs[0]?.shape[0] !== "B")
+      bad("model.batch", `needs a row of output per text, [B, ...]; outputs[0] is [${outputs[0]?.shape.map(shown).join(", ")}]`);
+  }
 }
 
 /**
@@ -174,7 +190,7 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
  * `file` is the module's URL.
  */
 export function validateInstance(manifest: Manifest, instance: WebAssembly.Instance, file: string, manifestFile: string): void {
-  const exports = instance.exports as { memory?: unknown; forward?: unknown; MAX_T?: unknown; CONTEXT_LENGTH?: unknown };
+  const exports = instance.exports as { memory?: unknown; forward?: unknown; MAX_T?: unknown; MAX_B?: unknown; CONTEXT_LENGTH?: unknown };
   const name = file.slice(file.lastIndexOf("/") + 1);
   if (!(exports.memory instanceof WebAssembly.Memory) || typeof exports.forward !== "function")
     throw new SeecError("input.wasm", `${name} does not export the memory and forward() of a seec module`, { file, hint: HINT });
@@ -185,8 +201,9 @@ export function validateInstance(manifest: Manifest, instance: WebAssembly.Insta
       `memory.totalBytes ${manifest.memory.totalBytes} is more than the ${bytes} bytes of memory ${name} has`,
       { file: manifestFile, at: "memory.totalBytes", hint: HINT },
     );
-  // What the module was planned for, where it says (it exports MAX_T, and a decoder CONTEXT_LENGTH):
-  // a call of more tokens would run past its activations, a position past its context past its KV cache.
+  // What the module was planned for, where it says (it exports MAX_T, a packed encoder MAX_B, and a
+  // decoder CONTEXT_LENGTH): a call of more tokens or texts would run past its activations, a
+  // position past its context past its KV cache; a manifest that packs texts needs a module that does.
   const planned = (global: unknown): number | undefined => (global instanceof WebAssembly.Global ? Number(global.value) : undefined);
   const bad = (at: string, what: string): never => {
     throw new SeecError("input.manifest", `${at} ${what}`, { file: manifestFile, at, hint: HINT });
@@ -195,6 +212,10 @@ export function validateInstance(manifest: Manifest, instance: WebAssembly.Insta
   const T = manifest.dims.T?.max;
   if (maxT !== undefined && T !== undefined && T > maxT)
     bad("dims.T.max", `${T} is more than ${name} was planned for (${maxT} tokens a call)`);
+  const maxB = planned(exports.MAX_B);
+  const B = manifest.dims.B?.max;
+  if (B !== undefined && !(maxB !== undefined && B <= maxB))
+    bad("dims.B.max", `${B} is more than ${name} was planned for (${maxB ?? "one text"} a call)`);
   const context = planned(exports.CONTEXT_LENGTH);
   if (context !== undefined) {
     if (manifest.model.family !== "decoder") bad("model.family", `${shown(manifest.model.family)} does not describe ${name}, a decoder`);

@@ -1,11 +1,12 @@
-/** The wasm engine: inputs written into the module's memory, forward(T), outputs copied out. */
+/** The wasm engine: inputs written into the module's memory, forward(T[, B]), outputs copied out. */
 import { SeecError } from "./errors.js";
 import type { TensorSpec } from "./manifest.js";
 import type { Engine } from "./model.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
-  forward(T: number): void;
+  /** T: the call's tokens; B: its texts, where the module packs them (a module without B ignores it). */
+  forward(T: number, B: number): void;
 }
 
 export class WasmEngine implements Engine {
@@ -18,12 +19,16 @@ export class WasmEngine implements Engine {
     this.exports = instance.exports as unknown as Exports;
   }
 
-  run(inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[], outputs: { spec: TensorSpec; length: number }[], T: number) {
+  run(
+    inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[],
+    outputs: { spec: TensorSpec; length: number }[],
+    bound: Readonly<Record<string, number>>,
+  ) {
     const { memory, forward } = this.exports;
     for (const { spec, data } of inputs)
       new (data.constructor as Int32ArrayConstructor)(memory.buffer, spec.address, data.length).set(data as Int32Array);
     try {
-      forward(T);
+      forward(bound.T ?? 0, bound.B ?? 0);
     } catch (e) {
       throw new SeecError("runtime.trap", `the compiled model trapped in forward(): ${(e as Error).message}`, {
         hint: "this should not happen after the runtime's checks: please report it",

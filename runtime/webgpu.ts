@@ -108,8 +108,9 @@ export class GpuEngine implements Engine {
   async run(
     inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[],
     outputs: { spec: TensorSpec; length: number }[],
-    T: number,
+    bound: Readonly<Record<string, number>>,
   ): Promise<Float32Array[]> {
+    const T = bound.T ?? 0;
     for (const { spec, data } of inputs)
       this.device.queue.writeBuffer(this.buffers.get(spec.name)!, 0, data.buffer, data.byteOffset, data.byteLength);
     const staging = outputs.map((o) => this.device.createBuffer({ size: Math.max(4, o.length * 4), usage: MAP_READ | COPY_DST }));

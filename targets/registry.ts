@@ -50,8 +50,12 @@ export interface TargetSpec<Options = unknown> extends TargetPolicy {
   options: Options;
 }
 
-/** The SIMD kernels read weights in their own order; the scalar kernels and WGSL as written. */
-const SIMD_PASSES: readonly PassName[] = ["poolEarly", "fuseEpilogues", "layoutWeights"];
+/**
+ * The SIMD kernels read weights in their own order; the scalar kernels and WGSL as written. The
+ * SIMD modules embed several texts a call (packTexts: its per-text means use the kernel scratch,
+ * which only they have); the scalar, WGSL and microcontroller ones one text a call.
+ */
+const SIMD_PASSES: readonly PassName[] = ["poolEarly", "packTexts", "fuseEpilogues", "layoutWeights"];
 const PASSES: readonly PassName[] = ["poolEarly", "fuseEpilogues"];
 
 const TOKENIZES_INSIDE: Refusal = {

@@ -27,6 +27,7 @@ interface BuildFlags extends QualityFlags {
   json?: boolean;
   pooling?: Pooling;
   normalize?: boolean;
+  batch?: number;
 }
 
 export function buildCommand(): Command {
@@ -80,6 +81,11 @@ export function buildCommand(): Command {
       ).choices(POOLINGS),
     )
     .option("--normalize", "with --pooling: embed() scales each vector to unit length")
+    .option(
+      "--batch <texts>",
+      "an encoder on wasm-simd, wasm-relaxed or wasi: the most texts embed() packs into one forward call, memory planned for 32 tokens a text (default 32; 1: one text a call)",
+      integer(1, 1024),
+    )
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
       // Where the artifact goes is checked before anything is read or built.
@@ -105,6 +111,7 @@ export function buildCommand(): Command {
         shapes: flags.shape,
         pooling: flags.pooling,
         normalize: flags.normalize,
+        batch: flags.batch,
         command: recordedCommand(process.argv.slice(2)),
         progress: progress(!flags.json),
       });

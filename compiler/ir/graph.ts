@@ -65,6 +65,11 @@ export interface ModelInfo {
   eosId?: number;
   /** An imported encoder's embedding (seec build --pooling): how embed() makes one vector from `output`. */
   embedding?: EmbeddingInfo;
+  /**
+   * An encoder that takes several texts a call (passes/pack-texts.ts): up to `texts` of them, `tokens`
+   * tokens in all, packed end to end in `tokens` with their counts in `lengths`; a row of output each.
+   */
+  batch?: { texts: number; tokens: number };
 }
 
 /**

@@ -19,7 +19,25 @@ function kernelCall(module: string, fn: string, args: (node: Node, c: CallContex
   return { kernels: [[module, fn]], call: (node, c) => `${fn}(${args(node, c).join(", ")})` };
 }
 
+/**
+ * An op of `arity` inputs that runs per text when the texts are packed (their lengths one more
+ * input, compiler/ir/ops/per-text.ts): `packed`'s kernel (kernels/per-text.ts) then, else `single`'s.
+ */
+function perText(arity: number, single: Binding, packed: Binding): Binding {
+  const pick = (node: Node) => (node.inputs.length > arity ? packed : single);
+  const kernels = (node: Node) => {
+    const b = pick(node).kernels;
+    return typeof b === "function" ? b(node) : b;
+  };
+  return { kernels, call: (node, c) => pick(node).call(node, c), scratchBytes: (node, size) => pick(node).scratchBytes?.(node, size) ?? 0 };
+}
+
 const dim = (d: Dim): string => String(d);
+
+/** qlinear's scratch for T rows of K: x's rows as int16, padded to a multiple of 16, then a scale per row (kernels/linear-q8.ts). */
+const q8ScratchBytes = (T: number, K: number) => T * (2 * (Math.ceil(K / 16) * 16) + 4) + 16;
+/** The means of B texts of K features in kernels/per-text.ts's scratch, in whole 64-byte lines. */
+const meansBytes = (B: number, K: number) => Math.ceil((B * K * 4) / 64) * 64;
 const count = (shape: Shape): string => {
   const fixed = shape.filter((d): d is number => typeof d === "number").reduce((a, b) => a * b, 1);
   const symbolic = shape.filter((d) => typeof d === "string");
@@ -114,32 +132,68 @@ export const BINDINGS = {
   ]),
   // A kernel per weight layout (passes/weight-layout.ts): [N, K] linear.ts, [K, N] linear-kn.ts, interleaved rows linear-n4.ts.
   Linear: matmulCall((node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout]),
-  MeanLinear: kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [
-    c.addr(x),
-    c.addr(w),
-    b ? c.addr(b) : 0,
-    c.addr(y),
-    dim(c.shape(x)[0]),
-    dim(c.shape(x)[1]),
-    dim(c.shape(w)[0]),
-  ]),
-  MeanQLinear: kernelCall("mean-linear", "meanQLinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [
-    c.addr(x),
-    c.addr(w),
-    c.addr(scale),
-    b ? c.addr(b) : 0,
-    c.addr(y),
-    dim(c.shape(x)[0]),
-    dim(c.shape(x)[1]),
-    dim(c.shape(w)[0]),
-  ]),
+  // Per text (packed texts), the texts' means go to the kernel scratch, then one matmul over them.
+  MeanLinear: perText(
+    3,
+    kernelCall("mean-linear", "meanLinear", ({ inputs: [x, w, b], outputs: [y] }, c) => [
+      c.addr(x),
+      c.addr(w),
+      b ? c.addr(b) : 0,
+      c.addr(y),
+      dim(c.shape(x)[0]),
+      dim(c.shape(x)[1]),
+      dim(c.shape(w)[0]),
+    ]),
+    {
+      ...kernelCall("per-text", "meanLinearPerText", ({ inputs: [x, w, b, lengths], outputs: [y] }, c) => [
+        c.addr(x),
+        c.addr(w),
+        c.addr(b),
+        c.addr(y),
+        c.addr(lengths),
+        dim(c.shape(lengths)[0]),
+        dim(c.shape(x)[1]),
+        dim(c.shape(w)[0]),
+        c.scratch,
+      ]),
+      scratchBytes: ({ inputs: [x, , , lengths] }, size) => meansBytes(size(lengths)[0], size(x)[1]),
+    },
+  ),
+  MeanQLinear: perText(
+    4,
+    kernelCall("mean-linear", "meanQLinear", ({ inputs: [x, w, scale, b], outputs: [y] }, c) => [
+      c.addr(x),
+      c.addr(w),
+      c.addr(scale),
+      b ? c.addr(b) : 0,
+      c.addr(y),
+      dim(c.shape(x)[0]),
+      dim(c.shape(x)[1]),
+      dim(c.shape(w)[0]),
+    ]),
+    {
+      ...kernelCall("per-text", "meanQLinearPerText", ({ inputs: [x, w, scale, b, lengths], outputs: [y] }, c) => [
+        c.addr(x),
+        c.addr(w),
+        c.addr(scale),
+        c.addr(b),
+        c.addr(y),
+        c.addr(lengths),
+        dim(c.shape(lengths)[0]),
+        dim(c.shape(x)[1]),
+        dim(c.shape(w)[0]),
+        c.scratch,
+      ]),
+      scratchBytes: ({ inputs: [x, , , , lengths] }, size) => {
+        const [B] = size(lengths),
+          K = size(x)[1];
+        return meansBytes(B, K) + q8ScratchBytes(B, K);
+      },
+    },
+  ),
   QLinear: {
     ...matmulCall(() => ["linear-q8", "qlinear"], true),
-    // x's rows as int16, padded to a multiple of 16, then a scale per row (kernels/linear-q8.ts).
-    scratchBytes: ({ inputs: [x] }, size) => {
-      const [T, K] = size(x);
-      return T * (2 * (Math.ceil(K / 16) * 16) + 4) + 16;
-    },
+    scratchBytes: ({ inputs: [x] }, size) => q8ScratchBytes(...(size(x) as [number, number])),
   },
   // 4-bit weights in Q4_0 blocks (compiler/ir/ops/linear-q4.ts).
   Q4Linear: {
@@ -166,31 +220,66 @@ export const BINDINGS = {
     dim(c.shape(x)[1]),
     float(n(attrs, "epsilon")),
   ]),
-  SelfAttention: kernelCall("attention", "selfAttention", ({ inputs: [q, k, v], outputs: [y], attrs }, c) => [
-    c.addr(q),
-    c.addr(k),
-    c.addr(v),
-    c.addr(y),
-    dim(c.shape(q)[0]),
-    n(attrs, "heads"),
-    n(attrs, "headDim"),
-    float(n(attrs, "scale")),
-  ]),
+  SelfAttention: perText(
+    3,
+    kernelCall("attention", "selfAttention", ({ inputs: [q, k, v], outputs: [y], attrs }, c) => [
+      c.addr(q),
+      c.addr(k),
+      c.addr(v),
+      c.addr(y),
+      dim(c.shape(q)[0]),
+      n(attrs, "heads"),
+      n(attrs, "headDim"),
+      float(n(attrs, "scale")),
+    ]),
+    kernelCall("per-text", "selfAttentionPerText", ({ inputs: [q, k, v, lengths], outputs: [y], attrs }, c) => [
+      c.addr(q),
+      c.addr(k),
+      c.addr(v),
+      c.addr(y),
+      c.addr(lengths),
+      dim(c.shape(lengths)[0]),
+      n(attrs, "heads"),
+      n(attrs, "headDim"),
+      float(n(attrs, "scale")),
+    ]),
+  ),
   Relu: kernelCall("elementwise", "relu", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), count(c.shape(y))]),
   Tanh: kernelCall("elementwise", "tanh", ({ inputs: [x], outputs: [y] }, c) => [c.addr(x), c.addr(y), count(c.shape(y))]),
-  AddRows: kernelCall("elementwise", "addRows", ({ inputs: [x, t], outputs: [y] }, c) => [
-    c.addr(x),
-    c.addr(t),
-    c.addr(y),
-    dim(c.shape(x)[0]),
-    dim(c.shape(x)[1]),
-  ]),
-  MeanRows: kernelCall("elementwise", "meanRows", ({ inputs: [x], outputs: [y] }, c) => [
-    c.addr(x),
-    c.addr(y),
-    dim(c.shape(x)[0]),
-    dim(c.shape(x)[1]),
-  ]),
+  AddRows: perText(
+    2,
+    kernelCall("elementwise", "addRows", ({ inputs: [x, t], outputs: [y] }, c) => [
+      c.addr(x),
+      c.addr(t),
+      c.addr(y),
+      dim(c.shape(x)[0]),
+      dim(c.shape(x)[1]),
+    ]),
+    kernelCall("per-text", "addRowsPerText", ({ inputs: [x, t, lengths], outputs: [y] }, c) => [
+      c.addr(x),
+      c.addr(t),
+      c.addr(y),
+      c.addr(lengths),
+      dim(c.shape(lengths)[0]),
+      dim(c.shape(x)[1]),
+    ]),
+  ),
+  MeanRows: perText(
+    1,
+    kernelCall("elementwise", "meanRows", ({ inputs: [x], outputs: [y] }, c) => [
+      c.addr(x),
+      c.addr(y),
+      dim(c.shape(x)[0]),
+      dim(c.shape(x)[1]),
+    ]),
+    kernelCall("per-text", "meanRowsPerText", ({ inputs: [x, lengths], outputs: [y] }, c) => [
+      c.addr(x),
+      c.addr(y),
+      c.addr(lengths),
+      dim(c.shape(lengths)[0]),
+      dim(c.shape(x)[1]),
+    ]),
+  ),
   RoPE: kernelCall("rope", "rope", ({ inputs: [x, pos, cos, sin], outputs: [y], attrs }, c) => [
     c.addr(x),
     c.addr(cos),

@@ -62,16 +62,18 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     return `const ${ident.get(name)}: usize = ${layout.address.get(name)}; // ${v.dtype} ${formatShape(v.shape)}${note}`;
   };
   const isIO = (name: string) => (graph.inputs.includes(name) ? " input" : graph.outputs.includes(name) ? " output" : "");
-  const T = graph.dims.T;
+  const T = graph.dims.T,
+    B = graph.dims.B;
   // What the module was planned for, exported for the JavaScript runtime to hold the manifest to:
-  // the most tokens a call takes (activations are sized for them) and a decoder's context (the
-  // positions its KV cache and position tables hold). Modules with their own entry points (mcu,
-  // wasi) keep the exports their hosts expect.
+  // the most tokens a call takes (activations are sized for them), the most texts (an encoder that
+  // packs them) and a decoder's context (the positions its KV cache and position tables hold).
+  // Modules with their own entry points (mcu, wasi) keep the exports their hosts expect.
   const context = graph.model.family === "decoder" && graph.inputs.includes("pos") ? graph.model.config.contextLength : undefined;
   const planned: [string, number, string][] = opts.entry
     ? []
     : [
         ...(T ? [["MAX_T", T.max, "The most tokens forward() takes"] as [string, number, string]] : []),
+        ...(B ? [["MAX_B", B.max, "The most texts forward() takes"] as [string, number, string]] : []),
         ...(Number.isSafeInteger(context)
           ? [["CONTEXT_LENGTH", context, "The positions this module's KV cache holds"] as [string, number, string]]
           : []),
@@ -121,10 +123,12 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
           ``,
         ]
       : []),
-    T
-      ? `/** Runs the graph on T tokens, 1 <= T <= ${T.max}: inputs are read from and outputs written to the arena. */`
-      : `/** Runs the graph once: inputs are read from and outputs written to the arena. */`,
-    `export function forward(${T ? "T: i32" : ""}): void {`,
+    B
+      ? `/** Runs the graph on B texts of T tokens in all, 0 <= T <= ${T!.max}, 0 <= B <= ${B.max}: inputs are read from and outputs written to the arena. */`
+      : T
+        ? `/** Runs the graph on T tokens, 1 <= T <= ${T.max}: inputs are read from and outputs written to the arena. */`
+        : `/** Runs the graph once: inputs are read from and outputs written to the arena. */`,
+    `export function forward(${[T && "T: i32", B && "B: i32"].filter(Boolean).join(", ")}): void {`,
     forwardBody,
     `}`,
     ``,
@@ -139,7 +143,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
 }
 
 /** Upper-case names the program declares or imports besides tensors: the scratch, kernels/epilogue.ts's activations, the exported plan. */
-const RESERVED = ["SCRATCH", "NONE", "RELU", "MAX_T", "CONTEXT_LENGTH"];
+const RESERVED = ["SCRATCH", "NONE", "RELU", "MAX_T", "MAX_B", "CONTEXT_LENGTH"];
 
 /** Tensor name -> a valid, unique UPPER_SNAKE identifier (not a symbolic dimension's, e.g. forward's T). */
 function constantNames(graph: Graph): Map<string, string> {

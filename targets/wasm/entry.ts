@@ -98,11 +98,14 @@ function encoderStart(
 ): EntrySection {
   const output = graph.outputs[0];
   const shape = ctx.shape(output);
+  // One text a call (tokens in, one vector out), or several packed (compiler/passes/pack-texts.ts):
+  // their token counts in lengths, a vector per text out.
+  const batch = graph.model.batch;
+  const inputs = batch ? ["tokens", "lengths"] : ["tokens"];
   const encoder =
     graph.model.family === "encoder" &&
-    graph.inputs.length === 1 &&
-    graph.inputs[0] === "tokens" &&
-    shape.every((d) => typeof d === "number");
+    graph.inputs.join() === inputs.join() &&
+    shape.slice(batch ? 1 : 0).every((d) => typeof d === "number");
   if (!encoder || tokenizer === undefined)
     throw new SeecError(
       "unsupported.target",
@@ -115,6 +118,15 @@ function encoderStart(
   return {
     imports: [`import { EncoderModel, runEncoder } from "./drivers/encoder";`, `import { useMemory } from "./drivers/wasi";`],
     source: [
+      ...(batch
+        ? []
+        : [
+            `/** forward() as the driver calls it, with the call's texts: one here. */`,
+            `function forwardText(T: i32, B: i32): void {`,
+            `  forward(T);`,
+            `}`,
+            ``,
+          ]),
       `/** WASI's entry point: takes seec run's --text flags and prints every text and their similarities. */`,
       `export function _start(): void {`,
       useMemory(working),
@@ -122,10 +134,13 @@ function encoderStart(
       `  const model = new EncoderModel();`,
       `  model.tokens = ${ctx.addr("tokens")};`,
       `  model.output = ${ctx.addr(output)};`,
-      `  model.dim = ${(shape as number[]).reduce((a, b) => a * b, 1)};`,
+      `  model.dim = ${(shape.slice(batch ? 1 : 0) as number[]).reduce((a, b) => a * b, 1)};`,
       `  model.maxLength = ${graph.model.config.maxLength};`,
       `  model.tokenizer = ${tokenizer};`,
-      `  runEncoder(model, forward);`,
+      ...(batch
+        ? [`  model.lengths = ${ctx.addr("lengths")};`, `  model.maxTexts = ${batch.texts};`, `  model.maxTokens = ${batch.tokens};`]
+        : [`  model.maxTokens = ${graph.model.config.maxLength};`]),
+      `  runEncoder(model, ${batch ? "forward" : "forwardText"});`,
       `}`,
       ``,
     ],

@@ -9,6 +9,7 @@
 import type { Attrs } from "../graph.js";
 import type { OpDef } from "./op.js";
 import { dOut, expectRank, f32, fail, i32, num, optionalNum } from "./op.js";
+import { perText } from "./per-text.js";
 
 export const Attention: OpDef = {
   writes: [4, 5],
@@ -250,7 +251,7 @@ export function attentionOnKernels(kernels: AttentionKernels): { Attention: OpDe
  * SelfAttention: bidirectional multi-head attention over the T tokens of one call (an encoder),
  * softmax(scale · q·kᵀ)·v per head; heads are consecutive column blocks of headDim.
  */
-export const SelfAttention: OpDef = {
+const selfAttention: OpDef = {
   infer([q, k, v], attrs, node) {
     const width = num(attrs, "heads") * num(attrs, "headDim");
     for (const [n, t] of [
@@ -325,6 +326,9 @@ export const SelfAttention: OpDef = {
     return [dq, dk, dv];
   },
 };
+
+/** With the texts' lengths (per-text.ts), each text's tokens attend to its own alone (block-diagonal). */
+export const SelfAttention = perText(selfAttention, 3, [0, 1, 2]);
 
 /** ScaledAttention's attributes (the flags are 0 or 1 in the graph; fill and causalFill default to 0). */
 export interface ScaledAttentionAttrs {

@@ -1,6 +1,7 @@
 /** Elementwise ops on tensors of the same shape. */
 import type { OpDef, Tensor } from "./op.js";
 import { dOut, expectRank, f32, fail } from "./op.js";
+import { perText } from "./per-text.js";
 
 function sameShape(name: string): OpDef["infer"] {
   return ([a, b], _attrs, node) => {
@@ -64,7 +65,7 @@ export const Relu = unary(
 export const Tanh = unary(Math.tanh, (_x, y) => 1 - y * y);
 
 /** AddRows: y[t] = x[t] + table[t] for the T rows of x (a position table longer than any input). */
-export const AddRows: OpDef = {
+const addRows: OpDef = {
   infer([x, table], _attrs, node) {
     expectRank(node, "x", x.shape, 2);
     expectRank(node, "table", table.shape, 2);
@@ -85,7 +86,7 @@ export const AddRows: OpDef = {
 };
 
 /** MeanRows: the mean of the T rows of x, as [1, D] (zeros when T = 0). */
-export const MeanRows: OpDef = {
+const meanRows: OpDef = {
   infer([x], _attrs, node) {
     expectRank(node, "x", x.shape, 2);
     return [{ dtype: "f32", shape: [1, x.shape[1]] }];
@@ -105,3 +106,7 @@ export const MeanRows: OpDef = {
     return [dx];
   },
 };
+
+/** With the texts' lengths (per-text.ts), AddRows' t counts from each text's first row, and MeanRows gives [B, D]. */
+export const AddRows = perText(addRows, 2, [0]);
+export const MeanRows = perText(meanRows, 1, [0]);

@@ -9,6 +9,7 @@
 import type { Attrs, ValueType } from "../graph.js";
 import type { OpDef, Tensor, VjpStep } from "./op.js";
 import { dOut, expectRank, f32, fail, oneOf } from "./op.js";
+import { perText } from "./per-text.js";
 
 export type Activation = "relu";
 
@@ -88,12 +89,13 @@ export const QLinear: OpDef = {
 /**
  * MeanLinear: the mean of Linear's T output rows, as [1, N] (zeros when T = 0):
  * y[n] = sum_k mean_t(x[t, k]) · w[n, k] (+ b[n]). The mean commutes with the affine map, so
- * backends average x first and run one row, not T (passes/pool-early.ts makes these).
+ * backends average x first and run one row, not T (passes/pool-early.ts makes these). With a bias,
+ * it may take the texts' lengths after it (per-text.ts): a row per text, zeros for an empty one.
  */
-export const MeanLinear: OpDef = meanOf(Linear);
+export const MeanLinear: OpDef = perText(meanOf(Linear), 3, [0]);
 
 /** MeanQLinear: MeanLinear with QLinear's int8 weights and per-row scales. */
-export const MeanQLinear: OpDef = meanOf(QLinear);
+export const MeanQLinear: OpDef = perText(meanOf(QLinear), 4, [0]);
 
 function inferLinear({ x, w, scale, bias, residual, activation, layout }: LinearOperands<ValueType>, node: string): ValueType[] {
   expectRank(node, "x", x.shape, 2);

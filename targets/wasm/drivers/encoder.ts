@@ -15,6 +15,13 @@ export class EncoderModel {
   maxLength: i32 = 0;
   /** The tokenizer table embedded in the module. */
   tokenizer: usize = 0;
+  /**
+   * An encoder that takes several texts a call (compiler/passes/pack-texts.ts): where their token
+   * counts go (0: one text a call), and the most texts and tokens a call takes.
+   */
+  lengths: usize = 0;
+  maxTexts: i32 = 1;
+  maxTokens: i32 = 0;
 }
 
 const USAGE =
@@ -26,7 +33,8 @@ const USAGE =
 const LABEL_UNITS = 60;
 const LABEL_CUT = 57;
 
-export function runEncoder(model: EncoderModel, forward: (T: i32) => void): void {
+/** `forward(T, B)`: runs the model on the B texts of T tokens in all that the driver wrote. */
+export function runEncoder(model: EncoderModel, forward: (T: i32, B: i32) => void): void {
   const args = readArgs();
   const texts = take(<usize>args.count * 4);
   let count = 0;
@@ -48,10 +56,22 @@ export function runEncoder(model: EncoderModel, forward: (T: i32) => void): void
 
   const vocab = new UnigramVocabulary(model.tokenizer);
   const vectors = take(<usize>count * <usize>model.dim * 4);
-  for (let t = 0; t < count; t++) {
-    const text = load<usize>(texts + <usize>t * 4);
-    forward(encodeUnigram(vocab, text, cstrLength(text), model.tokens, model.maxLength));
-    memory.copy(vectors + <usize>t * <usize>model.dim * 4, model.output, <usize>model.dim * 4);
+  // Texts packed into calls as the JavaScript runtime packs them (runtime/batches.ts): in order, as
+  // many as fit, so that both sum in the same order and print the same digits.
+  const ids = take(<usize>model.maxLength * 4);
+  let t = 0;
+  let n = encodeText(vocab, texts, t, ids, model.maxLength);
+  while (t < count) {
+    let inCall = 0, total = 0;
+    while (t < count && (inCall == 0 || (inCall < model.maxTexts && total + n <= model.maxTokens))) {
+      memory.copy(model.tokens + <usize>total * 4, ids, <usize>n * 4);
+      if (model.lengths) store<i32>(model.lengths + <usize>inCall * 4, n);
+      total += n;
+      inCall++;
+      if (++t < count) n = encodeText(vocab, texts, t, ids, model.maxLength);
+    }
+    forward(total, inCall);
+    memory.copy(vectors + <usize>(t - inCall) * <usize>model.dim * 4, model.output, <usize>inCall * <usize>model.dim * 4);
   }
 
   for (let t = 0; t < count; t++) writeLabel(t, load<usize>(texts + <usize>t * 4));
@@ -68,6 +88,12 @@ export function runEncoder(model: EncoderModel, forward: (T: i32) => void): void
     }
     writeText(STDOUT, "\n");
   }
+}
+
+/** Text t's token ids (at most `most`) at `ids`; returns how many. */
+function encodeText(vocab: UnigramVocabulary, texts: usize, t: i32, ids: usize, most: i32): i32 {
+  const text = load<usize>(texts + <usize>t * 4);
+  return encodeUnigram(vocab, text, cstrLength(text), ids, most);
 }
 
 /** "<n>. <text>", the text cut at 57 UTF-16 units plus "..." when it is longer than 60. */
