@@ -1,16 +1,15 @@
 // The artifacts in a real browser: each demo page, served over HTTP, must show what Node computes
-// for the same input. Screenshots of the pages go to test/screenshots/ (the README shows them).
+// for the same input. Screenshots of the pages go to the run's temporary directory, or with
+// SEEC_SCREENSHOTS=update to test/screenshots/ (the README shows them).
 import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cosine } from "../../compiler/eval/stsb.js";
-import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
+import { HAS_CHROMIUM, screenshotPath, servedBrowser } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { LLAMA2C } from "../helpers/shared.js";
 import { USE_DIR } from "../helpers/use-lite.js";
-
-const SCREENSHOTS = new URL("../screenshots/", import.meta.url).pathname;
 
 describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", () => {
   let root: string, session: Awaited<ReturnType<typeof servedBrowser>>;
@@ -59,7 +58,7 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
     expect(result.bytes as number).toBeGreaterThan(1_000_000); // the weights came over the wire
     expect(await page.isEnabled("#go")).toBe(true);
     expect(await page.isHidden("#loading")).toBe(true); // the progress bar, once loaded
-    await page.screenshot({ path: join(SCREENSHOTS, "demo-stories260K.png") });
+    await page.screenshot({ path: screenshotPath("demo-stories260K.png") });
   });
 
   it("a page whose weights.bin is missing says so on the page, its button left disabled", async () => {
@@ -84,6 +83,6 @@ describe.skipIf(!HAS_CHROMIUM || !LLAMA2C)("demo pages in headless Chromium", ()
     const vectors = await node.embed(texts);
     const similarity = result.similarity as number[][];
     similarity.forEach((row, i) => row.forEach((c, j) => expect(c).toBeCloseTo(cosine(vectors[i], vectors[j]), 5)));
-    await page.screenshot({ path: join(SCREENSHOTS, "demo-use-lite.png") });
+    await page.screenshot({ path: screenshotPath("demo-use-lite.png") });
   });
 });

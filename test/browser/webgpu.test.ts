@@ -4,11 +4,10 @@
 // dev; without WebGPU the same artifact runs on its wasm module and says why.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
-import { HAS_CHROMIUM, servedBrowser, WEBGPU_FLAGS } from "../helpers/browser.js";
+import { HAS_CHROMIUM, screenshotPath, servedBrowser, WEBGPU_FLAGS } from "../helpers/browser.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { readStsb } from "../../compiler/eval/stsb.js";
@@ -16,7 +15,6 @@ import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 const STEPS = 256;
 const STSB = sharedPath("eval/stsb/dev.tsv");
-const SCREENSHOTS = fileURLToPath(new URL("../screenshots/", import.meta.url));
 
 /** The page: greedy text through generate(), then every step's logits through step(). */
 const PAGE = `<!doctype html><meta charset="utf-8"><pre id="out"></pre><script type="module">
@@ -103,7 +101,7 @@ describe.skipIf(!LLAMA2C || !HAS_CHROMIUM)("the webgpu target in headless Chromi
       expect(await page.textContent("#backend")).toBe("webgpu");
       const node = await loadWasm(demo);
       expect(result.text).toBe(await node.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
-      await page.screenshot({ path: join(SCREENSHOTS, "demo-stories260K-webgpu.png") });
+      await page.screenshot({ path: screenshotPath("demo-stories260K-webgpu.png") });
     } finally {
       await served.close();
     }

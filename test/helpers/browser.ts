@@ -3,10 +3,22 @@
  * that Playwright downloads). Tests skip, saying why, where it is not installed; CI installs it.
  */
 import { existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export const CHROMIUM = process.env.SEEC_CHROMIUM ?? "/usr/bin/chromium";
 export const HAS_CHROMIUM = existsSync(CHROMIUM);
 if (!HAS_CHROMIUM) console.warn(`skipping browser tests: no Chromium at ${CHROMIUM} (apt-get install chromium, or set SEEC_CHROMIUM)`);
+
+/**
+ * Where a page's screenshot goes: the run's temporary directory, or with SEEC_SCREENSHOTS=update
+ * test/screenshots/, the pictures the README shows (a test run never rewrites tracked files).
+ */
+export function screenshotPath(name: string): string {
+  const dir = process.env.SEEC_SCREENSHOTS === "update" ? fileURLToPath(new URL("../screenshots/", import.meta.url)) : tmpdir();
+  return join(dir, name);
+}
 
 /** Chromium's flags for WebGPU in a headless container: SwiftShader then gives an adapter. */
 export const WEBGPU_FLAGS = ["--enable-unsafe-webgpu"];
