@@ -2,7 +2,7 @@
  * Einsum, as the ops a hand-written equivalent would use: each operand's letters summed out where
  * nothing else reads them, pairs multiplied as one batched MatMul ([batch, free_a, summed] ·
  * [batch, summed, free_b]), the result transposed to the output's order. An ellipsis stands for
- * the same axes in every operand; a letter repeated within one operand takes the diagonal (a
+ * the same axes in every operand (no broadcasting); a letter repeated within one operand takes the diagonal (a
  * strided copy whose stride is the sum of those axes' strides).
  */
 import { stridesOf } from "../../ir/ops/tensor.js";
@@ -16,7 +16,10 @@ interface Term {
   x: string;
 }
 
-/** The equation's operand and output letters, the ellipsis spelled out as letters no equation uses (A, B, ...). */
+/** The ellipsis's k-th axis, as a letter no equation can hold (equations are ASCII). */
+const dot = (k: number) => String.fromCharCode(0x391 + k);
+
+/** The equation's operand and output letters, the ellipsis spelled out in `dot` letters. */
 function parse(l: Lowerer, equation: string, ranks: number[]): { inputs: string[][]; output: string[] } {
   const eq = equation.replace(/\s+/g, "");
   const [lhs, rhs] = eq.split("->");
@@ -33,9 +36,9 @@ function parse(l: Lowerer, equation: string, ranks: number[]): { inputs: string[
     if (n < 0 || (ellipsis >= 0 && n !== ellipsis))
       l.fail(`Einsum "${equation}": the ellipsis spans different ranks in different operands`);
     ellipsis = n;
-    return [...head, ...Array.from({ length: n }, (_, k) => String.fromCharCode(65 + k)), ...tail];
+    return [...head, ...Array.from({ length: n }, (_, k) => dot(k)), ...tail];
   });
-  const dots = Array.from({ length: Math.max(ellipsis, 0) }, (_, k) => String.fromCharCode(65 + k));
+  const dots = Array.from({ length: Math.max(ellipsis, 0) }, (_, k) => dot(k));
   if (rhs !== undefined) {
     const [head, tail] = rhs.includes("...") ? rhs.split("...") : [rhs, ""];
     return { inputs, output: rhs.includes("...") ? [...head, ...dots, ...tail] : [...head] };
@@ -121,6 +124,18 @@ const einsumOp: Lowering = (l, n) => {
     l,
     equation,
     n.inputs.map((i) => l.shape(i).length),
+  );
+  // A letter is one axis size everywhere (size-1 axes do not broadcast here).
+  const sizes = new Map<string, number>();
+  inputs.forEach((letters, i) =>
+    letters.forEach((c, d) => {
+      const s = l.shape(n.inputs[i])[d];
+      if ((sizes.get(c) ?? s) !== s)
+        l.fail(
+          `Einsum "${equation}": ${c.charCodeAt(0) >= 0x391 ? "the ellipsis" : `letter "${c}"`} spans axes of sizes ${sizes.get(c)} and ${s} (broadcasting is not supported)`,
+        );
+      sizes.set(c, s);
+    }),
   );
   let terms: Term[] = inputs.map((letters, i) => diagonal(l, letters, l.ir(n.inputs[i])));
   const neededBy = (skip: number[], extra: readonly string[]) =>

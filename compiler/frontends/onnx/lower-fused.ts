@@ -288,6 +288,7 @@ const fusedMatMul: Lowering = (l, n) => {
   if (attr(n, "transBatchA", 0) || attr(n, "transBatchB", 0)) l.fail("FusedMatMul with transBatchA or transBatchB is not supported");
   const swapLast = (name: string) => {
     const rank = l.shape(name).length;
+    if (rank < 2) l.fail("FusedMatMul transposes an operand of rank 1");
     return l.transpose(l.ir(name), [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2]);
   };
   const [a, b] = n.inputs;

@@ -2,34 +2,39 @@
  * Index, scan and selection ops lowered to IR ops every backend has: CumSum (a product with a
  * triangular constant through Linear), OneHot (a comparison with the axis's positions), GatherND
  * (the index tuples folded into row numbers of the data seen as a table, then Gather), ScatterND
- * and ScatterElements (a one-hot of the target positions: where any update lands, the sum of those
- * landing there), TopK (k rounds of the extreme and its first index, each taking it out of the next).
+ * and ScatterElements (where an update lands, it; elsewhere the data), TopK (k rounds of the
+ * extreme and its first index). No lowering multiplies by a 0/1 matrix: 0 · ∞ would spread NaN.
  */
 import { stridesOf } from "../../ir/ops/tensor.js";
 import { axis } from "./layout-ops.js";
-import { argExtreme, nonNegative, type Lowerer, type Lowering } from "./lower-ops.js";
+import { nonNegative, type Lowerer, type Lowering } from "./lower-ops.js";
 import { pad } from "./lower-spatial.js";
 import { attr } from "./read.js";
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** CumSum along a build-time axis: the axis moved last, times a [K, K] 0/1 matrix (exclusive, reverse), moved back. */
+/**
+ * CumSum along a build-time axis: log₂K rounds of adding the running sums shifted by 1, 2, 4, ...
+ * (Hillis–Steele; toward lower indices when reversed), after a shift by one when exclusive. Only
+ * sums, so an infinity stays where it belongs.
+ */
 const cumSumOp: Lowering = (l, n) => {
   const [x, axisIn] = n.inputs;
   const X = l.shape(x);
   if (!l.isFloat(x)) l.fail("CumSum of an integer tensor is not supported");
   const a = axis({ node: n.name }, l.value(axisIn).data[0], X.length);
   const K = X[a];
-  const exclusive = attr(n, "exclusive", 0) === 1,
-    reverse = attr(n, "reverse", 0) === 1;
-  // y[i] = Σ_k w[i, k] x[k]: k ≤ i forward, k ≥ i reversed; k = i left out when exclusive.
-  const w = new Float32Array(K * K);
-  for (let i = 0; i < K; i++) for (let k = 0; k < K; k++) w[i * K + k] = +((reverse ? k >= i : k <= i) && !(exclusive && k === i));
-  const perm = [...range(X.length).filter((d) => d !== a), a];
-  const back = range(X.length).map((d) => perm.indexOf(d));
-  const y = l.linear(l.transpose(l.ir(x), perm), l.constantData(w, [K, K]));
-  return [l.transpose(y, back)];
+  const reverse = attr(n, "reverse", 0) === 1;
+  const zeros = X.map(() => 0),
+    by = (s: number) => X.map((_, i) => (i === a ? s : 0));
+  // t moved s places along the axis (toward the end, or the start when reversed), zeros filling in.
+  const shift = (t: string, s: number) =>
+    reverse ? pad(l, l.slice(t, a, s, K - s), zeros, by(s), "constant") : pad(l, l.slice(t, a, 0, K - s), by(s), zeros, "constant");
+  let y = l.ir(x);
+  if (attr(n, "exclusive", 0) === 1) y = K > 1 ? shift(y, 1) : l.expand(l.scalar(0), X);
+  for (let s = 1; s < K; s *= 2) y = l.map("add", [y, shift(y, s)]);
+  return [y];
 };
 
 /** OneHot: values[1] where the index (negative from the end, truncated toward zero) equals the position on the new axis, values[0] elsewhere. */
@@ -93,19 +98,22 @@ function tupleRows(l: Lowerer, ids: string, I: number[], indexed: number[]): str
   return row ?? l.constantData(new Int32Array(size(tuples)), tuples);
 }
 
-/** Updates that land on the data's rows, by a 0/1 matrix hits [rows, M] of where each of M updates lands: the result's rows. */
-function scatterRows(l: Lowerer, data: string, hits: string, updates: string, reduction: string): string {
-  const summed = l.matmul(hits, undefined, updates);
-  if (reduction === "add") return l.map("add", [data, summed]);
-  if (reduction !== "none") return l.fail(`reduction "${reduction}" is not supported (none and add are)`);
-  // Duplicate indices are undefined behaviour without a reduction; here they add up.
-  return l.map("where", [l.reduce("max", hits, [1]), summed, data]);
-}
-
-const reductionOf = (n: { attrs: Record<string, unknown> }) => (typeof n.attrs.reduction === "string" ? n.attrs.reduction : "none");
+const reductionOf = (l: Lowerer, n: { attrs: Record<string, unknown> }) => {
+  const r = typeof n.attrs.reduction === "string" ? n.attrs.reduction : "none";
+  if (r !== "none" && r !== "add") l.fail(`reduction "${r}" is not supported (none and add are)`);
+  return r;
+};
 const zeroOne = (l: Lowerer, condition: string) => l.map("where", [condition, l.scalar(1), l.scalar(0)]);
 
-/** ScatterND: data with updates [M..., R...] written (or added) at the rows its index tuples name. */
+/** Run-time scatters build a one-hot of every (target, update) pair: refused past this many elements. */
+const MAX_SCATTER_PAIRS = 2 ** 26;
+
+/**
+ * ScatterND: data with updates [M..., R...] written (or added) at the rows its index tuples name.
+ * Indices known at build time: for each data row, the updates landing on it, gathered (no
+ * arithmetic on rows nothing lands on). At run time: each row's updates picked by a comparison of
+ * its number with every tuple's row (where, never a product, so an infinity lands only where it is sent).
+ */
 const scatterNdOp: Lowering = (l, n) => {
   const [data, indices, updates] = n.inputs;
   if (!l.isFloat(data)) l.fail("ScatterND of an integer tensor is not supported");
@@ -115,17 +123,56 @@ const scatterNdOp: Lowering = (l, n) => {
   const rows = size(D.slice(0, k)),
     R = size(D.slice(k)),
     M = size(I.slice(0, -1));
-  const row = l.reshape(tupleRows(l, l.ir(indices), I, D.slice(0, k)), [1, M]);
-  const iota = l.constantData(Float32Array.from(range(rows)), [rows, 1]);
-  const hits = zeroOne(l, l.map("equal", [iota, row]));
-  const y = scatterRows(l, l.reshape(l.ir(data), [rows, R]), hits, l.reshape(l.ir(updates), [M, R]), reductionOf(n));
-  return [l.reshape(y, D)];
+  const reduction = reductionOf(l, n);
+  const table = l.reshape(l.ir(data), [rows, R]);
+  const ups = l.reshape(l.ir(updates), [M, R]);
+  if (l.isConstant(indices)) {
+    const idx = l.value(indices).data;
+    const strides = stridesOf(D.slice(0, k));
+    const landing: number[][] = range(rows).map(() => []);
+    for (let m = 0; m < M; m++) {
+      let row = 0;
+      for (let j = 0; j < k; j++) {
+        const v = idx[m * k + j],
+          at = v < 0 ? v + D[j] : v;
+        if (!(at >= 0 && at < D[j])) l.fail(`ScatterND index ${v} is outside axis ${j} of size ${D[j]}`);
+        row += at * strides[j];
+      }
+      landing[row].push(m);
+    }
+    // One layer per update a row receives: the last one only without a reduction.
+    const layers = reduction === "none" ? 1 : Math.max(...landing.map((u) => u.length));
+    let y = table;
+    for (let j = 0; j < layers; j++) {
+      const pick = (u: number[]) => (reduction === "none" ? u.at(-1) : u[j]);
+      const ids = Int32Array.from(landing, (u) => pick(u) ?? 0);
+      const hit = l.constantData(
+        Float32Array.from(landing, (u) => +(pick(u) !== undefined)),
+        [rows, 1],
+      );
+      const picked = l.gatherRows(ups, l.constantData(ids, [rows]));
+      y = reduction === "none" ? l.map("where", [hit, picked, y]) : l.map("add", [y, l.map("where", [hit, picked, l.scalar(0)])]);
+    }
+    return [l.reshape(y, D)];
+  }
+  if (rows * M * R > MAX_SCATTER_PAIRS)
+    l.fail(
+      `ScatterND with indices known only at run time pairs ${rows} rows with ${M} updates of ${R}: past ${MAX_SCATTER_PAIRS} elements`,
+    );
+  const row = l.reshape(tupleRows(l, l.ir(indices), I, D.slice(0, k)), [1, M, 1]);
+  const hits = l.map("equal", [l.constantData(Float32Array.from(range(rows)), [rows, 1, 1]), row]); // [rows, M, 1]
+  const summed = l.reshape(l.reduce("sum", l.map("where", [hits, l.reshape(ups, [1, M, R]), l.scalar(0)]), [1]), [rows, R]);
+  if (reduction === "add") return [l.reshape(l.map("add", [table, summed]), D)];
+  // Duplicate indices are undefined behaviour without a reduction; here they add up.
+  const any = l.reshape(l.reduce("max", zeroOne(l, hits), [1]), [rows, 1]);
+  return [l.reshape(l.map("where", [any, summed, table]), D)];
 };
 
 /**
  * ScatterElements (and opset 9's Scatter): out[j with j_axis = indices[j]] = updates[j]. Indices and
  * updates are padded to the data's extent off the axis (index −1 lands nowhere), the axis moved
- * last, and each row of the data scattered into from its own row of updates.
+ * last, and each row of the data takes from its own row of updates those whose index names the
+ * position (a comparison and where, never a product).
  */
 const scatterElementsOp: Lowering = (l, n) => {
   const [data, indices, updates] = n.inputs;
@@ -134,6 +181,7 @@ const scatterElementsOp: Lowering = (l, n) => {
     J = l.shape(indices);
   const a = axis({ node: n.name }, attr(n, "axis", 0), D.length);
   const K = D[a];
+  const reduction = reductionOf(l, n);
   const grow = J.map((d, i) => (i === a ? 0 : D[i] - d));
   const zeros = J.map(() => 0);
   const ids = pad(l, nonNegative(l, l.ir(indices), K), zeros, grow, "constant", -1, true);
@@ -143,41 +191,50 @@ const scatterElementsOp: Lowering = (l, n) => {
   const P = perm.slice(0, -1).map((d) => D[d]),
     L = J[a];
   const rows = size(P);
-  const idsLast = l.reshape(l.transpose(ids, perm), [rows, 1, L]);
-  const iota = l.constantData(Float32Array.from(range(K)), [1, K, 1]);
-  const hits = zeroOne(l, l.map("equal", [idsLast, iota])); // [rows, K, L]
-  const upsLast = l.reshape(l.transpose(ups, perm), [rows, L, 1]);
-  const summed = l.matmul(hits, undefined, upsLast); // [rows, K, 1]
+  if (rows * K * L > MAX_SCATTER_PAIRS)
+    l.fail(`ScatterElements pairs ${rows * K} positions with ${L} updates each: past ${MAX_SCATTER_PAIRS} elements`);
+  const hits = l.map("equal", [l.reshape(l.transpose(ids, perm), [rows, 1, L]), l.constantData(Float32Array.from(range(K)), [1, K, 1])]);
+  const upsLast = l.reshape(l.transpose(ups, perm), [rows, 1, L]);
+  const summed = l.reduce("sum", l.map("where", [hits, upsLast, l.scalar(0)]), [2]); // [rows, K, 1]
   const dataLast = l.reshape(l.transpose(l.ir(data), perm), [rows, K, 1]);
-  const reduction = reductionOf(n);
-  let y: string;
-  if (reduction === "add") y = l.map("add", [dataLast, summed]);
-  else if (reduction === "none") y = l.map("where", [l.reduce("max", hits, [2]), summed, dataLast]);
-  else return l.fail(`reduction "${reduction}" is not supported (none and add are)`);
+  const y =
+    reduction === "add" ? l.map("add", [dataLast, summed]) : l.map("where", [l.reduce("max", zeroOne(l, hits), [2]), summed, dataLast]);
   return [l.transpose(l.reshape(y, [...P, K]), back)];
 };
 
-/** TopK along an axis: k rounds, each the extreme of what is left and its first index, then taken out (±∞). */
+/**
+ * TopK along an axis: k rounds, each the extreme of the elements not yet taken and the first index
+ * holding it (a NaN, equal to nothing, gives the first index not yet taken), its value read
+ * at that index. Taken elements are tracked apart from the values, so infinities stay distinct.
+ */
 const topKOp: Lowering = (l, n) => {
   const [x, kIn] = n.inputs;
   const X = l.shape(x);
   if (!l.isFloat(x)) l.fail("TopK of an integer tensor is not supported");
   const a = axis({ node: n.name }, attr(n, "axis", -1), X.length);
+  const K = X[a];
   const k = kIn ? l.value(kIn).data[0] : attr(n, "k", 0);
-  if (!(k >= 1 && k <= X[a])) l.fail(`TopK's k must be in [1, ${X[a]}], got ${k}`);
+  if (!(k >= 1 && k <= K)) l.fail(`TopK's k must be in [1, ${K}], got ${k}`);
   const largest = attr(n, "largest", 1) === 1;
   const iota = l.constantData(
-    Float32Array.from(range(X[a])),
+    Float32Array.from(range(K)),
     X.map((d, i) => (i === a ? d : 1)),
   );
-  let rest = l.ir(x);
+  const xs = l.ir(x);
+  let taken: string | undefined; // 1 where an earlier round took the element
   const values: string[] = [],
     indices: string[] = [];
   for (let r = 0; r < k; r++) {
-    values.push(l.reduce(largest ? "max" : "min", rest, [a]));
-    const index = argExtreme(l, rest, a, largest ? "max" : "min", false);
+    const candidates = taken ? l.map("where", [taken, l.scalar(largest ? -Infinity : Infinity), xs]) : xs;
+    let hit = zeroOne(l, l.map("equal", [candidates, l.reduce(largest ? "max" : "min", candidates, [a])]));
+    if (taken) hit = l.map("mul", [hit, l.map("sub", [l.scalar(1), taken])]);
+    let index = l.reduce("min", l.map("where", [hit, iota, l.scalar(K)]), [a]);
+    const firstFree = taken ? l.reduce("min", l.map("where", [taken, l.scalar(K), iota]), [a]) : l.scalar(0);
+    index = l.map("where", [l.map("equal", [index, l.scalar(K)]), firstFree, index]);
+    const chosen = zeroOne(l, l.map("equal", [iota, index]));
+    values.push(l.reduce("sum", l.map("where", [chosen, xs, l.scalar(0)]), [a]));
     indices.push(index);
-    if (r + 1 < k) rest = l.map("where", [l.map("equal", [iota, index]), l.scalar(largest ? -Infinity : Infinity), rest]);
+    taken = taken ? l.map("max", [taken, chosen]) : chosen;
   }
   return [l.concat(values, a), l.map("trunc", [l.concat(indices, a)], "i32")];
 };

@@ -1,10 +1,13 @@
 /**
  * Resize (opset 10 on), separable: along each axis whose size changes, every output position is a
- * weighted sum of input positions, so the axis moved last goes through Linear with a constant
- * [out, in] matrix (and, for tf_crop_and_resize, a bias holding the extrapolation value where a
- * position falls outside the input). The weights follow ONNX's reference implementation: the
- * coordinate transformation, the n nearest neighbours of the edge-padded input, nearest, linear
- * and cubic coefficients, exclude_outside.
+ * weighted sum of a few input positions (1 for nearest, 2 linear, 4 cubic). With the axis moved
+ * first, tap t of every output is a Gather of the rows it reads, scaled by a constant column of
+ * weights; the taps summed, plus the extrapolation value where tf_crop_and_resize falls outside the
+ * input. Only taps of nonzero weight are read, so an infinity reaches only the outputs that use it.
+ * The weights follow ONNX's reference implementation (the suite's data): the coordinate
+ * transformation, the n nearest neighbours of the edge-padded input, nearest, linear and cubic
+ * coefficients, exclude_outside. Where align_corners meets a scale whose output length is not a
+ * whole number, ONNX Runtime divides by the rounded length instead and the two differ.
  */
 import { attr } from "./read.js";
 import type { Lowerer, Lowering } from "./lower-ops.js";
@@ -69,16 +72,11 @@ function original(x: number, a: AxisResize, transform: string): number | undefin
   }
 }
 
-/** The [output, input] weights of one axis, and which outputs take the extrapolation value. */
-function axisWeights(a: AxisResize, s: Settings): { weights: Float32Array; outside: boolean[] } {
-  const weights = new Float32Array(a.output * a.input);
-  const outside = range(a.output).map(() => false);
-  for (let x = 0; x < a.output; x++) {
+/** Each output position's taps (input index → weight, zero weights left out), or undefined where it extrapolates. */
+function axisTaps(a: AxisResize, s: Settings): (Map<number, number> | undefined)[] {
+  return range(a.output).map((x) => {
     const o = original(x, a, s.transform);
-    if (o === undefined) {
-      outside[x] = true;
-      continue;
-    }
+    if (o === undefined) return undefined;
     const floor = Math.floor(o);
     const c = coefficients(Number.isInteger(o) ? 1 : o - floor, s);
     const n = c.length;
@@ -87,10 +85,9 @@ function axisWeights(a: AxisResize, s: Settings): { weights: Float32Array; outsi
       length = a.input + 2 * pad,
       at = o + pad;
     const centre = Math.min(Math.max(Math.floor(at), 0), length - 1);
-    const candidates = range(2 * n + 3)
+    const chosen = range(2 * n + 3)
       .map((i) => centre - n - 1 + i)
-      .filter((i) => i >= 0 && i < length);
-    const chosen = candidates
+      .filter((i) => i >= 0 && i < length)
       .sort((p, q) => Math.abs(at - p) - Math.abs(at - q) || p - q)
       .slice(0, n)
       .sort((p, q) => p - q)
@@ -100,9 +97,51 @@ function axisWeights(a: AxisResize, s: Settings): { weights: Float32Array; outsi
       const total = c.reduce((u, v) => u + v, 0);
       c.forEach((v, k) => (c[k] = v / total));
     }
-    chosen.forEach((i, k) => (weights[x * a.input + Math.min(Math.max(i, 0), a.input - 1)] += c[k]));
+    const taps = new Map<number, number>();
+    chosen.forEach((i, k) => {
+      const at = Math.min(Math.max(i, 0), a.input - 1);
+      taps.set(at, (taps.get(at) ?? 0) + c[k]);
+    });
+    for (const [i, w] of taps) if (w === 0) taps.delete(i);
+    return taps;
+  });
+}
+
+/** x [K, rest] resized along its first axis: Σ over tap slots of Gather(rows) · weights, plus the extrapolation value. */
+function applyTaps(l: Lowerer, table: string, taps: (Map<number, number> | undefined)[], extrapolate: number): string {
+  const m = taps.length;
+  const slots = Math.max(1, ...taps.map((t) => t?.size ?? 0));
+  const lists = taps.map((t) => [...(t ?? [])]);
+  let y: string | undefined;
+  for (let k = 0; k < slots; k++) {
+    const ids = Int32Array.from(lists, (t) => t[k]?.[0] ?? 0);
+    const w = Float32Array.from(lists, (t) => t[k]?.[1] ?? 0);
+    const rows = l.gatherRows(table, l.constantData(ids, [m]));
+    const used = lists.every((t) => t[k] !== undefined);
+    const allOne = w.every((v) => v === 1);
+    let term = allOne ? rows : l.map("mul", [rows, l.constantData(w, [m, 1])]);
+    // Outputs with fewer taps read row 0 for this slot: kept out by where (0 · ∞ would be NaN).
+    if (!used)
+      term = l.map("where", [
+        l.constantData(
+          Float32Array.from(lists, (t) => +(t[k] !== undefined)),
+          [m, 1],
+        ),
+        term,
+        l.scalar(0),
+      ]);
+    y = y ? l.map("add", [y, term]) : term;
   }
-  return { weights, outside };
+  if (taps.some((t) => t === undefined))
+    y = l.map("where", [
+      l.constantData(
+        Float32Array.from(taps, (t) => +(t === undefined)),
+        [m, 1],
+      ),
+      l.scalar(extrapolate),
+      y!,
+    ]);
+  return y!;
 }
 
 const resizeOp: Lowering = (l, n) => {
@@ -129,6 +168,8 @@ const resizeOp: Lowering = (l, n) => {
     scales = given(scalesIn),
     sizes = given(sizesIn);
   if (!scales && !sizes) l.fail("Resize needs scales or sizes");
+  if ((sizes ?? scales)!.length !== X.length)
+    l.fail(`Resize's ${sizes ? "sizes" : "scales"} has ${(sizes ?? scales)!.length} values for an input of rank ${X.length}`);
   let y = l.ir(x);
   for (let d = 0; d < X.length; d++) {
     const output = sizes ? sizes[d] : Math.floor(X[d] * scales![d]);
@@ -140,17 +181,14 @@ const resizeOp: Lowering = (l, n) => {
     };
     if (!(output >= 1)) l.fail(`Resize gives axis ${d} a size of ${output}`);
     if (a.output === a.input && a.scale === 1 && s.transform !== "tf_crop_and_resize") continue;
-    const { weights, outside } = axisWeights(a, s);
-    const perm = [...range(X.length).filter((i) => i !== d), d];
+    // The axis first, the rest flattened: a table whose rows the taps gather.
+    const Y = l.irShape(y);
+    const perm = [d, ...range(X.length).filter((i) => i !== d)];
     const back = range(X.length).map((i) => perm.indexOf(i));
-    const extrapolate = attr(n, "extrapolation_value", 0);
-    const bias = outside.some(Boolean)
-      ? l.constantData(
-          Float32Array.from(outside, (o) => (o ? extrapolate : 0)),
-          [output],
-        )
-      : undefined;
-    y = l.transpose(l.linear(l.transpose(y, perm), l.constantData(weights, [output, a.input]), bias), back);
+    const rest = perm.slice(1).map((i) => Y[i]);
+    const table = l.reshape(l.transpose(y, perm), [Y[d], rest.reduce((p, q) => p * q, 1)]);
+    const resized = applyTaps(l, table, axisTaps(a, s), attr(n, "extrapolation_value", 0));
+    y = l.transpose(l.reshape(resized, [output, ...rest]), back);
   }
   return [y];
 };

@@ -31,9 +31,10 @@ export function pad(l: Lowerer, x: string, begins: number[], ends: number[], mod
     const n = shape[d];
     if (mode === "reflect" && (before >= n || after >= n))
       l.fail(`reflect padding of ${Math.max(before, after)} needs an axis longer than that (axis ${d} has ${n})`);
+    const filler = integer ? l.constantData(Int32Array.of(value), []) : l.scalar(value);
     const fill = (count: number) =>
       l.expand(
-        l.scalar(value),
+        filler,
         shape.map((s, i) => (i === d ? count : s)),
       );
     // Source index along d of padded positions −k (before) and n − 1 + k (after), k ≥ 1.
@@ -244,18 +245,19 @@ const convTransposeOp: Lowering = (l, n) => {
     begins = pads.slice(0, k);
     ends = pads.slice(k);
   }
-  // Zeros between the elements: along each spatial axis, a [stride · (n − 1) + 1, n] 0/1 matrix.
+  // Zeros between the elements, axis by axis: each element followed by stride − 1 zeros ([.., n, 1]
+  // beside [.., n, s − 1], read as [.., n·s]), the zeros after the last one cut.
   let up = l.ir(x);
   for (let d = 0; d < k; d++) {
     if (strides[d] === 1) continue;
-    const len = strides[d] * (spatial[d] - 1) + 1;
-    const spread = new Float32Array(len * spatial[d]);
-    for (let i = 0; i < spatial[d]; i++) spread[i * strides[d] * spatial[d] + i] = 1;
-    const rank = 2 + k,
-      axisOf = 2 + d;
-    const perm = [...range(rank).filter((a) => a !== axisOf), axisOf];
-    const back = range(rank).map((a) => perm.indexOf(a));
-    up = l.transpose(l.linear(l.transpose(up, perm), l.constantData(spread, [len, spatial[d]])), back);
+    const shape = l.irShape(up),
+      axisAt = 2 + d;
+    const before = shape.slice(0, axisAt + 1),
+      after = shape.slice(axisAt + 1);
+    const column = l.reshape(up, [...before, 1, ...after]);
+    const zeros = l.expand(l.scalar(0), [...before, strides[d] - 1, ...after]);
+    const spread = l.reshape(l.concat([column, zeros], axisAt + 1), [...shape.slice(0, axisAt), spatial[d] * strides[d], ...after]);
+    up = l.slice(spread, axisAt, 0, strides[d] * (spatial[d] - 1) + 1);
   }
   const edge = (d: number) => dilations[d] * (kernel[d] - 1);
   const upBegins = range(k).map((d) => edge(d) - begins[d]),
@@ -336,6 +338,7 @@ const globalPoolOp =
   (fn: "mean" | "max"): Lowering =>
   (l, n) => {
     const X = l.shape(n.inputs[0]);
+    if (!l.isFloat(n.inputs[0])) l.fail("a global pool of an integer tensor is not supported");
     const axes = range(X.length).filter((i) => i >= 2);
     return [
       l.reshape(
