@@ -212,7 +212,7 @@ const convOp: Lowering = (l, n) => {
 
 /**
  * ConvTranspose of x [N, C, ...spatial] by W [C, M / group, ...kernel], as the Conv it equals: x
- * with stride − 1 zeros between its elements (a 0/1 matrix through Linear, axis by axis), padded by
+ * with stride − 1 zeros after each element (a concatenation, axis by axis), padded by
  * dilation · (kernel − 1) less the pads (output_padding after), convolved at stride 1 with the
  * kernel flipped and its channel axes swapped.
  */
