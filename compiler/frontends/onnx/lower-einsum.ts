@@ -5,10 +5,9 @@
  * the same axes in every operand (no broadcasting); a letter repeated within one operand takes the diagonal (a
  * strided copy whose stride is the sum of those axes' strides).
  */
+import { elementCount } from "../../ir/graph.js";
 import { stridesOf } from "../../ir/ops/tensor.js";
 import type { Lowerer, Lowering } from "./lower-ops.js";
-
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** An operand: its letters (one per axis) and IR tensor. */
 interface Term {
@@ -107,10 +106,10 @@ function contract(l: Lowerer, a: Term, b: Term, keep: ReadonlySet<string>): Term
       t.x,
       order.map((c) => t.letters.indexOf(c)),
     );
-  const Bt = size(batch.map(dim)),
-    M = size(freeA.map(dim)),
-    K = size(summed.map(dim)),
-    N = size(freeB.map(dim));
+  const Bt = elementCount(batch.map(dim)),
+    M = elementCount(freeA.map(dim)),
+    K = elementCount(summed.map(dim)),
+    N = elementCount(freeB.map(dim));
   const left = l.reshape(arrange(a, [...batch, ...freeA, ...summed]), [Bt, M, K]);
   const right = l.reshape(arrange(b, [...batch, ...summed, ...freeB]), [Bt, K, N]);
   const letters = [...batch, ...freeA, ...freeB];

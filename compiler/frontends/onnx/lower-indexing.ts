@@ -1,17 +1,17 @@
 /**
- * Index, scan and selection ops lowered to IR ops every backend has: CumSum (a product with a
- * triangular constant through Linear), OneHot (a comparison with the axis's positions), GatherND
+ * Index, scan and selection ops lowered to IR ops every backend has: CumSum (log₂K rounds of
+ * shifted adds), OneHot (a comparison with the axis's positions), GatherND
  * (the index tuples folded into row numbers of the data seen as a table, then Gather), ScatterND
  * and ScatterElements (where an update lands, it; elsewhere the data), TopK (k rounds of the
  * extreme and its first index). No lowering multiplies by a 0/1 matrix: 0 · ∞ would spread NaN.
  */
+import { elementCount } from "../../ir/graph.js";
 import { stridesOf } from "../../ir/ops/tensor.js";
 import { axis } from "./layout-ops.js";
 import { nonNegative, type Lowerer, type Lowering } from "./lower-ops.js";
 import { pad } from "./lower-spatial.js";
 import { attr } from "./read.js";
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
@@ -73,12 +73,12 @@ const gatherNdOp: Lowering = (l, n) => {
   const indexed = D.slice(b, b + k),
     rest = D.slice(b + k);
   const tuples = I.slice(0, -1);
-  const table = l.reshape(l.ir(data), [size(D.slice(0, b + k)), size(rest)]);
+  const table = l.reshape(l.ir(data), [elementCount(D.slice(0, b + k)), elementCount(rest)]);
   let row = tupleRows(l, l.ir(indices), [...tuples, k], indexed);
   if (b > 0) {
     // Each tuple's batch (its position in the first b axes) times the rows a batch holds.
-    const perBatch = size(tuples.slice(b));
-    const offsets = Int32Array.from(range(size(tuples)), (i) => Math.floor(i / perBatch) * size(indexed));
+    const perBatch = elementCount(tuples.slice(b));
+    const offsets = Int32Array.from(range(elementCount(tuples)), (i) => Math.floor(i / perBatch) * elementCount(indexed));
     row = l.map("add", [row, l.constantData(offsets, tuples)], "i32");
   }
   const rows = l.gatherRows(table, row);
@@ -95,7 +95,7 @@ function tupleRows(l: Lowerer, ids: string, I: number[], indexed: number[]): str
     const term = strides[j] === 1 ? component : l.map("mul", [component, l.scalar(strides[j])], "i32");
     row = row ? l.map("add", [row, term], "i32") : term;
   }
-  return row ?? l.constantData(new Int32Array(size(tuples)), tuples);
+  return row ?? l.constantData(new Int32Array(elementCount(tuples)), tuples);
 }
 
 const reductionOf = (l: Lowerer, n: { attrs: Record<string, unknown> }) => {
@@ -120,9 +120,9 @@ const scatterNdOp: Lowering = (l, n) => {
   const D = l.shape(data),
     I = l.shape(indices);
   const k = I.at(-1)!;
-  const rows = size(D.slice(0, k)),
-    R = size(D.slice(k)),
-    M = size(I.slice(0, -1));
+  const rows = elementCount(D.slice(0, k)),
+    R = elementCount(D.slice(k)),
+    M = elementCount(I.slice(0, -1));
   const reduction = reductionOf(l, n);
   const table = l.reshape(l.ir(data), [rows, R]);
   const ups = l.reshape(l.ir(updates), [M, R]);
@@ -190,7 +190,7 @@ const scatterElementsOp: Lowering = (l, n) => {
   const back = range(D.length).map((d) => perm.indexOf(d));
   const P = perm.slice(0, -1).map((d) => D[d]),
     L = J[a];
-  const rows = size(P);
+  const rows = elementCount(P);
   if (rows * K * L > MAX_SCATTER_PAIRS)
     l.fail(`ScatterElements pairs ${rows * K} positions with ${L} updates each: past ${MAX_SCATTER_PAIRS} elements`);
   const hits = l.map("equal", [l.reshape(l.transpose(ids, perm), [rows, 1, L]), l.constantData(Float32Array.from(range(K)), [1, K, 1])]);

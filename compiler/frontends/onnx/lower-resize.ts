@@ -9,6 +9,7 @@
  * coefficients, exclude_outside. Where align_corners meets a scale whose output length is not a
  * whole number, ONNX Runtime divides by the rounded length instead and the two differ.
  */
+import { elementCount } from "../../ir/graph.js";
 import { attr } from "./read.js";
 import type { Lowerer, Lowering } from "./lower-ops.js";
 
@@ -161,8 +162,7 @@ const resizeOp: Lowering = (l, n) => {
     excludeOutside: attr(n, "exclude_outside", 0) === 1,
   };
   if (!["nearest", "linear", "cubic"].includes(s.mode)) l.fail(`Resize mode "${s.mode}" is not nearest, linear or cubic`);
-  const given = (name: string | undefined) =>
-    name && l.shape(name).reduce((a, b) => a * b, 1) > 0 ? Array.from(l.value(name).data) : undefined;
+  const given = (name: string | undefined) => (name && elementCount(l.shape(name)) > 0 ? Array.from(l.value(name).data) : undefined);
   const [roiIn, scalesIn, sizesIn] = l.opset < 11 ? [undefined, n.inputs[1], undefined] : n.inputs.slice(1);
   const roi = given(roiIn),
     scales = given(scalesIn),
@@ -186,7 +186,7 @@ const resizeOp: Lowering = (l, n) => {
     const perm = [d, ...range(X.length).filter((i) => i !== d)];
     const back = range(X.length).map((i) => perm.indexOf(i));
     const rest = perm.slice(1).map((i) => Y[i]);
-    const table = l.reshape(l.transpose(y, perm), [Y[d], rest.reduce((p, q) => p * q, 1)]);
+    const table = l.reshape(l.transpose(y, perm), [Y[d], elementCount(rest)]);
     const resized = applyTaps(l, table, axisTaps(a, s), attr(n, "extrapolation_value", 0));
     y = l.transpose(l.reshape(resized, [output, ...rest]), back);
   }

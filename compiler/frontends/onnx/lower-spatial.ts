@@ -1,17 +1,18 @@
 /**
  * The ops of convolutional and audio front ends, lowered to the IR ops every backend has: Pad,
- * Conv, MaxPool, AveragePool, the global pools, BatchNormalization (inference),
- * MeanVarianceNormalization, LRN, DepthToSpace and SpaceToDepth. A window op reads its padded input once per kernel offset, as a strided copy of
- * the output's shape (im2col: kernel-size copies, each as large as the output), then reduces the
- * stacked copies (pools) or multiplies them by the weights through Linear or MatMul (Conv), so a
- * convolution runs on the same matmul kernels as a transformer.
+ * Conv, ConvTranspose, MaxPool, AveragePool, the global pools, BatchNormalization (inference),
+ * MeanVarianceNormalization, LRN, DepthToSpace and SpaceToDepth. A window op reads its padded
+ * input once per kernel offset, as a strided copy of the output's shape (im2col: kernel-size
+ * copies, each as large as the output), then reduces the stacked copies (pools) or multiplies them
+ * by the weights through Linear or MatMul (Conv), so a convolution runs on the same matmul kernels
+ * as a transformer.
  */
+import { elementCount } from "../../ir/graph.js";
 import { stridesOf } from "../../ir/ops/tensor.js";
 import { ints } from "./layout-ops.js";
 import type { Lowerer, Lowering } from "./lower-ops.js";
 import { attr, type OnnxNode } from "./read.js";
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 type PadMode = "constant" | "edge" | "reflect" | "wrap";
@@ -132,7 +133,7 @@ function windows(l: Lowerer, xp: string, w: Windows): string {
   const P = l.irShape(xp),
     S = stridesOf(P);
   const [N, C] = P;
-  const offsets = range(size(w.kernel)).map((i) => {
+  const offsets = range(elementCount(w.kernel)).map((i) => {
     let rest = i,
       offset = 0;
     for (let d = w.kernel.length - 1; d >= 0; d--) {
@@ -168,8 +169,8 @@ function convolve(l: Lowerer, x: string, w: Weight, bias: Weight | undefined, gr
   const [M, Cg, ...kernel] = w.shape;
   const xp = pad(l, x, [0, 0, ...win.begins], [0, 0, ...win.ends], "constant");
   const cols = windows(l, xp, win); // [N, C, KK, ...out]
-  const KK = size(kernel),
-    O = size(win.out),
+  const KK = elementCount(kernel),
+    O = elementCount(win.out),
     Mg = M / group;
   const toRows = (t: string) => l.reshape(l.transpose(t, [0, ...range(spatial.length).map((d) => 3 + d), 1, 2]), [N * O, Cg * KK]);
   const foldBias = w.data && bias?.data;
@@ -266,7 +267,7 @@ const convTransposeOp: Lowering = (l, n) => {
   const P = l.irShape(padded).slice(2);
   // The kernel flipped on every spatial axis, [C, Mg, ...] → [M, C / group, ...] group by group.
   const Cg = C / group,
-    KK = size(kernel),
+    KK = elementCount(kernel),
     M = Mg * group;
   const flipIndex = (kk: number) => KK - 1 - kk; // reversing every axis of a row-major kernel reverses its flat index
   let w: Weight;
@@ -314,7 +315,7 @@ const poolOp =
     if (kind === "max") return [l.reshape(l.reduce("max", stacked, [2]), out)];
     // Each output's divisor: the window's elements inside the input, or inside the declared padding too (count_include_pad).
     const includePad = attr(n, "count_include_pad", 0) === 1;
-    const counts = new Float32Array(size(win.out));
+    const counts = new Float32Array(elementCount(win.out));
     counts.forEach((_, i) => {
       let rest = i,
         count = 1;
