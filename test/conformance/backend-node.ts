@@ -136,39 +136,42 @@ async function prepare(root: string, name: string, model: OnnxModel, family: str
   } catch {
     // Sequences, optionals and maps are not tensors: seec refuses such models (checked below).
   }
+  /** The case lowered from m, which reads `fed` as inputs (the rest of the case's inputs are constants in m). */
+  const lowered = (m: OnnxModel, fed: Prepared["inputs"], refusal?: string): Prepared => ({
+    name,
+    family,
+    graph: lowerOnnx(m, name, Object.fromEntries(fed.map((i) => [i.name, i.tensor.shape]))).graph,
+    halfGraph: [...m.initializers.values(), ...fed.map((i) => i.tensor)].some((t) => t.dtype === "float16"),
+    inputs: fed,
+    outputs: model.outputs.map((o, k) => ({ name: o.name, want: wants![k] })),
+    ...(refusal ? { refusal } : {}),
+  });
+  const fed = inputs && model.inputs.map((input, k) => ({ name: input.name, tensor: inputs![k] }));
   try {
-    const shapes = inputs ? Object.fromEntries(model.inputs.map((input, k) => [input.name, inputs![k].shape])) : {};
-    const { graph } = lowerOnnx(model, name, shapes);
-    if (!inputs || !wants) return { name, family, status: "error", detail: "seec built a model whose test data is not tensors" };
-    const halfGraph = [...model.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
-    return {
-      name,
-      family,
-      graph,
-      halfGraph,
-      inputs: model.inputs.map((input, k) => ({ name: input.name, tensor: inputs![k] })),
-      outputs: model.outputs.map((o, k) => ({ name: o.name, want: wants![k] })),
-    };
+    if (!fed || !wants) {
+      lowerOnnx(model, name, {});
+      return { name, family, status: "error", detail: "seec built a model whose test data is not tensors" };
+    }
+    return lowered(model, fed);
   } catch (e) {
     if (!isCode(e) || e.code.startsWith("internal.")) return { name, family, status: "error", detail: `frontend: ${describe(e)}` };
     const refused: CaseResult = { name, family, status: "refused", detail: describe(e) };
     const runTime = RUN_TIME_VALUES.exec(e.message);
-    if (!runTime || !inputs || !wants) return refused;
+    if (!runTime || !fed || !wants) return refused;
     // Those inputs as constants with the case's values, as an exporter writes them.
     const fixed = [...runTime[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]);
-    if (!fixed.every((f) => model.inputs.some((i) => i.name === f))) return refused;
-    const at = (f: string) => inputs!.find((_, k) => model.inputs[k].name === f)!;
+    if (!fixed.every((f) => fed.some((i) => i.name === f))) return refused;
     const frozenModel: OnnxModel = {
       ...model,
       inputs: model.inputs.filter((i) => !fixed.includes(i.name)),
-      initializers: new Map([...model.initializers, ...fixed.map((f) => [f, at(f)] as const)]),
+      initializers: new Map([...model.initializers, ...fed.filter((i) => fixed.includes(i.name)).map((i) => [i.name, i.tensor] as const)]),
     };
-    const kept = model.inputs.map((input, k) => ({ name: input.name, tensor: inputs![k] })).filter((i) => !fixed.includes(i.name));
     try {
-      const { graph } = lowerOnnx(frozenModel, name, Object.fromEntries(kept.map((i) => [i.name, i.tensor.shape])));
-      const halfGraph = [...frozenModel.initializers.values(), ...inputs].some((t) => t.dtype === "float16");
-      const outputs = model.outputs.map((o, k) => ({ name: o.name, want: wants![k] }));
-      return { name, family, graph, halfGraph, inputs: kept, outputs, refusal: refused.detail };
+      return lowered(
+        frozenModel,
+        fed.filter((i) => !fixed.includes(i.name)),
+        refused.detail,
+      );
     } catch (e2) {
       const status: Status = isCode(e2) && !e2.code.startsWith("internal.") ? "refused" : "error";
       return { ...refused, frozen: status, frozenDetail: describe(e2) };
