@@ -10,13 +10,13 @@ import { attr } from "./read.js";
 const present = (name: string | undefined): name is string => !!name;
 
 /** [B, S, N·H] → [B, N, S, H]. */
-function splitHeads(l: Lowerer, x: string, heads: number): string {
+export function splitHeads(l: Lowerer, x: string, heads: number): string {
   const [B, S, D] = l.irShape(x);
   return l.transpose(l.reshape(x, [B, S, heads, D / heads]), [0, 2, 1, 3]);
 }
 
 /** [B, N, S, H] → [B, S, N·H]. */
-function mergeHeads(l: Lowerer, x: string): string {
+export function mergeHeads(l: Lowerer, x: string): string {
   const [B, N, S, H] = l.irShape(x);
   return l.reshape(l.transpose(x, [0, 2, 1, 3]), [B, S, N * H]);
 }
@@ -26,7 +26,7 @@ function appendCache(l: Lowerer, past: string | undefined, next: string): string
   return past && l.irShape(past)[2] > 0 ? l.concat([past, next], 2) : next;
 }
 
-interface Attend {
+export interface Attend {
   /** [B, Nq, S, H] */
   q: string;
   /** [B, Nkv, T, H] with the cache already appended. */
@@ -40,7 +40,7 @@ interface Attend {
 }
 
 /** softmax(q·kᵀ · scale + biases)·v as [B, Nq, S, H], on the fused attention kernel (grouped K/V heads read in place). */
-function attend(l: Lowerer, { q, k, v, scale, biases, causal }: Attend): string {
+export function attend(l: Lowerer, { q, k, v, scale, biases, causal }: Attend): string {
   let bias: string | undefined;
   for (const b of biases) bias = bias ? l.map("add", [bias, b]) : b;
   const attrs = { scale, bias: bias ? 1 : 0, keep: 0, fill: 0, causal: causal === undefined ? 0 : 1, causalFill: causal ?? 0 };
@@ -58,7 +58,7 @@ function keyMask(l: Lowerer, mask: string, filter: number): string {
  * [..., rotary / 2]: pairs (d, d + half), or (2d, 2d + 1) when interleaved; features past
  * `rotary` pass through.
  */
-function rotate(l: Lowerer, x: string, cos: string, sin: string, rotary: number, interleaved: boolean): string {
+export function rotate(l: Lowerer, x: string, cos: string, sin: string, rotary: number, interleaved: boolean): string {
   const X = l.irShape(x),
     last = X.length - 1,
     H = X[last],
@@ -77,7 +77,7 @@ function rotate(l: Lowerer, x: string, cos: string, sin: string, rotary: number,
 }
 
 /** cos/sin cache rows for position ids [B, S] (or one offset [1]): [B, S, half]. */
-function cacheRows(l: Lowerer, cache: string, positions: string, B: number, S: number): string {
+export function cacheRows(l: Lowerer, cache: string, positions: string, B: number, S: number): string {
   let ids = positions;
   if (l.irShape(positions).reduce((a, b) => a * b, 1) === 1) {
     const steps = l.constantData(

@@ -1,6 +1,7 @@
 /** Which ONNX ops seec reads, and the lowering of each: checked up front, one error for them all. */
 import { SeecError } from "../../../runtime/errors.js";
 import { LAYOUT_OPS } from "./layout-ops.js";
+import { CONTRIB_LLM_LOWERINGS } from "./lower-contrib-llm.js";
 import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, type Lowering } from "./lower-ops.js";
 import { EINSUM_LOWERINGS } from "./lower-einsum.js";
@@ -17,6 +18,7 @@ const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
   RESIZE_LOWERINGS,
   EINSUM_LOWERINGS,
   FUSED_LOWERINGS,
+  CONTRIB_LLM_LOWERINGS,
 ];
 
 /** The node's lowering to IR, if it has one. */
