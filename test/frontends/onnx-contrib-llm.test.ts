@@ -33,6 +33,8 @@ interface Case {
   order: string[];
   attrs: Record<string, Attr>;
   outputs: number;
+  /** Nodes before the op's, in the default domain (what computes its inputs). */
+  before?: import("onnx-proto").onnx.INodeProto[];
 }
 
 const ELEM: Record<DType, number> = { float32: DT.FLOAT, int32: DT.INT32, int64: DT.INT64, uint8: DT.UINT8 };
@@ -47,6 +49,7 @@ function initializer(name: string, t: Tensor): import("onnx-proto").onnx.ITensor
   const base = { name, dims: t.dims, dataType: ELEM[t.dtype] };
   if (t.dtype === "float32") return { ...base, floatData: Array.from(t.data) };
   if (t.dtype === "int32") return { ...base, int32Data: Array.from(t.data) };
+  if (t.dtype === "int64") return { ...base, int64Data: Array.from(t.data) };
   return { ...base, rawData: Uint8Array.from(t.data) };
 }
 
@@ -61,6 +64,7 @@ async function writeModel(c: Case): Promise<string> {
     graph: {
       name: c.op,
       node: [
+        ...(c.before ?? []),
         {
           opType: c.op,
           domain: "com.microsoft",
@@ -262,6 +266,7 @@ function gqaCase(g: Gqa, seed: number): Case {
 }
 
 const worstOf = (r: Result) => Math.max(...r.worst);
+const iota = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe("com.microsoft LLM ops against onnxruntime-node", () => {
   describe("MatMulNBits", () => {
@@ -418,6 +423,37 @@ describe("com.microsoft LLM ops against onnxruntime-node", () => {
         console.log(`GroupQueryAttention, ${what}: max error ${r.worst.join(", ")}`);
         expect(worstOf(r)).toBeLessThan(1e-4);
       });
+
+    it("seqlens_k and total_sequence_length computed from an attention mask, as ONNX Runtime GenAI's exports do", async () => {
+      for (const [B, S, past, lengths] of [
+        [1, 4, undefined, [4]],
+        [2, 1, 5, [6, 4]],
+      ] as const) {
+        const total = Math.max(...lengths);
+        const c = gqaCase({ B, S, heads: 4, kvHeads: 2, head: 16, past, total, seqlens: [], rotary: { rows: 8, half: 8 } }, 71);
+        delete c.inputs.seqlens;
+        delete c.constants!.total;
+        // The mask's width is the total length (a --shape); batches shorter than it are right-padded.
+        c.inputs.mask = { dtype: "int64", dims: [B, total], data: lengths.flatMap((n) => iota(total).map((t) => +(t < n))) };
+        c.constants!.one = { dtype: "int64", dims: [], data: [1] };
+        c.constants!.oneF = { dtype: "float32", dims: [], data: [1] };
+        c.constants!.axes = { dtype: "int64", dims: [1], data: [1] };
+        const I32 = { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DT.INT32 };
+        c.before = [
+          // GenAI sums the int64 mask; seec does not reduce integer tensors (lower-ops.ts), so as floats here.
+          { opType: "Cast", input: ["mask"], output: ["maskF"], attribute: [{ ...I32, i: DT.FLOAT }] },
+          { opType: "ReduceSum", input: ["maskF", "axes"], output: ["sum"], attribute: [attribute("keepdims", 0)] },
+          { opType: "Sub", input: ["sum", "oneF"], output: ["last"] },
+          { opType: "Cast", input: ["last"], output: ["seqlens"], attribute: [I32] },
+          { opType: "Shape", input: ["mask"], output: ["shape"] },
+          { opType: "Gather", input: ["shape", "one"], output: ["width"], attribute: [attribute("axis", 0)] },
+          { opType: "Cast", input: ["width"], output: ["total"], attribute: [I32] },
+        ];
+        const r = await againstOrt(c);
+        console.log(`GroupQueryAttention, lengths from a mask, B ${B}, S ${S}: max error ${r.worst.join(", ")}`);
+        expect(worstOf(r)).toBeLessThan(1e-4);
+      }
+    });
 
     it("refuses total_sequence_length at run time, by name", async () => {
       const c = gqaCase({ B: 1, S: 2, heads: 2, kvHeads: 1, head: 16, total: 2, seqlens: [1] }, 61);
