@@ -8,10 +8,13 @@ import { SeecError } from "../../runtime/errors.js";
 import type { Graph, Node, Value } from "../ir/graph.js";
 import { entangledAttrs, entangledOperands, entangledScratchLayout } from "../ir/ops/entangled.js";
 import { withAdapter, type SeeFactors } from "../factors/factors.js";
+import { HEAD_BIAS, withHeadBias } from "./head-bias.js";
 
 export type HeadStrategy = "materialize" | "stream";
 
-export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?: string): Graph {
+export function applySee(model: Graph, f: SeeFactors, head: HeadStrategy, file?: string): Graph {
+  // A head bias distilled with the factors (see/2's HEAD_BIAS) goes on the tied head before the weights are replaced.
+  const graph = f.weights?.[HEAD_BIAS] ? withHeadBias(model, f.spec.replaces) : model;
   const target = graph.values.get(f.spec.replaces);
   if (!target || target.kind !== "const")
     throw new SeecError("mismatch.see", `the factors replace "${f.spec.replaces}", which is not a weight of ${graph.name}`, {
@@ -73,6 +76,16 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
     if (node.op === "Gather" && uses === 0) {
       nodes.push({ ...node, op: "EntangledEmbedding", inputs: [node.inputs[1], ...factorInputs], attrs });
     } else if (node.op === "Linear" && uses === 1 && head === "stream") {
+      if (node.inputs.length > 2)
+        throw new SeecError(
+          "unsupported.see",
+          `the tied head ${node.name} has a bias (${node.inputs[2]}), which --embed-head stream does not add`,
+          {
+            file,
+            at: `node ${node.name}`,
+            hint: "build with --embed-head materialize (the default)",
+          },
+        );
       nodes.push({ ...node, op: "EntangledLogits", inputs: [node.inputs[0], ...factorInputs], attrs });
     } else if (node.op === "Linear" && uses === 1) {
       if (!table) {
@@ -81,7 +94,7 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
         values.set(table, v);
         nodes.unshift({ name: table, op: "EntangledTable", inputs: factorInputs, outputs: [table], attrs });
       }
-      nodes.push({ ...node, inputs: [node.inputs[0], table] });
+      nodes.push({ ...node, inputs: [node.inputs[0], table, ...node.inputs.slice(2)] });
     } else
       throw new SeecError("unsupported.see", `${node.op} node ${node.name} reads the embedding in a way SEE cannot replace`, {
         file,
