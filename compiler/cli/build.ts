@@ -28,6 +28,7 @@ interface BuildFlags extends QualityFlags {
   pooling?: Pooling;
   normalize?: boolean;
   batch?: number;
+  decoder?: boolean;
 }
 
 export function buildCommand(): Command {
@@ -42,6 +43,7 @@ export function buildCommand(): Command {
         "  seec build stories260K.bin --tokenizer tok512.bin --target mcu --see f.see --quantize int8 --context 256 --memory-budget 1MiB -o out/mcu\n" +
         "  seec build model.onnx --shape input_ids=1x128 --shape attention_mask=1x128 -o out/onnx\n" +
         "  seec build model.onnx --tokenizer tokenizer.json --shape input_ids=1x128 --pooling mean --normalize -o out/bert\n" +
+        "  seec build decoder.onnx --decoder --context 256 -o out/decoder   (an ONNX decoder with past/present pairs, driven by step())\n" +
         "  seec build model.json --quantize int8 --stsb dev.tsv -o out/use-int8   (prints what int8 costs)\n" +
         "  seec build stories15M.bin --tokenizer tok.bin --quantize q4 --nll text.txt -o out/q4   (4-bit weights; prints what they cost)",
     )
@@ -86,6 +88,10 @@ export function buildCommand(): Command {
       "an encoder on wasm-simd, wasm-relaxed or wasi: the most texts embed() packs into one forward call, memory planned for 32 tokens a text (default 32; 1: one text a call)",
       integer(1, 1024),
     )
+    .option(
+      "--decoder",
+      "ONNX decoder with past/present KV pairs (MultiHeadAttention, GroupQueryAttention or MatMul/Softmax over Concat(past, new)): keep the caches in the module (--context rows, default the model's position tables or 512) so it takes tokens and pos and step() drives it as a llama2.c artifact; one token a call, no --shape",
+    )
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
       // Where the artifact goes is checked before anything is read or built.
@@ -112,6 +118,7 @@ export function buildCommand(): Command {
         pooling: flags.pooling,
         normalize: flags.normalize,
         batch: flags.batch,
+        decoder: flags.decoder,
         command: recordedCommand(process.argv.slice(2)),
         progress: progress(!flags.json),
       });

@@ -25,6 +25,8 @@ export interface ModelSource {
   context?: number;
   /** ONNX: each input's shape at build time (symbolic dimensions bound). */
   shapes?: Record<string, number[]>;
+  /** ONNX with past/present pairs: a stateful decoder (KV caches in the module, tokens and pos in), as llama2.c. */
+  decoder?: boolean;
 }
 
 export interface LoadedModel {
@@ -38,13 +40,28 @@ export interface LoadedModel {
 export const DEFAULT_MAX_CHUNK = 32;
 
 export async function loadModel(src: ModelSource): Promise<LoadedModel> {
+  if (src.decoder && !src.model.endsWith(".onnx"))
+    throw new SeecError(
+      "usage.decoder",
+      "--decoder is for ONNX graphs with past/present pairs; llama2.c and GGUF models are decoders already",
+      {
+        file: src.model,
+        at: "--decoder",
+      },
+    );
   const isDir = (await stat(src.model).catch(() => undefined))?.isDirectory();
   if (isDir || src.model.endsWith(".json")) return loadTfjs(src, isDir ? await modelJsonIn(src.model) : src.model);
   if (src.model.endsWith(".onnx")) {
-    const { graph, defaulted, fused } = await loadOnnx(
+    const {
+      graph,
+      defaulted,
+      fused,
+      notes: more,
+    } = await loadOnnx(
       src.model,
       basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"),
       src.shapes ?? {},
+      src.decoder ? { context: src.context } : undefined,
     );
     const notes = [
       ...(Object.keys(fused).length
@@ -55,6 +72,7 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
           ]
         : []),
       ...(defaulted.length ? [`dimensions ${defaulted.join(", ")} were set to 1; bind them with --shape <input>=<dims>`] : []),
+      ...(more ?? []),
     ];
     const hf = src.tokenizer ? await readHfTokenizer(src.tokenizer) : undefined;
     return { graph, tokenizer: hf?.spec, format: "onnx", notes: [...notes, ...(hf?.notes ?? [])] };

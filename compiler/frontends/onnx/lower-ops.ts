@@ -141,6 +141,11 @@ export class Lowerer {
     return this.b.node(op, `${this.node?.name ?? "output"}#${++this.count}`, inputs, attrs);
   }
 
+  /** An f32 tensor kept in the module's memory between calls (a stateful decoder's KV cache). */
+  state(name: string, shape: number[]): string {
+    return this.b.state(name, "f32", shape);
+  }
+
   constantData(data: Float32Array | Int32Array, shape: number[]): string {
     return this.b.constant(`${this.node?.name ?? "const"}#${++this.count}`, data, shape);
   }

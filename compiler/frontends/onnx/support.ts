@@ -2,6 +2,7 @@
 import { SeecError } from "../../../runtime/errors.js";
 import { LAYOUT_OPS } from "./layout-ops.js";
 import { CONTRIB_LLM_LOWERINGS } from "./lower-contrib-llm.js";
+import { DECODER_LOWERINGS } from "./lower-decoder.js";
 import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, type Lowering } from "./lower-ops.js";
 import { EINSUM_LOWERINGS } from "./lower-einsum.js";
@@ -19,6 +20,7 @@ const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
   EINSUM_LOWERINGS,
   FUSED_LOWERINGS,
   CONTRIB_LLM_LOWERINGS,
+  DECODER_LOWERINGS,
 ];
 
 /** The node's lowering to IR, if it has one. */

@@ -1,0 +1,460 @@
+/**
+ * An ONNX decoder with a KV cache as a stateful decoder (seec build --decoder): the past/present
+ * pairs become KV caches in the module's memory, and the graph takes `tokens` and `pos` as a
+ * llama2.c artifact does, so the runtime's step(), generate() and stream() drive it.
+ *
+ * The graph is rewritten in ONNX terms, before it is lowered:
+ * 1. Each attention that reads a past (an input holding earlier keys or values) becomes
+ *    ai.seec:CachedAttention over the new tokens' q, k, v (lower-decoder.ts: the IR's Attention op
+ *    on `state` caches [context, Nkv·H]): com.microsoft MultiHeadAttention and
+ *    GroupQueryAttention with past_key/past_value, and attention written out as
+ *    MatMul(q, Concat(past, k)) → scale → mask → Softmax → MatMul(·, Concat(past, v)) (PyTorch's
+ *    GPT-2 exports, stacked past_N or separate key/value). Masks are taken as causal over every
+ *    earlier token (no padding): attention_mask and the exporters' causal-mask plumbing drop out.
+ * 2. input_ids is `tokens` ([1] i32, one token a call), position_ids is pos (pos + t).
+ * 3. The present outputs go; the first other output's last row is `logits`.
+ * 4. What the graph computed from the past's length at build time (position ids from
+ *    Shape(past), offsets) is folded at three sample lengths; a value that is pos · slope + base
+ *    at all three is computed from pos at run time (ai.seec:PositionAffine). Anything else that
+ *    still reads a past, or whose shape follows its length, is refused by name.
+ */
+import { SeecError } from "../../../runtime/errors.js";
+import { foldGraph } from "./fold.js";
+import { SEEC_DOMAIN } from "./lower-decoder.js";
+import { attr, type OnnxModel, type OnnxNode, type OnnxValueInfo } from "./read.js";
+import { isFloat, tensor, type OnnxTensor } from "./tensor.js";
+
+/** Context when neither --context nor the model's position tables say. */
+export const DEFAULT_DECODER_CONTEXT = 512;
+
+export interface StatefulDecoder {
+  model: OnnxModel;
+  /** KV cache rows. */
+  context: number;
+  /** Token ids the embedding reads (its rows), where found. */
+  vocabSize?: number;
+  /** Attention layers given a cache. */
+  layers: number;
+  notes: string[];
+}
+
+const SUPPORTED =
+  "supported: com.microsoft MultiHeadAttention or GroupQueryAttention with past_key/past_value inputs, or attention written out as MatMul/Softmax over Concat(past, new) keys and values (PyTorch's GPT-2 exports)";
+
+function refuse(model: OnnxModel, message: string, at?: string): never {
+  throw new SeecError("unsupported.onnx_decoder", message, { file: model.file, at, hint: SUPPORTED });
+}
+
+const SHAPE_ONLY = new Set(["Shape", "Size", "EyeLike"]);
+
+/** For each tensor, the graph inputs its values are computed from (shape reads excluded). */
+function inputDependencies(model: OnnxModel): Map<string, Set<string>> {
+  const deps = new Map<string, Set<string>>();
+  for (const input of model.inputs) deps.set(input.name, new Set([input.name]));
+  for (const node of model.nodes) {
+    const d = new Set<string>();
+    if (!SHAPE_ONLY.has(node.op)) for (const i of node.inputs) for (const x of deps.get(i) ?? []) d.add(x);
+    for (const o of node.outputs) if (o) deps.set(o, d);
+  }
+  return deps;
+}
+
+/** Inputs that feed tokens and positions rather than cached keys and values. */
+const TOKEN_INPUTS = new Set(["input_ids", "position_ids", "attention_mask", "token_type_ids"]);
+
+interface Site {
+  /** The node whose output the cached attention computes (replaced). */
+  node: OnnxNode;
+  replacement: OnnxNode[];
+  pasts: string[];
+}
+
+/** The past/present pairs of a graph, by structure: a past input that flows into a present output through a Concat or an attention's past. */
+export function kvPairs(model: OnnxModel): { past: string; present: string }[] {
+  const deps = inputDependencies(model);
+  const producer = new Map(model.nodes.flatMap((n) => n.outputs.filter(Boolean).map((o) => [o, n] as const)));
+  const pairs: { past: string; present: string }[] = [];
+  for (const output of model.outputs) {
+    const node = producer.get(output.name);
+    if (!node || !(node.op === "Concat" || /Attention$/.test(node.op))) continue;
+    for (const past of deps.get(output.name) ?? [])
+      if (!TOKEN_INPUTS.has(past) && model.inputs.some((i) => i.name === past && i.dtype && isFloat(i.dtype)))
+        pairs.push({ past, present: output.name });
+  }
+  return pairs;
+}
+
+export function statefulDecoder(source: OnnxModel, opts: { context?: number }): StatefulDecoder {
+  const model: OnnxModel = {
+    ...source,
+    initializers: new Map(source.initializers),
+    nodes: source.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs] })),
+  };
+  const inputNames = new Set(model.inputs.map((i) => i.name));
+  for (const reserved of ["tokens", "pos", "logits"])
+    if (inputNames.has(reserved)) refuse(model, `the graph has an input named "${reserved}", which a stateful decoder takes itself`);
+  const ids = model.inputs.find((i) => i.name === "input_ids");
+  if (!ids) refuse(model, `a stateful decoder needs an input_ids input; the graph's inputs are ${[...inputNames].join(", ")}`);
+  const deps = inputDependencies(model);
+  const producer = new Map(model.nodes.flatMap((n) => n.outputs.filter(Boolean).map((o) => [o, n] as const)));
+  const readers = new Map<string, OnnxNode[]>();
+  for (const n of model.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const isPastInput = (name: string) =>
+    !TOKEN_INPUTS.has(name) && model.inputs.some((i) => i.name === name && i.dtype !== undefined && isFloat(i.dtype));
+  /** Computed from past inputs alone (gathers, transposes of the cache). */
+  const pastDerived = (t: string) => {
+    const d = deps.get(t);
+    return !!d && d.size > 0 && [...d].every(isPastInput);
+  };
+  const tokenDerived = (t: string) => deps.get(t)?.has("input_ids") ?? false;
+  const constantValue = (t: string): number | undefined => {
+    const init = model.initializers.get(t);
+    if (init) return init.data.length === 1 ? init.data[0] : undefined;
+    const p = producer.get(t);
+    const v = p?.op === "Constant" ? p.attrs.value : undefined;
+    return v && typeof v === "object" && "data" in v && v.data.length === 1 ? v.data[0] : undefined;
+  };
+
+  const sites: Site[] = [];
+  let layer = 0;
+  const cached = (inputs: string[], output: string, attrs: OnnxNode["attrs"], name: string): OnnxNode => ({
+    name: `${name}/cached`,
+    op: "CachedAttention",
+    domain: SEEC_DOMAIN,
+    inputs,
+    outputs: [output],
+    attrs: { ...attrs, layer: layer++, context: opts.context ?? DEFAULT_DECODER_CONTEXT },
+  });
+
+  for (const node of model.nodes) {
+    if (node.domain === "com.microsoft" && node.op === "MultiHeadAttention") {
+      const [q, k, v, bias, , , pastKey, pastValue] = node.inputs;
+      if (!pastKey && !pastValue) continue;
+      if (!isPastInput(pastKey) || !isPastInput(pastValue))
+        refuse(model, `node ${node.name} reads past_key/past_value that are not graph inputs`, `node ${node.name}`);
+      if (bias) refuse(model, `node ${node.name}: MultiHeadAttention with a packed bias input is not supported in a stateful decoder`);
+      if (!k || !v) refuse(model, `node ${node.name}: MultiHeadAttention with packed QKV is not supported in a stateful decoder`);
+      const heads = attr(node, "num_heads", 0) || refuse(model, `node ${node.name}: MultiHeadAttention needs num_heads`);
+      sites.push({
+        node,
+        pasts: [pastKey, pastValue],
+        replacement: [cached([q, k, v, "pos"], node.outputs[0], { heads, kvHeads: heads, scale: attr(node, "scale", 0) }, node.name)],
+      });
+    } else if (node.domain === "com.microsoft" && node.op === "GroupQueryAttention") {
+      const [q, k, v, pastKey, pastValue, , , cos, sin, , attentionBias, headSink, kScale, vScale] = node.inputs;
+      if (!pastKey && !pastValue) continue;
+      if (!isPastInput(pastKey) || !isPastInput(pastValue))
+        refuse(model, `node ${node.name} reads past_key/past_value that are not graph inputs`, `node ${node.name}`);
+      const uncovered = [
+        attr(node, "softcap", 0) && "softcap",
+        attr(node, "local_window_size", -1) >= 0 && "local_window_size",
+        attr(node, "smooth_softmax", 0) && "smooth_softmax",
+        headSink && "head_sink",
+        attentionBias && "attention_bias",
+        (kScale || vScale || attr(node, "kv_cache_bit_width", 0)) && "a quantized KV cache",
+      ].filter(Boolean);
+      if (uncovered.length)
+        refuse(model, `node ${node.name}: GroupQueryAttention with ${uncovered.join(", ")} is not supported in a stateful decoder`);
+      const heads = attr(node, "num_heads", 0),
+        kvHeads = attr(node, "kv_num_heads", 0);
+      if (!heads || !kvHeads || heads % kvHeads !== 0)
+        refuse(model, `node ${node.name}: GroupQueryAttention's num_heads ${heads} must be a multiple of kv_num_heads ${kvHeads}`);
+      const rotary = attr(node, "do_rotary", 0);
+      if (rotary && (!cos || !sin)) refuse(model, `node ${node.name}: GroupQueryAttention with do_rotary needs cos_cache and sin_cache`);
+      sites.push({
+        node,
+        pasts: [pastKey, pastValue],
+        replacement: [
+          cached(
+            [q, k ?? "", v ?? "", "pos", ...(rotary ? [cos, sin] : [])],
+            node.outputs[0],
+            { heads, kvHeads, scale: attr(node, "scale", 0), rotary, interleaved: attr(node, "rotary_interleaved", 0) },
+            node.name,
+          ),
+        ],
+      });
+    } else if (node.op === "Softmax" && !node.domain) {
+      const site = writtenOut(node);
+      if (site) sites.push(site);
+    }
+  }
+
+  /** Attention written out over Concat(past, new): the site ending at the MatMul after this Softmax, if it is one. */
+  function writtenOut(softmax: OnnxNode): Site | undefined {
+    const after = readers.get(softmax.outputs[0]) ?? [];
+    if (after.length !== 1 || after[0].op !== "MatMul" || after[0].inputs[0] !== softmax.outputs[0]) return undefined;
+    const out = after[0];
+    let scale = 1;
+    let t = softmax.inputs[0];
+    for (let p = producer.get(t); p && p.op !== "MatMul"; p = producer.get(t)) {
+      const data = p.inputs.filter((i) => i && tokenDerived(i));
+      if (data.length !== 1 || p.inputs.some((i) => i && i !== data[0] && tokenDerived(i))) return undefined;
+      if (p.op === "Div" || p.op === "Mul") {
+        // scores / c or scores · c, by a constant scalar.
+        const c = constantValue(p.inputs[p.inputs[0] === data[0] ? 1 : 0]);
+        if (c === undefined || (p.op === "Div" && p.inputs[0] !== data[0])) return undefined;
+        scale = p.op === "Div" ? scale / c : scale * c;
+      } else if (!["Where", "Add", "Cast"].includes(p.op)) return undefined;
+      t = data[0];
+    }
+    const scores = producer.get(t);
+    if (!scores || scores.op !== "MatMul") return undefined;
+    const [q, keys] = scores.inputs;
+    const concat = (name: string) => {
+      const c = producer.get(name);
+      if (c?.op !== "Concat" || c.inputs.length !== 2 || !pastDerived(c.inputs[0]) || !tokenDerived(c.inputs[1])) return undefined;
+      return { axis: attr(c, "axis", 0), past: c.inputs[0], next: c.inputs[1] };
+    };
+    const values = concat(out.inputs[1]);
+    if (!values || (values.axis !== 2 && values.axis !== -2)) return undefined;
+    let k: OnnxNode[], kName: string;
+    const direct = concat(keys);
+    if (direct && (direct.axis === 3 || direct.axis === -1)) {
+      // Keys stored transposed, [B, N, H, T]: the new ones turned back to [B, N, T, H].
+      kName = `${direct.next}/keys`;
+      k = [
+        { name: `${out.name}/keys`, op: "Transpose", domain: "", inputs: [direct.next], outputs: [kName], attrs: { perm: [0, 1, 3, 2] } },
+      ];
+    } else {
+      const turn = producer.get(keys);
+      const perm = turn?.attrs.perm;
+      const under = turn?.op === "Transpose" && Array.isArray(perm) && perm.join() === "0,1,3,2" ? concat(turn.inputs[0]) : undefined;
+      if (!under || (under.axis !== 2 && under.axis !== -2)) return undefined;
+      [k, kName] = [[], under.next];
+    }
+    const pasts = [...new Set([...(deps.get(keys) ?? []), ...(deps.get(out.inputs[1]) ?? [])])].filter(isPastInput);
+    return {
+      node: out,
+      pasts,
+      replacement: [...k, cached([q, kName, values.next, "pos"], out.outputs[0], { heads: 0, kvHeads: 0, scale }, out.name)],
+    };
+  }
+
+  if (sites.length === 0) {
+    const other = model.nodes.find((n) => /Attention$/.test(n.op) && n.inputs.some((i) => isPastInput(i)));
+    refuse(
+      model,
+      other
+        ? `node ${other.name} (${other.domain || "ai.onnx"}:${other.op}) reads a past, a layout seec does not map onto its KV cache`
+        : "no attention in the graph reads a past seec recognizes (a past input concatenated with the new keys or values)",
+      other && `node ${other.name}`,
+    );
+  }
+
+  // Replace the sites; tokens and pos come in; input_ids and position_ids are computed from them.
+  const replaced = new Map(sites.map((s) => [s.node, s.replacement]));
+  const T = 1;
+  const int64 = (name: string, values: number[], shape: number[]) => model.initializers.set(name, tensor("int64", shape, values));
+  int64("seec/input_ids_shape", [1, T], [2]);
+  const front: OnnxNode[] = [
+    { name: "seec/input_ids", op: "Reshape", domain: "", inputs: ["tokens", "seec/input_ids_shape"], outputs: ["input_ids"], attrs: {} },
+  ];
+  const positions = model.inputs.find((i) => i.name === "position_ids");
+  if (positions) {
+    const shape = positions.dims.map((d, i) => (i === positions.dims.length - 1 ? T : typeof d === "number" ? d : 1));
+    const base = tensor(
+      "int64",
+      shape,
+      Array.from({ length: T }, (_, t) => t),
+    );
+    const slope = tensor("int64", shape, new Array(T).fill(1));
+    front.push({
+      name: "seec/position_ids",
+      op: "PositionAffine",
+      domain: SEEC_DOMAIN,
+      inputs: ["pos"],
+      outputs: ["position_ids"],
+      attrs: { base, slope },
+    });
+  }
+  const presents = new Set(kvPairs(model).map((p) => p.present));
+  for (const s of sites) for (const o of s.node.outputs.slice(1)) if (o && model.outputs.some((x) => x.name === o)) presents.add(o);
+  const logitsOut = model.outputs.find((o) => !presents.has(o.name));
+  if (!logitsOut) refuse(model, "the graph outputs only present key/value caches: there are no logits to sample from");
+  const renamed = logitsOut.name === "logits" ? "logits/onnx" : logitsOut.name;
+  const nodes = [...front, ...model.nodes.flatMap((n) => replaced.get(n) ?? [n])].map((n) => ({
+    ...n,
+    inputs: n.inputs.map((i) => (i === "logits" ? renamed : i)),
+    outputs: n.outputs.map((o) => (o === "logits" ? renamed : o)),
+  }));
+  int64("seec/logits_start", [-1], [1]);
+  int64("seec/logits_end", [2 ** 53], [1]);
+  int64("seec/logits_axis", [-2], [1]);
+  int64("seec/logits_shape", [-1], [1]);
+  nodes.push(
+    {
+      name: "seec/last_row",
+      op: "Slice",
+      domain: "",
+      inputs: [renamed, "seec/logits_start", "seec/logits_end", "seec/logits_axis"],
+      outputs: ["seec/last_row"],
+      attrs: {},
+    },
+    { name: "seec/logits", op: "Reshape", domain: "", inputs: ["seec/last_row", "seec/logits_shape"], outputs: ["logits"], attrs: {} },
+  );
+  const pastInputs = new Set(sites.flatMap((s) => s.pasts));
+  const tokensInput: OnnxValueInfo = { name: "tokens", elementType: "int32", dtype: "int32", dims: [T] };
+  const posInput: OnnxValueInfo = { name: "pos", elementType: "int32", dtype: "int32", dims: [1] };
+  let current: OnnxModel = {
+    ...model,
+    nodes,
+    inputs: [tokensInput, posInput, ...model.inputs.filter((i) => i.name !== "input_ids" && i.name !== "position_ids")],
+    outputs: [{ name: "logits", elementType: "float", dtype: "float32", dims: [] }],
+  };
+  current = pruned(current);
+
+  // Values computed from the past's length: fold at three lengths, keep what is affine in it.
+  const lengthInputs = current.inputs.filter((i) => i.name !== "tokens" && i.name !== "pos" && isLengthInput(i.name));
+  function isLengthInput(name: string) {
+    return pastInputs.has(name) || isPastInput(name) || name === "attention_mask";
+  }
+  const notes: string[] = [];
+  if (lengthInputs.length > 0) current = followPastLength(current, lengthInputs, T, refuseIn(current));
+  for (const input of current.inputs.slice(2)) {
+    const reader = current.nodes.find((n) => n.inputs.includes(input.name))!;
+    refuse(
+      current,
+      isLengthInput(input.name)
+        ? `node ${reader.name} (${reader.op}) reads ${input.name} outside the attention seec maps onto the KV cache`
+        : `node ${reader.name} (${reader.op}) reads input ${input.name}, which a stateful decoder (tokens and pos only) cannot feed`,
+      `node ${reader.name}`,
+    );
+  }
+
+  // The context: --context, within what the position tables hold.
+  const tables = positionTables(current);
+  const most = tables.length ? Math.min(...tables) : undefined;
+  let context = opts.context ?? most ?? DEFAULT_DECODER_CONTEXT;
+  if (most !== undefined && context > most) {
+    notes.push(`--context ${context} is past the ${most} positions the model's tables hold; the context is ${most}`);
+    context = most;
+  }
+  for (const n of current.nodes) if (n.op === "CachedAttention" && n.domain === SEEC_DOMAIN) n.attrs.context = context;
+  // The token embedding: a Gather from a table at the ids (reshaped, sliced or cast on the way).
+  const idNames = new Set(["input_ids"]);
+  for (const n of current.nodes)
+    if (["Reshape", "Slice", "Unsqueeze", "Squeeze", "Flatten", "Cast", "Identity"].includes(n.op) && idNames.has(n.inputs[0]))
+      idNames.add(n.outputs[0]);
+  const embedding = current.nodes.find((n) => n.op === "Gather" && idNames.has(n.inputs[1]) && current.initializers.has(n.inputs[0]));
+  return {
+    model: current,
+    context,
+    vocabSize: embedding ? current.initializers.get(embedding.inputs[0])!.shape[0] : undefined,
+    layers: sites.length,
+    notes,
+  };
+}
+
+function refuseIn(model: OnnxModel) {
+  return (message: string, at?: string) => refuse(model, message, at);
+}
+
+/** Only the nodes the outputs need (the presents' and masks' computations fall away). */
+function pruned(model: OnnxModel): OnnxModel {
+  const needed = new Set(model.outputs.map((o) => o.name));
+  const keep: OnnxNode[] = [];
+  for (const n of [...model.nodes].reverse())
+    if (n.outputs.some((o) => o && needed.has(o))) {
+      keep.push(n);
+      for (const i of n.inputs) if (i) needed.add(i);
+    }
+  return { ...model, nodes: keep.reverse(), inputs: model.inputs.filter((i) => needed.has(i.name)) };
+}
+
+/**
+ * Folds the graph with the past `P` = 1, 2 and 5 tokens long: a constant that differs between them
+ * and is read by a node computing at run time is replaced by base + pos · slope when it is that
+ * at all three lengths; a tensor computed at run time whose shape follows the length is refused.
+ */
+function followPastLength(model: OnnxModel, lengthInputs: OnnxValueInfo[], T: number, fail: (m: string, at?: string) => never): OnnxModel {
+  const lengths = [1, 2, 5];
+  const folds = lengths.map((P) => {
+    const inputs = model.inputs.map((i) => {
+      const named = lengthInputs.includes(i);
+      const symbols = i.dims.filter((d) => typeof d !== "number");
+      const shape = i.dims.map((d) => {
+        if (typeof d === "number") return d;
+        if (!named) return 1;
+        if (/batch/i.test(d) || (symbols.length > 1 && d === symbols[0])) return 1;
+        return i.name === "attention_mask" ? P + T : P;
+      });
+      return { name: i.name, dtype: i.dtype!, shape };
+    });
+    return foldGraph(model, inputs);
+  });
+  const [a, b, c] = folds;
+  const same = (x: OnnxTensor, y: OnnxTensor) => x.shape.join() === y.shape.join() && x.data.every((v, i) => v === y.data[i]);
+  const producer = new Map(model.nodes.flatMap((n) => n.outputs.filter(Boolean).map((o) => [o, n] as const)));
+  const affineOf = new Map<string, string>();
+  /** Per node, the inputs it reads from run-time computations instead of the folded constants. */
+  const rewired = new Map<OnnxNode, Map<string, string>>();
+  const added: OnnxNode[] = [];
+  const following = (i: string) => {
+    const [x, y, z] = [a, b, c].map((f) => f.values.get(i)!);
+    return !(same(x, y) && same(y, z));
+  };
+  /** Makes `n` read `i` (a constant that follows the past's length) computed at run time. */
+  function follow(n: OnnxNode, i: string): void {
+    const [x, y, z] = [a, b, c].map((f) => f.values.get(i)!);
+    if (x.shape.join() !== y.shape.join() || y.shape.join() !== z.shape.join())
+      fail(`node ${n.name} (${n.op}) reads ${i}, whose shape follows the past's length`, `node ${n.name}`);
+    let name = affineOf.get(i);
+    if (!name) {
+      const slope = tensor(
+        x.dtype,
+        x.shape,
+        Array.from(x.data, (v, k) => y.data[k] - v),
+      );
+      const base = tensor(
+        x.dtype,
+        x.shape,
+        Array.from(x.data, (v, k) => v - lengths[0] * slope.data[k]),
+      );
+      const tolerance = (v: number) => (isFloat(x.dtype) ? 1e-6 * Math.max(1, Math.abs(v)) : 0);
+      if (z.data.every((v, k) => Math.abs(v - (base.data[k] + lengths[2] * slope.data[k])) <= tolerance(v))) {
+        name = `${i}/at_pos`;
+        added.push({
+          name: `seec/${name}`,
+          op: "PositionAffine",
+          domain: SEEC_DOMAIN,
+          inputs: ["pos"],
+          outputs: [name],
+          attrs: { base, slope },
+        });
+      } else {
+        // Not affine (rows gathered at the positions, say): computed at run time from inputs that are.
+        const p = producer.get(i);
+        if (!p || SHAPE_ONLY.has(p.op) || !p.inputs.some((j) => j && a.constant.has(j) && following(j)))
+          fail(
+            `node ${n.name} (${n.op}) reads ${i}, which the graph computes from the past's length other than as pos · a + b`,
+            `node ${n.name}`,
+          );
+        for (const j of p.inputs) if (j && a.constant.has(j) && following(j)) follow(p, j);
+        name = i;
+      }
+      affineOf.set(i, name);
+    }
+    if (name !== i) rewired.set(n, new Map([...(rewired.get(n) ?? []), [i, name]]));
+  }
+  for (const n of model.nodes) {
+    if (!n.outputs.some((o) => o && !a.constant.has(o))) continue;
+    for (const i of n.inputs) if (i && a.constant.has(i) && following(i)) follow(n, i);
+  }
+  const nodes = [...added, ...model.nodes.map((n) => ({ ...n, inputs: n.inputs.map((i) => rewired.get(n)?.get(i) ?? i) }))];
+  return pruned({ ...model, nodes });
+}
+
+/** Rows of the tables positions index (rotary caches, position embeddings): the most positions the model knows. */
+function positionTables(model: OnnxModel): number[] {
+  const rows: number[] = [];
+  const affine = new Set(model.nodes.filter((n) => n.op === "PositionAffine").flatMap((n) => n.outputs));
+  for (const n of model.nodes) {
+    if (n.op === "CachedAttention" && n.attrs.rotary && model.initializers.has(n.inputs[4]))
+      rows.push(model.initializers.get(n.inputs[4])!.shape[0]);
+    if (n.op === "RotaryEmbedding" && n.domain === "com.microsoft" && model.initializers.has(n.inputs[2]))
+      rows.push(model.initializers.get(n.inputs[2])!.shape[0]);
+    if (n.op === "Gather" && affine.has(n.inputs[1]) && model.initializers.has(n.inputs[0]))
+      rows.push(model.initializers.get(n.inputs[0])!.shape[0]);
+  }
+  return rows;
+}
