@@ -318,6 +318,45 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     await expectParity(g, calls, target);
   });
 
+  // An imported graph's attention fused back (kernels/attention.ts scaledAttention): batches, query
+  // heads sharing kv heads, an additive bias and a keep-mask broadcast from other shapes, and the
+  // causal shortcut with fewer queries than keys (a step after a past).
+  it.each([
+    ["plain, 4 query heads over 2 kv heads, S = T", { scale: 0.35 }, 5, []],
+    [
+      "bias [B, 1, S, T], keep [B, 1, 1, T], causal, S < T",
+      { scale: 0.3, bias: 1, keep: 1, fill: -1e4, causal: 1, causalFill: -1e9 },
+      3,
+      ["bias", "keep"],
+    ],
+    ["bias [1, Nq, S, T] alone, rank-4 with B = 2", { scale: 0.5, bias: 1 }, 5, ["headBias"]],
+  ] as const)("ScaledAttention: %s", async (_name, attrs, S, extras) => {
+    const [B, Nq, Nkv, T, H] = [2, 4, 2, 5, 6];
+    const inputs: { name: string; shape: number[]; dtype?: "i32" }[] = [
+      { name: "q", shape: [B, Nq, S, H] },
+      { name: "k", shape: [B, Nkv, T, H] },
+      { name: "v", shape: [B, Nkv, T, H] },
+    ];
+    const feeds: Record<string, TensorData> = {
+      q: randomF32(B * Nq * S * H, 31, 2),
+      k: randomF32(B * Nkv * T * H, 32, 2),
+      v: randomF32(B * Nkv * T * H, 33),
+    };
+    for (const e of extras) {
+      if (e === "bias") {
+        inputs.push({ name: "bias", shape: [B, 1, S, T] });
+        feeds.bias = randomF32(B * S * T, 34, 3);
+      } else if (e === "headBias") {
+        inputs.push({ name: "bias", shape: [1, Nq, S, T] });
+        feeds.bias = randomF32(Nq * S * T, 35, 3);
+      } else {
+        inputs.push({ name: "keep", shape: [B, 1, 1, T], dtype: "i32" });
+        feeds.keep = Int32Array.of(1, 0, 1, 1, 1, 1, 1, 1, 0, 1);
+      }
+    }
+    await expectParity(oneOp("ScaledAttention", inputs, [], attrs), [feeds], target);
+  });
+
   it("Attention with 6 query heads over 2 KV heads of width 5, across calls that fill the cache", async () => {
     const [heads, kvHeads, hd] = [6, 2, 5];
     const g = oneOp(
