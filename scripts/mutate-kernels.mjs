@@ -22,7 +22,10 @@ const KERNELS = {
     filter: "wasm-simd kernels .*(RMSNorm over 19 features$|LayerNorm over 19|L2Normalize over 19)",
   },
   linear: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Linear with weights too big" },
-  attention: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(Attention with 6 query heads|SelfAttention|ScaledAttention)" },
+  attention: {
+    files: ["test/targets/wasm/kernels.test.ts"],
+    filter: "wasm-simd kernels .*(Attention with 6 query heads|SelfAttention|ScaledAttention)",
+  },
   "attend-row": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Attention with 6 query heads" },
   "online-softmax": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Attention with 6 query heads" },
   rope: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*RoPE" },
