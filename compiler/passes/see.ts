@@ -76,17 +76,24 @@ export function applySee(model: Graph, f: SeeFactors, head: HeadStrategy, file?:
     if (node.op === "Gather" && uses === 0) {
       nodes.push({ ...node, op: "EntangledEmbedding", inputs: [node.inputs[1], ...factorInputs], attrs });
     } else if (node.op === "Linear" && uses === 1 && head === "stream") {
-      if (node.inputs.length > 2)
+      const bias = node.inputs[2];
+      if (!bias) {
+        nodes.push({ ...node, op: "EntangledLogits", inputs: [node.inputs[0], ...factorInputs], attrs });
+        continue;
+      }
+      // A head bias after the streamed logits: an Add of equal shapes, so only for one row of logits (a decoder's last).
+      const out = graph.values.get(node.outputs[0])!;
+      if (out.shape.length !== 2 || out.shape[0] !== 1)
         throw new SeecError(
           "unsupported.see",
-          `the tied head ${node.name} has a bias (${node.inputs[2]}), which --embed-head stream does not add`,
-          {
-            file,
-            at: `node ${node.name}`,
-            hint: "build with --embed-head materialize (the default)",
-          },
+          `the tied head ${node.name} has a bias (${bias}) and gives [${out.shape.join(", ")}] logits; --embed-head stream adds a bias to one row only`,
+          { file, at: `node ${node.name}`, hint: "build with --embed-head materialize" },
         );
-      nodes.push({ ...node, op: "EntangledLogits", inputs: [node.inputs[0], ...factorInputs], attrs });
+      const raw = `${prefix}logits`;
+      values.set(raw, { ...out, name: raw, kind: "activation" });
+      values.set(bias, { ...values.get(bias)!, shape: [1, f.spec.vocab] });
+      nodes.push({ ...node, op: "EntangledLogits", inputs: [node.inputs[0], ...factorInputs], outputs: [raw], attrs });
+      nodes.push({ name: `${node.name}.bias`, op: "Add", inputs: [raw, bias], outputs: node.outputs, attrs: {} });
     } else if (node.op === "Linear" && uses === 1) {
       if (!table) {
         table = `${prefix}table`;

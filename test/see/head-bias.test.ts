@@ -2,8 +2,8 @@
 // factors by seec distill, shipped in the .see file as the see/2 weight see.head_bias, put back on
 // the head by applySee. Its gradient against central finite differences of the distillation loss;
 // the file round trip and the parameter count; the compiled artifact's logits against the
-// interpreter's on the rebuilt table plus the bias; and the refusals (no tied head, --train lora,
-// --embed-head stream).
+// interpreter's on the rebuilt table plus the bias (materialized or streamed); and the refusals
+// (no tied head, --train lora, a streamed head over every position).
 import { describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
@@ -107,10 +107,21 @@ describe.skipIf(!LLAMA2C)("--head-bias on stories260K (needs ../shared/models/ll
     }
     built.dispose?.();
 
-    // --embed-head stream rebuilds rows inside the logits kernel, which adds no bias: refused by name.
-    const stream = catchSeec(() => applySee(model.graph, back, "stream"));
+    // --embed-head stream (the mcu default) rebuilds rows inside the logits kernel and adds the bias after it.
+    const streamed = logitsOf(await compileAndLoad(applySee(model.graph, back, "stream")));
+    const again = new Interpreter(reference);
+    for (const [pos, token] of [1, 403, 261].entries()) {
+      const feeds = { tokens: Int32Array.of(token), pos: Int32Array.of(pos) };
+      expect(maxAbsDiff(await streamed(feeds), again.run(feeds).logits.data as Float32Array)).toBeLessThan(2e-5);
+    }
+    // Only for one row of logits: a graph scoring every position is refused by name.
+    const everyRow = { ...model.graph, values: new Map(model.graph.values) };
+    everyRow.values.set("logits", { ...everyRow.values.get("logits")!, shape: ["T", 512] });
+    const stream = catchSeec(() => applySee(everyRow, back, "stream"));
     expect(stream.code).toBe("unsupported.see");
-    expect(stream.message).toMatch(/has a bias \(see\.head_bias\), which --embed-head stream does not add/);
+    expect(stream.message).toMatch(
+      /has a bias \(see\.head_bias\) and gives \[T, 512\] logits; --embed-head stream adds a bias to one row only/,
+    );
   });
 
   it("usage.head_bias: with --train lora", async () => {
