@@ -10,6 +10,7 @@ import { build } from "../../compiler/build.js";
 import { load } from "../../runtime/index.js";
 import { tmpDir } from "../helpers/compile.js";
 import { randomF32 } from "../helpers/random.js";
+import { rejectsSeec } from "../helpers/errors.js";
 
 const { onnx } = onnxProto;
 type Attr = number | number[] | string;
@@ -287,6 +288,31 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
         1e-5,
       );
     });
+  });
+
+  // GenAI's exports sum the int64 attention mask into sequence lengths (GroupQueryAttention's seqlens_k).
+  it.each([
+    ["ReduceSum", { keepdims: 0 }, [1]],
+    ["ReduceMax", { keepdims: 1 }, [0]],
+    ["ReduceMin", { keepdims: 0 }, [0, 1]],
+    ["ReduceProd", { keepdims: 1 }, [1]],
+    ["ReduceL1", { keepdims: 0 }, [1]],
+    ["ReduceSumSquare", { keepdims: 1 }, [1]],
+  ] as const)("%s of an int64 tensor, axes as an initializer", async (op, attrs, axes) => {
+    const c: Case = {
+      op,
+      inputs: { x: [3, 4] },
+      int64: ["x"],
+      attrs,
+      constants: { axes: { dims: [axes.length], int64: [...axes] } },
+    };
+    expect(await againstOrt(c)).toBe(0);
+  });
+
+  it("ReduceMean of an int64 tensor is refused by name (its mean is no integer)", async () => {
+    const file = await writeModel({ op: "ReduceMean", inputs: { x: [3, 4] }, int64: ["x"] });
+    const err = await rejectsSeec(() => build({ model: file, target: "wasm-simd", out: join(file, "..", "a"), shapes: { x: [3, 4] } }));
+    expect(err.message).toMatch(/ReduceMean of an integer tensor is not supported/);
   });
 
   describe("what a review found (each gave a wrong answer without an error)", () => {

@@ -522,15 +522,23 @@ const REDUCTIONS: Readonly<Record<string, (l: Lowerer, x: string, axes: number[]
   },
 };
 
+/** The reductions whose result on integers is an integer. */
+const INTEGER_REDUCTIONS = new Set(["sum", "max", "min", "prod", "sumsquare", "l1"]);
+
 const reduceOp =
   (kind: keyof typeof REDUCTIONS): Lowering =>
   (l, n) => {
     const X = l.shape(n.inputs[0]);
-    if (!l.isFloat(n.inputs[0])) l.fail("reductions of integer tensors are not supported");
+    // Integers (an attention mask summed into sequence lengths, as GenAI's exports do) reduce in f32,
+    // exact while every partial result stays within ±2^24, and come back as integers.
+    const integer = !l.isFloat(n.inputs[0]);
+    if (integer && !INTEGER_REDUCTIONS.has(kind)) l.fail(`${n.op} of an integer tensor is not supported (its result is not an integer)`);
     const listed = n.inputs[1] ? Array.from(l.value(n.inputs[1]).data) : (ints(l.attrs(), "axes") ?? []);
     if (listed.length === 0 && attr(n, "noop_with_empty_axes", 0)) return [l.ir(n.inputs[0])];
     const axes = listed.length ? listed.map((a) => axisOf(n, a, X.length)) : X.map((_, i) => i);
-    return [l.reshape(REDUCTIONS[kind](l, l.ir(n.inputs[0]), axes), reducedShape(X, axes, attr(n, "keepdims", 1) === 1))];
+    const x = integer ? l.map("copy", [l.ir(n.inputs[0])], "f32") : l.ir(n.inputs[0]);
+    const y = l.reshape(REDUCTIONS[kind](l, x, axes), reducedShape(X, axes, attr(n, "keepdims", 1) === 1));
+    return [integer ? l.map("trunc", [y], "i32") : y];
   };
 
 /** `shape` reduced over `axes`: each kept as 1, or dropped. */
