@@ -436,14 +436,12 @@ describe("com.microsoft LLM ops against onnxruntime-node", () => {
         // The mask's width is the total length (a --shape); batches shorter than it are right-padded.
         c.inputs.mask = { dtype: "int64", dims: [B, total], data: lengths.flatMap((n) => iota(total).map((t) => +(t < n))) };
         c.constants!.one = { dtype: "int64", dims: [], data: [1] };
-        c.constants!.oneF = { dtype: "float32", dims: [], data: [1] };
         c.constants!.axes = { dtype: "int64", dims: [1], data: [1] };
         const I32 = { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DT.INT32 };
         c.before = [
-          // GenAI sums the int64 mask; seec does not reduce integer tensors (lower-ops.ts), so as floats here.
-          { opType: "Cast", input: ["mask"], output: ["maskF"], attribute: [{ ...I32, i: DT.FLOAT }] },
-          { opType: "ReduceSum", input: ["maskF", "axes"], output: ["sum"], attribute: [attribute("keepdims", 0)] },
-          { opType: "Sub", input: ["sum", "oneF"], output: ["last"] },
+          // As GenAI's exports: the int64 mask summed, less one.
+          { opType: "ReduceSum", input: ["mask", "axes"], output: ["sum"], attribute: [attribute("keepdims", 0)] },
+          { opType: "Sub", input: ["sum", "one"], output: ["last"] },
           { opType: "Cast", input: ["last"], output: ["seqlens"], attribute: [I32] },
           { opType: "Shape", input: ["mask"], output: ["shape"] },
           { opType: "Gather", input: ["shape", "one"], output: ["width"], attribute: [attribute("axis", 0)] },
