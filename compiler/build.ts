@@ -64,6 +64,8 @@ export interface BuildOptions extends ModelSource {
   normalize?: boolean;
   /** An encoder on the SIMD wasm targets (wasm-simd, wasm-relaxed, wasi): the most texts a forward call takes (default 32; 1: one a call). */
   batch?: number;
+  /** A decoder: the token ids generate()/stream() stop at, in place of the tokenizer's end tokens (manifest model.eosIds). */
+  eos?: number[];
   /** Called as each stage starts. */
   progress?: (stage: string) => void;
 }
@@ -126,6 +128,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       at: "--tokenizer",
       hint: "seec build model.bin --tokenizer tokenizer.bin, or --no-tokenizer for an artifact that takes token ids only",
     });
+  if (opts.eos) checkEos(opts.eos, model.graph);
   if (opts.measure)
     checkQualityTask(opts.measure, { name: model.graph.name, family: model.graph.model.family, tokenizer: model.tokenizer !== undefined });
   if (opts.see) {
@@ -157,6 +160,30 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     memory: artifact.memory,
     notes: model.notes,
   };
+}
+
+/** --eos: token ids of a decoder's vocabulary. */
+function checkEos(eos: number[], graph: Graph): void {
+  if (graph.model.family !== "decoder")
+    throw new SeecError(
+      "usage.eos",
+      `--eos is for decoders; ${graph.name} is ${graph.model.family === "encoder" ? "an encoder" : "a graph"}`,
+      {
+        at: "--eos",
+        hint: "drop --eos",
+      },
+    );
+  const vocab = graph.model.config.vocabSize;
+  const bad = eos.find((id) => !Number.isSafeInteger(id) || id < 0 || (vocab !== undefined && id >= vocab));
+  if (eos.length === 0 || bad !== undefined)
+    throw new SeecError(
+      "usage.eos",
+      `--eos takes token ids from 0 to ${vocab === undefined ? "the vocabulary's size" : vocab - 1}, got ${bad ?? "none"}`,
+      {
+        at: "--eos",
+        hint: "--eos 2, or several: --eos 128001,128009",
+      },
+    );
 }
 
 /**
@@ -219,7 +246,7 @@ export interface Artifact {
 /** Everything after the frontend: the target's passes, its backend, runtime, manifest. Writes nothing. */
 export async function compileArtifact(
   model: LoadedModel,
-  opts: { target: TargetName; command?: string; stage?: Stage; memoryBudget?: number; batch?: number },
+  opts: { target: TargetName; command?: string; stage?: Stage; memoryBudget?: number; batch?: number; eos?: number[] },
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const target = targetSpec(opts.target);
@@ -262,7 +289,7 @@ function refuseUnsupported(graph: Graph, backend: Backend): void {
 function makeManifest(
   graph: Graph,
   parts: ManifestParts,
-  opts: { target: TargetName; command?: string; tokenizer?: TokenizerSpec["type"] },
+  opts: { target: TargetName; command?: string; tokenizer?: TokenizerSpec["type"]; eos?: number[] },
   files: Map<string, Uint8Array | string>,
 ): Manifest {
   return {
@@ -272,7 +299,7 @@ function makeManifest(
     name: graph.name,
     target: opts.target,
     modules: parts.modules,
-    model: modelInfo(graph),
+    model: { ...modelInfo(graph), ...(opts.eos ? { eosIds: [...opts.eos] } : {}) },
     dims: graph.dims,
     inputs: parts.inputs,
     outputs: parts.outputs,

@@ -64,6 +64,8 @@ export interface Manifest {
     config: Record<string, number>;
     bosId?: number;
     eosId?: number;
+    /** Set by build --eos: the ids generate()/stream() stop at, in place of the tokenizer's end tokens. */
+    eosIds?: number[];
     /**
      * An imported encoder built with --pooling: embed() feeds input_ids (the text's tokens, padded to
      * the built length), attention_mask (1 for tokens, 0 for padding), token_type_ids (0) and

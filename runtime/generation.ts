@@ -2,15 +2,17 @@
  * The generation loop, written once for every engine: a generator that asks for logits (a "step":
  * tokens at positions pos..) and hands out text pieces, so a synchronous engine (wasm) and an
  * asynchronous one (WebGPU) drive the same loop. Text comes out as llama2.c's `run` prints it,
- * without the prompt: callers get only what the model wrote.
+ * without the prompt: callers get only what the model wrote. A llama2.c tokenizer's pieces are
+ * printed as llama2.c does; a Hugging Face tokenizer.json's text is decoded incrementally
+ * (HfTokenizer.textStream), special tokens skipped.
  */
 import { SeecError } from "./errors.js";
 import { checkOption, Sampler, type SampleOptions } from "./sampler.js";
-import type { Tokenizer } from "./tokenizers/index.js";
+import { HfTokenizer, type Tokenizer } from "./tokenizers/index.js";
 import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
 
 export interface GenerateOptions extends SampleOptions {
-  /** New tokens to generate after the prompt (default 256); generation also stops at BOS/EOS or the context's end. */
+  /** New tokens to generate after the prompt (default 256); generation also stops at EOS (BOS too for llama2.c tokenizers) or the context's end. */
   maxTokens?: number;
   /** Stops the generation: the call rejects with the signal's reason (an AbortError for a plain abort()). */
   signal?: AbortSignal;
@@ -26,9 +28,22 @@ export interface GenerationStats {
 
 export type GenerationEvent = { step: readonly number[]; pos: number } | { piece: string };
 
+/** How a generation turns text into ids and ids into text, for one tokenizer kind. */
+interface TextCodec {
+  /** The prompt's ids, control tokens included (BOS). */
+  prompt: number[];
+  /** Ids that end the generation (not generated themselves). */
+  stops: ReadonlySet<number>;
+  /** The text a generated token adds (possibly empty: held back inside a character). */
+  push(token: number): string;
+  /** Text still held back when the generation ends. */
+  end(): string;
+}
+
 /**
  * Yields steps to run (answer each at once with next(logits)) and pieces of text; keeps `stats`,
- * timing each step from its request to its answer.
+ * timing each step from its request to its answer. `eosIds` (the manifest's, from build --eos)
+ * replaces the tokenizer's own end tokens.
  */
 export function* generation(
   tokenizer: Tokenizer | undefined,
@@ -36,12 +51,8 @@ export function* generation(
   opts: GenerateOptions,
   contextLength: number,
   stats: GenerationStats,
+  eosIds?: readonly number[],
 ): Generator<GenerationEvent, void, Float32Array> {
-  if (!(tokenizer instanceof Llama2cTokenizer))
-    throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer", {
-      hint: tokenizer ? "an encoder embeds: use embed()" : "rebuild with --tokenizer",
-    });
-  const tok = tokenizer;
   function* step(
     tokens: readonly number[],
     pos: number,
@@ -55,31 +66,62 @@ export function* generation(
   const sampler = new Sampler(opts);
   const maxTokens = opts.maxTokens ?? 256;
   checkOption("maxTokens", maxTokens, Number.isSafeInteger(maxTokens) && maxTokens >= 0, "a whole number, 0 or more");
-  // Merging is quadratic in the prompt: one that cannot fit is refused before it is encoded.
-  const fewest = tok.minTokens(prompt);
-  if (fewest > contextLength)
-    throw new SeecError("runtime.context", `the prompt is at least ${fewest} tokens; the context holds ${contextLength}`, {
-      hint: "shorten the prompt",
-    });
-  const prompted = tok.encode(prompt, { bos: true });
+  const codec = textCodec(tokenizer, prompt, contextLength, eosIds);
+  const prompted = codec.prompt;
   if (prompted.length > contextLength)
     throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, {
       hint: "shorten the prompt",
     });
-  const text = new TextDecoder();
   Object.assign(stats, { promptTokens: prompted.length, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 });
   // The prompt's pieces are not handed out; it ends on a character boundary, so the decoder starts clean.
   let logits = yield* step(prompted, 0, "prefillSeconds");
-  let token = prompted[prompted.length - 1];
   for (let n = 0, pos = prompted.length; n < maxTokens; n++, pos++) {
     const next = sampler.sample(logits);
-    if (next === tok.bosId || next === tok.eosId) break;
+    if (codec.stops.has(next)) break;
     stats.generatedTokens++;
-    yield { piece: text.decode(tok.pieceBytes(token, next), { stream: true }) };
-    token = next;
+    const piece = codec.push(next);
+    if (piece || tokenizer instanceof Llama2cTokenizer) yield { piece };
     if (n + 1 === maxTokens || pos >= contextLength) break;
-    logits = yield* step([token], pos, "decodeSeconds");
+    logits = yield* step([next], pos, "decodeSeconds");
   }
-  const rest = text.decode();
+  const rest = codec.end();
   if (rest) yield { piece: rest };
+}
+
+function textCodec(tokenizer: Tokenizer | undefined, prompt: string, contextLength: number, eosIds?: readonly number[]): TextCodec {
+  if (tokenizer instanceof Llama2cTokenizer) {
+    const tok = tokenizer;
+    // Merging is quadratic in the prompt: one that cannot fit is refused before it is encoded.
+    const fewest = tok.minTokens(prompt);
+    if (fewest > contextLength)
+      throw new SeecError("runtime.context", `the prompt is at least ${fewest} tokens; the context holds ${contextLength}`, {
+        hint: "shorten the prompt",
+      });
+    const ids = tok.encode(prompt, { bos: true });
+    const text = new TextDecoder();
+    let token = ids[ids.length - 1];
+    return {
+      prompt: ids,
+      stops: new Set(eosIds ?? [tok.bosId, tok.eosId]),
+      push(next) {
+        const piece = text.decode(tok.pieceBytes(token, next), { stream: true });
+        token = next;
+        return piece;
+      },
+      end: () => text.decode(),
+    };
+  }
+  if (tokenizer instanceof HfTokenizer) {
+    // The post-processor's special tokens (Llama's BOS) open the prompt, as add_special_tokens=True does.
+    const ids = tokenizer.encode(prompt);
+    if (ids.length === 0)
+      throw new SeecError("runtime.prompt", "the prompt is empty and this tokenizer adds no BOS: there is nothing to continue", {
+        hint: "give a prompt",
+      });
+    const stream = tokenizer.textStream(ids);
+    return { prompt: ids, stops: new Set(eosIds ?? tokenizer.eosIds), push: stream.push, end: stream.end };
+  }
+  throw new SeecError("runtime.family", "generation needs a decoder artifact with its tokenizer", {
+    hint: tokenizer ? "an encoder embeds: use embed()" : "rebuild with --tokenizer",
+  });
 }

@@ -118,7 +118,7 @@ export class Model {
     try {
       const breathe = pacer(options.signal);
       options.signal?.throwIfAborted();
-      const loop = generation(this.tokenizer, prompt, options, this.contextLength, this.stats);
+      const loop = generation(this.tokenizer, prompt, options, this.contextLength, this.stats, this.manifest.model.eosIds);
       for (let event = loop.next(); !event.done;) {
         const e = event.value;
         if ("piece" in e) {

@@ -92,6 +92,10 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
   for (const [k, v] of Object.entries(config))
     if (typeof v !== "number" || !Number.isFinite(v)) bad(`model.config.${k}`, `must be a number, got ${shown(v)}`);
   for (const k of ["bosId", "eosId"]) if (model[k] !== undefined) whole(model[k], `model.${k}`);
+  if (model.eosIds !== undefined) {
+    if (!Array.isArray(model.eosIds)) bad("model.eosIds", `must be a list of token ids, got ${shown(model.eosIds)}`);
+    (model.eosIds as unknown[]).forEach((id, i) => whole(id, `model.eosIds[${i}]`));
+  }
 
   // Memory: pages, then regions inside it, aligned and apart.
   const memory = object(m.memory, "memory");

@@ -1,5 +1,5 @@
 import { basename, isAbsolute } from "node:path";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { build, type BuildQuality } from "../build.js";
 import { POOLINGS, type Pooling } from "../embedding.js";
 import type { QuantizeReport } from "../passes/quantize.js";
@@ -29,6 +29,7 @@ interface BuildFlags extends QualityFlags {
   normalize?: boolean;
   batch?: number;
   decoder?: boolean;
+  eos?: number[];
 }
 
 export function buildCommand(): Command {
@@ -92,6 +93,11 @@ export function buildCommand(): Command {
       "--decoder",
       "ONNX decoder with past/present KV pairs (MultiHeadAttention, GroupQueryAttention or MatMul/Softmax over Concat(past, new)): keep the caches in the module (--context rows, default the model's position tables or 512) so it takes tokens and pos and step() drives it as a llama2.c artifact; one token a call, no --shape",
     )
+    .option(
+      "--eos <ids>",
+      "a decoder: the token ids (comma-separated) generate() and run stop at, in place of the tokenizer's end tokens (a tokenizer.json's </s>, <|endoftext|>, <|eot_id|>...; llama2.c's BOS and EOS)",
+      tokenIds,
+    )
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
       // Where the artifact goes is checked before anything is read or built.
@@ -119,6 +125,7 @@ export function buildCommand(): Command {
         normalize: flags.normalize,
         batch: flags.batch,
         decoder: flags.decoder,
+        eos: flags.eos,
         command: recordedCommand(process.argv.slice(2)),
         progress: progress(!flags.json),
       });
@@ -148,6 +155,14 @@ export function buildCommand(): Command {
             : `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)}${result.manifest.memory.scratch ? `, kernel scratch ${formatBytes(result.manifest.memory.scratch.bytes)}` : ""})\n`),
       );
     });
+}
+
+/** "2" or "128001,128009": token ids. */
+function tokenIds(value: string): number[] {
+  const ids = value.split(",").map((x) => x.trim());
+  if (ids.some((x) => !/^\d+$/.test(x) || !Number.isSafeInteger(Number(x))))
+    throw new InvalidArgumentError("expected token ids separated by commas, e.g. 2 or 128001,128009");
+  return ids.map(Number);
 }
 
 /**

@@ -5,6 +5,9 @@ import { Llama2cTokenizer, type Llama2cTokenizerSpec } from "./llama2c-bpe.js";
 import { SentencePieceTokenizer, type SentencePieceSpec } from "./sentencepiece.js";
 import { HfTokenizer, type HfTokenizerSpec } from "./hf/index.js";
 
+// The generation loop tells tokenizers apart by class; in an artifact without a tokenizer.json the class is a stub.
+export { HfTokenizer };
+
 /** Every spec this runtime reads; a Hugging Face tokenizer.json runs only here, never in a WASI program's tables. */
 export type TokenizerSpec = Llama2cTokenizerSpec | SentencePieceSpec | HfTokenizerSpec;
 export type Tokenizer = Llama2cTokenizer | SentencePieceTokenizer | HfTokenizer;

