@@ -18,7 +18,6 @@ interface DistillFlags {
   out: string;
   data?: string;
   train: Trainable;
-  headBias?: boolean;
   steps: number;
   lr: number;
   weightLr?: number;
@@ -81,10 +80,6 @@ export function distillCommand(): Command {
       )
         .choices(["factors", "norms", "all", "lora"])
         .default("factors"),
-    )
-    .option(
-      "--head-bias",
-      "decoder with a tied head: also train a per-token bias on the logits (vocab parameters, shipped as see/2 and counted)",
     )
     .option("--lora-rank <r>", "--train lora: the adapters' rank", integer(1, 4096), 4)
     .option("--lora-layers <list>", "--train lora: the layers (indices, e.g. 0,1) whose matmuls get adapters (default: all)", layerList)
@@ -174,7 +169,6 @@ export function distillCommand(): Command {
         },
         heldOut: flags.heldOut,
         train: flags.train,
-        headBias: flags.headBias,
         lora: { rank: flags.loraRank, layers: flags.loraLayers },
         evalEvery: flags.evalEvery,
         onProgress,

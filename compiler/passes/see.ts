@@ -8,13 +8,10 @@ import { SeecError } from "../../runtime/errors.js";
 import type { Graph, Node, Value } from "../ir/graph.js";
 import { entangledAttrs, entangledOperands, entangledScratchLayout } from "../ir/ops/entangled.js";
 import { withAdapter, type SeeFactors } from "../factors/factors.js";
-import { HEAD_BIAS, withHeadBias } from "./head-bias.js";
 
 export type HeadStrategy = "materialize" | "stream";
 
-export function applySee(model: Graph, f: SeeFactors, head: HeadStrategy, file?: string): Graph {
-  // A head bias distilled with the factors (see/2's HEAD_BIAS) goes on the tied head before the weights are replaced.
-  const graph = f.weights?.[HEAD_BIAS] ? withHeadBias(model, f.spec.replaces) : model;
+export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?: string): Graph {
   const target = graph.values.get(f.spec.replaces);
   if (!target || target.kind !== "const")
     throw new SeecError("mismatch.see", `the factors replace "${f.spec.replaces}", which is not a weight of ${graph.name}`, {
@@ -76,24 +73,7 @@ export function applySee(model: Graph, f: SeeFactors, head: HeadStrategy, file?:
     if (node.op === "Gather" && uses === 0) {
       nodes.push({ ...node, op: "EntangledEmbedding", inputs: [node.inputs[1], ...factorInputs], attrs });
     } else if (node.op === "Linear" && uses === 1 && head === "stream") {
-      const bias = node.inputs[2];
-      if (!bias) {
-        nodes.push({ ...node, op: "EntangledLogits", inputs: [node.inputs[0], ...factorInputs], attrs });
-        continue;
-      }
-      // A head bias after the streamed logits: an Add of equal shapes, so only for one row of logits (a decoder's last).
-      const out = graph.values.get(node.outputs[0])!;
-      if (out.shape.length !== 2 || out.shape[0] !== 1)
-        throw new SeecError(
-          "unsupported.see",
-          `the tied head ${node.name} has a bias (${bias}) and gives [${out.shape.join(", ")}] logits; --embed-head stream adds a bias to one row only`,
-          { file, at: `node ${node.name}`, hint: "build with --embed-head materialize" },
-        );
-      const raw = `${prefix}logits`;
-      values.set(raw, { ...out, name: raw, kind: "activation" });
-      values.set(bias, { ...values.get(bias)!, shape: [1, f.spec.vocab] });
-      nodes.push({ ...node, op: "EntangledLogits", inputs: [node.inputs[0], ...factorInputs], outputs: [raw], attrs });
-      nodes.push({ name: `${node.name}.bias`, op: "Add", inputs: [raw, bias], outputs: node.outputs, attrs: {} });
+      nodes.push({ ...node, op: "EntangledLogits", inputs: [node.inputs[0], ...factorInputs], attrs });
     } else if (node.op === "Linear" && uses === 1) {
       if (!table) {
         table = `${prefix}table`;
@@ -101,7 +81,7 @@ export function applySee(model: Graph, f: SeeFactors, head: HeadStrategy, file?:
         values.set(table, v);
         nodes.unshift({ name: table, op: "EntangledTable", inputs: factorInputs, outputs: [table], attrs });
       }
-      nodes.push({ ...node, inputs: [node.inputs[0], table, ...node.inputs.slice(2)] });
+      nodes.push({ ...node, inputs: [node.inputs[0], table] });
     } else
       throw new SeecError("unsupported.see", `${node.op} node ${node.name} reads the embedding in a way SEE cannot replace`, {
         file,

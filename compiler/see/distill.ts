@@ -29,7 +29,6 @@ import { RowBackprop, zeroGradients } from "./backprop.js";
 import { wordnetSentences } from "./corpus.js";
 import { embeddingRow, withAdapter, type SeeFactors } from "../factors/factors.js";
 import { findEmbedding } from "./factorize.js";
-import { HEAD_BIAS, withHeadBias } from "../passes/head-bias.js";
 import { startWorkers } from "./distill-threads.js";
 import { workerScript } from "../util/worker-script.js";
 import { fingerprintDifference, type Checkpoint } from "./checkpoint.js";
@@ -89,11 +88,6 @@ export interface DistillOptions {
   onCheckpoint?: (c: Checkpoint) => void | Promise<void>;
   /** A checkpoint of this run (same options) to continue from. */
   resume?: Checkpoint;
-  /**
-   * A decoder with a tied head: train a per-token bias on the logits with the factors (at the
-   * factors' learning rate), shipped in the file as the model weight HEAD_BIAS (see/2).
-   */
-  headBias?: boolean;
   /** Faster Linear and attention (the wasm SIMD kernels); the interpreter's own where absent. */
   kernels?: TrainingKernels;
   /**
@@ -219,9 +213,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, options: Distil
         opts.learningRate *
         (step <= warm ? step / warm : 0.1 + 0.9 * 0.5 * (1 + Math.cos((Math.PI * (step - warm)) / Math.max(1, opts.steps - warm))));
       const weightLr = (lr * (opts.weightLearningRate ?? defaultWeightRate(opts))) / opts.learningRate;
-      adam.update(params, grads, (name) =>
-        name === `model.${HEAD_BIAS}` ? lr : name.startsWith("model.") || name.startsWith("lora.") ? weightLr : lr,
-      );
+      adam.update(params, grads, (name) => (name.startsWith("model.") || name.startsWith("lora.") ? weightLr : lr));
       sync();
       runner.changed();
       losses.push(loss + anchored);
@@ -393,28 +385,15 @@ export function pair(
       { at: "--see" },
     );
 
+  const teacher = family === "decoder" ? allPositions(graph) : graph;
+  const table = new Float32Array(emb.data.length);
   const what = opts.train ?? "factors";
   if (f.adapters && what !== "lora")
     throw new SeecError("usage.train", `these factors carry low-rank adapters; --train ${what} would train the weights beneath them`, {
       at: "--train",
       hint: "continue with --train lora",
     });
-  if (opts.headBias && what === "lora")
-    throw new SeecError("usage.head_bias", "--head-bias trains a model weight, which --train lora leaves beneath its adapters", {
-      at: "--head-bias",
-      hint: "distil the head bias first (--train factors), then continue with --train lora",
-    });
-  // A head bias trained here or carried by the file is a weight of the model both read (zero in the teacher).
-  const headBias = opts.headBias || !!f.weights?.[HEAD_BIAS];
-  const withBias = headBias ? withHeadBias(graph, emb.name) : graph;
-  const teacher = family === "decoder" ? allPositions(withBias) : withBias;
-  const table = new Float32Array(emb.data.length);
-  const trained = [
-    ...new Set([
-      ...(what === "lora" ? adaptedWeights(teacher, emb.name, opts.lora?.layers) : trainedWeights(teacher, what, emb.name)),
-      ...(opts.headBias ? [HEAD_BIAS] : []),
-    ]),
-  ];
+  const trained = what === "lora" ? adaptedWeights(teacher, emb.name, opts.lora?.layers) : trainedWeights(teacher, what, emb.name);
   const base = (n: string) => f.weights?.[n] ?? (teacher.values.get(n)!.data as Float32Array);
   const own = given ?? Object.fromEntries([...new Set([...Object.keys(f.weights ?? {}), ...trained])].map((n) => [n, copy(base(n))]));
   const adapters = what === "lora" ? newAdapters(teacher, trained, f, opts) : {};
