@@ -10,7 +10,9 @@
  *    GroupQueryAttention with past_key/past_value, and attention written out as
  *    MatMul(q, Concat(past, k)) → scale → mask → Softmax → MatMul(·, Concat(past, v)) (PyTorch's
  *    GPT-2 exports, stacked past_N or separate key/value). Masks are taken as causal over every
- *    earlier token (no padding): attention_mask and the exporters' causal-mask plumbing drop out.
+ *    earlier token (no padding): attention_mask and the exporters' causal-mask plumbing drop out,
+ *    once folding shows they do (identityMasks: MultiHeadAttention's attention_bias and a written-out
+ *    Add or Where must leave every score of the one new token as it is; ALiBi, a sliding window are refused).
  * 2. input_ids is `tokens` ([1] i32, one token a call), position_ids is pos (pos + t).
  * 3. The present outputs go; the first other output's last row is `logits`.
  * 4. What the graph computed from the past's length at build time (position ids from
@@ -67,6 +69,15 @@ interface Site {
   node: OnnxNode;
   replacement: OnnxNode[];
   pasts: string[];
+  /** The tensors the attention's scores are masked or biased by (written out, or MultiHeadAttention's attention_bias), and what each must be for one new token that sees every key. */
+  masks?: MaskTerm[];
+}
+
+/** A mask or bias on the scores: an addend (all zeros), or a Where's condition (all true where the scores are its second input, all false where its third). */
+interface MaskTerm {
+  node: string;
+  tensor: string;
+  keep: "zero" | "true" | "false";
 }
 
 /** The past/present pairs of a graph, by structure: a past input that flows into a present output through a Concat or an attention's past. */
@@ -128,16 +139,20 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
 
   for (const node of model.nodes) {
     if (node.domain === "com.microsoft" && node.op === "MultiHeadAttention") {
-      const [q, k, v, bias, , , pastKey, pastValue] = node.inputs;
+      const [q, k, v, bias, , attentionBias, pastKey, pastValue, , cacheIndirection] = node.inputs;
       if (!pastKey && !pastValue) continue;
       if (!isPastInput(pastKey) || !isPastInput(pastValue))
         refuse(model, `node ${node.name} reads past_key/past_value that are not graph inputs`, `node ${node.name}`);
       if (bias) refuse(model, `node ${node.name}: MultiHeadAttention with a packed bias input is not supported in a stateful decoder`);
+      if (cacheIndirection)
+        refuse(model, `node ${node.name}: MultiHeadAttention with cache_indirection (beam search) is not supported in a stateful decoder`);
       if (!k || !v) refuse(model, `node ${node.name}: MultiHeadAttention with packed QKV is not supported in a stateful decoder`);
       const heads = attr(node, "num_heads", 0) || refuse(model, `node ${node.name}: MultiHeadAttention needs num_heads`);
       sites.push({
         node,
         pasts: [pastKey, pastValue],
+        // The cached attention adds no bias: attention_bias must be a causal mask (zeros for the one new token), not ALiBi's.
+        masks: attentionBias ? [{ node: node.name, tensor: attentionBias, keep: "zero" }] : [],
         replacement: [cached([q, k, v, "pos"], node.outputs[0], { heads, kvHeads: heads, scale: attr(node, "scale", 0) }, node.name)],
       });
     } else if (node.domain === "com.microsoft" && node.op === "GroupQueryAttention") {
@@ -186,6 +201,7 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
     const out = after[0];
     let scale = 1;
     let t = softmax.inputs[0];
+    const masks: MaskTerm[] = [];
     for (let p = producer.get(t); p && p.op !== "MatMul"; p = producer.get(t)) {
       const data = p.inputs.filter((i) => i && tokenDerived(i));
       if (data.length !== 1 || p.inputs.some((i) => i && i !== data[0] && tokenDerived(i))) return undefined;
@@ -194,7 +210,12 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
         const c = constantValue(p.inputs[p.inputs[0] === data[0] ? 1 : 0]);
         if (c === undefined || (p.op === "Div" && p.inputs[0] !== data[0])) return undefined;
         scale = p.op === "Div" ? scale / c : scale * c;
-      } else if (!["Where", "Add", "Cast"].includes(p.op)) return undefined;
+      } else if (p.op === "Add") {
+        for (const i of p.inputs) if (i !== data[0]) masks.push({ node: p.name, tensor: i, keep: "zero" });
+      } else if (p.op === "Where") {
+        if (p.inputs[0] === data[0]) return undefined;
+        masks.push({ node: p.name, tensor: p.inputs[0], keep: p.inputs[1] === data[0] ? "true" : "false" });
+      } else if (p.op !== "Cast") return undefined;
       t = data[0];
     }
     const scores = producer.get(t);
@@ -226,6 +247,7 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
     return {
       node: out,
       pasts,
+      masks,
       replacement: [...k, cached([q, kName, values.next, "pos"], out.outputs[0], { heads: 0, kvHeads: 0, scale }, out.name)],
     };
   }
@@ -240,6 +262,8 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
       other && `node ${other.name}`,
     );
   }
+
+  for (const s of sites) if (s.masks?.length) identityMasks(model, s.masks, opts.context ?? DEFAULT_DECODER_CONTEXT);
 
   // Replace the sites; tokens and pos come in; input_ids and position_ids are computed from them.
   const replaced = new Map(sites.map((s) => [s.node, s.replacement]));
@@ -343,6 +367,59 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
     layers: sites.length,
     notes,
   };
+}
+
+/**
+ * The cached attention is causal over every earlier token and adds nothing to the scores, so the
+ * masks and biases a graph puts on them must drop out for one new token with no padding: each
+ * term, computed with the past P tokens long (a few lengths up to the context) and an
+ * attention_mask of P + 1 ones, must keep every score (an addend of zeros, a Where that picks the
+ * scores). A bias (ALiBi, relative positions), a sliding window or a mask seec cannot compute at
+ * build time is refused by name, not dropped.
+ */
+function identityMasks(model: OnnxModel, terms: MaskTerm[], context: number): void {
+  const mask = model.inputs.find((i) => i.name === "attention_mask");
+  const sub = pruned({ ...model, outputs: terms.map((t) => ({ name: t.tensor, elementType: "float", dims: [] })) });
+  // Past lengths 1, 2 and 5 must fold; the last row of the context too where the graph's tables reach it (a sliding window).
+  for (const P of [...new Set([1, 2, 5, Math.max(1, context - 1)])]) {
+    const initializers = new Map(sub.initializers);
+    if (mask && sub.inputs.includes(mask)) {
+      const dims = mask.dims.map((d, k) => (k === mask.dims.length - 1 ? P + 1 : typeof d === "number" ? d : 1));
+      initializers.set(mask.name, tensor(mask.dtype ?? "int64", dims, new Array(dims.reduce((a, b) => a * b, 1)).fill(1)));
+    }
+    const inputs = sub.inputs
+      .filter((i) => !initializers.has(i.name))
+      .map((i) => {
+        const symbols = i.dims.filter((d) => typeof d !== "number");
+        const shape = i.dims.map((d) =>
+          typeof d === "number" ? d : /batch/i.test(d) || (symbols.length > 1 && d === symbols[0]) ? 1 : i.name === "input_ids" ? 1 : P,
+        );
+        return { name: i.name, dtype: i.dtype ?? "float32", shape };
+      });
+    let folded: ReturnType<typeof foldGraph> | undefined;
+    try {
+      folded = foldGraph({ ...sub, initializers, inputs: sub.inputs.filter((i) => !initializers.has(i.name)) }, inputs);
+    } catch {
+      if (P > 5) continue;
+      folded = undefined;
+    }
+    for (const t of terms) {
+      const v = folded?.constant.has(t.tensor) ? folded.values.get(t.tensor) : undefined;
+      if (!v)
+        refuse(
+          model,
+          `node ${t.node} masks the attention's scores with ${t.tensor}, which seec cannot compute at build time to check it is causal over every earlier token`,
+          `node ${t.node}`,
+        );
+      const kept = Array.from(v.data).every((x) => (t.keep === "zero" || t.keep === "false" ? x === 0 : x !== 0));
+      if (!kept)
+        refuse(
+          model,
+          `node ${t.node} ${t.keep === "zero" ? "adds a bias" : "applies a mask"} (${t.tensor}) that is not causal over every earlier token with ${P} past tokens; the KV cache's attention adds none`,
+          `node ${t.node}`,
+        );
+    }
+  }
 }
 
 function refuseIn(model: OnnxModel) {
