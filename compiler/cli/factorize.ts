@@ -15,6 +15,7 @@ interface FactorizeFlags {
   method: Method;
   seed: number;
   segmentation: "lexicon" | "random";
+  order?: number;
   sememes?: string;
   frequencies?: string;
   epochs?: number;
@@ -41,6 +42,7 @@ export function factorizeCommand(): Command {
     .option("--ratio <r>", "compression by parameters: dense V·d ÷ factor parameters", real(1, 1e6), 20)
     .option("--rank <r>", "rank terms (overrides --ratio)", integer(1, 4096))
     .addOption(new Option("--method <m>", "how to factor").choices(METHODS).default("see"))
+    .option("--order <n>", "see-xs, word2ketxs: digit slots entangled per rank term (word2ketXS's tensor order)", integer(2, 4), 2)
     .addOption(new Option("--segmentation <s>", "morpheme split (random: the ablation)").choices(["lexicon", "random"]).default("lexicon"))
     .option("--sememes <file>", "word<TAB>sememe sememe ... (e.g. an OpenHowNet export) instead of WordNet")
     .option("--frequencies <text>", "weight tokens by their frequency in this text file")
@@ -55,6 +57,11 @@ export function factorizeCommand(): Command {
           throw new SeecError("usage.out", "say where to write the factors", {
             at: "-o",
             hint: "add -o factors.see (or --explain to only look)",
+          });
+        if (flags.order !== 2 && flags.method !== "see-xs" && flags.method !== "word2ketxs")
+          throw new SeecError("usage.order", `--order sets digit slots; --method ${flags.method} has none`, {
+            at: "--order",
+            hint: "--method see-xs or word2ketxs",
           });
         if (!flags.explain) await checkFileOutput(flags.out!, [modelPath, flags.tokenizer, flags.sememes, flags.frequencies]);
         const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape });

@@ -6,8 +6,8 @@
  * |-------------|----------------------------------------------------------------|
  * | see         | 2 morpheme slots (shared source) + 1 sememe bag                 |
  * | morphte     | 3 morpheme slots (shared source)                               |
- * | word2ketxs  | 2 digit slots: the token id's base-b digits, b = ceil(sqrt V)  |
- * | see-xs      | 2 digit slots, of each token's place in an order by knowledge  |
+ * | word2ketxs  | n digit slots (--order, 2 by default): the token id's base-b digits, b = ceil(V^(1/n)) |
+ * | see-xs      | n digit slots, of each token's place in an order by knowledge                 |
  * | svd         | token (q = 1) ⊗ basis (1 row, q = dim): E ≈ U·S·Vᵀ            |
  */
 import { SeecError } from "../../runtime/errors.js";
@@ -35,6 +35,8 @@ export interface DecomposeOptions {
   ratio: number;
   rank?: number;
   segmentation: "lexicon" | "random";
+  /** see-xs and word2ketxs: the number of digit slots (word2ketXS's tensor order); 2 unless given. */
+  order?: number;
   seed: number;
   isWord: (w: string) => boolean;
   sememes?: SememeSource;
@@ -111,16 +113,21 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
   };
 
   /**
-   * word2ketXS's two slots: the base-b digits (b = ceil(sqrt V)) of each token's place, slot j
-   * reading digit |j − high| (0 the least significant).
+   * word2ketXS's n digit slots (n = --order): the base-b digits (b = ceil(V^(1/n))) of each
+   * token's place, most significant first when `mostSignificantFirst` (see-xs: tokens next to each
+   * other in the order share the rows of the leading slots), least significant first otherwise (as
+   * word2ketXS reads the id). Each slot's width from slotWidths: their product covers dim.
    */
-  const digitSlots = (place: Int32Array, high: number) => {
-    const base = Math.ceil(Math.sqrt(vocab));
-    const q = Math.ceil(Math.sqrt(dim));
-    for (let j = 0; j < 2; j++) {
-      sources[`digit${j}`] = { rows: base, q };
+  const digitSlots = (place: Int32Array, mostSignificantFirst: boolean) => {
+    const n = opts.order ?? 2;
+    let base = Math.max(1, Math.floor(Math.pow(vocab, 1 / n)));
+    while (base ** n < vocab) base++;
+    const widths = slotWidths(dim, n);
+    for (let j = 0; j < n; j++) {
+      const digit = mostSignificantFirst ? n - 1 - j : j;
+      sources[`digit${j}`] = { rows: base, q: widths[j] };
       slots.push({ source: `digit${j}` });
-      rows.push({ index: Int32Array.from(place, (k) => Math.floor(k / base ** Math.abs(j - high)) % base) });
+      rows.push({ index: Int32Array.from(place, (k) => Math.floor(k / base ** digit) % base) });
     }
   };
 
@@ -160,12 +167,11 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
     case "word2ketxs":
       digitSlots(
         Int32Array.from({ length: vocab }, (_, t) => t),
-        0,
+        false,
       );
       break;
     case "see-xs":
-      // The most significant digit first: tokens next to each other in the order share a row of slot 0.
-      digitSlots(knowledgeOrder(), 1);
+      digitSlots(knowledgeOrder(), true);
       break;
     case "svd":
       sources.token = { rows: vocab, q: 1 };
@@ -195,4 +201,33 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
     };
   const tables = Object.fromEntries(Object.entries(sources).map(([name, s]) => [name, new Float32Array(spec.rank * s.rows * s.q)]));
   return { factors: { spec, tables, slots: rows }, knowledge };
+}
+
+/**
+ * Widths of n slots whose product covers dim, with the fewest parameters a rank term (the least
+ * sum), then the least waste (the product nearest dim): 64 in 3 -> 4, 4, 4; 256 in 3 -> 8, 8, 4;
+ * 256 in 2 -> 16, 16. Widest first.
+ */
+export function slotWidths(dim: number, n: number): number[] {
+  let best: number[] = [];
+  const score = (w: number[]) => [w.reduce((a, b) => a + b, 0), w.reduce((a, b) => a * b, 1)];
+  const search = (left: number, max: number, chosen: number[]) => {
+    if (chosen.length === n - 1) {
+      const last = Math.ceil(left - 1e-9);
+      if (last > max) return;
+      const w = [...chosen, Math.max(1, last)];
+      const [sum, product] = score(w),
+        [bestSum, bestProduct] = best.length ? score(best) : [Infinity, Infinity];
+      if (sum < bestSum || (sum === bestSum && product < bestProduct)) best = w;
+      return;
+    }
+    // Widths far past the balanced root never give the least sum: search up to twice it.
+    const cap = Math.min(max, Math.ceil(2 * left ** (1 / (n - chosen.length))) + 1);
+    for (let q = cap; q >= 1; q--) {
+      if (q ** (n - chosen.length) < left) break;
+      search(left / q, q, [...chosen, q]);
+    }
+  };
+  search(dim, dim, []);
+  return best;
 }

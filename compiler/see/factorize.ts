@@ -18,6 +18,8 @@ export interface FactorizeOptions {
   rank?: number;
   seed: number;
   segmentation: "lexicon" | "random";
+  /** see-xs and word2ketxs: digit slots (word2ketXS's tensor order), 2 unless given. */
+  order?: number;
   /** A `word<TAB>sememe ...` file; WordNet-derived sememes otherwise. */
   sememesFile?: string;
   /** A text file whose token frequencies weight the fit. */

@@ -1,6 +1,6 @@
 // The structures decompose() gives each method: which tokens share which rows, and the budget.
 import { describe, expect, it } from "vitest";
-import { decompose, type DecomposeOptions } from "../../compiler/see/decompose.js";
+import { decompose, slotWidths, type DecomposeOptions } from "../../compiler/see/decompose.js";
 import { parameterCount } from "../../compiler/factors/factors.js";
 
 // A vocabulary whose knowledge is written out: two meanings, stems with suffixes, pieces without either.
@@ -81,5 +81,38 @@ describe("see-xs: word2ketXS's digit slots over an order by knowledge", () => {
     const w2k = decompose(PIECES, dim, "emb", { ...OPTIONS, method: "word2ketxs" }).factors;
     const [d0, d1] = w2k.slots.map((s) => ("index" in s ? s.index : new Int32Array()));
     PIECES.forEach((_, t) => expect([d0[t], d1[t]]).toEqual([t % base, Math.floor(t / base)]));
+  });
+});
+
+describe("--order n: n digit slots (word2ketXS's tensor order)", () => {
+  const dim = 16;
+  it("see-xs with 3 slots: bases of ceil(V^(1/3)) rows, the place's digits most significant first, widths covering d", () => {
+    const { factors: f } = decompose(PIECES, dim, "emb", { ...OPTIONS, order: 3 });
+    const two = decompose(PIECES, dim, "emb", OPTIONS).factors;
+    // 15 tokens: base 3 (27 places); 16 = 4 · 2 · 2, the least parameters a rank term.
+    expect(f.spec.sources).toEqual({ digit0: { rows: 3, q: 4 }, digit1: { rows: 3, q: 2 }, digit2: { rows: 3, q: 2 } });
+    const [a, b, c] = f.slots.map((s) => ("index" in s ? s.index : new Int32Array()));
+    const [hi, lo] = two.slots.map((s) => ("index" in s ? s.index : new Int32Array()));
+    // The same knowledge order, read in base 3 rather than base 4.
+    PIECES.forEach((_, t) => expect(a[t] * 9 + b[t] * 3 + c[t]).toBe(hi[t] * 4 + lo[t]));
+    expect(parameterCount(f.spec)).toBeLessThanOrEqual((PIECES.length * dim) / 2);
+    // A rank term costs 3 · (4 + 2 + 2) = 24 parameters against two slots' 4 · (4 + 4) = 32: more terms.
+    expect(f.spec.rank).toBe(Math.floor((PIECES.length * dim) / 2 / 24));
+    expect(f.spec.rank).toBeGreaterThan(two.spec.rank);
+  });
+
+  it("word2ketxs with 3 slots reads the id's digits, least significant first", () => {
+    const { factors: f } = decompose(PIECES, dim, "emb", { ...OPTIONS, method: "word2ketxs", order: 3 });
+    const [d0, d1, d2] = f.slots.map((s) => ("index" in s ? s.index : new Int32Array()));
+    PIECES.forEach((_, t) => expect([d0[t], d1[t], d2[t]]).toEqual([t % 3, Math.floor(t / 3) % 3, Math.floor(t / 9)]));
+  });
+
+  it("slotWidths: the least sum whose product covers d, then the least product", () => {
+    expect(slotWidths(64, 2)).toEqual([8, 8]);
+    expect(slotWidths(64, 3)).toEqual([4, 4, 4]);
+    expect(slotWidths(256, 3)).toEqual([8, 8, 4]);
+    expect(slotWidths(256, 4)).toEqual([4, 4, 4, 4]);
+    expect(slotWidths(300, 3)).toEqual([10, 6, 5]);
+    expect(slotWidths(16, 3)).toEqual([4, 2, 2]);
   });
 });
