@@ -7,7 +7,8 @@
 //          [--limit N] [--distill "extra flags"]
 //   stories: llama2.c stories260K, mean NLL per token on TinyStories val_a.txt (lower is better)
 //   use:     Universal Sentence Encoder Lite, STS-B dev Spearman (higher is better)
-//   methods: see, svd, word2ketxs, morphte, and random (SEE on a random morpheme split: the ablation)
+//   methods: see, see-xs, svd, word2ketxs, morphte, and random (SEE on a random morpheme split: the
+//            ablation); see-xs:3 and word2ketxs:3 are those methods with --order 3 (digit slots)
 // Writes bench/results/see-distill-<model>.json (or --out FILE) and prints a Markdown table.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -32,7 +33,11 @@ const ratios = arg("--ratios", stories ? "2,4" : "20,80")
   .map(Number);
 const methods = arg("--methods", "see,svd,word2ketxs,morphte,random").split(",");
 /** factorize's flags for a method name of this script. */
-const fitFlags = (method) => (method === "random" ? ["--method", "see", "--segmentation", "random"] : ["--method", method]);
+function fitFlags(method) {
+  if (method === "random") return ["--method", "see", "--segmentation", "random"];
+  const [name, order] = method.split(":");
+  return ["--method", name, ...(order ? ["--order", order] : [])];
+}
 const steps = arg("--steps", stories ? "300" : "600");
 const limit = arg("--limit") ? ["--limit", arg("--limit")] : [];
 const extra = (arg("--distill", "") || "").split(" ").filter(Boolean);
@@ -49,8 +54,8 @@ const rows = [{ method: "uncompressed", ratio: 1, stage1: score(join(work, "dens
 console.error(`uncompressed: ${rows[0].stage1.toFixed(4)}`);
 for (const ratio of ratios)
   for (const method of methods) {
-    const s1 = join(work, `${method}-${ratio}.see`),
-      s2 = join(work, `${method}-${ratio}-d.see`);
+    const s1 = join(work, `${method.replace(":", "-")}-${ratio}.see`),
+      s2 = join(work, `${method.replace(":", "-")}-${ratio}-d.see`);
     const fit = JSON.parse(seec("factorize", ...model, ...fitFlags(method), "--ratio", String(ratio), "--seed", "0", "-o", s1, "--json"));
     seec("build", ...model, "--see", s1, "-o", join(work, "s1"));
     const stage1 = score(join(work, "s1"));

@@ -154,6 +154,13 @@ export declare class Model {
   /** The prompt's continuation (not the prompt), whole. */
   generate(prompt: string, options?: GenerateOptions): Promise<string>;
   /**
+   * A prompt of token ids continued id by id (no BOS added, no tokenizer needed), with generate()'s
+   * options; it ends at maxTokens, the context's end, or an end token (build --eos, else the tokenizer's).
+   */
+  streamTokens(prompt: readonly number[], options?: GenerateOptions): AsyncGenerator<number, void, undefined>;
+  /** streamTokens(), whole: the ids after the prompt. */
+  generateTokens(prompt: readonly number[], options?: GenerateOptions): Promise<number[]>;
+  /**
    * An encoder's embeddings of texts, tokens clipped to the model's maximum length: several texts a
    * forward call where the artifact packs them (`manifest.model.batch`), else one text a call.
    */

@@ -4,7 +4,8 @@
  * asynchronous one (WebGPU) drive the same loop. Text comes out as llama2.c's `run` prints it,
  * without the prompt: callers get only what the model wrote. A llama2.c tokenizer's pieces are
  * printed as llama2.c does; a Hugging Face tokenizer.json's text is decoded incrementally
- * (HfTokenizer.textStream), special tokens skipped.
+ * (HfTokenizer.textStream), special tokens skipped. A prompt of token ids runs the same loop without
+ * text: every generated id is handed out as it is sampled.
  */
 import { SeecError } from "./errors.js";
 import { checkOption, Sampler, type SampleOptions } from "./sampler.js";
@@ -26,7 +27,7 @@ export interface GenerationStats {
   decodeSeconds: number;
 }
 
-export type GenerationEvent = { step: readonly number[]; pos: number } | { piece: string };
+export type GenerationEvent = { step: readonly number[]; pos: number } | { piece: string } | { token: number };
 
 /** How a generation turns text into ids and ids into text, for one tokenizer kind. */
 interface TextCodec {
@@ -42,12 +43,13 @@ interface TextCodec {
 
 /**
  * Yields steps to run (answer each at once with next(logits)) and pieces of text; keeps `stats`,
- * timing each step from its request to its answer. `eosIds` (the manifest's, from build --eos)
- * replaces the tokenizer's own end tokens.
+ * timing each step from its request to its answer, and each generated token's id. `eosIds` (the
+ * manifest's, from build --eos) replaces the tokenizer's own end tokens. A prompt of ids is taken as
+ * it is (no BOS added) and gives no text.
  */
 export function* generation(
   tokenizer: Tokenizer | undefined,
-  prompt: string,
+  prompt: string | readonly number[],
   opts: GenerateOptions,
   contextLength: number,
   stats: GenerationStats,
@@ -66,7 +68,7 @@ export function* generation(
   const sampler = new Sampler(opts);
   const maxTokens = opts.maxTokens ?? 256;
   checkOption("maxTokens", maxTokens, Number.isSafeInteger(maxTokens) && maxTokens >= 0, "a whole number, 0 or more");
-  const codec = textCodec(tokenizer, prompt, contextLength, eosIds);
+  const codec = typeof prompt === "string" ? textCodec(tokenizer, prompt, contextLength, eosIds) : tokenCodec(tokenizer, prompt, eosIds);
   const prompted = codec.prompt;
   if (prompted.length > contextLength)
     throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, {
@@ -79,6 +81,7 @@ export function* generation(
     const next = sampler.sample(logits);
     if (codec.stops.has(next)) break;
     stats.generatedTokens++;
+    yield { token: next };
     const piece = codec.push(next);
     if (piece || tokenizer instanceof Llama2cTokenizer) yield { piece };
     if (n + 1 === maxTokens || pos >= contextLength) break;
@@ -86,6 +89,16 @@ export function* generation(
   }
   const rest = codec.end();
   if (rest) yield { piece: rest };
+}
+
+/** Ids in, ids out: the prompt as given, the generation's end at --eos or the tokenizer's end tokens, no text. */
+function tokenCodec(tokenizer: Tokenizer | undefined, prompt: readonly number[], eosIds?: readonly number[]): TextCodec {
+  if (prompt.length === 0)
+    throw new SeecError("runtime.prompt", "the prompt has no tokens: there is nothing to continue", { hint: "give at least one id (BOS)" });
+  const ends =
+    eosIds ??
+    (tokenizer instanceof Llama2cTokenizer ? [tokenizer.bosId, tokenizer.eosId] : tokenizer instanceof HfTokenizer ? tokenizer.eosIds : []);
+  return { prompt: [...prompt], stops: new Set(ends), push: () => "", end: () => "" };
 }
 
 function textCodec(tokenizer: Tokenizer | undefined, prompt: string, contextLength: number, eosIds?: readonly number[]): TextCodec {

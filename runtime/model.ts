@@ -8,7 +8,7 @@ import type { Manifest, TensorSpec } from "./manifest.js";
 import { checkFeeds, checkStep, dimsOf, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { pooledEmbedding } from "./pooling.js";
 import { textBatches } from "./batches.js";
-import { generation, type GenerateOptions, type GenerationStats } from "./generation.js";
+import { generation, type GenerateOptions, type GenerationEvent, type GenerationStats } from "./generation.js";
 import { tensor } from "./tensor.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 
@@ -114,6 +114,11 @@ export class Model {
    * order (a stream left early with break or return() lets the next one go).
    */
   async *stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    for await (const e of this.events(prompt, options)) if ("piece" in e) yield e.piece;
+  }
+
+  /** The generation loop's pieces and tokens; its steps answered here, one generation at a time. */
+  private async *events(prompt: string | readonly number[], options: GenerateOptions): AsyncGenerator<GenerationEvent, void, undefined> {
     const done = await this.turn();
     try {
       const breathe = pacer(options.signal);
@@ -121,11 +126,12 @@ export class Model {
       const loop = generation(this.tokenizer, prompt, options, this.contextLength, this.stats, this.manifest.model.eosIds);
       for (let event = loop.next(); !event.done;) {
         const e = event.value;
-        if ("piece" in e) {
-          yield e.piece;
+        if ("step" in e) event = loop.next(await this.step(e.step, e.pos, options));
+        else {
+          yield e;
           await breathe();
           event = loop.next();
-        } else event = loop.next(await this.step(e.step, e.pos, options));
+        }
       }
     } finally {
       done();
@@ -136,6 +142,22 @@ export class Model {
   async generate(prompt: string, options: GenerateOptions = {}): Promise<string> {
     let out = "";
     for await (const piece of this.stream(prompt, options)) out += piece;
+    return out;
+  }
+
+  /**
+   * The continuation of a prompt given as token ids (taken as they are: no BOS is added), id by id,
+   * with generate()'s options; ends at maxTokens, the context's end or an end token (build --eos, else
+   * the tokenizer's, if the artifact has one). Needs no tokenizer.
+   */
+  async *streamTokens(prompt: readonly number[], options: GenerateOptions = {}): AsyncGenerator<number, void, undefined> {
+    for await (const e of this.events(prompt, options)) if ("token" in e) yield e.token;
+  }
+
+  /** streamTokens(), whole: the ids generated after the prompt. */
+  async generateTokens(prompt: readonly number[], options: GenerateOptions = {}): Promise<number[]> {
+    const out: number[] = [];
+    for await (const token of this.streamTokens(prompt, options)) out.push(token);
     return out;
   }
 

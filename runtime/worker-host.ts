@@ -83,8 +83,10 @@ export function hostIfWorker(load: (dir: URL, options: HostLoadOptions) => Promi
         vectors.map((v) => v.buffer),
       );
     }
-    // stream: each piece as it comes, then the end.
-    for await (const piece of m.stream(args[0] as string, { ...(args[1] as object), signal })) port!.post({ id, piece, stats: m.stats });
+    // stream and streamTokens: each piece (a text or an id) as it comes, then the end.
+    const options = { ...(args[1] as object), signal };
+    const pieces = method === "stream" ? m.stream(args[0] as string, options) : m.streamTokens(args[0] as number[], options);
+    for await (const piece of pieces) port!.post({ id, piece, stats: m.stats });
     port!.post({ id, value: undefined, stats: m.stats });
   }
 

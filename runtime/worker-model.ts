@@ -133,7 +133,7 @@ interface Pending {
   resolve(value: unknown): void;
   reject(e: unknown): void;
   progress?: (p: Progress) => void;
-  piece?: (piece: string) => void;
+  piece?: (piece: string | number) => void;
 }
 
 /** A model in a worker: the Model API, each call a message. */
@@ -192,14 +192,39 @@ export class WorkerModel {
   }
 
   /** Pieces as the worker generates them; leaving early (break) stops the worker's generation too. */
-  async *stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+  stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    return this.pieces<string>("stream", prompt, options);
+  }
+
+  async generate(prompt: string, options: GenerateOptions = {}): Promise<string> {
+    let out = "";
+    for await (const piece of this.stream(prompt, options)) out += piece;
+    return out;
+  }
+
+  /** Ids as the worker generates them, as stream() hands out text. */
+  streamTokens(prompt: readonly number[], options: GenerateOptions = {}): AsyncGenerator<number, void, undefined> {
+    return this.pieces<number>("streamTokens", Array.from(prompt), options);
+  }
+
+  async generateTokens(prompt: readonly number[], options: GenerateOptions = {}): Promise<number[]> {
+    const out: number[] = [];
+    for await (const token of this.streamTokens(prompt, options)) out.push(token);
+    return out;
+  }
+
+  private async *pieces<T extends string | number>(
+    method: "stream" | "streamTokens",
+    prompt: string | number[],
+    options: GenerateOptions,
+  ): AsyncGenerator<T, void, undefined> {
     const { signal, ...rest } = options;
-    const pieces: string[] = [];
+    const pieces: T[] = [];
     let wake: (() => void) | undefined;
     let done = false;
     let failure: { e: unknown } | undefined;
     const id = this.next;
-    const call = this.call("stream", [prompt, rest], { signal }, undefined, (piece) => (pieces.push(piece), wake?.()));
+    const call = this.call(method, [prompt, rest], { signal }, undefined, (piece) => (pieces.push(piece as T), wake?.()));
     call.then(
       () => ((done = true), wake?.()),
       (e) => ((failure = { e }), wake?.()),
@@ -216,12 +241,6 @@ export class WorkerModel {
     }
   }
 
-  async generate(prompt: string, options: GenerateOptions = {}): Promise<string> {
-    let out = "";
-    for await (const piece of this.stream(prompt, options)) out += piece;
-    return out;
-  }
-
   /** Ends the worker; the model cannot run afterwards. */
   dispose(): void {
     this.fail(new SeecError("runtime.disposed", "this model was disposed"));
@@ -233,7 +252,7 @@ export class WorkerModel {
     args: unknown[],
     options: CallOptions,
     progress?: (p: Progress) => void,
-    piece?: (s: string) => void,
+    piece?: (p: string | number) => void,
   ): Promise<unknown> {
     if (this.gone) return Promise.reject(this.gone);
     const { signal } = options;

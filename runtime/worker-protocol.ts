@@ -1,7 +1,7 @@
 /**
  * What a page and the worker running its model say to each other (load(dir, { worker: true })).
  * Each call has an id; the worker answers it with a value or an error, and before that with
- * progress (load) or pieces (stream). Errors cross as plain fields and become SeecErrors (or
+ * progress (load) or pieces (stream: text; streamTokens: ids). Errors cross as plain fields and become SeecErrors (or
  * AbortErrors) again on the other side, codes and hints kept.
  */
 import { SeecError, type ErrorCode } from "./errors.js";
@@ -15,14 +15,14 @@ export const WORKER_NAME = "seec-model";
 /** Where a Node worker_thread's bootstrap leaves its parent port for index.mjs to find. */
 export const NODE_PORT = Symbol.for("seec.worker.port");
 
-export type Method = "load" | "run" | "step" | "embed" | "stream";
+export type Method = "load" | "run" | "step" | "embed" | "stream" | "streamTokens";
 
 export type Request = { id: number; method: Method; args: unknown[] } | { id: number; abort: true } | FetchAnswer;
 
 export type Reply =
   | { ready: true }
   | { id: number; progress: Progress }
-  | { id: number; piece: string; stats: GenerationStats }
+  | { id: number; piece: string | number; stats: GenerationStats }
   | { id: number; value: unknown; stats?: GenerationStats }
   | { id: number; error: WireError }
   | FetchAsk;

@@ -109,6 +109,9 @@ describe.skipIf(!ONNX)(`ONNX decoders built with --decoder (skipped when ${why})
       );
       expect(bad).toBe(0);
       expect(ours.tokens).toEqual(theirs.tokens);
+      // The same loop through generateTokens(), which needs no tokenizer.
+      expect(await model.generateTokens(prompt, { maxTokens: steps, temperature: 0 })).toEqual(theirs.tokens.slice(prompt.length));
+      expect(model.stats).toMatchObject({ promptTokens: prompt.length, generatedTokens: steps });
     }, 120_000);
 
   it("a prompt in one step() call (one token a chunk inside) gives the logits of token-by-token calls", async () => {
@@ -278,6 +281,12 @@ describe.skipIf(!ONNX || !LLAMA2_TOKENIZER)(
       expect(at).toBe(4); // the 5th token does not come earlier on this path
       expect(await stopped.generate(PROMPT, { maxTokens: steps, temperature: 0 })).toBe(continuation(tok, prompt, generated.slice(0, at)));
       expect(stopped.stats.generatedTokens).toBe(at);
+      // Ids in, ids out: the same path, ended by the same --eos; without it, by the tokenizer's </s> only.
+      expect(await stopped.generateTokens(prompt, { maxTokens: steps, temperature: 0 })).toEqual(generated.slice(0, at));
+      const ids: number[] = [];
+      for await (const id of model.streamTokens(prompt, { maxTokens: steps, temperature: 0 })) ids.push(id);
+      expect(ids).toEqual(stop < 0 ? generated : generated.slice(0, stop));
+      await expect(model.generateTokens([])).rejects.toMatchObject({ code: "runtime.prompt" });
     }, 240_000);
 
     it("stops at the context's end as a llama2.c artifact does; a prompt longer than the context is runtime.context", async () => {

@@ -43,6 +43,15 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
       const mine: string[] = [];
       for await (const piece of here.stream("One day", { maxTokens: 16, seed: 9 })) mine.push(piece);
       expect(pieces).toEqual(mine);
+      // Ids in, ids out: the same greedy path as generate()'s text, through the worker too.
+      const prompt = here.tokenizer!.encode("Once upon a time");
+      const ids = await here.generateTokens(prompt, { maxTokens: 40, temperature: 0 });
+      const text = await here.generate("Once upon a time", { maxTokens: 40, temperature: 0 });
+      expect((here.tokenizer as { decode(ids: number[], prev: number): string }).decode(ids, prompt.at(-1)!)).toBe(text);
+      expect(await model.generateTokens(prompt, { maxTokens: 40, temperature: 0 })).toEqual(ids);
+      const streamed: number[] = [];
+      for await (const id of model.streamTokens(prompt, { maxTokens: 16, seed: 9 })) streamed.push(id);
+      expect(streamed).toEqual(await here.generateTokens(prompt, { maxTokens: 16, seed: 9 }));
       const feeds = { tokens: Int32Array.of(1, 403), pos: Int32Array.of(0) };
       expect((await model.run(feeds)).logits).toEqual((await here.run(feeds)).logits);
       expect(await model.step([1, 403, 407], 0)).toEqual(await here.step([1, 403, 407], 0));
