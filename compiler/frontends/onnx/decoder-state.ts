@@ -6,8 +6,8 @@
  * The graph is rewritten in ONNX terms, before it is lowered:
  * 1. Each attention that reads a past (an input holding earlier keys or values) becomes
  *    ai.seec:CachedAttention over the new tokens' q, k, v (lower-decoder.ts: the IR's Attention op
- *    on `state` caches [context, Nkv·H]): com.microsoft MultiHeadAttention and
- *    GroupQueryAttention with past_key/past_value, and attention written out as
+ *    on `state` caches [context, Nkv·H]): com.microsoft Attention with its stacked past (ORT's
+ *    transformer optimizer), MultiHeadAttention and GroupQueryAttention with past_key/past_value, and attention written out as
  *    MatMul(q, Concat(past, k)) → scale → mask → Softmax → MatMul(·, Concat(past, v)) (PyTorch's
  *    GPT-2 exports, stacked past_N or separate key/value). Masks are taken as causal over every
  *    earlier token (no padding): attention_mask and the exporters' causal-mask plumbing drop out,
@@ -41,7 +41,7 @@ export interface StatefulDecoder {
 }
 
 const SUPPORTED =
-  "supported: com.microsoft MultiHeadAttention or GroupQueryAttention with past_key/past_value inputs, or attention written out as MatMul/Softmax over Concat(past, new) keys and values (PyTorch's GPT-2 exports)";
+  "supported: com.microsoft Attention with a stacked past, MultiHeadAttention or GroupQueryAttention with past_key/past_value inputs, or attention written out as MatMul/Softmax over Concat(past, new) keys and values (PyTorch's GPT-2 exports)";
 
 function refuse(model: OnnxModel, message: string, at?: string): never {
   throw new SeecError("unsupported.onnx_decoder", message, { file: model.file, at, hint: SUPPORTED });
@@ -186,6 +186,38 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
             { heads, kvHeads, scale: attr(node, "scale", 0), rotary, interleaved: attr(node, "rotary_interleaved", 0) },
             node.name,
           ),
+        ],
+      });
+    } else if (node.domain === "com.microsoft" && node.op === "Attention") {
+      // ORT's fused attention (the transformer optimizer's GPT-2): q, k and v from one matmul, the
+      // past stacked as [2, B, N, P, H] (keys then values) and the present likewise.
+      const [input, weights, bias, maskIndex, past, attentionBias, pastSequenceLength] = node.inputs;
+      if (!past) continue;
+      if (!isPastInput(past)) refuse(model, `node ${node.name} reads a past that is not a graph input`, `node ${node.name}`);
+      const sizes = node.attrs.qkv_hidden_sizes;
+      const uncovered = [
+        attr(node, "do_rotary", 0) && "do_rotary",
+        attr(node, "past_present_share_buffer", 0) && "past_present_share_buffer",
+        pastSequenceLength && "past_sequence_length",
+        Array.isArray(sizes) && new Set(sizes).size > 1 && "unequal qkv_hidden_sizes",
+      ].filter(Boolean);
+      if (uncovered.length) refuse(model, `node ${node.name}: Attention with ${uncovered.join(", ")} is not supported in a stateful decoder`);
+      const heads = attr(node, "num_heads", 0) || refuse(model, `node ${node.name}: Attention needs num_heads`);
+      const [qkv, q, k, v] = ["qkv", "q", "k", "v"].map((x) => `${node.name}/${x}`);
+      const projected = bias ? `${node.name}/qkv_unbiased` : qkv;
+      sites.push({
+        node,
+        pasts: [past],
+        masks: [
+          // mask_index: 1 where a token is attended (2-D), or the sequences' end (1-D): every key kept either way.
+          ...(maskIndex ? [{ node: node.name, tensor: maskIndex, keep: "true" as const }] : []),
+          ...(attentionBias ? [{ node: node.name, tensor: attentionBias, keep: "zero" as const }] : []),
+        ],
+        replacement: [
+          { name: `${node.name}/qkv_matmul`, op: "MatMul", domain: "", inputs: [input, weights], outputs: [projected], attrs: {} },
+          ...(bias ? [{ name: `${node.name}/qkv_bias`, op: "Add", domain: "", inputs: [projected, bias], outputs: [qkv], attrs: {} }] : []),
+          { name: `${node.name}/qkv_split`, op: "Split", domain: "", inputs: [qkv], outputs: [q, k, v], attrs: { axis: -1 } },
+          cached([q, k, v, "pos"], node.outputs[0], { heads, kvHeads: heads, scale: attr(node, "scale", 0) }, node.name),
         ],
       });
     } else if (node.op === "Softmax" && !node.domain) {
