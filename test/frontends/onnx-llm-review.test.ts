@@ -74,12 +74,13 @@ async function write(
   inits: import("onnx-proto").onnx.ITensorProto[],
   pastDims: (number | string)[],
   withMask = false,
+  opset = 18,
 ) {
   const dyn = (dims: (number | string)[]) => ({ dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) });
   const model = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [
-      { domain: "", version: 18 },
+      { domain: "", version: opset },
       { domain: "com.microsoft", version: 1 },
     ],
     graph: {
@@ -242,6 +243,46 @@ function gqaDecoder(interleaved: boolean, scale?: number) {
   );
 }
 
+/**
+ * ONNX's own Attention (opset 23) over past_key/past_value [1, 2, P, 4]: 4 query heads over 2 kv
+ * heads of 4, q/k/v [1, S, N·H]; with a boolean attn_mask from attention_mask, a softcap, or neither.
+ */
+function onnxAttentionDecoder(variant: "plain" | "mask" | "softcap") {
+  const mask: Node[] =
+    variant === "mask"
+      ? [
+          { opType: "Cast", input: ["attention_mask"], output: ["mask_b"], attribute: [attribute("to", DT.BOOL)] },
+          { opType: "Unsqueeze", input: ["mask_b", "axes01"], output: ["attn_mask"] },
+        ]
+      : [];
+  return write(
+    `attention23-${variant}`,
+    [
+      { opType: "Gather", input: ["emb", "input_ids"], output: ["x"], attribute: [attribute("axis", 0)] },
+      { opType: "MatMul", input: ["x", "aq"], output: ["q"] },
+      { opType: "MatMul", input: ["x", "ak"], output: ["k"] },
+      { opType: "MatMul", input: ["x", "av"], output: ["v"] },
+      ...mask,
+      {
+        opType: "Attention",
+        name: "attention",
+        input: ["q", "k", "v", variant === "mask" ? "attn_mask" : "", "past_key", "past_value"],
+        output: ["att", "present_key", "present_value"],
+        attribute: [
+          attribute("q_num_heads", 4),
+          attribute("kv_num_heads", 2),
+          ...(variant === "softcap" ? [{ name: "softcap", type: onnx.AttributeProto.AttributeType.FLOAT, f: 30 }] : []),
+        ],
+      },
+      { opType: "MatMul", input: ["att", "wo"], output: ["logits"] },
+    ],
+    [random("aq", [D, 16], 21), random("ak", [D, 8], 22), random("av", [D, 8], 23), initializer("axes01", [2], [0, 1], true)],
+    [1, 2, "past", 4],
+    variant === "mask",
+    23,
+  );
+}
+
 /** Largest |seec − ONNX Runtime| over the logits of `tokens`, fed one a call to both. */
 async function deviation(
   { file, pastDims, withMask }: { file: string; pastDims: number[]; withMask?: boolean },
@@ -300,6 +341,21 @@ describe("ONNX decoders (--decoder) whose attention adds a bias or masks other t
       );
       expect(worst).toBeLessThan(1e-4);
     }, 60_000);
+
+  for (const variant of ["plain", "mask"] as const)
+    it(`ONNX Attention (opset 23), grouped heads${variant === "mask" ? ", a boolean attn_mask of ones" : ""}: the logits of ONNX Runtime's loop`, async () => {
+      const worst = await deviation(await onnxAttentionDecoder(variant), [...TOKENS, ...TOKENS]);
+      console.log(`ONNX Attention decoder (${variant}), ${2 * TOKENS.length} steps: max logit error ${worst}`);
+      expect(worst).toBeLessThan(1e-4);
+    }, 60_000);
+
+  it("ONNX Attention with a softcap is refused by name", async () => {
+    const { file } = await onnxAttentionDecoder("softcap");
+    await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "s"), decoder: true })).rejects.toMatchObject({
+      code: "unsupported.onnx_decoder",
+      message: expect.stringMatching(/node attention: Attention with softcap is not supported in a stateful decoder/),
+    });
+  }, 60_000);
 
   it("attention written out over Concat(past, new): the logits of ONNX Runtime's loop", async () => {
     const worst = await deviation(await writtenOutDecoder("none"), TOKENS);

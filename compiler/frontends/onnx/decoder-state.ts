@@ -6,7 +6,8 @@
  * The graph is rewritten in ONNX terms, before it is lowered:
  * 1. Each attention that reads a past (an input holding earlier keys or values) becomes
  *    ai.seec:CachedAttention over the new tokens' q, k, v (lower-decoder.ts: the IR's Attention op
- *    on `state` caches [context, Nkv·H]): com.microsoft Attention with its stacked past (ORT's
+ *    on `state` caches [context, Nkv·H]): ONNX Attention (opset 23) with past_key/past_value,
+ *    com.microsoft Attention with its stacked past (ORT's
  *    transformer optimizer), MultiHeadAttention and GroupQueryAttention with past_key/past_value, and attention written out as
  *    MatMul(q, Concat(past, k)) → scale → mask → Softmax → MatMul(·, Concat(past, v)) (PyTorch's
  *    GPT-2 exports, stacked past_N or separate key/value). Masks are taken as causal over every
@@ -41,13 +42,17 @@ export interface StatefulDecoder {
 }
 
 const SUPPORTED =
-  "supported: com.microsoft Attention with a stacked past, MultiHeadAttention or GroupQueryAttention with past_key/past_value inputs, or attention written out as MatMul/Softmax over Concat(past, new) keys and values (PyTorch's GPT-2 exports)";
+  "supported: ONNX Attention (opset 23) with past_key/past_value, com.microsoft Attention with a stacked past, MultiHeadAttention or GroupQueryAttention with past_key/past_value inputs, or attention written out as MatMul/Softmax over Concat(past, new) keys and values (PyTorch's GPT-2 exports)";
 
 function refuse(model: OnnxModel, message: string, at?: string): never {
   throw new SeecError("unsupported.onnx_decoder", message, { file: model.file, at, hint: SUPPORTED });
 }
 
 const SHAPE_ONLY = new Set(["Shape", "Size", "EyeLike"]);
+/** Cast's `to`, for the two kinds of mask an attention takes. */
+const CAST_TYPES: Record<number, string> = { 1: "float32", 9: "bool", 10: "float16" };
+/** Ops whose output has their first input's element type. */
+const TYPE_KEEPING = new Set(["Unsqueeze", "Squeeze", "Reshape", "Expand", "Identity", "Slice", "Transpose", "Flatten"]);
 
 /** For each tensor, the graph inputs its values are computed from (shape reads excluded). */
 function inputDependencies(model: OnnxModel): Map<string, Set<string>> {
@@ -126,6 +131,17 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
     return v && typeof v === "object" && "data" in v && v.data.length === 1 ? v.data[0] : undefined;
   };
 
+  /** A tensor's element type where the graph says it (an input, an initializer, a Cast's target, through reshapes). */
+  const elementType = (t: string): string | undefined => {
+    const input = model.inputs.find((i) => i.name === t);
+    if (input) return input.dtype;
+    const init = model.initializers.get(t);
+    if (init) return init.dtype;
+    const p = producer.get(t);
+    if (p?.op === "Cast") return CAST_TYPES[attr(p, "to", 0)];
+    return p && TYPE_KEEPING.has(p.op) && !p.domain ? elementType(p.inputs[0]) : undefined;
+  };
+
   const sites: Site[] = [];
   let layer = 0;
   const cached = (inputs: string[], output: string, attrs: OnnxNode["attrs"], name: string): OnnxNode => ({
@@ -199,7 +215,7 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
         attr(node, "do_rotary", 0) && "do_rotary",
         attr(node, "past_present_share_buffer", 0) && "past_present_share_buffer",
         pastSequenceLength && "past_sequence_length",
-        Array.isArray(sizes) && new Set(sizes).size > 1 && "unequal qkv_hidden_sizes",
+        Array.isArray(sizes) && new Set<unknown>(sizes).size > 1 && "unequal qkv_hidden_sizes",
       ].filter(Boolean);
       if (uncovered.length) refuse(model, `node ${node.name}: Attention with ${uncovered.join(", ")} is not supported in a stateful decoder`);
       const heads = attr(node, "num_heads", 0) || refuse(model, `node ${node.name}: Attention needs num_heads`);
@@ -218,6 +234,36 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
           ...(bias ? [{ name: `${node.name}/qkv_bias`, op: "Add", domain: "", inputs: [projected, bias], outputs: [qkv], attrs: {} }] : []),
           { name: `${node.name}/qkv_split`, op: "Split", domain: "", inputs: [qkv], outputs: [q, k, v], attrs: { axis: -1 } },
           cached([q, k, v, "pos"], node.outputs[0], { heads, kvHeads: heads, scale: attr(node, "scale", 0) }, node.name),
+        ],
+      });
+    } else if (!node.domain && node.op === "Attention") {
+      // ONNX's Attention (opset 23): q, k, v [B, S, N·H] with q_num_heads/kv_num_heads, or [B, N, S, H].
+      const [q, k, v, attnMask, pastKey, pastValue, nonpad] = node.inputs;
+      if (!pastKey && !pastValue) continue;
+      if (!isPastInput(pastKey) || !isPastInput(pastValue))
+        refuse(model, `node ${node.name} reads past_key/past_value that are not graph inputs`, `node ${node.name}`);
+      const scoresRead = node.outputs[3] && model.nodes.some((n) => n.inputs.includes(node.outputs[3]));
+      const uncovered = [
+        attr(node, "softcap", 0) && "softcap",
+        nonpad && "nonpad_kv_seqlen",
+        (scoresRead || model.outputs.some((o) => o.name === node.outputs[3])) && "its qk_matmul_output read",
+      ].filter(Boolean);
+      if (uncovered.length) refuse(model, `node ${node.name}: Attention with ${uncovered.join(", ")} is not supported in a stateful decoder`);
+      // A boolean mask keeps a score where it is true; a float one is added to it.
+      const maskType = attnMask ? elementType(attnMask) : undefined;
+      if (attnMask && !maskType)
+        refuse(model, `node ${node.name}: seec cannot tell whether attn_mask ${attnMask} is boolean or additive`, `node ${node.name}`);
+      sites.push({
+        node,
+        pasts: [pastKey, pastValue],
+        masks: attnMask ? [{ node: node.name, tensor: attnMask, keep: maskType === "bool" ? "true" : "zero" }] : [],
+        replacement: [
+          cached(
+            [q, k, v, "pos"],
+            node.outputs[0],
+            { heads: attr(node, "q_num_heads", 0), kvHeads: attr(node, "kv_num_heads", 0), scale: attr(node, "scale", 0) },
+            node.name,
+          ),
         ],
       });
     } else if (node.op === "Softmax" && !node.domain) {
