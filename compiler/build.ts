@@ -129,6 +129,18 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       hint: "seec build model.bin --tokenizer tokenizer.bin, or --no-tokenizer for an artifact that takes token ids only",
     });
   if (opts.eos) checkEos(opts.eos, model.graph);
+  else if (model.eosIds) {
+    // The exporter's end tokens (generation_config.json), checked as --eos is, but naming the file.
+    const ids = model.eosIds;
+    const vocab = model.graph.model.config.vocabSize;
+    const bad = ids.find((id) => vocab !== undefined && id >= vocab);
+    if (bad !== undefined)
+      throw new SeecError("mismatch.eos", `the end token ${bad} of the model's generation config is past its ${vocab} tokens`, {
+        file: opts.model,
+        hint: "give the end tokens with --eos",
+      });
+    opts = { ...opts, eos: ids };
+  }
   if (opts.measure)
     checkQualityTask(opts.measure, { name: model.graph.name, family: model.graph.model.family, tokenizer: model.tokenizer !== undefined });
   if (opts.see) {

@@ -7,6 +7,7 @@ import type { Graph } from "../ir/graph.js";
 import { readGguf } from "./gguf.js";
 import { readLlama2cCheckpoint } from "./llama2c.js";
 import { llamaGraph } from "./llama-graph.js";
+import { generationEos } from "./onnx/generation-config.js";
 import { loadOnnx } from "./onnx/index.js";
 import { readHfTokenizer } from "./hf-tokenizer.js";
 import { readLlama2cTokenizer } from "./llama2c-tokenizer.js";
@@ -33,6 +34,8 @@ export interface LoadedModel {
   graph: Graph;
   tokenizer?: TokenizerSpec;
   format: "llama2c" | "gguf" | "tfjs" | "onnx" | "graph";
+  /** A decoder's end tokens from its exporter's configuration (ONNX: generation_config.json, genai_config.json). */
+  eosIds?: number[];
   /** Notes for the person building (e.g. ONNX dimensions left at 1). */
   notes?: string[];
 }
@@ -75,7 +78,9 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       ...(more ?? []),
     ];
     const hf = src.tokenizer ? await readHfTokenizer(src.tokenizer) : undefined;
-    return { graph, tokenizer: hf?.spec, format: "onnx", notes: [...notes, ...(hf?.notes ?? [])] };
+    const eos = src.decoder ? await generationEos(src.model) : undefined;
+    if (eos) notes.push(`end tokens ${eos.eosIds.join(", ")} from ${eos.file} (--eos overrides)`);
+    return { graph, tokenizer: hf?.spec, format: "onnx", notes: [...notes, ...(hf?.notes ?? [])], eosIds: eos?.eosIds };
   }
   const bytes = await readInput(src.model, "model");
   const name = src.model

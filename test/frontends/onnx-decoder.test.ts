@@ -3,7 +3,7 @@
 // and its greedy generation equals a greedy loop in onnxruntime-node that feeds past/present back
 // step by step, with the logits at every step within 1e-4 absolute or 1e-3 relative (one float16
 // step of the logits' scale for the float16 graph, as test/frontends/onnx-build.test.ts allows).
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -303,6 +303,43 @@ describe.skipIf(!ONNX || !LLAMA2_TOKENIZER)(
       expect(model.stats).toMatchObject({ promptTokens: prompt.length, generatedTokens: 16 + 1 - prompt.length });
       await expect(model.generate("Once upon a time ".repeat(4))).rejects.toMatchObject({ code: "runtime.context" });
     }, 120_000);
+
+    it("takes the end tokens from generation_config.json beside the model; --eos overrides; a bad file is named", async () => {
+      const tok = hfTokenizer(LLAMA2_TOKENIZER!);
+      const dir = await tmpDir();
+      for (const f of ["model.onnx", "model.onnx.data"]) copyFileSync(join(ONNX!, "llama_tiny_fp16_genai_builder", f), join(dir, f));
+      const model = join(dir, "model.onnx");
+      const prompt = tok.encode(PROMPT);
+      const generated = (await ortGreedy(file(), prompt, 8)).tokens.slice(prompt.length);
+      // The end token: the first from the third on that is not </s> and did not come before.
+      const at = generated.findIndex((id, i) => i >= 2 && id !== 2 && generated.indexOf(id) === i);
+      expect(at).toBeGreaterThanOrEqual(2);
+      const config = (json: unknown) => writeFileSync(join(dir, "generation_config.json"), JSON.stringify(json));
+      config({ bos_token_id: 1, eos_token_id: [generated[at], 31999] });
+      const built = await build({ model, tokenizer: LLAMA2_TOKENIZER, target: "wasm-simd", out: join(dir, "a"), decoder: true, context: 32 });
+      expect(built.manifest.model.eosIds).toEqual([generated[at], 31999]);
+      expect(built.notes).toContain(`end tokens ${generated[at]}, 31999 from generation_config.json (--eos overrides)`);
+      const stopped = await loadWasm(join(dir, "a"));
+      expect(await stopped.generateTokens(prompt, { maxTokens: 8, temperature: 0 })).toEqual(generated.slice(0, at));
+      const overridden = await build({ model, tokenizer: LLAMA2_TOKENIZER, target: "wasm-simd", out: join(dir, "b"), decoder: true, eos: [7] });
+      expect(overridden.manifest.model.eosIds).toEqual([7]);
+
+      config({ eos_token_id: 32000 });
+      await expect(build({ model, target: "wasm-simd", out: join(dir, "c"), decoder: true })).rejects.toMatchObject({
+        code: "mismatch.eos",
+        message: "the end token 32000 of the model's generation config is past its 32000 tokens",
+      });
+      config({ eos_token_id: "</s>" });
+      await expect(build({ model, target: "wasm-simd", out: join(dir, "d"), decoder: true })).rejects.toMatchObject({
+        code: "input.json",
+        message: 'generation_config.json: eos_token_id must be a token id or a list of them, not "</s>"',
+      });
+      writeFileSync(join(dir, "generation_config.json"), "{ eos");
+      await expect(build({ model, target: "wasm-simd", out: join(dir, "e"), decoder: true })).rejects.toMatchObject({
+        code: "input.json",
+        file: join(dir, "generation_config.json"),
+      });
+    }, 240_000);
 
     it("refuses --eos ids outside the vocabulary", async () => {
       const out = join(await tmpDir(), "bad-eos");
