@@ -136,7 +136,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const bad = ids.find((id) => vocab !== undefined && id >= vocab);
     if (bad !== undefined)
       throw new SeecError("mismatch.eos", `the end token ${bad} of the model's generation config is past its ${vocab} tokens`, {
-        file: opts.model,
+        file: model.eosFile,
         hint: "give the end tokens with --eos",
       });
     opts = { ...opts, eos: ids };

@@ -155,7 +155,8 @@ export declare class Model {
   generate(prompt: string, options?: GenerateOptions): Promise<string>;
   /**
    * A prompt of token ids continued id by id (no BOS added, no tokenizer needed), with generate()'s
-   * options; it ends at maxTokens, the context's end, or an end token (build --eos, else the tokenizer's).
+   * options; it ends at maxTokens, the context's end, or an end token (build --eos or the exporter's
+   * generation config, else the tokenizer's).
    */
   streamTokens(prompt: readonly number[], options?: GenerateOptions): AsyncGenerator<number, void, undefined>;
   /** streamTokens(), whole: the ids after the prompt. */

@@ -114,6 +114,11 @@ export class Model {
    * order (a stream left early with break or return() lets the next one go).
    */
   async *stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    if (typeof prompt !== "string")
+      throw new SeecError("runtime.input", "stream() and generate() take a text prompt", {
+        at: "prompt",
+        hint: "token ids go to streamTokens() or generateTokens()",
+      });
     for await (const e of this.events(prompt, options)) if ("piece" in e) yield e.piece;
   }
 
@@ -147,10 +152,28 @@ export class Model {
 
   /**
    * The continuation of a prompt given as token ids (taken as they are: no BOS is added), id by id,
-   * with generate()'s options; ends at maxTokens, the context's end or an end token (build --eos, else
-   * the tokenizer's, if the artifact has one). Needs no tokenizer.
+   * with generate()'s options; ends at maxTokens, the context's end or an end token (build --eos or the
+   * exporter's generation config, else the tokenizer's, if the artifact has one). Needs no tokenizer.
    */
   async *streamTokens(prompt: readonly number[], options: GenerateOptions = {}): AsyncGenerator<number, void, undefined> {
+    // Checked here: events() reads a string as text, and an encoder would fail on its first step() with "unknown input".
+    if (!Array.isArray(prompt) && !ArrayBuffer.isView(prompt))
+      throw new SeecError(
+        "runtime.input",
+        `streamTokens() and generateTokens() take a list of token ids, got ${typeof prompt === "string" ? "a string" : String(prompt)}`,
+        {
+          at: "prompt",
+          hint: "text goes to stream() or generate()",
+        },
+      );
+    if (this.manifest.model.family !== "decoder")
+      throw new SeecError(
+        "runtime.family",
+        "streamTokens() and generateTokens() continue a decoder's prompt; this artifact is not a decoder",
+        {
+          hint: "an encoder embeds: use embed()",
+        },
+      );
     for await (const e of this.events(prompt, options)) if ("token" in e) yield e.token;
   }
 

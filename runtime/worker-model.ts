@@ -204,7 +204,12 @@ export class WorkerModel {
 
   /** Ids as the worker generates them, as stream() hands out text. */
   streamTokens(prompt: readonly number[], options: GenerateOptions = {}): AsyncGenerator<number, void, undefined> {
-    return this.pieces<number>("streamTokens", Array.from(prompt), options);
+    // A typed array goes as a list; anything else as it is, for the worker's streamTokens() to refuse by name.
+    return this.pieces<number>(
+      "streamTokens",
+      ArrayBuffer.isView(prompt) ? Array.from(prompt as ArrayLike<number>) : (prompt as number[]),
+      options,
+    );
   }
 
   async generateTokens(prompt: readonly number[], options: GenerateOptions = {}): Promise<number[]> {

@@ -28,6 +28,8 @@ export interface ModelSource {
   shapes?: Record<string, number[]>;
   /** ONNX with past/present pairs: a stateful decoder (KV caches in the module, tokens and pos in), as llama2.c. */
   decoder?: boolean;
+  /** --eos: the decoder's end tokens, given; the exporter's configuration is then not read. */
+  eos?: number[];
 }
 
 export interface LoadedModel {
@@ -36,6 +38,8 @@ export interface LoadedModel {
   format: "llama2c" | "gguf" | "tfjs" | "onnx" | "graph";
   /** A decoder's end tokens from its exporter's configuration (ONNX: generation_config.json, genai_config.json). */
   eosIds?: number[];
+  /** The file eosIds came from. */
+  eosFile?: string;
   /** Notes for the person building (e.g. ONNX dimensions left at 1). */
   notes?: string[];
 }
@@ -78,9 +82,16 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       ...(more ?? []),
     ];
     const hf = src.tokenizer ? await readHfTokenizer(src.tokenizer) : undefined;
-    const eos = src.decoder ? await generationEos(src.model) : undefined;
+    const eos = src.decoder && !src.eos ? await generationEos(src.model) : undefined;
     if (eos) notes.push(`end tokens ${eos.eosIds.join(", ")} from ${eos.file} (--eos overrides)`);
-    return { graph, tokenizer: hf?.spec, format: "onnx", notes: [...notes, ...(hf?.notes ?? [])], eosIds: eos?.eosIds };
+    return {
+      graph,
+      tokenizer: hf?.spec,
+      format: "onnx",
+      notes: [...notes, ...(hf?.notes ?? [])],
+      eosIds: eos?.eosIds,
+      eosFile: eos && join(dirname(src.model), eos.file),
+    };
   }
   const bytes = await readInput(src.model, "model");
   const name = src.model

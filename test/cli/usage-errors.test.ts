@@ -10,7 +10,11 @@ describe("usage errors from the command line parser", () => {
     [["distill", "m.bin", "--see", "a.see", "-o", "b.see", "--steps", "abc"], "usage.invalid_argument", "argument 'abc' is invalid"],
     [["frobnicate"], "usage.unknown_command", "unknown command 'frobnicate' (hint: seec --help lists the options)"],
     [["build", "m.bin", "--target", "nope"], "usage.invalid_argument", "Allowed choices are wasm-simd"],
-    [["factorize", "m.bin", "--method", "svd", "--order", "3", "-o", "f.see"], "usage.order", "--order sets digit slots; --method svd has none"],
+    [
+      ["factorize", "m.bin", "--method", "svd", "--order", "3", "-o", "f.see"],
+      "usage.order",
+      "--order sets digit slots; --method svd has none",
+    ],
     [["build", "m.bin", "--decoder", "-o", "out"], "usage.decoder", "--decoder is for ONNX graphs with past/present pairs"],
   ])("seec %j", async (args, code, text) => {
     const r = await seec(...args);

@@ -316,12 +316,26 @@ describe.skipIf(!ONNX || !LLAMA2_TOKENIZER)(
       expect(at).toBeGreaterThanOrEqual(2);
       const config = (json: unknown) => writeFileSync(join(dir, "generation_config.json"), JSON.stringify(json));
       config({ bos_token_id: 1, eos_token_id: [generated[at], 31999] });
-      const built = await build({ model, tokenizer: LLAMA2_TOKENIZER, target: "wasm-simd", out: join(dir, "a"), decoder: true, context: 32 });
+      const built = await build({
+        model,
+        tokenizer: LLAMA2_TOKENIZER,
+        target: "wasm-simd",
+        out: join(dir, "a"),
+        decoder: true,
+        context: 32,
+      });
       expect(built.manifest.model.eosIds).toEqual([generated[at], 31999]);
       expect(built.notes).toContain(`end tokens ${generated[at]}, 31999 from generation_config.json (--eos overrides)`);
       const stopped = await loadWasm(join(dir, "a"));
       expect(await stopped.generateTokens(prompt, { maxTokens: 8, temperature: 0 })).toEqual(generated.slice(0, at));
-      const overridden = await build({ model, tokenizer: LLAMA2_TOKENIZER, target: "wasm-simd", out: join(dir, "b"), decoder: true, eos: [7] });
+      const overridden = await build({
+        model,
+        tokenizer: LLAMA2_TOKENIZER,
+        target: "wasm-simd",
+        out: join(dir, "b"),
+        decoder: true,
+        eos: [7],
+      });
       expect(overridden.manifest.model.eosIds).toEqual([7]);
 
       config({ eos_token_id: 32000 });
@@ -339,6 +353,9 @@ describe.skipIf(!ONNX || !LLAMA2_TOKENIZER)(
         code: "input.json",
         file: join(dir, "generation_config.json"),
       });
+      // --eos does not read the file at all.
+      const given = await build({ model, target: "wasm-simd", out: join(dir, "f"), decoder: true, eos: [7] });
+      expect([given.manifest.model.eosIds, given.notes?.some((n) => n.includes("generation_config"))]).toEqual([[7], false]);
     }, 240_000);
 
     it("refuses --eos ids outside the vocabulary", async () => {

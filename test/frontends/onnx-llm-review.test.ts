@@ -68,14 +68,28 @@ const alibi = (heads: number): { nodes: Node[]; inits: import("onnx-proto").onnx
   inits: [random("table", [1, heads, 1, 32], 6, 3)],
 });
 
+/** A past input and the present output the graph writes for it. */
+interface Past {
+  past: string;
+  present: string;
+  dims: (number | string)[];
+}
+
 async function write(
   name: string,
   nodes: Node[],
   inits: import("onnx-proto").onnx.ITensorProto[],
-  pastDims: (number | string)[],
+  pastDims: (number | string)[] | Past[],
   withMask = false,
   opset = 18,
 ) {
+  const pasts: Past[] =
+    typeof pastDims[0] === "object"
+      ? (pastDims as Past[])
+      : [
+          { past: "past_key", present: "present_key", dims: pastDims as (number | string)[] },
+          { past: "past_value", present: "present_value", dims: pastDims as (number | string)[] },
+        ];
   const dyn = (dims: (number | string)[]) => ({ dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) });
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -89,16 +103,15 @@ async function write(
       initializer: [...common(), ...inits],
       input: [
         { name: "input_ids", type: { tensorType: { elemType: DT.INT64, shape: dyn([1, "seq"]) } } },
-        { name: "past_key", type: { tensorType: { elemType: DT.FLOAT, shape: dyn(pastDims) } } },
-        { name: "past_value", type: { tensorType: { elemType: DT.FLOAT, shape: dyn(pastDims) } } },
+        ...pasts.map((p) => ({ name: p.past, type: { tensorType: { elemType: DT.FLOAT, shape: dyn(p.dims) } } })),
         ...(withMask ? [{ name: "attention_mask", type: { tensorType: { elemType: DT.INT64, shape: dyn([1, "total"]) } } }] : []),
       ],
-      output: [{ name: "logits" }, { name: "present_key" }, { name: "present_value" }],
+      output: [{ name: "logits" }, ...pasts.map((p) => ({ name: p.present }))],
     },
   });
   const file = join(await tmpDir(), `${name}.onnx`);
   writeFileSync(file, onnx.ModelProto.encode(model).finish());
-  return { file, pastDims: pastDims.map((d) => (typeof d === "number" ? d : 0)), withMask };
+  return { file, pasts, withMask };
 }
 
 const projections: Node[] = [
@@ -247,14 +260,27 @@ function gqaDecoder(interleaved: boolean, scale?: number) {
  * ONNX's own Attention (opset 23) over past_key/past_value [1, 2, P, 4]: 4 query heads over 2 kv
  * heads of 4, q/k/v [1, S, N·H]; with a boolean attn_mask from attention_mask, a softcap, or neither.
  */
-function onnxAttentionDecoder(variant: "plain" | "mask" | "softcap") {
-  const mask: Node[] =
-    variant === "mask"
-      ? [
-          { opType: "Cast", input: ["attention_mask"], output: ["mask_b"], attribute: [attribute("to", DT.BOOL)] },
-          { opType: "Unsqueeze", input: ["mask_b", "axes01"], output: ["attn_mask"] },
-        ]
-      : [];
+function onnxAttentionDecoder(variant: "plain" | "mask" | "greater" | "additive" | "first-hidden" | "softcap") {
+  const masks: Record<string, Node[]> = {
+    mask: [{ opType: "Cast", input: ["attention_mask"], output: ["mask_b"], attribute: [attribute("to", DT.BOOL)] }],
+    // attention_mask > 0: boolean through a comparison.
+    greater: [{ opType: "Greater", input: ["attention_mask", "zero_s"], output: ["mask_b"] }],
+    // Hugging Face's additive padding mask, (1 − mask) · −10⁴: zeros for a mask of ones.
+    additive: [
+      { opType: "Cast", input: ["attention_mask"], output: ["mask_f"], attribute: [attribute("to", DT.FLOAT)] },
+      { opType: "Sub", input: ["onef", "mask_f"], output: ["hidden"] },
+      { opType: "Mul", input: ["hidden", "neg"], output: ["mask_b"] },
+    ],
+    // Key 0 hidden: Cast(Range(0, T)) to bool, [F, T, T, …] — must be refused, not dropped.
+    "first-hidden": [
+      { opType: "Shape", input: ["attention_mask"], output: ["mshape"] },
+      { opType: "Gather", input: ["mshape", "one"], output: ["width"], attribute: [attribute("axis", 0)] },
+      { opType: "Range", input: ["zero_s", "width", "one"], output: ["cols"] },
+      { opType: "Cast", input: ["cols"], output: ["mask_b"], attribute: [attribute("to", DT.BOOL)] },
+    ],
+  };
+  const masked = variant in masks;
+  const mask: Node[] = masked ? [...masks[variant], { opType: "Unsqueeze", input: ["mask_b", "axes01"], output: ["attn_mask"] }] : [];
   return write(
     `attention23-${variant}`,
     [
@@ -266,7 +292,7 @@ function onnxAttentionDecoder(variant: "plain" | "mask" | "softcap") {
       {
         opType: "Attention",
         name: "attention",
-        input: ["q", "k", "v", variant === "mask" ? "attn_mask" : "", "past_key", "past_value"],
+        input: ["q", "k", "v", masked ? "attn_mask" : "", "past_key", "past_value"],
         output: ["att", "present_key", "present_value"],
         attribute: [
           attribute("q_num_heads", 4),
@@ -276,16 +302,59 @@ function onnxAttentionDecoder(variant: "plain" | "mask" | "softcap") {
       },
       { opType: "MatMul", input: ["att", "wo"], output: ["logits"] },
     ],
-    [random("aq", [D, 16], 21), random("ak", [D, 8], 22), random("av", [D, 8], 23), initializer("axes01", [2], [0, 1], true)],
+    [
+      random("aq", [D, 16], 21),
+      random("ak", [D, 8], 22),
+      random("av", [D, 8], 23),
+      initializer("axes01", [2], [0, 1], true),
+      initializer("zero_s", [], [0], true),
+      initializer("onef", [], [1]),
+      initializer("neg", [], [-1e4]),
+    ],
     [1, 2, "past", 4],
-    variant === "mask",
+    masked,
     23,
+  );
+}
+
+/**
+ * com.microsoft Attention as ORT's transformer optimizer writes GPT-2's: q, k, v from one matmul, the
+ * past stacked [2, 1, 2, P, 8]; mask_index 2-D (the attention mask), 1-D (the sequence's end,
+ * exclusive: its length, or its length − 1, which hides the newest key), or none.
+ */
+function contribAttentionDecoder(maskIndex: "none" | "2d" | "length" | "length-1") {
+  const pre: Node[] = [];
+  if (maskIndex === "2d") pre.push({ opType: "Cast", input: ["attention_mask"], output: ["mi"], attribute: [attribute("to", DT.INT32)] });
+  if (maskIndex === "length" || maskIndex === "length-1")
+    pre.push(
+      { opType: "ReduceSum", input: ["attention_mask", "axis1"], output: ["len"], attribute: [attribute("keepdims", 0)] },
+      { opType: maskIndex === "length" ? "Identity" : "Sub", input: maskIndex === "length" ? ["len"] : ["len", "one"], output: ["end"] },
+      { opType: "Cast", input: ["end"], output: ["mi"], attribute: [attribute("to", DT.INT32)] },
+    );
+  return write(
+    `contrib-attention-${maskIndex}`,
+    [
+      { opType: "Gather", input: ["emb", "input_ids"], output: ["x"], attribute: [attribute("axis", 0)] },
+      ...pre,
+      {
+        opType: "Attention",
+        domain: "com.microsoft",
+        name: "attention",
+        input: ["x", "wqkv", "bqkv", maskIndex === "none" ? "" : "mi", "past"],
+        output: ["att", "present"],
+        attribute: [attribute("num_heads", 2), attribute("unidirectional", 1)],
+      },
+      { opType: "MatMul", input: ["att", "wo"], output: ["logits"] },
+    ],
+    [random("wqkv", [D, 48], 31), random("bqkv", [48], 32, 0.1)],
+    [{ past: "past", present: "present", dims: [2, 1, 2, "past", 8] }],
+    maskIndex !== "none",
   );
 }
 
 /** Largest |seec − ONNX Runtime| over the logits of `tokens`, fed one a call to both. */
 async function deviation(
-  { file, pastDims, withMask }: { file: string; pastDims: number[]; withMask?: boolean },
+  { file, pasts, withMask }: { file: string; pasts: Past[]; withMask?: boolean },
   tokens: number[],
 ): Promise<number> {
   const out = join(await tmpDir(), "artifact");
@@ -293,17 +362,23 @@ async function deviation(
   const model = await loadWasm(out);
   const ort = await import("onnxruntime-node");
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1 });
-  let past: Record<string, InstanceType<typeof ort.Tensor>> = {
-    past_key: new ort.Tensor("float32", new Float32Array(0), pastDims),
-    past_value: new ort.Tensor("float32", new Float32Array(0), pastDims),
-  };
+  let past: Record<string, InstanceType<typeof ort.Tensor>> = Object.fromEntries(
+    pasts.map((p) => [
+      p.past,
+      new ort.Tensor(
+        "float32",
+        new Float32Array(0),
+        p.dims.map((d) => (typeof d === "number" ? d : 0)),
+      ),
+    ]),
+  );
   let worst = 0;
   for (let pos = 0; pos < tokens.length; pos++) {
     const got = await model.step([tokens[pos]], pos);
     const feeds = { input_ids: new ort.Tensor("int64", BigInt64Array.of(BigInt(tokens[pos])), [1, 1]), ...past };
     if (withMask) Object.assign(feeds, { attention_mask: new ort.Tensor("int64", new BigInt64Array(pos + 1).fill(1n), [1, pos + 1]) });
     const r = await session.run(feeds);
-    past = { past_key: r.present_key, past_value: r.present_value };
+    past = Object.fromEntries(pasts.map((p) => [p.past, r[p.present]]));
     const want = r.logits.data as Float32Array;
     expect(got.length).toBe(V);
     for (let i = 0; i < V; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]), Number.isNaN(got[i]) ? Infinity : 0);
@@ -348,6 +423,35 @@ describe("ONNX decoders (--decoder) whose attention adds a bias or masks other t
       console.log(`ONNX Attention decoder (${variant}), ${2 * TOKENS.length} steps: max logit error ${worst}`);
       expect(worst).toBeLessThan(1e-4);
     }, 60_000);
+
+  for (const variant of ["greater", "additive"] as const)
+    it(`ONNX Attention with ${variant === "greater" ? "a boolean mask from Greater" : "Hugging Face's additive padding mask"}: it drops out, the logits of ONNX Runtime's loop`, async () => {
+      expect(await deviation(await onnxAttentionDecoder(variant), TOKENS)).toBeLessThan(1e-4);
+    }, 60_000);
+
+  it("ONNX Attention with a boolean mask that hides a key is refused by name, not dropped", async () => {
+    const { file } = await onnxAttentionDecoder("first-hidden");
+    await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "h"), decoder: true })).rejects.toMatchObject({
+      code: "unsupported.onnx_decoder",
+      message: expect.stringMatching(/node attention applies a mask \(attn_mask\) that is not causal over every earlier token/),
+    });
+  }, 60_000);
+
+  for (const maskIndex of ["none", "2d", "length"] as const)
+    it(`com.microsoft Attention, stacked past, mask_index ${maskIndex}: the logits of ONNX Runtime's loop`, async () => {
+      const worst = await deviation(await contribAttentionDecoder(maskIndex), TOKENS);
+      console.log(`com.microsoft Attention decoder (mask_index ${maskIndex}), ${TOKENS.length} steps: max logit error ${worst}`);
+      expect(worst).toBeLessThan(1e-4);
+    }, 60_000);
+
+  it("com.microsoft Attention whose 1-D mask_index ends before the newest key is refused by name", async () => {
+    // Before: it built, its logits 0.48 off ONNX Runtime's (a length read as a keep-flag).
+    const { file } = await contribAttentionDecoder("length-1");
+    await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "m"), decoder: true })).rejects.toMatchObject({
+      code: "unsupported.onnx_decoder",
+      message: expect.stringMatching(/node attention applies a mask \(mi\) that is not causal over every earlier token/),
+    });
+  }, 60_000);
 
   it("ONNX Attention with a softcap is refused by name", async () => {
     const { file } = await onnxAttentionDecoder("softcap");

@@ -88,6 +88,17 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
   it("runtime.family: embedding with a decoder, generating with an encoder", async () => {
     expect((await rejects(loadWasm(stories).then((d) => d.embed(["x"])))).code).toBe("runtime.family");
     expect((await rejects(loadWasm(use).then((e) => e.generate("x")))).code).toBe("runtime.family");
+    expect((await rejects(loadWasm(use).then((e) => e.generateTokens([1, 2])))).code).toBe("runtime.family");
+  });
+  it("runtime.input: ids given to generate(), text to generateTokens()", async () => {
+    const model = await loadWasm(stories);
+    const ids = await rejects(model.generate([1, 403] as never));
+    expect([ids.code, ids.message]).toEqual(["runtime.input", "stream() and generate() take a text prompt"]);
+    const text = await rejects(model.generateTokens("Once" as never));
+    expect([text.code, text.message]).toEqual([
+      "runtime.input",
+      "streamTokens() and generateTokens() take a list of token ids, got a string",
+    ]);
   });
   it("io.read: running a directory that is not an artifact", () => cli("io.read", "run", work));
 

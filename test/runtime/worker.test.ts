@@ -52,6 +52,8 @@ describe.skipIf(!LLAMA2C)("load(dir, { worker: true }) in Node", () => {
       const streamed: number[] = [];
       for await (const id of model.streamTokens(prompt, { maxTokens: 16, seed: 9 })) streamed.push(id);
       expect(streamed).toEqual(await here.generateTokens(prompt, { maxTokens: 16, seed: 9 }));
+      await expect(model.generateTokens("Once" as never)).rejects.toMatchObject({ code: "runtime.input" });
+      await expect(model.generate([1, 403] as never)).rejects.toMatchObject({ code: "runtime.input" });
       const feeds = { tokens: Int32Array.of(1, 403), pos: Int32Array.of(0) };
       expect((await model.run(feeds)).logits).toEqual((await here.run(feeds)).logits);
       expect(await model.step([1, 403, 407], 0)).toEqual(await here.step([1, 403, 407], 0));

@@ -51,6 +51,10 @@ function refuse(model: OnnxModel, message: string, at?: string): never {
 const SHAPE_ONLY = new Set(["Shape", "Size", "EyeLike"]);
 /** Cast's `to`, for the two kinds of mask an attention takes. */
 const CAST_TYPES: Record<number, string> = { 1: "float32", 9: "bool", 10: "float16" };
+/** Ops whose output is boolean. */
+const BOOL_OUT = new Set(["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf"]);
+/** Ops whose output has their inputs' (common) element type. */
+const ARITHMETIC = new Set(["Add", "Sub", "Mul", "Div", "Neg", "Min", "Max"]);
 /** Ops whose output has their first input's element type. */
 const TYPE_KEEPING = new Set(["Unsqueeze", "Squeeze", "Reshape", "Expand", "Identity", "Slice", "Transpose", "Flatten"]);
 
@@ -82,7 +86,7 @@ interface Site {
 interface MaskTerm {
   node: string;
   tensor: string;
-  keep: "zero" | "true" | "false";
+  keep: "zero" | "true" | "false" | "mask_index";
 }
 
 /** The past/present pairs of a graph, by structure: a past input that flows into a present output through a Concat or an attention's past. */
@@ -139,6 +143,9 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
     if (init) return init.dtype;
     const p = producer.get(t);
     if (p?.op === "Cast") return CAST_TYPES[attr(p, "to", 0)];
+    if (p && !p.domain && BOOL_OUT.has(p.op)) return "bool";
+    if (p && !p.domain && ARITHMETIC.has(p.op)) return p.inputs.map(elementType).find((x) => x !== undefined);
+    if (p && !p.domain && p.op === "Where") return elementType(p.inputs[1]) ?? elementType(p.inputs[2]);
     return p && TYPE_KEEPING.has(p.op) && !p.domain ? elementType(p.inputs[0]) : undefined;
   };
 
@@ -217,7 +224,8 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
         pastSequenceLength && "past_sequence_length",
         Array.isArray(sizes) && new Set<unknown>(sizes).size > 1 && "unequal qkv_hidden_sizes",
       ].filter(Boolean);
-      if (uncovered.length) refuse(model, `node ${node.name}: Attention with ${uncovered.join(", ")} is not supported in a stateful decoder`);
+      if (uncovered.length)
+        refuse(model, `node ${node.name}: Attention with ${uncovered.join(", ")} is not supported in a stateful decoder`);
       const heads = attr(node, "num_heads", 0) || refuse(model, `node ${node.name}: Attention needs num_heads`);
       const [qkv, q, k, v] = ["qkv", "q", "k", "v"].map((x) => `${node.name}/${x}`);
       const projected = bias ? `${node.name}/qkv_unbiased` : qkv;
@@ -225,8 +233,8 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
         node,
         pasts: [past],
         masks: [
-          // mask_index: 1 where a token is attended (2-D), or the sequences' end (1-D): every key kept either way.
-          ...(maskIndex ? [{ node: node.name, tensor: maskIndex, keep: "true" as const }] : []),
+          // mask_index: 1 where a token is attended (2-D, 3-D), or the sequence's end (1-D [B]; [2B]: ends, then starts).
+          ...(maskIndex ? [{ node: node.name, tensor: maskIndex, keep: "mask_index" as const }] : []),
           ...(attentionBias ? [{ node: node.name, tensor: attentionBias, keep: "zero" as const }] : []),
         ],
         replacement: [
@@ -248,7 +256,8 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
         nonpad && "nonpad_kv_seqlen",
         (scoresRead || model.outputs.some((o) => o.name === node.outputs[3])) && "its qk_matmul_output read",
       ].filter(Boolean);
-      if (uncovered.length) refuse(model, `node ${node.name}: Attention with ${uncovered.join(", ")} is not supported in a stateful decoder`);
+      if (uncovered.length)
+        refuse(model, `node ${node.name}: Attention with ${uncovered.join(", ")} is not supported in a stateful decoder`);
       // A boolean mask keeps a score where it is true; a float one is added to it.
       const maskType = attnMask ? elementType(attnMask) : undefined;
       if (attnMask && !maskType)
@@ -489,7 +498,10 @@ function identityMasks(model: OnnxModel, terms: MaskTerm[], context: number): vo
           `node ${t.node} masks the attention's scores with ${t.tensor}, which seec cannot compute at build time to check it is causal over every earlier token`,
           `node ${t.node}`,
         );
-      const kept = Array.from(v.data).every((x) => (t.keep === "zero" || t.keep === "false" ? x === 0 : x !== 0));
+      const kept =
+        t.keep === "mask_index" && v.shape.length === 1
+          ? maskIndexKeepsAll(v.data, P + 1)
+          : Array.from(v.data).every((x) => (t.keep === "zero" || t.keep === "false" ? x === 0 : x !== 0));
       if (!kept)
         refuse(
           model,
@@ -498,6 +510,13 @@ function identityMasks(model: OnnxModel, terms: MaskTerm[], context: number): vo
         );
     }
   }
+}
+
+/** com.microsoft Attention's 1-D mask_index for one sequence of T keys: its end (exclusive), or its end then its start; every key kept where the end is T or more and the start 0 or less. */
+function maskIndexKeepsAll(data: ArrayLike<number>, T: number): boolean {
+  if (data.length === 1) return data[0] >= T;
+  if (data.length === 2) return data[0] >= T && data[1] <= 0;
+  return false; // [3B + 2]: query and key starts and ends
 }
 
 function refuseIn(model: OnnxModel) {

@@ -22,7 +22,10 @@ export interface GenerationEos {
 export async function generationEos(modelFile: string): Promise<GenerationEos | undefined> {
   for (const { file: name, eos } of CONFIGS) {
     const file = join(dirname(modelFile), name);
-    const text = await readFile(file, "utf8").catch(() => undefined);
+    const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT") return undefined;
+      throw new SeecError("io.read", `cannot read ${name} beside the model: ${e.message}`, { file, hint: "move it away and give --eos" });
+    });
     if (text === undefined) continue;
     let json: unknown;
     try {

@@ -38,6 +38,7 @@ const cachedAttention: Lowering = (l, n) => {
     };
     [q, k, v] = [rows(query, heads), rows(key, kvHeads), rows(value, kvHeads)];
   } else if (Q.length === 3) {
+    if (!attr(n, "heads", 0)) l.fail("3-D q, k and v need the head counts (ONNX Attention's q_num_heads and kv_num_heads)");
     S = Q[1];
     const x = l.reshape(l.ir(query), [S, Q[2]]);
     if (!key) {
