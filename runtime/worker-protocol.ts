@@ -1,8 +1,8 @@
 /**
  * What a page and the worker running its model say to each other (load(dir, { worker: true })).
  * Each call has an id; the worker answers it with a value or an error, and before that with
- * progress (load) or pieces (stream: text; streamTokens: ids). Errors cross as plain fields and become SeecErrors (or
- * AbortErrors) again on the other side, codes and hints kept.
+ * progress (load) or pieces (stream: text; streamTokens: ids). Errors cross as plain fields and
+ * become SeecErrors (or AbortErrors) again on the other side, codes and hints kept.
  */
 import { SeecError, type ErrorCode } from "./errors.js";
 import type { Progress } from "./fetch.js";

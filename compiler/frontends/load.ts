@@ -83,14 +83,14 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
     ];
     const hf = src.tokenizer ? await readHfTokenizer(src.tokenizer) : undefined;
     const eos = src.decoder && !src.eos ? await generationEos(src.model) : undefined;
-    if (eos) notes.push(`end tokens ${eos.eosIds.join(", ")} from ${eos.file} (--eos overrides)`);
+    if (eos) notes.push(`end tokens ${eos.eosIds.join(", ")} from ${eos.name} (--eos overrides)`);
     return {
       graph,
       tokenizer: hf?.spec,
       format: "onnx",
       notes: [...notes, ...(hf?.notes ?? [])],
       eosIds: eos?.eosIds,
-      eosFile: eos && join(dirname(src.model), eos.file),
+      eosFile: eos?.file,
     };
   }
   const bytes = await readInput(src.model, "model");

@@ -352,6 +352,14 @@ function contribAttentionDecoder(maskIndex: "none" | "2d" | "length" | "length-1
   );
 }
 
+/** Expects the --decoder build of `file` to be refused by name (unsupported.onnx_decoder), its message matching `why`. */
+async function refused(file: string, why: RegExp): Promise<void> {
+  await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "refused"), decoder: true })).rejects.toMatchObject({
+    code: "unsupported.onnx_decoder",
+    message: expect.stringMatching(why),
+  });
+}
+
 /** Largest |seec − ONNX Runtime| over the logits of `tokens`, fed one a call to both. */
 async function deviation(
   { file, pasts, withMask }: { file: string; pasts: Past[]; withMask?: boolean },
@@ -399,10 +407,7 @@ describe("ONNX decoders (--decoder) whose attention adds a bias or masks other t
   it("MultiHeadAttention with an ALiBi attention_bias is refused by name, not built with the bias dropped", async () => {
     // Before: it built, and its logits were 0.48 off ONNX Runtime's.
     const { file } = await mhaDecoder(true);
-    await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "a"), decoder: true })).rejects.toMatchObject({
-      code: "unsupported.onnx_decoder",
-      message: expect.stringMatching(/node mha adds a bias \(ab\) that is not causal over every earlier token/),
-    });
+    await refused(file, /node mha adds a bias \(ab\) that is not causal over every earlier token/);
   }, 60_000);
 
   for (const [interleaved, scale] of [
@@ -431,10 +436,7 @@ describe("ONNX decoders (--decoder) whose attention adds a bias or masks other t
 
   it("ONNX Attention with a boolean mask that hides a key is refused by name, not dropped", async () => {
     const { file } = await onnxAttentionDecoder("first-hidden");
-    await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "h"), decoder: true })).rejects.toMatchObject({
-      code: "unsupported.onnx_decoder",
-      message: expect.stringMatching(/node attention applies a mask \(attn_mask\) that is not causal over every earlier token/),
-    });
+    await refused(file, /node attention applies a mask \(attn_mask\) that is not causal over every earlier token/);
   }, 60_000);
 
   for (const maskIndex of ["none", "2d", "length"] as const)
@@ -447,18 +449,12 @@ describe("ONNX decoders (--decoder) whose attention adds a bias or masks other t
   it("com.microsoft Attention whose 1-D mask_index ends before the newest key is refused by name", async () => {
     // Before: it built, its logits 0.48 off ONNX Runtime's (a length read as a keep-flag).
     const { file } = await contribAttentionDecoder("length-1");
-    await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "m"), decoder: true })).rejects.toMatchObject({
-      code: "unsupported.onnx_decoder",
-      message: expect.stringMatching(/node attention applies a mask \(mi\) that is not causal over every earlier token/),
-    });
+    await refused(file, /node attention applies a mask \(mi\) that is not causal over every earlier token/);
   }, 60_000);
 
   it("ONNX Attention with a softcap is refused by name", async () => {
     const { file } = await onnxAttentionDecoder("softcap");
-    await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "s"), decoder: true })).rejects.toMatchObject({
-      code: "unsupported.onnx_decoder",
-      message: expect.stringMatching(/node attention: Attention with softcap is not supported in a stateful decoder/),
-    });
+    await refused(file, /node attention: Attention with softcap is not supported in a stateful decoder/);
   }, 60_000);
 
   it("attention written out over Concat(past, new): the logits of ONNX Runtime's loop", async () => {
@@ -479,9 +475,6 @@ describe("ONNX decoders (--decoder) whose attention adds a bias or masks other t
   ] as const)
     it(`written-out attention with ${mask === "alibi" ? "an ALiBi bias added" : "a sliding window (Where)"} is refused by name`, async () => {
       const { file } = await writtenOutDecoder(mask);
-      await expect(build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "w"), decoder: true })).rejects.toMatchObject({
-        code: "unsupported.onnx_decoder",
-        message: expect.stringMatching(what),
-      });
+      await refused(file, what);
     }, 60_000);
 });

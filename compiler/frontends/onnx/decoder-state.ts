@@ -7,8 +7,8 @@
  * 1. Each attention that reads a past (an input holding earlier keys or values) becomes
  *    ai.seec:CachedAttention over the new tokens' q, k, v (lower-decoder.ts: the IR's Attention op
  *    on `state` caches [context, Nkv·H]): ONNX Attention (opset 23) with past_key/past_value,
- *    com.microsoft Attention with its stacked past (ORT's
- *    transformer optimizer), MultiHeadAttention and GroupQueryAttention with past_key/past_value, and attention written out as
+ *    com.microsoft Attention with its stacked past (ORT's transformer optimizer),
+ *    MultiHeadAttention and GroupQueryAttention with past_key/past_value, and attention written out as
  *    MatMul(q, Concat(past, k)) → scale → mask → Softmax → MatMul(·, Concat(past, v)) (PyTorch's
  *    GPT-2 exports, stacked past_N or separate key/value). Masks are taken as causal over every
  *    earlier token (no padding): attention_mask and the exporters' causal-mask plumbing drop out,

@@ -15,7 +15,8 @@ const CONFIGS: readonly { file: string; eos: (json: Record<string, unknown>) => 
 
 export interface GenerationEos {
   eosIds: number[];
-  /** The file they came from. */
+  /** The file they came from: its name, and its path. */
+  name: string;
   file: string;
 }
 
@@ -45,7 +46,7 @@ export async function generationEos(modelFile: string): Promise<GenerationEos | 
         at: "eos_token_id",
         hint: "fix the file, or give --eos",
       });
-    return { eosIds: ids as number[], file: name };
+    return { eosIds: ids as number[], name, file };
   }
   return undefined;
 }
