@@ -1,7 +1,9 @@
 // poolEarly: a mean over the rows moves ahead of the Adds and (Q)Linears that only feed it, and the
-// result is the same, on the reference interpreter and compiled, with no rows at all included.
+// result is the same, on the reference interpreter and compiled, with no rows at all included; the
+// pool of a tensor added to itself, of a Relu or of a Linear with fused attributes stays as it is.
 import v8 from "node:v8";
 import { describe, expect, it } from "vitest";
+import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { poolEarly } from "../../compiler/passes/pool-early.js";
 import { compileAndLoad } from "../helpers/compile.js";
@@ -25,6 +27,47 @@ describe("poolEarly", () => {
     ]);
     expect(graph.values.has("sum")).toBe(false);
     expect(graph.values.has("conv2")).toBe(false);
+    for (const name of ["conv2.mean", "residual.mean"])
+      expect(graph.values.get(name)).toEqual({ name, kind: "activation", dtype: "f32", shape: [1, 6] });
+  });
+
+  /** out = MeanRows(body(h)), h = Linear(x): [T ≤ 5, 3] -> [T, 4]. */
+  function pooledOver(body: (b: GraphBuilder, h: string) => string) {
+    const b = new GraphBuilder("pooled", { family: "encoder", config: {} });
+    b.dim("T", 5);
+    const h = b.node("Linear", "h", [b.input("x", "f32", ["T", 3]), b.constant("w", randomF32(12, 1), [4, 3])]);
+    b.output(b.node("MeanRows", "out", [body(b, h)]));
+    return b.finish();
+  }
+
+  it("pools an Add's operands one by one, keeping the pool of each that goes no further", () => {
+    const { graph, moved } = poolEarly(
+      pooledOver((b, h) => b.node("Add", "sum", [b.node("Add", "twice", [h, h]), b.node("Relu", "relu", [h])])),
+    );
+    expect(moved).toBe(1);
+    expect(graph.nodes.map((n) => `${n.op} ${n.name} (${n.inputs.join(", ")})`)).toEqual([
+      "Linear h (x, w)",
+      "Add twice (h, h)",
+      "Relu relu (h)",
+      "MeanRows twice.mean (twice)",
+      "MeanRows relu.mean (relu)",
+      "Add out (twice.mean, relu.mean)",
+    ]);
+  });
+
+  it.each([
+    ["an Add of a tensor to itself", (b: GraphBuilder, h: string) => b.node("Add", "twice", [h, h])],
+    ["a Relu", (b: GraphBuilder, h: string) => b.node("Relu", "relu", [h])],
+    [
+      "a Linear with a fused activation",
+      (b: GraphBuilder, h: string) => b.node("Linear", "act", [h, b.constant("w2", randomF32(8, 2), [2, 4])], { activation: "relu" }),
+    ],
+  ])("leaves the pool of %s, and the graph, as they are", (_what, body) => {
+    const before = pooledOver(body);
+    const { graph, moved } = poolEarly(before);
+    expect(moved).toBe(0);
+    expect(graph).toBe(before);
+    expect(graph.nodes.map((n) => n.op).at(-1)).toBe("MeanRows");
   });
 
   it("pools int8 weights the same way: MeanRows(QLinear) becomes MeanQLinear", () => {
