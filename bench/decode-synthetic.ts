@@ -6,7 +6,9 @@
 // the rounds (round 0 warms up). `--untied` gives the model its own classifier (wcls), which
 // Linear alone reads; tied, the embedding is also the classifier's weights. int8 and q4 both store
 // the embedding as int8 (one scale per token; tied, the classifier reads the same bytes).
-// Usage: node bench/run.mjs bench/decode-synthetic.ts [--shape stories260K|stories15M|stories110M] [--untied] [--tokens n] [--rounds n]
+// `--threads n` builds each variant with --threads n too and runs it on 1 and on n threads
+// (load()'s threads option), interleaved with the others, its logits checked equal to one thread's.
+// Usage: node bench/run.mjs bench/decode-synthetic.ts [--shape stories260K|stories15M|stories110M] [--untied] [--tokens n] [--rounds n] [--threads n]
 //   (writes bench/results/decode-synthetic-<shape>[-untied].json)
 import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -28,6 +30,7 @@ if (!shape) throw new Error(`--shape: one of ${Object.keys(SHAPES).join(", ")}`)
 const untied = process.argv.includes("--untied");
 const steps = Number(arg("--tokens")) || 64;
 const rounds = Number(arg("--rounds")) || 5;
+const threads = Number(arg("--threads")) || 1;
 
 /** A llama2.c checkpoint (legacy format, version 0) of `shape`, weights uniform in ±1/sqrt(fan-in), norms 1, written tensor by tensor. */
 function writeCheckpoint(file: string): void {
@@ -79,15 +82,22 @@ try {
   for (const v of variants) {
     const out = join(work, v.name);
     const t0 = performance.now();
-    const result = await build({ model, noTokenizer: true, target: "wasm-simd", quantize: v.quantize, out });
-    built.push({
-      ...v,
+    const result = await build({ model, noTokenizer: true, target: "wasm-simd", quantize: v.quantize, out, threads });
+    const made = {
       buildSeconds: (performance.now() - t0) / 1000,
       weightsBytes: statSync(join(out, "weights.bin")).size,
       relativeError: result.quantization?.relativeError,
-      model: await load(out),
-    });
+    };
+    built.push({ ...v, ...made, model: await load(out, { threads: 1 }) });
+    if (threads > 1) built.push({ ...v, ...made, name: `${v.name}, ${threads} threads`, model: await load(out, { threads }) });
   }
+  if (threads > 1)
+    for (let i = 0; i < built.length; i += 2) {
+      const feeds = { tokens: Int32Array.of(5), pos: Int32Array.of(0) };
+      const [one, split] = [(await built[i].model.run(feeds)).logits, (await built[i + 1].model.run(feeds)).logits];
+      if (built[i + 1].model.threads !== threads || one.some((x, k) => x !== split[k]))
+        throw new Error(`${built[i + 1].name}: ${built[i + 1].model.threads} threads, logits differ from one thread's`);
+    }
   const token = (pos: number) => Int32Array.of(((pos * 7919) % (shape.vocab - 3)) + 3);
   const samples = new Map<string, number[]>(built.map((b) => [b.name, []]));
   for (let round = 0; round <= rounds; round++)
@@ -114,18 +124,20 @@ try {
   });
   const MiB = (n: number) => (n / 2 ** 20).toFixed(1);
   console.log(
-    `${shapeName}${untied ? " (untied classifier)" : ""}, random weights, wasm-simd, 1 thread, decode ${steps} tokens, ${rounds} rounds`,
+    `${shapeName}${untied ? " (untied classifier)" : ""}, random weights, wasm-simd, ${threads > 1 ? `1 and ${threads} threads` : "1 thread"}, decode ${steps} tokens, ${rounds} rounds`,
   );
-  console.log("| build | weights.bin | build s | decode tok/s median (best) | vs f32 |");
-  console.log("|---|---|---|---|---|");
-  for (const r of rows)
+  const split = threads > 1;
+  console.log(`| build | weights.bin | build s | decode tok/s median (best) | vs f32 |${split ? " vs 1 thread |" : ""}`);
+  console.log(`|---|---|---|---|---|${split ? "---|" : ""}`);
+  rows.forEach((r, i) =>
     console.log(
-      `| ${r.variant} | ${MiB(r.weightsBytes)} MiB (${(rows[0].weightsBytes / r.weightsBytes).toFixed(2)}x smaller) | ${r.buildSeconds} | ${r.tokensPerSecond.median.toFixed(1)} (${r.tokensPerSecond.max.toFixed(1)}) | ${(r.tokensPerSecond.median / rows[0].tokensPerSecond.median).toFixed(2)}x |`,
-    );
+      `| ${r.variant} | ${MiB(r.weightsBytes)} MiB (${(rows[0].weightsBytes / r.weightsBytes).toFixed(2)}x smaller) | ${r.buildSeconds} | ${r.tokensPerSecond.median.toFixed(1)} (${r.tokensPerSecond.max.toFixed(1)}) | ${(r.tokensPerSecond.median / rows[0].tokensPerSecond.median).toFixed(2)}x |${split ? ` ${i % 2 ? `${(r.tokensPerSecond.median / rows[i - 1].tokensPerSecond.median).toFixed(2)}x` : ""} |` : ""}`,
+    ),
+  );
   mkdirSync("bench/results", { recursive: true });
   writeFileSync(
-    `bench/results/decode-synthetic-${shapeName}${untied ? "-untied" : ""}.json`,
-    `${JSON.stringify({ shape: shapeName, untied, ...shape, steps, rounds, node: process.version, rows }, null, 2)}\n`,
+    `bench/results/decode-synthetic-${shapeName}${untied ? "-untied" : ""}${threads > 1 ? `-threads${threads}` : ""}.json`,
+    `${JSON.stringify({ shape: shapeName, untied, ...shape, steps, rounds, threads, node: process.version, rows }, null, 2)}\n`,
   );
 } finally {
   await rm(work, { recursive: true, force: true });

@@ -32,7 +32,7 @@ import { withPooling, type Pooling } from "./embedding.js";
 import { artifactPackage, demoPage } from "./demo-page.js";
 import { SEEC_VERSION } from "./version.js";
 import type { Backend, ManifestParts, MemoryReport, Stage } from "../targets/common/backend.js";
-import { refusal, targetSpec, type TargetName } from "../targets/registry.js";
+import { refusal, TARGET_NAMES, TARGETS, targetSpec, type TargetName } from "../targets/registry.js";
 
 export interface BuildOptions extends ModelSource {
   target: TargetName;
@@ -66,6 +66,8 @@ export interface BuildOptions extends ModelSource {
   batch?: number;
   /** A decoder: the token ids generate()/stream() stop at, in place of the tokenizer's end tokens (manifest model.eosIds). */
   eos?: number[];
+  /** Also compile modules that split the matmuls across up to this many threads (targets whose policy allows it). */
+  threads?: number;
   /** Called as each stage starts. */
   progress?: (stage: string) => void;
 }
@@ -108,6 +110,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       ...(defaults.maxChunk !== undefined ? { maxChunk: opts.maxChunk ?? defaults.maxChunk } : {}),
     };
   if (opts.measure && refuses?.measure) throw refusal(refuses.measure, { target: opts.target });
+  if (opts.threads !== undefined && opts.threads > 1 && !target.threads)
+    throw new SeecError("unsupported.target", `the ${opts.target} target has no modules for threads`, {
+      at: "--threads",
+      hint: `build --threads for ${TARGET_NAMES.filter((t) => TARGETS[t].threads).join(" or ")}`,
+    });
   await checkArtifactOutput(opts.out, buildInputs(opts));
   const seconds: Record<string, number> = {};
   const stage = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
@@ -258,7 +265,7 @@ export interface Artifact {
 /** Everything after the frontend: the target's passes, its backend, runtime, manifest. Writes nothing. */
 export async function compileArtifact(
   model: LoadedModel,
-  opts: { target: TargetName; command?: string; stage?: Stage; memoryBudget?: number; batch?: number; eos?: number[] },
+  opts: { target: TargetName; command?: string; stage?: Stage; memoryBudget?: number; batch?: number; eos?: number[]; threads?: number },
 ): Promise<Artifact> {
   const stage: Stage = opts.stage ?? (async (_name, f) => f());
   const target = targetSpec(opts.target);
@@ -273,18 +280,18 @@ export async function compileArtifact(
       vocabSize: model.graph.model.config.vocabSize ?? 0,
       seecVersion: SEEC_VERSION,
       memoryBudget: opts.memoryBudget,
+      threads: opts.threads,
       stage,
     },
   );
-  const files = new Map([...compiled.files].filter(([name]) => name !== "src/model.ts"));
+  const files = new Map([...compiled.files].filter(([name]) => !name.startsWith("src/")));
   if (target.runtime) {
     const runtime = await stage("bundle runtime", () => bundleRuntime({ hfTokenizer: model.tokenizer?.type === "hf-tokenizer-json" }));
     files.set("index.mjs", runtime.js);
     // Where TypeScript looks for index.mjs's types (TS7016 without them).
     files.set("index.d.mts", runtime.dts);
   }
-  const source = compiled.files.get("src/model.ts");
-  if (source !== undefined) files.set("src/model.ts", source);
+  for (const [name, source] of compiled.files) if (name.startsWith("src/")) files.set(name, source);
   if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));
   const manifest = makeManifest(planned.graph, compiled.manifest, { ...opts, tokenizer: model.tokenizer?.type }, files);
   files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);

@@ -97,7 +97,15 @@ export async function serveDirectory(dir: string, port: number, host = "127.0.0.
     const rangeAsked = req.headers["if-range"] === undefined ? req.headers.range : undefined;
     const coding = varies && rangeAsked === undefined ? chooseCoding(req.headers["accept-encoding"]) : undefined;
     const etag = codedEtag(identity, coding);
-    const cache = { etag, "cache-control": "no-cache", "accept-ranges": "bytes", ...(varies ? { vary: "accept-encoding" } : {}) };
+    const cache = {
+      etag,
+      "cache-control": "no-cache",
+      "accept-ranges": "bytes",
+      ...(varies ? { vary: "accept-encoding" } : {}),
+      // Cross-origin isolation: the page may share memory with workers, so a model built --threads runs on every core.
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-embedder-policy": "require-corp",
+    };
     if (req.headers["if-none-match"]?.split(/\s*,\s*/).includes(etag)) return void res.writeHead(304, cache).end();
     const type = kind?.type ?? "application/octet-stream";
     if (coding) {

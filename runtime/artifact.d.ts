@@ -57,8 +57,12 @@ export interface Manifest {
   command: string;
   name: string;
   target: string;
-  /** The compiled modules, in the order to try them: the first that WebAssembly.validate accepts runs. */
-  modules: { backend: string; file: string }[];
+  /**
+   * The compiled modules, in the order to try them: the first that WebAssembly.validate accepts runs.
+   * A module with `threads` (seec build --threads) splits its matmuls across up to that many threads
+   * over shared memory; it runs only where load() may start them (see LoadOptions.threads).
+   */
+  modules: { backend: string; file: string; threads?: number }[];
   model: {
     family: "decoder" | "encoder" | "graph";
     config: Record<string, number>;
@@ -129,6 +133,8 @@ export declare class Model {
   readonly backend: string;
   /** On WebGPU: the adapter the model runs on. */
   readonly adapter?: string;
+  /** Threads splitting the matmuls: more than 1 where a module built with --threads runs (see LoadOptions.threads). */
+  readonly threads: number;
   /** For a webgpu artifact running on wasm: why WebGPU was not used. */
   readonly fallback?: string;
   readonly contextLength: number;
@@ -201,6 +207,12 @@ export interface LoadOptions {
    * (runtime.option). `dispose()` ends the worker.
    */
   worker?: boolean;
+  /**
+   * An artifact built with `seec build --threads n`: how many threads split its matmuls (default: the
+   * machine's cores, at most n). 1, or an engine that cannot share memory (a browser page that is not
+   * cross-origin isolated), runs the module built for one thread. `dispose()` ends the threads.
+   */
+  threads?: number;
 }
 
 /**

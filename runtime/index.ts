@@ -9,6 +9,7 @@ import { SeecError } from "./errors.js";
 import { directoryUrl, importAtRuntime, moduleDirectory, Reader, type ReadOptions } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
 import { Model } from "./model.js";
+import { canShareMemory, startThreads, threadCount, type Threads } from "./threads.js";
 import { WasmEngine } from "./wasm-engine.js";
 import { validateInstance, validateManifest } from "./validate-manifest.js";
 import { GpuEngine } from "./webgpu.js";
@@ -24,22 +25,32 @@ export type { Progress } from "./fetch.js";
 export type { Tensor, TensorData, TensorType } from "./tensor.js";
 
 /**
- * The first module this engine validates (a relaxed-SIMD module falls back to the SIMD128 one).
+ * The first module this engine validates (a relaxed-SIMD module falls back to the SIMD128 one),
+ * skipping modules for threads where load() runs one thread or the engine cannot share memory.
  * A single module compiles while it downloads.
  */
 async function instantiateFirst(
-  modules: Manifest["modules"],
+  manifest: Manifest,
   reader: Reader,
-): Promise<{ instance: WebAssembly.Instance; backend: string; url: URL }> {
-  if (modules.length === 1) {
+  options: LoadOptions,
+): Promise<{ instance: WebAssembly.Instance; backend: string; url: URL; threads?: Threads }> {
+  const share = canShareMemory();
+  const count = async (most: number) => (share ? threadCount(most, options.threads) : 1);
+  const modules: Manifest["modules"] = [];
+  for (const m of manifest.modules) if (!m.threads || (await count(m.threads)) > 1) modules.push(m);
+  if (modules.length === 1 && !modules[0].threads) {
     const url = reader.url(modules[0].file);
     return { instance: await instantiate(modules[0].file, reader), backend: modules[0].backend, url };
   }
   for (const m of modules) {
     const url = reader.url(m.file);
     const bytes = await reader.bytes(m.file);
-    if (WebAssembly.validate(bytes as BufferSource))
-      return { instance: await engineCall(url, () => instantiateBytes(bytes)), backend: m.backend, url };
+    if (!WebAssembly.validate(bytes as BufferSource)) continue;
+    if (!m.threads) return { instance: await engineCall(url, () => instantiateBytes(bytes)), backend: m.backend, url };
+    const module = await engineCall(url, () => WebAssembly.compile(bytes as BufferSource));
+    const n = await count(m.threads);
+    const threads = await engineCall(url, () => startThreads(module, manifest.memory.pages, n));
+    return { instance: threads.instance, backend: m.backend, url, threads };
   }
   throw new SeecError("runtime.engine", `this engine runs none of the artifact's modules (${modules.map((m) => m.backend).join(", ")})`, {
     hint: "rebuild with --target wasm",
@@ -95,6 +106,12 @@ export interface LoadOptions extends ReadOptions {
    * the page for the worker's reads; `gpu` cannot go to a worker.
    */
   worker?: boolean;
+  /**
+   * Threads for an artifact built with --threads n: how many split its matmuls (default: the
+   * machine's cores, at most n). 1, or an engine that cannot share memory (a browser page that is
+   * not cross-origin isolated), runs the module built for one thread.
+   */
+  threads?: number;
 }
 
 /**
@@ -103,6 +120,10 @@ export interface LoadOptions extends ReadOptions {
  */
 export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model> {
   try {
+    if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 1))
+      throw new SeecError("runtime.option", `load() option threads must be a whole number of at least 1, got ${String(options.threads)}`, {
+        at: "threads",
+      });
     const base = await directoryUrl(dir ?? moduleDirectory());
     // The same public API as a Model (its private members aside).
     if (options.worker) return (await loadInWorker(base, options)) as unknown as Model;
@@ -161,7 +182,7 @@ async function loadModel(manifest: Manifest, reader: Reader, options: LoadOption
       }
     } else fallback = "this engine has no WebGPU (navigator.gpu, or in Node the webgpu package)";
   }
-  const model = await loadWasm(manifest, reader, weights);
+  const model = await loadWasm(manifest, reader, options, weights);
   if (fallback) model.fallback = fallback;
   return model;
 }
@@ -214,23 +235,31 @@ async function readTokenizer(manifest: Manifest, reader: Reader) {
   return tokenizer;
 }
 
-/** The first module this engine runs, with the weights (read here, straight into its memory, unless the WebGPU attempt already did) in place. */
-async function loadWasm(manifest: Manifest, reader: Reader, read?: Uint8Array): Promise<Model> {
-  const [{ instance, backend, url }, tokenizer] = await Promise.all([
-    instantiateFirst(manifest.modules, reader),
+/**
+ * The first module this engine runs, with the weights (read here, straight into its memory, unless
+ * the WebGPU attempt already did) in place; a failure after a module for threads started ends its workers.
+ */
+async function loadWasm(manifest: Manifest, reader: Reader, options: LoadOptions, read?: Uint8Array): Promise<Model> {
+  const [{ instance, backend, url, threads }, tokenizer] = await Promise.all([
+    instantiateFirst(manifest, reader, options),
     readTokenizer(manifest, reader),
   ]);
-  validateInstance(manifest, instance, url.href, reader.url("manifest.json").href);
-  const { weights } = manifest.memory;
-  if (weights.embedded !== true) {
-    const target = new Uint8Array((instance.exports as { memory: WebAssembly.Memory }).memory.buffer, weights.address, weights.bytes);
-    if (read) target.set(read);
-    else {
-      const bytes = await reader.into("weights.bin", target);
-      if (bytes !== weights.bytes) throw weightsSize(bytes, manifest, reader);
+  try {
+    validateInstance(manifest, instance, url.href, reader.url("manifest.json").href);
+    const { weights } = manifest.memory;
+    if (weights.embedded !== true) {
+      const target = new Uint8Array((instance.exports as { memory: WebAssembly.Memory }).memory.buffer, weights.address, weights.bytes);
+      if (read) target.set(read);
+      else {
+        const bytes = await reader.into("weights.bin", target);
+        if (bytes !== weights.bytes) throw weightsSize(bytes, manifest, reader);
+      }
     }
+    const init = (instance.exports as { init?: unknown }).init;
+    if (typeof init === "function") await engineCall(url, () => init());
+    return new Model(manifest, new WasmEngine(instance, backend, threads), tokenizer);
+  } catch (e) {
+    threads?.stop();
+    throw e;
   }
-  const init = (instance.exports as { init?: unknown }).init;
-  if (typeof init === "function") await engineCall(url, () => init());
-  return new Model(manifest, new WasmEngine(instance, backend), tokenizer);
 }

@@ -20,6 +20,8 @@ export interface Engine {
   readonly backend: string;
   /** The GPU adapter, on WebGPU. */
   readonly adapter?: string;
+  /** Threads splitting the work (a wasm module built with --threads); 1 where none. */
+  readonly threads?: number;
   /** `bound`: the call's symbolic dimensions (T: its tokens; B: its texts, where the artifact packs them). */
   run(
     inputs: { spec: TensorSpec; data: Int32Array | Float32Array }[],
@@ -53,6 +55,8 @@ export class Model {
   readonly adapter?: string;
   /** For a webgpu artifact running on wasm instead: why WebGPU was not used. */
   fallback?: string;
+  /** Threads splitting the matmuls: more than 1 where a module built with --threads runs. */
+  readonly threads: number;
   readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
   private engine: Engine;
   /** The generation in progress, which later ones wait for. */
@@ -66,6 +70,7 @@ export class Model {
     this.engine = engine;
     this.backend = engine.backend;
     this.adapter = engine.adapter;
+    this.threads = engine.threads ?? 1;
   }
 
   /** Lets the module (or GPU buffers) and its memory go; the model cannot run afterwards. */

@@ -19,6 +19,9 @@ const ELEMENT_TYPES = ["int64", "bool", "float16", "uint8", "int8", "float64"];
 const TOKENIZERS = ["llama2c-bpe", "sentencepiece-unigram", "hf-tokenizer-json"];
 const HINT = "rebuild the artifact with seec build";
 
+/** The most threads a module may split across (seec build --threads). */
+export const MAX_THREADS = 64;
+
 /** A value as a message shows it: JSON, one line, clipped. */
 export function shown(value: unknown): string {
   let s: string;
@@ -69,6 +72,7 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
     const mod = object(x, `modules[${i}]`);
     string(mod.backend, `modules[${i}].backend`);
     plainFile(mod.file, `modules[${i}].file`);
+    if (mod.threads !== undefined) whole(mod.threads, `modules[${i}].threads`, 2, MAX_THREADS);
   });
   if (m.tokenizer !== undefined) {
     const t = object(m.tokenizer, "tokenizer");

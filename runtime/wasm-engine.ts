@@ -2,6 +2,7 @@
 import { SeecError } from "./errors.js";
 import type { TensorSpec } from "./manifest.js";
 import type { Engine } from "./model.js";
+import type { Threads } from "./threads.js";
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -12,11 +13,16 @@ interface Exports {
 export class WasmEngine implements Engine {
   private readonly exports: Exports;
 
+  /** Threads splitting the matmuls (a module built with --threads): 1 where none. */
+  readonly threads: number;
+
   constructor(
     instance: WebAssembly.Instance,
     readonly backend: string,
+    private readonly pool?: Threads,
   ) {
     this.exports = instance.exports as unknown as Exports;
+    this.threads = pool?.count ?? 1;
   }
 
   run(
@@ -39,6 +45,8 @@ export class WasmEngine implements Engine {
     );
   }
 
-  /** Nothing to free: the module and its memory go with the last reference (the Model drops it). */
-  dispose(): void {}
+  /** Ends the threads' workers; the module and its memory go with the last reference (the Model drops it). */
+  dispose(): void {
+    this.pool?.stop();
+  }
 }

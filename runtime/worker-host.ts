@@ -31,7 +31,7 @@ function hostPort(): HostPort | undefined {
 }
 
 /** What the worker's load() is given: the page's options that can cross, its signal and progress. */
-type HostLoadOptions = ReadOptions & { webgpu?: boolean };
+type HostLoadOptions = ReadOptions & { webgpu?: boolean; threads?: number };
 /** What the page sends: `fetch` true where its load() was given a fetch, which the page then runs for the worker. */
 type SentLoadOptions = Omit<HostLoadOptions, "fetch"> & { fetch?: boolean };
 
@@ -57,6 +57,7 @@ export function hostIfWorker(load: (dir: URL, options: HostLoadOptions) => Promi
         backend: model.backend,
         adapter: model.adapter,
         fallback: model.fallback,
+        threads: model.threads,
         tokenizer: model.tokenizer && specOf(model.tokenizer),
       };
       return port!.post({ id, value: loaded });

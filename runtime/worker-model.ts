@@ -32,6 +32,7 @@ export interface WorkerLoadOptions {
   webgpu?: boolean;
   fetch?: Fetch;
   gpu?: unknown;
+  threads?: number;
 }
 
 /** Starts the artifact's index.mjs in a worker and loads the model there. */
@@ -45,7 +46,7 @@ export async function loadInWorker(dir: URL, options: WorkerLoadOptions): Promis
   const port = await startWorker(new URL("index.mjs", dir), options.signal);
   const model = new WorkerModel(port, options.fetch);
   try {
-    const sent = { cache: options.cache, webgpu: options.webgpu, fetch: options.fetch !== undefined };
+    const sent = { cache: options.cache, webgpu: options.webgpu, threads: options.threads, fetch: options.fetch !== undefined };
     const loaded = (await model.call("load", [dir.href, sent], options, options.onProgress)) as Loaded;
     model.loaded(loaded);
     return model;
@@ -140,6 +141,7 @@ interface Pending {
 export class WorkerModel {
   manifest!: Manifest;
   backend = "";
+  threads = 1;
   adapter?: string;
   fallback?: string;
   readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
@@ -165,7 +167,14 @@ export class WorkerModel {
 
   /** @internal What the worker's load() found. */
   loaded(l: Loaded): void {
-    Object.assign(this, { manifest: l.manifest, backend: l.backend, adapter: l.adapter, fallback: l.fallback, spec: l.tokenizer });
+    Object.assign(this, {
+      manifest: l.manifest,
+      backend: l.backend,
+      threads: l.threads,
+      adapter: l.adapter,
+      fallback: l.fallback,
+      spec: l.tokenizer,
+    });
   }
 
   get contextLength(): number {

@@ -42,6 +42,7 @@ export interface Loaded {
   backend: string;
   adapter?: string;
   fallback?: string;
+  threads: number;
   tokenizer?: TokenizerSpec;
 }
 

@@ -43,6 +43,8 @@ export interface TargetPolicy {
   runtime: boolean;
   /** `seec build` prints the whole memory plan, as it does for any target given --memory-budget. */
   printsMemoryPlan?: boolean;
+  /** `seec build --threads n` adds modules that split the matmuls across threads (the SIMD modules of browsers and Node). */
+  threads?: boolean;
 }
 
 export interface TargetSpec<Options = unknown> extends TargetPolicy {
@@ -74,12 +76,14 @@ const SPECS = {
     summary: "browsers and Node: SIMD128 kernels",
     passes: SIMD_PASSES,
     runtime: true,
+    threads: true,
     options: { modules: [{ backend: "wasm-simd", file: "model.wasm", flavour: "wasm-simd" }] },
   }),
   "wasm-relaxed": onWasm({
     summary: "relaxed-SIMD fused multiply-add, with the SIMD128 module as fallback",
     passes: SIMD_PASSES,
     runtime: true,
+    threads: true,
     options: {
       modules: [
         { backend: "wasm-relaxed", file: "model.relaxed.wasm", flavour: "wasm-relaxed" },

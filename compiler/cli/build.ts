@@ -9,6 +9,7 @@ import { formatQuality, readQualityTask, type QualityFlags } from "../eval/quali
 import { checkArtifactOutput } from "../output.js";
 import { formatBytes } from "../util/units.js";
 import { byteSize, integer, modelOptions, printJson, progress } from "./options.js";
+import { MAX_THREADS } from "../../runtime/validate-manifest.js";
 
 interface BuildFlags extends QualityFlags {
   /** false: --no-tokenizer. */
@@ -30,6 +31,7 @@ interface BuildFlags extends QualityFlags {
   batch?: number;
   decoder?: boolean;
   eos?: number[];
+  threads?: number;
 }
 
 export function buildCommand(): Command {
@@ -98,6 +100,11 @@ export function buildCommand(): Command {
       "a decoder: the token ids (comma-separated) generate() and run stop at, in place of the tokenizer's end tokens (a tokenizer.json's </s>, <|endoftext|>, <|eot_id|>...; llama2.c's BOS and EOS)",
       tokenIds,
     )
+    .option(
+      "--threads <n>",
+      "wasm-simd or wasm-relaxed: also build model.threads.wasm, whose large matmuls split across up to n threads over shared memory; load() runs it with the machine's cores (at most n) where memory can be shared (Node; cross-origin isolated pages), model.wasm elsewhere",
+      integer(1, MAX_THREADS),
+    )
     .option("--json", "print the build report as JSON")
     .action(async (model: string, flags: BuildFlags) => {
       // Where the artifact goes is checked before anything is read or built.
@@ -126,6 +133,7 @@ export function buildCommand(): Command {
         batch: flags.batch,
         decoder: flags.decoder,
         eos: flags.eos,
+        threads: flags.threads,
         command: recordedCommand(process.argv.slice(2)),
         progress: progress(!flags.json),
       });

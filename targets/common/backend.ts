@@ -26,6 +26,8 @@ export interface CompileContext {
   seecVersion: string;
   /** Refuse (budget.memory), printing the plan, a module that needs more bytes than this. */
   memoryBudget?: number;
+  /** Also compile modules that split the matmuls across up to this many threads (seec build --threads; the targets whose policy allows it). */
+  threads?: number;
   stage: Stage;
 }
 

@@ -23,6 +23,8 @@ export interface ModuleSpec {
   backend: string;
   file: string;
   flavour: FlavourName;
+  /** A module for threads (kernels/threads.ts): the most threads its matmuls split across. */
+  threads?: number;
 }
 
 /** What a target asks of the wasm backend: which modules, and how they are packaged for the host. */
@@ -55,39 +57,50 @@ async function compileModules(planned: PlannedGraph, target: BackendTarget<WasmO
   const options = target.options;
   const table = options.entry === "wasi" && context.tokenizer ? tokenizerTable(context.tokenizer) : undefined;
   const workingBytes = options.entry === "wasi" ? workingMemoryBytes(context.vocabSize) : 0;
+  const threads = context.threads && context.threads > 1 ? context.threads : undefined;
+  // Modules for threads come first, each beside the one it splits: the runtime takes the first it can run.
+  const modules = threads
+    ? [...options.modules.map((m) => ({ ...m, file: m.file.replace(/\.wasm$/, ".threads.wasm"), threads })), ...options.modules]
+    : options.modules;
   const layout = layoutMemory(planned.plan, {
-    scratchBytes: usesSimd(options) ? kernelScratchBytes(planned) : 0,
+    // Each thread its own part of the scratch (one layout for every module: they share weights.bin and the manifest).
+    scratchBytes: usesSimd(options) ? kernelScratchBytes(planned) * (threads ?? 1) : 0,
     appendixBytes: table?.byteLength,
     workingBytes,
     shrink: (over) => addressableHint(planned, over),
   });
   const memory = memoryReport(planned, layout, table?.byteLength);
   if (context.memoryBudget !== undefined) checkBudget(memory, context.memoryBudget);
-  const program = emitAssemblyScript(planned, layout, { target: target.name, seecVersion: context.seecVersion, entry: options.entry });
+  const emit = (threads?: number) =>
+    emitAssemblyScript(planned, layout, { target: target.name, seecVersion: context.seecVersion, entry: options.entry, threads });
+  const program = emit();
+  const split = threads ? emit(threads) : undefined;
   const weights = packWeights(planned);
   const data = options.embedWeights ? [{ address: layout.weights, bytes: weights }] : [];
   if (table && layout.appendix) data.push({ address: layout.appendix.address, bytes: table });
   const wasm = await stage("compile wasm", () =>
     Promise.all(
-      options.modules.map((m) =>
+      modules.map((m) =>
         compileWasm({
-          program: program.source,
+          program: (m.threads ? split! : program).source,
+          threads: m.threads !== undefined,
           flavour: m.flavour,
           pages: layout.pages,
           fixedMemory: options.fixedMemory,
           data,
           libraries: program.libraries,
           abort: program.abort,
-          exports: program.exports,
+          exports: (m.threads ? split! : program).exports,
           staticData: layout.staticData,
         }),
       ),
     ),
   );
-  const files = new Map<string, Uint8Array | string>(options.modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
+  const files = new Map<string, Uint8Array | string>(modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
   if (!options.embedWeights) files.set("weights.bin", weights);
+  if (split) files.set("src/model.threads.ts", split.source);
   files.set("src/model.ts", program.source);
-  return { files, manifest: manifestParts(planned, layout, options), memory };
+  return { files, manifest: manifestParts(planned, layout, { ...options, modules }), memory };
 }
 
 /** The manifest's modules, tensors (with their addresses in the module's memory) and memory regions. */
@@ -112,7 +125,7 @@ function manifestParts({ graph, plan }: PlannedGraph, layout: WasmLayout, option
     ...(layout.scratch ? { scratch: layout.scratch } : {}),
   };
   return {
-    modules: options.modules.map(({ backend, file }) => ({ backend, file })),
+    modules: options.modules.map(({ backend, file, threads }) => ({ backend, file, ...(threads ? { threads } : {}) })),
     inputs: graph.inputs.map(spec),
     outputs: graph.outputs.map(spec),
     memory,

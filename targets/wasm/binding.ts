@@ -1,5 +1,5 @@
 /** What a wasm kernel binding is: how one IR node becomes AssemblyScript (bindings.ts holds the table). */
-import type { DType, Node, Shape } from "../../compiler/ir/graph.js";
+import type { Dim, DType, Node, Shape } from "../../compiler/ir/graph.js";
 
 export interface CallContext {
   /** The constant naming a tensor's address. */
@@ -21,4 +21,28 @@ export interface Binding {
   define?(node: Node, c: CallContext): { name: string; source: string }[];
   /** Bytes of scratch the SIMD kernel needs for this node at its largest (`size` binds a shape). */
   scratchBytes?(node: Node, size: (tensor: string) => number[]): number;
+  /** How a node splits across threads (kernels/threads.ts), where its kernel can. */
+  share?: Share;
+}
+
+/** The axes a node may be split along: its rows (tokens), or its outputs (weight rows) for one token. */
+export type ShareAxis = "rows" | "columns";
+
+/** One thread's part of a node: items [start, start + count) along an axis, and the thread's own scratch. */
+export interface SharePart {
+  axis: ShareAxis;
+  /** AssemblyScript expressions. */
+  start: string;
+  count: string;
+  scratch: string;
+}
+
+export interface Share {
+  axes(node: Node): ShareAxis[];
+  /** The node's work per row, in multiply-adds (a node below threads.ts's threshold runs on one thread). */
+  work(node: Node, size: (tensor: string) => number[]): number;
+  /** The items along an axis (a dimension of the node's shapes). */
+  count(node: Node, c: CallContext, axis: ShareAxis): Dim;
+  /** The statement that runs the part. */
+  call(node: Node, c: CallContext, part: SharePart): string;
 }

@@ -10,7 +10,7 @@ import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
 import { float } from "./literals.js";
-import type { Binding, CallContext, Import } from "./binding.js";
+import type { Binding, CallContext, Import, SharePart } from "./binding.js";
 import { SEE_BINDINGS } from "./see.js";
 import { TENSOR_BINDINGS } from "./tensor-ops.js";
 
@@ -48,40 +48,50 @@ const count = (shape: Shape): string => {
 const activationConstant = (node: Node) => (node.attrs.activation ? String(node.attrs.activation).toUpperCase() : undefined);
 
 /**
- * A Linear-family kernel's trailing epilogue arguments (kernels/epilogue.ts): the residual's
- * address and the activation, as far as the node needs them (the kernels default to none).
- */
-function epilogueArgs(node: Node, c: CallContext): (string | number)[] {
-  const { residual } = linearOperands(node.op, node.inputs, node.attrs);
-  const act = activationConstant(node);
-  if (act) return [residual ? c.addr(residual) : 0, act];
-  return residual ? [c.addr(residual)] : [];
-}
-
-/** A Linear-family binding: its kernel (by node), and the epilogue's activation constant where the node has one. */
-/**
  * A matmul's call: x, w[, scale (int8 weights)], bias or 0, y, T, K, N[, the kernel scratch (the
- * integer kernels)], then the epilogue's residual and activation.
+ * integer kernels)], then the epilogue's residual and activation (kernels/epilogue.ts; the kernels
+ * default to none). `share`: one thread's part of it (kernels/threads.ts), every operand that the
+ * part moves through offset, T or N its count: rows of x and y (tokens), or, for one token, whole
+ * weight rows (outputs) as far as the weights' layout keeps a row's bytes together. `rowBytes`:
+ * one weight row's bytes, for a K.
  */
-function matmulCall(kernel: (node: Node) => Import, withScratch = false): Binding {
-  const args = (node: Node, c: CallContext) => {
-    const { x, w, scale, bias } = linearOperands(node.op, node.inputs, node.attrs);
+function matmulCall(kernel: (node: Node) => Import, rowBytes: (K: number) => number, withScratch = false): Binding {
+  const args = (node: Node, c: CallContext, part?: SharePart) => {
+    const { x, w, scale, bias, residual } = linearOperands(node.op, node.inputs, node.attrs);
     const [y] = node.outputs;
+    const [T, K] = c.shape(x),
+      N = c.shape(y)[1] as number;
+    const rows = part?.axis === "rows" ? part : undefined,
+      cols = part?.axis === "columns" ? part : undefined;
+    // An address moved `step` bytes per item of the part, where the part moves it.
+    const at = (address: string, step: number, moves: SharePart | undefined) => (moves ? `${address} + ${moves.start} * ${step}` : address);
+    const act = activationConstant(node);
     return [
-      c.addr(x),
-      c.addr(w),
-      ...(scale ? [c.addr(scale)] : []),
-      bias ? c.addr(bias) : 0,
-      c.addr(y),
-      dim(c.shape(x)[0]),
-      dim(c.shape(x)[1]),
-      dim(c.shape(y)[1]),
-      ...(withScratch ? [c.scratch] : []),
+      at(c.addr(x), 4 * (K as number), rows),
+      at(c.addr(w), rowBytes(K as number), cols),
+      ...(scale ? [at(c.addr(scale), 4, cols)] : []),
+      bias ? at(c.addr(bias), 4, cols) : 0,
+      at(c.addr(y), cols ? 4 : 4 * N, part),
+      rows ? rows.count : dim(T),
+      dim(K),
+      cols ? cols.count : N,
+      ...(withScratch ? [part?.scratch ?? c.scratch] : []),
+      ...(act
+        ? [residual ? at(c.addr(residual), cols ? 4 : 4 * N, part) : 0, act]
+        : residual
+          ? [at(c.addr(residual), cols ? 4 : 4 * N, part)]
+          : []),
     ];
   };
   return {
     kernels: (node) => [kernel(node), ...(activationConstant(node) ? [["epilogue", activationConstant(node)!] as Import] : [])],
-    call: (node, c) => `${kernel(node)[1]}(${[...args(node, c), ...epilogueArgs(node, c)].join(", ")})`,
+    call: (node, c) => `${kernel(node)[1]}(${args(node, c).join(", ")})`,
+    share: {
+      axes: (node) => (linearOperands(node.op, node.inputs, node.attrs).layout === "kn" ? ["rows"] : ["rows", "columns"]),
+      work: (node, size) => size(node.inputs[1]).reduce((a, b) => a * b, 1),
+      count: (node, c, axis) => (axis === "rows" ? c.shape(node.inputs[0])[0] : c.shape(node.outputs[0])[1]),
+      call: (node, c, part) => `${kernel(node)[1]}(${args(node, c, part).join(", ")})`,
+    },
   };
 }
 
@@ -131,7 +141,10 @@ export const BINDINGS = {
     float(n(attrs, "epsilon")),
   ]),
   // A kernel per weight layout (passes/weight-layout.ts): [N, K] linear.ts, [K, N] linear-kn.ts, interleaved rows linear-n4.ts.
-  Linear: matmulCall((node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout]),
+  Linear: matmulCall(
+    (node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout],
+    (K) => 4 * K,
+  ),
   // Per text (packed texts), the texts' means go to the kernel scratch, then one matmul over them.
   MeanLinear: perText(
     3,
@@ -192,12 +205,20 @@ export const BINDINGS = {
     },
   ),
   QLinear: {
-    ...matmulCall(() => ["linear-q8", "qlinear"], true),
+    ...matmulCall(
+      () => ["linear-q8", "qlinear"],
+      (K) => K,
+      true,
+    ),
     scratchBytes: ({ inputs: [x] }, size) => q8ScratchBytes(...(size(x) as [number, number])),
   },
   // 4-bit weights in Q4_0 blocks (compiler/ir/ops/linear-q4.ts).
   Q4Linear: {
-    ...matmulCall(() => ["linear-q4", "q4linear"], true),
+    ...matmulCall(
+      () => ["linear-q4", "q4linear"],
+      (K) => 18 * Math.ceil(K / 32),
+      true,
+    ),
     // x's rows as int16 in whole groups of 32, then a scale per row and a 16-byte correction per group (kernels/linear-q4.ts).
     scratchBytes: ({ inputs: [x] }, size) => {
       const [T, K] = size(x);

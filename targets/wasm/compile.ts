@@ -10,7 +10,8 @@ import { appendDataSegments, type DataBlock } from "./data-segments.js";
 const KERNELS_DIR = packageFile("targets/wasm/kernels/");
 const ASCONFIG = packageFile("asconfig.json");
 
-type BinaryenFeature = "SIMD128" | "RelaxedSIMD" | "BulkMemory" | "BulkMemoryOpt" | "SignExt" | "MutableGlobals" | "NontrappingFPToInt";
+type BinaryenFeature =
+  "Atomics" | "SIMD128" | "RelaxedSIMD" | "BulkMemory" | "BulkMemoryOpt" | "SignExt" | "MutableGlobals" | "NontrappingFPToInt";
 
 export interface Flavour {
   /** AssemblyScript feature names. */
@@ -42,6 +43,11 @@ export interface CompileInput {
   pages: number;
   /** Declare the maximum equal to the initial size: the module can never grow its memory. */
   fixedMemory?: boolean;
+  /**
+   * A module for threads (kernels/threads.ts): its memory imported as env.memory, shared, of
+   * exactly `pages` (the host makes it and gives the same one to each thread's instance).
+   */
+  threads?: boolean;
   /** Bytes placed in linear memory by the module's own data segments (e.g. embedded weights). */
   data?: DataBlock[];
   /** Library files beside kernels/ that the program imports (e.g. "drivers/wasi.ts"); what they import comes along. */
@@ -57,11 +63,14 @@ export interface CompileInput {
   staticData: { from: number; to: number };
 }
 
-/** The kernel library for a flavour: kernels/, with the flavour's overrides in place of their namesakes. */
-export async function kernelSources(flavour: Flavour): Promise<Record<string, string>> {
+/**
+ * The kernel library for a flavour: kernels/, with the flavour's overrides in place of their
+ * namesakes; threads.ts (atomics, which only a module for threads may use) only for one.
+ */
+export async function kernelSources(flavour: Flavour, threads = false): Promise<Record<string, string>> {
   const sources: Record<string, string> = {};
   for (const dir of [KERNELS_DIR, ...(flavour.overrides ? [packageFile(`targets/wasm/${flavour.overrides}/`)] : [])])
-    for (const f of (await readdir(dir)).filter((f) => f.endsWith(".ts")).sort())
+    for (const f of (await readdir(dir)).filter((f) => f.endsWith(".ts") && (threads || f !== "threads.ts")).sort())
       sources[`kernels/${f}`] = await readFile(new URL(f, dir), "utf8");
   return sources;
 }
@@ -72,12 +81,13 @@ export async function compileWasm(input: CompileInput): Promise<Uint8Array> {
   const { default: asc } = await import("assemblyscript/asc");
   const libraries = await librarySources(input.libraries ?? []);
   const result = await asc.compileString(
-    { "model.ts": input.program, ...(await kernelSources(flavour)), ...libraries },
+    { "model.ts": input.program, ...(await kernelSources(flavour, input.threads)), ...libraries },
     {
       ...options,
-      enable: flavour.enable,
+      enable: input.threads ? [...flavour.enable, "threads"] : flavour.enable,
       initialMemory: input.pages,
-      ...(input.fixedMemory ? { maximumMemory: input.pages } : {}),
+      ...(input.fixedMemory || input.threads ? { maximumMemory: input.pages } : {}),
+      ...(input.threads ? { importMemory: true, sharedMemory: true } : {}),
       memoryBase: input.staticData.from,
       ...(input.abort ? { use: [`abort=${input.abort}`] } : {}),
     },
@@ -90,7 +100,7 @@ export async function compileWasm(input: CompileInput): Promise<Uint8Array> {
         hint: "this is a bug in seec's wasm backend; please report it with the model",
       },
     );
-  return optimize(result.binary, flavour.features, input);
+  return optimize(result.binary, input.threads ? ["Atomics", ...flavour.features] : flavour.features, input);
 }
 
 /** Library files and, transitively, the files beside them that they import ("./name"). */

@@ -8,12 +8,15 @@ import type { CallContext } from "./binding.js";
 import { binding } from "./bindings.js";
 import { entrySection, type EntryKind } from "./entry.js";
 import type { WasmLayout } from "./layout.js";
+import { splitNodes, threadSection } from "./split.js";
 
 export interface EmitOptions {
   target: string;
   seecVersion: string;
   /** Entry points beyond forward()/init() (see entry.ts). */
   entry?: EntryKind;
+  /** Split the large matmuls across up to this many threads over shared memory (split.ts). */
+  threads?: number;
 }
 
 export interface EmittedProgram {
@@ -37,6 +40,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
   const kernels = new Map<string, Set<string>>();
   const definitions = new Map<string, string>();
 
+  const split = opts.threads ? splitNodes(graph, forward, ctx) : undefined;
   const body = (nodes: Node[]) => {
     const calls: string[] = [];
     let section: string | undefined;
@@ -50,12 +54,14 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
       const group = /^(layers\.\d+)\./.exec(node.name)?.[1] ?? "";
       if (section !== undefined && group !== section) calls.push(group ? `\n  // ${group}` : "\n  // head");
       section = group;
-      calls.push(`  ${b.call(node, ctx)}; // ${node.name}`);
+      const job = split?.jobs.get(node);
+      calls.push(`  ${job === undefined ? b.call(node, ctx) : `parallel(${job}, ${graph.dims.T ? "T" : 0}, share)`}; // ${node.name}`);
     }
     return calls.join("\n");
   };
   const initBody = body(init);
   const forwardBody = body(forward);
+  if (split) kernels.set("threads", new Set([...(kernels.get("threads") ?? []), "cut", "parallel", "serve", "setThreads"]));
 
   const declare = (name: string, note: string) => {
     const v = graph.values.get(name)!;
@@ -104,7 +110,12 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
       ? [
           ``,
           `// Kernel scratch: working memory the kernels share, one call at a time`,
-          `const SCRATCH: usize = ${layout.scratch.address}; // ${layout.scratch.bytes} bytes`,
+          ...(split
+            ? [
+                `const SCRATCH: usize = ${layout.scratch.address}; // ${layout.scratch.bytes} bytes, one part a thread`,
+                `const SCRATCH_BYTES: usize = ${layout.scratch.bytes / opts.threads!}; // a thread's part`,
+              ]
+            : [`const SCRATCH: usize = ${layout.scratch.address}; // ${layout.scratch.bytes} bytes`]),
         ]
       : []),
     ``,
@@ -132,18 +143,25 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     forwardBody,
     `}`,
     ``,
+    ...(split ? threadSection(split, layout.scratch !== undefined) : []),
     ...entry.source,
   ].join("\n");
   return {
     source,
-    exports: ["forward", ...(init.length ? ["init"] : []), ...planned.map(([name]) => name), ...entry.exports],
+    exports: [
+      "forward",
+      ...(init.length ? ["init"] : []),
+      ...planned.map(([name]) => name),
+      ...(split ? ["work", "setThreads"] : []),
+      ...entry.exports,
+    ],
     libraries: entry.libraries,
     abort: entry.abort,
   };
 }
 
 /** Upper-case names the program declares or imports besides tensors: the scratch, kernels/epilogue.ts's activations, the exported plan. */
-const RESERVED = ["SCRATCH", "NONE", "RELU", "MAX_T", "MAX_B", "CONTEXT_LENGTH"];
+const RESERVED = ["SCRATCH", "SCRATCH_BYTES", "NONE", "RELU", "MAX_T", "MAX_B", "CONTEXT_LENGTH"];
 
 /** Tensor name -> a valid, unique UPPER_SNAKE identifier (not a symbolic dimension's, e.g. forward's T). */
 function constantNames(graph: Graph): Map<string, string> {

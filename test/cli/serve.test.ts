@@ -51,7 +51,13 @@ describe("seec serve", () => {
       const base = /at (http:\/\/127\.0\.0\.1:\d+)\//.exec(line)![1];
       const wasm = await fetch(`${base}/model.wasm`);
       expect(wasm.headers.get("content-type")).toBe("application/wasm");
-      expect((await fetch(`${base}/demo.html`)).headers.get("content-type")).toMatch(/^text\/html/);
+      const page = await fetch(`${base}/demo.html`);
+      expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+      // Cross-origin isolated, so a --threads build may share memory with its workers.
+      expect([page.headers.get("cross-origin-opener-policy"), page.headers.get("cross-origin-embedder-policy")]).toEqual([
+        "same-origin",
+        "require-corp",
+      ]);
       expect((await fetch(`${base}/missing.bin`)).status).toBe(404);
       expect((await fetch(`${base}/%2e%2e/%2e%2e/etc/passwd`)).status).not.toBe(200);
     } finally {

@@ -1,0 +1,108 @@
+/**
+ * Threads for a module built with `seec build --threads n` (targets/wasm/kernels/threads.ts): one
+ * shared memory, the calling thread's instance and n − 1 workers, each an instance of the same
+ * module on that memory, sitting in its work() loop. The workers are small scripts of their own (no
+ * file to serve: a Blob URL in browsers, eval'd code in Node), so an app that bundled the runtime
+ * needs nothing more.
+ *
+ * Shared memory needs SharedArrayBuffer: in browsers only on cross-origin isolated pages (served with
+ * Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, as
+ * `seec serve` does). Where it is missing, load() runs the module built for one thread instead.
+ */
+import { SeecError } from "./errors.js";
+import { importAtRuntime } from "./fetch.js";
+
+/** The memory a module for threads imports (env.memory), and the instance of the calling thread. */
+export interface Threads {
+  instance: WebAssembly.Instance;
+  /** Threads running each split matmul, the caller included. */
+  count: number;
+  /** Ends the workers (dispose()). */
+  stop(): void;
+}
+
+interface Exports {
+  setThreads(n: number): void;
+}
+
+/** How many threads load() runs where a module allows `most`: the option, else the machine's cores, at most `most`. */
+export async function threadCount(most: number, wanted?: number): Promise<number> {
+  return Math.max(1, Math.min(most, wanted ?? (await cores())));
+}
+
+/** The cores this engine may use: navigator.hardwareConcurrency, or in Node (20 has no navigator) os.availableParallelism(). */
+async function cores(): Promise<number> {
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
+  if (g.navigator?.hardwareConcurrency) return g.navigator.hardwareConcurrency;
+  if (g.process?.versions?.node) return (await importAtRuntime<typeof import("node:os")>("node:os")).availableParallelism();
+  return 1;
+}
+
+/** Whether this engine can share memory between threads (in a browser: a cross-origin isolated page with Workers). */
+export function canShareMemory(): boolean {
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown; process?: { versions?: { node?: string } } };
+  if (typeof SharedArrayBuffer !== "function") return false;
+  if (g.process?.versions?.node) return true;
+  return g.crossOriginIsolated === true && typeof g.Worker === "function";
+}
+
+/** Instantiates `module` on a new shared memory of `pages`, with `count` − 1 workers on it. */
+export async function startThreads(module: WebAssembly.Module, pages: number, count: number): Promise<Threads> {
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const workers: { stop(): void }[] = [];
+  const stop = () => workers.forEach((w) => w.stop());
+  try {
+    // Each worker's instance writes the module's static data again as it starts: all start before the first job.
+    for (let tid = 1; tid < count; tid++) workers.push(await startWorker(module, memory, tid));
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  (instance.exports as unknown as Exports).setThreads(count);
+  return { instance, count, stop };
+}
+
+/** Instantiates the module in the worker, answers "ready", then runs work(tid) until ended. */
+const WORKER_BODY = `(module, memory, tid, post) => WebAssembly.instantiate(module, { env: { memory } }).then(
+  (instance) => (post("ready"), instance.exports.work(tid)),
+  (e) => post(String(e && e.message || e)))`;
+
+async function startWorker(module: WebAssembly.Module, memory: WebAssembly.Memory, tid: number): Promise<{ stop(): void }> {
+  const g = globalThis as { Worker?: typeof Worker; process?: { versions?: { node?: string } } };
+  if (g.process?.versions?.node) {
+    const { Worker: NodeWorker } = await importAtRuntime<typeof import("node:worker_threads")>("node:worker_threads");
+    const code = `const { parentPort, workerData: w } = require("node:worker_threads");
+(${WORKER_BODY})(w.module, w.memory, w.tid, (m) => parentPort.postMessage(m));`;
+    const worker = new NodeWorker(code, { eval: true, workerData: { module, memory, tid }, name: `seec-thread-${tid}` });
+    await answer(
+      (on) => worker.once("message", on),
+      (on) => worker.once("error", (e) => on(e.message)),
+    );
+    worker.unref(); // a worker waiting for work does not keep the process alive
+    return { stop: () => void worker.terminate() };
+  }
+  const url = URL.createObjectURL(
+    new Blob([`onmessage = ({ data: d }) => (${WORKER_BODY})(d.module, d.memory, d.tid, (m) => postMessage(m));`], {
+      type: "text/javascript",
+    }),
+  );
+  const worker = new g.Worker!(url, { name: `seec-thread-${tid}` });
+  URL.revokeObjectURL(url);
+  worker.postMessage({ module, memory, tid });
+  await answer(
+    (on) => worker.addEventListener("message", (e) => on(e.data), { once: true }),
+    (on) => worker.addEventListener("error", (e) => on(e.message || "the thread's worker did not start"), { once: true }),
+  );
+  return { stop: () => worker.terminate() };
+}
+
+/** Resolves on the worker's "ready"; anything else it says, or an error, is runtime.worker. */
+function answer(onMessage: (on: (m: unknown) => void) => void, onError: (on: (why: string) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (why: string) =>
+      reject(new SeecError("runtime.worker", `a thread of the model failed to start: ${why}`, { hint: "load with threads: 1" }));
+    onMessage((m) => (m === "ready" ? resolve() : fail(String(m))));
+    onError(fail);
+  });
+}

@@ -1,0 +1,84 @@
+/**
+ * A module for threads (seec build --threads): which of forward()'s nodes split across threads,
+ * each thread's part of each as a case of the program's share(), and the worker's entry point.
+ * The kernels' side (the mailbox, parallel(), serve(), cut()) is kernels/threads.ts; how a node's
+ * call is cut into parts is its binding's `share` (bindings.ts).
+ */
+import type { Graph, Node } from "../../compiler/ir/graph.js";
+import type { CallContext, ShareAxis } from "./binding.js";
+import { binding } from "./bindings.js";
+
+/**
+ * The smallest matmul worth splitting, in weights (multiply-adds per token): below it, waking the
+ * workers costs more than their share saves (stories260K's 64×64 projections run on one thread).
+ */
+const SPLIT_WORK = 16384;
+
+export interface Split {
+  /** The job number of each node forward() splits. */
+  jobs: Map<Node, number>;
+  /** share()'s case for each job, in job order. */
+  cases: string[];
+}
+
+/** The forward nodes split across threads, and each thread's part of each (kernels/threads.ts). */
+export function splitNodes(graph: Graph, forward: Node[], ctx: CallContext): Split {
+  const size = (t: string) => graph.values.get(t)!.shape.map((d) => (typeof d === "number" ? d : graph.dims[d].max));
+  const jobs = new Map<Node, number>();
+  const cases: string[] = [];
+  for (const node of forward) {
+    const share = binding(node).share;
+    if (!share || share.work(node, size) < SPLIT_WORK) continue;
+    const axes = share.axes(node).filter((axis) => share.count(node, ctx, axis) !== 1);
+    const rows = share.count(node, ctx, "rows");
+    // share() knows T, not the other symbolic dimensions (B, texts: the pooled rows after the mean are few).
+    if (typeof rows === "string" && rows !== "T") continue;
+    // One token: its outputs; several: its rows; a count known only at run time: which, by T.
+    const chosen = rows === 1 ? axes.filter((a) => a === "columns") : typeof rows === "number" ? axes.filter((a) => a === "rows") : axes;
+    if (chosen.length === 0) continue;
+    const part = (axis: ShareAxis, indent: string) => {
+      const count = share.count(node, ctx, axis);
+      const call = share.call(node, ctx, { axis, start: "start", count: "count", scratch: "scratch" });
+      return [
+        `${indent}const start = cut(${count}, 4, tid, nth), count = cut(${count}, 4, tid + 1, nth) - start;`,
+        `${indent}if (count > 0) ${call};`,
+      ];
+    };
+    const what = (axis: ShareAxis) => (axis === "rows" ? "its tokens" : "its outputs");
+    const body =
+      chosen.length === 1
+        ? [`    case ${jobs.size}: { // ${node.name}: ${what(chosen[0])}`, ...part(chosen[0], "      ")]
+        : [
+            `    case ${jobs.size}: { // ${node.name}: one token's outputs, or its tokens`,
+            `      if (${rows} == 1) {`,
+            ...part("columns", "        "),
+            `      } else {`,
+            ...part("rows", "        "),
+            `      }`,
+          ];
+    jobs.set(node, jobs.size);
+    cases.push([...body, `      break;`, `    }`].join("\n"));
+  }
+  return { jobs, cases };
+}
+
+/** share(), each thread's part of every split node, and the worker's entry point. */
+export function threadSection({ cases }: Split, scratch: boolean): string[] {
+  return [
+    `/** Thread tid's part of forward()'s job (a split node) over T tokens, nth threads sharing it (kernels/threads.ts). */`,
+    `function share(job: i32, T: i32, tid: i32, nth: i32): void {`,
+    ...(scratch ? [`  const scratch = SCRATCH + <usize>tid * SCRATCH_BYTES;`] : []),
+    `  switch (job) {`,
+    ...cases,
+    `  }`,
+    `}`,
+    ``,
+    `/** A worker thread's loop: thread tid's part of every job forward() posts, until the host ends the worker. */`,
+    `export function work(tid: i32): void {`,
+    `  serve(tid, share);`,
+    `}`,
+    ``,
+    `export { setThreads };`,
+    ``,
+  ];
+}

@@ -1,0 +1,52 @@
+// seec build --threads in headless Chromium under seec serve, which makes the page cross-origin
+// isolated: load() runs model.threads.wasm on the machine's cores with Web Workers over shared
+// memory, and its logits equal Node's on one thread bit for bit; threads: 1 runs model.wasm.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { build } from "../../compiler/build.js";
+import { load } from "../../runtime/index.js";
+import { HAS_CHROMIUM, servedBrowser } from "../helpers/browser.js";
+import { tmpDir } from "../helpers/compile.js";
+import { SPLIT_PROMPT, splitLogits, writeSplitCheckpoint } from "../helpers/threads.js";
+
+const PAGE = `<!doctype html><meta charset="utf-8"><body data-state="loading"><script type="module">
+import { load } from "./index.mjs";
+const logits = async (model) => {
+  const prompt = (await model.run({ tokens: Int32Array.from(${JSON.stringify(Array.from(SPLIT_PROMPT))}), pos: Int32Array.of(0) })).logits;
+  const next = (await model.run({ tokens: Int32Array.of(250), pos: Int32Array.of(${SPLIT_PROMPT.length}) })).logits;
+  return [Array.from(prompt), Array.from(next)];
+};
+const split = await load(undefined, { threads: 2 });
+const one = await load(undefined, { threads: 1 });
+const result = { isolated: crossOriginIsolated, threads: [split.threads, one.threads], split: await logits(split), one: await logits(one) };
+split.dispose();
+document.body.textContent = "done";
+Object.assign(document.body.dataset, { result: JSON.stringify(result), state: "done" });
+</script>`;
+
+describe.skipIf(!HAS_CHROMIUM)("threads in headless Chromium", () => {
+  let root: string, session: Awaited<ReturnType<typeof servedBrowser>>;
+
+  beforeAll(async () => {
+    root = await tmpDir();
+    const model = join(root, "synthetic.bin");
+    writeSplitCheckpoint(model);
+    await build({ model, noTokenizer: true, target: "wasm-simd", quantize: "int8", threads: 2, out: join(root, "split") });
+    writeFileSync(join(root, "split", "page.html"), PAGE);
+    session = await servedBrowser(root);
+  }, 60_000);
+
+  afterAll(() => session?.close());
+
+  it("a cross-origin isolated page splits the matmuls across two Web Workers' threads, with Node's logits", async () => {
+    const page = await session.open("/split/page.html");
+    const r = JSON.parse((await page.getAttribute("body", "data-result"))!);
+    expect(r.isolated).toBe(true);
+    expect(r.threads).toEqual([2, 1]);
+    const node = await load(join(root, "split"), { threads: 1 });
+    const expected = (await splitLogits(node)).map((l) => Array.from(l));
+    expect(r.split).toEqual(expected);
+    expect(r.one).toEqual(expected);
+  });
+});

@@ -1,0 +1,39 @@
+// A model on which seec build --threads splits every matmul, and the logits that tell a split wrong.
+import { writeFileSync } from "node:fs";
+import type { Model } from "../../runtime/index.js";
+import { randomF32 } from "./random.js";
+
+/** A llama2.c checkpoint (legacy format) big enough that every matmul splits: dim 128 (16,384 weights a projection), grouped heads. */
+export function writeSplitCheckpoint(file: string): void {
+  const [dim, hidden, layers, heads, kvHeads, vocab, seqLen] = [128, 384, 2, 4, 2, 512, 64];
+  const kvDim = (dim / heads) * kvHeads;
+  let seed = 1;
+  const random = (n: number, fanIn: number) => randomF32(n, seed++, 1 / Math.sqrt(fanIn));
+  const parts: ArrayBufferView[] = [Int32Array.of(dim, hidden, layers, heads, kvHeads, vocab, seqLen), random(vocab * dim, 1)];
+  parts.push(new Float32Array(layers * dim).fill(1));
+  for (const [rows, cols] of [
+    [dim, dim],
+    [kvDim, dim],
+    [kvDim, dim],
+    [dim, dim],
+  ])
+    parts.push(random(layers * rows * cols, cols));
+  parts.push(new Float32Array(layers * dim).fill(1));
+  for (const [rows, cols] of [
+    [hidden, dim],
+    [dim, hidden],
+    [hidden, dim],
+  ])
+    parts.push(random(layers * rows * cols, cols));
+  parts.push(new Float32Array(dim).fill(1), new Float32Array(seqLen * (dim / heads)));
+  writeFileSync(file, Buffer.concat(parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength))));
+}
+
+export const SPLIT_PROMPT = Int32Array.from([1, 17, 300, 42, 9, 511, 77, 3, 128]);
+
+/** The logits of a 9-token prompt (two threads: rows 0-3 and 4-8), then of one token after it (outputs 0-255 and 256-511). */
+export async function splitLogits(model: Model): Promise<Float32Array[]> {
+  const prompt = (await model.run({ tokens: SPLIT_PROMPT, pos: Int32Array.of(0) })).logits as Float32Array;
+  const next = (await model.run({ tokens: Int32Array.of(250), pos: Int32Array.of(SPLIT_PROMPT.length) })).logits as Float32Array;
+  return [prompt, next];
+}

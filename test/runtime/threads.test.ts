@@ -1,0 +1,107 @@
+// seec build --threads n: model.threads.wasm splits the large matmuls across threads over shared
+// memory (targets/wasm/kernels/threads.ts, runtime/threads.ts). A split result must equal the
+// unsplit one bit for bit: one token's outputs split by weight rows, a prompt's tokens by rows, for
+// f32, int8 and q4 weights, on wasm-simd and wasm-relaxed; load()'s threads option chooses.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { build } from "../../compiler/build.js";
+import { load } from "../../runtime/index.js";
+import { tmpDir } from "../helpers/compile.js";
+import { rejectsSeec } from "../helpers/errors.js";
+import { splitLogits, writeSplitCheckpoint } from "../helpers/threads.js";
+
+describe("seec build --threads", () => {
+  let model: string, root: string;
+
+  beforeAll(async () => {
+    root = await tmpDir();
+    model = join(root, "synthetic.bin");
+    writeSplitCheckpoint(model);
+  });
+
+  for (const [target, quantize] of [
+    ["wasm-simd", undefined],
+    ["wasm-simd", "int8"],
+    ["wasm-simd", "q4"],
+    ["wasm-relaxed", "q4"],
+  ] as const)
+    it(`${target}${quantize ? ` --quantize ${quantize}` : ""}: two threads give one thread's logits exactly`, async () => {
+      const out = join(root, `${target}-${quantize ?? "f32"}`);
+      await build({ model, noTokenizer: true, target, quantize, threads: 2, out });
+      const one = await load(out, { threads: 1 }),
+        two = await load(out, { threads: 2 });
+      try {
+        expect([one.threads, two.threads]).toEqual([1, 2]);
+        const [a, b] = [await splitLogits(one), await splitLogits(two)];
+        expect(b[0].length).toBe(512);
+        expect(b).toEqual(a);
+        // And again: the workers serve every call, not only the first.
+        expect(await splitLogits(two)).toEqual(a);
+      } finally {
+        one.dispose();
+        two.dispose();
+      }
+    }, 60_000);
+
+  it("lists the modules for threads first, each before the one it splits, and ships their source", async () => {
+    const out = join(root, "relaxed-listing");
+    await build({ model, noTokenizer: true, target: "wasm-relaxed", threads: 4, out });
+    const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
+    expect(manifest.modules).toEqual([
+      { backend: "wasm-relaxed", file: "model.relaxed.threads.wasm", threads: 4 },
+      { backend: "wasm-simd", file: "model.threads.wasm", threads: 4 },
+      { backend: "wasm-relaxed", file: "model.relaxed.wasm" },
+      { backend: "wasm-simd", file: "model.wasm" },
+    ]);
+    const source = await readFile(join(out, "src/model.threads.ts"), "utf8");
+    expect(source).toContain("parallel(0, T, share); // layers.0.attention.wq");
+    expect(source).toContain("export function work(tid: i32): void {");
+    // At most 4 threads; the machine's cores decide below that, and threads: 1 runs model.relaxed.wasm.
+    const all = await load(out, { threads: 16 });
+    const single = await load(out, { threads: 1 });
+    try {
+      expect(all.threads).toBe(4);
+      expect(single.threads).toBe(1);
+      expect(await splitLogits(all)).toEqual(await splitLogits(single));
+    } finally {
+      all.dispose();
+      single.dispose();
+    }
+  }, 60_000);
+
+  it("a model in a worker (load's worker: true) starts its threads there", async () => {
+    const out = join(root, "wasm-simd-int8");
+    const inWorker = await load(out, { worker: true, threads: 2 }),
+      here = await load(out, { threads: 1 });
+    try {
+      expect(inWorker.threads).toBe(2);
+      expect(await splitLogits(inWorker as never)).toEqual(await splitLogits(here));
+    } finally {
+      inWorker.dispose();
+      here.dispose();
+    }
+  }, 60_000);
+
+  it("without --threads, the artifact has no module for threads and load() runs one", async () => {
+    const out = join(root, "plain");
+    await build({ model, noTokenizer: true, target: "wasm-simd", out });
+    const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
+    expect(manifest.modules).toEqual([{ backend: "wasm-simd", file: "model.wasm" }]);
+    const m = await load(out, { threads: 8 });
+    expect(m.threads).toBe(1);
+    m.dispose();
+  }, 60_000);
+
+  it("refuses --threads for a target without modules for threads, and a bad threads option", async () => {
+    const wasi = await rejectsSeec(() => build({ model, noTokenizer: true, target: "wasi", threads: 2, out: join(root, "wasi") }));
+    expect(wasi).toMatchObject({ code: "unsupported.target", at: "--threads", message: "the wasi target has no modules for threads" });
+    expect(wasi.hint).toBe("build --threads for wasm-simd or wasm-relaxed");
+    const option = await rejectsSeec(() => load(join(root, "plain"), { threads: 0 }));
+    expect(option).toMatchObject({
+      code: "runtime.option",
+      at: "threads",
+      message: "load() option threads must be a whole number of at least 1, got 0",
+    });
+  });
+});
