@@ -61,8 +61,8 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint
 
 type ArtifactModule = typeof import("../runtime/index.js");
 
-/** The artifact on wasm; with webgpu, a webgpu artifact on WebGPU where there is an adapter. */
-export async function loadArtifact(dir: string, options: { webgpu?: boolean } = {}): Promise<Model> {
+/** The artifact on wasm; with webgpu, a webgpu artifact on WebGPU where there is an adapter; threads as load() takes them. */
+export async function loadArtifact(dir: string, options: { webgpu?: boolean; threads?: number } = {}): Promise<Model> {
   let mod: ArtifactModule;
   try {
     mod = (await import(pathToFileURL(resolve(dir, "index.mjs")).href)) as ArtifactModule;
@@ -72,5 +72,5 @@ export async function loadArtifact(dir: string, options: { webgpu?: boolean } = 
       hint: "is this a directory written by seec build?",
     });
   }
-  return mod.load(resolve(dir), { webgpu: options.webgpu === true });
+  return mod.load(resolve(dir), { webgpu: options.webgpu === true, threads: options.threads });
 }

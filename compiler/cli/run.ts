@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { SeecError } from "../../runtime/errors.js";
 import type { Model } from "../../runtime/model.js";
 import { cosine } from "../eval/stsb.js";
+import { MAX_THREADS } from "../../runtime/validate-manifest.js";
 import { loadArtifact } from "../artifact.js";
 import { integer, printJson, real, similarityTable } from "./options.js";
 
@@ -12,6 +13,7 @@ interface RunFlags {
   temperature: number;
   topP: number;
   seed: number;
+  threads?: number;
   json?: boolean;
 }
 
@@ -32,9 +34,14 @@ export function runCommand(): Command {
     .option("--temperature <t>", "0 = greedy (argmax); higher = more random", real(0, 100), 1)
     .option("--top-p <p>", "nucleus sampling threshold; 0 or 1 samples from all tokens", real(0, 1), 0.9)
     .option("--seed <n>", "random seed (llama2.c's generator: same seed, same text)", integer(0), 42)
+    .option(
+      "--threads <n>",
+      "an artifact built with --threads: how many threads split its matmuls (default: the cores, at most the build's)",
+      integer(1, MAX_THREADS),
+    )
     .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
     .action(async (dir: string, flags: RunFlags) => {
-      const model = await loadArtifact(dir, { webgpu: true });
+      const model = await loadArtifact(dir, { webgpu: true, threads: flags.threads });
       if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
       if (model.manifest.model.family === "graph")
         throw new SeecError("usage.family", `${model.manifest.name} is an imported graph: named tensors in and out, no text`, {
@@ -57,6 +64,7 @@ export function runCommand(): Command {
       printJson({
         text,
         backend: model.backend,
+        threads: model.threads,
         ...s,
         decodeTokensPerSecond: s.generatedTokens > 1 ? (s.generatedTokens - 1) / s.decodeSeconds : null,
       });
