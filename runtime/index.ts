@@ -49,8 +49,13 @@ async function instantiateFirst(
     if (!m.threads) return { instance: await engineCall(url, () => instantiateBytes(bytes)), backend: m.backend, url };
     const module = await engineCall(url, () => WebAssembly.compile(bytes as BufferSource));
     const n = await count(m.threads);
-    const threads = await engineCall(url, () => startThreads(module, manifest.memory.pages, n));
-    return { instance: threads.instance, backend: m.backend, url, threads };
+    try {
+      const threads = await engineCall(url, () => startThreads(module, manifest.memory.pages, n));
+      return { instance: threads.instance, backend: m.backend, url, threads };
+    } catch (e) {
+      // Workers this page may not start (a Content-Security-Policy without blob: workers): one thread, unless threads were asked for.
+      if (options.threads !== undefined || !(e instanceof SeecError && e.code === "runtime.worker")) throw e;
+    }
   }
   throw new SeecError("runtime.engine", `this engine runs none of the artifact's modules (${modules.map((m) => m.backend).join(", ")})`, {
     hint: "rebuild with --target wasm",

@@ -87,8 +87,17 @@ async function startWorker(module: WebAssembly.Module, memory: WebAssembly.Memor
       type: "text/javascript",
     }),
   );
-  const worker = new g.Worker!(url, { name: `seec-thread-${tid}` });
-  URL.revokeObjectURL(url);
+  let worker: Worker;
+  try {
+    worker = new g.Worker!(url, { name: `seec-thread-${tid}` });
+  } catch (e) {
+    // A Content-Security-Policy that allows no blob: workers refuses it here (or with an error event below).
+    throw new SeecError("runtime.worker", `a thread of the model failed to start: ${(e as Error).message}`, {
+      hint: "load with threads: 1",
+    });
+  } finally {
+    URL.revokeObjectURL(url);
+  }
   worker.postMessage({ module, memory, tid });
   await answer(
     (on) => worker.addEventListener("message", (e) => on(e.data), { once: true }),

@@ -25,6 +25,16 @@ document.body.textContent = "done";
 Object.assign(document.body.dataset, { result: JSON.stringify(result), state: "done" });
 </script>`;
 
+/** A page whose Content-Security-Policy allows no workers: load() runs one thread, and refuses threads asked for. */
+const NO_WORKERS = `<!doctype html><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="worker-src 'none'">
+<body data-state="loading"><script type="module">
+import { load } from "./index.mjs";
+const model = await load();
+const asked = await load(undefined, { threads: 2 }).then(() => "loaded", (e) => e.code);
+document.body.textContent = "done";
+Object.assign(document.body.dataset, { result: JSON.stringify({ threads: model.threads, asked }), state: "done" });
+</script>`;
+
 describe.skipIf(!HAS_CHROMIUM)("threads in headless Chromium", () => {
   let root: string, session: Awaited<ReturnType<typeof servedBrowser>>;
 
@@ -34,6 +44,7 @@ describe.skipIf(!HAS_CHROMIUM)("threads in headless Chromium", () => {
     writeSplitCheckpoint(model);
     await build({ model, noTokenizer: true, target: "wasm-simd", quantize: "int8", threads: 2, out: join(root, "split") });
     writeFileSync(join(root, "split", "page.html"), PAGE);
+    writeFileSync(join(root, "split", "no-workers.html"), NO_WORKERS);
     session = await servedBrowser(root);
   }, 60_000);
 
@@ -48,5 +59,10 @@ describe.skipIf(!HAS_CHROMIUM)("threads in headless Chromium", () => {
     const expected = (await splitLogits(node)).map((l) => Array.from(l));
     expect(r.split).toEqual(expected);
     expect(r.one).toEqual(expected);
+  });
+
+  it("a page that may start no workers runs one thread, and says why where threads were asked for", async () => {
+    const page = await session.open("/split/no-workers.html");
+    expect(JSON.parse((await page.getAttribute("body", "data-result"))!)).toEqual({ threads: 1, asked: "runtime.worker" });
   });
 });
