@@ -19,7 +19,13 @@ const logits = async (model) => {
 };
 const split = await load(undefined, { threads: 2 });
 const one = await load(undefined, { threads: 1 });
-const result = { isolated: crossOriginIsolated, threads: [split.threads, one.threads], split: await logits(split), one: await logits(one) };
+const result = {
+  isolated: crossOriginIsolated,
+  backend: split.backend,
+  threads: [split.threads, one.threads],
+  split: await logits(split),
+  one: await logits(one),
+};
 split.dispose();
 document.body.textContent = "done";
 Object.assign(document.body.dataset, { result: JSON.stringify(result), state: "done" });
@@ -43,7 +49,9 @@ describe.skipIf(!HAS_CHROMIUM)("threads in headless Chromium", () => {
     const model = join(root, "synthetic.bin");
     writeSplitCheckpoint(model);
     await build({ model, noTokenizer: true, target: "wasm-simd", quantize: "int8", threads: 2, out: join(root, "split") });
+    await build({ model, noTokenizer: true, target: "wasm-relaxed", quantize: "q4", threads: 2, out: join(root, "relaxed") });
     writeFileSync(join(root, "split", "page.html"), PAGE);
+    writeFileSync(join(root, "relaxed", "page.html"), PAGE);
     writeFileSync(join(root, "split", "no-workers.html"), NO_WORKERS);
     session = await servedBrowser(root);
   }, 60_000);
@@ -54,11 +62,20 @@ describe.skipIf(!HAS_CHROMIUM)("threads in headless Chromium", () => {
     const page = await session.open("/split/page.html");
     const r = JSON.parse((await page.getAttribute("body", "data-result"))!);
     expect(r.isolated).toBe(true);
+    expect(r.backend).toBe("wasm-simd");
     expect(r.threads).toEqual([2, 1]);
     const node = await load(join(root, "split"), { threads: 1 });
     const expected = (await splitLogits(node)).map((l) => Array.from(l));
     expect(r.split).toEqual(expected);
     expect(r.one).toEqual(expected);
+  });
+
+  it("wasm-relaxed with q4 weights: Chromium runs model.relaxed.threads.wasm, equal to model.relaxed.wasm", async () => {
+    const page = await session.open("/relaxed/page.html");
+    const r = JSON.parse((await page.getAttribute("body", "data-result"))!);
+    expect([r.backend, r.threads]).toEqual(["wasm-relaxed", [2, 1]]);
+    expect(r.split).toEqual(r.one);
+    expect(r.split[1].length).toBe(512);
   });
 
   it("a page that may start no workers runs one thread, and says why where threads were asked for", async () => {
