@@ -2,7 +2,9 @@
 // kernels (kernels/linear-kn.ts), a bigger one in groups of four rows interleaved by four columns
 // (kernels/linear-n4.ts); a tied weight that Gather also reads, a weight whose dimensions are not
 // multiples of 4 in a big model, and the targets whose kernels read [N, K] (scalar, WebGPU) keep
-// them as written.
+// them as written. Every Linear-family weight counts toward the budget (exactly at it is still
+// small); a weight that is not an f32 constant, is laid out already, or is read other than as a
+// Linear's weight is left as it is.
 import { describe, expect, it } from "vitest";
 import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
@@ -24,6 +26,24 @@ function decoderLike(N = 24) {
   b.output(b.node("Linear", "logits", [b.node("Add", "sum", [down, x]), table]));
   return b.finish();
 }
+
+/** A graph whose outputs `body` builds. */
+function linears(body: (b: GraphBuilder) => string[]) {
+  const b = new GraphBuilder("linears", { family: "graph", config: {} });
+  for (const o of body(b)) b.output(o);
+  return b.finish();
+}
+
+/** An f32 constant [n, k]. */
+const weight = (b: GraphBuilder, name: string, n: number, k: number) => b.constant(name, randomF32(n * k, n + k), [n, k]);
+
+/** Linear y reads the f32 constant w [4, 4] as its weight, and `other` reads w too. */
+const shared =
+  (other: (b: GraphBuilder, x: string, w: string) => string) =>
+  (b: GraphBuilder, x: string): string[] => {
+    const w = weight(b, "w", 4, 4);
+    return [b.node("Linear", "y", [x, w]), other(b, x, w)];
+  };
 
 /** The smallest N (a multiple of 4) that takes decoderLike's matmul weights (up and down: 2 · N · 8 · 4 bytes) past the cache budget. */
 const BIG = Math.ceil(CACHED_WEIGHT_BYTES / 64 / 4) * 4 + 4;
@@ -79,7 +99,41 @@ describe("layoutWeights", () => {
   });
 
   it("leaves a big model's weights whose dimensions are not multiples of 4 as written", () => {
-    expect(layoutWeights(decoderLike(BIG + 1)).moved).toBe(0);
+    const before = decoderLike(BIG + 1);
+    const { graph, layout, moved } = layoutWeights(before);
+    expect([moved, layout]).toEqual([0, undefined]);
+    expect(graph).toBe(before);
+  });
+
+  it("transposes a small model's weights whatever their dimensions", () => {
+    const { graph, layout, moved } = layoutWeights(
+      linears((b) => [b.node("Linear", "y", [b.input("x", "f32", [1, 3]), weight(b, "w", 5, 3)])]),
+    );
+    expect([layout, moved]).toEqual(["kn", 1]);
+    expect(graph.values.get("w.kn")!.shape).toEqual([3, 5]);
+  });
+
+  it(`transposes exactly ${CACHED_WEIGHT_BYTES} bytes of weights, and counts a MeanLinear's weight toward them`, () => {
+    const atBudget = (b: GraphBuilder) => b.node("Linear", "y", [b.input("x", "f32", [1, 1024]), weight(b, "w", 512, 1024)]);
+    expect(layoutWeights(linears((b) => [atBudget(b)])).layout).toBe("kn");
+    const over = layoutWeights(
+      linears((b) => [atBudget(b), b.node("MeanLinear", "mean", [b.input("m", "f32", [2, 4]), weight(b, "mw", 4, 4)])]),
+    );
+    expect([over.layout, over.moved, over.graph.nodes[1].inputs[1]]).toEqual(["n4", 1, "mw"]);
+  });
+
+  it.each([
+    ["an input", (b: GraphBuilder, x: string) => [b.node("Linear", "y", [x, b.input("w", "f32", [4, 4])])]],
+    ["an i8 constant", (b: GraphBuilder, x: string) => [b.node("Linear", "y", [x, b.constant("w", new Int8Array(16), [4, 4])])]],
+    ["already laid out", (b: GraphBuilder, x: string) => [b.node("Linear", "y", [x, weight(b, "w", 4, 4)], { layout: "kn" })]],
+    ["also a MeanLinear's weight", shared((b, x, w) => b.node("MeanLinear", "z", [x, w]))],
+    ["also a Linear's input", shared((b, _x, w) => b.node("Linear", "z", [w, w]))],
+    ["also a Linear's residual", shared((b, x, w) => b.node("Linear", "z", [x, w, w], { residual: 1 }))],
+  ])("leaves a Linear's weight that is %s as it is", (_what, body) => {
+    const before = linears((b) => body(b, b.input("x", "f32", [4, 4])));
+    const { graph, layout, moved } = layoutWeights(before);
+    expect([moved, layout]).toEqual([0, undefined]);
+    expect(graph).toBe(before);
   });
 
   it.each([
