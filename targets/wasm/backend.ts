@@ -16,6 +16,7 @@ import { compileWasm, FLAVOURS, type FlavourName } from "./compile.js";
 import { emitAssemblyScript } from "./emit.js";
 import { workingMemoryBytes, type EntryKind } from "./entry.js";
 import { layoutMemory, type WasmLayout } from "./layout.js";
+import { THREAD_SCRATCH_BYTES } from "./split.js";
 import { tokenizerTable } from "./tokenizer-table.js";
 
 export interface ModuleSpec {
@@ -64,7 +65,11 @@ async function compileModules(planned: PlannedGraph, target: BackendTarget<WasmO
     : options.modules;
   const layout = layoutMemory(planned.plan, {
     // Each thread its own part of the scratch (one layout for every module: they share weights.bin and the manifest).
-    scratchBytes: usesSimd(options) ? kernelScratchBytes(planned) * (threads ?? 1) : 0,
+    scratchBytes: !usesSimd(options)
+      ? 0
+      : threads
+        ? Math.max(kernelScratchBytes(planned), THREAD_SCRATCH_BYTES) * threads
+        : kernelScratchBytes(planned),
     appendixBytes: table?.byteLength,
     workingBytes,
     shrink: (over) => addressableHint(planned, over),

@@ -25,8 +25,8 @@ export interface Binding {
   share?: Share;
 }
 
-/** The axes a node may be split along: its rows (tokens), or its outputs (weight rows) for one token. */
-export type ShareAxis = "rows" | "columns";
+/** The axes a node may be split along: its rows (tokens), its outputs (weight rows) for one token, or its kv heads (attention). */
+export type ShareAxis = "rows" | "columns" | "heads";
 
 /** One thread's part of a node: items [start, start + count) along an axis, and the thread's own scratch. */
 export interface SharePart {
@@ -39,7 +39,11 @@ export interface SharePart {
 
 export interface Share {
   axes(node: Node): ShareAxis[];
-  /** The node's work per row, in multiply-adds (a node below threads.ts's threshold runs on one thread). */
+  /** The items a part holds a multiple of (the kernels' blocking; default 4), the last part taking the rest. */
+  unit?(axis: ShareAxis): number;
+  /** Kernels the parts call beyond the node's own. */
+  kernels?(node: Node): Import[];
+  /** The node's work per row, in multiply-adds (a node below split.ts's threshold runs on one thread). */
   work(node: Node, size: (tensor: string) => number[]): number;
   /** The items along an axis (a dimension of the node's shapes). */
   count(node: Node, c: CallContext, axis: ShareAxis): Dim;

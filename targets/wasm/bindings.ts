@@ -104,6 +104,21 @@ const LINEAR_KERNELS: Record<WeightLayout, Import> = {
 /** An i32 [1] tensor read as a value (e.g. the position input). */
 const scalar = (c: CallContext, tensor: string) => `load<i32>(${c.addr(tensor)})`;
 
+/** attention()'s arguments: q, k, v, the caches, y, T, pos, heads, kv heads, head size. */
+const attentionArgs = ({ inputs: [q, k, v, pos, kc, vc], outputs: [y], attrs }: Node, c: CallContext) => [
+  c.addr(q),
+  c.addr(k),
+  c.addr(v),
+  c.addr(kc),
+  c.addr(vc),
+  c.addr(y),
+  dim(c.shape(q)[0]),
+  scalar(c, pos),
+  n(attrs, "heads"),
+  n(attrs, "kvHeads"),
+  n(attrs, "headDim"),
+];
+
 /** Every op has a wasm kernel: a missing, misspelled or removed key is a type error. */
 export const BINDINGS = {
   ...SEE_BINDINGS,
@@ -311,19 +326,19 @@ export const BINDINGS = {
     dim(c.shape(x)[1]),
     n(attrs, "headDim"),
   ]),
-  Attention: kernelCall("attention", "attention", ({ inputs: [q, k, v, pos, kc, vc], outputs: [y], attrs }, c) => [
-    c.addr(q),
-    c.addr(k),
-    c.addr(v),
-    c.addr(kc),
-    c.addr(vc),
-    c.addr(y),
-    dim(c.shape(q)[0]),
-    scalar(c, pos),
-    n(attrs, "heads"),
-    n(attrs, "kvHeads"),
-    n(attrs, "headDim"),
-  ]),
+  // Split across threads by kv heads (each part its heads' cache columns and queries: attentionHeads).
+  Attention: {
+    ...kernelCall("attention", "attention", (node, c) => attentionArgs(node, c)),
+    share: {
+      axes: () => ["heads"],
+      unit: () => 1,
+      // Multiply-adds a token, at the last position: q·k and the weighted sum of v over the cache's rows.
+      work: ({ inputs: [, , , , kc], attrs }, size) => 2 * n(attrs, "heads") * n(attrs, "headDim") * size(kc)[0],
+      count: ({ attrs }) => n(attrs, "kvHeads"),
+      kernels: () => [["attention", "attentionHeads"]],
+      call: (node, c, part) => `attentionHeads(${[...attentionArgs(node, c), part.start, `${part.start} + ${part.count}`].join(", ")})`,
+    },
+  },
   Add: kernelCall("elementwise", "add", ({ inputs: [a, b], outputs: [y] }, c) => [c.addr(a), c.addr(b), c.addr(y), count(c.shape(y))]),
   SwiGLU: kernelCall("elementwise", "swiglu", ({ inputs: [g, u], outputs: [y] }, c) => [
     c.addr(g),

@@ -61,7 +61,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
   };
   const initBody = body(init);
   const forwardBody = body(forward);
-  if (split) kernels.set("threads", new Set([...(kernels.get("threads") ?? []), "cut", "parallel", "serve", "setThreads"]));
+  for (const [module, fn] of split?.kernels ?? []) kernels.set(module, new Set([...(kernels.get(module) ?? []), fn]));
 
   const declare = (name: string, note: string) => {
     const v = graph.values.get(name)!;
@@ -143,7 +143,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     forwardBody,
     `}`,
     ``,
-    ...(split ? threadSection(split, layout.scratch !== undefined) : []),
+    ...(split ? threadSection(split) : []),
     ...entry.source,
   ].join("\n");
   return {

@@ -5,8 +5,11 @@
  * call is cut into parts is its binding's `share` (bindings.ts).
  */
 import type { Graph, Node } from "../../compiler/ir/graph.js";
-import type { CallContext, ShareAxis } from "./binding.js";
+import type { CallContext, Import, ShareAxis } from "./binding.js";
 import { binding } from "./bindings.js";
+
+/** A thread's kernel scratch holds at least attention's scores (kernels/attend-row.ts SCORES_BYTES). */
+export const THREAD_SCRATCH_BYTES = 512;
 
 /**
  * The smallest matmul worth splitting, in weights (multiply-adds per token): below it, waking the
@@ -19,6 +22,8 @@ export interface Split {
   jobs: Map<Node, number>;
   /** share()'s case for each job, in job order. */
   cases: string[];
+  /** The kernels share() and the worker's loop call. */
+  kernels: Import[];
 }
 
 /** The forward nodes split across threads, and each thread's part of each (kernels/threads.ts). */
@@ -26,48 +31,59 @@ export function splitNodes(graph: Graph, forward: Node[], ctx: CallContext): Spl
   const size = (t: string) => graph.values.get(t)!.shape.map((d) => (typeof d === "number" ? d : graph.dims[d].max));
   const jobs = new Map<Node, number>();
   const cases: string[] = [];
+  const kernels: Import[] = [
+    ["threads", "cut"],
+    ["threads", "parallel"],
+    ["threads", "serve"],
+    ["threads", "setThreads"],
+  ];
   for (const node of forward) {
     const share = binding(node).share;
     if (!share || share.work(node, size) < SPLIT_WORK) continue;
     const axes = share.axes(node).filter((axis) => share.count(node, ctx, axis) !== 1);
-    const rows = share.count(node, ctx, "rows");
-    // share() knows T, not the other symbolic dimensions (B, texts: the pooled rows after the mean are few).
-    if (typeof rows === "string" && rows !== "T") continue;
-    // One token: its outputs; several: its rows; a count known only at run time: which, by T.
-    const chosen = rows === 1 ? axes.filter((a) => a === "columns") : typeof rows === "number" ? axes.filter((a) => a === "rows") : axes;
+    let chosen = axes;
+    if (share.axes(node).includes("rows")) {
+      const rows = share.count(node, ctx, "rows");
+      // share() knows T, not the other symbolic dimensions (B, texts: the pooled rows after the mean are few).
+      if (typeof rows === "string" && rows !== "T") continue;
+      // One token: its outputs; several: its rows; a count known only at run time: which, by T.
+      if (typeof rows === "number") chosen = axes.filter((a) => a === (rows === 1 ? "columns" : "rows"));
+    }
     if (chosen.length === 0) continue;
     const part = (axis: ShareAxis, indent: string) => {
       const count = share.count(node, ctx, axis);
       const call = share.call(node, ctx, { axis, start: "start", count: "count", scratch: "scratch" });
+      const unit = share.unit?.(axis) ?? 4;
       return [
-        `${indent}const start = cut(${count}, 4, tid, nth), count = cut(${count}, 4, tid + 1, nth) - start;`,
+        `${indent}const start = cut(${count}, ${unit}, tid, nth), count = cut(${count}, ${unit}, tid + 1, nth) - start;`,
         `${indent}if (count > 0) ${call};`,
       ];
     };
-    const what = (axis: ShareAxis) => (axis === "rows" ? "its tokens" : "its outputs");
+    const what = (axis: ShareAxis) => ({ rows: "its tokens", columns: "its outputs", heads: "its kv heads" })[axis];
     const body =
       chosen.length === 1
         ? [`    case ${jobs.size}: { // ${node.name}: ${what(chosen[0])}`, ...part(chosen[0], "      ")]
         : [
             `    case ${jobs.size}: { // ${node.name}: one token's outputs, or its tokens`,
-            `      if (${rows} == 1) {`,
+            `      if (${share.count(node, ctx, "rows")} == 1) {`,
             ...part("columns", "        "),
             `      } else {`,
             ...part("rows", "        "),
             `      }`,
           ];
     jobs.set(node, jobs.size);
+    for (const k of share.kernels?.(node) ?? []) kernels.push(k);
     cases.push([...body, `      break;`, `    }`].join("\n"));
   }
-  return { jobs, cases };
+  return { jobs, cases, kernels };
 }
 
 /** share(), each thread's part of every split node, and the worker's entry point. */
-export function threadSection({ cases }: Split, scratch: boolean): string[] {
+export function threadSection({ cases }: Split): string[] {
   return [
     `/** Thread tid's part of forward()'s job (a split node) over T tokens, nth threads sharing it (kernels/threads.ts). */`,
     `function share(job: i32, T: i32, tid: i32, nth: i32): void {`,
-    ...(scratch ? [`  const scratch = SCRATCH + <usize>tid * SCRATCH_BYTES;`] : []),
+    `  const scratch = SCRATCH + <usize>tid * SCRATCH_BYTES;`,
     `  switch (job) {`,
     ...cases,
     `  }`,
@@ -75,7 +91,7 @@ export function threadSection({ cases }: Split, scratch: boolean): string[] {
     ``,
     `/** A worker thread's loop: thread tid's part of every job forward() posts, until the host ends the worker. */`,
     `export function work(tid: i32): void {`,
-    `  serve(tid, share);`,
+    `  serve(tid, share, SCRATCH + <usize>tid * SCRATCH_BYTES);`,
     `}`,
     ``,
     `export { setThreads };`,

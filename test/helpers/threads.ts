@@ -31,9 +31,13 @@ export function writeSplitCheckpoint(file: string): void {
 
 export const SPLIT_PROMPT = Int32Array.from([1, 17, 300, 42, 9, 511, 77, 3, 128]);
 
-/** The logits of a 9-token prompt (two threads: rows 0-3 and 4-8), then of one token after it (outputs 0-255 and 256-511). */
+/**
+ * The logits of a 9-token prompt (two threads: rows 0-3 and 4-8), then of 24 tokens one at a time
+ * after it (outputs 0-255 and 256-511; attention split by kv heads, over ever longer caches).
+ */
 export async function splitLogits(model: Model): Promise<Float32Array[]> {
-  const prompt = (await model.run({ tokens: SPLIT_PROMPT, pos: Int32Array.of(0) })).logits as Float32Array;
-  const next = (await model.run({ tokens: Int32Array.of(250), pos: Int32Array.of(SPLIT_PROMPT.length) })).logits as Float32Array;
-  return [prompt, next];
+  const all = [(await model.run({ tokens: SPLIT_PROMPT, pos: Int32Array.of(0) })).logits as Float32Array];
+  for (let pos = SPLIT_PROMPT.length; pos < SPLIT_PROMPT.length + 24; pos++)
+    all.push((await model.run({ tokens: Int32Array.of((pos * 37) % 512), pos: Int32Array.of(pos) })).logits as Float32Array);
+  return all;
 }

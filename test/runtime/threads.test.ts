@@ -95,19 +95,23 @@ describe("seec build --threads", () => {
     m.dispose();
   }, 60_000);
 
-  it.skipIf(!LLAMA2C)("seec run --threads: stories260K's greedy text on one thread and on two, as --json says", async () => {
-    const out = join(root, "stories");
-    expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--threads", "2", "-o", out)).code).toBe(0);
-    const run = async (threads: string) => {
-      const r = await seec("run", out, "--prompt", "Once upon a time", "-n", "40", "--temperature", "0", "--json", "--threads", threads);
-      expect(r.code, r.stderr).toBe(0);
-      return JSON.parse(r.stdout) as { text: string; threads: number };
-    };
-    const [one, two] = [await run("1"), await run("2")];
-    expect([one.threads, two.threads]).toEqual([1, 2]);
-    expect(two.text).toBe(one.text);
-    expect(one.text).toMatch(/^Once upon a time, there was a little girl named Lily/);
-  }, 60_000);
+  it.skipIf(!LLAMA2C)(
+    "seec run --threads: stories260K's greedy text on one thread and on two, as --json says",
+    async () => {
+      const out = join(root, "stories");
+      expect((await seec("build", LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--threads", "2", "-o", out)).code).toBe(0);
+      const run = async (threads: string) => {
+        const r = await seec("run", out, "--prompt", "Once upon a time", "-n", "40", "--temperature", "0", "--json", "--threads", threads);
+        expect(r.code, r.stderr).toBe(0);
+        return JSON.parse(r.stdout) as { text: string; threads: number };
+      };
+      const [one, two] = [await run("1"), await run("2")];
+      expect([one.threads, two.threads]).toEqual([1, 2]);
+      expect(two.text).toBe(one.text);
+      expect(one.text).toMatch(/^Once upon a time, there was a little girl named Lily/);
+    },
+    60_000,
+  );
 
   it("refuses --threads for a target without modules for threads, and a bad threads option", async () => {
     const wasi = await rejectsSeec(() => build({ model, noTokenizer: true, target: "wasi", threads: 2, out: join(root, "wasi") }));

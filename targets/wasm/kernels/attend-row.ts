@@ -7,7 +7,22 @@ import { at, axpy, dot, dot4, exp4, hmax, hsum, hsum4 } from "./simd";
 
 /** Keys whose scores attendRow holds at once, and where: a static buffer (AssemblyScript's static data). */
 const KEYS = 128;
-const SCORES = memory.data(KEYS * 4, 16);
+const STATIC_SCORES = memory.data(KEYS * 4, 16);
+
+/**
+ * Where the scores go: the static buffer, or in a worker thread of a module for threads
+ * (kernels/threads.ts: an instance per thread on one memory, each with its own globals) a buffer of
+ * its own, so that threads attending at once do not share one.
+ */
+let SCORES: usize = STATIC_SCORES;
+
+/** Bytes of the buffer keepScoresAt() takes. */
+export const SCORES_BYTES = KEYS * 4;
+
+/** This instance's scores at `buffer` (SCORES_BYTES, 16-byte aligned) from now on. */
+export function keepScoresAt(buffer: usize): void {
+  SCORES = buffer;
+}
 
 /**
  * One query's attention over n keys and values (rows `stride` floats apart), a softmax of

@@ -11,13 +11,28 @@ export function attention(
   q: usize, k: usize, v: usize, kCache: usize, vCache: usize, out: usize,
   T: i32, pos: i32, heads: i32, kvHeads: i32, headDim: i32,
 ): void {
+  attentionHeads(q, k, v, kCache, vCache, out, T, pos, heads, kvHeads, headDim, 0, kvHeads);
+}
+
+/**
+ * attention() for the kv heads kv0..kv1 and their query heads only (a thread's part,
+ * kernels/threads.ts): their columns of k and v go into the caches, and their queries read only
+ * those columns, so parts over disjoint kv heads touch disjoint bytes.
+ */
+export function attentionHeads(
+  q: usize, k: usize, v: usize, kCache: usize, vCache: usize, out: usize,
+  T: i32, pos: i32, heads: i32, kvHeads: i32, headDim: i32, kv0: i32, kv1: i32,
+): void {
   const kvDim = kvHeads * headDim;
   const group = heads / kvHeads;
-  memory.copy(kCache + at(pos * kvDim), k, at(T * kvDim));
-  memory.copy(vCache + at(pos * kvDim), v, at(T * kvDim));
+  const first = at(kv0 * headDim), bytes = at((kv1 - kv0) * headDim);
+  for (let t = 0; t < T; t++) {
+    memory.copy(kCache + at((pos + t) * kvDim) + first, k + at(t * kvDim) + first, bytes);
+    memory.copy(vCache + at((pos + t) * kvDim) + first, v + at(t * kvDim) + first, bytes);
+  }
   const scale = <f32>1.0 / Mathf.sqrt(<f32>headDim);
   for (let t = 0; t < T; t++)
-    for (let h = 0; h < heads; h++) {
+    for (let h = kv0 * group; h < kv1 * group; h++) {
       const kvOff = at((h / group) * headDim);
       const row = at(t * heads * headDim + h * headDim);
       attendRow(q + row, kCache + kvOff, vCache + kvOff, kvDim, pos + t + 1, headDim, scale, out + row);

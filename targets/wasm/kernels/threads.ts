@@ -10,6 +10,8 @@
  *
  * Mailbox, 64 bytes: generation (bumped per job), pending (workers still running it), job, T, threads.
  */
+import { keepScoresAt } from "./attend-row";
+
 const MAILBOX: usize = memory.data(64, 64);
 const GENERATION = MAILBOX, PENDING = MAILBOX + 4, JOB = MAILBOX + 8, TOKENS = MAILBOX + 12, THREADS = MAILBOX + 16;
 
@@ -40,8 +42,12 @@ export function parallel(job: i32, T: i32, share: Share): void {
   while (atomic.load<i32>(PENDING) != 0) {}
 }
 
-/** A worker's loop: thread `tid` takes its share of every job posted, forever (the host ends the worker). */
-export function serve(tid: i32, share: Share): void {
+/**
+ * A worker's loop: thread `tid` takes its share of every job posted, forever (the host ends the
+ * worker). `scratch`: the thread's own kernel scratch, where its attention keeps its scores.
+ */
+export function serve(tid: i32, share: Share, scratch: usize): void {
+  keepScoresAt(scratch);
   let seen = 0;
   while (true) {
     let spins = 0;
