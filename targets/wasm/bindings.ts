@@ -332,8 +332,10 @@ export const BINDINGS = {
     share: {
       axes: () => ["heads"],
       unit: () => 1,
-      // Multiply-adds a token, at the last position: q·k and the weighted sum of v over the cache's rows.
-      work: ({ inputs: [, , , , kc], attrs }, size) => 2 * n(attrs, "heads") * n(attrs, "headDim") * size(kc)[0],
+      // Multiply-adds a token at the last position (q·k and the weighted sum of v over the cache's rows),
+      // counted at an eighth: a token's attention grows with its position, and at the early ones it is
+      // too short to pay for waking the workers (stories260K: 65,536 at the last; stories110M: 1.6M).
+      work: ({ inputs: [, , , , kc], attrs }, size) => (2 * n(attrs, "heads") * n(attrs, "headDim") * size(kc)[0]) / 8,
       count: ({ attrs }) => n(attrs, "kvHeads"),
       kernels: () => [["attention", "attentionHeads"]],
       call: (node, c, part) => `attentionHeads(${[...attentionArgs(node, c), part.start, `${part.start} + ${part.count}`].join(", ")})`,

@@ -59,6 +59,7 @@ describe("seec build --threads", () => {
     const source = await readFile(join(out, "src/model.threads.ts"), "utf8");
     expect(source).toContain("parallel(0, T, share); // layers.0.attention.wq");
     expect(source).toContain("export function work(tid: i32): void {");
+    expect(source).toMatch(/case \d+: \{ \/\/ layers\.1\.attention: its kv heads\n.*\n\s+if \(count > 0\) attentionHeads\(/);
     // At most 4 threads; the machine's cores decide below that, and threads: 1 runs model.relaxed.wasm.
     const all = await load(out, { threads: 16 });
     const single = await load(out, { threads: 1 });
