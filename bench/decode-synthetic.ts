@@ -10,21 +10,16 @@
 // (load()'s threads option), interleaved with the others, its logits checked equal to one thread's.
 // Usage: node bench/run.mjs bench/decode-synthetic.ts [--shape stories260K|stories15M|stories110M] [--untied] [--tokens n] [--rounds n] [--threads n]
 //   (writes bench/results/decode-synthetic-<shape>[-untied].json)
-import { closeSync, mkdirSync, openSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "../compiler/build.js";
-import { rng } from "../compiler/util/random.js";
 import { load } from "../runtime/index.js";
+import { SHAPES, writeCheckpoint, type ShapeName } from "./synthetic-llama.js";
 
-const SHAPES = {
-  stories260K: { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocab: 512, seqLen: 512 },
-  stories15M: { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocab: 32000, seqLen: 256 },
-  stories110M: { dim: 768, hiddenDim: 2048, nLayers: 12, nHeads: 12, nKvHeads: 12, vocab: 32000, seqLen: 1024 },
-};
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
-const shapeName = (arg("--shape") ?? "stories15M") as keyof typeof SHAPES;
+const shapeName = (arg("--shape") ?? "stories15M") as ShapeName;
 const shape = SHAPES[shapeName];
 if (!shape) throw new Error(`--shape: one of ${Object.keys(SHAPES).join(", ")}`);
 const untied = process.argv.includes("--untied");
@@ -32,47 +27,10 @@ const steps = Number(arg("--tokens")) || 64;
 const rounds = Number(arg("--rounds")) || 5;
 const threads = Number(arg("--threads")) || 1;
 
-/** A llama2.c checkpoint (legacy format, version 0) of `shape`, weights uniform in ±1/sqrt(fan-in), norms 1, written tensor by tensor. */
-function writeCheckpoint(file: string): void {
-  const { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen } = shape;
-  const kvDim = (dim / nHeads) * nKvHeads,
-    headSize = dim / nHeads;
-  const fd = openSync(file, "w");
-  const r = rng(15);
-  const put = (a: Float32Array | Int32Array) => writeSync(fd, new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  const random = (n: number, fanIn: number) => {
-    const s = 1 / Math.sqrt(fanIn);
-    // In slices of at most 16 Mi values: no whole-tensor buffer beyond that.
-    for (let done = 0; done < n; done += 1 << 24) put(Float32Array.from({ length: Math.min(1 << 24, n - done) }, () => (2 * r() - 1) * s));
-  };
-  const ones = (n: number) => put(new Float32Array(n).fill(1));
-  put(Int32Array.of(dim, hiddenDim, nLayers, nHeads, nKvHeads, untied ? -vocab : vocab, seqLen));
-  random(vocab * dim, dim);
-  ones(nLayers * dim);
-  for (const [rows, cols] of [
-    [dim, dim],
-    [kvDim, dim],
-    [kvDim, dim],
-    [dim, dim],
-  ])
-    for (let l = 0; l < nLayers; l++) random(rows * cols, cols);
-  ones(nLayers * dim);
-  for (const [rows, cols] of [
-    [hiddenDim, dim],
-    [dim, hiddenDim],
-    [hiddenDim, dim],
-  ])
-    for (let l = 0; l < nLayers; l++) random(rows * cols, cols);
-  ones(dim);
-  put(new Float32Array(seqLen * headSize)); // freq_cis_real, freq_cis_imag: seec computes its own
-  if (untied) random(vocab * dim, dim);
-  closeSync(fd);
-}
-
 const work = await mkdtemp(join(tmpdir(), "seec-bench-"));
 try {
   const model = join(work, `${shapeName}.bin`);
-  writeCheckpoint(model);
+  writeCheckpoint(model, shape, untied);
   const variants = [
     { name: "f32", quantize: undefined },
     { name: "int8", quantize: "int8" as const },
