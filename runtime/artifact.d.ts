@@ -209,7 +209,7 @@ export interface LoadOptions {
   worker?: boolean;
   /**
    * An artifact built with `seec build --threads n`: how many threads split its matmuls (default: the
-   * machine's cores, at most n). 1, or an engine that cannot share memory (a browser page that is not
+   * machine's cores in Node, all but one in a browser; at most n). 1, or an engine that cannot share memory (a browser page that is not
    * cross-origin isolated), runs the module built for one thread. `dispose()` ends the threads.
    */
   threads?: number;

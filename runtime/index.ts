@@ -113,7 +113,7 @@ export interface LoadOptions extends ReadOptions {
   worker?: boolean;
   /**
    * Threads for an artifact built with --threads n: how many split its matmuls (default: the
-   * machine's cores, at most n). 1, or an engine that cannot share memory (a browser page that is
+   * machine's cores in Node, all but one in a browser; at most n). 1, or an engine that cannot share memory (a browser page that is
    * not cross-origin isolated), runs the module built for one thread.
    */
   threads?: number;

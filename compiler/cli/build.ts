@@ -102,7 +102,7 @@ export function buildCommand(): Command {
     )
     .option(
       "--threads <n>",
-      "wasm-simd or wasm-relaxed: also build model.threads.wasm, whose large matmuls split across up to n threads over shared memory; load() runs it with the machine's cores (at most n) where memory can be shared (Node; cross-origin isolated pages), model.wasm elsewhere",
+      "wasm-simd or wasm-relaxed: also build model.threads.wasm, whose large matmuls split across up to n threads over shared memory; load() runs it on the machine's cores (in a browser all but one; at most n) where memory can be shared (Node; cross-origin isolated pages), model.wasm elsewhere",
       integer(1, MAX_THREADS),
     )
     .option("--json", "print the build report as JSON")

@@ -36,6 +36,8 @@ Object.assign(document.body.dataset, { result: JSON.stringify(result), state: "d
 const NO_WORKERS = `<!doctype html><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="worker-src 'none'">
 <body data-state="loading"><script type="module">
 import { load } from "./index.mjs";
+// Four cores, so that by default load() would start a thread (a browser keeps one core of its own).
+Object.defineProperty(navigator, "hardwareConcurrency", { get: () => 4 });
 const model = await load();
 const asked = await load(undefined, { threads: 2 }).then(() => "loaded", (e) => e.code);
 document.body.textContent = "done";
