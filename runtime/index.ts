@@ -245,11 +245,13 @@ async function readTokenizer(manifest: Manifest, reader: Reader) {
  * the WebGPU attempt already did) in place; a failure after a module for threads started ends its workers.
  */
 async function loadWasm(manifest: Manifest, reader: Reader, options: LoadOptions, read?: Uint8Array): Promise<Model> {
-  const [{ instance, backend, url, threads }, tokenizer] = await Promise.all([
-    instantiateFirst(manifest, reader, options),
-    readTokenizer(manifest, reader),
-  ]);
+  // Both settle before either's failure is thrown: threads a failed (or aborted) tokenizer read leaves are ended.
+  const [instanced, tokenized] = await Promise.allSettled([instantiateFirst(manifest, reader, options), readTokenizer(manifest, reader)]);
+  if (instanced.status === "rejected") throw instanced.reason;
+  const { instance, backend, url, threads } = instanced.value;
   try {
+    if (tokenized.status === "rejected") throw tokenized.reason;
+    const tokenizer = tokenized.value;
     validateInstance(manifest, instance, url.href, reader.url("manifest.json").href);
     const { weights } = manifest.memory;
     if (weights.embedded !== true) {

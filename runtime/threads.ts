@@ -15,14 +15,23 @@ import { importAtRuntime } from "./fetch.js";
 /** The memory a module for threads imports (env.memory), and the instance of the calling thread. */
 export interface Threads {
   instance: WebAssembly.Instance;
-  /** Threads running each split matmul, the caller included. */
+  /** Threads running each split job, the caller included. */
   count: number;
+  /** Why a worker stopped after it started (an error, or its exit), where one did: the model cannot run. */
+  readonly lost?: string;
   /** Ends the workers (dispose()). */
   stop(): void;
 }
 
 interface Exports {
   setThreads(n: number): void;
+  /** The most threads the module's scratch has parts for (seec build --threads n). */
+  THREADS: WebAssembly.Global;
+}
+
+/** A worker running one thread of the model. */
+interface Thread {
+  stop(): void;
 }
 
 /** How many threads load() runs where a module allows `most`: the option, else the machine's cores, at most `most`. */
@@ -50,21 +59,38 @@ export function canShareMemory(): boolean {
   return g.crossOriginIsolated === true && typeof g.Worker === "function";
 }
 
-/** Instantiates `module` on a new shared memory of `pages`, with `count` − 1 workers on it. */
+/** Instantiates `module` on a new shared memory of `pages`, with `count` − 1 workers on it (at most the module's parts). */
 export async function startThreads(module: WebAssembly.Module, pages: number, count: number): Promise<Threads> {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   const instance = await WebAssembly.instantiate(module, { env: { memory } });
-  const workers: { stop(): void }[] = [];
-  const stop = () => workers.forEach((w) => w.stop());
+  const exports = instance.exports as unknown as Exports;
+  count = Math.min(count, exports.THREADS.value as number);
+  const workers: Thread[] = [];
+  let lost: string | undefined,
+    stopped = false;
+  const stop = () => {
+    stopped = true;
+    workers.forEach((w) => w.stop());
+  };
+  const onLost = (why: string) => {
+    if (!stopped) lost ??= why;
+  };
   try {
     // Each worker's instance writes the module's static data again as it starts: all start before the first job.
-    for (let tid = 1; tid < count; tid++) workers.push(await startWorker(module, memory, tid));
+    for (let tid = 1; tid < count; tid++) workers.push(await startWorker(module, memory, tid, onLost));
   } catch (e) {
     stop();
     throw e;
   }
-  (instance.exports as unknown as Exports).setThreads(count);
-  return { instance, count, stop };
+  exports.setThreads(count);
+  return {
+    instance,
+    count,
+    get lost() {
+      return lost;
+    },
+    stop,
+  };
 }
 
 /** Instantiates the module in the worker, answers "ready", then runs work(tid) until ended. */
@@ -72,19 +98,35 @@ const WORKER_BODY = `(module, memory, tid, post) => WebAssembly.instantiate(modu
   (instance) => (post("ready"), instance.exports.work(tid)),
   (e) => post(String(e && e.message || e)))`;
 
-async function startWorker(module: WebAssembly.Module, memory: WebAssembly.Memory, tid: number): Promise<{ stop(): void }> {
+/**
+ * A worker on thread `tid`, once it says it is ready (a failure before that ends it and is
+ * runtime.worker). `onLost` hears of an error or an exit after that: a job would then wait forever.
+ */
+async function startWorker(
+  module: WebAssembly.Module,
+  memory: WebAssembly.Memory,
+  tid: number,
+  onLost: (why: string) => void,
+): Promise<Thread> {
   const g = globalThis as { Worker?: typeof Worker; process?: { versions?: { node?: string } } };
   if (g.process?.versions?.node) {
     const { Worker: NodeWorker } = await importAtRuntime<typeof import("node:worker_threads")>("node:worker_threads");
     const code = `const { parentPort, workerData: w } = require("node:worker_threads");
 (${WORKER_BODY})(w.module, w.memory, w.tid, (m) => parentPort.postMessage(m));`;
     const worker = new NodeWorker(code, { eval: true, workerData: { module, memory, tid }, name: `seec-thread-${tid}` });
-    await answer(
+    const stop = () => void worker.terminate();
+    let started = false;
+    await ready(
       (on) => worker.once("message", on),
-      (on) => worker.once("error", (e) => on(e.message)),
+      (on) => {
+        worker.on("error", (e) => (started ? onLost(e.message) : on(e.message)));
+        worker.on("exit", (code) => (started ? onLost(`its worker exited (code ${code})`) : on(`its worker exited (code ${code})`)));
+      },
+      stop,
     );
+    started = true;
     worker.unref(); // a worker waiting for work does not keep the process alive
-    return { stop: () => void worker.terminate() };
+    return { stop };
   }
   const url = URL.createObjectURL(
     new Blob([`onmessage = ({ data: d }) => (${WORKER_BODY})(d.module, d.memory, d.tid, (m) => postMessage(m));`], {
@@ -102,19 +144,34 @@ async function startWorker(module: WebAssembly.Module, memory: WebAssembly.Memor
   } finally {
     URL.revokeObjectURL(url);
   }
+  const stop = () => worker.terminate();
+  let started = false;
   worker.postMessage({ module, memory, tid });
-  await answer(
+  await ready(
     (on) => worker.addEventListener("message", (e) => on(e.data), { once: true }),
-    (on) => worker.addEventListener("error", (e) => on(e.message || "the thread's worker did not start"), { once: true }),
+    (on) =>
+      worker.addEventListener("error", (e) => {
+        const why = e.message || "its worker failed";
+        if (started) onLost(why);
+        else on(why);
+      }),
+    stop,
   );
-  return { stop: () => worker.terminate() };
+  started = true;
+  return { stop };
 }
 
-/** Resolves on the worker's "ready"; anything else it says, or an error, is runtime.worker. */
-function answer(onMessage: (on: (m: unknown) => void) => void, onError: (on: (why: string) => void) => void): Promise<void> {
+/** Resolves on the worker's "ready"; anything else it says, or an error first, ends it and is runtime.worker. */
+function ready(
+  onMessage: (on: (m: unknown) => void) => void,
+  onError: (on: (why: string) => void) => void,
+  stop: () => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const fail = (why: string) =>
+    const fail = (why: string) => {
+      stop();
       reject(new SeecError("runtime.worker", `a thread of the model failed to start: ${why}`, { hint: "load with threads: 1" }));
+    };
     onMessage((m) => (m === "ready" ? resolve() : fail(String(m))));
     onError(fail);
   });

@@ -15,6 +15,8 @@ export class WasmEngine implements Engine {
 
   /** Threads splitting the matmuls (a module built with --threads): 1 where none. */
   readonly threads: number;
+  /** Why the threads cannot run the model any more, once a call trapped among them. */
+  private lost?: string;
 
   constructor(
     instance: WebAssembly.Instance,
@@ -31,11 +33,19 @@ export class WasmEngine implements Engine {
     bound: Readonly<Record<string, number>>,
   ) {
     const { memory, forward } = this.exports;
+    const lost = this.lost ?? this.pool?.lost;
+    if (lost) throw lostThread(lost);
     for (const { spec, data } of inputs)
       new (data.constructor as Int32ArrayConstructor)(memory.buffer, spec.address, data.length).set(data as Int32Array);
     try {
       forward(bound.T ?? 0, bound.B ?? 0);
     } catch (e) {
+      if (this.pool) {
+        // Workers may still be in the job (or one stopped, and the caller gave up waiting): no later call is safe.
+        this.pool.stop();
+        this.lost = `a call trapped (${(e as Error).message}) while threads ran it`;
+        throw lostThread(this.pool.lost ?? `it did not finish its part of a job (${(e as Error).message})`);
+      }
       throw new SeecError("runtime.trap", `the compiled model trapped in forward(): ${(e as Error).message}`, {
         hint: "this should not happen after the runtime's checks: please report it",
       });
@@ -49,4 +59,11 @@ export class WasmEngine implements Engine {
   dispose(): void {
     this.pool?.stop();
   }
+}
+
+/** A model whose threads stopped: runtime.worker, on this call and every later one. */
+function lostThread(why: string): SeecError {
+  return new SeecError("runtime.worker", `a thread of the model stopped: ${why}`, {
+    hint: "load the model again (threads: 1 runs it on one thread)",
+  });
 }

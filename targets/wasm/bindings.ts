@@ -88,7 +88,8 @@ function matmulCall(kernel: (node: Node) => Import, rowBytes: (K: number) => num
     call: (node, c) => `${kernel(node)[1]}(${args(node, c).join(", ")})`,
     share: {
       axes: (node) => (linearOperands(node.op, node.inputs, node.attrs).layout === "kn" ? ["rows"] : ["rows", "columns"]),
-      work: (node, size) => size(node.inputs[1]).reduce((a, b) => a * b, 1),
+      // K × N (for q4, its weights' count, not its packed bytes').
+      work: (node, size) => size(linearOperands(node.op, node.inputs, node.attrs).x)[1] * size(node.outputs[0])[1],
       count: (node, c, axis) => (axis === "rows" ? c.shape(node.inputs[0])[0] : c.shape(node.outputs[0])[1]),
       call: (node, c, part) => `${kernel(node)[1]}(${args(node, c, part).join(", ")})`,
     },

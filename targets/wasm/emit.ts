@@ -143,7 +143,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     forwardBody,
     `}`,
     ``,
-    ...(split ? threadSection(split) : []),
+    ...(split ? threadSection(split, opts.threads!) : []),
     ...entry.source,
   ].join("\n");
   return {
@@ -152,7 +152,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
       "forward",
       ...(init.length ? ["init"] : []),
       ...planned.map(([name]) => name),
-      ...(split ? ["work", "setThreads"] : []),
+      ...(split ? ["work", "setThreads", "THREADS"] : []),
       ...entry.exports,
     ],
     libraries: entry.libraries,
@@ -161,7 +161,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
 }
 
 /** Upper-case names the program declares or imports besides tensors: the scratch, kernels/epilogue.ts's activations, the exported plan. */
-const RESERVED = ["SCRATCH", "SCRATCH_BYTES", "NONE", "RELU", "MAX_T", "MAX_B", "CONTEXT_LENGTH"];
+const RESERVED = ["SCRATCH", "SCRATCH_BYTES", "THREADS", "NONE", "RELU", "MAX_T", "MAX_B", "CONTEXT_LENGTH"];
 
 /** Tensor name -> a valid, unique UPPER_SNAKE identifier (not a symbolic dimension's, e.g. forward's T). */
 function constantNames(graph: Graph): Map<string, string> {

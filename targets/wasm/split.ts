@@ -12,10 +12,12 @@ import { binding } from "./bindings.js";
 export const THREAD_SCRATCH_BYTES = 512;
 
 /**
- * The smallest matmul worth splitting, in weights (multiply-adds per token): below it, waking the
- * workers costs more than their share saves (stories260K's 64×64 projections run on one thread).
+ * The smallest job worth splitting, in multiply-adds a token: below it, waking the workers (and,
+ * on a busy machine, waiting for one the system has descheduled) costs more than their part saves.
+ * 256×256 and up: stories15M's projections split; stories260K (its 512×64 classifier the largest)
+ * runs on one thread.
  */
-const SPLIT_WORK = 16384;
+const SPLIT_WORK = 65536;
 
 export interface Split {
   /** The job number of each node forward() splits. */
@@ -79,7 +81,7 @@ export function splitNodes(graph: Graph, forward: Node[], ctx: CallContext): Spl
 }
 
 /** share(), each thread's part of every split node, and the worker's entry point. */
-export function threadSection({ cases }: Split): string[] {
+export function threadSection({ cases }: Split, threads: number): string[] {
   return [
     `/** Thread tid's part of forward()'s job (a split node) over T tokens, nth threads sharing it (kernels/threads.ts). */`,
     `function share(job: i32, T: i32, tid: i32, nth: i32): void {`,
@@ -95,6 +97,9 @@ export function threadSection({ cases }: Split): string[] {
     `}`,
     ``,
     `export { setThreads };`,
+    ``,
+    `/** The most threads the scratch has parts for: the runtime starts no more. */`,
+    `export const THREADS: i32 = ${threads};`,
     ``,
   ];
 }

@@ -3,9 +3,9 @@ import { writeFileSync } from "node:fs";
 import type { Model } from "../../runtime/index.js";
 import { randomF32 } from "./random.js";
 
-/** A llama2.c checkpoint (legacy format) big enough that every matmul and the attention split: dim 128 (16,384 weights a projection), grouped heads, 512 positions. */
+/** A llama2.c checkpoint (legacy format) big enough that every matmul and the attention split: dim 256 (65,536 weights a projection), grouped heads, 1,024 positions. */
 export function writeSplitCheckpoint(file: string): void {
-  const [dim, hidden, layers, heads, kvHeads, vocab, seqLen] = [128, 384, 2, 4, 2, 512, 512];
+  const [dim, hidden, layers, heads, kvHeads, vocab, seqLen] = [256, 768, 2, 4, 2, 512, 1024];
   const kvDim = (dim / heads) * kvHeads;
   let seed = 1;
   const random = (n: number, fanIn: number) => randomF32(n, seed++, 1 / Math.sqrt(fanIn));

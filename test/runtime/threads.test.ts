@@ -2,7 +2,10 @@
 // memory (targets/wasm/kernels/threads.ts, runtime/threads.ts). A split result must equal the
 // unsplit one bit for bit: one token's outputs split by weight rows, a prompt's tokens by rows, for
 // f32, int8 and q4 weights, on wasm-simd and wasm-relaxed; load()'s threads option chooses.
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { Worker as NodeWorker } from "node:worker_threads";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
@@ -113,6 +116,49 @@ describe("seec build --threads", () => {
     },
     60_000,
   );
+
+  it("a load that fails after its threads started ends them (a damaged tokenizer.json)", async (ctx) => {
+    if (!existsSync("/proc/self/task")) ctx.skip(); // counts this process's threads: Linux only
+    const threadsNow = () => readdirSync("/proc/self/task").length;
+    const out = join(root, "broken-tokenizer");
+    await build({ model, noTokenizer: true, target: "wasm-simd", threads: 4, out });
+    const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
+    writeFileSync(join(out, "tokenizer.json"), "{ not json");
+    manifest.tokenizer = { file: "tokenizer.json", type: "llama2c-bpe" };
+    manifest.files["tokenizer.json"] = { bytes: 10, sha256: createHash("sha256").update("{ not json").digest("hex") };
+    writeFileSync(join(out, "manifest.json"), JSON.stringify(manifest));
+    const before = threadsNow();
+    for (let i = 0; i < 3; i++) expect((await rejectsSeec(() => load(out, { threads: 4 }))).code).toBe("input.json");
+    // Terminated workers' threads end asynchronously.
+    for (let t0 = Date.now(); threadsNow() > before && Date.now() - t0 < 5000;) await new Promise((r) => setTimeout(r, 50));
+    expect(threadsNow()).toBeLessThanOrEqual(before);
+  }, 60_000);
+
+  it("a worker that stopped makes the next call runtime.worker, not a hang", async () => {
+    const workers: NodeWorker[] = [];
+    const unref = NodeWorker.prototype.unref;
+    NodeWorker.prototype.unref = function (this: NodeWorker) {
+      workers.push(this);
+      return unref.call(this);
+    };
+    let m;
+    try {
+      m = await load(join(root, "wasm-simd-int8"), { threads: 2 });
+    } finally {
+      NodeWorker.prototype.unref = unref;
+    }
+    expect(workers).toHaveLength(1);
+    await splitLogits(m);
+    await workers[0].terminate();
+    await new Promise((r) => setTimeout(r, 50)); // its exit event
+    const e = await rejectsSeec(() => m.run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) }));
+    expect([e.code, e.message, e.hint]).toEqual([
+      "runtime.worker",
+      "a thread of the model stopped: its worker exited (code 1)",
+      "load the model again (threads: 1 runs it on one thread)",
+    ]);
+    m.dispose();
+  }, 60_000);
 
   it("refuses --threads for a target without modules for threads, and a bad threads option", async () => {
     const wasi = await rejectsSeec(() => build({ model, noTokenizer: true, target: "wasi", threads: 2, out: join(root, "wasi") }));

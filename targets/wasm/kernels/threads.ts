@@ -17,6 +17,8 @@ const GENERATION = MAILBOX, PENDING = MAILBOX + 4, JOB = MAILBOX + 8, TOKENS = M
 
 /** Spins of a worker on the generation before it sleeps. */
 const SPINS = 1 << 16;
+/** Polls of the caller for the workers' parts before it gives up on them (2^31: seconds). */
+const WAIT_SPINS: i64 = 1 << 31;
 
 /** One thread's share of a job: (job, T, thread, threads). The program's table of split nodes. */
 type Share = (job: i32, T: i32, tid: i32, nth: i32) => void;
@@ -39,7 +41,9 @@ export function parallel(job: i32, T: i32, share: Share): void {
   atomic.add<i32>(GENERATION, 1);
   atomic.notify(GENERATION, nth - 1);
   share(job, T, 0, nth);
-  while (atomic.load<i32>(PENDING) != 0) {}
+  // The workers' parts are as long as this one; a worker that died never ends its part, and the
+  // trap after WAIT_SPINS polls (seconds) is runtime.worker, not a hang (runtime/wasm-engine.ts).
+  for (let spins: i64 = 0; atomic.load<i32>(PENDING) != 0; ) if (++spins > WAIT_SPINS) unreachable();
 }
 
 /**
