@@ -40,6 +40,11 @@ export function importAtRuntime<T>(specifier: string): Promise<T> {
   return import(/* @vite-ignore */ specifier) as Promise<T>;
 }
 
+/** Whether this engine is Node (or a runtime that says it is: Deno and Bun set process.versions.node). */
+export function inNode(): boolean {
+  return Boolean((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node);
+}
+
 function nodeModule<T>(name: string): Promise<T> {
   return importAtRuntime<T>(`node:${name}`);
 }

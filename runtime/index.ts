@@ -6,7 +6,7 @@
  *   console.log(await model.generate("Once upon a time", { maxTokens: 64, temperature: 0 }));
  */
 import { SeecError } from "./errors.js";
-import { directoryUrl, importAtRuntime, moduleDirectory, Reader, type ReadOptions } from "./fetch.js";
+import { directoryUrl, importAtRuntime, inNode, moduleDirectory, Reader, type ReadOptions } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
 import { Model } from "./model.js";
 import { canShareMemory, startThreads, threadCount, type Threads } from "./threads.js";
@@ -201,9 +201,9 @@ hostIfWorker((dir, options) => load(dir, { ...options, worker: false }));
  */
 let dawn: Promise<GPU | undefined> | undefined;
 async function webgpu(): Promise<GPU | undefined> {
-  const g = globalThis as { navigator?: { gpu?: GPU }; process?: { versions?: { node?: string } } };
+  const g = globalThis as { navigator?: { gpu?: GPU } };
   if (g.navigator?.gpu) return g.navigator.gpu;
-  if (!g.process?.versions?.node) return undefined;
+  if (!inNode()) return undefined;
   dawn ??= importAtRuntime<{ create: (options: string[]) => GPU }>("webgpu").then(
     (m) => m.create([]),
     () => undefined,

@@ -10,7 +10,7 @@
  * `seec serve` does). Where it is missing, load() runs the module built for one thread instead.
  */
 import { SeecError } from "./errors.js";
-import { importAtRuntime } from "./fetch.js";
+import { importAtRuntime, inNode } from "./fetch.js";
 
 /** The memory a module for threads imports (env.memory), and the instance of the calling thread. */
 export interface Threads {
@@ -46,16 +46,16 @@ export async function threadCount(most: number, wanted?: number): Promise<number
  * decode on two threads was 0.86–0.95x one thread's, while Node's was 1.5–1.85x).
  */
 async function cores(): Promise<number> {
-  const g = globalThis as { navigator?: { hardwareConcurrency?: number }; process?: { versions?: { node?: string } } };
-  if (g.process?.versions?.node) return (await importAtRuntime<typeof import("node:os")>("node:os")).availableParallelism();
+  if (inNode()) return (await importAtRuntime<typeof import("node:os")>("node:os")).availableParallelism();
+  const g = globalThis as { navigator?: { hardwareConcurrency?: number } };
   return Math.max(1, (g.navigator?.hardwareConcurrency ?? 1) - 1);
 }
 
 /** Whether this engine can share memory between threads (in a browser: a cross-origin isolated page with Workers). */
 export function canShareMemory(): boolean {
-  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown; process?: { versions?: { node?: string } } };
   if (typeof SharedArrayBuffer !== "function") return false;
-  if (g.process?.versions?.node) return true;
+  if (inNode()) return true;
+  const g = globalThis as { crossOriginIsolated?: boolean; Worker?: unknown };
   return g.crossOriginIsolated === true && typeof g.Worker === "function";
 }
 
@@ -108,8 +108,7 @@ async function startWorker(
   tid: number,
   onLost: (why: string) => void,
 ): Promise<Thread> {
-  const g = globalThis as { Worker?: typeof Worker; process?: { versions?: { node?: string } } };
-  if (g.process?.versions?.node) {
+  if (inNode()) {
     const { Worker: NodeWorker } = await importAtRuntime<typeof import("node:worker_threads")>("node:worker_threads");
     const code = `const { parentPort, workerData: w } = require("node:worker_threads");
 (${WORKER_BODY})(w.module, w.memory, w.tid, (m) => parentPort.postMessage(m));`;
@@ -135,7 +134,7 @@ async function startWorker(
   );
   let worker: Worker;
   try {
-    worker = new g.Worker!(url, { name: `seec-thread-${tid}` });
+    worker = new Worker(url, { name: `seec-thread-${tid}` });
   } catch (e) {
     // A Content-Security-Policy that allows no blob: workers refuses it here (or with an error event below).
     throw new SeecError("runtime.worker", `a thread of the model failed to start: ${(e as Error).message}`, {

@@ -6,7 +6,7 @@
  * worker file of its own.
  */
 import { SeecError } from "./errors.js";
-import { importAtRuntime, type Fetch, type Progress } from "./fetch.js";
+import { importAtRuntime, inNode, type Fetch, type Progress } from "./fetch.js";
 import type { GenerateOptions, GenerationStats } from "./generation.js";
 import type { Manifest } from "./manifest.js";
 import type { CallOptions, Feeds, Outputs } from "./model.js";
@@ -57,9 +57,9 @@ export async function loadInWorker(dir: URL, options: WorkerLoadOptions): Promis
 }
 
 async function startWorker(script: URL, signal?: AbortSignal): Promise<PagePort> {
-  const g = globalThis as { Worker?: typeof Worker; location?: Location; process?: { versions?: { node?: string } } };
+  const g = globalThis as { Worker?: typeof Worker; location?: Location };
   if (typeof g.Worker === "function") return ready(browserWorker(script, g.location?.origin), signal);
-  if (g.process?.versions?.node) return ready(await nodeWorker(script), signal);
+  if (inNode()) return ready(await nodeWorker(script), signal);
   throw new SeecError("runtime.worker", "this engine has no Web Workers", { hint: "load without worker: true" });
 }
 

@@ -4,7 +4,7 @@
  * The kernels' side (the mailbox, parallel(), serve(), cut()) is kernels/threads.ts; how a node's
  * call is cut into parts is its binding's `share` (bindings.ts).
  */
-import type { Graph, Node } from "../../compiler/ir/graph.js";
+import { bindShape, maxDims, type Graph, type Node } from "../../compiler/ir/graph.js";
 import type { CallContext, Import, ShareAxis } from "./binding.js";
 import { binding } from "./bindings.js";
 
@@ -30,7 +30,8 @@ export interface Split {
 
 /** The forward nodes split across threads, and each thread's part of each (kernels/threads.ts). */
 export function splitNodes(graph: Graph, forward: Node[], ctx: CallContext): Split {
-  const size = (t: string) => graph.values.get(t)!.shape.map((d) => (typeof d === "number" ? d : graph.dims[d].max));
+  const dims = maxDims(graph);
+  const size = (t: string) => bindShape(graph.values.get(t)!.shape, dims);
   const jobs = new Map<Node, number>();
   const cases: string[] = [];
   const kernels: Import[] = [
@@ -42,9 +43,10 @@ export function splitNodes(graph: Graph, forward: Node[], ctx: CallContext): Spl
   for (const node of forward) {
     const share = binding(node).share;
     if (!share || share.work(node, size) < SPLIT_WORK) continue;
-    const axes = share.axes(node).filter((axis) => share.count(node, ctx, axis) !== 1);
+    const all = share.axes(node);
+    const axes = all.filter((axis) => share.count(node, ctx, axis) !== 1);
     let chosen = axes;
-    if (share.axes(node).includes("rows")) {
+    if (all.includes("rows")) {
       const rows = share.count(node, ctx, "rows");
       // share() knows T, not the other symbolic dimensions (B, texts: the pooled rows after the mean are few).
       if (typeof rows === "string" && rows !== "T") continue;
