@@ -102,6 +102,7 @@ export function demoCommand(): Command {
       } else say(`stage-2 factors ship for 20x only: run seec distill for ${flags.ratio}x`);
 
       const lines = [`sentences:`, ...SENTENCES.map((s, i) => `  ${i + 1}. ${s}`), ""];
+      let original: number[][] | undefined;
       for (const [label, dir, manifest] of runs) {
         const model = await load(resolve(dir), { webgpu: false });
         const { vectors, msPerSentence } = await timeEmbeddings(model);
@@ -110,13 +111,11 @@ export function demoCommand(): Command {
           `${label}: ${dir}`,
           `  artifact ${formatBytes(total)} (weights.bin ${formatBytes(manifest.files["weights.bin"].bytes)}, model.wasm ${formatBytes(manifest.files["model.wasm"].bytes)}, index.mjs ${formatBytes(manifest.files["index.mjs"].bytes)}); ${msPerSentence.toFixed(2)} ms per sentence on ${model.backend}`,
         );
-        lines.push(
-          ...similarityTable(
-            vectors.map((v) => vectors.map((w) => cosine(v, w))),
-            "  ",
-          ),
-          "",
-        );
+        const similarities = vectors.map((v) => vectors.map((w) => cosine(v, w)));
+        lines.push(...similarityTable(similarities, "  "));
+        if (original) lines.push(`  ${differenceLine(similarities, original)}`);
+        else original = similarities;
+        lines.push("");
       }
       process.stdout.write(`${lines.join("\n")}`);
     });
@@ -134,6 +133,21 @@ function demoModel(): string {
       hint: `npm install ${DEMO_MODEL} (beside seec), then run seec demo again`,
     });
   }
+}
+
+/** How far a compressed model's similarities are from the original's: the largest difference, and where. */
+export function differenceLine(similarities: number[][], original: number[][]): string {
+  let worst = { d: 0, i: 0, j: 0 },
+    sum = 0,
+    pairs = 0;
+  for (let i = 0; i < original.length; i++)
+    for (let j = i + 1; j < original.length; j++) {
+      const d = Math.abs(similarities[i][j] - original[i][j]);
+      sum += d;
+      pairs++;
+      if (d > worst.d) worst = { d, i, j };
+    }
+  return `off the original by ${(sum / pairs).toFixed(3)} a pair on average, at most ${worst.d.toFixed(3)} (sentences ${worst.i + 1} and ${worst.j + 1})`;
 }
 
 /** Embeds the demo sentences (after one warm-up call) and times it. */

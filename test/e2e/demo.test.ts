@@ -47,6 +47,15 @@ describe("the demo", () => {
     const gap = (m: number[][]) => Math.max(...m.flatMap((row, i) => row.map((c, j) => Math.abs(c - dense[i][j]))));
     console.log(`demo: largest gap to the original's similarities, stage 1 ${gap(stage1).toFixed(3)}, stage 2 ${gap(stage2).toFixed(3)}`);
     expect(gap(stage2)).toBeLessThan(gap(stage1));
+    // Under each compressed matrix, how far it is from the original's: the largest gap, where.
+    const said = [...r.stdout.matchAll(/off the original by (\d\.\d{3}) a pair on average, at most (\d\.\d{3}) \(sentences (\d) and (\d)\)/g)];
+    expect(said).toHaveLength(2);
+    said.forEach((m, k) => {
+      const matrix = [stage1, stage2][k];
+      expect(Number(m[2])).toBeCloseTo(gap(matrix), 2);
+      const [i, j] = [Number(m[3]) - 1, Number(m[4]) - 1];
+      expect(Math.abs(matrix[i][j] - dense[i][j])).toBeCloseTo(gap(matrix), 2);
+    });
   }, 240_000);
 
   it.runIf(process.env.SEEC_LONG === "1")(
