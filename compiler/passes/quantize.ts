@@ -60,7 +60,8 @@ function quantizeRowsInt8(data: Float32Array, N: number, K: number, sums?: Error
     scale[n] = max / 127 || 1;
     for (let k = 0; k < K; k++) {
       const v = data[n * K + k];
-      q[n * K + k] = roundHalfAway(v / scale[n]);
+      // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
+      q[n * K + k] = Math.max(-127, Math.min(127, roundHalfAway(v / scale[n])));
       if (sums) {
         sums.errSq += (q[n * K + k] * scale[n] - v) ** 2;
         sums.normSq += v * v;

@@ -1,8 +1,9 @@
-// quantizeInt8: per-row scales, weights that only Linear reads, and what the build reports.
+// quantizeInt8 and quantizeTablesInt8: per-row scales, which weights are quantized (only f32 constants
+// that Linear reads as its weight or Gather looks up by the input ids), and what they report.
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
-import { quantizeInt8 } from "../../compiler/passes/quantize.js";
+import { quantizeInt8, quantizeTablesInt8 } from "../../compiler/passes/quantize.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
 
 describe("quantizeInt8", () => {
@@ -180,6 +181,18 @@ describe("quantizeInt8", () => {
     );
   });
 
+  it("keeps the levels within ±127 when a row's largest weight is subnormal (its scale rounds down)", () => {
+    // max / 127 rounds down to 1.4e-45 here, so the largest weight's level came out as 178 and an
+    // Int8Array wrapped it to −78: the wrong sign.
+    const w = Float32Array.of(2.5e-43, -1e-44, 1.2e-43, 0, 1, -0.5, 0.25, 0);
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 1);
+    b.output(b.node("Linear", "proj", [b.input("x", "f32", ["T", 4]), b.constant("w", w, [2, 4])]));
+    const q = Array.from(quantizeInt8(b.finish()).graph.values.get("w.int8")!.data as Int8Array);
+    expect(q.slice(0, 4)).toEqual([127, -7, 86, 0]);
+    expect(q.slice(4)).toEqual([127, -64, 32, 0]);
+  });
+
   it("the quantized Linear computes exactly scale[n] · sum_k x[k] · q[n, k]", () => {
     const [N, K] = [5, 12];
     const b = new GraphBuilder("q", { family: "decoder", config: {} });
@@ -204,5 +217,160 @@ describe("quantizeInt8", () => {
         for (let k = 0; k < K; k++) sum += x[t * K + k] * qw[n * K + k];
         expect(Math.abs(y[t * N + n] - scale[n] * sum)).toBeLessThanOrEqual(1e-6 * Math.abs(scale[n] * sum) + 1e-9);
       }
+  });
+});
+
+// Which weights are quantized: only f32 constants that every reader reads as a Linear's weight
+// (as written, once) or as a Gather's table looked up by the graph's input ids.
+describe("quantizeInt8 leaves as they are", () => {
+  /** The ops, each node's inputs and the constants after quantizeInt8, with its report. */
+  function after(g: ReturnType<GraphBuilder["finish"]>) {
+    const { graph: q, report } = quantizeInt8(g);
+    return {
+      nodes: q.nodes.map((n) => [n.op, ...n.inputs].join(" ")),
+      consts: [...q.values.values()].filter((v) => v.kind === "const").map((v) => `${v.name} ${v.dtype} [${v.shape.join(", ")}]`),
+      report,
+      graph: q,
+    };
+  }
+  const none = { tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0 };
+
+  it("a weight that is not a constant (fed as an input, or computed), beside a Relu", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 2);
+    const x = b.input("x", "f32", ["T", 4]);
+    const w = b.input("w", "f32", [3, 4]); // a weight the caller feeds
+    const a = b.node("Linear", "a", [x, w]);
+    const r = b.node("Relu", "r", [b.input("m", "f32", [4, 4])]); // computed: [4, 4] f32
+    b.output(a);
+    b.output(b.node("Linear", "c", [x, r]));
+    const g = b.finish();
+    const { nodes, consts, report, graph } = after(g);
+    expect(nodes).toEqual(["Linear x w", "Relu m", "Linear x r"]);
+    expect(consts).toEqual([]);
+    expect(report).toEqual(none);
+    expect(graph.values).toEqual(g.values);
+  });
+
+  it("a constant weight or table that is int8 or i32, not f32", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 2);
+    const x = b.input("x", "f32", ["T", 4]);
+    b.output(b.node("Linear", "a", [x, b.constant("w8", Int8Array.of(1, -2, 3, -4, 5, -6, 7, -8, 9, -10, 11, -12), [3, 4])]));
+    b.output(b.node("Gather", "e", [b.constant("t32", Int32Array.of(1, 2, 3, 4, 5, 6), [3, 2]), b.input("ids", "i32", ["T"])]));
+    const { nodes, consts, report } = after(b.finish());
+    expect(nodes).toEqual(["Linear x w8", "Gather t32 ids"]);
+    expect(consts).toEqual(["w8 i8 [3, 4]", "t32 i32 [3, 2]"]);
+    expect(report).toEqual(none);
+  });
+
+  it("a weight that a Linear also reads as its input x, or adds as its residual", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    const x = b.input("x", "f32", [4, 4]);
+    const sq = b.constant("sq", randomF32(4 * 4, 5), [4, 4]);
+    b.output(b.node("Linear", "self", [sq, sq])); // sq · sqᵀ: the weight is x too
+    const r = b.constant("r", randomF32(4 * 4, 6), [4, 4]);
+    b.output(b.node("Linear", "res", [x, r, r], { residual: 1 })); // x · rᵀ + r
+    const { nodes, consts, report } = after(b.finish());
+    expect(nodes).toEqual(["Linear sq sq", "Linear x r r"]);
+    expect(consts).toEqual(["sq f32 [4, 4]", "r f32 [4, 4]"]);
+    expect(report).toEqual(none);
+  });
+
+  it("a weight stored transposed already (layout kn), whose rows are not output rows", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 2);
+    b.output(b.node("Linear", "a", [b.input("x", "f32", ["T", 4]), b.constant("wt", randomF32(4 * 3, 7), [4, 3])], { layout: "kn" }));
+    const { nodes, consts, report } = after(b.finish());
+    expect(nodes).toEqual(["Linear x wt"]);
+    expect(consts).toEqual(["wt f32 [4, 3]"]);
+    expect(report).toEqual(none);
+  });
+
+  it("a Linear's weight that a MeanLinear or an Add also reads, while the Linear beside them is quantized", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 3);
+    const x = b.input("x", "f32", ["T", 4]);
+    const m = b.constant("m", randomF32(3 * 4, 8), [3, 4]);
+    const a = b.constant("a", randomF32(3 * 4, 9), [3, 4]);
+    const w = b.constant("w", randomF32(3 * 4, 10), [3, 4]);
+    b.output(b.node("Linear", "lm", [x, m]));
+    b.output(b.node("MeanLinear", "pooled", [x, m])); // an op ending in Linear is not a Linear
+    b.output(b.node("Linear", "la", [x, a]));
+    b.output(b.node("Add", "plus", [b.input("z", "f32", [3, 4]), a])); // a read second, as Linear's weight is
+    b.output(b.node("Linear", "lw", [x, w]));
+    const { nodes, consts, report } = after(b.finish());
+    expect(nodes).toEqual(["Linear x m", "MeanLinear x m", "Linear x a", "Add z a", "QLinear x w.int8 w.scale"]);
+    expect(consts).toEqual(["m f32 [3, 4]", "a f32 [3, 4]", "w.int8 i8 [3, 4]", "w.scale f32 [3]"]);
+    expect(report).toMatchObject({ tensors: 1, bytesBefore: 3 * 4 * 4, bytesAfter: 3 * 4 + 3 * 4 });
+    expect(report.embeddings).toBeUndefined();
+  });
+
+  it("a table that another op also reads beside one of the graph's inputs, or that its Gather reads twice", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 3);
+    const ids = b.input("ids", "i32", ["T"]);
+    const emb = b.constant("emb", randomF32(5 * 4, 11), [5, 4]);
+    b.output(b.node("Gather", "e", [emb, ids]));
+    b.output(b.node("Add", "shifted", [emb, b.input("shift", "f32", [5, 4])])); // the table first, an input second
+    const twice = b.constant("twice", randomF32(5 * 4, 12), [5, 4]);
+    b.output(b.node("Gather", "e2", [twice, ids, twice])); // Gather ignores a third input; the builder allows it
+    const { nodes, consts, report } = after(b.finish());
+    expect(nodes).toEqual(["Gather emb ids", "Add emb shift", "Gather twice ids twice"]);
+    expect(consts).toEqual(["emb f32 [5, 4]", "twice f32 [5, 4]"]);
+    expect(report).toEqual(none);
+  });
+});
+
+describe("quantizeTablesInt8", () => {
+  it("quantizes the embedding tables (and a classifier tied to one) and leaves Linear-only weights in f32", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 3);
+    const emb = b.constant("emb", randomF32(10 * 8, 1), [10, 8]);
+    const x = b.node("Gather", "embed", [emb, b.input("ids", "i32", ["T"])]);
+    const w = b.constant("w", randomF32(6 * 8, 2), [6, 8]);
+    b.output(b.node("Linear", "proj", [x, w]));
+    b.output(b.node("Linear", "head", [x, emb]));
+    const g = b.finish();
+    const { graph: q, report, sums } = quantizeTablesInt8(g);
+    expect(q.nodes.map((n) => [n.op, ...n.inputs].join(" "))).toEqual([
+      "QGather emb.int8 emb.scale ids",
+      "Linear embed w",
+      "QLinear embed emb.int8 emb.scale",
+    ]);
+    expect(q.values.get("w")).toBe(g.values.get("w"));
+    expect(q.values.has("emb")).toBe(false);
+    expect(q.values.get("emb.int8")).toMatchObject({ kind: "const", dtype: "i8", shape: [10, 8] });
+    expect(q.values.get("emb.scale")).toMatchObject({ kind: "const", dtype: "f32", shape: [10] });
+    // The same int8 table and scales as quantizeInt8 makes of it.
+    const full = quantizeInt8(g).graph;
+    expect(q.values.get("emb.int8")!.data).toEqual(full.values.get("emb.int8")!.data);
+    expect(q.values.get("emb.scale")!.data).toEqual(full.values.get("emb.scale")!.data);
+    // The sums, re-derived in the pass's order: row by row, (q · scale − w)² and w².
+    const table = g.values.get("emb")!.data as Float32Array;
+    const levels = q.values.get("emb.int8")!.data as Int8Array,
+      scales = q.values.get("emb.scale")!.data as Float32Array;
+    let errSq = 0,
+      normSq = 0;
+    for (let i = 0; i < table.length; i++) {
+      errSq += (levels[i] * scales[Math.floor(i / 8)] - table[i]) ** 2;
+      normSq += table[i] * table[i];
+    }
+    expect(sums).toEqual({ errSq, normSq });
+    expect(errSq).toBeGreaterThan(0);
+    const bytes = { tensors: 1, bytesBefore: 10 * 8 * 4, bytesAfter: 10 * 8 + 10 * 4, relativeError: Math.sqrt(errSq / normSq) };
+    expect(report).toEqual({ ...bytes, embeddings: { ...bytes, tied: 1 } });
+  });
+
+  it("leaves a graph without a table as it was, with nothing reported", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 2);
+    b.output(b.node("Linear", "proj", [b.input("x", "f32", ["T", 8]), b.constant("w", randomF32(6 * 8, 2), [6, 8])]));
+    const g = b.finish();
+    const { graph: q, report, sums } = quantizeTablesInt8(g);
+    expect(q.nodes).toEqual(g.nodes);
+    expect(q.values).toEqual(g.values);
+    expect(report).toEqual({ tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0 });
+    expect(sums).toEqual({ errSq: 0, normSq: 0 });
   });
 });
