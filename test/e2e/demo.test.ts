@@ -48,7 +48,9 @@ describe("the demo", () => {
     console.log(`demo: largest gap to the original's similarities, stage 1 ${gap(stage1).toFixed(3)}, stage 2 ${gap(stage2).toFixed(3)}`);
     expect(gap(stage2)).toBeLessThan(gap(stage1));
     // Under each compressed matrix, how far it is from the original's: the largest gap, where.
-    const said = [...r.stdout.matchAll(/off the original by (\d\.\d{3}) a pair on average, at most (\d\.\d{3}) \(sentences (\d) and (\d)\)/g)];
+    const said = [
+      ...r.stdout.matchAll(/off the original by (\d\.\d{3}) a pair on average, at most (\d\.\d{3}) \(sentences (\d) and (\d)\)/g),
+    ];
     expect(said).toHaveLength(2);
     said.forEach((m, k) => {
       const matrix = [stage1, stage2][k];
