@@ -7,6 +7,8 @@ export const SHAPES = {
   stories260K: { dim: 64, hiddenDim: 172, nLayers: 5, nHeads: 8, nKvHeads: 4, vocab: 512, seqLen: 512 },
   stories15M: { dim: 288, hiddenDim: 768, nLayers: 6, nHeads: 6, nKvHeads: 6, vocab: 32000, seqLen: 256 },
   stories110M: { dim: 768, hiddenDim: 2048, nLayers: 12, nHeads: 12, nKvHeads: 12, vocab: 32000, seqLen: 1024 },
+  // TinyLlama-1.1B's shape (grouped-query attention, 4 kv heads of 64): 4.4 GB as f32 untied, past what seec reads whole.
+  tinyllama: { dim: 2048, hiddenDim: 5632, nLayers: 22, nHeads: 32, nKvHeads: 4, vocab: 32000, seqLen: 2048 },
 };
 export type ShapeName = keyof typeof SHAPES;
 export type Shape = (typeof SHAPES)[ShapeName];

@@ -5,11 +5,12 @@
  * runtime, so that commands exercise exactly what ships.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SeecError } from "../runtime/errors.js";
 import type { Model } from "../runtime/model.js";
+import type { FileContent, Pieces } from "./util/file-content.js";
 
 /**
  * Node's hash `update` refuses one buffer of 2 GiB or more ("data is too long"), so bytes are fed
@@ -17,8 +18,8 @@ import type { Model } from "../runtime/model.js";
  */
 export const HASH_CHUNK_BYTES = 64 * 1024 ** 2;
 
-export function sha256(bytes: Uint8Array | string): string {
-  return sha256Chunks(typeof bytes === "string" ? [Buffer.from(bytes)] : [bytes]);
+export function sha256(content: FileContent): string {
+  return sha256Chunks(typeof content === "string" ? [Buffer.from(content)] : content instanceof Uint8Array ? [content] : content.pieces());
 }
 
 /** The sha256 of the chunks' concatenation, read one at a time (a generator need never hold the whole input). */
@@ -30,7 +31,7 @@ export function sha256Chunks(chunks: Iterable<Uint8Array>): string {
   return hash.digest("hex");
 }
 
-export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint8Array | string>): Promise<void> {
+export async function writeArtifact(out: string, files: ReadonlyMap<string, FileContent>): Promise<void> {
   const target = resolve(out);
   const parent = dirname(target);
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}`);
@@ -45,7 +46,8 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint
     await rm(tmp, { recursive: true, force: true });
     for (const [name, data] of files) {
       await mkdir(dirname(join(tmp, name)), { recursive: true });
-      await writeFile(join(tmp, name), data);
+      if (typeof data === "string" || data instanceof Uint8Array) await writeFile(join(tmp, name), data);
+      else await writePieces(join(tmp, name), data);
     }
     // Two renames: the old artifact stays whole until the new one is complete.
     await rename(target, old).catch((e: NodeJS.ErrnoException) => {
@@ -56,6 +58,15 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, Uint
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
     throw new SeecError("io.write", `cannot write the artifact: ${(e as Error).message}`, { file: out });
+  }
+}
+
+async function writePieces(path: string, content: Pieces): Promise<void> {
+  const file = await open(path, "w");
+  try {
+    for (const piece of content.pieces()) await file.write(piece);
+  } finally {
+    await file.close();
   }
 }
 

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
 import type { Manifest } from "../runtime/manifest.js";
 import { loadArtifact, writeArtifact, sha256 } from "./artifact.js";
+import { contentBytes, type FileContent } from "./util/file-content.js";
 import { checkQualityTask, measureQuality, type Quality, type QualityTask } from "./eval/quality.js";
 import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
 import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
@@ -256,7 +257,7 @@ async function measureBuild(task: QualityTask, opts: BuildOptions, beforeQuantiz
 }
 
 export interface Artifact {
-  files: Map<string, Uint8Array | string>;
+  files: Map<string, FileContent>;
   manifest: Manifest;
   plan: MemoryPlan;
   memory: MemoryReport;
@@ -309,7 +310,7 @@ function makeManifest(
   graph: Graph,
   parts: ManifestParts,
   opts: { target: TargetName; command?: string; tokenizer?: TokenizerSpec["type"]; eos?: number[] },
-  files: Map<string, Uint8Array | string>,
+  files: Map<string, FileContent>,
 ): Manifest {
   return {
     format: "seec/1",
@@ -326,12 +327,7 @@ function makeManifest(
     ...(opts.tokenizer ? { tokenizer: { file: "tokenizer.json", type: opts.tokenizer } } : {}),
     ...(parts.webgpu ? { webgpu: parts.webgpu } : {}),
     files: Object.fromEntries(
-      [...files]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, data]) => [
-          name,
-          { bytes: typeof data === "string" ? Buffer.byteLength(data) : data.byteLength, sha256: sha256(data) },
-        ]),
+      [...files].sort(([a], [b]) => a.localeCompare(b)).map(([name, data]) => [name, { bytes: contentBytes(data), sha256: sha256(data) }]),
     ),
   };
 }

@@ -1,19 +1,38 @@
 /** Bounds-checked little-endian reads: a truncated file is an error naming the byte offset, never a RangeError. */
 import { SeecError } from "../../runtime/errors.js";
+import type { DeferredData } from "../ir/graph.js";
+import type { InputFile } from "./input-file.js";
 
 export class ByteReader {
   private readonly view: DataView;
   offset = 0;
 
+  /**
+   * `bytes`: the whole file; or, with `source`, its first bytes (its header), the rest left in the
+   * file for `f32Tensor` to defer.
+   */
   constructor(
     readonly bytes: Uint8Array,
     readonly file: string,
+    private readonly source?: InputFile,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   get remaining(): number {
-    return this.bytes.byteLength - this.offset;
+    return (this.source?.size ?? this.bytes.byteLength) - this.offset;
+  }
+
+  /**
+   * `count` f32 values, as f32s reads them; past the bytes in memory (a file read with a source),
+   * where to read them from the file instead.
+   */
+  f32Tensor(count: number, what: string): Float32Array | DeferredData {
+    if (!this.source || this.offset + count * 4 <= this.bytes.byteLength) return this.f32s(count, what);
+    this.need(count * 4, what, true);
+    const deferred = this.source.f32s(this.offset, count);
+    this.offset += count * 4;
+    return deferred;
   }
 
   i32(what: string): number {
@@ -58,11 +77,14 @@ export class ByteReader {
   }
 
   skip(length: number, what: string): void {
-    this.need(length, what);
+    this.need(length, what, true);
     this.offset += length;
   }
 
-  private need(length: number, what: string): void {
+  /** `length` more bytes of the file: in memory, unless `deferred` (f32Tensor reads them later). */
+  private need(length: number, what: string, deferred = false): void {
+    if (!deferred && this.source && this.offset + length > this.bytes.byteLength && length <= this.remaining)
+      throw new SeecError("internal.read", `${what} lies past the ${this.bytes.byteLength} bytes read into memory`, { file: this.file });
     if (length > this.remaining)
       throw new SeecError("input.truncated", `file ends inside ${what}: needs ${length} bytes, ${this.remaining} left`, {
         file: this.file,

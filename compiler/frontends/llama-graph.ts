@@ -5,7 +5,7 @@
  * so the graph, and so the artifact, depends only on the numbers and never on the file format.
  */
 import { GraphBuilder } from "../ir/builder.js";
-import type { Graph } from "../ir/graph.js";
+import type { DeferredData, Graph } from "../ir/graph.js";
 
 export interface LlamaConfig {
   dim: number;
@@ -18,19 +18,20 @@ export interface LlamaConfig {
   sharedClassifier: boolean;
 }
 
-export interface LlamaWeights {
-  tokEmbeddings: Float32Array; // [vocab, dim]
-  attentionNorm: Float32Array[]; // per layer [dim]
-  wq: Float32Array[]; // [dim, dim]
-  wk: Float32Array[]; // [kvDim, dim]
-  wv: Float32Array[]; // [kvDim, dim]
-  wo: Float32Array[]; // [dim, dim]
-  ffnNorm: Float32Array[]; // [dim]
-  w1: Float32Array[]; // [hidden, dim]
-  w2: Float32Array[]; // [dim, hidden]
-  w3: Float32Array[]; // [hidden, dim]
-  norm: Float32Array; // [dim]
-  output: Float32Array; // [vocab, dim]; the embedding itself when shared
+/** Each tensor's f32 values: in memory, or (llamaGraph's input from a large file) where to read them. */
+export interface LlamaWeights<T extends { length: number } = Float32Array> {
+  tokEmbeddings: T; // [vocab, dim]
+  attentionNorm: T[]; // per layer [dim]
+  wq: T[]; // [dim, dim]
+  wk: T[]; // [kvDim, dim]
+  wv: T[]; // [kvDim, dim]
+  wo: T[]; // [dim, dim]
+  ffnNorm: T[]; // [dim]
+  w1: T[]; // [hidden, dim]
+  w2: T[]; // [dim, hidden]
+  w3: T[]; // [hidden, dim]
+  norm: T; // [dim]
+  output: T; // [vocab, dim]; the embedding itself when shared
 }
 
 /** Sizes a build can take, checked before any weight is read; `bad` throws the frontend's own error. */
@@ -68,7 +69,12 @@ export interface LlamaGraphOptions {
 }
 
 /** The Llama forward pass for T tokens at positions pos..pos+T-1, as llama2.c's forward() computes it. */
-export function llamaGraph(name: string, config: LlamaConfig, w: LlamaWeights, opts: LlamaGraphOptions): Graph {
+export function llamaGraph(
+  name: string,
+  config: LlamaConfig,
+  w: LlamaWeights<Float32Array | DeferredData>,
+  opts: LlamaGraphOptions,
+): Graph {
   const { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize } = config;
   const context = Math.min(opts.context ?? config.seqLen, config.seqLen);
   const headDim = dim / nHeads;
@@ -91,7 +97,7 @@ export function llamaGraph(name: string, config: LlamaConfig, w: LlamaWeights, o
   let x = b.node("Gather", "tok_embeddings", [emb, tokens]);
   for (let l = 0; l < nLayers; l++) {
     const p = `layers.${l}`;
-    const weight = (n: string, data: Float32Array, shape: number[]) => b.constant(`${p}.${n}.weight`, data, shape);
+    const weight = (n: string, data: Float32Array | DeferredData, shape: number[]) => b.constant(`${p}.${n}.weight`, data, shape);
     const h = b.node("RMSNorm", `${p}.attention_norm`, [x, weight("attention_norm", w.attentionNorm[l], [dim])], { epsilon });
     const q = b.node("Linear", `${p}.attention.wq`, [h, weight("attention.wq", w.wq[l], [dim, dim])]);
     const k = b.node("Linear", `${p}.attention.wk`, [h, weight("attention.wk", w.wk[l], [kvDim, dim])]);

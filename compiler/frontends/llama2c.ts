@@ -9,6 +9,8 @@
  */
 import { SeecError } from "../../runtime/errors.js";
 import { ByteReader } from "./byte-reader.js";
+import type { DeferredData } from "../ir/graph.js";
+import type { InputFile } from "./input-file.js";
 import { checkLlamaConfig, type LlamaConfig, type LlamaWeights } from "./llama-graph.js";
 
 /** llama2.c's config and weights are the Llama graph builder's own (llama-graph.ts). */
@@ -19,6 +21,26 @@ const MAGIC = 0x616b3432; // "ak42"
 
 export function readLlama2cCheckpoint(bytes: Uint8Array, file: string): { config: Llama2cConfig; weights: Llama2cWeights } {
   const r = new ByteReader(bytes, file);
+  return readCheckpoint(r, file, (count, what) => r.f32s(count, what));
+}
+
+/**
+ * A checkpoint left in its file (one too large to hold while it builds): the header is read now,
+ * each tensor when a pass reads its values (frontends/input-file.ts).
+ */
+export function readLlama2cFile(input: InputFile): { config: Llama2cConfig; weights: LlamaWeights<Float32Array | DeferredData> } {
+  const r = new ByteReader(input.read(0, Math.min(HEADER_BYTES, input.size)), input.path, input);
+  return readCheckpoint(r, input.path, (count, what) => r.f32Tensor(count, what));
+}
+
+/** The most bytes either layout's header takes (version 1 pads it to 256). */
+const HEADER_BYTES = 256;
+
+function readCheckpoint<T extends { length: number }>(
+  r: ByteReader,
+  file: string,
+  f32s: (count: number, what: string) => T,
+): { config: Llama2cConfig; weights: LlamaWeights<T> } {
   const first = r.u32("the header");
   let version = 0;
   if (first === MAGIC) {
@@ -44,11 +66,11 @@ export function readLlama2cCheckpoint(bytes: Uint8Array, file: string): { config
 
   const kvDim = (dim / nHeads) * nKvHeads;
   const headSize = dim / nHeads;
-  const perLayer = (what: string, size: number) => Array.from({ length: nLayers }, (_, l) => r.f32s(size, `layers.${l}.${what}`));
+  const perLayer = (what: string, size: number) => Array.from({ length: nLayers }, (_, l) => f32s(size, `layers.${l}.${what}`));
 
-  let w: Llama2cWeights;
+  let w: LlamaWeights<T>;
   if (version === 0) {
-    const tokEmbeddings = r.f32s(config.vocabSize * dim, "tok_embeddings");
+    const tokEmbeddings = f32s(config.vocabSize * dim, "tok_embeddings");
     const attentionNorm = perLayer("attention_norm", dim);
     const wq = perLayer("attention.wq", dim * dim);
     const wk = perLayer("attention.wk", kvDim * dim);
@@ -58,15 +80,15 @@ export function readLlama2cCheckpoint(bytes: Uint8Array, file: string): { config
     const w1 = perLayer("feed_forward.w1", hiddenDim * dim);
     const w2 = perLayer("feed_forward.w2", dim * hiddenDim);
     const w3 = perLayer("feed_forward.w3", hiddenDim * dim);
-    const norm = r.f32s(dim, "norm");
+    const norm = f32s(dim, "norm");
     r.skip(seqLen * headSize * 4, "the RoPE tables (freq_cis_real, freq_cis_imag)");
-    const output = sharedClassifier ? tokEmbeddings : r.f32s(config.vocabSize * dim, "output (wcls)");
+    const output = sharedClassifier ? tokEmbeddings : f32s(config.vocabSize * dim, "output (wcls)");
     w = { tokEmbeddings, attentionNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3, norm, output };
   } else {
     const attentionNorm = perLayer("attention_norm", dim);
     const ffnNorm = perLayer("ffn_norm", dim);
-    const norm = r.f32s(dim, "norm");
-    const tokEmbeddings = r.f32s(config.vocabSize * dim, "tok_embeddings");
+    const norm = f32s(dim, "norm");
+    const tokEmbeddings = f32s(config.vocabSize * dim, "tok_embeddings");
     const wq = perLayer("attention.wq", dim * dim);
     const wk = perLayer("attention.wk", kvDim * dim);
     const wv = perLayer("attention.wv", kvDim * dim);
@@ -74,7 +96,7 @@ export function readLlama2cCheckpoint(bytes: Uint8Array, file: string): { config
     const w1 = perLayer("feed_forward.w1", hiddenDim * dim);
     const w2 = perLayer("feed_forward.w2", dim * hiddenDim);
     const w3 = perLayer("feed_forward.w3", hiddenDim * dim);
-    const output = sharedClassifier ? tokEmbeddings : r.f32s(config.vocabSize * dim, "output");
+    const output = sharedClassifier ? tokEmbeddings : f32s(config.vocabSize * dim, "output");
     w = { tokEmbeddings, attentionNorm, wq, wk, wv, wo, ffnNorm, w1, w2, w3, norm, output };
   }
   if (r.remaining !== 0)

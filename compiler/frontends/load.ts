@@ -5,7 +5,8 @@ import { SeecError } from "../../runtime/errors.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import type { Graph } from "../ir/graph.js";
 import { readGguf } from "./gguf.js";
-import { readLlama2cCheckpoint } from "./llama2c.js";
+import { InputFile, READ_CHUNK_BYTES, STREAM_ABOVE_BYTES } from "./input-file.js";
+import { readLlama2cCheckpoint, readLlama2cFile } from "./llama2c.js";
 import { llamaGraph } from "./llama-graph.js";
 import { generationEos } from "./onnx/generation-config.js";
 import { loadOnnx } from "./onnx/index.js";
@@ -30,6 +31,11 @@ export interface ModelSource {
   decoder?: boolean;
   /** --eos: the decoder's end tokens, given; the exporter's configuration is then not read. */
   eos?: number[];
+  /**
+   * llama2.c checkpoints larger than this many bytes stay in their file, each tensor read when a pass
+   * reads it (by default STREAM_ABOVE_BYTES; the tests give 0 to build small ones that way).
+   */
+  streamAbove?: number;
 }
 
 export interface LoadedModel {
@@ -93,12 +99,24 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       eosFile: eos?.file,
     };
   }
-  const bytes = await readInput(src.model, "model");
   const name = src.model
     .split(/[\\/]/)
     .pop()!
     .replace(/\.[^.]*$/, "");
   const chunking = { maxChunk: src.maxChunk ?? DEFAULT_MAX_CHUNK, context: src.context };
+  const size = await inputSize(src.model, "model");
+  if (size > (src.streamAbove ?? STREAM_ABOVE_BYTES) && !src.model.endsWith(".gguf")) {
+    const input = new InputFile(src.model, size, "model");
+    if (!isGguf(input.read(0, Math.min(4, size)))) {
+      const { config, weights } = readLlama2cFile(input);
+      return {
+        graph: llamaGraph(name, config, weights, chunking),
+        tokenizer: await llama2cTokenizer(src, config.vocabSize),
+        format: "llama2c",
+      };
+    }
+  }
+  const bytes = await readInput(src.model, "model");
   if (src.model.endsWith(".gguf") || isGguf(bytes)) {
     if (src.tokenizer)
       throw new SeecError("usage.tokenizer", "a GGUF file carries its own tokenizer; --tokenizer is for llama2.c checkpoints", {
@@ -112,11 +130,15 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
     };
   }
   const { config, weights } = readLlama2cCheckpoint(bytes, src.model);
-  const graph = llamaGraph(name, config, weights, chunking);
-  const tokenizer = src.tokenizer
-    ? readLlama2cTokenizer(await readInput(src.tokenizer, "tokenizer"), src.tokenizer, config.vocabSize)
-    : undefined;
-  return { graph, tokenizer, format: "llama2c" };
+  return {
+    graph: llamaGraph(name, config, weights, chunking),
+    tokenizer: await llama2cTokenizer(src, config.vocabSize),
+    format: "llama2c",
+  };
+}
+
+async function llama2cTokenizer(src: ModelSource, vocabSize: number): Promise<TokenizerSpec | undefined> {
+  return src.tokenizer ? readLlama2cTokenizer(await readInput(src.tokenizer, "tokenizer"), src.tokenizer, vocabSize) : undefined;
 }
 
 /** GGUF files start with the ASCII magic "GGUF", whatever they are named. */
@@ -138,20 +160,18 @@ async function loadTfjs(src: ModelSource, modelJson: string): Promise<LoadedMode
 }
 
 /**
- * The largest input seec reads: one Uint8Array holds at most 4 GiB in Node, and a wasm32 artifact
- * addresses no more, so a larger file could not become an artifact anyway.
+ * The largest input seec reads whole: one Uint8Array holds at most 4 GiB in Node, and a wasm32
+ * artifact addresses no more. (A llama2.c checkpoint past STREAM_ABOVE_BYTES is not read whole: its
+ * tensors stay in the file, so it may be larger, and its int8 or 4-bit weights may still fit.)
  */
 export const MAX_INPUT_BYTES = 4 * 1024 ** 3;
-/** Bytes one read call takes: readFile refuses files of 2 GiB or more, so inputs are read in pieces. */
-export const READ_CHUNK_BYTES = 64 * 1024 ** 2;
 
-/** Reads a whole input file, with errors that say which argument named it. */
-export async function readInput(path: string, what: string): Promise<Uint8Array> {
-  let size: number;
+/** An input file's size, with errors that say which argument named it. */
+async function inputSize(path: string, what: string): Promise<number> {
   try {
     const s = await stat(path);
     if (!s.isFile()) throw new SeecError("usage.not_a_file", `the ${what} ${path} is not a file`, { file: path });
-    size = s.size;
+    return s.size;
   } catch (e) {
     if (e instanceof SeecError) throw e;
     throw new SeecError(
@@ -160,10 +180,15 @@ export async function readInput(path: string, what: string): Promise<Uint8Array>
       { file: path },
     );
   }
+}
+
+/** Reads a whole input file, with errors that say which argument named it. */
+export async function readInput(path: string, what: string): Promise<Uint8Array> {
+  const size = await inputSize(path, what);
   if (size > MAX_INPUT_BYTES)
     throw new SeecError(
       "unsupported.too_large",
-      `the ${what} is ${size} bytes (${(size / 1024 ** 3).toFixed(2)} GiB); seec reads files up to 4 GiB, the most a wasm32 artifact addresses`,
+      `the ${what} is ${size} bytes (${(size / 1024 ** 3).toFixed(2)} GiB); seec reads files of its kind up to 4 GiB, the most a wasm32 artifact addresses (llama2.c checkpoints of any size, tensor by tensor)`,
       {
         file: path,
         hint: "a smaller or quantized file of the same model: a GGUF Q8_0 or Q4_0 export of it builds with --quantize int8",

@@ -3,7 +3,17 @@
  * frontend cannot produce a graph whose shapes do not add up.
  */
 import { SeecError } from "../../runtime/errors.js";
-import type { Attrs, DType, Graph, ModelInfo, Shape, TensorData, Value } from "./graph.js";
+import {
+  deferredValue,
+  type Attrs,
+  type DeferredData,
+  type DType,
+  type Graph,
+  type ModelInfo,
+  type Shape,
+  type TensorData,
+  type Value,
+} from "./graph.js";
 import { opDef, opName } from "./ops/index.js";
 
 export class GraphBuilder {
@@ -24,11 +34,16 @@ export class GraphBuilder {
     return name;
   }
 
-  constant(name: string, data: TensorData, shape: Shape): string {
-    const dtype: DType = data instanceof Float32Array ? "f32" : data instanceof Int8Array ? "i8" : "i32";
+  /** A constant: its values, or (an f32 tensor left in a large input file) where to read them. */
+  constant(name: string, data: TensorData | DeferredData, shape: Shape): string {
     const count = shape.reduce<number>((n, d) => n * (typeof d === "number" ? d : NaN), 1);
     if (count !== data.length)
       throw new SeecError("internal.ir", `constant "${name}" has ${data.length} values for shape [${shape.join(", ")}]`);
+    if (!ArrayBuffer.isView(data)) {
+      this.add(deferredValue(name, shape, data));
+      return name;
+    }
+    const dtype: DType = data instanceof Float32Array ? "f32" : data instanceof Int8Array ? "i8" : "i32";
     this.add({ name, dtype, shape, kind: "const", data });
     return name;
   }

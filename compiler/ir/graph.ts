@@ -97,6 +97,48 @@ export interface Graph {
 
 export const DTYPE_BYTES: Record<DType, number> = { f32: 4, i32: 4, i8: 1 };
 
+/**
+ * A constant's f32 values kept in its input file rather than in memory (a checkpoint too large to
+ * hold while it builds: frontends/input-file.ts): `read()` reads them again at each call, and
+ * `readRange` a part of them. A value made from one (`deferredValue`) reads them whenever its `data`
+ * is read, so every pass and backend sees plain arrays; what it derives from them (int8 rows, a
+ * weight layout's copy) is all that stays in memory. Read `data` once per use, into a local; or
+ * part by part with `readValues`.
+ */
+export interface DeferredData {
+  readonly length: number;
+  read(): Float32Array;
+  /** Values [from, from + count) alone. */
+  readRange?(from: number, count: number): Float32Array;
+}
+
+const deferred = new WeakMap<Value, DeferredData>();
+
+/** A const f32 value whose `data` is `source.read()`, each time it is read. */
+export function deferredValue(name: string, shape: Shape, source: DeferredData): Value {
+  const v: Value = { name, kind: "const", dtype: "f32", shape };
+  Object.defineProperty(v, "data", { get: () => source.read(), enumerable: true });
+  deferred.set(v, source);
+  return v;
+}
+
+/** Whether a value's data is read from its file on demand (deferredValue; a copy made by spreading it holds its values). */
+export function isDeferred(v: Value): boolean {
+  return deferred.has(v);
+}
+
+/** Values [from, from + count) of a const f32 value: from its file alone where it is deferred and can read a part. */
+export function readValues(v: Value, from: number, count: number): Float32Array {
+  const source = deferred.get(v);
+  if (source?.readRange) return source.readRange(from, count);
+  return (v.data as Float32Array).subarray(from, from + count);
+}
+
+/** A value's bytes, from its type: never reads a deferred value's data. */
+export function valueBytes(v: ValueType, dims: Record<string, number> = {}): number {
+  return elementCount(bindShape(v.shape, dims)) * DTYPE_BYTES[v.dtype];
+}
+
 export function value(graph: Graph, name: string): Value {
   const v = graph.values.get(name);
   if (!v) throw new SeecError("internal.ir", `tensor "${name}" is not in graph ${graph.name}`);

@@ -9,7 +9,7 @@
  * additions of tensors the scores do not feed, and at most one Where(cond, scores, fill) or
  * Where(cond, fill, scores) with a constant fill. Every intermediate must have that one reader.
  */
-import { graphIndex, type Graph, type Node, type Value } from "../ir/graph.js";
+import { elementCount, graphIndex, type Graph, type Node, type Value } from "../ir/graph.js";
 import { copyAttrs, mapAttrs } from "../ir/ops/tensor.js";
 
 export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
@@ -21,7 +21,7 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
   };
   const scalar = (t: string) => {
     const v = graph.values.get(t)!;
-    return v.kind === "const" && v.data!.length === 1 ? v.data![0] : undefined;
+    return v.kind === "const" && elementCount(v.shape as number[]) === 1 ? v.data![0] : undefined;
   };
 
   const values = new Map(graph.values);

@@ -8,9 +8,9 @@
  * nibbles unpacked by every target's Gather kernel, and a tied head would then need a Q4Linear
  * whose weights a Gather also reads. A weight anything else reads stays f32, as do the SEE factors.
  */
-import { graphIndex, type Graph, type Value } from "../ir/graph.js";
-import { dequantizeQ4Blocks, quantizeQ4Blocks } from "../ir/ops/linear-q4.js";
-import { asWeight, quantizeTablesInt8, relativeError, type QuantizeReport } from "./quantize.js";
+import { graphIndex, readValues, type Graph, type Value } from "../ir/graph.js";
+import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../ir/ops/linear-q4.js";
+import { asWeight, quantizeTablesInt8, relativeError, ROWS_AT_ONCE_BYTES, type QuantizeReport } from "./quantize.js";
 
 export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport } {
   const { readers } = graphIndex(graph);
@@ -25,12 +25,19 @@ export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport
     if (!w || w.kind !== "const" || w.dtype !== "f32" || quantized.has(w.name)) continue;
     if (!readers.get(w.name)!.every((r) => asWeight(r, w.name))) continue;
     const [N, K] = w.shape as number[];
-    const data = w.data as Float32Array;
-    const blocks = quantizeQ4Blocks(data, N, K);
-    const back = dequantizeQ4Blocks(blocks, N, K);
-    for (let i = 0; i < data.length; i++) {
-      errSq += (back[i] - data[i]) ** 2;
-      normSq += data[i] ** 2;
+    const blocks = new Uint8Array(N * q4RowBytes(K));
+    // Rows are quantized independently: a few at a time, read from the weight's file where it is left
+    // there, and the error measured without an f32 copy of the whole weight.
+    for (let r = 0, rows = Math.max(1, Math.floor(ROWS_AT_ONCE_BYTES / (4 * K))); r < N; r += rows) {
+      const n = Math.min(rows, N - r),
+        part = readValues(w, r * K, n * K);
+      const q = quantizeQ4Blocks(part, n, K);
+      blocks.set(q, r * q4RowBytes(K));
+      const back = dequantizeQ4Blocks(q, n, K);
+      for (let i = 0; i < part.length; i++) {
+        errSq += (back[i] - part[i]) ** 2;
+        normSq += part[i] ** 2;
+      }
     }
     const name = `${w.name}.q4`;
     values.delete(w.name);
@@ -38,7 +45,7 @@ export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport
     values.set(name, { name, kind: "const", dtype: "i8", shape: [N, blocks.length / N], data: bytes } satisfies Value);
     quantized.set(w.name, name);
     report.tensors++;
-    report.bytesBefore += data.byteLength;
+    report.bytesBefore += 4 * N * K;
     report.bytesAfter += blocks.byteLength;
   }
   const nodes = graph.nodes.map((n) => {

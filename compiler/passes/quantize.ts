@@ -10,7 +10,7 @@
  * quantizeTablesInt8 does the embedding tables alone (and so a classifier tied to one): the
  * q4 pass (quantize-q4.ts) leaves them to it, since rows of nibbles make an awkward lookup.
  */
-import { graphIndex, type Graph, type Node, type Value } from "../ir/graph.js";
+import { graphIndex, readValues, type Graph, type Node, type Value } from "../ir/graph.js";
 
 export interface QuantizeReport {
   /** Weights quantized (embedding tables included), and their bytes before and after (scales included). */
@@ -47,24 +47,33 @@ export function quantizeTablesInt8(graph: Graph): { graph: Graph; report: Quanti
   return quantizeRows(graph, true);
 }
 
+/** How much of a weight is quantized at once (read from its file at once, where it is left there). */
+export const ROWS_AT_ONCE_BYTES = 4 * 1024 ** 2;
+
 /**
  * Rows of an N × K matrix as int8 with a scale per row: scale = max|row| / 127 (1 for a zero row),
  * q = w / scale rounded to nearest, halves away from zero (so q(−w) = −q(w), as C's roundf).
  */
-function quantizeRowsInt8(data: Float32Array, N: number, K: number, sums?: ErrorSums): { q: Int8Array; scale: Float32Array } {
+function quantizeRowsInt8(w: Value, N: number, K: number, sums?: ErrorSums): { q: Int8Array; scale: Float32Array } {
   const q = new Int8Array(N * K),
     scale = new Float32Array(N);
-  for (let n = 0; n < N; n++) {
-    let max = 0;
-    for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[n * K + k]));
-    scale[n] = max / 127 || 1;
-    for (let k = 0; k < K; k++) {
-      const v = data[n * K + k];
-      // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
-      q[n * K + k] = Math.max(-127, Math.min(127, roundHalfAway(v / scale[n])));
-      if (sums) {
-        sums.errSq += (q[n * K + k] * scale[n] - v) ** 2;
-        sums.normSq += v * v;
+  // A few rows at a time: a weight left in its input file is read part by part (ir/graph.ts's readValues).
+  const rows = Math.max(1, Math.floor(ROWS_AT_ONCE_BYTES / (4 * K)));
+  for (let first = 0; first < N; first += rows) {
+    const data = readValues(w, first * K, Math.min(rows, N - first) * K);
+    for (let n = first; n < Math.min(first + rows, N); n++) {
+      const at = (n - first) * K;
+      let max = 0;
+      for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[at + k]));
+      scale[n] = max / 127 || 1;
+      for (let k = 0; k < K; k++) {
+        const v = data[at + k];
+        // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
+        q[n * K + k] = Math.max(-127, Math.min(127, roundHalfAway(v / scale[n])));
+        if (sums) {
+          sums.errSq += (q[n * K + k] * scale[n] - v) ** 2;
+          sums.normSq += v * v;
+        }
       }
     }
   }
@@ -99,9 +108,8 @@ function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report
     const table = rs.some((r) => r.op === "Gather");
     if (tablesOnly && !table) continue;
     const [N, K] = w.shape as number[];
-    const data = w.data as Float32Array;
     const own: ErrorSums = { errSq: 0, normSq: 0 };
-    const { q, scale } = quantizeRowsInt8(data, N, K, own);
+    const { q, scale } = quantizeRowsInt8(w, N, K, own);
     const qName = `${w.name}.int8`,
       sName = `${w.name}.scale`;
     values.delete(w.name);
@@ -110,7 +118,7 @@ function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report
     quantized.set(w.name, { q: qName, scale: sName });
     for (const [r, s] of [[report, sums] as const, ...(table ? [[embeddings, tableSums] as const] : [])]) {
       r.tensors++;
-      r.bytesBefore += data.byteLength;
+      r.bytesBefore += 4 * N * K;
       r.bytesAfter += q.byteLength + scale.byteLength;
       s.errSq += own.errSq;
       s.normSq += own.normSq;

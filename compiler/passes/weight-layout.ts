@@ -15,7 +15,7 @@
  * sentences of 4 to 16 tokens, and its matmuls 4-10% faster interleaved than row-major. A weight
  * read by anything but Linear's weight input (a tied embedding, also a Gather table) is left alone.
  */
-import { graphIndex, type Graph, type Value } from "../ir/graph.js";
+import { deferredValue, graphIndex, isDeferred, valueBytes, type Graph, type Value } from "../ir/graph.js";
 import { storeWeights, type WeightLayout } from "../ir/ops/linear.js";
 
 /** Models whose Linear weights add up to at most this many bytes get them transposed: half a big core's L2. */
@@ -23,7 +23,7 @@ export const CACHED_WEIGHT_BYTES = 2 * 1024 * 1024;
 
 export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayout; moved: number } {
   const weights = new Set(graph.nodes.filter((n) => n.op.endsWith("Linear")).map((n) => n.inputs[1]));
-  const bytes = [...weights].reduce((sum, w) => sum + (graph.values.get(w)!.data?.byteLength ?? 0), 0);
+  const bytes = [...weights].reduce((sum, w) => sum + (graph.values.get(w)!.kind === "const" ? valueBytes(graph.values.get(w)!) : 0), 0);
   const layout: WeightLayout = bytes <= CACHED_WEIGHT_BYTES ? "kn" : "n4";
   const { readers } = graphIndex(graph);
   /** Weight name -> its copy in `layout`, for weights that only Linears read, as their weights. */
@@ -45,13 +45,11 @@ export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayo
   return { graph: { ...graph, values, nodes }, layout, moved: moved.size };
 }
 
-/** w ([N, K] as written) stored in `layout`, as a value of its own name. */
+/** w ([N, K] as written) stored in `layout`, as a value of its own name (read from w's file each time, where w's values are). */
 function stored(w: Value, layout: WeightLayout): Value {
   const [N, K] = w.shape as number[];
-  return {
-    ...w,
-    name: `${w.name}.${layout}`,
-    shape: layout === "kn" ? [K, N] : [N, K],
-    data: storeWeights(w.data as Float32Array, N, K, layout),
-  };
+  const name = `${w.name}.${layout}`,
+    shape = layout === "kn" ? [K, N] : [N, K];
+  if (isDeferred(w)) return deferredValue(name, shape, { length: N * K, read: () => storeWeights(w.data as Float32Array, N, K, layout) });
+  return { ...w, name, shape, data: storeWeights(w.data as Float32Array, N, K, layout) };
 }

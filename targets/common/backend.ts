@@ -4,6 +4,7 @@
  * (targets/wasm/backend.ts: wasm-simd, wasm-relaxed, wasm, wasi, mcu; targets/webgpu/backend.ts);
  * which target uses which, with what options, is data in targets/registry.ts.
  */
+import type { FileContent } from "../../compiler/util/file-content.js";
 import type { Node } from "../../compiler/ir/graph.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { formatBytes } from "../../compiler/util/units.js";
@@ -36,10 +37,10 @@ export type ManifestParts = Pick<Manifest, "modules" | "inputs" | "outputs" | "m
 
 export interface CompiledTarget {
   /**
-   * File name -> bytes or text, for the artifact. `src/model.ts` (the emitted source, for
-   * reading) is listed among the artifact's files last but one, before the manifest.
+   * File name -> bytes, text or pieces (weights.bin), for the artifact. `src/model.ts` (the emitted
+   * source, for reading) is listed among the artifact's files last but one, before the manifest.
    */
-  files: Map<string, Uint8Array | string>;
+  files: Map<string, FileContent>;
   manifest: ManifestParts;
   /** The memory plan, line by line (printed by `seec build` where the target asks, or with --memory-budget). */
   memory: MemoryReport;

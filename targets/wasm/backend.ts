@@ -5,6 +5,7 @@
  * (and the webgpu target's fallback module): what a target asks of it (flavours, embedded
  * weights, fixed memory, entry points) is its options, data in targets/registry.ts.
  */
+import { joinPieces, type FileContent, type Pieces } from "../../compiler/util/file-content.js";
 import type { Node } from "../../compiler/ir/graph.js";
 import { isOpName } from "../../compiler/ir/op-names.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
@@ -81,7 +82,7 @@ async function compileModules(planned: PlannedGraph, target: BackendTarget<WasmO
   const program = emit();
   const split = threads ? emit(threads) : undefined;
   const weights = packWeights(planned);
-  const data = options.embedWeights ? [{ address: layout.weights, bytes: weights }] : [];
+  const data = options.embedWeights ? [{ address: layout.weights, bytes: joinPieces(weights) }] : [];
   if (table && layout.appendix) data.push({ address: layout.appendix.address, bytes: table });
   const wasm = await stage("compile wasm", () =>
     Promise.all(
@@ -101,7 +102,7 @@ async function compileModules(planned: PlannedGraph, target: BackendTarget<WasmO
       ),
     ),
   );
-  const files = new Map<string, Uint8Array | string>(modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
+  const files = new Map<string, FileContent>(modules.map((m, i): [string, Uint8Array] => [m.file, wasm[i]]));
   if (!options.embedWeights) files.set("weights.bin", weights);
   if (split) files.set("src/model.threads.ts", split.source);
   files.set("src/model.ts", program.source);
@@ -137,12 +138,25 @@ function manifestParts({ graph, plan }: PlannedGraph, layout: WasmLayout, option
   };
 }
 
-/** Constants laid out as the plan's weights region says, zero-padded between tensors. */
-function packWeights({ graph, plan }: PlannedGraph): Uint8Array {
-  const bytes = new Uint8Array(plan.weights.bytes);
-  for (const e of plan.weights.entries) {
-    const data = graph.values.get(e.name)!.data!;
-    bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), e.offset);
-  }
-  return bytes;
+/**
+ * Constants laid out as the plan's weights region says, zero-padded between tensors: written one
+ * tensor at a time (a tensor left in its input file is read then), never held as one buffer beside
+ * the graph's own.
+ */
+function packWeights({ graph, plan }: PlannedGraph): Pieces {
+  const entries = [...plan.weights.entries].sort((a, b) => a.offset - b.offset);
+  const end = plan.weights.bytes;
+  return {
+    byteLength: end,
+    *pieces() {
+      let at = 0;
+      for (const e of entries) {
+        if (e.offset > at) yield new Uint8Array(e.offset - at);
+        const data = graph.values.get(e.name)!.data!;
+        yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        at = e.offset + data.byteLength;
+      }
+      if (end > at) yield new Uint8Array(end - at);
+    },
+  };
 }

@@ -5,13 +5,16 @@ import { appendFileSync, openSync, closeSync, rmSync, truncateSync, writeFileSyn
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HASH_CHUNK_BYTES, sha256, sha256Chunks } from "../../compiler/artifact.js";
-import { compileArtifact } from "../../compiler/build.js";
+import { build, compileArtifact } from "../../compiler/build.js";
+import { InputFile } from "../../compiler/frontends/input-file.js";
+import { isDeferred, readValues } from "../../compiler/ir/graph.js";
 import { llamaGraph, type LlamaConfig } from "../../compiler/frontends/llama-graph.js";
 import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
 import { loadModel, readInput } from "../../compiler/frontends/load.js";
 import type { TargetName } from "../../targets/registry.js";
 import { tmpDir } from "../helpers/compile.js";
 import { rejectsSeec } from "../helpers/errors.js";
+import { LLAMA2C } from "../helpers/shared.js";
 
 const GiB = 1024 ** 3;
 
@@ -159,18 +162,88 @@ describe("checkpoints past 2 GiB", () => {
     expect(a.norm[7]).toBe(values[floats - 16 - 1]);
   });
 
-  it("refuses a file over 4 GiB before reading it, saying why and what to use instead", async () => {
+  it("refuses a GGUF file over 4 GiB before reading it, saying why and what to use instead", async () => {
     const dir = await tmpDir();
-    const file = join(dir, "huge.bin");
+    const file = join(dir, "huge.gguf");
     try {
-      writeFileSync(file, "");
+      writeFileSync(file, "GGUF");
       truncateSync(file, 4 * GiB + 1);
       const e = await rejectsSeec(() => loadModel({ model: file }));
       expect(e.code).toBe("unsupported.too_large");
       expect(e.message).toBe(
-        "the model is 4294967297 bytes (4.00 GiB); seec reads files up to 4 GiB, the most a wasm32 artifact addresses",
+        "the model is 4294967297 bytes (4.00 GiB); seec reads files of its kind up to 4 GiB, the most a wasm32 artifact addresses (llama2.c checkpoints of any size, tensor by tensor)",
       );
       expect(e.hint).toMatch(/GGUF Q8_0 or Q4_0/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("checkpoints left in their file", () => {
+  it("reads a 4.4 GB llama2.c checkpoint (sparse, TinyLlama's shape) tensor by tensor, when a pass reads them", async () => {
+    // Legacy layout, an untied classifier: its last value lies past 4 GiB.
+    const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen] = [2048, 5632, 22, 32, 4, 32000, 2048];
+    const kvDim = (dim / nHeads) * nKvHeads;
+    const perLayer = 2 * dim + 2 * dim * dim + 2 * kvDim * dim + 3 * hiddenDim * dim;
+    const floats = 2 * vocabSize * dim + nLayers * perLayer + dim + seqLen * (dim / nHeads);
+    const size = 28 + 4 * floats;
+    expect(size).toBeGreaterThan(4 * GiB);
+    const dir = await tmpDir();
+    const file = join(dir, "tinyllama.bin");
+    try {
+      writeFileSync(file, new Uint8Array(new Int32Array([dim, hiddenDim, nLayers, nHeads, nKvHeads, -vocabSize, seqLen]).buffer));
+      truncateSync(file, size);
+      const fd = openSync(file, "r+");
+      writeSync(fd, new Uint8Array(new Float32Array([2.5]).buffer), 0, 4, size - 4); // the classifier's last value
+      writeSync(fd, new Uint8Array(new Float32Array([-1]).buffer), 0, 4, size - 4 * (vocabSize * dim + seqLen * (dim / nHeads) + 1)); // the final norm's last
+      closeSync(fd);
+      const rss = process.memoryUsage().rss;
+      const { graph } = await loadModel({ model: file });
+      // Nothing of the 4.4 GB is held: each tensor is read when its values are.
+      expect(process.memoryUsage().rss - rss).toBeLessThan(256 * 1024 ** 2);
+      const head = graph.values.get("output.weight")!;
+      expect(isDeferred(head)).toBe(true);
+      expect(head.shape).toEqual([vocabSize, dim]);
+      expect(Array.from(readValues(head, vocabSize * dim - 3, 3))).toEqual([0, 0, 2.5]);
+      const norm = graph.values.get("norm.weight")!.data as Float32Array;
+      expect([norm.length, norm[dim - 1], norm[dim - 2]]).toEqual([dim, -1, 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!LLAMA2C)(
+    "builds an artifact bit for bit the same from a checkpoint left in its file as from one read whole",
+    async () => {
+      const dir = await tmpDir();
+      try {
+        for (const quantize of [undefined, "int8", "q4"] as const) {
+          const common = { model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, target: "wasm-simd" as const, quantize };
+          const whole = await build({ ...common, out: join(dir, `whole-${quantize}`) });
+          const streamed = await build({ ...common, out: join(dir, `streamed-${quantize}`), streamAbove: 0 });
+          expect(streamed.manifest.files).toEqual(whole.manifest.files);
+          expect(streamed.quantization).toEqual(whole.quantization);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
+
+  it("refuses to read on when the file has changed since the build began reading it", async () => {
+    const dir = await tmpDir();
+    const file = join(dir, "m.bin");
+    try {
+      writeFileSync(file, new Uint8Array(64));
+      const input = new InputFile(file, 64, "model");
+      expect(Array.from(input.f32s(8, 2).read())).toEqual([0, 0]);
+      truncateSync(file, 40);
+      const e = await rejectsSeec(async () => input.f32s(8, 2).read());
+      expect(e.code).toBe("io.read");
+      expect(e.message).toBe("cannot read the model: it changed while seec built from it (64 bytes when read began, now 40)");
+      expect(e.at).toBe("byte 8");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,55 @@
+/**
+ * Input files read in pieces, at offsets. A checkpoint larger than seec holds while it builds
+ * (STREAM_ABOVE_BYTES) keeps its tensors in the file: each is read when a pass asks for its values
+ * (ir/graph.ts's DeferredData), and what the pass makes of it (int8 or 4-bit rows) is all that stays
+ * in memory. So a 4.4 GB f32 checkpoint, past what one buffer or a wasm32 module holds, still builds
+ * with --quantize int8 or q4, whose weights fit.
+ */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { SeecError } from "../../runtime/errors.js";
+import type { DeferredData } from "../ir/graph.js";
+
+/** Inputs past this size are read tensor by tensor, when a pass reads them, instead of whole. */
+export const STREAM_ABOVE_BYTES = 1024 ** 3;
+/** Bytes one read call takes (readFile refuses files of 2 GiB or more, so every input is read in pieces). */
+export const READ_CHUNK_BYTES = 64 * 1024 ** 2;
+
+export class InputFile {
+  constructor(
+    readonly path: string,
+    /** Its size when seec first read it: a later read of a file that has changed is refused. */
+    readonly size: number,
+    /** What the file is, for errors ("model"). */
+    readonly what: string,
+  ) {}
+
+  /** `length` bytes from `offset`. */
+  read(offset: number, length: number): Uint8Array {
+    const bytes = new Uint8Array(length);
+    let fd: number | undefined;
+    try {
+      fd = openSync(this.path, "r");
+      const size = fstatSync(fd).size;
+      if (size !== this.size) throw new Error(`it changed while seec built from it (${this.size} bytes when read began, now ${size})`);
+      for (let at = 0; at < length;) {
+        const n = readSync(fd, bytes, at, Math.min(READ_CHUNK_BYTES, length - at), offset + at);
+        if (n === 0) throw new Error(`it ended at byte ${offset + at}`);
+        at += n;
+      }
+    } catch (e) {
+      throw new SeecError("io.read", `cannot read the ${this.what}: ${(e as Error).message}`, { file: this.path, at: `byte ${offset}` });
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+    return bytes;
+  }
+
+  /** `count` little-endian f32 values from `offset`, read from the file at each `read()`. */
+  f32s(offset: number, count: number): DeferredData {
+    return {
+      length: count,
+      read: () => new Float32Array(this.read(offset, count * 4).buffer),
+      readRange: (from, n) => new Float32Array(this.read(offset + from * 4, n * 4).buffer),
+    };
+  }
+}
