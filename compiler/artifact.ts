@@ -5,12 +5,12 @@
  * runtime, so that commands exercise exactly what ships.
  */
 import { createHash } from "node:crypto";
-import { mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SeecError } from "../runtime/errors.js";
 import type { Model } from "../runtime/model.js";
-import type { FileContent, Pieces } from "./util/file-content.js";
+import type { FileContent } from "./util/file-content.js";
 
 /**
  * Node's hash `update` refuses one buffer of 2 GiB or more ("data is too long"), so bytes are fed
@@ -47,7 +47,7 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, File
     for (const [name, data] of files) {
       await mkdir(dirname(join(tmp, name)), { recursive: true });
       if (typeof data === "string" || data instanceof Uint8Array) await writeFile(join(tmp, name), data);
-      else await writePieces(join(tmp, name), data);
+      else await writeFile(join(tmp, name), data.pieces()); // piece by piece, each written whole
     }
     // Two renames: the old artifact stays whole until the new one is complete.
     await rename(target, old).catch((e: NodeJS.ErrnoException) => {
@@ -57,16 +57,9 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, File
     await rm(old, { recursive: true, force: true });
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => {});
+    // An input read while writing (a weight left in its file) failing is that input's error.
+    if (e instanceof SeecError && e.code === "io.read") throw e;
     throw new SeecError("io.write", `cannot write the artifact: ${(e as Error).message}`, { file: out });
-  }
-}
-
-async function writePieces(path: string, content: Pieces): Promise<void> {
-  const file = await open(path, "w");
-  try {
-    for (const piece of content.pieces()) await file.write(piece);
-  } finally {
-    await file.close();
   }
 }
 

@@ -1,5 +1,5 @@
 /** What `seec inspect` reports: ops, parameters by tensor group, and the memory plan. */
-import { bindShape, elementCount, type Graph } from "./ir/graph.js";
+import { bindShape, elementCount, valueBytes, type Graph } from "./ir/graph.js";
 import type { MemoryPlan } from "./passes/plan-memory.js";
 
 export interface Inspection {
@@ -24,7 +24,7 @@ export function inspectGraph(graph: Graph, plan: MemoryPlan): Inspection {
     const g = (parameters[group] ??= { tensors: 0, parameters: 0, bytes: 0 });
     g.tensors++;
     g.parameters += count;
-    g.bytes += v.data!.byteLength;
+    g.bytes += valueBytes(v);
     totalParameters += count;
   }
   return {

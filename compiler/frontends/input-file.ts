@@ -5,7 +5,8 @@
  * in memory. So a 4.4 GB f32 checkpoint, past what one buffer or a wasm32 module holds, still builds
  * with --quantize int8 or q4, whose weights fit.
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, type Stats } from "node:fs";
+import { stat } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
 import type { DeferredData } from "../ir/graph.js";
 
@@ -15,13 +16,19 @@ export const STREAM_ABOVE_BYTES = 1024 ** 3;
 export const READ_CHUNK_BYTES = 64 * 1024 ** 2;
 
 export class InputFile {
-  constructor(
+  private constructor(
     readonly path: string,
-    /** Its size when seec first read it: a later read of a file that has changed is refused. */
     readonly size: number,
     /** What the file is, for errors ("model"). */
     readonly what: string,
+    /** Which file, as it was when seec first read it: a later read of one changed or replaced is refused. */
+    private readonly identity: string,
   ) {}
+
+  static async open(path: string, what: string): Promise<InputFile> {
+    const s = await stat(path);
+    return new InputFile(path, s.size, what, identityOf(s));
+  }
 
   /** `length` bytes from `offset`. */
   read(offset: number, length: number): Uint8Array {
@@ -29,8 +36,13 @@ export class InputFile {
     let fd: number | undefined;
     try {
       fd = openSync(this.path, "r");
-      const size = fstatSync(fd).size;
-      if (size !== this.size) throw new Error(`it changed while seec built from it (${this.size} bytes when read began, now ${size})`);
+      const now = fstatSync(fd);
+      if (identityOf(now) !== this.identity)
+        throw new Error(
+          now.size !== this.size
+            ? `it changed while seec built from it (${this.size} bytes when read began, now ${now.size})`
+            : "it changed while seec built from it (it was rewritten or replaced)",
+        );
       for (let at = 0; at < length;) {
         const n = readSync(fd, bytes, at, Math.min(READ_CHUNK_BYTES, length - at), offset + at);
         if (n === 0) throw new Error(`it ended at byte ${offset + at}`);
@@ -52,4 +64,9 @@ export class InputFile {
       readRange: (from, n) => new Float32Array(this.read(offset + from * 4, n * 4).buffer),
     };
   }
+}
+
+/** A file's identity and version: its inode, size and last change (a rewrite or a rename over it changes one). */
+function identityOf(s: Stats): string {
+  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`;
 }

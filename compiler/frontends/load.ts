@@ -5,7 +5,7 @@ import { SeecError } from "../../runtime/errors.js";
 import type { TokenizerSpec } from "../../runtime/tokenizers/index.js";
 import type { Graph } from "../ir/graph.js";
 import { readGguf } from "./gguf.js";
-import { InputFile, READ_CHUNK_BYTES, STREAM_ABOVE_BYTES } from "./input-file.js";
+import { InputFile, READ_CHUNK_BYTES } from "./input-file.js";
 import { readLlama2cCheckpoint, readLlama2cFile } from "./llama2c.js";
 import { llamaGraph } from "./llama-graph.js";
 import { generationEos } from "./onnx/generation-config.js";
@@ -33,7 +33,9 @@ export interface ModelSource {
   eos?: number[];
   /**
    * llama2.c checkpoints larger than this many bytes stay in their file, each tensor read when a pass
-   * reads it (by default STREAM_ABOVE_BYTES; the tests give 0 to build small ones that way).
+   * reads it (frontends/input-file.ts). Only the build asks for it (STREAM_ABOVE_BYTES; the tests
+   * give 0 to build small ones that way): it reads each weight once or twice, where distillation and
+   * the interpreter read every weight at every call and want them in memory. By default, read whole.
    */
   streamAbove?: number;
 }
@@ -105,8 +107,8 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
     .replace(/\.[^.]*$/, "");
   const chunking = { maxChunk: src.maxChunk ?? DEFAULT_MAX_CHUNK, context: src.context };
   const size = await inputSize(src.model, "model");
-  if (size > (src.streamAbove ?? STREAM_ABOVE_BYTES) && !src.model.endsWith(".gguf")) {
-    const input = new InputFile(src.model, size, "model");
+  if (src.streamAbove !== undefined && size > src.streamAbove && !src.model.endsWith(".gguf")) {
+    const input = await InputFile.open(src.model, "model");
     if (!isGguf(input.read(0, Math.min(4, size)))) {
       const { config, weights } = readLlama2cFile(input);
       return {

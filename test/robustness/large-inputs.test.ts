@@ -1,12 +1,12 @@
 // Inputs past the 2 GiB that one Node buffer call takes, exercised without holding them in memory:
 // sparse files and generators of zero chunks stand in for multi-GiB checkpoints and weights.
 import { execFileSync } from "node:child_process";
-import { appendFileSync, openSync, closeSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, openSync, closeSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HASH_CHUNK_BYTES, sha256, sha256Chunks } from "../../compiler/artifact.js";
 import { build, compileArtifact } from "../../compiler/build.js";
-import { InputFile } from "../../compiler/frontends/input-file.js";
+import { InputFile, STREAM_ABOVE_BYTES } from "../../compiler/frontends/input-file.js";
 import { isDeferred, readValues } from "../../compiler/ir/graph.js";
 import { llamaGraph, type LlamaConfig } from "../../compiler/frontends/llama-graph.js";
 import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
@@ -199,7 +199,7 @@ describe("checkpoints left in their file", () => {
       writeSync(fd, new Uint8Array(new Float32Array([-1]).buffer), 0, 4, size - 4 * (vocabSize * dim + seqLen * (dim / nHeads) + 1)); // the final norm's last
       closeSync(fd);
       const rss = process.memoryUsage().rss;
-      const { graph } = await loadModel({ model: file });
+      const { graph } = await loadModel({ model: file, streamAbove: STREAM_ABOVE_BYTES });
       // Nothing of the 4.4 GB is held: each tensor is read when its values are.
       expect(process.memoryUsage().rss - rss).toBeLessThan(256 * 1024 ** 2);
       const head = graph.values.get("output.weight")!;
@@ -208,6 +208,8 @@ describe("checkpoints left in their file", () => {
       expect(Array.from(readValues(head, vocabSize * dim - 3, 3))).toEqual([0, 0, 2.5]);
       const norm = graph.values.get("norm.weight")!.data as Float32Array;
       expect([norm.length, norm[dim - 1], norm[dim - 2]]).toEqual([dim, -1, 0]);
+      // Only the build leaves a checkpoint in its file (distillation reads every weight at every step): others read it whole.
+      expect((await rejectsSeec(() => loadModel({ model: file }))).code).toBe("unsupported.too_large");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -237,13 +239,20 @@ describe("checkpoints left in their file", () => {
     const file = join(dir, "m.bin");
     try {
       writeFileSync(file, new Uint8Array(64));
-      const input = new InputFile(file, 64, "model");
+      const input = await InputFile.open(file, "model");
       expect(Array.from(input.f32s(8, 2).read())).toEqual([0, 0]);
       truncateSync(file, 40);
       const e = await rejectsSeec(async () => input.f32s(8, 2).read());
       expect(e.code).toBe("io.read");
       expect(e.message).toBe("cannot read the model: it changed while seec built from it (64 bytes when read began, now 40)");
       expect(e.at).toBe("byte 8");
+      // Replaced by another file of the same size (a training run writing its next checkpoint).
+      writeFileSync(file, new Uint8Array(64));
+      const again = await InputFile.open(file, "model");
+      writeFileSync(`${file}.next`, new Uint8Array(64).fill(9));
+      renameSync(`${file}.next`, file);
+      const replaced = await rejectsSeec(async () => again.f32s(0, 1).read());
+      expect(replaced.message).toBe("cannot read the model: it changed while seec built from it (it was rewritten or replaced)");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
