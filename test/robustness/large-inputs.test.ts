@@ -210,6 +210,12 @@ describe("checkpoints left in their file", () => {
       expect([norm.length, norm[dim - 1], norm[dim - 2]]).toEqual([dim, -1, 0]);
       // Only the build leaves a checkpoint in its file (distillation reads every weight at every step): others read it whole.
       expect((await rejectsSeec(() => loadModel({ model: file }))).code).toBe("unsupported.too_large");
+      // Its f32 weights do not fit wasm32: the build says so from the plan, without reading them.
+      const started = performance.now();
+      const e = await rejectsSeec(() => build({ model: file, noTokenizer: true, target: "wasm-simd", out: join(dir, "out") }));
+      expect(e.code).toBe("budget.memory");
+      expect(e.hint).toMatch(/^what would fit: --quantize int8 \(the Linear weights and the embedding shrink by 3\.\d\d GiB\)$/);
+      expect(performance.now() - started).toBeLessThan(20_000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
