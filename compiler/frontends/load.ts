@@ -107,19 +107,14 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
     .replace(/\.[^.]*$/, "");
   const chunking = { maxChunk: src.maxChunk ?? DEFAULT_MAX_CHUNK, context: src.context };
   const size = await inputSize(src.model, "model");
+  // A large llama2.c checkpoint, where the build asks for it, stays in its file (a GGUF file is read whole).
+  let input: InputFile | undefined;
   if (src.streamAbove !== undefined && size > src.streamAbove && !src.model.endsWith(".gguf")) {
-    const input = await InputFile.open(src.model, "model");
-    if (!isGguf(input.read(0, Math.min(4, size)))) {
-      const { config, weights } = readLlama2cFile(input);
-      return {
-        graph: llamaGraph(name, config, weights, chunking),
-        tokenizer: await llama2cTokenizer(src, config.vocabSize),
-        format: "llama2c",
-      };
-    }
+    input = await InputFile.open(src.model, "model");
+    if (isGguf(input.read(0, Math.min(4, size)))) input = undefined;
   }
-  const bytes = await readInput(src.model, "model");
-  if (src.model.endsWith(".gguf") || isGguf(bytes)) {
+  const bytes = input ? undefined : await readInput(src.model, "model");
+  if (bytes && (src.model.endsWith(".gguf") || isGguf(bytes))) {
     if (src.tokenizer)
       throw new SeecError("usage.tokenizer", "a GGUF file carries its own tokenizer; --tokenizer is for llama2.c checkpoints", {
         file: src.tokenizer,
@@ -131,7 +126,7 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       format: "gguf",
     };
   }
-  const { config, weights } = readLlama2cCheckpoint(bytes, src.model);
+  const { config, weights } = bytes ? readLlama2cCheckpoint(bytes, src.model) : readLlama2cFile(input!);
   return {
     graph: llamaGraph(name, config, weights, chunking),
     tokenizer: await llama2cTokenizer(src, config.vocabSize),

@@ -8,9 +8,9 @@
  * nibbles unpacked by every target's Gather kernel, and a tied head would then need a Q4Linear
  * whose weights a Gather also reads. A weight anything else reads stays f32, as do the SEE factors.
  */
-import { graphIndex, readValues, type Graph, type Value } from "../ir/graph.js";
+import { graphIndex, type Graph, type Value } from "../ir/graph.js";
 import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../ir/ops/linear-q4.js";
-import { asWeight, quantizeTablesInt8, relativeError, ROWS_AT_ONCE_BYTES, type QuantizeReport } from "./quantize.js";
+import { asWeight, forRowsAtOnce, quantizeTablesInt8, relativeError, type QuantizeReport } from "./quantize.js";
 
 export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport } {
   const { readers } = graphIndex(graph);
@@ -26,19 +26,16 @@ export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport
     if (!readers.get(w.name)!.every((r) => asWeight(r, w.name))) continue;
     const [N, K] = w.shape as number[];
     const blocks = new Uint8Array(N * q4RowBytes(K));
-    // Rows are quantized independently: a few at a time, read from the weight's file where it is left
-    // there, and the error measured without an f32 copy of the whole weight.
-    for (let r = 0, rows = Math.max(1, Math.floor(ROWS_AT_ONCE_BYTES / (4 * K))); r < N; r += rows) {
-      const n = Math.min(rows, N - r),
-        part = readValues(w, r * K, n * K);
-      const q = quantizeQ4Blocks(part, n, K);
-      blocks.set(q, r * q4RowBytes(K));
-      const back = dequantizeQ4Blocks(q, n, K);
+    // Rows are quantized independently, a few at a time: the error is measured without an f32 copy of the whole weight.
+    forRowsAtOnce(w, N, K, (first, rows, part) => {
+      const q = quantizeQ4Blocks(part, rows, K);
+      blocks.set(q, first * q4RowBytes(K));
+      const back = dequantizeQ4Blocks(q, rows, K);
       for (let i = 0; i < part.length; i++) {
         errSq += (back[i] - part[i]) ** 2;
         normSq += part[i] ** 2;
       }
-    }
+    });
     const name = `${w.name}.q4`;
     values.delete(w.name);
     const bytes = new Int8Array(blocks.buffer, blocks.byteOffset, blocks.byteLength);

@@ -48,7 +48,7 @@ export function quantizeTablesInt8(graph: Graph): { graph: Graph; report: Quanti
 }
 
 /** How much of a weight is quantized at once (read from its file at once, where it is left there). */
-export const ROWS_AT_ONCE_BYTES = 4 * 1024 ** 2;
+const ROWS_AT_ONCE_BYTES = 4 * 1024 ** 2;
 
 /**
  * Rows of an N × K matrix as int8 with a scale per row: scale = max|row| / 127 (1 for a zero row),
@@ -57,11 +57,8 @@ export const ROWS_AT_ONCE_BYTES = 4 * 1024 ** 2;
 function quantizeRowsInt8(w: Value, N: number, K: number, sums?: ErrorSums): { q: Int8Array; scale: Float32Array } {
   const q = new Int8Array(N * K),
     scale = new Float32Array(N);
-  // A few rows at a time: a weight left in its input file is read part by part (ir/graph.ts's readValues).
-  const rows = Math.max(1, Math.floor(ROWS_AT_ONCE_BYTES / (4 * K)));
-  for (let first = 0; first < N; first += rows) {
-    const data = readValues(w, first * K, Math.min(rows, N - first) * K);
-    for (let n = first; n < Math.min(first + rows, N); n++) {
+  forRowsAtOnce(w, N, K, (first, rows, data) => {
+    for (let n = first; n < first + rows; n++) {
       const at = (n - first) * K;
       let max = 0;
       for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[at + k]));
@@ -76,8 +73,21 @@ function quantizeRowsInt8(w: Value, N: number, K: number, sums?: ErrorSums): { q
         }
       }
     }
-  }
+  });
   return { q, scale };
+}
+
+/**
+ * The rows of an N × K f32 weight a few at a time (ROWS_AT_ONCE_BYTES), first to last: `data` holds
+ * rows [first, first + rows). A weight left in its input file is read part by part (ir/graph.ts's
+ * readValues), so no quantizer holds an f32 copy of a whole weight.
+ */
+export function forRowsAtOnce(w: Value, N: number, K: number, each: (first: number, rows: number, data: Float32Array) => void): void {
+  const step = Math.max(1, Math.floor(ROWS_AT_ONCE_BYTES / (4 * K)));
+  for (let first = 0; first < N; first += step) {
+    const rows = Math.min(step, N - first);
+    each(first, rows, readValues(w, first * K, rows * K));
+  }
 }
 
 /** Read as a Linear's weight (as written, [N, K]) and nowhere else in that node. */
