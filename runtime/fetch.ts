@@ -137,7 +137,7 @@ export class Reader {
     if (hit?.body) return { body: hit.body, type: hit.headers.get("content-type") };
     const { body, type } = await this.open(url);
     const [mine, copy] = body.tee();
-    this.keeping.push(keep(cache, key, copy, sha256!, type));
+    this.keeping.push(keep(cache, key, copy, sha256!, type, this.opts.signal));
     return { body: mine, type };
   }
 
@@ -166,11 +166,16 @@ export class Reader {
     report?.({ file: name, loaded, total: total! });
     return body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
+        // Checked after each report, and at the end: an abort from the progress callback, or one
+        // that came after the last chunk arrived, still stops the read.
         transform(chunk, out) {
-          signal?.throwIfAborted();
           loaded += chunk.byteLength;
           report?.({ file: name, loaded, total: total! });
+          signal?.throwIfAborted();
           out.enqueue(chunk);
+        },
+        flush() {
+          signal?.throwIfAborted();
         },
       }),
     );
@@ -179,15 +184,23 @@ export class Reader {
 
 /**
  * Puts a file into the cache once it has arrived whole and its sha256 is the manifest's: a download
- * that was aborted, failed or came back different leaves nothing there. The file's other versions
+ * that was aborted (even one that had already arrived whole), failed or came back different leaves
+ * nothing there. The file's other versions
  * (from earlier builds) go, so that rebuilding does not fill the cache.
  */
-async function keep(cache: Cache, key: string, body: ReadableStream<Uint8Array>, sha256: string, type: string | null): Promise<void> {
+async function keep(
+  cache: Cache,
+  key: string,
+  body: ReadableStream<Uint8Array>,
+  sha256: string,
+  type: string | null,
+  signal?: AbortSignal,
+): Promise<void> {
   try {
     const bytes = await new Response(body).arrayBuffer();
     const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
     const hex = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-    if (hex !== sha256) return;
+    if (hex !== sha256 || signal?.aborted) return;
     await cache.put(key, new Response(bytes, { headers: { "content-type": type ?? "application/octet-stream" } }));
     const versions = key.slice(0, key.lastIndexOf("=") + 1);
     for (const old of await cache.keys()) if (old.url.startsWith(versions) && old.url !== key) await cache.delete(old);
