@@ -30,9 +30,9 @@ export class InputFile {
     return new InputFile(path, s.size, what, identityOf(s));
   }
 
-  /** `length` bytes from `offset`. */
-  read(offset: number, length: number): Uint8Array {
-    const bytes = new Uint8Array(length);
+  /** `length` bytes from `offset` (into the start of `into` where given). */
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+    const bytes = into ? into.subarray(0, length) : new Uint8Array(length);
     let fd: number | undefined;
     try {
       fd = openSync(this.path, "r");
@@ -61,7 +61,10 @@ export class InputFile {
     return {
       length: count,
       read: () => new Float32Array(this.read(offset, count * 4).buffer),
-      readRange: (from, n) => new Float32Array(this.read(offset + from * 4, n * 4).buffer),
+      readRange: (from, n, into) => {
+        const bytes = this.read(offset + from * 4, n * 4, into && new Uint8Array(into.buffer, into.byteOffset, into.byteLength));
+        return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+      },
     };
   }
 }

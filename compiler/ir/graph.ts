@@ -98,25 +98,26 @@ export interface Graph {
 export const DTYPE_BYTES: Record<DType, number> = { f32: 4, i32: 4, i8: 1 };
 
 /**
- * A constant's f32 values kept in its input file rather than in memory (a checkpoint too large to
- * hold while it builds: frontends/input-file.ts): `read()` reads them again at each call, and
- * `readRange` a part of them. A value made from one (`deferredValue`) reads them whenever its `data`
- * is read, so every pass and backend sees plain arrays; what it derives from them (int8 rows, a
- * weight layout's copy) is all that stays in memory. Read `data` once per use, into a local; or
- * part by part with `readValues`.
+ * A constant's values made when they are read rather than held: f32 values kept in the input file (a
+ * checkpoint too large to hold while it builds: frontends/input-file.ts), or what a pass derives
+ * from such a weight (its int8 or 4-bit rows, a weight layout's copy). `read()` reads or makes them
+ * again at each call, and `readRange` a part of them. A value made from one (`deferredValue`) does
+ * so whenever its `data` is read, so every pass and backend sees plain arrays, and the build holds
+ * one such weight at a time (while it is written). Read `data` once per use, into a local; or part
+ * by part with `readValues`.
  */
-export interface DeferredData {
+export interface DeferredData<T extends TensorData = Float32Array> {
   readonly length: number;
-  read(): Float32Array;
-  /** Values [from, from + count) alone. */
-  readRange?(from: number, count: number): Float32Array;
+  read(): T;
+  /** Values [from, from + count) alone (into the start of `into` where given, at least `count` long). */
+  readRange?(from: number, count: number, into?: T): T;
 }
 
-const deferred = new WeakMap<Value, DeferredData>();
+const deferred = new WeakMap<Value, DeferredData<TensorData>>();
 
-/** A const f32 value whose `data` is `source.read()`, each time it is read. */
-export function deferredValue(name: string, shape: Shape, source: DeferredData): Value {
-  const v: Value = { name, kind: "const", dtype: "f32", shape };
+/** A const value whose `data` is `source.read()`, each time it is read. */
+export function deferredValue<T extends TensorData>(name: string, shape: Shape, source: DeferredData<T>, dtype: DType = "f32"): Value {
+  const v: Value = { name, kind: "const", dtype, shape };
   Object.defineProperty(v, "data", { get: () => source.read(), enumerable: true });
   deferred.set(v, source);
   return v;
@@ -127,10 +128,30 @@ export function isDeferred(v: Value): boolean {
   return deferred.has(v);
 }
 
-/** Values [from, from + count) of a const f32 value: from its file alone where it is deferred and can read a part. */
-export function readValues(v: Value, from: number, count: number): Float32Array {
-  const source = deferred.get(v);
-  if (source?.readRange) return source.readRange(from, count);
+/**
+ * A buffer used again and again, grown when a use needs more: the parts of weights a pass reads
+ * one after another go through one, rather than each through a buffer of its own that is dropped
+ * (which, a few MiB at a time, left glibc's heap holding ~150 MiB after a 1.1B checkpoint's q4 pass).
+ */
+export class Scratch<T extends TensorData = Float32Array> {
+  private buffer: T;
+  constructor(private readonly make: (length: number) => T = (length) => new Float32Array(length) as T) {
+    this.buffer = make(0);
+  }
+  /** `length` values, valid until the next take. */
+  take(length: number): T {
+    if (this.buffer.length < length) this.buffer = this.make(length);
+    return this.buffer.subarray(0, length) as T;
+  }
+}
+
+/**
+ * Values [from, from + count) of a const f32 value: from its file alone where it is deferred and can
+ * read a part (into `scratch` where given, so valid until its next use), else a view of its data.
+ */
+export function readValues(v: Value, from: number, count: number, scratch?: Scratch): Float32Array {
+  const source = deferred.get(v) as DeferredData | undefined;
+  if (source?.readRange) return source.readRange(from, count, scratch?.take(count));
   return (v.data as Float32Array).subarray(from, from + count);
 }
 

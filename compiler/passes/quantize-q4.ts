@@ -8,42 +8,40 @@
  * nibbles unpacked by every target's Gather kernel, and a tied head would then need a Q4Linear
  * whose weights a Gather also reads. A weight anything else reads stays f32, as do the SEE factors.
  */
-import { graphIndex, type Graph, type Value } from "../ir/graph.js";
+import { deferredValue, graphIndex, isDeferred, Scratch, type Graph, type Value } from "../ir/graph.js";
 import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../ir/ops/linear-q4.js";
-import { asWeight, forRowsAtOnce, quantizeTablesInt8, relativeError, type QuantizeReport } from "./quantize.js";
+import {
+  asWeight,
+  forRowsAtOnce,
+  quantizeScratch,
+  quantizeTablesInt8,
+  relativeError,
+  type ErrorSums,
+  type QuantizeReport,
+  type QuantizeScratch,
+} from "./quantize.js";
 
 export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport } {
   const { readers } = graphIndex(graph);
   const values = new Map(graph.values);
   const report: QuantizeReport = { tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0 };
-  let errSq = 0,
-    normSq = 0;
+  const sums: ErrorSums = { errSq: 0, normSq: 0 };
   const quantized = new Map<string, string>();
+  // What parts of weights are read into, quantized into, and dequantized into to measure them: reused throughout.
+  const scratch = { ...quantizeScratch(), back: new Scratch() };
 
   for (const node of graph.nodes) {
     const w = node.op === "Linear" ? graph.values.get(node.inputs[1]) : undefined;
     if (!w || w.kind !== "const" || w.dtype !== "f32" || quantized.has(w.name)) continue;
     if (!readers.get(w.name)!.every((r) => asWeight(r, w.name))) continue;
     const [N, K] = w.shape as number[];
-    const blocks = new Uint8Array(N * q4RowBytes(K));
-    // Rows are quantized independently, a few at a time: the error is measured without an f32 copy of the whole weight.
-    forRowsAtOnce(w, N, K, (first, rows, part) => {
-      const q = quantizeQ4Blocks(part, rows, K);
-      blocks.set(q, first * q4RowBytes(K));
-      const back = dequantizeQ4Blocks(q, rows, K);
-      for (let i = 0; i < part.length; i++) {
-        errSq += (back[i] - part[i]) ** 2;
-        normSq += part[i] ** 2;
-      }
-    });
-    const name = `${w.name}.q4`;
+    const q = quantizeWeight(w, N, K, scratch, sums);
     values.delete(w.name);
-    const bytes = new Int8Array(blocks.buffer, blocks.byteOffset, blocks.byteLength);
-    values.set(name, { name, kind: "const", dtype: "i8", shape: [N, blocks.length / N], data: bytes } satisfies Value);
-    quantized.set(w.name, name);
+    values.set(q.name, q);
+    quantized.set(w.name, q.name);
     report.tensors++;
     report.bytesBefore += 4 * N * K;
-    report.bytesAfter += blocks.byteLength;
+    report.bytesAfter += N * q4RowBytes(K);
   }
   const nodes = graph.nodes.map((n) => {
     const q = n.op === "Linear" ? quantized.get(n.inputs[1]) : undefined;
@@ -53,7 +51,37 @@ export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport
   report.tensors += tables.report.tensors;
   report.bytesBefore += tables.report.bytesBefore;
   report.bytesAfter += tables.report.bytesAfter;
-  report.relativeError = relativeError({ errSq: errSq + tables.sums.errSq, normSq: normSq + tables.sums.normSq });
+  report.relativeError = relativeError({ errSq: sums.errSq + tables.sums.errSq, normSq: sums.normSq + tables.sums.normSq });
   if (tables.report.embeddings) report.embeddings = tables.report.embeddings;
   return { graph: tables.graph, report };
+}
+
+/**
+ * An N × K weight as N rows of Q4_0 blocks (i8 bytes), its error summed into `sums`. Rows are
+ * quantized a few at a time, so no f32 copy of the whole weight is made; a weight left in its file
+ * is measured now and quantized again when its blocks are read (deferred): the build holds none of
+ * its blocks until they are written.
+ */
+function quantizeWeight(w: Value, N: number, K: number, scratch: QuantizeScratch & { back: Scratch }, sums: ErrorSums): Value {
+  const row = q4RowBytes(K),
+    name = `${w.name}.q4`;
+  const quantize = (part: (first: number, rows: number) => Int8Array, sums?: ErrorSums) =>
+    forRowsAtOnce(w, N, K, scratch.read, (first, rows, data) => {
+      const out = part(first, rows);
+      const q = quantizeQ4Blocks(data, rows, K, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+      if (!sums) return;
+      const approx = dequantizeQ4Blocks(q, rows, K, scratch.back.take(data.length));
+      for (let i = 0; i < data.length; i++) {
+        sums.errSq += (approx[i] - data[i]) ** 2;
+        sums.normSq += data[i] ** 2;
+      }
+    });
+  const whole = (sums?: ErrorSums) => {
+    const blocks = new Int8Array(N * row);
+    quantize((first, rows) => blocks.subarray(first * row, (first + rows) * row), sums);
+    return blocks;
+  };
+  if (!isDeferred(w)) return { name, kind: "const", dtype: "i8", shape: [N, row], data: whole(sums) };
+  quantize((_, rows) => scratch.rows.take(rows * row), sums);
+  return deferredValue(name, [N, row], { length: N * row, read: () => whole() }, "i8");
 }

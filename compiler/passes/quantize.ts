@@ -10,7 +10,7 @@
  * quantizeTablesInt8 does the embedding tables alone (and so a classifier tied to one): the
  * q4 pass (quantize-q4.ts) leaves them to it, since rows of nibbles make an awkward lookup.
  */
-import { graphIndex, readValues, type Graph, type Node, type Value } from "../ir/graph.js";
+import { deferredValue, graphIndex, isDeferred, readValues, Scratch, type Graph, type Node, type Value } from "../ir/graph.js";
 
 export interface QuantizeReport {
   /** Weights quantized (embedding tables included), and their bytes before and after (scales included). */
@@ -50,43 +50,72 @@ export function quantizeTablesInt8(graph: Graph): { graph: Graph; report: Quanti
 /** How much of a weight is quantized at once (read from its file at once, where it is left there). */
 const ROWS_AT_ONCE_BYTES = 4 * 1024 ** 2;
 
+/** The scratch buffers a quantizer reads parts of weights into, and quantizes parts into where it measures them only. */
+export interface QuantizeScratch {
+  read: Scratch;
+  rows: Scratch<Int8Array>;
+}
+
+export const quantizeScratch = (): QuantizeScratch => ({ read: new Scratch(), rows: new Scratch((n) => new Int8Array(n)) });
+
 /**
  * Rows of an N × K matrix as int8 with a scale per row: scale = max|row| / 127 (1 for a zero row),
- * q = w / scale rounded to nearest, halves away from zero (so q(−w) = −q(w), as C's roundf).
+ * q = w / scale rounded to nearest, halves away from zero (so q(−w) = −q(w), as C's roundf). A
+ * weight left in its file is measured now and quantized again when its rows are read (deferred):
+ * the build holds none of its int8 rows until they are written.
  */
-function quantizeRowsInt8(w: Value, N: number, K: number, sums?: ErrorSums): { q: Int8Array; scale: Float32Array } {
-  const q = new Int8Array(N * K),
-    scale = new Float32Array(N);
-  forRowsAtOnce(w, N, K, (first, rows, data) => {
-    for (let n = first; n < first + rows; n++) {
-      const at = (n - first) * K;
-      let max = 0;
-      for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[at + k]));
-      scale[n] = max / 127 || 1;
-      for (let k = 0; k < K; k++) {
-        const v = data[at + k];
-        // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
-        q[n * K + k] = Math.max(-127, Math.min(127, roundHalfAway(v / scale[n])));
-        if (sums) {
-          sums.errSq += (q[n * K + k] * scale[n] - v) ** 2;
-          sums.normSq += v * v;
-        }
+function quantizeRowsInt8(w: Value, N: number, K: number, scratch: QuantizeScratch, sums: ErrorSums): { q: Value; scale: Float32Array } {
+  const scale = new Float32Array(N),
+    name = `${w.name}.int8`;
+  const quantize = (part: (first: number, rows: number) => Int8Array, sums?: ErrorSums) =>
+    forRowsAtOnce(w, N, K, scratch.read, (first, rows, data) => rowsInt8(data, rows, K, scale.subarray(first), part(first, rows), sums));
+  const whole = (sums?: ErrorSums) => {
+    const q = new Int8Array(N * K);
+    quantize((first, rows) => q.subarray(first * K, (first + rows) * K), sums);
+    return q;
+  };
+  if (!isDeferred(w)) return { q: { name, kind: "const", dtype: "i8", shape: [N, K], data: whole(sums) }, scale };
+  quantize((_, rows) => scratch.rows.take(rows * K), sums);
+  // Read again, it makes the same scales again.
+  return { q: deferredValue(name, [N, K], { length: N * K, read: () => whole() }, "i8"), scale };
+}
+
+/** `rows` rows of K values (`data`) into int8 levels `q` and their scales, the error summed into `sums` where given. */
+function rowsInt8(data: Float32Array, rows: number, K: number, scale: Float32Array, q: Int8Array, sums?: ErrorSums): void {
+  for (let n = 0; n < rows; n++) {
+    const at = n * K;
+    let max = 0;
+    for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[at + k]));
+    scale[n] = max / 127 || 1;
+    for (let k = 0; k < K; k++) {
+      const v = data[at + k];
+      // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
+      q[at + k] = Math.max(-127, Math.min(127, roundHalfAway(v / scale[n])));
+      if (sums) {
+        sums.errSq += (q[at + k] * scale[n] - v) ** 2;
+        sums.normSq += v * v;
       }
     }
-  });
-  return { q, scale };
+  }
 }
 
 /**
  * The rows of an N × K f32 weight a few at a time (ROWS_AT_ONCE_BYTES), first to last: `data` holds
- * rows [first, first + rows). A weight left in its input file is read part by part (ir/graph.ts's
- * readValues), so no quantizer holds an f32 copy of a whole weight.
+ * rows [first, first + rows), valid during the call. A weight left in its input file is read part by
+ * part (ir/graph.ts's readValues) into `scratch`, which a quantizer reuses from weight to weight: no
+ * f32 copy of a whole weight is held, and no buffer is made per part.
  */
-export function forRowsAtOnce(w: Value, N: number, K: number, each: (first: number, rows: number, data: Float32Array) => void): void {
+export function forRowsAtOnce(
+  w: Value,
+  N: number,
+  K: number,
+  scratch: Scratch,
+  each: (first: number, rows: number, data: Float32Array) => void,
+): void {
   const step = Math.max(1, Math.floor(ROWS_AT_ONCE_BYTES / (4 * K)));
   for (let first = 0; first < N; first += step) {
     const rows = Math.min(step, N - first);
-    each(first, rows, readValues(w, first * K, rows * K));
+    each(first, rows, readValues(w, first * K, rows * K, scratch));
   }
 }
 
@@ -108,6 +137,7 @@ function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report
   const sums: ErrorSums = { errSq: 0, normSq: 0 },
     tableSums: ErrorSums = { errSq: 0, normSq: 0 };
   const quantized = new Map<string, { q: string; scale: string }>();
+  const scratch = quantizeScratch();
 
   for (const node of graph.nodes) {
     const name = node.op === "Linear" ? node.inputs[1] : node.op === "Gather" ? node.inputs[0] : undefined;
@@ -119,17 +149,16 @@ function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report
     if (tablesOnly && !table) continue;
     const [N, K] = w.shape as number[];
     const own: ErrorSums = { errSq: 0, normSq: 0 };
-    const { q, scale } = quantizeRowsInt8(w, N, K, own);
-    const qName = `${w.name}.int8`,
-      sName = `${w.name}.scale`;
+    const { q, scale } = quantizeRowsInt8(w, N, K, scratch, own);
+    const sName = `${w.name}.scale`;
     values.delete(w.name);
-    values.set(qName, { name: qName, kind: "const", dtype: "i8", shape: [N, K], data: q } satisfies Value);
+    values.set(q.name, q);
     values.set(sName, { name: sName, kind: "const", dtype: "f32", shape: [N], data: scale } satisfies Value);
-    quantized.set(w.name, { q: qName, scale: sName });
+    quantized.set(w.name, { q: q.name, scale: sName });
     for (const [r, s] of [[report, sums] as const, ...(table ? [[embeddings, tableSums] as const] : [])]) {
       r.tensors++;
       r.bytesBefore += 4 * N * K;
-      r.bytesAfter += q.byteLength + scale.byteLength;
+      r.bytesAfter += N * K + scale.byteLength;
       s.errSq += own.errSq;
       s.normSq += own.normSq;
     }

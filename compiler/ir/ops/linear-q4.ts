@@ -34,11 +34,11 @@ const f = Math.fround;
  * quantize_row_q4_0_ref: per group, the value of largest magnitude, with its sign, maps to -8
  * (d = max / -8, stored as f16, so all 16 levels are used), and each value becomes
  * min(15, trunc(x · (1/d) + 8.5)), in f32: round half up. A row's partial last group is padded with zeros.
+ * Written into `out` where given (N · q4RowBytes(K) bytes).
  */
-export function quantizeQ4Blocks(w: Float32Array, N: number, K: number): Uint8Array {
+export function quantizeQ4Blocks(w: Float32Array, N: number, K: number, out: Uint8Array = new Uint8Array(N * q4RowBytes(K))): Uint8Array {
   const row = q4RowBytes(K),
-    out = new Uint8Array(N * row),
-    view = new DataView(out.buffer),
+    view = new DataView(out.buffer, out.byteOffset, out.byteLength),
     x = new Float32Array(Q4_GROUP);
   for (let n = 0; n < N; n++)
     for (let g = 0; g * Q4_GROUP < K; g++) {
@@ -64,10 +64,14 @@ export function quantizeQ4Blocks(w: Float32Array, N: number, K: number): Uint8Ar
   return out;
 }
 
-/** The N × K weights (row-major f32) of N rows of Q4_0 blocks, as the reference semantics read them. */
-export function dequantizeQ4Blocks(blocks: ArrayLike<number>, N: number, K: number): Float32Array {
-  const out = new Float32Array(N * K),
-    row = q4RowBytes(K);
+/** The N × K weights (row-major f32) of N rows of Q4_0 blocks, as the reference semantics read them (into `out` where given). */
+export function dequantizeQ4Blocks(
+  blocks: ArrayLike<number>,
+  N: number,
+  K: number,
+  out: Float32Array = new Float32Array(N * K),
+): Float32Array {
+  const row = q4RowBytes(K);
   for (let n = 0; n < N; n++)
     for (let g = 0; g * Q4_GROUP < K; g++) {
       const at = n * row + g * Q4_BLOCK_BYTES;
