@@ -87,15 +87,15 @@ function rowsInt8(data: Float32Array, rows: number, K: number, scale: Float32Arr
     let max = 0;
     for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[at + k]));
     scale[n] = max / 127 || 1;
-    for (let k = 0; k < K; k++) {
-      const v = data[at + k];
-      // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
-      q[at + k] = Math.max(-127, Math.min(127, roundHalfAway(v / scale[n])));
-      if (sums) {
-        sums.errSq += (q[at + k] * scale[n] - v) ** 2;
+    const s = scale[n]; // as stored, an f32 (an assignment's value would be the double)
+    // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
+    for (let k = 0; k < K; k++) q[at + k] = Math.max(-127, Math.min(127, roundHalfAway(data[at + k] / s)));
+    if (sums)
+      for (let k = 0; k < K; k++) {
+        const v = data[at + k];
+        sums.errSq += (q[at + k] * s - v) ** 2;
         sums.normSq += v * v;
       }
-    }
   }
 }
 
