@@ -123,7 +123,7 @@ export function deferredValue<T extends TensorData>(name: string, shape: Shape, 
   return v;
 }
 
-/** Whether a value's data is read from its file on demand (deferredValue; a copy made by spreading it holds its values). */
+/** Whether a value's data is read or made on demand (deferredValue; a copy made by spreading it holds its values). */
 export function isDeferred(v: Value): boolean {
   return deferred.has(v);
 }
