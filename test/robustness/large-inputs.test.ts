@@ -237,7 +237,10 @@ describe("checkpoints left in their file", () => {
         }
         // What the quantizers make of weights left in the file is made again when it is written, not held.
         const { graph } = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, streamAbove: 0 });
-        for (const [quantize, suffix] of [[quantizeInt8, ".int8"], [quantizeQ4, ".q4"]] as const) {
+        for (const [quantize, suffix] of [
+          [quantizeInt8, ".int8"],
+          [quantizeQ4, ".q4"],
+        ] as const) {
           const made = [...quantize(graph).graph.values.values()].filter((v) => v.name.endsWith(suffix));
           expect(made.length).toBeGreaterThan(0);
           expect(made.filter((v) => !isDeferred(v)).map((v) => v.name)).toEqual([]);

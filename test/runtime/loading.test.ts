@@ -104,7 +104,11 @@ describe.skipIf(!LLAMA2C)("load() options", () => {
     for (const [where, fetch] of [[dir], [http.url], [dir, whole]] as const) {
       const controller = new AbortController();
       const e = await rejection(
-        load(where, { fetch, signal: controller.signal, onProgress: (p) => p.file === "weights.bin" && p.loaded > 0 && controller.abort() }),
+        load(where, {
+          fetch,
+          signal: controller.signal,
+          onProgress: (p) => p.file === "weights.bin" && p.loaded > 0 && controller.abort(),
+        }),
       );
       expect((e as Error).name, where).toBe("AbortError");
     }
