@@ -4,13 +4,13 @@
  * partial artifact and never destroys the previous one), and loaded through its own bundled
  * runtime, so that commands exercise exactly what ships.
  */
-import { createHash } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { SeecError } from "../runtime/errors.js";
 import type { Model } from "../runtime/model.js";
-import type { FileContent } from "./util/file-content.js";
+import { isLater, type FileContent, type Later } from "./util/file-content.js";
 
 /**
  * Node's hash `update` refuses one buffer of 2 GiB or more ("data is too long"), so bytes are fed
@@ -19,19 +19,40 @@ import type { FileContent } from "./util/file-content.js";
 export const HASH_CHUNK_BYTES = 64 * 1024 ** 2;
 
 export function sha256(content: FileContent): string {
-  return sha256Chunks(typeof content === "string" ? [Buffer.from(content)] : content instanceof Uint8Array ? [content] : content.pieces());
+  return sha256Chunks(chunksOf(content));
 }
+
+const chunksOf = (content: FileContent): Iterable<Uint8Array> =>
+  typeof content === "string" ? [Buffer.from(content)] : content instanceof Uint8Array ? [content] : content.pieces();
 
 /** The sha256 of the chunks' concatenation, read one at a time (a generator need never hold the whole input). */
 export function sha256Chunks(chunks: Iterable<Uint8Array>): string {
   const hash = createHash("sha256");
-  for (const chunk of chunks)
-    for (let at = 0; at < chunk.byteLength; at += HASH_CHUNK_BYTES)
-      hash.update(chunk.subarray(at, Math.min(at + HASH_CHUNK_BYTES, chunk.byteLength)));
+  for (const _ of hashing(chunks, hash));
   return hash.digest("hex");
 }
 
-export async function writeArtifact(out: string, files: ReadonlyMap<string, FileContent>): Promise<void> {
+/** The chunks, each fed to `hash` as it passes. */
+function* hashing(chunks: Iterable<Uint8Array>, hash: Hash): Generator<Uint8Array> {
+  for (const chunk of chunks) {
+    for (let at = 0; at < chunk.byteLength; at += HASH_CHUNK_BYTES)
+      hash.update(chunk.subarray(at, Math.min(at + HASH_CHUNK_BYTES, chunk.byteLength)));
+    yield chunk;
+  }
+}
+
+/**
+ * Writes a file and returns its sha256, hashed as it is written: a file of pieces is made once (a
+ * deferred weight is read, or quantized, again for each pass over it), piece by piece.
+ */
+async function writeHashed(file: string, content: FileContent): Promise<string> {
+  const hash = createHash("sha256");
+  await writeFile(file, hashing(chunksOf(content), hash)); // each chunk written whole
+  return hash.digest("hex");
+}
+
+/** Writes `files` as the artifact at `out`: those made `Later` last, from the sha256 of each of the others as it was written. */
+export async function writeArtifact(out: string, files: ReadonlyMap<string, FileContent | Later>): Promise<void> {
   const target = resolve(out);
   const parent = dirname(target);
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}`);
@@ -44,10 +65,19 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, File
     );
     for (const f of stale) if (f !== basename(old)) await rm(join(parent, f), { recursive: true, force: true });
     await rm(tmp, { recursive: true, force: true });
+    const sha256s = new Map<string, string>();
+    const later: [string, Later][] = [];
     for (const [name, data] of files) {
+      if (isLater(data)) {
+        later.push([name, data]);
+        continue;
+      }
       await mkdir(dirname(join(tmp, name)), { recursive: true });
-      if (typeof data === "string" || data instanceof Uint8Array) await writeFile(join(tmp, name), data);
-      else await writeFile(join(tmp, name), data.pieces()); // piece by piece, each written whole
+      sha256s.set(name, await writeHashed(join(tmp, name), data));
+    }
+    for (const [name, data] of later) {
+      await mkdir(dirname(join(tmp, name)), { recursive: true });
+      await writeFile(join(tmp, name), data.made(sha256s));
     }
     // Two renames: the old artifact stays whole until the new one is complete.
     await rename(target, old).catch((e: NodeJS.ErrnoException) => {

@@ -12,9 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SeecError } from "../runtime/errors.js";
 import type { Manifest } from "../runtime/manifest.js";
-import { loadArtifact, writeArtifact, sha256 } from "./artifact.js";
+import { loadArtifact, writeArtifact } from "./artifact.js";
 import { STREAM_ABOVE_BYTES } from "./frontends/input-file.js";
-import { contentBytes, type FileContent } from "./util/file-content.js";
+import { contentBytes, type FileContent, type Later } from "./util/file-content.js";
 import { checkQualityTask, measureQuality, type Quality, type QualityTask } from "./eval/quality.js";
 import type { TokenizerSpec } from "../runtime/tokenizers/index.js";
 import { loadModel, readInput, type LoadedModel, type ModelSource } from "./frontends/load.js";
@@ -263,7 +263,9 @@ async function measureBuild(task: QualityTask, opts: BuildOptions, beforeQuantiz
 }
 
 export interface Artifact {
-  files: Map<string, FileContent>;
+  /** manifest.json among them, made when the others are written (writeArtifact), with their sha256s. */
+  files: Map<string, FileContent | Later>;
+  /** Its files' sha256s are filled in as writeArtifact writes them (empty until then). */
   manifest: Manifest;
   plan: MemoryPlan;
   memory: MemoryReport;
@@ -301,8 +303,17 @@ export async function compileArtifact(
   for (const [name, source] of compiled.files) if (name.startsWith("src/")) files.set(name, source);
   if (model.tokenizer) files.set("tokenizer.json", JSON.stringify(model.tokenizer));
   const manifest = makeManifest(planned.graph, compiled.manifest, { ...opts, tokenizer: model.tokenizer?.type }, files);
-  files.set("manifest.json", `${JSON.stringify(manifest, null, 2)}\n`);
-  return { files, manifest, plan: planned.plan, memory: compiled.memory };
+  // Written last, with each file's sha256 as writeArtifact hashed it while writing it.
+  const made = (sha256s: ReadonlyMap<string, string>) => {
+    for (const [name, file] of Object.entries(manifest.files)) file.sha256 = sha256s.get(name)!;
+    return `${JSON.stringify(manifest, null, 2)}\n`;
+  };
+  return {
+    files: new Map<string, FileContent | Later>(files).set("manifest.json", { made }),
+    manifest,
+    plan: planned.plan,
+    memory: compiled.memory,
+  };
 }
 
 /** The first node the backend has no kernel for, refused by name before any work (the op tables are typed: none today). */
@@ -333,7 +344,7 @@ function makeManifest(
     ...(opts.tokenizer ? { tokenizer: { file: "tokenizer.json", type: opts.tokenizer } } : {}),
     ...(parts.webgpu ? { webgpu: parts.webgpu } : {}),
     files: Object.fromEntries(
-      [...files].sort(([a], [b]) => a.localeCompare(b)).map(([name, data]) => [name, { bytes: contentBytes(data), sha256: sha256(data) }]),
+      [...files].sort(([a], [b]) => a.localeCompare(b)).map(([name, data]) => [name, { bytes: contentBytes(data), sha256: "" }]),
     ),
   };
 }

@@ -10,6 +10,16 @@ export interface Pieces {
 /** What an artifact's file holds. */
 export type FileContent = Uint8Array | string | Pieces;
 
+/**
+ * A file made once the others are written, from their sha256s as written (manifest.json, which
+ * lists them): so a file of pieces is hashed while it is written, not made once more before.
+ */
+export interface Later {
+  made(sha256s: ReadonlyMap<string, string>): string;
+}
+
+export const isLater = (content: FileContent | Later): content is Later => typeof content === "object" && "made" in content;
+
 export function contentBytes(content: FileContent): number {
   return typeof content === "string" ? Buffer.byteLength(content) : content.byteLength;
 }
