@@ -1,10 +1,11 @@
 // Inputs past the 2 GiB that one Node buffer call takes, exercised without holding them in memory:
 // sparse files and generators of zero chunks stand in for multi-GiB checkpoints and weights.
 import { execFileSync } from "node:child_process";
-import { appendFileSync, openSync, closeSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import { appendFileSync, openSync, closeSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { HASH_CHUNK_BYTES, sha256, sha256Chunks } from "../../compiler/artifact.js";
+import { HASH_CHUNK_BYTES, sha256, sha256Chunks, writeArtifact } from "../../compiler/artifact.js";
+import type { FileContent, Later, Pieces } from "../../compiler/util/file-content.js";
 import { build, compileArtifact } from "../../compiler/build.js";
 import { InputFile, STREAM_ABOVE_BYTES } from "../../compiler/frontends/input-file.js";
 import { isDeferred, readValues } from "../../compiler/ir/graph.js";
@@ -51,6 +52,38 @@ describe("hashing in chunks", () => {
     expect(sha256("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     expect(sha256(new TextEncoder().encode("abc"))).toBe(sha256("abc"));
     expect(sha256Chunks([Buffer.from("a"), Buffer.from(""), Buffer.from("bc")])).toBe(sha256("abc"));
+  });
+
+  it("makes a file of pieces once, hashed as it is written, and the manifest last, from those hashes", async () => {
+    let made = 0;
+    const weights: Pieces = {
+      byteLength: 6,
+      *pieces() {
+        made++;
+        yield Uint8Array.of(1, 2, 3);
+        yield Uint8Array.of(4, 5, 6);
+      },
+    };
+    const manifest: Later = { made: (sha256s) => JSON.stringify(Object.fromEntries(sha256s)) };
+    const dir = await tmpDir();
+    try {
+      await writeArtifact(
+        join(dir, "a"),
+        new Map<string, FileContent | Later>([
+          ["manifest.json", manifest],
+          ["weights.bin", weights],
+          ["x.txt", "hi"],
+        ]),
+      );
+      expect(made).toBe(1);
+      const sum = (name: string) => execFileSync("sha256sum", [join(dir, "a", name)], { encoding: "utf8" }).split(" ")[0];
+      expect(JSON.parse(readFileSync(join(dir, "a", "manifest.json"), "utf8"))).toEqual({
+        "weights.bin": sum("weights.bin"),
+        "x.txt": sum("x.txt"),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
