@@ -22,10 +22,10 @@ export const AREAS = {
       "test/runtime/options.test.ts",
     ],
   },
-  // Three pass/IR files whose tests run without compiling to wasm (seconds, not minutes).
+  // Four pass/IR files whose tests run without compiling to wasm (seconds, not minutes).
   "passes-ir-sample": {
-    mutate: ["compiler/passes/quantize.ts", "compiler/ir/interpreter.ts", "compiler/ir/graph.ts"],
-    tests: ["test/passes/quantize.test.ts", "test/passes/plan-memory.test.ts", "test/ir/*.test.ts"],
+    mutate: ["compiler/passes/quantize.ts", "compiler/passes/quantize-q4.ts", "compiler/ir/interpreter.ts", "compiler/ir/graph.ts"],
+    tests: ["test/passes/quantize.test.ts", "test/passes/quantize-q4.test.ts", "test/passes/plan-memory.test.ts", "test/ir/*.test.ts"],
   },
   // The rest of the areas the issue names: their tests compile and run wasm, so these take hours.
   passes: { mutate: ["compiler/passes/*.ts"], tests: ["test/passes/*.test.ts"] },

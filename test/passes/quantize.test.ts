@@ -1,9 +1,12 @@
-// quantizeInt8 and quantizeTablesInt8: per-row scales, which weights are quantized (only f32 constants
+// quantizeInt8 and quantizeTablesInt8 (and quantizeQ4's parts): per-row scales, which weights are quantized (only f32 constants
 // that Linear reads as its weight or Gather looks up by the input ids), and what they report.
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
+import { isDeferred, type DeferredData } from "../../compiler/ir/graph.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
+import { q4RowBytes, quantizeQ4Blocks } from "../../compiler/ir/ops/linear-q4.js";
 import { quantizeInt8, quantizeTablesInt8 } from "../../compiler/passes/quantize.js";
+import { quantizeQ4 } from "../../compiler/passes/quantize-q4.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
 
 describe("quantizeInt8", () => {
@@ -372,5 +375,82 @@ describe("quantizeTablesInt8", () => {
     expect(q.values).toEqual(g.values);
     expect(report).toEqual({ tensors: 0, bytesBefore: 0, bytesAfter: 0, relativeError: 0 });
     expect(sums).toEqual({ errSq: 0, normSq: 0 });
+  });
+});
+
+describe("quantizing part by part, and weights left in their file", () => {
+  // 1100 rows of 1024: 4.3 MiB of f32, past the 4 MiB the quantizers read at once, so the rows come in two parts.
+  const [N, K] = [1100, 1024];
+  const w = randomF32(N * K, 41, 0.5);
+
+  /** A Linear over w: held, or left in a "file" that counts its reads (as frontends/input-file.ts's source does). */
+  function graph(file?: { reads: number }) {
+    const source: DeferredData = {
+      length: N * K,
+      read: () => (file!.reads++, w.slice()),
+      readRange: (from, count, into) => {
+        file!.reads++;
+        return into ? (into.set(w.subarray(from, from + count)), into) : w.slice(from, from + count);
+      },
+    };
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 1);
+    b.output(b.node("Linear", "proj", [b.input("x", "f32", ["T", K]), b.constant("w", file ? source : w, [N, K])]));
+    return b.finish();
+  }
+
+  it("int8: every row at its own scale across the parts, the same held or left in the file, made again at each read", () => {
+    const held = quantizeInt8(graph());
+    expect(isDeferred(held.graph.values.get("w.int8")!)).toBe(false);
+    const levels = held.graph.values.get("w.int8")!.data as Int8Array;
+    const scales = held.graph.values.get("w.scale")!.data as Float32Array;
+    for (const n of [0, 1023, 1024, 1025, N - 1]) {
+      const row = w.subarray(n * K, (n + 1) * K);
+      const s = Math.fround(Math.max(...Array.from(row, Math.abs)) / 127);
+      expect(scales[n], `row ${n}`).toBe(s);
+      const want = Array.from(row, (v) => Math.sign(v) * Math.round(Math.abs(v / s)) || 0);
+      expect(Array.from(levels.subarray(n * K, (n + 1) * K)), `row ${n}`).toEqual(want);
+    }
+    const file = { reads: 0 };
+    const left = quantizeInt8(graph(file));
+    expect(file.reads).toBe(2); // measured, in two parts
+    expect(left.report).toEqual(held.report);
+    const q = left.graph.values.get("w.int8")!;
+    expect([isDeferred(q), q.dtype, q.shape]).toEqual([true, "i8", [N, K]]);
+    expect(q.data).toEqual(levels);
+    expect(file.reads).toBe(4); // and again for the read
+    expect(left.graph.values.get("w.scale")!.data).toEqual(scales);
+  });
+
+  it("q4: the blocks across the parts, the same held or left in the file, made again at each read", () => {
+    const held = quantizeQ4(graph());
+    expect(isDeferred(held.graph.values.get("w.q4")!)).toBe(false);
+    const blocks = held.graph.values.get("w.q4")!.data as Int8Array;
+    expect(new Uint8Array(blocks.buffer, blocks.byteOffset, blocks.byteLength)).toEqual(quantizeQ4Blocks(w, N, K));
+    const file = { reads: 0 };
+    const left = quantizeQ4(graph(file));
+    expect(file.reads).toBe(2);
+    expect(left.report).toEqual(held.report);
+    const q = left.graph.values.get("w.q4")!;
+    expect([isDeferred(q), q.dtype, q.shape]).toEqual([true, "i8", [N, q4RowBytes(K)]]);
+    expect(q.data).toEqual(blocks);
+    expect(file.reads).toBe(4);
+  });
+
+  it("q4 leaves a weight fed as an input, or already int8, as it is, and reports no embedding where none is quantized", () => {
+    const b = new GraphBuilder("q", { family: "decoder", config: {} });
+    b.dim("T", 1);
+    const x = b.input("x", "f32", ["T", 32]);
+    b.output(b.node("Linear", "a", [x, b.input("w", "f32", [4, 32])]));
+    b.output(b.node("Linear", "b", [x, b.constant("v", new Int8Array(4 * 32), [4, 32])]));
+    b.output(b.node("Linear", "c", [x, b.constant("u", randomF32(4 * 32, 5), [4, 32])]));
+    const { graph: q, report } = quantizeQ4(b.finish());
+    expect(q.nodes.map((n) => [n.op, n.inputs[1]])).toEqual([
+      ["Linear", "w"],
+      ["Linear", "v"],
+      ["Q4Linear", "u.q4"],
+    ]);
+    expect(report.tensors).toBe(1);
+    expect("embeddings" in report).toBe(false);
   });
 });
