@@ -8,15 +8,17 @@
  * nibbles unpacked by every target's Gather kernel, and a tied head would then need a Q4Linear
  * whose weights a Gather also reads. A weight anything else reads stays f32, as do the SEE factors.
  */
-import { deferredValue, graphIndex, isDeferred, Scratch, type Graph, type Value } from "../ir/graph.js";
+import { graphIndex, Scratch, type Graph, type Value } from "../ir/graph.js";
 import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../ir/ops/linear-q4.js";
 import {
   asWeight,
   forRowsAtOnce,
+  quantizedValue,
   quantizeScratch,
   quantizeTablesInt8,
   relativeError,
   type ErrorSums,
+  type PartQuantizer,
   type QuantizeReport,
   type QuantizeScratch,
 } from "./quantize.js";
@@ -58,14 +60,11 @@ export function quantizeQ4(graph: Graph): { graph: Graph; report: QuantizeReport
 
 /**
  * An N × K weight as N rows of Q4_0 blocks (i8 bytes), its error summed into `sums`. Rows are
- * quantized a few at a time, so no f32 copy of the whole weight is made; a weight left in its file
- * is measured now and quantized again when its blocks are read (deferred): the build holds none of
- * its blocks until they are written.
+ * quantized a few at a time, so no f32 copy of the whole weight is made; held or deferred as
+ * quantizedValue says.
  */
 function quantizeWeight(w: Value, N: number, K: number, scratch: QuantizeScratch & { back: Scratch }, sums: ErrorSums): Value {
-  const row = q4RowBytes(K),
-    name = `${w.name}.q4`;
-  const quantize = (part: (first: number, rows: number) => Int8Array, sums?: ErrorSums) =>
+  const quantize: PartQuantizer = (part, sums) =>
     forRowsAtOnce(w, N, K, scratch.read, (first, rows, data) => {
       const out = part(first, rows);
       const q = quantizeQ4Blocks(data, rows, K, new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
@@ -76,12 +75,5 @@ function quantizeWeight(w: Value, N: number, K: number, scratch: QuantizeScratch
         sums.normSq += data[i] ** 2;
       }
     });
-  const whole = (sums?: ErrorSums) => {
-    const blocks = new Int8Array(N * row);
-    quantize((first, rows) => blocks.subarray(first * row, (first + rows) * row), sums);
-    return blocks;
-  };
-  if (!isDeferred(w)) return { name, kind: "const", dtype: "i8", shape: [N, row], data: whole(sums) };
-  quantize((_, rows) => scratch.rows.take(rows * row), sums);
-  return deferredValue(name, [N, row], { length: N * row, read: () => whole() }, "i8");
+  return quantizedValue(w, `${w.name}.q4`, N, q4RowBytes(K), scratch, sums, quantize);
 }

@@ -58,26 +58,43 @@ export interface QuantizeScratch {
 
 export const quantizeScratch = (): QuantizeScratch => ({ read: new Scratch(), rows: new Scratch((n) => new Int8Array(n)) });
 
+/** Quantizes w's rows part by part, each part into the bytes `part` gives, its error summed into `sums` where given. */
+export type PartQuantizer = (part: (first: number, rows: number) => Int8Array, sums?: ErrorSums) => void;
+
+/**
+ * The i8 value `name`, N rows of `row` bytes, that `quantize` makes of w, its error summed into
+ * `sums`. Held where w is held; where w is left in its file, measured now (into scratch) and made
+ * again each time its data is read (deferred), so the build holds none of it until it is written.
+ */
+export function quantizedValue(
+  w: Value,
+  name: string,
+  N: number,
+  row: number,
+  scratch: QuantizeScratch,
+  sums: ErrorSums,
+  quantize: PartQuantizer,
+): Value {
+  const whole = (sums?: ErrorSums) => {
+    const bytes = new Int8Array(N * row);
+    quantize((first, rows) => bytes.subarray(first * row, (first + rows) * row), sums);
+    return bytes;
+  };
+  if (!isDeferred(w)) return { name, kind: "const", dtype: "i8", shape: [N, row], data: whole(sums) };
+  quantize((_, rows) => scratch.rows.take(rows * row), sums);
+  return deferredValue(name, [N, row], { length: N * row, read: () => whole() }, "i8");
+}
+
 /**
  * Rows of an N × K matrix as int8 with a scale per row: scale = max|row| / 127 (1 for a zero row),
- * q = w / scale rounded to nearest, halves away from zero (so q(−w) = −q(w), as C's roundf). A
- * weight left in its file is measured now and quantized again when its rows are read (deferred):
- * the build holds none of its int8 rows until they are written.
+ * q = w / scale rounded to nearest, halves away from zero (so q(−w) = −q(w), as C's roundf); held
+ * or deferred as quantizedValue says (read again, it makes the same scales again).
  */
 function quantizeRowsInt8(w: Value, N: number, K: number, scratch: QuantizeScratch, sums: ErrorSums): { q: Value; scale: Float32Array } {
-  const scale = new Float32Array(N),
-    name = `${w.name}.int8`;
-  const quantize = (part: (first: number, rows: number) => Int8Array, sums?: ErrorSums) =>
+  const scale = new Float32Array(N);
+  const quantize: PartQuantizer = (part, sums) =>
     forRowsAtOnce(w, N, K, scratch.read, (first, rows, data) => rowsInt8(data, rows, K, scale.subarray(first), part(first, rows), sums));
-  const whole = (sums?: ErrorSums) => {
-    const q = new Int8Array(N * K);
-    quantize((first, rows) => q.subarray(first * K, (first + rows) * K), sums);
-    return q;
-  };
-  if (!isDeferred(w)) return { q: { name, kind: "const", dtype: "i8", shape: [N, K], data: whole(sums) }, scale };
-  quantize((_, rows) => scratch.rows.take(rows * K), sums);
-  // Read again, it makes the same scales again.
-  return { q: deferredValue(name, [N, K], { length: N * K, read: () => whole() }, "i8"), scale };
+  return { q: quantizedValue(w, `${w.name}.int8`, N, K, scratch, sums, quantize), scale };
 }
 
 /** `rows` rows of K values (`data`) into int8 levels `q` and their scales, the error summed into `sums` where given. */
