@@ -185,8 +185,8 @@ export class Reader {
 /**
  * Puts a file into the cache once it has arrived whole and its sha256 is the manifest's: a download
  * that was aborted (even one that had already arrived whole), failed or came back different leaves
- * nothing there. The file's other versions
- * (from earlier builds) go, so that rebuilding does not fill the cache.
+ * nothing there. The file's other versions (from earlier builds) go, so that rebuilding does not
+ * fill the cache.
  */
 async function keep(
   cache: Cache,
