@@ -11,6 +11,7 @@
  * q4 pass (quantize-q4.ts) leaves them to it, since rows of nibbles make an awkward lookup.
  */
 import { deferredValue, graphIndex, isDeferred, readValues, Scratch, type Graph, type Node, type Value } from "../ir/graph.js";
+import { roundHalfAway } from "../util/round.js";
 
 export interface QuantizeReport {
   /** Weights quantized (embedding tables included), and their bytes before and after (scales included). */
@@ -99,20 +100,27 @@ function quantizeRowsInt8(w: Value, N: number, K: number, scratch: QuantizeScrat
 
 /** `rows` rows of K values (`data`) into int8 levels `q` and their scales, the error summed into `sums` where given. */
 function rowsInt8(data: Float32Array, rows: number, K: number, scale: Float32Array, q: Int8Array, sums?: ErrorSums): void {
+  let errSq = sums?.errSq ?? 0,
+    normSq = sums?.normSq ?? 0;
   for (let n = 0; n < rows; n++) {
     const at = n * K;
     let max = 0;
     for (let k = 0; k < K; k++) max = Math.max(max, Math.abs(data[at + k]));
     scale[n] = max / 127 || 1;
     const s = scale[n]; // as stored, an f32 (an assignment's value would be the double)
-    // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
-    for (let k = 0; k < K; k++) q[at + k] = Math.max(-127, Math.min(127, roundHalfAway(data[at + k] / s)));
-    if (sums)
-      for (let k = 0; k < K; k++) {
-        const v = data[at + k];
-        sums.errSq += (q[at + k] * s - v) ** 2;
-        sums.normSq += v * v;
-      }
+    for (let k = 0; k < K; k++) {
+      const v = data[at + k];
+      // Clamped: a row whose largest |w| is subnormal gets a scale rounded down, and levels past 127.
+      const r = roundHalfAway(v / s),
+        level = r > 127 ? 127 : r < -127 ? -127 : r;
+      q[at + k] = level;
+      errSq += (level * s - v) ** 2;
+      normSq += v * v;
+    }
+  }
+  if (sums) {
+    sums.errSq = errSq;
+    sums.normSq = normSq;
   }
 }
 
@@ -190,11 +198,6 @@ function quantizeRows(graph: Graph, tablesOnly: boolean): { graph: Graph; report
     return t ? { ...n, op: "QGather" as const, inputs: [t.q, t.scale, n.inputs[1]] } : n;
   });
   return { graph: { ...graph, values, nodes }, report, sums };
-}
-
-/** x rounded to the nearest integer, halves away from zero. */
-function roundHalfAway(x: number): number {
-  return Math.sign(x) * Math.round(Math.abs(x));
 }
 
 export function relativeError({ errSq, normSq }: ErrorSums): number {

@@ -4,6 +4,7 @@
  * so a file seec writes holds what llama.cpp's own tools would write for the same numbers.
  */
 import { floatToHalf, halfToFloat } from "../../util/float16.js";
+import { roundHalfAway } from "../../util/round.js";
 import { BLOCKS, GGML, bf16ToFloat } from "./tensor-types.js";
 import { dequantizeQ4Blocks, quantizeQ4Blocks } from "../../ir/ops/linear-q4.js";
 
@@ -69,7 +70,7 @@ export function quantize(type: number, x: Float32Array): Uint8Array {
         const id = d ? f(1 / d) : 0;
         view.setUint16(at, floatToHalf(d), true);
         // roundf: halves away from zero
-        for (let j = 0; j < 32; j++) view.setInt8(at + 2 + j, roundAway(f(x[blk * 32 + j] * id)));
+        for (let j = 0; j < 32; j++) view.setInt8(at + 2 + j, roundHalfAway(f(x[blk * 32 + j] * id)));
       }
       break;
     case GGML.Q4_0:
@@ -130,8 +131,4 @@ function dequantizeQ6K(b: Uint8Array, view: DataView, at: number, out: Float32Ar
       out[y + l + 96] = scale(sc + is + 6) * (((b[ql + l + 32] >> 4) | (((h >> 6) & 3) << 4)) - 32);
     }
   }
-}
-
-function roundAway(v: number): number {
-  return Math.sign(v) * Math.round(Math.abs(v));
 }
