@@ -37,6 +37,11 @@ export interface GenerateOptions extends CallOptions {
   topP?: number;
   /** Seed of llama2.c's xorshift generator: the same seed gives the same text. Default: a random one. */
   seed?: number;
+  /**
+   * Text that ends the generation where it appears: the text returned (and streamed) stops just
+   * before it. One string or several (the first to appear ends it). Text prompts only.
+   */
+  stop?: string | readonly string[];
 }
 
 export interface TensorSpec {

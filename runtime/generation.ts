@@ -5,7 +5,8 @@
  * without the prompt: callers get only what the model wrote. A llama2.c tokenizer's pieces are
  * printed as llama2.c does; a Hugging Face tokenizer.json's text is decoded incrementally
  * (HfTokenizer.textStream), special tokens skipped. A prompt of token ids runs the same loop without
- * text: every generated id is handed out as it is sampled.
+ * text: every generated id is handed out as it is sampled. Stop strings end a text generation where
+ * one appears (StopText): text that may be the start of one is held back until it is known not to be.
  */
 import { SeecError } from "./errors.js";
 import { checkOption, Sampler, type SampleOptions } from "./sampler.js";
@@ -15,6 +16,11 @@ import { Llama2cTokenizer } from "./tokenizers/llama2c-bpe.js";
 export interface GenerateOptions extends SampleOptions {
   /** New tokens to generate after the prompt (default 256); generation also stops at EOS (BOS too for llama2.c tokenizers) or the context's end. */
   maxTokens?: number;
+  /**
+   * Text that ends the generation where it appears: the text returned (and streamed) stops just
+   * before it. One string or several (the first to appear ends it); not for a prompt of ids.
+   */
+  stop?: string | readonly string[];
   /** Stops the generation: the call rejects with the signal's reason (an AbortError for a plain abort()). */
   signal?: AbortSignal;
 }
@@ -68,6 +74,7 @@ export function* generation(
   const sampler = new Sampler(opts);
   const maxTokens = opts.maxTokens ?? 256;
   checkOption("maxTokens", maxTokens, Number.isSafeInteger(maxTokens) && maxTokens >= 0, "a whole number, 0 or more");
+  const stopText = new StopText(stopStrings(opts.stop, prompt));
   const codec = typeof prompt === "string" ? textCodec(tokenizer, prompt, contextLength, eosIds) : tokenCodec(tokenizer, prompt, eosIds);
   const prompted = codec.prompt;
   if (prompted.length > contextLength)
@@ -82,13 +89,79 @@ export function* generation(
     if (codec.stops.has(next)) break;
     stats.generatedTokens++;
     yield { token: next };
-    const piece = codec.push(next);
+    const { text: piece, stopped } = stopText.push(codec.push(next));
     if (piece || tokenizer instanceof Llama2cTokenizer) yield { piece };
+    if (stopped) return;
     if (n + 1 === maxTokens || pos >= contextLength) break;
     logits = yield* step([next], pos, "decodeSeconds");
   }
-  const rest = codec.end();
-  if (rest) yield { piece: rest };
+  const { text: rest, stopped } = stopText.push(codec.end());
+  const held = stopped ? "" : stopText.end();
+  if (rest + held) yield { piece: rest + held };
+}
+
+/**
+ * A generation's text with its stop strings applied: push() each piece, and show what it returns;
+ * once it says stopped, a stop string has appeared and the text before it has all been returned.
+ * A piece's end that may begin a stop string is held back (returned by a later push() or end()).
+ */
+export class StopText {
+  private held = "";
+
+  constructor(private readonly stops: readonly string[]) {}
+
+  push(piece: string): { text: string; stopped: boolean } {
+    const text = this.held + piece;
+    let cut = -1;
+    for (const stop of this.stops) {
+      const at = text.indexOf(stop);
+      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+    }
+    if (cut >= 0) {
+      this.held = "";
+      return { text: text.slice(0, cut), stopped: true };
+    }
+    const keep = this.startOfStop(text);
+    this.held = text.slice(text.length - keep);
+    return { text: text.slice(0, text.length - keep), stopped: false };
+  }
+
+  /** What is still held back when the generation ends without a stop string. */
+  end(): string {
+    const held = this.held;
+    this.held = "";
+    return held;
+  }
+
+  /** The length of text's longest end that is the start of a stop string (shorter than it). */
+  private startOfStop(text: string): number {
+    let longest = 0;
+    for (const stop of this.stops)
+      for (let n = Math.min(stop.length - 1, text.length); n > longest; n--)
+        if (text.endsWith(stop.slice(0, n))) {
+          longest = n;
+          break;
+        }
+    return longest;
+  }
+}
+
+/** The stop option as a list, checked: non-empty strings, and text to look in (a prompt of text). */
+function stopStrings(stop: GenerateOptions["stop"], prompt: string | readonly number[]): string[] {
+  if (stop === undefined) return [];
+  const stops = typeof stop === "string" ? [stop] : stop;
+  checkOption(
+    "stop",
+    stop,
+    Array.isArray(stops) && stops.every((s) => typeof s === "string" && s.length > 0),
+    "a non-empty string or an array of them",
+  );
+  if (stops.length && typeof prompt !== "string")
+    throw new SeecError("runtime.option", "stop strings end text: a prompt of ids is continued as ids, with no text to look in", {
+      at: "stop",
+      hint: "use generate() or stream() with a text prompt, or end on token ids (build --eos)",
+    });
+  return [...stops];
 }
 
 /** Ids in, ids out: the prompt as given, the generation's end at --eos or the tokenizer's end tokens, no text. */

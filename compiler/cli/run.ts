@@ -13,6 +13,7 @@ interface RunFlags {
   temperature: number;
   topP: number;
   seed: number;
+  stop?: string[];
   threads?: number;
   json?: boolean;
 }
@@ -25,6 +26,7 @@ export function runCommand(): Command {
         "A decoder generates: it prints the prompt and its continuation as llama2.c's `run` does, streaming.\n" +
         "An encoder embeds each --text and prints their cosine-similarity matrix (--json: the vectors too).\n\n" +
         'Examples:\n  seec run out/stories --prompt "Once upon a time" --max-tokens 64 --temperature 0\n' +
+        '  seec run out/stories --prompt "Once upon a time" --temperature 0 --stop "." --stop "!"\n' +
         '  seec run out/use --text "A man plays the cello." --text "Someone is playing music."',
     )
     .argument("<dir>", "the artifact directory (from seec build)")
@@ -34,6 +36,7 @@ export function runCommand(): Command {
     .option("--temperature <t>", "0 = greedy (argmax); higher = more random", real(0, 100), 1)
     .option("--top-p <p>", "nucleus sampling threshold; 0 or 1 samples from all tokens", real(0, 1), 0.9)
     .option("--seed <n>", "random seed (llama2.c's generator: same seed, same text)", integer(0), 42)
+    .option("--stop <text...>", "end the text where one of these appears, printing what came before it (a newline: --stop $'\\n')")
     .option(
       "--threads <n>",
       "an artifact built with --threads: how many threads split its matmuls (default: the cores, at most the build's)",

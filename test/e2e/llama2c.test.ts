@@ -10,6 +10,7 @@ import { seec } from "../helpers/cli.js";
 import { maxAbsDiff } from "../helpers/random.js";
 import { LLAMA2C } from "../helpers/shared.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
+import { rejectsSeec } from "../helpers/errors.js";
 
 function hashes(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -88,6 +89,25 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
     );
     expect(chunkedWorst).toBeLessThan(1.5e-5);
     expect(await chunked.generate(prompt, { maxTokens: 40, temperature: 0 })).toMatch(/\S/);
+  });
+
+  it("ends the text before a stop string: the documented output cut there, through the CLI, stream() and generate()", async () => {
+    const greedy = readFileSync(m.greedy256, "utf8");
+    // " red" and " ball" are two tokens: the first is held back until the second completes the stop.
+    const r = await seec("run", out, "--temperature", "0", "--max-tokens", "256", "--stop", "red ball", "--stop", "NOT IN THE TEXT");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(greedy.slice(0, greedy.indexOf("red ball")) + "\n");
+    const model = await loadWasm(out);
+    const pieces: string[] = [];
+    for await (const p of model.stream("", { temperature: 0, stop: ["park", "Lily"] })) pieces.push(p);
+    expect(pieces.join("")).toBe(greedy.slice(0, greedy.indexOf("Lily"))); // "Lily" comes before "park"
+    expect(model.stats.generatedTokens).toBeLessThan(20);
+    expect(await model.generate("", { temperature: 0, stop: "\n" })).toBe(greedy.slice(0, greedy.indexOf("\n")));
+    const e = await rejectsSeec(() => model.generateTokens([1], { stop: "." }));
+    expect([e.code, e.at]).toEqual(["runtime.option", "stop"]);
+    expect((await rejectsSeec(() => model.generate("", { stop: [""] }))).message).toBe(
+      'stop must be a non-empty string or an array of them, got [""]',
+    );
   });
 
   it("samples deterministically for a seed, and differently for another", async () => {
