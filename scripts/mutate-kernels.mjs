@@ -30,6 +30,8 @@ const KERNELS = {
   "online-softmax": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Attention with 6 query heads" },
   rope: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*RoPE" },
   elementwise: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(Add|SwiGLU)" },
+  "linear-q8": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd (kernels .*QLinear|QLinear's integer arithmetic)" },
+  "linear-q4": { files: ["test/targets/wasm/q4-kernels.test.ts"], filter: "wasm-simd Q4Linear matches" },
 };
 
 const args = process.argv.slice(2);
