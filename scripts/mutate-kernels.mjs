@@ -26,10 +26,17 @@ const KERNELS = {
     files: ["test/targets/wasm/kernels.test.ts"],
     filter: "wasm-simd kernels .*(Attention with 6 query heads|SelfAttention|ScaledAttention)",
   },
-  "attend-row": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Attention with 6 query heads" },
-  "online-softmax": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Attention with 6 query heads" },
+  // Width 5 takes the scalar attendKeys, width 8 attendRow's SIMD chunks of 128 keys: both.
+  "attend-row": {
+    files: ["test/targets/wasm/kernels.test.ts"],
+    filter: "wasm-simd kernels .*(Attention with [68] query heads|SelfAttention)",
+  },
+  "online-softmax": {
+    files: ["test/targets/wasm/kernels.test.ts"],
+    filter: "wasm-simd kernels .*(Attention with [68] query heads|SelfAttention)",
+  },
   rope: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*RoPE" },
-  elementwise: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(Add|SwiGLU)" },
+  elementwise: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(Add|SwiGLU|Tanh|AddRows|MeanRows)" },
   "linear-q8": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd (kernels .*QLinear|QLinear's integer arithmetic)" },
   "linear-q4": { files: ["test/targets/wasm/q4-kernels.test.ts"], filter: "wasm-simd Q4Linear matches" },
 };

@@ -257,6 +257,33 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     );
   });
 
+  it("Tanh over 23 features, from 0 to saturation", async () => {
+    const g = oneOp("Tanh", [{ name: "x", shape: ["T", 23] }], []);
+    await expectParity(
+      g,
+      [1, 6].map((T) => ({ x: randomF32(T * 23, T + 40, 6) })),
+      target,
+    );
+  });
+
+  it("AddRows: the first T rows of a 9-row position table added to T = 1, 4, 7 rows of 23", async () => {
+    const g = oneOp("AddRows", [{ name: "x", shape: ["T", 23] }], [{ name: "table", data: randomF32(9 * 23, 51), shape: [9, 23] }]);
+    await expectParity(
+      g,
+      [1, 4, 7].map((T) => ({ x: randomF32(T * 23, T + 50) })),
+      target,
+    );
+  });
+
+  it("MeanRows of T = 1, 3, 7 rows of 23 features, each call after a longer one", async () => {
+    const g = oneOp("MeanRows", [{ name: "x", shape: ["T", 23] }], []);
+    await expectParity(
+      g,
+      [7, 1, 3].map((T) => ({ x: randomF32(T * 23, T + 60, 3) })),
+      target,
+    );
+  });
+
   it("Gather rows of an 11 x 13 table, every id including the last", async () => {
     const g = oneOp(
       "Gather",
