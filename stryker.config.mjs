@@ -34,6 +34,25 @@ export const AREAS = {
     tests: ["test/ir/*.test.ts", "test/passes/quantize.test.ts", "test/passes/plan-memory.test.ts"],
   },
   frontends: { mutate: ["compiler/frontends/**/*.ts"], tests: ["test/frontends/*.test.ts"] },
+  // Five passes, measured one file at a time (--mutate, docs/MUTATION.md). fuse-attention, see and index
+  // take about a minute each (IR-level tests); the fuse-epilogues and pack-texts test files also compile
+  // a few small graphs to wasm, which reach those two passes: minutes each.
+  "passes-rest": {
+    mutate: [
+      "compiler/passes/fuse-epilogues.ts",
+      "compiler/passes/pack-texts.ts",
+      "compiler/passes/fuse-attention.ts",
+      "compiler/passes/see.ts",
+      "compiler/passes/index.ts",
+    ],
+    tests: [
+      "test/passes/fuse-epilogues.test.ts",
+      "test/passes/pack-texts.test.ts",
+      "test/passes/fuse-attention.test.ts",
+      "test/passes/see.test.ts",
+      "test/passes/run-passes.test.ts",
+    ],
+  },
 };
 
 export const GROUPS = {

@@ -1,7 +1,7 @@
 // packTexts: a small encoder shaped like USE-Lite packs several texts a call, and gives each text
 // what a call of its own gives: on the reference interpreter (the ops' per-text semantics) and
-// compiled for the SIMD targets (kernels/per-text.ts), empty texts included; graphs it cannot
-// prove right to pack are left as they are.
+// compiled for the SIMD targets (kernels/per-text.ts), empty texts included; every row-wise op
+// packs; graphs it cannot prove right to pack are left as they are, one check at a time.
 import v8 from "node:v8";
 import { describe, expect, it } from "vitest";
 import { writeArtifact } from "../../compiler/artifact.js";
@@ -9,11 +9,14 @@ import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
-import { packTexts } from "../../compiler/passes/pack-texts.js";
+import { q4RowBytes, quantizeQ4Blocks } from "../../compiler/ir/ops/linear-q4.js";
+import { DEFAULT_BATCH, packOptions, packTexts, TOKENS_PER_TEXT } from "../../compiler/passes/pack-texts.js";
 import { poolEarly } from "../../compiler/passes/pool-early.js";
 import { quantizeInt8 } from "../../compiler/passes/quantize.js";
+import { applySee } from "../../compiler/passes/see.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
+import { randomFactors } from "../helpers/see.js";
 import { join } from "node:path";
 
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
@@ -105,5 +108,208 @@ describe("packTexts", () => {
     expect(packTexts(softmax, options).packed).toBe(false);
     const decoder = tinyEncoder();
     expect(packTexts({ ...decoder, model: { ...decoder.model, family: "decoder" } }, options).packed).toBe(false);
+  });
+});
+
+const [V, D] = [12, 8];
+const i8 = (n: number, seed: number) => Int8Array.from(randomF32(n, seed, 127), Math.round);
+
+/**
+ * Every row-wise op but those tinyEncoder has, on tokens [T ≤ 5]: an entangled embedding (SEE) plus
+ * a QGather, LayerNorm, RMSNorm, Linear, QLinear, Q4Linear, SwiGLU(Relu, Tanh), the tied head over
+ * an EntangledTable, MeanRows and L2Normalize.
+ */
+function everyRowWiseOp(): Graph {
+  const b = new GraphBuilder("rows", { family: "encoder", config: { maxLength: MAX_LENGTH } });
+  b.dim("T", MAX_LENGTH);
+  const tokens = b.input("tokens", "i32", ["T"]);
+  const emb = b.constant("emb", new Float32Array(V * D), [V, D]);
+  const vec = (name: string, seed: number) => b.constant(name, randomF32(D, seed), [D]);
+  const a = b.node("Add", "a", [
+    b.node("Gather", "e1", [emb, tokens]),
+    b.node("QGather", "e2", [b.constant("tq", i8(V * D, 1), [V, D]), b.constant("ts", randomF32(V, 2, 0.01), [V]), tokens]),
+  ]);
+  const n1 = b.node("LayerNorm", "n1", [a, vec("lw", 3), vec("lb", 4)], { epsilon: 1e-5 });
+  const n2 = b.node("RMSNorm", "n2", [n1, vec("rw", 5)], { epsilon: 1e-5 });
+  const l1 = b.node("Linear", "l1", [n2, b.constant("w1", randomF32(D * D, 6), [D, D]), vec("b1", 7)]);
+  const l2 = b.node("QLinear", "l2", [
+    l1,
+    b.constant("qw", i8(D * D, 8), [D, D]),
+    b.constant("qs", randomF32(D, 9, 0.01), [D]),
+    vec("qb", 10),
+  ]);
+  const q4 = new Int8Array(quantizeQ4Blocks(randomF32(D * D, 11), D, D).buffer);
+  const l3 = b.node("Q4Linear", "l3", [l2, b.constant("q4w", q4, [D, q4RowBytes(D)]), vec("b3", 12)]);
+  const s = b.node("SwiGLU", "s", [b.node("Relu", "r", [l3]), b.node("Tanh", "t", [l2])]);
+  const pooled = b.node("MeanRows", "pool", [b.node("Linear", "head", [s, emb])]);
+  b.output(b.node("L2Normalize", "out", [pooled], { epsilon: 1e-12 }));
+  const f = randomFactors(
+    {
+      vocab: V,
+      dim: D,
+      rank: 2,
+      slots: [
+        ["a", 2],
+        ["b", 4],
+      ],
+    },
+    13,
+  );
+  return applySee(b.finish(), f, "materialize");
+}
+
+const ROW_TEXTS = [[3, 4, 5], [11], [1, 2, 3, 4, 5], [0, 0]].map((t) => Int32Array.from(t));
+
+/**
+ * A graph with one input, tokens [T], that packs (MeanRows(Gather)), with `edit` applied to its builder
+ * first; `tokens` the input's shape, `output` which is output: the pool, the embedded rows, or both.
+ */
+function pooledEmbedding(
+  edit: (b: GraphBuilder) => void = () => {},
+  { tokens = ["T"] as (string | number)[], output = "pool" } = {},
+): Graph {
+  const b = new GraphBuilder("pooled", { family: "encoder", config: { maxLength: MAX_LENGTH } });
+  b.dim("T", MAX_LENGTH);
+  edit(b);
+  const x = b.node("Gather", "embed", [b.constant("emb", randomF32(V * D, 1), [V, D]), b.input("tokens", "i32", tokens)]);
+  const pool = b.node("MeanRows", "pool", [x]);
+  if (output !== "embed") b.output(pool);
+  if (output !== "pool") b.output(x);
+  return b.finish();
+}
+
+describe("packTexts, op by op and check by check", () => {
+  it("packs every row-wise op, and each text's row is what a call of its own gives", () => {
+    const one = everyRowWiseOp();
+    expect(one.nodes.map((n) => n.op)).toEqual([
+      "EntangledTable",
+      "EntangledEmbedding",
+      "QGather",
+      "Add",
+      "LayerNorm",
+      "RMSNorm",
+      "Linear",
+      "QLinear",
+      "Q4Linear",
+      "Relu",
+      "Tanh",
+      "SwiGLU",
+      "Linear",
+      "MeanRows",
+      "L2Normalize",
+    ]);
+    const { graph, packed } = packTexts(one, { texts: 4, tokens: 16 });
+    expect(packed).toBe(true);
+    expect(graph.values.get("lengths")).toEqual({ name: "lengths", kind: "input", dtype: "i32", shape: ["B"] });
+    const got = new Interpreter(graph).run({
+      tokens: Int32Array.from(ROW_TEXTS.flatMap((t) => [...t])),
+      lengths: Int32Array.from(ROW_TEXTS, (t) => t.length),
+    }).out;
+    expect(got.shape).toEqual([4, V]);
+    const single = new Interpreter(one);
+    ROW_TEXTS.forEach((tokens, i) =>
+      expect(maxAbsDiff(got.data.subarray(i * V, (i + 1) * V), single.run({ tokens }).out.data)).toBeLessThan(1e-6),
+    );
+  });
+
+  it("packs two texts, and exactly the tokens of one text at its longest", () => {
+    expect(packTexts(pooledEmbedding(), { texts: 2, tokens: MAX_LENGTH }).graph.model.batch).toEqual({ texts: 2, tokens: MAX_LENGTH });
+  });
+
+  it("packOptions: TOKENS_PER_TEXT tokens a text, or the longest text where that is more", () => {
+    expect(packOptions(4, 6)).toEqual({ texts: 4, tokens: 4 * TOKENS_PER_TEXT });
+    expect(packOptions(2, 100)).toEqual({ texts: 2, tokens: 100 });
+    expect(packOptions(DEFAULT_BATCH, 0)).toEqual({ texts: 32, tokens: 32 * 32 });
+  });
+
+  const unchanged: [string, () => Graph][] = [
+    [
+      "no maximum length",
+      () => {
+        const g = pooledEmbedding();
+        return { ...g, model: { ...g.model, config: {} } };
+      },
+    ],
+    ["a second input", () => pooledEmbedding((b) => b.input("extra", "f32", [1]))],
+    [
+      "no input named tokens",
+      () => {
+        const g = pooledEmbedding();
+        const values = new Map([...g.values].map(([k, v]) => (k === "tokens" ? ["ids", { ...v, name: "ids" }] : [k, v])));
+        return {
+          ...g,
+          values,
+          inputs: ["ids"],
+          nodes: g.nodes.map((n) => ({ ...n, inputs: n.inputs.map((i) => (i === "tokens" ? "ids" : i)) })),
+        };
+      },
+    ],
+    [
+      "tokens that are a constant",
+      () => {
+        const g = pooledEmbedding((b) => b.input("ids", "i32", ["T"]));
+        const values = new Map(g.values).set("tokens", {
+          name: "tokens",
+          kind: "const",
+          dtype: "i32",
+          shape: ["T"],
+          data: new Int32Array(MAX_LENGTH),
+        });
+        return { ...g, values, inputs: ["ids"] };
+      },
+    ],
+    [
+      "tokens [T, 1]",
+      () => {
+        const b = new GraphBuilder("pooled", { family: "encoder", config: { maxLength: MAX_LENGTH } });
+        b.dim("T", MAX_LENGTH);
+        b.output(b.node("MeanRows", "pool", [b.input("tokens", "f32", ["T", 1])]));
+        return b.finish();
+      },
+    ],
+    ["tokens of a static length", () => pooledEmbedding(undefined, { tokens: [MAX_LENGTH] })],
+    ["a second dimension", () => pooledEmbedding((b) => b.dim("S", 3))],
+    ["a tensor named lengths already", () => pooledEmbedding((b) => b.constant("lengths", new Int32Array(2), [2]))],
+    ["an output with a row per token", () => pooledEmbedding(undefined, { output: "embed" })],
+    ["a second output, with a row per token", () => pooledEmbedding(undefined, { output: "both" })],
+    [
+      "a RoPE, whose positions would not restart at each text",
+      () => {
+        const b = new GraphBuilder("rope", { family: "encoder", config: { maxLength: MAX_LENGTH } });
+        b.dim("T", MAX_LENGTH);
+        const x = b.node("Gather", "embed", [b.constant("emb", randomF32(V * D, 1), [V, D]), b.input("tokens", "i32", ["T"])]);
+        const table = (name: string, seed: number) => b.constant(name, randomF32((MAX_LENGTH * D) / 2, seed), [MAX_LENGTH, D / 2]);
+        const rotated = b.node("RoPE", "rope", [x, b.constant("pos", Int32Array.of(0), [1]), table("cos", 2), table("sin", 3)], {
+          headDim: D,
+          interleaved: 1,
+        });
+        b.output(b.node("MeanRows", "pool", [rotated]));
+        return b.finish();
+      },
+    ],
+  ];
+  it.each(unchanged)("leaves the graph as it is: %s", (_, make) => {
+    const g = make();
+    const result = packTexts(g, { texts: 4, tokens: 16 });
+    expect(result.packed).toBe(false);
+    expect(result.graph).toBe(g);
+  });
+
+  it("leaves a graph whose pooled rows would meet a constant row", () => {
+    const b = new GraphBuilder("pooled", { family: "encoder", config: { maxLength: MAX_LENGTH } });
+    b.dim("T", MAX_LENGTH);
+    const x = b.node("Gather", "embed", [b.constant("emb", randomF32(V * D, 1), [V, D]), b.input("tokens", "i32", ["T"])]);
+    b.output(b.node("Add", "out", [b.node("MeanRows", "pool", [x]), b.constant("row", randomF32(D, 2), [1, D])]));
+    const g = b.finish();
+    expect(new Interpreter(g).run({ tokens: Int32Array.of(1, 2) }).out.shape).toEqual([1, D]);
+    const result = packTexts(g, { texts: 4, tokens: 16 });
+    expect(result.packed).toBe(false);
+    expect(result.graph).toBe(g);
+    expect(g.values.get("out")!.shape).toEqual([1, D]);
+  });
+  it("passes on an error other than the IR's own shape checks (a node reading a tensor the graph lacks)", () => {
+    const g = pooledEmbedding();
+    const broken = { ...g, nodes: g.nodes.map((n) => (n.op === "MeanRows" ? { ...n, inputs: ["ghost"] } : n)) };
+    expect(() => packTexts(broken, { texts: 4, tokens: 16 })).toThrow(TypeError);
   });
 });
