@@ -37,6 +37,13 @@ const KERNELS = {
   },
   rope: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*RoPE" },
   elementwise: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(Add|SwiGLU|Tanh|AddRows|MeanRows)" },
+  "linear-kn": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Linear with (K=|weights stored transposed)" },
+  "linear-n4": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Linear with rows interleaved in fours" },
+  indexing: {
+    files: ["test/targets/wasm/kernels.test.ts", "test/targets/wasm/qgather-kernels.test.ts"],
+    filter: "wasm-simd (kernels .*(Gather|LastRow)|QGather)",
+  },
+  entangled: { files: ["test/targets/wasm/see-kernels.test.ts"], filter: "SEE kernels .*wasm-simd" },
   "linear-q8": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd (kernels .*QLinear|QLinear's integer arithmetic)" },
   "linear-q4": { files: ["test/targets/wasm/q4-kernels.test.ts"], filter: "wasm-simd Q4Linear matches" },
 };

@@ -58,8 +58,10 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
     let current = qk.outputs[0];
     for (const m of chain) {
       const other = m.inputs.filter((i) => i !== current);
-      const { fn } = mapAttrs(m.attrs);
-      if (
+      const { fn, dtype } = mapAttrs(m.attrs);
+      // Scores in f32 throughout: a map that makes them i32 (a cast) is not attention's.
+      if (dtype !== "f32") ok = false;
+      else if (
         (fn === "mul" || fn === "div") &&
         stage === 0 &&
         other.length === 1 &&
@@ -98,15 +100,12 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
       extra.push({ name, op, inputs, outputs: [name], attrs });
       return name;
     };
+    // Several additions become one bias, summed in order: the last sum is <pv>/bias, those before it <pv>/bias.1, .2...
     let bias = biases[0];
-    for (const b of biases.slice(1))
-      bias = add(
-        `${pv.name}/bias`,
-        "Map",
-        [bias, b],
-        { fn: "add", dtype: "f32" },
-        broadcastValue(graph.values.get(bias)!, graph.values.get(b)!),
-      );
+    biases.slice(1).forEach((b, i) => {
+      const name = i === biases.length - 2 ? `${pv.name}/bias` : `${pv.name}/bias.${i + 1}`;
+      bias = add(name, "Map", [bias, b], { fn: "add", dtype: "f32" }, broadcastValue(values.get(bias)!, values.get(b)!));
+    });
     const keepTensor =
       keep &&
       (keep.keepWhenTrue

@@ -134,6 +134,30 @@ describe("fuseAttention", () => {
     sameOutputs(two, graph);
   });
 
+  it("sums three or more additions in order, each sum a tensor of its own", () => {
+    const before = attention((c) => {
+      map(c, "b1", "add", [c.at, c.b.input("bias", "f32", [S, T])]);
+      map(c, "b2", "add", [c.b.input("bias3", "f32", [T]), c.at]);
+      return map(c, "b3", "add", [c.at, c.b.input("bias2", "f32", [N, 1, T])]);
+    });
+    const { graph, fused } = fuseAttention(before);
+    expect(fused).toBe(1);
+    expect(graph.nodes.map(describeNode)).toEqual([
+      "Copy out/k (ksrc) -> out/k",
+      "Map out/bias.1 (bias, bias3) -> out/bias.1",
+      "Map out/bias (out/bias.1, bias2) -> out/bias",
+      "ScaledAttention out (q, out/k, v, out/bias) -> out",
+    ]);
+    expect(graph.values.get("out/bias.1")!.shape).toEqual([S, T]);
+    expect(graph.values.get("out/bias")!.shape).toEqual([N, S, T]);
+    sameOutputs(before, graph);
+  });
+
+  it("leaves alone scores that a map makes i32 on the way", () => {
+    const before = attention((c) => (c.at = c.b.node("Map", "b1", [c.at, c.b.input("bias", "f32", [S, T])], { fn: "add", dtype: "i32" })));
+    expect(fuseAttention(before).fused).toBe(0);
+  });
+
   it("broadcasts the summed bias's shape from the lower-rank operand's trailing axes", () => {
     const before = attention((c) => {
       map(c, "b1", "add", [c.at, c.b.input("bias3", "f32", [T])]);
