@@ -100,8 +100,9 @@ function quantizeRowsInt8(w: Value, N: number, K: number, scratch: QuantizeScrat
 
 /** `rows` rows of K values (`data`) into int8 levels `q` and their scales, the error summed into `sums` where given. */
 function rowsInt8(data: Float32Array, rows: number, K: number, scale: Float32Array, q: Int8Array, sums?: ErrorSums): void {
-  let errSq = sums?.errSq ?? 0,
-    normSq = sums?.normSq ?? 0;
+  // Summed on from sums' totals, in the order of the weights (the report is the same part by part or whole).
+  let errSq = sums ? sums.errSq : 0,
+    normSq = sums ? sums.normSq : 0;
   for (let n = 0; n < rows; n++) {
     const at = n * K;
     let max = 0;

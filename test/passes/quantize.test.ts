@@ -187,13 +187,14 @@ describe("quantizeInt8", () => {
   it("keeps the levels within ±127 when a row's largest weight is subnormal (its scale rounds down)", () => {
     // max / 127 rounds down to 1.4e-45 here, so the largest weight's level came out as 178 and an
     // Int8Array wrapped it to −78: the wrong sign.
-    const w = Float32Array.of(2.5e-43, -1e-44, 1.2e-43, 0, 1, -0.5, 0.25, 0);
+    const w = Float32Array.of(2.5e-43, -1e-44, 1.2e-43, 0, 1, -0.5, 0.25, 0, -2.5e-43, 1e-44, -1.2e-43, 0);
     const b = new GraphBuilder("q", { family: "decoder", config: {} });
     b.dim("T", 1);
-    b.output(b.node("Linear", "proj", [b.input("x", "f32", ["T", 4]), b.constant("w", w, [2, 4])]));
+    b.output(b.node("Linear", "proj", [b.input("x", "f32", ["T", 4]), b.constant("w", w, [3, 4])]));
     const q = Array.from(quantizeInt8(b.finish()).graph.values.get("w.int8")!.data as Int8Array);
     expect(q.slice(0, 4)).toEqual([127, -7, 86, 0]);
-    expect(q.slice(4)).toEqual([127, -64, 32, 0]);
+    expect(q.slice(4, 8)).toEqual([127, -64, 32, 0]);
+    expect(q.slice(8)).toEqual([-127, 7, -86, 0]); // and a negative largest weight at −127
   });
 
   it("the quantized Linear computes exactly scale[n] · sum_k x[k] · q[n, k]", () => {
@@ -411,6 +412,14 @@ describe("quantizing part by part, and weights left in their file", () => {
       const want = Array.from(row, (v) => Math.sign(v) * Math.round(Math.abs(v / s)) || 0);
       expect(Array.from(levels.subarray(n * K, (n + 1) * K)), `row ${n}`).toEqual(want);
     }
+    // The reported error counts both parts: ||Ŵ − W|| / ||W|| over the whole weight.
+    let errSq = 0,
+      normSq = 0;
+    for (let i = 0; i < N * K; i++) {
+      errSq += (levels[i] * scales[Math.floor(i / K)] - w[i]) ** 2;
+      normSq += w[i] ** 2;
+    }
+    expect(held.report.relativeError).toBeCloseTo(Math.sqrt(errSq / normSq), 12);
     const file = { reads: 0 };
     const left = quantizeInt8(graph(file));
     expect(file.reads).toBe(2); // measured, in two parts
