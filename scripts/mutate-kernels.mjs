@@ -21,7 +21,10 @@ const KERNELS = {
     files: ["test/targets/wasm/kernels.test.ts"],
     filter: "wasm-simd kernels .*(RMSNorm over 19 features$|LayerNorm over 19|L2Normalize over 19)",
   },
-  linear: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Linear with weights too big" },
+  linear: {
+    files: ["test/targets/wasm/kernels.test.ts"],
+    filter: "wasm-simd kernels .*(Linear with weights too big|Linear row-major past)",
+  },
   attention: {
     files: ["test/targets/wasm/kernels.test.ts"],
     filter: "wasm-simd kernels .*(Attention with 6 query heads|SelfAttention|ScaledAttention)",
@@ -37,8 +40,14 @@ const KERNELS = {
   },
   rope: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*RoPE" },
   elementwise: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(Add|SwiGLU|Tanh|AddRows|MeanRows)" },
-  "linear-kn": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Linear with (K=|weights stored transposed)" },
-  "linear-n4": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*Linear with rows interleaved in fours" },
+  "linear-kn": {
+    files: ["test/targets/wasm/kernels.test.ts"],
+    filter: "wasm-simd kernels .*(Linear with (K=|weights stored transposed)|Linear kn past)",
+  },
+  "linear-n4": {
+    files: ["test/targets/wasm/kernels.test.ts"],
+    filter: "wasm-simd kernels .*(Linear with rows interleaved in fours|Linear n4 past)",
+  },
   indexing: {
     files: ["test/targets/wasm/kernels.test.ts", "test/targets/wasm/qgather-kernels.test.ts"],
     filter: "wasm-simd (kernels .*(Gather|LastRow)|QGather)",

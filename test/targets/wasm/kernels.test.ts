@@ -15,7 +15,7 @@ v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const CONTEXT = 16;
 
-/** A graph of one node over inputs `x`, `y`... with T symbolic (max 7) in the first dim. */
+/** A graph of one node over inputs `x`, `y`... with T symbolic (max 7, or maxT) in the first dim. */
 function oneOp(
   op: string,
   inputs: { name: string; shape: (number | string)[]; dtype?: "f32" | "i32" }[],
@@ -23,9 +23,10 @@ function oneOp(
   attrs: Attrs = {},
   state: { name: string; shape: number[] }[] = [],
   order?: string[],
+  maxT = 7,
 ) {
   const b = new GraphBuilder(op, { family: "decoder", config: { contextLength: CONTEXT } });
-  b.dim("T", 7);
+  b.dim("T", maxT);
   const names = [
     ...inputs.map((i) => b.input(i.name, i.dtype ?? "f32", i.shape)),
     ...consts.map((c) => b.constant(c.name, c.data, c.shape)),
@@ -33,6 +34,21 @@ function oneOp(
   ];
   b.output(b.node(op, "out", order ?? names, attrs));
   return b.finish();
+}
+
+/**
+ * The SIMD QLinear kernels round each row of x to 32767 levels of its largest |x| (linear-q8.ts):
+ * an output may be off by half a level times the weight row's |sum| (the scalar kernel is exact).
+ */
+function int16Rounding(target: TargetName, q: Int8Array, scale: Float32Array, N: number, K: number) {
+  return ({ x }: Record<string, TensorData>) => {
+    if (target === "wasm") return 0;
+    const level = Math.max(...Array.from(x as Float32Array, Math.abs)) / 32767;
+    let most = 0;
+    for (let n = 0; n < N; n++)
+      most = Math.max(most, Math.abs(scale[n]) * q.subarray(n * K, (n + 1) * K).reduce((a, v) => a + Math.abs(v), 0));
+    return 0.5 * level * most;
+  };
 }
 
 /** `slack`: error a kernel is allowed beyond f32 rounding, for one call's feeds. */
@@ -151,23 +167,56 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
         { name: "b", data: randomF32(N, 4), shape: [N] },
       ],
     );
-    // The SIMD kernels round each row of x to 32767 levels of its largest |x| (linear-q8.ts): an
-    // output may be off by half a level times the weight row's |sum|.
-    const rounding = ({ x }: Record<string, TensorData>) => {
-      if (target === "wasm") return 0;
-      const level = Math.max(...Array.from(x as Float32Array, Math.abs)) / 32767;
-      let most = 0;
-      for (let n = 0; n < N; n++)
-        most = Math.max(most, Math.abs(scale[n]) * q.subarray(n * K, (n + 1) * K).reduce((a, v) => a + Math.abs(v), 0));
-      return 0.5 * level * most;
-    };
     await expectParity(
       g,
       TOKENS.map((T) => ({ x: randomF32(T * K, T) })),
       target,
-      rounding,
+      int16Rounding(target, q, scale, N, K),
     );
   });
+
+  // The matmul kernels take four tokens at a time, then two, then one: up to 7 tokens the block of
+  // four runs only from token 0, so these calls of 8 to 11 tokens are the first to reach a second one.
+  it.each(["Linear kn", "Linear n4", "Linear row-major", "QLinear"])(
+    "%s past a first block of four tokens: T = 8 to 11",
+    async (variant) => {
+      const [K, N] = variant === "Linear row-major" ? [1031, 519] : variant === "Linear n4" ? [36, 20] : [37, 7];
+      const feeds = [8, 9, 10, 11].map((T) => ({ x: randomF32(T * K, T + 70), r: randomF32(T * N, T + 80) }));
+      if (variant === "QLinear") {
+        const q = Int8Array.from(randomF32(N * K, 71, 127), Math.round);
+        const scale = randomF32(N, 72, 0.01);
+        const consts = [
+          { name: "w", data: q, shape: [N, K] },
+          { name: "scale", data: scale, shape: [N] },
+        ];
+        const g = oneOp("QLinear", [{ name: "x", shape: ["T", K] }], consts, {}, [], undefined, 11);
+        return expectParity(
+          g,
+          feeds.map(({ x }) => ({ x })),
+          target,
+          int16Rounding(target, q, scale, N, K),
+        );
+      }
+      const w = randomF32(N * K, 73);
+      const attrs: Attrs = variant === "Linear n4" ? { layout: "n4", residual: 1 } : { residual: 1 };
+      const g = oneOp(
+        "Linear",
+        [
+          { name: "x", shape: ["T", K] },
+          { name: "r", shape: ["T", N] },
+        ],
+        [
+          { name: "w", data: variant === "Linear n4" ? storeWeights(w, N, K, "n4") : w, shape: [N, K] },
+          { name: "b", data: randomF32(N, 74), shape: [N] },
+        ],
+        attrs,
+        [],
+        ["x", "w", "b", "r"],
+        11,
+      );
+      await expectParity(g, feeds, target);
+    },
+  );
 
   it("QLinear's integer sums do not overflow: 4099 inputs, every weight 127 or -127, every input at the row's largest", async () => {
     const K = 4099,
