@@ -94,7 +94,8 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
   it("ends the text before a stop string: the documented output cut there, through the CLI, stream() and generate()", async () => {
     const greedy = readFileSync(m.greedy256, "utf8");
     // " red" and " ball" are two tokens: the first is held back until the second completes the stop.
-    const r = await seec("run", out, "--temperature", "0", "--max-tokens", "256", "--stop", "red ball", "--stop", "NOT IN THE TEXT");
+    // --stop repeats (not variadic), so the directory may follow it.
+    const r = await seec("run", "--stop", "red ball", "--stop", "NOT IN THE TEXT", out, "--temperature", "0", "--max-tokens", "256");
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(greedy.slice(0, greedy.indexOf("red ball")) + "\n");
     const model = await loadWasm(out);
