@@ -112,10 +112,14 @@ export class StopText {
 
   push(piece: string): { text: string; stopped: boolean } {
     const text = this.held + piece;
-    let cut = -1;
+    // The stop string completed first (then the one that starts first): where the text ends does not
+    // depend on where pieces break it, as it would if a longer stop that starts earlier but is not
+    // complete yet could win over a shorter one completed before it.
+    let cut = -1,
+      end = Infinity;
     for (const stop of this.stops) {
       const at = text.indexOf(stop);
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+      if (at >= 0 && (at + stop.length < end || (at + stop.length === end && at < cut))) [cut, end] = [at, at + stop.length];
     }
     if (cut >= 0) {
       this.held = "";
@@ -146,22 +150,26 @@ export class StopText {
   }
 }
 
-/** The stop option as a list, checked: non-empty strings, and text to look in (a prompt of text). */
+/** A UTF-16 surrogate without its other half: such a stop string could cut a character in two. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The stop option as a list, checked: non-empty strings of whole characters, and text to look in (a prompt of text). */
 function stopStrings(stop: GenerateOptions["stop"], prompt: string | readonly number[]): string[] {
   if (stop === undefined) return [];
-  const stops = typeof stop === "string" ? [stop] : stop;
+  // Array.from turns a sparse array's holes into undefined, which the check refuses (every() skips them).
+  const stops = typeof stop === "string" ? [stop] : Array.isArray(stop) ? Array.from(stop) : undefined;
   checkOption(
     "stop",
     stop,
-    Array.isArray(stops) && stops.every((s) => typeof s === "string" && s.length > 0),
-    "a non-empty string or an array of them",
+    stops !== undefined && stops.every((s) => typeof s === "string" && s.length > 0 && !LONE_SURROGATE.test(s)),
+    "a non-empty string of whole characters or an array of them",
   );
-  if (stops.length && typeof prompt !== "string")
+  if (stops!.length && typeof prompt !== "string")
     throw new SeecError("runtime.option", "stop strings end text: a prompt of ids is continued as ids, with no text to look in", {
       at: "stop",
       hint: "use generate() or stream() with a text prompt, or end on token ids (build --eos)",
     });
-  return [...stops];
+  return stops!;
 }
 
 /** Ids in, ids out: the prompt as given, the generation's end at --eos or the tokenizer's end tokens, no text. */

@@ -93,7 +93,7 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
 
   it("ends the text before a stop string: the documented output cut there, through the CLI, stream() and generate()", async () => {
     const greedy = readFileSync(m.greedy256, "utf8");
-    // " red" and " ball" are two tokens: the first is held back until the second completes the stop.
+    // "red ball" spans four tokens (" r", "ed", " b", "all"): held back until the last completes it.
     // --stop repeats (not variadic), so the directory may follow it.
     const r = await seec("run", "--stop", "red ball", "--stop", "NOT IN THE TEXT", out, "--temperature", "0", "--max-tokens", "256");
     expect(r.code).toBe(0);
@@ -107,8 +107,12 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
     const e = await rejectsSeec(() => model.generateTokens([1], { stop: "." }));
     expect([e.code, e.at]).toEqual(["runtime.option", "stop"]);
     expect((await rejectsSeec(() => model.generate("", { stop: [""] }))).message).toBe(
-      'stop must be a non-empty string or an array of them, got [""]',
+      'stop must be a non-empty string of whole characters or an array of them, got [""]',
     );
+    const sparse: string[] = [];
+    sparse[2] = "zzz"; // holes, which every() would skip
+    for (const stop of [sparse, "\uDE42", 7 as unknown as string])
+      expect((await rejectsSeec(() => model.generate("", { maxTokens: 5, stop }))).code).toBe("runtime.option");
   });
 
   it("samples deterministically for a seed, and differently for another", async () => {

@@ -27,10 +27,17 @@ describe("StopText", () => {
     expect(run(["red ball"], ["the red ", "bell"])).toEqual({ shown: ["the ", "red bell", ""], stopped: false });
   });
 
-  it("ends at whichever stop string appears first in the text, not first in the list", () => {
+  it("ends at the stop string completed first in the text, not first in the list", () => {
     expect(run(["park", "Lily"], ["named Lily. She played in the park"])).toEqual({ shown: ["named "], stopped: true });
-    // both complete in one piece: the earlier in the text wins
+    // completed at the same place: the one that starts first
     expect(run(["b", "ab"], ["x", "a", "b"])).toEqual({ shown: ["x", "", ""], stopped: true });
+  });
+
+  it("cuts overlapping stop strings at the same place however the pieces break the text", () => {
+    // "b" is completed before "abc", which starts earlier: the text ends before "b" either way.
+    expect(run(["abc", "b"], ["xabc"])).toEqual({ shown: ["xa"], stopped: true });
+    expect(run(["abc", "b"], ["xab", "c"])).toEqual({ shown: ["xa"], stopped: true });
+    expect(run(["abc", "b"], ["x", "a", "b", "c"])).toEqual({ shown: ["x", "", "a"], stopped: true });
   });
 
   it("finds a stop string inside one piece, at its start, and as a single character", () => {
