@@ -39,7 +39,7 @@ export interface GenerateOptions extends CallOptions {
   seed?: number;
   /**
    * Text that ends the generation where it appears: the text returned (and streamed) stops just
-   * before it. One string or several (the first to appear ends it). Text prompts only.
+   * before it. One string or several (the first one completed ends it). Text prompts only.
    */
   stop?: string | readonly string[];
 }

@@ -18,7 +18,7 @@ export interface GenerateOptions extends SampleOptions {
   maxTokens?: number;
   /**
    * Text that ends the generation where it appears: the text returned (and streamed) stops just
-   * before it. One string or several (the first to appear ends it); not for a prompt of ids.
+   * before it. One string or several (the first one completed ends it); not for a prompt of ids.
    */
   stop?: string | readonly string[];
   /** Stops the generation: the call rejects with the signal's reason (an AbortError for a plain abort()). */

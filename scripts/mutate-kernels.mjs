@@ -15,6 +15,12 @@ import { fileURLToPath } from "node:url";
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const SHARED = process.env.SEEC_SHARED ?? resolve(ROOT, "../shared");
 
+/** One query row's attention: width 5 takes the scalar attendKeys, width 8 attendRow's SIMD chunks of 128 keys; both. */
+const ATTENTION_ROWS = {
+  files: ["test/targets/wasm/kernels.test.ts"],
+  filter: "wasm-simd kernels .*(Attention with [68] query heads|SelfAttention)",
+};
+
 /** Each kernel file: the tests that exercise it (vitest files and a -t filter on the wasm-simd flavour, which uses kernels/). */
 const KERNELS = {
   norm: {
@@ -29,15 +35,8 @@ const KERNELS = {
     files: ["test/targets/wasm/kernels.test.ts"],
     filter: "wasm-simd kernels .*(Attention with 6 query heads|SelfAttention|ScaledAttention)",
   },
-  // Width 5 takes the scalar attendKeys, width 8 attendRow's SIMD chunks of 128 keys: both.
-  "attend-row": {
-    files: ["test/targets/wasm/kernels.test.ts"],
-    filter: "wasm-simd kernels .*(Attention with [68] query heads|SelfAttention)",
-  },
-  "online-softmax": {
-    files: ["test/targets/wasm/kernels.test.ts"],
-    filter: "wasm-simd kernels .*(Attention with [68] query heads|SelfAttention)",
-  },
+  "attend-row": ATTENTION_ROWS,
+  "online-softmax": ATTENTION_ROWS,
   rope: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*RoPE" },
   elementwise: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(Add|SwiGLU|Tanh|AddRows|MeanRows)" },
   "linear-kn": {

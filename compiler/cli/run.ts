@@ -13,72 +13,70 @@ interface RunFlags {
   temperature: number;
   topP: number;
   seed: number;
+  /** --stop, repeated rather than variadic, so that `--stop . dir` leaves dir to be the artifact. */
   stop?: string[];
   threads?: number;
   json?: boolean;
 }
 
 export function runCommand(): Command {
-  return (
-    new Command("run")
-      .summary("run an artifact: generate from a prompt, or embed texts")
-      .description(
-        "Load an artifact with its own runtime (index.mjs) and run it.\n" +
-          "A decoder generates: it prints the prompt and its continuation as llama2.c's `run` does, streaming.\n" +
-          "An encoder embeds each --text and prints their cosine-similarity matrix (--json: the vectors too).\n\n" +
-          'Examples:\n  seec run out/stories --prompt "Once upon a time" --max-tokens 64 --temperature 0\n' +
-          '  seec run out/stories --prompt "Once upon a time" --temperature 0 --stop "." --stop "!"\n' +
-          '  seec run out/use --text "A man plays the cello." --text "Someone is playing music."',
-      )
-      .argument("<dir>", "the artifact directory (from seec build)")
-      .option("-x, --text <text...>", "texts to embed (encoders); repeat the flag or list several")
-      .option("-p, --prompt <text>", "the prompt; empty starts from BOS alone", "")
-      .option("-n, --max-tokens <n>", "new tokens to generate (stops early at BOS/EOS or the context's end)", integer(0), 256)
-      .option("--temperature <t>", "0 = greedy (argmax); higher = more random", real(0, 100), 1)
-      .option("--top-p <p>", "nucleus sampling threshold; 0 or 1 samples from all tokens", real(0, 1), 0.9)
-      .option("--seed <n>", "random seed (llama2.c's generator: same seed, same text)", integer(0), 42)
-      // Repeated rather than variadic, so that `--stop . dir` leaves dir to be the artifact.
-      .option(
-        "--stop <text>",
-        "end the text where this appears, printing what came before it; repeat for several (a newline: --stop $'\\n')",
-        (text: string, stops: string[] = []) => [...stops, text],
-      )
-      .option(
-        "--threads <n>",
-        "an artifact built with --threads: how many threads split its matmuls (default: the cores, at most the build's)",
-        integer(1, MAX_THREADS),
-      )
-      .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
-      .action(async (dir: string, flags: RunFlags) => {
-        const model = await loadArtifact(dir, { webgpu: true, threads: flags.threads });
-        if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
-        if (model.manifest.model.family === "graph")
-          throw new SeecError("usage.family", `${model.manifest.name} is an imported graph: named tensors in and out, no text`, {
-            hint: "call model.run(feeds) from JavaScript (index.mjs); an ONNX encoder embeds texts when built with --tokenizer tokenizer.json --pooling mean|cls|none",
-          });
-        if (flags.text)
-          throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", {
-            at: "--text",
-            hint: "give a decoder its prompt with --prompt",
-          });
-        // The model streams only its continuation; the prompt is echoed first, as llama2.c's run does.
-        let text = flags.prompt;
-        if (!flags.json) process.stdout.write(text);
-        for await (const piece of model.stream(flags.prompt, flags)) {
-          text += piece;
-          if (!flags.json) process.stdout.write(piece);
-        }
-        if (!flags.json) return void process.stdout.write("\n");
-        const s = model.stats;
-        printJson({
-          text,
-          backend: model.backend,
-          threads: model.threads,
-          ...s,
-          decodeTokensPerSecond: s.generatedTokens > 1 ? (s.generatedTokens - 1) / s.decodeSeconds : null,
+  return new Command("run")
+    .summary("run an artifact: generate from a prompt, or embed texts")
+    .description(
+      "Load an artifact with its own runtime (index.mjs) and run it.\n" +
+        "A decoder generates: it prints the prompt and its continuation as llama2.c's `run` does, streaming.\n" +
+        "An encoder embeds each --text and prints their cosine-similarity matrix (--json: the vectors too).\n\n" +
+        'Examples:\n  seec run out/stories --prompt "Once upon a time" --max-tokens 64 --temperature 0\n' +
+        '  seec run out/stories --prompt "Once upon a time" --temperature 0 --stop "." --stop "!"\n' +
+        '  seec run out/use --text "A man plays the cello." --text "Someone is playing music."',
+    )
+    .argument("<dir>", "the artifact directory (from seec build)")
+    .option("-x, --text <text...>", "texts to embed (encoders); repeat the flag or list several")
+    .option("-p, --prompt <text>", "the prompt; empty starts from BOS alone", "")
+    .option("-n, --max-tokens <n>", "new tokens to generate (stops early at BOS/EOS or the context's end)", integer(0), 256)
+    .option("--temperature <t>", "0 = greedy (argmax); higher = more random", real(0, 100), 1)
+    .option("--top-p <p>", "nucleus sampling threshold; 0 or 1 samples from all tokens", real(0, 1), 0.9)
+    .option("--seed <n>", "random seed (llama2.c's generator: same seed, same text)", integer(0), 42)
+    .option(
+      "--stop <text>",
+      "end the text where this appears, printing what came before it; repeat for several (a newline: --stop $'\\n')",
+      (text: string, stops: string[] = []) => [...stops, text],
+    )
+    .option(
+      "--threads <n>",
+      "an artifact built with --threads: how many threads split its matmuls (default: the cores, at most the build's)",
+      integer(1, MAX_THREADS),
+    )
+    .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
+    .action(async (dir: string, flags: RunFlags) => {
+      const model = await loadArtifact(dir, { webgpu: true, threads: flags.threads });
+      if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
+      if (model.manifest.model.family === "graph")
+        throw new SeecError("usage.family", `${model.manifest.name} is an imported graph: named tensors in and out, no text`, {
+          hint: "call model.run(feeds) from JavaScript (index.mjs); an ONNX encoder embeds texts when built with --tokenizer tokenizer.json --pooling mean|cls|none",
         });
-      })
-  );
+      if (flags.text)
+        throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", {
+          at: "--text",
+          hint: "give a decoder its prompt with --prompt",
+        });
+      // The model streams only its continuation; the prompt is echoed first, as llama2.c's run does.
+      let text = flags.prompt;
+      if (!flags.json) process.stdout.write(text);
+      for await (const piece of model.stream(flags.prompt, flags)) {
+        text += piece;
+        if (!flags.json) process.stdout.write(piece);
+      }
+      if (!flags.json) return void process.stdout.write("\n");
+      const s = model.stats;
+      printJson({
+        text,
+        backend: model.backend,
+        threads: model.threads,
+        ...s,
+        decodeTokensPerSecond: s.generatedTokens > 1 ? (s.generatedTokens - 1) / s.decodeSeconds : null,
+      });
+    });
 }
 
 async function embedTexts(model: Model, flags: RunFlags): Promise<void> {
