@@ -295,7 +295,12 @@ export async function compileArtifact(
   );
   const files = new Map([...compiled.files].filter(([name]) => !name.startsWith("src/")));
   if (target.runtime) {
-    const runtime = await stage("bundle runtime", () => bundleRuntime({ hfTokenizer: model.tokenizer?.type === "hf-tokenizer-json" }));
+    const runtime = await stage("bundle runtime", () =>
+      bundleRuntime({
+        hfTokenizer: model.tokenizer?.type === "hf-tokenizer-json",
+        chat: model.tokenizer?.type === "hf-tokenizer-json" && model.tokenizer.chat !== undefined,
+      }),
+    );
     files.set("index.mjs", runtime.js);
     // Where TypeScript looks for index.mjs's types (TS7016 without them).
     files.set("index.d.mts", runtime.dts);

@@ -7,10 +7,11 @@ import { packageFile } from "./util/paths.js";
 const RUNTIME = packageFile("runtime/");
 
 /**
- * What only an artifact carrying a Hugging Face tokenizer.json uses: its reader
+ * What only some artifacts use, each replaced elsewhere by a stub that refuses by name, so that
+ * other artifacts' index.mjs stays as small as before: the reader of a Hugging Face tokenizer.json
  * (runtime/tokenizers/hf/, 17 KB minified) and the pooling of an imported encoder's embed()
- * (runtime/pooling.ts, which tokenizes with it). Elsewhere each import resolves to a stub that
- * refuses by name, so other artifacts' index.mjs stays as small as before.
+ * (runtime/pooling.ts, which tokenizes with it), in artifacts carrying a tokenizer.json; the chat
+ * template engine (runtime/chat/, 25 KB), in those whose tokenizer.json carries a chat template.
  */
 const STUBS: Record<string, { dir: string; contents: string }> = {
   "./hf/index.js": {
@@ -29,22 +30,36 @@ export function pooledEmbedding(): never {
   throw new SeecError("runtime.family", "this artifact's runtime pools no embedding: it carries no Hugging Face tokenizer.json");
 }`,
   },
-};
-
-const withoutHfTokenizer: esbuild.Plugin = {
-  name: "without-hf-tokenizer",
-  setup(build) {
-    build.onResolve({ filter: /^\.\/(hf\/index|pooling)\.js$/ }, ({ path }) => ({ path, namespace: "stub" }));
-    build.onLoad({ filter: /.*/, namespace: "stub" }, ({ path }) => ({
-      resolveDir: fileURLToPath(new URL(STUBS[path].dir, RUNTIME)),
-      loader: "ts",
-      contents: STUBS[path].contents,
-    }));
+  "../../chat/index.js": {
+    dir: "tokenizers/hf/",
+    contents: `import { SeecError } from "../../errors.js";
+export class ChatTemplate {
+  constructor(_spec: unknown, file?: string) {
+    throw new SeecError("unsupported.chat_template", "this artifact's runtime renders no chat template", { file });
+  }
+}`,
   },
 };
 
-/** `hfTokenizer`: the artifact carries a Hugging Face tokenizer.json, and index.mjs its reader. */
-export async function bundleRuntime({ hfTokenizer = false } = {}): Promise<{ js: string; dts: string }> {
+/** Resolves the imports named to their stubs. */
+function stubbing(paths: string[]): esbuild.Plugin {
+  const escaped = paths.map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"));
+  return {
+    name: "stubs",
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^(${escaped.join("|")})$`) }, ({ path }) => ({ path, namespace: "stub" }));
+      build.onLoad({ filter: /.*/, namespace: "stub" }, ({ path }) => ({
+        resolveDir: fileURLToPath(new URL(STUBS[path].dir, RUNTIME)),
+        loader: "ts",
+        contents: STUBS[path].contents,
+      }));
+    },
+  };
+}
+
+/** `hfTokenizer`: the artifact carries a Hugging Face tokenizer.json, and index.mjs its reader; `chat`: and a chat template, and its engine. */
+export async function bundleRuntime({ hfTokenizer = false, chat = false } = {}): Promise<{ js: string; dts: string }> {
+  const stubs = hfTokenizer ? (chat ? [] : ["../../chat/index.js"]) : Object.keys(STUBS);
   const result = await esbuild.build({
     entryPoints: [fileURLToPath(new URL("index.ts", RUNTIME))],
     bundle: true,
@@ -56,7 +71,7 @@ export async function bundleRuntime({ hfTokenizer = false } = {}): Promise<{ js:
     legalComments: "none",
     external: ["node:*"],
     logLevel: "silent",
-    plugins: hfTokenizer ? [] : [withoutHfTokenizer],
+    plugins: stubs.length ? [stubbing(stubs)] : [],
   });
   const js = `// seec runtime: load(dir?) -> Model. Typings in index.d.mts.\n${result.outputFiles[0].text}`;
   const dts = await readFile(new URL("artifact.d.ts", RUNTIME), "utf8");

@@ -42,6 +42,22 @@ export interface GenerateOptions extends CallOptions {
    * before it. One string or several (the first one completed ends it). Text prompts only.
    */
   stop?: string | readonly string[];
+  /** For a conversation: tools (JSON schemas) and further variables its chat template reads, e.g. { enable_thinking: false }. */
+  chat?: { tools?: readonly unknown[]; variables?: Record<string, unknown> };
+}
+
+/** One turn of a conversation: its role ("system", "user", "assistant", "tool"), content, and any other fields the chat template reads (tool_calls, ...). */
+export interface ChatMessage {
+  role: string;
+  content?: unknown;
+  [field: string]: unknown;
+}
+
+export interface ChatOptions {
+  /** End with the opening of the assistant's turn (default true). */
+  addGenerationPrompt?: boolean;
+  tools?: readonly unknown[];
+  variables?: Record<string, unknown>;
 }
 
 export interface TensorSpec {
@@ -148,7 +164,19 @@ export declare class Model {
    * BOS, a Hugging Face tokenizer.json's special tokens included); decode() turns ids back into text
    * (not for a SentencePiece vocab.json).
    */
-  readonly tokenizer?: { readonly vocabSize: number; encode(text: string): number[]; decode?(ids: readonly number[]): string };
+  readonly tokenizer?: {
+    readonly vocabSize: number;
+    encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+    decode?(ids: readonly number[]): string;
+    /**
+     * A Hugging Face tokenizer built with its chat template (tokenizer_config.json or
+     * chat_template.jinja beside tokenizer.json): a conversation as the prompt text the model was
+     * trained on, as apply_chat_template renders it (special tokens written out: encode it with
+     * addSpecialTokens false). runtime.chat where the artifact carries no template.
+     */
+    applyChatTemplate?(messages: readonly ChatMessage[], options?: ChatOptions): string;
+    readonly hasChatTemplate?: boolean;
+  };
   /**
    * One call of the compiled graph. A decoder takes `tokens` (Int32Array, 1..maxChunk ids) and `pos` (Int32Array of 1) and returns `logits`.
    * Each output is a typed array with `.data`, `.dims` and `.type`, as onnxruntime-web's tensors.
@@ -161,9 +189,13 @@ export declare class Model {
    * the model's KV cache: concurrent ones run one after another, in call order (leave a stream early
    * with break or return(), which lets the next one go).
    */
-  stream(prompt: string, options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
-  /** The prompt's continuation (not the prompt), whole. */
-  generate(prompt: string, options?: GenerateOptions): Promise<string>;
+  stream(prompt: string | readonly ChatMessage[], options?: GenerateOptions): AsyncGenerator<string, void, undefined>;
+  /**
+   * The prompt's continuation (not the prompt), whole. A conversation ([{ role, content }, ...]) is
+   * rendered by the artifact's chat template with the assistant's turn opened, and the reply is the
+   * continuation.
+   */
+  generate(prompt: string | readonly ChatMessage[], options?: GenerateOptions): Promise<string>;
   /**
    * A prompt of token ids continued id by id (no BOS added, no tokenizer needed), with generate()'s
    * options; it ends at maxTokens, the context's end, or an end token (build --eos or the exporter's

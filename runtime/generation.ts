@@ -5,9 +5,12 @@
  * without the prompt: callers get only what the model wrote. A llama2.c tokenizer's pieces are
  * printed as llama2.c does; a Hugging Face tokenizer.json's text is decoded incrementally
  * (HfTokenizer.textStream), special tokens skipped. A prompt of token ids runs the same loop without
- * text: every generated id is handed out as it is sampled. Stop strings end a text generation where
- * one appears (StopText): text that may be the start of one is held back until it is known not to be.
+ * text: every generated id is handed out as it is sampled. A conversation (a list of { role, content }
+ * messages) is rendered by the artifact's chat template and continued as text. Stop strings end a
+ * text generation where one appears (StopText): text that may be the start of one is held back until
+ * it is known not to be.
  */
+import type { ChatMessage, ChatOptions } from "./chat/index.js";
 import { SeecError } from "./errors.js";
 import { checkOption, Sampler, type SampleOptions } from "./sampler.js";
 import { HfTokenizer, type Tokenizer } from "./tokenizers/index.js";
@@ -23,6 +26,16 @@ export interface GenerateOptions extends SampleOptions {
   stop?: string | readonly string[];
   /** Stops the generation: the call rejects with the signal's reason (an AbortError for a plain abort()). */
   signal?: AbortSignal;
+  /** A conversation's tools and further template variables (its generation prompt is always added). */
+  chat?: Omit<ChatOptions, "addGenerationPrompt">;
+}
+
+/** Text, token ids (taken as they are), or a conversation for the chat template. */
+export type Prompt = string | readonly number[] | readonly ChatMessage[];
+
+/** A prompt that is a conversation: a list whose items are objects (messages), not ids. */
+export function isConversation(prompt: unknown): prompt is readonly ChatMessage[] {
+  return Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] === "object" && prompt[0] !== null;
 }
 
 /** What the last stream()/generate() call did. */
@@ -55,7 +68,7 @@ interface TextCodec {
  */
 export function* generation(
   tokenizer: Tokenizer | undefined,
-  prompt: string | readonly number[],
+  prompt: Prompt,
   opts: GenerateOptions,
   contextLength: number,
   stats: GenerationStats,
@@ -75,7 +88,11 @@ export function* generation(
   const maxTokens = opts.maxTokens ?? 256;
   checkOption("maxTokens", maxTokens, Number.isSafeInteger(maxTokens) && maxTokens >= 0, "a whole number, 0 or more");
   const stopText = new StopText(stopStrings(opts.stop, prompt));
-  const codec = typeof prompt === "string" ? textCodec(tokenizer, prompt, contextLength, eosIds) : tokenCodec(tokenizer, prompt, eosIds);
+  const codec = isConversation(prompt)
+    ? textCodec(tokenizer, chatText(tokenizer, prompt, opts.chat), contextLength, eosIds, false)
+    : typeof prompt === "string"
+      ? textCodec(tokenizer, prompt, contextLength, eosIds)
+      : tokenCodec(tokenizer, prompt as readonly number[], eosIds);
   const prompted = codec.prompt;
   if (prompted.length > contextLength)
     throw new SeecError("runtime.context", `the prompt is ${prompted.length} tokens; the context holds ${contextLength}`, {
@@ -154,7 +171,7 @@ export class StopText {
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The stop option as a list, checked: non-empty strings of whole characters, and text to look in (a prompt of text). */
-function stopStrings(stop: GenerateOptions["stop"], prompt: string | readonly number[]): string[] {
+function stopStrings(stop: GenerateOptions["stop"], prompt: Prompt): string[] {
   if (stop === undefined) return [];
   // Array.from turns a sparse array's holes into undefined, which the check refuses (every() skips them).
   const stops = typeof stop === "string" ? [stop] : Array.isArray(stop) ? Array.from(stop) : undefined;
@@ -164,7 +181,7 @@ function stopStrings(stop: GenerateOptions["stop"], prompt: string | readonly nu
     stops !== undefined && stops.every((s) => typeof s === "string" && s.length > 0 && !LONE_SURROGATE.test(s)),
     "a non-empty string of whole characters or an array of them",
   );
-  if (stops!.length && typeof prompt !== "string")
+  if (stops!.length && typeof prompt !== "string" && !isConversation(prompt))
     throw new SeecError("runtime.option", "stop strings end text: a prompt of ids is continued as ids, with no text to look in", {
       at: "stop",
       hint: "use generate() or stream() with a text prompt, or end on token ids (build --eos)",
@@ -182,7 +199,24 @@ function tokenCodec(tokenizer: Tokenizer | undefined, prompt: readonly number[],
   return { prompt: [...prompt], stops: new Set(ends), push: () => "", end: () => "" };
 }
 
-function textCodec(tokenizer: Tokenizer | undefined, prompt: string, contextLength: number, eosIds?: readonly number[]): TextCodec {
+/** A conversation as its chat template renders it, with the assistant's turn opened. */
+function chatText(tokenizer: Tokenizer | undefined, messages: readonly ChatMessage[], chat: GenerateOptions["chat"]): string {
+  if (!(tokenizer instanceof HfTokenizer))
+    throw new SeecError("runtime.chat", "a conversation needs the artifact's chat template, which only a Hugging Face tokenizer carries", {
+      at: "prompt",
+      hint: "give the prompt as text",
+    });
+  return tokenizer.applyChatTemplate(messages, { ...chat, addGenerationPrompt: true });
+}
+
+/** `special`: the tokenizer adds its special tokens (BOS); a chat template's text has them written out already. */
+function textCodec(
+  tokenizer: Tokenizer | undefined,
+  prompt: string,
+  contextLength: number,
+  eosIds?: readonly number[],
+  special = true,
+): TextCodec {
   if (tokenizer instanceof Llama2cTokenizer) {
     const tok = tokenizer;
     // Merging is quadratic in the prompt: one that cannot fit is refused before it is encoded.
@@ -207,7 +241,7 @@ function textCodec(tokenizer: Tokenizer | undefined, prompt: string, contextLeng
   }
   if (tokenizer instanceof HfTokenizer) {
     // The post-processor's special tokens (Llama's BOS) open the prompt, as add_special_tokens=True does.
-    const ids = tokenizer.encode(prompt);
+    const ids = tokenizer.encode(prompt, { addSpecialTokens: special });
     if (ids.length === 0)
       throw new SeecError("runtime.prompt", "the prompt is empty and this tokenizer adds no BOS: there is nothing to continue", {
         hint: "give a prompt",

@@ -8,7 +8,8 @@ import type { Manifest, TensorSpec } from "./manifest.js";
 import { checkFeeds, checkStep, dimsOf, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { pooledEmbedding } from "./pooling.js";
 import { textBatches } from "./batches.js";
-import { generation, type GenerateOptions, type GenerationEvent, type GenerationStats } from "./generation.js";
+import type { ChatMessage } from "./chat/index.js";
+import { generation, isConversation, type GenerateOptions, type GenerationEvent, type GenerationStats, type Prompt } from "./generation.js";
 import { tensor } from "./tensor.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 
@@ -118,9 +119,9 @@ export class Model {
    * Generations share the model's KV cache, so concurrent ones run one after another, in call
    * order (a stream left early with break or return() lets the next one go).
    */
-  async *stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
-    if (typeof prompt !== "string")
-      throw new SeecError("runtime.input", "stream() and generate() take a text prompt", {
+  async *stream(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+    if (typeof prompt !== "string" && !isConversation(prompt))
+      throw new SeecError("runtime.input", "stream() and generate() take a text prompt or a conversation (a list of { role, content })", {
         at: "prompt",
         hint: "token ids go to streamTokens() or generateTokens()",
       });
@@ -128,7 +129,7 @@ export class Model {
   }
 
   /** The generation loop's pieces and tokens; its steps answered here, one generation at a time. */
-  private async *events(prompt: string | readonly number[], options: GenerateOptions): AsyncGenerator<GenerationEvent, void, undefined> {
+  private async *events(prompt: Prompt, options: GenerateOptions): AsyncGenerator<GenerationEvent, void, undefined> {
     const done = await this.turn();
     try {
       const breathe = pacer(options.signal);
@@ -149,7 +150,7 @@ export class Model {
   }
 
   /** The continuation of the prompt, whole. */
-  async generate(prompt: string, options: GenerateOptions = {}): Promise<string> {
+  async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<string> {
     let out = "";
     for await (const piece of this.stream(prompt, options)) out += piece;
     return out;

@@ -5,6 +5,7 @@
  * from the artifact's directory, so an app that bundled the runtime (esbuild, Vite) needs no
  * worker file of its own.
  */
+import type { ChatMessage } from "./chat/index.js";
 import { SeecError } from "./errors.js";
 import { importAtRuntime, inNode, type Fetch, type Progress } from "./fetch.js";
 import type { GenerateOptions, GenerationStats } from "./generation.js";
@@ -201,11 +202,11 @@ export class WorkerModel {
   }
 
   /** Pieces as the worker generates them; leaving early (break) stops the worker's generation too. */
-  stream(prompt: string, options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
+  stream(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): AsyncGenerator<string, void, undefined> {
     return this.pieces<string>("stream", prompt, options);
   }
 
-  async generate(prompt: string, options: GenerateOptions = {}): Promise<string> {
+  async generate(prompt: string | readonly ChatMessage[], options: GenerateOptions = {}): Promise<string> {
     let out = "";
     for await (const piece of this.stream(prompt, options)) out += piece;
     return out;
@@ -229,7 +230,7 @@ export class WorkerModel {
 
   private async *pieces<T extends string | number>(
     method: "stream" | "streamTokens",
-    prompt: string | number[],
+    prompt: string | number[] | readonly ChatMessage[],
     options: GenerateOptions,
   ): AsyncGenerator<T, void, undefined> {
     const { signal, ...rest } = options;

@@ -17,6 +17,8 @@ interface RunFlags {
   stop?: string[];
   threads?: number;
   json?: boolean;
+  chat?: boolean;
+  system?: string;
 }
 
 export function runCommand(): Command {
@@ -28,6 +30,7 @@ export function runCommand(): Command {
         "An encoder embeds each --text and prints their cosine-similarity matrix (--json: the vectors too).\n\n" +
         'Examples:\n  seec run out/stories --prompt "Once upon a time" --max-tokens 64 --temperature 0\n' +
         '  seec run out/stories --prompt "Once upon a time" --temperature 0 --stop "." --stop "!"\n' +
+        '  seec run out/qwen --chat --system "Answer briefly." --prompt "What is a cello?"\n' +
         '  seec run out/use --text "A man plays the cello." --text "Someone is playing music."',
     )
     .argument("<dir>", "the artifact directory (from seec build)")
@@ -47,6 +50,11 @@ export function runCommand(): Command {
       "an artifact built with --threads: how many threads split its matmuls (default: the cores, at most the build's)",
       integer(1, MAX_THREADS),
     )
+    .option(
+      "--chat",
+      "the prompt is a user's message: the artifact's chat template (tokenizer_config.json beside the tokenizer.json it was built with) opens the assistant's turn, and only the reply is printed",
+    )
+    .option("--system <text>", "with --chat: a system message before the user's")
     .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
     .action(async (dir: string, flags: RunFlags) => {
       const model = await loadArtifact(dir, { webgpu: true, threads: flags.threads });
@@ -60,10 +68,16 @@ export function runCommand(): Command {
           at: "--text",
           hint: "give a decoder its prompt with --prompt",
         });
-      // The model streams only its continuation; the prompt is echoed first, as llama2.c's run does.
-      let text = flags.prompt;
+      if (flags.system !== undefined && !flags.chat)
+        throw new SeecError("usage.chat", "--system is a chat's system message: it needs --chat", { at: "--system" });
+      const prompt = flags.chat
+        ? [...(flags.system !== undefined ? [{ role: "system", content: flags.system }] : []), { role: "user", content: flags.prompt }]
+        : flags.prompt;
+      // The model streams only its continuation; the prompt is echoed first, as llama2.c's run does (a chat prints the reply alone).
+      let text = flags.chat ? "" : flags.prompt;
       if (!flags.json) process.stdout.write(text);
-      for await (const piece of model.stream(flags.prompt, flags)) {
+      const { maxTokens, temperature, topP, seed, stop } = flags;
+      for await (const piece of model.stream(prompt, { maxTokens, temperature, topP, seed, stop })) {
         text += piece;
         if (!flags.json) process.stdout.write(piece);
       }

@@ -1,5 +1,6 @@
 /** A Hugging Face tokenizer.json given with --tokenizer, read and checked at build time as the artifact's runtime will read it. */
 import { SeecError } from "../../runtime/errors.js";
+import { readChatTemplate } from "./chat-template.js";
 import { readTokenizerJson } from "./tokenizer-json.js";
 import { HfTokenizer, type HfTokenizerSpec } from "../../runtime/tokenizers/hf/index.js";
 
@@ -8,6 +9,7 @@ import { HfTokenizer, type HfTokenizerSpec } from "../../runtime/tokenizers/hf/i
  * the artifact first tokenizes. A padding block (several sentence-transformers files carry
  * `{"strategy": {"Fixed": 128}}`) is dropped, with a note: the artifact's encode() gives a text's own
  * ids, as Python's Tokenizer.no_padding() does, and embed() pads to the built length and masks it.
+ * A chat template saved beside the file (chat-template.ts) goes with it.
  */
 export async function readHfTokenizer(file: string): Promise<{ spec: HfTokenizerSpec; notes: string[] }> {
   const json = await readTokenizerJson(file, "the tokenizer", {
@@ -30,6 +32,9 @@ export async function readHfTokenizer(file: string): Promise<{ spec: HfTokenizer
     tokenizer.padding = null;
   }
   const spec: HfTokenizerSpec = { type: "hf-tokenizer-json", tokenizer };
+  const { chat, note } = await readChatTemplate(file);
+  if (chat) spec.chat = chat;
+  if (note) notes.push(note);
   new HfTokenizer(spec, file);
   return { spec, notes };
 }

@@ -70,6 +70,15 @@ export function validateTokenizerSpec(spec: unknown, file?: string): asserts spe
     // Only the envelope here: the HF tokenizer checks each component it reads, naming the field.
     const t = s.tokenizer;
     if (typeof t !== "object" || t === null || Array.isArray(t)) bad("tokenizer", `must be a tokenizer.json object, got ${shown(t)}`);
+    if (s.chat !== undefined) {
+      const chat = s.chat as Record<string, unknown>;
+      if (typeof chat !== "object" || chat === null || typeof chat.template !== "string")
+        bad("chat.template", `must be a string, got ${shown(chat?.template)}`);
+      const tokens = chat.tokens as Record<string, unknown>;
+      if (typeof tokens !== "object" || tokens === null || Array.isArray(tokens))
+        bad("chat.tokens", `must be an object, got ${shown(tokens)}`);
+      for (const [k, v] of Object.entries(tokens)) if (typeof v !== "string") bad(`chat.tokens.${k}`, `must be a string, got ${shown(v)}`);
+    }
   } else bad("type", `${shown(s.type)} is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram, hf-tokenizer-json)`);
 }
 

@@ -4,6 +4,7 @@
  * decoding through its decoder. Ids equal `tokenizer.encode(text, add_special_tokens).ids`;
  * what a file asks for that is not implemented is refused by name (unsupported.tokenizer).
  */
+import { type ChatMessage, type ChatOptions, type ChatSpec, ChatTemplate } from "../../chat/index.js";
 import { SeecError } from "../../errors.js";
 import { AddedTokenSplitter, addedTokens } from "./added-tokens.js";
 import { type Json, malformed, unsupported } from "./config.js";
@@ -17,6 +18,8 @@ export interface HfTokenizerSpec {
   type: "hf-tokenizer-json";
   /** The tokenizer.json file's content, as Hugging Face wrote it. */
   tokenizer: Json;
+  /** The chat template the build found beside it (tokenizer_config.json or chat_template.jinja). */
+  chat?: ChatSpec;
 }
 
 export interface EncodeOptions {
@@ -40,6 +43,7 @@ export class HfTokenizer {
   private readonly truncation?: { max: number; left: boolean };
   /** The decoder joins runs of <0xNN> tokens (a run decodes whole: a later byte can turn earlier ones into U+FFFD). */
   private readonly byteFallback: boolean;
+  private readonly chat?: ChatTemplate;
 
   /** `file`: where the JSON came from, named in errors. */
   constructor(spec: HfTokenizerSpec, file?: string) {
@@ -67,6 +71,24 @@ export class HfTokenizer {
     // Padding a single sequence to the longest of its batch adds nothing; any other padding would.
     const pad = json.padding;
     if (pad && (pad.strategy !== "BatchLongest" || pad.pad_to_multiple_of)) unsupported("padding", pad.strategy, file);
+    if (spec.chat) this.chat = new ChatTemplate(spec.chat, file);
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.chat !== undefined;
+  }
+
+  /**
+   * A conversation as the prompt text the model was trained on (its chat template, as
+   * apply_chat_template renders it), special tokens written out: encode it with
+   * addSpecialTokens false. runtime.chat where the artifact carries no template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatOptions): string {
+    if (!this.chat)
+      throw new SeecError("runtime.chat", "this artifact carries no chat template", {
+        hint: "build with --tokenizer pointing at a tokenizer.json that has tokenizer_config.json (with chat_template) or chat_template.jinja beside it",
+      });
+    return this.chat.apply(messages, options);
   }
 
   /**

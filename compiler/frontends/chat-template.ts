@@ -1,0 +1,75 @@
+/**
+ * The chat template saved beside a Hugging Face tokenizer.json, carried into the artifact for
+ * generate() on a conversation: chat_template.jinja (how transformers saves it since 4.43's
+ * successors) or else tokenizer_config.json's chat_template (one string, or named templates of
+ * which "default" is the one apply_chat_template uses), with the special token strings
+ * tokenizer_config.json names (bos_token, eos_token, ...), which templates print.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { ChatSpec } from "../../runtime/chat/index.js";
+import { ChatTemplate } from "../../runtime/chat/index.js";
+import { SeecError } from "../../runtime/errors.js";
+
+/** The special tokens apply_chat_template passes to a template (its special_tokens_map). */
+const SPECIAL_TOKENS = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+
+export async function readChatTemplate(tokenizerFile: string): Promise<{ chat?: ChatSpec; note?: string }> {
+  const dir = dirname(tokenizerFile);
+  const configFile = join(dir, "tokenizer_config.json");
+  const jinjaFile = join(dir, "chat_template.jinja");
+  const configText = await readIfThere(configFile);
+  let config: Record<string, unknown> = {};
+  if (configText !== undefined) {
+    try {
+      config = JSON.parse(configText);
+    } catch (e) {
+      throw new SeecError("input.chat_template", `tokenizer_config.json is not JSON: ${(e as Error).message}`, { file: configFile });
+    }
+    if (typeof config !== "object" || config === null || Array.isArray(config))
+      throw new SeecError("input.chat_template", "tokenizer_config.json must hold an object", { file: configFile });
+  }
+  const jinja = await readIfThere(jinjaFile);
+  const [template, file] = jinja !== undefined ? [jinja, jinjaFile] : [configTemplate(config.chat_template, configFile), configFile];
+  if (template === undefined) return {};
+  const tokens: Record<string, string> = {};
+  for (const key of SPECIAL_TOKENS) {
+    const v = config[key] as unknown;
+    const content = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;
+    if (typeof content === "string") tokens[key] = content;
+  }
+  const chat = { template, tokens };
+  new ChatTemplate(chat, file);
+  return {
+    chat,
+    note: `chat template from ${file === jinjaFile ? "chat_template.jinja" : "tokenizer_config.json"}: generate() takes a conversation`,
+  };
+}
+
+/** tokenizer_config.json's chat_template: a string, or a list of { name, template } of which "default" is used. */
+function configTemplate(value: unknown, file: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "string") return value;
+  if (Array.isArray(value)) {
+    const named = value.find((t) => typeof t === "object" && t !== null && t.name === "default");
+    if (named && typeof named.template === "string") return named.template;
+    throw new SeecError("input.chat_template", 'chat_template lists named templates but none named "default"', {
+      file,
+      at: "chat_template",
+      hint: "save the template to use as chat_template.jinja beside tokenizer.json",
+    });
+  }
+  throw new SeecError("input.chat_template", `chat_template must be a string or a list of { name, template }, got ${typeof value}`, {
+    file,
+    at: "chat_template",
+  });
+}
+
+async function readIfThere(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new SeecError("io.read", `cannot read ${file}: ${(e as Error).message}`, { file });
+  }
+}

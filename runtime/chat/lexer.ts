@@ -1,0 +1,145 @@
+/**
+ * A chat template's text as tokens, with Jinja's whitespace rules as Hugging Face renders chat
+ * templates (trim_blocks and lstrip_blocks on): a block or comment tag alone on its line takes its
+ * indentation and the line break after it; `{%-` / `-%}` (and the same on `{{ }}` and `{# #}`) strip
+ * all the whitespace on that side; `{%+` keeps the indentation.
+ */
+import { SeecError } from "../errors.js";
+
+export type Token =
+  | { kind: "text"; value: string; line: number }
+  | { kind: "open"; tag: "output" | "block"; line: number }
+  | { kind: "close"; line: number }
+  | { kind: "name" | "string" | "op"; value: string; line: number }
+  | { kind: "number"; value: number; line: number };
+
+const OPEN: Record<string, "output" | "block" | "comment"> = { "{{": "output", "{%": "block", "{#": "comment" };
+const CLOSE = { output: "}}", block: "%}", comment: "#}" };
+/** Operators, longest first. */
+const OPERATORS = [
+  "**",
+  "//",
+  "==",
+  "!=",
+  "<=",
+  ">=",
+  "+",
+  "-",
+  "*",
+  "/",
+  "%",
+  "~",
+  "<",
+  ">",
+  "=",
+  "|",
+  ".",
+  ",",
+  ":",
+  "(",
+  ")",
+  "[",
+  "]",
+  "{",
+  "}",
+];
+const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', b: "\b", f: "\f", "0": "\0" };
+
+/** Thrown for a template that does not parse: input.chat_template at its line. */
+export function syntaxError(message: string, line: number): never {
+  throw new SeecError("input.chat_template", message, { at: `line ${line}` });
+}
+
+export function tokenize(source: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  let line = 1;
+  let trimNext: "all" | "newline" | undefined;
+  const lineOf = (to: number, from: number) => {
+    for (let k = from; k < to; k++) if (source[k] === "\n") line++;
+  };
+  while (i < source.length) {
+    const start = /\{[{%#]/g;
+    start.lastIndex = i;
+    const found = start.exec(source);
+    const at = found ? found.index : source.length;
+    let text = source.slice(i, at);
+    const kind = found ? OPEN[found[0]] : undefined;
+    const strip = found ? source[at + 2] : "";
+    // Whether the text starts a line: the template's start, or the tag before it took a line break.
+    let lineStarting = i === 0;
+    const before = text;
+    if (trimNext === "all") text = text.replace(/^\s+/, "");
+    else if (trimNext === "newline") text = text.replace(/^\r?\n/, "");
+    if (text !== before) lineStarting = before.slice(0, before.length - text.length).endsWith("\n");
+    if (strip === "-") text = text.replace(/\s+$/, "");
+    else if (kind && kind !== "output" && strip !== "+") text = text.replace(lineStarting ? /(^|\n)[ \t]*$/ : /(\n)[ \t]*$/, "$1");
+    if (text) tokens.push({ kind: "text", value: text, line });
+    lineOf(at, i);
+    if (!kind) break;
+    i = at + 2 + (strip === "-" || strip === "+" ? 1 : 0);
+    const close = CLOSE[kind];
+    if (kind === "comment") {
+      const end = source.indexOf(close, i);
+      if (end < 0) syntaxError("a comment {# is never closed", line);
+      lineOf(end, i);
+      trimNext = source[end - 1] === "-" ? "all" : "newline";
+      i = end + 2;
+      continue;
+    }
+    tokens.push({ kind: "open", tag: kind, line });
+    i = tagTokens(source, i, close, tokens, (n) => (line += n));
+    const dash = source[i - 3] === "-";
+    tokens.push({ kind: "close", line });
+    trimNext = dash ? "all" : kind === "block" ? "newline" : undefined;
+  }
+  return tokens;
+}
+
+/** The tokens of one tag's contents up to its closing delimiter; returns the index past it. */
+function tagTokens(source: string, i: number, close: string, out: Token[], lines: (n: number) => void): number {
+  const opened = out[out.length - 1].line;
+  let line = opened;
+  while (i < source.length) {
+    const c = source[i];
+    if (c === "\n") {
+      line++;
+      lines(1);
+    }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if ((c === "-" && source.startsWith(close, i + 1)) || source.startsWith(close, i)) return i + (c === "-" ? 1 : 0) + 2;
+    if (c === "'" || c === '"') {
+      let value = "";
+      let k = i + 1;
+      for (; k < source.length && source[k] !== c; k++) {
+        if (source[k] === "\n") lines(1);
+        if (source[k] === "\\" && k + 1 < source.length) value += ESCAPES[source[++k]] ?? `\\${source[k]}`;
+        else value += source[k];
+      }
+      if (k >= source.length) syntaxError("a string is never closed", line);
+      out.push({ kind: "string", value, line });
+      i = k + 1;
+      continue;
+    }
+    const number = /^\d+(\.\d+)?/.exec(source.slice(i, i + 32));
+    if (number) {
+      out.push({ kind: "number", value: Number(number[0]), line });
+      i += number[0].length;
+      continue;
+    }
+    const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(source.slice(i, i + 256));
+    if (name) {
+      out.push({ kind: "name", value: name[0], line });
+      i += name[0].length;
+      continue;
+    }
+    const op = OPERATORS.find((o) => source.startsWith(o, i));
+    if (!op) syntaxError(`unexpected character ${JSON.stringify(c)}`, line);
+    out.push({ kind: "op", value: op, line });
+    i += op.length;
+  }
+  return syntaxError(`the tag opened here is never closed with ${close}`, opened);
+}

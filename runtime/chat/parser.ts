@@ -1,0 +1,388 @@
+/**
+ * A chat template's tokens as a tree: the part of Jinja that Hugging Face chat templates use —
+ * if/elif/else, for (with loop filters and else), set (names, namespace attributes and blocks),
+ * macros, break/continue, and Jinja's expressions with its precedence: `x if c else y`, or, and,
+ * not, comparisons and `in`, `~`, `+ -`, `* / // %`, `**`, unary minus, then filters (`|`), tests
+ * (`is [not]`), calls, attributes, subscripts and slices binding tightest.
+ */
+import { syntaxError, type Token } from "./lexer.js";
+
+export type Expr = { line: number } & (
+  | { type: "literal"; value: unknown }
+  | { type: "name"; name: string }
+  | { type: "list"; items: Expr[] }
+  | { type: "dict"; entries: [Expr, Expr][] }
+  | { type: "attr"; object: Expr; name: string }
+  | { type: "item"; object: Expr; index: Expr }
+  | { type: "slice"; object: Expr; start?: Expr; stop?: Expr; step?: Expr }
+  | { type: "call"; callee: Expr; args: Expr[]; kwargs: [string, Expr][] }
+  | { type: "filter"; value: Expr; name: string; args: Expr[]; kwargs: [string, Expr][] }
+  | { type: "test"; value: Expr; name: string; negate: boolean; args: Expr[] }
+  | { type: "unary"; op: "not" | "-" | "+"; value: Expr }
+  | { type: "binary"; op: string; left: Expr; right: Expr }
+  | { type: "ternary"; cond: Expr; then: Expr; otherwise?: Expr }
+);
+
+export type Stmt = { line: number } & (
+  | { type: "text"; value: string }
+  | { type: "output"; value: Expr }
+  | { type: "if"; branches: { cond: Expr; body: Stmt[] }[]; otherwise: Stmt[] }
+  | { type: "for"; targets: string[]; iter: Expr; filter?: Expr; body: Stmt[]; otherwise: Stmt[] }
+  | { type: "set"; target: string; attr?: string; value: Expr }
+  | { type: "setBlock"; target: string; body: Stmt[] }
+  | { type: "macro"; name: string; params: { name: string; default?: Expr }[]; body: Stmt[] }
+  | { type: "break" | "continue" }
+);
+
+const COMPARE = new Set(["==", "!=", "<", "<=", ">", ">="]);
+
+export function parse(tokens: Token[]): Stmt[] {
+  return new Parser(tokens).template();
+}
+
+class Parser {
+  private i = 0;
+  constructor(private readonly tokens: Token[]) {}
+
+  template(): Stmt[] {
+    const { body, end } = this.body([]);
+    if (end) syntaxError(`{% ${end} %} without its opening tag`, this.line());
+    return body;
+  }
+
+  /** Statements up to a block tag named in `ends` (returned, its name consumed), or the template's end. */
+  private body(ends: string[]): { body: Stmt[]; end?: string } {
+    const body: Stmt[] = [];
+    while (this.i < this.tokens.length) {
+      const t = this.tokens[this.i];
+      if (t.kind === "text") {
+        body.push({ type: "text", value: t.value, line: t.line });
+        this.i++;
+      } else if (t.kind === "open" && t.tag === "output") {
+        this.i++;
+        body.push({ type: "output", value: this.expression(), line: t.line });
+        this.close();
+      } else {
+        this.i++;
+        const keyword = this.name();
+        if (ends.includes(keyword)) return { body, end: keyword };
+        body.push(this.statement(keyword, t.line));
+      }
+    }
+    if (ends.length) syntaxError(`the template ends inside a block: expected {% ${ends.at(-1)} %}`, this.line());
+    return { body };
+  }
+
+  private statement(keyword: string, line: number): Stmt {
+    switch (keyword) {
+      case "if": {
+        const branches = [{ cond: this.expression(), body: [] as Stmt[] }];
+        this.close();
+        let otherwise: Stmt[] = [];
+        for (;;) {
+          const { body, end } = this.body(["elif", "else", "endif"]);
+          branches[branches.length - 1].body = body;
+          if (end === "elif") {
+            branches.push({ cond: this.expression(), body: [] });
+            this.close();
+            continue;
+          }
+          this.close();
+          if (end === "else") {
+            otherwise = this.body(["endif"]).body;
+            this.close();
+          }
+          return { type: "if", branches, otherwise, line };
+        }
+      }
+      case "for": {
+        const targets = [this.name()];
+        while (this.accept(",")) targets.push(this.name());
+        if (this.name() !== "in") syntaxError("expected 'in' in a for loop", line);
+        const iter = this.or();
+        const filter = this.acceptName("if") ? this.or() : undefined;
+        this.acceptName("recursive") && syntaxError("recursive loops are not supported", line);
+        this.close();
+        const { body, end } = this.body(["else", "endfor"]);
+        let otherwise: Stmt[] = [];
+        this.close();
+        if (end === "else") {
+          otherwise = this.body(["endfor"]).body;
+          this.close();
+        }
+        return { type: "for", targets, iter, filter, body, otherwise, line };
+      }
+      case "set": {
+        const target = this.name();
+        const attr = this.accept(".") ? this.name() : undefined;
+        if (!this.accept("=")) {
+          if (attr) syntaxError("a block set takes a plain name", line);
+          this.close();
+          const { body } = this.body(["endset"]);
+          this.close();
+          return { type: "setBlock", target, body, line };
+        }
+        const value = this.expression();
+        this.close();
+        return { type: "set", target, attr, value, line };
+      }
+      case "macro": {
+        const name = this.name();
+        const params: { name: string; default?: Expr }[] = [];
+        this.expect("(");
+        this.sequence(")", () => params.push({ name: this.name(), default: this.accept("=") ? this.expression() : undefined }));
+        this.close();
+        const { body } = this.body(["endmacro"]);
+        this.close();
+        return { type: "macro", name, params, body, line };
+      }
+      case "break":
+      case "continue":
+        this.close();
+        return { type: keyword, line };
+      default:
+        return syntaxError(`{% ${keyword} %} is not a tag chat templates use (if, for, set, macro, break, continue)`, line);
+    }
+  }
+
+  /** x if cond else y, or an expression without one. */
+  expression(): Expr {
+    const then = this.or();
+    if (!this.acceptName("if")) return then;
+    const cond = this.or();
+    const otherwise = this.acceptName("else") ? this.expression() : undefined;
+    return { type: "ternary", cond, then, otherwise, line: then.line };
+  }
+
+  private or(): Expr {
+    let left = this.and();
+    while (this.acceptName("or")) left = { type: "binary", op: "or", left, right: this.and(), line: left.line };
+    return left;
+  }
+
+  private and(): Expr {
+    let left = this.not();
+    while (this.acceptName("and")) left = { type: "binary", op: "and", left, right: this.not(), line: left.line };
+    return left;
+  }
+
+  private not(): Expr {
+    const line = this.line();
+    if (this.acceptName("not")) return { type: "unary", op: "not", value: this.not(), line };
+    return this.compare();
+  }
+
+  private compare(): Expr {
+    let left = this.concat();
+    for (;;) {
+      const t = this.peek();
+      if (t?.kind === "op" && COMPARE.has(t.value)) {
+        this.i++;
+        left = { type: "binary", op: t.value, left, right: this.concat(), line: left.line };
+      } else if (this.acceptName("in")) left = { type: "binary", op: "in", left, right: this.concat(), line: left.line };
+      else if (this.peekName("not") && this.peekName("in", 1)) {
+        this.i += 2;
+        left = { type: "binary", op: "not in", left, right: this.concat(), line: left.line };
+      } else return left;
+    }
+  }
+
+  private concat(): Expr {
+    return this.binary(["~"], () => this.sum());
+  }
+
+  private sum(): Expr {
+    return this.binary(["+", "-"], () => this.product());
+  }
+
+  private product(): Expr {
+    return this.binary(["*", "/", "//", "%"], () => this.power());
+  }
+
+  private power(): Expr {
+    return this.binary(["**"], () => this.unary());
+  }
+
+  private binary(ops: string[], next: () => Expr): Expr {
+    let left = next();
+    for (let t = this.peek(); t?.kind === "op" && ops.includes(t.value); t = this.peek()) {
+      this.i++;
+      left = { type: "binary", op: t.value, left, right: next(), line: left.line };
+    }
+    return left;
+  }
+
+  private unary(): Expr {
+    const t = this.peek();
+    if (t?.kind === "op" && (t.value === "-" || t.value === "+")) {
+      this.i++;
+      return { type: "unary", op: t.value, value: this.unary(), line: t.line };
+    }
+    return this.filters(this.postfix(this.primary()));
+  }
+
+  /** Filters and tests, applied left to right. */
+  private filters(value: Expr): Expr {
+    for (;;) {
+      if (this.accept("|")) {
+        const name = this.name();
+        const { args, kwargs } = this.peekOp("(") ? (this.i++, this.arguments()) : { args: [], kwargs: [] };
+        value = { type: "filter", value, name, args, kwargs, line: value.line };
+      } else if (this.acceptName("is")) {
+        const negate = this.acceptName("not");
+        const name = this.name();
+        // A test's argument: in parentheses, or one expression after it (`is divisibleby 3`, `is sameas none`).
+        const args = this.peekOp("(") ? (this.i++, this.arguments().args) : this.startsOperand() ? [this.postfix(this.primary())] : [];
+        value = { type: "test", value, name, negate, args, line: value.line };
+      } else return value;
+    }
+  }
+
+  private postfix(value: Expr): Expr {
+    for (;;) {
+      if (this.accept(".")) value = { type: "attr", object: value, name: this.name(), line: value.line };
+      else if (this.accept("(")) value = { type: "call", callee: value, ...this.arguments(), line: value.line };
+      else if (this.accept("[")) value = this.subscript(value);
+      else return value;
+    }
+  }
+
+  private subscript(object: Expr): Expr {
+    const part = () => (this.peekOp(":") || this.peekOp("]") ? undefined : this.expression());
+    const start = part();
+    if (this.accept("]")) {
+      if (!start) syntaxError("an empty subscript []", object.line);
+      return { type: "item", object, index: start!, line: object.line };
+    }
+    this.expect(":");
+    const stop = part();
+    const step = this.accept(":") ? part() : undefined;
+    this.expect("]");
+    return { type: "slice", object, start, stop, step, line: object.line };
+  }
+
+  /** Call arguments after "(": positional, then name=value. */
+  private arguments(): { args: Expr[]; kwargs: [string, Expr][] } {
+    const args: Expr[] = [];
+    const kwargs: [string, Expr][] = [];
+    this.sequence(")", () => {
+      const t = this.peek();
+      if (t?.kind === "name" && this.peekOp("=", 1)) {
+        this.i += 2;
+        kwargs.push([t.value, this.expression()]);
+      } else args.push(this.expression());
+    });
+    return { args, kwargs };
+  }
+
+  private primary(): Expr {
+    const t = this.tokens[this.i++];
+    const line = t?.line ?? this.line();
+    if (!t || t.kind === "close" || t.kind === "open" || t.kind === "text") return syntaxError("expected an expression", line);
+    if (t.kind === "string") {
+      let value = t.value;
+      // Adjacent string literals join, as in Python.
+      while (this.peek()?.kind === "string") value += (this.tokens[this.i++] as { value: string }).value;
+      return { type: "literal", value, line };
+    }
+    if (t.kind === "number") return { type: "literal", value: t.value, line };
+    if (t.kind === "name") {
+      const constants: Record<string, unknown> = { true: true, True: true, false: false, False: false, none: null, None: null };
+      return t.value in constants ? { type: "literal", value: constants[t.value], line } : { type: "name", name: t.value, line };
+    }
+    if (t.value === "(") {
+      const first = this.expression();
+      if (this.accept(")")) return first;
+      const items = [first];
+      while (this.accept(",") && !this.peekOp(")")) items.push(this.expression());
+      this.expect(")");
+      return { type: "list", items, line };
+    }
+    if (t.value === "[") {
+      const items: Expr[] = [];
+      this.sequence("]", () => items.push(this.expression()));
+      return { type: "list", items, line };
+    }
+    if (t.value === "{") {
+      const entries: [Expr, Expr][] = [];
+      this.sequence("}", () => {
+        const key = this.expression();
+        this.expect(":");
+        entries.push([key, this.expression()]);
+      });
+      return { type: "dict", entries, line };
+    }
+    return syntaxError(`unexpected ${JSON.stringify(t.value)}`, line);
+  }
+
+  private startsOperand(): boolean {
+    const t = this.peek();
+    return (
+      !!t &&
+      (t.kind === "string" ||
+        t.kind === "number" ||
+        (t.kind === "name" && !["and", "or", "if", "else", "in", "not", "is"].includes(t.value)))
+    );
+  }
+
+  private peek(offset = 0): Token | undefined {
+    return this.tokens[this.i + offset];
+  }
+
+  /** Items separated by commas (a trailing one allowed) up to `closer`, which it consumes. */
+  private sequence(closer: string, item: () => void): void {
+    while (!this.accept(closer)) {
+      item();
+      if (!this.accept(",")) return this.expect(closer);
+    }
+  }
+
+  private peekOp(op: string, offset = 0): boolean {
+    const t = this.peek(offset);
+    return t?.kind === "op" && t.value === op;
+  }
+
+  private peekName(name: string, offset = 0): boolean {
+    const t = this.peek(offset);
+    return t?.kind === "name" && t.value === name;
+  }
+
+  private accept(op: string): boolean {
+    if (!this.peekOp(op)) return false;
+    this.i++;
+    return true;
+  }
+
+  private acceptName(name: string): boolean {
+    if (!this.peekName(name)) return false;
+    this.i++;
+    return true;
+  }
+
+  private expect(op: string): void {
+    if (!this.accept(op)) syntaxError(`expected ${JSON.stringify(op)}${this.found()}`, this.line());
+  }
+
+  private name(): string {
+    const t = this.peek();
+    if (t?.kind !== "name") return syntaxError(`expected a name${this.found()}`, this.line());
+    this.i++;
+    return t.value;
+  }
+
+  private close(): void {
+    if (this.peek()?.kind !== "close") syntaxError(`expected the end of the tag${this.found()}`, this.line());
+    this.i++;
+  }
+
+  private found(): string {
+    const t = this.peek();
+    if (!t) return ", found the template's end";
+    if (t.kind === "close") return ", found the end of the tag";
+    return "value" in t ? `, found ${JSON.stringify(t.value)}` : "";
+  }
+
+  private line(): number {
+    return (this.tokens[Math.min(this.i, this.tokens.length - 1)] ?? { line: 1 }).line;
+  }
+}
