@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { readLlama2cTokenizer } from "../../compiler/frontends/llama2c-tokenizer.js";
 import { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
 import { catchSeec } from "../helpers/errors.js";
@@ -15,8 +15,12 @@ if (!GCC) console.warn("skipping the llama2.c encode() oracle: needs gcc");
 
 describe.skipIf(!LLAMA2C)("llama2.c tokenizer (tok512.bin)", () => {
   const bytes = LLAMA2C ? new Uint8Array(readFileSync(LLAMA2C.tokenizer)) : new Uint8Array();
-  const spec = LLAMA2C ? readLlama2cTokenizer(bytes, "tok512.bin", 512) : undefined;
-  const tok = spec ? new Llama2cTokenizer(spec) : undefined;
+  // Read in each test, not when the describe is collected, so that Stryker's mutants of the reader are active.
+  let spec: ReturnType<typeof readLlama2cTokenizer> | undefined, tok: Llama2cTokenizer | undefined;
+  beforeEach(() => {
+    spec = readLlama2cTokenizer(bytes, "tok512.bin", 512);
+    tok = new Llama2cTokenizer(spec);
+  });
 
   it("holds 512 pieces with byte-fallback tokens at ids 3..258", () => {
     expect(spec!.pieces.length).toBe(512);
@@ -118,5 +122,180 @@ int main(int argc, char **argv) {
       .map((line) => line.split(" ").map(Number));
     expect(expected.length).toBe(texts.length);
     texts.forEach((text, i) => expect(tok.encode(text), JSON.stringify(text)).toEqual(expected[i]));
+  });
+});
+
+/** A llama2.c tokenizer file: int32 max_token_length, then per token f32 score, int32 byte length, the bytes. */
+function tokenizerFile(maxLen: number, tokens: [score: number, bytes: Uint8Array | string, len?: number][]): Uint8Array {
+  const parts = tokens.map(([score, b, len]) => {
+    const raw = typeof b === "string" ? new TextEncoder().encode(b) : b;
+    const out = new Uint8Array(8 + raw.length);
+    new DataView(out.buffer).setFloat32(0, score, true);
+    new DataView(out.buffer).setInt32(4, len ?? raw.length, true);
+    out.set(raw, 8);
+    return out;
+  });
+  const file = new Uint8Array(4 + parts.reduce((n, p) => n + p.length, 0));
+  new DataView(file.buffer).setInt32(0, maxLen, true);
+  let at = 4;
+  for (const p of parts) file.set(p, (at += p.length) - p.length);
+  return file;
+}
+
+describe("reading llama2.c tokenizer files", () => {
+  it.skipIf(!LLAMA2C)("reads tok512.bin's every piece and score, as the file lays them out", () => {
+    const bytes = new Uint8Array(readFileSync(LLAMA2C!.tokenizer));
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const pieces: string[] = [],
+      scores: number[] = [];
+    let at = 4;
+    for (let i = 0; i < 512; i++) {
+      scores.push(view.getFloat32(at, true));
+      const len = view.getInt32(at + 4, true);
+      pieces.push(Buffer.from(bytes.subarray(at + 8, at + 8 + len)).toString("utf8"));
+      at += 8 + len;
+    }
+    expect(at).toBe(bytes.length);
+    expect(readLlama2cTokenizer(bytes, "tok512.bin", 512)).toEqual({ type: "llama2c-bpe", pieces, scores, bosId: 1, eosId: 2 });
+    expect(pieces.slice(0, 4)).toEqual(["<unk>", "\n<s>\n", "\n</s>\n", "<0x00>"]);
+  });
+
+  it("reads pieces of 0 to max_token_length bytes, UTF-8 decoded, for max_token_length 1 to 1024", () => {
+    expect(
+      readLlama2cTokenizer(
+        tokenizerFile(1, [
+          [0, ""],
+          [-1.5, "a"],
+        ]),
+        "t.bin",
+        2,
+      ),
+    ).toEqual({
+      type: "llama2c-bpe",
+      pieces: ["", "a"],
+      scores: [0, -1.5],
+      bosId: 1,
+      eosId: 2,
+    });
+    const long = "é".repeat(512); // 1024 bytes
+    expect(
+      readLlama2cTokenizer(
+        tokenizerFile(1024, [
+          [2, long],
+          [3, "☃"],
+        ]),
+        "t.bin",
+        2,
+      ).pieces,
+    ).toEqual([long, "☃"]);
+  });
+
+  const refuse = (file: Uint8Array, vocab: number) => {
+    const e = catchSeec(() => readLlama2cTokenizer(file, "t.bin", vocab));
+    return { code: e.code, message: e.message, file: e.file, at: e.at, hint: e.hint };
+  };
+
+  it.each([0, -1, 1025])("refuses max_token_length %i at byte 0", (maxLen) => {
+    expect(refuse(tokenizerFile(maxLen, [[0, ""]]), 1)).toEqual({
+      code: "input.tokenizer",
+      message: `max_token_length ${maxLen} is out of range [1, 1024]`,
+      file: "t.bin",
+      at: "byte 0",
+      hint: "is this a llama2.c tokenizer file?",
+    });
+  });
+
+  it("refuses a token longer than max_token_length, of negative length, or with a score that is not finite, at the token", () => {
+    // Token 1 starts at byte 4 + 8 + 2 = 14.
+    const bad = (len: number | undefined, score = 0, piece = "xyz") =>
+      refuse(
+        tokenizerFile(3, [
+          [0, "ab"],
+          [score, piece, len],
+          [0, "c"],
+        ]),
+        3,
+      );
+    const at = { code: "input.tokenizer", file: "t.bin", at: "byte 14", hint: undefined };
+    expect(bad(undefined, 0, "wxyz")).toEqual({ ...at, message: "token 1 has length 4 (max_token_length is 3)" });
+    expect(bad(-1)).toEqual({ ...at, message: "token 1 has length -1 (max_token_length is 3)" });
+    expect(bad(undefined, NaN)).toEqual({ ...at, message: "token 1 has score NaN" });
+    expect(bad(undefined, -Infinity)).toEqual({ ...at, message: "token 1 has score -Infinity" });
+    expect(
+      readLlama2cTokenizer(
+        tokenizerFile(3, [
+          [0, "ab"],
+          [0, "xyz"],
+          [0, ""],
+        ]),
+        "t.bin",
+        3,
+      ).pieces,
+    ).toEqual(["ab", "xyz", ""]);
+  });
+
+  it("refuses a piece that is not UTF-8, at its bytes", () => {
+    expect(
+      refuse(
+        tokenizerFile(4, [
+          [0, "ab"],
+          [0, Uint8Array.of(0x61, 0xff)],
+        ]),
+        2,
+      ),
+    ).toEqual({
+      code: "input.tokenizer",
+      message: "token 1 is not valid UTF-8",
+      file: "t.bin",
+      at: "byte 22",
+      hint: undefined,
+    });
+  });
+
+  it("names what a truncated file ends in: a score, a length, or a piece's bytes (not a UTF-8 error)", () => {
+    const file = tokenizerFile(4, [
+      [0, "ab"],
+      [1, "cdef"],
+    ]); // token 1 at byte 14: score, length at 18, bytes at 22
+    const cut = (n: number) => refuse(file.subarray(0, n), 2);
+    expect(cut(2)).toMatchObject({
+      code: "input.truncated",
+      message: "file ends inside max_token_length: needs 4 bytes, 2 left",
+      at: "byte 0",
+    });
+    expect(cut(16)).toMatchObject({
+      code: "input.truncated",
+      message: "file ends inside the score of token 1: needs 4 bytes, 2 left",
+      at: "byte 14",
+    });
+    expect(cut(20)).toMatchObject({
+      code: "input.truncated",
+      message: "file ends inside the length of token 1: needs 4 bytes, 2 left",
+      at: "byte 18",
+    });
+    expect(cut(24)).toMatchObject({
+      code: "input.truncated",
+      message: "file ends inside the bytes of token 1: needs 4 bytes, 2 left",
+      at: "byte 22",
+    });
+  });
+
+  it("refuses a file holding more tokens than the model's vocabulary, saying where they start", () => {
+    expect(
+      refuse(
+        tokenizerFile(4, [
+          [0, "ab"],
+          [1, "cdef"],
+          [2, "g"],
+        ]),
+        2,
+      ),
+    ).toEqual({
+      code: "mismatch.tokenizer",
+      message: "the tokenizer holds more than the model's 2 tokens (9 bytes left)",
+      file: "t.bin",
+      at: "byte 26",
+      hint: "this tokenizer belongs to another model",
+    });
   });
 });
