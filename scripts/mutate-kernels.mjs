@@ -21,7 +21,10 @@ const ATTENTION_ROWS = {
   filter: "wasm-simd kernels .*(Attention with [68] query heads|SelfAttention)",
 };
 
-/** Each kernel file: the tests that exercise it (vitest files and a -t filter on the wasm-simd flavour, which uses kernels/). */
+/**
+ * Each kernel file: the tests that exercise it (vitest files and a -t filter on the wasm-simd flavour, which uses kernels/;
+ * the wasm-relaxed one for a file of kernels-relaxed/, named by `path`).
+ */
 const KERNELS = {
   norm: {
     files: ["test/targets/wasm/kernels.test.ts"],
@@ -54,6 +57,30 @@ const KERNELS = {
   entangled: { files: ["test/targets/wasm/see-kernels.test.ts"], filter: "SEE kernels .*wasm-simd" },
   "linear-q8": { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd (kernels .*QLinear|QLinear's integer arithmetic)" },
   "linear-q4": { files: ["test/targets/wasm/q4-kernels.test.ts"], filter: "wasm-simd Q4Linear matches" },
+  // Pooling: MeanLinear and MeanQLinear over T rows (one text a call), and per text once packed.
+  "mean-linear": {
+    files: ["test/targets/wasm/kernels.test.ts", "test/passes/pool-early.test.ts"],
+    filter: "wasm-simd(:| kernels .*Mean(Q)?Linear)",
+  },
+  "per-text": {
+    files: ["test/targets/wasm/kernels.test.ts", "test/passes/pack-texts.test.ts"],
+    filter: "wasm-simd (compiled|kernels .*per text)",
+  },
+  // The general tensor ops' kernels (MatMul, Softmax, erf in Map); expf also serves the attention kernels.
+  tensor: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(MatMul|Softmax|erf)" },
+  math: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels .*(Softmax|SelfAttention|Attention with 6)" },
+  // The Linear family's bias, ReLU and residual.
+  epilogue: {
+    files: ["test/targets/wasm/kernels.test.ts", "test/targets/wasm/q4-kernels.test.ts"],
+    filter: "wasm-simd (kernels .*(Linear with rows interleaved|past a first block)|Q4Linear matches .*epilogue)",
+  },
+  "attention-grad": { files: ["test/see/train-kernels.test.ts"], filter: "training kernels" },
+  // kernels-relaxed/: the wasm-relaxed flavour's override (Node 20 runs it with --experimental-wasm-relaxed-simd, which the test files set).
+  "relaxed/linear-q4": {
+    path: "targets/wasm/kernels-relaxed/linear-q4.ts",
+    files: ["test/targets/wasm/q4-kernels.test.ts"],
+    filter: "wasm-relaxed Q4Linear",
+  },
 };
 
 const args = process.argv.slice(2);
@@ -126,7 +153,7 @@ try {
   for (const name of names) {
     const kernel = KERNELS[name];
     if (!kernel) throw new Error(`no tests known for kernel ${name} (${Object.keys(KERNELS).join(", ")})`);
-    const rel = `targets/wasm/kernels/${name}.ts`;
+    const rel = kernel.path ?? `targets/wasm/kernels/${name}.ts`;
     const original = readFileSync(join(ROOT, rel), "utf8");
     const all = mutants(original);
     const step = all.length / Math.min(max, all.length);

@@ -333,6 +333,174 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     );
   });
 
+  /** An encoder's graph, whose calls may have no tokens (T = 0). */
+  const encoder = (g: ReturnType<typeof oneOp>) => ({ ...g, model: { ...g.model, family: "encoder" as const } });
+
+  // kernels/mean-linear.ts: the columns averaged 1024 at a time, so K = 1029 takes a full chunk
+  // (four weight rows at a time, then N's last three) and a partial one of 5 (row by row, while the
+  // buffer of means past those 5 still holds the first chunk's); T = 0 gives zeros (no bias), and T
+  // goes up to 11, each call after a longer one.
+  it("MeanLinear with a bias over K=1029, N=7 for T = 9, 0, 1, 11, 4", async () => {
+    const [K, N] = [1029, 7];
+    const g = oneOp(
+      "MeanLinear",
+      [{ name: "x", shape: ["T", K] }],
+      [
+        { name: "w", data: randomF32(N * K, 91), shape: [N, K] },
+        { name: "b", data: randomF32(N, 92, 3), shape: [N] },
+      ],
+      {},
+      [],
+      undefined,
+      11,
+    );
+    await expectParity(
+      encoder(g),
+      [9, 0, 1, 11, 4].map((T) => ({ x: randomF32(T * K, T + 93, 2) })),
+      target,
+    );
+  });
+
+  // 37 columns: one chunk of a width that is not a multiple of 4, so row by row.
+  it("MeanLinear without a bias over K=37, N=9 for T = 5 and 2", async () => {
+    const [K, N] = [37, 9];
+    const g = oneOp("MeanLinear", [{ name: "x", shape: ["T", K] }], [{ name: "w", data: randomF32(N * K, 94), shape: [N, K] }]);
+    await expectParity(
+      g,
+      [5, 2].map((T) => ({ x: randomF32(T * K, T + 95, 2) })),
+      target,
+    );
+  });
+
+  it("MeanQLinear (int8 weights, per-row scales, bias) over K=1030, N=6 for T = 9, 0, 1, 11", async () => {
+    const [K, N] = [1030, 6];
+    const q = Int8Array.from(randomF32(N * K, 96, 127), Math.round);
+    const g = oneOp(
+      "MeanQLinear",
+      [{ name: "x", shape: ["T", K] }],
+      [
+        { name: "w", data: q, shape: [N, K] },
+        { name: "scale", data: randomF32(N, 97, 0.01), shape: [N] },
+        { name: "b", data: randomF32(N, 98, 3), shape: [N] },
+      ],
+      {},
+      [],
+      undefined,
+      11,
+    );
+    await expectParity(
+      encoder(g),
+      [9, 0, 1, 11].map((T) => ({ x: randomF32(T * K, T + 99, 2) })),
+      target,
+    );
+  });
+
+  // kernels/per-text.ts: three texts packed end to end (passes/pack-texts.ts), one of them empty in
+  // the first call; each text's rows alone.
+  const LENGTHS = [Int32Array.of(3, 0, 5), Int32Array.of(4, 6, 1)];
+  const packed = (width: number, seed: number) =>
+    LENGTHS.map((lengths) => {
+      const T = lengths.reduce((a, n) => a + n, 0);
+      return { x: randomF32(T * width, T + seed, 2), lengths };
+    });
+  const lengthsInput = { name: "lengths", shape: [3], dtype: "i32" as const };
+
+  it("MeanLinear per text (lengths 3, 0, 5 and 4, 6, 1) over K=37, N=6 with a bias", async () => {
+    const [K, N] = [37, 6];
+    const g = oneOp(
+      "MeanLinear",
+      [{ name: "x", shape: ["T", K] }, lengthsInput],
+      [
+        { name: "w", data: randomF32(N * K, 101), shape: [N, K] },
+        { name: "b", data: randomF32(N, 102, 3), shape: [N] },
+      ],
+      {},
+      [],
+      ["x", "w", "b", "lengths"],
+      11,
+    );
+    await expectParity(g, packed(K, 103), target);
+  });
+
+  it("MeanQLinear per text (lengths 3, 0, 5 and 4, 6, 1) over K=37, N=6 with a bias", async () => {
+    const [K, N] = [37, 6];
+    const q = Int8Array.from(randomF32(N * K, 104, 127), Math.round);
+    const scale = randomF32(N, 105, 0.01);
+    const g = oneOp(
+      "MeanQLinear",
+      [{ name: "x", shape: ["T", K] }, lengthsInput],
+      [
+        { name: "w", data: q, shape: [N, K] },
+        { name: "scale", data: scale, shape: [N] },
+        { name: "b", data: randomF32(N, 106, 3), shape: [N] },
+      ],
+      {},
+      [],
+      ["x", "w", "scale", "b", "lengths"],
+      11,
+    );
+    await expectParity(g, packed(K, 107), target, int16Rounding(target, q, scale, N, K));
+  });
+
+  it("MeanRows per text (lengths 3, 0, 5 and 4, 6, 1) of 23 features", async () => {
+    const g = oneOp("MeanRows", [{ name: "x", shape: ["T", 23] }, lengthsInput], [], {}, [], undefined, 11);
+    await expectParity(g, packed(23, 108), target);
+  });
+
+  it("AddRows per text (lengths 3, 0, 5 and 4, 6, 1): each text from the table's first row", async () => {
+    const g = oneOp(
+      "AddRows",
+      [{ name: "x", shape: ["T", 23] }, lengthsInput],
+      [{ name: "table", data: randomF32(9 * 23, 109), shape: [9, 23] }],
+      {},
+      [],
+      ["x", "table", "lengths"],
+      11,
+    );
+    await expectParity(g, packed(23, 110), target);
+  });
+
+  it("SelfAttention per text (lengths 3, 0, 5 and 4, 6, 1) with 3 heads of width 5", async () => {
+    const g = oneOp(
+      "SelfAttention",
+      [...["q", "k", "v"].map((name) => ({ name, shape: ["T", 15] })), lengthsInput],
+      [],
+      { heads: 3, headDim: 5, scale: 0.4 },
+      [],
+      undefined,
+      11,
+    );
+    const calls = LENGTHS.map((lengths) => {
+      const T = lengths.reduce((a, n) => a + n, 0);
+      return { q: randomF32(T * 15, T + 111, 2), k: randomF32(T * 15, T + 112, 2), v: randomF32(T * 15, T + 113), lengths };
+    });
+    await expectParity(g, calls, target);
+  });
+
+  // kernels/tensor.ts, for the general ops an imported graph keeps (static shapes).
+  it("MatMul of [5, 7] by [7, 9], and batched [2, 1, 3, 6] by [3, 6, 5] (both broadcast)", async () => {
+    const single = oneOp("MatMul", [{ name: "a", shape: [5, 7] }], [{ name: "b", data: randomF32(7 * 9, 121), shape: [7, 9] }]);
+    await expectParity(single, [{ a: randomF32(35, 122, 2) }], target);
+    const batched = oneOp(
+      "MatMul",
+      [{ name: "a", shape: [2, 1, 3, 6] }],
+      [{ name: "b", data: randomF32(3 * 6 * 5, 123), shape: [3, 6, 5] }],
+    );
+    await expectParity(batched, [{ a: randomF32(36, 124, 2) }], target);
+  });
+
+  it("Softmax over rows of 13, from logits far from 0 (±60) to a row of equal ones", async () => {
+    const g = oneOp("Softmax", [{ name: "x", shape: [3, 4, 13] }], []);
+    const x = randomF32(3 * 4 * 13, 125, 60);
+    x.fill(-70, 13, 26);
+    await expectParity(g, [{ x }, { x: randomF32(3 * 4 * 13, 126, 3) }], target);
+  });
+
+  it.each(["erf", "gelu"])("Map %s over [4, 23], negative and positive to saturation", async (fn) => {
+    const g = oneOp("Map", [{ name: "x", shape: [4, 23] }], [], { fn, dtype: "f32" });
+    await expectParity(g, [{ x: randomF32(4 * 23, 127, 5) }], target);
+  });
+
   it("Gather rows of an 11 x 13 table, every id including the last", async () => {
     const g = oneOp(
       "Gather",

@@ -11,7 +11,7 @@ import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../../../compi
 import { compileArtifact } from "../../../compiler/build.js";
 import { SeecError } from "../../../runtime/errors.js";
 import { compileAndLoad } from "../../helpers/compile.js";
-import { maxAbsDiff, randomF32 } from "../../helpers/random.js";
+import { maxAbsDiff, randomF32, rng } from "../../helpers/random.js";
 
 v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
@@ -105,6 +105,61 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s Q4Linear match
       expect(maxAbsDiff(got, want), `T=${T}`).toBeLessThanOrEqual(
         2e-6 * Math.max(1, ...Array.from(want, Math.abs)) + slack(x, T, K, wq, N),
       );
+    }
+  });
+});
+
+/**
+ * kernels-relaxed/linear-q4.ts rounds each group of 32 of each row of x to 127 levels of the group's
+ * largest |x| (scale xs = top / 127), then y = Σ_g xs_g · d_g · Σ_j xq_j · (nibble_j − 8), in which
+ * d_g · (nibble − 8) is the dequantized weight exactly. Re-derived here to f32 rounding: inputs sit
+ * 0.3 or 0.7 of a level from a whole one, and row 0's first scale has a low byte near 0xff, so that
+ * losing that byte (a group written one byte too long, over the scales after the int8 rows) shows.
+ */
+describe("wasm-relaxed Q4Linear's int8 arithmetic, re-derived exactly", () => {
+  const bits = (v: number) => new Uint32Array(Float32Array.of(v).buffer)[0];
+  /** A largest |x| near `near` whose scale fround(top / 127) ends in a byte of at least 0xf0. */
+  const topNear = (near: number) => {
+    for (let i = 0; ; i++) {
+      const top = Math.fround(near + i * 1e-7);
+      if ((bits(Math.fround(top / 127)) & 0xff) >= 0xf0) return top;
+    }
+  };
+
+  it("K=45 (a full group and one of 13), N=5, for T = 1, 5 and 9", async () => {
+    const [K, N] = [45, 5];
+    const { graph, wq } = q4Graph(randomF32(N * K, 451, 0.5), N, K);
+    const model = await compileAndLoad(graph, "wasm-relaxed");
+    expect(model.backend).toBe("wasm-relaxed");
+    const r = rng(452);
+    for (const T of [1, 5, 9]) {
+      const x = new Float32Array(T * K);
+      const xq: number[] = [];
+      const xs: number[] = [];
+      for (let t = 0; t < T; t++)
+        for (let g = 0; g * 32 < K; g++) {
+          const top = t === 0 && g === 0 ? topNear(1) : Math.fround(0.3 + r());
+          const inv = Math.fround(127 / top);
+          xs.push(Math.fround(top / 127));
+          for (let k = g * 32; k < Math.min(K, g * 32 + 32); k++) {
+            const level = Math.floor(r() * 60) + (r() < 0.5 ? 0.3 : 0.7);
+            x[t * K + k] = (r() < 0.5 ? -1 : 1) * Math.fround((level * top) / 127);
+          }
+          x[t * K + g * 32] = top;
+          for (let k = g * 32; k < Math.min(K, g * 32 + 32); k++) xq.push(Math.round(Math.fround(x[t * K + k] * inv)));
+        }
+      const got = (await model.run({ x })).out as Float32Array;
+      for (let t = 0; t < T; t++)
+        for (let n = 0; n < N; n++) {
+          let want = 0,
+            size = 0;
+          for (let k = 0; k < K; k++) {
+            const term = xs[t * 2 + (k >> 5)] * xq[t * K + k] * wq[n * K + k];
+            want += term;
+            size += Math.abs(term);
+          }
+          expect(Math.abs(got[t * N + n] - want), `T=${T} t=${t} n=${n}`).toBeLessThan(1e-6 * size);
+        }
     }
   });
 });
