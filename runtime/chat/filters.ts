@@ -39,6 +39,40 @@ function attributeOf(item: unknown, path: string): unknown {
   return v;
 }
 
+/** A filter whose keyword arguments take the places of its parameters after the value, as jinja2 binds them. */
+function keywords(params: string[], f: (value: unknown, args: unknown[]) => unknown): Filter {
+  return (v, args, kwargs) => {
+    const all = [...args];
+    for (const [k, x] of Object.entries(kwargs)) all[need(params.includes(k), params.indexOf(k), `unexpected keyword argument ${k}`)] = x;
+    return f(v, all);
+  };
+}
+
+/** Python's sort order of two keys (numbers, or strings); anything else is a TypeError, as in Python. */
+function compare(a: unknown, b: unknown): number {
+  const [x, y] = [typeof a === "boolean" ? Number(a) : a, typeof b === "boolean" ? Number(b) : b];
+  need(typeof x === typeof y && (typeof x === "number" || typeof x === "string"), 0, `cannot sort a ${typeName(a)} and a ${typeName(b)}`);
+  return (x as number) < (y as number) ? -1 : (x as number) > (y as number) ? 1 : 0;
+}
+
+const lower = (v: unknown) => (typeof v === "string" ? v.toLowerCase() : v);
+
+/** Python's float(text): digits with a point or exponent, inf and nan; undefined where Python raises. */
+function floatOf(text: string): number | undefined {
+  const t = text.trim().replace(/(?<=\d)_(?=\d)/g, "");
+  if (/^[+-]?(inf(inity)?|nan)$/i.test(t)) return t.toLowerCase().includes("nan") ? NaN : t.startsWith("-") ? -Infinity : Infinity;
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t) ? Number(t) : undefined;
+}
+
+/** Python's int(text, base) for bases 2 to 36 (a 0x/0o/0b prefix matching the base allowed); undefined where Python raises. */
+function intOf(text: string, base: number): number | undefined {
+  const prefix = ({ 16: "x", 8: "o", 2: "b" } as Record<number, string>)[base];
+  let t = text.trim().replace(/(?<=[\da-z])_(?=[\da-z])/gi, "");
+  if (prefix) t = t.replace(new RegExp(`^([+-]?)0${prefix}_?`, "i"), "$1");
+  const digits = "0123456789abcdefghijklmnopqrstuvwxyz".slice(0, base);
+  return Number.isInteger(base) && base >= 2 && new RegExp(`^[+-]?[${digits}]+$`, "i").test(t) ? parseInt(t, base) : undefined;
+}
+
 /** selectattr/rejectattr: items whose attribute passes a test (truth by default). */
 function selectAttr(keep: boolean): Filter {
   return (v, [attr, test, ...args]) =>
@@ -53,36 +87,56 @@ function selectAttr(keep: boolean): Filter {
 export const FILTERS: Record<string, Filter> = {
   length: (v) => need(length(v) !== undefined, length(v), `length of a ${typeName(v)}`),
   count: (v) => FILTERS.length(v, [], {}),
-  trim: (v, [chars]) => stripChars(stripChars(str(v), chars, "start"), chars, "end"),
-  tojson: (v, [indent], kw) => toJson(v, (kw.indent ?? indent ?? undefined) as number | string | undefined),
+  trim: keywords(["chars"], (v, [chars]) => stripChars(stripChars(str(v), chars, "start"), chars, "end")),
+  tojson: keywords(["ensure_ascii", "indent", "separators", "sort_keys"], (v, [ascii, indent, separators, sortKeys]) =>
+    toJson(v, { ascii, indent, separators, sortKeys }),
+  ),
   string: (v) => str(v),
   upper: (v) => str(v).toUpperCase(),
   lower: (v) => str(v).toLowerCase(),
   capitalize: (v) => str(v).charAt(0).toUpperCase() + str(v).slice(1).toLowerCase(),
-  title: (v) => str(v).replace(/\w\S*/g, (w) => w[0].toUpperCase() + w.slice(1).toLowerCase()),
-  replace: (v, [from, to, count]) => replaceString(str(v), str(from), str(to), count),
+  // Words begin after "-", whitespace or an opening bracket.
+  title: (v) =>
+    str(v)
+      .split(/([-\s({[<]+)/)
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase())
+      .join(""),
+  replace: keywords(["old", "new", "count"], (v, [from, to, count]) => replaceString(str(v), str(from), str(to), count)),
   first: (v) => items(v, "first")[0],
   last: (v) => items(v, "last").at(-1),
   list: (v) => [...items(v, "list")],
   reverse: (v) => (typeof v === "string" ? [...v].reverse().join("") : [...items(v, "reverse")].reverse()),
-  join: (v, [sep = "", attr], kw) =>
+  join: keywords(["d", "attribute"], (v, [sep = "", attr]) =>
     items(v, "join")
-      .map((x) => str(kw.attribute !== undefined || attr !== undefined ? attributeOf(x, String(kw.attribute ?? attr)) : x))
-      .join(str(kw.d ?? sep)),
-  default: (v, [fallback = "", boolean = false]) => (v === undefined || (boolean && !truthy(v)) ? fallback : v),
+      .map((x) => str(attr !== undefined ? attributeOf(x, String(attr)) : x))
+      .join(str(sep)),
+  ),
+  default: keywords(["default_value", "boolean"], (v, [fallback = "", boolean = false]) =>
+    v === undefined || (truthy(boolean) && !truthy(v)) ? fallback : v,
+  ),
   d: (v, args, kw) => FILTERS.default(v, args, kw),
-  int: (v, [fallback = 0]) => {
-    const n = typeof v === "number" ? v : typeof v === "boolean" ? Number(v) : Number.parseInt(str(v), 10);
-    return Number.isFinite(n) ? Math.trunc(n) : fallback;
-  },
-  float: (v, [fallback = 0]) => {
-    const n = typeof v === "number" ? v : Number.parseFloat(str(v));
-    return Number.isFinite(n) ? n : fallback;
-  },
+  // int(value, base) for text, else int(value); failing that int(float(value)) ("4.5" is 4); failing that the default.
+  int: keywords(["default", "base"], (v, [fallback = 0, base = 10]) => {
+    const n =
+      typeof v === "number" || typeof v === "boolean"
+        ? Number(v)
+        : typeof v === "string"
+          ? (intOf(v, base as number) ?? floatOf(v))
+          : undefined;
+    return n !== undefined && Number.isFinite(n) ? Math.trunc(n) : fallback;
+  }),
+  float: keywords(["default"], (v, [fallback = 0]) => {
+    const n = typeof v === "number" || typeof v === "boolean" ? Number(v) : typeof v === "string" ? floatOf(v) : undefined;
+    return n ?? fallback;
+  }),
   abs: (v) => Math.abs(need(typeof v === "number", v as number, `abs of a ${typeName(v)}`)),
   items: (v) => Object.entries(need(isDict(v), v as object, `items of a ${typeName(v)}`)),
-  dictsort: (v) =>
-    Object.entries(need(isDict(v), v as object, `dictsort of a ${typeName(v)}`)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  dictsort: keywords(["case_sensitive", "by", "reverse"], (v, [cased = false, by = "key", reverse = false]) => {
+    const at = need(by === "key" || by === "value", by === "key" ? 0 : 1, 'dictsort sorts by "key" or "value"');
+    const key = (entry: unknown[]) => (truthy(cased) ? entry[at] : lower(entry[at]));
+    const entries = Object.entries(need(isDict(v), v as object, `dictsort of a ${typeName(v)}`));
+    return entries.sort((a, b) => compare(key(a), key(b)) * (truthy(reverse) ? -1 : 1));
+  }),
   map: (v, [name, ...args], kw) =>
     items(v, "map").map((x) =>
       kw.attribute !== undefined
@@ -93,20 +147,28 @@ export const FILTERS: Record<string, Filter> = {
   reject: (v, [test, ...args]) => items(v, "reject").filter((x) => !(test === undefined ? truthy(x) : TESTS[String(test)](x, args))),
   selectattr: selectAttr(true),
   rejectattr: selectAttr(false),
-  unique: (v) => items(v, "unique").filter((x, i, all) => all.findIndex((y) => equal(x, y)) === i),
+  // Strings compare without case unless case_sensitive.
+  unique: keywords(["case_sensitive", "attribute"], (v, [cased = false, attr]) => {
+    const keys = items(v, "unique").map((x) => (attr === undefined ? x : attributeOf(x, String(attr))));
+    const key = (x: unknown) => (truthy(cased) ? x : lower(x));
+    return items(v, "unique").filter((_, i) => keys.findIndex((y) => equal(key(keys[i]), key(y))) === i);
+  }),
   // Every line but the first (unless `first`) gains the indent; empty lines only with `blank`.
-  indent: (v, [width = 4, first = false, blank = false], kw) => {
-    const w = kw.width ?? width;
-    const pad = typeof w === "number" ? " ".repeat(w) : str(w);
-    const [indentFirst, indentBlank] = [truthy(kw.first ?? first), truthy(kw.blank ?? blank)];
+  indent: keywords(["width", "first", "blank"], (v, [width = 4, first = false, blank = false]) => {
+    const pad = typeof width === "number" ? " ".repeat(Math.max(0, width)) : str(width);
     return str(v)
       .split("\n")
-      .map((line, i) => ((i === 0 && !indentFirst) || (line === "" && !indentBlank) ? line : pad + line))
+      .map((line, i) => ((i === 0 && !truthy(first)) || (line === "" && !truthy(blank)) ? line : pad + line))
       .join("\n");
-  },
+  }),
   safe: (v) => v,
   wordcount: (v) => str(v).split(/\s+/).filter(Boolean).length,
-  sum: (v) => items(v, "sum").reduce<number>((a, x) => a + (x as number), 0),
+  sum: keywords(["attribute", "start"], (v, [attr, start = 0]) =>
+    items(v, "sum").reduce<number>((total, x) => {
+      const n = attr === undefined ? x : attributeOf(x, String(attr));
+      return total + need(typeof n === "number" || typeof n === "boolean", Number(n), `cannot add a ${typeName(n)} to a number`);
+    }, Number(start)),
+  ),
 };
 
 export const TESTS: Record<string, Test> = {
@@ -114,7 +176,7 @@ export const TESTS: Record<string, Test> = {
   undefined: (v) => v === undefined,
   none: (v) => v === null,
   string: (v) => typeof v === "string",
-  number: (v) => typeof v === "number",
+  number: (v) => typeof v === "number" || typeof v === "boolean",
   integer: (v) => typeof v === "number" && Number.isInteger(v),
   float: (v) => typeof v === "number" && !Number.isInteger(v),
   boolean: (v) => typeof v === "boolean",
@@ -172,11 +234,13 @@ export function globalFunctions(now: () => Date): Record<string, Callable> {
     raise_exception: ([message]) => {
       throw new SeecError("runtime.chat", `the chat template refused the messages: ${str(message)}`);
     },
-    namespace: (_args, kwargs) => new Namespace({ ...kwargs }),
+    namespace: ([values], kwargs) => new Namespace({ ...(isDict(values) ? values : {}), ...kwargs }),
     dict: (_args, kwargs) => ({ ...kwargs }),
     range: (args) => {
       const [start, stop, step = 1] = (args.length === 1 ? [0, args[0]] : args) as number[];
       need([start, stop, step].every(Number.isInteger) && step !== 0, 0, "range() takes whole numbers and a step other than 0");
+      // jinja2's sandbox refuses ranges of more than MAX_RANGE items.
+      need(Math.ceil((stop - start) / step) <= 100000, 0, "Range too big. The sandbox blocks ranges larger than MAX_RANGE (100000).");
       const out: number[] = [];
       for (let i = start; step > 0 ? i < stop : i > stop; i += step) out.push(i);
       return out;

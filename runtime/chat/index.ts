@@ -47,7 +47,10 @@ export class ChatTemplate {
     try {
       this.program = parse(tokenize(spec.template));
       checkNames(this.program);
-    } catch (e) {
+    } catch (error) {
+      // Nested deeper than the stack allows (jinja2 too refuses these, with a RecursionError).
+      const e =
+        error instanceof RangeError ? new SeecError("input.chat_template", `the template is nested too deeply (${error.message})`) : error;
       if (e instanceof SeecError)
         throw new SeecError(e.code, e.message, {
           file,

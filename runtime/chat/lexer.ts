@@ -43,14 +43,29 @@ const OPERATORS = [
   "{",
   "}",
 ];
-const ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", "\\": "\\", "'": "'", '"': '"', b: "\b", f: "\f", "0": "\0" };
+/** Python's string escapes (a backslash before a line break joins the lines); others stay as written. */
+const ESCAPES: Record<string, string> = {
+  n: "\n",
+  t: "\t",
+  r: "\r",
+  "\\": "\\",
+  "'": "'",
+  '"': '"',
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  v: "\v",
+  "\n": "",
+};
 
 /** Thrown for a template that does not parse: input.chat_template at its line. */
 export function syntaxError(message: string, line: number): never {
   throw new SeecError("input.chat_template", message, { at: `line ${line}` });
 }
 
-export function tokenize(source: string): Token[] {
+export function tokenize(template: string): Token[] {
+  // As jinja2 reads a template: every line break is "\n", and one at the very end is dropped.
+  const source = template.replace(/\r\n?/g, "\n").replace(/\n$/, "");
   const tokens: Token[] = [];
   let i = 0;
   let line = 1;
@@ -70,10 +85,10 @@ export function tokenize(source: string): Token[] {
     let lineStarting = i === 0;
     const before = text;
     if (trimNext === "all") text = text.replace(/^\s+/, "");
-    else if (trimNext === "newline") text = text.replace(/^\r?\n/, "");
+    else if (trimNext === "newline") text = text.replace(/^\n/, "");
     if (text !== before) lineStarting = before.slice(0, before.length - text.length).endsWith("\n");
     if (strip === "-") text = text.replace(/\s+$/, "");
-    else if (kind && kind !== "output" && strip !== "+") text = text.replace(lineStarting ? /(^|\n)[ \t]*$/ : /(\n)[ \t]*$/, "$1");
+    else if (kind && kind !== "output" && strip !== "+") text = text.replace(lineStarting ? /(^|\n)[^\S\n]*$/ : /(\n)[^\S\n]*$/, "$1");
     if (text) tokens.push({ kind: "text", value: text, line });
     lineOf(at, i);
     if (!kind) break;
@@ -100,6 +115,8 @@ export function tokenize(source: string): Token[] {
 function tagTokens(source: string, i: number, close: string, out: Token[], lines: (n: number) => void): number {
   const opened = out[out.length - 1].line;
   let line = opened;
+  // As in jinja2, the tag ends only where its brackets are balanced (`{{ {'a': 1}}}`).
+  let depth = 0;
   while (i < source.length) {
     const c = source[i];
     if (c === "\n") {
@@ -110,23 +127,24 @@ function tagTokens(source: string, i: number, close: string, out: Token[], lines
       i++;
       continue;
     }
-    if ((c === "-" && source.startsWith(close, i + 1)) || source.startsWith(close, i)) return i + (c === "-" ? 1 : 0) + 2;
+    if (depth === 0 && ((c === "-" && source.startsWith(close, i + 1)) || source.startsWith(close, i))) return i + (c === "-" ? 1 : 0) + 2;
     if (c === "'" || c === '"') {
-      let value = "";
       let k = i + 1;
-      for (; k < source.length && source[k] !== c; k++) {
-        if (source[k] === "\n") lines(1);
-        if (source[k] === "\\" && k + 1 < source.length) value += ESCAPES[source[++k]] ?? `\\${source[k]}`;
-        else value += source[k];
-      }
+      while (k < source.length && source[k] !== c) k += source[k] === "\\" ? 2 : 1;
       if (k >= source.length) syntaxError("a string is never closed", line);
-      out.push({ kind: "string", value, line });
+      const raw = source.slice(i + 1, k);
+      out.push({ kind: "string", value: unescape(raw, line), line });
+      lines(raw.split("\n").length - 1);
+      line += raw.split("\n").length - 1;
       i = k + 1;
       continue;
     }
-    const number = /^\d+(\.\d+)?/.exec(source.slice(i, i + 32));
+    const number =
+      /^(0[xX](_?[\da-fA-F])+|0[oO](_?[0-7])+|0[bB](_?[01])+|(\d+_)*\d+((\.(\d+_)*\d+)?[eE][+-]?(\d+_)*\d+|\.(\d+_)*\d+)?)/.exec(
+        source.slice(i, i + 64),
+      );
     if (number) {
-      out.push({ kind: "number", value: Number(number[0]), line });
+      out.push({ kind: "number", value: Number(number[0].replaceAll("_", "")), line });
       i += number[0].length;
       continue;
     }
@@ -138,8 +156,20 @@ function tagTokens(source: string, i: number, close: string, out: Token[], lines
     }
     const op = OPERATORS.find((o) => source.startsWith(o, i));
     if (!op) syntaxError(`unexpected character ${JSON.stringify(c)}`, line);
+    depth += "([{".includes(op) ? 1 : ")]}".includes(op) ? -1 : 0;
     out.push({ kind: "op", value: op, line });
     i += op.length;
   }
   return syntaxError(`the tag opened here is never closed with ${close}`, opened);
+}
+
+/** A string literal's text with Python's escapes decoded (\\n, \\x41, \\u00e9, \\U0001F600, \\101). */
+function unescape(raw: string, line: number): string {
+  return raw.replace(/\\(x[\da-fA-F]{2}|u[\da-fA-F]{4}|U[\da-fA-F]{8}|[0-7]{1,3}|N\{[^}]*\}|[xuUN]|[\s\S])/g, (all, e: string) => {
+    if (e in ESCAPES) return ESCAPES[e];
+    const code = /^[0-7]/.test(e) ? parseInt(e, 8) : /^[xuU]./.test(e) ? parseInt(e.slice(1), 16) : undefined;
+    if (code !== undefined && code <= 0x10ffff) return String.fromCodePoint(code);
+    if ("xuUN".includes(e[0])) syntaxError(`a string has an escape seec cannot read: ${all}`, line);
+    return all;
+  });
 }

@@ -2,8 +2,9 @@
  * A chat template's tokens as a tree: the part of Jinja that Hugging Face chat templates use —
  * if/elif/else, for (with loop filters and else), set (names, namespace attributes and blocks),
  * macros, break/continue, and Jinja's expressions with its precedence: `x if c else y`, or, and,
- * not, comparisons and `in`, `~`, `+ -`, `* / // %`, `**`, unary minus, then filters (`|`), tests
- * (`is [not]`), calls, attributes, subscripts and slices binding tightest.
+ * not, comparisons and `in` (chained, as in Python: `a < b < c`), `+ -`, `~`, `* / // %`, `**`, then
+ * filters (`|`) and tests (`is [not]`) on a unary minus, calls, attributes, subscripts and slices
+ * (`-x | abs` is `(-x) | abs`).
  */
 import { syntaxError, type Token } from "./lexer.js";
 
@@ -172,27 +173,31 @@ class Parser {
     return this.compare();
   }
 
+  /** Comparisons chain as Python's do: `a < b == c` is `a < b and b == c`. */
   private compare(): Expr {
-    let left = this.concat();
-    for (;;) {
+    const first = this.sum();
+    let chain: Expr | undefined;
+    for (let left = first; ;) {
       const t = this.peek();
-      if (t?.kind === "op" && COMPARE.has(t.value)) {
-        this.i++;
-        left = { type: "binary", op: t.value, left, right: this.concat(), line: left.line };
-      } else if (this.acceptName("in")) left = { type: "binary", op: "in", left, right: this.concat(), line: left.line };
-      else if (this.peekName("not") && this.peekName("in", 1)) {
-        this.i += 2;
-        left = { type: "binary", op: "not in", left, right: this.concat(), line: left.line };
-      } else return left;
+      let op: string;
+      if (t?.kind === "op" && COMPARE.has(t.value)) op = t.value;
+      else if (this.peekName("in")) op = "in";
+      else if (this.peekName("not") && this.peekName("in", 1)) op = "not in";
+      else return chain ?? first;
+      this.i += op === "not in" ? 2 : 1;
+      const right = this.sum();
+      const test: Expr = { type: "binary", op, left, right, line: left.line };
+      chain = chain ? { type: "binary", op: "and", left: chain, right: test, line: left.line } : test;
+      left = right;
     }
   }
 
-  private concat(): Expr {
-    return this.binary(["~"], () => this.sum());
+  private sum(): Expr {
+    return this.binary(["+", "-"], () => this.concat());
   }
 
-  private sum(): Expr {
-    return this.binary(["+", "-"], () => this.product());
+  private concat(): Expr {
+    return this.binary(["~"], () => this.product());
   }
 
   private product(): Expr {
@@ -212,13 +217,15 @@ class Parser {
     return left;
   }
 
-  private unary(): Expr {
+  private unary(withFilters = true): Expr {
     const t = this.peek();
+    let value: Expr;
     if (t?.kind === "op" && (t.value === "-" || t.value === "+")) {
       this.i++;
-      return { type: "unary", op: t.value, value: this.unary(), line: t.line };
-    }
-    return this.filters(this.postfix(this.primary()));
+      value = { type: "unary", op: t.value, value: this.unary(false), line: t.line };
+    } else value = this.primary();
+    value = this.postfix(value);
+    return withFilters ? this.filters(value) : value;
   }
 
   /** Filters and tests, applied left to right. */

@@ -52,9 +52,18 @@ export function render(template: Stmt[], variables: Record<string, unknown>, glo
   const root = new Scope();
   for (const [k, v] of Object.entries({ ...globals, ...variables })) root.set(k, v);
   const out: string[] = [];
-  execute(template, root, out);
+  try {
+    execute(template, root, out);
+  } catch (error) {
+    // Nested too deeply, or a string too long for JavaScript.
+    if (error instanceof RangeError) throw new SeecError("runtime.chat", `the chat template failed: ${error.message}`);
+    throw error;
+  }
   return out.join("");
 }
+
+/** The most items (or characters) `*` and `+` make: beyond it a template is refused, not left to exhaust memory. */
+const MAX_SIZE = 1 << 24;
 
 function execute(stmts: Stmt[], scope: Scope, out: string[]): Signal {
   for (const s of stmts) {
@@ -148,10 +157,13 @@ function loop(s: Extract<Stmt, { type: "for" }>, scope: Scope, out: string[]): v
 function macro(s: Extract<Stmt, { type: "macro" }>, defined: Scope): Callable {
   return (args, kwargs) => {
     const inner = defined.child();
+    // A default may read the parameters before it (`b=a`); arguments beyond the parameters are varargs and kwargs.
     s.params.forEach((p, i) => {
-      const value = i < args.length ? args[i] : p.name in kwargs ? kwargs[p.name] : p.default ? evaluate(p.default, defined) : undefined;
+      const value = i < args.length ? args[i] : p.name in kwargs ? kwargs[p.name] : p.default ? evaluate(p.default, inner) : undefined;
       inner.set(p.name, value);
     });
+    inner.set("varargs", args.slice(s.params.length));
+    inner.set("kwargs", Object.fromEntries(Object.entries(kwargs).filter(([k]) => !s.params.some((p) => p.name === k))));
     const out: string[] = [];
     execute(s.body, inner, out);
     return out.join("");
@@ -175,6 +187,8 @@ export function evaluate(e: Expr, scope: Scope): unknown {
       const key = evaluate(e.index, scope);
       if (object === undefined) renderError(`${describe(e.object)} is undefined: cannot read [${str(key)}] of it`, e.line);
       if ((Array.isArray(object) || typeof object === "string") && typeof key === "number") return index(object, key);
+      // x["name"] reads the dict's key before its methods (a schema's "items"), as jinja2's getitem does.
+      if (isDict(object) && typeof key === "string" && Object.hasOwn(object, key)) return object[key];
       return typeof key === "string" ? attribute(object, key, e) : undefined;
     }
     case "slice": {
@@ -206,31 +220,21 @@ export function evaluate(e: Expr, scope: Scope): unknown {
     case "test": {
       const test = TESTS[e.name];
       if (!test) return renderError(`no test named ${e.name}`, e.line);
-      const value = e.name === "defined" || e.name === "undefined" ? evaluateSoftly(e.value, scope) : evaluate(e.value, scope);
+      const value = evaluate(e.value, scope);
       const args = e.args.map((a) => evaluate(a, scope));
       return guarded(() => test(value, args), e.line) !== e.negate;
     }
     case "unary": {
       const v = evaluate(e.value, scope);
       if (e.op === "not") return !truthy(v);
-      if (typeof v !== "number") return renderError(`cannot apply unary ${e.op} to a ${typeName(v)}`, e.line);
-      return e.op === "-" ? -v : v;
+      if (typeof v !== "number" && typeof v !== "boolean") return renderError(`cannot apply unary ${e.op} to a ${typeName(v)}`, e.line);
+      return e.op === "-" ? -v : Number(v);
     }
     case "binary":
       return binary(e, scope);
     case "ternary":
       if (truthy(evaluate(e.cond, scope))) return evaluate(e.then, scope);
       return e.otherwise ? evaluate(e.otherwise, scope) : undefined;
-  }
-}
-
-/** An expression whose failure to read an attribute of Undefined means "not defined" (`x.y is defined`). */
-function evaluateSoftly(e: Expr, scope: Scope): unknown {
-  try {
-    return evaluate(e, scope);
-  } catch (error) {
-    if (error instanceof SeecError && error.code === "runtime.chat" && error.message.includes("is undefined")) return undefined;
-    throw error;
   }
 }
 
@@ -257,10 +261,15 @@ function binary(e: Extract<Expr, { type: "binary" }>, scope: Scope): unknown {
     const left = evaluate(e.left, scope);
     return truthy(left) ? left : evaluate(e.right, scope);
   }
-  const a = evaluate(e.left, scope),
+  let a = evaluate(e.left, scope),
     b = evaluate(e.right, scope);
   const fail = (): never => renderError(`cannot apply ${e.op} to a ${typeName(a)} and a ${typeName(b)}`, e.line);
-  const numbers = typeof a === "number" && typeof b === "number";
+  const sized = <T extends { length: number }>(n: number, make: () => T): T =>
+    n > MAX_SIZE ? renderError(`${e.op} would make ${n} items, more than seec allows (${MAX_SIZE})`, e.line) : make();
+  // Python's bools are the integers 0 and 1 in arithmetic and comparisons.
+  const numeric = (x: unknown) => typeof x === "number" || typeof x === "boolean";
+  const numbers = numeric(a) && numeric(b) && !["==", "!=", "in", "not in", "~"].includes(e.op);
+  if (numbers) [a, b] = [Number(a), Number(b)];
   switch (e.op) {
     case "==":
       return equal(a, b);
@@ -277,7 +286,8 @@ function binary(e: Extract<Expr, { type: "binary" }>, scope: Scope): unknown {
     case "in":
     case "not in": {
       let found: boolean;
-      if (typeof b === "string") found = typeof a === "string" ? b.includes(a) : fail();
+      if (b === undefined) found = false;
+      else if (typeof b === "string") found = typeof a === "string" ? b.includes(a) : fail();
       else if (Array.isArray(b)) found = b.some((x) => equal(x, a));
       else if (isDict(b)) found = typeof a === "string" && a in b;
       else return fail();
@@ -286,15 +296,19 @@ function binary(e: Extract<Expr, { type: "binary" }>, scope: Scope): unknown {
     case "~":
       return str(a) + str(b);
     case "+":
-      if (numbers) return a + b;
+      if (numbers) return (a as number) + (b as number);
       if (typeof a === "string" && typeof b === "string") return a + b;
-      if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+      if (Array.isArray(a) && Array.isArray(b)) return sized(a.length + b.length, () => [...a, ...b]);
       return fail();
-    case "*":
-      if (numbers) return a * b;
-      if (typeof a === "string" && Number.isInteger(b)) return a.repeat(Math.max(0, b as number));
-      if (Array.isArray(a) && Number.isInteger(b)) return Array.from({ length: Math.max(0, b as number) }, () => a).flat();
-      return fail();
+    case "*": {
+      if (numbers) return (a as number) * (b as number);
+      // A string or list repeated, on either side.
+      const [seq, n] = numeric(a) ? [b, Number(a)] : [a, typeof b === "boolean" ? Number(b) : b];
+      if (!(typeof seq === "string" || Array.isArray(seq)) || !Number.isInteger(n)) return fail();
+      const times = Math.max(0, n as number);
+      if (typeof seq === "string") return sized(seq.length * times, () => seq.repeat(times));
+      return sized(seq.length * times, () => Array.from({ length: times }, () => seq).flat());
+    }
     default: {
       if (!numbers) fail();
       const [x, y] = [a as number, b as number];
@@ -320,7 +334,7 @@ const STRING_METHODS: Record<string, (s: string, args: unknown[]) => unknown> = 
   title: (s) => s.replace(/\w\S*/g, (w) => w[0].toUpperCase() + w.slice(1).toLowerCase()),
   capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
   replace: (s, [from, to, count]) => replaceString(s, String(from), String(to), count),
-  find: (s, [p]) => s.indexOf(String(p)),
+  find: (s, [p]) => (s.includes(String(p)) ? [...s.slice(0, s.indexOf(String(p)))].length : -1),
   count: (s, [p]) => (String(p) ? s.split(String(p)).length - 1 : s.length + 1),
   join: (s, [items]) => (iterate(items) ?? []).map(str).join(s),
 };

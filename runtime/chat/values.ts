@@ -27,7 +27,9 @@ export function equal(a: unknown, b: unknown): boolean {
     const keys = Object.keys(a);
     return keys.length === Object.keys(b).length && keys.every((k) => k in b && equal(a[k], b[k]));
   }
-  return a === b;
+  // True == 1, as in Python.
+  const numeric = (x: unknown) => typeof x === "number" || typeof x === "boolean";
+  return numeric(a) && numeric(b) ? Number(a) === Number(b) : a === b;
 }
 
 /** Python's str(): what `{{ x }}` prints. */
@@ -39,15 +41,22 @@ export function str(v: unknown): string {
 
 /** Python's repr(), for values inside lists and dicts. */
 export function repr(v: unknown): string {
-  if (v === undefined) return "";
+  if (v === undefined) return "Undefined";
   if (v === null) return "None";
   if (v === true) return "True";
   if (v === false) return "False";
-  if (typeof v === "number") return Number.isNaN(v) ? "nan" : v === Infinity ? "inf" : v === -Infinity ? "-inf" : String(v);
+  if (typeof v === "number") return Number.isNaN(v) ? "nan" : v === Infinity ? "inf" : v === -Infinity ? "-inf" : pyNumber(v);
   if (typeof v === "string") {
     const quote = v.includes("'") && !v.includes('"') ? '"' : "'";
-    const escaped = v.replace(/[\\\n\r\t]/g, (c) => ({ "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t" })[c]!);
-    return quote + (quote === "'" ? escaped.replace(/'/g, "\\'") : escaped) + quote;
+    // Backslashes, the quote, and what Python does not print (controls, format characters, separators but " ").
+    const escaped = v.replace(/[\\'\p{C}\p{Z}]/gu, (c) => {
+      if (c === " " || (c === "'" && quote === '"')) return c;
+      const named = ({ "\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t" } as Record<string, string>)[c];
+      const code = c.codePointAt(0)!;
+      const [prefix, width] = code < 0x100 ? ["x", 2] : code < 0x10000 ? ["u", 4] : ["U", 8];
+      return named ?? `\\${prefix}${code.toString(16).padStart(width, "0")}`;
+    });
+    return quote + escaped + quote;
   }
   if (Array.isArray(v)) return `[${v.map(repr).join(", ")}]`;
   if (v instanceof Namespace) return `<Namespace ${repr(v.values)}>`;
@@ -57,39 +66,53 @@ export function repr(v: unknown): string {
     .join(", ")}}`;
 }
 
+/** A number as Python prints it: a float below 1e-4 in scientific notation with two exponent digits (1e-05). */
+export function pyNumber(v: number): string {
+  if (Number.isInteger(v) || Math.abs(v) >= 1e-4) return String(v);
+  return v.toExponential().replace(/e([+-])(\d)$/, "e$10$2");
+}
+
+/** Hugging Face's tojson filter: json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False). */
+export interface JsonOptions {
+  ascii?: unknown;
+  indent?: unknown;
+  separators?: unknown;
+  sortKeys?: unknown;
+}
+
 /**
- * json.dumps(v, ensure_ascii=False, indent=indent) as Python writes it: ", " and ": " between
- * items, or "," and a line break with `indent`; keys in their order.
+ * json.dumps as Python writes it: ", " and ": " between items, or "," and a line break with
+ * `indent` (spaces, or the string given); keys in their order unless sorted; what JSON cannot hold
+ * (Undefined, a function, a namespace) is a TypeError.
  */
-export function toJson(v: unknown, indent?: number | string, level = 0): string {
-  if (v === null || v === undefined) return "null";
-  if (typeof v === "boolean") return String(v);
-  if (typeof v === "number") return Number.isNaN(v) ? "NaN" : Number.isFinite(v) ? String(v) : v > 0 ? "Infinity" : "-Infinity";
-  if (typeof v === "string") return JSON.stringify(v);
-  const pad = indent === undefined ? undefined : typeof indent === "number" ? " ".repeat(indent) : indent;
-  const join = (items: string[], open: string, close: string) => {
+export function toJson(v: unknown, { ascii, indent, separators, sortKeys }: JsonOptions = {}): string {
+  const pad =
+    indent === undefined || indent === null ? undefined : typeof indent === "number" ? " ".repeat(Math.max(0, indent)) : str(indent);
+  const [itemSep, keySep] = Array.isArray(separators) ? separators.map(str) : [pad === undefined ? ", " : ",", ": "];
+  const text = (x: unknown, level: number): string => {
+    if (x === null) return "null";
+    if (typeof x === "boolean") return String(x);
+    if (typeof x === "number") return Number.isNaN(x) ? "NaN" : Number.isFinite(x) ? pyNumber(x) : x > 0 ? "Infinity" : "-Infinity";
+    if (typeof x === "string") return JSON.stringify(x);
+    if (!Array.isArray(x) && !isDict(x)) throw new TypeError(`Object of type ${typeName(x)} is not JSON serializable`);
+    const entries = Array.isArray(x) ? x.map((item) => [undefined, item] as const) : Object.entries(x);
+    if (!Array.isArray(x) && truthy(sortKeys)) entries.sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0));
+    const items = entries.map(([k, item]) => (k === undefined ? "" : JSON.stringify(k) + keySep) + text(item, level + 1));
+    const [open, close] = Array.isArray(x) ? "[]" : "{}";
     if (items.length === 0) return open + close;
-    if (pad === undefined) return open + items.join(", ") + close;
+    if (pad === undefined) return open + items.join(itemSep) + close;
     const inner = "\n" + pad.repeat(level + 1);
-    return open + inner + items.join("," + inner) + "\n" + pad.repeat(level) + close;
+    return open + inner + items.join(itemSep + inner) + "\n" + pad.repeat(level) + close;
   };
-  if (Array.isArray(v))
-    return join(
-      v.map((x) => toJson(x, indent, level + 1)),
-      "[",
-      "]",
-    );
-  const entries = Object.entries(v instanceof Namespace ? v.values : (v as object));
-  return join(
-    entries.map(([k, x]) => `${JSON.stringify(k)}: ${toJson(x, indent, level + 1)}`),
-    "{",
-    "}",
-  );
+  const json = text(v, 0);
+  return truthy(ascii) ? json.replace(/[\x7f-\uffff]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")) : json;
 }
 
 /** len(). */
 export function length(v: unknown): number | undefined {
-  if (typeof v === "string" || Array.isArray(v)) return v.length;
+  if (v === undefined) return 0;
+  if (typeof v === "string") return [...v].length;
+  if (Array.isArray(v)) return v.length;
   if (isDict(v)) return Object.keys(v).length;
   return undefined;
 }
@@ -104,8 +127,10 @@ export function iterate(v: unknown): unknown[] | undefined {
 }
 
 /** x[i] for a list or string, counting from the end for a negative i; Undefined past either end. */
-export function index<T>(items: readonly T[] | string, i: number): T | string | undefined {
+export function index<T>(list: readonly T[] | string, i: number): T | string | undefined {
   if (!Number.isInteger(i)) return undefined;
+  // A string's characters are code points, as Python counts them.
+  const items = typeof list === "string" ? [...list] : list;
   const k = i < 0 ? items.length + i : i;
   return k >= 0 && k < items.length ? items[k] : undefined;
 }
@@ -157,8 +182,14 @@ export function stripChars(s: string, chars: unknown, side: "start" | "end"): st
 export function splitString(s: string, sep: unknown, max: unknown): string[] {
   const limit = typeof max === "number" && max >= 0 ? max : Infinity;
   if (sep === undefined || sep === null) {
-    const words = s.trim().split(/\s+/).filter(Boolean);
-    return words.length > limit ? [...words.slice(0, limit), s.trim().split(/\s+/).slice(limit).join(" ")] : words;
+    // Runs of whitespace; the rest after `max` splits keeps its trailing whitespace.
+    const words: string[] = [];
+    let rest = s.replace(/^\s+/, "");
+    for (let m = /\s+/.exec(rest); rest && m && words.length < limit; m = /\s+/.exec(rest)) {
+      words.push(rest.slice(0, m.index));
+      rest = rest.slice(m.index + m[0].length);
+    }
+    return rest ? [...words, rest] : words;
   }
   const parts = s.split(String(sep));
   return parts.length - 1 > limit ? [...parts.slice(0, limit), parts.slice(limit).join(String(sep))] : parts;

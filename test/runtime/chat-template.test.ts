@@ -177,6 +177,24 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
       "{{ nothing.here }}",
       "{{ 'a' + 1 }}",
       "{% if messages | length > 1 %}{{ raise_exception('only one message') }}{% endif %}ok",
+      // From a review: line breaks as jinja2 reads them (CRLF is "\n", the last one dropped), lstrip of any whitespace.
+      "a\r\n  {% if true %}\r\n  b\r\n  {% endif %}\r\n{{ 'c' }}\n",
+      "a\n\u00a0 {% if true %}\nb{% endif %}",
+      // Precedence ((-3) | abs, ~ above + -), chained comparisons, bools as numbers, number literals, small floats.
+      "{{ -3 | abs }} {{ -3 is odd }} {{ 1 < 2 < 3 }} {{ 1 < 2 == true }} {{ true + 1 }} {{ true == 1 }} {{ 2 * 'ab' }} {{ 1e3 | int }} {{ 1_000 }} {{ 0.00001 }} {{ [2.5e-5] | tojson }} {{ true is number }} {{ 'a' ~ 1 + 2 ~ 3 if false else 'b' }}",
+      // A tag ends where its brackets balance; Python's string escapes; repr of what Python does not print.
+      String.raw`{{ {'a': {'b': 1}}|tojson}}{{ '\x41\u00e9\U0001F600\101\v' }} {{ ['\x00', '\u200d', 'é\t', "'"] }}`,
+      // Filters' keyword arguments, and tojson's as Hugging Face defines it (ensure_ascii first).
+      "{{ 'aaa' | replace('a', 'b', count=2) }} {{ false | default('x', boolean=true) }} {{ {'b': 1, 'a': 2} | tojson(sort_keys=true) }} {{ [1, 2] | tojson(separators=(',', ':')) }} {{ 'é' | tojson(true) }} {{ tools | tojson(indent=2, ensure_ascii=true) }}",
+      "{{ ['A', 'a'] | unique | list }} {{ ({'b': 1, 'A': 2} | dictsort(reverse=true))[0][0] }} {{ [{'n': 1}, {'n': 2}] | sum(attribute='n', start=1) }} {{ ' 42 ' | int }}{{ '4.5' | int }}{{ '1_000' | int }}{{ '0x1A' | int(base=16) }}{{ '12abc' | int }} {{ 'a-b_c it\\'s' | title }} {{ ' a b '.split(none, 1) }}",
+      // Undefined's length and membership; strings counted in code points.
+      "{{ nothing | length }} {{ 'a' in nothing }} {{ messages[0].missing is defined }} {{ messages[0].content | length }} {{ messages[0].content[1] }} {{ messages[0].content.find('b') }}",
+      // A macro default reading an earlier parameter, namespace(dict), a dict's key before its method.
+      "{% macro f(a, b=a) %}{{ b }}{% endmacro %}{{ f(1) }}{% set ns = namespace({'k': 2}) %}{{ ns.k }}{% set schema = {'type': 'array', 'items': {'type': 'string'}} %}{{ schema['items']['type'] }}",
+      // Refused by jinja2: an attribute of Undefined even under `is defined`, Undefined to JSON, a range past MAX_RANGE.
+      "{{ nothing.here is defined }}",
+      "{{ messages[0].missing | tojson }}",
+      "{% for i in range(100001) %}{% endfor %}",
     ];
     const tokens = { bos_token: "<s>", eos_token: "</s>" };
     const cases: Case[] = [];
@@ -190,6 +208,7 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
           { role: "user", content: "q2" },
           { role: "user", content: "q3" },
         ],
+        [{ role: "user", content: "a😀b c 🎉" }],
       ])
         cases.push({ template, tokens, messages, options: { tools: TOOLS } });
     compare(cases);
@@ -218,6 +237,15 @@ describe("chat template errors", () => {
     expect(() => t.apply([{ role: "user", content: "x" }, { content: "no role" } as unknown as ChatMessage])).toThrow(
       expect.objectContaining({ code: "runtime.chat", at: "messages[1]" }),
     );
+  });
+
+  it("refuses what would exhaust memory or the stack as runtime.chat, not a crash", () => {
+    const render = (template: string) => () => new ChatTemplate({ template, tokens: {} }).apply([{ role: "user", content: "x" }]);
+    // range(10**9) once crashed the process (V8 fatal error growing the array); now it is jinja2's MAX_RANGE.
+    expect(render("{% for i in range(10 ** 9) %}{% endfor %}")).toThrow(expect.objectContaining({ code: "runtime.chat" }));
+    expect(render("{{ [1] * 10 ** 9 }}")).toThrow(expect.objectContaining({ code: "runtime.chat" }));
+    expect(render("{{ 'x' * 10 ** 9 }}")).toThrow(expect.objectContaining({ code: "runtime.chat" }));
+    expect(render("{{ " + "not ".repeat(20000) + "1 }}")).toThrow(SeecError);
   });
 
   it("gives raise_exception's message as runtime.chat", () => {
