@@ -68,6 +68,9 @@ export class ChatTemplate {
       this.program,
       {
         ...this.spec.tokens,
+        // apply_chat_template always passes tools and documents, None when not given (`tools is defined` holds).
+        tools: null,
+        documents: null,
         ...variables,
         messages: structuredClone(messages),
         add_generation_prompt: addGenerationPrompt,

@@ -137,12 +137,19 @@ class Parser {
         this.close();
         return { type: "macro", name, params, body, line };
       }
+      case "generation": {
+        // transformers' {% generation %} marks the assistant's text (for masks); it renders its body.
+        this.close();
+        const { body } = this.body(["endgeneration"]);
+        this.close();
+        return { type: "if", branches: [{ cond: { type: "literal", value: true, line }, body }], otherwise: [], line };
+      }
       case "break":
       case "continue":
         this.close();
         return { type: keyword, line };
       default:
-        return syntaxError(`{% ${keyword} %} is not a tag chat templates use (if, for, set, macro, break, continue)`, line);
+        return syntaxError(`{% ${keyword} %} is not a tag chat templates use (if, for, set, macro, break, continue, generation)`, line);
     }
   }
 

@@ -1,6 +1,6 @@
 """Chat templates rendered as Hugging Face's apply_chat_template renders them (transformers'
-_compile_jinja_template): jinja2's ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks and
-loopcontrols, tojson as json.dumps without ASCII escapes, raise_exception and strftime_now.
+_compile_jinja_template): jinja2's ImmutableSandboxedEnvironment with trim_blocks, lstrip_blocks,
+loopcontrols and {% generation %}, tojson as json.dumps without ASCII escapes, raise_exception and strftime_now.
 
 Reads a JSON list of cases on stdin ({template, variables}); writes a JSON list of
 {"text": ...} or {"error": ...}, one per case, on stdout. The oracle of test/runtime/chat-template.test.ts.
@@ -12,6 +12,20 @@ from datetime import datetime
 import jinja2
 import jinja2.ext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+
+class AssistantTracker(jinja2.ext.Extension):
+    """transformers' {% generation %} ... {% endgeneration %}, which renders its body (it marks the assistant's text)."""
+
+    tags = {"generation"}
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
+
+    def _generation_support(self, caller):
+        return caller()
 
 
 def raise_exception(message):
@@ -26,7 +40,7 @@ def strftime_now(format):
     return datetime.now().strftime(format)
 
 
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, jinja2.ext.loopcontrols])
 env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
 env.globals["strftime_now"] = strftime_now

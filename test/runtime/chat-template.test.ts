@@ -213,6 +213,12 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
         cases.push({ template, tokens, messages, options: { tools: TOOLS } });
     compare(cases);
   });
+
+  it("defines tools and documents as None when not given, and renders {% generation %}, as apply_chat_template does", () => {
+    const template =
+      "{% for m in messages %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}{% if tools is defined %}[{{ tools }}]{% endif %}{% if documents is defined %}<{{ documents }}>{% endif %}";
+    compare([{ template, tokens: {}, messages: [{ role: "user", content: "hi" }], options: {} }]);
+  });
 });
 
 describe("chat template errors", () => {
