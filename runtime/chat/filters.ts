@@ -73,13 +73,15 @@ function intOf(text: string, base: number): number | undefined {
   return Number.isInteger(base) && base >= 2 && new RegExp(`^[+-]?[${digits}]+$`, "i").test(t) ? parseInt(t, base) : undefined;
 }
 
+/** The test select/selectattr (and their opposites) name. */
+const testNamed = (name: unknown): Test => TESTS[String(name)] ?? need(false, () => false, `no test named ${str(name)}`);
+
 /** selectattr/rejectattr: items whose attribute passes a test (truth by default). */
 function selectAttr(keep: boolean): Filter {
   return (v, [attr, test, ...args]) =>
     items(v, keep ? "selectattr" : "rejectattr").filter((item) => {
       const value = attributeOf(item, String(attr));
-      const passes =
-        test === undefined ? truthy(value) : (TESTS[String(test)] ?? need(false, () => false, `no test named ${str(test)}`))(value, args);
+      const passes = test === undefined ? truthy(value) : testNamed(test)(value, args);
       return passes === keep;
     });
 }
@@ -143,8 +145,8 @@ export const FILTERS: Record<string, Filter> = {
         ? (attributeOf(x, String(kw.attribute)) ?? kw.default)
         : (FILTERS[String(name)] ?? need(false, () => undefined, `no filter named ${str(name)}`))(x, args, {}),
     ),
-  select: (v, [test, ...args]) => items(v, "select").filter((x) => (test === undefined ? truthy(x) : TESTS[String(test)](x, args))),
-  reject: (v, [test, ...args]) => items(v, "reject").filter((x) => !(test === undefined ? truthy(x) : TESTS[String(test)](x, args))),
+  select: (v, [test, ...args]) => items(v, "select").filter((x) => (test === undefined ? truthy(x) : testNamed(test)(x, args))),
+  reject: (v, [test, ...args]) => items(v, "reject").filter((x) => !(test === undefined ? truthy(x) : testNamed(test)(x, args))),
   selectattr: selectAttr(true),
   rejectattr: selectAttr(false),
   // Strings compare without case unless case_sensitive.
@@ -201,6 +203,12 @@ export const TESTS: Record<string, Test> = {
       : Array.isArray(x)
         ? x.some((y) => equal(y, v))
         : isDict(x) && typeof v === "string" && v in x,
+  gt: (v, [x]) => compare(v, x) > 0,
+  greaterthan: (v, [x]) => compare(v, x) > 0,
+  ge: (v, [x]) => compare(v, x) >= 0,
+  lt: (v, [x]) => compare(v, x) < 0,
+  lessthan: (v, [x]) => compare(v, x) < 0,
+  le: (v, [x]) => compare(v, x) <= 0,
   lower: (v) => typeof v === "string" && v === v.toLowerCase(),
   upper: (v) => typeof v === "string" && v === v.toUpperCase(),
 };

@@ -43,6 +43,8 @@ export function parse(tokens: Token[]): Stmt[] {
 
 class Parser {
   private i = 0;
+  /** How many for loops (not counting a macro's surroundings) enclose the tag being read: break needs one. */
+  private loops = 0;
   constructor(private readonly tokens: Token[]) {}
 
   template(): Stmt[] {
@@ -104,7 +106,9 @@ class Parser {
         const filter = this.acceptName("if") ? this.or() : undefined;
         this.acceptName("recursive") && syntaxError("recursive loops are not supported", line);
         this.close();
+        this.loops++;
         const { body, end } = this.body(["else", "endfor"]);
+        this.loops--;
         let otherwise: Stmt[] = [];
         this.close();
         if (end === "else") {
@@ -132,8 +136,12 @@ class Parser {
         const params: { name: string; default?: Expr }[] = [];
         this.expect("(");
         this.sequence(")", () => params.push({ name: this.name(), default: this.accept("=") ? this.expression() : undefined }));
+        if (params.some((p, k) => !p.default && params[k - 1]?.default)) syntaxError("non-default argument follows default argument", line);
         this.close();
+        const loops = this.loops;
+        this.loops = 0;
         const { body } = this.body(["endmacro"]);
+        this.loops = loops;
         this.close();
         return { type: "macro", name, params, body, line };
       }
@@ -146,6 +154,7 @@ class Parser {
       }
       case "break":
       case "continue":
+        if (!this.loops) syntaxError(`{% ${keyword} %} outside a loop`, line);
         this.close();
         return { type: keyword, line };
       default:
@@ -254,7 +263,17 @@ class Parser {
 
   private postfix(value: Expr): Expr {
     for (;;) {
-      if (this.accept(".")) value = { type: "attr", object: value, name: this.name(), line: value.line };
+      if (this.accept("."))
+        // x.0 is x[0], as in jinja2.
+        value =
+          this.peek()?.kind === "number"
+            ? {
+                type: "item",
+                object: value,
+                index: { type: "literal", value: (this.tokens[this.i++] as { value: number }).value, line: value.line },
+                line: value.line,
+              }
+            : { type: "attr", object: value, name: this.name(), line: value.line };
       else if (this.accept("(")) value = { type: "call", callee: value, ...this.arguments(), line: value.line };
       else if (this.accept("[")) value = this.subscript(value);
       else return value;

@@ -195,6 +195,10 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
       "{{ nothing.here is defined }}",
       "{{ messages[0].missing | tojson }}",
       "{% for i in range(100001) %}{% endfor %}",
+      // Comparison tests (select('gt', 1)), x.0 as x[0]; break outside a loop and a default before a plain parameter refused.
+      "{{ messages.0.role }} {{ [1, 2, 3] | select('gt', 1) | list }} {{ messages | selectattr('role', 'ne', 'user') | list | length }} {{ 3 is le 3 }}",
+      "{% break %}",
+      "{% macro f(a=1, b) %}{% endmacro %}",
     ];
     const tokens = { bos_token: "<s>", eos_token: "</s>" };
     const cases: Case[] = [];
