@@ -73,6 +73,10 @@ function intOf(text: string, base: number): number | undefined {
   return Number.isInteger(base) && base >= 2 && new RegExp(`^[+-]?[${digits}]+$`, "i").test(t) ? parseInt(t, base) : undefined;
 }
 
+/** A number (a bool is 0 or 1) for the tests that take value % n; anything else is a TypeError, as in Python. */
+const number = (v: unknown, test: string): number =>
+  need(typeof v === "number" || typeof v === "boolean", Number(v), `${test} takes a number, got a ${typeName(v)}`);
+
 /** The test select/selectattr (and their opposites) name. */
 const testNamed = (name: unknown): Test => TESTS[String(name)] ?? need(false, () => false, `no test named ${str(name)}`);
 
@@ -131,7 +135,7 @@ export const FILTERS: Record<string, Filter> = {
     const n = typeof v === "number" || typeof v === "boolean" ? Number(v) : typeof v === "string" ? floatOf(v) : undefined;
     return n ?? fallback;
   }),
-  abs: (v) => Math.abs(need(typeof v === "number", v as number, `abs of a ${typeName(v)}`)),
+  abs: (v) => Math.abs(need(typeof v === "number" || typeof v === "boolean", Number(v), `abs of a ${typeName(v)}`)),
   items: (v) => Object.entries(need(isDict(v), v as object, `items of a ${typeName(v)}`)),
   dictsort: keywords(["case_sensitive", "by", "reverse"], (v, [cased = false, by = "key", reverse = false]) => {
     const at = need(by === "key" || by === "value", by === "key" ? 0 : 1, 'dictsort sorts by "key" or "value"');
@@ -188,9 +192,9 @@ export const TESTS: Record<string, Test> = {
   iterable: (v) => typeof v === "string" || Array.isArray(v) || isDict(v),
   sequence: (v) => typeof v === "string" || Array.isArray(v) || isDict(v),
   callable: (v) => typeof v === "function",
-  odd: (v) => typeof v === "number" && Math.abs(v % 2) === 1,
-  even: (v) => typeof v === "number" && v % 2 === 0,
-  divisibleby: (v, [n]) => typeof v === "number" && typeof n === "number" && v % n === 0,
+  odd: (v) => Math.abs(number(v, "odd") % 2) === 1,
+  even: (v) => number(v, "even") % 2 === 0,
+  divisibleby: (v, [n]) => number(v, "divisibleby") % number(n, "divisibleby") === 0,
   equalto: (v, [x]) => equal(v, x),
   eq: (v, [x]) => equal(v, x),
   "==": (v, [x]) => equal(v, x),

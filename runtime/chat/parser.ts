@@ -348,13 +348,16 @@ class Parser {
     return syntaxError(`unexpected ${JSON.stringify(t.value)}`, line);
   }
 
+  /** Whether a test's argument follows without parentheses: as jinja2 decides, any name but and/or/else, a literal, a list or dict. */
   private startsOperand(): boolean {
     const t = this.peek();
+    if (t?.kind === "name" && t.value === "is") syntaxError("You cannot chain multiple tests with is", t.line);
     return (
       !!t &&
       (t.kind === "string" ||
         t.kind === "number" ||
-        (t.kind === "name" && !["and", "or", "if", "else", "in", "not", "is"].includes(t.value)))
+        (t.kind === "name" && !["and", "or", "else"].includes(t.value)) ||
+        (t.kind === "op" && (t.value === "[" || t.value === "{")))
     );
   }
 

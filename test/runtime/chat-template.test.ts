@@ -199,6 +199,10 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
       "{{ messages.0.role }} {{ [1, 2, 3] | select('gt', 1) | list }} {{ messages | selectattr('role', 'ne', 'user') | list | length }} {{ 3 is le 3 }}",
       "{% break %}",
       "{% macro f(a=1, b) %}{% endmacro %}",
+      // A test's argument may be a list without parentheses; odd/even of a string and chained tests refused.
+      "{{ 'a' is in ['a', 'b'] }} {{ 1 is in {'k': 1} }} {{ false | abs }} {{ true is odd }}",
+      "{{ messages[0].role is odd }}",
+      "{{ 'x' is defined is defined }}",
     ];
     const tokens = { bos_token: "<s>", eos_token: "</s>" };
     const cases: Case[] = [];
