@@ -136,7 +136,7 @@ export const FILTERS: Record<string, Filter> = {
     return n ?? fallback;
   }),
   abs: (v) => Math.abs(need(typeof v === "number" || typeof v === "boolean", Number(v), `abs of a ${typeName(v)}`)),
-  items: (v) => Object.entries(need(isDict(v), v as object, `items of a ${typeName(v)}`)),
+  items: (v) => (v === undefined ? [] : Object.entries(need(isDict(v), v as object, `items of a ${typeName(v)}`))),
   dictsort: keywords(["case_sensitive", "by", "reverse"], (v, [cased = false, by = "key", reverse = false]) => {
     const at = need(by === "key" || by === "value", by === "key" ? 0 : 1, 'dictsort sorts by "key" or "value"');
     const key = (entry: unknown[]) => (truthy(cased) ? entry[at] : lower(entry[at]));
