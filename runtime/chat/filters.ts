@@ -235,9 +235,26 @@ export function strftime(format: string, d: Date): string {
     H: two(d.getHours()),
     M: two(d.getMinutes()),
     S: two(d.getSeconds()),
+    I: two(((d.getHours() + 11) % 12) + 1),
+    p: d.getHours() < 12 ? "AM" : "PM",
+    e: String(d.getDate()).padStart(2, " "),
+    j: String(Math.round((+new Date(d.getFullYear(), d.getMonth(), d.getDate()) - +new Date(d.getFullYear(), 0, 1)) / 864e5) + 1).padStart(
+      3,
+      "0",
+    ),
+    Z: "",
+    z: "",
     "%": "%",
   };
-  return format.replace(/%(.)/g, (m, c: string) => fields[c] ?? m);
+  Object.assign(fields, {
+    F: `${fields.Y}-${fields.m}-${fields.d}`,
+    T: `${fields.H}:${fields.M}:${fields.S}`,
+    D: `${fields.m}/${fields.d}/${fields.y}`,
+  });
+  // glibc's "-" flag drops the padding (%-d is 5).
+  return format.replace(/%(-?)(.)/g, (m, flag: string, c: string) =>
+    fields[c] === undefined ? m : flag ? fields[c].replace(/^[0 ]+(?=.)/, "") : fields[c],
+  );
 }
 
 /** The functions every template may call. `line` locates raise_exception's message. */

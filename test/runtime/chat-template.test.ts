@@ -202,6 +202,8 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
       // A test's argument may be a list without parentheses; odd/even of a string and chained tests refused.
       "{{ 'a' is in ['a', 'b'] }} {{ 1 is in {'k': 1} }} {{ false | abs }} {{ true is odd }}",
       "{{ messages[0].role is odd }}",
+      // strftime_now's further fields (the date only, so that the two renders agree but at midnight).
+      "{{ strftime_now('%-d|%e|%j|%F|%D|%Z|%-m') }}",
       "{{ 'x' is defined is defined }}",
     ];
     const tokens = { bos_token: "<s>", eos_token: "</s>" };
