@@ -189,9 +189,10 @@ export const TESTS: Record<string, Test> = {
   true: (v) => v === true,
   false: (v) => v === false,
   mapping: (v) => isDict(v),
-  iterable: (v) => typeof v === "string" || Array.isArray(v) || isDict(v),
-  sequence: (v) => typeof v === "string" || Array.isArray(v) || isDict(v),
-  callable: (v) => typeof v === "function",
+  // Undefined iterates (as nothing), has a length and can be called (to fail), so these tests hold for it in jinja2.
+  iterable: (v) => v === undefined || typeof v === "string" || Array.isArray(v) || isDict(v),
+  sequence: (v) => v === undefined || typeof v === "string" || Array.isArray(v) || isDict(v),
+  callable: (v) => v === undefined || typeof v === "function",
   odd: (v) => Math.abs(number(v, "odd") % 2) === 1,
   even: (v) => number(v, "even") % 2 === 0,
   divisibleby: (v, [n]) => number(v, "divisibleby") % number(n, "divisibleby") === 0,

@@ -200,7 +200,7 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
       "{% break %}",
       "{% macro f(a=1, b) %}{% endmacro %}",
       // A test's argument may be a list without parentheses; odd/even of a string and chained tests refused.
-      "{{ 'a' is in ['a', 'b'] }} {{ 1 is in {'k': 1} }} {{ false | abs }} {{ true is odd }}",
+      "{{ 'a' is in ['a', 'b'] }} {{ 1 is in {'k': 1} }} {{ false | abs }} {{ true is odd }} {{ nothing is iterable }} {{ messages[0].missing is sequence }}",
       "{{ messages[0].role is odd }}",
       // strftime_now's further fields (the date only, so that the two renders agree but at midnight).
       "{{ strftime_now('%-d|%e|%j|%F|%D|%Z|%-m') }}",
