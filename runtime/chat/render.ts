@@ -52,6 +52,7 @@ export function render(template: Stmt[], variables: Record<string, unknown>, glo
   const root = new Scope();
   for (const [k, v] of Object.entries({ ...globals, ...variables })) root.set(k, v);
   const out: string[] = [];
+  written = 0;
   try {
     execute(template, root, out);
   } catch (error) {
@@ -64,15 +65,24 @@ export function render(template: Stmt[], variables: Record<string, unknown>, glo
 
 /** The most items (or characters) `*` and `+` make: beyond it a template is refused, not left to exhaust memory. */
 const MAX_SIZE = 1 << 24;
+/** The most a render writes (characters, and at least one a piece), for the same reason: 64 Mi. */
+const MAX_OUTPUT = 1 << 26;
+let written = 0;
+
+function write(out: string[], text: string, line: number): void {
+  written += Math.max(1, text.length);
+  if (written > MAX_OUTPUT) renderError(`the template writes more than ${MAX_OUTPUT} characters`, line);
+  out.push(text);
+}
 
 function execute(stmts: Stmt[], scope: Scope, out: string[]): Signal {
   for (const s of stmts) {
     switch (s.type) {
       case "text":
-        out.push(s.value);
+        write(out, s.value, s.line);
         break;
       case "output":
-        out.push(str(evaluate(s.value, scope)));
+        write(out, str(evaluate(s.value, scope)), s.line);
         break;
       case "if": {
         const branch = s.branches.find((b) => truthy(evaluate(b.cond, scope)));

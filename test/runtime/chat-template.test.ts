@@ -261,6 +261,10 @@ describe("chat template errors", () => {
     expect(render("{% for i in range(10 ** 9) %}{% endfor %}")).toThrow(expect.objectContaining({ code: "runtime.chat" }));
     expect(render("{{ [1] * 10 ** 9 }}")).toThrow(expect.objectContaining({ code: "runtime.chat" }));
     expect(render("{{ 'x' * 10 ** 9 }}")).toThrow(expect.objectContaining({ code: "runtime.chat" }));
+    // 100 GB of output, once a fatal out-of-memory crash.
+    expect(render("{% for i in range(100000) %}{{ 'x' * 1000000 }}{% endfor %}")).toThrow(
+      expect.objectContaining({ code: "runtime.chat" }),
+    );
     expect(render("{{ " + "not ".repeat(20000) + "1 }}")).toThrow(SeecError);
   });
 
