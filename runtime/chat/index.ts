@@ -64,6 +64,7 @@ export class ChatTemplate {
   /** The conversation as prompt text (special tokens written out, to be encoded without adding others). */
   apply(messages: readonly ChatMessage[], { addGenerationPrompt = true, tools, variables = {} }: ChatOptions = {}): string {
     checkMessages(messages);
+    checkJson({ messages, tools, variables }, "");
     return render(
       this.program,
       {
@@ -94,6 +95,27 @@ function checkMessages(messages: readonly ChatMessage[]): void {
         },
       );
   });
+}
+
+/**
+ * What a template is given must be JSON's values (undefined aside), as Python's caller passes dicts,
+ * lists, strings, numbers, bools and None: a function, a Date, a Map or a cycle is runtime.chat,
+ * naming where it is (a function once failed to clone with a DOMException; a Map printed as {}).
+ */
+function checkJson(v: unknown, at: string, seen = new Set<unknown>()): void {
+  if (v === null || ["undefined", "string", "boolean", "number"].includes(typeof v)) return;
+  const plain = typeof v === "object" && (Array.isArray(v) || [Object.prototype, null].includes(Object.getPrototypeOf(v)));
+  if (!plain || seen.has(v))
+    throw new SeecError(
+      "runtime.chat",
+      `${at} is ${plain ? "part of a cycle" : `a ${typeof v === "object" ? (v.constructor?.name ?? "object") : typeof v}`}: a chat template takes JSON values`,
+      {
+        at,
+      },
+    );
+  seen.add(v);
+  for (const [k, x] of Object.entries(v as object)) checkJson(x, Array.isArray(v) ? `${at}[${k}]` : at ? `${at}.${k}` : k, seen);
+  seen.delete(v);
 }
 
 /** Every filter and test the template names exists here: one that does not is refused when it is built, not when it runs. */

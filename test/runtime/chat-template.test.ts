@@ -253,6 +253,14 @@ describe("chat template errors", () => {
     expect(() => t.apply([{ role: "user", content: "x" }, { content: "no role" } as unknown as ChatMessage])).toThrow(
       expect.objectContaining({ code: "runtime.chat", at: "messages[1]" }),
     );
+    // JSON's values only, as Python's caller passes them: a function once failed with a DOMException, a Map printed as {}.
+    expect(() => t.apply([{ role: "user", content: "x", meta: () => 1 }])).toThrow(
+      expect.objectContaining({ code: "runtime.chat", at: "messages[0].meta" }),
+    );
+    expect(() => t.apply([{ role: "user", content: new Map() }])).toThrow(/messages\[0\]\.content is a Map/);
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => t.apply([{ role: "user", content: "x" }], { tools: [cycle] })).toThrow(expect.objectContaining({ at: "tools[0].self" }));
   });
 
   it("refuses what would exhaust memory or the stack as runtime.chat, not a crash", () => {
