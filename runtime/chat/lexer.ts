@@ -148,7 +148,7 @@ function tagTokens(source: string, i: number, close: string, out: Token[], lines
       i += number[0].length;
       continue;
     }
-    const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(source.slice(i, i + 256));
+    const name = /^[\p{ID_Start}_][\p{ID_Continue}]*/u.exec(source.slice(i, i + 256));
     if (name) {
       out.push({ kind: "name", value: name[0], line });
       i += name[0].length;

@@ -189,8 +189,8 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
       "{{ ['A', 'a'] | unique | list }} {{ ({'b': 1, 'A': 2} | dictsort(reverse=true))[0][0] }} {{ [{'n': 1}, {'n': 2}] | sum(attribute='n', start=1) }} {{ ' 42 ' | int }}{{ '4.5' | int }}{{ '1_000' | int }}{{ '0x1A' | int(base=16) }}{{ '12abc' | int }} {{ 'a-b_c it\\'s' | title }} {{ ' a b '.split(none, 1) }}",
       // Undefined's length and membership; strings counted in code points.
       "{% for k, v in nothing | items %}{{ k }}{% endfor %}{{ nothing | length }} {{ 'a' in nothing }} {{ messages[0].missing is defined }} {{ messages[0].content | length }} {{ messages[0].content[1] }} {{ messages[0].content.find('b') }}",
-      // A macro default reading an earlier parameter, namespace(dict), a dict's key before its method.
-      "{% macro f(a, b=a) %}{{ b }}{% endmacro %}{{ f(1) }}{% set ns = namespace({'k': 2}) %}{{ ns.k }}{% set schema = {'type': 'array', 'items': {'type': 'string'}} %}{{ schema['items']['type'] }}",
+      // A Unicode name, a macro default reading an earlier parameter, namespace(dict), a dict's key before its method.
+      "{% set café = 'names as Python reads them' %}{{ café }} {% macro f(a, b=a) %}{{ b }}{% endmacro %}{{ f(1) }}{% set ns = namespace({'k': 2}) %}{{ ns.k }}{% set schema = {'type': 'array', 'items': {'type': 'string'}} %}{{ schema['items']['type'] }}",
       // Refused by jinja2: an attribute of Undefined even under `is defined`, Undefined to JSON, a range past MAX_RANGE.
       "{{ nothing.here is defined }}",
       "{{ messages[0].missing | tojson }}",
