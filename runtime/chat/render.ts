@@ -341,7 +341,8 @@ const STRING_METHODS: Record<string, (s: string, args: unknown[]) => unknown> = 
   split: (s, [sep, max]) => splitString(s, sep, max),
   upper: (s) => s.toUpperCase(),
   lower: (s) => s.toLowerCase(),
-  title: (s) => s.replace(/\w\S*/g, (w) => w[0].toUpperCase() + w.slice(1).toLowerCase()),
+  // Python's str.title: each run of cased letters capitalized ("it's" is "It'S"; the filter differs).
+  title: (s) => s.replace(/[\p{Lu}\p{Ll}\p{Lt}]+/gu, (w) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase()),
   capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
   replace: (s, [from, to, count]) => replaceString(s, String(from), String(to), count),
   find: (s, [p]) => (s.includes(String(p)) ? [...s.slice(0, s.indexOf(String(p)))].length : -1),

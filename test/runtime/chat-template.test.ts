@@ -186,7 +186,7 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
       String.raw`{{ {'a': {'b': 1}}|tojson}}{{ '\x41\u00e9\U0001F600\101\v' }} {{ ['\x00', '\u200d', 'é\t', "'"] }}`,
       // Filters' keyword arguments, and tojson's as Hugging Face defines it (ensure_ascii first).
       "{{ 'aaa' | replace('a', 'b', count=2) }} {{ false | default('x', boolean=true) }} {{ {'b': 1, 'a': 2} | tojson(sort_keys=true) }} {{ [1, 2] | tojson(separators=(',', ':')) }} {{ 'é' | tojson(true) }} {{ tools | tojson(indent=2, ensure_ascii=true) }}",
-      "{{ ['A', 'a'] | unique | list }} {{ ({'b': 1, 'A': 2} | dictsort(reverse=true))[0][0] }} {{ [{'n': 1}, {'n': 2}] | sum(attribute='n', start=1) }} {{ ' 42 ' | int }}{{ '4.5' | int }}{{ '1_000' | int }}{{ '0x1A' | int(base=16) }}{{ '12abc' | int }} {{ 'a-b_c it\\'s' | title }} {{ ' a b '.split(none, 1) }}",
+      "{{ ['A', 'a'] | unique | list }} {{ ({'b': 1, 'A': 2} | dictsort(reverse=true))[0][0] }} {{ [{'n': 1}, {'n': 2}] | sum(attribute='n', start=1) }} {{ ' 42 ' | int }}{{ '4.5' | int }}{{ '1_000' | int }}{{ '0x1A' | int(base=16) }}{{ '12abc' | int }} {{ 'a-b_c it\\'s' | title }} {{ 'a-b_c it\\'s 1st'.title() }} {{ ' a b '.split(none, 1) }}",
       // Undefined's length and membership; strings counted in code points.
       "{% for k, v in nothing | items %}{{ k }}{% endfor %}{{ nothing | length }} {{ 'a' in nothing }} {{ messages[0].missing is defined }} {{ messages[0].content | length }} {{ messages[0].content[1] }} {{ messages[0].content.find('b') }}",
       // A Unicode name, a macro default reading an earlier parameter, namespace(dict), a dict's key before its method.
