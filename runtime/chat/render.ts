@@ -139,10 +139,9 @@ function loop(s: Extract<Stmt, { type: "for" }>, scope: Scope, out: string[]): v
         return truthy(evaluate(s.filter!, inner));
       })
     : all;
-  if (items.length === 0) {
-    execute(s.otherwise, scope, out);
-    return;
-  }
+  // As jinja2 compiles it, else runs unless some pass reached the body's end (a break or continue on
+  // every pass runs it too).
+  let completed = false;
   for (let i = 0; i < items.length; i++) {
     const inner = scope.child();
     bind(inner, items[i]);
@@ -160,8 +159,11 @@ function loop(s: Extract<Stmt, { type: "for" }>, scope: Scope, out: string[]): v
       nextitem: i < n - 1 ? items[i + 1] : undefined,
       cycle,
     });
-    if (execute(s.body, inner, out) === "break") break;
+    const signal = execute(s.body, inner, out);
+    if (signal === "break") break;
+    completed ||= signal === undefined;
   }
+  if (!completed) execute(s.otherwise, scope, out);
 }
 
 function macro(s: Extract<Stmt, { type: "macro" }>, defined: Scope): Callable {

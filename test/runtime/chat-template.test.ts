@@ -198,6 +198,8 @@ describe.skipIf(!hasJinja)(`chat templates against jinja2 (${SKIP})`, () => {
       // Comparison tests (select('gt', 1)), x.0 as x[0]; break outside a loop and a default before a plain parameter refused.
       "{{ messages.0.role }} {{ [1, 2, 3] | select('gt', 1) | list }} {{ messages | selectattr('role', 'ne', 'user') | list | length }} {{ 3 is le 3 }}",
       "{% break %}",
+      // A for loop's else runs, in jinja2, where no pass reached the end of the body.
+      "{% for m in messages %}{% continue %}{% else %}E{% endfor %}{% for m in messages %}{% break %}{% else %}F{% endfor %}{% for m in messages %}{% if loop.last %}{% break %}{% endif %}{% else %}G{% endfor %}",
       "{% macro f(a=1, b) %}{% endmacro %}",
       // A test's argument may be a list without parentheses; odd/even of a string and chained tests refused.
       "{{ 'a' is in ['a', 'b'] }} {{ 1 is in {'k': 1} }} {{ false | abs }} {{ true is odd }} {{ nothing is iterable }} {{ messages[0].missing is sequence }}",
