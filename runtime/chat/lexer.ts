@@ -169,6 +169,9 @@ function unescape(raw: string, line: number): string {
     if (e in ESCAPES) return ESCAPES[e];
     const code = /^[0-7]/.test(e) ? parseInt(e, 8) : /^[xuU]./.test(e) ? parseInt(e.slice(1), 16) : undefined;
     if (code !== undefined && code <= 0x10ffff) return String.fromCodePoint(code);
+    // \N{BULLET} needs Unicode's names, which seec does not carry; a short \x4 is Python's error too.
+    if (e.startsWith("N{"))
+      throw new SeecError("unsupported.chat_template", `a string has a named escape (${all})`, { at: `line ${line}` });
     if ("xuUN".includes(e[0])) syntaxError(`a string has an escape seec cannot read: ${all}`, line);
     return all;
   });

@@ -247,6 +247,9 @@ describe("chat template errors", () => {
       expect.objectContaining({ code: "unsupported.chat_template", message: expect.stringMatching(/filter frobnicate/) }),
     );
     expect(make("{{ 'never closed")).toThrow(/a string is never closed/);
+    // Python's named escapes need Unicode's names; a short \x is Python's error too.
+    expect(make(String.raw`{{ '\N{BULLET}' }}`)).toThrow(expect.objectContaining({ code: "unsupported.chat_template" }));
+    expect(make(String.raw`{{ '\x4' }}`)).toThrow(expect.objectContaining({ code: "input.chat_template" }));
   });
 
   it("refuses messages that are not a conversation, and names the one at fault", () => {
