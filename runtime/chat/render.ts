@@ -348,7 +348,7 @@ const STRING_METHODS: Record<string, (s: string, args: unknown[]) => unknown> = 
   capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
   replace: (s, [from, to, count]) => replaceString(s, String(from), String(to), count),
   find: (s, [p]) => (s.includes(String(p)) ? [...s.slice(0, s.indexOf(String(p)))].length : -1),
-  count: (s, [p]) => (String(p) ? s.split(String(p)).length - 1 : s.length + 1),
+  count: (s, [p]) => (String(p) ? s.split(String(p)).length - 1 : [...s].length + 1),
   join: (s, [items]) => (iterate(items) ?? []).map(str).join(s),
 };
 
