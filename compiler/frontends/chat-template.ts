@@ -1,14 +1,12 @@
 /**
  * The chat template saved beside a Hugging Face tokenizer.json, carried into the artifact for
- * generate() on a conversation: chat_template.jinja (how transformers saves it since 4.43's
- * successors) or else tokenizer_config.json's chat_template (one string, or named templates of
- * which "default" is the one apply_chat_template uses), with the special token strings
+ * generate() on a conversation: chat_template.jinja (how recent transformers versions save it) or else tokenizer_config.json's chat_template (one string, or named templates:
+ * "default", and "tool_use" for a conversation given tools), with the special token strings
  * tokenizer_config.json names (bos_token, eos_token, ...), which templates print.
  */
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { ChatSpec } from "../../runtime/chat/index.js";
-import { ChatTemplate } from "../../runtime/chat/index.js";
+import { type ChatSpec, ChatTemplate } from "../../runtime/chat/index.js";
 import { SeecError } from "../../runtime/errors.js";
 
 /** The special tokens apply_chat_template passes to a template (its special_tokens_map). */
@@ -30,15 +28,16 @@ export async function readChatTemplate(tokenizerFile: string): Promise<{ chat?: 
       throw new SeecError("input.chat_template", "tokenizer_config.json must hold an object", { file: configFile });
   }
   const jinja = await readIfThere(jinjaFile);
-  const [template, file] = jinja !== undefined ? [jinja, jinjaFile] : [configTemplate(config.chat_template, configFile), configFile];
-  if (template === undefined) return {};
+  const named = jinja !== undefined ? { template: jinja } : configTemplate(config.chat_template, configFile);
+  const file = jinja !== undefined ? jinjaFile : configFile;
+  if (named === undefined) return {};
   const tokens: Record<string, string> = {};
   for (const key of SPECIAL_TOKENS) {
     const v = config[key] as unknown;
     const content = typeof v === "string" ? v : typeof v === "object" && v !== null ? (v as { content?: unknown }).content : undefined;
     if (typeof content === "string") tokens[key] = content;
   }
-  const chat = { template, tokens };
+  const chat: ChatSpec = { ...named, tokens };
   new ChatTemplate(chat, file);
   return {
     chat,
@@ -46,13 +45,21 @@ export async function readChatTemplate(tokenizerFile: string): Promise<{ chat?: 
   };
 }
 
-/** tokenizer_config.json's chat_template: a string, or a list of { name, template } of which "default" is used. */
-function configTemplate(value: unknown, file: string): string | undefined {
+/**
+ * tokenizer_config.json's chat_template: a string, or a list of { name, template } of which
+ * apply_chat_template uses "default", and "tool_use" when tools are given (the others, such as
+ * "rag", are not carried).
+ */
+function configTemplate(value: unknown, file: string): { template: string; toolUse?: string } | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === "string") return value;
+  if (typeof value === "string") return { template: value };
   if (Array.isArray(value)) {
-    const named = value.find((t) => typeof t === "object" && t !== null && t.name === "default");
-    if (named && typeof named.template === "string") return named.template;
+    const named = (name: string) => {
+      const t = value.find((t) => typeof t === "object" && t !== null && t.name === name)?.template;
+      return typeof t === "string" ? t : undefined;
+    };
+    const [template, toolUse] = [named("default"), named("tool_use")];
+    if (template !== undefined) return { template, ...(toolUse !== undefined ? { toolUse } : {}) };
     throw new SeecError("input.chat_template", 'chat_template lists named templates but none named "default"', {
       file,
       at: "chat_template",

@@ -16,6 +16,8 @@ import { isDict, typeName } from "./values.js";
 /** What an artifact carries of a chat template: its source and the special token strings it may print. */
 export interface ChatSpec {
   template: string;
+  /** The template for a conversation given tools, where the file names one "tool_use" beside the default. */
+  toolUse?: string;
   /** bos_token, eos_token, pad_token, unk_token ... as tokenizer_config.json names them. */
   tokens: Record<string, string>;
 }
@@ -38,6 +40,7 @@ export interface ChatOptions {
 
 export class ChatTemplate {
   private readonly program: Stmt[];
+  private readonly toolProgram?: Stmt[];
 
   /** `file`: where the template came from, named in a syntax error. */
   constructor(
@@ -47,6 +50,10 @@ export class ChatTemplate {
     try {
       this.program = parse(tokenize(spec.template));
       checkNames(this.program);
+      if (spec.toolUse !== undefined) {
+        this.toolProgram = parse(tokenize(spec.toolUse));
+        checkNames(this.toolProgram);
+      }
     } catch (error) {
       // Nested deeper than the stack allows (jinja2 too refuses these, with a RecursionError).
       const e =
@@ -65,8 +72,9 @@ export class ChatTemplate {
   apply(messages: readonly ChatMessage[], { addGenerationPrompt = true, tools, variables = {} }: ChatOptions = {}): string {
     checkMessages(messages);
     checkJson({ messages, tools, variables }, "");
+    // As apply_chat_template chooses: the "tool_use" template when tools are given and there is one.
     return render(
-      this.program,
+      (tools && this.toolProgram) || this.program,
       {
         ...this.spec.tokens,
         // apply_chat_template always passes tools and documents, None when not given (`tools is defined` holds).

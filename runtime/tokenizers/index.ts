@@ -74,6 +74,8 @@ export function validateTokenizerSpec(spec: unknown, file?: string): asserts spe
       const chat = s.chat as Record<string, unknown>;
       if (typeof chat !== "object" || chat === null || typeof chat.template !== "string")
         bad("chat.template", `must be a string, got ${shown(chat?.template)}`);
+      if (chat.toolUse !== undefined && typeof chat.toolUse !== "string")
+        bad("chat.toolUse", `must be a string, got ${shown(chat.toolUse)}`);
       const tokens = chat.tokens as Record<string, unknown>;
       if (typeof tokens !== "object" || tokens === null || Array.isArray(tokens))
         bad("chat.tokens", `must be an object, got ${shown(tokens)}`);
