@@ -45,6 +45,8 @@ class Parser {
   private i = 0;
   /** How many for loops (not counting a macro's surroundings) enclose the tag being read: break needs one. */
   private loops = 0;
+  /** The block tags open around the one being read, innermost last, for an unclosed block's message. */
+  private readonly open: { keyword: string; line: number }[] = [];
   constructor(private readonly tokens: Token[]) {}
 
   template(): Stmt[] {
@@ -72,11 +74,21 @@ class Parser {
         body.push(this.statement(keyword, t.line));
       }
     }
-    if (ends.length) syntaxError(`the template ends inside a block: expected {% ${ends.at(-1)} %}`, this.line());
+    if (ends.length) {
+      const block = this.open.at(-1) ?? { keyword: "block", line: this.line() };
+      syntaxError(`the {% ${block.keyword} %} here is never closed: the template ends before {% ${ends.at(-1)} %}`, block.line);
+    }
     return { body };
   }
 
   private statement(keyword: string, line: number): Stmt {
+    this.open.push({ keyword, line });
+    const s = this.block(keyword, line);
+    this.open.pop();
+    return s;
+  }
+
+  private block(keyword: string, line: number): Stmt {
     switch (keyword) {
       case "if": {
         const branches = [{ cond: this.expression(), body: [] as Stmt[] }];

@@ -237,7 +237,10 @@ describe("chat template errors", () => {
   it("refuses a template that does not parse, at its line, when it is made", () => {
     const make = (template: string) => () => new ChatTemplate({ template, tokens: {} }, "tokenizer_config.json");
     expect(make("{% for m in messages %}\n{{ m.role }}")).toThrow(
-      expect.objectContaining({ at: "line 2", message: "the template ends inside a block: expected {% endfor %}" }),
+      expect.objectContaining({ at: "line 1", message: "the {% for %} here is never closed: the template ends before {% endfor %}" }),
+    );
+    expect(make("a\n{% if x %}\n{% for m in messages %}{% endfor %}\n{% elif y %}")).toThrow(
+      expect.objectContaining({ at: "line 2", message: "the {% if %} here is never closed: the template ends before {% endif %}" }),
     );
     expect(make("ok\n{{ 'a' + }}")).toThrow(
       expect.objectContaining({ code: "input.chat_template", at: "line 2", file: "tokenizer_config.json" }),
