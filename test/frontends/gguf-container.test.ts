@@ -41,7 +41,7 @@ describe("the GGUF container", () => {
       ["true", scalar("bool", true)],
       ["false", scalar("bool", false)],
       ["string", scalar("string", "é☃ x")],
-      ["u64", scalar("u64", 2n ** 60n)],
+      ["u64", scalar("u64", 2n ** 64n - 1n)],
       ["i64", scalar("i64", -5n)],
       ["f64", scalar("f64", 0.1)],
       ["strings", array("string", ["a", "", "☃"])],
@@ -65,7 +65,7 @@ describe("the GGUF container", () => {
         ["true", true],
         ["false", false],
         ["string", "é☃ x"],
-        ["u64", 2n ** 60n],
+        ["u64", 2n ** 64n - 1n],
         ["i64", -5n],
         ["f64", 0.1],
         ["strings", ["a", "", "☃"]],
@@ -183,6 +183,8 @@ describe("the GGUF container", () => {
       at: `byte ${infoAt + 8 + 4}`,
       hint: undefined,
     });
+    // 2^53 − 1 is a position: read, and then the tensor is too large.
+    expect(refusal(ggufBytes({ tensors: [tensor("t", [2n ** 53n - 1n], 0, new Uint8Array(4))] })).code).toBe("unsupported.too_large");
     const far = ggufBytes({ tensors: [tensor("t", [1], 0, new Uint8Array(4), 2n ** 40n)] });
     expect(refusal(far)).toMatchObject({ code: "input.truncated", at: "t" });
   });
@@ -207,7 +209,7 @@ describe("the GGUF container", () => {
     const elem = (t: number) => new Bytes().raw(typed(VALUE_TYPE.array)).u32(t).u64(0).raw(new Uint8Array(8)).done();
     expect(refusal(elem(13))).toEqual({ code: "input.gguf", message: "k has elements of type 13", at: `byte ${at}`, hint: undefined });
     // An array longer than the bytes left could hold at its elements' least size (8 for a string's length).
-    const long = (of: "u16" | "string", n: number) => {
+    const long = (of: "u8" | "u16" | "string", n: number) => {
       const b = ggufBytes({ meta: [["k", array(of, [])]] });
       new DataView(b.buffer).setBigUint64(at + 4, BigInt(n), true);
       return b;
@@ -224,6 +226,24 @@ describe("the GGUF container", () => {
     expect(read(long("u16", 7)).metadata.get("k")).toEqual([0, 0, 0, 0, 0, 0, 0]);
     expect(refusal(long("string", 2)).message).toBe("k claims 2 elements, more than the 15 bytes left");
     expect(read(long("string", 1)).metadata.get("k")).toEqual([""]);
+    expect(read(long("u8", 15)).metadata.get("k")).toEqual(Array(15).fill(0)); // exactly the bytes left
+    // An element names its index; a file that ends before the element type or a value's type names them.
+    const strings = ggufBytes({ meta: [["k", array("string", ["a", "bc"])]] });
+    strings[at + 12 + 9 + 8 + 1] = 0xff;
+    expect(refusal(strings)).toEqual({
+      code: "input.gguf",
+      message: "k[1] is not valid UTF-8",
+      at: `byte ${at + 12 + 9}`,
+      hint: undefined,
+    });
+    expect(refusal(typed(VALUE_TYPE.array, [1, 0]))).toMatchObject({
+      code: "input.truncated",
+      message: "file ends inside the element type of k: needs 4 bytes, 2 left",
+    });
+    expect(refusal(ggufBytes({ meta: [["k", scalar("u8", 0)]] }).subarray(0, at - 2))).toMatchObject({
+      code: "input.truncated",
+      message: "file ends inside the type of k: needs 4 bytes, 2 left",
+    });
     // Strings: a key and a value that are not UTF-8.
     const badKey = ggufBytes({ meta: [["k", scalar("u8", 0)]] });
     badKey[32] = 0xff;
@@ -235,6 +255,25 @@ describe("the GGUF container", () => {
       code: "input.truncated",
       message: "file ends inside k: needs 8 bytes, 2 left",
     });
+  });
+
+  it("names the field of a tensor info a file ends in", () => {
+    // Two tensors (the count check wants 56 bytes after the header): "a" × 30 from byte 24, then "b": its
+    // name's length at 86, name at 94, rank at 95, dimension at 99, type at 107, offset at 111.
+    const whole = ggufBytes({ tensors: [tensor("a".repeat(30), [1]), tensor("b", [1])] });
+    const cut = (n: number) => refusal(whole.subarray(0, n)).message;
+    expect(cut(90)).toBe("file ends inside the length of the name of tensor 1: needs 8 bytes, 4 left");
+    expect(cut(97)).toBe("file ends inside the rank of b: needs 4 bytes, 2 left");
+    expect(cut(103)).toBe("file ends inside dimension 0 of b: needs 8 bytes, 4 left");
+    expect(cut(109)).toBe("file ends inside the type of b: needs 4 bytes, 2 left");
+    expect(cut(115)).toBe("file ends inside the offset of b: needs 8 bytes, 4 left");
+    const longName = ggufBytes({ tensors: [tensor("a".repeat(30), [1]), tensor("b".repeat(40), [1])] });
+    expect(refusal(longName.subarray(0, 100)).message).toBe("file ends inside the name of tensor 1: needs 40 bytes, 6 left");
+    // A count of 1 with exactly 28 bytes after the header: past the count check, the file ends inside the offset.
+    const exact = new Uint8Array(24 + 28);
+    exact.set(ggufBytes({ tensorCount: 1n }).subarray(0, 24));
+    exact[24 + 8] = 1; // rank 1, an empty name, dim 0 and type 0 (zeros)
+    expect(refusal(exact).message).toBe("file ends inside the offset of : needs 8 bytes, 4 left");
   });
 
   it("takes general.alignment only as a power of two from 1 to 2^20", () => {

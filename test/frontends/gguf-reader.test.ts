@@ -161,6 +161,11 @@ describe("readGguf", () => {
     expect(layers(scalar("u64", 16n))).toBe(16);
     expect(layers(scalar("i32", 16))).toBe(16);
     expect(layers(scalar("u16", 16))).toBe(16);
+    // 2^53 − 1 is still a number (and then too long a context); 0 is an integer too (here a BOS id).
+    expect(refusal(file({ "llama.context_length": scalar("u64", 2n ** 53n - 1n) })).message).toBe(
+      "seqLen = 9007199254740991 is out of range [1, 1048576]",
+    );
+    expect(readGguf(file({ "tokenizer.ggml.bos_token_id": scalar("u32", 0) }), "m.gguf").options.bosId).toBe(0);
     expect(refusal(file({ "llama.context_length": scalar("u64", 2n ** 53n + 1n) }))).toEqual({
       code: "input.gguf",
       message: 'metadata llama.context_length is "9007199254740993", not a non-negative integer',
@@ -266,6 +271,10 @@ describe("readGguf", () => {
     );
     expect(refusal(file({}, reshaped("output.weight", [48]))).message).toBe(
       "tensor output.weight is 48; the metadata makes it 8 x 6 (innermost first)",
+    );
+    // Fewer dimensions that agree as far as they go are still the wrong shape.
+    expect(refusal(file({}, reshaped("output.weight", [8]))).message).toBe(
+      "tensor output.weight is 8; the metadata makes it 8 x 6 (innermost first)",
     );
   });
 
