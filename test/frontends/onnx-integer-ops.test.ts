@@ -82,6 +82,9 @@ describe("integerOp", () => {
     expect(run("ReduceSum", [x, i64([0], [])])).toEqual(i64([1, 1], [21]));
     expect(run("ReduceSum", [x, i64([0], [])], { noop_with_empty_axes: 1 })).toBe(x);
     expect(run("ReduceSum", [x], { noop_with_empty_axes: 1 })).toEqual(i64([1, 1], [21]));
+    expect(run("ReduceSum", [x, i64([1], [1])], { noop_with_empty_axes: 1 })).toEqual(i64([2, 1], [6, 15]));
+    const none = catchSeec(() => integerOp("ReduceSum", [undefined])!([undefined], { attrs: {}, opset: 17, node: "n", outputs: 1 }));
+    expect([none.message, none.at]).toEqual(["data is missing", "node n"]);
     const e = catchSeec(() => run("ReduceSum", [x, i64([1], [2])]));
     expect([e.code, e.message, e.at]).toEqual(["input.onnx", "axis 2 is out of range for a tensor of rank 2", "node n"]);
   });
