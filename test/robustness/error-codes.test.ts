@@ -93,7 +93,10 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
   it("runtime.input: ids given to generate(), text to generateTokens()", async () => {
     const model = await loadWasm(stories);
     const ids = await rejects(model.generate([1, 403] as never));
-    expect([ids.code, ids.message]).toEqual(["runtime.input", "stream() and generate() take a text prompt"]);
+    expect([ids.code, ids.message]).toEqual([
+      "runtime.input",
+      "stream() and generate() take a text prompt or a conversation (a list of { role, content })",
+    ]);
     const text = await rejects(model.generateTokens("Once" as never));
     expect([text.code, text.message]).toEqual([
       "runtime.input",
