@@ -4,10 +4,10 @@
  * "default", and "tool_use" for a conversation given tools), with the special token strings
  * tokenizer_config.json names (bos_token, eos_token, ...), which templates print.
  */
-import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type ChatSpec, ChatTemplate } from "../../runtime/chat/index.js";
 import { SeecError } from "../../runtime/errors.js";
+import { readOptionalText } from "../util/optional-file.js";
 
 /** The special tokens apply_chat_template passes to a template (its special_tokens_map). */
 const SPECIAL_TOKENS = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
@@ -16,7 +16,7 @@ export async function readChatTemplate(tokenizerFile: string): Promise<{ chat?: 
   const dir = dirname(tokenizerFile);
   const configFile = join(dir, "tokenizer_config.json");
   const jinjaFile = join(dir, "chat_template.jinja");
-  const configText = await readIfThere(configFile);
+  const configText = await readOptionalText(configFile, configFile);
   let config: Record<string, unknown> = {};
   if (configText !== undefined) {
     try {
@@ -27,7 +27,7 @@ export async function readChatTemplate(tokenizerFile: string): Promise<{ chat?: 
     if (typeof config !== "object" || config === null || Array.isArray(config))
       throw new SeecError("input.chat_template", "tokenizer_config.json must hold an object", { file: configFile });
   }
-  const jinja = await readIfThere(jinjaFile);
+  const jinja = await readOptionalText(jinjaFile, jinjaFile);
   const named = jinja !== undefined ? { template: jinja } : configTemplate(config.chat_template, configFile);
   const file = jinja !== undefined ? jinjaFile : configFile;
   if (named === undefined) return {};
@@ -70,13 +70,4 @@ function configTemplate(value: unknown, file: string): { template: string; toolU
     file,
     at: "chat_template",
   });
-}
-
-async function readIfThere(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new SeecError("io.read", `cannot read ${file}: ${(e as Error).message}`, { file });
-  }
 }

@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { concatBytes } from "../../compiler/util/bytes.js";
 import { checkTfjsGraph, oneLine, parseInput, readTfjsGraph, type TfGraph, type TfNode } from "../../compiler/frontends/tfjs.js";
 import { catchSeec, rejectsSeec } from "../helpers/errors.js";
 
@@ -34,15 +35,8 @@ async function refusal(path: string) {
   return { code: e.code, message: e.message, file: e.file, at: e.at, hint: e.hint };
 }
 
-const bytes = (...parts: ArrayBufferView[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), at);
-    at += p.byteLength;
-  }
-  return out;
-};
+/** Typed arrays' bytes joined end to end. */
+const bytes = (...parts: ArrayBufferView[]) => concatBytes(parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength)));
 
 describe("readTfjsGraph", () => {
   it("reads int32 weights quantized as uint8 or uint16 rounded, and float16 ones, from the folder or the file", async () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { readTfjsGraph } from "../../compiler/frontends/tfjs.js";
+import { concatBytes } from "../../compiler/util/bytes.js";
 import { tfjsEncoderGraph } from "../../compiler/frontends/tfjs-encoder.js";
 import { SeecError } from "../../runtime/errors.js";
 import { tmpDir } from "../helpers/compile.js";
@@ -24,15 +25,8 @@ function writeModel(dir: string, weights: { name: string; shape: number[]; dtype
   );
 }
 
-const concat = (...parts: ArrayBufferView[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(new Uint8Array(p.buffer, p.byteOffset, p.byteLength), at);
-    at += p.byteLength;
-  }
-  return out;
-};
+/** Typed arrays' bytes joined end to end. */
+const concat = (...parts: ArrayBufferView[]) => concatBytes(parts.map((p) => new Uint8Array(p.buffer, p.byteOffset, p.byteLength)));
 
 describe("TF.js graph-model weights", () => {
   it("reads float32, int32, bool, uint8- and uint16-quantized and float16 weights across shards in manifest order", async () => {

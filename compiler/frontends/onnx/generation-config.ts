@@ -3,8 +3,8 @@
  * generation_config.json (Optimum; `eos_token_id`, one id or a list) or ONNX Runtime GenAI's
  * genai_config.json (the model builder; `model.eos_token_id`). `seec build --eos` overrides both.
  */
-import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { readOptionalText } from "../../util/optional-file.js";
 import { SeecError } from "../../../runtime/errors.js";
 
 /** The files looked for beside model.onnx, and where each keeps the end tokens. */
@@ -23,10 +23,7 @@ export interface GenerationEos {
 export async function generationEos(modelFile: string): Promise<GenerationEos | undefined> {
   for (const { file: name, eos } of CONFIGS) {
     const file = join(dirname(modelFile), name);
-    const text = await readFile(file, "utf8").catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") return undefined;
-      throw new SeecError("io.read", `cannot read ${name} beside the model: ${e.message}`, { file, hint: "move it away and give --eos" });
-    });
+    const text = await readOptionalText(file, `${name} beside the model`, "move it away and give --eos");
     if (text === undefined) continue;
     let json: unknown;
     try {
