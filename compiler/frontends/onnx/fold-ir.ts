@@ -8,6 +8,7 @@
 import { GraphBuilder } from "../../ir/builder.js";
 import { Interpreter } from "../../ir/interpreter.js";
 import { Lowerer, type Lowering } from "./lower-ops.js";
+import { quantOutputType } from "./lower-quant.js";
 import type { OnnxNode } from "./read.js";
 import { isFloat, roundHalf, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
@@ -30,7 +31,7 @@ function outputType(node: OnnxNode, k: number, inputs: readonly (OnnxTensor | un
   if (node.op === "EmbedLayerNormalization") return k === 1 ? "int32" : inputs[2]!.dtype;
   // SkipLayerNormalization's fourth output is the sum it normalized, in the input's type.
   if (STATISTICS.has(node.op) && k > 0 && k < 3) return "float32";
-  return first;
+  return quantOutputType(node, k, inputs) ?? first;
 }
 
 /**

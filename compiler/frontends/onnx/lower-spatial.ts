@@ -94,7 +94,7 @@ interface Windows {
   out: number[];
 }
 
-function windowsOf(l: Lowerer, n: OnnxNode, spatial: number[], kernel: number[], ceil: boolean): Windows {
+export function windowsOf(l: Lowerer, n: OnnxNode, spatial: number[], kernel: number[], ceil: boolean): Windows {
   const k = spatial.length;
   const strides = ints(l.attrs(), "strides") ?? spatial.map(() => 1);
   const dilations = ints(l.attrs(), "dilations") ?? spatial.map(() => 1);
@@ -154,7 +154,7 @@ const kernelShape = (l: Lowerer) => {
 };
 
 /** A convolution's weight [M, C / group, ...kernel]: constant values, or an IR tensor computed at run time. */
-interface Weight {
+export interface Weight {
   shape: number[];
   data?: Float32Array;
   ir?: string;
@@ -164,7 +164,7 @@ interface Weight {
  * x [N, C, ...spatial] convolved with w over the windows `win` (padding included): im2col, then
  * one Linear (constant weights, the bias folded in) or MatMul per group. [N, M, ...win.out].
  */
-function convolve(l: Lowerer, x: string, w: Weight, bias: Weight | undefined, group: number, win: Windows): string {
+export function convolve(l: Lowerer, x: string, w: Weight, bias: Weight | undefined, group: number, win: Windows): string {
   const [N, , ...spatial] = l.irShape(x);
   const [M, Cg, ...kernel] = w.shape;
   const xp = pad(l, x, [0, 0, ...win.begins], [0, 0, ...win.ends], "constant");
@@ -191,7 +191,7 @@ function convolve(l: Lowerer, x: string, w: Weight, bias: Weight | undefined, gr
 }
 
 /** An ONNX weight or bias input as a Weight: its values when constant. */
-function weightOf(l: Lowerer, name: string): Weight {
+export function weightOf(l: Lowerer, name: string): Weight {
   return l.isConstant(name)
     ? { shape: l.shape(name), data: Float32Array.from(l.value(name).data) }
     : { shape: l.shape(name), ir: l.ir(name) };

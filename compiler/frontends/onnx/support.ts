@@ -7,6 +7,7 @@ import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, type Lowering } from "./lower-ops.js";
 import { EINSUM_LOWERINGS } from "./lower-einsum.js";
 import { INDEXING_LOWERINGS } from "./lower-indexing.js";
+import { QUANT_LOWERINGS } from "./lower-quant.js";
 import { RESIZE_LOWERINGS } from "./lower-resize.js";
 import { SPATIAL_LOWERINGS } from "./lower-spatial.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
@@ -18,6 +19,7 @@ const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
   INDEXING_LOWERINGS,
   RESIZE_LOWERINGS,
   EINSUM_LOWERINGS,
+  QUANT_LOWERINGS,
   FUSED_LOWERINGS,
   CONTRIB_LLM_LOWERINGS,
   DECODER_LOWERINGS,
