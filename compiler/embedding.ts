@@ -35,8 +35,9 @@ export function withPooling(model: LoadedModel, opts: { pooling?: Pooling; norma
   const ids =
     graph.inputs.find((n) => n === "input_ids") ?? usage(`${graph.name} has no input_ids input to feed a text's tokens`, inputsHint(graph));
   const idShape = shapeOf(ids);
+  // A length fixed at build time, or T for any length up to its maximum (--shape input_ids=1x?128).
   const length = idShape[1];
-  if (idShape.length !== 2 || idShape[0] !== 1 || typeof length !== "number")
+  if (idShape.length !== 2 || idShape[0] !== 1 || (typeof length !== "number" && !graph.dims[length]))
     usage(
       `embed() runs one text a call: input_ids is ${formatShape(idShape)}`,
       "bind it with --shape input_ids=1x128 (1 text of up to 128 tokens)",
@@ -53,7 +54,7 @@ export function withPooling(model: LoadedModel, opts: { pooling?: Pooling; norma
   if (!graph.inputs.includes("attention_mask"))
     usage(`${graph.name} has no attention_mask: embed() pads each text to ${length} tokens and must mask the padding`, inputsHint(graph));
   const specials = new HfTokenizer(model.tokenizer, opts.tokenizer).encode("").length;
-  if ((length as number) <= specials)
+  if ((typeof length === "number" ? length : graph.dims[length].max) <= specials)
     usage(
       `input_ids is ${formatShape(idShape)}: no room for a text beside the tokenizer's ${specials} special tokens`,
       "bind the most tokens a text may have with --shape input_ids=1x128",
@@ -82,7 +83,12 @@ export function withPooling(model: LoadedModel, opts: { pooling?: Pooling; norma
   const embedding: EmbeddingInfo = { output: output.name, pooling: opts.pooling, normalize: opts.normalize === true };
   return {
     ...graph,
-    model: { ...graph.model, family: "encoder", config: { ...graph.model.config, maxLength: length as number }, embedding },
+    model: {
+      ...graph.model,
+      family: "encoder",
+      config: { ...graph.model.config, maxLength: typeof length === "number" ? length : graph.dims[length].max },
+      embedding,
+    },
   };
 }
 

@@ -19,7 +19,9 @@ export function pooledEmbedding(manifest: Manifest, tokenizer: Tokenizer | undef
   if (!(tokenizer instanceof HfTokenizer))
     throw new SeecError("runtime.family", "embed() needs the artifact's Hugging Face tokenizer", { hint: "rebuild with --tokenizer" });
   const ids = manifest.inputs.find((s) => s.name === "input_ids")!;
-  const length = ids.shape[1] as number;
+  // Built for one length (every text padded to it), or for any length up to a maximum (each text at its own).
+  const symbolic = ids.shape[1];
+  const length = typeof symbolic === "number" ? symbolic : manifest.dims[symbolic].max;
   const output = manifest.outputs.find((s) => s.name === embedding.output)!;
   const hidden = output.shape.at(-1) as number;
   return (text) => {
@@ -31,7 +33,9 @@ export function pooledEmbedding(manifest: Manifest, tokenizer: Tokenizer | undef
       token_type_ids: () => 0,
       position_ids: (i) => i,
     };
-    const feeds: Feeds = Object.fromEntries(manifest.inputs.map((s) => [s.name, idArray(s, length, row[s.name])]));
+    // At least one token a call: an empty text without special tokens is one masked pad.
+    const fed = typeof symbolic === "number" ? length : Math.max(n, 1);
+    const feeds: Feeds = Object.fromEntries(manifest.inputs.map((s) => [s.name, idArray(s, fed, row[s.name])]));
     return { feeds, vector: (outputs: Outputs) => pool(outputs[output.name] as Float32Array, n, hidden, output.shape.length, embedding) };
   };
 }
@@ -41,7 +45,7 @@ export function pooledEmbedding(manifest: Manifest, tokenizer: Tokenizer | undef
  * artifacts with a Hugging Face tokenizer bundle): the inputs embed() fills, [1, length] each, and
  * an output of [1, hidden] or [1, length, hidden]; a bad one is input.manifest naming the field.
  */
-function checkEmbedding({ model, inputs, outputs }: Manifest): NonNullable<Manifest["model"]["embedding"]> {
+function checkEmbedding({ model, inputs, outputs, dims }: Manifest): NonNullable<Manifest["model"]["embedding"]> {
   const bad = (at: string, what: string): never => {
     throw new SeecError("input.manifest", `${at} ${what}`, { at, hint: "rebuild the artifact with seec build" });
   };
@@ -50,8 +54,12 @@ function checkEmbedding({ model, inputs, outputs }: Manifest): NonNullable<Manif
   if (!POOLINGS.includes(e.pooling as string))
     bad("model.embedding.pooling", `must be one of ${POOLINGS.join(", ")}, got ${shown(e.pooling)}`);
   if (typeof e.normalize !== "boolean") bad("model.embedding.normalize", `must be true or false, got ${shown(e.normalize)}`);
-  const fixed = (shape: unknown[]) => shape.every((d) => typeof d === "number") && shape[0] === 1;
   const ids = inputs.find((t) => t.name === "input_ids");
+  // [1, ...] of numbers, or of the symbolic length where the artifact was built for any length up to a maximum.
+  const length = ids?.shape[1];
+  const symbolic = typeof length === "string" && Object.hasOwn(dims ?? {}, length) ? length : undefined;
+  const fixed = (shape: unknown[]) =>
+    shape.every((d) => typeof d === "number" || (symbolic !== undefined && d === symbolic)) && shape[0] === 1;
   if (!ids || ids.shape.length !== 2 || !fixed(ids.shape)) return bad("model.embedding", "needs an input_ids input of shape [1, length]");
   for (const t of inputs)
     if (!EMBEDDING_INPUTS.includes(t.name) || t.shape.length !== 2 || t.shape[1] !== ids.shape[1] || !fixed(t.shape) || t.dtype !== "i32")

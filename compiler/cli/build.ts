@@ -45,7 +45,7 @@ export function buildCommand(): Command {
         "  seec build stories260K.bin --tokenizer tok512.bin --target wasi -o out/stories-wasi\n" +
         "  seec build stories260K.bin --tokenizer tok512.bin --target mcu --see f.see --quantize int8 --context 256 --memory-budget 1MiB -o out/mcu\n" +
         "  seec build model.onnx --shape input_ids=1x128 --shape attention_mask=1x128 -o out/onnx\n" +
-        "  seec build model.onnx --tokenizer tokenizer.json --shape input_ids=1x128 --pooling mean --normalize -o out/bert\n" +
+        "  seec build model.onnx --tokenizer tokenizer.json --shape input_ids=1x?128 --pooling mean --normalize -o out/bert\n" +
         "  seec build decoder.onnx --decoder --context 256 -o out/decoder   (an ONNX decoder with past/present pairs, driven by step())\n" +
         "  seec build model.json --quantize int8 --stsb dev.tsv -o out/use-int8   (prints what int8 costs)\n" +
         "  seec build stories15M.bin --tokenizer tok.bin --quantize q4 --nll text.txt -o out/q4   (4-bit weights; prints what they cost)",

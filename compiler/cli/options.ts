@@ -1,5 +1,6 @@
 /** Option parsers and output helpers the subcommands share. */
 import { InvalidArgumentError, type Command } from "commander";
+import type { InputShape } from "../frontends/onnx/index.js";
 import { parseBytes } from "../util/units.js";
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -38,7 +39,7 @@ export function modelOptions(cmd: Command): Command {
     )
     .option(
       "--shape <input=dims...>",
-      "ONNX: an input's shape at build time, e.g. input_ids=1x128 (repeat per input; unbound symbolic dimensions are 1)",
+      "ONNX: an input's shape at build time, e.g. input_ids=1x128, or input_ids=1x?128 for any length up to 128 in one artifact (repeat per input; unbound symbolic dimensions are 1)",
       collectShape,
       {},
     )
@@ -46,11 +47,20 @@ export function modelOptions(cmd: Command): Command {
     .option("--context <n>", "context length (KV cache rows), at most the model's", integer(1, 1 << 20));
 }
 
-/** "name=2x128" into { name: [2, 128] }, accumulated over repeated flags. */
-export function collectShape(text: string, shapes: Record<string, number[]>): Record<string, number[]> {
-  const m = /^(.+)=(\d+(?:x\d+)*)?$/.exec(text);
-  if (!m) throw new InvalidArgumentError(`expected <input>=<dims>, e.g. input_ids=1x128 (a scalar: input=), got "${text}"`);
-  return { ...shapes, [m[1]]: m[2] ? m[2].split("x").map(Number) : [] };
+/**
+ * "name=2x128" into { name: [2, 128] }, accumulated over repeated flags; "?128" keeps a dimension
+ * symbolic up to 128 ({ max: 128 }).
+ */
+export function collectShape(text: string, shapes: Record<string, InputShape>): Record<string, InputShape> {
+  const m = /^(.+)=(\??\d+(?:x\??\d+)*)?$/.exec(text);
+  if (!m)
+    throw new InvalidArgumentError(
+      `expected <input>=<dims>, e.g. input_ids=1x128, or 1x?128 for any length up to 128 (a scalar: input=), got "${text}"`,
+    );
+  return {
+    ...shapes,
+    [m[1]]: m[2] ? m[2].split("x").map((d) => (d.startsWith("?") ? { max: Number(d.slice(1)) } : Number(d))) : [],
+  };
 }
 
 export function printJson(value: unknown): void {

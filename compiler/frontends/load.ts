@@ -9,7 +9,7 @@ import { InputFile, READ_CHUNK_BYTES } from "./input-file.js";
 import { readLlama2cCheckpoint, readLlama2cFile } from "./llama2c.js";
 import { llamaGraph } from "./llama-graph.js";
 import { generationEos } from "./onnx/generation-config.js";
-import { loadOnnx } from "./onnx/index.js";
+import { loadOnnx, type InputShape } from "./onnx/index.js";
 import { readHfTokenizer } from "./hf-tokenizer.js";
 import { readLlama2cTokenizer } from "./llama2c-tokenizer.js";
 import { readTfjsGraph } from "./tfjs.js";
@@ -25,8 +25,8 @@ export interface ModelSource {
   maxChunk?: number;
   /** Context length (KV cache rows); at most the model's own. */
   context?: number;
-  /** ONNX: each input's shape at build time (symbolic dimensions bound). */
-  shapes?: Record<string, number[]>;
+  /** ONNX: each input's shape at build time (symbolic dimensions bound, or one kept symbolic up to a maximum). */
+  shapes?: Record<string, InputShape>;
   /** ONNX with past/present pairs: a stateful decoder (KV caches in the module, tokens and pos in), as llama2.c. */
   decoder?: boolean;
   /** --eos: the decoder's end tokens, given; the exporter's configuration is then not read. */

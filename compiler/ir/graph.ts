@@ -41,7 +41,8 @@ export interface Value extends ValueType {
 
 export type ElementType = "int64" | "bool" | "float16" | "uint8" | "int8" | "float64";
 
-export type AttrValue = number | string | readonly number[];
+/** A list entry may be a·T + b of a symbolic dimension, written "a*T+b" (ir/affine.ts). */
+export type AttrValue = number | string | readonly (number | string)[];
 export type Attrs = Readonly<Record<string, AttrValue>>;
 
 export interface Node {

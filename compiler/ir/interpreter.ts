@@ -3,6 +3,7 @@
  * Slow and plain on purpose; every compiled kernel is tested against it.
  */
 import { SeecError } from "../../runtime/errors.js";
+import { bindAttrs } from "./affine.js";
 import { allocate, bindShape, elementCount, maxDims, type Graph, type TensorData } from "./graph.js";
 import { opDef, type OpDef, type Tensor } from "./ops/index.js";
 
@@ -37,7 +38,7 @@ export class Interpreter {
 
     for (const node of this.graph.nodes) {
       const inputs = node.inputs.map((i) => env.get(i)!);
-      const outputs = this.op(node.op).run(inputs, node.attrs);
+      const outputs = this.op(node.op).run(inputs, bindAttrs(node.attrs, dims));
       node.outputs.forEach((o, i) => env.set(o, outputs[i]));
     }
     return Object.fromEntries(this.graph.outputs.map((o) => [o, env.get(o)!]));

@@ -9,6 +9,7 @@
  * Nodes that read only weights (and state nothing else writes) run once at load: `init`.
  * Everything else runs on every call: `forward`.
  */
+import { isSymbolic } from "../ir/affine.js";
 import { bindShape, DTYPE_BYTES, elementCount, maxDims, type Graph, type Node, type Value } from "../ir/graph.js";
 import { opDef } from "../ir/ops/index.js";
 
@@ -81,10 +82,14 @@ function splitPhases(graph: Graph): { init: Node[]; forward: Node[] } {
   const init: Node[] = [],
     forward: Node[] = [];
   for (const n of graph.nodes) {
-    const loadTime = n.inputs.every((i) => {
-      const v = graph.values.get(i)!;
-      return v.kind === "const" || ready.has(i) || (v.kind === "state" && !written.has(i));
-    });
+    // What depends on a call's token count (a copy of a table's first T rows) runs with the call.
+    const perCall = isSymbolic(n.attrs) || n.outputs.some((o) => graph.values.get(o)!.shape.some((d) => typeof d === "string"));
+    const loadTime =
+      !perCall &&
+      n.inputs.every((i) => {
+        const v = graph.values.get(i)!;
+        return v.kind === "const" || ready.has(i) || (v.kind === "state" && !written.has(i));
+      });
     if (loadTime) n.outputs.forEach((o) => ready.add(o));
     (loadTime ? init : forward).push(n);
   }

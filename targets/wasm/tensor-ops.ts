@@ -5,8 +5,10 @@
  * call the kernel library (kernels/tensor.ts).
  */
 import { createHash } from "node:crypto";
+import { SeecError } from "../../runtime/errors.js";
 import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
+import { isSymbolic, Poly } from "../../compiler/ir/affine.js";
 import { heads4, scaledAttentionAttrs } from "../../compiler/ir/ops/attention.js";
 import {
   broadcastStrides,
@@ -18,13 +20,25 @@ import {
   reduceAttrs,
   REDUCE_FUNCTIONS,
   stridesOf,
+  symbolicCopyAttrs,
   type MapFunction,
   type ReduceFunction,
 } from "../../compiler/ir/ops/tensor.js";
 import type { Binding, CallContext } from "./binding.js";
 import { f32 } from "./literals.js";
 
-const numbers = (shape: Shape): number[] => shape.map((d: Dim) => d as number);
+/** A shape every dimension of which is static; a node with the symbolic T here has no generated loop for it yet. */
+const numbers = (shape: Shape): number[] =>
+  shape.map((d: Dim) => {
+    if (typeof d === "number") return d;
+    throw new SeecError(
+      "unsupported.dynamic_shape",
+      `a matmul, concatenation, softmax or reduction over the symbolic length T is not compiled yet`,
+      {
+        hint: "build at a fixed length (--shape input_ids=1x128)",
+      },
+    );
+  });
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** A generated function's name, from a hash of its body: equal nodes share one function. */
@@ -118,11 +132,58 @@ const mapBinding: Binding = {
     return [mapFunction(node, c)];
   },
   call(node, c) {
-    return `${mapFunction(node, c).name}(${[...node.inputs, ...node.outputs].map((t) => c.addr(t)).join(", ")})`;
+    const args = [...node.inputs, ...node.outputs].map((t) => c.addr(t));
+    return `${mapFunction(node, c).name}(${[...args, ...(isSymbolicNode(node, c) ? [SYMBOL] : [])].join(", ")})`;
   },
 };
 
+/** A node whose shapes or attributes hold the symbolic token count (an ONNX graph built with --shape ...x?max). */
+function isSymbolicNode(node: Node, c: CallContext): boolean {
+  return isSymbolic(node.attrs) || [...node.inputs, ...node.outputs].some((t) => c.shape(t).some((d) => typeof d === "string"));
+}
+
+/** The dimension generated functions take as their last argument, forward()'s T. */
+const SYMBOL = "T";
+const polys = (shape: Shape | readonly (number | string)[]) => shape.map((d) => Poly.of(d, SYMBOL));
+
+/** Strides that read `shape` broadcast to `out` (0 along broadcast axes), as polynomials in T. */
+function broadcastPolys(shape: Shape, out: readonly Poly[]): Poly[] {
+  const s = Poly.strides(polys(shape), SYMBOL);
+  const offset = out.length - shape.length;
+  return out.map((_, d) => (d < offset || shape[d - offset] === 1 ? Poly.of(0, SYMBOL) : s[d - offset]));
+}
+
+/** coalesce() over polynomial dimensions and strides: dimensions of 1 dropped, neighbours merged where every operand allows. */
+function coalescePolys(shape: readonly Poly[], strides: readonly (readonly Poly[])[]): { shape: Poly[]; strides: Poly[][] } {
+  const dims = shape.map((d, i) => ({ d, s: strides.map((st) => st[i]) })).filter((x) => x.d.constant !== 1);
+  const out: { d: Poly; s: Poly[] }[] = [];
+  for (const x of dims) {
+    const prev = out[out.length - 1];
+    if (prev && prev.s.every((s, k) => s.equals(x.s[k].times(x.d)))) {
+      prev.d = prev.d.times(x.d);
+      prev.s = x.s.slice();
+    } else out.push({ d: x.d, s: x.s.slice() });
+  }
+  if (out.length === 0) out.push({ d: Poly.of(1, SYMBOL), s: strides.map(() => Poly.of(0, SYMBOL)) });
+  return { shape: out.map((x) => x.d), strides: strides.map((_, k) => out.map((x) => x.s[k])) };
+}
+
+/** loops() with bounds and strides that may depend on T. */
+function polyLoops(shape: Poly[], strides: Poly[][], statement: (index: (k: number) => string) => string, indent = "  "): string[] {
+  const vars = shape.map((_, d) => `i${d}`);
+  const term = (v: string, s: Poly) => (s.constant === 0 ? "" : s.constant === 1 ? v : `${v} * ${/ [+-] /.test(String(s)) ? `(${s})` : s}`);
+  const index = (k: number) =>
+    shape
+      .map((_, d) => term(vars[d], strides[k][d]))
+      .filter(Boolean)
+      .join(" + ") || "0";
+  const lines = shape.map((d, i) => `${indent}${"  ".repeat(i)}for (let ${vars[i]} = 0; ${vars[i]} < ${d}; ${vars[i]}++)`);
+  lines.push(`${indent}${"  ".repeat(shape.length)}${statement(index)}`);
+  return lines;
+}
+
 function mapFunction(node: Node, c: CallContext): { name: string; source: string } {
+  if (isSymbolicNode(node, c)) return symbolicMapFunction(node, c);
   const { fn, dtype: outType } = mapAttrs(node.attrs);
   const out = numbers(c.shape(node.outputs[0]));
   const operands = node.inputs.map((t) => ({ type: c.dtype(t) as "f32" | "i32" }));
@@ -155,20 +216,80 @@ function mapFunction(node: Node, c: CallContext): { name: string; source: string
   });
 }
 
+/** The map's loop for shapes that hold T: T is the function's last argument. */
+function symbolicMapFunction(node: Node, c: CallContext): { name: string; source: string } {
+  const { fn, dtype: outType } = mapAttrs(node.attrs);
+  const outShape = c.shape(node.outputs[0]);
+  const out = polys(outShape);
+  const types = node.inputs.map((t) => c.dtype(t) as "f32" | "i32");
+  const { shape, strides } = coalescePolys(out, [...node.inputs.map((t) => broadcastPolys(c.shape(t), out)), Poly.strides(out, SYMBOL)]);
+  const t = mapComputeType(fn, types);
+  const args = node.inputs.map((_, k) => `x${k}`);
+  return named("map", (name) => {
+    const load = (k: number, index: string) => {
+      const raw = `load<${types[k]}>(x${k} + (<usize>(${index}) << 2))`;
+      const want = fn === "where" && k === 0 ? "i32" : t;
+      return types[k] === want ? raw : `<${want}>${raw}`;
+    };
+    return [
+      `/** ${fn}: [${outShape.join(", ")}] from ${node.inputs.map((i) => `[${c.shape(i).join(", ")}]`).join(", ")} */`,
+      `function ${name}(${[...args, "y"].map((a) => `${a}: usize`).join(", ")}, ${SYMBOL}: i32): void {`,
+      ...polyLoops(shape, strides, (index) => {
+        const value = EXPRESSIONS[fn](
+          node.inputs.map((_, k) => load(k, index(k))),
+          t,
+        );
+        const resultType = /^<i32>\(/.test(value) ? "i32" : t;
+        const stored = resultType === outType ? value : `<${outType}>(${value})`;
+        return `store<${outType}>(y + (<usize>(${index(node.inputs.length)}) << 2), ${stored});`;
+      }),
+      `}`,
+    ].join("\n");
+  });
+}
+
 const copyBinding: Binding = {
   kernels: [],
   define(node, c) {
-    const f = copyFunction(node, c);
+    const f = isSymbolicNode(node, c) ? symbolicCopy(node, c).define : copyFunction(node, c);
     return f ? [f] : [];
   },
   call(node, c) {
-    const f = copyFunction(node, c);
     const x = c.addr(node.inputs[0]),
       y = c.addr(node.outputs[0]);
+    if (isSymbolicNode(node, c)) return symbolicCopy(node, c).call(x, y);
+    const f = copyFunction(node, c);
     if (!f) return `memory.copy(${y}, ${x} + ${4 * copyAttrs(node.attrs).offset}, ${4 * size(numbers(c.shape(node.outputs[0])))})`;
     return `${f.name}(${x}, ${y})`;
   },
 };
+
+/** A copy whose box depends on T: one memory.copy of T-dependent size where contiguous, else a generated loop taking T. */
+function symbolicCopy(node: Node, c: CallContext): { define?: { name: string; source: string }; call(x: string, y: string): string } {
+  const attrs = symbolicCopyAttrs(node.attrs);
+  const iter = polys(attrs.shape),
+    offset = Poly.of(attrs.offset, SYMBOL);
+  const {
+    shape,
+    strides: [src, dst],
+  } = coalescePolys(iter, [polys(attrs.strides), Poly.strides(iter, SYMBOL)]);
+  const type = c.dtype(node.inputs[0]) === "i8" ? "i8" : "i32";
+  const shift = type === "i8" ? 0 : 2;
+  const bytes = (p: Poly) => (shift ? `(${p}) << ${shift}` : `${p}`);
+  if (shape.length === 1 && src[0].constant === 1)
+    return { call: (x, y) => `memory.copy(${y}, ${x} + <usize>(${bytes(offset)}), <usize>(${bytes(shape[0])}))` };
+  const define = named("copy", (name) => {
+    const from = (index: string) => `x + (<usize>(${offset.constant === 0 ? "" : `${offset} + `}${index}) << ${shift})`;
+    const to = (index: string) => `y + (<usize>(${index}) << ${shift})`;
+    return [
+      `/** copy [${iter.join(", ")}] with strides [${polys(attrs.strides).join(", ")}] from offset ${offset} */`,
+      `function ${name}(x: usize, y: usize, ${SYMBOL}: i32): void {`,
+      ...polyLoops(shape, [src, dst], (index) => `store<${type}>(${to(index(1))}, load<${type}>(${from(index(0))}));`),
+      `}`,
+    ].join("\n");
+  });
+  return { define, call: (x, y) => `${define.name}(${x}, ${y}, ${SYMBOL})` };
+}
 
 /** The generated copy, or undefined when the copy is one contiguous run (memory.copy). */
 function copyFunction(node: Node, c: CallContext): { name: string; source: string } | undefined {
@@ -313,13 +434,14 @@ const attentionBinding: Binding = {
   kernels: [["attention", "scaledAttention"]],
   call(node, c) {
     const [q, k, v] = node.inputs;
-    const [B, Nq, S, H] = heads4(numbers(c.shape(q))),
-      [, Nkv, T] = heads4(numbers(c.shape(k)));
+    // Sizes and the mask's strides as polynomials: a graph built for any T (onnx/dynamic.ts) passes them as expressions of T.
+    const [B, Nq, S, H] = heads4(polys(c.shape(q))),
+      [, Nkv, T] = heads4(polys(c.shape(k)));
     const extra = node.inputs.slice(3);
     const a = scaledAttentionAttrs(node.attrs);
     const bias = a.bias ? extra.shift() : undefined,
       keep = a.keep ? extra.shift() : undefined;
-    const strided = (t: string | undefined) => (t ? [c.addr(t), ...broadcastStrides(numbers(c.shape(t)), [B, Nq, S, T])] : [0, 0, 0, 0, 0]);
+    const strided = (t: string | undefined) => (t ? [c.addr(t), ...broadcastPolys(c.shape(t), [B, Nq, S, T])] : [0, 0, 0, 0, 0]);
     return `scaledAttention(${[
       ...[q, k, v, node.outputs[0]].map((t) => c.addr(t)),
       B,

@@ -1,9 +1,11 @@
 /** A planned graph as a WebGPU program (model.webgpu.json): buffers per tensor, WGSL dispatches in order. */
+import { isSymbolic } from "../../compiler/ir/affine.js";
 import { bindShape, DTYPE_BYTES, elementCount, maxDims } from "../../compiler/ir/graph.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { GpuProgram, GpuTensor } from "../../runtime/webgpu-program.js";
 import { kernelsFor, type KernelContext } from "./kernels.js";
+import { dynamicShapes } from "./tensor.js";
 
 /** maxComputeWorkgroupsPerDimension: what every WebGPU adapter allows. */
 const MAX_GROUPS = 65535;
@@ -12,6 +14,8 @@ const MAX_GROUPS = 65535;
 const words = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
 
 export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): GpuProgram {
+  const symbolic = graph.nodes.find((n) => isSymbolic(n.attrs));
+  if (symbolic) throw dynamicShapes(symbolic.name);
   const dims = maxDims(graph);
   const weights = new Map(plan.weights.entries.map((e) => [e.name, e]));
   const tensors: GpuTensor[] = [...graph.values.values()].map((v) => ({

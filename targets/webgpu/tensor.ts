@@ -22,7 +22,24 @@ import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
 import { elementwise, f32, type Generator, type KernelContext, perRow, reduce, WORKGROUP } from "./wgsl.js";
 
-const numbers = (c: KernelContext, t: string) => c.shape(t) as number[];
+/** The generic tensor ops are written for static shapes here: a graph built for any length (onnx/dynamic.ts) is refused. */
+const numbers = (c: KernelContext, t: string): number[] => {
+  const shape = c.shape(t);
+  if (shape.some((d) => typeof d !== "number")) throw dynamicShapes(t);
+  return shape as number[];
+};
+
+/** The refusal of a graph built for any length up to a maximum. */
+export function dynamicShapes(at: string): SeecError {
+  return new SeecError(
+    "unsupported.dynamic_shape",
+    "the webgpu target compiles graphs of fixed shapes; this one was built for any length (--shape ...x?max)",
+    {
+      at,
+      hint: "build it for wasm-simd, or at a fixed length (--shape input_ids=1x128)",
+    },
+  );
+}
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 function bufferType(c: KernelContext, n: Node, t: string): "f32" | "i32" {

@@ -2,6 +2,7 @@
 import { SeecError } from "../../../runtime/errors.js";
 import type { ElementType, Graph } from "../../ir/graph.js";
 import { statefulDecoder } from "./decoder-state.js";
+import { MIN_DYNAMIC_MAX, mergeLowerings, probeLengths } from "./dynamic.js";
 import { bindInputs, onnxGraph } from "./lower.js";
 import { readOnnx, type OnnxModel } from "./read.js";
 import { checkOps } from "./support.js";
@@ -30,7 +31,7 @@ const EXCHANGED: Partial<Record<OnnxDType, ElementType>> = {
 export async function loadOnnx(
   file: string,
   name: string,
-  shapes: Readonly<Record<string, number[]>>,
+  shapes: Readonly<Record<string, InputShape>>,
   decoder?: { context?: number },
 ): Promise<OnnxLoad> {
   const model = await readOnnx(file);
@@ -44,7 +45,7 @@ export async function loadOnnx(
 export function lowerOnnxDecoder(
   model: OnnxModel,
   name: string,
-  shapes: Readonly<Record<string, number[]>>,
+  shapes: Readonly<Record<string, InputShape>>,
   opts: { context?: number },
 ): OnnxLoad {
   if (Object.keys(shapes).length > 0)
@@ -68,8 +69,58 @@ export function lowerOnnxDecoder(
   return { ...load, notes: decoder.notes };
 }
 
+/**
+ * An input's shape at build time: sizes, where one dimension may be `{ max }`, symbolic up to max
+ * (`--shape input_ids=1x?128`): every input sharing that ONNX dimension follows it (onnx/dynamic.ts).
+ */
+export type InputShape = readonly (number | { max: number })[];
+
 /** A model already read, as IR: ops checked, shapes bound, folded, lowered. */
-export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Record<string, number[]>>): OnnxLoad {
+export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Record<string, InputShape>>): OnnxLoad {
+  const dynamic = dynamicDimension(model, shapes);
+  if (!dynamic) return lowerFixed(model, name, shapes as Readonly<Record<string, number[]>>);
+  checkOps(model);
+  const at = (T: number) =>
+    Object.fromEntries(Object.entries(shapes).map(([input, dims]) => [input, dims.map((d) => (typeof d === "number" ? d : T))]));
+  const loads = probeLengths(dynamic.max).map((T) => lowerFixed(model, name, at(T)));
+  const graph = mergeLowerings(
+    loads.map((l) => l.graph),
+    dynamic.max,
+    dynamic.what,
+    model.file,
+  );
+  return { ...loads[0], graph, notes: [`${dynamic.what} stays symbolic (T), from 1 to ${dynamic.max}`] };
+}
+
+/** The one dimension --shape leaves symbolic (`?max`), if any: where it is, and its maximum. */
+function dynamicDimension(model: OnnxModel, shapes: Readonly<Record<string, InputShape>>): { what: string; max: number } | undefined {
+  const marked = Object.entries(shapes).flatMap(([input, dims]) =>
+    dims.flatMap((d, axis) => (typeof d === "number" ? [] : [{ input, axis, max: d.max }])),
+  );
+  if (marked.length === 0) return undefined;
+  const usage = (message: string): never => {
+    throw new SeecError("usage.shape", message, { at: "--shape" });
+  };
+  const dimName = ({ input, axis }: { input: string; axis: number }) => {
+    const d = model.inputs.find((i) => i.name === input)?.dims[axis];
+    if (typeof d === "number")
+      usage(`--shape ${input}: dimension ${axis} is fixed at ${d} in the graph; only a symbolic one can stay symbolic`);
+    return d ?? "";
+  };
+  const names = new Set(marked.map(dimName));
+  const [first] = marked;
+  if (marked.some((m) => m.max !== first.max)) usage("the dimensions marked ? must have one maximum: they are one dimension");
+  if (names.size > 1 || (names.has("") && marked.length > 1))
+    usage(
+      `one dimension can stay symbolic per build; --shape marks ${marked.map((m) => `${m.input}[${m.axis}]`).join(", ")}, which the graph does not name as one`,
+    );
+  if (first.max < MIN_DYNAMIC_MAX)
+    usage(`a symbolic dimension's maximum must be at least ${MIN_DYNAMIC_MAX}; give a fixed size below that`);
+  const name = [...names][0];
+  return { what: `${first.input}'s dimension ${first.axis}${name ? ` ("${name}")` : ""}`, max: first.max };
+}
+
+function lowerFixed(model: OnnxModel, name: string, shapes: Readonly<Record<string, number[]>>): OnnxLoad {
   checkOps(model);
   const binding = bindInputs(model, shapes);
   const { graph, fused } = onnxGraph(name, model, binding);

@@ -3,7 +3,9 @@
  * elementwise maps with broadcasting, strided copies (transpose, slice, expand, reshape),
  * concatenation, batched matrix products, reductions and softmax. Every shape is a number here.
  */
-import type { Attrs, ValueType } from "../graph.js";
+import { SeecError } from "../../../runtime/errors.js";
+import { entryDim, isSymbolic } from "../affine.js";
+import type { Attrs, Dim, Shape, ValueType } from "../graph.js";
 import { allocate } from "../graph.js";
 import type { OpDef, Tensor } from "./op.js";
 import { fail, num, nums, oneOf } from "./op.js";
@@ -37,6 +39,24 @@ export function broadcastShapes(shapes: readonly (readonly number[])[], node: st
         if (typeof node === "string") fail(node, message);
         node(message);
       }
+      if (k !== 1) d = k;
+    }
+    return d;
+  });
+}
+
+/**
+ * broadcastShapes over dimensions that may be symbolic: a symbolic dimension broadcasts against 1
+ * and itself only (its size is the call's, so it cannot be checked against a number here).
+ */
+export function broadcastDims(shapes: readonly Shape[], node: string): Dim[] {
+  if (shapes.every((s) => s.every((d) => typeof d === "number"))) return broadcastShapes(shapes as number[][], node);
+  const rank = Math.max(...shapes.map((s) => s.length));
+  return Array.from({ length: rank }, (_, i) => {
+    let d: Dim = 1;
+    for (const s of shapes) {
+      const k = s[i - rank + s.length] ?? 1;
+      if (k !== 1 && d !== 1 && k !== d) fail(node, `shapes ${shapes.map((x) => `[${x.join(", ")}]`).join(" and ")} do not broadcast`);
       if (k !== 1) d = k;
     }
     return d;
@@ -186,8 +206,8 @@ export const Map: OpDef = {
     return [
       {
         dtype: mapAttrs(attrs).dtype,
-        shape: broadcastShapes(
-          inputs.map((t) => numbers(t.shape, node)),
+        shape: broadcastDims(
+          inputs.map((t) => t.shape),
           node,
         ),
       },
@@ -230,12 +250,38 @@ export function copyAttrs(attrs: Attrs): CopyAttrs {
   };
 }
 
+/** Copy's attributes where entries may be a·T + b (ir/affine.ts): as written, numbers or strings. */
+export interface SymbolicCopyAttrs {
+  shape: readonly (number | string)[];
+  strides: readonly (number | string)[];
+  offset: number | string;
+  outShape: readonly (number | string)[];
+}
+
+export function symbolicCopyAttrs(attrs: Attrs): SymbolicCopyAttrs {
+  const list = (key: string) => {
+    const v = attrs[key];
+    if (typeof v !== "object") throw new SeecError("internal.ir", `attribute "${key}" must be a list`);
+    return v;
+  };
+  const shape = list("shape");
+  const offset = attrs.offset;
+  if (typeof offset === "object" || offset === undefined) throw new SeecError("internal.ir", `attribute "offset" must be a number`);
+  return { shape, strides: list("strides"), offset, outShape: attrs.outShape === undefined ? shape : list("outShape") };
+}
+
 /**
  * Copy: y[i] = x[offset + Σ i_d · strides[d]] for i over `shape`, stored with shape `outShape`
  * (default `shape`): transpose, slice, expand, tile and reshape are all this.
  */
 export const Copy: OpDef = {
   infer([x], attrs, node) {
+    if (isSymbolic(attrs)) {
+      // Built for any T up to a maximum: the frontend checked the reads at three token counts (onnx/dynamic.ts).
+      const { shape, strides, outShape } = symbolicCopyAttrs(attrs);
+      if (shape.length !== strides.length) fail(node, "Copy needs one stride per output dimension");
+      return [{ dtype: x.dtype, shape: outShape.map((d) => entryDim(d, node)) }];
+    }
     const { shape, strides, offset, outShape } = copyAttrs(attrs);
     if (shape.length !== strides.length) fail(node, "Copy needs one stride per output dimension");
     if (size(outShape) !== size(shape)) fail(node, `Copy stores ${size(shape)} elements as [${outShape.join(", ")}]`);

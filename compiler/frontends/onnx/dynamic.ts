@@ -1,0 +1,143 @@
+/**
+ * One symbolic dimension kept symbolic (`--shape input_ids=1x?128`): one artifact for any length up
+ * to the maximum, its memory planned for the maximum.
+ *
+ * The graph is lowered three times, at the maximum, one less, and 2, and the three IR graphs are
+ * merged. They must be the same nodes in the same order; every number that differs between them
+ * must be a·T + b of the length (fitted on the first two, checked on the third), and becomes the
+ * attribute entry "a*T+b" (ir/affine.ts) that the interpreter binds and the wasm backend writes as
+ * an expression of forward()'s T; a tensor dimension that differs must be T itself. A constant
+ * folded from the length (a position table's first T rows) must read the same at every length
+ * through the maximum's layout: it is kept at the maximum and read through a Copy. Anything else —
+ * a node that appears only at some lengths, a number that is not affine in the length, a constant
+ * whose values change — is refused before any work, naming what and where.
+ */
+import { SeecError } from "../../../runtime/errors.js";
+import { affineEntry, Poly } from "../../ir/affine.js";
+import type { AttrValue, Attrs, Dim, Graph, Node, Value } from "../../ir/graph.js";
+import { stridesOf } from "../../ir/ops/tensor.js";
+
+/** The IR's name for the dimension: the token count T, forward()'s argument. */
+export const DYNAMIC_DIM = "T";
+
+/** The lengths the graph is lowered at, the maximum first; the smallest maximum that leaves them distinct. */
+export const probeLengths = (max: number) => [max, max - 1, 2];
+export const MIN_DYNAMIC_MAX = 4;
+
+/** The three lowerings merged into one graph whose dimension T runs up to `max`. */
+export function mergeLowerings(graphs: readonly Graph[], max: number, what: string, file: string): Graph {
+  const lengths = probeLengths(max);
+  const refuse = (message: string, at?: string): never => {
+    throw new SeecError("unsupported.dynamic_shape", `${what} cannot stay symbolic: ${message}`, {
+      file,
+      at,
+      hint: `build at a fixed length (--shape with a number), once per length you need`,
+    });
+  };
+  /** a·T + b through the three values, or a refusal naming `where`. */
+  const fit = (xs: readonly number[], where: string, at?: string): { a: number; b: number } => {
+    const a = xs[0] - xs[1],
+      b = xs[0] - a * lengths[0];
+    if (a * lengths[2] + b !== xs[2])
+      refuse(`${where} is ${xs.map((x, i) => `${x} at ${lengths[i]}`).join(", ")}, not a·T + b of the length`, at);
+    return { a, b };
+  };
+  const [g, ...others] = graphs;
+  const at = (n: Node) => `node ${n.name} (${n.op})`;
+
+  const nodes: Node[] = g.nodes.map((n, i) => {
+    const same = others.map((o) => o.nodes[i]);
+    if (same.some((m) => !m || m.op !== n.op || m.name !== n.name || m.inputs.join() !== n.inputs.join()))
+      refuse(
+        `its nodes change with the length (node ${i}: ${same.map((m) => (m ? `${m.name} (${m.op})` : "none")).join(" / ")} against ${n.name} (${n.op}))`,
+      );
+    const attrs: Record<string, AttrValue> = {};
+    for (const [key, v] of Object.entries(n.attrs)) {
+      const vs = same.map((m) => m.attrs[key]);
+      if (vs.every((w) => JSON.stringify(w) === JSON.stringify(v))) {
+        attrs[key] = v;
+        continue;
+      }
+      if (typeof v === "number") {
+        const { a, b } = fit([v, ...(vs as number[])], `attribute ${key}`, at(n));
+        attrs[key] = affineEntry(DYNAMIC_DIM, a, b);
+      } else if (typeof v === "object" && vs.every((w) => typeof w === "object" && w.length === v.length)) {
+        attrs[key] = v.map((x, j) => {
+          const xs = [x, ...vs.map((w) => (w as readonly number[])[j])];
+          if (xs.some((y) => typeof y !== "number")) refuse(`attribute ${key} is not numeric`, at(n));
+          const { a, b } = fit(xs as number[], `attribute ${key}[${j}]`, at(n));
+          return affineEntry(DYNAMIC_DIM, a, b);
+        });
+      } else refuse(`attribute ${key} changes with the length`, at(n));
+    }
+    return { ...n, attrs: attrs as Attrs };
+  });
+
+  const values = new Map<string, Value>();
+  const slices: Node[] = [];
+  for (const [name, v] of g.values) {
+    const same = others.map((o) => o.values.get(name));
+    if (same.some((w) => !w || w.kind !== v.kind || w.dtype !== v.dtype || w.shape.length !== v.shape.length))
+      refuse(`tensor "${name}" exists at some lengths only, or changes its type or rank`);
+    const shape: Dim[] = v.shape.map((d, j) => {
+      const ds = [d, ...same.map((w) => w!.shape[j])] as number[];
+      if (ds.every((x) => x === d)) return d;
+      const { a, b } = fit(ds, `dimension ${j} of tensor "${name}"`);
+      if (a !== 1 || b !== 0)
+        refuse(
+          `dimension ${j} of tensor "${name}" is ${Poly.of(affineEntry(DYNAMIC_DIM, a, b), DYNAMIC_DIM)}; only T itself can be symbolic`,
+        );
+      return DYNAMIC_DIM;
+    });
+    const varies = shape.some((d) => d === DYNAMIC_DIM);
+    if (v.kind === "const") {
+      if (!varies) {
+        for (const w of same)
+          if (v.data && w!.data && !sameValues(v.data, w!.data)) refuse(`the constant "${name}" is computed from the length`);
+        values.set(name, v);
+        continue;
+      }
+      // Read at every length through the maximum's layout: the same values where both have them.
+      const full = v.shape as number[];
+      for (const [k, w] of same.entries()) {
+        if (!v.data || !w!.data || !readsAsPrefix(v.data, full, w!.data, w!.shape as number[]))
+          refuse(`the constant "${name}" at ${lengths[k + 1]} tokens is not the first rows of the one at ${lengths[0]}`);
+      }
+      const source = `${name}:max`;
+      values.set(source, { ...v, name: source });
+      values.set(name, { ...v, kind: "activation", shape, data: undefined });
+      slices.push({
+        name,
+        op: "Copy",
+        inputs: [source],
+        outputs: [name],
+        attrs: {
+          shape: shape.map((d) => (d === DYNAMIC_DIM ? affineEntry(DYNAMIC_DIM, 1, 0) : d)),
+          strides: stridesOf(full),
+          offset: 0,
+        },
+      });
+      continue;
+    }
+    values.set(name, { ...v, shape });
+  }
+  return { ...g, values, nodes: [...slices, ...nodes], dims: { ...g.dims, [DYNAMIC_DIM]: { max } } };
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+/** Whether `small` (shape S) holds, at every index, the value `full` (shape F, F ≥ S) holds there. */
+function readsAsPrefix(full: ArrayLike<number>, F: number[], small: ArrayLike<number>, S: number[]): boolean {
+  const fs = stridesOf(F),
+    ss = stridesOf(S);
+  for (let i = 0; i < small.length; i++) {
+    let at = 0;
+    for (let d = 0; d < S.length; d++) at += (Math.floor(i / ss[d]) % S[d]) * fs[d];
+    if (!Object.is(full[at], small[i])) return false;
+  }
+  return true;
+}

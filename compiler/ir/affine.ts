@@ -1,0 +1,124 @@
+/**
+ * Attributes that depend on a symbolic dimension. A graph built for any token count up to a
+ * maximum (an ONNX input's `--shape input_ids=1x?128`) has strided copies whose sizes, strides and
+ * offsets are a·T + b of the call's T. Such an attribute entry is written "a*T+b" (always that
+ * form, so no other string attribute reads as one); `nums()` refuses it, so a reader that does not
+ * bind dimensions fails loudly instead of using a wrong number.
+ */
+import { SeecError } from "../../runtime/errors.js";
+import type { AttrValue, Attrs, Dim } from "./graph.js";
+
+/** a·dim + b; a dimension attribute entry. */
+export interface Affine {
+  dim: string;
+  a: number;
+  b: number;
+}
+
+const FORM = /^(-?\d+)\*([A-Za-z_][A-Za-z0-9_]*)([+-]\d+)$/;
+
+/** The attribute entry for a·dim + b: a number where a is 0. */
+export function affineEntry(dim: string, a: number, b: number): number | string {
+  return a === 0 ? b : `${a}*${dim}${b < 0 ? "-" : "+"}${Math.abs(b)}`;
+}
+
+/** An entry's a·dim + b, or undefined for a plain number or a string of another meaning. */
+export function parseAffine(v: number | string): Affine | undefined {
+  if (typeof v === "number") return undefined;
+  const m = FORM.exec(v);
+  return m ? { dim: m[2], a: Number(m[1]), b: Number(m[3]) } : undefined;
+}
+
+/** An entry's value where `dims` binds its dimension. */
+export function bindEntry(v: number | string, dims: Readonly<Record<string, number>>): number {
+  if (typeof v === "number") return v;
+  const f = parseAffine(v);
+  const bound = f ? dims[f.dim] : undefined;
+  if (!f || bound === undefined) throw new SeecError("internal.ir", `attribute entry "${v}" has no binding`);
+  return f.a * bound + f.b;
+}
+
+/** Whether a node's attributes depend on a symbolic dimension. */
+export function isSymbolic(attrs: Attrs): boolean {
+  return Object.values(attrs).some((v) => (typeof v === "object" ? v : [v]).some((x) => parseAffine(x) !== undefined));
+}
+
+/** The attributes with every a*T+b entry evaluated at `dims` (the attributes themselves where none is). */
+export function bindAttrs(attrs: Attrs, dims: Readonly<Record<string, number>>): Attrs {
+  if (!isSymbolic(attrs)) return attrs;
+  const out: Record<string, AttrValue> = {};
+  for (const [k, v] of Object.entries(attrs))
+    out[k] = typeof v === "object" ? v.map((x) => (parseAffine(x) ? bindEntry(x, dims) : x)) : parseAffine(v) ? bindEntry(v, dims) : v;
+  return out;
+}
+
+/** A shape entry as a tensor dimension: a number, the dimension's name for 1·dim + 0, nothing else. */
+export function entryDim(v: number | string, node: string): Dim {
+  if (typeof v === "number") return v;
+  const f = parseAffine(v);
+  if (f && f.a === 1 && f.b === 0) return f.dim;
+  throw new SeecError("internal.ir", `a tensor dimension must be a number or a symbolic dimension, not "${v}"`, { at: `node ${node}` });
+}
+
+/**
+ * A polynomial in one symbolic dimension, for code generators: coefficients from the constant term
+ * up (the strides of a tensor with a T dimension are multiples of T, a [T, T] one's of T²).
+ */
+export class Poly {
+  private constructor(
+    readonly dim: string,
+    readonly c: readonly number[],
+  ) {}
+
+  static of(v: Dim | number | string, dim: string): Poly {
+    if (typeof v === "number") return new Poly(dim, [v]);
+    if (v === dim) return new Poly(dim, [0, 1]);
+    const f = parseAffine(v);
+    if (f && f.dim === dim) return new Poly(dim, [f.b, f.a]);
+    throw new SeecError("internal.ir", `"${v}" is not a number or an expression of ${dim}`);
+  }
+
+  /** Suffix products of a shape: its row-major strides. */
+  static strides(shape: readonly Poly[], dim: string): Poly[] {
+    const s: Poly[] = new Array(shape.length);
+    let k = Poly.of(1, dim);
+    for (let i = shape.length - 1; i >= 0; i--) ((s[i] = k), (k = k.times(shape[i])));
+    return s;
+  }
+
+  get isConstant(): boolean {
+    return this.c.slice(1).every((x) => x === 0);
+  }
+
+  /** The value where the constant term is all there is (else undefined). */
+  get constant(): number | undefined {
+    return this.isConstant ? (this.c[0] ?? 0) : undefined;
+  }
+
+  times(o: Poly): Poly {
+    const c = new Array<number>(this.c.length + o.c.length - 1).fill(0);
+    this.c.forEach((x, i) => o.c.forEach((y, j) => (c[i + j] += x * y)));
+    return new Poly(this.dim, c);
+  }
+
+  plus(o: Poly): Poly {
+    const c = Array.from({ length: Math.max(this.c.length, o.c.length) }, (_, i) => (this.c[i] ?? 0) + (o.c[i] ?? 0));
+    return new Poly(this.dim, c);
+  }
+
+  equals(o: Poly): boolean {
+    const n = Math.max(this.c.length, o.c.length);
+    for (let i = 0; i < n; i++) if ((this.c[i] ?? 0) !== (o.c[i] ?? 0)) return false;
+    return true;
+  }
+
+  /** An expression of the dimension's variable: "3", "T", "2 * T + 1", "T * T". */
+  toString(): string {
+    const terms = this.c.flatMap((x, i) => {
+      if (x === 0) return [];
+      const power = Array.from({ length: i }, () => this.dim).join(" * ");
+      return i === 0 ? [String(x)] : [x === 1 ? power : `${x} * ${power}`];
+    });
+    return terms.length ? terms.join(" + ").replace(/\+ -/g, "- ") : "0";
+  }
+}

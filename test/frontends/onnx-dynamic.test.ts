@@ -1,0 +1,149 @@
+// One ONNX artifact for any sequence length up to a maximum (`--shape input_ids=1x?16`, issue 24):
+// the shared DistilBERT built once runs at 1, 2, 5 and 16 tokens and gives ONNX Runtime's outputs
+// at each; the interpreter gives what a build at that fixed length gives; a length past the maximum
+// is refused; graphs whose structure changes with the length are refused by name.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { build } from "../../compiler/build.js";
+import { loadOnnx } from "../../compiler/frontends/onnx/index.js";
+import { Interpreter } from "../../compiler/ir/interpreter.js";
+import { load } from "../../runtime/index.js";
+import type { HfTokenizer } from "../../runtime/tokenizers/hf/index.js";
+import { tmpDir } from "../helpers/compile.js";
+import { rejectsSeec } from "../helpers/errors.js";
+import { bertTokenizerJson } from "../helpers/hf-tokenizers.js";
+import { withOutput } from "../helpers/onnx-edit.js";
+import { sharedPath } from "../helpers/shared.js";
+
+const DISTILBERT = sharedPath("onnx/bert_distilbert_tiny_hf_pt110");
+const file = () => join(DISTILBERT!, "model.onnx");
+
+/** Ids below `vocab` and a mask whose last token is padding (except for one token), at T tokens. */
+function feeds(T: number, vocab = 100) {
+  return {
+    input_ids: BigInt64Array.from({ length: T }, (_, i) => BigInt((i * 37 + 5) % vocab)),
+    attention_mask: BigInt64Array.from({ length: T }, (_, i) => (i < T - 1 || T === 1 ? 1n : 0n)),
+  };
+}
+
+describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maximum (../shared/onnx/bert_distilbert_tiny_hf_pt110)", () => {
+  // The shared encoders with a sequence dimension, each built once for lengths up to `max`, on both wasm targets.
+  const ENCODERS = [
+    { dir: "bert_distilbert_tiny_hf_pt110", file: "model.onnx", dim: "sequence", max: 16, vocab: 100 },
+    { dir: "seq2seq_nn_transformer_pt113", file: "encoder/model.onnx", dim: "tokens", max: 12, vocab: 50 },
+  ];
+  for (const e of ENCODERS)
+    it.skipIf(!sharedPath(`onnx/${e.dir}`))(
+      `${e.dir}: built once with --shape input_ids=1x?${e.max}, gives ONNX Runtime's outputs at 1, 2, 5 and ${e.max} tokens (wasm-simd and wasm)`,
+      async () => {
+        const model = join(sharedPath(`onnx/${e.dir}`)!, e.file);
+        const ort = await import("onnxruntime-node");
+        const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1 });
+        for (const target of ["wasm-simd", "wasm"] as const) {
+          const out = join(await tmpDir(), "artifact");
+          const report = await build({ model, target, out, shapes: { input_ids: [1, { max: e.max }] } });
+          expect(report.notes).toContain(`input_ids's dimension 1 ("${e.dim}") stays symbolic (T), from 1 to ${e.max}`);
+          const manifest = JSON.parse(readFileSync(join(out, "manifest.json"), "utf8"));
+          expect(manifest.inputs.map((i: { shape: unknown }) => i.shape)).toEqual([
+            [1, "T"],
+            [1, "T"],
+          ]);
+          expect(manifest.dims).toEqual({ T: { max: e.max } });
+          const artifact = await load(out, { webgpu: false });
+          for (const T of [1, 2, 5, e.max]) {
+            const f = feeds(T, e.vocab);
+            const got = await artifact.run(f);
+            const want = await session.run({
+              input_ids: new ort.Tensor("int64", f.input_ids, [1, T]),
+              attention_mask: new ort.Tensor("int64", f.attention_mask, [1, T]),
+            });
+            for (const name of session.outputNames) {
+              const g = got[name] as Float32Array,
+                w = want[name].data as Float32Array;
+              expect(g.length, `${name} at ${T}`).toBe(w.length);
+              for (let i = 0; i < w.length; i++)
+                expect(Math.abs(g[i] - w[i]), `${target}: ${name}[${i}] at ${T} tokens`).toBeLessThan(1e-5);
+            }
+          }
+          const error = await rejectsSeec(() => artifact.run(feeds(e.max + 1, e.vocab)));
+          expect([error.code, error.message]).toEqual([
+            "runtime.input",
+            `input "input_ids" has ${e.max + 1} elements; shape [1, T] allows 1 to ${e.max} × 1`,
+          ]);
+          artifact.dispose();
+        }
+      },
+      120_000,
+    );
+
+  it("refuses the webgpu target, whose generic tensor kernels have static shapes", async () => {
+    const out = join(await tmpDir(), "artifact");
+    const error = await rejectsSeec(() => build({ model: file(), target: "webgpu", out, shapes: { input_ids: [1, { max: 16 }] } }));
+    expect(error.code).toBe("unsupported.dynamic_shape");
+    expect(error.message).toMatch(/the webgpu target compiles graphs of fixed shapes/);
+  }, 60_000);
+
+  it("embed(): each text runs at its own length, and the masked mean matches ONNX Runtime's on the unpadded ids", async () => {
+    const work = await tmpDir();
+    const tokenizer = join(work, "tokenizer.json");
+    writeFileSync(tokenizer, JSON.stringify(bertTokenizerJson()));
+    const encoder = join(work, "model.onnx");
+    writeFileSync(encoder, withOutput(readFileSync(file()), "294", "last_hidden_state", ["batch", "sequence", 2]));
+    const out = join(work, "artifact");
+    await build({ model: encoder, tokenizer, target: "wasm-simd", out, shapes: { input_ids: [1, { max: 32 }] }, pooling: "mean" });
+    const model = await load(out, { webgpu: false });
+    const texts = [
+      "A man is playing the cello.",
+      "",
+      "hi",
+      "This one is long enough to be cut at thirty-two word pieces, as the build's maximum says it must be.",
+    ];
+    const vectors = await model.embed(texts);
+    const ort = await import("onnxruntime-node");
+    const session = await ort.InferenceSession.create(encoder, { intraOpNumThreads: 1 });
+    for (const [i, text] of texts.entries()) {
+      const ids = (model.tokenizer as HfTokenizer).encode(text, { maxLength: 32 });
+      const tensor = (values: number[]) => new ort.Tensor("int64", BigInt64Array.from(values, BigInt), [1, values.length]);
+      const r = await session.run({ input_ids: tensor(ids), attention_mask: tensor(ids.map(() => 1)) });
+      const hidden = r.last_hidden_state.data as Float32Array;
+      const mean = [0, 1].map((j) => ids.reduce((a, _, t) => a + hidden[2 * t + j], 0) / ids.length);
+      expect(ids.length <= 32).toBe(true);
+      mean.forEach((x, j) => expect(Math.abs(vectors[i][j] - x), `${text} [${j}]`).toBeLessThan(1e-5));
+    }
+    model.dispose();
+  }, 120_000);
+
+  it("lowers to one IR graph whose interpreter gives, at each length, what a build at that fixed length gives", async () => {
+    const dynamic = (await loadOnnx(file(), "m", { input_ids: [1, { max: 16 }] })).graph;
+    expect(dynamic.dims).toEqual({ T: { max: 16 } });
+    for (const T of [1, 3, 16]) {
+      const fixed = (await loadOnnx(file(), "m", { input_ids: [1, T] })).graph;
+      const f = feeds(T);
+      const ids = Int32Array.from(f.input_ids, Number),
+        mask = Int32Array.from(f.attention_mask, Number);
+      const a = new Interpreter(dynamic).run({ input_ids: ids, attention_mask: mask });
+      const b = new Interpreter(fixed).run({ input_ids: ids, attention_mask: mask });
+      for (const o of dynamic.outputs) expect(Array.from(a[o].data), `${o} at ${T}`).toEqual(Array.from(b[o].data));
+    }
+  });
+
+  it("refuses what cannot stay symbolic: the batch (flattened with the sequence), two maxima, a maximum below 4", async () => {
+    const out = join(await tmpDir(), "artifact");
+    const cases: [Record<string, (number | { max: number })[]>, string, RegExp][] = [
+      [
+        { input_ids: [{ max: 8 }, 16] },
+        "unsupported.dynamic_shape",
+        /^input_ids's dimension 0 \("batch"\) cannot stay symbolic: dimension 0 of tensor "Gather_7#1" is 16 \* T; only T itself can be symbolic$/,
+      ],
+      [{ input_ids: [{ max: 8 }, { max: 8 }] }, "usage.shape", /one dimension can stay symbolic per build/],
+      [{ input_ids: [1, { max: 8 }], attention_mask: [1, { max: 16 }] }, "usage.shape", /must have one maximum/],
+      [{ input_ids: [1, { max: 3 }] }, "usage.shape", /maximum must be at least 4/],
+    ];
+    for (const [shapes, code, message] of cases) {
+      const e = await rejectsSeec(() => build({ model: file(), target: "wasm-simd", out, shapes }));
+      expect(e.code, JSON.stringify(shapes)).toBe(code);
+      expect(e.message).toMatch(message);
+    }
+  });
+});
