@@ -1,46 +1,74 @@
 /**
  * Attributes that depend on a symbolic dimension. A graph built for any token count up to a
  * maximum (an ONNX input's `--shape input_ids=1x?128`) has strided copies whose sizes, strides and
- * offsets are a·T + b of the call's T. Such an attribute entry is written "a*T+b" (always that
- * form, so no other string attribute reads as one); `nums()` refuses it, so a reader that does not
+ * offsets are polynomials of the call's T (a·T + b, or T² for the strides of a [heads, T, T]
+ * tensor). Such an attribute entry is written "2*T+0" or "1*T^2+0*T+0" (dimEntry: that form only,
+ * so no other string attribute reads as one); `nums()` refuses it, so a reader that does not
  * bind dimensions fails loudly instead of using a wrong number.
  */
 import { SeecError } from "../../runtime/errors.js";
 import type { AttrValue, Attrs, Dim } from "./graph.js";
 
-/** a·dim + b; a dimension attribute entry. */
-export interface Affine {
+/** A dimension attribute entry: c[0] + c[1]·dim + c[2]·dim² + … */
+export interface DimExpr {
   dim: string;
-  a: number;
-  b: number;
+  c: number[];
 }
 
-const FORM = /^(-?\d+)\*([A-Za-z_][A-Za-z0-9_]*)([+-]\d+)$/;
+const TERM = /([+-]?\d+(?:\.\d+)?)\*([A-Za-z_][A-Za-z0-9_]*)(?:\^(\d+))?|([+-]\d+(?:\.\d+)?)$/y;
 
-/** The attribute entry for a·dim + b: a number where a is 0. */
-export function affineEntry(dim: string, a: number, b: number): number | string {
-  return a === 0 ? b : `${a}*${dim}${b < 0 ? "-" : "+"}${Math.abs(b)}`;
+/**
+ * The attribute entry for the polynomial with coefficients `c` (constant term first) in `dim`: a
+ * number where it is constant, else its terms from the highest power down, always ending in the
+ * constant term ("2*T+0", "1*T^2+0*T-1"), so that no other string attribute reads as one.
+ */
+export function dimEntry(dim: string, c: readonly number[]): number | string {
+  let top = c.length - 1;
+  while (top > 0 && c[top] === 0) top--;
+  if (top === 0) return c[0] ?? 0;
+  const sign = (x: number) => (x < 0 ? `-${-x}` : `+${x}`);
+  const terms = [];
+  for (let k = top; k >= 1; k--) terms.push(`${k === top ? c[k] : sign(c[k])}*${dim}${k > 1 ? `^${k}` : ""}`);
+  return `${terms.join("")}${sign(c[0] ?? 0)}`;
 }
 
-/** An entry's a·dim + b, or undefined for a plain number or a string of another meaning. */
-export function parseAffine(v: number | string): Affine | undefined {
+/** a·dim + b as an entry. */
+export const affineEntry = (dim: string, a: number, b: number) => dimEntry(dim, [b, a]);
+
+/** An entry's polynomial, or undefined for a plain number or a string of another meaning. */
+export function parseDimExpr(v: number | string): DimExpr | undefined {
   if (typeof v === "number") return undefined;
-  const m = FORM.exec(v);
-  return m ? { dim: m[2], a: Number(m[1]), b: Number(m[3]) } : undefined;
+  const c: number[] = [];
+  let dim: string | undefined,
+    at = 0,
+    last: number | undefined;
+  TERM.lastIndex = 0;
+  for (let m; at < v.length && (m = TERM.exec(v)); at = TERM.lastIndex) {
+    if (m[4] !== undefined) {
+      last = Number(m[4]);
+      break;
+    }
+    if ((dim ?? m[2]) !== m[2]) return undefined;
+    dim = m[2];
+    c[m[3] ? Number(m[3]) : 1] = Number(m[1]);
+  }
+  if (!dim || last === undefined || TERM.lastIndex !== v.length) return undefined;
+  c[0] = last;
+  return { dim, c: Array.from(c, (x) => x ?? 0) };
 }
 
 /** An entry's value where `dims` binds its dimension. */
 export function bindEntry(v: number | string, dims: Readonly<Record<string, number>>): number {
   if (typeof v === "number") return v;
-  const f = parseAffine(v);
+  const f = parseDimExpr(v);
   const bound = f ? dims[f.dim] : undefined;
   if (!f || bound === undefined) throw new SeecError("internal.ir", `attribute entry "${v}" has no binding`);
-  return f.a * bound + f.b;
+  return f.c.reduce((sum, x, k) => sum + x * bound ** k, 0);
 }
 
 /** Whether a node's attributes depend on a symbolic dimension. */
 export function isSymbolic(attrs: Attrs): boolean {
-  return Object.values(attrs).some((v) => (typeof v === "object" ? v : [v]).some((x) => parseAffine(x) !== undefined));
+  return Object.values(attrs).some((v) => (typeof v === "object" ? v : [v]).some((x) => parseDimExpr(x) !== undefined));
 }
 
 /** The attributes with every a*T+b entry evaluated at `dims` (the attributes themselves where none is). */
@@ -48,15 +76,15 @@ export function bindAttrs(attrs: Attrs, dims: Readonly<Record<string, number>>):
   if (!isSymbolic(attrs)) return attrs;
   const out: Record<string, AttrValue> = {};
   for (const [k, v] of Object.entries(attrs))
-    out[k] = typeof v === "object" ? v.map((x) => (parseAffine(x) ? bindEntry(x, dims) : x)) : parseAffine(v) ? bindEntry(v, dims) : v;
+    out[k] = typeof v === "object" ? v.map((x) => (parseDimExpr(x) ? bindEntry(x, dims) : x)) : parseDimExpr(v) ? bindEntry(v, dims) : v;
   return out;
 }
 
 /** A shape entry as a tensor dimension: a number, the dimension's name for 1·dim + 0, nothing else. */
 export function entryDim(v: number | string, node: string): Dim {
   if (typeof v === "number") return v;
-  const f = parseAffine(v);
-  if (f && f.a === 1 && f.b === 0) return f.dim;
+  const f = parseDimExpr(v);
+  if (f && f.c.length === 2 && f.c[0] === 0 && f.c[1] === 1) return f.dim;
   throw new SeecError("internal.ir", `a tensor dimension must be a number or a symbolic dimension, not "${v}"`, { at: `node ${node}` });
 }
 
@@ -73,8 +101,8 @@ export class Poly {
   static of(v: Dim | number | string, dim: string): Poly {
     if (typeof v === "number") return new Poly(dim, [v]);
     if (v === dim) return new Poly(dim, [0, 1]);
-    const f = parseAffine(v);
-    if (f && f.dim === dim) return new Poly(dim, [f.b, f.a]);
+    const f = parseDimExpr(v);
+    if (f && f.dim === dim) return new Poly(dim, f.c);
     throw new SeecError("internal.ir", `"${v}" is not a number or an expression of ${dim}`);
   }
 

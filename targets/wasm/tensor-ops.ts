@@ -27,17 +27,11 @@ import {
 import type { Binding, CallContext } from "./binding.js";
 import { f32 } from "./literals.js";
 
-/** A shape every dimension of which is static; a node with the symbolic T here has no generated loop for it yet. */
+/** A static shape: a node whose shapes hold T takes the symbolic paths below (isSymbolicNode) before any use of this. */
 const numbers = (shape: Shape): number[] =>
   shape.map((d: Dim) => {
     if (typeof d === "number") return d;
-    throw new SeecError(
-      "unsupported.dynamic_shape",
-      `a matmul, concatenation, softmax or reduction over the symbolic length T is not compiled yet`,
-      {
-        hint: "build at a fixed length (--shape input_ids=1x128)",
-      },
-    );
+    throw new SeecError("internal.ir", `a static-shape loop was asked to run over the symbolic dimension ${d}`);
   });
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -327,48 +321,59 @@ function copyFunction(node: Node, c: CallContext): { name: string; source: strin
   });
 }
 
+/** The product of dimensions, as a polynomial in T. */
+const product = (dims: readonly Poly[]) => dims.reduce((a, d) => a.times(d), Poly.of(1, SYMBOL));
+/** A generated function's T parameter, where its body uses T. */
+const tParam = (symbolic: boolean) => (symbolic ? `, ${SYMBOL}: i32` : "");
+
 const concatBinding: Binding = {
   kernels: [],
   call(node, c) {
     const { axis } = concatAttrs(node.attrs);
-    const out = numbers(c.shape(node.outputs[0]));
-    const outer = size(out.slice(0, axis)),
-      inner = size(out.slice(axis + 1));
+    const out = polys(c.shape(node.outputs[0]));
+    const outer = product(out.slice(0, axis)),
+      inner = product(out.slice(axis + 1));
     const y = c.addr(node.outputs[0]);
-    let offset = 0;
+    let offset = Poly.of(0, SYMBOL);
     const parts = node.inputs.map((input) => {
-      const w = numbers(c.shape(input))[axis] * inner;
+      const w = polys(c.shape(input))[axis].times(inner);
+      const four = (p: Poly) => p.times(Poly.of(4, SYMBOL));
       const part =
-        outer === 1
-          ? `memory.copy(${y} + ${4 * offset}, ${c.addr(input)}, ${4 * w})`
-          : `for (let o = 0; o < ${outer}; o++) memory.copy(${y} + <usize>(o * ${out[axis] * inner} + ${offset}) * 4, ${c.addr(input)} + <usize>(o * ${w}) * 4, ${4 * w})`;
-      offset += w;
+        outer.constant === 1
+          ? `memory.copy(${y} + ${four(offset)}, ${c.addr(input)}, ${four(w)})`
+          : `for (let o = 0; o < ${outer}; o++) memory.copy(${y} + <usize>(o * ${paren(out[axis].times(inner))} + ${offset}) * 4, ${c.addr(input)} + <usize>(o * ${paren(w)}) * 4, ${four(w)})`;
+      offset = offset.plus(w);
       return part;
     });
     return parts.join(";\n  ");
   },
 };
 
+/** A polynomial as a factor: parenthesized where it is a sum. */
+const paren = (p: Poly) => (/ [+-] /.test(String(p)) ? `(${p})` : String(p));
+
 const matmulBinding: Binding = {
   kernels: [["tensor", "matmul"]],
   call(node, c) {
-    const [a, b] = node.inputs.map((t) => numbers(c.shape(t)));
-    const out = numbers(c.shape(node.outputs[0]));
+    const [aShape, bShape] = node.inputs.map((t) => c.shape(t));
+    const [a, b] = [aShape, bShape].map(polys);
+    const out = polys(c.shape(node.outputs[0]));
     const [M, K] = a.slice(-2),
       N = b.at(-1)!;
     const batch = out.slice(0, -2);
     const [A, B, Y] = [...node.inputs, ...node.outputs].map((t) => c.addr(t));
-    if (size(batch) === 1) return `matmul(${A}, ${B}, ${Y}, ${M}, ${K}, ${N})`;
-    const { shape, strides } = coalesce(batch, [
-      broadcastStrides(a.slice(0, -2), batch),
-      broadcastStrides(b.slice(0, -2), batch),
-      stridesOf(batch),
+    if (product(batch).constant === 1) return `matmul(${A}, ${B}, ${Y}, ${M}, ${K}, ${N})`;
+    const { shape, strides } = coalescePolys(batch, [
+      broadcastPolys(aShape.slice(0, -2), batch),
+      broadcastPolys(bShape.slice(0, -2), batch),
+      Poly.strides(batch, SYMBOL),
     ]);
-    return loops(
+    const bytes = (...ds: Poly[]) => paren(product([Poly.of(4, SYMBOL), ...ds]));
+    return polyLoops(
       shape,
       strides,
       (index) =>
-        `matmul(${A} + (<usize>(${index(0)}) * ${4 * M * K}), ${B} + (<usize>(${index(1)}) * ${4 * K * N}), ${Y} + (<usize>(${index(2)}) * ${4 * M * N}), ${M}, ${K}, ${N})`,
+        `matmul(${A} + (<usize>(${index(0)}) * ${bytes(M, K)}), ${B} + (<usize>(${index(1)}) * ${bytes(K, N)}), ${Y} + (<usize>(${index(2)}) * ${bytes(M, N)}), ${M}, ${K}, ${N})`,
       "",
     ).join("\n  ");
   },
@@ -377,8 +382,8 @@ const matmulBinding: Binding = {
 const softmaxBinding: Binding = {
   kernels: [["tensor", "softmax"]],
   call(node, c) {
-    const x = numbers(c.shape(node.inputs[0]));
-    return `softmax(${c.addr(node.inputs[0])}, ${c.addr(node.outputs[0])}, ${size(x.slice(0, -1))}, ${x.at(-1)})`;
+    const x = polys(c.shape(node.inputs[0]));
+    return `softmax(${c.addr(node.inputs[0])}, ${c.addr(node.outputs[0])}, ${product(x.slice(0, -1))}, ${x.at(-1)})`;
   },
 };
 
@@ -388,28 +393,34 @@ const reduceBinding: Binding = {
     return [reduceFunction(node, c)];
   },
   call(node, c) {
-    return `${reduceFunction(node, c).name}(${c.addr(node.inputs[0])}, ${c.addr(node.outputs[0])})`;
+    return `${reduceFunction(node, c).name}(${c.addr(node.inputs[0])}, ${c.addr(node.outputs[0])}${isSymbolicNode(node, c) ? `, ${SYMBOL}` : ""})`;
   },
 };
 
 function reduceFunction(node: Node, c: CallContext): { name: string; source: string } {
   const { fn } = reduceAttrs(node.attrs);
-  const x = numbers(c.shape(node.inputs[0])),
-    y = numbers(c.shape(node.outputs[0]));
-  const { shape, strides } = coalesce(x, [stridesOf(x), broadcastStrides(y, x)]);
-  const count = size(x) / size(y);
+  const xShape = c.shape(node.inputs[0]),
+    yShape = c.shape(node.outputs[0]);
+  const x = polys(xShape),
+    y = polys(yShape);
+  const { shape, strides } = coalescePolys(x, [Poly.strides(x, SYMBOL), broadcastPolys(yShape, x)]);
+  // The elements each output sums: the reduced axes' sizes.
+  const count = product(x.filter((_, d) => yShape[d] === 1 && xShape[d] !== 1));
+  const n = product(y);
   return named("reduce", (name) =>
     [
-      `/** ${fn} of [${x.join(", ")}] to [${y.join(", ")}] */`,
-      `function ${name}(x: usize, y: usize): void {`,
-      `  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), ${reduceStart(fn)});`,
-      ...loops(shape, strides, (index) => {
+      `/** ${fn} of [${xShape.join(", ")}] to [${yShape.join(", ")}] */`,
+      `function ${name}(x: usize, y: usize${tParam(isSymbolicNode(node, c))}): void {`,
+      `  for (let i = 0; i < ${n}; i++) store<f32>(y + (<usize>i << 2), ${reduceStart(fn)});`,
+      ...polyLoops(shape, strides, (index) => {
         const at = `y + (<usize>(${index(1)}) << 2)`,
           v = `load<f32>(x + (<usize>(${index(0)}) << 2))`;
         return `store<f32>(${at}, ${REDUCE_STEPS[fn](`load<f32>(${at})`, v)});`;
       }),
       ...(fn === "mean"
-        ? [`  for (let i = 0; i < ${size(y)}; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) / ${f32(count)});`]
+        ? [
+            `  for (let i = 0; i < ${n}; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) / ${count.isConstant ? f32(count.constant!) : `<f32>(${count})`});`,
+          ]
         : []),
       `}`,
     ].join("\n"),

@@ -2,10 +2,11 @@
  * One symbolic dimension kept symbolic (`--shape input_ids=1x?128`): one artifact for any length up
  * to the maximum, its memory planned for the maximum.
  *
- * The graph is lowered three times, at the maximum, one less, and 2, and the three IR graphs are
+ * The graph is lowered four times, at the maximum, one and two less, and 2, and the IR graphs are
  * merged. They must be the same nodes in the same order; every number that differs between them
- * must be a·T + b of the length (fitted on the first two, checked on the third), and becomes the
- * attribute entry "a*T+b" (ir/affine.ts) that the interpreter binds and the wasm backend writes as
+ * must be a polynomial of degree 2 or less in the length T (fitted on the first three, checked on
+ * the fourth: sizes and offsets a·T + b, the strides of a [heads, T, T] tensor T²), and becomes an
+ * attribute entry such as "2*T+0" (ir/affine.ts) that the interpreter binds and the wasm backend writes as
  * an expression of forward()'s T; a tensor dimension that differs must be T itself. A constant
  * folded from the length (a position table's first T rows) must read the same at every length
  * through the maximum's layout: it is kept at the maximum and read through a Copy. Anything else —
@@ -13,18 +14,22 @@
  * whose values change — is refused before any work, naming what and where.
  */
 import { SeecError } from "../../../runtime/errors.js";
-import { affineEntry, Poly } from "../../ir/affine.js";
+import { affineEntry, dimEntry, Poly } from "../../ir/affine.js";
 import type { AttrValue, Attrs, Dim, Graph, Node, Value } from "../../ir/graph.js";
 import { stridesOf } from "../../ir/ops/tensor.js";
 
 /** The IR's name for the dimension: the token count T, forward()'s argument. */
 export const DYNAMIC_DIM = "T";
 
-/** The lengths the graph is lowered at, the maximum first; the smallest maximum that leaves them distinct. */
-export const probeLengths = (max: number) => [max, max - 1, 2];
-export const MIN_DYNAMIC_MAX = 4;
+/**
+ * The lengths the graph is lowered at, the maximum first: a polynomial of degree 2 in the length
+ * (a [heads, T, T] tensor's strides hold T²) fitted on the first three, checked on the fourth.
+ */
+export const probeLengths = (max: number) => [max, max - 1, max - 2, 2];
+/** The smallest maximum that keeps the probe lengths distinct. */
+export const MIN_DYNAMIC_MAX = 5;
 
-/** The three lowerings merged into one graph whose dimension T runs up to `max`. */
+/** The lowerings at probeLengths(max) merged into one graph whose dimension T runs up to `max`. */
 export function mergeLowerings(graphs: readonly Graph[], max: number, what: string, file: string): Graph {
   const lengths = probeLengths(max);
   const refuse = (message: string, at?: string): never => {
@@ -34,13 +39,16 @@ export function mergeLowerings(graphs: readonly Graph[], max: number, what: stri
       hint: `build at a fixed length (--shape with a number), once per length you need`,
     });
   };
-  /** a·T + b through the three values, or a refusal naming `where`. */
-  const fit = (xs: readonly number[], where: string, at?: string): { a: number; b: number } => {
-    const a = xs[0] - xs[1],
-      b = xs[0] - a * lengths[0];
-    if (a * lengths[2] + b !== xs[2])
-      refuse(`${where} is ${xs.map((x, i) => `${x} at ${lengths[i]}`).join(", ")}, not a·T + b of the length`, at);
-    return { a, b };
+  /** The coefficients (constant first) of the polynomial of degree ≤ 2 through the values, or a refusal naming `where`. */
+  const fit = (xs: readonly number[], where: string, at?: string): number[] => {
+    const [t0, t1] = lengths;
+    const c2 = (xs[0] - 2 * xs[1] + xs[2]) / 2,
+      c1 = xs[0] - xs[1] - c2 * (t0 * t0 - t1 * t1),
+      c0 = xs[0] - c1 * t0 - c2 * t0 * t0;
+    const t = lengths[3];
+    if (c0 + c1 * t + c2 * t * t !== xs[3])
+      refuse(`${where} is ${xs.map((x, i) => `${x} at ${lengths[i]}`).join(", ")}: not a polynomial of degree 2 or less in the length`, at);
+    return [c0, c1, c2];
   };
   const [g, ...others] = graphs;
   const at = (n: Node) => `node ${n.name} (${n.op})`;
@@ -59,14 +67,12 @@ export function mergeLowerings(graphs: readonly Graph[], max: number, what: stri
         continue;
       }
       if (typeof v === "number") {
-        const { a, b } = fit([v, ...(vs as number[])], `attribute ${key}`, at(n));
-        attrs[key] = affineEntry(DYNAMIC_DIM, a, b);
+        attrs[key] = dimEntry(DYNAMIC_DIM, fit([v, ...(vs as number[])], `attribute ${key}`, at(n)));
       } else if (typeof v === "object" && vs.every((w) => typeof w === "object" && w.length === v.length)) {
         attrs[key] = v.map((x, j) => {
           const xs = [x, ...vs.map((w) => (w as readonly number[])[j])];
           if (xs.some((y) => typeof y !== "number")) refuse(`attribute ${key} is not numeric`, at(n));
-          const { a, b } = fit(xs as number[], `attribute ${key}[${j}]`, at(n));
-          return affineEntry(DYNAMIC_DIM, a, b);
+          return dimEntry(DYNAMIC_DIM, fit(xs as number[], `attribute ${key}[${j}]`, at(n)));
         });
       } else refuse(`attribute ${key} changes with the length`, at(n));
     }
@@ -82,11 +88,9 @@ export function mergeLowerings(graphs: readonly Graph[], max: number, what: stri
     const shape: Dim[] = v.shape.map((d, j) => {
       const ds = [d, ...same.map((w) => w!.shape[j])] as number[];
       if (ds.every((x) => x === d)) return d;
-      const { a, b } = fit(ds, `dimension ${j} of tensor "${name}"`);
-      if (a !== 1 || b !== 0)
-        refuse(
-          `dimension ${j} of tensor "${name}" is ${Poly.of(affineEntry(DYNAMIC_DIM, a, b), DYNAMIC_DIM)}; only T itself can be symbolic`,
-        );
+      const c = fit(ds, `dimension ${j} of tensor "${name}"`);
+      if (c[0] !== 0 || c[1] !== 1 || c[2] !== 0)
+        refuse(`dimension ${j} of tensor "${name}" is ${Poly.of(dimEntry(DYNAMIC_DIM, c), DYNAMIC_DIM)}; only T itself can be symbolic`);
       return DYNAMIC_DIM;
     });
     const varies = shape.some((d) => d === DYNAMIC_DIM);

@@ -82,14 +82,22 @@ export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Recor
   checkOps(model);
   const at = (T: number) =>
     Object.fromEntries(Object.entries(shapes).map(([input, dims]) => [input, dims.map((d) => (typeof d === "number" ? d : T))]));
-  const loads = probeLengths(dynamic.max).map((T) => lowerFixed(model, name, at(T)));
-  const graph = mergeLowerings(
-    loads.map((l) => l.graph),
-    dynamic.max,
-    dynamic.what,
-    model.file,
-  );
-  return { ...loads[0], graph, notes: [`${dynamic.what} stays symbolic (T), from 1 to ${dynamic.max}`] };
+  const [longest, ...others] = probeLengths(dynamic.max);
+  const base = lowerFixed(model, name, at(longest));
+  // The other lowerings are read for their numbers: their weights (the same as the base's) are let go as each is made.
+  const probes = others.map((T) => withoutWeights(lowerFixed(model, name, at(T)).graph, base.graph));
+  const graph = mergeLowerings([base.graph, ...probes], dynamic.max, dynamic.what, model.file);
+  return { ...base, graph, notes: [`${dynamic.what} stays symbolic (T), from 1 to ${dynamic.max}`] };
+}
+
+/** Constants above 64 Ki elements whose shape is the base graph's: weights, compared by shape only. */
+function withoutWeights(graph: Graph, base: Graph): Graph {
+  for (const [name, v] of graph.values) {
+    const b = base.values.get(name);
+    if (v.kind === "const" && v.data && v.data.length > 65536 && b?.shape.join() === v.shape.join())
+      graph.values.set(name, { ...v, data: undefined });
+  }
+  return graph;
 }
 
 /** The one dimension --shape leaves symbolic (`?max`), if any: where it is, and its maximum. */

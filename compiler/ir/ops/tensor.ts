@@ -277,7 +277,7 @@ export function symbolicCopyAttrs(attrs: Attrs): SymbolicCopyAttrs {
 export const Copy: OpDef = {
   infer([x], attrs, node) {
     if (isSymbolic(attrs)) {
-      // Built for any T up to a maximum: the frontend checked the reads at three token counts (onnx/dynamic.ts).
+      // Built for any T up to a maximum: the frontend checked the reads at four token counts (onnx/dynamic.ts).
       const { shape, strides, outShape } = symbolicCopyAttrs(attrs);
       if (shape.length !== strides.length) fail(node, "Copy needs one stride per output dimension");
       return [{ dtype: x.dtype, shape: outShape.map((d) => entryDim(d, node)) }];
