@@ -36,7 +36,8 @@ export function checkFeeds(manifest: Manifest, feeds: Feeds): CheckedFeeds {
     const fixed = spec.shape.reduce<number>((a, d) => (typeof d === "number" ? a * d : a), 1);
     const sym = spec.shape.find((d): d is string => typeof d === "string");
     const n = sym ? data.length / fixed : 1;
-    const min = manifest.model.family === "encoder" ? 0 : 1;
+    // A packed encoder's call may hold no text; an ONNX graph's (embed() included) runs at least one token.
+    const min = manifest.model.family === "encoder" && !manifest.model.embedding ? 0 : 1;
     const max = sym ? manifest.dims[sym].max : 0;
     const ok = sym ? Number.isInteger(n) && n >= min && n <= max && (bound[sym] ?? n) === n : data.length === fixed;
     if (!ok)

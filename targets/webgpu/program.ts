@@ -15,7 +15,7 @@ const words = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
 
 export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): GpuProgram {
   const symbolic = graph.nodes.find((n) => isSymbolic(n.attrs));
-  if (symbolic) throw dynamicShapes(symbolic.name);
+  if (symbolic) throw dynamicShapes(`node ${symbolic.name} (${symbolic.op})`);
   const dims = maxDims(graph);
   const weights = new Map(plan.weights.entries.map((e) => [e.name, e]));
   const tensors: GpuTensor[] = [...graph.values.values()].map((v) => ({

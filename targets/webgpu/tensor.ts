@@ -25,7 +25,7 @@ import { elementwise, f32, type Generator, type KernelContext, perRow, reduce, W
 /** The generic tensor ops are written for static shapes here: a graph built for any length (onnx/dynamic.ts) is refused. */
 const numbers = (c: KernelContext, t: string): number[] => {
   const shape = c.shape(t);
-  if (shape.some((d) => typeof d !== "number")) throw dynamicShapes(t);
+  if (shape.some((d) => typeof d !== "number")) throw dynamicShapes(`tensor ${t}`);
   return shape as number[];
 };
 

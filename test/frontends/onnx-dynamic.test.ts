@@ -19,6 +19,50 @@ import { randomF32 } from "../helpers/random.js";
 import { sharedPath } from "../helpers/shared.js";
 
 const { onnx } = onnxProto;
+const F = onnx.TensorProto.DataType.FLOAT;
+const w = (name: string, dims: number[], seed: number) => ({
+  name,
+  dims,
+  dataType: F,
+  floatData: Array.from(
+    randomF32(
+      dims.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+  ),
+});
+const i64 = (name: string, values: number[]) => ({
+  name,
+  dims: [values.length],
+  dataType: onnx.TensorProto.DataType.INT64,
+  int64Data: values,
+});
+const node = (opType: string, input: string[], output: string, attribute: import("onnx-proto").onnx.IAttributeProto[] = []) => ({
+  opType,
+  name: output,
+  input,
+  output: [output],
+  attribute,
+});
+const ints = (name: string, v: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
+const int = (name: string, v: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: v });
+/** x [1, T, 4] float in, the nodes, the outputs, as an ONNX file in a temporary directory. */
+async function graphFile(nodes: ReturnType<typeof node>[], initializer: object[], outputs: string[]): Promise<string> {
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: 13 }],
+    graph: {
+      name: "g",
+      node: nodes,
+      initializer,
+      input: [{ name: "x", type: { tensorType: { elemType: F, shape: { dim: [{ dimValue: 1 }, { dimParam: "T" }, { dimValue: 4 }] } } } }],
+      output: outputs.map((name) => ({ name })),
+    },
+  });
+  const f = join(await tmpDir(), "g.onnx");
+  writeFileSync(f, onnx.ModelProto.encode(model).finish());
+  return f;
+}
 
 const DISTILBERT = sharedPath("onnx/bert_distilbert_tiny_hf_pt110");
 const file = () => join(DISTILBERT!, "model.onnx");
@@ -115,33 +159,15 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maxim
       expect(ids.length <= 32).toBe(true);
       mean.forEach((x, j) => expect(Math.abs(vectors[i][j] - x), `${text} [${j}]`).toBeLessThan(1e-5));
     }
+    // run() itself takes 1 to 32 tokens: no call of none.
+    const none = await rejectsSeec(() => model.run({ input_ids: new BigInt64Array(0), attention_mask: new BigInt64Array(0) }));
+    expect([none.code, none.message]).toEqual(["runtime.input", 'input "input_ids" has 0 elements; shape [1, T] allows 1 to 32 × 1']);
     model.dispose();
   }, 120_000);
 
   it("runs what attention fusion leaves over T (MatMul, Softmax, ReduceMean, ReduceMax, Concat, Transpose of [1, T, T]) at every length, as ONNX Runtime does", async () => {
     // x [1, T, 4]: scores = (x·Wq)(x·Wk)ᵀ [1, T, T] with a bias over the keys' axis, softmax over the
     // queries' axis (not attention's), then the softmax times x, its mean over T, and a Concat of two [1, T, 4].
-    const F = onnx.TensorProto.DataType.FLOAT;
-    const w = (name: string, dims: number[], seed: number) => ({
-      name,
-      dims,
-      dataType: F,
-      floatData: Array.from(
-        randomF32(
-          dims.reduce((a, b) => a * b, 1),
-          seed,
-        ),
-      ),
-    });
-    const node = (opType: string, input: string[], output: string, attribute: import("onnx-proto").onnx.IAttributeProto[] = []) => ({
-      opType,
-      name: output,
-      input,
-      output: [output],
-      attribute,
-    });
-    const ints = (name: string, v: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
-    const int = (name: string, v: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: v });
     const model = onnx.ModelProto.create({
       irVersion: 8,
       opsetImport: [{ domain: "", version: 13 }],
@@ -186,6 +212,40 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maxim
     }
     artifact.dispose();
   }, 60_000);
+
+  it("refuses, naming why, a graph that holds from 2 tokens up but not at 1 (the last two tokens, the token at index 1)", async () => {
+    const out = join(await tmpDir(), "artifact");
+    const lastTwo = await graphFile(
+      [node("Slice", ["x", "starts", "ends", "axes"], "y")],
+      [i64("starts", [-2]), i64("ends", [1 << 30]), i64("axes", [1])],
+      ["y"],
+    );
+    const e1 = await rejectsSeec(() => build({ model: lastTwo, target: "wasm-simd", out, shapes: { x: [1, { max: 8 }, 4] } }));
+    expect(e1.code).toBe("unsupported.dynamic_shape");
+    expect(e1.message).toBe(
+      `x's dimension 1 ("T") cannot stay symbolic: attribute shape[1] is 2 at 8, 2 at 7, 2 at 6, 2 at 2, 1 at 1: not a polynomial of degree 2 or less in the length`,
+    );
+    expect(e1.at).toMatch(/^node y#\d+ \(Copy\)$/);
+    const second = await graphFile(
+      [node("Gather", ["x", "one"], "y", [int("axis", 1)])],
+      [{ name: "one", dims: [], dataType: onnx.TensorProto.DataType.INT64, int64Data: [1] }],
+      ["y"],
+    );
+    const e2 = await rejectsSeec(() => build({ model: second, target: "wasm-simd", out, shapes: { x: [1, { max: 8 }, 4] } }));
+    expect(e2.code).toBe("unsupported.dynamic_shape");
+    expect(e2.message).toMatch(/^x's dimension 1 \("T"\) cannot stay symbolic: at 1 token, /);
+  });
+
+  it("refuses an input bound to a number on the dimension another keeps symbolic", async () => {
+    const out = join(await tmpDir(), "artifact");
+    const e = await rejectsSeec(() =>
+      build({ model: file(), target: "wasm-simd", out, shapes: { input_ids: [1, { max: 16 }], attention_mask: [1, 16] } }),
+    );
+    expect([e.code, e.message]).toEqual([
+      "usage.shape",
+      '--shape attention_mask: dimension 1 is "sequence", which input_ids keeps symbolic: write it ?16 too, or leave attention_mask out',
+    ]);
+  });
 
   it("lowers to one IR graph whose interpreter gives, at each length, what a build at that fixed length gives", async () => {
     const dynamic = (await loadOnnx(file(), "m", { input_ids: [1, { max: 16 }] })).graph;

@@ -323,6 +323,23 @@ describe("ONNX quantization ops, against onnxruntime-node", () => {
     compare(seec.y, want.y, "y");
   });
 
+  it("hands out the element type folding finds for outputs the graph declares no type for (int8, uint8), as ONNX Runtime does", async () => {
+    const g: Graph = {
+      nodes: [
+        { op: "QuantizeLinear", inputs: ["x", "s", "z"], outputs: ["q"] },
+        { op: "DynamicQuantizeLinear", inputs: ["x"], outputs: ["y", "ys", "yz"] },
+      ],
+      inputs: { x: { elem: "float32", dims: [5] } },
+      constants: { s: tensor("float32", [], [0.1]), z: tensor("int8", [], [-4]) },
+      outputs: { q: "int8", y: "uint8", ys: "float32", yz: "uint8" },
+    };
+    const m = model(g);
+    for (const o of m.graph!.output!) delete o.type;
+    const x = Float32Array.of(-1, 0.3, 2, 7, -20);
+    const { seec, want } = await bothRuns(await write(m), { x }, { x: [5] });
+    for (const name of ["q", "y", "ys", "yz"]) compare(seec[name], want[name], name, name === "ys" ? 1e-7 : 0);
+  });
+
   it("refuses blocked quantization and a scale that fits no axis, naming the node", async () => {
     const blocked: Graph = {
       nodes: [{ op: "DequantizeLinear", inputs: ["a", "s"], outputs: ["y"], attrs: { axis: 1, block_size: 2 } }],

@@ -23,9 +23,10 @@ export const DYNAMIC_DIM = "T";
 
 /**
  * The lengths the graph is lowered at, the maximum first: a polynomial of degree 2 in the length
- * (a [heads, T, T] tensor's strides hold T²) fitted on the first three, checked on the fourth.
+ * (a [heads, T, T] tensor's strides hold T²) fitted on the first three, checked on 2 and on 1 (what
+ * holds from 2 up may not at 1: a slice of the last two tokens, an index 1 along T).
  */
-export const probeLengths = (max: number) => [max, max - 1, max - 2, 2];
+export const probeLengths = (max: number) => [max, max - 1, max - 2, 2, 1];
 /** The smallest maximum that keeps the probe lengths distinct. */
 export const MIN_DYNAMIC_MAX = 5;
 
@@ -40,13 +41,15 @@ export function mergeLowerings(graphs: readonly Graph[], max: number, what: stri
     });
   };
   /** The coefficients (constant first) of the polynomial of degree ≤ 2 through the values, or a refusal naming `where`. */
-  const fit = (xs: readonly number[], where: string, at?: string): number[] => {
+  const fit = (xs: readonly number[], where: string, at?: string, free: readonly boolean[] = []): number[] => {
+    // A value nothing reads at some length (a Copy's stride along a dimension of 1) fits anything there.
+    if (free.slice(0, 3).some(Boolean))
+      return free.every(Boolean) || free.slice(0, 3).every(Boolean) ? [xs[0]] : refuse(`${where} cannot be fitted`, at);
     const [t0, t1] = lengths;
     const c2 = (xs[0] - 2 * xs[1] + xs[2]) / 2,
       c1 = xs[0] - xs[1] - c2 * (t0 * t0 - t1 * t1),
       c0 = xs[0] - c1 * t0 - c2 * t0 * t0;
-    const t = lengths[3];
-    if (c0 + c1 * t + c2 * t * t !== xs[3])
+    if (lengths.slice(3).some((t, k) => !free[3 + k] && c0 + c1 * t + c2 * t * t !== xs[3 + k]))
       refuse(`${where} is ${xs.map((x, i) => `${x} at ${lengths[i]}`).join(", ")}: not a polynomial of degree 2 or less in the length`, at);
     return [c0, c1, c2];
   };
@@ -57,7 +60,9 @@ export function mergeLowerings(graphs: readonly Graph[], max: number, what: stri
     const same = others.map((o) => o.nodes[i]);
     if (same.some((m) => !m || m.op !== n.op || m.name !== n.name || m.inputs.join() !== n.inputs.join()))
       refuse(
-        `its nodes change with the length (node ${i}: ${same.map((m) => (m ? `${m.name} (${m.op})` : "none")).join(" / ")} against ${n.name} (${n.op}))`,
+        `its nodes change with the length (node ${i}, ${n.name} (${n.op}) reading ${n.inputs.join(", ")} at ${lengths[0]} tokens, is ${same
+          .map((m, k) => (m ? `${m.name} (${m.op}) reading ${m.inputs.join(", ")}` : "absent") + ` at ${lengths[k + 1]}`)
+          .join("; ")})`,
       );
     const attrs: Record<string, AttrValue> = {};
     for (const [key, v] of Object.entries(n.attrs)) {
@@ -69,10 +74,12 @@ export function mergeLowerings(graphs: readonly Graph[], max: number, what: stri
       if (typeof v === "number") {
         attrs[key] = dimEntry(DYNAMIC_DIM, fit([v, ...(vs as number[])], `attribute ${key}`, at(n)));
       } else if (typeof v === "object" && vs.every((w) => typeof w === "object" && w.length === v.length)) {
+        const shapes = [n, ...same].map((m) => m.attrs.shape as readonly number[] | undefined);
         attrs[key] = v.map((x, j) => {
           const xs = [x, ...vs.map((w) => (w as readonly number[])[j])];
-          if (xs.some((y) => typeof y !== "number")) refuse(`attribute ${key} is not numeric`, at(n));
-          return dimEntry(DYNAMIC_DIM, fit(xs as number[], `attribute ${key}[${j}]`, at(n)));
+          if (xs.some((y) => typeof y !== "number")) refuse(`attribute ${key}[${j}] is not numeric`, at(n));
+          const free = n.op === "Copy" && key === "strides" ? shapes.map((shape) => shape?.[j] === 1) : [];
+          return dimEntry(DYNAMIC_DIM, fit(xs as number[], `attribute ${key}[${j}]`, at(n), free));
         });
       } else refuse(`attribute ${key} changes with the length`, at(n));
     }

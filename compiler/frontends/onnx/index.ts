@@ -85,7 +85,23 @@ export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Recor
   const [longest, ...others] = probeLengths(dynamic.max);
   const base = lowerFixed(model, name, at(longest));
   // The other lowerings are read for their numbers: their weights (the same as the base's) are let go as each is made.
-  const probes = others.map((T) => withoutWeights(lowerFixed(model, name, at(T)).graph, base.graph));
+  const probes = others.map((T) => {
+    try {
+      return withoutWeights(lowerFixed(model, name, at(T)).graph, base.graph);
+    } catch (e) {
+      // The graph holds at the maximum but not at a shorter length (an index or slice past its end).
+      if (!(e instanceof SeecError) || e.code.startsWith("internal.")) throw e;
+      throw new SeecError(
+        "unsupported.dynamic_shape",
+        `${dynamic.what} cannot stay symbolic: at ${T} token${T > 1 ? "s" : ""}, ${e.message}`,
+        {
+          file: model.file,
+          at: e.at,
+          hint: "build at a fixed length (--shape with a number)",
+        },
+      );
+    }
+  });
   const graph = mergeLowerings([base.graph, ...probes], dynamic.max, dynamic.what, model.file);
   return { ...base, graph, notes: [`${dynamic.what} stays symbolic (T), from 1 to ${dynamic.max}`] };
 }
@@ -125,15 +141,24 @@ function dynamicDimension(model: OnnxModel, shapes: Readonly<Record<string, Inpu
   if (first.max < MIN_DYNAMIC_MAX)
     usage(`a symbolic dimension's maximum must be at least ${MIN_DYNAMIC_MAX}; give a fixed size below that`);
   const name = [...names][0];
+  // An input given a number where it names the same dimension would be bound to that number and the others to T.
+  for (const [input, dims] of Object.entries(shapes))
+    dims.forEach((d, axis) => {
+      if (typeof d === "number" && name && model.inputs.find((i) => i.name === input)?.dims[axis] === name)
+        usage(
+          `--shape ${input}: dimension ${axis} is "${name}", which ${first.input} keeps symbolic: write it ?${first.max} too, or leave ${input} out`,
+        );
+    });
   return { what: `${first.input}'s dimension ${first.axis}${name ? ` ("${name}")` : ""}`, max: first.max };
 }
 
 function lowerFixed(model: OnnxModel, name: string, shapes: Readonly<Record<string, number[]>>): OnnxLoad {
   checkOps(model);
   const binding = bindInputs(model, shapes);
-  const { graph, fused } = onnxGraph(name, model, binding);
+  const { graph, fused, outputTypes } = onnxGraph(name, model, binding);
   const types = new Map([...binding.inputs.map((i) => [i.name, i.dtype] as const)]);
-  for (const output of model.outputs) types.set(output.name, output.dtype ?? "float32");
+  // An output the graph declares no type for has the type folding found (a QuantizeLinear's uint8).
+  for (const output of model.outputs) types.set(output.name, output.dtype ?? outputTypes[output.name]);
   for (const [tensor, dtype] of types) {
     const exchanged = EXCHANGED[dtype];
     const v = graph.values.get(tensor);

@@ -97,8 +97,7 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
 /** Element types an input may have: the rest do not fit the i32 and f32 seec computes in. */
 const INPUT_DTYPES = new Set<OnnxTensor["dtype"]>(["float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool"]);
 
-/** The IR graph, and how many decomposed patterns became each fused op. */
-export function onnxGraph(name: string, model: OnnxModel, binding: Binding): { graph: Graph; fused: Record<string, number> } {
+export function onnxGraph(name: string, model: OnnxModel, binding: Binding): LoweredGraph {
   try {
     return lowerGraph(name, model, binding);
   } catch (e) {
@@ -115,7 +114,14 @@ export function onnxGraph(name: string, model: OnnxModel, binding: Binding): { g
   }
 }
 
-function lowerGraph(name: string, model: OnnxModel, binding: Binding): { graph: Graph; fused: Record<string, number> } {
+/** The IR graph, how many decomposed patterns became each fused op, and each graph output's element type as folding found it. */
+export interface LoweredGraph {
+  graph: Graph;
+  fused: Record<string, number>;
+  outputTypes: Record<string, OnnxTensor["dtype"]>;
+}
+
+function lowerGraph(name: string, model: OnnxModel, binding: Binding): LoweredGraph {
   checkOps(model);
   const { values, constant } = foldGraph(model, binding.inputs);
   const fused = fuseOnnx(model, values, constant);
@@ -137,5 +143,9 @@ function lowerGraph(name: string, model: OnnxModel, binding: Binding): { graph: 
   }
   for (const output of model.outputs) b.output(lowerer.output(output.name));
   const attention = fuseAttention(b.finish());
-  return { graph: attention.graph, fused: { ...fused.counts, ...(attention.fused ? { Attention: attention.fused } : {}) } };
+  return {
+    graph: attention.graph,
+    fused: { ...fused.counts, ...(attention.fused ? { Attention: attention.fused } : {}) },
+    outputTypes: Object.fromEntries(model.outputs.map((o) => [o.name, values.get(o.name)!.dtype])),
+  };
 }
