@@ -97,3 +97,76 @@ describe("the chat template beside tokenizer.json", () => {
     });
   });
 });
+
+describe("the chat template beside tokenizer.json: what mutation testing found untested", () => {
+  it("carries all seven special tokens apply_chat_template passes, and only string contents", async () => {
+    const names = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+    const file = await dirWith({
+      "tokenizer_config.json": {
+        chat_template: names.map((n) => `{{ ${n} }}`).join("|"),
+        ...Object.fromEntries(names.map((n, i) => [n, i % 2 ? { content: `<${n}>` } : `<${n}>`])),
+        additional_special_tokens: ["<extra>"],
+      },
+    });
+    const { chat } = await readChatTemplate(file);
+    expect(chat!.tokens).toStrictEqual(Object.fromEntries(names.map((n) => [n, `<${n}>`])));
+    expect(new ChatTemplate(chat!).apply(USER)).toBe(names.map((n) => `<${n}>`).join("|"));
+    const odd = await dirWith({
+      "tokenizer_config.json": {
+        chat_template: "t",
+        bos_token: 7,
+        eos_token: { content: 5 },
+        unk_token: { lstrip: true },
+        pad_token: ["<pad>"],
+      },
+    });
+    expect((await readChatTemplate(odd)).chat).toStrictEqual({ template: "t", tokens: {} });
+  });
+
+  it("a list of named templates: entries that are not objects are skipped, a default that is not a string is none", async () => {
+    const file = await dirWith({
+      "tokenizer_config.json": { chat_template: [null, "default", 3, { name: "default", template: "d" }] },
+    });
+    expect((await readChatTemplate(file)).chat).toStrictEqual({ template: "d", tokens: {} });
+    const notString = await dirWith({ "tokenizer_config.json": { chat_template: [{ name: "default", template: 5 }] } });
+    await expect(readChatTemplate(notString)).rejects.toMatchObject({
+      code: "input.chat_template",
+      message: 'chat_template lists named templates but none named "default"',
+      at: "chat_template",
+      hint: "save the template to use as chat_template.jinja beside tokenizer.json",
+      file: join(notString, "..", "tokenizer_config.json"),
+    });
+    const toolNotString = await dirWith({
+      "tokenizer_config.json": {
+        chat_template: [
+          { name: "default", template: "d" },
+          { name: "tool_use", template: 1 },
+        ],
+      },
+    });
+    expect((await readChatTemplate(toolNotString)).chat).toStrictEqual({ template: "d", tokens: {} });
+  });
+
+  it("a chat_template of null is none; one of another type and a config that is not an object are refused, naming the file", async () => {
+    expect(await readChatTemplate(await dirWith({ "tokenizer_config.json": { chat_template: null, eos_token: "</s>" } }))).toStrictEqual(
+      {},
+    );
+    const wrongType = await dirWith({ "tokenizer_config.json": { chat_template: true } });
+    await expect(readChatTemplate(wrongType)).rejects.toMatchObject({
+      code: "input.chat_template",
+      message: "chat_template must be a string or a list of { name, template }, got boolean",
+      at: "chat_template",
+      file: join(wrongType, "..", "tokenizer_config.json"),
+    });
+    for (const config of ["[]", "null", '"text"', "7"]) {
+      const file = await dirWith({ "tokenizer_config.json": config });
+      await expect(readChatTemplate(file), config).rejects.toMatchObject({
+        code: "input.chat_template",
+        message: "tokenizer_config.json must hold an object",
+        file: join(file, "..", "tokenizer_config.json"),
+      });
+    }
+    const notJson = await dirWith({ "tokenizer_config.json": "{ nope" });
+    await expect(readChatTemplate(notJson)).rejects.toMatchObject({ file: join(notJson, "..", "tokenizer_config.json") });
+  });
+});

@@ -1,100 +1,25 @@
 // The com.microsoft ops ONNX Runtime's model builder writes into LLM exports (lower-contrib-llm.ts):
 // MatMulNBits and GroupQueryAttention, each as a one-node model built by seec and run through the
 // artifact, against onnxruntime-node (whose CPU provider implements both) on the same file and inputs.
-import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
 import { loadOnnx } from "../../compiler/frontends/onnx/index.js";
-import { floatToHalf, halfToFloat } from "../../compiler/util/float16.js";
 import { load } from "../../runtime/index.js";
 import { tmpDir } from "../helpers/compile.js";
-import { randomF32, rng } from "../helpers/random.js";
-
-const { onnx } = onnxProto;
-const DT = onnx.TensorProto.DataType;
-type Attr = number | string;
-type DType = "float32" | "int32" | "int64" | "uint8";
-
-interface Tensor {
-  dtype: DType;
-  dims: number[];
-  data: ArrayLike<number>;
-}
-
-interface Case {
-  op: string;
-  /** Run-time inputs: their values. */
-  inputs: Record<string, Tensor>;
-  /** Initializers. */
-  constants?: Record<string, Tensor>;
-  /** The node's inputs in order, "" for an absent optional one. */
-  order: string[];
-  attrs: Record<string, Attr>;
-  outputs: number;
-  /** Nodes before the op's, in the default domain (what computes its inputs). */
-  before?: import("onnx-proto").onnx.INodeProto[];
-}
-
-const ELEM: Record<DType, number> = { float32: DT.FLOAT, int32: DT.INT32, int64: DT.INT64, uint8: DT.UINT8 };
-
-function attribute(name: string, v: Attr): import("onnx-proto").onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof v === "string") return { name, type: T.STRING, s: new TextEncoder().encode(v) };
-  return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
-}
-
-function initializer(name: string, t: Tensor): import("onnx-proto").onnx.ITensorProto {
-  const base = { name, dims: t.dims, dataType: ELEM[t.dtype] };
-  if (t.dtype === "float32") return { ...base, floatData: Array.from(t.data) };
-  if (t.dtype === "int32") return { ...base, int32Data: Array.from(t.data) };
-  if (t.dtype === "int64") return { ...base, int64Data: Array.from(t.data) };
-  return { ...base, rawData: Uint8Array.from(t.data) };
-}
-
-async function writeModel(c: Case): Promise<string> {
-  const outs = Array.from({ length: c.outputs }, (_, i) => `y${i}`);
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [
-      { domain: "", version: 18 },
-      { domain: "com.microsoft", version: 1 },
-    ],
-    graph: {
-      name: c.op,
-      node: [
-        ...(c.before ?? []),
-        {
-          opType: c.op,
-          domain: "com.microsoft",
-          name: "n",
-          input: c.order,
-          output: outs,
-          attribute: Object.entries(c.attrs).map(([k, v]) => attribute(k, v)),
-        },
-      ],
-      initializer: Object.entries(c.constants ?? {}).map(([name, t]) => initializer(name, t)),
-      input: Object.entries(c.inputs).map(([name, t]) => ({
-        name,
-        type: { tensorType: { elemType: ELEM[t.dtype], shape: { dim: t.dims.map((d) => ({ dimValue: d })) } } },
-      })),
-      output: outs.map((name) => ({ name })),
-    },
-  });
-  const file = join(await tmpDir(), "model.onnx");
-  writeFileSync(file, onnx.ModelProto.encode(model).finish());
-  return file;
-}
-
-const typed = (t: Tensor) =>
-  t.dtype === "float32"
-    ? Float32Array.from(t.data)
-    : t.dtype === "int32"
-      ? Int32Array.from(t.data)
-      : t.dtype === "int64"
-        ? BigInt64Array.from(Array.from(t.data), BigInt)
-        : Uint8Array.from(t.data);
+import {
+  attribute,
+  DT,
+  gqaCase,
+  nbitsCase,
+  onnx,
+  typed,
+  writeModel,
+  type Case,
+  type Gqa,
+  type NBits,
+} from "../helpers/contrib-llm-cases.js";
 
 /** The bytes of every file the build wrote, by the artifact's folder. */
 function artifactBytes(dir: string): number {
@@ -139,130 +64,6 @@ async function againstOrt(c: Case, abs = 1e-4): Promise<Result> {
     return m;
   });
   return { worst, file, out };
-}
-
-const f32 = (dims: number[], seed: number, scale = 1): Tensor => ({
-  dtype: "float32",
-  dims,
-  data: randomF32(
-    dims.reduce((a, b) => a * b, 1),
-    seed,
-    scale,
-  ),
-});
-const bytes = (dims: number[], seed: number, max = 256): Tensor => {
-  const r = rng(seed);
-  return { dtype: "uint8", dims, data: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => Math.floor(r() * max)) };
-};
-const i32 = (dims: number[], data: number[]): Tensor => ({ dtype: "int32", dims, data });
-
-// MatMulNBits.
-
-interface NBits {
-  K: number;
-  N: number;
-  bits: number;
-  block: number;
-  a: number[];
-  /** Zero points: packed uint8, float (one per block), or none. */
-  zeros?: "packed" | "float";
-  /** Scales f16 values (the form the 4-bit path keeps). */
-  halfScales?: boolean;
-  bias?: "constant" | "input";
-}
-
-function nbitsCase({ K, N, bits, block, a, zeros, halfScales, bias }: NBits, seed: number): Case {
-  const blocks = Math.ceil(K / block),
-    blob = (block * bits) / 8;
-  const scales = f32([N * blocks], seed + 1, 0.1);
-  if (halfScales) scales.data = Array.from(scales.data, (s) => halfToFloat(floatToHalf(s)));
-  const constants: Record<string, Tensor> = { B: bytes([N, blocks, blob], seed), scales };
-  if (zeros === "packed") constants.zp = bytes([N * Math.ceil((blocks * bits) / 8)], seed + 2);
-  if (zeros === "float")
-    constants.zp = { dtype: "float32", dims: [N * blocks], data: Array.from(bytes([N * blocks], seed + 2, 2 ** bits).data) };
-  const inputs: Record<string, Tensor> = { A: f32(a, seed + 3) };
-  if (bias === "constant") constants.bias = f32([N], seed + 4);
-  if (bias === "input") inputs.bias = f32([N], seed + 4);
-  return {
-    op: "MatMulNBits",
-    inputs,
-    constants,
-    order: ["A", "B", "scales", zeros ? "zp" : "", ...(bias ? ["", "bias"] : [])],
-    attrs: { K, N, bits, block_size: block },
-    outputs: 1,
-  };
-}
-
-// GroupQueryAttention.
-
-interface Gqa {
-  B: number;
-  S: number;
-  heads: number;
-  kvHeads: number;
-  head: number;
-  /** Past cache length (none: no past inputs). */
-  past?: number;
-  total: number;
-  seqlens: number[];
-  packed?: boolean;
-  /** Rotary caches of this many rows, half-width `rotaryHalf`. */
-  rotary?: { rows: number; half: number; interleaved?: boolean };
-  /** position_ids (int64 [B, S]) for the rotary embedding. */
-  positions?: number[];
-  /** attention_bias's shape ([B or 1, heads or 1, S, total]), random. */
-  bias?: number[];
-  attrs?: Record<string, Attr>;
-}
-
-function gqaCase(g: Gqa, seed: number): Case {
-  const { B, S, heads, kvHeads, head } = g;
-  const inputs: Record<string, Tensor> = {};
-  const constants: Record<string, Tensor> = { total: i32([], [g.total]) };
-  if (g.packed) inputs.qkv = f32([B, S, (heads + 2 * kvHeads) * head], seed);
-  else {
-    inputs.q = f32([B, S, heads * head], seed);
-    inputs.k = f32([B, S, kvHeads * head], seed + 1);
-    inputs.v = f32([B, S, kvHeads * head], seed + 2);
-  }
-  if (g.past !== undefined) {
-    inputs.past_k = f32([B, kvHeads, g.past, head], seed + 3);
-    inputs.past_v = f32([B, kvHeads, g.past, head], seed + 4);
-  }
-  inputs.seqlens = i32([B], g.seqlens);
-  if (g.rotary) {
-    const r = rng(seed + 5);
-    const angle = Array.from({ length: g.rotary.rows * g.rotary.half }, () => r() * 6);
-    constants.cos = { dtype: "float32", dims: [g.rotary.rows, g.rotary.half], data: angle.map(Math.cos) };
-    constants.sin = { dtype: "float32", dims: [g.rotary.rows, g.rotary.half], data: angle.map(Math.sin) };
-  }
-  if (g.positions) inputs.positions = { dtype: "int64", dims: [B, S], data: g.positions };
-  if (g.bias) inputs.bias = f32(g.bias, seed + 6);
-  const past = g.past !== undefined;
-  const rest = [...(g.rotary ? ["cos", "sin"] : ["", ""]), g.positions ? "positions" : "", g.bias ? "bias" : ""];
-  while (rest.at(-1) === "") rest.pop();
-  return {
-    op: "GroupQueryAttention",
-    inputs,
-    constants,
-    order: [
-      g.packed ? "qkv" : "q",
-      g.packed ? "" : "k",
-      g.packed ? "" : "v",
-      past ? "past_k" : "",
-      past ? "past_v" : "",
-      "seqlens",
-      "total",
-      ...rest,
-    ],
-    attrs: {
-      num_heads: heads,
-      kv_num_heads: kvHeads,
-      ...(g.rotary ? { do_rotary: 1, rotary_interleaved: g.rotary.interleaved ? 1 : 0 } : {}),
-      ...g.attrs,
-    },
-    outputs: 3,
-  };
 }
 
 const worstOf = (r: Result) => Math.max(...r.worst);

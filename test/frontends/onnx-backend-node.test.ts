@@ -1,0 +1,253 @@
+// ONNX's backend node test suite (../shared/onnx/backend-node, 744 one-op models with ONNX's own
+// reference outputs) lowered to IR by the ONNX frontend and run by the IR's reference interpreter,
+// in-process: every lowering (lower-ops.ts, layout-ops.ts, lower-indexing.ts, lower-einsum.ts,
+// lower-resize.ts, lower-spatial.ts, lower-fused.ts, fuse.ts) against ONNX's numbers in about two
+// seconds, without compiling wasm. test/conformance/backend-node.test.ts builds the same cases to
+// wasm (minutes); this one is what mutation testing of the lowerings runs (docs/MUTATION.md).
+//
+// Every case either matches the stored outputs, or is listed in REFUSED and refused with the
+// SeecError listed there (a listed case that comes to pass is fine: seec learnt an op). A case
+// refused because it feeds values that decide shapes (Reshape's shape, Slice's starts …) is run
+// again with those inputs made constants, as exporters write them, and must then match.
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
+import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
+import { readOnnx, readTensorFile, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
+import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
+import { SeecError } from "../../runtime/errors.js";
+import { sharedPath } from "../helpers/shared.js";
+
+const ROOT = sharedPath("onnx/backend-node");
+
+/**
+ * Cases seec refuses, by name without `test_`: "op <domain>:<Op>" for an op checkOps refuses (any
+ * unsupported.* refusal will do: support.ts has tests of its own, and other work may change which
+ * op a case stops at), else the start of `<code>: <message>`, which the lowerings write. The 30 cases whose data are sequences,
+ * optionals or strings (not tensors) are refused too, and are not listed: their models must be
+ * refused with an unsupported.* code.
+ */
+const REFUSED: Readonly<Record<string, string>> = {
+  adagrad: "op ai.onnx.preview.training:Adagrad",
+  adam: "op ai.onnx.preview.training:Adam",
+  bernoulli: "op ai.onnx:Bernoulli",
+  bernoulli_double: "op ai.onnx:Bernoulli",
+  bernoulli_double_expanded: "op ai.onnx:RandomUniformLike",
+  bernoulli_expanded: "op ai.onnx:RandomUniformLike",
+  bernoulli_seed: "op ai.onnx:Bernoulli",
+  bernoulli_seed_expanded: "op ai.onnx:RandomUniformLike",
+  bitshift_left_uint16: "op ai.onnx:BitShift",
+  bitshift_left_uint64: "op ai.onnx:BitShift",
+  bitshift_left_uint8: "op ai.onnx:BitShift",
+  bitshift_right_uint16: "op ai.onnx:BitShift",
+  bitshift_right_uint64: "op ai.onnx:BitShift",
+  bitshift_right_uint8: "op ai.onnx:BitShift",
+  blackmanwindow_expanded: 'unsupported.onnx_op: Range reads "BlackmanWindow_test_blackmanwindow_expanded_function_Periodic_Size_FP" at ru',
+  blackmanwindow_symmetric: "op ai.onnx:BlackmanWindow",
+  blackmanwindow_symmetric_expanded:
+    'unsupported.onnx_op: Range reads "BlackmanWindow_test_blackmanwindow_symmetric_expanded_function_Periodic_Size',
+  cast_FLOAT_to_BFLOAT16: "unsupported.onnx_dtype: Cast to element type 16, which seec does not read",
+  castlike_BFLOAT16_to_FLOAT: 'unsupported.onnx_dtype: input "input" has element type bfloat16, which seec does not read',
+  castlike_BFLOAT16_to_FLOAT_expanded: 'unsupported.onnx_dtype: input "input" has element type bfloat16, which seec does not read',
+  castlike_FLOAT_to_BFLOAT16: 'unsupported.onnx_dtype: input "like" has element type bfloat16, which seec does not read',
+  castlike_FLOAT_to_BFLOAT16_expanded: 'unsupported.onnx_dtype: input "like" has element type bfloat16, which seec does not read',
+  compress_0: "op ai.onnx:Compress",
+  compress_1: "op ai.onnx:Compress",
+  compress_default_axis: "op ai.onnx:Compress",
+  compress_negative_axis: "op ai.onnx:Compress",
+  convinteger_with_padding: "op ai.onnx:ConvInteger",
+  convinteger_without_padding: "op ai.onnx:ConvInteger",
+  dequantizelinear: "op ai.onnx:DequantizeLinear",
+  dequantizelinear_axis: "op ai.onnx:DequantizeLinear",
+  det_nd: "op ai.onnx:Det",
+  dft_axis: "op ai.onnx:DFT",
+  dft_inverse: "op ai.onnx:DFT",
+  dynamicquantizelinear: "op ai.onnx:DynamicQuantizeLinear",
+  dynamicquantizelinear_expanded: "op ai.onnx:QuantizeLinear",
+  dynamicquantizelinear_max_adjusted: "op ai.onnx:DynamicQuantizeLinear",
+  dynamicquantizelinear_min_adjusted: "op ai.onnx:DynamicQuantizeLinear",
+  dynamicquantizelinear_min_adjusted_expanded: "op ai.onnx:QuantizeLinear",
+  gathernd_example_int32: "unsupported.onnx_op: gathering from an integer tensor at indices computed at run time is not supported",
+  gathernd_example_int32_batch_dim1:
+    "unsupported.onnx_op: gathering from an integer tensor at indices computed at run time is not supported",
+  gridsample: "op ai.onnx:GridSample",
+  gridsample_aligncorners_true: "op ai.onnx:GridSample",
+  gridsample_bicubic: "op ai.onnx:GridSample",
+  gridsample_bilinear: "op ai.onnx:GridSample",
+  gridsample_nearest: "op ai.onnx:GridSample",
+  gridsample_reflection_padding: "op ai.onnx:GridSample",
+  gridsample_zeros_padding: "op ai.onnx:GridSample",
+  gru_batchwise: "op ai.onnx:GRU",
+  gru_defaults: "op ai.onnx:GRU",
+  gru_seq_length: "op ai.onnx:GRU",
+  gru_with_initial_bias: "op ai.onnx:GRU",
+  hammingwindow_symmetric: "op ai.onnx:HammingWindow",
+  hammingwindow_symmetric_expanded:
+    'unsupported.onnx_op: Range reads "HammingWindow_test_hammingwindow_symmetric_expanded_function_Periodic_Size_F',
+  hannwindow: "op ai.onnx:HannWindow",
+  hannwindow_expanded: 'unsupported.onnx_op: Range reads "HannWindow_test_hannwindow_expanded_function_Periodic_Size_FP" at run time',
+  hannwindow_symmetric: "op ai.onnx:HannWindow",
+  hannwindow_symmetric_expanded:
+    'unsupported.onnx_op: Range reads "HannWindow_test_hannwindow_symmetric_expanded_function_Periodic_Size_FP" at ',
+  if: "op ai.onnx:If",
+  loop11: "op ai.onnx:Loop",
+  lstm_batchwise: "op ai.onnx:LSTM",
+  lstm_defaults: "op ai.onnx:LSTM",
+  lstm_with_initial_bias: "op ai.onnx:LSTM",
+  lstm_with_peepholes: "op ai.onnx:LSTM",
+  matmulinteger: "op ai.onnx:MatMulInteger",
+  max_int16: 'unsupported.onnx_dtype: input "data_0" has element type int16, which seec does not read',
+  max_uint16: 'unsupported.onnx_dtype: input "data_0" has element type uint16, which seec does not read',
+  maxpool_2d_uint8: "unsupported.onnx_op: MaxPool of an integer tensor is not supported",
+  maxpool_with_argmax_2d_precomputed_pads: "unsupported.onnx_op: MaxPool's Indices output is not supported",
+  maxpool_with_argmax_2d_precomputed_strides: "unsupported.onnx_op: MaxPool's Indices output is not supported",
+  maxunpool_export_with_output_shape: "op ai.onnx:MaxUnpool",
+  maxunpool_export_without_output_shape: "op ai.onnx:MaxUnpool",
+  melweightmatrix: "op ai.onnx:MelWeightMatrix",
+  min_int16: 'unsupported.onnx_dtype: input "data_0" has element type int16, which seec does not read',
+  min_uint32: 'unsupported.onnx_dtype: input "data_0" has element type uint32, which seec does not read',
+  min_uint64: 'unsupported.onnx_dtype: input "data_0" has element type uint64, which seec does not read',
+  mod_mixed_sign_int16: 'unsupported.onnx_dtype: input "x" has element type int16, which seec does not read',
+  mod_uint16: 'unsupported.onnx_dtype: input "x" has element type uint16, which seec does not read',
+  mod_uint32: 'unsupported.onnx_dtype: input "x" has element type uint32, which seec does not read',
+  mod_uint64: 'unsupported.onnx_dtype: input "x" has element type uint64, which seec does not read',
+  momentum: "op ai.onnx.preview.training:Momentum",
+  momentum_multiple: "op ai.onnx.preview.training:Momentum",
+  nesterov_momentum: "op ai.onnx.preview.training:Momentum",
+  nonmaxsuppression_center_point_box_format: "op ai.onnx:NonMaxSuppression",
+  nonmaxsuppression_flipped_coordinates: "op ai.onnx:NonMaxSuppression",
+  nonmaxsuppression_identical_boxes: "op ai.onnx:NonMaxSuppression",
+  nonmaxsuppression_limit_output_size: "op ai.onnx:NonMaxSuppression",
+  nonmaxsuppression_single_box: "op ai.onnx:NonMaxSuppression",
+  nonmaxsuppression_suppress_by_IOU: "op ai.onnx:NonMaxSuppression",
+  nonmaxsuppression_two_batches: "op ai.onnx:NonMaxSuppression",
+  nonmaxsuppression_two_classes: "op ai.onnx:NonMaxSuppression",
+  nonzero_example: "op ai.onnx:NonZero",
+  pow_types_float32_uint32: 'unsupported.onnx_dtype: input "y" has element type uint32, which seec does not read',
+  pow_types_float32_uint64: 'unsupported.onnx_dtype: input "y" has element type uint64, which seec does not read',
+  qlinearconv: "op ai.onnx:QLinearConv",
+  qlinearmatmul_2D: "op ai.onnx:QLinearMatMul",
+  quantizelinear: "op ai.onnx:QuantizeLinear",
+  quantizelinear_axis: "op ai.onnx:QuantizeLinear",
+  range_float_type_positive_delta_expanded: "op ai.onnx:Loop",
+  range_int32_type_negative_delta_expanded: "op ai.onnx:Loop",
+  reversesequence_time: "op ai.onnx:ReverseSequence",
+  roialign_aligned_true: "op ai.onnx:RoiAlign",
+  scan9_sum: "op ai.onnx:Scan",
+  scan_sum: "op ai.onnx:Scan",
+  scatternd_multiply: 'unsupported.onnx_op: reduction "mul" is not supported (none and add are)',
+  simple_rnn_batchwise: "op ai.onnx:RNN",
+  simple_rnn_defaults: "op ai.onnx:RNN",
+  stft: "op ai.onnx:STFT",
+  stft_with_window: "op ai.onnx:STFT",
+  tfidfvectorizer_tf_batch_onlybigrams_skip0: "op ai.onnx:TfIdfVectorizer",
+  tfidfvectorizer_tf_batch_onlybigrams_skip5: "op ai.onnx:TfIdfVectorizer",
+  tfidfvectorizer_tf_batch_uniandbigrams_skip5: "op ai.onnx:TfIdfVectorizer",
+  tfidfvectorizer_tf_only_bigrams_skip0: "op ai.onnx:TfIdfVectorizer",
+  tfidfvectorizer_tf_onlybigrams_levelempty: "op ai.onnx:TfIdfVectorizer",
+  tfidfvectorizer_tf_onlybigrams_skip5: "op ai.onnx:TfIdfVectorizer",
+  training_dropout: "unsupported.onnx_op: Dropout in training mode (or with training_mode fed at run time) is not supported",
+  training_dropout_default: "unsupported.onnx_op: Dropout in training mode (or with training_mode fed at run time) is not supported",
+  training_dropout_default_mask: "unsupported.onnx_op: Dropout in training mode (or with training_mode fed at run time) is not supported",
+  training_dropout_mask: "unsupported.onnx_op: Dropout in training mode (or with training_mode fed at run time) is not supported",
+  training_dropout_zero_ratio: "unsupported.onnx_op: Dropout in training mode (or with training_mode fed at run time) is not supported",
+  unique_not_sorted_without_axis: "op ai.onnx:Unique",
+  unique_sorted_with_axis: "op ai.onnx:Unique",
+  unique_sorted_with_axis_3d: "op ai.onnx:Unique",
+  unique_sorted_with_negative_axis: "op ai.onnx:Unique",
+  unique_sorted_without_axis: "op ai.onnx:Unique",
+};
+
+/** A refusal naming inputs whose values decide shapes: `Op reads "a", "b" at run time`. */
+const RUN_TIME_VALUES = /reads ((?:"[^"]+"(?:, )?)+) at run time/;
+
+/**
+ * Tolerance, measured: the interpreter computes in float32 and ONNX's references in numpy. Every
+ * case's outputs are within 3.1e-7 (1 + |want|) of them except the losses that sum over many
+ * elements (SoftmaxCrossEntropyLoss and NegativeLogLikelihoodLoss over N×C×d1…d5: 1.03e-5).
+ */
+const tolerance = (name: string) => (/^test_(sce|nllloss)_/.test(name) ? 4e-5 : 1e-6);
+
+const cases = ROOT
+  ? readdirSync(ROOT)
+      .filter((n) => existsSync(join(ROOT, n, "model.onnx")))
+      .sort()
+  : [];
+
+/** A case's model and its first data set, when the data are tensors. */
+async function read(name: string): Promise<{ model: OnnxModel; inputs?: OnnxTensor[]; wants?: OnnxTensor[] }> {
+  const dir = join(ROOT!, name);
+  const model = await readOnnx(join(dir, "model.onnx"));
+  const data = join(dir, "test_data_set_0");
+  try {
+    const inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
+    const wants = await Promise.all(model.outputs.map((_, k) => readTensorFile(join(data, `output_${k}.pb`))));
+    return { model, inputs, wants };
+  } catch {
+    return { model };
+  }
+}
+
+/** The outputs seec computes for the case: directly, or with the inputs a refusal names made constants. */
+function evaluate(model: OnnxModel, feeds: Map<string, OnnxTensor>): { outputs: Map<string, OnnxTensor>; frozen: string[] } {
+  try {
+    return { outputs: evaluateOnnx(model, feeds), frozen: [] };
+  } catch (e) {
+    const runTime = e instanceof SeecError ? RUN_TIME_VALUES.exec(e.message) : null;
+    const fixed = runTime ? [...runTime[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]) : [];
+    if (!runTime || !fixed.every((f) => feeds.has(f))) throw e;
+    const frozen: OnnxModel = {
+      ...model,
+      inputs: model.inputs.filter((i) => !fixed.includes(i.name)),
+      initializers: new Map([...model.initializers, ...fixed.map((f) => [f, feeds.get(f)!] as const)]),
+    };
+    const rest = new Map([...feeds].filter(([n]) => !fixed.includes(n)));
+    return { outputs: evaluateOnnx(frozen, rest), frozen: fixed };
+  }
+}
+
+/** The first element where got differs from want by more than tol (1 + |want|), or undefined. */
+function mismatch(got: OnnxTensor, want: OnnxTensor, tol: number): string | undefined {
+  if (got.shape.join() !== want.shape.join()) return `shape [${got.shape.join(", ")}], want [${want.shape.join(", ")}]`;
+  for (let i = 0; i < want.data.length; i++) {
+    const g = got.data[i],
+      w = want.data[i];
+    if (Number.isNaN(w) ? Number.isNaN(g) : Math.abs(g - w) <= tol * (1 + Math.abs(w))) continue;
+    return `[${i}]: ${g}, want ${w}`;
+  }
+  return undefined;
+}
+
+const describeError = (e: unknown) => (e instanceof SeecError ? `${e.code}: ${e.message}` : String(e));
+
+describe.skipIf(!ROOT)("ONNX backend node tests lowered to IR and run by the interpreter (../shared/onnx/backend-node)", () => {
+  it("finds the suite's 744 cases", () => expect(cases).toHaveLength(744));
+
+  it.each(cases)("%s", async (name) => {
+    const { model, inputs, wants } = await read(name);
+    const refusal = REFUSED[name.slice("test_".length)];
+    if (!inputs || !wants)
+      // Sequences, optionals and strings: seec refuses the model whatever the shapes.
+      expect(() => lowerOnnx(model, name, {})).toThrow(expect.objectContaining({ code: expect.stringMatching(/^unsupported\./) }));
+    else {
+      const feeds = new Map(model.inputs.map((input, k) => [input.name, inputs[k]]));
+      let outputs: Map<string, OnnxTensor> | undefined;
+      let said: string | undefined;
+      try {
+        outputs = evaluate(model, feeds).outputs;
+      } catch (e) {
+        if (refusal === undefined) throw e;
+        said = describeError(e);
+      }
+      if (outputs) {
+        const bad = model.outputs.flatMap((o, k) => {
+          const m = mismatch(outputs.get(o.name)!, wants[k], tolerance(name));
+          return m ? [`${o.name}${m}`] : [];
+        });
+        expect(bad).toEqual([]);
+      } else if (refusal!.startsWith("op ")) expect(said).toMatch(/^unsupported\./);
+      else expect(said!.startsWith(refusal!), said).toBe(true);
+    }
+  });
+});
