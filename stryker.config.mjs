@@ -53,11 +53,19 @@ export const AREAS = {
       "test/passes/run-passes.test.ts",
     ],
   },
+  // The Hugging Face tokenizer.json reader (docs/MUTATION.md): its unit tests, small files against the
+  // Rust library's recorded output, and real files' pipelines over cut-down vocabularies against
+  // @huggingface/tokenizers. hf-tokenizer-parity.test.ts (whole files, 4000 texts) is left out: seconds
+  // per mutant. About 25 minutes on this two-core machine beside another job.
+  "tokenizers-hf": {
+    mutate: ["runtime/tokenizers/hf/*.ts"],
+    tests: ["test/runtime/hf-tokenizer.test.ts", "test/runtime/hf-tokenizer-rust.test.ts", "test/runtime/hf-tokenizer-oracle.test.ts"],
+  },
 };
 
 export const GROUPS = {
   sample: ["sampler", "tokenizers", "passes-ir-sample"],
-  full: ["sampler", "tokenizers", "passes", "ir", "frontends"],
+  full: ["sampler", "tokenizers", "tokenizers-hf", "passes", "ir", "frontends"],
 };
 
 const name = process.env.SEEC_MUTATION_AREA ?? "sampler";
