@@ -1744,3 +1744,32 @@ describe("whole tokenizers give the Rust library's ids and text", () => {
     expect(decode.map(([ids]) => [ids, tok.decode(ids), tok.decode(ids, { skipSpecialTokens: true })])).toEqual(decode);
   });
 });
+
+// Differences from the Rust library that mutation testing found (docs/MUTATION.md, "Bugs found"),
+// fixed: the outputs are the Rust library's, from the same run as the tables above.
+describe("the differences from the Rust library mutation testing found, fixed", () => {
+  it("a Split pattern's empty matches split the text (x* and a| Isolated)", () => {
+    const isolated = (pattern: string) =>
+      preTokenizer({ type: "Split", pattern: { Regex: pattern }, behavior: "Isolated", invert: false })!;
+    expect(isolated("x*")(["ab"], true)).toEqual(["a", "b"]);
+    expect(isolated("a|")(["bb"], true)).toEqual(["b", "b"]);
+  });
+
+  it('encode("") of a Metaspace tokenizer without added tokens is [], not the prefix space', () => {
+    const tok = new HfTokenizer({ type: "hf-tokenizer-json", tokenizer: unigram({}, UNIGRAM_VOCAB) });
+    expect(tok.encode("", { addSpecialTokens: false })).toEqual([]);
+    expect(tok.encode("a", { addSpecialTokens: false })).toEqual([5]);
+  });
+
+  it("BertNormalizer's clean_text keeps unassigned code points and drops controls and format characters", () => {
+    const norm = normalizer({
+      type: "BertNormalizer",
+      clean_text: true,
+      handle_chinese_chars: false,
+      strip_accents: false,
+      lowercase: false,
+    })!;
+    expect(norm("a\u0378b")).toBe("a\u0378b");
+    expect(norm("a\u0007b\u200bc")).toBe("abc");
+  });
+});

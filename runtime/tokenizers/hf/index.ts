@@ -141,6 +141,8 @@ export class HfTokenizer {
       const normalized = this.normalize ? this.normalize(section) : section;
       this.normalized.split(normalized).forEach((piece, j) => {
         if (typeof piece === "number") return ids.push(piece);
+        // An empty stretch has nothing to pre-tokenize: no prefix space of its own (encode("") is []).
+        if (piece === "") return;
         // Metaspace's "first" scheme prepends only to the piece that starts the original text.
         const pieces = this.preTokenize ? this.preTokenize([piece], i === 0 && j === 0) : [piece];
         for (const p of pieces) for (const id of this.model.tokenize(p)) ids.push(id);

@@ -83,7 +83,8 @@ function bert(n: Json): Normalizer {
     for (const ch of text) {
       const cp = ch.codePointAt(0)!;
       if (n.clean_text ?? true) {
-        if (cp === 0 || cp === 0xfffd || (/\p{C}/u.test(ch) && !"\t\n\r".includes(ch))) continue;
+        // Control, format, private-use and surrogate characters go; unassigned ones stay (Rust's is_control).
+        if (cp === 0 || cp === 0xfffd || (/[\p{Cc}\p{Cf}\p{Co}\p{Cs}]/u.test(ch) && !"\t\n\r".includes(ch))) continue;
         if (WHITESPACE.test(ch)) {
           out += " ";
           continue;

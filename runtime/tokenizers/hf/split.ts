@@ -9,10 +9,10 @@ export const BEHAVIORS: readonly string[] = ["Removed", "Isolated", "MergedWithP
 /** [start, end) of each match, in order, not overlapping. */
 export type Matches = Iterable<readonly [number, number]>;
 
-/** The matches of a global RegExp (empty ones skipped: they split nothing). */
+/** The matches of a global RegExp; an empty one splits the text where it stands, as in Hugging Face's Rust library ("x*" splits "ab" into "a", "b"). */
 export function regexMatches(text: string, re: RegExp): Matches {
   const out: [number, number][] = [];
-  for (const m of text.matchAll(re)) if (m[0].length > 0) out.push([m.index!, m.index! + m[0].length]);
+  for (const m of text.matchAll(re)) out.push([m.index!, m.index! + m[0].length]);
   return out;
 }
 
