@@ -1761,6 +1761,20 @@ describe("the differences from the Rust library mutation testing found, fixed", 
     expect(tok.encode("a", { addSpecialTokens: false })).toEqual([5]);
   });
 
+  it("an unknown character before byte-fallback tokens comes after them, fused across them with fuse_unk", () => {
+    const encode = (fuse: boolean, text: string) =>
+      new HfTokenizer({
+        type: "hf-tokenizer-json",
+        tokenizer: fallback({ unk_token: "[UNK]", byte_fallback: true, fuse_unk: fuse }),
+      }).encode(text, { addSpecialTokens: false });
+    const A = BPE_VOCAB["<0x41>"],
+      UNK = BPE_VOCAB["[UNK]"];
+    expect(encode(false, "xA")).toEqual([A, UNK]);
+    expect(encode(true, "xAx")).toEqual([A, UNK]);
+    // Not from the Rust run: what the Rust library's merge_word gives for it, read from its source.
+    expect(encode(false, "xAx")).toEqual([A, UNK, UNK]);
+  });
+
   it("BertNormalizer's clean_text keeps unassigned code points and drops controls and format characters", () => {
     const norm = normalizer({
       type: "BertNormalizer",

@@ -101,10 +101,13 @@ function bpe(m: Json, file?: string): Model {
       const s = (i > 0 ? prefix : "") + ch + (i === chars.length - 1 ? suffix : "");
       const id = vocab.get(s);
       const bytes = id === undefined && m.byte_fallback ? byteFallback(vocab, s) : undefined;
-      if (id !== undefined || bytes) {
+      if (id !== undefined) {
         if (unkPending) ids.push(unk!);
         unkPending = false;
-        ids.push(...(bytes ?? [id!]));
+        ids.push(id);
+      } else if (bytes) {
+        // As the Rust library: byte tokens do not end a run of unknown characters (it comes after them, fused across them).
+        ids.push(...bytes);
       } else if (unk !== undefined) {
         // Unknown characters in a row become one unknown token when fuse_unk is set.
         if (unkPending && !m.fuse_unk) ids.push(unk);
