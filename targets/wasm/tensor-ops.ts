@@ -6,20 +6,17 @@
  */
 import { createHash } from "node:crypto";
 import { SeecError } from "../../runtime/errors.js";
-import type { Dim, Node, Shape } from "../../compiler/ir/graph.js";
+import type { Node, Shape } from "../../compiler/ir/graph.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
 import { isSymbolic, Poly } from "../../compiler/ir/affine.js";
 import { heads4, scaledAttentionAttrs } from "../../compiler/ir/ops/attention.js";
 import {
-  broadcastStrides,
-  coalesce,
   concatAttrs,
   copyAttrs,
   mapAttrs,
   mapComputeType,
   reduceAttrs,
   REDUCE_FUNCTIONS,
-  stridesOf,
   symbolicCopyAttrs,
   type MapFunction,
   type ReduceFunction,
@@ -27,34 +24,11 @@ import {
 import type { Binding, CallContext } from "./binding.js";
 import { f32 } from "./literals.js";
 
-/** A static shape: a node whose shapes hold T takes the symbolic paths below (isSymbolicNode) before any use of this. */
-const numbers = (shape: Shape): number[] =>
-  shape.map((d: Dim) => {
-    if (typeof d === "number") return d;
-    throw new SeecError("internal.ir", `a static-shape loop was asked to run over the symbolic dimension ${d}`);
-  });
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
 /** A generated function's name, from a hash of its body: equal nodes share one function. */
 function named(prefix: string, body: (name: string) => string): { name: string; source: string } {
   const probe = body("NAME");
   const name = `${prefix}_${createHash("sha256").update(probe).digest("hex").slice(0, 8)}`;
   return { name, source: body(name) };
-}
-
-/** Nested loops over `shape`, with `index(k)` the element offset expression of operand k. */
-function loops(shape: number[], strides: number[][], statement: (index: (k: number) => string) => string, indent = "  "): string[] {
-  const vars = shape.map((_, d) => `i${d}`);
-  const index = (k: number) => {
-    const terms = shape
-      .map((_, d) => (strides[k][d] === 0 ? "" : strides[k][d] === 1 ? vars[d] : `${vars[d]} * ${strides[k][d]}`))
-      .filter(Boolean);
-    return terms.length ? terms.join(" + ") : "0";
-  };
-  const lines: string[] = [];
-  shape.forEach((d, i) => lines.push(`${indent}${"  ".repeat(i)}for (let ${vars[i]} = 0; ${vars[i]} < ${d}; ${vars[i]}++)`));
-  lines.push(`${indent}${"  ".repeat(shape.length)}${statement(index)}`);
-  return lines;
 }
 
 /** The AssemblyScript expression of each map function, over operands already loaded in `type`. */
@@ -162,8 +136,8 @@ function coalescePolys(shape: readonly Poly[], strides: readonly (readonly Poly[
   return { shape: out.map((x) => x.d), strides: strides.map((_, k) => out.map((x) => x.s[k])) };
 }
 
-/** loops() with bounds and strides that may depend on T. */
-function polyLoops(shape: Poly[], strides: Poly[][], statement: (index: (k: number) => string) => string, indent = "  "): string[] {
+/** Nested loops over `shape`, with `index(k)` the element offset expression of operand k; bounds and strides may depend on T. */
+function loops(shape: Poly[], strides: Poly[][], statement: (index: (k: number) => string) => string, indent = "  "): string[] {
   const vars = shape.map((_, d) => `i${d}`);
   const term = (v: string, s: Poly) => (s.constant === 0 ? "" : s.constant === 1 ? v : `${v} * ${/ [+-] /.test(String(s)) ? `(${s})` : s}`);
   const index = (k: number) =>
@@ -176,45 +150,10 @@ function polyLoops(shape: Poly[], strides: Poly[][], statement: (index: (k: numb
   return lines;
 }
 
+/** The map's loop: shapes and strides written in, as expressions of T (the last argument) where they hold it. */
 function mapFunction(node: Node, c: CallContext): { name: string; source: string } {
-  if (isSymbolicNode(node, c)) return symbolicMapFunction(node, c);
   const { fn, dtype: outType } = mapAttrs(node.attrs);
-  const out = numbers(c.shape(node.outputs[0]));
-  const operands = node.inputs.map((t) => ({ type: c.dtype(t) as "f32" | "i32" }));
-  const { shape, strides } = coalesce(out, [...node.inputs.map((t) => broadcastStrides(numbers(c.shape(t)), out)), stridesOf(out)]);
-  const t = mapComputeType(
-    fn,
-    operands.map((o) => o.type),
-  );
-  const args = node.inputs.map((_, k) => `x${k}`);
-  return named("map", (name) => {
-    const load = (k: number, index: string) => {
-      const raw = `load<${operands[k].type}>(x${k} + (<usize>(${index}) << 2))`;
-      const want = fn === "where" && k === 0 ? "i32" : t;
-      return operands[k].type === want ? raw : `<${want}>${raw}`;
-    };
-    return [
-      `/** ${fn}: [${out.join(", ")}] from ${node.inputs.map((i) => `[${numbers(c.shape(i)).join(", ")}]`).join(", ")} */`,
-      `function ${name}(${[...args, "y"].map((a) => `${a}: usize`).join(", ")}): void {`,
-      ...loops(shape, strides, (index) => {
-        const value = EXPRESSIONS[fn](
-          node.inputs.map((_, k) => load(k, index(k))),
-          t,
-        );
-        const resultType = /^<i32>\(/.test(value) ? "i32" : t;
-        const stored = resultType === outType ? value : `<${outType}>(${value})`;
-        return `store<${outType}>(y + (<usize>(${index(node.inputs.length)}) << 2), ${stored});`;
-      }),
-      `}`,
-    ].join("\n");
-  });
-}
-
-/** The map's loop for shapes that hold T: T is the function's last argument. */
-function symbolicMapFunction(node: Node, c: CallContext): { name: string; source: string } {
-  const { fn, dtype: outType } = mapAttrs(node.attrs);
-  const outShape = c.shape(node.outputs[0]);
-  const out = polys(outShape);
+  const out = polys(c.shape(node.outputs[0]));
   const types = node.inputs.map((t) => c.dtype(t) as "f32" | "i32");
   const { shape, strides } = coalescePolys(out, [...node.inputs.map((t) => broadcastPolys(c.shape(t), out)), Poly.strides(out, SYMBOL)]);
   const t = mapComputeType(fn, types);
@@ -226,9 +165,9 @@ function symbolicMapFunction(node: Node, c: CallContext): { name: string; source
       return types[k] === want ? raw : `<${want}>${raw}`;
     };
     return [
-      `/** ${fn}: [${outShape.join(", ")}] from ${node.inputs.map((i) => `[${c.shape(i).join(", ")}]`).join(", ")} */`,
-      `function ${name}(${[...args, "y"].map((a) => `${a}: usize`).join(", ")}, ${SYMBOL}: i32): void {`,
-      ...polyLoops(shape, strides, (index) => {
+      `/** ${fn}: [${c.shape(node.outputs[0]).join(", ")}] from ${node.inputs.map((i) => `[${c.shape(i).join(", ")}]`).join(", ")} */`,
+      `function ${name}(${[...args, "y"].map((a) => `${a}: usize`).join(", ")}${tParam(isSymbolicNode(node, c))}): void {`,
+      ...loops(shape, strides, (index) => {
         const value = EXPRESSIONS[fn](
           node.inputs.map((_, k) => load(k, index(k))),
           t,
@@ -245,22 +184,22 @@ function symbolicMapFunction(node: Node, c: CallContext): { name: string; source
 const copyBinding: Binding = {
   kernels: [],
   define(node, c) {
-    const f = isSymbolicNode(node, c) ? symbolicCopy(node, c).define : copyFunction(node, c);
-    return f ? [f] : [];
+    const { define } = copy(node, c);
+    return define ? [define] : [];
   },
   call(node, c) {
-    const x = c.addr(node.inputs[0]),
-      y = c.addr(node.outputs[0]);
-    if (isSymbolicNode(node, c)) return symbolicCopy(node, c).call(x, y);
-    const f = copyFunction(node, c);
-    if (!f) return `memory.copy(${y}, ${x} + ${4 * copyAttrs(node.attrs).offset}, ${4 * size(numbers(c.shape(node.outputs[0])))})`;
-    return `${f.name}(${x}, ${y})`;
+    return copy(node, c).call(c.addr(node.inputs[0]), c.addr(node.outputs[0]));
   },
 };
 
-/** A copy whose box depends on T: one memory.copy of T-dependent size where contiguous, else a generated loop taking T. */
-function symbolicCopy(node: Node, c: CallContext): { define?: { name: string; source: string }; call(x: string, y: string): string } {
-  const attrs = symbolicCopyAttrs(node.attrs);
+/**
+ * A strided copy: one memory.copy where the box is one contiguous run, else a generated loop (a
+ * memory.copy per contiguous innermost run of at least four elements). Sizes, strides and the
+ * offset are expressions of T (the loop's last argument) where they hold it.
+ */
+function copy(node: Node, c: CallContext): { define?: { name: string; source: string }; call(x: string, y: string): string } {
+  const symbolic = isSymbolicNode(node, c);
+  const attrs = symbolic ? symbolicCopyAttrs(node.attrs) : copyAttrs(node.attrs);
   const iter = polys(attrs.shape),
     offset = Poly.of(attrs.offset, SYMBOL);
   const {
@@ -269,56 +208,30 @@ function symbolicCopy(node: Node, c: CallContext): { define?: { name: string; so
   } = coalescePolys(iter, [polys(attrs.strides), Poly.strides(iter, SYMBOL)]);
   const type = c.dtype(node.inputs[0]) === "i8" ? "i8" : "i32";
   const shift = type === "i8" ? 0 : 2;
-  const bytes = (p: Poly) => (shift ? `(${p}) << ${shift}` : `${p}`);
+  const bytes = (p: Poly) => (p.constant !== undefined ? String(p.constant << shift) : `<usize>(${shift ? `(${p}) << ${shift}` : p})`);
   if (shape.length === 1 && src[0].constant === 1)
-    return { call: (x, y) => `memory.copy(${y}, ${x} + <usize>(${bytes(offset)}), <usize>(${bytes(shape[0])}))` };
+    return { call: (x, y) => `memory.copy(${y}, ${offset.constant === 0 ? x : `${x} + ${bytes(offset)}`}, ${bytes(shape[0])})` };
   const define = named("copy", (name) => {
     const from = (index: string) => `x + (<usize>(${offset.constant === 0 ? "" : `${offset} + `}${index}) << ${shift})`;
     const to = (index: string) => `y + (<usize>(${index}) << ${shift})`;
+    const run = shape.at(-1)!;
+    // A contiguous innermost run copies as a block.
+    const body =
+      src.at(-1)!.constant === 1 && (run.constant ?? 4) >= 4
+        ? loops(
+            shape.slice(0, -1),
+            [src.slice(0, -1), dst.slice(0, -1)],
+            (index) => `memory.copy(${to(index(1))}, ${from(index(0))}, ${bytes(run)});`,
+          )
+        : loops(shape, [src, dst], (index) => `store<${type}>(${to(index(1))}, load<${type}>(${from(index(0))}));`);
     return [
       `/** copy [${iter.join(", ")}] with strides [${polys(attrs.strides).join(", ")}] from offset ${offset} */`,
-      `function ${name}(x: usize, y: usize, ${SYMBOL}: i32): void {`,
-      ...polyLoops(shape, [src, dst], (index) => `store<${type}>(${to(index(1))}, load<${type}>(${from(index(0))}));`),
+      `function ${name}(x: usize, y: usize${tParam(symbolic)}): void {`,
+      ...body,
       `}`,
     ].join("\n");
   });
-  return { define, call: (x, y) => `${define.name}(${x}, ${y}, ${SYMBOL})` };
-}
-
-/** The generated copy, or undefined when the copy is one contiguous run (memory.copy). */
-function copyFunction(node: Node, c: CallContext): { name: string; source: string } | undefined {
-  const { shape: iter, strides, offset } = copyAttrs(node.attrs);
-  const {
-    shape,
-    strides: [src, dst],
-  } = coalesce(iter, [strides, stridesOf(iter)]);
-  if (shape.length === 1 && src[0] === 1) return undefined;
-  const type = c.dtype(node.inputs[0]) === "i8" ? "i8" : "i32";
-  const shift = type === "i8" ? 0 : 2;
-  return named("copy", (name) => {
-    const from = (index: string) => `x + (<usize>(${offset ? `${offset} + ` : ""}${index}) << ${shift})`;
-    const to = (index: string) => `y + (<usize>(${index}) << ${shift})`;
-    // A contiguous innermost run copies as a block.
-    if (src.at(-1) === 1 && shape.at(-1)! >= 4) {
-      const run = shape.at(-1)!;
-      return [
-        `/** copy [${iter.join(", ")}] with strides [${strides.join(", ")}] from offset ${offset} */`,
-        `function ${name}(x: usize, y: usize): void {`,
-        ...loops(
-          shape.slice(0, -1),
-          [src.slice(0, -1), dst.slice(0, -1)],
-          (index) => `memory.copy(${to(index(1))}, ${from(index(0))}, ${run << shift});`,
-        ),
-        `}`,
-      ].join("\n");
-    }
-    return [
-      `/** copy [${iter.join(", ")}] with strides [${strides.join(", ")}] from offset ${offset} */`,
-      `function ${name}(x: usize, y: usize): void {`,
-      ...loops(shape, [src, dst], (index) => `store<${type}>(${to(index(1))}, load<${type}>(${from(index(0))}));`),
-      `}`,
-    ].join("\n");
-  });
+  return { define, call: (x, y) => `${define.name}(${[x, y, ...(symbolic ? [SYMBOL] : [])].join(", ")})` };
 }
 
 /** The product of dimensions, as a polynomial in T. */
@@ -369,7 +282,7 @@ const matmulBinding: Binding = {
       Poly.strides(batch, SYMBOL),
     ]);
     const bytes = (...ds: Poly[]) => paren(product([Poly.of(4, SYMBOL), ...ds]));
-    return polyLoops(
+    return loops(
       shape,
       strides,
       (index) =>
@@ -412,7 +325,7 @@ function reduceFunction(node: Node, c: CallContext): { name: string; source: str
       `/** ${fn} of [${xShape.join(", ")}] to [${yShape.join(", ")}] */`,
       `function ${name}(x: usize, y: usize${tParam(isSymbolicNode(node, c))}): void {`,
       `  for (let i = 0; i < ${n}; i++) store<f32>(y + (<usize>i << 2), ${reduceStart(fn)});`,
-      ...polyLoops(shape, strides, (index) => {
+      ...loops(shape, strides, (index) => {
         const at = `y + (<usize>(${index(1)}) << 2)`,
           v = `load<f32>(x + (<usize>(${index(0)}) << 2))`;
         return `store<f32>(${at}, ${REDUCE_STEPS[fn](`load<f32>(${at})`, v)});`;
