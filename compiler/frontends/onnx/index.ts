@@ -106,14 +106,25 @@ export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Recor
   return { ...base, graph, notes: [`${dynamic.what} stays symbolic (T), from 1 to ${dynamic.max}`] };
 }
 
-/** Constants above 64 Ki elements whose shape is the base graph's: weights, compared by shape only. */
+/**
+ * Constants above 64 Ki elements that hold the base graph's values at its shape (weights): their data
+ * let go, mergeLowerings having nothing to compare there. One computed from the length keeps its data,
+ * for mergeLowerings to refuse as it refuses a small one (compared by shape only, it was merged as the
+ * maximum's values and read at every length).
+ */
 function withoutWeights(graph: Graph, base: Graph): Graph {
   for (const [name, v] of graph.values) {
     const b = base.values.get(name);
-    if (v.kind === "const" && v.data && v.data.length > 65536 && b?.shape.join() === v.shape.join())
+    if (v.kind === "const" && v.data && v.data.length > 65536 && b?.data && b.shape.join() === v.shape.join() && sameData(v.data, b.data))
       graph.values.set(name, { ...v, data: undefined });
   }
   return graph;
+}
+
+function sameData(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
 }
 
 /** The one dimension --shape leaves symbolic (`?max`), if any: where it is, and its maximum. */
