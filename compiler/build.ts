@@ -298,7 +298,8 @@ export async function compileArtifact(
     const runtime = await stage("bundle runtime", () =>
       bundleRuntime({
         hfTokenizer: model.tokenizer?.type === "hf-tokenizer-json",
-        chat: model.tokenizer?.type === "hf-tokenizer-json" && model.tokenizer.chat !== undefined,
+        chat:
+          (model.tokenizer?.type === "hf-tokenizer-json" || model.tokenizer?.type === "llama2c-bpe") && model.tokenizer.chat !== undefined,
       }),
     );
     files.set("index.mjs", runtime.js);

@@ -11,7 +11,8 @@ const RUNTIME = packageFile("runtime/");
  * other artifacts' index.mjs stays as small as before: the reader of a Hugging Face tokenizer.json
  * (runtime/tokenizers/hf/, 17 KB minified) and the pooling of an imported encoder's embed()
  * (runtime/pooling.ts, which tokenizes with it), in artifacts carrying a tokenizer.json; the chat
- * template engine (runtime/chat/, 25 KB), in those whose tokenizer.json carries a chat template.
+ * template engine (runtime/chat/, 25 KB), in those whose tokenizer carries a chat template (a
+ * tokenizer.json's, or a GGUF file's tokenizer.chat_template).
  */
 const STUBS: Record<string, { dir: string; contents: string }> = {
   "./hf/index.js": {
@@ -28,6 +29,15 @@ export class HfTokenizer {
     contents: `import { SeecError } from "./errors.js";
 export function pooledEmbedding(): never {
   throw new SeecError("runtime.family", "this artifact's runtime pools no embedding: it carries no Hugging Face tokenizer.json");
+}`,
+  },
+  "../chat/index.js": {
+    dir: "tokenizers/",
+    contents: `import { SeecError } from "../errors.js";
+export class ChatTemplate {
+  constructor(_spec: unknown, file?: string) {
+    throw new SeecError("unsupported.chat_template", "this artifact's runtime renders no chat template", { file });
+  }
 }`,
   },
   "../../chat/index.js": {
@@ -57,9 +67,9 @@ function stubbing(paths: string[]): esbuild.Plugin {
   };
 }
 
-/** `hfTokenizer`: the artifact carries a Hugging Face tokenizer.json, and index.mjs its reader; `chat`: and a chat template, and its engine. */
+/** `hfTokenizer`: the artifact carries a Hugging Face tokenizer.json, and index.mjs its reader; `chat`: its tokenizer carries a chat template, and index.mjs its engine. */
 export async function bundleRuntime({ hfTokenizer = false, chat = false } = {}): Promise<{ js: string; dts: string }> {
-  const stubs = hfTokenizer ? (chat ? [] : ["../../chat/index.js"]) : Object.keys(STUBS);
+  const stubs = [...(hfTokenizer ? [] : ["./hf/index.js", "./pooling.js"]), ...(chat ? [] : ["../chat/index.js", "../../chat/index.js"])];
   const result = await esbuild.build({
     entryPoints: [fileURLToPath(new URL("index.ts", RUNTIME))],
     bundle: true,

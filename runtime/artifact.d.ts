@@ -169,10 +169,11 @@ export declare class Model {
     encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
     decode?(ids: readonly number[]): string;
     /**
-     * A Hugging Face tokenizer built with its chat template (tokenizer_config.json or
-     * chat_template.jinja beside tokenizer.json): a conversation as the prompt text the model was
-     * trained on, as apply_chat_template renders it (special tokens written out: encode it with
-     * addSpecialTokens false). runtime.chat where the artifact carries no template.
+     * A tokenizer built with its chat template (a Hugging Face tokenizer's tokenizer_config.json or
+     * chat_template.jinja beside tokenizer.json; a GGUF file's tokenizer.chat_template): a
+     * conversation as the prompt text the model was trained on, as apply_chat_template renders it
+     * (special tokens written out: encode a Hugging Face tokenizer's with addSpecialTokens false).
+     * runtime.chat where the artifact carries no template.
      */
     applyChatTemplate?(messages: readonly ChatMessage[], options?: ChatOptions): string;
     readonly hasChatTemplate?: boolean;

@@ -201,8 +201,8 @@ function tokenCodec(tokenizer: Tokenizer | undefined, prompt: readonly number[],
 
 /** A conversation as its chat template renders it, with the assistant's turn opened. */
 function chatText(tokenizer: Tokenizer | undefined, messages: readonly ChatMessage[], chat: GenerateOptions["chat"]): string {
-  if (!(tokenizer instanceof HfTokenizer))
-    throw new SeecError("runtime.chat", "a conversation needs the artifact's chat template, which only a Hugging Face tokenizer carries", {
+  if (!(tokenizer instanceof HfTokenizer || tokenizer instanceof Llama2cTokenizer))
+    throw new SeecError("runtime.chat", "a conversation needs the artifact's chat template, which only a decoder's tokenizer carries", {
       at: "prompt",
       hint: "give the prompt as text",
     });
@@ -225,7 +225,7 @@ function textCodec(
       throw new SeecError("runtime.context", `the prompt is at least ${fewest} tokens; the context holds ${contextLength}`, {
         hint: "shorten the prompt",
       });
-    const ids = tok.encode(prompt, { bos: true });
+    const ids = special ? tok.encode(prompt, { bos: true }) : tok.encodeWritten(prompt);
     const text = new TextDecoder();
     let token = ids[ids.length - 1];
     return {

@@ -1,5 +1,6 @@
 import { basename } from "node:path";
 import { Command, Option } from "commander";
+import { ChatTemplate } from "../../runtime/chat/index.js";
 import { readLlama2cCheckpoint } from "../frontends/llama2c.js";
 import { readLlama2cTokenizer } from "../frontends/llama2c-tokenizer.js";
 import { llamaToGguf, type GgufWeightType } from "../frontends/gguf/export-llama.js";
@@ -12,6 +13,7 @@ interface ExportGgufFlags {
   tokenizer: string;
   out: string;
   type: GgufWeightType;
+  chatTemplate?: string;
   json?: boolean;
 }
 
@@ -27,14 +29,22 @@ export function exportGgufCommand(): Command {
     .argument("<model>", "the llama2.c checkpoint (.bin)")
     .requiredOption("--tokenizer <file>", "its llama2.c tokenizer (tokenizer.bin)")
     .addOption(new Option("--type <type>", "the weights' type").choices(["f32", "f16", "q8_0", "q4_0"]).default("f32"))
+    .option(
+      "--chat-template <file>",
+      "a Jinja chat template (as chat_template.jinja), written as tokenizer.chat_template: seec's and llama.cpp's builds then take a conversation",
+    )
     .option("-o, --out <file>", "the GGUF file to write", "model.gguf")
     .option("--json", "print what was written as JSON")
     .action(async (model: string, flags: ExportGgufFlags) => {
-      await checkFileOutput(flags.out, [model, flags.tokenizer]);
+      const inputs = [model, flags.tokenizer, ...(flags.chatTemplate ? [flags.chatTemplate] : [])];
+      await checkFileOutput(flags.out, inputs);
+      const chatTemplate = flags.chatTemplate
+        ? chatTemplateFile(await readInput(flags.chatTemplate, "chat template"), flags.chatTemplate)
+        : undefined;
       const { config, weights } = readLlama2cCheckpoint(await readInput(model, "model"), model);
       const tokenizer = readLlama2cTokenizer(await readInput(flags.tokenizer, "tokenizer"), flags.tokenizer, config.vocabSize);
       const name = basename(model).replace(/\.[^.]*$/, "");
-      const { bytes, fallbacks } = llamaToGguf(config, weights, tokenizer, { name, type: flags.type });
+      const { bytes, fallbacks } = llamaToGguf(config, weights, tokenizer, { name, type: flags.type, chatTemplate });
       // Written beside the target and renamed into place: never a half-written file.
       await writeFileAtomic(flags.out, bytes);
       if (flags.json) printJson({ out: flags.out, bytes: bytes.byteLength, type: flags.type, f16Fallbacks: fallbacks });
@@ -44,4 +54,11 @@ export function exportGgufCommand(): Command {
           process.stdout.write(`  ${fallbacks.length} matrices as F16 (rows not a multiple of 32): ${fallbacks.join(", ")}\n`);
       }
     });
+}
+
+/** A chat template file's text, checked as seec's builds will read it (input.chat_template at its line). */
+function chatTemplateFile(bytes: Uint8Array, file: string): string {
+  const template = new TextDecoder().decode(bytes);
+  new ChatTemplate({ template, tokens: {} }, file);
+  return template;
 }

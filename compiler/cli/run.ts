@@ -52,7 +52,7 @@ export function runCommand(): Command {
     )
     .option(
       "--chat",
-      "the prompt is a user's message: the artifact's chat template (tokenizer_config.json beside the tokenizer.json it was built with) opens the assistant's turn, and only the reply is printed",
+      "the prompt is a user's message: the artifact's chat template (tokenizer_config.json beside the tokenizer.json it was built with, or the GGUF file's) opens the assistant's turn, and only the reply is printed",
     )
     .option("--system <text>", "with --chat: a system message before the user's")
     .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")

@@ -2,12 +2,14 @@
  * GGUF files (llama.cpp's format) -> the Llama graph. The llama architecture only: its
  * hyperparameters from `llama.*` metadata, its tensors dequantized to f32 (F32, F16, BF16, Q8_0,
  * Q4_0, and the Q4_K and Q6_K of llama.cpp's Q4_K_M files) into the same config and weights the llama2.c frontend reads, and its SentencePiece
- * vocabulary (tokenizer.ggml.model = "llama") into the same tokenizer spec llama2.c's tokenizer gives.
+ * vocabulary (tokenizer.ggml.model = "llama") into the same tokenizer spec llama2.c's tokenizer gives,
+ * with the chat template (tokenizer.chat_template) where the file has one.
  */
+import { ChatTemplate } from "../../runtime/chat/index.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
 import { readGgufContainer, type GgufFile, type GgufValue } from "./gguf/container.js";
-import { LAYER_TENSORS, pieceFromGguf } from "./gguf/llama-layout.js";
+import { LAYER_TENSORS, pieceFromGguf, TOKEN_TYPE } from "./gguf/llama-layout.js";
 import { dequantize } from "./gguf/quant.js";
 import { checkLlamaConfig, type LlamaConfig, type LlamaGraphOptions, type LlamaWeights } from "./llama-graph.js";
 
@@ -143,8 +145,27 @@ function readTokenizer(meta: Metadata, file: string, vocabSize: number, bosId: n
   const values = scores.map((s, i) =>
     typeof s === "number" && Number.isFinite(s) ? s : bad("tokenizer.ggml.scores", `score ${i} is not a finite number`),
   );
-  return { type: "llama2c-bpe", pieces, scores: values, bosId, eosId };
+  const spec: Llama2cTokenizerSpec = { type: "llama2c-bpe", pieces, scores: values, bosId, eosId };
+  const template = meta.optional("tokenizer.chat_template");
+  if (template === undefined) return spec;
+  if (typeof template !== "string") bad("tokenizer.chat_template", "is not a string");
+  // The strings the template prints for bos_token and friends, as llama.cpp passes them: the pieces as GGUF keeps them.
+  const written = (id: number) => (id === bosId || id === eosId ? pieces[id].trim() : pieces[id]);
+  const unkId = meta.int("tokenizer.ggml.unknown_token_id", 0);
+  const printed: Record<string, string> = { bos_token: written(bosId), eos_token: written(eosId) };
+  if (unkId < vocabSize) printed.unk_token = written(unkId);
+  const chat = { template: template as string, tokens: printed };
+  new ChatTemplate(chat, file);
+  spec.chat = chat;
+  // What llama.cpp reads as special when it tokenizes a rendered conversation: control, user-defined and unknown tokens.
+  const types = meta.optional("tokenizer.ggml.token_type");
+  if (Array.isArray(types) && types.length === vocabSize)
+    spec.specials = types.flatMap((t, id) => (SPECIAL_TYPES.has(Number(t)) ? [id] : []));
+  return spec;
 }
+
+/** GGUF token types a chat template's text may write out: unknown, control, user-defined. */
+const SPECIAL_TYPES = new Set<number>([TOKEN_TYPE.unknown, TOKEN_TYPE.control, TOKEN_TYPE.userDefined]);
 
 /** Typed access to the metadata: a missing or mistyped key is an error naming it. */
 class Metadata {

@@ -124,6 +124,9 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       graph: llamaGraph(name, gguf.config, gguf.weights, { ...chunking, ...gguf.options }),
       tokenizer: gguf.tokenizer,
       format: "gguf",
+      ...(gguf.tokenizer?.chat
+        ? { notes: ["chat template from the GGUF file (tokenizer.chat_template): generate() takes a conversation"] }
+        : {}),
     };
   }
   const { config, weights } = bytes ? readLlama2cCheckpoint(bytes, src.model) : readLlama2cFile(input!);

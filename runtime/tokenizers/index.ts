@@ -55,6 +55,13 @@ export function validateTokenizerSpec(spec: unknown, file?: string): asserts spe
     scores.forEach((x, i) => (typeof x === "number" && Number.isFinite(x)) || bad(`scores[${i}]`, `must be a number, got ${shown(x)}`));
     id("bosId", pieces.length);
     id("eosId", pieces.length);
+    if (s.specials !== undefined)
+      list("specials").forEach(
+        (x, i) =>
+          (Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) < pieces.length) ||
+          bad(`specials[${i}]`, `must be a token id from 0 to ${pieces.length - 1}, got ${shown(x)}`),
+      );
+    checkChat(s.chat, bad);
   } else if (s.type === "sentencepiece-unigram") {
     const pieces = list("pieces");
     pieces.forEach((p, i) => {
@@ -70,18 +77,20 @@ export function validateTokenizerSpec(spec: unknown, file?: string): asserts spe
     // Only the envelope here: the HF tokenizer checks each component it reads, naming the field.
     const t = s.tokenizer;
     if (typeof t !== "object" || t === null || Array.isArray(t)) bad("tokenizer", `must be a tokenizer.json object, got ${shown(t)}`);
-    if (s.chat !== undefined) {
-      const chat = s.chat as Record<string, unknown>;
-      if (typeof chat !== "object" || chat === null || typeof chat.template !== "string")
-        bad("chat.template", `must be a string, got ${shown(chat?.template)}`);
-      if (chat.toolUse !== undefined && typeof chat.toolUse !== "string")
-        bad("chat.toolUse", `must be a string, got ${shown(chat.toolUse)}`);
-      const tokens = chat.tokens as Record<string, unknown>;
-      if (typeof tokens !== "object" || tokens === null || Array.isArray(tokens))
-        bad("chat.tokens", `must be an object, got ${shown(tokens)}`);
-      for (const [k, v] of Object.entries(tokens)) if (typeof v !== "string") bad(`chat.tokens.${k}`, `must be a string, got ${shown(v)}`);
-    }
+    checkChat(s.chat, bad);
   } else bad("type", `${shown(s.type)} is not a tokenizer type this runtime knows (llama2c-bpe, sentencepiece-unigram, hf-tokenizer-json)`);
+}
+
+/** A chat template's fields (a Hugging Face tokenizer's or a GGUF file's), where the spec carries one. */
+function checkChat(value: unknown, bad: (at: string, what: string) => never): void {
+  if (value === undefined) return;
+  const chat = value as Record<string, unknown>;
+  if (typeof chat !== "object" || chat === null || typeof chat.template !== "string")
+    bad("chat.template", `must be a string, got ${shown(chat?.template)}`);
+  if (chat.toolUse !== undefined && typeof chat.toolUse !== "string") bad("chat.toolUse", `must be a string, got ${shown(chat.toolUse)}`);
+  const tokens = chat.tokens as Record<string, unknown>;
+  if (typeof tokens !== "object" || tokens === null || Array.isArray(tokens)) bad("chat.tokens", `must be an object, got ${shown(tokens)}`);
+  for (const [k, v] of Object.entries(tokens)) if (typeof v !== "string") bad(`chat.tokens.${k}`, `must be a string, got ${shown(v)}`);
 }
 
 /** The piece of every id, for tools that look at the vocabulary (padded with <id:N> up to vocab). */

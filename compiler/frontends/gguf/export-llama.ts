@@ -22,6 +22,8 @@ export interface LlamaGgufOptions {
   rmsEpsilon?: number;
   ropeTheta?: number;
   alignment?: number;
+  /** A Jinja chat template, written as tokenizer.chat_template (llama.cpp and seec render conversations with it). */
+  chatTemplate?: string;
 }
 
 export interface LlamaGguf {
@@ -53,6 +55,7 @@ export function llamaToGguf(
     ["llama.attention.layer_norm_rms_epsilon", { type: "f32", value: opts.rmsEpsilon ?? 1e-5 }],
   ];
   if (tokenizer) metadata.push(...tokenizerMetadata(tokenizer));
+  if (opts.chatTemplate !== undefined) metadata.push(["tokenizer.chat_template", { type: "string", value: opts.chatTemplate }]);
 
   const fallbacks: string[] = [];
   const tensors: GgufTensorOut[] = llamaTensors(c, w).map(({ name, shape, data }) => {
