@@ -14,6 +14,16 @@ const RUNTIME = packageFile("runtime/");
  * template engine (runtime/chat/, 25 KB), in those whose tokenizer carries a chat template (a
  * tokenizer.json's, or a GGUF file's tokenizer.chat_template).
  */
+const CHAT_STUB = {
+  dir: "",
+  contents: `import { SeecError } from "./errors.js";
+export class ChatTemplate {
+  constructor(_spec: unknown, file?: string) {
+    throw new SeecError("unsupported.chat_template", "this artifact's runtime renders no chat template", { file });
+  }
+}`,
+};
+
 const STUBS: Record<string, { dir: string; contents: string }> = {
   "./hf/index.js": {
     dir: "tokenizers/",
@@ -31,24 +41,9 @@ export function pooledEmbedding(): never {
   throw new SeecError("runtime.family", "this artifact's runtime pools no embedding: it carries no Hugging Face tokenizer.json");
 }`,
   },
-  "../chat/index.js": {
-    dir: "tokenizers/",
-    contents: `import { SeecError } from "../errors.js";
-export class ChatTemplate {
-  constructor(_spec: unknown, file?: string) {
-    throw new SeecError("unsupported.chat_template", "this artifact's runtime renders no chat template", { file });
-  }
-}`,
-  },
-  "../../chat/index.js": {
-    dir: "tokenizers/hf/",
-    contents: `import { SeecError } from "../../errors.js";
-export class ChatTemplate {
-  constructor(_spec: unknown, file?: string) {
-    throw new SeecError("unsupported.chat_template", "this artifact's runtime renders no chat template", { file });
-  }
-}`,
-  },
+  // The chat engine, as the Llama2c tokenizer (tokenizers/) and the Hugging Face one (tokenizers/hf/) import it.
+  "../chat/index.js": CHAT_STUB,
+  "../../chat/index.js": CHAT_STUB,
 };
 
 /** Resolves the imports named to their stubs. */
