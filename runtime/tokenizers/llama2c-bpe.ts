@@ -39,8 +39,8 @@ export class Llama2cTokenizer {
   private readonly ids = new Map<string, number>();
   private readonly bytes: Uint8Array[];
   private readonly chat?: ChatTemplate;
-  /** The special tokens' written forms, longest first (BOS and EOS without llama2.c's newlines). */
-  private readonly written: [string, number][];
+  /** The special tokens' written forms by their first character, longest first (BOS and EOS without llama2.c's newlines). */
+  private readonly written = new Map<string, [string, number][]>();
 
   constructor(private readonly spec: Llama2cTokenizerSpec) {
     this.bosId = spec.bosId;
@@ -50,10 +50,11 @@ export class Llama2cTokenizer {
     });
     this.bytes = printedPieces(spec.pieces);
     if (spec.chat) this.chat = new ChatTemplate(spec.chat);
-    this.written = (spec.specials ?? [spec.bosId, spec.eosId])
+    const written = (spec.specials ?? [spec.bosId, spec.eosId])
       .map((id): [string, number] => [id === spec.bosId || id === spec.eosId ? spec.pieces[id].trim() : spec.pieces[id], id])
       .filter(([text]) => text.length > 0)
       .sort((a, b) => b[0].length - a[0].length);
+    for (const w of written) this.written.set(w[0][0], [...(this.written.get(w[0][0]) ?? []), w]);
   }
 
   get hasChatTemplate(): boolean {
@@ -82,7 +83,7 @@ export class Llama2cTokenizer {
     const ids: number[] = [];
     let start = 0;
     for (let i = 0; i < text.length;) {
-      const hit = this.written.find(([w]) => text.startsWith(w, i));
+      const hit = this.written.get(text[i])?.find(([w]) => text.startsWith(w, i));
       if (!hit) {
         i++;
         continue;
