@@ -10,12 +10,17 @@ export interface GpuTensor {
   weights?: number;
 }
 
-/** ceil((perT · T + fixed) / per) workgroups along one axis of the grid, for a call of T tokens. */
+/** ceil((perT2 · T² + perT · T + fixed) / per) workgroups along one axis of the grid, for a call of T tokens. */
 export interface GroupCount {
   perT: number;
   fixed: number;
   per: number;
+  /** A [.., T, T] tensor's elements (a graph built for any length). */
+  perT2?: number;
 }
+
+/** The workgroups of one axis for a call of T tokens. */
+export const groupsFor = (g: GroupCount, T: number) => Math.ceil(((g.perT2 ?? 0) * T * T + g.perT * T + g.fixed) / g.per);
 
 export interface GpuDispatch {
   /** The IR node it runs (for people reading the file). */

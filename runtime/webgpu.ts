@@ -6,7 +6,7 @@
 import { SeecError } from "./errors.js";
 import type { TensorSpec } from "./manifest.js";
 import type { Engine } from "./model.js";
-import type { GpuDispatch, GpuProgram } from "./webgpu-program.js";
+import { groupsFor, type GpuDispatch, type GpuProgram } from "./webgpu-program.js";
 
 /* The WebGPU constants, from the spec (globals only where WebGPU is). */
 const STORAGE = 0x80,
@@ -134,7 +134,7 @@ export class GpuEngine implements Engine {
     const pass = encoder.beginComputePass();
     for (const { pipeline, group, d } of steps) {
       if (T < (d.tokens?.min ?? 0) || T > (d.tokens?.max ?? Infinity)) continue;
-      const [x, y = 1] = d.groups.map((g) => Math.ceil((g.perT * T + g.fixed) / g.per));
+      const [x, y = 1] = d.groups.map((g) => groupsFor(g, T));
       if (x === 0 || y === 0) continue;
       pass.setPipeline(pipeline);
       pass.setBindGroup(0, group);

@@ -150,3 +150,38 @@ export class Poly {
     return terms.length ? terms.join(" + ").replace(/\+ -/g, "- ") : "0";
   }
 }
+
+/** A shape's dimensions as polynomials in `dim`. */
+export const polyShape = (shape: readonly (number | string)[], dim: string): Poly[] => shape.map((d) => Poly.of(d, dim));
+
+/** Strides that read `shape` broadcast to `out` (0 along broadcast axes), as polynomials in `dim`. */
+export function broadcastPolyStrides(shape: readonly (number | string)[], out: readonly Poly[], dim: string): Poly[] {
+  const s = Poly.strides(polyShape(shape, dim), dim);
+  const offset = out.length - shape.length;
+  return out.map((_, d) => (d < offset || shape[d - offset] === 1 ? Poly.of(0, dim) : s[d - offset]));
+}
+
+/**
+ * coalesce() (ops/tensor.ts) over polynomial dimensions and strides: dimensions of 1 dropped,
+ * neighbours merged where every operand allows.
+ */
+export function coalescePolys(
+  shape: readonly Poly[],
+  strides: readonly (readonly Poly[])[],
+  dim: string,
+): { shape: Poly[]; strides: Poly[][] } {
+  const dims = shape.map((d, i) => ({ d, s: strides.map((st) => st[i]) })).filter((x) => x.d.constant !== 1);
+  const out: { d: Poly; s: Poly[] }[] = [];
+  for (const x of dims) {
+    const prev = out[out.length - 1];
+    if (prev && prev.s.every((s, k) => s.equals(x.s[k].times(x.d)))) {
+      prev.d = prev.d.times(x.d);
+      prev.s = x.s.slice();
+    } else out.push({ d: x.d, s: x.s.slice() });
+  }
+  if (out.length === 0) out.push({ d: Poly.of(1, dim), s: strides.map(() => Poly.of(0, dim)) });
+  return { shape: out.map((x) => x.d), strides: strides.map((_, k) => out.map((x) => x.s[k])) };
+}
+
+/** The product of dimensions, as a polynomial in `dim`. */
+export const polyProduct = (dims: readonly Poly[], dim: string) => dims.reduce((a, d) => a.times(d), Poly.of(1, dim));

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { SeecError } from "../../runtime/errors.js";
 import type { Node, Shape } from "../../compiler/ir/graph.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
-import { isSymbolic, Poly } from "../../compiler/ir/affine.js";
+import { broadcastPolyStrides, coalescePolys, isSymbolic, Poly, polyProduct, polyShape } from "../../compiler/ir/affine.js";
 import { heads4, scaledAttentionAttrs } from "../../compiler/ir/ops/attention.js";
 import {
   concatAttrs,
@@ -112,29 +112,9 @@ function isSymbolicNode(node: Node, c: CallContext): boolean {
 
 /** The dimension generated functions take as their last argument, forward()'s T. */
 const SYMBOL = "T";
-const polys = (shape: Shape | readonly (number | string)[]) => shape.map((d) => Poly.of(d, SYMBOL));
-
-/** Strides that read `shape` broadcast to `out` (0 along broadcast axes), as polynomials in T. */
-function broadcastPolys(shape: Shape, out: readonly Poly[]): Poly[] {
-  const s = Poly.strides(polys(shape), SYMBOL);
-  const offset = out.length - shape.length;
-  return out.map((_, d) => (d < offset || shape[d - offset] === 1 ? Poly.of(0, SYMBOL) : s[d - offset]));
-}
-
-/** coalesce() over polynomial dimensions and strides: dimensions of 1 dropped, neighbours merged where every operand allows. */
-function coalescePolys(shape: readonly Poly[], strides: readonly (readonly Poly[])[]): { shape: Poly[]; strides: Poly[][] } {
-  const dims = shape.map((d, i) => ({ d, s: strides.map((st) => st[i]) })).filter((x) => x.d.constant !== 1);
-  const out: { d: Poly; s: Poly[] }[] = [];
-  for (const x of dims) {
-    const prev = out[out.length - 1];
-    if (prev && prev.s.every((s, k) => s.equals(x.s[k].times(x.d)))) {
-      prev.d = prev.d.times(x.d);
-      prev.s = x.s.slice();
-    } else out.push({ d: x.d, s: x.s.slice() });
-  }
-  if (out.length === 0) out.push({ d: Poly.of(1, SYMBOL), s: strides.map(() => Poly.of(0, SYMBOL)) });
-  return { shape: out.map((x) => x.d), strides: strides.map((_, k) => out.map((x) => x.s[k])) };
-}
+const polys = (shape: Shape | readonly (number | string)[]) => polyShape(shape, SYMBOL);
+const broadcastPolys = (shape: Shape, out: readonly Poly[]) => broadcastPolyStrides(shape, out, SYMBOL);
+const coalesce = (shape: readonly Poly[], strides: readonly (readonly Poly[])[]) => coalescePolys(shape, strides, SYMBOL);
 
 /** Nested loops over `shape`, with `index(k)` the element offset expression of operand k; bounds and strides may depend on T. */
 function loops(shape: Poly[], strides: Poly[][], statement: (index: (k: number) => string) => string, indent = "  "): string[] {
@@ -155,7 +135,7 @@ function mapFunction(node: Node, c: CallContext): { name: string; source: string
   const { fn, dtype: outType } = mapAttrs(node.attrs);
   const out = polys(c.shape(node.outputs[0]));
   const types = node.inputs.map((t) => c.dtype(t) as "f32" | "i32");
-  const { shape, strides } = coalescePolys(out, [...node.inputs.map((t) => broadcastPolys(c.shape(t), out)), Poly.strides(out, SYMBOL)]);
+  const { shape, strides } = coalesce(out, [...node.inputs.map((t) => broadcastPolys(c.shape(t), out)), Poly.strides(out, SYMBOL)]);
   const t = mapComputeType(fn, types);
   const args = node.inputs.map((_, k) => `x${k}`);
   return named("map", (name) => {
@@ -205,7 +185,7 @@ function copy(node: Node, c: CallContext): { define?: { name: string; source: st
   const {
     shape,
     strides: [src, dst],
-  } = coalescePolys(iter, [polys(attrs.strides), Poly.strides(iter, SYMBOL)]);
+  } = coalesce(iter, [polys(attrs.strides), Poly.strides(iter, SYMBOL)]);
   const type = c.dtype(node.inputs[0]) === "i8" ? "i8" : "i32";
   const shift = type === "i8" ? 0 : 2;
   const bytes = (p: Poly) => (p.constant !== undefined ? String(p.constant << shift) : `<usize>(${shift ? `(${p}) << ${shift}` : p})`);
@@ -235,7 +215,7 @@ function copy(node: Node, c: CallContext): { define?: { name: string; source: st
 }
 
 /** The product of dimensions, as a polynomial in T. */
-const product = (dims: readonly Poly[]) => dims.reduce((a, d) => a.times(d), Poly.of(1, SYMBOL));
+const product = (dims: readonly Poly[]) => polyProduct(dims, SYMBOL);
 /** A generated function's T parameter, where its body uses T. */
 const tParam = (symbolic: boolean) => (symbolic ? `, ${SYMBOL}: i32` : "");
 
@@ -276,7 +256,7 @@ const matmulBinding: Binding = {
     const batch = out.slice(0, -2);
     const [A, B, Y] = [...node.inputs, ...node.outputs].map((t) => c.addr(t));
     if (product(batch).constant === 1) return `matmul(${A}, ${B}, ${Y}, ${M}, ${K}, ${N})`;
-    const { shape, strides } = coalescePolys(batch, [
+    const { shape, strides } = coalesce(batch, [
       broadcastPolys(aShape.slice(0, -2), batch),
       broadcastPolys(bShape.slice(0, -2), batch),
       Poly.strides(batch, SYMBOL),
@@ -316,7 +296,7 @@ function reduceFunction(node: Node, c: CallContext): { name: string; source: str
     yShape = c.shape(node.outputs[0]);
   const x = polys(xShape),
     y = polys(yShape);
-  const { shape, strides } = coalescePolys(x, [Poly.strides(x, SYMBOL), broadcastPolys(yShape, x)]);
+  const { shape, strides } = coalesce(x, [Poly.strides(x, SYMBOL), broadcastPolys(yShape, x)]);
   // The elements each output sums: the reduced axes' sizes.
   const count = product(x.filter((_, d) => yShape[d] === 1 && xShape[d] !== 1));
   const n = product(y);
@@ -359,8 +339,8 @@ const attentionBinding: Binding = {
   call(node, c) {
     const [q, k, v] = node.inputs;
     // Sizes and the mask's strides as polynomials: a graph built for any T (onnx/dynamic.ts) passes them as expressions of T.
-    const [B, Nq, S, H] = heads4(polys(c.shape(q))),
-      [, Nkv, T] = heads4(polys(c.shape(k)));
+    const [B, Nq, S, H] = polys(heads4(c.shape(q))),
+      [, Nkv, T] = polys(heads4(c.shape(k)));
     const extra = node.inputs.slice(3);
     const a = scaledAttentionAttrs(node.attrs);
     const bias = a.bias ? extra.shift() : undefined,

@@ -6,9 +6,9 @@
  */
 import type { Node } from "../../compiler/ir/graph.js";
 import { heads4, scaledAttentionAttrs } from "../../compiler/ir/ops/attention.js";
-import { broadcastStrides } from "../../compiler/ir/ops/tensor.js";
+import { broadcastPolyStrides, Poly } from "../../compiler/ir/affine.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
-import { elementwise, f32, type KernelContext, num, rows } from "./wgsl.js";
+import { countOf, dynamicShapes, elementwise, f32, type KernelContext, num, polys, rows, T_DIM, wgslPoly } from "./wgsl.js";
 
 /**
  * WGSL for one query row's attention: an online softmax over `count` key rows (row j of keys and
@@ -142,42 +142,47 @@ export function scaledAttention(n: Node, c: KernelContext): GpuDispatch[] {
   const a = scaledAttentionAttrs(n.attrs);
   const bias = a.bias ? extra.shift() : undefined,
     keep = a.keep ? extra.shift() : undefined;
-  const [B, Nq, S, H] = heads4(c.shape(q)) as number[],
-    [, Nkv, T] = heads4(c.shape(k)) as number[];
+  // Sizes as polynomials of the call's T: a graph built for any length has S = T = the call's tokens.
+  const [B, Nq, S, H] = polys(heads4(c.shape(q))),
+    [, Nkv, T] = polys(heads4(c.shape(k)));
+  const [nq, nkv, hd] = [Nq, Nkv, H].map((p) => p.constant);
+  if (nq === undefined || nkv === undefined || hd === undefined) throw dynamicShapes(`node ${n.name}`);
   const tensors = [q, k, v, ...(bias ? [bias] : []), ...(keep ? [keep] : []), n.outputs[0]];
   const name = (t: string) => `t${tensors.indexOf(t)}`;
   /** Element (b, h, qi, j) of a tensor broadcast to the scores' [B, Nq, S, T]. */
   const at = (t: string) => {
-    const [sb, sh, si, sj] = broadcastStrides(c.shape(t) as number[], [B, Nq, S, T]);
-    return `${name(t)}[b * ${sb}u + h * ${sh}u + qi * ${si}u + j * ${sj}u]`;
+    const [sb, sh, si, sj] = broadcastPolyStrides(c.shape(t), [B, Nq, S, T], T_DIM).map((p) => wgslPoly(p));
+    return `${name(t)}[b * ${sb} + h * ${sh} + qi * ${si} + j * ${sj}]`;
   };
   const adjust = [
     ...(bias ? [`s = s + ${at(bias)};`] : []),
     ...(keep ? [`if (${at(keep)} == 0) { s = ${finite(a.fill)}; }`] : []),
-    ...(a.causal ? [`if (i32(j) > i32(qi) + ${T - S}) { s = s + ${finite(a.causalFill)}; }`] : []),
+    ...(a.causal
+      ? [`if (i32(j) > i32(qi) + ${wgslPoly(T.plus(S.times(Poly.of(-1, T_DIM))), "i32")}) { s = s + ${finite(a.causalFill)}; }`]
+      : []),
   ];
-  const rowsTotal = B * Nq * S;
+  const u = (p: Poly) => wgslPoly(p);
   return [
     elementwise(
       n,
       tensors,
       tensors.map((t) => (t === keep ? "i32" : "f32")),
       [tensors.length - 1],
-      { perT: 0, fixed: rowsTotal, expr: `${rowsTotal}u` },
+      countOf(B.times(Nq).times(S), `node ${n.name}`),
       [
-        `  let b = i / ${Nq * S}u;`,
-        `  let h = (i / ${S}u) % ${Nq}u;`,
-        `  let qi = i % ${S}u;`,
-        `  let kv = (b * ${Nkv}u + h / ${Nq / Nkv}u) * ${T * H}u;`,
+        `  let b = i / ${u(Nq.times(S))};`,
+        `  let h = (i / ${u(S)}) % ${nq}u;`,
+        `  let qi = i % ${u(S)};`,
+        `  let kv = (b * ${nkv}u + h / ${nq / nkv}u) * ${u(T.times(H))};`,
         onlineSoftmax({
           queries: "t0",
-          qo: `i * ${H}u`,
+          qo: `i * ${hd}u`,
           keys: "t1",
           values: "t2",
           out: name(n.outputs[0]),
-          count: `${T}u`,
-          row: (j) => `kv + ${j} * ${H}u`,
-          headDim: H,
+          count: u(T),
+          row: (j) => `kv + ${j} * ${hd}u`,
+          headDim: hd,
           scale: num(n, "scale"),
           adjust,
         }),

@@ -254,5 +254,5 @@ export function kernelsFor(node: Node, c: KernelContext): GpuDispatch[] {
     });
   // Empty outputs (an imported graph's zero-length slices) need no work.
   if (node.outputs.every((o) => c.shape(o).some((d) => d === 0))) return [];
-  return g(node, c).filter((d) => !d.groups.some((g) => g.perT === 0 && g.fixed === 0));
+  return g(node, c).filter((d) => !d.groups.some((g) => !g.perT2 && g.perT === 0 && g.fixed === 0));
 }

@@ -1,11 +1,9 @@
 /** A planned graph as a WebGPU program (model.webgpu.json): buffers per tensor, WGSL dispatches in order. */
-import { isSymbolic } from "../../compiler/ir/affine.js";
 import { bindShape, DTYPE_BYTES, elementCount, maxDims } from "../../compiler/ir/graph.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
-import type { GpuProgram, GpuTensor } from "../../runtime/webgpu-program.js";
+import { groupsFor, type GpuProgram, type GpuTensor } from "../../runtime/webgpu-program.js";
 import { kernelsFor, type KernelContext } from "./kernels.js";
-import { dynamicShapes } from "./tensor.js";
 
 /** maxComputeWorkgroupsPerDimension: what every WebGPU adapter allows. */
 const MAX_GROUPS = 65535;
@@ -14,8 +12,6 @@ const MAX_GROUPS = 65535;
 const words = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
 
 export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): GpuProgram {
-  const symbolic = graph.nodes.find((n) => isSymbolic(n.attrs));
-  if (symbolic) throw dynamicShapes(`node ${symbolic.name} (${symbolic.op})`);
   const dims = maxDims(graph);
   const weights = new Map(plan.weights.entries.map((e) => [e.name, e]));
   const tensors: GpuTensor[] = [...graph.values.values()].map((v) => ({
@@ -44,7 +40,7 @@ export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): Gpu
   const longest = Math.max(1, ...Object.values(dims));
   for (const d of [...program.init, ...program.forward])
     for (const g of d.groups) {
-      const count = Math.ceil((g.perT * longest + g.fixed) / g.per);
+      const count = groupsFor(g, longest);
       if (count > MAX_GROUPS)
         throw new SeecError("unsupported.webgpu", `the kernel needs ${count} workgroups along one axis; WebGPU guarantees ${MAX_GROUPS}`, {
           at: `node ${d.node}`,

@@ -1,46 +1,45 @@
 /**
  * The general tensor ops in WGSL, for graphs imported op by op (ONNX): elementwise maps with
  * broadcasting, strided copies, concatenation, batched matrix products, reductions and softmax.
- * Shapes are static here; each kernel has the node's shapes and strides written in, with
- * dimensions contiguous in every operand merged first (as the wasm backend does).
+ * Each kernel has the node's shapes and strides written in, with dimensions contiguous in every
+ * operand merged first (as the wasm backend does); in a graph built for any length they are
+ * expressions of the call's T (params.T), and so are the kernels' thread counts.
  */
 import type { Node } from "../../compiler/ir/graph.js";
+import { broadcastPolyStrides, coalescePolys, isSymbolic, Poly, polyProduct } from "../../compiler/ir/affine.js";
 import {
-  broadcastStrides,
-  coalesce,
   concatAttrs,
   copyAttrs,
   mapAttrs,
   mapComputeType,
   reduceAttrs,
-  stridesOf,
+  symbolicCopyAttrs,
   type MapFunction,
   type ReduceFunction,
 } from "../../compiler/ir/ops/tensor.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
-import { elementwise, f32, type Generator, type KernelContext, perRow, reduce, WORKGROUP } from "./wgsl.js";
+import {
+  countOf,
+  elementwise,
+  f32,
+  type Generator,
+  type KernelContext,
+  perRow,
+  polys,
+  reduce,
+  T_DIM,
+  wgslPoly,
+  WORKGROUP,
+} from "./wgsl.js";
 
-/** The generic tensor ops are written for static shapes here: a graph built for any length (onnx/dynamic.ts) is refused. */
-const numbers = (c: KernelContext, t: string): number[] => {
-  const shape = c.shape(t);
-  if (shape.some((d) => typeof d !== "number")) throw dynamicShapes(`tensor ${t}`);
-  return shape as number[];
-};
-
-/** The refusal of a graph built for any length up to a maximum. */
-export function dynamicShapes(at: string): SeecError {
-  return new SeecError(
-    "unsupported.dynamic_shape",
-    "the webgpu target compiles graphs of fixed shapes; this one was built for any length (--shape ...x?max)",
-    {
-      at,
-      hint: "build it for wasm-simd, or at a fixed length (--shape input_ids=1x128)",
-    },
-  );
-}
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+const product = (dims: readonly Poly[]) => polyProduct(dims, T_DIM);
+const coalesce = (shape: readonly Poly[], strides: readonly (readonly Poly[])[]) => coalescePolys(shape, strides, T_DIM);
+const broadcast = (shape: readonly (number | string)[], out: readonly Poly[]) => broadcastPolyStrides(shape, out, T_DIM);
+/** u32 and i32 WGSL of a polynomial in T. */
+const u = (p: Poly) => wgslPoly(p);
+const i = (p: Poly) => wgslPoly(p, "i32");
 
 function bufferType(c: KernelContext, n: Node, t: string): "f32" | "i32" {
   const dtype = c.dtype(t);
@@ -56,15 +55,18 @@ function bufferType(c: KernelContext, n: Node, t: string): "f32" | "i32" {
  * Statements splitting the flat index `flat` into coordinates over `shape` (innermost first), and
  * each operand's element offset as an i32 expression (strides may be negative).
  */
-function indexer(flat: string, shape: number[], strides: number[][], prefix = "c"): { lines: string[]; offset: (k: number) => string } {
+function indexer(flat: string, shape: Poly[], strides: Poly[][], prefix = "c"): { lines: string[]; offset: (k: number) => string } {
   const lines = [`  var ${prefix}r = i32(${flat});`];
   for (let d = shape.length - 1; d >= 0; d--) {
     if (d === 0) lines.push(`  let ${prefix}${d} = ${prefix}r;`);
-    else lines.push(`  let ${prefix}${d} = ${prefix}r % ${shape[d]};`, `  ${prefix}r = ${prefix}r / ${shape[d]};`);
+    else lines.push(`  let ${prefix}${d} = ${prefix}r % ${i(shape[d])};`, `  ${prefix}r = ${prefix}r / ${i(shape[d])};`);
   }
   const offset = (k: number) => {
     const terms = shape
-      .map((_, d) => (strides[k][d] === 0 ? "" : strides[k][d] === 1 ? `${prefix}${d}` : `${prefix}${d} * ${strides[k][d]}`))
+      .map((_, d) => {
+        const s = strides[k][d];
+        return s.constant === 0 ? "" : s.constant === 1 ? `${prefix}${d}` : `${prefix}${d} * ${i(s)}`;
+      })
       .filter(Boolean);
     return terms.length ? terms.join(" + ") : "0";
   };
@@ -156,7 +158,7 @@ const EXPRESSIONS: Record<MapFunction, (x: string[], zero: string) => { e: strin
 
 function map(n: Node, c: KernelContext): GpuDispatch[] {
   const { fn, dtype: outType } = mapAttrs(n.attrs);
-  const out = numbers(c, n.outputs[0]);
+  const out = polys(c.shape(n.outputs[0]));
   const types = n.inputs.map((t) => bufferType(c, n, t));
   const probe = EXPRESSIONS[fn](
     n.inputs.map(() => "x"),
@@ -166,7 +168,7 @@ function map(n: Node, c: KernelContext): GpuDispatch[] {
   const t = probe.float ? "f32" : mapComputeType(fn, types);
   const { shape, strides } = coalesce(
     out,
-    n.inputs.map((x) => broadcastStrides(numbers(c, x), out)),
+    n.inputs.map((x) => broadcast(c.shape(x), out)),
   );
   const ix = indexer("i", shape, strides);
   const load = (k: number) => {
@@ -186,9 +188,9 @@ function map(n: Node, c: KernelContext): GpuDispatch[] {
       [...n.inputs, n.outputs[0]],
       [...types, outType],
       [o],
-      { perT: 0, fixed: size(out), expr: `${size(out)}u` },
+      countOf(product(out), `node ${n.name}`),
       [
-        `  // ${fn}: [${out.join(", ")}] from ${n.inputs.map((x) => `[${numbers(c, x).join(", ")}]`).join(", ")}`,
+        `  // ${fn}: [${c.shape(n.outputs[0]).join(", ")}] from ${n.inputs.map((x) => `[${c.shape(x).join(", ")}]`).join(", ")}`,
         ...ix.lines,
         `  t${o}[i] = ${value};`,
       ].join("\n"),
@@ -199,7 +201,10 @@ function map(n: Node, c: KernelContext): GpuDispatch[] {
 
 /** y[i] = x[offset + Σ i_d · strides[d]] (transpose, slice, expand, tile, reshape). */
 function copy(n: Node, c: KernelContext): GpuDispatch[] {
-  const { shape: iter, strides: from, offset } = copyAttrs(n.attrs);
+  const attrs = isSymbolic(n.attrs) ? symbolicCopyAttrs(n.attrs) : copyAttrs(n.attrs);
+  const iter = polys(attrs.shape),
+    from = polys(attrs.strides),
+    offset = Poly.of(attrs.offset, T_DIM);
   const type = bufferType(c, n, n.inputs[0]);
   const { shape, strides } = coalesce(iter, [from]);
   const ix = indexer("i", shape, strides);
@@ -209,11 +214,11 @@ function copy(n: Node, c: KernelContext): GpuDispatch[] {
       [n.inputs[0], n.outputs[0]],
       [type, type],
       [1],
-      { perT: 0, fixed: size(iter), expr: `${size(iter)}u` },
+      countOf(product(iter), `node ${n.name}`),
       [
         `  // copy [${iter.join(", ")}] with strides [${from.join(", ")}] from offset ${offset}`,
         ...ix.lines,
-        `  t1[i] = t0[${offset ? `${offset} + ` : ""}${ix.offset(0)}];`,
+        `  t1[i] = t0[${offset.constant === 0 ? "" : `${i(offset)} + `}${ix.offset(0)}];`,
       ].join("\n"),
     ),
   ];
@@ -222,52 +227,53 @@ function copy(n: Node, c: KernelContext): GpuDispatch[] {
 /** One dispatch per input, each writing its slab of the output. */
 function concat(n: Node, c: KernelContext): GpuDispatch[] {
   const { axis } = concatAttrs(n.attrs);
-  const out = numbers(c, n.outputs[0]);
-  const inner = size(out.slice(axis + 1)),
-    W = out[axis] * inner;
+  const out = polys(c.shape(n.outputs[0]));
+  const inner = product(out.slice(axis + 1)),
+    W = out[axis].times(inner);
   const type = bufferType(c, n, n.inputs[0]);
-  let offset = 0;
+  let offset = Poly.of(0, T_DIM);
   return n.inputs.map((x, k) => {
-    const w = numbers(c, x)[axis] * inner,
-      count = size(numbers(c, x));
+    const shape = polys(c.shape(x));
+    const w = shape[axis].times(inner);
     const d = elementwise(
       { ...n, name: `${n.name}.${k}` },
       [x, n.outputs[0]],
       [type, type],
       [1],
-      { perT: 0, fixed: count, expr: `${count}u` },
-      `  t1[(i / ${w}u) * ${W}u + ${offset}u + i % ${w}u] = t0[i];`,
+      countOf(product(shape), `node ${n.name}`),
+      `  t1[(i / ${u(w)}) * ${u(W)} + ${u(offset)} + i % ${u(w)}] = t0[i];`,
     );
-    offset += w;
+    offset = offset.plus(w);
     return d;
   });
 }
 
 /** a [..., M, K] · b [..., K, N], one thread per output. */
 function matmul(n: Node, c: KernelContext): GpuDispatch[] {
-  const [a, b] = n.inputs.map((t) => numbers(c, t));
-  const out = numbers(c, n.outputs[0]);
+  const [aShape, bShape] = n.inputs.map((t) => c.shape(t));
+  const [a, b] = [aShape, bShape].map(polys);
+  const out = polys(c.shape(n.outputs[0]));
   const [M, K] = a.slice(-2),
     N = b.at(-1)!;
   const batch = out.slice(0, -2);
-  const { shape, strides } = coalesce(batch, [broadcastStrides(a.slice(0, -2), batch), broadcastStrides(b.slice(0, -2), batch)]);
-  const ix = indexer(`i / ${M * N}u`, shape, strides);
+  const { shape, strides } = coalesce(batch, [broadcast(aShape.slice(0, -2), batch), broadcast(bShape.slice(0, -2), batch)]);
+  const ix = indexer(`i / ${u(M.times(N))}`, shape, strides);
   return [
     elementwise(
       n,
       [...n.inputs, n.outputs[0]],
       ["f32", "f32", "f32"],
       [2],
-      { perT: 0, fixed: size(out), expr: `${size(out)}u` },
+      countOf(product(out), `node ${n.name}`),
       [
-        `  // [${a.join(", ")}] · [${b.join(", ")}]`,
+        `  // [${aShape.join(", ")}] · [${bShape.join(", ")}]`,
         ...ix.lines,
-        `  let row = (i / ${N}u) % ${M}u;`,
-        `  let col = i % ${N}u;`,
-        `  let ao = u32(${ix.offset(0)}) * ${M * K}u + row * ${K}u;`,
-        `  let bo = u32(${ix.offset(1)}) * ${K * N}u + col;`,
+        `  let row = (i / ${u(N)}) % ${u(M)};`,
+        `  let col = i % ${u(N)};`,
+        `  let ao = u32(${ix.offset(0)}) * ${u(M.times(K))} + row * ${u(K)};`,
+        `  let bo = u32(${ix.offset(1)}) * ${u(K.times(N))} + col;`,
         `  var acc = 0.0;`,
-        `  for (var k = 0u; k < ${K}u; k = k + 1u) { acc = acc + t0[ao + k] * t1[bo + k * ${N}u]; }`,
+        `  for (var k = 0u; k < ${u(K)}; k = k + 1u) { acc = acc + t0[ao + k] * t1[bo + k * ${u(N)}]; }`,
         `  t2[i] = acc;`,
       ].join("\n"),
     ),
@@ -286,32 +292,32 @@ const REDUCTIONS: Record<ReduceFunction, { init: string; step: (acc: string, x: 
 /** A reduction over `axes` (kept as size 1), one thread per output over its reduced elements. */
 function reduceOp(n: Node, c: KernelContext): GpuDispatch[] {
   const { fn, axes: listed } = reduceAttrs(n.attrs);
-  const x = numbers(c, n.inputs[0]),
-    y = numbers(c, n.outputs[0]);
+  const x = polys(c.shape(n.inputs[0])),
+    y = polys(c.shape(n.outputs[0]));
   const axes = new Set(listed);
-  const xs = stridesOf(x);
+  const xs = Poly.strides(x, T_DIM);
   const outer = coalesce(y, [xs]);
-  const reduced = x.map((d, i) => (axes.has(i) ? d : 1));
+  const reduced = x.map((d, k) => (axes.has(k) ? d : Poly.of(1, T_DIM)));
   const inner = coalesce(reduced, [xs]);
   const o = indexer("i", outer.shape, outer.strides);
   const r = indexer("r", inner.shape, inner.strides, "k");
-  const count = size(reduced);
+  const count = product(reduced);
   const type = bufferType(c, n, n.inputs[0]);
   const value = type === "f32" ? `t0[base + ${r.offset(0)}]` : `f32(t0[base + ${r.offset(0)}])`;
-  const result = fn === "mean" ? `acc / ${f32(count)}` : "acc";
+  const result = fn === "mean" ? `acc / ${count.constant !== undefined ? f32(count.constant) : `f32(${u(count)})`}` : "acc";
   return [
     elementwise(
       n,
       [n.inputs[0], n.outputs[0]],
       [type, type],
       [1],
-      { perT: 0, fixed: size(y), expr: `${size(y)}u` },
+      countOf(product(y), `node ${n.name}`),
       [
-        `  // ${fn} of [${x.join(", ")}] to [${y.join(", ")}]`,
+        `  // ${fn} of [${c.shape(n.inputs[0]).join(", ")}] to [${c.shape(n.outputs[0]).join(", ")}]`,
         ...o.lines,
         `  let base = ${o.offset(0)};`,
         `  var acc = ${REDUCTIONS[fn].init};`,
-        `  for (var r = 0u; r < ${count}u; r = r + 1u) {`,
+        `  for (var r = 0u; r < ${u(count)}; r = r + 1u) {`,
         ...r.lines.map((l) => `  ${l}`),
         `    acc = ${REDUCTIONS[fn].step("acc", value)};`,
         `  }`,
@@ -323,29 +329,28 @@ function reduceOp(n: Node, c: KernelContext): GpuDispatch[] {
 
 /** Softmax over the last axis, a workgroup per row. */
 function softmax(n: Node, c: KernelContext): GpuDispatch[] {
-  const x = numbers(c, n.inputs[0]);
-  const D = x.at(-1)!,
-    R = size(x) / D;
+  const x = polys(c.shape(n.inputs[0]));
+  const D = u(x.at(-1)!);
   return [
     perRow(
       n,
       [n.inputs[0], n.outputs[0]],
       ["f32", "f32"],
       [1],
-      { expr: `${R}u`, perT: 0, fixed: R },
+      countOf(product(x.slice(0, -1)), `node ${n.name}`),
       [
         `  var m = -3.402823e38;`,
-        `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { m = max(m, t0[t * ${D}u + i]); }`,
+        `  for (var i = l.x; i < ${D}; i = i + ${WORKGROUP}u) { m = max(m, t0[t * ${D} + i]); }`,
         `  part[l.x] = m;`,
         reduce("max"),
         `  let top = part[0];`,
         `  workgroupBarrier();`,
         `  var s = 0.0;`,
-        `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { let e = exp(t0[t * ${D}u + i] - top); t1[t * ${D}u + i] = e; s = s + e; }`,
+        `  for (var i = l.x; i < ${D}; i = i + ${WORKGROUP}u) { let e = exp(t0[t * ${D} + i] - top); t1[t * ${D} + i] = e; s = s + e; }`,
         `  part[l.x] = s;`,
         reduce("sum"),
         `  let inv = 1.0 / part[0];`,
-        `  for (var i = l.x; i < ${D}u; i = i + ${WORKGROUP}u) { t1[t * ${D}u + i] = t1[t * ${D}u + i] * inv; }`,
+        `  for (var i = l.x; i < ${D}; i = i + ${WORKGROUP}u) { t1[t * ${D} + i] = t1[t * ${D} + i] * inv; }`,
       ].join("\n"),
     ),
   ];

@@ -3,8 +3,10 @@
  * element, a workgroup per row), and the context a generator reads shapes and weights from.
  * Each kernel binds the call's uniforms at 0 (T, the tokens in this call), then its tensors in order.
  */
+import { Poly } from "../../compiler/ir/affine.js";
 import type { Dim, DType, Node, Shape } from "../../compiler/ir/graph.js";
 import { num as attrNumber } from "../../compiler/ir/ops/op.js";
+import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 
 export interface KernelContext {
@@ -22,6 +24,58 @@ export type Generator = (node: Node, c: KernelContext) => GpuDispatch[];
 export const WORKGROUP = 64;
 
 export type ElementType = "f32" | "i32" | "u32";
+
+/** How many threads or workgroups a kernel needs: perT2 · T² + perT · T + fixed, and that as WGSL. */
+export interface Count {
+  expr: string;
+  perT: number;
+  fixed: number;
+  perT2?: number;
+}
+
+/** The symbolic dimension of a graph built for any length (onnx/dynamic.ts): the call's T, params.T. */
+export const T_DIM = "T";
+
+/** A shape's dimensions as polynomials in T. */
+export const polys = (shape: Shape | readonly (number | string)[]) => shape.map((d) => Poly.of(d, T_DIM));
+
+/**
+ * A polynomial in T as WGSL: u32 ("12u", "params.T", "(3u * params.T + 1u)") or i32 for offsets
+ * and strides ("12", "(3 * i32(params.T) - 1)"); a u32 with a negative term is computed in i32.
+ */
+export function wgslPoly(p: Poly, type: "u32" | "i32" = "u32"): string {
+  const k = p.constant;
+  if (k !== undefined) return type === "u32" ? `${k}u` : `${k}`;
+  if (type === "u32" && p.c.some((x) => x < 0)) return `u32(${wgslPoly(p, "i32")})`;
+  const lit = (x: number) => (type === "u32" ? `${x}u` : `${x}`);
+  const t = type === "u32" ? "params.T" : "i32(params.T)";
+  const terms = p.c.flatMap((x, i) => {
+    if (x === 0) return [];
+    if (i === 0) return [lit(x)];
+    const power = Array.from({ length: i }, () => t).join(" * ");
+    return [x === 1 ? power : `${lit(x)} * ${power}`];
+  });
+  return `(${terms.join(" + ").replace(/\+ -/g, "- ")})`;
+}
+
+/** A count of `p` elements, threads or rows. */
+export function countOf(p: Poly, at: string): Count {
+  if (p.c.length > 3 && p.c.slice(3).some((x) => x !== 0)) throw dynamicShapes(at);
+  const [fixed = 0, perT = 0, perT2 = 0] = p.c;
+  return { expr: wgslPoly(p), perT, fixed, ...(perT2 ? { perT2 } : {}) };
+}
+
+/** The refusal of what the webgpu target cannot run for a graph built for any length. */
+export function dynamicShapes(at: string): SeecError {
+  return new SeecError(
+    "unsupported.dynamic_shape",
+    "the webgpu target cannot run this node of a graph built for any length (--shape ...x?max)",
+    {
+      at,
+      hint: "build it for wasm-simd, or at a fixed length (--shape input_ids=1x128)",
+    },
+  );
+}
 
 /** Rows of a [rows, D] tensor: the call's T, or a fixed count. */
 export function rows(d: Dim): { expr: string; perT: number; fixed: number } {
@@ -46,7 +100,7 @@ export function elementwise(
   tensors: string[],
   types: ElementType[],
   writes: number[],
-  count: { perT: number; fixed: number; expr: string },
+  count: Count,
   body: string,
   functions = "",
 ): GpuDispatch {
@@ -60,7 +114,7 @@ export function elementwise(
     body,
     `}`,
   ].join("\n");
-  return { node: node.name, wgsl, tensors, groups: [{ perT: count.perT, fixed: count.fixed, per: WORKGROUP }] };
+  return { node: node.name, wgsl, tensors, groups: [{ ...groupCount(count), per: WORKGROUP }] };
 }
 
 /** A kernel with one workgroup per row (cooperative reductions through `part`). */
@@ -69,7 +123,7 @@ export function perRow(
   tensors: string[],
   types: ElementType[],
   writes: number[],
-  r: ReturnType<typeof rows>,
+  r: Count,
   body: string,
   functions = "",
 ): GpuDispatch {
@@ -84,8 +138,10 @@ export function perRow(
     body,
     `}`,
   ].join("\n");
-  return { node: node.name, wgsl, tensors, groups: [{ perT: r.perT, fixed: r.fixed, per: 1 }] };
+  return { node: node.name, wgsl, tensors, groups: [{ ...groupCount(r), per: 1 }] };
 }
+
+const groupCount = (c: Count) => ({ perT: c.perT, fixed: c.fixed, ...(c.perT2 ? { perT2: c.perT2 } : {}) });
 
 /** The sum or max of `part` across the workgroup, left in part[0]. */
 export function reduce(op: "sum" | "max"): string {

@@ -17,8 +17,10 @@ import { bertTokenizerJson } from "../helpers/hf-tokenizers.js";
 import { withOutput } from "../helpers/onnx-edit.js";
 import { randomF32 } from "../helpers/random.js";
 import { sharedPath } from "../helpers/shared.js";
+import { nodeWebgpu } from "../helpers/webgpu.js";
 
 const { onnx } = onnxProto;
+const gpu = await nodeWebgpu();
 const F = onnx.TensorProto.DataType.FLOAT;
 const w = (name: string, dims: number[], seed: number) => ({
   name,
@@ -125,12 +127,37 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maxim
       120_000,
     );
 
-  it("refuses the webgpu target, whose generic tensor kernels have static shapes", async () => {
-    const out = join(await tmpDir(), "artifact");
-    const error = await rejectsSeec(() => build({ model: file(), target: "webgpu", out, shapes: { input_ids: [1, { max: 16 }] } }));
-    expect(error.code).toBe("unsupported.dynamic_shape");
-    expect(error.message).toMatch(/the webgpu target compiles graphs of fixed shapes/);
-  }, 60_000);
+  for (const e of ENCODERS)
+    it.skipIf(!sharedPath(`onnx/${e.dir}`) || !gpu.adapter)(
+      `${e.dir}: on WebGPU too (Node, ${gpu.adapter ?? gpu.reason}): kernels sized by the call's T give ONNX Runtime's outputs at 1, 2, 5 and ${e.max} tokens`,
+      async () => {
+        const model = join(sharedPath(`onnx/${e.dir}`)!, e.file);
+        const ort = await import("onnxruntime-node");
+        const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1 });
+        const out = join(await tmpDir(), "artifact");
+        await build({ model, target: "webgpu", out, shapes: { input_ids: [1, { max: e.max }] } });
+        const artifact = await load(out);
+        expect(artifact.backend).toBe("webgpu");
+        for (const T of [1, 2, 5, e.max]) {
+          const f = feeds(T, e.vocab);
+          const got = await artifact.run(f);
+          const want = await session.run({
+            input_ids: new ort.Tensor("int64", f.input_ids, [1, T]),
+            attention_mask: new ort.Tensor("int64", f.attention_mask, [1, T]),
+          });
+          for (const name of session.outputNames) {
+            const g = got[name] as Float32Array,
+              w = want[name].data as Float32Array;
+            expect(g.length, `${name} at ${T}`).toBe(w.length);
+            let worst = 0;
+            for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(g[i] - w[i]));
+            expect(worst, `webgpu: ${name} at ${T} tokens`).toBeLessThan(1e-5);
+          }
+        }
+        artifact.dispose();
+      },
+      120_000,
+    );
 
   it("embed(): each text runs at its own length, and the masked mean matches ONNX Runtime's on the unpadded ids", async () => {
     const work = await tmpDir();
@@ -165,7 +192,7 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maxim
     model.dispose();
   }, 120_000);
 
-  it("runs what attention fusion leaves over T (MatMul, Softmax, ReduceMean, ReduceMax, Concat, Transpose of [1, T, T]) at every length, as ONNX Runtime does", async () => {
+  it("runs what attention fusion leaves over T (MatMul, Softmax, ReduceMean, ReduceMax, Concat, Transpose of [1, T, T]) at every length, as ONNX Runtime does, on wasm-simd and WebGPU", async () => {
     // x [1, T, 4]: scores = (x·Wq)(x·Wk)ᵀ [1, T, T] with a bias over the keys' axis, softmax over the
     // queries' axis (not attention's), then the softmax times x, its mean over T, and a Concat of two [1, T, 4].
     const model = onnx.ModelProto.create({
@@ -194,23 +221,27 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maxim
     const work = await tmpDir();
     const onnxFile = join(work, "unfused.onnx");
     writeFileSync(onnxFile, onnx.ModelProto.encode(model).finish());
-    const out = join(work, "artifact");
-    await build({ model: onnxFile, target: "wasm-simd", out, shapes: { x: [1, { max: 9 }, 4] } });
-    const artifact = await load(out, { webgpu: false });
     const ort = await import("onnxruntime-node");
     const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: 1 });
-    for (const T of [1, 2, 6, 9]) {
-      const x = randomF32(T * 4, 10 + T);
-      const got = await artifact.run({ x });
-      const want = await session.run({ x: new ort.Tensor("float32", x, [1, T, 4]) });
-      for (const name of ["p", "m", "ps", "c"]) {
-        const g = got[name] as Float32Array,
-          v = want[name].data as Float32Array;
-        expect(g.length, `${name} at ${T}`).toBe(v.length);
-        for (let i = 0; i < v.length; i++) expect(Math.abs(g[i] - v[i]), `${name}[${i}] at ${T} tokens`).toBeLessThan(1e-5);
+    // WebGPU where Node has an adapter: its kernels' thread counts follow T², as [1, T, T] does.
+    for (const target of ["wasm-simd", ...(gpu.adapter ? (["webgpu"] as const) : [])] as const) {
+      const out = join(work, target);
+      await build({ model: onnxFile, target, out, shapes: { x: [1, { max: 9 }, 4] } });
+      const artifact = await load(out, { webgpu: target === "webgpu" });
+      expect(artifact.backend).toBe(target);
+      for (const T of [1, 2, 6, 9]) {
+        const x = randomF32(T * 4, 10 + T);
+        const got = await artifact.run({ x });
+        const want = await session.run({ x: new ort.Tensor("float32", x, [1, T, 4]) });
+        for (const name of ["p", "m", "ps", "c"]) {
+          const g = got[name] as Float32Array,
+            v = want[name].data as Float32Array;
+          expect(g.length, `${name} at ${T}`).toBe(v.length);
+          for (let i = 0; i < v.length; i++) expect(Math.abs(g[i] - v[i]), `${target}: ${name}[${i}] at ${T} tokens`).toBeLessThan(1e-5);
+        }
       }
+      artifact.dispose();
     }
-    artifact.dispose();
   }, 60_000);
 
   it("refuses, naming why, a graph that holds from 2 tokens up but not at 1 (the last two tokens, the token at index 1)", async () => {
