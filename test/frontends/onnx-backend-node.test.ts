@@ -122,7 +122,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   roialign_aligned_true: "op ai.onnx:RoiAlign",
   scan9_sum: "op ai.onnx:Scan",
   scan_sum: "op ai.onnx:Scan",
-  scatternd_multiply: 'unsupported.onnx_op: reduction "mul" is not supported (none and add are)',
   simple_rnn_batchwise: "op ai.onnx:RNN",
   simple_rnn_defaults: "op ai.onnx:RNN",
   stft: "op ai.onnx:STFT",

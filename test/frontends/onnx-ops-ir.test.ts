@@ -398,6 +398,40 @@ describe("CumSum, OneHot, GatherND, ScatterND, ScatterElements and TopK through 
     expect(await againstOrt(c)).toBe(0);
   });
 
+  // Opset 16's mul and opset 18's max and min, with a row (an element) that two updates land on and one none does.
+  it.each(["mul", "max", "min"] as const)(
+    "ScatterND and ScatterElements with reduction %s, indices constant and at run time",
+    async (reduction) => {
+      const ndIndices = [2, 0, 2];
+      for (const constant of [true, false]) {
+        const nd: Case = constant
+          ? {
+              op: "ScatterND",
+              inputs: { data: [4, 3], updates: [3, 3] },
+              constants: { indices: int64([3, 1], ndIndices) },
+              order: ["data", "indices", "updates"],
+              attrs: { reduction },
+            }
+          : {
+              op: "ScatterND",
+              inputs: { data: [4, 3], indices: [3, 1], updates: [3, 3] },
+              int64: ["indices"],
+              values: { indices: ndIndices },
+              attrs: { reduction },
+            };
+        expect(await againstOrt(nd), `ScatterND, indices ${constant ? "constant" : "at run time"}`).toBeLessThan(1e-6);
+      }
+      const elements: Case = {
+        op: "ScatterElements",
+        inputs: { data: [2, 4], updates: [2, 3] },
+        constants: { indices: int64([2, 3], [3, 3, 0, 1, -3, 1]) },
+        order: ["data", "indices", "updates"],
+        attrs: { axis: 1, reduction },
+      };
+      expect(await againstOrt(elements), "ScatterElements").toBeLessThan(1e-6);
+    },
+  );
+
   it("ScatterND and ScatterElements keep an infinity where it lands", async () => {
     const nd: Case = {
       op: "ScatterND",
@@ -492,9 +526,9 @@ describe("CumSum, OneHot, GatherND, ScatterND, ScatterElements and TopK through 
         inputs: { data: [3], indices: [1, 1], updates: [1] },
         int64: ["indices"],
         order,
-        attrs: { reduction: "mul" },
+        attrs: { reduction: "mean" },
       }),
-    ).toBe('reduction "mul" is not supported (none and add are)' + at("ScatterND"));
+    ).toBe('reduction "mean" is not supported (none, add, mul, max, min are)' + at("ScatterND"));
     // 4096 rows of 256 and 65 updates: 68,157,440 pairs; 64 updates, exactly 2^26, are taken.
     const big = (m: number): Case => ({
       op: "ScatterND",

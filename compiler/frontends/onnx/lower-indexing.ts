@@ -98,18 +98,56 @@ function tupleRows(l: Lowerer, ids: string, I: number[], indexed: number[]): str
   return row ?? l.constantData(new Int32Array(elementCount(tuples)), tuples);
 }
 
-const reductionOf = (l: Lowerer, n: { attrs: Record<string, unknown> }) => {
+type Reduction = "none" | "add" | "mul" | "max" | "min";
+const REDUCTIONS: readonly Reduction[] = ["none", "add", "mul", "max", "min"];
+
+const reductionOf = (l: Lowerer, n: { attrs: Record<string, unknown> }): Reduction => {
   const r = typeof n.attrs.reduction === "string" ? n.attrs.reduction : "none";
-  if (r !== "none" && r !== "add") l.fail(`reduction "${r}" is not supported (none and add are)`);
-  return r;
+  if (!REDUCTIONS.includes(r as Reduction)) l.fail(`reduction "${r}" is not supported (${REDUCTIONS.join(", ")} are)`);
+  return r as Reduction;
 };
+
+/**
+ * How a scatter with a reduction folds the updates landing on one element: the map that combines
+ * two values, and the reduction over several with the value that leaves one unchanged.
+ */
+const FOLDS = {
+  add: { map: "add", reduce: "sum", identity: 0 },
+  mul: { map: "mul", reduce: "prod", identity: 1 },
+  max: { map: "max", reduce: "max", identity: -Infinity },
+  min: { map: "min", reduce: "min", identity: Infinity },
+} as const;
+
+/**
+ * The data where `hits` [rows, M | K, L...] names it, folded with the updates `ups` landing there
+ * (the reduced axis `axis` of hits and ups): each element's updates combined by the reduction, then
+ * with the data; without one, their sum replaces the data (duplicates are undefined behaviour).
+ */
+function scattered(
+  l: Lowerer,
+  reduction: Reduction,
+  data: string,
+  hits: string,
+  ups: string,
+  axis: number,
+  shape: { data: number[]; any: number[] },
+): string {
+  const folded = (identity: number, fn: "sum" | "prod" | "max" | "min") =>
+    l.reshape(l.reduce(fn, l.map("where", [hits, ups, l.scalar(identity)]), [axis]), shape.data);
+  const any = l.reshape(l.reduce("max", zeroOne(l, hits), [axis]), shape.any);
+  if (reduction === "none") return l.map("where", [any, folded(0, "sum"), data]);
+  const f = FOLDS[reduction];
+  const all = folded(f.identity, f.reduce);
+  // add and mul: the identity changes nothing where no update lands; max and min keep the data there.
+  return reduction === "add" || reduction === "mul" ? l.map(f.map, [data, all]) : l.map("where", [any, l.map(f.map, [data, all]), data]);
+}
 const zeroOne = (l: Lowerer, condition: string) => l.map("where", [condition, l.scalar(1), l.scalar(0)]);
 
 /** Run-time scatters build a one-hot of every (target, update) pair: refused past this many elements. */
 const MAX_SCATTER_PAIRS = 2 ** 26;
 
 /**
- * ScatterND: data with updates [M..., R...] written (or added) at the rows its index tuples name.
+ * ScatterND: data with updates [M..., R...] written (or folded in: add, mul, max, min) at the rows its index tuples name.
  * Indices known at build time: for each data row, the updates landing on it, gathered (no
  * arithmetic on rows nothing lands on). At run time: each row's updates picked by a comparison of
  * its number with every tuple's row (where, never a product, so an infinity lands only where it is sent).
@@ -151,7 +189,7 @@ const scatterNdOp: Lowering = (l, n) => {
         [rows, 1],
       );
       const picked = l.gatherRows(ups, l.constantData(ids, [rows]));
-      y = reduction === "none" ? l.map("where", [hit, picked, y]) : l.map("add", [y, l.map("where", [hit, picked, l.scalar(0)])]);
+      y = l.map("where", [hit, reduction === "none" ? picked : l.map(FOLDS[reduction].map, [y, picked]), y]);
     }
     return [l.reshape(y, D)];
   }
@@ -161,11 +199,7 @@ const scatterNdOp: Lowering = (l, n) => {
     );
   const row = l.reshape(tupleRows(l, l.ir(indices), I, D.slice(0, k)), [1, M, 1]);
   const hits = l.map("equal", [l.constantData(Float32Array.from(range(rows)), [rows, 1, 1]), row]); // [rows, M, 1]
-  const summed = l.reshape(l.reduce("sum", l.map("where", [hits, l.reshape(ups, [1, M, R]), l.scalar(0)]), [1]), [rows, R]);
-  if (reduction === "add") return [l.reshape(l.map("add", [table, summed]), D)];
-  // Duplicate indices are undefined behaviour without a reduction; here they add up.
-  const any = l.reshape(l.reduce("max", zeroOne(l, hits), [1]), [rows, 1]);
-  return [l.reshape(l.map("where", [any, summed, table]), D)];
+  return [l.reshape(scattered(l, reduction, table, hits, l.reshape(ups, [1, M, R]), 1, { data: [rows, R], any: [rows, 1] }), D)];
 };
 
 /**
@@ -195,10 +229,8 @@ const scatterElementsOp: Lowering = (l, n) => {
     l.fail(`ScatterElements pairs ${rows * K} positions with ${L} updates each: past ${MAX_SCATTER_PAIRS} elements`);
   const hits = l.map("equal", [l.reshape(l.transpose(ids, perm), [rows, 1, L]), l.constantData(Float32Array.from(range(K)), [1, K, 1])]);
   const upsLast = l.reshape(l.transpose(ups, perm), [rows, 1, L]);
-  const summed = l.reduce("sum", l.map("where", [hits, upsLast, l.scalar(0)]), [2]); // [rows, K, 1]
   const dataLast = l.reshape(l.transpose(l.ir(data), perm), [rows, K, 1]);
-  const y =
-    reduction === "add" ? l.map("add", [dataLast, summed]) : l.map("where", [l.reduce("max", zeroOne(l, hits), [2]), summed, dataLast]);
+  const y = scattered(l, reduction, dataLast, hits, upsLast, 2, { data: [rows, K, 1], any: [rows, K, 1] });
   return [l.transpose(l.reshape(y, [...P, K]), back)];
 };
 
