@@ -26,7 +26,7 @@ const STATISTICS = new Set([
 function outputType(node: OnnxNode, k: number, inputs: readonly (OnnxTensor | undefined)[]): OnnxDType {
   const first = inputs.find(Boolean)!.dtype;
   if (BOOLEAN.has(node.op) || (node.op === "Dropout" && k === 1)) return "bool";
-  if (node.op === "ArgMax" || node.op === "ArgMin") return "int64";
+  if (node.op === "ArgMax" || node.op === "ArgMin" || (node.op === "MaxPool" && k === 1)) return "int64";
   if (node.op === "Where") return inputs[1]!.dtype;
   if (node.op === "EmbedLayerNormalization") return k === 1 ? "int32" : inputs[2]!.dtype;
   // SkipLayerNormalization's fourth output is the sum it normalized, in the input's type.

@@ -10,7 +10,7 @@
 import { elementCount } from "../../ir/graph.js";
 import { stridesOf } from "../../ir/ops/tensor.js";
 import { ints } from "./layout-ops.js";
-import type { Lowerer, Lowering } from "./lower-ops.js";
+import { argExtreme, type Lowerer, type Lowering } from "./lower-ops.js";
 import { attr, type OnnxNode } from "./read.js";
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -298,21 +298,34 @@ const convTransposeOp: Lowering = (l, n) => {
   return [convolve(l, padded, w, bName ? weightOf(l, bName) : undefined, group, win)];
 };
 
-/** MaxPool and AveragePool: the stacked windows reduced (padding −∞ for max; for average, divided by each window's count). */
+/**
+ * MaxPool and AveragePool: the stacked windows reduced (padding −∞ for max; for average, divided
+ * by each window's count); int8 and uint8 max-pooled in f32, exactly. MaxPool's Indices: each window's
+ * first largest element, as its flat index in x (row-major, or with storage_order 1 the spatial
+ * axes column-major).
+ */
 const poolOp =
   (kind: "max" | "average"): Lowering =>
   (l, n) => {
     const x = n.inputs[0];
     const X = l.shape(x);
-    if (!l.isFloat(x)) l.fail(`${kind === "max" ? "MaxPool" : "AveragePool"} of an integer tensor is not supported`);
-    if (n.outputs[1] && l.isUsed(n.outputs[1])) l.fail("MaxPool's Indices output is not supported");
-    if (attr(n, "storage_order", 0) !== 0) l.fail("MaxPool with storage_order 1 is not supported");
+    // 8-bit integers pool exactly in f32 (ONNX's MaxPool takes int8 and uint8), and come back as integers.
+    const small = l.onnxDtype(x) === "int8" || l.onnxDtype(x) === "uint8";
+    if (!l.isFloat(x) && !(small && kind === "max"))
+      l.fail(
+        `${kind === "max" ? "MaxPool of an integer tensor other than int8 and uint8" : "AveragePool of an integer tensor"} is not supported`,
+      );
     const [N, C, ...spatial] = X;
     const win = windowsOf(l, n, spatial, kernelShape(l), attr(n, "ceil_mode", 0) === 1);
-    const xp = pad(l, l.ir(x), [0, 0, ...win.begins], [0, 0, ...win.ends], "constant", kind === "max" ? -Infinity : 0);
+    const input = l.isFloat(x) ? l.ir(x) : l.map("copy", [l.ir(x)], "f32");
+    const xp = pad(l, input, [0, 0, ...win.begins], [0, 0, ...win.ends], "constant", kind === "max" ? -Infinity : 0);
     const stacked = windows(l, xp, win);
     const out = [N, C, ...win.out];
-    if (kind === "max") return [l.reshape(l.reduce("max", stacked, [2]), out)];
+    if (kind === "max") {
+      const pooled = l.reshape(l.reduce("max", stacked, [2]), out);
+      const y = l.isFloat(x) ? pooled : l.map("trunc", [pooled], "i32");
+      return n.outputs[1] && l.isUsed(n.outputs[1]) ? [y, maxIndices(l, n, stacked, X, win)] : [y];
+    }
     // Each output's divisor: the window's elements inside the input, or inside the declared padding too (count_include_pad).
     const includePad = attr(n, "count_include_pad", 0) === 1;
     const counts = new Float32Array(elementCount(win.out));
@@ -334,6 +347,50 @@ const poolOp =
     const sum = l.reshape(l.reduce("sum", stacked, [2]), out);
     return [l.map("div", [sum, l.constantData(counts, [1, 1, ...win.out])])];
   };
+
+/** The flat index in x [N, C, ...spatial] of each window's first largest element (stacked: [N, C, kernel elements, ...out]). */
+function maxIndices(l: Lowerer, n: OnnxNode, stacked: string, X: number[], win: Windows): string {
+  const [N, C, ...spatial] = X;
+  if (elementCount(X) > 2 ** 24)
+    l.fail(`MaxPool's Indices of ${elementCount(X)} elements: past 2^24, which the f32 arithmetic here counts exactly`);
+  const columnMajor = attr(n, "storage_order", 0) === 1;
+  // Where each spatial axis steps in x's flat index within one (n, c) plane.
+  const step = spatial.map((_, d) => elementCount(columnMajor ? spatial.slice(0, d) : spatial.slice(d + 1)));
+  const KK = elementCount(win.kernel),
+    outs = elementCount(win.out);
+  // For each kernel element and output position, the element's flat spatial index (0 in the padding, which a max never picks).
+  const at = new Float32Array(KK * outs);
+  for (let kk = 0; kk < KK; kk++)
+    for (let i = 0; i < outs; i++) {
+      let restK = kk,
+        restO = i,
+        flat = 0,
+        inside = true;
+      for (let d = spatial.length - 1; d >= 0; d--) {
+        const j = restK % win.kernel[d],
+          o = restO % win.out[d];
+        restK = Math.floor(restK / win.kernel[d]);
+        restO = Math.floor(restO / win.out[d]);
+        const p = o * win.strides[d] + j * win.dilations[d] - win.begins[d];
+        inside &&= p >= 0 && p < spatial[d];
+        flat += p * step[d];
+      }
+      at[kk * outs + i] = inside ? flat : 0;
+    }
+  const first = argExtreme(l, stacked, 2, "max", false); // [N, C, 1, ...out]
+  const iota = l.constantData(Float32Array.from(range(KK)), [1, 1, KK, ...win.out.map(() => 1)]);
+  const picked = l.reduce(
+    "sum",
+    l.map("where", [l.map("equal", [iota, first]), l.constantData(at, [1, 1, KK, ...win.out]), l.scalar(0)]),
+    [2],
+  );
+  const plane = elementCount(spatial);
+  const base = l.constantData(
+    Float32Array.from(range(N * C), (nc) => nc * plane),
+    [N, C, 1, ...win.out.map(() => 1)],
+  );
+  return l.reshape(l.map("trunc", [l.map("add", [picked, base])], "i32"), [N, C, ...win.out]);
+}
 
 const globalPoolOp =
   (fn: "mean" | "max"): Lowering =>
