@@ -5,7 +5,7 @@
  * vocabulary (tokenizer.ggml.model = "llama") into the same tokenizer spec llama2.c's tokenizer gives,
  * with the chat template (tokenizer.chat_template) where the file has one.
  */
-import { ChatTemplate } from "../../runtime/chat/index.js";
+import { ChatTemplate, type ChatSpec } from "../../runtime/chat/index.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
 import { readGgufContainer, type GgufFile, type GgufValue } from "./gguf/container.js";
@@ -154,7 +154,14 @@ function readTokenizer(meta: Metadata, file: string, vocabSize: number, bosId: n
   const unkId = meta.int("tokenizer.ggml.unknown_token_id", 0);
   const printed: Record<string, string> = { bos_token: written(bosId), eos_token: written(eosId) };
   if (unkId < vocabSize) printed.unk_token = written(unkId);
-  const chat = { template: template as string, tokens: printed };
+  // llama.cpp's converter writes a tokenizer_config.json's named "tool_use" template beside the default one.
+  const toolUse = meta.optional("tokenizer.chat_template.tool_use");
+  if (toolUse !== undefined && typeof toolUse !== "string") bad("tokenizer.chat_template.tool_use", "is not a string");
+  const chat: ChatSpec = {
+    template: template as string,
+    ...(toolUse !== undefined ? { toolUse: toolUse as string } : {}),
+    tokens: printed,
+  };
   new ChatTemplate(chat, file);
   spec.chat = chat;
   // What llama.cpp reads as special when it tokenizes a rendered conversation: control, user-defined and unknown tokens.

@@ -5,6 +5,11 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { readGguf } from "../../compiler/frontends/gguf.js";
+import { llamaToGguf } from "../../compiler/frontends/gguf/export-llama.js";
+import type { GgufEntry } from "../../compiler/frontends/gguf/write.js";
+import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
+import { readLlama2cTokenizer } from "../../compiler/frontends/llama2c-tokenizer.js";
 import type { Model } from "../../runtime/model.js";
 import { Llama2cTokenizer, type Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
 import { createTokenizer } from "../../runtime/tokenizers/index.js";
@@ -93,6 +98,31 @@ describe.skipIf(!LLAMA2C)("a GGUF file's chat template (stories260K through seec
     expect(r.stderr).toContain("input.chat_template");
     expect(r.stderr).toContain("bad.jinja");
     expect(() => statSync(out)).toThrow();
+  });
+
+  it("reads the named tool_use template beside the default one, and refuses a template that is not a string, naming the key", () => {
+    const { config, weights } = readLlama2cCheckpoint(new Uint8Array(readFileSync(S.model)), S.model);
+    const tokenizer = readLlama2cTokenizer(new Uint8Array(readFileSync(S.tokenizer)), S.tokenizer, config.vocabSize);
+    const gguf = (chatTemplate: string | undefined, metadata: [string, GgufEntry][]) =>
+      llamaToGguf(config, weights, tokenizer, { name: "t", type: "f32", chatTemplate, metadata }).bytes;
+    const tools = "{{ bos_token }}tools: {{ tools | length }}";
+    const both = readGguf(gguf("{{ bos_token }}plain", [["tokenizer.chat_template.tool_use", { type: "string", value: tools }]]), "t.gguf");
+    const spec = both.tokenizer!;
+    expect(spec.chat).toEqual({
+      template: "{{ bos_token }}plain",
+      toolUse: tools,
+      tokens: { bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>" },
+    });
+    const t = new Llama2cTokenizer(spec);
+    expect(t.applyChatTemplate([{ role: "user", content: "x" }])).toBe("<s>plain");
+    expect(t.applyChatTemplate([{ role: "user", content: "x" }], { tools: [{}, {}] })).toBe("<s>tools: 2");
+    for (const [key, entry] of [
+      ["tokenizer.chat_template", { type: "u32", value: 7 }],
+      ["tokenizer.chat_template.tool_use", { type: "u32", value: 7 }],
+    ] as [string, GgufEntry][]) {
+      const e = catchSeec(() => readGguf(gguf(key === "tokenizer.chat_template" ? undefined : "x", [[key, entry]]), "t.gguf"));
+      expect([e.code, e.at, e.message]).toEqual(["input.gguf", key, "is not a string"]);
+    }
   });
 
   it("a tokenizer spec's specials must be ids of its vocabulary", () => {

@@ -580,18 +580,18 @@ describe("CumSum, OneHot, GatherND, ScatterND, ScatterElements and TopK through 
 });
 
 describe("MaxPool's Indices through the interpreter, against onnxruntime-node", () => {
-  it.each([
+  it.each<[string, number[], Record<string, Attr>]>([
     ["1-D, padded, strided and dilated", [2, 3, 11], { kernel_shape: [3], pads: [2, 1], strides: [2], dilations: [2] }],
     ["2-D, storage_order 1, ceil_mode", [1, 2, 5, 6], { kernel_shape: [2, 3], strides: [2, 2], ceil_mode: 1, storage_order: 1 }],
     ["3-D, same_upper", [1, 1, 3, 4, 5], { kernel_shape: [2, 2, 2], auto_pad: "SAME_UPPER" }],
-  ] as const)("%s: the values and each window's first largest element's flat index", async (_, shape, attrs) => {
+  ])("%s: the values and each window's first largest element's flat index", async (_, shape, attrs) => {
     // Whole numbers from a few values, so that windows hold ties: the first largest must be picked.
     const count = shape.reduce((a, b) => a * b, 1);
     const c: Case = {
       op: "MaxPool",
-      inputs: { x: [...shape] },
+      inputs: { x: shape },
       values: { x: Array.from({ length: count }, (_, i) => (i * 7) % 5) },
-      attrs: { ...attrs },
+      attrs,
       outputs: 2,
     };
     expect(await againstOrt(c)).toBe(0);

@@ -24,6 +24,8 @@ export interface LlamaGgufOptions {
   alignment?: number;
   /** A Jinja chat template, written as tokenizer.chat_template (llama.cpp and seec render conversations with it). */
   chatTemplate?: string;
+  /** Further metadata, written after the model's. */
+  metadata?: [string, GgufEntry][];
 }
 
 export interface LlamaGguf {
@@ -56,6 +58,7 @@ export function llamaToGguf(
   ];
   if (tokenizer) metadata.push(...tokenizerMetadata(tokenizer));
   if (opts.chatTemplate !== undefined) metadata.push(["tokenizer.chat_template", { type: "string", value: opts.chatTemplate }]);
+  metadata.push(...(opts.metadata ?? []));
 
   const fallbacks: string[] = [];
   const tensors: GgufTensorOut[] = llamaTensors(c, w).map(({ name, shape, data }) => {
