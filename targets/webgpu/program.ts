@@ -1,9 +1,11 @@
 /** A planned graph as a WebGPU program (model.webgpu.json): buffers per tensor, WGSL dispatches in order. */
+import { isSymbolic } from "../../compiler/ir/affine.js";
 import { bindShape, DTYPE_BYTES, elementCount, maxDims } from "../../compiler/ir/graph.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
 import { SeecError } from "../../runtime/errors.js";
 import { groupsFor, type GpuProgram, type GpuTensor } from "../../runtime/webgpu-program.js";
 import { kernelsFor, type KernelContext } from "./kernels.js";
+import { dynamicShapes } from "./wgsl.js";
 
 /** maxComputeWorkgroupsPerDimension: what every WebGPU adapter allows. */
 const MAX_GROUPS = 65535;
@@ -11,7 +13,12 @@ const MAX_GROUPS = 65535;
 /** Buffers hold whole 4-byte words (int8 weights are read as u32). */
 const words = (bytes: number) => Math.max(4, Math.ceil(bytes / 4) * 4);
 
+/** The generators that read attributes holding T (a graph built for any length): the rest refuse such a node by name. */
+const SYMBOLIC_ATTRS = new Set(["Map", "Copy", "Concat", "MatMul", "Reduce", "Softmax", "ScaledAttention"]);
+
 export function webgpuProgram({ graph, plan, init, forward }: PlannedGraph): GpuProgram {
+  const symbolic = graph.nodes.find((n) => isSymbolic(n.attrs) && !SYMBOLIC_ATTRS.has(n.op));
+  if (symbolic) throw dynamicShapes(`node ${symbolic.name} (${symbolic.op})`);
   const dims = maxDims(graph);
   const weights = new Map(plan.weights.entries.map((e) => [e.name, e]));
   const tensors: GpuTensor[] = [...graph.values.values()].map((v) => ({
