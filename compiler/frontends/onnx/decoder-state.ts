@@ -25,7 +25,7 @@ import { SeecError } from "../../../runtime/errors.js";
 import { foldGraph } from "./fold.js";
 import { SEEC_DOMAIN } from "./lower-decoder.js";
 import { attr, type OnnxModel, type OnnxNode, type OnnxValueInfo } from "./read.js";
-import { isFloat, tensor, type OnnxTensor } from "./tensor.js";
+import { DATA_TYPE_NUMBERS, isFloat, tensor, type OnnxTensor } from "./tensor.js";
 
 /** Context when neither --context nor the model's position tables say. */
 export const DEFAULT_DECODER_CONTEXT = 512;
@@ -567,6 +567,18 @@ function followPastLength(model: OnnxModel, lengthInputs: OnnxValueInfo[], T: nu
     const [x, y, z] = [a, b, c].map((f) => f.values.get(i)!);
     return !(same(x, y) && same(y, z));
   };
+  /**
+   * pos as PositionAffine reads it: a float value's from pos cast to its type, so that the nodes
+   * reading it compute in floats (folding types an op's output as its first input's: pos's int32
+   * would make a Mul of the value and a float constant an integer one, its fractions dropped).
+   */
+  const posAs = (dtype: OnnxTensor["dtype"]): string => {
+    if (!isFloat(dtype)) return "pos";
+    const name = `seec/pos/${dtype}`;
+    if (!added.some((n) => n.outputs[0] === name))
+      added.push({ name, op: "Cast", domain: "", inputs: ["pos"], outputs: [name], attrs: { to: DATA_TYPE_NUMBERS[dtype] } });
+    return name;
+  };
   /** Makes `n` read `i` (a constant that follows the past's length) computed at run time. */
   function follow(n: OnnxNode, i: string): void {
     const [x, y, z] = [a, b, c].map((f) => f.values.get(i)!);
@@ -591,7 +603,7 @@ function followPastLength(model: OnnxModel, lengthInputs: OnnxValueInfo[], T: nu
           name: `seec/${name}`,
           op: "PositionAffine",
           domain: SEEC_DOMAIN,
-          inputs: ["pos"],
+          inputs: [posAs(x.dtype)],
           outputs: [name],
           attrs: { base, slope },
         });
