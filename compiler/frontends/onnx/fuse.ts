@@ -106,6 +106,13 @@ class PatternGraph {
     return this.values.get(t)?.shape.length ?? 0;
   }
 
+  /** Whether `w` is a vector as long as the last axis of `t`: what a fused norm's scale and bias must be. */
+  perChannel(w: string, t: string): boolean {
+    const ws = this.values.get(w)?.shape,
+      ts = this.values.get(t)?.shape;
+    return !!ws && !!ts && ws.length === 1 && ts.length > 0 && ws[0] === ts[ts.length - 1];
+  }
+
   /** The other input of a binary node, given one. */
   other(n: OnnxNode, one: string): string | undefined {
     return n.inputs[0] === one ? n.inputs[1] : n.inputs[1] === one ? n.inputs[0] : undefined;
@@ -159,7 +166,7 @@ function divided(g: PatternGraph, d: string, root: string): OnnxNode[] | undefin
   return reciprocal && mul && g.other(mul, reciprocal.outputs[0]) === d ? [reciprocal, mul] : undefined;
 }
 
-/** · w then + b, each optional, each with a 1-D operand (a weight, or an input). */
+/** · w then + b, each optional, each with a 1-D operand as long as the last axis (a weight, or an input). */
 function affine(g: PatternGraph, t: string, withBias: boolean): { nodes: OnnxNode[]; scale?: string; bias?: string; out: string } {
   const nodes: OnnxNode[] = [];
   let out = t,
@@ -167,14 +174,14 @@ function affine(g: PatternGraph, t: string, withBias: boolean): { nodes: OnnxNod
     bias: string | undefined;
   const mul = g.only(out, "Mul");
   const w = mul && g.other(mul, out);
-  if (mul && w && g.rank(w) === 1) {
+  if (mul && w && g.perChannel(w, out)) {
     nodes.push(mul);
     scale = w;
     out = mul.outputs[0];
   }
   const add = withBias ? g.only(out, "Add") : undefined;
   const b = add && g.other(add, out);
-  if (add && b && g.rank(b) === 1) {
+  if (add && b && g.perChannel(b, out)) {
     nodes.push(add);
     bias = b;
     out = add.outputs[0];
@@ -195,7 +202,8 @@ function layerNorm(g: PatternGraph, first: OnnxNode): Match {
   if (!sq || readers.length !== 2) return undefined;
   const rm = rootMean(g, sq);
   const norm = rm && divided(g, d, rm.root);
-  if (!rm || !norm || !readers.includes(norm[0])) return undefined;
+  // d's two readers: the square and the node that divides it (Div, or the Mul by 1 / root).
+  if (!rm || !norm || !readers.includes(norm[norm.length - 1])) return undefined;
   const a = affine(g, norm[norm.length - 1].outputs[0], true);
   if (!a.scale) return undefined;
   const remove = [first, sub, sq, ...rm.nodes, ...norm, ...a.nodes];

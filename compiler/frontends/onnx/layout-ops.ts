@@ -140,13 +140,17 @@ export function sliceParams(
   return { begin, step, shape };
 }
 
-/** Start, end, step of a Slice on a dimension of size `dim`, clamped as the spec says. */
+/**
+ * Start, end, step of a Slice on a dimension of size `dim`, clamped as the spec says: stepping
+ * backwards, the start to [0, dim − 1] (a start before the first element reads that element, as
+ * ONNX Runtime does) and the end to [−1, dim − 1].
+ */
 function sliceRange(start: number, end: number, step: number, dim: number): [number, number] {
   const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   let s = start < 0 ? start + dim : start;
   let e = end < 0 ? end + dim : end;
   if (step > 0) ((s = clamp(s, 0, dim)), (e = clamp(e, 0, dim)));
-  else ((s = clamp(s, -1, dim - 1)), (e = clamp(e, -1, dim - 1)));
+  else ((s = clamp(s, 0, dim - 1)), (e = clamp(e, -1, dim - 1)));
   return [s, Math.max(0, Math.ceil((e - s) / step))];
 }
 
@@ -198,7 +202,9 @@ export const LAYOUT_OPS: Readonly<Record<string, OpImpl>> = {
     const dims = want.map((d, i) => (d === 0 && !allowZero ? t.shape[i] : d));
     const known = dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
     const out = dims.map((d) => (d === -1 ? t.data.length / known : d));
-    if (size(out) !== t.data.length) fail(ctx, `cannot reshape [${t.shape.join(", ")}] to [${want.join(", ")}]`);
+    // A -1 the other dimensions do not divide would come out fractional ([2, 3] to [4, -1]: 1.5).
+    if (size(out) !== t.data.length || !out.every(Number.isSafeInteger))
+      fail(ctx, `cannot reshape [${t.shape.join(", ")}] to [${want.join(", ")}]`);
     return [reshapeTo(t, out)];
   },
   Flatten: ([x], ctx) => {
