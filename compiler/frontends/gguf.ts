@@ -149,8 +149,8 @@ function readTokenizer(meta: Metadata, file: string, vocabSize: number, bosId: n
   const template = meta.optional("tokenizer.chat_template");
   if (template === undefined) return spec;
   if (typeof template !== "string") bad("tokenizer.chat_template", "is not a string");
-  // The strings the template prints for bos_token and friends, as llama.cpp passes them: the pieces as GGUF keeps them.
-  const written = (id: number) => (id === bosId || id === eosId ? pieces[id].trim() : pieces[id]);
+  // The strings the template prints for bos_token and friends, as llama.cpp passes them: the tokens as the file spells them.
+  const written = (id: number) => tokens[id] as string;
   const unkId = meta.int("tokenizer.ggml.unknown_token_id", 0);
   const printed: Record<string, string> = { bos_token: written(bosId), eos_token: written(eosId) };
   if (unkId < vocabSize) printed.unk_token = written(unkId);
