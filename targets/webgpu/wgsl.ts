@@ -78,7 +78,7 @@ export function dynamicShapes(at: string): SeecError {
 }
 
 /** Rows of a [rows, D] tensor: the call's T, or a fixed count. */
-export function rows(d: Dim): { expr: string; perT: number; fixed: number } {
+export function rows(d: Dim): Count {
   return typeof d === "number" ? { expr: `${d}u`, perT: 0, fixed: d } : { expr: "params.T", perT: 1, fixed: 0 };
 }
 

@@ -78,3 +78,17 @@ export async function deviationFromStored(
   }
   return worst;
 }
+
+/**
+ * ONNX Runtime's outputs for a model's bytes and float32 feeds, its own graph optimizations off
+ * (they fuse decomposed patterns too, and get some near misses wrong): the graph as written, node by node.
+ */
+export async function ortAsWritten(model: Uint8Array, feeds: ReadonlyMap<string, OnnxTensor>) {
+  const ort = await import("onnxruntime-node");
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: 1,
+    logSeverityLevel: 3,
+    graphOptimizationLevel: "disabled",
+  });
+  return session.run(Object.fromEntries([...feeds].map(([k, t]) => [k, new ort.Tensor("float32", Float32Array.from(t.data), t.shape)])));
+}
