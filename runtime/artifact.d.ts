@@ -2,13 +2,25 @@
 
 /**
  * Inputs by name: Float32Array, Int32Array, or, as ONNX Runtime takes them, BigInt64Array (int64),
- * Uint8Array (bool, uint8), Int8Array (int8), Float64Array (float64).
+ * BigUint64Array (uint64), Uint32Array (uint32), Int16Array (int16), Uint16Array (uint16),
+ * Uint8Array (bool, uint8), Int8Array (int8), Float64Array (float64). float16 and bfloat16 are
+ * given as Float32Array.
  */
-export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
+export type Feeds = Record<string, TensorData>;
 
 /** ONNX Runtime's names for the element types run() returns. */
-export type TensorType = "float32" | "int32" | "int64" | "bool" | "uint8" | "int8" | "float64";
-export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array;
+export type TensorType = "float32" | "int32" | "int64" | "uint64" | "uint32" | "int16" | "uint16" | "bool" | "uint8" | "int8" | "float64";
+export type TensorData =
+  | Float32Array
+  | Int32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Uint8Array
+  | Int8Array
+  | Float64Array;
 /**
  * An output of run(): its typed array, which also carries, as onnxruntime-web's Tensor does,
  * `data` (the array itself), `dims` (this call's shape, symbolic dimensions bound) and `type`
@@ -19,7 +31,7 @@ export type Tensor<T extends TensorData = TensorData> = T & {
   readonly dims: readonly number[];
   readonly type: TensorType;
 };
-/** Outputs by name, as tensors; int64 as BigInt64Array, bool and uint8 as Uint8Array, int8 as Int8Array, float64 as Float64Array. */
+/** Outputs by name, as tensors, each in the typed array ONNX Runtime gives its element type (Feeds). */
 export type Outputs = Record<string, Tensor>;
 
 /** Options of calls that can be cancelled. */
@@ -66,10 +78,11 @@ export interface TensorSpec {
   shape: (number | string)[];
   address: number;
   /**
-   * What callers exchange when it is not the dtype: int64 (BigInt64Array), bool and uint8 (Uint8Array),
-   * int8 (Int8Array), float64 (Float64Array), float16 (given as Float32Array).
+   * What callers exchange when it is not the dtype, in the typed arrays of Feeds. Integers compute in
+   * 32 bits: values outside int32 are refused when fed, and integer outputs wrap to their type
+   * (uint64's modulo 2^32).
    */
-  elementType?: "int64" | "bool" | "float16" | "uint8" | "int8" | "float64";
+  elementType?: "int64" | "uint64" | "uint32" | "int16" | "uint16" | "bool" | "uint8" | "int8" | "float64" | "float16" | "bfloat16";
 }
 
 export interface Manifest {

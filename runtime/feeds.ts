@@ -1,15 +1,15 @@
 /** A call's inputs checked against the manifest, and outputs in the types callers exchange. */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
-import type { Tensor, TensorData } from "./tensor.js";
+import { arrayOf, type Tensor, type TensorData } from "./tensor.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 
 /**
- * Inputs by name: Float32Array, Int32Array, or, as ONNX Runtime takes them, BigInt64Array (int64),
- * Uint8Array (bool, uint8), Int8Array (int8), Float64Array (float64).
+ * Inputs by name: Float32Array, Int32Array, or the typed array ONNX Runtime takes for the input's
+ * element type (tensor.ts's ELEMENT_ARRAYS: BigInt64Array for int64, Uint8Array for bool, ...).
  */
-export type Feeds = Record<string, Int32Array | Float32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array>;
+export type Feeds = Record<string, TensorData>;
 /** Outputs by name: typed arrays that carry their dims and type, as ONNX Runtime's tensors (runtime/tensor.ts). */
 export type Outputs = Record<string, Tensor>;
 
@@ -91,15 +91,15 @@ export function textTokens(manifest: Manifest, tokenizer: Tokenizer | undefined)
 }
 
 /**
- * An output as callers take it: int64 as BigInt64Array, bool and uint8 as Uint8Array, int8 as
- * Int8Array (both wrapping, as uint8 and int8 arithmetic does), float64 as Float64Array.
+ * An output as callers take it, in its element type's typed array (tensor.ts), wrapping as that
+ * type's arithmetic does: uint8 300 is 44, int16 40000 is -25536; uint64 reads the i32 as unsigned.
  */
 export function exchanged(spec: TensorSpec, data: Int32Array | Float32Array): TensorData {
-  if (spec.elementType === "int64") return BigInt64Array.from(data as Int32Array, (x) => BigInt(x));
-  if (spec.elementType === "bool" || spec.elementType === "uint8") return Uint8Array.from(data as Int32Array);
-  if (spec.elementType === "int8") return Int8Array.from(data as Int32Array);
-  if (spec.elementType === "float64") return Float64Array.from(data as Float32Array);
-  return data;
+  const To = arrayOf(spec);
+  if (To === data.constructor) return data;
+  if (To === BigInt64Array) return BigInt64Array.from(data, (x) => BigInt(x));
+  if (To === BigUint64Array) return BigUint64Array.from(data, (x) => BigInt(x >>> 0));
+  return (To as Float64ArrayConstructor).from(data);
 }
 
 /**
@@ -167,29 +167,19 @@ function checkPosition(manifest: Manifest, feeds: Feeds, bound: Record<string, n
 
 /** A fed array as the dtype the module computes in, checking that its type is the one the input takes. */
 function toDtype(spec: TensorSpec, fed: Feeds[string]): Int32Array | Float32Array {
-  const want =
-    spec.elementType === "int64"
-      ? BigInt64Array
-      : spec.elementType === "bool" || spec.elementType === "uint8"
-        ? Uint8Array
-        : spec.elementType === "int8"
-          ? Int8Array
-          : spec.elementType === "float64"
-            ? Float64Array
-            : spec.dtype === "i32"
-              ? Int32Array
-              : Float32Array;
+  const want = arrayOf(spec);
   if (!(fed instanceof want))
-    throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${fed.constructor.name}`);
-  if (fed instanceof BigInt64Array) {
-    const out = new Int32Array(fed.length);
-    fed.forEach((x, i) => {
-      if (x < -2147483648n || x > 2147483647n)
-        throw new SeecError("runtime.input", `input "${spec.name}" holds ${x}, beyond the 32-bit range seec computes ids in`);
-      out[i] = Number(x);
-    });
-    return out;
+    throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${fed?.constructor?.name ?? typeof fed}`);
+  if (spec.dtype === "f32") return fed instanceof Float32Array ? fed : Float32Array.from(fed as Float64Array);
+  if (fed instanceof Int32Array) return fed;
+  const out = new Int32Array(fed.length);
+  for (let i = 0; i < fed.length; i++) {
+    const x = fed[i];
+    if (x < -2147483648 || x > 2147483647)
+      throw new SeecError("runtime.input", `input "${spec.name}" holds ${x} at [${i}], beyond the 32-bit range seec computes integers in`, {
+        at: `${spec.name}[${i}]`,
+      });
+    out[i] = Number(x);
   }
-  if (fed instanceof Float64Array) return Float32Array.from(fed);
-  return fed instanceof Uint8Array || fed instanceof Int8Array ? Int32Array.from(fed) : fed;
+  return out;
 }

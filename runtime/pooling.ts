@@ -6,6 +6,7 @@
 import { SeecError } from "./errors.js";
 import type { Feeds, Outputs, TextCall } from "./feeds.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
+import { arrayOf } from "./tensor.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 import { HfTokenizer } from "./tokenizers/hf/index.js";
 import { shown } from "./validate-manifest.js";
@@ -77,9 +78,11 @@ function checkEmbedding({ model, inputs, outputs, dims }: Manifest): NonNullable
 
 /** An id input of `length` elements as the array its element type is exchanged in. */
 function idArray(spec: TensorSpec, length: number, at: (i: number) => number): Feeds[string] {
-  if (spec.elementType === "int64") return BigInt64Array.from({ length }, (_, i) => BigInt(at(i)));
-  if (spec.elementType === "bool" || spec.elementType === "uint8") return Uint8Array.from({ length }, (_, i) => at(i));
-  return Int32Array.from({ length }, (_, i) => at(i));
+  const To = arrayOf(spec);
+  const out = new To(length);
+  const big = out instanceof BigInt64Array || out instanceof BigUint64Array;
+  for (let i = 0; i < length; i++) out[i] = big ? BigInt(at(i)) : at(i);
+  return out;
 }
 
 /** The vector of a text of n tokens: from [1, length, hidden] by its pooling, or a [1, hidden] pooled output as it is. */

@@ -6,10 +6,48 @@
  */
 import { SeecError } from "./errors.js";
 
-/** ONNX Runtime's names for the element types run() returns. */
-export type TensorType = "float32" | "int32" | "int64" | "bool" | "uint8" | "int8" | "float64";
+import type { TensorSpec } from "./manifest.js";
 
-export type TensorData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | Float64Array;
+/** ONNX Runtime's names for the element types run() returns. */
+export type TensorType = "float32" | "int32" | "int64" | "uint64" | "uint32" | "int16" | "uint16" | "bool" | "uint8" | "int8" | "float64";
+
+export type TensorData =
+  | Float32Array
+  | Int32Array
+  | BigInt64Array
+  | BigUint64Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Uint8Array
+  | Int8Array
+  | Float64Array;
+
+/** An element type a caller exchanges where it differs from the dtype seec computes in (TensorSpec.elementType). */
+export type ElementType = NonNullable<TensorSpec["elementType"]>;
+
+/**
+ * The typed array each element type travels in, as ONNX Runtime's JavaScript API holds it; float16
+ * and bfloat16 travel widened, in a Float32Array. Integers compute in i32 and floats in f32.
+ */
+export const ELEMENT_ARRAYS: Readonly<Record<ElementType, new (n: number) => TensorData>> = {
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  uint32: Uint32Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  float64: Float64Array,
+  float16: Float32Array,
+  bfloat16: Float32Array,
+};
+
+/** The typed array a tensor of `spec` travels in: its element type's, else its dtype's. */
+export function arrayOf(spec: Pick<TensorSpec, "dtype" | "elementType">): new (n: number) => TensorData {
+  return spec.elementType ? ELEMENT_ARRAYS[spec.elementType] : spec.dtype === "i32" ? Int32Array : Float32Array;
+}
 
 /** An output: its typed array, which also says its shape and element type. */
 export type Tensor<T extends TensorData = TensorData> = T & {
@@ -22,6 +60,10 @@ const TYPES = new Map<unknown, TensorType>([
   [Float32Array, "float32"],
   [Int32Array, "int32"],
   [BigInt64Array, "int64"],
+  [BigUint64Array, "uint64"],
+  [Uint32Array, "uint32"],
+  [Int16Array, "int16"],
+  [Uint16Array, "uint16"],
   [Uint8Array, "uint8"],
   [Int8Array, "int8"],
   [Float64Array, "float64"],

@@ -7,6 +7,7 @@
  */
 import { SeecError } from "./errors.js";
 import type { Manifest } from "./manifest.js";
+import { ELEMENT_ARRAYS } from "./tensor.js";
 
 /** wasm32's linear memory: at most 65,536 pages of 64 KiB. */
 const PAGE_BYTES = 65536;
@@ -15,7 +16,7 @@ const MAX_PAGES = 65536;
 const ELEMENT_BYTES = 4;
 const FAMILIES = ["decoder", "encoder", "graph"];
 const DTYPES = ["f32", "i32"];
-const ELEMENT_TYPES = ["int64", "bool", "float16", "uint8", "int8", "float64"];
+const ELEMENT_TYPES = Object.keys(ELEMENT_ARRAYS);
 const TOKENIZERS = ["llama2c-bpe", "sentencepiece-unigram", "hf-tokenizer-json"];
 const HINT = "rebuild the artifact with seec build";
 

@@ -6,6 +6,7 @@
  * Nothing here knows which frontend built the graph.
  */
 import { SeecError } from "../../runtime/errors.js";
+import type { ElementType } from "../../runtime/tensor.js";
 import type { OpName } from "./op-names.js";
 
 export type DType = "f32" | "i32" | "i8";
@@ -32,14 +33,14 @@ export interface Value extends ValueType {
   data?: TensorData;
   /**
    * The element type callers exchange for an input or output, where it differs from the dtype
-   * seec computes in: "int64" ids held as i32, "bool" masks as i32, "float16" values as f32;
-   * "uint8" and "int8" held as i32 and "float64" as f32, exchanged as ONNX Runtime's Uint8Array,
-   * Int8Array and Float64Array.
+   * seec computes in: integers (int64 ids, bool masks, int8 ... uint64) held as i32, floats
+   * (float16, bfloat16, float64) as f32; exchanged in ONNX Runtime's typed arrays
+   * (runtime/tensor.ts's ELEMENT_ARRAYS).
    */
   elementType?: ElementType;
 }
 
-export type ElementType = "int64" | "bool" | "float16" | "uint8" | "int8" | "float64";
+export type { ElementType };
 
 /** A list entry may be a·T + b of a symbolic dimension, written "a*T+b" (ir/affine.ts). */
 export type AttrValue = number | string | readonly (number | string)[];

@@ -1,6 +1,7 @@
 /**
- * IEEE half precision (float16), the one home of its conversions: every frontend that reads
- * float16 weights (TF.js, ONNX, GGUF) and the GGUF writer.
+ * The 16-bit floats, the one home of their conversions: IEEE half precision (float16), read by
+ * every frontend (TF.js, ONNX, GGUF) and written by the GGUF writer, and bfloat16 (the high half
+ * of a float32), read by ONNX and GGUF.
  */
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -39,4 +40,22 @@ export function floatToHalf(x: number): number {
   let out = (e << 10) | half;
   if (rest > 0x1000 || (rest === 0x1000 && half & 1)) out++; // may carry into the exponent, as it should
   return sign | out;
+}
+
+/** bfloat16 -> number: the high half of an f32. */
+export function bf16ToFloat(b: number): number {
+  u32[0] = b << 16;
+  return f32[0];
+}
+
+/**
+ * The bfloat16 nearest x, as a number (ties to even; NaN stays NaN): what ONNX's Cast to bfloat16
+ * computes since ONNX 1.14, and ONNX Runtime and PyTorch compute.
+ */
+export function toBfloat16(x: number): number {
+  f32[0] = x;
+  const bits = u32[0];
+  if (Number.isNaN(x)) return x;
+  u32[0] = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) << 16;
+  return f32[0];
 }

@@ -21,7 +21,7 @@ import {
   type MapFunction,
   type ReduceFunction,
 } from "../../compiler/ir/ops/tensor.js";
-import type { Binding, CallContext } from "./binding.js";
+import type { Binding, CallContext, Import } from "./binding.js";
 import { f32 } from "./literals.js";
 
 /** A generated function's name, from a hash of its body: equal nodes share one function. */
@@ -92,10 +92,20 @@ const EXPRESSIONS: Record<MapFunction, (x: string[], t: "f32" | "i32") => string
   asinh: ([a]) => `Mathf.asinh(${a})`,
   acosh: ([a]) => `Mathf.acosh(${a})`,
   atanh: ([a]) => `Mathf.atanh(${a})`,
+  bfloat16: ([a]) => `toBfloat16(${a})`,
+  shl: ([a, b]) => `${a} << ${b}`,
+  shr: ([a, b]) => `${a} >>> ${b}`,
+};
+
+/** The kernel functions a map expression calls, by map function. */
+const MAP_KERNELS: Partial<Record<MapFunction, Import[]>> = {
+  erf: [["tensor", "erff"]],
+  gelu: [["tensor", "erff"]],
+  bfloat16: [["tensor", "toBfloat16"]],
 };
 
 const mapBinding: Binding = {
-  kernels: [["tensor", "erff"]],
+  kernels: (node) => MAP_KERNELS[mapAttrs(node.attrs).fn] ?? [],
   define(node, c) {
     return [mapFunction(node, c)];
   },

@@ -84,6 +84,13 @@ const MAP_HELPERS: Record<string, string> = {
     `  return sign(x) * (1.0 - poly * exp(-a * a));`,
     `}`,
   ].join("\n"),
+  bfloat16: [
+    `/** The nearest bfloat16 (ties to even), held in f32; NaN stays NaN. */`,
+    `fn bfloat16(x: f32) -> f32 {`,
+    `  let b = bitcast<u32>(x);`,
+    `  return select(bitcast<f32>((b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u), x, x != x);`,
+    `}`,
+  ].join("\n"),
 };
 
 /**
@@ -154,6 +161,10 @@ const EXPRESSIONS: Record<MapFunction, (x: string[], zero: string) => { e: strin
   asinh: ([a]) => ({ e: `asinh(${a})`, float: true }),
   acosh: ([a]) => ({ e: `acosh(${a})`, float: true }),
   atanh: ([a]) => ({ e: `atanh(${a})`, float: true }),
+  bfloat16: ([a]) => ({ e: `bfloat16(${a})`, helper: "bfloat16", float: true }),
+  // Shift counts modulo 32, as wasm's; shr fills with zeros.
+  shl: ([a, b]) => ({ e: `${a} << (u32(${b}) & 31u)` }),
+  shr: ([a, b]) => ({ e: `i32(u32(${a}) >> (u32(${b}) & 31u))` }),
 };
 
 function map(n: Node, c: KernelContext): GpuDispatch[] {

@@ -24,6 +24,8 @@ import type { Graph, Node, Value } from "../../compiler/ir/graph.js";
 import { load } from "../../runtime/index.js";
 import type { Feeds, Model, Outputs } from "../../runtime/model.js";
 import { SeecError } from "../../runtime/errors.js";
+import { readCaseData } from "../helpers/backend-node-data.js";
+import { arrayFor, feed, halfStep } from "../helpers/onnx.js";
 
 /**
  * - pass: built, and every output within 1e-4 absolute or 1e-3 relative of the stored one;
@@ -103,39 +105,13 @@ export function families(models: ReadonlyMap<string, OnnxModel>): Map<string, st
   return out;
 }
 
-/** What ONNX Runtime's JavaScript API takes for a tensor (float16 aside: seec takes it as a Float32Array). */
-function feedOf(t: OnnxTensor): Feeds[string] {
-  if (t.dtype === "int64") return BigInt64Array.from(t.data, (x) => BigInt(x));
-  if (t.dtype === "bool" || t.dtype === "uint8") return Uint8Array.from(t.data);
-  if (t.dtype === "int8") return Int8Array.from(t.data);
-  if (t.dtype === "float64") return Float64Array.from(t.data);
-  return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
-}
-
-/** The typed array ONNX Runtime returns for an output of this element type, where seec's differs from its dtype's. */
-const OUTPUT_ARRAYS: Partial<Record<OnnxTensor["dtype"], abstract new (...args: never[]) => unknown>> = {
-  int64: BigInt64Array,
-  bool: Uint8Array,
-  uint8: Uint8Array,
-  int8: Int8Array,
-  float64: Float64Array,
-};
-
 const isCode = (e: unknown): e is SeecError => e instanceof SeecError;
 const describe = (e: unknown) => (isCode(e) ? `${e.code}: ${e.message}` : `${(e as Error)?.name}: ${(e as Error)?.message ?? e}`);
 
 /** Reads a case and runs seec's frontend on it: a Prepared case, or its result when the frontend refuses or breaks. */
 async function prepare(root: string, name: string, model: OnnxModel, family: string): Promise<Prepared | CaseResult> {
-  const dir = join(root, name);
-  const data = join(dir, "test_data_set_0");
-  let inputs: OnnxTensor[] | undefined;
-  let wants: OnnxTensor[] | undefined;
-  try {
-    inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
-    wants = await Promise.all(model.outputs.map((_, k) => readTensorFile(join(data, `output_${k}.pb`))));
-  } catch {
-    // Sequences, optionals and maps are not tensors: seec refuses such models (checked below).
-  }
+  // Sequences, optionals and maps are not tensors: seec refuses such models (checked below).
+  const { inputs, wants } = (await readCaseData(join(root, name), model)) ?? {};
   /** The case lowered from m, which reads `fed` as inputs (the rest of the case's inputs are constants in m). */
   const lowered = (m: OnnxModel, fed: Prepared["inputs"], refusal?: string): Prepared => ({
     name,
@@ -223,9 +199,6 @@ async function compileAndLoad(graph: Graph, root: string): Promise<Model> {
   }
 }
 
-/** float16's spacing at x's magnitude. */
-const halfStep = (x: number) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x) || 2 ** -14)), -14) - 10);
-
 /** The first way case k's outputs differ from the stored ones, or undefined when they agree. */
 function mismatch(c: Prepared, model: Model, results: Outputs, prefix: string): string | undefined {
   for (const { name, want } of c.outputs) {
@@ -233,8 +206,8 @@ function mismatch(c: Prepared, model: Model, results: Outputs, prefix: string): 
     if (!got) return `${name}: no output`;
     const shape = model.manifest.outputs.find((o) => o.name === prefix + name)?.shape ?? [];
     if (shape.join() !== want.shape.join()) return `${name}: shape [${shape.join(", ")}], want [${want.shape.join(", ")}]`;
-    const type = OUTPUT_ARRAYS[want.dtype];
-    if (type && !(got instanceof type)) return `${name}: ${got.constructor.name} where ONNX Runtime gives a ${type.name}`;
+    const type = arrayFor(want.dtype);
+    if (!(got instanceof type)) return `${name}: ${got.constructor.name} where ONNX Runtime gives a ${type.name}`;
     if (got.length !== want.data.length) return `${name}: ${got.length} elements, want ${want.data.length}`;
     const step = c.halfGraph ? halfStep(Array.from(want.data).reduce((m, x) => Math.max(m, Math.abs(x)), 0)) : 0;
     for (let i = 0; i < want.data.length; i++) {
@@ -249,7 +222,7 @@ function mismatch(c: Prepared, model: Model, results: Outputs, prefix: string): 
 }
 
 function feedsOf(c: Prepared, prefix: string): Feeds {
-  return Object.fromEntries(c.inputs.map(({ name, tensor }) => [prefix + name, feedOf(tensor)]));
+  return Object.fromEntries(c.inputs.map(({ name, tensor }) => [prefix + name, feed(tensor)]));
 }
 
 /** Compiles and runs the cases as one artifact; undefined when that fails (the caller redoes them one by one). */

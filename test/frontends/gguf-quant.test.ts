@@ -3,7 +3,8 @@
 // re-derived here value by value, from arrays at odd byte offsets too.
 import { describe, expect, it } from "vitest";
 import { dequantize, quantize, tensorBytes } from "../../compiler/frontends/gguf/quant.js";
-import { bf16ToFloat, BLOCKS, GGML, GGML_TYPE_NAMES, ggmlTypeName } from "../../compiler/frontends/gguf/tensor-types.js";
+import { BLOCKS, GGML, GGML_TYPE_NAMES, ggmlTypeName } from "../../compiler/frontends/gguf/tensor-types.js";
+import { bf16ToFloat } from "../../compiler/util/float16.js";
 import { floatToHalf, halfToFloat } from "../../compiler/util/float16.js";
 import { randomF32 } from "../helpers/random.js";
 

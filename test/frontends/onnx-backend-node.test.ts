@@ -14,9 +14,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
 import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
-import { readOnnx, readTensorFile, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
+import { readOnnx, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
 import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import { SeecError } from "../../runtime/errors.js";
+import { readCaseData } from "../helpers/backend-node-data.js";
 import { sharedPath } from "../helpers/shared.js";
 
 const ROOT = sharedPath("onnx/backend-node");
@@ -37,21 +38,10 @@ const REFUSED: Readonly<Record<string, string>> = {
   bernoulli_expanded: "op ai.onnx:RandomUniformLike",
   bernoulli_seed: "op ai.onnx:Bernoulli",
   bernoulli_seed_expanded: "op ai.onnx:RandomUniformLike",
-  bitshift_left_uint16: "op ai.onnx:BitShift",
-  bitshift_left_uint64: "op ai.onnx:BitShift",
-  bitshift_left_uint8: "op ai.onnx:BitShift",
-  bitshift_right_uint16: "op ai.onnx:BitShift",
-  bitshift_right_uint64: "op ai.onnx:BitShift",
-  bitshift_right_uint8: "op ai.onnx:BitShift",
   blackmanwindow_expanded: 'unsupported.onnx_op: Range reads "BlackmanWindow_test_blackmanwindow_expanded_function_Periodic_Size_FP" at ru',
   blackmanwindow_symmetric: "op ai.onnx:BlackmanWindow",
   blackmanwindow_symmetric_expanded:
     'unsupported.onnx_op: Range reads "BlackmanWindow_test_blackmanwindow_symmetric_expanded_function_Periodic_Size',
-  cast_FLOAT_to_BFLOAT16: "unsupported.onnx_dtype: Cast to element type 16, which seec does not read",
-  castlike_BFLOAT16_to_FLOAT: 'unsupported.onnx_dtype: input "input" has element type bfloat16, which seec does not read',
-  castlike_BFLOAT16_to_FLOAT_expanded: 'unsupported.onnx_dtype: input "input" has element type bfloat16, which seec does not read',
-  castlike_FLOAT_to_BFLOAT16: 'unsupported.onnx_dtype: input "like" has element type bfloat16, which seec does not read',
-  castlike_FLOAT_to_BFLOAT16_expanded: 'unsupported.onnx_dtype: input "like" has element type bfloat16, which seec does not read',
   compress_0: "op ai.onnx:Compress",
   compress_1: "op ai.onnx:Compress",
   compress_default_axis: "op ai.onnx:Compress",
@@ -87,18 +77,9 @@ const REFUSED: Readonly<Record<string, string>> = {
   lstm_defaults: "op ai.onnx:LSTM",
   lstm_with_initial_bias: "op ai.onnx:LSTM",
   lstm_with_peepholes: "op ai.onnx:LSTM",
-  max_int16: 'unsupported.onnx_dtype: input "data_0" has element type int16, which seec does not read',
-  max_uint16: 'unsupported.onnx_dtype: input "data_0" has element type uint16, which seec does not read',
   maxunpool_export_with_output_shape: "op ai.onnx:MaxUnpool",
   maxunpool_export_without_output_shape: "op ai.onnx:MaxUnpool",
   melweightmatrix: "op ai.onnx:MelWeightMatrix",
-  min_int16: 'unsupported.onnx_dtype: input "data_0" has element type int16, which seec does not read',
-  min_uint32: 'unsupported.onnx_dtype: input "data_0" has element type uint32, which seec does not read',
-  min_uint64: 'unsupported.onnx_dtype: input "data_0" has element type uint64, which seec does not read',
-  mod_mixed_sign_int16: 'unsupported.onnx_dtype: input "x" has element type int16, which seec does not read',
-  mod_uint16: 'unsupported.onnx_dtype: input "x" has element type uint16, which seec does not read',
-  mod_uint32: 'unsupported.onnx_dtype: input "x" has element type uint32, which seec does not read',
-  mod_uint64: 'unsupported.onnx_dtype: input "x" has element type uint64, which seec does not read',
   momentum: "op ai.onnx.preview.training:Momentum",
   momentum_multiple: "op ai.onnx.preview.training:Momentum",
   nesterov_momentum: "op ai.onnx.preview.training:Momentum",
@@ -111,8 +92,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   nonmaxsuppression_two_batches: "op ai.onnx:NonMaxSuppression",
   nonmaxsuppression_two_classes: "op ai.onnx:NonMaxSuppression",
   nonzero_example: "op ai.onnx:NonZero",
-  pow_types_float32_uint32: 'unsupported.onnx_dtype: input "y" has element type uint32, which seec does not read',
-  pow_types_float32_uint64: 'unsupported.onnx_dtype: input "y" has element type uint64, which seec does not read',
   range_float_type_positive_delta_expanded: "op ai.onnx:Loop",
   range_int32_type_negative_delta_expanded: "op ai.onnx:Loop",
   reversesequence_time: "op ai.onnx:ReverseSequence",
@@ -161,14 +140,7 @@ const cases = ROOT
 async function read(name: string): Promise<{ model: OnnxModel; inputs?: OnnxTensor[]; wants?: OnnxTensor[] }> {
   const dir = join(ROOT!, name);
   const model = await readOnnx(join(dir, "model.onnx"));
-  const data = join(dir, "test_data_set_0");
-  try {
-    const inputs = await Promise.all(model.inputs.map((_, k) => readTensorFile(join(data, `input_${k}.pb`))));
-    const wants = await Promise.all(model.outputs.map((_, k) => readTensorFile(join(data, `output_${k}.pb`))));
-    return { model, inputs, wants };
-  } catch {
-    return { model };
-  }
+  return { model, ...(await readCaseData(dir, model)) };
 }
 
 /** The outputs seec computes for the case: directly, or with the inputs a refusal names made constants. */
@@ -195,7 +167,7 @@ function mismatch(got: OnnxTensor, want: OnnxTensor, tol: number): string | unde
   for (let i = 0; i < want.data.length; i++) {
     const g = got.data[i],
       w = want.data[i];
-    if (Number.isNaN(w) ? Number.isNaN(g) : Math.abs(g - w) <= tol * (1 + Math.abs(w))) continue;
+    if (Number.isNaN(w) ? Number.isNaN(g) : g === w || Math.abs(g - w) <= tol * (1 + Math.abs(w))) continue;
     return `[${i}]: ${g}, want ${w}`;
   }
   return undefined;

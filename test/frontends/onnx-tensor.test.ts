@@ -34,6 +34,14 @@ const TYPES: [OnnxDType, number, number, (v: DataView, at: number, x: number) =>
   ["float64", 11, 8, (v, at, x) => v.setFloat64(at, x, true), [0.1, -1e300, 5e-324, 2]],
   ["uint32", 12, 4, (v, at, x) => v.setUint32(at, x, true), [4294967295, 1, 0, 3000000000]],
   ["uint64", 13, 8, (v, at, x) => v.setBigUint64(at, BigInt(x), true), [2 ** 53 - 1, 0, 1, 2 ** 40]],
+  // bfloat16: the high half of a float32's bits.
+  [
+    "bfloat16",
+    16,
+    2,
+    (v, at, x) => v.setUint16(at, new Uint32Array(Float32Array.of(x).buffer)[0] >>> 16, true),
+    [1, -3.140625, 2 ** -126, 3.3895313892515355e38],
+  ],
 ];
 
 /** What the frontend holds: float types in a Float32Array, the rest in a Float64Array. */
@@ -53,7 +61,7 @@ describe("fromProto", () => {
     });
   });
 
-  it("listed values: floatData, doubleData, int64Data, uint64Data (uint32 and uint64), int32Data (the rest, float16 as its bits)", () => {
+  it("listed values: floatData, doubleData, int64Data, uint64Data (uint32 and uint64), int32Data (the rest, float16 and bfloat16 as their bits)", () => {
     const long = (x: number) => ({ toNumber: () => x, low: 0, high: 0, unsigned: false }) as never;
     const cases: [OnnxDType, Record<string, unknown>, number[]][] = [
       ["float32", { floatData: [1.5, -2] }, [1.5, -2]],
@@ -68,6 +76,7 @@ describe("fromProto", () => {
       ["uint16", { int32Data: [65535, 1] }, [65535, 1]],
       ["bool", { int32Data: [1, 0] }, [1, 0]],
       ["float16", { int32Data: [0x3c00, 0xc000] }, [1, -2]],
+      ["bfloat16", { int32Data: [0x3f80, 0xc049] }, [1, -3.140625]],
     ];
     for (const [dtype, data, want] of cases)
       expect(fromProto({ name: "t", dataType: DATA_TYPE_NUMBERS[dtype], dims: [2], ...data }, FILE), dtype).toEqual({
@@ -100,7 +109,7 @@ describe("fromProto", () => {
   it("refuses element types seec does not read, negative or fractional dims, and data of the wrong length, naming the file", () => {
     for (const [type, shown] of [
       [8, "8"],
-      [16, "16"],
+      [17, "17"],
       [0, "0"],
       [undefined, "undefined"],
     ] as const) {

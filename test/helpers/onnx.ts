@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { expect } from "vitest";
 import { build } from "../../compiler/build.js";
 import { readOnnx, readTensorFile } from "../../compiler/frontends/onnx/read.js";
-import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
+import type { OnnxDType, OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import type { Feeds, Outputs } from "../../runtime/model.js";
+import { ELEMENT_ARRAYS, type TensorData } from "../../runtime/tensor.js";
 import type { TargetName } from "../../targets/registry.js";
 import { tmpDir } from "./compile.js";
 
@@ -27,11 +28,17 @@ export function graphDirs(root: string): string[] {
 /** float16's spacing at x's magnitude. */
 export const halfStep = (x: number) => 2 ** (Math.max(Math.floor(Math.log2(Math.abs(x) || 2 ** -14)), -14) - 10);
 
-/** What a caller feeds for an ONNX tensor: BigInt64Array for int64, Uint8Array for bool, Float32Array for floats. */
+/** The typed array a caller exchanges for an ONNX tensor of this element type, as ONNX Runtime's API takes it (the runtime's table). */
+export function arrayFor(dtype: OnnxDType): new (n: number) => TensorData {
+  return dtype === "float32" ? Float32Array : dtype === "int32" ? Int32Array : ELEMENT_ARRAYS[dtype];
+}
+
+/** What a caller feeds for an ONNX tensor: BigInt64Array for int64, Uint8Array for bool, Float32Array for float16 ... */
 export function feed(t: OnnxTensor): Feeds[string] {
-  if (t.dtype === "int64") return BigInt64Array.from(t.data, (x) => BigInt(x));
-  if (t.dtype === "bool") return Uint8Array.from(t.data);
-  return t.dtype.startsWith("float") ? Float32Array.from(t.data) : Int32Array.from(t.data);
+  const out = new (arrayFor(t.dtype))(t.data.length);
+  const big = out instanceof BigInt64Array || out instanceof BigUint64Array;
+  t.data.forEach((x, i) => (out[i] = big ? BigInt(x) : x));
+  return out;
 }
 
 /**

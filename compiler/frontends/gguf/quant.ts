@@ -3,9 +3,9 @@
  * reference rows do (ggml-quants.c: quantize_row_q8_0_ref, quantize_row_q4_0_ref, dequantize_row_*),
  * so a file seec writes holds what llama.cpp's own tools would write for the same numbers.
  */
-import { floatToHalf, halfToFloat } from "../../util/float16.js";
+import { bf16ToFloat, floatToHalf, halfToFloat } from "../../util/float16.js";
 import { roundHalfAway } from "../../util/round.js";
-import { BLOCKS, GGML, bf16ToFloat } from "./tensor-types.js";
+import { BLOCKS, GGML } from "./tensor-types.js";
 import { dequantizeQ4Blocks, quantizeQ4Blocks } from "../../ir/ops/linear-q4.js";
 
 const f = Math.fround;

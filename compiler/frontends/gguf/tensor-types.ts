@@ -57,12 +57,3 @@ export const BLOCKS: Record<number, { values: number; bytes: number }> = {
 export function ggmlTypeName(type: number): string {
   return GGML_TYPE_NAMES[type] ?? `type ${type}`;
 }
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** bfloat16 -> number: the high half of an f32. */
-export function bf16ToFloat(b: number): number {
-  u32[0] = b << 16;
-  return f32[0];
-}

@@ -7,7 +7,7 @@ import { Interpreter } from "../../ir/interpreter.js";
 import { bindInputs, onnxGraph } from "./lower.js";
 import type { OnnxModel } from "./read.js";
 import { checkOps } from "./support.js";
-import { isFloat, roundHalf, tensor, type OnnxTensor } from "./tensor.js";
+import { isFloat, roundToType, tensor, type OnnxTensor } from "./tensor.js";
 
 /** The graph's outputs for the given inputs. */
 export function evaluateOnnx(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTensor>): Map<string, OnnxTensor> {
@@ -21,9 +21,7 @@ export function evaluateOnnx(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTe
   return new Map(
     model.outputs.map((o) => {
       const r = results[o.name];
-      const out = tensor(o.dtype ?? (r.data instanceof Float32Array ? "float32" : "int64"), r.shape, r.data);
-      if (out.dtype === "float16") roundHalf(out.data as Float32Array);
-      return [o.name, out];
+      return [o.name, roundToType(tensor(o.dtype ?? (r.data instanceof Float32Array ? "float32" : "int64"), r.shape, r.data))];
     }),
   );
 }

@@ -10,7 +10,7 @@ import { Interpreter } from "../../ir/interpreter.js";
 import { Lowerer, type Lowering } from "./lower-ops.js";
 import { quantOutputType } from "./lower-quant.js";
 import type { OnnxNode } from "./read.js";
-import { isFloat, roundHalf, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+import { isFloat, roundToType, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 /** Ops whose outputs are boolean whatever their inputs. */
 const BOOLEAN = new Set(["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Not", "Xor", "IsNaN", "IsInf"]);
@@ -61,9 +61,6 @@ export function foldThroughIr(
     const dtype = outputType(node, k, ins);
     const shape = b.shapeOf(o);
     if (!computed) return { dtype, shape, data: new Float32Array(0) };
-    const t = tensor(dtype, shape, results[o].data);
-    // float16 outputs hold half-precision values, as ONNX Runtime's fp16 kernels store them.
-    if (dtype === "float16") roundHalf(t.data as Float32Array);
-    return t;
+    return roundToType(tensor(dtype, shape, results[o].data));
   });
 }

@@ -15,7 +15,7 @@ import { integerOp } from "./integer-ops.js";
 import { LAYOUT_OPS, type OpImpl } from "./layout-ops.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
 import { loweringOf } from "./support.js";
-import { checkSize, MAX_ELEMENTS, roundHalf, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
+import { checkSize, MAX_ELEMENTS, roundToType, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 /** Ops whose outputs depend only on their inputs' shapes. */
 const SHAPE_ONLY = new Set(["Shape", "Size", "EyeLike"]);
@@ -126,9 +126,9 @@ export function foldGraph(
   return { values, constant };
 }
 
-/** One of the frontend's own ops on the node's inputs; float16 outputs rounded to half, as ONNX Runtime stores them. */
+/** One of the frontend's own ops on the node's inputs; 16-bit float outputs rounded, as ONNX Runtime stores them. */
 function runOwn(impl: OpImpl, node: OnnxNode, ins: (OnnxTensor | undefined)[], opset: number): (OnnxTensor | undefined)[] {
   const outputs = impl(ins, { attrs: node.attrs, opset, node: node.name, outputs: node.outputs.length });
-  for (const t of outputs) if (t?.dtype === "float16") roundHalf(t.data as Float32Array);
+  for (const t of outputs) if (t) roundToType(t);
   return outputs;
 }

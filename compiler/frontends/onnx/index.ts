@@ -18,15 +18,8 @@ export interface OnnxLoad {
   notes?: string[];
 }
 
-/** Element types a caller exchanges that differ from what seec computes in. */
-const EXCHANGED: Partial<Record<OnnxDType, ElementType>> = {
-  int64: "int64",
-  bool: "bool",
-  float16: "float16",
-  uint8: "uint8",
-  int8: "int8",
-  float64: "float64",
-};
+/** Element types a caller exchanges that differ from what seec computes in (f32 and i32): all but float32 and int32. */
+const exchangedAs = (dtype: OnnxDType): ElementType | undefined => (dtype === "float32" || dtype === "int32" ? undefined : dtype);
 
 export async function loadOnnx(
   file: string,
@@ -171,7 +164,7 @@ function lowerFixed(model: OnnxModel, name: string, shapes: Readonly<Record<stri
   // An output the graph declares no type for has the type folding found (a QuantizeLinear's uint8).
   for (const output of model.outputs) types.set(output.name, output.dtype ?? outputTypes[output.name]);
   for (const [tensor, dtype] of types) {
-    const exchanged = EXCHANGED[dtype];
+    const exchanged = exchangedAs(dtype);
     const v = graph.values.get(tensor);
     if (v && exchanged) v.elementType = exchanged;
   }

@@ -306,9 +306,18 @@ const cast: Lowering = (l, n) => {
   const from = l.dtype(n.inputs[0]);
   const x = l.ir(n.inputs[0]);
   if (to === "bool") return [l.onnxDtype(n.inputs[0]) === "bool" ? x : l.map("bool", [x], "i32")];
-  // Floats are all f32 and integers all i32 here: a cast within either family changes nothing.
+  // Floats are all f32 and integers all i32 here: a cast within either family changes nothing but
+  // bfloat16's precision (float16 keeps f32's: within ONNX's tolerances of half's).
+  if (to === "bfloat16") return [l.map("bfloat16", [x], "f32")];
   if (isFloat(to)) return [from === "f32" ? x : l.map("copy", [x], "f32")];
   return [from === "i32" ? x : l.map("trunc", [x], "i32")];
+};
+
+/** BitShift: unsigned integers' bits moved LEFT or RIGHT (the direction attribute), zeros shifted in. */
+const bitShift: Lowering = (l, n) => {
+  const direction = n.attrs.direction;
+  if (direction !== "LEFT" && direction !== "RIGHT") l.fail(`direction is ${JSON.stringify(direction)}, not "LEFT" or "RIGHT"`);
+  return [l.map(direction === "LEFT" ? "shl" : "shr", [l.ir(n.inputs[0]), l.ir(n.inputs[1])], "i32")];
 };
 
 const transposeOp: Lowering = (l, n) => {
@@ -699,10 +708,12 @@ const triluOp: Lowering = (l, n) => {
   return [l.map("where", [l.constantData(mask, [R, C]), l.ir(n.inputs[0]), l.scalar(0)], l.dtype(n.inputs[0]))];
 };
 
+/** Pow: the base's element type (an integer base with a float exponent truncates, as ONNX Runtime's does). */
 const powOp: Lowering = (l, n) => {
   const [x, e] = n.inputs;
-  if (l.isConstant(e) && size(l.shape(e)) === 1 && l.value(e).data[0] === 2) return [l.map("mul", [l.ir(x), l.ir(x)])];
-  return [l.map("pow", [l.ir(x), l.ir(e)])];
+  const dtype = l.dtype(x);
+  if (l.isConstant(e) && size(l.shape(e)) === 1 && l.value(e).data[0] === 2) return [l.map("mul", [l.ir(x), l.ir(x)], dtype)];
+  return [l.map("pow", [l.ir(x), l.ir(e)], dtype)];
 };
 
 /** Sum, Max, Min and Mean of any number of inputs: pairwise maps, broadcast (one input is itself). */
@@ -750,6 +761,7 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = {
   Gather: gatherOp,
   GatherElements: gatherElementsOp,
   Cast: cast,
+  BitShift: bitShift,
   CastLike: cast,
   Add: elementwise("add"),
   Sub: elementwise("sub"),

@@ -44,9 +44,9 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
         at: "--shape",
         hint: `inputs: ${model.inputs.map((i) => i.name).join(", ")}`,
       });
-  // An element type seec does not read is the first thing to say (before shapes it may not read either).
+  // An element type seec does not read (string, complex, float8...) is the first thing to say (before shapes it may not read either).
   for (const input of model.inputs)
-    if (!input.dtype || !INPUT_DTYPES.has(input.dtype))
+    if (!input.dtype)
       throw new SeecError(
         "unsupported.onnx_dtype",
         `input "${input.name}" has element type ${input.elementType}, which seec does not read`,
@@ -93,9 +93,6 @@ export function bindInputs(model: OnnxModel, shapes: Readonly<Record<string, num
   });
   return { inputs, defaulted: [...defaulted], given: Object.keys(shapes).length > 0 };
 }
-
-/** Element types an input may have: the rest do not fit the i32 and f32 seec computes in. */
-const INPUT_DTYPES = new Set<OnnxTensor["dtype"]>(["float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool"]);
 
 export function onnxGraph(name: string, model: OnnxModel, binding: Binding): LoweredGraph {
   try {

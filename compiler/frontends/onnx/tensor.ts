@@ -1,14 +1,14 @@
 /**
- * ONNX tensors as the frontend computes with them: floating types in a Float32Array (float16
- * widened exactly; an op computes in float32 and its float16 outputs are rounded back to half),
+ * ONNX tensors as the frontend computes with them: floating types in a Float32Array (float16 and
+ * bfloat16 widened exactly; an op computes in float32 and its 16-bit outputs are rounded back),
  * integer and boolean types in a Float64Array (exact to 2^53: ids, shapes, indices, masks).
  */
 import type { onnx } from "onnx-proto";
 import { SeecError } from "../../../runtime/errors.js";
-import { halfToFloat } from "../../util/float16.js";
+import { bf16ToFloat, halfToFloat, toBfloat16 } from "../../util/float16.js";
 
 export type OnnxDType =
-  "float32" | "float16" | "float64" | "int64" | "int32" | "int16" | "int8" | "uint8" | "uint16" | "uint32" | "uint64" | "bool";
+  "float32" | "float16" | "bfloat16" | "float64" | "int64" | "int32" | "int16" | "int8" | "uint8" | "uint16" | "uint32" | "uint64" | "bool";
 
 export interface OnnxTensor {
   dtype: OnnxDType;
@@ -30,13 +30,14 @@ export const DATA_TYPES: Record<number, OnnxDType> = {
   11: "float64",
   12: "uint32",
   13: "uint64",
+  16: "bfloat16",
 };
 export const DATA_TYPE_NUMBERS = Object.fromEntries(Object.entries(DATA_TYPES).map(([k, v]) => [v, Number(k)])) as Record<
   OnnxDType,
   number
 >;
 
-export const isFloat = (dtype: OnnxDType) => dtype === "float32" || dtype === "float16" || dtype === "float64";
+export const isFloat = (dtype: OnnxDType) => dtype === "float32" || dtype === "float16" || dtype === "bfloat16" || dtype === "float64";
 
 export function tensor(dtype: OnnxDType, shape: number[], data?: ArrayLike<number>): OnnxTensor {
   const n = checkSize(shape, "a tensor");
@@ -48,6 +49,7 @@ export function tensor(dtype: OnnxDType, shape: number[], data?: ArrayLike<numbe
 const BYTES: Partial<Record<OnnxDType, number>> = {
   float32: 4,
   float16: 2,
+  bfloat16: 2,
   float64: 8,
   int64: 8,
   int32: 4,
@@ -114,6 +116,7 @@ export function fromProto(t: onnx.ITensorProto, file: string): OnnxTensor {
               : (t.int32Data ?? []);
     values = Array.from(listed, (v) => (typeof v === "number" ? v : v.toNumber()));
     if (dtype === "float16") values = Array.from(values, halfToFloat);
+    if (dtype === "bfloat16") values = Array.from(values, bf16ToFloat);
     if (values.length !== n && !(values.length === 0 && n === 0))
       throw new SeecError("input.onnx", `tensor "${name}" lists ${values.length} values; [${shape.join(", ")}] needs ${n}`, { file });
   }
@@ -130,24 +133,36 @@ function rawValues(dtype: OnnxDType, view: DataView, n: number): ArrayLike<numbe
         ? view.getFloat32(4 * i, true)
         : dtype === "float16"
           ? halfToFloat(view.getUint16(2 * i, true))
-          : dtype === "float64"
-            ? view.getFloat64(8 * i, true)
-            : dtype === "int64"
-              ? Number(view.getBigInt64(8 * i, true))
-              : dtype === "uint64"
-                ? Number(view.getBigUint64(8 * i, true))
-                : dtype === "int32"
-                  ? view.getInt32(4 * i, true)
-                  : dtype === "uint32"
-                    ? view.getUint32(4 * i, true)
-                    : dtype === "int16"
-                      ? view.getInt16(2 * i, true)
-                      : dtype === "uint16"
-                        ? view.getUint16(2 * i, true)
-                        : dtype === "int8"
-                          ? view.getInt8(i)
-                          : view.getUint8(i);
+          : dtype === "bfloat16"
+            ? bf16ToFloat(view.getUint16(2 * i, true))
+            : dtype === "float64"
+              ? view.getFloat64(8 * i, true)
+              : dtype === "int64"
+                ? Number(view.getBigInt64(8 * i, true))
+                : dtype === "uint64"
+                  ? Number(view.getBigUint64(8 * i, true))
+                  : dtype === "int32"
+                    ? view.getInt32(4 * i, true)
+                    : dtype === "uint32"
+                      ? view.getUint32(4 * i, true)
+                      : dtype === "int16"
+                        ? view.getInt16(2 * i, true)
+                        : dtype === "uint16"
+                          ? view.getUint16(2 * i, true)
+                          : dtype === "int8"
+                            ? view.getInt8(i)
+                            : view.getUint8(i);
   return out;
+}
+
+/**
+ * A float16 or bfloat16 tensor's values rounded, in place, to what its type holds (ties to even),
+ * as ONNX Runtime's 16-bit kernels store them; other tensors as they are.
+ */
+export function roundToType(t: OnnxTensor): OnnxTensor {
+  if (t.dtype === "float16") roundHalf(t.data as Float32Array);
+  if (t.dtype === "bfloat16") for (let i = 0; i < t.data.length; i++) t.data[i] = toBfloat16(t.data[i]);
+  return t;
 }
 
 /** Rounds every value to the nearest float16 (ties to even), in place. */

@@ -4,6 +4,7 @@
  * concatenation, batched matrix products, reductions and softmax. Every shape is a number here.
  */
 import { SeecError } from "../../../runtime/errors.js";
+import { toBfloat16 } from "../../util/float16.js";
 import { entryDim, isSymbolic } from "../affine.js";
 import type { Attrs, Dim, Shape, ValueType } from "../graph.js";
 import { allocate } from "../graph.js";
@@ -161,6 +162,11 @@ export const MAP_FUNCTIONS = {
   asinh: { arity: 1, f: Math.asinh },
   acosh: { arity: 1, f: Math.acosh },
   atanh: { arity: 1, f: Math.atanh },
+  /** The nearest bfloat16 (ties to even), held in f32: a Cast to bfloat16. */
+  bfloat16: { arity: 1, f: toBfloat16 },
+  /** Shifts of an i32's bits (the count taken modulo 32, as wasm and WGSL take it); shr fills with zeros. */
+  shl: { arity: 2, f: (a, b) => a << b },
+  shr: { arity: 2, f: (a, b) => a >>> b },
 } satisfies Record<string, { arity: number; f: (...x: number[]) => number }>;
 
 /** A Map's `fn`: every backend's table of map expressions is declared against this set. */

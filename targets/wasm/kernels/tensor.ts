@@ -40,3 +40,10 @@ export function erff(x: f32): f32 {
   const y = 1.0 - poly * Math.exp(-a * a);
   return <f32>(x < 0 ? -y : y);
 }
+
+/** The nearest bfloat16 (ties to even), held in f32: the low 16 bits rounded away; NaN stays NaN. */
+export function toBfloat16(x: f32): f32 {
+  if (x != x) return x;
+  const b = reinterpret<u32>(x);
+  return reinterpret<f32>((b + 0x7fff + ((b >> 16) & 1)) & 0xffff0000);
+}
