@@ -6,7 +6,7 @@
 // past's length, the context the position tables give; and every refusal with its code, message and
 // `at`. No wasm, no files: fast enough for mutation testing (docs/MUTATION.md).
 import { describe, expect, it } from "vitest";
-import { DEFAULT_DECODER_CONTEXT, statefulDecoder } from "../../compiler/frontends/onnx/decoder-state.js";
+import { DEFAULT_DECODER_CONTEXT, kvPairs, statefulDecoder } from "../../compiler/frontends/onnx/decoder-state.js";
 import { lowerOnnxDecoder } from "../../compiler/frontends/onnx/index.js";
 import type { OnnxAttr, OnnxModel, OnnxNode, OnnxValueInfo } from "../../compiler/frontends/onnx/read.js";
 import { tensor, type OnnxDType, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
@@ -788,6 +788,753 @@ describe("refusals, each with its code, message and node", () => {
       code: "unsupported.onnx_decoder",
       message: "node type_embed (Gather) reads input token_type_ids, which a stateful decoder (tokens and pos only) cannot feed",
       at: "node type_embed",
+    });
+  });
+});
+
+// Round two (docs/MUTATION.md, "decoder-state.ts, second round"): what the first round's mutants showed
+// untested — the element types a mask is read through, which inputs count as a past, partial pasts,
+// more written-out shapes that are not attention, masks checked at the context's last row, and values
+// computed from the past's length through its element count, the mask's length, clamps and vectors.
+describe("an ONNX Attention mask's element type, read through each op seec follows", () => {
+  const masked = (nodes: OnnxNode[], inits: Record<string, OnnxTensor>) => {
+    const m = attention23({}, "mask", { inits });
+    m.nodes.splice(4, 0, ...nodes);
+    return m;
+  };
+  const yes = tensor("bool", [1], [1]),
+    no = tensor("bool", [1], [0]);
+  const zeros = f32([0], [1]),
+    ones = f32([1], [1]),
+    neg = f32([-1e4], [1]);
+  const ref = { heads: 2, kvHeads: 1 };
+
+  it("comparisons and logic give a boolean mask: all true keeps every score", () => {
+    for (const [op, inputs] of [
+      ["Equal", ["zeros", "zeros"]],
+      ["Less", ["zeros", "ones"]],
+      ["LessOrEqual", ["zeros", "zeros"]],
+      ["Greater", ["ones", "zeros"]],
+      ["GreaterOrEqual", ["zeros", "zeros"]],
+      ["Not", ["no"]],
+      ["And", ["yes", "yes"]],
+      ["Or", ["no", "yes"]],
+      ["Xor", ["no", "yes"]],
+      ["IsNaN", ["nan"]],
+      ["IsInf", ["inf"]],
+    ] as const)
+      expectMatches(
+        masked([node("m", op, [...inputs], ["mask"])], { zeros, ones, yes, no, nan: f32([NaN], [1]), inf: f32([Infinity], [1]) }),
+        ref,
+      );
+    // The same ops false everywhere hide every key: refused as a mask, not as a bias.
+    expect(catchSeec(() => run(masked([node("m", "IsNaN", ["zeros"], ["mask"])], { zeros }))).message).toBe(
+      "node attention applies a mask (mask) that is not causal over every earlier token with 1 past tokens; the KV cache's attention adds none",
+    );
+  });
+
+  it("arithmetic keeps its inputs' type (the first typed one); reshapes keep their data's; a Cast to float16 is additive", () => {
+    const inits = { zeros, ones, neg, z2: f32([0, 0], [1, 2]), s0: i64([0]), s1: i64([1]), shape: i64([1, 1]), axes: i64([0]) };
+    for (const nodes of [
+      [node("m", "Sub", ["zeros", "zeros"], ["mask"])],
+      [node("m", "Mul", ["zeros", "ones"], ["mask"])],
+      [node("m", "Div", ["zeros", "ones"], ["mask"])],
+      [node("m", "Min", ["zeros", "ones"], ["mask"])],
+      [node("m", "Max", ["zeros", "neg"], ["mask"])],
+      // The first input's type is not known (a Relu's): the second's is.
+      [node("r", "Relu", ["zeros"], ["z"]), node("m", "Add", ["z", "zeros"], ["mask"])],
+      [node("m", "Squeeze", ["z2", "axes"], ["mask"])],
+      [node("m", "Reshape", ["zeros", "shape"], ["mask"])],
+      [node("m", "Expand", ["zeros", "shape"], ["mask"])],
+      [node("m", "Slice", ["z2", "s0", "s1"], ["mask"])],
+      [node("m", "Transpose", ["z2"], ["mask"], { perm: [1, 0] })],
+      [node("m", "Flatten", ["z2"], ["mask"])],
+      [node("m", "Cast", ["no"], ["mask"], { to: 10 })],
+    ])
+      expectMatches(masked(nodes, { ...inits, no }), ref);
+  });
+
+  it("attention_mask itself as a boolean attn_mask: all ones, dropped", () => {
+    const m = attention23({}, "attention_mask", { inputs: [info("attention_mask", "bool", [1, "total"])] });
+    const load = expectMatches(m, ref);
+    expect(load.graph.inputs).toEqual(["tokens", "pos"]);
+  });
+
+  it("an op of another domain named like an ONNX one is not taken for it: the mask's type is unknown", () => {
+    for (const [op, inputs] of [
+      ["Not", ["no"]],
+      ["Add", ["zeros", "zeros"]],
+      ["Where", ["yes", "zeros", "neg"]],
+    ] as const) {
+      const e = catchSeec(() => statefulDecoder(masked([ms("m", op, [...inputs], ["mask"])], { yes, no, zeros, neg }), {}));
+      expect([e.code, e.message, e.at]).toEqual([
+        "unsupported.onnx_decoder",
+        "node attention: seec cannot tell whether attn_mask mask is boolean or additive",
+        "node attention",
+      ]);
+    }
+  });
+});
+
+describe("which inputs are pasts, and attentions reading part of one", () => {
+  const refusal = (m: OnnxModel, message: string, at?: string) => {
+    const e = catchSeec(() => statefulDecoder(m, {}));
+    expect({ code: e.code, message: e.message, at: e.at, file: e.file }).toEqual({
+      code: "unsupported.onnx_decoder",
+      message,
+      at,
+      file: FILE,
+    });
+  };
+  const none = "no attention in the graph reads a past seec recognizes (a past input concatenated with the new keys or values)";
+
+  it("a float input named input_ids, position_ids, attention_mask or token_type_ids is no past, even read by an attention", () => {
+    for (const name of ["input_ids", "position_ids", "attention_mask", "token_type_ids"]) {
+      const m = attention23();
+      m.nodes.find((n) => n.name === "attention")!.inputs = ["q", "k", "v", name];
+      if (name === "input_ids") m.inputs[0] = info("input_ids", "float32", [1, "seq"]);
+      else m.inputs.push(info(name, "float32", [1, "total"]));
+      refusal(m, none);
+    }
+    // Named otherwise, the same float input is a past read in a layout seec does not map.
+    const m = attention23();
+    m.nodes.find((n) => n.name === "attention")!.inputs = ["q", "k", "v", "cache"];
+    m.inputs.push(info("cache", "float32", [1, "total"]));
+    refusal(m, "node attention (ai.onnx:Attention) reads a past, a layout seec does not map onto its KV cache", "node attention");
+  });
+
+  it("kvPairs: each float past (not a token input) a present output of a Concat or an attention is computed from", () => {
+    expect(kvPairs(mha())).toEqual([
+      { past: "past_key", present: "present_key" },
+      { past: "past_value", present: "present_key" },
+      { past: "past_key", present: "present_value" },
+      { past: "past_value", present: "present_value" },
+    ]);
+    expect(kvPairs(writtenOut({}))).toEqual([
+      { past: "past_key", present: "present_key" },
+      { past: "past_value", present: "present_value" },
+    ]);
+    // An output concatenated from a float past, a float attention_mask and an int64 input: only the past pairs;
+    // one computed by an op whose name only starts with Attention is no present.
+    const m = mha();
+    m.inputs.push(info("attention_mask", "float32", [1, "total"]), info("past_length", "int64", [1]));
+    m.nodes.push(
+      node("plf", "Cast", ["past_length"], ["plf"], { to: 1 }),
+      node("flat", "Flatten", ["past_key"], ["pkf"], { axis: 0 }),
+      node("extra", "Concat", ["plf", "attention_mask", "pkf"], ["extra"], { axis: -1 }),
+      ms("attention_x", "AttentionStats", ["past_value"], ["stats"]),
+    );
+    m.outputs.push(info("extra", "float32", []), info("stats", "float32", []));
+    expect(kvPairs(m)).toEqual([
+      { past: "past_key", present: "present_key" },
+      { past: "past_value", present: "present_key" },
+      { past: "past_key", present: "present_value" },
+      { past: "past_value", present: "present_value" },
+      { past: "past_key", present: "extra" },
+    ]);
+  });
+
+  it("an output concatenated from the tokens alone is no present: it is the first output, so it is the logits", () => {
+    const m = mha();
+    m.nodes.push(node("both", "Concat", ["x", "x"], ["hidden"], { axis: -1 }));
+    m.outputs.unshift(info("hidden", "float32", [1, "seq", 2 * D]));
+    const { logits } = run(m);
+    expect(logits).toEqual(TOKENS.map((t) => Array.from({ length: 2 * D }, (_, i) => W.emb[t * D + (i % D)])));
+  });
+
+  it("MultiHeadAttention, GroupQueryAttention and ONNX Attention with only past_key or only past_value: refused", () => {
+    const mhaInputs = (key: string, value: string) => ["q", "k", "v", "", "", "", key, value];
+    refusal(mha({ num_heads: 2 }, mhaInputs("past_key", "")), "node mha reads past_key/past_value that are not graph inputs", "node mha");
+    refusal(mha({ num_heads: 2 }, mhaInputs("", "past_value")), "node mha reads past_key/past_value that are not graph inputs", "node mha");
+    for (const [i, keep] of [
+      [4, 3],
+      [3, 4],
+    ]) {
+      const g = gqa();
+      const n = g.nodes.find((x) => x.op === "GroupQueryAttention")!;
+      n.inputs[i] = "";
+      expect(n.inputs[keep]).not.toBe("");
+      refusal(g, "node gqa reads past_key/past_value that are not graph inputs", "node gqa");
+      const a = attention23();
+      a.nodes.find((x) => x.name === "attention")!.inputs[i + 1] = "";
+      refusal(a, "node attention reads past_key/past_value that are not graph inputs", "node attention");
+    }
+  });
+
+  it("attentions without a past are left alone: with no other, no attention reads one", () => {
+    const g = gqa();
+    g.nodes.find((x) => x.op === "GroupQueryAttention")!.inputs = ["q", "k", "v"];
+    refusal(g, none);
+    const c = contrib();
+    c.nodes.find((x) => x.name === "attention")!.inputs = ["x", "wqkv", "bqkv"];
+    refusal(c, none);
+    const h = mha({ num_heads: 2 }, ["q", "k", "v"]);
+    refusal(h, none);
+  });
+
+  it("MultiHeadAttention or GroupQueryAttention of another domain than com.microsoft is not read as one", () => {
+    const h = mha();
+    h.nodes.find((x) => x.op === "MultiHeadAttention")!.domain = "com.example";
+    refusal(h, "node mha (com.example:MultiHeadAttention) reads a past, a layout seec does not map onto its KV cache", "node mha");
+    const g = gqa();
+    g.nodes.find((x) => x.op === "GroupQueryAttention")!.domain = "com.example";
+    refusal(g, "node gqa (com.example:GroupQueryAttention) reads a past, a layout seec does not map onto its KV cache", "node gqa");
+  });
+
+  it("com.microsoft Attention and ONNX Attention name every feature they do not take", () => {
+    refusal(
+      contrib({ num_heads: 2, do_rotary: 1, past_present_share_buffer: 1 }),
+      "node attention: Attention with do_rotary, past_present_share_buffer is not supported in a stateful decoder",
+    );
+    const a = attention23({ softcap: 20 });
+    a.nodes.find((n) => n.name === "attention")!.inputs.push("lens");
+    refusal(a, "node attention: Attention with softcap, nonpad_kv_seqlen is not supported in a stateful decoder");
+  });
+});
+
+describe("written-out shapes that are not softmax attention over a past: refused as no attention reading one", () => {
+  const none = "no attention in the graph reads a past seec recognizes (a past input concatenated with the new keys or values)";
+  const refuse = (m: OnnxModel) => {
+    const e = catchSeec(() => run(m));
+    expect({ code: e.code, message: e.message, at: e.at }).toEqual({ code: "unsupported.onnx_decoder", message: none, at: undefined });
+  };
+  const swap = (m: OnnxModel, name: string, to: Partial<OnnxNode>) => {
+    Object.assign(
+      m.nodes.find((n) => n.name === name)!,
+      to,
+    );
+    return m;
+  };
+
+  it("scales that are not a constant scalar: a Constant of two values, one computed by a node, a graph input", () => {
+    refuse(
+      writtenOut({
+        scale: [node("c", "Constant", [], ["cval"], { value: f32([4, 4], [2]) }), node("scale", "Div", ["scores", "cval"], ["scaled"])],
+      }),
+    );
+    refuse(
+      writtenOut({
+        scale: [node("root", "Sqrt", ["sixteen"], ["r"]), node("scale", "Div", ["scores", "r"], ["scaled"])],
+        inits: { sixteen: f32([16], []) },
+      }),
+    );
+    refuse(
+      writtenOut({ scale: [node("scale", "Div", ["scores", "temperature"], ["scaled"])], inputs: [info("temperature", "float32", [])] }),
+    );
+  });
+
+  it("scores added to themselves, a Where choosing by the scores, a softmax over the ids", () => {
+    refuse(writtenOut({ masking: [node("a", "Add", ["scaled", "scaled"], ["masked"])], scores: "masked" }));
+    refuse(
+      writtenOut({
+        masking: [node("c", "Cast", ["scaled"], ["cond"], { to: 9 }), node("w", "Where", ["cond", "zero", "neg"], ["masked"])],
+        scores: "masked",
+        inits: { zero: f32([0], []), neg: f32([-1e4], []) },
+      }),
+    );
+    const ids = writtenOut({});
+    ids.nodes.push(node("idsf", "Cast", ["input_ids"], ["idsf"], { to: 1 }));
+    refuse(swap(ids, "softmax", { inputs: ["idsf"] }));
+  });
+
+  it("a Sigmoid in the softmax's place, the probabilities read by an Einsum", () => {
+    refuse(swap(writtenOut({}), "softmax", { op: "Sigmoid", attrs: {} }));
+    refuse(swap(writtenOut({}), "pv", { op: "Einsum", attrs: { equation: "bnqk,bnkd->bnqd" } }));
+  });
+
+  it("accepted: keys and values gathered from one stacked past_0 [2, 1, 1, P, 8] (PyTorch's GPT-2 exports)", () => {
+    const m = writtenOut({ inits: { zero_s: i64([0], []), one_s: i64([1], []) } });
+    m.inputs = [m.inputs[0], info("past_0", "float32", [2, 1, 1, "past", D])];
+    m.nodes.unshift(
+      node("pk", "Gather", ["past_0", "zero_s"], ["past_key"], { axis: 0 }),
+      node("pv_", "Gather", ["past_0", "one_s"], ["past_value"], { axis: 0 }),
+    );
+    const load = expectMatches(m, { heads: 1, kvHeads: 1, scale: 0.25 });
+    expect(load.graph.inputs).toEqual(["tokens", "pos"]);
+  });
+
+  it("values or keys that are not Concat(past, new): three inputs, the past alone, an Add, the new ones twice, a constant prefix", () => {
+    refuse(swap(writtenOut({}), "values", { inputs: ["past_value", "v4", "v4"] }));
+    refuse(swap(writtenOut({}), "pv", { inputs: ["probs", "past_value"] }));
+    // An Add of the old opsets carries an axis attribute: still no Concat.
+    refuse(swap(writtenOut({}), "values", { op: "Add", attrs: { axis: 2 } }));
+    refuse(swap(writtenOut({}), "keys", { inputs: ["k4", "k4"] }));
+    refuse(swap(writtenOut({ inits: { prefix: f32(new Float32Array(8), [1, 1, 1, 8]) } }), "keys", { inputs: ["prefix", "k4"] }));
+    const constant = writtenOut({});
+    constant.nodes.unshift(node("prefix", "Constant", [], ["prefix"], { value: f32(new Float32Array(8), [1, 1, 1, 8]) }));
+    refuse(swap(constant, "keys", { inputs: ["prefix", "k4"] }));
+    const mixed = writtenOut({});
+    mixed.nodes.splice(
+      mixed.nodes.findIndex((n) => n.name === "keys"),
+      0,
+      node("mix", "Add", ["past_key", "k4"], ["mixed"]),
+    );
+    refuse(swap(mixed, "keys", { inputs: ["mixed", "k4"] }));
+    // Keys read straight from the past (kept turned), the new ones never added.
+    const direct = writtenOut({ keys: "columns" });
+    refuse(swap(direct, "qk", { inputs: ["q4", "past_key"] }));
+  });
+});
+
+describe("written-out masks computed from the new tokens' shapes (Shape, Size, EyeLike read no values)", () => {
+  it("a Where whose condition is computed from the shape of q is a mask, not a second operand from the tokens", () => {
+    const one = { heads: 1, kvHeads: 1, scale: 0.25 };
+    const inits = { zero: i64([0], []), three: i64([3], []), neg: f32([-1e4], []), flat: i64([1, 8]) };
+    const where = node("w", "Where", ["cond", "scaled", "neg"], ["masked"]);
+    for (const cond of [
+      [
+        node("sh", "Shape", ["q4"], ["qs"]),
+        node("g", "Gather", ["qs", "three"], ["qw"], { axis: 0 }),
+        node("c", "Greater", ["qw", "zero"], ["cond"]),
+      ],
+      [node("sz", "Size", ["q4"], ["qn"]), node("c", "Greater", ["qn", "zero"], ["cond"])],
+      [
+        node("r", "Reshape", ["q", "flat"], ["q2"]),
+        node("eye", "EyeLike", ["q2"], ["e"]),
+        node("mx", "ReduceMax", ["e"], ["em"], { keepdims: 0 }),
+        node("c", "Cast", ["em"], ["cond"], { to: 9 }),
+      ],
+    ])
+      expectMatches(writtenOut({ masking: [...cond, where], scores: "masked", inits }), one);
+  });
+});
+
+describe("com.microsoft Attention's attention_bias", () => {
+  it("a bias of zeros drops out; any other is refused by name", () => {
+    const biased = (value: number) => {
+      const m = contrib({ num_heads: 2 }, true, "", {
+        inits: { wqkv: f32(W.wqkv, [D, 3 * D]), bqkv: f32(W.bqkv, [3 * D]), ab: f32([value], [1, 1, 1, 1]) },
+      });
+      m.nodes.find((n) => n.name === "attention")!.inputs.push("ab");
+      return m;
+    };
+    expectMatches(biased(0), contribRef(true));
+    expect(catchSeec(() => statefulDecoder(biased(-2), {}))).toMatchObject({
+      code: "unsupported.onnx_decoder",
+      message:
+        "node attention adds a bias (ab) that is not causal over every earlier token with 1 past tokens; the KV cache's attention adds none",
+      at: "node attention",
+    });
+  });
+
+  it("an op whose name only begins with Attention, reading a past, is no attention", () => {
+    const m = decoder({
+      core: [ms("stats", "AttentionStats", ["q", "past_key"], ["att"])],
+      pasts: [past4("past_key", 2, 4)],
+    });
+    expect(catchSeec(() => statefulDecoder(m, {})).message).toBe(
+      "no attention in the graph reads a past seec recognizes (a past input concatenated with the new keys or values)",
+    );
+  });
+});
+
+describe("masks checked at each sample length, and the last row of the context", () => {
+  const abInputs = ["q", "k", "v", "", "", "ab", "past_key", "past_value"];
+  const withBias = (nodes: OnnxNode[], inits: Record<string, OnnxTensor>, pasts?: OnnxValueInfo[]) => {
+    const m = mha({ num_heads: 2 }, abInputs, { inits, ...(pasts ? { pasts } : {}) });
+    m.nodes.splice(4, 0, ...nodes);
+    return m;
+  };
+  const pastLength = [node("pshape", "Shape", ["past_key"], ["ps"]), node("plen", "Gather", ["ps", "two_s"], ["pl"], { axis: 0 })];
+
+  it("a bias seec cannot compute at one of the lengths (a table of 5 rows indexed by the past's length): refused, not dropped", () => {
+    const m = withBias([...pastLength, node("bias", "Gather", ["table", "pl"], ["ab"], { axis: 0 })], {
+      two_s: i64([2], []),
+      table: f32(new Float32Array(5), [5]),
+    });
+    expect(catchSeec(() => statefulDecoder(m, { context: 16 }))).toMatchObject({
+      code: "unsupported.onnx_decoder",
+      message:
+        "node mha masks the attention's scores with ab, which seec cannot compute at build time to check it is causal over every earlier token",
+      at: "node mha",
+    });
+    // Six rows reach past 5 tokens: only the context's last row (15) is past the table, which is not checked.
+    const six = withBias([...pastLength, node("bias", "Gather", ["table", "pl"], ["ab"], { axis: 0 })], {
+      two_s: i64([2], []),
+      table: f32(new Float32Array(6), [6]),
+    });
+    expect(() => statefulDecoder(six, { context: 16 })).not.toThrow();
+  });
+
+  it("a sliding window of 10 tokens: kept at 1, 2 and 5 past tokens, refused at the context's last row", () => {
+    const m = attention23({}, "mask", { inits: { two_s: i64([2], []), ten: i64([10], []) } });
+    m.nodes.splice(4, 0, ...pastLength, node("window", "Less", ["pl", "ten"], ["mask"]));
+    expect(catchSeec(() => statefulDecoder(m, { context: 16 }))).toMatchObject({
+      code: "unsupported.onnx_decoder",
+      message:
+        "node attention applies a mask (mask) that is not causal over every earlier token with 15 past tokens; the KV cache's attention adds none",
+      at: "node attention",
+    });
+    // A context of 10 ends with 9 past tokens, which the window keeps; 11 ends with 10.
+    expect(() => statefulDecoder(m, { context: 10 })).not.toThrow();
+    expect(catchSeec(() => statefulDecoder(m, { context: 11 })).message).toMatch(/ with 10 past tokens;/);
+  });
+
+  it("a bias from the past's element count, zero only with the batch 1: the batch dimension (named batch, or the first of several names) is 1", () => {
+    // Size(past_key) − N·H · P: zero when the past is [1, N, P, H].
+    for (const [dims, per] of [
+      [["batch_size", 2, "past", 4], 8],
+      [["b", 2, "past", 4], 8],
+      [[1, "n", "past", 4], 4],
+    ] as const) {
+      const m = withBias(
+        [
+          ...pastLength,
+          node("size", "Size", ["past_key"], ["sz"]),
+          node("per", "Mul", ["pl", "per"], ["expected"]),
+          node("diff", "Sub", ["sz", "expected"], ["d"]),
+          node("bias", "Cast", ["d"], ["ab"], { to: 1 }),
+        ],
+        { two_s: i64([2], []), per: i64([per], []) },
+        [info("past_key", "float32", [...dims]), info("past_value", "float32", [...dims])],
+      );
+      expectMatches(m, { heads: 2, kvHeads: 2 });
+    }
+  });
+
+  it("com.microsoft Attention's mask_index: [3B + 2] refused at the first length; [end, start] with an end that hides the newest key", () => {
+    const five = contrib({ num_heads: 2 }, true, "mi", {
+      inits: { wqkv: f32(W.wqkv, [D, 3 * D]), bqkv: f32(W.bqkv, [3 * D]), mi: tensor("int32", [5], [99, 0, 0, 99, 0]) },
+    });
+    expect(catchSeec(() => statefulDecoder(five, {})).message).toBe(
+      "node attention applies a mask (mi) that is not causal over every earlier token with 1 past tokens; the KV cache's attention adds none",
+    );
+    const short = contrib({ num_heads: 2 }, true, "mi", {
+      inputs: [info("attention_mask", "int64", [1, "total"])],
+      inits: { wqkv: f32(W.wqkv, [D, 3 * D]), bqkv: f32(W.bqkv, [3 * D]), axis1: i64([1]), one: i64([1]), start: i64([0]) },
+    });
+    short.nodes.splice(
+      4,
+      0,
+      node("len", "ReduceSum", ["attention_mask", "axis1"], ["total"], { keepdims: 0 }),
+      node("end", "Sub", ["total", "one"], ["end"]),
+      node("both", "Concat", ["end", "start"], ["se"], { axis: 0 }),
+      node("cast", "Cast", ["se"], ["mi"], { to: 6 }),
+    );
+    expect(catchSeec(() => statefulDecoder(short, {})).message).toBe(
+      "node attention applies a mask (mi) that is not causal over every earlier token with 1 past tokens; the KV cache's attention adds none",
+    );
+  });
+
+  it("attention_mask or a float past read at run time outside the attention: refused as a past read outside it", () => {
+    const m = mha({ num_heads: 2 }, undefined, { inputs: [info("attention_mask", "int64", [1, "total"])] });
+    m.nodes.push(
+      node("maskf", "Cast", ["attention_mask"], ["mf"], { to: 1 }),
+      node("count", "ReduceSum", ["mf"], ["n"], { keepdims: 0 }),
+      node("mix", "Add", ["logits", "n"], ["mixed"]),
+    );
+    m.outputs[0] = info("mixed", "float32", []);
+    expect(catchSeec(() => run(m))).toMatchObject({
+      message: "node maskf (Cast) reads attention_mask outside the attention seec maps onto the KV cache",
+      at: "node maskf",
+    });
+    const extra = mha({ num_heads: 2 }, undefined, { inputs: [info("past_key.1", "float32", [1, 2, "past", 4])] });
+    extra.nodes.push(node("peek", "ReduceMean", ["past_key.1"], ["pk"], { keepdims: 0 }), node("mix", "Add", ["logits", "pk"], ["mixed"]));
+    extra.outputs[0] = info("mixed", "float32", []);
+    expect(catchSeec(() => run(extra))).toMatchObject({
+      message: "node peek (ReduceMean) reads past_key.1 outside the attention seec maps onto the KV cache",
+      at: "node peek",
+    });
+  });
+});
+
+describe("values computed from the past's length, round two", () => {
+  const pastLength = [node("pshape", "Shape", ["past_key"], ["ps"]), node("plen", "Gather", ["ps", "two_s"], ["pl"], { axis: 0 })];
+  const offset = (nodes: OnnxNode[], inits: Record<string, OnnxTensor>, more: Partial<Spec> = {}) =>
+    mha({ num_heads: 2 }, undefined, {
+      inits: { two_s: i64([2], []), ...inits },
+      front: [...pastLength, ...nodes, node("add_pos", "Add", ["x0", "off"], ["x"])],
+      ...more,
+    });
+  const fill = (f: (p: number) => number) => (p: number) => new Array<number>(D).fill(f(p));
+  const ref = (position: (p: number) => ArrayLike<number>) => ({ heads: 2, kvHeads: 2, position });
+
+  it("from the past's element count, P / 2 = Size(past) / 16, whatever the past's batch dimension is named", () => {
+    for (const [dims, per] of [
+      [[1, 2, "past", 4], 16],
+      [["batch", 2, "past", 4], 16],
+      [["b", 2, "past", 4], 16],
+      [[1, "n", "past", 4], 8],
+    ] as const) {
+      const m = mha({ num_heads: 2 }, undefined, {
+        pasts: [info("past_key", "float32", [...dims]), info("past_value", "float32", [...dims])],
+        inits: { per: f32([per], []) },
+        front: [
+          node("size", "Size", ["past_key"], ["sz"]),
+          node("cast", "Cast", ["sz"], ["szf"], { to: 1 }),
+          node("div", "Div", ["szf", "per"], ["off"]),
+          node("add_pos", "Add", ["x0", "off"], ["x"]),
+        ],
+      });
+      expectMatches(m, ref(fill((p) => p / 2)), {});
+    }
+  });
+
+  it("from attention_mask's length (P + 1): Shape(attention_mask)[1] − 1 is pos", () => {
+    const m = mha({ num_heads: 2 }, undefined, {
+      inputs: [info("attention_mask", "int64", [1, "total"])],
+      inits: { one_s: i64([1], []) },
+      front: [
+        node("mshape", "Shape", ["attention_mask"], ["ms"]),
+        node("mlen", "Gather", ["ms", "one_s"], ["ml"], { axis: 0 }),
+        node("sub", "Sub", ["ml", "one_s"], ["p"]),
+        node("cast", "Cast", ["p"], ["off"], { to: 1 }),
+        node("add_pos", "Add", ["x0", "off"], ["x"]),
+      ],
+    });
+    const load = expectMatches(m, ref(fill((p) => p)), {});
+    expect(load.graph.inputs).toEqual(["tokens", "pos"]);
+  });
+
+  it("a vector affine in P with features that do not change (a zero slope)", () => {
+    const w = [1, 0, 0.5, 0, -1, 0, 2, 0];
+    const m = offset([node("cast", "Cast", ["pl"], ["plf"], { to: 1 }), node("mul", "Mul", ["plf", "w"], ["off"])], { w: f32(w, [D]) });
+    expectMatches(
+      m,
+      ref((p) => w.map((x) => p * x)),
+      {},
+    );
+  });
+
+  it("a vector whose features are affine in P but for one (P²): computed at run time from pos", () => {
+    const w = [1, 0.5, 0, -1, 0, 0.25, 2, 0],
+      u = [0, 0.1, 0, 0, 0, 0, 0, 0];
+    const m = offset(
+      [
+        node("cast", "Cast", ["pl"], ["plf"], { to: 1 }),
+        node("lin", "Mul", ["plf", "w"], ["a"]),
+        node("sq", "Mul", ["plf", "plf"], ["p2"]),
+        node("quad", "Mul", ["p2", "u"], ["b"]),
+        node("sum", "Add", ["a", "b"], ["off"]),
+      ],
+      { w: f32(w, [D]), u: f32(u, [D]) },
+    );
+    expectMatches(
+      m,
+      ref((p) => w.map((x, i) => Math.fround(p * x) + Math.fround(Math.fround(p * p) * Math.fround(u[i])))),
+      {},
+    );
+  });
+
+  it("clamped: max(P − 3, 0) (the same at 1 and 2 past tokens), min(P, 3) by a Clip without its min", () => {
+    const late = offset(
+      [
+        node("sub", "Sub", ["pl", "three"], ["d"]),
+        node("max", "Max", ["d", "zero"], ["m"]),
+        node("cast", "Cast", ["m"], ["off"], { to: 1 }),
+      ],
+      { three: i64([3], []), zero: i64([0], []) },
+    );
+    expectMatches(late, ref(fill((p) => Math.max(p - 3, 0))), {});
+    const capped = offset([node("clip", "Clip", ["pl", "", "three"], ["c"]), node("cast", "Cast", ["c"], ["off"], { to: 1 })], {
+      three: i64([3], []),
+    });
+    expectMatches(capped, ref(fill((p) => Math.min(p, 3))), {});
+    // The same with the Clip's empty input before the one that follows the length: min(3, P) as Clip(3, max = P).
+    const bounded = offset([node("clip", "Clip", ["three", "", "pl"], ["c"]), node("cast", "Cast", ["c"], ["off"], { to: 1 })], {
+      three: i64([3], []),
+    });
+    expectMatches(bounded, ref(fill((p) => Math.min(p, 3))), {});
+  });
+
+  it("an integer value and a float one in the same graph: a table row at P and P / 2 beside it", () => {
+    const m = mha({ num_heads: 2 }, undefined, {
+      inits: { two_s: i64([2], []), half: f32([0.5], []), pe: f32(W.positions.slice(0, 12 * D), [12, D]) },
+      front: [
+        ...pastLength,
+        node("row", "Gather", ["pe", "pl"], ["pv"], { axis: 0 }),
+        node("add_row", "Add", ["x0", "pv"], ["x1"]),
+        node("cast", "Cast", ["pl"], ["plf"], { to: 1 }),
+        node("mul", "Mul", ["plf", "half"], ["off"]),
+        node("add_pos", "Add", ["x1", "off"], ["x"]),
+      ],
+    });
+    expectMatches(
+      m,
+      ref((p) => Array.from(W.positions.subarray(p * D, p * D + D), (x) => x + p / 2)),
+      {},
+    );
+  });
+
+  it("a shape that follows the length only between two of the sample lengths: refused by name", () => {
+    const range = (limit: OnnxNode[]) =>
+      offset(
+        [
+          ...limit,
+          node("range", "Range", ["zero", "lim", "one"], ["cols"]),
+          node("cast", "Cast", ["cols"], ["colsf"], { to: 1 }),
+          node("sum", "ReduceSum", ["colsf"], ["off"], { keepdims: 0 }),
+        ],
+        { zero: i64([0], []), one: i64([1], []), two: i64([2], []), three: i64([3], []) },
+      );
+    const message = "node sum (ReduceSum) reads colsf, whose shape follows the past's length";
+    // min(P, 2) columns: 1, 2, 2; max(P − 3, 0) + 1 columns: 1, 1, 3.
+    expect(catchSeec(() => run(range([node("min", "Min", ["pl", "two"], ["lim"])])))).toMatchObject({ message, at: "node sum" });
+    expect(
+      catchSeec(() =>
+        run(
+          range([
+            node("sub", "Sub", ["pl", "three"], ["d"]),
+            node("max", "Max", ["d", "zero"], ["m"]),
+            node("add", "Add", ["m", "one"], ["lim"]),
+          ]),
+        ),
+      ),
+    ).toMatchObject({ message, at: "node sum" });
+  });
+
+  it("P² as the element count of a [P, P] tensor: refused, Size reads only a shape", () => {
+    const m = offset(
+      [
+        node("dims", "Concat", ["pl1", "pl1"], ["pp"], { axis: 0 }),
+        node("square", "ConstantOfShape", ["pp"], ["sq"]),
+        node("size", "Size", ["sq"], ["sz"]),
+        node("cast", "Cast", ["sz"], ["off"], { to: 1 }),
+      ],
+      { axes0: i64([0]) },
+    );
+    m.nodes.splice(
+      m.nodes.findIndex((n) => n.name === "dims"),
+      0,
+      node("unsq", "Unsqueeze", ["pl", "axes0"], ["pl1"]),
+    );
+    expect(catchSeec(() => run(m))).toMatchObject({
+      code: "unsupported.onnx_decoder",
+      message: "node cast (Cast) reads sz, which the graph computes from the past's length other than as pos · a + b",
+      at: "node cast",
+      file: FILE,
+    });
+  });
+});
+
+describe("the context and the vocabulary, round two", () => {
+  const ref = { heads: 2, kvHeads: 2 };
+  const identityCaches = (rows: number, half = 2) => ({
+    cos: f32(new Float32Array(rows * half).fill(1), [rows, half]),
+    sin: f32(new Float32Array(rows * half), [rows, half]),
+  });
+
+  it("ONNX RotaryEmbedding (opset 23) with position_ids: the context is its cos cache's rows", () => {
+    // cos 1, sin 0: the rotation is the identity. Before, the 9 rows were not counted: the context was
+    // 512 and the 10th token failed in the runtime ("token id 9 is outside the vocabulary [0, 9)").
+    const m = mha({ num_heads: 2 }, undefined, {
+      inputs: [info("position_ids", "int64", [1, "seq"])],
+      inits: identityCaches(9),
+      front: [node("rope", "RotaryEmbedding", ["x0", "cos", "sin", "position_ids"], ["x"], { num_heads: 2 })],
+    });
+    const load = expectMatches(m, ref, {});
+    expect([load.graph.model.config.contextLength, load.notes]).toEqual([9, []]);
+    expect(lowerOnnxDecoder(m, "d", {}, { context: 40 }).notes).toEqual([
+      "--context 40 is past the 9 positions the model's tables hold; the context is 9",
+    ]);
+    // Without position_ids its caches are one row per token of the call, not per position: no table.
+    const perToken = mha({ num_heads: 2 }, undefined, {
+      inits: { cos: f32([1, 1], [1, 1, 2]), sin: f32([0, 0], [1, 1, 2]) },
+      front: [node("rope", "RotaryEmbedding", ["x0", "cos", "sin"], ["x"], { num_heads: 2 })],
+    });
+    expect(expectMatches(perToken, ref).graph.model.config.contextLength).toBe(16);
+  });
+
+  it("two tables: the context is the shorter's rows", () => {
+    const m = mha({ num_heads: 2 }, undefined, {
+      inputs: [info("position_ids", "int64", [1, "seq"])],
+      inits: { ...identityCaches(9), pe: f32(W.positions.slice(0, 12 * D), [12, D]) },
+      front: [
+        node("pos_embed", "Gather", ["pe", "position_ids"], ["pv"], { axis: 0 }),
+        node("add_pos", "Add", ["x0", "pv"], ["x1"]),
+        ms("rope", "RotaryEmbedding", ["x1", "position_ids", "cos", "sin"], ["x"], { num_heads: 2 }),
+      ],
+    });
+    const load = expectMatches(m, { ...ref, position: (p) => W.positions.subarray(p * D, p * D + D) }, {});
+    expect(load.graph.model.config.contextLength).toBe(9);
+  });
+
+  it("constants read beside the ids or the positions are no tables: a Slice's steps, a vector added to a float position", () => {
+    const sliced = mha({ num_heads: 2 }, undefined, {
+      ids: [node("ids", "Slice", ["input_ids", "s0", "s1", "ax", "st"], ["ids"])],
+      inits: { s0: i64([0]), s1: i64([1]), ax: i64([1]), st: i64([1]) },
+    });
+    const load = expectMatches(sliced, ref);
+    expect([load.graph.model.config.contextLength, load.graph.model.config.vocabSize]).toEqual([16, V]);
+    // x + (w + P / 2): w [8] is read with the position, not indexed by it.
+    const w = [0.5, -0.5, 0, 1, 0, 0, 0.25, 0];
+    const added = mha({ num_heads: 2 }, undefined, {
+      inits: { two_s: i64([2], []), half: f32([0.5], []), w: f32(w, [D]) },
+      front: [
+        node("pshape", "Shape", ["past_key"], ["ps"]),
+        node("plen", "Gather", ["ps", "two_s"], ["pl"], { axis: 0 }),
+        node("cast", "Cast", ["pl"], ["plf"], { to: 1 }),
+        node("mul", "Mul", ["plf", "half"], ["ph"]),
+        node("plus", "Add", ["w", "ph"], ["off"]),
+        node("add_pos", "Add", ["x0", "off"], ["x"]),
+      ],
+    });
+    const a = expectMatches(added, { ...ref, position: (p) => w.map((x) => x + p / 2) }, {});
+    expect(a.graph.model.config.contextLength).toBe(DEFAULT_DECODER_CONTEXT);
+  });
+
+  it("a position value chosen by a constant condition (Where(keep, P / 2, 0)) is no table", () => {
+    const keep = [1, 0, 1, 0, 1, 0, 1, 0];
+    const m = mha({ num_heads: 2 }, undefined, {
+      inits: { two_s: i64([2], []), half: f32([0.5], []), keep: tensor("bool", [D], keep) },
+      front: [
+        node("pshape", "Shape", ["past_key"], ["ps"]),
+        node("plen", "Gather", ["ps", "two_s"], ["pl"], { axis: 0 }),
+        node("cast", "Cast", ["pl"], ["plf"], { to: 1 }),
+        node("mul", "Mul", ["plf", "half"], ["ph"]),
+        node("zx", "Sub", ["x0", "x0"], ["z"]),
+        node("gate", "Where", ["keep", "ph", "z"], ["off"]),
+        node("add_pos", "Add", ["x0", "off"], ["x"]),
+      ],
+    });
+    const load = expectMatches(m, { ...ref, position: (p) => keep.map((k) => (k ? p / 2 : 0)) }, {});
+    expect(load.graph.model.config.contextLength).toBe(DEFAULT_DECODER_CONTEXT);
+  });
+
+  it("the vocabulary through an Unsqueeze and a Squeeze, or a Flatten, of the ids; not a comparison of them", () => {
+    const through = (ids: OnnxNode[], inits: Record<string, OnnxTensor> = {}) =>
+      expectMatches(mha({ num_heads: 2 }, undefined, { ids, inits }), ref).graph.model.config.vocabSize;
+    expect(
+      through([node("unsq", "Unsqueeze", ["input_ids", "axes"], ["ids3"]), node("sq", "Squeeze", ["ids3", "axes"], ["ids"])], {
+        axes: i64([0]),
+      }),
+    ).toBe(V);
+    expect(through([node("flat", "Flatten", ["input_ids"], ["ids"], { axis: 1 })])).toBe(V);
+    // A padding test on the ids (pad = 7, never fed) before the embedding: the embedding is still the Gather.
+    const padded = mha({ num_heads: 2 }, undefined, {
+      inits: { pad: i64([7]), zrow: f32(new Float32Array(D), [D]) },
+      front: [
+        node("is_pad", "Equal", ["pad", "input_ids"], ["isp"]),
+        node("unsq", "Unsqueeze", ["isp", "axes"], ["isp3"]),
+        node("where", "Where", ["isp3", "zrow", "x0"], ["x"]),
+      ],
+    });
+    padded.initializers.set("axes", i64([2]));
+    const nodes = padded.nodes;
+    nodes.unshift(
+      ...nodes.splice(
+        nodes.findIndex((n) => n.name === "is_pad"),
+        1,
+      ),
+    );
+    expect(expectMatches(padded, ref).graph.model.config.vocabSize).toBe(V);
+  });
+
+  it("tokens and pos as the runtime feeds them: one int32 each", () => {
+    const load = expectMatches(mha(), ref);
+    expect([load.graph.values.get("tokens"), load.graph.values.get("pos")].map((v) => [v!.shape, v!.dtype])).toEqual([
+      [[1], "i32"],
+      [[1], "i32"],
+    ]);
+  });
+
+  it("a cached attention's shape refusals name the node seec wrote in the attention's place", () => {
+    const e = catchSeec(() => run(mha({ num_heads: 3 })));
+    expect({ code: e.code, message: e.message, at: e.at, file: e.file }).toEqual({
+      code: "unsupported.onnx_op",
+      message: "q's 8 features do not split into 3 heads",
+      at: "node mha/cached (CachedAttention)",
+      file: FILE,
     });
   });
 });

@@ -639,6 +639,9 @@ function positionTables(model: OnnxModel): number[] {
       rows.push(model.initializers.get(n.inputs[4])!.shape[0]);
     if (n.op === "RotaryEmbedding" && n.domain === "com.microsoft" && model.initializers.has(n.inputs[2]))
       rows.push(model.initializers.get(n.inputs[2])!.shape[0]);
+    // ONNX's (opset 23): cos_cache second, its rows indexed by position_ids (without them, the cache is per token).
+    if (n.op === "RotaryEmbedding" && !n.domain && n.inputs[3] && model.initializers.has(n.inputs[1]))
+      rows.push(model.initializers.get(n.inputs[1])!.shape[0]);
     if (n.op === "Gather" && affine.has(n.inputs[1]) && model.initializers.has(n.inputs[0]))
       rows.push(model.initializers.get(n.inputs[0])!.shape[0]);
   }
