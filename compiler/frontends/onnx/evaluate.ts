@@ -13,7 +13,7 @@ import { isFloat, roundToType, tensor, type OnnxTensor } from "./tensor.js";
 export function evaluateOnnx(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTensor>): Map<string, OnnxTensor> {
   checkOps(model);
   const shapes = Object.fromEntries([...feeds].map(([name, t]) => [name, t.shape]));
-  const { graph } = onnxGraph("evaluate", model, bindInputs(model, shapes));
+  const { graph, outputTypes } = onnxGraph("evaluate", model, bindInputs(model, shapes));
   const data = Object.fromEntries(
     [...feeds].map(([name, t]) => [name, isFloat(t.dtype) ? Float32Array.from(t.data) : Int32Array.from(t.data)]),
   );
@@ -21,7 +21,9 @@ export function evaluateOnnx(model: OnnxModel, feeds: ReadonlyMap<string, OnnxTe
   return new Map(
     model.outputs.map((o) => {
       const r = results[o.name];
-      return [o.name, roundToType(tensor(o.dtype ?? (r.data instanceof Float32Array ? "float32" : "int64"), r.shape, r.data))];
+      // An output the graph declares no type for has the type folding found, as the build gives it (index.ts).
+      const dtype = o.dtype ?? outputTypes[o.name] ?? (r.data instanceof Float32Array ? "float32" : "int64");
+      return [o.name, roundToType(tensor(dtype, r.shape, r.data))];
     }),
   );
 }

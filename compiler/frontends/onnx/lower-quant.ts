@@ -108,9 +108,7 @@ const dynamicQuantizeLinear: Lowering = (l, n) => {
 function centred(l: Lowerer, x: string, zp: string | undefined, perRow: boolean): string {
   const X = l.shape(x);
   if (!zp) return l.map("copy", [l.ir(x)], "f32");
-  const Z = l.shape(zp);
-  const axis = Z.length === 0 || (Z.length === 1 && Z[0] === 1) ? 0 : perRow ? X.length - 2 : X.length - 1;
-  return l.map("sub", [l.ir(x), perAxis(l, zp, X, axis)], "f32");
+  return l.map("sub", [l.ir(x), perAxis(l, zp, X, perRow ? X.length - 2 : X.length - 1)], "f32");
 }
 
 /** A constant B [K, N] minus its zero point, as a Linear's f32 weight [N, K]. */
