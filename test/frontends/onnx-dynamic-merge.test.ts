@@ -238,6 +238,12 @@ describe("mergeLowerings", () => {
     expect(refusal(shifted)[1]).toBe('dimension 1 of tensor "z" is 1 + T; only T itself can be symbolic');
     const square = (T: number): Parts => ({ ...base(T), values: [...base(T).values, value("z", "activation", [T * T])] });
     expect(refusal(square)[1]).toBe('dimension 0 of tensor "z" is T * T; only T itself can be symbolic');
+    const plus = (T: number): Parts => ({ ...base(T), values: [...base(T).values, value("z", "activation", [T * T + T])] });
+    expect(refusal(plus)[1]).toBe('dimension 0 of tensor "z" is T + T * T; only T itself can be symbolic');
+    const cube = (T: number): Parts => ({ ...base(T), values: [...base(T).values, value("z", "activation", [T ** 3])] });
+    expect(refusal(cube)[1]).toBe(
+      'dimension 0 of tensor "z" is 512 at 8, 343 at 7, 216 at 6, 8 at 2, 1 at 1: not a polynomial of degree 2 or less in the length',
+    );
   });
 
   it("refuses a constant whose values change with the length, or whose rows at a shorter length are not the maximum's first", () => {
