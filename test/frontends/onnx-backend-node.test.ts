@@ -175,8 +175,20 @@ function mismatch(got: OnnxTensor, want: OnnxTensor, tol: number): string | unde
 
 const describeError = (e: unknown) => (e instanceof SeecError ? `${e.code}: ${e.message}` : String(e));
 
+/** The cases of two inputs or more that seec runs (none listed in REFUSED), whose data are tensors. */
+const withConstants = (
+  await Promise.all(
+    cases.map(async (name) => {
+      const { inputs } = await read(name);
+      return inputs && inputs.length > 1 && REFUSED[name.slice("test_".length)] === undefined ? [name] : [];
+    }),
+  )
+).flat();
+
 describe.skipIf(!ROOT)("ONNX backend node tests lowered to IR and run by the interpreter (../shared/onnx/backend-node)", () => {
   it("finds the suite's 744 cases", () => expect(cases).toHaveLength(744));
+  it("finds 370 of them with two inputs or more, run again with all but the first as constants", () =>
+    expect(withConstants).toHaveLength(370));
 
   it.each(cases)("%s", async (name) => {
     const { model, inputs, wants } = await read(name);
@@ -203,5 +215,24 @@ describe.skipIf(!ROOT)("ONNX backend node tests lowered to IR and run by the int
       } else if (refusal!.startsWith("op ")) expect(said).toMatch(/^unsupported\./);
       else expect(said!.startsWith(refusal!), said).toBe(true);
     }
+  });
+
+  // Exporters write weights, biases, pads and the like as initializers, not inputs: every case of
+  // two inputs or more that passes with them fed passes again with all but the first held as
+  // constants (the lowerings' constant paths: Gemm and MatMul by a weight become a Linear, Conv's
+  // weight is multiplied in at build time, ...).
+  it.each(withConstants)("%s, its inputs after the first as constants", async (name) => {
+    const { model, inputs, wants } = await read(name);
+    const constant: OnnxModel = {
+      ...model,
+      inputs: model.inputs.slice(0, 1),
+      initializers: new Map([...model.initializers, ...model.inputs.slice(1).map((input, k) => [input.name, inputs![k + 1]] as const)]),
+    };
+    const { outputs } = evaluate(constant, new Map([[model.inputs[0].name, inputs![0]]]));
+    const bad = model.outputs.flatMap((o, k) => {
+      const m = mismatch(outputs.get(o.name)!, wants![k], tolerance(name));
+      return m ? [`${o.name}${m}`] : [];
+    });
+    expect(bad).toEqual([]);
   });
 });

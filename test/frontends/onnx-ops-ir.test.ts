@@ -921,3 +921,167 @@ describe("com.microsoft ops and fused ONNX ops through the interpreter, against 
     );
   });
 });
+
+describe("MatMul and Gemm through the interpreter, against onnxruntime-node", () => {
+  // Operands of one dimension (promoted, multiplied, the added axis dropped), and a weight (a Linear).
+  const matmuls: [string, Record<string, number[]>, Case["constants"]?][] = [
+    ["[3] · [3, 2]", { a: [3], b: [3, 2] }],
+    ["[2, 3] · [3]", { a: [2, 3], b: [3] }],
+    ["[3] · [3]", { a: [3], b: [3] }],
+    ["[2, 2, 3] · [3]", { a: [2, 2, 3], b: [3] }],
+    ["[3] · [2, 3, 4]", { a: [3], b: [2, 3, 4] }],
+    ["[2, 3] · a [3, 4] weight", { a: [2, 3] }, { b: weights([3, 4], 3) }],
+    ["[2, 2, 3] · a [2, 3, 4] constant", { a: [2, 2, 3] }, { b: weights([2, 3, 4], 4) }],
+  ];
+  it.each(matmuls)("MatMul %s", async (_, inputs, constants) => {
+    expect(await againstOrt({ op: "MatMul", inputs, ...(constants ? { constants } : {}) })).toBeLessThan(1e-6);
+  });
+
+  // A weight B (a Linear, alpha and beta folded in) or a fed one, transposed or not, a bias per
+  // column, one value, or a whole [M, N] matrix; beta 0 drops the bias.
+  const gemms: [string, Partial<Case>][] = [
+    [
+      "a weight, alpha and beta, a bias per column",
+      { constants: { b: weights([3, 4], 5), c: weights([4], 6) }, attrs: { alpha: { f: 0.5 }, beta: { f: 2 } } },
+    ],
+    [
+      "a weight transposed, one bias value",
+      { constants: { b: weights([4, 3], 7), c: weights([1], 8) }, attrs: { transB: 1, beta: { f: 3 } } },
+    ],
+    ["a weight, a [2, 4] bias", { constants: { b: weights([3, 4], 9), c: weights([2, 4], 10) }, attrs: { beta: { f: 0.5 } } }],
+    ["a weight, beta 0", { constants: { b: weights([3, 4], 11), c: weights([4], 12) }, attrs: { beta: { f: 0 } } }],
+    [
+      "a weight, A transposed, no bias",
+      { inputs: { a: [3, 2] }, constants: { b: weights([3, 4], 13) }, attrs: { transA: 1, alpha: { f: -1 } } },
+    ],
+    [
+      "B fed, transposed, alpha, a bias scaled",
+      { inputs: { a: [2, 3], b: [4, 3] }, constants: { c: weights([4], 14) }, attrs: { transB: 1, alpha: { f: 2 }, beta: { f: 0.25 } } },
+    ],
+    ["B fed, no bias", { inputs: { a: [2, 3], b: [3, 4] } }],
+    ["B fed, a bias of beta 1", { inputs: { a: [2, 3], b: [3, 4], c: [4] } }],
+  ];
+  it.each(gemms)("Gemm: %s", async (_, c) => {
+    expect(await againstOrt({ op: "Gemm", inputs: { a: [2, 3] }, ...c } as Case)).toBeLessThan(1e-6);
+  });
+});
+
+describe("the spatial ops' refusals (lower-spatial.ts), each naming the node", () => {
+  const refused: [string, Case, string][] = [
+    [
+      "Pad reflecting past the axis",
+      { op: "Pad", inputs: { x: [2, 3] }, constants: { pads: int64([4], [0, 3, 0, 0]) }, attrs: { mode: "reflect" } },
+      "reflect padding of 3 needs an axis longer than that (axis 1 has 3)",
+    ],
+    [
+      "Pad reflecting past the axis at its end",
+      { op: "Pad", inputs: { x: [2, 3] }, constants: { pads: int64([4], [0, 0, 0, 4]) }, attrs: { mode: "reflect" } },
+      "reflect padding of 4 needs an axis longer than that (axis 1 has 3)",
+    ],
+    [
+      "Pad of another mode",
+      { op: "Pad", inputs: { x: [2, 3] }, constants: { pads: int64([4], [0, 1, 0, 0]) }, attrs: { mode: "mirror" } },
+      'Pad mode "mirror" is not constant, edge, reflect or wrap',
+    ],
+    [
+      "Pad with pads not twice the axes",
+      { op: "Pad", inputs: { x: [2, 3] }, constants: { pads: int64([3], [0, 1, 0]) } },
+      "Pad has 3 pads for 2 axes",
+    ],
+    [
+      "Conv with another auto_pad",
+      { op: "Conv", inputs: { x: [1, 1, 4, 4] }, constants: { w: weights([1, 1, 2, 2], 1) }, attrs: { auto_pad: "SAME" } },
+      'auto_pad "SAME" is not NOTSET, SAME_UPPER, SAME_LOWER or VALID',
+    ],
+    [
+      "Conv with a kernel larger than the input",
+      { op: "Conv", inputs: { x: [1, 1, 2, 2] }, constants: { w: weights([1, 1, 3, 3], 1) } },
+      "the kernel (3 with dilation) is larger than the padded input (2) on spatial axis 0",
+    ],
+    [
+      "Conv of integers",
+      { op: "Conv", inputs: { x: [1, 1, 4, 4] }, int64: ["x"], constants: { w: weights([1, 1, 2, 2], 1) } },
+      "Conv of an integer tensor is not supported",
+    ],
+    [
+      "Conv whose weight fits no grouping",
+      { op: "Conv", inputs: { x: [1, 4, 4, 4] }, constants: { w: weights([3, 2, 2, 2], 1) }, attrs: { group: 2 } },
+      "Conv's weight [3, 2, 2, 2] does not fit 4 input channels in 2 group(s)",
+    ],
+    [
+      "Conv whose weight has too few channels",
+      { op: "Conv", inputs: { x: [1, 4, 4, 4] }, constants: { w: weights([2, 2, 2, 2], 1) } },
+      "Conv's weight [2, 2, 2, 2] does not fit 4 input channels in 1 group(s)",
+    ],
+    [
+      "ConvTranspose of integers",
+      { op: "ConvTranspose", inputs: { x: [1, 1, 3, 3] }, int64: ["x"], constants: { w: weights([1, 1, 2, 2], 1) } },
+      "ConvTranspose of an integer tensor is not supported",
+    ],
+    [
+      "ConvTranspose whose weight fits no grouping",
+      { op: "ConvTranspose", inputs: { x: [1, 3, 3, 3] }, constants: { w: weights([3, 1, 2, 2], 1) }, attrs: { group: 2 } },
+      "ConvTranspose's weight [3, 1, 2, 2] does not fit 3 input channels in 2 group(s)",
+    ],
+    [
+      "ConvTranspose whose weight has other channels",
+      { op: "ConvTranspose", inputs: { x: [1, 2, 3, 3] }, constants: { w: weights([3, 1, 2, 2], 1) } },
+      "ConvTranspose's weight [3, 1, 2, 2] does not fit 2 input channels in 1 group(s)",
+    ],
+    ["MaxPool without kernel_shape", { op: "MaxPool", inputs: { x: [1, 1, 4, 4] } }, "kernel_shape is required"],
+    [
+      "MaxPool of int64",
+      { op: "MaxPool", inputs: { x: [1, 1, 4, 4] }, int64: ["x"], attrs: { kernel_shape: [2, 2] } },
+      "MaxPool of an integer tensor other than int8 and uint8 is not supported",
+    ],
+    [
+      "AveragePool of integers",
+      { op: "AveragePool", inputs: { x: [1, 1, 4, 4] }, int64: ["x"], attrs: { kernel_shape: [2, 2] } },
+      "AveragePool of an integer tensor is not supported",
+    ],
+    [
+      "GlobalAveragePool of integers",
+      { op: "GlobalAveragePool", inputs: { x: [1, 1, 4, 4] }, int64: ["x"] },
+      "a global pool of an integer tensor is not supported",
+    ],
+    [
+      "BatchNormalization in training mode",
+      {
+        op: "BatchNormalization",
+        inputs: { x: [1, 2, 3] },
+        constants: { s: weights([2], 1), b: weights([2], 2), m: weights([2], 3), v: floats([2], [1, 2]) },
+        attrs: { training_mode: 1 },
+      },
+      "BatchNormalization in training mode (running statistics as outputs) is not supported",
+    ],
+    ["LRN of size 0", { op: "LRN", inputs: { x: [1, 2, 3, 3] }, attrs: { size: 0 } }, "LRN needs a size of at least 1"],
+    [
+      "DepthToSpace of a blocksize that does not divide the channels",
+      { op: "DepthToSpace", inputs: { x: [1, 8, 2, 2] }, attrs: { blocksize: 3 } },
+      "blocksize 3 does not divide 8 channels into b² blocks",
+    ],
+    [
+      "DepthToSpace of blocksize 0",
+      { op: "DepthToSpace", inputs: { x: [1, 8, 2, 2] }, attrs: { blocksize: 0 } },
+      "blocksize 0 does not divide 8 channels into b² blocks",
+    ],
+    [
+      "SpaceToDepth of a blocksize that does not divide the width",
+      { op: "SpaceToDepth", inputs: { x: [1, 1, 4, 6] }, attrs: { blocksize: 4 } },
+      "blocksize 4 does not divide the 4 × 6 image",
+    ],
+    [
+      "SpaceToDepth of a blocksize that does not divide the height",
+      { op: "SpaceToDepth", inputs: { x: [1, 1, 6, 4] }, attrs: { blocksize: 4 } },
+      "blocksize 4 does not divide the 6 × 4 image",
+    ],
+    [
+      "SpaceToDepth of blocksize 0",
+      { op: "SpaceToDepth", inputs: { x: [1, 1, 4, 4] }, attrs: { blocksize: 0 } },
+      "blocksize 0 does not divide the 4 × 4 image",
+    ],
+  ];
+  it.each(refused)("%s", async (_, c, message) => {
+    expect(await refusal(c)).toBe(`unsupported.onnx_op: ${message} @ node n (${c.op})`);
+  });
+});
