@@ -4,24 +4,12 @@
  * (the call's shape, symbolic dimensions bound) and `type` added as non-enumerable properties, so
  * code written for either keeps working, and the array compares, copies and prints as before.
  */
+import type { Tensor, TensorData, TensorType } from "./artifact.js";
 import { SeecError } from "./errors.js";
-
 import type { TensorSpec } from "./manifest.js";
 
-/** ONNX Runtime's names for the element types run() returns. */
-export type TensorType = "float32" | "int32" | "int64" | "uint64" | "uint32" | "int16" | "uint16" | "bool" | "uint8" | "int8" | "float64";
-
-export type TensorData =
-  | Float32Array
-  | Int32Array
-  | BigInt64Array
-  | BigUint64Array
-  | Uint32Array
-  | Int16Array
-  | Uint16Array
-  | Uint8Array
-  | Int8Array
-  | Float64Array;
+// The types are defined once, in the typings every artifact ships (artifact.d.ts).
+export type { Tensor, TensorData, TensorType } from "./artifact.js";
 
 /** An element type a caller exchanges where it differs from the dtype seec computes in (TensorSpec.elementType). */
 export type ElementType = NonNullable<TensorSpec["elementType"]>;
@@ -48,13 +36,6 @@ export const ELEMENT_ARRAYS: Readonly<Record<ElementType, new (n: number) => Ten
 export function arrayOf(spec: Pick<TensorSpec, "dtype" | "elementType">): new (n: number) => TensorData {
   return spec.elementType ? ELEMENT_ARRAYS[spec.elementType] : spec.dtype === "i32" ? Int32Array : Float32Array;
 }
-
-/** An output: its typed array, which also says its shape and element type. */
-export type Tensor<T extends TensorData = TensorData> = T & {
-  readonly data: T;
-  readonly dims: readonly number[];
-  readonly type: TensorType;
-};
 
 const TYPES = new Map<unknown, TensorType>([
   [Float32Array, "float32"],
