@@ -28,7 +28,7 @@ import { findEmbedding } from "./see/factorize.js";
 import { checkTokenizerVocabulary } from "./frontends/hf-tokenizer.js";
 import type { HfTokenizerSpec } from "../runtime/tokenizers/hf/index.js";
 import type { Graph } from "./ir/graph.js";
-import { planMemory, type MemoryPlan, type PlannedGraph } from "./passes/plan-memory.js";
+import { planMemory, type MemoryPlan } from "./passes/plan-memory.js";
 import { bundleRuntime } from "./runtime-bundle.js";
 import { withPooling, type Pooling } from "./embedding.js";
 import { artifactPackage, demoPage } from "./demo-page.js";

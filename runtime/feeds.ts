@@ -1,17 +1,13 @@
 /** A call's inputs checked against the manifest, and outputs in the types callers exchange. */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
-import { arrayOf, type Tensor, type TensorData } from "./tensor.js";
+import type { Feeds, Outputs } from "./artifact.js";
+import { arrayOf, type TensorData } from "./tensor.js";
 import type { Tokenizer } from "./tokenizers/index.js";
 import { SentencePieceTokenizer } from "./tokenizers/sentencepiece.js";
 
-/**
- * Inputs by name: Float32Array, Int32Array, or the typed array ONNX Runtime takes for the input's
- * element type (tensor.ts's ELEMENT_ARRAYS: BigInt64Array for int64, Uint8Array for bool, ...).
- */
-export type Feeds = Record<string, TensorData>;
-/** Outputs by name: typed arrays that carry their dims and type, as ONNX Runtime's tensors (runtime/tensor.ts). */
-export type Outputs = Record<string, Tensor>;
+// Inputs and outputs by name, as the typings every artifact ships define them.
+export type { Feeds, Outputs } from "./artifact.js";
 
 export interface CheckedFeeds {
   /** Each input as the dtype the model computes in. */

@@ -3,7 +3,7 @@
  * Arguments are tensor addresses (named constants) then sizes, literal wherever the shape is
  * static; `T` is forward()'s argument, the number of tokens in this call.
  */
-import { bindShape, maxDims, type Dim, type DType, type Node, type Shape } from "../../compiler/ir/graph.js";
+import { bindShape, maxDims, type Dim, type Node, type Shape } from "../../compiler/ir/graph.js";
 import { linearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.js";
 import { num as n } from "../../compiler/ir/ops/op.js";
 import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";

@@ -5,7 +5,6 @@
  * call the kernel library (kernels/tensor.ts).
  */
 import { createHash } from "node:crypto";
-import { SeecError } from "../../runtime/errors.js";
 import type { Node, Shape } from "../../compiler/ir/graph.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
 import { broadcastPolyStrides, coalescePolys, isSymbolic, Poly, polyProduct, polyShape } from "../../compiler/ir/affine.js";

@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { writeArtifact } from "../../compiler/artifact.js";
 import { build, compileArtifact } from "../../compiler/build.js";
 import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
-import { readOnnx, readTensorFile, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
+import { readOnnx, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
 import type { OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
 import type { Graph, Node, Value } from "../../compiler/ir/graph.js";
 import { load } from "../../runtime/index.js";

@@ -46,6 +46,7 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
     const ra = await seec("factorize", ...args, "-o", a);
     const rb = await seec("factorize", ...args, "-o", b);
     expect(ra.code).toBe(0);
+    expect(rb.code).toBe(0);
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
     const report = JSON.parse(ra.stdout);
     expect(report.ratioByParameters).toBeGreaterThanOrEqual(2);

@@ -4,7 +4,6 @@
 // is refused; graphs whose structure changes with the length are refused by name.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
 import { loadOnnx } from "../../compiler/frontends/onnx/index.js";
@@ -16,56 +15,23 @@ import { tmpDir } from "../helpers/compile.js";
 import { rejectsSeec } from "../helpers/errors.js";
 import { bertTokenizerJson } from "../helpers/hf-tokenizers.js";
 import { withOutput } from "../helpers/onnx-edit.js";
+import { int64, writeGraph, type Attr, type Const, type NodeSpec } from "../helpers/onnx-model.js";
 import { randomF32 } from "../helpers/random.js";
 import { sharedPath } from "../helpers/shared.js";
 import { nodeWebgpu } from "../helpers/webgpu.js";
 
-const { onnx } = onnxProto;
 const gpu = await nodeWebgpu();
-const F = onnx.TensorProto.DataType.FLOAT;
-const w = (name: string, dims: number[], seed: number) => ({
-  name,
-  dims,
-  dataType: F,
-  floatData: Array.from(
-    randomF32(
-      dims.reduce((a, b) => a * b, 1),
-      seed,
-    ),
-  ),
-});
-const i64 = (name: string, values: number[]) => ({
-  name,
-  dims: [values.length],
-  dataType: onnx.TensorProto.DataType.INT64,
-  int64Data: values,
-});
-const node = (opType: string, input: string[], output: string, attribute: import("onnx-proto").onnx.IAttributeProto[] = []) => ({
-  opType,
+const w = (dims: number[], seed: number): Const => ({ dims, floats: Array.from(randomF32(dims[0] * dims[1], seed)) });
+const node = (op: string, inputs: string[], output: string, attrs: Record<string, Attr> = {}): NodeSpec => ({
+  op,
   name: output,
-  input,
-  output: [output],
-  attribute,
+  inputs,
+  outputs: [output],
+  attrs,
 });
-const ints = (name: string, v: number[]) => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
-const int = (name: string, v: number) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: v });
 /** x [1, T, 4] float in, the nodes, the outputs, as an ONNX file in a temporary directory. */
-async function graphFile(nodes: ReturnType<typeof node>[], initializer: object[], outputs: string[]): Promise<string> {
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: "", version: 13 }],
-    graph: {
-      name: "g",
-      node: nodes,
-      initializer,
-      input: [{ name: "x", type: { tensorType: { elemType: F, shape: { dim: [{ dimValue: 1 }, { dimParam: "T" }, { dimValue: 4 }] } } } }],
-      output: outputs.map((name) => ({ name })),
-    },
-  });
-  const f = join(await tmpDir(), "g.onnx");
-  writeFileSync(f, onnx.ModelProto.encode(model).finish());
-  return f;
-}
+const graphFile = (nodes: NodeSpec[], constants: Record<string, Const>, outputs: string[], name = "g") =>
+  writeGraph({ name, opset: 13, nodes, constants, inputs: { x: [1, "T", 4] }, outputs }, `${name}.onnx`);
 
 const DISTILBERT = sharedPath("onnx/bert_distilbert_tiny_hf_pt110");
 const file = () => join(DISTILBERT!, "model.onnx");
@@ -191,32 +157,23 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maxim
   it("runs what attention fusion leaves over T (MatMul, Softmax, ReduceMean, ReduceMax, Concat, Transpose of [1, T, T]) at every length, as ONNX Runtime does, on wasm-simd and WebGPU", async () => {
     // x [1, T, 4]: scores = (x·Wq)(x·Wk)ᵀ [1, T, T] with a bias over the keys' axis, softmax over the
     // queries' axis (not attention's), then the softmax times x, its mean over T, and a Concat of two [1, T, 4].
-    const model = onnx.ModelProto.create({
-      irVersion: 8,
-      opsetImport: [{ domain: "", version: 13 }],
-      graph: {
-        name: "unfused",
-        node: [
-          node("MatMul", ["x", "Wq"], "q"),
-          node("MatMul", ["x", "Wk"], "k"),
-          node("Transpose", ["k"], "kt", [ints("perm", [0, 2, 1])]),
-          node("MatMul", ["q", "kt"], "s"),
-          node("Softmax", ["s"], "p", [int("axis", 1)]),
-          node("MatMul", ["p", "x"], "y"),
-          node("ReduceMean", ["y"], "m", [ints("axes", [1]), int("keepdims", 1)]),
-          node("ReduceMax", ["p"], "ps", [ints("axes", [2]), int("keepdims", 0)]),
-          node("Concat", ["y", "x"], "c", [int("axis", 2)]),
-        ],
-        initializer: [w("Wq", [4, 4], 1), w("Wk", [4, 4], 2)],
-        input: [
-          { name: "x", type: { tensorType: { elemType: F, shape: { dim: [{ dimValue: 1 }, { dimParam: "T" }, { dimValue: 4 }] } } } },
-        ],
-        output: ["p", "m", "ps", "c"].map((name) => ({ name })),
-      },
-    });
+    const onnxFile = await graphFile(
+      [
+        node("MatMul", ["x", "Wq"], "q"),
+        node("MatMul", ["x", "Wk"], "k"),
+        node("Transpose", ["k"], "kt", { perm: [0, 2, 1] }),
+        node("MatMul", ["q", "kt"], "s"),
+        node("Softmax", ["s"], "p", { axis: 1 }),
+        node("MatMul", ["p", "x"], "y"),
+        node("ReduceMean", ["y"], "m", { axes: [1], keepdims: 1 }),
+        node("ReduceMax", ["p"], "ps", { axes: [2], keepdims: 0 }),
+        node("Concat", ["y", "x"], "c", { axis: 2 }),
+      ],
+      { Wq: w([4, 4], 1), Wk: w([4, 4], 2) },
+      ["p", "m", "ps", "c"],
+      "unfused",
+    );
     const work = await tmpDir();
-    const onnxFile = join(work, "unfused.onnx");
-    writeFileSync(onnxFile, onnx.ModelProto.encode(model).finish());
     const ort = await import("onnxruntime-node");
     const session = await ort.InferenceSession.create(onnxFile, { intraOpNumThreads: 1 });
     // WebGPU where Node has an adapter: its kernels' thread counts follow T², as [1, T, T] does.
@@ -244,7 +201,7 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maxim
     const out = join(await tmpDir(), "artifact");
     const lastTwo = await graphFile(
       [node("Slice", ["x", "starts", "ends", "axes"], "y")],
-      [i64("starts", [-2]), i64("ends", [1 << 30]), i64("axes", [1])],
+      { starts: int64([1], [-2]), ends: int64([1], [1 << 30]), axes: int64([1], [1]) },
       ["y"],
     );
     const e1 = await rejectsSeec(() => build({ model: lastTwo, target: "wasm-simd", out, shapes: { x: [1, { max: 8 }, 4] } }));
@@ -253,11 +210,7 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder built for any length up to a maxim
       `x's dimension 1 ("T") cannot stay symbolic: attribute shape[1] is 2 at 8, 2 at 7, 2 at 6, 2 at 2, 1 at 1: not a polynomial of degree 2 or less in the length`,
     );
     expect(e1.at).toMatch(/^node y#\d+ \(Copy\)$/);
-    const second = await graphFile(
-      [node("Gather", ["x", "one"], "y", [int("axis", 1)])],
-      [{ name: "one", dims: [], dataType: onnx.TensorProto.DataType.INT64, int64Data: [1] }],
-      ["y"],
-    );
+    const second = await graphFile([node("Gather", ["x", "one"], "y", { axis: 1 })], { one: int64([], [1]) }, ["y"]);
     const e2 = await rejectsSeec(() => build({ model: second, target: "wasm-simd", out, shapes: { x: [1, { max: 8 }, 4] } }));
     expect(e2.code).toBe("unsupported.dynamic_shape");
     expect(e2.message).toMatch(/^x's dimension 1 \("T"\) cannot stay symbolic: at 1 token, /);

@@ -4,72 +4,49 @@
 // values beyond int32 refused by name, a Cast to bfloat16 rounded to nearest even and bfloat16
 // initializers read bit-exactly; on wasm-simd and, where Dawn finds an adapter, WebGPU. The
 // expected values are worked out here, independently of seec's conversions.
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import onnxProto from "onnx-proto";
 import { beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
+import { DATA_TYPE_NUMBERS } from "../../compiler/frontends/onnx/tensor.js";
 import { load, type Model } from "../../runtime/index.js";
 import { nearestBfloat16 } from "../helpers/backend-node-data.js";
 import { tmpDir } from "../helpers/compile.js";
 import { rejectsSeec } from "../helpers/errors.js";
+import { writeGraph, type Attr } from "../helpers/onnx-model.js";
 import { nodeWebgpu } from "../helpers/webgpu.js";
 
-const { onnx } = onnxProto;
-const T = onnx.TensorProto.DataType;
 const gpu = await nodeWebgpu();
-
-const tensorInput = (name: string, elemType: number, n: number) => ({
-  name,
-  type: { tensorType: { elemType, shape: { dim: [{ dimValue: n }] } } },
-});
-const node = (opType: string, input: string[], output: string, attribute: import("onnx-proto").onnx.IAttributeProto[] = []) => ({
-  opType,
-  name: output,
-  input,
-  output: [output],
-  attribute,
-});
-const to = (t: number) => [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: t }];
-const direction = (d: string) => [{ name: "direction", type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(d) }];
 
 /** 1.0 and -3.140625 as bfloat16 bits, little-endian: an initializer as exporters of bf16 models write them. */
 const BF16_WEIGHT = new Uint8Array([0x80, 0x3f, 0x49, 0xc0]);
 
 async function writeModel(shift = "LEFT"): Promise<string> {
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: "", version: 18 }],
-    graph: {
-      name: "element-types",
-      node: [
-        node("Add", ["s16", "s16"], "s16_sum"),
-        node("Mul", ["u16", "u16"], "u16_square"),
-        node("BitShift", ["u32", "k32"], "u32_left", direction(shift)),
-        node("BitShift", ["u64", "k64"], "u64_left", direction("LEFT")),
-        node("BitShift", ["u64", "k64"], "u64_right", direction("RIGHT")),
-        node("Cast", ["f"], "f_bf16", to(T.BFLOAT16)),
-        node("Cast", ["f_bf16"], "f_back", to(T.FLOAT)),
-        node("Cast", ["w"], "w_float", to(T.FLOAT)),
-        node("Add", ["w_float", "f2"], "w_sum"),
-      ],
-      initializer: [{ name: "w", dims: [2], dataType: T.BFLOAT16, rawData: BF16_WEIGHT }],
-      input: [
-        tensorInput("s16", T.INT16, 4),
-        tensorInput("u16", T.UINT16, 4),
-        tensorInput("u32", T.UINT32, 4),
-        tensorInput("k32", T.UINT32, 4),
-        tensorInput("u64", T.UINT64, 4),
-        tensorInput("k64", T.UINT64, 4),
-        tensorInput("f", T.FLOAT, 6),
-        tensorInput("f2", T.FLOAT, 2),
-      ],
-      output: ["s16_sum", "u16_square", "u32_left", "u64_left", "u64_right", "f_bf16", "f_back", "w_sum"].map((name) => ({ name })),
-    },
+  const node = (op: string, inputs: string[], output: string, attrs: Record<string, Attr> = {}) => ({
+    op,
+    name: output,
+    inputs,
+    outputs: [output],
+    attrs,
   });
-  const file = join(await tmpDir(), "model.onnx");
-  writeFileSync(file, onnx.ModelProto.encode(model).finish());
-  return file;
+  const T = DATA_TYPE_NUMBERS;
+  return writeGraph({
+    name: "element-types",
+    nodes: [
+      node("Add", ["s16", "s16"], "s16_sum"),
+      node("Mul", ["u16", "u16"], "u16_square"),
+      node("BitShift", ["u32", "k32"], "u32_left", { direction: shift }),
+      node("BitShift", ["u64", "k64"], "u64_left", { direction: "LEFT" }),
+      node("BitShift", ["u64", "k64"], "u64_right", { direction: "RIGHT" }),
+      node("Cast", ["f"], "f_bf16", { to: T.bfloat16 }),
+      node("Cast", ["f_bf16"], "f_back", { to: T.float32 }),
+      node("Cast", ["w"], "w_float", { to: T.float32 }),
+      node("Add", ["w_float", "f2"], "w_sum"),
+    ],
+    constants: { w: { dims: [2], dtype: "bfloat16", raw: BF16_WEIGHT } },
+    inputs: { s16: [4], u16: [4], u32: [4], k32: [4], u64: [4], k64: [4], f: [6], f2: [2] },
+    inputTypes: { s16: "int16", u16: "uint16", u32: "uint32", k32: "uint32", u64: "uint64", k64: "uint64" },
+    outputs: ["s16_sum", "u16_square", "u32_left", "u64_left", "u64_right", "f_bf16", "f_back", "w_sum"],
+  });
 }
 
 // 1 + 2^-8 is a tie that goes to even (1), 1 + 3·2^-8 a tie that goes up (1 + 2^-6).

@@ -5,82 +5,23 @@
 // kernel the pattern became, and outputs that match ONNX Runtime whether or not a pattern fused.
 // Near misses (another axis, keepdims 0, an extra reader, a graph output in the middle, other
 // constants) must not fuse and must still compute what ONNX Runtime does.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
 import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { tensor, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
-import { tmpDir } from "../helpers/compile.js";
+import { graphBytes, writeGraph, type Attr, type GraphSpec, type NodeSpec } from "../helpers/onnx-model.js";
 import { ortAsWritten } from "../helpers/onnx.js";
 import { randomF32 } from "../helpers/random.js";
 
-const { onnx } = onnxProto;
-type Attr = number | number[] | string;
-
-interface N {
-  op: string;
-  inputs: string[];
-  outputs: string[];
-  attrs?: Record<string, Attr>;
-  domain?: string;
-}
-
-interface Model {
-  nodes: N[];
-  /** float32 graph inputs and their shapes. */
+type N = NodeSpec;
+/** float32 graph inputs of fixed shapes. */
+interface Model extends GraphSpec {
   inputs: Record<string, number[]>;
-  /** float32 initializers (`floats`) or int64 ones (`ints`). */
-  constants?: Record<string, { dims: number[]; floats?: number[]; ints?: number[] }>;
-  outputs: string[];
-  /** ai.onnx opset (default 18). */
-  opset?: number;
-}
-
-function attribute(name: string, v: Attr): import("onnx-proto").onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof v === "string") return { name, type: T.STRING, s: new TextEncoder().encode(v) };
-  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
-  return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
-}
-
-function bytes(m: Model): Uint8Array {
-  const { FLOAT, INT64 } = onnx.TensorProto.DataType;
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({
-      irVersion: 8,
-      opsetImport: [{ domain: "", version: m.opset ?? 18 }],
-      graph: {
-        name: "fuse",
-        node: m.nodes.map((n, i) => ({
-          opType: n.op,
-          domain: n.domain ?? "",
-          name: `n${i}`,
-          input: n.inputs,
-          output: n.outputs,
-          attribute: Object.entries(n.attrs ?? {}).map(([k, v]) => attribute(k, v)),
-        })),
-        initializer: Object.entries(m.constants ?? {}).map(([name, t]) =>
-          t.ints
-            ? { name, dims: t.dims, dataType: INT64, int64Data: t.ints }
-            : { name, dims: t.dims, dataType: FLOAT, floatData: t.floats },
-        ),
-        input: Object.entries(m.inputs).map(([name, dims]) => ({
-          name,
-          type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
-        })),
-        output: m.outputs.map((name) => ({ name })),
-      },
-    }),
-  ).finish();
 }
 
 async function read(m: Model) {
-  const file = join(await tmpDir(), "model.onnx");
-  writeFileSync(file, bytes(m));
-  return readOnnx(file);
+  return readOnnx(await writeGraph(m));
 }
 
 /** What the build reports as fused, and the IR ops it lowered to (a Map by its function; copies left out). */
@@ -110,7 +51,7 @@ async function againstOrt(m: Model, seed = 3, scale = 2): Promise<number> {
   );
   const ours = evaluateOnnx(await read(m), feeds);
   // ONNX Runtime's own fusions take mean − x as x − mean (measured): the graph as written.
-  const theirs = await ortAsWritten(bytes(m), feeds);
+  const theirs = await ortAsWritten(graphBytes(m), feeds);
   let worst = 0;
   for (const name of m.outputs) {
     const got = ours.get(name)!;
@@ -128,7 +69,7 @@ async function againstOrt(m: Model, seed = 3, scale = 2): Promise<number> {
 
 const floats = (dims: number[], values: number[]) => ({ dims, floats: values });
 const weights = (n: number, seed: number) => floats([n], Array.from(randomF32(n, seed, 1.5)));
-const axesConst = (v: number[]) => ({ dims: [v.length], ints: v });
+const axesConst = (v: number[]) => ({ dims: [v.length], int64: v });
 
 // ---- layer norm: (x − mean) / sqrt(mean((x − mean)²) + eps) · w + b ----
 

@@ -6,29 +6,18 @@
 // model is lowered with evaluateOnnx and run by the IR interpreter, against onnxruntime-node on the
 // same bytes (graph optimizations off, so ORT runs each node as written). Then each refusal, with
 // its code, message and `at`. No wasm: the whole file in about a second.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
 import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
-import { tensor, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
-import { tmpDir } from "../helpers/compile.js";
+import { tensor } from "../../compiler/frontends/onnx/tensor.js";
+import { graphBytes, writeGraph, type Attr, type Const } from "../helpers/onnx-model.js";
 import { ortAsWritten } from "../helpers/onnx.js";
 import { randomF32 } from "../helpers/random.js";
 
 const { onnx } = onnxProto;
 const { FLOAT, INT64, INT32, BOOL, STRING } = onnx.TensorProto.DataType;
-
-interface Const {
-  dims: number[];
-  floats?: number[];
-  int64?: number[];
-  int32?: number[];
-  bool?: number[];
-}
-type Attr = number | number[] | string | { f: number } | { floats: number[] } | { tensor: Const };
 
 interface Case {
   op: string;
@@ -44,60 +33,30 @@ interface Case {
   opset?: number;
 }
 
-function tensorProto(name: string, t: Const): import("onnx-proto").onnx.ITensorProto {
-  if (t.int64) return { name, dims: t.dims, dataType: INT64, int64Data: t.int64 };
-  if (t.int32) return { name, dims: t.dims, dataType: INT32, int32Data: t.int32 };
-  if (t.bool) return { name, dims: t.dims, dataType: BOOL, int32Data: t.bool };
-  return { name, dims: t.dims, dataType: FLOAT, floatData: t.floats };
-}
-
-function attribute(name: string, v: Attr): import("onnx-proto").onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof v === "string") return { name, type: T.STRING, s: new TextEncoder().encode(v) };
-  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
-  if (typeof v === "number") return { name, type: T.INT, i: v };
-  if ("f" in v) return { name, type: T.FLOAT, f: v.f };
-  if ("floats" in v) return { name, type: T.FLOATS, floats: v.floats };
-  return { name, type: T.TENSOR, t: tensorProto("", v.tensor) };
-}
-
 /** The case's node, each output cast to float and added to z (a graph input of one element): y0, y1, … */
 function bytes(c: Case): Uint8Array {
   const outs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `c${i}`);
-  const node = (op: string, input: string[], output: string[], attrs: Record<string, Attr> = {}, name = `${op}_${output[0]}`) => ({
-    opType: op,
-    name,
-    input,
-    output,
-    attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+  return graphBytes({
+    name: c.op,
+    opset: c.opset,
+    nodes: [
+      { op: c.op, name: "n", inputs: c.inputs, outputs: outs, attrs: c.attrs },
+      ...outs.flatMap((o, i) => [
+        { op: "Cast", inputs: [o], outputs: [`f${i}`], attrs: { to: FLOAT } },
+        { op: "Add", inputs: [`f${i}`, "z"], outputs: [`y${i}`] },
+      ]),
+    ],
+    constants: c.constants,
+    inputs: shapes(c),
+    outputs: outs.map((_, i) => `y${i}`),
   });
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: "", version: c.opset ?? 18 }],
-    graph: {
-      name: c.op,
-      node: [
-        node(c.op, c.inputs, outs, c.attrs, "n"),
-        ...outs.flatMap((o, i) => [node("Cast", [o], [`f${i}`], { to: FLOAT }), node("Add", [`f${i}`, "z"], [`y${i}`])]),
-      ],
-      initializer: Object.entries(c.constants ?? {}).map(([name, t]) => tensorProto(name, t)),
-      input: Object.entries(shapes(c)).map(([name, dims]) => ({
-        name,
-        type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
-      })),
-      output: outs.map((_, i) => ({ name: `y${i}` })),
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
 }
 
 /** The graph inputs: z, and x where the op reads it. */
 const shapes = (c: Case): Record<string, number[]> => ({ z: [1], ...(c.inputs.includes("x") ? { x: c.x ?? [1] } : {}) });
 
 async function read(c: Case) {
-  const file = join(await tmpDir(), "model.onnx");
-  writeFileSync(file, bytes(c));
-  return readOnnx(file);
+  return readOnnx(await writeGraph(bytes(c)));
 }
 
 /** seec's outputs and ONNX Runtime's, checked equal (shapes exactly, values within 1e-6 relative). */
@@ -156,7 +115,6 @@ const f = (
   ),
 ): Const => ({ dims, floats });
 const i64 = (dims: number[], int64: number[]): Const => ({ dims, int64 });
-const data = (dims: number[]) => ({ data: f(dims) });
 
 describe("folded layout ops against onnxruntime-node", () => {
   const cases: [string, Case][] = [
@@ -608,13 +566,17 @@ describe("refusals", () => {
   it("a Constant's element type: integer division of value_int / value_ints, float of value_float / value_floats", async () => {
     // Two Constant nodes divided: int64 divides to whole numbers, float32 keeps the fraction.
     const divided = async (a: Record<string, Attr>, b: Record<string, Attr>) => {
-      const m = onnx.ModelProto.decode(bytes({ op: "Div", inputs: ["p", "q"] }));
-      m.graph!.node!.unshift(
-        { opType: "Constant", name: "p", input: [], output: ["p"], attribute: Object.entries(a).map(([k, v]) => attribute(k, v)) },
-        { opType: "Constant", name: "q", input: [], output: ["q"], attribute: Object.entries(b).map(([k, v]) => attribute(k, v)) },
-      );
-      const file = join(await tmpDir(), "model.onnx");
-      writeFileSync(file, onnx.ModelProto.encode(m).finish());
+      const file = await writeGraph({
+        nodes: [
+          { op: "Constant", name: "p", inputs: [], outputs: ["p"], attrs: a },
+          { op: "Constant", name: "q", inputs: [], outputs: ["q"], attrs: b },
+          { op: "Div", inputs: ["p", "q"], outputs: ["c0"] },
+          { op: "Cast", inputs: ["c0"], outputs: ["f0"], attrs: { to: FLOAT } },
+          { op: "Add", inputs: ["f0", "z"], outputs: ["y0"] },
+        ],
+        inputs: { z: [1] },
+        outputs: ["y0"],
+      });
       const ours = evaluateOnnx(await readOnnx(file), new Map([["z", tensor("float32", [1], [0])]])).get("y0")!;
       return Array.from(ours.data);
     };

@@ -2,98 +2,24 @@
 // each as a one-node model built by seec and run through the artifact, against onnxruntime-node on
 // the same file and inputs: the forms ONNX's backend node suite leaves out (weights as
 // initializers, groups, equations beyond its four, build-time k, pads and axes).
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
 import { load } from "../../runtime/index.js";
 import { tmpDir } from "../helpers/compile.js";
-import { randomF32 } from "../helpers/random.js";
+import { opFeeds, opGraph, weights, writeGraph, type Attr, type OpCase } from "../helpers/onnx-model.js";
 import { rejectsSeec } from "../helpers/errors.js";
 
-const { onnx } = onnxProto;
-type Attr = number | number[] | string;
-
-interface Case {
-  op: string;
-  /** Inputs fed as int64 (whole numbers drawn from −3..5) rather than float32. */
-  int64?: string[];
-  /** Inputs fed these values rather than random ones. */
-  values?: Record<string, number[]>;
-  /** The op's domain (default: ai.onnx). */
-  domain?: string;
-  inputs: Record<string, number[]>;
-  /** Constant inputs (initializers): float32 unless given as int64. */
-  constants?: Record<string, { dims: number[]; floats?: number[]; int64?: number[] }>;
-  /** The node's inputs in order ("" for an absent optional one); default: inputs then constants. */
-  order?: string[];
-  attrs?: Record<string, Attr>;
-  outputs?: number;
-  /** For an op ONNX Runtime's CPU provider lacks (CUDA-only): the outputs computed here from the inputs. */
-  reference?: (feeds: Record<string, Float32Array>) => Record<string, number[]>;
-}
-
-function attribute(name: string, v: Attr): import("onnx-proto").onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof v === "string") return { name, type: T.STRING, s: new TextEncoder().encode(v) };
-  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
-  return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
-}
-
-async function writeModel(c: Case): Promise<string> {
-  const constants = Object.entries(c.constants ?? {});
-  const outs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
-  const F = onnx.TensorProto.DataType.FLOAT;
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: "", version: 18 }, ...(c.domain ? [{ domain: c.domain, version: 1 }] : [])],
-    graph: {
-      name: c.op,
-      node: [
-        {
-          opType: c.op,
-          domain: c.domain ?? "",
-          name: "n",
-          input: c.order ?? [...Object.keys(c.inputs), ...constants.map(([k]) => k)],
-          output: outs,
-          attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => attribute(k, v)),
-        },
-      ],
-      initializer: constants.map(([name, t]) =>
-        t.int64
-          ? { name, dims: t.dims, dataType: onnx.TensorProto.DataType.INT64, int64Data: t.int64 }
-          : { name, dims: t.dims, dataType: F, floatData: t.floats },
-      ),
-      input: Object.entries(c.inputs).map(([name, dims]) => ({
-        name,
-        type: {
-          tensorType: {
-            elemType: c.int64?.includes(name) ? onnx.TensorProto.DataType.INT64 : F,
-            shape: { dim: dims.map((d) => ({ dimValue: d })) },
-          },
-        },
-      })),
-      output: outs.map((name) => ({ name })),
-    },
-  });
-  const file = join(await tmpDir(), "model.onnx");
-  writeFileSync(file, onnx.ModelProto.encode(model).finish());
-  return file;
-}
+type Case = OpCase;
 
 /** Largest |seec − ONNX Runtime| over every output; fails beyond 1e-4 absolute and 1e-3 relative. */
 async function againstOrt(c: Case): Promise<number> {
-  const file = await writeModel(c);
+  const file = await writeGraph(opGraph(c));
   const feeds: Record<string, Float32Array | BigInt64Array> = Object.fromEntries(
-    Object.entries(c.inputs).map(([name, dims], i) => {
-      const n = dims.reduce((a, b) => a * b, 1);
-      const values = c.values?.[name] ?? Array.from(randomF32(n, 7 + i), (v) => (c.int64?.includes(name) ? Math.round(v * 4 + 1) : v));
-      return [name, c.int64?.includes(name) ? BigInt64Array.from(values, (v) => BigInt(v)) : Float32Array.from(values)];
-    }),
+    [...opFeeds(c)].map(([name, t]) => [name, t.dtype === "int64" ? BigInt64Array.from(t.data, BigInt) : Float32Array.from(t.data)]),
   );
   const out = join(await tmpDir(), "artifact");
-  await build({ model: file, target: "wasm-simd", out, shapes: c.inputs });
+  await build({ model: file, target: "wasm-simd", out, shapes: Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, [...v]])) });
   const model = await load(out, { webgpu: false });
   const got = await model.run(feeds);
   const want: Record<string, { data: ArrayLike<number | bigint> }> = {};
@@ -104,7 +30,7 @@ async function againstOrt(c: Case): Promise<number> {
     const feedsOrt = Object.fromEntries(
       Object.entries(feeds).map(([k, v]) => [
         k,
-        v instanceof BigInt64Array ? new ort.Tensor("int64", v, c.inputs[k]) : new ort.Tensor("float32", v, c.inputs[k]),
+        v instanceof BigInt64Array ? new ort.Tensor("int64", v, [...c.inputs[k]]) : new ort.Tensor("float32", v, [...c.inputs[k]]),
       ]),
     );
     Object.assign(want, await session.run(feedsOrt));
@@ -123,17 +49,6 @@ async function againstOrt(c: Case): Promise<number> {
   model.dispose();
   return worst;
 }
-
-const weights = (dims: number[], seed: number) => ({
-  dims,
-  floats: Array.from(
-    randomF32(
-      dims.reduce((a, b) => a * b, 1),
-      seed,
-      0.5,
-    ),
-  ),
-});
 
 describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
   const einsums: [string, number[][]][] = [
@@ -264,7 +179,9 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
     });
     // CUDA-only in ONNX Runtime: their definitions, written out here.
     it("BiasAdd and BiasSplitGelu, against their definitions", async () => {
-      const biasAdd = ({ x, bias, skip }: Record<string, Float32Array>) => ({ y0: Array.from(x, (v, i) => v + bias[i % 4] + skip[i]) });
+      const biasAdd = ({ x, bias, skip }: Record<string, ArrayLike<number>>) => ({
+        y0: Array.from(x, (v, i) => v + bias[i % 4] + skip[i]),
+      });
       expect(
         await againstOrt({ op: "BiasAdd", domain: ms, inputs: { x: [1, 2, 4], bias: [4], skip: [1, 2, 4] }, reference: biasAdd }),
       ).toBeLessThan(1e-6);
@@ -279,7 +196,7 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
         return (2 / Math.sqrt(Math.PI)) * sum;
       };
       const gelu = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
-      const split = ({ x, bias }: Record<string, Float32Array>) => {
+      const split = ({ x, bias }: Record<string, ArrayLike<number>>) => {
         const y: number[] = [];
         for (let r = 0; r < 3; r++) for (let j = 0; j < 4; j++) y.push((x[r * 8 + j] + bias[j]) * gelu(x[r * 8 + 4 + j] + bias[4 + j]));
         return { y0: y };
@@ -310,7 +227,7 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
   });
 
   it("ReduceMean of an int64 tensor is refused by name (its mean is no integer)", async () => {
-    const file = await writeModel({ op: "ReduceMean", inputs: { x: [3, 4] }, int64: ["x"] });
+    const file = await writeGraph(opGraph({ op: "ReduceMean", inputs: { x: [3, 4] }, int64: ["x"] }));
     const err = await rejectsSeec(() => build({ model: file, target: "wasm-simd", out: join(file, "..", "a"), shapes: { x: [3, 4] } }));
     expect(err.message).toMatch(/ReduceMean of an integer tensor is not supported/);
   });

@@ -4,108 +4,20 @@
 // test/frontends/onnx-lowerings.test.ts checks of the wasm build, without compiling wasm (the whole
 // file in about a second), with the forms ONNX's backend node suite leaves out: the cases a
 // mutation run (docs/MUTATION.md) found no test for.
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
 import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { tensor, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
-import { tmpDir } from "../helpers/compile.js";
+import { floats, graphBytes, int64, opFeeds, opGraph, weights, writeGraph, type Attr, type OpCase } from "../helpers/onnx-model.js";
 import { sharedPath } from "../helpers/shared.js";
-import { randomF32 } from "../helpers/random.js";
 
-const { onnx } = onnxProto;
-/** An attribute: an int, ints, a string, or a float ({ f }: also one with an integer value). */
-type Attr = number | number[] | string | { f: number };
-
-interface Case {
-  op: string;
-  /** The op's domain (default: ai.onnx); com.microsoft is imported at opset 1. */
-  domain?: string;
-  /** The ai.onnx opset (default 18). */
-  opset?: number;
-  inputs: Record<string, readonly number[]>;
-  /** Inputs fed as int64 (whole numbers drawn from −3..5 unless `values` says) rather than float32. */
-  int64?: string[];
-  /** Inputs fed as int32 (values from `values`, else as int64 ones). */
-  int32?: string[];
-  /** Inputs fed these values rather than random ones. */
-  values?: Record<string, number[]>;
-  /** Constant inputs (initializers): float32 unless given as int64. */
-  constants?: Record<string, { dims: number[]; floats?: number[]; int64?: number[] }>;
-  /** The node's inputs in order ("" for an absent optional one); default: inputs then constants. */
-  order?: string[];
-  attrs?: Record<string, Attr>;
-  outputs?: number;
-  /** For an op ONNX Runtime's CPU provider lacks (CUDA-only): the outputs computed here from the inputs. */
-  reference?: (feeds: Record<string, ArrayLike<number>>) => Record<string, number[]>;
-}
-
-function attribute(name: string, v: Attr): import("onnx-proto").onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof v === "object" && !Array.isArray(v)) return { name, type: T.FLOAT, f: v.f };
-  if (typeof v === "string") return { name, type: T.STRING, s: new TextEncoder().encode(v) };
-  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
-  return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
-}
-
-function modelBytes(c: Case): Uint8Array {
-  const constants = Object.entries(c.constants ?? {});
-  const outs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
-  const { FLOAT, INT64, INT32 } = onnx.TensorProto.DataType;
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: "", version: c.opset ?? 18 }, ...(c.domain ? [{ domain: c.domain, version: 1 }] : [])],
-    graph: {
-      name: c.op,
-      node: [
-        {
-          opType: c.op,
-          domain: c.domain ?? "",
-          name: "n",
-          input: c.order ?? [...Object.keys(c.inputs), ...constants.map(([k]) => k)],
-          output: outs,
-          attribute: Object.entries(c.attrs ?? {}).map(([k, v]) => attribute(k, v)),
-        },
-      ],
-      initializer: constants.map(([name, t]) =>
-        t.int64
-          ? { name, dims: t.dims, dataType: INT64, int64Data: t.int64 }
-          : { name, dims: t.dims, dataType: FLOAT, floatData: t.floats },
-      ),
-      input: Object.entries(c.inputs).map(([name, dims]) => ({
-        name,
-        type: {
-          tensorType: {
-            elemType: c.int64?.includes(name) ? INT64 : c.int32?.includes(name) ? INT32 : FLOAT,
-            shape: { dim: dims.map((d) => ({ dimValue: d })) },
-          },
-        },
-      })),
-      output: outs.map((name) => ({ name })),
-    },
-  });
-  return onnx.ModelProto.encode(model).finish();
-}
-
-function feedsOf(c: Case): Map<string, OnnxTensor> {
-  return new Map(
-    Object.entries(c.inputs).map(([name, dims], i) => {
-      const n = dims.reduce((a, b) => a * b, 1);
-      const int = c.int64?.includes(name) || c.int32?.includes(name);
-      const values = c.values?.[name] ?? Array.from(randomF32(n, 7 + i), (v) => (int ? Math.round(v * 4 + 1) : v));
-      return [name, tensor(c.int32?.includes(name) ? "int32" : int ? "int64" : "float32", [...dims], values)];
-    }),
-  );
-}
+type Case = OpCase;
 
 /** The case as seec reads it: written to a temporary file and read back. */
 async function seecModel(c: Case) {
-  const file = join(await tmpDir(), "model.onnx");
-  writeFileSync(file, modelBytes(c));
-  return readOnnx(file);
+  return readOnnx(await writeGraph(opGraph(c)));
 }
 
 /**
@@ -113,7 +25,7 @@ async function seecModel(c: Case) {
  * output's shape and that an infinity or NaN is where ONNX Runtime has it.
  */
 async function againstOrt(c: Case): Promise<number> {
-  const feeds = feedsOf(c);
+  const feeds = opFeeds(c);
   const ours = evaluateOnnx(await seecModel(c), feeds);
   const theirs: Record<string, { dims: readonly number[]; data: unknown }> = {};
   if (c.reference)
@@ -121,7 +33,7 @@ async function againstOrt(c: Case): Promise<number> {
       theirs[name] = { dims: ours.get(name)!.shape, data };
   else {
     const ort = await import("onnxruntime-node");
-    const session = await ort.InferenceSession.create(modelBytes(c), { intraOpNumThreads: 1, logSeverityLevel: 3 });
+    const session = await ort.InferenceSession.create(graphBytes(opGraph(c)), { intraOpNumThreads: 1, logSeverityLevel: 3 });
     const ortTensor = (t: OnnxTensor) =>
       t.dtype === "int64"
         ? new ort.Tensor("int64", BigInt64Array.from(t.data, BigInt), t.shape)
@@ -156,19 +68,6 @@ async function refusal(c: Case): Promise<string> {
   }
   return "accepted";
 }
-
-const weights = (dims: number[], seed: number) => ({
-  dims,
-  floats: Array.from(
-    randomF32(
-      dims.reduce((a, b) => a * b, 1),
-      seed,
-      0.5,
-    ),
-  ),
-});
-const int64 = (dims: number[], values: readonly number[]) => ({ dims, int64: [...values] });
-const floats = (dims: number[], values: readonly number[]) => ({ dims, floats: [...values] });
 
 describe("Einsum through the interpreter, against onnxruntime-node", () => {
   const einsums: [string, number[][]][] = [

@@ -5,20 +5,13 @@
 // ends, halves rounded to even, the Linear path of a constant B and the MatMul path of a fed one,
 // zero points per row and per column, grouped integer convolutions; and each refusal's message.
 // Integer outputs must match exactly, float outputs to 1e-6 relative.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import onnxProto from "onnx-proto";
 import { describe, expect, it } from "vitest";
 import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { isFloat, tensor, type OnnxDType, type OnnxTensor } from "../../compiler/frontends/onnx/tensor.js";
-import { tmpDir } from "../helpers/compile.js";
 import { catchSeec } from "../helpers/errors.js";
 import { feed } from "../helpers/onnx.js";
-
-const { onnx } = onnxProto;
-const DT = onnx.TensorProto.DataType;
-const ELEM: Partial<Record<OnnxDType, number>> = { float32: DT.FLOAT, uint8: DT.UINT8, int8: DT.INT8, int32: DT.INT32, int16: DT.INT16 };
+import { graphBytes, writeGraph } from "../helpers/onnx-model.js";
 
 /** A tensor of the test: its element type, shape and values. */
 type T = { dtype: OnnxDType; shape: number[]; values: number[] };
@@ -38,48 +31,22 @@ interface Case {
 
 function modelBytes(c: Case): Uint8Array {
   const names = c.inputs.map((x, i) => (x ? `x${i}` : ""));
-  const outs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
-  const proto = (name: string, v: T) => ({
-    name,
-    dims: v.shape,
-    dataType: ELEM[v.dtype],
-    ...(v.dtype === "float32" ? { floatData: v.values } : { int32Data: v.values }),
-  });
-  const model = onnx.ModelProto.create({
+  const outputs = Array.from({ length: c.outputs ?? 1 }, (_, i) => `y${i}`);
+  const of = (kind: "fed" | "constant") => c.inputs.flatMap((x, i) => (x && x[0] === kind ? [[names[i], x[1]] as const] : []));
+  return graphBytes({
+    name: c.op,
     irVersion: 9,
-    opsetImport: [{ domain: "", version: c.opset ?? 19 }],
-    graph: {
-      name: c.op,
-      node: [
-        {
-          opType: c.op,
-          name: "n",
-          input: names,
-          output: outs,
-          attribute: Object.entries(c.attrs ?? {}).map(([name, i]) => ({ name, type: onnx.AttributeProto.AttributeType.INT, i })),
-        },
-      ],
-      initializer: c.inputs.flatMap((x, i) => (x && x[0] === "constant" ? [proto(names[i], x[1])] : [])),
-      input: c.inputs.flatMap((x, i) =>
-        x && x[0] === "fed"
-          ? [
-              {
-                name: names[i],
-                type: { tensorType: { elemType: ELEM[x[1].dtype], shape: { dim: x[1].shape.map((d) => ({ dimValue: d })) } } },
-              },
-            ]
-          : [],
-      ),
-      output: outs.map((name) => ({ name })),
-    },
+    opset: c.opset ?? 19,
+    nodes: [{ op: c.op, name: "n", inputs: names, outputs, attrs: c.attrs }],
+    constants: Object.fromEntries(of("constant").map(([name, v]) => [name, { dims: v.shape, dtype: v.dtype, values: v.values }])),
+    inputs: Object.fromEntries(of("fed").map(([name, v]) => [name, v.shape])),
+    inputTypes: Object.fromEntries(of("fed").map(([name, v]) => [name, v.dtype])),
+    outputs,
   });
-  return onnx.ModelProto.encode(model).finish();
 }
 
 async function seecModel(c: Case) {
-  const file = join(await tmpDir(), "model.onnx");
-  writeFileSync(file, modelBytes(c));
-  return readOnnx(file);
+  return readOnnx(await writeGraph(modelBytes(c)));
 }
 
 const fedOf = (c: Case) =>

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import binaryen from "binaryen";
 import { beforeAll, describe, expect, it } from "vitest";
-import { buildFirmware, missingTools, runFirmware } from "../../targets/mcu/firmware.js";
+import { buildFirmware, runFirmware } from "../../targets/mcu/firmware.js";
 import { greedyHashUnderWasmInterp, tokenHash } from "../../targets/mcu/wasm-interp.js";
 import { SeecError } from "../../runtime/errors.js";
 import { seec } from "../helpers/cli.js";

@@ -91,7 +91,7 @@ const dequantized = new WeakMap<object, Float32Array>();
 
 export const Q4Linear: OpDef = {
   infer(inputs, attrs, node) {
-    const { x, w, bias, residual, activation } = linearOperands("Q4Linear", inputs, attrs);
+    const { x, w, bias, residual } = linearOperands("Q4Linear", inputs, attrs);
     if (attrs.layout !== undefined) fail(node, "Q4Linear's weights have one layout, as written: no layout attribute");
     expectRank(node, "x", x.shape, 2);
     expectRank(node, "weight", w.shape, 2);
