@@ -61,6 +61,27 @@ export const AREAS = {
     mutate: ["runtime/tokenizers/hf/*.ts"],
     tests: ["test/runtime/hf-tokenizer.test.ts", "test/runtime/hf-tokenizer-rust.test.ts", "test/runtime/hf-tokenizer-oracle.test.ts"],
   },
+  // SEE fitting (stage 1): the knowledge-based decomposition, the fit, SVD, the metrics and the
+  // factorize driver, against the test files that call them in-process (the CLI tests run seec as a
+  // subprocess, where Stryker's mutants are not active).
+  "see-fitting": {
+    mutate: [
+      "compiler/see/fit.ts",
+      "compiler/see/svd.ts",
+      "compiler/see/decompose.ts",
+      "compiler/see/morphemes.ts",
+      "compiler/see/sememes.ts",
+      "compiler/see/metrics.ts",
+      "compiler/see/factorize.ts",
+    ],
+    tests: ["test/see/fit.test.ts", "test/see/decompose.test.ts", "test/see/packing.test.ts", "test/see/fitting.test.ts"],
+  },
+  // The IR's symbolic attributes, reverse mode and graph builder (written after the ir area was
+  // measured): the IR tests, the packed-pass gradients and the ONNX graphs merged into one symbolic one.
+  "ir-rest": {
+    mutate: ["compiler/ir/affine.ts", "compiler/ir/autodiff.ts", "compiler/ir/builder.ts"],
+    tests: ["test/ir/*.test.ts", "test/see/packing.test.ts", "test/frontends/onnx-dynamic-merge.test.ts"],
+  },
 };
 
 export const GROUPS = {

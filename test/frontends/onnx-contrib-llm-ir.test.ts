@@ -8,18 +8,7 @@ import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
 import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { tensor } from "../../compiler/frontends/onnx/tensor.js";
-import {
-  attribute,
-  DT,
-  gqaCase,
-  nbitsCase,
-  onnx,
-  typed,
-  writeModel,
-  type Case,
-  type Gqa,
-  type NBits,
-} from "../helpers/contrib-llm-cases.js";
+import { gqaCase, lengthsFromMask, nbitsCase, typed, writeModel, type Case, type Gqa, type NBits } from "../helpers/contrib-llm-cases.js";
 
 /** Largest |seec − ONNX Runtime| / (1 + |ONNX Runtime|) over every output. */
 async function againstOrt(c: Case): Promise<number> {
@@ -43,7 +32,6 @@ async function againstOrt(c: Case): Promise<number> {
   return worst;
 }
 
-const iota = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe("com.microsoft LLM ops through the interpreter, against onnxruntime-node", () => {
   const nbits: [string, NBits][] = [
@@ -238,20 +226,7 @@ describe("com.microsoft LLM ops through the interpreter, against onnxruntime-nod
     ] as const) {
       const total = Math.max(...lengths);
       const c = gqaCase({ B, S, heads: 4, kvHeads: 2, head: 16, past, total, seqlens: [], rotary: { rows: 8, half: 8 } }, 71);
-      delete c.inputs.seqlens;
-      delete c.constants!.total;
-      c.inputs.mask = { dtype: "int64", dims: [B, total], data: lengths.flatMap((n) => iota(total).map((t) => +(t < n))) };
-      c.constants!.one = { dtype: "int64", dims: [], data: [1] };
-      c.constants!.axes = { dtype: "int64", dims: [1], data: [1] };
-      const I32 = { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DT.INT32 };
-      c.before = [
-        { opType: "ReduceSum", input: ["mask", "axes"], output: ["sum"], attribute: [attribute("keepdims", 0)] },
-        { opType: "Sub", input: ["sum", "one"], output: ["last"] },
-        { opType: "Cast", input: ["last"], output: ["seqlens"], attribute: [I32] },
-        { opType: "Shape", input: ["mask"], output: ["shape"] },
-        { opType: "Gather", input: ["shape", "one"], output: ["width"], attribute: [attribute("axis", 0)] },
-        { opType: "Cast", input: ["width"], output: ["total"], attribute: [I32] },
-      ];
+      lengthsFromMask(c, total, lengths);
       expect(await againstOrt(c)).toBeLessThan(1e-6);
     }
   });

@@ -8,18 +8,7 @@ import { build } from "../../compiler/build.js";
 import { loadOnnx } from "../../compiler/frontends/onnx/index.js";
 import { load } from "../../runtime/index.js";
 import { tmpDir } from "../helpers/compile.js";
-import {
-  attribute,
-  DT,
-  gqaCase,
-  nbitsCase,
-  onnx,
-  typed,
-  writeModel,
-  type Case,
-  type Gqa,
-  type NBits,
-} from "../helpers/contrib-llm-cases.js";
+import { gqaCase, lengthsFromMask, nbitsCase, typed, writeModel, type Case, type Gqa, type NBits } from "../helpers/contrib-llm-cases.js";
 
 /** The bytes of every file the build wrote, by the artifact's folder. */
 function artifactBytes(dir: string): number {
@@ -67,7 +56,6 @@ async function againstOrt(c: Case, abs = 1e-4): Promise<Result> {
 }
 
 const worstOf = (r: Result) => Math.max(...r.worst);
-const iota = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 describe("com.microsoft LLM ops against onnxruntime-node", () => {
   describe("MatMulNBits", () => {
@@ -232,22 +220,7 @@ describe("com.microsoft LLM ops against onnxruntime-node", () => {
       ] as const) {
         const total = Math.max(...lengths);
         const c = gqaCase({ B, S, heads: 4, kvHeads: 2, head: 16, past, total, seqlens: [], rotary: { rows: 8, half: 8 } }, 71);
-        delete c.inputs.seqlens;
-        delete c.constants!.total;
-        // The mask's width is the total length (a --shape); batches shorter than it are right-padded.
-        c.inputs.mask = { dtype: "int64", dims: [B, total], data: lengths.flatMap((n) => iota(total).map((t) => +(t < n))) };
-        c.constants!.one = { dtype: "int64", dims: [], data: [1] };
-        c.constants!.axes = { dtype: "int64", dims: [1], data: [1] };
-        const I32 = { name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DT.INT32 };
-        c.before = [
-          // As GenAI's exports: the int64 mask summed, less one.
-          { opType: "ReduceSum", input: ["mask", "axes"], output: ["sum"], attribute: [attribute("keepdims", 0)] },
-          { opType: "Sub", input: ["sum", "one"], output: ["last"] },
-          { opType: "Cast", input: ["last"], output: ["seqlens"], attribute: [I32] },
-          { opType: "Shape", input: ["mask"], output: ["shape"] },
-          { opType: "Gather", input: ["shape", "one"], output: ["width"], attribute: [attribute("axis", 0)] },
-          { opType: "Cast", input: ["width"], output: ["total"], attribute: [I32] },
-        ];
+        lengthsFromMask(c, total, lengths);
         const r = await againstOrt(c);
         console.log(`GroupQueryAttention, lengths from a mask, B ${B}, S ${S}: max error ${r.worst.join(", ")}`);
         expect(worstOf(r)).toBeLessThan(1e-4);

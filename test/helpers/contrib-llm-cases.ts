@@ -4,16 +4,12 @@
  * builds to wasm and test/frontends/onnx-contrib-llm-ir.test.ts runs on the interpreter, both
  * against onnxruntime-node on the same file and inputs.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import onnxProto from "onnx-proto";
+import { DATA_TYPE_NUMBERS } from "../../compiler/frontends/onnx/tensor.js";
 import { floatToHalf, halfToFloat } from "../../compiler/util/float16.js";
-import { tmpDir } from "./compile.js";
+import { writeGraph, type Attr, type NodeSpec } from "./onnx-model.js";
 import { randomF32, rng } from "./random.js";
 
-export const { onnx } = onnxProto;
-export const DT = onnx.TensorProto.DataType;
-export type Attr = number | string;
+export type { Attr } from "./onnx-model.js";
 export type DType = "float32" | "int32" | "int64" | "uint8";
 
 export interface Tensor {
@@ -33,57 +29,45 @@ export interface Case {
   attrs: Record<string, Attr>;
   outputs: number;
   /** Nodes before the op's, in the default domain (what computes its inputs). */
-  before?: import("onnx-proto").onnx.INodeProto[];
-}
-
-const ELEM: Record<DType, number> = { float32: DT.FLOAT, int32: DT.INT32, int64: DT.INT64, uint8: DT.UINT8 };
-
-export function attribute(name: string, v: Attr): import("onnx-proto").onnx.IAttributeProto {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof v === "string") return { name, type: T.STRING, s: new TextEncoder().encode(v) };
-  return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
-}
-
-function initializer(name: string, t: Tensor): import("onnx-proto").onnx.ITensorProto {
-  const base = { name, dims: t.dims, dataType: ELEM[t.dtype] };
-  if (t.dtype === "float32") return { ...base, floatData: Array.from(t.data) };
-  if (t.dtype === "int32") return { ...base, int32Data: Array.from(t.data) };
-  if (t.dtype === "int64") return { ...base, int64Data: Array.from(t.data) };
-  return { ...base, rawData: Uint8Array.from(t.data) };
+  before?: NodeSpec[];
 }
 
 export async function writeModel(c: Case): Promise<string> {
-  const outs = Array.from({ length: c.outputs }, (_, i) => `y${i}`);
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [
-      { domain: "", version: 18 },
-      { domain: "com.microsoft", version: 1 },
-    ],
-    graph: {
-      name: c.op,
-      node: [
-        ...(c.before ?? []),
-        {
-          opType: c.op,
-          domain: "com.microsoft",
-          name: "n",
-          input: c.order,
-          output: outs,
-          attribute: Object.entries(c.attrs).map(([k, v]) => attribute(k, v)),
-        },
-      ],
-      initializer: Object.entries(c.constants ?? {}).map(([name, t]) => initializer(name, t)),
-      input: Object.entries(c.inputs).map(([name, t]) => ({
-        name,
-        type: { tensorType: { elemType: ELEM[t.dtype], shape: { dim: t.dims.map((d) => ({ dimValue: d })) } } },
-      })),
-      output: outs.map((name) => ({ name })),
-    },
+  const outputs = Array.from({ length: c.outputs }, (_, i) => `y${i}`);
+  const entries = (m: Record<string, Tensor>) => Object.entries(m);
+  return writeGraph({
+    name: c.op,
+    nodes: [...(c.before ?? []), { op: c.op, domain: "com.microsoft", name: "n", inputs: c.order, outputs, attrs: c.attrs }],
+    constants: Object.fromEntries(
+      entries(c.constants ?? {}).map(([name, t]) => [name, { dims: t.dims, dtype: t.dtype, values: Array.from(t.data) }]),
+    ),
+    inputs: Object.fromEntries(entries(c.inputs).map(([name, t]) => [name, t.dims])),
+    inputTypes: Object.fromEntries(entries(c.inputs).map(([name, t]) => [name, t.dtype])),
+    outputs,
   });
-  const file = join(await tmpDir(), "model.onnx");
-  writeFileSync(file, onnx.ModelProto.encode(model).finish());
-  return file;
+}
+
+/**
+ * GroupQueryAttention's seqlens_k and total_sequence_length computed in the graph from an int64
+ * attention mask [B, total] of rows `lengths` long (right-padded), as ONNX Runtime GenAI's exports
+ * do: the mask summed, less one, and its width.
+ */
+export function lengthsFromMask(c: Case, total: number, lengths: readonly number[]): void {
+  delete c.inputs.seqlens;
+  delete c.constants!.total;
+  const iota = (n: number) => Array.from({ length: n }, (_, i) => i);
+  c.inputs.mask = { dtype: "int64", dims: [lengths.length, total], data: lengths.flatMap((n) => iota(total).map((t) => +(t < n))) };
+  c.constants!.one = { dtype: "int64", dims: [], data: [1] };
+  c.constants!.axes = { dtype: "int64", dims: [1], data: [1] };
+  const toInt32 = { to: DATA_TYPE_NUMBERS.int32 };
+  c.before = [
+    { op: "ReduceSum", inputs: ["mask", "axes"], outputs: ["sum"], attrs: { keepdims: 0 } },
+    { op: "Sub", inputs: ["sum", "one"], outputs: ["last"] },
+    { op: "Cast", inputs: ["last"], outputs: ["seqlens"], attrs: toInt32 },
+    { op: "Shape", inputs: ["mask"], outputs: ["shape"] },
+    { op: "Gather", inputs: ["shape", "one"], outputs: ["width"], attrs: { axis: 0 } },
+    { op: "Cast", inputs: ["width"], outputs: ["total"], attrs: toInt32 },
+  ];
 }
 
 export const typed = (t: Tensor) =>
