@@ -32,7 +32,6 @@ async function againstOrt(c: Case): Promise<number> {
   return worst;
 }
 
-
 describe("com.microsoft LLM ops through the interpreter, against onnxruntime-node", () => {
   const nbits: [string, NBits][] = [
     [
