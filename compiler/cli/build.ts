@@ -93,7 +93,7 @@ export function buildCommand(): Command {
     )
     .option(
       "--decoder",
-      "ONNX decoder with past/present KV pairs (MultiHeadAttention, GroupQueryAttention or MatMul/Softmax over Concat(past, new)): keep the caches in the module (--context rows, default the model's position tables or 512) so it takes tokens and pos and step() drives it as a llama2.c artifact; one token a call, no --shape",
+      "ONNX decoder with past/present KV pairs (MultiHeadAttention, GroupQueryAttention or MatMul/Softmax over Concat(past, new)): keep the caches in the module (--context rows, default the model's position tables or 512) so it takes tokens and pos and step() drives it as a llama2.c artifact; a prompt runs in chunks of --max-chunk tokens where the attention hides later new tokens (a causal mask, GroupQueryAttention, is_causal), one token a call otherwise; no --shape",
     )
     .option(
       "--eos <ids>",

@@ -43,7 +43,11 @@ export function modelOptions(cmd: Command): Command {
       collectShape,
       {},
     )
-    .option("--max-chunk <n>", "most tokens one forward call takes (prompt chunks); sizes activation memory", integer(1, 65536))
+    .option(
+      "--max-chunk <n>",
+      "most tokens one forward call takes (prompt chunks; decoders: 32 unless given, at most the context); sizes activation memory",
+      integer(1, 65536),
+    )
     .option("--context <n>", "context length (KV cache rows), at most the model's", integer(1, 1 << 20));
 }
 

@@ -76,7 +76,7 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       src.model,
       basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"),
       src.shapes ?? {},
-      src.decoder ? { context: src.context } : undefined,
+      src.decoder ? { context: src.context, maxChunk: src.maxChunk } : undefined,
     );
     const notes = [
       ...(Object.keys(fused).length

@@ -3,7 +3,8 @@ import { readFile } from "node:fs/promises";
 import { SeecError } from "../../runtime/errors.js";
 import { createTokenizer, plainIds, vocabularyPieces } from "../../runtime/tokenizers/index.js";
 import type { LoadedModel } from "../frontends/load.js";
-import { graphIndex, type Graph, type Node } from "../ir/graph.js";
+import { bindAttrs } from "../ir/affine.js";
+import { graphIndex, type Attrs, type Graph } from "../ir/graph.js";
 import { decompose, type Decomposition, type Method } from "./decompose.js";
 import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "../factors/factors.js";
 import { DEFAULT_FIT, fitFactors, initialiseTables } from "./fit.js";
@@ -48,10 +49,12 @@ export interface FactorizeReport {
 /** The embedding table: the table of the Gather that reads the token ids (a graph input, perhaps reshaped first). */
 export function findEmbedding(graph: Graph): { name: string; vocab: number; dim: number; data: Float32Array } {
   const { producer } = graphIndex(graph);
+  // A symbolic dimension (the token count of a call) bound at its maximum: a reshape is one at every length.
+  const dims = Object.fromEntries(Object.entries(graph.dims).map(([d, { max }]) => [d, max]));
   const fromInput = (t: string): boolean => {
     if (graph.inputs.includes(t)) return true;
     const n = producer.get(t);
-    return !!n && n.op === "Copy" && isReshape(n) && fromInput(n.inputs[0]);
+    return !!n && n.op === "Copy" && isReshape(bindAttrs(n.attrs, dims)) && fromInput(n.inputs[0]);
   };
   const gather = graph.nodes.find((n) => n.op === "Gather" && fromInput(n.inputs[1]) && graph.values.get(n.inputs[0])?.kind === "const");
   if (!gather)
@@ -132,9 +135,9 @@ async function frequencyWeights(model: LoadedModel, file: string): Promise<Float
   return w.map((x) => x / mean);
 }
 
-/** A Copy that only reshapes: contiguous strides from offset 0. */
-function isReshape(n: Node): boolean {
-  const shape = n.attrs.shape as number[],
-    strides = n.attrs.strides as number[];
-  return n.attrs.offset === 0 && strides.every((s, i) => s === shape.slice(i + 1).reduce((a, b) => a * b, 1));
+/** A Copy's attributes that only reshape: contiguous strides from offset 0. */
+function isReshape(attrs: Attrs): boolean {
+  const shape = attrs.shape as number[],
+    strides = attrs.strides as number[];
+  return attrs.offset === 0 && strides.every((s, i) => s === shape.slice(i + 1).reduce((a, b) => a * b, 1));
 }

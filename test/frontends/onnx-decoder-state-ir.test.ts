@@ -147,13 +147,16 @@ function reference(r: Ref, tokens = TOKENS): number[][] {
   });
 }
 
-/** Lowers `m` as a stateful decoder and runs `tokens` through it one a call. */
+/** Lowers `m` as a stateful decoder of one token a call and runs `tokens` through it. */
 function run(m: OnnxModel, tokens = TOKENS, opts: { context?: number } = { context: 16 }) {
-  const load = lowerOnnxDecoder(m, "decoder", {}, opts);
+  const load = lowerOnnxDecoder(m, "decoder", {}, { ...opts, maxChunk: 1 });
   const interpreter = new Interpreter(load.graph);
   const logits = tokens.map((t, pos) => Array.from(interpreter.run({ tokens: Int32Array.of(t), pos: Int32Array.of(pos) }).logits.data));
   return { load, logits };
 }
+
+/** One token a call: what most tests here check (chunks of several have their own describe). */
+const ONE = { maxChunk: 1 };
 
 /** Largest |got − want| / (1 + |want|). */
 /** Measured: at most 3.8e-7 over every graph here. */
@@ -290,6 +293,59 @@ function writtenOut(o: {
     inputs: o.inputs,
   });
 }
+
+describe("several tokens a call (--max-chunk): a prompt in chunks, against causal attention written out", () => {
+  /** Lowers `m` for up to 5 tokens a call and runs TOKENS through it in chunks of `sizes`: each chunk's logits. */
+  function runChunks(m: OnnxModel, sizes: number[]) {
+    const load = lowerOnnxDecoder(m, "decoder", {}, { context: 16, maxChunk: 5 });
+    const interpreter = new Interpreter(load.graph);
+    let pos = 0;
+    const rows = sizes.map((n) => {
+      const feeds = { tokens: Int32Array.from(TOKENS.slice(pos, pos + n)), pos: Int32Array.of(pos) };
+      pos += n;
+      return Array.from(interpreter.run(feeds).logits.data);
+    });
+    return { load, rows };
+  }
+  /** The reference's rows at the last token of each chunk. */
+  const lastOfEach = (all: number[][], sizes: number[]) => sizes.map((_, i) => all[sizes.slice(0, i + 1).reduce((a, b) => a + b, 0) - 1]);
+
+  it.each([
+    ["GroupQueryAttention (causal by definition)", () => gqa(), { heads: 2, kvHeads: 1 }],
+    ["ONNX Attention with is_causal", () => attention23({ is_causal: 1 }), { heads: 2, kvHeads: 1 }],
+  ] as const)("%s: chunks of 5 and 1, of 4 and 2, of 2, 3 and 1 give the logits of the causal reference", (_, make, ref) => {
+    for (const sizes of [
+      [5, 1],
+      [4, 2],
+      [2, 3, 1],
+    ]) {
+      const { load, rows } = runChunks(make(), sizes);
+      expect(load.graph.model.config.maxChunk).toBe(5);
+      expect(load.graph.dims).toEqual({ T: { max: 5 } });
+      expect(load.notes).toEqual([]);
+      expect(worst(rows, lastOfEach(reference(ref), sizes))).toBeLessThan(TOLERANCE);
+    }
+  });
+
+  it("takes one token a call where nothing hides later new tokens (MultiHeadAttention without a mask), saying so", () => {
+    const load = lowerOnnxDecoder(mha(), "d", {}, { context: 16 });
+    expect(load.graph.model.config.maxChunk).toBe(1);
+    expect(load.notes).toEqual([
+      "prompts run one token a call: node mha: nothing hides the later of several new tokens from the earlier ones (no causal mask, is_causal or unidirectional), as the KV cache's attention does",
+    ]);
+    // A context below 5 rows takes one token a call without a word.
+    expect(lowerOnnxDecoder(gqa(), "d", {}, { context: 4 })).toMatchObject({ notes: [], graph: { dims: {} } });
+  });
+
+  it("refuses --max-chunk from 2 to 4: a symbolic token count is checked at 5 lengths", () => {
+    for (const maxChunk of [0, 2, 4])
+      expect(catchSeec(() => lowerOnnxDecoder(gqa(), "d", {}, { maxChunk }))).toMatchObject({
+        code: "usage.max_chunk",
+        message: `an ONNX decoder takes 1 token a call or 5 and more; --max-chunk is ${maxChunk}`,
+        at: "--max-chunk",
+      });
+  });
+});
 
 describe("each attention form, run one token a call, against causal attention written out", () => {
   it("com.microsoft MultiHeadAttention: 1/√H, a scale attribute, and the model the build is told", () => {
@@ -574,9 +630,9 @@ describe("positions and the context", () => {
     const cs = { cos: f32(randomF32(10 * 2, 9, 1).map(Math.cos), [10, 2]), sin: f32(randomF32(10 * 2, 9, 1).map(Math.sin), [10, 2]) };
     const g = gqa({ do_rotary: 1 }, [], { inits: cs });
     g.nodes.find((n) => n.op === "GroupQueryAttention")!.inputs.splice(7, 2, "cos", "sin");
-    const load = lowerOnnxDecoder(g, "d", {}, {});
+    const load = lowerOnnxDecoder(g, "d", {}, ONE);
     expect(load.graph.model.config.contextLength).toBe(10);
-    expect(lowerOnnxDecoder(g, "d", {}, { context: 40 }).notes).toEqual([
+    expect(lowerOnnxDecoder(g, "d", {}, { ...ONE, context: 40 }).notes).toEqual([
       "--context 40 is past the 10 positions the model's tables hold; the context is 10",
     ]);
     const r = mha({ num_heads: 2 }, undefined, {
@@ -588,9 +644,9 @@ describe("positions and the context", () => {
     const rl = expectMatches(r, { heads: 2, kvHeads: 2 }, {});
     expect(rl.graph.model.config.contextLength).toBe(9);
     // Without tables, --context or the default.
-    expect(lowerOnnxDecoder(mha(), "d", {}, {}).graph.model.config.contextLength).toBe(DEFAULT_DECODER_CONTEXT);
+    expect(lowerOnnxDecoder(mha(), "d", {}, ONE).graph.model.config.contextLength).toBe(DEFAULT_DECODER_CONTEXT);
     expect(DEFAULT_DECODER_CONTEXT).toBe(512);
-    expect(lowerOnnxDecoder(mha(), "d", {}, { context: 33 }).graph.values.get("kv_cache.0.key")!.shape).toEqual([33, 8]);
+    expect(lowerOnnxDecoder(mha(), "d", {}, { ...ONE, context: 33 }).graph.values.get("kv_cache.0.key")!.shape).toEqual([33, 8]);
   });
 });
 
@@ -606,7 +662,7 @@ describe("what the build is told, and the graph's outputs", () => {
     expect(through("Slice", ["s0", "s1"], {}, { s0: i64([0]), s1: i64([1]) })).toBe(V);
     // An embedding read some other way: the logits' width.
     const other = mha({ num_heads: 2 }, undefined, { ids: [node("ids", "Neg", ["input_ids"], ["ids"])] });
-    expect(lowerOnnxDecoder(other, "d", {}, {}).graph.model.config.vocabSize).toBe(OUT);
+    expect(lowerOnnxDecoder(other, "d", {}, ONE).graph.model.config.vocabSize).toBe(OUT);
   });
 
   it("the first output that is not a present is the logits (its last row), whatever its name or place", () => {
@@ -1424,7 +1480,7 @@ describe("the context and the vocabulary, round two", () => {
     });
     const load = expectMatches(m, ref, {});
     expect([load.graph.model.config.contextLength, load.notes]).toEqual([9, []]);
-    expect(lowerOnnxDecoder(m, "d", {}, { context: 40 }).notes).toEqual([
+    expect(lowerOnnxDecoder(m, "d", {}, { ...ONE, context: 40 }).notes).toEqual([
       "--context 40 is past the 9 positions the model's tables hold; the context is 9",
     ]);
     // Without position_ids its caches are one row per token of the call, not per position: no table.

@@ -10,14 +10,18 @@ import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
 import { halfToFloat, floatToHalf } from "../../compiler/util/float16.js";
 import { generation } from "../../runtime/generation.js";
+import { load } from "../../runtime/index.js";
 import type { Model } from "../../runtime/model.js";
 import { createTokenizer } from "../../runtime/tokenizers/index.js";
 import type { HfTokenizer } from "../../runtime/tokenizers/hf/index.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
 import { argmax, ortGreedy } from "../helpers/ort-greedy.js";
+import { maxAbsDiff } from "../helpers/random.js";
 import { sharedPath } from "../helpers/shared.js";
+import { nodeWebgpu } from "../helpers/webgpu.js";
 
 const ONNX = sharedPath("onnx");
+const gpu = await nodeWebgpu();
 const why = "../shared/onnx is absent (set SEEC_SHARED to the shared folder)";
 
 /** seec's greedy loop through step(): the prompt in one call (one token a chunk inside), then a token a call. */
@@ -77,16 +81,48 @@ describe.skipIf(!ONNX)(`ONNX decoders built with --decoder (skipped when ${why})
       expect(model.stats).toMatchObject({ promptTokens: prompt.length, generatedTokens: steps });
     }, 120_000);
 
-  it("a prompt in one step() call (one token a chunk inside) gives the logits of token-by-token calls", async () => {
+  it("takes a prompt in chunks of up to --max-chunk tokens, with the logits of token-by-token calls", async () => {
     const file = join(ONNX!, "llama_tiny_fp16_genai_builder", "model.onnx");
     const out = join(await tmpDir(), "llama");
-    await build({ model: file, target: "wasm-simd", out, decoder: true, context: 32 });
+    const built = await build({ model: file, target: "wasm-simd", out, decoder: true, context: 32, maxChunk: 5 });
+    expect(built.manifest.model.config.maxChunk).toBe(5);
+    expect(built.manifest.dims.T).toEqual({ max: 5 });
     const model = await loadWasm(out);
-    const prompt = [1, 450, 4996, 17354, 1701, 432];
+    // 12 tokens: chunks of 5, 5 and 2, the later ones after a past (which the model builder's mask plumbing leaves undefined).
+    const prompt = [1, 450, 4996, 17354, 1701, 432, 29892, 322, 278, 6635, 338, 263];
     const whole = await model.step(prompt, 0);
     let last: Float32Array = new Float32Array(0);
     for (let i = 0; i < prompt.length; i++) last = await model.step([prompt[i]], i);
-    expect(Array.from(whole)).toEqual(Array.from(last));
+    const top = Math.max(...Array.from(last, Math.abs));
+    expect(maxAbsDiff(whole, last) / top).toBeLessThan(1e-5);
+  }, 120_000);
+
+  it.skipIf(!gpu.adapter)(
+    "takes a prompt in chunks on WebGPU too (Dawn), with the logits of wasm-simd's",
+    async () => {
+      const file = join(ONNX!, "llama_tiny_fp16_genai_builder", "model.onnx");
+      const prompt = [1, 450, 4996, 17354, 1701, 432, 29892, 322, 278, 6635, 338, 263];
+      const logits: Float32Array[] = [];
+      for (const target of ["wasm-simd", "webgpu"] as const) {
+        const out = join(await tmpDir(), target);
+        await build({ model: file, target, out, decoder: true, context: 32, maxChunk: 5 });
+        const model = await load(out, { webgpu: target === "webgpu" });
+        logits.push(Float32Array.from(await model.step(prompt, 0)));
+        model.dispose();
+      }
+      const top = Math.max(...Array.from(logits[0], Math.abs));
+      expect(maxAbsDiff(logits[1], logits[0]) / top).toBeLessThan(1e-5);
+    },
+    120_000,
+  );
+
+  it("takes one token a call where the graph was exported for one (input_ids [batch_size, 1]), saying so", async () => {
+    const file = join(ONNX!, "gpt2_past_tiny_pt16", "model.onnx");
+    const built = await build({ model: file, target: "wasm-simd", out: join(await tmpDir(), "gpt2"), decoder: true });
+    expect(built.manifest.model.config.maxChunk).toBe(1);
+    expect(built.notes).toContainEqual(
+      expect.stringMatching(/^prompts run one token a call: input_ids is \[batch_size, 1\]: the graph was exported for 1 token a call$/),
+    );
   }, 120_000);
 
   it("generates up to the context bound, and past it is runtime.context", async () => {

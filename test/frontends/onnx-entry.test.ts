@@ -117,11 +117,11 @@ describe("index.ts", () => {
     expect(load.graph.values.get("odd")?.elementType).toBeUndefined();
   });
 
-  it("lowerOnnxDecoder refuses --shape (one token a call over the cache), before reading the graph", () => {
+  it("lowerOnnxDecoder refuses --shape (the decoder takes its shapes itself), before reading the graph", () => {
     const e = catchSeec(() => lowerOnnxDecoder(model([node("f", "Fancy", [], [])], [], []), "d", { x: [1] }, {}));
     expect([e.code, e.message, e.at]).toEqual([
       "usage.shape",
-      "--decoder builds the graph for one token a call over a KV cache of --context rows: drop --shape",
+      "--decoder builds the graph for the tokens of a call over a KV cache of --context rows: drop --shape",
       "--shape",
     ]);
     // Without --shape the ops are checked first.

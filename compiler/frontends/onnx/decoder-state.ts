@@ -12,9 +12,13 @@
  *    MatMul(q, Concat(past, k)) → scale → mask → Softmax → MatMul(·, Concat(past, v)) (PyTorch's
  *    GPT-2 exports, stacked past_N or separate key/value). Masks are taken as causal over every
  *    earlier token (no padding): attention_mask and the exporters' causal-mask plumbing drop out,
- *    once folding shows they do (identityMasks: MultiHeadAttention's attention_bias and a written-out
- *    Add or Where must leave every score of the one new token as it is; ALiBi, a sliding window are refused).
- * 2. input_ids is `tokens` ([1] i32, one token a call), position_ids is pos (pos + t).
+ *    once folding shows they do (causalMasks: MultiHeadAttention's attention_bias and a written-out
+ *    Add or Where must leave every score a token may see as it is, and hide those of later new tokens
+ *    or leave them too; ALiBi, a sliding window are refused). With more than one new token a call,
+ *    some mask or the op itself (GroupQueryAttention, is_causal, unidirectional) must hide the later
+ *    new tokens, as the KV cache's attention does.
+ * 2. input_ids is `tokens` ([T] i32: T tokens a call, `tokens` in the options; the build merges the
+ *    rewrites at several T into one graph whose T is symbolic), position_ids is pos (pos + t).
  * 3. The present outputs go; the first other output's last row is `logits`.
  * 4. What the graph computed from the past's length at build time (position ids from
  *    Shape(past), offsets) is folded at three sample lengths; a value that is pos · slope + base
@@ -80,6 +84,8 @@ interface Site {
   pasts: string[];
   /** The tensors the attention's scores are masked or biased by (written out, or MultiHeadAttention's attention_bias), and what each must be for one new token that sees every key. */
   masks?: MaskTerm[];
+  /** The op hides later new tokens itself (GroupQueryAttention; is_causal; unidirectional). */
+  causal?: boolean;
 }
 
 /** A mask or bias on the scores: an addend (all zeros), or a Where's condition (all true where the scores are its second input, all false where its third). */
@@ -104,7 +110,14 @@ export function kvPairs(model: OnnxModel): { past: string; present: string }[] {
   return pairs;
 }
 
-export function statefulDecoder(source: OnnxModel, opts: { context?: number }): StatefulDecoder {
+export interface DecoderOptions {
+  /** KV cache rows (default: the model's position tables, else DEFAULT_DECODER_CONTEXT). */
+  context?: number;
+  /** Tokens a call (default 1). */
+  tokens?: number;
+}
+
+export function statefulDecoder(source: OnnxModel, opts: DecoderOptions): StatefulDecoder {
   const model: OnnxModel = {
     ...source,
     initializers: new Map(source.initializers),
@@ -115,6 +128,14 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
     if (inputNames.has(reserved)) refuse(model, `the graph has an input named "${reserved}", which a stateful decoder takes itself`);
   const ids = model.inputs.find((i) => i.name === "input_ids");
   if (!ids) refuse(model, `a stateful decoder needs an input_ids input; the graph's inputs are ${[...inputNames].join(", ")}`);
+  const T = opts.tokens ?? 1;
+  const fixed = ids.dims.at(-1);
+  if (typeof fixed === "number" && fixed < T)
+    refuse(
+      model,
+      `input_ids is [${ids.dims.join(", ")}]: the graph was exported for ${fixed} token${fixed === 1 ? "" : "s"} a call`,
+      "input input_ids",
+    );
   const deps = inputDependencies(model);
   const producer = new Map(model.nodes.flatMap((n) => n.outputs.filter(Boolean).map((o) => [o, n] as const)));
   const readers = new Map<string, OnnxNode[]>();
@@ -202,6 +223,7 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
       sites.push({
         node,
         pasts: [pastKey, pastValue],
+        causal: true,
         replacement: [
           cached(
             [q, k ?? "", v ?? "", "pos", ...(rotary ? [cos, sin] : [])],
@@ -232,6 +254,7 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
       sites.push({
         node,
         pasts: [past],
+        causal: attr(node, "unidirectional", 0) === 1,
         masks: [
           // mask_index: 1 where a token is attended (2-D, 3-D), or the sequence's end (1-D [B]; [2B]: ends, then starts).
           ...(maskIndex ? [{ node: node.name, tensor: maskIndex, keep: "mask_index" as const }] : []),
@@ -266,6 +289,7 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
         node,
         pasts: [pastKey, pastValue],
         masks: attnMask ? [{ node: node.name, tensor: attnMask, keep: maskType === "bool" ? "true" : "zero" }] : [],
+        causal: attr(node, "is_causal", 0) === 1,
         replacement: [
           cached(
             [q, k, v, "pos"],
@@ -350,11 +374,10 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
     );
   }
 
-  for (const s of sites) if (s.masks?.length) identityMasks(model, s.masks, opts.context ?? DEFAULT_DECODER_CONTEXT);
+  for (const s of sites) causalMasks(model, s, opts.context ?? DEFAULT_DECODER_CONTEXT, T);
 
   // Replace the sites; tokens and pos come in; input_ids and position_ids are computed from them.
   const replaced = new Map(sites.map((s) => [s.node, s.replacement]));
-  const T = 1;
   const int64 = (name: string, values: number[], shape: number[]) => model.initializers.set(name, tensor("int64", shape, values));
   int64("seec/input_ids_shape", [1, T], [2]);
   const front: OnnxNode[] = [
@@ -388,6 +411,20 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
     inputs: n.inputs.map((i) => (i === "logits" ? renamed : i)),
     outputs: n.outputs.map((o) => (o === "logits" ? renamed : o)),
   }));
+  // The head on the last row only: a MatMul by a constant (the LM head) reads its input's last row,
+  // so that a prompt's chunk multiplies one row by the vocabulary's weights, not T rows.
+  const head = nodes.find((n) => n.outputs.includes(renamed));
+  if (head?.op === "MatMul" && !head.domain && model.initializers.has(head.inputs[1])) {
+    nodes.splice(nodes.indexOf(head), 0, {
+      name: "seec/last_hidden",
+      op: "Slice",
+      domain: "",
+      inputs: [head.inputs[0], "seec/logits_start", "seec/logits_end", "seec/logits_axis"],
+      outputs: ["seec/last_hidden"],
+      attrs: {},
+    });
+    head.inputs[0] = "seec/last_hidden";
+  }
   int64("seec/logits_start", [-1], [1]);
   int64("seec/logits_end", [2 ** 53], [1]);
   int64("seec/logits_axis", [-2], [1]);
@@ -457,21 +494,33 @@ export function statefulDecoder(source: OnnxModel, opts: { context?: number }): 
 }
 
 /**
- * The cached attention is causal over every earlier token and adds nothing to the scores, so the
- * masks and biases a graph puts on them must drop out for one new token with no padding: each
- * term, computed with the past P tokens long (a few lengths up to the context) and an
- * attention_mask of P + 1 ones, must keep every score (an addend of zeros, a Where that picks the
- * scores). A bias (ALiBi, relative positions), a sliding window or a mask seec cannot compute at
- * build time is refused by name, not dropped.
+ * The cached attention is causal: each new token sees every earlier token and itself, and nothing is
+ * added to the scores. The masks and biases a graph puts on them must drop out: each term, computed
+ * with the past P tokens long (a few lengths up to the context), T new tokens and an attention_mask
+ * of P + T ones (no padding), must keep every score a token may see (an addend of zeros, a Where that
+ * picks the scores there) and, over [T, P + T], keep or hide (an addend of −10⁴ or less, a Where that
+ * picks the other side) every score of a later new token. With more than one new token, a term or the
+ * op itself must hide them. A bias (ALiBi, relative positions), a sliding window or a mask seec
+ * cannot compute at build time is refused by name, not dropped.
+ *
+ * Several new tokens after a past are a case some exporters' mask plumbing does not compute (ONNX
+ * Runtime's model builder adds a [T, T] causal mask to a [T, P + T] padding one: a prompt, or one
+ * token after it). There the masks must keep every score of one token at every past length, and be
+ * causal over a prompt of T tokens (P = 0): what the graph computes at the lengths it can.
  */
-function identityMasks(model: OnnxModel, terms: MaskTerm[], context: number): void {
+function causalMasks(model: OnnxModel, site: Site, context: number, T: number): void {
+  if (T > 1) causalMasks(model, site, context, 1);
+  const terms = site.masks ?? [];
+  let hidden = site.causal === true;
+  const ids = model.inputs.find((i) => i.name === "input_ids");
+  const tokenDims = new Set(ids?.dims.filter((d): d is string => typeof d === "string" && !/batch/i.test(d)));
   const mask = model.inputs.find((i) => i.name === "attention_mask");
-  const sub = pruned({ ...model, outputs: terms.map((t) => ({ name: t.tensor, elementType: "float", dims: [] })) });
-  // Past lengths 1, 2 and 5 must fold; the last row of the context too where the graph's tables reach it (a sliding window).
-  for (const P of [...new Set([1, 2, 5, Math.max(1, context - 1)])]) {
+  const sub = terms.length ? pruned({ ...model, outputs: terms.map((t) => ({ name: t.tensor, elementType: "float", dims: [] })) }) : model;
+  // Past lengths 1, 2 and 5 must fold; the last rows of the context too where the graph's tables reach them (a sliding window).
+  for (const P of terms.length ? [...new Set([...(T > 1 ? [0] : []), 1, 2, 5, Math.max(1, context - T)])] : []) {
     const initializers = new Map(sub.initializers);
     if (mask && sub.inputs.includes(mask)) {
-      const dims = mask.dims.map((d, k) => (k === mask.dims.length - 1 ? P + 1 : typeof d === "number" ? d : 1));
+      const dims = mask.dims.map((d, k) => (k === mask.dims.length - 1 ? P + T : typeof d === "number" ? d : 1));
       initializers.set(mask.name, tensor(mask.dtype ?? "int64", dims, new Array(dims.reduce((a, b) => a * b, 1)).fill(1)));
     }
     const inputs = sub.inputs
@@ -479,7 +528,13 @@ function identityMasks(model: OnnxModel, terms: MaskTerm[], context: number): vo
       .map((i) => {
         const symbols = i.dims.filter((d) => typeof d !== "number");
         const shape = i.dims.map((d) =>
-          typeof d === "number" ? d : /batch/i.test(d) || (symbols.length > 1 && d === symbols[0]) ? 1 : i.name === "input_ids" ? 1 : P,
+          typeof d === "number"
+            ? d
+            : /batch/i.test(d) || (symbols.length > 1 && d === symbols[0])
+              ? 1
+              : i.name === "input_ids" || (i.name === "position_ids" && tokenDims.has(d))
+                ? T
+                : P,
         );
         return { name: i.name, dtype: i.dtype ?? "float32", shape };
       });
@@ -487,7 +542,7 @@ function identityMasks(model: OnnxModel, terms: MaskTerm[], context: number): vo
     try {
       folded = foldGraph({ ...sub, initializers, inputs: sub.inputs.filter((i) => !initializers.has(i.name)) }, inputs);
     } catch {
-      if (P > 5) continue;
+      if (P > 5 || (T > 1 && P > 0)) continue;
       folded = undefined;
     }
     for (const t of terms) {
@@ -498,18 +553,42 @@ function identityMasks(model: OnnxModel, terms: MaskTerm[], context: number): vo
           `node ${t.node} masks the attention's scores with ${t.tensor}, which seec cannot compute at build time to check it is causal over every earlier token`,
           `node ${t.node}`,
         );
-      const kept =
-        t.keep === "mask_index" && v.shape.length === 1
-          ? maskIndexKeepsAll(v.data, P + 1)
-          : Array.from(v.data).every((x) => (t.keep === "zero" || t.keep === "false" ? x === 0 : x !== 0));
-      if (!kept)
+      const kind = maskKind(t, v, P, T);
+      if (!kind)
         refuse(
           model,
-          `node ${t.node} ${t.keep === "zero" ? "adds a bias" : "applies a mask"} (${t.tensor}) that is not causal over every earlier token with ${P} past tokens; the KV cache's attention adds none`,
+          `node ${t.node} ${t.keep === "zero" ? "adds a bias" : "applies a mask"} (${t.tensor}) that is not causal over every earlier token with ${P} past tokens${T > 1 ? ` and ${T} new ones` : ""}; the KV cache's attention adds none`,
           `node ${t.node}`,
         );
+      if (kind === "causal") hidden = true;
     }
   }
+  if (T > 1 && !hidden)
+    refuse(
+      model,
+      `node ${site.node.name}: nothing hides the later of several new tokens from the earlier ones (no causal mask, is_causal or unidirectional), as the KV cache's attention does`,
+      `node ${site.node.name}`,
+    );
+}
+
+/**
+ * What a mask term does to the scores of T new tokens after P past ones: "all" where it keeps every
+ * score, "causal" where it keeps exactly those of the keys up to each token's own position (its
+ * last two axes [T, P + T]), undefined otherwise.
+ */
+function maskKind(term: MaskTerm, v: OnnxTensor, P: number, T: number): "all" | "causal" | undefined {
+  if (term.keep === "mask_index" && v.shape.length === 1) return maskIndexKeepsAll(v.data, P + T) ? "all" : undefined;
+  const keeps = (x: number) => (term.keep === "zero" ? x === 0 : term.keep === "false" ? x === 0 : x !== 0);
+  const hides = (x: number) => (term.keep === "zero" ? x <= -1e4 : !keeps(x));
+  if (Array.from(v.data).every(keeps)) return "all";
+  const [rows, keys] = v.shape.slice(-2);
+  if (T === 1 || v.shape.length < 2 || rows !== T || keys !== P + T) return undefined;
+  for (let i = 0; i < v.data.length; i++) {
+    const j = i % keys,
+      t = Math.floor(i / keys) % T;
+    if (!(j <= P + t ? keeps(v.data[i]) : hides(v.data[i]))) return undefined;
+  }
+  return "causal";
 }
 
 /** com.microsoft Attention's 1-D mask_index for one sequence of T keys: its end (exclusive), or its end then its start; every key kept where the end is T or more and the start 0 or less. */

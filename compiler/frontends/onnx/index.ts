@@ -1,7 +1,7 @@
 /** The ONNX frontend: read, check ops, bind shapes, fold, lower (see lower.ts). */
 import { SeecError } from "../../../runtime/errors.js";
 import type { ElementType, Graph } from "../../ir/graph.js";
-import { statefulDecoder } from "./decoder-state.js";
+import { statefulDecoder, type DecoderOptions, type StatefulDecoder } from "./decoder-state.js";
 import { MIN_DYNAMIC_MAX, mergeLowerings, probeLengths } from "./dynamic.js";
 import { bindInputs, onnxGraph } from "./lower.js";
 import { readOnnx, type OnnxModel } from "./read.js";
@@ -25,29 +25,72 @@ export async function loadOnnx(
   file: string,
   name: string,
   shapes: Readonly<Record<string, InputShape>>,
-  decoder?: { context?: number },
+  decoder?: DecoderBuild,
 ): Promise<OnnxLoad> {
   const model = await readOnnx(file);
   return decoder ? lowerOnnxDecoder(model, name, shapes, decoder) : lowerOnnx(model, name, shapes);
 }
 
+/** A stateful decoder's build: its context and the most tokens a call takes (prompt chunks). */
+export interface DecoderBuild {
+  context?: number;
+  maxChunk?: number;
+}
+
+/** Tokens a call when the build does not say: prompts in chunks of up to this many. */
+export const DEFAULT_DECODER_CHUNK = 32;
+
 /**
  * A decoder with past/present pairs as a stateful decoder (decoder-state.ts): `tokens` and `pos`
- * in, `logits` out, the KV caches in the module's memory, as a llama2.c artifact.
+ * in, `logits` out, the KV caches in the module's memory, as a llama2.c artifact. A call takes up to
+ * maxChunk tokens (the rewrites at several token counts merged, as onnx/dynamic.ts merges an
+ * encoder's lengths); a graph whose attention seec cannot show causal among new tokens takes one.
  */
 export function lowerOnnxDecoder(
   model: OnnxModel,
   name: string,
   shapes: Readonly<Record<string, InputShape>>,
-  opts: { context?: number },
+  opts: DecoderBuild,
 ): OnnxLoad {
   if (Object.keys(shapes).length > 0)
-    throw new SeecError("usage.shape", "--decoder builds the graph for one token a call over a KV cache of --context rows: drop --shape", {
-      at: "--shape",
-    });
+    throw new SeecError(
+      "usage.shape",
+      "--decoder builds the graph for the tokens of a call over a KV cache of --context rows: drop --shape",
+      {
+        at: "--shape",
+      },
+    );
+  if (opts.maxChunk !== undefined && opts.maxChunk !== 1 && !(opts.maxChunk >= MIN_DYNAMIC_MAX))
+    throw new SeecError(
+      "usage.max_chunk",
+      `an ONNX decoder takes 1 token a call or ${MIN_DYNAMIC_MAX} and more; --max-chunk is ${opts.maxChunk}`,
+      { at: "--max-chunk" },
+    );
+  // No more tokens a call than the context holds; a context too short for chunks takes one token a call.
+  const most = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, opts.context ?? Infinity);
+  const chunk = most >= MIN_DYNAMIC_MAX ? most : 1;
   checkOps(model);
-  const decoder = statefulDecoder(model, opts);
-  const load = lowerOnnx(decoder.model, name, {});
+  const notes: string[] = [];
+  const at = (tokens: number): { decoder: StatefulDecoder; load: OnnxLoad } => {
+    const decoder = statefulDecoder(model, { context: opts.context, tokens } satisfies DecoderOptions);
+    return { decoder, load: lowerOnnx(decoder.model, name, {}) };
+  };
+  let built: { decoder: StatefulDecoder; load: OnnxLoad; chunk: number } | undefined;
+  if (chunk > 1)
+    try {
+      let first: StatefulDecoder | undefined;
+      const load = lowerAtLengths(chunk, "the tokens of a call", model.file, (T) => {
+        const r = at(T);
+        first ??= r.decoder;
+        return r.load;
+      });
+      built = { decoder: first!, load, chunk };
+    } catch (e) {
+      if (!(e instanceof SeecError) || e.code.startsWith("internal.")) throw e;
+      notes.push(`prompts run one token a call: ${e.message}`);
+    }
+  built ??= { ...at(1), chunk: 1 };
+  const { decoder, load } = built;
   const logits = load.graph.values.get("logits")!;
   load.graph.model = {
     family: "decoder",
@@ -55,11 +98,11 @@ export function lowerOnnxDecoder(
       // Ids the embedding reads that sampling can give (a graph whose output is a hidden state has fewer).
       vocabSize: Math.min(decoder.vocabSize ?? Infinity, logits.shape[0] as number),
       contextLength: decoder.context,
-      maxChunk: 1,
+      maxChunk: built.chunk,
       nLayers: decoder.layers,
     },
   };
-  return { ...load, notes: decoder.notes };
+  return { ...load, notes: [...decoder.notes, ...notes] };
 }
 
 /**
@@ -75,28 +118,32 @@ export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Recor
   checkOps(model);
   const at = (T: number) =>
     Object.fromEntries(Object.entries(shapes).map(([input, dims]) => [input, dims.map((d) => (typeof d === "number" ? d : T))]));
-  const [longest, ...others] = probeLengths(dynamic.max);
-  const base = lowerFixed(model, name, at(longest));
+  const load = lowerAtLengths(dynamic.max, dynamic.what, model.file, (T) => lowerFixed(model, name, at(T)));
+  return { ...load, notes: [`${dynamic.what} stays symbolic (T), from 1 to ${dynamic.max}`] };
+}
+
+/**
+ * The lowerings at probeLengths(max) merged into one graph whose T runs from 1 to max (onnx/dynamic.ts):
+ * the first, at the maximum, is the base; a refusal at a shorter length says which.
+ */
+function lowerAtLengths(max: number, what: string, file: string, lowerAt: (T: number) => OnnxLoad): OnnxLoad {
+  const [longest, ...others] = probeLengths(max);
+  const base = lowerAt(longest);
   // The other lowerings are read for their numbers: their weights (the same as the base's) are let go as each is made.
   const probes = others.map((T) => {
     try {
-      return withoutWeights(lowerFixed(model, name, at(T)).graph, base.graph);
+      return withoutWeights(lowerAt(T).graph, base.graph);
     } catch (e) {
       // The graph holds at the maximum but not at a shorter length (an index or slice past its end).
       if (!(e instanceof SeecError) || e.code.startsWith("internal.")) throw e;
-      throw new SeecError(
-        "unsupported.dynamic_shape",
-        `${dynamic.what} cannot stay symbolic: at ${T} token${T > 1 ? "s" : ""}, ${e.message}`,
-        {
-          file: model.file,
-          at: e.at,
-          hint: "build at a fixed length (--shape with a number)",
-        },
-      );
+      throw new SeecError("unsupported.dynamic_shape", `${what} cannot stay symbolic: at ${T} token${T > 1 ? "s" : ""}, ${e.message}`, {
+        file,
+        at: e.at,
+        hint: "build at a fixed length (--shape with a number)",
+      });
     }
   });
-  const graph = mergeLowerings([base.graph, ...probes], dynamic.max, dynamic.what, model.file);
-  return { ...base, graph, notes: [`${dynamic.what} stays symbolic (T), from 1 to ${dynamic.max}`] };
+  return { ...base, graph: mergeLowerings([base.graph, ...probes], max, what, file) };
 }
 
 /**

@@ -76,10 +76,11 @@ export function rotate(l: Lowerer, x: string, cos: string, sin: string, rotary: 
   return rest.length ? l.concat([pairs, ...rest], last) : pairs;
 }
 
-/** cos/sin cache rows for position ids [B, S] (or one offset [1]): [B, S, half]. */
+/** cos/sin cache rows for position ids [B, S] (or one offset, 1-D [1]): [B, S, half]. */
 export function cacheRows(l: Lowerer, cache: string, positions: string, B: number, S: number): string {
   let ids = positions;
-  if (l.irShape(positions).reduce((a, b) => a * b, 1) === 1) {
+  // By rank, not size: ids [1, 1] (one token) are gathered as ids of any length are.
+  if (l.irShape(positions).length === 1) {
     const steps = l.constantData(
       Int32Array.from({ length: S }, (_, s) => s),
       [1, S],
