@@ -1,16 +1,12 @@
 // SEE stage 1 piece by piece, in-process (the CLI tests run `seec factorize` as a subprocess): the
 // affix splitter, the sememe sources, the structures decompose() gives `see`, `morphte` and `svd`
 // and the rank their budget buys, the truncated SVD against Eckart–Young on a matrix of known
-// singular values, the fidelity metrics and the fit's loss, gradient and schedule re-derived here,
-// and factorize() on stories260K. Expected values are worked out in this file, not read back from
+// singular values, the fidelity metrics and the fit's loss, gradient and schedule re-derived here
+// (factorize() itself: factorize.test.ts). Expected values are worked out in this file, not read back from
 // the code under test.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "../../compiler/factors/factors.js";
-import { loadModel } from "../../compiler/frontends/load.js";
+import { denseTable, type SeeFactors } from "../../compiler/factors/factors.js";
 import { decompose, type DecomposeOptions } from "../../compiler/see/decompose.js";
-import { factorize, findEmbedding } from "../../compiler/see/factorize.js";
 import { fitFactors, initialiseTables } from "../../compiler/see/fit.js";
 import { fidelity } from "../../compiler/see/metrics.js";
 import { randomSegment, segment, splitMarker, toSlots } from "../../compiler/see/morphemes.js";
@@ -18,9 +14,7 @@ import { FileSememes, NO_SEMEME, WordNetSememes } from "../../compiler/see/semem
 import { fitSvd, jacobiEigen } from "../../compiler/see/svd.js";
 import type { Synset, WordNet } from "../../compiler/see/wordnet.js";
 import { normal, rng, shuffle } from "../../compiler/util/random.js";
-import { tmpDir } from "../helpers/compile.js";
-import { catchSeec, rejectsSeec } from "../helpers/errors.js";
-import { LLAMA2C, sharedPath } from "../helpers/shared.js";
+import { catchSeec } from "../helpers/errors.js";
 
 const LEXICON = new Set(["walk", "cat", "make", "run", "happy", "hope", "hopeless", "hopelessness", "do", "fit", "it"]);
 const isWord = (w: string) => LEXICON.has(w);
@@ -508,84 +502,5 @@ describe("the stage-1 fit", () => {
       const median = steps[steps.length >> 1];
       expect(median / (lr * (0.05 + 0.95 * 0.5 * (1 + Math.cos((Math.PI * e) / epochs)))), `epoch ${e}`).toBeCloseTo(1, 1);
     }
-  });
-});
-
-describe.skipIf(!LLAMA2C)("factorize() on stories260K, in-process", () => {
-  const model = () => loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer });
-
-  it("svd at 8x: the rank its budget buys, the report's counts and a fidelity that is the table's own", async () => {
-    const m = await model();
-    const E = findEmbedding(m.graph);
-    expect([E.vocab, E.dim]).toEqual([512, 64]);
-    const { factors: f, report } = await factorize(m, { method: "svd", ratio: 8, seed: 0, segmentation: "lexicon" });
-    // 512 · 64 / 8 = 4096 parameters; a term costs 512 + 64.
-    expect(report).toMatchObject({
-      method: "svd",
-      vocab: 512,
-      dim: 64,
-      rank: 7,
-      sources: { token: { rows: 512, q: 1 }, basis: { rows: 1, q: 64 } },
-      denseParameters: 32768,
-      parameters: 4032,
-      denseBytes: 131072,
-      loss: [],
-    });
-    expect(report.ratioByParameters).toBeCloseTo(32768 / 4032, 10);
-    expect(report.shippedBytes).toBe(shippedBytes(f));
-    expect(report.ratioByBytes).toBeCloseTo(131072 / shippedBytes(f), 10);
-    const A = denseTable(f);
-    const rel = Math.sqrt(A.reduce((s, a, i) => s + (a - E.data[i]) ** 2, 0) / E.data.reduce((s, x) => s + x * x, 0));
-    expect(report.fidelity.relativeError).toBeCloseTo(rel, 6);
-    expect(report.seconds).toBeGreaterThan(0);
-  });
-
-  it("see: knowledge from WordNet, the fit's curve reported epoch by epoch, a corpus's frequencies changing the fit", async () => {
-    const m = await model();
-    const seen: number[][] = [];
-    const plain = await factorize(m, {
-      method: "see",
-      ratio: 4,
-      seed: 0,
-      segmentation: "lexicon",
-      epochs: 3,
-      onEpoch: (e, n, l) => seen.push([e, n, l]),
-    });
-    expect(seen.map(([e, n]) => [e, n])).toEqual([
-      [0, 3],
-      [1, 3],
-      [2, 3],
-    ]);
-    expect(plain.report.loss).toEqual(seen.map(([, , l]) => l));
-    expect(Object.keys(plain.report.sources).sort()).toEqual(["morpheme", "sememe"]);
-    expect(plain.factors.spec.knowledge?.sememes).toBe("wordnet-3.1");
-    expect(plain.report.parameters).toBe(parameterCount(plain.factors.spec));
-    expect(plain.report.ratioByParameters).toBeGreaterThanOrEqual(4);
-    const corpus = join(await tmpDir(), "corpus.txt");
-    writeFileSync(corpus, "Once upon a time there was a little cat.\n\nThe cat liked to play in the sun.\n");
-    const weighted = await factorize(m, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 3, frequencies: corpus });
-    expect(weighted.report.loss).not.toEqual(plain.report.loss);
-    const index = (f: SeeFactors) => Array.from((f.slots[0] as { index: Int32Array }).index);
-    expect(index(weighted.factors)).toEqual(index(plain.factors));
-  });
-
-  it("refuses a llama2.c model without its tokenizer, by name", async () => {
-    const m = await model();
-    const e = await rejectsSeec(() =>
-      factorize({ ...m, tokenizer: undefined }, { method: "svd", ratio: 8, seed: 0, segmentation: "lexicon" }),
-    );
-    expect([e.code, e.at]).toEqual(["usage.tokenizer", "--tokenizer"]);
-  });
-});
-
-const ADD = sharedPath("onnx/backend-node/test_add/model.onnx");
-describe.skipIf(!ADD)("findEmbedding", () => {
-  it("names the graph that has no Gather of token ids from a table", async () => {
-    const m = await loadModel({ model: ADD! });
-    const e = catchSeec(() => findEmbedding(m.graph));
-    expect([e.code, e.message]).toEqual([
-      "unsupported.no_embedding",
-      "no token embedding found: no Gather reads the token ids from a constant table",
-    ]);
   });
 });
