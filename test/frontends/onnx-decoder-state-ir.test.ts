@@ -327,6 +327,65 @@ describe("several tokens a call (--max-chunk): a prompt in chunks, against causa
     }
   });
 
+  const positions = (front: OnnxNode[], more: Partial<Spec> = {}) =>
+    gqa({}, [], { inits: { pe: f32(W.positions.slice(0, 12 * D), [12, D]), two_s: i64([2], []) }, front, ...more });
+  const rowAt = (p: number) => W.positions.subarray(p * D, p * D + D);
+
+  it("position_ids: each new token its own position (pos + t), in chunks as one a call", () => {
+    const m = positions(
+      [node("pos_embed", "Gather", ["pe", "position_ids"], ["pv"], { axis: 0 }), node("add_pos", "Add", ["x0", "pv"], ["x"])],
+      {
+        inputs: [info("position_ids", "int64", [1, "seq"])],
+      },
+    );
+    const { load, rows } = runChunks(m, [4, 2]);
+    expect([load.graph.model.config.maxChunk, load.notes]).toEqual([
+      5,
+      ["--context 16 is past the 12 positions the model's tables hold; the context is 12"],
+    ]);
+    expect(worst(rows, lastOfEach(reference({ heads: 2, kvHeads: 1, position: rowAt }), [4, 2]))).toBeLessThan(TOLERANCE);
+  });
+
+  it("a position from the past's length (one for the whole call): one token a call, the build saying why", () => {
+    // Right for one token a call (pos), wrong for several: every new token would get the first one's position.
+    const m = positions([
+      node("pshape", "Shape", ["past_key"], ["ps"]),
+      node("plen", "Gather", ["ps", "two_s"], ["pl"], { axis: 0 }),
+      node("pos_embed", "Gather", ["pe", "pl"], ["pv"], { axis: 0 }),
+      node("add_pos", "Add", ["x0", "pv"], ["x"]),
+    ]);
+    const load = lowerOnnxDecoder(m, "d", {}, { context: 12, maxChunk: 5 });
+    expect(load.graph.model.config.maxChunk).toBe(1);
+    expect(load.notes).toEqual([
+      expect.stringMatching(
+        /^prompts run one token a call: two tokens a call at position 0 give logits \S+ off those of one token a call \(largest \S+\): the graph computes positions or masks for one token a call$/,
+      ),
+    ]);
+    expectMatches(m, { heads: 2, kvHeads: 1, position: rowAt }, { context: 12 });
+  });
+
+  it("a chunk no longer than the context, the model's tables' included", () => {
+    const m = positions(
+      [node("pos_embed", "Gather", ["pe", "position_ids"], ["pv"], { axis: 0 }), node("add_pos", "Add", ["x0", "pv"], ["x"])],
+      {
+        inputs: [info("position_ids", "int64", [1, "seq"])],
+      },
+    );
+    // The table's 12 rows are the context: 32 tokens a call would be more than it holds.
+    const load = lowerOnnxDecoder(m, "d", {}, {});
+    expect([load.graph.model.config.contextLength, load.graph.model.config.maxChunk, load.graph.dims]).toEqual([
+      12,
+      12,
+      { T: { max: 12 } },
+    ]);
+  });
+
+  it("MultiHeadAttention with unidirectional is causal by itself", () => {
+    const { load, rows } = runChunks(mha({ num_heads: 2, unidirectional: 1 }), [4, 2]);
+    expect([load.graph.model.config.maxChunk, load.notes]).toEqual([5, []]);
+    expect(worst(rows, lastOfEach(reference({ heads: 2, kvHeads: 2 }), [4, 2]))).toBeLessThan(TOLERANCE);
+  });
+
   it("takes one token a call where nothing hides later new tokens (MultiHeadAttention without a mask), saying so", () => {
     const load = lowerOnnxDecoder(mha(), "d", {}, { context: 16 });
     expect(load.graph.model.config.maxChunk).toBe(1);
@@ -1224,6 +1283,32 @@ describe("masks checked at each sample length, and the last row of the context",
     // A context of 10 ends with 9 past tokens, which the window keeps; 11 ends with 10.
     expect(() => statefulDecoder(m, { context: 10 })).not.toThrow();
     expect(catchSeec(() => statefulDecoder(m, { context: 11 })).message).toMatch(/ with 10 past tokens;/);
+  });
+
+  it("a window the context from the position table reaches (no --context): refused at that context's last row", () => {
+    // mask = keep[P] from a table of 16 (true below 8): it folds only up to 15 past tokens, the position table's context.
+    const keep = tensor(
+      "bool",
+      [16],
+      Array.from({ length: 16 }, (_, p) => +(p < 8)),
+    );
+    const m = attention23({}, "mask", {
+      inits: { two_s: i64([2], []), keep, pe: f32(new Float32Array(16 * D), [16, D]) },
+      inputs: [info("position_ids", "int64", [1, "seq"])],
+      front: [node("pos_embed", "Gather", ["pe", "position_ids"], ["pv"], { axis: 0 }), node("add_pos", "Add", ["x0", "pv"], ["x"])],
+    });
+    m.nodes.splice(
+      6,
+      0,
+      ...pastLength,
+      node("window", "Gather", ["keep", "pl"], ["kept"], { axis: 0 }),
+      node("cast", "Cast", ["kept"], ["mask"], { to: 9 }),
+    );
+    expect(catchSeec(() => statefulDecoder(m, {}))).toMatchObject({
+      code: "unsupported.onnx_decoder",
+      message:
+        "node attention applies a mask (mask) that is not causal over every earlier token with 15 past tokens; the KV cache's attention adds none",
+    });
   });
 
   it("a bias from the past's element count, zero only with the batch 1: the batch dimension (named batch, or the first of several names) is 1", () => {

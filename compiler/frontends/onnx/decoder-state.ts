@@ -183,7 +183,7 @@ export function statefulDecoder(source: OnnxModel, opts: DecoderOptions): Statef
 
   for (const node of model.nodes) {
     if (node.domain === "com.microsoft" && node.op === "MultiHeadAttention") {
-      const [q, k, v, bias, , attentionBias, pastKey, pastValue, , cacheIndirection] = node.inputs;
+      const [q, k, v, bias, keyPadding, attentionBias, pastKey, pastValue, , cacheIndirection] = node.inputs;
       if (!pastKey && !pastValue) continue;
       if (!isPastInput(pastKey) || !isPastInput(pastValue))
         refuse(model, `node ${node.name} reads past_key/past_value that are not graph inputs`, `node ${node.name}`);
@@ -195,8 +195,13 @@ export function statefulDecoder(source: OnnxModel, opts: DecoderOptions): Statef
       sites.push({
         node,
         pasts: [pastKey, pastValue],
-        // The cached attention adds no bias: attention_bias must be a causal mask (zeros for the one new token), not ALiBi's.
-        masks: attentionBias ? [{ node: node.name, tensor: attentionBias, keep: "zero" }] : [],
+        // The cached attention adds no bias: attention_bias must be a causal mask (zeros for the one new token), not ALiBi's;
+        // key_padding_mask must pad nothing (nonzero everywhere, or lengths [B] that reach every key).
+        masks: [
+          ...(attentionBias ? [{ node: node.name, tensor: attentionBias, keep: "zero" as const }] : []),
+          ...(keyPadding ? [{ node: node.name, tensor: keyPadding, keep: "mask_index" as const }] : []),
+        ],
+        causal: attr(node, "unidirectional", 0) === 1,
         replacement: [cached([q, k, v, "pos"], node.outputs[0], { heads, kvHeads: heads, scale: attr(node, "scale", 0) }, node.name)],
       });
     } else if (node.domain === "com.microsoft" && node.op === "GroupQueryAttention") {
@@ -374,8 +379,6 @@ export function statefulDecoder(source: OnnxModel, opts: DecoderOptions): Statef
     );
   }
 
-  for (const s of sites) causalMasks(model, s, opts.context ?? DEFAULT_DECODER_CONTEXT, T);
-
   // Replace the sites; tokens and pos come in; input_ids and position_ids are computed from them.
   const replaced = new Map(sites.map((s) => [s.node, s.replacement]));
   const int64 = (name: string, values: number[], shape: number[]) => model.initializers.set(name, tensor("int64", shape, values));
@@ -478,6 +481,8 @@ export function statefulDecoder(source: OnnxModel, opts: DecoderOptions): Statef
     context = most;
   }
   for (const n of current.nodes) if (n.op === "CachedAttention" && n.domain === SEEC_DOMAIN) n.attrs.context = context;
+  // The masks at the context the cache has (a sliding window shows at its last rows).
+  for (const s of sites) causalMasks(model, s, context, T);
   // The token embedding: a Gather from a table at the ids (reshaped, sliced or cast on the way).
   const idNames = new Set(["input_ids"]);
   for (const n of current.nodes)
@@ -517,7 +522,9 @@ function causalMasks(model: OnnxModel, site: Site, context: number, T: number): 
   const mask = model.inputs.find((i) => i.name === "attention_mask");
   const sub = terms.length ? pruned({ ...model, outputs: terms.map((t) => ({ name: t.tensor, elementType: "float", dims: [] })) }) : model;
   // Past lengths 1, 2 and 5 must fold; the last rows of the context too where the graph's tables reach them (a sliding window).
-  for (const P of terms.length ? [...new Set([...(T > 1 ? [0] : []), 1, 2, 5, Math.max(1, context - T)])] : []) {
+  // Past lengths whose P + T tokens the context holds: where the runtime can be.
+  const lengths = [...new Set([...(T > 1 ? [0] : []), 1, 2, 5, Math.max(1, context - T)])].filter((P) => P === 0 || P + T <= context);
+  for (const P of terms.length ? lengths : []) {
     const initializers = new Map(sub.initializers);
     if (mask && sub.inputs.includes(mask)) {
       const dims = mask.dims.map((d, k) => (k === mask.dims.length - 1 ? P + T : typeof d === "number" ? d : 1));

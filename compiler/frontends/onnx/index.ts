@@ -1,6 +1,8 @@
 /** The ONNX frontend: read, check ops, bind shapes, fold, lower (see lower.ts). */
 import { SeecError } from "../../../runtime/errors.js";
 import type { ElementType, Graph } from "../../ir/graph.js";
+import { Interpreter } from "../../ir/interpreter.js";
+import { rng } from "../../util/random.js";
 import { statefulDecoder, type DecoderOptions, type StatefulDecoder } from "./decoder-state.js";
 import { MIN_DYNAMIC_MAX, mergeLowerings, probeLengths } from "./dynamic.js";
 import { bindInputs, onnxGraph } from "./lower.js";
@@ -66,30 +68,27 @@ export function lowerOnnxDecoder(
       `an ONNX decoder takes 1 token a call or ${MIN_DYNAMIC_MAX} and more; --max-chunk is ${opts.maxChunk}`,
       { at: "--max-chunk" },
     );
-  // No more tokens a call than the context holds; a context too short for chunks takes one token a call.
-  const most = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, opts.context ?? Infinity);
-  const chunk = most >= MIN_DYNAMIC_MAX ? most : 1;
   checkOps(model);
+  // One token a call first: its rewrite refuses what no chunk size could take, and gives the context.
+  const one = statefulDecoder(model, { context: opts.context, tokens: 1 } satisfies DecoderOptions);
+  // No more tokens a call than the context holds; a context too short for chunks takes one token a call.
+  const most = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, one.context);
+  const chunk = most >= MIN_DYNAMIC_MAX ? most : 1;
   const notes: string[] = [];
-  const at = (tokens: number): { decoder: StatefulDecoder; load: OnnxLoad } => {
-    const decoder = statefulDecoder(model, { context: opts.context, tokens } satisfies DecoderOptions);
-    return { decoder, load: lowerOnnx(decoder.model, name, {}) };
-  };
   let built: { decoder: StatefulDecoder; load: OnnxLoad; chunk: number } | undefined;
   if (chunk > 1)
     try {
-      let first: StatefulDecoder | undefined;
-      const load = lowerAtLengths(chunk, "the tokens of a call", model.file, (T) => {
-        const r = at(T);
-        first ??= r.decoder;
-        return r.load;
-      });
-      built = { decoder: first!, load, chunk };
+      const load = lowerAtLengths(chunk, "the tokens of a call", model.file, (T) =>
+        lowerOnnx((T === 1 ? one : statefulDecoder(model, { context: opts.context, tokens: T })).model, name, {}),
+      );
+      const why = chunksDiffer(load.graph, one.vocabSize ?? 1);
+      if (why) notes.push(`prompts run one token a call: ${why}`);
+      else built = { decoder: one, load, chunk };
     } catch (e) {
       if (!(e instanceof SeecError) || e.code.startsWith("internal.")) throw e;
       notes.push(`prompts run one token a call: ${e.message}`);
     }
-  built ??= { ...at(1), chunk: 1 };
+  built ??= { decoder: one, load: lowerOnnx(one.model, name, {}), chunk: 1 };
   const { decoder, load } = built;
   const logits = load.graph.values.get("logits")!;
   load.graph.model = {
@@ -103,6 +102,35 @@ export function lowerOnnxDecoder(
     },
   };
   return { ...load, notes: [...decoder.notes, ...notes] };
+}
+
+/**
+ * Why calls of several tokens would not give the logits of as many calls of one, if they would not:
+ * the merged graph run by the interpreter on two calls of two tokens against four calls of one
+ * (random ids below `vocab`, from position 0). What the graph computes from the past's length for
+ * one token (a position from Shape(past), one for the whole call) shows here, not in the masks.
+ */
+function chunksDiffer(graph: Graph, vocab: number): string | undefined {
+  const r = rng(7);
+  const ids = Array.from({ length: 4 }, () => Math.floor(r() * vocab));
+  const chunks = new Interpreter(graph),
+    single = new Interpreter(graph);
+  const logits = (run: Interpreter, tokens: number[], pos: number) =>
+    run.run({ tokens: Int32Array.from(tokens), pos: Int32Array.of(pos) }).logits.data as Float32Array;
+  for (const pos of [0, 2]) {
+    const a = logits(chunks, ids.slice(pos, pos + 2), pos);
+    logits(single, [ids[pos]], pos);
+    const b = logits(single, [ids[pos + 1]], pos + 1);
+    let top = 0,
+      diff = 0;
+    for (let i = 0; i < b.length; i++) {
+      top = Math.max(top, Math.abs(b[i]));
+      diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    }
+    if (!(diff <= 1e-3 * Math.max(top, 1e-6)))
+      return `two tokens a call at position ${pos} give logits ${diff.toPrecision(2)} off those of one token a call (largest ${top.toPrecision(2)}): the graph computes positions or masks for one token a call`;
+  }
+  return undefined;
 }
 
 /**
