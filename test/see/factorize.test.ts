@@ -7,7 +7,10 @@ import { describe, expect, it } from "vitest";
 import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "../../compiler/factors/factors.js";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { factorize, findEmbedding } from "../../compiler/see/factorize.js";
+import { lowerOnnxDecoder } from "../../compiler/frontends/onnx/index.js";
+import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { tmpDir } from "../helpers/compile.js";
+import { int64, writeGraph, type Const, type NodeSpec } from "../helpers/onnx-model.js";
 import { catchSeec, rejectsSeec } from "../helpers/errors.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
@@ -78,8 +81,59 @@ describe.skipIf(!LLAMA2C)("factorize() on stories260K, in-process", () => {
   });
 });
 
+const LLAMA_ONNX = sharedPath("onnx/llama_tiny_fp16_genai_builder/model.onnx");
+/** An ONNX graph: ids [1, 4] int64 through `path` nodes to `flat`, then a Gather from `table` (a constant unless fed). */
+async function gathers(path: NodeSpec[], flat: string, fedTable = false) {
+  const table: Const = { dims: [6, 2], floats: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] };
+  const file = await writeGraph({
+    nodes: [...path, { op: "Gather", inputs: ["table", flat], outputs: ["rows"], attrs: { axis: 0 } }],
+    inputs: { ids: [1, 4], ...(fedTable ? { table: [6, 2] } : {}) },
+    inputTypes: { ids: "int64" },
+    constants: {
+      shape: int64([1], [4]),
+      starts: int64([1], [2]),
+      ends: int64([1], [4]),
+      axes: int64([1], [1]),
+      ...(fedTable ? {} : { table }),
+    },
+    outputs: ["rows"],
+  });
+  return (await loadModel({ model: file })).graph;
+}
+
+describe("findEmbedding", () => {
+  it("finds the table a Gather reads at the ids, directly or through reshapes", async () => {
+    expect(findEmbedding(await gathers([], "ids"))).toMatchObject({ vocab: 6, dim: 2 });
+    const reshaped = findEmbedding(await gathers([{ op: "Reshape", inputs: ["ids", "shape"], outputs: ["flat"] }], "flat"));
+    expect([reshaped.vocab, reshaped.dim, Array.from(reshaped.data.slice(0, 4))]).toEqual([6, 2, [0, 1, 2, 3]]);
+  });
+
+  it("names the graph whose ids reach no constant table: a fed table, a slice of the ids, no Gather at all", async () => {
+    for (const graph of [
+      await gathers([], "ids", true),
+      await gathers([{ op: "Slice", inputs: ["ids", "starts", "ends", "axes"], outputs: ["last"] }], "last"),
+    ]) {
+      const e = catchSeec(() => findEmbedding(graph));
+      expect([e.code, e.message, e.file]).toEqual([
+        "unsupported.no_embedding",
+        "no token embedding found: no Gather reads the token ids from a constant table",
+        graph.name,
+      ]);
+    }
+  });
+
+  it.skipIf(!LLAMA_ONNX)("reads the ids of a decoder built for chunks (a reshape whose size is the symbolic T)", async () => {
+    for (const maxChunk of [1, 5]) {
+      const { graph } = lowerOnnxDecoder(await readOnnx(LLAMA_ONNX!), "llama", {}, { context: 16, maxChunk });
+      expect(Object.keys(graph.dims)).toEqual(maxChunk > 1 ? ["T"] : []);
+      const { vocab, dim } = findEmbedding(graph);
+      expect([vocab, dim]).toEqual([32000, 16]);
+    }
+  });
+});
+
 const ADD = sharedPath("onnx/backend-node/test_add/model.onnx");
-describe.skipIf(!ADD)("findEmbedding", () => {
+describe.skipIf(!ADD)("findEmbedding on a graph without a Gather", () => {
   it("names the graph that has no Gather of token ids from a table", async () => {
     const m = await loadModel({ model: ADD! });
     const e = catchSeec(() => findEmbedding(m.graph));

@@ -137,14 +137,27 @@ describe("sememes", () => {
   });
 
   it("WordNet's: none for function words (WordNet reads 'was' as Washington), short words and non-words", () => {
-    for (const w of ["was", "Was", "the", "and", "ab", "x1", "-ab"]) expect(new WordNetSememes(wordnet).sememesOf(w)).toEqual([]);
+    // A WordNet that knows every string: what is refused, the filter refuses.
+    const everything = { ...wordnet, senses: () => [synset("n", "noun.animal", "x")] } as unknown as WordNet;
+    const source = new WordNetSememes(everything);
+    expect(source.name).toBe("wordnet-3.1");
+    for (const w of ["was", "Was", "the", "and", "from", "mine", "just", "ab", "x1", "1ab", "ab1", "-ab"])
+      expect(source.sememesOf(w), w).toEqual([]);
+    for (const w of ["cat", "Cat", "it's", "well-known", "abc"]) expect(source.sememesOf(w), w).toEqual(["noun.animal"]);
   });
 
   it("a user's file: word<TAB>sememes, comments and blank lines skipped, words in any case; a bad line named", () => {
-    const s = new FileSememes("my.tsv", "# word\tsememes\n\ncat\tanimal pet\nDog\t animal  \n");
+    const s = new FileSememes(
+      "my.tsv",
+      "# word\tsememes\n# a comment\n\n   \ncat\tanimal pet\nDog\t animal  \n  Cow \tanimal\na\tletter\nemu\t\n",
+    );
     expect(s.sememesOf("CAT")).toEqual(["animal", "pet"]);
     expect(s.sememesOf("dog")).toEqual(["animal"]);
-    expect(s.sememesOf("cow")).toEqual([]);
+    expect(s.sememesOf("cow")).toEqual(["animal"]);
+    expect(s.sememesOf("a")).toEqual(["letter"]);
+    expect(s.sememesOf("emu")).toEqual([]);
+    expect(s.sememesOf("# word")).toEqual([]);
+    expect(s.sememesOf("ox")).toEqual([]);
     for (const bad of ["cat animal", "\tanimal"]) {
       const e = catchSeec(() => new FileSememes("my.tsv", `cat\tanimal\n${bad}\n`));
       expect([e.code, e.message, e.file, e.at]).toEqual([
@@ -246,11 +259,36 @@ describe("decompose: the structure of see, morphte and svd factors", () => {
 
   it("refuses a ratio one rank term cannot meet, saying what one term costs", () => {
     const e = catchSeec(() => decompose(PIECES, 16, "emb", { ...OPTIONS, ratio: 100 }));
-    expect([e.code, e.message, e.at]).toEqual([
+    expect([e.code, e.message, e.at, e.hint]).toEqual([
       "usage.ratio",
       "--ratio 100 is out of reach for see: one rank term already has 38 parameters (ratio 3.8)",
       "--ratio",
+      "choose a smaller ratio or another method",
     ]);
+  });
+
+  it("see: sememe rows by use then name, whatever order the tokens bring them in; none for special pieces", () => {
+    const bags: Record<string, string[]> = { b1: ["b"], ab: ["a", "b"], a1: ["a"], a2: ["a"], c1: ["c"], c2: ["c"] };
+    const pieces = ["▁b1", "▁ab", "▁a1", "▁a2", "▁c1", "▁c2", "<s>", "<0x0A>"];
+    // A source that would give special pieces a sememe too: they must not ask it.
+    const { factors: f, knowledge } = decompose(pieces, 16, "emb", {
+      ...OPTIONS,
+      sememes: { name: "test", sememesOf: (w) => bags[w] ?? ["a"] },
+    });
+    const { bag } = f.slots[2] as { bag: { ids: Int32Array } };
+    // a (4 uses, the specials excluded) row 1; b and c (2 each) rows 2 and 3 by name.
+    expect(Array.from(bag.ids)).toEqual([2, 1, 2, 1, 1, 3, 3, 0, 0]);
+    expect(knowledge.slice(6).map((k) => k.sememes)).toEqual([[NO_SEMEME], [NO_SEMEME]]);
+    // Below 16 features, sememe vectors of 2; a given rank is kept, not capped at d (svd's is).
+    expect(decompose(PIECES, 8, "emb", OPTIONS).factors.spec.sources.sememe.q).toBe(2);
+    expect(decompose(PIECES, 16, "emb", { ...OPTIONS, rank: 40 }).factors.spec.rank).toBe(40);
+  });
+
+  it("word2ketxs: the digit base is the least b with b^order >= V (16 pieces: 4 rows a slot, not 5)", () => {
+    const pieces = Array.from({ length: 16 }, (_, t) => `p${t}`);
+    const { factors: f } = decompose(pieces, 16, "emb", { ...OPTIONS, method: "word2ketxs", sememes: undefined });
+    expect([f.spec.sources.digit0.rows, f.spec.sources.digit1.rows]).toEqual([4, 4]);
+    expect(indexOf(f, 1)).toEqual(pieces.map((_, t) => Math.floor(t / 4)));
   });
 
   it("morphte: three morpheme slots ceil(cbrt(d)) wide; random segmentation cuts the same number of parts", () => {
