@@ -125,8 +125,8 @@ export async function factorize(
   }
 }
 
-/** Weights sqrt(1 + count) from a corpus, normalised to mean 1. */
-async function frequencyWeights(model: LoadedModel, file: string): Promise<Float32Array> {
+/** Per token, sqrt(1 + its count in a corpus of blank-line paragraphs), normalised to mean 1. */
+export async function frequencyWeights(model: LoadedModel, file: string): Promise<Float32Array> {
   const tok = createTokenizer(model.tokenizer!);
   const counts = new Float32Array(findEmbedding(model.graph).vocab);
   for (const para of (await readFile(file, "utf8")).split(/\n\s*\n/)) for (const id of plainIds(tok, para.trim())) counts[id]++;

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "../../compiler/factors/factors.js";
 import { loadModel } from "../../compiler/frontends/load.js";
-import { factorize, findEmbedding } from "../../compiler/see/factorize.js";
+import { factorize, findEmbedding, frequencyWeights } from "../../compiler/see/factorize.js";
+import { createTokenizer, plainIds } from "../../runtime/tokenizers/index.js";
 import { lowerOnnxDecoder } from "../../compiler/frontends/onnx/index.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
 import { tmpDir } from "../helpers/compile.js";
@@ -72,12 +73,40 @@ describe.skipIf(!LLAMA2C)("factorize() on stories260K, in-process", () => {
     expect(index(weighted.factors)).toEqual(index(plain.factors));
   });
 
+  it("weighs tokens by sqrt(1 + their count in a corpus of paragraphs), mean 1", async () => {
+    const m = await model();
+    const corpus = join(await tmpDir(), "corpus.txt");
+    const paragraphs = ["Once upon a time there was a cat.", "The cat sat.\nThe cat ran."];
+    writeFileSync(corpus, paragraphs.join("\n\n   \n"));
+    const tok = createTokenizer(m.tokenizer!);
+    const counts = new Array(512).fill(0);
+    for (const p of paragraphs) for (const id of plainIds(tok, p)) counts[id]++;
+    const raw = counts.map((c) => Math.sqrt(1 + c));
+    const mean = raw.reduce((a, b) => a + b, 0) / 512;
+    const w = await frequencyWeights(m, corpus);
+    expect(w).toHaveLength(512);
+    w.forEach((x, t) => expect(x, `token ${t}`).toBeCloseTo(raw[t] / mean, 6));
+    expect(Math.max(...counts)).toBeGreaterThan(2);
+  });
+
+  it("see-xs reads WordNet's sememes too; an ONNX graph without a tokenizer factorizes by id", async () => {
+    const xs = await factorize(await model(), { method: "see-xs", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 1 });
+    expect([Object.keys(xs.report.sources).sort(), xs.factors.spec.knowledge?.sememes]).toEqual([["digit0", "digit1"], "wordnet-3.1"]);
+    const graph = await gathers([], "ids");
+    const onnx = await factorize({ graph, format: "onnx" }, { method: "svd", ratio: 1, seed: 0, segmentation: "lexicon" });
+    expect([onnx.report.vocab, onnx.report.dim, onnx.decomposition.knowledge[3].piece]).toEqual([6, 2, "<id:3>"]);
+  });
+
   it("refuses a llama2.c model without its tokenizer, by name", async () => {
     const m = await model();
     const e = await rejectsSeec(() =>
       factorize({ ...m, tokenizer: undefined }, { method: "svd", ratio: 8, seed: 0, segmentation: "lexicon" }),
     );
-    expect([e.code, e.at]).toEqual(["usage.tokenizer", "--tokenizer"]);
+    expect([e.code, e.message, e.at]).toEqual([
+      "usage.tokenizer",
+      "factorize needs the model's tokenizer for its vocabulary",
+      "--tokenizer",
+    ]);
   });
 });
 
@@ -112,6 +141,7 @@ describe("findEmbedding", () => {
     for (const graph of [
       await gathers([], "ids", true),
       await gathers([{ op: "Slice", inputs: ["ids", "starts", "ends", "axes"], outputs: ["last"] }], "last"),
+      await gathers([{ op: "Add", inputs: ["ids", "ids"], outputs: ["twice"] }], "twice"),
     ]) {
       const e = catchSeec(() => findEmbedding(graph));
       expect([e.code, e.message, e.file]).toEqual([
