@@ -25,7 +25,7 @@ const TERM = /([+-]?\d+(?:\.\d+)?)\*([A-Za-z_][A-Za-z0-9_]*)(?:\^(\d+))?|([+-]\d
 export function dimEntry(dim: string, c: readonly number[]): number | string {
   let top = c.length - 1;
   while (top > 0 && c[top] === 0) top--;
-  if (top === 0) return c[0] ?? 0;
+  if (top <= 0) return c[0] ?? 0;
   const sign = (x: number) => (x < 0 ? `-${-x}` : `+${x}`);
   const terms = [];
   for (let k = top; k >= 1; k--) terms.push(`${k === top ? c[k] : sign(c[k])}*${dim}${k > 1 ? `^${k}` : ""}`);
