@@ -87,7 +87,7 @@ export const AREAS = {
 
 export const GROUPS = {
   sample: ["sampler", "tokenizers", "passes-ir-sample"],
-  full: ["sampler", "tokenizers", "tokenizers-hf", "passes", "ir", "frontends"],
+  full: ["sampler", "tokenizers", "tokenizers-hf", "passes", "ir", "frontends", "see-fitting", "see-factorize"],
 };
 
 const name = process.env.SEEC_MUTATION_AREA ?? "sampler";
