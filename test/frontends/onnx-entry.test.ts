@@ -9,11 +9,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { evaluateOnnx } from "../../compiler/frontends/onnx/evaluate.js";
 import { loadOnnx, lowerOnnx, lowerOnnxDecoder } from "../../compiler/frontends/onnx/index.js";
 import type { OnnxModel, OnnxNode, OnnxValueInfo } from "../../compiler/frontends/onnx/read.js";
+import { inModelFile } from "../../compiler/frontends/onnx/errors.js";
 import { checkOps, loweringOf } from "../../compiler/frontends/onnx/support.js";
 import { LOWERINGS } from "../../compiler/frontends/onnx/lower-ops.js";
 import { CONTRIB_LLM_LOWERINGS } from "../../compiler/frontends/onnx/lower-contrib-llm.js";
 import { tensor, type OnnxDType } from "../../compiler/frontends/onnx/tensor.js";
 import { floatToHalf, halfToFloat } from "../../compiler/util/float16.js";
+import { SeecError } from "../../runtime/errors.js";
 import { tmpDir } from "../helpers/compile.js";
 import { catchSeec, rejectsSeec } from "../helpers/errors.js";
 
@@ -92,6 +94,27 @@ describe("support.ts", () => {
     ]);
     const one = catchSeec(() => checkOps(model([node("c", "Thing", [], [], "com.other")], [], [], [["com.other", 2]])));
     expect(one.message).toBe("the graph uses 1 op type seec does not support: com.other:Thing (opset 2): 1 node, e.g. c");
+  });
+});
+
+describe("errors.ts", () => {
+  it("inModelFile names the model in a SeecError that names no file, and leaves every other error as it is", () => {
+    const bare = new SeecError("unsupported.onnx_op", "Foo is not supported", { hint: "h" });
+    const named = inModelFile(bare, "m.onnx", "node n") as SeecError;
+    expect(named).not.toBe(bare);
+    expect([named.code, named.message, named.file, named.at, named.hint]).toEqual([
+      "unsupported.onnx_op",
+      "Foo is not supported",
+      "m.onnx",
+      "node n",
+      "h",
+    ]);
+    const placed = new SeecError("unsupported.onnx_op", "x", { at: "node k" });
+    expect((inModelFile(placed, "m.onnx", "node n") as SeecError).at).toBe("node k");
+    const filed = new SeecError("input.onnx", "y", { file: "other.onnx" });
+    expect(inModelFile(filed, "m.onnx")).toBe(filed);
+    const other = new TypeError("z");
+    expect(inModelFile(other, "m.onnx")).toBe(other);
   });
 });
 
