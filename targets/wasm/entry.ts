@@ -51,7 +51,8 @@ export function entrySection({ kind, graph, ctx, hasInit, tokenizer, working }: 
     `export function step(token: i32, pos: i32): i32 {`,
     `  store<i32>(${ctx.addr("tokens")}, token);`,
     `  store<i32>(${ctx.addr("pos")}, pos);`,
-    `  forward(1);`,
+    // One token: forward()'s T where the graph's token count is symbolic (a graph fixed at one takes none).
+    `  forward(${graph.dims.T ? 1 : ""});`,
     `  return argmax(${ctx.addr("logits")}, ${vocab});`,
     `}`,
     ``,

@@ -11,7 +11,7 @@ import { greedyHashUnderWasmInterp, tokenHash } from "../../targets/mcu/wasm-int
 import { SeecError } from "../../runtime/errors.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
-import { LLAMA2C } from "../helpers/shared.js";
+import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 const has = (tool: string) => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 const CROSS = ["wasm2c", "arm-none-eabi-gcc", "qemu-system-arm"].every(has);
@@ -214,4 +214,28 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     expect(b.stderr).toContain("error[unsupported.target]");
     expect(b.code).toBe(4);
   });
+});
+
+const LLAMA_ONNX = sharedPath("onnx/llama_tiny_fp16_genai_builder/model.onnx");
+describe.skipIf(!LLAMA_ONNX)("the mcu target, an ONNX decoder", () => {
+  it("builds one token a call, and its step() export walks the greedy path of the wasm-simd build", async () => {
+    const work = await tmpDir();
+    const mcu = join(work, "mcu"),
+      simd = join(work, "simd");
+    const a = await seec("build", LLAMA_ONNX!, "--decoder", "--context", "16", "--target", "mcu", "-o", mcu);
+    expect(a.code, a.stderr).toBe(0);
+    const b = await seec("build", LLAMA_ONNX!, "--decoder", "--context", "16", "-o", simd);
+    expect(b.code, b.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(mcu, "manifest.json"), "utf8")).model.config.maxChunk).toBe(1);
+    const { exports } = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(join(mcu, "model.wasm"))), {});
+    const step = exports.step as (token: number, pos: number) => number;
+    (exports.init as (() => void) | undefined)?.();
+    const model = await loadWasm(simd);
+    for (let pos = 0, token = 1; pos < 12; pos++) {
+      const logits = await model.step([token], pos);
+      const want = logits.indexOf(Math.max(...logits));
+      expect(step(token, pos), `step ${pos}`).toBe(want);
+      token = want;
+    }
+  }, 120_000);
 });
