@@ -521,8 +521,8 @@ function causalMasks(model: OnnxModel, site: Site, context: number, T: number): 
   const tokenDims = new Set(ids?.dims.filter((d): d is string => typeof d === "string" && !/batch/i.test(d)));
   const mask = model.inputs.find((i) => i.name === "attention_mask");
   const sub = terms.length ? pruned({ ...model, outputs: terms.map((t) => ({ name: t.tensor, elementType: "float", dims: [] })) }) : model;
-  // Past lengths 1, 2 and 5 must fold; the last rows of the context too where the graph's tables reach them (a sliding window).
-  // Past lengths whose P + T tokens the context holds: where the runtime can be.
+  // Past lengths 1, 2 and 5 (and 0 for a prompt of T) must fold; the context's last rows too where the graph's tables
+  // reach them (a sliding window). Only lengths whose P + T tokens the context holds: where the runtime can be.
   const lengths = [...new Set([...(T > 1 ? [0] : []), 1, 2, 5, Math.max(1, context - T)])].filter((P) => P === 0 || P + T <= context);
   for (const P of terms.length ? lengths : []) {
     const initializers = new Map(sub.initializers);
@@ -585,7 +585,7 @@ function causalMasks(model: OnnxModel, site: Site, context: number, T: number): 
  */
 function maskKind(term: MaskTerm, v: OnnxTensor, P: number, T: number): "all" | "causal" | undefined {
   if (term.keep === "mask_index" && v.shape.length === 1) return maskIndexKeepsAll(v.data, P + T) ? "all" : undefined;
-  const keeps = (x: number) => (term.keep === "zero" ? x === 0 : term.keep === "false" ? x === 0 : x !== 0);
+  const keeps = (x: number) => (term.keep === "zero" || term.keep === "false" ? x === 0 : x !== 0);
   const hides = (x: number) => (term.keep === "zero" ? x <= -1e4 : !keeps(x));
   if (Array.from(v.data).every(keeps)) return "all";
   const [rows, keys] = v.shape.slice(-2);

@@ -3,7 +3,7 @@ import { SeecError } from "../../../runtime/errors.js";
 import type { ElementType, Graph } from "../../ir/graph.js";
 import { Interpreter } from "../../ir/interpreter.js";
 import { rng } from "../../util/random.js";
-import { statefulDecoder, type DecoderOptions, type StatefulDecoder } from "./decoder-state.js";
+import { statefulDecoder, type StatefulDecoder } from "./decoder-state.js";
 import { MIN_DYNAMIC_MAX, mergeLowerings, probeLengths } from "./dynamic.js";
 import { bindInputs, onnxGraph } from "./lower.js";
 import { readOnnx, type OnnxModel } from "./read.js";
@@ -70,7 +70,7 @@ export function lowerOnnxDecoder(
     );
   checkOps(model);
   // One token a call first: its rewrite refuses what no chunk size could take, and gives the context.
-  const one = statefulDecoder(model, { context: opts.context, tokens: 1 } satisfies DecoderOptions);
+  const one = statefulDecoder(model, { context: opts.context, tokens: 1 });
   // No more tokens a call than the context holds; a context too short for chunks takes one token a call.
   const most = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, one.context);
   const chunk = most >= MIN_DYNAMIC_MAX ? most : 1;
