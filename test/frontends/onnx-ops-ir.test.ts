@@ -984,3 +984,178 @@ describe("the spatial ops' refusals (lower-spatial.ts), each naming the node", (
     expect(await refusal(c)).toBe(`unsupported.onnx_op: ${message} @ node n (${c.op})`);
   });
 });
+
+describe("Pad, convolutions and pools at their edges (lower-spatial.ts), against onnxruntime-node", () => {
+  // Pads larger than one, on both ends, cropped (negative), on chosen axes; wrap past the axis's length.
+  const pads: [string, Partial<Case>][] = [
+    ["reflect, 2 before and 1 after on both axes", { constants: { pads: int64([4], [2, 1, 1, 2]) }, attrs: { mode: "reflect" } }],
+    ["edge, 3 and 0, 1 and 4", { constants: { pads: int64([4], [3, 1, 0, 4]) }, attrs: { mode: "edge" } }],
+    // ONNX Runtime 1.30 fills the first row with zeros here; ONNX's reference (numpy's pad) wraps on.
+    [
+      "wrap, past the axis's length, as numpy wraps",
+      {
+        opset: 19,
+        constants: { pads: int64([4], [4, 2, 5, 3]) },
+        attrs: { mode: "wrap" },
+        reference: ({ x }) => ({
+          y0: Array.from({ length: 12 * 9 }, (_, i) => x[((((Math.floor(i / 9) - 4) % 3) + 3) % 3) * 4 + (((((i % 9) - 2) % 4) + 4) % 4)]),
+        }),
+      },
+    ],
+    ["wrap, 1 and 2", { opset: 19, constants: { pads: int64([4], [1, 0, 2, 1]) }, attrs: { mode: "wrap" } }],
+    ["constant, cropped at one end, padded at the other", { constants: { pads: int64([4], [-1, 2, 1, -2]), v: floats([], [7]) } }],
+    ["reflect, cropped and padded", { constants: { pads: int64([4], [-1, 2, 1, -1]) }, attrs: { mode: "reflect" } }],
+    ["edge on the last axis only, named −1", { constants: { pads: int64([2], [2, 1]), v: floats([], [0]), axes: int64([1], [-1]) } }],
+  ];
+  it.each(pads)("Pad: %s", async (_, c) => {
+    const inputs = { x: [3, 4] };
+    expect(await againstOrt({ op: "Pad", inputs, ...c } as Case)).toBe(0);
+  });
+
+  it("Pad of integers, edge", async () => {
+    const c: Case = {
+      op: "Pad",
+      inputs: { x: [2, 3] },
+      int64: ["x"],
+      constants: { pads: int64([4], [1, 2, 0, 1]) },
+      attrs: { mode: "edge" },
+    };
+    expect(await againstOrt(c)).toBe(0);
+  });
+
+  // Weights and biases fed at run time (the MatMul path) or constant (a Linear, the bias folded in
+  // unless it is fed), one group or several.
+  const convs: [string, Partial<Case>][] = [
+    ["a fed weight in two groups", { inputs: { x: [1, 4, 5, 5], w: [6, 2, 3, 3] }, attrs: { group: 2, pads: [1, 0, 1, 2] } }],
+    ["a fed weight and a fed bias", { inputs: { x: [2, 3, 6], w: [4, 3, 2], b: [4] }, attrs: { strides: [2] } }],
+    [
+      "a constant weight, a fed bias",
+      { inputs: { x: [1, 2, 4, 4], b: [3] }, constants: { w: weights([3, 2, 2, 2], 3) }, order: ["x", "w", "b"] },
+    ],
+    [
+      "a constant weight and bias in two groups",
+      { inputs: { x: [1, 4, 4, 4] }, constants: { w: weights([4, 2, 2, 2], 4), b: weights([4], 5) }, attrs: { group: 2 } },
+    ],
+    [
+      "SAME_LOWER, strided",
+      {
+        inputs: { x: [1, 1, 7, 6] },
+        constants: { w: weights([2, 1, 3, 2], 6) },
+        attrs: { auto_pad: "SAME_LOWER", strides: [2, 3] },
+      },
+    ],
+  ];
+  it.each(convs)("Conv: %s", async (_, c) => {
+    expect(await againstOrt({ op: "Conv", inputs: {}, ...c } as Case)).toBeLessThan(1e-6);
+  });
+
+  const transposed: [string, Partial<Case>][] = [
+    [
+      "a constant weight in two groups, strided",
+      { inputs: { x: [1, 4, 3, 3] }, constants: { w: weights([4, 3, 2, 3], 7) }, attrs: { group: 2, strides: [2, 1] } },
+    ],
+    [
+      "a fed weight in two groups, a bias",
+      { inputs: { x: [1, 4, 3, 3], w: [4, 1, 3, 2] }, constants: { b: weights([2], 8) }, attrs: { group: 2 } },
+    ],
+    [
+      "pads, dilations and output_padding",
+      {
+        inputs: { x: [1, 2, 4] },
+        constants: { w: weights([2, 3, 3], 9) },
+        attrs: { strides: [3], pads: [1, 2], dilations: [2], output_padding: [1] },
+      },
+    ],
+    [
+      "output_shape",
+      { inputs: { x: [1, 1, 3, 3] }, constants: { w: weights([1, 2, 3, 3], 10) }, attrs: { strides: [2, 2], output_shape: [6, 7] } },
+    ],
+    [
+      "SAME_UPPER",
+      { inputs: { x: [1, 1, 3, 4] }, constants: { w: weights([1, 1, 2, 3], 11) }, attrs: { strides: [2, 2], auto_pad: "SAME_UPPER" } },
+    ],
+    [
+      "SAME_LOWER",
+      { inputs: { x: [1, 1, 3, 4] }, constants: { w: weights([1, 1, 2, 3], 11) }, attrs: { strides: [2, 2], auto_pad: "SAME_LOWER" } },
+    ],
+  ];
+  it.each(transposed)("ConvTranspose: %s", async (_, c) => {
+    expect(await againstOrt({ op: "ConvTranspose", inputs: {}, ...c } as Case)).toBeLessThan(1e-6);
+  });
+
+  // Each output divided by its window's elements inside the input (or, with count_include_pad, inside
+  // the declared padding too, never ceil_mode's overhang).
+  const pools: [string, Record<string, Attr>, number?][] = [
+    ["padded, counting only the input", { kernel_shape: [3, 2], pads: [1, 1, 2, 1] }],
+    ["padded, counting the padding", { kernel_shape: [3, 2], pads: [1, 1, 2, 1], count_include_pad: 1 }],
+    [
+      "ceil_mode, counting the padding but not the overhang",
+      { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 0, 1, 0], ceil_mode: 1, count_include_pad: 1 },
+    ],
+    ["strided and dilated, padded", { kernel_shape: [2, 2], strides: [2, 1], dilations: [2, 2], pads: [1, 1, 1, 0] }, 19],
+    ["SAME_LOWER", { kernel_shape: [2, 3], strides: [2, 2], auto_pad: "SAME_LOWER" }],
+  ];
+  it.each(pools)("AveragePool: %s", async (_, attrs, opset) => {
+    expect(await againstOrt({ op: "AveragePool", inputs: { x: [1, 2, 5, 6] }, attrs, ...(opset ? { opset } : {}) })).toBeLessThan(1e-6);
+  });
+});
+
+describe("lower-ops.ts: refusals, integer reductions and the older opsets' axes", () => {
+  const refused: [string, Case, string][] = [
+    ["ArgMax of integers", { op: "ArgMax", inputs: { x: [2, 3] }, int64: ["x"] }, "ArgMax of an integer tensor is not supported"],
+    ["ArgMin of integers", { op: "ArgMin", inputs: { x: [2, 3] }, int64: ["x"] }, "ArgMin of an integer tensor is not supported"],
+    ["Hardmax of integers", { op: "Hardmax", inputs: { x: [2, 3] }, int64: ["x"] }, "Hardmax of an integer tensor is not supported"],
+    [
+      "ReduceL2 of integers",
+      { op: "ReduceL2", inputs: { x: [2, 3] }, int64: ["x"] },
+      "ReduceL2 of an integer tensor is not supported (its result is not an integer)",
+    ],
+    [
+      "NegativeLogLikelihoodLoss of another reduction",
+      { op: "NegativeLogLikelihoodLoss", inputs: { x: [2, 3], t: [2] }, int64: ["t"], values: { t: [0, 2] }, attrs: { reduction: "max" } },
+      'reduction "max" is not none, sum or mean',
+    ],
+    [
+      "InstanceNormalization of rank 2",
+      { op: "InstanceNormalization", inputs: { x: [2, 3] }, constants: { s: weights([3], 1), b: weights([3], 2) } },
+      "InstanceNormalization needs an input of rank 3 or more",
+    ],
+    [
+      "Concat of empty tensors only",
+      { op: "Concat", inputs: { x: [0, 3], y: [0, 3] }, attrs: { axis: 0 } },
+      "Concat of empty tensors only is not supported",
+    ],
+    [
+      "Gather of integers along axis 1 at indices fed at run time",
+      { op: "Gather", inputs: { x: [3, 4], i: [2] }, int64: ["x", "i"], values: { i: [0, 3] }, attrs: { axis: 1 } },
+      "Gather of an integer tensor with indices computed at run time is not supported",
+    ],
+    [
+      "GatherElements of integers",
+      { op: "GatherElements", inputs: { x: [3, 4], i: [3, 2] }, int64: ["x", "i"], values: { i: [0, 1, 2, 3, 1, 0] }, attrs: { axis: 1 } },
+      "GatherElements of an integer tensor is not supported",
+    ],
+    [
+      "LayerNormalization with a scale of the wrong length",
+      { op: "LayerNormalization", inputs: { x: [2, 4] }, constants: { s: weights([3], 1) } },
+      "a norm's scale and bias must have 4 elements",
+    ],
+  ];
+  it.each(refused)("refuses %s", async (_, c, message) => {
+    expect(await refusal(c)).toBe(`unsupported.onnx_op: ${message} @ node n (${c.op})`);
+  });
+
+  // Integers reduce in f32 and come back as integers, exactly (the sums here stay far within 2^24).
+  it.each(["ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare", "ReduceL1"])("%s of integers", async (op) => {
+    const c: Case = { op, opset: 13, inputs: { x: [2, 3, 4] }, int64: ["x"], attrs: op === "ReduceSum" ? {} : { axes: [1, 2] } };
+    if (op === "ReduceSum") c.constants = { axes: int64([1], [1]) };
+    expect(await againstOrt(c)).toBe(0);
+  });
+
+  // Before opset 13, Softmax, LogSoftmax and Hardmax read the axes from `axis` on as one (default 1).
+  it.each(["Softmax", "LogSoftmax", "Hardmax"])("%s at opset 12: the axes from 1 on, and from 2", async (op) => {
+    expect(await againstOrt({ op, opset: 12, inputs: { x: [2, 3, 4] } })).toBeLessThan(1e-6);
+    expect(await againstOrt({ op, opset: 12, inputs: { x: [2, 3, 4] }, attrs: { axis: 2 } })).toBeLessThan(1e-6);
+    expect(await againstOrt({ op, opset: 12, inputs: { x: [2, 3, 4] }, attrs: { axis: -3 } })).toBeLessThan(1e-6);
+  });
+});
