@@ -1,6 +1,6 @@
 /** What every op in the registry provides: its shape rule and its reference semantics. */
 import { SeecError } from "../../../runtime/errors.js";
-import type { Attrs, Dim, Shape, TensorData, ValueType } from "../graph.js";
+import type { Attrs, Shape, TensorData, ValueType } from "../graph.js";
 
 /** A concrete tensor, as the reference interpreter sees it. */
 export interface Tensor {
@@ -67,10 +67,6 @@ export function oneOf<K extends string>(attrs: Attrs, key: string, allowed: Read
 
 export function fail(node: string, message: string): never {
   throw new SeecError("internal.ir", message, { at: `node ${node}` });
-}
-
-export function sameDim(a: Dim, b: Dim): boolean {
-  return a === b;
 }
 
 export function expectRank(node: string, what: string, shape: Shape, rank: number): void {

@@ -181,7 +181,7 @@ function roundHalfEven(a: number): number {
   return r - a === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-/** erf to ~1e-13 (Maclaurin series below 4, ±1 beyond): the reference for the kernels' erf. */
+/** erf within 5e-11 (Maclaurin series below 4, which loses digits toward 4; ±1 beyond): the reference for the kernels' erf. */
 export function erf(x: number): number {
   const a = Math.abs(x);
   if (a >= 4) return Math.sign(x);
