@@ -31,32 +31,33 @@ const refusal = (op: string, inputs: { dtype: "f32" | "i32"; shape: (number | st
 const at3 = (B: number, C: number) => (i: number, j: number, k: number) => (i * B + j) * C + k;
 
 describe("Map", () => {
-  // Each function on values that separate it from its neighbours, against its definition.
+  // Each function on values that separate it from its neighbours, against its definition; the
+  // operand pairs several functions share are named once.
+  const arithmetic = [
+    [1.5, -2],
+    [2, 0.25],
+  ];
+  const extremes = [
+    [1, -1],
+    [-2, 3],
+  ];
+  const ordered = [
+    [1, 2, 3],
+    [1, 3, 2],
+  ];
+  const truthy = [
+    [0, 2, 0, -1],
+    [0, 0, 3, 4],
+  ];
+  const signs = [
+    [7, -7, 7],
+    [3, 3, -3],
+  ];
+  const unary = (fn: MapFunction, x: number[], want: number[]): [MapFunction, number[][], number[]] => [fn, [x], want];
   const cases: [MapFunction, number[][], number[]][] = [
-    [
-      "add",
-      [
-        [1.5, -2],
-        [2, 0.25],
-      ],
-      [3.5, -1.75],
-    ],
-    [
-      "sub",
-      [
-        [1.5, -2],
-        [2, 0.25],
-      ],
-      [-0.5, -2.25],
-    ],
-    [
-      "mul",
-      [
-        [1.5, -2],
-        [2, 0.25],
-      ],
-      [3, -0.5],
-    ],
+    ["add", arithmetic, [3.5, -1.75]],
+    ["sub", arithmetic, [-0.5, -2.25]],
+    ["mul", arithmetic, [3, -0.5]],
     [
       "div",
       [
@@ -81,86 +82,16 @@ describe("Map", () => {
       ],
       [8, 3],
     ],
-    [
-      "max",
-      [
-        [1, -1],
-        [-2, 3],
-      ],
-      [1, 3],
-    ],
-    [
-      "min",
-      [
-        [1, -1],
-        [-2, 3],
-      ],
-      [-2, -1],
-    ],
-    [
-      "equal",
-      [
-        [1, 2, 3],
-        [1, 3, 2],
-      ],
-      [1, 0, 0],
-    ],
-    [
-      "less",
-      [
-        [1, 2, 3],
-        [1, 3, 2],
-      ],
-      [0, 1, 0],
-    ],
-    [
-      "lessOrEqual",
-      [
-        [1, 2, 3],
-        [1, 3, 2],
-      ],
-      [1, 1, 0],
-    ],
-    [
-      "greater",
-      [
-        [1, 2, 3],
-        [1, 3, 2],
-      ],
-      [0, 0, 1],
-    ],
-    [
-      "greaterOrEqual",
-      [
-        [1, 2, 3],
-        [1, 3, 2],
-      ],
-      [1, 0, 1],
-    ],
-    [
-      "and",
-      [
-        [0, 2, 0, -1],
-        [0, 0, 3, 4],
-      ],
-      [0, 0, 0, 1],
-    ],
-    [
-      "or",
-      [
-        [0, 2, 0, -1],
-        [0, 0, 3, 4],
-      ],
-      [0, 1, 1, 1],
-    ],
-    [
-      "xor",
-      [
-        [0, 2, 0, -1],
-        [0, 0, 3, 4],
-      ],
-      [0, 1, 1, 0],
-    ],
+    ["max", extremes, [1, 3]],
+    ["min", extremes, [-2, -1]],
+    ["equal", ordered, [1, 0, 0]],
+    ["less", ordered, [0, 1, 0]],
+    ["lessOrEqual", ordered, [1, 1, 0]],
+    ["greater", ordered, [0, 0, 1]],
+    ["greaterOrEqual", ordered, [1, 0, 1]],
+    ["and", truthy, [0, 0, 0, 1]],
+    ["or", truthy, [0, 1, 1, 1]],
+    ["xor", truthy, [0, 1, 1, 0]],
     [
       "where",
       [
@@ -170,60 +101,46 @@ describe("Map", () => {
       ],
       [10, -2, 30],
     ],
-    ["copy", [[1.5, -0]], [1.5, -0]],
-    ["trunc", [[1.7, -1.7]], [1, -1]],
-    ["bool", [[0, 0.5, -3]], [0, 1, 1]],
-    ["not", [[0, 0.5, -3]], [1, 0, 0]],
-    ["neg", [[2, -3]], [-2, 3]],
-    ["abs", [[2, -3]], [2, 3]],
-    ["sqrt", [[9, 0.25]], [3, 0.5]],
-    ["reciprocal", [[4, -0.5]], [0.25, -2]],
-    ["exp", [[0, 1]], [1, Math.E]],
-    ["log", [[1, Math.E]], [0, 1]],
-    ["tanh", [[0, 1]], [0, 0.7615941559557649]],
-    ["sigmoid", [[0, 2]], [0.5, 1 / (1 + Math.exp(-2))]],
-    ["relu", [[-2, 3]], [0, 3]],
-    ["sin", [[0, Math.PI / 2]], [0, 1]],
-    ["cos", [[0, Math.PI]], [1, -1]],
+    unary("copy", [1.5, -0], [1.5, -0]),
+    unary("trunc", [1.7, -1.7], [1, -1]),
+    unary("bool", [0, 0.5, -3], [0, 1, 1]),
+    unary("not", [0, 0.5, -3], [1, 0, 0]),
+    unary("neg", [2, -3], [-2, 3]),
+    unary("abs", [2, -3], [2, 3]),
+    unary("sqrt", [9, 0.25], [3, 0.5]),
+    unary("reciprocal", [4, -0.5], [0.25, -2]),
+    unary("exp", [0, 1], [1, Math.E]),
+    unary("log", [1, Math.E], [0, 1]),
+    unary("tanh", [0, 1], [0, 0.7615941559557649]),
+    unary("sigmoid", [0, 2], [0.5, 1 / (1 + Math.exp(-2))]),
+    unary("relu", [-2, 3], [0, 3]),
+    unary("sin", [0, Math.PI / 2], [0, 1]),
+    unary("cos", [0, Math.PI], [1, -1]),
     // erf's published values; ±1 from 4 on.
-    ["erf", [[0, 0.5, 1, -2, 4.5]], [0, 0.5204998778130465, 0.8427007929497149, -0.9953222650189527, 1]],
-    ["gelu", [[1, -1]], [0.8413447460685429, -0.15865525393145707]],
-    ["geluTanh", [[1]], [0.5 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * 1.044715))]],
+    unary("erf", [0, 0.5, 1, -2, 4.5], [0, 0.5204998778130465, 0.8427007929497149, -0.9953222650189527, 1]),
+    unary("gelu", [1, -1], [0.8413447460685429, -0.15865525393145707]),
+    unary("geluTanh", [1], [0.5 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * 1.044715))]),
     // Floored modulo takes the divisor's sign; fmod the dividend's.
-    [
-      "mod",
-      [
-        [7, -7, 7],
-        [3, 3, -3],
-      ],
-      [1, 2, -2],
-    ],
-    [
-      "fmod",
-      [
-        [7, -7, 7],
-        [3, 3, -3],
-      ],
-      [1, -1, 1],
-    ],
-    ["sign", [[-2, 0, 3]], [-1, 0, 1]],
-    ["floor", [[1.5, -1.5]], [1, -2]],
-    ["ceil", [[1.5, -1.5]], [2, -1]],
+    ["mod", signs, [1, 2, -2]],
+    ["fmod", signs, [1, -1, 1]],
+    unary("sign", [-2, 0, 3], [-1, 0, 1]),
+    unary("floor", [1.5, -1.5], [1, -2]),
+    unary("ceil", [1.5, -1.5], [2, -1]),
     // Halves to even.
-    ["round", [[0.5, 1.5, 2.5, -2.5, 2.4, 2.6]], [0, 2, 2, -2, 2, 3]],
-    ["isinf", [[Infinity, -Infinity, 1, NaN]], [1, 1, 0, 0]],
-    ["isnan", [[NaN, 1, Infinity]], [1, 0, 0]],
-    ["tan", [[0, Math.PI / 4]], [0, 1]],
-    ["asin", [[0, 1]], [0, Math.PI / 2]],
-    ["acos", [[1, 0]], [0, Math.PI / 2]],
-    ["atan", [[0, 1]], [0, Math.PI / 4]],
-    ["sinh", [[0, 1]], [0, (Math.E - 1 / Math.E) / 2]],
-    ["cosh", [[0, 1]], [1, (Math.E + 1 / Math.E) / 2]],
-    ["asinh", [[0, 1]], [0, Math.log(1 + Math.SQRT2)]],
-    ["acosh", [[1, 2]], [0, Math.log(2 + Math.sqrt(3))]],
-    ["atanh", [[0, 0.5]], [0, 0.5 * Math.log(3)]],
+    unary("round", [0.5, 1.5, 2.5, -2.5, 2.4, 2.6], [0, 2, 2, -2, 2, 3]),
+    unary("isinf", [Infinity, -Infinity, 1, NaN], [1, 1, 0, 0]),
+    unary("isnan", [NaN, 1, Infinity], [1, 0, 0]),
+    unary("tan", [0, Math.PI / 4], [0, 1]),
+    unary("asin", [0, 1], [0, Math.PI / 2]),
+    unary("acos", [1, 0], [0, Math.PI / 2]),
+    unary("atan", [0, 1], [0, Math.PI / 4]),
+    unary("sinh", [0, 1], [0, (Math.E - 1 / Math.E) / 2]),
+    unary("cosh", [0, 1], [1, (Math.E + 1 / Math.E) / 2]),
+    unary("asinh", [0, 1], [0, Math.log(1 + Math.SQRT2)]),
+    unary("acosh", [1, 2], [0, Math.log(2 + Math.sqrt(3))]),
+    unary("atanh", [0, 0.5], [0, 0.5 * Math.log(3)]),
     // The nearest bfloat16, ties to even: 1 + 2^-8 is halfway between 1 and 1 + 2^-7.
-    ["bfloat16", [[1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -9]], [1, 1 + 2 ** -6, 1]],
+    unary("bfloat16", [1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -9], [1, 1 + 2 ** -6, 1]),
     [
       "shl",
       [
