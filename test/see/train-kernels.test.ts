@@ -4,40 +4,16 @@
 // earlier rows, grouped-query heads, head sizes that are and are not a multiple of four, more keys
 // than attendRow scores at once (128).
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Attrs } from "../../compiler/ir/graph.js";
 import { Attention, attentionOnKernels, SelfAttention } from "../../compiler/ir/ops/attention.js";
-import type { OpDef, Tensor } from "../../compiler/ir/ops/op.js";
+import type { OpDef } from "../../compiler/ir/ops/op.js";
 import { wasmTrainingKernels } from "../../targets/wasm/train-kernels.js";
-import { maxRelDiff, randomF32 } from "../helpers/random.js";
+import { compareOps as compare, tensor as t } from "../helpers/ir-ops.js";
+import { randomF32 } from "../helpers/random.js";
 
 let fast: { Attention: OpDef; SelfAttention: OpDef };
 beforeAll(async () => {
   fast = attentionOnKernels(await wasmTrainingKernels());
 });
-
-const t = (shape: number[], data: Float32Array | Int32Array): Tensor => ({ shape, data });
-
-/** Runs both definitions forward and backward on copies of the same inputs; the worst relative gap of each result. */
-function compare(reference: OpDef, kernels: OpDef, inputs: () => Tensor[], attrs: Attrs, seed: number): number[] {
-  const a = inputs(),
-    b = inputs();
-  const [ya] = reference.run(a, attrs),
-    [yb] = kernels.run(b, attrs);
-  const dy = randomF32(ya.data.length, seed);
-  const step = (xs: Tensor[], y: Tensor) => ({ inputs: xs, outputs: [y], dOutputs: [dy], attrs, wants: xs.map(() => true) });
-  const ga = reference.vjp!(step(a, ya)),
-    gb = kernels.vjp!(step(b, yb));
-  expect(ya.shape).toEqual(yb.shape);
-  const gaps = [maxRelDiff(yb.data, ya.data)];
-  // The caches (Attention's inputs 4 and 5) as the forward pass left them.
-  for (let i = 4; i < a.length; i++) gaps.push(maxRelDiff(b[i].data, a[i].data));
-  ga.forEach((g, i) => {
-    if (!g) return expect(gb[i]).toBeUndefined();
-    expect(gb[i]!.length).toBe(g.length);
-    gaps.push(maxRelDiff(gb[i]!, g));
-  });
-  return gaps;
-}
 
 describe("training kernels: attention", () => {
   // Measured: at most 6.3e-7 (f32 kernels against the reference, which accumulates in f64).
