@@ -115,6 +115,11 @@ describe("USE-Lite on the interpreter against TF.js", () => {
     expect(graph.outputs).toEqual(["embedding"]);
     expect(graph.values.get("tokens")).toMatchObject({ kind: "input", dtype: "i32", shape: ["T"] });
     expect(graph.dims).toEqual({ T: { max: 128 } });
+    // The IR's node names, as `seec inspect` lists them.
+    const names = graph.nodes.map((n) => n.name);
+    expect(names.slice(0, 3)).toEqual(["embedding_lookup", "timing_signal", "layer_0_input"]);
+    expect(names).toContain("layers.0.residual_projection");
+    expect(names.slice(-4)).toEqual(["mean_pool", "tanh_layer.dense", "tanh_layer", "embedding"]);
     // Unit vectors: the L2 epsilon is far below the squared norm.
     for (const r of rows) expect(Math.hypot(...r)).toBeCloseTo(1, 5);
   });
@@ -343,6 +348,39 @@ describe("graphs that are not the encoder, refused by name", () => {
     });
   });
 
+  it("each parameter named in its dtype refusal; a plumbing constant computed; an op beginning with a vowel", () => {
+    const cases: [string, number, string][] = [
+      ["Layer_0/TransformerLayer/FFN/conv1/Tensordot/concat_2", 1, "tensordot output width"],
+      ["Layer_0/TransformerLayer/MultiheadAttention/combine_heads/combine_last_two_dimensions/Reshape/shape", 2, "attention output width"],
+      ["Layer_0/TransformerLayer/MultiheadAttention/output_transform_single/Conv2D", 1, "attention output kernel"],
+      ["Layer_0/TransformerLayer/FFN/conv1/Tensordot/MatMul", 1, "FFN conv1 kernel"],
+      ["Layer_0/TransformerLayer/FFN/conv2/Tensordot/MatMul", 1, "FFN conv2 kernel"],
+    ];
+    for (const [consumer, k, what] of cases) {
+      const g = copy();
+      const name = find(g, consumer).inputs[k];
+      const t = g.weights.get(name)!;
+      const other = t.dtype === "int32" ? "float32" : "int32";
+      g.weights.set(name, { ...t, dtype: other });
+      expect(refused(g)).toMatchObject({
+        code: "unsupported.tfjs_dtype",
+        message: `${what} ${name} is ${other}; seec compiles it as ${t.dtype}`,
+      });
+    }
+    const computed = copy();
+    const std = computed.nodes.find((n) => n.op === "SparseToDense")!;
+    computed.nodes.push({ name: "minus_one", op: "Identity", inputs: [std.inputs[3]], attr: {} });
+    std.inputs[3] = "minus_one";
+    expect(refused(computed).message).toBe(
+      `input 3 of node ${std.name} is Identity node minus_one; the encoder has a constant (a constant of the plumbing) there`,
+    );
+    const add = copy();
+    const bias = find(add, "Layer_0/TransformerLayer/AdjustResidualInput/dense/BiasAdd");
+    bias.op = "Add";
+    const scatter = add.nodes.find((n) => n.op === "ScatterNd" && n.inputs[1] === bias.name)!;
+    expect(refused(add).message).toBe(`input 1 of node ${scatter.name} is Add node ${bias.name}; the encoder has a BiasAdd there`);
+  });
+
   it("a second output nothing reads, before or after the encoder's; the closest attempt's error when none matches", () => {
     const tanh = find(real, "hidden_layers/tanh_layer_0/Tanh").name;
     for (const first of [true, false]) {
@@ -356,14 +394,36 @@ describe("graphs that are not the encoder, refused by name", () => {
         at: "node extra",
       });
     }
-    // The output's Tanh made a Relu, and a second output: the error is the deeper attempt's, at the Relu.
+    // The output's Tanh made a Relu, and a second output before or after it: the error is the deeper attempt's, at the Relu.
+    for (const first of [true, false]) {
+      const g = copy();
+      const t = find(g, "hidden_layers/tanh_layer_0/Tanh");
+      t.op = "Relu";
+      const extra = { name: "extra", op: "Relu", inputs: [t.inputs[0]], attr: {} };
+      if (first) g.nodes.unshift(extra);
+      else g.nodes.push(extra);
+      expect(refused(g)).toMatchObject({
+        at: `node ${t.name}`,
+        message: expect.stringMatching(/is Relu node .*Tanh; the encoder has a Tanh there$/),
+      });
+    }
+  });
+
+  it("an attempt that failed leaves nothing matched: a copy of the output that fails deep inside is still a second output", () => {
     const g = copy();
-    const t = find(g, "hidden_layers/tanh_layer_0/Tanh");
-    t.op = "Relu";
-    g.nodes.unshift({ name: "extra", op: "Relu", inputs: [t.inputs[0]], attr: {} });
+    const mul = g.nodes.find((n) => n.op === "Mul" && !g.nodes.some((m) => m.inputs.includes(n.name)))!;
+    const rsqrt = g.nodes.find((n) => n.name === mul.inputs[1])!;
+    const max = g.nodes.find((n) => n.name === rsqrt.inputs[0])!;
+    // Its L2 epsilon computed, where the encoder holds a constant: the copy matches the whole encoder first, then fails.
+    g.nodes.unshift(
+      { name: "eps_copy", op: "Identity", inputs: [max.inputs[1]], attr: {} },
+      { ...max, name: "max_copy", inputs: [max.inputs[0], "eps_copy"] },
+      { ...rsqrt, name: "rsqrt_copy", inputs: ["max_copy"] },
+      { ...mul, name: "mul_copy", inputs: [mul.inputs[0], "rsqrt_copy"] },
+    );
     expect(refused(g)).toMatchObject({
-      at: `node ${t.name}`,
-      message: expect.stringMatching(/is Relu node .*Tanh; the encoder has a Tanh there$/),
+      message: "Mul node mul_copy is not part of the encoder seec compiles (a second output: nothing reads it)",
+      at: "node mul_copy",
     });
   });
 
@@ -377,6 +437,110 @@ describe("graphs that are not the encoder, refused by name", () => {
       message: `input 1 of node ${add.name} is Relu node r; the encoder has an Add or a ScatterNd there`,
       at: "node r",
     });
+  });
+
+  it("the other spellings: AddV2 for Add, BatchMatMulV2 for BatchMatMul (the same IR)", () => {
+    const v2 = copy();
+    const renamed = { Add: "AddV2", BatchMatMul: "BatchMatMulV2" } as Record<string, string>;
+    let count = 0;
+    for (const n of v2.nodes) if (renamed[n.op]) ((n.op = renamed[n.op]), count++);
+    expect(count).toBeGreaterThan(20);
+    expect(tfjsEncoderGraph("t", v2).nodes).toEqual(tfjsEncoderGraph("t", real).nodes);
+  });
+
+  it("the matrix products' transpose flags: each one the encoder does not have is refused", () => {
+    const cases: [string, string, string][] = [
+      ["hidden_layers/tanh_layer_0/MatMul", "transpose_a", "false"],
+      ["hidden_layers/tanh_layer_0/MatMul", "transpose_b", "false"],
+      ["Layer_0/TransformerLayer/MultiheadAttention/DotProductAttention/BaseDotProductAttention/MatMul", "adj_x", "false"],
+      ["Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/BaseDotProductAttention/MatMul_1", "adj_x", "false"],
+      ["Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/BaseDotProductAttention/MatMul_1", "adj_y", "false"],
+    ];
+    for (const [suffix, flag, theirs] of cases) {
+      const g = copy();
+      const n = find(g, suffix);
+      n.attr[flag] = { b: true };
+      expect(refused(g)).toMatchObject({
+        message: `${n.op} node ${n.name} has ${flag} = true; the encoder's has ${theirs}`,
+        at: `node ${n.name}`,
+      });
+    }
+  });
+
+  it("a copy of the padding bias for one layer: compiled when it holds the same value (NaN too), refused when not", () => {
+    /** USE-Lite with layer 0 reading its own copy of the attention's padding bias, holding `value`. */
+    const withCopy = (value: number, shared?: number) => {
+      const g = copy();
+      const chain = ["mul", "ExpandDims", "ExpandDims_1"].map((s) => find(g, `attention_bias_ignore_padding/${s}`));
+      const y = find(g, "attention_bias_ignore_padding/mul/y");
+      const rename = (name: string) => `${name}_copy`;
+      for (const n of [y, ...chain])
+        g.nodes.push({
+          ...n,
+          name: rename(n.name),
+          inputs: n.inputs.map((i) => (i === y.name || chain.some((c) => c.name === i) ? rename(i) : i)),
+        });
+      g.weights.set(rename(y.name), { ...g.weights.get(y.name)!, data: Float32Array.of(value) });
+      if (shared !== undefined) g.weights.set(y.name, { ...g.weights.get(y.name)!, data: Float32Array.of(shared) });
+      const add = find(g, "Layer_0/TransformerLayer/MultiheadAttention/DotProductAttention/BaseDotProductAttention/add");
+      add.inputs[1] = rename(chain[2].name);
+      return { g, names: [y.name, rename(y.name)] };
+    };
+    const stock = real.weights.get(find(real, "attention_bias_ignore_padding/mul/y").name)!.data[0];
+    expect(tfjsEncoderGraph("t", withCopy(stock).g).nodes).toEqual(tfjsEncoderGraph("t", real).nodes);
+    expect(tfjsEncoderGraph("t", withCopy(NaN, NaN).g).nodes).toEqual(tfjsEncoderGraph("t", real).nodes);
+    for (const [value, shared] of [
+      [-1, undefined],
+      [NaN, undefined],
+      [stock, NaN],
+    ] as const) {
+      const { g, names } = withCopy(value, shared);
+      const e = refused(g);
+      // The match meets layer 0's copy first (depth first from the output, inputs in order), then the original.
+      expect(e).toMatchObject({ message: `constants ${names[1]} and ${names[0]} must hold the same padding bias`, at: `node ${names[0]}` });
+    }
+  });
+
+  it("a layer's attention residual computed twice, the same way: the same IR", () => {
+    const g = copy();
+    const mid = find(g, "Layer_1/TransformerLayer/layer_postprocess/add");
+    g.nodes.push({ ...mid, name: "mid_copy", inputs: [...mid.inputs] });
+    const ffnAdd = g.nodes.find((n) => n.op === "Add" && n.inputs[1] === mid.name && n.name.includes("Layer_1/"))!;
+    ffnAdd.inputs[1] = "mid_copy";
+    expect(tfjsEncoderGraph("t", g).nodes).toEqual(tfjsEncoderGraph("t", real).nodes);
+  });
+
+  it("the residual of one layer read two ways: its input in one place, a projection in another", () => {
+    const g = copy();
+    const mid = find(g, "Layer_1/TransformerLayer/layer_postprocess/add");
+    const projected = find(g, "Layer_0/TransformerLayer/layer_postprocess/add").inputs[1];
+    expect(g.nodes.find((n) => n.name === projected)!.op).toBe("ScatterNd");
+    // Layer 1's FFN residual reads a copy of its attention residual whose second input is layer 0's projection.
+    g.nodes.push({ ...mid, name: "mid_copy", inputs: [mid.inputs[0], projected] });
+    const ffnAdd = g.nodes.find((n) => n.op === "Add" && n.inputs[1] === mid.name && n.name.includes("Layer_1/"))!;
+    ffnAdd.inputs[1] = "mid_copy";
+    expect(refused(g)).toMatchObject({
+      code: "unsupported.tfjs_graph",
+      message: `input 1 of node mid_copy is ScatterNd node ${projected}; where the encoder computes the same value elsewhere, the graph has an Add`,
+      at: `node ${projected}`,
+    });
+  });
+
+  it("forty ops a layer are enough to try the pattern; thirty-nine are not", () => {
+    const graph = (ops: number): TfGraph => ({
+      file: real.file,
+      nodes: [
+        { name: "x", op: "Placeholder", inputs: [], attr: {} },
+        ...Array.from({ length: ops - 2 }, (_, i) => ({ name: `r${i}`, op: "Relu", inputs: [i ? `r${i - 1}` : "x"], attr: {} })),
+        { name: "s", op: "Softmax", inputs: [`r${ops - 3}`], attr: {} },
+        // Constants are not ops: five of them do not make 39 ops 44.
+        ...Array.from({ length: 5 }, (_, i) => ({ name: `c${i}`, op: "Const", inputs: [], attr: {} })),
+      ],
+      weights: new Map(Array.from({ length: 5 }, (_, i) => [`c${i}`, { dtype: "int32" as const, shape: [], data: Int32Array.of(i) }])),
+    });
+    expect(refused(graph(39)).message).toBe("the graph has 1 Softmax nodes among 39 ops: too few for that many encoder layers");
+    const forty = refused(graph(40));
+    expect(forty.message).toMatch(/^the graph's output is (Softmax node s|Const node c\d); the encoder has a Mul there$/);
   });
 
   it("hyper-parameters that do not fit: each message, at the constant", () => {
@@ -395,11 +559,49 @@ describe("graphs that are not the encoder, refused by name", () => {
       message: "the maximum length is 8193 tokens; seec compiles encoders of up to 8192",
     });
     expect(MAX_TFJS_LENGTH).toBe(8192);
+    // One token is a maximum length.
+    const one = copy();
+    setWeight(one, "ClipToMaxLength/Less/y", { data: Int32Array.of(1) });
+    expect(tfjsEncoderGraph("t", one).dims).toEqual({ T: { max: 1 } });
     // At the limit it compiles (the timing table has that many rows).
     const longest = copy();
     setWeight(longest, "ClipToMaxLength/Less/y", { data: Int32Array.of(MAX_TFJS_LENGTH) });
     expect(tfjsEncoderGraph("t", longest).values.get("timing_signal.table")!.shape).toEqual([MAX_TFJS_LENGTH, 256]);
     expect(misfit("l2_normalize/Maximum/y", { data: Float32Array.of(-1) })).toEqual(bad("L2 normalization epsilon NAME is -1"));
+    expect(misfit("FFN/layer_prepostprocess/layer_norm/Cast/x", { data: Float32Array.of(-0.5) })).toEqual(
+      bad("layer norm epsilon NAME is -0.5"),
+    );
+    // The largest int32 is a head count (then the widths do not split into that many).
+    expect(
+      misfit(
+        "Layer_1/TransformerLayer/MultiheadAttention/split_heads/split_last_dimension/Reshape/shape/2",
+        { data: Int32Array.of(2 ** 31 - 1) },
+        // The constant is both layers' (one node): layer 0's widths are checked first.
+        "Layer_0/TransformerLayer/MultiheadAttention/Const",
+      ),
+    ).toEqual(bad("the q, k, v widths 256, 256, 256 do not split 768 columns into 2147483647 heads of 64"));
+    // Widths that agree with the heads but not with the kernel's (and its bias's) 1024 columns.
+    const wide = copy();
+    setWeight(wide, "Layer_0/TransformerLayer/MultiheadAttention/qkv_transform_single/kernel/part_0", {
+      shape: [1, 1, 256, 1024],
+      data: new Float32Array(256 * 1024),
+    });
+    setWeight(wide, "Layer_0/TransformerLayer/MultiheadAttention/qkv_transform_single/bias/ConcatPartitions/concat", {
+      shape: [1024],
+      data: new Float32Array(1024),
+    });
+    expect(refused(wide)).toMatchObject({
+      message: "the model's weights do not fit together: the q, k, v widths 256, 256, 256 do not split 1024 columns into 4 heads of 64",
+      at: `node ${find(wide, "Layer_0/TransformerLayer/MultiheadAttention/Const").name}`,
+    });
+    // An embedding one wide is an embedding (then the timing signal does not fit it).
+    expect(
+      misfit("module/Embeddings_en", { shape: [8002, 1], data: new Float32Array(8002) }, "AddTimingSignal/TimingSignal/ExpandDims_1"),
+    ).toEqual(bad("the timing signal has 256 features, the embedding 1"));
+    // A vocabulary of one token compiles.
+    const single = copy();
+    setWeight(single, "module/Embeddings_en", { shape: [1, 256], data: new Float32Array(256) });
+    expect(tfjsEncoderGraph("t", single).model.config.vocabSize).toBe(1);
     expect(misfit("FFN/layer_prepostprocess/layer_norm/Cast/x", { data: Float32Array.of(NaN) })).toEqual(
       bad("layer norm epsilon NAME is NaN"),
     );
