@@ -75,6 +75,12 @@ const KERNELS = {
     filter: "wasm-simd (kernels .*(Linear with rows interleaved|past a first block)|Q4Linear matches .*epilogue)",
   },
   "attention-grad": { files: ["test/see/train-kernels.test.ts"], filter: "training kernels" },
+  // The vector primitives every kernel is written with (dot products, horizontal sums, exp): every kernel test of the flavour.
+  simd: { files: ["test/targets/wasm/kernels.test.ts"], filter: "wasm-simd kernels" },
+  // A Q4_0 block's f16 scale as f32.
+  f16: { files: ["test/targets/wasm/q4-kernels.test.ts"], filter: "wasm-simd Q4Linear matches" },
+  // The split of a node's work over threads, against one thread's logits.
+  threads: { files: ["test/runtime/threads.test.ts"], filter: "two threads give one thread's logits exactly" },
   // kernels-relaxed/: the wasm-relaxed flavour's override (Node 20 runs it with --experimental-wasm-relaxed-simd, which the test files set).
   "relaxed/linear-q4": {
     path: "targets/wasm/kernels-relaxed/linear-q4.ts",
