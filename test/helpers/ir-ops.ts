@@ -15,6 +15,32 @@ export function inferRefusal(op: string, inputs: readonly ValueType[], attrs: Re
 
 export const tensor = (shape: number[], data: Float32Array | Int32Array): Tensor => ({ shape, data });
 
+/** One Attention call's shape: T tokens after `pos` cached rows, in a cache of `context` rows. */
+export interface AttentionCall {
+  T: number;
+  pos: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  context: number;
+}
+
+/**
+ * Attention's inputs for `c` (q, k, v, pos, kCache, vCache; seeds 1 to 5), made afresh on each call:
+ * q, k and kCache uniform in ±`scale` (the scores grow with its square), v and vCache in ±1.
+ */
+export function attentionInputs(c: AttentionCall, scale = 1): () => Tensor[] {
+  const kv = c.kvHeads * c.headDim;
+  return () => [
+    tensor([c.T, c.heads * c.headDim], randomF32(c.T * c.heads * c.headDim, 1, scale)),
+    tensor([c.T, kv], randomF32(c.T * kv, 2, scale)),
+    tensor([c.T, kv], randomF32(c.T * kv, 3)),
+    tensor([1], Int32Array.of(c.pos)),
+    tensor([c.context, kv], randomF32(c.context * kv, 4, scale)),
+    tensor([c.context, kv], randomF32(c.context * kv, 5)),
+  ];
+}
+
 /**
  * Runs both definitions forward and backward on copies of the same inputs (backward from the same
  * random dY, seeded by `seed`); the worst relative gap of each result: the output, the inputs from

@@ -9,7 +9,7 @@ import type { AttentionKernels, AttentionShape } from "../../compiler/ir/ops/att
 import { Attention, attentionOnKernels, ScaledAttention, SelfAttention } from "../../compiler/ir/ops/attention.js";
 import { opDef } from "../../compiler/ir/ops/index.js";
 import type { Tensor } from "../../compiler/ir/ops/op.js";
-import { compareOps, inferRefusal, tensor as t } from "../helpers/ir-ops.js";
+import { attentionInputs, compareOps, inferRefusal, tensor as t } from "../helpers/ir-ops.js";
 import { maxRelDiff, randomF32 } from "../helpers/random.js";
 
 /** The probabilities of query row t, head h over the keys it sees (AttentionShape's contract). */
@@ -82,28 +82,18 @@ describe("attentionOnKernels: the registry's Attention and SelfAttention on a ba
     { T: 3, pos: 2, heads: 4, kvHeads: 2, headDim: 3, context: 8 },
     { T: 4, pos: 0, heads: 2, kvHeads: 2, headDim: 5, context: 6 },
     { T: 1, pos: 6, heads: 3, kvHeads: 1, headDim: 4, context: 7 },
-  ])(
-    "Attention, T $T after $pos cached rows, $heads heads over $kvHeads of $headDim, a cache of $context",
-    ({ T, pos, heads, kvHeads, headDim, context }) => {
-      const attrs = { heads, kvHeads, headDim },
-        kv = kvHeads * headDim;
-      const inputs = () => [
-        t([T, heads * headDim], randomF32(T * heads * headDim, 1, 2)),
-        t([T, kv], randomF32(T * kv, 2, 2)),
-        t([T, kv], randomF32(T * kv, 3)),
-        t([1], Int32Array.of(pos)),
-        t([context, kv], randomF32(context * kv, 4, 2)),
-        t([context, kv], randomF32(context * kv, 5)),
-      ];
-      const shapes: AttentionShape[] = [];
-      const gaps = compareOps(Attention, attentionOnKernels(writtenOutKernels(shapes)).Attention, inputs, attrs, 6);
-      // The output, both caches after the call, dq, and dk and dv of this call's rows alone.
-      expect(gaps).toHaveLength(6);
-      for (const gap of gaps) expect(gap).toBeLessThan(TOL);
-      const shape = { T, causal: true, first: pos, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
-      expect(shapes).toEqual([shape, shape]);
-    },
-  );
+  ])("Attention, T $T after $pos cached rows, $heads heads over $kvHeads of $headDim, a cache of $context", (c) => {
+    const { T, pos, heads, kvHeads, headDim } = c;
+    const attrs = { heads, kvHeads, headDim };
+    const inputs = attentionInputs(c, 2);
+    const shapes: AttentionShape[] = [];
+    const gaps = compareOps(Attention, attentionOnKernels(writtenOutKernels(shapes)).Attention, inputs, attrs, 6);
+    // The output, both caches after the call, dq, and dk and dv of this call's rows alone.
+    expect(gaps).toHaveLength(6);
+    for (const gap of gaps) expect(gap).toBeLessThan(TOL);
+    const shape = { T, causal: true, first: pos, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
+    expect(shapes).toEqual([shape, shape]);
+  });
 
   it("Attention hands the kernels the cache rows up to the call's last token, this call's k and v written in", () => {
     const [T, pos, kv, context] = [2, 3, 4, 9];

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Attention, attentionOnKernels, SelfAttention } from "../../compiler/ir/ops/attention.js";
 import type { OpDef } from "../../compiler/ir/ops/op.js";
 import { wasmTrainingKernels } from "../../targets/wasm/train-kernels.js";
-import { compareOps as compare, tensor as t } from "../helpers/ir-ops.js";
+import { attentionInputs, compareOps as compare, tensor as t } from "../helpers/ir-ops.js";
 import { randomF32 } from "../helpers/random.js";
 
 let fast: { Attention: OpDef; SelfAttention: OpDef };
@@ -23,22 +23,11 @@ describe("training kernels: attention", () => {
     { T: 5, pos: 0, heads: 2, kvHeads: 2, headDim: 8, context: 8 },
     { T: 7, pos: 3, heads: 4, kvHeads: 2, headDim: 6, context: 12 },
     { T: 150, pos: 20, heads: 2, kvHeads: 1, headDim: 8, context: 200 },
-  ])(
-    "Attention, T $T after $pos cached rows, $heads heads over $kvHeads, headDim $headDim",
-    ({ T, pos, heads, kvHeads, headDim, context }) => {
-      const attrs = { heads, kvHeads, headDim };
-      const kv = kvHeads * headDim;
-      const inputs = () => [
-        t([T, heads * headDim], randomF32(T * heads * headDim, 1)),
-        t([T, kv], randomF32(T * kv, 2)),
-        t([T, kv], randomF32(T * kv, 3)),
-        t([1], Int32Array.of(pos)),
-        t([context, kv], randomF32(context * kv, 4)),
-        t([context, kv], randomF32(context * kv, 5)),
-      ];
-      for (const gap of compare(Attention, fast.Attention, inputs, attrs, 6)) expect(gap).toBeLessThan(TOL);
-    },
-  );
+  ])("Attention, T $T after $pos cached rows, $heads heads over $kvHeads, headDim $headDim", (c) => {
+    const attrs = { heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim };
+    const inputs = attentionInputs(c);
+    for (const gap of compare(Attention, fast.Attention, inputs, attrs, 6)) expect(gap).toBeLessThan(TOL);
+  });
 
   it.each([
     { T: 9, heads: 8, headDim: 32 },
