@@ -356,7 +356,7 @@ function makeManifest(
 }
 
 function modelInfo(graph: Graph): Manifest["model"] {
-  const { family, config, bosId, eosId, embedding, batch } = graph.model;
+  const { family, config, bosId, eosId, embedding, batch, rows } = graph.model;
   return {
     family,
     config: { ...config },
@@ -364,5 +364,6 @@ function modelInfo(graph: Graph): Manifest["model"] {
     eosId,
     ...(embedding ? { embedding: { ...embedding } } : {}),
     ...(batch ? { batch: { ...batch } } : {}),
+    ...(rows ? { rows: { ...rows, inputs: [...rows.inputs] } } : {}),
   };
 }

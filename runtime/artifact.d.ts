@@ -4,9 +4,11 @@
  * Inputs by name: Float32Array, Int32Array, or, as ONNX Runtime takes them, BigInt64Array (int64),
  * BigUint64Array (uint64), Uint32Array (uint32), Int16Array (int16), Uint16Array (uint16),
  * Uint8Array (bool, uint8), Int8Array (int8), Float64Array (float64). float16 and bfloat16 are
- * given as Float32Array.
+ * given as Float32Array. An input may carry its shape: a typed array with `dims` (as run() returns
+ * them) or an object with `data` and `dims` (onnxruntime-web's Tensor); the dims must be a shape the
+ * model takes, and a batch run row by row (Manifest.model.rows) reads its row count from them.
  */
-export type Feeds = Record<string, TensorData>;
+export type Feeds = Record<string, TensorData | { readonly data: TensorData; readonly dims: readonly number[] }>;
 
 /** ONNX Runtime's names for the element types run() returns. */
 export type TensorType = "float32" | "int32" | "int64" | "uint64" | "uint32" | "int16" | "uint16" | "bool" | "uint8" | "int8" | "float64";
@@ -118,6 +120,14 @@ export interface Manifest {
      * per text. Absent: one text a call.
      */
     batch?: { texts: number; tokens: number };
+    /**
+     * An imported graph whose leading dimension `name` (its batch) runs row by row (seec build
+     * --shape input_ids=?8x?128): run() takes 1 to `max` rows of each of `inputs`, whose shapes here
+     * are one row's ([1, ...]); the rows are counted from the inputs' dims (without them, from their
+     * length where the rest of the shape is fixed, else one row), the module runs once per row with
+     * the other inputs whole, and every output is the rows' outputs stacked, [rows, ...].
+     */
+    rows?: { name: string; max: number; inputs: string[] };
   };
   dims: Record<string, { max: number }>;
   inputs: TensorSpec[];

@@ -17,7 +17,7 @@ export interface CheckedFeeds {
 }
 
 /** Every input present, of its type and a shape the model allows; token ids and positions in range. */
-export function checkFeeds(manifest: Manifest, feeds: Feeds): CheckedFeeds {
+export function checkFeeds(manifest: Manifest, feeds: Readonly<Record<string, TensorData>>): CheckedFeeds {
   for (const name of Object.keys(feeds))
     if (!manifest.inputs.some((i) => i.name === name))
       throw new SeecError(
@@ -153,7 +153,7 @@ function checkLengths(manifest: Manifest, inputs: CheckedFeeds["inputs"], bound:
     throw new SeecError("runtime.input", `the lengths add up to ${total} tokens, but "tokens" has ${bound.T ?? 0}`, { at: "lengths" });
 }
 
-function checkPosition(manifest: Manifest, feeds: Feeds, bound: Record<string, number>): void {
+function checkPosition(manifest: Manifest, feeds: Readonly<Record<string, TensorData>>, bound: Record<string, number>): void {
   if (manifest.model.family !== "decoder" || feeds.pos === undefined) return;
   const pos = Number(feeds.pos[0]);
   const context = manifest.model.config.contextLength;
@@ -162,7 +162,7 @@ function checkPosition(manifest: Manifest, feeds: Feeds, bound: Record<string, n
 }
 
 /** A fed array as the dtype the module computes in, checking that its type is the one the input takes. */
-function toDtype(spec: TensorSpec, fed: Feeds[string]): Int32Array | Float32Array {
+function toDtype(spec: TensorSpec, fed: TensorData): Int32Array | Float32Array {
   const want = arrayOf(spec);
   if (!(fed instanceof want))
     throw new SeecError("runtime.input", `input "${spec.name}" must be a ${want.name}, got ${fed?.constructor?.name ?? typeof fed}`);

@@ -7,6 +7,7 @@ import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
 import { checkFeeds, checkStep, dimsOf, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { pooledEmbedding } from "./pooling.js";
+import { checkDims, plainFeeds, runRows, type PlainFeeds } from "./rows.js";
 import { textBatches } from "./batches.js";
 import type { ChatMessage } from "./chat/index.js";
 import { generation, isConversation, type GenerateOptions, type GenerationEvent, type GenerationStats, type Prompt } from "./generation.js";
@@ -91,7 +92,16 @@ export class Model {
    */
   async run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
     options.signal?.throwIfAborted();
-    const { inputs, bound } = checkFeeds(this.manifest, feeds);
+    const plain = plainFeeds(feeds);
+    if (this.manifest.model.rows) return runRows(this.manifest, plain, (row) => this.runOnce(row, options));
+    return this.runOnce(plain, options);
+  }
+
+  /** One call of the module. */
+  private async runOnce({ arrays, dims }: PlainFeeds, options: CallOptions): Promise<Outputs> {
+    options.signal?.throwIfAborted();
+    const { inputs, bound } = checkFeeds(this.manifest, arrays);
+    for (const { spec } of inputs) checkDims(spec, dims[spec.name], bound);
     const outputs = this.manifest.outputs.map((spec) => ({ spec, length: elementsOf(spec, bound) }));
     const data = await this.engine.run(inputs, outputs, bound);
     return Object.fromEntries(

@@ -191,6 +191,22 @@ export function validateManifest(m: unknown, file: string): asserts m is Manifes
     if (outputs[0]?.shape[0] !== "B")
       bad("model.batch", `needs a row of output per text, [B, ...]; outputs[0] is [${outputs[0]?.shape.map(shown).join(", ")}]`);
   }
+
+  // A batch run row by row: named inputs of one row each ([1, ...]), and a row of every output.
+  if (model.rows !== undefined) {
+    const rows = object(model.rows, "model.rows");
+    if (typeof rows.name !== "string") bad("model.rows.name", `is ${shown(rows.name)}, not a dimension's name`);
+    whole(rows.max, "model.rows.max", 1);
+    if (!Array.isArray(rows.inputs) || rows.inputs.length === 0) bad("model.rows.inputs", "must list the inputs that carry the batch");
+    (rows.inputs as unknown[]).forEach((name, i) => {
+      const t = inputs.find((x) => x.name === name);
+      if (!t || t.shape[0] !== 1) bad(`model.rows.inputs[${i}]`, `${shown(name)} is not an input of one row ([1, ...])`);
+    });
+    if (family === "decoder")
+      bad("model.rows", "describes the batch of an imported graph, but model.family is decoder (one sequence, a KV cache)");
+    for (const t of outputs)
+      if (t.shape[0] !== 1) bad("model.rows", `needs a row of every output; ${t.name} is [${t.shape.map(shown).join(", ")}]`);
+  }
 }
 
 /**

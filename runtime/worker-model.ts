@@ -189,7 +189,14 @@ export class WorkerModel {
   }
 
   async run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
-    const sent = (await this.call("run", [feeds], options)) as Record<string, { data: TensorData; dims: number[]; type: TensorType }>;
+    // A typed array's dims do not cross a postMessage: an array carrying them goes as { data, dims }.
+    const carried = Object.fromEntries(
+      Object.entries(feeds).map(([k, f]) => {
+        const dims = (f as { dims?: unknown } | undefined)?.dims;
+        return [k, ArrayBuffer.isView(f) && dims !== undefined ? { data: f, dims } : f];
+      }),
+    );
+    const sent = (await this.call("run", [carried], options)) as Record<string, { data: TensorData; dims: number[]; type: TensorType }>;
     return Object.fromEntries(Object.entries(sent).map(([k, t]) => [k, tensor(t.data, t.dims, t.type === "bool")]));
   }
 

@@ -39,7 +39,7 @@ export function modelOptions(cmd: Command): Command {
     )
     .option(
       "--shape <input=dims...>",
-      "ONNX: an input's shape at build time, e.g. input_ids=1x128, or input_ids=1x?128 for any length up to 128 in one artifact (repeat per input; unbound symbolic dimensions are 1)",
+      "ONNX: an input's shape at build time, e.g. input_ids=1x128; input_ids=1x?128 for any length up to 128 in one artifact, ?8x?128 for 1 to 8 rows of it too (the batch run row by row); repeat per input; unbound symbolic dimensions are 1",
       collectShape,
       {},
     )

@@ -72,6 +72,11 @@ export interface ModelInfo {
    * tokens in all, packed end to end in `tokens` with their counts in `lengths`; a row of output each.
    */
   batch?: { texts: number; tokens: number };
+  /**
+   * An imported graph whose leading dimension `name` (its batch, up to `max`) runs row by row: the
+   * graph is one row's, and each of `inputs` carries the batch at axis 0 (runtime/rows.ts).
+   */
+  rows?: { name: string; max: number; inputs: string[] };
 }
 
 /**

@@ -229,10 +229,10 @@ describe("lowerOnnx refuses a --shape that cannot keep a dimension symbolic", ()
 
   it("two dimensions the graph names differently, or two anonymous ones", () => {
     expect(usage(two("s", "t"), { a: [1, { max: 8 }, 4], b: [1, { max: 8 }, 4] })).toBe(
-      "one dimension can stay symbolic per build; --shape marks a[1], b[1], which the graph does not name as one",
+      "one dimension can stay symbolic per build, and a batch beside it (the first dimension of every input that has it); --shape marks a[1], b[1], which the graph does not name as one",
     );
     expect(usage(two("", ""), { a: [1, { max: 8 }, 4], b: [1, { max: 8 }, 4] })).toBe(
-      "one dimension can stay symbolic per build; --shape marks a[1], b[1], which the graph does not name as one",
+      "one dimension can stay symbolic per build, and a batch beside it (the first dimension of every input that has it); --shape marks a[1], b[1], which the graph does not name as one",
     );
     expect(usage(two("seq", "seq"), { a: [{ max: 8 }, { max: 8 }, 4] })).toMatch(/^--shape a: dimension 0 is fixed at 1 in the graph/);
   });

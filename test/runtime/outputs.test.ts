@@ -35,6 +35,26 @@ describe("run() outputs carry their dims and type", () => {
     expect("dims" in out.slice()).toBe(false);
   });
 
+  it("takes inputs as ONNX Runtime's tensors or carrying dims, and refuses dims the model does not take", async () => {
+    const ids = Int32Array.of(1, 2, 3);
+    const plain = (await model.run({ tokens: ids })).out as Tensor<Float32Array>;
+    expect(Array.from((await model.run({ tokens: { data: ids, dims: [3] } })).out as Float32Array)).toEqual(Array.from(plain));
+    // An output fed back in carries its dims.
+    const carried = (await model.run({ tokens: tensor(ids.slice(), [3]) })).out as Tensor<Float32Array>;
+    expect([Array.from(carried), carried.dims]).toEqual([Array.from(plain), [3, 3]]);
+    const refusals: [unknown, string][] = [
+      [{ data: ids, dims: [1, 3] }, 'input "tokens" has dims [1, 3]; the model takes [T]'],
+      [{ data: ids, dims: [4] }, 'input "tokens" has dims [4], which hold 4 elements, not its 3'],
+      [{ data: ids, dims: [1.5, 2] }, 'input "tokens" has dims [1.5, 2], which are not whole sizes'],
+      [{ data: ids, dims: "3" }, 'input "tokens" has dims 3, which are not whole sizes'],
+      [{ data: [1, 2, 3], dims: [3] }, 'input "tokens" must be a Int32Array, got Array'],
+    ];
+    for (const [feed, message] of refusals) {
+      const e = await model.run({ tokens: feed as Int32Array }).catch((x: unknown) => x as { code: string; message: string });
+      expect([(e as { code: string }).code, (e as { message: string }).message]).toEqual(["runtime.input", message]);
+    }
+  });
+
   it("names each element type as ONNX Runtime does", () => {
     expect(tensor(new BigInt64Array(2), [2]).type).toBe("int64");
     expect(tensor(new Uint8Array(2), [1, 2], true).type).toBe("bool");

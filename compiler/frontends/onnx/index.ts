@@ -7,6 +7,7 @@ import { statefulDecoder, type StatefulDecoder } from "./decoder-state.js";
 import { MIN_DYNAMIC_MAX, mergeLowerings, probeLengths } from "./dynamic.js";
 import { bindInputs, onnxGraph } from "./lower.js";
 import { readOnnx, type OnnxModel } from "./read.js";
+import { rowsDiffer } from "./rows.js";
 import { checkOps } from "./support.js";
 import type { OnnxDType } from "./tensor.js";
 
@@ -141,13 +142,67 @@ export type InputShape = readonly (number | { max: number })[];
 
 /** A model already read, as IR: ops checked, shapes bound, folded, lowered. */
 export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Record<string, InputShape>>): OnnxLoad {
-  const dynamic = dynamicDimension(model, shapes);
-  if (!dynamic) return lowerFixed(model, name, shapes as Readonly<Record<string, number[]>>);
+  const marked = markedDimensions(model, shapes);
+  if (marked.length === 0) return lowerFixed(model, name, shapes as Readonly<Record<string, number[]>>);
   checkOps(model);
-  const at = (T: number) =>
-    Object.fromEntries(Object.entries(shapes).map(([input, dims]) => [input, dims.map((d) => (typeof d === "number" ? d : T))]));
-  const load = lowerAtLengths(dynamic.max, dynamic.what, model.file, (T) => lowerFixed(model, name, at(T)));
-  return { ...load, notes: [`${dynamic.what} stays symbolic (T), from 1 to ${dynamic.max}`] };
+  if (marked.length === 2) {
+    const batch = marked.filter(leads);
+    if (batch.length !== 1)
+      usage(
+        `two dimensions can stay symbolic when one of them is a batch, the first dimension of every input that has it (run row by row); --shape marks ${marks(marked)}`,
+      );
+    return lowerRows(
+      model,
+      name,
+      shapes,
+      batch[0],
+      marked.find((m) => m !== batch[0]),
+    );
+  }
+  const [dim] = marked;
+  // A leading dimension that cannot stay symbolic through the graph (a batch flattened with the sequence) runs row by row.
+  if (leads(dim) && dim.max < MIN_DYNAMIC_MAX) return lowerRows(model, name, shapes, dim);
+  try {
+    return lowerLength(model, name, shapes, dim);
+  } catch (e) {
+    if (leads(dim) && e instanceof SeecError && e.code === "unsupported.dynamic_shape") return lowerRows(model, name, shapes, dim);
+    throw e;
+  }
+}
+
+/** `dim` symbolic through the graph, as T from 1 to its maximum (onnx/dynamic.ts); any other marks already bound. */
+function lowerLength(model: OnnxModel, name: string, shapes: Readonly<Record<string, InputShape>>, dim: Marked): OnnxLoad {
+  if (dim.max < MIN_DYNAMIC_MAX) usage(`a symbolic dimension's maximum must be at least ${MIN_DYNAMIC_MAX}; give a fixed size below that`);
+  const load = lowerAtLengths(dim.max, dim.what, model.file, (T) => lowerFixed(model, name, fixedShapes(bindMark(shapes, dim, T))));
+  return { ...load, notes: [`${dim.what} stays symbolic (T), from 1 to ${dim.max}`] };
+}
+
+/**
+ * `batch` run row by row (onnx/rows.ts): the graph built for one row (`length`, where marked too,
+ * symbolic through it), checked against the graph built for two.
+ */
+function lowerRows(model: OnnxModel, name: string, shapes: Readonly<Record<string, InputShape>>, batch: Marked, length?: Marked): OnnxLoad {
+  const refuse = (message: string): never => {
+    throw new SeecError("unsupported.dynamic_shape", `${batch.what} cannot run row by row: ${message}`, {
+      file: model.file,
+      hint: "build at a fixed batch size (--shape with a number)",
+    });
+  };
+  const inputs = model.inputs.flatMap(({ name: input, dims }) => {
+    const marked = batch.at.some((m) => m.input === input);
+    const axes = batch.name ? dims.flatMap((d, axis) => (d === batch.name ? [axis] : [])) : [];
+    if (axes.some((axis) => axis > 0)) refuse(`input "${input}" has it at dimension ${axes.find((axis) => axis > 0)}, not first`);
+    return marked || axes.length > 0 ? [input] : [];
+  });
+  const one = bindMark(shapes, batch, 1);
+  const load = length ? lowerLength(model, name, one, length) : lowerFixed(model, name, fixedShapes(one));
+  const read = inputs.filter((i) => load.graph.inputs.includes(i));
+  if (read.length === 0) refuse("no input the graph reads holds it");
+  const probe = bindMark(length ? bindMark(shapes, length, Math.min(length.max, 3)) : shapes, batch, 2);
+  const why = rowsDiffer(load.graph, lowerFixed(model, name, fixedShapes(probe)).graph, read);
+  if (why) refuse(why);
+  load.graph.model = { ...load.graph.model, rows: { name: batch.name || `${batch.at[0].input}[0]`, max: batch.max, inputs: read } };
+  return { ...load, notes: [...(load.notes ?? []), `${batch.what} runs row by row, 1 to ${batch.max} rows a call`] };
 }
 
 /**
@@ -195,40 +250,77 @@ function sameData(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-/** The one dimension --shape leaves symbolic (`?max`), if any: where it is, and its maximum. */
-function dynamicDimension(model: OnnxModel, shapes: Readonly<Record<string, InputShape>>): { what: string; max: number } | undefined {
+/** A dimension --shape marks `?max`: the inputs' axes that hold it, its name in the graph ("" where none), its maximum. */
+interface Marked {
+  what: string;
+  name: string;
+  max: number;
+  at: { input: string; axis: number }[];
+}
+
+const usage = (message: string): never => {
+  throw new SeecError("usage.shape", message, { at: "--shape" });
+};
+const marks = (dims: readonly Marked[]) => dims.flatMap((d) => d.at.map((m) => `${m.input}[${m.axis}]`)).join(", ");
+/** Whether a dimension is the first of every input --shape marks it on: a batch. */
+const leads = (dim: Marked) => dim.at.every((m) => m.axis === 0);
+
+/** `shapes` with the marks of `dim` bound to `size`. */
+function bindMark(shapes: Readonly<Record<string, InputShape>>, dim: Marked, size: number): Record<string, InputShape> {
+  return Object.fromEntries(
+    Object.entries(shapes).map(([input, dims]) => [
+      input,
+      dims.map((d, axis) => (dim.at.some((m) => m.input === input && m.axis === axis) ? size : d)),
+    ]),
+  );
+}
+
+/** Shapes every mark of which is bound. */
+const fixedShapes = (shapes: Readonly<Record<string, InputShape>>) => shapes as Readonly<Record<string, number[]>>;
+
+/**
+ * The dimensions --shape leaves symbolic (`?max`), one entry per dimension: the marks on axes the
+ * graph gives one name are one dimension (an anonymous axis is its own). At most two: one through
+ * the graph and a batch run row by row.
+ */
+function markedDimensions(model: OnnxModel, shapes: Readonly<Record<string, InputShape>>): Marked[] {
   const marked = Object.entries(shapes).flatMap(([input, dims]) =>
     dims.flatMap((d, axis) => (typeof d === "number" ? [] : [{ input, axis, max: d.max }])),
   );
-  if (marked.length === 0) return undefined;
-  const usage = (message: string): never => {
-    throw new SeecError("usage.shape", message, { at: "--shape" });
-  };
   const dimName = ({ input, axis }: { input: string; axis: number }) => {
     const d = model.inputs.find((i) => i.name === input)?.dims[axis];
     if (typeof d === "number")
       usage(`--shape ${input}: dimension ${axis} is fixed at ${d} in the graph; only a symbolic one can stay symbolic`);
-    return d ?? "";
+    return (d as string | undefined) ?? "";
   };
-  const names = new Set(marked.map(dimName));
-  const [first] = marked;
-  if (marked.some((m) => m.max !== first.max)) usage("the dimensions marked ? must have one maximum: they are one dimension");
-  if (names.size > 1 || (names.has("") && marked.length > 1))
+  const dims: Marked[] = [];
+  for (const m of marked) {
+    const name = dimName(m);
+    const same = name ? dims.find((d) => d.name === name) : undefined;
+    if (same && same.max !== m.max) usage("the dimensions marked ? must have one maximum: they are one dimension");
+    if (same) same.at.push({ input: m.input, axis: m.axis });
+    else
+      dims.push({
+        what: `${m.input}'s dimension ${m.axis}${name ? ` ("${name}")` : ""}`,
+        name,
+        max: m.max,
+        at: [{ input: m.input, axis: m.axis }],
+      });
+  }
+  if (dims.length > 2 || (dims.length === 2 && !dims.some(leads)))
     usage(
-      `one dimension can stay symbolic per build; --shape marks ${marked.map((m) => `${m.input}[${m.axis}]`).join(", ")}, which the graph does not name as one`,
+      `one dimension can stay symbolic per build, and a batch beside it (the first dimension of every input that has it); --shape marks ${marks(dims)}, which the graph does not name as one`,
     );
-  if (first.max < MIN_DYNAMIC_MAX)
-    usage(`a symbolic dimension's maximum must be at least ${MIN_DYNAMIC_MAX}; give a fixed size below that`);
-  const name = [...names][0];
-  // An input given a number where it names the same dimension would be bound to that number and the others to T.
-  for (const [input, dims] of Object.entries(shapes))
-    dims.forEach((d, axis) => {
-      if (typeof d === "number" && name && model.inputs.find((i) => i.name === input)?.dims[axis] === name)
-        usage(
-          `--shape ${input}: dimension ${axis} is "${name}", which ${first.input} keeps symbolic: write it ?${first.max} too, or leave ${input} out`,
-        );
-    });
-  return { what: `${first.input}'s dimension ${first.axis}${name ? ` ("${name}")` : ""}`, max: first.max };
+  // An input given a number where it names a marked dimension would be bound to that number and the others not.
+  for (const dim of dims)
+    for (const [input, sizes] of Object.entries(shapes))
+      sizes.forEach((d, axis) => {
+        if (typeof d === "number" && dim.name && model.inputs.find((i) => i.name === input)?.dims[axis] === dim.name)
+          usage(
+            `--shape ${input}: dimension ${axis} is "${dim.name}", which ${dim.at[0].input} keeps symbolic: write it ?${dim.max} too, or leave ${input} out`,
+          );
+      });
+  return dims;
 }
 
 function lowerFixed(model: OnnxModel, name: string, shapes: Readonly<Record<string, number[]>>): OnnxLoad {
