@@ -101,7 +101,7 @@ export class Model {
   private async runOnce({ arrays, dims }: PlainFeeds, options: CallOptions): Promise<Outputs> {
     options.signal?.throwIfAborted();
     const { inputs, bound } = checkFeeds(this.manifest, arrays);
-    for (const { spec } of inputs) checkDims(spec, dims[spec.name], bound);
+    for (const { spec } of inputs) checkDims(this.manifest, spec, dims[spec.name], bound);
     const outputs = this.manifest.outputs.map((spec) => ({ spec, length: elementsOf(spec, bound) }));
     const data = await this.engine.run(inputs, outputs, bound);
     return Object.fromEntries(

@@ -189,11 +189,13 @@ export class WorkerModel {
   }
 
   async run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
-    // A typed array's dims do not cross a postMessage: an array carrying them goes as { data, dims }.
+    // A postMessage keeps an object's own properties only: a typed array's dims and an onnxruntime
+    // Tensor's data (a getter of its class) go as a plain { data, dims }.
     const carried = Object.fromEntries(
       Object.entries(feeds).map(([k, f]) => {
-        const dims = (f as { dims?: unknown } | undefined)?.dims;
-        return [k, ArrayBuffer.isView(f) && dims !== undefined ? { data: f, dims } : f];
+        const { data, dims } = (f ?? {}) as { data?: unknown; dims?: unknown };
+        if (dims === undefined) return [k, f];
+        return [k, { data: ArrayBuffer.isView(f) ? f : data, dims: Array.isArray(dims) ? [...dims] : dims }];
       }),
     );
     const sent = (await this.call("run", [carried], options)) as Record<string, { data: TensorData; dims: number[]; type: TensorType }>;

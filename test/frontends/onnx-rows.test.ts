@@ -8,12 +8,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
-import { lowerOnnx } from "../../compiler/frontends/onnx/index.js";
-import { readOnnx } from "../../compiler/frontends/onnx/read.js";
+import { lowerOnnx, type InputShape } from "../../compiler/frontends/onnx/index.js";
+import { readOnnx, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
 import { load } from "../../runtime/index.js";
 import { tmpDir } from "../helpers/compile.js";
 import { catchSeec, rejectsSeec } from "../helpers/errors.js";
-import { writeGraph, type NodeSpec } from "../helpers/onnx-model.js";
+import { writeGraph, type GraphSpec, type NodeSpec } from "../helpers/onnx-model.js";
 import { sharedPath } from "../helpers/shared.js";
 import { nodeWebgpu } from "../helpers/webgpu.js";
 
@@ -75,24 +75,47 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder's batch run row by row (../shared/
 
     const { ids, mask } = batch(5, 3);
     const tensor = (a: BigInt64Array, dims: number[]) => ({ data: a, dims });
+    const two = (a: BigInt64Array, dims: number[]) => tensor(a.subarray(0, 6), dims);
     const refusals: [Parameters<typeof artifact.run>[0], string][] = [
       [
         { input_ids: tensor(ids, [5, 3]), attention_mask: tensor(mask, [5, 3]) },
         'input "input_ids" has 5 rows of batch; the model takes 1 to 4',
       ],
       [
-        { input_ids: tensor(ids.subarray(0, 6), [2, 3]), attention_mask: tensor(mask.subarray(0, 6), [3, 2]) },
-        'input "attention_mask" has 3 rows of batch, where input_ids has 2',
+        { input_ids: two(ids, [2, 3]), attention_mask: tensor(mask.subarray(0, 3), [1, 3]) },
+        'input "attention_mask" has 1 row of batch, where input_ids has 2',
+      ],
+      [{ input_ids: two(ids, [2, 4]), attention_mask: mask }, 'input "input_ids" has dims [2, 4], which hold 8 elements, not its 6'],
+      [
+        { input_ids: two(ids, [2, 3]), attention_mask: two(mask, [2, 1, 3]) },
+        'input "attention_mask" has dims [2, 1, 3]; the model takes [batch, T] (batch 1 to 4, T 1 to 16)',
       ],
       [
-        { input_ids: tensor(ids.subarray(0, 6), [2, 4]), attention_mask: mask },
-        'input "input_ids" has dims [2, 4], which hold 8 elements, not its 6',
+        { input_ids: tensor(batch(2, 17).ids, [2, 17]), attention_mask: tensor(batch(2, 17).mask, [2, 17]) },
+        'input "input_ids" has dims [2, 17]; the model takes [batch, T] (batch 1 to 4, T 1 to 16)',
       ],
       [
-        { input_ids: tensor(ids.subarray(0, 6), [2, 3]), attention_mask: tensor(mask.subarray(0, 6), [2, 1, 3]) },
-        'input "attention_mask" has dims [2, 1, 3]; the model takes [batch, T]',
+        { input_ids: tensor(batch(2, 8).ids, [2, 8]), attention_mask: tensor(batch(2, 4).mask, [2, 4]) },
+        'input "attention_mask" has T = 4 (dims [2, 4]), where input_ids has T = 8',
       ],
+      [
+        { input_ids: batch(2, 16).ids, attention_mask: batch(2, 16).mask },
+        'input "input_ids" has 32 elements, more than one row of [T] holds (16), and no dims to say how many rows',
+      ],
+      [
+        { input_ids: tensor(ids.subarray(0, 0), [0, 3]), attention_mask: tensor(mask.subarray(0, 0), [0, 3]) },
+        'input "input_ids" has 0 rows of batch; the model takes 1 to 4',
+      ],
+      // A missing input, or a plain list, is named as on any artifact.
+      [{ input_ids: two(ids, [2, 3]) }, 'missing input "attention_mask"'],
+      [{ input_ids: [1, 2, 3] as unknown as BigInt64Array, attention_mask: mask }, 'input "input_ids" must be a BigInt64Array, got Array'],
     ];
+    // dims as a typed array, as some callers keep them.
+    const typed = await artifact.run({
+      input_ids: { data: ids.subarray(0, 6), dims: Int32Array.of(2, 3) as unknown as number[] },
+      attention_mask: two(mask, [2, 3]),
+    });
+    expect(typed.logits.dims).toEqual([2, 2]);
     for (const [feeds, message] of refusals) {
       const e = await rejectsSeec(() => artifact.run(feeds));
       expect([e.code, e.message]).toEqual(["runtime.input", message]);
@@ -115,13 +138,20 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder's batch run row by row (../shared/
       const got = (await artifact.run({ input_ids: ids, attention_mask: mask })).logits;
       expect(got.dims).toEqual([3, 2]);
       want.forEach((x, i) => expect(Math.abs((got as Float32Array)[i] - x), `logits[${i}], worker ${worker}`).toBeLessThan(1e-5));
-      // dims cross to the worker with the arrays.
+      // dims cross to the worker with the arrays, and onnxruntime's Tensors (whose data is a getter of their class) too.
       const two = await artifact.run({ input_ids: Object.assign(ids.slice(0, 32), { dims: [2, 16] }), attention_mask: mask.slice(0, 32) });
       expect(two.logits.dims).toEqual([2, 2]);
+      const tensors = await artifact.run({
+        input_ids: new ort.Tensor("int64", ids, [3, 16]),
+        attention_mask: new ort.Tensor("int64", mask, [3, 16]),
+      });
+      expect(Array.from(tensors.logits as Float32Array)).toEqual(Array.from(got as Float32Array));
+      const part = await rejectsSeec(() => artifact.run({ input_ids: ids.slice(0, 40), attention_mask: mask.slice(0, 40) }));
+      expect(part.message).toBe('input "input_ids" has 40 elements, which are not whole rows of [16] (16 each)');
       const e = await rejectsSeec(() =>
         artifact.run({ input_ids: Object.assign(ids.slice(0, 32), { dims: [1, 32] }), attention_mask: mask.slice(0, 32) }),
       );
-      expect(e.message).toBe('input "input_ids" has dims [1, 32]; the model takes [batch, 16]');
+      expect(e.message).toBe('input "input_ids" has dims [1, 32]; the model takes [batch, 16] (batch 1 to 3)');
       artifact.dispose();
     }
   }, 120_000);
@@ -129,8 +159,15 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder's batch run row by row (../shared/
 
 describe("a batch that cannot run row by row is refused by name", () => {
   /** x [batch, T, 4] in, y out. */
-  const graph = async (nodes: NodeSpec[], inputs: Record<string, (number | string)[]> = { x: ["batch", "T", 4] }) =>
-    readOnnx(await writeGraph({ opset: 13, nodes, inputs, outputs: ["y"] }, "g.onnx"));
+  const graph = async (
+    nodes: NodeSpec[],
+    inputs: Record<string, (number | string)[]> = { x: ["batch", "T", 4] },
+    more: Pick<GraphSpec, "inputTypes" | "constants"> = {},
+  ) => readOnnx(await writeGraph({ opset: 13, nodes, inputs, ...more, outputs: ["y"] }, "g.onnx"));
+  const refusal = (m: OnnxModel, shapes: Record<string, InputShape>) => {
+    const e = catchSeec(() => lowerOnnx(m, "g", shapes));
+    return [e.code, e.message];
+  };
 
   it("a graph that mixes its rows, or has no row per row of an output", async () => {
     // y = x + the maximum over the batch: each row then depends on the others.
@@ -145,11 +182,65 @@ describe("a batch that cannot run row by row is refused by name", () => {
     );
     // y = the maximum over the batch: one row however many come in.
     const reduces = await graph([{ op: "ReduceMax", inputs: ["x"], outputs: ["y"], attrs: { axes: [0], keepdims: 0 } }]);
-    const flat = catchSeec(() => lowerOnnx(reduces, "g", { x: [{ max: 4 }, 2, 4] }));
-    expect([flat.code, flat.message]).toEqual([
+    expect(refusal(reduces, { x: [{ max: 4 }, { max: 8 }, 4] })).toEqual([
       "unsupported.dynamic_shape",
-      'x\'s dimension 0 ("batch") cannot run row by row: output "y" is [2, 4] for two rows and [2, 4] for one: not a row per row',
+      'x\'s dimension 0 ("batch") cannot run row by row: output "y" is [3, 4] for two rows and [3, 4] for one: not a row per row',
     ]);
+    // A batch alone, whose maximum (below 5) cannot be a length's either: both reasons.
+    expect(refusal(reduces, { x: [{ max: 4 }, 2, 4] })).toEqual([
+      "usage.shape",
+      'a symbolic dimension\'s maximum must be at least 5; give a fixed size below that; nor can it run row by row as a batch: output "y" is [2, 4] for two rows and [2, 4] for one: not a row per row',
+    ]);
+  });
+
+  it("integer graphs that mix rows only for some values: rows of different sums, values above 1, odd and even lengths", async () => {
+    const ids = { ids: ["batch", "T"] },
+      int64 = { inputTypes: { ids: "int64" as const } };
+    // ids + the batch's maximum; each row's count of ones over the batch's most; ids above 1 plus the batch's maximum.
+    const plusMax = await graph(
+      [
+        { op: "ReduceMax", inputs: ["ids"], outputs: ["m"], attrs: { axes: [0], keepdims: 1 } },
+        { op: "Add", inputs: ["ids", "m"], outputs: ["y"] },
+      ],
+      ids,
+      int64,
+    );
+    const share = await graph(
+      [
+        { op: "ReduceSum", inputs: ["ids"], outputs: ["s"], attrs: { axes: [1], keepdims: 1 } },
+        { op: "ReduceMax", inputs: ["s"], outputs: ["m"], attrs: { axes: [0], keepdims: 1 } },
+        { op: "Cast", inputs: ["s"], outputs: ["sf"], attrs: { to: 1 } },
+        { op: "Cast", inputs: ["m"], outputs: ["mf"], attrs: { to: 1 } },
+        { op: "Div", inputs: ["sf", "mf"], outputs: ["y"] },
+      ],
+      ids,
+      int64,
+    );
+    const aboveOne = await graph(
+      [
+        { op: "ReduceMax", inputs: ["ids"], outputs: ["m"], attrs: { axes: [0], keepdims: 1 } },
+        { op: "Add", inputs: ["ids", "m"], outputs: ["plus"] },
+        { op: "Greater", inputs: ["ids", "one"], outputs: ["big"] },
+        { op: "Where", inputs: ["big", "plus", "ids"], outputs: ["y"] },
+      ],
+      ids,
+      { ...int64, constants: { one: { dims: [], int64: [1] } } },
+    );
+    for (const [m, what] of [
+      [plusMax, "plus the maximum"],
+      [share, "the share of the longest"],
+      [aboveOne, "above 1, plus the maximum"],
+    ] as const)
+      for (const shapes of [{ ids: [{ max: 4 }, { max: 8 }] }, { ids: [{ max: 4 }, 7] }, { ids: [{ max: 4 }, 8] }]) {
+        const [code, message] = refusal(m, shapes);
+        // A batch alone below 5 is refused as a length too (the test above): the row-by-row reason follows.
+        expect([code, message.replace(/^.*; nor can it run row by row as a batch: /, "")], `${what} ${JSON.stringify(shapes)}`).toEqual([
+          shapes.ids.length === 2 && typeof shapes.ids[1] === "object" ? "unsupported.dynamic_shape" : "usage.shape",
+          expect.stringMatching(
+            /^(ids's dimension 0 \("batch"\) cannot run row by row: )?row [01] of output "y" .*the graph mixes the rows$/,
+          ),
+        ]);
+      }
   });
 
   it("an input that holds the batch past its first dimension; two marks neither of which leads", async () => {
@@ -158,6 +249,24 @@ describe("a batch that cannot run row by row is refused by name", () => {
     expect([e.code, e.message]).toEqual([
       "unsupported.dynamic_shape",
       'x\'s dimension 0 ("batch") cannot run row by row: input "z" has it at dimension 2, not first',
+    ]);
+    // Two anonymous leading dimensions are two dimensions, as two names would be.
+    const anonymous = await graph([{ op: "Add", inputs: ["x", "z"], outputs: ["y"] }], { x: ["", 4], z: ["", 4] });
+    expect(refusal(anonymous, { x: [{ max: 4 }, 4], z: [{ max: 4 }, 4] })).toEqual([
+      "usage.shape",
+      "one dimension can stay symbolic per build, and a batch beside it (the first dimension of every input that has it); --shape marks x[0], z[0], which the graph does not name as one",
+    ]);
+    expect(refusal(g, { x: [{ max: 0 }, { max: 8 }, 4] })).toEqual([
+      "usage.shape",
+      "--shape x: dimension 0 is marked ?0; a maximum is at least 1",
+    ]);
+    // A leading length below 5 that mixes its rows: both reasons.
+    const softmax = await graph([{ op: "Softmax", inputs: ["x"], outputs: ["y"], attrs: { axis: 0 } }], { x: ["T", 4] });
+    expect(refusal(softmax, { x: [{ max: 4 }, 4] })).toEqual([
+      "usage.shape",
+      expect.stringMatching(
+        /^a symbolic dimension's maximum must be at least 5; give a fixed size below that; nor can it run row by row as a batch: row 0 of output "y" .* the graph mixes the rows$/,
+      ),
     ]);
     const h = await graph([{ op: "Add", inputs: ["x", "z"], outputs: ["y"] }], { x: [1, "S", 4], z: [1, "T", 4] });
     const u = catchSeec(() => lowerOnnx(h, "g", { x: [1, { max: 8 }, 4], z: [1, { max: 8 }, 4] }));

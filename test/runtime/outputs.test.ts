@@ -43,10 +43,10 @@ describe("run() outputs carry their dims and type", () => {
     const carried = (await model.run({ tokens: tensor(ids.slice(), [3]) })).out as Tensor<Float32Array>;
     expect([Array.from(carried), carried.dims]).toEqual([Array.from(plain), [3, 3]]);
     const refusals: [unknown, string][] = [
-      [{ data: ids, dims: [1, 3] }, 'input "tokens" has dims [1, 3]; the model takes [T]'],
+      [{ data: ids, dims: [1, 3] }, 'input "tokens" has dims [1, 3]; the model takes [T] (T 1 to 4)'],
       [{ data: ids, dims: [4] }, 'input "tokens" has dims [4], which hold 4 elements, not its 3'],
       [{ data: ids, dims: [1.5, 2] }, 'input "tokens" has dims [1.5, 2], which are not whole sizes'],
-      [{ data: ids, dims: "3" }, 'input "tokens" has dims 3, which are not whole sizes'],
+      [{ data: ids, dims: "3" }, 'input "tokens" has dims 3, which are not a list'],
       [{ data: [1, 2, 3], dims: [3] }, 'input "tokens" must be a Int32Array, got Array'],
     ];
     for (const [feed, message] of refusals) {

@@ -145,35 +145,32 @@ export function lowerOnnx(model: OnnxModel, name: string, shapes: Readonly<Recor
   const marked = markedDimensions(model, shapes);
   if (marked.length === 0) return lowerFixed(model, name, shapes as Readonly<Record<string, number[]>>);
   checkOps(model);
-  if (marked.length === 2) {
-    const batch = marked.filter(leads);
-    if (batch.length !== 1)
-      usage(
-        `two dimensions can stay symbolic when one of them is a batch, the first dimension of every input that has it (run row by row); --shape marks ${marks(marked)}`,
-      );
+  // Two marked: one leads (markedDimensions), the batch, and the other is the length.
+  const batch = marked.find(leads);
+  if (marked.length === 2)
     return lowerRows(
       model,
       name,
       shapes,
-      batch[0],
-      marked.find((m) => m !== batch[0]),
+      batch!,
+      marked.find((m) => m !== batch),
     );
-  }
   const [dim] = marked;
-  // A leading dimension that cannot stay symbolic through the graph (a batch flattened with the sequence) runs row by row.
-  if (leads(dim) && dim.max < MIN_DYNAMIC_MAX) return lowerRows(model, name, shapes, dim);
+  if (!batch) return lowerLength(model, name, shapes, dim);
+  // A leading dimension stays symbolic through the graph where it can, and runs row by row as a
+  // batch where it cannot (a batch that the graph flattens with the sequence; a maximum below 5).
   try {
     return lowerLength(model, name, shapes, dim);
   } catch (e) {
-    if (leads(dim) && e instanceof SeecError && e.code === "unsupported.dynamic_shape") return lowerRows(model, name, shapes, dim);
-    throw e;
+    if (!(e instanceof SeecError) || !(e.code === "unsupported.dynamic_shape" || e.code === "usage.shape")) throw e;
+    return lowerRows(model, name, shapes, dim, undefined, e);
   }
 }
 
 /** `dim` symbolic through the graph, as T from 1 to its maximum (onnx/dynamic.ts); any other marks already bound. */
 function lowerLength(model: OnnxModel, name: string, shapes: Readonly<Record<string, InputShape>>, dim: Marked): OnnxLoad {
   if (dim.max < MIN_DYNAMIC_MAX) usage(`a symbolic dimension's maximum must be at least ${MIN_DYNAMIC_MAX}; give a fixed size below that`);
-  const load = lowerAtLengths(dim.max, dim.what, model.file, (T) => lowerFixed(model, name, fixedShapes(bindMark(shapes, dim, T))));
+  const load = lowerAtLengths(dim.max, dim.what, model.file, (T) => lowerFixed(model, name, asBound(bindMark(shapes, dim, T))));
   return { ...load, notes: [`${dim.what} stays symbolic (T), from 1 to ${dim.max}`] };
 }
 
@@ -181,8 +178,22 @@ function lowerLength(model: OnnxModel, name: string, shapes: Readonly<Record<str
  * `batch` run row by row (onnx/rows.ts): the graph built for one row (`length`, where marked too,
  * symbolic through it), checked against the graph built for two.
  */
-function lowerRows(model: OnnxModel, name: string, shapes: Readonly<Record<string, InputShape>>, batch: Marked, length?: Marked): OnnxLoad {
+function lowerRows(
+  model: OnnxModel,
+  name: string,
+  shapes: Readonly<Record<string, InputShape>>,
+  batch: Marked,
+  length?: Marked,
+  /** Why the dimension cannot stay symbolic through the graph, where that was tried first. */
+  before?: SeecError,
+): OnnxLoad {
   const refuse = (message: string): never => {
+    if (before)
+      throw new SeecError(before.code, `${before.message}; nor can it run row by row as a batch: ${message}`, {
+        file: before.file,
+        at: before.at,
+        hint: before.hint,
+      });
     throw new SeecError("unsupported.dynamic_shape", `${batch.what} cannot run row by row: ${message}`, {
       file: model.file,
       hint: "build at a fixed batch size (--shape with a number)",
@@ -195,11 +206,14 @@ function lowerRows(model: OnnxModel, name: string, shapes: Readonly<Record<strin
     return marked || axes.length > 0 ? [input] : [];
   });
   const one = bindMark(shapes, batch, 1);
-  const load = length ? lowerLength(model, name, one, length) : lowerFixed(model, name, fixedShapes(one));
+  const load = length ? lowerLength(model, name, one, length) : lowerFixed(model, name, asBound(one));
   const read = inputs.filter((i) => load.graph.inputs.includes(i));
   if (read.length === 0) refuse("no input the graph reads holds it");
-  const probe = bindMark(length ? bindMark(shapes, length, Math.min(length.max, 3)) : shapes, batch, 2);
-  const why = rowsDiffer(load.graph, lowerFixed(model, name, fixedShapes(probe)).graph, read);
+  // Two rows, at two lengths where the length is symbolic too (3 and 4: an odd and an even count).
+  const twos = (length ? [3, 4].map((T) => bindMark(shapes, length, T)) : [shapes]).map(
+    (probe) => lowerFixed(model, name, asBound(bindMark(probe, batch, 2))).graph,
+  );
+  const why = rowsDiffer(load.graph, twos, read);
   if (why) refuse(why);
   load.graph.model = { ...load.graph.model, rows: { name: batch.name || `${batch.at[0].input}[0]`, max: batch.max, inputs: read } };
   return { ...load, notes: [...(load.notes ?? []), `${batch.what} runs row by row, 1 to ${batch.max} rows a call`] };
@@ -275,8 +289,8 @@ function bindMark(shapes: Readonly<Record<string, InputShape>>, dim: Marked, siz
   );
 }
 
-/** Shapes every mark of which is bound. */
-const fixedShapes = (shapes: Readonly<Record<string, InputShape>>) => shapes as Readonly<Record<string, number[]>>;
+/** Shapes whose marks are all bound to sizes, as the type lowerFixed takes. */
+const asBound = (shapes: Readonly<Record<string, InputShape>>) => shapes as Readonly<Record<string, number[]>>;
 
 /**
  * The dimensions --shape leaves symbolic (`?max`), one entry per dimension: the marks on axes the
@@ -307,7 +321,8 @@ function markedDimensions(model: OnnxModel, shapes: Readonly<Record<string, Inpu
         at: [{ input: m.input, axis: m.axis }],
       });
   }
-  if (dims.length > 2 || (dims.length === 2 && !dims.some(leads)))
+  for (const m of marked) if (!(m.max >= 1)) usage(`--shape ${m.input}: dimension ${m.axis} is marked ?${m.max}; a maximum is at least 1`);
+  if (dims.length > 2 || (dims.length === 2 && dims.filter(leads).length !== 1))
     usage(
       `one dimension can stay symbolic per build, and a batch beside it (the first dimension of every input that has it); --shape marks ${marks(dims)}, which the graph does not name as one`,
     );
