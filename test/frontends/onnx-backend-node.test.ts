@@ -39,7 +39,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   bernoulli_seed: "op ai.onnx:Bernoulli",
   bernoulli_seed_expanded: "op ai.onnx:RandomUniformLike",
   blackmanwindow_expanded: 'unsupported.onnx_op: Range reads "BlackmanWindow_test_blackmanwindow_expanded_function_Periodic_Size_FP" at ru',
-  blackmanwindow_symmetric: "op ai.onnx:BlackmanWindow",
   blackmanwindow_symmetric_expanded:
     'unsupported.onnx_op: Range reads "BlackmanWindow_test_blackmanwindow_symmetric_expanded_function_Periodic_Size',
   compress_0: "op ai.onnx:Compress",
@@ -47,8 +46,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   compress_default_axis: "op ai.onnx:Compress",
   compress_negative_axis: "op ai.onnx:Compress",
   det_nd: "op ai.onnx:Det",
-  dft_axis: "op ai.onnx:DFT",
-  dft_inverse: "op ai.onnx:DFT",
   gathernd_example_int32: "unsupported.onnx_op: gathering from an integer tensor at indices computed at run time is not supported",
   gathernd_example_int32_batch_dim1:
     "unsupported.onnx_op: gathering from an integer tensor at indices computed at run time is not supported",
@@ -63,12 +60,9 @@ const REFUSED: Readonly<Record<string, string>> = {
   gru_defaults: "op ai.onnx:GRU",
   gru_seq_length: "op ai.onnx:GRU",
   gru_with_initial_bias: "op ai.onnx:GRU",
-  hammingwindow_symmetric: "op ai.onnx:HammingWindow",
   hammingwindow_symmetric_expanded:
     'unsupported.onnx_op: Range reads "HammingWindow_test_hammingwindow_symmetric_expanded_function_Periodic_Size_F',
-  hannwindow: "op ai.onnx:HannWindow",
   hannwindow_expanded: 'unsupported.onnx_op: Range reads "HannWindow_test_hannwindow_expanded_function_Periodic_Size_FP" at run time',
-  hannwindow_symmetric: "op ai.onnx:HannWindow",
   hannwindow_symmetric_expanded:
     'unsupported.onnx_op: Range reads "HannWindow_test_hannwindow_symmetric_expanded_function_Periodic_Size_FP" at ',
   if: "op ai.onnx:If",
@@ -100,8 +94,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   scan_sum: "op ai.onnx:Scan",
   simple_rnn_batchwise: "op ai.onnx:RNN",
   simple_rnn_defaults: "op ai.onnx:RNN",
-  stft: "op ai.onnx:STFT",
-  stft_with_window: "op ai.onnx:STFT",
   tfidfvectorizer_tf_batch_onlybigrams_skip0: "op ai.onnx:TfIdfVectorizer",
   tfidfvectorizer_tf_batch_onlybigrams_skip5: "op ai.onnx:TfIdfVectorizer",
   tfidfvectorizer_tf_batch_uniandbigrams_skip5: "op ai.onnx:TfIdfVectorizer",
@@ -126,9 +118,11 @@ const RUN_TIME_VALUES = /reads ((?:"[^"]+"(?:, )?)+) at run time/;
 /**
  * Tolerance, measured: the interpreter computes in float32 and ONNX's references in numpy. Every
  * case's outputs are within 3.1e-7 (1 + |want|) of them except the losses that sum over many
- * elements (SoftmaxCrossEntropyLoss and NegativeLogLikelihoodLoss over N×C×d1…d5: 1.03e-5).
+ * elements (SoftmaxCrossEntropyLoss and NegativeLogLikelihoodLoss over N×C×d1…d5: 1.03e-5) and
+ * the windows, whose expected values ONNX 1.12 computed with π written as 3.1415 (up to 6.2e-5
+ * off the true windows at 10 points, which seec and ONNX Runtime compute).
  */
-const tolerance = (name: string) => (/^test_(sce|nllloss)_/.test(name) ? 4e-5 : 1e-6);
+const tolerance = (name: string) => (/^test_(sce|nllloss)_/.test(name) ? 4e-5 : /^test_\w+window/.test(name) ? 1e-4 : 1e-6);
 
 const cases = ROOT
   ? readdirSync(ROOT)
@@ -187,8 +181,8 @@ const withConstants = (
 
 describe.skipIf(!ROOT)("ONNX backend node tests lowered to IR and run by the interpreter (../shared/onnx/backend-node)", () => {
   it("finds the suite's 744 cases", () => expect(cases).toHaveLength(744));
-  it("finds 370 of them with two inputs or more, run again with all but the first as constants", () =>
-    expect(withConstants).toHaveLength(370));
+  it("finds 372 of them with two inputs or more, run again with all but the first as constants", () =>
+    expect(withConstants).toHaveLength(372));
 
   it.each(cases)("%s", async (name) => {
     const { model, inputs, wants } = await read(name);

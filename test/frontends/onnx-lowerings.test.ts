@@ -1,4 +1,4 @@
-// The ONNX ops seec lowers to other IR ops (lower-spatial.ts, lower-indexing.ts, lower-einsum.ts),
+// The ONNX ops seec lowers to other IR ops (lower-spatial.ts, lower-indexing.ts, lower-einsum.ts, lower-signal.ts),
 // each as a one-node model built by seec and run through the artifact, against onnxruntime-node on
 // the same file and inputs: the forms ONNX's backend node suite leaves out (weights as
 // initializers, groups, equations beyond its four, build-time k, pads and axes).
@@ -361,5 +361,70 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
       attrs: { axis: 1 },
     };
     expect(await againstOrt(elements)).toBe(0);
+  });
+
+  it("DFT of real and complex signals: onesided, padded and cut by dft_length, along an inner axis, inverse", async () => {
+    const dft = (inputs: Record<string, number[]>, attrs: Record<string, Attr>, length?: number): Case => ({
+      op: "DFT",
+      opset: 17,
+      inputs,
+      ...(length ? { constants: { n: { dims: [], int64: [length] } } } : {}),
+      attrs,
+    });
+    const cases: Case[] = [
+      dft({ x: [2, 10, 1] }, { onesided: 1 }, 12),
+      dft({ x: [1, 3, 8, 2] }, { axis: 2 }, 6),
+      dft({ x: [2, 7, 3, 2] }, { axis: 1, inverse: 1 }),
+      dft({ x: [3, 16, 1] }, { onesided: 1 }),
+    ];
+    for (const c of cases) expect(await againstOrt(c), JSON.stringify(c)).toBeLessThan(2e-5);
+  });
+
+  it("STFT with a window and frame_length at build time, onesided and not, and the three windows, periodic and symmetric", async () => {
+    const stft = (onesided: number): Case => ({
+      op: "STFT",
+      opset: 17,
+      inputs: { signal: [2, 64, 1], window: [16] },
+      constants: { step: { dims: [], int64: [6] }, length: { dims: [], int64: [16] } },
+      order: ["signal", "step", "window", "length"],
+      attrs: { onesided },
+    });
+    for (const onesided of [1, 0]) expect(await againstOrt(stft(onesided))).toBeLessThan(2e-5);
+    // The windows compute from their size alone: a graph with no input, one constant output.
+    for (const op of ["HannWindow", "HammingWindow", "BlackmanWindow"])
+      for (const periodic of [1, 0]) {
+        const c: Case = { op, opset: 17, inputs: {}, constants: { size: { dims: [], int64: [12] } }, attrs: { periodic } };
+        expect(await againstOrt(c), `${op} periodic ${periodic}`).toBeLessThan(1e-6);
+      }
+  });
+
+  it("refuses the signal ops' sizes when they are not whole numbers from 1, naming the op", async () => {
+    const out = join(await tmpDir(), "artifact");
+    const cases: [Case, string][] = [
+      [
+        { op: "DFT", opset: 17, inputs: { x: [1, 4, 1] }, constants: { n: { dims: [], int64: [0] } } },
+        "DFT's dft_length is 0; it must be a whole number, at least 1",
+      ],
+      [
+        { op: "DFT", opset: 17, inputs: { x: [1, 4, 1] }, attrs: { axis: 2 } },
+        "DFT's axis 2 is not a signal axis of a rank-3 input (the last holds the parts)",
+      ],
+      [{ op: "DFT", opset: 17, inputs: { x: [1, 4, 3] } }, "DFT's input ends in a dimension of 3; it must be 1 (real) or 2 (complex)"],
+      [
+        {
+          op: "STFT",
+          opset: 17,
+          inputs: { signal: [1, 8, 1] },
+          constants: { step: { dims: [], int64: [2] }, length: { dims: [], int64: [16] } },
+          order: ["signal", "step", "", "length"],
+        },
+        "STFT's frames of 16 samples are longer than the signal's 8",
+      ],
+    ];
+    for (const [c, message] of cases) {
+      const file = await writeGraph(opGraph(c));
+      const e = await rejectsSeec(() => build({ model: file, target: "wasm-simd", out }));
+      expect(e.message, c.op).toBe(message);
+    }
   });
 });

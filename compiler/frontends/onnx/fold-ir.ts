@@ -14,6 +14,8 @@ import { isFloat, roundToType, tensor, type OnnxDType, type OnnxTensor } from ".
 
 /** Ops whose outputs are boolean whatever their inputs. */
 const BOOLEAN = new Set(["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Not", "Xor", "IsNaN", "IsInf"]);
+/** Ops that make a window from its size. */
+const WINDOWS = new Set(["HannWindow", "HammingWindow", "BlackmanWindow"]);
 /** Ops whose outputs after the first are statistics in float32 (the mean, the inverse deviation). */
 const STATISTICS = new Set([
   "LayerNormalization",
@@ -28,6 +30,8 @@ function outputType(node: OnnxNode, k: number, inputs: readonly (OnnxTensor | un
   if (BOOLEAN.has(node.op) || (node.op === "Dropout" && k === 1)) return "bool";
   if (node.op === "ArgMax" || node.op === "ArgMin" || (node.op === "MaxPool" && k === 1)) return "int64";
   if (node.op === "Where") return inputs[1]!.dtype;
+  // A window of an integer size, float (output_datatype 1, the default; double and the halves computed in float32).
+  if (WINDOWS.has(node.op)) return "float32";
   if (node.op === "EmbedLayerNormalization") return k === 1 ? "int32" : inputs[2]!.dtype;
   // SkipLayerNormalization's fourth output is the sum it normalized, in the input's type.
   if (STATISTICS.has(node.op) && k > 0 && k < 3) return "float32";

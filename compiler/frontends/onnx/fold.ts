@@ -52,6 +52,11 @@ const VALUE_INPUTS: Readonly<Record<string, readonly number[]>> = {
   TopK: [1],
   OneHot: [1],
   Resize: [1, 2, 3],
+  DFT: [1],
+  STFT: [1, 3],
+  HannWindow: [0],
+  HammingWindow: [0],
+  BlackmanWindow: [0],
 };
 
 /** Above this many elements, a layout op is not run on zeros to learn its output's shape. */

@@ -9,6 +9,7 @@ import { EINSUM_LOWERINGS } from "./lower-einsum.js";
 import { INDEXING_LOWERINGS } from "./lower-indexing.js";
 import { QUANT_LOWERINGS } from "./lower-quant.js";
 import { RESIZE_LOWERINGS } from "./lower-resize.js";
+import { SIGNAL_LOWERINGS } from "./lower-signal.js";
 import { SPATIAL_LOWERINGS } from "./lower-spatial.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
 
@@ -19,6 +20,7 @@ const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
   INDEXING_LOWERINGS,
   RESIZE_LOWERINGS,
   EINSUM_LOWERINGS,
+  SIGNAL_LOWERINGS,
   QUANT_LOWERINGS,
   FUSED_LOWERINGS,
   CONTRIB_LLM_LOWERINGS,

@@ -1,0 +1,120 @@
+/**
+ * The signal ops an audio front end reaches (opset 17): DFT and STFT as matmuls by a constant
+ * matrix of cosines and sines (a DFT of N points over rows of N complex or real samples is one
+ * [rows, N·C] · [N·C, 2K] product, K the bins kept), STFT's frames a strided copy of the signal
+ * times the window, and the windows themselves (Hann, Hamming, Blackman) as constants. Every size
+ * (the DFT's length, the STFT's step and frame length, a window's size) must be known at build time.
+ */
+import type { Lowerer, Lowering } from "./lower-ops.js";
+import { attr } from "./read.js";
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * The DFT as Linear's weight, [2K, N·C] (outputs by inputs): output bin k's real and imaginary
+ * parts from input sample n's C parts (C = 1: real, C = 2: complex), for a DFT of `length` points
+ * (samples past it dropped, missing ones zero), inverse with the 1/length scale.
+ */
+function dftWeight(samples: number, parts: number, length: number, bins: number, inverse: boolean): Float32Array {
+  const w = new Float32Array(2 * bins * samples * parts);
+  const sign = inverse ? 1 : -1,
+    scale = inverse ? 1 / length : 1;
+  for (let k = 0; k < bins; k++)
+    for (let n = 0; n < Math.min(samples, length); n++) {
+      // e^{sign·2πi·kn/length}, the angle reduced exactly in integers first.
+      const angle = (2 * Math.PI * ((k * n) % length)) / length;
+      const c = Math.cos(angle) * scale,
+        s = sign * Math.sin(angle) * scale;
+      const re = 2 * k * samples * parts,
+        im = (2 * k + 1) * samples * parts;
+      // (a + ib)(c + is) = (ac − bs) + i(as + bc)
+      w[re + n * parts] = c;
+      w[im + n * parts] = s;
+      if (parts === 2) {
+        w[re + n * parts + 1] = -s;
+        w[im + n * parts + 1] = c;
+      }
+    }
+  return w;
+}
+
+/** x [..., N, C] (the transform's axis next to last): the DFT of its rows, [..., K, 2]. */
+function dftRows(l: Lowerer, x: string, length: number, bins: number, inverse: boolean): string {
+  const X = l.irShape(x);
+  const [samples, parts] = X.slice(-2);
+  const rows = l.reshape(x, [size(X.slice(0, -2)), samples * parts]);
+  const w = l.constantData(dftWeight(samples, parts, length, bins, inverse), [2 * bins, samples * parts]);
+  return l.reshape(l.linear(rows, w), [...X.slice(0, -2), bins, 2]);
+}
+
+/** A size the node reads from input `k`, known at build time, a whole number from `min`. */
+function sizeInput(l: Lowerer, name: string, what: string, min: number): number {
+  const v = Number(l.value(name).data[0]);
+  if (!(Number.isInteger(v) && v >= min)) l.fail(`${what} is ${v}; it must be a whole number, at least ${min}`);
+  return v;
+}
+
+/** DFT (opset 17: axis and onesided as attributes, dft_length an optional input). */
+const dftOp: Lowering = (l, n) => {
+  const X = l.shape(n.inputs[0]);
+  const rank = X.length;
+  const parts = X[rank - 1];
+  if (parts !== 1 && parts !== 2) l.fail(`DFT's input ends in a dimension of ${parts}; it must be 1 (real) or 2 (complex)`);
+  const a = attr(n, "axis", 1);
+  const axis = a < 0 ? a + rank : a;
+  if (!(axis >= 0 && axis < rank - 1)) l.fail(`DFT's axis ${a} is not a signal axis of a rank-${rank} input (the last holds the parts)`);
+  const inverse = attr(n, "inverse", 0) === 1,
+    onesided = attr(n, "onesided", 0) === 1;
+  if (inverse && onesided) l.fail("DFT: an inverse onesided transform is not supported");
+  const length = n.inputs[1] ? sizeInput(l, n.inputs[1], "DFT's dft_length", 1) : X[axis];
+  const bins = onesided ? Math.floor(length / 2) + 1 : length;
+  // The axis moved next to the parts, transformed, and moved back.
+  const others = X.map((_, i) => i).filter((i) => i !== axis && i !== rank - 1);
+  const y = dftRows(l, l.transpose(l.ir(n.inputs[0]), [...others, axis, rank - 1]), length, bins, inverse);
+  const back = X.map((_, i) => (i === axis ? others.length : i === rank - 1 ? others.length + 1 : others.indexOf(i)));
+  return [l.transpose(y, back)];
+};
+
+/** STFT (opset 17): signal [batch, length, C], frames of frame_length every frame_step samples, each times the window, transformed. */
+const stftOp: Lowering = (l, n) => {
+  const [signal, step, window, frameLength] = n.inputs;
+  const S = l.shape(signal);
+  if (S.length !== 3 || (S[2] !== 1 && S[2] !== 2)) l.fail(`STFT's signal is [${S.join(", ")}]; it must be [batch, length, 1 or 2]`);
+  const [batch, samples, parts] = S;
+  const hop = sizeInput(l, step, "STFT's frame_step", 1);
+  const fromWindow = window ? l.shape(window) : undefined;
+  if (fromWindow && fromWindow.length !== 1) l.fail(`STFT's window is [${fromWindow.join(", ")}]; it must be one dimension`);
+  const given = frameLength ? sizeInput(l, frameLength, "STFT's frame_length", 1) : fromWindow?.[0];
+  const frame = given ?? l.fail("STFT needs a window or a frame_length");
+  if (fromWindow && fromWindow[0] !== frame) l.fail(`STFT's window has ${fromWindow[0]} samples and frame_length is ${frame}`);
+  if (frame > samples) l.fail(`STFT's frames of ${frame} samples are longer than the signal's ${samples}`);
+  const onesided = attr(n, "onesided", 1) === 1;
+  if (onesided && parts === 2) l.fail("STFT: a onesided transform of a complex signal is not supported");
+  const frames = Math.floor((samples - frame) / hop) + 1;
+  const cut = l.copy(l.ir(signal), [batch, frames, frame, parts], [samples * parts, hop * parts, parts, 1]);
+  const windowed = window ? l.map("mul", [cut, l.reshape(l.ir(window), [frame, 1])]) : cut;
+  return [dftRows(l, windowed, frame, onesided ? Math.floor(frame / 2) + 1 : frame, false)];
+};
+
+/**
+ * HannWindow, HammingWindow and BlackmanWindow (opset 17): Σ a_j·cos(2πjn/N) over n < size, N the
+ * size where `periodic` (the default), else size − 1, as ONNX's reference computes them.
+ */
+const windowOp =
+  (name: string, a: readonly number[]): Lowering =>
+  (l, n) => {
+    const count = sizeInput(l, n.inputs[0], `${name}'s size`, 1);
+    const type = attr(n, "output_datatype", 1);
+    if (type !== 1 && type !== 11 && type !== 10 && type !== 16) l.fail(`${name}'s output_datatype ${type} is not a float type`);
+    const N = attr(n, "periodic", 1) === 1 ? count : count - 1;
+    const w = Float32Array.from({ length: count }, (_, i) => a.reduce((sum, c, j) => sum + c * Math.cos((2 * Math.PI * j * i) / N), 0));
+    return [l.constantData(w, [count])];
+  };
+
+export const SIGNAL_LOWERINGS: Readonly<Record<string, Lowering>> = {
+  DFT: dftOp,
+  STFT: stftOp,
+  HannWindow: windowOp("HannWindow", [0.5, -0.5]),
+  HammingWindow: windowOp("HammingWindow", [25 / 46, -(1 - 25 / 46)]),
+  BlackmanWindow: windowOp("BlackmanWindow", [0.42, -0.5, 0.08]),
+};
