@@ -51,7 +51,15 @@ function int16Rounding(target: TargetName, q: Int8Array, scale: Float32Array, N:
   };
 }
 
-/** `slack`: error a kernel is allowed beyond f32 rounding, for one call's feeds. */
+/** A value no kernel computes (a NaN with a payload), put after a call's output to see writes past it. */
+const GUARD = 0x7fc0dead;
+
+/**
+ * `slack`: error a kernel is allowed beyond f32 rounding, for one call's feeds. The output's memory
+ * is planned for the most rows (T up to its maximum); each call's rows past its own T are filled with
+ * GUARD first and must still hold it after: a kernel that computes a block of rows or a lane past
+ * its end writes there, where a comparison of the outputs alone cannot see it.
+ */
 async function expectParity(
   graph: ReturnType<typeof oneOp>,
   calls: Record<string, TensorData>[],
@@ -61,12 +69,20 @@ async function expectParity(
   const model = await compileAndLoad(graph, target);
   expect(model.backend).toBe(target);
   const ref = new Interpreter(graph);
+  // White-box: the module's memory and the output's planned place in it.
+  const memory = (model as unknown as { engine: { exports: { memory: WebAssembly.Memory } } }).engine.exports.memory;
+  const spec = model.manifest.outputs[0];
+  const planned = spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : model.manifest.dims[d].max), 1);
   for (const feeds of calls) {
     const want = ref.run(feeds).out.data;
+    const rest = () => new Uint32Array(memory.buffer, spec.address, planned).subarray(want.length);
+    rest().fill(GUARD);
     const got = (await model.run(feeds as Record<string, Float32Array | Int32Array>)).out as Float32Array | Int32Array;
     const scale = Math.max(1, ...Array.from(want, Math.abs));
     expect(got.length).toBe(want.length);
     expect(maxAbsDiff(got, want)).toBeLessThan(2e-6 * scale + (slack?.(feeds) ?? 0));
+    const past = rest().findIndex((x) => x !== GUARD);
+    expect(past, `element ${want.length + past} of ${planned} planned: written past the call's ${want.length}`).toBe(-1);
   }
 }
 
