@@ -398,6 +398,18 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
       }
   });
 
+  it("ReverseSequence with the batch first and the time second over [3, 5, 2], lengths at run time, 1 to the whole", async () => {
+    const c: Case = {
+      op: "ReverseSequence",
+      opset: 10,
+      inputs: { x: [3, 5, 2], lens: [3] },
+      int64: ["lens"],
+      values: { lens: [1, 5, 3] },
+      attrs: { batch_axis: 0, time_axis: 1 },
+    };
+    expect(await againstOrt(c)).toBe(0);
+  });
+
   it("refuses the signal ops' sizes when they are not whole numbers from 1, naming the op", async () => {
     const out = join(await tmpDir(), "artifact");
     const cases: [Case, string][] = [

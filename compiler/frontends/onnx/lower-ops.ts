@@ -421,17 +421,24 @@ export function nonNegative(l: Lowerer, indices: string, K: number): string {
  */
 const gatherElementsOp: Lowering = (l, n) => {
   const [data, indices] = n.inputs;
-  const D = l.shape(data),
-    I = l.shape(indices);
   if (!l.isFloat(data)) return l.fail("GatherElements of an integer tensor is not supported");
+  const D = l.shape(data);
   const axis = axisOf(n, attr(n, "axis", 0), D.length);
+  return [pickAlong(l, l.ir(data), D, nonNegative(l, l.ir(indices), D[axis]), l.shape(indices), axis)];
+};
+
+/**
+ * y[i...] = data[i... with i_axis replaced by ids[i...]] (ids [I], within the axis, computed at run
+ * time), as a one-hot of the ids against the axis's positions: a sum over that axis of where(hit, data, 0).
+ */
+function pickAlong(l: Lowerer, data: string, D: number[], ids: string, I: number[], axis: number): string {
   const K = D[axis];
   // The data over the indices' extent off the axis, all of it along the axis; one-hot axis after `axis`.
   const box = I.map((d, i) => (i === axis ? K : d));
-  const part = l.copy(l.ir(data), box, stridesOf(D));
+  const part = l.copy(data, box, stridesOf(D));
   const withK = (shape: number[], at: number, k: number) => [...shape.slice(0, at), k, ...shape.slice(at)];
   const values = l.reshape(part, withK(box, axis, 1));
-  const ids = l.reshape(nonNegative(l, l.ir(indices), K), withK(I, axis + 1, 1));
+  const hits = l.reshape(ids, withK(I, axis + 1, 1));
   const positions = l.constantData(
     Float32Array.from({ length: K }, (_, i) => i),
     withK(
@@ -440,8 +447,32 @@ const gatherElementsOp: Lowering = (l, n) => {
       K,
     ),
   );
-  const picked = l.map("where", [l.map("equal", [ids, positions]), values, l.scalar(0)]);
-  return [l.reshape(l.reduce("sum", picked, [axis + 1]), I)];
+  const picked = l.map("where", [l.map("equal", [hits, positions]), values, l.scalar(0)]);
+  return l.reshape(l.reduce("sum", picked, [axis + 1]), I);
+}
+
+/**
+ * ReverseSequence: along the time axis, each batch entry's first sequence_lens[b] elements reversed
+ * (the rest as they are): the element at t comes from len − 1 − t where t < len, computed at run time.
+ */
+const reverseSequenceOp: Lowering = (l, n) => {
+  const [x, lens] = n.inputs;
+  if (!l.isFloat(x)) return l.fail("ReverseSequence of an integer tensor is not supported");
+  const X = l.shape(x);
+  const time = attr(n, "time_axis", 0),
+    batch = attr(n, "batch_axis", 1);
+  if (X.length < 2 || ![0, 1].includes(time) || ![0, 1].includes(batch) || time === batch)
+    l.fail(`ReverseSequence's time_axis ${time} and batch_axis ${batch} must be 0 and 1 of an input of rank 2 or more`);
+  // Positions along time and lengths along batch, shaped to broadcast over [X0, X1, 1, ...].
+  const at = (axis: number, d: number) => X.map((_, i) => (i === axis ? d : 1));
+  const t = l.constantData(
+    Int32Array.from({ length: X[time] }, (_, i) => i),
+    at(time, X[time]),
+  );
+  const len = l.reshape(l.ir(lens), at(batch, X[batch]));
+  const reversed = l.map("sub", [l.map("sub", [len, l.scalar(1)], "i32"), t], "i32");
+  const source = l.map("where", [l.map("less", [t, len], "i32"), reversed, t], "i32");
+  return [pickAlong(l, l.ir(x), X, l.expand(source, X), X, time)];
 };
 
 const matmulOp: Lowering = (l, n) => {
@@ -760,6 +791,7 @@ export const LOWERINGS: Readonly<Record<string, Lowering>> = {
   Tile: tileOp,
   Gather: gatherOp,
   GatherElements: gatherElementsOp,
+  ReverseSequence: reverseSequenceOp,
   Cast: cast,
   BitShift: bitShift,
   CastLike: cast,
