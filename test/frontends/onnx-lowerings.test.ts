@@ -378,6 +378,37 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
       dft({ x: [3, 16, 1] }, { onesided: 1 }),
     ];
     for (const c of cases) expect(await againstOrt(c), JSON.stringify(c)).toBeLessThan(2e-5);
+    // Opset 20: the axis an input (default −2), flags any value but 0.
+    const axisInput: Case = {
+      op: "DFT",
+      opset: 20,
+      inputs: { x: [3, 4, 6, 1] },
+      constants: { n: { dims: [], int64: [5] }, axis: { dims: [], int64: [2] } },
+      attrs: { onesided: 2 },
+    };
+    expect(await againstOrt(axisInput)).toBeLessThan(2e-5);
+    expect(await againstOrt({ op: "DFT", opset: 20, inputs: { x: [3, 4, 6, 2] }, attrs: { inverse: 5 } })).toBeLessThan(2e-5);
+  });
+
+  it("keeps the DFT's matrix exact under --quantize (it is no learned weight): an int8 build's STFT equals the f32 build's", async () => {
+    const c: Case = {
+      op: "STFT",
+      opset: 17,
+      inputs: { signal: [1, 96, 1] },
+      constants: { step: { dims: [], int64: [8] }, length: { dims: [], int64: [32] } },
+      order: ["signal", "step", "", "length"],
+    };
+    const file = await writeGraph(opGraph(c));
+    const signal = Float32Array.from({ length: 96 }, (_, i) => Math.sin(i / 3) + (i % 7) / 7);
+    const outs = [];
+    for (const quantize of [undefined, "int8"] as const) {
+      const out = join(await tmpDir(), "artifact");
+      await build({ model: file, target: "wasm-simd", out, ...(quantize ? { quantize } : {}) });
+      const model = await load(out, { webgpu: false });
+      outs.push(Array.from((await model.run({ signal })).y0 as Float32Array));
+      model.dispose();
+    }
+    expect(outs[1]).toEqual(outs[0]);
   });
 
   it("STFT with a window and frame_length at build time, onesided and not, and the three windows, periodic and symmetric", async () => {
@@ -422,6 +453,11 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
         "DFT's axis 2 is not a signal axis of a rank-3 input (the last holds the parts)",
       ],
       [{ op: "DFT", opset: 17, inputs: { x: [1, 4, 3] } }, "DFT's input ends in a dimension of 3; it must be 1 (real) or 2 (complex)"],
+      [{ op: "DFT", opset: 17, inputs: { x: [2, 8, 1] }, int64: ["x"] }, "DFT's input must be a float tensor"],
+      [
+        { op: "DFT", opset: 17, inputs: { x: [1, 16384, 1] } },
+        "DFT of 16384 points over 16384 samples needs a matrix of 536870912 elements; seec holds at most 268435456 (1 GiB of float32) in one tensor",
+      ],
       [
         {
           op: "STFT",

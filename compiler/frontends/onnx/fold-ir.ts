@@ -9,13 +9,14 @@ import { GraphBuilder } from "../../ir/builder.js";
 import { Interpreter } from "../../ir/interpreter.js";
 import { Lowerer, type Lowering } from "./lower-ops.js";
 import { quantOutputType } from "./lower-quant.js";
-import type { OnnxNode } from "./read.js";
+import { attr, type OnnxNode } from "./read.js";
 import { isFloat, roundToType, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 /** Ops whose outputs are boolean whatever their inputs. */
 const BOOLEAN = new Set(["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Not", "Xor", "IsNaN", "IsInf"]);
-/** Ops that make a window from its size. */
+/** Ops that make a window from its size, and the types their output_datatype names. */
 const WINDOWS = new Set(["HannWindow", "HammingWindow", "BlackmanWindow"]);
+const WINDOW_TYPES: Readonly<Record<number, OnnxDType>> = { 1: "float32", 10: "float16", 11: "float64", 16: "bfloat16" };
 /** Ops whose outputs after the first are statistics in float32 (the mean, the inverse deviation). */
 const STATISTICS = new Set([
   "LayerNormalization",
@@ -30,8 +31,8 @@ function outputType(node: OnnxNode, k: number, inputs: readonly (OnnxTensor | un
   if (BOOLEAN.has(node.op) || (node.op === "Dropout" && k === 1)) return "bool";
   if (node.op === "ArgMax" || node.op === "ArgMin" || (node.op === "MaxPool" && k === 1)) return "int64";
   if (node.op === "Where") return inputs[1]!.dtype;
-  // A window of an integer size, float (output_datatype 1, the default; double and the halves computed in float32).
-  if (WINDOWS.has(node.op)) return "float32";
+  // A window of an integer size, of its output_datatype: float32 (1, the default), float64 (11), float16 (10), bfloat16 (16).
+  if (WINDOWS.has(node.op)) return WINDOW_TYPES[attr(node, "output_datatype", 1)] ?? "float32";
   if (node.op === "EmbedLayerNormalization") return k === 1 ? "int32" : inputs[2]!.dtype;
   // SkipLayerNormalization's fourth output is the sum it normalized, in the input's type.
   if (STATISTICS.has(node.op) && k > 0 && k < 3) return "float32";

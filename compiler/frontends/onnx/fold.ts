@@ -52,7 +52,7 @@ const VALUE_INPUTS: Readonly<Record<string, readonly number[]>> = {
   TopK: [1],
   OneHot: [1],
   Resize: [1, 2, 3],
-  DFT: [1],
+  DFT: [1, 2],
   STFT: [1, 3],
   HannWindow: [0],
   HammingWindow: [0],

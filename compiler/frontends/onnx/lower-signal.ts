@@ -1,76 +1,89 @@
 /**
  * The signal ops an audio front end reaches (opset 17): DFT and STFT as matmuls by a constant
  * matrix of cosines and sines (a DFT of N points over rows of N complex or real samples is one
- * [rows, N·C] · [N·C, 2K] product, K the bins kept), STFT's frames a strided copy of the signal
+ * [rows, N·C] · [N·C, 2K] product, K the bins kept, a matrix of at most MAX_ELEMENTS), STFT's frames a strided copy of the signal
  * times the window, and the windows themselves (Hann, Hamming, Blackman) as constants. Every size
  * (the DFT's length, the STFT's step and frame length, a window's size) must be known at build time.
  */
 import type { Lowerer, Lowering } from "./lower-ops.js";
-import { attr } from "./read.js";
+import { attr, type OnnxNode } from "./read.js";
+import { MAX_ELEMENTS } from "./tensor.js";
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
- * The DFT as Linear's weight, [2K, N·C] (outputs by inputs): output bin k's real and imaginary
- * parts from input sample n's C parts (C = 1: real, C = 2: complex), for a DFT of `length` points
- * (samples past it dropped, missing ones zero), inverse with the 1/length scale.
+ * The DFT as a matrix, [N·C, 2K] (inputs by outputs): output bin k's real and imaginary parts from
+ * input sample n's C parts (C = 1: real, C = 2: complex), for a DFT of `length` points (samples past
+ * it dropped, missing ones zero), inverse with the 1/length scale.
  */
-function dftWeight(samples: number, parts: number, length: number, bins: number, inverse: boolean): Float32Array {
-  const w = new Float32Array(2 * bins * samples * parts);
+function dftMatrix(samples: number, parts: number, length: number, bins: number, inverse: boolean): Float32Array {
+  const w = new Float32Array(samples * parts * 2 * bins);
   const sign = inverse ? 1 : -1,
     scale = inverse ? 1 / length : 1;
-  for (let k = 0; k < bins; k++)
-    for (let n = 0; n < Math.min(samples, length); n++) {
+  for (let n = 0; n < Math.min(samples, length); n++)
+    for (let k = 0; k < bins; k++) {
       // e^{sign·2πi·kn/length}, the angle reduced exactly in integers first.
       const angle = (2 * Math.PI * ((k * n) % length)) / length;
       const c = Math.cos(angle) * scale,
         s = sign * Math.sin(angle) * scale;
-      const re = 2 * k * samples * parts,
-        im = (2 * k + 1) * samples * parts;
-      // (a + ib)(c + is) = (ac − bs) + i(as + bc)
-      w[re + n * parts] = c;
-      w[im + n * parts] = s;
+      // (a + ib)(c + is) = (ac − bs) + i(as + bc): row n·C + part, columns 2k (real) and 2k + 1 (imaginary).
+      const real = n * parts * 2 * bins + 2 * k;
+      w[real] = c;
+      w[real + 1] = s;
       if (parts === 2) {
-        w[re + n * parts + 1] = -s;
-        w[im + n * parts + 1] = c;
+        w[real + 2 * bins] = -s;
+        w[real + 2 * bins + 1] = c;
       }
     }
   return w;
 }
 
-/** x [..., N, C] (the transform's axis next to last): the DFT of its rows, [..., K, 2]. */
-function dftRows(l: Lowerer, x: string, length: number, bins: number, inverse: boolean): string {
+/**
+ * x [..., N, C] (the transform's axis next to last): the DFT of its rows, [..., K, 2]. A MatMul by
+ * the constant matrix, not a Linear: a transform is not a learned weight, and --quantize, which
+ * rounds every Linear's weights, must leave it exact.
+ */
+function dftRows(l: Lowerer, x: string, length: number, bins: number, inverse: boolean, op: string): string {
   const X = l.irShape(x);
   const [samples, parts] = X.slice(-2);
+  const elements = samples * parts * 2 * bins;
+  if (elements > MAX_ELEMENTS)
+    l.fail(
+      `${op} of ${length} points over ${samples} samples needs a matrix of ${elements} elements; seec holds at most ${MAX_ELEMENTS} (1 GiB of float32) in one tensor`,
+    );
   const rows = l.reshape(x, [size(X.slice(0, -2)), samples * parts]);
-  const w = l.constantData(dftWeight(samples, parts, length, bins, inverse), [2 * bins, samples * parts]);
-  return l.reshape(l.linear(rows, w), [...X.slice(0, -2), bins, 2]);
+  const w = l.constantData(dftMatrix(samples, parts, length, bins, inverse), [samples * parts, 2 * bins]);
+  return l.reshape(l.matmul(rows, undefined, w), [...X.slice(0, -2), bins, 2]);
 }
 
-/** A size the node reads from input `k`, known at build time, a whole number from `min`. */
+/** A flag attribute: ONNX reads any value but 0 as true. */
+const flag = (n: OnnxNode, name: string, fallback: number) => attr(n, name, fallback) !== 0;
+
+/** A size the node reads from the input `name`, known at build time, a whole number from `min`. */
 function sizeInput(l: Lowerer, name: string, what: string, min: number): number {
   const v = Number(l.value(name).data[0]);
   if (!(Number.isInteger(v) && v >= min)) l.fail(`${what} is ${v}; it must be a whole number, at least ${min}`);
   return v;
 }
 
-/** DFT (opset 17: axis and onesided as attributes, dft_length an optional input). */
+/** DFT: dft_length an optional input; the axis an attribute (opset 17, default 1) or an optional input (opset 20, default −2). */
 const dftOp: Lowering = (l, n) => {
   const X = l.shape(n.inputs[0]);
+  if (!l.isFloat(n.inputs[0])) l.fail("DFT's input must be a float tensor");
   const rank = X.length;
   const parts = X[rank - 1];
   if (parts !== 1 && parts !== 2) l.fail(`DFT's input ends in a dimension of ${parts}; it must be 1 (real) or 2 (complex)`);
-  const a = attr(n, "axis", 1);
+  const a = l.opset >= 20 ? (n.inputs[2] ? Number(l.value(n.inputs[2]).data[0]) : -2) : attr(n, "axis", 1);
   const axis = a < 0 ? a + rank : a;
   if (!(axis >= 0 && axis < rank - 1)) l.fail(`DFT's axis ${a} is not a signal axis of a rank-${rank} input (the last holds the parts)`);
-  const inverse = attr(n, "inverse", 0) === 1,
-    onesided = attr(n, "onesided", 0) === 1;
+  const inverse = flag(n, "inverse", 0),
+    onesided = flag(n, "onesided", 0);
   if (inverse && onesided) l.fail("DFT: an inverse onesided transform is not supported");
   const length = n.inputs[1] ? sizeInput(l, n.inputs[1], "DFT's dft_length", 1) : X[axis];
   const bins = onesided ? Math.floor(length / 2) + 1 : length;
   // The axis moved next to the parts, transformed, and moved back.
   const others = X.map((_, i) => i).filter((i) => i !== axis && i !== rank - 1);
-  const y = dftRows(l, l.transpose(l.ir(n.inputs[0]), [...others, axis, rank - 1]), length, bins, inverse);
+  const y = dftRows(l, l.transpose(l.ir(n.inputs[0]), [...others, axis, rank - 1]), length, bins, inverse, "DFT");
   const back = X.map((_, i) => (i === axis ? others.length : i === rank - 1 ? others.length + 1 : others.indexOf(i)));
   return [l.transpose(y, back)];
 };
@@ -88,12 +101,13 @@ const stftOp: Lowering = (l, n) => {
   const frame = given ?? l.fail("STFT needs a window or a frame_length");
   if (fromWindow && fromWindow[0] !== frame) l.fail(`STFT's window has ${fromWindow[0]} samples and frame_length is ${frame}`);
   if (frame > samples) l.fail(`STFT's frames of ${frame} samples are longer than the signal's ${samples}`);
-  const onesided = attr(n, "onesided", 1) === 1;
+  if (!l.isFloat(signal)) l.fail("STFT's signal must be a float tensor");
+  const onesided = flag(n, "onesided", 1);
   if (onesided && parts === 2) l.fail("STFT: a onesided transform of a complex signal is not supported");
   const frames = Math.floor((samples - frame) / hop) + 1;
   const cut = l.copy(l.ir(signal), [batch, frames, frame, parts], [samples * parts, hop * parts, parts, 1]);
   const windowed = window ? l.map("mul", [cut, l.reshape(l.ir(window), [frame, 1])]) : cut;
-  return [dftRows(l, windowed, frame, onesided ? Math.floor(frame / 2) + 1 : frame, false)];
+  return [dftRows(l, windowed, frame, onesided ? Math.floor(frame / 2) + 1 : frame, false, "STFT")];
 };
 
 /**
@@ -106,7 +120,7 @@ const windowOp =
     const count = sizeInput(l, n.inputs[0], `${name}'s size`, 1);
     const type = attr(n, "output_datatype", 1);
     if (type !== 1 && type !== 11 && type !== 10 && type !== 16) l.fail(`${name}'s output_datatype ${type} is not a float type`);
-    const N = attr(n, "periodic", 1) === 1 ? count : count - 1;
+    const N = flag(n, "periodic", 1) ? count : count - 1;
     const w = Float32Array.from({ length: count }, (_, i) => a.reduce((sum, c, j) => sum + c * Math.cos((2 * Math.PI * j * i) / N), 0));
     return [l.constantData(w, [count])];
   };
