@@ -191,13 +191,16 @@ export class WorkerModel {
   async run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
     // A postMessage keeps an object's own properties only: a typed array's dims and an onnxruntime
     // Tensor's data (a getter of its class) go as a plain { data, dims }.
-    const carried = Object.fromEntries(
-      Object.entries(feeds).map(([k, f]) => {
-        const { data, dims } = (f ?? {}) as { data?: unknown; dims?: unknown };
-        if (dims === undefined) return [k, f];
-        return [k, { data: ArrayBuffer.isView(f) ? f : data, dims: Array.isArray(dims) ? [...dims] : dims }];
-      }),
-    );
+    const carried =
+      !feeds || typeof feeds !== "object"
+        ? feeds
+        : Object.fromEntries(
+            Object.entries(feeds).map(([k, f]) => {
+              const { data, dims } = (f ?? {}) as { data?: unknown; dims?: unknown };
+              if (dims === undefined) return [k, f];
+              return [k, { data: ArrayBuffer.isView(f) ? f : data, dims: Array.isArray(dims) ? [...dims] : dims }];
+            }),
+          );
     const sent = (await this.call("run", [carried], options)) as Record<string, { data: TensorData; dims: number[]; type: TensorType }>;
     return Object.fromEntries(Object.entries(sent).map(([k, t]) => [k, tensor(t.data, t.dims, t.type === "bool")]));
   }

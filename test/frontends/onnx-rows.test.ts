@@ -146,6 +146,8 @@ describe.skipIf(!DISTILBERT)("an ONNX encoder's batch run row by row (../shared/
         attention_mask: new ort.Tensor("int64", mask, [3, 16]),
       });
       expect(Array.from(tensors.logits as Float32Array)).toEqual(Array.from(got as Float32Array));
+      const none = await rejectsSeec(() => artifact.run(null as never));
+      expect([none.code, none.message]).toEqual(["runtime.input", "run() takes an object of named inputs, got null"]);
       const part = await rejectsSeec(() => artifact.run({ input_ids: ids.slice(0, 40), attention_mask: mask.slice(0, 40) }));
       expect(part.message).toBe('input "input_ids" has 40 elements, which are not whole rows of [16] (16 each)');
       const e = await rejectsSeec(() =>
