@@ -441,6 +441,29 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
     expect(await againstOrt(c)).toBe(0);
   });
 
+  it("GridSample in the combinations the suite leaves out: bicubic with reflection and align_corners, nearest with border, a grid past [-1, 1]", async () => {
+    for (const [mode, padding_mode, align_corners] of [
+      ["bicubic", "reflection", 1],
+      ["bicubic", "border", 0],
+      ["bicubic", "zeros", 1],
+      ["nearest", "border", 1],
+      ["nearest", "reflection", 0],
+      ["nearest", "reflection", 1],
+      ["bilinear", "reflection", 1],
+      ["bilinear", "border", 1],
+    ] as const) {
+      const c: Case = {
+        op: "GridSample",
+        opset: 16,
+        inputs: { x: [2, 3, 5, 4], grid: [2, 3, 6, 2] },
+        // A grid from −1.6 to 1.6: places inside, on and past the edges.
+        values: { grid: Array.from({ length: 72 }, (_, i) => Math.round(((i * 37) % 33) - 16) / 10) },
+        attrs: { mode, padding_mode, align_corners },
+      };
+      expect(await againstOrt(c), `${mode} ${padding_mode} ${align_corners}`).toBeLessThan(2e-5);
+    }
+  });
+
   it("refuses the signal ops' sizes when they are not whole numbers from 1, naming the op", async () => {
     const out = join(await tmpDir(), "artifact");
     const cases: [Case, string][] = [

@@ -6,6 +6,7 @@ import { DECODER_LOWERINGS } from "./lower-decoder.js";
 import { FUSED_LOWERINGS } from "./lower-fused.js";
 import { LOWERINGS, type Lowering } from "./lower-ops.js";
 import { EINSUM_LOWERINGS } from "./lower-einsum.js";
+import { GRID_LOWERINGS } from "./lower-grid.js";
 import { INDEXING_LOWERINGS } from "./lower-indexing.js";
 import { QUANT_LOWERINGS } from "./lower-quant.js";
 import { RESIZE_LOWERINGS } from "./lower-resize.js";
@@ -21,6 +22,7 @@ const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
   RESIZE_LOWERINGS,
   EINSUM_LOWERINGS,
   SIGNAL_LOWERINGS,
+  GRID_LOWERINGS,
   QUANT_LOWERINGS,
   FUSED_LOWERINGS,
   CONTRIB_LLM_LOWERINGS,
