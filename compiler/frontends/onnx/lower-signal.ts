@@ -5,11 +5,10 @@
  * times the window, and the windows themselves (Hann, Hamming, Blackman) as constants. Every size
  * (the DFT's length, the STFT's step and frame length, a window's size) must be known at build time.
  */
+import { elementCount } from "../../ir/graph.js";
 import type { Lowerer, Lowering } from "./lower-ops.js";
 import { attr, type OnnxNode } from "./read.js";
 import { MAX_ELEMENTS } from "./tensor.js";
-
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * The DFT as a matrix, [N·C, 2K] (inputs by outputs): output bin k's real and imaginary parts from
@@ -51,7 +50,7 @@ function dftRows(l: Lowerer, x: string, length: number, bins: number, inverse: b
     l.fail(
       `${op} of ${length} points over ${samples} samples needs a matrix of ${elements} elements; seec holds at most ${MAX_ELEMENTS} (1 GiB of float32) in one tensor`,
     );
-  const rows = l.reshape(x, [size(X.slice(0, -2)), samples * parts]);
+  const rows = l.reshape(x, [elementCount(X.slice(0, -2)), samples * parts]);
   const w = l.constantData(dftMatrix(samples, parts, length, bins, inverse), [samples * parts, 2 * bins]);
   return l.reshape(l.matmul(rows, undefined, w), [...X.slice(0, -2), bins, 2]);
 }

@@ -7,7 +7,7 @@
  * output. Evidence, as the length's five probes are (onnx/dynamic.ts), not a proof.
  */
 import { SeecError } from "../../../runtime/errors.js";
-import type { Graph, TensorData } from "../../ir/graph.js";
+import { elementCount, type Graph, type TensorData } from "../../ir/graph.js";
 import { Interpreter } from "../../ir/interpreter.js";
 import { rng } from "../../util/random.js";
 
@@ -33,7 +33,7 @@ export function rowsDiffer(row: Graph, twos: readonly Graph[], inputs: readonly 
       const feeds: Record<string, TensorData> = {};
       for (const name of two.inputs) {
         const v = two.values.get(name)!;
-        const n = v.shape.reduce<number>((a, d) => a * (d as number), 1);
+        const n = elementCount(v.shape as number[]);
         const per = inputs.includes(name) ? n / 2 : n;
         feeds[name] =
           v.dtype === "f32"
