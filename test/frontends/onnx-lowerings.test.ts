@@ -15,8 +15,11 @@ type Case = OpCase;
 /** Largest |seec − ONNX Runtime| over every output; fails beyond 1e-4 absolute and 1e-3 relative. */
 async function againstOrt(c: Case): Promise<number> {
   const file = await writeGraph(opGraph(c));
-  const feeds: Record<string, Float32Array | BigInt64Array> = Object.fromEntries(
-    [...opFeeds(c)].map(([name, t]) => [name, t.dtype === "int64" ? BigInt64Array.from(t.data, BigInt) : Float32Array.from(t.data)]),
+  const feeds: Record<string, Float32Array | BigInt64Array | Int32Array> = Object.fromEntries(
+    [...opFeeds(c)].map(([name, t]) => [
+      name,
+      t.dtype === "int64" ? BigInt64Array.from(t.data, BigInt) : t.dtype === "int32" ? Int32Array.from(t.data) : Float32Array.from(t.data),
+    ]),
   );
   const out = join(await tmpDir(), "artifact");
   await build({ model: file, target: "wasm-simd", out, shapes: Object.fromEntries(Object.entries(c.inputs).map(([k, v]) => [k, [...v]])) });
@@ -30,7 +33,11 @@ async function againstOrt(c: Case): Promise<number> {
     const feedsOrt = Object.fromEntries(
       Object.entries(feeds).map(([k, v]) => [
         k,
-        v instanceof BigInt64Array ? new ort.Tensor("int64", v, [...c.inputs[k]]) : new ort.Tensor("float32", v, [...c.inputs[k]]),
+        v instanceof BigInt64Array
+          ? new ort.Tensor("int64", v, [...c.inputs[k]])
+          : v instanceof Int32Array
+            ? new ort.Tensor("int32", v, [...c.inputs[k]])
+            : new ort.Tensor("float32", v, [...c.inputs[k]]),
       ]),
     );
     Object.assign(want, await session.run(feedsOrt));
@@ -439,6 +446,90 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
       attrs: { batch_axis: 0, time_axis: 1 },
     };
     expect(await againstOrt(c)).toBe(0);
+  });
+
+  describe("RNN, GRU and LSTM in the forms the suite leaves out (it has forward passes with default activations)", () => {
+    // X [S = 4, B = 3, I = 5], hidden 6; W, R, B, P as the op's inputs at run time or as initializers.
+    // Layout 1 (batch first) only in the suite's batchwise cases: ONNX Runtime's CPU kernels refuse it.
+    const [S, B, I, H] = [4, 3, 5, 6];
+    const G = { RNN: 1, GRU: 3, LSTM: 4 } as const;
+    const recurrent = (
+      op: keyof typeof G,
+      D: number,
+      opts: { constant?: boolean; lens?: number[]; c0?: boolean; peepholes?: boolean; attrs?: Record<string, Attr> },
+    ): Case => {
+      const [X, state] = [
+        [S, B, I],
+        [D, B, H],
+      ];
+      const shapes: Record<string, number[]> = { w: [D, G[op] * H, I], r: [D, G[op] * H, H], b: [D, 2 * G[op] * H] };
+      if (opts.peepholes) shapes.p = [D, 3 * H];
+      const inputs: Record<string, number[]> = { x: X, ...(opts.constant ? {} : shapes) };
+      if (opts.lens) inputs.lens = [B];
+      inputs.h0 = state;
+      if (opts.c0) inputs.c0 = state;
+      const order = ["x", "w", "r", "b", opts.lens ? "lens" : "", "h0", opts.c0 ? "c0" : "", opts.peepholes ? "p" : ""];
+      while (order.at(-1) === "") order.pop();
+      return {
+        op,
+        opset: 14,
+        inputs,
+        int32: opts.lens ? ["lens"] : undefined,
+        values: opts.lens ? { lens: opts.lens } : undefined,
+        constants: opts.constant ? Object.fromEntries(Object.entries(shapes).map(([k, dims], i) => [k, weights(dims, 40 + i)])) : undefined,
+        order,
+        attrs: { hidden_size: H, direction: D === 2 ? "bidirectional" : "forward", ...opts.attrs },
+        outputs: op === "LSTM" ? 3 : 2,
+      };
+    };
+
+    it("RNN: both directions, LeakyRelu and ScaledTanh with their alpha and beta, weights as initializers; backwards with lengths", async () => {
+      const activations = {
+        activations: { strings: ["LeakyRelu", "ScaledTanh"] },
+        activation_alpha: { floats: [0.2, 0.9] },
+        activation_beta: { floats: [1.3] },
+      };
+      expect(await againstOrt(recurrent("RNN", 2, { constant: true, attrs: activations }))).toBeLessThan(1e-5);
+      expect(await againstOrt(recurrent("RNN", 1, { lens: [4, 1, 3], attrs: { direction: "reverse", clip: { f: 0.4 } } }))).toBeLessThan(
+        1e-5,
+      );
+    });
+
+    it("GRU: backwards with lengths at run time and linear_before_reset, clipped; both directions with HardSigmoid and Softsign", async () => {
+      expect(
+        await againstOrt(
+          recurrent("GRU", 1, { lens: [4, 1, 3], attrs: { direction: "reverse", linear_before_reset: 1, clip: { f: 0.6 } } }),
+        ),
+      ).toBeLessThan(1e-5);
+      const activations = {
+        activations: { strings: ["HardSigmoid", "Softsign", "Sigmoid", "Tanh"] },
+        activation_alpha: { floats: [0.3] },
+        activation_beta: { floats: [0.4] },
+      };
+      expect(await againstOrt(recurrent("GRU", 2, { constant: true, attrs: activations }))).toBeLessThan(1e-5);
+      expect(await againstOrt(recurrent("GRU", 2, { lens: [2, 4, 3], attrs: { linear_before_reset: 1 } }))).toBeLessThan(1e-5);
+    });
+
+    it("LSTM: both directions with lengths, peepholes and an initial cell; input_forget and clip; Elu and Softplus", async () => {
+      expect(await againstOrt(recurrent("LSTM", 2, { lens: [2, 4, 3], c0: true, peepholes: true }))).toBeLessThan(1e-5);
+      expect(
+        await againstOrt(recurrent("LSTM", 1, { constant: true, c0: true, attrs: { input_forget: 1, clip: { f: 0.7 } } })),
+      ).toBeLessThan(1e-5);
+      const activations = {
+        direction: "reverse",
+        activations: { strings: ["Sigmoid", "Elu", "Softplus"] },
+        activation_alpha: { floats: [0.8] },
+      };
+      expect(await againstOrt(recurrent("LSTM", 1, { constant: true, peepholes: true, attrs: activations }))).toBeLessThan(1e-5);
+    });
+
+    it("refuses what it cannot read, naming it", async () => {
+      const c = recurrent("GRU", 1, { attrs: { activations: { strings: ["Sigmoid", "Gelu"] } } });
+      const file = await writeGraph(opGraph(c));
+      const out = join(await tmpDir(), "a");
+      const e = await rejectsSeec(() => build({ model: file, target: "wasm-simd", out }));
+      expect(e.message).toMatch(/activation "Gelu" is not one of/);
+    });
   });
 
   it("GridSample in the combinations the suite leaves out: bicubic with reflection and align_corners, nearest with border, a grid past [-1, 1]", async () => {

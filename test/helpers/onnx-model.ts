@@ -27,8 +27,9 @@ export type Const = { dims: readonly number[] } & (
   | { dtype: OnnxDType; raw: Uint8Array }
 );
 
-/** An attribute: an int (a number with a fraction is a float), ints, a string, a float ({ f }: also a whole one), floats, a tensor. */
-export type Attr = number | readonly number[] | string | { f: number } | { floats: readonly number[] } | { tensor: Const };
+/** An attribute: an int (a number with a fraction is a float), ints, a string, a float ({ f }: also a whole one), floats, strings, a tensor. */
+export type Attr =
+  number | readonly number[] | string | { f: number } | { floats: readonly number[] } | { strings: readonly string[] } | { tensor: Const };
 
 export interface NodeSpec {
   op: string;
@@ -79,6 +80,7 @@ export function attribute(name: string, v: Attr): AttributeProto {
   if (typeof v === "number") return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
   if ("f" in v) return { name, type: T.FLOAT, f: v.f };
   if ("floats" in v) return { name, type: T.FLOATS, floats: [...v.floats] };
+  if ("strings" in v) return { name, type: T.STRINGS, strings: v.strings.map((s) => new TextEncoder().encode(s)) };
   return { name, type: T.TENSOR, t: tensorProto("", (v as { tensor: Const }).tensor) };
 }
 

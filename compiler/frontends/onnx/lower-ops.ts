@@ -463,17 +463,26 @@ const reverseSequenceOp: Lowering = (l, n) => {
     batch = attr(n, "batch_axis", 1);
   if (X.length < 2 || ![0, 1].includes(time) || ![0, 1].includes(batch) || time === batch)
     l.fail(`ReverseSequence's time_axis ${time} and batch_axis ${batch} must be 0 and 1 of an input of rank 2 or more`);
+  return [reverseSequences(l, l.ir(x), X, l.ir(lens), time, batch)];
+};
+
+/**
+ * x (IR, shape X) with each batch entry's first lens[b] elements along the time axis reversed and
+ * the rest as they are: the element at t comes from len − 1 − t where t < len (lens i32 [X[batch]],
+ * at run time). ReverseSequence, and the backward passes of the recurrent ops.
+ */
+export function reverseSequences(l: Lowerer, x: string, X: number[], lens: string, time = 0, batch = 1): string {
   // Positions along time and lengths along batch, shaped to broadcast over [X0, X1, 1, ...].
   const at = (axis: number, d: number) => X.map((_, i) => (i === axis ? d : 1));
   const t = l.constantData(
     Int32Array.from({ length: X[time] }, (_, i) => i),
     at(time, X[time]),
   );
-  const len = l.reshape(l.ir(lens), at(batch, X[batch]));
+  const len = l.reshape(lens, at(batch, X[batch]));
   const reversed = l.map("sub", [l.map("sub", [len, l.scalar(1)], "i32"), t], "i32");
   const source = l.map("where", [l.map("less", [t, len], "i32"), reversed, t], "i32");
-  return [pickAlong(l, l.ir(x), X, l.expand(source, X), X, time)];
-};
+  return pickAlong(l, x, X, l.expand(source, X), X, time);
+}
 
 const matmulOp: Lowering = (l, n) => {
   const [a, b] = n.inputs;

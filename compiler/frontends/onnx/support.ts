@@ -9,6 +9,7 @@ import { EINSUM_LOWERINGS } from "./lower-einsum.js";
 import { GRID_LOWERINGS } from "./lower-grid.js";
 import { INDEXING_LOWERINGS } from "./lower-indexing.js";
 import { QUANT_LOWERINGS } from "./lower-quant.js";
+import { RECURRENT_LOWERINGS } from "./lower-recurrent.js";
 import { RESIZE_LOWERINGS } from "./lower-resize.js";
 import { SIGNAL_LOWERINGS } from "./lower-signal.js";
 import { SPATIAL_LOWERINGS } from "./lower-spatial.js";
@@ -23,6 +24,7 @@ const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
   EINSUM_LOWERINGS,
   SIGNAL_LOWERINGS,
   GRID_LOWERINGS,
+  RECURRENT_LOWERINGS,
   QUANT_LOWERINGS,
   FUSED_LOWERINGS,
   CONTRIB_LLM_LOWERINGS,

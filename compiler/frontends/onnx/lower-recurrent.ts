@@ -1,0 +1,254 @@
+/**
+ * RNN, GRU and LSTM (opset 7 and 14), unrolled over the sequence, whose length is known at build
+ * time: the inputs' part of every gate for all steps in one matmul ([S·B, I] · Wᵀ), then per step
+ * the hidden state's part (H · Rᵀ), the gates and the new state, as ONNX defines them and ONNX
+ * Runtime computes them. Both layouts, the three directions, clip, the activation functions and
+ * their alpha and beta, GRU's linear_before_reset, LSTM's peepholes and input_forget.
+ *
+ * sequence_lens (at run time) ends each batch entry early: past its length the state stays as it
+ * was and Y is 0. A reverse pass then runs over each entry's own steps reversed (ReverseSequence's
+ * picking), forward, and its Y is reversed back the same way.
+ */
+import type { Lowerer, Lowering } from "./lower-ops.js";
+import { reverseSequences } from "./lower-ops.js";
+import { attr, type OnnxNode } from "./read.js";
+
+type Kind = "RNN" | "GRU" | "LSTM";
+
+/** Gates per kind, in the order of W's and R's rows: RNN i; GRU z, r, h; LSTM i, o, f, c. */
+const GATES: Record<Kind, number> = { RNN: 1, GRU: 3, LSTM: 4 };
+
+/** The activation functions a cell takes per direction (RNN f; GRU f, g; LSTM f, g, h). */
+const DEFAULT_ACTIVATIONS: Record<Kind, string[]> = { RNN: ["tanh"], GRU: ["sigmoid", "tanh"], LSTM: ["sigmoid", "tanh", "tanh"] };
+
+/** An activation applied to an IR tensor. */
+type Activation = (x: string) => string;
+
+/** The defaults of alpha and beta for the activations that take them, as the ops of those names have them. */
+const PARAMETERS: Record<string, [alpha?: number, beta?: number]> = {
+  leakyrelu: [0.01],
+  thresholdedrelu: [1],
+  elu: [1],
+  hardsigmoid: [0.2, 0.5],
+  scaledtanh: [1, 1],
+  affine: [1, 0],
+};
+
+/** The activation named (case aside), with its alpha and beta taken in turn from the node's lists. */
+function activation(l: Lowerer, name: string, alphas: number[], betas: number[]): Activation {
+  const key = name.toLowerCase();
+  const [a0, b0] = PARAMETERS[key] ?? [];
+  const alpha = a0 === undefined ? 0 : (alphas.shift() ?? a0);
+  const beta = b0 === undefined ? 0 : (betas.shift() ?? b0);
+  const f = (fn: string, ...xs: string[]) => l.map(fn, xs);
+  const k = (x: number) => l.scalar(x);
+  switch (key) {
+    case "sigmoid":
+    case "tanh":
+    case "relu":
+      return (x) => f(key, x);
+    case "leakyrelu":
+      return (x) => f("add", f("relu", x), f("mul", f("min", x, k(0)), k(alpha)));
+    case "thresholdedrelu":
+      return (x) => l.map("where", [l.map("greater", [x, k(alpha)], "i32"), x, k(0)]);
+    case "elu":
+      return (x) => l.map("where", [l.map("less", [x, k(0)], "i32"), f("mul", f("sub", f("exp", x), k(1)), k(alpha)), x]);
+    case "hardsigmoid":
+      return (x) => f("max", f("min", f("add", f("mul", x, k(alpha)), k(beta)), k(1)), k(0));
+    case "scaledtanh":
+      return (x) => f("mul", f("tanh", f("mul", x, k(beta))), k(alpha));
+    case "affine":
+      return (x) => f("add", f("mul", x, k(alpha)), k(beta));
+    case "softsign":
+      return (x) => f("div", x, f("add", f("abs", x), k(1)));
+    case "softplus":
+      return (x) => f("log", f("add", f("exp", x), k(1)));
+    default:
+      return l.fail(
+        `activation "${name}" is not one of Relu, Tanh, Sigmoid, Affine, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign, Softplus`,
+      );
+  }
+}
+
+const strings = (n: OnnxNode, key: string): string[] | undefined => {
+  const v = n.attrs[key];
+  return Array.isArray(v) && v.every((s) => typeof s === "string") ? (v as string[]) : undefined;
+};
+const numbers = (n: OnnxNode, key: string): number[] => {
+  const v = n.attrs[key];
+  return Array.isArray(v) && v.every((s) => typeof s === "number") ? (v as number[]).slice() : [];
+};
+
+/** The weights of one direction: x [rows, K] times the rows [d, N, K] of w, transposed (Linear on a constant, MatMul at run time). */
+function timesRows(l: Lowerer, x: string, w: string, d: number, from: number, count: number): string {
+  const [, , K] = l.shape(w);
+  if (l.isConstant(w)) {
+    const all = l.value(w).data;
+    const rows = Float32Array.from(all.subarray((d * l.shape(w)[1] + from) * K, (d * l.shape(w)[1] + from + count) * K));
+    return l.linear(x, l.constantData(rows, [count, K]));
+  }
+  const part = l.slice(l.slice(l.ir(w), 0, d, 1), 1, from, count);
+  return l.add("MatMul", [x, l.transpose(l.reshape(part, [count, K]), [1, 0])]);
+}
+
+const recurrent =
+  (kind: Kind): Lowering =>
+  (l, n) => {
+    const [x, w, r, b, lens, h0, c0, p] = n.inputs;
+    for (const name of [x, w, r, b, h0, c0, p]) if (name && !l.isFloat(name)) l.fail(`${kind}'s ${name} must be a float tensor`);
+    const layout = attr(n, "layout", 0);
+    if (layout !== 0 && layout !== 1) l.fail(`${kind}'s layout ${layout} is not 0 or 1`);
+    const direction = typeof n.attrs.direction === "string" ? n.attrs.direction : "forward";
+    if (!["forward", "reverse", "bidirectional"].includes(direction))
+      l.fail(`${kind}'s direction "${direction}" is not forward, reverse or bidirectional`);
+    const D = direction === "bidirectional" ? 2 : 1;
+    const X = l.shape(x);
+    if (X.length !== 3) l.fail(`${kind}'s X must have rank 3; got [${X.join(", ")}]`);
+    const [S, B, I] = layout === 0 ? X : [X[1], X[0], X[2]];
+    const G = GATES[kind];
+    const H = attr(n, "hidden_size", l.shape(r)[2] ?? 0);
+    const expect = (name: string | undefined, what: string, shape: number[]) => {
+      if (!name) return;
+      const got = l.shape(name);
+      if (got.length !== shape.length || got.some((g, i) => g !== shape[i]))
+        l.fail(`${kind}'s ${what} "${name}" has shape [${got.join(", ")}]; expected [${shape.join(", ")}]`);
+    };
+    expect(w, "W", [D, G * H, I]);
+    expect(r, "R", [D, G * H, H]);
+    expect(b, "B", [D, 2 * G * H]);
+    expect(lens, "sequence_lens", [B]);
+    const stateShape = layout === 0 ? [D, B, H] : [B, D, H];
+    expect(h0, "initial_h", stateShape);
+    expect(c0, "initial_c", stateShape);
+    expect(p, "P", [D, 3 * H]);
+    if (S < 1 || H < 1) l.fail(`${kind} needs a sequence and a hidden size of at least 1; got ${S} and ${H}`);
+    const clip = n.attrs.clip === undefined ? undefined : attr(n, "clip", 0);
+    const linearBeforeReset = attr(n, "linear_before_reset", 0) !== 0;
+    const inputForget = attr(n, "input_forget", 0) !== 0;
+
+    const listed = strings(n, "activations");
+    const per = DEFAULT_ACTIVATIONS[kind].length;
+    if (listed && listed.length !== per * D) l.fail(`${kind} takes ${per * D} activations here (${per} a direction); got ${listed.length}`);
+    const alphas = numbers(n, "activation_alpha"),
+      betas = numbers(n, "activation_beta");
+    const names = listed ?? Array.from({ length: D }, () => DEFAULT_ACTIVATIONS[kind]).flat();
+    const activations = names.map((name) => activation(l, name, alphas, betas));
+
+    const f = (fn: string, ...xs: string[]) => l.map(fn, xs);
+    const clipped = (act: Activation): Activation =>
+      clip === undefined ? act : (v) => act(f("min", f("max", v, l.scalar(-clip)), l.scalar(clip)));
+    /** Columns [from, from + count) of a [rows, width] tensor. */
+    const columns = (v: string, from: number, count: number) => l.slice(v, 1, from * H, count * H);
+    /** A [D, B, H] (layout 0) or [B, D, H] (layout 1) state's direction d as [B, H]; zeros without one. */
+    const initial = (name: string | undefined, d: number) =>
+      name ? l.reshape(l.slice(l.ir(name), layout === 0 ? 0 : 1, d, 1), [B, H]) : l.constantData(new Float32Array(B * H), [B, H]);
+    const biasPart = (d: number, from: number, count: number) =>
+      l.reshape(l.slice(l.slice(l.ir(b), 0, d, 1), 1, from * H, count * H), [count * H]);
+
+    // The steps in time order, [S, B, I]; per entry reversed by its length where a pass runs backwards.
+    const steps = layout === 0 ? l.ir(x) : l.transpose(l.ir(x), [1, 0, 2]);
+    const lengths = lens ? l.ir(lens) : undefined;
+    const reversedSteps = (v: string, shape: number[]) => {
+      if (lengths) return reverseSequences(l, v, shape, lengths);
+      return l.concat(
+        Array.from({ length: S }, (_, t) => l.slice(v, 0, S - 1 - t, 1)),
+        0,
+      );
+    };
+    // Whether step t is within each entry's length, [B, 1] (0 or 1): without lengths, always.
+    const within = (t: number) =>
+      lengths ? l.reshape(l.map("less", [l.constantData(Int32Array.of(t), []), lengths], "i32"), [B, 1]) : undefined;
+    const keep = (m: string | undefined, next: string, previous: string) => (m ? l.map("where", [m, next, previous]) : next);
+
+    const ys: string[] = [],
+      hs: string[] = [],
+      cs: string[] = [];
+    for (let d = 0; d < D; d++) {
+      const backwards = direction === "reverse" || d === 1;
+      const input = backwards ? reversedSteps(steps, [S, B, I]) : steps;
+      // The inputs' part of every gate at every step with its biases: [S·B, G·H]. GRU's h gate adds
+      // its recurrent bias to the hidden state's part, inside the reset where linear_before_reset says.
+      let xw = timesRows(l, l.reshape(input, [S * B, I]), w, d, 0, G * H);
+      const rbh = kind === "GRU" && b ? biasPart(d, G + 2, 1) : undefined;
+      if (b) {
+        const recurrentBias =
+          kind === "GRU" ? l.concat([biasPart(d, G, 2), l.constantData(new Float32Array(H), [H])], 0) : biasPart(d, G, G);
+        xw = f("add", xw, f("add", biasPart(d, 0, G), recurrentBias));
+      }
+      const [act1, act2, act3] = activations.slice(d * per, (d + 1) * per).map((a, i) => (i < 2 ? clipped(a) : a));
+      const peephole = (i: number) => (p ? l.reshape(l.slice(l.slice(l.ir(p), 0, d, 1), 1, i * H, H), [H]) : undefined);
+      const withPeephole = (v: string, i: number, c: string) => {
+        const weights = peephole(i);
+        return weights ? f("add", v, f("mul", c, weights)) : v;
+      };
+
+      let h = initial(h0, d),
+        c = kind === "LSTM" ? initial(c0, d) : "";
+      const out: string[] = [];
+      for (let t = 0; t < S; t++) {
+        const gates = l.reshape(l.slice(l.reshape(xw, [S, B, G * H]), 0, t, 1), [B, G * H]);
+        const m = within(t);
+        let next: string;
+        if (kind === "RNN") {
+          next = act1(f("add", gates, timesRows(l, h, r, d, 0, H)));
+        } else if (kind === "GRU") {
+          const zr = f("add", columns(gates, 0, 2), timesRows(l, h, r, d, 0, 2 * H));
+          const z = act1(columns(zr, 0, 1)),
+            reset = act1(columns(zr, 1, 1));
+          const hidden = linearBeforeReset
+            ? f("mul", reset, rbh ? f("add", timesRows(l, h, r, d, 2 * H, H), rbh) : timesRows(l, h, r, d, 2 * H, H))
+            : (() => {
+                const rh = timesRows(l, f("mul", reset, h), r, d, 2 * H, H);
+                return rbh ? f("add", rh, rbh) : rh;
+              })();
+          const candidate = act2(f("add", columns(gates, 2, 1), hidden));
+          // (1 − z) ⊙ ĥ + z ⊙ H = ĥ + z ⊙ (H − ĥ)
+          next = f("add", candidate, f("mul", z, f("sub", h, candidate)));
+        } else {
+          const all = f("add", gates, timesRows(l, h, r, d, 0, G * H));
+          const i = act1(withPeephole(columns(all, 0, 1), 0, c));
+          const forget = inputForget ? f("sub", l.scalar(1), i) : act1(withPeephole(columns(all, 2, 1), 2, c));
+          const cell = f("add", f("mul", forget, c), f("mul", i, act2(columns(all, 3, 1))));
+          const o = act1(withPeephole(columns(all, 1, 1), 1, cell));
+          next = f("mul", o, act3(cell));
+          c = keep(m, cell, c);
+        }
+        out.push(m ? l.map("where", [m, next, l.scalar(0)]) : next);
+        h = keep(m, next, h);
+      }
+      hs.push(h);
+      cs.push(c);
+      if (l.isUsed(n.outputs[0] ?? "")) {
+        const y = l.concat(
+          out.map((v) => l.reshape(v, [1, B, H])),
+          0,
+        );
+        ys.push(backwards ? reversedSteps(y, [S, B, H]) : y);
+      }
+    }
+
+    /** [D, B, H] from each direction's [B, H] (layout 1: [B, D, H]). */
+    const state = (parts: string[]) => {
+      const stacked = l.concat(
+        parts.map((v) => l.reshape(v, [1, B, H])),
+        0,
+      );
+      return layout === 0 ? stacked : l.transpose(stacked, [1, 0, 2]);
+    };
+    const y = ys.length
+      ? (() => {
+          const stacked = l.concat(
+            ys.map((v) => l.reshape(v, [S, 1, B, H])),
+            1,
+          );
+          return layout === 0 ? stacked : l.transpose(stacked, [2, 0, 1, 3]);
+        })()
+      : undefined;
+    return kind === "LSTM" ? [y, state(hs), state(cs)] : [y, state(hs)];
+  };
+
+export const RECURRENT_LOWERINGS: Readonly<Record<string, Lowering>> = {
+  RNN: recurrent("RNN"),
+  GRU: recurrent("GRU"),
+  LSTM: recurrent("LSTM"),
+};
