@@ -5,11 +5,10 @@
  * computes integers in i32 (an INT64_MAX sentinel would wrap) and has no integer reductions.
  * Floating-point inputs fold through the IR instead (fold-ir.ts).
  */
+import { elementCount } from "../../ir/graph.js";
 import { attr } from "./read.js";
 import { axis, broadcastIndex, broadcastShape, ints, need, truncate, values, type OpImpl } from "./layout-ops.js";
 import { isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
-
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** f over the broadcast inputs; integer results truncated as C's integer division does. */
 function elementwise(f: (...x: number[]) => number, type: "first" | "bool" | "branches" = "first"): OpImpl {
@@ -46,7 +45,7 @@ function reduce(kind: keyof typeof REDUCTIONS): OpImpl {
     const axes = new Set((listed && listed.length > 0 ? listed : t.shape.map((_, i) => i)).map((a) => axis(ctx, a, t.shape.length)));
     const kept = t.shape.map((d, i) => (axes.has(i) ? 1 : d));
     const { init, step } = REDUCTIONS[kind];
-    const acc = new Float64Array(size(kept)).fill(init);
+    const acc = new Float64Array(elementCount(kept)).fill(init);
     const idx = broadcastIndex(kept, t.shape);
     for (let i = 0; i < t.data.length; i++) acc[idx[i]] = step(acc[idx[i]], t.data[i]);
     const shape = attr(ctx, "keepdims", 1) === 1 ? kept : t.shape.filter((_, i) => !axes.has(i));

@@ -8,6 +8,7 @@
  * interpreter (fold-ir.ts).
  */
 import { SeecError } from "../../../runtime/errors.js";
+import { elementCount } from "../../ir/graph.js";
 import { attr, type OnnxAttr } from "./read.js";
 import { broadcastShapes, broadcastStrides, stridesOf } from "../../ir/ops/tensor.js";
 import { checkSize, DATA_TYPES, isFloat, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
@@ -22,8 +23,6 @@ export interface OpContext {
   /** How many outputs the node names (Split without sizes divides into that many). */
   outputs: number;
 }
-
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 export function fail(ctx: Pick<OpContext, "node">, message: string): never {
   throw new SeecError("input.onnx", message, { at: `node ${ctx.node}` });
@@ -180,7 +179,7 @@ export const LAYOUT_OPS: Readonly<Record<string, OpImpl>> = {
     const kept = dims.slice(start, Math.max(start, end));
     return [tensor("int64", [kept.length], kept)];
   },
-  Size: ([x], ctx) => [tensor("int64", [], [size(need(x, ctx, "data").shape)])],
+  Size: ([x], ctx) => [tensor("int64", [], [elementCount(need(x, ctx, "data").shape)])],
   Cast: ([x], ctx) => [
     castTo(
       need(x, ctx, "input"),
@@ -203,7 +202,7 @@ export const LAYOUT_OPS: Readonly<Record<string, OpImpl>> = {
     const known = dims.reduce((a, d) => (d === -1 ? a : a * d), 1);
     const out = dims.map((d) => (d === -1 ? t.data.length / known : d));
     // A -1 the other dimensions do not divide would come out fractional ([2, 3] to [4, -1]: 1.5).
-    if (size(out) !== t.data.length || !out.every(Number.isSafeInteger))
+    if (elementCount(out) !== t.data.length || !out.every(Number.isSafeInteger))
       fail(ctx, `cannot reshape [${t.shape.join(", ")}] to [${want.join(", ")}]`);
     return [reshapeTo(t, out)];
   },
@@ -214,7 +213,7 @@ export const LAYOUT_OPS: Readonly<Record<string, OpImpl>> = {
     if (!Number.isInteger(given) || given < -r || given > r)
       fail(ctx, `axis ${given} is out of range for Flatten of a tensor of rank ${r}`);
     const a = given < 0 ? given + r : given;
-    return [reshapeTo(t, [size(t.shape.slice(0, a)), size(t.shape.slice(a))])];
+    return [reshapeTo(t, [elementCount(t.shape.slice(0, a)), elementCount(t.shape.slice(a))])];
   },
   Squeeze: ([x, axesInput], ctx) => {
     const t = need(x, ctx, "data");
@@ -250,8 +249,8 @@ export const LAYOUT_OPS: Readonly<Record<string, OpImpl>> = {
     const shape = ts[0].shape.slice();
     shape[a] = ts.reduce((n, t) => n + t.shape[a], 0);
     const out = tensor(ts[0].dtype, shape);
-    const outer = size(shape.slice(0, a)),
-      inner = size(shape.slice(a + 1));
+    const outer = elementCount(shape.slice(0, a)),
+      inner = elementCount(shape.slice(a + 1));
     let offset = 0;
     for (const t of ts) {
       const w = t.shape[a] * inner;
@@ -294,8 +293,8 @@ export const LAYOUT_OPS: Readonly<Record<string, OpImpl>> = {
     const t = need(x, ctx, "data"),
       ix = need(indices, ctx, "indices");
     const a = axis(ctx, attr(ctx, "axis", 0), t.shape.length);
-    const outer = size(t.shape.slice(0, a)),
-      inner = size(t.shape.slice(a + 1)),
+    const outer = elementCount(t.shape.slice(0, a)),
+      inner = elementCount(t.shape.slice(a + 1)),
       n = t.shape[a];
     const out = tensor(t.dtype, [...t.shape.slice(0, a), ...ix.shape, ...t.shape.slice(a + 1)]);
     const m = ix.data.length;

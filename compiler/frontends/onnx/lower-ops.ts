@@ -7,14 +7,13 @@
  */
 import { SeecError } from "../../../runtime/errors.js";
 import type { GraphBuilder } from "../../ir/builder.js";
-import type { Attrs, DType } from "../../ir/graph.js";
+import { elementCount, type Attrs, type DType } from "../../ir/graph.js";
 import { broadcastStrides, stridesOf, type ReduceFunction } from "../../ir/ops/tensor.js";
 import { COMPOSITIONS, type Algebra, type Composition } from "./elementwise.js";
 import { axis, ints, sliceParams, type OpContext } from "./layout-ops.js";
 import { attr, type OnnxNode } from "./read.js";
 import { DATA_TYPES, isFloat, type OnnxTensor } from "./tensor.js";
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 /** An axis of node `n` from 0 (refused, naming the node, outside [-rank, rank)). */
 const axisOf = (n: OnnxNode, a: number, rank: number) => axis({ node: n.name }, a, rank);
 
@@ -224,7 +223,7 @@ export class Lowerer {
   linear(x: string, w: string, bias?: string): string {
     const X = this.irShape(x),
       N = this.irShape(w)[0];
-    const rows = this.reshape(x, [size(X.slice(0, -1)), X.at(-1)!]);
+    const rows = this.reshape(x, [elementCount(X.slice(0, -1)), X.at(-1)!]);
     const y = this.add("Linear", bias ? [rows, w, bias] : [rows, w]);
     return this.reshape(y, [...X.slice(0, -1), N]);
   }
@@ -233,8 +232,8 @@ export class Lowerer {
   norm(kind: "LayerNorm" | "RMSNorm", x: string, scale: string, bias: string | undefined, epsilon: number, from?: number): string {
     const X = this.irShape(x),
       start = from ?? X.length - 1,
-      D = size(X.slice(start));
-    const rows = this.reshape(x, [size(X.slice(0, start)), D]);
+      D = elementCount(X.slice(start));
+    const rows = this.reshape(x, [elementCount(X.slice(0, start)), D]);
     const w = this.vector(scale, D);
     const inputs = kind === "LayerNorm" ? [rows, w, bias ? this.vector(bias, D) : this.constantData(new Float32Array(D), [D])] : [rows, w];
     return this.reshape(this.add(kind, inputs, { epsilon }), X);
@@ -254,7 +253,7 @@ export class Lowerer {
     if (this.b.dtypeOf(table) !== "f32") this.fail("gathering from an integer tensor at indices computed at run time is not supported");
     const I = this.irShape(ids),
       D = this.irShape(table)[1];
-    const flat = this.reshape(ids, [size(I)]);
+    const flat = this.reshape(ids, [elementCount(I)]);
     return this.reshape(this.add("Gather", [table, flat]), [...I, D]);
   }
 
@@ -356,7 +355,7 @@ const splitOp: Lowering = (l, n) => {
 };
 
 const concatOp: Lowering = (l, n) => {
-  const inputs = n.inputs.filter((i) => i && size(l.shape(i)) > 0);
+  const inputs = n.inputs.filter((i) => i && elementCount(l.shape(i)) > 0);
   if (inputs.length === 0) return l.fail("Concat of empty tensors only is not supported");
   const axis = axisOf(n, attr(n, "axis", 0), l.shape(n.outputs[0]).length);
   return [
@@ -403,9 +402,9 @@ const gatherOp: Lowering = (l, n) => {
   const K = D[axis],
     I = l.shape(indices);
   const others = D.map((_, i) => i).filter((i) => i !== axis);
-  const table = l.reshape(l.transpose(l.ir(data), [axis, ...others]), [K, size(others.map((i) => D[i]))]);
+  const table = l.reshape(l.transpose(l.ir(data), [axis, ...others]), [K, elementCount(others.map((i) => D[i]))]);
   const rows = l.gatherRows(table, nonNegative(l, l.ir(indices), K));
-  const gathered = l.reshape(rows, [size(I), ...others.map((i) => D[i])]);
+  const gathered = l.reshape(rows, [elementCount(I), ...others.map((i) => D[i])]);
   const back = [...others.slice(0, axis).map((_, i) => i + 1), 0, ...others.slice(axis).map((_, i) => axis + i + 1)];
   return [l.reshape(l.transpose(gathered, back), l.shape(n.outputs[0]))];
 };
@@ -517,7 +516,7 @@ const gemmOp: Lowering = (l, n) => {
     let bias: string | undefined;
     if (hasBias) {
       const cv = l.value(c);
-      if (size(cv.shape) === N || size(cv.shape) === 1)
+      if (elementCount(cv.shape) === N || elementCount(cv.shape) === 1)
         bias = l.constantData(
           Float32Array.from({ length: N }, (_, j) => beta * cv.data[cv.data.length === 1 ? 0 : j]),
           [N],
@@ -539,7 +538,7 @@ const softmaxOp: Lowering = (l, n) => {
   const x = l.ir(n.inputs[0]);
   if (l.opset < 13 && axis !== X.length - 1) {
     // Softmax over the flattened axes from `axis` on.
-    return [l.reshape(l.softmax(l.reshape(x, [size(X.slice(0, axis)), size(X.slice(axis))])), X)];
+    return [l.reshape(l.softmax(l.reshape(x, [elementCount(X.slice(0, axis)), elementCount(X.slice(axis))])), X)];
   }
   if (axis === X.length - 1) return [l.softmax(x)];
   const perm = X.map((_, i) => i)
@@ -642,7 +641,7 @@ const hardmaxOp: Lowering = (l, n) => {
   const X = l.shape(n.inputs[0]);
   if (!l.isFloat(n.inputs[0])) l.fail("Hardmax of an integer tensor is not supported");
   const a = axisOf(n, attr(n, "axis", l.opset >= 13 ? -1 : 1), X.length);
-  const x = l.opset >= 13 ? l.ir(n.inputs[0]) : l.reshape(l.ir(n.inputs[0]), [size(X.slice(0, a)), size(X.slice(a))]);
+  const x = l.opset >= 13 ? l.ir(n.inputs[0]) : l.reshape(l.ir(n.inputs[0]), [elementCount(X.slice(0, a)), elementCount(X.slice(a))]);
   const at = l.opset >= 13 ? a : 1;
   const shape = l.irShape(x);
   const iota = l.constantData(
@@ -733,7 +732,7 @@ const dropoutOp: Lowering = (l, n) => {
   if (training && (!l.isConstant(training) || l.value(training).data[0]))
     l.fail("Dropout in training mode (or with training_mode fed at run time) is not supported");
   const X = l.shape(n.inputs[0]);
-  const mask = n.outputs[1] && l.isUsed(n.outputs[1]) ? l.constantData(new Int32Array(size(X)).fill(1), X) : undefined;
+  const mask = n.outputs[1] && l.isUsed(n.outputs[1]) ? l.constantData(new Int32Array(elementCount(X)).fill(1), X) : undefined;
   return [l.ir(n.inputs[0]), mask];
 };
 
@@ -752,7 +751,7 @@ const triluOp: Lowering = (l, n) => {
 const powOp: Lowering = (l, n) => {
   const [x, e] = n.inputs;
   const dtype = l.dtype(x);
-  if (l.isConstant(e) && size(l.shape(e)) === 1 && l.value(e).data[0] === 2) return [l.map("mul", [l.ir(x), l.ir(x)], dtype)];
+  if (l.isConstant(e) && elementCount(l.shape(e)) === 1 && l.value(e).data[0] === 2) return [l.map("mul", [l.ir(x), l.ir(x)], dtype)];
   return [l.map("pow", [l.ir(x), l.ir(e)], dtype)];
 };
 
