@@ -2,6 +2,7 @@
 // each as a one-node model built by seec and run through the artifact, against onnxruntime-node on
 // the same file and inputs: the forms ONNX's backend node suite leaves out (weights as
 // initializers, groups, equations beyond its four, build-time k, pads and axes).
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
@@ -521,6 +522,19 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
         activation_alpha: { floats: [0.8] },
       };
       expect(await againstOrt(recurrent("LSTM", 1, { constant: true, peepholes: true, attrs: activations }))).toBeLessThan(1e-5);
+    });
+
+    it("ships each weight once however many steps it unrolls (an LSTM with its weights as initializers, 2 and 64 steps)", async () => {
+      const shipped = async (steps: number) => {
+        const c = recurrent("LSTM", 1, { constant: true });
+        c.inputs.x = [steps, B, I];
+        const out = join(await tmpDir(), "a");
+        await build({ model: await writeGraph(opGraph(c)), target: "wasm-simd", out });
+        return statSync(join(out, "weights.bin")).size;
+      };
+      const two = await shipped(2);
+      expect(two).toBeGreaterThanOrEqual(4 * (4 * H * I + 4 * H * H + 8 * H));
+      expect(await shipped(64)).toBe(two);
     });
 
     it("refuses what it cannot read, naming it", async () => {

@@ -79,16 +79,27 @@ const numbers = (n: OnnxNode, key: string): number[] => {
   return Array.isArray(v) && v.every((s) => typeof s === "number") ? (v as number[]).slice() : [];
 };
 
-/** The weights of one direction: x [rows, K] times the rows [d, N, K] of w, transposed (Linear on a constant, MatMul at run time). */
-function timesRows(l: Lowerer, x: string, w: string, d: number, from: number, count: number): string {
-  const [, , K] = l.shape(w);
-  if (l.isConstant(w)) {
-    const all = l.value(w).data;
-    const rows = Float32Array.from(all.subarray((d * l.shape(w)[1] + from) * K, (d * l.shape(w)[1] + from + count) * K));
-    return l.linear(x, l.constantData(rows, [count, K]));
-  }
-  const part = l.slice(l.slice(l.ir(w), 0, d, 1), 1, from, count);
-  return l.add("MatMul", [x, l.transpose(l.reshape(part, [count, K]), [1, 0])]);
+/**
+ * x [rows, K] times rows [from, from + count) of direction d of w ([D, N, K]), transposed: Linear on
+ * a constant (its rows made a constant once, whichever step asks), MatMul on weights fed at run time.
+ */
+function weightRows(l: Lowerer, w: string): (x: string, d: number, from: number, count: number) => string {
+  const [, N, K] = l.shape(w);
+  const constants = new Map<string, string>();
+  return (x, d, from, count) => {
+    if (!l.isConstant(w)) {
+      const part = l.slice(l.slice(l.ir(w), 0, d, 1), 1, from, count);
+      return l.add("MatMul", [x, l.transpose(l.reshape(part, [count, K]), [1, 0])]);
+    }
+    const key = `${d}:${from}:${count}`;
+    let rows = constants.get(key);
+    if (!rows) {
+      const start = (d * N + from) * K;
+      rows = l.constantData(Float32Array.from(l.value(w).data.subarray(start, start + count * K)), [count, K]);
+      constants.set(key, rows);
+    }
+    return l.linear(x, rows);
+  };
 }
 
 const recurrent =
@@ -106,6 +117,8 @@ const recurrent =
     if (X.length !== 3) l.fail(`${kind}'s X must have rank 3; got [${X.join(", ")}]`);
     const [S, B, I] = layout === 0 ? X : [X[1], X[0], X[2]];
     const G = GATES[kind];
+    const timesW = weightRows(l, w),
+      timesR = weightRows(l, r);
     const H = attr(n, "hidden_size", l.shape(r)[2] ?? 0);
     const expect = (name: string | undefined, what: string, shape: number[]) => {
       if (!name) return;
@@ -168,7 +181,7 @@ const recurrent =
       const input = backwards ? reversedSteps(steps, [S, B, I]) : steps;
       // The inputs' part of every gate at every step with its biases: [S·B, G·H]. GRU's h gate adds
       // its recurrent bias to the hidden state's part, inside the reset where linear_before_reset says.
-      let xw = timesRows(l, l.reshape(input, [S * B, I]), w, d, 0, G * H);
+      let xw = timesW(l.reshape(input, [S * B, I]), d, 0, G * H);
       const rbh = kind === "GRU" && b ? biasPart(d, G + 2, 1) : undefined;
       if (b) {
         const recurrentBias =
@@ -190,22 +203,22 @@ const recurrent =
         const m = within(t);
         let next: string;
         if (kind === "RNN") {
-          next = act1(f("add", gates, timesRows(l, h, r, d, 0, H)));
+          next = act1(f("add", gates, timesR(h, d, 0, H)));
         } else if (kind === "GRU") {
-          const zr = f("add", columns(gates, 0, 2), timesRows(l, h, r, d, 0, 2 * H));
+          const zr = f("add", columns(gates, 0, 2), timesR(h, d, 0, 2 * H));
           const z = act1(columns(zr, 0, 1)),
             reset = act1(columns(zr, 1, 1));
           const hidden = linearBeforeReset
-            ? f("mul", reset, rbh ? f("add", timesRows(l, h, r, d, 2 * H, H), rbh) : timesRows(l, h, r, d, 2 * H, H))
+            ? f("mul", reset, rbh ? f("add", timesR(h, d, 2 * H, H), rbh) : timesR(h, d, 2 * H, H))
             : (() => {
-                const rh = timesRows(l, f("mul", reset, h), r, d, 2 * H, H);
+                const rh = timesR(f("mul", reset, h), d, 2 * H, H);
                 return rbh ? f("add", rh, rbh) : rh;
               })();
           const candidate = act2(f("add", columns(gates, 2, 1), hidden));
           // (1 − z) ⊙ ĥ + z ⊙ H = ĥ + z ⊙ (H − ĥ)
           next = f("add", candidate, f("mul", z, f("sub", h, candidate)));
         } else {
-          const all = f("add", gates, timesRows(l, h, r, d, 0, G * H));
+          const all = f("add", gates, timesR(h, d, 0, G * H));
           const i = act1(withPeephole(columns(all, 0, 1), 0, c));
           const forget = inputForget ? f("sub", l.scalar(1), i) : act1(withPeephole(columns(all, 2, 1), 2, c));
           const cell = f("add", f("mul", forget, c), f("mul", i, act2(columns(all, 3, 1))));
