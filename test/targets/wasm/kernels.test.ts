@@ -8,6 +8,7 @@ import type { Attrs, TensorData } from "../../../compiler/ir/graph.js";
 import { storeWeights } from "../../../compiler/ir/ops/linear.js";
 import type { TargetName } from "../../../targets/registry.js";
 import { compileAndLoad } from "../../helpers/compile.js";
+import { guardPast } from "../../helpers/output-guard.js";
 import { maxAbsDiff, randomF32, rng } from "../../helpers/random.js";
 
 // Node 20 runs relaxed-SIMD modules only with this flag (set before any is compiled; Chromium needs none).
@@ -51,9 +52,6 @@ function int16Rounding(target: TargetName, q: Int8Array, scale: Float32Array, N:
   };
 }
 
-/** A value no kernel computes (a NaN with a payload), put after a call's output to see writes past it. */
-const GUARD = 0x7fc0dead;
-
 /**
  * `slack`: error a kernel is allowed beyond f32 rounding, for one call's feeds. The output's memory
  * is planned for the most rows (T up to its maximum); each call's rows past its own T are filled with
@@ -69,20 +67,14 @@ async function expectParity(
   const model = await compileAndLoad(graph, target);
   expect(model.backend).toBe(target);
   const ref = new Interpreter(graph);
-  // White-box: the module's memory and the output's planned place in it.
-  const memory = (model as unknown as { engine: { exports: { memory: WebAssembly.Memory } } }).engine.exports.memory;
-  const spec = model.manifest.outputs[0];
-  const planned = spec.shape.reduce<number>((a, d) => a * (typeof d === "number" ? d : model.manifest.dims[d].max), 1);
   for (const feeds of calls) {
     const want = ref.run(feeds).out.data;
-    const rest = () => new Uint32Array(memory.buffer, spec.address, planned).subarray(want.length);
-    rest().fill(GUARD);
+    const guard = guardPast(model, "out", want.length);
     const got = (await model.run(feeds as Record<string, Float32Array | Int32Array>)).out as Float32Array | Int32Array;
     const scale = Math.max(1, ...Array.from(want, Math.abs));
     expect(got.length).toBe(want.length);
     expect(maxAbsDiff(got, want)).toBeLessThan(2e-6 * scale + (slack?.(feeds) ?? 0));
-    const past = rest().findIndex((x) => x !== GUARD);
-    expect(past, `element ${want.length + past} of ${planned} planned: written past the call's ${want.length}`).toBe(-1);
+    expect(guard.written(), guard.message()).toBe(-1);
   }
 }
 
