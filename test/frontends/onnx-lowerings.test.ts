@@ -437,6 +437,28 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
       }
   });
 
+  it("MelWeightMatrix at build time: Whisper's 80 bands of a 400-point DFT at 16 kHz, and narrow bands where corners share a bin; edges outside the bins refused", async () => {
+    const mel = (bins: number, length: number, rate: number, low: number, high: number): Case => ({
+      op: "MelWeightMatrix",
+      opset: 17,
+      inputs: {},
+      constants: {
+        mels: { dims: [], int64: [bins] },
+        length: { dims: [], int64: [length] },
+        rate: { dims: [], int64: [rate] },
+        low: { dims: [], floats: [low] },
+        high: { dims: [], floats: [high] },
+      },
+    });
+    expect(await againstOrt(mel(80, 400, 16000, 0, 8000))).toBeLessThan(1e-6);
+    expect(await againstOrt(mel(40, 64, 8000, 100, 3900))).toBeLessThan(1e-6);
+    const out = join(await tmpDir(), "a");
+    const e = await rejectsSeec(async () =>
+      build({ model: await writeGraph(opGraph(mel(8, 16, 8000, 0, 8000))), target: "wasm-simd", out }),
+    );
+    expect(e.message).toContain("MelWeightMatrix's upper_edge_hertz 8000 falls at bin 17, outside the 9 bins of a 16-point DFT at 8000 Hz");
+  });
+
   it("ReverseSequence with the batch first and the time second over [3, 5, 2], lengths at run time, 1 to the whole", async () => {
     const c: Case = {
       op: "ReverseSequence",

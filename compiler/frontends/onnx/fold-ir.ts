@@ -14,8 +14,8 @@ import { isFloat, roundToType, tensor, type OnnxDType, type OnnxTensor } from ".
 
 /** Ops whose outputs are boolean whatever their inputs. */
 const BOOLEAN = new Set(["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Not", "Xor", "IsNaN", "IsInf"]);
-/** Ops that make a window from its size, and the types their output_datatype names. */
-const WINDOWS = new Set(["HannWindow", "HammingWindow", "BlackmanWindow"]);
+/** Ops that make a window from its size (and the mel filter bank from its integers), and the types their output_datatype names. */
+const WINDOWS = new Set(["HannWindow", "HammingWindow", "BlackmanWindow", "MelWeightMatrix"]);
 const WINDOW_TYPES: Readonly<Record<number, OnnxDType>> = { 1: "float32", 10: "float16", 11: "float64", 16: "bfloat16" };
 /** Ops whose outputs after the first are statistics in float32 (the mean, the inverse deviation). */
 const STATISTICS = new Set([

@@ -57,6 +57,7 @@ const VALUE_INPUTS: Readonly<Record<string, readonly number[]>> = {
   HannWindow: [0],
   HammingWindow: [0],
   BlackmanWindow: [0],
+  MelWeightMatrix: [0, 1, 2, 3, 4],
 };
 
 /** Above this many elements, a layout op is not run on zeros to learn its output's shape. */

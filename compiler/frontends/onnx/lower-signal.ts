@@ -2,8 +2,9 @@
  * The signal ops an audio front end reaches (opset 17): DFT and STFT as matmuls by a constant
  * matrix of cosines and sines (a DFT of N points over rows of N complex or real samples is one
  * [rows, N·C] · [N·C, 2K] product, K the bins kept, a matrix of at most MAX_ELEMENTS), STFT's frames a strided copy of the signal
- * times the window, and the windows themselves (Hann, Hamming, Blackman) as constants. Every size
- * (the DFT's length, the STFT's step and frame length, a window's size) must be known at build time.
+ * times the window, and the windows themselves (Hann, Hamming, Blackman) and the mel filter bank
+ * (MelWeightMatrix) as constants. Every size (the DFT's length, the STFT's step and frame length, a
+ * window's size, the mel matrix's inputs) must be known at build time.
  */
 import { elementCount } from "../../ir/graph.js";
 import type { Lowerer, Lowering } from "./lower-ops.js";
@@ -124,7 +125,48 @@ const windowOp =
     return [l.constantData(w, [count])];
   };
 
+/** A float the node reads from the input `name`, known at build time. */
+const floatInput = (l: Lowerer, name: string) => Number(l.value(name).data[0]);
+
+/**
+ * MelWeightMatrix (opset 17): [⌊dft_length / 2⌋ + 1, num_mel_bins], each mel band a triangle of
+ * peak 1 over the spectrogram's bins, its corners num_mel_bins + 2 points evenly spaced on the mel
+ * scale (2595 · log10(1 + f / 700)) from lower_edge_hertz, each at bin ⌊(dft_length + 1) · f / rate⌋;
+ * as ONNX's reference and ONNX Runtime compute it, refusing edges that fall outside the bins as
+ * ONNX Runtime does.
+ */
+const melWeightMatrixOp: Lowering = (l, n) => {
+  const [melInput, lengthInput, rateInput, lowInput, highInput] = n.inputs;
+  const mels = sizeInput(l, melInput, "MelWeightMatrix's num_mel_bins", 1),
+    length = sizeInput(l, lengthInput, "MelWeightMatrix's dft_length", 1),
+    rate = sizeInput(l, rateInput, "MelWeightMatrix's sample_rate", 1);
+  const low = floatInput(l, lowInput),
+    high = floatInput(l, highInput);
+  const type = attr(n, "output_datatype", 1);
+  if (type !== 1 && type !== 11 && type !== 10 && type !== 16) l.fail(`MelWeightMatrix's output_datatype ${type} is not a float type`);
+  const bins = Math.floor(length / 2) + 1;
+  const bin = (hz: number) => Math.floor(((length + 1) * hz) / rate);
+  for (const [what, hz] of [
+    ["lower_edge_hertz", low],
+    ["upper_edge_hertz", high],
+  ] as const)
+    if (!(bin(hz) >= 0 && bin(hz) < bins))
+      l.fail(`MelWeightMatrix's ${what} ${hz} falls at bin ${bin(hz)}, outside the ${bins} bins of a ${length}-point DFT at ${rate} Hz`);
+  const mel = (hz: number) => 2595 * Math.log10(1 + hz / 700);
+  const step = (mel(high) - mel(low)) / (mels + 2);
+  const corners = Array.from({ length: mels + 2 }, (_, i) => bin(700 * (10 ** ((i * step + mel(low)) / 2595) - 1)));
+  const w = new Float32Array(bins * mels);
+  for (let i = 0; i < mels; i++) {
+    const [left, center, right] = corners.slice(i, i + 3);
+    if (center === left) w[center * mels + i] = 1;
+    else for (let j = left; j <= center; j++) w[j * mels + i] = (j - left) / (center - left);
+    for (let j = center; j < right; j++) w[j * mels + i] = (right - j) / (right - center);
+  }
+  return [l.constantData(w, [bins, mels])];
+};
+
 export const SIGNAL_LOWERINGS: Readonly<Record<string, Lowering>> = {
+  MelWeightMatrix: melWeightMatrixOp,
   DFT: dftOp,
   STFT: stftOp,
   HannWindow: windowOp("HannWindow", [0.5, -0.5]),
