@@ -49,10 +49,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   gathernd_example_int32: "unsupported.onnx_op: gathering from an integer tensor at indices computed at run time is not supported",
   gathernd_example_int32_batch_dim1:
     "unsupported.onnx_op: gathering from an integer tensor at indices computed at run time is not supported",
-  gru_batchwise: "op ai.onnx:GRU",
-  gru_defaults: "op ai.onnx:GRU",
-  gru_seq_length: "op ai.onnx:GRU",
-  gru_with_initial_bias: "op ai.onnx:GRU",
   hammingwindow_symmetric_expanded:
     'unsupported.onnx_op: Range reads "HammingWindow_test_hammingwindow_symmetric_expanded_function_Periodic_Size_F',
   hannwindow_expanded: 'unsupported.onnx_op: Range reads "HannWindow_test_hannwindow_expanded_function_Periodic_Size_FP" at run time',
@@ -60,13 +56,6 @@ const REFUSED: Readonly<Record<string, string>> = {
     'unsupported.onnx_op: Range reads "HannWindow_test_hannwindow_symmetric_expanded_function_Periodic_Size_FP" at ',
   if: "op ai.onnx:If",
   loop11: "op ai.onnx:Loop",
-  lstm_batchwise: "op ai.onnx:LSTM",
-  lstm_defaults: "op ai.onnx:LSTM",
-  lstm_with_initial_bias: "op ai.onnx:LSTM",
-  lstm_with_peepholes: "op ai.onnx:LSTM",
-  maxunpool_export_with_output_shape: "op ai.onnx:MaxUnpool",
-  maxunpool_export_without_output_shape: "op ai.onnx:MaxUnpool",
-  melweightmatrix: "op ai.onnx:MelWeightMatrix",
   momentum: "op ai.onnx.preview.training:Momentum",
   momentum_multiple: "op ai.onnx.preview.training:Momentum",
   nesterov_momentum: "op ai.onnx.preview.training:Momentum",
@@ -84,8 +73,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   roialign_aligned_true: "op ai.onnx:RoiAlign",
   scan9_sum: "op ai.onnx:Scan",
   scan_sum: "op ai.onnx:Scan",
-  simple_rnn_batchwise: "op ai.onnx:RNN",
-  simple_rnn_defaults: "op ai.onnx:RNN",
   tfidfvectorizer_tf_batch_onlybigrams_skip0: "op ai.onnx:TfIdfVectorizer",
   tfidfvectorizer_tf_batch_onlybigrams_skip5: "op ai.onnx:TfIdfVectorizer",
   tfidfvectorizer_tf_batch_uniandbigrams_skip5: "op ai.onnx:TfIdfVectorizer",
@@ -174,8 +161,8 @@ const withConstants = (
 
 describe.skipIf(!ROOT)("ONNX backend node tests lowered to IR and run by the interpreter (../shared/onnx/backend-node)", () => {
   it("finds the suite's 744 cases", () => expect(cases).toHaveLength(744));
-  it("finds 380 of them with two inputs or more, run again with all but the first as constants", () =>
-    expect(withConstants).toHaveLength(380));
+  it("finds 393 of them with two inputs or more, run again with all but the first as constants", () =>
+    expect(withConstants).toHaveLength(393));
 
   it.each(cases)("%s", async (name) => {
     const { model, inputs, wants } = await read(name);

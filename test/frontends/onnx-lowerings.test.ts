@@ -459,6 +459,26 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
     expect(e.message).toContain("MelWeightMatrix's upper_edge_hertz 8000 falls at bin 17, outside the 9 bins of a 16-point DFT at 8000 Hz");
   });
 
+  it("MaxUnpool over several planes (indices counted over the whole tensor, as MaxPool's are), with pads, and with an output_shape", async () => {
+    // X [2, 3, 2, 2] pooled from planes of 4 × 5 (and 4 × 6): each element's index a place in its
+    // own plane, offset by the plane's number times the plane's size, as MaxPool counts them.
+    const local = [0, 3, 11, 17, 6, 2, 15, 14, 1, 8, 10, 19];
+    const unpool = (plane: number, attrs: Record<string, Attr>, constants?: Case["constants"]): Case => ({
+      op: "MaxUnpool",
+      opset: 11,
+      inputs: { x: [2, 3, 2, 2], i: [2, 3, 2, 2] },
+      int64: ["i"],
+      values: { i: Array.from({ length: 24 }, (_, i) => Math.floor(i / 4) * plane + local[i % 12]) },
+      attrs,
+      constants,
+    });
+    // 4 × 5 inferred from kernel 2 × 3, stride 2; then kernel 2, stride 2 and a pad of 1 at the end
+    // of the width (3 × 3 inferred) with an output_shape of 4 × 6 that the indices count in.
+    expect(await againstOrt(unpool(20, { kernel_shape: [2, 3], strides: [2, 2] }))).toBe(0);
+    const padded = { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 0, 1] };
+    expect(await againstOrt(unpool(24, padded, { shape: { dims: [4], int64: [2, 3, 4, 6] } }))).toBe(0);
+  });
+
   it("ReverseSequence with the batch first and the time second over [3, 5, 2], lengths at run time, 1 to the whole", async () => {
     const c: Case = {
       op: "ReverseSequence",

@@ -11,6 +11,8 @@
  *   nearest even, as ONNX Runtime and PyTorch do and seec does: the expected output of a Cast to
  *   bfloat16 is checked to be that truncation, then replaced by the input rounded to nearest even,
  *   derived here independently of seec's conversion.
+ *
+ * And MaxUnpool with an output_shape is expected as ONNX Runtime computes it (below).
  */
 import { join } from "node:path";
 import { readTensorFile, type OnnxModel } from "../../compiler/frontends/onnx/read.js";
@@ -42,7 +44,29 @@ export async function readCaseData(dir: string, model: OnnxModel): Promise<CaseD
     });
     wants[0] = { ...wants[0], data: Float32Array.from(x, nearestBfloat16) };
   }
+  if (node?.op === "MaxUnpool" && inputs.length === 3) wants[0] = unpooledAsOnnxRuntime(dir, inputs, wants[0]);
   return { inputs, wants };
+}
+
+/**
+ * MaxUnpool with an output_shape: ONNX's reference puts X at I's flat indices in the shape it
+ * infers from the attributes and pads the result with zeros to output_shape, where ONNX Runtime (as
+ * PyTorch's max_unpool, which exporters translate) reads the indices as flat places in output_shape
+ * itself; seec does as ONNX Runtime does. The stored output is checked to be the reference's (the
+ * suite's one case: 2 × 2 unpooled to 4 × 4, padded to 5 × 5), then replaced by X at I's places in output_shape.
+ */
+function unpooledAsOnnxRuntime(dir: string, [x, indices, shape]: OnnxTensor[], want: OnnxTensor): OnnxTensor {
+  const [, , H, W] = shape.data.map(Number);
+  const padded = new Float32Array(want.data.length);
+  x.data.forEach((v, i) => {
+    const at = Number(indices.data[i]); // a place in the inferred 4 × 4 plane (one plane here)
+    padded[Math.floor(at / 4) * W + (at % 4)] = v;
+  });
+  if (want.shape.join() !== `1,1,${H},${W}` || padded.some((v, i) => v !== want.data[i]))
+    throw new Error(`${dir}: the stored output is not X at I's places in the inferred 4 × 4 output, padded to ${H} × ${W}`);
+  const data = new Float32Array(want.data.length);
+  x.data.forEach((v, i) => (data[Number(indices.data[i])] = v));
+  return { ...want, data };
 }
 
 function asDeclared(t: OnnxTensor, declared: OnnxModel["inputs"][number]): OnnxTensor {

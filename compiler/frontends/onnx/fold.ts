@@ -58,6 +58,7 @@ const VALUE_INPUTS: Readonly<Record<string, readonly number[]>> = {
   HammingWindow: [0],
   BlackmanWindow: [0],
   MelWeightMatrix: [0, 1, 2, 3, 4],
+  MaxUnpool: [2],
 };
 
 /** Above this many elements, a layout op is not run on zeros to learn its output's shape. */

@@ -1,6 +1,6 @@
 /**
  * The ops of convolutional and audio front ends, lowered to the IR ops every backend has: Pad,
- * Conv, ConvTranspose, MaxPool, AveragePool, the global pools, BatchNormalization (inference),
+ * Conv, ConvTranspose, MaxPool, MaxUnpool, AveragePool, the global pools, BatchNormalization (inference),
  * MeanVarianceNormalization, LRN, DepthToSpace and SpaceToDepth. A window op reads its padded
  * input once per kernel offset, as a strided copy of the output's shape (im2col: kernel-size
  * copies, each as large as the output), then reduces the stacked copies (pools) or multiplies them
@@ -298,6 +298,56 @@ const convTransposeOp: Lowering = (l, n) => {
   return [convolve(l, padded, w, bName ? weightOf(l, bName) : undefined, group, win)];
 };
 
+/** MaxUnpool's one-hot of (output place, input element) pairs per plane: refused past this many elements. */
+const MAX_UNPOOL_PAIRS = 2 ** 26;
+
+/**
+ * MaxUnpool: zeros of the output's shape ((in − 1) · stride − pads + kernel per spatial axis, or
+ * output_shape, known at build time), each element of X put at the flat index I gives it (as
+ * MaxPool's Indices count, over the whole tensor; with an output_shape, places in that shape, as
+ * ONNX Runtime and PyTorch read them). Per plane of N·C, a comparison of each output place with the
+ * plane's indices (I less the plane's offset, at run time) and a where, never a product: an index
+ * outside its own plane, which MaxPool never gives, lands nowhere.
+ */
+const maxUnpoolOp: Lowering = (l, n) => {
+  const [x, indices, outputShape] = n.inputs;
+  if (!l.isFloat(x)) l.fail("MaxUnpool of an integer tensor is not supported");
+  const X = l.shape(x);
+  const [N, C, ...spatial] = X;
+  if (spatial.length < 1) l.fail(`MaxUnpool's X [${X.join(", ")}] needs a spatial axis`);
+  const I = l.shape(indices);
+  if (I.length !== X.length || I.some((d, i) => d !== X[i]))
+    l.fail(`MaxUnpool's I [${I.join(", ")}] must have X's shape [${X.join(", ")}]`);
+  const kernel = kernelShape(l);
+  const k = spatial.length;
+  const strides = ints(l.attrs(), "strides") ?? spatial.map(() => 1);
+  const pads = ints(l.attrs(), "pads") ?? new Array(2 * k).fill(0);
+  let out = spatial.map((s, d) => (s - 1) * strides[d] - pads[d] - pads[k + d] + kernel[d]);
+  if (outputShape) {
+    const given = Array.from(l.value(outputShape).data, Number);
+    if (given.length !== X.length || given[0] !== N || given[1] !== C)
+      l.fail(`MaxUnpool's output_shape [${given.join(", ")}] must be [${N}, ${C}, ...] with ${k} spatial sizes`);
+    out = given.slice(2);
+  }
+  if (out.some((d) => !(Number.isInteger(d) && d >= 1))) l.fail(`MaxUnpool's output would be [${[N, C, ...out].join(", ")}]`);
+  const planes = N * C,
+    K = elementCount(out),
+    L = elementCount(spatial);
+  if (planes * K * L > MAX_UNPOOL_PAIRS)
+    l.fail(`MaxUnpool pairs ${planes * K} output places with ${L} inputs each: past ${MAX_UNPOOL_PAIRS} elements`);
+  if (planes * K > 2 ** 24) l.fail(`MaxUnpool's output of ${planes * K} elements: past 2^24, which its indices count exactly`);
+  const offsets = l.constantData(
+    Int32Array.from(range(planes), (p) => p * K),
+    [planes, 1, 1],
+  );
+  const local = l.map("sub", [l.reshape(l.ir(indices), [planes, 1, L]), offsets], "i32");
+  const places = l.constantData(Int32Array.from(range(K)), [1, K, 1]);
+  const hits = l.map("equal", [local, places], "i32"); // [planes, K, L]
+  const values = l.reshape(l.ir(x), [planes, 1, L]);
+  const y = l.reduce("sum", l.map("where", [hits, values, l.scalar(0)]), [2]);
+  return [l.reshape(y, [N, C, ...out])];
+};
+
 /**
  * MaxPool and AveragePool: the stacked windows reduced (padding −∞ for max; for average, divided
  * by each window's count); int8 and uint8 max-pooled in f32, exactly. MaxPool's Indices: each window's
@@ -474,6 +524,7 @@ export const SPATIAL_LOWERINGS: Readonly<Record<string, Lowering>> = {
   Conv: convOp,
   ConvTranspose: convTransposeOp,
   MaxPool: poolOp("max"),
+  MaxUnpool: maxUnpoolOp,
   AveragePool: poolOp("average"),
   GlobalAveragePool: globalPoolOp("mean"),
   GlobalMaxPool: globalPoolOp("max"),
