@@ -579,12 +579,47 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
       expect(await shipped(64)).toBe(two);
     });
 
-    it("refuses what it cannot read, naming it", async () => {
-      const c = recurrent("GRU", 1, { attrs: { activations: { strings: ["Sigmoid", "Gelu"] } } });
-      const file = await writeGraph(opGraph(c));
+    it("ends an entry of length 0 with a state of zeros, as ONNX Runtime does, whatever its initial state", async () => {
+      expect(await againstOrt(recurrent("LSTM", 2, { lens: [0, 4, 2], c0: true }))).toBeLessThan(1e-5);
+      expect(await againstOrt(recurrent("GRU", 1, { lens: [3, 0, 1], attrs: { direction: "reverse" } }))).toBeLessThan(1e-5);
+      expect(await againstOrt(recurrent("RNN", 1, { lens: [0, 0, 4] }))).toBeLessThan(1e-5);
+    });
+
+    it("gives each activation the next alpha in order (the forward Tanh takes none, so the backward LeakyRelu takes the first), as ONNX Runtime does", async () => {
+      const attrs = { activations: { strings: ["Tanh", "LeakyRelu"] }, activation_alpha: { floats: [0.5, 0.2] } };
+      expect(await againstOrt(recurrent("RNN", 2, { attrs }))).toBeLessThan(1e-5);
+    });
+
+    it("holds lengths fed at run time within [0, S]: a reverse pass over a length past S is the pass over S", async () => {
+      const file = await writeGraph(opGraph(recurrent("LSTM", 1, { lens: [4, 4, 2], attrs: { direction: "reverse" } })));
       const out = join(await tmpDir(), "a");
-      const e = await rejectsSeec(() => build({ model: file, target: "wasm-simd", out }));
-      expect(e.message).toMatch(/activation "Gelu" is not one of/);
+      await build({ model: file, target: "wasm-simd", out });
+      const model = await load(out, { webgpu: false });
+      const feeds = Object.fromEntries(
+        [...opFeeds(recurrent("LSTM", 1, { lens: [4, 4, 2] }))].map(([k, t]) => [k, Float32Array.from(t.data)]),
+      );
+      const run = async (lens: number[]) => (await model.run({ ...feeds, lens: Int32Array.from(lens) })).y0 as Float32Array;
+      expect(Array.from(await run([9, 4, -3]))).toEqual(Array.from(await run([4, 4, 0])));
+      model.dispose();
+    });
+
+    it("refuses what it cannot read, naming it", async () => {
+      const refusal = async (c: Case) => {
+        const out = join(await tmpDir(), "a");
+        return (await rejectsSeec(async () => build({ model: await writeGraph(opGraph(c)), target: "wasm-simd", out }))).message;
+      };
+      expect(await refusal(recurrent("GRU", 1, { attrs: { activations: { strings: ["Sigmoid", "Gelu"] } } }))).toMatch(
+        /activation "Gelu" is not one of/,
+      );
+      expect(await refusal(recurrent("LSTM", 1, { attrs: { clip: 0 } }))).toContain("LSTM's clip 0 must be above 0");
+      const thresholded = { activations: { strings: ["Sigmoid", "ThresholdedRelu"] } };
+      expect(await refusal(recurrent("GRU", 1, { attrs: thresholded }))).toContain(
+        'activation "ThresholdedRelu" needs its alpha in activation_alpha, which has none left for it',
+      );
+      const lengths = recurrent("RNN", 1, { constant: true });
+      lengths.constants!.lens = { dims: [3], int64: [2, 5, 1] };
+      lengths.order = ["x", "w", "r", "b", "lens", "h0"];
+      expect(await refusal(lengths)).toContain("RNN's sequence_lens holds 5, outside 0 to the sequence's 4 steps");
     });
   });
 

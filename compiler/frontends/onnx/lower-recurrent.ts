@@ -5,9 +5,10 @@
  * Runtime computes them. Both layouts, the three directions, clip, the activation functions and
  * their alpha and beta, GRU's linear_before_reset, LSTM's peepholes and input_forget.
  *
- * sequence_lens (at run time) ends each batch entry early: past its length the state stays as it
- * was and Y is 0. A reverse pass then runs over each entry's own steps reversed (ReverseSequence's
- * picking), forward, and its Y is reversed back the same way.
+ * sequence_lens (at run time, held within [0, S]) ends each batch entry early: past its length the
+ * state stays as it was and Y is 0; an entry of length 0 ends with zeros, as ONNX Runtime gives it.
+ * A reverse pass runs over each entry's own steps reversed (ReverseSequence's picking), forward,
+ * and its Y is reversed back the same way.
  */
 import type { Lowerer, Lowering } from "./lower-ops.js";
 import { reverseSequences } from "./lower-ops.js";
@@ -24,22 +25,34 @@ const DEFAULT_ACTIVATIONS: Record<Kind, string[]> = { RNN: ["tanh"], GRU: ["sigm
 /** An activation applied to an IR tensor. */
 type Activation = (x: string) => string;
 
-/** The defaults of alpha and beta for the activations that take them, as the ops of those names have them. */
-const PARAMETERS: Record<string, [alpha?: number, beta?: number]> = {
+/**
+ * The activations that take alpha (and beta), with their defaults where ONNX (the ops of those
+ * names) and ONNX Runtime (0 for the rest) agree; NaN where they do not, and the node must give it.
+ */
+const PARAMETERS: Record<string, [alpha: number, beta?: number]> = {
   leakyrelu: [0.01],
-  thresholdedrelu: [1],
   elu: [1],
   hardsigmoid: [0.2, 0.5],
-  scaledtanh: [1, 1],
-  affine: [1, 0],
+  thresholdedrelu: [NaN],
+  scaledtanh: [NaN, NaN],
+  affine: [NaN, NaN],
 };
 
-/** The activation named (case aside), with its alpha and beta taken in turn from the node's lists. */
+/** The activation named (case aside), with its alpha and beta taken in turn from the lists given. */
 function activation(l: Lowerer, name: string, alphas: number[], betas: number[]): Activation {
   const key = name.toLowerCase();
   const [a0, b0] = PARAMETERS[key] ?? [];
-  const alpha = a0 === undefined ? 0 : (alphas.shift() ?? a0);
-  const beta = b0 === undefined ? 0 : (betas.shift() ?? b0);
+  const take = (list: number[], fallback: number | undefined, what: string) => {
+    if (fallback === undefined) return 0;
+    const v = list.shift() ?? fallback;
+    if (Number.isNaN(v))
+      l.fail(
+        `activation "${name}" needs its ${what} in activation_${what}, which has none left for it (ONNX and ONNX Runtime default it differently)`,
+      );
+    return v;
+  };
+  const alpha = take(alphas, a0, "alpha"),
+    beta = take(betas, b0, "beta");
   const f = (fn: string, ...xs: string[]) => l.map(fn, xs);
   const k = (x: number) => l.scalar(x);
   switch (key) {
@@ -136,15 +149,20 @@ const recurrent =
     expect(p, "P", [D, 3 * H]);
     if (S < 1 || H < 1) l.fail(`${kind} needs a sequence and a hidden size of at least 1; got ${S} and ${H}`);
     const clip = n.attrs.clip === undefined ? undefined : attr(n, "clip", 0);
+    if (clip !== undefined && !(clip > 0)) l.fail(`${kind}'s clip ${clip} must be above 0`);
     const linearBeforeReset = attr(n, "linear_before_reset", 0) !== 0;
     const inputForget = attr(n, "input_forget", 0) !== 0;
 
+    // The activations, per direction in turn; a forward pass may list a second direction's too (opset
+    // 7's default for RNN is ["Tanh", "Tanh"]), which it does not use.
     const listed = strings(n, "activations");
     const per = DEFAULT_ACTIVATIONS[kind].length;
-    if (listed && listed.length !== per * D) l.fail(`${kind} takes ${per * D} activations here (${per} a direction); got ${listed.length}`);
+    if (listed && listed.length !== per * D && listed.length !== 2 * per)
+      l.fail(`${kind} takes ${per * D} activations here (${per} a direction); got ${listed.length}`);
+    const names = listed?.slice(0, per * D) ?? Array.from({ length: D }, () => DEFAULT_ACTIVATIONS[kind]).flat();
     const alphas = numbers(n, "activation_alpha"),
       betas = numbers(n, "activation_beta");
-    const names = listed ?? Array.from({ length: D }, () => DEFAULT_ACTIVATIONS[kind]).flat();
+    // Each activation takes the next alpha and beta, in order, as ONNX says.
     const activations = names.map((name) => activation(l, name, alphas, betas));
 
     const f = (fn: string, ...xs: string[]) => l.map(fn, xs);
@@ -160,7 +178,14 @@ const recurrent =
 
     // The steps in time order, [S, B, I]; per entry reversed by its length where a pass runs backwards.
     const steps = layout === 0 ? l.ir(x) : l.transpose(l.ir(x), [1, 0, 2]);
-    const lengths = lens ? l.ir(lens) : undefined;
+    // Lengths held within [0, S] (ONNX Runtime refuses others at run time; known at build time, they are refused here).
+    if (lens && l.isConstant(lens)) {
+      const bad = Array.from(l.value(lens).data, Number).find((v) => !(v >= 0 && v <= S));
+      if (bad !== undefined) l.fail(`${kind}'s sequence_lens holds ${bad}, outside 0 to the sequence's ${S} steps`);
+    }
+    const lengths = lens
+      ? l.map("min", [l.map("max", [l.ir(lens), l.constantData(Int32Array.of(0), [])], "i32"), l.constantData(Int32Array.of(S), [])], "i32")
+      : undefined;
     const reversedSteps = (v: string, shape: number[]) => {
       if (lengths) return reverseSequences(l, v, shape, lengths);
       return l.concat(
@@ -215,8 +240,7 @@ const recurrent =
                 return rbh ? f("add", rh, rbh) : rh;
               })();
           const candidate = act2(f("add", columns(gates, 2, 1), hidden));
-          // (1 − z) ⊙ ĥ + z ⊙ H = ĥ + z ⊙ (H − ĥ)
-          next = f("add", candidate, f("mul", z, f("sub", h, candidate)));
+          next = f("add", f("mul", f("sub", l.scalar(1), z), candidate), f("mul", z, h));
         } else {
           const all = f("add", gates, timesR(h, d, 0, G * H));
           const i = act1(withPeephole(columns(all, 0, 1), 0, c));
@@ -229,8 +253,10 @@ const recurrent =
         out.push(m ? l.map("where", [m, next, l.scalar(0)]) : next);
         h = keep(m, next, h);
       }
-      hs.push(h);
-      cs.push(c);
+      // An entry of length 0 ends with a state of zeros, as ONNX Runtime gives it, not its initial state.
+      const started = lengths ? l.reshape(l.map("greater", [lengths, l.constantData(Int32Array.of(0), [])], "i32"), [B, 1]) : undefined;
+      hs.push(started ? l.map("where", [started, h, l.scalar(0)]) : h);
+      cs.push(started && c ? l.map("where", [started, c, l.scalar(0)]) : c);
       if (l.isUsed(n.outputs[0] ?? "")) {
         const y = l.concat(
           out.map((v) => l.reshape(v, [1, B, H])),
