@@ -1,6 +1,6 @@
 // layoutWeights: a model whose matmul weights fit in cache gets them stored [K, N] for the SIMD
-// kernels (kernels/linear-kn.ts), a bigger one in groups of four rows interleaved by four columns
-// (kernels/linear-n4.ts); a tied weight that Gather also reads, a weight whose dimensions are not
+// kernels (kernels/linear-kn.ts), a bigger one (and a weight that only multiplies a few rows fixed at
+// build time) in groups of four rows interleaved by four columns (kernels/linear-n4.ts); a tied weight that Gather also reads, a weight whose dimensions are not
 // multiples of 4 in a big model, and the targets whose kernels read [N, K] (scalar, WebGPU) keep
 // them as written. Every Linear-family weight counts toward the budget (exactly at it is still
 // small); a weight that is not an f32 constant, is laid out already, or is read other than as a
@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
-import { CACHED_WEIGHT_BYTES, layoutWeights } from "../../compiler/passes/weight-layout.js";
+import { CACHED_WEIGHT_BYTES, layoutWeights, MATVEC_ROWS } from "../../compiler/passes/weight-layout.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
 
 /** logits = tied(relu(up(embed(tokens))) + embed(tokens)): `tied` shares its weight with the Gather; up is N × 8. */
@@ -96,6 +96,25 @@ describe("layoutWeights", () => {
     expect(
       maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, new Interpreter(before).run({ tokens }).logits.data),
     ).toBeLessThan(1e-5);
+  });
+
+  it(`stores a weight that only multiplies ${MATVEC_ROWS} rows or fewer fixed at build time in groups of four, even in a small model`, () => {
+    const before = linears((b) => {
+      b.dim("T", 6);
+      const step = b.input("h", "f32", [2, 8]),
+        tokens = b.input("x", "f32", ["T", 8]);
+      return [
+        b.node("Linear", "step", [step, weight(b, "r", 16, 8)]),
+        b.node("Linear", "all", [tokens, weight(b, "w", 16, 8)]),
+        b.node("Linear", "odd", [step, weight(b, "o", 6, 8)]), // 6 rows of weights: not in fours, so transposed
+      ];
+    });
+    const { graph, layout } = layoutWeights(before);
+    expect(layout).toBe("kn");
+    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[1]} ${n.attrs.layout}`)).toEqual(["step r.n4 n4", "all w.kn kn", "odd o.kn kn"]);
+    const feeds = { h: randomF32(16, 5), x: randomF32(48, 6) };
+    const [got, want] = [graph, before].map((g) => new Interpreter(g).run(feeds));
+    for (const name of ["step", "all", "odd"]) expect(maxAbsDiff(got[name].data, want[name].data), name).toBeLessThan(1e-5);
   });
 
   it("leaves a big model's weights whose dimensions are not multiples of 4 as written", () => {
