@@ -14,7 +14,7 @@ export type Import = [module: string, name: string];
 
 export interface Binding {
   /** Kernel library names the call uses: [module (file in kernels/), function or constant]. */
-  kernels: Import[] | ((node: Node) => Import[]);
+  kernels: Import[] | ((node: Node, c: CallContext) => Import[]);
   /** The statement that runs the node. */
   call(node: Node, c: CallContext): string;
   /** Functions generated for this node's shapes, each emitted once (by name) into the program. */

@@ -25,9 +25,9 @@ function kernelCall(module: string, fn: string, args: (node: Node, c: CallContex
  */
 function perText(arity: number, single: Binding, packed: Binding): Binding {
   const pick = (node: Node) => (node.inputs.length > arity ? packed : single);
-  const kernels = (node: Node) => {
+  const kernels = (node: Node, c: CallContext) => {
     const b = pick(node).kernels;
-    return typeof b === "function" ? b(node) : b;
+    return typeof b === "function" ? b(node, c) : b;
   };
   return { kernels, call: (node, c) => pick(node).call(node, c), scratchBytes: (node, size) => pick(node).scratchBytes?.(node, size) ?? 0 };
 }

@@ -46,7 +46,7 @@ export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph,
     let section: string | undefined;
     for (const node of nodes) {
       const b = binding(node);
-      for (const [module, fn] of typeof b.kernels === "function" ? b.kernels(node) : b.kernels) {
+      for (const [module, fn] of typeof b.kernels === "function" ? b.kernels(node, ctx) : b.kernels) {
         if (!kernels.has(module)) kernels.set(module, new Set());
         kernels.get(module)!.add(fn);
       }

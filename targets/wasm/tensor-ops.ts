@@ -103,12 +103,33 @@ const MAP_KERNELS: Partial<Record<MapFunction, Import[]>> = {
   bfloat16: [["tensor", "toBfloat16"]],
 };
 
+/**
+ * Maps of one f32 tensor to another of its shape whose function is costly a lane (e^x in each):
+ * the elementwise kernels' vector loops (kernels/simd.ts's exp4 and tanh4, about 2 ulp), in place of
+ * the generated loop's Mathf calls (musl's, half an ulp, one element at a time).
+ */
+const VECTOR_MAPS: Partial<Record<MapFunction, string>> = { exp: "exp", sigmoid: "sigmoid", tanh: "tanh" };
+
+/** The elementwise kernel that computes the map, if one does (see VECTOR_MAPS). */
+function vectorMap(node: Node, c: CallContext): string | undefined {
+  const { fn, dtype } = mapAttrs(node.attrs);
+  const [x] = node.inputs,
+    [y] = node.outputs;
+  const same = (a: Shape, b: Shape) => a.length === b.length && a.every((d, i) => d === b[i]);
+  return node.inputs.length === 1 && dtype === "f32" && c.dtype(x) === "f32" && same(c.shape(x), c.shape(y)) ? VECTOR_MAPS[fn] : undefined;
+}
+
 const mapBinding: Binding = {
-  kernels: (node) => MAP_KERNELS[mapAttrs(node.attrs).fn] ?? [],
+  kernels: (node, c) => {
+    const vector = vectorMap(node, c);
+    return vector ? [["elementwise", vector]] : (MAP_KERNELS[mapAttrs(node.attrs).fn] ?? []);
+  },
   define(node, c) {
-    return [mapFunction(node, c)];
+    return vectorMap(node, c) ? [] : [mapFunction(node, c)];
   },
   call(node, c) {
+    const vector = vectorMap(node, c);
+    if (vector) return `${vector}(${c.addr(node.inputs[0])}, ${c.addr(node.outputs[0])}, ${product(polys(c.shape(node.outputs[0])))})`;
     const args = [...node.inputs, ...node.outputs].map((t) => c.addr(t));
     return `${mapFunction(node, c).name}(${[...args, ...(isSymbolicNode(node, c) ? [SYMBOL] : [])].join(", ")})`;
   },

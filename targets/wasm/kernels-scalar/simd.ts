@@ -1,6 +1,6 @@
 // The scalar flavour's vector primitives: the same functions as kernels/simd.ts in MVP
 // instructions only, for engines without SIMD (and for C through wasm2c).
-import { expf } from "./math";
+import { expf, tanhf } from "./math";
 
 /** Byte offset of element i of an f32/i32 array. */
 @inline export function at(i: i32): usize {
@@ -49,6 +49,21 @@ import { expf } from "./math";
 /** y = max(x, 0) over n elements. */
 @inline export function reluVec(x: usize, y: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(y + at(i), max(load<f32>(x + at(i)), <f32>0));
+}
+
+/** y = e^x over n elements. */
+@inline export function expVec(x: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(y + at(i), expf(load<f32>(x + at(i))));
+}
+
+/** y = 1 / (1 + e^−x) over n elements. */
+@inline export function sigmoidVec(x: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(y + at(i), <f32>1 / (<f32>1 + expf(-load<f32>(x + at(i)))));
+}
+
+/** y = tanh x over n elements. */
+@inline export function tanhVec(x: usize, y: usize, n: i32): void {
+  for (let i = 0; i < n; i++) store<f32>(y + at(i), tanhf(load<f32>(x + at(i))));
 }
 
 /** sum of x² over n elements. */

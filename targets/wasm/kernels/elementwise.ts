@@ -1,4 +1,4 @@
-import { addVec, at, reluVec, scaleBy, swigluVec } from "./simd";
+import { addVec, at, expVec, reluVec, scaleBy, sigmoidVec, swigluVec, tanhVec } from "./simd";
 
 /** y = a + b over n elements. */
 export function add(a: usize, b: usize, y: usize, n: i32): void {
@@ -15,9 +15,19 @@ export function relu(x: usize, y: usize, n: i32): void {
   reluVec(x, y, n);
 }
 
-/** y = tanh(x). */
+/** y = tanh(x) (math.ts's tanhf: about 2 ulp). */
 export function tanh(x: usize, y: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(y + at(i), Mathf.tanh(load<f32>(x + at(i))));
+  tanhVec(x, y, n);
+}
+
+/** y = e^x (math.ts's expf: about 2 ulp; 0 below e^−87.3, where a subnormal would be). */
+export function exp(x: usize, y: usize, n: i32): void {
+  expVec(x, y, n);
+}
+
+/** y = 1 / (1 + e^−x). */
+export function sigmoid(x: usize, y: usize, n: i32): void {
+  sigmoidVec(x, y, n);
 }
 
 /** y[t] = x[t] + table[t] for T rows of D: the table is longer than any input. */

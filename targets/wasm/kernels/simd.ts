@@ -2,7 +2,21 @@
 // (kernels-scalar/simd.ts) provides the same functions in MVP instructions; multiply-adds go
 // through fma.ts, which the relaxed-SIMD flavour replaces.
 import { madd } from "./fma";
-import { EXP_MAX, EXP_MIN, expf, LN2_HI, LN2_LO, LOG2E } from "./math";
+import {
+  EXP_MAX,
+  EXP_MIN,
+  expf,
+  LN2_HI,
+  LN2_LO,
+  LOG2E,
+  TANH_P0,
+  TANH_P1,
+  TANH_P2,
+  TANH_P3,
+  TANH_P4,
+  TANH_SMALL,
+  tanhf,
+} from "./math";
 
 /** Byte offset of element i of an f32/i32 array. */
 @inline export function at(i: i32): usize {
@@ -138,7 +152,8 @@ import { EXP_MAX, EXP_MIN, expf, LN2_HI, LN2_LO, LOG2E } from "./math";
 
 /** e^x in each lane: math.ts's expf, four at a time. */
 @inline export function exp4(x: v128): v128 {
-  const under = f32x4.lt(x, f32x4.splat(EXP_MIN));
+  const under = f32x4.lt(x, f32x4.splat(EXP_MIN)),
+    over = f32x4.gt(x, f32x4.splat(EXP_MAX));
   x = f32x4.min(f32x4.max(x, f32x4.splat(EXP_MIN)), f32x4.splat(EXP_MAX));
   const n = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
   const r = f32x4.sub(f32x4.sub(x, f32x4.mul(n, f32x4.splat(LN2_HI))), f32x4.mul(n, f32x4.splat(LN2_LO)));
@@ -149,8 +164,50 @@ import { EXP_MAX, EXP_MIN, expf, LN2_HI, LN2_LO, LOG2E } from "./math";
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   const e = f32x4.add(madd(f32x4.mul(r, r), p, r), f32x4.splat(1));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
-  return v128.andnot(f32x4.mul(e, pow2), under);
+  // 2^n as 2^⌊n/2⌋ · 2^⌈n/2⌉, each a float's exponent bits.
+  const ni = i32x4.trunc_sat_f32x4_s(n),
+    half = i32x4.shr_s(ni, 1),
+    bias = i32x4.splat(127);
+  const low = i32x4.shl(i32x4.add(half, bias), 23),
+    high = i32x4.shl(i32x4.add(i32x4.sub(ni, half), bias), 23);
+  const y = f32x4.mul(f32x4.mul(e, low), high);
+  return v128.bitselect(f32x4.splat(Infinity), v128.andnot(y, under), over);
+}
+
+/** tanh in each lane: math.ts's tanhf, four at a time (both branches computed, one kept a lane). */
+@inline export function tanh4(x: v128): v128 {
+  const a = f32x4.abs(x),
+    z = f32x4.mul(x, x);
+  let p = madd(f32x4.splat(TANH_P0), z, f32x4.splat(TANH_P1));
+  p = madd(p, z, f32x4.splat(TANH_P2));
+  p = madd(p, z, f32x4.splat(TANH_P3));
+  p = madd(p, z, f32x4.splat(TANH_P4));
+  const small = madd(f32x4.mul(x, z), p, x);
+  const large = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(exp4(f32x4.add(a, a)), f32x4.splat(1))));
+  const signed = v128.bitselect(x, large, i32x4.splat(0x80000000));
+  return v128.bitselect(signed, small, f32x4.ge(a, f32x4.splat(TANH_SMALL)));
+}
+
+/** y = e^x over n elements. */
+@inline export function expVec(x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(y + at(i), exp4(v128.load(x + at(i))));
+  for (; i < n; i++) store<f32>(y + at(i), expf(load<f32>(x + at(i))));
+}
+
+/** y = 1 / (1 + e^−x) over n elements. */
+@inline export function sigmoidVec(x: usize, y: usize, n: i32): void {
+  const one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(y + at(i), f32x4.div(one, f32x4.add(one, exp4(f32x4.neg(v128.load(x + at(i)))))));
+  for (; i < n; i++) store<f32>(y + at(i), <f32>1 / (<f32>1 + expf(-load<f32>(x + at(i)))));
+}
+
+/** y = tanh x over n elements. */
+@inline export function tanhVec(x: usize, y: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) v128.store(y + at(i), tanh4(v128.load(x + at(i))));
+  for (; i < n; i++) store<f32>(y + at(i), tanhf(load<f32>(x + at(i))));
 }
 
 /** y = silu(gate) · up over n elements, silu(g) = g / (1 + e^−g). */

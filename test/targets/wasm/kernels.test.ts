@@ -504,6 +504,35 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s kernels match 
     await expectParity(g, [{ x }, { x: randomF32(3 * 4 * 13, 126, 3) }], target);
   });
 
+  // exp, sigmoid and tanh over a tensor as it is run the elementwise kernels' vector loops
+  // (kernels/simd.ts's exp4 and tanh4, math.ts's expf and tanhf for the tail): within 4 ulp of the
+  // functions in float64 across their range, tanh's two branches meeting at |x| = 0.625, NaN and ±∞ kept.
+  it.each([
+    ["exp", Math.exp],
+    ["sigmoid", (x: number) => 1 / (1 + Math.exp(-x))],
+    ["tanh", Math.tanh],
+  ] as const)("Map %s over [T, 23], T = 1 and 7, within 4 ulp from −100 to 100, NaN and ±∞", async (fn, f) => {
+    const g = oneOp("Map", [{ name: "x", shape: ["T", 23] }], [], { fn, dtype: "f32" });
+    const model = await compileAndLoad(g, target);
+    const special = [0, -0, 1e-8, -1e-8, 0.6249, 0.625, 0.6251, -0.625, 20, -20, 87, -87, 88.5, -88.5, 100, -100, Infinity, -Infinity, NaN];
+    const sweep = Array.from({ length: 7 * 23 - special.length }, (_, i) => -100 + (200 * i) / (7 * 23 - special.length));
+    for (const T of [1, 7]) {
+      const x = Float32Array.from([...special, ...sweep].slice(0, T * 23));
+      const guard = guardPast(model, "out", T * 23);
+      const y = (await model.run({ x })).out as Float32Array;
+      expect(guard.written(), guard.message()).toBe(-1);
+      x.forEach((v, i) => {
+        const want = Math.fround(f(v));
+        if (Number.isNaN(want)) return expect(y[i], `${fn}(${v})`).toBeNaN();
+        if (!Number.isFinite(want)) return expect(y[i], `${fn}(${v})`).toBe(want);
+        // 4 ulp of float32, or below the smallest normal float, where expf gives 0 for a subnormal.
+        expect(Math.abs(y[i] - want), `${fn}(${v}) = ${y[i]}, not ${want}`).toBeLessThanOrEqual(
+          Math.max(4 * 2 ** -23 * Math.abs(want), 2 ** -126),
+        );
+      });
+    }
+  });
+
   it.each(["erf", "gelu"])("Map %s over [4, 23], negative and positive to saturation", async (fn) => {
     const g = oneOp("Map", [{ name: "x", shape: [4, 23] }], [], { fn, dtype: "f32" });
     await expectParity(g, [{ x: randomF32(4 * 23, 127, 5) }], target);
