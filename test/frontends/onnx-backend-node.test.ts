@@ -45,7 +45,6 @@ const REFUSED: Readonly<Record<string, string>> = {
   compress_1: "op ai.onnx:Compress",
   compress_default_axis: "op ai.onnx:Compress",
   compress_negative_axis: "op ai.onnx:Compress",
-  det_nd: "op ai.onnx:Det",
   gathernd_example_int32: "unsupported.onnx_op: gathering from an integer tensor at indices computed at run time is not supported",
   gathernd_example_int32_batch_dim1:
     "unsupported.onnx_op: gathering from an integer tensor at indices computed at run time is not supported",

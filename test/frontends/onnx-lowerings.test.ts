@@ -10,6 +10,7 @@ import { load } from "../../runtime/index.js";
 import { tmpDir } from "../helpers/compile.js";
 import { opFeeds, opGraph, weights, writeGraph, type Attr, type OpCase } from "../helpers/onnx-model.js";
 import { rejectsSeec } from "../helpers/errors.js";
+import { randomF32 } from "../helpers/random.js";
 
 type Case = OpCase;
 
@@ -477,6 +478,20 @@ describe("ONNX ops lowered to other IR ops, against onnxruntime-node", () => {
     expect(await againstOrt(unpool(20, { kernel_shape: [2, 3], strides: [2, 2] }))).toBe(0);
     const padded = { kernel_shape: [2, 2], strides: [2, 2], pads: [0, 0, 0, 1] };
     expect(await againstOrt(unpool(24, padded, { shape: { dims: [4], int64: [2, 3, 4, 6] } }))).toBe(0);
+  });
+
+  it("Det over a batch of 5 × 5 matrices: random, permutations odd and even (pivots needed), a singular one, the identity; and 1 × 1", async () => {
+    const x = Array.from(randomF32(6 * 25, 91, 2)); // matrices 0 and 1 random
+    const permutation = (m: number, order: number[]) =>
+      order.forEach((c, r) => {
+        for (let j = 0; j < 5; j++) x[m * 25 + r * 5 + j] = j === c ? 1 : 0;
+      });
+    permutation(2, [2, 0, 4, 1, 3]); // a 5-cycle: +1, every diagonal entry 0 at first
+    permutation(3, [1, 0, 2, 3, 4]); // one swap: −1
+    for (let j = 0; j < 5; j++) x[4 * 25 + 15 + j] = x[4 * 25 + 5 + j]; // matrix 4: rows 1 and 3 equal
+    permutation(5, [0, 1, 2, 3, 4]);
+    expect(await againstOrt({ op: "Det", opset: 11, inputs: { x: [2, 3, 5, 5] }, values: { x } })).toBeLessThan(1e-5);
+    expect(await againstOrt({ op: "Det", opset: 11, inputs: { x: [3, 1, 1] } })).toBe(0);
   });
 
   it("ReverseSequence with the batch first and the time second over [3, 5, 2], lengths at run time, 1 to the whole", async () => {

@@ -8,6 +8,7 @@ import { LOWERINGS, type Lowering } from "./lower-ops.js";
 import { EINSUM_LOWERINGS } from "./lower-einsum.js";
 import { GRID_LOWERINGS } from "./lower-grid.js";
 import { INDEXING_LOWERINGS } from "./lower-indexing.js";
+import { LINALG_LOWERINGS } from "./lower-linalg.js";
 import { QUANT_LOWERINGS } from "./lower-quant.js";
 import { RECURRENT_LOWERINGS } from "./lower-recurrent.js";
 import { RESIZE_LOWERINGS } from "./lower-resize.js";
@@ -25,6 +26,7 @@ const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
   SIGNAL_LOWERINGS,
   GRID_LOWERINGS,
   RECURRENT_LOWERINGS,
+  LINALG_LOWERINGS,
   QUANT_LOWERINGS,
   FUSED_LOWERINGS,
   CONTRIB_LLM_LOWERINGS,
