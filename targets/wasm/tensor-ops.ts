@@ -106,9 +106,11 @@ const MAP_KERNELS: Partial<Record<MapFunction, Import[]>> = {
 /**
  * Maps of one f32 tensor to another of its shape whose function is costly a lane (e^x in each):
  * the elementwise kernels' vector loops (kernels/simd.ts's exp4 and tanh4, about 2 ulp), in place of
- * the generated loop's Mathf calls (musl's, half an ulp, one element at a time).
+ * the generated loop's Mathf calls (musl's, half an ulp, one element at a time). Not exp itself:
+ * expf gives 0 where e^x is subnormal (below e^−87.3), and a graph's own softmax that does not
+ * subtract its maximum first would then divide 0 by 0 where Mathf.exp keeps it finite.
  */
-const VECTOR_MAPS: Partial<Record<MapFunction, string>> = { exp: "exp", sigmoid: "sigmoid", tanh: "tanh" };
+const VECTOR_MAPS: Partial<Record<MapFunction, string>> = { sigmoid: "sigmoid", tanh: "tanh" };
 
 /** The elementwise kernel that computes the map, if one does (see VECTOR_MAPS). */
 function vectorMap(node: Node, c: CallContext): string | undefined {

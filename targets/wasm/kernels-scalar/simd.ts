@@ -51,11 +51,6 @@ import { expf, tanhf } from "./math";
   for (let i = 0; i < n; i++) store<f32>(y + at(i), max(load<f32>(x + at(i)), <f32>0));
 }
 
-/** y = e^x over n elements. */
-@inline export function expVec(x: usize, y: usize, n: i32): void {
-  for (let i = 0; i < n; i++) store<f32>(y + at(i), expf(load<f32>(x + at(i))));
-}
-
 /** y = 1 / (1 + e^−x) over n elements. */
 @inline export function sigmoidVec(x: usize, y: usize, n: i32): void {
   for (let i = 0; i < n; i++) store<f32>(y + at(i), <f32>1 / (<f32>1 + expf(-load<f32>(x + at(i)))));

@@ -1,4 +1,4 @@
-import { addVec, at, expVec, reluVec, scaleBy, sigmoidVec, swigluVec, tanhVec } from "./simd";
+import { addVec, at, reluVec, scaleBy, sigmoidVec, swigluVec, tanhVec } from "./simd";
 
 /** y = a + b over n elements. */
 export function add(a: usize, b: usize, y: usize, n: i32): void {
@@ -18,11 +18,6 @@ export function relu(x: usize, y: usize, n: i32): void {
 /** y = tanh(x) (math.ts's tanhf: about 2 ulp). */
 export function tanh(x: usize, y: usize, n: i32): void {
   tanhVec(x, y, n);
-}
-
-/** y = e^x (math.ts's expf: about 2 ulp; 0 below e^−87.3, where a subnormal would be). */
-export function exp(x: usize, y: usize, n: i32): void {
-  expVec(x, y, n);
 }
 
 /** y = 1 / (1 + e^−x). */

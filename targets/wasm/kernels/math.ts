@@ -39,10 +39,10 @@ export const TANH_P2: f32 = -5.37397155531e-2;
 export const TANH_P3: f32 = 1.33314422036e-1;
 export const TANH_P4: f32 = -3.33332819422e-1;
 
-/** tanh x to about 2 ulp (Cephes' tanhf); NaN stays NaN, ±∞ gives ±1. */
+/** tanh x to about 2 ulp (Cephes' tanhf), with x's sign (−0 stays −0); NaN stays NaN, ±∞ gives ±1. */
 @inline export function tanhf(x: f32): f32 {
   const a = abs(x);
   if (a >= TANH_SMALL) return copysign<f32>(<f32>1 - <f32>2 / (expf(a + a) + 1), x);
   const z = x * x;
-  return x + x * z * ((((TANH_P0 * z + TANH_P1) * z + TANH_P2) * z + TANH_P3) * z + TANH_P4);
+  return copysign<f32>(x + x * z * ((((TANH_P0 * z + TANH_P1) * z + TANH_P2) * z + TANH_P3) * z + TANH_P4), x);
 }

@@ -184,15 +184,8 @@ import {
   p = madd(p, z, f32x4.splat(TANH_P4));
   const small = madd(f32x4.mul(x, z), p, x);
   const large = f32x4.sub(f32x4.splat(1), f32x4.div(f32x4.splat(2), f32x4.add(exp4(f32x4.add(a, a)), f32x4.splat(1))));
-  const signed = v128.bitselect(x, large, i32x4.splat(0x80000000));
-  return v128.bitselect(signed, small, f32x4.ge(a, f32x4.splat(TANH_SMALL)));
-}
-
-/** y = e^x over n elements. */
-@inline export function expVec(x: usize, y: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) v128.store(y + at(i), exp4(v128.load(x + at(i))));
-  for (; i < n; i++) store<f32>(y + at(i), expf(load<f32>(x + at(i))));
+  // The branch for each lane, then x's sign bit on it (−0 stays −0).
+  return v128.bitselect(x, v128.bitselect(large, small, f32x4.ge(a, f32x4.splat(TANH_SMALL))), i32x4.splat(0x80000000));
 }
 
 /** y = 1 / (1 + e^−x) over n elements. */
