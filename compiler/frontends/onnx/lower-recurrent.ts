@@ -214,17 +214,15 @@ const recurrent =
         xw = f("add", xw, f("add", biasPart(d, 0, G), recurrentBias));
       }
       const [act1, act2, act3] = activations.slice(d * per, (d + 1) * per).map((a, i) => (i < 2 ? clipped(a) : a));
-      const peephole = (i: number) => (p ? l.reshape(l.slice(l.slice(l.ir(p), 0, d, 1), 1, i * H, H), [H]) : undefined);
-      const withPeephole = (v: string, i: number, c: string) => {
-        const weights = peephole(i);
-        return weights ? f("add", v, f("mul", c, weights)) : v;
-      };
+      // The direction's peephole weights (i, o, f), sliced once rather than at every step.
+      const peepholes = p ? [0, 1, 2].map((i) => l.reshape(l.slice(l.slice(l.ir(p), 0, d, 1), 1, i * H, H), [H])) : undefined;
+      const withPeephole = (v: string, i: number, c: string) => (peepholes ? f("add", v, f("mul", c, peepholes[i])) : v);
 
       let h = initial(h0, d),
         c = kind === "LSTM" ? initial(c0, d) : "";
       const out: string[] = [];
       for (let t = 0; t < S; t++) {
-        const gates = l.reshape(l.slice(l.reshape(xw, [S, B, G * H]), 0, t, 1), [B, G * H]);
+        const gates = l.slice(xw, 0, t * B, B); // step t's rows of [S·B, G·H]
         const m = within(t);
         let next: string;
         if (kind === "RNN") {
