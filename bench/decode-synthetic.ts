@@ -11,9 +11,12 @@
 // Each round also measures the machine's memory bandwidth on one thread (bandwidth.ts) and each
 // build's share of it: the bytes a decode token reads (every weight it multiplies by, the embedding's
 // one row, the KV cache up to the position) times tokens/s, over that round's bandwidth.
-// Usage: node bench/run.mjs bench/decode-synthetic.ts [--shape stories260K|stories15M|stories110M|tinyllama] [--untied] [--tokens n] [--rounds n] [--threads n] [--variants f32,int8,q4]
+// `--variants` picks builds by name (default f32,int8,q4); int8-relaxed and q4-relaxed are the same
+// built for wasm-relaxed (relaxed SIMD on: Node 20 needs the flag this script sets).
+// Usage: node bench/run.mjs bench/decode-synthetic.ts [--shape stories260K|stories15M|stories110M|tinyllama] [--untied] [--tokens n] [--rounds n] [--threads n] [--variants f32,int8,q4,int8-relaxed,q4-relaxed]
 //   (writes bench/results/decode-synthetic-<shape>[-untied].json)
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import v8 from "node:v8";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +24,8 @@ import { build } from "../compiler/build.js";
 import { load } from "../runtime/index.js";
 import { bandwidthProbe } from "./bandwidth.js";
 import { SHAPES, writeCheckpoint, type ShapeName } from "./synthetic-llama.js";
+
+v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const shapeName = (arg("--shape") ?? "stories15M") as ShapeName;
@@ -31,28 +36,32 @@ const steps = Number(arg("--tokens")) || 64;
 const rounds = Number(arg("--rounds")) || 5;
 const threads = Number(arg("--threads")) || 1;
 // --variants int8,q4: the tinyllama shape's f32 weights (4.4 GB) are past what a wasm32 module holds.
-const only = arg("--variants")?.split(",");
+const only = arg("--variants")?.split(",") ?? ["f32", "int8", "q4"];
 
 const work = await mkdtemp(join(tmpdir(), "seec-bench-"));
 try {
   const model = join(work, `${shapeName}.bin`);
   writeCheckpoint(model, shape, untied);
   const variants = [
-    { name: "f32", quantize: undefined },
-    { name: "int8", quantize: "int8" as const },
-    { name: "q4", quantize: "q4" as const },
-  ].filter((v) => !only || only.includes(v.name));
+    { name: "f32", quantize: undefined, target: "wasm-simd" as const },
+    { name: "int8", quantize: "int8" as const, target: "wasm-simd" as const },
+    { name: "q4", quantize: "q4" as const, target: "wasm-simd" as const },
+    { name: "int8-relaxed", quantize: "int8" as const, target: "wasm-relaxed" as const },
+    { name: "q4-relaxed", quantize: "q4" as const, target: "wasm-relaxed" as const },
+  ].filter((v) => only.includes(v.name));
   const built = [];
   for (const v of variants) {
     const out = join(work, v.name);
     const t0 = performance.now();
-    const result = await build({ model, noTokenizer: true, target: "wasm-simd", quantize: v.quantize, out, threads });
+    const result = await build({ model, noTokenizer: true, target: v.target, quantize: v.quantize, out, threads });
     const made = {
       buildSeconds: (performance.now() - t0) / 1000,
       weightsBytes: statSync(join(out, "weights.bin")).size,
       relativeError: result.quantization?.relativeError,
     };
-    built.push({ ...v, ...made, model: await load(out, { threads: 1 }) });
+    const loaded = await load(out, { threads: 1 });
+    if (loaded.backend !== v.target) throw new Error(`${v.name}: runs on ${loaded.backend}, not ${v.target}`);
+    built.push({ ...v, ...made, model: loaded });
     if (threads > 1) built.push({ ...v, ...made, name: `${v.name}, ${threads} threads`, model: await load(out, { threads }) });
   }
   if (threads > 1)
@@ -110,7 +119,7 @@ try {
   });
   const MiB = (n: number) => (n / 2 ** 20).toFixed(1);
   console.log(
-    `${shapeName}${untied ? " (untied classifier)" : ""}, random weights, wasm-simd, ${threads > 1 ? `1 and ${threads} threads` : "1 thread"}, decode ${steps} tokens, ${rounds} rounds`,
+    `${shapeName}${untied ? " (untied classifier)" : ""}, random weights, ${[...new Set(variants.map((v) => v.target))].join(" and ")}, ${threads > 1 ? `1 and ${threads} threads` : "1 thread"}, decode ${steps} tokens, ${rounds} rounds`,
   );
   const bandwidth = median(bandwidths);
   console.log(

@@ -81,7 +81,7 @@ const SPECS = {
   }),
   "wasm-relaxed": onWasm({
     summary: "relaxed-SIMD fused multiply-add, with the SIMD128 module as fallback",
-    passes: SIMD_PASSES,
+    passes: [...SIMD_PASSES, "rowSums"],
     runtime: true,
     threads: true,
     options: {

@@ -7,6 +7,7 @@ import type { Graph } from "../ir/graph.js";
 import { fuseEpilogues } from "./fuse-epilogues.js";
 import { DEFAULT_BATCH, packOptions, packTexts } from "./pack-texts.js";
 import { poolEarly } from "./pool-early.js";
+import { rowSums } from "./row-sums.js";
 import { layoutWeights } from "./weight-layout.js";
 
 /** What the build says that passes read. */
@@ -24,6 +25,8 @@ export const TARGET_PASSES = {
   fuseEpilogues: (graph) => fuseEpilogues(graph).graph,
   /** The SIMD kernels' weight order (the scalar kernels and WGSL read weights as written). */
   layoutWeights: (graph) => layoutWeights(graph).graph,
+  /** Each int8 weight's row sums beside it, for the relaxed-SIMD int8 kernel (after fuseEpilogues, whose inputs it extends). */
+  rowSums: (graph) => rowSums(graph).graph,
 } satisfies Record<string, (graph: Graph, options: PassOptions) => Graph>;
 
 export type PassName = keyof typeof TARGET_PASSES;

@@ -11,6 +11,12 @@
  *   one sequential stream per group, read through one pointer. A weight whose N or K is not a
  *   multiple of 4 stays [N, K] (kernels/linear.ts).
  *
+ * int8 weights (QLinear) whose N is a multiple of 4 and K of 16 get each group of four rows
+ * interleaved by sixteen columns, "n4k16" (kernels/linear-q8.ts's qlinearN4), whatever the model's
+ * size, and a tied table's lookup (QGather) reads the same bytes so: a 65 MB weight multiplied by
+ * one token from memory 2.1-2.3x faster than the rows as written, which the hardware prefetcher
+ * follows as four short streams a group; in cache, as fast. Others stay [N, K].
+ *
  * Measured on this project's machine (4 MiB L2), same process: stories260K (1 MiB of weights)
  * prefill of 32 tokens 6-10% faster transposed; USE-Lite (26 MiB) 5-20% slower transposed for
  * sentences of 4 to 16 tokens, and its matmuls 4-10% faster interleaved than row-major. A weight
@@ -43,10 +49,23 @@ export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayo
   /** Weight name -> its copy in the layout chosen for it, for weights that only Linears read, as their weights. */
   const moved = new Map<string, Value>();
   for (const node of graph.nodes) {
-    const w = node.op === "Linear" && node.attrs.layout === undefined ? graph.values.get(node.inputs[1])! : undefined;
-    if (!w || moved.has(w.name) || w.kind !== "const" || w.dtype !== "f32") continue;
+    const int8 = node.op === "QLinear";
+    const w = (node.op === "Linear" || int8) && node.attrs.layout === undefined ? graph.values.get(node.inputs[1])! : undefined;
+    if (!w || moved.has(w.name) || w.kind !== "const" || w.dtype !== (int8 ? "i8" : "f32")) continue;
     const linears = readers.get(w.name)!;
-    if (!linears.every((r) => r.op === "Linear" && r.inputs.indexOf(w.name) === 1 && r.inputs.lastIndexOf(w.name) === 1)) continue;
+    if (int8) {
+      // Whatever the model's size: in cache the interleaved rows read as fast, from memory twice as
+      // fast. A tied table's lookup (QGather) reads them so too.
+      const [N, K] = w.shape as number[];
+      if (
+        N % 4 === 0 &&
+        K % 16 === 0 &&
+        linears.every((r) => r.attrs.layout === undefined && readsAs(r, w.name, r.op === "QGather" ? 0 : 1, ["QLinear", "QGather"]))
+      )
+        moved.set(w.name, stored(w, "n4k16"));
+      continue;
+    }
+    if (!linears.every((r) => r.attrs.layout === undefined && readsAs(r, w.name, 1, ["Linear"]))) continue;
     // A weight that only ever multiplies a few fixed rows (a recurrent step's state) is read as a
     // matrix-vector product, where kn's strided walk down its columns loses to n4's sequential one.
     const fours = w.shape.every((d) => (d as number) % 4 === 0);
@@ -58,11 +77,16 @@ export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayo
   // The copies take the originals' places, so weights.bin keeps its order.
   const values = new Map([...graph.values].map(([name, v]) => (moved.has(name) ? [moved.get(name)!.name, moved.get(name)!] : [name, v])));
   const nodes = graph.nodes.map((n) => {
-    const t = n.op === "Linear" ? moved.get(n.inputs[1]) : undefined;
-    return t ? { ...n, inputs: n.inputs.map((i, j) => (j === 1 ? t.name : i)), attrs: { ...n.attrs, layout: layoutOf(t) } } : n;
+    const at = n.op === "QGather" ? 0 : 1;
+    const t = ["Linear", "QLinear", "QGather"].includes(n.op) ? moved.get(n.inputs[at]) : undefined;
+    return t ? { ...n, inputs: n.inputs.map((i, j) => (j === at ? t.name : i)), attrs: { ...n.attrs, layout: layoutOf(t) } } : n;
   });
   return { graph: { ...graph, values, nodes }, layout, moved: moved.size };
 }
+
+/** Whether `node` is one of `ops` and reads `name` as its input `at` alone. */
+const readsAs = (node: Node, name: string, at: number, ops: string[]) =>
+  ops.includes(node.op) && node.inputs.indexOf(name) === at && node.inputs.lastIndexOf(name) === at;
 
 /** The layout a stored copy's name says (`stored` names it). */
 const layoutOf = (v: Value) => v.name.slice(v.name.lastIndexOf(".") + 1) as WeightLayout;
@@ -72,6 +96,7 @@ function stored(w: Value, layout: WeightLayout): Value {
   const [N, K] = w.shape as number[];
   const name = `${w.name}.${layout}`,
     shape = layout === "kn" ? [K, N] : [N, K];
-  if (isDeferred(w)) return deferredValue(name, shape, { length: N * K, read: () => storeWeights(w.data as Float32Array, N, K, layout) });
-  return { ...w, name, shape, data: storeWeights(w.data as Float32Array, N, K, layout) };
+  const store = () => storeWeights(w.data as Float32Array | Int8Array, N, K, layout);
+  if (isDeferred(w)) return deferredValue(name, shape, { length: N * K, read: store }, w.dtype);
+  return { ...w, name, shape, data: store() };
 }

@@ -48,7 +48,7 @@ const count = (shape: Shape): string => {
 const activationConstant = (node: Node) => (node.attrs.activation ? String(node.attrs.activation).toUpperCase() : undefined);
 
 /**
- * A matmul's call: x, w[, scale (int8 weights)], bias or 0, y, T, K, N[, the kernel scratch (the
+ * A matmul's call: x, w[, scale (int8 weights)][, row sums (int8 weights on wasm-relaxed)], bias or 0, y, T, K, N[, the kernel scratch (the
  * integer kernels)], then the epilogue's residual and activation (kernels/epilogue.ts; the kernels
  * default to none). `share`: one thread's part of it (kernels/threads.ts), every operand that the
  * part moves through offset, T or N its count: rows of x and y (tokens), or, for one token, whole
@@ -57,7 +57,7 @@ const activationConstant = (node: Node) => (node.attrs.activation ? String(node.
  */
 function matmulCall(kernel: (node: Node) => Import, rowBytes: (K: number) => number, withScratch = false): Binding {
   const args = (node: Node, c: CallContext, part?: SharePart) => {
-    const { x, w, scale, bias, residual } = linearOperands(node.op, node.inputs, node.attrs);
+    const { x, w, scale, sums, bias, residual } = linearOperands(node.op, node.inputs, node.attrs);
     const [y] = node.outputs;
     const [T, K] = c.shape(x),
       N = c.shape(y)[1] as number;
@@ -70,6 +70,7 @@ function matmulCall(kernel: (node: Node) => Import, rowBytes: (K: number) => num
       at(c.addr(x), 4 * (K as number), rows),
       at(c.addr(w), rowBytes(K as number), cols),
       ...(scale ? [at(c.addr(scale), 4, cols)] : []),
+      ...(sums ? [at(c.addr(sums), 4, cols)] : []),
       bias ? at(c.addr(bias), 4, cols) : 0,
       at(c.addr(y), cols ? 4 : 4 * N, part),
       rows ? rows.count : dim(T),
@@ -96,7 +97,23 @@ function matmulCall(kernel: (node: Node) => Import, rowBytes: (K: number) => num
   };
 }
 
-const LINEAR_KERNELS: Record<WeightLayout, Import> = {
+/** QGather, from a table stored as written or "n4k16", as a tied classifier's QLinear reads it. */
+function qgather(): Binding {
+  const fn = (node: Node) => (node.attrs.layout === "n4k16" ? "qgatherN4" : "qgather");
+  const args = ({ inputs: [table, scale, ids], outputs: [y] }: Node, c: CallContext) => [
+    c.addr(table),
+    c.addr(scale),
+    c.addr(ids),
+    c.addr(y),
+    dim(c.shape(ids)[0]),
+    dim(c.shape(table)[1]),
+    dim(c.shape(table)[0]),
+  ];
+  return { kernels: (node) => [["indexing", fn(node)]], call: (node, c) => `${fn(node)}(${args(node, c).join(", ")})` };
+}
+
+/** f32 weights' layouts ("n4k16" is int8's: ir/ops/linear.ts refuses it for a Linear). */
+const LINEAR_KERNELS: Record<Exclude<WeightLayout, "n4k16">, Import> = {
   nk: ["linear", "linear"],
   kn: ["linear-kn", "linearKN"],
   n4: ["linear-n4", "linearN4"],
@@ -133,15 +150,7 @@ export const BINDINGS = {
     dim(c.shape(table)[0]),
   ]),
   // An int8 table with a scale per row (passes/quantize.ts): the rows looked up, dequantized.
-  QGather: kernelCall("indexing", "qgather", ({ inputs: [table, scale, ids], outputs: [y] }, c) => [
-    c.addr(table),
-    c.addr(scale),
-    c.addr(ids),
-    c.addr(y),
-    dim(c.shape(ids)[0]),
-    dim(c.shape(table)[1]),
-    dim(c.shape(table)[0]),
-  ]),
+  QGather: qgather(),
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [
     c.addr(x),
     c.addr(y),
@@ -158,7 +167,7 @@ export const BINDINGS = {
   ]),
   // A kernel per weight layout (passes/weight-layout.ts): [N, K] linear.ts, [K, N] linear-kn.ts, interleaved rows linear-n4.ts.
   Linear: matmulCall(
-    (node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout],
+    (node) => LINEAR_KERNELS[linearOperands(node.op, node.inputs, node.attrs).layout as keyof typeof LINEAR_KERNELS],
     (K) => 4 * K,
   ),
   // Per text (packed texts), the texts' means go to the kernel scratch, then one matmul over them.
@@ -220,9 +229,13 @@ export const BINDINGS = {
       },
     },
   ),
+  // With its rows' sums (passes/row-sums.ts, wasm-relaxed), the relaxed kernel's 7-bit activations.
   QLinear: {
     ...matmulCall(
-      () => ["linear-q8", "qlinear"],
+      (node) => {
+        const n4 = linearOperands(node.op, node.inputs, node.attrs).layout === "n4k16" ? "N4" : "";
+        return node.attrs.sums === 1 ? ["linear-q8s", `qlinearSums${n4}`] : ["linear-q8", `qlinear${n4}`];
+      },
       (K) => K,
       true,
     ),

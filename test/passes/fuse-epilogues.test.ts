@@ -56,13 +56,16 @@ describe("fuseEpilogues", () => {
     }
   });
 
-  // int8 on SIMD rounds each QLinear's input rows to 1/32767 of their largest value (kernels/linear-q8.ts).
+  // int8 on SIMD rounds each QLinear's input rows to 1/32767 of their largest value (kernels/linear-q8.ts),
+  // on relaxed SIMD to 1/63 (kernels-relaxed/linear-q8s.ts): through five matmuls in a chain that moves
+  // outputs by up to about 4% of the largest (4.4e-2 measured), where wasm-simd's tolerance checks the
+  // epilogues (epilogue.ts, which both kernels end with) closely.
   it.each([
     ["wasm-simd", false, 2e-6],
     ["wasm-relaxed", false, 2e-6],
     ["wasm", false, 2e-6],
     ["wasm-simd", true, 5e-4],
-    ["wasm-relaxed", true, 5e-4],
+    ["wasm-relaxed", true, 8e-2],
     ["wasm", true, 2e-6],
   ] as const)("%s: the compiled epilogues (int8: %s) give the unfused graph's outputs for 1 to 9 rows", async (target, int8, tolerance) => {
     const model = await compileAndLoad(epilogueGraph({ int8 }), target);

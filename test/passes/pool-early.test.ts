@@ -92,7 +92,7 @@ describe("poolEarly", () => {
     ["wasm-relaxed", false, 2e-6],
     ["wasm", false, 2e-6],
     ["wasm-simd", true, 5e-4],
-    ["wasm-relaxed", true, 5e-4],
+    ["wasm-relaxed", true, 2e-2], // its int8 kernel rounds them to 1/63 (kernels-relaxed/linear-q8s.ts)
     ["wasm", true, 2e-6],
   ] as const)(
     "%s: the compiled MeanLinear (int8: %s) gives the unpooled graph's outputs for 0, 1 and 9 rows",

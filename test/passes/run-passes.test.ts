@@ -8,6 +8,8 @@ import { fuseEpilogues } from "../../compiler/passes/fuse-epilogues.js";
 import { DEFAULT_BATCH, packOptions, packTexts, TOKENS_PER_TEXT } from "../../compiler/passes/pack-texts.js";
 import { poolEarly } from "../../compiler/passes/pool-early.js";
 import { runPasses, TARGET_PASSES } from "../../compiler/passes/index.js";
+import { quantizeInt8 } from "../../compiler/passes/quantize.js";
+import { rowSums } from "../../compiler/passes/row-sums.js";
 import { layoutWeights } from "../../compiler/passes/weight-layout.js";
 import { randomF32 } from "../helpers/random.js";
 
@@ -39,7 +41,12 @@ describe("runPasses", () => {
     expect(runPasses(encoder(), ["layoutWeights"]).nodes[1].attrs).toEqual({ layout: "kn" });
     const pooled = poolEarly(encoder()).graph;
     expect(runPasses(pooled, ["packTexts"], { batch: 3 })).toEqual(packTexts(pooled, { texts: 3, tokens: 3 * TOKENS_PER_TEXT }).graph);
-    expect(Object.keys(TARGET_PASSES)).toEqual(["poolEarly", "packTexts", "fuseEpilogues", "layoutWeights"]);
+    const int8 = quantizeInt8(encoder()).graph;
+    expect(runPasses(int8, ["rowSums"])).toEqual(rowSums(int8).graph);
+    expect(ops(runPasses(int8, ["rowSums"])).find((o) => o.startsWith("QLinear l1"))).toMatch(
+      /^QLinear l1 \(embed, (w1\S*), w1\.scale, \1\.sums, b1\) \{"sums":1\}$/,
+    );
+    expect(Object.keys(TARGET_PASSES)).toEqual(["poolEarly", "packTexts", "fuseEpilogues", "layoutWeights", "rowSums"]);
   });
 
   it("runs the passes in the order named, each on the one before's graph", () => {

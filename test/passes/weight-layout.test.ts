@@ -9,20 +9,21 @@ import { describe, expect, it } from "vitest";
 import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
+import { quantizeInt8 } from "../../compiler/passes/quantize.js";
 import { CACHED_WEIGHT_BYTES, layoutWeights, MATVEC_ROWS } from "../../compiler/passes/weight-layout.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
 
-/** logits = tied(relu(up(embed(tokens))) + embed(tokens)): `tied` shares its weight with the Gather; up is N × 8. */
-function decoderLike(N = 24) {
+/** logits = tied(relu(up(embed(tokens))) + embed(tokens)): `tied` shares its weight with the Gather; up is N × D, the table V × D. */
+function decoderLike(N = 24, D = 8, V = D === 8 ? 10 : 12) {
   const b = new GraphBuilder("tiny", { family: "graph", config: {} });
   b.dim("T", 6);
   const tokens = b.input("tokens", "i32", ["T"]);
-  const table = b.constant("embed", randomF32(10 * 8, 1), [10, 8]);
+  const table = b.constant("embed", randomF32(V * D, 1), [V, D]);
   const x = b.node("Gather", "x", [table, tokens]);
   const h = b.node("Relu", "h", [
-    b.node("Linear", "up", [x, b.constant("up.w", randomF32(N * 8, 2), [N, 8]), b.constant("up.b", randomF32(N, 3), [N])]),
+    b.node("Linear", "up", [x, b.constant("up.w", randomF32(N * D, 2), [N, D]), b.constant("up.b", randomF32(N, 3), [N])]),
   ]);
-  const down = b.node("Linear", "down", [h, b.constant("down.w", randomF32(8 * N, 4), [8, N])]);
+  const down = b.node("Linear", "down", [h, b.constant("down.w", randomF32(D * N, 4), [D, N])]);
   b.output(b.node("Linear", "logits", [b.node("Add", "sum", [down, x]), table]));
   return b.finish();
 }
@@ -141,6 +142,42 @@ describe("layoutWeights", () => {
     expect([over.layout, over.moved, over.graph.nodes[1].inputs[1]]).toEqual(["n4", 1, "mw"]);
   });
 
+  it("stores int8 weights (QLinear, and a tied table's QGather) in fours interleaved by 16 columns whatever the model's size; a K not a multiple of 16 as written", () => {
+    /** An int8 weight [n, k] and its scales. */
+    const int8 = (b: GraphBuilder, name: string, n: number, k: number) => [
+      b.constant(name, Int8Array.from(randomF32(n * k, n + k, 127), Math.round), [n, k]),
+      b.constant(`${name}.scale`, randomF32(n, n, 0.01), [n]),
+    ];
+    const before = linears((b) => {
+      b.dim("T", 6);
+      const x = b.input("x", "f32", ["T", 32]),
+        x24 = b.input("x24", "f32", ["T", 24]);
+      const table = int8(b, "table", 8, 32);
+      return [
+        b.node("QLinear", "a", [x, ...int8(b, "wa", 8, 32)]),
+        b.node("QLinear", "short", [x24, ...int8(b, "ws", 8, 24)]),
+        b.node("QLinear", "tied", [x, ...table]),
+        b.node("QGather", "rows", [...table, b.input("ids", "i32", ["T"])]),
+      ];
+    });
+    const { graph, moved } = layoutWeights(before);
+    expect(moved).toBe(2);
+    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[n.op === "QGather" ? 0 : 1]} ${n.attrs.layout ?? ""}`.trim())).toEqual([
+      "a wa.n4k16 n4k16",
+      "short ws",
+      "tied table.n4k16 n4k16",
+      "rows table.n4k16 n4k16",
+    ]);
+    // Group 0's first 64 bytes: columns 0-15 of rows 0, 1, 2, 3.
+    const written = before.values.get("wa")!.data as Int8Array;
+    expect(Array.from((graph.values.get("wa.n4k16")!.data as Int8Array).subarray(0, 64))).toEqual(
+      [0, 1, 2, 3].flatMap((n) => Array.from(written.subarray(n * 32, n * 32 + 16))),
+    );
+    const feeds = { x: randomF32(5 * 32, 8), x24: randomF32(5 * 24, 9), ids: Int32Array.of(1, 7, 0, 3, 3) };
+    const [got, want] = [graph, before].map((g) => new Interpreter(g).run(feeds));
+    for (const name of ["a", "short", "tied", "rows"]) expect(maxAbsDiff(got[name].data, want[name].data), name).toBeLessThan(1e-6);
+  });
+
   it.each([
     ["an input", (b: GraphBuilder, x: string) => [b.node("Linear", "y", [x, b.input("w", "f32", [4, 4])])]],
     ["an i8 constant", (b: GraphBuilder, x: string) => [b.node("Linear", "y", [x, b.constant("w", new Int8Array(16), [4, 4])])]],
@@ -165,5 +202,19 @@ describe("layoutWeights", () => {
     const big = (await compileArtifact({ graph: decoderLike(BIG), format: "graph" }, { target })).files.get("src/model.ts") as string;
     expect([small.includes("linearKN("), big.includes("linearN4(")]).toEqual([laidOut, laidOut]);
     expect(big.includes("linearKN(") || small.includes("linearN4(")).toBe(false);
+    if (target === "webgpu") return;
+    // int8: a tied table (rows of 16 columns) read interleaved by its classifier and its lookup alike.
+    const tied = (await compileArtifact({ graph: quantizeInt8(decoderLike(24, 16)).graph, format: "graph" }, { target })).files.get(
+      "src/model.ts",
+    ) as string;
+    const calls = ["qlinearN4(", "qgatherN4(", "qlinearSumsN4(", "qlinearSums(", "qlinear(", "qgather("].filter((c) => tied.includes(c));
+    // down ([16, 24]: K not a multiple of 16) as written; wasm-relaxed's int8 matmuls take their rows' sums (passes/row-sums.ts).
+    expect(calls).toEqual(
+      {
+        wasm: ["qlinear(", "qgather("],
+        "wasm-simd": ["qlinearN4(", "qgatherN4(", "qlinear("],
+        "wasm-relaxed": ["qgatherN4(", "qlinearSumsN4(", "qlinearSums("],
+      }[target],
+    );
   });
 });

@@ -1,7 +1,8 @@
 /** Ops that select rows. */
 import { SeecError } from "../../../runtime/errors.js";
 import type { OpDef } from "./op.js";
-import { dOut, expectRank, f32, fail, i32 } from "./op.js";
+import { weightIndex } from "./linear.js";
+import { dOut, expectRank, f32, fail, i32, oneOf } from "./op.js";
 
 /** Gather: y[t] = table[ids[t]] (the token embedding lookup). */
 export const Gather: OpDef = {
@@ -39,26 +40,36 @@ export const Gather: OpDef = {
 /**
  * QGather: Gather from an int8 table with one f32 scale per row (passes/quantize.ts):
  * y[t, d] = scale[ids[t]] · table[ids[t], d]. Inputs [table (i8 [V, D]), scale (f32 [V]), ids].
+ * Attribute `layout: "n4k16"`: the table stored as a tied classifier's QLinear reads it
+ * (ir/ops/linear.ts's WeightLayout, passes/weight-layout.ts).
  */
 export const QGather: OpDef = {
-  infer([table, scale, ids], _attrs, node) {
+  infer([table, scale, ids], attrs, node) {
     expectRank(node, "table", table.shape, 2);
     expectRank(node, "scale", scale.shape, 1);
     expectRank(node, "ids", ids.shape, 1);
     if (table.dtype !== "i8") fail(node, "table must be i8");
     if (scale.dtype !== "f32" || scale.shape[0] !== table.shape[0]) fail(node, `scale must be f32 [${table.shape[0]}]`);
     if (ids.dtype !== "i32") fail(node, "ids must be i32");
-    return [{ dtype: "f32", shape: [ids.shape[0], table.shape[1]] }];
+    const [V, D] = table.shape;
+    if (
+      attrs.layout !== undefined &&
+      oneOf(attrs, "layout", { n4k16: 1 }) &&
+      (typeof V !== "number" || V % 4 || typeof D !== "number" || D % 16)
+    )
+      fail(node, `table layout "n4k16" needs V a multiple of 4 and D of 16, got [${V}, ${D}]`);
+    return [{ dtype: "f32", shape: [ids.shape[0], D] }];
   },
-  run([table, scale, ids]) {
+  run([table, scale, ids], attrs) {
     const [V, D] = table.shape;
     const tab = table.data,
       s = f32(scale),
-      idx = i32(ids);
+      idx = i32(ids),
+      at = weightIndex(attrs.layout === "n4k16" ? "n4k16" : "nk", V, D);
     const y = new Float32Array(idx.length * D);
     idx.forEach((id, t) => {
       if (id < 0 || id >= V) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${V})`);
-      for (let d = 0; d < D; d++) y[t * D + d] = s[id] * tab[id * D + d];
+      for (let d = 0; d < D; d++) y[t * D + d] = s[id] * tab[at(id, d)];
     });
     return [{ shape: [idx.length, D], data: y }];
   },

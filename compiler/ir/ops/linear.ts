@@ -17,20 +17,25 @@ export type Activation = "relu";
  * How a Linear's weights are stored (passes/weight-layout.ts picks one for the SIMD kernels):
  * "nk" as written, [N, K]; "kn" transposed, [K, N]; "n4" shape [N, K] in groups of four rows
  * interleaved by four columns (each group's columns k..k+3 hold its four rows in turn; N and K
- * multiples of 4).
+ * multiples of 4); "n4k16" likewise by sixteen columns, one 16-byte vector of int8 weights (N a
+ * multiple of 4, K of 16; QLinear's).
  */
-export type WeightLayout = "nk" | "kn" | "n4";
+export type WeightLayout = "nk" | "kn" | "n4" | "n4k16";
+
+/** Every layout, for checking an attribute. */
+const LAYOUTS = { nk: 1, kn: 1, n4: 1, n4k16: 1 };
 
 /** Where element (n, k) of an N × K weight stored in `layout` sits. */
 export function weightIndex(layout: WeightLayout, N: number, K: number): (n: number, k: number) => number {
   if (layout === "kn") return (n, k) => k * N + n;
   if (layout === "n4") return (n, k) => (n & ~3) * K + (k & ~3) * 4 + (n & 3) * 4 + (k & 3);
+  if (layout === "n4k16") return (n, k) => (n & ~3) * K + (k & ~15) * 4 + (n & 3) * 16 + (k & 15);
   return (n, k) => n * K + k;
 }
 
 /** An N × K weight as written ([N, K], row-major) stored in `layout`. */
-export function storeWeights(written: Float32Array, N: number, K: number, layout: WeightLayout): Float32Array {
-  const out = new Float32Array(N * K),
+export function storeWeights<T extends Float32Array | Int8Array>(written: T, N: number, K: number, layout: WeightLayout): T {
+  const out = new (written.constructor as new (length: number) => T)(N * K),
     at = weightIndex(layout, N, K);
   for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[at(n, k)] = written[n * K + k];
   return out;
@@ -42,6 +47,8 @@ export interface LinearOperands<T> {
   w: T;
   /** QLinear's per-row scales. */
   scale?: T;
+  /** QLinear's row sums of its int8 weights (attribute `sums: 1`), for kernels whose activations carry an offset. */
+  sums?: T;
   bias?: T;
   residual?: T;
   activation?: Activation;
@@ -49,21 +56,23 @@ export interface LinearOperands<T> {
   layout: WeightLayout;
 }
 
-/** Splits a Linear-family node's inputs by role: x, w, (scale,) (bias,) (residual). */
+/** Splits a Linear-family node's inputs by role: x, w, (scale,) (sums,) (bias,) (residual). */
 export function linearOperands<T>(op: string, inputs: readonly T[], attrs: Attrs): LinearOperands<T> {
   const int8 = op === "QLinear" || op === "MeanQLinear";
+  const sums = int8 && attrs.sums === 1;
   const [x, w] = inputs;
-  const rest = inputs.slice(int8 ? 3 : 2);
+  const rest = inputs.slice(int8 ? (sums ? 4 : 3) : 2);
   const residual = attrs.residual === 1 ? rest.pop() : undefined;
   const activation = attrs.activation === undefined ? undefined : oneOf<Activation>(attrs, "activation", { relu: 1 });
   return {
     x,
     w,
     scale: int8 ? inputs[2] : undefined,
+    sums: sums ? inputs[3] : undefined,
     bias: rest[0],
     residual,
     activation,
-    layout: attrs.layout === undefined ? "nk" : oneOf<WeightLayout>(attrs, "layout", { nk: 1, kn: 1, n4: 1 }),
+    layout: attrs.layout === undefined ? "nk" : oneOf<WeightLayout>(attrs, "layout", LAYOUTS),
   };
 }
 
@@ -76,11 +85,20 @@ export const Linear: OpDef = {
 /**
  * QLinear: Linear with int8 weights and one f32 scale per output row:
  * y[t, n] = act(scale[n] · sum_k x[t, k] · w[n, k] + b[n]) + r[t, n].
+ * With attribute `sums: 1` the input after the scales holds each weight row's sum, i32 [N]
+ * (passes/row-sums.ts): the relaxed-SIMD kernel adds an offset to its 7-bit activations and takes
+ * it out again through them; the result is the same.
  */
 export const QLinear: OpDef = {
   infer(inputs, attrs, node) {
     const ops = linearOperands("QLinear", inputs, attrs);
     if (ops.w.dtype !== "i8") fail(node, "weight must be i8");
+    if (ops.sums) {
+      const N = ops.w.shape[0];
+      if (ops.sums.dtype !== "i32" || ops.sums.shape.length !== 1 || ops.sums.shape[0] !== N) fail(node, `the row sums must be i32 [${N}]`);
+      if (ops.layout !== "nk" && ops.layout !== "n4k16")
+        fail(node, `row sums need the weight in rows ("nk" or "n4k16"), not "${ops.layout}"`);
+    }
     return inferLinear(ops, node);
   },
   run: (inputs, attrs) => runLinear(linearOperands("QLinear", inputs, attrs)),
@@ -100,10 +118,13 @@ export const MeanQLinear: OpDef = perText(meanOf(QLinear), 4, [0]);
 function inferLinear({ x, w, scale, bias, residual, activation, layout }: LinearOperands<ValueType>, node: string): ValueType[] {
   expectRank(node, "x", x.shape, 2);
   expectRank(node, "weight", w.shape, 2);
-  if (!["nk", "kn", "n4"].includes(layout)) fail(node, `unknown weight layout "${layout}"`);
+  if (!Object.hasOwn(LAYOUTS, layout)) fail(node, `unknown weight layout "${layout}"`);
   const [N, K] = layout === "kn" ? [w.shape[1], w.shape[0]] : w.shape;
   if (layout === "n4" && [N, K].some((d) => typeof d !== "number" || d % 4))
     fail(node, `weight layout "n4" needs both dimensions a multiple of 4, got [${N}, ${K}]`);
+  if (layout === "n4k16" && w.dtype !== "i8") fail(node, `weight layout "n4k16" is for int8 weights, not ${w.dtype}`);
+  if (layout === "n4k16" && (typeof N !== "number" || N % 4 || typeof K !== "number" || K % 16))
+    fail(node, `weight layout "n4k16" needs N a multiple of 4 and K of 16, got [${N}, ${K}]`);
   if (x.shape[1] !== K) fail(node, `x has ${x.shape[1]} features but the weight expects ${K}`);
   for (const [what, t] of [
     ["scale", scale],

@@ -7,13 +7,24 @@ import { at } from "./simd";
  * integer path would gain nothing here, so no scratch (0) is needed.
  */
 export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
+  qlinearIn(x, w, scale, b, y, T, K, N, r, act, false);
+}
+
+/** qlinear over weights in layout "n4k16" (kernels/linear-q8.ts; the scalar targets' builds keep weights as written). */
+export function qlinearN4(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
+  qlinearIn(x, w, scale, b, y, T, K, N, r, act, true);
+}
+
+@inline function qlinearIn(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, r: usize, act: i32, interleaved: bool): void {
   for (let n = 0; n < N; n++) {
-    const wn = w + <usize>(n * K);
     const s = load<f32>(scale + at(n));
     for (let t = 0; t < T; t++) {
       const xt = x + at(t * K);
       let sum: f32 = 0;
-      for (let k = 0; k < K; k++) sum += load<f32>(xt + at(k)) * <f32>load<i8>(wn + <usize>k);
+      for (let k = 0; k < K; k++) {
+        const i = interleaved ? (n & ~3) * K + (k & ~15) * 4 + (n & 3) * 16 + (k & 15) : n * K + k;
+        sum += load<f32>(xt + at(k)) * <f32>load<i8>(w + <usize>i);
+      }
       store<f32>(y + at(t * N + n), sum * s);
     }
   }

@@ -14,13 +14,22 @@ export function gather(table: usize, ids: usize, y: usize, T: i32, D: i32, V: i3
  * an id outside [0, V) traps. Scalar: one row a token, and the same code for every flavour.
  */
 export function qgather(table: usize, scale: usize, ids: usize, y: usize, T: i32, D: i32, V: i32): void {
+  qgatherIn(table, scale, ids, y, T, D, V, false);
+}
+
+/** qgather from a table stored "n4k16" (as its tied classifier's kernel reads it, kernels/linear-q8.ts): row id's 16-column chunks 64 bytes apart. */
+export function qgatherN4(table: usize, scale: usize, ids: usize, y: usize, T: i32, D: i32, V: i32): void {
+  qgatherIn(table, scale, ids, y, T, D, V, true);
+}
+
+@inline function qgatherIn(table: usize, scale: usize, ids: usize, y: usize, T: i32, D: i32, V: i32, interleaved: bool): void {
   for (let t = 0; t < T; t++) {
     const id = load<i32>(ids + at(t));
     if (<u32>id >= <u32>V) unreachable();
     const s = load<f32>(scale + at(id));
-    const row = table + <usize>id * <usize>D,
+    const row = interleaved ? table + <usize>(id & ~3) * <usize>D + <usize>((id & 3) << 4) : table + <usize>id * <usize>D,
       out = y + at(t * D);
-    for (let d = 0; d < D; d++) store<f32>(out + at(d), <f32>load<i8>(row + <usize>d) * s);
+    for (let d = 0; d < D; d++) store<f32>(out + at(d), <f32>load<i8>(row + <usize>(interleaved ? ((d & ~15) << 2) | (d & 15) : d)) * s);
   }
 }
 

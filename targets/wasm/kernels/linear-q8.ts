@@ -19,6 +19,25 @@ import { at, hmax, hsum, hsum4, storeColumns } from "./simd";
  * scales: T · (2 · padded(K) + 4) + 16 bytes at most.
  */
 export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
+  qlinearIn(x, w, scale, b, y, T, K, N, scratch, r, act, K, 1);
+}
+
+/**
+ * qlinear over weights in layout "n4k16" (passes/weight-layout.ts): each group of four rows
+ * interleaved by 16 columns, so that a group is one sequential stream of 16-byte vectors rather than
+ * four rows read side by side. Measured (one thread, a 32000 × 2048 matrix-vector product, 65 MB
+ * from memory): 2.1–2.3x faster than the rows as written; in cache, as fast.
+ */
+export function qlinearN4(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
+  qlinearIn(x, w, scale, b, y, T, K, N, scratch, r, act, 16, 4);
+}
+
+/**
+ * The kernel for either layout: row j of a group of four starts j · RS bytes after the group, and
+ * columns k..k+15 of a row KS · k bytes after the row's start (RS = K, KS = 1 as written; 16 and 4
+ * interleaved). Both are constants where it is inlined.
+ */
+@inline function qlinearIn(x: usize, w: usize, scale: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize, act: i32, RS: i32, KS: i32): void {
   const xq = scratch, xs = (scratch + row(T, K) + 15) & ~15;
   quantizeRows(x, xq, xs, T, K, levels(K));
   const T4 = T & ~3;
@@ -27,15 +46,16 @@ export function qlinear(x: usize, w: usize, scale: usize, b: usize, y: usize, T:
     const wn = w + <usize>(n * K), sn = scale + at(n);
     let t = 0;
     for (; t < T4; t += 4) {
-      qblock4x2(xq + row(t, K), xs + at(t), wn, sn, y + at(t * N + n), K, N);
-      qblock4x2(xq + row(t, K), xs + at(t), wn + <usize>(2 * K), sn + at(2), y + at(t * N + n + 2), K, N);
+      qblock4x2(xq + row(t, K), xs + at(t), wn, sn, y + at(t * N + n), K, N, RS, KS);
+      qblock4x2(xq + row(t, K), xs + at(t), wn + <usize>(2 * RS), sn + at(2), y + at(t * N + n + 2), K, N, RS, KS);
     }
     if (t + 2 <= T) {
-      qblock2x4(xq + row(t, K), xs + at(t), wn, sn, y + at(t * N + n), K, N);
+      qblock2x4(xq + row(t, K), xs + at(t), wn, sn, y + at(t * N + n), K, N, RS, KS);
       t += 2;
     }
-    if (t < T) qblock1x4(xq + row(t, K), load<f32>(xs + at(t)), wn, sn, y + at(t * N + n), K);
+    if (t < T) qblock1x4(xq + row(t, K), load<f32>(xs + at(t)), wn, sn, y + at(t * N + n), K, RS, KS);
   }
+  // The last N % 4 rows (only as written: "n4k16" needs N a multiple of 4).
   for (; n < N; n++)
     for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * load<f32>(scale + at(n)) * qdot(xq + row(t, K), w + <usize>(n * K), K));
   finishRows(y, b, r, act, T, N);
@@ -99,15 +119,15 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
   return i32x4.add(a, i32x4.add(i32x4.dot_i16x8_s(lo, i16x8.extend_low_i8x16_s(q)), i32x4.dot_i16x8_s(hi, i16x8.extend_high_i8x16_s(q))));
 }
 
-/** y[0..4, 0..2] for four rows of int16 activations and two int8 weight rows (y rows of N). */
-@inline function qblock4x2(x: usize, xs: usize, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
+/** y[0..4, 0..2] for four rows of int16 activations and two int8 weight rows (y rows of N; RS, KS: qlinearIn's). */
+@inline function qblock4x2(x: usize, xs: usize, w: usize, scale: usize, y: usize, K: i32, N: i32, RS: i32, KS: i32): void {
   const R = row(1, K);
   const x0 = x, x1 = x0 + R, x2 = x1 + R, x3 = x2 + R;
-  const w0 = w, w1 = w0 + <usize>K;
+  const w0 = w, w1 = w0 + <usize>RS;
   let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a10 = i32x4.splat(0), a11 = i32x4.splat(0);
   let a20 = i32x4.splat(0), a21 = i32x4.splat(0), a30 = i32x4.splat(0), a31 = i32x4.splat(0);
   for (let k = 0; k < K; k += 16) {
-    const q0 = v128.load(w0 + <usize>k), q1 = v128.load(w1 + <usize>k);
+    const q0 = v128.load(w0 + <usize>(k * KS)), q1 = v128.load(w1 + <usize>(k * KS));
     const v0 = i16x8.extend_low_i8x16_s(q0), v0h = i16x8.extend_high_i8x16_s(q0);
     const v1 = i16x8.extend_low_i8x16_s(q1), v1h = i16x8.extend_high_i8x16_s(q1);
     const o = <usize>(k << 1);
@@ -133,24 +153,25 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
 }
 
 /** y[0..2, 0..4] for two rows of int16 activations and four int8 weight rows. */
-@inline function qblock2x4(x: usize, xs: usize, w: usize, scale: usize, y: usize, K: i32, N: i32): void {
+@inline function qblock2x4(x: usize, xs: usize, w: usize, scale: usize, y: usize, K: i32, N: i32, RS: i32, KS: i32): void {
   const x0 = x, x1 = x0 + row(1, K);
-  const w0 = w, w1 = w0 + <usize>K, w2 = w1 + <usize>K, w3 = w2 + <usize>K;
+  const w0 = w, w1 = w0 + <usize>RS, w2 = w1 + <usize>RS, w3 = w2 + <usize>RS;
   let a00 = i32x4.splat(0), a01 = i32x4.splat(0), a02 = i32x4.splat(0), a03 = i32x4.splat(0);
   let a10 = i32x4.splat(0), a11 = i32x4.splat(0), a12 = i32x4.splat(0), a13 = i32x4.splat(0);
   for (let k = 0; k < K; k += 16) {
     const o = <usize>(k << 1);
     const l0 = v128.load(x0 + o), h0 = v128.load(x0 + o + 16), l1 = v128.load(x1 + o), h1 = v128.load(x1 + o + 16);
-    let q = v128.load(w0 + <usize>k);
+    const wk = <usize>(k * KS);
+    let q = v128.load(w0 + wk);
     a00 = dot16(l0, h0, q, a00);
     a10 = dot16(l1, h1, q, a10);
-    q = v128.load(w1 + <usize>k);
+    q = v128.load(w1 + wk);
     a01 = dot16(l0, h0, q, a01);
     a11 = dot16(l1, h1, q, a11);
-    q = v128.load(w2 + <usize>k);
+    q = v128.load(w2 + wk);
     a02 = dot16(l0, h0, q, a02);
     a12 = dot16(l1, h1, q, a12);
-    q = v128.load(w3 + <usize>k);
+    q = v128.load(w3 + wk);
     a03 = dot16(l0, h0, q, a03);
     a13 = dot16(l1, h1, q, a13);
   }
@@ -161,16 +182,16 @@ function quantizeRows(x: usize, xq: usize, xs: usize, T: i32, K: i32, Q: f32): v
 }
 
 /** y[0..4] for one row of int16 activations (scale s) and four int8 weight rows, which share each load of x. */
-@inline function qblock1x4(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32): void {
-  const w0 = w, w1 = w0 + <usize>K, w2 = w1 + <usize>K, w3 = w2 + <usize>K;
+@inline function qblock1x4(x: usize, s: f32, w: usize, scale: usize, y: usize, K: i32, RS: i32, KS: i32): void {
+  const w0 = w, w1 = w0 + <usize>RS, w2 = w1 + <usize>RS, w3 = w2 + <usize>RS;
   let a0 = i32x4.splat(0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
   for (let k = 0; k < K; k += 16) {
-    const o = <usize>(k << 1);
+    const o = <usize>(k << 1), wk = <usize>(k * KS);
     const lo = v128.load(x + o), hi = v128.load(x + o + 16);
-    a0 = dot16(lo, hi, v128.load(w0 + <usize>k), a0);
-    a1 = dot16(lo, hi, v128.load(w1 + <usize>k), a1);
-    a2 = dot16(lo, hi, v128.load(w2 + <usize>k), a2);
-    a3 = dot16(lo, hi, v128.load(w3 + <usize>k), a3);
+    a0 = dot16(lo, hi, v128.load(w0 + wk), a0);
+    a1 = dot16(lo, hi, v128.load(w1 + wk), a1);
+    a2 = dot16(lo, hi, v128.load(w2 + wk), a2);
+    a3 = dot16(lo, hi, v128.load(w3 + wk), a3);
   }
   v128.store(y, f32x4.mul(f32x4.mul(totals4(a0, a1, a2, a3), v128.load(scale)), f32x4.splat(s)));
 }
