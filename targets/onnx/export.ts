@@ -257,12 +257,14 @@ export const WRITERS = {
     return w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.table`, wt, [D, V])]);
   },
   Gather: (w, n) => w.op("Gather", [w.in(n.inputs[0]), w.in(n.inputs[1])], { axis: 0 }),
-  // An int8 table with a scale per row, written dequantized (as QLinear's weights are).
+  // An int8 table with a scale per row (as written or "n4k16"), written dequantized (as QLinear's weights are).
   QGather: (w, n) => {
     const q = w.known(n.inputs[0])!,
       scale = w.known(n.inputs[1])!;
     const [V, D] = q.shape;
-    const table = Float32Array.from(q.data as ArrayLike<number>, (v, i) => v * scale.data[Math.floor(i / D)]);
+    const at = weightIndex(n.attrs.layout === "n4k16" ? "n4k16" : "nk", V, D),
+      table = new Float32Array(V * D);
+    for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) table[v * D + d] = q.data[at(v, d)] * scale.data[v];
     return w.op("Gather", [w.tensor(`${n.name}.table`, table, [V, D]), w.in(n.inputs[2])], { axis: 0 });
   },
   Add: (w, n) => w.op("Add", [w.in(n.inputs[0]), w.in(n.inputs[1])]),
@@ -289,8 +291,9 @@ export const WRITERS = {
     const q = w.known(ops.w)!,
       scale = w.known(ops.scale!)!;
     const [N, K] = q.shape;
-    const wt = new Float32Array(K * N);
-    for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = q.data[i * K + k] * scale.data[i];
+    const at = weightIndex(ops.layout, N, K),
+      wt = new Float32Array(K * N);
+    for (let i = 0; i < N; i++) for (let k = 0; k < K; k++) wt[k * N + i] = q.data[at(i, k)] * scale.data[i];
     return matmulEpilogue(w, ops, w.op("MatMul", [w.in(ops.x), w.tensor(`${n.name}.weight`, wt, [K, N])]));
   },
   RMSNorm: (w, n) => {

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { quantizeInt8 } from "../../compiler/passes/quantize.js";
+import { layoutWeights } from "../../compiler/passes/weight-layout.js";
 import { exportOnnx } from "../../targets/onnx/export.js";
 import { seec } from "../helpers/cli.js";
 import { loadWasm, tmpDir } from "../helpers/compile.js";
@@ -46,23 +47,34 @@ async function compareRuns(ort: Ort, onnxFile: string, artifact: string, steps: 
 }
 
 describe("export-onnx of int8 weights", () => {
-  it("writes an int8 embedding (QGather) and the tied head over it (QLinear) dequantized: ONNX Runtime gives the interpreter's outputs", async () => {
-    const ort = await import("onnxruntime-node");
-    const b = new GraphBuilder("q", { family: "decoder", config: {} });
-    b.dim("T", 3);
-    const emb = b.constant("emb", randomF32(10 * 8, 1), [10, 8]);
-    const x = b.node("Gather", "embed", [emb, b.input("ids", "i32", ["T"])]);
-    b.output(b.node("Linear", "head", [x, emb]));
-    const q = quantizeInt8(b.finish()).graph;
-    expect(q.nodes.map((n) => n.op)).toEqual(["QGather", "QLinear"]);
-    const file = join(await tmpDir(), "q.onnx");
-    await writeFile(file, exportOnnx(q, "test"));
-    const session = await ort.InferenceSession.create(file);
-    const ids = Int32Array.of(9, 0, 4);
-    const got = (await session.run({ ids: new ort.Tensor("int32", ids, [3]) })).head.data as Float32Array;
-    const want = new Interpreter(q).run({ ids }).head.data as Float32Array;
-    expect(maxAbsDiff(got, want)).toBeLessThan(1e-5);
-  });
+  // Laid out: as the SIMD targets' passes leave them, a table of 12 rows of 16 stored "n4k16" (passes/weight-layout.ts).
+  it.each([
+    ["as written", 10, 8, false],
+    ['laid out "n4k16"', 12, 16, true],
+  ])(
+    "writes an int8 embedding (QGather) and the tied head over it (QLinear), %s, dequantized: ONNX Runtime gives the interpreter's outputs",
+    async (_how, V, D, laidOut) => {
+      const ort = await import("onnxruntime-node");
+      const b = new GraphBuilder("q", { family: "decoder", config: {} });
+      b.dim("T", 3);
+      const emb = b.constant("emb", randomF32(V * D, 1), [V, D]);
+      const x = b.node("Gather", "embed", [emb, b.input("ids", "i32", ["T"])]);
+      b.output(x);
+      b.output(b.node("Linear", "head", [x, emb]));
+      const quantized = quantizeInt8(b.finish()).graph;
+      const q = laidOut ? layoutWeights(quantized).graph : quantized;
+      expect(q.nodes.map((n) => `${n.op}${n.attrs.layout ? ` ${n.attrs.layout}` : ""}`)).toEqual(
+        laidOut ? ["QGather n4k16", "QLinear n4k16"] : ["QGather", "QLinear"],
+      );
+      const file = join(await tmpDir(), "q.onnx");
+      await writeFile(file, exportOnnx(q, "test"));
+      const session = await ort.InferenceSession.create(file);
+      const ids = Int32Array.of(9, 0, 4);
+      const got = await session.run({ ids: new ort.Tensor("int32", ids, [3]) });
+      const want = new Interpreter(quantized).run({ ids });
+      for (const o of ["embed", "head"]) expect(maxAbsDiff(got[o].data as Float32Array, want[o].data), o).toBeLessThan(1e-5);
+    },
+  );
 });
 
 describe.skipIf(!LLAMA2C)("seec export-onnx", () => {

@@ -72,8 +72,8 @@ export function qlinearSumsN4(x: usize, w: usize, scale: usize, sums: usize, b: 
 
 /**
  * Each row of x (T rows of K) as u = round(x / xs[t]) + 64 in xu, xs[t] = max|x[t]| / 63; zeros pad
- * the rows. A row of zeros is all 64s with scale 0; NaN becomes 64 (zero) and, as infinity does,
- * reaches y through the scale.
+ * the rows. A row of zeros is all 64s with scale 0. A NaN or an infinity in a row makes its scale
+ * NaN or infinite and its outputs NaN, as in the SIMD128 kernel.
  */
 function quantizeRows(x: usize, xu: usize, xs: usize, T: i32, K: i32): void {
   const K16 = K & ~15, offset = i16x8.splat(64);
