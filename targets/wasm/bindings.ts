@@ -15,8 +15,13 @@ import { SEE_BINDINGS } from "./see.js";
 import { TENSOR_BINDINGS } from "./tensor-ops.js";
 
 /** A node that is one call of one library kernel. */
-function kernelCall(module: string, fn: string, args: (node: Node, c: CallContext) => (string | number)[]): Binding {
-  return { kernels: [[module, fn]], call: (node, c) => `${fn}(${args(node, c).join(", ")})` };
+function kernelCall(
+  module: string,
+  fn: string | ((node: Node) => string),
+  args: (node: Node, c: CallContext) => (string | number)[],
+): Binding {
+  if (typeof fn === "string") return { kernels: [[module, fn]], call: (node, c) => `${fn}(${args(node, c).join(", ")})` };
+  return { kernels: (node) => [[module, fn(node)]], call: (node, c) => `${fn(node)}(${args(node, c).join(", ")})` };
 }
 
 /**
@@ -97,21 +102,6 @@ function matmulCall(kernel: (node: Node) => Import, rowBytes: (K: number) => num
   };
 }
 
-/** QGather, from a table stored as written or "n4k16", as a tied classifier's QLinear reads it. */
-function qgather(): Binding {
-  const fn = (node: Node) => (node.attrs.layout === "n4k16" ? "qgatherN4" : "qgather");
-  const args = ({ inputs: [table, scale, ids], outputs: [y] }: Node, c: CallContext) => [
-    c.addr(table),
-    c.addr(scale),
-    c.addr(ids),
-    c.addr(y),
-    dim(c.shape(ids)[0]),
-    dim(c.shape(table)[1]),
-    dim(c.shape(table)[0]),
-  ];
-  return { kernels: (node) => [["indexing", fn(node)]], call: (node, c) => `${fn(node)}(${args(node, c).join(", ")})` };
-}
-
 /** f32 weights' layouts ("n4k16" is int8's: ir/ops/linear.ts refuses it for a Linear). */
 const LINEAR_KERNELS: Record<Exclude<WeightLayout, "n4k16">, Import> = {
   nk: ["linear", "linear"],
@@ -150,7 +140,20 @@ export const BINDINGS = {
     dim(c.shape(table)[0]),
   ]),
   // An int8 table with a scale per row (passes/quantize.ts): the rows looked up, dequantized.
-  QGather: qgather(),
+  // From a table stored as written, or "n4k16" as a tied classifier's QLinear reads it.
+  QGather: kernelCall(
+    "indexing",
+    (node) => (node.attrs.layout === "n4k16" ? "qgatherN4" : "qgather"),
+    ({ inputs: [table, scale, ids], outputs: [y] }, c) => [
+      c.addr(table),
+      c.addr(scale),
+      c.addr(ids),
+      c.addr(y),
+      dim(c.shape(ids)[0]),
+      dim(c.shape(table)[1]),
+      dim(c.shape(table)[0]),
+    ],
+  ),
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [
     c.addr(x),
     c.addr(y),
