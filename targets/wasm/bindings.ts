@@ -5,6 +5,7 @@
  */
 import { bindShape, maxDims, type Dim, type Node, type Shape } from "../../compiler/ir/graph.js";
 import { linearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.js";
+import { q4Layout } from "../../compiler/ir/ops/linear-q4.js";
 import { num as n } from "../../compiler/ir/ops/op.js";
 import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import type { PlannedGraph } from "../../compiler/passes/plan-memory.js";
@@ -244,10 +245,10 @@ export const BINDINGS = {
     ),
     scratchBytes: ({ inputs: [x] }, size) => q8ScratchBytes(...(size(x) as [number, number])),
   },
-  // 4-bit weights in Q4_0 blocks (compiler/ir/ops/linear-q4.ts).
+  // 4-bit weights in Q4_0 blocks (compiler/ir/ops/linear-q4.ts), as written or four rows interleaved.
   Q4Linear: {
     ...matmulCall(
-      () => ["linear-q4", "q4linear"],
+      (node) => ["linear-q4", q4Layout(node.attrs) === "n4" ? "q4linearN4" : "q4linear"],
       (K) => 18 * Math.ceil(K / 32),
       true,
     ),

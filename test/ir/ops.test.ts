@@ -261,7 +261,8 @@ describe("Q4Linear's blocks and shape rule", () => {
   });
 
   it.each<[string, { dtype: "f32" | "i8"; shape: (number | string)[] }[], Record<string, unknown>, RegExp]>([
-    ["a layout attribute", [x, w], { layout: "kn" }, /no layout attribute/],
+    ["a layout other than nk or n4", [x, w], { layout: "kn" }, /Q4Linear's weight layout is "nk" or "n4", not "kn"/],
+    ["n4 for rows not a multiple of 4", [x, { dtype: "i8", shape: [6, 36] }], { layout: "n4" }, /"n4" needs N a multiple of 4, got 6/],
     ["a weight that is not i8", [x, { dtype: "f32", shape: [4, 36] }], {}, /weight must be i8/],
     ["features not known at build time", [{ dtype: "f32", shape: [3, "K"] }, w], {}, /known at build time/],
     [

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { compileArtifact } from "../../compiler/build.js";
 import { GraphBuilder } from "../../compiler/ir/builder.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
+import { q4RowBytes, quantizeQ4Blocks } from "../../compiler/ir/ops/linear-q4.js";
 import { quantizeInt8 } from "../../compiler/passes/quantize.js";
 import { CACHED_WEIGHT_BYTES, layoutWeights, MATVEC_ROWS } from "../../compiler/passes/weight-layout.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
@@ -176,6 +177,43 @@ describe("layoutWeights", () => {
     const feeds = { x: randomF32(5 * 32, 8), x24: randomF32(5 * 24, 9), ids: Int32Array.of(1, 7, 0, 3, 3) };
     const [got, want] = [graph, before].map((g) => new Interpreter(g).run(feeds));
     for (const name of ["a", "short", "tied", "rows"]) expect(maxAbsDiff(got[name].data, want[name].data), name).toBeLessThan(1e-6);
+  });
+
+  it("interleaves 4-bit weights (Q4Linear) four rows at a time, block by block, where N is a multiple of 4; others as written", () => {
+    /** A Q4Linear weight of n rows of k inputs, as Q4_0 blocks. */
+    const q4 = (b: GraphBuilder, name: string, n: number, k: number) =>
+      b.constant(name, new Int8Array(quantizeQ4Blocks(randomF32(n * k, n + k), n, k).buffer), [n, q4RowBytes(k)]);
+    const before = linears((b) => {
+      b.dim("T", 6);
+      const x = b.input("x", "f32", ["T", 45]);
+      const shared = q4(b, "shared", 8, 45);
+      return [
+        b.node("Q4Linear", "a", [x, q4(b, "wa", 8, 45)]),
+        b.node("Q4Linear", "odd", [x, q4(b, "wo", 6, 45)]),
+        b.node("Q4Linear", "twice", [x, shared]),
+        b.node("Q4Linear", "again", [x, shared], { activation: "relu" }),
+      ];
+    });
+    const { graph, moved } = layoutWeights(before);
+    expect(moved).toBe(2);
+    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[1]} ${n.attrs.layout ?? ""}`.trim())).toEqual([
+      "a wa.n4 n4",
+      "odd wo",
+      "twice shared.n4 n4",
+      "again shared.n4 n4",
+    ]);
+    // The first record: rows 0-3's scales, then their first blocks' 16 bytes of nibbles; the second starts 72 bytes in.
+    const written = before.values.get("wa")!.data as Int8Array,
+      row = q4RowBytes(45);
+    const rows = [0, 1, 2, 3].map((n) => written.subarray(n * row, (n + 1) * row));
+    expect(Array.from((graph.values.get("wa.n4")!.data as Int8Array).subarray(0, 80))).toEqual([
+      ...rows.flatMap((r) => [r[0], r[1]]),
+      ...rows.flatMap((r) => Array.from(r.subarray(2, 18))),
+      ...rows.flatMap((r) => [r[18], r[19]]),
+    ]);
+    const feeds = { x: randomF32(5 * 45, 8) };
+    const [got, want] = [graph, before].map((g) => new Interpreter(g).run(feeds));
+    for (const name of ["a", "odd", "twice", "again"]) expect(maxAbsDiff(got[name].data, want[name].data), name).toBe(0);
   });
 
   it.each([

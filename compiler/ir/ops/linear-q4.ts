@@ -10,11 +10,12 @@
  * Its own op rather than QLinear with an attribute: the weight is not [N, K] and has no scale
  * input, so QLinear's shape rule, its layouts and every backend's int8 kernel would each need a
  * case for it. The inputs are Linear's (x, w, then an optional bias and residual, with the same
- * epilogue attributes); the weights keep their one layout, as written.
+ * epilogue attributes). Attribute `layout` (Q4Layout): the blocks as written, or each four rows'
+ * interleaved (passes/weight-layout.ts, on the SIMD targets).
  *
  * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], the sum over the dequantized weights.
  */
-import type { ValueType } from "../graph.js";
+import type { Attrs, ValueType } from "../graph.js";
 import { floatToHalf, halfToFloat } from "../../util/float16.js";
 import { Linear, linearOperands } from "./linear.js";
 import type { OpDef, Tensor } from "./op.js";
@@ -26,6 +27,44 @@ export const Q4_BLOCK_BYTES = 18;
 
 /** The bytes one weight row of K inputs takes. */
 export const q4RowBytes = (K: number): number => Math.ceil(K / Q4_GROUP) * Q4_BLOCK_BYTES;
+
+/**
+ * How a Q4Linear's blocks are stored. "nk": N rows of blocks, as written (a GGUF Q4_0 tensor's
+ * bytes). "n4": each group of four rows (N a multiple of 4) interleaved block by block: per 32
+ * inputs the four rows' f16 scales (8 bytes), then their four runs of 16 bytes of nibbles, 72
+ * bytes in all. Rows 4i..4i+3 take the same bytes either way; read one after another, the four
+ * rows are one stream for the hardware prefetcher rather than four, and their scales convert as one
+ * vector (kernels/linear-q4.ts).
+ */
+export type Q4Layout = "nk" | "n4";
+
+/** Where row n's block g sits among N rows of K inputs stored in `layout`: the byte of its f16 scale, and the first of its 16 bytes of nibbles. */
+export function q4BlockIndex(layout: Q4Layout, K: number): (n: number, g: number) => [scale: number, nibbles: number] {
+  const row = q4RowBytes(K);
+  if (layout === "n4")
+    return (n, g) => {
+      const at = (n & ~3) * row + g * 4 * Q4_BLOCK_BYTES;
+      return [at + 2 * (n & 3), at + 8 + 16 * (n & 3)];
+    };
+  return (n, g) => [n * row + g * Q4_BLOCK_BYTES, n * row + g * Q4_BLOCK_BYTES + 2];
+}
+
+/** N rows of Q4_0 blocks as written, stored in `layout` (a new array; the same where layout is "nk"). */
+export function storeQ4Blocks<T extends Uint8Array | Int8Array>(written: T, N: number, K: number, layout: Q4Layout): T {
+  if (layout === "nk") return written;
+  const out = new (written.constructor as new (length: number) => T)(written.length),
+    from = q4BlockIndex("nk", K),
+    to = q4BlockIndex(layout, K);
+  for (let n = 0; n < N; n++)
+    for (let g = 0; g * Q4_GROUP < K; g++) {
+      const [s, q] = from(n, g),
+        [s2, q2] = to(n, g);
+      out[s2] = written[s];
+      out[s2 + 1] = written[s + 1];
+      out.set(written.subarray(q, q + 16), q2);
+    }
+  return out;
+}
 
 const f = Math.fround;
 
@@ -64,20 +103,21 @@ export function quantizeQ4Blocks(w: Float32Array, N: number, K: number, out: Uin
   return out;
 }
 
-/** The N × K weights (row-major f32) of N rows of Q4_0 blocks, as the reference semantics read them (into `out` where given). */
+/** The N × K weights (row-major f32) of N rows of Q4_0 blocks stored in `layout`, as the reference semantics read them (into `out` where given). */
 export function dequantizeQ4Blocks(
   blocks: ArrayLike<number>,
   N: number,
   K: number,
   out: Float32Array = new Float32Array(N * K),
+  layout: Q4Layout = "nk",
 ): Float32Array {
-  const row = q4RowBytes(K);
+  const block = q4BlockIndex(layout, K);
   for (let n = 0; n < N; n++)
     for (let g = 0; g * Q4_GROUP < K; g++) {
-      const at = n * row + g * Q4_BLOCK_BYTES;
-      const d = halfToFloat((blocks[at] & 0xff) | ((blocks[at + 1] & 0xff) << 8));
+      const [s, q] = block(n, g);
+      const d = halfToFloat((blocks[s] & 0xff) | ((blocks[s + 1] & 0xff) << 8));
       for (let j = 0; j < 16; j++) {
-        const byte = blocks[at + 2 + j] & 0xff,
+        const byte = blocks[q + j] & 0xff,
           k = g * Q4_GROUP + j;
         if (k < K) out[n * K + k] = ((byte & 0xf) - 8) * d;
         if (k + 16 < K) out[n * K + k + 16] = ((byte >> 4) - 8) * d;
@@ -92,7 +132,7 @@ const dequantized = new WeakMap<object, Float32Array>();
 export const Q4Linear: OpDef = {
   infer(inputs, attrs, node) {
     const { x, w, bias, residual } = linearOperands("Q4Linear", inputs, attrs);
-    if (attrs.layout !== undefined) fail(node, "Q4Linear's weights have one layout, as written: no layout attribute");
+    const layout = q4Layout(attrs, node);
     expectRank(node, "x", x.shape, 2);
     expectRank(node, "weight", w.shape, 2);
     if (w.dtype !== "i8") fail(node, "weight must be i8 (the bytes of Q4_0 blocks)");
@@ -102,16 +142,26 @@ export const Q4Linear: OpDef = {
       fail(node, "Q4Linear needs its input's features and the weight's size known at build time");
     if (bytes !== q4RowBytes(K as number))
       fail(node, `x has ${K} features, which take ${q4RowBytes(K as number)} bytes of Q4_0 blocks a row; the weight has ${bytes}`);
+    if (layout === "n4" && (typeof N !== "number" || N % 4)) fail(node, `weight layout "n4" needs N a multiple of 4, got ${N}`);
     // Linear's rule for the rest (bias, residual, activation), on the weight's logical shape.
     const logical: ValueType = { dtype: "f32", shape: [N, K] };
-    return Linear.infer([x, logical, ...(bias ? [bias] : []), ...(residual ? [residual] : [])], attrs, node);
+    const { layout: _, ...linear } = attrs;
+    return Linear.infer([x, logical, ...(bias ? [bias] : []), ...(residual ? [residual] : [])], linear, node);
   },
   run(inputs, attrs) {
     const { x, w } = linearOperands<Tensor>("Q4Linear", inputs, attrs);
     const N = w.shape[0],
       K = x.shape[1];
     let wf = dequantized.get(w.data);
-    if (!wf || wf.length !== N * K) dequantized.set(w.data, (wf = dequantizeQ4Blocks(w.data, N, K)));
-    return Linear.run([x, { shape: [N, K], data: wf }, ...inputs.slice(2)], attrs);
+    if (!wf || wf.length !== N * K) dequantized.set(w.data, (wf = dequantizeQ4Blocks(w.data, N, K, undefined, q4Layout(attrs))));
+    const { layout: _, ...linear } = attrs;
+    return Linear.run([x, { shape: [N, K], data: wf }, ...inputs.slice(2)], linear);
   },
 };
+
+/** A Q4Linear's layout attribute ("nk" where absent). */
+export function q4Layout(attrs: Attrs, node = "Q4Linear"): Q4Layout {
+  const layout = attrs.layout ?? "nk";
+  if (layout !== "nk" && layout !== "n4") fail(node, `Q4Linear's weight layout is "nk" or "n4", not ${JSON.stringify(layout)}`);
+  return layout;
+}

@@ -1,6 +1,6 @@
 import { finishRows, NONE } from "./epilogue";
 import { halfToF32 } from "./f16";
-import { at, hmax, hsum, hsum4 } from "./simd";
+import { at, halves, hmax, hsum, hsum4 } from "./simd";
 
 /**
  * kernels/linear-q4.ts for relaxed SIMD: y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n],
@@ -23,25 +23,44 @@ import { at, hmax, hsum, hsum4 } from "./simd";
  * G f32 scales, then G 16-byte corrections: T · 52 · G bytes (less than the SIMD128 kernel's).
  */
 export function q4linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
-  const G = (K + 31) >> 5, R = <usize>(G * 18);
+  q4linearIn(x, w, b, y, T, K, N, scratch, r, act, false);
+}
+
+/** q4linear for weights whose four rows' blocks are interleaved (layout "n4", as kernels/linear-q4.ts's q4linearN4). */
+export function q4linearN4(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
+  q4linearIn(x, w, b, y, T, K, N, scratch, r, act, true);
+}
+
+/** Both layouts in one body, a weight row read as kernels/linear-q4.ts reads it: its first scale, its first nibbles, BS bytes a block. */
+@inline function q4linearIn(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize, act: i32, n4: bool): void {
+  const G = (K + 31) >> 5, R = <usize>(G * 18), BS: usize = n4 ? 72 : 18;
   const xq = scratch, xs = xq + <usize>(T * G * 32), cs = (xs + at(T * G) + 15) & ~15;
   quantizeGroups(x, xq, xs, cs, T, K, G);
   let n = 0;
   if (T >= 4) {
     const T4 = T & ~3;
     for (; n < N; n++) {
-      const wn = w + <usize>n * R;
+      const s0 = n4 ? w + <usize>(n & ~3) * R + <usize>((n & 3) << 1) : w + <usize>n * R;
+      const q0 = n4 ? w + <usize>(n & ~3) * R + <usize>(8 + ((n & 3) << 4)) : s0 + 2;
       let t = 0;
-      for (; t < T4; t += 4) block4x1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), wn, y + at(t * N + n), G, N);
-      for (; t < T; t++) store<f32>(y + at(t * N + n), dot1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), wn, G));
+      for (; t < T4; t += 4) block4x1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), s0, q0, BS, y + at(t * N + n), G, N);
+      for (; t < T; t++) store<f32>(y + at(t * N + n), dot1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), s0, q0, BS, G));
     }
   } else {
     for (; n + 4 <= N; n += 4) {
       const wn = w + <usize>n * R;
-      for (let t = 0; t < T; t++) block1x4(xq + row(t, G), xs + at(t * G), cs + corr(t, G), wn, R, y + at(t * N + n), G);
+      for (let t = 0; t < T; t++) {
+        const xt = xq + row(t, G), st = xs + at(t * G), ct = cs + corr(t, G), yt = y + at(t * N + n);
+        if (n4) block1x4N4(xt, st, ct, wn, yt, G);
+        else block1x4(xt, st, ct, wn, R, yt, G);
+      }
     }
+    // The last one to three rows (as written: an interleaved weight's N is a multiple of 4).
     for (; n < N; n++)
-      for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), dot1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), w + <usize>n * R, G));
+      for (let t = 0; t < T; t++) {
+        const wn = w + <usize>n * R;
+        store<f32>(y + at(t * N + n), dot1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), wn, wn + 2, 18, G));
+      }
   }
   finishRows(y, b, r, act, T, N);
 }
@@ -95,9 +114,9 @@ function quantizeGroups(x: usize, xq: usize, xs: usize, cs: usize, T: i32, K: i3
   }
 }
 
-/** The i32 sums of a group's 32 products: int8 activations at x times the nibbles of the block at b (0..15), less the offset's share c. */
-@inline function groupDot(x: usize, b: usize, c: v128): v128 {
-  const q = v128.load(b + 2), m = i8x16.splat(0x0f);
+/** The i32 sums of a group's 32 products: int8 activations at x times a block's 16 bytes of nibbles at q (0..15), less the offset's share c. */
+@inline function groupDot(x: usize, nibbles: usize, c: v128): v128 {
+  const q = v128.load(nibbles), m = i8x16.splat(0x0f);
   const lo = v128.and(q, m), hi = v128.and(i16x8.shr_u(q, 4), m);
   // Pairs of products in i16 (four of them at most 4 · 127 · 15), then lanes of four in i32.
   const p = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x), lo), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x + 16), hi));
@@ -110,25 +129,42 @@ function quantizeGroups(x: usize, xq: usize, xs: usize, cs: usize, T: i32, K: i3
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
     const xo = x + (<usize>g << 5), o = <usize>(g * 18), cg = v128.load(c + (<usize>g << 4)), s = load<f32>(xs + at(g));
-    a0 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w0 + o, cg)), f32x4.splat(s * halfToF32(load<u16>(w0 + o))), a0);
-    a1 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w1 + o, cg)), f32x4.splat(s * halfToF32(load<u16>(w1 + o))), a1);
-    a2 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w2 + o, cg)), f32x4.splat(s * halfToF32(load<u16>(w2 + o))), a2);
-    a3 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w3 + o, cg)), f32x4.splat(s * halfToF32(load<u16>(w3 + o))), a3);
+    a0 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w0 + o + 2, cg)), f32x4.splat(s * halfToF32(load<u16>(w0 + o))), a0);
+    a1 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w1 + o + 2, cg)), f32x4.splat(s * halfToF32(load<u16>(w1 + o))), a1);
+    a2 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w2 + o + 2, cg)), f32x4.splat(s * halfToF32(load<u16>(w2 + o))), a2);
+    a3 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w3 + o + 2, cg)), f32x4.splat(s * halfToF32(load<u16>(w3 + o))), a3);
   }
   v128.store(y, hsum4(a0, a1, a2, a3));
 }
 
-/** y[0..4, 0] (rows N apart) for four rows of int8 activations and one weight row: each block's nibbles loaded once. */
-@inline function block4x1(x: usize, xs: usize, c: usize, w: usize, y: usize, G: i32, N: i32): void {
+/** block1x4 for four interleaved rows at w: one 72-byte record a group, its four scales converted (and times the activations' group scale) as one vector. */
+@inline function block1x4N4(x: usize, xs: usize, c: usize, w: usize, y: usize, G: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let g = 0; g < G; g++) {
+    const xo = x + (<usize>g << 5), o = w + <usize>(g * 72), cg = v128.load(c + (<usize>g << 4));
+    const d = f32x4.mul(halves(i32x4.extend_low_i16x8_u(v128.load64_zero(o))), f32x4.splat(load<f32>(xs + at(g))));
+    a0 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, o + 8, cg)), v128.shuffle<f32>(d, d, 0, 0, 0, 0), a0);
+    a1 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, o + 24, cg)), v128.shuffle<f32>(d, d, 1, 1, 1, 1), a1);
+    a2 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, o + 40, cg)), v128.shuffle<f32>(d, d, 2, 2, 2, 2), a2);
+    a3 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, o + 56, cg)), v128.shuffle<f32>(d, d, 3, 3, 3, 3), a3);
+  }
+  v128.store(y, hsum4(a0, a1, a2, a3));
+}
+
+/**
+ * y[0..4, 0] (rows N apart) for four rows of int8 activations and one weight row (its first scale
+ * at s, first nibbles at q, BS bytes a block): each block's nibbles loaded once.
+ */
+@inline function block4x1(x: usize, xs: usize, c: usize, s: usize, q: usize, BS: usize, y: usize, G: i32, N: i32): void {
   const X = row(1, G), S = at(G), C = corr(1, G);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const o = <usize>(g * 18), xo = x + (<usize>g << 5), so = xs + at(g), co = c + (<usize>g << 4);
-    const d = halfToF32(load<u16>(w + o));
-    a0 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, w + o, v128.load(co))), f32x4.splat(d * load<f32>(so)), a0);
-    a1 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo + X, w + o, v128.load(co + C))), f32x4.splat(d * load<f32>(so + S)), a1);
-    a2 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo + 2 * X, w + o, v128.load(co + 2 * C))), f32x4.splat(d * load<f32>(so + 2 * S)), a2);
-    a3 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo + 3 * X, w + o, v128.load(co + 3 * C))), f32x4.splat(d * load<f32>(so + 3 * S)), a3);
+    const o = <usize>g * BS, xo = x + (<usize>g << 5), so = xs + at(g), co = c + (<usize>g << 4);
+    const d = halfToF32(load<u16>(s + o));
+    a0 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, q + o, v128.load(co))), f32x4.splat(d * load<f32>(so)), a0);
+    a1 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo + X, q + o, v128.load(co + C))), f32x4.splat(d * load<f32>(so + S)), a1);
+    a2 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo + 2 * X, q + o, v128.load(co + 2 * C))), f32x4.splat(d * load<f32>(so + 2 * S)), a2);
+    a3 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo + 3 * X, q + o, v128.load(co + 3 * C))), f32x4.splat(d * load<f32>(so + 3 * S)), a3);
   }
   const v = hsum4(a0, a1, a2, a3);
   store<f32>(y, f32x4.extract_lane(v, 0));
@@ -137,13 +173,13 @@ function quantizeGroups(x: usize, xq: usize, xs: usize, cs: usize, T: i32, K: i3
   store<f32>(y + at(3 * N), f32x4.extract_lane(v, 3));
 }
 
-/** One row of int8 activations with one weight row. */
-@inline function dot1(x: usize, xs: usize, c: usize, w: usize, G: i32): f32 {
+/** One row of int8 activations with one weight row (as block4x1's). */
+@inline function dot1(x: usize, xs: usize, c: usize, s: usize, q: usize, BS: usize, G: i32): f32 {
   let a = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const o = <usize>(g * 18);
-    const s = load<f32>(xs + at(g)) * halfToF32(load<u16>(w + o));
-    a = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(x + (<usize>g << 5), w + o, v128.load(c + (<usize>g << 4)))), f32x4.splat(s), a);
+    const o = <usize>g * BS;
+    const d = load<f32>(xs + at(g)) * halfToF32(load<u16>(s + o));
+    a = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(x + (<usize>g << 5), q + o, v128.load(c + (<usize>g << 4)))), f32x4.splat(d), a);
   }
   return hsum(a);
 }

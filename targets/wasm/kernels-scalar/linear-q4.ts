@@ -9,19 +9,30 @@ import { at } from "./simd";
  * reads x only up to K. No scratch (0) is needed.
  */
 export function q4linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
-  const G = (K + 31) >> 5, R = <usize>(G * 18);
+  q4linearIn(x, w, b, y, T, K, N, r, act, false);
+}
+
+/** q4linear for weights whose four rows' blocks are interleaved (layout "n4": per group, the four scales, then the four rows' 16 bytes of nibbles). */
+export function q4linearN4(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
+  q4linearIn(x, w, b, y, T, K, N, r, act, true);
+}
+
+@inline function q4linearIn(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, r: usize, act: i32, n4: bool): void {
+  const G = (K + 31) >> 5, R = <usize>(G * 18), BS: usize = n4 ? 72 : 18;
   for (let n = 0; n < N; n++) {
-    const wn = w + <usize>n * R;
+    // Row n's first scale and first nibbles; BS bytes from one block to the next.
+    const s0 = n4 ? w + <usize>(n & ~3) * R + <usize>((n & 3) << 1) : w + <usize>n * R;
+    const q0 = n4 ? w + <usize>(n & ~3) * R + <usize>(8 + ((n & 3) << 4)) : s0 + 2;
     for (let t = 0; t < T; t++) {
       const xt = x + at(t * K);
       let sum: f32 = 0;
       for (let g = 0; g < G; g++) {
-        const blk = wn + <usize>(g * 18), k0 = g << 5;
+        const q = q0 + <usize>g * BS, k0 = g << 5;
         const lo = min(16, K - k0), hi = min(16, K - k0 - 16);
         let s: f32 = 0;
-        for (let j = 0; j < lo; j++) s += load<f32>(xt + at(k0 + j)) * <f32>(<i32>(load<u8>(blk + 2 + <usize>j) & 15) - 8);
-        for (let j = 0; j < hi; j++) s += load<f32>(xt + at(k0 + 16 + j)) * <f32>(<i32>(load<u8>(blk + 2 + <usize>j) >> 4) - 8);
-        sum += s * halfToF32(load<u16>(blk));
+        for (let j = 0; j < lo; j++) s += load<f32>(xt + at(k0 + j)) * <f32>(<i32>(load<u8>(q + <usize>j) & 15) - 8);
+        for (let j = 0; j < hi; j++) s += load<f32>(xt + at(k0 + 16 + j)) * <f32>(<i32>(load<u8>(q + <usize>j) >> 4) - 8);
+        sum += s * halfToF32(load<u16>(s0 + <usize>g * BS));
       }
       store<f32>(y + at(t * N + n), sum);
     }

@@ -1,7 +1,7 @@
 import { finishRows, NONE } from "./epilogue";
 import { halfToF32 } from "./f16";
 import { int16Row } from "./linear-q8";
-import { at, hsum, hsum4 } from "./simd";
+import { at, halves, hsum, hsum4 } from "./simd";
 
 /**
  * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], with w N rows of Q4_0 blocks
@@ -27,30 +27,58 @@ import { at, hsum, hsum4 } from "./simd";
  * T = 1, is the case that matters: it reads every weight once); with four tokens or more, four
  * tokens by one weight row, so each group is unpacked once for four tokens. The last one to three
  * rows one by one. scratch holds T rows of ceil(K / 32) · 64 bytes, T f32 scales, then a 16-byte
- * correction per row and group. On wasm-relaxed, kernels-relaxed/linear-q4.ts replaces this file
+ * correction per row and group.
+ *
+ * Weights stored four rows interleaved (q4linearN4; layout "n4", ir/ops/linear-q4.ts, which the
+ * SIMD targets' layout pass gives every weight whose N is a multiple of 4) read as one stream of
+ * 72-byte records, the four scales of a record converted from one 8-byte load. From memory that
+ * is what decode waits on: stories110M-shaped decode 96.6 -> 178.2 tokens/s (four rows read side by
+ * side, each a few cache lines long, are four streams the prefetcher barely follows). On wasm-relaxed, kernels-relaxed/linear-q4.ts replaces this file
  * (int8 activations per group and the relaxed 8-bit dot product).
  */
 export function q4linear(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
-  const G = (K + 31) >> 5, R = <usize>(G * 18);
+  q4linearIn(x, w, b, y, T, K, N, scratch, r, act, false);
+}
+
+/** q4linear for weights whose four rows' blocks are interleaved (layout "n4", ir/ops/linear-q4.ts: 72 bytes per four blocks, the scales first; N a multiple of 4). */
+export function q4linearN4(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize = 0, act: i32 = NONE): void {
+  q4linearIn(x, w, b, y, T, K, N, scratch, r, act, true);
+}
+
+/**
+ * Both layouts in one body: a weight row is read through the address of its first scale, of its
+ * first nibbles, and the step BS from one block to the next (18 as written; 72 interleaved, where
+ * the T < 4 blocking reads a group of four rows as one stream of 72-byte records).
+ */
+@inline function q4linearIn(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize, act: i32, n4: bool): void {
+  const G = (K + 31) >> 5, R = <usize>(G * 18), BS: usize = n4 ? 72 : 18;
   const xq = scratch, xs = (scratch + row(T, G) + 15) & ~15, sums = (xs + at(T) + 15) & ~15;
   quantizeRows(x, xq, xs, sums, T, K, G);
   let n = 0;
   if (T >= 4) {
     const T4 = T & ~3;
     for (; n < N; n++) {
-      const wn = w + <usize>n * R;
+      const s0 = n4 ? w + <usize>(n & ~3) * R + <usize>((n & 3) << 1) : w + <usize>n * R;
+      const q0 = n4 ? w + <usize>(n & ~3) * R + <usize>(8 + ((n & 3) << 4)) : s0 + 2;
       let t = 0;
-      for (; t < T4; t += 4) block4x1(xq + row(t, G), sums + corr(t, G), xs + at(t), wn, y + at(t * N + n), G, N);
-      for (; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), wn, G));
+      for (; t < T4; t += 4) block4x1(xq + row(t, G), sums + corr(t, G), xs + at(t), s0, q0, BS, y + at(t * N + n), G, N);
+      for (; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), s0, q0, BS, G));
     }
   } else {
     for (; n + 4 <= N; n += 4) {
       const wn = w + <usize>n * R;
-      for (let t = 0; t < T; t++) block1x4(xq + row(t, G), sums + corr(t, G), load<f32>(xs + at(t)), wn, R, y + at(t * N + n), G);
+      for (let t = 0; t < T; t++) {
+        const xt = xq + row(t, G), ct = sums + corr(t, G), st = load<f32>(xs + at(t)), yt = y + at(t * N + n);
+        if (n4) block1x4N4(xt, ct, st, wn, yt, G);
+        else block1x4(xt, ct, st, wn, R, yt, G);
+      }
     }
+    // The last one to three rows (as written: an interleaved weight's N is a multiple of 4).
     for (; n < N; n++)
-      for (let t = 0; t < T; t++)
-        store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), w + <usize>n * R, G));
+      for (let t = 0; t < T; t++) {
+        const wn = w + <usize>n * R;
+        store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), wn, wn + 2, 18, G));
+      }
   }
   finishRows(y, b, r, act, T, N);
 }
@@ -95,12 +123,12 @@ function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i3
 
 /**
  * The i32 sums of a group's 32 products: the int16 activations x0..x3 (in quantizeRows' order)
- * times the nibbles of the block at b as stored, 0..15, less the offset's share c. The 16 bytes
+ * times the block's 16 bytes of nibbles at q as stored, 0..15, less the offset's share c. The 16 bytes
  * read as eight 16-bit lanes split into the four vectors of int16 in four ands and three shifts:
  * no widening.
  */
-@inline function groupDot(x0: v128, x1: v128, x2: v128, x3: v128, b: usize, c: v128): v128 {
-  const q = v128.load(b + 2), m = i16x8.splat(0x0f);
+@inline function groupDot(x0: v128, x1: v128, x2: v128, x3: v128, nibbles: usize, c: v128): v128 {
+  const q = v128.load(nibbles), m = i16x8.splat(0x0f);
   const e0 = v128.and(q, m), e1 = v128.and(i16x8.shr_u(q, 8), m), e2 = v128.and(i16x8.shr_u(q, 4), m), e3 = i16x8.shr_u(q, 12);
   return i32x4.sub(
     i32x4.add(i32x4.add(i32x4.dot_i16x8_s(x0, e0), i32x4.dot_i16x8_s(x1, e1)), i32x4.add(i32x4.dot_i16x8_s(x2, e2), i32x4.dot_i16x8_s(x3, e3))),
@@ -108,15 +136,20 @@ function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i3
   );
 }
 
-/** The f16 scales at a, b, c, d as one f32x4 (halfToF32 in four lanes at once). */
+/** The f16 scales at a, b, c, d as one f32x4. */
 @inline function scales4(a: usize, b: usize, c: usize, d: usize): v128 {
   let h = v128.load16_lane(a, i32x4.splat(0), 0);
   h = v128.load16_lane(b, h, 2);
   h = v128.load16_lane(c, h, 4);
   h = v128.load16_lane(d, h, 6);
-  const bits = v128.or(i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16), i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13));
-  return f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
+  return halves(h);
 }
+
+/** Four f16 scales side by side at a (an interleaved record's first 8 bytes) as one f32x4. */
+@inline function scalesAt(a: usize): v128 {
+  return halves(i32x4.extend_low_i16x8_u(v128.load64_zero(a)));
+}
+
 
 /** y[0..4] for one row of int16 activations (scale s, corrections c) and four weight rows R bytes apart, whose four scales convert at once. */
 @inline function block1x4(x: usize, c: usize, s: f32, w: usize, R: usize, y: usize, G: i32): void {
@@ -126,33 +159,51 @@ function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i3
     const xo = x + (<usize>g << 6), o = <usize>(g * 18), cg = v128.load(c + (<usize>g << 4));
     const x0 = v128.load(xo), x1 = v128.load(xo + 16), x2 = v128.load(xo + 32), x3 = v128.load(xo + 48);
     const d = scales4(w0 + o, w1 + o, w2 + o, w3 + o);
-    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w0 + o, cg)), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
-    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w1 + o, cg)), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
-    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w2 + o, cg)), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
-    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w3 + o, cg)), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w0 + o + 2, cg)), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w1 + o + 2, cg)), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
+    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w2 + o + 2, cg)), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
+    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, w3 + o + 2, cg)), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
   }
   v128.store(y, f32x4.mul(hsum4(a0, a1, a2, a3), f32x4.splat(s)));
 }
 
-/** One group's products for the activations at x (corrections at c), as f32 times d. */
-@inline function groupAt(x: usize, c: usize, b: usize, d: v128): v128 {
+/** block1x4 for four interleaved rows at w: one 72-byte record a group, its four scales converted from one load. */
+@inline function block1x4N4(x: usize, c: usize, s: f32, w: usize, y: usize, G: i32): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  for (let g = 0; g < G; g++) {
+    const xo = x + (<usize>g << 6), o = w + <usize>(g * 72), cg = v128.load(c + (<usize>g << 4));
+    const x0 = v128.load(xo), x1 = v128.load(xo + 16), x2 = v128.load(xo + 32), x3 = v128.load(xo + 48);
+    const d = scalesAt(o);
+    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, o + 8, cg)), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
+    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, o + 24, cg)), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
+    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, o + 40, cg)), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
+    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, o + 56, cg)), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
+  }
+  v128.store(y, f32x4.mul(hsum4(a0, a1, a2, a3), f32x4.splat(s)));
+}
+
+/** One group's products for the activations at x (corrections at c) and the nibbles at q, as f32 times d. */
+@inline function groupAt(x: usize, c: usize, q: usize, d: v128): v128 {
   return f32x4.mul(
-    f32x4.convert_i32x4_s(groupDot(v128.load(x), v128.load(x + 16), v128.load(x + 32), v128.load(x + 48), b, v128.load(c))),
+    f32x4.convert_i32x4_s(groupDot(v128.load(x), v128.load(x + 16), v128.load(x + 32), v128.load(x + 48), q, v128.load(c))),
     d,
   );
 }
 
-/** y[0..4, 0] (rows N apart) for four rows of int16 activations (scales at xs, corrections at c) and one weight row. */
-@inline function block4x1(x: usize, c: usize, xs: usize, w: usize, y: usize, G: i32, N: i32): void {
+/**
+ * y[0..4, 0] (rows N apart) for four rows of int16 activations (scales at xs, corrections at c) and
+ * one weight row: its first scale at s, first nibbles at q, BS bytes from one block to the next.
+ */
+@inline function block4x1(x: usize, c: usize, xs: usize, s: usize, q: usize, BS: usize, y: usize, G: i32, N: i32): void {
   const X = row(1, G), C = corr(1, G);
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const o = <usize>(g * 18), xo = x + (<usize>g << 6), co = c + (<usize>g << 4);
-    const d = f32x4.splat(halfToF32(load<u16>(w + o)));
-    a0 = f32x4.add(a0, groupAt(xo, co, w + o, d));
-    a1 = f32x4.add(a1, groupAt(xo + X, co + C, w + o, d));
-    a2 = f32x4.add(a2, groupAt(xo + 2 * X, co + 2 * C, w + o, d));
-    a3 = f32x4.add(a3, groupAt(xo + 3 * X, co + 3 * C, w + o, d));
+    const o = <usize>g * BS, xo = x + (<usize>g << 6), co = c + (<usize>g << 4);
+    const d = f32x4.splat(halfToF32(load<u16>(s + o)));
+    a0 = f32x4.add(a0, groupAt(xo, co, q + o, d));
+    a1 = f32x4.add(a1, groupAt(xo + X, co + C, q + o, d));
+    a2 = f32x4.add(a2, groupAt(xo + 2 * X, co + 2 * C, q + o, d));
+    a3 = f32x4.add(a3, groupAt(xo + 3 * X, co + 3 * C, q + o, d));
   }
   const v = f32x4.mul(hsum4(a0, a1, a2, a3), v128.load(xs));
   store<f32>(y, f32x4.extract_lane(v, 0));
@@ -161,12 +212,12 @@ function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i3
   store<f32>(y + at(3 * N), f32x4.extract_lane(v, 3));
 }
 
-/** One row of int16 activations (corrections at c) with one weight row, as f32 (before the row's activation scale). */
-@inline function dot1(x: usize, c: usize, w: usize, G: i32): f32 {
+/** One row of int16 activations (corrections at c) with one weight row (as block4x1's), as f32 (before the row's activation scale). */
+@inline function dot1(x: usize, c: usize, s: usize, q: usize, BS: usize, G: i32): f32 {
   let a = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const o = <usize>(g * 18);
-    a = f32x4.add(a, groupAt(x + (<usize>g << 6), c + (<usize>g << 4), w + o, f32x4.splat(halfToF32(load<u16>(w + o)))));
+    const o = <usize>g * BS;
+    a = f32x4.add(a, groupAt(x + (<usize>g << 6), c + (<usize>g << 4), q + o, f32x4.splat(halfToF32(load<u16>(s + o)))));
   }
   return hsum(a);
 }

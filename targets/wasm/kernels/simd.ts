@@ -216,3 +216,9 @@ import {
     store<f32>(y + at(i), (g / (<f32>1.0 + expf(-g))) * load<f32>(up + at(i)));
   }
 }
+
+/** Four halves, each in the low 16 bits of an i32 lane, as f32: f16.ts's halfToF32 in four lanes at once. */
+@inline export function halves(h: v128): v128 {
+  const bits = v128.or(i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16), i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13));
+  return f32x4.mul(bits, f32x4.splat(reinterpret<f32>(0x77800000)));
+}

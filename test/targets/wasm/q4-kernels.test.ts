@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../../compiler/ir/builder.js";
 import type { Attrs } from "../../../compiler/ir/graph.js";
 import { Interpreter } from "../../../compiler/ir/interpreter.js";
-import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks } from "../../../compiler/ir/ops/linear-q4.js";
+import { dequantizeQ4Blocks, q4RowBytes, quantizeQ4Blocks, storeQ4Blocks, type Q4Layout } from "../../../compiler/ir/ops/linear-q4.js";
 import { compileArtifact } from "../../../compiler/build.js";
 import { SeecError } from "../../../runtime/errors.js";
 import { compileAndLoad } from "../../helpers/compile.js";
@@ -18,16 +18,29 @@ v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
 // Past 7 the kernels' block of four tokens runs from token 4 as well.
 const TOKENS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
 
-/** One Q4Linear over x [T, K] (T symbolic, at most 11), weights from `w` [N, K] quantized to Q4_0 blocks. */
-function q4Graph(w: Float32Array, N: number, K: number, extra: { bias?: Float32Array; residual?: boolean; relu?: boolean } = {}) {
+/**
+ * One Q4Linear over x [T, K] (T symbolic, at most 11), weights from `w` [N, K] quantized to Q4_0
+ * blocks, stored in `layout` where given (the targets' layout pass then leaves them so; otherwise
+ * it interleaves those whose N is a multiple of 4).
+ */
+function q4Graph(
+  w: Float32Array,
+  N: number,
+  K: number,
+  extra: { bias?: Float32Array; residual?: boolean; relu?: boolean; layout?: Q4Layout } = {},
+) {
   const b = new GraphBuilder("q4", { family: "decoder", config: {} });
   b.dim("T", 11);
   const x = b.input("x", "f32", ["T", K]);
   const blocks = quantizeQ4Blocks(w, N, K);
-  const inputs = [x, b.constant("w", new Int8Array(blocks.buffer), [N, q4RowBytes(K)])];
+  const inputs = [x, b.constant("w", new Int8Array(storeQ4Blocks(blocks, N, K, extra.layout ?? "nk").buffer), [N, q4RowBytes(K)])];
   if (extra.bias) inputs.push(b.constant("b", extra.bias, [N]));
   if (extra.residual) inputs.push(b.input("r", "f32", ["T", N]));
-  const attrs: Attrs = { ...(extra.relu ? { activation: "relu" } : {}), ...(extra.residual ? { residual: 1 } : {}) };
+  const attrs: Attrs = {
+    ...(extra.relu ? { activation: "relu" } : {}),
+    ...(extra.residual ? { residual: 1 } : {}),
+    ...(extra.layout ? { layout: extra.layout } : {}),
+  };
   b.output(b.node("Q4Linear", "out", inputs, attrs));
   return { graph: b.finish(), wq: dequantizeQ4Blocks(blocks, N, K) };
 }
@@ -70,6 +83,31 @@ describe.each(["wasm-simd", "wasm-relaxed", "wasm"] as const)("%s Q4Linear match
       const want = ref.run({ x }).out.data as Float32Array;
       const got = (await model.run({ x })).out as Float32Array;
       expect(got.length).toBe(T * N);
+      expect(maxAbsDiff(got, want), `T=${T}`).toBeLessThanOrEqual(
+        2e-6 * Math.max(1, ...Array.from(want, Math.abs)) + slack(x, T, K, wq, N),
+      );
+    }
+  });
+
+  it.each([
+    ["nk", 45, 8],
+    ["nk", 7, 4],
+    ["n4", 45, 8],
+    ["n4", 100, 12],
+    ["n4", 161, 4],
+    ["n4", 32, 16],
+  ] as const)("weights stored %s, K=%i, N=%i, with a bias, for T = 1 to 11", async (layout, K, N) => {
+    const w = randomF32(N * K, K * 17 + N, 0.5),
+      bias = randomF32(N, 5);
+    const { graph, wq } = q4Graph(w, N, K, { bias, layout });
+    const model = await compileAndLoad(graph, target);
+    // The reference reads the layout too: its products are those of the blocks as written.
+    const [ref, written] = [graph, q4Graph(w, N, K, { bias, layout: "nk" }).graph].map((g) => new Interpreter(g));
+    for (const T of TOKENS) {
+      const x = randomF32(T * K, T * 3 + K, 2);
+      const want = ref.run({ x }).out.data as Float32Array;
+      expect(maxAbsDiff(want, written.run({ x }).out.data)).toBe(0);
+      const got = (await model.run({ x })).out as Float32Array;
       expect(maxAbsDiff(got, want), `T=${T}`).toBeLessThanOrEqual(
         2e-6 * Math.max(1, ...Array.from(want, Math.abs)) + slack(x, T, K, wq, N),
       );
@@ -126,9 +164,9 @@ describe("wasm-relaxed Q4Linear's int8 arithmetic, re-derived exactly", () => {
     }
   };
 
-  it("K=45 (a full group and one of 13), N=5, for T = 1, 5 and 9", async () => {
-    const [K, N] = [45, 5];
-    const { graph, wq } = q4Graph(randomF32(N * K, 451, 0.5), N, K);
+  it.each([5, 8])("K=45 (a full group and one of 13), N=%i (8: the rows interleaved), for T = 1, 5 and 9", async (N) => {
+    const K = 45;
+    const { graph, wq } = q4Graph(randomF32(N * K, 451, 0.5), N, K, N % 4 ? {} : { layout: "n4" });
     const model = await compileAndLoad(graph, "wasm-relaxed");
     expect(model.backend).toBe("wasm-relaxed");
     const r = rng(452);
