@@ -23,7 +23,8 @@
  * Measured on this project's machine (4 MiB L2), same process: stories260K (1 MiB of weights)
  * prefill of 32 tokens 6-10% faster transposed; USE-Lite (26 MiB) 5-20% slower transposed for
  * sentences of 4 to 16 tokens, and its matmuls 4-10% faster interleaved than row-major. A weight
- * read by anything but Linear's weight input (a tied embedding, also a Gather table) is left alone.
+ * read by anything but Linear's weight input is left alone, except a tied embedding's table
+ * (Gather), which reads "n4" too (kernels/indexing.ts's gatherN4) where its classifier takes n4.
  */
 import { deferredValue, graphIndex, isDeferred, valueBytes, type Graph, type Node, type Value } from "../ir/graph.js";
 import { storeWeights, type WeightLayout } from "../ir/ops/linear.js";
@@ -86,20 +87,23 @@ export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayo
         moved.set(w.name, stored(w, "n4k16"));
       continue;
     }
-    if (!linears.every((r) => r.attrs.layout === undefined && readsAs(r, w.name, 1, ["Linear"]))) continue;
+    // A tied table's lookup (Gather) reads it as its classifier does where that is "n4".
+    const lookups = linears.filter((r) => r.op === "Gather");
+    if (!linears.every((r) => r.attrs.layout === undefined && (readsAs(r, w.name, 1, ["Linear"]) || readsAs(r, w.name, 0, ["Gather"]))))
+      continue;
     // A weight that only ever multiplies a few fixed rows (a recurrent step's state) is read as a
     // matrix-vector product, where kn's strided walk down its columns loses to n4's sequential one.
     const fours = w.shape.every((d) => (d as number) % 4 === 0);
-    const own = layout === "kn" && fours && linears.every((r) => rowsOf(r) <= MATVEC_ROWS) ? "n4" : layout;
-    if (own === "n4" && !fours) continue;
+    const own = layout === "kn" && fours && linears.every((r) => r.op === "Gather" || rowsOf(r) <= MATVEC_ROWS) ? "n4" : layout;
+    if (own === "n4" ? !fours : lookups.length) continue;
     moved.set(w.name, stored(w, own));
   }
   if (!moved.size) return { graph, moved: 0 };
   // The copies take the originals' places, so weights.bin keeps its order.
   const values = new Map([...graph.values].map(([name, v]) => (moved.has(name) ? [moved.get(name)!.name, moved.get(name)!] : [name, v])));
   const nodes = graph.nodes.map((n) => {
-    const at = n.op === "QGather" ? 0 : 1;
-    const t = ["Linear", "QLinear", "Q4Linear", "QGather"].includes(n.op) ? moved.get(n.inputs[at]) : undefined;
+    const at = n.op === "QGather" || n.op === "Gather" ? 0 : 1;
+    const t = ["Linear", "QLinear", "Q4Linear", "QGather", "Gather"].includes(n.op) ? moved.get(n.inputs[at]) : undefined;
     return t ? { ...n, inputs: n.inputs.map((i, j) => (j === at ? t.name : i)), attrs: { ...n.attrs, layout: layoutOf(t) } } : n;
   });
   return { graph: { ...graph, values, nodes }, layout, moved: moved.size };

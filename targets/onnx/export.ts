@@ -256,7 +256,16 @@ export const WRITERS = {
     for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) wt[d * V + v] = data[v * D + d];
     return w.op("MatMul", [w.in(n.inputs[0]), w.tensor(`${n.name}.table`, wt, [D, V])]);
   },
-  Gather: (w, n) => w.op("Gather", [w.in(n.inputs[0]), w.in(n.inputs[1])], { axis: 0 }),
+  Gather: (w, n) => {
+    if (n.attrs.layout === undefined) return w.op("Gather", [w.in(n.inputs[0]), w.in(n.inputs[1])], { axis: 0 });
+    // A table stored "n4" (as its tied classifier reads it), written as rows.
+    const t = w.known(n.inputs[0])!;
+    const [V, D] = t.shape,
+      at = weightIndex("n4", V, D),
+      table = new Float32Array(V * D);
+    for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) table[v * D + d] = t.data[at(v, d)];
+    return w.op("Gather", [w.tensor(`${n.name}.table`, table, [V, D]), w.in(n.inputs[1])], { axis: 0 });
+  },
   // An int8 table with a scale per row (as written or "n4k16"), written dequantized (as QLinear's weights are).
   QGather: (w, n) => {
     const q = w.known(n.inputs[0])!,

@@ -132,14 +132,19 @@ const attentionArgs = ({ inputs: [q, k, v, pos, kc, vc], outputs: [y], attrs }: 
 export const BINDINGS = {
   ...SEE_BINDINGS,
   ...TENSOR_BINDINGS,
-  Gather: kernelCall("indexing", "gather", ({ inputs: [table, ids], outputs: [y] }, c) => [
-    c.addr(table),
-    c.addr(ids),
-    c.addr(y),
-    dim(c.shape(ids)[0]),
-    dim(c.shape(table)[1]),
-    dim(c.shape(table)[0]),
-  ]),
+  // From a table stored as written, or "n4" as a tied classifier's Linear reads it.
+  Gather: kernelCall(
+    "indexing",
+    (node) => (node.attrs.layout === "n4" ? "gatherN4" : "gather"),
+    ({ inputs: [table, ids], outputs: [y] }, c) => [
+      c.addr(table),
+      c.addr(ids),
+      c.addr(y),
+      dim(c.shape(ids)[0]),
+      dim(c.shape(table)[1]),
+      dim(c.shape(table)[0]),
+    ],
+  ),
   // An int8 table with a scale per row (passes/quantize.ts): the rows looked up, dequantized.
   // From a table stored as written, or "n4k16" as a tied classifier's QLinear reads it.
   QGather: kernelCall(

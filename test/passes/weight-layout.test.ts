@@ -12,6 +12,7 @@ import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { q4RowBytes, quantizeQ4Blocks } from "../../compiler/ir/ops/linear-q4.js";
 import { quantizeInt8 } from "../../compiler/passes/quantize.js";
 import { CACHED_WEIGHT_BYTES, layoutWeights, MATVEC_ROWS } from "../../compiler/passes/weight-layout.js";
+import { compileAndLoad } from "../helpers/compile.js";
 import { maxAbsDiff, randomF32 } from "../helpers/random.js";
 
 /** logits = tied(relu(up(embed(tokens))) + embed(tokens)): `tied` shares its weight with the Gather; up is N × D, the table V × D. */
@@ -98,6 +99,38 @@ describe("layoutWeights", () => {
     expect(
       maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, new Interpreter(before).run({ tokens }).logits.data),
     ).toBeLessThan(1e-5);
+  });
+
+  it("stores a tied table in groups of four where its classifier takes them: its lookup (Gather) reads the same bytes so", async () => {
+    const before = decoderLike(BIG, 8, 12);
+    const { graph, moved } = layoutWeights(before);
+    expect(moved).toBe(3);
+    expect(graph.nodes.map((n) => `${n.name} ${n.inputs[n.op === "Gather" ? 0 : 1] ?? ""} ${n.attrs.layout ?? ""}`.trim())).toEqual([
+      "x embed.n4 n4",
+      "up up.w.n4 n4",
+      "h",
+      "down down.w.n4 n4",
+      "sum x",
+      "logits embed.n4 n4",
+    ]);
+    const tokens = Int32Array.of(3, 11, 0, 4, 4, 8);
+    const want = new Interpreter(before).run({ tokens }).logits.data;
+    expect(maxAbsDiff(new Interpreter(graph).run({ tokens }).logits.data, want)).toBeLessThan(1e-5);
+    // The SIMD targets' kernels (gatherN4: row id's four-float chunks 64 bytes apart), on a table
+    // whose classifier multiplies three rows fixed at build time (n4 in a small model too).
+    const lookup = linears((b) => {
+      const table = weight(b, "table", 12, 8);
+      const rows = b.node("Gather", "rows", [table, b.input("ids", "i32", [3])]);
+      return [rows, b.node("Linear", "logits", [rows, table])];
+    });
+    expect(layoutWeights(lookup).graph.nodes.map((n) => n.attrs.layout)).toEqual(["n4", "n4"]);
+    const ids = Int32Array.of(11, 0, 6);
+    const ref = new Interpreter(lookup).run({ ids });
+    for (const target of ["wasm-simd", "wasm-relaxed"] as const) {
+      const out = await (await compileAndLoad(lookup, target)).run({ ids });
+      expect(maxAbsDiff(out.rows as Float32Array, ref.rows.data), target).toBe(0);
+      expect(maxAbsDiff(out.logits as Float32Array, ref.logits.data), target).toBeLessThan(1e-5);
+    }
   });
 
   it(`stores a weight that only multiplies ${MATVEC_ROWS} rows or fewer fixed at build time in groups of four, even in a small model`, () => {

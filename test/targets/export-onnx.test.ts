@@ -77,6 +77,28 @@ describe("export-onnx of int8 weights", () => {
   );
 });
 
+describe("export-onnx of a tied f32 table laid out", () => {
+  it("writes a table stored \"n4\" (its lookup and its classifier, as the SIMD targets' passes leave them) as rows: ONNX Runtime gives the interpreter's outputs", async () => {
+    const ort = await import("onnxruntime-node");
+    const b = new GraphBuilder("t", { family: "graph", config: {} });
+    const emb = b.constant("emb", randomF32(12 * 8, 2), [12, 8]);
+    // Three rows fixed at build time: the classifier takes "n4" (passes/weight-layout.ts's MATVEC_ROWS), and its lookup with it.
+    const x = b.node("Gather", "embed", [emb, b.input("ids", "i32", [3])]);
+    b.output(x);
+    b.output(b.node("Linear", "head", [x, emb]));
+    const graph = b.finish();
+    const laid = layoutWeights(graph).graph;
+    expect(laid.nodes.map((n) => `${n.op} ${n.attrs.layout}`)).toEqual(["Gather n4", "Linear n4"]);
+    const file = join(await tmpDir(), "t.onnx");
+    await writeFile(file, exportOnnx(laid, "test"));
+    const session = await ort.InferenceSession.create(file);
+    const ids = Int32Array.of(9, 0, 4);
+    const got = await session.run({ ids: new ort.Tensor("int32", ids, [3]) });
+    const want = new Interpreter(graph).run({ ids });
+    for (const o of ["embed", "head"]) expect(maxAbsDiff(got[o].data as Float32Array, want[o].data), o).toBeLessThan(1e-5);
+  });
+});
+
 describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
   let work: string, ort: Ort;
   const m = LLAMA2C!;

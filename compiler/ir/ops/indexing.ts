@@ -4,27 +4,42 @@ import type { OpDef } from "./op.js";
 import { weightIndex } from "./linear.js";
 import { dOut, expectRank, f32, fail, i32, oneOf } from "./op.js";
 
-/** Gather: y[t] = table[ids[t]] (the token embedding lookup). */
+/**
+ * Gather: y[t] = table[ids[t]] (the token embedding lookup). Attribute `layout: "n4"`: the table
+ * stored as a tied classifier's Linear reads it from memory, four rows interleaved by four columns
+ * (ir/ops/linear.ts's WeightLayout, passes/weight-layout.ts).
+ */
 export const Gather: OpDef = {
-  infer([table, ids], _attrs, node) {
+  infer([table, ids], attrs, node) {
     expectRank(node, "table", table.shape, 2);
     expectRank(node, "ids", ids.shape, 1);
     if (ids.dtype !== "i32") fail(node, "ids must be i32");
-    return [{ dtype: "f32", shape: [ids.shape[0], table.shape[1]] }];
+    const [V, D] = table.shape;
+    if (
+      attrs.layout !== undefined &&
+      oneOf(attrs, "layout", { n4: 1 }) &&
+      (typeof V !== "number" || V % 4 || typeof D !== "number" || D % 4)
+    )
+      fail(node, `table layout "n4" needs V and D multiples of 4, got [${V}, ${D}]`);
+    return [{ dtype: "f32", shape: [ids.shape[0], D] }];
   },
-  run([table, ids]) {
+  run([table, ids], attrs) {
     const [V, D] = table.shape;
     const tab = f32(table),
-      idx = i32(ids);
+      idx = i32(ids),
+      at = attrs.layout === "n4" ? weightIndex("n4", V, D) : undefined;
     const y = new Float32Array(idx.length * D);
     idx.forEach((id, t) => {
       if (id < 0 || id >= V) throw new SeecError("runtime.token", `token id ${id} is outside the vocabulary [0, ${V})`);
-      y.set(tab.subarray(id * D, (id + 1) * D), t * D);
+      if (at) for (let d = 0; d < D; d++) y[t * D + d] = tab[at(id, d)];
+      else y.set(tab.subarray(id * D, (id + 1) * D), t * D);
     });
     return [{ shape: [idx.length, D], data: y }];
   },
   /** Each row's gradient is added into the table row it was read from (the ids have none). */
   vjp(step) {
+    // Layouts are the SIMD targets' business, after training (passes/weight-layout.ts).
+    if (step.attrs.layout !== undefined) throw new SeecError("internal.ir", "Gather's gradient reads its table as written, not laid out");
     const D = step.inputs[0].shape[1],
       idx = i32(step.inputs[1]),
       dy = dOut(step);

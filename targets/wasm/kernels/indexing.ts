@@ -10,6 +10,25 @@ export function gather(table: usize, ids: usize, y: usize, T: i32, D: i32, V: i3
 }
 
 /**
+ * gather from a table stored "n4" (as its tied classifier's kernel reads it, kernels/linear-n4.ts):
+ * row id's four-float chunks 64 bytes apart, copied as two 64-bit words (the same code for every flavour).
+ */
+export function gatherN4(table: usize, ids: usize, y: usize, T: i32, D: i32, V: i32): void {
+  for (let t = 0; t < T; t++) {
+    const id = load<i32>(ids + at(t));
+    if (<u32>id >= <u32>V) unreachable();
+    const row = table + at((id & ~3) * D + ((id & 3) << 2)),
+      out = y + at(t * D);
+    for (let d = 0; d < D; d += 4) {
+      const from = row + (<usize>d << 4),
+        to = out + at(d);
+      store<u64>(to, load<u64>(from));
+      store<u64>(to, load<u64>(from, 8), 8);
+    }
+  }
+}
+
+/**
  * y[t] = scale[ids[t]] · table[ids[t]] for an int8 table of V rows of D (one f32 scale per row);
  * an id outside [0, V) traps. Scalar: one row a token, and the same code for every flavour.
  */
