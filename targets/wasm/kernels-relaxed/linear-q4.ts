@@ -1,6 +1,6 @@
 import { finishRows, NONE } from "./epilogue";
 import { halfToF32 } from "./f16";
-import { at, halves, hmax, hsum, hsum4 } from "./simd";
+import { at, halves, hmax, hsum, hsum4, hsum4i } from "./simd";
 
 /**
  * kernels/linear-q4.ts for relaxed SIMD: y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n],
@@ -114,13 +114,21 @@ function quantizeGroups(x: usize, xq: usize, xs: usize, cs: usize, T: i32, K: i3
   }
 }
 
-/** The i32 sums of a group's 32 products: int8 activations at x times a block's 16 bytes of nibbles at q (0..15), less the offset's share c. */
+/**
+ * A group's 32 products as four partial i32 sums, the offset of 8 not taken off: int8 activations
+ * x0, x1 times a block's 16 bytes of nibbles at q (0..15). Pairs of products in i16 (four of them
+ * at most 4 · 127 · 15), then lanes of four in i32.
+ */
+@inline function rowDot(x0: v128, x1: v128, q: usize): v128 {
+  const b = v128.load(q), m = i8x16.splat(0x0f);
+  return i32x4.extadd_pairwise_i16x8_s(
+    i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(x0, v128.and(b, m)), i16x8.relaxed_dot_i8x16_i7x16_s(x1, v128.and(i16x8.shr_u(b, 4), m))),
+  );
+}
+
+/** rowDot less the offset's share c: the i32 sums of a group's 32 products, the int8 activations at x. */
 @inline function groupDot(x: usize, nibbles: usize, c: v128): v128 {
-  const q = v128.load(nibbles), m = i8x16.splat(0x0f);
-  const lo = v128.and(q, m), hi = v128.and(i16x8.shr_u(q, 4), m);
-  // Pairs of products in i16 (four of them at most 4 · 127 · 15), then lanes of four in i32.
-  const p = i16x8.add(i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x), lo), i16x8.relaxed_dot_i8x16_i7x16_s(v128.load(x + 16), hi));
-  return i32x4.sub(i32x4.extadd_pairwise_i16x8_s(p), c);
+  return i32x4.sub(rowDot(v128.load(x), v128.load(x + 16), nibbles), c);
 }
 
 /** y[0..4] for one row of int8 activations (group scales xs, corrections c) and four weight rows R bytes apart. */
@@ -137,19 +145,24 @@ function quantizeGroups(x: usize, xq: usize, xs: usize, cs: usize, T: i32, K: i3
   v128.store(y, hsum4(a0, a1, a2, a3));
 }
 
-/** block1x4 for four interleaved rows at w: one 72-byte record a group, its four scales converted (and times the activations' group scale) as one vector. */
+/**
+ * block1x4 for four interleaved rows at w: one 72-byte record a group. The four rows' integer sums
+ * are added across lanes first (exactly, in i32), so the group's offset correction, conversion and
+ * scaling take one instruction each for all four rows, their four f16 scales (times the activations'
+ * group scale) converted as one vector.
+ */
 @inline function block1x4N4(x: usize, xs: usize, c: usize, w: usize, y: usize, G: i32): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const xo = x + (<usize>g << 5), o = w + <usize>(g * 72), cg = v128.load(c + (<usize>g << 4));
+    const xo = x + (<usize>g << 5), o = w + <usize>(g * 72);
+    const x0 = v128.load(xo), x1 = v128.load(xo + 16);
     const d = f32x4.mul(halves(i32x4.extend_low_i16x8_u(v128.load64_zero(o))), f32x4.splat(load<f32>(xs + at(g))));
-    a0 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, o + 8, cg)), v128.shuffle<f32>(d, d, 0, 0, 0, 0), a0);
-    a1 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, o + 24, cg)), v128.shuffle<f32>(d, d, 1, 1, 1, 1), a1);
-    a2 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, o + 40, cg)), v128.shuffle<f32>(d, d, 2, 2, 2, 2), a2);
-    a3 = f32x4.relaxed_madd(f32x4.convert_i32x4_s(groupDot(xo, o + 56, cg)), v128.shuffle<f32>(d, d, 3, 3, 3, 3), a3);
+    const sums = hsum4i(rowDot(x0, x1, o + 8), rowDot(x0, x1, o + 24), rowDot(x0, x1, o + 40), rowDot(x0, x1, o + 56));
+    a = f32x4.relaxed_madd(f32x4.convert_i32x4_s(i32x4.sub(sums, v128.load32_splat(c + (<usize>g << 4)))), d, a);
   }
-  v128.store(y, hsum4(a0, a1, a2, a3));
+  v128.store(y, a);
 }
+
 
 /**
  * y[0..4, 0] (rows N apart) for four rows of int8 activations and one weight row (its first scale

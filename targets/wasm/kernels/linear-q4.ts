@@ -1,7 +1,7 @@
 import { finishRows, NONE } from "./epilogue";
 import { halfToF32 } from "./f16";
 import { int16Row } from "./linear-q8";
-import { at, halves, hsum, hsum4 } from "./simd";
+import { at, halves, hsum, hsum4, hsum4i } from "./simd";
 
 /**
  * y[t, n] = act(sum_k x[t, k] · w[n, k] + b[n]) + r[t, n], with w N rows of Q4_0 blocks
@@ -121,19 +121,9 @@ function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i3
   }
 }
 
-/**
- * The i32 sums of a group's 32 products: the int16 activations x0..x3 (in quantizeRows' order)
- * times the block's 16 bytes of nibbles at q as stored, 0..15, less the offset's share c. The 16 bytes
- * read as eight 16-bit lanes split into the four vectors of int16 in four ands and three shifts:
- * no widening.
- */
+/** rowDot less the offset's share c: the i32 sums of a group's 32 products. */
 @inline function groupDot(x0: v128, x1: v128, x2: v128, x3: v128, nibbles: usize, c: v128): v128 {
-  const q = v128.load(nibbles), m = i16x8.splat(0x0f);
-  const e0 = v128.and(q, m), e1 = v128.and(i16x8.shr_u(q, 8), m), e2 = v128.and(i16x8.shr_u(q, 4), m), e3 = i16x8.shr_u(q, 12);
-  return i32x4.sub(
-    i32x4.add(i32x4.add(i32x4.dot_i16x8_s(x0, e0), i32x4.dot_i16x8_s(x1, e1)), i32x4.add(i32x4.dot_i16x8_s(x2, e2), i32x4.dot_i16x8_s(x3, e3))),
-    c,
-  );
+  return i32x4.sub(rowDot(x0, x1, x2, x3, nibbles), c);
 }
 
 /** The f16 scales at a, b, c, d as one f32x4. */
@@ -167,19 +157,32 @@ function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i3
   v128.store(y, f32x4.mul(hsum4(a0, a1, a2, a3), f32x4.splat(s)));
 }
 
-/** block1x4 for four interleaved rows at w: one 72-byte record a group, its four scales converted from one load. */
+/**
+ * block1x4 for four interleaved rows at w: one 72-byte record a group. The four rows' integer sums
+ * are added across lanes first (exactly, in i32), so the group's offset correction, conversion and
+ * scaling take one instruction each for all four rows, their four f16 scales converted from one load.
+ */
 @inline function block1x4N4(x: usize, c: usize, s: f32, w: usize, y: usize, G: i32): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a = f32x4.splat(0);
   for (let g = 0; g < G; g++) {
-    const xo = x + (<usize>g << 6), o = w + <usize>(g * 72), cg = v128.load(c + (<usize>g << 4));
+    const xo = x + (<usize>g << 6), o = w + <usize>(g * 72);
     const x0 = v128.load(xo), x1 = v128.load(xo + 16), x2 = v128.load(xo + 32), x3 = v128.load(xo + 48);
-    const d = scalesAt(o);
-    a0 = f32x4.add(a0, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, o + 8, cg)), v128.shuffle<f32>(d, d, 0, 0, 0, 0)));
-    a1 = f32x4.add(a1, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, o + 24, cg)), v128.shuffle<f32>(d, d, 1, 1, 1, 1)));
-    a2 = f32x4.add(a2, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, o + 40, cg)), v128.shuffle<f32>(d, d, 2, 2, 2, 2)));
-    a3 = f32x4.add(a3, f32x4.mul(f32x4.convert_i32x4_s(groupDot(x0, x1, x2, x3, o + 56, cg)), v128.shuffle<f32>(d, d, 3, 3, 3, 3)));
+    const sums = hsum4i(rowDot(x0, x1, x2, x3, o + 8), rowDot(x0, x1, x2, x3, o + 24), rowDot(x0, x1, x2, x3, o + 40), rowDot(x0, x1, x2, x3, o + 56));
+    a = f32x4.add(a, f32x4.mul(f32x4.convert_i32x4_s(i32x4.sub(sums, v128.load32_splat(c + (<usize>g << 4)))), scalesAt(o)));
   }
-  v128.store(y, f32x4.mul(hsum4(a0, a1, a2, a3), f32x4.splat(s)));
+  v128.store(y, f32x4.mul(a, f32x4.splat(s)));
+}
+
+/**
+ * A group's 32 products as four partial i32 sums, the offset of 8 not taken off: the int16
+ * activations x0..x3 (in quantizeRows' order) times the block's 16 bytes of nibbles at `nibbles`
+ * as stored, 0..15. The 16 bytes read as eight 16-bit lanes split into the four vectors of int16 in
+ * four ands and three shifts: no widening.
+ */
+@inline function rowDot(x0: v128, x1: v128, x2: v128, x3: v128, nibbles: usize): v128 {
+  const q = v128.load(nibbles), m = i16x8.splat(0x0f);
+  const e0 = v128.and(q, m), e1 = v128.and(i16x8.shr_u(q, 8), m), e2 = v128.and(i16x8.shr_u(q, 4), m), e3 = i16x8.shr_u(q, 12);
+  return i32x4.add(i32x4.add(i32x4.dot_i16x8_s(x0, e0), i32x4.dot_i16x8_s(x1, e1)), i32x4.add(i32x4.dot_i16x8_s(x2, e2), i32x4.dot_i16x8_s(x3, e3)));
 }
 
 /** One group's products for the activations at x (corrections at c) and the nibbles at q, as f32 times d. */

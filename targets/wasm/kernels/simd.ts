@@ -40,6 +40,13 @@ import {
   return f32x4.add(v128.shuffle<f32>(lo, hi, 0, 1, 4, 5), v128.shuffle<f32>(lo, hi, 2, 3, 6, 7));
 }
 
+/** The same for i32 lanes: [sum(a0), sum(a1), sum(a2), sum(a3)], exactly. */
+@inline export function hsum4i(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
+  const lo = i32x4.add(v128.shuffle<i32>(a0, a1, 0, 4, 1, 5), v128.shuffle<i32>(a0, a1, 2, 6, 3, 7));
+  const hi = i32x4.add(v128.shuffle<i32>(a2, a3, 0, 4, 1, 5), v128.shuffle<i32>(a2, a3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(lo, hi, 0, 1, 4, 5), v128.shuffle<i32>(lo, hi, 2, 3, 6, 7));
+}
+
 /** Two columns of four rows N floats apart: y[t, 0] = c0[t], y[t, 1] = c1[t] (a 4-token × 2-row matmul block's output). */
 @inline export function storeColumns(y: usize, c0: v128, c1: v128, N: i32): void {
   store<f32>(y, f32x4.extract_lane(c0, 0)); store<f32>(y + at(1), f32x4.extract_lane(c1, 0));
