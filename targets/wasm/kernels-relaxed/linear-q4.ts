@@ -1,5 +1,6 @@
 import { finishRows, NONE } from "./epilogue";
 import { halfToF32 } from "./f16";
+import { q4BlockStep, q4Nibbles, q4Scales } from "./q4-rows";
 import { at, halves, hmax, hsum, hsum4, hsum4i } from "./simd";
 
 /**
@@ -33,15 +34,15 @@ export function q4linearN4(x: usize, w: usize, b: usize, y: usize, T: i32, K: i3
 
 /** Both layouts in one body, a weight row read as kernels/linear-q4.ts reads it: its first scale, its first nibbles, BS bytes a block. */
 @inline function q4linearIn(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize, act: i32, n4: bool): void {
-  const G = (K + 31) >> 5, R = <usize>(G * 18), BS: usize = n4 ? 72 : 18;
+  const G = (K + 31) >> 5, R = <usize>(G * 18), BS = q4BlockStep(n4);
   const xq = scratch, xs = xq + <usize>(T * G * 32), cs = (xs + at(T * G) + 15) & ~15;
   quantizeGroups(x, xq, xs, cs, T, K, G);
   let n = 0;
   if (T >= 4) {
     const T4 = T & ~3;
     for (; n < N; n++) {
-      const s0 = n4 ? w + <usize>(n & ~3) * R + <usize>((n & 3) << 1) : w + <usize>n * R;
-      const q0 = n4 ? w + <usize>(n & ~3) * R + <usize>(8 + ((n & 3) << 4)) : s0 + 2;
+      const s0 = q4Scales(w, n, R, n4);
+      const q0 = q4Nibbles(w, n, R, n4);
       let t = 0;
       for (; t < T4; t += 4) block4x1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), s0, q0, BS, y + at(t * N + n), G, N);
       for (; t < T; t++) store<f32>(y + at(t * N + n), dot1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), s0, q0, BS, G));
@@ -56,11 +57,10 @@ export function q4linearN4(x: usize, w: usize, b: usize, y: usize, T: i32, K: i3
       }
     }
     // The last one to three rows (as written: an interleaved weight's N is a multiple of 4).
-    for (; n < N; n++)
-      for (let t = 0; t < T; t++) {
-        const wn = w + <usize>n * R;
-        store<f32>(y + at(t * N + n), dot1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), wn, wn + 2, 18, G));
-      }
+    for (; n < N; n++) {
+      const s0 = q4Scales(w, n, R, false), q0 = q4Nibbles(w, n, R, false);
+      for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), dot1(xq + row(t, G), xs + at(t * G), cs + corr(t, G), s0, q0, q4BlockStep(false), G));
+    }
   }
   finishRows(y, b, r, act, T, N);
 }
@@ -162,7 +162,6 @@ function quantizeGroups(x: usize, xq: usize, xs: usize, cs: usize, T: i32, K: i3
   }
   v128.store(y, a);
 }
-
 
 /**
  * y[0..4, 0] (rows N apart) for four rows of int8 activations and one weight row (its first scale

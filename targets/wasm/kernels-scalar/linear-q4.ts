@@ -1,5 +1,6 @@
 import { finishRows, NONE } from "./epilogue";
 import { halfToF32 } from "./f16";
+import { q4BlockStep, q4Nibbles, q4Scales } from "./q4-rows";
 import { at } from "./simd";
 
 /**
@@ -18,11 +19,10 @@ export function q4linearN4(x: usize, w: usize, b: usize, y: usize, T: i32, K: i3
 }
 
 @inline function q4linearIn(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, r: usize, act: i32, n4: bool): void {
-  const G = (K + 31) >> 5, R = <usize>(G * 18), BS: usize = n4 ? 72 : 18;
+  const G = (K + 31) >> 5, R = <usize>(G * 18), BS = q4BlockStep(n4);
   for (let n = 0; n < N; n++) {
-    // Row n's first scale and first nibbles; BS bytes from one block to the next.
-    const s0 = n4 ? w + <usize>(n & ~3) * R + <usize>((n & 3) << 1) : w + <usize>n * R;
-    const q0 = n4 ? w + <usize>(n & ~3) * R + <usize>(8 + ((n & 3) << 4)) : s0 + 2;
+    const s0 = q4Scales(w, n, R, n4);
+    const q0 = q4Nibbles(w, n, R, n4);
     for (let t = 0; t < T; t++) {
       const xt = x + at(t * K);
       let sum: f32 = 0;

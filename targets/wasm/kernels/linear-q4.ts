@@ -1,6 +1,7 @@
 import { finishRows, NONE } from "./epilogue";
 import { halfToF32 } from "./f16";
 import { int16Row } from "./linear-q8";
+import { q4BlockStep, q4Nibbles, q4Scales } from "./q4-rows";
 import { at, halves, hsum, hsum4, hsum4i } from "./simd";
 
 /**
@@ -51,15 +52,15 @@ export function q4linearN4(x: usize, w: usize, b: usize, y: usize, T: i32, K: i3
  * the T < 4 blocking reads a group of four rows as one stream of 72-byte records).
  */
 @inline function q4linearIn(x: usize, w: usize, b: usize, y: usize, T: i32, K: i32, N: i32, scratch: usize, r: usize, act: i32, n4: bool): void {
-  const G = (K + 31) >> 5, R = <usize>(G * 18), BS: usize = n4 ? 72 : 18;
+  const G = (K + 31) >> 5, R = <usize>(G * 18), BS = q4BlockStep(n4);
   const xq = scratch, xs = (scratch + row(T, G) + 15) & ~15, sums = (xs + at(T) + 15) & ~15;
   quantizeRows(x, xq, xs, sums, T, K, G);
   let n = 0;
   if (T >= 4) {
     const T4 = T & ~3;
     for (; n < N; n++) {
-      const s0 = n4 ? w + <usize>(n & ~3) * R + <usize>((n & 3) << 1) : w + <usize>n * R;
-      const q0 = n4 ? w + <usize>(n & ~3) * R + <usize>(8 + ((n & 3) << 4)) : s0 + 2;
+      const s0 = q4Scales(w, n, R, n4);
+      const q0 = q4Nibbles(w, n, R, n4);
       let t = 0;
       for (; t < T4; t += 4) block4x1(xq + row(t, G), sums + corr(t, G), xs + at(t), s0, q0, BS, y + at(t * N + n), G, N);
       for (; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), s0, q0, BS, G));
@@ -74,11 +75,10 @@ export function q4linearN4(x: usize, w: usize, b: usize, y: usize, T: i32, K: i3
       }
     }
     // The last one to three rows (as written: an interleaved weight's N is a multiple of 4).
-    for (; n < N; n++)
-      for (let t = 0; t < T; t++) {
-        const wn = w + <usize>n * R;
-        store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), wn, wn + 2, 18, G));
-      }
+    for (; n < N; n++) {
+      const s0 = q4Scales(w, n, R, false), q0 = q4Nibbles(w, n, R, false);
+      for (let t = 0; t < T; t++) store<f32>(y + at(t * N + n), load<f32>(xs + at(t)) * dot1(xq + row(t, G), sums + corr(t, G), s0, q0, q4BlockStep(false), G));
+    }
   }
   finishRows(y, b, r, act, T, N);
 }
@@ -139,7 +139,6 @@ function quantizeRows(x: usize, xq: usize, xs: usize, sums: usize, T: i32, K: i3
 @inline function scalesAt(a: usize): v128 {
   return halves(i32x4.extend_low_i16x8_u(v128.load64_zero(a)));
 }
-
 
 /** y[0..4] for one row of int16 activations (scale s, corrections c) and four weight rows R bytes apart, whose four scales convert at once. */
 @inline function block1x4(x: usize, c: usize, s: f32, w: usize, R: usize, y: usize, G: i32): void {
