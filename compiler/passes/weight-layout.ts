@@ -88,14 +88,14 @@ export function layoutWeights(graph: Graph): { graph: Graph; layout?: WeightLayo
       continue;
     }
     // A tied table's lookup (Gather) reads it as its classifier does where that is "n4".
-    const lookups = linears.filter((r) => r.op === "Gather");
+    const lookedUp = linears.some((r) => r.op === "Gather");
     if (!linears.every((r) => r.attrs.layout === undefined && (readsAs(r, w.name, 1, ["Linear"]) || readsAs(r, w.name, 0, ["Gather"]))))
       continue;
     // A weight that only ever multiplies a few fixed rows (a recurrent step's state) is read as a
     // matrix-vector product, where kn's strided walk down its columns loses to n4's sequential one.
     const fours = w.shape.every((d) => (d as number) % 4 === 0);
     const own = layout === "kn" && fours && linears.every((r) => r.op === "Gather" || rowsOf(r) <= MATVEC_ROWS) ? "n4" : layout;
-    if (own === "n4" ? !fours : lookups.length) continue;
+    if (own === "n4" ? !fours : lookedUp) continue;
     moved.set(w.name, stored(w, own));
   }
   if (!moved.size) return { graph, moved: 0 };
