@@ -103,6 +103,22 @@ function matmulCall(kernel: (node: Node) => Import, rowBytes: (K: number) => num
   };
 }
 
+/**
+ * A row lookup (Gather, QGather: the table, its scales where it has them, then the ids) as
+ * kernels/indexing.ts's `fn`, or as `laidOutFn` from a table stored in `layout`.
+ */
+function lookup(fn: string, layout: WeightLayout, laidOutFn: string): Binding {
+  return kernelCall(
+    "indexing",
+    (node) => (node.attrs.layout === layout ? laidOutFn : fn),
+    ({ inputs, outputs: [y] }, c) => {
+      const table = inputs[0],
+        ids = inputs[inputs.length - 1];
+      return [...inputs.map((t) => c.addr(t)), c.addr(y), dim(c.shape(ids)[0]), dim(c.shape(table)[1]), dim(c.shape(table)[0])];
+    },
+  );
+}
+
 /** f32 weights' layouts ("n4k16" is int8's: ir/ops/linear.ts refuses it for a Linear). */
 const LINEAR_KERNELS: Record<Exclude<WeightLayout, "n4k16">, Import> = {
   nk: ["linear", "linear"],
@@ -133,33 +149,10 @@ export const BINDINGS = {
   ...SEE_BINDINGS,
   ...TENSOR_BINDINGS,
   // From a table stored as written, or "n4" as a tied classifier's Linear reads it.
-  Gather: kernelCall(
-    "indexing",
-    (node) => (node.attrs.layout === "n4" ? "gatherN4" : "gather"),
-    ({ inputs: [table, ids], outputs: [y] }, c) => [
-      c.addr(table),
-      c.addr(ids),
-      c.addr(y),
-      dim(c.shape(ids)[0]),
-      dim(c.shape(table)[1]),
-      dim(c.shape(table)[0]),
-    ],
-  ),
+  Gather: lookup("gather", "n4", "gatherN4"),
   // An int8 table with a scale per row (passes/quantize.ts): the rows looked up, dequantized.
   // From a table stored as written, or "n4k16" as a tied classifier's QLinear reads it.
-  QGather: kernelCall(
-    "indexing",
-    (node) => (node.attrs.layout === "n4k16" ? "qgatherN4" : "qgather"),
-    ({ inputs: [table, scale, ids], outputs: [y] }, c) => [
-      c.addr(table),
-      c.addr(scale),
-      c.addr(ids),
-      c.addr(y),
-      dim(c.shape(ids)[0]),
-      dim(c.shape(table)[1]),
-      dim(c.shape(table)[0]),
-    ],
-  ),
+  QGather: lookup("qgather", "n4k16", "qgatherN4"),
   LastRow: kernelCall("indexing", "lastRow", ({ inputs: [x], outputs: [y] }, c) => [
     c.addr(x),
     c.addr(y),
