@@ -11,7 +11,7 @@ import { allocate, bindShape, maxDims } from "../../compiler/ir/graph.js";
 import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import { opDef } from "../../compiler/ir/ops/index.js";
 import { num } from "../../compiler/ir/ops/op.js";
-import { linearOperands, weightIndex, type LinearOperands } from "../../compiler/ir/ops/linear.js";
+import { linearOperands, weightIndex, type LinearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.js";
 import { SeecError } from "../../runtime/errors.js";
 
 const { onnx } = onnxProto;
@@ -231,6 +231,14 @@ function matmulEpilogue(w: OnnxWriter, { bias, activation, residual }: LinearOpe
   return residual ? w.op("Add", [y, w.in(residual)]) : y;
 }
 
+/** A [V, D] table stored in `layout`, as rows (each row times its scale, where the table has them). */
+function tableRows(data: TensorData, [V, D]: number[], layout: WeightLayout, scale?: TensorData): Float32Array {
+  const at = weightIndex(layout, V, D),
+    rows = new Float32Array(V * D);
+  for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) rows[v * D + d] = Number(data[at(v, d)]) * (scale ? Number(scale[v]) : 1);
+  return rows;
+}
+
 /** SEE's dense table, rebuilt from the factors with the reference op: [vocab, dim]. */
 function seeTable(w: OnnxWriter, n: Node): { data: Float32Array; shape: number[] } {
   const operands = n.inputs.slice(1).map((i) => w.known(i)!);
@@ -260,21 +268,14 @@ export const WRITERS = {
     if (n.attrs.layout === undefined) return w.op("Gather", [w.in(n.inputs[0]), w.in(n.inputs[1])], { axis: 0 });
     // A table stored "n4" (as its tied classifier reads it), written as rows.
     const t = w.known(n.inputs[0])!;
-    const [V, D] = t.shape,
-      at = weightIndex("n4", V, D),
-      table = new Float32Array(V * D);
-    for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) table[v * D + d] = t.data[at(v, d)];
-    return w.op("Gather", [w.tensor(`${n.name}.table`, table, [V, D]), w.in(n.inputs[1])], { axis: 0 });
+    return w.op("Gather", [w.tensor(`${n.name}.table`, tableRows(t.data, t.shape, "n4"), t.shape), w.in(n.inputs[1])], { axis: 0 });
   },
   // An int8 table with a scale per row (as written or "n4k16"), written dequantized (as QLinear's weights are).
   QGather: (w, n) => {
     const q = w.known(n.inputs[0])!,
       scale = w.known(n.inputs[1])!;
-    const [V, D] = q.shape;
-    const at = weightIndex(n.attrs.layout === "n4k16" ? "n4k16" : "nk", V, D),
-      table = new Float32Array(V * D);
-    for (let v = 0; v < V; v++) for (let d = 0; d < D; d++) table[v * D + d] = q.data[at(v, d)] * scale.data[v];
-    return w.op("Gather", [w.tensor(`${n.name}.table`, table, [V, D]), w.in(n.inputs[2])], { axis: 0 });
+    const table = tableRows(q.data, q.shape, n.attrs.layout === "n4k16" ? "n4k16" : "nk", scale.data);
+    return w.op("Gather", [w.tensor(`${n.name}.table`, table, q.shape), w.in(n.inputs[2])], { axis: 0 });
   },
   Add: (w, n) => w.op("Add", [w.in(n.inputs[0]), w.in(n.inputs[1])]),
   Relu: (w, n) => w.op("Relu", [w.in(n.inputs[0])]),
