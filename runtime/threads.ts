@@ -62,7 +62,7 @@ export function canShareMemory(): boolean {
 /** Instantiates `module` on a new shared memory of `pages`, with `count` − 1 workers on it (at most the module's parts). */
 export async function startThreads(module: WebAssembly.Module, pages: number, count: number): Promise<Threads> {
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const instance = await WebAssembly.instantiate(module, imports(memory));
   const exports = instance.exports as unknown as Exports;
   count = Math.min(count, exports.THREADS.value as number);
   const workers: Thread[] = [];
@@ -93,8 +93,16 @@ export async function startThreads(module: WebAssembly.Module, pages: number, co
   };
 }
 
+/**
+ * What a module for threads imports: the shared memory, and a clock for how long the caller has
+ * waited for the workers' parts (kernels/threads.ts gives them up after 10 s with none ending).
+ */
+function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
+  return { env: { memory, now: () => performance.now() } };
+}
+
 /** Instantiates the module in the worker, answers "ready", then runs work(tid) until ended. */
-const WORKER_BODY = `(module, memory, tid, post) => WebAssembly.instantiate(module, { env: { memory } }).then(
+const WORKER_BODY = `(module, memory, tid, post) => WebAssembly.instantiate(module, { env: { memory, now: () => performance.now() } }).then(
   (instance) => (post("ready"), instance.exports.work(tid)),
   (e) => post(String(e && e.message || e)))`;
 

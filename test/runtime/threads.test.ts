@@ -165,6 +165,31 @@ describe("seec build --threads", () => {
     m.dispose();
   }, 60_000);
 
+  it("the caller gives up a worker's part after 10 s of the clock with no part ending, not after a count of polls", async () => {
+    // The module for threads on its own, told that two threads share the jobs but with no worker
+    // started: the first split job's other part never ends. Its clock (env.now) is ours: each look
+    // at it moves `step` ms on. The loop once gave up after 2^31 polls, 0.64 s on this machine, so a
+    // worker the system had descheduled that long made the model unusable.
+    const out = join(root, "wasm-simd-int8");
+    const manifest = JSON.parse(await readFile(join(out, "manifest.json"), "utf8"));
+    const module = await WebAssembly.compile(await readFile(join(out, "model.threads.wasm")));
+    const looks = async (step: number) => {
+      const memory = new WebAssembly.Memory({ initial: manifest.memory.pages, maximum: manifest.memory.pages, shared: true });
+      let clock = 1000,
+        count = 0;
+      const now = () => ((count += 1), (clock += step));
+      const { exports } = (await WebAssembly.instantiate(module, { env: { memory, now } })) as unknown as {
+        exports: { setThreads(n: number): void; forward(T: number, B: number): void };
+      };
+      exports.setThreads(2);
+      expect(() => exports.forward(1, 0)).toThrow(WebAssembly.RuntimeError);
+      return count;
+    };
+    // One look starts the clock; it gives up at the first look past 10 s.
+    expect(await looks(1000)).toBe(12);
+    expect(await looks(250)).toBe(42);
+  }, 60_000);
+
   it("refuses --threads for a target without modules for threads, and a bad threads option", async () => {
     const wasi = await rejectsSeec(() => build({ model, noTokenizer: true, target: "wasi", threads: 2, out: join(root, "wasi") }));
     expect(wasi).toMatchObject({ code: "unsupported.target", at: "--threads", message: "the wasi target has no modules for threads" });

@@ -17,8 +17,19 @@ const GENERATION = MAILBOX, PENDING = MAILBOX + 4, JOB = MAILBOX + 8, TOKENS = M
 
 /** Spins of a worker on the generation before it sleeps. */
 const SPINS = 1 << 16;
-/** Polls of the caller for the workers' parts before it gives up on them (2^31: seconds). */
-const WAIT_SPINS: i64 = 1 << 31;
+/**
+ * How long the caller waits for the workers' parts, with none of them finishing, before it gives
+ * them up: a thread the system has descheduled for a while (a busy machine, a host stealing the
+ * core) comes back well within it; one that died never does. A count of polls alone would measure
+ * the machine's speed, not time (2^31 of them take 0.64 s on this machine's cores).
+ */
+const GIVE_UP_MS: f64 = 10_000;
+/** Polls of the caller between looks at the clock (about a third of a millisecond). */
+const POLLS = 1 << 20;
+
+/** The host's clock in milliseconds (performance.now()): how long the caller has waited. */
+@external("env", "now")
+declare function now(): f64;
 
 /** One thread's share of a job: (job, T, thread, threads). The program's table of split nodes. */
 type Share = (job: i32, T: i32, tid: i32, nth: i32) => void;
@@ -41,9 +52,28 @@ export function parallel(job: i32, T: i32, share: Share): void {
   atomic.add<i32>(GENERATION, 1);
   atomic.notify(GENERATION, nth - 1);
   share(job, T, 0, nth);
-  // The workers' parts are as long as this one; a worker that died never ends its part, and the
-  // trap after WAIT_SPINS polls (seconds) is runtime.worker, not a hang (runtime/wasm-engine.ts).
-  for (let spins: i64 = 0; atomic.load<i32>(PENDING) != 0; ) if (++spins > WAIT_SPINS) unreachable();
+  waitForParts(nth - 1);
+}
+
+/**
+ * Spins until the workers' parts are done (they are as long as the caller's own). A worker that died
+ * never ends its part: after GIVE_UP_MS with no part ending, the trap is runtime.worker, not a hang
+ * (runtime/wasm-engine.ts).
+ */
+function waitForParts(parts: i32): void {
+  let polls = 0,
+    since = -1.0;
+  for (let left = atomic.load<i32>(PENDING); left != 0; left = atomic.load<i32>(PENDING)) {
+    if (left != parts) {
+      parts = left; // a part ended: the clock starts again
+      since = -1;
+    }
+    if (++polls < POLLS) continue;
+    polls = 0;
+    const t = now();
+    if (since < 0) since = t;
+    else if (t - since > GIVE_UP_MS) unreachable();
+  }
 }
 
 /**
