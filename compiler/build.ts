@@ -180,7 +180,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     quantization,
     quality,
     memory: artifact.memory,
-    notes: model.notes,
+    notes: [...(model.notes ?? []), ...artifact.notes],
   };
 }
 
@@ -269,6 +269,8 @@ export interface Artifact {
   manifest: Manifest;
   plan: MemoryPlan;
   memory: MemoryReport;
+  /** What the target's backend says about the build (e.g. --threads with nothing to split). */
+  notes: string[];
 }
 
 /** Everything after the frontend: the target's passes, its backend, runtime, manifest. Writes nothing. */
@@ -319,6 +321,7 @@ export async function compileArtifact(
     manifest,
     plan: planned.plan,
     memory: compiled.memory,
+    notes: compiled.notes ?? [],
   };
 }
 

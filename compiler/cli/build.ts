@@ -102,7 +102,7 @@ export function buildCommand(): Command {
     )
     .option(
       "--threads <n>",
-      "wasm-simd or wasm-relaxed: also build model.threads.wasm, whose large matmuls split across up to n threads over shared memory; load() runs it on the machine's cores (in a browser all but one; at most n) where memory can be shared (Node; cross-origin isolated pages), model.wasm elsewhere",
+      "wasm-simd or wasm-relaxed: also build model.threads.wasm, whose large matmuls split across up to n threads over shared memory; load() runs it on the machine's cores (in a browser all but one; at most n) where memory can be shared (Node; cross-origin isolated pages), model.wasm elsewhere (a model with no matmul large enough to split gets no module for threads, and a note says so)",
       integer(1, MAX_THREADS),
     )
     .option("--json", "print the build report as JSON")
@@ -144,6 +144,7 @@ export function buildCommand(): Command {
           quantization: result.quantization,
           quality: result.quality,
           memory: result.memory,
+          notes: result.notes,
           manifest: result.manifest,
         });
       const width = Math.max(...Object.keys(result.manifest.files).map((n) => n.length));

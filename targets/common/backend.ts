@@ -44,6 +44,8 @@ export interface CompiledTarget {
   manifest: ManifestParts;
   /** The memory plan, line by line (printed by `seec build` where the target asks, or with --memory-budget). */
   memory: MemoryReport;
+  /** What the person building should know about how the target compiled it (printed as the build's notes). */
+  notes?: string[];
 }
 
 export interface Backend<Options = unknown> {

@@ -14,10 +14,10 @@ import type { Backend, BackendTarget, CompileContext, CompiledTarget, ManifestPa
 import { kernelScratchBytes } from "./bindings.js";
 import { addressableHint, checkBudget, memoryReport } from "./budget.js";
 import { compileWasm, FLAVOURS, type FlavourName } from "./compile.js";
-import { emitAssemblyScript } from "./emit.js";
+import { emitAssemblyScript, splitJobs } from "./emit.js";
 import { workingMemoryBytes, type EntryKind } from "./entry.js";
 import { layoutMemory, type WasmLayout } from "./layout.js";
-import { THREAD_SCRATCH_BYTES } from "./split.js";
+import { SPLIT_WORK, THREAD_SCRATCH_BYTES } from "./split.js";
 import { tokenizerTable } from "./tokenizer-table.js";
 
 export interface ModuleSpec {
@@ -59,7 +59,15 @@ async function compileModules(planned: PlannedGraph, target: BackendTarget<WasmO
   const options = target.options;
   const table = options.entry === "wasi" && context.tokenizer ? tokenizerTable(context.tokenizer) : undefined;
   const workingBytes = options.entry === "wasi" ? workingMemoryBytes(context.vocabSize) : 0;
-  const threads = context.threads && context.threads > 1 ? context.threads : undefined;
+  const asked = context.threads && context.threads > 1 ? context.threads : undefined;
+  // Where no node is large enough to split, workers would only wait: no module for threads.
+  const threads = asked && splitJobs(planned) > 0 ? asked : undefined;
+  const notes =
+    asked && !threads
+      ? [
+          `--threads ${asked}: no matmul of this model is large enough to split across threads (${SPLIT_WORK.toLocaleString("en")} multiply-adds a token or more), so it runs on one thread and the artifact has no module for threads`,
+        ]
+      : [];
   // Modules for threads come first, each beside the one it splits: the runtime takes the first it can run.
   const modules = threads
     ? [...options.modules.map((m) => ({ ...m, file: m.file.replace(/\.wasm$/, ".threads.wasm"), threads })), ...options.modules]
@@ -106,7 +114,7 @@ async function compileModules(planned: PlannedGraph, target: BackendTarget<WasmO
   if (!options.embedWeights) files.set("weights.bin", weights);
   if (split) files.set("src/model.threads.ts", split.source);
   files.set("src/model.ts", program.source);
-  return { files, manifest: manifestParts(planned, layout, { ...options, modules }), memory };
+  return { files, manifest: manifestParts(planned, layout, { ...options, modules }), memory, notes };
 }
 
 /** The manifest's modules, tensors (with their addresses in the module's memory) and memory regions. */

@@ -29,14 +29,24 @@ export interface EmittedProgram {
   abort?: string;
 }
 
-export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph, layout: WasmLayout, opts: EmitOptions): EmittedProgram {
-  const ident = constantNames(graph);
-  const ctx: CallContext = {
+/** How many of forward()'s nodes a module for threads splits (split.ts): with none, its workers would only wait. */
+export function splitJobs({ graph, forward }: PlannedGraph): number {
+  return splitNodes(graph, forward, callContext(graph, constantNames(graph), true)).jobs.size;
+}
+
+/** How the kernel calls name tensors (their constants), shapes, dtypes and the kernel scratch. */
+function callContext(graph: Graph, ident: Map<string, string>, scratch: boolean): CallContext {
+  return {
     addr: (t: string) => ident.get(t)!,
     shape: (t: string): Shape => graph.values.get(t)!.shape,
     dtype: (t: string) => graph.values.get(t)!.dtype,
-    scratch: layout.scratch ? "SCRATCH" : "0",
+    scratch: scratch ? "SCRATCH" : "0",
   };
+}
+
+export function emitAssemblyScript({ graph, plan, init, forward }: PlannedGraph, layout: WasmLayout, opts: EmitOptions): EmittedProgram {
+  const ident = constantNames(graph);
+  const ctx = callContext(graph, ident, layout.scratch !== undefined);
   const kernels = new Map<string, Set<string>>();
   const definitions = new Map<string, string>();
 

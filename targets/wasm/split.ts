@@ -17,7 +17,7 @@ export const THREAD_SCRATCH_BYTES = 512;
  * 256×256 and up: stories15M's projections split; stories260K (its 512×64 classifier the largest)
  * runs on one thread.
  */
-const SPLIT_WORK = 65536;
+export const SPLIT_WORK = 65536;
 
 export interface Split {
   /** The job number of each node forward() splits. */
