@@ -124,7 +124,8 @@ export function checkStep(manifest: Manifest, tokens: readonly number[], pos: nu
     });
 }
 
-function describe(x: unknown): string {
+/** A value as an input error shows it: a number or a short string as it is, otherwise its kind ("Set", "null"). */
+export function describe(x: unknown): string {
   if (typeof x === "number" || typeof x === "bigint") return String(x);
   if (typeof x === "string") return JSON.stringify(x.length > 40 ? `${x.slice(0, 37)}...` : x);
   return x === null || x === undefined ? String(x) : typeof x === "object" ? (x.constructor?.name ?? "an object") : typeof x;

@@ -8,6 +8,7 @@
 import { SeecError } from "./errors.js";
 import { directoryUrl, importAtRuntime, inNode, moduleDirectory, Reader, type ReadOptions } from "./fetch.js";
 import type { Manifest } from "./manifest.js";
+import { describe } from "./feeds.js";
 import { Model } from "./model.js";
 import { canShareMemory, startThreads, threadCount, type Threads } from "./threads.js";
 import { WasmEngine } from "./wasm-engine.js";
@@ -126,9 +127,13 @@ export interface LoadOptions extends ReadOptions {
 export async function load(dir?: string | URL, options: LoadOptions = {}): Promise<Model> {
   try {
     if (options.threads !== undefined && !(Number.isSafeInteger(options.threads) && options.threads >= 1))
-      throw new SeecError("runtime.option", `load() option threads must be a whole number of at least 1, got ${String(options.threads)}`, {
-        at: "threads",
-      });
+      throw new SeecError(
+        "runtime.option",
+        `load() option threads must be a whole number of at least 1, got ${describe(options.threads)}`,
+        {
+          at: "threads",
+        },
+      );
     const base = await directoryUrl(dir ?? moduleDirectory());
     // The same public API as a Model (its private members aside).
     if (options.worker) return (await loadInWorker(base, options)) as unknown as Model;

@@ -5,7 +5,7 @@
  */
 import { SeecError } from "./errors.js";
 import type { Manifest, TensorSpec } from "./manifest.js";
-import { checkFeeds, checkStep, dimsOf, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
+import { checkFeeds, checkStep, describe, dimsOf, elementsOf, embeddingFeeds, exchanged, type Feeds, type Outputs } from "./feeds.js";
 import { pooledEmbedding } from "./pooling.js";
 import { checkDims, plainFeeds, runRows, type PlainFeeds } from "./rows.js";
 import { textBatches } from "./batches.js";
@@ -45,6 +45,12 @@ const DISPOSED: Engine = new Proxy({} as Engine, {
   },
 });
 
+/**
+ * Ends the engine of a Model dropped without dispose() once it is collected: a module for threads
+ * keeps its workers, and they its memory, until its engine ends them.
+ */
+const DROPPED = typeof FinalizationRegistry === "function" ? new FinalizationRegistry<Engine>((engine) => engine.dispose()) : undefined;
+
 /** Embeddings queued before their results are awaited: a GPU runs them in order and pays one readback round trip per window. */
 const IN_FLIGHT = 16;
 /** Longest stretch of work between two returns to the event loop (ms), so pages repaint and abort() is heard. */
@@ -61,7 +67,7 @@ export class Model {
   readonly threads: number;
   readonly stats: GenerationStats = { promptTokens: 0, generatedTokens: 0, prefillSeconds: 0, decodeSeconds: 0 };
   private engine: Engine;
-  /** The generation in progress, which later ones wait for. */
+  /** The generation (or a decoder's run or step) in progress, which later ones wait for. */
   private generating: Promise<void> = Promise.resolve();
 
   constructor(
@@ -73,12 +79,14 @@ export class Model {
     this.backend = engine.backend;
     this.adapter = engine.adapter;
     this.threads = engine.threads ?? 1;
+    DROPPED?.register(this, engine, this);
   }
 
   /** Lets the module (or GPU buffers) and its memory go; the model cannot run afterwards. */
   dispose(): void {
     const engine = this.engine;
     this.engine = DISPOSED;
+    DROPPED?.unregister(this);
     if (engine !== DISPOSED) engine.dispose();
   }
 
@@ -88,9 +96,15 @@ export class Model {
 
   /**
    * One call of the compiled graph: named typed arrays in, named typed arrays (copies) out, each
-   * also carrying `data`, `dims` and `type` as ONNX Runtime's tensors do.
+   * also carrying `data`, `dims` and `type` as ONNX Runtime's tensors do. On a decoder it waits
+   * for the generation (or the call) before it: they share the KV cache.
    */
   async run(feeds: Feeds, options: CallOptions = {}): Promise<Outputs> {
+    return this.inTurn(() => this.call(feeds, options));
+  }
+
+  /** run() without waiting its turn. */
+  private async call(feeds: Feeds, options: CallOptions): Promise<Outputs> {
     options.signal?.throwIfAborted();
     const plain = plainFeeds(feeds);
     if (this.manifest.model.rows) return runRows(this.manifest, plain, (row) => this.runOnce(row, options));
@@ -112,14 +126,22 @@ export class Model {
     );
   }
 
-  /** Runs tokens at positions pos.. in the chunks the module was planned for; returns the last token's logits. */
+  /**
+   * Runs tokens at positions pos.. in the chunks the module was planned for; returns the last
+   * token's logits. Waits for the generation (or the call) before it, as run() does.
+   */
   async step(tokens: readonly number[], pos: number, options: CallOptions = {}): Promise<Float32Array> {
+    return this.inTurn(() => this.stepIn(tokens, pos, options));
+  }
+
+  /** step() without waiting its turn: a generation's own steps. */
+  private async stepIn(tokens: readonly number[], pos: number, options: CallOptions): Promise<Float32Array> {
     checkStep(this.manifest, tokens, pos);
     const chunk = this.manifest.dims.T?.max ?? 1;
     let logits: Float32Array | undefined;
     for (let i = 0; i < tokens.length; i += chunk) {
       const feeds = { tokens: Int32Array.from(tokens.slice(i, i + chunk)), pos: Int32Array.of(pos + i) };
-      logits = (await this.run(feeds, options)).logits as Float32Array;
+      logits = (await this.call(feeds, options)).logits as Float32Array;
     }
     return logits!;
   }
@@ -147,7 +169,7 @@ export class Model {
       const loop = generation(this.tokenizer, prompt, options, this.contextLength, this.stats, this.manifest.model.eosIds);
       for (let event = loop.next(); !event.done;) {
         const e = event.value;
-        if ("step" in e) event = loop.next(await this.step(e.step, e.pos, options));
+        if ("step" in e) event = loop.next(await this.stepIn(e.step, e.pos, options));
         else {
           yield e;
           await breathe();
@@ -205,11 +227,12 @@ export class Model {
    * texts a forward call as the artifact packs (manifest.model.batch; runtime/batches.ts), else one.
    */
   async embed(texts: readonly string[], options: CallOptions = {}): Promise<Float32Array[]> {
+    checkTexts(texts);
     const breathe = pacer(options.signal);
     const vectors: Float32Array[] = [];
     if (this.manifest.model.batch) {
       for (const batch of textBatches(this.manifest, this.tokenizer, texts)) {
-        vectors.push(...batch.vectors(await this.run(batch.feeds, options)));
+        vectors.push(...batch.vectors(await this.call(batch.feeds, options)));
         await breathe();
       }
       return vectors;
@@ -220,12 +243,26 @@ export class Model {
     for (let i = 0; i < texts.length; i += IN_FLIGHT) {
       const window = texts.slice(i, i + IN_FLIGHT).map(async (text) => {
         const { feeds, vector } = call(text);
-        return vector(await this.run(feeds, options));
+        return vector(await this.call(feeds, options));
       });
       vectors.push(...(await Promise.all(window)));
       await breathe();
     }
     return vectors;
+  }
+
+  /**
+   * f() once the generation or call before it on a decoder has ended (they share its KV cache; an
+   * encoder's calls share nothing between them and run as they come).
+   */
+  private async inTurn<T>(f: () => Promise<T>): Promise<T> {
+    if (this.manifest.model.family !== "decoder") return f();
+    const done = await this.turn();
+    try {
+      return await f();
+    } finally {
+      done();
+    }
   }
 
   /** Waits for the generation before this one to end; call the function returned when this one ends. */
@@ -236,6 +273,18 @@ export class Model {
     await previous;
     return done;
   }
+}
+
+/** embed()'s texts: a list of strings (a string alone would be read as a list of its characters). */
+function checkTexts(texts: unknown): void {
+  if (!Array.isArray(texts))
+    throw new SeecError("runtime.input", `embed() takes a list of texts, got ${describe(texts)}`, {
+      at: "texts",
+      hint: typeof texts === "string" ? "one text goes in a list of one: embed([text])" : undefined,
+    });
+  const i = texts.findIndex((t) => typeof t !== "string");
+  if (i >= 0)
+    throw new SeecError("runtime.input", `embed() takes texts (strings): texts[${i}] is ${describe(texts[i])}`, { at: `texts[${i}]` });
 }
 
 /**

@@ -103,6 +103,22 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
       "streamTokens() and generateTokens() take a list of token ids, got a string",
     ]);
   });
+  it("runtime.input: embed() of anything but a list of texts (a string alone was read as its characters)", async () => {
+    const model = await loadWasm(use);
+    const cases: [unknown, string, string][] = [
+      ["hello", 'embed() takes a list of texts, got "hello"', "texts"],
+      [new Set(["a", "b"]), "embed() takes a list of texts, got Set", "texts"],
+      [undefined, "embed() takes a list of texts, got undefined", "texts"],
+      [["a", 42], "embed() takes texts (strings): texts[1] is 42", "texts[1]"],
+      [[null], "embed() takes texts (strings): texts[0] is null", "texts[0]"],
+    ];
+    for (const [texts, message, at] of cases) {
+      const e = await rejects(model.embed(texts as never));
+      expect([e.code, e.message, e.at]).toEqual(["runtime.input", message, at]);
+    }
+    expect((await rejects(model.embed("hello" as never))).hint).toBe("one text goes in a list of one: embed([text])");
+    expect(await model.embed(["hello"])).toHaveLength(1);
+  });
   it("io.read: running a directory that is not an artifact", () => cli("io.read", "run", work));
 
   it("usage.target: a target the API does not know", async () => {

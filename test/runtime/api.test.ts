@@ -58,6 +58,20 @@ describe.skipIf(!LLAMA2C)("generation", () => {
     expect(model.stats.generatedTokens).toBe(16);
   });
 
+  it("a step() or run() called during a generation waits for it (they share the KV cache), in call order", async () => {
+    const alone = await model.generate(prompt, { maxTokens: 64, temperature: 0 });
+    const order: string[] = [];
+    const [during] = await Promise.all([
+      model.generate(prompt, { maxTokens: 64, temperature: 0 }).then((text) => (order.push("generate"), text)),
+      Promise.resolve().then(() => model.step([1, 2, 3, 4, 5], 0).then(() => order.push("step"))),
+      new Promise((r) => setTimeout(r, 0)).then(() =>
+        model.run({ tokens: Int32Array.of(7), pos: Int32Array.of(3) }).then(() => order.push("run")),
+      ),
+    ]);
+    expect(during).toBe(alone);
+    expect(order).toEqual(["generate", "step", "run"]);
+  });
+
   it("samples with a random seed unless given one; equal seeds agree and different seeds differ", async () => {
     const opts = { maxTokens: 48, temperature: 1 };
     const unseeded = await Promise.all([1, 2, 3].map(() => model.generate(prompt, opts)));

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Worker as NodeWorker } from "node:worker_threads";
 import { beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
@@ -183,6 +184,29 @@ describe("seec build --threads", () => {
       "load the model again (threads: 1 runs it on one thread)",
     ]);
     m.dispose();
+  }, 60_000);
+
+  it("a model dropped without dispose() ends its workers once it is collected", async (ctx) => {
+    if (!existsSync("/proc/self/task")) ctx.skip(); // counts this process's threads: Linux only
+    const threadsNow = () => readdirSync("/proc/self/task").length;
+    v8.setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const out = join(root, "dropped");
+    await build({ model, noTokenizer: true, target: "wasm-simd", threads: 2, out });
+    const before = threadsNow();
+    const use = async () => {
+      const m = await load(out, { threads: 2 });
+      expect(m.threads).toBe(2);
+      await m.run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) });
+    };
+    for (let i = 0; i < 3; i++) await use();
+    expect(threadsNow()).toBeGreaterThanOrEqual(before + 3);
+    // Collected, finalized, then the terminated workers' threads end asynchronously.
+    for (let t0 = Date.now(); threadsNow() > before && Date.now() - t0 < 20_000;) {
+      gc();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(threadsNow()).toBeLessThanOrEqual(before);
   }, 60_000);
 
   it("the caller gives up a worker's part after 10 s of the clock with no part ending, not after a count of polls", async () => {
