@@ -44,6 +44,43 @@ describe.skipIf(!LLAMA2C)("llama2.c tokenizer (tok512.bin)", () => {
     expect(tok!.decode(ids.slice(1))).toBe("café\nnaïve ☃");
   });
 
+  it("merges as llama2.c's loop that rescans every pair after each merge, and long texts in linear-ish time", () => {
+    /** run.c's encode(): the best-scoring pair (leftmost of equals, above -1e10) merged, then every pair scanned again. */
+    const rescanning = (text: string): number[] => {
+      const ids = new Map<string, number>();
+      spec!.pieces.forEach((p, i) => ids.has(p) || ids.set(p, i));
+      const tokens = [1, ids.get(" ")!];
+      for (const ch of text) {
+        const id = ids.get(ch);
+        if (id !== undefined) tokens.push(id);
+        else for (const b of new TextEncoder().encode(ch)) tokens.push(b + 3);
+      }
+      for (;;) {
+        let [best, bestId, bestAt] = [-1e10, -1, -1];
+        for (let i = 0; i + 1 < tokens.length; i++) {
+          const id = ids.get(spec!.pieces[tokens[i]] + spec!.pieces[tokens[i + 1]]);
+          if (id !== undefined && spec!.scores[id] > best) [best, bestId, bestAt] = [spec!.scores[id], id, i];
+        }
+        if (bestAt < 0) return tokens;
+        tokens.splice(bestAt, 2, bestId);
+      }
+    };
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const alphabet = "aaabcdeeeefghiiijklmnoooprssstttuuvwyz  .,'!?\nAILTé☃";
+    for (let n = 0; n < 300; n++) {
+      const text = Array.from({ length: 1 + Math.floor(random() * 60) }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
+      expect(tok!.encode(text), JSON.stringify(text)).toEqual(rescanning(text));
+    }
+    const story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. ";
+    expect(tok!.encode(story.repeat(3))).toEqual(rescanning(story.repeat(3)));
+    // 68 KB in one paragraph: the rescanning loop took a minute here.
+    const t0 = performance.now();
+    const long = tok!.encode(story.repeat(700));
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(tok!.decode(long.slice(1))).toBe(story.repeat(700));
+  });
+
   it("encodes the empty prompt as BOS alone", () => {
     expect(tok!.encode("")).toEqual([1]);
   });
