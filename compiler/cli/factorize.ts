@@ -63,11 +63,17 @@ export function factorizeCommand(): Command {
             at: "--order",
             hint: "--method see-xs or word2ketxs",
           });
+        if (flags.sememes && flags.method !== "see" && flags.method !== "see-xs")
+          throw new SeecError("usage.sememes", `--sememes gives SEE its knowledge; --method ${flags.method} reads none`, {
+            at: "--sememes",
+            hint: "--method see or see-xs",
+          });
         if (!flags.explain) await checkFileOutput(flags.out!, [modelPath, flags.tokenizer, flags.sememes, flags.frequencies]);
         const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape });
         const tty = process.stderr.isTTY && !flags.json;
         const { factors, decomposition, report } = await factorize(model, {
           ...flags,
+          sememesFile: flags.sememes,
           ...(flags.explain ? { epochs: 1, rank: 1 } : {}),
           onEpoch: tty
             ? (e, n, loss) =>

@@ -70,6 +70,11 @@ export class FileSememes implements SememeSource {
           .filter(Boolean),
       );
     });
+    if (this.map.size === 0)
+      throw new SeecError("input.sememes", 'the file has no "word<TAB>sememe sememe ..." line', {
+        file: name,
+        hint: "one word a line, a tab, then its sememes separated by spaces (e.g. an OpenHowNet export)",
+      });
   }
 
   sememesOf(word: string): string[] {

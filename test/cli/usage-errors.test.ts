@@ -15,6 +15,11 @@ describe("usage errors from the command line parser", () => {
       "usage.order",
       "--order sets digit slots; --method svd has none",
     ],
+    [
+      ["factorize", "m.bin", "--method", "svd", "--sememes", "s.tsv", "-o", "f.see"],
+      "usage.sememes",
+      "--sememes gives SEE its knowledge; --method svd reads none",
+    ],
     [["build", "m.bin", "--decoder", "-o", "out"], "usage.decoder", "--decoder is for ONNX graphs with past/present pairs"],
   ])("seec %j", async (args, code, text) => {
     const r = await seec(...args);

@@ -73,6 +73,28 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
     expect(r.stdout).toContain('"ing"\n  morphemes: ing | <pad1>');
   });
 
+  it("--sememes FILE gives the sememes in place of WordNet's, and names the file in the factors (it was ignored)", async () => {
+    const file = join(work, "sememes.tsv");
+    writeFileSync(
+      file,
+      "# word<TAB>sememes (one that a single word has is shared by nothing, and dropped)\nday\ttime light\ntime\ttime\nthe\tfunction_word\n",
+    );
+    const r = await seec("factorize", ...model, "--sememes", file, "--explain", " day", " The");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('" day"\n  morphemes: day | ▁\n  sememes:   time');
+    expect(r.stdout).toContain('" The"\n  morphemes: the | ▁^\n  sememes:   function_word');
+    const out = join(work, "file-sememes.see");
+    expect((await seec("factorize", ...model, "--sememes", file, "--ratio", "4", "--epochs", "2", "-o", out)).code).toBe(0);
+    const header = readFileSync(out);
+    const meta = JSON.parse(header.subarray(8, 8 + Number(header.readBigUInt64LE(0))).toString()).__metadata__;
+    expect(JSON.parse(meta.see).knowledge.sememes).toBe(file);
+    const missing = await seec("factorize", ...model, "--sememes", join(work, "none.tsv"), "--explain", " day");
+    expect([missing.code, missing.stderr]).toEqual([8, expect.stringMatching(/^seec: error\[io\.not_found\]/)]);
+    writeFileSync(join(work, "empty.tsv"), "# nothing\n");
+    const empty = await seec("factorize", ...model, "--sememes", join(work, "empty.tsv"), "--explain", " day");
+    expect(empty.stderr).toMatch(/^seec: error\[input\.sememes\] .*empty\.tsv: the file has no "word<TAB>sememe sememe \.\.\." line/);
+  });
+
   it("refuses factors made for another vocabulary before writing anything", async () => {
     const f = randomFactors(
       {
