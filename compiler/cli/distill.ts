@@ -1,5 +1,8 @@
 /** `seec distill`: SEE stage 2, the factors trained through the network with the original model as teacher. */
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { SeecError } from "../../runtime/errors.js";
 import { loadModel, readInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { readCheckpoint, writeCheckpoint } from "../see/checkpoint.js";
@@ -55,7 +58,8 @@ export function distillCommand(): Command {
         "with its embedding rebuilt from the factors; gradients of the loss run back through the network\n" +
         "into the factor tables. The factors that score best on a held-out slice of the data are written\n" +
         "(after each improvement), and beside them at each score a checkpoint of the whole run, <out>.ckpt:\n" +
-        "an interrupted run continues where it stopped with --resume.\n\n" +
+        "an interrupted run continues where it stopped with --resume (a run that ends removes it; a new run\n" +
+        "to the same -o refuses to start while it is there).\n\n" +
         "Losses (weights as flags):\n" +
         "  decoder  --kl: KL(teacher ‖ student) of next-token distributions; --ce: cross-entropy on the data\n" +
         "  encoder  --cosine and --mse between sentence embeddings; --similarity: MSE between in-batch\n" +
@@ -125,6 +129,12 @@ export function distillCommand(): Command {
     .action(async (modelPath: string, flags: DistillFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
       const out = await checkFileOutput(flags.out, [modelPath, flags.tokenizer, flags.see, flags.data]);
       const checkpoint = await checkFileOutput(`${flags.out}.ckpt`, [modelPath, flags.tokenizer, flags.see, flags.data]);
+      if (!flags.resume && existsSync(checkpoint))
+        // A run started over would write its own checkpoint there: an interrupted run's would be lost.
+        throw new SeecError("usage.resume", `${checkpoint} holds the checkpoint of an earlier run`, {
+          at: "-o",
+          hint: "--resume continues that run; to start over, delete the checkpoint (or write elsewhere with -o)",
+        });
       const resume = flags.resume ? readCheckpoint(await readInput(checkpoint, "checkpoint"), checkpoint) : undefined;
       const model = await loadModel({
         model: modelPath,
@@ -181,6 +191,8 @@ export function distillCommand(): Command {
         threads: { count: flags.threads, kernels },
       });
       await writeFileAtomic(out, writeSee(factors));
+      // The run ended: its checkpoint has nothing left to continue (and would stop the next run to -o here).
+      await rm(checkpoint, { force: true });
       const dense = factors.spec.vocab * factors.spec.dim;
       const summary = {
         out: flags.out,
@@ -197,8 +209,9 @@ export function distillCommand(): Command {
 
 /** "0,1" -> [0, 1]. */
 function layerList(value: string): number[] {
-  const layers = value.split(",").map((x) => Number(x.trim()));
-  if (!layers.length || layers.some((l) => !Number.isInteger(l) || l < 0))
+  const parts = value.split(",").map((x) => x.trim());
+  const layers = parts.map(Number);
+  if (parts.some((x) => !/^\d+$/.test(x)))
     throw new InvalidArgumentError(`expected layer indices separated by commas (e.g. 0,1), got ${JSON.stringify(value)}`);
   return layers;
 }

@@ -35,6 +35,11 @@ export function readSee(bytes: Uint8Array, file: string): SeeFactors {
         at: `tensor ${name}`,
       });
     tensors.delete(name);
+    if (dtype === "F32") {
+      const i = (t.data as Float32Array).findIndex((v) => !Number.isFinite(v));
+      if (i >= 0)
+        throw new SeecError("input.see", `${name}[${i}] is ${t.data[i]}: factors are finite numbers`, { file, at: `tensor ${name}` });
+    }
     return t.data;
   };
   const inRange = (name: string, values: Int32Array, limit: number) => {

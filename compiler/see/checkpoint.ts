@@ -48,10 +48,22 @@ export function readCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
       file,
       hint: "--resume reads the .ckpt file seec distill writes beside its output",
     });
-  const meta = JSON.parse(metadata.checkpoint ?? "{}");
+  const meta = checkpointMeta(metadata.checkpoint, file);
   const group = (prefix: string) =>
     Object.fromEntries(
-      [...tensors].filter(([k]) => k.startsWith(`${prefix}/`)).map(([k, t]) => [k.slice(prefix.length + 1), t.data as Float32Array]),
+      [...tensors]
+        .filter(([k]) => k.startsWith(`${prefix}/`))
+        .map(([k, t]) => {
+          const data = t.data as Float32Array;
+          const i = t.dtype === "F32" ? data.findIndex((v) => !Number.isFinite(v)) : -1;
+          if (t.dtype !== "F32" || i >= 0)
+            throw new SeecError("input.checkpoint", t.dtype !== "F32" ? `tensor ${k} is ${t.dtype}, not F32` : `${k}[${i}] is ${data[i]}`, {
+              file,
+              at: `tensor ${k}`,
+              hint: "the checkpoint is damaged: start the run again without --resume",
+            });
+          return [k.slice(prefix.length + 1), data];
+        }),
     );
   const order = tensors.get("order");
   if (!order || order.dtype !== "I32") throw new SeecError("input.checkpoint", "the checkpoint has no example order", { file });
@@ -76,4 +88,33 @@ export function fingerprintDifference(a: Record<string, unknown>, b: Record<stri
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)]))
     if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) return `${key} (${JSON.stringify(a[key])} then, ${JSON.stringify(b[key])} now)`;
   return undefined;
+}
+
+/** The checkpoint's metadata (JSON), each field of the type the loop needs, or input.checkpoint naming the first that is not. */
+function checkpointMeta(text: unknown, file: string): Record<string, never> {
+  const bad = (what: string) =>
+    new SeecError("input.checkpoint", `the checkpoint's metadata ${what}`, {
+      file,
+      at: "metadata.checkpoint",
+      hint: "the checkpoint is damaged: start the run again without --resume",
+    });
+  let meta: unknown;
+  try {
+    meta = JSON.parse(typeof text === "string" ? text : "");
+  } catch {
+    throw bad("is not JSON");
+  }
+  if (typeof meta !== "object" || meta === null || Array.isArray(meta)) throw bad("is not an object");
+  const m = meta as Record<string, unknown>;
+  if (typeof m.fingerprint !== "object" || m.fingerprint === null || Array.isArray(m.fingerprint)) throw bad("has no fingerprint object");
+  for (const key of ["step", "epoch", "cursor", "adamStep", "bestStep", "tokens"])
+    if (!Number.isSafeInteger(m[key]) || (m[key] as number) < 0) throw bad(`field ${key} is ${JSON.stringify(m[key])}, not a whole number`);
+  // An infinite best loss (none scored yet) is written as null.
+  if (m.bestLoss === null) m.bestLoss = Infinity;
+  for (const key of ["bestLoss", "trainSeconds"]) if (typeof m[key] !== "number") throw bad(`field ${key} is not a number`);
+  const numbers = (xs: unknown) => Array.isArray(xs) && xs.every((x) => typeof x === "number");
+  if (!numbers(m.losses)) throw bad("field losses is not a list of numbers");
+  if (!Array.isArray(m.curve) || m.curve.length === 0 || !m.curve.every((c) => typeof c?.step === "number" && typeof c?.loss === "number"))
+    throw bad("field curve is not a list of { step, loss }");
+  return m as Record<string, never>;
 }

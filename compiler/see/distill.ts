@@ -26,6 +26,7 @@ import { Adam } from "./adam.js";
 import { RowBackprop, zeroGradients } from "./backprop.js";
 import { wordnetSentences } from "./corpus.js";
 import { embeddingRow, withAdapter, type SeeFactors } from "../factors/factors.js";
+import { writeSee } from "../factors/format.js";
 import { findEmbedding } from "./factorize.js";
 import { startWorkers } from "./distill-threads.js";
 import { workerScript } from "../util/worker-script.js";
@@ -140,6 +141,7 @@ export interface DistillReport {
 export async function distill(model: LoadedModel, f: SeeFactors, options: DistillOptions): Promise<DistillReport> {
   const opts = { ...options, evalEvery: options.evalEvery ?? defaultEvalEvery(options.steps) };
   const t0 = performance.now();
+  const startedFrom = factorsHash(f);
   const threads = opts.threads && opts.threads.count > 1 ? opts.threads : undefined;
   // Worker threads read the parameters Adam updates where they lie: in shared memory.
   if (threads) f.tables = Object.fromEntries(Object.entries(f.tables).map(([k, t]) => [k, shared(t)]));
@@ -177,7 +179,7 @@ export async function distill(model: LoadedModel, f: SeeFactors, options: Distil
       return sum / set.length;
     };
 
-    const fingerprint = fingerprintOf(opts);
+    const fingerprint = fingerprintOf(opts, startedFrom);
     const resume = opts.resume && resumeFrom(opts.resume, fingerprint, params, train);
     if (resume) {
       sync();
@@ -282,12 +284,20 @@ export function anchor(dTable: Map<number, Float32Array>, f: SeeFactors, emb: { 
   return loss;
 }
 
-/** What shapes a run (its options less callbacks, the data by a hash): a resume must match it. */
-function fingerprintOf(opts: DistillOptions): Record<string, unknown> {
+/** What shapes a run (its options less callbacks, the data and the starting factors by a hash): a resume must match it. */
+function fingerprintOf(opts: DistillOptions, factors: string): Record<string, unknown> {
   const rest = plainOptions(opts);
   let h = 0x811c9dc5;
   for (const text of opts.texts ?? []) for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return { ...rest, data: opts.texts ? `${opts.texts.length} texts, FNV-1a ${(h >>> 0).toString(16)}` : "default" };
+  return { ...rest, data: opts.texts ? `${opts.texts.length} texts, FNV-1a ${(h >>> 0).toString(16)}` : "default", factors };
+}
+
+/** The factors a run starts from, as their .see file's bytes and a hash of them (a resume must start from the same). */
+function factorsHash(f: SeeFactors): string {
+  const bytes = writeSee(f);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return `${bytes.length} bytes, FNV-1a ${(h >>> 0).toString(16)}`;
 }
 
 /** Checks a checkpoint against this run and puts its parameters and example order in place. */
@@ -314,6 +324,16 @@ function resumeFrom(
   }
   if (c.order.length !== train.length)
     throw new SeecError("usage.resume", "the checkpoint's data differ from this run's", { at: "--resume" });
+  const training = new Set(train);
+  const outside = c.order.findIndex((i) => !training.has(i));
+  if (outside >= 0 || c.cursor > train.length)
+    throw new SeecError(
+      "input.checkpoint",
+      outside >= 0
+        ? `its example order names example ${c.order[outside]}, which this run does not train on`
+        : `its place ${c.cursor} is past its ${train.length} examples`,
+      { at: "--resume", hint: "the checkpoint is damaged: start the run again without --resume" },
+    );
   train.splice(0, train.length, ...c.order);
   return c;
 }

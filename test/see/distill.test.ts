@@ -7,7 +7,7 @@
 //   the rebuilt table back toward it;
 // - the errors a user can cause: unsupported.distill (an imported ONNX graph), usage.sequence,
 //   input.data (through the CLI), and unsupported.gradient (backward through an op with no rule).
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel, type LoadedModel } from "../../compiler/frontends/load.js";
@@ -21,7 +21,8 @@ import { applySee } from "../../compiler/passes/see.js";
 import { checkSpec, denseTable, embeddingRow, parameterCount, withAdapter } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
 import { readSee, writeSee } from "../../compiler/factors/format.js";
-import { readCheckpoint, writeCheckpoint } from "../../compiler/see/checkpoint.js";
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from "../../compiler/see/checkpoint.js";
+import { readSafetensors, writeSafetensors } from "../../compiler/factors/safetensors.js";
 import { compileTrainingKernels, trainingKernelsOn, wasmTrainingKernels } from "../../targets/wasm/train-kernels.js";
 import { USE_MODEL_JSON } from "../helpers/use-lite.js";
 import { ERROR_CLASSES } from "../../runtime/errors.js";
@@ -327,6 +328,44 @@ describe("checkpoints and --resume", () => {
     const e = await distill(model, copy(), { ...opts, batch: 2, resume: readCheckpoint(saved!, "run.ckpt") }).catch((x) => x);
     expect(e.code).toBe("usage.resume");
     expect(e.message).toMatch(/batch \(3 then, 2 now\)/);
+    // Other starting factors of the same shapes (once accepted: the checkpoint's tables then met another file's indices).
+    const other = copy();
+    other.tables.morpheme[0] += 1;
+    const f = await rejectsSeec(() => distill(model, other, { ...opts, resume: readCheckpoint(saved!, "run.ckpt") }));
+    expect([f.code, f.message]).toEqual([
+      "usage.resume",
+      expect.stringMatching(
+        /^the checkpoint was made with other options: factors \("\d+ bytes, FNV-1a [0-9a-f]+" then, "\d+ bytes, FNV-1a [0-9a-f]+" now\)$/,
+      ),
+    ]);
+  });
+
+  it("input.checkpoint: damaged metadata or a parameter that is not a finite number, named", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 1 });
+    let saved: Checkpoint | undefined;
+    const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 2, samples: 6, sequence: 16, batch: 2, evalEvery: 1 };
+    await distill(model, factors, { ...opts, onCheckpoint: (c) => void (saved ??= c) });
+    const damaged = (change: (c: Checkpoint) => void) => {
+      const c = structuredClone(saved!);
+      change(c);
+      return catchSeec(() => readCheckpoint(writeCheckpoint(c), "run.ckpt"));
+    };
+    const nan = damaged((c) => (c.params.morpheme[5] = NaN));
+    expect([nan.code, nan.message, nan.at]).toEqual(["input.checkpoint", "param/morpheme[5] is NaN", "tensor param/morpheme"]);
+    const step = damaged((c) => (c.step = -5));
+    expect([step.code, step.message]).toEqual(["input.checkpoint", "the checkpoint's metadata field step is -5, not a whole number"]);
+    const curve = damaged((c) => ((c as { curve?: unknown }).curve = undefined));
+    expect(curve.message).toBe("the checkpoint's metadata field curve is not a list of { step, loss }");
+    const t = new Map([...readSafetensors(writeCheckpoint(saved!), "run.ckpt").tensors]);
+    const notJson = catchSeec(() =>
+      readCheckpoint(writeSafetensors(t, { format: "seec-distill-checkpoint/1", checkpoint: "{not json" }), "run.ckpt"),
+    );
+    expect([notJson.code, notJson.message, notJson.file]).toEqual([
+      "input.checkpoint",
+      "the checkpoint's metadata is not JSON",
+      "run.ckpt",
+    ]);
   });
 });
 
@@ -415,11 +454,18 @@ describe("distillation's errors", () => {
 
   const onnx = sharedPath("onnx/gpt2_past_tiny_pt16/model.onnx");
   describe.skipIf(!LLAMA2C || !onnx)("through the CLI", () => {
-    let work: string, see: string;
+    let work: string, see: string, see260: string | undefined;
     beforeAll(async () => {
       work = await tmpDir();
       see = join(work, "x.see");
       writeFileSync(see, writeSee(randomFactors({ vocab: 4, dim: 4, rank: 1, slots: [["a", 4]] }, 1)));
+      if (!LLAMA2C) return;
+      const model = await loadModel({ model: LLAMA2C.model, tokenizer: LLAMA2C.tokenizer });
+      see260 = join(work, "s1.see");
+      writeFileSync(
+        see260,
+        writeSee((await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 1 })).factors),
+      );
     });
 
     const cli = async (code: string, ...args: string[]) => {
@@ -447,6 +493,53 @@ describe("distillation's errors", () => {
         "-o",
         join(work, "y.see"),
       ));
+    it("a run that ends removes its checkpoint; one left by an interrupted run stops a new run to the same -o (usage.resume)", async () => {
+      const out = join(work, "ckpt.see");
+      const args = [
+        LLAMA2C!.model,
+        "--tokenizer",
+        LLAMA2C!.tokenizer,
+        "--see",
+        see260!,
+        "--steps",
+        "2",
+        "--samples",
+        "6",
+        "--sequence",
+        "16",
+        "--batch",
+        "2",
+        "--eval-every",
+        "1",
+        "--threads",
+        "1",
+        "-o",
+        out,
+      ];
+      const first = await seec("distill", ...args);
+      expect(first.code, first.stderr).toBe(0);
+      expect([existsSync(out), existsSync(`${out}.ckpt`)]).toEqual([true, false]);
+      writeFileSync(`${out}.ckpt`, "an interrupted run's checkpoint");
+      const again = await cli("usage.resume", "distill", ...args);
+      expect(again.stderr).toContain(`${out}.ckpt holds the checkpoint of an earlier run`);
+      expect(readFileSync(`${out}.ckpt`, "utf8")).toBe("an interrupted run's checkpoint");
+    });
+    it("usage.invalid_argument: --lora-layers that are not layer numbers (an empty list was layer 0)", async () => {
+      for (const layers of ["", ",", "0x1", "1,,2"])
+        await cli(
+          "usage.invalid_argument",
+          "distill",
+          LLAMA2C!.model,
+          "--see",
+          see,
+          "--train",
+          "lora",
+          "--lora-layers",
+          layers,
+          "-o",
+          join(work, "y.see"),
+        );
+    });
     it("input.data: training text with a single line", async () => {
       const data = join(work, "one.txt");
       writeFileSync(data, "Once upon a time there was a cat.\n");

@@ -69,6 +69,22 @@ describe(".see format", () => {
     expect(e.message).toMatch(/index\.0\[5\] = 999 is outside/);
   });
 
+  it("refuses a value that is not a finite number, naming the tensor and position (NaN reached eval as a NaN score)", () => {
+    for (const [bad, where] of [
+      [(f: ReturnType<typeof factors>) => (f.tables.sememe[7] = NaN), "tables.sememe[7] is NaN"],
+      [
+        (f: ReturnType<typeof factors>) => ((f.slots[2] as { bag: { weights: Float32Array } }).bag.weights[1] = Infinity),
+        "bag.2.weights[1] is Infinity",
+      ],
+      [(f: ReturnType<typeof factors>) => (f.norm!.bias[0] = -Infinity), "norm.bias[0] is -Infinity"],
+    ] as const) {
+      const f = factors();
+      bad(f);
+      const e = catchSeec(() => readSee(writeSee(f), "f.see"));
+      expect([e.code, e.message]).toEqual(["input.see", `${where}: factors are finite numbers`]);
+    }
+  });
+
   it("refuses a tensor whose shape disagrees with the metadata", () => {
     const f = factors();
     f.tables.morpheme = f.tables.morpheme.subarray(3);
