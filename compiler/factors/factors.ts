@@ -182,11 +182,13 @@ export function checkSpec(spec: SeeSpec, file?: string): void {
   const bad = (msg: string): never => {
     throw new SeecError("input.see", msg, { file, at: "metadata.see" });
   };
+  const isObject = (x: unknown): x is object => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (!isObject(spec)) bad(`the metadata must be an object, got ${JSON.stringify(spec)}`);
   if (spec.format !== "see/1" && spec.format !== "see/2") bad(`format must be "see/1" or "see/2", got ${JSON.stringify(spec.format)}`);
   if (spec.weights !== undefined) {
     if (spec.format !== "see/2") bad("model weights (weights) need format see/2");
     if (typeof spec.weights !== "object" || spec.weights === null) bad("weights must map tensor names to shapes");
-    for (const [name, shape] of Object.entries(spec.weights))
+    for (const [name, shape] of Object.entries(spec.weights ?? {}))
       if (!Array.isArray(shape) || shape.length < 1 || shape.length > 4 || shape.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 24))
         bad(`weights.${name}: a shape of 1 to 4 positive integers, got ${JSON.stringify(shape)}`);
   }
@@ -200,8 +202,9 @@ export function checkSpec(spec: SeeSpec, file?: string): void {
   }
   for (const k of ["vocab", "dim", "rank"] as const)
     if (!Number.isInteger(spec[k]) || spec[k] < 1 || spec[k] > 1 << 24) bad(`${k} must be a positive integer, got ${spec[k]}`);
-  if (!spec.sources || typeof spec.sources !== "object") bad("sources is missing");
+  if (!isObject(spec.sources)) bad("sources is missing");
   for (const [name, s] of Object.entries(spec.sources)) {
+    if (!isObject(s)) bad(`source ${name} must be { rows, q }, got ${JSON.stringify(s)}`);
     if (!Number.isInteger(s.rows) || s.rows < 1 || s.rows > 1 << 24) bad(`source ${name}: rows must be a positive integer`);
     if (!Number.isInteger(s.q) || s.q < 1 || s.q > 1 << 16) bad(`source ${name}: q must be a positive integer`);
     if (s.null !== undefined && (!Number.isInteger(s.null) || s.null < 0 || s.null >= s.rows))
@@ -209,7 +212,9 @@ export function checkSpec(spec: SeeSpec, file?: string): void {
   }
   if (!Array.isArray(spec.slots) || spec.slots.length < 1 || spec.slots.length > 16) bad("slots must list 1 to 16 slots");
   spec.slots.forEach((s, j) => {
-    if (!spec.sources[s.source]) bad(`slot ${j} names unknown source ${JSON.stringify(s.source)}`);
+    if (!isObject(s)) bad(`slot ${j} must be { source }, got ${JSON.stringify(s)}`);
+    if (typeof s.source !== "string" || !Object.hasOwn(spec.sources, s.source))
+      bad(`slot ${j} names unknown source ${JSON.stringify(s.source)}`);
     if (s.bag !== undefined && s.bag !== "mean" && s.bag !== "sum") bad(`slot ${j}: bag must be "mean" or "sum"`);
   });
   const width = productWidth(spec);

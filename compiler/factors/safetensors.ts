@@ -36,7 +36,9 @@ export function readSafetensors(bytes: Uint8Array, file: string): { metadata: Re
   const tensors = new Map<string, StTensor>();
   const ranges: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
+    const isObject = typeof entry === "object" && entry !== null && !Array.isArray(entry);
     if (name === "__metadata__") {
+      if (!isObject) bad("__metadata__ is not an object of strings", "__metadata__");
       for (const [k, v] of Object.entries(entry as object)) {
         if (typeof v !== "string") bad(`metadata entry ${k} is not a string`, "__metadata__");
         metadata[k] = v;
@@ -45,6 +47,7 @@ export function readSafetensors(bytes: Uint8Array, file: string): { metadata: Re
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const at = `tensor ${name}`;
+    if (!isObject) bad("the entry is not { dtype, shape, data_offsets }", at);
     if (e.dtype !== "F32" && e.dtype !== "I32") bad(`dtype ${JSON.stringify(e.dtype)} is not supported (F32 or I32)`, at);
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
       bad("shape must be a list of non-negative integers", at);

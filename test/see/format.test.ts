@@ -85,6 +85,37 @@ describe(".see format", () => {
     }
   });
 
+  it("refuses hand-damaged metadata and header entries by name (each was a TypeError: an internal error)", () => {
+    /** The file with its JSON header changed by `edit` (the data after it as it was). */
+    const edited = (edit: (header: Record<string, unknown>, see: Record<string, unknown>) => void) => {
+      const bytes = writeSee(factors());
+      const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+      const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+      const original = header.__metadata__.see;
+      const see = JSON.parse(original);
+      edit(header, see);
+      if (header.__metadata__?.see === original) header.__metadata__.see = JSON.stringify(see);
+      const json = new TextEncoder().encode(JSON.stringify(header).padEnd(n, " "));
+      const out = new Uint8Array(8 + json.length + bytes.length - 8 - n);
+      new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+      out.set(json, 8);
+      out.set(bytes.subarray(8 + n), 8 + json.length);
+      return catchSeec(() => readSee(out, "f.see"));
+    };
+    const cases: [(h: Record<string, unknown>, s: Record<string, unknown>) => void, string, RegExp][] = [
+      [(h) => (h.__metadata__ = null), "input.safetensors", /__metadata__ is not an object/],
+      [(h) => ((h.__metadata__ as Record<string, string>).see = "null"), "input.see", /the metadata must be an object, got null/],
+      [(_, s) => ((s.slots as unknown[])[1] = null), "input.see", /slot 1 must be \{ source \}, got null/],
+      [(_, s) => ((s.sources as Record<string, unknown>).morpheme = null), "input.see", /source morpheme must be \{ rows, q \}, got null/],
+      [(_, s) => ((s.slots as { source: string }[])[0].source = "constructor"), "input.see", /slot 0 names unknown source "constructor"/],
+      [(h) => (h["index.0"] = null), "input.safetensors", /not \{ dtype, shape, data_offsets \}/],
+    ];
+    for (const [edit, code, message] of cases) {
+      const e = edited(edit);
+      expect([e.code, e.message]).toEqual([code, expect.stringMatching(message)]);
+    }
+  });
+
   it("refuses a tensor whose shape disagrees with the metadata", () => {
     const f = factors();
     f.tables.morpheme = f.tables.morpheme.subarray(3);
