@@ -11,7 +11,8 @@ import { withAdapter, type SeeFactors } from "../factors/factors.js";
 
 export type HeadStrategy = "materialize" | "stream";
 
-export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?: string): Graph {
+/** The factors' embedding, model weights (see/2) and adapters checked against the graph they apply to: mismatch.see, named. */
+export function checkSeeFits(graph: Graph, f: SeeFactors, file?: string): void {
   const target = graph.values.get(f.spec.replaces);
   if (!target || target.kind !== "const")
     throw new SeecError("mismatch.see", `the factors replace "${f.spec.replaces}", which is not a weight of ${graph.name}`, {
@@ -24,12 +25,9 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
       `the factors are for a ${f.spec.vocab} × ${f.spec.dim} embedding; ${f.spec.replaces} is [${target.shape.join(", ")}]`,
       { file },
     );
-
-  const values = new Map(graph.values);
-  values.delete(f.spec.replaces);
-  // see/2: model weights trained with the factors replace the model's own.
-  for (const [name, data] of Object.entries(f.weights ?? {})) {
-    const v = graph.values.get(name),
+  const weight = (name: string) => (name === f.spec.replaces ? undefined : graph.values.get(name));
+  for (const name of Object.keys(f.weights ?? {})) {
+    const v = weight(name),
       shape = f.spec.weights![name];
     if (!v || v.kind !== "const" || v.dtype !== "f32" || v.shape.length !== shape.length || v.shape.some((d, i) => d !== shape[i]))
       throw new SeecError(
@@ -37,18 +35,29 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
         `the file replaces model weight ${name} [${shape.join(", ")}], which ${graph.name} ${v ? `has as ${v.kind} ${v.dtype} [${v.shape.join(", ")}]` : "does not have"}`,
         { file, at: `tensor model.${name}` },
       );
-    values.set(name, { ...v, data });
   }
-  // see/2: low-rank adapters, merged here: the model reads W + A·B.
-  for (const [name, { a, b }] of Object.entries(f.adapters ?? {})) {
-    const v = values.get(name),
-      { rank, shape } = f.spec.adapters![name];
+  for (const name of Object.keys(f.adapters ?? {})) {
+    const v = weight(name),
+      { shape } = f.spec.adapters![name];
     if (!v || v.kind !== "const" || v.dtype !== "f32" || v.shape.length !== 2 || v.shape[0] !== shape[0] || v.shape[1] !== shape[1])
       throw new SeecError(
         "mismatch.see",
         `the file adapts model weight ${name} [${shape.join(", ")}], which ${graph.name} ${v ? `has as ${v.kind} ${v.dtype} [${v.shape.join(", ")}]` : "does not have"}`,
         { file, at: `tensor adapter.${name}.a` },
       );
+  }
+}
+
+export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?: string): Graph {
+  checkSeeFits(graph, f, file);
+  const values = new Map(graph.values);
+  values.delete(f.spec.replaces);
+  // see/2: model weights trained with the factors replace the model's own.
+  for (const [name, data] of Object.entries(f.weights ?? {})) values.set(name, { ...graph.values.get(name)!, data });
+  // see/2: low-rank adapters, merged here: the model reads W + A·B.
+  for (const [name, { a, b }] of Object.entries(f.adapters ?? {})) {
+    const v = values.get(name)!,
+      { rank, shape } = f.spec.adapters![name];
     values.set(name, { ...v, data: withAdapter(v.data as Float32Array, a, b, shape[0], rank, shape[1]) });
   }
   const prefix = "see.";

@@ -27,6 +27,7 @@ import { RowBackprop, zeroGradients } from "./backprop.js";
 import { wordnetSentences } from "./corpus.js";
 import { embeddingRow, withAdapter, type SeeFactors } from "../factors/factors.js";
 import { writeSee } from "../factors/format.js";
+import { checkSeeFits } from "../passes/see.js";
 import { findEmbedding } from "./factorize.js";
 import { startWorkers } from "./distill-threads.js";
 import { workerScript } from "../util/worker-script.js";
@@ -402,6 +403,8 @@ export function pair(
       `the factors are for ${f.spec.replaces} [${f.spec.vocab}, ${f.spec.dim}]; ${graph.name}'s embedding is ${emb.name} [${emb.vocab}, ${emb.dim}]`,
       { at: "--see" },
     );
+  // The model weights and adapters a see/2 file carries, as seec build checks them.
+  checkSeeFits(graph, f);
 
   const teacher = family === "decoder" ? allPositions(graph) : graph;
   const table = new Float32Array(emb.data.length);

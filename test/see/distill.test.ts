@@ -437,6 +437,29 @@ describe("distillation's errors", () => {
     expect(notCheckpoint.code).toBe("input.checkpoint");
   });
 
+  it("mismatch.see: see/2 weights or adapters the model lacks, or of other shapes, as seec build refuses them", async () => {
+    const model = await loadModel({ model: LLAMA2C!.model, tokenizer: LLAMA2C!.tokenizer, maxChunk: 32 });
+    const { factors } = await factorize(model, { method: "see", ratio: 4, seed: 0, segmentation: "lexicon", epochs: 1 });
+    const opts = { ...DEFAULT_DISTILL, seed: 1, steps: 1, samples: 4, sequence: 16, batch: 2, train: "norms" as const };
+    const carrying = (weights: Record<string, number[]>) => ({
+      ...factors,
+      spec: { ...factors.spec, format: "see/2" as const, weights },
+      weights: Object.fromEntries(Object.entries(weights).map(([n, shape]) => [n, new Float32Array(shape.reduce((a, b) => a * b, 1))])),
+    });
+    const bogus = await rejectsSeec(() => distill(model, carrying({ bogus: [64] }), opts));
+    expect([bogus.code, bogus.message, bogus.at]).toEqual([
+      "mismatch.see",
+      "the file replaces model weight bogus [64], which stories260K does not have",
+      "tensor model.bogus",
+    ]);
+    const shape = await rejectsSeec(() => distill(model, carrying({ "layers.0.attention_norm.weight": [8, 8] }), opts));
+    expect(shape.message).toBe(
+      "the file replaces model weight layers.0.attention_norm.weight [8, 8], which stories260K has as const f32 [64]",
+    );
+    const table = await rejectsSeec(() => distill(model, carrying({ "tok_embeddings.weight": [64] }), opts));
+    expect(table.code).toBe("mismatch.see");
+  });
+
   it("unsupported.gradient: backward through an op with no gradient rule", () => {
     const b = new GraphBuilder("g", { family: "decoder", config: {} });
     const x = b.input("x", "f32", [2, 3]);
