@@ -84,8 +84,14 @@ export function factorizeCommand(): Command {
         });
         if (flags.explain) {
           const found = flags.explain.map((p) => {
-            const k = decomposition.knowledge.find((x) => x.piece === p);
-            if (!k) throw new SeecError("usage.explain", `${JSON.stringify(p)} is not a piece of the vocabulary`, { at: "--explain" });
+            // A word's leading marker as the vocabulary writes it: SentencePiece's "▁" or llama2.c's space.
+            const spellings = [p, p.replace(/^▁/, " "), p.replace(/^ /, "▁")];
+            const k = decomposition.knowledge.find((x) => spellings.includes(x.piece));
+            if (!k)
+              throw new SeecError("usage.explain", `${JSON.stringify(p)} is not a piece of the vocabulary`, {
+                at: "--explain",
+                hint: 'a piece that starts a word starts with its marker ("▁day" or " day"); seec factorize --explain takes pieces as the tokenizer splits text',
+              });
             return k;
           });
           if (flags.json) return printJson(found);

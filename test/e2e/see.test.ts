@@ -71,6 +71,9 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
     expect(r.stdout).toContain('" day"\n  morphemes: day | ▁\n  sememes:   noun.time');
     expect(r.stdout).toContain('" The"\n  morphemes: the | ▁^');
     expect(r.stdout).toContain('"ing"\n  morphemes: ing | <pad1>');
+    // SentencePiece's marker stands for llama2.c's leading space, as the help's example writes it.
+    const marked = await seec("factorize", ...model, "--explain", "▁day");
+    expect(marked.stdout).toContain('" day"\n  morphemes: day | ▁\n  sememes:   noun.time');
   });
 
   it("--sememes FILE gives the sememes in place of WordNet's, and names the file in the factors (it was ignored)", async () => {
