@@ -37,6 +37,12 @@ export function evalCommand(): Command {
         task,
         tty ? (d, n) => process.stderr.write(`\rseec: ${what} ${d}/${n}${d === n ? "\n" : ""}`) : undefined,
       );
+      if (!Number.isFinite(quality.value))
+        // NaN or infinite outputs: damaged weights or factors, never a score to report (or script on).
+        throw new SeecError("runtime.nonfinite", `the model's outputs gave a score of ${quality.value}`, {
+          file: dir,
+          hint: "its weights or factors hold values that are not finite numbers: rebuild it from good files",
+        });
       if (flags.json) printJson(quality.details);
       else process.stdout.write(`${quality.value.toFixed(4)}\n`);
     });

@@ -80,6 +80,15 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     writeFileSync(join(work, "empty.txt"), "\n\n");
     return cli("input.eval_text", "eval", stories, "--nll", join(work, "empty.txt"));
   });
+  it("runtime.nonfinite: a score from weights that are not finite numbers is refused, not printed as NaN with exit 0", async () => {
+    const poisoned = join(work, "poisoned");
+    mkdirSync(poisoned, { recursive: true });
+    for (const f of readdirSync(stories)) if (statSync(join(stories, f)).isFile()) copyFileSync(join(stories, f), join(poisoned, f));
+    writeFileSync(join(poisoned, "weights.bin"), new Uint8Array(statSync(join(stories, "weights.bin")).size).fill(0xff)); // every float NaN
+    writeFileSync(join(work, "story.txt"), "Once upon a time there was a cat.\n");
+    await cli("runtime.nonfinite", "eval", poisoned, "--nll", join(work, "story.txt"));
+    expect((await seec("eval", poisoned, "--nll", join(work, "story.txt"))).stderr).toContain("the model's outputs gave a score of NaN");
+  });
   it("input.stsb: a file that is not STS-B", () => {
     writeFileSync(join(work, "bad.tsv"), "a\tb\n");
     return cli("input.stsb", "eval", use, "--stsb", join(work, "bad.tsv"));
