@@ -134,15 +134,19 @@ export async function checkFileOutput(out: string, inputs: readonly (string | un
   const { path, stats } = await checkPlace(out, inputs);
   if (stats?.isDirectory()) refuse(out, "is an existing directory; the output is a file", "name a file inside it");
   if (stats && !stats.isFile()) refuse(out, "exists and is not a regular file");
+  // No one may write it: its owner protected it (a rename into place would pass over the mode).
+  if (stats && (stats.mode & 0o222) === 0) refuse(out, "is read-only; seec will not replace it", "make it writable, or name another file");
   return path;
 }
 
 /**
  * Writes `bytes` to `path` through a temporary sibling renamed into place: the file is whole or
- * untouched, and the temporary file is removed when anything fails.
+ * untouched, and the temporary file is removed when anything fails. A path that is a symbolic link
+ * writes the file it links to.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const target = resolve(path);
+  // Through a symbolic link to the file it names: the link stays, its file is replaced.
+  const target = await realpath(path).catch(() => resolve(path));
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   try {
     await mkdir(dirname(target), { recursive: true });

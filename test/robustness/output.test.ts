@@ -1,7 +1,7 @@
 // Issue 26, part 1: no `-o` destroys data. Every output path is checked before any work and
 // refused with usage.output (exit 2, one line); an artifact is still replaced, atomically.
 // Every test writes only inside its own temporary directory.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -89,6 +89,20 @@ describe("output paths (library)", () => {
     const e = await rejection(writeFileAtomic(join(work, "atomic", "a-dir"), "x"));
     expect(e.code).toBe("io.write");
     expect(readdirSync(join(work, "atomic")).sort()).toEqual(["a-dir", "f.bin"]);
+    // A symbolic link is written through (it was replaced by a file, its target left as it was).
+    symlinkSync(target, join(work, "atomic", "link.bin"));
+    await writeFileAtomic(join(work, "atomic", "link.bin"), "three");
+    expect([lstatSync(join(work, "atomic", "link.bin")).isSymbolicLink(), readFileSync(target, "utf8")]).toEqual([true, "three"]);
+  });
+
+  it("refuses a read-only file (a rename into place passed over its mode)", async () => {
+    const file = join(work, "protected.see");
+    writeFileSync(file, "mine");
+    chmodSync(file, 0o444);
+    const e = await rejection(checkFileOutput(file, []));
+    expect([e.code, e.message]).toEqual(["usage.output", expect.stringMatching(/is read-only; seec will not replace it$/)]);
+    chmodSync(file, 0o644);
+    expect(await checkFileOutput(file, [])).toBe(file);
   });
 });
 
