@@ -405,6 +405,16 @@ export function pair(
     );
   // The model weights and adapters a see/2 file carries, as seec build checks them.
   checkSeeFits(graph, f);
+  const terms = family === "decoder" ? (["kl", "ce", "hidden"] as const) : (["cosine", "mse", "similarity", "hidden"] as const);
+  if (terms.every((t) => !(opts.loss[t] > 0)))
+    throw new SeecError(
+      "usage.loss",
+      `every loss term of a${family === "encoder" ? "n" : ""} ${family} is weighted 0: nothing would train`,
+      {
+        at: terms.map((t) => `--${t}`).join("/"),
+        hint: `give one of ${terms.map((t) => `--${t}`).join(", ")} a weight above 0`,
+      },
+    );
 
   const teacher = family === "decoder" ? allPositions(graph) : graph;
   const table = new Float32Array(emb.data.length);

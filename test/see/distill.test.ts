@@ -458,6 +458,13 @@ describe("distillation's errors", () => {
     );
     const table = await rejectsSeec(() => distill(model, carrying({ "tok_embeddings.weight": [64] }), opts));
     expect(table.code).toBe("mismatch.see");
+    // usage.loss: a decoder's terms all weighted 0 (it "trained" with a loss of 0).
+    const none = await rejectsSeec(() => distill(model, factors, { ...opts, loss: { ...DEFAULT_DISTILL.loss, kl: 0, ce: 0 } }));
+    expect([none.code, none.message, none.at]).toEqual([
+      "usage.loss",
+      "every loss term of a decoder is weighted 0: nothing would train",
+      "--kl/--ce/--hidden",
+    ]);
   });
 
   it("unsupported.gradient: backward through an op with no gradient rule", () => {
