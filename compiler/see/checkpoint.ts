@@ -90,8 +90,11 @@ export function fingerprintDifference(a: Record<string, unknown>, b: Record<stri
   return undefined;
 }
 
+/** The scalars writeCheckpoint puts in the metadata. */
+type CheckpointMeta = Omit<Checkpoint, "order" | "params" | "adam" | "best"> & { adamStep: number; bestLoss: number; bestStep: number };
+
 /** The checkpoint's metadata (JSON), each field of the type the loop needs, or input.checkpoint naming the first that is not. */
-function checkpointMeta(text: unknown, file: string): Record<string, never> {
+function checkpointMeta(text: unknown, file: string): CheckpointMeta {
   const bad = (what: string) =>
     new SeecError("input.checkpoint", `the checkpoint's metadata ${what}`, {
       file,
@@ -116,5 +119,5 @@ function checkpointMeta(text: unknown, file: string): Record<string, never> {
   if (!numbers(m.losses)) throw bad("field losses is not a list of numbers");
   if (!Array.isArray(m.curve) || m.curve.length === 0 || !m.curve.every((c) => typeof c?.step === "number" && typeof c?.loss === "number"))
     throw bad("field curve is not a list of { step, loss }");
-  return m as Record<string, never>;
+  return m as unknown as CheckpointMeta;
 }
