@@ -5,6 +5,7 @@
  */
 import { type ChatMessage, type ChatOptions, type ChatSpec, ChatTemplate } from "../chat/index.js";
 import { SeecError } from "../errors.js";
+import { mergePairs } from "./merge-pairs.js";
 
 export interface Llama2cTokenizerSpec {
   type: "llama2c-bpe";
@@ -126,39 +127,19 @@ export class Llama2cTokenizer {
 
   /**
    * llama2.c's merge loop: while some adjacent pair's concatenation is a piece, merge the pair whose
-   * piece scores highest (the leftmost of equals; a score must pass -1e10). The same choices as
-   * rescanning every pair after each merge, in O(n log n): the tokens as a linked list, each
-   * candidate pair in a heap (best score first, then leftmost), a pair whose tokens have changed
-   * since it was queued skipped when it comes up.
+   * piece scores highest (the leftmost of equals; a score must pass -1e10), as run.c's loop that
+   * rescans every pair after each merge chooses.
    */
   private merge(tokens: number[]): number[] {
-    const n = tokens.length;
-    const id = Int32Array.from(tokens),
-      next = new Int32Array(n),
-      prev = new Int32Array(n);
-    for (let i = 0; i < n; i++) [next[i], prev[i]] = [i + 1 < n ? i + 1 : -1, i - 1];
-    const heap = new PairHeap();
-    const offer = (left: number) => {
-      const right = next[left];
-      if (left < 0 || right < 0) return;
-      const piece = this.ids.get(this.spec.pieces[id[left]] + this.spec.pieces[id[right]]);
-      if (piece !== undefined && this.spec.scores[piece] > -1e10) heap.push(this.spec.scores[piece], left, id[left], id[right], piece);
-    };
-    for (let i = 0; i + 1 < n; i++) offer(i);
-    for (let pair; (pair = heap.pop());) {
-      const right = next[pair.left];
-      // Stale: the left token was merged away (it is then no longer a list member) or either token changed.
-      if (right < 0 || id[pair.left] !== pair.leftId || id[right] !== pair.rightId || prev[right] !== pair.left) continue;
-      id[pair.left] = pair.piece;
-      next[pair.left] = next[right];
-      if (next[right] >= 0) prev[next[right]] = pair.left;
-      prev[right] = next[right] = -2; // off the list
-      offer(prev[pair.left]);
-      offer(pair.left);
-    }
-    const out: number[] = [];
-    for (let i = n > 0 ? 0 : -1; i >= 0; i = next[i]) out.push(id[i]);
-    return out;
+    const piece = (left: number, right: number) => this.ids.get(this.spec.pieces[left] + this.spec.pieces[right]);
+    return mergePairs(
+      tokens,
+      (left, right) => {
+        const id = piece(left, right);
+        return id !== undefined && this.spec.scores[id] > -1e10 ? -this.spec.scores[id] : undefined;
+      },
+      (left, right) => piece(left, right)!,
+    );
   }
 
   /**
@@ -189,52 +170,4 @@ export class Llama2cTokenizer {
     if (id === undefined) throw new SeecError("input.tokenizer", `the tokenizer has no piece for ${JSON.stringify(piece)}`);
     return id;
   }
-}
-
-/** A candidate merge: the pair starting at list node `left` (holding leftId, then rightId) would become `piece`. */
-interface Pair {
-  score: number;
-  left: number;
-  leftId: number;
-  rightId: number;
-  piece: number;
-}
-
-/** A binary max-heap of candidate merges: the highest score first, the leftmost (lowest node) of equal scores. */
-class PairHeap {
-  private readonly items: Pair[] = [];
-
-  push(score: number, left: number, leftId: number, rightId: number, piece: number): void {
-    const items = this.items;
-    items.push({ score, left, leftId, rightId, piece });
-    for (let i = items.length - 1; i > 0;) {
-      const up = (i - 1) >> 1;
-      if (!before(items[i], items[up])) break;
-      [items[i], items[up]] = [items[up], items[i]];
-      i = up;
-    }
-  }
-
-  pop(): Pair | undefined {
-    const items = this.items;
-    const top = items[0];
-    const last = items.pop();
-    if (items.length > 0 && last) {
-      items[0] = last;
-      for (let i = 0; ;) {
-        const [l, r] = [2 * i + 1, 2 * i + 2];
-        let m = i;
-        if (l < items.length && before(items[l], items[m])) m = l;
-        if (r < items.length && before(items[r], items[m])) m = r;
-        if (m === i) break;
-        [items[i], items[m]] = [items[m], items[i]];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function before(a: Pair, b: Pair): boolean {
-  return a.score > b.score || (a.score === b.score && a.left < b.left);
 }

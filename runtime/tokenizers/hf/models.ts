@@ -4,6 +4,7 @@
  * prefix), Unigram (the best-scoring segmentation), as Hugging Face's Rust library runs them.
  */
 import { type Json, malformed, unsupported } from "./config.js";
+import { mergePairs } from "../merge-pairs.js";
 
 export interface Model {
   tokenize(piece: string): number[];
@@ -115,7 +116,11 @@ function bpe(m: Json, file?: string): Model {
       }
     });
     if (unkPending) ids.push(unk!);
-    const out = mergeAll(ids, ranks, width, merged);
+    const out = mergePairs(
+      ids,
+      (left, right) => ranks.get(left * width + right),
+      (left, right) => merged(left * width + right),
+    );
     // Words repeat; whole texts (a BPE without pre-tokenizer sees one) do not, and would only fill memory.
     if (word.length <= 256) {
       if (cache.size >= 10000) cache.clear();
@@ -124,65 +129,6 @@ function bpe(m: Json, file?: string): Model {
     return out;
   };
   return { tokens, tokenize };
-}
-
-/**
- * BPE's merges on one word: the lowest-ranked pair first, the leftmost of equals, as the Rust
- * library's Word::merge_all does with a heap (words of thousands of characters are common: a
- * SentencePiece-style BPE without pre-tokenizer sees the whole text as one word).
- */
-function mergeAll(ids: number[], ranks: Map<number, number>, width: number, merged: (key: number) => number): number[] {
-  const n = ids.length;
-  const next = Int32Array.from({ length: n }, (_, i) => i + 1);
-  const prev = Int32Array.from({ length: n }, (_, i) => i - 1);
-  // Entries [rank, position, left id, right id]; position -1 of a removed symbol makes its entries stale.
-  const heap: number[][] = [];
-  const less = (a: number[], b: number[]) => a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
-  const push = (pos: number) => {
-    const r = next[pos];
-    if (pos < 0 || r >= n) return;
-    const rank = ranks.get(ids[pos] * width + ids[r]);
-    if (rank === undefined) return;
-    heap.push([rank, pos, ids[pos], ids[r]]);
-    for (let i = heap.length - 1; i > 0;) {
-      const parent = (i - 1) >> 1;
-      if (!less(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  };
-  const pop = (): number[] => {
-    const top = heap[0];
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      for (let i = 0; ;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < heap.length && less(heap[l], heap[m])) m = l;
-        if (r < heap.length && less(heap[r], heap[m])) m = r;
-        if (m === i) break;
-        [heap[i], heap[m]] = [heap[m], heap[i]];
-        i = m;
-      }
-    }
-    return top;
-  };
-  for (let i = 0; i + 1 < n; i++) push(i);
-  while (heap.length > 0) {
-    const [, pos, left, right] = pop();
-    const r = next[pos];
-    // Stale: a symbol of the pair was merged away or changed since the entry was pushed.
-    if (ids[pos] !== left || r >= n || ids[r] !== right) continue;
-    ids[pos] = merged(left * width + right);
-    ids[r] = -1;
-    next[pos] = next[r];
-    if (next[r] < n) prev[next[r]] = pos;
-    push(prev[pos]);
-    push(pos);
-  }
-  return ids.filter((id) => id >= 0);
 }
 
 function wordPiece(m: Json, file?: string): Model {
