@@ -288,17 +288,22 @@ export function anchor(dTable: Map<number, Float32Array>, f: SeeFactors, emb: { 
 /** What shapes a run (its options less callbacks, the data and the starting factors by a hash): a resume must match it. */
 function fingerprintOf(opts: DistillOptions, factors: string): Record<string, unknown> {
   const rest = plainOptions(opts);
-  let h = 0x811c9dc5;
-  for (const text of opts.texts ?? []) for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  let h = FNV_BASIS;
+  for (const text of opts.texts ?? []) for (let i = 0; i < text.length; i++) h = fnv1a(h, text.charCodeAt(i));
   return { ...rest, data: opts.texts ? `${opts.texts.length} texts, FNV-1a ${(h >>> 0).toString(16)}` : "default", factors };
 }
 
 /** The factors a run starts from, as their .see file's bytes and a hash of them (a resume must start from the same). */
 function factorsHash(f: SeeFactors): string {
   const bytes = writeSee(f);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  const h = bytes.reduce(fnv1a, FNV_BASIS);
   return `${bytes.length} bytes, FNV-1a ${(h >>> 0).toString(16)}`;
+}
+
+/** 32-bit FNV-1a: the hash so far with one more value (a byte or a UTF-16 unit) folded in. */
+const FNV_BASIS = 0x811c9dc5;
+function fnv1a(h: number, value: number): number {
+  return Math.imul(h ^ value, 0x01000193);
 }
 
 /** Checks a checkpoint against this run and puts its parameters and example order in place. */
