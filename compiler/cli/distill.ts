@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { SeecError } from "../../runtime/errors.js";
-import { loadModel, readInput } from "../frontends/load.js";
+import { loadModel, readInput, readTextInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { readCheckpoint, writeCheckpoint } from "../see/checkpoint.js";
 import { textsOf } from "../see/corpus.js";
@@ -126,85 +126,137 @@ export function distillCommand(): Command {
     )
     .option("--resume", "continue an interrupted run from its checkpoint (<out>.ckpt, written at each held-out score)")
     .option("--json", "print the report as JSON")
-    .action(async (modelPath: string, flags: DistillFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
-      const out = await checkFileOutput(flags.out, [modelPath, flags.tokenizer, flags.see, flags.data]);
-      const checkpoint = await checkFileOutput(`${flags.out}.ckpt`, [modelPath, flags.tokenizer, flags.see, flags.data]);
-      if (!flags.resume && existsSync(checkpoint))
-        // A run started over would write its own checkpoint there: an interrupted run's would be lost.
-        throw new SeecError("usage.resume", `${checkpoint} holds the checkpoint of an earlier run`, {
-          at: "-o",
-          hint: "--resume continues that run; to start over, delete the checkpoint (or write elsewhere with -o)",
+    .action(
+      async (
+        modelPath: string,
+        flags: DistillFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> },
+        cmd: Command,
+      ) => {
+        const out = await checkFileOutput(flags.out, [modelPath, flags.tokenizer, flags.see, flags.data]);
+        const checkpoint = await checkFileOutput(`${flags.out}.ckpt`, [modelPath, flags.tokenizer, flags.see, flags.data]);
+        if (!flags.resume && existsSync(checkpoint))
+          // A run started over would write its own checkpoint there: an interrupted run's would be lost.
+          throw new SeecError("usage.resume", `${checkpoint} holds the checkpoint of an earlier run`, {
+            at: "-o",
+            hint: "--resume continues that run; to start over, delete the checkpoint (or write elsewhere with -o)",
+          });
+        const resume = flags.resume ? readCheckpoint(await readInput(checkpoint, "checkpoint"), checkpoint) : undefined;
+        const model = await loadModel({
+          model: modelPath,
+          tokenizer: flags.tokenizer,
+          shapes: flags.shape,
+          context: flags.context,
+          maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence),
         });
-      const resume = flags.resume ? readCheckpoint(await readInput(checkpoint, "checkpoint"), checkpoint) : undefined;
-      const model = await loadModel({
-        model: modelPath,
-        tokenizer: flags.tokenizer,
-        shapes: flags.shape,
-        context: flags.context,
-        maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence),
+        refuseIgnoredOptions(cmd, flags, model.graph.model.family);
+        const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
+        const kernels = await compileTrainingKernels();
+        const texts = flags.data ? textsOf(await readTextInput(flags.data, "training text"), flags.data) : undefined;
+        // A bar on a terminal; a line per held-out score in a log; nothing with --json.
+        const onProgress = flags.json
+          ? undefined
+          : process.stderr.isTTY
+            ? (p: DistillProgress) => process.stderr.write(progressLine(p))
+            : (p: DistillProgress) =>
+                p.heldOut !== undefined &&
+                process.stderr.write(
+                  `seec: step ${p.step}/${p.steps} loss ${p.loss?.toFixed(4)} held-out ${p.heldOut.toFixed(4)} ${Math.round(p.tokensPerSecond ?? 0)} tokens/s\n`,
+                );
+        const report = await distill(model, factors, {
+          steps: flags.steps,
+          learningRate: flags.lr,
+          weightLearningRate: flags.weightLr,
+          batch: flags.batch,
+          seed: flags.seed,
+          sequence: flags.sequence,
+          samples: flags.samples,
+          sentences: flags.sentences,
+          cover: flags.cover,
+          texts,
+          temperature: flags.temperature,
+          loss: {
+            kl: flags.kl,
+            ce: flags.ce,
+            hidden: flags.hidden,
+            cosine: flags.cosine,
+            mse: flags.mse,
+            similarity: flags.similarity,
+            anchor: flags.anchor,
+          },
+          heldOut: flags.heldOut,
+          train: flags.train,
+          lora: { rank: flags.loraRank, layers: flags.loraLayers },
+          evalEvery: flags.evalEvery,
+          onProgress,
+          // The best factors so far are on disk: an interrupted run keeps them.
+          onBest: (best) => writeFileAtomic(out, writeSee(best)),
+          // The whole loop, so that --resume continues exactly where a run stopped.
+          onCheckpoint: (c) => writeFileAtomic(checkpoint, writeCheckpoint(c)),
+          resume,
+          kernels: trainingKernelsOn(kernels),
+          threads: { count: flags.threads, kernels },
+        });
+        await writeFileAtomic(out, writeSee(factors));
+        // The run ended: its checkpoint has nothing left to continue (and would stop the next run to -o here).
+        await rm(checkpoint, { force: true });
+        const dense = factors.spec.vocab * factors.spec.dim;
+        const summary = {
+          out: flags.out,
+          parameters: parameterCount(factors.spec),
+          ratioByParameters: dense / parameterCount(factors.spec),
+          shippedBytes: shippedBytes(factors),
+          ratioByBytes: (4 * dense) / shippedBytes(factors),
+          ...report,
+        };
+        if (flags.json) return printJson(summary);
+        process.stdout.write(formatReport(report, flags.out, summary));
+      },
+    );
+}
+
+/**
+ * Options that mean something for one family of model, one kind of data or one `--train` only: the
+ * reason each does nothing otherwise, or undefined where it applies.
+ */
+const ONLY_WHEN: { keys: (keyof DistillFlags)[]; idle: (family: string, flags: DistillFlags) => string | undefined }[] = [
+  {
+    keys: ["kl", "ce", "temperature", "sequence"],
+    idle: (family) => (family === "decoder" ? undefined : `is for decoders; the model is ${withArticle(family)}`),
+  },
+  {
+    keys: ["cosine", "mse", "similarity", "cover"],
+    idle: (family) => (family === "encoder" ? undefined : `is for encoders; the model is ${withArticle(family)}`),
+  },
+  { keys: ["samples", "sentences"], idle: (_, f) => (f.data ? "sizes the default data; --data gives the text" : undefined) },
+  { keys: ["samples"], idle: (family) => (family === "decoder" ? undefined : "is for decoders (text they sample themselves)") },
+  { keys: ["sentences"], idle: (family) => (family === "encoder" ? undefined : "is for encoders (WordNet's sentences)") },
+  { keys: ["loraRank", "loraLayers"], idle: (_, f) => (f.train === "lora" ? undefined : `is for --train lora; --train is ${f.train}`) },
+  {
+    keys: ["weightLr"],
+    idle: (_, f) => (f.train === "factors" ? "is for the weights --train norms, all or lora adds; only the factors train" : undefined),
+  },
+];
+
+/**
+ * An option given where it does nothing (--cosine to a decoder, --lora-rank without --train lora) is
+ * refused: run as asked, it would train something other than what the user believes.
+ */
+function refuseIgnoredOptions(cmd: Command, flags: DistillFlags, family: string): void {
+  for (const rule of ONLY_WHEN)
+    for (const key of rule.keys) {
+      const idle = cmd.getOptionValueSource(key) === "cli" ? rule.idle(family, flags) : undefined;
+      if (!idle) continue;
+      const flag = cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
+      throw new SeecError("usage.option", `${flag} ${idle}: given here it would do nothing`, {
+        at: flag,
+        hint: `leave ${flag} out (seec distill --help says what each option is for)`,
       });
-      const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
-      const kernels = await compileTrainingKernels();
-      const texts = flags.data ? textsOf(new TextDecoder().decode(await readInput(flags.data, "training text")), flags.data) : undefined;
-      // A bar on a terminal; a line per held-out score in a log; nothing with --json.
-      const onProgress = flags.json
-        ? undefined
-        : process.stderr.isTTY
-          ? (p: DistillProgress) => process.stderr.write(progressLine(p))
-          : (p: DistillProgress) =>
-              p.heldOut !== undefined &&
-              process.stderr.write(
-                `seec: step ${p.step}/${p.steps} loss ${p.loss?.toFixed(4)} held-out ${p.heldOut.toFixed(4)} ${Math.round(p.tokensPerSecond ?? 0)} tokens/s\n`,
-              );
-      const report = await distill(model, factors, {
-        steps: flags.steps,
-        learningRate: flags.lr,
-        weightLearningRate: flags.weightLr,
-        batch: flags.batch,
-        seed: flags.seed,
-        sequence: flags.sequence,
-        samples: flags.samples,
-        sentences: flags.sentences,
-        cover: flags.cover,
-        texts,
-        temperature: flags.temperature,
-        loss: {
-          kl: flags.kl,
-          ce: flags.ce,
-          hidden: flags.hidden,
-          cosine: flags.cosine,
-          mse: flags.mse,
-          similarity: flags.similarity,
-          anchor: flags.anchor,
-        },
-        heldOut: flags.heldOut,
-        train: flags.train,
-        lora: { rank: flags.loraRank, layers: flags.loraLayers },
-        evalEvery: flags.evalEvery,
-        onProgress,
-        // The best factors so far are on disk: an interrupted run keeps them.
-        onBest: (best) => writeFileAtomic(out, writeSee(best)),
-        // The whole loop, so that --resume continues exactly where a run stopped.
-        onCheckpoint: (c) => writeFileAtomic(checkpoint, writeCheckpoint(c)),
-        resume,
-        kernels: trainingKernelsOn(kernels),
-        threads: { count: flags.threads, kernels },
-      });
-      await writeFileAtomic(out, writeSee(factors));
-      // The run ended: its checkpoint has nothing left to continue (and would stop the next run to -o here).
-      await rm(checkpoint, { force: true });
-      const dense = factors.spec.vocab * factors.spec.dim;
-      const summary = {
-        out: flags.out,
-        parameters: parameterCount(factors.spec),
-        ratioByParameters: dense / parameterCount(factors.spec),
-        shippedBytes: shippedBytes(factors),
-        ratioByBytes: (4 * dense) / shippedBytes(factors),
-        ...report,
-      };
-      if (flags.json) return printJson(summary);
-      process.stdout.write(formatReport(report, flags.out, summary));
-    });
+    }
+}
+
+/** "an encoder", "a decoder". */
+function withArticle(family: string): string {
+  return `${/^[aeiou]/.test(family) ? "an" : "a"} ${family}`;
 }
 
 /** "0,1" -> [0, 1]. */

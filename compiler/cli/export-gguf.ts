@@ -4,7 +4,7 @@ import { ChatTemplate } from "../../runtime/chat/index.js";
 import { readLlama2cCheckpoint } from "../frontends/llama2c.js";
 import { readLlama2cTokenizer } from "../frontends/llama2c-tokenizer.js";
 import { llamaToGguf, type GgufWeightType } from "../frontends/gguf/export-llama.js";
-import { readInput } from "../frontends/load.js";
+import { readInput, readTextInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { formatBytes } from "../util/units.js";
 import { printJson } from "./options.js";
@@ -39,7 +39,7 @@ export function exportGgufCommand(): Command {
       const inputs = [model, flags.tokenizer, ...(flags.chatTemplate ? [flags.chatTemplate] : [])];
       await checkFileOutput(flags.out, inputs);
       const chatTemplate = flags.chatTemplate
-        ? chatTemplateFile(await readInput(flags.chatTemplate, "chat template"), flags.chatTemplate)
+        ? chatTemplateFile(await readTextInput(flags.chatTemplate, "chat template"), flags.chatTemplate)
         : undefined;
       const { config, weights } = readLlama2cCheckpoint(await readInput(model, "model"), model);
       const tokenizer = readLlama2cTokenizer(await readInput(flags.tokenizer, "tokenizer"), flags.tokenizer, config.vocabSize);
@@ -57,8 +57,7 @@ export function exportGgufCommand(): Command {
 }
 
 /** A chat template file's text, checked as seec's builds will read it (input.chat_template at its line). */
-function chatTemplateFile(bytes: Uint8Array, file: string): string {
-  const template = new TextDecoder().decode(bytes);
+function chatTemplateFile(template: string, file: string): string {
   new ChatTemplate({ template, tokens: {} }, file);
   return template;
 }

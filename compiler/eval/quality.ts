@@ -6,7 +6,7 @@
  */
 import { SeecError } from "../../runtime/errors.js";
 import type { Model } from "../../runtime/model.js";
-import { readInput } from "../frontends/load.js";
+import { readTextInput } from "../frontends/load.js";
 import { evalNll, type NllResult } from "./nll.js";
 import { evalStsb, readStsb, type StsPair, type StsResult } from "./stsb.js";
 
@@ -24,8 +24,12 @@ export async function readQualityTask(flags: QualityFlags): Promise<QualityTask 
   if (flags.stsb && flags.nll)
     throw new SeecError("usage.eval", "--stsb scores an encoder and --nll a decoder: give one of them", { at: "--stsb/--nll" });
   if (flags.stsb)
-    return { kind: "stsb", file: flags.stsb, pairs: readStsb(await readText(flags.stsb, "STS-B file"), flags.stsb).slice(0, flags.limit) };
-  if (flags.nll) return { kind: "nll", file: flags.nll, text: await readText(flags.nll, "text to score"), limit: flags.limit };
+    return {
+      kind: "stsb",
+      file: flags.stsb,
+      pairs: readStsb(await readTextInput(flags.stsb, "STS-B file"), flags.stsb).slice(0, flags.limit),
+    };
+  if (flags.nll) return { kind: "nll", file: flags.nll, text: await readTextInput(flags.nll, "text to score"), limit: flags.limit };
   return undefined;
 }
 
@@ -85,9 +89,4 @@ export async function measureQuality(
 /** "STS-B Spearman 0.6668" or "NLL 1.5543". */
 export function formatQuality(metric: Quality["metric"], value: number): string {
   return `${metric === "stsb-spearman" ? "STS-B Spearman" : "NLL"} ${value.toFixed(4)}`;
-}
-
-/** The file as UTF-8, read as every input is (a directory or a missing file named as such). */
-async function readText(file: string, what: string): Promise<string> {
-  return new TextDecoder().decode(await readInput(file, what));
 }

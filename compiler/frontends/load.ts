@@ -197,6 +197,55 @@ export async function readInput(path: string, what: string): Promise<Uint8Array>
   return readInChunks(path, size, what);
 }
 
+/**
+ * A text input (training text, a sememes file, a chat template) as a string: UTF-8, with a byte-order
+ * mark dropped. A file that is not text (a model or an archive given by mistake, UTF-16) is refused
+ * with the offset of its first byte that is not, rather than read as replacement characters.
+ */
+export async function readTextInput(path: string, what: string): Promise<string> {
+  const bytes = await readInput(path, what);
+  const bad = firstNonText(bytes);
+  if (bad >= 0)
+    throw new SeecError(
+      "input.text",
+      `the ${what} is not UTF-8 text: byte 0x${bytes[bad].toString(16).padStart(2, "0")} at offset ${bad}${bytes[bad] === 0 ? " (a NUL)" : ""}`,
+      { file: path, hint: `give the ${what} as a UTF-8 text file (a binary file, or UTF-16 text, given by mistake?)` },
+    );
+  return new TextDecoder().decode(bytes);
+}
+
+/** The offset of the first byte that is NUL or not well-formed UTF-8 (RFC 3629), or -1. */
+export function firstNonText(b: Uint8Array): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i];
+    if (c < 0x80) {
+      if (c === 0) return i;
+      i++;
+      continue;
+    }
+    const [n, lo, hi] = utf8Lead(c);
+    if (n === 0 || i + n >= b.length || b[i + 1] < lo || b[i + 1] > hi) return i;
+    for (let k = 2; k <= n; k++) if ((b[i + k] & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/**
+ * A lead byte's continuation bytes, and the range of the first of them (which rules out overlong
+ * forms, surrogates and code points past U+10FFFF); [0, 0, 0] for a byte that cannot lead.
+ */
+function utf8Lead(c: number): [number, number, number] {
+  if (c >= 0xc2 && c <= 0xdf) return [1, 0x80, 0xbf];
+  if (c === 0xe0) return [2, 0xa0, 0xbf];
+  if (c === 0xed) return [2, 0x80, 0x9f];
+  if (c >= 0xe1 && c <= 0xef) return [2, 0x80, 0xbf];
+  if (c === 0xf0) return [3, 0x90, 0xbf];
+  if (c >= 0xf1 && c <= 0xf3) return [3, 0x80, 0xbf];
+  if (c === 0xf4) return [3, 0x80, 0x8f];
+  return [0, 0, 0];
+}
+
 /** The file's `size` bytes, read READ_CHUNK_BYTES at a time into one buffer. */
 async function readInChunks(path: string, size: number, what: string): Promise<Uint8Array> {
   const bytes = new Uint8Array(size);

@@ -1,7 +1,7 @@
 /** `seec factorize`: a model's token embedding -> SEE factors, with a report of how good they are. */
 import { SeecError } from "../../runtime/errors.js";
 import { createTokenizer, plainIds, vocabularyPieces } from "../../runtime/tokenizers/index.js";
-import { readInput, type LoadedModel } from "../frontends/load.js";
+import { readTextInput, type LoadedModel } from "../frontends/load.js";
 import { bindAttrs } from "../ir/affine.js";
 import { graphIndex, type Attrs, type Graph } from "../ir/graph.js";
 import { decompose, type Decomposition, type Method } from "./decompose.js";
@@ -83,7 +83,7 @@ export async function factorize(
       opts.method !== "see" && opts.method !== "see-xs"
         ? undefined
         : opts.sememesFile
-          ? new FileSememes(opts.sememesFile, textOf(await readInput(opts.sememesFile, "sememes file")))
+          ? new FileSememes(opts.sememesFile, await readTextInput(opts.sememesFile, "sememes file"))
           : new WordNetSememes(wordnet());
     const decomposition = decompose(pieces, emb.dim, emb.name, { ...opts, isWord: (w) => wordnet().has(w), sememes });
     const f = decomposition.factors;
@@ -128,15 +128,11 @@ export async function factorize(
 export async function frequencyWeights(model: LoadedModel, file: string): Promise<Float32Array> {
   const tok = createTokenizer(model.tokenizer!);
   const counts = new Float32Array(findEmbedding(model.graph).vocab);
-  for (const para of textOf(await readInput(file, "frequencies text")).split(/\n\s*\n/))
+  for (const para of (await readTextInput(file, "frequencies text")).split(/\n\s*\n/))
     for (const id of plainIds(tok, para.trim())) counts[id]++;
   const w = counts.map((c) => Math.sqrt(1 + c));
   const mean = w.reduce((a, b) => a + b, 0) / w.length;
   return w.map((x) => x / mean);
-}
-
-function textOf(bytes: Uint8Array): string {
-  return new TextDecoder().decode(bytes);
 }
 
 /** A Copy's attributes that only reshape: contiguous strides from offset 0. */

@@ -22,7 +22,15 @@ import { llamaToGguf } from "../../compiler/frontends/gguf/export-llama.js";
 import { READ_CHUNK_BYTES } from "../../compiler/frontends/input-file.js";
 import { readLlama2cCheckpoint } from "../../compiler/frontends/llama2c.js";
 import { readLlama2cTokenizer } from "../../compiler/frontends/llama2c-tokenizer.js";
-import { DEFAULT_MAX_CHUNK, loadModel, MAX_INPUT_BYTES, pathExists, readInput } from "../../compiler/frontends/load.js";
+import {
+  DEFAULT_MAX_CHUNK,
+  firstNonText,
+  loadModel,
+  MAX_INPUT_BYTES,
+  pathExists,
+  readInput,
+  readTextInput,
+} from "../../compiler/frontends/load.js";
 import { isDeferred } from "../../compiler/ir/graph.js";
 import { catchSeec, rejectsSeec } from "../helpers/errors.js";
 import { bertTokenizerJson } from "../helpers/hf-tokenizers.js";
@@ -229,6 +237,37 @@ describe("loadModel: what it cannot read", () => {
     expect(b.length).toBe(READ_CHUNK_BYTES + 5);
     expect([...b.subarray(0, 4), ...b.subarray(READ_CHUNK_BYTES - 3)]).toEqual([1, 2, 3, 0, 0, 4, 5, 6, 7, 0, 8, 9]);
     expect([await pathExists(big), await pathExists(join(dir, "none"))]).toEqual([true, false]);
+  });
+});
+
+describe("readTextInput: text inputs are UTF-8 text", () => {
+  it("reads UTF-8 (a byte-order mark dropped) and finds the first byte that is not text", async () => {
+    const utf8 = (s: string) => new TextEncoder().encode(s);
+    const f = join(dir, "t.txt");
+    writeFileSync(f, Uint8Array.of(0xef, 0xbb, 0xbf, ...utf8("naïve café ✓ 𝄞\n")));
+    expect(await readTextInput(f, "training text")).toBe("naïve café ✓ 𝄞\n");
+    const cases: [number[], number][] = [
+      [[...utf8("ok ✓ 𝄞")], -1],
+      [[0x61, 0x00, 0x62], 1], // NUL: UTF-16 text or a binary file
+      [[0x61, 0xc0, 0x80], 1], // an overlong form
+      [[0xe0, 0x80, 0x80], 0], // an overlong three-byte form
+      [[0xed, 0xa0, 0x80], 0], // a surrogate
+      [[0xf4, 0x90, 0x80, 0x80], 0], // past U+10FFFF
+      [[0x61, 0x62, 0xe2, 0x9c], 2], // a sequence cut by the end of the file
+      [[0xe2, 0x41, 0x9c], 0], // a continuation byte missing
+      [[0x80], 0], // a continuation byte alone
+    ];
+    for (const [bytes, at] of cases) expect([bytes, firstNonText(Uint8Array.from(bytes))]).toEqual([bytes, at]);
+  });
+  it("input.text: a binary file given as text names its first byte that is not", async () => {
+    const f = join(dir, "model.bin");
+    writeFileSync(f, Uint8Array.of(0x48, 0x69, 0x0a, 0x89, 0x50, 0x4e, 0x47));
+    const e = await rejectsSeec(() => readTextInput(f, "training text"));
+    expect([e.code, e.message, e.file]).toEqual(["input.text", "the training text is not UTF-8 text: byte 0x89 at offset 3", f]);
+    writeFileSync(f, new Uint8Array(Buffer.from("hi", "utf16le")));
+    expect((await rejectsSeec(() => readTextInput(f, "sememes file"))).message).toBe(
+      "the sememes file is not UTF-8 text: byte 0x00 at offset 1 (a NUL)",
+    );
   });
 });
 

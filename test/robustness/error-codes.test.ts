@@ -61,11 +61,26 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
   it("usage.eval_family: STS-B asked of a decoder, NLL of an encoder, before anything is built", async () => {
     writeFileSync(join(work, "pairs.tsv"), "g\tc\tf\ty\ti\t1\t2\tA cat.\tA dog.\t3.0\n");
     await cli("usage.eval_family", "build", m.model, "--tokenizer", m.tokenizer, "--stsb", join(work, "pairs.tsv"), "-o", join(work, "f1"));
-    await cli("usage.eval_family", "eval", use, "--nll", m.model);
+    writeFileSync(join(work, "story.txt"), "Once upon a time there was a cat.\n");
+    await cli("usage.eval_family", "eval", use, "--nll", join(work, "story.txt"));
     expect(readdirSync(work)).not.toContain("f1");
   });
-  it("usage.eval_target: scoring a wasi build", () =>
-    cli("usage.eval_target", "build", m.model, "--tokenizer", m.tokenizer, "--target", "wasi", "--nll", m.model, "-o", join(work, "w1")));
+  it("usage.eval_target: scoring a wasi build", async () => {
+    writeFileSync(join(work, "story.txt"), "Once upon a time there was a cat.\n");
+    await cli(
+      "usage.eval_target",
+      "build",
+      m.model,
+      "--tokenizer",
+      m.tokenizer,
+      "--target",
+      "wasi",
+      "--nll",
+      join(work, "story.txt"),
+      "-o",
+      join(work, "w1"),
+    );
+  });
   it("usage.explain: a piece not in the vocabulary", () =>
     cli("usage.explain", "factorize", m.model, "--tokenizer", m.tokenizer, "--explain", "zzzz"));
   it("usage.out: factorize without -o", () => cli("usage.out", "factorize", m.model, "--tokenizer", m.tokenizer));

@@ -570,6 +570,45 @@ describe("distillation's errors", () => {
           join(work, "y.see"),
         );
     });
+    it("usage.option: an option given where it would do nothing (another family's loss, lora flags without --train lora)", async () => {
+      const data = join(work, "two.txt");
+      writeFileSync(data, "Once upon a time.\nThe end.\n");
+      const model260 = [LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--see", see, "-o", join(work, "y.see")];
+      const cases: [string[], string][] = [
+        [["--cosine", "1"], "--cosine is for encoders; the model is a decoder: given here it would do nothing"],
+        [["--no-cover"], "--no-cover is for encoders; the model is a decoder: given here it would do nothing"],
+        [["--lora-rank", "8"], "--lora-rank is for --train lora; --train is factors: given here it would do nothing"],
+        [["--train", "all", "--lora-layers", "0"], "--lora-layers is for --train lora; --train is all: given here it would do nothing"],
+        [
+          ["--weight-lr", "0.01"],
+          "--weight-lr is for the weights --train norms, all or lora adds; only the factors train: given here it would do nothing",
+        ],
+        [["--data", data, "--samples", "50"], "--samples sizes the default data; --data gives the text: given here it would do nothing"],
+      ];
+      for (const [flags, message] of cases) {
+        const r = await cli("usage.option", "distill", ...model260, ...flags);
+        expect(r.stderr).toContain(message);
+      }
+      const use = await cli("usage.option", "distill", USE_MODEL_JSON, "--see", see, "--kl", "2", "-o", join(work, "y.see"));
+      expect(use.stderr).toContain("--kl is for decoders; the model is an encoder: given here it would do nothing");
+      expect(existsSync(join(work, "y.see"))).toBe(false);
+    });
+    it("input.text: --data that is not text (a model file given by mistake)", async () => {
+      const r = await cli(
+        "input.text",
+        "distill",
+        LLAMA2C!.model,
+        "--tokenizer",
+        LLAMA2C!.tokenizer,
+        "--see",
+        see,
+        "--data",
+        LLAMA2C!.model,
+        "-o",
+        join(work, "y.see"),
+      );
+      expect(r.stderr).toMatch(/the training text is not UTF-8 text: byte 0x[0-9a-f]{2} at offset \d+/);
+    });
     it("input.data: training text with a single line", async () => {
       const data = join(work, "one.txt");
       writeFileSync(data, "Once upon a time there was a cat.\n");
