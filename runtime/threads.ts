@@ -101,7 +101,12 @@ function imports(memory: WebAssembly.Memory): WebAssembly.Imports {
   return { env: { memory, now: () => performance.now() } };
 }
 
-/** Instantiates the module in the worker, answers "ready", then runs work(tid) until ended. */
+/**
+ * Instantiates the module in the worker, answers "ready", then runs work(tid) until ended. Its
+ * imports are imports()'s, written out: the body is source for the worker's own realm, and a
+ * function's toString() would carry whatever helpers a bundler wraps it in. A difference between
+ * the two fails to link in every worker (test/runtime/threads.test.ts).
+ */
 const WORKER_BODY = `(module, memory, tid, post) => WebAssembly.instantiate(module, { env: { memory, now: () => performance.now() } }).then(
   (instance) => (post("ready"), instance.exports.work(tid)),
   (e) => post(String(e && e.message || e)))`;
