@@ -249,7 +249,7 @@ function refuseIgnoredOptions(cmd: Command, flags: DistillFlags, family: string)
       const flag = cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
       throw new SeecError("usage.option", `${flag} ${idle}: given here it would do nothing`, {
         at: flag,
-        hint: `leave ${flag} out (seec distill --help says what each option is for)`,
+        hint: `leave ${flag} out; seec distill --help says what each option is for`,
       });
     }
 }
