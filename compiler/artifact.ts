@@ -8,6 +8,7 @@ import { createHash, type Hash } from "node:crypto";
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { existsSync, readFileSync } from "node:fs";
 import { SeecError } from "../runtime/errors.js";
 import type { Model } from "../runtime/model.js";
 import { isLater, type FileContent, type Later } from "./util/file-content.js";
@@ -95,8 +96,34 @@ export async function writeArtifact(out: string, files: ReadonlyMap<string, File
 
 type ArtifactModule = typeof import("../runtime/index.js");
 
+/** The target a directory's manifest.json names, where it has one that parses. */
+function builtFor(dir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { target?: string }).target;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The artifact on wasm; with webgpu, a webgpu artifact on WebGPU where there is an adapter; threads as load() takes them. */
 export async function loadArtifact(dir: string, options: { webgpu?: boolean; threads?: number } = {}): Promise<Model> {
+  if (!existsSync(dir)) throw new SeecError("io.read", `${dir}: no such artifact (the path does not exist)`, { file: dir });
+  if (!existsSync(join(dir, "index.mjs")) || !existsSync(join(dir, "manifest.json"))) {
+    if (builtFor(dir) === "wasi")
+      throw new SeecError(
+        "usage.artifact",
+        `${dir} is a wasi build: a WASI host runs its model.wasm (its _start takes seec run's flags), not seec run or eval`,
+        {
+          file: dir,
+          hint: "node's WASI or wasmtime (README, --target wasi); for seec run and eval, build with --target wasm-simd",
+        },
+      );
+    // A model given where its build belongs (the commonest slip), or a directory of something else.
+    throw new SeecError("usage.artifact", `${dir} is not an artifact: seec run and seec eval take the directory seec build writes`, {
+      file: dir,
+      hint: "seec build <model> -o <dir> first (or score while building: seec build <model> --stsb | --nll ...)",
+    });
+  }
   let mod: ArtifactModule;
   try {
     mod = (await import(pathToFileURL(resolve(dir, "index.mjs")).href)) as ArtifactModule;

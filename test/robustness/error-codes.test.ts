@@ -143,7 +143,19 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     expect((await rejects(model.embed("hello" as never))).hint).toBe("one text goes in a list of one: embed([text])");
     expect(await model.embed(["hello"])).toHaveLength(1);
   });
-  it("io.read: running a directory that is not an artifact", () => cli("io.read", "run", work));
+  it("usage.artifact: running a directory that is not an artifact, or scoring a model where its build belongs", async () => {
+    await cli("usage.artifact", "run", work);
+    writeFileSync(join(work, "story.txt"), "Once upon a time there was a cat.\n");
+    await cli("usage.artifact", "eval", m.model, "--nll", join(work, "story.txt"));
+    await cli("io.read", "run", join(work, "no-such-artifact"));
+    const wasi = join(work, "wasi-build");
+    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "--target", "wasi", "-o", wasi)).code).toBe(0);
+    const r = await seec("run", wasi, "--prompt", "Once");
+    expect([r.code, r.stderr]).toEqual([
+      2,
+      expect.stringContaining(`error[usage.artifact] ${wasi}: ${wasi} is a wasi build: a WASI host runs its model.wasm`),
+    ]);
+  });
 
   it("usage.target: a target the API does not know", async () => {
     expect((await rejects(build({ model: m.model, target: "wasm-gpu" as never, out: join(work, "t") }))).code).toBe("usage.target");
