@@ -5,7 +5,7 @@
  * runtime, so that commands exercise exactly what ships.
  */
 import { createHash, type Hash } from "node:crypto";
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, realpath, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { existsSync, readFileSync } from "node:fs";
@@ -54,7 +54,8 @@ async function writeHashed(file: string, content: FileContent): Promise<string> 
 
 /** Writes `files` as the artifact at `out`: those made `Later` last, from the sha256 of each of the others as it was written. */
 export async function writeArtifact(out: string, files: ReadonlyMap<string, FileContent | Later>): Promise<void> {
-  const target = resolve(out);
+  // Through a symbolic link to the directory it names: the link stays, its directory is replaced.
+  const target = await realpath(resolve(out)).catch(() => resolve(out));
   const parent = dirname(target);
   const tmp = join(parent, `.${basename(target)}.tmp-${process.pid}`);
   const old = join(parent, `.${basename(target)}.old-${process.pid}`);

@@ -4,7 +4,8 @@
  * special filesystem, or a directory seec did not write. Failures are `usage.output`, one line
  * naming the path and the reason.
  *
- *   checkArtifactOutput  an artifact directory (replaced whole, atomically, by writeArtifact)
+ *   checkArtifactOutput  an artifact directory (replaced whole, atomically, by writeArtifact, when
+ *                        it holds nothing seec did not write)
  *   checkDirectoryOutput a directory seec writes named files into (firmware, demo)
  *   checkFileOutput      a single file (.see, .onnx), then written with writeFileAtomic
  */
@@ -97,17 +98,54 @@ async function checkPlace(out: string, inputs: readonly (string | undefined)[]):
   return { path, stats };
 }
 
-/** Refuses an `-o` for an artifact directory that writeArtifact must not replace. */
+/**
+ * Refuses an `-o` for an artifact directory that writeArtifact must not replace: anything but a new
+ * path, an empty directory, or an artifact holding only what seec wrote there (a file of the user's
+ * put beside it, or another artifact built inside it, would go with the old artifact). A symbolic
+ * link to a directory is checked, and then written, at its target.
+ */
 export async function checkArtifactOutput(out: string, inputs: readonly (string | undefined)[] = []): Promise<string> {
   const { path, stats } = await checkPlace(out, inputs);
-  if (!stats) return path;
+  if (!stats) {
+    if ((await lstat(path).catch(() => undefined))?.isSymbolicLink())
+      refuse(out, "is a broken symbolic link; seec will not replace it", "point it at a directory, or choose another output directory");
+    return path;
+  }
   if (!stats.isDirectory()) refuse(out, "exists and is not a directory; seec will not replace it", "choose another output directory");
-  if ((await readdir(path)).length === 0 || (await isSeecArtifact(path))) return path;
-  refuse(
-    out,
-    'exists, is not empty and is not a seec artifact (no manifest.json with format "seec/1"); seec will not replace it',
-    "choose another output directory",
-  );
+  if ((await readdir(path)).length === 0) return path;
+  if (!(await isSeecArtifact(path)))
+    refuse(
+      out,
+      'exists, is not empty and is not a seec artifact (no manifest.json with format "seec/1"); seec will not replace it',
+      "choose another output directory",
+    );
+  const foreign = await notWrittenBySeec(path);
+  if (foreign.length)
+    refuse(
+      out,
+      `is a seec artifact that also holds ${foreign.slice(0, 3).map(show).join(", ")}${foreign.length > 3 ? ` and ${foreign.length - 3} more` : ""}, which seec did not write; rebuilding would delete ${foreign.length === 1 ? "it" : "them"}`,
+      "move them out of the artifact, or choose another output directory",
+    );
+  return path;
+}
+
+/** Written beside the files an artifact's manifest lists: the manifest itself, and what build --demo and --package add. */
+const ARTIFACT_EXTRAS = ["manifest.json", "demo.html", "package.json"];
+
+/** The entries of an artifact (paths relative to it) that are not files its manifest lists or ARTIFACT_EXTRAS. */
+async function notWrittenBySeec(dir: string): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as { files?: Record<string, unknown> };
+  const ours = new Set([...Object.keys(manifest.files ?? {}), ...ARTIFACT_EXTRAS]);
+  const foreign: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
+      const name = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory() && [...ours].some((f) => f.startsWith(`${name}/`))) await walk(name);
+      else if (!(e.isFile() && ours.has(name))) foreign.push(e.isDirectory() ? `${name}/` : name);
+    }
+  };
+  await walk("");
+  return foreign.sort();
 }
 
 /**

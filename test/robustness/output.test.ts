@@ -1,7 +1,18 @@
 // Issue 26, part 1: no `-o` destroys data. Every output path is checked before any work and
 // refused with usage.output (exit 2, one line); an artifact is still replaced, atomically.
 // Every test writes only inside its own temporary directory.
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,7 +73,15 @@ describe("output paths (library)", () => {
     mkdirSync(join(work, "in"));
     writeFileSync(input, "weights");
     writeFileSync(join(work, "seec", "index.mjs"), "");
+    writeFileSync(join(work, "seec", "manifest.json"), '{"format":"seec/1","name":"x","files":{"index.mjs":{}}}');
     expect(await checkArtifactOutput(join(work, "seec"), [input])).toBe(join(work, "seec"));
+    // A file of the user's beside the artifact's own would be deleted with it.
+    mkdirSync(join(work, "seec", "notes"));
+    writeFileSync(join(work, "seec", "notes", "NOTES.md"), "mine");
+    expect((await rejection(checkArtifactOutput(join(work, "seec"), [input]))).message).toBe(
+      `${join(work, "seec")} is a seec artifact that also holds notes/, which seec did not write; rebuilding would delete it`,
+    );
+    rmSync(join(work, "seec", "notes"), { recursive: true });
     expect(await checkArtifactOutput(join(work, "new", "deeper"), [input])).toBe(join(work, "new", "deeper"));
     expect((await rejection(checkArtifactOutput(join(work, "in"), [input]))).message).toMatch(/contains the input/);
     expect((await rejection(checkArtifactOutput(join(work, "in", "model.bin", "x"), [input]))).message).toMatch(
@@ -179,13 +198,40 @@ describe.skipIf(!LLAMA2C)("seec -o refuses what it must not replace", () => {
     mkdirSync(art);
     expect((await build(cwd, "-o", art)).code).toBe(0);
     expect(JSON.parse(readFileSync(join(art, "manifest.json"), "utf8")).format).toBe("seec/1");
-    writeFileSync(join(art, "stray.txt"), "from the old artifact");
-    const r = await build(cwd, "-o", art);
+    // A file of the user's in it, or an artifact built inside it, would be deleted with the old artifact.
+    writeFileSync(join(art, "NOTES.md"), "mine");
+    expect((await build(cwd, "-o", join(art, "sub"))).code).toBe(0);
+    const before = snapshot(art);
+    const kept = await build(cwd, "-o", art);
+    refused(kept, art);
+    expect(kept.stderr).toContain(
+      `is a seec artifact that also holds NOTES.md, sub/, which seec did not write; rebuilding would delete them`,
+    );
+    expect(snapshot(art)).toEqual(before);
+    rmSync(join(art, "NOTES.md"));
+    rmSync(join(art, "sub"), { recursive: true });
+    const r = await build(cwd, "-o", art, "--demo");
     expect(r.code, r.stderr).toBe(0);
-    expect(existsSync(join(art, "stray.txt"))).toBe(false);
     expect(existsSync(join(art, "model.wasm"))).toBe(true);
     expect(readdirSync(work).filter((f) => f.startsWith(".art."))).toEqual([]);
     expect(readdirSync(cwd).sort()).toEqual([".git", "sentinel.txt"]);
+    // Rebuilt, a --demo artifact holds only what seec wrote (demo.html beside the listed files).
+    expect((await build(cwd, "-o", art)).code).toBe(0);
+  });
+
+  it("builds through a symbolic link into the directory it names, and refuses a broken one", async () => {
+    const release = join(work, "rel", "v1");
+    mkdirSync(release, { recursive: true });
+    symlinkSync(release, join(work, "current"));
+    expect((await build(cwd, "-o", join(work, "current"))).code).toBe(0);
+    expect([lstatSync(join(work, "current")).isSymbolicLink(), existsSync(join(release, "manifest.json"))]).toEqual([true, true]);
+    expect((await build(cwd, "-o", join(work, "current"))).code).toBe(0);
+    expect(lstatSync(join(work, "current")).isSymbolicLink()).toBe(true);
+    symlinkSync(join(work, "nowhere"), join(work, "dangling"));
+    const r = await build(cwd, "-o", join(work, "dangling"));
+    refused(r, join(work, "dangling"));
+    expect(r.stderr).toMatch(/is a broken symbolic link; seec will not replace it/);
+    expect(lstatSync(join(work, "dangling")).isSymbolicLink()).toBe(true);
   });
 
   it("factorize and export-onnx refuse a directory and their own input, before any work", async () => {
