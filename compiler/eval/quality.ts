@@ -23,12 +23,17 @@ export interface QualityFlags {
 export async function readQualityTask(flags: QualityFlags): Promise<QualityTask | undefined> {
   if (flags.stsb && flags.nll)
     throw new SeecError("usage.eval", "--stsb scores an encoder and --nll a decoder: give one of them", { at: "--stsb/--nll" });
-  if (flags.stsb)
-    return {
-      kind: "stsb",
-      file: flags.stsb,
-      pairs: readStsb(await readTextInput(flags.stsb, "STS-B file"), flags.stsb).slice(0, flags.limit),
-    };
+  if (flags.stsb) {
+    const pairs = readStsb(await readTextInput(flags.stsb, "STS-B file"), flags.stsb).slice(0, flags.limit);
+    // A rank correlation needs gold scores to rank: one pair, or pairs all scored alike, have none.
+    if (new Set(pairs.map((p) => p.score)).size < 2)
+      throw new SeecError(
+        "input.stsb",
+        `${pairs.length} sentence pair${pairs.length === 1 ? "" : "s"}${flags.limit !== undefined ? ` (--limit ${flags.limit})` : ""}${pairs.length > 1 ? ", all with the same gold score," : ""} cannot be ranked: Spearman's correlation needs at least two different gold scores`,
+        { file: flags.stsb, hint: flags.limit !== undefined ? "raise --limit" : "score a file of pairs with different gold scores" },
+      );
+    return { kind: "stsb", file: flags.stsb, pairs };
+  }
   if (flags.nll) return { kind: "nll", file: flags.nll, text: await readTextInput(flags.nll, "text to score"), limit: flags.limit };
   return undefined;
 }

@@ -59,7 +59,7 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     await cli("usage.eval", "eval", stories, "--nll", m.model, "--stsb", m.model);
   });
   it("usage.eval_family: STS-B asked of a decoder, NLL of an encoder, before anything is built", async () => {
-    writeFileSync(join(work, "pairs.tsv"), "g\tc\tf\ty\ti\t1\t2\tA cat.\tA dog.\t3.0\n");
+    writeFileSync(join(work, "pairs.tsv"), "g\tc\tf\ty\ti\t1\t2\tA cat.\tA dog.\t3.0\ng\tc\tf\ty\ti\t1\t2\tA cat.\tA cat.\t5.0\n");
     await cli("usage.eval_family", "build", m.model, "--tokenizer", m.tokenizer, "--stsb", join(work, "pairs.tsv"), "-o", join(work, "f1"));
     writeFileSync(join(work, "story.txt"), "Once upon a time there was a cat.\n");
     await cli("usage.eval_family", "eval", use, "--nll", join(work, "story.txt"));
@@ -107,6 +107,21 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
   it("input.stsb: a file that is not STS-B", () => {
     writeFileSync(join(work, "bad.tsv"), "a\tb\n");
     return cli("input.stsb", "eval", use, "--stsb", join(work, "bad.tsv"));
+  });
+  it("input.stsb: pairs that cannot be ranked (one, or all with the same gold score) are the file's fault, not the model's", async () => {
+    const row = (score: number) => `g\tc\tf\ty\ti\t1\t2\tA cat sits.\tA dog runs.\t${score}\n`;
+    writeFileSync(join(work, "same.tsv"), row(3) + row(3) + row(3));
+    for (const args of [
+      ["eval", use, "--stsb", join(work, "same.tsv")],
+      ["eval", use, "--stsb", join(work, "same.tsv"), "--limit", "1"],
+      ["build", USE_DIR, "--stsb", join(work, "same.tsv"), "-o", join(work, "u-same")],
+    ])
+      await cli("input.stsb", ...args);
+    const r = await seec("eval", use, "--stsb", join(work, "same.tsv"), "--limit", "1");
+    expect(r.stderr).toContain(
+      "1 sentence pair (--limit 1) cannot be ranked: Spearman's correlation needs at least two different gold scores",
+    );
+    expect(readdirSync(work)).not.toContain("u-same");
   });
   it("usage.text: texts given to a decoder", () => cli("usage.text", "run", stories, "--text", "hello"));
   it("runtime.family: embedding with a decoder, generating with an encoder", async () => {
