@@ -13,7 +13,7 @@ import { readSee, writeSee } from "../factors/format.js";
 import { formatBytes } from "../util/units.js";
 import { availableParallelism } from "node:os";
 import { compileTrainingKernels, trainingKernelsOn } from "../../targets/wasm/train-kernels.js";
-import { integer, modelOptions, printJson, real } from "./options.js";
+import { integer, modelOptions, printJson, real, refuseIdleOptions, withArticle } from "./options.js";
 
 interface DistillFlags {
   tokenizer?: string;
@@ -148,7 +148,7 @@ export function distillCommand(): Command {
           context: flags.context,
           maxChunk: Math.max(flags.maxChunk ?? 0, flags.sequence),
         });
-        refuseIgnoredOptions(cmd, flags, model.graph.model.family);
+        refuseIdleOptions(cmd, (key) => idleDistillOption(key, flags, model.graph.model.family));
         const factors = readSee(await readInput(flags.see, "SEE factors"), flags.see);
         const kernels = await compileTrainingKernels();
         const texts = flags.data ? textsOf(await readTextInput(flags.data, "training text"), flags.data) : undefined;
@@ -237,26 +237,13 @@ const ONLY_WHEN: { keys: (keyof DistillFlags)[]; idle: (family: string, flags: D
   },
 ];
 
-/**
- * An option given where it does nothing (--cosine to a decoder, --lora-rank without --train lora) is
- * refused: run as asked, it would train something other than what the user believes.
- */
-function refuseIgnoredOptions(cmd: Command, flags: DistillFlags, family: string): void {
-  for (const rule of ONLY_WHEN)
-    for (const key of rule.keys) {
-      const idle = cmd.getOptionValueSource(key) === "cli" ? rule.idle(family, flags) : undefined;
-      if (!idle) continue;
-      const flag = cmd.options.find((o) => o.attributeName() === key)?.long ?? key;
-      throw new SeecError("usage.option", `${flag} ${idle}: given here it would do nothing`, {
-        at: flag,
-        hint: `leave ${flag} out; seec distill --help says what each option is for`,
-      });
-    }
-}
-
-/** "an encoder", "a decoder". */
-function withArticle(family: string): string {
-  return `${/^[aeiou]/.test(family) ? "an" : "a"} ${family}`;
+/** The first reason ONLY_WHEN gives for the option `key` to do nothing, if any. */
+function idleDistillOption(key: string, flags: DistillFlags, family: string): string | undefined {
+  for (const rule of ONLY_WHEN) {
+    const why = rule.keys.includes(key as keyof DistillFlags) ? rule.idle(family, flags) : undefined;
+    if (why) return why;
+  }
+  return undefined;
 }
 
 /** "0,1" -> [0, 1]. */

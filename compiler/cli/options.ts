@@ -1,5 +1,6 @@
 /** Option parsers and output helpers the subcommands share. */
 import { InvalidArgumentError, type Command } from "commander";
+import { SeecError } from "../../runtime/errors.js";
 import type { InputShape } from "../frontends/onnx/index.js";
 import { parseBytes } from "../util/units.js";
 
@@ -82,4 +83,27 @@ export function similarityTable(matrix: number[][], indent = ""): string[] {
     `${indent}     ${matrix.map((_, i) => String(i + 1).padStart(7)).join("")}`,
     ...matrix.map((row, i) => `${indent}${String(i + 1).padStart(4)} ${row.map((c) => c.toFixed(3).padStart(7)).join("")}`),
   ];
+}
+
+/**
+ * Refuses an option given on the command line where it would do nothing (usage.option): `idle`
+ * names why, for an option's attribute name, or returns undefined where it applies. Run as asked,
+ * such a command would do something other than what its user believes.
+ */
+export function refuseIdleOptions(cmd: Command, idle: (key: string) => string | undefined): void {
+  for (const option of cmd.options) {
+    const key = option.attributeName();
+    const why = cmd.getOptionValueSource(key) === "cli" ? idle(key) : undefined;
+    if (!why) continue;
+    const flag = option.long ?? option.short ?? key;
+    throw new SeecError("usage.option", `${flag} ${why}: given here it would do nothing`, {
+      at: flag,
+      hint: `leave ${flag} out; seec ${cmd.name()} --help says what each option is for`,
+    });
+  }
+}
+
+/** "an encoder", "a decoder". */
+export function withArticle(noun: string): string {
+  return `${/^[aeiou]/.test(noun) ? "an" : "a"} ${noun}`;
 }

@@ -1,10 +1,10 @@
-import { Command } from "commander";
+import { Command, InvalidArgumentError } from "commander";
 import { SeecError } from "../../runtime/errors.js";
 import type { Model } from "../../runtime/model.js";
 import { cosine } from "../eval/stsb.js";
 import { MAX_THREADS } from "../../runtime/validate-manifest.js";
 import { loadArtifact } from "../artifact.js";
-import { integer, printJson, real, similarityTable } from "./options.js";
+import { integer, printJson, real, refuseIdleOptions, similarityTable } from "./options.js";
 
 interface RunFlags {
   text?: string[];
@@ -43,7 +43,10 @@ export function runCommand(): Command {
     .option(
       "--stop <text>",
       "end the text where this appears, printing what came before it; repeat for several (a newline: --stop $'\\n')",
-      (text: string, stops: string[] = []) => [...stops, text],
+      (text: string, stops: string[] = []) => {
+        if (text === "") throw new InvalidArgumentError("expected text to stop at, not an empty string");
+        return [...stops, text];
+      },
     )
     .option(
       "--threads <n>",
@@ -56,13 +59,22 @@ export function runCommand(): Command {
     )
     .option("--system <text>", "with --chat: a system message before the user's")
     .option("--json", "print the text with token counts and speeds as JSON instead of streaming it")
-    .action(async (dir: string, flags: RunFlags) => {
+    .action(async (dir: string, flags: RunFlags, cmd: Command) => {
       const model = await loadArtifact(dir, { webgpu: true, threads: flags.threads });
-      if (model.manifest.model.family === "encoder") return embedTexts(model, flags);
-      if (model.manifest.model.family === "graph")
+      const { family } = model.manifest.model;
+      if (family === "graph")
         throw new SeecError("usage.family", `${model.manifest.name} is an imported graph: named tensors in and out, no text`, {
           hint: "call model.run(feeds) from JavaScript (index.mjs); an ONNX encoder embeds texts when built with --tokenizer tokenizer.json --pooling mean|cls|none",
         });
+      // Before anything is printed: seec run reads and writes text.
+      if (!model.tokenizer)
+        throw new SeecError("usage.tokenizer", `${model.manifest.name} was built without a tokenizer: it takes token ids, not text`, {
+          hint: "rebuild it with --tokenizer, or give it ids from JavaScript (index.mjs)",
+        });
+      if (family === "encoder") {
+        refuseIdleOptions(cmd, (key) => (DECODER_ONLY.includes(key) ? "is for decoders; this artifact is an encoder" : undefined));
+        return embedTexts(model, flags);
+      }
       if (flags.text)
         throw new SeecError("usage.text", "--text is for encoders; this artifact is a decoder", {
           at: "--text",
@@ -93,6 +105,9 @@ export function runCommand(): Command {
     });
 }
 
+/** What generation reads, and an encoder would ignore. */
+const DECODER_ONLY = ["prompt", "maxTokens", "temperature", "topP", "seed", "stop", "chat", "system"];
+
 async function embedTexts(model: Model, flags: RunFlags): Promise<void> {
   const texts = flags.text ?? [];
   if (texts.length === 0)
@@ -111,6 +126,7 @@ async function embedTexts(model: Model, flags: RunFlags): Promise<void> {
       embeddings: vectors.map((v) => Array.from(v)),
       secondsPerText: seconds / texts.length,
       backend: model.backend,
+      threads: model.threads,
     });
   const label = (t: string, i: number) => `${i + 1}. ${t.length > 60 ? `${t.slice(0, 57)}...` : t}`;
   process.stdout.write(`${[...texts.map(label), "", ...similarityTable(matrix)].join("\n")}\n`);

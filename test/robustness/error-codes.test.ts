@@ -124,6 +124,23 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     expect(readdirSync(work)).not.toContain("u-same");
   });
   it("usage.text: texts given to a decoder", () => cli("usage.text", "run", stories, "--text", "hello"));
+  it("usage.tokenizer, usage.option, usage.invalid_argument: seec run refuses before printing anything", async () => {
+    const ids = join(work, "ids-only");
+    expect((await seec("build", m.model, "--no-tokenizer", "-o", ids)).code).toBe(0);
+    const cases: [string, string[], string][] = [
+      ["usage.tokenizer", ["run", ids, "-p", "Once"], "stories260K was built without a tokenizer: it takes token ids, not text"],
+      ["usage.invalid_argument", ["run", stories, "-p", "Once", "--stop", ""], "expected text to stop at, not an empty string"],
+      ["usage.option", ["run", use, "--text", "a", "--temperature", "0"], "--temperature is for decoders; this artifact is an encoder"],
+      ["usage.option", ["run", use, "--text", "a", "--chat"], "--chat is for decoders; this artifact is an encoder"],
+    ];
+    for (const [code, args, message] of cases) {
+      const r = await seec(...args);
+      expect([r.code, r.stdout, r.stderr]).toEqual([ERROR_CLASSES.usage, "", expect.stringContaining(message)]);
+      expect(r.stderr).toContain(`error[${code}]`);
+    }
+    const embedded = JSON.parse((await seec("run", use, "--text", "a", "--text", "b", "--json")).stdout);
+    expect(embedded).toMatchObject({ backend: "wasm-simd", threads: 1 });
+  });
   it("runtime.family: embedding with a decoder, generating with an encoder", async () => {
     expect((await rejects(loadWasm(stories).then((d) => d.embed(["x"])))).code).toBe("runtime.family");
     expect((await rejects(loadWasm(use).then((e) => e.generate("x")))).code).toBe("runtime.family");
