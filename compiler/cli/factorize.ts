@@ -5,7 +5,7 @@ import { METHODS, type Method } from "../see/decompose.js";
 import { factorize, type FactorizeReport } from "../see/factorize.js";
 import { writeSee } from "../factors/format.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
-import { integer, modelOptions, printJson, real } from "./options.js";
+import { integer, modelOptions, printJson, real, refuseIdleOptions } from "./options.js";
 import { formatBytes } from "../util/units.js";
 
 interface FactorizeFlags {
@@ -52,7 +52,11 @@ export function factorizeCommand(): Command {
     .option("-o, --out <file>", "write the factors here (.see)")
     .option("--json", "print the report (and explanations) as JSON")
     .action(
-      async (modelPath: string, flags: FactorizeFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> }) => {
+      async (
+        modelPath: string,
+        flags: FactorizeFlags & { maxChunk?: number; context?: number; shape?: Record<string, number[]> },
+        cmd: Command,
+      ) => {
         if (!flags.explain && flags.out === undefined)
           throw new SeecError("usage.out", "say where to write the factors", {
             at: "-o",
@@ -68,8 +72,24 @@ export function factorizeCommand(): Command {
             at: "--sememes",
             hint: "--method see or see-xs",
           });
+        refuseIdleOptions(cmd, (key) => idleFactorizeOption(key, flags));
         if (!flags.explain) await checkFileOutput(flags.out!, [modelPath, flags.tokenizer, flags.sememes, flags.frequencies]);
         const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape });
+        if (!model.tokenizer && flags.frequencies)
+          throw new SeecError("usage.tokenizer", `--frequencies counts the tokens of a text, and ${model.graph.name} has no tokenizer`, {
+            at: "--frequencies",
+            hint: "give the model's tokenizer with --tokenizer",
+          });
+        if (!model.tokenizer && READS_PIECES.includes(flags.method))
+          // With no pieces to split or look up, every token would get the same morphemes and no sememes.
+          throw new SeecError(
+            "usage.tokenizer",
+            `--method ${flags.method} reads each token's text, and ${model.graph.name} has no tokenizer`,
+            {
+              at: "--tokenizer",
+              hint: "give the model's tokenizer with --tokenizer (an ONNX model's tokenizer.json), or --method svd or word2ketxs, which need none",
+            },
+          );
         const tty = process.stderr.isTTY && !flags.json;
         const { factors, decomposition, report } = await factorize(model, {
           ...flags,
@@ -107,6 +127,18 @@ export function factorizeCommand(): Command {
         else process.stdout.write(formatReport(report, flags.out!));
       },
     );
+}
+
+/** Methods that read the vocabulary's pieces: morphemes split from them, sememes looked up by them. */
+const READS_PIECES: Method[] = ["see", "see-xs", "morphte"];
+
+/** Why an option does nothing with the others given, or undefined where it applies. */
+function idleFactorizeOption(key: string, flags: FactorizeFlags): string | undefined {
+  if (key === "out" && flags.explain) return "with --explain: --explain only looks, and writes nothing";
+  if ((key === "epochs" || key === "frequencies") && flags.method === "svd") return "weighs a fit; --method svd is exact (a truncated SVD)";
+  if (key === "segmentation" && (flags.method === "svd" || flags.method === "word2ketxs"))
+    return `splits the pieces into morphemes; --method ${flags.method} reads none`;
+  return undefined;
 }
 
 function bar(done: number, total: number): string {

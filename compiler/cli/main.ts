@@ -40,6 +40,10 @@ program.configureOutput(quiet);
 for (const cmd of program.commands) cmd.exitOverride().configureHelp({ helpWidth: 100 }).configureOutput(quiet);
 
 try {
+  // Commander answers `seec help <unknown>` with the whole help and a bare "(outputHelp)" error.
+  const [first, topic] = process.argv.slice(2);
+  if (first === "help" && topic !== undefined && !program.commands.some((c) => c.name() === topic))
+    throw new SeecError("usage.unknown_command", `unknown command '${topic}'`, { hint: "seec --help lists the commands" });
   await program.parseAsync(process.argv);
 } catch (e) {
   process.exitCode = exitCodeFor(e, program.opts().verbose === true || process.argv.includes("--verbose"), process.argv.includes("--json"));

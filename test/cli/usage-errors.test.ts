@@ -9,6 +9,7 @@ describe("usage errors from the command line parser", () => {
     [["run"], "usage.missing_argument", "missing required argument 'dir' (hint: seec run --help lists the options)"],
     [["distill", "m.bin", "--see", "a.see", "-o", "b.see", "--steps", "abc"], "usage.invalid_argument", "argument 'abc' is invalid"],
     [["frobnicate"], "usage.unknown_command", "unknown command 'frobnicate' (hint: seec --help lists the options)"],
+    [["help", "bogus"], "usage.unknown_command", "unknown command 'bogus' (hint: seec --help lists the commands)"],
     [["build", "m.bin", "--target", "nope"], "usage.invalid_argument", "Allowed choices are wasm-simd"],
     [
       ["factorize", "m.bin", "--method", "svd", "--order", "3", "-o", "f.see"],
@@ -21,6 +22,21 @@ describe("usage errors from the command line parser", () => {
       "--sememes gives SEE its knowledge; --method svd reads none",
     ],
     [["build", "m.bin", "--decoder", "-o", "out"], "usage.decoder", "--decoder is for ONNX graphs with past/present pairs"],
+    [
+      ["factorize", "m.bin", "--method", "svd", "--epochs", "5", "-o", "f.see"],
+      "usage.option",
+      "--epochs weighs a fit; --method svd is exact",
+    ],
+    [
+      ["factorize", "m.bin", "--method", "word2ketxs", "--segmentation", "random", "-o", "f.see"],
+      "usage.option",
+      "--segmentation splits the pieces into morphemes; --method word2ketxs reads none",
+    ],
+    [
+      ["factorize", "m.bin", "--explain", "▁day", "-o", "f.see"],
+      "usage.option",
+      "--out with --explain: --explain only looks, and writes nothing",
+    ],
   ])("seec %j", async (args, code, text) => {
     const r = await seec(...args);
     expect(r.code).toBe(2);

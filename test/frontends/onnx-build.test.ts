@@ -1,7 +1,7 @@
 // Every shared ONNX graph, compiled by `seec build` for wasm-simd and run by the artifact's runtime,
 // gives ONNX Runtime's outputs for the same inputs: the stored ones (test_data_set_0, computed by
 // onnxruntime-node 1.30 CPU), or live ones from onnxruntime-node for the graph that has none.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
@@ -65,7 +65,7 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
     );
   }, 180_000);
 
-  it("SEE on ONNX: factorize finds the token embedding, and build --see replaces that initializer", async () => {
+  it("SEE on ONNX: factorize finds the token embedding (word2ketXS: no tokenizer here), and build --see replaces that initializer", async () => {
     const file = join(ONNX!, "gpt2_tiny_ort_fused_contrib", "model.onnx");
     const shapes = {
       input_ids: [1, 4],
@@ -75,8 +75,24 @@ describe.skipIf(!ONNX)("ONNX graphs compiled for wasm-simd", () => {
     };
     const flags = Object.entries(shapes).flatMap(([k, v]) => ["--shape", `${k}=${v.join("x")}`]);
     const work = await tmpDir();
-    const f = await seec("factorize", file, ...flags, "--ratio", "4", "-o", join(work, "f.see"));
-    expect(f.code).toBe(0);
+    // No tokenizer beside this graph: SEE's knowledge (morphemes and sememes of each piece) needs one.
+    const refused = await seec("factorize", file, ...flags, "--ratio", "4", "-o", join(work, "f.see"));
+    expect([refused.code, refused.stderr]).toEqual([2, expect.stringContaining("error[usage.tokenizer]")]);
+    writeFileSync(join(work, "text.txt"), "Once upon a time.\n");
+    const counted = await seec(
+      "factorize",
+      file,
+      ...flags,
+      "--method",
+      "word2ketxs",
+      "--frequencies",
+      join(work, "text.txt"),
+      "-o",
+      join(work, "f.see"),
+    );
+    expect(counted.stderr).toContain("--frequencies counts the tokens of a text, and gpt2_tiny_ort_fused_contrib has no tokenizer");
+    const f = await seec("factorize", file, ...flags, "--method", "word2ketxs", "--ratio", "4", "-o", join(work, "f.see"));
+    expect(f.code, f.stderr).toBe(0);
     const factors = readSee(new Uint8Array(readFileSync(join(work, "f.see"))), "f.see");
     expect(factors.spec.replaces).toBe("transformer.wte.weight");
     expect((await seec("build", file, ...flags, "--see", join(work, "f.see"), "-o", join(work, "a"))).code).toBe(0);
