@@ -138,6 +138,11 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       at: "--tokenizer",
       hint: "seec build model.bin --tokenizer tokenizer.bin, or --no-tokenizer for an artifact that takes token ids only",
     });
+  const family = model.graph.model.family;
+  if (opts.batch !== undefined && family !== "encoder")
+    throw idleOption("--batch", `packs an encoder's texts; ${model.graph.name} is not one`);
+  if (opts.context !== undefined && family !== "decoder")
+    throw idleOption("--context", `sets a decoder's KV cache rows; ${model.graph.name} is not one`);
   if (opts.eos) checkEos(opts.eos, model.graph);
   else if (model.eosIds) {
     // The exporter's end tokens (generation_config.json), checked as --eos is, but naming the file.
@@ -369,4 +374,12 @@ function modelInfo(graph: Graph): Manifest["model"] {
     ...(batch ? { batch: { ...batch } } : {}),
     ...(rows ? { rows: { ...rows, inputs: [...rows.inputs] } } : {}),
   };
+}
+
+/** usage.option: an option the model gives nothing to do (seec's CLI refuses those it can tell before reading the model). */
+function idleOption(flag: string, why: string): SeecError {
+  return new SeecError("usage.option", `${flag} ${why}: given here it would do nothing`, {
+    at: flag,
+    hint: `leave ${flag} out; seec build --help says what each option is for`,
+  });
 }

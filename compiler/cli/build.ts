@@ -8,7 +8,8 @@ import { DEFAULT_TARGET, TARGET_NAMES, TARGETS, type TargetName, type TargetSpec
 import { formatQuality, readQualityTask, type QualityFlags } from "../eval/quality.js";
 import { checkArtifactOutput } from "../output.js";
 import { formatBytes } from "../util/units.js";
-import { byteSize, integer, modelOptions, printJson, progress } from "./options.js";
+import { byteSize, integer, modelOptions, printJson, progress, refuseIdleOptions } from "./options.js";
+import { SeecError } from "../../runtime/errors.js";
 import { MAX_THREADS } from "../../runtime/validate-manifest.js";
 
 interface BuildFlags extends QualityFlags {
@@ -71,7 +72,7 @@ export function buildCommand(): Command {
     )
     .option("-o, --out <dir>", "the artifact directory (replaced atomically)", "out")
     .option("--demo", "add demo.html, a page that runs the model (serve it with seec serve)")
-    .option("--package <name>", "add a package.json so the directory can be published or installed")
+    .option("--package <name>", "add a package.json so the directory can be published or installed", packageName)
     .option(
       "--stsb <tsv>",
       "then score the artifact's embeddings on STS-B sentence pairs (an encoder); with --quantize, the f32 model's too",
@@ -106,7 +107,19 @@ export function buildCommand(): Command {
       integer(1, MAX_THREADS),
     )
     .option("--json", "print the build report as JSON")
-    .action(async (model: string, flags: BuildFlags) => {
+    .action(async (model: string, flags: BuildFlags, cmd: Command) => {
+      const given = process.argv.slice(2);
+      if (given.includes("--no-tokenizer") && given.some((a) => a === "--tokenizer" || a.startsWith("--tokenizer=")))
+        throw new SeecError("usage.tokenizer", "--tokenizer gives a tokenizer and --no-tokenizer builds without one: give one of them", {
+          at: "--tokenizer/--no-tokenizer",
+        });
+      refuseIdleOptions(cmd, (key) =>
+        key === "limit" && !flags.stsb && !flags.nll
+          ? "is for --stsb or --nll (the pairs or paragraphs scored)"
+          : key === "embedHead" && !flags.see
+            ? "is for a tied head over SEE factors; no --see is given"
+            : undefined,
+      );
       // Where the artifact goes is checked before anything is read or built.
       const tokenizer = flags.tokenizer || undefined;
       await checkArtifactOutput(flags.out, [model, tokenizer, flags.see, flags.stsb, flags.nll]);
@@ -164,6 +177,15 @@ export function buildCommand(): Command {
             : `  memory: ${formatBytes(result.manifest.memory.totalBytes)} (weights ${formatBytes(result.plan.weights.bytes)}, activations ${formatBytes(result.plan.arena.bytes)}, state ${formatBytes(result.plan.state.bytes)}${result.manifest.memory.scratch ? `, kernel scratch ${formatBytes(result.manifest.memory.scratch.bytes)}` : ""})\n`),
       );
     });
+}
+
+/** An npm package name ("seec-stories", "@me/stories"): lowercase, URL-safe, at most 214 characters. */
+function packageName(value: string): string {
+  if (value.length > 214 || !/^(?:@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/.test(value))
+    throw new InvalidArgumentError(
+      "expected an npm package name: lowercase letters, digits, '-', '.', '_' or '~', optionally @scope/ before it (e.g. seec-stories)",
+    );
+  return value;
 }
 
 /** "2" or "128001,128009": token ids. */

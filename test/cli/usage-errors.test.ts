@@ -22,6 +22,10 @@ describe("usage errors from the command line parser", () => {
       "--sememes gives SEE its knowledge; --method svd reads none",
     ],
     [["build", "m.bin", "--decoder", "-o", "out"], "usage.decoder", "--decoder is for ONNX graphs with past/present pairs"],
+    [["build", "m.bin", "--limit", "5", "-o", "out"], "usage.option", "--limit is for --stsb or --nll (the pairs or paragraphs scored)"],
+    [["build", "m.bin", "--embed-head", "stream", "-o", "out"], "usage.option", "--embed-head is for a tied head over SEE factors"],
+    [["build", "m.bin", "--tokenizer", "t.bin", "--no-tokenizer", "-o", "out"], "usage.tokenizer", "give one of them"],
+    [["build", "m.bin", "--package", "Bad Name!!", "-o", "out"], "usage.invalid_argument", "expected an npm package name"],
     [
       ["factorize", "m.bin", "--method", "svd", "--epochs", "5", "-o", "f.see"],
       "usage.option",
