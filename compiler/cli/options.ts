@@ -62,10 +62,11 @@ export function collectShape(text: string, shapes: Record<string, InputShape>): 
     throw new InvalidArgumentError(
       `expected <input>=<dims>, e.g. input_ids=1x128, or 1x?128 for any length up to 128 (a scalar: input=), got "${text}"`,
     );
-  return {
-    ...shapes,
-    [m[1]]: m[2] ? m[2].split("x").map((d) => (d.startsWith("?") ? { max: Number(d.slice(1)) } : Number(d))) : [],
-  };
+  if (Object.hasOwn(shapes, m[1])) throw new InvalidArgumentError(`the shape of ${m[1]} is given twice: give each input's shape once`);
+  const dims = m[2] ? m[2].split("x").map((d) => (d.startsWith("?") ? { max: Number(d.slice(1)) } : Number(d))) : [];
+  if (dims.some((d) => (typeof d === "number" ? d : d.max) === 0))
+    throw new InvalidArgumentError(`a dimension of 0 in "${text}": every dimension (and a symbolic one's maximum) is at least 1`);
+  return { ...shapes, [m[1]]: dims };
 }
 
 export function printJson(value: unknown): void {
