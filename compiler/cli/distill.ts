@@ -275,7 +275,7 @@ function formatReport(
   s: { parameters: number; ratioByParameters: number; shippedBytes: number; ratioByBytes: number },
 ): string {
   return [
-    `wrote ${out}: ${r.steps} steps of distillation (${r.family}) on ${r.examples.source}, ${r.examples.heldOut} held out`,
+    `wrote ${out}: ${r.steps} steps of distillation (${r.family}) on ${r.examples.source}; ${r.examples.heldOut} of the ${r.examples.train + r.examples.heldOut} ${r.family === "decoder" ? "sequences" : "sentences"} held out`,
     `  held-out loss  ${r.heldOut.before.toFixed(4)} -> ${r.heldOut.best.toFixed(4)} (best at step ${r.heldOut.bestStep}; those factors are written)`,
     `  size           ${s.parameters} parameters, ${s.ratioByParameters.toFixed(2)}x; ${formatBytes(s.shippedBytes)} shipped, ${s.ratioByBytes.toFixed(2)}x`,
     `  time           ${r.seconds.toFixed(1)} s, ${Math.round(r.tokensPerSecond)} tokens/s training`,

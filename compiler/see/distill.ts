@@ -536,7 +536,11 @@ function trainingData(teacher: Graph, tok: Tokenizer, opts: DistillOptions, rand
       );
       const examples: Example[] = [];
       for (let i = 0; i + 2 <= stream.length; i += opts.sequence) examples.push(Int32Array.from(stream.slice(i, i + opts.sequence)));
-      return { examples: examples.filter((e) => e.length >= 2), source: `${opts.texts.length} texts, ${stream.length} tokens` };
+      const sequences = examples.filter((e) => e.length >= 2);
+      return {
+        examples: sequences,
+        source: `${opts.texts.length} texts, ${stream.length} tokens cut into ${sequences.length} sequences of up to ${opts.sequence}`,
+      };
     }
     return { examples: sampleTeacher(teacher, opts, random), source: `${opts.samples} sequences sampled from the teacher` };
   }

@@ -41,7 +41,7 @@ describe.skipIf(!LLAMA2C || !VAL)("seec distill on stories260K, through the CLI"
     expect(d.code, d.stderr).toBe(0);
     // What a user reads: the file, the held-out loss falling, the size unchanged from stage 1.
     expect(d.stdout).toMatch(
-      /^wrote .*s2\.see: 40 steps of distillation \(decoder\) on 24 sequences sampled from the teacher, 2 held out\n/,
+      /^wrote .*s2\.see: 40 steps of distillation \(decoder\) on 24 sequences sampled from the teacher; 2 of the 24 sequences held out\n/,
     );
     const [, before, after] = /held-out loss +([\d.]+) -> ([\d.]+)/.exec(d.stdout)!.map(Number);
     expect(after).toBeLessThan(before);
