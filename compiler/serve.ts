@@ -49,12 +49,14 @@ export async function servedRoot(dir: string): Promise<string> {
 
 /**
  * A Range header's one byte range ("bytes=a-b", "bytes=a-", "bytes=-n"), inclusive and clipped to
- * the file; undefined where there is none (or several, which the whole file answers).
+ * the file; undefined where there is none, or an invalid one (b < a: RFC 7233 says to ignore the
+ * header), or several: the whole file answers those.
  */
 export function byteRange(header: string | undefined, size: number): [number, number] | "unsatisfiable" | undefined {
   const m = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === "" && m[2] === "")) return undefined;
   const [start, end] = m[1] === "" ? [size - Number(m[2]), size - 1] : [Number(m[1]), m[2] === "" ? size - 1 : Number(m[2])];
+  if (m[1] !== "" && m[2] !== "" && end < start) return undefined;
   if (start >= size || end < start) return "unsatisfiable";
   return [Math.max(0, start), Math.min(end, size - 1)];
 }
