@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { exportOnnx } from "../../targets/onnx/export.js";
+import { exportOnnx, onnxInterface } from "../../targets/onnx/export.js";
 import { loadModel, readInput } from "../frontends/load.js";
 import { applySee } from "../passes/see.js";
 import { readSee } from "../factors/format.js";
@@ -44,7 +44,7 @@ export function exportOnnxCommand(): Command {
       const bytes = exportOnnx(graph, SEEC_VERSION);
       // Written beside the target and renamed into place: never a half-written model.onnx.
       await writeFileAtomic(flags.out, bytes);
-      if (flags.json) printJson({ out: flags.out, bytes: bytes.byteLength, inputs: graph.inputs, outputs: graph.outputs });
+      if (flags.json) printJson({ out: flags.out, bytes: bytes.byteLength, ...onnxInterface(graph) });
       else process.stdout.write(`wrote ${flags.out} (${formatBytes(bytes.byteLength)}): ${graph.name} as ONNX opset 17\n`);
     });
 }

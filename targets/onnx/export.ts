@@ -21,7 +21,7 @@ const FLOAT = 1,
   INT64 = 7;
 
 export function exportOnnx(graph: Graph, producer: string): Uint8Array {
-  const state = [...new Set(graph.nodes.flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])))];
+  const state = writtenState(graph);
   refuseUnwritable(graph, state);
   const w = new OnnxWriter(graph, state);
   for (const node of graph.nodes) w.lower(node);
@@ -45,6 +45,17 @@ export function exportOnnx(graph: Graph, producer: string): Uint8Array {
     },
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/** The exported model's inputs and outputs by name: the graph's, and each state it writes as `<name>` in, `<name>.next` out. */
+export function onnxInterface(graph: Graph): { inputs: string[]; outputs: string[] } {
+  const state = writtenState(graph);
+  return { inputs: [...graph.inputs, ...state], outputs: [...graph.outputs, ...state.map((s) => `${s}.next`)] };
+}
+
+/** The state tensors (KV caches) some node of the graph writes. */
+function writtenState(graph: Graph): string[] {
+  return [...new Set(graph.nodes.flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i])))];
 }
 
 /**

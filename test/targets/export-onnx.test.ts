@@ -118,6 +118,11 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
     const worst = await compareRuns(ort, join(work, "s.onnx"), join(work, "a"), 64);
     console.log(`export-onnx stories260K: largest logit difference from seec over 65 calls ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(5e-5);
+    // --json names the model's inputs and outputs as ONNX Runtime sees them, the KV caches included.
+    const json = JSON.parse((await seec("export-onnx", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "j.onnx"), "--json")).stdout);
+    const session = await ort.InferenceSession.create(join(work, "j.onnx"));
+    expect([json.inputs, json.outputs]).toEqual([session.inputNames, session.outputNames]);
+    expect(json.inputs).toHaveLength(12);
   }, 120_000);
 
   it("with SEE factors: the ONNX graph carries their dense table and still gives seec's logits", async () => {
