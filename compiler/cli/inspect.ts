@@ -18,7 +18,7 @@ export function inspectCommand(): Command {
   return modelOptions(new Command("inspect"))
     .summary("show a model's ops, parameters and memory plan")
     .description("Read a model as `seec build` would and print its ops, its parameters by tensor group, and the memory plan.")
-    .option("--plan", "list every tensor of the memory plan with its offset, size and lifetime")
+    .option("--plan", "list every tensor of the memory plan with its offset, size and lifetime (--json always has them)")
     .option("--json", "print everything as JSON")
     .action(async (model: string, flags: InspectFlags) => {
       const { graph } = await loadModel({ model, ...flags, shapes: flags.shape });
