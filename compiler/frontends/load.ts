@@ -64,6 +64,13 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
         at: "--decoder",
       },
     );
+  if (Object.keys(src.shapes ?? {}).length && !src.model.endsWith(".onnx"))
+    // llama2.c, GGUF and TF.js models have their shapes in their config: --shape would be ignored.
+    throw new SeecError("usage.shape", "--shape binds an ONNX graph's input dimensions; this model's shapes come from its config", {
+      file: src.model,
+      at: "--shape",
+      hint: "leave --shape out (--max-chunk and --context size a decoder)",
+    });
   const isDir = (await stat(src.model).catch(() => undefined))?.isDirectory();
   if (isDir || src.model.endsWith(".json")) return loadTfjs(src, isDir ? await modelJsonIn(src.model) : src.model);
   if (src.model.endsWith(".onnx")) {

@@ -127,6 +127,7 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
   it("usage.option: a build option the model gives nothing to do (--batch to a decoder, --context to an encoder)", async () => {
     await cli("usage.option", "build", m.model, "--tokenizer", m.tokenizer, "--batch", "4", "-o", join(work, "b4"));
     await cli("usage.option", "build", USE_DIR, "--context", "5", "-o", join(work, "c5"));
+    await cli("usage.shape", "build", m.model, "--tokenizer", m.tokenizer, "--shape", "tokens=1x4", "-o", join(work, "c5"));
     expect(readdirSync(work).filter((f) => f === "b4" || f === "c5")).toEqual([]);
   });
   it("usage.tokenizer, usage.option, usage.invalid_argument: seec run refuses before printing anything", async () => {
