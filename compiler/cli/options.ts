@@ -64,8 +64,6 @@ export function collectShape(text: string, shapes: Record<string, InputShape>): 
     );
   if (Object.hasOwn(shapes, m[1])) throw new InvalidArgumentError(`the shape of ${m[1]} is given twice: give each input's shape once`);
   const dims = m[2] ? m[2].split("x").map((d) => (d.startsWith("?") ? { max: Number(d.slice(1)) } : Number(d))) : [];
-  if (dims.some((d) => (typeof d === "number" ? d : d.max) === 0))
-    throw new InvalidArgumentError(`a dimension of 0 in "${text}": every dimension (and a symbolic one's maximum) is at least 1`);
   return { ...shapes, [m[1]]: dims };
 }
 
