@@ -127,21 +127,32 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
         file: src.tokenizer,
       });
     const gguf = readGguf(bytes, src.model);
+    const notes = [
+      ...contextNote(src.context, gguf.config.seqLen),
+      ...(gguf.tokenizer?.chat ? ["chat template from the GGUF file (tokenizer.chat_template): generate() takes a conversation"] : []),
+    ];
     return {
       graph: llamaGraph(name, gguf.config, gguf.weights, { ...chunking, ...gguf.options }),
       tokenizer: gguf.tokenizer,
       format: "gguf",
-      ...(gguf.tokenizer?.chat
-        ? { notes: ["chat template from the GGUF file (tokenizer.chat_template): generate() takes a conversation"] }
-        : {}),
+      ...(notes.length ? { notes } : {}),
     };
   }
   const { config, weights } = bytes ? readLlama2cCheckpoint(bytes, src.model) : readLlama2cFile(input!);
+  const notes = contextNote(src.context, config.seqLen);
   return {
     graph: llamaGraph(name, config, weights, chunking),
     tokenizer: await llama2cTokenizer(src, config.vocabSize),
     format: "llama2c",
+    ...(notes.length ? { notes } : {}),
   };
+}
+
+/** A --context beyond the positions the model was trained on is cut to them (llamaGraph): say so. */
+function contextNote(context: number | undefined, positions: number): string[] {
+  return context !== undefined && context > positions
+    ? [`--context ${context} is more than the model's ${positions} positions: its context is ${positions}`]
+    : [];
 }
 
 async function llama2cTokenizer(src: ModelSource, vocabSize: number): Promise<TokenizerSpec | undefined> {

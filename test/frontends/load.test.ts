@@ -69,6 +69,12 @@ describe.skipIf(!LLAMA2C)("loadModel: llama2.c checkpoints and GGUF files", () =
     expect(m.tokenizer).toEqual(readLlama2cTokenizer(new Uint8Array(readFileSync(S.tokenizer)), "t", 512));
     expect(weightDeferred(m.graph)).toBe(false);
     expect(m.notes).toBeUndefined();
+    // A context beyond the positions it was trained on is cut to them, and a note says so.
+    const long = await loadModel({ model: S.model, tokenizer: S.tokenizer, context: 100_000 });
+    expect([long.graph.model.config.contextLength, long.notes]).toEqual([
+      512,
+      ["--context 100000 is more than the model's 512 positions: its context is 512"],
+    ]);
     const copy = join(dir, "my.model.v2.bin");
     writeFileSync(copy, bytes());
     const small = await loadModel({ model: copy, maxChunk: 4, context: 64 });
