@@ -1,4 +1,5 @@
-import { basename, isAbsolute } from "node:path";
+import { statSync } from "node:fs";
+import { basename, isAbsolute, join } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { build, type BuildQuality } from "../build.js";
 import { POOLINGS, type Pooling } from "../embedding.js";
@@ -160,10 +161,14 @@ export function buildCommand(): Command {
           notes: result.notes,
           manifest: result.manifest,
         });
-      const width = Math.max(...Object.keys(result.manifest.files).map((n) => n.length));
-      const files = Object.entries(result.manifest.files).map(
-        ([name, f]) => `  ${name.padEnd(width)} ${formatBytes(f.bytes).padStart(10)}`,
-      );
+      // The manifest's files, then what --demo and --package add beside them.
+      const extras = [flags.demo && "demo.html", flags.package && "package.json"].filter((name) => typeof name === "string");
+      const listed: [string, number][] = [
+        ...Object.entries(result.manifest.files).map(([name, f]): [string, number] => [name, f.bytes]),
+        ...extras.map((name): [string, number] => [name, statSync(join(result.out, name)).size]),
+      ];
+      const width = Math.max(...listed.map(([n]) => n.length));
+      const files = listed.map(([name, bytes]) => `  ${name.padEnd(width)} ${formatBytes(bytes).padStart(10)}`);
       const total = Object.values(result.seconds).reduce((a, b) => a + b, 0);
       process.stdout.write(
         `built ${result.manifest.name} for ${result.manifest.target} in ${total.toFixed(2)} s -> ${result.out}\n${files.join("\n")}\n` +

@@ -212,6 +212,7 @@ describe.skipIf(!LLAMA2C)("seec -o refuses what it must not replace", () => {
     rmSync(join(art, "sub"), { recursive: true });
     const r = await build(cwd, "-o", art, "--demo");
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}demo\.html +\d/m); // listed with the manifest's files
     expect(existsSync(join(art, "model.wasm"))).toBe(true);
     expect(readdirSync(work).filter((f) => f.startsWith(".art."))).toEqual([]);
     expect(readdirSync(cwd).sort()).toEqual([".git", "sentinel.txt"]);
