@@ -193,14 +193,29 @@ describe("seec build --threads", () => {
     const gc = runInNewContext("gc") as () => void;
     const out = join(root, "dropped");
     await build({ model, noTokenizer: true, target: "wasm-simd", threads: 2, out });
-    const before = threadsNow();
+    // Threads of earlier tests' terminated workers end asynchronously: count once the number holds.
+    const settled = async () => {
+      for (let n = threadsNow(), t0 = Date.now(); Date.now() - t0 < 5_000;) {
+        gc();
+        await new Promise((r) => setTimeout(r, 100));
+        if (threadsNow() === n) return n;
+        n = threadsNow();
+      }
+      return threadsNow();
+    };
+    const before = await settled();
+    // Held while the workers are counted, so that none is collected early; loaded in a function of
+    // its own, so that no register of this one keeps the last model alive afterwards.
+    const held: object[] = [];
     const use = async () => {
       const m = await load(out, { threads: 2 });
       expect(m.threads).toBe(2);
       await m.run({ tokens: Int32Array.of(1), pos: Int32Array.of(0) });
+      held.push(m);
     };
     for (let i = 0; i < 3; i++) await use();
     expect(threadsNow()).toBeGreaterThanOrEqual(before + 3);
+    held.length = 0;
     // Collected, finalized, then the terminated workers' threads end asynchronously.
     for (let t0 = Date.now(); threadsNow() > before && Date.now() - t0 < 20_000;) {
       gc();
