@@ -62,16 +62,6 @@ export function factorizeCommand(): Command {
             at: "-o",
             hint: "add -o factors.see (or --explain to only look)",
           });
-        if (flags.order !== 2 && flags.method !== "see-xs" && flags.method !== "word2ketxs")
-          throw new SeecError("usage.order", `--order sets digit slots; --method ${flags.method} has none`, {
-            at: "--order",
-            hint: "--method see-xs or word2ketxs",
-          });
-        if (flags.sememes && flags.method !== "see" && flags.method !== "see-xs")
-          throw new SeecError("usage.sememes", `--sememes gives SEE its knowledge; --method ${flags.method} reads none`, {
-            at: "--sememes",
-            hint: "--method see or see-xs",
-          });
         refuseIdleOptions(cmd, (key) => idleFactorizeOption(key, flags));
         if (!flags.explain) await checkFileOutput(flags.out!, [modelPath, flags.tokenizer, flags.sememes, flags.frequencies]);
         const model = await loadModel({ model: modelPath, tokenizer: flags.tokenizer, shapes: flags.shape });
@@ -136,6 +126,10 @@ const READS_PIECES: Method[] = ["see", "see-xs", "morphte"];
 function idleFactorizeOption(key: string, flags: FactorizeFlags): string | undefined {
   if (key === "out" && flags.explain) return "with --explain: --explain only looks, and writes nothing";
   if ((key === "epochs" || key === "frequencies") && flags.method === "svd") return "weighs a fit; --method svd is exact (a truncated SVD)";
+  if (key === "order" && flags.method !== "see-xs" && flags.method !== "word2ketxs")
+    return `sets digit slots; --method ${flags.method} has none`;
+  if (key === "sememes" && flags.method !== "see" && flags.method !== "see-xs")
+    return `gives SEE its knowledge; --method ${flags.method} reads none`;
   if (key === "segmentation" && (flags.method === "svd" || flags.method === "word2ketxs"))
     return `splits the pieces into morphemes; --method ${flags.method} reads none`;
   return undefined;

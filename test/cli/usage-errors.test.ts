@@ -13,13 +13,13 @@ describe("usage errors from the command line parser", () => {
     [["build", "m.bin", "--target", "nope"], "usage.invalid_argument", "Allowed choices are wasm-simd"],
     [
       ["factorize", "m.bin", "--method", "svd", "--order", "3", "-o", "f.see"],
-      "usage.order",
-      "--order sets digit slots; --method svd has none",
+      "usage.option",
+      "--order sets digit slots; --method svd has none: given here it would do nothing",
     ],
     [
       ["factorize", "m.bin", "--method", "svd", "--sememes", "s.tsv", "-o", "f.see"],
-      "usage.sememes",
-      "--sememes gives SEE its knowledge; --method svd reads none",
+      "usage.option",
+      "--sememes gives SEE its knowledge; --method svd reads none: given here it would do nothing",
     ],
     [["build", "m.bin", "--decoder", "-o", "out"], "usage.decoder", "--decoder is for ONNX graphs with past/present pairs"],
     [["build", "m.onnx", "--shape", "x=1x8", "--shape", "x=1x16", "-o", "out"], "usage.invalid_argument", "the shape of x is given twice"],
