@@ -5,12 +5,13 @@
  * runtime, so that commands exercise exactly what ships.
  */
 import { createHash, type Hash } from "node:crypto";
-import { mkdir, readdir, realpath, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { existsSync, readFileSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { SeecError } from "../runtime/errors.js";
 import type { Model } from "../runtime/model.js";
+import type { Manifest } from "../runtime/manifest.js";
 import { isLater, type FileContent, type Later } from "./util/file-content.js";
 
 /**
@@ -50,6 +51,31 @@ async function writeHashed(file: string, content: FileContent): Promise<string> 
   const hash = createHash("sha256");
   await writeFile(file, hashing(chunksOf(content), hash)); // each chunk written whole
   return hash.digest("hex");
+}
+
+/** A file an artifact's manifest lists, against what is there now: as seec wrote it, gone, or changed since. */
+export interface FileCheck {
+  name: string;
+  /** Its size now (what the manifest records, where it is missing). */
+  bytes: number;
+  state: "ok" | "missing" | "size differs" | "sha256 differs";
+}
+
+/** Each file `files` lists, in name order, read and hashed as a stream (a weights.bin of any size). */
+export async function checkArtifactFiles(dir: string, files: Manifest["files"]): Promise<FileCheck[]> {
+  const checks: FileCheck[] = [];
+  for (const name of Object.keys(files).sort()) {
+    const want = files[name];
+    const s = await stat(join(dir, name)).catch(() => undefined);
+    if (!s?.isFile()) checks.push({ name, bytes: want.bytes, state: "missing" });
+    else if (s.size !== want.bytes) checks.push({ name, bytes: s.size, state: "size differs" });
+    else {
+      const hash = createHash("sha256");
+      for await (const chunk of createReadStream(join(dir, name), { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+      checks.push({ name, bytes: s.size, state: hash.digest("hex") === want.sha256 ? "ok" : "sha256 differs" });
+    }
+  }
+  return checks;
 }
 
 /** Writes `files` as the artifact at `out`: those made `Later` last, from the sha256 of each of the others as it was written. */

@@ -1,8 +1,15 @@
 import { Command } from "commander";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { SeecError } from "../../runtime/errors.js";
+import type { Manifest } from "../../runtime/manifest.js";
+import { validateManifest } from "../../runtime/validate-manifest.js";
+import { checkArtifactFiles, type FileCheck } from "../artifact.js";
 import { loadModel } from "../frontends/load.js";
+import { isSeecArtifact } from "../output.js";
 import { inspectGraph, type Inspection } from "../inspect.js";
 import { planMemory } from "../passes/plan-memory.js";
-import { modelOptions, printJson } from "./options.js";
+import { modelOptions, printJson, refuseIdleOptions } from "./options.js";
 import { formatBytes } from "../util/units.js";
 
 interface InspectFlags {
@@ -16,11 +23,15 @@ interface InspectFlags {
 
 export function inspectCommand(): Command {
   return modelOptions(new Command("inspect"))
-    .summary("show a model's ops, parameters and memory plan")
-    .description("Read a model as `seec build` would and print its ops, its parameters by tensor group, and the memory plan.")
+    .summary("show a model's ops, parameters and memory plan, or check an artifact's files")
+    .description(
+      "Read a model as `seec build` would and print its ops, its parameters by tensor group, and the memory plan.\n\n" +
+        "Given an artifact (the directory seec build writes), print what it was built from and for, and check each of its files against the size and sha256 its manifest records: a file changed or damaged since the build fails the check (input.artifact, exit 3).",
+    )
     .option("--plan", "list every tensor of the memory plan with its offset, size and lifetime (--json always has them)")
     .option("--json", "print everything as JSON")
-    .action(async (model: string, flags: InspectFlags) => {
+    .action(async (model: string, flags: InspectFlags, cmd: Command) => {
+      if (await isSeecArtifact(model)) return inspectArtifact(model, flags, cmd);
       const { graph } = await loadModel({ model, ...flags, shapes: flags.shape });
       const report = inspectGraph(graph, planMemory(graph).plan);
       if (flags.json) printJson(report);
@@ -59,5 +70,51 @@ function formatInspection(r: Inspection, listPlan: boolean): string {
         `  ${String(e.offset).padStart(8)} ${String(e.bytes).padStart(8)}  ${String(e.from).padStart(4)}..${String(e.to).padEnd(4)} ${e.name}`,
       );
   }
+  return `${lines.join("\n")}\n`;
+}
+
+/** An artifact: its manifest's account of it, and each file it lists checked against its sha256. */
+async function inspectArtifact(dir: string, flags: InspectFlags, cmd: Command): Promise<void> {
+  refuseIdleOptions(cmd, (key) => (key === "json" ? undefined : "is for a model seec reads; an artifact was planned when it was built"));
+  const file = join(dir, "manifest.json");
+  const manifest = JSON.parse(await readFile(file, "utf8")) as unknown;
+  validateManifest(manifest, file);
+  const files = await checkArtifactFiles(dir, manifest.files ?? {});
+  const memory = manifest.memory;
+  if (flags.json)
+    printJson({
+      artifact: dir,
+      name: manifest.name,
+      target: manifest.target,
+      seec: manifest.seec,
+      command: manifest.command,
+      model: manifest.model,
+      memory: { totalBytes: memory.totalBytes, weights: memory.weights.bytes, activations: memory.arena.bytes, state: memory.state.bytes },
+      files,
+    });
+  else process.stdout.write(formatArtifact(manifest, files));
+  const changed = files.filter((f) => f.state !== "ok");
+  if (changed.length)
+    throw new SeecError(
+      "input.artifact",
+      `${changed.map((f) => `${f.name} (${f.state})`).join(", ")}: not as seec build wrote ${changed.length === 1 ? "it" : "them"}, by the manifest's record`,
+      { file: dir, at: changed[0].name, hint: "build the artifact again, or copy it again from where it was built" },
+    );
+}
+
+function formatArtifact(m: Manifest, files: FileCheck[]): string {
+  const ok = files.every((f) => f.state === "ok");
+  const nameWidth = Math.max(...files.map((f) => f.name.length));
+  const lines = [
+    `${m.name}: ${m.model.family}, ${Object.entries(m.model.config)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}`,
+    `  a seec ${m.seec} artifact for ${m.target}, built by: ${m.command}`,
+    "",
+    ok ? `files (all ${files.length} as the manifest records them: size and sha256)` : "files (against the manifest's size and sha256)",
+    ...files.map((f) => `  ${f.name.padEnd(nameWidth)} ${formatBytes(f.bytes).padStart(10)}  ${f.state}`),
+    "",
+    `memory: ${formatBytes(m.memory.totalBytes)} (weights ${formatBytes(m.memory.weights.bytes)}, activations ${formatBytes(m.memory.arena.bytes)}, state ${formatBytes(m.memory.state.bytes)}${m.memory.scratch ? `, kernel scratch ${formatBytes(m.memory.scratch.bytes)}` : ""})`,
+  ];
   return `${lines.join("\n")}\n`;
 }

@@ -1,6 +1,6 @@
 // stories260K end to end through the CLI, against llama2.c's documented output and the reference interpreter.
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../../compiler/frontends/load.js";
@@ -166,6 +166,39 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
     expect(report.memory.state.bytes).toBe(5 * 2 * 512 * 32 * 4); // K and V caches: layers x context x kvDim
     const text = await seec("inspect", m.model);
     expect(text.stdout).toMatch(/memory plan\n {2}weights {8}1\.01 MiB/);
+  });
+
+  it("inspect checks an artifact's files against its manifest: a changed byte or a missing file fails, exit 3", async () => {
+    const copy = join(work, "inspected");
+    cpSync(out, copy, { recursive: true });
+    const whole = await seec("inspect", copy);
+    expect([whole.code, whole.stderr]).toEqual([0, ""]);
+    expect(whole.stdout).toMatch(/^stories260K: decoder, dim 64, hiddenDim 172, nLayers 5, /);
+    expect(whole.stdout).toMatch(
+      /a seec \S+ artifact for wasm-simd, built by: seec build stories260K\.bin --tokenizer tok512\.bin --target wasm-simd -o stories\n/,
+    );
+    expect(whole.stdout).toMatch(/files \(all 6 as the manifest records them: size and sha256\)\n(.*ok\n){6}/);
+    expect(whole.stdout).toMatch(/ {2}weights\.bin +1\.01 MiB {2}ok\n/);
+    const weights = readFileSync(join(copy, "weights.bin"));
+    weights[1000] ^= 1;
+    writeFileSync(join(copy, "weights.bin"), weights);
+    rmSync(join(copy, "tokenizer.json"));
+    const damaged = await seec("inspect", copy);
+    expect(damaged.code).toBe(3);
+    expect(damaged.stdout).toMatch(/ {2}tokenizer\.json +5\.3 KiB {2}missing\n {2}weights\.bin +1\.01 MiB {2}sha256 differs\n/);
+    expect(damaged.stderr).toBe(
+      `seec: error[input.artifact] ${copy} @ tokenizer.json: tokenizer.json (missing), weights.bin (sha256 differs): not as seec build wrote them, by the manifest's record (hint: build the artifact again, or copy it again from where it was built)\n`,
+    );
+    const json = await seec("inspect", copy, "--json");
+    expect(JSON.parse(json.stdout).files.filter((f: { state: string }) => f.state !== "ok")).toEqual([
+      { name: "tokenizer.json", bytes: 5406, state: "missing" },
+      { name: "weights.bin", bytes: 1056512, state: "sha256 differs" },
+    ]);
+    const plan = await seec("inspect", copy, "--plan");
+    expect([plan.code, plan.stderr]).toEqual([
+      2,
+      expect.stringMatching(/^seec: error\[usage\.option\] @ --plan: --plan is for a model seec reads/),
+    ]);
   });
 
   it("answers bad usage with exit code 2 and a missing file with exit code 8", async () => {
