@@ -44,17 +44,27 @@ async function realOf(p: string): Promise<string> {
   }
 }
 
-/** A directory seec build wrote: its manifest.json parses and says `format: "seec/1"`. */
-export async function isSeecArtifact(dir: string): Promise<boolean> {
+/** What a manifest tells about the files beside it. */
+interface ArtifactFiles {
+  files?: Record<string, unknown>;
+}
+
+/** The manifest.json of a directory seec build wrote: one that parses and says `format: "seec/1"` (else undefined). */
+async function artifactManifest(dir: string): Promise<ArtifactFiles | undefined> {
   const file = join(dir, "manifest.json");
   const s = await statOf(file);
-  if (!s?.isFile() || s.size > MAX_MANIFEST_BYTES) return false;
+  if (!s?.isFile() || s.size > MAX_MANIFEST_BYTES) return undefined;
   try {
     const m = JSON.parse(await readFile(file, "utf8")) as unknown;
-    return typeof m === "object" && m !== null && (m as { format?: unknown }).format === "seec/1";
+    return typeof m === "object" && m !== null && (m as { format?: unknown }).format === "seec/1" ? (m as ArtifactFiles) : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** A directory seec build wrote: its manifest.json parses and says `format: "seec/1"`. */
+export async function isSeecArtifact(dir: string): Promise<boolean> {
+  return (await artifactManifest(dir)) !== undefined;
 }
 
 /**
@@ -113,13 +123,14 @@ export async function checkArtifactOutput(out: string, inputs: readonly (string 
   }
   if (!stats.isDirectory()) refuse(out, "exists and is not a directory; seec will not replace it", "choose another output directory");
   if ((await readdir(path)).length === 0) return path;
-  if (!(await isSeecArtifact(path)))
+  const manifest = await artifactManifest(path);
+  if (!manifest)
     refuse(
       out,
       'exists, is not empty and is not a seec artifact (no manifest.json with format "seec/1"); seec will not replace it',
       "choose another output directory",
     );
-  const foreign = await notWrittenBySeec(path);
+  const foreign = await notWrittenBySeec(path, manifest);
   if (foreign.length)
     refuse(
       out,
@@ -133,8 +144,7 @@ export async function checkArtifactOutput(out: string, inputs: readonly (string 
 const ARTIFACT_EXTRAS = ["manifest.json", "demo.html", "package.json"];
 
 /** The entries of an artifact (paths relative to it) that are not files its manifest lists or ARTIFACT_EXTRAS. */
-async function notWrittenBySeec(dir: string): Promise<string[]> {
-  const manifest = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as { files?: Record<string, unknown> };
+async function notWrittenBySeec(dir: string, manifest: ArtifactFiles): Promise<string[]> {
   const ours = new Set([...Object.keys(manifest.files ?? {}), ...ARTIFACT_EXTRAS]);
   const foreign: string[] = [];
   const walk = async (rel: string): Promise<void> => {
