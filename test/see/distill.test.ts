@@ -498,6 +498,8 @@ describe("distillation's errors", () => {
       );
     });
 
+    /** stories260K with the factors at `see`, writing y.see: the arguments most cases here start from. */
+    const model260 = () => [LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--see", see, "-o", join(work, "y.see")];
     const cli = async (code: string, ...args: string[]) => {
       const r = await seec(...args);
       expect(r.stderr).toContain(`error[${code}]`);
@@ -509,20 +511,7 @@ describe("distillation's errors", () => {
       const r = await cli("unsupported.distill", "distill", onnx!, "--see", see, "-o", join(work, "y.see"));
       expect(r.code).toBe(4);
     });
-    it("usage.sequence: sequences longer than the context", () =>
-      cli(
-        "usage.sequence",
-        "distill",
-        LLAMA2C!.model,
-        "--tokenizer",
-        LLAMA2C!.tokenizer,
-        "--see",
-        see,
-        "--sequence",
-        "100000",
-        "-o",
-        join(work, "y.see"),
-      ));
+    it("usage.sequence: sequences longer than the context", () => cli("usage.sequence", "distill", ...model260(), "--sequence", "100000"));
     it("a run that ends removes its checkpoint; one left by an interrupted run stops a new run to the same -o (usage.resume)", async () => {
       const out = join(work, "ckpt.see");
       const args = [
@@ -573,7 +562,6 @@ describe("distillation's errors", () => {
     it("usage.option: an option given where it would do nothing (another family's loss, lora flags without --train lora)", async () => {
       const data = join(work, "two.txt");
       writeFileSync(data, "Once upon a time.\nThe end.\n");
-      const model260 = [LLAMA2C!.model, "--tokenizer", LLAMA2C!.tokenizer, "--see", see, "-o", join(work, "y.see")];
       const cases: [string[], string][] = [
         [["--cosine", "1"], "--cosine is for encoders; the model is a decoder: given here it would do nothing"],
         [["--no-cover"], "--no-cover is for encoders; the model is a decoder: given here it would do nothing"],
@@ -586,7 +574,7 @@ describe("distillation's errors", () => {
         [["--data", data, "--samples", "50"], "--samples sizes the default data; --data gives the text: given here it would do nothing"],
       ];
       for (const [flags, message] of cases) {
-        const r = await cli("usage.option", "distill", ...model260, ...flags);
+        const r = await cli("usage.option", "distill", ...model260(), ...flags);
         expect(r.stderr).toContain(message);
       }
       const use = await cli("usage.option", "distill", USE_MODEL_JSON, "--see", see, "--kl", "2", "-o", join(work, "y.see"));
@@ -594,37 +582,13 @@ describe("distillation's errors", () => {
       expect(existsSync(join(work, "y.see"))).toBe(false);
     });
     it("input.text: --data that is not text (a model file given by mistake)", async () => {
-      const r = await cli(
-        "input.text",
-        "distill",
-        LLAMA2C!.model,
-        "--tokenizer",
-        LLAMA2C!.tokenizer,
-        "--see",
-        see,
-        "--data",
-        LLAMA2C!.model,
-        "-o",
-        join(work, "y.see"),
-      );
+      const r = await cli("input.text", "distill", ...model260(), "--data", LLAMA2C!.model);
       expect(r.stderr).toMatch(/the training text is not UTF-8 text: byte 0x[0-9a-f]{2} at offset \d+/);
     });
     it("input.data: training text with a single line", async () => {
       const data = join(work, "one.txt");
       writeFileSync(data, "Once upon a time there was a cat.\n");
-      await cli(
-        "input.data",
-        "distill",
-        LLAMA2C!.model,
-        "--tokenizer",
-        LLAMA2C!.tokenizer,
-        "--see",
-        see,
-        "--data",
-        data,
-        "-o",
-        join(work, "y.see"),
-      );
+      await cli("input.data", "distill", ...model260(), "--data", data);
     });
   });
 });
