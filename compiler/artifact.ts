@@ -5,13 +5,14 @@
  * runtime, so that commands exercise exactly what ships.
  */
 import { createHash, type Hash } from "node:crypto";
-import { mkdir, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { SeecError } from "../runtime/errors.js";
 import type { Model } from "../runtime/model.js";
 import type { Manifest } from "../runtime/manifest.js";
+import { validateManifest } from "../runtime/validate-manifest.js";
 import { isLater, type FileContent, type Later } from "./util/file-content.js";
 
 /**
@@ -53,12 +54,54 @@ async function writeHashed(file: string, content: FileContent): Promise<string> 
   return hash.digest("hex");
 }
 
+/**
+ * An artifact's manifest.json, read for a command that works on the directory itself (inspect,
+ * firmware): a path that is not there is io.not_found, a directory without a manifest is not an
+ * artifact (usage.artifact), and the manifest must parse and validate as load() would have it.
+ */
+export async function readArtifactManifest(dir: string, command: string): Promise<Manifest> {
+  const s = await stat(dir).catch(() => undefined);
+  if (!s) throw new SeecError("io.not_found", "no such artifact (the path does not exist)", { file: dir });
+  const file = join(dir, "manifest.json");
+  if (!s.isDirectory() || !(await stat(file).catch(() => undefined))?.isFile())
+    throw new SeecError(
+      "usage.artifact",
+      `${dir} is not an artifact: seec ${command} takes the directory seec build writes (no manifest.json there)`,
+      {
+        file: dir,
+        hint: "seec build <model> -o <dir> first",
+      },
+    );
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(await readFile(file, "utf8"));
+  } catch (e) {
+    throw new SeecError("input.json", `manifest.json is not valid JSON: ${(e as Error).message}`, {
+      file,
+      hint: "build the artifact again, or copy it again from where it was built",
+    });
+  }
+  validateManifest(manifest, file);
+  return manifest;
+}
+
+/** The files the manifest itself reads (modules, weights, tokenizer, WGSL) that its file list leaves out. */
+export function unlistedFiles(m: Manifest): string[] {
+  const used = [
+    ...m.modules.map((x) => x.file),
+    m.tokenizer?.file,
+    m.webgpu?.file,
+    m.memory.weights.embedded === true ? undefined : "weights.bin",
+  ];
+  return used.filter((f): f is string => f !== undefined && !(f in (m.files ?? {})));
+}
+
 /** A file an artifact's manifest lists, against what is there now: as seec wrote it, gone, or changed since. */
 export interface FileCheck {
   name: string;
   /** Its size now (what the manifest records, where it is missing). */
   bytes: number;
-  state: "ok" | "missing" | "size differs" | "sha256 differs";
+  state: "ok" | "missing" | "not a file" | "size differs" | "sha256 differs";
 }
 
 /** Each file `files` lists, in name order, read and hashed as a stream (a weights.bin of any size). */
@@ -67,12 +110,14 @@ export async function checkArtifactFiles(dir: string, files: Manifest["files"]):
   for (const name of Object.keys(files).sort()) {
     const want = files[name];
     const s = await stat(join(dir, name)).catch(() => undefined);
-    if (!s?.isFile()) checks.push({ name, bytes: want.bytes, state: "missing" });
+    if (!s) checks.push({ name, bytes: want.bytes, state: "missing" });
+    else if (!s.isFile())
+      checks.push({ name, bytes: want.bytes, state: "not a file" }); // a directory, a FIFO, a device
     else if (s.size !== want.bytes) checks.push({ name, bytes: s.size, state: "size differs" });
     else {
       const hash = createHash("sha256");
       for await (const chunk of createReadStream(join(dir, name), { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-      checks.push({ name, bytes: s.size, state: hash.digest("hex") === want.sha256 ? "ok" : "sha256 differs" });
+      checks.push({ name, bytes: s.size, state: hash.digest("hex") === want.sha256.toLowerCase() ? "ok" : "sha256 differs" });
     }
   }
   return checks;
@@ -134,23 +179,27 @@ function builtFor(dir: string): string | undefined {
 
 /** The artifact on wasm; with webgpu, a webgpu artifact on WebGPU where there is an adapter; threads as load() takes them. */
 export async function loadArtifact(dir: string, options: { webgpu?: boolean; threads?: number } = {}): Promise<Model> {
-  if (!existsSync(dir)) throw new SeecError("io.read", `${dir}: no such artifact (the path does not exist)`, { file: dir });
-  if (!existsSync(join(dir, "index.mjs")) || !existsSync(join(dir, "manifest.json"))) {
-    if (builtFor(dir) === "wasi")
-      throw new SeecError(
-        "usage.artifact",
-        `${dir} is a wasi build: a WASI host runs its model.wasm (its _start takes seec run's flags), not seec run or eval`,
-        {
-          file: dir,
-          hint: "node's WASI or wasmtime (README, --target wasi); for seec run and eval, build with --target wasm-simd",
-        },
-      );
+  if (!existsSync(dir)) throw new SeecError("io.not_found", "no such artifact (the path does not exist)", { file: dir });
+  if (builtFor(dir) === "wasi")
+    throw new SeecError(
+      "usage.artifact",
+      "a wasi build: a WASI host runs its model.wasm (its _start takes seec run's flags), not seec run or eval",
+      {
+        file: dir,
+        hint: "node's WASI or wasmtime (README, --target wasi); for seec run and eval, build with --target wasm-simd",
+      },
+    );
+  if (!existsSync(join(dir, "manifest.json")))
     // A model given where its build belongs (the commonest slip), or a directory of something else.
-    throw new SeecError("usage.artifact", `${dir} is not an artifact: seec run and seec eval take the directory seec build writes`, {
+    throw new SeecError("usage.artifact", "not an artifact: seec run and seec eval take the directory seec build writes", {
       file: dir,
       hint: "seec build <model> -o <dir> first (or score while building: seec build <model> --stsb | --nll ...)",
     });
-  }
+  if (!existsSync(join(dir, "index.mjs")))
+    throw new SeecError("input.artifact", "the artifact's runtime, index.mjs, is missing", {
+      file: dir,
+      hint: "seec inspect checks every file of the artifact; build it again, or copy it again from where it was built",
+    });
   let mod: ArtifactModule;
   try {
     mod = (await import(pathToFileURL(resolve(dir, "index.mjs")).href)) as ArtifactModule;

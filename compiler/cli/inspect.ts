@@ -1,15 +1,13 @@
 import { Command } from "commander";
-import { readFile } from "node:fs/promises";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { SeecError } from "../../runtime/errors.js";
 import type { Manifest } from "../../runtime/manifest.js";
-import { validateManifest } from "../../runtime/validate-manifest.js";
-import { checkArtifactFiles, type FileCheck } from "../artifact.js";
+import { checkArtifactFiles, readArtifactManifest, unlistedFiles, type FileCheck } from "../artifact.js";
 import { loadModel } from "../frontends/load.js";
-import { isSeecArtifact } from "../output.js";
 import { inspectGraph, type Inspection } from "../inspect.js";
 import { planMemory } from "../passes/plan-memory.js";
-import { modelOptions, printJson, refuseIdleOptions } from "./options.js";
+import { idleForFamily, modelOptions, printJson, refuseIdleOptions } from "./options.js";
 import { formatBytes } from "../util/units.js";
 
 interface InspectFlags {
@@ -25,14 +23,15 @@ export function inspectCommand(): Command {
   return modelOptions(new Command("inspect"))
     .summary("show a model's ops, parameters and memory plan, or check an artifact's files")
     .description(
-      "Read a model as `seec build` would and print its ops, its parameters by tensor group, and the memory plan.\n\n" +
+      "Read a model as `seec build` would and print its ops, its parameters by tensor group, and the memory plan: an encoder's for one text a call, where `seec build` packs up to 32 texts a call by default and plans activations for them all (`--batch 1` builds one text a call).\n\n" +
         "Given an artifact (the directory seec build writes), print what it was built from and for, and check each of its files against the size and sha256 its manifest records: a file changed or damaged since the build fails the check (input.artifact, exit 3).",
     )
     .option("--plan", "list every tensor of the memory plan with its offset, size and lifetime (--json always has them)")
     .option("--json", "print everything as JSON")
     .action(async (model: string, flags: InspectFlags, cmd: Command) => {
-      if (await isSeecArtifact(model)) return inspectArtifact(model, flags, cmd);
+      if (isArtifactDirectory(model)) return inspectArtifact(model, flags, cmd);
       const { graph } = await loadModel({ model, ...flags, shapes: flags.shape });
+      refuseIdleOptions(cmd, (key) => idleForFamily(key, graph));
       const report = inspectGraph(graph, planMemory(graph).plan);
       if (flags.json) printJson(report);
       else process.stdout.write(formatInspection(report, flags.plan === true));
@@ -40,13 +39,7 @@ export function inspectCommand(): Command {
 }
 
 function formatInspection(r: Inspection, listPlan: boolean): string {
-  const lines = [
-    `${r.name}: ${r.model.family}, ${Object.entries(r.model.config)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ")}`,
-    "",
-    "ops",
-  ];
+  const lines = [modelLine(r.name, r.model.family, r.model.config), "", "ops"];
   const opWidth = Math.max(...Object.keys(r.ops).map((o) => o.length));
   for (const [op, n] of Object.entries(r.ops).sort(([, a], [, b]) => b - a)) lines.push(`  ${op.padEnd(opWidth)} ${String(n).padStart(6)}`);
   lines.push("", "parameters");
@@ -76,10 +69,9 @@ function formatInspection(r: Inspection, listPlan: boolean): string {
 /** An artifact: its manifest's account of it, and each file it lists checked against its sha256. */
 async function inspectArtifact(dir: string, flags: InspectFlags, cmd: Command): Promise<void> {
   refuseIdleOptions(cmd, (key) => (key === "json" ? undefined : "is for a model seec reads; an artifact was planned when it was built"));
-  const file = join(dir, "manifest.json");
-  const manifest = JSON.parse(await readFile(file, "utf8")) as unknown;
-  validateManifest(manifest, file);
+  const manifest = await readArtifactManifest(dir, "inspect");
   const files = await checkArtifactFiles(dir, manifest.files ?? {});
+  const unlisted = unlistedFiles(manifest);
   const memory = manifest.memory;
   if (flags.json)
     printJson({
@@ -91,8 +83,9 @@ async function inspectArtifact(dir: string, flags: InspectFlags, cmd: Command): 
       model: manifest.model,
       memory: { totalBytes: memory.totalBytes, weights: memory.weights.bytes, activations: memory.arena.bytes, state: memory.state.bytes },
       files,
+      unlisted,
     });
-  else process.stdout.write(formatArtifact(manifest, files));
+  else process.stdout.write(formatArtifact(manifest, files, unlisted));
   const changed = files.filter((f) => f.state !== "ok");
   if (changed.length)
     throw new SeecError(
@@ -100,21 +93,44 @@ async function inspectArtifact(dir: string, flags: InspectFlags, cmd: Command): 
       `${changed.map((f) => `${f.name} (${f.state})`).join(", ")}: not as seec build wrote ${changed.length === 1 ? "it" : "them"}, by the manifest's record`,
       { file: dir, at: changed[0].name, hint: "build the artifact again, or copy it again from where it was built" },
     );
+  if (unlisted.length)
+    throw new SeecError(
+      "input.artifact",
+      `the manifest's file list leaves out ${unlisted.join(", ")}, which the artifact reads: nothing to check ${unlisted.length === 1 ? "it" : "them"} against`,
+      { file: join(dir, "manifest.json"), at: "files", hint: "build the artifact again: seec build lists every file it writes" },
+    );
 }
 
-function formatArtifact(m: Manifest, files: FileCheck[]): string {
+/** A directory with a manifest.json and no TF.js model.json: an artifact (whatever shape its manifest is in). */
+function isArtifactDirectory(path: string): boolean {
+  return (
+    statSync(path, { throwIfNoEntry: false })?.isDirectory() === true &&
+    existsSync(join(path, "manifest.json")) &&
+    !existsSync(join(path, "model.json"))
+  );
+}
+
+function formatArtifact(m: Manifest, files: FileCheck[], unlisted: string[]): string {
   const ok = files.every((f) => f.state === "ok");
   const nameWidth = Math.max(...files.map((f) => f.name.length));
   const lines = [
-    `${m.name}: ${m.model.family}, ${Object.entries(m.model.config)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", ")}`,
+    modelLine(m.name, m.model.family, m.model.config),
     `  a seec ${m.seec} artifact for ${m.target}, built by: ${m.command}`,
     "",
-    ok ? `files (all ${files.length} as the manifest records them: size and sha256)` : "files (against the manifest's size and sha256)",
+    !files.length
+      ? "files: the manifest lists none"
+      : ok && !unlisted.length
+        ? `files (all ${files.length} as the manifest records them: size and sha256)`
+        : "files (against the manifest's size and sha256)",
     ...files.map((f) => `  ${f.name.padEnd(nameWidth)} ${formatBytes(f.bytes).padStart(10)}  ${f.state}`),
+    ...unlisted.map((f) => `  ${f}: not in the manifest's list`),
     "",
     `memory: ${formatBytes(m.memory.totalBytes)} (weights ${formatBytes(m.memory.weights.bytes)}, activations ${formatBytes(m.memory.arena.bytes)}, state ${formatBytes(m.memory.state.bytes)}${m.memory.scratch ? `, kernel scratch ${formatBytes(m.memory.scratch.bytes)}` : ""})`,
   ];
   return `${lines.join("\n")}\n`;
+}
+
+/** "stories260K: decoder, dim 64, ..." (an imported graph has no hyper-parameters to list). */
+function modelLine(name: string, family: string, config: Record<string, number>): string {
+  return [`${name}: ${family}`, ...Object.entries(config).map(([k, v]) => `${k} ${v}`)].join(", ");
 }

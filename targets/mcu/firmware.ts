@@ -8,13 +8,15 @@
  * not have) and no fast-math; the FPU does single precision, libgcc doubles.
  */
 import { execFile } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { packageFile } from "../../compiler/util/paths.js";
 import { SeecError } from "../../runtime/errors.js";
 import type { Manifest } from "../../runtime/manifest.js";
+import { checkArtifactFiles, readArtifactManifest, unlistedFiles } from "../../compiler/artifact.js";
 import { printedPieces, type Llama2cTokenizerSpec } from "../../runtime/tokenizers/llama2c-bpe.js";
 
 const run = promisify(execFile);
@@ -47,10 +49,11 @@ export const TOOLS = {
   "qemu-system-arm": "qemu-system-arm",
 };
 
-/** The tools that are missing from PATH, with the packages to install. */
-export async function missingTools(): Promise<string[]> {
+/** The tools (all, or those building needs, without QEMU) that are missing from PATH, with the packages to install. */
+export async function missingTools({ run: running = true } = {}): Promise<string[]> {
   const missing: string[] = [];
   for (const [tool, pkg] of Object.entries(TOOLS)) {
+    if (!running && tool === "qemu-system-arm") continue;
     const found = await run("sh", ["-c", `command -v ${tool}`]).then(
       () => true,
       () => false,
@@ -75,20 +78,49 @@ export interface Firmware {
   steps: number;
 }
 
-export async function buildFirmware(artifact: string, out: string, { steps = 64 } = {}): Promise<Firmware> {
-  const missing = await missingTools();
+/**
+ * Builds firmware.elf in `out` from an mcu artifact, checked first (its manifest, and every file it
+ * lists against its sha256) so that what reaches wasm2c and gcc is what seec build wrote. A failure
+ * removes `out` where this call created it. `run`: QEMU will run it, so its absence fails first.
+ */
+export async function buildFirmware(artifact: string, out: string, { steps = 64, run: running = false } = {}): Promise<Firmware> {
+  const missing = await missingTools({ run: running });
   if (missing.length)
     throw new SeecError("io.tool", `building firmware needs ${missing.join(", ")}`, { hint: "install the Debian packages named" });
-  const manifest = JSON.parse(await readFile(join(artifact, "manifest.json"), "utf8")) as Manifest;
+  const manifest = await readArtifactManifest(artifact, "firmware");
   if (manifest.target !== "mcu")
     throw new SeecError("usage.target", `${artifact} was built for ${manifest.target}; firmware needs an mcu artifact`, {
       hint: "rebuild with seec build --target mcu",
     });
   if (manifest.tokenizer?.type !== "llama2c-bpe")
     throw new SeecError("unsupported.target", "the Cortex-M harness generates text: it needs a decoder with llama2.c's tokenizer");
+  const changed = (await checkArtifactFiles(artifact, manifest.files ?? {})).filter((f) => f.state !== "ok");
+  const unlisted = unlistedFiles(manifest);
+  if (changed.length || unlisted.length)
+    throw new SeecError(
+      "input.artifact",
+      `${[...changed.map((f) => `${f.name} (${f.state})`), ...unlisted.map((f) => `${f} (not in the manifest's list)`)].join(", ")}: not as seec build wrote the artifact`,
+      { file: artifact, hint: "seec inspect shows every file's state; build the artifact again" },
+    );
   const tokenizer = JSON.parse(await readFile(join(artifact, manifest.tokenizer.file), "utf8")) as Llama2cTokenizerSpec;
 
+  const created = !existsSync(out);
   await mkdir(out, { recursive: true });
+  try {
+    return await compileFirmware(artifact, out, manifest, tokenizer, steps);
+  } catch (e) {
+    if (created) await rm(out, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function compileFirmware(
+  artifact: string,
+  out: string,
+  manifest: Manifest,
+  tokenizer: Llama2cTokenizerSpec,
+  steps: number,
+): Promise<Firmware> {
   await run("wasm2c", [join(artifact, "model.wasm"), "-n", "seec_model", "-o", join(out, "model.c")]);
   const hasInit = (await readFile(join(out, "model.h"), "utf8")).includes("Z_seec_modelZ_init(");
   await writeFile(join(out, "seec_model.h"), modelHeader(manifest, tokenizer, steps, hasInit));

@@ -194,6 +194,20 @@ describe.skipIf(!LLAMA2C)("stories260K on wasm-simd, through the CLI", () => {
       { name: "tokenizer.json", bytes: 5406, state: "missing" },
       { name: "weights.bin", bytes: 1056512, state: "sha256 differs" },
     ]);
+    // A manifest whose list leaves out a file the artifact reads checks nothing of it: refused too.
+    const unlisted = join(work, "unlisted");
+    cpSync(out, unlisted, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(unlisted, "manifest.json"), "utf8"));
+    delete manifest.files["weights.bin"];
+    writeFileSync(join(unlisted, "manifest.json"), JSON.stringify(manifest));
+    const left = await seec("inspect", unlisted);
+    expect([left.code, left.stderr]).toEqual([
+      3,
+      expect.stringContaining("the manifest's file list leaves out weights.bin, which the artifact reads"),
+    ]);
+    writeFileSync(join(unlisted, "manifest.json"), "{ cut");
+    const cut = await seec("inspect", unlisted);
+    expect([cut.code, cut.stderr]).toEqual([3, expect.stringContaining("error[input.json]")]);
     const plan = await seec("inspect", copy, "--plan");
     expect([plan.code, plan.stderr]).toEqual([
       2,

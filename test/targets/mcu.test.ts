@@ -2,7 +2,7 @@
 // budget; the same module generating the same tokens in Node, under wasm-interp, and as C
 // (wasm2c) on an emulated Cortex-M4 (QEMU mps2-an386).
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import binaryen from "binaryen";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -191,6 +191,36 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
     expect(((await runFirmware(join(mcu, "manifest.json")).catch((x) => x)) as SeecError).code).toBe("runtime.firmware");
     expect(((await buildFirmware(join(work, "simd"), join(work, "fw2")).catch((x) => x)) as SeecError).code).toBe("usage.target");
   });
+
+  it.skipIf(!CROSS)(
+    "seec firmware checks its input: no path, not an artifact, a manifest cut short, a changed model.wasm; nothing left behind",
+    async () => {
+      const firmware = async (dir: string, out: string) => {
+        const r = await seec("firmware", dir, "-o", join(work, out));
+        expect(existsSync(join(work, out))).toBe(false);
+        return [r.code, r.stderr.trimEnd()];
+      };
+      expect(await firmware(join(work, "absent"), "fw-a")).toEqual([
+        8,
+        `seec: error[io.not_found] ${join(work, "absent")}: no such artifact (the path does not exist)`,
+      ]);
+      expect(await firmware(join(mcu, "manifest.json"), "fw-b")).toEqual([2, expect.stringContaining("error[usage.artifact]")]);
+      const damaged = join(work, "damaged-mcu");
+      cpSync(mcu, damaged, { recursive: true });
+      const module = readFileSync(join(damaged, "model.wasm"));
+      module[8] ^= 0xff;
+      writeFileSync(join(damaged, "model.wasm"), module);
+      expect(await firmware(damaged, "fw-c")).toEqual([
+        3,
+        `seec: error[input.artifact] ${damaged}: model.wasm (sha256 differs): not as seec build wrote the artifact (hint: seec inspect shows every file's state; build the artifact again)`,
+      ]);
+      writeFileSync(join(damaged, "manifest.json"), readFileSync(join(mcu, "manifest.json")).subarray(0, 1000));
+      expect(await firmware(damaged, "fw-d")).toEqual([
+        3,
+        expect.stringContaining(`error[input.json] ${join(damaged, "manifest.json")}: manifest.json is not valid JSON`),
+      ]);
+    },
+  );
 
   it("usage.embed_head, unsupported.target: mcu streams the head; wasi needs the tokenizer", async () => {
     const m = LLAMA2C!;
