@@ -148,7 +148,9 @@ export class Reader {
         nodeModule<typeof import("node:fs/promises")>("fs/promises"),
         nodeModule<typeof import("node:stream")>("stream"),
       ]);
-      // Opened here, so that a missing file fails as a read, not later inside a compile.
+      // Opened here, so that a missing file fails as a read, not later inside a compile; a FIFO or a
+      // device (a link to /dev/zero) would block or never end.
+      if (!(await fs.stat(url)).isFile()) throw new Error("not a regular file");
       const file = (await fs.open(url)).createReadStream({ highWaterMark: 1 << 20 });
       return { body: Readable.toWeb(file) as ReadableStream<Uint8Array>, type: url.pathname.endsWith(".wasm") ? "application/wasm" : null };
     }

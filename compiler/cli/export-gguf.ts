@@ -1,10 +1,11 @@
 import { basename } from "node:path";
 import { Command, Option } from "commander";
 import { ChatTemplate } from "../../runtime/chat/index.js";
+import { SeecError } from "../../runtime/errors.js";
 import { readLlama2cCheckpoint } from "../frontends/llama2c.js";
 import { readLlama2cTokenizer } from "../frontends/llama2c-tokenizer.js";
 import { llamaToGguf, type GgufWeightType } from "../frontends/gguf/export-llama.js";
-import { readInput, readTextInput } from "../frontends/load.js";
+import { isGguf, readInput, readTextInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { formatBytes } from "../util/units.js";
 import { printJson } from "./options.js";
@@ -27,7 +28,7 @@ export function exportGgufCommand(): Command {
         "Example:\n  seec export-gguf stories260K.bin --tokenizer tok512.bin --type q8_0 -o stories260K.q8_0.gguf",
     )
     .argument("<model>", "the llama2.c checkpoint (.bin)")
-    .requiredOption("--tokenizer <file>", "its llama2.c tokenizer (tokenizer.bin)")
+    .requiredOption("--tokenizer <file>", "its llama2.c tokenizer (tokenizer.bin); required")
     .addOption(new Option("--type <type>", "the weights' type").choices(["f32", "f16", "q8_0", "q4_0"]).default("f32"))
     .option(
       "--chat-template <file>",
@@ -41,7 +42,13 @@ export function exportGgufCommand(): Command {
       const chatTemplate = flags.chatTemplate
         ? chatTemplateFile(await readTextInput(flags.chatTemplate, "chat template"), flags.chatTemplate)
         : undefined;
-      const { config, weights } = readLlama2cCheckpoint(await readInput(model, "model"), model);
+      const checkpoint = await readInput(model, "model");
+      if (isGguf(checkpoint))
+        throw new SeecError("usage.model", "this is a GGUF file already; export-gguf writes GGUF from a llama2.c checkpoint", {
+          file: model,
+          hint: `seec build ${model} takes it as it is`,
+        });
+      const { config, weights } = readLlama2cCheckpoint(checkpoint, model);
       const tokenizer = readLlama2cTokenizer(await readInput(flags.tokenizer, "tokenizer"), flags.tokenizer, config.vocabSize);
       const name = basename(model).replace(/\.[^.]*$/, "");
       const { bytes, fallbacks } = llamaToGguf(config, weights, tokenizer, { name, type: flags.type, chatTemplate });

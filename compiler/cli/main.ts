@@ -1,4 +1,5 @@
 /** The seec command line: one subcommand a file, errors printed as one line with a meaningful exit code. */
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { SeecError, ERROR_CLASSES, oneLine } from "../../runtime/errors.js";
 import { SEEC_VERSION } from "../version.js";
@@ -57,10 +58,23 @@ function usageError(e: CommanderError): SeecError {
   return new SeecError(`usage.${code}`, message, { hint: `seec ${command ? `${command} ` : ""}--help lists the options` });
 }
 
+/**
+ * The error as the command line shows it: the runtime names an artifact's files by file: URL, and
+ * the line by the path, once (the runtime's messages name the file too).
+ */
+function shownError(e: SeecError): { error: SeecError; line: string } {
+  if (!e.file?.startsWith("file:")) return { error: e, line: e.toLine() };
+  const path = fileURLToPath(e.file);
+  const message = e.message.replaceAll(e.file, path);
+  const error = new SeecError(e.code, message, { file: path, at: e.at, hint: e.hint });
+  return { error, line: message.includes(path) ? new SeecError(e.code, message, { at: e.at, hint: e.hint }).toLine() : error.toLine() };
+}
+
 /** Prints the error (one line, or one JSON object with --json) on stderr; returns the exit code it means. */
 function exitCodeFor(e: unknown, verbose: boolean, json: boolean): number {
   if (e instanceof CommanderError) {
     if (e.exitCode === 0) return 0; // --help, --version
+    if (e.code === "commander.help") return ERROR_CLASSES.usage; // `seec` alone: the help is the answer (on stderr)
     e = usageError(e);
   }
   if (!(e instanceof SeecError)) {
@@ -71,7 +85,8 @@ function exitCodeFor(e: unknown, verbose: boolean, json: boolean): number {
     else if (!json) process.stderr.write("seec: this is a bug in seec; rerun with --verbose for the stack trace\n");
     return ERROR_CLASSES.internal;
   }
-  process.stderr.write(json ? `${JSON.stringify(e.toJSON())}\n` : `seec: ${e.toLine()}\n`);
+  const shown = shownError(e);
+  process.stderr.write(json ? `${JSON.stringify(shown.error.toJSON())}\n` : `seec: ${shown.line}\n`);
   if (verbose) process.stderr.write(`${e.stack}\n`);
   return e.exitCode;
 }

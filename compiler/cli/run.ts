@@ -85,14 +85,19 @@ export function runCommand(): Command {
       const prompt = flags.chat
         ? [...(flags.system !== undefined ? [{ role: "system", content: flags.system }] : []), { role: "user", content: flags.prompt }]
         : flags.prompt;
-      // The model streams only its continuation; the prompt is echoed first, as llama2.c's run does (a chat prints the reply alone).
+      // The model streams only its continuation; the prompt is echoed first, as llama2.c's run does (a
+      // chat prints the reply alone), once the stream has taken it: a prompt it refuses prints nothing.
       let text = flags.chat ? "" : flags.prompt;
-      if (!flags.json) process.stdout.write(text);
-      const { maxTokens, temperature, topP, seed, stop } = flags;
-      for await (const piece of model.stream(prompt, { maxTokens, temperature, topP, seed, stop })) {
+      let echoed = flags.json === true;
+      const echo = (piece = "") => {
+        if (!echoed) process.stdout.write(text);
+        echoed = true;
         text += piece;
         if (!flags.json) process.stdout.write(piece);
-      }
+      };
+      const { maxTokens, temperature, topP, seed, stop } = flags;
+      for await (const piece of model.stream(prompt, { maxTokens, temperature, topP, seed, stop })) echo(piece);
+      echo();
       if (!flags.json) return void process.stdout.write("\n");
       const s = model.stats;
       printJson({

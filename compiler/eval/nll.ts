@@ -25,7 +25,7 @@ export function paragraphs(text: string): string[] {
 export async function evalNll(
   model: Model,
   text: string,
-  opts: { limit?: number; onParagraph?: (done: number, total: number) => void } = {},
+  opts: { limit?: number; onParagraph?: (done: number, total: number) => void; file?: string } = {},
 ): Promise<NllResult> {
   // By the manifest, not instanceof: the artifact's index.mjs bundles its own tokenizer classes.
   if (!model.tokenizer || model.manifest.tokenizer?.type !== "llama2c-bpe")
@@ -42,7 +42,8 @@ export async function evalNll(
     }
     opts.onParagraph?.(i + 1, paras.length);
   }
-  if (count === 0) throw new SeecError("input.eval_text", "the text has no token to score");
+  if (count === 0)
+    throw new SeecError("input.eval_text", "the text has no token to score (each paragraph is one token or none)", { file: opts.file });
   return { nll: total / count, tokens: count, paragraphs: paras.length, perplexity: Math.exp(total / count) };
 }
 

@@ -7,7 +7,7 @@
 import { SeecError } from "../../runtime/errors.js";
 import type { Model } from "../../runtime/model.js";
 import { readTextInput } from "../frontends/load.js";
-import { evalNll, type NllResult } from "./nll.js";
+import { evalNll, paragraphs, type NllResult } from "./nll.js";
 import { evalStsb, readStsb, type StsPair, type StsResult } from "./stsb.js";
 
 export type QualityTask = { kind: "stsb"; file: string; pairs: StsPair[] } | { kind: "nll"; file: string; text: string; limit?: number };
@@ -34,7 +34,15 @@ export async function readQualityTask(flags: QualityFlags): Promise<QualityTask 
       );
     return { kind: "stsb", file: flags.stsb, pairs };
   }
-  if (flags.nll) return { kind: "nll", file: flags.nll, text: await readTextInput(flags.nll, "text to score"), limit: flags.limit };
+  if (flags.nll) {
+    const text = await readTextInput(flags.nll, "text to score");
+    if (paragraphs(text).length === 0)
+      throw new SeecError("input.eval_text", "the text to score holds no paragraph (it is empty, or blank lines only)", {
+        file: flags.nll,
+        hint: "give --nll a text file: paragraphs separated by blank lines",
+      });
+    return { kind: "nll", file: flags.nll, text, limit: flags.limit };
+  }
   return undefined;
 }
 
@@ -87,7 +95,7 @@ export async function measureQuality(
     const { cosines: _, ...details } = await evalStsb((t) => model.embed(t), task.pairs, { onBatch: onProgress });
     return { metric: "stsb-spearman", value: details.spearman, count: details.pairs, unit: "pairs", details };
   }
-  const details = await evalNll(model, task.text, { limit: task.limit, onParagraph: onProgress });
+  const details = await evalNll(model, task.text, { limit: task.limit, onParagraph: onProgress, file: task.file });
   return { metric: "nll", value: details.nll, count: details.tokens, unit: "tokens", details };
 }
 

@@ -1,6 +1,18 @@
 // Every error code a user can cause, produced on purpose, with the exit code of its class; and a
 // guard that no code appears in the sources without a test that produces it.
-import { mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, copyFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { build } from "../../compiler/build.js";
@@ -52,6 +64,7 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     expect(r.stderr).toContain(`error[${code}]`);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.code).toBe(ERROR_CLASSES[code.split(".")[0] as keyof typeof ERROR_CLASSES]);
+    return r;
   };
 
   it("usage.eval: eval without --nll or --stsb, or with both", async () => {
@@ -91,9 +104,42 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     cli("usage.tokenizer", "factorize", m.model, "-o", join(work, "y.see")));
   it("usage.not_a_file: a directory given as the tokenizer", () =>
     cli("usage.not_a_file", "build", m.model, "--tokenizer", work, "-o", join(work, "z")));
-  it("input.eval_text: a text with nothing to score", () => {
+  it("input.eval_text: a text with nothing to score, named", async () => {
     writeFileSync(join(work, "empty.txt"), "\n\n");
-    return cli("input.eval_text", "eval", stories, "--nll", join(work, "empty.txt"));
+    const r = await cli("input.eval_text", "eval", stories, "--nll", join(work, "empty.txt"));
+    expect(r.stderr).toContain(`error[input.eval_text] ${join(work, "empty.txt")}: the text to score holds no paragraph`);
+  });
+  it("io.read: an artifact's weights.bin that is a FIFO or a device is refused, not read forever", async () => {
+    const odd = join(work, "odd-weights");
+    cpSync(stories, odd, { recursive: true });
+    rmSync(join(odd, "weights.bin"));
+    symlinkSync("/dev/zero", join(odd, "weights.bin"));
+    const r = await cli("io.read", "run", odd, "--prompt", "Once", "-n", "2");
+    // The runtime reads it by a file: URL; the line names it by its path, once.
+    expect(r.stderr).toBe(
+      `seec: error[io.read]: cannot read ${join(odd, "weights.bin")}: not a regular file (hint: is this a seec artifact directory?)\n`,
+    );
+    rmSync(join(odd, "weights.bin"));
+    spawnSync("mkfifo", [join(odd, "weights.bin")]);
+    await cli("io.read", "run", odd, "--prompt", "Once", "-n", "2");
+  });
+  it("runtime.context: a prompt the context cannot hold prints nothing on stdout", async () => {
+    const short = join(work, "short-context");
+    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "--context", "16", "-o", short)).code).toBe(0);
+    const r = await cli(
+      "runtime.context",
+      "run",
+      short,
+      "--prompt",
+      "Once upon a time there was a little girl named Lily who loved to play outside",
+    );
+    expect(r.stdout).toBe("");
+  });
+  it("usage.model: export-gguf given a GGUF file", async () => {
+    const gguf = join(work, "s.gguf");
+    expect((await seec("export-gguf", m.model, "--tokenizer", m.tokenizer, "-o", gguf)).code).toBe(0);
+    const r = await cli("usage.model", "export-gguf", gguf, "--tokenizer", m.tokenizer, "-o", join(work, "t.gguf"));
+    expect(r.stderr).toContain("this is a GGUF file already");
   });
   it("runtime.nonfinite: a score from weights that are not finite numbers is refused, not printed as NaN with exit 0", async () => {
     const poisoned = join(work, "poisoned");
@@ -185,13 +231,17 @@ describe.skipIf(!LLAMA2C)("error codes", () => {
     await cli("usage.artifact", "run", work);
     writeFileSync(join(work, "story.txt"), "Once upon a time there was a cat.\n");
     await cli("usage.artifact", "eval", m.model, "--nll", join(work, "story.txt"));
-    await cli("io.read", "run", join(work, "no-such-artifact"));
+    await cli("io.not_found", "run", join(work, "no-such-artifact"));
+    const broken = join(work, "no-runtime");
+    expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "-o", broken)).code).toBe(0);
+    rmSync(join(broken, "index.mjs"));
+    expect((await cli("input.artifact", "run", broken)).stderr).toContain(`${broken}: the artifact's runtime, index.mjs, is missing`);
     const wasi = join(work, "wasi-build");
     expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "--target", "wasi", "-o", wasi)).code).toBe(0);
     const r = await seec("run", wasi, "--prompt", "Once");
     expect([r.code, r.stderr]).toEqual([
       2,
-      expect.stringContaining(`error[usage.artifact] ${wasi}: ${wasi} is a wasi build: a WASI host runs its model.wasm`),
+      expect.stringContaining(`error[usage.artifact] ${wasi}: a wasi build: a WASI host runs its model.wasm`),
     ]);
   });
 
