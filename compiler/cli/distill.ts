@@ -73,8 +73,8 @@ export function distillCommand(): Command {
         "  seec distill stories260K.bin --tokenizer tok512.bin --see s1.see --train norms -o s2.see\n" +
         "  seec distill model.json --see use20.see --steps 2000 --batch 16 --sentences 20000 -o d.see",
     )
-    .requiredOption("--see <factors>", "the stage-1 factors to start from (.see, from seec factorize)")
-    .requiredOption("-o, --out <file>", "write the distilled factors here (.see)")
+    .requiredOption("--see <factors>", "the stage-1 factors to start from (.see, from seec factorize); required")
+    .requiredOption("-o, --out <file>", "write the distilled factors here (.see); required")
     .option("--data <file>", "training text instead of the defaults (never an evaluation set)")
     .addOption(
       new Option(

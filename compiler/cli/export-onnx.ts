@@ -6,7 +6,7 @@ import { readSee } from "../factors/format.js";
 import { SEEC_VERSION } from "../version.js";
 import { formatBytes } from "../util/units.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
-import { modelOptions, printJson } from "./options.js";
+import { idleForFamily, modelOptions, printJson, refuseIdleOptions } from "./options.js";
 
 interface ExportFlags {
   tokenizer?: string;
@@ -24,13 +24,14 @@ export function exportOnnxCommand(): Command {
     .description(
       "Write the model seec compiles (after --see) as an ONNX graph of standard ops (opset 17), so ONNX Runtime runs exactly what seec runs.\n" +
         "A decoder's KV cache becomes inputs and outputs: feed <cache> and read <cache>.next each call (zeros at first); tokens and pos as in seec's run().\n\n" +
-        "Example:\n  seec export-onnx stories260K.bin --tokenizer tok512.bin -o stories260K.onnx",
+        "Example:\n  seec export-onnx stories260K.bin -o stories260K.onnx",
     )
     .option("--see <factors>", "SEE factors that replace the token embedding (written out as its dense table)")
     .option("-o, --out <file>", "the ONNX file to write", "model.onnx")
     .option("--json", "print what was written as JSON")
-    .action(async (model: string, flags: ExportFlags) => {
-      await checkFileOutput(flags.out, [model, flags.tokenizer, flags.see]);
+    .action(async (model: string, flags: ExportFlags, cmd: Command) => {
+      refuseIdleOptions(cmd, (key) => (key === "tokenizer" ? "goes nowhere: the ONNX file holds the graph alone" : undefined));
+      await checkFileOutput(flags.out, [model, flags.see]);
       const loaded = await loadModel({
         model,
         tokenizer: flags.tokenizer,
@@ -38,6 +39,7 @@ export function exportOnnxCommand(): Command {
         context: flags.context,
         shapes: flags.shape,
       });
+      refuseIdleOptions(cmd, (key) => idleForFamily(key, loaded.graph));
       const graph = flags.see
         ? applySee(loaded.graph, readSee(await readInput(flags.see, "SEE factors"), flags.see), "materialize", flags.see)
         : loaded.graph;

@@ -105,9 +105,11 @@ export function factorizeCommand(): Command {
             return k;
           });
           if (flags.json) return printJson(found);
+          const none = (readers: readonly string[]) =>
+            readers.includes(flags.method) ? "(none found)" : `(none: --method ${flags.method} reads none)`;
           for (const k of found)
             process.stdout.write(
-              `${JSON.stringify(k.piece)}\n  morphemes: ${k.morphemes.join(" | ")}\n  sememes:   ${k.sememes.join(", ") || "(none: this method uses none)"}\n`,
+              `${JSON.stringify(k.piece)}\n  morphemes: ${k.morphemes.join(" | ") || none(READS_PIECES)}\n  sememes:   ${k.sememes.join(", ") || none(["see", "see-xs"])}\n`,
             );
           return;
         }
@@ -125,6 +127,9 @@ const READS_PIECES: Method[] = ["see", "see-xs", "morphte"];
 /** Why an option does nothing with the others given, or undefined where it applies. */
 function idleFactorizeOption(key: string, flags: FactorizeFlags): string | undefined {
   if (key === "out" && flags.explain) return "with --explain: --explain only looks, and writes nothing";
+  if (flags.explain && ["ratio", "rank", "epochs", "frequencies"].includes(key))
+    return "shapes a fit; --explain fits nothing: it shows how the pieces decompose";
+  if (key === "context" || key === "maxChunk") return "sizes a compiled model's memory; factorize reads only the embedding";
   if ((key === "epochs" || key === "frequencies") && flags.method === "svd") return "weighs a fit; --method svd is exact (a truncated SVD)";
   if (key === "order" && flags.method !== "see-xs" && flags.method !== "word2ketxs")
     return `sets digit slots; --method ${flags.method} has none`;

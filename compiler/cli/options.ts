@@ -2,6 +2,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { SeecError } from "../../runtime/errors.js";
 import type { InputShape } from "../frontends/onnx/index.js";
+import type { Graph } from "../ir/graph.js";
 import { parseBytes } from "../util/units.js";
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
@@ -100,6 +101,12 @@ export function refuseIdleOptions(cmd: Command, idle: (key: string) => string | 
       hint: `leave ${flag} out; seec ${cmd.name()} --help says what each option is for`,
     });
   }
+}
+
+/** Why `key` does nothing for this model's family (--context sizes a decoder's KV cache), for refuseIdleOptions. */
+export function idleForFamily(key: string, graph: Graph): string | undefined {
+  if (key === "context" && graph.model.family !== "decoder") return `sets a decoder's KV cache rows; ${graph.name} is not one`;
+  return undefined;
 }
 
 /** "an encoder", "a decoder". */

@@ -82,7 +82,7 @@ export function llamaGraph(
   const epsilon = opts.rmsEpsilon ?? 1e-5;
   const b = new GraphBuilder(name, {
     family: "decoder",
-    config: { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, contextLength: context, maxChunk: opts.maxChunk },
+    config: { dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, contextLength: context, maxChunk: Math.min(opts.maxChunk, context) },
     bosId: opts.bosId ?? 1,
     eosId: opts.eosId ?? 2,
   });

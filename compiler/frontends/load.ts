@@ -128,7 +128,7 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       });
     const gguf = readGguf(bytes, src.model);
     const notes = [
-      ...contextNote(src.context, gguf.config.seqLen),
+      ...contextNotes(src, gguf.config.seqLen),
       ...(gguf.tokenizer?.chat ? ["chat template from the GGUF file (tokenizer.chat_template): generate() takes a conversation"] : []),
     ];
     return {
@@ -139,7 +139,7 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
     };
   }
   const { config, weights } = bytes ? readLlama2cCheckpoint(bytes, src.model) : readLlama2cFile(input!);
-  const notes = contextNote(src.context, config.seqLen);
+  const notes = contextNotes(src, config.seqLen);
   return {
     graph: llamaGraph(name, config, weights, chunking),
     tokenizer: await llama2cTokenizer(src, config.vocabSize),
@@ -148,11 +148,15 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
   };
 }
 
-/** A --context beyond the positions the model was trained on is cut to them (llamaGraph): say so. */
-function contextNote(context: number | undefined, positions: number): string[] {
-  return context !== undefined && context > positions
-    ? [`--context ${context} is more than the model's ${positions} positions: its context is ${positions}`]
-    : [];
+/** A --context beyond the positions the model was trained on, or a --max-chunk beyond the context, is cut to it (llamaGraph): say so. */
+function contextNotes(src: ModelSource, positions: number): string[] {
+  const notes: string[] = [];
+  if (src.context !== undefined && src.context > positions)
+    notes.push(`--context ${src.context} is more than the model's ${positions} positions: its context is ${positions}`);
+  const context = Math.min(src.context ?? positions, positions);
+  if (src.maxChunk !== undefined && src.maxChunk > context)
+    notes.push(`--max-chunk ${src.maxChunk} is more than the context (${context}): a call takes at most ${context} tokens`);
+  return notes;
 }
 
 async function llama2cTokenizer(src: ModelSource, vocabSize: number): Promise<TokenizerSpec | undefined> {
@@ -160,7 +164,7 @@ async function llama2cTokenizer(src: ModelSource, vocabSize: number): Promise<To
 }
 
 /** GGUF files start with the ASCII magic "GGUF", whatever they are named. */
-function isGguf(bytes: Uint8Array): boolean {
+export function isGguf(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x47 && bytes[1] === 0x47 && bytes[2] === 0x55 && bytes[3] === 0x46;
 }
 

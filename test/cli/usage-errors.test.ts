@@ -42,6 +42,22 @@ describe("usage errors from the command line parser", () => {
       "usage.option",
       "--out with --explain: --explain only looks, and writes nothing",
     ],
+    [
+      ["factorize", "m.bin", "--explain", "▁day", "--ratio", "5"],
+      "usage.option",
+      "--ratio shapes a fit; --explain fits nothing: it shows how the pieces decompose",
+    ],
+    [
+      ["factorize", "m.bin", "--context", "7", "-o", "f.see"],
+      "usage.option",
+      "--context sizes a compiled model's memory; factorize reads only the embedding",
+    ],
+    [["export-onnx", "m.bin", "--tokenizer", "t.bin"], "usage.option", "--tokenizer goes nowhere: the ONNX file holds the graph alone"],
+    [
+      ["export-gguf", "m.bin", "-o", "m.gguf"],
+      "usage.missing_mandatory_option_value",
+      "required option '--tokenizer <file>' not specified",
+    ],
   ])("seec %j", async (args, code, text) => {
     const r = await seec(...args);
     expect(r.code).toBe(2);
@@ -49,6 +65,13 @@ describe("usage errors from the command line parser", () => {
     expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(new RegExp(`^seec: error\\[${code.replace(".", "\\.")}\\][ :]`));
     expect(r.stderr).toContain(text);
+  });
+
+  it("seec alone prints its help on stderr and exits 2, with no error line", async () => {
+    const r = await seec();
+    expect([r.code, r.stdout]).toEqual([2, ""]);
+    expect(r.stderr).toMatch(/^Usage: seec \[options\] \[command\]/);
+    expect(r.stderr).not.toContain("error[");
   });
 
   it("--help and --version still exit 0", async () => {

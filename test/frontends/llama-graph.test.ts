@@ -233,8 +233,9 @@ describe("the Llama graph's tensors and nodes", () => {
     });
     // A shorter context sizes the caches and tables; a longer one than seq_len is cut to it.
     const short = llamaGraph("t", config, weights, { maxChunk: 32, context: 6, bosId: 0, eosId: 9 });
-    expect(short.model).toEqual({ family: "decoder", config: { ...sizes, contextLength: 6, maxChunk: 32 }, bosId: 0, eosId: 9 });
-    expect(short.dims).toEqual({ T: { max: 6 } }); // no more tokens a call than the context holds
+    // No more tokens a call than the context holds: the chunk is cut to it, in the config too.
+    expect(short.model).toEqual({ family: "decoder", config: { ...sizes, contextLength: 6, maxChunk: 6 }, bosId: 0, eosId: 9 });
+    expect(short.dims).toEqual({ T: { max: 6 } });
     expect(short.values.get("layers.1.attention.v_cache")!.shape).toEqual([6, 4]);
     expect(short.values.get("rope.sin")!.shape).toEqual([6, 2]);
     const long = llamaGraph("t", config, weights, { maxChunk: 2, context: 100 });

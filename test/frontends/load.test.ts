@@ -75,6 +75,13 @@ describe.skipIf(!LLAMA2C)("loadModel: llama2.c checkpoints and GGUF files", () =
       512,
       ["--context 100000 is more than the model's 512 positions: its context is 512"],
     ]);
+    // So is a --max-chunk beyond the context: a call takes at most the context.
+    const wide = await loadModel({ model: S.model, tokenizer: S.tokenizer, context: 64, maxChunk: 1000 });
+    expect([wide.graph.dims.T.max, wide.graph.model.config.maxChunk, wide.notes]).toEqual([
+      64,
+      64,
+      ["--max-chunk 1000 is more than the context (64): a call takes at most 64 tokens"],
+    ]);
     const copy = join(dir, "my.model.v2.bin");
     writeFileSync(copy, bytes());
     const small = await loadModel({ model: copy, maxChunk: 4, context: 64 });

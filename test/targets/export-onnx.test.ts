@@ -111,7 +111,7 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
   // Tolerances about 3x what onnxruntime-node 1.30 measures here (its kernels sum in another order):
   // stories260K 1.8e-5, with SEE 7.0e-6, USE-Lite's embeddings 2.2e-7.
   it("stories260K: ONNX Runtime gives seec's logits within 5e-5 over a prompt chunk and 64 decoded tokens", async () => {
-    const r = await seec("export-onnx", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "s.onnx"));
+    const r = await seec("export-onnx", m.model, "-o", join(work, "s.onnx"));
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("as ONNX opset 17");
     expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "a"))).code).toBe(0);
@@ -119,7 +119,7 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
     console.log(`export-onnx stories260K: largest logit difference from seec over 65 calls ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(5e-5);
     // --json names the model's inputs and outputs as ONNX Runtime sees them, the KV caches included.
-    const json = JSON.parse((await seec("export-onnx", m.model, "--tokenizer", m.tokenizer, "-o", join(work, "j.onnx"), "--json")).stdout);
+    const json = JSON.parse((await seec("export-onnx", m.model, "-o", join(work, "j.onnx"), "--json")).stdout);
     const session = await ort.InferenceSession.create(join(work, "j.onnx"));
     expect([json.inputs, json.outputs]).toEqual([session.inputNames, session.outputNames]);
     expect(json.inputs).toHaveLength(12);
@@ -127,7 +127,7 @@ describe.skipIf(!LLAMA2C)("seec export-onnx", () => {
 
   it("with SEE factors: the ONNX graph carries their dense table and still gives seec's logits", async () => {
     const see = join(work, "f.see");
-    expect((await seec("export-onnx", m.model, "--tokenizer", m.tokenizer, "--see", see, "-o", join(work, "see.onnx"))).code).toBe(0);
+    expect((await seec("export-onnx", m.model, "--see", see, "-o", join(work, "see.onnx"))).code).toBe(0);
     expect((await seec("build", m.model, "--tokenizer", m.tokenizer, "--see", see, "-o", join(work, "b"))).code).toBe(0);
     const worst = await compareRuns(ort, join(work, "see.onnx"), join(work, "b"), 16);
     console.log(`export-onnx stories260K with SEE: largest logit difference from seec over 17 calls ${worst.toExponential(2)}`);
