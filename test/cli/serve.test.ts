@@ -75,6 +75,27 @@ describe("seec serve", () => {
     expect(r.stderr).toMatch(/^seec: error\[io\.listen\] @ --port: cannot listen on 127\.0\.0\.1:\d+/);
   });
 
+  it("blames --host for an address that is not this machine's", async () => {
+    const r = await seec("serve", await tmpDir(), "--port", "0", "--host", "999.1.1.1");
+    expect(r.code).toBe(8);
+    expect(r.stderr).toMatch(/^seec: error\[io\.listen\] @ --host: cannot listen on 999\.1\.1\.1:0/);
+  });
+
+  it("prints an IPv6 host in brackets, and the demo's address only where there is a demo", async () => {
+    const dir = await tmpDir();
+    const child = spawn(process.execPath, [BIN, "serve", dir, "--port", "0", "--host", "::1"], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const line = await new Promise<string>((ok, fail) => {
+        child.stdout!.once("data", (d) => ok(String(d)));
+        child.once("exit", (code) => fail(new Error(`seec serve exited with ${code}`)));
+      }).catch(() => undefined);
+      if (line === undefined) return; // no IPv6 loopback on this machine
+      expect(line).toMatch(/^serving \S+ at http:\/\/\[::1\]:\d+\/; Ctrl-C stops\n$/);
+    } finally {
+      child.kill();
+    }
+  });
+
   it("survives a storm of malformed requests, then still answers", async () => {
     const dir = await tmpDir();
     writeFileSync(join(dir, "demo.html"), "<!doctype html>");
