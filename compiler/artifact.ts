@@ -96,6 +96,23 @@ export function unlistedFiles(m: Manifest): string[] {
   return used.filter((f): f is string => f !== undefined && !(f in (m.files ?? {})));
 }
 
+/**
+ * The manifest of an artifact a command is about to use whole (seec firmware), after every file it
+ * lists is checked against its sha256 and every file it reads is found in that list (input.artifact).
+ */
+export async function readCheckedArtifact(dir: string, command: string): Promise<Manifest> {
+  const manifest = await readArtifactManifest(dir, command);
+  const changed = (await checkArtifactFiles(dir, manifest.files ?? {})).filter((f) => f.state !== "ok");
+  const unlisted = unlistedFiles(manifest);
+  if (changed.length || unlisted.length)
+    throw new SeecError(
+      "input.artifact",
+      `${[...changed.map((f) => `${f.name} (${f.state})`), ...unlisted.map((f) => `${f} (not in the manifest's list)`)].join(", ")}: not as seec build wrote the artifact`,
+      { file: dir, hint: "seec inspect shows every file's state; build the artifact again" },
+    );
+  return manifest;
+}
+
 /** A file an artifact's manifest lists, against what is there now: as seec wrote it, gone, or changed since. */
 export interface FileCheck {
   name: string;

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { buildFirmware, runFirmware } from "../../targets/mcu/firmware.js";
 import { formatBytes } from "../util/units.js";
+import { readCheckedArtifact } from "../artifact.js";
 import { checkDirectoryOutput } from "../output.js";
 import { integer, printJson } from "./options.js";
 
@@ -21,6 +22,7 @@ export function firmwareCommand(): Command {
     .option("--json", "print the report as JSON")
     .action(async (dir: string, flags: { out: string; steps: number; run?: boolean; json?: boolean }) => {
       await checkDirectoryOutput(flags.out, [dir], isFirmwareOutput);
+      await readCheckedArtifact(dir, "firmware");
       const fw = await buildFirmware(dir, flags.out, { steps: flags.steps, run: flags.run === true });
       const device = flags.run ? await runFirmware(fw.elf) : undefined;
       if (flags.json) return printJson({ firmware: fw, run: device });
