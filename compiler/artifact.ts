@@ -60,18 +60,8 @@ async function writeHashed(file: string, content: FileContent): Promise<string> 
  * artifact (usage.artifact), and the manifest must parse and validate as load() would have it.
  */
 export async function readArtifactManifest(dir: string, command: string): Promise<Manifest> {
-  const s = await stat(dir).catch(() => undefined);
-  if (!s) throw new SeecError("io.not_found", "no such artifact (the path does not exist)", { file: dir });
+  await checkArtifactPath(dir, `seec ${command} takes`, "seec build <model> -o <dir> first");
   const file = join(dir, "manifest.json");
-  if (!s.isDirectory() || !(await stat(file).catch(() => undefined))?.isFile())
-    throw new SeecError(
-      "usage.artifact",
-      `${dir} is not an artifact: seec ${command} takes the directory seec build writes (no manifest.json there)`,
-      {
-        file: dir,
-        hint: "seec build <model> -o <dir> first",
-      },
-    );
   let manifest: unknown;
   try {
     manifest = JSON.parse(await readFile(file, "utf8"));
@@ -83,6 +73,18 @@ export async function readArtifactManifest(dir: string, command: string): Promis
   }
   validateManifest(manifest, file);
   return manifest;
+}
+
+/** io.not_found for a path that is not there, usage.artifact for one with no manifest.json: `whoTakes` ("seec inspect takes") the directory seec build writes. */
+async function checkArtifactPath(dir: string, whoTakes: string, hint: string): Promise<void> {
+  const s = await stat(dir).catch(() => undefined);
+  if (!s) throw new SeecError("io.not_found", "no such artifact (the path does not exist)", { file: dir });
+  if (!s.isDirectory() || !(await stat(join(dir, "manifest.json")).catch(() => undefined))?.isFile())
+    // A model given where its build belongs (the commonest slip), or a directory of something else.
+    throw new SeecError("usage.artifact", `not an artifact: ${whoTakes} the directory seec build writes (no manifest.json there)`, {
+      file: dir,
+      hint,
+    });
 }
 
 /** The files the manifest itself reads (modules, weights, tokenizer, WGSL) that its file list leaves out. */
@@ -98,19 +100,34 @@ export function unlistedFiles(m: Manifest): string[] {
 
 /**
  * The manifest of an artifact a command is about to use whole (seec firmware), after every file it
- * lists is checked against its sha256 and every file it reads is found in that list (input.artifact).
+ * lists is checked against its sha256 and every file it reads is found in that list.
  */
 export async function readCheckedArtifact(dir: string, command: string): Promise<Manifest> {
   const manifest = await readArtifactManifest(dir, command);
-  const changed = (await checkArtifactFiles(dir, manifest.files ?? {})).filter((f) => f.state !== "ok");
-  const unlisted = unlistedFiles(manifest);
-  if (changed.length || unlisted.length)
-    throw new SeecError(
-      "input.artifact",
-      `${[...changed.map((f) => `${f.name} (${f.state})`), ...unlisted.map((f) => `${f} (not in the manifest's list)`)].join(", ")}: not as seec build wrote the artifact`,
-      { file: dir, hint: "seec inspect shows every file's state; build the artifact again" },
-    );
+  const damage = artifactDamage(dir, await checkArtifactFiles(dir, manifest.files ?? {}), unlistedFiles(manifest));
+  if (damage) throw damage;
   return manifest;
+}
+
+/**
+ * input.artifact for what is wrong with an artifact, where anything is: files not as its manifest
+ * records them, else files it reads that the manifest's list leaves out.
+ */
+export function artifactDamage(dir: string, files: readonly FileCheck[], unlisted: readonly string[]): SeecError | undefined {
+  const changed = files.filter((f) => f.state !== "ok");
+  if (changed.length)
+    return new SeecError(
+      "input.artifact",
+      `${changed.map((f) => `${f.name} (${f.state})`).join(", ")}: not as seec build wrote ${changed.length === 1 ? "it" : "them"}, by the manifest's record`,
+      { file: dir, at: changed[0].name, hint: "build the artifact again, or copy it again from where it was built" },
+    );
+  if (unlisted.length)
+    return new SeecError(
+      "input.artifact",
+      `the manifest's file list leaves out ${unlisted.join(", ")}, which the artifact reads: nothing to check ${unlisted.length === 1 ? "it" : "them"} against`,
+      { file: join(dir, "manifest.json"), at: "files", hint: "build the artifact again: seec build lists every file it writes" },
+    );
+  return undefined;
 }
 
 /** A file an artifact's manifest lists, against what is there now: as seec wrote it, gone, or changed since. */
@@ -196,7 +213,11 @@ function builtFor(dir: string): string | undefined {
 
 /** The artifact on wasm; with webgpu, a webgpu artifact on WebGPU where there is an adapter; threads as load() takes them. */
 export async function loadArtifact(dir: string, options: { webgpu?: boolean; threads?: number } = {}): Promise<Model> {
-  if (!existsSync(dir)) throw new SeecError("io.not_found", "no such artifact (the path does not exist)", { file: dir });
+  await checkArtifactPath(
+    dir,
+    "seec run and seec eval take",
+    "seec build <model> -o <dir> first (or score while building: seec build <model> --stsb | --nll ...)",
+  );
   if (builtFor(dir) === "wasi")
     throw new SeecError(
       "usage.artifact",
@@ -206,12 +227,6 @@ export async function loadArtifact(dir: string, options: { webgpu?: boolean; thr
         hint: "node's WASI or wasmtime (README, --target wasi); for seec run and eval, build with --target wasm-simd",
       },
     );
-  if (!existsSync(join(dir, "manifest.json")))
-    // A model given where its build belongs (the commonest slip), or a directory of something else.
-    throw new SeecError("usage.artifact", "not an artifact: seec run and seec eval take the directory seec build writes", {
-      file: dir,
-      hint: "seec build <model> -o <dir> first (or score while building: seec build <model> --stsb | --nll ...)",
-    });
   if (!existsSync(join(dir, "index.mjs")))
     throw new SeecError("input.artifact", "the artifact's runtime, index.mjs, is missing", {
       file: dir,

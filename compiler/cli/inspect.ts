@@ -1,9 +1,8 @@
 import { Command } from "commander";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { SeecError } from "../../runtime/errors.js";
 import type { Manifest } from "../../runtime/manifest.js";
-import { checkArtifactFiles, readArtifactManifest, unlistedFiles, type FileCheck } from "../artifact.js";
+import { artifactDamage, checkArtifactFiles, readArtifactManifest, unlistedFiles, type FileCheck } from "../artifact.js";
 import { loadModel } from "../frontends/load.js";
 import { inspectGraph, type Inspection } from "../inspect.js";
 import { planMemory } from "../passes/plan-memory.js";
@@ -86,19 +85,8 @@ async function inspectArtifact(dir: string, flags: InspectFlags, cmd: Command): 
       unlisted,
     });
   else process.stdout.write(formatArtifact(manifest, files, unlisted));
-  const changed = files.filter((f) => f.state !== "ok");
-  if (changed.length)
-    throw new SeecError(
-      "input.artifact",
-      `${changed.map((f) => `${f.name} (${f.state})`).join(", ")}: not as seec build wrote ${changed.length === 1 ? "it" : "them"}, by the manifest's record`,
-      { file: dir, at: changed[0].name, hint: "build the artifact again, or copy it again from where it was built" },
-    );
-  if (unlisted.length)
-    throw new SeecError(
-      "input.artifact",
-      `the manifest's file list leaves out ${unlisted.join(", ")}, which the artifact reads: nothing to check ${unlisted.length === 1 ? "it" : "them"} against`,
-      { file: join(dir, "manifest.json"), at: "files", hint: "build the artifact again: seec build lists every file it writes" },
-    );
+  const damage = artifactDamage(dir, files, unlisted);
+  if (damage) throw damage;
 }
 
 /** A directory with a manifest.json and no TF.js model.json: an artifact (whatever shape its manifest is in). */

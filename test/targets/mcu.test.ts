@@ -212,7 +212,7 @@ describe.skipIf(!LLAMA2C)("the mcu target", () => {
       writeFileSync(join(damaged, "model.wasm"), module);
       expect(await firmware(damaged, "fw-c")).toEqual([
         3,
-        `seec: error[input.artifact] ${damaged}: model.wasm (sha256 differs): not as seec build wrote the artifact (hint: seec inspect shows every file's state; build the artifact again)`,
+        `seec: error[input.artifact] ${damaged} @ model.wasm: model.wasm (sha256 differs): not as seec build wrote it, by the manifest's record (hint: build the artifact again, or copy it again from where it was built)`,
       ]);
       writeFileSync(join(damaged, "manifest.json"), readFileSync(join(mcu, "manifest.json")).subarray(0, 1000));
       expect(await firmware(damaged, "fw-d")).toEqual([
