@@ -23,8 +23,9 @@ export function exportOnnxCommand(): Command {
     .summary("write a model as a standard ONNX graph, to run in ONNX Runtime")
     .description(
       "Write the model seec compiles (after --see) as an ONNX graph of standard ops (opset 17), so ONNX Runtime runs exactly what seec runs.\n" +
-        "A decoder's KV cache becomes inputs and outputs: feed <cache> and read <cache>.next each call (zeros at first); tokens and pos as in seec's run().\n\n" +
-        "Example:\n  seec export-onnx stories260K.bin -o stories260K.onnx",
+        "A decoder's KV cache becomes inputs and outputs: feed <cache> and read <cache>.next each call (zeros at first); tokens and pos as in seec's run(). " +
+        "Its attention and RoPE are calls of two functions in the domain ai.seec (ONNX Runtime inlines their bodies), so seec build reads the file back as the decoder it was.\n\n" +
+        "Example:\n  seec export-onnx stories260K.bin -o stories260K.onnx\n  seec build stories260K.onnx --tokenizer tok512.bin -o out/stories260K-again",
     )
     .option("--see <factors>", "SEE factors that replace the token embedding (written out as its dense table)")
     .option("-o, --out <file>", "the ONNX file to write", "model.onnx")

@@ -37,7 +37,7 @@ export function modelOptions(cmd: Command): Command {
     )
     .option(
       "--tokenizer <file>",
-      "the tokenizer, for formats that keep it apart (llama2.c: tokenizer.bin; ONNX: the Hugging Face tokenizer.json, with the chat template of a tokenizer_config.json or chat_template.jinja beside it)",
+      "the tokenizer, for formats that keep it apart (llama2.c: tokenizer.bin; ONNX: the Hugging Face tokenizer.json, with the chat template of a tokenizer_config.json or chat_template.jinja beside it, or for a decoder a llama2.c tokenizer.bin)",
     )
     .option(
       "--shape <input=dims...>",

@@ -84,6 +84,7 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       basename(src.model, ".onnx") === "model" ? basename(dirname(resolve(src.model))) : basename(src.model, ".onnx"),
       src.shapes ?? {},
       src.decoder ? { context: src.context, maxChunk: src.maxChunk } : undefined,
+      { context: src.context, maxChunk: src.maxChunk },
     );
     const notes = [
       ...(Object.keys(fused).length
@@ -96,12 +97,13 @@ export async function loadModel(src: ModelSource): Promise<LoadedModel> {
       ...(defaulted.length ? [`dimensions ${defaulted.join(", ")} were set to 1; bind them with --shape <input>=<dims>`] : []),
       ...(more ?? []),
     ];
-    const hf = src.tokenizer ? await readHfTokenizer(src.tokenizer) : undefined;
+    const llama2c = src.tokenizer ? await llama2cTokenizerOf(src.tokenizer, graph) : undefined;
+    const hf = src.tokenizer && !llama2c ? await readHfTokenizer(src.tokenizer) : undefined;
     const eos = src.decoder && !src.eos ? await generationEos(src.model) : undefined;
     if (eos) notes.push(`end tokens ${eos.eosIds.join(", ")} from ${eos.name} (--eos overrides)`);
     return {
       graph,
-      tokenizer: hf?.spec,
+      tokenizer: llama2c ?? hf?.spec,
       format: "onnx",
       notes: [...notes, ...(hf?.notes ?? [])],
       eosIds: eos?.eosIds,
@@ -161,6 +163,18 @@ function contextNotes(src: ModelSource, positions: number): string[] {
 
 async function llama2cTokenizer(src: ModelSource, vocabSize: number): Promise<TokenizerSpec | undefined> {
   return src.tokenizer ? readLlama2cTokenizer(await readInput(src.tokenizer, "tokenizer"), src.tokenizer, vocabSize) : undefined;
+}
+
+/**
+ * An ONNX decoder's tokenizer where it is a llama2.c tokenizer.bin (seec export-onnx of a llama2.c
+ * checkpoint keeps its tokenizer apart): a file that does not open as JSON, for a decoder.
+ */
+async function llama2cTokenizerOf(file: string, graph: Graph): Promise<TokenizerSpec | undefined> {
+  if (graph.model.family !== "decoder") return undefined;
+  const bytes = await readInput(file, "tokenizer");
+  const first = bytes.find((b) => b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0xef && b !== 0xbb && b !== 0xbf);
+  if (first === 0x7b) return undefined; // "{": a tokenizer.json
+  return readLlama2cTokenizer(bytes, file, graph.model.config.vocabSize as number);
 }
 
 /** GGUF files start with the ASCII magic "GGUF", whatever they are named. */

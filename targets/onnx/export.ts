@@ -4,6 +4,12 @@
  * becomes an input and an output: `<name>` in, `<name>.next` out, fed back by the caller; the token
  * count T stays a symbolic dimension. Nodes that run at load time (and SEE's factor tables) are
  * folded into initializers with the reference ops.
+ *
+ * The two ops that read the position `pos` at run time, a decoder's cached Attention and its RoPE,
+ * are written as calls to model-local functions in seec's domain (ai.seec:Attention,
+ * ai.seec:RoPE), each function's body the same standard ops: ONNX Runtime inlines them, and seec's
+ * ONNX frontend maps the calls back onto its own ops (frontends/onnx/seec-export.ts), so that seec
+ * builds what it exported (slice bounds known only at run time could not be read back otherwise).
  */
 import onnxProto from "onnx-proto";
 import type { Graph, Node, TensorData } from "../../compiler/ir/graph.js";
@@ -12,6 +18,7 @@ import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import { opDef } from "../../compiler/ir/ops/index.js";
 import { num } from "../../compiler/ir/ops/op.js";
 import { linearOperands, weightIndex, type LinearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.js";
+import { SEEC_DOMAIN } from "../../compiler/frontends/onnx/lower-decoder.js";
 import { SeecError } from "../../runtime/errors.js";
 
 const { onnx } = onnxProto;
@@ -35,7 +42,8 @@ export function exportOnnx(graph: Graph, producer: string): Uint8Array {
     irVersion: 8,
     producerName: "seec",
     producerVersion: producer,
-    opsetImport: [{ domain: "", version: OPSET }],
+    opsetImport: [{ domain: "", version: OPSET }, ...(w.functions.length ? [{ domain: SEEC_DOMAIN, version: 1 }] : [])],
+    functions: w.functions,
     graph: {
       name: graph.name,
       node: w.nodes,
@@ -83,19 +91,112 @@ function refuseUnwritable(graph: Graph, state: readonly string[]): void {
 
 type Lower = (w: OnnxWriter, node: Node) => string;
 
-class OnnxWriter {
-  readonly nodes: import("onnx-proto").onnx.INodeProto[] = [];
+type NodeProto = import("onnx-proto").onnx.INodeProto;
+type Attrs = Record<string, number | number[]>;
+
+/** Where nodes are written, the graph's body or a function's; constants go where each allows. */
+abstract class NodeSink {
+  readonly nodes: NodeProto[] = [];
+  protected count = 0;
+
+  /** A constant tensor's name: an initializer in the graph, a Constant node in a function. */
+  abstract tensor(name: string, data: TensorData | BigInt64Array, dims: number[]): string;
+
+  f32(values: number[], dims: number[] = [values.length]): string {
+    return this.tensor(`const/${++this.count}`, Float32Array.from(values), dims);
+  }
+
+  i64(values: number[]): string {
+    return this.tensor(`const/${++this.count}`, BigInt64Array.from(values.map(BigInt)), [values.length]);
+  }
+
+  i64scalar(x: number): string {
+    return this.tensor(`const/${++this.count}`, BigInt64Array.of(BigInt(x)), []);
+  }
+
+  /** One node; returns its first output. */
+  op(op: string, inputs: string[], attrs: Attrs = {}, outputs = 1): string {
+    return this.ops(op, inputs, attrs, outputs)[0];
+  }
+
+  ops(op: string, inputs: string[], attrs: Attrs, outputs: number): string[] {
+    const names = Array.from({ length: outputs }, () => `${op}/${++this.count}`);
+    this.raw(op, inputs, names, attrs);
+    return names;
+  }
+
+  raw(op: string, inputs: string[], outputs: string[], attrs: Attrs = {}, domain = ""): void {
+    this.nodes.push({
+      name: `${op}_${this.nodes.length}`,
+      opType: op,
+      domain,
+      input: inputs,
+      output: outputs,
+      attribute: attributes(attrs),
+    });
+  }
+
+  /** T, the token count of this call, as int64 [1] (from the first dimension of an input). */
+  rows(x: string): string {
+    return this.op("Shape", [x], { start: 0, end: 1 });
+  }
+}
+
+function attributes(attrs: Attrs): import("onnx-proto").onnx.IAttributeProto[] {
+  const T = onnx.AttributeProto.AttributeType;
+  return Object.entries(attrs).map(([name, v]) =>
+    Array.isArray(v)
+      ? { name, type: T.INTS, ints: v }
+      : Number.isInteger(v) && !["epsilon", "alpha", "beta"].includes(name)
+        ? { name, type: T.INT, i: v }
+        : { name, type: T.FLOAT, f: v },
+  );
+}
+
+function tensorProto(name: string, data: TensorData | BigInt64Array, dims: number[]): import("onnx-proto").onnx.ITensorProto {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  const dataType = data instanceof Float32Array ? FLOAT : data instanceof BigInt64Array ? INT64 : INT32;
+  return { name, dataType, dims, rawData: bytes };
+}
+
+/** A model-local function's body: its inputs and outputs by their formal names, constants as Constant nodes. */
+class FunctionBody extends NodeSink {
+  tensor(name: string, data: TensorData | BigInt64Array, dims: number[]): string {
+    this.nodes.push({
+      name: `Constant_${this.nodes.length}`,
+      opType: "Constant",
+      input: [],
+      output: [name],
+      attribute: [{ name: "value", type: onnx.AttributeProto.AttributeType.TENSOR, t: tensorProto("", data, dims) }],
+    });
+    return name;
+  }
+}
+
+/** A call of a model-local function: its name, formal inputs and outputs, and the attributes the call carries. */
+interface FunctionCall {
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Attrs;
+  /** Writes the body, over the formal names; returns the outputs' names in it, in order. */
+  body: (b: FunctionBody) => string[];
+}
+
+class OnnxWriter extends NodeSink {
   readonly initializers: import("onnx-proto").onnx.ITensorProto[] = [];
+  readonly functions: import("onnx-proto").onnx.IFunctionProto[] = [];
+  /** Each function written, by its body's key (calls whose bodies are alike share one). */
+  private readonly bodies = new Map<string, string>();
   /** The ONNX tensor holding each IR tensor now (state moves to its updated value). */
   private readonly names = new Map<string, string>();
   private readonly constants = new Map<string, string>();
-  private count = 0;
   private readonly folded = new Map<string, { shape: number[]; data: TensorData }>();
-
   constructor(
     readonly graph: Graph,
     state: readonly string[],
   ) {
+    super();
     const dims = maxDims(graph);
     for (const v of graph.values.values()) {
       if (v.kind === "const") this.folded.set(v.name, { shape: bindShape(v.shape, {}), data: v.data! });
@@ -162,52 +263,39 @@ class OnnxWriter {
   }
 
   tensor(name: string, data: TensorData | BigInt64Array, dims: number[]): string {
-    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-    const dataType = data instanceof Float32Array ? FLOAT : data instanceof BigInt64Array ? INT64 : INT32;
-    this.initializers.push({ name, dataType, dims, rawData: bytes });
+    this.initializers.push(tensorProto(name, data, dims));
     return name;
   }
 
-  f32(values: number[], dims: number[] = [values.length]): string {
-    return this.tensor(`const/${++this.count}`, Float32Array.from(values), dims);
-  }
-
-  i64(values: number[]): string {
-    return this.tensor(`const/${++this.count}`, BigInt64Array.from(values.map(BigInt)), [values.length]);
-  }
-
-  i64scalar(x: number): string {
-    return this.tensor(`const/${++this.count}`, BigInt64Array.of(BigInt(x)), []);
-  }
-
-  /** One node; returns its first output. */
-  op(op: string, inputs: string[], attrs: Record<string, number | number[]> = {}, outputs = 1): string {
-    const names = Array.from({ length: outputs }, () => `${op}/${++this.count}`);
-    this.raw(op, inputs, names, attrs);
-    return names[0];
-  }
-
-  ops(op: string, inputs: string[], attrs: Record<string, number | number[]>, outputs: number): string[] {
-    const names = Array.from({ length: outputs }, () => `${op}/${++this.count}`);
-    this.raw(op, inputs, names, attrs);
-    return names;
-  }
-
-  raw(op: string, inputs: string[], outputs: string[], attrs: Record<string, number | number[]> = {}): void {
-    const T = onnx.AttributeProto.AttributeType;
-    const attribute = Object.entries(attrs).map(([name, v]) =>
-      Array.isArray(v)
-        ? { name, type: T.INTS, ints: v }
-        : Number.isInteger(v) && !["epsilon", "alpha", "beta"].includes(name)
-          ? { name, type: T.INT, i: v }
-          : { name, type: T.FLOAT, f: v },
-    );
-    this.nodes.push({ name: `${op}_${this.nodes.length}`, opType: op, input: inputs, output: outputs, attribute });
-  }
-
-  /** T, the token count of this call, as int64 [1] (from the first dimension of an input). */
-  rows(x: string): string {
-    return this.op("Shape", [x], { start: 0, end: 1 });
+  /**
+   * A call of a function in seec's domain; the first call of each body writes the function
+   * (named `name`, or `name_2`, … where calls need other bodies). Returns the call's outputs.
+   */
+  call(f: FunctionCall, args: string[]): string[] {
+    const body = new FunctionBody();
+    const results = f.body(body);
+    // Alike bodies are one function: the key is the body's nodes with the results.
+    const key = JSON.stringify([body.nodes, results]);
+    let name = this.bodies.get(key);
+    if (!name) {
+      const same = [...this.bodies.values()].filter((n) => n === f.name || n.startsWith(`${f.name}_`)).length;
+      name = same === 0 ? f.name : `${f.name}_${same + 1}`;
+      this.bodies.set(key, name);
+      // The formal outputs are Identity's of the results (a function's outputs are named by its nodes).
+      for (let i = 0; i < f.outputs.length; i++) body.raw("Identity", [results[i]], [f.outputs[i]]);
+      this.functions.push({
+        name,
+        domain: SEEC_DOMAIN,
+        input: f.inputs,
+        output: f.outputs,
+        attribute: Object.keys(f.attrs),
+        node: body.nodes,
+        opsetImport: [{ domain: "", version: OPSET }],
+      });
+    }
+    const outputs = f.outputs.map((o) => `${name}/${o}/${++this.count}`);
+    this.raw(name, args, outputs, f.attrs, SEEC_DOMAIN);
+    return outputs;
   }
 }
 
@@ -216,19 +304,19 @@ const INT64_MAX = 2 ** 62;
 const attr = (n: Node, key: string) => num(n.attrs, key);
 
 /** x [T, D] → [T, heads, D / heads] → [heads, T, D / heads]. */
-function heads(w: OnnxWriter, x: string, count: number, headDim: number): string {
+function heads(w: NodeSink, x: string, count: number, headDim: number): string {
   return w.op("Transpose", [w.op("Reshape", [x, w.i64([0, count, headDim])])], { perm: [1, 0, 2] });
 }
 
 /** Grouped-query attention reads kv head h / group for query head h: repeat each kv head `group` times. */
-function repeatHeads(w: OnnxWriter, x: string, kvHeads: number, group: number, rows: number, headDim: number): string {
+function repeatHeads(w: NodeSink, x: string, kvHeads: number, group: number, rows: number, headDim: number): string {
   if (group === 1) return x;
   const expanded = w.op("Expand", [w.op("Unsqueeze", [x, w.i64([1])]), w.i64([kvHeads, group, rows, headDim])]);
   return w.op("Reshape", [expanded, w.i64([kvHeads * group, rows, headDim])]);
 }
 
 /** softmax(q·kᵀ · scale + mask)·v over heads; q [H, T, hd], k and v [H, rows, hd]; back to [T, H·hd]. */
-function attend(w: OnnxWriter, q: string, k: string, v: string, scale: number, mask?: string): string {
+function attend(w: NodeSink, q: string, k: string, v: string, scale: number, mask?: string): string {
   let scores = w.op("Mul", [w.op("MatMul", [q, w.op("Transpose", [k], { perm: [0, 2, 1] })]), w.f32([scale], [])]);
   if (mask) scores = w.op("Add", [scores, mask]);
   const y = w.op("MatMul", [w.op("Softmax", [scores], { axis: -1 }), v]);
@@ -255,6 +343,51 @@ function seeTable(w: OnnxWriter, n: Node): { data: Float32Array; shape: number[]
   const operands = n.inputs.slice(1).map((i) => w.known(i)!);
   const [table] = opDef("EntangledTable").run(operands, n.attrs);
   return { data: table.data as Float32Array, shape: table.shape };
+}
+
+/** RoPE's body: x [T, D] rotated pairwise by the cos and sin rows at positions pos..pos+T-1. */
+function rope(w: NodeSink, x: string, pos: string, cos: string, sin: string, half: number): string {
+  const start = w.op("Cast", [pos], { to: INT64 });
+  const end = w.op("Add", [start, w.rows(x)]);
+  // cos and sin rows for positions pos..pos+T-1, as [T, 1, half, 1] against x as [T, heads, half, 2].
+  const table = (t: string) => w.op("Unsqueeze", [w.op("Slice", [t, start, end, w.i64([0])]), w.i64([1, 3])]);
+  const c = table(cos),
+    s = table(sin);
+  const [x0, x1] = w.ops("Split", [w.op("Reshape", [x, w.i64([0, -1, half, 2])]), w.i64([1, 1])], { axis: 3 }, 2);
+  const y0 = w.op("Sub", [w.op("Mul", [x0, c]), w.op("Mul", [x1, s])]);
+  const y1 = w.op("Add", [w.op("Mul", [x0, s]), w.op("Mul", [x1, c])]);
+  return w.op("Reshape", [w.op("Concat", [y0, y1], { axis: 3 }), w.i64([0, -1])]);
+}
+
+/**
+ * Attention's body over the function's formal inputs q, k, v, pos, k_cache, v_cache: the caches
+ * with this call's rows written at pos..pos+T-1, then token t (at position pos + t) attending over
+ * cache rows 0..pos+t. Returns y and the two caches.
+ */
+function cachedAttention(
+  w: NodeSink,
+  { heads: H, kvHeads: kvH, headDim: hd, context }: { heads: number; kvHeads: number; headDim: number; context: number },
+): string[] {
+  const start = w.op("Cast", ["pos"], { to: INT64 });
+  const T = w.rows("q");
+  const end = w.op("Add", [start, T]);
+  const update = (cache: string, rows: string) =>
+    w.op(
+      "Concat",
+      [w.op("Slice", [cache, w.i64([0]), start, w.i64([0])]), rows, w.op("Slice", [cache, end, w.i64([INT64_MAX]), w.i64([0])])],
+      { axis: 0 },
+    );
+  const kNext = update("k_cache", "k"),
+    vNext = update("v_cache", "v");
+  const key = w.op("Range", [w.i64scalar(0), w.i64scalar(context), w.i64scalar(1)]);
+  const query = w.op("Unsqueeze", [
+    w.op("Add", [w.op("Range", [w.i64scalar(0), w.op("Squeeze", [T, w.i64([0])]), w.i64scalar(1)]), start]),
+    w.i64([1]),
+  ]);
+  const mask = w.op("Where", [w.op("Greater", [key, query]), w.f32([-Infinity], []), w.f32([0], [])]);
+  const keys = repeatHeads(w, heads(w, kNext, kvH, hd), kvH, H / kvH, context, hd);
+  const values = repeatHeads(w, heads(w, vNext, kvH, hd), kvH, H / kvH, context, hd);
+  return [attend(w, heads(w, "q", H, hd), keys, values, 1 / Math.sqrt(hd), mask), kNext, vNext];
 }
 
 /**
@@ -343,51 +476,31 @@ export const WRITERS = {
   },
   RoPE: (w, n) => {
     const [x, pos, cos, sin] = n.inputs;
-    const half = attr(n, "headDim") / 2;
-    const X = w.in(x);
-    const start = w.op("Cast", [w.in(pos)], { to: INT64 });
-    const end = w.op("Add", [start, w.rows(X)]);
-    // cos and sin rows for positions pos..pos+T-1, as [T, 1, half, 1] against x as [T, heads, half, 2].
-    const table = (t: string) => w.op("Unsqueeze", [w.op("Slice", [w.in(t), start, end, w.i64([0])]), w.i64([1, 3])]);
-    const c = table(cos),
-      s = table(sin);
-    const [x0, x1] = w.ops("Split", [w.op("Reshape", [X, w.i64([0, -1, half, 2])]), w.i64([1, 1])], { axis: 3 }, 2);
-    const y0 = w.op("Sub", [w.op("Mul", [x0, c]), w.op("Mul", [x1, s])]);
-    const y1 = w.op("Add", [w.op("Mul", [x0, s]), w.op("Mul", [x1, c])]);
-    return w.op("Reshape", [w.op("Concat", [y0, y1], { axis: 3 }), w.i64([0, -1])]);
+    const headDim = attr(n, "headDim");
+    const call: FunctionCall = {
+      name: "RoPE",
+      inputs: ["x", "pos", "cos", "sin"],
+      outputs: ["y"],
+      attrs: { headDim },
+      body: (b) => [rope(b, "x", "pos", "cos", "sin", headDim / 2)],
+    };
+    return w.call(call, [w.in(x), w.in(pos), w.in(cos), w.in(sin)])[0];
   },
   Attention: (w, n) => {
     const [q, k, v, pos, kCache, vCache] = n.inputs;
-    const H = attr(n, "heads"),
-      kvH = attr(n, "kvHeads"),
-      hd = attr(n, "headDim");
+    const [heads, kvHeads, headDim] = [attr(n, "heads"), attr(n, "kvHeads"), attr(n, "headDim")];
     const context = w.shapeOf(kCache)[0];
-    const start = w.op("Cast", [w.in(pos)], { to: INT64 });
-    const T = w.rows(w.in(q));
-    const end = w.op("Add", [start, T]);
-    // The cache with this call's rows written at pos..pos+T-1.
-    const update = (cache: string, rows: string) =>
-      w.op(
-        "Concat",
-        [
-          w.op("Slice", [w.in(cache), w.i64([0]), start, w.i64([0])]),
-          w.in(rows),
-          w.op("Slice", [w.in(cache), end, w.i64([INT64_MAX]), w.i64([0])]),
-        ],
-        { axis: 0 },
-      );
-    const kNext = update(kCache, k),
-      vNext = update(vCache, v);
-    // Token t (at position pos + t) sees cache rows 0..pos+t.
-    const key = w.op("Range", [w.i64scalar(0), w.i64scalar(context), w.i64scalar(1)]);
-    const query = w.op("Unsqueeze", [
-      w.op("Add", [w.op("Range", [w.i64scalar(0), w.op("Squeeze", [T, w.i64([0])]), w.i64scalar(1)]), start]),
-      w.i64([1]),
-    ]);
-    const mask = w.op("Where", [w.op("Greater", [key, query]), w.f32([-Infinity], []), w.f32([0], [])]);
-    const keys = repeatHeads(w, heads(w, kNext, kvH, hd), kvH, H / kvH, context, hd);
-    const values = repeatHeads(w, heads(w, vNext, kvH, hd), kvH, H / kvH, context, hd);
-    const y = attend(w, heads(w, w.in(q), H, hd), keys, values, 1 / Math.sqrt(hd), mask);
+    const call: FunctionCall = {
+      name: "Attention",
+      inputs: ["q", "k", "v", "pos", "k_cache", "v_cache"],
+      outputs: ["y", "k_cache_next", "v_cache_next"],
+      attrs: { heads, kvHeads, headDim },
+      body: (b) => cachedAttention(b, { heads, kvHeads, headDim, context }),
+    };
+    const [y, kNext, vNext] = w.call(
+      call,
+      [q, k, v, pos, kCache, vCache].map((i) => w.in(i)),
+    );
     w.moveState(kCache, kNext);
     w.moveState(vCache, vNext);
     return y;

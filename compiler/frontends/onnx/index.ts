@@ -7,6 +7,7 @@ import { statefulDecoder, type StatefulDecoder } from "./decoder-state.js";
 import { MIN_DYNAMIC_MAX, mergeLowerings, probeLengths } from "./dynamic.js";
 import { bindInputs, onnxGraph } from "./lower.js";
 import { readOnnx, type OnnxModel } from "./read.js";
+import { isSeecDecoder, seecDecoder } from "./seec-export.js";
 import { rowsDiffer } from "./rows.js";
 import { checkOps } from "./support.js";
 import type { OnnxDType } from "./tensor.js";
@@ -24,13 +25,20 @@ export interface OnnxLoad {
 /** Element types a caller exchanges that differ from what seec computes in (f32 and i32): all but float32 and int32. */
 const exchangedAs = (dtype: OnnxDType): ElementType | undefined => (dtype === "float32" || dtype === "int32" ? undefined : dtype);
 
+/**
+ * `decoder`: --decoder's build, a graph with past/present pairs made stateful. A decoder seec
+ * exported reads back as one with or without it, sized by `sizes` (the build's --context and
+ * --max-chunk).
+ */
 export async function loadOnnx(
   file: string,
   name: string,
   shapes: Readonly<Record<string, InputShape>>,
   decoder?: DecoderBuild,
+  sizes: DecoderBuild = decoder ?? {},
 ): Promise<OnnxLoad> {
   const model = await readOnnx(file);
+  if (isSeecDecoder(model)) return lowerSeecDecoder(model, name, shapes, sizes);
   return decoder ? lowerOnnxDecoder(model, name, shapes, decoder) : lowerOnnx(model, name, shapes);
 }
 
@@ -42,6 +50,48 @@ export interface DecoderBuild {
 
 /** Tokens a call when the build does not say: prompts in chunks of up to this many. */
 export const DEFAULT_DECODER_CHUNK = 32;
+
+/**
+ * A decoder seec exported (seec-export.ts), its caches back in the module: the same artifact as a
+ * build of the model itself. The context is the caches' rows, or fewer (--context); a call takes up
+ * to --max-chunk tokens (32 unless given, at most the context).
+ */
+function lowerSeecDecoder(model: OnnxModel, name: string, shapes: Readonly<Record<string, InputShape>>, opts: DecoderBuild): OnnxLoad {
+  if (Object.keys(shapes).length > 0)
+    throw new SeecError(
+      "usage.shape",
+      "this is a decoder seec exported: it takes up to --max-chunk tokens a call over its KV caches; drop --shape",
+      {
+        file: model.file,
+        at: "--shape",
+      },
+    );
+  const rows = seecDecoder(model).context;
+  const notes: string[] = [];
+  if (opts.context !== undefined && opts.context > rows)
+    notes.push(`--context ${opts.context} is more than the exported caches' ${rows} rows: its context is ${rows}`);
+  const decoder = seecDecoder(model, Math.min(opts.context ?? rows, rows));
+  if (opts.maxChunk !== undefined && opts.maxChunk > decoder.context)
+    notes.push(
+      `--max-chunk ${opts.maxChunk} is more than the context (${decoder.context}): a call takes at most ${decoder.context} tokens`,
+    );
+  const chunk = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, decoder.context);
+  if (chunk > 1 && chunk < MIN_DYNAMIC_MAX)
+    throw new SeecError("usage.max_chunk", `a call takes 1 token or ${MIN_DYNAMIC_MAX} and more; --max-chunk is ${chunk}`, {
+      at: "--max-chunk",
+    });
+  checkOps(decoder.model);
+  const load =
+    chunk === 1
+      ? lowerOnnx(decoder.model, name, { tokens: [1] })
+      : lowerAtLengths(chunk, "the tokens of a call", model.file, (T) => lowerOnnx(decoder.model, name, { tokens: [T] }));
+  const logits = load.graph.values.get("logits")!;
+  load.graph.model = {
+    family: "decoder",
+    config: { vocabSize: logits.shape.at(-1) as number, contextLength: decoder.context, maxChunk: chunk, nLayers: decoder.layers },
+  };
+  return { ...load, notes: [`a decoder seec exported: its ${decoder.layers} layers' KV caches kept in the module`, ...notes] };
+}
 
 /**
  * A decoder with past/present pairs as a stateful decoder (decoder-state.ts): `tokens` and `pos`

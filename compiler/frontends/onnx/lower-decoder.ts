@@ -1,6 +1,6 @@
 /**
- * The two ops a stateful ONNX decoder is rewritten into (decoder-state.ts), in seec's own domain
- * "ai.seec", and their lowerings:
+ * The ops of seec's own domain "ai.seec", and their lowerings. Two a stateful ONNX decoder is
+ * rewritten into (decoder-state.ts):
  *
  * - CachedAttention(q, k, v, pos[, cos, sin]): the new tokens' q, k and v, in the layout of the
  *   attention they replace ([1, S, N·H], packed [1, S, (Nq + 2·Nkv)·H] with an empty k and v, or
@@ -10,6 +10,13 @@
  *   GroupQueryAttention's do_rotary). `scale` other than 1/√H scales q.
  * - PositionAffine(pos): base + pos · slope, for a value the graph computed from the past's length
  *   (position ids, offsets), given at two sample lengths.
+ *
+ * And the two that seec's export-onnx writes as calls of local functions (seec-export.ts reads them
+ * back), each straight onto the IR op it was written from:
+ *
+ * - Attention(q, k, v, pos): q [T, heads·headDim], k and v [T, kvHeads·headDim], the IR's
+ *   Attention over the caches `kCache` and `vCache` ([context, kvHeads·headDim], `state`).
+ * - RoPE(x, pos, cos, sin): the IR's RoPE (interleaved pairs), cos and sin [context, headDim/2].
  */
 import type { Lowering } from "./lower-ops.js";
 import { cacheRows, rotate } from "./lower-fused.js";
@@ -89,7 +96,28 @@ const positionAffine: Lowering = (l, n) => {
   return [l.map("add", [constant(base), l.map("mul", [p, constant(slope)], dtype)], dtype)];
 };
 
+const seecAttention: Lowering = (l, n) => {
+  const [q, k, v, pos] = n.inputs;
+  const [heads, kvHeads, headDim, context] = ["heads", "kvHeads", "headDim", "context"].map((a) => attr(n, a, 0));
+  const expect = (x: string, N: number) => {
+    const X = l.shape(x);
+    if (X.length !== 2 || X[1] !== N * headDim) l.fail(`${x} must be [T, ${N * headDim}], not [${X.join(", ")}]`);
+  };
+  expect(q, heads);
+  expect(k, kvHeads);
+  expect(v, kvHeads);
+  const cache = (key: string) => l.state(String(n.attrs[key]), [context, kvHeads * headDim]);
+  return [l.add("Attention", [l.ir(q), l.ir(k), l.ir(v), l.ir(pos), cache("kCache"), cache("vCache")], { heads, kvHeads, headDim })];
+};
+
+const seecRope: Lowering = (l, n) => {
+  const [x, pos, cos, sin] = n.inputs.map((i) => l.ir(i));
+  return [l.add("RoPE", [x, pos, cos, sin], { headDim: attr(n, "headDim", 0), interleaved: 1 })];
+};
+
 export const DECODER_LOWERINGS: Readonly<Record<string, Lowering>> = {
   [`${SEEC_DOMAIN}:CachedAttention`]: cachedAttention,
   [`${SEEC_DOMAIN}:PositionAffine`]: positionAffine,
+  [`${SEEC_DOMAIN}:Attention`]: seecAttention,
+  [`${SEEC_DOMAIN}:RoPE`]: seecRope,
 };
