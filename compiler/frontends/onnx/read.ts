@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import onnxProto from "onnx-proto";
 import { SeecError } from "../../../runtime/errors.js";
+import { inlineFunctions } from "./functions.js";
 import { DATA_TYPES, fromProto, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 const { onnx } = onnxProto;
@@ -77,7 +78,8 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
 
   const initializers = new Map<string, OnnxTensor>();
   for (const t of graph.initializer ?? []) initializers.set(t.name ?? "", await tensorWithData(t, file));
-  const nodes = (graph.node ?? []).map((n, i): OnnxNode => {
+  const protoNodes = inlineFunctions(graph.node ?? [], proto.functions ?? [], proto.opsetImport ?? [], file);
+  const nodes = protoNodes.map((n, i): OnnxNode => {
     const name = n.name || `${n.opType}_${i}`;
     return {
       name,
