@@ -16,7 +16,7 @@ const ROOT = sharedPath("onnx/backend-node");
 const ONLY = process.env.SEEC_CONFORMANCE_ONLY;
 
 /** Measured: raise it when ops are added; it may never fall. */
-const PASS_FLOOR = 571;
+const PASS_FLOOR = 573;
 
 /** Cases seec builds but gets wrong or cannot compile, with the reason. Each is a bug to fix, not a refusal. None today. */
 const KNOWN_FAILURES: Readonly<Record<string, string>> = {};

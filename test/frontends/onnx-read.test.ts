@@ -162,9 +162,10 @@ describe("readOnnx: what it returns", () => {
           ss: ["a", "bc"],
           ss0: [],
           t: { dtype: "int32", shape: [2], data: Float64Array.of(3, 4) },
-          g: { graph: "body" },
-          g0: { graph: "" },
-          g1: { graph: "" },
+          // A subgraph, read whole (these are empty; an absent one reads as empty).
+          g: { graph: "body", body: { nodes: [], inputs: [], outputs: [], initializers: new Map() } },
+          g0: { graph: "", body: { nodes: [], inputs: [], outputs: [], initializers: new Map() } },
+          g1: { graph: "", body: { nodes: [], inputs: [], outputs: [], initializers: new Map() } },
         },
       },
       { name: "named", op: "Thing", domain: "com.example", inputs: ["y"], outputs: ["z"], attrs: {} },

@@ -10,6 +10,7 @@
  */
 import { SeecError } from "../../../runtime/errors.js";
 import { inModelFile } from "./errors.js";
+import { expandControlFlow, expands, type Expansion } from "./control-flow.js";
 import { foldThroughIr } from "./fold-ir.js";
 import { integerOp } from "./integer-ops.js";
 import { LAYOUT_OPS, type OpImpl } from "./layout-ops.js";
@@ -66,16 +67,44 @@ const ZERO_RUN_ELEMENTS = 2 ** 25;
 
 const shapeOnly = ({ dtype, shape }: Shaped): OnnxTensor => ({ dtype, shape, data: new Float32Array(0) });
 
+/**
+ * Every tensor's shape, and the values of those the build knows. Control flow (If, Scan) is
+ * expanded where folding reaches it (control-flow.ts): `nodes` are the graph's with those nodes
+ * replaced, which the lowering reads.
+ */
 export function foldGraph(
   model: OnnxModel,
   inputs: readonly Shaped[] & { name: string }[],
-): { values: Map<string, OnnxTensor>; constant: Set<string> } {
+): { values: Map<string, OnnxTensor>; constant: Set<string>; nodes: OnnxNode[] } {
   const values = new Map<string, OnnxTensor>(model.initializers);
   const constant = new Set(model.initializers.keys());
   for (const input of inputs) values.set(input.name, shapeOnly(input));
   const opset = model.opsets.get("") ?? 1;
   const used = new Set([...model.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
-  for (const node of model.nodes) {
+  const nodes = [...model.nodes];
+  for (let at = 0; at < nodes.length; at++) {
+    const node = nodes[at];
+    if (expands(node)) {
+      let expansion: Expansion;
+      try {
+        expansion = expandControlFlow(
+          node,
+          (name) => (constant.has(name) ? values.get(name) : undefined),
+          (name) => values.get(name)!.shape,
+          opset,
+        );
+      } catch (e) {
+        throw inModelFile(e, model.file, `node ${node.name}`);
+      }
+      for (const [name, t] of expansion.initializers) {
+        values.set(name, t);
+        constant.add(name);
+      }
+      for (const n of expansion.nodes) for (const i of n.inputs) used.add(i);
+      nodes.splice(at, 1, ...expansion.nodes);
+      at--;
+      continue;
+    }
     // CastLike reads only the dtype of its second input.
     const reads = node.op === "CastLike" ? node.inputs.slice(0, 1) : node.inputs;
     const isConstant = SHAPE_ONLY.has(node.op) || reads.every((i) => !i || constant.has(i));
@@ -130,7 +159,7 @@ export function foldGraph(
       if (isConstant) constant.add(name);
     });
   }
-  return { values, constant };
+  return { values, constant, nodes };
 }
 
 /** One of the frontend's own ops on the node's inputs; 16-bit float outputs rounded, as ONNX Runtime stores them. */

@@ -120,8 +120,8 @@ export interface LoweredGraph {
 
 function lowerGraph(name: string, model: OnnxModel, binding: Binding): LoweredGraph {
   checkOps(model);
-  const { values, constant } = foldGraph(model, binding.inputs);
-  const fused = fuseOnnx(model, values, constant);
+  const { values, constant, nodes } = foldGraph(model, binding.inputs);
+  const fused = fuseOnnx({ ...model, nodes }, values, constant);
 
   const b = new GraphBuilder(name, { family: "graph", config: {} });
   const used = new Set([...fused.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);

@@ -13,9 +13,21 @@ import { DATA_TYPES, fromProto, type OnnxDType, type OnnxTensor } from "./tensor
 const { onnx } = onnxProto;
 
 export type OnnxAttr = number | string | number[] | string[] | OnnxTensor | OnnxGraphAttr;
-/** A subgraph attribute (If/Loop bodies): kept only so the op check can name it. */
+/** A subgraph attribute (If's branches, Loop's and Scan's bodies), read whole when first read: control-flow.ts expands it where it is used. */
 export interface OnnxGraphAttr {
   graph: string;
+  body: OnnxSubgraph;
+}
+
+/**
+ * A subgraph: its nodes in order, its formal inputs (Loop's and Scan's) and outputs, its own
+ * initializers. A name it reads that none of them defines is the enclosing graph's.
+ */
+export interface OnnxSubgraph {
+  nodes: OnnxNode[];
+  inputs: OnnxValueInfo[];
+  outputs: OnnxValueInfo[];
+  initializers: Map<string, OnnxTensor>;
 }
 
 /** A node's (or op context's) number attribute, or `fallback` where it is absent. */
@@ -78,18 +90,8 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
 
   const initializers = new Map<string, OnnxTensor>();
   for (const t of graph.initializer ?? []) initializers.set(t.name ?? "", await tensorWithData(t, file));
-  const protoNodes = inlineFunctions(graph.node ?? [], proto.functions ?? [], proto.opsetImport ?? [], file);
-  const nodes = protoNodes.map((n, i): OnnxNode => {
-    const name = n.name || `${n.opType}_${i}`;
-    return {
-      name,
-      op: n.opType ?? "",
-      domain: n.domain === "ai.onnx" ? "" : (n.domain ?? ""),
-      inputs: [...(n.input ?? [])],
-      outputs: [...(n.output ?? [])],
-      attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? "", attribute(a, file, name)])),
-    };
-  });
+  const context: ReadContext = { file, functions: proto.functions ?? [], opsets: proto.opsetImport ?? [] };
+  const nodes = readNodes(graph.node ?? [], context, "");
   const graphInputs = (graph.input ?? []).map(valueInfo);
   const outputs = (graph.output ?? []).map(valueInfo);
   checkDefined(nodes, outputs, new Set([...initializers.keys(), ...graphInputs.map((i) => i.name)]), file);
@@ -100,6 +102,49 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
     nodes: topologicalOrder(nodes, new Set([...initializers.keys(), ...graphInputs.map((i) => i.name)]), file),
     inputs: graphInputs.filter((i) => !initializers.has(i.name)),
     outputs,
+    initializers,
+  };
+}
+
+/** What reading a node needs beside it: the file (for errors), the model's functions and opsets (to inline calls). */
+interface ReadContext {
+  file: string;
+  functions: import("onnx-proto").onnx.IFunctionProto[];
+  opsets: import("onnx-proto").onnx.IOperatorSetIdProto[];
+}
+
+/** A graph's or subgraph's nodes, calls of model-local functions inlined; an unnamed node named by its op and place (under `scope` in a subgraph). */
+function readNodes(protoNodes: import("onnx-proto").onnx.INodeProto[], context: ReadContext, scope: string): OnnxNode[] {
+  return inlineFunctions(protoNodes, context.functions, context.opsets, context.file).map((n, i): OnnxNode => {
+    const name = n.name || `${scope}${n.opType}_${i}`;
+    return {
+      name,
+      op: n.opType ?? "",
+      domain: n.domain === "ai.onnx" ? "" : (n.domain ?? ""),
+      inputs: [...(n.input ?? [])],
+      outputs: [...(n.output ?? [])],
+      attrs: Object.fromEntries((n.attribute ?? []).map((a) => [a.name ?? "", attribute(a, context, name)])),
+    };
+  });
+}
+
+/** A subgraph attribute of node `node`, read whole (its initializers inline: external data is for the main graph). */
+function subgraph(g: import("onnx-proto").onnx.IGraphProto, context: ReadContext, node: string, attr: string): OnnxSubgraph {
+  const initializers = new Map<string, OnnxTensor>();
+  for (const t of g.initializer ?? []) {
+    if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+      throw new SeecError("unsupported.onnx_attribute", `the ${attr} of node ${node} keeps initializer "${t.name}" in external data`, {
+        file: context.file,
+        at: `node ${node}`,
+      });
+    initializers.set(t.name ?? "", fromProto(t, context.file));
+  }
+  const inputs = (g.input ?? []).map(valueInfo);
+  const nodes = readNodes(g.node ?? [], context, `${node}/${attr}/`);
+  return {
+    nodes: topologicalOrder(nodes, new Set([...initializers.keys(), ...inputs.map((i) => i.name)]), context.file),
+    inputs,
+    outputs: (g.output ?? []).map(valueInfo),
     initializers,
   };
 }
@@ -137,7 +182,8 @@ async function tensorWithData(t: import("onnx-proto").onnx.ITensorProto, file: s
   return fromProto({ ...t, rawData: data.subarray(offset, offset + length), dataLocation: 0 }, file);
 }
 
-function attribute(a: import("onnx-proto").onnx.IAttributeProto, file: string, node: string): OnnxAttr {
+function attribute(a: import("onnx-proto").onnx.IAttributeProto, context: ReadContext, node: string): OnnxAttr {
+  const { file } = context;
   const T = onnx.AttributeProto.AttributeType;
   switch (a.type) {
     case T.FLOAT:
@@ -159,8 +205,18 @@ function attribute(a: import("onnx-proto").onnx.IAttributeProto, file: string, n
           at: `node ${node}`,
         });
       return fromProto(a.t, file);
-    case T.GRAPH:
-      return { graph: a.g?.name ?? "" };
+    case T.GRAPH: {
+      // An absent graph reads as an empty one, as an absent value of any type reads as its default.
+      const g = a.g ?? {};
+      // Read when first asked for (checking the ops): what a subgraph holds that seec cannot read is then named with the rest.
+      let body: OnnxSubgraph | undefined;
+      return {
+        graph: g.name ?? "",
+        get body() {
+          return (body ??= subgraph(g, context, node, a.name ?? ""));
+        },
+      };
+    }
     default:
       throw new SeecError(
         "unsupported.onnx_attribute",

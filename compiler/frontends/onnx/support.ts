@@ -1,5 +1,6 @@
 /** Which ONNX ops seec reads, and the lowering of each: checked up front, one error for them all. */
 import { SeecError } from "../../../runtime/errors.js";
+import { CONTROL_FLOW_LOWERINGS, CONTROL_FLOW_OPS } from "./control-flow.js";
 import { LAYOUT_OPS } from "./layout-ops.js";
 import { CONTRIB_LLM_LOWERINGS } from "./lower-contrib-llm.js";
 import { DECODER_LOWERINGS } from "./lower-decoder.js";
@@ -31,6 +32,7 @@ const TABLES: readonly Readonly<Record<string, Lowering>>[] = [
   FUSED_LOWERINGS,
   CONTRIB_LLM_LOWERINGS,
   DECODER_LOWERINGS,
+  CONTROL_FLOW_LOWERINGS,
 ];
 
 /** The node's lowering to IR, if it has one. */
@@ -40,11 +42,20 @@ export function loweringOf(node: OnnxNode): Lowering | undefined {
 }
 
 /** Read: lowered to IR, or (the sources of shapes: Shape, Constant, Range, ...) only ever folded. */
-const supported = (node: OnnxNode) => !!loweringOf(node) || (!node.domain && Object.hasOwn(LAYOUT_OPS, node.op));
+const supported = (node: OnnxNode) =>
+  !!loweringOf(node) || (!node.domain && (Object.hasOwn(LAYOUT_OPS, node.op) || CONTROL_FLOW_OPS.has(node.op)));
+
+/** The graph's nodes and those of every subgraph in them (If's branches, Scan's body), however deep. */
+function allNodes(nodes: readonly OnnxNode[]): OnnxNode[] {
+  return nodes.flatMap((n) => [
+    n,
+    ...allNodes(Object.values(n.attrs).flatMap((a) => (typeof a === "object" && a !== null && "body" in a ? a.body.nodes : []))),
+  ]);
+}
 
 /** Every node whose op seec does not read, listed in one error before any other work. */
 export function checkOps(model: OnnxModel): void {
-  const unsupported = model.nodes.filter((n) => !supported(n));
+  const unsupported = allNodes(model.nodes).filter((n) => !supported(n));
   if (unsupported.length === 0) return;
   const byOp = new Map<string, OnnxNode[]>();
   for (const n of unsupported) {
