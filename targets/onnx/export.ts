@@ -432,6 +432,9 @@ export const WRITERS = {
     const ops = linearOperands(n.op, n.inputs, n.attrs);
     const f = w.known(ops.w);
     if (!f) throw new SeecError("unsupported.export", "export-onnx needs Linear weights known at build time", { at: `node ${n.name}` });
+    // A weight another node reads too (a head tied to the embedding): the one initializer, transposed where it is multiplied.
+    if (ops.layout === "nk" && w.graph.nodes.some((m) => m !== n && m.inputs.includes(ops.w)))
+      return matmulEpilogue(w, ops, w.op("MatMul", [w.in(ops.x), w.op("Transpose", [w.in(ops.w)], { perm: [1, 0] })]));
     // ONNX's MatMul takes [K, N].
     const [N, K] = ops.layout === "kn" ? [f.shape[1], f.shape[0]] : f.shape;
     const stored = f.data as Float32Array,

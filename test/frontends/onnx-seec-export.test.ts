@@ -81,6 +81,61 @@ describe.skipIf(!LLAMA2C)("seec builds the decoder it exported to ONNX", () => {
     expect(e.at).toMatch(/^node Attention_\d+$/);
   });
 
+  type Model = import("onnx-proto").onnx.ModelProto;
+  const attention = (m: Model) => m.graph!.node!.filter((n) => n.domain === "ai.seec" && n.opType === "Attention");
+  const setAttr = (n: import("onnx-proto").onnx.INodeProto, name: string, i: number) => {
+    n.attribute!.find((a) => a.name === name)!.i = i;
+  };
+  // Edits of the file that ONNX Runtime would run otherwise or not at all: each refused by name, before a wrong artifact.
+  it.each<[string, (m: Model) => void, string | RegExp]>([
+    [
+      "heads not a multiple of kvHeads",
+      (m) => attention(m).forEach((n) => setAttr(n, "heads", 3)),
+      "heads 3 are not a multiple of its kvHeads 4",
+    ],
+    ["a negative head count", (m) => attention(m).forEach((n) => setAttr(n, "kvHeads", -4)), "kvHeads is -4, not a positive whole number"],
+    [
+      "a headDim unlike RoPE's",
+      (m) => attention(m).forEach((n) => setAttr(n, "headDim", 4)),
+      /headDim (4|8) is not its (RoPE|attention)'s (8|4)/,
+    ],
+    [
+      "caches longer than the RoPE tables",
+      (m) => m.graph!.input!.filter((i) => /cache/.test(i.name!)).forEach((i) => (i.type!.tensorType!.shape!.dim![0].dimValue = 1024)),
+      "its caches hold 1024 rows, its RoPE tables 512 positions",
+    ],
+    [
+      "a cache read by another node",
+      (m) => m.graph!.node!.push({ opType: "Identity", input: [attention(m)[0].input![4]], output: ["peek"], name: "peek" }),
+      /its cache layers\.0\.attention\.k_cache is read by node peek as well/,
+    ],
+    ["calls without the functions they call", (m) => (m.functions = []), /calls ai\.seec:(Attention|RoPE), which the file does not define/],
+  ])("refuses a file edited so: %s", async (_what, edit, message) => {
+    const model = onnx.ModelProto.decode(readFileSync(exported));
+    edit(model);
+    const file = join(work, "edited.onnx");
+    await writeFile(file, onnx.ModelProto.encode(model).finish());
+    const e = await rejectsSeec(() => loadOnnx(file, "t", {}));
+    expect(e.code).toBe("input.onnx");
+    expect(e.message).toMatch(message);
+  });
+
+  it("a context too short for prompt chunks takes one token a call, as a build of the checkpoint does", async () => {
+    const r = await seec("build", exported, "--context", "3", "-o", join(work, "short"));
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    const model = await loadWasm(join(work, "short"));
+    expect([model.contextLength, model.manifest.model.config.maxChunk]).toEqual([3, 1]);
+  });
+
+  it("keeps the head tied to the embedding: one table, as in a build of the checkpoint", async () => {
+    const model = onnx.ModelProto.decode(readFileSync(exported));
+    const table = model.graph!.node!.find((n) => n.opType === "Gather")!.input![0];
+    expect(model.graph!.node!.some((n) => n.opType === "Transpose" && n.input![0] === table)).toBe(true);
+    const onnxBuild = JSON.parse(readFileSync(join(work, "roundtrip", "manifest.json"), "utf8"));
+    const original = JSON.parse(readFileSync(join(work, "original", "manifest.json"), "utf8"));
+    expect(onnxBuild.memory.weights.bytes).toBe(original.memory.weights.bytes);
+  });
+
   it("refuses --shape and a --max-chunk from 2 to 4, as for any decoder", async () => {
     const shape = await seec("build", exported, "--shape", "tokens=4", "-o", join(work, "x"));
     expect([shape.code, shape.stderr]).toEqual([2, expect.stringContaining("error[usage.shape]")]);

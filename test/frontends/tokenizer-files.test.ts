@@ -68,10 +68,15 @@ describe("readSentencePieceVocab", () => {
     const text = write("text.json", "[1,");
     expect(fields(await rejectsSeec(() => readSentencePieceVocab(text, 8)))).toMatchObject({
       code: "input.tokenizer",
-      message: expect.stringMatching(/^cannot read the vocabulary: .*JSON/),
+      message: expect.stringMatching(/^cannot read the vocabulary as JSON: .*JSON/),
       file: text,
       hint,
     });
+    // A binary file's bytes stay out of the message (JSON.parse would quote them).
+    const binary = write("b.json", "\u0000\u0001\u0002\u00ff{");
+    expect(fields(await rejectsSeec(() => readSentencePieceVocab(binary, 8))).message).toBe(
+      "cannot read the vocabulary as JSON: it is not text (a binary file?)",
+    );
     const object = write("o.json", { a: 1 });
     expect(fields(await rejectsSeec(() => readSentencePieceVocab(object, 8)))).toEqual({
       code: "input.tokenizer",

@@ -75,16 +75,32 @@ function lowerSeecDecoder(model: OnnxModel, name: string, shapes: Readonly<Recor
     notes.push(
       `--max-chunk ${opts.maxChunk} is more than the context (${decoder.context}): a call takes at most ${decoder.context} tokens`,
     );
-  const chunk = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, decoder.context);
-  if (chunk > 1 && chunk < MIN_DYNAMIC_MAX)
-    throw new SeecError("usage.max_chunk", `a call takes 1 token or ${MIN_DYNAMIC_MAX} and more; --max-chunk is ${chunk}`, {
+  if (opts.maxChunk !== undefined && opts.maxChunk > 1 && opts.maxChunk < MIN_DYNAMIC_MAX)
+    throw new SeecError("usage.max_chunk", `a call takes 1 token or ${MIN_DYNAMIC_MAX} and more; --max-chunk is ${opts.maxChunk}`, {
       at: "--max-chunk",
     });
+  // No more tokens a call than the context holds; a context too short for chunks takes one token a call.
+  const most = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, decoder.context);
+  const chunk = most >= MIN_DYNAMIC_MAX ? most : 1;
   checkOps(decoder.model);
-  const load =
-    chunk === 1
-      ? lowerOnnx(decoder.model, name, { tokens: [1] })
-      : lowerAtLengths(chunk, "the tokens of a call", model.file, (T) => lowerOnnx(decoder.model, name, { tokens: [T] }));
+  let load: OnnxLoad;
+  try {
+    load =
+      chunk === 1
+        ? lowerOnnx(decoder.model, name, { tokens: [1] })
+        : lowerAtLengths(chunk, "the tokens of a call", model.file, (T) => lowerOnnx(decoder.model, name, { tokens: [T] }));
+  } catch (e) {
+    // The build bound the token count itself: shapes that do not fit are the file's, not --shape's.
+    if (!(e instanceof SeecError) || e.code !== "usage.shape") throw e;
+    throw new SeecError(
+      "input.onnx",
+      e.message.replace(/^the input shapes do not fit together/, "the graph's shapes do not fit together"),
+      {
+        file: model.file,
+        at: e.message.match(/\(at ([^)]*)\)$/)?.[1],
+      },
+    );
+  }
   const logits = load.graph.values.get("logits")!;
   load.graph.model = {
     family: "decoder",

@@ -36,6 +36,8 @@ export class Lowerer {
     readonly opset: number,
     /** The graph's outputs: a folded one's constant takes another name, the output's Copy takes its own. */
     private readonly outputs: ReadonlySet<string> = new Set(),
+    /** Each constant a Transpose of a 2-D constant makes, by the constant it transposes (a weight shared with a lookup). */
+    private readonly transposeOf: ReadonlyMap<string, string> = new Map(),
   ) {}
 
   /** Whether anything reads the ONNX tensor (optional outputs nobody reads are not computed). */
@@ -208,6 +210,9 @@ export class Lowerer {
   /** a [..., M, K] · b [..., K, N]: Linear when b is a 2-D weight, a batched MatMul otherwise. */
   matmul(a: string, bOnnx: string | undefined, bIr?: string): string {
     const A = this.irShape(a);
+    // b = Transpose(w) of a 2-D constant w [N, K]: Linear reads w itself, the one constant a lookup of it reads too (a tied head).
+    const w = bOnnx && this.transposeOf.get(bOnnx);
+    if (w && this.isConstant(w) && A.length >= 2) return this.linear(a, this.ir(w));
     if (bOnnx && this.isConstant(bOnnx) && this.shape(bOnnx).length === 2 && A.length >= 2) {
       const [K, N] = this.shape(bOnnx);
       const w = this.value(bOnnx).data;

@@ -125,7 +125,20 @@ function lowerGraph(name: string, model: OnnxModel, binding: Binding): LoweredGr
 
   const b = new GraphBuilder(name, { family: "graph", config: {} });
   const used = new Set([...fused.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
-  const lowerer = new Lowerer(b, values, constant, used, model.opsets.get("") ?? 1, new Set(model.outputs.map((o) => o.name)));
+  // Transposes of 2-D constants (perm absent or [1, 0]), for a MatMul to read the constant they transpose.
+  const transposeOf = new Map(
+    fused.nodes
+      .filter(
+        (n) =>
+          n.op === "Transpose" &&
+          !n.domain &&
+          constant.has(n.inputs[0]) &&
+          values.get(n.inputs[0])!.shape.length === 2 &&
+          (n.attrs.perm === undefined || String(n.attrs.perm) === "1,0"),
+      )
+      .map((n) => [n.outputs[0], n.inputs[0]]),
+  );
+  const lowerer = new Lowerer(b, values, constant, used, model.opsets.get("") ?? 1, new Set(model.outputs.map((o) => o.name)), transposeOf);
   for (const input of binding.inputs) lowerer.bindInput(input.name, b.input(input.name, isFloat(input.dtype) ? "f32" : "i32", input.shape));
   for (const node of fused.nodes) {
     if (node.outputs.every((o) => !o || constant.has(o))) continue;

@@ -66,6 +66,8 @@ export interface OnnxModel {
   inputs: OnnxValueInfo[];
   outputs: OnnxValueInfo[];
   initializers: Map<string, OnnxTensor>;
+  /** The model-local functions the file defines (`domain:name`; inlined, but seec's own, which stay calls). */
+  functions?: string[];
 }
 
 export async function readOnnx(file: string): Promise<OnnxModel> {
@@ -103,6 +105,7 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
     inputs: graphInputs.filter((i) => !initializers.has(i.name)),
     outputs,
     initializers,
+    functions: (proto.functions ?? []).map((f) => `${f.domain === "ai.onnx" ? "" : (f.domain ?? "")}:${f.name ?? ""}`),
   };
 }
 

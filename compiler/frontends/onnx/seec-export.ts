@@ -37,7 +37,7 @@ export function seecDecoder(source: OnnxModel, context?: number): SeecDecoder {
     throw new SeecError("input.onnx", `this graph calls seec's Attention but is not a decoder seec exported: ${message}`, {
       file: source.file,
       at,
-      hint: "rewrite it with the seec version that wrote it: seec export-onnx <model> -o model.onnx",
+      hint: "write it again with seec export-onnx <model> -o model.onnx",
     });
   };
   const input = (name: string) => source.inputs.find((i) => i.name === name);
@@ -46,46 +46,88 @@ export function seecDecoder(source: OnnxModel, context?: number): SeecDecoder {
     ["pos", "int32", 1],
   ] as const) {
     const i = input(name);
-    if (!i || i.dtype !== dtype || i.dims.length !== rank) refuse(`it needs an input ${name} of ${dtype} [${name === "pos" ? 1 : "T"}]`);
+    if (!i || i.dtype !== dtype || i.dims.length !== rank || (name === "pos" && i.dims[0] !== 1))
+      refuse(`it needs an input ${name} of ${dtype} [${name === "pos" ? 1 : "T"}]`);
   }
   if (!source.outputs.some((o) => o.name === "logits")) refuse("it has no output named logits");
+  // What ONNX Runtime needs to run it: the functions it calls, and their domain imported.
+  if (!source.opsets.has(SEEC_DOMAIN)) refuse(`it does not import the domain ${SEEC_DOMAIN}`);
+  for (const n of source.nodes)
+    if (callOf(n) && source.functions && !source.functions.includes(`${n.domain}:${n.op}`))
+      refuse(`node ${n.name} calls ${n.domain}:${n.op}, which the file does not define`, `node ${n.name}`);
 
   const readers = new Map<string, OnnxNode[]>();
   for (const n of source.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const outputs = new Set(source.outputs.map((o) => o.name));
+  /** A positive whole-number attribute of a call. */
+  const count = (node: OnnxNode, key: string): number => {
+    const v = node.attrs[key];
+    return typeof v === "number" && Number.isInteger(v) && v > 0
+      ? v
+      : refuse(`node ${node.name}'s ${key} is ${JSON.stringify(v) ?? "missing"}, not a positive whole number`, `node ${node.name}`);
+  };
   const caches = new Set<string>();
   /** The Identity nodes that name each cache's `.next` output. */
   const dropped = new Set<OnnxNode>();
   let rows = 0,
-    layers = 0;
+    layers = 0,
+    headDim = 0,
+    table = Infinity;
   const nodes = source.nodes.map((node): OnnxNode => {
     const call = callOf(node);
-    if (call === "RoPE") return { ...node, op: "RoPE" };
-    if (call !== "Attention") return node;
     const at = `node ${node.name}`;
+    if (call === "RoPE") {
+      if (node.inputs.length !== 4 || node.outputs.length !== 1) refuse(`${at} takes x, pos, cos and sin and gives y`, at);
+      const [, pos, cos, sin] = node.inputs;
+      const d = count(node, "headDim");
+      if (d % 2) refuse(`${at}'s headDim ${d} is odd: RoPE turns pairs`, at);
+      if (pos !== "pos") refuse(`${at} reads its position from ${pos}, not the input pos`, at);
+      for (const t of [cos, sin]) {
+        const shape = source.initializers.get(t)?.shape;
+        if (!shape || shape.length !== 2 || shape[1] !== d / 2) refuse(`${at}'s ${t} is not a table of [positions, ${d / 2}]`, at);
+        table = Math.min(table, shape![0]);
+      }
+      if (headDim && d !== headDim) refuse(`${at}'s headDim ${d} is not its attention's ${headDim}`, at);
+      headDim = d;
+      return { ...node, op: "RoPE" };
+    }
+    if (call !== "Attention") return node;
     if (node.inputs.length !== 6 || node.outputs.length !== 3)
       refuse(`${at} takes q, k, v, pos and two caches and gives y and the caches`, at);
     const [q, k, v, pos, kCache, vCache] = node.inputs;
     const [y, kNext, vNext] = node.outputs;
+    const [heads, kvHeads, d] = ["heads", "kvHeads", "headDim"].map((key) => count(node, key));
+    if (heads % kvHeads) refuse(`${at}'s heads ${heads} are not a multiple of its kvHeads ${kvHeads}`, at);
+    if (headDim && d !== headDim) refuse(`${at}'s headDim ${d} is not its RoPE's ${headDim}`, at);
+    headDim = d;
+    if (pos !== "pos") refuse(`${at} reads its position from ${pos}, not the input pos`, at);
+    if (kCache === vCache) refuse(`${at} reads one cache, ${kCache}, for its keys and its values`, at);
     for (const [cache, next] of [
       [kCache, kNext],
       [vCache, vNext],
     ]) {
       const info = input(cache);
-      if (!info || info.dtype !== "float32" || info.dims.length !== 2 || typeof info.dims[0] !== "number")
+      if (!info || info.dtype !== "float32" || info.dims.length !== 2 || typeof info.dims[0] !== "number" || !(info.dims[0] > 0))
         return refuse(`its cache ${cache} is not a graph input of float32 [context, width]`, at);
+      if (info.dims[1] !== kvHeads * d) refuse(`its cache ${cache} is ${info.dims[1]} wide, not kvHeads · headDim = ${kvHeads * d}`, at);
       if (caches.has(cache)) refuse(`two attentions write the cache ${cache}`, at);
       caches.add(cache);
       if (rows && info.dims[0] !== rows) refuse(`its caches hold ${rows} and ${info.dims[0]} rows`, at);
       rows = info.dims[0] as number;
+      const elsewhere = (readers.get(cache) ?? []).find((r) => r !== node);
+      if (elsewhere) refuse(`its cache ${cache} is read by node ${elsewhere.name} as well`, at);
       // The updated cache goes only to its output, through an Identity named <cache>.next.
       const named = readers.get(next) ?? [];
-      if (named.length !== 1 || named[0].op !== "Identity" || named[0].outputs[0] !== `${cache}.next`)
+      if (named.length !== 1 || named[0].op !== "Identity" || named[0].outputs[0] !== `${cache}.next` || !outputs.has(`${cache}.next`))
         refuse(`its updated cache ${next} goes elsewhere than the output ${cache}.next`, at);
+      if (readers.has(`${cache}.next`)) refuse(`the output ${cache}.next is read inside the graph`, at);
       dropped.add(named[0]);
     }
     layers++;
     return { ...node, op: "Attention", inputs: [q, k, v, pos], outputs: [y], attrs: { ...node.attrs, kCache, vCache } };
   });
+  // RoPE reads a table row per position: no more positions than the tables hold.
+  if (rows > table) refuse(`its caches hold ${rows} rows, its RoPE tables ${table} positions`);
   const kept = Math.min(context ?? rows, rows);
   for (const n of nodes) if (n.domain === SEEC_DOMAIN && n.op === "Attention") n.attrs.context = kept;
   for (const i of source.inputs)
