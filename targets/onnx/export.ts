@@ -18,7 +18,7 @@ import { isOpName, OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import { opDef } from "../../compiler/ir/ops/index.js";
 import { num } from "../../compiler/ir/ops/op.js";
 import { linearOperands, weightIndex, type LinearOperands, type WeightLayout } from "../../compiler/ir/ops/linear.js";
-import { SEEC_DOMAIN } from "../../compiler/frontends/onnx/lower-decoder.js";
+import { SEEC_DOMAIN } from "../../compiler/frontends/onnx/seec-domain.js";
 import { SeecError } from "../../runtime/errors.js";
 
 const { onnx } = onnxProto;

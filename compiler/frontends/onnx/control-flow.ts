@@ -20,7 +20,7 @@
  * enclosing graphs stay as they are.
  */
 import type { Lowering } from "./lower-ops.js";
-import { SEEC_DOMAIN } from "./lower-decoder.js";
+import { SEEC_DOMAIN } from "./seec-domain.js";
 import { attr, type OnnxGraphAttr, type OnnxNode, type OnnxSubgraph } from "./read.js";
 import { tensor, type OnnxTensor } from "./tensor.js";
 import { SeecError } from "../../../runtime/errors.js";

@@ -27,7 +27,7 @@
  */
 import { SeecError } from "../../../runtime/errors.js";
 import { foldGraph } from "./fold.js";
-import { SEEC_DOMAIN } from "./lower-decoder.js";
+import { SEEC_DOMAIN } from "./seec-domain.js";
 import { attr, type OnnxModel, type OnnxNode, type OnnxValueInfo } from "./read.js";
 import { DATA_TYPE_NUMBERS, isFloat, tensor, type OnnxTensor } from "./tensor.js";
 

@@ -10,7 +10,7 @@
  * them back onto its ops (seec-export.ts).
  */
 import { SeecError } from "../../../runtime/errors.js";
-import { SEEC_DOMAIN } from "./lower-decoder.js";
+import { SEEC_DOMAIN } from "./seec-domain.js";
 
 type NodeProto = import("onnx-proto").onnx.INodeProto;
 type FunctionProto = import("onnx-proto").onnx.IFunctionProto;

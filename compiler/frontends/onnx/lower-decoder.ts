@@ -21,9 +21,8 @@
 import type { Lowering } from "./lower-ops.js";
 import { cacheRows, rotate } from "./lower-fused.js";
 import { attr } from "./read.js";
+import { SEEC_DOMAIN } from "./seec-domain.js";
 import { isFloat, type OnnxTensor } from "./tensor.js";
-
-export const SEEC_DOMAIN = "ai.seec";
 
 const cachedAttention: Lowering = (l, n) => {
   const [query, key, value, pos, cos, sin] = n.inputs;

@@ -8,7 +8,7 @@
  * of the model itself, so run(), step() and generate() drive the artifact.
  */
 import { SeecError } from "../../../runtime/errors.js";
-import { SEEC_DOMAIN } from "./lower-decoder.js";
+import { SEEC_DOMAIN } from "./seec-domain.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
 
 /** A call's function name: the body's name, or `name_N` where calls needed other bodies. */
