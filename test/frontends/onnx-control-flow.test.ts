@@ -148,6 +148,108 @@ describe("ONNX control flow", () => {
     for (const c of [1, 0]) expect(await againstOrt(bytes, { c: tensor("bool", [], [c]), x: x34 }), `c = ${c}`).toBeLessThan(1e-6);
   });
 
+  it("If on a run-time condition of shape [1, 1] gives its branches' shape, not theirs broadcast with the condition's", async () => {
+    const bytes = modelBytes(
+      graph(
+        [
+          node("If", ["c"], ["y"], {
+            then_branch: graph([node("Neg", ["v"], ["n"])], [], [value("n")], "then"),
+            else_branch: graph([node("Identity", ["v"], ["i"])], [], [value("i")], "else"),
+          }),
+        ],
+        [value("c", BOOL, [1, 1]), value("v", FLOAT, [4])],
+        [value("y")],
+      ),
+    );
+    for (const c of [1, 0])
+      expect(await againstOrt(bytes, { c: tensor("bool", [1, 1], [c]), v: tensor("float32", [4], [1, -2, 3, -4]) })).toBe(0);
+  });
+
+  it("a branch reads an optional output nothing else reads (MaxPool's indices): it is computed", async () => {
+    const bytes = modelBytes(
+      graph(
+        [
+          node("MaxPool", ["x"], ["p", "idx"], { kernel_shape: [2] }),
+          node("Constant", [], ["yes"], { value: { t: { dims: [], bool: 1 } } }),
+          node("If", ["yes"], ["y"], {
+            then_branch: graph([node("Cast", ["idx"], ["f"], { to: FLOAT })], [], [value("f")], "then"),
+            else_branch: graph([node("Identity", ["p"], ["q"])], [], [value("q")], "else"),
+          }),
+        ],
+        [value("x", FLOAT, [1, 1, 6])],
+        [value("y")],
+      ),
+    );
+    expect(await againstOrt(bytes, { x: tensor("float32", [1, 1, 6], [3, 1, 4, 1, 5, 9]) })).toBe(0);
+  });
+
+  it("names the expansion makes never meet a body's own: a Scan body whose outputs are called output_0 and output_1, a Loop body with a Constant called iteration", async () => {
+    const scanBody = graph(
+      [node("Add", ["s", "a"], ["output_1"]), node("Sub", ["a", "s"], ["output_0"])],
+      [value("s", FLOAT, []), value("a", FLOAT, [])],
+      [value("output_1", FLOAT, []), value("output_0", FLOAT, [])],
+      "body",
+    );
+    const scan = modelBytes(
+      graph(
+        [node("Scan", ["z", "x"], ["s", "o"], { body: scanBody, num_scan_inputs: 1 })],
+        [value("z", FLOAT, []), value("x", FLOAT, [4])],
+        [value("s"), value("o")],
+      ),
+    );
+    expect(await againstOrt(scan, { z: tensor("float32", [], [0]), x: tensor("float32", [4], [-2, -1, 1, 2]) })).toBe(0);
+    const loopBody = graph(
+      [
+        node("Constant", [], ["iteration"], { value: { t: { dims: [], floats: [100] } } }),
+        node("Cast", ["i"], ["fi"], { to: FLOAT }),
+        node("Add", ["v", "fi"], ["w"]),
+        node("Add", ["w", "iteration"], ["v2"]),
+        node("Identity", ["cond"], ["more"]),
+      ],
+      [value("i", INT64, []), value("cond", BOOL, []), value("v", FLOAT, [])],
+      [value("more", BOOL, []), value("v2", FLOAT, [])],
+      "body",
+    );
+    const loop = modelBytes(
+      graph(
+        [node("Constant", [], ["M"], { value: { t: { dims: [], int64: [3] } } }), node("Loop", ["M", "", "v0"], ["v"], { body: loopBody })],
+        [value("v0", FLOAT, [])],
+        [value("v")],
+      ),
+    );
+    expect(await againstOrt(loop, { v0: tensor("float32", [], [1]) })).toBe(0);
+  });
+
+  it("bounds the unrolling: a Loop past 4,096 iterations, a graph past 200,000 nodes (unsupported.too_large)", async () => {
+    const body = (nodes: number) =>
+      graph(
+        [
+          node("Identity", ["cond"], ["more"]),
+          ...Array.from({ length: nodes }, (_, k) => node("Identity", [k ? `v${k}` : "v"], [`v${k + 1}`])),
+        ],
+        [value("i", INT64, []), value("cond", BOOL, []), value("v", FLOAT, [])],
+        [value("more", BOOL, []), value(`v${nodes}`, FLOAT, [])],
+        "body",
+      );
+    const loop = (trips: number, nodes: number) =>
+      modelBytes(
+        graph(
+          [
+            node("Constant", [], ["M"], { value: { t: { dims: [], int64: [trips] } } }),
+            node("Loop", ["M", "", "v0"], ["v"], { body: body(nodes) }),
+          ],
+          [value("v0", FLOAT, [])],
+          [value("v")],
+        ),
+      );
+    const v0 = new Map([["v0", tensor("float32", [], [1])]]);
+    const long = await rejectsSeec(async () => evaluateOnnx(await readOnnx(await writeGraph(loop(5000, 1))), v0));
+    expect([long.code, long.message]).toEqual(["unsupported.onnx_op", "Loop Loop_v runs past 4096 iterations, the most seec unrolls"]);
+    const wide = await rejectsSeec(async () => evaluateOnnx(await readOnnx(await writeGraph(loop(1000, 250))), v0));
+    expect(wide.code).toBe("unsupported.too_large");
+    expect(wide.message).toMatch(/^unrolling the graph's control flow makes more than 200000 nodes \(at node Loop_v#step_\d+, LoopStep\)$/);
+  }, 60_000);
+
   it("refuses an If on a run-time condition whose branches give shapes that differ", async () => {
     const bytes = modelBytes(
       graph(

@@ -15,7 +15,7 @@ import { foldThroughIr } from "./fold-ir.js";
 import { integerOp } from "./integer-ops.js";
 import { LAYOUT_OPS, type OpImpl } from "./layout-ops.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
-import { loweringOf } from "./support.js";
+import { allNodes, loweringOf } from "./support.js";
 import { checkSize, MAX_ELEMENTS, roundToType, tensor, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 /** Ops whose outputs depend only on their inputs' shapes. */
@@ -67,8 +67,11 @@ const ZERO_RUN_ELEMENTS = 2 ** 25;
 
 const shapeOnly = ({ dtype, shape }: Shaped): OnnxTensor => ({ dtype, shape, data: new Float32Array(0) });
 
+/** The most nodes a graph may grow to as its control flow is unrolled. */
+export const MAX_UNROLLED_NODES = 200_000;
+
 /**
- * Every tensor's shape, and the values of those the build knows. Control flow (If, Scan) is
+ * Every tensor's shape, and the values of those the build knows. Control flow (If, Scan, Loop) is
  * expanded where folding reaches it (control-flow.ts): `nodes` are the graph's with those nodes
  * replaced, which the lowering reads.
  */
@@ -80,7 +83,8 @@ export function foldGraph(
   const constant = new Set(model.initializers.keys());
   for (const input of inputs) values.set(input.name, shapeOnly(input));
   const opset = model.opsets.get("") ?? 1;
-  const used = new Set([...model.nodes.flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
+  // What subgraphs read counts too: an optional output read only in a branch is computed.
+  const used = new Set([...allNodes(model.nodes).flatMap((n) => n.inputs), ...model.outputs.map((o) => o.name)]);
   const nodes = [...model.nodes];
   for (let at = 0; at < nodes.length; at++) {
     const node = nodes[at];
@@ -102,6 +106,12 @@ export function foldGraph(
       }
       for (const n of expansion.nodes) for (const i of n.inputs) used.add(i);
       nodes.splice(at, 1, ...expansion.nodes);
+      if (nodes.length > MAX_UNROLLED_NODES)
+        throw new SeecError(
+          "unsupported.too_large",
+          `unrolling the graph's control flow makes more than ${MAX_UNROLLED_NODES} nodes (at node ${node.name}, ${node.op})`,
+          { file: model.file, at: `node ${node.name}` },
+        );
       at--;
       continue;
     }

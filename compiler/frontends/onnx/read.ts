@@ -7,16 +7,20 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import onnxProto from "onnx-proto";
 import { SeecError } from "../../../runtime/errors.js";
-import { inlineFunctions } from "./functions.js";
+import { functionLibrary, inlineFunctions, type FunctionLibrary } from "./functions.js";
 import { DATA_TYPES, fromProto, type OnnxDType, type OnnxTensor } from "./tensor.js";
 
 const { onnx } = onnxProto;
 
 export type OnnxAttr = number | string | number[] | string[] | OnnxTensor | OnnxGraphAttr;
-/** A subgraph attribute (If's branches, Loop's and Scan's bodies), read whole when first read: control-flow.ts expands it where it is used. */
+/**
+ * A subgraph attribute (If's branches, Loop's and Scan's bodies): control-flow.ts expands it where
+ * it is used. Read as a file is (a getter, the first time it is asked for: the op check reads every
+ * one before any other work).
+ */
 export interface OnnxGraphAttr {
   graph: string;
-  body: OnnxSubgraph;
+  readonly body: OnnxSubgraph;
 }
 
 /**
@@ -92,7 +96,7 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
 
   const initializers = new Map<string, OnnxTensor>();
   for (const t of graph.initializer ?? []) initializers.set(t.name ?? "", await tensorWithData(t, file));
-  const context: ReadContext = { file, functions: proto.functions ?? [], opsets: proto.opsetImport ?? [] };
+  const context: ReadContext = { file, library: functionLibrary(proto, bytes, file) };
   const nodes = readNodes(graph.node ?? [], context, "");
   const graphInputs = (graph.input ?? []).map(valueInfo);
   const outputs = (graph.output ?? []).map(valueInfo);
@@ -109,16 +113,15 @@ export async function readOnnx(file: string): Promise<OnnxModel> {
   };
 }
 
-/** What reading a node needs beside it: the file (for errors), the model's functions and opsets (to inline calls). */
+/** What reading a node needs beside it: the file (for errors), the model's functions (to inline calls). */
 interface ReadContext {
   file: string;
-  functions: import("onnx-proto").onnx.IFunctionProto[];
-  opsets: import("onnx-proto").onnx.IOperatorSetIdProto[];
+  library: FunctionLibrary;
 }
 
 /** A graph's or subgraph's nodes, calls of model-local functions inlined; an unnamed node named by its op and place (under `scope` in a subgraph). */
 function readNodes(protoNodes: import("onnx-proto").onnx.INodeProto[], context: ReadContext, scope: string): OnnxNode[] {
-  return inlineFunctions(protoNodes, context.functions, context.opsets, context.file).map((n, i): OnnxNode => {
+  return inlineFunctions(protoNodes, context.library).map((n, i): OnnxNode => {
     const name = n.name || `${scope}${n.opType}_${i}`;
     return {
       name,

@@ -9,6 +9,7 @@
  */
 import { SeecError } from "../../../runtime/errors.js";
 import { SEEC_DOMAIN } from "./seec-domain.js";
+import { allNodes } from "./support.js";
 import type { OnnxModel, OnnxNode } from "./read.js";
 
 /** A call's function name: the body's name, or `name_N` where calls needed other bodies. */
@@ -57,7 +58,8 @@ export function seecDecoder(source: OnnxModel, context?: number): SeecDecoder {
       refuse(`node ${n.name} calls ${n.domain}:${n.op}, which the file does not define`, `node ${n.name}`);
 
   const readers = new Map<string, OnnxNode[]>();
-  for (const n of source.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  // Subgraphs' reads count: a cache read inside a branch is read elsewhere too.
+  for (const n of allNodes(source.nodes)) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
   const outputs = new Set(source.outputs.map((o) => o.name));
   /** A positive whole-number attribute of a call. */
   const count = (node: OnnxNode, key: string): number => {

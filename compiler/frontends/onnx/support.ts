@@ -45,8 +45,8 @@ export function loweringOf(node: OnnxNode): Lowering | undefined {
 const supported = (node: OnnxNode) =>
   !!loweringOf(node) || (!node.domain && (Object.hasOwn(LAYOUT_OPS, node.op) || CONTROL_FLOW_OPS.has(node.op)));
 
-/** The graph's nodes and those of every subgraph in them (If's branches, Scan's body), however deep. */
-function allNodes(nodes: readonly OnnxNode[]): OnnxNode[] {
+/** The graph's nodes and those of every subgraph in them (If's branches, Loop's and Scan's bodies), however deep. */
+export function allNodes(nodes: readonly OnnxNode[]): OnnxNode[] {
   return nodes.flatMap((n) => [
     n,
     ...allNodes(Object.values(n.attrs).flatMap((a) => (typeof a === "object" && a !== null && "body" in a ? a.body.nodes : []))),
