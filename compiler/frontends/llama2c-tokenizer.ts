@@ -21,6 +21,12 @@ export function readLlama2cTokenizer(bytes: Uint8Array, file: string, vocabSize:
     scores: number[] = [];
   for (let i = 0; i < vocabSize; i++) {
     const at = r.offset;
+    if (r.remaining === 0)
+      throw new SeecError("mismatch.tokenizer", `the tokenizer ends after ${i} tokens; the model has ${vocabSize}`, {
+        file,
+        at: `byte ${at}`,
+        hint: "this tokenizer belongs to another model",
+      });
     const score = r.f32(`the score of token ${i}`);
     const len = r.i32(`the length of token ${i}`);
     if (len < 0 || len > maxLen || !Number.isFinite(score))

@@ -62,7 +62,9 @@ export function backward(tape: Tape, seeds: Readonly<Record<string, Float32Array
         `${node.op} has no gradient rule, and node ${node.name} lies between the loss and what trains`,
         {
           at: `node ${node.name}`,
-          hint: "distil a model whose graph seec reads without int8 weights (the f32 model)",
+          hint: node.op.startsWith("Q")
+            ? "distil the f32 model: quantize after distilling"
+            : "seec distils through the ops its llama2.c, GGUF and TF.js frontends write: distil the model an ONNX graph was exported from",
         },
       );
     const inputs = node.inputs.map((i) => env.get(i)!);

@@ -478,6 +478,9 @@ describe("distillation's errors", () => {
     const e = catchSeec(() => backward(tape, { [g.outputs[0]]: randomF32(8, 3) }, [w]));
     expect(e.code).toBe("unsupported.gradient");
     expect(e.message).toMatch(/Softmax has no gradient rule/);
+    expect(e.hint).toBe(
+      "seec distils through the ops its llama2.c, GGUF and TF.js frontends write: distil the model an ONNX graph was exported from",
+    );
     // Below the Softmax everything has a rule: seeding its input works.
     expect(backward(tape, { [y]: randomF32(8, 3) }, [w]).get(w)).toHaveLength(12);
   });
