@@ -84,7 +84,7 @@ describe("backward", () => {
       "unsupported.gradient",
       "MatMul has no gradient rule, and node p lies between the loss and what trains",
       "node p",
-      "distil a model whose graph seec reads without int8 weights (the f32 model)",
+      "seec distils through the ops its llama2.c, GGUF and TF.js frontends write: distil the model an ONNX graph was exported from",
     ]);
     const missing = catchSeec(() => backward(tape, { s: Float32Array.from(SEED) }, ["nope"]));
     expect([missing.code, missing.message]).toEqual(["internal.ir", 'tensor "nope" is not in graph autodiff']);
