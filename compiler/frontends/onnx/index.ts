@@ -66,11 +66,11 @@ function lowerSeecDecoder(model: OnnxModel, name: string, shapes: Readonly<Recor
         at: "--shape",
       },
     );
-  const rows = seecDecoder(model).context;
+  const decoder = seecDecoder(model, opts.context);
+  const { rows } = decoder;
   const notes: string[] = [];
   if (opts.context !== undefined && opts.context > rows)
     notes.push(`--context ${opts.context} is more than the exported caches' ${rows} rows: its context is ${rows}`);
-  const decoder = seecDecoder(model, Math.min(opts.context ?? rows, rows));
   if (opts.maxChunk !== undefined && opts.maxChunk > decoder.context)
     notes.push(
       `--max-chunk ${opts.maxChunk} is more than the context (${decoder.context}): a call takes at most ${decoder.context} tokens`,

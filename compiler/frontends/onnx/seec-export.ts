@@ -27,8 +27,10 @@ export function isSeecDecoder(model: OnnxModel): boolean {
 export interface SeecDecoder {
   /** The graph with the caches in the module: no cache inputs, no `.next` outputs, each call one op. */
   model: OnnxModel;
-  /** KV cache rows: the exported caches', or `context` where that is given. */
+  /** KV cache rows: the exported caches', or `context` where that is given and fewer. */
   context: number;
+  /** The exported caches' rows. */
+  rows: number;
   layers: number;
 }
 
@@ -140,5 +142,5 @@ export function seecDecoder(source: OnnxModel, context?: number): SeecDecoder {
     inputs: source.inputs.filter((i) => !caches.has(i.name)),
     outputs: source.outputs.filter((o) => !o.name.endsWith(".next") || !caches.has(o.name.slice(0, -".next".length))),
   };
-  return { model, context: kept, layers };
+  return { model, context: kept, rows, layers };
 }
