@@ -4,6 +4,7 @@
  * and then its tensors in order. A node may need several dispatches (attention writes the cache,
  * then attends).
  */
+import { polyProduct } from "../../compiler/ir/affine.js";
 import type { Node } from "../../compiler/ir/graph.js";
 import { OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import { SeecError } from "../../runtime/errors.js";
@@ -12,40 +13,38 @@ import { attention, scaledAttention, selfAttention } from "./attention.js";
 import { entangledEmbedding, entangledLogits, entangledTable } from "./entangled.js";
 import { linear, meanLinear } from "./linear.js";
 import { TENSOR_KERNELS } from "./tensor.js";
-import { elementwise, f32, type Generator, int8Weight, type KernelContext, num, perRow, reduce, rows, WORKGROUP } from "./wgsl.js";
+import {
+  type Count,
+  countOf,
+  elementwise,
+  f32,
+  type Generator,
+  int8Weight,
+  type KernelContext,
+  num,
+  perRow,
+  polys,
+  reduce,
+  rows,
+  T_DIM,
+  WORKGROUP,
+} from "./wgsl.js";
 
 export type { KernelContext } from "./wgsl.js";
 
-/** y = f(a, b) over two [rows, D] tensors (expr reads t0[i] and t1[i]). */
-function binary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
-  const D = c.shape(n.inputs[0])[1] as number;
-  const r = rows(c.shape(n.inputs[0])[0]);
-  return [
-    elementwise(
-      n,
-      [...n.inputs, n.outputs[0]],
-      ["f32", "f32", "f32"],
-      [2],
-      { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` },
-      `  t2[i] = ${expr};`,
-    ),
-  ];
+/** All the elements of the node's first input, of any rank (one dimension may be T, or several: T²). */
+function elements(n: Node, c: KernelContext): Count {
+  return countOf(polyProduct(polys(c.shape(n.inputs[0])), T_DIM), `node ${n.name}`);
 }
 
-/** y = f(x) over a [rows, D] tensor. */
+/** y = f(a, b) over two tensors of one shape, or a [T, D] x and the first rows of a longer table (expr reads t0[i] and t1[i]). */
+function binary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
+  return [elementwise(n, [...n.inputs, n.outputs[0]], ["f32", "f32", "f32"], [2], elements(n, c), `  t2[i] = ${expr};`)];
+}
+
+/** y = f(x) over a tensor of any shape. */
 function unary(n: Node, c: KernelContext, expr: string): GpuDispatch[] {
-  const D = c.shape(n.inputs[0])[1] as number;
-  const r = rows(c.shape(n.inputs[0])[0]);
-  return [
-    elementwise(
-      n,
-      [n.inputs[0], n.outputs[0]],
-      ["f32", "f32"],
-      [1],
-      { perT: r.perT * D, fixed: r.fixed * D, expr: `${r.expr} * ${D}u` },
-      `  t1[i] = ${expr};`,
-    ),
-  ];
+  return [elementwise(n, [n.inputs[0], n.outputs[0]], ["f32", "f32"], [1], elements(n, c), `  t1[i] = ${expr};`)];
 }
 
 /** Every op has a WGSL kernel: a missing, misspelled or removed key is a type error. */

@@ -76,7 +76,8 @@ const CASES = [
     cache: [16, 16],
     defaultContext: 2048,
     notes: [],
-    fused: {},
+    // Its MLP's SiLU-gated product, written Sigmoid, Mul, Mul.
+    fused: { SwiGLU: 2 },
   },
 ];
 

@@ -136,6 +136,15 @@ describe.skipIf(!LLAMA2C)("seec builds the decoder it exported to ONNX", () => {
     expect(onnxBuild.memory.weights.bytes).toBe(original.memory.weights.bytes);
   });
 
+  it("needs no more memory than a build of the checkpoint: the SwiGLU fused back, the residual adds into their matmuls", () => {
+    const onnxBuild = JSON.parse(readFileSync(join(work, "roundtrip", "manifest.json"), "utf8"));
+    const original = JSON.parse(readFileSync(join(work, "original", "manifest.json"), "utf8"));
+    expect(onnxBuild.memory.arena.bytes).toBe(original.memory.arena.bytes);
+    const source = readFileSync(join(work, "roundtrip", "src", "model.ts"), "utf8");
+    expect(source.match(/^  swiglu\(/gm)).toHaveLength(5);
+    expect(source).not.toMatch(/^  (sigmoid|map_\w+)\(/m);
+  });
+
   it("refuses --shape and a --max-chunk from 2 to 4, as for any decoder", async () => {
     const shape = await seec("build", exported, "--shape", "tokens=4", "-o", join(work, "x"));
     expect([shape.code, shape.stderr]).toEqual([2, expect.stringContaining("error[usage.shape]")]);
