@@ -35,7 +35,7 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
     const chain: Node[] = [];
     let next = readers.get(qk.outputs[0]) ?? [];
     let at = qk.outputs[0];
-    while (next.length === 1 && (next[0].op === "Map" || next[0].op === "Add") && !outputs.has(at)) {
+    while (next.length === 1 && next[0].op === "Map" && !outputs.has(at)) {
       chain.push(next[0]);
       at = next[0].outputs[0];
       next = readers.get(at) ?? [];
@@ -58,8 +58,7 @@ export function fuseAttention(graph: Graph): { graph: Graph; fused: number } {
     let current = qk.outputs[0];
     for (const m of chain) {
       const other = m.inputs.filter((i) => i !== current);
-      // A sum of one shape is the IR's Add (the ONNX frontend lowers it so), else a broadcasting Map.
-      const { fn, dtype } = m.op === "Add" ? { fn: "add", dtype: "f32" } : mapAttrs(m.attrs);
+      const { fn, dtype } = mapAttrs(m.attrs);
       // Scores in f32 throughout: a map that makes them i32 (a cast) is not attention's.
       if (dtype !== "f32") ok = false;
       else if (

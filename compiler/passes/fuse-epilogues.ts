@@ -13,8 +13,8 @@
  * to one of its inputs: then it is left alone.
  */
 import { graphIndex, type Graph, type Node } from "../ir/graph.js";
-import { opDef } from "../ir/ops/index.js";
 import { linearOperands } from "../ir/ops/linear.js";
+import { writtenBetween } from "./in-place.js";
 
 const MATMULS = new Set(["Linear", "QLinear", "Q4Linear"]);
 
@@ -55,10 +55,4 @@ export function fuseEpilogues(graph: Graph): { graph: Graph; fused: number } {
   }
   if (!fused) return { graph, fused };
   return { graph: { ...graph, values, nodes }, fused };
-}
-
-/** Tensors that nodes strictly between `from` and `to` update in place. */
-function writtenBetween(nodes: Node[], from: Node, to: Node): string[] {
-  const between = nodes.slice(nodes.indexOf(from) + 1, nodes.indexOf(to));
-  return between.flatMap((n) => (opDef(n.op).writes ?? []).map((i) => n.inputs[i]));
 }

@@ -368,6 +368,8 @@ describe.skipIf(!ONNX)("loadModel: ONNX graphs", () => {
 
   it("builds a decoder with its context and the end tokens of generation_config.json beside it, unless --eos is given", async () => {
     const src = join(ONNX!, "llama_tiny_fp16_genai_builder");
+    // Its MLPs' SiLU-gated products, written Sigmoid, Mul, Mul.
+    const FUSED = "fused 2 SwiGLU from their decomposed forms";
     const d = join(dir, "tiny-llama");
     mkdirSync(d);
     for (const f of ["model.onnx", "model.onnx.data"]) symlinkSync(join(src, f), join(d, f));
@@ -377,17 +379,17 @@ describe.skipIf(!ONNX)("loadModel: ONNX graphs", () => {
       "decoder",
       24,
       undefined,
-      [],
+      [FUSED],
     ]);
     writeFileSync(join(d, "generation_config.json"), JSON.stringify({ eos_token_id: [2, 7] }));
     const withEos = await loadModel({ model: join(d, "model.onnx"), decoder: true });
     expect([withEos.eosIds, withEos.eosFile, withEos.notes]).toEqual([
       [2, 7],
       join(d, "generation_config.json"),
-      ["end tokens 2, 7 from generation_config.json (--eos overrides)"],
+      [FUSED, "end tokens 2, 7 from generation_config.json (--eos overrides)"],
     ]);
     const given = await loadModel({ model: join(d, "model.onnx"), decoder: true, eos: [3] });
-    expect([given.eosIds, given.eosFile, given.notes]).toEqual([undefined, undefined, []]);
+    expect([given.eosIds, given.eosFile, given.notes]).toEqual([undefined, undefined, [FUSED]]);
     // Not a decoder: the file is not read, the context not applied.
     const graphOnly = await loadModel({ model: join(d, "model.onnx"), context: 24 });
     expect([graphOnly.eosIds, graphOnly.graph.model.family]).toEqual([undefined, "graph"]);

@@ -76,8 +76,7 @@ const CASES = [
     cache: [16, 16],
     defaultContext: 2048,
     notes: [],
-    // Its MLP's SiLU-gated product, written Sigmoid, Mul, Mul.
-    fused: { SwiGLU: 2 },
+    fused: {},
   },
 ];
 

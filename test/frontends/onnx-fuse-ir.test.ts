@@ -1,5 +1,5 @@
 // compiler/frontends/onnx/fuse.ts through the IR interpreter (no wasm): the decomposed layer norm,
-// RMS norm, GELU (erf and tanh) and SwiGLU that exporters write, in the forms fuse.ts names, each written as
+// RMS norm and GELU (erf and tanh) that exporters write, in the forms fuse.ts names, each written as
 // a small ONNX model, lowered by `lowerOnnx` and run by evaluateOnnx against onnxruntime-node on the
 // same bytes. What a user sees: the build's "fused" counts (the note `seec build` prints), the IR
 // kernel the pattern became, and outputs that match ONNX Runtime whether or not a pattern fused.
@@ -586,62 +586,6 @@ describe("GPT-2's GELU written out (tanh) becomes Gelu with approximate=tanh", (
     expect(fused).toEqual({});
     expect(ops).not.toContain("geluTanh");
     expect(await againstOrt(m, 7, 4)).toBeLessThan(1e-6);
-  });
-});
-
-// ---- SwiGLU: (g · sigmoid(g)) · u, as PyTorch writes SiLU(g) · u ----
-
-interface SwiGluOptions {
-  /** Mul(sigmoid, g) rather than Mul(g, sigmoid); Mul(u, silu) rather than Mul(silu, u). */
-  siluSwapped?: boolean;
-  gatedSwapped?: boolean;
-  /** u's shape (default g's, [3, 8]): a row broadcast over g is not SwiGLU. */
-  upShape?: number[];
-  /** Sigmoid of another tensor than the gate. */
-  otherSigmoid?: boolean;
-  /** silu made a graph output too, or read by another node. */
-  extra?: "output" | "reader";
-}
-
-function swiGluModel(o: SwiGluOptions = {}): Model {
-  const nodes: N[] = [
-    { op: "Sigmoid", inputs: [o.otherSigmoid ? "u" : "g"], outputs: ["s"] },
-    { op: "Mul", inputs: o.siluSwapped ? ["s", "g"] : ["g", "s"], outputs: ["silu"] },
-    { op: "Mul", inputs: o.gatedSwapped ? ["u", "silu"] : ["silu", "u"], outputs: ["y"] },
-  ];
-  const outputs = ["y"];
-  if (o.extra === "output") outputs.push("silu");
-  if (o.extra === "reader") {
-    nodes.push({ op: "Neg", inputs: ["silu"], outputs: ["z"] });
-    outputs.push("z");
-  }
-  const inputs = { g: [3, 8], u: o.upShape ?? [3, 8] };
-  return { nodes, inputs: o.otherSigmoid ? { ...inputs, u: [3, 8] } : inputs, outputs };
-}
-
-describe("SiLU-gated product written out becomes seec's SwiGLU", () => {
-  it.each([
-    ["as PyTorch writes it", {}],
-    ["each product's operands swapped", { siluSwapped: true, gatedSwapped: true }],
-  ] as [string, SwiGluOptions][])("%s", async (_, o) => {
-    const m = swiGluModel(o);
-    const { fused, ops } = await lowered(m);
-    expect(fused).toEqual({ SwiGLU: 1 });
-    expect(ops).toEqual(["SwiGLU"]);
-    expect(await againstOrt(m, 5, 4)).toBeLessThan(1e-6);
-  });
-
-  it.each([
-    ["u a row broadcast over the gate", { upShape: [1, 8] }],
-    ["the sigmoid of the other operand", { otherSigmoid: true }],
-    ["g · sigmoid(g) a graph output", { extra: "output" }],
-    ["g · sigmoid(g) read by another node", { extra: "reader" }],
-  ] as [string, SwiGluOptions][])("not: %s", async (_, o) => {
-    const m = swiGluModel(o);
-    const { fused, ops } = await lowered(m);
-    expect(fused).toEqual({});
-    expect(ops).not.toContain("SwiGLU");
-    expect(await againstOrt(m, 5, 4)).toBeLessThan(1e-6);
   });
 });
 

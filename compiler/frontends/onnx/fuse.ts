@@ -1,14 +1,12 @@
 /**
- * Fusion: the decomposed forms exporters write for layer norm, RMS norm, GELU (erf and tanh) and
- * SwiGLU become the one op they spell (LayerNormalization, RMSNormalization, Gelu, and seec's own
- * SwiGLU), so they lower to seec's fused kernels. Runs after folding, so epsilons, exponents and
- * axes are known constants.
+ * Fusion: the decomposed forms exporters write for layer norm, RMS norm and GELU (erf and tanh) become the one
+ * op they spell (LayerNormalization, RMSNormalization, Gelu), so they lower to seec's fused
+ * kernels. Runs after folding, so epsilons, exponents and axes are known constants.
  *
  * A pattern matches only where every intermediate has the one reader the pattern expects and is
  * not a graph output; Identity and casts that stay within floats are looked through first.
  */
 import type { OnnxModel, OnnxNode } from "./read.js";
-import { SEEC_DOMAIN } from "./seec-domain.js";
 import { isFloat, type OnnxTensor } from "./tensor.js";
 
 export interface Fused {
@@ -102,13 +100,6 @@ class PatternGraph {
 
   constantTensor(t: string): OnnxTensor | undefined {
     return this.constant.has(t) ? this.values.get(t) : undefined;
-  }
-
-  /** Whether `a` and `b` are float tensors of one shape (no broadcasting between them). */
-  sameFloatShape(a: string, b: string): boolean {
-    const x = this.values.get(a),
-      y = this.values.get(b);
-    return !!x && !!y && isFloat(x.dtype) && isFloat(y.dtype) && x.shape.join(",") === y.shape.join(",");
   }
 
   rank(t: string): number {
@@ -333,25 +324,9 @@ function geluTanh(g: PatternGraph, tanh: OnnxNode): Match {
   return undefined;
 }
 
-/** (g · sigmoid(g)) · u, SiLU-gated as LLaMA-style feed-forward layers are (PyTorch writes SiLU so), the factors in either order. */
-function swiGlu(g: PatternGraph, sigmoid: OnnxNode): Match {
-  if (sigmoid.op !== "Sigmoid" || sigmoid.domain) return undefined;
-  const gate = sigmoid.inputs[0];
-  const silu = g.only(sigmoid.outputs[0], "Mul");
-  if (!silu || g.other(silu, sigmoid.outputs[0]) !== gate) return undefined;
-  const gated = g.only(silu.outputs[0], "Mul");
-  const up = gated && g.other(gated, silu.outputs[0]);
-  if (!gated || !up || up === silu.outputs[0] || !g.sameFloatShape(gate, up) || !g.sameFloatShape(gate, gated.outputs[0])) return undefined;
-  return {
-    remove: [sigmoid, silu, gated],
-    node: { name: `${gated.name}/SwiGLU`, op: "SwiGLU", domain: SEEC_DOMAIN, inputs: [gate, up], outputs: gated.outputs, attrs: {} },
-  };
-}
-
 const PATTERNS: [string, (g: PatternGraph, n: OnnxNode) => Match][] = [
   ["LayerNormalization", layerNorm],
   ["RMSNormalization", rmsNorm],
   ["Gelu", gelu],
   ["Gelu", geluTanh],
-  ["SwiGLU", swiGlu],
 ];

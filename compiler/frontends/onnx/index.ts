@@ -2,6 +2,7 @@
 import { SeecError } from "../../../runtime/errors.js";
 import type { ElementType, Graph } from "../../ir/graph.js";
 import { Interpreter } from "../../ir/interpreter.js";
+import { fuseMaps } from "../../passes/fuse-maps.js";
 import { rng } from "../../util/random.js";
 import { statefulDecoder, type StatefulDecoder } from "./decoder-state.js";
 import { MIN_DYNAMIC_MAX, mergeLowerings, probeLengths } from "./dynamic.js";
@@ -38,8 +39,14 @@ export async function loadOnnx(
   sizes: DecoderBuild = decoder ?? {},
 ): Promise<OnnxLoad> {
   const model = await readOnnx(file);
-  if (isSeecDecoder(model)) return lowerSeecDecoder(model, name, shapes, sizes);
-  return decoder ? lowerOnnxDecoder(model, name, shapes, decoder) : lowerOnnx(model, name, shapes);
+  const load = isSeecDecoder(model)
+    ? lowerSeecDecoder(model, name, shapes, sizes)
+    : decoder
+      ? lowerOnnxDecoder(model, name, shapes, decoder)
+      : lowerOnnx(model, name, shapes);
+  // On the graph as built, whatever lengths it was lowered at (dynamic.ts compares lowerings op by op).
+  const maps = fuseMaps(load.graph);
+  return { ...load, graph: maps.graph, fused: { ...load.fused, ...maps.fused } };
 }
 
 /** A stateful decoder's build: its context and the most tokens a call takes (prompt chunks). */

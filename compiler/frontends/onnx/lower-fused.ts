@@ -6,7 +6,6 @@
  */
 import type { Lowerer, Lowering } from "./lower-ops.js";
 import { attr } from "./read.js";
-import { SEEC_DOMAIN } from "./seec-domain.js";
 
 const present = (name: string | undefined): name is string => !!name;
 
@@ -300,16 +299,6 @@ const fusedMatMul: Lowering = (l, n) => {
   return [alpha === 1 ? y : l.map("mul", [y, l.scalar(alpha)])];
 };
 
-/** seec's SwiGLU(gate, up) = gate · sigmoid(gate) · up, what fuse.ts makes of its decomposed form: one pass, one buffer. */
-const swiGlu: Lowering = (l, n) => {
-  const [gate, up] = n.inputs;
-  if (!gate || !up) l.fail("SwiGLU takes two inputs, gate and up");
-  const shapes = [gate, up].map((t) => l.shape(t).join(", "));
-  if (!l.isFloat(gate) || !l.isFloat(up) || shapes[0] !== shapes[1])
-    l.fail(`SwiGLU takes two float tensors of one shape, not [${shapes.join("] and [")}]`);
-  return [l.add("SwiGLU", [l.ir(gate), l.ir(up)])];
-};
-
 export const FUSED_LOWERINGS: Readonly<Record<string, Lowering>> = {
   Attention: onnxAttention,
   RotaryEmbedding: onnxRotary,
@@ -326,5 +315,4 @@ export const FUSED_LOWERINGS: Readonly<Record<string, Lowering>> = {
   "com.microsoft:BiasAdd": biasAdd,
   "com.microsoft:BiasSplitGelu": biasSplitGelu,
   "com.microsoft:FusedMatMul": fusedMatMul,
-  [`${SEEC_DOMAIN}:SwiGLU`]: swiGlu,
 };

@@ -286,22 +286,11 @@ function contiguous(shape: number[]): { strides: number[]; offset: number } {
 /** Same data, the output's shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity). */
 const view: Lowering = (l, n) => [l.reshape(l.ir(n.inputs[0]), l.shape(n.outputs[0]))];
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
 const elementwise =
   (fn: string, out?: "bool" | "input"): Lowering =>
   (l, n) => {
     const inputs = n.inputs.filter(Boolean);
     const integer = !l.isFloat(inputs[0]);
-    // A sum of two float tensors of one shape is the IR's Add, which a matmul before it takes as
-    // its residual epilogue (passes/fuse-epilogues.ts) and the backends run as a SIMD kernel.
-    if (fn === "add" && !integer && inputs.length === 2 && sameShape(l.shape(inputs[0]), l.shape(inputs[1])))
-      return [
-        l.add(
-          "Add",
-          inputs.map((i) => l.ir(i)),
-        ),
-      ];
     const name = fn === "div" && integer ? "divInt" : fn;
     return [
       l.map(
