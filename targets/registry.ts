@@ -57,8 +57,8 @@ export interface TargetSpec<Options = unknown> extends TargetPolicy {
  * SIMD modules embed several texts a call (packTexts: its per-text means use the kernel scratch,
  * which only they have); the scalar, WGSL and microcontroller ones one text a call.
  */
-const SIMD_PASSES: readonly PassName[] = ["poolEarly", "packTexts", "fuseEpilogues", "layoutWeights"];
-const PASSES: readonly PassName[] = ["poolEarly", "fuseEpilogues"];
+const SIMD_PASSES: readonly PassName[] = ["composeCopies", "poolEarly", "packTexts", "fuseEpilogues", "layoutWeights"];
+const PASSES: readonly PassName[] = ["composeCopies", "poolEarly", "fuseEpilogues"];
 
 const TOKENIZES_INSIDE: Refusal = {
   code: "unsupported.target",

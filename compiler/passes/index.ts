@@ -4,6 +4,7 @@
  * its backend compiles. They run in the order a target lists them.
  */
 import type { Graph } from "../ir/graph.js";
+import { composeCopies } from "./compose-copies.js";
 import { fuseEpilogues } from "./fuse-epilogues.js";
 import { DEFAULT_BATCH, packOptions, packTexts } from "./pack-texts.js";
 import { poolEarly } from "./pool-early.js";
@@ -17,6 +18,8 @@ export interface PassOptions {
 }
 
 export const TARGET_PASSES = {
+  /** A copy of a copy, either a plain reshape, becomes one copy (imported graphs' chains of views). */
+  composeCopies: (graph) => composeCopies(graph).graph,
   /** A mean over the tokens moves ahead of the Adds and (Q)Linears that only feed it. */
   poolEarly: (graph) => poolEarly(graph).graph,
   /** An encoder embeds several texts a call, packed end to end (after poolEarly, whose fused means it splits). */
