@@ -76,7 +76,8 @@ class Factors:
         table = self.tables[self.spec["slots"][j]["source"]][k]
         s = self.slots[j]
         if s[0] == "index":
-            return table[s[1]]
+            # A perTerm slot's index is [rank, vocab]: each rank term reads its own row for the token.
+            return table[s[1][k] if self.spec["slots"][j].get("perTerm") else s[1]]
         _, tok, ids, w = s
         out = torch.zeros(self.spec["vocab"], table.shape[1], dtype=self.dtype, device=self.device)
         return out.index_add(0, tok, table[ids] * w[:, None])

@@ -3,7 +3,8 @@
 safetensors: 8-byte little-endian header length, a JSON header (`__metadata__` first, then every
 tensor's dtype, shape and byte range, tensors in name order), padded with spaces to a multiple of
 8 bytes, then the raw little-endian data. `__metadata__.see` is the JSON spec. Tensors:
-`tables.<source>` f32 [rank, rows, q]; `index.<slot>` i32 [vocab]; `bag.<slot>.offsets` i32
+`tables.<source>` f32 [rank, rows, q]; `index.<slot>` [vocab], or [rank, vocab] for a perTerm slot
+(u8 for a source of at most 256 rows, u16 for at most 65536, i32 beyond; any is read); `bag.<slot>.offsets` i32
 [vocab+1], `bag.<slot>.ids` i32 [nnz], `bag.<slot>.weights` f32 [nnz] (optional when read:
 1/count for "mean", 1 for "sum"); `norm.weight`, `norm.bias` f32 [dim]; in see/2, `model.<name>`
 f32 for each model weight the spec's `weights` lists. Mirrors compiler/factors/format.ts and
@@ -15,7 +16,7 @@ import struct
 import numpy as np
 
 LAYERNORM_EPSILON = 1e-5
-_DTYPES = {"F32": "<f4", "I32": "<i4"}
+_DTYPES = {"F32": "<f4", "I32": "<i4", "U16": "<u2", "U8": "u1"}
 
 
 class SeeError(Exception):
@@ -35,10 +36,10 @@ def read_safetensors(path):
     tensors = {}
     for name, e in header.items():
         if e["dtype"] not in _DTYPES:
-            raise SeeError(f"{path}: tensor {name}: dtype {e['dtype']} is not supported (F32 or I32)")
+            raise SeeError(f"{path}: tensor {name}: dtype {e['dtype']} is not supported (F32, I32, U16 or U8)")
         b, end = e["data_offsets"]
         count = int(np.prod(e["shape"], dtype=np.int64)) if e["shape"] else 1
-        if end < b or start + end > len(raw) or end - b != 4 * count:
+        if end < b or start + end > len(raw) or end - b != np.dtype(_DTYPES[e["dtype"]]).itemsize * count:
             raise SeeError(f"{path}: tensor {name}: data_offsets {b, end} do not fit shape {e['shape']} in the file")
         data = np.frombuffer(raw, dtype=_DTYPES[e["dtype"]], count=count, offset=start + b).copy()
         tensors[name] = (e["dtype"], list(e["shape"]), data.reshape(e["shape"]))
@@ -46,14 +47,14 @@ def read_safetensors(path):
 
 
 def write_safetensors(path, tensors, metadata):
-    """tensors: name -> (dtype "F32"|"I32", shape, numpy array). Name order, header space-padded to 8."""
+    """tensors: name -> (dtype "F32"|"I32"|"U16"|"U8", shape, numpy array). Name order, header space-padded to 8."""
     names = sorted(tensors)
     header = {"__metadata__": metadata}
     blobs, offset = [], 0
     for name in names:
         dtype, shape, data = tensors[name]
         blob = np.ascontiguousarray(data, dtype=_DTYPES[dtype]).tobytes()
-        if len(blob) != 4 * int(np.prod(shape, dtype=np.int64)):
+        if len(blob) != np.dtype(_DTYPES[dtype]).itemsize * int(np.prod(shape, dtype=np.int64)):
             raise SeeError(f"tensor {name}: {len(blob)} bytes do not fit shape {shape}")
         header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(blob)]}
         blobs.append(blob)
@@ -93,7 +94,7 @@ def read_see(path):
         if name not in tensors:
             raise SeeError(f"{path}: tensor {name} is missing")
         d, s, data = tensors.pop(name)
-        if d != dtype or list(s) != list(shape):
+        if (d not in ("U8", "U16", "I32") if dtype == "index" else d != dtype) or list(s) != list(shape):
             raise SeeError(f"{path}: tensor {name} is {d} {s}, expected {dtype} {list(shape)}")
         return data
 
@@ -107,7 +108,7 @@ def read_see(path):
     for j, slot in enumerate(spec["slots"]):
         rows = spec["sources"][slot["source"]]["rows"]
         if not slot.get("bag"):
-            index = take(f"index.{j}", "I32", [vocab])
+            index = take(f"index.{j}", "index", [rank, vocab] if slot.get("perTerm") else [vocab]).astype(np.int32)
             in_range(f"index.{j}", index, rows)
             slots.append({"index": index})
             continue
@@ -137,7 +138,9 @@ def write_see(path, f):
         tensors[f"tables.{s}"] = ("F32", [spec["rank"], src["rows"], src["q"]], f["tables"][s])
     for j, slot in enumerate(f["slots"]):
         if "index" in slot:
-            tensors[f"index.{j}"] = ("I32", [spec["vocab"]], slot["index"])
+            rows = spec["sources"][spec["slots"][j]["source"]]["rows"]
+            shape = [spec["rank"], spec["vocab"]] if spec["slots"][j].get("perTerm") else [spec["vocab"]]
+            tensors[f"index.{j}"] = ("U8" if rows <= 256 else "U16" if rows <= 65536 else "I32", shape, slot["index"])
         else:
             tensors[f"bag.{j}.offsets"] = ("I32", [spec["vocab"] + 1], slot["offsets"])
             tensors[f"bag.{j}.ids"] = ("I32", [len(slot["ids"])], slot["ids"])

@@ -19,7 +19,7 @@ import { packageFile } from "../util/paths.js";
 import { checkArtifactOutput, checkDirectoryOutput, checkFileOutput, writeFileAtomic } from "../output.js";
 
 /**
- * Stage-2 factors for USE-Lite at 20x, distilled once and shipped with seec (709 KiB), made by:
+ * Stage-2 factors for USE-Lite at 20x, distilled once and shipped with seec (677 KiB), made by:
  *   seec factorize $USE --ratio 20 --seed 0 -o s1.see
  *   seec distill $USE --see s1.see --steps 2000 --batch 16 --lr 0.03 --sentences 20000 --eval-every 200 --no-cover -o use-lite-see20.see
  * (test/e2e/demo.test.ts checks the file; SEEC_LONG=1 reruns the commands and compares the bytes.)

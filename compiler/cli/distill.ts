@@ -7,7 +7,15 @@ import { loadModel, readInput, readTextInput } from "../frontends/load.js";
 import { checkFileOutput, writeFileAtomic } from "../output.js";
 import { readCheckpoint, writeCheckpoint } from "../see/checkpoint.js";
 import { textsOf } from "../see/corpus.js";
-import { DEFAULT_DISTILL, DEFAULT_LOSS, distill, type DistillProgress, type DistillReport, type Trainable } from "../see/distill.js";
+import {
+  DEFAULT_DISTILL,
+  DEFAULT_LOSS,
+  distill,
+  pqLearningRate,
+  type DistillProgress,
+  type DistillReport,
+  type Trainable,
+} from "../see/distill.js";
 import { parameterCount, shippedBytes } from "../factors/factors.js";
 import { readSee, writeSee } from "../factors/format.js";
 import { formatBytes } from "../util/units.js";
@@ -22,7 +30,7 @@ interface DistillFlags {
   data?: string;
   train: Trainable;
   steps: number;
-  lr: number;
+  lr?: number;
   weightLr?: number;
   batch: number;
   seed: number;
@@ -88,7 +96,11 @@ export function distillCommand(): Command {
     .option("--lora-rank <r>", "--train lora: the adapters' rank", integer(1, 4096), 4)
     .option("--lora-layers <list>", "--train lora: the layers (indices, e.g. 0,1) whose matmuls get adapters (default: all)", layerList)
     .option("--steps <n>", "optimizer steps", integer(1, 10_000_000), d.steps)
-    .option("--lr <rate>", "Adam's peak learning rate (warm-up, then cosine decay)", real(1e-7, 10), d.learningRate)
+    .option(
+      "--lr <rate>",
+      `Adam's peak learning rate (warm-up, then cosine decay; default ${d.learningRate}, and for pq factors, whose codewords are the embedding's own entries, 2% of their RMS)`,
+      real(1e-7, 10),
+    )
     .option(
       "--weight-lr <rate>",
       "peak learning rate of the model weights --train adds (default: --lr with norms, 0.002 with all)",
@@ -164,7 +176,7 @@ export function distillCommand(): Command {
                 );
         const report = await distill(model, factors, {
           steps: flags.steps,
-          learningRate: flags.lr,
+          learningRate: flags.lr ?? (factors.spec.method === "pq" ? pqLearningRate(factors) : d.learningRate),
           weightLearningRate: flags.weightLr,
           batch: flags.batch,
           seed: flags.seed,

@@ -34,13 +34,15 @@ export function factorizeCommand(): Command {
         "that knowledge (first sememe, then stem) and entangles two slots indexed by the digits of each\n" +
         "token's place, as word2ketXS does with the id: many more rank terms for the same parameters.\n" +
         "Baselines at the same parameter budget:\n" +
-        "--method morphte (morphemes only), word2ketxs (digits of the token id), svd (truncated SVD).\n\n" +
+        "--method morphte (morphemes only), word2ketxs (digits of the token id), svd (truncated SVD),\n" +
+        "pq (product quantization: each row cut into --rank blocks, dim/4 by default, each block one of\n" +
+        "at most 256 codewords found by k-means; a byte per block and token ships beside the codewords).\n\n" +
         "Examples:\n" +
         "  seec factorize stories260K.bin --tokenizer tok512.bin --ratio 4 -o factors.see\n" +
         '  seec factorize stories260K.bin --tokenizer tok512.bin --explain "▁playing"',
     )
     .option("--ratio <r>", "compression by parameters: dense V·d ÷ factor parameters", real(1, 1e6), 20)
-    .option("--rank <r>", "rank terms (overrides --ratio)", integer(1, 4096))
+    .option("--rank <r>", "rank terms (overrides --ratio; for pq, the blocks each row is cut into)", integer(1, 4096))
     .addOption(new Option("--method <m>", "how to factor").choices(METHODS).default("see"))
     .option("--order <n>", "see-xs, word2ketxs: digit slots entangled per rank term (word2ketXS's tensor order)", integer(2, 4), 2)
     .addOption(new Option("--segmentation <s>", "morpheme split (random: the ablation)").choices(["lexicon", "random"]).default("lexicon"))
@@ -77,7 +79,7 @@ export function factorizeCommand(): Command {
             `--method ${flags.method} reads each token's text, and ${model.graph.name} has no tokenizer`,
             {
               at: "--tokenizer",
-              hint: "give the model's tokenizer with --tokenizer (an ONNX model's tokenizer.json), or --method svd or word2ketxs, which need none",
+              hint: "give the model's tokenizer with --tokenizer (an ONNX model's tokenizer.json), or --method svd, word2ketxs or pq, which need none",
             },
           );
         const tty = process.stderr.isTTY && !flags.json;
@@ -131,11 +133,13 @@ function idleFactorizeOption(key: string, flags: FactorizeFlags): string | undef
     return "shapes a fit; --explain fits nothing: it shows how the pieces decompose";
   if (key === "context" || key === "maxChunk") return "sizes a compiled model's memory; factorize reads only the embedding";
   if ((key === "epochs" || key === "frequencies") && flags.method === "svd") return "weighs a fit; --method svd is exact (a truncated SVD)";
+  if ((key === "epochs" || key === "frequencies") && flags.method === "pq")
+    return "weighs a fit; --method pq clusters each block by k-means (a fixed 25 iterations), every token alike";
   if (key === "order" && flags.method !== "see-xs" && flags.method !== "word2ketxs")
     return `sets digit slots; --method ${flags.method} has none`;
   if (key === "sememes" && flags.method !== "see" && flags.method !== "see-xs")
     return `gives SEE its knowledge; --method ${flags.method} reads none`;
-  if (key === "segmentation" && (flags.method === "svd" || flags.method === "word2ketxs"))
+  if (key === "segmentation" && (flags.method === "svd" || flags.method === "word2ketxs" || flags.method === "pq"))
     return `splits the pieces into morphemes; --method ${flags.method} reads none`;
   return undefined;
 }

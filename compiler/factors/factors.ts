@@ -18,6 +18,11 @@ export interface SlotSpec {
   source: string;
   /** A bag slot: several rows per token, combined by their weights ("mean": 1/count when the file has no weights). */
   bag?: "mean" | "sum";
+  /**
+   * An index slot whose row differs per rank term: its index is [rank, vocab] (product quantization:
+   * each term's codeword for the token, placed in the term's block by the slot before it).
+   */
+  perTerm?: boolean;
 }
 
 export interface SeeSpec {
@@ -57,7 +62,7 @@ export interface SeeFactors {
   spec: SeeSpec;
   /** Per source: [rank, rows, q]. */
   tables: Record<string, Float32Array>;
-  /** Per slot: a single row index per token, or a bag. */
+  /** Per slot: a single row index per token ([rank, vocab] for a perTerm slot), or a bag. */
   slots: ({ index: Int32Array } | { bag: Bag })[];
   norm?: { weight: Float32Array; bias: Float32Array; epsilon: number };
   /** see/2: the model weights the file replaces (spec.weights gives their shapes). */
@@ -100,12 +105,27 @@ export function parameterCount(spec: SeeSpec): number {
   return tables + (spec.norm === "layernorm" ? 2 * spec.dim : 0) + weights + adapters;
 }
 
-/** Bytes shipped: tables and norm as f32, indices and bags as i32 (and bag weights as f32). */
+/** Bytes per entry of an index into a source of `rows` rows, as it ships: the narrowest that holds every row. */
+export function indexBytes(rows: number): 1 | 2 | 4 {
+  return rows <= 1 << 8 ? 1 : rows <= 1 << 16 ? 2 : 4;
+}
+
+/** Bytes shipped: tables and norm as f32, indices as the narrowest integers that hold them, bags as i32 (weights f32). */
 export function shippedBytes(f: SeeFactors): number {
   let bytes = 4 * parameterCount(f.spec);
-  for (const s of f.slots)
-    bytes += "index" in s ? s.index.byteLength : s.bag.offsets.byteLength + s.bag.ids.byteLength + s.bag.weights.byteLength;
+  f.slots.forEach((s, j) => {
+    bytes +=
+      "index" in s
+        ? s.index.length * indexBytes(f.spec.sources[f.spec.slots[j].source].rows)
+        : s.bag.offsets.byteLength + s.bag.ids.byteLength + s.bag.weights.byteLength;
+  });
   return bytes;
+}
+
+/** The row of slot j's source that token t reads in rank term k (an index slot). */
+export function indexOf(f: SeeFactors, j: number, k: number, t: number): number {
+  const s = f.slots[j] as { index: Int32Array };
+  return s.index[f.spec.slots[j].perTerm ? k * f.spec.vocab + t : t];
 }
 
 /** The vector of one slot for token t and rank term k, into out (length q). */
@@ -117,7 +137,8 @@ export function slotVector(f: SeeFactors, slot: number, k: number, t: number, ou
   const s = f.slots[slot];
   out.fill(0);
   if ("index" in s) {
-    out.set(table.subarray(base + s.index[t] * src.q, base + (s.index[t] + 1) * src.q));
+    const row = base + indexOf(f, slot, k, t) * src.q;
+    out.set(table.subarray(row, row + src.q));
     return out;
   }
   const { offsets, ids, weights } = s.bag;
@@ -216,6 +237,8 @@ export function checkSpec(spec: SeeSpec, file?: string): void {
     if (typeof s.source !== "string" || !Object.hasOwn(spec.sources, s.source))
       bad(`slot ${j} names unknown source ${JSON.stringify(s.source)}`);
     if (s.bag !== undefined && s.bag !== "mean" && s.bag !== "sum") bad(`slot ${j}: bag must be "mean" or "sum"`);
+    if (s.perTerm !== undefined && s.perTerm !== true) bad(`slot ${j}: perTerm must be true or absent`);
+    if (s.perTerm && s.bag !== undefined) bad(`slot ${j}: a bag slot cannot be perTerm`);
   });
   const width = productWidth(spec);
   if (width < spec.dim) bad(`the slots' widths multiply to ${width}, less than dim ${spec.dim}`);

@@ -1,6 +1,7 @@
 /**
  * The `.see` file (SEE.md §3): safetensors with `__metadata__.see` = the JSON spec, tensors
- * `tables.<source>` f32 [rank, rows, q], `index.<slot>` i32 [vocab], `bag.<slot>.offsets`
+ * `tables.<source>` f32 [rank, rows, q], `index.<slot>` [vocab] (or [rank, vocab] for a perTerm
+ * slot; u8 or u16 where the source's rows fit, else i32; any of the three is read), `bag.<slot>.offsets`
  * i32 [vocab+1], `bag.<slot>.ids` i32 [nnz], optional `bag.<slot>.weights` f32 [nnz],
  * `norm.weight` and `norm.bias` f32 [dim]; in see/2, `model.<name>` f32 for each model weight the
  * spec's `weights` lists (trained with the factors, replacing the model's), and `adapter.<name>.a`
@@ -8,7 +9,7 @@
  * lists (the built model reads W + A·B). The reader checks every shape and index bound.
  */
 import { SeecError } from "../../runtime/errors.js";
-import { checkSpec, LAYERNORM_EPSILON, type Bag, type SeeFactors, type SeeSpec } from "./factors.js";
+import { checkSpec, indexBytes, LAYERNORM_EPSILON, type Bag, type SeeFactors, type SeeSpec } from "./factors.js";
 import { readSafetensors, writeSafetensors, type StTensor } from "./safetensors.js";
 
 export function readSee(bytes: Uint8Array, file: string): SeeFactors {
@@ -26,14 +27,16 @@ export function readSee(bytes: Uint8Array, file: string): SeeFactors {
   }
   checkSpec(spec, file);
 
-  const take = (name: string, dtype: "F32" | "I32", shape: number[]): StTensor["data"] => {
+  const take = (name: string, dtype: StTensor["dtype"] | "index", shape: number[]): StTensor["data"] => {
     const t = tensors.get(name);
     if (!t) throw new SeecError("input.see", `tensor ${name} is missing`, { file, at: `tensor ${name}` });
-    if (t.dtype !== dtype || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
-      throw new SeecError("input.see", `tensor ${name} is ${t.dtype} [${t.shape.join(", ")}], expected ${dtype} [${shape.join(", ")}]`, {
-        file,
-        at: `tensor ${name}`,
-      });
+    const dtypeOk = dtype === "index" ? t.dtype !== "F32" : t.dtype === dtype;
+    if (!dtypeOk || t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+      throw new SeecError(
+        "input.see",
+        `tensor ${name} is ${t.dtype} [${t.shape.join(", ")}], expected ${dtype === "index" ? "U8, U16 or I32" : dtype} [${shape.join(", ")}]`,
+        { file, at: `tensor ${name}` },
+      );
     tensors.delete(name);
     if (dtype === "F32") {
       const i = (t.data as Float32Array).findIndex((v) => !Number.isFinite(v));
@@ -53,7 +56,8 @@ export function readSee(bytes: Uint8Array, file: string): SeeFactors {
   const slots = spec.slots.map((slot, j) => {
     const rows = spec.sources[slot.source].rows;
     if (!slot.bag) {
-      const index = take(`index.${j}`, "I32", [spec.vocab]) as Int32Array;
+      const stored = take(`index.${j}`, "index", slot.perTerm ? [spec.rank, spec.vocab] : [spec.vocab]);
+      const index = stored instanceof Int32Array ? stored : Int32Array.from(stored);
       inRange(`index.${j}`, index, rows);
       return { index };
     }
@@ -104,7 +108,13 @@ export function writeSee(f: SeeFactors): Uint8Array {
   for (const [name, s] of Object.entries(f.spec.sources))
     tensors.set(`tables.${name}`, { dtype: "F32", shape: [f.spec.rank, s.rows, s.q], data: f.tables[name] });
   f.slots.forEach((s, j) => {
-    if ("index" in s) return void tensors.set(`index.${j}`, { dtype: "I32", shape: [f.spec.vocab], data: s.index });
+    if ("index" in s) {
+      const shape = f.spec.slots[j].perTerm ? [f.spec.rank, f.spec.vocab] : [f.spec.vocab];
+      // Wide enough for every entry, so that a reader names an index out of range rather than a wrapped one.
+      const bytes = indexBytes(s.index.reduce((most, i) => Math.max(most, i + 1), f.spec.sources[f.spec.slots[j].source].rows));
+      const data = bytes === 1 ? Uint8Array.from(s.index) : bytes === 2 ? Uint16Array.from(s.index) : s.index;
+      return void tensors.set(`index.${j}`, { dtype: bytes === 1 ? "U8" : bytes === 2 ? "U16" : "I32", shape, data });
+    }
     tensors.set(`bag.${j}.offsets`, { dtype: "I32", shape: [f.spec.vocab + 1], data: s.bag.offsets });
     tensors.set(`bag.${j}.ids`, { dtype: "I32", shape: [s.bag.ids.length], data: s.bag.ids });
     tensors.set(`bag.${j}.weights`, { dtype: "F32", shape: [s.bag.weights.length], data: s.bag.weights });

@@ -1,16 +1,19 @@
 /**
  * safetensors (Hugging Face): 8-byte little-endian header length, a JSON header naming each
  * tensor's dtype, shape and byte range, then the raw little-endian data. Only what SEE needs:
- * F32 and I32. Every size is checked against the file before anything is allocated.
+ * F32, I32, and U16 and U8 for compact indices. Every size is checked against the file before
+ * anything is allocated.
  */
 import { SeecError } from "../../runtime/errors.js";
 
-export type StDType = "F32" | "I32";
+export type StDType = "F32" | "I32" | "U16" | "U8";
 export interface StTensor {
   dtype: StDType;
   shape: number[];
-  data: Float32Array | Int32Array;
+  data: Float32Array | Int32Array | Uint16Array | Uint8Array;
 }
+
+const ARRAYS = { F32: Float32Array, I32: Int32Array, U16: Uint16Array, U8: Uint8Array } as const;
 
 const MAX_HEADER = 16 * 1024 * 1024;
 
@@ -48,7 +51,9 @@ export function readSafetensors(bytes: Uint8Array, file: string): { metadata: Re
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const at = `tensor ${name}`;
     if (!isObject) bad("the entry is not { dtype, shape, data_offsets }", at);
-    if (e.dtype !== "F32" && e.dtype !== "I32") bad(`dtype ${JSON.stringify(e.dtype)} is not supported (F32 or I32)`, at);
+    if (typeof e.dtype !== "string" || !Object.hasOwn(ARRAYS, e.dtype))
+      bad(`dtype ${JSON.stringify(e.dtype)} is not supported (F32, I32, U16 or U8)`, at);
+    const Array_ = ARRAYS[e.dtype as StDType];
     if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
       bad("shape must be a list of non-negative integers", at);
     const offsets = e.data_offsets;
@@ -57,11 +62,11 @@ export function readSafetensors(bytes: Uint8Array, file: string): { metadata: Re
     const [begin, end] = offsets as [number, number];
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     if (end < begin || end > dataBytes) bad(`data_offsets [${begin}, ${end}] fall outside the ${dataBytes} data bytes`, at);
-    if (end - begin !== count * 4)
-      bad(`shape [${(e.shape as number[]).join(", ")}] needs ${count * 4} bytes, data_offsets give ${end - begin}`, at);
+    const size = count * Array_.BYTES_PER_ELEMENT;
+    if (end - begin !== size) bad(`shape [${(e.shape as number[]).join(", ")}] needs ${size} bytes, data_offsets give ${end - begin}`, at);
     // A copy, aligned for the typed array (a Node Buffer's own slice() would be a view).
     const raw = Uint8Array.prototype.slice.call(bytes, dataStart + begin, dataStart + end);
-    const data = e.dtype === "F32" ? new Float32Array(raw.buffer) : new Int32Array(raw.buffer);
+    const data = new Array_(raw.buffer);
     tensors.set(name, { dtype: e.dtype as StDType, shape: e.shape as number[], data });
     ranges.push([begin, end, name]);
   }

@@ -63,7 +63,13 @@ export function applySee(graph: Graph, f: SeeFactors, head: HeadStrategy, file?:
   const prefix = "see.";
   const operands = entangledOperands(f).map((o) => {
     const name = prefix + o.name;
-    values.set(name, { name, kind: "const", dtype: o.data instanceof Float32Array ? "f32" : "i32", shape: o.shape, data: o.data });
+    values.set(name, {
+      name,
+      kind: "const",
+      dtype: o.data instanceof Float32Array ? "f32" : o.data instanceof Int8Array ? "i8" : "i32",
+      shape: o.shape,
+      data: o.data,
+    });
     return name;
   });
   const attrs = { ...entangledAttrs(f) };

@@ -5,7 +5,7 @@
  * vector; a bag slot hands each of its rows its weight's share, and rows of a table that several
  * slots or bags use get every contribution. Both fitting (stage 1) and distillation (stage 2) use it.
  */
-import { productWidth, slotVector, type SeeFactors } from "../factors/factors.js";
+import { indexOf, productWidth, slotVector, type SeeFactors } from "../factors/factors.js";
 
 /** Per source, a gradient laid out like its table ([rank, rows, q]). */
 export type TableGradients = Record<string, Float32Array>;
@@ -133,7 +133,7 @@ export class RowBackprop {
     const s = f.slots[j];
     if (!("index" in s)) return slotVector(f, j, k, t, this.bagScratch[k][j]);
     const src = f.spec.sources[f.spec.slots[j].source];
-    const row = k * src.rows * src.q + s.index[t] * src.q;
+    const row = k * src.rows * src.q + indexOf(f, j, k, t) * src.q;
     return f.tables[f.spec.slots[j].source].subarray(row, row + src.q);
   }
 }
@@ -149,7 +149,7 @@ function scatter(f: SeeFactors, grads: TableGradients, slot: number, k: number, 
   const grad = grads[spec.source];
   const base = k * src.rows * src.q;
   const s = f.slots[slot];
-  if ("index" in s) return addRow(grad, base + s.index[t] * src.q, 1, dv, src.q);
+  if ("index" in s) return addRow(grad, base + indexOf(f, slot, k, t) * src.q, 1, dv, src.q);
   const { offsets, ids, weights } = s.bag;
   if (offsets[t] === offsets[t + 1]) return addRow(grad, base + (src.null ?? 0) * src.q, 1, dv, src.q);
   for (let m = offsets[t]; m < offsets[t + 1]; m++) addRow(grad, base + ids[m] * src.q, weights[m], dv, src.q);

@@ -9,13 +9,18 @@
  * | word2ketxs  | n digit slots (--order, 2 by default): the token id's base-b digits, b = ceil(V^(1/n)) |
  * | see-xs      | n digit slots, of each token's place in an order by knowledge                 |
  * | svd         | token (q = 1) ⊗ basis (1 row, q = dim): E ≈ U·S·Vᵀ            |
+ * | pq          | block (1 row, q = M) ⊗ code (K rows, q = dim/M), the code's index per rank term: product quantization |
  */
 import { SeecError } from "../../runtime/errors.js";
 import { parameterCount, type SeeFactors, type SeeSpec, type SlotSpec } from "../factors/factors.js";
 import { randomSegment, segment, splitMarker, toSlots, type Pieces } from "./morphemes.js";
 import { NO_SEMEME, type SememeSource } from "./sememes.js";
 
-export const METHODS = ["see", "see-xs", "morphte", "word2ketxs", "svd"] as const;
+export const METHODS = ["see", "see-xs", "morphte", "word2ketxs", "svd", "pq"] as const;
+
+/** pq: codewords per block, at most what a u8 index holds; the width of a block by default (4: one f32x4). */
+export const PQ_MAX_CODES = 256;
+const PQ_BLOCK_WIDTH = 4;
 
 /** The rank a morpheme table is sized for when the budget is tight, and the fewest rows it may shrink to. */
 const MIN_RANK = 2;
@@ -182,6 +187,7 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
   }
 
   const spec: SeeSpec = { format: "see/1", vocab, dim, rank: 1, sources, slots, norm: "none", replaces, method: opts.method };
+  if (opts.method === "pq") return productQuantizer(spec, rows, budget, opts, knowledge);
   const perRank = parameterCount(spec);
   spec.rank = opts.rank ?? Math.floor(budget / perRank);
   if (spec.rank < 1)
@@ -200,6 +206,33 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
       morphemes: opts.segmentation === "random" ? "random split" : "WordNet-checked affix split",
     };
   const tables = Object.fromEntries(Object.entries(sources).map(([name, s]) => [name, new Float32Array(spec.rank * s.rows * s.q)]));
+  return { factors: { spec, tables, slots: rows }, knowledge };
+}
+
+/**
+ * Product quantization in SEE's terms: rank term m is block m's one-hot selector (a 1-row source of
+ * width M, trainable) ⊗ the token's codeword for block m (its index per rank term), so that the sum
+ * over terms concatenates M codewords of width dim/M. M is --rank (dim/4 by default); the budget
+ * buys the codewords per block, K, up to 256 so that each code ships as one byte. Tables and codes
+ * are zero here: fitProductQuantizer (k-means per block) fills them.
+ */
+function productQuantizer(spec: SeeSpec, rows: SeeFactors["slots"], budget: number, opts: DecomposeOptions, knowledge: TokenKnowledge[]) {
+  const { vocab, dim } = spec;
+  const M = opts.rank ?? Math.max(1, Math.floor(dim / PQ_BLOCK_WIDTH));
+  const width = Math.ceil(dim / M);
+  const K = Math.min(PQ_MAX_CODES, vocab, Math.floor((budget - M * M) / (M * width)));
+  if (K < 2)
+    throw new SeecError(
+      "usage.ratio",
+      `--ratio ${opts.ratio} is out of reach for pq with ${M} blocks: two codewords a block already take ${M * M + 2 * M * width} parameters (ratio ${((vocab * dim) / (M * M + 2 * M * width)).toFixed(1)})`,
+      { at: "--ratio", hint: "choose a smaller ratio, or fewer blocks (--rank)" },
+    );
+  spec.rank = M;
+  spec.sources.block = { rows: 1, q: M };
+  spec.sources.code = { rows: K, q: width };
+  spec.slots.push({ source: "block" }, { source: "code", perTerm: true });
+  rows.push({ index: new Int32Array(vocab) }, { index: new Int32Array(M * vocab) });
+  const tables = Object.fromEntries(Object.entries(spec.sources).map(([name, s]) => [name, new Float32Array(M * s.rows * s.q)]));
   return { factors: { spec, tables, slots: rows }, knowledge };
 }
 

@@ -9,6 +9,7 @@ import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "../fa
 import { DEFAULT_FIT, fitFactors, initialiseTables } from "./fit.js";
 import { fidelity, type Fidelity } from "./metrics.js";
 import { FileSememes, WordNetSememes, type SememeSource } from "./sememes.js";
+import { fitProductQuantizer } from "./pq.js";
 import { fitSvd } from "./svd.js";
 import { WordNet } from "./wordnet.js";
 
@@ -89,6 +90,7 @@ export async function factorize(
     const f = decomposition.factors;
     let loss: number[] = [];
     if (opts.method === "svd") fitSvd(f, emb.data);
+    else if (opts.method === "pq") fitProductQuantizer(f, emb.data, opts.seed);
     else {
       initialiseTables(f, emb.data, opts.seed);
       const epochs = opts.epochs ?? DEFAULT_FIT.epochs;

@@ -33,8 +33,8 @@ function rowFunction(node: Node, c: CallContext): { name: string; source: string
       lines.push(`    bagSum(${S(L.bags[j])}, ${table}, ${offsets}, ${ids}, ${weights}, t, ${a.q[src]}, ${a.nullRow[src]});`);
       slotVec.push(S(L.bags[j]));
     } else {
-      const index = c.addr(ops[operand++]);
-      lines.push(`    const s${j} = ${table} + at(load<i32>(${index} + at(t)) * ${a.q[src]});`);
+      const entry = a.slotPerTerm[j] ? `k * ${a.vocab} + t` : "t";
+      lines.push(`    const s${j} = ${table} + at(${loadIndex(c.addr(ops[operand++]), entry, a.slotIndexBytes[j])} * ${a.q[src]});`);
       slotVec.push(`s${j}`);
     }
   });
@@ -75,6 +75,13 @@ function rowFunction(node: Node, c: CallContext): { name: string; source: string
 }
 
 const attrs = (node: Node) => readEntangledAttrs(node.attrs);
+
+/** Entry `entry` of an index stored as u8, u16 or i32 entries, as an i32 expression. */
+function loadIndex(index: string, entry: string, bytes: number): string {
+  if (bytes === 1) return `<i32>load<u8>(${index} + <usize>(${entry}))`;
+  if (bytes === 2) return `<i32>load<u16>(${index} + (<usize>(${entry}) << 1))`;
+  return `load<i32>(${index} + at(${entry}))`;
+}
 
 export const SEE_BINDINGS = {
   EntangledEmbedding: {

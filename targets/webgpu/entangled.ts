@@ -44,7 +44,8 @@ function entangledFunctions(
     );
     lines.push(`fn slot${j}(k: u32, t: u32, c: u32) -> f32 {`);
     if (!a.slotBag[j]) {
-      lines.push(`  return ${row(`u32(${ix}[${at[next++]}u + t])`)};`);
+      const entry = a.slotPerTerm[j] ? `k * ${a.vocab}u + t` : "t";
+      lines.push(`  return ${row(indexEntry(ix, at[next++], entry, a.slotIndexBytes[j]))};`);
     } else {
       const [offsets, ids, weights] = [at[next++], at[next++], at[next++]];
       lines.push(
@@ -74,6 +75,17 @@ function entangledFunctions(
     wgsl: lines.join("\n"),
     norm: a.norm ? { weight: (i) => `${f}[${at[next]}u + ${i}]`, bias: (i) => `${f}[${at[next + 1]}u + ${i}]` } : undefined,
   };
+}
+
+/**
+ * Entry `entry` of an index at word `start` of the span (bound as i32), as u32: u8 and u16 entries
+ * are packed four and two to a word, little-endian.
+ */
+function indexEntry(ix: string, start: number, entry: string, bytes: number): string {
+  if (bytes === 4) return `u32(${ix}[${start}u + ${entry}])`;
+  const perWord = 4 / bytes,
+    mask = bytes === 1 ? "255u" : "65535u";
+  return `((bitcast<u32>(${ix}[${start}u + (${entry}) / ${perWord}u]) >> (((${entry}) % ${perWord}u) * ${8 * bytes}u)) & ${mask})`;
 }
 
 /** Rows of e(token) for each row of a perRow kernel: raw products, then the LayerNorm in place. */

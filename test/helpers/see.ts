@@ -7,18 +7,20 @@ export interface Shape {
   vocab: number;
   dim: number;
   rank: number;
-  /** Per slot: [source, q, bag?]; slots naming the same source share it (and its q). */
-  slots: [string, number, boolean?][];
+  /** Per slot: [source, q, bag?, perTerm?]; slots naming the same source share it (and its q). */
+  slots: [string, number, boolean?, boolean?][];
   norm?: boolean;
+  /** Rows of these sources (3 to 11 at random otherwise): past 256 an index ships as u16, past 65536 as i32. */
+  rows?: Record<string, number>;
 }
 
 export function randomFactors(s: Shape, seed: number): SeeFactors {
   const r = rng(seed);
   const sources: Record<string, { rows: number; q: number; null?: number }> = {};
-  for (const [name, q] of s.slots) sources[name] ??= { rows: 3 + Math.floor(r() * 9), q, null: 0 };
-  const slots = s.slots.map(([name, , bag]) => {
+  for (const [name, q] of s.slots) sources[name] ??= { rows: s.rows?.[name] ?? 3 + Math.floor(r() * 9), q, null: 0 };
+  const slots = s.slots.map(([name, , bag, perTerm]) => {
     const rows = sources[name].rows;
-    if (!bag) return { index: Int32Array.from({ length: s.vocab }, () => Math.floor(r() * rows)) };
+    if (!bag) return { index: Int32Array.from({ length: (perTerm ? s.rank : 1) * s.vocab }, () => Math.floor(r() * rows)) };
     const offsets = new Int32Array(s.vocab + 1);
     const ids: number[] = [];
     for (let t = 0; t < s.vocab; t++) {
@@ -28,7 +30,11 @@ export function randomFactors(s: Shape, seed: number): SeeFactors {
     }
     return { bag: { offsets, ids: Int32Array.from(ids), weights: bagWeights(offsets, "mean") } };
   });
-  const slotSpecs: SlotSpec[] = s.slots.map(([source, , bag]) => ({ source, ...(bag ? { bag: "mean" as const } : {}) }));
+  const slotSpecs: SlotSpec[] = s.slots.map(([source, , bag, perTerm]) => ({
+    source,
+    ...(bag ? { bag: "mean" as const } : {}),
+    ...(perTerm ? { perTerm: true } : {}),
+  }));
   return {
     spec: {
       format: "see/1",

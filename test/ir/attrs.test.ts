@@ -37,7 +37,20 @@ describe("typed attribute readers", () => {
       causalFill: 0,
     });
     expect(linearOperands("Linear", ["x", "w"], {})).toMatchObject({ layout: "nk", activation: undefined });
-    const entangled = { vocab: 4, dim: 2, rank: 1, rows: [3], q: [2], nullRow: [0], slotSource: [0], slotBag: [0], norm: 0, epsilon: 0 };
+    const entangled = {
+      vocab: 4,
+      dim: 2,
+      rank: 1,
+      rows: [3],
+      q: [2],
+      nullRow: [0],
+      slotSource: [0],
+      slotBag: [0],
+      slotPerTerm: [0],
+      slotIndexBytes: [1],
+      norm: 0,
+      epsilon: 0,
+    };
     expect(readEntangledAttrs(entangled)).toEqual(entangled);
   });
 

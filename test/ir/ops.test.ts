@@ -172,6 +172,8 @@ describe("the entangled embedding's ops (SEE)", () => {
       nullRow: [2, 0, 1],
       slotSource: [1, 0, 2],
       slotBag: [0, 1, 0],
+      slotPerTerm: [0, 0, 0],
+      slotIndexBytes: [1, 0, 1],
       norm: 1,
       epsilon: 1e-5,
     });

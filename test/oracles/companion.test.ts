@@ -2,7 +2,7 @@
 // on stories260K with factors from seec factorize at 4x, one step's loss and the gradient of every
 // factor table (and, with --train all, of every trained model weight) equal seec's stepGradients
 // within 1e-4 relative — once on one process, once on two (torch.distributed, gloo) sharing the
-// batch. And a short companion training run, on two processes, writes a .see that seec builds and
+// batch, and once for product quantization's factors (a u8 code per rank term). And a short companion training run, on two processes, writes a .see that seec builds and
 // evaluates.
 //
 // Needs /usr/bin/python3 with torch (Debian's python3-torch): skipped, saying so, where it is
@@ -64,6 +64,8 @@ function companion(args: string[], processes: number, logDir: string) {
 
 describe.skipIf(!LLAMA2C || !VAL || (missing && !process.env.CI))("the PyTorch companion against seec distill (stories260K)", () => {
   let work: string, s1: string, model: LoadedModel, factors: SeeFactors, batch: Int32Array[];
+  // Product quantization's factors too: a code per rank term, its index u8 [rank, vocab].
+  let pq: { file: string; factors: SeeFactors };
   beforeAll(async () => {
     expect(missing, "CI must have python3-torch").toBeUndefined();
     work = await tmpDir();
@@ -74,6 +76,9 @@ describe.skipIf(!LLAMA2C || !VAL || (missing && !process.env.CI))("the PyTorch c
     // The file the companion reads is the one seec reads back: the comparison starts from the same factors.
     factors = readSee(readFileSync(s1), s1);
     expect(factors.slots.some((s) => "bag" in s)).toBe(true);
+    const pqFile = join(work, "pq.see");
+    writeFileSync(pqFile, writeSee((await factorize(model, { method: "pq", ratio: 4, seed: 0, segmentation: "lexicon" })).factors));
+    pq = { file: pqFile, factors: readSee(readFileSync(pqFile), pqFile) };
     const tok = createTokenizer(model.tokenizer!) as Llama2cTokenizer;
     // Two sequences of different lengths (the companion pads; seec runs each whole).
     batch = [
@@ -93,12 +98,14 @@ tok = llama2c.Tokenizer(sys.argv[1], int(sys.argv[2])); print(json.dumps([tok.en
     expect(JSON.parse(r.stdout)).toEqual(texts.map((t) => tok.encode(t, { bos: true })));
   });
 
-  const cases: { train: Trainable; kl: number; ce: number; temperature: number; processes: number }[] = [
+  const cases: { train: Trainable; kl: number; ce: number; temperature: number; processes: number; pq?: boolean }[] = [
     { train: "factors", kl: 1, ce: 0.1, temperature: 1, processes: 1 },
     { train: "all", kl: 0.7, ce: 0.4, temperature: 2, processes: 2 },
+    { train: "factors", kl: 1, ce: 0.1, temperature: 1, processes: 1, pq: true },
   ];
   for (const c of cases)
-    it(`--train ${c.train}, τ ${c.temperature}, ${c.processes} process${c.processes > 1 ? "es" : ""}: one step's loss and every gradient within 1e-4`, async () => {
+    it(`${c.pq ? "pq factors, " : ""}--train ${c.train}, τ ${c.temperature}, ${c.processes} process${c.processes > 1 ? "es" : ""}: one step's loss and every gradient within 1e-4`, async () => {
+      const [file, start] = c.pq ? [pq.file, pq.factors] : [s1, factors];
       const opts = {
         ...DEFAULT_DISTILL,
         seed: 0,
@@ -106,13 +113,13 @@ tok = llama2c.Tokenizer(sys.argv[1], int(sys.argv[2])); print(json.dumps([tok.en
         temperature: c.temperature,
         loss: { ...DEFAULT_DISTILL.loss, kl: c.kl, ce: c.ce },
       };
-      const ours = stepGradients(model, factors, batch, opts);
-      const out = join(work, `grads-${c.train}.safetensors`);
+      const ours = stepGradients(model, start, batch, opts);
+      const out = join(work, `grads-${c.train}${c.pq ? "-pq" : ""}.safetensors`);
       const r = await companion(
         [
           LLAMA2C!.model,
           "--see",
-          s1,
+          file,
           "--check-step",
           join(work, "batch.json"),
           "--check-out",

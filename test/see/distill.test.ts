@@ -18,7 +18,7 @@ import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { RowBackprop, zeroGradients } from "../../compiler/see/backprop.js";
 import { anchor, coverVocabulary, DEFAULT_DISTILL, defaultEvalEvery, distill, stepGradients } from "../../compiler/see/distill.js";
 import { applySee } from "../../compiler/passes/see.js";
-import { checkSpec, denseTable, embeddingRow, parameterCount, withAdapter } from "../../compiler/factors/factors.js";
+import { checkSpec, denseTable, embeddingRow, parameterCount, withAdapter, type SeeFactors } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
 import { readSee, writeSee } from "../../compiler/factors/format.js";
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from "../../compiler/see/checkpoint.js";
@@ -121,40 +121,62 @@ describe("RowBackprop: the row builder's reverse mode", () => {
     const bag = (f.slots[1] as { bag: { offsets: Int32Array } }).bag;
     expect(bag.offsets[2] - bag.offsets[1]).toBe(0); // token 1's bag is empty
 
-    // L = Σ over a few tokens (an empty bag's among them) of c_t · e(t), c_t random.
-    const tokens = [0, 1, 3, 6];
-    const c = tokens.map((t) => randomF32(f.spec.dim, 100 + t));
-    const loss = () => {
-      let s = 0;
-      tokens.forEach((t, i) => embeddingRow(f, t).forEach((e, d) => (s += c[i][d] * e)));
-      return s;
-    };
-    const grads = zeroGradients(f);
-    const rows = new RowBackprop(f);
-    tokens.forEach((t, i) => rows.accumulate(t, c[i], grads));
+    expectGradientsOfRows(f, [0, 1, 3, 6]); // an empty bag's token among them
+  });
 
-    const h = 1e-3;
-    for (const [name, table] of Object.entries(f.tables)) {
-      const g = grads[name];
-      expect(g.length).toBe(table.length);
-      const fd = new Float64Array(table.length);
-      for (let j = 0; j < table.length; j++) {
-        const x = table[j];
-        table[j] = x + h;
-        const plus = loss();
-        table[j] = x - h;
-        const minus = loss();
-        table[j] = x;
-        fd[j] = (plus - minus) / (2 * h);
-      }
-      const scale = Math.max(...Array.from(fd, Math.abs));
-      expect(scale, name).toBeGreaterThan(1e-2); // something reaches this table
-      let worst = 0;
-      for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j] - fd[j]) / scale);
-      expect(worst, name).toBeLessThan(2e-3);
-    }
+  it("matches them for an index per rank term (product quantization's codes) between shared slots", () => {
+    const f = randomFactors(
+      {
+        vocab: 9,
+        dim: 10,
+        rank: 3,
+        slots: [
+          ["a", 2],
+          ["p", 3, false, true],
+          ["a", 2],
+        ],
+        norm: true,
+      },
+      12,
+    );
+    checkSpec(f.spec);
+    expectGradientsOfRows(f, [0, 2, 5, 8]);
   });
 });
+
+/** RowBackprop's table gradients of L = Σ over tokens of c_t · e(t), c_t random, against central finite differences. */
+function expectGradientsOfRows(f: SeeFactors, tokens: number[]): void {
+  const c = tokens.map((t) => randomF32(f.spec.dim, 100 + t));
+  const loss = () => {
+    let s = 0;
+    tokens.forEach((t, i) => embeddingRow(f, t).forEach((e, d) => (s += c[i][d] * e)));
+    return s;
+  };
+  const grads = zeroGradients(f);
+  const rows = new RowBackprop(f);
+  tokens.forEach((t, i) => rows.accumulate(t, c[i], grads));
+
+  const h = 1e-3;
+  for (const [name, table] of Object.entries(f.tables)) {
+    const g = grads[name];
+    expect(g.length).toBe(table.length);
+    const fd = new Float64Array(table.length);
+    for (let j = 0; j < table.length; j++) {
+      const x = table[j];
+      table[j] = x + h;
+      const plus = loss();
+      table[j] = x - h;
+      const minus = loss();
+      table[j] = x;
+      fd[j] = (plus - minus) / (2 * h);
+    }
+    const scale = Math.max(...Array.from(fd, Math.abs));
+    expect(scale, name).toBeGreaterThan(1e-2); // something reaches this table
+    let worst = 0;
+    for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j] - fd[j]) / scale);
+    expect(worst, name).toBeLessThan(2e-3);
+  }
+}
 
 /** The model with its embedding table replaced (lookup and tied head alike). */
 function withEmbedding(model: LoadedModel, name: string, data: Float32Array): LoadedModel {

@@ -44,6 +44,36 @@ describe.skipIf(!LLAMA2C)("factorize() on stories260K, in-process", () => {
     expect(report.seconds).toBeGreaterThan(0);
   });
 
+  it("pq at 4x: one-hot blocks ⊗ k-means codewords, each token's block its nearest codeword, a byte a block shipped", async () => {
+    const m = await model();
+    const E = findEmbedding(m.graph);
+    const { factors: f, report } = await factorize(m, { method: "pq", ratio: 4, seed: 0, segmentation: "lexicon" });
+    // 16 blocks of 4 (dim/4); 8192 parameters buy (8192 - 16²) / (16 · 4) = 124 codewords a block.
+    expect(report).toMatchObject({ method: "pq", rank: 16, sources: { block: { rows: 1, q: 16 }, code: { rows: 124, q: 4 } } });
+    expect(report.parameters).toBe(16 * 16 + 16 * 124 * 4);
+    expect(report.shippedBytes).toBe(4 * report.parameters + 512 + 16 * 512); // the block index and the codes, a byte each
+    expect(f.spec.slots).toEqual([{ source: "block" }, { source: "code", perTerm: true }]);
+    // The rebuilt row is its blocks' codewords side by side, and each is the nearest of its block's.
+    const A = denseTable(f),
+      code = f.tables.code,
+      codes = (f.slots[1] as { index: Int32Array }).index;
+    for (const t of [0, 7, 300, 511])
+      for (let b = 0; b < 16; b++) {
+        const c = codes[b * 512 + t];
+        const at = (b * 124 + c) * 4;
+        expect(Array.from(A.subarray(t * 64 + b * 4, t * 64 + b * 4 + 4))).toEqual(Array.from(code.subarray(at, at + 4)));
+        const distance = (k: number) =>
+          E.data.subarray(t * 64 + b * 4, t * 64 + b * 4 + 4).reduce((s, x, i) => s + (x - code[(b * 124 + k) * 4 + i]) ** 2, 0);
+        for (let k = 0; k < 124; k++) expect(distance(c)).toBeLessThanOrEqual(distance(k) + 1e-9);
+      }
+    expect(report.fidelity.relativeError).toBeLessThan(0.5);
+    const e = await rejectsSeec(() => factorize(m, { method: "pq", ratio: 100, seed: 0, segmentation: "lexicon" }));
+    expect([e.code, e.message]).toEqual([
+      "usage.ratio",
+      "--ratio 100 is out of reach for pq with 16 blocks: two codewords a block already take 384 parameters (ratio 85.3)",
+    ]);
+  });
+
   it("see: knowledge from WordNet, the fit's curve reported epoch by epoch, a corpus's frequencies changing the fit", async () => {
     const m = await model();
     const seen: number[][] = [];

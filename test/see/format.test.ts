@@ -1,9 +1,10 @@
 // The .see file: round trips, and every kind of corruption is refused with a clear error.
 import { describe, expect, it } from "vitest";
+import { parameterCount, shippedBytes } from "../../compiler/factors/factors.js";
 import { readSee, writeSee } from "../../compiler/factors/format.js";
-import { writeSafetensors } from "../../compiler/factors/safetensors.js";
+import { writeSafetensors, type StTensor } from "../../compiler/factors/safetensors.js";
 import { catchSeec } from "../helpers/errors.js";
-import { randomFactors } from "../helpers/see.js";
+import { randomFactors, type Shape } from "../helpers/see.js";
 
 const factors = () =>
   randomFactors(
@@ -29,6 +30,67 @@ describe(".see format", () => {
     expect(back.tables).toEqual(f.tables);
     expect(back.slots).toEqual(f.slots);
     expect(back.norm).toEqual(f.norm);
+  });
+
+  it("stores an index in the narrowest integers that hold its source's rows, one per rank term for a perTerm slot", () => {
+    const f = randomFactors(
+      {
+        vocab: 9,
+        dim: 8,
+        rank: 2,
+        slots: [
+          ["small", 2],
+          ["mid", 2, false, true],
+          ["big", 2],
+        ],
+        rows: { small: 256, mid: 257, big: 65537 },
+      },
+      3,
+    );
+    const bytes = writeSee(f);
+    const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+    expect([header["index.0"], header["index.1"], header["index.2"]].map((t) => `${t.dtype} [${t.shape}]`)).toEqual([
+      "U8 [9]",
+      "U16 [2,9]",
+      "I32 [9]",
+    ]);
+    const back = readSee(bytes, "f.see");
+    expect(back.spec).toEqual(f.spec);
+    expect(back.slots).toEqual(f.slots);
+    expect(shippedBytes(back)).toBe(4 * parameterCount(f.spec) + 9 * 1 + 2 * 9 * 2 + 9 * 4);
+    // Files that store every index as I32 (seec before compact indices) read the same.
+    const wide = new Map<string, StTensor>(
+      [...Object.entries(f.tables)].map(([s, data]) => [
+        `tables.${s}`,
+        { dtype: "F32" as const, shape: [2, f.spec.sources[s].rows, 2], data },
+      ]),
+    );
+    f.slots.forEach((s, j) => {
+      const index = (s as { index: Int32Array }).index;
+      wide.set(`index.${j}`, { dtype: "I32" as const, shape: j === 1 ? [2, 9] : [9], data: index });
+    });
+    expect(readSee(writeSafetensors(wide, { see: JSON.stringify(f.spec) }), "old.see").slots).toEqual(f.slots);
+    // A perTerm slot's index has a row per rank term; a bag cannot be perTerm.
+    wide.set("index.1", { dtype: "I32", shape: [9], data: new Int32Array(9) });
+    const e = catchSeec(() => readSee(writeSafetensors(wide, { see: JSON.stringify(f.spec) }), "old.see"));
+    expect(e.message).toBe("tensor index.1 is I32 [9], expected U8, U16 or I32 [2, 9]");
+    const bag = catchSeec(() =>
+      readSee(
+        writeSee({ ...f, spec: { ...f.spec, slots: [f.spec.slots[0], { source: "mid", bag: "mean", perTerm: true }, f.spec.slots[2]] } }),
+        "f.see",
+      ),
+    );
+    expect(bag.message).toBe("slot 1: a bag slot cannot be perTerm");
+  });
+
+  it("writes and reads an index of 512,128 entries, USE-Lite's pq codes (a spread over them overflowed the stack)", () => {
+    const slots: Shape["slots"] = [
+      ["block", 64],
+      ["code", 4, false, true],
+    ];
+    const f = randomFactors({ vocab: 8002, dim: 256, rank: 64, slots, rows: { block: 1, code: 256 } }, 4);
+    expect(readSee(writeSee(f), "pq.see").slots).toEqual(f.slots);
   });
 
   it("reads a Node Buffer (whose slice() is a view, not a copy) as it reads a Uint8Array", () => {

@@ -1,9 +1,9 @@
 // --target webgpu in Node, through the webgpu package (Dawn) on SwiftShader's Vulkan driver: the
 // runtime finds WebGPU by itself; stories260K generates llama2.c's documented greedy text with
 // every step's logits (decoding, and prompts through the tiled matmul) within 5e-5 of the reference
-// interpreter; SEE factors (both heads, bags, norm) and int8 weights run on WebGPU as on the wasm
-// module; every shared ONNX graph gives ONNX Runtime's outputs; USE-Lite embeds all of STS-B dev
-// as the wasm module does.
+// interpreter; SEE factors (both heads, bags, norm, per-term u8 and u16 codes) and int8 weights
+// run on WebGPU as on the wasm module; every shared ONNX graph gives ONNX Runtime's outputs;
+// USE-Lite embeds all of STS-B dev as the wasm module does.
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -188,6 +188,26 @@ describe.skipIf(!gpu.adapter || !LLAMA2C)("the webgpu target in Node (Dawn)", ()
       const worst = await gpuAgainstWasm(dir, 32);
       console.log(`SEE (${head} head) on WebGPU vs wasm: largest logit difference over 32 steps ${worst.toExponential(2)}`);
       expect(worst, head).toBeLessThan(3e-4); // 9.2e-5 (materialize) and 7.6e-5 (stream) on SwiftShader
+    }
+  });
+
+  it("product quantization (a code per rank term, packed u8 or u16 in the span): WebGPU's logits match the wasm module's", async () => {
+    for (const [codes, head] of [
+      [200, "materialize"],
+      [300, "stream"],
+    ] as const) {
+      const slots: [string, number, boolean?, boolean?][] = [
+        ["block", 16],
+        ["code", 4, false, true],
+      ];
+      const f = randomFactors({ vocab: 512, dim: 64, rank: 16, slots, rows: { block: 1, code: codes } }, 8);
+      f.spec.replaces = "tok_embeddings.weight";
+      const see = join(work, `pq${codes}.see`),
+        dir = join(work, `pq${codes}-${head}`);
+      writeFileSync(see, writeSee(f));
+      expect((await seec("build", ...model, "--see", see, "--embed-head", head, "--target", "webgpu", "-o", dir)).code).toBe(0);
+      const worst = await gpuAgainstWasm(dir, 16);
+      expect(worst, `${codes} codewords, ${head} head`).toBeLessThan(3e-4);
     }
   });
 });

@@ -9,7 +9,7 @@
  *
  * Reference semantics: compiler/factors/factors.ts.
  */
-import { embeddingRow, type SeeFactors } from "../../factors/factors.js";
+import { embeddingRow, indexBytes, type SeeFactors } from "../../factors/factors.js";
 import type { Attrs, ValueType } from "../graph.js";
 import type { OpDef, Tensor } from "./op.js";
 import { expectRank, f32, fail, i32, num, nums } from "./op.js";
@@ -23,24 +23,35 @@ export interface EntangledAttrs {
   rows: number[];
   q: number[];
   nullRow: number[];
-  /** Per slot: its source's position, and 1 for a bag. */
+  /** Per slot: its source's position, 1 for a bag, 1 for an index per rank term, and an index's bytes per entry (1, 2 or 4; 0 for a bag). */
   slotSource: number[];
   slotBag: number[];
+  slotPerTerm: number[];
+  slotIndexBytes: number[];
   norm: number;
   epsilon: number;
 }
 
-/** The factor operands, in order: tables by source, then per slot its index or (offsets, ids, weights), then the norm. */
-export function entangledOperands(f: SeeFactors): { name: string; data: Float32Array | Int32Array; shape: number[] }[] {
+type Operand = { name: string; data: Float32Array | Int32Array | Int8Array; shape: number[] };
+
+/**
+ * The factor operands, in order: tables by source, then per slot its index or (offsets, ids, weights), then the norm.
+ * An index into a source of at most 2^16 rows travels as the bytes of u8 or u16 entries (an i8 tensor), as it ships.
+ */
+export function entangledOperands(f: SeeFactors): Operand[] {
   const sources = Object.keys(f.spec.sources).sort();
-  const ops: { name: string; data: Float32Array | Int32Array; shape: number[] }[] = sources.map((s) => ({
+  const ops: Operand[] = sources.map((s) => ({
     name: `tables.${s}`,
     data: f.tables[s],
     shape: [f.spec.rank, f.spec.sources[s].rows, f.spec.sources[s].q],
   }));
   f.slots.forEach((s, j) => {
-    if ("index" in s) ops.push({ name: `index.${j}`, data: s.index, shape: [f.spec.vocab] });
-    else
+    if ("index" in s) {
+      const bytes = indexBytes(f.spec.sources[f.spec.slots[j].source].rows);
+      const packed = bytes === 1 ? Uint8Array.from(s.index) : bytes === 2 ? Uint16Array.from(s.index) : s.index;
+      const data = bytes === 4 ? s.index : new Int8Array(packed.buffer);
+      ops.push({ name: `index.${j}`, data, shape: [data.length] });
+    } else
       ops.push(
         { name: `bag.${j}.offsets`, data: s.bag.offsets, shape: [f.spec.vocab + 1] },
         { name: `bag.${j}.ids`, data: s.bag.ids, shape: [s.bag.ids.length] },
@@ -66,6 +77,8 @@ export function entangledAttrs(f: SeeFactors): EntangledAttrs {
     nullRow: sources.map((s) => f.spec.sources[s].null ?? 0),
     slotSource: f.spec.slots.map((s) => sources.indexOf(s.source)),
     slotBag: f.spec.slots.map((s) => (s.bag ? 1 : 0)),
+    slotPerTerm: f.spec.slots.map((s) => (s.perTerm ? 1 : 0)),
+    slotIndexBytes: f.spec.slots.map((s) => (s.bag ? 0 : indexBytes(f.spec.sources[s.source].rows))),
     norm: f.norm ? 1 : 0,
     epsilon: f.norm?.epsilon ?? 0,
   };
@@ -83,6 +96,8 @@ export function readEntangledAttrs(attrs: Attrs): EntangledAttrs {
     nullRow: list("nullRow"),
     slotSource: list("slotSource"),
     slotBag: list("slotBag"),
+    slotPerTerm: list("slotPerTerm"),
+    slotIndexBytes: list("slotIndexBytes"),
     norm: num(attrs, "norm"),
     epsilon: num(attrs, "epsilon"),
   };
@@ -114,8 +129,10 @@ export function factorsFromOperands(ops: readonly Tensor[], attrs: Attrs): SeeFa
   const names = a.rows.map((_, i) => `s${i}`);
   const tables = Object.fromEntries(names.map((n, i) => [n, f32(ops[i])]));
   let at = names.length;
-  const slots = a.slotBag.map((bag) =>
-    bag ? { bag: { offsets: i32(ops[at++]), ids: i32(ops[at++]), weights: f32(ops[at++]) } } : { index: i32(ops[at++]) },
+  const slots = a.slotBag.map((bag, j) =>
+    bag
+      ? { bag: { offsets: i32(ops[at++]), ids: i32(ops[at++]), weights: f32(ops[at++]) } }
+      : { index: unpackIndex(ops[at++], a.slotIndexBytes[j]) },
   );
   const norm = a.norm ? { weight: f32(ops[at++]), bias: f32(ops[at++]), epsilon: a.epsilon } : undefined;
   return {
@@ -127,12 +144,24 @@ export function factorsFromOperands(ops: readonly Tensor[], attrs: Attrs): SeeFa
       norm: a.norm ? "layernorm" : "none",
       replaces: "",
       sources: Object.fromEntries(names.map((n, i) => [n, { rows: a.rows[i], q: a.q[i], null: a.nullRow[i] }])),
-      slots: a.slotSource.map((s, j) => ({ source: names[s], ...(a.slotBag[j] ? { bag: "mean" as const } : {}) })),
+      slots: a.slotSource.map((s, j) => ({
+        source: names[s],
+        ...(a.slotBag[j] ? { bag: "mean" as const } : {}),
+        ...(a.slotPerTerm[j] ? { perTerm: true } : {}),
+      })),
     },
     tables,
     slots,
     norm,
   };
+}
+
+/** An index operand back to one entry per element: i32 as is, or the bytes of u8 or u16 entries. */
+function unpackIndex(op: Tensor, bytes: number): Int32Array {
+  if (bytes === 4) return i32(op);
+  const raw = op.data as Int8Array;
+  const copy = new Uint8Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  return Int32Array.from(bytes === 1 ? copy : new Uint16Array(copy.buffer));
 }
 
 export const EntangledEmbedding: OpDef = {

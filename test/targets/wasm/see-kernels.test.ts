@@ -1,6 +1,7 @@
 // The SEE ops compiled to wasm-simd against the reference interpreter: slot counts 1 to 4, odd
-// widths cut to an odd dim, bag slots with empty bags, LayerNorm, both tied-head strategies; nothing
-// written past a call's rows of the embedding.
+// widths cut to an odd dim, bag slots with empty bags, LayerNorm, indices of 1, 2 and 4 bytes, an
+// index per rank term (product quantization), both tied-head strategies; nothing written past a
+// call's rows of the embedding.
 import { describe, expect, it } from "vitest";
 import { GraphBuilder } from "../../../compiler/ir/builder.js";
 import { Interpreter } from "../../../compiler/ir/interpreter.js";
@@ -76,6 +77,34 @@ const SHAPES: [string, Shape][] = [
         ["morpheme", 4],
         ["sememe", 4, true],
       ],
+    },
+  ],
+  [
+    "product quantization: one-hot blocks ⊗ a code per rank term (u16 entries)",
+    {
+      vocab: 13,
+      dim: 12,
+      rank: 3,
+      slots: [
+        ["block", 3],
+        ["code", 4, false, true],
+      ],
+      rows: { block: 1, code: 300 },
+    },
+  ],
+  [
+    "a per-term index between others, indices of 1, 2 and 4 bytes",
+    {
+      vocab: 10,
+      dim: 16,
+      rank: 2,
+      slots: [
+        ["a", 2],
+        ["p", 4, false, true],
+        ["w", 1],
+        ["big", 2],
+      ],
+      rows: { a: 5, p: 7, w: 1000, big: 70000 },
     },
   ],
 ];
