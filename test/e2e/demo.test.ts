@@ -1,11 +1,12 @@
-// npm run demo as a user runs it, and the stage-2 factors it ships: the file is what its command
-// in compiler/cli/demo.ts makes (SEEC_LONG=1 reruns that command, ~25 minutes, and compares the
-// bytes), and in the demo the distilled factors keep the model's similarities better than stage 1.
+// npm run demo as a user runs it, and the stage-2 factors it ships: each file is what its command
+// in compiler/cli/demo.ts makes (SEEC_LONG=1 reruns those commands, ~35 minutes, and compares the
+// bytes), and in the demo the distilled factors keep the model's similarities better than stage 1,
+// product quantization's better still.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
-import { DISTILLED_20X } from "../../compiler/cli/demo.js";
+import { DISTILLED_20X, DISTILLED_PQ } from "../../compiler/cli/demo.js";
 import { parameterCount } from "../../compiler/factors/factors.js";
 import { readSee } from "../../compiler/factors/format.js";
 import { seec } from "../helpers/cli.js";
@@ -13,6 +14,7 @@ import { tmpDir } from "../helpers/compile.js";
 import { USE_DIR } from "../helpers/use-lite.js";
 
 const FILE = fileURLToPath(new URL(`../../${DISTILLED_20X}`, import.meta.url));
+const PQ_FILE = fileURLToPath(new URL(`../../${DISTILLED_PQ}`, import.meta.url));
 
 /** The similarity matrices the demo printed, in order. */
 function matrices(stdout: string): number[][][] {
@@ -31,29 +33,39 @@ describe("the demo", () => {
     work = await tmpDir();
   });
 
-  it("ships stage-2 factors for USE-Lite's embedding at 20x", () => {
+  it("ships stage-2 factors for USE-Lite's embedding: SEE at 20x, and product quantization", () => {
     const f = readSee(readFileSync(FILE), FILE);
     expect(f.spec.replaces).toBe("module/Embeddings_en");
     expect([f.spec.vocab, f.spec.dim]).toEqual([8002, 256]);
     expect((8002 * 256) / parameterCount(f.spec)).toBeCloseTo(20.54, 1);
+    const pq = readSee(readFileSync(PQ_FILE), PQ_FILE);
+    expect([pq.spec.method, pq.spec.replaces, pq.spec.rank]).toEqual(["pq", "module/Embeddings_en", 64]);
+    expect((8002 * 256) / parameterCount(pq.spec)).toBeCloseTo(29.42, 1);
   });
 
-  it("prints three similarity matrices, stage 2 closer to the original's than stage 1", async () => {
+  it("prints four similarity matrices, SEE's stage 2 closer to the original's than stage 1, pq's closer still", async () => {
     const r = await seec("demo", "-o", join(work, "demo"));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("SEE 20.5x, stage 2: distilled through the network");
-    const [dense, stage1, stage2] = matrices(r.stdout);
+    expect(r.stdout).toContain("pq 29.4x, the product-quantization baseline, stage 2 (779.9 KiB shipped: 10.3x by bytes)");
+    const [dense, stage1, stage2, pq] = matrices(r.stdout);
     expect(dense).toHaveLength(5);
     const gap = (m: number[][]) => Math.max(...m.flatMap((row, i) => row.map((c, j) => Math.abs(c - dense[i][j]))));
-    console.log(`demo: largest gap to the original's similarities, stage 1 ${gap(stage1).toFixed(3)}, stage 2 ${gap(stage2).toFixed(3)}`);
+    const mean = (m: number[][]) =>
+      m.flatMap((row, i) => row.slice(i + 1).map((c, j) => Math.abs(c - dense[i][i + 1 + j]))).reduce((a, b) => a + b) / 10;
+    console.log(
+      `demo: largest gap to the original's similarities, stage 1 ${gap(stage1).toFixed(3)}, stage 2 ${gap(stage2).toFixed(3)}, pq ${gap(pq).toFixed(3)}`,
+    );
     expect(gap(stage2)).toBeLessThan(gap(stage1));
+    expect(mean(pq)).toBeLessThan(mean(stage2) / 2); // 0.051 against 0.185 a pair when written
     // Under each compressed matrix, how far it is from the original's: the largest gap, where.
     const said = [
       ...r.stdout.matchAll(/off the original by (\d\.\d{3}) a pair on average, at most (\d\.\d{3}) \(sentences (\d) and (\d)\)/g),
     ];
-    expect(said).toHaveLength(2);
+    expect(said).toHaveLength(3);
     said.forEach((m, k) => {
-      const matrix = [stage1, stage2][k];
+      const matrix = [stage1, stage2, pq][k];
+      expect(Number(m[1])).toBeCloseTo(mean(matrix), 2);
       expect(Number(m[2])).toBeCloseTo(gap(matrix), 2);
       const [i, j] = [Number(m[3]) - 1, Number(m[4]) - 1];
       expect(Math.abs(matrix[i][j] - dense[i][j])).toBeCloseTo(gap(matrix), 2);
@@ -88,6 +100,35 @@ describe("the demo", () => {
       );
       expect(d.code, d.stderr).toBe(0);
       expect(Buffer.compare(readFileSync(s2), readFileSync(FILE))).toBe(0);
+    },
+    3_600_000,
+  );
+
+  it.runIf(process.env.SEEC_LONG === "1")(
+    "the shipped pq file is what its command makes (SEEC_LONG=1, ~8 minutes)",
+    async () => {
+      const s1 = join(work, "pq1.see"),
+        s2 = join(work, "use-lite-pq.see");
+      expect((await seec("factorize", USE_DIR, "--method", "pq", "--ratio", "20", "--seed", "0", "-o", s1)).code).toBe(0);
+      const flags = [
+        "--steps",
+        "300",
+        "--batch",
+        "16",
+        "--lr",
+        "0.002",
+        "--sentences",
+        "20000",
+        "--similarity",
+        "4",
+        "--threads",
+        "1",
+        "--seed",
+        "0",
+      ];
+      const d = await seec("distill", USE_DIR, "--see", s1, ...flags, "-o", s2);
+      expect(d.code, d.stderr).toBe(0);
+      expect(Buffer.compare(readFileSync(s2), readFileSync(PQ_FILE))).toBe(0);
     },
     3_600_000,
   );
