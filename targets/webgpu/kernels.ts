@@ -4,7 +4,6 @@
  * and then its tensors in order. A node may need several dispatches (attention writes the cache,
  * then attends).
  */
-import { polyProduct } from "../../compiler/ir/affine.js";
 import type { Node } from "../../compiler/ir/graph.js";
 import { OP_NAMES, type OpName } from "../../compiler/ir/op-names.js";
 import { SeecError } from "../../runtime/errors.js";
@@ -15,7 +14,7 @@ import { linear, meanLinear } from "./linear.js";
 import { TENSOR_KERNELS } from "./tensor.js";
 import {
   type Count,
-  countOf,
+  elementCountOf,
   elementwise,
   f32,
   type Generator,
@@ -26,7 +25,6 @@ import {
   polys,
   reduce,
   rows,
-  T_DIM,
   WORKGROUP,
 } from "./wgsl.js";
 
@@ -34,7 +32,7 @@ export type { KernelContext } from "./wgsl.js";
 
 /** All the elements of the node's first input, of any rank (one dimension may be T, or several: T²). */
 function elements(n: Node, c: KernelContext): Count {
-  return countOf(polyProduct(polys(c.shape(n.inputs[0])), T_DIM), `node ${n.name}`);
+  return elementCountOf(polys(c.shape(n.inputs[0])), `node ${n.name}`);
 }
 
 /** y = f(a, b) over two tensors of one shape, or a [T, D] x and the first rows of a longer table (expr reads t0[i] and t1[i]). */

@@ -21,7 +21,7 @@ import { SeecError } from "../../runtime/errors.js";
 import type { GpuDispatch } from "../../runtime/webgpu-program.js";
 import type { OpName } from "../../compiler/ir/op-names.js";
 import {
-  countOf,
+  elementCountOf,
   elementwise,
   f32,
   type Generator,
@@ -199,7 +199,7 @@ function map(n: Node, c: KernelContext): GpuDispatch[] {
       [...n.inputs, n.outputs[0]],
       [...types, outType],
       [o],
-      countOf(product(out), `node ${n.name}`),
+      elementCountOf(out, `node ${n.name}`),
       [
         `  // ${fn}: [${c.shape(n.outputs[0]).join(", ")}] from ${n.inputs.map((x) => `[${c.shape(x).join(", ")}]`).join(", ")}`,
         ...ix.lines,
@@ -225,7 +225,7 @@ function copy(n: Node, c: KernelContext): GpuDispatch[] {
       [n.inputs[0], n.outputs[0]],
       [type, type],
       [1],
-      countOf(product(iter), `node ${n.name}`),
+      elementCountOf(iter, `node ${n.name}`),
       [
         `  // copy [${iter.join(", ")}] with strides [${from.join(", ")}] from offset ${offset}`,
         ...ix.lines,
@@ -251,7 +251,7 @@ function concat(n: Node, c: KernelContext): GpuDispatch[] {
       [x, n.outputs[0]],
       [type, type],
       [1],
-      countOf(product(shape), `node ${n.name}`),
+      elementCountOf(shape, `node ${n.name}`),
       `  t1[(i / ${u(w)}) * ${u(W)} + ${u(offset)} + i % ${u(w)}] = t0[i];`,
     );
     offset = offset.plus(w);
@@ -275,7 +275,7 @@ function matmul(n: Node, c: KernelContext): GpuDispatch[] {
       [...n.inputs, n.outputs[0]],
       ["f32", "f32", "f32"],
       [2],
-      countOf(product(out), `node ${n.name}`),
+      elementCountOf(out, `node ${n.name}`),
       [
         `  // [${aShape.join(", ")}] · [${bShape.join(", ")}]`,
         ...ix.lines,
@@ -322,7 +322,7 @@ function reduceOp(n: Node, c: KernelContext): GpuDispatch[] {
       [n.inputs[0], n.outputs[0]],
       [type, type],
       [1],
-      countOf(product(y), `node ${n.name}`),
+      elementCountOf(y, `node ${n.name}`),
       [
         `  // ${fn} of [${c.shape(n.inputs[0]).join(", ")}] to [${c.shape(n.outputs[0]).join(", ")}]`,
         ...o.lines,
@@ -348,7 +348,7 @@ function softmax(n: Node, c: KernelContext): GpuDispatch[] {
       [n.inputs[0], n.outputs[0]],
       ["f32", "f32"],
       [1],
-      countOf(product(x.slice(0, -1)), `node ${n.name}`),
+      elementCountOf(x.slice(0, -1), `node ${n.name}`),
       [
         `  var m = -3.402823e38;`,
         `  for (var i = l.x; i < ${D}; i = i + ${WORKGROUP}u) { m = max(m, t0[t * ${D} + i]); }`,

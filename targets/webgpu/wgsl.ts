@@ -3,7 +3,7 @@
  * element, a workgroup per row), and the context a generator reads shapes and weights from.
  * Each kernel binds the call's uniforms at 0 (T, the tokens in this call), then its tensors in order.
  */
-import { Poly } from "../../compiler/ir/affine.js";
+import { Poly, polyProduct } from "../../compiler/ir/affine.js";
 import type { Dim, DType, Node, Shape } from "../../compiler/ir/graph.js";
 import { num as attrNumber } from "../../compiler/ir/ops/op.js";
 import { SeecError } from "../../runtime/errors.js";
@@ -63,6 +63,11 @@ export function countOf(p: Poly, at: string): Count {
   if (p.c.length > 3 && p.c.slice(3).some((x) => x !== 0)) throw dynamicShapes(at);
   const [fixed = 0, perT = 0, perT2 = 0] = p.c;
   return { expr: wgslPoly(p), perT, fixed, ...(perT2 ? { perT2 } : {}) };
+}
+
+/** The count of all the elements of a shape whose dimensions are polynomials in T (T² included). */
+export function elementCountOf(dims: readonly Poly[], at: string): Count {
+  return countOf(polyProduct(dims, T_DIM), at);
 }
 
 /** The refusal of what the webgpu target cannot run for a graph built for any length. */
