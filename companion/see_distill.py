@@ -376,7 +376,7 @@ def main(argv=None):
     p.add_argument("--data", help="training text: one text a line, or paragraphs between blank lines")
     p.add_argument("--train", choices=["factors", "norms", "all"], default="factors")
     p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--lr", type=float, default=0.03)
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default 0.03; for pq factors 2%% of the codewords' RMS, as seec's)")
     p.add_argument("--weight-lr", type=float, default=None)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
@@ -403,12 +403,22 @@ def main(argv=None):
     cfg, weights = llama2c.load_checkpoint(opts.model)
     if opts.sequence > cfg["seq_len"]:
         raise SystemExit(f"{opts.sequence} tokens per sequence do not fit the model's context of {cfg['seq_len']}")
-    pair = Pair(cfg, weights, read_see(opts.see), opts.train, dtype, device)
+    factors = read_see(opts.see)
+    if opts.lr is None:
+        opts.lr = default_learning_rate(factors)
+    pair = Pair(cfg, weights, factors, opts.train, dtype, device)
     try:
         (check_step if opts.check_step else train)(pair, opts, rank, size)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+def default_learning_rate(f):
+    """As seec's defaultLearningRate: 0.03, but 2% of the codewords' RMS for pq factors."""
+    code = f["tables"].get("code") if f["spec"].get("method") == "pq" else None
+    rms = float(np.sqrt(np.mean(np.square(code, dtype=np.float64)))) if code is not None and code.size else 0.0
+    return 0.02 * rms if rms > 0 else 0.03
 
 
 if __name__ == "__main__":

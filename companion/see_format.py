@@ -1,7 +1,7 @@
 """The `.see` file (shared/docs/SEE.md §3) read and written by hand, as seec does.
 
 safetensors: 8-byte little-endian header length, a JSON header (`__metadata__` first, then every
-tensor's dtype, shape and byte range, tensors in name order), padded with spaces to a multiple of
+tensor's dtype, shape and byte range, tensors widest element first, then by name), padded with spaces to a multiple of
 8 bytes, then the raw little-endian data. `__metadata__.see` is the JSON spec. Tensors:
 `tables.<source>` f32 [rank, rows, q]; `index.<slot>` [vocab], or [rank, vocab] for a perTerm slot
 (u8 for a source of at most 256 rows, u16 for at most 65536, i32 beyond; any is read); `bag.<slot>.offsets` i32
@@ -47,8 +47,9 @@ def read_safetensors(path):
 
 
 def write_safetensors(path, tensors, metadata):
-    """tensors: name -> (dtype "F32"|"I32"|"U16"|"U8", shape, numpy array). Name order, header space-padded to 8."""
-    names = sorted(tensors)
+    """tensors: name -> (dtype "F32"|"I32"|"U16"|"U8", shape, numpy array). Widest element first, then name order; header space-padded to 8."""
+    # Widest element first, then by name, as seec writes: every tensor's data starts on a multiple of its element size.
+    names = sorted(tensors, key=lambda n: (-np.dtype(_DTYPES[tensors[n][0]]).itemsize, n))
     header = {"__metadata__": metadata}
     blobs, offset = [], 0
     for name in names:
@@ -107,6 +108,8 @@ def read_see(path):
     slots = []
     for j, slot in enumerate(spec["slots"]):
         rows = spec["sources"][slot["source"]]["rows"]
+        if slot.get("perTerm") not in (None, True) or (slot.get("perTerm") and slot.get("bag")):
+            raise SeeError(f"{path}: slot {j}: perTerm must be true or absent, and a bag slot cannot be perTerm")
         if not slot.get("bag"):
             index = take(f"index.{j}", "index", [rank, vocab] if slot.get("perTerm") else [vocab]).astype(np.int32)
             in_range(f"index.{j}", index, rows)

@@ -31,6 +31,7 @@ export {
   distill,
   DEFAULT_DISTILL,
   DEFAULT_LOSS,
+  defaultLearningRate,
   type DistillOptions,
   type DistillProgress,
   type DistillReport,

@@ -11,7 +11,7 @@ import {
   DEFAULT_DISTILL,
   DEFAULT_LOSS,
   distill,
-  pqLearningRate,
+  defaultLearningRate,
   type DistillProgress,
   type DistillReport,
   type Trainable,
@@ -176,7 +176,7 @@ export function distillCommand(): Command {
                 );
         const report = await distill(model, factors, {
           steps: flags.steps,
-          learningRate: flags.lr ?? (factors.spec.method === "pq" ? pqLearningRate(factors) : d.learningRate),
+          learningRate: flags.lr ?? defaultLearningRate(factors),
           weightLearningRate: flags.weightLr,
           batch: flags.batch,
           seed: flags.seed,

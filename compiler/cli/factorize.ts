@@ -42,7 +42,11 @@ export function factorizeCommand(): Command {
         '  seec factorize stories260K.bin --tokenizer tok512.bin --explain "▁playing"',
     )
     .option("--ratio <r>", "compression by parameters: dense V·d ÷ factor parameters", real(1, 1e6), 20)
-    .option("--rank <r>", "rank terms (overrides --ratio; for pq, the blocks each row is cut into)", integer(1, 4096))
+    .option(
+      "--rank <r>",
+      "rank terms (overrides --ratio; for pq, the blocks each row is cut into, while --ratio sets the codewords a block, at most 256)",
+      integer(1, 4096),
+    )
     .addOption(new Option("--method <m>", "how to factor").choices(METHODS).default("see"))
     .option("--order <n>", "see-xs, word2ketxs: digit slots entangled per rank term (word2ketXS's tensor order)", integer(2, 4), 2)
     .addOption(new Option("--segmentation <s>", "morpheme split (random: the ablation)").choices(["lexicon", "random"]).default("lexicon"))
@@ -86,7 +90,8 @@ export function factorizeCommand(): Command {
         const { factors, decomposition, report } = await factorize(model, {
           ...flags,
           sememesFile: flags.sememes,
-          ...(flags.explain ? { epochs: 1, rank: 1 } : {}),
+          // --explain looks at the structure only: nothing is fitted, and no budget can be out of reach.
+          ...(flags.explain ? { fit: false, ratio: 1, rank: 1 } : {}),
           onEpoch: tty
             ? (e, n, loss) =>
                 process.stderr.write(

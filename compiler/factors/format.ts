@@ -110,8 +110,9 @@ export function writeSee(f: SeeFactors): Uint8Array {
   f.slots.forEach((s, j) => {
     if ("index" in s) {
       const shape = f.spec.slots[j].perTerm ? [f.spec.rank, f.spec.vocab] : [f.spec.vocab];
-      // Wide enough for every entry, so that a reader names an index out of range rather than a wrapped one.
-      const bytes = indexBytes(s.index.reduce((most, i) => Math.max(most, i + 1), f.spec.sources[f.spec.slots[j].source].rows));
+      // Wide enough for every entry (i32 for a negative one), so that a reader names an index out of range rather than a wrapped one.
+      const rows = s.index.reduce((most, i) => Math.max(most, i < 0 ? 2 ** 31 : i + 1), f.spec.sources[f.spec.slots[j].source].rows);
+      const bytes = indexBytes(rows);
       const data = bytes === 1 ? Uint8Array.from(s.index) : bytes === 2 ? Uint16Array.from(s.index) : s.index;
       return void tensors.set(`index.${j}`, { dtype: bytes === 1 ? "U8" : bytes === 2 ? "U16" : "I32", shape, data });
     }

@@ -76,9 +76,14 @@ export function readSafetensors(bytes: Uint8Array, file: string): { metadata: Re
   return { metadata, tensors };
 }
 
-/** Writes tensors in name order, the header padded with spaces to a multiple of 8 bytes. */
+/**
+ * Writes tensors widest element first, then in name order (so that every tensor's data starts on a
+ * multiple of its element size, as readers that map the file in place need), the header padded with
+ * spaces to a multiple of 8 bytes.
+ */
 export function writeSafetensors(tensors: ReadonlyMap<string, StTensor>, metadata: Record<string, string>): Uint8Array {
-  const names = [...tensors.keys()].sort();
+  const width = (name: string) => tensors.get(name)!.data.BYTES_PER_ELEMENT;
+  const names = [...tensors.keys()].sort((a, b) => width(b) - width(a) || (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const name of names) {

@@ -19,7 +19,7 @@ import { NO_SEMEME, type SememeSource } from "./sememes.js";
 export const METHODS = ["see", "see-xs", "morphte", "word2ketxs", "svd", "pq"] as const;
 
 /** pq: codewords per block, at most what a u8 index holds; the width of a block by default (4: one f32x4). */
-export const PQ_MAX_CODES = 256;
+const PQ_MAX_CODES = 256;
 const PQ_BLOCK_WIDTH = 4;
 
 /** The rank a morpheme table is sized for when the budget is tight, and the fewest rows it may shrink to. */
@@ -212,21 +212,26 @@ export function decompose(pieces: string[], dim: number, replaces: string, opts:
 /**
  * Product quantization in SEE's terms: rank term m is block m's one-hot selector (a 1-row source of
  * width M, trainable) ⊗ the token's codeword for block m (its index per rank term), so that the sum
- * over terms concatenates M codewords of width dim/M. M is --rank (dim/4 by default); the budget
- * buys the codewords per block, K, up to 256 so that each code ships as one byte. Tables and codes
- * are zero here: fitProductQuantizer (k-means per block) fills them.
+ * over terms concatenates M codewords of width w = ceil(dim/M). M is --rank (dim/4 by default),
+ * lowered where it would leave a block wholly past dim (--rank 100 of 256: blocks of 3, so 86); the
+ * budget buys the codewords per block, K, up to 256 so that each code ships as one byte. Tables and
+ * codes are zero here: fitProductQuantizer (k-means per block) fills them.
  */
 function productQuantizer(spec: SeeSpec, rows: SeeFactors["slots"], budget: number, opts: DecomposeOptions, knowledge: TokenKnowledge[]) {
   const { vocab, dim } = spec;
-  const M = opts.rank ?? Math.max(1, Math.floor(dim / PQ_BLOCK_WIDTH));
-  const width = Math.ceil(dim / M);
+  const width = Math.ceil(dim / (opts.rank ?? Math.max(1, Math.floor(dim / PQ_BLOCK_WIDTH))));
+  const M = Math.ceil(dim / width);
   const K = Math.min(PQ_MAX_CODES, vocab, Math.floor((budget - M * M) / (M * width)));
-  if (K < 2)
+  if (K < 2) {
+    const least = M * M + 2 * M * width;
     throw new SeecError(
       "usage.ratio",
-      `--ratio ${opts.ratio} is out of reach for pq with ${M} blocks: two codewords a block already take ${M * M + 2 * M * width} parameters (ratio ${((vocab * dim) / (M * M + 2 * M * width)).toFixed(1)})`,
-      { at: "--ratio", hint: "choose a smaller ratio, or fewer blocks (--rank)" },
+      `--ratio ${opts.ratio} is out of reach for pq with ${M} blocks: two codewords a block already take ${least} parameters (ratio ${((vocab * dim) / least).toFixed(1)})`,
+      opts.rank !== undefined
+        ? { at: "--rank", hint: `fewer blocks (--rank) or a smaller --ratio` }
+        : { at: "--ratio", hint: "choose a smaller ratio, or fewer blocks (--rank)" },
     );
+  }
   spec.rank = M;
   spec.sources.block = { rows: 1, q: M };
   spec.sources.code = { rows: K, q: width };

@@ -100,14 +100,15 @@ export interface DistillOptions {
 export type Trainable = "factors" | "norms" | "all" | "lora";
 
 /**
- * The peak learning rate for pq factors unless one is given: 2% of their codewords' RMS. The
- * codewords are entries of the embedding itself, not factors of a product, and the default 0.03
- * moves them by a quarter of their size a step (USE-Lite pq 29x, codewords' RMS 0.1: held-out loss
- * 0.26 -> 1.3 at 0.03, -> 0.18 at 0.002).
+ * The peak learning rate for factors unless one is given: DEFAULT_DISTILL's, but for pq factors 2%
+ * of their codewords' RMS. Those are entries of the embedding itself, not factors of a product, and
+ * 0.03 moves them by a quarter of their size a step (USE-Lite pq 29x, codewords' RMS 0.1: held-out
+ * loss 0.26 -> 1.3 at 0.03, -> 0.18 at 0.002).
  */
-export function pqLearningRate(f: SeeFactors): number {
-  const code = f.tables.code;
-  return 0.02 * Math.sqrt(code.reduce((s, x) => s + x * x, 0) / code.length);
+export function defaultLearningRate(f: SeeFactors): number {
+  const code = f.spec.method === "pq" ? f.tables.code : undefined;
+  const rms = code ? Math.sqrt(code.reduce((s, x) => s + x * x, 0) / code.length) : 0;
+  return rms > 0 ? 0.02 * rms : DEFAULT_DISTILL.learningRate;
 }
 
 export const DEFAULT_DISTILL: Omit<DistillOptions, "seed"> = {

@@ -26,6 +26,8 @@ export interface FactorizeOptions {
   /** A text file whose token frequencies weight the fit. */
   frequencies?: string;
   epochs?: number;
+  /** false: the structure and each token's knowledge only, the tables left at zero (--explain). */
+  fit?: boolean;
   onEpoch?: (epoch: number, epochs: number, loss: number) => void;
 }
 
@@ -88,21 +90,7 @@ export async function factorize(
           : new WordNetSememes(wordnet());
     const decomposition = decompose(pieces, emb.dim, emb.name, { ...opts, isWord: (w) => wordnet().has(w), sememes });
     const f = decomposition.factors;
-    let loss: number[] = [];
-    if (opts.method === "svd") fitSvd(f, emb.data);
-    else if (opts.method === "pq") fitProductQuantizer(f, emb.data, opts.seed);
-    else {
-      initialiseTables(f, emb.data, opts.seed);
-      const epochs = opts.epochs ?? DEFAULT_FIT.epochs;
-      const tokenWeights = opts.frequencies && model.tokenizer ? await frequencyWeights(model, opts.frequencies) : undefined;
-      loss = fitFactors(f, emb.data, {
-        ...DEFAULT_FIT,
-        epochs,
-        seed: opts.seed,
-        tokenWeights,
-        onEpoch: (e, l) => opts.onEpoch?.(e, epochs, l),
-      });
-    }
+    const loss = opts.fit === false ? [] : await fitTables(f, emb.data, model, opts);
     const dense = emb.vocab * emb.dim;
     const report: FactorizeReport = {
       method: opts.method,
@@ -124,6 +112,22 @@ export async function factorize(
   } finally {
     wn?.close();
   }
+}
+
+/** Fills the tables (and pq's codes) to rebuild E: exactly (svd), by k-means (pq) or by gradient descent; the loss curve of the last. */
+async function fitTables(f: SeeFactors, E: Float32Array, model: LoadedModel, opts: FactorizeOptions): Promise<number[]> {
+  if (opts.method === "svd") {
+    fitSvd(f, E);
+    return [];
+  }
+  if (opts.method === "pq") {
+    fitProductQuantizer(f, E, opts.seed);
+    return [];
+  }
+  initialiseTables(f, E, opts.seed);
+  const epochs = opts.epochs ?? DEFAULT_FIT.epochs;
+  const tokenWeights = opts.frequencies && model.tokenizer ? await frequencyWeights(model, opts.frequencies) : undefined;
+  return fitFactors(f, E, { ...DEFAULT_FIT, epochs, seed: opts.seed, tokenWeights, onEpoch: (e, l) => opts.onEpoch?.(e, epochs, l) });
 }
 
 /** Per token, sqrt(1 + its count in a corpus of blank-line paragraphs), normalised to mean 1. */

@@ -92,6 +92,12 @@ describe.skipIf(!LLAMA2C)("SEE on stories260K, through the CLI", () => {
     // SentencePiece's marker stands for llama2.c's leading space, as the help's example writes it.
     const marked = await seec("factorize", ...model, "--explain", "▁day");
     expect(marked.stdout).toContain('" day"\n  morphemes: day | ▁\n  sememes:   noun.time');
+    // A method that reads no pieces says so, and fits nothing to say it.
+    const pq = await seec("factorize", ...model, "--method", "pq", "--explain", "▁day");
+    expect([pq.code, pq.stdout]).toEqual([
+      0,
+      '" day"\n  morphemes: (none: --method pq reads none)\n  sememes:   (none: --method pq reads none)\n',
+    ]);
   });
 
   it("--sememes FILE gives the sememes in place of WordNet's, and names the file in the factors (it was ignored)", async () => {

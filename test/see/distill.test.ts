@@ -16,7 +16,15 @@ import { GraphBuilder } from "../../compiler/ir/builder.js";
 import type { Graph } from "../../compiler/ir/graph.js";
 import { Interpreter } from "../../compiler/ir/interpreter.js";
 import { RowBackprop, zeroGradients } from "../../compiler/see/backprop.js";
-import { anchor, coverVocabulary, DEFAULT_DISTILL, defaultEvalEvery, distill, stepGradients } from "../../compiler/see/distill.js";
+import {
+  anchor,
+  coverVocabulary,
+  DEFAULT_DISTILL,
+  defaultEvalEvery,
+  defaultLearningRate,
+  distill,
+  stepGradients,
+} from "../../compiler/see/distill.js";
 import { applySee } from "../../compiler/passes/see.js";
 import { checkSpec, denseTable, embeddingRow, parameterCount, withAdapter, type SeeFactors } from "../../compiler/factors/factors.js";
 import { factorize } from "../../compiler/see/factorize.js";
@@ -30,7 +38,7 @@ import { seec } from "../helpers/cli.js";
 import { tmpDir } from "../helpers/compile.js";
 import { catchSeec, rejectsSeec } from "../helpers/errors.js";
 import { randomF32, relError, rng } from "../helpers/random.js";
-import { randomFactors } from "../helpers/see.js";
+import { randomFactors, type Shape } from "../helpers/see.js";
 import { LLAMA2C, sharedPath } from "../helpers/shared.js";
 
 describe("coverVocabulary: an encoder's data reads every row", () => {
@@ -317,6 +325,25 @@ describe("--train lora: low-rank adapters on the network's matmuls", () => {
     const { a, b } = back.adapters![w1];
     expect(built).toEqual(withAdapter(model.graph.values.get(w1)!.data as Float32Array, a, b, N, 3, K));
     expect(relError(built, model.graph.values.get(w1)!.data as Float32Array)).toBeGreaterThan(1e-6);
+  });
+});
+
+describe("the default learning rate", () => {
+  it("is 0.03, but 2% of the codewords' RMS for pq factors (and 0.03 for a file that only says pq)", () => {
+    const slots: Shape["slots"] = [
+      ["block", 2],
+      ["code", 2, false, true],
+    ];
+    const pq = randomFactors({ vocab: 5, dim: 4, rank: 2, slots, rows: { block: 1, code: 3 } }, 1);
+    expect(defaultLearningRate(pq)).toBe(DEFAULT_DISTILL.learningRate);
+    pq.spec.method = "pq";
+    const code = pq.tables.code;
+    expect(defaultLearningRate(pq)).toBeCloseTo(0.02 * Math.sqrt(code.reduce((s, x) => s + x * x, 0) / code.length), 12);
+    code.fill(0);
+    expect(defaultLearningRate(pq)).toBe(DEFAULT_DISTILL.learningRate);
+    const named = randomFactors({ vocab: 5, dim: 4, rank: 2, slots: [["a", 4]] }, 2);
+    named.spec.method = "pq";
+    expect(defaultLearningRate(named)).toBe(DEFAULT_DISTILL.learningRate);
   });
 });
 

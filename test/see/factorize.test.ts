@@ -67,6 +67,17 @@ describe.skipIf(!LLAMA2C)("factorize() on stories260K, in-process", () => {
         for (let k = 0; k < 124; k++) expect(distance(c)).toBeLessThanOrEqual(distance(k) + 1e-9);
       }
     expect(report.fidelity.relativeError).toBeLessThan(0.5);
+    // --rank sets the blocks, lowered where a block would lie wholly past dim: 24 of 64 -> blocks of 3 -> 22.
+    for (const [rank, blocks, width] of [
+      [24, 22, 3],
+      [100, 64, 1],
+    ])
+      expect((await factorize(m, { method: "pq", ratio: 2, rank, seed: 0, segmentation: "lexicon" })).factors.spec).toMatchObject({
+        rank: blocks,
+        sources: { block: { rows: 1, q: blocks }, code: { q: width } },
+      });
+    const many = await rejectsSeec(() => factorize(m, { method: "pq", ratio: 8, rank: 64, seed: 0, segmentation: "lexicon" }));
+    expect([many.code, many.at]).toEqual(["usage.ratio", "--rank"]);
     const e = await rejectsSeec(() => factorize(m, { method: "pq", ratio: 100, seed: 0, segmentation: "lexicon" }));
     expect([e.code, e.message]).toEqual([
       "usage.ratio",

@@ -55,6 +55,10 @@ describe(".see format", () => {
       "U16 [2,9]",
       "I32 [9]",
     ]);
+    // Widest element first: every tensor starts on a multiple of its element size, for readers that map the file.
+    for (const t of Object.values(header).filter((t): t is { dtype: string; data_offsets: number[] } => !!(t as { dtype?: string }).dtype))
+      expect(t.data_offsets[0] % { F32: 4, I32: 4, U16: 2, U8: 1 }[t.dtype as "F32"]).toBe(0);
+    expect((n + 8) % 8).toBe(0);
     const back = readSee(bytes, "f.see");
     expect(back.spec).toEqual(f.spec);
     expect(back.slots).toEqual(f.slots);
@@ -123,12 +127,14 @@ describe(".see format", () => {
     expect(e.code).toMatch(/^input\./);
   });
 
-  it("refuses an index outside its source's rows, naming the tensor and position", () => {
-    const f = factors();
-    (f.slots[0] as { index: Int32Array }).index[5] = 999;
-    const e = catchSeec(() => readSee(writeSee(f), "f.see"));
-    expect(e.at).toBe("tensor index.0");
-    expect(e.message).toMatch(/index\.0\[5\] = 999 is outside/);
+  it("refuses an index outside its source's rows, naming the tensor and position (never a wrapped byte)", () => {
+    for (const bad of [999, -1]) {
+      const f = factors();
+      (f.slots[0] as { index: Int32Array }).index[5] = bad;
+      const e = catchSeec(() => readSee(writeSee(f), "f.see"));
+      expect(e.at).toBe("tensor index.0");
+      expect(e.message).toMatch(new RegExp(`index\\.0\\[5\\] = ${bad} is outside`));
+    }
   });
 
   it("refuses a value that is not a finite number, naming the tensor and position (NaN reached eval as a NaN score)", () => {
