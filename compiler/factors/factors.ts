@@ -110,6 +110,11 @@ export function indexBytes(rows: number): 1 | 2 | 4 {
   return rows <= 1 << 8 ? 1 : rows <= 1 << 16 ? 2 : 4;
 }
 
+/** An index's entries in `bytes`-wide integers (u8, u16 or i32), as it ships. */
+export function narrowIndex(index: Int32Array, bytes: 1 | 2 | 4): Uint8Array | Uint16Array | Int32Array {
+  return bytes === 1 ? Uint8Array.from(index) : bytes === 2 ? Uint16Array.from(index) : index;
+}
+
 /** Bytes shipped: tables and norm as f32, indices as the narrowest integers that hold them, bags as i32 (weights f32). */
 export function shippedBytes(f: SeeFactors): number {
   let bytes = 4 * parameterCount(f.spec);

@@ -9,7 +9,7 @@
  * lists (the built model reads W + A·B). The reader checks every shape and index bound.
  */
 import { SeecError } from "../../runtime/errors.js";
-import { checkSpec, indexBytes, LAYERNORM_EPSILON, type Bag, type SeeFactors, type SeeSpec } from "./factors.js";
+import { checkSpec, indexBytes, LAYERNORM_EPSILON, narrowIndex, type Bag, type SeeFactors, type SeeSpec } from "./factors.js";
 import { readSafetensors, writeSafetensors, type StTensor } from "./safetensors.js";
 
 export function readSee(bytes: Uint8Array, file: string): SeeFactors {
@@ -113,7 +113,7 @@ export function writeSee(f: SeeFactors): Uint8Array {
       // Wide enough for every entry (i32 for a negative one), so that a reader names an index out of range rather than a wrapped one.
       const rows = s.index.reduce((most, i) => Math.max(most, i < 0 ? 2 ** 31 : i + 1), f.spec.sources[f.spec.slots[j].source].rows);
       const bytes = indexBytes(rows);
-      const data = bytes === 1 ? Uint8Array.from(s.index) : bytes === 2 ? Uint16Array.from(s.index) : s.index;
+      const data = narrowIndex(s.index, bytes);
       return void tensors.set(`index.${j}`, { dtype: bytes === 1 ? "U8" : bytes === 2 ? "U16" : "I32", shape, data });
     }
     tensors.set(`bag.${j}.offsets`, { dtype: "I32", shape: [f.spec.vocab + 1], data: s.bag.offsets });

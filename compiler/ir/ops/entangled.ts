@@ -9,7 +9,7 @@
  *
  * Reference semantics: compiler/factors/factors.ts.
  */
-import { embeddingRow, indexBytes, type SeeFactors } from "../../factors/factors.js";
+import { embeddingRow, indexBytes, narrowIndex, type SeeFactors } from "../../factors/factors.js";
 import type { Attrs, ValueType } from "../graph.js";
 import type { OpDef, Tensor } from "./op.js";
 import { expectRank, f32, fail, i32, num, nums } from "./op.js";
@@ -48,8 +48,7 @@ export function entangledOperands(f: SeeFactors): Operand[] {
   f.slots.forEach((s, j) => {
     if ("index" in s) {
       const bytes = indexBytes(f.spec.sources[f.spec.slots[j].source].rows);
-      const packed = bytes === 1 ? Uint8Array.from(s.index) : bytes === 2 ? Uint16Array.from(s.index) : s.index;
-      const data = bytes === 4 ? s.index : new Int8Array(packed.buffer);
+      const data = bytes === 4 ? s.index : new Int8Array(narrowIndex(s.index, bytes).buffer);
       ops.push({ name: `index.${j}`, data, shape: [data.length] });
     } else
       ops.push(
