@@ -100,26 +100,31 @@ export function demoCommand(): Command {
         ],
       ];
       if (flags.ratio === 20) {
-        const file = fileURLToPath(packageFile(DISTILLED_20X));
-        say(`building with stage-2 factors, distilled through the network (${DISTILLED_20X}) -> ${distilled}`);
-        const c = await build({ model: modelJson, target: "wasm-simd", out: distilled, see: file, command: "seec demo" });
-        const shipped = readSee(await readFile(file), file);
-        const ratio = (shipped.spec.vocab * shipped.spec.dim) / parameterCount(shipped.spec);
-        runs.push([
-          `SEE ${ratio.toFixed(1)}x, stage 2: distilled through the network (seec distill; ${formatBytes(shippedBytes(shipped))} shipped)`,
+        /** Builds with factors that ship with seec, and adds the run under the label their numbers make. */
+        type Sizes = { ratio: string; bytes: number; byBytes: string };
+        const shippedRun = async (factorsFile: string, dir: string, what: string, label: (sizes: Sizes) => string) => {
+          const file = fileURLToPath(packageFile(factorsFile));
+          say(`building with ${what} (${factorsFile}) -> ${dir}`);
+          const { manifest } = await build({ model: modelJson, target: "wasm-simd", out: dir, see: file, command: "seec demo" });
+          const f = readSee(await readFile(file), file);
+          const dense = f.spec.vocab * f.spec.dim,
+            bytes = shippedBytes(f);
+          const sizes = { ratio: (dense / parameterCount(f.spec)).toFixed(1), bytes, byBytes: ((4 * dense) / bytes).toFixed(1) };
+          runs.push([label(sizes), dir, manifest]);
+        };
+        await shippedRun(
+          DISTILLED_20X,
           distilled,
-          c.manifest,
-        ]);
-        const pqFile = fileURLToPath(packageFile(DISTILLED_PQ));
-        say(`building with product quantization's factors, distilled the same way (${DISTILLED_PQ}) -> ${pq}`);
-        const p = await build({ model: modelJson, target: "wasm-simd", out: pq, see: pqFile, command: "seec demo" });
-        const pqFactors = readSee(await readFile(pqFile), pqFile);
-        const pqRatio = (pqFactors.spec.vocab * pqFactors.spec.dim) / parameterCount(pqFactors.spec);
-        runs.push([
-          `pq ${pqRatio.toFixed(1)}x, the product-quantization baseline, stage 2 (${formatBytes(shippedBytes(pqFactors))} shipped: ${((pqFactors.spec.vocab * pqFactors.spec.dim * 4) / shippedBytes(pqFactors)).toFixed(1)}x by bytes)`,
+          "stage-2 factors, distilled through the network",
+          ({ ratio, bytes }) => `SEE ${ratio}x, stage 2: distilled through the network (seec distill; ${formatBytes(bytes)} shipped)`,
+        );
+        await shippedRun(
+          DISTILLED_PQ,
           pq,
-          p.manifest,
-        ]);
+          "product quantization's factors, distilled the same way",
+          ({ ratio, bytes, byBytes }) =>
+            `pq ${ratio}x, the product-quantization baseline, stage 2 (${formatBytes(bytes)} shipped: ${byBytes}x by bytes)`,
+        );
       } else say(`stage-2 factors ship for 20x only: run seec distill for ${flags.ratio}x`);
 
       const lines = [`sentences:`, ...SENTENCES.map((s, i) => `  ${i + 1}. ${s}`), ""];
