@@ -400,7 +400,7 @@ describe("several tokens a call (--max-chunk): a prompt in chunks, against causa
     for (const maxChunk of [0, 2, 4])
       expect(catchSeec(() => lowerOnnxDecoder(gqa(), "d", {}, { maxChunk }))).toMatchObject({
         code: "usage.max_chunk",
-        message: `an ONNX decoder takes 1 token a call or 5 and more; --max-chunk is ${maxChunk}`,
+        message: `a call takes 1 token or 5 and more; --max-chunk is ${maxChunk}`,
         at: "--max-chunk",
       });
   });

@@ -58,6 +58,20 @@ export interface DecoderBuild {
 /** Tokens a call when the build does not say: prompts in chunks of up to this many. */
 export const DEFAULT_DECODER_CHUNK = 32;
 
+/** A symbolic token count is checked at MIN_DYNAMIC_MAX lengths: a call takes one token, or at least that many. */
+function checkMaxChunk(maxChunk: number | undefined): void {
+  if (maxChunk !== undefined && maxChunk !== 1 && !(maxChunk >= MIN_DYNAMIC_MAX))
+    throw new SeecError("usage.max_chunk", `a call takes 1 token or ${MIN_DYNAMIC_MAX} and more; --max-chunk is ${maxChunk}`, {
+      at: "--max-chunk",
+    });
+}
+
+/** Tokens a call: --max-chunk (32 unless given), no more than the context holds; a context too short for chunks takes one. */
+function tokensPerCall(maxChunk: number | undefined, context: number): number {
+  const most = Math.min(maxChunk ?? DEFAULT_DECODER_CHUNK, context);
+  return most >= MIN_DYNAMIC_MAX ? most : 1;
+}
+
 /**
  * A decoder seec exported (seec-export.ts), its caches back in the module: the same artifact as a
  * build of the model itself. The context is the caches' rows, or fewer (--context); a call takes up
@@ -82,13 +96,8 @@ function lowerSeecDecoder(model: OnnxModel, name: string, shapes: Readonly<Recor
     notes.push(
       `--max-chunk ${opts.maxChunk} is more than the context (${decoder.context}): a call takes at most ${decoder.context} tokens`,
     );
-  if (opts.maxChunk !== undefined && opts.maxChunk > 1 && opts.maxChunk < MIN_DYNAMIC_MAX)
-    throw new SeecError("usage.max_chunk", `a call takes 1 token or ${MIN_DYNAMIC_MAX} and more; --max-chunk is ${opts.maxChunk}`, {
-      at: "--max-chunk",
-    });
-  // No more tokens a call than the context holds; a context too short for chunks takes one token a call.
-  const most = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, decoder.context);
-  const chunk = most >= MIN_DYNAMIC_MAX ? most : 1;
+  checkMaxChunk(opts.maxChunk);
+  const chunk = tokensPerCall(opts.maxChunk, decoder.context);
   checkOps(decoder.model);
   let load: OnnxLoad;
   try {
@@ -136,18 +145,11 @@ export function lowerOnnxDecoder(
         at: "--shape",
       },
     );
-  if (opts.maxChunk !== undefined && opts.maxChunk !== 1 && !(opts.maxChunk >= MIN_DYNAMIC_MAX))
-    throw new SeecError(
-      "usage.max_chunk",
-      `an ONNX decoder takes 1 token a call or ${MIN_DYNAMIC_MAX} and more; --max-chunk is ${opts.maxChunk}`,
-      { at: "--max-chunk" },
-    );
+  checkMaxChunk(opts.maxChunk);
   checkOps(model);
   // One token a call first: its rewrite refuses what no chunk size could take, and gives the context.
   const one = statefulDecoder(model, { context: opts.context, tokens: 1 });
-  // No more tokens a call than the context holds; a context too short for chunks takes one token a call.
-  const most = Math.min(opts.maxChunk ?? DEFAULT_DECODER_CHUNK, one.context);
-  const chunk = most >= MIN_DYNAMIC_MAX ? most : 1;
+  const chunk = tokensPerCall(opts.maxChunk, one.context);
   const notes: string[] = [];
   let built: { decoder: StatefulDecoder; load: OnnxLoad; chunk: number } | undefined;
   if (chunk > 1)
