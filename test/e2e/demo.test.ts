@@ -1,7 +1,7 @@
 // npm run demo as a user runs it, and the stage-2 factors it ships: each file is what its command
 // in compiler/cli/demo.ts makes (SEEC_LONG=1 reruns those commands, ~35 minutes, and compares the
 // bytes), and in the demo the distilled factors keep the model's similarities better than stage 1,
-// product quantization's better still.
+// and product quantization's keep every pair within 0.05 of the original's.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -39,15 +39,15 @@ describe("the demo", () => {
     expect([f.spec.vocab, f.spec.dim]).toEqual([8002, 256]);
     expect((8002 * 256) / parameterCount(f.spec)).toBeCloseTo(20.54, 1);
     const pq = readSee(readFileSync(PQ_FILE), PQ_FILE);
-    expect([pq.spec.method, pq.spec.replaces, pq.spec.rank]).toEqual(["pq", "module/Embeddings_en", 64]);
-    expect((8002 * 256) / parameterCount(pq.spec)).toBeCloseTo(29.42, 1);
+    expect([pq.spec.method, pq.spec.replaces, pq.spec.rank]).toEqual(["pq", "module/Embeddings_en", 128]);
+    expect((8002 * 256) / parameterCount(pq.spec)).toBeCloseTo(25.01, 1);
   });
 
-  it("prints four similarity matrices, SEE's stage 2 closer to the original's than stage 1, pq's closer still", async () => {
+  it("prints four similarity matrices, SEE's stage 2 closer to the original's than stage 1, pq's within 0.05 in every cell", async () => {
     const r = await seec("demo", "-o", join(work, "demo"));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("SEE 20.5x, stage 2: distilled through the network");
-    expect(r.stdout).toContain("pq 29.4x, the product-quantization baseline, stage 2 (779.9 KiB shipped: 10.3x by bytes)");
+    expect(r.stdout).toContain("pq 25.0x, product quantization, stage 2 (1.30 MiB shipped: 6.0x by bytes)");
     const [dense, stage1, stage2, pq] = matrices(r.stdout);
     expect(dense).toHaveLength(5);
     const gap = (m: number[][]) => Math.max(...m.flatMap((row, i) => row.map((c, j) => Math.abs(c - dense[i][j]))));
@@ -57,7 +57,7 @@ describe("the demo", () => {
       `demo: largest gap to the original's similarities, stage 1 ${gap(stage1).toFixed(3)}, stage 2 ${gap(stage2).toFixed(3)}, pq ${gap(pq).toFixed(3)}`,
     );
     expect(gap(stage2)).toBeLessThan(gap(stage1));
-    expect(mean(pq)).toBeLessThan(mean(stage2) / 2); // 0.051 against 0.185 a pair when written
+    expect(gap(pq)).toBeLessThan(0.05); // 0.043 when written (the interpreter's figure; 0.025 a pair)
     // Under each compressed matrix, how far it is from the original's: the largest gap, where.
     const said = [
       ...r.stdout.matchAll(/off the original by (\d\.\d{3}) a pair on average, at most (\d\.\d{3}) \(sentences (\d) and (\d)\)/g),
@@ -105,18 +105,18 @@ describe("the demo", () => {
   );
 
   it.runIf(process.env.SEEC_LONG === "1")(
-    "the shipped pq file is what its command makes (SEEC_LONG=1, ~8 minutes)",
+    "the shipped pq file is what its command makes (SEEC_LONG=1, ~15 minutes)",
     async () => {
       const s1 = join(work, "pq1.see"),
         s2 = join(work, "use-lite-pq.see");
-      expect((await seec("factorize", USE_DIR, "--method", "pq", "--ratio", "20", "--seed", "0", "-o", s1)).code).toBe(0);
+      expect((await seec("factorize", USE_DIR, "--method", "pq", "--ratio", "20", "--rank", "128", "--seed", "0", "-o", s1)).code).toBe(0);
       const flags = [
         "--steps",
-        "300",
+        "600",
         "--batch",
         "16",
         "--lr",
-        "0.002",
+        "0.0005",
         "--sentences",
         "20000",
         "--similarity",
