@@ -289,6 +289,11 @@ function formatReport(
   return [
     `wrote ${out}: ${r.steps} steps of distillation (${r.family}) on ${r.examples.source}; ${r.examples.heldOut} of the ${r.examples.train + r.examples.heldOut} ${r.family === "decoder" ? "sequences" : "sentences"} held out`,
     `  held-out loss  ${r.heldOut.before.toFixed(4)} -> ${r.heldOut.best.toFixed(4)} (best at step ${r.heldOut.bestStep}; those factors are written)`,
+    ...(r.heldOut.bestStep === 0 && r.steps > 0
+      ? [
+          "  note           no step lowered the held-out loss: the factors written are the ones --see gave; a smaller --lr may find steps that do",
+        ]
+      : []),
     `  size           ${s.parameters} parameters, ${s.ratioByParameters.toFixed(2)}x; ${formatBytes(s.shippedBytes)} shipped, ${s.ratioByBytes.toFixed(2)}x`,
     `  time           ${r.seconds.toFixed(1)} s, ${Math.round(r.tokensPerSecond)} tokens/s training`,
     "",

@@ -1,6 +1,7 @@
 // SEE stage 2 as a user runs it, with a CI-sized budget: factorize stories260K at 2x (stage 1),
 // distill those factors through the network (stage 2), build both, and score both on TinyStories
 // validation text. Stage 2 must lower the NLL by a stated margin, and what it prints must say so.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { seec } from "../helpers/cli.js";
@@ -82,4 +83,34 @@ describe.skipIf(!LLAMA2C || !VAL)("seec distill on stories260K, through the CLI"
     );
     expect(stage2).toBeLessThan(stage1 - 0.1); // 1.7250 -> 1.5277 when written
   }, 300_000);
+
+  it("says so when no step lowered the held-out loss, and writes the factors it was given", async () => {
+    const s1 = join(work, "pq-s1.see"),
+      s2 = join(work, "pq-far.see");
+    expect((await seec("factorize", ...model, "--method", "pq", "--ratio", "4", "-o", s1)).code).toBe(0);
+    // Steps a hundred times the codewords' size throw every code far from the teacher's.
+    const d = await seec(
+      "distill",
+      ...model,
+      "--see",
+      s1,
+      "--steps",
+      "4",
+      "--samples",
+      "8",
+      "--sequence",
+      "32",
+      "--eval-every",
+      "2",
+      "--lr",
+      "10",
+      "-o",
+      s2,
+    );
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stdout).toMatch(
+      /best at step 0; those factors are written\)\n  note +no step lowered the held-out loss: .* a smaller --lr may find steps that do\n/,
+    );
+    expect(readFileSync(s2)).toEqual(readFileSync(s1));
+  }, 120_000);
 });
