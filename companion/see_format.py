@@ -108,7 +108,7 @@ def read_see(path):
     slots = []
     for j, slot in enumerate(spec["slots"]):
         rows = spec["sources"][slot["source"]]["rows"]
-        if slot.get("perTerm") not in (None, True) or (slot.get("perTerm") and slot.get("bag")):
+        if not (slot.get("perTerm") is None or slot.get("perTerm") is True) or (slot.get("perTerm") and slot.get("bag")):
             raise SeeError(f"{path}: slot {j}: perTerm must be true or absent, and a bag slot cannot be perTerm")
         if not slot.get("bag"):
             index = take(f"index.{j}", "index", [rank, vocab] if slot.get("perTerm") else [vocab]).astype(np.int32)
@@ -143,7 +143,13 @@ def write_see(path, f):
         if "index" in slot:
             rows = spec["sources"][spec["slots"][j]["source"]]["rows"]
             shape = [spec["rank"], spec["vocab"]] if spec["slots"][j].get("perTerm") else [spec["vocab"]]
-            tensors[f"index.{j}"] = ("U8" if rows <= 256 else "U16" if rows <= 65536 else "I32", shape, slot["index"])
+            index = np.asarray(slot["index"])
+            # Wide enough for every entry (i32 for a negative one), as seec writes it, so that a reader names an
+            # index out of range rather than a wrapped one.
+            if index.size:
+                rows = max(rows, 2**31 if index.min() < 0 else int(index.max()) + 1)
+            dtype = "U8" if rows <= 256 else "U16" if rows <= 65536 else "I32"
+            tensors[f"index.{j}"] = (dtype, shape, index)
         else:
             tensors[f"bag.{j}.offsets"] = ("I32", [spec["vocab"] + 1], slot["offsets"])
             tensors[f"bag.{j}.ids"] = ("I32", [len(slot["ids"])], slot["ids"])

@@ -224,9 +224,16 @@ function productQuantizer(spec: SeeSpec, rows: SeeFactors["slots"], budget: numb
   const K = Math.min(PQ_MAX_CODES, vocab, Math.floor((budget - M * M) / (M * width)));
   if (K < 2) {
     const least = M * M + 2 * M * width;
+    // One block of the whole row, two codewords: the smallest pq there is. A table no larger than that, or of one token, pq cannot compress.
+    if (vocab < 2 || 1 + 2 * dim >= vocab * dim)
+      throw new SeecError(
+        "usage.ratio",
+        `pq cannot compress a ${vocab} × ${dim} embedding: even two codewords of the whole row take as many parameters as the table`,
+        { at: "--method", hint: "choose another method" },
+      );
     throw new SeecError(
       "usage.ratio",
-      `--ratio ${opts.ratio} is out of reach for pq with ${M} blocks: two codewords a block already take ${least} parameters (ratio ${((vocab * dim) / least).toFixed(1)})`,
+      `--ratio ${opts.ratio} is out of reach for pq with ${M} block${M === 1 ? "" : "s"}: two codewords a block already take ${least} parameters (ratio ${((vocab * dim) / least).toFixed(1)})`,
       opts.rank !== undefined
         ? { at: "--rank", hint: `fewer blocks (--rank) or a smaller --ratio` }
         : { at: "--ratio", hint: "choose a smaller ratio, or fewer blocks (--rank)" },

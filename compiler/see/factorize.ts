@@ -73,6 +73,13 @@ export async function factorize(
 ): Promise<{ factors: SeeFactors; decomposition: Decomposition; report: FactorizeReport }> {
   const t0 = performance.now();
   const emb = findEmbedding(model.graph);
+  const bad = emb.data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0)
+    throw new SeecError(
+      "input.embedding",
+      `the token embedding ${emb.name} holds ${emb.data[bad]} at row ${Math.floor(bad / emb.dim)}, column ${bad % emb.dim}: factors fitted to it would be no better`,
+      { file: model.graph.name, hint: "factorize a model whose embedding is finite" },
+    );
   // An imported graph may come without its tokenizer: its pieces are then unknown, and knowledge adds nothing.
   if (!model.tokenizer && model.format !== "onnx")
     throw new SeecError("usage.tokenizer", "factorize needs the model's tokenizer for its vocabulary", { at: "--tokenizer" });

@@ -20,6 +20,7 @@ import { factorize } from "../../compiler/see/factorize.js";
 import { createTokenizer } from "../../runtime/tokenizers/index.js";
 import { Llama2cTokenizer } from "../../runtime/tokenizers/llama2c-bpe.js";
 import { runCommand, seec } from "../helpers/cli.js";
+import { catchSeec } from "../helpers/errors.js";
 import { relError } from "../helpers/random.js";
 import { tmpDir } from "../helpers/compile.js";
 import { PYTHON, pythonMissing } from "../helpers/python.js";
@@ -96,6 +97,31 @@ tok = llama2c.Tokenizer(sys.argv[1], int(sys.argv[2])); print(json.dumps([tok.en
     expect(r.code, r.stderr).toBe(0);
     const tok = createTokenizer(model.tokenizer!) as Llama2cTokenizer;
     expect(JSON.parse(r.stdout)).toEqual(texts.map((t) => tok.encode(t, { bos: true })));
+  });
+
+  it("writes .see files as seec does: pq's u8 codes byte for byte, an index out of range widened so that readers name it, perTerm only true", async () => {
+    const [same, wide, odd] = ["same.see", "wide.see", "odd.see"].map((f) => join(work, f));
+    const script = `import sys; sys.path.insert(0, ${JSON.stringify(fileURLToPath(new URL("../../companion", import.meta.url)))})
+from see_format import read_see, write_see, SeeError
+f = read_see(sys.argv[1]); write_see(sys.argv[2], f)
+f["slots"][1]["index"][0, 5] = 261; f["slots"][1]["index"][0, 6] = -3; write_see(sys.argv[3], f)
+f = read_see(sys.argv[1]); f["spec"]["slots"][1]["perTerm"] = 1; write_see(sys.argv[4], f)
+try:
+    read_see(sys.argv[4])
+except SeeError as e:
+    print(e)`;
+    const r = await run(PYTHON, ["-c", script, pq.file, same, wide, odd]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(same)).toEqual(readFileSync(pq.file));
+    expect(catchSeec(() => readSee(readFileSync(wide), wide))).toMatchObject({
+      code: "input.see",
+      message: expect.stringMatching(/index\.1/),
+    });
+    expect(r.stdout).toContain("slot 1: perTerm must be true or absent");
+    expect(catchSeec(() => readSee(readFileSync(odd), odd))).toMatchObject({
+      code: "input.see",
+      message: "slot 1: perTerm must be true or absent",
+    });
   });
 
   const cases: { train: Trainable; kl: number; ce: number; temperature: number; processes: number; pq?: boolean }[] = [

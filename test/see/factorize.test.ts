@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { denseTable, parameterCount, shippedBytes, type SeeFactors } from "../../compiler/factors/factors.js";
 import { loadModel } from "../../compiler/frontends/load.js";
 import { factorize, findEmbedding, frequencyWeights } from "../../compiler/see/factorize.js";
+import { decompose } from "../../compiler/see/decompose.js";
 import { createTokenizer, plainIds } from "../../runtime/tokenizers/index.js";
 import { lowerOnnxDecoder } from "../../compiler/frontends/onnx/index.js";
 import { readOnnx } from "../../compiler/frontends/onnx/read.js";
@@ -82,6 +83,26 @@ describe.skipIf(!LLAMA2C)("factorize() on stories260K, in-process", () => {
     expect([e.code, e.message]).toEqual([
       "usage.ratio",
       "--ratio 100 is out of reach for pq with 16 blocks: two codewords a block already take 384 parameters (ratio 85.3)",
+    ]);
+    // A table pq cannot shrink at all: its smallest layout (one block, two codewords) is as large.
+    const tiny = catchSeec(() =>
+      decompose(["a", "b"], 4, "emb", { method: "pq", ratio: 1, seed: 0, segmentation: "lexicon", isWord: () => false }),
+    );
+    expect([tiny.code, tiny.message, tiny.hint]).toEqual([
+      "usage.ratio",
+      "pq cannot compress a 2 × 4 embedding: even two codewords of the whole row take as many parameters as the table",
+      "choose another method",
+    ]);
+  });
+
+  it("refuses an embedding that is not finite, naming where, before fitting or writing anything", async () => {
+    const m = await model();
+    const emb = findEmbedding(m.graph);
+    emb.data[3 * emb.dim + 5] = NaN;
+    const e = await rejectsSeec(() => factorize(m, { method: "pq", ratio: 4, seed: 0, segmentation: "lexicon" }));
+    expect([e.code, e.message]).toEqual([
+      "input.embedding",
+      `the token embedding ${emb.name} holds NaN at row 3, column 5: factors fitted to it would be no better`,
     ]);
   });
 
