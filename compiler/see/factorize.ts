@@ -77,7 +77,7 @@ export async function factorize(
   if (bad >= 0)
     throw new SeecError(
       "input.embedding",
-      `the token embedding ${emb.name} holds ${emb.data[bad]} at row ${Math.floor(bad / emb.dim)}, column ${bad % emb.dim}: factors fitted to it would be no better`,
+      `the token embedding ${emb.name} holds ${emb.data[bad]} at row ${Math.floor(bad / emb.dim)}, column ${bad % emb.dim}: factors cannot be fitted to it`,
       { file: model.graph.name, hint: "factorize a model whose embedding is finite" },
     );
   // An imported graph may come without its tokenizer: its pieces are then unknown, and knowledge adds nothing.

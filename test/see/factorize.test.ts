@@ -102,7 +102,7 @@ describe.skipIf(!LLAMA2C)("factorize() on stories260K, in-process", () => {
     const e = await rejectsSeec(() => factorize(m, { method: "pq", ratio: 4, seed: 0, segmentation: "lexicon" }));
     expect([e.code, e.message]).toEqual([
       "input.embedding",
-      `the token embedding ${emb.name} holds NaN at row 3, column 5: factors fitted to it would be no better`,
+      `the token embedding ${emb.name} holds NaN at row 3, column 5: factors cannot be fitted to it`,
     ]);
   });
 
