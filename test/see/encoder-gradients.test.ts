@@ -2,10 +2,11 @@
 // packed, the pooling and the encoder's distillation loss (cosine, MSE, in-batch similarities) —
 // against central differences of the same loss: one step's gradients (stepGradients, what `seec
 // distill` takes a step with) into the SEE factor tables and into the norms' parameters (--train
-// norms) of the first layer and the last, at the coordinates where each is largest. The differences are taken of the loss summed in
-// double precision over float32 forward passes, with a step large enough for float32's rounding to
-// stay well under the tolerance. (stories260K's whole backward pass is checked against PyTorch in
-// gradient-oracle.test.ts; porting USE-Lite to PyTorch would be a second model written twice.)
+// norms) of the first layer and the last, at the coordinates where each is largest. The differences
+// are taken of the loss summed in double precision over float32 forward passes, with a step large
+// enough for float32's rounding to stay well under the tolerance. (stories260K's whole backward
+// pass is checked against PyTorch in gradient-oracle.test.ts; porting USE-Lite to PyTorch would be
+// a second model written twice.)
 import { describe, expect, it } from "vitest";
 import type { SeeFactors } from "../../compiler/factors/factors.js";
 import { loadModel } from "../../compiler/frontends/load.js";
@@ -37,19 +38,19 @@ describe("USE-Lite's whole backward pass against central differences of the loss
     const lossWith = (f: SeeFactors) => stepGradients(model, f, batch, opts).loss;
 
     const checks: { what: string; analytic: number; numeric: number }[] = [];
-    /** Central difference of the loss as `data[i]` moves by ±h (data belongs to f), restored after. */
-    const central = (f: SeeFactors, data: Float32Array, i: number, h: number) => {
+    /** Central difference of the loss as `data[i]` moves by ±H (data belongs to f), restored after. */
+    const central = (f: SeeFactors, data: Float32Array, i: number) => {
       const x = data[i];
-      data[i] = x + h;
+      data[i] = x + H;
       const up = lossWith(f);
-      data[i] = x - h;
+      data[i] = x - H;
       const down = lossWith(f);
       data[i] = x;
-      return (up - down) / (2 * h);
+      return (up - down) / (2 * H);
     };
     for (const [source, table] of Object.entries(factors.tables))
       for (const i of largest(grads[source], 3))
-        checks.push({ what: `tables.${source}[${i}]`, analytic: grads[source][i], numeric: central(factors, table, i, H) });
+        checks.push({ what: `tables.${source}[${i}]`, analytic: grads[source][i], numeric: central(factors, table, i) });
     // The first layer's first norm parameter and the last one's last: the whole depth of the network.
     const trained = Object.keys(grads).filter((k) => k.startsWith("model."));
     const norms = [trained[0], trained.at(-1)!];
@@ -64,14 +65,14 @@ describe("USE-Lite's whole backward pass against central differences of the loss
         weights: { [name]: weight },
       };
       for (const i of largest(grads[key], 2))
-        checks.push({ what: `${key}[${i}]`, analytic: grads[key][i], numeric: central(student, weight, i, H) });
+        checks.push({ what: `${key}[${i}]`, analytic: grads[key][i], numeric: central(student, weight, i) });
     }
     console.log(
       `USE-Lite gradients against central differences: ${checks.map((c) => `${c.what} ${c.analytic.toPrecision(4)}/${c.numeric.toPrecision(4)}`).join(", ")}`,
     );
     for (const c of checks) {
       expect(Math.abs(c.analytic), c.what).toBeGreaterThan(1e-4);
-      expect(Math.abs(c.numeric - c.analytic), c.what).toBeLessThan(3e-2 * Math.abs(c.analytic)); // within 0.7% when written;
+      expect(Math.abs(c.numeric - c.analytic), c.what).toBeLessThan(3e-2 * Math.abs(c.analytic)); // within 0.7% when written
     }
   }, 120_000);
 });
